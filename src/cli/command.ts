@@ -1,0 +1,57 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { UsageError } from "../lib/errors.ts";
+import type { ExitCode } from "../lib/exit.ts";
+
+/** Where a command writes: injected so tests can read what a command printed. */
+export interface Io {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export type Options = NonNullable<ParseArgsConfig["options"]>;
+
+export interface Command {
+  readonly name: string;
+  /** One line for the command list. */
+  readonly summary: string;
+  /** The usage line and the options, shown by `--help`. */
+  readonly usage: string;
+  readonly options: Options;
+  /** Whether the command takes positional arguments. */
+  readonly positionals?: boolean;
+  run(args: ParsedArgs, io: Io): Promise<ExitCode>;
+}
+
+export interface ParsedArgs {
+  readonly values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  readonly positionals: string[];
+}
+
+/** Parse a command's arguments strictly: an unknown option is a usage error naming it. */
+export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: { ...command.options, help: { type: "boolean", short: "h" } },
+      allowPositionals: command.positionals ?? false,
+      strict: true,
+    });
+    return { values, positionals };
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error), {
+      hint: `see \`amadegi ${command.name} --help\``,
+      cause: error,
+    });
+  }
+}
+
+export function stringOption(args: ParsedArgs, name: string): string | undefined {
+  const value = args.values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+export function flag(args: ParsedArgs, name: string): boolean {
+  return args.values[name] === true;
+}

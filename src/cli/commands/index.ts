@@ -1,0 +1,5 @@
+import type { Command } from "../command.ts";
+import { doctor } from "./doctor.ts";
+
+/** Every command of the CLI, in the order `amadegi --help` lists them. */
+export const commands: readonly Command[] = [doctor];

@@ -1,0 +1,59 @@
+import { describeError, UsageError } from "../lib/errors.ts";
+import { ExitCode } from "../lib/exit.ts";
+import { type Command, type Io, parseCommandArgs } from "./command.ts";
+import { commands } from "./commands/index.ts";
+
+const defaultIo: Io = {
+  out: (text) => process.stdout.write(text.endsWith("\n") ? text : `${text}\n`),
+  err: (text) => process.stderr.write(text.endsWith("\n") ? text : `${text}\n`),
+  cwd: process.cwd(),
+  env: process.env,
+};
+
+function overview(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    "amadegi — readiness of election infrastructure",
+    "",
+    "Usage: amadegi <command> [options]",
+    "",
+    "Commands:",
+    ...lines,
+    "",
+    "Exit codes: 0 ready/valid, 1 not ready/findings, 2 could not run.",
+    "Run `amadegi <command> --help` for a command's options.",
+  ].join("\n");
+}
+
+export function findCommand(name: string): Command | undefined {
+  return commands.find((c) => c.name === name);
+}
+
+/** Run the CLI and return its exit code; never calls process.exit. */
+export async function main(argv: string[], io: Io = defaultIo): Promise<ExitCode> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.out(overview());
+    return name === undefined ? ExitCode.CANNOT_RUN : ExitCode.OK;
+  }
+  const command = findCommand(name);
+  if (command === undefined) {
+    io.err(`amadegi: no command "${name}"; commands: ${commands.map((c) => c.name).join(", ")}`);
+    return ExitCode.CANNOT_RUN;
+  }
+  try {
+    const args = parseCommandArgs(command, rest);
+    if (args.values.help === true) {
+      io.out(command.usage);
+      return ExitCode.OK;
+    }
+    return await command.run(args, io);
+  } catch (error) {
+    io.err(describeError(error));
+    if (!(error instanceof UsageError) && io.env.AMADEGI_DEBUG === "1" && error instanceof Error) {
+      io.err(error.stack ?? "");
+    }
+    return ExitCode.CANNOT_RUN;
+  }
+}
