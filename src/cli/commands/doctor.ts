@@ -1,13 +1,49 @@
 import { ExitCode } from "../../lib/exit.ts";
-import type { Command } from "../command.ts";
+import { type DoctorReport, runDoctor } from "../../toolchain/doctor.ts";
+import { type Command, flag } from "../command.ts";
+
+export function formatDoctor(report: DoctorReport): string {
+  const lines: string[] = ["Tools:"];
+  for (const t of report.tools) {
+    const mark = t.ok ? "ok  " : "MISS";
+    const version = t.version === undefined ? "" : ` ${t.version}`;
+    lines.push(`  ${mark} ${t.name}${version}${t.path === undefined ? "" : `  ${t.path}`}`);
+    if (t.sha256 !== undefined) lines.push(`       sha256 ${t.sha256}`);
+    if (t.build !== undefined) lines.push(`       built by ${t.build.go} from ${t.build.mod} (${t.build.path})`);
+    if (t.problem !== undefined) lines.push(`       ${t.problem}; needed by: ${t.needs.join(", ")}`);
+  }
+  const node = report.previewNode;
+  lines.push("", `Node for a plain \`pulumi preview\`: ${node.path === undefined ? "none on PATH" : `${node.path} → ${node.realpath ?? "?"} (v${node.version ?? "?"})`}`);
+  lines.push(`State backend: ${report.backend.url} (${report.backend.kind})`);
+  for (const w of report.backend.warnings) lines.push(`  warning: ${w}`);
+  lines.push(`Root: ${report.root ? "yes" : "no"}; network namespaces: ${report.netns.detail}`);
+  if (report.strayDaemons.length > 0) {
+    lines.push("Stray system daemons (started by a package install, they hold the ports the project's own use):");
+    for (const d of report.strayDaemons) lines.push(`  pid ${d.pid} ${d.name}: ${d.cmdline}`);
+  }
+  lines.push("", report.ok ? "doctor: everything amadegi needs is here" : `doctor: missing or wrong: ${report.missing.join(", ")}`);
+  return lines.join("\n");
+}
 
 export const doctor: Command = {
   name: "doctor",
-  summary: "check the tools amadegi relies on (paths, versions, sha256, build info)",
-  usage: "Usage: amadegi doctor [--json]",
+  summary: "check the tools amadegi relies on (path, version, sha256, Go build info)",
+  usage: [
+    "Usage: amadegi doctor [--json]",
+    "",
+    "For each tool: its path, the version it prints, its sha256 and, for the",
+    "Go-built ones, the module and version it was built from; which Node a plain",
+    "`pulumi preview` runs; the state backend; root and network-namespace capability;",
+    "system daemons left running by package installs.",
+    "",
+    "  --json   the same report as JSON",
+    "",
+    "Exit: 0 everything is here, 1 something is missing or of the wrong version, 2 could not run.",
+  ].join("\n"),
   options: { json: { type: "boolean" } },
-  async run(_args, io) {
-    io.out("doctor: not yet written");
-    return ExitCode.CANNOT_RUN;
+  async run(args, io) {
+    const report = await runDoctor(io.env);
+    io.out(flag(args, "json") ? JSON.stringify(report, null, 2) : formatDoctor(report));
+    return report.ok ? ExitCode.OK : ExitCode.FINDINGS;
   },
 };

@@ -1,0 +1,212 @@
+// amadegi setup, stage 2 (stage 1 is scripts/setup, which calls this):
+// Debian packages without their daemons, the Pulumi engine built from the Go
+// module proxy and cached by version, and the offline Pulumi environment.
+// Idempotent; one progress line per step; exit 2 naming the step that failed.
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { cp, lstat, mkdir, mkdtemp, readlink, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { $ } from "zx";
+import { writeFileAtomic } from "../src/lib/fs.ts";
+import { strayDaemons } from "../src/toolchain/doctor.ts";
+import { renderEnvScript } from "../src/toolchain/env.ts";
+import { which } from "../src/toolchain/inspect.ts";
+import { type GoTool, debianPackages, goTools, refusedGoModules } from "../src/toolchain/pins.ts";
+import { repoRoot, stateDir, toolDir } from "../src/toolchain/paths.ts";
+
+$.verbose = false;
+$.quiet = true;
+$.cwd = repoRoot;
+
+class StepFailed extends Error {
+  readonly step: string;
+  readonly todo: string;
+  constructor(step: string, todo: string) {
+    super(`${step}: ${todo}`);
+    this.step = step;
+    this.todo = todo;
+  }
+}
+
+const say = (text: string) => console.log(`setup: ${text}`);
+const isRoot = process.getuid?.() === 0;
+const unavailable: string[] = [];
+
+// dpkg-query's format is "${Status}"; built so it is not read as a template placeholder.
+const DPKG_STATUS = ["$", "{Status}"].join("");
+
+async function missingDebianPackages(): Promise<string[]> {
+  const missing: string[] = [];
+  for (const pkg of debianPackages) {
+    const r = await $({ nothrow: true })`dpkg-query -W -f=${DPKG_STATUS} ${pkg}`;
+    if (!r.stdout.includes("install ok installed")) missing.push(pkg);
+  }
+  return missing;
+}
+
+/**
+ * Install the Debian packages the project runs, with a policy-rc.d that
+ * denies every service start: the packages' system daemons would otherwise
+ * start and hold the ports the project's own instances need.
+ */
+async function debian(): Promise<void> {
+  const missing = await missingDebianPackages();
+  if (missing.length === 0) {
+    say(`debian packages (${debianPackages.length}): all installed: ok`);
+  } else {
+    if (!isRoot) throw new StepFailed("debian packages", `missing ${missing.join(" ")}; run setup as root, or install them yourself`);
+    say(`debian packages: installing ${missing.join(" ")} (service starts denied)`);
+    const policy = "/usr/sbin/policy-rc.d";
+    const backup = `${policy}.amadegi-saved`;
+    const hadPolicy = existsSync(policy);
+    if (hadPolicy) await rename(policy, backup);
+    try {
+      await writeFile(policy, "#!/bin/sh\n# amadegi setup: no service starts during package installs\nexit 101\n", { mode: 0o755 });
+      const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+      const update = await $({ nothrow: true, env })`apt-get update`;
+      if (update.exitCode !== 0) throw new StepFailed("debian packages", `apt-get update failed: ${lastLine(update.stderr)}`);
+      const install = await $({ nothrow: true, env })`apt-get install -y --no-install-recommends ${missing}`;
+      if (install.exitCode !== 0) throw new StepFailed("debian packages", `apt-get install failed: ${lastLine(install.stderr)}`);
+    } finally {
+      await rm(policy, { force: true });
+      if (hadPolicy) await rename(backup, policy);
+    }
+    const still = await missingDebianPackages();
+    if (still.length > 0) throw new StepFailed("debian packages", `still missing after install: ${still.join(" ")}`);
+    say("debian packages: installed: ok");
+  }
+  const stray = await strayDaemons();
+  if (stray.length > 0) {
+    say(`warning: system daemons are running: ${stray.map((d) => `${d.name} (pid ${d.pid})`).join(", ")}; stop them, they hold the ports the project's own daemons use`);
+  }
+}
+
+function lastLine(text: string): string {
+  return text.trim().split("\n").at(-1) ?? "";
+}
+
+async function printedVersion(binary: string, args: string[]): Promise<string | undefined> {
+  const r = await $({ nothrow: true, timeout: "20s" })`${binary} ${args}`;
+  return r.exitCode === 0 ? r.stdout.trim().split("\n")[0] : undefined;
+}
+
+/** Build one Go program from its wrapper module into the version-keyed cache. */
+async function buildGoTool(tool: GoTool, wrapperDir: string, mod: "readonly" | "mod"): Promise<string> {
+  const dir = toolDir(tool.binary, tool.version);
+  const partial = `${dir}.partial`;
+  await rm(partial, { recursive: true, force: true });
+  await mkdir(join(partial, "bin"), { recursive: true });
+  const work = await mkdtemp(join(tmpdir(), `amadegi-go-${tool.binary}-`));
+  try {
+    await cp(wrapperDir, work, { recursive: true });
+    const started = Date.now();
+    const env = { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false" };
+    const out = join(partial, "bin", tool.binary);
+    const build = await $({ nothrow: true, env, cwd: work })`go build -mod=${mod} -trimpath -tags ${tool.tags} -ldflags ${tool.ldflags} -o ${out} ${tool.main}`;
+    if (build.exitCode !== 0) {
+      throw new StepFailed(`build ${tool.binary} ${tool.version}`, `go build failed: ${lastLine(build.stderr)}`);
+    }
+    say(`${tool.binary} ${tool.version}: built in ${Math.round((Date.now() - started) / 1000)} s`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  await rm(dir, { recursive: true, force: true });
+  await rename(partial, dir);
+  return join(dir, "bin", tool.binary);
+}
+
+async function goTool(tool: GoTool): Promise<void> {
+  const cached = join(toolDir(tool.binary, tool.version), "bin", tool.binary);
+  const onPath = await which(tool.binary);
+  if (onPath !== undefined && onPath !== cached && (await printedVersion(onPath, ["version"])) === tool.version) {
+    say(`${tool.binary} ${tool.version}: using ${onPath} (already on PATH)`);
+    return;
+  }
+  if (existsSync(cached) && (await printedVersion(cached, ["version"])) === tool.version) {
+    say(`${tool.binary} ${tool.version}: cached at ${cached}, skipping the Go build`);
+  } else {
+    if ((await which("go")) === undefined) throw new StepFailed(`build ${tool.binary}`, "no `go` on PATH: install Go, then run setup again");
+    say(`${tool.binary} ${tool.version}: building from the Go module proxy (the first build takes minutes)`);
+    const built = await buildGoTool(tool, join(repoRoot, tool.wrapper), "readonly");
+    const version = await printedVersion(built, ["version"]);
+    if (version !== tool.version) {
+      await rm(toolDir(tool.binary, tool.version), { recursive: true, force: true });
+      throw new StepFailed(`build ${tool.binary}`, `the built binary prints ${version ?? "nothing"}, not ${tool.version}`);
+    }
+  }
+  await linkIntoPath(tool.binary, cached);
+}
+
+/** As root, make the cached binary the machine's (only replacing a link we made). */
+async function linkIntoPath(binary: string, target: string): Promise<void> {
+  if (!isRoot) return;
+  const link = join("/usr/local/bin", binary);
+  try {
+    const stat = await lstat(link);
+    if (!stat.isSymbolicLink()) {
+      say(`warning: ${link} exists and is not setup's link; left alone`);
+      return;
+    }
+    if ((await readlink(link)) === target) return;
+    await rm(link);
+  } catch {
+    // no link yet
+  }
+  await symlink(target, link);
+  say(`${binary}: linked ${link} → ${target}`);
+}
+
+/**
+ * Ask the proxy for the modules it has refused so far. Each ask is one
+ * request; the day one is served, doctor's report changes and this says so.
+ */
+async function refusedModules(): Promise<void> {
+  for (const m of refusedGoModules) {
+    const r = await $({ nothrow: true, timeout: "60s", cwd: tmpdir() })`go mod download -json ${`${m.module}@${m.version}`}`;
+    const answer = r.stdout.match(/"Error":\s*"([^"]*)/)?.[1];
+    if (r.exitCode === 0 && answer === undefined) {
+      say(`${m.binary}: the Go module proxy now serves ${m.module}@${m.version}; add its wrapper module under scripts/go/ to build it`);
+    } else {
+      const reason = (answer ?? lastLine(r.stderr)).replace(/\\n.*$/, "").replace(/\\t/g, " ");
+      say(`${m.binary}: unavailable here — the Go module proxy refuses ${m.module}@${m.version} (${reason.slice(-80)})`);
+      unavailable.push(m.binary);
+    }
+  }
+}
+
+/** The file backend, the passphrase for its secrets, and env.sh for plain `pulumi`. */
+async function pulumiEnvironment(): Promise<void> {
+  const state = stateDir();
+  await mkdir(join(state, "pulumi"), { recursive: true, mode: 0o700 });
+  const passphrase = join(state, "passphrase");
+  if (!existsSync(passphrase)) {
+    await writeFileAtomic(passphrase, `${randomBytes(32).toString("base64url")}\n`, 0o600);
+    say(`pulumi secrets: new passphrase in ${passphrase} (mode 600, git-ignored)`);
+  }
+  await writeFileAtomic(join(state, "env.sh"), renderEnvScript());
+  say(`pulumi environment: file backend ${join(state, "pulumi")}, offline; for plain pulumi: . .amadegi/env.sh`);
+}
+
+async function main(): Promise<number> {
+  try {
+    await debian();
+    for (const tool of goTools) await goTool(tool);
+    await refusedModules();
+    await pulumiEnvironment();
+  } catch (error) {
+    if (error instanceof StepFailed) {
+      console.error(`setup: FAILED at ${error.step} — ${error.todo}`);
+      return 2;
+    }
+    throw error;
+  }
+  if (unavailable.length > 0) {
+    say(`done, except what this machine's registries refuse: ${unavailable.join(", ")} (\`npx amadegi doctor\` says what needs them)`);
+  } else {
+    say("done");
+  }
+  return 0;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,152 @@
+import { readdir, readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { delimiter, join } from "node:path";
+import { type ToolSpec, toolCatalog } from "./catalog.ts";
+import { engineEnv } from "./env.ts";
+import { goBuildInfo, type GoBuildInfo, resolveLink, run, sha256File, which } from "./inspect.ts";
+import { COMMAND_PROVIDER_VERSION } from "./pins.ts";
+import { repoRoot } from "./paths.ts";
+
+export interface ToolReport {
+  readonly name: string;
+  readonly source: ToolSpec["source"];
+  readonly needs: readonly string[];
+  readonly path?: string;
+  /** The first line the binary printed when asked its version. */
+  readonly versionOutput?: string;
+  readonly version?: string;
+  readonly expected?: string;
+  readonly sha256?: string;
+  readonly build?: GoBuildInfo;
+  readonly ok: boolean;
+  readonly problem?: string;
+}
+
+export interface DaemonReport {
+  readonly pid: number;
+  readonly name: string;
+  readonly cmdline: string;
+}
+
+export interface DoctorReport {
+  readonly ok: boolean;
+  readonly tools: readonly ToolReport[];
+  /** The Node a plain `pulumi preview` runs: the language host takes `node` from PATH. */
+  readonly previewNode: { readonly path?: string; readonly realpath?: string; readonly version?: string };
+  readonly backend: { readonly url: string; readonly kind: "file" | "service"; readonly warnings: readonly string[] };
+  readonly root: boolean;
+  readonly netns: { readonly ok: boolean; readonly detail: string };
+  readonly strayDaemons: readonly DaemonReport[];
+  readonly missing: readonly string[];
+}
+
+const SBIN = ["/usr/local/sbin", "/usr/sbin", "/sbin"];
+
+function pulumiHome(env: NodeJS.ProcessEnv): string {
+  return env.PULUMI_HOME ?? join(homedir(), ".pulumi");
+}
+
+/** Where a tool is: the command provider as Pulumi installed it, everything else on the engine's PATH. */
+async function locate(spec: ToolSpec, path: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  if (spec.name === "pulumi-resource-command") {
+    const installed = join(pulumiHome(env), "plugins", `resource-command-v${COMMAND_PROVIDER_VERSION}`, spec.binary);
+    const found = await which(spec.binary, join(installed, ".."));
+    if (found !== undefined) return found;
+  }
+  return which(spec.binary, spec.sbin === true ? [path, ...SBIN].join(delimiter) : path);
+}
+
+export async function inspectTool(spec: ToolSpec, env: Record<string, string>): Promise<ToolReport> {
+  const base = { name: spec.name, source: spec.source, needs: spec.needs, ...(spec.expected === undefined ? {} : { expected: spec.expected }) };
+  const path = await locate(spec, env.PATH ?? "", env);
+  if (path === undefined) {
+    const why = spec.source === "go-proxy-refused" ? "not installed: the Go module proxy refuses its module (see `scripts/setup`)" : "not found on PATH";
+    return { ...base, ok: false, problem: why };
+  }
+  const sha256 = await sha256File(path);
+  const isGo = spec.source === "go-build" || spec.source === "go-proxy-refused";
+  const build = isGo ? await goBuildInfo(path, env) : undefined;
+  const withBuild = build === undefined ? {} : { build };
+  if (spec.versionArgs.length === 0) return { ...base, path, sha256, ...withBuild, ok: true };
+  const result = await run(path, spec.versionArgs, { env, timeoutMs: 20_000 });
+  const printed = `${result.stdout}\n${result.stderr}`.trim();
+  const versionOutput = printed.split("\n")[0] ?? "";
+  const version = printed.match(spec.versionPattern)?.[1];
+  if (version === undefined) {
+    return { ...base, path, sha256, ...withBuild, versionOutput, ok: false, problem: `printed no version for \`${spec.binary} ${spec.versionArgs.join(" ")}\`` };
+  }
+  const ok = spec.expect === undefined || spec.expect(version);
+  const problem = ok ? {} : { problem: `version ${version}, expected ${spec.expected ?? "another"}: run scripts/setup` };
+  return { ...base, path, sha256, ...withBuild, versionOutput, version, ok, ...problem };
+}
+
+/** Processes of the packages' system daemons that the project did not start (they hold the ports). */
+export async function strayDaemons(): Promise<DaemonReport[]> {
+  const names = new Set(["nginx", "unbound", "chronyd", "prometheus", "prometheus-blac", "sshd"]);
+  const found: DaemonReport[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = (await readFile(`/proc/${entry}/comm`, "utf8")).trim();
+      if (!names.has(comm)) continue;
+      const cmdline = (await readFile(`/proc/${entry}/cmdline`, "utf8")).split("\0").join(" ").trim();
+      // The project starts every daemon with its own config outside /etc;
+      // one running on the package's default configuration is a system daemon.
+      const configs = cmdline.split(" ").filter((w) => w.startsWith("/") && /\.(conf|ya?ml)$|config/.test(w));
+      if (configs.length > 0 && configs.every((c) => !c.startsWith("/etc/"))) continue;
+      found.push({ pid: Number(entry), name: comm === "prometheus-blac" ? "prometheus-blackbox-exporter" : comm, cmdline });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
+}
+
+async function netnsCapability(): Promise<{ ok: boolean; detail: string }> {
+  const unshare = await which("unshare", [process.env.PATH ?? "", ...SBIN].join(delimiter));
+  if (unshare === undefined) return { ok: false, detail: "unshare not found (util-linux)" };
+  const result = await run(unshare, ["--net", "true"], { timeoutMs: 10_000 });
+  return result.code === 0
+    ? { ok: true, detail: "can create network namespaces" }
+    : { ok: false, detail: `cannot create a network namespace: ${(result.stderr.trim() === "" ? (result.error ?? "") : result.stderr).trim()}` };
+}
+
+async function backendReport(url: string): Promise<DoctorReport["backend"]> {
+  const kind = url.startsWith("file://") ? "file" : "service";
+  const warnings: string[] = [];
+  if (kind === "file") {
+    let stacks: string[] = [];
+    try {
+      stacks = (await readdir(join(repoRoot, "stacks"))).filter((f) => /^Pulumi\..+\.yaml$/.test(f));
+    } catch {
+      // no stacks directory yet
+    }
+    for (const file of stacks) {
+      const text = await readFile(join(repoRoot, "stacks", file), "utf8");
+      if (/^\s*amadegi:environment:\s*["']?production/m.test(text)) {
+        warnings.push(`stack ${file.slice(7, -5)} is production but the backend is a local file (${url}): use a shared, locked backend for production`);
+      }
+    }
+  }
+  return { url, kind, warnings };
+}
+
+export async function runDoctor(env: NodeJS.ProcessEnv = process.env): Promise<DoctorReport> {
+  const engine = { ...(env as Record<string, string>), ...engineEnv(env) };
+  const tools = await Promise.all(toolCatalog.map((spec) => inspectTool(spec, engine)));
+  const nodeOnPath = await which("node", engine.PATH);
+  const nodeTool = tools.find((t) => t.name === "node");
+  const previewNode = nodeOnPath === undefined ? {} : { path: nodeOnPath, realpath: await resolveLink(nodeOnPath), ...(nodeTool?.version === undefined ? {} : { version: nodeTool.version }) };
+  const [netns, stray, backend] = await Promise.all([netnsCapability(), strayDaemons(), backendReport(engine.PULUMI_BACKEND_URL ?? "")]);
+  const missing = tools.filter((t) => !t.ok).map((t) => t.name);
+  return {
+    ok: missing.length === 0,
+    tools,
+    previewNode,
+    backend,
+    root: process.getuid?.() === 0,
+    netns,
+    strayDaemons: stray,
+    missing,
+  };
+}

@@ -1,0 +1,46 @@
+import { mkdir } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { delimiter, join } from "node:path";
+import { goTools } from "./pins.ts";
+import { repoRoot, stateDir, toolDir } from "./paths.ts";
+
+/**
+ * The environment every Pulumi engine run gets, from the CLI, the Automation
+ * API and the tests alike: a file backend under the project's state dir,
+ * passphrase secrets, and nothing that would reach for the internet.
+ */
+export function engineEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return { ...engineSettings(env), PATH: [...enginePath(env), env.PATH ?? ""].join(delimiter) };
+}
+
+/** Directories put before PATH: the cached Go-built tools, then the SDK's own plugins. */
+export function enginePath(env: NodeJS.ProcessEnv = process.env): string[] {
+  const toolBins = goTools.map((t) => join(toolDir(t.binary, t.version, env), "bin"));
+  // Dynamic providers run pulumi-resource-pulumi-nodejs, shipped inside the SDK.
+  return [...toolBins, join(repoRoot, "node_modules", "@pulumi", "pulumi")];
+}
+
+function engineSettings(env: NodeJS.ProcessEnv): Record<string, string> {
+  const state = stateDir(env);
+  return {
+    PULUMI_BACKEND_URL: env.PULUMI_BACKEND_URL ?? `file://${join(state, "pulumi")}`,
+    PULUMI_CONFIG_PASSPHRASE_FILE: env.PULUMI_CONFIG_PASSPHRASE_FILE ?? join(state, "passphrase"),
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    PULUMI_DISABLE_REGISTRY_RESOLVE: "true",
+  };
+}
+
+/** `export NAME='value'` lines, for people who run plain `pulumi` themselves. */
+export function renderEnvScript(env: NodeJS.ProcessEnv = process.env): string {
+  const quote = (v: string) => `'${v.replaceAll("'", `'\\''`)}'`;
+  const lines = Object.entries(engineSettings(env)).map(([k, v]) => `export ${k}=${quote(v)}`);
+  lines.push(`export PATH=${quote(enginePath(env).join(delimiter))}:"$PATH"`);
+  return `# Written by scripts/setup: the environment amadegi runs Pulumi in.\n# Source it before a plain \`pulumi\` command: . .amadegi/env.sh\n${lines.join("\n")}\n`;
+}
+
+/** A file backend's directory must exist before the CLI opens it. */
+export async function ensureBackend(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const url = engineEnv(env).PULUMI_BACKEND_URL ?? "";
+  if (url.startsWith("file://")) await mkdir(fileURLToPath(url), { recursive: true, mode: 0o700 });
+}

@@ -1,0 +1,77 @@
+/**
+ * The versions this project is pinned to, in one place. package.json pins the
+ * npm side to the same numbers; test/toolchain/pins.test.ts keeps them equal.
+ *
+ * Pulumi is v3.259.0, not v3.270.0: the Go module proxy reachable here refuses
+ * the module zip of github.com/pulumi/pulumi/pkg/v3 for every release from
+ * v3.260.0 on (403 "This module version is not available"), and v3.259.0 is
+ * the nearest release that builds. See docs/adr/0003-pulumi-engine-offline.md.
+ */
+export const PULUMI_VERSION = "3.259.0";
+export const COMMAND_PROVIDER_VERSION = "1.2.1";
+/** The commit of pulumi-command's tag v1.2.1 (its Go module has no tag of its own). */
+export const COMMAND_PROVIDER_COMMIT = "7f3eb6f3b77cd0fa3895ba437a695dd393f7dd25";
+export const NODE_MAJOR = 24;
+/** Exact Node release setup installs from the npm registry package `node`. */
+export const NODE_VERSION = "24.21.0";
+
+/** A program built from the Go module proxy by setup and cached by version. */
+export interface GoTool {
+  /** The binary's name, on PATH and in the cache. */
+  readonly binary: string;
+  readonly version: string;
+  /** The wrapper module under scripts/go/ that pins its dependencies. */
+  readonly wrapper: string;
+  /** The main package to build. */
+  readonly main: string;
+  readonly ldflags: string;
+  readonly tags: string;
+}
+
+export const goTools: readonly GoTool[] = [
+  {
+    binary: "pulumi",
+    version: `v${PULUMI_VERSION}`,
+    wrapper: "scripts/go/pulumi",
+    main: "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi",
+    ldflags: `-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${PULUMI_VERSION}`,
+    tags: "osusergo,grpcnotrace",
+  },
+];
+
+/**
+ * Go programs the project needs but whose modules the Go module proxy here
+ * refuses outright (403 for every version and for the module's list). Setup
+ * asks once per run, so the day the proxy serves them they are built; until
+ * then doctor reports them missing. Each has a wrapper module ready.
+ */
+export const refusedGoModules: readonly { binary: string; module: string; version: string; why: string }[] = [
+  {
+    binary: "pulumi-language-nodejs",
+    module: "github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3",
+    version: `v${PULUMI_VERSION}`,
+    why: "needed by a plain `pulumi preview` of a nodejs project (the Automation API's inline programs do not need it)",
+  },
+  {
+    binary: "pulumi-resource-command",
+    module: "github.com/pulumi/pulumi-command/provider",
+    version: COMMAND_PROVIDER_COMMIT,
+    why: "the provider behind @pulumi/command (local.Command, remote.Command, remote.CopyToRemote)",
+  },
+];
+
+/** Debian packages the project's probes, stacks and rehearsal run. */
+export const debianPackages: readonly string[] = [
+  "fping",
+  "iproute2",
+  "nftables",
+  "openssh-server",
+  "openssh-client",
+  "nginx-light",
+  "unbound",
+  "chrony",
+  "prometheus",
+  "prometheus-blackbox-exporter",
+  "faketime",
+  "chromium",
+];
