@@ -1,0 +1,67 @@
+import { isAbsolute, relative, resolve } from "node:path";
+import { UsageError } from "../../lib/errors.ts";
+import { ExitCode } from "../../lib/exit.ts";
+import { type Finding, formatFinding, hasErrors, type IsoDate, loadInventory, parseDate } from "../../model/index.ts";
+import { type Command, flag, type Io, stringOption } from "../command.ts";
+
+/** A path as the user will recognise it: relative to where they stand, as given. */
+export function displayPath(io: Io, path: string): string {
+  if (isAbsolute(path)) return path;
+  return relative(process.cwd(), resolve(io.cwd, path)) || ".";
+}
+
+export function parseTodayOption(value: string | undefined): IsoDate | undefined {
+  if (value === undefined) return undefined;
+  const parsed = parseDate(value);
+  if (!parsed.ok) throw new UsageError(`--today ${value}: ${parsed.reason}`, { hint: "write --today 2027-02-20 or --today 1405-12-01" });
+  return parsed.iso;
+}
+
+export function summarize(findings: readonly Finding[]) {
+  const waived = findings.filter((f) => f.waived !== undefined).length;
+  const errors = findings.filter((f) => f.severity === "error" && f.waived === undefined).length;
+  const warnings = findings.filter((f) => f.severity === "warning" && f.waived === undefined).length;
+  return { errors, warnings, waived };
+}
+
+export const validate: Command = {
+  name: "validate",
+  summary: "check the inventory: schema, references, redundancy, capacity, lifecycle, security",
+  usage: [
+    "Usage: amadegi validate [--inventory DIR] [--json] [--today DATE] [--committee FILE]",
+    "",
+    "  --inventory DIR   the inventory directory (default: ./inventory)",
+    "  --json            print the findings as JSON",
+    "  --today DATE      check lifecycle and waivers as of this day (ISO or Jalali; default: today in the election's time zone)",
+    "  --committee FILE  the committee file (default: DIR/../governance/committee.yaml)",
+    "",
+    "Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 could not run.",
+    "Writes nothing.",
+  ].join("\n"),
+  options: {
+    inventory: { type: "string" },
+    json: { type: "boolean" },
+    today: { type: "string" },
+    committee: { type: "string" },
+  },
+  async run(args, io) {
+    const dir = displayPath(io, stringOption(args, "inventory") ?? "inventory");
+    const committee = stringOption(args, "committee");
+    const today = parseTodayOption(stringOption(args, "today"));
+    const result = await loadInventory(dir, {
+      ...(today === undefined ? {} : { today }),
+      ...(committee === undefined ? {} : { committeeFile: displayPath(io, committee) }),
+    });
+    const counts = summarize(result.findings);
+    const inv = result.inventory;
+    const size = inv === undefined ? undefined : { stations: inv.stations.length, links: inv.linksById.size, servers: inv.servers.length, today: inv.today };
+    if (flag(args, "json")) {
+      io.out(JSON.stringify({ ok: !hasErrors(result.findings), files: result.files, ...size, ...counts, findings: result.findings }, null, 2));
+    } else {
+      for (const finding of result.findings) io.out(formatFinding(finding));
+      const what = size === undefined ? `${result.files} files` : `${result.files} files, ${size.stations} stations, ${size.links} links, ${size.servers} servers (as of ${size.today})`;
+      io.out(`${dir}: ${what}: ${counts.errors} errors, ${counts.warnings} warnings, ${counts.waived} waived`);
+    }
+    return hasErrors(result.findings) ? ExitCode.FINDINGS : ExitCode.OK;
+  },
+};

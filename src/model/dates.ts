@@ -1,0 +1,69 @@
+import { isValidJalaaliDate, toGregorian, toJalaali } from "jalaali-js";
+import { asciiDigits } from "./normalize.ts";
+
+/**
+ * Dates in the inventory are calendar days. Writers may use ISO
+ * (`2027-02-25`) or Jalali (`1405-12-06`, `۱۴۰۵/۱۲/۰۶`); the model keeps
+ * ISO strings (`IsoDate`, which compare correctly as text) and reports show
+ * both calendars.
+ */
+export type IsoDate = string;
+
+const SHAPE = /^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$/;
+/** Years below this are Jalali: the Jalali year is about 621 behind the Gregorian. */
+const JALALI_BEFORE = 1700;
+
+export type DateResult = { readonly ok: true; readonly iso: IsoDate } | { readonly ok: false; readonly reason: string };
+
+export function parseDate(text: string): DateResult {
+  const match = SHAPE.exec(asciiDigits(text.trim()));
+  if (match === null) return { ok: false, reason: "expected YYYY-MM-DD (ISO) or a Jalali date such as 1405-12-06" };
+  const y = Number(match[1]);
+  const m = Number(match[2]);
+  const d = Number(match[3]);
+  if (y < JALALI_BEFORE) {
+    if (!isValidJalaaliDate(y, m, d)) return { ok: false, reason: `${y}-${m}-${d} is not a day of the Jalali calendar` };
+    const g = toGregorian(y, m, d);
+    return { ok: true, iso: iso(g.gy, g.gm, g.gd) };
+  }
+  const date = new Date(Date.UTC(y, m - 1, d));
+  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d) {
+    return { ok: false, reason: `${y}-${m}-${d} is not a day of the Gregorian calendar` };
+  }
+  return { ok: true, iso: iso(y, m, d) };
+}
+
+function iso(y: number, m: number, d: number): IsoDate {
+  return `${String(y).padStart(4, "0")}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
+}
+
+/** The Jalali form of an ISO date, `1405-12-06`. */
+export function toJalali(date: IsoDate): string {
+  const [y = 0, m = 0, d = 0] = date.split("-").map(Number);
+  const j = toJalaali(y, m, d);
+  return `${j.jy}-${String(j.jm).padStart(2, "0")}-${String(j.jd).padStart(2, "0")}`;
+}
+
+/** Both calendars, Jalali first as the committee reads it: `1405-12-06 (2027-02-25)`. */
+export function formatBoth(date: IsoDate): string {
+  return `${toJalali(date)} (${date})`;
+}
+
+/** Today's date in a time zone (the election's), as an ISO date. */
+export function todayIn(timeZone: string, now: Date = new Date()): IsoDate {
+  return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(now);
+}
+
+/** Whole days from `a` to `b` (positive when b is later). */
+export function daysBetween(a: IsoDate, b: IsoDate): number {
+  return Math.round((Date.parse(`${b}T00:00:00Z`) - Date.parse(`${a}T00:00:00Z`)) / 86_400_000);
+}
+
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}

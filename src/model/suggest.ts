@@ -1,0 +1,40 @@
+/** Edit distance (Levenshtein), bounded: gives up above `max`. */
+export function distance(a: string, b: string, max = 3): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      const value = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+      row.push(value);
+      if (value < best) best = value;
+    }
+    if (best > max) return max + 1;
+    prev = row;
+  }
+  return prev[b.length] ?? max + 1;
+}
+
+/** The closest candidate, if it is close enough to be what the writer meant. */
+export function closest(word: string, candidates: Iterable<string>): string | undefined {
+  const lower = word.toLowerCase();
+  const max = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
+  let best: string | undefined;
+  let bestDistance = max + 1;
+  for (const candidate of candidates) {
+    const d = distance(lower, candidate.toLowerCase(), max);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** ` (did you mean "x"?)` or nothing. */
+export function didYouMean(word: string, candidates: Iterable<string>): string {
+  const best = closest(word, candidates);
+  return best === undefined ? "" : ` (did you mean "${best}"?)`;
+}

@@ -1,0 +1,37 @@
+import { formatBoth } from "./dates.ts";
+import type { Finding } from "./finding.ts";
+import type { Reporter } from "./report.ts";
+import { RULES } from "./rules.ts";
+import type { Inventory } from "./types.ts";
+
+/**
+ * Apply waivers to the findings of stages 4–5: a live waiver (until today
+ * inclusive) of a waivable rule accepts the findings with its rule and item.
+ * Expired, unwaivable and unused waivers are findings themselves.
+ */
+export function applyWaivers(findings: readonly Finding[], inv: Inventory, report: Reporter): Finding[] {
+  const live = new Map<string, string>();
+  for (const w of inv.waivers) {
+    if (!RULES[w.rule].waivable) {
+      report("waiver.not-waivable", w.origin, ["rule"], w.id, `waiver ${w.id}: rule ${w.rule} cannot be waived`, "fix the finding instead; ADR 0002 lists the waivable rules");
+    } else if (w.until < inv.today) {
+      report("waiver.expired", w.origin, ["until"], w.id, `waiver ${w.id} (${w.rule} for ${w.item}) expired on ${formatBoth(w.until)}; its findings stand`, "fix the deficiency, or have the committee renew the waiver with a new until date");
+    } else {
+      live.set(`${w.rule}\u0000${w.item}`, w.id);
+    }
+  }
+  const used = new Set<string>();
+  const out = findings.map((f) => {
+    if (!f.waivable) return f;
+    const id = live.get(`${f.rule}\u0000${f.item}`);
+    if (id === undefined) return f;
+    used.add(id);
+    return { ...f, waived: id };
+  });
+  for (const w of inv.waivers) {
+    if (live.get(`${w.rule}\u0000${w.item}`) === w.id && !used.has(w.id)) {
+      report("waiver.unused", w.origin, ["item"], w.id, `waiver ${w.id} accepts no finding (${w.rule} for ${w.item})`, "the deficiency is fixed: delete the waiver");
+    }
+  }
+  return out;
+}
