@@ -24,7 +24,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["bin/**/*.js", "eslint.config.js"],
-    languageOptions: { globals: { process: "readonly" } },
+    files: ["bin/**/*.js", "scripts/**/*.js", "eslint.config.js"],
+    languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },
 );

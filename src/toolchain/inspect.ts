@@ -70,6 +70,8 @@ export interface GoBuildInfo {
   readonly path: string;
   /** The main module and its version as recorded, e.g. github.com/pulumi/pulumi/pkg/v3 v3.259.0. */
   readonly mod: string;
+  /** The main module's checksum (go.sum form), when recorded. */
+  readonly sum?: string;
   /** The -ldflags the binary was built with, when recorded. */
   readonly ldflags?: string;
   /** Dependency versions of interest (the Pulumi modules). */
@@ -87,17 +89,19 @@ export function parseGoVersionM(text: string): GoBuildInfo | undefined {
   if (head?.[1] === undefined) return undefined;
   let path = "";
   let mod = "";
+  let sum: string | undefined;
   let ldflags: string | undefined;
   const deps: Record<string, string> = {};
   for (const line of lines.slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    const [kind, a, b] = fields;
+    const [kind, a, b, c] = line.trim().split("\t");
     if (kind === "path" && a !== undefined) path = a;
-    else if (kind === "mod" && a !== undefined) mod = `${a} ${b ?? ""}`.trim();
-    else if (kind === "dep" && a !== undefined && b !== undefined && a.startsWith("github.com/pulumi/")) deps[a] = b;
-    else if (kind === "build" && a?.startsWith("-ldflags=")) ldflags = line.trim().slice("build\t".length + 9);
+    else if (kind === "mod" && a !== undefined) {
+      mod = b === undefined ? a : `${a} ${b}`;
+      sum = c;
+    } else if (kind === "dep" && a !== undefined && b !== undefined && a.startsWith("github.com/pulumi/")) deps[a] = b;
+    else if (kind === "build" && a?.startsWith("-ldflags=")) ldflags = a.slice("-ldflags=".length).replace(/^"(.*)"$/, "$1");
   }
-  return { go: head[1], path, mod, ...(ldflags === undefined ? {} : { ldflags }), deps };
+  return { go: head[1], path, mod, ...(sum === undefined ? {} : { sum }), ...(ldflags === undefined ? {} : { ldflags }), deps };
 }
 
 export async function goBuildInfo(binaryPath: string, env: NodeJS.ProcessEnv = process.env): Promise<GoBuildInfo | undefined> {
