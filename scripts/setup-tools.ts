@@ -86,13 +86,16 @@ function lastLine(text: string): string {
   return text.trim().split("\n").at(-1) ?? "";
 }
 
-async function printedVersion(binary: string, args: string[]): Promise<string | undefined> {
+async function printedVersion(binary: string, args: readonly string[]): Promise<string | undefined> {
   const r = await $({ nothrow: true, timeout: "20s" })`${binary} ${args}`;
   return r.exitCode === 0 ? r.stdout.trim().split("\n")[0] : undefined;
 }
 
-/** Build one Go program from its wrapper module into the version-keyed cache. */
-async function buildGoTool(tool: GoTool, wrapperDir: string, mod: "readonly" | "mod"): Promise<string> {
+/**
+ * Build one Go program from its wrapper module into the version-keyed cache.
+ * The wrapper's go.sum pins every module, so the build never resolves anew.
+ */
+async function buildGoTool(tool: GoTool, wrapperDir: string): Promise<string> {
   const dir = toolDir(tool.binary, tool.version);
   const partial = `${dir}.partial`;
   await rm(partial, { recursive: true, force: true });
@@ -103,7 +106,7 @@ async function buildGoTool(tool: GoTool, wrapperDir: string, mod: "readonly" | "
     const started = Date.now();
     const env = { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false" };
     const out = join(partial, "bin", tool.binary);
-    const build = await $({ nothrow: true, env, cwd: work })`go build -mod=${mod} -trimpath -tags ${tool.tags} -ldflags ${tool.ldflags} -o ${out} ${tool.main}`;
+    const build = await $({ nothrow: true, env, cwd: work })`go build -mod=readonly -trimpath -tags=${tool.tags} -ldflags ${tool.ldflags} -o ${out} ${tool.main}`;
     if (build.exitCode !== 0) {
       throw new StepFailed(`build ${tool.binary} ${tool.version}`, `go build failed: ${lastLine(build.stderr)}`);
     }
@@ -119,17 +122,17 @@ async function buildGoTool(tool: GoTool, wrapperDir: string, mod: "readonly" | "
 async function goTool(tool: GoTool): Promise<void> {
   const cached = join(toolDir(tool.binary, tool.version), "bin", tool.binary);
   const onPath = await which(tool.binary);
-  if (onPath !== undefined && onPath !== cached && (await printedVersion(onPath, ["version"])) === tool.version) {
+  if (onPath !== undefined && onPath !== cached && (await printedVersion(onPath, tool.versionArgs)) === tool.version) {
     say(`${tool.binary} ${tool.version}: using ${onPath} (already on PATH)`);
     return;
   }
-  if (existsSync(cached) && (await printedVersion(cached, ["version"])) === tool.version) {
+  if (existsSync(cached) && (await printedVersion(cached, tool.versionArgs)) === tool.version) {
     say(`${tool.binary} ${tool.version}: cached at ${cached}, skipping the Go build`);
   } else {
     if ((await which("go")) === undefined) throw new StepFailed(`build ${tool.binary}`, "no `go` on PATH: install Go, then run setup again");
     say(`${tool.binary} ${tool.version}: building from the Go module proxy (the first build takes minutes)`);
-    const built = await buildGoTool(tool, join(repoRoot, tool.wrapper), "readonly");
-    const version = await printedVersion(built, ["version"]);
+    const built = await buildGoTool(tool, join(repoRoot, tool.wrapper));
+    const version = await printedVersion(built, tool.versionArgs);
     if (version !== tool.version) {
       await rm(toolDir(tool.binary, tool.version), { recursive: true, force: true });
       throw new StepFailed(`build ${tool.binary}`, `the built binary prints ${version ?? "nothing"}, not ${tool.version}`);

@@ -16,10 +16,10 @@ export interface RunResult {
 export function run(
   file: string,
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; input?: string } = {},
 ): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       file,
       args,
       {
@@ -39,6 +39,7 @@ export function run(
         resolve({ code, stdout, stderr, ...failure });
       },
     );
+    child.stdin?.end(options.input);
   });
 }
 

@@ -20,22 +20,39 @@ export interface GoTool {
   /** The binary's name, on PATH and in the cache. */
   readonly binary: string;
   readonly version: string;
+  /** The Go module it is built from, required at `version` by the wrapper. */
+  readonly module: string;
   /** The wrapper module under scripts/go/ that pins its dependencies. */
   readonly wrapper: string;
   /** The main package to build. */
   readonly main: string;
   readonly ldflags: string;
   readonly tags: string;
+  /** How to ask the binary its version; the first line it prints must be `version`. */
+  readonly versionArgs: readonly string[];
 }
 
 export const goTools: readonly GoTool[] = [
   {
     binary: "pulumi",
     version: `v${PULUMI_VERSION}`,
+    module: "github.com/pulumi/pulumi/pkg/v3",
     wrapper: "scripts/go/pulumi",
     main: "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi",
     ldflags: `-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${PULUMI_VERSION}`,
     tags: "osusergo,grpcnotrace",
+    versionArgs: ["version"],
+  },
+  {
+    // Lints the GitHub workflows in .ci/run (and in npm test).
+    binary: "actionlint",
+    version: "v1.7.12",
+    module: "github.com/rhysd/actionlint",
+    wrapper: "scripts/go/actionlint",
+    main: "github.com/rhysd/actionlint/cmd/actionlint",
+    ldflags: "-X github.com/rhysd/actionlint.version=v1.7.12",
+    tags: "",
+    versionArgs: ["-version"],
   },
 ];
 

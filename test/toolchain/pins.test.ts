@@ -22,12 +22,15 @@ describe("pins", () => {
   it("the Go wrapper module of each tool requires its modules at the pinned version", async () => {
     for (const tool of goTools) {
       const gomod = await read(join(tool.wrapper, "go.mod"));
-      expect(gomod).toContain(`github.com/pulumi/pulumi/pkg/v3 ${tool.version}`);
-      expect(gomod).toContain(`github.com/pulumi/pulumi/sdk/v3 ${tool.version}`);
+      expect(gomod).toContain(`${tool.module} ${tool.version}`);
       expect(tool.ldflags).toContain(`=${tool.version}`);
       // go.sum pins every module's checksum, so a build never resolves anew.
-      expect(await read(join(tool.wrapper, "go.sum"))).toContain(`github.com/pulumi/pulumi/pkg/v3 ${tool.version} h1:`);
+      expect(await read(join(tool.wrapper, "go.sum"))).toContain(`${tool.module} ${tool.version} h1:`);
     }
+  });
+
+  it("the Pulumi CLI's wrapper requires the SDK module at the CLI's own version", async () => {
+    expect(await read("scripts/go/pulumi/go.mod")).toContain(`github.com/pulumi/pulumi/sdk/v3 v${PULUMI_VERSION}`);
   });
 
   it("the bootstrap installs the Node release pins.ts names", async () => {
