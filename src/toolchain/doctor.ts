@@ -111,18 +111,19 @@ async function netnsCapability(): Promise<{ ok: boolean; detail: string }> {
     : { ok: false, detail: `cannot create a network namespace: ${(result.stderr.trim() === "" ? (result.error ?? "") : result.stderr).trim()}` };
 }
 
-async function backendReport(url: string): Promise<DoctorReport["backend"]> {
+/** The backend, and a warning for each production stack that would keep its state in a local file. */
+export async function backendReport(url: string, stacksDir = join(repoRoot, "stacks")): Promise<DoctorReport["backend"]> {
   const kind = url.startsWith("file://") ? "file" : "service";
   const warnings: string[] = [];
   if (kind === "file") {
     let stacks: string[] = [];
     try {
-      stacks = (await readdir(join(repoRoot, "stacks"))).filter((f) => /^Pulumi\..+\.yaml$/.test(f));
+      stacks = (await readdir(stacksDir)).filter((f) => /^Pulumi\..+\.yaml$/.test(f));
     } catch {
       // no stacks directory yet
     }
     for (const file of stacks) {
-      const text = await readFile(join(repoRoot, "stacks", file), "utf8");
+      const text = await readFile(join(stacksDir, file), "utf8");
       if (/^\s*amadegi:environment:\s*["']?production/m.test(text)) {
         warnings.push(`stack ${file.slice(7, -5)} is production but the backend is a local file (${url}): use a shared, locked backend for production`);
       }

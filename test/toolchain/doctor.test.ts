@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
-import { copyFile, mkdtemp, rm } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inspectTool, strayDaemons } from "../../src/toolchain/doctor.ts";
+import { backendReport, inspectTool, strayDaemons } from "../../src/toolchain/doctor.ts";
 import { engineEnv } from "../../src/toolchain/env.ts";
 
 let dir: string;
@@ -48,5 +48,21 @@ describe("strayDaemons", () => {
       system.kill();
       project.kill();
     }
+  });
+});
+
+describe("backendReport", () => {
+  it("warns when a production stack would keep its state in a local file, and only then", async () => {
+    const stacks = join(dir, "stacks");
+    await mkdir(stacks, { recursive: true });
+    await writeFile(join(stacks, "Pulumi.tehran-prod.yaml"), "config:\n  amadegi:environment: production\n");
+    await writeFile(join(stacks, "Pulumi.rehearsal.yaml"), "config:\n  amadegi:environment: rehearsal\n");
+    const local = await backendReport("file:///var/amadegi", stacks);
+    expect(local.kind).toBe("file");
+    expect(local.warnings).toEqual([
+      "stack tehran-prod is production but the backend is a local file (file:///var/amadegi): use a shared, locked backend for production",
+    ]);
+    const shared = await backendReport("s3://election-state", stacks);
+    expect(shared).toEqual({ url: "s3://election-state", kind: "service", warnings: [] });
   });
 });
