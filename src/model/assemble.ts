@@ -23,7 +23,8 @@ export function assemble(files: ParsedFiles, today: IsoDate): Inventory {
   const stations: Station[] = [];
   for (const { file, data } of files.districts) {
     const header = data.district;
-    const placed = data.stations.map((s) => ({ ...s, district: header.id, county: header.county.id }));
+    // The schema stage made these objects for this file alone: placing them in place saves a copy of 60,000 stations.
+    const placed = data.stations.map((s) => Object.assign(s, { district: header.id, county: header.county.id }));
     stations.push(...placed);
     let district = districts.get(header.id);
     if (district === undefined) {

@@ -68,7 +68,7 @@ export async function loadInventory(dir: string, options: LoadOptions = {}): Pro
   for (const { role, path } of planned) {
     let source: SourceFile | undefined;
     try {
-      source = await readSource(path, sink);
+      source = readSource(path, sink);
       if (source === undefined) continue;
       sources.add(source);
       scanText(source, sink);
@@ -96,6 +96,7 @@ export async function loadInventory(dir: string, options: LoadOptions = {}): Pro
           break;
         }
       }
+      source.release();
     } catch (error) {
       if (error instanceof AmadegiError) throw error;
       internalError(sink, path, role, error);

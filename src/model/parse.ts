@@ -23,32 +23,28 @@ export function parseSource(file: SourceFile, sink: FindingSink): boolean {
     }
     return false;
   }
-  const events = file.events;
-  let documents = 0;
   let ok = true;
-  for (let i = 0; i < events.length; i++) {
-    const event = events[i];
-    if (event === undefined) continue;
-    if (event.type === EVENT_ID.DOCUMENT) {
-      if (++documents === 2) {
-        sink.add("yaml.multi-document", file.at(i + 1), "-", "a second YAML document (after ---)", "keep one document per file; split the rest into another file");
-        ok = false;
-      }
-    } else if (event.type === EVENT_ID.ALIAS) {
-      sink.add("yaml.alias", file.at(i), "-", "an alias (*name): aliases are not allowed in the inventory", "write the value out in full, so the file reads literally in a review");
-      ok = false;
-    } else if (event.type !== EVENT_ID.POP) {
-      if (event.anchorStart >= 0) {
-        sink.add("yaml.alias", file.at(i), "-", "an anchor (&name): anchors are not allowed in the inventory", "remove the anchor and write each value out");
-        ok = false;
-      }
-      if (event.tagStart >= 0) {
-        sink.add("yaml.tag", file.position(event.tagStart), "-", `an explicit tag ${file.text.slice(event.tagStart, Math.min(event.tagEnd, event.tagStart + 30))}`, "remove the tag; field types come from the schema");
-        ok = false;
-      }
-    }
+  if (file.documents > 1) {
+    const second = file.events.findIndex((e, i) => i > 0 && e.type === EVENT_ID.DOCUMENT);
+    sink.add("yaml.multi-document", file.at(second + 1), "-", "a second YAML document (after ---)", "keep one document per file; split the rest into another file");
+    ok = false;
   }
-  if (documents === 0 || isEmptyDocument(file)) {
+  for (const i of file.aliases) {
+    sink.add("yaml.alias", file.at(i), "-", "an alias (*name): aliases are not allowed in the inventory", "write the value out in full, so the file reads literally in a review");
+    ok = false;
+  }
+  for (const i of file.anchors) {
+    sink.add("yaml.alias", file.at(i), "-", "an anchor (&name): anchors are not allowed in the inventory", "remove the anchor and write each value out");
+    ok = false;
+  }
+  for (const i of file.tags) {
+    const event = file.events[i];
+    const start = event !== undefined && "tagStart" in event ? event.tagStart : 0;
+    const end = event !== undefined && "tagEnd" in event ? event.tagEnd : 0;
+    sink.add("yaml.tag", file.position(start), "-", `an explicit tag ${file.text.slice(start, Math.min(end, start + 30))}`, "remove the tag; field types come from the schema");
+    ok = false;
+  }
+  if (file.documents === 0 || isEmptyDocument(file)) {
     sink.add("input.empty", file.position(0), "-", `${file.path} holds no data (only comments or an empty document)`, "write its top-level keys (see docs/inventory.md)");
     return false;
   }

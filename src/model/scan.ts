@@ -7,13 +7,16 @@ import type { SourceFile } from "./source.ts";
  * bidirectional controls and secrets. A secret finding says what kind of
  * secret it looks like and where, never the secret itself.
  */
-const SECRETS: readonly { pattern: RegExp; what: string }[] = [
-  { pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/g, what: "a private key" },
-  { pattern: /\bAKIA[0-9A-Z]{16}\b/g, what: "an AWS access key" },
-  { pattern: /\bgh[pousr]_[A-Za-z0-9]{36,}/g, what: "a GitHub token" },
-  { pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}/g, what: "a Slack token" },
-  { pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, what: "a JSON web token" },
-  { pattern: /#[^\n]*\b(?:pass(?:word|wd)?|secret|token)\b\s*[:=]\s*\S/gi, what: "a secret in a comment" },
+// Each pattern has a literal that must occur for it to match: a national
+// inventory is 60 MB of text, and a substring search skips it far faster
+// than a regular expression that has to try every position.
+const SECRETS: readonly { literal: string; pattern: RegExp; what: string }[] = [
+  { literal: "PRIVATE KEY-----", pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/g, what: "a private key" },
+  { literal: "AKIA", pattern: /\bAKIA[0-9A-Z]{16}\b/g, what: "an AWS access key" },
+  { literal: "_", pattern: /\bgh[pousr]_[A-Za-z0-9]{36,}/g, what: "a GitHub token" },
+  { literal: "xox", pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}/g, what: "a Slack token" },
+  { literal: "eyJ", pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, what: "a JSON web token" },
+  { literal: "#", pattern: /#[^\n]*\b(?:pass(?:word|wd)?|secret|token)\b\s*[:=]\s*\S/gi, what: "a secret in a comment" },
 ];
 
 export function scanText(file: SourceFile, sink: FindingSink): void {
@@ -28,7 +31,8 @@ export function scanText(file: SourceFile, sink: FindingSink): void {
       "delete it; Persian text needs no direction controls",
     );
   }
-  for (const { pattern, what } of SECRETS) {
+  for (const { literal, pattern, what } of SECRETS) {
+    if (!text.includes(literal)) continue;
     pattern.lastIndex = 0;
     for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
       sink.add("security.secret", file.position(m.index), "-", `this looks like ${what} (value not shown)`, "remove it and rotate it: secrets live in Pulumi config secrets, never in the inventory");

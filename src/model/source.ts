@@ -1,4 +1,4 @@
-import { EVENT_ID, type Event, getScalarValue, SCALAR_STYLE } from "js-yaml";
+import { EVENT_ID, type Event, SCALAR_STYLE } from "js-yaml";
 import type { Location } from "./finding.ts";
 
 /**
@@ -13,17 +13,72 @@ export interface Origin {
 
 /**
  * One inventory file after reading: its decoded text and, once parsed, its
- * event stream. Line starts are computed only when a finding needs a position.
+ * event stream. The schema stage walks the full events; afterwards they are
+ * compacted to three typed arrays (kind, offset, scalar end) so a national
+ * run keeps a few bytes per node, not an object, for the positions later
+ * findings may need. Line starts are computed only when a finding needs one.
  */
 export class SourceFile {
   readonly path: string;
   readonly text: string;
-  events: Event[] = [];
+  private full: Event[] = [];
+  private kinds: Uint8Array = new Uint8Array(0);
+  /** Where each node starts (before a quote); for scalars also where its text starts and ends. */
+  private offsets: Int32Array = new Int32Array(0);
+  private textStarts: Int32Array = new Int32Array(0);
+  private textEnds: Int32Array = new Int32Array(0);
   private lineStarts: number[] | undefined;
+  /** Found while compacting, for the parse stage: documents, and nodes with an alias, anchor or tag. */
+  documents = 0;
+  aliases: number[] = [];
+  anchors: number[] = [];
+  tags: number[] = [];
 
   constructor(path: string, text: string) {
     this.path = path;
     this.text = text;
+  }
+
+  /** The full events, for the parse and schema stages. */
+  get events(): Event[] {
+    return this.full;
+  }
+
+  set events(events: Event[]) {
+    this.full = events;
+    this.kinds = new Uint8Array(events.length);
+    this.offsets = new Int32Array(events.length);
+    this.textStarts = new Int32Array(events.length);
+    this.textEnds = new Int32Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      if (event === undefined) continue;
+      this.kinds[i] = event.type;
+      switch (event.type) {
+        case EVENT_ID.DOCUMENT:
+          this.documents++;
+          break;
+        case EVENT_ID.ALIAS:
+          this.aliases.push(i);
+          this.offsets[i] = event.anchorStart - 1;
+          break;
+        case EVENT_ID.POP:
+          break;
+        default:
+          this.offsets[i] = offsetOf(event);
+          if (event.anchorStart >= 0) this.anchors.push(i);
+          if (event.tagStart >= 0) this.tags.push(i);
+          if (event.type === EVENT_ID.SCALAR) {
+            this.textStarts[i] = event.valueStart;
+            this.textEnds[i] = event.valueEnd;
+          }
+      }
+    }
+  }
+
+  /** Drop the full events once the schema stage is done with them. */
+  release(): void {
+    this.full = [];
   }
 
   /** 1-based line and column of a character offset; CRLF counts as one break. */
@@ -39,40 +94,21 @@ export class SourceFile {
     return { file: this.path, line: lo + 1, col: offset - (starts[lo] ?? 0) + 1 };
   }
 
-  /** Where the node opened by event `index` starts (before its quote, anchor or tag). */
-  offsetOf(index: number): number {
-    const event = this.events[index];
-    if (event === undefined) return 0;
-    switch (event.type) {
-      case EVENT_ID.MAPPING:
-      case EVENT_ID.SEQUENCE:
-        return earliest(event.start, event.anchorStart - 1, event.tagStart);
-      case EVENT_ID.SCALAR: {
-        const quoted = event.style === SCALAR_STYLE.SINGLE_QUOTED || event.style === SCALAR_STYLE.DOUBLE_QUOTED;
-        return earliest(quoted ? event.valueStart - 1 : event.valueStart, event.anchorStart - 1, event.tagStart);
-      }
-      case EVENT_ID.ALIAS:
-        return event.anchorStart - 1;
-      default:
-        return 0;
-    }
-  }
-
   at(index: number): Location {
-    return this.position(this.offsetOf(index));
+    return this.position(this.offsets[index] ?? 0);
   }
 
   /** The index just past the node that starts at `index`. */
   skip(index: number): number {
-    const event = this.events[index];
-    if (event === undefined) return index + 1;
-    if (event.type !== EVENT_ID.MAPPING && event.type !== EVENT_ID.SEQUENCE) return index + 1;
+    const kinds = this.kinds;
+    const kind = kinds[index];
+    if (kind !== EVENT_ID.MAPPING && kind !== EVENT_ID.SEQUENCE) return index + 1;
     let depth = 0;
     let i = index;
-    for (; i < this.events.length; i++) {
-      const type = this.events[i]?.type;
-      if (type === EVENT_ID.MAPPING || type === EVENT_ID.SEQUENCE) depth++;
-      else if (type === EVENT_ID.POP && --depth === 0) return i + 1;
+    for (; i < kinds.length; i++) {
+      const k = kinds[i];
+      if (k === EVENT_ID.MAPPING || k === EVENT_ID.SEQUENCE) depth++;
+      else if (k === EVENT_ID.POP && --depth === 0) return i + 1;
     }
     return i;
   }
@@ -80,28 +116,28 @@ export class SourceFile {
   /**
    * The node reached from `node` by a path of mapping keys and sequence
    * indexes; as deep as the path exists. With `key`, the last step gives the
-   * key's node instead of its value.
+   * key's node instead of its value. (Keys are compared as written: inventory
+   * keys are plain ASCII.)
    */
   find(node: number, path: readonly (string | number)[], key = false): number {
+    const kinds = this.kinds;
     let current = node;
     for (let step = 0; step < path.length; step++) {
       const part = path[step];
-      const event = this.events[current];
-      if (event === undefined) return current;
+      const kind = kinds[current];
       let i = current + 1;
       let found = -1;
-      if (event.type === EVENT_ID.MAPPING && typeof part === "string") {
-        while (this.events[i] !== undefined && this.events[i]?.type !== EVENT_ID.POP) {
-          const k = this.events[i];
+      if (kind === EVENT_ID.MAPPING && typeof part === "string") {
+        while (i < kinds.length && kinds[i] !== EVENT_ID.POP) {
           const valueAt = this.skip(i);
-          if (k?.type === EVENT_ID.SCALAR && getScalarValue(this.text, k) === part) {
+          if (kinds[i] === EVENT_ID.SCALAR && this.text.slice(this.textStarts[i], this.textEnds[i]) === part) {
             found = key && step === path.length - 1 ? i : valueAt;
             break;
           }
           i = this.skip(valueAt);
         }
-      } else if (event.type === EVENT_ID.SEQUENCE && typeof part === "number") {
-        for (let n = 0; this.events[i] !== undefined && this.events[i]?.type !== EVENT_ID.POP; n++) {
+      } else if (kind === EVENT_ID.SEQUENCE && typeof part === "number") {
+        for (let n = 0; i < kinds.length && kinds[i] !== EVENT_ID.POP; n++) {
           if (n === part) {
             found = i;
             break;
@@ -123,6 +159,23 @@ export class SourceFile {
       this.lineStarts = starts;
     }
     return this.lineStarts;
+  }
+}
+
+/** Where a node starts in the text: before its quote, anchor or tag. */
+function offsetOf(event: Event): number {
+  switch (event.type) {
+    case EVENT_ID.MAPPING:
+    case EVENT_ID.SEQUENCE:
+      return earliest(event.start, event.anchorStart - 1, event.tagStart);
+    case EVENT_ID.SCALAR: {
+      const quoted = event.style === SCALAR_STYLE.SINGLE_QUOTED || event.style === SCALAR_STYLE.DOUBLE_QUOTED;
+      return earliest(quoted ? event.valueStart - 1 : event.valueStart, event.anchorStart - 1, event.tagStart);
+    }
+    case EVENT_ID.ALIAS:
+      return event.anchorStart - 1;
+    default:
+      return 0;
   }
 }
 

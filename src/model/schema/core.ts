@@ -67,10 +67,19 @@ function clip(text: string): string {
   return text.length > 40 ? `${text.slice(0, 37)}…` : text;
 }
 
+const MAYBE_TYPED = new Set([..."0123456789+-.~nNtTfF"].map((c) => c.charCodeAt(0)));
+
 /** What an unquoted scalar would be in YAML's core schema: null, a boolean, a number, or text. */
-export function plainKind(r: Reader, event: ScalarEvent): "nothing" | "a boolean" | "a number" | "text" {
-  if (event.style !== SCALAR_STYLE.PLAIN) return "text";
-  const text = r.text(event);
+export function plainKind(r: Reader, event: ScalarEvent): ScalarKind {
+  return kindOf(r.text(event), event.style);
+}
+
+export type ScalarKind = "nothing" | "a boolean" | "a number" | "text";
+
+function kindOf(text: string, style: number): ScalarKind {
+  if (style !== SCALAR_STYLE.PLAIN) return "text";
+  // Most scalars are names and ids: settle them on the first character.
+  if (text.length > 0 && !MAYBE_TYPED.has(text.charCodeAt(0))) return "text";
   if (text === "" || text === "~" || text === "null" || text === "Null" || text === "NULL") return "nothing";
   if (/^(true|True|TRUE|false|False|FALSE)$/.test(text)) return "a boolean";
   if (/^[-+]?(\d[\d_]*(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(text)) return "a number";
@@ -101,19 +110,20 @@ export function scalar<T>(
       const node = r.i;
       const event = r.events[node];
       if (event?.type !== EVENT_ID.SCALAR) return r.wrongType(expected);
-      const kind = plainKind(r, event);
+      const value = r.text(event);
+      const kind = kindOf(value, event.style);
       if (kind === "nothing") {
         r.report("schema.missing-field", node, `no value where ${expected} is expected`, `write ${expected}, or remove the field if it is optional`);
         r.i = node + 1;
         return INVALID;
       }
       if (kind === "a boolean") {
-        r.report("schema.wrong-type", node, `expected ${expected}, found the boolean ${r.text(event)}`, "quote it if you mean the text");
+        r.report("schema.wrong-type", node, `expected ${expected}, found the boolean ${value}`, "quote it if you mean the text");
         r.i = node + 1;
         return INVALID;
       }
       r.i = node + 1;
-      return convert(r.text(event), r, node, event);
+      return convert(value, r, node, event);
     },
   };
 }
@@ -153,9 +163,11 @@ export const number = (options: { min: number; max: number; integer?: boolean; u
     read(r) {
       const node = r.i;
       const event = r.events[node];
-      if (event?.type !== EVENT_ID.SCALAR || plainKind(r, event) !== "a number") return r.wrongType(expected);
+      if (event?.type !== EVENT_ID.SCALAR) return r.wrongType(expected);
+      const text = r.text(event);
+      if (kindOf(text, event.style) !== "a number") return r.wrongType(expected);
       r.i = node + 1;
-      const value = Number(r.text(event).replaceAll("_", ""));
+      const value = Number(text.includes("_") ? text.replaceAll("_", "") : text);
       if (options.integer === true && !Number.isInteger(value)) {
         r.report("schema.wrong-type", node, `expected a whole number, found ${value}`, "drop the fraction");
         return INVALID;
