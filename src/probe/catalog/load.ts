@@ -8,7 +8,7 @@ import { readSource } from "../../model/read.ts";
 import { INVALID, Reader } from "../../model/schema/core.ts";
 import { scanText } from "../../model/scan.ts";
 import { type Origin, type SourceFile, Sources } from "../../model/source.ts";
-import { didYouMean } from "../../model/suggest.ts";
+import { closest, didYouMean } from "../../model/suggest.ts";
 import { ProbeError } from "../../lib/errors.ts";
 import type { ProbeKind } from "../types.ts";
 import { type Condition, parseCondition } from "./condition.ts";
@@ -49,6 +49,12 @@ export interface CatalogResult {
   readonly findings: Finding[];
   readonly sources: Sources;
 }
+
+/**
+ * Names of inventory objects (operators, districts, sites, servers) are
+ * checked only when an inventory is given, and only near misses are errors:
+ * one catalog serves the rehearsal's and production's inventories alike.
+ */
 
 /** Which selector fields apply to which objects. */
 const SELECT_FIELDS: Record<ObjectKind, readonly string[]> = {
@@ -196,7 +202,8 @@ export function loadCatalog(dir: string, options: CatalogOptions = {}): CatalogR
   }
   if (options.inventory !== undefined) {
     for (const { name, origin } of rates.values()) {
-      if (!options.inventory.operatorsById.has(name)) {
+      // A catalog serves several inventories: a name absent here is fine, a near miss is a typo.
+      if (!options.inventory.operatorsById.has(name) && closest(name, options.inventory.operatorsById.keys()) !== undefined) {
         late.add("reference.unknown", sources.locateKey(origin, name), name, `limits name operator "${name}": no such operator${didYouMean(name, options.inventory.operatorsById.keys())}`, "use an operator id of inventory/operators.yaml");
       }
     }
@@ -220,7 +227,7 @@ function checkInventoryRefs(decl: CheckDecl, inv: Inventory, report: Report): vo
   for (const [field, values, known, what] of lists) {
     const set = new Set(known);
     values?.forEach((v, i) => {
-      if (!set.has(v)) report(["select", field, i], "reference.unknown", `select names ${what} "${v}": no such ${what} in the inventory${didYouMean(v, set)}`, `use a ${what} id of the inventory`);
+      if (!set.has(v) && closest(v, set) !== undefined) report(["select", field, i], "reference.unknown", `select names ${what} "${v}": no such ${what} in the inventory${didYouMean(v, set)}`, `use a ${what} id of the inventory`);
     });
   }
 }

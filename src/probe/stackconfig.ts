@@ -1,0 +1,59 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { EVENT_ID } from "js-yaml";
+import { ProbeError } from "../lib/errors.ts";
+import { type Finding, FindingSink, sortFindings } from "../model/finding.ts";
+import { parseSource } from "../model/parse.ts";
+import { readSource } from "../model/read.ts";
+import { type Infer, INVALID, list, number, object, optional, Reader, required, text, withDefault } from "../model/schema/core.ts";
+import { cidr } from "../model/schema/scalars.ts";
+
+/**
+ * The probe settings of a stack, read from `stacks/Pulumi.<stack>.yaml`
+ * (key `amadegi:probe`) without the Pulumi engine: a campaign must be able to
+ * run where no engine is installed. Other keys of the file belong to Pulumi
+ * and the provisioning layer and are left alone.
+ */
+export const probeSettings = object({
+  allow: required(list(cidr(), { min: 1 }), "the address ranges this stack may probe (CIDR); nothing else is ever sent a packet"),
+  maxRate: withDefault(number({ min: 1, max: 1_000_000, integer: true, unit: "probes/s" }), 20_000, "the global ceiling on new probes per second"),
+  concurrency: withDefault(number({ min: 1, max: 20_000, integer: true }), 1024, "probes in flight at once"),
+  from: optional(text({ max: 100 }), "where the campaign observes from (host, namespace); default: the host name"),
+});
+
+export type ProbeSettings = Infer<typeof probeSettings>;
+
+export interface StackSettingsResult {
+  readonly file: string;
+  readonly probe?: ProbeSettings;
+  readonly findings: Finding[];
+}
+
+const KEY = "amadegi:probe";
+
+/** Read `amadegi:probe` of stack `stack` from `dir` (default `stacks/`). */
+export function readStackSettings(stack: string, dir = "stacks"): StackSettingsResult {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(stack)) {
+    throw new ProbeError(`"${stack}" is not a stack name`, { hint: "stack names are letters, digits, '.', '_' and '-'" });
+  }
+  const file = join(dir, `Pulumi.${stack}.yaml`);
+  if (!existsSync(file)) throw new ProbeError(`no stack settings ${file}`, { file, hint: `create it, or pass --stack with one of the stacks in ${dir}/` });
+  const sink = new FindingSink();
+  const source = readSource(file, sink);
+  if (source === undefined || !parseSource(source, sink)) return { file, findings: sortFindings(sink.close()) };
+  const root = source.events[1];
+  const config = source.find(1, ["config"]);
+  const node = root?.type === EVENT_ID.MAPPING && config !== 1 ? source.find(config, [KEY]) : -1;
+  const keyEvent = source.events[node];
+  const found = node > config && config !== 1;
+  if (!found || keyEvent === undefined) {
+    sink.add("schema.missing-field", source.at(config === 1 ? 1 : config), "-", `${file} has no ${KEY} (the ranges this stack may probe)`, `add under config:\n  ${KEY}:\n    allow: [10.0.0.0/8]   # the stack's own ranges only`);
+    return { file, findings: sortFindings(sink.close()) };
+  }
+  const reader = new Reader(source, sink);
+  reader.item = KEY;
+  reader.i = node;
+  const value = probeSettings.read(reader);
+  const findings = sortFindings(sink.close());
+  return value === INVALID ? { file, findings } : { file, probe: value, findings };
+}

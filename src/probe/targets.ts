@@ -1,0 +1,178 @@
+import type { Inventory, Server, Station } from "../model/index.ts";
+import { didYouMean } from "../model/suggest.ts";
+import { UsageError } from "../lib/errors.ts";
+import type { Catalog, Check } from "./catalog/load.ts";
+import { defaultPort } from "./catalog/params.ts";
+import type { Target } from "./types.ts";
+
+/**
+ * Inventory + catalog → the campaign's targets. Keys are
+ * `<check>/<server>` or `<check>/<station>/<link>`. A check's `dependsOn`
+ * becomes target-level edges by what the two checks aim at:
+ * - both on servers: the same server;
+ * - links or devices on a servers check: the station's primary gateway;
+ * - links or devices on a links or devices check: the same link.
+ * So a down gateway (or a down link's ping) turns what lies behind it into
+ * `unreachable` instead of thousands of `down`.
+ */
+
+export interface TargetSet {
+  readonly targets: Target[];
+  /** Links a check selected but that have no routable address (cannot be probed from the centre). */
+  readonly unaddressed: number;
+}
+
+export function buildTargets(inventory: Inventory, catalog: Catalog, filter?: TargetFilter): TargetSet {
+  const targets: Target[] = [];
+  const keys = new Set<string>();
+  let unaddressed = 0;
+  for (const check of catalog.checks) {
+    const deps = check.dependsOn.map((id) => catalog.byId.get(id)).filter((d): d is Check => d !== undefined);
+    const emit = (t: Target) => {
+      if (filter !== undefined && !filter(t)) return;
+      targets.push(t);
+      keys.add(t.key);
+    };
+    if (check.select.objects === "servers") {
+      for (const server of inventory.servers) {
+        if (!selectsServer(check, server)) continue;
+        emit(serverTarget(check, server, deps));
+      }
+    } else {
+      for (const station of inventory.stations) {
+        if (!selectsStation(check, station)) continue;
+        for (const link of station.links) {
+          if (!selectsLink(check, link)) continue;
+          if (check.select.objects === "links") {
+            if (link.address === undefined) {
+              unaddressed++;
+              continue;
+            }
+            emit(linkTarget(check, station, link, link.address, check.port ?? defaultPort(check.kind, check.params), {}, deps));
+          } else {
+            const gateway = inventory.serversById.get(station.gateways.primary);
+            if (gateway === undefined) continue;
+            emit(
+              linkTarget(check, station, link, gateway.address, check.port ?? gateway.ssh.port, {
+                serial: station.device.serial,
+                fingerprint: station.device.fingerprint,
+                gateway: gateway.id,
+                user: gateway.ssh.user,
+                ...(gateway.ssh.hostKey === undefined ? {} : { hostKey: gateway.ssh.hostKey }),
+              }, deps),
+            );
+          }
+        }
+      }
+    }
+  }
+  // Edges to targets that were not built (filtered out, not selected) are dropped:
+  // an absent upstream says nothing about its dependents.
+  const out = targets.map((t) => {
+    const dependsOn = t.dependsOn?.filter((k) => keys.has(k));
+    if (t.dependsOn === undefined || dependsOn?.length === t.dependsOn.length) return t;
+    const { dependsOn: _, ...rest } = t;
+    return dependsOn === undefined || dependsOn.length === 0 ? rest : { ...rest, dependsOn };
+  });
+  return { targets: out, unaddressed };
+
+  function serverTarget(check: Check, server: Server, deps: readonly Check[]): Target {
+    const port = check.port ?? (check.kind === "ssh" ? server.ssh.port : defaultPort(check.kind, check.params));
+    const dependsOn = deps.filter((d) => d.select.objects === "servers").map((d) => `${d.id}/${server.id}`);
+    const hostname = typeof check.params.hostname === "string" ? check.params.hostname : server.id;
+    return {
+      key: `${check.id}/${server.id}`,
+      check: check.id,
+      kind: check.kind,
+      server: server.id,
+      address: server.address,
+      ...(port === undefined ? {} : { port }),
+      hostname,
+      params: { ...check.params, ...(check.kind === "ssh" && server.ssh.hostKey !== undefined ? { hostKey: server.ssh.hostKey, user: server.ssh.user } : {}) },
+      ...(dependsOn.length === 0 ? {} : { dependsOn }),
+    };
+  }
+
+  function linkTarget(
+    check: Check,
+    station: Station,
+    link: Station["links"][number],
+    address: string,
+    port: number | undefined,
+    extra: Record<string, string>,
+    deps: readonly Check[],
+  ): Target {
+    const dependsOn = deps.map((d) => (d.select.objects === "servers" ? `${d.id}/${station.gateways.primary}` : `${d.id}/${station.id}/${link.id}`));
+    return {
+      key: `${check.id}/${station.id}/${link.id}`,
+      check: check.id,
+      kind: check.kind,
+      station: station.id,
+      link: link.id,
+      district: station.district,
+      operator: link.operator,
+      medium: link.medium,
+      address,
+      ...(port === undefined ? {} : { port }),
+      ...(typeof check.params.hostname === "string" ? { hostname: check.params.hostname } : {}),
+      params: { ...check.params, ...extra },
+      ...(dependsOn.length === 0 ? {} : { dependsOn }),
+    };
+  }
+}
+
+function selectsServer(check: Check, server: Server): boolean {
+  const s = check.select;
+  if (s.roles !== undefined && !s.roles.some((r) => server.roles.includes(r))) return false;
+  if (s.servers !== undefined && !s.servers.includes(server.id)) return false;
+  if (s.sites !== undefined && !s.sites.includes(server.site)) return false;
+  return true;
+}
+
+function selectsStation(check: Check, station: Station): boolean {
+  const s = check.select;
+  if (s.districts !== undefined && !s.districts.includes(station.district)) return false;
+  if (s.stationKind !== undefined && !s.stationKind.includes(station.kind)) return false;
+  if (s.setting !== undefined && !s.setting.includes(station.setting)) return false;
+  return true;
+}
+
+function selectsLink(check: Check, link: Station["links"][number]): boolean {
+  const s = check.select;
+  if (s.medium !== undefined && !s.medium.includes(link.medium)) return false;
+  if (s.operators !== undefined && !s.operators.includes(link.operator)) return false;
+  // A link that is not live yet has nothing to answer: probe live links unless the check says otherwise.
+  if (!(s.lifecycle ?? ["live"]).includes(link.lifecycle.state)) return false;
+  return true;
+}
+
+// --select ---------------------------------------------------------------------
+
+export type TargetFilter = (t: Target) => boolean;
+
+const SELECT_KEYS = ["check", "kind", "district", "operator", "medium", "station", "link", "server"] as const;
+
+/**
+ * `--select district=pakdasht,operator=mci` (a comma is "and"; `a|b` is "or"
+ * within one key; `!=` negates). Keys are the inventory ids a target carries.
+ */
+export function parseSelect(expr: string): TargetFilter {
+  const terms = expr.split(",").map((t) => t.trim()).filter((t) => t !== "");
+  if (terms.length === 0) throw new UsageError(`--select "${expr}" selects nothing`, { hint: "write e.g. --select district=pakdasht,operator=mci" });
+  const tests = terms.map((term) => {
+    const match = /^([a-z]+)\s*(!=|=)\s*(.+)$/.exec(term);
+    if (match === null) throw new UsageError(`--select: "${term}" is not KEY=VALUE`, { hint: `keys: ${SELECT_KEYS.join(", ")}` });
+    const [, key = "", op, value = ""] = match;
+    if (!(SELECT_KEYS as readonly string[]).includes(key)) {
+      throw new UsageError(`--select: unknown key "${key}"${didYouMean(key, SELECT_KEYS)}`, { hint: `keys: ${SELECT_KEYS.join(", ")}` });
+    }
+    const values = new Set(value.split("|").map((v) => v.trim()));
+    const field = key as (typeof SELECT_KEYS)[number];
+    return (t: Target) => {
+      const v = t[field];
+      const hit = v !== undefined && values.has(v);
+      return op === "=" ? hit : !hit;
+    };
+  });
+  return (t) => tests.every((test) => test(t));
+}
