@@ -71,7 +71,8 @@ export function buildTargets(inventory: Inventory, catalog: Catalog, filter?: Ta
   const out = targets.map((t) => {
     const dependsOn = t.dependsOn?.filter((k) => keys.has(k));
     if (t.dependsOn === undefined || dependsOn?.length === t.dependsOn.length) return t;
-    const { dependsOn: _, ...rest } = t;
+    const rest: Target = { ...t };
+    delete (rest as { dependsOn?: readonly string[] }).dependsOn;
     return dependsOn === undefined || dependsOn.length === 0 ? rest : { ...rest, dependsOn };
   });
   return { targets: out, unaddressed };
