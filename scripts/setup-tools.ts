@@ -11,7 +11,7 @@ import { $ } from "zx";
 import { writeFileAtomic } from "../src/lib/fs.ts";
 import { strayDaemons } from "../src/toolchain/doctor.ts";
 import { renderEnvScript } from "../src/toolchain/env.ts";
-import { which } from "../src/toolchain/inspect.ts";
+import { resolveLink, which } from "../src/toolchain/inspect.ts";
 import { type GoTool, debianPackages, goTools, refusedGoModules } from "../src/toolchain/pins.ts";
 import { repoRoot, stateDir, toolDir } from "../src/toolchain/paths.ts";
 
@@ -122,7 +122,9 @@ async function buildGoTool(tool: GoTool, wrapperDir: string): Promise<string> {
 async function goTool(tool: GoTool): Promise<void> {
   const cached = join(toolDir(tool.binary, tool.version), "bin", tool.binary);
   const onPath = await which(tool.binary);
-  if (onPath !== undefined && onPath !== cached && (await printedVersion(onPath, tool.versionArgs)) === tool.version) {
+  // Setup's own link to the cache is not "another pulumi on PATH".
+  const elsewhere = onPath !== undefined && (await resolveLink(onPath)) !== cached;
+  if (onPath !== undefined && elsewhere && (await printedVersion(onPath, tool.versionArgs)) === tool.version) {
     say(`${tool.binary} ${tool.version}: using ${onPath} (already on PATH)`);
     return;
   }
