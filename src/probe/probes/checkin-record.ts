@@ -1,0 +1,76 @@
+import { parseIpv4 } from "../../model/net.ts";
+import { isFingerprint } from "../../model/sshkey.ts";
+
+/**
+ * One check-in record, as a gateway writes it: one JSON object per line
+ * (ADR 0004). A device connected out, over one of its station's links, to a
+ * gateway, with its client certificate. Unknown fields are ignored (a newer
+ * gateway may add some); a missing or malformed required field rejects the
+ * line, with the reason.
+ */
+export interface CheckinRecord {
+  /** Format version: 1. */
+  readonly v: 1;
+  /** ISO 8601 time the gateway accepted the connection. */
+  readonly time: string;
+  /** The device's serial, from its client certificate's subject. */
+  readonly serial: string;
+  /** The station id the device is enrolled at (as it reports it). */
+  readonly station: string;
+  /** The link id the device says it used. */
+  readonly link: string;
+  /** The link id the gateway derived from the source address (the operator's pool), when it could. */
+  readonly sourceLink?: string;
+  /** IPv4 source address of the connection, as the gateway saw it. */
+  readonly source: string;
+  /** The gateway server's inventory id. */
+  readonly gateway: string;
+  /** SHA256 fingerprint of the client certificate's public key (SPKI), `SHA256:` + base64 without padding. */
+  readonly certFingerprint: string;
+  /** The negotiated TLS version, e.g. TLSv1.3. */
+  readonly tlsVersion?: string;
+}
+
+const MAX_TEXT = 128;
+
+export type RecordResult = { readonly ok: true; readonly record: CheckinRecord } | { readonly ok: false; readonly reason: string };
+
+function text(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= MAX_TEXT;
+}
+
+export function parseRecord(line: string): RecordResult {
+  let data: unknown;
+  try {
+    data = JSON.parse(line);
+  } catch {
+    return { ok: false, reason: "not JSON" };
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return { ok: false, reason: "not a JSON object" };
+  const r = data as Record<string, unknown>;
+  if (r.v !== 1) return { ok: false, reason: `unknown format version ${JSON.stringify(r.v)} (expected 1)` };
+  for (const field of ["time", "serial", "station", "link", "source", "gateway", "certFingerprint"] as const) {
+    if (!text(r[field])) return { ok: false, reason: `${field} is missing or not a short string` };
+  }
+  const time = r.time as string;
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(time) || Number.isNaN(Date.parse(time))) {
+    return { ok: false, reason: `time ${JSON.stringify(time)} is not an ISO 8601 time with a zone` };
+  }
+  if (parseIpv4(r.source as string) === undefined) return { ok: false, reason: `source ${JSON.stringify(r.source)} is not an IPv4 address` };
+  if (!isFingerprint(r.certFingerprint as string)) return { ok: false, reason: "certFingerprint is not SHA256:<43 base64 characters>" };
+  if (r.sourceLink !== undefined && r.sourceLink !== null && !text(r.sourceLink)) return { ok: false, reason: "sourceLink is not a short string" };
+  if (r.tlsVersion !== undefined && !text(r.tlsVersion)) return { ok: false, reason: "tlsVersion is not a short string" };
+  const record: CheckinRecord = {
+    v: 1,
+    time,
+    serial: r.serial as string,
+    station: r.station as string,
+    link: r.link as string,
+    ...(typeof r.sourceLink === "string" ? { sourceLink: r.sourceLink } : {}),
+    source: r.source as string,
+    gateway: r.gateway as string,
+    certFingerprint: r.certFingerprint as string,
+    ...(typeof r.tlsVersion === "string" ? { tlsVersion: r.tlsVersion } : {}),
+  };
+  return { ok: true, record };
+}

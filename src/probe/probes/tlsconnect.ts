@@ -1,0 +1,179 @@
+import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
+import { checkServerIdentity, connect, type PeerCertificate, type TLSSocket } from "node:tls";
+import { ProbeError } from "../../lib/errors.ts";
+import type { AllowList } from "../allow.ts";
+import type { Target } from "../types.ts";
+import { guardedConnect } from "./connect.ts";
+import { since, type Values } from "./observe.ts";
+import { requirePort, stringParam, type TlsFiles } from "./options.ts";
+
+/**
+ * A TLS handshake over a guarded socket, for the tls and https probes.
+ * Verification is done after the handshake, by us, instead of by OpenSSL
+ * aborting it: an expired, foreign or misnamed certificate is still measured
+ * (days left, version, issuer) and then classified, which is what a readiness
+ * report needs. Each attempt is a fresh handshake: no session is offered.
+ */
+export interface Handshake {
+  readonly socket: TLSSocket;
+  readonly connectMs: number;
+  readonly tlsMs: number;
+  readonly values: Values;
+  /** Why the peer must not be trusted, or undefined when chain and name verified. */
+  readonly problem?: string;
+}
+
+const DAY_MS = 86_400_000;
+/** How long to wait, after a TLS 1.3 handshake with a client certificate, for the server to accept or reject it. */
+const CLIENT_CERT_VERDICT_MS = 1000;
+
+const files = new Map<string, Promise<Buffer>>();
+
+/** Trust material is read once per path per process: a campaign makes thousands of handshakes. */
+function material(target: Target, path: string, what: string): Promise<Buffer> {
+  let pending = files.get(path);
+  if (pending === undefined) {
+    pending = readFile(path).catch((cause: unknown) => {
+      files.delete(path);
+      throw new ProbeError(`target ${target.key}: cannot read the ${what} ${path}`, {
+        hint: `check the path given for check ${target.check} (params or the stack's TLS settings)`,
+        cause,
+      });
+    });
+    files.set(path, pending);
+  }
+  return pending;
+}
+
+export async function tlsHandshake(target: Target, allow: AllowList, tlsFiles: TlsFiles | undefined, signal: AbortSignal, alpn?: readonly string[]): Promise<Handshake> {
+  const port = requirePort(target);
+  const caFile = stringParam(target, "ca") ?? tlsFiles?.caFile;
+  if (caFile === undefined) {
+    throw new ProbeError(`target ${target.key}: no CA bundle to verify ${target.address}:${port} against`, {
+      hint: "give the election CA bundle (the stack's TLS settings, or params.ca of the check)",
+    });
+  }
+  const certFile = stringParam(target, "cert") ?? tlsFiles?.certFile;
+  const keyFile = stringParam(target, "key") ?? tlsFiles?.keyFile;
+  const [ca, cert, key] = await Promise.all([
+    material(target, caFile, "CA bundle"),
+    certFile === undefined ? undefined : material(target, certFile, "client certificate"),
+    keyFile === undefined ? undefined : material(target, keyFile, "client key"),
+  ]);
+  const start = performance.now();
+  const raw = await guardedConnect({ key: target.key, address: target.address, port }, allow, signal);
+  const connectMs = since(start);
+  const name = target.hostname ?? target.address;
+  const socket = connect({
+    socket: raw,
+    ca,
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+    // SNI carries names only, never an address (RFC 6066).
+    ...(isIP(name) === 0 ? { servername: name } : {}),
+    rejectUnauthorized: false,
+    ...(alpn === undefined ? {} : { ALPNProtocols: [...alpn] }),
+  });
+  try {
+    await settle(socket, signal, "secureConnect");
+    if (cert !== undefined && socket.getProtocol() === "TLSv1.3") await clientCertVerdict(socket, signal);
+  } catch (error) {
+    socket.destroy();
+    raw.destroy();
+    throw error;
+  }
+  const tlsMs = since(start) - connectMs;
+  return { socket, connectMs, tlsMs: Math.round(tlsMs * 1000) / 1000, ...judge(socket, name) };
+}
+
+function judge(socket: TLSSocket, name: string): { values: Values; problem?: string } {
+  const peer = socket.getPeerCertificate();
+  const values: Values = { TLS_VERSION: socket.getProtocol() ?? "unknown" };
+  if (peer === null || Object.keys(peer).length === 0) {
+    return { values: { ...values, CERTIFICATE_VERIFIED: false, CERTIFICATE_ERROR: "NO_PEER_CERTIFICATE" }, problem: "the server sent no certificate" };
+  }
+  const notAfter = new Date(peer.valid_to);
+  const days = Math.round(((notAfter.getTime() - Date.now()) / DAY_MS) * 100) / 100;
+  const authError = socket.authorizationError as unknown;
+  const chainError = socket.authorized ? "" : authErrorCode(authError);
+  const nameError = checkServerIdentity(name, peer);
+  const nameCode = nameError === undefined ? "" : ((nameError as { code?: string }).code ?? "ERR_TLS_CERT_ALTNAME_INVALID");
+  Object.assign(values, {
+    CERTIFICATE_EXPIRATION: days,
+    CERTIFICATE_NOT_AFTER: notAfter.toISOString(),
+    CERTIFICATE_SUBJECT: commonName(peer.subject),
+    CERTIFICATE_ISSUER: commonName(peer.issuer),
+    CERTIFICATE_SHA256: peer.fingerprint256,
+    CERTIFICATE_VERIFIED: chainError === "",
+    CERTIFICATE_HOSTNAME: nameError === undefined,
+    CERTIFICATE_ERROR: chainError === "" ? nameCode : chainError,
+  });
+  if (chainError === "CERT_HAS_EXPIRED") {
+    return { values, problem: `certificate of ${commonName(peer.subject)} expired on ${notAfter.toISOString()} (${-days} days ago)` };
+  }
+  if (chainError !== "") {
+    return { values, problem: `certificate of ${commonName(peer.subject)} (issuer ${commonName(peer.issuer)}) does not verify against the election CA bundle: ${chainError}` };
+  }
+  if (nameError !== undefined) {
+    return { values, problem: `certificate is for ${peer.subjectaltname ?? commonName(peer.subject)}, not ${name}` };
+  }
+  return { values };
+}
+
+function authErrorCode(error: unknown): string {
+  if (typeof error === "string") return error;
+  if (error instanceof Error) return (error as { code?: string }).code ?? error.message;
+  return "UNVERIFIED";
+}
+
+function commonName(subject: PeerCertificate["subject"] | undefined): string {
+  const cn = subject?.CN;
+  return Array.isArray(cn) ? cn.join(",") : (cn ?? "(no CN)");
+}
+
+/** Resolves on `event`, rejects on error, close or abort. */
+function settle(socket: TLSSocket, signal: AbortSignal, event: "secureConnect"): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const finish = (error?: unknown): void => {
+      signal.removeEventListener("abort", onAbort);
+      socket.off(event, onEvent).off("error", onError).off("close", onClose);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onEvent = (): void => finish();
+    const onError = (error: Error): void => finish(error);
+    const onClose = (): void => finish(Object.assign(new Error("closed during the TLS handshake"), { code: "ECONNRESET" }));
+    const onAbort = (): void => finish(signal.reason);
+    if (signal.aborted) {
+      finish(signal.reason);
+      return;
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    socket.once(event, onEvent).once("error", onError).once("close", onClose);
+  });
+}
+
+/**
+ * In TLS 1.3 the client finishes its handshake before the server has judged
+ * the client certificate; a rejection arrives as an alert afterwards, a
+ * acceptance as a session ticket. Wait briefly for either, so an mTLS
+ * endpoint that refuses our certificate is not reported up.
+ */
+function clientCertVerdict(socket: TLSSocket, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(), CLIENT_CERT_VERDICT_MS);
+    const finish = (error?: unknown): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      socket.off("session", onSession).off("error", onError);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onSession = (): void => finish();
+    const onError = (error: Error): void => finish(error);
+    const onAbort = (): void => finish(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    socket.once("session", onSession).once("error", onError);
+  });
+}
