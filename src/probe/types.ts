@@ -34,8 +34,8 @@ export const FAILURE_CLASSES = [
 ] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
-/** What a probe is aimed at, resolved from the inventory by the catalog. */
-export interface Target {
+/** What a target and its result both name: the check, the inventory ids, the address. */
+export interface TargetIdentity {
   /** Stable id of this target within a campaign: `<check>/<object id>[/<link id>]`. */
   readonly key: string;
   /** The catalog check that produced it. */
@@ -51,6 +51,10 @@ export interface Target {
   /** IPv4 address to probe (always checked against probe.allow before a packet is sent). */
   readonly address: string;
   readonly port?: number;
+}
+
+/** What a probe is aimed at, resolved from the inventory by the catalog. */
+export interface Target extends TargetIdentity {
   /** Name for SNI / Host / expected certificate name. */
   readonly hostname?: string;
   /** Kind-specific parameters from the catalog (path, expected host key, DNS question…). */
@@ -84,18 +88,7 @@ export interface Observation {
 }
 
 /** One line of a campaign's results file (JSON lines). */
-export interface ProbeResult {
-  readonly key: string;
-  readonly check: string;
-  readonly kind: ProbeKind;
-  readonly station?: string;
-  readonly link?: string;
-  readonly server?: string;
-  readonly district?: string;
-  readonly operator?: string;
-  readonly medium?: string;
-  readonly address: string;
-  readonly port?: number;
+export interface ProbeResult extends TargetIdentity {
   /** Where it was observed from: the probing host / namespace / shard. */
   readonly from: string;
   readonly status: Status;

@@ -23,45 +23,42 @@ function report(io: Io, json: boolean, payload: { stack: string; operation: stri
   io.out(`${payload.operation} of stack ${payload.stack}: ${changes === "" ? "no changes" : changes}`);
 }
 
-export const preview: Command = {
-  name: "preview",
-  summary: "preview a stack's changes through the Pulumi engine (the program of Pulumi.yaml)",
-  usage: "Usage: amadegi preview --stack NAME [--json]\n\nRuns the same program as `pulumi preview -s NAME` from the repository root.\nExit: 0 previewed, 2 could not run.",
-  options,
-  async run(args, io) {
-    const name = stackName(args, "preview");
-    const stack = await openStack(name, { env: io.env });
-    const result = await stack.preview({ color: "never" });
-    report(io, flag(args, "json"), { stack: name, operation: "preview", changes: result.changeSummary });
-    return ExitCode.OK;
-  },
-};
+type Operation = "preview" | "up" | "destroy";
 
-export const up: Command = {
-  name: "up",
-  summary: "provision a stack (Pulumi up through the Automation API)",
-  usage: "Usage: amadegi up --stack NAME [--json]\n\nExit: 0 provisioned, 2 could not run.",
-  options,
-  async run(args, io) {
-    const name = stackName(args, "up");
-    const stack = await openStack(name, { env: io.env });
-    const result = await stack.up({ color: "never" });
-    const outputs = Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
-    report(io, flag(args, "json"), { stack: name, operation: "up", changes: result.summary.resourceChanges ?? {}, outputs });
-    return ExitCode.OK;
-  },
-};
+/** What each operation did, as change counts (and outputs after an up). */
+async function perform(operation: Operation, stack: Awaited<ReturnType<typeof openStack>>) {
+  switch (operation) {
+    case "preview":
+      return { changes: (await stack.preview({ color: "never" })).changeSummary };
+    case "up": {
+      const result = await stack.up({ color: "never" });
+      const outputs = Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
+      return { changes: result.summary.resourceChanges ?? {}, outputs };
+    }
+    case "destroy":
+      return { changes: (await stack.destroy({ color: "never" })).summary.resourceChanges ?? {} };
+  }
+}
 
-export const destroy: Command = {
-  name: "destroy",
-  summary: "remove everything a stack provisioned",
-  usage: "Usage: amadegi destroy --stack NAME [--json]\n\nExit: 0 destroyed, 2 could not run.",
-  options,
-  async run(args, io) {
-    const name = stackName(args, "destroy");
-    const stack = await openStack(name, { env: io.env });
-    const result = await stack.destroy({ color: "never" });
-    report(io, flag(args, "json"), { stack: name, operation: "destroy", changes: result.summary.resourceChanges ?? {} });
-    return ExitCode.OK;
-  },
-};
+function stackCommand(operation: Operation, summary: string, usageDetail: string): Command {
+  return {
+    name: operation,
+    summary,
+    usage: `Usage: amadegi ${operation} --stack NAME [--json]\n\n${usageDetail}`,
+    options,
+    async run(args, io) {
+      const name = stackName(args, operation);
+      const stack = await openStack(name, { env: io.env });
+      report(io, flag(args, "json"), { stack: name, operation, ...(await perform(operation, stack)) });
+      return ExitCode.OK;
+    },
+  };
+}
+
+export const preview = stackCommand(
+  "preview",
+  "preview a stack's changes through the Pulumi engine (the program of Pulumi.yaml)",
+  "Runs the same program as `pulumi preview -s NAME` from the repository root.\nExit: 0 previewed, 2 could not run.",
+);
+export const up = stackCommand("up", "provision a stack (Pulumi up through the Automation API)", "Exit: 0 provisioned, 2 could not run.");
+export const destroy = stackCommand("destroy", "remove everything a stack provisioned", "Exit: 0 destroyed, 2 could not run.");
