@@ -105,6 +105,8 @@ export interface TlsIdentity {
   readonly key: string | Buffer;
   /** Client CAs to require (mTLS), if any. */
   readonly clientCa?: string | Buffer;
+  /** Highest TLS version the server speaks (to test TLS_VERSION). */
+  readonly maxVersion?: "TLSv1.2" | "TLSv1.3";
 }
 
 /** A TLS server presenting `identity`; `handle` gets each verified connection. */
@@ -114,6 +116,7 @@ export function tlsListener(address: string, identity: TlsIdentity, handle: (soc
     {
       cert: identity.cert,
       key: identity.key,
+      ...(identity.maxVersion === undefined ? {} : { maxVersion: identity.maxVersion }),
       ...(identity.clientCa === undefined ? {} : { ca: identity.clientCa, requestCert: true, rejectUnauthorized: true }),
     },
     handle,

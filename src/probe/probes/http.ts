@@ -37,7 +37,7 @@ export function httpProbe(options: ProbeOptions): Probe {
       const client = new Client(`${https ? "https" : "http"}://${target.address}:${port}`, {
         connect: (_opts, callback) => {
           const opened: Promise<Socket> = https
-            ? tlsHandshake(target, options.allow, options.tls, signal, ["http/1.1"]).then((hs) => {
+            ? tlsHandshake(target, options.allow, options.tls, signal, { alpn: ["http/1.1"] }).then((hs) => {
                 phase.connect = hs.connectMs;
                 phase.tls = hs.tlsMs;
                 phase.values = hs.values;

@@ -16,7 +16,7 @@ export function tlsProbe(options: ProbeOptions): Probe {
       const signal = attemptSignal(context);
       const start = performance.now();
       try {
-        const hs = await tlsHandshake(target, options.allow, options.tls, signal);
+        const hs = await tlsHandshake(target, options.allow, options.tls, signal, { awaitClientVerdict: true });
         hs.socket.destroy();
         const timings = { connect: hs.connectMs, tls: hs.tlsMs, total: since(start) };
         if (hs.problem !== undefined) return failed("tls", `${target.address}:${target.port ?? "?"}: ${hs.problem}`, timings, hs.values);

@@ -26,7 +26,7 @@ export interface Handshake {
 
 const DAY_MS = 86_400_000;
 /** How long to wait, after a TLS 1.3 handshake with a client certificate, for the server to accept or reject it. */
-const CLIENT_CERT_VERDICT_MS = 1000;
+const CLIENT_CERT_VERDICT_MS = 500;
 
 const files = new Map<string, Promise<Buffer>>();
 
@@ -46,7 +46,18 @@ function material(target: Target, path: string, what: string): Promise<Buffer> {
   return pending;
 }
 
-export async function tlsHandshake(target: Target, allow: AllowList, tlsFiles: TlsFiles | undefined, signal: AbortSignal, alpn?: readonly string[]): Promise<Handshake> {
+/**
+ * `awaitClientVerdict`: with a client certificate over TLS 1.3, wait for the
+ * server's verdict on it (the tls probe). The https probe does not wait: the
+ * HTTP answer, or its absence, is the verdict.
+ */
+export async function tlsHandshake(
+  target: Target,
+  allow: AllowList,
+  tlsFiles: TlsFiles | undefined,
+  signal: AbortSignal,
+  use: { readonly alpn?: readonly string[]; readonly awaitClientVerdict?: boolean } = {},
+): Promise<Handshake> {
   const port = requirePort(target);
   const caFile = stringParam(target, "ca") ?? tlsFiles?.caFile;
   if (caFile === undefined) {
@@ -73,18 +84,20 @@ export async function tlsHandshake(target: Target, allow: AllowList, tlsFiles: T
     // SNI carries names only, never an address (RFC 6066).
     ...(isIP(name) === 0 ? { servername: name } : {}),
     rejectUnauthorized: false,
-    ...(alpn === undefined ? {} : { ALPNProtocols: [...alpn] }),
+    ...(use.alpn === undefined ? {} : { ALPNProtocols: [...use.alpn] }),
   });
   try {
     await settle(socket, signal, "secureConnect");
-    if (cert !== undefined && socket.getProtocol() === "TLSv1.3") await clientCertVerdict(socket, signal);
+    // Judged at once: the peer certificate is gone once the socket closes.
+    const judged = judge(socket, name);
+    if (use.awaitClientVerdict === true && cert !== undefined && socket.getProtocol() === "TLSv1.3") await clientCertVerdict(socket, signal);
+    const tlsMs = since(start) - connectMs;
+    return { socket, connectMs, tlsMs: Math.round(tlsMs * 1000) / 1000, ...judged };
   } catch (error) {
     socket.destroy();
     raw.destroy();
     throw error;
   }
-  const tlsMs = since(start) - connectMs;
-  return { socket, connectMs, tlsMs: Math.round(tlsMs * 1000) / 1000, ...judge(socket, name) };
 }
 
 function judge(socket: TLSSocket, name: string): { values: Values; problem?: string } {
@@ -96,7 +109,9 @@ function judge(socket: TLSSocket, name: string): { values: Values; problem?: str
   const notAfter = new Date(peer.valid_to);
   const days = Math.round(((notAfter.getTime() - Date.now()) / DAY_MS) * 100) / 100;
   const authError = socket.authorizationError as unknown;
-  const chainError = socket.authorized ? "" : authErrorCode(authError);
+  // Node folds its own hostname check into `authorized`; the name is judged separately below.
+  const authCode = socket.authorized ? "" : authErrorCode(authError);
+  const chainError = authCode.startsWith("ERR_TLS_CERT_ALTNAME") ? "" : authCode;
   const nameError = checkServerIdentity(name, peer);
   const nameCode = nameError === undefined ? "" : ((nameError as { code?: string }).code ?? "ERR_TLS_CERT_ALTNAME_INVALID");
   Object.assign(values, {
@@ -156,9 +171,10 @@ function settle(socket: TLSSocket, signal: AbortSignal, event: "secureConnect"):
 
 /**
  * In TLS 1.3 the client finishes its handshake before the server has judged
- * the client certificate; a rejection arrives as an alert afterwards, a
- * acceptance as a session ticket. Wait briefly for either, so an mTLS
- * endpoint that refuses our certificate is not reported up.
+ * the client certificate. A server that refuses it sends an alert (OpenSSL)
+ * or just closes (Node); one that accepts it sends a session ticket or data,
+ * or waits for our request. So: an alert or a close before anything else is
+ * a refusal; a ticket, data, or silence for a moment is acceptance.
  */
 function clientCertVerdict(socket: TLSSocket, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -166,14 +182,15 @@ function clientCertVerdict(socket: TLSSocket, signal: AbortSignal): Promise<void
     const finish = (error?: unknown): void => {
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
-      socket.off("session", onSession).off("error", onError);
+      socket.off("session", onAccept).off("data", onAccept).off("error", onError).off("end", onEnd);
       if (error === undefined) resolve();
       else reject(error);
     };
-    const onSession = (): void => finish();
+    const onAccept = (): void => finish();
     const onError = (error: Error): void => finish(error);
+    const onEnd = (): void => finish(Object.assign(new Error("the server closed the connection after the handshake: it refused our client certificate"), { code: "ERR_TLS_CLIENT_CERT_REFUSED" }));
     const onAbort = (): void => finish(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
-    socket.once("session", onSession).once("error", onError);
+    socket.once("session", onAccept).once("data", onAccept).once("error", onError).once("end", onEnd);
   });
 }
