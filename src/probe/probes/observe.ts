@@ -49,6 +49,8 @@ const BY_CODE: Readonly<Record<string, FailureClass>> = {
   ERR_SSL_RECORD_LAYER_FAILURE: "protocol",
   ERR_SSL_HTTP_REQUEST: "protocol",
   UND_ERR_INFO: "protocol",
+  // undici names its parser failures by class, without a code.
+  HTTPParserError: "protocol",
   UND_ERR_RESPONSE_STATUS_CODE: "protocol",
   // Our own code for a peer that closed cleanly before saying what the protocol needs.
   ECLOSED: "protocol",
