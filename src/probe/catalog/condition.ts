@@ -101,8 +101,9 @@ class Parser {
       const at = this.i;
       const word = this.word();
       if (word !== "warn") {
-        const hint = closest(word, ["warn"]) === undefined ? "a condition ends after its value, or with `warn VALUE` for a degraded band" : 'write "warn"';
-        throw new Fail(at, `unexpected "${clip(this.text.slice(at))}" after the value${word === "" ? "" : closest(word, ["warn"]) === undefined ? "" : ' (did you mean "warn"?)'}`, hint);
+        const meant = word !== "" && (/^warn/i.test(word) || closest(word, ["warn"]) !== undefined);
+        const hint = meant ? 'write "warn"' : "a condition ends after its value, or with `warn VALUE` for a degraded band";
+        throw new Fail(at, `unexpected "${clip(this.text.slice(at))}" after the value${meant ? ' (did you mean "warn"?)' : ""}`, hint);
       }
       if (!ORDERING.has(op) || !(type === "duration" || type === "percent" || type === "integer")) {
         throw new Fail(at, `a warn band needs a number compared with <, <=, > or >= (here ${op} on [${placeholder}])`, "drop `warn …`, or compare with < or >");

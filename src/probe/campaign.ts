@@ -1,0 +1,415 @@
+import { randomUUID } from "node:crypto";
+import { ProbeError } from "../lib/errors.ts";
+import type { Condition } from "./catalog/condition.ts";
+import { type EvalContext, evaluate } from "./catalog/evaluate.ts";
+import { Governor, sleep } from "./governor.ts";
+import { planPhases } from "./phases.ts";
+import { Progress, type ProgressStream } from "./progress.ts";
+import { type CampaignFooter, ResultsWriter } from "./results.ts";
+import { SelfWatch } from "./selfwatch.ts";
+import { type Summary, Tally } from "./summary.ts";
+import type { BatchProbe, FailureClass, Observation, Probe, ProbeKind, ProbeResult, Status, Target } from "./types.ts";
+
+/**
+ * A one-shot campaign to a deadline: the ICMP sweep, then the other probes;
+ * bounded concurrency under a rate governor; retries only to confirm a
+ * failure (a pass on a retry is degraded); `unreachable` behind a down
+ * upstream; `unknown` for whatever the deadline left unprobed, never down.
+ * Results stream to a JSON-lines file as they come and are not kept. The
+ * campaign watches itself and marks its run invalid when it was starved.
+ */
+
+/** What the campaign needs of a catalog check (a catalog `Check` fits). */
+export interface CheckPlan {
+  readonly conditions: readonly Condition[];
+  readonly timeoutMs: number;
+  readonly retries: number;
+}
+
+export interface IcmpTuning {
+  /** Echo requests per host. */
+  readonly count: number;
+  /** Milliseconds between any two requests of the batch (fping -i): the send rate. */
+  readonly intervalMs: number;
+}
+
+/** ICMP comes as a batch probe, or as a factory tuned per batch (count, send rate). */
+export type IcmpSource = BatchProbe | ((tuning: IcmpTuning) => BatchProbe);
+
+export type ProbeSet = { readonly icmp?: IcmpSource } & { readonly [K in Exclude<ProbeKind, "icmp">]?: Probe };
+
+export interface CampaignOptions {
+  readonly id?: string;
+  readonly stack: string;
+  /** Where the campaign observes from (host, namespace, shard). */
+  readonly from: string;
+  readonly targets: readonly Target[];
+  readonly checks: ReadonlyMap<string, CheckPlan>;
+  readonly probes: ProbeSet;
+  /** The network-safety guard: throws (ProbeError) for a target outside probe.allow. */
+  readonly guard: (target: Target) => void;
+  readonly deadlineMs: number;
+  readonly maxRate: number;
+  readonly concurrency: number;
+  readonly operatorRates?: ReadonlyMap<string, number>;
+  readonly evalContext: EvalContext;
+  /** The results file (JSON lines). */
+  readonly out: string;
+  readonly progress?: ProgressStream;
+  /** Aborting it interrupts the campaign (SIGINT): what was measured is kept. */
+  readonly signal?: AbortSignal;
+  /** Event-loop lag that invalidates the run (default: half the shortest timeout, 100–1000 ms). */
+  readonly lagLimitMs?: number;
+  /** First retry backoff; doubles per retry (default 200 ms). */
+  readonly retryBaseMs?: number;
+  /** Hosts per fping process (default: a quarter of the sweep, 1,000–50,000). */
+  readonly icmpBatch?: number;
+  /** fping processes at once (default 2). */
+  readonly icmpParallel?: number;
+  /** Sees every result as it is written (tests, live consumers); the campaign keeps none. */
+  readonly onResult?: (result: ProbeResult) => void;
+}
+
+export interface CampaignReport {
+  readonly id: string;
+  readonly file: string;
+  readonly valid: boolean;
+  readonly invalid: readonly string[];
+  readonly interrupted: boolean;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly elapsedMs: number;
+  /** Probe attempts made (retries included). */
+  readonly attempts: number;
+  readonly maxLagMs: number;
+  readonly summary: Summary;
+}
+
+/** Below this much time left, an attempt is not started (its result could not be trusted). */
+const MIN_ATTEMPT_MS = 20;
+/** Kept back from the deadline to write the unknowns and the footer. */
+const FINISH_MARGIN_MS = 100;
+const MAX_VALUE_CHARS = 256;
+const DEADLINE = Symbol("deadline");
+
+export async function runCampaign(options: CampaignOptions): Promise<CampaignReport> {
+  const id = options.id ?? randomUUID();
+  // Safety first: every target is checked against probe.allow before any packet.
+  const refused: string[] = [];
+  for (const t of options.targets) {
+    try {
+      options.guard(t);
+    } catch (error) {
+      if (!(error instanceof ProbeError)) throw error;
+      refused.push(error.message);
+    }
+  }
+  if (refused.length > 0) {
+    throw new ProbeError(`${refused.length} target(s) outside probe.allow; nothing was sent. First: ${refused[0]}`, {
+      hint: "declare the stack's own ranges in amadegi:probe.allow (stacks/Pulumi.<stack>.yaml), or narrow the campaign with --select",
+    });
+  }
+  for (const t of options.targets) {
+    if (!options.checks.has(t.check)) throw new ProbeError(`target ${t.key} names check ${t.check}, which the campaign was not given`, { hint: "build targets and checks from the same catalog" });
+  }
+
+  const started = performance.now();
+  const startedAt = new Date();
+  const deadlineAt = started + options.deadlineMs - Math.min(FINISH_MARGIN_MS, options.deadlineMs * 0.05);
+  const stop = new AbortController();
+  const deadlineTimer = setTimeout(() => stop.abort(DEADLINE), Math.max(0, deadlineAt - performance.now()));
+  const onInterrupt = () => stop.abort("interrupted");
+  options.signal?.addEventListener("abort", onInterrupt, { once: true });
+  if (options.signal?.aborted === true) stop.abort("interrupted");
+  const stopped = new Promise<typeof DEADLINE>((resolve) => {
+    if (stop.signal.aborted) resolve(DEADLINE);
+    else stop.signal.addEventListener("abort", () => resolve(DEADLINE), { once: true });
+  });
+
+  const minTimeout = Math.min(...[...options.checks.values()].map((c) => c.timeoutMs), 2000);
+  const watch = new SelfWatch({ lagLimitMs: options.lagLimitMs ?? Math.min(1000, Math.max(100, minTimeout / 2)) });
+  const governor = new Governor({ maxRate: options.maxRate, concurrency: options.concurrency, ...(options.operatorRates === undefined ? {} : { operatorRates: options.operatorRates }) });
+  const writer = new ResultsWriter(options.out, {
+    type: "campaign",
+    version: 1,
+    id,
+    stack: options.stack,
+    from: options.from,
+    startedAt: startedAt.toISOString(),
+    deadlineMs: options.deadlineMs,
+    targets: options.targets.length,
+  });
+  const tally = new Tally();
+  const progress = new Progress(options.progress);
+  // Only the statuses something depends on are remembered.
+  const needed = new Set<string>();
+  for (const t of options.targets) for (const k of t.dependsOn ?? []) needed.add(k);
+  const statuses = new Map<string, Status>();
+  const settled = new Set<string>();
+  const inFlight = new Map<string, Target>();
+  let attempts = 0;
+
+  const settle = (t: Target, status: Status, n: number, obs?: Observation, extra: { failure?: FailureClass; detail?: string; failed?: readonly string[] } = {}) => {
+    if (settled.has(t.key)) return;
+    settled.add(t.key);
+    inFlight.delete(t.key);
+    if (needed.has(t.key)) statuses.set(t.key, status);
+    const failure = extra.failure ?? (status === "down" ? obs?.failure : undefined);
+    const detail = extra.detail ?? (status === "down" || status === "degraded" ? obs?.detail : undefined);
+    const result: ProbeResult = {
+      key: t.key,
+      check: t.check,
+      kind: t.kind,
+      ...(t.station === undefined ? {} : { station: t.station }),
+      ...(t.link === undefined ? {} : { link: t.link }),
+      ...(t.server === undefined ? {} : { server: t.server }),
+      ...(t.district === undefined ? {} : { district: t.district }),
+      ...(t.operator === undefined ? {} : { operator: t.operator }),
+      ...(t.medium === undefined ? {} : { medium: t.medium }),
+      address: t.address,
+      ...(t.port === undefined ? {} : { port: t.port }),
+      from: options.from,
+      status,
+      ...(failure === undefined ? {} : { failure }),
+      ...(detail === undefined ? {} : { detail }),
+      ...(extra.failed === undefined || extra.failed.length === 0 ? {} : { failed: extra.failed }),
+      attempts: n,
+      timings: obs?.timings ?? { total: 0 },
+      values: obs === undefined ? {} : clipValues(obs.values),
+      at: new Date().toISOString(),
+    };
+    writer.write(result);
+    tally.add(result);
+    options.onResult?.(result);
+  };
+
+  const blockedBy = (t: Target): string | undefined => {
+    for (const k of t.dependsOn ?? []) {
+      const s = statuses.get(k);
+      if (s === "down" || s === "unreachable") return k;
+    }
+    return undefined;
+  };
+
+  const judge = (t: Target, obs: Observation): { ok: boolean; warn: boolean; failed: string[]; detail?: string } => {
+    if (!obs.ok) return { ok: false, warn: false, failed: [], ...(obs.detail === undefined ? {} : { detail: obs.detail }) };
+    const plan = options.checks.get(t.check);
+    const pinned = typeof t.params.hostKey === "string" ? t.params.hostKey : undefined;
+    const ctx = pinned === undefined ? options.evalContext : { ...options.evalContext, pinnedKey: pinned };
+    const verdict = evaluate(plan?.conditions ?? [], obs, ctx);
+    if (verdict.outcome === "fail") return { ok: false, warn: false, failed: verdict.failed, detail: verdict.failed.join("; ") };
+    return { ok: true, warn: verdict.outcome === "warn", failed: verdict.warned };
+  };
+
+  const runOne = async (t: Target, probe: Probe): Promise<void> => {
+    const plan = options.checks.get(t.check) ?? { conditions: [], timeoutMs: 2000, retries: 0 };
+    let n = 0;
+    let firstFailure: string | undefined;
+    for (;;) {
+      const remaining = deadlineAt - performance.now();
+      if (stop.signal.aborted || remaining < MIN_ATTEMPT_MS) {
+        return settle(t, "unknown", n, undefined, { detail: n === 0 ? "not probed before the deadline" : `failed (${firstFailure ?? "?"}); no time left to confirm` });
+      }
+      const wait = governor.delay(1, t.operator);
+      if (wait > 0) await sleep(wait, stop.signal);
+      if (stop.signal.aborted) continue;
+      const timeoutMs = Math.max(1, Math.min(plan.timeoutMs, deadlineAt - performance.now()));
+      const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(timeoutMs)]);
+      let obs: Observation | typeof DEADLINE;
+      try {
+        obs = await Promise.race([probe.probe(t, { signal, timeoutMs }), stopped]);
+      } catch (error) {
+        const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        watch.noteFailure(text);
+        return settle(t, "unknown", n + 1, undefined, { failure: "internal", detail: `the ${t.kind} probe failed (${text.slice(0, 200)}); this is a bug, not a verdict on the target` });
+      }
+      if (obs === DEADLINE) return settle(t, "unknown", n, undefined, { detail: "in flight at the deadline" });
+      n++;
+      attempts++;
+      watch.noteFailure(obs.detail);
+      const j = judge(t, obs);
+      if (j.ok) {
+        const retried = n > 1;
+        const detail = retried ? `passed on attempt ${n} after: ${firstFailure ?? "a failure"}` : j.warn ? j.failed.join("; ") : undefined;
+        return settle(t, retried || j.warn ? "degraded" : "up", n, obs, { ...(detail === undefined ? {} : { detail }), failed: j.failed });
+      }
+      firstFailure ??= j.detail ?? obs.failure ?? "failed";
+      if (obs.failure === "timeout" && timeoutMs < plan.timeoutMs) {
+        return settle(t, "unknown", n, obs, { detail: `timed out after ${Math.round(timeoutMs)} ms, cut short by the deadline (the check allows ${plan.timeoutMs} ms)` });
+      }
+      if (n > plan.retries) return settle(t, "down", n, obs, { failure: obs.ok ? "assertion" : (obs.failure ?? "internal"), ...(j.detail === undefined ? {} : { detail: j.detail }), failed: j.failed });
+      const backoff = (options.retryBaseMs ?? 200) * 2 ** (n - 1) * (0.75 + Math.random() / 2);
+      if (performance.now() + backoff + MIN_ATTEMPT_MS > deadlineAt) {
+        return settle(t, "unknown", n, obs, { detail: `failed (${firstFailure}); no time left to confirm` });
+      }
+      await sleep(backoff, stop.signal);
+    }
+  };
+
+  const runIcmp = async (targets: readonly Target[]): Promise<void> => {
+    const source = options.probes.icmp;
+    // Batches per check: each check has its own count, timeout and conditions.
+    const byCheck = new Map<string, Target[]>();
+    for (const t of targets) {
+      const blocker = blockedBy(t);
+      if (blocker !== undefined) {
+        settle(t, "unreachable", 0, undefined, { detail: `depends on ${blocker}, which is ${statuses.get(blocker)}` });
+        continue;
+      }
+      let list = byCheck.get(t.check);
+      if (list === undefined) byCheck.set(t.check, (list = []));
+      list.push(t);
+    }
+    for (const [check, list] of byCheck) {
+      const plan = options.checks.get(check) ?? { conditions: [], timeoutMs: 1000, retries: 0 };
+      const count = typeof list[0]?.params.count === "number" ? list[0].params.count : 3;
+      if (source === undefined) {
+        for (const t of list) settle(t, "unknown", 0, undefined, { failure: "internal", detail: "no icmp probe in this build" });
+        continue;
+      }
+      const parallel = Math.max(1, options.icmpParallel ?? 2);
+      const size = Math.max(1, options.icmpBatch ?? Math.min(50_000, Math.max(1000, Math.ceil(list.length / (parallel * 2)))));
+      // The send rate: the global ceiling shared by the parallel fping processes.
+      const intervalMs = (1000 * parallel) / (options.maxRate * count);
+      const probe = typeof source === "function" ? source({ count, intervalMs }) : source;
+      let pending = list;
+      for (let round = 0; pending.length > 0 && !stop.signal.aborted; round++) {
+        const failed: { t: Target; obs: Observation; why: string }[] = [];
+        let next = 0;
+        const worker = async () => {
+          while (next < pending.length && !stop.signal.aborted) {
+            const batch = pending.slice(next, next + size);
+            next += size;
+            await icmpBatch(probe, batch, plan, round, failed);
+          }
+        };
+        await Promise.all(Array.from({ length: parallel }, worker));
+        if (failed.length === 0) break;
+        const last = round >= plan.retries;
+        const backoff = (options.retryBaseMs ?? 200) * 2 ** round;
+        if (last || performance.now() + backoff + plan.timeoutMs > deadlineAt) {
+          for (const f of failed) {
+            if (last) settle(f.t, "down", round + 1, f.obs, { failure: f.obs.ok ? "assertion" : (f.obs.failure ?? "timeout"), detail: f.why });
+            else settle(f.t, "unknown", round + 1, f.obs, { detail: `failed (${f.why}); no time left to confirm` });
+          }
+          break;
+        }
+        await sleep(backoff, stop.signal);
+        pending = failed.map((f) => f.t);
+      }
+    }
+  };
+
+  const icmpBatch = async (probe: BatchProbe, batch: readonly Target[], plan: CheckPlan, round: number, failed: { t: Target; obs: Observation; why: string }[]) => {
+    const perOperator = new Map<string | undefined, number>();
+    for (const t of batch) perOperator.set(t.operator, (perOperator.get(t.operator) ?? 0) + 1);
+    let wait = 0;
+    for (const [op, n] of perOperator) wait = Math.max(wait, governor.delay(n, op));
+    if (wait > 0) await sleep(wait, stop.signal);
+    const remaining = deadlineAt - performance.now();
+    if (stop.signal.aborted || remaining < MIN_ATTEMPT_MS) return;
+    for (const t of batch) inFlight.set(t.key, t);
+    let observations: Map<string, Observation> | typeof DEADLINE;
+    try {
+      observations = await Promise.race([probe.probeAll(batch, { signal: stop.signal, timeoutMs: Math.min(plan.timeoutMs, remaining) }), stopped]);
+    } catch (error) {
+      const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      watch.noteFailure(text);
+      for (const t of batch) settle(t, "unknown", round + 1, undefined, { failure: "internal", detail: `the icmp batch failed (${text.slice(0, 200)})` });
+      return;
+    }
+    if (observations === DEADLINE) return;
+    const cut = stop.signal.aborted;
+    for (const t of batch) {
+      const obs = observations.get(t.key);
+      attempts++;
+      if (obs === undefined) {
+        settle(t, "unknown", round + 1, undefined, { failure: "internal", detail: "the icmp batch gave no answer for this host" });
+        continue;
+      }
+      watch.noteFailure(obs.detail);
+      const j = judge(t, obs);
+      if (j.ok) {
+        const detail = round > 0 ? `passed on attempt ${round + 1}` : j.warn ? j.failed.join("; ") : undefined;
+        settle(t, round > 0 || j.warn ? "degraded" : "up", round + 1, obs, { ...(detail === undefined ? {} : { detail }), failed: j.failed });
+      } else if (cut) {
+        // fping was stopped by the deadline: a missing reply proves nothing.
+        settle(t, "unknown", round + 1, obs, { detail: "the icmp sweep was cut short by the deadline" });
+      } else {
+        inFlight.delete(t.key);
+        failed.push({ t, obs, why: j.detail ?? obs.failure ?? "no reply" });
+      }
+    }
+  };
+
+  watch.start();
+  progress.start(() => ({ counts: tally.total, done: tally.done, total: options.targets.length, deadlineAt }));
+  try {
+    for (const phase of planPhases(options.targets)) {
+      if (stop.signal.aborted) break;
+      if (phase.icmp.length > 0) await runIcmp(phase.icmp);
+      const running = new Set<Promise<void>>();
+      for (const t of phase.other) {
+        if (stop.signal.aborted) break;
+        const blocker = blockedBy(t);
+        if (blocker !== undefined) {
+          settle(t, "unreachable", 0, undefined, { detail: `depends on ${blocker}, which is ${statuses.get(blocker)}` });
+          continue;
+        }
+        const probe = options.probes[t.kind as Exclude<ProbeKind, "icmp">];
+        if (probe === undefined) {
+          settle(t, "unknown", 0, undefined, { failure: "internal", detail: `no ${t.kind} probe in this build` });
+          continue;
+        }
+        if ((await Promise.race([governor.acquire(), stopped])) === DEADLINE) break;
+        inFlight.set(t.key, t);
+        const p = runOne(t, probe).finally(() => {
+          governor.release();
+          running.delete(p);
+        });
+        running.add(p);
+      }
+      await Promise.race([Promise.all(running), stopped]);
+    }
+  } finally {
+    clearTimeout(deadlineTimer);
+    options.signal?.removeEventListener("abort", onInterrupt);
+    watch.stop();
+    progress.stop();
+  }
+
+  const interrupted = stop.signal.reason === "interrupted";
+  const why = interrupted ? "interrupted before it was probed" : "not probed before the deadline";
+  for (const t of inFlight.values()) settle(t, "unknown", 0, undefined, { detail: interrupted ? "in flight when interrupted" : "in flight at the deadline" });
+  for (const t of options.targets) if (!settled.has(t.key)) settle(t, "unknown", 0, undefined, { detail: why });
+  const invalid = [...watch.reasons, ...(interrupted ? ["the campaign was interrupted: results are partial"] : [])];
+  const finished = new Date();
+  const summary = tally.summary();
+  const footer: CampaignFooter = { type: "end", id, finishedAt: finished.toISOString(), valid: invalid.length === 0, invalid, interrupted, counts: summary.total };
+  writer.close(footer);
+  return {
+    id,
+    file: writer.path,
+    valid: invalid.length === 0,
+    invalid,
+    interrupted,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finished.toISOString(),
+    elapsedMs: performance.now() - started,
+    attempts,
+    maxLagMs: Math.round(watch.maxLagMs),
+    summary,
+  };
+}
+
+/** Long values (a body, a banner) are clipped in results: the file stays small at national size. */
+function clipValues(values: Observation["values"]): Observation["values"] {
+  let out: Record<string, Observation["values"][string]> | undefined;
+  for (const [k, v] of Object.entries(values)) {
+    if (typeof v === "string" && v.length > MAX_VALUE_CHARS) {
+      out ??= { ...values };
+      out[k] = `${v.slice(0, MAX_VALUE_CHARS)}…`;
+    }
+  }
+  return out ?? values;
+}

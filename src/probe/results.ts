@@ -1,0 +1,147 @@
+import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import { createInterface } from "node:readline";
+import { ProbeError } from "../lib/errors.ts";
+import { type ProbeResult, STATUSES, type Status } from "./types.ts";
+
+/**
+ * A campaign's results file: JSON lines, streamed as results come, so an
+ * interrupted run keeps what it measured. The first line is a `campaign`
+ * header, then one `result` per target, and an `end` footer once the run is
+ * over (absent when the process died: readers then know it is partial).
+ */
+export const RESULTS_VERSION = 1;
+
+export interface CampaignHeader {
+  readonly type: "campaign";
+  readonly version: number;
+  readonly id: string;
+  readonly stack: string;
+  readonly from: string;
+  readonly startedAt: string;
+  readonly deadlineMs: number;
+  readonly targets: number;
+}
+
+export interface CampaignFooter {
+  readonly type: "end";
+  readonly id: string;
+  readonly finishedAt: string;
+  /** False when the prober itself was starved (see `invalid`) or the run was interrupted. */
+  readonly valid: boolean;
+  readonly invalid: readonly string[];
+  readonly interrupted: boolean;
+  readonly counts: Readonly<Record<Status, number>>;
+}
+
+export type ResultRecord = { readonly type: "result" } & ProbeResult;
+
+const FLUSH_BYTES = 64 * 1024;
+const FLUSH_MS = 200;
+
+export class ResultsWriter {
+  readonly path: string;
+  private fd: number;
+  private buffer: string[] = [];
+  private bytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(path: string, header: CampaignHeader) {
+    this.path = path;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      this.fd = openSync(path, "w", 0o644);
+    } catch (error) {
+      throw new ProbeError(`cannot write results to ${path}: ${(error as Error).message}`, { file: path, hint: "pass --out FILE in a writable directory", cause: error });
+    }
+    this.line(header);
+    this.flush();
+    // Flush on a timer too, so a slow campaign's file is never more than a moment behind.
+    this.timer = setInterval(() => this.flush(), FLUSH_MS);
+    this.timer.unref();
+  }
+
+  write(result: ProbeResult): void {
+    this.line({ type: "result", ...result });
+    if (this.bytes >= FLUSH_BYTES) this.flush();
+  }
+
+  close(footer: CampaignFooter): void {
+    if (this.fd < 0) return;
+    clearInterval(this.timer);
+    this.line(footer);
+    this.flush();
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private line(record: object): void {
+    const text = `${JSON.stringify(record)}\n`;
+    this.buffer.push(text);
+    this.bytes += text.length;
+  }
+
+  flush(): void {
+    if (this.buffer.length === 0 || this.fd < 0) return;
+    writeSync(this.fd, this.buffer.join(""));
+    this.buffer = [];
+    this.bytes = 0;
+  }
+}
+
+export interface ReadSummary {
+  readonly header?: CampaignHeader;
+  readonly footer?: CampaignFooter;
+  readonly results: number;
+  /** Lines that were not a record (a torn last line of an interrupted run, or damage), with line numbers. */
+  readonly damaged: readonly number[];
+}
+
+/** Stream a results file: `onResult` sees each result; nothing is kept. */
+export async function readResults(path: string, onResult: (r: ResultRecord) => void = () => {}): Promise<ReadSummary> {
+  let header: CampaignHeader | undefined;
+  let footer: CampaignFooter | undefined;
+  let results = 0;
+  const damaged: number[] = [];
+  let n = 0;
+  const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Infinity });
+  try {
+    for await (const line of lines) {
+      n++;
+      if (line.trim() === "") continue;
+      let record: unknown;
+      try {
+        record = JSON.parse(line);
+      } catch {
+        damaged.push(n);
+        continue;
+      }
+      if (isHeader(record)) header = record;
+      else if (isFooter(record)) footer = record;
+      else if (isResult(record)) {
+        results++;
+        onResult(record);
+      } else damaged.push(n);
+    }
+  } catch (error) {
+    throw new ProbeError(`cannot read results ${path}: ${(error as Error).message}`, { file: path, cause: error });
+  }
+  return { ...(header === undefined ? {} : { header }), ...(footer === undefined ? {} : { footer }), results, damaged };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null;
+}
+
+function isHeader(v: unknown): v is CampaignHeader {
+  return isObject(v) && v.type === "campaign" && typeof v.id === "string" && typeof v.startedAt === "string";
+}
+
+function isFooter(v: unknown): v is CampaignFooter {
+  return isObject(v) && v.type === "end" && typeof v.valid === "boolean" && isObject(v.counts);
+}
+
+function isResult(v: unknown): v is ResultRecord {
+  return isObject(v) && v.type === "result" && typeof v.key === "string" && typeof v.status === "string" && (STATUSES as readonly string[]).includes(v.status);
+}
