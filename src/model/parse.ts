@@ -29,20 +29,21 @@ export function parseSource(file: SourceFile, sink: FindingSink): boolean {
     sink.add("yaml.multi-document", file.at(second + 1), "-", "a second YAML document (after ---)", "keep one document per file; split the rest into another file");
     ok = false;
   }
-  for (const i of file.aliases) {
-    sink.add("yaml.alias", file.at(i), "-", "an alias (*name): aliases are not allowed in the inventory", "write the value out in full, so the file reads literally in a review");
+  // In document order, so that when a bomb's findings are capped, the first ones listed are the first in the file.
+  const refused = [...file.aliases.map((i) => ({ i, what: "alias" as const })), ...file.anchors.map((i) => ({ i, what: "anchor" as const })), ...file.tags.map((i) => ({ i, what: "tag" as const }))];
+  refused.sort((a, b) => a.i - b.i);
+  for (const { i, what } of refused) {
     ok = false;
-  }
-  for (const i of file.anchors) {
-    sink.add("yaml.alias", file.at(i), "-", "an anchor (&name): anchors are not allowed in the inventory", "remove the anchor and write each value out");
-    ok = false;
-  }
-  for (const i of file.tags) {
-    const event = file.events[i];
-    const start = event !== undefined && "tagStart" in event ? event.tagStart : 0;
-    const end = event !== undefined && "tagEnd" in event ? event.tagEnd : 0;
-    sink.add("yaml.tag", file.position(start), "-", `an explicit tag ${file.text.slice(start, Math.min(end, start + 30))}`, "remove the tag; field types come from the schema");
-    ok = false;
+    if (what === "alias") {
+      sink.add("yaml.alias", file.at(i), "-", "an alias (*name): aliases are not allowed in the inventory", "write the value out in full, so the file reads literally in a review");
+    } else if (what === "anchor") {
+      sink.add("yaml.alias", file.at(i), "-", "an anchor (&name): anchors are not allowed in the inventory", "remove the anchor and write each value out");
+    } else {
+      const event = file.events[i];
+      const start = event !== undefined && "tagStart" in event ? event.tagStart : 0;
+      const end = event !== undefined && "tagEnd" in event ? event.tagEnd : 0;
+      sink.add("yaml.tag", file.position(start), "-", `an explicit tag ${file.text.slice(start, Math.min(end, start + 30))}`, "remove the tag; field types come from the schema");
+    }
   }
   if (file.documents === 0 || isEmptyDocument(file)) {
     sink.add("input.empty", file.position(0), "-", `${file.path} holds no data (only comments or an empty document)`, "write its top-level keys (see docs/inventory.md)");

@@ -71,6 +71,8 @@ export class SourceFile {
           if (event.type === EVENT_ID.SCALAR) {
             this.textStarts[i] = event.valueStart;
             this.textEnds[i] = event.valueEnd;
+            // An empty value (`name:`) has no position of its own: point at its key.
+            if (event.valueStart < 0 && i > 0) this.offsets[i] = this.offsets[i - 1] ?? 0;
           }
       }
     }
