@@ -22,7 +22,6 @@ const MAX_TOOL_LINES = 5;
 interface HostResult {
   rtts: number[];
   sent: number;
-  unreachable?: string;
 }
 
 export function icmpProbe(options: ProbeOptions): BatchProbe {
@@ -114,9 +113,6 @@ function runFping(
 }
 
 const SUMMARY = /^(\d+\.\d+\.\d+\.\d+)\s+:\s+((?:[\d.]+|-)(?:\s+(?:[\d.]+|-))*)\s*$/;
-const UNREACHABLE = /^ICMP (.+?) from \S+ for ICMP Echo sent to (\d+\.\d+\.\d+\.\d+)/;
-const SEND_ERROR = /^(\d+\.\d+\.\d+\.\d+): error while sending ping: (.+)$/;
-
 function parseLine(line: string, results: Map<string, HostResult>, toolLines: string[]): void {
   const summary = SUMMARY.exec(line);
   if (summary !== null) {
@@ -125,15 +121,6 @@ function parseLine(line: string, results: Map<string, HostResult>, toolLines: st
     const entries = (summary[2] ?? "").trim().split(/\s+/);
     result.sent = entries.length;
     result.rtts = entries.filter((e) => e !== "-").map(Number);
-    return;
-  }
-  const unreachable = UNREACHABLE.exec(line) ?? SEND_ERROR.exec(line);
-  if (unreachable !== null) {
-    const [, a, b] = unreachable;
-    const host = line.startsWith("ICMP") ? b : a;
-    const why = line.startsWith("ICMP") ? a : b;
-    const result = results.get(host ?? "");
-    if (result !== undefined) result.unreachable ??= why ?? line;
     return;
   }
   if (toolLines.length < MAX_TOOL_LINES && line.trim() !== "") toolLines.push(line.trim());
@@ -150,9 +137,8 @@ function observe(target: Target, result: HostResult, count: number, elapsed: num
   const loss = Math.round(((sent - received) / sent) * 1000) / 10;
   const values: Values = { SENT: sent, RECEIVED: received, LOSS: loss };
   if (received === 0) {
-    if (result.unreachable !== undefined) {
-      return { ok: false, failure: "no-route", detail: `${target.address}: ${result.unreachable}`, timings, values };
-    }
+    // With -q fping does not report ICMP errors per host, so an unreachable host and a
+    // black hole look the same here: no reply (the tcp probe tells them apart).
     return { ok: false, failure: "timeout", detail: `${target.address}: no echo reply to ${sent} of ${count} requests`, timings, values };
   }
   const sorted = [...result.rtts].sort((a, b) => a - b);

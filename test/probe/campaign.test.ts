@@ -1,0 +1,344 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { afterAll, describe, expect, it } from "vitest";
+import { ProbeError } from "../../src/lib/errors.ts";
+import { parseCondition } from "../../src/probe/catalog/condition.ts";
+import { type CampaignOptions, type CheckPlan, runCampaign } from "../../src/probe/campaign.ts";
+import { readResults } from "../../src/probe/results.ts";
+import type { BatchProbe, Observation, Probe, ProbeResult, Target } from "../../src/probe/types.ts";
+
+// Unit tests of the scheduling logic: the probes here are small in-process
+// implementations of the contract, so every outcome is decided by the test.
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+async function outFile(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "amadegi-campaign-"));
+  dirs.push(dir);
+  return join(dir, "results.jsonl");
+}
+
+const up: Observation = { ok: true, timings: { total: 5 }, values: {} };
+const refused: Observation = { ok: false, failure: "refused", detail: "connection refused", timings: { total: 1 }, values: {} };
+
+function plan(conditions: string[] = [], extra: Partial<CheckPlan> = {}, kind: "tcp" | "icmp" = "tcp"): CheckPlan {
+  return {
+    conditions: conditions.map((c) => {
+      const p = parseCondition(c, kind);
+      if (!p.ok) throw new Error(p.error.message);
+      return p.condition;
+    }),
+    timeoutMs: 500,
+    retries: 1,
+    ...extra,
+  };
+}
+
+function tcpTarget(n: number, extra: Partial<Target> = {}): Target {
+  return { key: `t/${n}`, check: "t", kind: "tcp", address: `127.0.0.${(n % 250) + 1}`, port: 1, params: {}, district: "d1", operator: "op", medium: "fiber", ...extra };
+}
+
+/** A probe whose answer per target key (and attempt) the test decides. */
+function scripted(answer: (t: Target, attempt: number, signal: AbortSignal) => Promise<Observation> | Observation): Probe & { calls: Map<string, number> } {
+  const calls = new Map<string, number>();
+  return {
+    kind: "tcp",
+    calls,
+    async probe(t, ctx) {
+      const n = (calls.get(t.key) ?? 0) + 1;
+      calls.set(t.key, n);
+      return answer(t, n, ctx.signal);
+    },
+  };
+}
+
+async function run(partial: Partial<CampaignOptions> & Pick<CampaignOptions, "targets">) {
+  const results: ProbeResult[] = [];
+  const out = await outFile();
+  const report = await runCampaign({
+    stack: "test",
+    from: "unit",
+    checks: new Map([["t", plan()]]),
+    probes: {},
+    guard: () => {},
+    deadlineMs: 5000,
+    maxRate: 100_000,
+    concurrency: 64,
+    evalContext: { now: Date.now(), electionEnd: Date.now() + 86_400_000 },
+    out,
+    retryBaseMs: 5,
+    onResult: (r) => results.push(r),
+    ...partial,
+  });
+  const byKey = new Map(results.map((r) => [r.key, r]));
+  return { report, results, byKey, out };
+}
+
+describe("statuses", () => {
+  it("up, degraded after a retry, down confirmed by the retries, warn band, failed assertion", async () => {
+    const probe = scripted((t, attempt) => {
+      if (t.key === "t/1") return up;
+      if (t.key === "t/2") return attempt === 1 ? refused : up;
+      if (t.key === "t/3") return refused;
+      if (t.key === "t/4") return { ...up, timings: { total: 100 } };
+      return { ...up, timings: { total: 400 } };
+    });
+    const { byKey, report } = await run({
+      targets: [1, 2, 3, 4, 5].map((n) => tcpTarget(n)),
+      checks: new Map([["t", plan(["[RTT] < 300ms warn 50ms"], { retries: 2 })]]),
+      probes: { tcp: probe },
+    });
+    expect(byKey.get("t/1")).toMatchObject({ status: "up", attempts: 1 });
+    expect(byKey.get("t/2")).toMatchObject({ status: "degraded", attempts: 2 });
+    expect(byKey.get("t/2")?.detail).toMatch(/passed on attempt 2 after: connection refused/);
+    expect(byKey.get("t/3")).toMatchObject({ status: "down", attempts: 3, failure: "refused" });
+    expect(byKey.get("t/4")).toMatchObject({ status: "degraded", attempts: 1 });
+    expect(byKey.get("t/4")?.failed?.[0]).toMatch(/warn band/);
+    expect(byKey.get("t/5")).toMatchObject({ status: "down", failure: "assertion", attempts: 3 });
+    expect(byKey.get("t/5")?.failed?.[0]).toMatch(/observed 400ms/);
+    expect(report.summary.total).toEqual({ up: 1, degraded: 2, down: 2, unreachable: 0, unknown: 0 });
+    expect(report.valid).toBe(true);
+  });
+
+  it("a passing target is probed once: retries only confirm failures", async () => {
+    const probe = scripted(() => up);
+    await run({ targets: [tcpTarget(1)], probes: { tcp: probe }, checks: new Map([["t", plan([], { retries: 3 })]]) });
+    expect(probe.calls.get("t/1")).toBe(1);
+  });
+
+  it("dependents of a down upstream are unreachable and never probed", async () => {
+    const gw: Target = { ...tcpTarget(0), key: "g/gw", check: "g" };
+    const behind = [1, 2, 3].map((n) => tcpTarget(n, { dependsOn: ["g/gw"] }));
+    const probe = scripted((t) => (t.key === "g/gw" ? refused : up));
+    const { byKey } = await run({ targets: [...behind, gw], probes: { tcp: probe }, checks: new Map([["t", plan()], ["g", plan([], { retries: 0 })]]) });
+    expect(byKey.get("g/gw")?.status).toBe("down");
+    for (const t of behind) {
+      expect(byKey.get(t.key)).toMatchObject({ status: "unreachable", attempts: 0 });
+      expect(byKey.get(t.key)?.detail).toMatch(/depends on g\/gw, which is down/);
+      expect(probe.calls.has(t.key)).toBe(false);
+    }
+  });
+
+  it("unreachable propagates: behind an unreachable target is unreachable too", async () => {
+    const a: Target = { ...tcpTarget(0), key: "a/x", check: "a" };
+    const b: Target = { ...tcpTarget(1), key: "b/x", check: "b", dependsOn: ["a/x"] };
+    const c: Target = { ...tcpTarget(2), key: "c/x", check: "c", dependsOn: ["b/x"] };
+    const probe = scripted((t) => (t.key === "a/x" ? refused : up));
+    const checks = new Map([["a", plan([], { retries: 0 })], ["b", plan()], ["c", plan()]]);
+    const { byKey } = await run({ targets: [c, b, a], probes: { tcp: probe }, checks });
+    expect([byKey.get("a/x")?.status, byKey.get("b/x")?.status, byKey.get("c/x")?.status]).toEqual(["down", "unreachable", "unreachable"]);
+  });
+});
+
+describe("the deadline", () => {
+  it("a target that hangs (ignoring its abort signal) never makes the campaign overrun; hung and unprobed targets are unknown, never down", async () => {
+    const probe = scripted((t) => (t.address === "127.0.0.2" ? new Promise<Observation>(() => {}) : up));
+    const targets = Array.from({ length: 40 }, (_, i) => tcpTarget(i));
+    const started = performance.now();
+    const { byKey, report } = await run({ targets, probes: { tcp: probe }, deadlineMs: 700, concurrency: 1, checks: new Map([["t", plan([], { timeoutMs: 60_000 })]]) });
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeLessThan(700 + 150);
+    expect(byKey.get("t/1")).toMatchObject({ status: "unknown" });
+    expect(byKey.get("t/1")?.detail).toMatch(/in flight at the deadline/);
+    expect(byKey.get("t/0")?.status).toBe("up");
+    const statuses = new Set([...byKey.values()].map((r) => r.status));
+    expect(statuses.has("down")).toBe(false);
+    expect(byKey.size).toBe(40);
+    expect(byKey.get("t/39")).toMatchObject({ status: "unknown", detail: "not probed before the deadline" });
+    expect(report.summary.total.unknown).toBe(39);
+  });
+
+  it("a failure with no time left to confirm it is unknown, not down", async () => {
+    const probe = scripted(() => refused);
+    const { byKey } = await run({ targets: [tcpTarget(1)], probes: { tcp: probe }, deadlineMs: 300, retryBaseMs: 1000, checks: new Map([["t", plan([], { retries: 2 })]]) });
+    expect(byKey.get("t/1")).toMatchObject({ status: "unknown", attempts: 1 });
+    expect(byKey.get("t/1")?.detail).toMatch(/no time left to confirm/);
+  });
+});
+
+describe("self-watch", () => {
+  it("an event loop blocked for 2 s mid-campaign makes the campaign invalid, with the reason", async () => {
+    let blocked = false;
+    const probe = scripted(async (t) => {
+      await new Promise((r) => setTimeout(r, 5));
+      if (t.key === "t/10" && !blocked) {
+        blocked = true;
+        const until = Date.now() + 2000;
+        while (Date.now() < until) {
+          // busy: nothing else in this process runs meanwhile
+        }
+      }
+      return up;
+    });
+    const { report, out } = await run({ targets: Array.from({ length: 30 }, (_, i) => tcpTarget(i)), probes: { tcp: probe }, concurrency: 4, deadlineMs: 10_000 });
+    expect(report.valid).toBe(false);
+    expect(report.invalid.join(" ")).toMatch(/event loop blocked for \d+ ms/);
+    expect(report.maxLagMs).toBeGreaterThan(1500);
+    const read = await readResults(out);
+    expect(read.footer?.valid).toBe(false);
+    expect(read.footer?.invalid[0]).toMatch(/event loop blocked/);
+  });
+
+  it("a campaign that was not starved is valid", async () => {
+    const { report } = await run({ targets: Array.from({ length: 30 }, (_, i) => tcpTarget(i)), probes: { tcp: scripted(() => up) } });
+    expect(report.valid).toBe(true);
+    expect(report.invalid).toEqual([]);
+  });
+
+  it("a probe failing with EMFILE (descriptors exhausted) makes the campaign invalid", async () => {
+    const probe = scripted(() => ({ ok: false, failure: "internal", detail: "connect EMFILE 127.0.0.1:1", timings: { total: 1 }, values: {} }));
+    const { report } = await run({ targets: [tcpTarget(1)], probes: { tcp: probe }, checks: new Map([["t", plan([], { retries: 0 })]]) });
+    expect(report.valid).toBe(false);
+    expect(report.invalid.join(" ")).toMatch(/file descriptors ran out/);
+  });
+});
+
+describe("network safety", () => {
+  it("a target outside probe.allow stops the campaign before any probe is called", async () => {
+    const probe = scripted(() => up);
+    const guard = (t: Target) => {
+      if (!t.address.startsWith("127.")) throw new ProbeError(`target ${t.key}: address ${t.address} is outside probe.allow`);
+    };
+    await expect(run({ targets: [tcpTarget(1), tcpTarget(2, { address: "10.1.2.3" })], probes: { tcp: probe }, guard })).rejects.toThrow(/1 target\(s\) outside probe.allow; nothing was sent.*10\.1\.2\.3/);
+    expect(probe.calls.size).toBe(0);
+  });
+});
+
+describe("results file", () => {
+  it("streams a header, one line per target and a footer", async () => {
+    const { out, report } = await run({ targets: [1, 2, 3].map((n) => tcpTarget(n)), probes: { tcp: scripted(() => up) }, id: "c-1" });
+    const text = await readFile(out, "utf8");
+    const lines = text.trim().split("\n").map((l) => JSON.parse(l) as { type: string });
+    expect(lines.map((l) => l.type)).toEqual(["campaign", "result", "result", "result", "end"]);
+    expect(lines[0]).toMatchObject({ id: "c-1", stack: "test", from: "unit", targets: 3 });
+    expect(lines[4]).toMatchObject({ id: "c-1", valid: true, counts: { up: 3 } });
+    expect(report.file).toBe(out);
+  });
+
+  it("an interrupted run keeps what it measured, says it was interrupted and marks the rest unknown", async () => {
+    const interrupt = new AbortController();
+    const probe = scripted(async (t) => {
+      if (t.key === "t/5") interrupt.abort();
+      await new Promise((r) => setTimeout(r, 2));
+      return up;
+    });
+    const { report, out } = await run({ targets: Array.from({ length: 50 }, (_, i) => tcpTarget(i)), probes: { tcp: probe }, concurrency: 1, signal: interrupt.signal });
+    expect(report.interrupted).toBe(true);
+    expect(report.valid).toBe(false);
+    expect(report.summary.total.up).toBeGreaterThanOrEqual(5);
+    expect(report.summary.total.unknown).toBeGreaterThan(40);
+    const read = await readResults(out);
+    expect(read.results).toBe(50);
+    expect(read.footer?.interrupted).toBe(true);
+  });
+
+  it("results reach the file while the campaign runs", async () => {
+    let seen = 0;
+    const out = await outFile();
+    const probe = scripted(async (t) => {
+      if (t.key === "t/20") seen = (await readFile(out, "utf8")).split("\n").filter((l) => l.includes('"type":"result"')).length;
+      await new Promise((r) => setTimeout(r, 15));
+      return up;
+    });
+    await run({ targets: Array.from({ length: 21 }, (_, i) => tcpTarget(i)), probes: { tcp: probe }, concurrency: 1, out });
+    expect(seen).toBeGreaterThan(5);
+  });
+});
+
+describe("ICMP sweep", () => {
+  function batch(answer: (t: Target, round: number) => Observation): BatchProbe & { rounds: number; sizes: number[] } {
+    const self = {
+      kind: "icmp" as const,
+      rounds: 0,
+      sizes: [] as number[],
+      async probeAll(targets: readonly Target[]) {
+        self.rounds++;
+        self.sizes.push(targets.length);
+        return new Map(targets.map((t) => [t.key, answer(t, self.rounds)]));
+      },
+    };
+    return self;
+  }
+  const icmp = (n: number, extra: Partial<Target> = {}): Target => ({ ...tcpTarget(n), key: `p/${n}`, check: "p", kind: "icmp", ...extra });
+  const lost: Observation = { ok: true, timings: { total: 1 }, values: { LOSS: 100, RTT: 0 } };
+  const fine: Observation = { ok: true, timings: { total: 1 }, values: { LOSS: 0, RTT: 1 } };
+
+  it("runs before the other probes, re-sends only the failures, and a pass on the retry is degraded", async () => {
+    const order: string[] = [];
+    const probe = batch((t, round) => {
+      order.push("icmp");
+      if (t.key === "p/2") return round === 1 ? lost : fine;
+      if (t.key === "p/3") return lost;
+      return fine;
+    });
+    const tcp = scripted(() => {
+      order.push("tcp");
+      return up;
+    });
+    const checks = new Map([["p", plan(["[LOSS] <= 5%"], { retries: 1 }, "icmp")], ["t", plan()]]);
+    const targets = [tcpTarget(9), ...[1, 2, 3].map((n) => icmp(n))];
+    const { byKey } = await run({ targets, probes: { icmp: probe, tcp }, checks, icmpBatch: 100 });
+    expect(order.indexOf("tcp")).toBeGreaterThan(order.lastIndexOf("icmp"));
+    expect(probe.sizes).toEqual([3, 2]);
+    expect(byKey.get("p/1")).toMatchObject({ status: "up", attempts: 1 });
+    expect(byKey.get("p/2")).toMatchObject({ status: "degraded", attempts: 2 });
+    expect(byKey.get("p/3")).toMatchObject({ status: "down", attempts: 2, failure: "assertion" });
+  });
+
+  it("a factory gets the count and a send interval derived from the rate ceiling", async () => {
+    const tunings: { count: number; intervalMs: number }[] = [];
+    const factory = (tuning: { count: number; intervalMs: number }) => {
+      tunings.push(tuning);
+      return batch(() => fine);
+    };
+    const checks = new Map([["p", plan([], {}, "icmp")]]);
+    await run({ targets: [icmp(1, { params: { count: 5 } })], probes: { icmp: factory }, checks, maxRate: 1000, icmpParallel: 2 });
+    expect(tunings).toEqual([{ count: 5, intervalMs: 0.4 }]);
+  });
+});
+
+describe("memory at 100,000 targets", () => {
+  it("stays bounded: results are streamed, not kept", async () => {
+    const n = 100_000;
+    const targets = Array.from({ length: n }, (_, i) => tcpTarget(i, { key: `t/${i}` }));
+    const probe: Probe = { kind: "tcp", probe: async () => up };
+    // A collection before each sample: what is measured is what the campaign keeps alive.
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    let peak = before;
+    const sampler = setInterval(() => {
+      gc();
+      peak = Math.max(peak, process.memoryUsage().heapUsed);
+    }, 200);
+    const out = await outFile();
+    const report = await runCampaign({
+      stack: "test",
+      from: "unit",
+      targets,
+      checks: new Map([["t", plan()]]),
+      probes: { tcp: probe },
+      guard: () => {},
+      deadlineMs: 60_000,
+      maxRate: 1_000_000,
+      concurrency: 512,
+      evalContext: { now: Date.now(), electionEnd: Date.now() },
+      out,
+      lagLimitMs: 5000,
+    });
+    clearInterval(sampler);
+    expect(report.summary.total.up).toBe(n);
+    const read = await readResults(out);
+    expect(read.results).toBe(n);
+    // 100k results kept as objects would take well over 100 MB; the campaign
+    // keeps counters, the keys it settled and what is in flight.
+    const grewMb = (peak - before) / 1048576;
+    expect(grewMb).toBeLessThan(40);
+  }, 60_000);
+});
