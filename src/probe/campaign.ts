@@ -121,10 +121,24 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const onInterrupt = () => stop.abort("interrupted");
   options.signal?.addEventListener("abort", onInterrupt, { once: true });
   if (options.signal?.aborted === true) stop.abort("interrupted");
-  const stopped = new Promise<typeof DEADLINE>((resolve) => {
-    if (stop.signal.aborted) resolve(DEADLINE);
-    else stop.signal.addEventListener("abort", () => resolve(DEADLINE), { once: true });
-  });
+  // Races against the deadline remove their listener once settled: racing every probe
+  // against one long-lived promise would keep every probe's promise alive until the end.
+  const untilStop = <T>(p: Promise<T>): Promise<T | typeof DEADLINE> =>
+    new Promise((resolve, reject) => {
+      if (stop.signal.aborted) return resolve(DEADLINE);
+      const onStop = () => resolve(DEADLINE);
+      stop.signal.addEventListener("abort", onStop, { once: true });
+      p.then(
+        (v) => {
+          stop.signal.removeEventListener("abort", onStop);
+          resolve(v);
+        },
+        (e: unknown) => {
+          stop.signal.removeEventListener("abort", onStop);
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
+    });
 
   const minTimeout = Math.min(...[...options.checks.values()].map((c) => c.timeoutMs), 2000);
   const watch = new SelfWatch({ lagLimitMs: options.lagLimitMs ?? Math.min(1000, Math.max(100, minTimeout / 2)) });
@@ -214,14 +228,22 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       if (wait > 0) await sleep(wait, stop.signal);
       if (stop.signal.aborted) continue;
       const timeoutMs = Math.max(1, Math.min(plan.timeoutMs, deadlineAt - performance.now()));
-      const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(timeoutMs)]);
+      // One controller per attempt, aborted by its timeout or the deadline, and
+      // unhooked from the deadline afterwards so nothing outlives the attempt.
+      const attempt = new AbortController();
+      const abort = () => attempt.abort();
+      const timer = setTimeout(abort, Math.ceil(timeoutMs));
+      stop.signal.addEventListener("abort", abort, { once: true });
       let obs: Observation | typeof DEADLINE;
       try {
-        obs = await Promise.race([probe.probe(t, { signal, timeoutMs }), stopped]);
+        obs = await untilStop(probe.probe(t, { signal: attempt.signal, timeoutMs }));
       } catch (error) {
         const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
         watch.noteFailure(text);
         return settle(t, "unknown", n + 1, undefined, { failure: "internal", detail: `the ${t.kind} probe failed (${text.slice(0, 200)}); this is a bug, not a verdict on the target` });
+      } finally {
+        clearTimeout(timer);
+        stop.signal.removeEventListener("abort", abort);
       }
       if (obs === DEADLINE) return settle(t, "unknown", n, undefined, { detail: "in flight at the deadline" });
       n++;
@@ -311,7 +333,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     for (const t of batch) inFlight.set(t.key, t);
     let observations: Map<string, Observation> | typeof DEADLINE;
     try {
-      observations = await Promise.race([probe.probeAll(batch, { signal: stop.signal, timeoutMs: Math.min(plan.timeoutMs, remaining) }), stopped]);
+      observations = await untilStop(probe.probeAll(batch, { signal: stop.signal, timeoutMs: Math.min(plan.timeoutMs, remaining) }));
     } catch (error) {
       const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       watch.noteFailure(text);
@@ -349,7 +371,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       if (stop.signal.aborted) break;
       if (phase.icmp.length > 0) await runIcmp(phase.icmp);
       const running = new Set<Promise<void>>();
+      let launched = 0;
       for (const t of phase.other) {
+        // Yield to timers now and then: probes that settle in microtasks must not starve
+        // the deadline, the self-watch and the progress line.
+        if (++launched % 256 === 0) await new Promise((r) => setImmediate(r));
         if (stop.signal.aborted) break;
         const blocker = blockedBy(t);
         if (blocker !== undefined) {
@@ -361,7 +387,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
           settle(t, "unknown", 0, undefined, { failure: "internal", detail: `no ${t.kind} probe in this build` });
           continue;
         }
-        if ((await Promise.race([governor.acquire(), stopped])) === DEADLINE) break;
+        if ((await untilStop(governor.acquire())) === DEADLINE) break;
         inFlight.set(t.key, t);
         const p = runOne(t, probe).finally(() => {
           governor.release();
@@ -369,7 +395,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         });
         running.add(p);
       }
-      await Promise.race([Promise.all(running), stopped]);
+      await untilStop(Promise.all(running));
     }
   } finally {
     clearTimeout(deadlineTimer);
