@@ -82,7 +82,12 @@ export function sshProbe(options: ProbeOptions): Probe {
   };
 }
 
-/** RFC 4253 lets a server send lines before its identification; a few are read, then it is not SSH. */
+/**
+ * RFC 4253 lets a server send lines before its identification, but only if
+ * they keep coming: a peer that said one non-SSH line and went quiet is not
+ * SSH, and waiting for more would turn "speaks another protocol" into a
+ * timeout. So lines are read while they are already there, up to a few.
+ */
 function readBanner(socket: Socket, signal: AbortSignal): Promise<string> {
-  return readLine(socket, signal, (line) => line.startsWith("SSH-"), MAX_PRELUDE_LINES);
+  return readLine(socket, signal, (line, more) => line.startsWith("SSH-") || !more, MAX_PRELUDE_LINES);
 }

@@ -39,11 +39,12 @@ export function tcpProbe(options: ProbeOptions): Probe {
 }
 
 /**
- * Reads lines until one satisfies `want` (default: the first line), giving
+ * Reads lines until one satisfies `want` (default: the first line; `more`
+ * says whether another line is already buffered), giving
  * up after `maxLines` lines (returning the last) or MAX_BANNER bytes of an
  * unfinished line; rejects on reset, close or abort.
  */
-export function readLine(socket: Socket, signal: AbortSignal, want: (line: string) => boolean = () => true, maxLines = 1): Promise<string> {
+export function readLine(socket: Socket, signal: AbortSignal, want: (line: string, more: boolean) => boolean = () => true, maxLines = 1): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = "";
     let lines = 0;
@@ -59,7 +60,8 @@ export function readLine(socket: Socket, signal: AbortSignal, want: (line: strin
         const line = text.slice(0, newline).replace(/\r$/, "");
         text = text.slice(newline + 1);
         lines += 1;
-        if (want(line) || lines >= maxLines) {
+        const more = text.includes("\n") || socket.readableLength > 0;
+        if (want(line, more) || lines >= maxLines) {
           done(undefined, line);
           return;
         }
