@@ -1,5 +1,6 @@
 import { ProbeError } from "../lib/errors.ts";
 import { cidrContains, parseCidr, parseIpv4 } from "../model/net.ts";
+import type { Target } from "./types.ts";
 
 /**
  * The network-safety guard (ADR 0004): a probe sends a packet only to an
@@ -62,4 +63,9 @@ export function notAllowedError(key: string, address: string, allow: AllowList):
 /** Throws a ProbeError naming the target unless its address is allowed. Call it before any socket or process. */
 export function assertAllowed(key: string, address: string, allow: AllowList): void {
   if (!checkAllowed(address, allow)) throw notAllowedError(key, address, allow);
+}
+
+/** The guard as a campaign takes it: one call per target, throwing for a refused one. */
+export function guardFor(allow: AllowList): (target: Pick<Target, "key" | "address">) => void {
+  return (target) => assertAllowed(target.key, target.address, allow);
 }

@@ -2,7 +2,7 @@
 // data only: nothing in this file opens a socket.
 import { describe, expect, it } from "vitest";
 import { ProbeError } from "../../src/lib/errors.ts";
-import { assertAllowed, checkAllowed, parseAllow } from "../../src/probe/allow.ts";
+import { assertAllowed, checkAllowed, guardFor, parseAllow } from "../../src/probe/allow.ts";
 
 describe("parseAllow", () => {
   it("reads CIDR ranges", () => {
@@ -71,5 +71,13 @@ describe("assertAllowed", () => {
 
   it("passes an allowed address", () => {
     expect(() => assertAllowed("k", "10.20.1.1", parseAllow(["10.20.0.0/16"]))).not.toThrow();
+  });
+});
+
+describe("guardFor", () => {
+  it("refuses a target outside the ranges by its key, and passes one inside", () => {
+    const guard = guardFor(parseAllow(["10.20.0.0/16"]));
+    expect(() => guard({ key: "tcp-gw/gw-teh-01", address: "10.21.0.1" })).toThrow("target tcp-gw/gw-teh-01: address 10.21.0.1 is outside probe.allow");
+    expect(() => guard({ key: "tcp-gw/gw-teh-01", address: "10.20.0.1" })).not.toThrow();
   });
 });

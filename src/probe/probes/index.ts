@@ -38,6 +38,14 @@ export function createProbes(options: ProbeOptions): Probes {
   };
 }
 
+/**
+ * ICMP tuned per batch by the campaign (echo count and send interval), the
+ * rest of the options (allow, fping command, period) kept.
+ */
+export function icmpTuned(options: ProbeOptions): (tuning: { readonly count: number; readonly intervalMs: number }) => BatchProbe {
+  return (tuning) => icmpProbe({ ...options, icmp: { ...options.icmp, count: tuning.count, intervalMs: tuning.intervalMs } });
+}
+
 export type { CheckinBatch, CheckinCursor, CheckinReader } from "./checkin.ts";
 export type { CheckinRecord } from "./checkin-record.ts";
 export { parseRecord } from "./checkin-record.ts";

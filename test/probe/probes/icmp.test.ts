@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProbeError } from "../../../src/lib/errors.ts";
 import { parseAllow } from "../../../src/probe/allow.ts";
-import { createProbes } from "../../../src/probe/probes/index.ts";
+import { createProbes, icmpTuned } from "../../../src/probe/probes/index.ts";
 import type { Target } from "../../../src/probe/types.ts";
 import { createNetns, type Netns } from "../../helpers/netns.ts";
 import { context, target } from "../../helpers/probe-target.ts";
@@ -77,6 +77,12 @@ describe("icmp probe on loopback", () => {
     await expect(probes.icmp.probeAll(targets, context(500))).rejects.toThrow(ProbeError);
     await expect(probes.icmp.probeAll(targets, context(500))).rejects.toThrow("target icmp/outside: address 127.144.0.1 is outside probe.allow");
     expect(await spawns()).toBe(0);
+  });
+
+  it("icmpTuned applies the campaign's count per batch", async () => {
+    const tuned = icmpTuned({ allow: parseAllow(["127.44.0.0/16"], "test"), icmp: { periodMs: 10 } });
+    const results = await tuned({ count: 5, intervalMs: 1 }).probeAll([target("icmp", "127.44.8.1", undefined)], context(500));
+    expect([...results.values()][0]?.values).toMatchObject({ SENT: 5, RECEIVED: 5 });
   });
 
   it("a missing fping is a ToolError, not a result", async () => {
