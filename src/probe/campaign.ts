@@ -36,7 +36,16 @@ export interface IcmpTuning {
 /** ICMP comes as a batch probe, or as a factory tuned per batch (count, send rate). */
 export type IcmpSource = BatchProbe | ((tuning: IcmpTuning) => BatchProbe);
 
-export type ProbeSet = { readonly icmp?: IcmpSource } & { readonly [K in Exclude<ProbeKind, "icmp">]?: Probe };
+/** Reads a gateway's check-in records (see probes/checkin.ts): one read serves every device on it. */
+export interface CheckinSource {
+  read(gateway: Target, cursor: undefined | { inode: string; offset: number }, context: { signal: AbortSignal; timeoutMs: number }): Promise<{
+    readonly observation: Observation;
+    readonly cursor: { inode: string; offset: number } | undefined;
+    readonly observations: ReadonlyMap<string, Observation>;
+  }>;
+}
+
+export type ProbeSet = { readonly icmp?: IcmpSource; readonly checkin?: CheckinSource } & { readonly [K in Exclude<ProbeKind, "icmp" | "checkin">]?: Probe };
 
 export interface CampaignOptions {
   readonly id?: string;
@@ -364,25 +373,118 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     }
   };
 
+  /**
+   * Check-ins: device targets grouped by the gateway that records them; the
+   * gateway's log is read once (in chunks, to the end) and each device link is
+   * judged on its latest record. No record over a link is a failed condition;
+   * an unreadable gateway leaves its devices unknown (they may have checked in).
+   */
+  const runCheckins = async (targets: readonly Target[]): Promise<void> => {
+    const source = options.probes.checkin;
+    const byGateway = new Map<string, Target[]>();
+    for (const t of targets) {
+      const blocker = blockedBy(t);
+      if (blocker !== undefined) {
+        settle(t, "unreachable", 0, undefined, { detail: `depends on ${blocker}, which is ${statuses.get(blocker)}` });
+        continue;
+      }
+      if (source === undefined) {
+        settle(t, "unknown", 0, undefined, { failure: "internal", detail: "no check-in reader in this build" });
+        continue;
+      }
+      const gw = `${String(t.params.gateway ?? t.address)}\u0000${t.check}`;
+      let list = byGateway.get(gw);
+      if (list === undefined) byGateway.set(gw, (list = []));
+      list.push(t);
+    }
+    if (source === undefined) return;
+    const readOne = async (devices: Target[]): Promise<void> => {
+      const first = devices[0];
+      if (first === undefined) return;
+      const plan = options.checks.get(first.check) ?? { conditions: [], timeoutMs: 5000, retries: 0 };
+      const gateway: Target = {
+        key: `${first.check}/${String(first.params.gateway ?? first.address)}`,
+        check: first.check,
+        kind: "checkin",
+        ...(typeof first.params.gateway === "string" ? { server: first.params.gateway } : {}),
+        address: first.address,
+        ...(first.port === undefined ? {} : { port: first.port }),
+        params: Object.fromEntries(Object.entries(first.params).filter(([k]) => ["hostKey", "user", "log", "maxBytes"].includes(k))),
+      };
+      for (const t of devices) inFlight.set(t.key, t);
+      const latest = new Map<string, Observation>();
+      let cursor: { inode: string; offset: number } | undefined;
+      let failure: Observation | undefined;
+      for (let reads = 0; reads < 1000; reads++) {
+        const remaining = deadlineAt - performance.now();
+        if (stop.signal.aborted || remaining < MIN_ATTEMPT_MS) return;
+        const wait = governor.delay(1, undefined);
+        if (wait > 0) await sleep(wait, stop.signal);
+        const batch = await untilStop(source.read(gateway, cursor, { signal: stop.signal, timeoutMs: Math.min(plan.timeoutMs, remaining) })).catch((error: unknown) => {
+          const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+          watch.noteFailure(text);
+          return { observation: { ok: false, failure: "internal", detail: text.slice(0, 300), timings: { total: 0 }, values: {} } as Observation, cursor, observations: new Map<string, Observation>() };
+        });
+        if (batch === DEADLINE) return;
+        attempts++;
+        if (!batch.observation.ok) {
+          failure = batch.observation;
+          break;
+        }
+        for (const [k, o] of batch.observations) latest.set(k, o);
+        cursor = batch.cursor;
+        if (batch.observation.values.CHECKIN_MORE !== true) break;
+      }
+      for (const t of devices) {
+        if (failure !== undefined) {
+          watch.noteFailure(failure.detail);
+          settle(t, "unknown", 1, failure, { ...(failure.failure === undefined ? {} : { failure: failure.failure }), detail: `could not read the check-ins of gateway ${gateway.server ?? gateway.address}: ${failure.detail ?? "failed"}` });
+          continue;
+        }
+        const obs = latest.get(`${t.station ?? ""}/${t.link ?? ""}`);
+        if (obs === undefined) {
+          settle(t, "down", 1, undefined, { failure: "assertion", detail: `no check-in from device ${String(t.params.serial ?? "?")} over link ${t.link ?? "?"} in gateway ${gateway.server ?? gateway.address}'s records` });
+          continue;
+        }
+        const j = judge(t, obs);
+        settle(t, j.ok ? (j.warn ? "degraded" : "up") : "down", 1, obs, { ...(j.ok ? {} : { failure: "assertion" }), ...(j.detail === undefined ? {} : { detail: j.detail }), failed: j.failed });
+      }
+    };
+    await Promise.all([...byGateway.values()].map(async (devices) => {
+      if ((await untilStop(governor.acquire())) === DEADLINE) return;
+      try {
+        await readOne(devices);
+      } finally {
+        governor.release();
+      }
+    }));
+  };
+
   watch.start();
   progress.start(() => ({ counts: tally.total, done: tally.done, total: options.targets.length, deadlineAt }));
   try {
     for (const phase of planPhases(options.targets)) {
       if (stop.signal.aborted) break;
       if (phase.icmp.length > 0) await runIcmp(phase.icmp);
+      const checkins = phase.other.filter((t) => t.kind === "checkin");
       const running = new Set<Promise<void>>();
+      if (checkins.length > 0) {
+        const p = runCheckins(checkins).finally(() => running.delete(p));
+        running.add(p);
+      }
       let launched = 0;
       for (const t of phase.other) {
         // Yield to timers now and then: probes that settle in microtasks must not starve
         // the deadline, the self-watch and the progress line.
         if (++launched % 256 === 0) await new Promise((r) => setImmediate(r));
         if (stop.signal.aborted) break;
+        if (t.kind === "checkin") continue;
         const blocker = blockedBy(t);
         if (blocker !== undefined) {
           settle(t, "unreachable", 0, undefined, { detail: `depends on ${blocker}, which is ${statuses.get(blocker)}` });
           continue;
         }
-        const probe = options.probes[t.kind as Exclude<ProbeKind, "icmp">];
+        const probe = options.probes[t.kind as Exclude<ProbeKind, "icmp" | "checkin">];
         if (probe === undefined) {
           settle(t, "unknown", 0, undefined, { failure: "internal", detail: `no ${t.kind} probe in this build` });
           continue;

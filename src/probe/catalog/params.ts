@@ -16,10 +16,10 @@ export interface ParamSpec {
 }
 
 const tlsParams = {
-  hostname: { type: "text", doc: "name for SNI and the certificate check (default: the server id)" },
-  ca: { type: "text", doc: "PEM file of the election CA the chain must lead to" },
-  clientCert: { type: "text", doc: "PEM client certificate, for mTLS endpoints" },
-  clientKey: { type: "text", doc: "PEM key of the client certificate" },
+  hostname: { type: "text", doc: "name for SNI, Host and the certificate check (default: the server id)" },
+  ca: { type: "text", doc: "PEM file of the election CA the chain must lead to (default: the stack's)" },
+  cert: { type: "text", doc: "PEM client certificate, for mTLS endpoints" },
+  key: { type: "text", doc: "PEM key of the client certificate" },
 } as const satisfies Record<string, ParamSpec>;
 
 export const PARAMS: Record<ProbeKind, Readonly<Record<string, ParamSpec>>> = {
@@ -33,12 +33,15 @@ export const PARAMS: Record<ProbeKind, Readonly<Record<string, ParamSpec>>> = {
     method: { type: "text", values: ["GET", "HEAD"], doc: "GET | HEAD (default GET)" },
   },
   dns: {
-    question: { type: "text", required: true, doc: "the name to resolve" },
+    name: { type: "text", required: true, doc: "the name to resolve" },
     type: { type: "text", values: ["A", "AAAA", "CNAME", "TXT", "NS", "SOA", "PTR"], doc: "record type (default A)" },
   },
   ntp: {},
-  ssh: {},
-  checkin: { path: { type: "text", doc: "where the gateway keeps its check-in records" } },
+  ssh: { keyType: { type: "text", values: ["ed25519", "ecdsa", "rsa"], doc: "host key type to ask for (default: the pin's)" } },
+  checkin: {
+    log: { type: "text", doc: "the gateway's check-in log (default /var/log/amadegi/checkin.jsonl)" },
+    maxBytes: { type: "integer", min: 4096, max: 268_435_456, doc: "bytes read per SSH call (default 8 MiB)" },
+  },
 };
 
 /** Default port per kind when the check names none (ssh and checkin use the inventory's). */

@@ -48,7 +48,7 @@ const bad: [string, string, RegExp][] = [
   ["tcp without a port", `${head}    probe: tcp\n    select: { objects: servers }\n`, /^a\.yaml:2:5 error schema\.missing-field c1: a tcp check needs a port/],
   ["unknown parameter", `${head}    probe: http\n    select: { objects: servers }\n    params: { schme: https }\n`, /^a\.yaml:5:15 error schema\.unknown-field c1: unknown http parameter "schme" \(did you mean "scheme"\?\)/],
   ["bad parameter value", `${head}    probe: http\n    select: { objects: servers }\n    params: { scheme: htps }\n`, /schema\.bad-value c1: http parameter scheme: "htps" is not one of http, https \(did you mean "https"\?\)/],
-  ["missing required parameter", `${head}    probe: dns\n    select: { objects: servers }\n`, /schema\.missing-field c1: a dns check needs the parameter "question"/],
+  ["missing required parameter", `${head}    probe: dns\n    select: { objects: servers }\n`, /schema\.missing-field c1: a dns check needs the parameter "name"/],
   ["certificate condition on plain http", `${head}    probe: http\n    select: { objects: servers }\n    conditions: ["[CERTIFICATE_EXPIRATION] > election+14d"]\n`, /needs HTTPS/],
   ["unknown dependency", `${head}    probe: icmp\n    select: { objects: servers }\n    dependsOn: [c2]\n`, /reference\.unknown c1: dependsOn names check "c2": no such check/],
   ["a dependency cycle", `${head}    probe: icmp\n    select: { objects: servers }\n    dependsOn: [c2]\n  - id: c2\n    probe: icmp\n    select: { objects: servers }\n    dependsOn: [c1]\n`, /dependsOn forms a cycle: c1 → c2 → c1/],
