@@ -249,7 +249,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       } catch (error) {
         const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
         watch.noteFailure(text);
-        return settle(t, "unknown", n + 1, undefined, { failure: "internal", detail: `the ${t.kind} probe failed (${text.slice(0, 200)}); this is a bug, not a verdict on the target` });
+        // A ProbeError is a refusal (settings, a missing CA): not a verdict on the target either way.
+        const detail = error instanceof ProbeError ? `could not probe: ${text.slice(0, 300)}` : `the ${t.kind} probe failed (${text.slice(0, 200)}); this is a bug, not a verdict on the target`;
+        return settle(t, "unknown", n + 1, undefined, { failure: "internal", detail });
       } finally {
         clearTimeout(timer);
         stop.signal.removeEventListener("abort", abort);

@@ -1,0 +1,85 @@
+import { UsageError } from "../../lib/errors.ts";
+import { ExitCode } from "../../lib/exit.ts";
+import { formatFinding } from "../../model/index.ts";
+import { check, parseDeadline } from "../../probe/run.ts";
+import { formatCounts, troubled } from "../../probe/summary.ts";
+import { type Command, flag, stringOption } from "../command.ts";
+import { displayPath } from "./validate.ts";
+
+export const checkCommand: Command = {
+  name: "check",
+  summary: "run a probe campaign to a deadline: every endpoint, every path, a verdict",
+  usage: [
+    "Usage: amadegi check [--stack NAME] [--inventory DIR] [--checks DIR] [--select EXPR] [--deadline 60s] [--out FILE] [--json]",
+    "",
+    "  --stack NAME      the stack whose amadegi:probe settings apply (default: rehearsal); only its probe.allow ranges are probed",
+    "  --stacks DIR      where the stack settings live (default: stacks)",
+    "  --inventory DIR   the inventory (default: inventory)",
+    "  --checks DIR      the check catalog (default: checks)",
+    "  --select EXPR     only some targets: KEY=V[|V…][,KEY!=V…]; keys: check, kind, district, operator, medium, station, link, server",
+    "  --deadline TIME   when the campaign ends, whatever is left is `unknown` (default 60s; e.g. 90s, 5m)",
+    "  --out FILE        results, JSON lines, streamed (default: .amadegi/results/<stack>-<time>.jsonl)",
+    "  --json            print the report as JSON",
+    "",
+    "Exit codes: 0 everything up or degraded; 1 something down, unreachable or unknown;",
+    "2 could not run (bad settings, catalog or inventory) or the campaign is invalid (the prober was starved).",
+  ].join("\n"),
+  options: {
+    stack: { type: "string" },
+    stacks: { type: "string" },
+    inventory: { type: "string" },
+    checks: { type: "string" },
+    select: { type: "string" },
+    deadline: { type: "string" },
+    out: { type: "string" },
+    json: { type: "boolean" },
+  },
+  async run(args, io) {
+    const deadlineText = stringOption(args, "deadline") ?? "60s";
+    const deadlineMs = parseDeadline(deadlineText);
+    if (deadlineMs === undefined) throw new UsageError(`--deadline ${deadlineText}: expected a time such as 60s, 90s or 5m (100ms to 24h)`, { hint: "see `amadegi check --help`" });
+    const out = stringOption(args, "out");
+    const select = stringOption(args, "select");
+    const interrupt = new AbortController();
+    const onSigint = () => interrupt.abort();
+    process.once("SIGINT", onSigint);
+    try {
+      const outcome = await check({
+        stack: stringOption(args, "stack") ?? "rehearsal",
+        stacksDir: displayPath(io, stringOption(args, "stacks") ?? "stacks"),
+        inventory: displayPath(io, stringOption(args, "inventory") ?? "inventory"),
+        checks: displayPath(io, stringOption(args, "checks") ?? "checks"),
+        ...(select === undefined ? {} : { select }),
+        deadlineMs,
+        ...(out === undefined ? {} : { out: displayPath(io, out) }),
+        progress: process.stderr,
+        signal: interrupt.signal,
+      });
+      if (!outcome.ran) {
+        if (flag(args, "json")) io.out(JSON.stringify({ ran: false, findings: outcome.findings }, null, 2));
+        else for (const f of outcome.findings) io.err(formatFinding(f));
+        io.err("check: could not run (fix the findings above)");
+        return ExitCode.CANNOT_RUN;
+      }
+      const { report } = outcome;
+      const t = report.summary.total;
+      const code = !report.valid ? ExitCode.CANNOT_RUN : t.down + t.unreachable + t.unknown > 0 ? ExitCode.FINDINGS : ExitCode.OK;
+      if (flag(args, "json")) {
+        io.out(JSON.stringify({ ...report, targets: outcome.targets, unaddressed: outcome.unaddressed, exitCode: code }, null, 2));
+        return code;
+      }
+      io.out(`campaign ${report.id}: ${outcome.targets} targets in ${(report.elapsedMs / 1000).toFixed(1)}s (${report.attempts} attempts) → ${report.file}`);
+      io.out(`  ${formatCounts(t)}`);
+      for (const [title, groups] of [["district", report.summary.byDistrict], ["operator", report.summary.byOperator], ["medium", report.summary.byMedium], ["check", report.summary.byCheck]] as const) {
+        for (const [name, counts] of troubled(groups)) io.out(`  ${title} ${name}: ${formatCounts(counts)}`);
+      }
+      if (outcome.unaddressed > 0) io.out(`  ${outcome.unaddressed} selected links have no routable address (proven by check-ins only)`);
+      if (outcome.inventoryFindings.length > 0) io.err(`warning: the inventory has ${outcome.inventoryFindings.length} errors (amadegi validate); results may not mean what they seem`);
+      if (!report.valid) for (const reason of report.invalid) io.err(`INVALID: ${reason}`);
+      io.out(code === ExitCode.OK ? "ready: every target up or degraded" : code === ExitCode.FINDINGS ? "not ready: see the counts above and the results file" : "invalid campaign: the prober was starved or interrupted; run it again");
+      return code;
+    } finally {
+      process.removeListener("SIGINT", onSigint);
+    }
+  },
+};

@@ -1,0 +1,91 @@
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { ProbeError } from "../lib/errors.ts";
+import { type Finding, hasErrors, loadInventory } from "../model/index.ts";
+import { assertAllowed, parseAllow } from "./allow.ts";
+import { type CampaignReport, type ProbeSet, runCampaign } from "./campaign.ts";
+import { loadCatalog } from "./catalog/load.ts";
+import { evalContext } from "./election.ts";
+import { icmpProbe } from "./probes/icmp.ts";
+import { createProbes } from "./probes/index.ts";
+import type { IcmpOptions } from "./probes/options.ts";
+import type { ProgressStream } from "./progress.ts";
+import { readStackSettings } from "./stackconfig.ts";
+import { buildTargets, parseSelect } from "./targets.ts";
+
+/**
+ * `amadegi check` without the command line: stack settings → inventory →
+ * catalog → targets → the guard → probes → campaign. Anything that stops the
+ * campaign from running is a ProbeError or a list of findings (exit 2); a
+ * campaign that ran is a report (the CLI turns it into 0 or 1).
+ */
+export interface CheckOptions {
+  readonly stack: string;
+  readonly stacksDir?: string;
+  readonly inventory: string;
+  readonly checks: string;
+  readonly select?: string;
+  readonly deadlineMs: number;
+  readonly out?: string;
+  readonly progress?: ProgressStream;
+  readonly signal?: AbortSignal;
+  /** argv prefix for fping (e.g. inside a namespace); default ["fping"]. */
+  readonly fping?: readonly string[];
+  /** Replaces the real probes (tests of the wiring only). */
+  readonly probes?: ProbeSet;
+}
+
+export type CheckOutcome =
+  | { readonly ran: false; readonly findings: readonly Finding[] }
+  | { readonly ran: true; readonly report: CampaignReport; readonly targets: number; readonly unaddressed: number; readonly inventoryFindings: readonly Finding[] };
+
+export async function check(options: CheckOptions): Promise<CheckOutcome> {
+  const stack = readStackSettings(options.stack, options.stacksDir);
+  if (stack.probe === undefined) return { ran: false, findings: stack.findings };
+  const loaded = await loadInventory(options.inventory);
+  if (loaded.inventory === undefined) return { ran: false, findings: loaded.findings };
+  const inventory = loaded.inventory;
+  const catalog = loadCatalog(options.checks, { inventory });
+  if (catalog.catalog === undefined) return { ran: false, findings: catalog.findings };
+  const filter = options.select === undefined ? undefined : parseSelect(options.select);
+  const { targets, unaddressed } = buildTargets(inventory, catalog.catalog, filter);
+  if (targets.length === 0) {
+    throw new ProbeError(options.select === undefined ? "the catalog selects no target in this inventory" : `--select ${options.select} leaves no target`, { hint: "check the catalog's select fields and --select" });
+  }
+  const allow = parseAllow(stack.probe.allow, `${stack.file} amadegi:probe.allow`);
+  const icmp: IcmpOptions = { command: options.fping ?? ["fping"] };
+  const p = stack.probe;
+  const tls = { ...(p.ca === undefined ? {} : { caFile: p.ca }), ...(p.clientCert === undefined ? {} : { certFile: p.clientCert }), ...(p.clientKey === undefined ? {} : { keyFile: p.clientKey }) };
+  const real = options.probes === undefined ? createProbes({ allow, icmp, tls }) : undefined;
+  const probes: ProbeSet = options.probes ?? {
+    ...real,
+    icmp: (tuning) => icmpProbe({ allow, icmp: { ...icmp, count: tuning.count, intervalMs: tuning.intervalMs } }),
+  };
+  const started = new Date();
+  const out = options.out ?? join(".amadegi", "results", `${options.stack}-${started.toISOString().replace(/[:.]/g, "-")}.jsonl`);
+  const report = await runCampaign({
+    stack: options.stack,
+    from: stack.probe.from ?? hostname(),
+    targets,
+    checks: catalog.catalog.byId,
+    probes,
+    guard: (t) => assertAllowed(t.key, t.address, allow),
+    deadlineMs: options.deadlineMs,
+    maxRate: stack.probe.maxRate,
+    concurrency: stack.probe.concurrency,
+    operatorRates: catalog.catalog.operatorRates,
+    evalContext: evalContext(inventory, started.getTime()),
+    out,
+    ...(options.progress === undefined ? {} : { progress: options.progress }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  });
+  return { ran: true, report, targets: targets.length, unaddressed, inventoryFindings: hasErrors(loaded.findings) ? loaded.findings.filter((f) => f.severity === "error") : [] };
+}
+
+/** `60s`, `2m`, `1500ms` → milliseconds. */
+export function parseDeadline(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.trim());
+  if (match === null) return undefined;
+  const value = Number(match[1]) * (match[2] === "ms" ? 1 : match[2] === "s" ? 1000 : 60_000);
+  return value >= 100 && value <= 24 * 3_600_000 ? value : undefined;
+}

@@ -1,0 +1,133 @@
+// `amadegi check`: usage and exit codes, refusal before any packet, catalog
+// findings with positions, and a real campaign against real listeners on
+// loopback (the fixture inventory's addresses are 127.77.x.y).
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.ts";
+import { readResults, type ResultRecord } from "../../src/probe/results.ts";
+
+const REPO = join(import.meta.dirname, "..", "..");
+const INVENTORY = join(REPO, "test/probe/fixtures/inventory");
+const PORT = 18_722;
+let root: string;
+const servers: Server[] = [];
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd: REPO, env: process.env }, out, err };
+}
+
+async function listen(address: string): Promise<void> {
+  const server = createServer((socket) => socket.end());
+  servers.push(server);
+  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(PORT, address, resolve));
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "amadegi-check-"));
+  await writeFile(join(root, "Pulumi.loop.yaml"), "config:\n  amadegi:probe:\n    allow: [127.77.0.0/16]\n    from: test\n");
+  await writeFile(join(root, "Pulumi.elsewhere.yaml"), "config:\n  amadegi:probe:\n    allow: [127.78.0.0/16]\n");
+  await writeFile(join(root, "Pulumi.noprobe.yaml"), "config:\n  amadegi:environment: rehearsal\n");
+  const checks = join(root, "checks");
+  await mkdir(checks);
+  await writeFile(
+    join(checks, "loop.yaml"),
+    [
+      "checks:",
+      "  - id: gw-tcp",
+      "    probe: tcp",
+      "    select: { objects: servers, roles: [gateway] }",
+      `    port: ${PORT}`,
+      "    timeout: 500ms",
+      "    retries: 1",
+      "  - id: link-icmp",
+      "    probe: icmp",
+      "    select: { objects: links }",
+      "    params: { count: 2 }",
+      "    conditions: ['[LOSS] <= 5%', '[RTT] < 100ms']",
+      "  - id: link-tcp",
+      "    probe: tcp",
+      "    select: { objects: links }",
+      `    port: ${PORT}`,
+      "    timeout: 500ms",
+      "    dependsOn: [gw-tcp, link-icmp]",
+      "",
+    ].join("\n"),
+  );
+  // gw-a answers, gw-b does not (its stations' links become unreachable);
+  // behind gw-a, one link's router answers and one refuses.
+  await listen("127.77.0.1");
+  await listen("127.77.16.1");
+});
+
+afterAll(async () => {
+  for (const s of servers) await new Promise((r) => s.close(r));
+  await rm(root, { recursive: true, force: true });
+});
+
+const base = () => ["check", "--stacks", root, "--inventory", INVENTORY, "--checks", join(root, "checks")];
+
+describe("amadegi check", () => {
+  it("a real campaign on loopback: up, down, unreachable; exit 1; results streamed with a header and a footer", async () => {
+    const { io, out } = capture();
+    const file = join(root, "r1.jsonl");
+    const code = await main([...base(), "--stack", "loop", "--deadline", "20s", "--out", file], io);
+    expect(code).toBe(1);
+    const results = new Map<string, ResultRecord>();
+    const read = await readResults(file, (r) => results.set(r.key, r));
+    expect(read.header).toMatchObject({ stack: "loop", from: "test", targets: 12 });
+    expect(read.footer).toMatchObject({ valid: true, interrupted: false });
+    expect(results.get("gw-tcp/gw-a")?.status).toBe("up");
+    expect(results.get("gw-tcp/gw-b")).toMatchObject({ status: "down", failure: "refused", attempts: 2 });
+    expect(results.get("link-icmp/PKD-0001/PKD-0001-F")?.status).toBe("up");
+    expect(results.get("link-tcp/PKD-0001/PKD-0001-F")?.status).toBe("up");
+    expect(results.get("link-tcp/PKD-0001/PKD-0001-M")).toMatchObject({ status: "down", failure: "refused" });
+    expect(results.get("link-tcp/PKD-0002/PKD-0002-F")).toMatchObject({ status: "unreachable", attempts: 0 });
+    expect(results.get("link-tcp/PKD-0002/PKD-0002-F")?.detail).toMatch(/depends on gw-tcp\/gw-b, which is down/);
+    expect(out.join("\n")).toMatch(/operator tci: up \d+ · degraded 0 · down \d+ · unreachable 1/);
+    expect(out.at(-1)).toMatch(/^not ready/);
+  }, 30_000);
+
+  it("--select narrows the campaign; all up exits 0; --json prints the report", async () => {
+    const { io, out } = capture();
+    const code = await main([...base(), "--stack", "loop", "--select", "station=PKD-0001,link=PKD-0001-F|gw-a,check!=gw-tcp", "--out", join(root, "r2.jsonl"), "--json"], io);
+    expect(code).toBe(0);
+    const report = JSON.parse(out.join("\n")) as { targets: number; valid: boolean; summary: { total: { up: number } } };
+    expect(report.targets).toBe(2);
+    expect(report.summary.total.up).toBe(2);
+  }, 30_000);
+
+  it("refuses a campaign with a target outside probe.allow before any packet (exit 2)", async () => {
+    const { io, err } = capture();
+    const file = join(root, "r3.jsonl");
+    const code = await main([...base(), "--stack", "elsewhere", "--out", file], io);
+    expect(code).toBe(2);
+    expect(err.join("\n")).toMatch(/target\(s\) outside probe.allow; nothing was sent/);
+    await expect(readResults(file)).rejects.toThrow();
+  });
+
+  it("a stack without amadegi:probe cannot run (exit 2, with the file and line)", async () => {
+    const { io, err } = capture();
+    expect(await main([...base(), "--stack", "noprobe"], io)).toBe(2);
+    expect(err.join("\n")).toMatch(/Pulumi\.noprobe\.yaml:2:3 error schema\.missing-field -: .* has no amadegi:probe/);
+  });
+
+  it("a typo in the catalog stops the run with file:line:col (exit 2)", async () => {
+    const dir = join(root, "badchecks");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "a.yaml"), "checks:\n  - id: x\n    probe: icmp\n    select: { objects: links }\n    conditions: ['[LOS] <= 5%']\n");
+    const { io, err } = capture();
+    expect(await main(["check", "--stacks", root, "--stack", "loop", "--inventory", INVENTORY, "--checks", dir], io)).toBe(2);
+    expect(err.join("\n")).toMatch(/a\.yaml:5:20 error schema\.bad-value x: condition "\[LOS\] <= 5%": unknown placeholder \[LOS\] \(did you mean \[LOSS\]\?\)/);
+  });
+
+  it("bad usage exits 2", async () => {
+    const { io } = capture();
+    expect(await main([...base(), "--stack", "loop", "--deadline", "soon"], io)).toBe(2);
+    expect(await main([...base(), "--stack", "loop", "--select", "distrct=x"], io)).toBe(2);
+  });
+});
