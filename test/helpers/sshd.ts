@@ -58,7 +58,13 @@ export async function startSshd(address: string): Promise<Sshd> {
   child.stderr?.on("data", (c: Buffer) => {
     if (stderr.length < 4096) stderr += c.toString();
   });
-  await waitForPort(address, port, child, () => stderr);
+  try {
+    await waitForPort(address, port, child, () => stderr);
+  } catch (error) {
+    child.kill("SIGKILL");
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     address,
     port,
