@@ -71,7 +71,7 @@ export async function loadInventory(dir: string, options: LoadOptions = {}): Pro
       source = readSource(path, sink);
       if (source === undefined) continue;
       sources.add(source);
-      scanText(source, sink);
+      scanText(source, sink, source.mayHoldBidi);
       if (!parseSource(source, sink)) continue;
       const src = source;
       switch (role) {

@@ -22,9 +22,14 @@ export function asciiDigits(text: string): string {
   });
 }
 
+// Compatibility forms (Arabic presentation forms, ligatures, full-width
+// letters) are outside these ranges; only names holding one need NFKC.
+const PLAIN_RANGES = /^[\u0000-\u024F\u0600-\u06FF\u200C\u200D\s]*$/;
+
 /** The comparison key of a name. */
 export function normalizeName(name: string): string {
-  return asciiDigits(name.normalize("NFKC").replace(LETTERS, (c) => FOLD[c] ?? c).replace(DROP, ""))
+  const composed = PLAIN_RANGES.test(name) ? name : name.normalize("NFKC");
+  return asciiDigits(composed.replace(LETTERS, (c) => FOLD[c] ?? c).replace(DROP, ""))
     .replace(/\s+/g, " ")
     .trim()
     .toLowerCase();

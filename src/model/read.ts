@@ -4,6 +4,7 @@ import { isUtf8 } from "node:buffer";
 import { basename, dirname, join } from "node:path";
 import { InventoryError } from "../lib/errors.ts";
 import type { FindingSink, Location } from "./finding.ts";
+import { mayHoldBidi } from "./scan.ts";
 import { SourceFile } from "./source.ts";
 
 /**
@@ -128,7 +129,9 @@ export function readSource(path: string, sink: FindingSink): SourceFile | undefi
   const decoded = bytes.toString("utf8");
   const text = decoded.charCodeAt(0) === 0xfeff ? decoded.slice(1) : decoded;
   if (text.trim() === "") return empty(sink, start, path);
-  return new SourceFile(path, text);
+  const source = new SourceFile(path, text);
+  source.mayHoldBidi = mayHoldBidi(bytes);
+  return source;
 }
 
 function empty(sink: FindingSink, start: Location, path: string): undefined {

@@ -38,6 +38,14 @@ export function checkReferences(inv: Inventory, report: Reporter): void {
   checkWaivers(inv, report);
 }
 
+/**
+ * The case-insensitive key of an ASCII id or code. Most ids are already upper
+ * case (PKD-0031): those are their own key, with no new string made.
+ */
+export function caseKey(id: string): string {
+  return /[a-z]/.test(id) ? id.toUpperCase() : id;
+}
+
 interface Placed {
   readonly id: string;
   readonly origin: Origin;
@@ -63,7 +71,7 @@ function unique<T extends Placed>(
 
 function checkIds(inv: Inventory, report: Reporter): void {
   const ids = (kind: string, items: Iterable<Placed>, hint = `give this ${kind} another id`) =>
-    unique(report, "uniqueness.id", items, (i) => i.id.toLowerCase(), ["id"], (i) => `${kind} id "${i.id}" is used twice`, hint);
+    unique(report, "uniqueness.id", items, (i) => caseKey(i.id), ["id"], (i) => `${kind} id "${i.id}" is used twice`, hint);
   ids("milestone", inv.election.milestones);
   ids("operator", inv.operators);
   ids("point-of-presence", inv.pops);
@@ -75,7 +83,7 @@ function checkIds(inv: Inventory, report: Reporter): void {
   const links = new Seen<Origin>();
   for (const station of inv.stations) {
     for (const link of station.links) {
-      const prior = links.claim(link.id.toLowerCase(), link.origin);
+      const prior = links.claim(caseKey(link.id), link.origin);
       if (prior !== undefined) {
         report("uniqueness.id", link.origin, ["id"], station.id, `link id "${link.id}" is used twice, already used at ${where(report.sources, prior, "id")}`, "give this link another id, e.g. <station>-F2");
       }
@@ -84,7 +92,7 @@ function checkIds(inv: Inventory, report: Reporter): void {
   const counties = new Seen<Origin>();
   for (const d of inv.districts) {
     for (const c of d.counties) {
-      const prior = counties.claim(`${d.id}/${c.id}`.toLowerCase(), c.origin);
+      const prior = counties.claim(caseKey(`${d.id}/${c.id}`), c.origin);
       if (prior !== undefined) {
         report("uniqueness.id", c.origin, ["county"], d.id, `county "${c.id}" of district "${d.id}" is declared by two files, already at ${where(report.sources, prior, "county")}`, "keep one file per county, or merge them");
       }
@@ -121,7 +129,7 @@ function checkAddressesAndDevices(inv: Inventory, report: Reporter): void {
     const prior = taken(s.address, s.origin, ["address"]);
     if (prior !== undefined) report("uniqueness.address", s.origin, ["address"], s.id, `address ${s.address} is used twice, already at ${prior}`, "no two endpoints may share an address");
   }
-  const circuits = new Seen<Origin>();
+  const circuits = new Map<string, Seen<Origin>>();
   for (const station of inv.stations) {
     station.links.forEach((link, index) => {
       if (link.address !== undefined) {
@@ -131,14 +139,19 @@ function checkAddressesAndDevices(inv: Inventory, report: Reporter): void {
         }
       }
       if (link.circuit !== undefined) {
-        const prior = circuits.claim(`${link.operator}\u0000${link.circuit.trim().toUpperCase()}`, link.origin);
+        let ofOperator = circuits.get(link.operator);
+        if (ofOperator === undefined) {
+          ofOperator = new Seen<Origin>();
+          circuits.set(link.operator, ofOperator);
+        }
+        const prior = ofOperator.claim(caseKey(link.circuit.trim()), link.origin);
         if (prior !== undefined) {
           report("uniqueness.circuit", link.origin, ["circuit"], station.id, `link ${link.id}: circuit ${link.circuit} of ${link.operator} is used twice, already at ${where(report.sources, prior, "circuit")}`, "a circuit is one physical line; check the operator's order");
         }
       }
     });
   }
-  unique(report, "uniqueness.device-serial", inv.stations, (s) => s.device.serial.trim().toUpperCase(), ["device", "serial"], (s) => `device serial ${s.device.serial} is used twice`, "one device per station; check the serial on the device's label");
+  unique(report, "uniqueness.device-serial", inv.stations, (s) => caseKey(s.device.serial.trim()), ["device", "serial"], (s) => `device serial ${s.device.serial} is used twice`, "one device per station; check the serial on the device's label");
   unique(report, "uniqueness.device-key", inv.stations, (s) => s.device.fingerprint, ["device", "fingerprint"], () => "device key fingerprint is used twice", "each device has its own key; a shared key means a cloned or mistyped device");
 }
 

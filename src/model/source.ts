@@ -14,7 +14,7 @@ export interface Origin {
 /**
  * One inventory file after reading: its decoded text and, once parsed, its
  * event stream. The schema stage walks the full events; afterwards they are
- * compacted to three typed arrays (kind, offset, scalar end) so a national
+ * compacted to two typed arrays (kind, offset) so a national
  * run keeps a few bytes per node, not an object, for the positions later
  * findings may need. Line starts are computed only when a finding needs one.
  */
@@ -25,9 +25,9 @@ export class SourceFile {
   private kinds: Uint8Array = new Uint8Array(0);
   /** Where each node starts (before a quote); for scalars also where its text starts and ends. */
   private offsets: Int32Array = new Int32Array(0);
-  private textStarts: Int32Array = new Int32Array(0);
-  private textEnds: Int32Array = new Int32Array(0);
   private lineStarts: number[] | undefined;
+  /** Set by the read stage from the bytes: false means the text scan for bidirectional controls can be skipped. */
+  mayHoldBidi = true;
   /** Found while compacting, for the parse stage: documents, and nodes with an alias, anchor or tag. */
   documents = 0;
   aliases: number[] = [];
@@ -48,8 +48,6 @@ export class SourceFile {
     this.full = events;
     this.kinds = new Uint8Array(events.length);
     this.offsets = new Int32Array(events.length);
-    this.textStarts = new Int32Array(events.length);
-    this.textEnds = new Int32Array(events.length);
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
       if (event === undefined) continue;
@@ -68,12 +66,8 @@ export class SourceFile {
           this.offsets[i] = offsetOf(event);
           if (event.anchorStart >= 0) this.anchors.push(i);
           if (event.tagStart >= 0) this.tags.push(i);
-          if (event.type === EVENT_ID.SCALAR) {
-            this.textStarts[i] = event.valueStart;
-            this.textEnds[i] = event.valueEnd;
-            // An empty value (`name:`) has no position of its own: point at its key.
-            if (event.valueStart < 0 && i > 0) this.offsets[i] = this.offsets[i - 1] ?? 0;
-          }
+          // An empty value (`name:`) has no position of its own: point at its key.
+          if (event.type === EVENT_ID.SCALAR && event.valueStart < 0 && i > 0) this.offsets[i] = this.offsets[i - 1] ?? 0;
       }
     }
   }
@@ -132,7 +126,7 @@ export class SourceFile {
       if (kind === EVENT_ID.MAPPING && typeof part === "string") {
         while (i < kinds.length && kinds[i] !== EVENT_ID.POP) {
           const valueAt = this.skip(i);
-          if (kinds[i] === EVENT_ID.SCALAR && this.text.slice(this.textStarts[i], this.textEnds[i]) === part) {
+          if (kinds[i] === EVENT_ID.SCALAR && this.isKey(i, part)) {
             found = key && step === path.length - 1 ? i : valueAt;
             break;
           }
@@ -151,6 +145,17 @@ export class SourceFile {
       current = found;
     }
     return current;
+  }
+
+  /** Whether the scalar at `i` is the key `name` (plain or quoted; inventory keys are ASCII words). */
+  private isKey(i: number, name: string): boolean {
+    const text = this.text;
+    const at = this.offsets[i] ?? 0;
+    const quote = text[at];
+    const start = quote === '"' || quote === "'" ? at + 1 : at;
+    if (!text.startsWith(name, start)) return false;
+    const after = text[start + name.length];
+    return after === undefined || after === ":" || after === quote || after === " " || after === "\t";
   }
 
   private lines(): number[] {

@@ -12,6 +12,7 @@ describe("normalizeName", () => {
     ["diacritics", "مَدرِسه", "مدرسه"],
     ["spaces", "  دبستان   یکم ", "دبستان یکم"],
     ["ASCII case", "School One", "school one"],
+    ["presentation forms (NFKC)", "\uFEFB\uFEE0\uFEE4\uFEEA", "لالمه"],
   ])("%s", (_what, a, b) => {
     expect(normalizeName(a)).toBe(normalizeName(b));
   });

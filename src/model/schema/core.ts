@@ -182,14 +182,38 @@ export const number = (options: { min: number; max: number; integer?: boolean; u
 };
 
 export const oneOf = <const V extends string>(values: readonly V[]): Schema<V> => {
-  const set = new Set<string>(values);
   const expected = `one of ${values.join(", ")}`;
-  return scalar(expected, (value, r, node) => {
-    if (set.has(value)) return value as V; // checked against the set just above
+  const text = scalar(expected, (value, r, node) => {
     r.report("schema.bad-value", node, `"${clip(value)}" is not ${expected}${didYouMean(value, values)}`, `write one of: ${values.join(", ")}`);
     return INVALID;
   });
+  return {
+    expected,
+    read(r) {
+      // The common case, a plain word of the set, is matched in place: no
+      // substring is made, and the model shares one string per value.
+      const event = r.events[r.i];
+      if (event?.type === EVENT_ID.SCALAR && event.fast && event.style === SCALAR_STYLE.PLAIN) {
+        const value = matchAt(r.source.text, event.valueStart, event.valueEnd, values);
+        if (value !== undefined) {
+          r.i++;
+          return value;
+        }
+      }
+      return text.read(r);
+    },
+  };
 };
+
+/** The word of `words` that the text between start and end spells, if any. */
+function matchAt<V extends string>(text: string, start: number, end: number, words: readonly V[], from = 0): V | undefined {
+  const length = end - start;
+  for (let k = from; k < words.length; k++) {
+    const word = words[k];
+    if (word !== undefined && word.length === length && text.startsWith(word, start)) return word;
+  }
+  return undefined;
+}
 
 export const list = <T>(item: Schema<T>, options: { min?: number } = {}): Schema<T[]> => {
   const expected = `a list of ${item.expected}`;
@@ -286,6 +310,7 @@ export function object<S extends Shape, const O extends ObjectOptions = Record<n
       const stamp = ++stamps;
       const out: Record<string, unknown> = {};
       let ok = true;
+      let next = 0;
       r.i = node + 1;
       while (r.i < r.events.length && r.events[r.i]?.type !== EVENT_ID.POP) {
         const keyNode = r.i;
@@ -296,8 +321,12 @@ export function object<S extends Shape, const O extends ObjectOptions = Record<n
           ok = false;
           continue;
         }
-        const key = r.text(keyEvent);
         r.i = keyNode + 1;
+        // Hand-kept files mostly follow the schema's order: try the fields from
+        // the last one matched, in place, before making the key a string.
+        let key = keyEvent.fast && keyEvent.style === SCALAR_STYLE.PLAIN ? matchAt(r.source.text, keyEvent.valueStart, keyEvent.valueEnd, names, next) : undefined;
+        if (key !== undefined) next = names.indexOf(key) + 1;
+        key ??= r.text(keyEvent);
         const field = fields.get(key);
         if (field === undefined) {
           if (options?.secretField?.(key) === true) {
