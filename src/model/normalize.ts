@@ -24,7 +24,7 @@ export function asciiDigits(text: string): string {
 
 // Compatibility forms (Arabic presentation forms, ligatures, full-width
 // letters) are outside these ranges; only names holding one need NFKC.
-const PLAIN_RANGES = /^[\u0000-\u024F\u0600-\u06FF\u200C\u200D\s]*$/;
+const PLAIN_RANGES = /^[\u0020-\u024F\u0600-\u06FF\u200C\u200D\s]*$/;
 
 /** The comparison key of a name. */
 export function normalizeName(name: string): string {
