@@ -215,10 +215,16 @@ function matchAt<V extends string>(text: string, start: number, end: number, wor
   return undefined;
 }
 
-export const list = <T>(item: Schema<T>, options: { min?: number } = {}): Schema<T[]> => {
+/** A list schema keeps its item schema, so docs and tests can walk the shape. */
+export interface ListSchema<T> extends Schema<T[]> {
+  readonly item: Schema<T>;
+}
+
+export const list = <T>(item: Schema<T>, options: { min?: number } = {}): ListSchema<T> => {
   const expected = `a list of ${item.expected}`;
   return {
     expected,
+    item,
     read(r) {
       const node = r.i;
       const event = r.events[node];
@@ -291,16 +297,22 @@ export interface ObjectOptions {
 
 type WithOrigin<T, O extends ObjectOptions> = O extends { origin: true } ? Flatten<T & { readonly origin: Origin }> : T;
 
+/** An object schema keeps its fields, so docs and tests can walk the shape. */
+export interface ObjectSchema<T> extends Schema<T> {
+  readonly fields: readonly (readonly [string, Field<unknown>])[];
+}
+
 export function object<S extends Shape, const O extends ObjectOptions = Record<never, never>>(
   shape: S,
   options?: O,
-): Schema<WithOrigin<ObjectOf<S>, O>> {
+): ObjectSchema<WithOrigin<ObjectOf<S>, O>> {
   const names = Object.keys(shape);
   const fields = new Map<string, Field<unknown>>(Object.entries(shape));
   const expected = "a mapping";
   const idField = options?.id;
   return {
     expected,
+    fields: Object.entries(shape),
     read(r) {
       const node = r.i;
       const event = r.events[node];
