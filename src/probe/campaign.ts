@@ -71,7 +71,7 @@ export interface CampaignOptions {
   readonly lagLimitMs?: number;
   /** First retry backoff; doubles per retry (default 200 ms). */
   readonly retryBaseMs?: number;
-  /** Hosts per fping process (default: a quarter of the sweep, 1,000–50,000). */
+  /** Hosts per fping process (default: a quarter of the sweep, at least 1,000, at most 60,000 / count). */
   readonly icmpBatch?: number;
   /** fping processes at once (default 2). */
   readonly icmpParallel?: number;
@@ -301,7 +301,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         continue;
       }
       const parallel = Math.max(1, options.icmpParallel ?? 2);
-      const size = Math.max(1, options.icmpBatch ?? Math.min(50_000, Math.max(1000, Math.ceil(list.length / (parallel * 2)))));
+      // fping numbers its requests in 16 bits: hosts × count per process must stay below 65,536.
+      const size = Math.max(1, Math.min(Math.floor(60_000 / count), options.icmpBatch ?? Math.max(1000, Math.ceil(list.length / (parallel * 2)))));
       // The send rate: the global ceiling shared by the parallel fping processes.
       const intervalMs = (1000 * parallel) / (options.maxRate * count);
       const probe = typeof source === "function" ? source({ count, intervalMs }) : source;
