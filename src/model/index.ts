@@ -9,5 +9,5 @@ export { type Origin, Sources } from "./source.ts";
 export { formatBoth, type IsoDate, parseDate, todayIn, toJalali } from "./dates.ts";
 export { normalizeName } from "./normalize.ts";
 export { ORGANISATIONS } from "./references.ts";
-export { MEDIA, LINK_STATES, ROLES, SITE_OWNERS, POP_KINDS } from "./schema/files.ts";
+export { CRITERIA, MEDIA, LINK_STATES, ROLES, SITE_OWNERS, POP_KINDS } from "./schema/files.ts";
 export type * from "./types.ts";

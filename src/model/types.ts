@@ -23,6 +23,7 @@ import type { Origin } from "./source.ts";
  */
 
 export type Milestone = Infer<typeof milestone>;
+export type CriterionId = Milestone["criteria"][number];
 export type Policy = Infer<typeof policy>;
 export type ElectionDecl = Infer<typeof electionFile>["election"];
 export type Election = ElectionDecl & {

@@ -16,12 +16,54 @@ const closed = { secretField: looksLikeSecret } as const;
 
 // election.yaml ---------------------------------------------------------------
 
+/**
+ * The readiness criteria a milestone may name. The model owns the vocabulary (so
+ * `validate` reports an unknown id with "did you mean"); src/readiness/criteria.ts
+ * implements each one, and a test keeps the two lists identical.
+ */
+export const CRITERIA = [
+  "links-declared",
+  "links-ordered",
+  "links-live",
+  "links-live-by-committed",
+  "fixed-diverse-paths",
+  "gateways-up",
+  "dns-up",
+  "ntp-in-sync",
+  "central-roles-n-plus-1",
+  "certificates-valid",
+  "devices-checked-in",
+  "no-blind-spot",
+  "no-unwaived-drift",
+  "election-day-sign-off",
+] as const;
+
 export const milestone = object(
   {
     id: required(id(), "an id such as T-30"),
     name: optional(text(), "a name, Persian or English"),
     due: required(date(), "the date by which the criteria must hold"),
-    criteria: withDefault(list(id()), [], "ids of the readiness checks that must pass by then"),
+    criteria: withDefault(list(oneOf(CRITERIA)), [], "ids of the readiness criteria that must hold by then (docs/readiness.md)"),
+    thresholds: withDefault(
+      list(
+        object(
+          {
+            criterion: required(oneOf(CRITERIA), "the criterion id"),
+            min: required(number({ min: 0, max: 100, unit: "%" }), "the share (%) that must pass; default 100"),
+          },
+          closed,
+        ),
+      ),
+      [],
+      "per-criterion minimum shares, e.g. { criterion: links-live, min: 98 }",
+    ),
+    maxAgeHours: withDefault(number({ min: 1, max: 8760, integer: true, unit: "h" }), 24, "results and approvals older than this cannot be judged"),
+    maxUnknownPercent: withDefault(number({ min: 0, max: 100, unit: "%" }), 5, "more `unknown` results than this share: the gate cannot judge"),
+    checkinsSince: optional(date(), "devices must have checked in since this day (default: 7 days before due)"),
+    signoff: optional(
+      object({ required: required(number({ min: 1, max: 100, integer: true }), "how many committee members must approve") }, closed),
+      "committee sign-off this milestone needs",
+    ),
   },
   { ...closed, id: "id", origin: true },
 );
@@ -32,6 +74,11 @@ export const policy = object(
       number({ min: -150, max: -30, unit: "dBm" }),
       -110,
       "a mobile link surveyed below this signal (dBm) is a blind spot",
+    ),
+    certMarginDays: withDefault(
+      number({ min: 0, max: 365, integer: true, unit: "days" }),
+      14,
+      "certificates must stay valid this many days past election day",
     ),
   },
   closed,
@@ -52,7 +99,7 @@ export const electionFile = object(
       ),
       "the election",
     ),
-    policy: withDefault(policy, { blindSpotDbm: -110 }, "policy thresholds"),
+    policy: withDefault(policy, { blindSpotDbm: -110, certMarginDays: 14 }, "policy thresholds"),
     milestones: withDefault(list(milestone), [], "readiness milestones"),
   },
   closed,
