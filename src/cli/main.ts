@@ -3,9 +3,25 @@ import { ExitCode } from "../lib/exit.ts";
 import { type Command, type Io, parseCommandArgs } from "./command.ts";
 import { commands } from "./commands/index.ts";
 
+/**
+ * A stream whose reader went away (`amadegi validate | head`) is not an error
+ * of the command: stop writing to it and let the command finish, so its exit
+ * code still says what it found.
+ */
+function writer(stream: NodeJS.WriteStream): (text: string) => void {
+  let closed = false;
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    closed = true;
+  });
+  return (text) => {
+    if (!closed) stream.write(text.endsWith("\n") ? text : `${text}\n`);
+  };
+}
+
 const defaultIo: Io = {
-  out: (text) => process.stdout.write(text.endsWith("\n") ? text : `${text}\n`),
-  err: (text) => process.stderr.write(text.endsWith("\n") ? text : `${text}\n`),
+  out: writer(process.stdout),
+  err: writer(process.stderr),
   cwd: process.cwd(),
   env: process.env,
 };

@@ -40,3 +40,16 @@ describe("amadegi", () => {
     expect(err.join("\n")).toContain("UsageError: preview needs --stack NAME");
   });
 });
+
+describe("amadegi writing into a closed pipe", () => {
+  it("finishes quietly with the command's own exit code when the reader goes away", async () => {
+    const { execFile } = await import("node:child_process");
+    const { promisify } = await import("node:util");
+    const { repoRoot } = await import("../../src/toolchain/paths.ts");
+    // The sample inventory's JSON is far larger than the pipe's buffer, so writes hit EPIPE.
+    const script = 'node bin/amadegi.js validate --today 2026-11-22 --json | head -c 10 > /dev/null; echo "exit ${PIPESTATUS[0]}"';
+    const { stdout, stderr } = await promisify(execFile)("bash", ["-c", script], { cwd: repoRoot, encoding: "utf8" });
+    expect(stderr).toBe("");
+    expect(stdout.trim()).toBe("exit 0");
+  }, 30_000);
+});

@@ -1,6 +1,6 @@
 import { ExitCode } from "../../lib/exit.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { openStack } from "../../provision/workspace.ts";
+import type { Stack } from "@pulumi/pulumi/automation/index.js";
 import { type Command, type Io, type ParsedArgs, flag, stringOption } from "../command.ts";
 
 const options = { stack: { type: "string", short: "s" }, json: { type: "boolean" } } as const;
@@ -26,7 +26,7 @@ function report(io: Io, json: boolean, payload: { stack: string; operation: stri
 type Operation = "preview" | "up" | "destroy";
 
 /** What each operation did, as change counts (and outputs after an up). */
-async function perform(operation: Operation, stack: Awaited<ReturnType<typeof openStack>>) {
+async function perform(operation: Operation, stack: Stack) {
   switch (operation) {
     case "preview":
       return { changes: (await stack.preview({ color: "never" })).changeSummary };
@@ -48,6 +48,8 @@ function stackCommand(operation: Operation, summary: string, usageDetail: string
     options,
     async run(args, io) {
       const name = stackName(args, operation);
+      // The Pulumi SDK takes most of a second to load: only the stack commands pay for it.
+      const { openStack } = await import("../../provision/workspace.ts");
       const stack = await openStack(name, { env: io.env });
       report(io, flag(args, "json"), { stack: name, operation, ...(await perform(operation, stack)) });
       return ExitCode.OK;
