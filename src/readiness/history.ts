@@ -77,7 +77,7 @@ export class History {
   }
 
   /** Store a campaign and its results, all or nothing. */
-  recordCampaign(campaign: CampaignRecord, results: Iterable<ProbeResult>): void {
+  recordCampaign(campaign: CampaignRecord, results: Iterable<Pick<ProbeResult, "key" | "status" | "failure" | "district" | "operator">>): void {
     const insertResult = this.db.prepare("INSERT OR REPLACE INTO result (campaign, key, status, failure, district, operator) VALUES (?, ?, ?, ?, ?, ?)");
     this.db.exec("BEGIN IMMEDIATE");
     try {
@@ -94,6 +94,10 @@ export class History {
 
   recordVerdict(milestone: string, at: string, verdict: string, campaign?: string, score?: number): void {
     this.db.prepare("INSERT OR REPLACE INTO verdict (milestone, campaign, at, verdict, score) VALUES (?, ?, ?, ?, ?)").run(milestone, campaign ?? null, at, verdict, score ?? null);
+  }
+
+  hasCampaign(id: string): boolean {
+    return this.db.prepare("SELECT 1 AS found FROM campaign WHERE id = ?").get(id) !== undefined;
   }
 
   /** Campaigns of a stack, newest first. */

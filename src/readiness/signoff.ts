@@ -47,7 +47,7 @@ export function parseManifest(text: string): Manifest {
   const lines = text.split("\n");
   if (lines[0] !== HEADER || lines.length !== FIELDS.length + 2 || lines.at(-1) !== "") {
     throw new SignoffError(`not an amadegi sign-off manifest (expected "${HEADER}" and ${FIELDS.length} fields)`, {
-      hint: "create it with `amadegi signoff manifest` and sign that file unchanged",
+      hint: "create it with `amadegi approve --milestone ID --results FILE` and sign that file unchanged",
     });
   }
   const values: Record<string, string> = {};
@@ -70,7 +70,7 @@ export function allowedSigners(committee: readonly Member[]): string {
   return committee.map((m) => `${m.id} namespaces="${SIGNOFF_NAMESPACE}" ${m.sshKey}`).join("\n") + "\n";
 }
 
-export type ApprovalStatus = "valid" | "bad-signature" | "unknown-key" | "other-election" | "other-milestone" | "other-results" | "other-commit" | "too-old" | "from-the-future" | "malformed";
+export type ApprovalStatus = "valid" | "bad-signature" | "unknown-key" | "other-election" | "other-milestone" | "other-results" | "other-commit" | "other-verdict" | "too-old" | "from-the-future" | "malformed";
 
 export interface Approval {
   /** Where it came from, for messages (e.g. the signature's file name). */
@@ -92,6 +92,8 @@ export interface Expectation {
   readonly milestone: string;
   readonly inventoryCommit: string;
   readonly resultsSha256: string;
+  /** When given, an approval of another verdict is refused (a member who approved "ready" did not approve "not-ready"). */
+  readonly verdict?: Manifest["verdict"];
   /** An approval older than this is refused (no replay of an old approval). */
   readonly maxAgeMs: number;
   readonly now: Date;
@@ -145,6 +147,7 @@ async function checkOne(approval: Approval, sigFile: string, signers: string, ex
   if (manifest.milestone !== expected.milestone) return mismatch("other-milestone", "milestone", manifest.milestone, expected.milestone);
   if (manifest.resultsSha256 !== expected.resultsSha256) return mismatch("other-results", "results", manifest.resultsSha256.slice(0, 12), expected.resultsSha256.slice(0, 12));
   if (manifest.inventoryCommit !== expected.inventoryCommit) return mismatch("other-commit", "inventory commit", manifest.inventoryCommit.slice(0, 12), expected.inventoryCommit.slice(0, 12));
+  if (expected.verdict !== undefined && manifest.verdict !== expected.verdict) return mismatch("other-verdict", "the verdict", manifest.verdict, expected.verdict);
   const age = expected.now.getTime() - Date.parse(manifest.time);
   if (age < -5 * 60_000) return { source, member, status: "from-the-future", detail: `${member} dated the approval ${manifest.time}, after now` };
   if (age > expected.maxAgeMs) {

@@ -1,0 +1,61 @@
+import { join } from "node:path";
+import { UsageError } from "../../lib/errors.ts";
+import { ExitCode } from "../../lib/exit.ts";
+import { writeFileAtomic } from "../../lib/fs.ts";
+import { gate } from "../../readiness/gate.ts";
+import { renderManifest, SIGNOFF_NAMESPACE } from "../../readiness/signoff.ts";
+import { type Command, stringOption } from "../command.ts";
+import { gateOptions, sharedOptions } from "./gate.ts";
+import { displayPath } from "./validate.ts";
+
+export const approve: Command = {
+  name: "approve",
+  summary: "write the exact sign-off manifest a committee member signs for a milestone",
+  usage: [
+    "Usage: amadegi approve --milestone ID --results FILE [--inventory DIR] [--out FILE]",
+    "",
+    "  --milestone ID    the milestone to approve",
+    "  --results FILE    the results being approved (their sha256 goes into the manifest)",
+    "  --inventory DIR   the inventory (default: inventory); it must be committed: the manifest names the commit",
+    "  --out FILE        where to write the manifest (default: .amadegi/approvals/<milestone>-<time>.txt)",
+    "",
+    "Judges the milestone as the gate does, writes the manifest, prints it and the ssh-keygen line to sign it.",
+    "Exit codes: 0 manifest written; 2 nothing to approve (cannot judge, no commit, uncommitted changes).",
+  ].join("\n"),
+  options: { ...sharedOptions, out: { type: "string" } },
+  async run(args, io) {
+    if (stringOption(args, "milestone") === undefined) throw new UsageError("approve needs --milestone ID", { hint: "name the milestone you approve" });
+    if (stringOption(args, "results") === undefined) throw new UsageError("approve needs --results FILE", { hint: "name the results file you approve (the gate checks its sha256)" });
+    const options = await gateOptions(args, io, false);
+    const { result } = await gate(options);
+    const { inventory, results } = result;
+    if (result.criteriaVerdict === "cannot-judge" || results === undefined) {
+      io.err(`approve: milestone ${result.milestone.id} cannot be judged on these results, so there is nothing to approve:`);
+      for (const reason of result.reasons) io.err(`  - ${reason}`);
+      return ExitCode.CANNOT_RUN;
+    }
+    if (inventory.commit === undefined || inventory.dirty) {
+      throw new UsageError(inventory.commit === undefined ? `${inventory.dir} is not in a git repository: a manifest names the inventory's commit` : `${inventory.dir} has uncommitted changes: commit them, then approve`, { hint: "the gate refuses approvals of another commit" });
+    }
+    const now = new Date();
+    const manifest = renderManifest({
+      election: result.election.id,
+      milestone: result.milestone.id,
+      inventoryCommit: inventory.commit,
+      resultsSha256: results.sha256,
+      verdict: result.criteriaVerdict,
+      time: `${now.toISOString().slice(0, 19)}Z`,
+    });
+    const stamp = now.toISOString().slice(0, 19).replace(/[-:]/g, "");
+    const out = displayPath(io, stringOption(args, "out") ?? join(".amadegi", "approvals", `${result.milestone.id}-${stamp}.txt`));
+    await writeFileAtomic(out, manifest);
+    io.out(manifest.trimEnd());
+    io.out("");
+    if (result.criteriaVerdict !== "ready") io.err(`note: the verdict is not-ready; an approval of it does not let the gate pass`);
+    io.out(`wrote ${out}; sign it unchanged with your committee key:`);
+    io.out(`  ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n ${SIGNOFF_NAMESPACE} ${out}`);
+    io.out(`then put ${out} and ${out}.sig in the gate's approvals directory (--approvals, default .amadegi/approvals).`);
+    io.out(`The approval counts for ${result.milestone.maxAgeHours} h, for these results and inventory commit ${inventory.commit.slice(0, 12)} only.`);
+    return ExitCode.OK;
+  },
+};

@@ -1,0 +1,511 @@
+import type { CriterionId, Inventory, IsoDate, Link, Milestone, Role, RuleId, Server, Station, Waiver } from "../model/index.ts";
+import { formatBoth } from "../model/index.ts";
+import { daysBetween } from "../model/dates.ts";
+import { type Evidence, isHealthy, type Observed } from "./evidence.ts";
+
+/**
+ * The readiness criteria, by id. Each measures, over the inventory and the
+ * latest evidence, how many objects (stations, links, devices, servers, roles)
+ * meet it and which do not, with the owner of each one that does not: the
+ * operator, the municipality, the education department, the governorate, or
+ * our own team (`it-committee`). The gate (gate.ts) applies thresholds and
+ * waivers to these measures; a criterion never decides pass or fail itself.
+ *
+ * The model owns the list of ids (CRITERIA in src/model/schema/files.ts, so
+ * `validate` catches a typo); this registry implements every one of them, and
+ * a test keeps the two identical.
+ */
+
+/** Our own team: central servers, declaring links, devices. */
+export const OUR_TEAM = "it-committee";
+
+export type OffenderKind = "station" | "link" | "device" | "server" | "role";
+
+export interface Offender {
+  /** The id of what is not ready: a station, link, server id, or `role:<role>`. */
+  readonly id: string;
+  readonly kind: OffenderKind;
+  readonly station?: string;
+  readonly district?: string;
+  /** Who has to act: an operator id, municipality, education, governorate, mosque, health, or it-committee. */
+  readonly owner: string;
+  /** One line for a person: what is wrong, with the observed value. */
+  readonly reason: string;
+  /** Higher is worse: offenders are listed worst first. */
+  readonly severity: number;
+}
+
+export type Measure =
+  | { readonly total: number; readonly good: number; readonly offenders: readonly Offender[]; readonly note?: string }
+  | { readonly cannotJudge: string };
+
+export interface CriterionContext {
+  readonly inventory: Inventory;
+  /** Absent when no results were given (criteria that need them cannot judge). */
+  readonly evidence?: Evidence;
+  /** The day being judged (lifecycle dates, waivers). */
+  readonly date: IsoDate;
+  readonly milestone: Milestone;
+  /** The instant from which device check-ins count. */
+  readonly checkinsSince: string;
+}
+
+export interface Criterion {
+  readonly id: CriterionId;
+  readonly title: { readonly en: string; readonly fa: string };
+  /** Whether it reads probe results (without them it cannot judge). */
+  readonly needsResults: boolean;
+  /** Waivers of these model rules, naming an offender (or its station), accept it. */
+  readonly waivedBy: readonly RuleId[];
+  /** Handled by the gate's sign-off step, not by a measure. */
+  readonly signoff?: true;
+  measure(ctx: CriterionContext): Measure;
+}
+
+// Severity bands: what the committee should chase first.
+const SEVERITY = { overdue: 100, down: 50, unreachable: 40, notObserved: 30, unknown: 20, pending: 10 } as const;
+
+function statusSeverity(status: string): number {
+  return status === "down" ? SEVERITY.down : status === "unreachable" ? SEVERITY.unreachable : status === "unknown" ? SEVERITY.unknown : SEVERITY.notObserved;
+}
+
+/** The points of presence a link depends on: its pop and the pop's backhaul chain. */
+function popChain(inv: Inventory, link: Link): string[] {
+  const chain: string[] = [];
+  for (let id: string | undefined = link.pop; id !== undefined && !chain.includes(id); id = inv.popsById.get(id)?.backhaul) chain.push(id);
+  return chain;
+}
+
+function isBlindSpot(inv: Inventory, link: Link): boolean {
+  return link.medium === "mobile" && link.survey !== undefined && link.survey.signalDbm < inv.election.policy.blindSpotDbm;
+}
+
+/** A link that counts toward a station's paths (ADR 0002): not retired, not a blind spot. */
+function counting(inv: Inventory, station: Station): Link[] {
+  return station.links.filter((l) => l.lifecycle.state !== "retired" && !isBlindSpot(inv, l));
+}
+
+/** What the evidence says of a link: its probes, or else its device's check-in over it. */
+export function linkObserved(ev: Evidence, link: Link): Observed | undefined {
+  return ev.links.get(link.id) ?? ev.checkins.get(link.id);
+}
+
+function describe(o: Observed | undefined): string {
+  if (o === undefined) return "not observed in the results";
+  return o.detail === undefined ? o.status : `${o.status}: ${o.detail}`;
+}
+
+function linkOffender(station: Station, link: Link, reason: string, severity: number): Offender {
+  return { id: link.id, kind: "link", station: station.id, district: station.district, owner: link.lifecycle.owner, reason, severity };
+}
+
+function ratio(items: number, offenders: Offender[], note?: string): Measure {
+  return { total: items, good: items - offenders.length, offenders, ...(note === undefined ? {} : { note }) };
+}
+
+function needsEvidence(ctx: CriterionContext): Evidence {
+  if (ctx.evidence === undefined) throw new Error("a criterion that needs results ran without them");
+  return ctx.evidence;
+}
+
+function lateness(link: Link, date: IsoDate): number {
+  const committed = link.lifecycle.committed;
+  return committed !== undefined && committed < date ? daysBetween(committed, date) : 0;
+}
+
+function notLive(station: Station, link: Link, date: IsoDate): Offender {
+  const late = lateness(link, date);
+  const committed = link.lifecycle.committed;
+  const when = committed === undefined ? "no committed date" : late > 0 ? `committed for ${formatBoth(committed)}, ${late} day${late === 1 ? "" : "s"} late` : `committed for ${formatBoth(committed)}`;
+  return linkOffender(station, link, `${link.medium} ${link.operator} link is ${link.lifecycle.state} (${when})`, late > 0 ? SEVERITY.overdue + late : SEVERITY.pending);
+}
+
+const linksDeclared: Criterion = {
+  id: "links-declared",
+  title: { en: "every station has the links it needs declared", fa: "لینک‌های لازم هر شعبه ثبت شده است" },
+  needsResults: false,
+  waivedBy: ["redundancy.fixed-diversity", "redundancy.mobile-none"],
+  measure({ inventory }) {
+    const offenders: Offender[] = [];
+    for (const station of inventory.stations) {
+      const need = station.kind === "fixed" ? 2 : 1;
+      const declared = station.links.filter((l) => l.lifecycle.state !== "retired").length;
+      if (declared < need) {
+        offenders.push({ id: station.id, kind: "station", station: station.id, district: station.district, owner: OUR_TEAM, reason: `${station.kind} station declares ${declared} link${declared === 1 ? "" : "s"}, needs ${need}`, severity: SEVERITY.pending + need - declared });
+      }
+    }
+    return ratio(inventory.stations.length, offenders);
+  },
+};
+
+const linksOrdered: Criterion = {
+  id: "links-ordered",
+  title: { en: "every declared link is ordered from its owner", fa: "همه لینک‌های ثبت‌شده سفارش داده شده است" },
+  needsResults: false,
+  waivedBy: ["lifecycle.overdue"],
+  measure({ inventory, date }) {
+    let total = 0;
+    const offenders: Offender[] = [];
+    for (const station of inventory.stations) {
+      for (const link of station.links) {
+        if (link.lifecycle.state === "retired") continue;
+        total++;
+        if (link.lifecycle.state === "planned") offenders.push(notLive(station, link, date));
+      }
+    }
+    return ratio(total, offenders);
+  },
+};
+
+const linksLive: Criterion = {
+  id: "links-live",
+  title: { en: "every counting link is live and answers", fa: "همه لینک‌ها برقرار است و پاسخ می‌دهد" },
+  needsResults: true,
+  waivedBy: ["lifecycle.overdue"],
+  measure(ctx) {
+    const ev = needsEvidence(ctx);
+    let total = 0;
+    const offenders: Offender[] = [];
+    for (const station of ctx.inventory.stations) {
+      for (const link of counting(ctx.inventory, station)) {
+        total++;
+        if (link.lifecycle.state !== "live") {
+          offenders.push(notLive(station, link, ctx.date));
+          continue;
+        }
+        const seen = linkObserved(ev, link);
+        if (!isHealthy(seen?.status)) offenders.push(linkOffender(station, link, `live, but ${describe(seen)}`, statusSeverity(seen?.status ?? "")));
+      }
+    }
+    return ratio(total, offenders);
+  },
+};
+
+const linksLiveByCommitted: Criterion = {
+  id: "links-live-by-committed",
+  title: { en: "links are live by the date their owner committed to", fa: "لینک‌ها تا تاریخ تعهدشده برقرار شده است" },
+  needsResults: false,
+  waivedBy: ["lifecycle.overdue"],
+  measure({ inventory, date }) {
+    let total = 0;
+    const offenders: Offender[] = [];
+    for (const station of inventory.stations) {
+      for (const link of station.links) {
+        const committed = link.lifecycle.committed;
+        if (link.lifecycle.state === "retired" || committed === undefined || committed > date) continue;
+        total++;
+        if (link.lifecycle.state !== "live") offenders.push(notLive(station, link, date));
+      }
+    }
+    return ratio(total, offenders, "links whose committed date has come");
+  },
+};
+
+const fixedDiversePaths: Criterion = {
+  id: "fixed-diverse-paths",
+  title: { en: "every fixed station has two healthy, diverse paths", fa: "هر شعبه ثابت دو مسیر سالم و مستقل دارد" },
+  needsResults: true,
+  waivedBy: ["redundancy.fixed-diversity"],
+  measure(ctx) {
+    const ev = needsEvidence(ctx);
+    const inv = ctx.inventory;
+    let total = 0;
+    const offenders: Offender[] = [];
+    for (const station of inv.stations) {
+      if (station.kind !== "fixed") continue;
+      total++;
+      const links = counting(inv, station);
+      const healthy = links.filter((l) => l.lifecycle.state === "live" && isHealthy(linkObserved(ev, l)?.status));
+      if (hasDiversePair(inv, healthy)) continue;
+      const sick = links.filter((l) => !healthy.includes(l));
+      const first = sick[0];
+      const reason = sick.length > 0
+        ? `${healthy.length} healthy path${healthy.length === 1 ? "" : "s"}; ${sick.map((l) => `${l.id} ${l.lifecycle.state === "live" ? describe(linkObserved(ev, l)) : l.lifecycle.state}`).join("; ")}`
+        : hasDiversePair(inv, links) ? "no two healthy paths" : `${links.length} counting link${links.length === 1 ? "" : "s"}, none diverse (same operator or shared exchange/tower)`;
+      offenders.push({ id: station.id, kind: "station", station: station.id, district: station.district, owner: first?.lifecycle.owner ?? OUR_TEAM, reason, severity: SEVERITY.down + (2 - Math.min(2, healthy.length)) * 10 });
+    }
+    return ratio(total, offenders);
+  },
+};
+
+function hasDiversePair(inv: Inventory, links: readonly Link[]): boolean {
+  for (let i = 0; i < links.length; i++) {
+    for (let j = i + 1; j < links.length; j++) {
+      const a = links[i];
+      const b = links[j];
+      if (a === undefined || b === undefined || a.operator === b.operator) continue;
+      const chain = popChain(inv, a);
+      if (!popChain(inv, b).some((p) => chain.includes(p))) return true;
+    }
+  }
+  return false;
+}
+
+function serverOffender(server: Server, reason: string, status: string): Offender {
+  return { id: server.id, kind: "server", owner: OUR_TEAM, reason, severity: statusSeverity(status) };
+}
+
+/** Every server of a role healthy, judged over all its probes or over one kind. */
+function roleHealthy(id: CriterionId, role: Role, kind: "dns" | "ntp" | undefined, title: Criterion["title"]): Criterion {
+  return {
+    id,
+    title,
+    needsResults: true,
+    waivedBy: [],
+    measure(ctx) {
+      const ev = needsEvidence(ctx);
+      const servers = ctx.inventory.servers.filter((s) => s.roles.includes(role));
+      const offenders: Offender[] = [];
+      for (const server of servers) {
+        const seen = ev.servers.get(server.id);
+        const observed = kind === undefined ? seen?.worst : seen?.byKind.get(kind);
+        if (!isHealthy(observed?.status)) {
+          const what = kind === undefined ? "" : `${kind} `;
+          offenders.push(serverOffender(server, `${role} ${server.id} (${server.address}): ${what}${describe(observed)}`, observed?.status ?? ""));
+        }
+      }
+      return ratio(servers.length, offenders, servers.length === 0 ? `no ${role} server in the inventory` : undefined);
+    },
+  };
+}
+
+const centralNPlusOne: Criterion = {
+  id: "central-roles-n-plus-1",
+  title: { en: "every central role is healthy with N+1 servers", fa: "هر نقش مرکزی با N+1 سرور سالم است" },
+  needsResults: true,
+  waivedBy: [],
+  measure(ctx) {
+    const ev = needsEvidence(ctx);
+    const inv = ctx.inventory;
+    const roles = [...new Set(inv.servers.flatMap((s) => s.roles))].sort();
+    const offenders: Offender[] = [];
+    for (const role of roles) {
+      const servers = inv.servers.filter((s) => s.roles.includes(role));
+      const healthy = servers.filter((s) => isHealthy(ev.servers.get(s.id)?.worst.status));
+      const caps = healthy.map((s) => s.capacity?.stations);
+      let reason: string | undefined;
+      if (role === "gateway" && caps.length > 0 && caps.every((c) => c !== undefined)) {
+        // N+1 by capacity: losing the largest healthy gateway still serves every station.
+        const sum = caps.reduce<number>((a, c) => a + (c ?? 0), 0);
+        const spare = sum - Math.max(...caps.map((c) => c ?? 0));
+        if (healthy.length < 2 || spare < inv.stations.length) reason = `${healthy.length} of ${servers.length} gateways healthy; without the largest they serve ${spare} of ${inv.stations.length} stations`;
+      } else if (healthy.length < 2) {
+        reason = `${healthy.length} of ${servers.length} ${role} servers healthy; N+1 needs at least 2`;
+      }
+      if (reason !== undefined) {
+        const down = servers.filter((s) => !healthy.includes(s)).map((s) => s.id);
+        offenders.push({ id: `role:${role}`, kind: "role", owner: OUR_TEAM, reason: down.length > 0 ? `${reason} (not healthy: ${down.join(", ")})` : reason, severity: SEVERITY.down + (2 - Math.min(2, healthy.length)) * 10 });
+      }
+    }
+    return ratio(roles.length, offenders, "roles");
+  },
+};
+
+/** The first instant that a certificate must still be valid at: the end of election day + margin. */
+export function certificateLimit(inv: Inventory): string {
+  const day = Date.parse(`${inv.election.day}T00:00:00Z`) + (inv.election.policy.certMarginDays + 1) * 86_400_000;
+  return new Date(day).toISOString();
+}
+
+const certificatesValid: Criterion = {
+  id: "certificates-valid",
+  title: { en: "certificates stay valid past election day plus the margin", fa: "گواهی‌ها تا پس از روز انتخابات به‌اضافه حاشیه معتبر است" },
+  needsResults: true,
+  waivedBy: [],
+  measure(ctx) {
+    const ev = needsEvidence(ctx);
+    const limit = certificateLimit(ctx.inventory);
+    const servers = ctx.inventory.servers.filter((s) => s.roles.includes("gateway") || s.roles.includes("auth") || ev.servers.get(s.id)?.certNotAfter !== undefined);
+    const offenders: Offender[] = [];
+    for (const server of servers) {
+      const notAfter = ev.servers.get(server.id)?.certNotAfter;
+      if (notAfter === undefined) {
+        offenders.push(serverOffender(server, `${server.id}: no certificate observed (no tls or https result)`, ""));
+      } else if (Date.parse(notAfter) < Date.parse(limit)) {
+        const days = Math.floor((Date.parse(limit) - Date.parse(notAfter)) / 86_400_000);
+        offenders.push({ ...serverOffender(server, `${server.id}: certificate expires ${notAfter}, before ${limit} (election day + ${ctx.inventory.election.policy.certMarginDays} days)`, "down"), severity: SEVERITY.down + days });
+      }
+    }
+    return ratio(servers.length, offenders, `valid through ${limit}`);
+  },
+};
+
+const devicesCheckedIn: Criterion = {
+  id: "devices-checked-in",
+  title: { en: "every device checked in over each of its links", fa: "هر دستگاه از هر لینک خود اتصال گرفته است" },
+  needsResults: true,
+  waivedBy: [],
+  measure(ctx) {
+    const ev = needsEvidence(ctx);
+    const since = Date.parse(ctx.checkinsSince);
+    let total = 0;
+    const offenders: Offender[] = [];
+    for (const station of ctx.inventory.stations) {
+      for (const link of counting(ctx.inventory, station)) {
+        total++;
+        const c = ev.checkins.get(link.id);
+        const device = station.device.serial;
+        let reason: string | undefined;
+        let severity: number = SEVERITY.notObserved;
+        if (c === undefined || c.at === undefined) reason = `device ${device} has not checked in over ${link.id}`;
+        else if (Date.parse(c.at) < since) reason = `device ${device} last checked in over ${link.id} at ${c.at}, before ${ctx.checkinsSince}`;
+        else if (c.serial !== undefined && c.serial !== device) {
+          reason = `device ${c.serial} checked in over ${link.id}, but the station's device is ${device}`;
+          severity = SEVERITY.down;
+        } else if (!isHealthy(c.status)) {
+          reason = `device ${device} over ${link.id}: ${describe(c)}`;
+          severity = statusSeverity(c.status);
+        }
+        if (reason === undefined) continue;
+        // A check-in that fails because the link is down is the link owner's; otherwise the district's devices team.
+        const probe = ev.links.get(link.id);
+        const owner = probe !== undefined && !isHealthy(probe.status) ? link.lifecycle.owner : OUR_TEAM;
+        offenders.push({ id: link.id, kind: "device", station: station.id, district: station.district, owner, reason, severity });
+      }
+    }
+    return ratio(total, offenders, `check-ins since ${ctx.checkinsSince}`);
+  },
+};
+
+const noBlindSpot: Criterion = {
+  id: "no-blind-spot",
+  title: { en: "no blind spot without an alternative path", fa: "هیچ نقطه کوری بدون مسیر جایگزین نیست" },
+  needsResults: false,
+  waivedBy: ["redundancy.blind-spot"],
+  measure({ inventory }) {
+    let total = 0;
+    const offenders: Offender[] = [];
+    for (const station of inventory.stations) {
+      for (const link of station.links) {
+        if (link.lifecycle.state === "retired" || !isBlindSpot(inventory, link)) continue;
+        total++;
+        if (counting(inventory, station).length === 0) {
+          offenders.push({ ...linkOffender(station, link, `blind spot (${link.survey?.signalDbm} dBm) and the station has no other counting link`, SEVERITY.down), owner: link.operator });
+        }
+      }
+    }
+    return ratio(total, offenders, "blind-spot links");
+  },
+};
+
+const noUnwaivedDrift: Criterion = {
+  id: "no-unwaived-drift",
+  title: { en: "no unwaived drift between declared, provisioned and observed", fa: "هیچ انحراف تأییدنشده‌ای میان اعلام‌شده، پیاده‌شده و مشاهده‌شده نیست" },
+  needsResults: true,
+  waivedBy: [],
+  // The seam for `amadegi drift` (the stacks issue): until a drift report exists, this never passes.
+  measure: () => ({ cannotJudge: "no drift report: `amadegi drift` is not built yet (it needs the stacks issue)" }),
+};
+
+const electionDaySignoff: Criterion = {
+  id: "election-day-sign-off",
+  title: { en: "the committee signed off", fa: "کمیته تأیید کرده است" },
+  needsResults: false,
+  waivedBy: [],
+  signoff: true,
+  measure: () => ({ total: 0, good: 0, offenders: [] }),
+};
+
+const all: readonly Criterion[] = [
+  linksDeclared,
+  linksOrdered,
+  linksLive,
+  linksLiveByCommitted,
+  fixedDiversePaths,
+  roleHealthy("gateways-up", "gateway", undefined, { en: "every gateway answers every probe", fa: "همه درگاه‌ها به همه آزمون‌ها پاسخ می‌دهند" }),
+  roleHealthy("dns-up", "dns", "dns", { en: "every election DNS server answers correctly", fa: "همه سرورهای DNS درست پاسخ می‌دهند" }),
+  roleHealthy("ntp-in-sync", "ntp", "ntp", { en: "every time server is in sync", fa: "همه سرورهای زمان هماهنگ‌اند" }),
+  centralNPlusOne,
+  certificatesValid,
+  devicesCheckedIn,
+  noBlindSpot,
+  noUnwaivedDrift,
+  electionDaySignoff,
+];
+
+export const CRITERIA_REGISTRY: ReadonlyMap<CriterionId, Criterion> = new Map(all.map((c) => [c.id, c]));
+
+// ------------------------------------------------------------------------------------------
+// Thresholds and waivers: a measure becomes a judged criterion.
+
+export interface WaivedOffender extends Offender {
+  readonly waiver: { readonly id: string; readonly approvedBy: string; readonly until: IsoDate; readonly rule: string };
+}
+
+export interface ExpiredWaiver {
+  readonly id: string;
+  readonly item: string;
+  readonly approvedBy: string;
+  readonly until: IsoDate;
+}
+
+export interface Judged {
+  readonly id: CriterionId;
+  readonly title: Criterion["title"];
+  /** pass, fail, or cannot-judge (never a pass). */
+  readonly outcome: "pass" | "fail" | "cannot-judge";
+  /** Share of objects meeting it, % (waived offenders not included). */
+  readonly measured: number;
+  /** Share with waived offenders counted as meeting it, %. */
+  readonly withWaivers: number;
+  /** The share required, %. */
+  readonly threshold: number;
+  readonly total: number;
+  readonly good: number;
+  /** Unwaived offenders, worst first. */
+  readonly offenders: readonly Offender[];
+  readonly waived: readonly WaivedOffender[];
+  /** Waivers past their date that named an offender: each fails the criterion. */
+  readonly expired: readonly ExpiredWaiver[];
+  readonly byOwner: Readonly<Record<string, number>>;
+  readonly note?: string;
+  readonly reason?: string;
+}
+
+const floor2 = (n: number): number => Math.floor(n * 100 + 1e-9) / 100;
+
+export function judge(criterion: Criterion, measure: Measure, threshold: number, waivers: readonly Waiver[], date: IsoDate): Judged {
+  const base = { id: criterion.id, title: criterion.title, threshold };
+  if ("cannotJudge" in measure) {
+    return { ...base, outcome: "cannot-judge", measured: 0, withWaivers: 0, total: 0, good: 0, offenders: [], waived: [], expired: [], byOwner: {}, reason: measure.cannotJudge };
+  }
+  const relevant = waivers.filter((w) => (criterion.waivedBy as readonly string[]).includes(w.rule));
+  const byItem = new Map<string, Waiver[]>();
+  for (const w of relevant) byItem.set(w.item, [...(byItem.get(w.item) ?? []), w]);
+  const offenders: Offender[] = [];
+  const waived: WaivedOffender[] = [];
+  const expired: ExpiredWaiver[] = [];
+  for (const o of measure.offenders) {
+    const candidates = [...(byItem.get(o.id) ?? []), ...(o.station === undefined || o.station === o.id ? [] : (byItem.get(o.station) ?? []))];
+    const live = candidates.find((w) => w.until >= date);
+    if (live !== undefined) {
+      waived.push({ ...o, waiver: { id: live.id, approvedBy: live.approvedBy, until: live.until, rule: live.rule } });
+      continue;
+    }
+    const past = candidates[0];
+    if (past !== undefined) expired.push({ id: past.id, item: o.id, approvedBy: past.approvedBy, until: past.until });
+    offenders.push(past === undefined ? o : { ...o, reason: `${o.reason} [waiver ${past.id} expired on ${formatBoth(past.until)}]` });
+  }
+  offenders.sort((a, b) => b.severity - a.severity || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const byOwner: Record<string, number> = {};
+  for (const o of offenders) byOwner[o.owner] = (byOwner[o.owner] ?? 0) + 1;
+  const total = measure.total;
+  // Shown rounded down, judged exactly: 119,999 of 120,000 is 99.99%, never 100%.
+  const measured = total === 0 ? 100 : floor2((100 * measure.good) / total);
+  const withWaivers = total === 0 ? 100 : floor2((100 * (measure.good + waived.length)) / total);
+  const pass = (measure.good + waived.length) * 100 >= threshold * total && expired.length === 0;
+  return {
+    ...base,
+    outcome: pass ? "pass" : "fail",
+    measured,
+    withWaivers,
+    total,
+    good: measure.good,
+    offenders,
+    waived,
+    expired,
+    byOwner,
+    ...(measure.note === undefined ? {} : { note: measure.note }),
+    ...(expired.length > 0 ? { reason: `expired waiver${expired.length === 1 ? "" : "s"}: ${[...new Set(expired.map((e) => e.id))].join(", ")}` } : {}),
+  };
+}

@@ -1,0 +1,353 @@
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { ExitCode } from "../lib/exit.ts";
+import { UsageError } from "../lib/errors.ts";
+import { type CriterionId, type Inventory, type IsoDate, loadInventory, type Milestone, type Origin, RULES, type Sources, todayIn } from "../model/index.ts";
+import { run } from "../toolchain/inspect.ts";
+import { CRITERIA_REGISTRY, type ExpiredWaiver, judge, type Judged } from "./criteria.ts";
+import { type Evidence, readEvidence } from "./evidence.ts";
+import { History } from "./history.ts";
+import { type Approval, type ApprovalCheck, checkApprovals, quorum } from "./signoff.ts";
+
+/**
+ * The readiness gate: which milestone is in force, whether the evidence is
+ * fit to judge it, each criterion against its threshold with waivers applied,
+ * the committee's sign-off, and one verdict — ready (0), not ready (1) or
+ * could not judge (2), never a pass on missing, stale, invalid or mostly
+ * unknown evidence. Library code: returns the verdict, the CLI prints it.
+ */
+
+export type Verdict = "ready" | "not-ready" | "cannot-judge";
+
+export interface GateOptions {
+  readonly inventory: string;
+  readonly milestone?: string;
+  /** The day judged (ISO); default: today in the election's time zone. */
+  readonly date?: IsoDate;
+  /** A results file (JSON lines); absent: criteria that need results cannot judge. */
+  readonly results?: string;
+  /** A directory of approvals: `<name>` (the manifest) and `<name>.sig` (its signature). */
+  readonly approvals?: string;
+  readonly committeeFile?: string;
+  /** The history database; absent: nothing is recorded. */
+  readonly history?: string;
+  /** Injected clock (tests). */
+  readonly now?: Date;
+}
+
+export interface SignoffOutcome {
+  readonly required: number;
+  readonly of: number;
+  readonly met: boolean;
+  readonly members: readonly string[];
+  readonly checks: readonly ApprovalCheck[];
+  /** Why no approval could count (no commit, dirty inventory). */
+  readonly reason?: string;
+}
+
+export interface ResultsInfo {
+  readonly file: string;
+  readonly sha256: string;
+  readonly campaign?: string;
+  readonly stack?: string;
+  readonly finishedAt?: string;
+  readonly valid?: boolean;
+  readonly ageHours?: number;
+  readonly total: number;
+  readonly counts: Evidence["counts"];
+}
+
+export interface GateResult {
+  readonly election: { readonly id: string; readonly name: string; readonly day: IsoDate; readonly timeZone: string };
+  readonly milestone: { readonly id: string; readonly name?: string; readonly due: IsoDate; readonly maxAgeHours: number; readonly maxUnknownPercent: number; readonly where: string };
+  readonly date: IsoDate;
+  readonly judgedAt: string;
+  readonly verdict: Verdict;
+  readonly exitCode: ExitCode;
+  /** Why the gate could not judge (empty unless verdict is cannot-judge). */
+  readonly reasons: readonly string[];
+  readonly inventory: { readonly dir: string; readonly commit?: string; readonly dirty: boolean; readonly errors: number; readonly stations: number; readonly links: number; readonly servers: number };
+  readonly results?: ResultsInfo;
+  readonly criteria: readonly Judged[];
+  /** The verdict of the criteria alone: what committee members approve. */
+  readonly criteriaVerdict: Exclude<Verdict, "cannot-judge"> | "cannot-judge";
+  readonly signoff?: SignoffOutcome;
+  /** Every waiver in the inventory past its date (the ones that named an offender are in their criterion). */
+  readonly expiredWaivers: readonly ExpiredWaiver[];
+  readonly changes?: { readonly previous?: string; readonly newlyFailing: number; readonly recovered: number; readonly sample: readonly string[] };
+  readonly trend?: readonly { at: string; verdict: string; score?: number }[];
+}
+
+/** What the gate read, for the report (which draws the evidence behind the verdict). */
+export interface GateRun {
+  readonly result: GateResult;
+  readonly inventory: Inventory;
+  readonly evidence?: Evidence;
+}
+
+/** The milestone in force on a day: the next one due (on or after it), else the last. */
+export function milestoneInForce(milestones: readonly Milestone[], date: IsoDate): Milestone | undefined {
+  const sorted = [...milestones].sort((a, b) => (a.due < b.due ? -1 : a.due > b.due ? 1 : 0));
+  return sorted.find((m) => m.due >= date) ?? sorted.at(-1);
+}
+
+/**
+ * A milestone keeps what earlier milestones achieved: its criteria are its own
+ * and those of every milestone due before it; a threshold set by a later
+ * milestone overrides an earlier one's.
+ */
+export function criteriaOf(milestones: readonly Milestone[], target: Milestone): { ids: CriterionId[]; thresholds: Map<CriterionId, number> } {
+  const earlier = milestones.filter((m) => m.due < target.due || m === target).sort((a, b) => (a.due < b.due ? -1 : a.due > b.due ? 1 : 0));
+  const ids: CriterionId[] = [];
+  const thresholds = new Map<CriterionId, number>();
+  for (const m of earlier) {
+    for (const id of m.criteria) {
+      // Sign-off is per milestone: an earlier milestone's approval does not carry over.
+      if (id === "election-day-sign-off" && m !== target) continue;
+      if (!ids.includes(id)) ids.push(id);
+    }
+    for (const t of m.thresholds) thresholds.set(t.criterion, t.min);
+  }
+  return { ids, thresholds };
+}
+
+/** Midnight of a day in a time zone, as an instant. */
+export function startOfDay(date: IsoDate, timeZone: string): Date {
+  const guess = Date.parse(`${date}T00:00:00Z`);
+  const parts = new Intl.DateTimeFormat("en-US", { timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }).formatToParts(new Date(guess));
+  const get = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
+  const asUtc = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
+  return new Date(guess - (asUtc - guess));
+}
+
+export async function gate(options: GateOptions): Promise<GateRun> {
+  const now = options.now ?? new Date();
+  const loaded = await loadInventory(options.inventory, {
+    ...(options.date === undefined ? {} : { today: options.date }),
+    ...(options.committeeFile === undefined ? {} : { committeeFile: options.committeeFile }),
+  });
+  const inv = loaded.inventory;
+  if (inv === undefined) {
+    const first = loaded.findings.find((f) => f.severity === "error");
+    throw new UsageError(`the inventory in ${options.inventory} does not load (${loaded.findings.filter((f) => f.severity === "error").length} errors${first === undefined ? "" : `, first: ${first.file}:${first.line}:${first.col} ${first.message}`})`, { hint: "run `amadegi validate` and fix the errors", file: options.inventory });
+  }
+  const date = options.date ?? todayIn(inv.election.timeZone, now);
+  const milestone = pickMilestone(inv, loaded.sources, options.milestone, date);
+  const reasons: string[] = [];
+
+  // Errors a waiver cannot accept (schema, references, security) make every measure doubtful.
+  const hard = loaded.findings.filter((f) => f.severity === "error" && f.waived === undefined && !RULES[f.rule].waivable);
+  if (hard.length > 0) reasons.push(`the inventory has ${hard.length} error${hard.length === 1 ? "" : "s"} no waiver can accept (first: ${hard[0]?.file}:${hard[0]?.line} ${hard[0]?.message}); run \`amadegi validate\``);
+
+  const { ids, thresholds } = criteriaOf(inv.election.milestones, milestone);
+  const criteria = ids.map((id) => {
+    const c = CRITERIA_REGISTRY.get(id);
+    if (c === undefined) throw new UsageError(`${where(loaded.sources, milestone.origin, "criteria")}: milestone ${milestone.id} names criterion "${id}", which amadegi does not implement`, { hint: "see docs/readiness.md for the criteria" });
+    return c;
+  });
+  const needsResults = criteria.some((c) => c.needsResults);
+
+  let evidence: Evidence | undefined;
+  let results: ResultsInfo | undefined;
+  if (options.results !== undefined) {
+    evidence = await readEvidence(options.results);
+    results = describeResults(evidence, now);
+    reasons.push(...fitness(evidence, results, milestone));
+  } else if (needsResults) {
+    reasons.push(`no results: milestone ${milestone.id} has criteria that need evidence (${criteria.filter((c) => c.needsResults).map((c) => c.id).join(", ")}); run \`amadegi check\` and pass --results FILE`);
+  }
+
+  const since = milestone.checkinsSince ?? addDays(milestone.due, -7);
+  const judged: Judged[] = [];
+  for (const c of criteria) {
+    if (c.signoff === true) continue;
+    if (c.needsResults && evidence === undefined) {
+      judged.push(judge(c, { cannotJudge: "no results" }, thresholds.get(c.id) ?? 100, inv.waivers, date));
+      continue;
+    }
+    const measure = c.measure({ inventory: inv, ...(evidence === undefined ? {} : { evidence }), date, milestone, checkinsSince: startOfDay(since, inv.election.timeZone).toISOString() });
+    judged.push(judge(c, measure, thresholds.get(c.id) ?? 100, inv.waivers, date));
+  }
+  for (const j of judged) if (j.outcome === "cannot-judge" && j.reason !== "no results") reasons.push(`${j.id}: ${j.reason ?? "cannot judge"}`);
+
+  const criteriaVerdict: GateResult["criteriaVerdict"] = reasons.length > 0 ? "cannot-judge" : judged.every((j) => j.outcome === "pass") ? "ready" : "not-ready";
+  const git = await inventoryCommit(options.inventory);
+
+  let signoff: SignoffOutcome | undefined;
+  const required = milestone.signoff?.required ?? (milestone.criteria.includes("election-day-sign-off") ? Math.floor(inv.committee.length / 2) + 1 : undefined);
+  if (required !== undefined) {
+    signoff = await checkSignoff({ inv, milestone, required, git, evidence, verdict: criteriaVerdict, approvals: options.approvals, now });
+  }
+
+  const verdict: Verdict = criteriaVerdict === "cannot-judge" ? "cannot-judge" : criteriaVerdict === "ready" && (signoff === undefined || signoff.met) ? "ready" : "not-ready";
+  const expiredWaivers = inv.waivers.filter((w) => w.until < date).map((w) => ({ id: w.id, item: w.item, approvedBy: w.approvedBy, until: w.until }));
+
+  let result: GateResult = {
+    election: { id: inv.election.id, name: inv.election.name, day: inv.election.day, timeZone: inv.election.timeZone },
+    milestone: { id: milestone.id, ...(milestone.name === undefined ? {} : { name: milestone.name }), due: milestone.due, maxAgeHours: milestone.maxAgeHours, maxUnknownPercent: milestone.maxUnknownPercent, where: where(loaded.sources, milestone.origin) },
+    date,
+    judgedAt: now.toISOString(),
+    verdict,
+    exitCode: verdict === "ready" ? ExitCode.OK : verdict === "not-ready" ? ExitCode.FINDINGS : ExitCode.CANNOT_RUN,
+    reasons: verdict === "cannot-judge" ? reasons : [],
+    inventory: { dir: options.inventory, ...(git.commit === undefined ? {} : { commit: git.commit }), dirty: git.dirty, errors: loaded.findings.filter((f) => f.severity === "error" && f.waived === undefined).length, stations: inv.stations.length, links: inv.linksById.size, servers: inv.servers.length },
+    ...(results === undefined ? {} : { results }),
+    criteria: judged,
+    criteriaVerdict,
+    ...(signoff === undefined ? {} : { signoff }),
+    expiredWaivers,
+  };
+  if (options.history !== undefined) result = record(options.history, result, evidence);
+  return { result, inventory: inv, ...(evidence === undefined ? {} : { evidence }) };
+}
+
+function where(sources: Sources, origin: Origin, ...path: string[]): string {
+  const l = sources.locate(origin, ...path);
+  return `${l.file}:${l.line}:${l.col}`;
+}
+
+function pickMilestone(inv: Inventory, sources: Sources, id: string | undefined, date: IsoDate): Milestone {
+  const milestones = inv.election.milestones;
+  if (milestones.length === 0) throw new UsageError("the inventory declares no milestones", { hint: "add milestones to inventory/election.yaml (docs/readiness.md)" });
+  if (id !== undefined) {
+    const found = milestones.find((m) => m.id.toLowerCase() === id.toLowerCase());
+    if (found === undefined) throw new UsageError(`no milestone "${id}" in ${where(sources, inv.election.origin)}; milestones: ${milestones.map((m) => m.id).join(", ")}`, { hint: "name one of them with --milestone, or use --date" });
+    return found;
+  }
+  const found = milestoneInForce(milestones, date);
+  if (found === undefined) throw new UsageError("no milestone in force");
+  return found;
+}
+
+function describeResults(ev: Evidence, now: Date): ResultsInfo {
+  const finished = ev.footer?.finishedAt ?? ev.header?.startedAt;
+  const ageHours = finished === undefined ? undefined : Math.round(((now.getTime() - Date.parse(finished)) / 3_600_000) * 100) / 100;
+  return {
+    file: ev.file,
+    sha256: ev.sha256,
+    ...(ev.header === undefined ? {} : { campaign: ev.header.id, stack: ev.header.stack }),
+    ...(ev.footer === undefined ? {} : { finishedAt: ev.footer.finishedAt, valid: ev.footer.valid }),
+    ...(ageHours === undefined ? {} : { ageHours }),
+    total: ev.total,
+    counts: ev.counts,
+  };
+}
+
+/** Whether a results file is fit to judge a milestone: every reason it is not. */
+function fitness(ev: Evidence, info: ResultsInfo, milestone: Milestone): string[] {
+  const reasons: string[] = [];
+  if (ev.header === undefined) reasons.push(`${ev.file} has no campaign header: not a results file of \`amadegi check\``);
+  if (ev.footer === undefined) reasons.push(`${ev.file} has no end record: the campaign was interrupted, the results are partial`);
+  else if (!ev.footer.valid) reasons.push(`campaign ${ev.footer.id} is marked invalid (${ev.footer.invalid.join("; ") || "no reason given"}): run it again`);
+  if (ev.damaged.length > 0) reasons.push(`${ev.file} has ${ev.damaged.length} damaged line${ev.damaged.length === 1 ? "" : "s"} (first: line ${ev.damaged[0]})`);
+  if (info.ageHours !== undefined && info.ageHours > milestone.maxAgeHours) reasons.push(`the results are ${info.ageHours.toFixed(1)} h old, older than milestone ${milestone.id}'s maximum age of ${milestone.maxAgeHours} h: run \`amadegi check\` again`);
+  if (info.ageHours !== undefined && info.ageHours < -0.1) reasons.push(`the results are dated ${info.finishedAt}, in the future: check the prober's clock`);
+  if (ev.total === 0) reasons.push(`${ev.file} holds no results`);
+  else {
+    const unknown = (100 * ev.counts.unknown) / ev.total;
+    if (unknown > milestone.maxUnknownPercent) reasons.push(`${ev.counts.unknown} of ${ev.total} results are unknown (${unknown.toFixed(1)}%), more than milestone ${milestone.id} allows (${milestone.maxUnknownPercent}%): the campaign did not finish in time`);
+  }
+  return reasons;
+}
+
+function addDays(date: IsoDate, days: number): IsoDate {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** The git commit the inventory is at, and whether it has uncommitted changes. */
+export async function inventoryCommit(dir: string): Promise<{ commit?: string; dirty: boolean }> {
+  const head = await run("git", ["-C", dir, "rev-parse", "HEAD"]);
+  if (head.code !== 0) return { dirty: false };
+  const status = await run("git", ["-C", dir, "status", "--porcelain", "--", "."]);
+  return { commit: head.stdout.trim(), dirty: status.code !== 0 || status.stdout.trim() !== "" };
+}
+
+/** Approvals in a directory: every `<name>.sig` with its manifest `<name>` beside it. */
+export async function readApprovals(dir: string): Promise<{ approvals: Approval[]; problems: ApprovalCheck[] }> {
+  let names: string[];
+  try {
+    if (!(await stat(dir)).isDirectory()) return { approvals: [], problems: [] };
+    names = (await readdir(dir)).sort();
+  } catch {
+    return { approvals: [], problems: [] };
+  }
+  const approvals: Approval[] = [];
+  const problems: ApprovalCheck[] = [];
+  for (const name of names.filter((n) => n.endsWith(".sig"))) {
+    const manifestFile = join(dir, name.slice(0, -4));
+    try {
+      approvals.push({ source: join(dir, name), manifest: await readFile(manifestFile, "utf8"), signature: await readFile(join(dir, name), "utf8") });
+    } catch {
+      problems.push({ source: join(dir, name), status: "malformed", detail: `no manifest ${manifestFile} beside the signature` });
+    }
+  }
+  return { approvals, problems };
+}
+
+async function checkSignoff(args: {
+  inv: Inventory;
+  milestone: Milestone;
+  required: number;
+  git: { commit?: string; dirty: boolean };
+  evidence: Evidence | undefined;
+  verdict: GateResult["criteriaVerdict"];
+  approvals: string | undefined;
+  now: Date;
+}): Promise<SignoffOutcome> {
+  const { inv, milestone, required, git, evidence, verdict, now } = args;
+  const base = { required, of: inv.committee.length };
+  const refuse = (reason: string): SignoffOutcome => ({ ...base, met: false, members: [], checks: [], reason });
+  if (args.approvals === undefined) return refuse("no approvals given (--approvals DIR)");
+  if (verdict === "cannot-judge") return refuse("the criteria could not be judged: there is nothing to approve");
+  if (evidence === undefined) return refuse("approvals name the results they approve: pass --results FILE");
+  if (git.commit === undefined) return refuse("the inventory is not in a git repository: approvals name the inventory's commit");
+  if (git.dirty) return refuse(`the inventory has uncommitted changes: approvals name commit ${git.commit.slice(0, 12)}, commit first`);
+  const { approvals, problems } = await readApprovals(args.approvals);
+  const checks = [
+    ...problems,
+    ...(await checkApprovals(approvals, inv.committee, {
+      election: inv.election.id,
+      milestone: milestone.id,
+      inventoryCommit: git.commit,
+      resultsSha256: evidence.sha256,
+      verdict,
+      maxAgeMs: milestone.maxAgeHours * 3_600_000,
+      now,
+    })),
+  ];
+  const q = quorum(checks, required);
+  return { ...base, met: q.met, members: q.members, checks, ...(approvals.length + problems.length === 0 ? { reason: `no approvals in ${args.approvals}` } : {}) };
+}
+
+function record(path: string, result: GateResult, evidence: Evidence | undefined): GateResult {
+  const history = new History(path);
+  try {
+    let changes: GateResult["changes"];
+    const header = evidence?.header;
+    if (evidence !== undefined && header !== undefined) {
+      if (!history.hasCampaign(header.id)) {
+        history.recordCampaign(
+          {
+            id: header.id,
+            stack: header.stack,
+            started: header.startedAt,
+            finished: evidence.footer?.finishedAt ?? header.startedAt,
+            valid: evidence.footer?.valid ?? false,
+            ...(evidence.footer === undefined ? { invalidReason: "interrupted" } : evidence.footer.valid ? {} : { invalidReason: evidence.footer.invalid.join("; ") }),
+            resultsSha256: evidence.sha256,
+          },
+          evidence.rows,
+        );
+      }
+      const c = history.changesSince(header.id);
+      changes = { ...(c.previous === undefined ? {} : { previous: c.previous }), newlyFailing: c.newlyFailing.length, recovered: c.recovered.length, sample: c.newlyFailing.slice(0, 20).map((p) => `${p.key}: ${p.was} → ${p.status}`) };
+    }
+    const judged = result.criteria.filter((c) => c.outcome !== "cannot-judge");
+    const score = judged.length === 0 ? undefined : Math.round((judged.reduce((a, c) => a + c.withWaivers, 0) / judged.length) * 100) / 100;
+    history.recordVerdict(result.milestone.id, result.judgedAt, result.verdict, header?.id, score);
+    return { ...result, ...(changes === undefined ? {} : { changes }), trend: history.trend(result.milestone.id) };
+  } finally {
+    history.close();
+  }
+}
+
