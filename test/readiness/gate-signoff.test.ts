@@ -1,0 +1,134 @@
+// Sign-off through the gate, with real ssh-keygen keys and signatures: a
+// milestone that needs 2 of 3 committee approvals of exactly this milestone,
+// these results and this inventory commit, recently. Every refusal is named.
+import { appendFile, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { gate } from "../../src/readiness/gate.ts";
+import { type Manifest, renderManifest, SIGNOFF_NAMESPACE } from "../../src/readiness/signoff.ts";
+import { commitAll, exec, fixtureCopy, newKey, resultsFor, tempDir } from "./helpers.ts";
+
+// Election day in Tehran; T-0 (sign-off, 2 of 3) is in force.
+const NOW = new Date("2027-02-25T05:00:00Z");
+const keys: Record<string, { path: string; pub: string }> = {};
+let keyDir: string;
+
+beforeAll(async () => {
+  keyDir = await tempDir("amadegi-keys-");
+  for (const name of ["m-one", "m-two", "m-three", "outsider"]) keys[name] = await newKey(keyDir, name);
+});
+
+interface Setup {
+  root: string;
+  inventory: string;
+  results: string;
+  approvals: string;
+  commit: string;
+  sha256: string;
+}
+
+async function setup(): Promise<Setup> {
+  const root = await fixtureCopy();
+  const members = ["m-one", "m-two", "m-three"].map((id, i) => `  - { id: ${id}, name: عضو ${i + 1}, role: member, level: county, sshKey: ${keys[id]?.pub} }`);
+  await writeFile(join(root, "governance/committee.yaml"), `committee:\n${members.join("\n")}\n`);
+  const commit = await commitAll(root);
+  const results = await resultsFor(root, { now: NOW, ageMs: 3_600_000 }, "results.jsonl");
+  const approvals = join(root, "approvals");
+  await mkdir(approvals);
+  const inventory = join(root, "inventory");
+  const probe = await gate({ inventory, results, now: NOW });
+  return { root, inventory, results, approvals, commit, sha256: probe.result.results?.sha256 ?? "" };
+}
+
+/** A member signs a manifest, as they would on their machine: ssh-keygen -Y sign over the file. */
+async function sign(s: Setup, key: string, changes: Partial<Manifest> = {}, namespace = SIGNOFF_NAMESPACE, name = `${key}-${Math.random().toString(36).slice(2, 8)}`): Promise<void> {
+  const manifest: Manifest = {
+    election: "gate-1405",
+    milestone: "T-0",
+    inventoryCommit: s.commit,
+    resultsSha256: s.sha256,
+    verdict: "ready",
+    time: "2027-02-25T04:30:00Z",
+    ...changes,
+  };
+  const file = join(s.approvals, `${name}.txt`);
+  await writeFile(file, renderManifest(manifest));
+  await exec("ssh-keygen", ["-Y", "sign", "-f", keys[key]?.path ?? "", "-n", namespace, file]);
+}
+
+async function verdict(s: Setup) {
+  return (await gate({ inventory: s.inventory, results: s.results, approvals: s.approvals, now: NOW })).result;
+}
+
+describe("sign-off through the gate", () => {
+  it("is not ready without approvals, and says how many are needed", async () => {
+    const s = await setup();
+    const r = await verdict(s);
+    expect(r.milestone.id).toBe("T-0");
+    expect(r.criteriaVerdict).toBe("ready");
+    expect(r).toMatchObject({ verdict: "not-ready", exitCode: 1, signoff: { required: 2, of: 3, met: false, members: [], reason: `no approvals in ${s.approvals}` } });
+  });
+
+  it("is ready with two valid approvals of two members, not with one, nor with one member twice", async () => {
+    const s = await setup();
+    await sign(s, "m-one");
+    expect((await verdict(s)).verdict).toBe("not-ready");
+    await sign(s, "m-one");
+    const twice = await verdict(s);
+    expect(twice.signoff?.members).toEqual(["m-one"]);
+    expect(twice.verdict).toBe("not-ready");
+    await sign(s, "m-three");
+    const r = await verdict(s);
+    expect(r.signoff).toMatchObject({ met: true, members: ["m-one", "m-three"] });
+    expect(r).toMatchObject({ verdict: "ready", exitCode: 0 });
+  });
+
+  it.each([
+    ["a key not in the committee", (s: Setup) => sign(s, "outsider"), "unknown-key", "signed with a key that is not in governance/committee.yaml"],
+    ["a member's key under another namespace (signed for something else)", (s: Setup) => sign(s, "m-two", {}, "file"), "bad-signature", "does not verify over this manifest under namespace amadegi-signoff"],
+    ["another milestone", (s: Setup) => sign(s, "m-two", { milestone: "T-1" }), "other-milestone", "m-two approved milestone T-1, not T-0"],
+    ["other results", (s: Setup) => sign(s, "m-two", { resultsSha256: "b".repeat(64) }), "other-results", "m-two approved results bbbbbbbbbbbb"],
+    ["another inventory commit", (s: Setup) => sign(s, "m-two", { inventoryCommit: "c".repeat(40) }), "other-commit", "m-two approved inventory commit cccccccccccc"],
+    ["another verdict", (s: Setup) => sign(s, "m-two", { verdict: "not-ready" }), "other-verdict", "m-two approved the verdict not-ready, not ready"],
+    ["an approval older than the milestone's maximum age", (s: Setup) => sign(s, "m-two", { time: "2027-02-24T04:59:59Z" }), "too-old", "older than the milestone's maximum age (24 h)"],
+  ])("refuses %s", async (_name, act, status, detail) => {
+    const s = await setup();
+    await sign(s, "m-one");
+    await act(s);
+    const r = await verdict(s);
+    expect(r.verdict).toBe("not-ready");
+    const refused = r.signoff?.checks.filter((c) => c.status !== "valid") ?? [];
+    expect(refused.map((c) => c.status)).toEqual([status]);
+    expect(refused[0]?.detail).toContain(detail);
+    expect(r.signoff?.members).toEqual(["m-one"]);
+  });
+
+  it("refuses approvals once the results they name were tampered with", async () => {
+    const s = await setup();
+    await sign(s, "m-one");
+    await sign(s, "m-two");
+    expect((await verdict(s)).verdict).toBe("ready");
+    await appendFile(s.results, "\n");
+    const r = await verdict(s);
+    expect(r.verdict).toBe("not-ready");
+    expect(r.signoff?.checks.map((c) => c.status)).toEqual(["other-results", "other-results"]);
+  });
+
+  it("refuses a manifest edited after it was signed", async () => {
+    const s = await setup();
+    await sign(s, "m-one", { verdict: "not-ready" }, SIGNOFF_NAMESPACE, "edited");
+    await writeFile(join(s.approvals, "edited.txt"), renderManifest({ election: "gate-1405", milestone: "T-0", inventoryCommit: s.commit, resultsSha256: s.sha256, verdict: "ready", time: "2027-02-25T04:30:00Z" }));
+    const r = await verdict(s);
+    expect(r.signoff?.checks.map((c) => c.status)).toEqual(["bad-signature"]);
+  });
+
+  it("counts no approval while the inventory has uncommitted changes", async () => {
+    const s = await setup();
+    await sign(s, "m-one");
+    await sign(s, "m-two");
+    await appendFile(join(s.inventory, "waivers.yaml"), "# edited\n");
+    const r = await verdict(s);
+    expect(r.verdict).toBe("not-ready");
+    expect(r.signoff?.reason).toMatch(/^the inventory has uncommitted changes: approvals name commit [0-9a-f]{12}, commit first$/);
+  });
+});
