@@ -1,0 +1,39 @@
+import { join } from "node:path";
+import { writeFileAtomic } from "../../lib/fs.ts";
+import type { GateRun } from "../gate.ts";
+import { reportData } from "./data.ts";
+import { renderHtml } from "./html.ts";
+import type { Lang } from "./i18n.ts";
+import { renderJunit } from "./junit.ts";
+import { renderMarkdown } from "./markdown.ts";
+
+export type { Lang } from "./i18n.ts";
+
+export interface ReportFiles {
+  readonly html: string;
+  readonly summary: string;
+  readonly junit: string;
+  readonly json: string;
+  readonly htmlBytes: number;
+}
+
+/**
+ * Write the report of a gate run: report.html, summary.md, junit.xml and
+ * results.json, each atomically (a crash leaves the old file or the new one,
+ * never half of one). The HTML is rendered in memory first, so a failure
+ * while rendering writes nothing.
+ */
+export async function writeReport(run: GateRun, outDir: string, lang: Lang): Promise<ReportFiles> {
+  const data = reportData(run);
+  const html = renderHtml(run.result, data, lang);
+  const summary = renderMarkdown(run.result, data);
+  const junit = renderJunit(run.result);
+  const tallies = { stationCounts: data.stationCounts, byDistrict: data.byDistrict, byOperator: data.byOperator, byOwner: data.byOwner };
+  const json = `${JSON.stringify({ ...run.result, stations: tallies }, null, 1)}\n`;
+  const files = { html: join(outDir, "report.html"), summary: join(outDir, "summary.md"), junit: join(outDir, "junit.xml"), json: join(outDir, "results.json") };
+  await writeFileAtomic(files.json, json);
+  await writeFileAtomic(files.junit, junit);
+  await writeFileAtomic(files.summary, summary);
+  await writeFileAtomic(files.html, html);
+  return { ...files, htmlBytes: Buffer.byteLength(html) };
+}

@@ -1,0 +1,45 @@
+import type { GateResult } from "../gate.ts";
+
+/**
+ * junit.xml: one test case per criterion, and one per object a failing
+ * criterion names (classname `criterion.<id>`), so CI systems list each
+ * offender as a failed test with its owner and reason.
+ */
+// XML 1.0 cannot carry most control characters, even escaped: drop them.
+const isXmlChar = (c: string): boolean => c.charCodeAt(0) >= 0x20 || c === "\t" || c === "\n" || c === "\r";
+const x = (text: string): string =>
+  [...text].filter(isXmlChar).join("").replace(/[&<>"]/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : "&quot;"));
+
+export function renderJunit(r: GateResult): string {
+  const cases: string[] = [];
+  let failures = 0;
+  let errors = 0;
+  for (const c of r.criteria) {
+    const name = `${c.id}: ${c.measured.toFixed(2)}% (threshold ${c.threshold}%)`;
+    if (c.outcome === "pass") cases.push(`<testcase classname="criteria" name="${x(name)}"/>`);
+    else if (c.outcome === "cannot-judge") {
+      errors++;
+      cases.push(`<testcase classname="criteria" name="${x(c.id)}"><error message="${x(c.reason ?? "cannot judge")}"/></testcase>`);
+    } else {
+      failures++;
+      cases.push(`<testcase classname="criteria" name="${x(name)}"><failure message="${x(`${c.offenders.length} not ready${c.reason === undefined ? "" : `; ${c.reason}`}`)}"/></testcase>`);
+    }
+    for (const o of c.offenders) {
+      failures++;
+      cases.push(`<testcase classname="criterion.${x(c.id)}" name="${x(o.id)}"><failure message="${x(`owner ${o.owner}: ${o.reason}`)}"/></testcase>`);
+    }
+  }
+  if (r.signoff !== undefined) {
+    if (r.signoff.met) cases.push(`<testcase classname="criteria" name="sign-off"/>`);
+    else {
+      failures++;
+      cases.push(`<testcase classname="criteria" name="sign-off"><failure message="${x(`${r.signoff.members.length} of ${r.signoff.required} approvals${r.signoff.reason === undefined ? "" : `: ${r.signoff.reason}`}`)}"/></testcase>`);
+    }
+  }
+  for (const reason of r.reasons) {
+    errors++;
+    cases.push(`<testcase classname="gate" name="fit to judge"><error message="${x(reason)}"/></testcase>`);
+  }
+  const suite = `readiness ${r.milestone.id}`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="amadegi" tests="${cases.length}" failures="${failures}" errors="${errors}">\n<testsuite name="${x(suite)}" tests="${cases.length}" failures="${failures}" errors="${errors}" timestamp="${r.judgedAt}">\n${cases.join("\n")}\n</testsuite>\n</testsuites>\n`;
+}
