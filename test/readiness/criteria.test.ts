@@ -73,7 +73,6 @@ const cases: readonly Case[] = [
     edits: [[DISTRICT, "lifecycle: { state: live, committed: 1405-08-01, owner: municipality }", "lifecycle: { state: planned, committed: 1405-08-01, owner: municipality }"]],
     outcome: "fail",
     offenders: [["R-2-F", "municipality"]],
-    reason: undefined,
   },
   // links-live
   { name: "every counting link live and answering", criterion: "links-live", outcome: "pass", measured: 100 },
