@@ -16,7 +16,7 @@ import { createProbes } from "../src/probe/probes/index.ts";
 import type { ProbeKind, Target } from "../src/probe/types.ts";
 import { generateNational } from "../src/model/synthetic/national.ts";
 
-const HOSTS = { tcp: 2000, http: 2000, https: 1000, icmp: 5000 };
+const HOSTS = { tcp: 10_000, http: 6000, https: 2000, icmp: 10_000 };
 const CONCURRENCY = 128;
 const ICMP_RATE = 20_000;
 const NATIONAL_STATIONS = 58_640;

@@ -1,4 +1,4 @@
-import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { createInterface } from "node:readline";
 import { ProbeError } from "../lib/errors.ts";
@@ -49,7 +49,8 @@ export class ResultsWriter {
   constructor(path: string, header: CampaignHeader) {
     this.path = path;
     try {
-      mkdirSync(dirname(path), { recursive: true });
+      // Only when missing: a recursive mkdirSync under /proc never returns (Node 24).
+      if (!existsSync(dirname(path))) mkdirSync(dirname(path), { recursive: true });
       this.fd = openSync(path, "w", 0o644);
     } catch (error) {
       throw new ProbeError(`cannot write results to ${path}: ${(error as Error).message}`, { file: path, hint: "pass --out FILE in a writable directory", cause: error });

@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { Governor, RateBucket } from "../../src/probe/governor.ts";
+import { DnsCache } from "../../src/probe/dnscache.ts";
+import { planPhases } from "../../src/probe/phases.ts";
+import type { Target } from "../../src/probe/types.ts";
+
+describe("rate bucket", () => {
+  it("lets a burst through, then spaces probes at the rate", () => {
+    const bucket = new RateBucket(1000, 5);
+    const waits = Array.from({ length: 20 }, () => bucket.reserve(1, 1000));
+    expect(waits.slice(0, 6).every((w) => w === 0)).toBe(true);
+    expect(waits[19]).toBeCloseTo(14, 5);
+  });
+
+  it("the operator's limit applies on top of the global one", () => {
+    const g = new Governor({ maxRate: 1_000_000, concurrency: 1, operatorRates: new Map([["mci", 10]]) });
+    g.delay(1, "mci");
+    expect(g.delay(1, "mci")).toBeGreaterThan(0);
+    expect(g.delay(1, "tci")).toBe(0);
+  });
+
+  it("bounds what is in flight", async () => {
+    const g = new Governor({ maxRate: 1000, concurrency: 2 });
+    await g.acquire();
+    await g.acquire();
+    let third = false;
+    const p = g.acquire().then(() => (third = true));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(third).toBe(false);
+    g.release();
+    await p;
+    expect(third).toBe(true);
+  });
+});
+
+describe("DNS cache", () => {
+  it("resolves a name once, shares concurrent asks, caches failures, passes addresses through", async () => {
+    let calls = 0;
+    const cache = new DnsCache(async (name) => {
+      calls++;
+      if (name === "bad.example") throw new Error("ENOTFOUND");
+      return "10.0.0.7";
+    });
+    const [a, b] = await Promise.all([cache.get("auth.election.ir"), cache.get("auth.election.ir")]);
+    expect(a).toEqual({ address: "10.0.0.7" });
+    expect(b).toEqual({ address: "10.0.0.7" });
+    expect((await cache.get("bad.example")).error).toMatch(/ENOTFOUND/);
+    await cache.get("bad.example");
+    expect(await cache.get("10.1.2.3")).toEqual({ address: "10.1.2.3" });
+    expect(calls).toBe(2);
+  });
+});
+
+describe("phases", () => {
+  const t = (check: string, kind: Target["kind"], dependsOn?: string[]): Target => ({ key: `${check}/x`, check, kind, address: "127.0.0.1", params: {}, ...(dependsOn === undefined ? {} : { dependsOn }) });
+  it("the ICMP sweep first (level by level), then the rest after what they depend on", () => {
+    const phases = planPhases([t("link-tcp", "tcp", ["link-icmp/x"]), t("gw-https", "http", ["server-icmp/x"]), t("link-icmp", "icmp", ["server-icmp/x"]), t("server-icmp", "icmp"), t("checkin", "checkin")]);
+    const names = phases.map((p) => [...p.icmp, ...p.other].map((x) => x.check).sort().join("+"));
+    expect(names).toEqual(["server-icmp", "link-icmp", "checkin", "gw-https", "link-tcp"]);
+  });
+});
