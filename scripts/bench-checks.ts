@@ -266,9 +266,9 @@ async function main(): Promise<void> {
   execFileSync("openssl", ["x509", "-req", "-in", join(work, "server.csr"), "-CA", join(work, "ca.pem"), "-CAkey", join(work, "ca.key"), "-CAcreateserial", "-out", join(work, "server.pem"), "-days", "30", "-extfile", join(work, "san.ext")], { stdio: "ignore" });
   const hosts = { tcp: addresses(21, HOSTS.tcp), http: addresses(22, HOSTS.http), https: addresses(23, HOSTS.https), icmp: addresses(24, HOSTS.icmp) };
   const target = (args: string[]) => start(["taskset", "-c", "1", process.execPath, join(REPO, "scripts/bench/targets.ts"), ...args], /ready/);
-  await target(["--addresses", hosts.tcp.join(","), "--tcp", String(PORTS.tcp)]);
-  await target(["--addresses", hosts.http.join(","), "--http", String(PORTS.http)]);
-  await target(["--addresses", hosts.https.join(","), "--https", String(PORTS.https), "--cert", join(work, "server.pem"), "--key", join(work, "server.key")]);
+  await target(["--block", "21", "--count", String(HOSTS.tcp), "--tcp", String(PORTS.tcp)]);
+  await target(["--block", "22", "--count", String(HOSTS.http), "--http", String(PORTS.http)]);
+  await target(["--block", "23", "--count", String(HOSTS.https), "--https", String(PORTS.https), "--cert", join(work, "server.pem"), "--key", join(work, "server.key")]);
   const config = [
     "modules:",
     "  tcp: { prober: tcp, timeout: 5s, tcp: { preferred_ip_protocol: ip4 } }",

@@ -12,6 +12,8 @@ import { parseArgs } from "node:util";
 const { values } = parseArgs({
   options: {
     addresses: { type: "string" },
+    block: { type: "string" },
+    count: { type: "string" },
     tcp: { type: "string" },
     http: { type: "string" },
     https: { type: "string" },
@@ -20,7 +22,11 @@ const { values } = parseArgs({
   },
 });
 
-const addresses = (values.addresses ?? "0.0.0.0").split(",").filter((a) => a !== "");
+// `--block B --count N`: 127.B.x.y, N addresses (the same layout as the benchmark's hosts).
+const addresses =
+  values.block === undefined
+    ? (values.addresses ?? "0.0.0.0").split(",").filter((a) => a !== "")
+    : Array.from({ length: Number(values.count ?? 1) }, (_, i) => `127.${values.block}.${Math.floor(i / 250)}.${(i % 250) + 1}`);
 const servers: Promise<void>[] = [];
 
 function listen(server: Server, port: number, address: string): void {
