@@ -64,6 +64,8 @@ export interface CampaignOptions {
   readonly evalContext: EvalContext;
   /** The results file (JSON lines). */
   readonly out: string;
+  /** The `--select` expression the targets were chosen by: the header records it, so a shard declares what it covers (`amadegi merge`). */
+  readonly select?: string;
   readonly progress?: ProgressStream;
   /** Aborting it interrupts the campaign (SIGINT): what was measured is kept. */
   readonly signal?: AbortSignal;
@@ -161,6 +163,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     startedAt: startedAt.toISOString(),
     deadlineMs: options.deadlineMs,
     targets: options.targets.length,
+    ...(options.select === undefined ? {} : { select: options.select }),
   });
   const tally = new Tally();
   const progress = new Progress(options.progress);

@@ -11,7 +11,7 @@ import { createProbes } from "./probes/index.ts";
 import type { IcmpOptions } from "./probes/options.ts";
 import type { ProgressStream } from "./progress.ts";
 import { readStackSettings } from "./stackconfig.ts";
-import { buildTargets, parseSelect } from "./targets.ts";
+import { buildTargets, parseSelect, provincesOf } from "./targets.ts";
 
 /**
  * `amadegi check` without the command line: stack settings → inventory →
@@ -47,7 +47,7 @@ export async function check(options: CheckOptions): Promise<CheckOutcome> {
   const inventory = loaded.inventory;
   const catalog = loadCatalog(options.checks, { inventory });
   if (catalog.catalog === undefined) return { ran: false, findings: catalog.findings };
-  const filter = options.select === undefined ? undefined : parseSelect(options.select);
+  const filter = options.select === undefined ? undefined : parseSelect(options.select, provincesOf(inventory));
   const { targets, unaddressed } = buildTargets(inventory, catalog.catalog, filter);
   if (targets.length === 0) {
     throw new ProbeError(options.select === undefined ? "the catalog selects no target in this inventory" : `--select ${options.select} leaves no target`, { hint: "check the catalog's select fields and --select" });
@@ -76,6 +76,7 @@ export async function check(options: CheckOptions): Promise<CheckOutcome> {
     operatorRates: catalog.catalog.operatorRates,
     evalContext: evalContext(inventory, started.getTime()),
     out,
+    ...(options.select === undefined ? {} : { select: options.select }),
     ...(options.progress === undefined ? {} : { progress: options.progress }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });

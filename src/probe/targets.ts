@@ -151,29 +151,61 @@ function selectsLink(check: Check, link: Station["links"][number]): boolean {
 
 export type TargetFilter = (t: Target) => boolean;
 
-const SELECT_KEYS = ["check", "kind", "district", "operator", "medium", "station", "link", "server"] as const;
+export const SELECT_KEYS = ["check", "kind", "province", "district", "operator", "medium", "station", "link", "server"] as const;
+export type SelectKey = (typeof SELECT_KEYS)[number];
 
-/**
- * `--select district=pakdasht,operator=mci` (a comma is "and"; `a|b` is "or"
- * within one key; `!=` negates). Keys are the inventory ids a target carries.
- */
-export function parseSelect(expr: string): TargetFilter {
+/** One term of a selection: `district=a|b`, `check!=x`, `server=*` (the target names a server). */
+export interface SelectTerm {
+  readonly key: SelectKey;
+  readonly negated: boolean;
+  /** Empty for `*`: any value of the key. */
+  readonly values: ReadonlySet<string>;
+  readonly any: boolean;
+}
+
+/** `--select` parsed into its terms (a comma is "and"; `a|b` is "or" within one key; `!=` negates). */
+export function parseSelectTerms(expr: string): SelectTerm[] {
   const terms = expr.split(",").map((t) => t.trim()).filter((t) => t !== "");
   if (terms.length === 0) throw new UsageError(`--select "${expr}" selects nothing`, { hint: "write e.g. --select district=pakdasht,operator=mci" });
-  const tests = terms.map((term) => {
+  return terms.map((term) => {
     const match = /^([a-z]+)\s*(!=|=)\s*(.+)$/.exec(term);
     if (match === null) throw new UsageError(`--select: "${term}" is not KEY=VALUE`, { hint: `keys: ${SELECT_KEYS.join(", ")}` });
     const [, key = "", op, value = ""] = match;
     if (!(SELECT_KEYS as readonly string[]).includes(key)) {
       throw new UsageError(`--select: unknown key "${key}"${didYouMean(key, SELECT_KEYS)}`, { hint: `keys: ${SELECT_KEYS.join(", ")}` });
     }
-    const values = new Set(value.split("|").map((v) => v.trim()));
-    const field = key as (typeof SELECT_KEYS)[number];
-    return (t: Target) => {
-      const v = t[field];
-      const hit = v !== undefined && values.has(v);
-      return op === "=" ? hit : !hit;
-    };
+    const any = value.trim() === "*";
+    return { key: key as SelectKey, negated: op === "!=", any, values: new Set(any ? [] : value.split("|").map((v) => v.trim())) };
   });
-  return (t) => tests.every((test) => test(t));
+}
+
+/** What a term reads of a target: its ids, and the province of its district. */
+export type Selectable = Partial<Record<Exclude<SelectKey, "province">, string>>;
+
+/** Whether a target (or any object carrying those ids) passes every term. */
+export function matchesTerms(terms: readonly SelectTerm[], t: Selectable, provinces?: ReadonlyMap<string, string>): boolean {
+  return terms.every((term) => {
+    const v = term.key === "province" ? (t.district === undefined ? undefined : provinces?.get(t.district)) : t[term.key];
+    const hit = v !== undefined && (term.any || term.values.has(v));
+    return term.negated ? !hit : hit;
+  });
+}
+
+/**
+ * `--select district=pakdasht,operator=mci` (a comma is "and"; `a|b` is "or"
+ * within one key; `!=` negates; `KEY=*` any target that has one: `server=*`
+ * is the central servers). Keys are the inventory ids a target carries, and
+ * `province`, read through `provinces` (district → province).
+ */
+export function parseSelect(expr: string, provinces?: ReadonlyMap<string, string>): TargetFilter {
+  const terms = parseSelectTerms(expr);
+  if (provinces === undefined && terms.some((t) => t.key === "province")) {
+    throw new UsageError(`--select ${expr}: selecting by province needs the inventory's districts`, { hint: "pass the district → province map" });
+  }
+  return (t) => matchesTerms(terms, t, provinces);
+}
+
+/** District id → province id, from the inventory. */
+export function provincesOf(inventory: Pick<Inventory, "districts">): Map<string, string> {
+  return new Map(inventory.districts.map((d) => [d.id, d.province]));
 }

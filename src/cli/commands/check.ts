@@ -16,7 +16,7 @@ export const checkCommand: Command = {
     "  --stacks DIR      where the stack settings live (default: stacks)",
     "  --inventory DIR   the inventory (default: inventory)",
     "  --checks DIR      the check catalog (default: checks)",
-    "  --select EXPR     only some targets: KEY=V[|V…][,KEY!=V…]; keys: check, kind, district, operator, medium, station, link, server",
+    "  --select EXPR     only some targets: KEY=V[|V…][,KEY!=V…]; keys: check, kind, province, district, operator, medium, station, link, server; KEY=* any value (server=* the central servers)",
     "  --deadline TIME   when the campaign ends, whatever is left is `unknown` (default 60s; e.g. 90s, 5m)",
     "  --out FILE        results, JSON lines, streamed (default: .amadegi/results/<stack>-<time>.jsonl)",
     "  --json            print the report as JSON",
