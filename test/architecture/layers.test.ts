@@ -15,7 +15,8 @@ const allowed: Record<string, readonly string[]> = {
   provision: ["lib", "model", "toolchain"],
   probe: ["lib", "model", "toolchain"],
   readiness: ["lib", "model", "probe", "toolchain"],
-  cli: ["lib", "model", "toolchain", "provision", "probe", "readiness"],
+  rehearsal: ["lib", "model", "toolchain", "probe"],
+  cli: ["lib", "model", "toolchain", "provision", "probe", "readiness", "rehearsal"],
 };
 
 async function sources(dir: string): Promise<string[]> {

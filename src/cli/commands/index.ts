@@ -4,9 +4,10 @@ import { checkCommand } from "./check.ts";
 import { doctor } from "./doctor.ts";
 import { gateCommand } from "./gate.ts";
 import { generate } from "./generate.ts";
+import { rehearsalCommand } from "./rehearsal.ts";
 import { report } from "./report.ts";
 import { destroy, preview, up } from "./stack.ts";
 import { validate } from "./validate.ts";
 
 /** Every command of the CLI, in the order `amadegi --help` lists them. */
-export const commands: readonly Command[] = [doctor, validate, generate, preview, up, destroy, checkCommand, gateCommand, approve, report];
+export const commands: readonly Command[] = [doctor, validate, generate, preview, up, destroy, checkCommand, gateCommand, approve, report, rehearsalCommand];
