@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
+import { StringDecoder } from "node:string_decoder";
 import { ProbeError } from "../lib/errors.ts";
-import { type CampaignFooter, type CampaignHeader, readResults } from "../probe/results.ts";
+import type { CampaignFooter, CampaignHeader } from "../probe/results.ts";
 import { emptyCounts, type Counts } from "../probe/summary.ts";
-import type { ProbeKind, ProbeResult, Status } from "../probe/types.ts";
+import { type ProbeKind, type ProbeResult, STATUSES, type Status } from "../probe/types.ts";
 
 /**
  * The latest evidence, indexed for the criteria: one pass over a campaign's
@@ -68,63 +69,131 @@ interface MutableServer {
   certNotAfter?: string;
 }
 
-/** Read a results file into an Evidence index. Throws ProbeError when it cannot be read at all. */
-export async function readEvidence(file: string): Promise<Evidence> {
+/**
+ * Read a results file into an Evidence index, hashing it in the same pass.
+ * Throws ProbeError when it cannot be read at all.
+ *
+ * The file's format is src/probe/results.ts's (a `campaign` header, `result`
+ * lines, an `end` footer; a line that is none of them is damaged). This reader
+ * applies the same rules as its `readResults`, but over large chunks instead of
+ * a line stream: at national size (over 100 MB) that is a third faster, and the
+ * gate has a two-second budget. A test keeps the two readers in agreement.
+ */
+export async function readEvidence(file: string, options: { keepRows?: boolean } = {}): Promise<Evidence> {
+  const keepRows = options.keepRows ?? false;
+  let fd: FileHandle;
   try {
-    await stat(file);
+    fd = await open(file, "r");
   } catch (error) {
     throw new ProbeError(`no results file ${file}`, { file, hint: "run `amadegi check` first, or pass --results FILE", cause: error });
   }
-  const sha256 = await hashFile(file);
+  const hash = createHash("sha256");
   const counts = emptyCounts();
   const links = new Map<string, Observed>();
   const checkins = new Map<string, CheckinEvidence>();
   const servers = new Map<string, MutableServer>();
   const rows: ResultRow[] = [];
-  const summary = await readResults(file, (r) => {
+  const damaged: number[] = [];
+  let header: CampaignHeader | undefined;
+  let footer: CampaignFooter | undefined;
+  let total = 0;
+  let lineNo = 0;
+
+  // Called for each of hundreds of thousands of results: no spreads, one object per result at most.
+  const onResult = (r: ProbeResult): void => {
+    total++;
     counts[r.status]++;
-    rows.push({ key: r.key, status: r.status, ...(r.failure === undefined ? {} : { failure: r.failure }), ...(r.district === undefined ? {} : { district: r.district }), ...(r.operator === undefined ? {} : { operator: r.operator }) });
-    const observed: Observed = r.detail === undefined ? { status: r.status } : { status: r.status, detail: r.detail };
+    if (keepRows) rows.push({ key: r.key, status: r.status, failure: r.failure, district: r.district, operator: r.operator } as ResultRow);
     if (r.kind === "checkin") {
       if (r.link === undefined) return;
       const at = typeof r.values.CHECKIN_AT === "string" ? r.values.CHECKIN_AT : undefined;
-      const serial = typeof r.values.SERIAL === "string" ? r.values.SERIAL : undefined;
       const prior = checkins.get(r.link);
       // The latest check-in per link wins (a file may hold several reads of one gateway).
       if (prior?.at !== undefined && at !== undefined && prior.at > at) return;
-      checkins.set(r.link, { ...observed, ...(at === undefined ? {} : { at }), ...(serial === undefined ? {} : { serial }) });
+      const serial = typeof r.values.SERIAL === "string" ? r.values.SERIAL : undefined;
+      checkins.set(r.link, { status: r.status, detail: r.detail, at, serial } as CheckinEvidence);
       return;
     }
     if (r.link !== undefined) {
       const prior = links.get(r.link);
-      if (prior === undefined || worse(prior.status, r.status) !== prior.status) links.set(r.link, observed);
+      if (prior === undefined || RANK[r.status] > RANK[prior.status]) links.set(r.link, { status: r.status, detail: r.detail } as Observed);
       return;
     }
     if (r.server !== undefined) {
+      const observed = { status: r.status, detail: r.detail } as Observed;
       let s = servers.get(r.server);
       if (s === undefined) {
         s = { worst: observed, byKind: new Map() };
         servers.set(r.server, s);
-      } else if (worse(s.worst.status, r.status) !== s.worst.status) s.worst = observed;
+      } else if (RANK[r.status] > RANK[s.worst.status]) s.worst = observed;
       const kind = s.byKind.get(r.kind);
-      if (kind === undefined || worse(kind.status, r.status) !== kind.status) s.byKind.set(r.kind, observed);
+      if (kind === undefined || RANK[r.status] > RANK[kind.status]) s.byKind.set(r.kind, observed);
       const notAfter = r.values.CERTIFICATE_NOT_AFTER;
       if (typeof notAfter === "string" && (s.certNotAfter === undefined || notAfter < s.certNotAfter)) s.certNotAfter = notAfter;
     }
-  });
+  };
+
+  const onLine = (line: string): void => {
+    lineNo++;
+    if (line.trim() === "") return;
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      damaged.push(lineNo);
+      return;
+    }
+    if (!isObject(record)) damaged.push(lineNo);
+    else if (record.type === "result" && typeof record.key === "string" && typeof record.status === "string" && STATUS_SET.has(record.status)) onResult(record as unknown as ProbeResult);
+    else if (record.type === "campaign" && typeof record.id === "string" && typeof record.startedAt === "string") header = record as unknown as CampaignHeader;
+    else if (record.type === "end" && typeof record.valid === "boolean" && isObject(record.counts)) footer = record as unknown as CampaignFooter;
+    else damaged.push(lineNo);
+  };
+
+  try {
+    const decoder = new StringDecoder("utf8");
+    const buffer = Buffer.allocUnsafe(CHUNK);
+    let rest = "";
+    for (;;) {
+      const { bytesRead } = await fd.read(buffer, 0, CHUNK, null);
+      if (bytesRead === 0) break;
+      const chunk = buffer.subarray(0, bytesRead);
+      hash.update(chunk);
+      const text = rest + decoder.write(chunk);
+      let start = 0;
+      for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", start)) {
+        onLine(text.charCodeAt(i - 1) === 13 ? text.slice(start, i - 1) : text.slice(start, i));
+        start = i + 1;
+      }
+      rest = text.slice(start);
+    }
+    rest += decoder.end();
+    if (rest !== "") onLine(rest);
+  } catch (error) {
+    throw new ProbeError(`cannot read results ${file}: ${(error as Error).message}`, { file, cause: error });
+  } finally {
+    await fd.close();
+  }
   return {
     file,
-    sha256,
-    ...(summary.header === undefined ? {} : { header: summary.header }),
-    ...(summary.footer === undefined ? {} : { footer: summary.footer }),
-    damaged: summary.damaged,
+    sha256: hash.digest("hex"),
+    ...(header === undefined ? {} : { header }),
+    ...(footer === undefined ? {} : { footer }),
+    damaged,
     counts,
-    total: summary.results,
+    total,
     links,
     checkins,
     servers,
     rows,
   };
+}
+
+const CHUNK = 4 * 1024 * 1024;
+const STATUS_SET: ReadonlySet<string> = new Set(STATUSES);
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null;
 }
 
 export async function hashFile(file: string): Promise<string> {

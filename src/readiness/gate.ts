@@ -2,12 +2,13 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ExitCode } from "../lib/exit.ts";
 import { UsageError } from "../lib/errors.ts";
-import { type CriterionId, type Inventory, type IsoDate, loadInventory, type Milestone, type Origin, RULES, type Sources, todayIn } from "../model/index.ts";
+import { type CriterionId, type Inventory, type IsoDate, type Milestone, todayIn } from "../model/index.ts";
 import { run } from "../toolchain/inspect.ts";
 import { CRITERIA_REGISTRY, type ExpiredWaiver, judge, type Judged } from "./criteria.ts";
 import { type Evidence, readEvidence } from "./evidence.ts";
 import { History } from "./history.ts";
 import { type Approval, type ApprovalCheck, checkApprovals, quorum } from "./signoff.ts";
+import { type GateInventory, loadForGate } from "./snapshot.ts";
 
 /**
  * The readiness gate: which milestone is in force, whether the evidence is
@@ -31,6 +32,8 @@ export interface GateOptions {
   readonly committeeFile?: string;
   /** The history database; absent: nothing is recorded. */
   readonly history?: string;
+  /** Where to keep the validated inventory's snapshot (snapshot.ts); absent: validate every time. */
+  readonly cacheDir?: string;
   /** Injected clock (tests). */
   readonly now?: Date;
 }
@@ -122,27 +125,31 @@ export function startOfDay(date: IsoDate, timeZone: string): Date {
 
 export async function gate(options: GateOptions): Promise<GateRun> {
   const now = options.now ?? new Date();
-  const loaded = await loadInventory(options.inventory, {
+  // Parse the results while the inventory loads: at national size each is about a second of CPU.
+  const reading = options.results === undefined ? undefined : readEvidence(options.results, { keepRows: options.history !== undefined });
+  reading?.catch(() => {}); // awaited below; an inventory that fails first must not leave it unhandled
+  const loaded = await loadForGate(options.inventory, {
     ...(options.date === undefined ? {} : { today: options.date }),
     ...(options.committeeFile === undefined ? {} : { committeeFile: options.committeeFile }),
+    ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
   });
   const inv = loaded.inventory;
   if (inv === undefined) {
-    const first = loaded.findings.find((f) => f.severity === "error");
-    throw new UsageError(`the inventory in ${options.inventory} does not load (${loaded.findings.filter((f) => f.severity === "error").length} errors${first === undefined ? "" : `, first: ${first.file}:${first.line}:${first.col} ${first.message}`})`, { hint: "run `amadegi validate` and fix the errors", file: options.inventory });
+    const first = loaded.errors[0];
+    throw new UsageError(`the inventory in ${options.inventory} does not load (${loaded.errorCount} errors${first === undefined ? "" : `, first: ${first.file}:${first.line}:${first.col} ${first.message}`})`, { hint: "run `amadegi validate` and fix the errors", file: options.inventory });
   }
   const date = options.date ?? todayIn(inv.election.timeZone, now);
-  const milestone = pickMilestone(inv, loaded.sources, options.milestone, date);
+  const milestone = pickMilestone(inv, loaded, options.milestone, date);
   const reasons: string[] = [];
 
   // Errors a waiver cannot accept (schema, references, security) make every measure doubtful.
-  const hard = loaded.findings.filter((f) => f.severity === "error" && f.waived === undefined && !RULES[f.rule].waivable);
-  if (hard.length > 0) reasons.push(`the inventory has ${hard.length} error${hard.length === 1 ? "" : "s"} no waiver can accept (first: ${hard[0]?.file}:${hard[0]?.line} ${hard[0]?.message}); run \`amadegi validate\``);
+  const hard = loaded.hardErrors;
+  if (loaded.hardErrorCount > 0) reasons.push(`the inventory has ${loaded.hardErrorCount} error${loaded.hardErrorCount === 1 ? "" : "s"} no waiver can accept (first: ${hard[0]?.file}:${hard[0]?.line} ${hard[0]?.message}); run \`amadegi validate\``);
 
   const { ids, thresholds } = criteriaOf(inv.election.milestones, milestone);
   const criteria = ids.map((id) => {
     const c = CRITERIA_REGISTRY.get(id);
-    if (c === undefined) throw new UsageError(`${where(loaded.sources, milestone.origin, "criteria")}: milestone ${milestone.id} names criterion "${id}", which amadegi does not implement`, { hint: "see docs/readiness.md for the criteria" });
+    if (c === undefined) throw new UsageError(`${loaded.locate(milestone.origin, "criteria")}: milestone ${milestone.id} names criterion "${id}", which amadegi does not implement`, { hint: "see docs/readiness.md for the criteria" });
     return c;
   });
   const needsResults = criteria.some((c) => c.needsResults);
@@ -150,7 +157,7 @@ export async function gate(options: GateOptions): Promise<GateRun> {
   let evidence: Evidence | undefined;
   let results: ResultsInfo | undefined;
   if (options.results !== undefined) {
-    evidence = await readEvidence(options.results);
+    evidence = await (reading ?? readEvidence(options.results));
     results = describeResults(evidence, now);
     reasons.push(...fitness(evidence, results, milestone));
   } else if (needsResults) {
@@ -184,13 +191,13 @@ export async function gate(options: GateOptions): Promise<GateRun> {
 
   let result: GateResult = {
     election: { id: inv.election.id, name: inv.election.name, day: inv.election.day, timeZone: inv.election.timeZone },
-    milestone: { id: milestone.id, ...(milestone.name === undefined ? {} : { name: milestone.name }), due: milestone.due, maxAgeHours: milestone.maxAgeHours, maxUnknownPercent: milestone.maxUnknownPercent, where: where(loaded.sources, milestone.origin) },
+    milestone: { id: milestone.id, ...(milestone.name === undefined ? {} : { name: milestone.name }), due: milestone.due, maxAgeHours: milestone.maxAgeHours, maxUnknownPercent: milestone.maxUnknownPercent, where: loaded.locate(milestone.origin) },
     date,
     judgedAt: now.toISOString(),
     verdict,
     exitCode: verdict === "ready" ? ExitCode.OK : verdict === "not-ready" ? ExitCode.FINDINGS : ExitCode.CANNOT_RUN,
     reasons: verdict === "cannot-judge" ? reasons : [],
-    inventory: { dir: options.inventory, ...(git.commit === undefined ? {} : { commit: git.commit }), dirty: git.dirty, errors: loaded.findings.filter((f) => f.severity === "error" && f.waived === undefined).length, stations: inv.stations.length, links: inv.linksById.size, servers: inv.servers.length },
+    inventory: { dir: options.inventory, ...(git.commit === undefined ? {} : { commit: git.commit }), dirty: git.dirty, errors: loaded.errorCount, stations: inv.stations.length, links: inv.linksById.size, servers: inv.servers.length },
     ...(results === undefined ? {} : { results }),
     criteria: judged,
     criteriaVerdict,
@@ -201,17 +208,12 @@ export async function gate(options: GateOptions): Promise<GateRun> {
   return { result, inventory: inv, ...(evidence === undefined ? {} : { evidence }) };
 }
 
-function where(sources: Sources, origin: Origin, ...path: string[]): string {
-  const l = sources.locate(origin, ...path);
-  return `${l.file}:${l.line}:${l.col}`;
-}
-
-function pickMilestone(inv: Inventory, sources: Sources, id: string | undefined, date: IsoDate): Milestone {
+function pickMilestone(inv: Inventory, loaded: GateInventory, id: string | undefined, date: IsoDate): Milestone {
   const milestones = inv.election.milestones;
   if (milestones.length === 0) throw new UsageError("the inventory declares no milestones", { hint: "add milestones to inventory/election.yaml (docs/readiness.md)" });
   if (id !== undefined) {
     const found = milestones.find((m) => m.id.toLowerCase() === id.toLowerCase());
-    if (found === undefined) throw new UsageError(`no milestone "${id}" in ${where(sources, inv.election.origin)}; milestones: ${milestones.map((m) => m.id).join(", ")}`, { hint: "name one of them with --milestone, or use --date" });
+    if (found === undefined) throw new UsageError(`no milestone "${id}" in ${loaded.locate(inv.election.origin)}; milestones: ${milestones.map((m) => m.id).join(", ")}`, { hint: "name one of them with --milestone, or use --date" });
     return found;
   }
   const found = milestoneInForce(milestones, date);

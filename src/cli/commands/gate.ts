@@ -32,6 +32,7 @@ export const sharedOptions = {
   committee: { type: "string" },
   history: { type: "string" },
   "no-history": { type: "boolean" },
+  "no-cache": { type: "boolean" },
 } as const;
 
 /** The gate's options from the command line: the same for gate, approve and report. */
@@ -52,6 +53,7 @@ export async function gateOptions(args: ParsedArgs, io: Io, record = true): Prom
     approvals: displayPath(io, approvals),
     ...(committee === undefined ? {} : { committeeFile: displayPath(io, committee) }),
     ...(history === undefined ? {} : { history: displayPath(io, history) }),
+    ...(flag(args, "no-cache") ? {} : { cacheDir: displayPath(io, join(".amadegi", "cache")) }),
   };
 }
 
@@ -120,6 +122,7 @@ export const gateCommand: Command = {
     "  --approvals DIR   signed approvals: MANIFEST and MANIFEST.sig pairs (default: .amadegi/approvals)",
     "  --committee FILE  the committee file (default: DIR/../governance/committee.yaml)",
     "  --history FILE    the history database (default: .amadegi/history.sqlite); --no-history records nothing",
+    "  --no-cache        validate the inventory afresh instead of using .amadegi/cache (kept by content hash)",
     "  --json            print the verdict as JSON",
     "",
     "Exit codes: 0 ready; 1 not ready (each unmet criterion, its measured value, threshold, worst offenders and owners);",

@@ -1,0 +1,92 @@
+// Benchmark: the readiness gate and report at national size. Generates the
+// synthetic national inventory (`amadegi generate --stations 58640`), writes
+// synthetic results for every server, link and device (2% of links down, 0.5%
+// unknown, as a real campaign might), then times `amadegi gate` and
+// `amadegi report` as a user runs them: each a fresh child process (cold, the
+// CLI's own startup included). The first gate validates the inventory and
+// keeps a snapshot; the measured runs are on an unchanged inventory (the
+// daily case), and the first run is printed too. Goals (issue 6): gate ≤ 2 s, report ≤ 5 s,
+// report.html ≤ 10 MB; summary.md < 1 MiB. Not a test: it prints figures.
+//
+//   npm run bench:readiness [-- --stations 58640 --rounds 3 --keep]
+import { spawnSync } from "node:child_process";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+import { loadInventory } from "../src/model/index.ts";
+import { generateNational } from "../src/model/synthetic/national.ts";
+import { writeSyntheticResults } from "../src/readiness/synthetic.ts";
+
+const ROOT = join(import.meta.dirname, "..");
+const { values } = parseArgs({ options: { stations: { type: "string", default: "58640" }, rounds: { type: "string", default: "3" }, keep: { type: "boolean" } } });
+const stations = Number(values.stations);
+const rounds = Number(values.rounds);
+
+function time(args: string[], cwd: string): { ms: number; code: number | null; out: string } {
+  const start = performance.now();
+  const r = spawnSync(process.execPath, [join(ROOT, "bin", "amadegi.js"), ...args], { cwd, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  return { ms: performance.now() - start, code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+const dir = await mkdtemp(join(tmpdir(), "amadegi-bench-readiness-"));
+try {
+  let t = performance.now();
+  for (const [path, text] of generateNational({ stations, seed: 1 })) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  const loaded = await loadInventory(join(dir, "inventory"));
+  const inv = loaded.inventory;
+  if (inv === undefined) throw new Error("the generated inventory does not load");
+  let n = 0;
+  const results = join(dir, "results.jsonl");
+  const count = writeSyntheticResults(results, inv, {
+    now: new Date(),
+    checkinAt: "2027-02-24T00:00:00Z",
+    edit: (r) => {
+      if (r.link === undefined) return r;
+      n++;
+      return n % 50 === 0 ? { ...r, status: "down", failure: "timeout", detail: `${r.address}: no answer` } : n % 200 === 7 ? { ...r, status: "unknown" } : r;
+    },
+  });
+  console.log(`national inventory: ${inv.stations.length} stations, ${inv.linksById.size} links, ${inv.servers.length} servers; results: ${count} lines, ${(statSync(results).size / 1048576).toFixed(1)} MiB (setup ${((performance.now() - t) / 1000).toFixed(1)} s)`);
+  const common = ["--inventory", join(dir, "inventory"), "--results", results, "--milestone", "T-1", "--date", "2027-02-24"];
+  // The first gate validates the inventory and keeps its snapshot (.amadegi/cache); later runs on an unchanged inventory read it.
+  const cold = time(["gate", ...common, "--no-history"], dir);
+  if (cold.code === null || cold.code > 1) throw new Error(`gate failed (${cold.code}):\n${cold.out.slice(-2000)}`);
+  const gates: number[] = [];
+  const gatesWithHistory: number[] = [];
+  const reports: number[] = [];
+  let verdict = "";
+  for (let i = 0; i < rounds; i++) {
+    const g = time(["gate", ...common, "--no-history"], dir);
+    if (g.code === null || g.code > 1) throw new Error(`gate failed (${g.code}):\n${g.out.slice(-2000)}`);
+    gates.push(g.ms);
+    verdict = g.out.trim().split("\n").at(-1) ?? "";
+    // A fresh history each round: recording the campaign's rows is the expensive first time.
+    const h = time(["gate", ...common, "--history", join(dir, `history-${i}.sqlite`)], dir);
+    gatesWithHistory.push(h.ms);
+    t = performance.now();
+    const r = time(["report", ...common, "--no-history", "--out", join(dir, "report")], dir);
+    if (r.code === null || r.code > 1) throw new Error(`report failed (${r.code}):\n${r.out.slice(-2000)}`);
+    reports.push(r.ms);
+  }
+  const html = statSync(join(dir, "report", "report.html")).size;
+  const summary = statSync(join(dir, "report", "summary.md")).size;
+  const junit = statSync(join(dir, "report", "junit.xml")).size;
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  console.log(`verdict: ${verdict}`);
+  console.log(`gate, first run (validates the inventory, writes its snapshot): ${s(cold.ms)}`);
+  console.log(`gate (cold process, inventory unchanged, no history), median of ${rounds}: ${s(median(gates))}   [${gates.map(s).join(", ")}]   goal ≤ 2 s: ${median(gates) <= 2000 ? "met" : "MISSED"}`);
+  console.log(`gate + recording the campaign in a new history, median: ${s(median(gatesWithHistory))}   [${gatesWithHistory.map(s).join(", ")}]`);
+  console.log(`report (cold process: gate + report.html, summary.md, junit.xml, results.json), median: ${s(median(reports))}   [${reports.map(s).join(", ")}]   goal ≤ 5 s: ${median(reports) <= 5000 ? "met" : "MISSED"}`);
+  console.log(`report.html: ${(html / 1048576).toFixed(2)} MiB   goal ≤ 10 MB: ${html <= 10_000_000 ? "met" : "MISSED"}`);
+  console.log(`summary.md: ${(summary / 1024).toFixed(1)} KiB   goal < 1 MiB: ${summary < 1048576 ? "met" : "MISSED"};  junit.xml: ${(junit / 1048576).toFixed(2)} MiB`);
+  if (values.keep === true) console.log(`kept: ${dir}`);
+} finally {
+  if (values.keep !== true) await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,202 @@
+import { createHash } from "node:crypto";
+import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { writeFileAtomic } from "../lib/fs.ts";
+import { type Finding, type Inventory, type IsoDate, loadInventory, type Origin, RULES, type Station } from "../model/index.ts";
+
+/**
+ * The gate's view of the inventory, with a snapshot cache. Validating a
+ * national inventory (60 MB of YAML) takes seconds; the gate runs after every
+ * campaign and in CI, mostly on an inventory that has not changed. So the
+ * validated inventory is kept as JSON under the state directory, keyed by
+ * every inventory file's path, size, inode and modification time (ns), the
+ * committee file's, the day judged and amadegi's model code: any change to any
+ * of them is a miss and a full validation. A snapshot holds the validated data and the error findings, never
+ * anything the files do not (so no secret can enter it that is not in git).
+ */
+
+/** Bump when the snapshot's layout changes. */
+const SNAPSHOT_VERSION = 1;
+const MODEL_DIR = join(import.meta.dirname, "..", "model");
+
+export interface GateInventory {
+  readonly inventory?: Inventory;
+  /** Error findings not accepted by a waiver (all of them when loaded fresh; the first 1,000 from a snapshot). */
+  readonly errors: readonly Finding[];
+  readonly errorCount: number;
+  /** Errors no waiver can accept: schema, references, security. */
+  readonly hardErrors: readonly Finding[];
+  readonly hardErrorCount: number;
+  /** `file:line:col` of a milestone, the election, or a field of one. */
+  locate(origin: Origin, ...path: string[]): string;
+  readonly fromSnapshot: boolean;
+}
+
+export interface GateLoadOptions {
+  readonly today?: IsoDate;
+  readonly committeeFile?: string;
+  /** Where snapshots are kept; absent: always validate afresh. */
+  readonly cacheDir?: string;
+}
+
+interface Snapshot {
+  readonly version: number;
+  readonly key: string;
+  readonly inventory: Omit<Inventory, "operatorsById" | "popsById" | "sitesById" | "serversById" | "districtsById" | "stationsById" | "linksById" | "membersById" | "districts"> & {
+    readonly districts: readonly (Omit<Inventory["districts"][number], "counties"> & { readonly counties: readonly Omit<Inventory["districts"][number]["counties"][number], "stations">[] })[];
+  };
+  readonly errors: readonly Finding[];
+  readonly errorCount: number;
+  readonly hardErrors: readonly Finding[];
+  readonly hardErrorCount: number;
+  readonly locations: Readonly<Record<string, string>>;
+}
+
+const KEEP = 1000;
+const locationKey = (origin: Origin, path: readonly string[]) => `${origin.file}#${origin.node}#${path.join(".")}`;
+
+export async function loadForGate(dir: string, options: GateLoadOptions = {}): Promise<GateInventory> {
+  const committeeFile = options.committeeFile ?? join(dir, "..", "governance", "committee.yaml");
+  const load = { ...(options.today === undefined ? {} : { today: options.today }), committeeFile };
+  if (options.cacheDir === undefined) return fresh(await loadInventory(dir, load));
+  const key = await snapshotKey(dir, committeeFile, options.today);
+  const file = join(options.cacheDir, `inventory-${key.slice(0, 32)}.json`);
+  try {
+    const snap = JSON.parse(await readFile(file, "utf8")) as Snapshot;
+    if (snap.version === SNAPSHOT_VERSION && snap.key === key) return fromSnapshot(snap);
+  } catch {
+    // No snapshot, or a damaged one: validate afresh.
+  }
+  const loaded = await loadInventory(dir, load);
+  const result = fresh(loaded);
+  if (loaded.inventory !== undefined) await save(options.cacheDir, file, key, loaded.inventory, result);
+  return result;
+}
+
+function fresh(loaded: Awaited<ReturnType<typeof loadInventory>>): GateInventory {
+  const errors = loaded.findings.filter((f) => f.severity === "error" && f.waived === undefined);
+  const hard = errors.filter((f) => !RULES[f.rule].waivable);
+  return {
+    ...(loaded.inventory === undefined ? {} : { inventory: loaded.inventory }),
+    errors,
+    errorCount: errors.length,
+    hardErrors: hard,
+    hardErrorCount: hard.length,
+    locate: (origin, ...path) => {
+      const l = loaded.sources.locate(origin, ...path);
+      return `${l.file}:${l.line}:${l.col}`;
+    },
+    fromSnapshot: false,
+  };
+}
+
+async function save(cacheDir: string, file: string, key: string, inv: Inventory, result: GateInventory): Promise<void> {
+  const locations: Record<string, string> = { [locationKey(inv.election.origin, [])]: result.locate(inv.election.origin) };
+  for (const m of inv.election.milestones) {
+    locations[locationKey(m.origin, [])] = result.locate(m.origin);
+    locations[locationKey(m.origin, ["criteria"])] = result.locate(m.origin, "criteria");
+  }
+  // The lookup maps are rebuilt on reading; counties' stations are the flat list, grouped again.
+  const data: Snapshot["inventory"] = {
+    election: inv.election,
+    operators: inv.operators,
+    pops: inv.pops,
+    sites: inv.sites,
+    servers: inv.servers,
+    districts: inv.districts.map((d) => ({ id: d.id, name: d.name, province: d.province, counties: d.counties.map((c) => ({ id: c.id, name: c.name, file: c.file, technicians: c.technicians, declared: c.declared, origin: c.origin })) })),
+    // Every station and link names its county's file in its origin: 190,000 copies of a path at national
+    // size. The snapshot keeps the node only; reading restores the file from the station's county.
+    stations: inv.stations.map((st) => ({ ...st, origin: { node: st.origin.node }, links: st.links.map((l) => ({ ...l, origin: { node: l.origin.node } })) })) as unknown as Station[],
+    waivers: inv.waivers,
+    committee: inv.committee,
+    today: inv.today,
+  };
+  const snapshot: Snapshot = {
+    version: SNAPSHOT_VERSION,
+    key,
+    inventory: data,
+    errors: result.errors.slice(0, KEEP),
+    errorCount: result.errorCount,
+    hardErrors: result.hardErrors.slice(0, KEEP),
+    hardErrorCount: result.hardErrorCount,
+    locations,
+  };
+  try {
+    // Keep one snapshot: the inventory of the last run.
+    for (const name of await readdir(cacheDir).catch(() => [] as string[])) {
+      if (name.startsWith("inventory-") && name.endsWith(".json") && join(cacheDir, name) !== file) await rm(join(cacheDir, name), { force: true });
+    }
+    await writeFileAtomic(file, JSON.stringify(snapshot));
+  } catch {
+    // A cache that cannot be written costs time, never the verdict.
+  }
+}
+
+function fromSnapshot(snap: Snapshot): GateInventory {
+  const s = snap.inventory;
+  const files = new Map<string, string>();
+  for (const d of s.districts) for (const c of d.counties) files.set(`${d.id}\u0000${c.id}`, c.file);
+  for (const station of s.stations) {
+    const file = files.get(`${station.district}\u0000${station.county}`) ?? "";
+    (station.origin as { file: string }).file = file;
+    for (const link of station.links) (link.origin as { file: string }).file = file;
+  }
+  const byCounty = new Map<string, Station[]>();
+  for (const station of s.stations) {
+    const k = `${station.district}\u0000${station.county}`;
+    const list = byCounty.get(k);
+    if (list === undefined) byCounty.set(k, [station]);
+    else list.push(station);
+  }
+  const districts = s.districts.map((d) => ({ ...d, counties: d.counties.map((c) => ({ ...c, stations: byCounty.get(`${d.id}\u0000${c.id}`) ?? [] })) }));
+  const linksById = new Map<string, { link: Station["links"][number]; station: Station }>();
+  for (const station of s.stations) for (const link of station.links) linksById.set(link.id, { link, station });
+  const inventory: Inventory = {
+    ...s,
+    districts,
+    operatorsById: new Map(s.operators.map((o) => [o.id, o])),
+    popsById: new Map(s.pops.map((p) => [p.id, p])),
+    sitesById: new Map(s.sites.map((x) => [x.id, x])),
+    serversById: new Map(s.servers.map((x) => [x.id, x])),
+    districtsById: new Map(districts.map((d) => [d.id, d])),
+    stationsById: new Map(s.stations.map((x) => [x.id, x])),
+    linksById,
+    membersById: new Map(s.committee.map((m) => [m.id, m])),
+  };
+  return {
+    inventory,
+    errors: snap.errors,
+    errorCount: snap.errorCount,
+    hardErrors: snap.hardErrors,
+    hardErrorCount: snap.hardErrorCount,
+    locate: (origin, ...path) => snap.locations[locationKey(origin, path)] ?? origin.file,
+    fromSnapshot: true,
+  };
+}
+
+async function snapshotKey(dir: string, committeeFile: string, today: IsoDate | undefined): Promise<string> {
+  const hash = createHash("sha256");
+  hash.update(`amadegi-inventory-snapshot ${SNAPSHOT_VERSION}\n${dir}\n${committeeFile}\n${today ?? "today"}\n`);
+  // Without --date, "today" moves: key on the day itself, computed the way the loader does.
+  if (today === undefined) hash.update(new Date().toISOString().slice(0, 10));
+  // The model's code by content (a few small files); the inventory by size and modification time in
+  // nanoseconds (what an edit, a checkout or a copy changes), which costs a stat, not a read of 60 MB.
+  for (const file of await list(MODEL_DIR)) hash.update(`${file}\n`).update(await readFile(file));
+  const files = [...(await list(dir)), committeeFile];
+  const stats = await Promise.all(files.map((f) => stat(f, { bigint: true }).catch(() => undefined)));
+  files.forEach((file, i) => {
+    const st = stats[i];
+    hash.update(`${file} ${st === undefined ? "missing" : `${st.size} ${st.mtimeNs} ${st.ino}`}\n`);
+  });
+  return hash.digest("hex");
+}
+
+/** Every file under a directory, sorted (recursive: the inventory's districts, the model's schema). */
+async function list(dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+    return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
+  } catch {
+    return [];
+  }
+}
