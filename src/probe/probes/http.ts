@@ -7,14 +7,22 @@ import { requirePort, stringParam, type ProbeOptions } from "./options.ts";
 import { tlsHandshake } from "./tlsconnect.ts";
 
 const DEFAULT_MAX_BODY = 65_536;
+/**
+ * Passed to Client.destroy once a probe is over. Without one, undici builds a
+ * fresh error (and its stack) per probe just to say "destroyed": at thousands
+ * of probes a second that was a sixth of the probe's CPU.
+ */
+const DONE = Object.assign(new Error("probe finished"), { code: "AMADEGI_PROBE_DONE" });
 const MAX_HEADERS = 64;
 const MAX_HEADER_VALUE = 1024;
 
 /**
  * One HTTP(S) request per attempt through undici, on a socket we open
  * ourselves (so the allow-list guard and the TLS verification of tls.ts are
- * the same code): a fresh connection each time, `connection: close`, no
- * keep-alive, no TLS session reuse. params: scheme ("http" | "https",
+ * the same code): a fresh connection each time, closed by us as soon as the
+ * response is read (no keep-alive), no TLS session reuse. We do not send
+ * `connection: close`: undici answers it with a per-request "reset" error
+ * (stack and all), which cost a sixth of the probe's CPU. params: scheme ("http" | "https",
  * default http), path (default "/"), method (default GET).
  *
  * A wrong status or body is not a failure here: the probe reports STATUS,
@@ -77,8 +85,7 @@ export function httpProbe(options: ProbeOptions): Probe {
         const response = await client.request({
           path,
           method,
-          headers: { host: target.hostname ?? target.address, "user-agent": "amadegi-probe", connection: "close" },
-          reset: true,
+          headers: { host: target.hostname ?? target.address, "user-agent": "amadegi-probe" },
           signal,
         });
         phase.firstByte = since(start);
@@ -117,7 +124,7 @@ export function httpProbe(options: ProbeOptions): Probe {
               : detail;
         return failed(failure, `${target.address}:${port} ${method} ${path}: ${where}`, timings(), { ...phase.values, HTTP_ERROR: code, HTTP_PHASE: phaseName });
       } finally {
-        client.destroy().catch(() => undefined);
+        client.destroy(DONE).catch(() => undefined);
       }
     },
   };

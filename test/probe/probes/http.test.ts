@@ -37,12 +37,15 @@ function probe(l: Listener, params: Record<string, string> = {}, timeoutMs = 300
 }
 
 describe("http probe", () => {
-  it("up: status, body, headers, timings; sends Host and connection: close", async () => {
+  it("up: status, body, headers, timings; sends Host; a fresh connection per probe, closed after the response", async () => {
     const seen: string[] = [];
+    const closedAfterResponse: boolean[] = [];
     const l = await keep(
       httpListener(address(), (req, res) => {
-        seen.push(`${req.method} ${req.url} host=${req.headers.host} connection=${req.headers.connection}`);
+        seen.push(`${req.method} ${req.url} host=${req.headers.host}`);
         res.writeHead(200, { "content-type": "application/json", "x-election": "1404" }).end('{"ready":true}');
+        // The server offers keep-alive; the probe must not take it.
+        req.socket.once("close", () => closedAfterResponse.push(res.writableFinished));
       }),
     );
     const o = await probe(l, { path: "/health?full=1" });
@@ -50,7 +53,11 @@ describe("http probe", () => {
       ok: true,
       values: { STATUS: 200, BODY: '{"ready":true}', BODY_BYTES: 14, BODY_TRUNCATED: false, HEADER_CONTENT_TYPE: "application/json", HEADER_X_ELECTION: "1404" },
     });
-    expect(seen).toEqual([`GET /health?full=1 host=${NAME} connection=close`]);
+    await probe(l, { path: "/health?full=1" });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toEqual([`GET /health?full=1 host=${NAME}`, `GET /health?full=1 host=${NAME}`]);
+    expect(l.connections()).toBe(2);
+    expect(closedAfterResponse).toEqual([true, true]);
     expect(o.timings.connect).toBeDefined();
     expect(o.timings.firstByte).toBeGreaterThanOrEqual(o.timings.connect ?? 0);
     expect(o.timings.total).toBeGreaterThanOrEqual(o.timings.firstByte ?? 0);
