@@ -54,9 +54,7 @@ async function lines(file: string): Promise<string[]> {
 async function resultSet(file: string): Promise<string[]> {
   const out: string[] = [];
   await readResults(file, (r) => {
-    const rest: Partial<typeof r> = { ...r };
-    delete rest.from;
-    out.push(JSON.stringify(rest));
+    out.push(JSON.stringify(Object.entries(r).filter(([k]) => k !== "from")));
   });
   return out.sort();
 }

@@ -1,0 +1,75 @@
+import { UsageError } from "../../lib/errors.ts";
+import { ExitCode } from "../../lib/exit.ts";
+import { formatFinding } from "../../model/index.ts";
+import { exportPrometheus } from "../../probe/export.ts";
+import { writeOpenMetrics } from "../../probe/openmetrics.ts";
+import { type Command, flag, stringOption } from "../command.ts";
+import { displayPath } from "./validate.ts";
+
+const FORMATS = ["prometheus", "openmetrics"] as const;
+
+export const exportCommand: Command = {
+  name: "export",
+  summary: "hand over to monitoring: Prometheus file_sd targets and blackbox modules, or a campaign as OpenMetrics",
+  usage: [
+    "Usage: amadegi export prometheus --out DIR [--inventory DIR] [--checks DIR] [--stack NAME] [--blackbox HOST:PORT] [--json]",
+    "       amadegi export openmetrics --results FILE --out FILE",
+    "",
+    "prometheus: the targets the catalog selects in the inventory, as Prometheus file_sd files (DIR/targets/<check>.json, labels",
+    "  check, kind, station, link, district, province, operator, medium, server, role, site, gateway), blackbox_exporter modules",
+    "  (DIR/blackbox.yml) and a prometheus.yml scraping them through the exporter; each file written atomically.",
+    "  --stack NAME        use the stack's TLS settings (CA, client certificate) and label targets with it",
+    "  --blackbox ADDR     the blackbox_exporter Prometheus scrapes (default 127.0.0.1:9115)",
+    "  Checks blackbox_exporter cannot run (ntp, device check-ins) are listed and left out.",
+    "openmetrics: a campaign's results as OpenMetrics text for node_exporter's textfile collector (written atomically).",
+    "",
+    "Exit codes: 0 written; 2 could not (bad inventory, catalog or stack settings, unreadable results).",
+  ].join("\n"),
+  positionals: true,
+  options: {
+    out: { type: "string" },
+    inventory: { type: "string" },
+    checks: { type: "string" },
+    stack: { type: "string" },
+    stacks: { type: "string" },
+    blackbox: { type: "string" },
+    results: { type: "string" },
+    json: { type: "boolean" },
+  },
+  async run(args, io) {
+    const [format, ...rest] = args.positionals;
+    if (format === undefined || !(FORMATS as readonly string[]).includes(format) || rest.length > 0) {
+      throw new UsageError(`export needs one format: ${FORMATS.join(" or ")}${format === undefined ? "" : ` (got ${args.positionals.join(" ")})`}`, { hint: "see `amadegi export --help`" });
+    }
+    const out = stringOption(args, "out");
+    if (out === undefined) throw new UsageError(`export ${format} needs --out ${format === "prometheus" ? "DIR" : "FILE"}`, { hint: "see `amadegi export --help`" });
+    if (format === "openmetrics") {
+      const results = stringOption(args, "results");
+      if (results === undefined) throw new UsageError("export openmetrics needs --results FILE", { hint: "the results of `amadegi check` or `amadegi merge`" });
+      const r = await writeOpenMetrics(displayPath(io, results), displayPath(io, out));
+      io.out(`wrote ${displayPath(io, out)}: ${r.results} results as OpenMetrics`);
+      return ExitCode.OK;
+    }
+    const stack = stringOption(args, "stack");
+    const blackbox = stringOption(args, "blackbox");
+    const outcome = await exportPrometheus({
+      inventory: displayPath(io, stringOption(args, "inventory") ?? "inventory"),
+      checks: displayPath(io, stringOption(args, "checks") ?? "checks"),
+      out: displayPath(io, out),
+      ...(stack === undefined ? {} : { stack, stacksDir: displayPath(io, stringOption(args, "stacks") ?? "stacks") }),
+      ...(blackbox === undefined ? {} : { blackbox }),
+    });
+    if (!outcome.written) {
+      for (const f of outcome.findings) io.err(formatFinding(f));
+      io.err("export: nothing written (fix the findings above)");
+      return ExitCode.CANNOT_RUN;
+    }
+    if (flag(args, "json")) {
+      io.out(JSON.stringify({ paths: outcome.paths, targets: outcome.targets, skipped: outcome.skipped }, null, 2));
+      return ExitCode.OK;
+    }
+    io.out(`wrote ${outcome.paths.length} files to ${displayPath(io, out)}: ${outcome.targets} targets, prometheus.yml, blackbox.yml`);
+    for (const s of outcome.skipped) io.out(`  left out ${s.check} (${s.kind}): ${s.reason}`);
+    return ExitCode.OK;
+  },
+};

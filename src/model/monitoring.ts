@@ -1,0 +1,224 @@
+import { dump } from "js-yaml";
+import type { Inventory } from "./types.ts";
+
+/**
+ * The hand-over to continuous monitoring: the inventory's probe targets as
+ * Prometheus `file_sd` files, blackbox_exporter modules for the catalog's
+ * checks, and a prometheus.yml that scrapes them through the exporter.
+ *
+ * It lives in the model, not in probe/ or the CLI, because two callers need it:
+ * `amadegi export prometheus` today and the Pulumi monitor role later, and
+ * provisioning may import the model but never probe/ (ADR 0001). So it takes
+ * plain data, not the catalog's types: a probe `Target` and a catalog `Check`
+ * fit `MonitorTarget` and `MonitorCheck` as they are. Pure: returns file
+ * contents by relative path; the caller writes them.
+ */
+
+export interface MonitorCheck {
+  readonly id: string;
+  readonly kind: string;
+  readonly timeoutMs: number;
+  readonly params: Readonly<Record<string, string | number | boolean | readonly string[]>>;
+  readonly conditions: readonly { readonly placeholder: string; readonly op: string; readonly value: { readonly kind: string; readonly value?: unknown } }[];
+}
+
+export interface MonitorTarget {
+  readonly key: string;
+  readonly check: string;
+  readonly kind: string;
+  readonly address: string;
+  readonly port?: number;
+  readonly hostname?: string;
+  readonly params: Readonly<Record<string, string | number | boolean | readonly string[]>>;
+  readonly station?: string;
+  readonly link?: string;
+  readonly server?: string;
+  readonly district?: string;
+  readonly operator?: string;
+  readonly medium?: string;
+}
+
+export interface MonitoringOptions {
+  /** host:port of the blackbox_exporter Prometheus scrapes (default 127.0.0.1:9115). */
+  readonly blackbox?: string;
+  /** The stack the targets belong to (a label on every target). */
+  readonly stack?: string;
+  /** Files (CA bundle, client certificate and key) as the exporter's host sees them. */
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+  /** Scrape interval (default 60s). */
+  readonly interval?: string;
+}
+
+export interface MonitoringFiles {
+  /** Relative path → content: prometheus.yml, blackbox.yml, targets/<check>.json. */
+  readonly files: ReadonlyMap<string, string>;
+  /** Checks blackbox_exporter cannot run (ntp, check-ins), and why. */
+  readonly skipped: readonly { readonly check: string; readonly kind: string; readonly reason: string }[];
+  readonly targets: number;
+}
+
+/** What blackbox_exporter cannot do, by probe kind. */
+const UNSUPPORTED: Readonly<Record<string, string>> = {
+  ntp: "blackbox_exporter has no NTP prober (use chrony's or node_exporter's timex metrics)",
+  checkin: "device check-ins are read from the gateways' logs, not probed (the gateway exports them)",
+};
+
+type Module = Record<string, unknown>;
+
+export function renderMonitoring(inventory: Inventory, checks: readonly MonitorCheck[], targets: readonly MonitorTarget[], options: MonitoringOptions = {}): MonitoringFiles {
+  const files = new Map<string, string>();
+  const modules: Record<string, Module> = {};
+  const skipped: { check: string; kind: string; reason: string }[] = [];
+  const jobs: Record<string, unknown>[] = [];
+  const byCheck = new Map<string, MonitorTarget[]>();
+  for (const t of targets) {
+    const list = byCheck.get(t.check);
+    if (list === undefined) byCheck.set(t.check, [t]);
+    else list.push(t);
+  }
+  let count = 0;
+  for (const check of checks) {
+    const reason = UNSUPPORTED[check.kind];
+    if (reason !== undefined) {
+      skipped.push({ check: check.id, kind: check.kind, reason });
+      continue;
+    }
+    const own = byCheck.get(check.id) ?? [];
+    if (own.length === 0) continue;
+    const base = `amadegi_${check.id.replace(/[^A-Za-z0-9]/g, "_")}`;
+    // A TLS name is per module in blackbox_exporter: one module per distinct name.
+    const named = check.kind === "tls" || (check.kind === "http" && check.params.scheme === "https");
+    const nameOf = (t: MonitorTarget): string => (named ? (t.hostname ?? "") : "");
+    const hostnames = [...new Set(own.map(nameOf))].sort();
+    const moduleFor = new Map<string, string>();
+    for (const hostname of hostnames) {
+      const name = hostnames.length === 1 ? base : `${base}__${hostname.replace(/[^A-Za-z0-9]/g, "_")}`;
+      modules[name] = moduleOf(check, hostname === "" ? undefined : hostname, options);
+      moduleFor.set(hostname, name);
+    }
+    const groups = own.map((t) => ({
+      targets: [address(check, t)],
+      labels: { ...labelsOf(t, inventory, options.stack), __param_module: moduleFor.get(nameOf(t)) ?? base },
+    }));
+    count += groups.length;
+    files.set(`targets/${check.id}.json`, `[\n${groups.map((g) => JSON.stringify(g)).join(",\n")}\n]\n`);
+    jobs.push({
+      job_name: `amadegi-${check.id}`,
+      metrics_path: "/probe",
+      scrape_timeout: `${Math.max(1, Math.ceil(check.timeoutMs / 1000) + 1)}s`,
+      file_sd_configs: [{ files: [`targets/${check.id}.json`] }],
+      relabel_configs: [
+        { source_labels: ["__address__"], target_label: "__param_target" },
+        { source_labels: ["__param_target"], target_label: "instance" },
+        { target_label: "__address__", replacement: options.blackbox ?? "127.0.0.1:9115" },
+      ],
+    });
+  }
+  const interval = options.interval ?? "60s";
+  const header = "# Generated by `amadegi export prometheus` from the inventory and checks/: do not edit.\n";
+  files.set("blackbox.yml", header + dump({ modules }, { lineWidth: -1 }));
+  files.set("prometheus.yml", header + dump({ global: { scrape_interval: interval, evaluation_interval: interval }, scrape_configs: jobs }, { lineWidth: -1 }));
+  return { files, skipped, targets: count };
+}
+
+function labelsOf(t: MonitorTarget, inventory: Inventory, stack: string | undefined): Record<string, string> {
+  const labels: Record<string, string> = { check: t.check, kind: t.kind };
+  if (stack !== undefined) labels.stack = stack;
+  for (const k of ["station", "link", "district", "operator", "medium", "server"] as const) {
+    const v = t[k];
+    if (v !== undefined) labels[k] = v;
+  }
+  if (t.district !== undefined) {
+    const province = inventory.districtsById.get(t.district)?.province;
+    if (province !== undefined) labels.province = province;
+  }
+  const station = t.station === undefined ? undefined : inventory.stationsById.get(t.station);
+  const serverId = t.server ?? (station === undefined ? undefined : typeof t.params.gateway === "string" ? t.params.gateway : station.gateways.primary);
+  const server = serverId === undefined ? undefined : inventory.serversById.get(serverId);
+  if (t.server !== undefined && server !== undefined) {
+    labels.role = server.roles.join(",");
+    labels.site = server.site;
+  } else if (station !== undefined) {
+    // A link's gateway is the server its traffic reaches first.
+    labels.gateway = station.gateways.primary;
+    labels.station_kind = station.kind;
+  }
+  return labels;
+}
+
+/** What blackbox_exporter is given as `target`: an address, host:port, or a URL. */
+function address(check: MonitorCheck, t: MonitorTarget): string {
+  if (check.kind === "icmp") return t.address;
+  if (check.kind === "http") {
+    const scheme = check.params.scheme === "https" ? "https" : "http";
+    const path = typeof check.params.path === "string" ? check.params.path : "/";
+    return `${scheme}://${t.address}${t.port === undefined ? "" : `:${t.port}`}${path}`;
+  }
+  return `${t.address}:${t.port ?? 0}`;
+}
+
+function seconds(ms: number): string {
+  return `${Math.max(0.1, ms / 1000)}s`;
+}
+
+function tlsConfig(check: MonitorCheck, hostname: string | undefined, options: MonitoringOptions): Record<string, string> {
+  const param = (name: string): string | undefined => (typeof check.params[name] === "string" ? (check.params[name] as string) : undefined);
+  const ca = param("ca") ?? options.tls?.caFile;
+  const cert = param("cert") ?? options.tls?.certFile;
+  const key = param("key") ?? options.tls?.keyFile;
+  return {
+    ...(hostname === undefined ? {} : { server_name: hostname }),
+    ...(ca === undefined ? {} : { ca_file: ca }),
+    ...(cert === undefined ? {} : { cert_file: cert }),
+    ...(key === undefined ? {} : { key_file: key }),
+  };
+}
+
+function moduleOf(check: MonitorCheck, hostname: string | undefined, options: MonitoringOptions): Module {
+  const timeout = seconds(check.timeoutMs);
+  const ip4 = { preferred_ip_protocol: "ip4", ip_protocol_fallback: false };
+  switch (check.kind) {
+    case "icmp":
+      return { prober: "icmp", timeout, icmp: ip4 };
+    case "tcp":
+      return { prober: "tcp", timeout, tcp: ip4 };
+    case "ssh":
+      return { prober: "tcp", timeout, tcp: { ...ip4, query_response: [{ expect: "^SSH-2.0-" }] } };
+    case "tls":
+      return { prober: "tcp", timeout, tcp: { ...ip4, tls: true, tls_config: tlsConfig(check, hostname, options) } };
+    case "http": {
+      const statuses = check.conditions.filter((c) => c.placeholder === "STATUS" && c.op === "==" && c.value.kind === "number").map((c) => Number(c.value.value));
+      const bodies = check.conditions.filter((c) => c.placeholder === "BODY" && (c.op === "contains" || c.op === "matches"));
+      const http: Record<string, unknown> = {
+        ...ip4,
+        method: typeof check.params.method === "string" ? check.params.method : "GET",
+        ...(statuses.length === 0 ? {} : { valid_status_codes: statuses }),
+        ...(bodies.length === 0 ? {} : { fail_if_body_not_matches_regexp: bodies.map((c) => (c.value.value instanceof RegExp ? c.value.value.source : escapeRegex(String(c.value.value)))) }),
+        ...(hostname === undefined ? {} : { headers: { Host: hostname } }),
+      };
+      if (check.params.scheme === "https") {
+        http.fail_if_not_ssl = true;
+        http.tls_config = tlsConfig(check, hostname, options);
+      }
+      return { prober: "http", timeout, http };
+    }
+    case "dns":
+      return {
+        prober: "dns",
+        timeout,
+        dns: {
+          ...ip4,
+          transport_protocol: "udp",
+          query_name: String(check.params.name ?? ""),
+          query_type: typeof check.params.type === "string" ? check.params.type : "A",
+          valid_rcodes: ["NOERROR"],
+        },
+      };
+    default:
+      return { prober: "tcp", timeout, tcp: ip4 };
+  }
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

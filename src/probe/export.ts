@@ -1,0 +1,57 @@
+import { readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { writeFileAtomic } from "../lib/fs.ts";
+import { type Finding, loadInventory } from "../model/index.ts";
+import { type MonitoringFiles, renderMonitoring } from "../model/monitoring.ts";
+import { loadCatalog } from "./catalog/load.ts";
+import { readStackSettings } from "./stackconfig.ts";
+import { buildTargets } from "./targets.ts";
+
+/**
+ * `amadegi export prometheus` without the command line: inventory + catalog →
+ * the same targets a campaign would probe → the monitoring files of
+ * src/model/monitoring.ts, each written atomically (a Prometheus watching the
+ * directory sees a whole file or the old one). Target files of checks that no
+ * longer exist are removed, so a removed check stops being scraped.
+ */
+export interface ExportPrometheusOptions {
+  readonly inventory: string;
+  readonly checks: string;
+  readonly out: string;
+  /** Stack whose TLS settings (CA, client certificate) the modules use, and the `stack` label. */
+  readonly stack?: string;
+  readonly stacksDir?: string;
+  readonly blackbox?: string;
+}
+
+export type ExportOutcome =
+  | { readonly written: false; readonly findings: readonly Finding[] }
+  | ({ readonly written: true; readonly paths: readonly string[] } & MonitoringFiles);
+
+export async function exportPrometheus(options: ExportPrometheusOptions): Promise<ExportOutcome> {
+  let tls: { caFile?: string; certFile?: string; keyFile?: string } = {};
+  if (options.stack !== undefined) {
+    const settings = readStackSettings(options.stack, options.stacksDir);
+    if (settings.probe === undefined) return { written: false, findings: settings.findings };
+    const p = settings.probe;
+    tls = { ...(p.ca === undefined ? {} : { caFile: p.ca }), ...(p.clientCert === undefined ? {} : { certFile: p.clientCert }), ...(p.clientKey === undefined ? {} : { keyFile: p.clientKey }) };
+  }
+  const loaded = await loadInventory(options.inventory);
+  if (loaded.inventory === undefined) return { written: false, findings: loaded.findings };
+  const catalog = loadCatalog(options.checks, { inventory: loaded.inventory });
+  if (catalog.catalog === undefined) return { written: false, findings: catalog.findings };
+  const { targets } = buildTargets(loaded.inventory, catalog.catalog);
+  const rendered = renderMonitoring(loaded.inventory, catalog.catalog.checks, targets, {
+    tls,
+    ...(options.stack === undefined ? {} : { stack: options.stack }),
+    ...(options.blackbox === undefined ? {} : { blackbox: options.blackbox }),
+  });
+  const paths: string[] = [];
+  for (const [path, text] of rendered.files) {
+    await writeFileAtomic(join(options.out, path), text);
+    paths.push(join(options.out, path));
+  }
+  const stale = (await readdir(join(options.out, "targets"))).filter((f) => f.endsWith(".json") && !rendered.files.has(`targets/${f}`));
+  for (const f of stale) await rm(join(options.out, "targets", f), { force: true });
+  return { written: true, paths, ...rendered };
+}

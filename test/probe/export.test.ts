@@ -1,0 +1,95 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.ts";
+import { exportPrometheus } from "../../src/probe/export.ts";
+import { run, which } from "../../src/toolchain/inspect.ts";
+import { repoRoot } from "../../src/toolchain/paths.ts";
+
+// The probe fixture inventory (district pakdasht, gateways gw-a and gw-b) and
+// the repository's catalog, exported and checked by the real tools: promtool
+// (config and the file_sd files it references) and blackbox_exporter.
+
+const INVENTORY = join(repoRoot, "test/probe/fixtures/inventory");
+const CHECKS = join(repoRoot, "checks");
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "amadegi-export-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Group {
+  targets: string[];
+  labels: Record<string, string>;
+}
+
+async function groups(out: string, check: string): Promise<Group[]> {
+  return JSON.parse(await readFile(join(out, "targets", `${check}.json`), "utf8")) as Group[];
+}
+
+describe("export prometheus", () => {
+  it("writes file_sd targets with the inventory's labels, one module per check, and leaves out what blackbox cannot probe", async () => {
+    const out = join(dir, "a");
+    const outcome = await exportPrometheus({ inventory: INVENTORY, checks: CHECKS, out, blackbox: "127.0.0.1:19115" });
+    if (!outcome.written) throw new Error(outcome.findings.map((f) => f.message).join("; "));
+    expect((await readdir(join(out, "targets"))).sort()).toEqual(["auth-tls.json", "dns-answers.json", "gateway-https.json", "link-icmp.json", "link-tcp.json", "server-icmp.json", "server-ssh.json"]);
+    expect(outcome.skipped.map((s) => s.check)).toEqual(["ntp-offset", "device-checkin"]);
+    const icmp = await groups(out, "link-icmp");
+    expect(icmp.find((g) => g.labels.link === "PKD-0001-M")).toEqual({
+      targets: ["127.77.64.1"],
+      labels: { check: "link-icmp", kind: "icmp", station: "PKD-0001", link: "PKD-0001-M", district: "pakdasht", operator: "mci", medium: "mobile", province: "tehran", gateway: "gw-a", station_kind: "fixed", __param_module: "amadegi_link_icmp" },
+    });
+    expect(icmp.some((g) => g.labels.link === "PKD-0003-M2")).toBe(false); // planned: not probed, not monitored
+    const tcp = await groups(out, "link-tcp");
+    expect(tcp.find((g) => g.labels.link === "PKD-0001-F")?.targets).toEqual(["127.77.16.1:22"]);
+    const https = await groups(out, "gateway-https");
+    expect(https.find((g) => g.labels.server === "gw-a")).toEqual({ targets: ["https://127.77.0.1:443/health"], labels: { check: "gateway-https", kind: "http", server: "gw-a", role: "gateway", site: expect.any(String) as string, __param_module: "amadegi_gateway_https__gw_a" } });
+    const blackbox = await readFile(join(out, "blackbox.yml"), "utf8");
+    expect(blackbox).toMatch(/amadegi_gateway_https__gw_a:\n {4}prober: http\n {4}timeout: 3s\n/);
+    expect(blackbox).toMatch(/valid_status_codes:\n {8}- 200\n {6}fail_if_body_not_matches_regexp:\n {8}- ok\n/);
+    expect(blackbox).toMatch(/amadegi_dns_answers:\n {4}prober: dns[\s\S]*query_name: auth\.election\.ir/);
+    expect(await readFile(join(out, "prometheus.yml"), "utf8")).toContain("replacement: 127.0.0.1:19115");
+  });
+
+  it("passes promtool check config (with the file_sd files it references) and blackbox_exporter --config.check", async () => {
+    const promtool = await which("promtool");
+    const exporter = await which("prometheus-blackbox-exporter");
+    expect(promtool, "promtool (Debian prometheus) is installed by setup").toBeDefined();
+    expect(exporter, "prometheus-blackbox-exporter is installed by setup").toBeDefined();
+    const out = join(dir, "b");
+    expect(await main(["export", "prometheus", "--out", out, "--inventory", INVENTORY, "--checks", CHECKS], { out: () => {}, err: () => {}, cwd: repoRoot, env: process.env })).toBe(0);
+    const config = await run(promtool ?? "", ["check", "config", "prometheus.yml"], { cwd: out });
+    expect(config.stdout).toContain("SUCCESS: prometheus.yml is valid prometheus config file syntax");
+    expect(config.code).toBe(0);
+    const modules = await run(exporter ?? "", [`--config.file=${join(out, "blackbox.yml")}`, "--config.check"]);
+    expect(modules.stderr).toContain("Config file is ok");
+    expect(modules.code).toBe(0);
+    // Both tools do fail on a broken file, so their passes mean something.
+    await writeFile(join(out, "targets", "link-tcp.json"), '[{"targets":["x"],"labels":{"bad-label":"x"}}]\n');
+    const broken = await run(promtool ?? "", ["check", "config", "prometheus.yml"], { cwd: out });
+    expect(broken.code).toBe(1);
+    expect(broken.stdout + broken.stderr).toContain('checking SD file "targets/link-tcp.json": "bad-label" is not a valid label name');
+    await writeFile(join(out, "blackbox.yml"), "modules:\n  m:\n    prober: http\n    http:\n      valid_status_code: [200]\n");
+    expect((await run(exporter ?? "", [`--config.file=${join(out, "blackbox.yml")}`, "--config.check"])).code).not.toBe(0);
+  });
+
+  it("removes the target file of a check that no longer exists; refuses a catalog with errors, writing nothing", async () => {
+    const out = join(dir, "c");
+    await exportPrometheus({ inventory: INVENTORY, checks: CHECKS, out });
+    await writeFile(join(out, "targets", "retired-check.json"), "[]\n");
+    await exportPrometheus({ inventory: INVENTORY, checks: CHECKS, out });
+    expect(await readdir(join(out, "targets"))).not.toContain("retired-check.json");
+    const badChecks = join(dir, "bad-checks");
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(badChecks);
+    await writeFile(join(badChecks, "a.yaml"), "checks:\n  - id: x\n    probe: icmp\n    select: { objects: links }\n    conditions: ['[LOS] <= 5%']\n");
+    const err: string[] = [];
+    expect(await main(["export", "prometheus", "--out", join(dir, "d"), "--inventory", INVENTORY, "--checks", badChecks], { out: () => {}, err: (t) => err.push(t), cwd: repoRoot, env: process.env })).toBe(2);
+    expect(err.join("\n")).toMatch(/a\.yaml:5:\d+ error .*unknown placeholder \[LOS\]/);
+    await expect(readdir(join(dir, "d"))).rejects.toThrow(/ENOENT/);
+  });
+});
