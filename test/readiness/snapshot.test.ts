@@ -5,7 +5,8 @@ import { appendFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { gate } from "../../src/readiness/gate.ts";
-import { loadForGate } from "../../src/readiness/snapshot.ts";
+import { loadInventory } from "../../src/model/index.ts";
+import { decodeStations, encodeStations, loadForGate } from "../../src/readiness/snapshot.ts";
 import { DISTRICT, edit, fixtureCopy, resultsFor } from "./helpers.ts";
 
 const NOW = new Date("2027-02-17T08:00:00Z");
@@ -43,6 +44,22 @@ describe("inventory snapshot", () => {
     expect((await loadForGate(inventory, { cacheDir, today: "2027-02-18" })).fromSnapshot).toBe(false);
     await appendFile(join(root, "governance/committee.yaml"), "# changed\n");
     expect((await loadForGate(inventory, { cacheDir, today: "2027-02-18" })).fromSnapshot).toBe(false);
+  });
+
+  it("codes the sample inventory's 1,415 stations losslessly, and refuses a field it does not know", async () => {
+    const { inventory } = await loadInventory(join(import.meta.dirname, "..", "..", "inventory"));
+    if (inventory === undefined) throw new Error("the sample inventory does not load");
+    const encoded = encodeStations(inventory.stations);
+    if (encoded === undefined) throw new Error("not encoded");
+    const files = new Map(inventory.districts.flatMap((d) => d.counties.map((c) => [`${d.id}\u0000${c.id}`, c.file] as const)));
+    const decoded = decodeStations(JSON.parse(JSON.stringify(encoded)) as typeof encoded, files);
+    expect(decoded).toEqual(inventory.stations);
+    expect(decoded.some((st) => st.links.some((l) => l.survey?.date !== undefined))).toBe(true);
+    expect(decoded.some((st) => st.links.some((l) => l.circuit !== undefined && l.lifecycle.committed !== undefined))).toBe(true);
+    const [first, ...rest] = inventory.stations;
+    if (first === undefined) throw new Error("no station");
+    expect(encodeStations([{ ...first, links: [{ ...first.links[0], vlan: 12 } as unknown as (typeof first.links)[number]] }, ...rest])).toBeUndefined();
+    expect(encodeStations([{ ...first, device: { ...first.device, firmware: "1.2" } } as typeof first])).toBeUndefined();
   });
 
   it("ignores a damaged snapshot", async () => {
