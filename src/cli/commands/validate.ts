@@ -1,6 +1,7 @@
 import { isAbsolute, relative, resolve } from "node:path";
 import { UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
+import { githubAnnotation } from "../../model/annotations.ts";
 import { type Finding, formatFinding, hasErrors, type IsoDate, loadInventory, parseDate } from "../../model/index.ts";
 import { type Command, flag, type Io, stringOption } from "../command.ts";
 
@@ -28,10 +29,11 @@ export const validate: Command = {
   name: "validate",
   summary: "check the inventory: schema, references, redundancy, capacity, lifecycle, security",
   usage: [
-    "Usage: amadegi validate [--inventory DIR] [--json] [--today DATE] [--committee FILE]",
+    "Usage: amadegi validate [--inventory DIR] [--json | --format text|json|github] [--today DATE] [--committee FILE]",
     "",
     "  --inventory DIR   the inventory directory (default: ./inventory)",
-    "  --json            print the findings as JSON",
+    "  --json            print the findings as JSON (the same as --format json)",
+    "  --format github   print each finding as a GitHub Actions annotation (::error file=…,line=…,col=…::…) for pull requests",
     "  --today DATE      check lifecycle and waivers as of this day (ISO or Jalali; default: today in the election's time zone)",
     "  --committee FILE  the committee file (default: DIR/../governance/committee.yaml)",
     "",
@@ -41,10 +43,13 @@ export const validate: Command = {
   options: {
     inventory: { type: "string" },
     json: { type: "boolean" },
+    format: { type: "string" },
     today: { type: "string" },
     committee: { type: "string" },
   },
   async run(args, io) {
+    const format = stringOption(args, "format") ?? (flag(args, "json") ? "json" : "text");
+    if (format !== "text" && format !== "json" && format !== "github") throw new UsageError(`--format ${format}: expected text, json or github`, { hint: "see `amadegi validate --help`" });
     const dir = displayPath(io, stringOption(args, "inventory") ?? "inventory");
     const committee = stringOption(args, "committee");
     const today = parseTodayOption(stringOption(args, "today"));
@@ -55,7 +60,10 @@ export const validate: Command = {
     const counts = summarize(result.findings);
     const inv = result.inventory;
     const size = inv === undefined ? undefined : { stations: inv.stations.length, links: inv.linksById.size, servers: inv.servers.length, today: inv.today };
-    if (flag(args, "json")) {
+    if (format === "github") {
+      for (const finding of result.findings) io.out(githubAnnotation(finding));
+      io.out(`${dir}: ${counts.errors} errors, ${counts.warnings} warnings, ${counts.waived} waived`);
+    } else if (format === "json") {
       io.out(JSON.stringify({ ok: !hasErrors(result.findings), files: result.files, ...size, ...counts, findings: result.findings }, null, 2));
     } else {
       for (const finding of result.findings) io.out(formatFinding(finding));
