@@ -19,6 +19,7 @@ export const probeSettings = object({
   maxRate: withDefault(number({ min: 1, max: 1_000_000, integer: true, unit: "probes/s" }), 20_000, "the global ceiling on new probes per second"),
   concurrency: withDefault(number({ min: 1, max: 20_000, integer: true }), 1024, "probes in flight at once"),
   from: optional(text({ max: 100 }), "where the campaign observes from (host, namespace); default: the host name"),
+  netns: optional(text({ max: 100 }), "the network namespace campaigns run in (the rehearsal's amadegi-r-probe); amadegi check re-runs itself inside it"),
   ca: optional(text({ max: 500 }), "PEM bundle of the election CA that tls/https chains must lead to"),
   clientCert: optional(text({ max: 500 }), "PEM client certificate for mTLS endpoints"),
   clientKey: optional(text({ max: 500 }), "PEM key of the client certificate"),

@@ -193,7 +193,7 @@ export interface DownResult {
 function ours(state: StateLayout): number[] {
   return processesMentioning(`${state.dir}/`).filter((pid) => {
     const line = cmdline(pid) ?? "";
-    return line.startsWith(SSHD) || line.includes(SUPERVISOR);
+    return line.includes(SSHD) || line.includes(SUPERVISOR);
   });
 }
 

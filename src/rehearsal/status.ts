@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
-import { execIn, ip, listNetns } from "../toolchain/netns.ts";
+import { run } from "../toolchain/inspect.ts";
+import { execIn, listNetns } from "../toolchain/netns.ts";
 import { type Marker, readMarker } from "./marker.ts";
 import { namespaceNames, NFT_TABLE, type Plan } from "./plan.ts";
 import { alive, cmdline } from "./processes.ts";
@@ -44,9 +45,24 @@ function withPrefixLength(text: string): string {
   return text.includes("/") ? text : `${text}/32`;
 }
 
+/** `ip -n NS …` output, or "" when it fails: a half-built namespace (after a crash) is a state to report, not an error. */
+async function look(ns: string, args: readonly string[]): Promise<string> {
+  const result = await run("ip", ["-n", ns, ...args]);
+  return result.code === 0 ? result.stdout : "";
+}
+
+function parseJson<T>(text: string): T[] {
+  try {
+    const data = JSON.parse(text) as unknown;
+    return Array.isArray(data) ? (data as T[]) : [];
+  } catch {
+    return [];
+  }
+}
+
 async function checkNamespace(plan: Plan, ns: Plan["namespaces"][number]): Promise<string[]> {
   const problems: string[] = [];
-  const links = JSON.parse((await ip(["-j", "link", "show"], { ns: ns.name })).stdout) as { ifname: string; flags?: string[] }[];
+  const links = parseJson<{ ifname: string; flags?: string[] }>(await look(ns.name, ["-j", "link", "show"]));
   const expected = plan.veths.flatMap((v) => (v.aNs === ns.name ? [v.aIf] : v.bNs === ns.name ? [v.bIf] : []));
   for (const name of ["lo", ...expected]) {
     const link = links.find((l) => l.ifname === name);
@@ -56,11 +72,11 @@ async function checkNamespace(plan: Plan, ns: Plan["namespaces"][number]): Promi
   const wantedRoutes = ns.batch.filter((l) => l.startsWith("route add ")).map((l) => l.slice("route add ".length));
   const local = new Set<string>();
   const main = new Set<string>();
-  for (const line of (await ip(["route", "show", "table", "local"], { ns: ns.name })).stdout.split("\n")) {
+  for (const line of (await look(ns.name, ["route", "show", "table", "local"])).split("\n")) {
     const m = /^local (\S+) dev lo\b/.exec(line);
     if (m?.[1] !== undefined) local.add(withPrefixLength(m[1]));
   }
-  for (const line of (await ip(["route", "show"], { ns: ns.name })).stdout.split("\n")) {
+  for (const line of (await look(ns.name, ["route", "show"])).split("\n")) {
     const dest = line.trim().split(/\s+/)[0];
     if (dest !== undefined && dest !== "") main.add(withPrefixLength(dest));
   }
@@ -75,7 +91,7 @@ async function checkNamespace(plan: Plan, ns: Plan["namespaces"][number]): Promi
   if (missingLocal > 0) problems.push(`${missingLocal} of ${ns.localBlocks} answered address blocks are missing`);
   if (missingRoutes > 0) problems.push(`${missingRoutes} routes are missing`);
   if (ns.role === "core") {
-    const addrs = JSON.parse((await ip(["-j", "address", "show", "dev", "lo"], { ns: ns.name })).stdout) as { addr_info?: { local: string }[] }[];
+    const addrs = parseJson<{ addr_info?: { local: string }[] }>(await look(ns.name, ["-j", "address", "show", "dev", "lo"]));
     const present = new Set(addrs.flatMap((a) => (a.addr_info ?? []).map((i) => i.local)));
     const missing = plan.servers.filter((s) => !present.has(s.address)).length;
     if (missing > 0) problems.push(`${missing} server addresses are missing`);

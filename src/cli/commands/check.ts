@@ -2,8 +2,11 @@ import { UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
 import { formatFinding } from "../../model/index.ts";
 import { check, parseDeadline } from "../../probe/run.ts";
+import { readStackSettings } from "../../probe/stackconfig.ts";
 import { formatCounts, troubled } from "../../probe/summary.ts";
+import { inNetns } from "../../toolchain/netns.ts";
 import { type Command, flag, stringOption } from "../command.ts";
+import { argvOf, reexecInNetns } from "../reexec.ts";
 import { displayPath } from "./validate.ts";
 
 export const checkCommand: Command = {
@@ -20,6 +23,7 @@ export const checkCommand: Command = {
     "  --deadline TIME   when the campaign ends, whatever is left is `unknown` (default 60s; e.g. 90s, 5m)",
     "  --out FILE        results, JSON lines, streamed (default: .amadegi/results/<stack>-<time>.jsonl)",
     "  --json            print the report as JSON",
+    "  --netns NAME      run the campaign inside this network namespace (default: the stack's amadegi:probe.netns)",
     "",
     "Exit codes: 0 everything up or degraded; 1 something down, unreachable or unknown;",
     "2 could not run (bad settings, catalog or inventory) or the campaign is invalid (the prober was starved).",
@@ -33,8 +37,12 @@ export const checkCommand: Command = {
     deadline: { type: "string" },
     out: { type: "string" },
     json: { type: "boolean" },
+    netns: { type: "string" },
   },
   async run(args, io) {
+    // A stack probed from a namespace (the rehearsal's) never runs its campaign out here.
+    const netns = stringOption(args, "netns") ?? readStackSettings(stringOption(args, "stack") ?? "rehearsal", displayPath(io, stringOption(args, "stacks") ?? "stacks")).probe?.netns;
+    if (netns !== undefined && !inNetns(netns)) return reexecInNetns(netns, argvOf("check", args), io);
     const deadlineText = stringOption(args, "deadline") ?? "60s";
     const deadlineMs = parseDeadline(deadlineText);
     if (deadlineMs === undefined) throw new UsageError(`--deadline ${deadlineText}: expected a time such as 60s, 90s or 5m (100ms to 24h)`, { hint: "see `amadegi check --help`" });
