@@ -1,0 +1,33 @@
+import { UsageError } from "../../lib/errors.ts";
+import { ExitCode } from "../../lib/exit.ts";
+import { appendStepSummary, createTag } from "../../lib/github.ts";
+import { type Command, stringOption } from "../command.ts";
+import { displayPath } from "./validate.ts";
+
+export const publish: Command = {
+  name: "publish",
+  summary: "in a GitHub Actions job: add a report to the job summary, or tag a signed-off milestone",
+  usage: [
+    "Usage: amadegi publish --summary FILE",
+    "       amadegi publish --tag NAME",
+    "",
+    "  --summary FILE   append FILE (markdown, e.g. report/summary.md) to the job summary ($GITHUB_STEP_SUMMARY)",
+    "  --tag NAME       create tag NAME at the job's commit ($GITHUB_SHA) through the GitHub API with $GITHUB_TOKEN",
+    "                   (needs contents: write); an existing tag at the same commit is accepted, at another refused",
+    "",
+    "Exit codes: 0 done; 2 could not (not in a job, no token, GitHub refused).",
+  ].join("\n"),
+  options: { summary: { type: "string" }, tag: { type: "string" } },
+  async run(args, io) {
+    const summary = stringOption(args, "summary");
+    const tag = stringOption(args, "tag");
+    if ((summary === undefined) === (tag === undefined)) throw new UsageError("publish needs one of --summary FILE or --tag NAME", { hint: "see `amadegi publish --help`" });
+    if (summary !== undefined) {
+      const n = await appendStepSummary(displayPath(io, summary), io.env);
+      io.out(`added ${summary} (${n} characters) to the job summary`);
+    } else if (tag !== undefined) {
+      io.out(`tag ${tag}: ${await createTag(tag, io.env)}`);
+    }
+    return ExitCode.OK;
+  },
+};

@@ -1,0 +1,50 @@
+import { appendFile, readFile } from "node:fs/promises";
+import { AmadegiError, UsageError } from "./errors.ts";
+
+/**
+ * The little of GitHub Actions the workflows need from amadegi, so that every
+ * `run:` step stays a single `amadegi …` line: append a file to the job
+ * summary, and create a tag through the REST API with the job's GITHUB_TOKEN
+ * (never printed; sent only to GITHUB_API_URL).
+ */
+
+export class CiError extends AmadegiError {
+  override readonly name = "CiError";
+}
+
+function need(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (value === undefined || value === "") throw new UsageError(`${name} is not set: this runs inside a GitHub Actions job`, { hint: name === "GITHUB_TOKEN" ? "pass it to the step: env: { GITHUB_TOKEN: ${{ github.token }} }" : "run it from a workflow step" });
+  return value;
+}
+
+/** Append a markdown file to the job's summary ($GITHUB_STEP_SUMMARY). */
+export async function appendStepSummary(file: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const target = need(env, "GITHUB_STEP_SUMMARY");
+  const text = await readFile(file, "utf8");
+  await appendFile(target, text.endsWith("\n") ? text : `${text}\n`);
+  return text.length;
+}
+
+/**
+ * Create the lightweight tag `refs/tags/NAME` at the job's commit. An existing
+ * tag at the same commit is fine (a re-run); at another commit it is an error:
+ * a milestone is signed off once.
+ */
+export async function createTag(name: string, env: NodeJS.ProcessEnv): Promise<"created" | "exists"> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(name) || name.includes("..")) throw new UsageError(`tag "${name}" is not a valid tag name`, { hint: "e.g. readiness/T-7" });
+  const token = need(env, "GITHUB_TOKEN");
+  const repo = need(env, "GITHUB_REPOSITORY");
+  const sha = need(env, "GITHUB_SHA");
+  const api = env.GITHUB_API_URL ?? "https://api.github.com";
+  const headers = { authorization: `Bearer ${token}`, accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28", "content-type": "application/json" };
+  const created = await fetch(`${api}/repos/${repo}/git/refs`, { method: "POST", headers, body: JSON.stringify({ ref: `refs/tags/${name}`, sha }) });
+  if (created.status === 201) return "created";
+  if (created.status === 422) {
+    const existing = await fetch(`${api}/repos/${repo}/git/ref/tags/${name}`, { headers });
+    const body = (await existing.json().catch(() => ({}))) as { object?: { sha?: string } };
+    if (existing.ok && body.object?.sha === sha) return "exists";
+    throw new CiError(`tag ${name} already exists at ${body.object?.sha ?? "another commit"}, not at ${sha}`, { hint: "a milestone is tagged once; delete the tag deliberately if it was wrong" });
+  }
+  throw new CiError(`GitHub refused to create tag ${name}: HTTP ${created.status}`, { hint: "the job needs `permissions: contents: write`" });
+}
