@@ -14,14 +14,24 @@ export type Options = NonNullable<ParseArgsConfig["options"]>;
 
 export interface Command {
   readonly name: string;
-  /** One line for the command list. */
-  readonly summary: string;
   /** The usage line and the options, shown by `--help`. */
   readonly usage: string;
   readonly options: Options;
   /** Whether the command takes positional arguments. */
   readonly positionals?: boolean;
   run(args: ParsedArgs, io: Io): Promise<ExitCode>;
+}
+
+/**
+ * A command as the overview lists it. Its module is imported only when the
+ * command runs, so `amadegi validate` does not pay for loading the probes,
+ * the reports or the Pulumi SDK.
+ */
+export interface CommandEntry {
+  readonly name: string;
+  /** One line for the command list. */
+  readonly summary: string;
+  load(): Promise<Command>;
 }
 
 export interface ParsedArgs {

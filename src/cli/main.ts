@@ -42,8 +42,9 @@ function overview(): string {
   ].join("\n");
 }
 
-export function findCommand(name: string): Command | undefined {
-  return commands.find((c) => c.name === name);
+/** The command called `name`, its module loaded; undefined when there is none. */
+export async function findCommand(name: string): Promise<Command | undefined> {
+  return commands.find((c) => c.name === name)?.load();
 }
 
 /** Run the CLI and return its exit code; never calls process.exit. */
@@ -53,7 +54,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<ExitCode
     io.out(overview());
     return name === undefined ? ExitCode.CANNOT_RUN : ExitCode.OK;
   }
-  const command = findCommand(name);
+  const command = await findCommand(name);
   if (command === undefined) {
     io.err(`amadegi: no command "${name}"; commands: ${commands.map((c) => c.name).join(", ")}`);
     return ExitCode.CANNOT_RUN;

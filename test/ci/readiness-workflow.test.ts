@@ -80,7 +80,7 @@ describe("workflows: every run step is one amadegi or npm line", () => {
         for (const matrix of matrices) {
           const args = amadegiArgs(substitute(line, matrix));
           if (args === undefined) continue;
-          const command = findCommand(args[0] ?? "");
+          const command = await findCommand(args[0] ?? "");
           expect(command, `${name} ${id}: amadegi ${args[0]} exists`).toBeDefined();
           if (command !== undefined) expect(() => parseCommandArgs(command, args.slice(1)), `${name} ${id}: ${line}`).not.toThrow();
         }
@@ -88,8 +88,8 @@ describe("workflows: every run step is one amadegi or npm line", () => {
     }
   });
 
-  it("the option check does catch a line that drifted from the CLI", () => {
-    const check = findCommand("check");
+  it("the option check does catch a line that drifted from the CLI", async () => {
+    const check = await findCommand("check");
     if (check === undefined) throw new Error("no check command");
     expect(() => parseCommandArgs(check, ["--selekt", "province=tehran"])).toThrow(/--selekt/);
     expect(() => amadegiArgs("amadegi check")).toThrow();

@@ -10,7 +10,6 @@ import { displayPath } from "./validate.ts";
 
 export const approve: Command = {
   name: "approve",
-  summary: "write the exact sign-off manifest a committee member signs for a milestone",
   usage: [
     "Usage: amadegi approve --milestone ID --results FILE [--inventory DIR] [--out FILE]",
     "",

@@ -11,7 +11,6 @@ import { displayPath } from "./validate.ts";
 
 export const checkCommand: Command = {
   name: "check",
-  summary: "run a probe campaign to a deadline: every endpoint, every path, a verdict",
   usage: [
     "Usage: amadegi check [--stack NAME] [--inventory DIR] [--checks DIR] [--select EXPR] [--deadline 60s] [--out FILE] [--json]",
     "",

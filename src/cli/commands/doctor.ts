@@ -27,7 +27,6 @@ export function formatDoctor(report: DoctorReport): string {
 
 export const doctor: Command = {
   name: "doctor",
-  summary: "check the tools amadegi relies on (path, version, sha256, Go build info)",
   usage: [
     "Usage: amadegi doctor [--json]",
     "",

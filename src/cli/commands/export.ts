@@ -10,7 +10,6 @@ const FORMATS = ["prometheus", "openmetrics"] as const;
 
 export const exportCommand: Command = {
   name: "export",
-  summary: "hand over to monitoring: Prometheus file_sd targets and blackbox modules, or a campaign as OpenMetrics",
   usage: [
     "Usage: amadegi export prometheus --out DIR [--inventory DIR] [--checks DIR] [--stack NAME] [--blackbox HOST:PORT] [--json]",
     "       amadegi export openmetrics --results FILE --out FILE",

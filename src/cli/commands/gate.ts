@@ -111,7 +111,6 @@ export function formatGate(r: GateResult): string[] {
 
 export const gateCommand: Command = {
   name: "gate",
-  summary: "judge a readiness milestone: ready (0), not ready (1), could not judge (2)",
   usage: [
     "Usage: amadegi gate [--inventory DIR] [--milestone ID | --date D] [--results FILE] [--approvals DIR] [--json]",
     "",

@@ -19,7 +19,6 @@ function positiveInt(name: string, value: string | undefined, fallback?: number)
 
 export const generate: Command = {
   name: "generate",
-  summary: "write a synthetic national inventory (deterministic for a seed), for scale tests",
   usage: [
     "Usage: amadegi generate --stations N --out DIR [--seed N] [--districts N]",
     "",

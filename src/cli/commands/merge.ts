@@ -8,7 +8,6 @@ import { displayPath } from "./validate.ts";
 
 export const merge: Command = {
   name: "merge",
-  summary: "merge shard results (one campaign per province or district) into one campaign file",
   usage: [
     "Usage: amadegi merge RESULTS... --out FILE [--inventory DIR] [--json]",
     "",

@@ -6,7 +6,6 @@ import { displayPath } from "./validate.ts";
 
 export const publish: Command = {
   name: "publish",
-  summary: "in a GitHub Actions job: add a report to the job summary, or tag a signed-off milestone",
   usage: [
     "Usage: amadegi publish --summary FILE",
     "       amadegi publish --tag NAME",

@@ -26,7 +26,6 @@ function printStatus(io: Io, status: RehearsalStatus): void {
 
 export const rehearsalCommand: Command = {
   name: "rehearsal",
-  summary: "the election network in miniature on this machine: namespaces, operators' links, sshd per server (root)",
   usage: [
     "Usage: amadegi rehearsal up|status|down [--inventory DIR] [--state DIR] [--json]",
     "",

@@ -7,7 +7,6 @@ import { displayPath } from "./validate.ts";
 
 export const report: Command = {
   name: "report",
-  summary: "write the readiness report: report.html (Persian-first), summary.md, junit.xml, results.json",
   usage: [
     "Usage: amadegi report --out DIR [--results FILE] [--lang fa|en] [--inventory DIR] [--milestone ID | --date D] [--approvals DIR]",
     "",

@@ -40,10 +40,9 @@ async function perform(operation: Operation, stack: Stack) {
   }
 }
 
-function stackCommand(operation: Operation, summary: string, usageDetail: string): Command {
+function stackCommand(operation: Operation, usageDetail: string): Command {
   return {
     name: operation,
-    summary,
     usage: `Usage: amadegi ${operation} --stack NAME [--json]\n\n${usageDetail}`,
     options,
     async run(args, io) {
@@ -59,8 +58,7 @@ function stackCommand(operation: Operation, summary: string, usageDetail: string
 
 export const preview = stackCommand(
   "preview",
-  "preview a stack's changes through the Pulumi engine (the program of Pulumi.yaml)",
   "Runs the same program as `pulumi preview -s NAME` from the repository root.\nExit: 0 previewed, 2 could not run.",
 );
-export const up = stackCommand("up", "provision a stack (Pulumi up through the Automation API)", "Exit: 0 provisioned, 2 could not run.");
-export const destroy = stackCommand("destroy", "remove everything a stack provisioned", "Exit: 0 destroyed, 2 could not run.");
+export const up = stackCommand("up", "Exit: 0 provisioned, 2 could not run.");
+export const destroy = stackCommand("destroy", "Exit: 0 destroyed, 2 could not run.");

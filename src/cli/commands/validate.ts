@@ -27,7 +27,6 @@ export function summarize(findings: readonly Finding[]) {
 
 export const validate: Command = {
   name: "validate",
-  summary: "check the inventory: schema, references, redundancy, capacity, lifecycle, security",
   usage: [
     "Usage: amadegi validate [--inventory DIR] [--json | --format text|json|github] [--today DATE] [--committee FILE]",
     "",
