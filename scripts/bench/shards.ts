@@ -4,7 +4,7 @@
 // them, each file with its selection in the header. Nothing here probes.
 import { closeSync, openSync, writeSync } from "node:fs";
 import type { Inventory } from "../../src/model/index.ts";
-import type { ShardedHeader } from "../../src/probe/merge.ts";
+import type { CampaignHeader } from "../../src/probe/results.ts";
 import type { CampaignFooter } from "../../src/probe/results.ts";
 import { emptyCounts } from "../../src/probe/summary.ts";
 import { parseSelect, provincesOf } from "../../src/probe/targets.ts";
@@ -27,7 +27,7 @@ export function writeShards(inv: Inventory, specs: readonly ShardSpec[], options
   const started = new Date(options.now.getTime() - 120_000).toISOString();
   const shards = specs.map((spec, i) => {
     const id = spec.id ?? `shard-${i}-${options.now.getTime()}`;
-    const header: ShardedHeader = { type: "campaign", version: 1, id, stack: options.stack ?? "rehearsal", from: spec.from ?? `runner-${i}`, startedAt: started, deadlineMs: 120_000, targets: 0, ...(spec.select === undefined ? {} : { select: spec.select }) };
+    const header: CampaignHeader = { type: "campaign", version: 1, id, stack: options.stack ?? "rehearsal", from: spec.from ?? `runner-${i}`, startedAt: started, deadlineMs: 120_000, targets: 0, ...(spec.select === undefined ? {} : { select: spec.select }) };
     return { spec, id, header, filter: spec.select === undefined ? undefined : parseSelect(spec.select, provinces), lines: [] as string[], counts: emptyCounts(), n: 0 };
   });
   for (const r of syntheticResults(inv, options)) {

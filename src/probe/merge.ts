@@ -6,7 +6,7 @@ import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { ProbeError } from "../lib/errors.ts";
 import type { Inventory } from "../model/index.ts";
-import type { CampaignFooter, CampaignHeader } from "./results.ts";
+import type { CampaignFooter, CampaignHeader, ShardInfo } from "./results.ts";
 import { emptyCounts } from "./summary.ts";
 import { matchesTerms, parseSelectTerms, provincesOf, type SelectTerm } from "./targets.ts";
 import { STATUSES, type Status } from "./types.ts";
@@ -35,21 +35,6 @@ import { STATUSES, type Status } from "./types.ts";
  * keys are held in memory.
  */
 
-/** What a merged header says of each shard. */
-export interface ShardInfo {
-  readonly file: string;
-  readonly id: string;
-  readonly from: string;
-  readonly select?: string;
-}
-
-/** The results header, as shards and merged files extend it (version 1, optional fields). */
-export interface ShardedHeader extends CampaignHeader {
-  /** A shard: the `--select` its targets were chosen by. */
-  readonly select?: string;
-  /** A merged file: the shards it was made of. */
-  readonly shards?: readonly ShardInfo[];
-}
 
 export interface MergeReport {
   readonly id: string;
@@ -78,7 +63,7 @@ const LIST = 5;
 
 interface Shard {
   readonly file: string;
-  readonly header: ShardedHeader;
+  readonly header: CampaignHeader;
   readonly terms?: readonly SelectTerm[];
 }
 
@@ -169,7 +154,7 @@ export async function mergeResults(options: MergeOptions): Promise<MergeReport> 
   // Stream every shard into one file, each result checked against its shard's selection.
   const ids = shards.map((s) => s.header.id).sort();
   const id = uuidFrom(createHash("sha256").update(ids.join("\n")).digest("hex"));
-  const header: ShardedHeader = {
+  const header: CampaignHeader = {
     type: "campaign",
     version: shards[0]?.header.version ?? 1,
     id,
@@ -367,7 +352,7 @@ function uuidFrom(hex: string): string {
 }
 
 /** The first record of a results file, when it is a campaign header. */
-async function readHeader(file: string): Promise<ShardedHeader | undefined> {
+async function readHeader(file: string): Promise<CampaignHeader | undefined> {
   const input = createReadStream(file, { encoding: "utf8" });
   const lines = createInterface({ input, crlfDelay: Infinity });
   try {
@@ -390,7 +375,7 @@ async function readHeader(file: string): Promise<ShardedHeader | undefined> {
   }
 }
 
-function isHeader(v: unknown): v is ShardedHeader {
+function isHeader(v: unknown): v is CampaignHeader {
   if (typeof v !== "object" || v === null) return false;
   const h = v as Record<string, unknown>;
   return h.type === "campaign" && typeof h.id === "string" && typeof h.stack === "string" && typeof h.startedAt === "string" && typeof h.targets === "number" && typeof h.deadlineMs === "number" && typeof h.from === "string" && (h.select === undefined || typeof h.select === "string");

@@ -21,6 +21,18 @@ export interface CampaignHeader {
   readonly startedAt: string;
   readonly deadlineMs: number;
   readonly targets: number;
+  /** A shard: the `--select` its targets were chosen by (absent: everything). */
+  readonly select?: string;
+  /** A merged file: the shards it was made of. */
+  readonly shards?: readonly ShardInfo[];
+}
+
+/** What a merged header says of each shard. */
+export interface ShardInfo {
+  readonly file: string;
+  readonly id: string;
+  readonly from: string;
+  readonly select?: string;
 }
 
 export interface CampaignFooter {

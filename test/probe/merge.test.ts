@@ -7,7 +7,8 @@ import { main } from "../../src/cli/main.ts";
 import { type Inventory, loadInventory } from "../../src/model/index.ts";
 import { generateNational } from "../../src/model/synthetic/national.ts";
 import { runCampaign } from "../../src/probe/campaign.ts";
-import { mergeResults, type ShardedHeader } from "../../src/probe/merge.ts";
+import { mergeResults } from "../../src/probe/merge.ts";
+import type { CampaignHeader } from "../../src/probe/results.ts";
 import { readResults } from "../../src/probe/results.ts";
 import { buildTargets, parseSelect, provincesOf } from "../../src/probe/targets.ts";
 import type { Target } from "../../src/probe/types.ts";
@@ -92,7 +93,7 @@ describe("shard selections", () => {
       probes: { tcp: { kind: "tcp", probe: async () => ({ ok: true, timings: { total: 1 }, values: {} }) } },
       guard: () => {}, deadlineMs: 2000, maxRate: 1000, concurrency: 4, evalContext: { now: Date.now(), electionEnd: Date.now() }, out, select: "province=tehran",
     });
-    const header = JSON.parse((await lines(out))[0] ?? "{}") as ShardedHeader;
+    const header = JSON.parse((await lines(out))[0] ?? "{}") as CampaignHeader;
     expect(header).toMatchObject({ type: "campaign", version: 1, select: "province=tehran", targets: 1 });
   });
 });
@@ -116,7 +117,7 @@ describe("mergeResults", () => {
     const all = await readResults(files.all ?? "");
     expect(summary.footer?.counts).toEqual(all.footer?.counts);
     expect(summary.footer).toMatchObject({ type: "end", valid: true, interrupted: false, id: report.id });
-    const header = summary.header as ShardedHeader;
+    const header = summary.header as CampaignHeader;
     expect(header.select).toBeUndefined();
     expect(header.shards?.map((s) => s.select)).toEqual([`province=${provinces.slice(0, 16).join("|")}`, `province=${provinces.slice(16).join("|")}`, "server=*"]);
     expect(header.targets).toBe(merged.length);
