@@ -286,7 +286,7 @@ export async function readApprovals(dir: string): Promise<{ approvals: Approval[
   return { approvals, problems };
 }
 
-async function checkSignoff(args: {
+export async function checkSignoff(args: {
   inv: Inventory;
   milestone: Milestone;
   required: number;

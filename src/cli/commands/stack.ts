@@ -1,9 +1,48 @@
-import { ExitCode } from "../../lib/exit.ts";
-import { UsageError } from "../../lib/errors.ts";
+import { resolve } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
+import { ExitCode } from "../../lib/exit.ts";
+import { ProvisionError, UsageError } from "../../lib/errors.ts";
+import { readStackFile } from "../../provision/stackfile.ts";
+import { changeFreeze } from "../../readiness/freeze.ts";
+import { repoRoot } from "../../toolchain/paths.ts";
 import { type Command, type Io, type ParsedArgs, flag, stringOption } from "../command.ts";
+import { displayPath } from "./validate.ts";
 
 const options = { stack: { type: "string", short: "s" }, json: { type: "boolean" } } as const;
+/** What unlocks a production `up`/`destroy` during the change freeze. */
+const approvalOptions = { ...options, approvals: { type: "string" }, results: { type: "string" }, milestone: { type: "string" } } as const;
+
+const FREEZE_HELP = [
+  "  --approvals DIR   the IT committee's signed approvals (amadegi approve; ssh-keygen -Y sign)",
+  "  --results FILE    the campaign results the approvals name",
+  "  --milestone ID    the milestone approved (default: the one in force)",
+  "",
+  "A production stack during the election's change freeze needs a quorum of valid",
+  "approvals (as for sign-off) before anything changes; without them this exits 2.",
+].join("\n");
+
+/** Refuse a production change during the freeze unless the committee approved it. */
+async function guardFreeze(operation: "up" | "destroy", name: string, args: ParsedArgs, io: Io): Promise<void> {
+  const settings = await readStackFile(name);
+  const path = (option: string) => {
+    const value = stringOption(args, option);
+    return value === undefined ? undefined : displayPath(io, value);
+  };
+  const approvals = path("approvals");
+  const results = path("results");
+  const milestone = stringOption(args, "milestone");
+  const decision = await changeFreeze({
+    stack: name,
+    environment: settings.environment,
+    operation,
+    inventory: resolve(repoRoot, settings.inventory),
+    ...(approvals === undefined ? {} : { approvals }),
+    ...(results === undefined ? {} : { results }),
+    ...(milestone === undefined ? {} : { milestone }),
+  });
+  if (!decision.allowed) throw new ProvisionError(decision.reason, { file: settings.file, hint: "have the committee approve (docs/readiness.md, sign-off), then pass --approvals, --results" });
+  if (decision.frozen) io.err(`change freeze: ${decision.reason}`);
+}
 
 function stackName(args: ParsedArgs, command: string): string {
   const name = stringOption(args, "stack");
@@ -41,12 +80,16 @@ async function perform(operation: Operation, stack: Stack) {
 }
 
 function stackCommand(operation: Operation, usageDetail: string): Command {
+  const changes = operation !== "preview";
   return {
     name: operation,
-    usage: `Usage: amadegi ${operation} --stack NAME [--json]\n\n${usageDetail}`,
-    options,
+    usage: changes
+      ? `Usage: amadegi ${operation} --stack NAME [--json] [--approvals DIR --results FILE [--milestone ID]]\n\n${usageDetail}\n\n${FREEZE_HELP}`
+      : `Usage: amadegi ${operation} --stack NAME [--json]\n\n${usageDetail}`,
+    options: changes ? approvalOptions : options,
     async run(args, io) {
       const name = stackName(args, operation);
+      if (operation !== "preview") await guardFreeze(operation, name, args, io);
       // The Pulumi SDK takes most of a second to load: only the stack commands pay for it.
       const { openStack } = await import("../../provision/workspace.ts");
       const stack = await openStack(name, { env: io.env });

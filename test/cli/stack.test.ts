@@ -1,0 +1,51 @@
+// `amadegi up` / `destroy` of a production stack during the change freeze,
+// as a user runs them: refused before the engine is touched.
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { repoRoot } from "../../src/toolchain/paths.ts";
+import { ELECTION, edit, fixtureCopy, tempDir } from "../readiness/helpers.ts";
+
+const exec = promisify(execFile);
+const stack = `freeze-${process.pid}`;
+const stackFile = join(repoRoot, "stacks", `Pulumi.${stack}.yaml`);
+let state: string;
+
+beforeAll(async () => {
+  const root = await fixtureCopy();
+  // 1405-01-01 (2026-03-21) is past: the freeze is on today.
+  await edit(root, ELECTION, "  timeZone: Asia/Tehran\n", "  timeZone: Asia/Tehran\n  changeFreeze: 1405-01-01\n");
+  await writeFile(stackFile, `config:\n  amadegi:environment: production\n  amadegi:inventory: ${join(root, "inventory")}\n`);
+  state = await tempDir("amadegi-freeze-state-");
+});
+afterAll(() => rm(stackFile, { force: true }));
+
+async function amadegi(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(join(repoRoot, "bin/amadegi.js"), args, { cwd: repoRoot, env: { ...process.env, AMADEGI_STATE_DIR: state }, encoding: "utf8" });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe("amadegi up and destroy during the change freeze", () => {
+  it.each(["up", "destroy"])("%s of a production stack without approvals exits 2, naming what to pass, and leaves the engine untouched", async (operation) => {
+    const { code, stderr } = await amadegi(operation, "--stack", stack);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`ProvisionError: ${stackFile}: stack ${stack} is production and the change freeze began`);
+    expect(stderr).toContain(`\`${operation}\` needs the IT committee's signed approval (--approvals DIR --results FILE`);
+    expect(existsSync(join(state, "pulumi"))).toBe(false);
+  }, 60_000);
+
+  it("preview is never held back: it runs the program through the real engine", async () => {
+    const { code, stdout, stderr } = await amadegi("preview", "--stack", stack);
+    expect(stderr).not.toContain("change freeze");
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe(`preview of stack ${stack}: create 1`);
+  }, 120_000);
+});
