@@ -20,6 +20,7 @@ beforeAll(async () => {
   await edit(root, ELECTION, "  timeZone: Asia/Tehran\n", "  timeZone: Asia/Tehran\n  changeFreeze: 1405-01-01\n");
   await writeFile(stackFile, `config:\n  amadegi:environment: production\n  amadegi:inventory: ${join(root, "inventory")}\n`);
   state = await tempDir("amadegi-freeze-state-");
+  await writeFile(join(state, "passphrase"), "throwaway test passphrase\n", { mode: 0o600 });
 });
 afterAll(() => rm(stackFile, { force: true }));
 
