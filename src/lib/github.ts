@@ -48,3 +48,43 @@ export async function createTag(name: string, env: NodeJS.ProcessEnv): Promise<"
   }
   throw new CiError(`GitHub refused to create tag ${name}: HTTP ${created.status}`, { hint: "the job needs `permissions: contents: write`" });
 }
+
+/** The pull request a `pull_request` job runs for, from the event payload. */
+async function pullRequestNumber(env: NodeJS.ProcessEnv): Promise<number> {
+  const event = JSON.parse(await readFile(need(env, "GITHUB_EVENT_PATH"), "utf8")) as { pull_request?: { number?: unknown }; number?: unknown };
+  const number = event.pull_request?.number ?? event.number;
+  if (typeof number !== "number") throw new UsageError("this job's event is not a pull request: there is no comment to write", { hint: "run it in a workflow triggered by pull_request" });
+  return number;
+}
+
+/**
+ * Put a file on the pull request as one comment, edited on every run rather
+ * than posted again: the comment carries a hidden marker `<!-- amadegi:KEY -->`
+ * and the one that has it is updated. KEY tells apart comments of different
+ * kinds (one preview per stack).
+ */
+export async function upsertComment(file: string, key: string, env: NodeJS.ProcessEnv): Promise<"created" | "updated"> {
+  if (!/^[A-Za-z0-9._-]+$/.test(key)) throw new UsageError(`comment key "${key}" may hold only letters, digits, . _ -`, { hint: "e.g. --key preview-rehearsal" });
+  const token = need(env, "GITHUB_TOKEN");
+  const repo = need(env, "GITHUB_REPOSITORY");
+  const number = await pullRequestNumber(env);
+  const api = env.GITHUB_API_URL ?? "https://api.github.com";
+  const headers = { authorization: `Bearer ${token}`, accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28", "content-type": "application/json" };
+  const marker = `<!-- amadegi:${key} -->`;
+  const body = `${marker}\n${await readFile(file, "utf8")}`;
+  for (let page = 1; page <= 20; page++) {
+    const listed = await fetch(`${api}/repos/${repo}/issues/${number}/comments?per_page=100&page=${page}`, { headers });
+    if (!listed.ok) throw new CiError(`GitHub refused to list the comments of #${number}: HTTP ${listed.status}`, { hint: "the job needs `permissions: pull-requests: write`" });
+    const comments = (await listed.json()) as { id: number; body?: string }[];
+    const ours = comments.find((c) => c.body?.startsWith(marker) === true);
+    if (ours !== undefined) {
+      const updated = await fetch(`${api}/repos/${repo}/issues/comments/${ours.id}`, { method: "PATCH", headers, body: JSON.stringify({ body }) });
+      if (!updated.ok) throw new CiError(`GitHub refused to update comment ${ours.id}: HTTP ${updated.status}`, { hint: "the job needs `permissions: pull-requests: write`" });
+      return "updated";
+    }
+    if (comments.length < 100) break;
+  }
+  const created = await fetch(`${api}/repos/${repo}/issues/${number}/comments`, { method: "POST", headers, body: JSON.stringify({ body }) });
+  if (created.status !== 201) throw new CiError(`GitHub refused to comment on #${number}: HTTP ${created.status}`, { hint: "the job needs `permissions: pull-requests: write`" });
+  return "created";
+}

@@ -2,7 +2,7 @@
 // as a user runs them: refused before the engine is touched.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { rm, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -48,5 +48,14 @@ describe("amadegi up and destroy during the change freeze", () => {
     expect(stderr).not.toContain("change freeze");
     expect(code).toBe(0);
     expect(stdout.trim()).toBe(`preview of stack ${stack}: create 1`);
+  }, 120_000);
+
+  it("preview --markdown writes the change counts and the engine's output for a pull request", async () => {
+    const file = join(state, "preview.md");
+    const { code } = await amadegi("preview", "--stack", stack, "--markdown", file);
+    expect(code).toBe(0);
+    const markdown = await readFile(file, "utf8");
+    expect(markdown).toContain(`### Pulumi preview of stack \`${stack}\`\n\n| change | resources |\n| --- | ---: |\n| create | 1 |\n`);
+    expect(markdown).toMatch(/<details><summary>Engine output<\/summary>\n\n```text\n[\s\S]*pulumi:pulumi:Stack[\s\S]*\n```\n/);
   }, 120_000);
 });

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { appendStepSummary, createTag } from "../../src/lib/github.ts";
+import { appendStepSummary, createTag, upsertComment } from "../../src/lib/github.ts";
 
 const dirs: string[] = [];
 afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -54,6 +54,45 @@ describe("GitHub Actions glue", () => {
     } finally {
       await api.close();
       await created.close();
+    }
+  });
+
+  it("puts a file on the pull request as one comment: created once, then edited, found across pages", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "amadegi-gh-"));
+    dirs.push(dir);
+    await writeFile(join(dir, "event.json"), JSON.stringify({ pull_request: { number: 42 } }));
+    await writeFile(join(dir, "preview.md"), "### Pulumi preview\n");
+    const comments: { id: number; body: string }[] = Array.from({ length: 100 }, (_, i) => ({ id: i + 1, body: `someone else's comment ${i}` }));
+    const api = await fakeApi((req, body) => {
+      const url = new URL(req.url ?? "", "http://x");
+      if (req.method === "GET") {
+        const page = Number(url.searchParams.get("page"));
+        return [200, comments.slice((page - 1) * 100, page * 100)];
+      }
+      if (req.method === "POST") {
+        comments.push({ id: 1000, body: (JSON.parse(body) as { body: string }).body });
+        return [201, {}];
+      }
+      const target = comments.find((c) => url.pathname.endsWith(`/comments/${c.id}`));
+      if (target !== undefined) target.body = (JSON.parse(body) as { body: string }).body;
+      return [200, {}];
+    });
+    const ghEnv = { ...env(api.url), GITHUB_EVENT_PATH: join(dir, "event.json") };
+    try {
+      expect(await upsertComment(join(dir, "preview.md"), "preview-rehearsal", ghEnv)).toBe("created");
+      expect(comments.at(-1)).toEqual({ id: 1000, body: "<!-- amadegi:preview-rehearsal -->\n### Pulumi preview\n" });
+      await writeFile(join(dir, "preview.md"), "### Pulumi preview, again\n");
+      // The comment is on the second page now: it is found there and edited, not posted again.
+      expect(await upsertComment(join(dir, "preview.md"), "preview-rehearsal", ghEnv)).toBe("updated");
+      expect(comments).toHaveLength(101);
+      expect(comments.at(-1)?.body).toBe("<!-- amadegi:preview-rehearsal -->\n### Pulumi preview, again\n");
+      expect(api.seen.filter((r) => r.method === "PATCH").map((r) => r.url)).toEqual(["/repos/iec/amadegi/issues/comments/1000"]);
+      // Another stack's preview is another comment.
+      expect(await upsertComment(join(dir, "preview.md"), "preview-production", ghEnv)).toBe("created");
+      await writeFile(join(dir, "event.json"), JSON.stringify({ ref: "refs/heads/main" }));
+      await expect(upsertComment(join(dir, "preview.md"), "preview-rehearsal", ghEnv)).rejects.toThrow(/not a pull request/);
+    } finally {
+      await api.close();
     }
   });
 });

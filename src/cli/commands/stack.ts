@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
 import { ExitCode } from "../../lib/exit.ts";
+import { writeFileAtomic } from "../../lib/fs.ts";
 import { ProvisionError, UsageError } from "../../lib/errors.ts";
 import { readStackFile } from "../../provision/stackfile.ts";
 import { changeFreeze } from "../../readiness/freeze.ts";
@@ -9,6 +10,30 @@ import { type Command, type Io, type ParsedArgs, flag, stringOption } from "../c
 import { displayPath } from "./validate.ts";
 
 const options = { stack: { type: "string", short: "s" }, json: { type: "boolean" } } as const;
+const previewOptions = { ...options, markdown: { type: "string" } } as const;
+/** A pull-request comment holds at most 65,536 characters; the engine's output is cut well before. */
+const MAX_ENGINE_OUTPUT = 50_000;
+
+/** The preview as markdown, for a job summary and the pull request's comment. */
+export function previewMarkdown(stack: string, changes: Record<string, number>, engineOutput: string): string {
+  const rows = Object.entries(changes).map(([op, n]) => `| ${op} | ${n} |`);
+  const cut = engineOutput.length > MAX_ENGINE_OUTPUT;
+  const output = (cut ? `${engineOutput.slice(0, MAX_ENGINE_OUTPUT)}\n… (cut: ${engineOutput.length} characters in all)` : engineOutput).replaceAll("```", "`\u200b``");
+  return [
+    `### Pulumi preview of stack \`${stack}\``,
+    "",
+    rows.length === 0 ? "No changes." : ["| change | resources |", "| --- | ---: |", ...rows].join("\n"),
+    "",
+    "<details><summary>Engine output</summary>",
+    "",
+    "```text",
+    output.trimEnd(),
+    "```",
+    "",
+    "</details>",
+    "",
+  ].join("\n");
+}
 /** What unlocks a production `up`/`destroy` during the change freeze. */
 const approvalOptions = { ...options, approvals: { type: "string" }, results: { type: "string" }, milestone: { type: "string" } } as const;
 
@@ -51,9 +76,10 @@ function stackName(args: ParsedArgs, command: string): string {
   return name;
 }
 
-function report(io: Io, json: boolean, payload: { stack: string; operation: string; changes: Record<string, number>; outputs?: Record<string, unknown> }): void {
+function report(io: Io, json: boolean, payload: { stack: string; operation: string; changes: Record<string, number>; outputs?: Record<string, unknown>; engineOutput?: string }): void {
   if (json) {
-    io.out(JSON.stringify(payload, null, 2));
+    // The engine's own text is for --markdown; --json is the counts and outputs.
+    io.out(JSON.stringify({ ...payload, engineOutput: undefined }, null, 2));
     return;
   }
   const changes = Object.entries(payload.changes)
@@ -67,8 +93,10 @@ type Operation = "preview" | "up" | "destroy";
 /** What each operation did, as change counts (and outputs after an up). */
 async function perform(operation: Operation, stack: Stack) {
   switch (operation) {
-    case "preview":
-      return { changes: (await stack.preview({ color: "never" })).changeSummary };
+    case "preview": {
+      const result = await stack.preview({ color: "never" });
+      return { changes: result.changeSummary, engineOutput: result.stdout };
+    }
     case "up": {
       const result = await stack.up({ color: "never" });
       const outputs = Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
@@ -85,15 +113,20 @@ function stackCommand(operation: Operation, usageDetail: string): Command {
     name: operation,
     usage: changes
       ? `Usage: amadegi ${operation} --stack NAME [--json] [--approvals DIR --results FILE [--milestone ID]]\n\n${usageDetail}\n\n${FREEZE_HELP}`
-      : `Usage: amadegi ${operation} --stack NAME [--json]\n\n${usageDetail}`,
-    options: changes ? approvalOptions : options,
+      : `Usage: amadegi ${operation} --stack NAME [--json] [--markdown FILE]\n\n${usageDetail}\n\n  --markdown FILE   also write the preview as markdown (job summary, pull-request comment)`,
+    options: changes ? approvalOptions : previewOptions,
     async run(args, io) {
       const name = stackName(args, operation);
       if (operation !== "preview") await guardFreeze(operation, name, args, io);
       // The Pulumi SDK takes most of a second to load: only the stack commands pay for it.
       const { openStack } = await import("../../provision/workspace.ts");
       const stack = await openStack(name, { env: io.env });
-      report(io, flag(args, "json"), { stack: name, operation, ...(await perform(operation, stack)) });
+      const done = await perform(operation, stack);
+      report(io, flag(args, "json"), { stack: name, operation, ...done });
+      const markdown = stringOption(args, "markdown");
+      if (markdown !== undefined && "engineOutput" in done) {
+        await writeFileAtomic(displayPath(io, markdown), previewMarkdown(name, done.changes, done.engineOutput));
+      }
       return ExitCode.OK;
     },
   };
