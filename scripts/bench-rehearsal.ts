@@ -38,8 +38,11 @@ async function main(): Promise<void> {
   try {
     const stacks = join(work, "stacks");
     await mkdir(stacks);
-    const settings = (await readFile(join(REPO, "stacks", "Pulumi.rehearsal.yaml"), "utf8")).replace("netns: amadegi-r-probe", `netns: ${PREFIX}probe`);
+    const settings = (await readFile(join(REPO, "stacks", "Pulumi.rehearsal.yaml"), "utf8"))
+      .replace("netns: amadegi-r-probe", `netns: ${PREFIX}probe`)
+      .replace("pins: .amadegi/rehearsal/pins.yaml", `pins: ${join(state, "pins.yaml")}`);
     if (!settings.includes(`netns: ${PREFIX}probe`)) throw new Error("stacks/Pulumi.rehearsal.yaml has no amadegi:probe.netns: amadegi-r-probe to point at the bench's namespace");
+    if (!settings.includes(`pins: ${join(state, "pins.yaml")}`)) throw new Error("stacks/Pulumi.rehearsal.yaml has no amadegi:probe.pins: .amadegi/rehearsal/pins.yaml to point at the bench's overlay");
     await writeFile(join(stacks, "Pulumi.rehearsal.yaml"), settings);
     const total = Date.now();
     const up = await rehearsalUp({ inventory: join(REPO, "inventory"), stateDir: state, prefix: PREFIX });

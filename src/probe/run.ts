@@ -1,7 +1,9 @@
+import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { ProbeError } from "../lib/errors.ts";
 import { type Finding, hasErrors, loadInventory } from "../model/index.ts";
+import { type PinOverlay, readPins } from "../model/pins.ts";
 import { assertAllowed, parseAllow } from "./allow.ts";
 import { type CampaignReport, type ProbeSet, runCampaign } from "./campaign.ts";
 import { loadCatalog } from "./catalog/load.ts";
@@ -10,7 +12,7 @@ import { icmpProbe } from "./probes/icmp.ts";
 import { createProbes } from "./probes/index.ts";
 import type { IcmpOptions } from "./probes/options.ts";
 import type { ProgressStream } from "./progress.ts";
-import { readStackSettings } from "./stackconfig.ts";
+import { pinsPath, readStackSettings } from "./stackconfig.ts";
 import { buildTargets, parseSelect, provincesOf } from "./targets.ts";
 
 /**
@@ -47,8 +49,23 @@ export async function check(options: CheckOptions): Promise<CheckOutcome> {
   const inventory = loaded.inventory;
   const catalog = loadCatalog(options.checks, { inventory });
   if (catalog.catalog === undefined) return { ran: false, findings: catalog.findings };
+  let pins: PinOverlay | undefined;
+  if (stack.probe.pins !== undefined) {
+    // The stack's servers are not the inventory's pins (the rehearsal's sshd have keys of their own):
+    // without the overlay every ssh result would be a false `down`, so its absence stops the campaign.
+    const file = pinsPath(stack.probe.pins, options.stacksDir);
+    if (!existsSync(file)) {
+      throw new ProbeError(`the pins overlay ${file} (${stack.file} amadegi:probe.pins) does not exist`, {
+        file,
+        hint: "run `amadegi rehearsal up` first (it writes the overlay); with --state or AMADEGI_STATE_DIR, point amadegi:probe.pins at that directory's rehearsal/pins.yaml",
+      });
+    }
+    const read = readPins(file, inventory.servers, { stack: options.stack });
+    if (read.pins === undefined) return { ran: false, findings: read.findings };
+    pins = read.pins;
+  }
   const filter = options.select === undefined ? undefined : parseSelect(options.select, provincesOf(inventory));
-  const { targets, unaddressed } = buildTargets(inventory, catalog.catalog, filter);
+  const { targets, unaddressed } = buildTargets(inventory, catalog.catalog, filter, pins === undefined ? {} : { pins });
   if (targets.length === 0) {
     throw new ProbeError(options.select === undefined ? "the catalog selects no target in this inventory" : `--select ${options.select} leaves no target`, { hint: "check the catalog's select fields and --select" });
   }

@@ -1,12 +1,21 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { EVENT_ID } from "js-yaml";
 import { ProbeError } from "../lib/errors.ts";
 import { type Finding, FindingSink, sortFindings } from "../model/finding.ts";
 import { parseSource } from "../model/parse.ts";
 import { readSource } from "../model/read.ts";
-import { type Infer, INVALID, list, number, object, optional, Reader, required, text, withDefault } from "../model/schema/core.ts";
+import { type Infer, INVALID, list, number, object, optional, Reader, required, type Schema, scalar, text, withDefault } from "../model/schema/core.ts";
 import { cidr } from "../model/schema/scalars.ts";
+
+/** A path to a YAML file (`….yaml`), at most 500 characters. */
+function yamlFile(): Schema<string> {
+  return scalar("a path to a .yaml file", (value, r, node) => {
+    if (value.length <= 500 && /\.ya?ml$/.test(value) && !value.includes("\0")) return value;
+    r.report("schema.bad-value", node, `"${value.slice(0, 60)}" is not a path to a .yaml file`, "write e.g. pins: .amadegi/rehearsal/pins.yaml (relative to the repository root)");
+    return INVALID;
+  });
+}
 
 /**
  * The probe settings of a stack, read from `stacks/Pulumi.<stack>.yaml`
@@ -23,9 +32,22 @@ export const probeSettings = object({
   ca: optional(text({ max: 500 }), "PEM bundle of the election CA that tls/https chains must lead to"),
   clientCert: optional(text({ max: 500 }), "PEM client certificate for mTLS endpoints"),
   clientKey: optional(text({ max: 500 }), "PEM key of the client certificate"),
+  pins: optional(
+    yamlFile(),
+    "a pins overlay (the rehearsal's .amadegi/rehearsal/pins.yaml) whose SSH host keys and users replace the inventory's; relative to the stacks directory's parent (the repository root)",
+  ),
 });
 
 export type ProbeSettings = Infer<typeof probeSettings>;
+
+/**
+ * Where `amadegi:probe.pins` points: a relative path is read from the stacks
+ * directory's parent (the repository root for `stacks/`), so the setting means
+ * the same file whatever the working directory; an absolute path as written.
+ */
+export function pinsPath(pins: string, stacksDir = "stacks"): string {
+  return isAbsolute(pins) ? pins : join(dirname(resolve(stacksDir)), pins);
+}
 
 export interface StackSettingsResult {
   readonly file: string;

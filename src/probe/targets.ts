@@ -1,4 +1,5 @@
 import type { Inventory, Server, Station } from "../model/index.ts";
+import type { PinOverlay } from "../model/pins.ts";
 import { didYouMean } from "../model/suggest.ts";
 import { UsageError } from "../lib/errors.ts";
 import type { Catalog, Check } from "./catalog/load.ts";
@@ -22,8 +23,23 @@ export interface TargetSet {
   readonly unaddressed: number;
 }
 
-export function buildTargets(inventory: Inventory, catalog: Catalog, filter?: TargetFilter): TargetSet {
+export interface TargetOptions {
+  /**
+   * A pins overlay (the stack's `amadegi:probe.pins`): its host keys and users
+   * replace the inventory's for ssh checks and check-in reads. Already checked
+   * against the inventory (src/model/pins.ts): every server has an entry.
+   */
+  readonly pins?: PinOverlay;
+}
+
+export function buildTargets(inventory: Inventory, catalog: Catalog, filter?: TargetFilter, options: TargetOptions = {}): TargetSet {
   const targets: Target[] = [];
+  /** The SSH user and pinned host key a probe expects of a server: the overlay's where the stack names one. */
+  const sshOf = (server: Server): { user: string; hostKey?: string } => {
+    const pin = options.pins?.get(server.id);
+    if (pin !== undefined) return { user: pin.user ?? server.ssh.user, hostKey: pin.hostKey };
+    return server.ssh.hostKey === undefined ? { user: server.ssh.user } : { user: server.ssh.user, hostKey: server.ssh.hostKey };
+  };
   const keys = new Set<string>();
   let unaddressed = 0;
   for (const check of catalog.checks) {
@@ -52,13 +68,14 @@ export function buildTargets(inventory: Inventory, catalog: Catalog, filter?: Ta
           } else {
             const gateway = inventory.serversById.get(station.gateways.primary);
             if (gateway === undefined) continue;
+            const ssh = sshOf(gateway);
             emit(
               linkTarget(check, station, link, gateway.address, check.port ?? gateway.ssh.port, {
                 serial: station.device.serial,
                 fingerprint: station.device.fingerprint,
                 gateway: gateway.id,
-                user: gateway.ssh.user,
-                ...(gateway.ssh.hostKey === undefined ? {} : { hostKey: gateway.ssh.hostKey }),
+                user: ssh.user,
+                ...(ssh.hostKey === undefined ? {} : { hostKey: ssh.hostKey }),
               }, deps),
             );
           }
@@ -81,6 +98,7 @@ export function buildTargets(inventory: Inventory, catalog: Catalog, filter?: Ta
     const port = check.port ?? (check.kind === "ssh" ? server.ssh.port : defaultPort(check.kind, check.params));
     const dependsOn = deps.filter((d) => d.select.objects === "servers").map((d) => `${d.id}/${server.id}`);
     const hostname = typeof check.params.hostname === "string" ? check.params.hostname : server.id;
+    const ssh = sshOf(server);
     return {
       key: `${check.id}/${server.id}`,
       check: check.id,
@@ -89,7 +107,7 @@ export function buildTargets(inventory: Inventory, catalog: Catalog, filter?: Ta
       address: server.address,
       ...(port === undefined ? {} : { port }),
       hostname,
-      params: { ...check.params, ...(check.kind === "ssh" && server.ssh.hostKey !== undefined ? { hostKey: server.ssh.hostKey, user: server.ssh.user } : {}) },
+      params: { ...check.params, ...(check.kind === "ssh" && ssh.hostKey !== undefined ? { hostKey: ssh.hostKey, user: ssh.user } : {}) },
       ...(dependsOn.length === 0 ? {} : { dependsOn }),
     };
   }

@@ -32,6 +32,10 @@ beforeAll(async () => {
   await writeFile(join(root, "Pulumi.loop.yaml"), "config:\n  amadegi:probe:\n    allow: [127.77.0.0/16]\n    from: test\n");
   await writeFile(join(root, "Pulumi.elsewhere.yaml"), "config:\n  amadegi:probe:\n    allow: [127.78.0.0/16]\n");
   await writeFile(join(root, "Pulumi.noprobe.yaml"), "config:\n  amadegi:environment: rehearsal\n");
+  // pins: relative to the stacks directory's parent.
+  await writeFile(join(root, "Pulumi.nopins.yaml"), "config:\n  amadegi:probe:\n    allow: [127.77.0.0/16]\n    pins: no-such-state/pins.yaml\n");
+  await writeFile(join(root, "Pulumi.badpins.yaml"), `config:\n  amadegi:probe:\n    allow: [127.77.0.0/16]\n    pins: ${join(root, "pins.yaml")}\n`);
+  await writeFile(join(root, "pins.yaml"), "servers:\n  - id: gw-x\n    hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOw1h5Pf6nTzNML5qf7uUa8bAy36yQ7hVsV8MWSbLkw9\n");
   const checks = join(root, "checks");
   await mkdir(checks);
   await writeFile(
@@ -114,6 +118,22 @@ describe("amadegi check", () => {
     const { io, err } = capture();
     expect(await main([...base(), "--stack", "noprobe"], io)).toBe(2);
     expect(err.join("\n")).toMatch(/Pulumi\.noprobe\.yaml:2:3 error schema\.missing-field -: .* has no amadegi:probe/);
+  });
+
+  it("a stack naming a pins overlay that does not exist cannot run: exit 2, a hint, nothing sent (no fallback to the inventory's pins)", async () => {
+    const { io, err } = capture();
+    const file = join(root, "r-nopins.jsonl");
+    expect(await main([...base(), "--stack", "nopins", "--out", file], io)).toBe(2);
+    expect(err.join("\n")).toContain(`the pins overlay ${join(root, "..", "no-such-state", "pins.yaml")} (${join(root, "Pulumi.nopins.yaml")} amadegi:probe.pins) does not exist`);
+    expect(err.join("\n")).toContain("run `amadegi rehearsal up` first");
+    await expect(readResults(file)).rejects.toThrow();
+  });
+
+  it("an overlay that does not fit the inventory cannot run (exit 2, with the file and line)", async () => {
+    const { io, err } = capture();
+    expect(await main([...base(), "--stack", "badpins", "--out", join(root, "r-badpins.jsonl")], io)).toBe(2);
+    expect(err.join("\n")).toMatch(/pins\.yaml:2:9 error reference\.unknown gw-x: server "gw-x" is not in the inventory \(did you mean "gw-a"\?\)/);
+    expect(err.join("\n")).toMatch(/error schema\.missing-field gw-a: server "gw-a" of the inventory has no pin in the overlay/);
   });
 
   it("a typo in the catalog stops the run with file:line:col (exit 2)", async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { formatFinding } from "../../src/model/index.ts";
-import { readStackSettings } from "../../src/probe/stackconfig.ts";
+import { pinsPath, readStackSettings } from "../../src/probe/stackconfig.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 
 const dirs: string[] = [];
@@ -21,7 +21,13 @@ describe("amadegi:probe in stack settings", () => {
   it("the rehearsal stack declares its ranges and keeps its other keys", () => {
     const result = readStackSettings("rehearsal", join(repoRoot, "stacks"));
     expect(result.findings).toEqual([]);
-    expect(result.probe).toMatchObject({ allow: ["10.0.0.0/8"], maxRate: 20000, concurrency: 1024 });
+    expect(result.probe).toMatchObject({ allow: ["10.0.0.0/8"], maxRate: 20000, concurrency: 1024, pins: ".amadegi/rehearsal/pins.yaml" });
+  });
+
+  it("pins: a relative path is read from the stacks directory's parent (the repository root), an absolute one as written", () => {
+    expect(pinsPath(".amadegi/rehearsal/pins.yaml", join(repoRoot, "stacks"))).toBe(join(repoRoot, ".amadegi", "rehearsal", "pins.yaml"));
+    expect(pinsPath("state/pins.yaml", "/tmp/x/stacks")).toBe("/tmp/x/state/pins.yaml");
+    expect(pinsPath("/var/lib/pins.yaml", "/tmp/x/stacks")).toBe("/var/lib/pins.yaml");
   });
 
   it("defaults", async () => {
@@ -35,6 +41,8 @@ describe("amadegi:probe in stack settings", () => {
     ["a typo in a field", "config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    maxrate: 5\n", /^Pulumi\.s\.yaml:4:5 error schema\.unknown-field amadegi:probe: unknown field "maxrate" \(did you mean "maxRate"\?\)/],
     ["an empty allow list", "config:\n  amadegi:probe:\n    allow: []\n", /at least 1 expected/],
     ["no allow", "config:\n  amadegi:probe:\n    maxRate: 5\n", /missing field "allow"/],
+    ["pins that is not a YAML file", "config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    pins: .amadegi/rehearsal/\n", /^Pulumi\.s\.yaml:4:11 error schema\.bad-value amadegi:probe: "\.amadegi\/rehearsal\/" is not a path to a \.yaml file/],
+    ["pins with no value", "config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    pins:\n", /^Pulumi\.s\.yaml:4:\d+ error schema\.missing-field amadegi:probe: no value where a path to a \.yaml file is expected/],
   ];
   it.each(bad)("%s", async (_, text, expected) => {
     const result = await stack(text);

@@ -54,6 +54,33 @@ describe("targets from the inventory and the repository's catalog", () => {
   });
 });
 
+describe("a pins overlay (amadegi:probe.pins)", () => {
+  const overlayKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcX";
+  const gatewayKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICcnJycnJycnJycnJycnJycnJycnJycnJycnJycnJycn";
+
+  it("its host key and user replace the inventory's in ssh checks and check-in reads", () => {
+    const pins = new Map([
+      ["dns-a", { hostKey: overlayKey, user: "root" }],
+      ["gw-b", { hostKey: gatewayKey, user: "root", address: "127.77.0.2", port: 22 }],
+    ]);
+    const plain = new Map(buildTargets(inventory, catalog).targets.map((t) => [t.key, t]));
+    const pinned = new Map(buildTargets(inventory, catalog, undefined, { pins }).targets.map((t) => [t.key, t]));
+    expect(plain.get("server-ssh/dns-a")?.params.hostKey).not.toBe(overlayKey);
+    expect(pinned.get("server-ssh/dns-a")?.params).toMatchObject({ hostKey: overlayKey, user: "root" });
+    expect(pinned.get("server-ssh/gw-b")?.params).toMatchObject({ hostKey: gatewayKey, user: "root" });
+    expect(pinned.get("device-checkin/PKD-0002/PKD-0002-F")?.params).toMatchObject({ gateway: "gw-b", hostKey: gatewayKey, user: "root" });
+    // A server the overlay does not name keeps the inventory's pin (the model refuses such an overlay for a campaign).
+    expect(pinned.get("server-ssh/gw-a")?.params.hostKey).toBe(plain.get("server-ssh/gw-a")?.params.hostKey);
+    // Only ssh checks carry a host key.
+    expect(pinned.get("server-icmp/dns-a")?.params.hostKey).toBeUndefined();
+  });
+
+  it("without a user, the inventory's user stays", () => {
+    const pinned = new Map(buildTargets(inventory, catalog, undefined, { pins: new Map([["dns-a", { hostKey: overlayKey }]]) }).targets.map((t) => [t.key, t]));
+    expect(pinned.get("server-ssh/dns-a")?.params).toMatchObject({ hostKey: overlayKey, user: inventory.serversById.get("dns-a")?.ssh.user });
+  });
+});
+
 describe("--select", () => {
   const cases: [string, number][] = [
     ["district=pakdasht", 15],

@@ -143,14 +143,18 @@ describe.skipIf(!available)("rehearsal on the Pakdasht sample (root, real namesp
     const stacks = join(root, "stacks");
     const { mkdir } = await import("node:fs/promises");
     await mkdir(stacks, { recursive: true });
-    const settings = readFileSync(join(repoRoot, "stacks", "Pulumi.rehearsal.yaml"), "utf8").replace("netns: amadegi-r-probe", `netns: ${names.probe}`);
+    // The stack's pins overlay, relative to the stacks directory's parent (here the test's root, holding state/).
+    const settings = readFileSync(join(repoRoot, "stacks", "Pulumi.rehearsal.yaml"), "utf8")
+      .replace("netns: amadegi-r-probe", `netns: ${names.probe}`)
+      .replace("pins: .amadegi/rehearsal/pins.yaml", "pins: state/pins.yaml");
     expect(settings).toContain(`netns: ${names.probe}`);
+    expect(settings).toContain("pins: state/pins.yaml");
     await writeFile(join(stacks, "Pulumi.rehearsal.yaml"), settings);
     const out: string[] = [];
     const err: string[] = [];
     const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd: root, env: process.env };
     const results = join(root, "results.jsonl");
-    const code = await main(["check", "--stacks", stacks, "--inventory", inventory, "--checks", join(repoRoot, "checks"), "--select", "check=server-icmp|link-icmp", "--deadline", "60s", "--out", results, "--json"], io);
+    const code = await main(["check", "--stacks", stacks, "--inventory", inventory, "--checks", join(repoRoot, "checks"), "--select", "check=server-icmp|server-ssh|link-icmp", "--deadline", "60s", "--out", results, "--json"], io);
     expect(err.join("\n")).not.toMatch(/error/i);
     expect(code).toBe(1);
     const report = JSON.parse(out.join("\n")) as { targets: number };
@@ -160,11 +164,21 @@ describe.skipIf(!available)("rehearsal on the Pakdasht sample (root, real namesp
     expect(status("link-icmp/PKD-0001/PKD-0001-F")).toBe("up");
     expect(status("link-icmp/PKD-0031/PKD-0031-M")).toBe("down");
     expect(lines.filter((l) => l.key?.startsWith("server-icmp/") === true).every((l) => l.status === "up")).toBe(true);
+    // Every server's sshd answers with the host key of the overlay (not servers.yaml's, which are production's).
+    const ssh = lines.filter((l) => l.key?.startsWith("server-ssh/") === true);
+    expect(ssh).toHaveLength(plan.servers.length);
+    expect(ssh.filter((l) => l.status !== "up")).toEqual([]);
     // A namespace that is not there: refused before anything runs.
     const none = await main(["check", "--stacks", stacks, "--inventory", inventory, "--netns", `${prefix}nothere`, "--out", join(root, "none.jsonl")], io);
     expect(none).toBe(2);
     expect(err.join("\n")).toContain("does not exist");
     expect(existsSync(join(root, "none.jsonl"))).toBe(false);
+    // A stack naming an overlay that is not there: refused (exit 2, with the hint), never the inventory's pins.
+    await writeFile(join(stacks, "Pulumi.rehearsal.yaml"), settings.replace("pins: state/pins.yaml", "pins: elsewhere/pins.yaml"));
+    const missing = await main(["check", "--stacks", stacks, "--inventory", inventory, "--checks", join(repoRoot, "checks"), "--select", "check=server-ssh", "--out", join(root, "missing.jsonl")], io);
+    expect(missing).toBe(2);
+    expect(err.join("\n")).toContain("run `amadegi rehearsal up` first");
+    expect(existsSync(join(root, "missing.jsonl"))).toBe(false);
   }, 120_000);
 
   it("down removes everything but the kept keys", async () => {
