@@ -1,9 +1,9 @@
 // The workflows call the project, never shell logic: every run: step is one
 // `npm …` or `npx amadegi …` line, and each amadegi line names a command and
 // options the CLI has (parsed by the CLI's own parser, matrix values
-// substituted). Until the rehearsal lets a test run the readiness workflow's
-// lines end to end (issue 8), this keeps the workflow from drifting from the
-// commands.
+// substituted). readiness-rehearsal.test.ts runs the readiness workflow's
+// lines end to end in the rehearsal (issue 8); this one is the quick check of
+// every workflow, without root.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { load } from "js-yaml";
