@@ -14,7 +14,7 @@ import { parseCondition } from "../src/probe/catalog/condition.ts";
 import { icmpProbe } from "../src/probe/probes/icmp.ts";
 import { createProbes } from "../src/probe/probes/index.ts";
 import type { ProbeKind, Target } from "../src/probe/types.ts";
-import { generateNational } from "../src/model/synthetic/national.ts";
+import { writeNational } from "../src/model/synthetic/national.ts";
 
 const HOSTS = { tcp: 10_000, http: 6000, https: 2000, icmp: 10_000 };
 const CONCURRENCY = 128;
@@ -205,10 +205,7 @@ async function icmpBare(hosts: string[]): Promise<Row> {
 
 async function national(): Promise<{ wallMs: number; campaignMs: number; targets: number; maxRssMb: number; counts: Record<string, number>; valid: boolean; invalid: string[] }> {
   const dir = join(work, "national");
-  for (const [path, text] of generateNational({ stations: NATIONAL_STATIONS, seed: 1 })) {
-    await mkdir(join(dir, path, ".."), { recursive: true });
-    await writeFile(join(dir, path), text);
-  }
+  await writeNational(dir, { stations: NATIONAL_STATIONS, seed: 1 });
   await mkdir(join(dir, "stacks"), { recursive: true });
   await writeFile(join(dir, "stacks", "Pulumi.bench.yaml"), "config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    maxRate: 20000\n    concurrency: 512\n    from: bench-namespace\n");
   await mkdir(join(dir, "checks"), { recursive: true });

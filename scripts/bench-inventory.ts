@@ -12,6 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { median } from "./bench/stats.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const SELF = join(import.meta.dirname, "bench-inventory.ts");
@@ -68,10 +69,6 @@ function measure(args: string[]): Promise<Usage> {
   });
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? Number.NaN;
-};
 
 async function bench(): Promise<void> {
   const { values } = parseArgs({ options: { stations: { type: "string", default: "58640" }, rounds: { type: "string", default: "3" }, seed: { type: "string", default: "1" }, keep: { type: "boolean", default: false } } });

@@ -7,28 +7,25 @@
 //
 //   npm run bench:merge [-- --stations 58640 --rounds 3]
 import { spawnSync } from "node:child_process";
-import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadInventory } from "../src/model/index.ts";
-import { generateNational } from "../src/model/synthetic/national.ts";
+import { writeNational } from "../src/model/synthetic/national.ts";
 import { writeShards } from "./bench/shards.ts";
+import { median } from "./bench/stats.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const { values } = parseArgs({ options: { stations: { type: "string", default: "58640" }, rounds: { type: "string", default: "3" } } });
 const stations = Number(values.stations);
 const rounds = Number(values.rounds);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 const dir = await mkdtemp(join(tmpdir(), "amadegi-bench-merge-"));
 try {
   let t = performance.now();
-  for (const [path, text] of generateNational({ stations, seed: 1 })) {
-    mkdirSync(dirname(join(dir, path)), { recursive: true });
-    writeFileSync(join(dir, path), text);
-  }
+  await writeNational(dir, { stations, seed: 1 });
   const loaded = await loadInventory(join(dir, "inventory"));
   if (loaded.inventory === undefined) throw new Error("the synthetic inventory did not load");
   const inv = loaded.inventory;

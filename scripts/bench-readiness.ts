@@ -10,14 +10,15 @@
 //
 //   npm run bench:readiness [-- --stations 58640 --rounds 3 --keep]
 import { spawnSync } from "node:child_process";
-import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import { statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadInventory } from "../src/model/index.ts";
-import { generateNational } from "../src/model/synthetic/national.ts";
+import { writeNational } from "../src/model/synthetic/national.ts";
 import { writeSyntheticResults } from "../src/readiness/synthetic.ts";
+import { median } from "./bench/stats.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const { values } = parseArgs({ options: { stations: { type: "string", default: "58640" }, rounds: { type: "string", default: "3" }, keep: { type: "boolean" } } });
@@ -36,15 +37,11 @@ function time(args: string[], cwd: string): { ms: number; cpuMs: number; code: n
   return { ms: performance.now() - start, cpuMs: Number(cpu?.[1] ?? NaN), code: r.status, out: `${r.stdout}${r.stderr.replace(/\nBENCH-CPU [\d.]+\n/, "")}` };
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 const dir = await mkdtemp(join(tmpdir(), "amadegi-bench-readiness-"));
 try {
   let t = performance.now();
-  for (const [path, text] of generateNational({ stations, seed: 1 })) {
-    mkdirSync(dirname(join(dir, path)), { recursive: true });
-    writeFileSync(join(dir, path), text);
-  }
+  await writeNational(dir, { stations, seed: 1 });
   const loaded = await loadInventory(join(dir, "inventory"));
   const inv = loaded.inventory;
   if (inv === undefined) throw new Error("the generated inventory does not load");

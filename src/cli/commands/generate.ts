@@ -1,8 +1,7 @@
 import { join } from "node:path";
 import { UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
-import { writeFileAtomic } from "../../lib/fs.ts";
-import { generateNational } from "../../model/synthetic/national.ts";
+import { writeNational } from "../../model/synthetic/national.ts";
 import { type Command, stringOption } from "../command.ts";
 import { displayPath } from "./validate.ts";
 
@@ -37,10 +36,9 @@ export const generate: Command = {
     const out = stringOption(args, "out");
     if (out === undefined) throw new UsageError("generate needs --out DIR", { hint: "see `amadegi generate --help`" });
     const dir = displayPath(io, out);
-    const files = generateNational({ stations, seed, ...(districtsText === undefined ? {} : { districts: positiveInt("districts", districtsText) }) });
-    for (const [path, text] of files) await writeFileAtomic(join(dir, path), text);
-    const districts = [...files.keys()].filter((p) => p.startsWith("inventory/districts/")).length;
-    io.out(`wrote ${files.size} files (${stations} stations in ${districts} districts) to ${dir}; validate with: amadegi validate --inventory ${join(dir, "inventory")}`);
+    const files = await writeNational(dir, { stations, seed, ...(districtsText === undefined ? {} : { districts: positiveInt("districts", districtsText) }) });
+    const districts = files.filter((p) => p.startsWith("inventory/districts/")).length;
+    io.out(`wrote ${files.length} files (${stations} stations in ${districts} districts) to ${dir}; validate with: amadegi validate --inventory ${join(dir, "inventory")}`);
     return ExitCode.OK;
   },
 };

@@ -1,3 +1,5 @@
+import { join } from "node:path";
+import { writeFileAtomic } from "../../lib/fs.ts";
 import { toJalali } from "../dates.ts";
 import { type DistrictOut, emitDistrict, type LinkOut, q, type StationOut } from "./emit.ts";
 import { FIRST_NAMES, LAST_NAMES, OTHER_SITES, PATRONS, PLACE_STEMS, PLACES, PROVINCES, SCHOOL_KINDS } from "./names.ts";
@@ -282,4 +284,15 @@ function committeeYaml(): string {
     [`  - id: synthetic-${i + 1}`, `    name: ${q(`عضو آزمایشی ${i + 1}`)}`, `    role: ${role}`, "    level: national", `    sshKey: ${q(fakeEd25519(`member:${i}`))}`].join("\n"),
   );
   return ["committee:", ...members, ""].join("\n");
+}
+
+/**
+ * Write a generated national inventory under `dir` (`dir/inventory/**`,
+ * `dir/governance/committee.yaml`), each file atomically: `amadegi generate`
+ * and the benchmarks write it the same way. Returns the paths written, relative to `dir`.
+ */
+export async function writeNational(dir: string, options: NationalOptions): Promise<string[]> {
+  const files = generateNational(options);
+  for (const [path, text] of files) await writeFileAtomic(join(dir, path), text);
+  return [...files.keys()];
 }
