@@ -1,12 +1,10 @@
 import { existsSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { EVENT_ID } from "js-yaml";
 import { ProbeError } from "../lib/errors.ts";
-import { type Finding, FindingSink, sortFindings } from "../model/finding.ts";
-import { parseSource } from "../model/parse.ts";
-import { readSource } from "../model/read.ts";
-import { type Infer, INVALID, list, number, object, optional, Reader, required, type Schema, scalar, text, withDefault } from "../model/schema/core.ts";
+import type { Finding } from "../model/finding.ts";
+import { type Infer, INVALID, list, number, object, optional, required, type Schema, scalar, text, withDefault } from "../model/schema/core.ts";
 import { cidr } from "../model/schema/scalars.ts";
+import { readStackKey } from "../model/stackfile.ts";
 
 /** A path to a YAML file (`….yaml`), at most 500 characters. */
 function yamlFile(): Schema<string> {
@@ -64,22 +62,9 @@ export function readStackSettings(stack: string, dir = "stacks"): StackSettingsR
   }
   const file = join(dir, `Pulumi.${stack}.yaml`);
   if (!existsSync(file)) throw new ProbeError(`no stack settings ${file}`, { file, hint: `create it, or pass --stack with one of the stacks in ${dir}/` });
-  const sink = new FindingSink();
-  const source = readSource(file, sink);
-  if (source === undefined || !parseSource(source, sink)) return { file, findings: sortFindings(sink.close()) };
-  const root = source.events[1];
-  const config = source.find(1, ["config"]);
-  const node = root?.type === EVENT_ID.MAPPING && config !== 1 ? source.find(config, [KEY]) : -1;
-  const keyEvent = source.events[node];
-  const found = node > config && config !== 1;
-  if (!found || keyEvent === undefined) {
-    sink.add("schema.missing-field", source.at(config === 1 ? 1 : config), "-", `${file} has no ${KEY} (the ranges this stack may probe)`, `add under config:\n  ${KEY}:\n    allow: [10.0.0.0/8]   # the stack's own ranges only`);
-    return { file, findings: sortFindings(sink.close()) };
-  }
-  const reader = new Reader(source, sink);
-  reader.item = KEY;
-  reader.i = node;
-  const value = probeSettings.read(reader);
-  const findings = sortFindings(sink.close());
-  return value === INVALID ? { file, findings } : { file, probe: value, findings };
+  const { value, findings } = readStackKey(file, KEY, probeSettings, {
+    message: `${file} has no ${KEY} (the ranges this stack may probe)`,
+    hint: `add under config:\n  ${KEY}:\n    allow: [10.0.0.0/8]   # the stack's own ranges only`,
+  });
+  return value === undefined ? { file, findings } : { file, probe: value, findings };
 }

@@ -1,7 +1,9 @@
-import { readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { load } from "js-yaml";
 import { ProvisionError } from "../lib/errors.ts";
+import { formatFinding } from "../model/finding.ts";
+import { oneOf, text } from "../model/schema/core.ts";
+import { readStackKey } from "../model/stackfile.ts";
 import { repoRoot } from "../toolchain/paths.ts";
 import { type Environment, environments } from "./config.ts";
 
@@ -19,27 +21,19 @@ export interface StackFile {
   readonly inventory: string;
 }
 
-export async function readStackFile(stack: string, stacksDir = join(repoRoot, "stacks")): Promise<StackFile> {
+export function readStackFile(stack: string, stacksDir = join(repoRoot, "stacks")): StackFile {
   const file = join(stacksDir, `Pulumi.${stack}.yaml`);
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (cause) {
-    throw new ProvisionError(`stack ${stack} has no settings file ${file}`, { file, hint: `create it with amadegi:environment (${environments.join(" | ")})`, cause });
+  if (!existsSync(file)) {
+    throw new ProvisionError(`stack ${stack} has no settings file ${file}`, { file, hint: `create it with amadegi:environment (${environments.join(" | ")})` });
   }
-  let doc: unknown;
-  try {
-    doc = load(text);
-  } catch (cause) {
-    throw new ProvisionError(`stack ${stack}: ${file} is not valid YAML`, { file, hint: "fix the YAML syntax", cause });
+  const environment = readStackKey(file, "amadegi:environment", oneOf(environments), {
+    message: `stack ${stack} has no amadegi:environment`,
+    hint: `set it to one of ${environments.join(", ")}`,
+  });
+  const inventory = readStackKey(file, "amadegi:inventory", text({ max: 500 }));
+  const problems = [...environment.findings, ...inventory.findings].filter((f) => f.severity === "error");
+  if (problems[0] !== undefined || environment.value === undefined) {
+    throw new ProvisionError(`stack ${stack}: ${problems.map(formatFinding).join("; ")}`, { file, hint: "fix the stack's settings file" });
   }
-  const config = typeof doc === "object" && doc !== null ? (doc as { config?: unknown }).config : undefined;
-  const settings = typeof config === "object" && config !== null ? (config as Record<string, unknown>) : {};
-  const environment = settings["amadegi:environment"];
-  if (typeof environment !== "string" || !(environments as readonly string[]).includes(environment)) {
-    throw new ProvisionError(`stack ${stack}: amadegi:environment is ${JSON.stringify(environment ?? null)}`, { file, hint: `set it to one of ${environments.join(", ")}` });
-  }
-  const inventory = settings["amadegi:inventory"] ?? "inventory";
-  if (typeof inventory !== "string") throw new ProvisionError(`stack ${stack}: amadegi:inventory must be a path`, { file, hint: "write amadegi:inventory: inventory" });
-  return { stack, file, environment: environment as Environment, inventory };
+  return { stack, file, environment: environment.value, inventory: inventory.value ?? "inventory" };
 }

@@ -48,7 +48,7 @@ const FREEZE_HELP = [
 
 /** Refuse a production change during the freeze unless the committee approved it. */
 async function guardFreeze(operation: "up" | "destroy", name: string, args: ParsedArgs, io: Io): Promise<void> {
-  const settings = await readStackFile(name);
+  const settings = readStackFile(name);
   const path = (option: string) => {
     const value = stringOption(args, option);
     return value === undefined ? undefined : displayPath(io, value);
