@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
+import { temporarySibling } from "../lib/fs.ts";
 import { ProbeError } from "../lib/errors.ts";
 import type { Inventory } from "../model/index.ts";
 import type { CampaignFooter, CampaignHeader, ShardInfo } from "./results.ts";
@@ -172,7 +173,7 @@ export async function mergeResults(options: MergeOptions): Promise<MergeReport> 
   let interrupted = false;
   let finishedAt = header.startedAt;
   await mkdir(dirname(options.out), { recursive: true });
-  const tmp = join(dirname(options.out), `.${basename(options.out)}.${randomBytes(6).toString("hex")}.tmp`);
+  const tmp = temporarySibling(options.out);
   const out = new Output(tmp);
   try {
     out.write(`${JSON.stringify({ ...header, shards: infos })}\n`);

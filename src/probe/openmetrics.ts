@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { dirname } from "node:path";
+import { temporarySibling } from "../lib/fs.ts";
 import { ProbeError } from "../lib/errors.ts";
 import { type ReadSummary, readResults, type ResultRecord } from "./results.ts";
 import { STATUSES } from "./types.ts";
@@ -46,7 +46,7 @@ function labelsOf(r: ResultRecord): string {
 
 export async function writeOpenMetrics(results: string, out: string): Promise<{ results: number; summary: ReadSummary }> {
   await mkdir(dirname(out), { recursive: true });
-  const tmp = join(dirname(out), `.${basename(out)}.${randomBytes(6).toString("hex")}.tmp`);
+  const tmp = temporarySibling(out);
   const fd = openSync(tmp, "w", 0o644);
   let open = true;
   let buffer: string[] = [];

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { fingerprintOf } from "../../model/sshkey.ts";
 import type { Observation } from "../types.ts";
 import type { Condition, Operand } from "./condition.ts";
 import { spec } from "./placeholders.ts";
@@ -113,7 +113,7 @@ export function keyFingerprint(key: string): string {
   if (text.startsWith("SHA256:")) return text.replace(/=+$/, "");
   const blob = text.split(/\s+/)[1];
   if (blob === undefined) return text;
-  return `SHA256:${createHash("sha256").update(Buffer.from(blob, "base64")).digest("base64").replace(/=+$/, "")}`;
+  return fingerprintOf(Buffer.from(blob, "base64"));
 }
 
 function display(c: Condition, raw: Raw): string {
