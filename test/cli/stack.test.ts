@@ -7,26 +7,29 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../src/toolchain/paths.ts";
-import { ELECTION, edit, fixtureCopy, tempDir } from "../readiness/helpers.ts";
+import { throwawayEnv } from "../helpers/engine.ts";
+import { ELECTION, edit, fixtureCopy } from "../readiness/helpers.ts";
 
 const exec = promisify(execFile);
 const stack = `freeze-${process.pid}`;
 const stackFile = join(repoRoot, "stacks", `Pulumi.${stack}.yaml`);
-let state: string;
+let sandbox: Awaited<ReturnType<typeof throwawayEnv>>;
 
 beforeAll(async () => {
   const root = await fixtureCopy();
   // 1405-01-01 (2026-03-21) is past: the freeze is on today.
   await edit(root, ELECTION, "  timeZone: Asia/Tehran\n", "  timeZone: Asia/Tehran\n  changeFreeze: 1405-01-01\n");
   await writeFile(stackFile, `config:\n  amadegi:environment: production\n  amadegi:inventory: ${join(root, "inventory")}\n`);
-  state = await tempDir("amadegi-freeze-state-");
-  await writeFile(join(state, "passphrase"), "throwaway test passphrase\n", { mode: 0o600 });
+  sandbox = await throwawayEnv();
 });
-afterAll(() => rm(stackFile, { force: true }));
+afterAll(async () => {
+  await rm(stackFile, { force: true });
+  await sandbox.cleanup();
+});
 
 async function amadegi(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(join(repoRoot, "bin/amadegi.js"), args, { cwd: repoRoot, env: { ...process.env, AMADEGI_STATE_DIR: state }, encoding: "utf8" });
+    const { stdout, stderr } = await exec(join(repoRoot, "bin/amadegi.js"), args, { cwd: repoRoot, env: sandbox.env, encoding: "utf8" });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -40,7 +43,7 @@ describe("amadegi up and destroy during the change freeze", () => {
     expect(code).toBe(2);
     expect(stderr).toContain(`ProvisionError: ${stackFile}: stack ${stack} is production and the change freeze began`);
     expect(stderr).toContain(`\`${operation}\` needs the IT committee's signed approval (--approvals DIR --results FILE`);
-    expect(existsSync(join(state, "pulumi"))).toBe(false);
+    expect(existsSync(join(sandbox.dir, "pulumi"))).toBe(false);
   }, 60_000);
 
   it("preview is never held back: it runs the program through the real engine", async () => {
@@ -51,7 +54,7 @@ describe("amadegi up and destroy during the change freeze", () => {
   }, 120_000);
 
   it("preview --markdown writes the change counts and the engine's output for a pull request", async () => {
-    const file = join(state, "preview.md");
+    const file = join(sandbox.dir, "preview.md");
     const { code } = await amadegi("preview", "--stack", stack, "--markdown", file);
     expect(code).toBe(0);
     const markdown = await readFile(file, "utf8");
