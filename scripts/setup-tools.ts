@@ -33,16 +33,19 @@ const say = (text: string) => console.log(`setup: ${text}`);
 const isRoot = process.getuid?.() === 0;
 const unavailable: string[] = [];
 
-// dpkg-query's format is "${Status}"; built so it is not read as a template placeholder.
-const DPKG_STATUS = ["$", "{Status}"].join("");
+// dpkg-query's format is "${Package} ${Status}"; built so it is not read as template placeholders.
+const DPKG_FORMAT = ["$", "{Package} $", "{Status}\\n"].join("");
 
+/** One dpkg-query for all of them (it exits non-zero when some are unknown, and still lists the rest). */
 async function missingDebianPackages(): Promise<string[]> {
-  const missing: string[] = [];
-  for (const pkg of debianPackages) {
-    const r = await $({ nothrow: true })`dpkg-query -W -f=${DPKG_STATUS} ${pkg}`;
-    if (!r.stdout.includes("install ok installed")) missing.push(pkg);
-  }
-  return missing;
+  const r = await $({ nothrow: true })`dpkg-query -W -f=${DPKG_FORMAT} ${debianPackages}`;
+  const installed = new Set(
+    r.stdout
+      .split("\n")
+      .filter((line) => line.endsWith(" install ok installed"))
+      .map((line) => line.split(" ")[0]),
+  );
+  return debianPackages.filter((pkg) => !installed.has(pkg));
 }
 
 /**
