@@ -24,6 +24,8 @@ export interface ServerPin {
   readonly user?: string;
   readonly address?: string;
   readonly port?: number;
+  /** The server's root directory (the rehearsal's servers share this machine's file system). */
+  readonly root?: string;
 }
 
 export type PinOverlay = ReadonlyMap<string, ServerPin>;
@@ -31,6 +33,8 @@ export type PinOverlay = ReadonlyMap<string, ServerPin>;
 export interface PinsResult {
   readonly file: string;
   readonly pins?: Map<string, ServerPin>;
+  /** The private key the overlay's servers accept (the rehearsal's control key). */
+  readonly controlKey?: string;
   readonly findings: Finding[];
 }
 
@@ -41,7 +45,7 @@ const pinEntry = object(
     port: optional(number({ min: 1, max: 65535, integer: true }), "its SSH port (must be the inventory's ssh.port)"),
     user: optional(text({ max: 100 }), "the SSH user, in place of the inventory's ssh.user"),
     hostKey: required(publicKey(), "its SSH host key, as `ssh-keyscan` prints it"),
-    root: optional(text({ max: 4096 }), "the server's root directory in the rehearsal (informational)"),
+    root: optional(text({ max: 4096 }), "the server's root directory in the rehearsal: provisioning writes its files under it"),
   },
   { id: "id", origin: true },
 );
@@ -49,7 +53,7 @@ const pinEntry = object(
 const overlay = object({
   stack: optional(text({ max: 100 }), "the stack the overlay was written for"),
   prefix: optional(text({ max: 100 }), "the rehearsal's namespace prefix (informational)"),
-  controlKey: optional(text({ max: 4096 }), "the rehearsal's control key (informational)"),
+  controlKey: optional(text({ max: 4096 }), "the private key the servers accept (the rehearsal's control key)"),
   servers: required(list(pinEntry, { min: 1 }), "one entry per server: id, hostKey, and optionally user, address, port"),
 });
 
@@ -102,6 +106,7 @@ export function readPins(file: string, servers: readonly Pick<Server, "id" | "ad
       ...(entry.user === undefined ? {} : { user: entry.user }),
       ...(entry.address === undefined ? {} : { address: entry.address }),
       ...(entry.port === undefined ? {} : { port: entry.port }),
+      ...(entry.root === undefined ? {} : { root: entry.root }),
     });
   }
   const listed = new Set(value.servers.map((e) => e.id));
@@ -111,5 +116,6 @@ export function readPins(file: string, servers: readonly Pick<Server, "id" | "ad
     }
   }
   const findings = sortFindings(sink.close());
-  return findings.some((f) => f.severity === "error") ? { file, findings } : { file, pins, findings };
+  if (findings.some((f) => f.severity === "error")) return { file, findings };
+  return { file, pins, ...(value.controlKey === undefined ? {} : { controlKey: value.controlKey }), findings };
 }
