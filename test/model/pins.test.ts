@@ -49,8 +49,8 @@ describe("the pins overlay", () => {
     expect(result.findings).toEqual([]);
     expect(result.pins).toEqual(
       new Map([
-        ["gw-a", { hostKey: key(7), user: "root", address: "10.10.1.11", port: 22 }],
-        ["dns-a", { hostKey: key(8), user: "amadegi", address: "10.10.1.12", port: 2222 }],
+        ["gw-a", { hostKey: key(7), user: "root", address: "10.10.1.11", port: 22, root: "/x/servers/gw-a/root" }],
+        ["dns-a", { hostKey: key(8), user: "amadegi", address: "10.10.1.12", port: 2222, root: "/x/servers/dns-a/root" }],
       ]),
     );
   });
@@ -65,7 +65,8 @@ describe("the pins overlay", () => {
     ]);
     const result = readPins(state.pins, servers, { stack: "rehearsal" });
     expect(result.findings).toEqual([]);
-    expect(result.pins?.get("gw-a")).toEqual({ hostKey: key(9), user: "root", address: "10.10.1.11", port: 22 });
+    expect(result.pins?.get("gw-a")).toEqual({ hostKey: key(9), user: "root", address: "10.10.1.11", port: 22, root: join(dir, "servers", "gw-a", "root") });
+    expect(result.controlKey).toBe(state.controlKey);
     expect(parsePublicKey(result.pins?.get("dns-a")?.hostKey ?? "").ok).toBe(true);
   });
 
