@@ -1,0 +1,115 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cidrContains, parseCidr, parseIpv4 } from "../../model/net.ts";
+import { inNetns } from "../../toolchain/netns.ts";
+
+/**
+ * How provisioning reaches a server: OpenSSH, trusting only the pinned host
+ * key (a known_hosts file written for the one call; StrictHostKeyChecking=yes,
+ * never accept-new), the user's ssh config ignored (-F /dev/null), BatchMode so
+ * nothing prompts. Before anything is spawned the target is checked against
+ * the ranges the stack declares (`amadegi:probe.allow`) and, for a stack that
+ * lives in a namespace (the rehearsal), that this process runs inside it: the
+ * inventory's addresses belong to a real network and are never sent a packet
+ * from the machine's own namespace.
+ *
+ * Plain data in, plain data out: the dynamic providers (dynamic.ts) import
+ * this module by URL inside the engine's provider process.
+ */
+export interface Connection {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  /** The pinned host key, `type base64`. */
+  readonly hostKey: string;
+  readonly identityFile: string;
+  /** CIDR ranges the stack may reach. */
+  readonly allow: readonly string[];
+  /** The network namespace the stack's engine must run in, if any. */
+  readonly netns?: string;
+}
+
+export interface RemoteResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const ALGORITHMS: Readonly<Record<string, string>> = { "ssh-rsa": "rsa-sha2-512,rsa-sha2-256" };
+
+/** Refuse a target outside the stack's ranges, or a namespaced stack run from outside its namespace. */
+export function guardTarget(server: string, connection: Connection): void {
+  const address = parseIpv4(connection.host);
+  if (address === undefined) throw new Error(`server ${server}: ${connection.host} is not an IPv4 address; provisioning connects to inventory addresses only`);
+  const inside = connection.allow.some((text) => {
+    const range = parseCidr(text);
+    return range.ok && cidrContains(range, address);
+  });
+  if (!inside) throw new Error(`server ${server}: ${connection.host} is outside the ranges this stack may reach (${connection.allow.join(", ")}); nothing was sent — fix amadegi:probe.allow or the inventory`);
+  if (connection.netns !== undefined && !inNetns(connection.netns)) {
+    throw new Error(`server ${server}: this stack's engine must run inside network namespace ${connection.netns} (amadegi up re-runs itself there); nothing was sent`);
+  }
+}
+
+/** Run `command` on the server, with `input` on its standard input. Never throws for a remote failure: the code says. */
+export async function runRemote(server: string, connection: Connection, command: string, input: Buffer | string = "", timeoutMs = 120_000): Promise<RemoteResult> {
+  guardTarget(server, connection);
+  const [keyType = "", keyBody = ""] = connection.hostKey.trim().split(/\s+/);
+  const dir = await mkdtemp(join(tmpdir(), "amadegi-provision-"));
+  try {
+    const knownHosts = join(dir, "known_hosts");
+    const pattern = connection.port === 22 ? connection.host : `[${connection.host}]:${connection.port}`;
+    await writeFile(knownHosts, `${pattern} ${keyType} ${keyBody}\n`, { mode: 0o600 });
+    const argv = [
+      "-F", "/dev/null",
+      "-o", "BatchMode=yes",
+      "-o", "StrictHostKeyChecking=yes",
+      "-o", `UserKnownHostsFile=${knownHosts}`,
+      "-o", "GlobalKnownHostsFile=/dev/null",
+      "-o", "UpdateHostKeys=no",
+      "-o", "CheckHostIP=no",
+      "-o", `HostKeyAlgorithms=${ALGORITHMS[keyType] ?? keyType}`,
+      "-o", "ConnectTimeout=10",
+      "-o", "IdentitiesOnly=yes",
+      "-o", "ProxyCommand=none",
+      "-o", "ControlMaster=no",
+      "-o", "ControlPath=none",
+      "-o", "ForwardAgent=no",
+      "-o", "ClearAllForwardings=yes",
+      "-o", "LogLevel=ERROR",
+      "-i", connection.identityFile,
+      "-p", String(connection.port),
+      "-l", connection.user,
+      "--", connection.host,
+      command,
+    ];
+    return await new Promise<RemoteResult>((resolve) => {
+      const child = spawn("ssh", argv, { stdio: ["pipe", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stdin.on("error", () => undefined);
+      child.on("error", (error) => {
+        clearTimeout(timer);
+        resolve({ code: null, stdout, stderr: `could not run ssh: ${error.message}` });
+      });
+      child.on("close", (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr: signal === "SIGKILL" ? `${stderr}no answer within ${timeoutMs} ms` : stderr });
+      });
+      child.stdin.end(input);
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The first meaningful line of a failed remote command, for an error message. */
+export function reason(result: RemoteResult): string {
+  const text = (result.stderr.trim() || result.stdout.trim()).split(/\r?\n/).filter((l) => l.trim() !== "");
+  return text.slice(-3).join(" | ").slice(0, 500) || `exit ${result.code ?? "signal"}`;
+}
