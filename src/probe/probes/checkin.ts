@@ -1,24 +1,18 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { ProbeError } from "../../lib/errors.ts";
 import { parsePublicKey } from "../../model/sshkey.ts";
-import { assertAllowed } from "../allow.ts";
 import type { Observation, ProbeContext, Target } from "../types.ts";
 import { parseRecord, type CheckinRecord } from "./checkin-record.ts";
 import { attemptSignal, failed, since, type Values } from "./observe.ts";
 import { numberParam, stringParam, type ProbeOptions } from "./options.ts";
-import { runTool } from "./spawn.ts";
+import { classifySshFailure, shellQuote, sshExec } from "./sshexec.ts";
 
 /**
  * Reads a gateway's check-in log over SSH from a cursor (ADR 0004) and turns
  * the new records into one Observation per station and link.
  *
- * The SSH connection trusts only the inventory's pinned host key: a
- * known_hosts file is written from the pin for this one call
- * (StrictHostKeyChecking=yes, never accept-new), the user's ssh config is
- * ignored (-F /dev/null: no ProxyCommand or alias can redirect it), BatchMode
- * so nothing ever prompts. A gateway without a pin is not contacted.
+ * The SSH connection trusts only the inventory's pinned host key (sshexec.ts:
+ * StrictHostKeyChecking=yes, -F /dev/null, BatchMode). A gateway without a
+ * pin is not contacted.
  *
  * The cursor is the log file's inode and a byte offset. Only complete lines
  * are consumed, so a record being written is read next time; a different
@@ -60,13 +54,6 @@ const MAX_EXAMPLES = 5;
 const NO_LOG_EXIT = 65;
 const HOUR_MS = 3_600_000;
 
-/** Host key algorithms to offer for a pinned key type (an RSA key signs with SHA-2 only). */
-const ALGORITHMS: Readonly<Record<string, string>> = { "ssh-rsa": "rsa-sha2-512,rsa-sha2-256" };
-
-function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, "'\\''")}'`;
-}
-
 /** The remote side: stat the log, pick the start (cursor, or 0 after a rotation), print a header, then the bytes. */
 function remoteCommand(log: string, cursor: CheckinCursor | undefined, maxBytes: number): string {
   const inode = cursor === undefined ? "none" : cursor.inode.replace(/[^0-9]/g, "");
@@ -93,77 +80,38 @@ export function checkinReader(options: ProbeOptions): CheckinReader {
           hint: "pin the gateway's key in the inventory (servers.yaml ssh.hostKey, as ssh-keyscan prints it)",
         });
       }
-      const [keyType = "", keyBody = ""] = pin.trim().split(/\s+/);
       const port = gateway.port ?? 22;
       const user = stringParam(gateway, "user") ?? options.ssh?.user ?? "amadegi";
       const log = stringParam(gateway, "log") ?? DEFAULT_LOG;
       const maxBytes = numberParam(gateway, "maxBytes") ?? DEFAULT_MAX_BYTES;
-      // The guard, before ssh is spawned: ssh is the lowest level this probe sends from.
-      assertAllowed(gateway.key, gateway.address, options.allow);
       const signal = attemptSignal(context);
       const start = performance.now();
-      const dir = await mkdtemp(join(tmpdir(), "amadegi-checkin-"));
-      try {
-        const knownHosts = join(dir, "known_hosts");
-        const hostPattern = port === 22 ? gateway.address : `[${gateway.address}]:${port}`;
-        await writeFile(knownHosts, `${hostPattern} ${keyType} ${keyBody}\n`, { mode: 0o600 });
-        const seconds = Math.max(1, Math.ceil(context.timeoutMs / 1000));
-        const argv = [
-          ...ssh,
-          "-F", "/dev/null",
-          "-o", "BatchMode=yes",
-          "-o", "StrictHostKeyChecking=yes",
-          "-o", `UserKnownHostsFile=${knownHosts}`,
-          "-o", "GlobalKnownHostsFile=/dev/null",
-          "-o", "UpdateHostKeys=no",
-          "-o", "CheckHostIP=no",
-          "-o", `HostKeyAlgorithms=${ALGORITHMS[keyType] ?? keyType}`,
-          "-o", `ConnectTimeout=${seconds}`,
-          "-o", "IdentitiesOnly=yes",
-          "-o", "ProxyCommand=none",
-          "-o", "ControlMaster=no",
-          "-o", "ControlPath=none",
-          "-o", "ForwardAgent=no",
-          "-o", "ClearAllForwardings=yes",
-          "-o", "LogLevel=ERROR",
-          ...(options.ssh?.identityFile === undefined ? [] : ["-i", options.ssh.identityFile]),
-          "-p", String(port),
-          "-l", user,
-          "--", gateway.address,
-          remoteCommand(log, cursor, maxBytes),
-        ];
-        const run = await runTool(argv, signal, maxBytes + 256, "install openssh-client (ssh)");
-        const timings = { total: since(start) };
-        const where = `gateway ${gateway.server ?? gateway.key} (${gateway.address}:${port})`;
-        if (run.code !== 0) {
-          const observation = run.killed || signal.aborted ? failed("timeout", `${where}: no answer within ${context.timeoutMs} ms`, timings) : sshFailure(where, run.code, run.stderr, log, timings);
-          return { observation, records: [], cursor, observations: new Map(), rejected: { count: 0, examples: [] } };
-        }
-        return consume(run.stdout, cursor, maxBytes, timings, where);
-      } finally {
-        await rm(dir, { recursive: true, force: true });
+      // sshExec runs the allow-list guard before ssh is spawned.
+      const run = await sshExec({ key: gateway.key, address: gateway.address, port, user, hostKey: pin }, remoteCommand(log, cursor, maxBytes), {
+        allow: options.allow,
+        ssh,
+        ...(options.ssh?.identityFile === undefined ? {} : { identityFile: options.ssh.identityFile }),
+        timeoutMs: context.timeoutMs,
+        signal,
+        maxStdout: maxBytes + 256,
+      });
+      const timings = { total: since(start) };
+      const where = `gateway ${gateway.server ?? gateway.key} (${gateway.address}:${port})`;
+      if (run.code !== 0) {
+        const observation = run.killed || signal.aborted ? failed("timeout", `${where}: no answer within ${context.timeoutMs} ms`, timings) : sshFailure(where, run.code, run.stderr, log, timings);
+        return { observation, records: [], cursor, observations: new Map(), rejected: { count: 0, examples: [] } };
       }
+      return consume(run.stdout, cursor, maxBytes, timings, where);
     },
   };
 }
 
 /** ssh's own failures (exit 255) by what it printed; the remote "no log" by our exit code. */
 function sshFailure(where: string, code: number | null, stderr: string, log: string, timings: { total: number }): Observation {
-  const said = stderr.trim().split("\n").filter((l) => l !== "").slice(-1)[0] ?? `exit ${code}`;
   if (code === NO_LOG_EXIT) return failed("protocol", `${where}: no check-in log at ${log}`, timings);
-  if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|host key is known|no matching host key type/i.test(stderr)) {
-    return failed("assertion", `${where}: its SSH host key is not the pinned one; nothing was read (${said})`, timings, { HOST_KEY_VERIFIED: false });
-  }
-  const classes: readonly [RegExp, Observation["failure"]][] = [
-    [/Connection refused/i, "refused"],
-    [/timed out/i, "timeout"],
-    [/No route to host|Network is unreachable/i, "no-route"],
-    [/Connection reset|Connection closed|kex_exchange_identification/i, "reset"],
-    [/Permission denied/i, "refused"],
-    [/banner|Bad packet length|invalid format/i, "protocol"],
-  ];
-  for (const [pattern, failure] of classes) if (pattern.test(stderr) && failure !== undefined) return failed(failure, `${where}: ${said}`, timings);
-  return failed("internal", `${where}: ssh exited ${code}: ${said}`, timings);
+  const { failure, hostKeyMismatch, said } = classifySshFailure(code, stderr);
+  if (hostKeyMismatch) return failed("assertion", `${where}: its SSH host key is not the pinned one; nothing was read (${said})`, timings, { HOST_KEY_VERIFIED: false });
+  return failed(failure, failure === "internal" ? `${where}: ssh exited ${code}: ${said}` : `${where}: ${said}`, timings);
 }
 
 function consume(output: Buffer, previous: CheckinCursor | undefined, maxBytes: number, timings: { total: number }, where: string): CheckinBatch {

@@ -1,0 +1,135 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ProbeError } from "../../lib/errors.ts";
+import { parsePublicKey } from "../../model/sshkey.ts";
+import { type AllowList, assertAllowed } from "../allow.ts";
+import type { FailureClass } from "../types.ts";
+import { runTool, type ToolRun } from "./spawn.ts";
+
+/**
+ * One command on a server over SSH, trusting only its pinned host key: the
+ * way every reader of a server (the check-in reader, drift's facts) logs in.
+ *
+ * A known_hosts file is written from the pin for this one call
+ * (StrictHostKeyChecking=yes, never accept-new); the user's ssh config is
+ * ignored (-F /dev/null: no ProxyCommand or alias can redirect it); BatchMode
+ * so nothing ever prompts; no agent, no forwarding, no shared connection. The
+ * allow-list guard runs before ssh is spawned: ssh is the lowest level these
+ * readers send from. A server without a valid pin is not contacted.
+ */
+export interface PinnedHost {
+  /** Named in errors and the guard's refusal (a target key or a server id). */
+  readonly key: string;
+  readonly address: string;
+  readonly port: number;
+  readonly user: string;
+  /** The pinned public key, `type base64` as ssh-keyscan prints it. */
+  readonly hostKey: string;
+}
+
+export interface SshExecOptions {
+  readonly allow: AllowList;
+  /** argv prefix for ssh. Default ["ssh"]. */
+  readonly ssh?: readonly string[];
+  readonly identityFile?: string;
+  /** ConnectTimeout (rounded up to whole seconds). */
+  readonly timeoutMs: number;
+  /** Kills ssh when it fires. */
+  readonly signal: AbortSignal;
+  /** Largest stdout kept, in bytes (the rest is dropped). */
+  readonly maxStdout: number;
+}
+
+/** Host key algorithms to offer for a pinned key type (an RSA key signs with SHA-2 only). */
+const ALGORITHMS: Readonly<Record<string, string>> = { "ssh-rsa": "rsa-sha2-512,rsa-sha2-256" };
+
+export function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, "'\\''")}'`;
+}
+
+/** Whether a pin is a public key ssh can be told to expect; the reason when it is not. */
+export function checkPin(hostKey: string | undefined): { ok: true } | { ok: false; reason: string } {
+  if (hostKey === undefined) return { ok: false, reason: "no pinned SSH host key" };
+  const parsed = parsePublicKey(hostKey);
+  return parsed.ok ? { ok: true } : { ok: false, reason: "an invalid pinned SSH host key" };
+}
+
+/** ssh's argv for one remote command (the known_hosts file already written). */
+export function pinnedSshArgv(host: PinnedHost, knownHosts: string, remoteCommand: string, options: Pick<SshExecOptions, "ssh" | "identityFile" | "timeoutMs">): string[] {
+  const [keyType = ""] = host.hostKey.trim().split(/\s+/);
+  const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
+  return [
+    ...(options.ssh ?? ["ssh"]),
+    "-F", "/dev/null",
+    "-o", "BatchMode=yes",
+    "-o", "StrictHostKeyChecking=yes",
+    "-o", `UserKnownHostsFile=${knownHosts}`,
+    "-o", "GlobalKnownHostsFile=/dev/null",
+    "-o", "UpdateHostKeys=no",
+    "-o", "CheckHostIP=no",
+    "-o", `HostKeyAlgorithms=${ALGORITHMS[keyType] ?? keyType}`,
+    "-o", `ConnectTimeout=${seconds}`,
+    "-o", "IdentitiesOnly=yes",
+    "-o", "ProxyCommand=none",
+    "-o", "ControlMaster=no",
+    "-o", "ControlPath=none",
+    "-o", "ForwardAgent=no",
+    "-o", "ClearAllForwardings=yes",
+    "-o", "LogLevel=ERROR",
+    ...(options.identityFile === undefined ? [] : ["-i", options.identityFile]),
+    "-p", String(host.port),
+    "-l", host.user,
+    "--", host.address,
+    remoteCommand,
+  ];
+}
+
+/**
+ * Run `remoteCommand` on `host`. Throws ProbeError when the pin is missing or
+ * invalid or the address is outside the allow-list (nothing is sent), and
+ * ToolError when ssh cannot be run; otherwise returns what ssh did (exit 255:
+ * ssh's own failure, see classifySshFailure).
+ */
+export async function sshExec(host: PinnedHost, remoteCommand: string, options: SshExecOptions): Promise<ToolRun> {
+  const pin = checkPin(host.hostKey);
+  if (!pin.ok) throw new ProbeError(`${host.key}: ${host.address} has ${pin.reason}; it is not contacted`, { hint: "pin the server's key (servers.yaml ssh.hostKey, or the stack's pins overlay), as ssh-keyscan prints it" });
+  assertAllowed(host.key, host.address, options.allow);
+  const [keyType = "", keyBody = ""] = host.hostKey.trim().split(/\s+/);
+  const dir = await mkdtemp(join(tmpdir(), "amadegi-ssh-"));
+  try {
+    const knownHosts = join(dir, "known_hosts");
+    const hostPattern = host.port === 22 ? host.address : `[${host.address}]:${host.port}`;
+    await writeFile(knownHosts, `${hostPattern} ${keyType} ${keyBody}\n`, { mode: 0o600 });
+    return await runTool(pinnedSshArgv(host, knownHosts, remoteCommand, options), options.signal, options.maxStdout, "install openssh-client (ssh)");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface SshFailure {
+  readonly failure: FailureClass;
+  /** The host did not present the pinned key: nothing was read. */
+  readonly hostKeyMismatch: boolean;
+  /** The last line ssh printed (or `exit N`). */
+  readonly said: string;
+}
+
+const CLASSES: readonly (readonly [RegExp, FailureClass])[] = [
+  [/Connection refused/i, "refused"],
+  [/timed out/i, "timeout"],
+  [/No route to host|Network is unreachable/i, "no-route"],
+  [/Connection reset|Connection closed|kex_exchange_identification/i, "reset"],
+  [/Permission denied/i, "refused"],
+  [/banner|Bad packet length|invalid format/i, "protocol"],
+];
+
+/** What a failed ssh said, as a failure class (ADR 0004). */
+export function classifySshFailure(code: number | null, stderr: string): SshFailure {
+  const said = stderr.trim().split("\n").filter((l) => l !== "").slice(-1)[0] ?? `exit ${code}`;
+  if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|host key is known|no matching host key type/i.test(stderr)) {
+    return { failure: "assertion", hostKeyMismatch: true, said };
+  }
+  for (const [pattern, failure] of CLASSES) if (pattern.test(stderr)) return { failure, hostKeyMismatch: false, said };
+  return { failure: "internal", hostKeyMismatch: false, said };
+}
