@@ -8,12 +8,18 @@ export type Severity = "error" | "warning";
 export interface RuleSpec {
   readonly severity: Severity;
   readonly waivable: boolean;
+  /**
+   * A rule `validate` never reports: another command judges it (`amadegi
+   * drift`), so a waiver of it is never "unused" in validate's eyes.
+   */
+  readonly judgedBy?: "drift";
 }
 
 const error = { severity: "error", waivable: false } as const;
 const warning = { severity: "warning", waivable: false } as const;
 const waivableError = { severity: "error", waivable: true } as const;
 const waivableWarning = { severity: "warning", waivable: true } as const;
+const drift = { severity: "error", waivable: true, judgedBy: "drift" } as const;
 
 export const RULES = {
   "input.no-inventory": error,
@@ -62,6 +68,9 @@ export const RULES = {
   "capacity.same-site": waivableError,
   "lifecycle.overdue": waivableWarning,
   "lifecycle.after-election": waivableWarning,
+  "drift.not-provisioned": drift,
+  "drift.changed-on-server": drift,
+  "drift.never-observed": drift,
   "security.secret": error,
   "security.bidi-control": error,
   "security.host-key-missing": error,
@@ -74,6 +83,12 @@ export const RULES = {
 export type RuleId = keyof typeof RULES;
 
 export const RULE_IDS = Object.keys(RULES) as RuleId[];
+
+/** Whether a rule is judged by another command than validate (drift). */
+export function judgedElsewhere(rule: RuleId): boolean {
+  const spec: RuleSpec = RULES[rule];
+  return spec.judgedBy !== undefined;
+}
 
 export function isRuleId(value: string): value is RuleId {
   return Object.hasOwn(RULES, value);

@@ -42,6 +42,13 @@ describe("waivers", () => {
     expect(found).toEqual([{ rule: "waiver.unused", item: "W-1", file: W, line: 4, col: 11 }]);
   });
 
+  it("a drift waiver is never unused in validate's eyes (amadegi drift judges it), but still expires", async () => {
+    const live = await findingsAfter([waiver("drift.changed-on-server", "dns-a", "1405-12-06")]);
+    expect(live.found).toEqual([]);
+    const expired = await findingsAfter([waiver("drift.changed-on-server", "dns-a", "2026-11-21")]);
+    expect(expired.found).toEqual([{ rule: "waiver.expired", item: "W-1", file: W, line: 7, col: 12 }]);
+  });
+
   it("matches the item the finding names: a waiver for the station does not cover its link", async () => {
     const { found } = await findingsAfter([blindSpot, waiver("redundancy.blind-spot", "A-1", "1405-12-06")]);
     expect(found.find((f) => f.rule === "redundancy.blind-spot")?.waived).toBeUndefined();
