@@ -1,0 +1,215 @@
+// The gateway's check-in recorder, run for real on a unix socket with client
+// certificates made by openssl: every line it appends is a valid ADR 0004
+// record (parseRecord), with the fingerprint openssl computes from the key.
+import { execFile, spawn } from "node:child_process";
+import { existsSync, readFileSync, renameSync, statSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseRecord } from "../../../src/probe/probes/checkin-record.ts";
+import { type LinksFile, post, RECORDER, type Recorder, startRecorder, waitFor } from "../../helpers/checkin-recorder.ts";
+import { makePki, type Pki } from "../../helpers/pki.ts";
+
+const run = promisify(execFile);
+
+const LINKS: LinksFile = {
+  "10.41.0.3": { station: "PKD-0001", link: "PKD-0001-F" },
+  "10.141.0.2": { station: "PKD-0001", link: "PKD-0001-M" },
+  "10.41.0.4": { station: "PKD-0002", link: "PKD-0002-F" },
+};
+
+/** SHA256:<unpadded base64> of the SPKI DER, computed by openssl alone from the private key. */
+async function opensslFingerprint(keyFile: string): Promise<string> {
+  const { stdout } = await run("sh", ["-c", `openssl pkey -in "${keyFile}" -pubout -outform DER | openssl dgst -sha256 -binary | base64`]);
+  return `SHA256:${stdout.trim().replace(/=+$/, "")}`;
+}
+
+let dir = "";
+let pki: Pki;
+let recorder: Recorder;
+let fingerprint = "";
+
+function headers(overrides: Record<string, string | undefined> = {}): Record<string, string> {
+  const all: Record<string, string | undefined> = {
+    "X-Client-Cert": encodeURIComponent(pki.client.cert.toString("utf8")),
+    "X-Source-Address": "10.41.0.3",
+    "X-TLS-Protocol": "TLSv1.3",
+    "X-Amadegi-Station": "PKD-0001",
+    "X-Amadegi-Link": "PKD-0001-F",
+    ...overrides,
+  };
+  return Object.fromEntries(Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+describe("checkin-recorder", () => {
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "amadegi-t-recorder-"));
+    pki = await makePki("gw.test");
+    fingerprint = await opensslFingerprint(pki.client.keyFile);
+    recorder = await startRecorder(dir, LINKS);
+  });
+
+  afterAll(async () => {
+    await recorder.stop();
+    await pki.remove();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("listens on a 0660 socket and writes its pid file", () => {
+    expect(statSync(recorder.socket).isSocket()).toBe(true);
+    expect(statSync(recorder.socket).mode & 0o777).toBe(0o660);
+    expect(readFileSync(recorder.pidFile, "utf8").trim()).toBe(String(recorder.child.pid));
+  });
+
+  it("records a check-in as one ADR 0004 line: serial from the CN, the link by source, the SPKI fingerprint", async () => {
+    const before = recorder.lines().length;
+    const answer = await post(recorder.socket, headers());
+    expect(answer.status).toBe(204);
+    const text = readFileSync(recorder.log, "utf8");
+    expect(text.endsWith("\n")).toBe(true);
+    const last = text.trimEnd().split("\n").at(-1) ?? "";
+    const parsed = parseRecord(last);
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    expect(parsed.record).toEqual({
+      v: 1,
+      time: parsed.record.time,
+      serial: "DEV-0001",
+      station: "PKD-0001",
+      link: "PKD-0001-F",
+      sourceLink: "PKD-0001-F",
+      source: "10.41.0.3",
+      gateway: "gw-test-01",
+      certFingerprint: fingerprint,
+      tlsVersion: "TLSv1.3",
+    });
+    expect(Math.abs(Date.parse(parsed.record.time) - Date.now())).toBeLessThan(10_000);
+    // Exactly the ADR's field order, nothing else.
+    expect(Object.keys(JSON.parse(last) as object)).toEqual(["v", "time", "serial", "station", "link", "sourceLink", "source", "gateway", "certFingerprint", "tlsVersion"]);
+    expect(recorder.lines()).toHaveLength(before + 1);
+  });
+
+  it("records the network's word beside the device's: same station, other link", async () => {
+    const answer = await post(recorder.socket, headers({ "X-Source-Address": "10.141.0.2" }));
+    expect(answer.status).toBe(204);
+    const last = recorder.lines().at(-1) as Record<string, unknown>;
+    expect(last).toMatchObject({ link: "PKD-0001-F", sourceLink: "PKD-0001-M", source: "10.141.0.2" });
+  });
+
+  it("records a source outside the links file without sourceLink", async () => {
+    const answer = await post(recorder.socket, headers({ "X-Source-Address": "10.99.0.1", "X-TLS-Protocol": undefined }));
+    expect(answer.status).toBe(204);
+    const last = recorder.lines().at(-1) as Record<string, unknown>;
+    expect(parseRecord(JSON.stringify(last)).ok).toBe(true);
+    expect(last.source).toBe("10.99.0.1");
+    expect("sourceLink" in last).toBe(false);
+    expect("tlsVersion" in last).toBe(false);
+  });
+
+  it("refuses with 403 a device that claims another station than its source address's", async () => {
+    const before = readFileSync(recorder.log, "utf8");
+    const answer = await post(recorder.socket, headers({ "X-Source-Address": "10.41.0.4" }));
+    expect(answer.status).toBe(403);
+    expect(answer.body).toContain("PKD-0002");
+    expect(readFileSync(recorder.log, "utf8")).toBe(before);
+    await waitFor("the refusal on stderr", () => recorder.stderr().includes("refused 403 from 10.41.0.4"));
+  });
+
+  const refusals: [string, Record<string, string | undefined>, number, string][] = [
+    ["no client certificate", { "X-Client-Cert": undefined }, 400, "x-client-cert"],
+    ["an empty client certificate (nginx without one)", { "X-Client-Cert": "" }, 400, "x-client-cert"],
+    ["no source address", { "X-Source-Address": undefined }, 400, "x-source-address"],
+    ["no station", { "X-Amadegi-Station": undefined }, 400, "x-amadegi-station"],
+    ["no link", { "X-Amadegi-Link": undefined }, 400, "x-amadegi-link"],
+    ["a certificate that is not PEM", { "X-Client-Cert": encodeURIComponent("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n") }, 400, "not a URL-escaped PEM"],
+    ["a source that is not IPv4", { "X-Source-Address": "::1" }, 400, "not an IPv4"],
+    ["a station id with a newline", { "X-Amadegi-Station": "PKD-0001 x" }, 400, "not a station id"],
+    ["a certificate the gateway did not verify", { "X-Client-Verify": "FAILED:certificate has expired" }, 403, "did not verify"],
+  ];
+  for (const [what, overrides, status, reason] of refusals) {
+    it(`refuses ${what} (${status}) and writes nothing`, async () => {
+      const before = readFileSync(recorder.log, "utf8");
+      const answer = await post(recorder.socket, headers(overrides));
+      expect(answer.status).toBe(status);
+      expect(answer.body).toContain(reason);
+      expect(readFileSync(recorder.log, "utf8")).toBe(before);
+    });
+  }
+
+  it("answers only POST /checkin", async () => {
+    expect((await post(recorder.socket, headers(), { path: "/other" })).status).toBe(404);
+    expect((await post(recorder.socket, headers(), { method: "GET" })).status).toBe(405);
+    expect((await post(recorder.socket, headers(), { body: "x".repeat(10_000) })).status).toBe(413);
+  });
+
+  it("keeps every line whole under 300 concurrent check-ins", async () => {
+    const before = recorder.lines().length;
+    const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => post(recorder.socket, headers({ "X-Source-Address": i % 2 === 0 ? "10.41.0.3" : "10.141.0.2" }))));
+    expect(answers.every((a) => a.status === 204)).toBe(true);
+    const lines = readFileSync(recorder.log, "utf8").trimEnd().split("\n");
+    expect(lines).toHaveLength(before + 300);
+    expect(lines.slice(before).filter((l) => !parseRecord(l).ok)).toEqual([]);
+  });
+
+  it("SIGHUP reopens the log (rotation) and re-reads the links file", async () => {
+    const rotated = `${recorder.log}.1`;
+    renameSync(recorder.log, rotated);
+    const old = readFileSync(rotated, "utf8");
+    await writeFile(recorder.links, JSON.stringify({ ...LINKS, "10.99.0.1": { station: "PKD-0001", link: "PKD-0001-X" } }));
+    recorder.child.kill("SIGHUP");
+    await waitFor("the reopened log", () => existsSync(recorder.log));
+    await waitFor("the links re-read", () => recorder.stderr().includes("SIGHUP: reopened"));
+    expect((await post(recorder.socket, headers({ "X-Source-Address": "10.99.0.1" }))).status).toBe(204);
+    expect(readFileSync(rotated, "utf8")).toBe(old);
+    const fresh = recorder.lines();
+    expect(fresh).toHaveLength(1);
+    expect(fresh[0]).toMatchObject({ source: "10.99.0.1", sourceLink: "PKD-0001-X" });
+  });
+
+  it("keeps the previous links when the links file turns bad on SIGHUP", async () => {
+    await writeFile(recorder.links, "{ not json");
+    const said = recorder.stderr().length;
+    recorder.child.kill("SIGHUP");
+    await waitFor("the SIGHUP report", () => recorder.stderr().slice(said).includes("keeping the previous"));
+    expect((await post(recorder.socket, headers({ "X-Source-Address": "10.41.0.4" }))).status).toBe(403);
+  });
+});
+
+describe("checkin-recorder start and stop", () => {
+  let tmp = "";
+  beforeAll(async () => {
+    tmp = await mkdtemp(join(tmpdir(), "amadegi-t-recorder-"));
+  });
+  afterAll(async () => {
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it("SIGTERM removes its socket and pid file and exits 0", async () => {
+    const r = await startRecorder(tmp, LINKS, "gw-a", "term");
+    expect(await r.stop()).toBe(0);
+    expect(existsSync(r.socket)).toBe(false);
+    expect(existsSync(r.pidFile)).toBe(false);
+  });
+
+  it("replaces a stale socket (a recorder killed with SIGKILL) but refuses a live one", async () => {
+    const first = await startRecorder(tmp, LINKS, "gw-a", "stale");
+    first.child.kill("SIGKILL");
+    await new Promise((r) => first.child.once("exit", r));
+    expect(statSync(first.socket).isSocket()).toBe(true);
+    const second = await startRecorder(tmp, LINKS, "gw-a", "stale");
+    expect((await post(second.socket, headers())).status).toBe(204);
+    await expect(startRecorder(tmp, LINKS, "gw-a", "stale")).rejects.toThrow(/another process is listening/);
+    expect(await second.stop()).toBe(0);
+  });
+
+  it("refuses a socket path that is not a socket, and a bad links file, with exit 2", async () => {
+    await writeFile(join(tmp, "file.sock"), "not a socket");
+    await expect(startRecorder(tmp, LINKS, "gw-a", "file")).rejects.toThrow(/is not a socket/);
+    expect(readFileSync(join(tmp, "file.sock"), "utf8")).toBe("not a socket");
+    await expect(startRecorder(tmp, { "10.0.0.300": { station: "S", link: "L" } }, "gw-a", "badlinks")).rejects.toThrow(/not an IPv4 address/);
+    const child = spawn(process.execPath, [RECORDER, "--socket", join(tmp, "x.sock")], { stdio: "ignore" });
+    expect(await new Promise((r) => child.on("exit", r))).toBe(2);
+  });
+});
