@@ -1,0 +1,122 @@
+import { type MonitorCheck, type MonitorTarget, renderMonitoring } from "../monitoring.ts";
+import type { Inventory, Role, Server } from "../types.ts";
+import { LOG_DIR, MONITOR_FILES as M, rooted, RUN_DIR, TLS_FILES } from "./paths.ts";
+import { daemon } from "./service.ts";
+import type { RenderedFile, RoleRender, ServerTarget } from "./types.ts";
+
+/**
+ * The monitor role: Prometheus scrapes the central servers through a
+ * blackbox_exporter on the same server, with the modules and targets
+ * src/model/monitoring.ts renders (the same renderer as `amadegi export
+ * prometheus`). Provisioning cannot read the check catalog (it lives in
+ * probe/, ADR 0001), so the central checks are declared here as plain data;
+ * test/model/render/monitor.test.ts keeps them equal to checks/central.yaml.
+ */
+
+export interface CentralCheck extends MonitorCheck {
+  /** Servers with any of these roles (all servers when absent). */
+  readonly roles?: readonly Role[];
+  /** The port probed (ssh: each server's ssh.port). */
+  readonly port?: number;
+}
+
+/** checks/central.yaml's server checks, as far as monitoring reads them. */
+export const CENTRAL_CHECKS: readonly CentralCheck[] = [
+  { id: "server-icmp", kind: "icmp", timeoutMs: 2000, params: { count: 3 }, conditions: [] },
+  {
+    id: "gateway-https",
+    kind: "http",
+    timeoutMs: 3000,
+    roles: ["gateway"],
+    port: 443,
+    params: { scheme: "https", path: "/health" },
+    conditions: [
+      { placeholder: "STATUS", op: "==", value: { kind: "number", value: 200 } },
+      { placeholder: "BODY", op: "contains", value: { kind: "string", value: "ok" } },
+    ],
+  },
+  { id: "auth-tls", kind: "tls", timeoutMs: 2000, roles: ["auth"], port: 443, params: {}, conditions: [] },
+  { id: "dns-answers", kind: "dns", timeoutMs: 2000, roles: ["dns"], port: 53, params: { name: "auth.election.ir" }, conditions: [] },
+  { id: "ntp-offset", kind: "ntp", timeoutMs: 2000, roles: ["ntp"], port: 123, params: {}, conditions: [] },
+  { id: "server-ssh", kind: "ssh", timeoutMs: 2000, params: {}, conditions: [] },
+];
+
+/** The central servers as monitoring targets of CENTRAL_CHECKS (the probe's keys: `<check>/<server>`). */
+export function centralTargets(inventory: Inventory): MonitorTarget[] {
+  const targets: MonitorTarget[] = [];
+  for (const check of CENTRAL_CHECKS) {
+    for (const server of inventory.servers) {
+      if (check.roles !== undefined && !check.roles.some((r) => server.roles.includes(r))) continue;
+      const port = check.kind === "ssh" ? server.ssh.port : check.port;
+      targets.push({
+        key: `${check.id}/${server.id}`,
+        check: check.id,
+        kind: check.kind,
+        server: server.id,
+        address: server.address,
+        ...(port === undefined ? {} : { port }),
+        hostname: server.id,
+        params: { ...check.params, ...(check.kind === "ssh" && server.ssh.hostKey !== undefined ? { hostKey: server.ssh.hostKey, user: server.ssh.user } : {}) },
+      });
+    }
+  }
+  return targets;
+}
+
+export function renderMonitor(inventory: Inventory, server: Server, target: ServerTarget): RoleRender {
+  const r = (p: string): string => rooted(target, p);
+  const blackboxAt = `${target.address}:9115`;
+  const rendered = renderMonitoring(inventory, CENTRAL_CHECKS, centralTargets(inventory), {
+    blackbox: blackboxAt,
+    stack: target.environment,
+    tls: { caFile: r(TLS_FILES.serversCa) },
+  });
+  // file_sd paths stay relative: Prometheus reads them beside prometheus.yml, under the root.
+  const files: RenderedFile[] = [...rendered.files.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([path, content]) => ({ path: `${M.dir}/${path}`, content, mode: 0o644 }));
+  const prometheus = daemon(
+    {
+      name: "prometheus",
+      description: "scrapes the central servers through the blackbox exporter",
+      dirs: [RUN_DIR, LOG_DIR, M.storage],
+      validate: ["promtool", "check", "config", r(M.prometheus)],
+      argv: ["prometheus", `--config.file=${r(M.prometheus)}`, `--web.listen-address=${target.address}:9090`, `--storage.tsdb.path=${r(M.storage)}`],
+      forks: false,
+      pidFile: M.prometheusPid,
+      log: M.prometheusLog,
+      mark: r(M.prometheus),
+      reload: "hup",
+      listens: [{ proto: "tcp", address: target.address, port: 9090 }],
+      version: "prometheus --version 2>&1 | head -n 1",
+      unit: { conflicts: ["prometheus.service"], after: ["amadegi-blackbox.service"], writes: [M.storage] },
+    },
+    target,
+  );
+  const blackbox = daemon(
+    {
+      name: "blackbox",
+      description: "probes the central servers for Prometheus",
+      dirs: [RUN_DIR, LOG_DIR],
+      validate: ["prometheus-blackbox-exporter", "--config.check", `--config.file=${r(M.blackbox)}`],
+      argv: ["prometheus-blackbox-exporter", `--config.file=${r(M.blackbox)}`, `--web.listen-address=${blackboxAt}`],
+      forks: false,
+      pidFile: M.blackboxPid,
+      log: M.blackboxLog,
+      mark: r(M.blackbox),
+      reload: "hup",
+      listens: [{ proto: "tcp", address: target.address, port: 9115 }],
+      version: "prometheus-blackbox-exporter --version 2>&1 | head -n 1",
+      // ICMP probes need a raw socket.
+      unit: { conflicts: ["prometheus-blackbox-exporter.service"], capabilities: ["CAP_NET_RAW"] },
+    },
+    target,
+  );
+  return {
+    server: server.id,
+    role: "monitor",
+    files: [...files, ...blackbox.files, ...prometheus.files],
+    services: [blackbox.service, prometheus.service],
+    stations: [],
+  };
+}

@@ -1,0 +1,81 @@
+import type { ServerTarget } from "./types.ts";
+
+/**
+ * Where the roles' files live on a server, as production sees them. A config
+ * that names another file names `rooted(target, path)`: the same renderer
+ * serves production (root "") and the rehearsal, where every server shares
+ * this machine's file system under its own root.
+ */
+
+/** Files the PKI writes (not rendered here: the roles only reference them). */
+export const TLS_FILES = {
+  /** The server's certificate (chain) and key: gateways serve them on :443. */
+  serverCert: "/etc/amadegi/tls/server.crt",
+  serverKey: "/etc/amadegi/tls/server.key",
+  /** The CA that issues the stations' authentication devices' client certificates. */
+  devicesCa: "/etc/amadegi/tls/devices-ca.crt",
+  /** The CA that issues the central servers' certificates: the monitor verifies gateways and auth with it. */
+  serversCa: "/etc/amadegi/tls/servers-ca.crt",
+} as const;
+
+/** Every provisioned server: what drift can always compare. */
+export const SERVER_FILE = "/etc/amadegi/server.json";
+
+/** Directories of runtime state (pid files, sockets), logs and data. */
+export const RUN_DIR = "/run/amadegi";
+export const LOG_DIR = "/var/log/amadegi";
+export const LIB_DIR = "/var/lib/amadegi";
+
+export const GATEWAY_FILES = {
+  nginxConf: "/etc/amadegi/nginx/nginx.conf",
+  links: "/etc/amadegi/gateway/links.json",
+  recorder: "/opt/amadegi/checkin-recorder.js",
+  socket: `${RUN_DIR}/checkin.sock`,
+  checkinLog: `${LOG_DIR}/checkin.jsonl`,
+  recorderLog: `${LOG_DIR}/checkin-recorder.log`,
+  recorderPid: `${RUN_DIR}/checkin-recorder.pid`,
+  nginxPid: `${RUN_DIR}/nginx.pid`,
+  nginxErrorLog: `${LOG_DIR}/nginx-error.log`,
+  nginxAccessLog: `${LOG_DIR}/nginx-access.log`,
+  nginxTemp: `${LIB_DIR}/nginx`,
+} as const;
+
+export const DNS_FILES = {
+  conf: "/etc/amadegi/unbound/unbound.conf",
+  pid: `${RUN_DIR}/unbound.pid`,
+  log: `${LOG_DIR}/unbound.log`,
+  dir: `${LIB_DIR}/unbound`,
+} as const;
+
+export const NTP_FILES = {
+  conf: "/etc/amadegi/chrony/chrony.conf",
+  pid: `${RUN_DIR}/chronyd.pid`,
+  log: `${LOG_DIR}/chronyd.log`,
+  dir: `${LIB_DIR}/chrony`,
+  drift: `${LIB_DIR}/chrony/chrony.drift`,
+} as const;
+
+export const MONITOR_FILES = {
+  dir: "/etc/amadegi/prometheus",
+  prometheus: "/etc/amadegi/prometheus/prometheus.yml",
+  blackbox: "/etc/amadegi/prometheus/blackbox.yml",
+  storage: `${LIB_DIR}/prometheus`,
+  prometheusPid: `${RUN_DIR}/prometheus.pid`,
+  prometheusLog: `${LOG_DIR}/prometheus.log`,
+  blackboxPid: `${RUN_DIR}/blackbox.pid`,
+  blackboxLog: `${LOG_DIR}/blackbox.log`,
+} as const;
+
+/** A production path as this target's configs must name it. */
+export function rooted(target: ServerTarget, path: string): string {
+  return target.root.replace(/\/+$/, "") + path;
+}
+
+/** The path of a systemd unit amadegi renders for a service (production only). */
+export function unitPath(service: string): string {
+  return `/etc/systemd/system/${unitName(service)}`;
+}
+
+export function unitName(service: string): string {
+  return `amadegi-${service}.service`;
+}
