@@ -1,6 +1,7 @@
 import type { CriterionId, Inventory, IsoDate, Link, Milestone, Role, RuleId, Server, Station, Waiver } from "../model/index.ts";
 import { formatBoth } from "../model/index.ts";
 import { daysBetween } from "../model/dates.ts";
+import type { DriftItem, LatestDrift } from "./drift.ts";
 import { type Evidence, isHealthy, type Observed } from "./evidence.ts";
 
 /**
@@ -48,6 +49,8 @@ export interface CriterionContext {
   readonly milestone: Milestone;
   /** The instant from which device check-ins count. */
   readonly checkinsSince: string;
+  /** The latest drift report of the results' stack (`amadegi drift`); absent: none was looked for. */
+  readonly drift?: LatestDrift;
 }
 
 export interface Criterion {
@@ -388,13 +391,61 @@ const noBlindSpot: Criterion = {
   },
 };
 
+// Drift's own waivers are applied here, kind by kind (a waiver of `drift.changed-on-server` for a
+// server accepts its hand-changed files, not its never-observed probes), as of the day judged; the
+// gate's own waiver step matches on rule and item only, so this criterion leaves it nothing to do.
+const DRIFT_SEVERITY: Readonly<Record<DriftItem["kind"], number>> = {
+  "changed-on-server": SEVERITY.down,
+  "not-declared": SEVERITY.unreachable,
+  "not-provisioned": SEVERITY.notObserved,
+  "never-observed": SEVERITY.notObserved,
+  unreachable: SEVERITY.unknown,
+};
+
 const noUnwaivedDrift: Criterion = {
   id: "no-unwaived-drift",
   title: { en: "no unwaived drift between declared, provisioned and observed", fa: "هیچ انحراف تأییدنشده‌ای میان اعلام‌شده، پیاده‌شده و مشاهده‌شده نیست" },
   needsResults: true,
   waivedBy: [],
-  // The seam for `amadegi drift` (the stacks issue): until a drift report exists, this never passes.
-  measure: () => ({ cannotJudge: "no drift report: `amadegi drift` is not built yet (it needs the stacks issue)" }),
+  measure(ctx) {
+    const latest = ctx.drift;
+    if (latest === undefined) return { cannotJudge: "no drift report was read (the gate reads the results' stack's .amadegi/drift/<stack>.json): run `amadegi drift --stack NAME`" };
+    if (!latest.found) return { cannotJudge: latest.reason };
+    const r = latest.report;
+    const again = `run \`amadegi drift --stack ${r.stack}\` again`;
+    if (latest.ageHours > ctx.milestone.maxAgeHours) return { cannotJudge: `the drift report ${latest.file} is ${latest.ageHours.toFixed(1)} h old, older than milestone ${ctx.milestone.id}'s maximum age of ${ctx.milestone.maxAgeHours} h: ${again}` };
+    if (latest.ageHours < -0.1) return { cannotJudge: `the drift report ${latest.file} is dated ${r.at}, in the future: check the clock, then ${again}` };
+    const offenders: Offender[] = [];
+    const waivers = new Set<string>();
+    for (const item of r.items) {
+      if (item.kind === "unreachable") continue;
+      const named = item.rule === undefined ? [] : ctx.inventory.waivers.filter((w) => w.rule === item.rule && w.item === item.object);
+      const live = named.find((w) => w.until >= ctx.date);
+      if (live !== undefined) {
+        waivers.add(live.id);
+        continue;
+      }
+      const expired = named[0];
+      const what = item.subject === undefined ? item.detail : item.detail.includes(item.subject) ? item.detail : `${item.subject}: ${item.detail}`;
+      offenders.push({
+        id: item.object,
+        kind: item.objectKind,
+        ...(item.station === undefined ? {} : { station: item.station }),
+        ...(item.district === undefined ? {} : { district: item.district }),
+        owner: item.owner,
+        reason: `${item.kind}: ${what}${expired === undefined || what.includes(`[waiver ${expired.id}`) ? "" : ` [waiver ${expired.id} expired on ${formatBoth(expired.until)}]`}`,
+        severity: DRIFT_SEVERITY[item.kind],
+      });
+    }
+    const unreachable = r.items.filter((i) => i.kind === "unreachable");
+    // Drift found fails; no drift found is a pass only if every server answered and the campaign was read.
+    if (offenders.length === 0 && (unreachable.length > 0 || r.notJudged.length > 0)) {
+      const why = [...unreachable.slice(0, 3).map((i) => `${i.object}: ${i.detail}`), ...r.notJudged];
+      return { cannotJudge: `the drift report ${latest.file} is incomplete (${why.join("; ")}${unreachable.length > 3 ? `; … ${unreachable.length - 3} more unreachable` : ""})` };
+    }
+    const note = `drift report ${r.id} of ${r.at}${waivers.size > 0 ? `; accepted by drift waivers ${[...waivers].sort().join(", ")}` : ""}${unreachable.length > 0 ? `; ${unreachable.length} server${unreachable.length === 1 ? "" : "s"} could not be asked` : ""}`;
+    return ratio(Math.max(r.checked, offenders.length), offenders, note);
+  },
 };
 
 const electionDaySignoff: Criterion = {

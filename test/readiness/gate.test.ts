@@ -146,7 +146,8 @@ describe("could not judge (exit 2), never a pass", () => {
   it("a milestone that requires no unwaived drift, while there is no drift report", async () => {
     const { result } = await judge({ milestone: "T-7" }, (root) => edit(root, ELECTION, "certificates-valid, no-blind-spot]", "certificates-valid, no-blind-spot, no-unwaived-drift]"));
     expect(result.exitCode).toBe(2);
-    expect(result.reasons).toEqual(["no-unwaived-drift: no drift report: `amadegi drift` is not built yet (it needs the stacks issue)"]);
+    expect(result.reasons).toHaveLength(1);
+    expect(result.reasons[0]).toMatch(/^no-unwaived-drift: no drift report/);
   });
 
   it("an inventory with errors no waiver can accept", async () => {
