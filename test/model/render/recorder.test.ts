@@ -179,36 +179,44 @@ describe("checkin-recorder", () => {
 
 describe("checkin-recorder start and stop", () => {
   let tmp = "";
+  const started: Recorder[] = [];
+  const start = async (...args: Parameters<typeof startRecorder> extends [string, ...infer R] ? R : never): Promise<Recorder> => {
+    const r = await startRecorder(tmp, ...args);
+    started.push(r);
+    return r;
+  };
   beforeAll(async () => {
     tmp = await mkdtemp(join(tmpdir(), "amadegi-t-recorder-"));
   });
   afterAll(async () => {
+    // Whatever an assertion left running.
+    for (const r of started) r.child.kill("SIGKILL");
     await rm(tmp, { recursive: true, force: true });
   });
 
   it("SIGTERM removes its socket and pid file and exits 0", async () => {
-    const r = await startRecorder(tmp, LINKS, "gw-a", "term");
+    const r = await start(LINKS, "gw-a", "term");
     expect(await r.stop()).toBe(0);
     expect(existsSync(r.socket)).toBe(false);
     expect(existsSync(r.pidFile)).toBe(false);
   });
 
   it("replaces a stale socket (a recorder killed with SIGKILL) but refuses a live one", async () => {
-    const first = await startRecorder(tmp, LINKS, "gw-a", "stale");
+    const first = await start(LINKS, "gw-a", "stale");
     first.child.kill("SIGKILL");
     await new Promise((r) => first.child.once("exit", r));
     expect(statSync(first.socket).isSocket()).toBe(true);
-    const second = await startRecorder(tmp, LINKS, "gw-a", "stale");
+    const second = await start(LINKS, "gw-a", "stale");
     expect((await post(second.socket, headers())).status).toBe(204);
-    await expect(startRecorder(tmp, LINKS, "gw-a", "stale")).rejects.toThrow(/another process is listening/);
+    await expect(start(LINKS, "gw-a", "stale")).rejects.toThrow(/another process is listening/);
     expect(await second.stop()).toBe(0);
   });
 
   it("refuses a socket path that is not a socket, and a bad links file, with exit 2", async () => {
     await writeFile(join(tmp, "file.sock"), "not a socket");
-    await expect(startRecorder(tmp, LINKS, "gw-a", "file")).rejects.toThrow(/is not a socket/);
+    await expect(start(LINKS, "gw-a", "file")).rejects.toThrow(/is not a socket/);
     expect(readFileSync(join(tmp, "file.sock"), "utf8")).toBe("not a socket");
-    await expect(startRecorder(tmp, { "10.0.0.300": { station: "S", link: "L" } }, "gw-a", "badlinks")).rejects.toThrow(/not an IPv4 address/);
+    await expect(start({ "10.0.0.300": { station: "S", link: "L" } }, "gw-a", "badlinks")).rejects.toThrow(/not an IPv4 address/);
     const child = spawn(process.execPath, [RECORDER, "--socket", join(tmp, "x.sock")], { stdio: "ignore" });
     expect(await new Promise((r) => child.on("exit", r))).toBe(2);
   });
