@@ -9,6 +9,7 @@ import { execIn, ip, listNetns, netnsPids } from "../toolchain/netns.ts";
 import { type Marker, MarkerLog, markerPath, readMarker } from "./marker.ts";
 import { DEFAULT_PREFIX, namespaceNames, NFT_TABLE, type Plan, planRehearsal } from "./plan.ts";
 import { alive, cmdline, processesMentioning, stopProcesses } from "./processes.ts";
+import { RESPONDER } from "./responders.ts";
 import { ensureKey, hostKeyPath, layout, localUserExists, type Pin, serverDir, SSHD, sshdConfig, type StateLayout, writePins } from "./sshd.ts";
 import { listeningIn, readSupervisorStatus, rehearsalStatus, type RehearsalStatus } from "./status.ts";
 import type { SupervisorSpec } from "./supervise.ts";
@@ -189,11 +190,11 @@ export interface DownResult {
   readonly elapsedMs: number;
 }
 
-/** The rehearsal's sshd and supervisor processes, by their command lines (a log viewer on the same files is not ours). */
+/** The rehearsal's sshd, supervisor and device responder processes, by their command lines (a log viewer on the same files is not ours). */
 function ours(state: StateLayout): number[] {
   return processesMentioning(`${state.dir}/`).filter((pid) => {
     const line = cmdline(pid) ?? "";
-    return line.includes(SSHD) || line.includes(SUPERVISOR);
+    return line.includes(SSHD) || line.includes(SUPERVISOR) || line.includes(RESPONDER);
   });
 }
 
