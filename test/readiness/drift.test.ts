@@ -69,7 +69,8 @@ async function setup(options: { edits?: readonly (readonly [string, string, stri
   return { root, inv, provisioned, facts: healthyFacts(original, provisioned), evidence };
 }
 
-function run(s: Setup, over: Partial<DriftInput> = {}): DriftReport {
+function run(s: Setup, over: Partial<Omit<DriftInput, "evidence">> & { readonly evidence?: Evidence | undefined } = {}): DriftReport {
+  const { evidence, ...rest } = "evidence" in over ? over : { ...over, evidence: s.evidence };
   return computeDrift({
     id: "drift-1",
     stack: "test",
@@ -81,8 +82,8 @@ function run(s: Setup, over: Partial<DriftInput> = {}): DriftReport {
     provisioned: s.provisioned,
     provisionedFrom: "test",
     facts: s.facts,
-    evidence: s.evidence,
-    ...over,
+    ...(evidence === undefined ? {} : { evidence }),
+    ...rest,
   });
 }
 
@@ -239,8 +240,9 @@ describe("computeDrift", () => {
 });
 
 describe("the criterion no-unwaived-drift", () => {
-  const criterion = CRITERIA_REGISTRY.get("no-unwaived-drift");
-  if (criterion === undefined) throw new Error("no criterion");
+  const found = CRITERIA_REGISTRY.get("no-unwaived-drift");
+  if (found === undefined) throw new Error("no criterion");
+  const criterion = found;
 
   async function measure(s: Setup, drift: LatestDrift | undefined, date = DATE) {
     const milestone = s.inv.election.milestones.find((m) => m.id === "T-7");
@@ -248,11 +250,11 @@ describe("the criterion no-unwaived-drift", () => {
     const m = criterion.measure({ inventory: s.inv, evidence: s.evidence, date, milestone, checkinsSince: NOW.toISOString(), ...(drift === undefined ? {} : { drift }) });
     return { m, judged: judge(criterion, m, 100, s.inv.waivers, date) };
   }
-  const found = (report: DriftReport, ageHours = 1): LatestDrift => ({ found: true, file: ".amadegi/drift/test.json", report, ageHours });
+  const latest = (report: DriftReport, ageHours = 1): LatestDrift => ({ found: true, file: ".amadegi/drift/test.json", report, ageHours });
 
   it("passes on a clean report", async () => {
     const s = await setup();
-    const { judged } = await measure(s, found(run(s)));
+    const { judged } = await measure(s, latest(run(s)));
     expect(judged.outcome).toBe("pass");
     expect(judged.total).toBe(run(s).checked);
   });
@@ -260,7 +262,7 @@ describe("the criterion no-unwaived-drift", () => {
   it("fails on drift, naming each item with its owner", async () => {
     const s = await setup({ results: (r) => (r.link === "R-1-M" ? undefined : r) });
     const facts = changeFacts(s.facts, "gw-a", (f) => ({ ...f, files: { ...f.files, "/etc/amadegi/server.json": null } }));
-    const { judged } = await measure(s, found(run(s, { facts })));
+    const { judged } = await measure(s, latest(run(s, { facts })));
     expect(judged.outcome).toBe("fail");
     expect(judged.offenders.map((o) => [o.id, o.owner, o.kind])).toEqual([["gw-a", "it-committee", "server"], ["R-1-M", "mci", "link"]]);
     expect(judged.offenders[0]?.reason).toMatch(/^changed-on-server: \/etc\/amadegi\/server\.json is missing on the server/);
@@ -271,10 +273,10 @@ describe("the criterion no-unwaived-drift", () => {
     const w = `waivers:\n  - { id: W-1, rule: drift.changed-on-server, item: gw-a, reason: accepted for the test, approvedBy: m-two, until: ${DATE} }\n  - { id: W-2, rule: drift.never-observed, item: gw-a, reason: accepted for the test, approvedBy: m-two, until: 2027-03-01 }`;
     const s = await setup({ edits: [[WAIVERS, "waivers: []", w]] });
     const report = run(s, { facts: changeFacts(s.facts, "gw-a", (f) => ({ ...f, files: { ...f.files, "/etc/amadegi/server.json": null } })) });
-    const today = await measure(s, found(report));
+    const today = await measure(s, latest(report));
     expect(today.judged.outcome).toBe("pass");
     expect(today.judged.note).toMatch(/accepted by drift waivers W-1/);
-    const tomorrow = await measure(s, found(report), "2027-02-18");
+    const tomorrow = await measure(s, latest(report), "2027-02-18");
     expect(tomorrow.judged.outcome).toBe("fail");
     // W-2 names gw-a too, but for another kind: it does not accept a file changed by hand.
     expect(tomorrow.judged.offenders[0]?.reason).toMatch(/\[waiver W-1 expired on /);
@@ -287,14 +289,14 @@ describe("the criterion no-unwaived-drift", () => {
     ["a report from the future", "future", /in the future/],
     ["an unreachable server and nothing else", "unreachable", /incomplete \(auth-b: Connection refused\)/],
     ["no results behind the report", "noresults", /incomplete \(never-observed: no results\)/],
-  ])("cannot judge: %s", async (_name, kind, reason) => {
+  ] as const)("cannot judge: %s", async (_name, kind: string | LatestDrift | undefined, reason) => {
     const s = await setup();
     let drift: LatestDrift | undefined;
-    if (kind === "stale") drift = found(run(s), 25);
-    else if (kind === "future") drift = found(run(s), -3);
-    else if (kind === "unreachable") drift = found(run(s, { facts: changeFacts(s.facts, "auth-b", (f) => ({ ...f, reachable: false, error: "Connection refused" })) }));
-    else if (kind === "noresults") drift = found(run(s, { evidence: undefined, evidenceProblem: "no results" }));
-    else drift = kind;
+    if (kind === "stale") drift = latest(run(s), 25);
+    else if (kind === "future") drift = latest(run(s), -3);
+    else if (kind === "unreachable") drift = latest(run(s, { facts: changeFacts(s.facts, "auth-b", (f) => ({ ...f, reachable: false, error: "Connection refused" })) }));
+    else if (kind === "noresults") drift = latest(run(s, { evidence: undefined, evidenceProblem: "no results" }));
+    else if (typeof kind !== "string") drift = kind;
     const { judged } = await measure(s, drift);
     expect(judged.outcome).toBe("cannot-judge");
     expect(judged.reason).toMatch(reason);
