@@ -9,17 +9,55 @@ export interface StackConfig {
   readonly environment: Environment;
   /** The inventory directory, relative to the repository root. */
   readonly inventory: string;
+  /** The ranges the stack may reach (`amadegi:probe.allow`): provisioning refuses any other address. */
+  readonly allow: readonly string[];
+  /** The namespace the stack's engine runs in (`amadegi:probe.netns`; the rehearsal's amadegi-r-probe). */
+  readonly netns?: string;
+  /** The pins overlay (`amadegi:probe.pins`), relative to the repository root: host keys, users, roots, control key. */
+  readonly pins?: string;
+  /** The private key provisioning logs in with when no overlay names one (`amadegi:ssh.identityFile`). */
+  readonly identityFile?: string;
+  /** Where devices leave requests and pick up certificates (`amadegi:devices`), relative to the repository root. */
+  readonly devices?: { readonly requests: string; readonly issued: string };
+  /** Where the stack leaves the authority's certificate (`amadegi:pki.caFile`), relative to the repository root. */
+  readonly caFile?: string;
+}
+
+interface ProbeKey {
+  readonly allow?: unknown;
+  readonly netns?: unknown;
+  readonly pins?: unknown;
+}
+
+function strings(value: unknown): string[] | undefined {
+  return Array.isArray(value) && value.every((v) => typeof v === "string") ? value : undefined;
 }
 
 export function readStackConfig(): StackConfig {
   const config = new pulumi.Config("amadegi");
+  const stack = pulumi.getStack();
+  const file = `stacks/Pulumi.${stack}.yaml`;
   const environment = config.require("environment");
   if (!(environments as readonly string[]).includes(environment)) {
-    throw new Error(`stack ${pulumi.getStack()}: amadegi:environment is "${environment}"; set it to one of ${environments.join(", ")} in stacks/Pulumi.${pulumi.getStack()}.yaml`);
+    throw new Error(`stack ${stack}: amadegi:environment is "${environment}"; set it to one of ${environments.join(", ")} in ${file}`);
+  }
+  const probe = config.getObject<ProbeKey>("probe") ?? {};
+  const allow = strings(probe.allow) ?? [];
+  const ssh = config.getObject<{ identityFile?: unknown }>("ssh") ?? {};
+  const pki = config.getObject<{ caFile?: unknown }>("pki") ?? {};
+  const devices = config.getObject<{ requests?: unknown; issued?: unknown }>("devices");
+  if (devices !== undefined && (typeof devices.requests !== "string" || typeof devices.issued !== "string")) {
+    throw new Error(`stack ${stack}: amadegi:devices needs requests and issued (directories) in ${file}`);
   }
   return {
-    stack: pulumi.getStack(),
+    stack,
     environment: environment as Environment,
     inventory: config.get("inventory") ?? "inventory",
+    allow,
+    ...(typeof probe.netns === "string" ? { netns: probe.netns } : {}),
+    ...(typeof probe.pins === "string" ? { pins: probe.pins } : {}),
+    ...(typeof ssh.identityFile === "string" ? { identityFile: ssh.identityFile } : {}),
+    ...(typeof pki.caFile === "string" ? { caFile: pki.caFile } : {}),
+    ...(devices === undefined ? {} : { devices: { requests: devices.requests as string, issued: devices.issued as string } }),
   };
 }

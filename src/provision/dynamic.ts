@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import type { FilesInputs, FilesState } from "./remote/files.ts";
 
@@ -9,32 +10,33 @@ import type { FilesInputs, FilesState } from "./remote/files.ts";
  * to the world — files and services on a server over SSH, and certificates
  * made with openssl — are dynamic providers run by the engine's own
  * `pulumi-resource-pulumi-nodejs`. Each provider is a thin shell: the engine
- * serialises it with the module URL it captures, and its methods import the
- * real work (remote/files.ts, pki/openssl.ts) — plain modules with tests of
- * their own. Unlike the command provider, a provider here has the state it
+ * serialises it with the module path it captures, and its methods load the
+ * real work (remote/files.ts, pki/openssl.ts) with `require` (Node loads ES
+ * modules that way; a literal `import()` would be rewritten by test runners
+ * and could not be serialised) — plain modules with tests of their own. Unlike the command provider, a provider here has the state it
  * wrote (hashes), which drift compares with what the server shows.
  */
-const FILES = new URL("./remote/files.ts", import.meta.url).href;
-const PKI = new URL("./pki/openssl.ts", import.meta.url).href;
-const DIFF = new URL("./diff.ts", import.meta.url).href;
-const LIB_FS = new URL("../lib/fs.ts", import.meta.url).href;
+const FILES = fileURLToPath(new URL("./remote/files.ts", import.meta.url));
+const PKI = fileURLToPath(new URL("./pki/openssl.ts", import.meta.url));
+const DIFF = fileURLToPath(new URL("./diff.ts", import.meta.url));
+const LIB_FS = fileURLToPath(new URL("../lib/fs.ts", import.meta.url));
 
 const filesProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: FilesState, news: FilesInputs) {
-    const m = await import(DIFF);
+    const m = process.getBuiltinModule("node:module").createRequire(DIFF)(DIFF);
     return m.diffFiles(olds, news);
   },
   async create(inputs: FilesInputs) {
-    const m = await import(FILES);
+    const m = process.getBuiltinModule("node:module").createRequire(FILES)(FILES);
     const outs = await m.applyFiles(inputs);
     return { id: `${inputs.server}/${inputs.role}`, outs };
   },
   async update(_id: string, olds: FilesState, news: FilesInputs) {
-    const m = await import(FILES);
+    const m = process.getBuiltinModule("node:module").createRequire(FILES)(FILES);
     return { outs: await m.applyFiles(news, olds) };
   },
   async delete(_id: string, olds: FilesState) {
-    const m = await import(FILES);
+    const m = process.getBuiltinModule("node:module").createRequire(FILES)(FILES);
     await m.removeFiles(olds);
   },
 };
@@ -58,11 +60,11 @@ interface AuthorityInputs {
 
 const authorityProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: AuthorityInputs, news: AuthorityInputs) {
-    const m = await import(DIFF);
+    const m = process.getBuiltinModule("node:module").createRequire(DIFF)(DIFF);
     return m.diffFields(olds, news, ["commonName", "validUntil"]);
   },
   async create(inputs: AuthorityInputs) {
-    const m = await import(PKI);
+    const m = process.getBuiltinModule("node:module").createRequire(PKI)(PKI);
     const issued = await m.createAuthority(inputs.commonName, inputs.validUntil);
     return { id: issued.fingerprint, outs: { ...inputs, ...issued } };
   },
@@ -91,11 +93,11 @@ interface CertificateInputs {
 
 const certificateProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: CertificateInputs, news: CertificateInputs) {
-    const m = await import(DIFF);
+    const m = process.getBuiltinModule("node:module").createRequire(DIFF)(DIFF);
     return m.diffFields(olds, news, ["authorityCert", "commonName", "addresses", "names", "validUntil"]);
   },
   async create(inputs: CertificateInputs) {
-    const m = await import(PKI);
+    const m = process.getBuiltinModule("node:module").createRequire(PKI)(PKI);
     const issued = await m.issueServer({ certPem: inputs.authorityCert, keyPem: inputs.authorityKey }, inputs.commonName, inputs.addresses, inputs.names, inputs.validUntil);
     return { id: issued.fingerprint, outs: { ...inputs, ...issued } };
   },
@@ -124,16 +126,16 @@ interface DeviceInputs {
 
 const devicesProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: DeviceInputs, news: DeviceInputs) {
-    const m = await import(DIFF);
+    const m = process.getBuiltinModule("node:module").createRequire(DIFF)(DIFF);
     return m.diffFields(olds, news, ["authorityCert", "requests", "outDir", "validUntil", "digest"], ["authorityCert", "outDir"]);
   },
   async create(inputs: DeviceInputs) {
-    const m = await import(PKI);
+    const m = process.getBuiltinModule("node:module").createRequire(PKI)(PKI);
     const serials: string[] = await m.signRequests({ certPem: inputs.authorityCert, keyPem: inputs.authorityKey }, inputs.requests, inputs.outDir, inputs.validUntil);
     return { id: inputs.outDir, outs: { ...inputs, devices: serials.length } };
   },
   async update(_id: string, _olds: DeviceInputs, news: DeviceInputs) {
-    const m = await import(PKI);
+    const m = process.getBuiltinModule("node:module").createRequire(PKI)(PKI);
     const serials: string[] = await m.signRequests({ certPem: news.authorityCert, keyPem: news.authorityKey }, news.requests, news.outDir, news.validUntil);
     return { outs: { ...news, devices: serials.length } };
   },
@@ -163,16 +165,16 @@ interface LocalFileInputs {
 
 const localFileProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: LocalFileInputs, news: LocalFileInputs) {
-    const m = await import(DIFF);
+    const m = process.getBuiltinModule("node:module").createRequire(DIFF)(DIFF);
     return m.diffFields(olds, news, ["path", "content"], ["path"]);
   },
   async create(inputs: LocalFileInputs) {
-    const m = await import(LIB_FS);
+    const m = process.getBuiltinModule("node:module").createRequire(LIB_FS)(LIB_FS);
     await m.writeFileAtomic(inputs.path, inputs.content);
     return { id: inputs.path, outs: inputs };
   },
   async update(_id: string, _olds: LocalFileInputs, news: LocalFileInputs) {
-    const m = await import(LIB_FS);
+    const m = process.getBuiltinModule("node:module").createRequire(LIB_FS)(LIB_FS);
     await m.writeFileAtomic(news.path, news.content);
     return { outs: news };
   },

@@ -1,12 +1,117 @@
-import { readStackConfig } from "./config.ts";
+import { isAbsolute, resolve } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { formatFinding, hasErrors } from "../model/finding.ts";
+import { loadInventory } from "../model/load.ts";
+import { readPins } from "../model/pins.ts";
+import { renderServer } from "../model/render/index.ts";
+import { TLS_FILES } from "../model/render/paths.ts";
+import type { ProvisionedServer } from "../model/render/types.ts";
+import type { Inventory, Server } from "../model/types.ts";
+import { repoRoot } from "../toolchain/paths.ts";
+import { readStackConfig, type StackConfig } from "./config.ts";
+import { Pki } from "./pki.ts";
+import type { FileSpec } from "./remote/files.ts";
+import type { Connection } from "./remote/ssh.ts";
+import { CentralServer } from "./server.ts";
+
+/** Certificates outlive election day by the policy's margin plus this many days. */
+const CERT_EXTRA_DAYS = 90;
+
+function fromRoot(path: string): string {
+  return isAbsolute(path) ? path : resolve(repoRoot, path);
+}
+
+function addDays(isoDate: string, days: number): string {
+  return new Date(Date.parse(`${isoDate}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+}
+
+async function inventoryOf(config: StackConfig): Promise<Inventory> {
+  const result = await loadInventory(fromRoot(config.inventory));
+  const errors = result.findings.filter((f) => f.severity === "error" && f.waived === undefined);
+  if (result.inventory === undefined || hasErrors(result.findings)) {
+    throw new Error(`stack ${config.stack}: the inventory ${config.inventory} has ${errors.length} error(s); run amadegi validate:\n${errors.slice(0, 5).map(formatFinding).join("\n")}`);
+  }
+  return result.inventory;
+}
+
+interface Reach {
+  readonly connection: Connection;
+  readonly root: string;
+}
+
+/** How each server is reached: the pins overlay's host keys, users, roots and key (the rehearsal), else the inventory's pins. */
+function reachOf(config: StackConfig, inventory: Inventory): Map<string, Reach> {
+  if (config.allow.length === 0) throw new Error(`stack ${config.stack}: amadegi:probe.allow is empty; declare the ranges this stack may reach in stacks/Pulumi.${config.stack}.yaml`);
+  const reach = new Map<string, Reach>();
+  const overlay = config.pins === undefined ? undefined : readPins(fromRoot(config.pins), inventory.servers, { stack: config.stack });
+  if (overlay !== undefined && overlay.pins === undefined) {
+    throw new Error(`stack ${config.stack}: the pins overlay ${config.pins} is not usable:\n${overlay.findings.map(formatFinding).join("\n")}`);
+  }
+  const identityFile = overlay?.controlKey ?? (config.identityFile === undefined ? undefined : fromRoot(config.identityFile));
+  if (identityFile === undefined) throw new Error(`stack ${config.stack}: no SSH key to log in with; set amadegi:ssh.identityFile (a path on the machine that runs the stack; never the key itself)`);
+  for (const server of inventory.servers) {
+    const pin = overlay?.pins?.get(server.id);
+    const hostKey = pin?.hostKey ?? server.ssh.hostKey;
+    if (hostKey === undefined) throw new Error(`stack ${config.stack}: server ${server.id} has no pinned SSH host key; pin it in servers.yaml (ssh.hostKey) after checking it out of band`);
+    reach.set(server.id, {
+      root: pin?.root ?? "",
+      connection: {
+        host: server.address,
+        port: pin?.port ?? server.ssh.port,
+        user: pin?.user ?? server.ssh.user,
+        hostKey,
+        identityFile,
+        allow: config.allow,
+        ...(config.netns === undefined ? {} : { netns: config.netns }),
+      },
+    });
+  }
+  return reach;
+}
+
+function gatewayFiles(pki: Pki, server: Server): pulumi.Output<FileSpec[]> | undefined {
+  const certificate = pki.certificates.get(server.id);
+  if (certificate === undefined) return undefined;
+  return pulumi.all([certificate.certPem, certificate.keyPem, pki.caCert]).apply(([cert, key, ca]) => [
+    { path: TLS_FILES.serverCert, content: cert, mode: 0o644 },
+    { path: TLS_FILES.serverKey, content: key, mode: 0o600 },
+    // One election authority issues both the devices' and the servers' certificates.
+    { path: TLS_FILES.devicesCa, content: ca, mode: 0o644 },
+    { path: TLS_FILES.serversCa, content: ca, mode: 0o644 },
+  ]);
+}
 
 /**
- * The Pulumi program. The server roles (pki, gateway, dns, ntp, monitor) are
- * added here as components by the stacks work; today the program reads and
- * checks its stack's settings and exports them, so both ways in (plain
- * `pulumi` and the Automation API) are exercised end to end.
+ * The Pulumi program: the election PKI, then every central server of the
+ * inventory as a `CentralServer` (its roles' files and services over SSH).
+ * Exports what drift needs: per server, the hashes of what was written and
+ * which stations it was configured for (ADR 0006).
  */
 export async function program(): Promise<Record<string, unknown>> {
   const config = readStackConfig();
-  return { environment: config.environment, inventory: config.inventory };
+  const inventory = await inventoryOf(config);
+  const reach = reachOf(config, inventory);
+  const gateways = inventory.servers.filter((s) => s.roles.includes("gateway"));
+  const pki = new Pki("election", {
+    commonName: `amadegi ${config.stack} election CA`,
+    validUntil: addDays(inventory.election.day, inventory.election.policy.certMarginDays + CERT_EXTRA_DAYS),
+    servers: gateways.map((s) => ({ id: s.id, address: s.address, names: [`${s.id}.gw.election.ir`, s.id] })),
+    ...(config.caFile === undefined ? {} : { caFile: fromRoot(config.caFile) }),
+    ...(config.devices === undefined ? {} : { devices: { requests: fromRoot(config.devices.requests), issued: fromRoot(config.devices.issued) } }),
+  });
+  const servers: Record<string, pulumi.Output<ProvisionedServer>> = {};
+  for (const server of inventory.servers) {
+    const { connection, root } = reach.get(server.id) as Reach;
+    const renders = renderServer(inventory, server.id, { root, environment: config.environment, address: server.address });
+    const tls = gatewayFiles(pki, server);
+    const central = new CentralServer(server.id, { server, renders, connection, root, ...(tls === undefined ? {} : { issued: { gateway: tls } }) }, { dependsOn: [pki] });
+    servers[server.id] = central.provisioned;
+  }
+  return {
+    environment: config.environment,
+    inventory: config.inventory,
+    stack: config.stack,
+    servers,
+    pki: { caCert: pki.caCert, caNotAfter: pki.caNotAfter, devices: pki.devices },
+  };
 }

@@ -1,12 +1,15 @@
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
 import { ExitCode } from "../../lib/exit.ts";
 import { writeFileAtomic } from "../../lib/fs.ts";
 import { ProvisionError, UsageError } from "../../lib/errors.ts";
+import { readStackSettings } from "../../probe/stackconfig.ts";
 import { readStackFile } from "../../provision/stackfile.ts";
 import { changeFreeze } from "../../readiness/freeze.ts";
+import { inNetns } from "../../toolchain/netns.ts";
 import { repoRoot } from "../../toolchain/paths.ts";
 import { type Command, type Io, type ParsedArgs, flag, stringOption } from "../command.ts";
+import { argvOf, reexecInNetns } from "../reexec.ts";
 import { displayPath } from "./validate.ts";
 
 const options = { stack: { type: "string", short: "s" }, json: { type: "boolean" } } as const;
@@ -117,7 +120,13 @@ function stackCommand(operation: Operation, usageDetail: string): Command {
     options: changes ? approvalOptions : previewOptions,
     async run(args, io) {
       const name = stackName(args, operation);
-      if (operation !== "preview") await guardFreeze(operation, name, args, io);
+      if (operation !== "preview") {
+        await guardFreeze(operation, name, args, io);
+        // A stack that lives in a namespace (the rehearsal) is provisioned from inside it: its
+        // servers' addresses are never sent a packet from the machine's own namespace.
+        const netns = readStackSettings(name, join(repoRoot, "stacks")).probe?.netns;
+        if (netns !== undefined && !inNetns(netns)) return reexecInNetns(netns, argvOf(operation, args), io);
+      }
       // The Pulumi SDK takes most of a second to load: only the stack commands pay for it.
       const { openStack } = await import("../../provision/workspace.ts");
       const stack = await openStack(name, { env: io.env });

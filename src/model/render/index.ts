@@ -11,7 +11,7 @@ export { DNS_FILES, GATEWAY_FILES, LIB_DIR, LOG_DIR, MONITOR_FILES, NTP_FILES, r
 export { CENTRAL_CHECKS, centralTargets } from "./monitor.ts";
 export { clientRanges, electionNames, ELECTION_ZONE } from "./dns.ts";
 export { linksOf, RECORDER_ASSET, stationsOf } from "./gateway.ts";
-export { LOCAL_STRATUM } from "./ntp.ts";
+export { LOCAL_STRATUM, REHEARSAL_STRATUM } from "./ntp.ts";
 export { REHEARSAL_PLUMBING, siteRanges, stationRanges } from "./ranges.ts";
 export { LISTEN_POLLS } from "./service.ts";
 

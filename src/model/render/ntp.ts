@@ -11,8 +11,14 @@ import type { RoleRender, ServerTarget } from "./types.ts";
  * server's own clock discipline is not amadegi's to change).
  */
 
-/** The stratum chronyd serves from its own clock when it has no source. */
+/** The stratum chronyd serves from its own clock when it has no source (production: deliberately poor, so checks flag it). */
 export const LOCAL_STRATUM = 8;
+/**
+ * In the rehearsal this machine's clock stands in for the upstream the
+ * inventory does not declare: served at a stratum the catalog's ntp check
+ * accepts ([STRATUM] <= 4), so a rehearsal's time servers can be in sync.
+ */
+export const REHEARSAL_STRATUM = 3;
 
 export function chronyConf(inventory: Inventory, target: ServerTarget): string {
   const r = (p: string): string => rooted(target, p);
@@ -25,7 +31,7 @@ export function chronyConf(inventory: Inventory, target: ServerTarget): string {
     // No upstream: servers.yaml declares no time sources for the ntp role (none exists in the
     // inventory's schema yet). When it does, they are rendered here as `server … iburst`.
     // Until then chronyd serves its own clock at a deliberately poor stratum.
-    `local stratum ${LOCAL_STRATUM}`,
+    `local stratum ${rehearsal ? REHEARSAL_STRATUM : LOCAL_STRATUM}`,
     ...clientRanges(inventory, target).map((range) => `allow ${range}`),
     // No command port and no command socket: nothing manages it but its config.
     "cmdport 0",

@@ -9,6 +9,7 @@ import {
   GATEWAY_FILES,
   linksOf,
   LOCAL_STRATUM,
+  REHEARSAL_STRATUM,
   NTP_FILES,
   REHEARSAL_PLUMBING,
   renderServer,
@@ -163,6 +164,9 @@ describe("ntp", () => {
     const conf = file(production, NTP_FILES.conf);
     expect(conf).toMatch(/^bindaddress 10\.10\.0\.123$/m);
     expect(conf).toMatch(new RegExp(`^local stratum ${LOCAL_STRATUM}$`, "m"));
+    // The rehearsal's clock is this machine's: served at a stratum the catalog's check accepts.
+    expect(file(rehearsal, NTP_FILES.conf)).toMatch(new RegExp(`^local stratum ${REHEARSAL_STRATUM}$`, "m"));
+    expect(REHEARSAL_STRATUM).toBeLessThanOrEqual(4);
     expect(conf).toMatch(/^cmdport 0$/m);
     expect(conf).not.toMatch(/^(server|pool|peer) /m);
     expect(rehearsal[0]?.services[0]?.start).toMatch(/chronyd -x -f \S+chrony\.conf/);

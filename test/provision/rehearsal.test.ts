@@ -1,0 +1,170 @@
+// Integration, end to end: the real Pulumi engine provisions the rehearsal's
+// central servers (real sshd per server) over SSH — the election PKI, nginx
+// gateways with mTLS, unbound, chronyd, Prometheus — through `amadegi up`,
+// which re-runs itself inside the rehearsal's probing namespace. Then a
+// campaign sees them answer, a second `up` changes nothing, and `destroy`
+// stops and removes everything it made.
+//
+// Every packet stays inside this test's own rehearsal (prefix amadegi-r-p<pid>-,
+// its own state directory and Pulumi backend); the machine's own namespace
+// never sends one to an inventory address.
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadInventory } from "../../src/model/index.ts";
+import type { ProvisionedServer } from "../../src/model/render/types.ts";
+import { namespaceNames, rehearsalDown, rehearsalUp } from "../../src/rehearsal/index.ts";
+import { listNetns } from "../../src/toolchain/netns.ts";
+import { repoRoot } from "../../src/toolchain/paths.ts";
+import { pulumiInstalled, throwawayEnv } from "../helpers/engine.ts";
+import { netnsAvailable } from "../helpers/netns.ts";
+
+const exec = promisify(execFile);
+const skipped =
+  process.getuid?.() !== 0 ? "not root" : !(await netnsAvailable()) ? "no network namespaces" : !(await pulumiInstalled()) ? "the Pulumi CLI is not installed (run scripts/setup)" : undefined;
+const prefix = `amadegi-r-p${process.pid}-`;
+const names = namespaceNames(prefix);
+const stack = `test-prov-${process.pid}`;
+const stackFile = join(repoRoot, "stacks", `Pulumi.${stack}.yaml`);
+const ENGINE = 600_000;
+
+let state = "";
+let sandbox: Awaited<ReturnType<typeof throwawayEnv>> | undefined;
+
+async function amadegi(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [join(repoRoot, "bin/amadegi.js"), ...args], { cwd: repoRoot, env: sandbox?.env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+async function listening(): Promise<string> {
+  return (await exec("ip", ["netns", "exec", names.core, "ss", "-Hltnu"], { encoding: "utf8" })).stdout;
+}
+
+function sha256(text: string | Buffer): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's servers${skipped === undefined ? "" : ` (skipped: ${skipped})`}`, () => {
+  beforeAll(async () => {
+    sandbox = await throwawayEnv();
+    state = await mkdtemp(join(tmpdir(), "amadegi-t-prov-"));
+    const up = await rehearsalUp({ inventory: join(repoRoot, "inventory"), stateDir: state, prefix });
+    expect(up.status.problems).toEqual([]);
+    // The overlay names the stack it was written for; this test's stack stands in for the rehearsal's.
+    const pins = join(state, "pins.yaml");
+    await writeFile(pins, (await readFile(pins, "utf8")).replace(/^stack: .*$/m, `stack: ${stack}`));
+    await writeFile(
+      stackFile,
+      [
+        "config:",
+        "  amadegi:environment: rehearsal",
+        "  amadegi:inventory: inventory",
+        "  amadegi:probe:",
+        "    allow: [10.0.0.0/8]",
+        `    netns: ${names.probe}`,
+        `    pins: ${join(state, "pins.yaml")}`,
+        `    ca: ${join(state, "ca.crt")}`,
+        "  amadegi:pki:",
+        `    caFile: ${join(state, "ca.crt")}`,
+        "",
+      ].join("\n"),
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await rm(stackFile, { force: true });
+    if (state !== "") {
+      const down = await rehearsalDown({ stateDir: state, prefix });
+      expect(down.leftovers).toEqual([]);
+      expect(listNetns().filter(names.owns)).toEqual([]);
+      await rm(state, { recursive: true, force: true });
+    }
+    await sandbox?.cleanup();
+  }, 120_000);
+
+  let servers: Record<string, ProvisionedServer> = {};
+
+  it(
+    "up writes every server's files under its root and starts its services; the outputs record what the servers read back",
+    async () => {
+      const loaded = await loadInventory(join(repoRoot, "inventory"));
+      const inventory = loaded.inventory;
+      if (inventory === undefined) throw new Error("the sample inventory does not load");
+      const up = await amadegi("up", "--stack", stack, "--json");
+      expect(up.code, up.stderr).toBe(0);
+      const outputs = (JSON.parse(up.stdout) as { outputs: { servers: Record<string, ProvisionedServer> } }).outputs;
+      servers = outputs.servers;
+      expect(Object.keys(servers).sort()).toEqual(inventory.servers.map((s) => s.id).sort());
+
+      // What the outputs say was written is what is on the server (its root), byte for byte.
+      const gateway = servers["gw-teh1-01"];
+      expect(gateway?.roles).toEqual(["gateway"]);
+      const nginx = join(state, "servers", "gw-teh1-01", "root", "etc/amadegi/nginx/nginx.conf");
+      expect(gateway?.files["/etc/amadegi/nginx/nginx.conf"]).toBe(sha256(await readFile(nginx)));
+      expect(gateway?.files["/etc/amadegi/tls/server.key"]).toBe(sha256(await readFile(join(state, "servers", "gw-teh1-01", "root", "etc/amadegi/tls/server.key"))));
+      expect(gateway?.stations).toBeGreaterThan(0);
+      // The CA's private key never reaches a server or the outputs.
+      expect(up.stdout).not.toMatch(/BEGIN (EC )?PRIVATE KEY/);
+
+      // Each gateway's nginx on :443, each DNS server's unbound on :53, each time server's chronyd on :123 — on their own addresses.
+      const ss = await listening();
+      for (const server of inventory.servers) {
+        if (server.roles.includes("gateway")) expect(ss, server.id).toContain(`${server.address}:443`);
+        if (server.roles.includes("dns")) expect(ss, server.id).toContain(`${server.address}:53`);
+        if (server.roles.includes("ntp")) expect(ss, server.id).toContain(`${server.address}:123`);
+      }
+      expect(existsSync(join(state, "ca.crt"))).toBe(true);
+    },
+    ENGINE,
+  );
+
+  it(
+    "a second up changes nothing",
+    async () => {
+      const again = await amadegi("up", "--stack", stack, "--json");
+      expect(again.code, again.stderr).toBe(0);
+      const changes = (JSON.parse(again.stdout) as { changes: Record<string, number> }).changes;
+      expect(Object.keys(changes)).toEqual(["same"]);
+    },
+    ENGINE,
+  );
+
+  it(
+    "a campaign sees the gateways serve HTTPS with the stack's certificate, DNS answer for the authentication service and the time servers in sync",
+    async () => {
+      const out = join(state, "results.jsonl");
+      const check = await amadegi("check", "--stack", stack, "--select", "server=*", "--out", out, "--json");
+      expect([0, 1], check.stderr).toContain(check.code);
+      const lines = (await readFile(out, "utf8")).split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as { check?: string; server?: string; status?: string; detail?: string });
+      const by = (check: string) => lines.filter((l) => l.check === check);
+      expect(by("gateway-https").length).toBeGreaterThan(0);
+      // Up, or degraded by a slow first answer on this shared machine (RTT); never down.
+      for (const line of [...by("gateway-https"), ...by("dns-answers"), ...by("ntp-offset")]) expect(["up", "degraded"], `${line.check} ${line.server}: ${line.detail}`).toContain(line.status);
+    },
+    ENGINE,
+  );
+
+  it(
+    "destroy stops every service and removes every file it wrote",
+    async () => {
+      const destroy = await amadegi("destroy", "--stack", stack, "--json");
+      expect(destroy.code, destroy.stderr).toBe(0);
+      const ss = await listening();
+      expect(ss).not.toMatch(/:443\b/);
+      expect(ss).not.toMatch(/10\.\d+\.\d+\.\d+:53\b/);
+      expect(existsSync(join(state, "servers", "gw-teh1-01", "root", "etc/amadegi/nginx/nginx.conf"))).toBe(false);
+      expect(existsSync(join(state, "ca.crt"))).toBe(false);
+    },
+    ENGINE,
+  );
+});
