@@ -2,10 +2,11 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { ProbeResult, Status } from "../probe/types.ts";
+import { DRIFT_KINDS, type DriftKind } from "./drift.ts";
 
 /**
- * The project's memory between runs: every campaign's per-target statuses and
- * every gate verdict, in an embedded SQLite database (node:sqlite) under the
+ * The project's memory between runs: every campaign's per-target statuses,
+ * every gate verdict and every drift report, in an embedded SQLite database (node:sqlite) under the
  * state directory. One run is one transaction: a run killed half-way leaves
  * nothing of itself and everything before it. WAL and a busy timeout let
  * concurrent runs (two shards on one machine, a report while a campaign
@@ -39,6 +40,29 @@ CREATE TABLE IF NOT EXISTS verdict (
   score REAL,
   PRIMARY KEY (milestone, at)
 );
+CREATE TABLE IF NOT EXISTS drift_run (
+  id TEXT PRIMARY KEY,
+  stack TEXT NOT NULL,
+  at TEXT NOT NULL,
+  verdict TEXT NOT NULL,
+  checked INTEGER NOT NULL,
+  not_provisioned INTEGER NOT NULL,
+  not_declared INTEGER NOT NULL,
+  changed_on_server INTEGER NOT NULL,
+  never_observed INTEGER NOT NULL,
+  unreachable INTEGER NOT NULL,
+  waived INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS drift_run_stack ON drift_run (stack, at);
+CREATE TABLE IF NOT EXISTS drift_item (
+  run TEXT NOT NULL REFERENCES drift_run(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  object TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  waived_by TEXT,
+  PRIMARY KEY (run, key)
+) WITHOUT ROWID;
 `;
 
 export interface CampaignRecord {
@@ -58,6 +82,42 @@ export interface Changes {
   /** Failing before, up or degraded now. */
   readonly recovered: readonly { key: string; status: Status; was: Status }[];
 }
+
+/** One drift report, as history keeps it: counts per kind (unwaived) and every item. */
+export interface DriftRunRecord {
+  readonly id: string;
+  readonly stack: string;
+  readonly at: string;
+  readonly verdict: string;
+  readonly checked: number;
+  readonly counts: Readonly<Record<DriftKind, number>>;
+  /** Items accepted by a waiver, all kinds. */
+  readonly waived: number;
+}
+
+export interface DriftItemRecord {
+  readonly key: string;
+  readonly kind: DriftKind;
+  readonly object: string;
+  readonly owner: string;
+  readonly waivedBy?: string;
+}
+
+export interface DriftChangesRecord {
+  readonly previous?: { readonly id: string; readonly at: string };
+  /** Items in this report that the previous one of the stack did not have. */
+  readonly appeared: readonly DriftItemRecord[];
+  /** Items of the previous report that this one no longer has. */
+  readonly resolved: readonly DriftItemRecord[];
+}
+
+const KIND_COLUMNS: Readonly<Record<DriftKind, string>> = {
+  "not-provisioned": "not_provisioned",
+  "not-declared": "not_declared",
+  "changed-on-server": "changed_on_server",
+  "never-observed": "never_observed",
+  unreachable: "unreachable",
+};
 
 const passing = (s: string) => s === "up" || s === "degraded";
 const failing = (s: string) => s === "down" || s === "unreachable";
@@ -139,6 +199,54 @@ export class History {
       .prepare("SELECT at, verdict, score FROM verdict WHERE milestone = ? ORDER BY at")
       .all(milestone)
       .map((r) => ({ at: String(r.at), verdict: String(r.verdict), ...(r.score === null ? {} : { score: Number(r.score) }) }));
+  }
+
+  /** Store a drift report and its items, all or nothing. */
+  recordDrift(run: DriftRunRecord, items: Iterable<DriftItemRecord>): void {
+    const insertItem = this.db.prepare("INSERT OR REPLACE INTO drift_item (run, key, kind, object, owner, waived_by) VALUES (?, ?, ?, ?, ?, ?)");
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      this.db
+        .prepare(`INSERT INTO drift_run (id, stack, at, verdict, checked, ${DRIFT_KINDS.map((k) => KIND_COLUMNS[k]).join(", ")}, waived) VALUES (?, ?, ?, ?, ?, ${DRIFT_KINDS.map(() => "?").join(", ")}, ?)`)
+        .run(run.id, run.stack, run.at, run.verdict, run.checked, ...DRIFT_KINDS.map((k) => run.counts[k]), run.waived);
+      for (const item of items) insertItem.run(run.id, item.key, item.kind, item.object, item.owner, item.waivedBy ?? null);
+      this.db.exec("COMMIT");
+    } catch (error) {
+      this.db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  /** Drift reports of a stack, newest first. */
+  driftRuns(stack: string): DriftRunRecord[] {
+    return this.db
+      .prepare("SELECT * FROM drift_run WHERE stack = ? ORDER BY at DESC, id DESC")
+      .all(stack)
+      .map((row) => ({
+        id: String(row.id),
+        stack: String(row.stack),
+        at: String(row.at),
+        verdict: String(row.verdict),
+        checked: Number(row.checked),
+        counts: Object.fromEntries(DRIFT_KINDS.map((k) => [k, Number(row[KIND_COLUMNS[k]])])) as Record<DriftKind, number>,
+        waived: Number(row.waived),
+      }));
+  }
+
+  /** What changed between a drift report and the stack's report before it: items that appeared, items resolved. */
+  driftChangesSince(runId: string): DriftChangesRecord {
+    const current = this.db.prepare("SELECT stack, at FROM drift_run WHERE id = ?").get(runId);
+    if (current === undefined) return { appeared: [], resolved: [] };
+    const previous = this.db
+      .prepare("SELECT id, at FROM drift_run WHERE stack = ? AND id <> ? AND at <= ? ORDER BY at DESC, id DESC LIMIT 1")
+      .get(String(current.stack), runId, String(current.at));
+    if (previous === undefined) return { appeared: [], resolved: [] };
+    const only = (a: string, b: string): DriftItemRecord[] =>
+      this.db
+        .prepare("SELECT key, kind, object, owner, waived_by FROM drift_item a WHERE a.run = ? AND NOT EXISTS (SELECT 1 FROM drift_item b WHERE b.run = ? AND b.key = a.key) ORDER BY key")
+        .all(a, b)
+        .map((r) => ({ key: String(r.key), kind: String(r.kind) as DriftKind, object: String(r.object), owner: String(r.owner), ...(r.waived_by === null ? {} : { waivedBy: String(r.waived_by) }) }));
+    return { previous: { id: String(previous.id), at: String(previous.at) }, appeared: only(runId, String(previous.id)), resolved: only(String(previous.id), runId) };
   }
 
   integrity(): string {
