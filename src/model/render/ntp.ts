@@ -30,7 +30,8 @@ export function chronyConf(inventory: Inventory, target: ServerTarget): string {
     "port 123",
     // No upstream: servers.yaml declares no time sources for the ntp role (none exists in the
     // inventory's schema yet). When it does, they are rendered here as `server … iburst`.
-    // Until then chronyd serves its own clock at a deliberately poor stratum.
+    // Until then chronyd serves its own clock: in production at a deliberately poor stratum
+    // (the ntp-offset check flags it), in the rehearsal at one the check accepts.
     `local stratum ${rehearsal ? REHEARSAL_STRATUM : LOCAL_STRATUM}`,
     ...clientRanges(inventory, target).map((range) => `allow ${range}`),
     // No command port and no command socket: nothing manages it but its config.

@@ -9,9 +9,9 @@ import {
   GATEWAY_FILES,
   linksOf,
   LOCAL_STRATUM,
-  REHEARSAL_STRATUM,
   NTP_FILES,
   REHEARSAL_PLUMBING,
+  REHEARSAL_STRATUM,
   renderServer,
   type RoleRender,
   SERVER_FILE,
@@ -159,7 +159,7 @@ describe("dns", () => {
 });
 
 describe("ntp", () => {
-  it("serves its own clock at the local stratum to the same ranges, never setting this machine's clock", async () => {
+  it("serves its own clock (production: at a poor stratum; rehearsal: one the catalog accepts), never setting this machine's clock", async () => {
     const { rehearsal, production } = await both("ntp-teh1-01");
     const conf = file(production, NTP_FILES.conf);
     expect(conf).toMatch(/^bindaddress 10\.10\.0\.123$/m);

@@ -1,0 +1,61 @@
+// The monitor role declares checks/central.yaml's server checks as plain data
+// (provisioning cannot read the catalog, which lives in probe/): these tests
+// keep the two equal, so editing the catalog without the role fails here.
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { renderMonitoring } from "../../../src/model/monitoring.ts";
+import { CENTRAL_CHECKS, centralTargets, MONITOR_FILES, renderServer } from "../../../src/model/render/index.ts";
+import { loadCatalog } from "../../../src/probe/catalog/load.ts";
+import { buildTargets } from "../../../src/probe/targets.ts";
+import { REPO, sampleInventory } from "./helpers.ts";
+
+async function catalog() {
+  const inventory = await sampleInventory();
+  const loaded = loadCatalog(join(REPO, "checks"), { inventory });
+  if (loaded.catalog === undefined) throw new Error(`checks/ does not load: ${loaded.findings.map((f) => f.message).join("; ")}`);
+  return { inventory, catalog: loaded.catalog };
+}
+
+describe("monitor role", () => {
+  it("declares exactly the catalog's server checks: ids, kinds, timeouts, params, roles, ports", async () => {
+    const { catalog: c } = await catalog();
+    const servers = c.checks.filter((check) => check.select.objects === "servers");
+    const shape = (id: string, kind: string, timeoutMs: number, params: unknown, roles: readonly string[] | undefined, port: number | undefined) => ({ id, kind, timeoutMs, params, roles, port });
+    expect(CENTRAL_CHECKS.map((k) => shape(k.id, k.kind, k.timeoutMs, k.params, k.roles, k.port))).toEqual(
+      servers.map((k) => shape(k.id, k.kind, k.timeoutMs, k.params, k.select.roles, k.port ?? (k.kind === "dns" ? 53 : k.kind === "ntp" ? 123 : undefined))),
+    );
+    // The conditions monitoring turns into module options (status codes, body) are the catalog's.
+    for (const check of CENTRAL_CHECKS) {
+      const ours = check.conditions.map((x) => `${x.placeholder} ${x.op} ${String(x.value.value)}`);
+      const theirs = (servers.find((k) => k.id === check.id)?.conditions ?? [])
+        .filter((x) => x.placeholder === "STATUS" || x.placeholder === "BODY")
+        .map((x) => `${x.placeholder} ${x.op} ${"value" in x.value ? String(x.value.value) : ""}`);
+      expect(ours, check.id).toEqual(theirs);
+    }
+  });
+
+  it("builds the same server targets as a campaign would", async () => {
+    const { inventory, catalog: c } = await catalog();
+    const theirs = buildTargets(inventory, c).targets.filter((t) => t.server !== undefined);
+    const pick = (t: { key: string; address: string; port?: number; hostname?: string; params: unknown }) => ({ key: t.key, address: t.address, port: t.port, hostname: t.hostname, params: t.params });
+    expect(centralTargets(inventory).map(pick)).toEqual(theirs.map(pick));
+  });
+
+  it("renders the same blackbox modules and target files as `amadegi export prometheus` would for the servers", async () => {
+    const { inventory, catalog: c } = await catalog();
+    const serverTargets = buildTargets(inventory, c).targets.filter((t) => t.server !== undefined);
+    const serverChecks = c.checks.filter((k) => k.select.objects === "servers");
+    const options = { blackbox: "10.10.0.90:9115", stack: "production", tls: { caFile: "/etc/amadegi/tls/servers-ca.crt" } } as const;
+    const expected = renderMonitoring(inventory, serverChecks, serverTargets, options);
+    const mon = inventory.serversById.get("mon-teh1-01");
+    if (mon === undefined) throw new Error("no monitor in the sample");
+    const renders = renderServer(inventory, mon.id, { root: "", environment: "production", address: mon.address });
+    const files = new Map(renders.flatMap((r) => r.files).filter((f) => f.path.startsWith(`${MONITOR_FILES.dir}/`)).map((f) => [f.path.slice(MONITOR_FILES.dir.length + 1), f.content]));
+    expect(files).toEqual(expected.files);
+    expect(files.get("prometheus.yml")).toContain("replacement: 10.10.0.90:9115");
+    expect(renders[0]?.services.map((s) => [s.name, s.listens])).toEqual([
+      ["blackbox", [{ proto: "tcp", address: "10.10.0.90", port: 9115 }]],
+      ["prometheus", [{ proto: "tcp", address: "10.10.0.90", port: 9090 }]],
+    ]);
+  });
+});
