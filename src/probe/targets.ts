@@ -1,5 +1,6 @@
 import type { Inventory, Server, Station } from "../model/index.ts";
 import type { PinOverlay } from "../model/pins.ts";
+import { GATEWAY_FILES } from "../model/render/paths.ts";
 import { didYouMean } from "../model/suggest.ts";
 import { UsageError } from "../lib/errors.ts";
 import type { Catalog, Check } from "./catalog/load.ts";
@@ -35,9 +36,9 @@ export interface TargetOptions {
 export function buildTargets(inventory: Inventory, catalog: Catalog, filter?: TargetFilter, options: TargetOptions = {}): TargetSet {
   const targets: Target[] = [];
   /** The SSH user and pinned host key a probe expects of a server: the overlay's where the stack names one. */
-  const sshOf = (server: Server): { user: string; hostKey?: string } => {
+  const sshOf = (server: Server): { user: string; hostKey?: string; root?: string } => {
     const pin = options.pins?.get(server.id);
-    if (pin !== undefined) return { user: pin.user ?? server.ssh.user, hostKey: pin.hostKey };
+    if (pin !== undefined) return { user: pin.user ?? server.ssh.user, hostKey: pin.hostKey, ...(pin.root === undefined ? {} : { root: pin.root }) };
     return server.ssh.hostKey === undefined ? { user: server.ssh.user } : { user: server.ssh.user, hostKey: server.ssh.hostKey };
   };
   const keys = new Set<string>();
@@ -76,6 +77,8 @@ export function buildTargets(inventory: Inventory, catalog: Catalog, filter?: Ta
                 gateway: gateway.id,
                 user: ssh.user,
                 ...(ssh.hostKey === undefined ? {} : { hostKey: ssh.hostKey }),
+                // A rehearsal gateway keeps its files under its own root (the overlay says where).
+                ...(ssh.root === undefined ? {} : { log: `${ssh.root}${GATEWAY_FILES.checkinLog}` }),
               }, deps),
             );
           }
