@@ -19,7 +19,7 @@ describe("amadegi", () => {
   it("exits 2 with the list of commands for an unknown one", async () => {
     const { io, err } = capture();
     expect(await main(["valdiate"], io)).toBe(2);
-    expect(err.join("\n")).toMatch(/^amadegi: no command "valdiate"; commands: doctor, /);
+    expect(err.join("\n")).toMatch(/^amadegi: no command "valdiate"; commands: demo, doctor, /);
   });
 
   it.each(commands.map((c) => c.name))("%s --help prints its usage and exits 0", async (name) => {

@@ -5,6 +5,11 @@ import type { CommandEntry } from "../command.ts";
  * module is imported only when its command runs (see CommandEntry).
  */
 export const commands: readonly CommandEntry[] = [
+  {
+    name: "demo",
+    summary: "the whole pipeline on the sample, in the rehearsal: up, devices, check, gate, drift, report (root)",
+    load: async () => (await import("./demo.ts")).demo,
+  },
   { name: "doctor", summary: "check the tools amadegi relies on (path, version, sha256, Go build info)", load: async () => (await import("./doctor.ts")).doctor },
   { name: "validate", summary: "check the inventory: schema, references, redundancy, capacity, lifecycle, security", load: async () => (await import("./validate.ts")).validate },
   { name: "generate", summary: "write a synthetic national inventory (deterministic for a seed), for scale tests", load: async () => (await import("./generate.ts")).generate },

@@ -1,0 +1,126 @@
+import { spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { ExitCode } from "../../lib/exit.ts";
+import { devicesStatus } from "../../rehearsal/responders.ts";
+import { repoRoot, stateDir } from "../../toolchain/paths.ts";
+import { type Command, type Io, stringOption } from "../command.ts";
+
+/**
+ * The one-command demo (the README's main command after setup): the sample
+ * inventory's whole network in the rehearsal, provisioned by the real stack,
+ * devices checking in, probed, gated, drift-checked and reported. Each stage is
+ * the real `amadegi` command in its own process (exactly what a person would
+ * type), its output kept in a log beside the report; one line per stage here,
+ * with its time. It leaves the rehearsal running and says how to stop it.
+ */
+interface Stage {
+  readonly title: string;
+  readonly argv: readonly string[];
+  /** Exit codes that let the demo go on (a verdict of "not ready" is an answer, not a failure). */
+  readonly goOn: readonly number[];
+}
+
+const DEVICE_WAIT_MS = 150_000;
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Run `amadegi ...argv` to completion, its output to `log`; the exit code and the last line it printed. */
+function runStage(argv: readonly string[], log: string, io: Io): Promise<{ code: number; last: string }> {
+  return new Promise((resolve) => {
+    const out = createWriteStream(log);
+    const child = spawn(process.execPath, [join(repoRoot, "bin", "amadegi.js"), ...argv], { cwd: io.cwd, env: io.env, stdio: ["ignore", "pipe", "pipe"] });
+    let last = "";
+    const keep = (chunk: Buffer) => {
+      out.write(chunk);
+      const lines = chunk.toString().split("\n").filter((l) => l.trim() !== "");
+      if (lines.length > 0) last = lines[lines.length - 1] ?? last;
+    };
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
+    child.on("error", (error) => {
+      out.end();
+      resolve({ code: ExitCode.CANNOT_RUN, last: error.message });
+    });
+    child.on("close", (code) => out.end(() => resolve({ code: code ?? ExitCode.CANNOT_RUN, last })));
+  });
+}
+
+/** Wait until every device link with a certificate has tried a check-in (or the time is up). */
+async function waitForDevices(state: string): Promise<string> {
+  const until = Date.now() + DEVICE_WAIT_MS;
+  for (;;) {
+    const status = devicesStatus(state);
+    const count = (s: string) => status.links.filter((l) => l.state === s).length;
+    const summary = `${status.links.length} links: ${count("ok")} checked in, ${count("failing")} failing, ${count("pending")} not tried yet`;
+    if (status.links.length > 0 && count("pending") === 0) return summary;
+    if (Date.now() > until) return `${summary} (stopped waiting after ${seconds(DEVICE_WAIT_MS)})`;
+    await new Promise((r) => setTimeout(r, 2_000));
+  }
+}
+
+export const demo: Command = {
+  name: "demo",
+  usage: [
+    "Usage: amadegi demo [--out DIR]",
+    "",
+    "The whole pipeline on the sample inventory, in the rehearsal (root; after scripts/setup):",
+    "validate → rehearsal up → device keys → up (stack rehearsal) → devices start → check →",
+    "gate → drift → report. Prints each stage with its time, ends with the verdict and the path",
+    "of report.html, and leaves the rehearsal running (amadegi rehearsal down stops it).",
+    "",
+    "  --out DIR   where the results, stage logs and report go (default reports/demo)",
+    "",
+    "Exit: the gate's verdict (0 ready, 1 not ready); 2 a stage could not run (named, with its log).",
+  ].join("\n"),
+  options: { out: { type: "string" } },
+  async run(args, io) {
+    const out = join(io.cwd, stringOption(args, "out") ?? join("reports", "demo"));
+    const logs = join(out, "logs");
+    await mkdir(logs, { recursive: true });
+    const results = join(out, "results.jsonl");
+    const state = join(stateDir(io.env), "rehearsal");
+    const stages: Stage[] = [
+      { title: "validate the inventory", argv: ["validate"], goOn: [0] },
+      { title: "rehearsal up (namespaces, links, a sshd per server)", argv: ["rehearsal", "up"], goOn: [0] },
+      { title: "devices make their keys and certificate requests", argv: ["rehearsal", "devices", "keys"], goOn: [0] },
+      { title: "up: the rehearsal stack provisions the servers (PKI, nginx, unbound, chrony, Prometheus)", argv: ["up", "--stack", "rehearsal"], goOn: [0] },
+      { title: "devices start checking in over each link", argv: ["rehearsal", "devices", "start"], goOn: [0] },
+      { title: "check: one campaign over every endpoint and path", argv: ["check", "--stack", "rehearsal", "--out", results], goOn: [0, 1] },
+      { title: "gate: the milestone in force", argv: ["gate", "--results", results], goOn: [0, 1, 2] },
+      { title: "drift: declared ↔ provisioned ↔ observed", argv: ["drift", "--stack", "rehearsal", "--results", results], goOn: [0, 1] },
+      { title: "report (Persian and English)", argv: ["report", "--results", results, "--out", out], goOn: [0, 1, 2] },
+    ];
+    const started = Date.now();
+    let verdict: number = ExitCode.CANNOT_RUN;
+    let gateLine = "";
+    for (const [i, stage] of stages.entries()) {
+      const at = Date.now();
+      const name = stage.argv.slice(0, 2).join("-");
+      const log = join(logs, `${i + 1}-${name}.log`);
+      const { code, last } = await runStage(stage.argv, log, io);
+      io.out(`[${i + 1}/${stages.length}] ${stage.title}: ${seconds(Date.now() - at)}, exit ${code} — ${last.slice(0, 160)}`);
+      if (!stage.goOn.includes(code)) {
+        io.err(`demo: stage ${i + 1} (amadegi ${stage.argv.join(" ")}) could not run (exit ${code}); its output: ${relative(io.cwd, log)}`);
+        return ExitCode.CANNOT_RUN;
+      }
+      if (stage.argv[0] === "gate") {
+        verdict = code;
+        gateLine = last;
+      }
+      if (stage.argv[0] === "rehearsal" && stage.argv[2] === "start") {
+        const waited = Date.now();
+        io.out(`      waiting for the devices' first check-ins: ${await waitForDevices(state)} (${seconds(Date.now() - waited)})`);
+      }
+    }
+    const words = verdict === ExitCode.OK ? "READY" : verdict === ExitCode.FINDINGS ? "NOT READY" : "COULD NOT JUDGE";
+    io.out("");
+    io.out(`verdict: ${words} — ${gateLine}`);
+    io.out(`report: ${join(out, "report.html")} (and summary.md, junit.xml, results.json); stage logs in ${logs}`);
+    io.out(`all stages: ${seconds(Date.now() - started)}. The rehearsal is still running: amadegi rehearsal status; stop it with amadegi rehearsal devices stop && amadegi destroy --stack rehearsal && amadegi rehearsal down`);
+    return verdict === ExitCode.OK ? ExitCode.OK : verdict === ExitCode.FINDINGS ? ExitCode.FINDINGS : ExitCode.CANNOT_RUN;
+  },
+};
