@@ -9,7 +9,7 @@ import type { Inventory } from "../model/types.ts";
 import { listNetns } from "../toolchain/netns.ts";
 import { deviceLayout, ensureDeviceKeys, type KeysResult, planDevices } from "./devices.ts";
 import { MarkerLog, readMarker } from "./marker.ts";
-import { DEFAULT_PREFIX, type Plan, planRehearsal } from "./plan.ts";
+import { type Plan, planRehearsal } from "./plan.ts";
 import { alive, cmdline, processesMentioning, stopProcesses } from "./processes.ts";
 import { type LinkStatus, readResponderStatus, type ResponderHeader, type ResponderSpec } from "./responder.ts";
 
@@ -39,7 +39,6 @@ export function defaultIntervalMs(links: number): number {
 export interface DevicesOptions {
   readonly inventory: string;
   readonly stateDir: string;
-  readonly prefix?: string;
   /** Mean time between a link's check-ins (default: defaultIntervalMs of all links). */
   readonly intervalMs?: number;
   /** ± fraction of the interval (default 0.1). */
@@ -86,7 +85,7 @@ export interface DevicesPlan {
 }
 
 /** What the responders do, from the inventory and the rehearsal's plan: one spec per operator that carries a device link. */
-export function planResponders(inventory: Inventory, plan: Plan, stateDir: string, options: Omit<DevicesOptions, "inventory" | "stateDir" | "prefix" | "log"> = {}): DevicesPlan {
+export function planResponders(inventory: Inventory, plan: Plan, stateDir: string, options: Omit<DevicesOptions, "inventory" | "stateDir" | "log"> = {}): DevicesPlan {
   const { devices, findings } = planDevices(inventory);
   const gatewayIds = new Set(devices.flatMap((d) => [d.primary, d.secondary]));
   for (const id of gatewayIds) if (!inventory.serversById.has(id)) findings.push(`a station names gateway ${id}, which servers.yaml does not declare: run amadegi validate`);
@@ -128,13 +127,13 @@ export function planResponders(inventory: Inventory, plan: Plan, stateDir: strin
   return { responders, devices: devices.length, links, uncertified, serials: devices.map((d) => d.serial) };
 }
 
-async function load(options: DevicesOptions): Promise<{ inventory: Inventory; plan: Plan }> {
+async function load(options: DevicesOptions, prefix: string): Promise<{ inventory: Inventory; plan: Plan }> {
   const loaded = await loadInventory(options.inventory);
   if (loaded.inventory === undefined) {
     const errors = loaded.findings.filter((f) => f.severity === "error").length;
     throw new InventoryError(`the inventory ${options.inventory} has ${errors} errors`, { hint: `run \`amadegi validate --inventory ${options.inventory}\` and fix them` });
   }
-  return { inventory: loaded.inventory, plan: planRehearsal(loaded.inventory, options.prefix ?? DEFAULT_PREFIX) };
+  return { inventory: loaded.inventory, plan: planRehearsal(loaded.inventory, prefix) };
 }
 
 /** Keys and certificate requests for every station's device (idempotent): what the stack signs. */
@@ -184,9 +183,10 @@ export async function startDevices(options: DevicesOptions): Promise<StartResult
   const started = Date.now();
   const stateDir = resolve(options.stateDir);
   const log = options.log ?? (() => undefined);
-  const { inventory, plan } = await load(options);
   const { marker, damaged } = readMarker(stateDir);
   if (marker?.complete !== true) throw new ToolError(damaged ?? `the rehearsal in ${stateDir} is not up`, { hint: "run `amadegi rehearsal up` (and the rehearsal stack's up) first" });
+  // The namespaces are the ones that rehearsal was built with.
+  const { inventory, plan } = await load(options, marker.prefix);
   if (marker.hash !== plan.hash) throw new ToolError(`the rehearsal in ${stateDir} was built from another inventory (or this one changed since)`, { hint: "run `amadegi rehearsal up` again" });
   const layout = deviceLayout(stateDir);
   const devices = planResponders(inventory, plan, stateDir, options);
@@ -203,6 +203,7 @@ export async function startDevices(options: DevicesOptions): Promise<StartResult
   if (unchanged && responderPids(stateDir).length === devices.responders.length) {
     return { changed: false, responders: devices.responders.map((r) => ({ operator: r.operator, ns: r.ns, pid: runningWith(stateDir, responderFiles(stateDir, r.operator)) ?? 0, links: linksOf(r.spec) })), devices: devices.devices, links: devices.links, intervalMs: devices.responders[0]?.spec.intervalMs ?? 0, uncertified: devices.uncertified, keys, elapsedMs: Date.now() - started };
   }
+  if (responderPids(stateDir).length > 0) log("stopping the running responders first (the inventory, the certificates' devices or the options changed)");
   await stopDevices({ stateDir });
   await rm(layout.run, { recursive: true, force: true });
   await mkdir(layout.run, { recursive: true, mode: 0o700 });
@@ -224,7 +225,6 @@ export async function startDevices(options: DevicesOptions): Promise<StartResult
     running.push({ operator: r.operator, ns: r.ns, pid: child.pid, links: linksOf(r.spec) });
   }
   await waitStarted(running.map((r) => ({ ...r, files: responderFiles(stateDir, r.operator) })));
-  log(`${running.length} responders, ${devices.links} links, every ${Math.round((devices.responders[0]?.spec.intervalMs ?? 0) / 1000)} s`);
   return { changed: true, responders: running, devices: devices.devices, links: devices.links, intervalMs: devices.responders[0]?.spec.intervalMs ?? 0, uncertified: devices.uncertified, keys, elapsedMs: Date.now() - started };
 }
 

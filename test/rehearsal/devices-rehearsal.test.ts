@@ -1,0 +1,184 @@
+// `amadegi rehearsal devices …` on the real rehearsal of the Pakdasht sample:
+// keys, then (with certificates signed here, as the stack would) one responder
+// per operator namespace checking in for every station; one gateway
+// (gw-teh1-01) is a real nginx with a recorder inside the rehearsal's core,
+// the others do not listen. `rehearsal down` stops the responders. Every
+// packet stays inside the rehearsal's namespaces.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.ts";
+import { loadInventory } from "../../src/model/index.ts";
+import type { Inventory } from "../../src/model/types.ts";
+import { parseRecord } from "../../src/probe/probes/checkin-record.ts";
+import { deviceLayout } from "../../src/rehearsal/devices.ts";
+import { type Plan, rehearsalDown, rehearsalUp } from "../../src/rehearsal/index.ts";
+import { readResponderStatus, type LinkStatus } from "../../src/rehearsal/responder.ts";
+import { devicesStatus, responderFiles, responderPids } from "../../src/rehearsal/responders.ts";
+import { execIn, inNetns, listNetns } from "../../src/toolchain/netns.ts";
+import { type Recorder, startRecorder, waitFor } from "../helpers/checkin-recorder.ts";
+import { netnsAvailable } from "../helpers/netns.ts";
+import { issueDevices, makeTestCa } from "./device-ca.ts";
+import { pakdashtInventory } from "./fixture.ts";
+
+const run = promisify(execFile);
+const available = process.getuid?.() === 0 && (await netnsAvailable()) && existsSync("/usr/sbin/nginx");
+const prefix = `amadegi-r-d${process.pid}-`;
+const GATEWAY = "gw-teh1-01";
+
+let root = "";
+let inventory = "";
+let state = "";
+let model: Inventory;
+let plan: Plan;
+let nginx: ChildProcess | undefined;
+let recorder: Recorder | undefined;
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd: process.cwd(), env: process.env }, out, err };
+}
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const { io, out, err } = capture();
+  const code = await main(["rehearsal", "devices", ...args, "--inventory", inventory, "--state", state], io);
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+function linkStatus(link: string): LinkStatus | undefined {
+  return devicesStatus(state).links.find((l) => l.link === link);
+}
+
+describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, real namespaces, nginx)", () => {
+  beforeAll(async () => {
+    const fixture = await pakdashtInventory();
+    root = fixture.root;
+    inventory = fixture.inventory;
+    state = join(root, "state");
+    const loaded = await loadInventory(inventory);
+    if (loaded.inventory === undefined) throw new Error("fixture does not load");
+    model = loaded.inventory;
+    plan = (await rehearsalUp({ inventory, stateDir: state, prefix })).plan;
+  }, 120_000);
+
+  afterAll(async () => {
+    nginx?.kill("SIGTERM");
+    await recorder?.stop();
+    await rehearsalDown({ stateDir: state, prefix }).catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("devices keys: a key and a request per station device, kept on a second run", async () => {
+    const first = await cli("keys");
+    expect(first.code).toBe(0);
+    expect(first.out).toContain(`${model.stations.length} devices, ${model.stations.length} new`);
+    const files = readdirSync(deviceLayout(state).dir);
+    expect(files.filter((f) => f.endsWith(".csr")).sort()).toEqual(model.stations.map((s) => `${s.device.serial}.csr`).sort());
+    const second = await cli("keys");
+    expect(second.out).toContain(`0 new, 0 requests remade, ${model.stations.length} kept`);
+  }, 60_000);
+
+  it("devices start refuses (exit 2) while no certificate is issued", async () => {
+    const result = await cli("start");
+    expect(result.code).toBe(2);
+    expect(result.err).toContain("no rehearsal CA");
+    expect(responderPids(state)).toEqual([]);
+  });
+
+  it("devices start: a responder per operator, inside its namespace; the gateway that listens records its stations over each link", async () => {
+    // What the stack does in the rehearsal: sign every request, publish the CA.
+    const layout = deviceLayout(state);
+    const ca = await makeTestCa(join(root, "ca"));
+    await issueDevices(ca, layout.dir, model.stations.map((s) => s.device.serial));
+    // One gateway for real, in the rehearsal's core: nginx (mutual TLS) and the recorder.
+    const address = model.serversById.get(GATEWAY)?.address ?? "";
+    const links = Object.fromEntries(model.stations.flatMap((s) => s.links.flatMap((l) => (l.address === undefined ? [] : [[l.address, { station: s.id, link: l.id }]]))));
+    const gwDir = join(root, "gateway");
+    await mkdir(join(gwDir, "tmp"), { recursive: true });
+    recorder = await startRecorder(gwDir, links, GATEWAY, GATEWAY);
+    const server = await ca.gateway(GATEWAY, address);
+    await writeFile(join(gwDir, "nginx.conf"), [
+      "worker_processes 1;", "user root;", "daemon off;", `pid ${join(gwDir, "nginx.pid")};`, `error_log ${join(gwDir, "error.log")};`,
+      "events { worker_connections 512; }",
+      "http {", "  access_log off;", ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `  ${t}_temp_path ${join(gwDir, "tmp", t)};`),
+      "  server {", `    listen ${address}:443 ssl;`, `    ssl_certificate ${server.cert};`, `    ssl_certificate_key ${server.key};`,
+      `    ssl_client_certificate ${layout.ca};`, "    ssl_verify_client on;",
+      "    location = /checkin {", `      proxy_pass http://unix:${recorder.socket}:/checkin;`,
+      "      proxy_set_header X-Client-Cert $ssl_client_escaped_cert;", "      proxy_set_header X-Source-Address $remote_addr;", "      proxy_set_header X-TLS-Protocol $ssl_protocol;",
+      "    }", "  }", "}", "",
+    ].join("\n"));
+    nginx = spawn("ip", ["netns", "exec", plan.core, "/usr/sbin/nginx", "-p", gwDir, "-c", join(gwDir, "nginx.conf"), "-e", join(gwDir, "error.log")], { stdio: "ignore" });
+    await waitFor("nginx in the core", () => existsSync(join(gwDir, "nginx.pid")));
+
+    const result = await cli("start", "--interval", "8", "--timeout", "2");
+    expect(result.err).toBe("");
+    expect(result.code).toBe(0);
+    const operators = plan.operators.filter((o) => o.answering > 0);
+    expect(result.out).toContain(`devices started: ${operators.length} responders`);
+    const pids = responderPids(state);
+    expect(pids).toHaveLength(operators.length);
+    for (const o of operators) {
+      const header = readResponderStatus(responderFiles(state, o.id).status)?.header;
+      expect(header?.pid).toBeDefined();
+      expect(inNetns(o.ns, header?.pid)).toBe(true);
+    }
+
+    // PKD-0001's primary is gw-teh1-01: both its links (tci fiber, irancell mobile) check in there.
+    const station = model.stationsById.get("PKD-0001");
+    expect(station?.gateways.primary).toBe(GATEWAY);
+    const { stdout } = await run("sh", ["-c", `openssl pkey -in "${layout.key(station?.device.serial ?? "")}" -pubout -outform DER | openssl dgst -sha256 -binary | base64`]);
+    const fingerprint = `SHA256:${stdout.trim().replace(/=+$/, "")}`;
+    await waitFor("PKD-0001's two links at the gateway", () => new Set(recorder?.lines().map((l) => (l as { sourceLink?: string }).sourceLink)).has("PKD-0001-F") && new Set(recorder?.lines().map((l) => (l as { sourceLink?: string }).sourceLink)).has("PKD-0001-M"), 30_000);
+    for (const link of station?.links ?? []) {
+      const line = recorder.lines().find((l) => (l as { sourceLink?: string }).sourceLink === link.id);
+      const parsed = parseRecord(JSON.stringify(line));
+      expect(parsed.ok && parsed.record).toMatchObject({ serial: station?.device.serial, station: "PKD-0001", link: link.id, source: link.address, gateway: GATEWAY, certFingerprint: fingerprint });
+    }
+    // Every record the gateway wrote is consistent: the device's link is the network's.
+    expect(recorder.lines().filter((l) => (l as { link: string; sourceLink?: string }).link !== (l as { sourceLink?: string }).sourceLink)).toEqual([]);
+  }, 120_000);
+
+  it("devices status: a station of another gateway is refused at both; a blind spot times out", async () => {
+    const other = model.stations.find((s) => s.gateways.primary !== GATEWAY && s.gateways.secondary !== GATEWAY && s.links.every((l) => l.lifecycle.state === "live"));
+    const blind = plan.operators.flatMap((o) => o.blind)[0];
+    const otherLink = other?.links[0]?.id ?? "";
+    await waitFor("the other station's link tried", () => linkStatus(otherLink)?.state === "failing", 30_000);
+    expect(linkStatus(otherLink)?.last).toMatchObject({ ok: false, failure: "refused", gateway: other?.gateways.secondary, primaryFailed: { gateway: other?.gateways.primary, failure: "refused" } });
+    await waitFor("the blind spot tried", () => linkStatus(blind?.link ?? "")?.state === "failing", 30_000);
+    expect(linkStatus(blind?.link ?? "")?.last?.failure).toBe("timeout");
+    const shown = await cli("status");
+    expect(shown.code).toBe(0);
+    expect(shown.out).toMatch(/^devices: responders running; \d+ links: [1-9]\d* ok, [1-9]\d* failing/);
+    const { io, out } = capture();
+    await main(["rehearsal", "status", "--inventory", inventory, "--state", state], io);
+    expect(out.join("\n")).toMatch(/devices: \d+\/\d+ responders running/);
+  }, 90_000);
+
+  it("devices start again leaves the running responders alone", async () => {
+    const before = responderPids(state).sort();
+    const again = await cli("start", "--interval", "8", "--timeout", "2");
+    expect(again.code).toBe(0);
+    expect(again.out).toContain("devices already running, unchanged");
+    expect(responderPids(state).sort()).toEqual(before);
+  }, 60_000);
+
+  it("rehearsal down stops the responders and removes devices/run; device keys and certificates stay", async () => {
+    nginx?.kill("SIGTERM");
+    const down = await rehearsalDown({ stateDir: state, prefix });
+    expect(down.leftovers).toEqual([]);
+    expect(responderPids(state)).toEqual([]);
+    expect(listNetns().filter((n) => n.startsWith(prefix))).toEqual([]);
+    const layout = deviceLayout(state);
+    expect(existsSync(layout.run)).toBe(false);
+    expect(existsSync(layout.key(model.stations[0]?.device.serial ?? ""))).toBe(true);
+    expect(existsSync(layout.ca)).toBe(true);
+    expect(readdirSync(state).sort()).toEqual(["devices", "keys"]);
+    // Nothing of the rehearsal answers any more; no process of ours is left in any namespace.
+    expect((await execIn(plan.core, ["true"])).code).not.toBe(0);
+    expect(readFileSync(recorder?.log ?? "", "utf8").length).toBeGreaterThan(0);
+  }, 60_000);
+});
