@@ -70,6 +70,16 @@ export interface UnitOptions {
   readonly pre?: readonly string[];
 }
 
+/**
+ * `alive PID`: it exists and is not a zombie (a zombie's pid still answers
+ * kill -0). `running`: the pid file's process is alive and its command line
+ * names `$mark` — a stale pid file's number may be anyone's now; sets `$p`.
+ */
+const RUNNING = [
+  `alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^[0-9]* (.*) Z ' "/proc/$1/stat" 2>/dev/null; }`,
+  `running() { [ -s "$pid" ] && p=$(cat "$pid") && alive "$p" && tr '\\0' ' ' <"/proc/$p/cmdline" | grep -qF -- "$mark"; }`,
+];
+
 /** How long `start` waits for a daemon to listen: 50 × 0.1 s. */
 export const LISTEN_POLLS = 50;
 
@@ -138,8 +148,7 @@ function directStart(spec: DaemonSpec, target: ServerTarget): string {
   const lines = [
     ...header(spec),
     `pid=${sh(pid)}; log=${sh(log)}; mark=${sh(spec.mark)}`,
-    // Ours only: a live process whose command line names our files (a stale pid may be anyone's).
-    `running() { [ -s "$pid" ] && p=$(cat "$pid") && kill -0 "$p" 2>/dev/null && tr '\\0' ' ' <"/proc/$p/cmdline" | grep -qF -- "$mark"; }`,
+    ...RUNNING,
     `mkdir -p ${dirs.join(" ")}`,
     `out=$(${argvLine(spec.validate)} 2>&1) || fail "configuration check failed: $(${ONE_LINE})"`,
     `launch() { rm -f "$pid"${spec.socket === undefined ? "" : ` ${sh(rooted(target, spec.socket))}`}; ${launch}; }`,
@@ -151,7 +160,7 @@ function directStart(spec: DaemonSpec, target: ServerTarget): string {
       "if running; then",
       `  if [ "$stamp" != "$(cat "$stampfile" 2>/dev/null)" ]; then`,
       `    kill -TERM "$p" 2>/dev/null || true`,
-      `    n=0; while kill -0 "$p" 2>/dev/null; do n=$((n+1)); [ "$n" -lt ${LISTEN_POLLS} ] || fail "pid $p did not stop for a restart"; sleep 0.1; done`,
+      `    n=0; while alive "$p"; do n=$((n+1)); [ "$n" -lt ${LISTEN_POLLS} ] || fail "pid $p did not stop for a restart"; sleep 0.1; done`,
       "    launch",
       ...(spec.reload === "hup" ? ["  else", `    ${reload}`] : []),
       "  fi",
@@ -183,10 +192,10 @@ function directStop(spec: DaemonSpec, target: ServerTarget): string {
   const lines = [
     ...header(spec),
     `pid=${sh(rooted(target, spec.pidFile))}; mark=${sh(spec.mark)}`,
-    `running() { [ -s "$pid" ] && p=$(cat "$pid") && kill -0 "$p" 2>/dev/null && tr '\\0' ' ' <"/proc/$p/cmdline" | grep -qF -- "$mark"; }`,
+    ...RUNNING,
     "if running; then",
     `  kill -TERM "$p" 2>/dev/null || true`,
-    `  n=0; while kill -0 "$p" 2>/dev/null; do n=$((n+1)); if [ "$n" -ge ${LISTEN_POLLS} ]; then kill -KILL "$p" 2>/dev/null || true; break; fi; sleep 0.1; done`,
+    `  n=0; while alive "$p"; do n=$((n+1)); if [ "$n" -ge ${LISTEN_POLLS} ]; then kill -KILL "$p" 2>/dev/null || true; break; fi; sleep 0.1; done`,
     "fi",
     `rm -f "$pid" ${sh(rooted(target, `${RUN_DIR}/${spec.name}.stamp`))}${spec.socket === undefined ? "" : ` ${sh(rooted(target, spec.socket))}`}`,
   ];

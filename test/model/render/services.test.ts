@@ -1,5 +1,6 @@
 // The rendered services, started for real: a gateway (nginx and the check-in
-// recorder), a dns server (unbound) and an ntp server (chronyd), each with its
+// recorder), a dns server (unbound), an ntp server (chronyd) and a monitor
+// (blackbox_exporter and Prometheus), each with its
 // own rehearsal-shaped root, inside a network namespace this test creates
 // with the servers' inventory addresses on its `lo` (nothing there can leave
 // the namespace). Their `start` commands run as the stack would run them over
@@ -9,12 +10,12 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Inventory } from "../../../src/model/index.ts";
-import { DNS_FILES, GATEWAY_FILES, type Listen, NTP_FILES, REHEARSAL_STRATUM, rooted, type RoleRender, type ServerTarget, type ServiceSpec } from "../../../src/model/render/index.ts";
+import { DNS_FILES, GATEWAY_FILES, type Listen, MONITOR_FILES, NTP_FILES, REHEARSAL_STRATUM, rooted, type RoleRender, type ServerTarget, type ServiceSpec } from "../../../src/model/render/index.ts";
 import { createNetns, type Netns, netnsAvailable } from "../../helpers/netns.ts";
 import { makePki, type Pki } from "../../helpers/pki.ts";
 import { installTls, renderInto, run, sampleInventory, tempRoot } from "./helpers.ts";
 
-const SERVERS = ["gw-teh1-01", "dns-teh1-01", "ntp-teh1-01"] as const;
+const SERVERS = ["gw-teh1-01", "dns-teh1-01", "ntp-teh1-01", "mon-teh1-01"] as const;
 
 interface Server {
   readonly id: string;
@@ -76,6 +77,8 @@ const PIDS: Record<string, [string, string]> = {
   "checkin-recorder": ["gw-teh1-01", GATEWAY_FILES.recorderPid],
   unbound: ["dns-teh1-01", DNS_FILES.pid],
   chronyd: ["ntp-teh1-01", NTP_FILES.pid],
+  blackbox: ["mon-teh1-01", MONITOR_FILES.blackboxPid],
+  prometheus: ["mon-teh1-01", MONITOR_FILES.prometheusPid],
 };
 
 async function pids(): Promise<Record<string, number>> {
@@ -109,7 +112,7 @@ describe.skipIf(!usable)("services started from the renders (root and network na
       const address = inventory.serversById.get(id)?.address ?? "";
       await run("ip", ["-n", netns.name, "addr", "add", `${address}/32`, "dev", "lo"]);
       const { renders, target } = await renderInto(inventory, id, await tempRoot(id));
-      if (id === "gw-teh1-01") await installTls(pki, target);
+      if (id === "gw-teh1-01" || id === "mon-teh1-01") await installTls(pki, target);
       servers.set(id, { id, target, renders, services: renders.flatMap((r) => r.services) });
     }
   });
