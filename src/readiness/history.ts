@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { ProbeResult, Status } from "../probe/types.ts";
-import { DRIFT_KINDS, type DriftKind } from "./drift.ts";
+import type { DriftKind } from "./drift.ts";
 
 /**
  * The project's memory between runs: every campaign's per-target statuses,
@@ -118,6 +118,7 @@ const KIND_COLUMNS: Readonly<Record<DriftKind, string>> = {
   "never-observed": "never_observed",
   unreachable: "unreachable",
 };
+const DRIFT_KINDS = Object.keys(KIND_COLUMNS) as DriftKind[];
 
 const passing = (s: string) => s === "up" || s === "degraded";
 const failing = (s: string) => s === "down" || s === "unreachable";

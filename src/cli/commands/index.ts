@@ -17,6 +17,11 @@ export const commands: readonly CommandEntry[] = [
   { name: "up", summary: "provision a stack (Pulumi up through the Automation API)", load: async () => (await import("./stack.ts")).up },
   { name: "destroy", summary: "remove everything a stack provisioned", load: async () => (await import("./stack.ts")).destroy },
   { name: "check", summary: "run a probe campaign to a deadline: every endpoint, every path, a verdict", load: async () => (await import("./check.ts")).checkCommand },
+  {
+    name: "drift",
+    summary: "compare declared, provisioned and observed (files, listeners, versions over SSH; the latest campaign) per server and link",
+    load: async () => (await import("./drift.ts")).drift,
+  },
   { name: "gate", summary: "judge a readiness milestone: ready (0), not ready (1), could not judge (2)", load: async () => (await import("./gate.ts")).gateCommand },
   { name: "approve", summary: "write the exact sign-off manifest a committee member signs for a milestone", load: async () => (await import("./approve.ts")).approve },
   { name: "report", summary: "write the readiness report: report.html (Persian-first), summary.md, junit.xml, results.json", load: async () => (await import("./report.ts")).report },

@@ -1,0 +1,182 @@
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { ProvisionError, UsageError } from "../../lib/errors.ts";
+import { ExitCode } from "../../lib/exit.ts";
+import { formatFinding, formatBoth } from "../../model/index.ts";
+import type { ProvisionedState } from "../../model/render/types.ts";
+import { readStackSettings } from "../../probe/stackconfig.ts";
+import { readStackFile } from "../../provision/stackfile.ts";
+import { DRIFT_KINDS, DRIFT_TITLES, type DriftReport, parseProvisioned, runDrift } from "../../readiness/drift.ts";
+import { inNetns } from "../../toolchain/netns.ts";
+import { repoRoot } from "../../toolchain/paths.ts";
+import { type Command, flag, type Io, type ParsedArgs, stringOption } from "../command.ts";
+import { argvOf, reexecInNetns } from "../reexec.ts";
+import { displayPath } from "./validate.ts";
+
+/** Items listed per kind in the text output (all of them are in --json and the stored report). */
+const DETAILS = 25;
+
+function stackName(args: ParsedArgs): string {
+  const name = stringOption(args, "stack");
+  if (name === undefined) throw new UsageError("drift needs --stack NAME", { hint: "stacks are the files stacks/Pulumi.<NAME>.yaml" });
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name)) throw new UsageError(`stack name "${name}" has characters a stack name cannot have`, { hint: "use letters, digits, _ . -" });
+  return name;
+}
+
+/** The provisioned state from a JSON file (`ProvisionedState`, or the `servers` output alone). */
+async function provisionedFile(file: string, stack: string): Promise<ProvisionedState> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, "utf8"));
+  } catch (error) {
+    throw new UsageError(`cannot read the provisioned state ${file}: ${error instanceof Error ? error.message : String(error)}`, { file, hint: "pass a JSON file: { stack, servers: { <id>: { address, roles, files, services, stationsHash, stations } } }", cause: error });
+  }
+  const { state, problems } = parseProvisioned(value, stack);
+  if (state === undefined) throw new UsageError(`the provisioned state ${file} is not usable: ${problems.slice(0, 10).join("; ")}${problems.length > 10 ? `; … ${problems.length - 10} more` : ""}`, { file, hint: "write it from the stack's `servers` output (amadegi up --json)" });
+  return state;
+}
+
+/** The provisioned state from the stack's outputs, through the Pulumi engine (loaded only when needed). */
+async function provisionedOutputs(stack: string): Promise<ProvisionedState | undefined> {
+  const { openStack } = await import("../../provision/workspace.ts");
+  const outputs = await (await openStack(stack)).outputs();
+  const servers = outputs.servers?.value;
+  if (servers === undefined) return undefined;
+  const { state, problems } = parseProvisioned({ stack, servers }, stack);
+  if (state === undefined) throw new ProvisionError(`stack ${stack}'s servers output is not a provisioned state: ${problems.slice(0, 5).join("; ")}`, { hint: "run `amadegi up` with this version of amadegi" });
+  return state;
+}
+
+const short = (key: string, n: number): string => (key.length > n ? `${key.slice(0, n - 1)}…` : key);
+
+/** The report for a person: counts first, then what changed, then the details by kind. */
+export function formatDrift(r: DriftReport, file: string | undefined): string[] {
+  const out: string[] = [];
+  const reachable = r.facts.filter((f) => f.reachable).length;
+  out.push(`drift of stack ${r.stack} at ${r.at} (waivers as of ${formatBoth(r.date)})`);
+  out.push(`  declared: ${r.inventory.servers} servers, ${r.inventory.links} links (${r.inventory.dir})`);
+  out.push(`  provisioned: ${r.provisionedServers === undefined ? "nothing (the stack has no servers output)" : `${r.provisionedServers} servers`} (${r.provisionedFrom})`);
+  out.push(`  observed: facts from ${reachable} of ${r.facts.length} servers; ${r.results === undefined ? "no campaign" : `campaign ${r.results.campaign ?? "?"} (${r.results.file})`}`);
+  out.push(`  ${r.checked} comparisons`);
+  const width = Math.max(...DRIFT_KINDS.map((k) => DRIFT_TITLES[k].length));
+  for (const kind of DRIFT_KINDS) {
+    const waived = r.waived[kind] > 0 ? `  (+${r.waived[kind]} waived)` : "";
+    out.push(`  ${DRIFT_TITLES[kind].padEnd(width)}  ${String(r.counts[kind]).padStart(5)}${waived}`);
+  }
+  for (const reason of r.notJudged) out.push(`  not judged: ${reason}`);
+  const c = r.changes;
+  if (c !== undefined) {
+    if (c.previous === undefined) out.push("since: no earlier drift report of this stack");
+    else {
+      out.push(`since ${c.previous.id} (${c.previous.at}): ${c.appeared.length} new, ${c.resolved.length} resolved`);
+      for (const key of c.appeared.slice(0, 10)) out.push(`  + ${key}`);
+      if (c.appeared.length > 10) out.push(`  + … ${c.appeared.length - 10} more`);
+      for (const key of c.resolved.slice(0, 10)) out.push(`  - ${key}`);
+      if (c.resolved.length > 10) out.push(`  - … ${c.resolved.length - 10} more`);
+    }
+  }
+  for (const kind of DRIFT_KINDS) {
+    const items = r.items.filter((i) => i.kind === kind);
+    if (items.length === 0) continue;
+    out.push("", `${DRIFT_TITLES[kind]}:`);
+    for (const i of items.slice(0, DETAILS)) {
+      const where = i.station === undefined ? "" : `  [${i.station}${i.district === undefined ? "" : `, ${i.district}`}]`;
+      out.push(`  ${short(`${i.object}${i.subject === undefined ? "" : ` ${i.subject}`}`, 70)}  owner ${i.owner}${where}${i.waivedBy === undefined ? "" : `  waived by ${i.waivedBy}`}`);
+      out.push(`      ${i.detail}`);
+    }
+    if (items.length > DETAILS) out.push(`  … ${items.length - DETAILS} more (amadegi drift --json${file === undefined ? "" : `, or ${file}`})`);
+  }
+  const versions = r.facts.filter((f) => Object.keys(f.versions).length > 0);
+  if (versions.length > 0) {
+    out.push("", "versions:");
+    for (const f of versions) for (const [name, v] of Object.entries(f.versions)) out.push(`  ${f.server} ${name}: ${v ?? "(its version command failed)"}`);
+  }
+  out.push("");
+  const unwaived = DRIFT_KINDS.filter((k) => k !== "unreachable").reduce((n, k) => n + r.counts[k], 0);
+  if (r.verdict === "clean") out.push(`NO DRIFT: stack ${r.stack} (exit 0)`);
+  else if (r.verdict === "drift") out.push(`DRIFT: ${unwaived} unwaived item${unwaived === 1 ? "" : "s"} in stack ${r.stack} (exit 1)`);
+  else {
+    out.push(`CANNOT JUDGE stack ${r.stack}: no drift found, but not everything could be compared (exit 2):`);
+    for (const i of r.items.filter((x) => x.kind === "unreachable").slice(0, 5)) out.push(`  - ${i.object}: ${i.detail}`);
+    for (const reason of r.notJudged) out.push(`  - ${reason}`);
+  }
+  if (file !== undefined) out.push(`report: ${file}`);
+  return out;
+}
+
+export const drift: Command = {
+  name: "drift",
+  usage: [
+    "Usage: amadegi drift --stack NAME [--json] [--results FILE] [--provisioned FILE] [--inventory DIR] [--stacks DIR]",
+    "",
+    "Compares, per server, file and link: what the inventory declares, what the stack provisioned (its",
+    "`servers` output) and what is observed (each server asked over SSH with its pinned host key: hashes of",
+    "the files the stack wrote, listening sockets, service versions; and the latest campaign's results).",
+    "",
+    "  --stack NAME        the stack (stacks/Pulumi.<NAME>.yaml): its inventory, environment, amadegi:probe (allow, netns, pins)",
+    "  --stacks DIR        where the stack settings live (default: stacks)",
+    "  --inventory DIR     the inventory (default: the stack's amadegi:inventory)",
+    "  --provisioned FILE  the provisioned state as JSON ({ stack, servers }) instead of the stack's outputs (no engine needed)",
+    "  --results FILE      the campaign that says what was observed (default: the newest .amadegi/results/<NAME>-*.jsonl)",
+    "  --identity FILE     the private key to log in with (default: the pins overlay's control key, else amadegi:ssh.identityFile)",
+    "  --history FILE      the history database (default: .amadegi/history.sqlite); --no-history records nothing",
+    "  --netns NAME        run inside this network namespace (default: the stack's amadegi:probe.netns)",
+    "  --json              print the report as JSON",
+    "",
+    "The report is also written to .amadegi/drift/<NAME>.json, where the gate's no-unwaived-drift reads it.",
+    "Exit codes: 0 no drift; 1 unwaived drift (not provisioned, not declared, changed on the server, never observed);",
+    "2 could not run, or no drift found but a server could not be asked or the campaign could not be read.",
+  ].join("\n"),
+  options: {
+    stack: { type: "string", short: "s" },
+    stacks: { type: "string" },
+    inventory: { type: "string" },
+    provisioned: { type: "string" },
+    results: { type: "string" },
+    identity: { type: "string" },
+    history: { type: "string" },
+    "no-history": { type: "boolean" },
+    netns: { type: "string" },
+    json: { type: "boolean" },
+  },
+  async run(args, io: Io): Promise<ExitCode> {
+    const stack = stackName(args);
+    const stacksDir = displayPath(io, stringOption(args, "stacks") ?? "stacks");
+    // A stack reached from a namespace (the rehearsal's) is never asked from out here.
+    const netns = stringOption(args, "netns") ?? readStackSettings(stack, stacksDir).probe?.netns;
+    if (netns !== undefined && !inNetns(netns)) return reexecInNetns(netns, argvOf("drift", args), io);
+    const settings = readStackFile(stack, resolve(stacksDir));
+    const inventoryOption = stringOption(args, "inventory");
+    const inventory = inventoryOption === undefined ? resolve(repoRoot, settings.inventory) : displayPath(io, inventoryOption);
+    const provisioned = stringOption(args, "provisioned");
+    const path = (name: string) => {
+      const value = stringOption(args, name);
+      return value === undefined ? undefined : displayPath(io, value);
+    };
+    const results = path("results");
+    const identityFile = path("identity");
+    const history = flag(args, "no-history") ? undefined : displayPath(io, stringOption(args, "history") ?? join(".amadegi", "history.sqlite"));
+    const outcome = await runDrift({
+      stack,
+      stacksDir,
+      environment: settings.environment,
+      inventory,
+      provisioned: async () =>
+        provisioned === undefined ? { state: await provisionedOutputs(stack), from: `stack ${stack}'s outputs` } : { state: await provisionedFile(displayPath(io, provisioned), stack), from: displayPath(io, provisioned) },
+      ...(results === undefined ? {} : { results }),
+      resultsDir: displayPath(io, join(".amadegi", "results")),
+      ...(identityFile === undefined ? {} : { identityFile }),
+      driftDir: displayPath(io, join(".amadegi", "drift")),
+      ...(history === undefined ? {} : { history }),
+    });
+    if (!outcome.ran) {
+      if (flag(args, "json")) io.out(JSON.stringify({ ran: false, findings: outcome.findings }, null, 2));
+      else for (const f of outcome.findings) io.err(formatFinding(f));
+      io.err("drift: could not run (fix the findings above)");
+      return ExitCode.CANNOT_RUN;
+    }
+    if (flag(args, "json")) io.out(JSON.stringify(outcome.report, null, 2));
+    else for (const line of formatDrift(outcome.report, outcome.file)) io.out(line);
+    return outcome.report.exitCode;
+  },
+};
