@@ -69,6 +69,15 @@ function reachOf(config: StackConfig, inventory: Inventory): Map<string, Reach> 
   return reach;
 }
 
+/** What the PKI writes on a server, by role: a gateway's certificate, key and trust; the monitor's trust in the servers' certificates. */
+function issuedFiles(pki: Pki, server: Server): Record<string, pulumi.Output<FileSpec[]>> {
+  const issued: Record<string, pulumi.Output<FileSpec[]>> = {};
+  const gateway = gatewayFiles(pki, server);
+  if (gateway !== undefined) issued.gateway = gateway;
+  if (server.roles.includes("monitor")) issued.monitor = pki.caCert.apply((ca) => [{ path: TLS_FILES.serversCa, content: ca, mode: 0o644 }]);
+  return issued;
+}
+
 function gatewayFiles(pki: Pki, server: Server): pulumi.Output<FileSpec[]> | undefined {
   const certificate = pki.certificates.get(server.id);
   if (certificate === undefined) return undefined;
@@ -103,8 +112,7 @@ export async function program(): Promise<Record<string, unknown>> {
   for (const server of inventory.servers) {
     const { connection, root } = reach.get(server.id) as Reach;
     const renders = renderServer(inventory, server.id, { root, environment: config.environment, address: server.address });
-    const tls = gatewayFiles(pki, server);
-    const central = new CentralServer(server.id, { server, renders, connection, root, ...(tls === undefined ? {} : { issued: { gateway: tls } }) }, { dependsOn: [pki] });
+    const central = new CentralServer(server.id, { server, renders, connection, root, issued: issuedFiles(pki, server) }, { dependsOn: [pki] });
     servers[server.id] = central.provisioned;
   }
   return {

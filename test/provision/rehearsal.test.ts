@@ -113,6 +113,8 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
       expect(gateway?.files["/etc/amadegi/nginx/nginx.conf"]).toBe(sha256(await readFile(nginx)));
       expect(gateway?.files["/etc/amadegi/tls/server.key"]).toBe(sha256(await readFile(join(state, "servers", "gw-teh1-01", "root", "etc/amadegi/tls/server.key"))));
       expect(gateway?.stations).toBeGreaterThan(0);
+      // The monitor trusts the servers' certificates: the PKI's authority is written there too.
+      expect(servers["mon-teh1-01"]?.files["/etc/amadegi/tls/servers-ca.crt"]).toBe(sha256(await readFile(join(state, "ca.crt"))));
       // The CA's private key never reaches a server or the outputs.
       expect(up.stdout).not.toMatch(/BEGIN (EC )?PRIVATE KEY/);
 

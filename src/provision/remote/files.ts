@@ -57,7 +57,8 @@ function checkPath(server: string, path: string): void {
 
 /** The script that writes `files` under `root`, runs `start`, and prints the hashes of what is there. */
 export function writeScript(inputs: Pick<FilesInputs, "server" | "root" | "files" | "start">, remove: readonly string[] = []): string {
-  const lines = ["set -e", "umask 077"];
+  // Directories readable by the daemons' own users (each file gets its own mode below, before it is renamed into place).
+  const lines = ["set -e", "umask 022"];
   for (const file of inputs.files) {
     checkPath(inputs.server, file.path);
     const target = quote(inputs.root + file.path);
