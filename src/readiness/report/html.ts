@@ -2,6 +2,7 @@ import type { Judged } from "../criteria.ts";
 import type { GateResult } from "../gate.ts";
 import { type ReportData, STATION_STATUSES, type Tally } from "./data.ts";
 import { day, digits, instant, type Lang, num, ownerName, percent, WORDS, type Words } from "./i18n.ts";
+import { driftHtml, type FoundDrift } from "./drift.ts";
 import { MAP_COLOURS, renderMap } from "./map.ts";
 
 /**
@@ -111,7 +112,7 @@ function trendSvg(r: GateResult, w: Words, lang: Lang): string {
   return `<svg id="trend" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" direction="ltr">${axis}<polyline fill="none" stroke="#555" stroke-width="1.5" points="${line}"/>${dots.join("")}</svg>`;
 }
 
-export function renderHtml(r: GateResult, data: ReportData, lang: Lang): string {
+export function renderHtml(r: GateResult, data: ReportData, lang: Lang, drift?: FoundDrift): string {
   const w = WORDS[lang];
   const dir = lang === "fa" ? "rtl" : "ltr";
   const m = r.milestone;
@@ -163,6 +164,7 @@ ${tallyTable(data.byOwner, w.owner, w, lang, true)}
 ${trendSvg(r, w, lang)}
 ${changes}
 ${expired}
+${drift === undefined ? "" : driftHtml(drift, lang, r.election.timeZone)}
 ${offendersSection(r, w, lang)}
 <footer>${w.generated} — ${ltr(r.judgedAt)} — ${digits(r.election.id, "en")}</footer>
 </main>

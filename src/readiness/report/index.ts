@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { writeFileAtomic } from "../../lib/fs.ts";
+import type { LatestDrift } from "../drift.ts";
 import type { GateRun } from "../gate.ts";
 import { reportData } from "./data.ts";
 import { renderHtml } from "./html.ts";
@@ -23,13 +24,16 @@ export interface ReportFiles {
  * never half of one). The HTML is rendered in memory first, so a failure
  * while rendering writes nothing.
  */
-export async function writeReport(run: GateRun, outDir: string, lang: Lang): Promise<ReportFiles> {
+export async function writeReport(run: GateRun & { readonly drift?: LatestDrift }, outDir: string, lang: Lang): Promise<ReportFiles> {
   const data = reportData(run);
-  const html = renderHtml(run.result, data, lang);
-  const summary = renderMarkdown(run.result, data);
+  // The drift section appears when the gate read a drift report of the results' stack.
+  const drift = run.drift?.found === true ? run.drift : undefined;
+  const html = renderHtml(run.result, data, lang, drift);
+  const summary = renderMarkdown(run.result, data, drift);
   const junit = renderJunit(run.result);
   const tallies = { stationCounts: data.stationCounts, byDistrict: data.byDistrict, byOperator: data.byOperator, byOwner: data.byOwner };
-  const json = `${JSON.stringify({ ...run.result, stations: tallies }, null, 1)}\n`;
+  const driftSummary = drift === undefined ? undefined : { file: drift.file, id: drift.report.id, at: drift.report.at, ageHours: drift.ageHours, verdict: drift.report.verdict, counts: drift.report.counts, waived: drift.report.waived };
+  const json = `${JSON.stringify({ ...run.result, stations: tallies, ...(driftSummary === undefined ? {} : { drift: driftSummary }) }, null, 1)}\n`;
   const files = { html: join(outDir, "report.html"), summary: join(outDir, "summary.md"), junit: join(outDir, "junit.xml"), json: join(outDir, "results.json") };
   await writeFileAtomic(files.json, json);
   await writeFileAtomic(files.junit, junit);

@@ -1,5 +1,6 @@
 import type { GateResult } from "../gate.ts";
 import type { ReportData, Tally } from "./data.ts";
+import { driftMarkdown, type FoundDrift } from "./drift.ts";
 
 /**
  * summary.md for a CI job summary: the verdict, each criterion, the worst
@@ -22,7 +23,7 @@ function tallies(title: string, rows: readonly Tally[]): string[] {
   return out;
 }
 
-export function renderMarkdown(r: GateResult, data: ReportData): string {
+export function renderMarkdown(r: GateResult, data: ReportData, drift?: FoundDrift): string {
   const icon = r.verdict === "ready" ? "✅" : r.verdict === "not-ready" ? "❌" : "⚠️";
   const m = r.milestone;
   const out: string[] = [
@@ -52,6 +53,7 @@ export function renderMarkdown(r: GateResult, data: ReportData): string {
     for (const o of c.offenders.slice(0, WORST)) out.push(`| \`${o.id}\` | ${o.owner} | ${o.district ?? ""} | ${cell(o.reason)} |`);
     out.push("", "</details>", "");
   }
+  if (drift !== undefined) out.push(...driftMarkdown(drift));
   out.push(...tallies("Worst districts", data.byDistrict), ...tallies("Owners", data.byOwner), ...tallies("Operators", data.byOperator));
   if (r.changes !== undefined) out.push(`Since ${r.changes.previous ?? "no earlier valid campaign"}: ${r.changes.newlyFailing} newly failing, ${r.changes.recovered} recovered.`, "");
   if (r.expiredWaivers.length > 0) out.push(`Expired waivers: ${r.expiredWaivers.map((w) => `${w.id} (${w.item}, until ${w.until})`).join(", ")}.`, "");
