@@ -6,6 +6,7 @@ import { parsePublicKey } from "../../model/sshkey.ts";
 import { type AllowList, assertAllowed } from "../allow.ts";
 import type { FailureClass } from "../types.ts";
 import { runTool, type ToolRun } from "./spawn.ts";
+import { knownHostsLine, type PinnedHost as BaseHost, pinnedSshArgv, shellQuote } from "../../toolchain/ssh.ts";
 
 /**
  * One command on a server over SSH, trusting only its pinned host key: the
@@ -18,14 +19,9 @@ import { runTool, type ToolRun } from "./spawn.ts";
  * allow-list guard runs before ssh is spawned: ssh is the lowest level these
  * readers send from. A server without a valid pin is not contacted.
  */
-export interface PinnedHost {
+export interface PinnedHost extends BaseHost {
   /** Named in errors and the guard's refusal (a target key or a server id). */
   readonly key: string;
-  readonly address: string;
-  readonly port: number;
-  readonly user: string;
-  /** The pinned public key, `type base64` as ssh-keyscan prints it. */
-  readonly hostKey: string;
 }
 
 export interface SshExecOptions {
@@ -41,48 +37,13 @@ export interface SshExecOptions {
   readonly maxStdout: number;
 }
 
-/** Host key algorithms to offer for a pinned key type (an RSA key signs with SHA-2 only). */
-const ALGORITHMS: Readonly<Record<string, string>> = { "ssh-rsa": "rsa-sha2-512,rsa-sha2-256" };
-
-export function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, "'\\''")}'`;
-}
+export { shellQuote };
 
 /** Whether a pin is a public key ssh can be told to expect; the reason when it is not. */
 export function checkPin(hostKey: string | undefined): { ok: true } | { ok: false; reason: string } {
   if (hostKey === undefined) return { ok: false, reason: "no pinned SSH host key" };
   const parsed = parsePublicKey(hostKey);
   return parsed.ok ? { ok: true } : { ok: false, reason: "an invalid pinned SSH host key" };
-}
-
-/** ssh's argv for one remote command (the known_hosts file already written). */
-export function pinnedSshArgv(host: PinnedHost, knownHosts: string, remoteCommand: string, options: Pick<SshExecOptions, "ssh" | "identityFile" | "timeoutMs">): string[] {
-  const [keyType = ""] = host.hostKey.trim().split(/\s+/);
-  const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
-  return [
-    ...(options.ssh ?? ["ssh"]),
-    "-F", "/dev/null",
-    "-o", "BatchMode=yes",
-    "-o", "StrictHostKeyChecking=yes",
-    "-o", `UserKnownHostsFile=${knownHosts}`,
-    "-o", "GlobalKnownHostsFile=/dev/null",
-    "-o", "UpdateHostKeys=no",
-    "-o", "CheckHostIP=no",
-    "-o", `HostKeyAlgorithms=${ALGORITHMS[keyType] ?? keyType}`,
-    "-o", `ConnectTimeout=${seconds}`,
-    "-o", "IdentitiesOnly=yes",
-    "-o", "ProxyCommand=none",
-    "-o", "ControlMaster=no",
-    "-o", "ControlPath=none",
-    "-o", "ForwardAgent=no",
-    "-o", "ClearAllForwardings=yes",
-    "-o", "LogLevel=ERROR",
-    ...(options.identityFile === undefined ? [] : ["-i", options.identityFile]),
-    "-p", String(host.port),
-    "-l", host.user,
-    "--", host.address,
-    remoteCommand,
-  ];
 }
 
 /**
@@ -95,12 +56,10 @@ export async function sshExec(host: PinnedHost, remoteCommand: string, options: 
   const pin = checkPin(host.hostKey);
   if (!pin.ok) throw new ProbeError(`${host.key}: ${host.address} has ${pin.reason}; it is not contacted`, { hint: "pin the server's key (servers.yaml ssh.hostKey, or the stack's pins overlay), as ssh-keyscan prints it" });
   assertAllowed(host.key, host.address, options.allow);
-  const [keyType = "", keyBody = ""] = host.hostKey.trim().split(/\s+/);
   const dir = await mkdtemp(join(tmpdir(), "amadegi-ssh-"));
   try {
     const knownHosts = join(dir, "known_hosts");
-    const hostPattern = host.port === 22 ? host.address : `[${host.address}]:${host.port}`;
-    await writeFile(knownHosts, `${hostPattern} ${keyType} ${keyBody}\n`, { mode: 0o600 });
+    await writeFile(knownHosts, knownHostsLine(host), { mode: 0o600 });
     return await runTool(pinnedSshArgv(host, knownHosts, remoteCommand, options), options.signal, options.maxStdout, "install openssh-client (ssh)");
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { shellQuote as quote } from "../../toolchain/ssh.ts";
 import { type Connection, reason, runRemote } from "./ssh.ts";
 
 /**
@@ -41,10 +42,6 @@ export interface FilesState {
 
 export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
-}
-
-export function quote(text: string): string {
-  return `'${text.replace(/'/g, "'\\''")}'`;
 }
 
 const MARK = "AMADEGI-HASHES";

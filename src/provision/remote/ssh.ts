@@ -4,12 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cidrContains, parseCidr, parseIpv4 } from "../../model/net.ts";
 import { inNetns } from "../../toolchain/netns.ts";
+import { knownHostsLine, pinnedSshArgv } from "../../toolchain/ssh.ts";
 
 /**
- * How provisioning reaches a server: OpenSSH, trusting only the pinned host
- * key (a known_hosts file written for the one call; StrictHostKeyChecking=yes,
- * never accept-new), the user's ssh config ignored (-F /dev/null), BatchMode so
- * nothing prompts. Before anything is spawned the target is checked against
+ * How provisioning reaches a server: OpenSSH as every amadegi reader of a
+ * server runs it (src/toolchain/ssh.ts: only the pinned host key, no config,
+ * no prompt). Before anything is spawned the target is checked against
  * the ranges the stack declares (`amadegi:probe.allow`) and, for a stack that
  * lives in a namespace (the rehearsal), that this process runs inside it: the
  * inventory's addresses belong to a real network and are never sent a packet
@@ -37,8 +37,6 @@ export interface RemoteResult {
   readonly stderr: string;
 }
 
-const ALGORITHMS: Readonly<Record<string, string>> = { "ssh-rsa": "rsa-sha2-512,rsa-sha2-256" };
-
 /** Refuse a target outside the stack's ranges, or a namespaced stack run from outside its namespace. */
 export function guardTarget(server: string, connection: Connection): void {
   const address = parseIpv4(connection.host);
@@ -56,37 +54,15 @@ export function guardTarget(server: string, connection: Connection): void {
 /** Run `command` on the server, with `input` on its standard input. Never throws for a remote failure: the code says. */
 export async function runRemote(server: string, connection: Connection, command: string, input: Buffer | string = "", timeoutMs = 120_000): Promise<RemoteResult> {
   guardTarget(server, connection);
-  const [keyType = "", keyBody = ""] = connection.hostKey.trim().split(/\s+/);
   const dir = await mkdtemp(join(tmpdir(), "amadegi-provision-"));
   try {
     const knownHosts = join(dir, "known_hosts");
-    const pattern = connection.port === 22 ? connection.host : `[${connection.host}]:${connection.port}`;
-    await writeFile(knownHosts, `${pattern} ${keyType} ${keyBody}\n`, { mode: 0o600 });
-    const argv = [
-      "-F", "/dev/null",
-      "-o", "BatchMode=yes",
-      "-o", "StrictHostKeyChecking=yes",
-      "-o", `UserKnownHostsFile=${knownHosts}`,
-      "-o", "GlobalKnownHostsFile=/dev/null",
-      "-o", "UpdateHostKeys=no",
-      "-o", "CheckHostIP=no",
-      "-o", `HostKeyAlgorithms=${ALGORITHMS[keyType] ?? keyType}`,
-      "-o", "ConnectTimeout=10",
-      "-o", "IdentitiesOnly=yes",
-      "-o", "ProxyCommand=none",
-      "-o", "ControlMaster=no",
-      "-o", "ControlPath=none",
-      "-o", "ForwardAgent=no",
-      "-o", "ClearAllForwardings=yes",
-      "-o", "LogLevel=ERROR",
-      "-i", connection.identityFile,
-      "-p", String(connection.port),
-      "-l", connection.user,
-      "--", connection.host,
-      command,
-    ];
+    const host = { address: connection.host, port: connection.port, user: connection.user, hostKey: connection.hostKey };
+    await writeFile(knownHosts, knownHostsLine(host), { mode: 0o600 });
+    const argv = pinnedSshArgv(host, knownHosts, command, { identityFile: connection.identityFile, timeoutMs: 10_000 });
     return await new Promise<RemoteResult>((resolve) => {
-      const child = spawn("ssh", argv, { stdio: ["pipe", "pipe", "pipe"] });
+      const [ssh = "ssh", ...rest] = argv;
+      const child = spawn(ssh, rest, { stdio: ["pipe", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
