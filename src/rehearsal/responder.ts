@@ -85,6 +85,9 @@ export interface LinkStatus {
   successes: number;
   last?: Attempt;
   lastSuccessAt?: string;
+  /** The gateway of the latest success, and the start of the first success through it (a failover, or a return to the primary). */
+  gateway?: string;
+  gatewaySince?: string;
   /** Start of the latest failed attempt that followed a success (or the first attempt): when the link began failing. */
   failedAt?: string;
   /** Start of the first successful attempt after `failedAt`: drills measure failover as recoveredAt − fault. */
@@ -113,7 +116,7 @@ export interface LinkEvent {
   readonly station: string;
   readonly link: string;
   readonly address: string;
-  /** first success; failing (from ok or from the start); recovered (failing → ok); gateway (ok, through another gateway than last time). */
+  /** first success; failing (from ok or from the start); recovered (failing → ok); gateway (ok → ok through another gateway than the previous success). */
   readonly event: "ok" | "failed" | "recovered" | "gateway";
   readonly gateway: string;
   readonly failure?: CheckinFailure;
@@ -332,7 +335,7 @@ export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> }
 
   const record = (status: LinkStatus, result: Attempt): void => {
     const before = status.state;
-    const previousGateway = status.last?.ok === true ? status.last.gateway : undefined;
+    const previousGateway = status.gateway;
     status.attempts += 1;
     status.last = result;
     dirty = true;
@@ -341,6 +344,10 @@ export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> }
       status.successes += 1;
       status.lastSuccessAt = result.at;
       status.state = "ok";
+      if (previousGateway !== result.gateway) {
+        status.gateway = result.gateway;
+        status.gatewaySince = result.at;
+      }
       if (before === "failing") {
         status.recoveredAt = result.at;
         event({ ...base, event: "recovered", ...(status.failedAt === undefined ? {} : { failedAt: status.failedAt }) });

@@ -243,7 +243,12 @@ describe.skipIf(!available)("device responder (root, namespaces, a real nginx an
     expect(Date.parse(mobile?.recoveredAt ?? "")).toBeGreaterThan(Date.parse(mobile?.failedAt ?? ""));
     expect(Date.parse(mobile?.recoveredAt ?? "")).toBeGreaterThanOrEqual(mended - 1_000);
     expect(events().find((e) => e.link === MOBILE.id && e.event === "recovered")).toMatchObject({ gateway: GW_B.id, failedAt: mobile?.failedAt });
-    expect(events().find((e) => e.link === FIBER.id && e.event === "gateway")).toMatchObject({ gateway: GW_B.id });
+    const gatewayEvent = events().find((e) => e.link === FIBER.id && e.event === "gateway");
+    expect(gatewayEvent).toMatchObject({ gateway: GW_B.id });
+    // The fiber link never failed: its failover shows as the first success through the secondary.
+    await waitFor("the fiber link's gateway in the status", () => status(FIBER.id)?.gateway === GW_B.id);
+    expect(status(FIBER.id)?.gatewaySince).toBe(gatewayEvent?.at);
+    expect(Date.parse(status(FIBER.id)?.gatewaySince ?? "")).toBeGreaterThanOrEqual(mended - 1_000);
   }, 40_000);
 
   it("SIGTERM stops it and writes the status a last time", async () => {
