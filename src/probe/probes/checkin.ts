@@ -1,4 +1,5 @@
 import { ProbeError } from "../../lib/errors.ts";
+import { GATEWAY_FILES } from "../../model/render/paths.ts";
 import { parsePublicKey } from "../../model/sshkey.ts";
 import type { Observation, ProbeContext, Target } from "../types.ts";
 import { parseRecord, type CheckinRecord } from "./checkin-record.ts";
@@ -47,7 +48,6 @@ export interface CheckinReader {
   read(gateway: Target, cursor: CheckinCursor | undefined, context: ProbeContext): Promise<CheckinBatch>;
 }
 
-const DEFAULT_LOG = "/var/log/amadegi/checkin.jsonl";
 const DEFAULT_MAX_BYTES = 8 * 1024 * 1024;
 const MAX_LINE = 8192;
 const MAX_EXAMPLES = 5;
@@ -82,7 +82,7 @@ export function checkinReader(options: ProbeOptions): CheckinReader {
       }
       const port = gateway.port ?? 22;
       const user = stringParam(gateway, "user") ?? options.ssh?.user ?? "amadegi";
-      const log = stringParam(gateway, "log") ?? DEFAULT_LOG;
+      const log = stringParam(gateway, "log") ?? GATEWAY_FILES.checkinLog;
       const maxBytes = numberParam(gateway, "maxBytes") ?? DEFAULT_MAX_BYTES;
       const signal = attemptSignal(context);
       const start = performance.now();
