@@ -58,8 +58,10 @@ export interface ResponderSpec {
 export type CheckinFailure = "timeout" | "refused" | "reset" | "no-route" | "no-address" | "tls" | "http" | "internal";
 
 export interface Attempt {
-  /** When the attempt started. */
+  /** When the attempt started (after waiting for a slot). */
   readonly at: string;
+  /** When it ended: the answer that decided it arrived, or the last gateway was given up. The times below derive from this. */
+  readonly end: string;
   readonly ok: boolean;
   /** The gateway that answered (ok), or the last one tried. */
   readonly gateway: string;
@@ -85,12 +87,12 @@ export interface LinkStatus {
   successes: number;
   last?: Attempt;
   lastSuccessAt?: string;
-  /** The gateway of the latest success, and the start of the first success through it (a failover, or a return to the primary). */
+  /** The gateway of the latest success, and when the first success through it ended (a failover, or a return to the primary). */
   gateway?: string;
   gatewaySince?: string;
-  /** Start of the latest failed attempt that followed a success (or the first attempt): when the link began failing. */
+  /** End of the first failed attempt after a success (or of the first attempt): when the link was seen failing. */
   failedAt?: string;
-  /** Start of the first successful attempt after `failedAt`: drills measure failover as recoveredAt − fault. */
+  /** End of the first successful attempt after `failedAt`: drills measure recovery as recoveredAt − fault. */
   recoveredAt?: string;
   /** Why the device does not check in at all (no-certificate). */
   error?: string;
@@ -322,7 +324,7 @@ export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> }
         if (gateway === undefined) continue;
         const outcome = await checkin(gateway, entry.address, context, headers, spec.timeoutMs, stopController.signal);
         if (stopped) return;
-        result = { at: at.toISOString(), ok: outcome.ok, gateway: id, ...(outcome.status === undefined ? {} : { status: outcome.status }), ...(outcome.failure === undefined ? {} : { failure: outcome.failure }), ...(outcome.error === undefined ? {} : { error: outcome.error }), ms: Math.round(performance.now() - started), ...(primaryFailed === undefined ? {} : { primaryFailed }) };
+        result = { at: at.toISOString(), end: new Date().toISOString(), ok: outcome.ok, gateway: id, ...(outcome.status === undefined ? {} : { status: outcome.status }), ...(outcome.failure === undefined ? {} : { failure: outcome.failure }), ...(outcome.error === undefined ? {} : { error: outcome.error }), ms: Math.round(performance.now() - started), ...(primaryFailed === undefined ? {} : { primaryFailed }) };
         if (outcome.ok) break;
         primaryFailed ??= { gateway: id, failure: outcome.failure ?? "internal", error: outcome.error ?? "" };
       }
@@ -339,17 +341,17 @@ export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> }
     status.attempts += 1;
     status.last = result;
     dirty = true;
-    const base = { at: result.at, operator: status.operator, serial: status.serial, station: status.station, link: status.link, address: status.address, gateway: result.gateway };
+    const base = { at: result.end, operator: status.operator, serial: status.serial, station: status.station, link: status.link, address: status.address, gateway: result.gateway };
     if (result.ok) {
       status.successes += 1;
-      status.lastSuccessAt = result.at;
+      status.lastSuccessAt = result.end;
       status.state = "ok";
       if (previousGateway !== result.gateway) {
         status.gateway = result.gateway;
-        status.gatewaySince = result.at;
+        status.gatewaySince = result.end;
       }
       if (before === "failing") {
-        status.recoveredAt = result.at;
+        status.recoveredAt = result.end;
         event({ ...base, event: "recovered", ...(status.failedAt === undefined ? {} : { failedAt: status.failedAt }) });
       } else if (before === "pending") event({ ...base, event: "ok" });
       else if (previousGateway !== undefined && previousGateway !== result.gateway) event({ ...base, event: "gateway" });
@@ -357,7 +359,7 @@ export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> }
     }
     status.state = "failing";
     if (before !== "failing") {
-      status.failedAt = result.at;
+      status.failedAt = result.end;
       event({ ...base, event: "failed", ...(result.failure === undefined ? {} : { failure: result.failure }), ...(result.error === undefined ? {} : { error: result.error }) });
     }
   };
