@@ -5,6 +5,7 @@ import { UsageError } from "../lib/errors.ts";
 import { type CriterionId, type Inventory, type IsoDate, type Milestone, todayIn } from "../model/index.ts";
 import { run } from "../toolchain/inspect.ts";
 import { CRITERIA_REGISTRY, type ExpiredWaiver, judge, type Judged } from "./criteria.ts";
+import type { LatestDrift } from "./drift.ts";
 import { type Evidence, readEvidence } from "./evidence.ts";
 import { History } from "./history.ts";
 import { type Approval, type ApprovalCheck, checkApprovals, quorum } from "./signoff.ts";
@@ -34,6 +35,8 @@ export interface GateOptions {
   readonly history?: string;
   /** Where to keep the validated inventory's snapshot (snapshot.ts); absent: validate every time. */
   readonly cacheDir?: string;
+  /** Where `amadegi drift` leaves each stack's latest report (`.amadegi/drift`); absent: no-unwaived-drift cannot judge. */
+  readonly driftDir?: string;
   /** Injected clock (tests). */
   readonly now?: Date;
 }
@@ -86,6 +89,8 @@ export interface GateRun {
   readonly result: GateResult;
   readonly inventory: Inventory;
   readonly evidence?: Evidence;
+  /** The results' stack's latest drift report, when one was looked for (the report's drift section). */
+  readonly drift?: LatestDrift;
 }
 
 /** The milestone in force on a day: the next one due (on or after it), else the last. */
@@ -164,6 +169,10 @@ export async function gate(options: GateOptions): Promise<GateRun> {
     reasons.push(`no results: milestone ${milestone.id} has criteria that need evidence (${criteria.filter((c) => c.needsResults).map((c) => c.id).join(", ")}); run \`amadegi check\` and pass --results FILE`);
   }
 
+  // The latest drift report of the stack the results are of (no-unwaived-drift, the report's drift section).
+  const stack = evidence?.header?.stack;
+  const drift = options.driftDir === undefined || stack === undefined ? undefined : await (await import("./drift.ts")).readLatestDrift(options.driftDir, stack, now);
+
   const since = milestone.checkinsSince ?? addDays(milestone.due, -7);
   const judged: Judged[] = [];
   for (const c of criteria) {
@@ -172,7 +181,7 @@ export async function gate(options: GateOptions): Promise<GateRun> {
       judged.push(judge(c, { cannotJudge: "no results" }, thresholds.get(c.id) ?? 100, inv.waivers, date));
       continue;
     }
-    const measure = c.measure({ inventory: inv, ...(evidence === undefined ? {} : { evidence }), date, milestone, checkinsSince: startOfDay(since, inv.election.timeZone).toISOString() });
+    const measure = c.measure({ inventory: inv, ...(evidence === undefined ? {} : { evidence }), ...(drift === undefined ? {} : { drift }), date, milestone, checkinsSince: startOfDay(since, inv.election.timeZone).toISOString() });
     judged.push(judge(c, measure, thresholds.get(c.id) ?? 100, inv.waivers, date));
   }
   for (const j of judged) if (j.outcome === "cannot-judge" && j.reason !== "no results") reasons.push(`${j.id}: ${j.reason ?? "cannot judge"}`);
@@ -205,7 +214,7 @@ export async function gate(options: GateOptions): Promise<GateRun> {
     expiredWaivers,
   };
   if (options.history !== undefined) result = record(options.history, result, evidence);
-  return { result, inventory: inv, ...(evidence === undefined ? {} : { evidence }) };
+  return { result, inventory: inv, ...(evidence === undefined ? {} : { evidence }), ...(drift === undefined ? {} : { drift }) };
 }
 
 function pickMilestone(inv: Inventory, loaded: GateInventory, id: string | undefined, date: IsoDate): Milestone {

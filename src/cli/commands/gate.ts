@@ -54,6 +54,7 @@ export async function gateOptions(args: ParsedArgs, io: Io, record = true): Prom
     ...(committee === undefined ? {} : { committeeFile: displayPath(io, committee) }),
     ...(history === undefined ? {} : { history: displayPath(io, history) }),
     ...(flag(args, "no-cache") ? {} : { cacheDir: displayPath(io, join(".amadegi", "cache")) }),
+    driftDir: displayPath(io, join(".amadegi", "drift")),
   };
 }
 
