@@ -1,6 +1,8 @@
-import { dirname } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { LocalWorkspace, PulumiCommand, type PulumiFn, type Stack } from "@pulumi/pulumi/automation/index.js";
 import { ToolError } from "../lib/errors.ts";
+import { writeFileAtomic } from "../lib/fs.ts";
 import { engineEnv, ensureBackend } from "../toolchain/env.ts";
 import { which } from "../toolchain/inspect.ts";
 import { PULUMI_VERSION } from "../toolchain/pins.ts";
@@ -48,4 +50,29 @@ export async function openStack(stackName: string, options: StackOptions = {}): 
     { stackName, projectName: "amadegi", program: options.program ?? defaultProgram },
     { workDir, envVars: engineEnv(env), pulumiCommand: pulumi, secretsProvider: "passphrase" },
   );
+}
+
+/**
+ * Open a stack, run `work` on it, and leave its settings file as it was.
+ *
+ * The passphrase secrets provider writes an `encryptionsalt:` line into
+ * `stacks/Pulumi.<stack>.yaml` on a machine's first use of a stack (and a new
+ * one whenever the line is missing): a per-machine value in a tracked file
+ * (pulumi/pulumi#8408). amadegi keeps no secret in stack settings — the
+ * secrets (keys the PKI made) live in the state, whose checkpoint carries its
+ * own secrets-manager state — so the line is not needed there: when the only
+ * change to the file is such a line, the file is put back byte for byte.
+ */
+export async function withStack<T>(stackName: string, options: StackOptions, work: (stack: Stack) => Promise<T>): Promise<T> {
+  const file = join(options.workDir ?? repoRoot, "stacks", `Pulumi.${stackName}.yaml`);
+  const before = existsSync(file) ? readFileSync(file, "utf8") : undefined;
+  try {
+    return await work(await openStack(stackName, options));
+  } finally {
+    if (before !== undefined && existsSync(file)) {
+      const after = readFileSync(file, "utf8");
+      const withoutSalt = after.split("\n").filter((line) => !line.startsWith("encryptionsalt:")).join("\n");
+      if (after !== before && withoutSalt.replace(/\n*$/, "") === before.replace(/\n*$/, "")) await writeFileAtomic(file, before);
+    }
+  }
 }

@@ -13,7 +13,8 @@ import { ANSWERING_STATES } from "./plan.ts";
  * serial the inventory gives it (`device.serial`, required by the schema), an
  * EC P-256 key and a certificate request (CN = serial) in the rehearsal's state
  * directory. The stack signs the requests with the rehearsal's election PKI
- * (`devices/issued/<serial>.crt`, `devices/ca.crt`); the responder
+ * (`devices/issued/<serial>.crt`, and the authority beside them,
+ * `devices/issued/ca.crt`); the responder
  * (responder.ts) then checks in for every device, over each of its links.
  *
  * Keys are kept across `down`/`up`, like the servers' host keys: a device keeps
@@ -38,7 +39,7 @@ export function deviceLayout(stateDir: string): DeviceLayout {
   return {
     dir,
     issued,
-    ca: join(dir, "ca.crt"),
+    ca: join(issued, "ca.crt"),
     run: join(dir, "run"),
     key: (serial) => join(dir, `${serial}.key`),
     csr: (serial) => join(dir, `${serial}.csr`),

@@ -58,5 +58,5 @@ export async function issueDevices(ca: TestCa, devicesDir: string, serials: read
     }
   };
   await Promise.all(Array.from({ length: parallel }, worker));
-  await run("cp", [ca.cert, join(devicesDir, "ca.crt")]);
+  await run("cp", [ca.cert, join(devicesDir, "issued", "ca.crt")]);
 }

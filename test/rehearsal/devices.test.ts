@@ -82,7 +82,7 @@ describe("device plan", () => {
     }
     const first = result.responders[0]?.spec;
     expect(first?.intervalMs).toBe(defaultIntervalMs(result.links));
-    expect(first?.ca).toBe("/state/devices/ca.crt");
+    expect(first?.ca).toBe("/state/devices/issued/ca.crt");
     const device = first?.devices[0];
     const station = inventory.stationsById.get(device?.station ?? "");
     expect(device?.gateways).toEqual([station?.gateways.primary, station?.gateways.secondary]);

@@ -38,8 +38,8 @@ async function provisionedFile(file: string, stack: string): Promise<Provisioned
 
 /** The provisioned state from the stack's outputs, through the Pulumi engine (loaded only when needed). */
 async function provisionedOutputs(stack: string): Promise<ProvisionedState | undefined> {
-  const { openStack } = await import("../../provision/workspace.ts");
-  const outputs = await (await openStack(stack)).outputs();
+  const { withStack } = await import("../../provision/workspace.ts");
+  const outputs = await withStack(stack, {}, (s) => s.outputs());
   const servers = outputs.servers?.value;
   if (servers === undefined) return undefined;
   const { state, problems } = parseProvisioned({ stack, servers }, stack);

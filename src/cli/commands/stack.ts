@@ -128,9 +128,8 @@ function stackCommand(operation: Operation, usageDetail: string): Command {
         if (netns !== undefined && !inNetns(netns)) return reexecInNetns(netns, argvOf(operation, args), io);
       }
       // The Pulumi SDK takes most of a second to load: only the stack commands pay for it.
-      const { openStack } = await import("../../provision/workspace.ts");
-      const stack = await openStack(name, { env: io.env });
-      const done = await perform(operation, stack);
+      const { withStack } = await import("../../provision/workspace.ts");
+      const done = await withStack(name, { env: io.env }, (stack) => perform(operation, stack));
       report(io, flag(args, "json"), { stack: name, operation, ...done });
       const markdown = stringOption(args, "markdown");
       if (markdown !== undefined && "engineOutput" in done) {
