@@ -50,6 +50,8 @@ export async function check(options: CheckOptions): Promise<CheckOutcome> {
   const catalog = loadCatalog(options.checks, { inventory });
   if (catalog.catalog === undefined) return { ran: false, findings: catalog.findings };
   let pins: PinOverlay | undefined;
+  /** The key the overlay's servers accept (the rehearsal's control key): check-in reads log in with it. */
+  let identityFile: string | undefined;
   if (stack.probe.pins !== undefined) {
     // The stack's servers are not the inventory's pins (the rehearsal's sshd have keys of their own):
     // without the overlay every ssh result would be a false `down`, so its absence stops the campaign.
@@ -63,6 +65,7 @@ export async function check(options: CheckOptions): Promise<CheckOutcome> {
     const read = readPins(file, inventory.servers, { stack: options.stack });
     if (read.pins === undefined) return { ran: false, findings: read.findings };
     pins = read.pins;
+    identityFile = read.controlKey;
   }
   const filter = options.select === undefined ? undefined : parseSelect(options.select, provincesOf(inventory));
   const { targets, unaddressed } = buildTargets(inventory, catalog.catalog, filter, pins === undefined ? {} : { pins });
@@ -73,7 +76,7 @@ export async function check(options: CheckOptions): Promise<CheckOutcome> {
   const icmp: IcmpOptions = { command: options.fping ?? ["fping"] };
   const p = stack.probe;
   const tls = { ...(p.ca === undefined ? {} : { caFile: p.ca }), ...(p.clientCert === undefined ? {} : { certFile: p.clientCert }), ...(p.clientKey === undefined ? {} : { keyFile: p.clientKey }) };
-  const real = options.probes === undefined ? createProbes({ allow, icmp, tls }) : undefined;
+  const real = options.probes === undefined ? createProbes({ allow, icmp, tls, ...(identityFile === undefined ? {} : { ssh: { identityFile } }) }) : undefined;
   const probes: ProbeSet = options.probes ?? {
     ...real,
     icmp: (tuning) => icmpProbe({ allow, icmp: { ...icmp, count: tuning.count, intervalMs: tuning.intervalMs } }),
