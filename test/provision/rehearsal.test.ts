@@ -11,7 +11,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -152,6 +152,47 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
       expect(by("gateway-https").length).toBeGreaterThan(0);
       // Up, or degraded by a slow first answer on this shared machine (RTT); never down.
       for (const line of [...by("gateway-https"), ...by("dns-answers"), ...by("ntp-offset")]) expect(["up", "degraded"], `${line.check} ${line.server}: ${line.detail}`).toContain(line.status);
+    },
+    ENGINE,
+  );
+
+  it(
+    "drift: none after up; a file changed by hand on a server, an inventory the stack has not provisioned yet, and links a campaign never saw are each found",
+    async () => {
+      const results = join(state, "results.jsonl");
+      const clean = await amadegi("drift", "--stack", stack, "--results", results, "--no-history", "--json");
+      const first = JSON.parse(clean.stdout) as { counts: Record<string, number> };
+      expect(first.counts["changed-on-server"], clean.stdout).toBe(0);
+      expect(first.counts["not-provisioned"]).toBe(0);
+      expect(first.counts.unreachable).toBe(0);
+      // The campaign was of the servers only (--select server=*): every link is declared but never observed.
+      expect(first.counts["never-observed"]).toBeGreaterThan(1000);
+      expect(clean.code).toBe(1);
+
+      // By hand, on gw-teh1-01, as an operator with a shell would: one line added to nginx.conf.
+      const nginx = join(state, "servers", "gw-teh1-01", "root", "etc/amadegi/nginx/nginx.conf");
+      await writeFile(nginx, `${await readFile(nginx, "utf8")}# changed by hand\n`);
+      // The inventory moves station PKD-0001 from gw-teh1-01 to gw-teh1-02; `up` has not run since.
+      const copy = await mkdtemp(join(tmpdir(), "amadegi-t-drift-inv-"));
+      try {
+        await cp(join(repoRoot, "inventory"), join(copy, "inventory"), { recursive: true });
+        await cp(join(repoRoot, "governance"), join(copy, "governance"), { recursive: true });
+        const district = join(copy, "inventory", "districts", "pakdasht.yaml");
+        const text = await readFile(district, "utf8");
+        const moved = text.replace("gateways: { primary: gw-teh1-01, secondary: gw-krj-01 }", "gateways: { primary: gw-teh1-02, secondary: gw-krj-01 }");
+        expect(moved).not.toBe(text);
+        await writeFile(district, moved);
+        const drift = await amadegi("drift", "--stack", stack, "--results", results, "--inventory", join(copy, "inventory"), "--no-history", "--json");
+        expect(drift.code, drift.stderr).toBe(1);
+        const report = JSON.parse(drift.stdout) as { items: { kind: string; object: string; subject?: string; detail: string }[] };
+        const of = (kind: string) => report.items.filter((i) => i.kind === kind);
+        expect(of("changed-on-server").map((i) => `${i.object} ${i.subject ?? ""}`)).toEqual(["gw-teh1-01 /etc/amadegi/nginx/nginx.conf"]);
+        // Both gateways' station lists (links.json) differ from what was provisioned.
+        expect([...new Set(of("not-provisioned").map((i) => i.object))].sort()).toEqual(["gw-teh1-01", "gw-teh1-02"]);
+        expect(of("unreachable")).toEqual([]);
+      } finally {
+        await rm(copy, { recursive: true, force: true });
+      }
     },
     ENGINE,
   );
