@@ -35,12 +35,14 @@ import { parseSelectTerms } from "../../src/probe/targets.ts";
 import { namespaceNames, rehearsalDown, rehearsalUp } from "../../src/rehearsal/index.ts";
 import { listNetns } from "../../src/toolchain/netns.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
+import { throwawayEnv } from "../helpers/engine.ts";
 import { netnsAvailable } from "../helpers/netns.ts";
 
 interface Step {
   run?: string;
   uses?: string;
   if?: string;
+  "continue-on-error"?: boolean;
   with?: Record<string, string | boolean | number>;
 }
 interface Job {
@@ -56,8 +58,14 @@ interface Workflow {
 const skipped = process.getuid?.() !== 0 ? "not root" : !(await netnsAvailable()) ? "no network namespaces (iproute2, nftables)" : undefined;
 const prefix = `amadegi-r-w${process.pid}-`;
 const names = namespaceNames(prefix);
-/** The stack the campaigns run with: the workflow's STACK, set to the rehearsal's. */
-const STACK = "rehearsal";
+/**
+ * The stack the campaigns run with: the workflow's STACK, set to a rehearsal
+ * stack of this test's own (the tracked rehearsal settings, pointed at this
+ * test's namespaces and state), provisioned for real before the workflow runs —
+ * the central systems a readiness run finds in place.
+ */
+const STACK = `rehearsal-w${process.pid}`;
+const stackFile = join(repoRoot, "stacks", `Pulumi.${STACK}.yaml`);
 /**
  * The gate's day, pinned so the verdict does not depend on today: T-7's due day
  * (1405-11-29), whose criteria (links-live, gateways-up, dns-up, ntp-in-sync, and
@@ -67,6 +75,7 @@ const GATE_DATE = "1405-11-29";
 
 let root = "";
 let state = "";
+let sandbox: Awaited<ReturnType<typeof throwawayEnv>> | undefined;
 let template = "";
 let artifacts = "";
 let summaryFile = "";
@@ -82,6 +91,9 @@ function stepEnv(wf: Workflow, job: Job): NodeJS.ProcessEnv {
     ...env,
     ...declared,
     STACK,
+    // The runner's Pulumi environment (what a team provides on amadegi-central): the backend the
+    // stack was provisioned with and its passphrase. drift reads the stack's outputs there.
+    ...(sandbox === undefined ? {} : { PULUMI_BACKEND_URL: `file://${join(sandbox.dir, "pulumi")}`, PULUMI_CONFIG_PASSPHRASE_FILE: sandbox.env.PULUMI_CONFIG_PASSPHRASE_FILE }),
     GITHUB_STEP_SUMMARY: summaryFile,
     // `npx amadegi` is the workspace's own bin (package.json); never fetch a package.
     npm_config_yes: "false",
@@ -189,7 +201,7 @@ async function runJob(wf: Workflow, job: Job, matrix: Record<string, string>, wo
     const command = line.split(" ")[2] ?? "";
     const result = await shell(extra[command] === undefined ? line : `${line} ${extra[command]}`, workspace, env);
     ran.push(result);
-    if (result.code !== 0) failed = true;
+    if (result.code !== 0 && step["continue-on-error"] !== true) failed = true;
   }
   return ran;
 }
@@ -246,13 +258,20 @@ describe.skipIf(skipped !== undefined)(`readiness workflow lines run in the rehe
     await symlink(join(repoRoot, "bin"), join(template, "bin"));
     // The rehearsal stack, pointed at this test's rehearsal (its probing
     // namespace and its pins overlay), as test/rehearsal does.
-    const settings = readFileSync(join(repoRoot, "stacks", `Pulumi.${STACK}.yaml`), "utf8")
+    const settings = readFileSync(join(repoRoot, "stacks", "Pulumi.rehearsal.yaml"), "utf8")
       .replace("netns: amadegi-r-probe", `netns: ${names.probe}`)
-      .replace("pins: .amadegi/rehearsal/pins.yaml", `pins: ${join(state, "pins.yaml")}`);
-    expect(settings).toContain(`netns: ${names.probe}`);
-    expect(settings).toContain(`pins: ${join(state, "pins.yaml")}`);
+      .replace("pins: .amadegi/rehearsal/pins.yaml", `pins: ${join(state, "pins.yaml")}`)
+      .replace("ca: .amadegi/rehearsal/ca.crt", `ca: ${join(state, "ca.crt")}`)
+      .replace("caFile: .amadegi/rehearsal/ca.crt", `caFile: ${join(state, "ca.crt")}`)
+      .replace("requests: .amadegi/rehearsal/devices", `requests: ${join(state, "devices")}`)
+      .replace("issued: .amadegi/rehearsal/devices/issued", `issued: ${join(state, "devices", "issued")}`);
+    for (const expected of [`netns: ${names.probe}`, `pins: ${join(state, "pins.yaml")}`, `ca: ${join(state, "ca.crt")}`, `caFile: ${join(state, "ca.crt")}`, `issued: ${join(state, "devices", "issued")}`]) {
+      expect(settings).toContain(expected);
+    }
     await mkdir(join(template, "stacks"));
     await writeFile(join(template, "stacks", `Pulumi.${STACK}.yaml`), settings);
+    // The engine reads a stack's settings from the repository's stacks/ (Pulumi.yaml's stackConfigDir).
+    await writeFile(stackFile, settings);
 
     // The shards: the matrix entries whose selection covers the sample's provinces, and the central one.
     const loaded = await loadInventory(join(template, "inventory"));
@@ -269,9 +288,18 @@ describe.skipIf(skipped !== undefined)(`readiness workflow lines run in the rehe
     const up = await rehearsalUp({ inventory: join(template, "inventory"), stateDir: state, prefix });
     expect(up.status.problems).toEqual([]);
     expect(up.status.whole).toBe(true);
-  }, 240_000);
+    // The overlay names the stack it was written for: this test's stack stands in for the rehearsal's.
+    const pins = join(state, "pins.yaml");
+    await writeFile(pins, readFileSync(pins, "utf8").replace(/^stack: .*$/m, `stack: ${STACK}`));
+    // The central systems, provisioned by the stack for real (a sandbox backend of this test's own).
+    sandbox = await throwawayEnv();
+    const provisioned = await shell(`node bin/amadegi.js up --stack ${STACK}`, repoRoot, sandbox.env);
+    expect(provisioned.code, provisioned.stderr).toBe(0);
+  }, 400_000);
 
   afterAll(async () => {
+    await rm(stackFile, { force: true });
+    await sandbox?.cleanup();
     if (state !== "") {
       const down = await rehearsalDown({ stateDir: state, prefix }).catch((error: unknown) => ({ leftovers: [String(error)] }));
       expect(down.leftovers).toEqual([]);
@@ -292,7 +320,7 @@ describe.skipIf(skipped !== undefined)(`readiness workflow lines run in the rehe
       const ran = await runJob(wf, shardJob, matrix, workspace);
       expect(ran.map((r) => r.line.split(" ")[2])).toEqual(["check"]);
       // Ready (0) or not ready (1); never could not run (2), which would also mean an invalid campaign.
-      expect([0, 1], `${ran[0]?.line}\n${ran[0]?.stderr}`).toContain(ran[0]?.code);
+      expect([0, 1], `${ran[0]?.line}\n${ran[0]?.stdout}\n${ran[0]?.stderr}`).toContain(ran[0]?.code);
     }
     expect(readdirSync(artifacts).sort()).toEqual(shards.map((m) => `results-${m.shard}`).sort());
 
@@ -300,7 +328,12 @@ describe.skipIf(skipped !== undefined)(`readiness workflow lines run in the rehe
     // The gate's date pinned and its verdict as JSON: appended after the workflow's own words.
     const ran = await runJob(wf, aggregate, {}, workspace, { gate: `--date ${GATE_DATE} --json` });
     const by = Object.fromEntries(ran.map((r) => [r.line.split(" ")[2] ?? "", r]));
-    expect(Object.keys(by)).toEqual(["merge", "report", "publish", "gate"]);
+    expect(Object.keys(by)).toEqual(["merge", "drift", "report", "publish", "gate"]);
+    // drift read the stack's outputs, asked every server over SSH inside the rehearsal, and left its report where the gate reads it.
+    expect([0, 1], `${by.drift?.line}\n${by.drift?.stdout}\n${by.drift?.stderr}`).toContain(by.drift?.code);
+    const drift = JSON.parse(readFileSync(join(workspace, ".amadegi", "drift", `${STACK}.json`), "utf8")) as { stack: string; items: { kind: string }[] };
+    expect(drift.stack).toBe(STACK);
+    expect(drift.items.filter((i) => i.kind === "unreachable" || i.kind === "not-provisioned")).toEqual([]);
     // merge proves coverage: every station and server of the sample exactly once, no overlap.
     expect(by.merge?.code, `${by.merge?.line}\n${by.merge?.stderr}`).toBe(0);
     expect(by.merge?.stdout).toContain(`merged ${shards.length} shards`);
