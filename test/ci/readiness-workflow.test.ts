@@ -118,7 +118,7 @@ describe("readiness workflow", () => {
     expect(aggregate?.if).toBe("always()");
     expect(aggregate?.needs).toBe("shard");
     const commands = (aggregate?.steps ?? []).map((s) => (s.run === undefined ? undefined : amadegiArgs(s.run)?.[0])).filter((c): c is string => c !== undefined);
-    expect(commands).toEqual(["merge", "report", "publish", "gate"]);
+    expect(commands).toEqual(["merge", "drift", "report", "publish", "gate"]);
     for (const c of commands) {
       const io = { out: () => {}, err: () => {}, cwd: repoRoot, env: process.env };
       expect(await main([c, "--help"], io), `amadegi ${c} --help`).toBe(0);
@@ -126,6 +126,9 @@ describe("readiness workflow", () => {
     // Every step after the merge runs even when a step before it failed (not ready is exit 1).
     const afterMerge = (aggregate?.steps ?? []).slice((aggregate?.steps ?? []).findIndex((s) => s.run?.includes("amadegi merge")) + 1);
     expect(afterMerge.every((s) => s.if === "always()")).toBe(true);
+    // drift's own exit (1: unwaived drift) is judged by the gate's no-unwaived-drift; it never stops the job.
+    const drift = (aggregate?.steps ?? []).find((s) => s.run?.includes("amadegi drift"));
+    expect((drift as { "continue-on-error"?: boolean } | undefined)?.["continue-on-error"]).toBe(true);
   });
 });
 
