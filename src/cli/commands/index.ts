@@ -37,4 +37,5 @@ export const commands: readonly CommandEntry[] = [
     summary: "the election network in miniature on this machine: namespaces, operators' links, sshd per server (root)",
     load: async () => (await import("./rehearsal.ts")).rehearsalCommand,
   },
+  { name: "drill", summary: "inject a fault into the rehearsal, run the campaign, report what was detected and attributed, restore (root)", load: async () => (await import("./drill.ts")).drillCommand },
 ];
