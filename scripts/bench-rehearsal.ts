@@ -1,30 +1,43 @@
 // npm run bench:rehearsal — the whole sample inventory (Pakdasht and Tehran,
-// every link) as a rehearsal: up → an `amadegi check` campaign from the
-// probing namespace (the real CLI, re-running itself there) → down, with the
-// time of each phase. A measurement, not a test: it prints, it asserts only
-// that each phase did its job. It uses its own namespaces (amadegi-r-bench-*)
-// and state directory, so a rehearsal that is already up is left alone; every
-// packet stays inside them. Root only.
+// every link) as a rehearsal, every phase timed: rehearsal up → device keys →
+// `amadegi up` of a rehearsal stack (the real engine provisions the PKI and
+// every server over SSH) → devices start, until every link has checked in
+// once → an `amadegi check` campaign from the probing namespace → drift →
+// destroy → rehearsal down. A measurement, not a test: it prints, it asserts
+// only that each phase did its job. It uses its own namespaces
+// (amadegi-r-bench-*), state directory, Pulumi backend and stack
+// (stacks/Pulumi.bench-<pid>.yaml, removed after), so a rehearsal that is
+// already up is left alone; every packet stays inside them. Root only.
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rehearsalDown, rehearsalUp } from "../src/rehearsal/index.ts";
+import { devicesStatus } from "../src/rehearsal/responders.ts";
+import { rehearsalStackSettings } from "../src/rehearsal/stackfile.ts";
 
 const REPO = join(import.meta.dirname, "..");
 const PREFIX = "amadegi-r-bench-";
 const DEADLINE = process.env.BENCH_DEADLINE ?? "120s";
+const STACK = `bench-${process.pid}`;
+const DEVICE_WAIT_MS = 300_000;
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
-async function campaign(stacks: string, out: string): Promise<{ code: number | null; report: { targets: number; summary: { total: Record<string, number> }; elapsedMs: number } }> {
-  const child = spawn(process.execPath, [join(REPO, "bin", "amadegi.js"), "check", "--stacks", stacks, "--stack", "rehearsal", "--inventory", join(REPO, "inventory"), "--checks", join(REPO, "checks"), "--deadline", DEADLINE, "--out", out, "--json"], { cwd: REPO, stdio: ["ignore", "pipe", "inherit"] });
-  let text = "";
-  child.stdout.on("data", (c: Buffer) => (text += c.toString()));
+/** `amadegi ...args` to completion; its stdout, and stderr passed through. */
+async function amadegi(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; ms: number }> {
+  const started = Date.now();
+  const child = spawn(process.execPath, [join(REPO, "bin", "amadegi.js"), ...args], { cwd: REPO, env, stdio: ["ignore", "pipe", "inherit"] });
+  let stdout = "";
+  child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-  return { code, report: JSON.parse(text) as { targets: number; summary: { total: Record<string, number> }; elapsedMs: number } };
+  return { code, stdout, ms: Date.now() - started };
+}
+
+function must(phase: string, ran: { code: number | null; stdout: string }, ok: readonly number[] = [0]): void {
+  if (ran.code === null || !ok.includes(ran.code)) throw new Error(`${phase} exited ${ran.code}: ${ran.stdout.slice(-500)}`);
 }
 
 async function main(): Promise<void> {
@@ -35,34 +48,65 @@ async function main(): Promise<void> {
   }
   const work = await mkdtemp(join(tmpdir(), "amadegi-bench-rehearsal-"));
   const state = join(work, "state");
+  const stackFile = join(REPO, "stacks", `Pulumi.${STACK}.yaml`);
+  // The bench's own Pulumi backend and passphrase: the project's stacks are never touched.
+  const engine = join(work, "engine");
+  await mkdir(engine, { recursive: true });
+  await writeFile(join(engine, "passphrase"), "bench passphrase\n", { mode: 0o600 });
+  const env = { ...process.env, AMADEGI_STATE_DIR: engine, PULUMI_CONFIG_PASSPHRASE_FILE: join(engine, "passphrase") };
   try {
-    const stacks = join(work, "stacks");
-    await mkdir(stacks);
-    const settings = (await readFile(join(REPO, "stacks", "Pulumi.rehearsal.yaml"), "utf8"))
-      .replace("netns: amadegi-r-probe", `netns: ${PREFIX}probe`)
-      .replace("pins: .amadegi/rehearsal/pins.yaml", `pins: ${join(state, "pins.yaml")}`);
-    if (!settings.includes(`netns: ${PREFIX}probe`)) throw new Error("stacks/Pulumi.rehearsal.yaml has no amadegi:probe.netns: amadegi-r-probe to point at the bench's namespace");
-    if (!settings.includes(`pins: ${join(state, "pins.yaml")}`)) throw new Error("stacks/Pulumi.rehearsal.yaml has no amadegi:probe.pins: .amadegi/rehearsal/pins.yaml to point at the bench's overlay");
-    await writeFile(join(stacks, "Pulumi.rehearsal.yaml"), settings);
+    const settings = rehearsalStackSettings(await readFile(join(REPO, "stacks", "Pulumi.rehearsal.yaml"), "utf8"), state, PREFIX);
+    await writeFile(stackFile, settings);
     const total = Date.now();
     const up = await rehearsalUp({ inventory: join(REPO, "inventory"), stateDir: state, prefix: PREFIX });
     if (!up.status.whole) throw new Error(`rehearsal up is not whole: ${up.status.problems.join("; ")}`);
+    // The overlay names the stack it was written for: the bench's stack stands in for the rehearsal's.
+    const pins = join(state, "pins.yaml");
+    await writeFile(pins, (await readFile(pins, "utf8")).replace(/^stack: .*$/m, `stack: ${STACK}`));
     const plan = up.plan;
     const answering = plan.operators.reduce((n, o) => n + o.answering, 0);
-    const probed = Date.now();
-    const { code, report } = await campaign(stacks, join(work, "results.jsonl"));
-    const probeMs = Date.now() - probed;
+
+    const keys = await amadegi(["rehearsal", "devices", "keys", "--state", state], env);
+    must("devices keys", keys);
+    const provision = await amadegi(["up", "--stack", STACK, "--json"], env);
+    must("up", provision);
+    const resources = Object.values((JSON.parse(provision.stdout) as { changes: Record<string, number> }).changes).reduce((a, b) => a + b, 0);
+    const start = await amadegi(["rehearsal", "devices", "start", "--state", state], env);
+    must("devices start", start);
+    const waited = Date.now();
+    let links = devicesStatus(state).links;
+    while (Date.now() - waited < DEVICE_WAIT_MS && (links.length === 0 || links.some((l) => l.state === "pending"))) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      links = devicesStatus(state).links;
+    }
+    const checkinMs = Date.now() - waited;
+    const ok = links.filter((l) => l.state === "ok").length;
+
+    const check = await amadegi(["check", "--stack", STACK, "--deadline", DEADLINE, "--out", join(work, "results.jsonl"), "--json"], env);
+    must("check", check, [0, 1]);
+    const report = JSON.parse(check.stdout) as { targets: number; valid: boolean; summary: { total: Record<string, number> }; elapsedMs: number };
+    const drift = await amadegi(["drift", "--stack", STACK, "--results", join(work, "results.jsonl"), "--no-history", "--json"], env);
+    must("drift", drift, [0, 1]);
+    const counts = (JSON.parse(drift.stdout) as { counts: Record<string, number> }).counts;
+    const destroy = await amadegi(["destroy", "--stack", STACK], env);
+    must("destroy", destroy);
     const down = await rehearsalDown({ stateDir: state, prefix: PREFIX });
     if (down.leftovers.length > 0) throw new Error(`down left: ${down.leftovers.join("; ")}`);
     const t = report.summary.total;
     console.log(`rehearsal of the sample inventory (${plan.operators.reduce((n, o) => n + o.addresses, 0)} link addresses, ${plan.servers.length} servers)`);
     console.log(`  built: ${plan.namespaces.length} namespaces, ${plan.veths.length} veth links, ${plan.servers.length} sshd, ${answering} answering link addresses, ${plan.operators.reduce((n, o) => n + o.blind.length, 0)} blind, ${plan.operators.reduce((n, o) => n + o.weak.length, 0)} weak`);
-    console.log(`  up:     ${seconds(up.elapsedMs)}`);
-    console.log(`  check:  ${seconds(probeMs)} (campaign ${seconds(report.elapsedMs)}, ${report.targets} targets, exit ${code}: up ${t.up} · degraded ${t.degraded} · down ${t.down} · unreachable ${t.unreachable} · unknown ${t.unknown})`);
-    console.log(`  down:   ${seconds(down.elapsedMs)} (${down.namespaces.length} namespaces, ${down.processes} processes)`);
-    console.log(`  total:  ${seconds(Date.now() - total)}`);
+    console.log(`  rehearsal up:   ${seconds(up.elapsedMs)}`);
+    console.log(`  device keys:    ${seconds(keys.ms)}`);
+    console.log(`  stack up:       ${seconds(provision.ms)} (${resources} resources: PKI, ${plan.servers.length} servers' roles over SSH, device certificates)`);
+    console.log(`  devices start:  ${seconds(start.ms)}; first check-in over every link: ${seconds(checkinMs)} (${links.length} links: ${ok} ok, ${links.length - ok} not)`);
+    console.log(`  check:          ${seconds(check.ms)} (campaign ${seconds(report.elapsedMs)}, ${report.targets} targets, ${report.valid ? "valid" : "INVALID"}, exit ${check.code}: up ${t.up} · degraded ${t.degraded} · down ${t.down} · unreachable ${t.unreachable} · unknown ${t.unknown})`);
+    console.log(`  drift:          ${seconds(drift.ms)} (exit ${drift.code}: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(" · ")})`);
+    console.log(`  destroy:        ${seconds(destroy.ms)}`);
+    console.log(`  rehearsal down: ${seconds(down.elapsedMs)} (${down.namespaces.length} namespaces, ${down.processes} processes)`);
+    console.log(`  total:          ${seconds(Date.now() - total)} (goal: up, probed and down within 5 min)`);
   } finally {
     await rehearsalDown({ stateDir: state, prefix: PREFIX }).catch(() => undefined);
+    await rm(stackFile, { force: true });
     await rm(work, { recursive: true, force: true });
   }
 }

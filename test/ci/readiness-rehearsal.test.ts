@@ -33,6 +33,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadInventory } from "../../src/model/index.ts";
 import { parseSelectTerms } from "../../src/probe/targets.ts";
 import { namespaceNames, rehearsalDown, rehearsalUp } from "../../src/rehearsal/index.ts";
+import { rehearsalStackSettings } from "../../src/rehearsal/stackfile.ts";
 import { listNetns } from "../../src/toolchain/netns.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 import { throwawayEnv } from "../helpers/engine.ts";
@@ -258,16 +259,7 @@ describe.skipIf(skipped !== undefined)(`readiness workflow lines run in the rehe
     await symlink(join(repoRoot, "bin"), join(template, "bin"));
     // The rehearsal stack, pointed at this test's rehearsal (its probing
     // namespace and its pins overlay), as test/rehearsal does.
-    const settings = readFileSync(join(repoRoot, "stacks", "Pulumi.rehearsal.yaml"), "utf8")
-      .replace("netns: amadegi-r-probe", `netns: ${names.probe}`)
-      .replace("pins: .amadegi/rehearsal/pins.yaml", `pins: ${join(state, "pins.yaml")}`)
-      .replace("ca: .amadegi/rehearsal/ca.crt", `ca: ${join(state, "ca.crt")}`)
-      .replace("caFile: .amadegi/rehearsal/ca.crt", `caFile: ${join(state, "ca.crt")}`)
-      .replace("requests: .amadegi/rehearsal/devices", `requests: ${join(state, "devices")}`)
-      .replace("issued: .amadegi/rehearsal/devices/issued", `issued: ${join(state, "devices", "issued")}`);
-    for (const expected of [`netns: ${names.probe}`, `pins: ${join(state, "pins.yaml")}`, `ca: ${join(state, "ca.crt")}`, `caFile: ${join(state, "ca.crt")}`, `issued: ${join(state, "devices", "issued")}`]) {
-      expect(settings).toContain(expected);
-    }
+    const settings = rehearsalStackSettings(readFileSync(join(repoRoot, "stacks", "Pulumi.rehearsal.yaml"), "utf8"), state, prefix);
     await mkdir(join(template, "stacks"));
     await writeFile(join(template, "stacks", `Pulumi.${STACK}.yaml`), settings);
     // The engine reads a stack's settings from the repository's stacks/ (Pulumi.yaml's stackConfigDir).
