@@ -109,7 +109,11 @@ export interface StationOutcome {
   readonly why?: string;
 }
 
-const end = (a: Attempt): number => Date.parse(a.at) + a.ms;
+/** When an attempt ended (the responder records it; older status files only its start and duration). */
+const end = (a: Attempt): number => {
+  const recorded = (a as Partial<Attempt>).end;
+  return recorded === undefined ? Date.parse(a.at) + a.ms : Date.parse(recorded);
+};
 
 /**
  * Each affected station's outcome from the attempts seen. A failover is the
