@@ -9,6 +9,7 @@
 // last time). docs/rehearsal.md "Devices".
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import { request, type RequestOptions } from "node:https";
+import { createServer } from "node:net";
 import { checkServerIdentity, type ConnectionOptions, createSecureContext, type PeerCertificate, type SecureContext } from "node:tls";
 import { writeFileAtomic } from "../lib/fs.ts";
 
@@ -419,7 +420,16 @@ if (import.meta.filename === process.argv[1] && specFile !== undefined) {
   const spec = JSON.parse(readFileSync(specFile, "utf8")) as ResponderSpec;
   if (spec.version !== 1) throw new Error(`${specFile}: not a responder spec (version 1)`);
   const responder = runResponder(spec);
+  // The stations' routers: their management port (checks/links.yaml link-tcp) answers on every link
+  // address this operator's namespace holds (`ip route add local`: a socket on 0.0.0.0 gets them all).
+  const routers = createServer((socket) => {
+    socket.on("error", () => undefined);
+    socket.end("SSH-2.0-amadegi-rehearsal-router\r\n");
+  });
+  routers.on("error", (error) => process.stderr.write(`${new Date().toISOString()} responder ${spec.operator}: the routers' port 22: ${error.message}\n`));
+  routers.listen(22, "0.0.0.0");
   const stop = (): void => {
+    routers.close();
     void responder.stop().then(() => process.stderr.write(`${new Date().toISOString()} responder ${spec.operator}: stopped\n`));
   };
   process.on("SIGTERM", stop);

@@ -140,6 +140,11 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
     }
     // Every record the gateway wrote is consistent: the device's link is the network's.
     expect(recorder.lines().filter((l) => (l as { link: string; sourceLink?: string }).link !== (l as { sourceLink?: string }).sourceLink)).toEqual([]);
+
+    // The stations' routers answer their management port on each link address, from the probing namespace (link-tcp).
+    const fiber = station?.links.find((l) => l.medium === "fiber")?.address ?? "";
+    const banner = await execIn(plan.probe, ["bash", "-c", `exec 3<>/dev/tcp/${fiber}/22 && head -c 40 <&3`], { timeoutMs: 10_000 });
+    expect(banner.stdout).toMatch(/^SSH-2\.0-amadegi-rehearsal-router/);
   }, 120_000);
 
   it("devices status: a station of another gateway is refused at both; a blind spot times out", async () => {
