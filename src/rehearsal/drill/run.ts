@@ -24,7 +24,7 @@ import { type GatewayLog, type ProbeAnswer, probeFrom } from "./probe.ts";
 import { type CampaignRef, type DrillReport, spread, summarise } from "./report.ts";
 import { type Action, type FaultPlan, planFaults, type Scenario } from "./scenarios.ts";
 import { drillScope } from "./scope.ts";
-import { ResponderWatch, settled, stationOutcomes } from "./watch.ts";
+import { ResponderWatch, settled, type StationOutcome, stationOutcomes } from "./watch.ts";
 
 export interface DrillOptions {
   /** The rehearsal's state directory. */
@@ -281,7 +281,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     });
     restoredAt = Date.now();
     restore = { ...undone, elapsedMs: restoredAt - t, verified: verifyRef === undefined ? "not verified by a campaign" : `verified by a campaign of ${verifyRef.targets} targets` };
-    log(`restored in ${((restoredAt - t) / 1000).toFixed(1)} s${restore.whole ? "" : `; left: ${restore.leftovers.length}`}`);
+    log(`restored in ${((restoredAt - t) / 1000).toFixed(1)} s`);
+    for (const l of restore.leftovers) log(`left behind: ${l}`);
   }
 
   // 5. What the pipeline concluded, beside what was injected.
@@ -291,7 +292,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const comparison = compare(faults.expected, attribution);
   const detected = comparison.items.map((i) => (i.detectedAt === undefined ? undefined : Date.parse(i.detectedAt) - faultAt));
   const first = comparison.items.map((i) => (i.firstAt === undefined ? undefined : Date.parse(i.firstAt) - faultAt)).filter((x): x is number => x !== undefined);
-  const outcomes = stationOutcomes(faults.affected, watch.links, faultAt, records?.records ?? []);
+  const outcomes: StationOutcome[] = watch.running
+    ? stationOutcomes(faults.affected, watch.links, faultAt, records?.records ?? [])
+    : faults.affected.stations.map((station) => ({ station, state: "not-measured" as const, why: "the device responders are not running (amadegi rehearsal devices start)" }));
   const exitCode = !restore.whole ? 2 : comparison.complete ? 0 : 1;
   const file = join(drillsDir(ctx.state), `${id}.json`);
   const report: DrillReport = {
