@@ -129,6 +129,13 @@ describe("attribution, from the results and the topology only", () => {
     expect(result.qualityOnly).toBe(2);
   });
 
+  it("a link silent to the campaign that a device checked in over during the fault is not lost (a weak link's unlucky probe)", () => {
+    const during = withChanges(healthy(), [lost("PKD-0267-M"), lost("PKD-0001-F")]);
+    const result = attribute(scope, healthy(), during, { checkedIn: new Set(["PKD-0267-M"]) });
+    expect(result.attributions.map((a) => a.object)).toEqual([{ kind: "link", id: "PKD-0001-F" }]);
+    expect(result.contradicted).toEqual(["PKD-0267-M"]);
+  });
+
   it("what was already down in the baseline is standing, not the drill's", () => {
     const before = withChanges(healthy(), [lost("PKD-0031-M")]);
     const result = attribute(scope, before, before);
@@ -322,6 +329,21 @@ describe("the devices' failover, from their attempts", () => {
     });
     const outcomes = stationOutcomes({ kind: "gateway", stations: ["C"], links: [], gateway: "gw-1" }, history, FAULT);
     expect(outcomes).toEqual([{ station: "C", state: "failed-over", failoverMs: 2_045, via: { link: "C-F", gateway: "gw-2" }, noticedMs: 2_045 }]);
+  });
+
+  it("a station whose only other link never checked in (a blind spot) lost every path as soon as its working link is cut", () => {
+    const history = links({
+      "G-F": { station: "G", attempts: [attempt(-4_000, 30, true, "gw-1")] },
+      "G-M": { station: "G", attempts: [attempt(-6_000, 4_000, false, "gw-2")] },
+    });
+    const outcomes = stationOutcomes({ kind: "links", stations: ["G"], links: ["G-F"] }, history, FAULT);
+    expect(outcomes).toEqual([{ station: "G", state: "lost-every-path", why: "the fault took every link it had that worked" }]);
+  });
+
+  it("a device that had not checked in before the fault is not measured", () => {
+    const history = links({ "E-F": { station: "E", attempts: [attempt(-3_000, 2_000, false, "gw-2")] }, "E-M": { station: "E", attempts: [attempt(3_000, 30, true, "gw-1")] } });
+    const outcomes = stationOutcomes({ kind: "links", stations: ["E"], links: ["E-F"] }, history, FAULT);
+    expect(outcomes).toEqual([{ station: "E", state: "not-measured", why: "its device had not checked in before the fault" }]);
   });
 
   it("no check-in after the fault over another path yet: undecided, and the wait goes on", () => {

@@ -103,6 +103,17 @@ export interface AttributionResult {
   readonly standing: number;
   /** Objects whose during result is `unknown` (not probed in time, or not judged). */
   readonly unknown: number;
+  /** Links the campaign saw silent, over which a device checked in during the fault all the same: not lost. */
+  readonly contradicted: readonly string[];
+}
+
+export interface AttributeOptions {
+  /**
+   * Links over which the gateways recorded a check-in while the fault was in
+   * place: the path works, whatever one probe saw (a weak link that lost every
+   * echo of a campaign). Read from the gateways' logs, like every check-in.
+   */
+  readonly checkedIn?: ReadonlySet<string>;
 }
 
 /** Index results by key. */
@@ -128,7 +139,8 @@ interface Candidate {
  * The pipeline's conclusions from a baseline and a campaign during a fault.
  *
  * Links: a link is lost when a check of it was healthy in the baseline and
- * fails (no answer) during the fault. An operator or a point of presence with
+ * fails (no answer) during the fault, unless a device checked in over it while
+ * the fault lasted (options.checkedIn: then the path works). An operator or a point of presence with
  * at least two observable links, every one of them lost, is the cause of
  * those links' loss; the widest such groups are chosen (an operator over its
  * PoPs, an exchange over the towers it backhauls; at equal links, the
@@ -140,7 +152,7 @@ interface Candidate {
  * cause; any other check that starts failing (refused, timed out, wrong
  * answer) is `service-down`. Slowness and partial loss are never faults.
  */
-export function attribute(scope: Scope, baseline: ReadonlyMap<string, ResultLine>, during: ReadonlyMap<string, ResultLine>): AttributionResult {
+export function attribute(scope: Scope, baseline: ReadonlyMap<string, ResultLine>, during: ReadonlyMap<string, ResultLine>, options: AttributeOptions = {}): AttributionResult {
   const observations = new Map<string, Observation[]>();
   let qualityOnly = 0;
   let standing = 0;
@@ -162,12 +174,15 @@ export function attribute(scope: Scope, baseline: ReadonlyMap<string, ResultLine
   // Links: observable in the baseline, lost during the fault.
   const observable: string[] = [];
   const lost = new Map<string, Observation[]>();
+  const contradicted: string[] = [];
   for (const link of scope.links) {
     const obs = observations.get(`link:${link.id}`) ?? [];
     if (!obs.some((o) => healthy(o.before))) continue;
     observable.push(link.id);
     const failing = obs.filter((o) => healthy(o.before) && FAULT_SIGNALS.has(o.during));
-    if (failing.length > 0) lost.set(link.id, failing);
+    if (failing.length === 0) continue;
+    if (options.checkedIn?.has(link.id) === true) contradicted.push(link.id);
+    else lost.set(link.id, failing);
   }
   const observableSet = new Set(observable);
   const candidates: Candidate[] = [];
@@ -212,7 +227,7 @@ export function attribute(scope: Scope, baseline: ReadonlyMap<string, ResultLine
       attributions.push({ object: { kind: "server", id: server.id }, cause, links: [], evidence: list.map((o) => o.key).sort(), ...minMax(list.map((o) => o.at)) });
     }
   }
-  return { attributions, observable, lost: [...lost.keys()].sort(), failingServers, qualityOnly, standing, unknown };
+  return { attributions, observable, lost: [...lost.keys()].sort(), failingServers, qualityOnly, standing, unknown, contradicted };
 }
 
 // What was injected, beside what was concluded ------------------------------------------

@@ -74,6 +74,8 @@ export interface DrillReport {
     readonly qualityOnly: number;
     readonly standing: number;
     readonly unknown: number;
+    /** Links the campaign saw silent but a device checked in over during the fault. */
+    readonly contradicted: readonly string[];
   };
   readonly comparison: Comparison;
   /** From the fault to the campaign result that completed the evidence of the last injected fault; and to the first result that showed any. */
@@ -129,6 +131,8 @@ export function formatReport(r: DrillReport): string[] {
     `  report: ${r.file}`,
   ];
   for (const n of r.notes) lines.push(`  note: ${n}`);
+  const contradicted = r.attribution.contradicted;
+  if (contradicted.length > 0) lines.push(`  ${contradicted.length} link(s) silent to the campaign had device check-ins during the fault, so not lost: ${contradicted.slice(0, 5).join(", ")}`);
   for (const l of r.restore.leftovers) lines.push(`  left behind: ${l}`);
   const wrong = r.comparison.items.filter((i) => i.outcome !== "attributed");
   for (const i of wrong.slice(0, DETAILS)) {

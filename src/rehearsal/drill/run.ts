@@ -221,6 +221,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   let records: ProbeAnswer["checkins"];
   const duringFile = join(dir, "during.jsonl");
   let restoredAt: number;
+  let restoreStartedAt = 0;
   try {
     const certInputs = async (server: string) => {
       const s = ctx.inventory.serversById.get(server);
@@ -256,6 +257,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     // 4. Restore, whatever happened above; then verify.
     log("restoring");
     const t = Date.now();
+    restoreStartedAt = t;
     const undone = await restoreAndVerify(ctx, faults.actions, async () => {
       const sel = verifySelect(faults, baseline) ?? select;
       const verifyFile = join(dir, "verify.jsonl");
@@ -288,7 +290,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   // 5. What the pipeline concluded, beside what was injected.
   if (duringRef === undefined) throw new ToolError("the campaign during the fault did not run", { hint: "see the drill's directory" });
   const during = await results(duringFile);
-  const attribution = attribute(scope, baseline, during);
+  // Check-ins the gateways recorded while the fault was in place (a second after it, before the restore began).
+  const checkedIn = new Set((records?.records ?? []).filter((r) => Date.parse(r.time) >= faultAt + 1_000 && Date.parse(r.time) < restoreStartedAt).map((r) => r.link));
+  const attribution = attribute(scope, baseline, during, { checkedIn });
   const comparison = compare(faults.expected, attribution);
   const detected = comparison.items.map((i) => (i.detectedAt === undefined ? undefined : Date.parse(i.detectedAt) - faultAt));
   const first = comparison.items.map((i) => (i.firstAt === undefined ? undefined : Date.parse(i.firstAt) - faultAt)).filter((x): x is number => x !== undefined);
@@ -321,6 +325,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       qualityOnly: attribution.qualityOnly,
       standing: attribution.standing,
       unknown: attribution.unknown,
+      contradicted: attribution.contradicted,
     },
     comparison,
     detection: {

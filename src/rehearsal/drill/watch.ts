@@ -129,6 +129,8 @@ export function stationOutcomes(affected: Affected, links: ReadonlyMap<string, L
   return affected.stations.map((station): StationOutcome => {
     const own = byStation.get(station) ?? [];
     if (own.length === 0) return { station, state: "not-measured", why: "no device responder checks in for it" };
+    const before = own.some((link) => (links.get(link)?.attempts ?? []).some((a) => a.ok && end(a) < faultAt));
+    if (!before) return { station, state: "not-measured", why: "its device had not checked in before the fault" };
     const after = own.flatMap((link) => (links.get(link)?.attempts ?? []).map((a) => ({ link, a })));
     const avoids = (link: string, gateway: string): boolean => (affected.kind === "gateway" ? gateway !== affected.gateway : !injected.has(link));
     const successes = after.filter(({ link, a }) => a.ok && Date.parse(a.at) >= faultAt && avoids(link, a.gateway)).sort((x, y) => end(x.a) - end(y.a));
@@ -144,7 +146,14 @@ export function stationOutcomes(affected: Affected, links: ReadonlyMap<string, L
     const first = successes[0];
     if (first !== undefined) return { ...base, state: "failed-over", failoverMs: end(first.a) - faultAt, via: { link: first.link, gateway: first.a.gateway } };
     const anyOk = after.some(({ a }) => a.ok && Date.parse(a.at) >= faultAt);
-    if (!anyOk && affected.kind === "links" && own.every((link) => injected.has(link))) return { ...base, state: "lost-every-path", why: "the fault took every link it has" };
+    // A link that never checked in while watched (a blind spot) is no path to fail over to.
+    const dead = (link: string): boolean => {
+      const list = links.get(link)?.attempts ?? [];
+      return list.length > 0 && !list.some((a) => a.ok);
+    };
+    if (!anyOk && affected.kind === "links" && own.every((link) => injected.has(link) || dead(link))) {
+      return { ...base, state: "lost-every-path", why: own.every((link) => injected.has(link)) ? "the fault took every link it has" : "the fault took every link it had that worked" };
+    }
     const allFailing = own.every((link) => (links.get(link)?.attempts ?? []).some((a) => !a.ok && end(a) >= faultAt));
     if (allFailing && !anyOk) return { ...base, state: "lost-every-path", why: "every link's check-ins failed after the fault" };
     return { ...base, state: "pending", why: "no check-in over another path was seen in the window" };
