@@ -11,7 +11,11 @@ import type { Inventory } from "../../src/model/types.ts";
 import { attribute, byKey, compare, type ExpectedFault, type ResultLine, signalOf } from "../../src/rehearsal/drill/attribution.ts";
 import { parseShare, planFaults, type PlanContext } from "../../src/rehearsal/drill/scenarios.ts";
 import { drillScope, popChain, type Scope } from "../../src/rehearsal/drill/scope.ts";
-import { verifySelect } from "../../src/rehearsal/drill/run.ts";
+import { districtSelect, verifySelect } from "../../src/rehearsal/drill/run.ts";
+import { loadCatalog } from "../../src/probe/catalog/load.ts";
+import { buildTargets, parseSelect, provincesOf } from "../../src/probe/targets.ts";
+import { repoRoot } from "../../src/toolchain/paths.ts";
+import { join } from "node:path";
 import { stationOutcomes, settled, type LinkAttempts } from "../../src/rehearsal/drill/watch.ts";
 import { planRehearsal } from "../../src/rehearsal/plan.ts";
 import { pakdashtInventory } from "./fixture.ts";
@@ -298,6 +302,23 @@ describe("the faults each scenario picks", () => {
     expect(verifySelect(fiber, healthy())).toBe(`link=${[...fiber.affected.links].sort().join("|")},check=link-icmp`);
     const gateway = planFaults(context(), { scenario: "gateway-lost", share: 0.2, target: "gw-krj-01" });
     expect(verifySelect(gateway, healthy())).toBe("server=gw-krj-01,check=gateway-https|server-icmp");
+  });
+});
+
+describe("--district", () => {
+  it("selects the district's links and devices and every central server, in the whole sample", async () => {
+    const whole = (await loadInventory(join(repoRoot, "inventory"))).inventory;
+    if (whole === undefined) throw new Error("the sample does not load");
+    const catalog = loadCatalog(join(repoRoot, "checks"), { inventory: whole }).catalog;
+    if (catalog === undefined) throw new Error("the catalog does not load");
+    const select = districtSelect(whole, "pakdasht");
+    expect(select).toBe(`district!=${whole.districts.map((d) => d.id).filter((d) => d !== "pakdasht").join("|")}`);
+    const { targets } = buildTargets(whole, catalog, parseSelect(select ?? "", provincesOf(whole)));
+    expect(new Set(targets.flatMap((t) => (t.district === undefined ? [] : [t.district])))).toEqual(new Set(["pakdasht"]));
+    expect(new Set(targets.flatMap((t) => (t.server === undefined ? [] : [t.server])))).toEqual(new Set(whole.servers.map((s) => s.id)));
+    // A district-only inventory needs no selection; an unknown district is refused.
+    expect(districtSelect(inventory, "pakdasht")).toBeUndefined();
+    expect(() => districtSelect(whole, "pakdsht")).toThrow(/no such district/);
   });
 });
 

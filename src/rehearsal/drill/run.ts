@@ -130,7 +130,7 @@ function campaignRef(answer: ProbeAnswer, file: string): CampaignRef {
 }
 
 /** `district!=<every other district>`: the district's links and devices, and every server (servers have no district). */
-function selectFor(inventory: Inventory, district: string | undefined): string | undefined {
+export function districtSelect(inventory: Inventory, district: string | undefined): string | undefined {
   if (district === undefined) return undefined;
   if (!inventory.districtsById.has(district)) throw new UsageError(`--district ${district}: no such district (the inventory has ${inventory.districts.map((d) => d.id).join(", ")})`, { hint: "see `amadegi drill --help`" });
   const others = inventory.districts.map((d) => d.id).filter((d) => d !== district);
@@ -185,7 +185,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const ctx = await context(options);
   const status = await rehearsalStatus(ctx.plan, layout(ctx.state));
   if (!status.whole) throw new ToolError(`the rehearsal in ${ctx.state} is not whole:\n  ${status.problems.join("\n  ")}`, { hint: "run `amadegi rehearsal up` (and the stack's up) again" });
-  const select = selectFor(ctx.inventory, options.district);
+  const select = districtSelect(ctx.inventory, options.district);
   const scope = drillScope(ctx.inventory, options.district);
   const whole = drillScope(ctx.inventory);
   const id = `${started.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${options.scenario}`;
