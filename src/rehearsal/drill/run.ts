@@ -165,8 +165,13 @@ async function restoreAndVerify(ctx: Context, actions: readonly Action[], verify
   if (left.length === 0) await removeDrillMarker(ctx.state);
   const status = await rehearsalStatus(ctx.plan, layout(ctx.state));
   if (!status.whole) left.push(...status.problems.map((p) => `rehearsal: ${p}`));
-  const stillDown = left.length === 0 ? await verify() : [];
-  left.push(...stillDown);
+  if (left.length === 0) {
+    try {
+      left.push(...(await verify()));
+    } catch (error) {
+      left.push(`could not verify the restore: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
   return { leftovers: left, whole: left.length === 0 };
 }
 
@@ -214,6 +219,14 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const watch = new ResponderWatch(ctx.state);
   await writeDrillMarker(ctx.state, { version: 1, id, scenario: options.scenario, pid: process.pid, startedAt: started.toISOString(), actions: faults.actions });
   watch.start();
+  // Ctrl-C or SIGTERM: stop waiting and restore (the campaign child, in the same process group, stops too).
+  let interrupted = false;
+  const onSignal = (): void => {
+    if (!interrupted) log("interrupted: restoring");
+    interrupted = true;
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   let faultAt = 0;
   let duringRef: CampaignRef | undefined;
   let restore: { leftovers: string[]; whole: boolean; verified: string; elapsedMs: number } | undefined;
@@ -236,17 +249,21 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
         authority: () => stackAuthority(options.stack, readFileSync(caFile, "utf8"), options.env),
       };
     };
-    for (const action of faults.actions) await applyAction(action, { cert: certInputs });
+    for (const action of faults.actions) {
+      if (interrupted) break;
+      await applyAction(action, { cert: certInputs });
+    }
+    if (interrupted) throw new ToolError("the drill was interrupted before its fault was in place", { hint: "its faults were undone" });
     faultAt = Date.now();
     log(`fault in place at ${new Date(faultAt).toISOString()}: campaign during the fault`);
 
     // 3. The campaign during the fault, while the devices' attempts are watched.
     const duringAnswer = await probeFrom(ctx.netns, { campaign: campaign(duringFile, select) }, dir, "during", timeoutMs);
     duringRef = campaignRef(duringAnswer, duringFile);
-    if (faults.affected.kind !== "none" && watch.running) {
+    if (faults.affected.kind !== "none" && watch.running && !interrupted) {
       const until = faultAt + watch.windowMs();
       log(`waiting for the devices (up to ${Math.round((until - Date.now()) / 1000)} s more)`);
-      while (Date.now() < until) {
+      while (Date.now() < until && !interrupted) {
         watch.poll();
         if (settled(stationOutcomes(faults.affected, watch.links, faultAt))) break;
         await new Promise((r) => setTimeout(r, 500));
@@ -254,6 +271,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     }
   } finally {
     watch.stop();
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
     // 4. Restore, whatever happened above; then verify.
     log("restoring");
     const t = Date.now();
@@ -288,6 +307,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   }
 
   // 5. What the pipeline concluded, beside what was injected.
+  if (interrupted) throw new ToolError(`the drill was interrupted; its faults were undone${restore.whole ? "" : `, except:\n  ${restore.leftovers.join("\n  ")}`}`, { hint: restore.whole ? "run it again" : "`amadegi drill --restore`, or `amadegi rehearsal down`" });
   if (duringRef === undefined) throw new ToolError("the campaign during the fault did not run", { hint: "see the drill's directory" });
   const during = await results(duringFile);
   // Check-ins the gateways recorded while the fault was in place (a second after it, before the restore began).
