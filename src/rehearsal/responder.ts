@@ -37,6 +37,8 @@ export interface ResponderSpec {
   readonly operator: string;
   /** The rehearsal CA (PEM file): the only one trusted for the gateways' server certificates. */
   readonly ca: string;
+  /** sha256 of the CA and the issued certificates when the spec was made (a re-issue changes the spec). */
+  readonly trust?: string;
   /** JSON lines, rewritten whole: a header, then one line per link (LinkStatus). */
   readonly status: string;
   /** JSON lines, appended: one line per change of a link's state (LinkEvent). */

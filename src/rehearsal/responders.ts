@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -7,7 +8,7 @@ import { writeFileAtomic } from "../lib/fs.ts";
 import { loadInventory } from "../model/index.ts";
 import type { Inventory } from "../model/types.ts";
 import { listNetns } from "../toolchain/netns.ts";
-import { deviceLayout, ensureDeviceKeys, type KeysResult, planDevices } from "./devices.ts";
+import { type DeviceLayout, deviceLayout, ensureDeviceKeys, type KeysResult, planDevices } from "./devices.ts";
 import { MarkerLog, readMarker } from "./marker.ts";
 import { type Plan, planRehearsal } from "./plan.ts";
 import { alive, cmdline, processesMentioning, stopProcesses } from "./processes.ts";
@@ -111,6 +112,7 @@ export function planResponders(inventory: Inventory, plan: Plan, stateDir: strin
         version: 1,
         operator: operator.id,
         ca: layout.ca,
+        trust: issuedDigest(layout),
         status: files.status,
         events: files.events,
         intervalMs,
@@ -125,6 +127,19 @@ export function planResponders(inventory: Inventory, plan: Plan, stateDir: strin
   }
   const uncertified = devices.filter((d) => d.links.length > 0 && !existsSync(layout.cert(d.serial))).map((d) => d.serial);
   return { responders, devices: devices.length, links, uncertified, serials: devices.map((d) => d.serial) };
+}
+
+/**
+ * sha256 over the authority's certificate and every issued certificate: a
+ * responder reads them once at start, so a new `up` that re-issued them makes
+ * its spec differ and `devices start` restart it.
+ */
+function issuedDigest(layout: DeviceLayout): string {
+  const hash = createHash("sha256");
+  if (existsSync(layout.ca)) hash.update(readFileSync(layout.ca));
+  const certs = existsSync(layout.issued) ? readdirSync(layout.issued).filter((f) => f.endsWith(".crt")).sort() : [];
+  for (const file of certs) hash.update(file).update("\0").update(readFileSync(join(layout.issued, file)));
+  return hash.digest("hex");
 }
 
 async function load(options: DevicesOptions, prefix: string): Promise<{ inventory: Inventory; plan: Plan }> {

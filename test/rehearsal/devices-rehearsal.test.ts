@@ -6,7 +6,7 @@
 // packet stays inside the rehearsal's namespaces.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -169,6 +169,14 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
     expect(again.code).toBe(0);
     expect(again.out).toContain("devices already running, unchanged");
     expect(responderPids(state).sort()).toEqual(before);
+
+    // A re-issued certificate (a new `up`): the responders read theirs at start, so start restarts them.
+    const cert = deviceLayout(state).cert(model.stations[0]?.device.serial ?? "");
+    await writeFile(cert, `${await readFile(cert, "utf8")}\n`);
+    const reissued = await cli("start", "--interval", "8", "--timeout", "2");
+    expect(reissued.code).toBe(0);
+    expect(reissued.out).not.toContain("unchanged");
+    expect(responderPids(state).sort()).not.toEqual(before);
   }, 60_000);
 
   it("rehearsal down stops the responders and removes devices/run; device keys and certificates stay", async () => {
