@@ -1,16 +1,14 @@
 // `amadegi up` / `destroy` of a production stack during the change freeze,
 // as a user runs them: refused before the engine is touched.
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../src/toolchain/paths.ts";
+import { type CliRun, runCli } from "../helpers/cli.ts";
 import { throwawayEnv } from "../helpers/engine.ts";
 import { ELECTION, edit, fixtureCopy } from "../readiness/helpers.ts";
 
-const exec = promisify(execFile);
 const stack = `freeze-${process.pid}`;
 const stackFile = join(repoRoot, "stacks", `Pulumi.${stack}.yaml`);
 let sandbox: Awaited<ReturnType<typeof throwawayEnv>>;
@@ -30,14 +28,8 @@ afterAll(async () => {
   await sandbox.cleanup();
 });
 
-async function amadegi(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(join(repoRoot, "bin/amadegi.js"), args, { cwd: repoRoot, env: sandbox.env, encoding: "utf8" });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function amadegi(...args: string[]): Promise<CliRun> {
+  return runCli(args, sandbox.env);
 }
 
 describe("amadegi up and destroy during the change freeze", () => {

@@ -21,6 +21,7 @@ import type { ProvisionedServer } from "../../src/model/render/types.ts";
 import { namespaceNames, rehearsalDown, rehearsalUp } from "../../src/rehearsal/index.ts";
 import { listNetns } from "../../src/toolchain/netns.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
+import { type CliRun, runCli } from "../helpers/cli.ts";
 import { pulumiInstalled, throwawayEnv } from "../helpers/engine.ts";
 import { netnsAvailable } from "../helpers/netns.ts";
 
@@ -36,14 +37,8 @@ const ENGINE = 600_000;
 let state = "";
 let sandbox: Awaited<ReturnType<typeof throwawayEnv>> | undefined;
 
-async function amadegi(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [join(repoRoot, "bin/amadegi.js"), ...args], { cwd: repoRoot, env: sandbox?.env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function amadegi(...args: string[]): Promise<CliRun> {
+  return runCli(args, sandbox?.env);
 }
 
 async function listening(): Promise<string> {

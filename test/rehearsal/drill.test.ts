@@ -10,12 +10,11 @@
 //
 // Every packet stays inside this test's namespaces; the machine's own
 // namespace never sends one to an inventory address.
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DrillReport } from "../../src/rehearsal/drill/report.ts";
 import { DRILL_TABLE } from "../../src/rehearsal/drill/inject.ts";
@@ -24,11 +23,11 @@ import { namespaceNames, rehearsalDown, rehearsalUp } from "../../src/rehearsal/
 import { deviceKeys, devicesStatus, startDevices } from "../../src/rehearsal/responders.ts";
 import { execIn, listNetns } from "../../src/toolchain/netns.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
+import { type CliRun, runCli } from "../helpers/cli.ts";
 import { pulumiInstalled, throwawayEnv } from "../helpers/engine.ts";
 import { netnsAvailable } from "../helpers/netns.ts";
 import { pakdashtInventory } from "./fixture.ts";
 
-const exec = promisify(execFile);
 const skipped =
   process.getuid?.() !== 0
     ? "not root"
@@ -51,14 +50,8 @@ let fixtureRoot = "";
 let inventory = "";
 let sandbox: Awaited<ReturnType<typeof throwawayEnv>> | undefined;
 
-async function amadegi(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [join(repoRoot, "bin/amadegi.js"), ...args], { cwd: repoRoot, env: sandbox?.env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function amadegi(...args: string[]): Promise<CliRun> {
+  return runCli(args, sandbox?.env);
 }
 
 async function drill(...args: string[]): Promise<{ code: number; report: DrillReport; stderr: string }> {
