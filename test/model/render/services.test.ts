@@ -103,7 +103,7 @@ async function startAll(): Promise<void> {
   }
 }
 
-describe.skipIf(!usable)("services started from the renders (root and network namespaces needed)", () => {
+describe.skipIf(!usable)(`services started from the renders${usable ? "" : " (skipped: they need root and network namespaces: ip netns, nft)"}`, () => {
   beforeAll(async () => {
     inventory = await sampleInventory();
     pki = await makePki("gw-teh1-01");
@@ -264,8 +264,4 @@ describe.skipIf(!usable)("services started from the renders (root and network na
     expect(await listening()).toEqual([]);
     for (const id of SERVERS) for (const service of server(id).services) expect((await sh(service.stop)).code).toBe(0);
   });
-});
-
-it.skipIf(usable)("services tests skipped: they need root and network namespaces (ip netns, nft)", () => {
-  expect(usable).toBe(false);
 });
