@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadInventory } from "../../src/model/index.ts";
 import type { ProvisionedServer } from "../../src/model/render/types.ts";
 import { namespaceNames, rehearsalDown, rehearsalUp } from "../../src/rehearsal/index.ts";
-import { listNetns } from "../../src/toolchain/netns.ts";
+import { execIn, listNetns } from "../../src/toolchain/netns.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 import { type CliRun, runCli } from "../helpers/cli.ts";
 import { pulumiInstalled, throwawayEnv } from "../helpers/engine.ts";
@@ -187,6 +187,30 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
         expect(of("unreachable")).toEqual([]);
       } finally {
         await rm(copy, { recursive: true, force: true });
+      }
+    },
+    ENGINE,
+  );
+
+  it(
+    "drift: a server the stack provisioned that the inventory no longer declares, and one that stopped answering SSH, are each found",
+    async () => {
+      // What the stack recorded, plus a gateway it provisioned once and the inventory has since dropped.
+      const provisioned = join(state, "provisioned.json");
+      const old = servers["gw-teh1-01"];
+      if (old === undefined) throw new Error("up recorded no gw-teh1-01");
+      await writeFile(provisioned, JSON.stringify({ stack, servers: { ...servers, "gw-old-01": { ...old, address: "10.10.1.99" } } }));
+      // dns-teh1-01's SSH refuses (a TCP reset inside the rehearsal's core, as a stopped sshd would).
+      const table = "table inet amadegi_t_drift {\n  chain input {\n    type filter hook input priority 0;\n    ip daddr 10.10.0.53 tcp dport 22 reject with tcp reset\n  }\n}\n";
+      expect((await execIn(names.core, ["nft", "-f", "-"], { input: table })).code).toBe(0);
+      try {
+        const drift = await amadegi("drift", "--stack", stack, "--results", join(state, "results.jsonl"), "--provisioned", provisioned, "--no-history", "--json");
+        expect(drift.code, drift.stderr).toBe(1);
+        const report = JSON.parse(drift.stdout) as { items: { kind: string; object: string }[] };
+        expect(report.items.filter((i) => i.kind === "not-declared").map((i) => i.object)).toEqual(["gw-old-01"]);
+        expect(report.items.filter((i) => i.kind === "unreachable").map((i) => i.object)).toEqual(["dns-teh1-01"]);
+      } finally {
+        await execIn(names.core, ["nft", "delete", "table", "inet", "amadegi_t_drift"]);
       }
     },
     ENGINE,
