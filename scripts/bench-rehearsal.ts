@@ -9,12 +9,12 @@
 // (stacks/Pulumi.bench-<pid>.yaml, removed after), so a rehearsal that is
 // already up is left alone; every packet stays inside them. Root only.
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rehearsalDown, rehearsalUp } from "../src/rehearsal/index.ts";
 import { devicesStatus } from "../src/rehearsal/responders.ts";
-import { rehearsalStackSettings } from "../src/rehearsal/stackfile.ts";
+import { writeRehearsalStack } from "../src/rehearsal/stackfile.ts";
 
 const REPO = join(import.meta.dirname, "..");
 const PREFIX = "amadegi-r-bench-";
@@ -55,14 +55,11 @@ async function main(): Promise<void> {
   await writeFile(join(engine, "passphrase"), "bench passphrase\n", { mode: 0o600 });
   const env = { ...process.env, AMADEGI_STATE_DIR: engine, PULUMI_CONFIG_PASSPHRASE_FILE: join(engine, "passphrase") };
   try {
-    const settings = rehearsalStackSettings(await readFile(join(REPO, "stacks", "Pulumi.rehearsal.yaml"), "utf8"), state, PREFIX);
-    await writeFile(stackFile, settings);
     const total = Date.now();
     const up = await rehearsalUp({ inventory: join(REPO, "inventory"), stateDir: state, prefix: PREFIX });
     if (!up.status.whole) throw new Error(`rehearsal up is not whole: ${up.status.problems.join("; ")}`);
-    // The overlay names the stack it was written for: the bench's stack stands in for the rehearsal's.
-    const pins = join(state, "pins.yaml");
-    await writeFile(pins, (await readFile(pins, "utf8")).replace(/^stack: .*$/m, `stack: ${STACK}`));
+    // The bench's stack stands in for the rehearsal's (the tracked settings, pointed at the bench's rehearsal).
+    await writeRehearsalStack({ stacksDir: join(REPO, "stacks"), stack: STACK, stateDir: state, prefix: PREFIX });
     const plan = up.plan;
     const answering = plan.operators.reduce((n, o) => n + o.answering, 0);
 

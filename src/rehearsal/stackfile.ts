@@ -1,4 +1,7 @@
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { writeFileAtomic } from "../lib/fs.ts";
+import { repoRoot } from "../toolchain/paths.ts";
 import { namespaceNames } from "./plan.ts";
 
 /**
@@ -26,4 +29,33 @@ export function rehearsalStackSettings(template: string, stateDir: string, prefi
     text = text.replace(from, to);
   }
   return text;
+}
+
+export interface RehearsalStackOptions {
+  /** Where the stack's settings go (the engine reads them from the repository's stacks/). */
+  readonly stacksDir: string;
+  readonly stack: string;
+  readonly stateDir: string;
+  readonly prefix: string;
+  /** The inventory directory, in place of the tracked settings' `inventory`. */
+  readonly inventory?: string;
+}
+
+/**
+ * A stack of another name standing for the rehearsal kept in `stateDir`: its
+ * settings (the tracked rehearsal settings, pointed there) written to
+ * `stacksDir/Pulumi.<stack>.yaml`, and the rehearsal's pins overlay — which
+ * names the stack it was written for — re-labelled for it. Returns the file.
+ */
+export async function writeRehearsalStack(options: RehearsalStackOptions): Promise<string> {
+  let settings = rehearsalStackSettings(await readFile(join(repoRoot, "stacks", "Pulumi.rehearsal.yaml"), "utf8"), options.stateDir, options.prefix);
+  if (options.inventory !== undefined) {
+    if (!settings.includes("amadegi:inventory: inventory\n")) throw new Error("the rehearsal stack settings have no line \"amadegi:inventory: inventory\": restore it in stacks/Pulumi.rehearsal.yaml");
+    settings = settings.replace("amadegi:inventory: inventory\n", `amadegi:inventory: ${options.inventory}\n`);
+  }
+  const file = join(options.stacksDir, `Pulumi.${options.stack}.yaml`);
+  await writeFileAtomic(file, settings);
+  const pins = join(options.stateDir, "pins.yaml");
+  await writeFileAtomic(pins, (await readFile(pins, "utf8")).replace(/^stack: .*$/m, `stack: ${options.stack}`), 0o600);
+  return file;
 }

@@ -33,7 +33,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadInventory } from "../../src/model/index.ts";
 import { parseSelectTerms } from "../../src/probe/targets.ts";
 import { namespaceNames, rehearsalDown, rehearsalUp } from "../../src/rehearsal/index.ts";
-import { rehearsalStackSettings } from "../../src/rehearsal/stackfile.ts";
+import { writeRehearsalStack } from "../../src/rehearsal/stackfile.ts";
 import { listNetns } from "../../src/toolchain/netns.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 import { throwawayEnv } from "../helpers/engine.ts";
@@ -259,11 +259,6 @@ describe.skipIf(skipped !== undefined)(`readiness workflow lines run in the rehe
     await symlink(join(repoRoot, "bin"), join(template, "bin"));
     // The rehearsal stack, pointed at this test's rehearsal (its probing
     // namespace and its pins overlay), as test/rehearsal does.
-    const settings = rehearsalStackSettings(readFileSync(join(repoRoot, "stacks", "Pulumi.rehearsal.yaml"), "utf8"), state, prefix);
-    await mkdir(join(template, "stacks"));
-    await writeFile(join(template, "stacks", `Pulumi.${STACK}.yaml`), settings);
-    // The engine reads a stack's settings from the repository's stacks/ (Pulumi.yaml's stackConfigDir).
-    await writeFile(stackFile, settings);
 
     // The shards: the matrix entries whose selection covers the sample's provinces, and the central one.
     const loaded = await loadInventory(join(template, "inventory"));
@@ -280,9 +275,12 @@ describe.skipIf(skipped !== undefined)(`readiness workflow lines run in the rehe
     const up = await rehearsalUp({ inventory: join(template, "inventory"), stateDir: state, prefix });
     expect(up.status.problems).toEqual([]);
     expect(up.status.whole).toBe(true);
-    // The overlay names the stack it was written for: this test's stack stands in for the rehearsal's.
-    const pins = join(state, "pins.yaml");
-    await writeFile(pins, readFileSync(pins, "utf8").replace(/^stack: .*$/m, `stack: ${STACK}`));
+    // This test's stack stands in for the rehearsal's: the tracked settings pointed at this rehearsal,
+    // in the checkout (where the workflow's lines read them) and in the repository's stacks/ (where
+    // the engine reads them: Pulumi.yaml's stackConfigDir).
+    await writeRehearsalStack({ stacksDir: join(repoRoot, "stacks"), stack: STACK, stateDir: state, prefix });
+    await mkdir(join(template, "stacks"));
+    await copyFile(stackFile, join(template, "stacks", `Pulumi.${STACK}.yaml`));
     // The central systems, provisioned by the stack for real (a sandbox backend of this test's own).
     sandbox = await throwawayEnv();
     const provisioned = await shell(`node bin/amadegi.js up --stack ${STACK}`, repoRoot, sandbox.env);

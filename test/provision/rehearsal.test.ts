@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadInventory } from "../../src/model/index.ts";
 import type { ProvisionedServer } from "../../src/model/render/types.ts";
 import { namespaceNames, rehearsalDown, rehearsalUp } from "../../src/rehearsal/index.ts";
+import { writeRehearsalStack } from "../../src/rehearsal/stackfile.ts";
 import { execIn, listNetns } from "../../src/toolchain/netns.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 import { type CliRun, runCli } from "../helpers/cli.ts";
@@ -55,25 +56,8 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
     state = await mkdtemp(join(tmpdir(), "amadegi-t-prov-"));
     const up = await rehearsalUp({ inventory: join(repoRoot, "inventory"), stateDir: state, prefix });
     expect(up.status.problems).toEqual([]);
-    // The overlay names the stack it was written for; this test's stack stands in for the rehearsal's.
-    const pins = join(state, "pins.yaml");
-    await writeFile(pins, (await readFile(pins, "utf8")).replace(/^stack: .*$/m, `stack: ${stack}`));
-    await writeFile(
-      stackFile,
-      [
-        "config:",
-        "  amadegi:environment: rehearsal",
-        "  amadegi:inventory: inventory",
-        "  amadegi:probe:",
-        "    allow: [10.0.0.0/8]",
-        `    netns: ${names.probe}`,
-        `    pins: ${join(state, "pins.yaml")}`,
-        `    ca: ${join(state, "ca.crt")}`,
-        "  amadegi:pki:",
-        `    caFile: ${join(state, "ca.crt")}`,
-        "",
-      ].join("\n"),
-    );
+    // This test's stack stands in for the rehearsal's (the tracked settings, pointed at this rehearsal).
+    await writeRehearsalStack({ stacksDir: join(repoRoot, "stacks"), stack, stateDir: state, prefix });
   }, 120_000);
 
   afterAll(async () => {

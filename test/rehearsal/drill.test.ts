@@ -21,6 +21,7 @@ import { DRILL_TABLE } from "../../src/rehearsal/drill/inject.ts";
 import { DRILL_MARKER } from "../../src/rehearsal/drill/marker.ts";
 import { namespaceNames, rehearsalDown, rehearsalUp } from "../../src/rehearsal/index.ts";
 import { deviceKeys, devicesStatus, startDevices } from "../../src/rehearsal/responders.ts";
+import { writeRehearsalStack } from "../../src/rehearsal/stackfile.ts";
 import { execIn, listNetns } from "../../src/toolchain/netns.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 import { type CliRun, runCli } from "../helpers/cli.ts";
@@ -81,27 +82,8 @@ describe.skipIf(skipped !== undefined)(`drills on the Pakdasht rehearsal${skippe
     state = await mkdtemp(join(tmpdir(), "amadegi-t-drill-"));
     const up = await rehearsalUp({ inventory, stateDir: state, prefix });
     expect(up.status.problems).toEqual([]);
-    const pins = join(state, "pins.yaml");
-    await writeFile(pins, (await readFile(pins, "utf8")).replace(/^stack: .*$/m, `stack: ${stack}`));
-    await writeFile(
-      stackFile,
-      [
-        "config:",
-        "  amadegi:environment: rehearsal",
-        `  amadegi:inventory: ${inventory}`,
-        "  amadegi:probe:",
-        "    allow: [10.0.0.0/8]",
-        `    netns: ${names.probe}`,
-        `    pins: ${pins}`,
-        `    ca: ${join(state, "ca.crt")}`,
-        "  amadegi:pki:",
-        `    caFile: ${join(state, "ca.crt")}`,
-        "  amadegi:devices:",
-        `    requests: ${join(state, "devices")}`,
-        `    issued: ${join(state, "devices", "issued")}`,
-        "",
-      ].join("\n"),
-    );
+    // This test's stack stands in for the rehearsal's (the tracked settings, pointed at this rehearsal and inventory).
+    await writeRehearsalStack({ stacksDir: join(repoRoot, "stacks"), stack, stateDir: state, prefix, inventory });
     // Devices make their keys and requests; the stack signs them while it provisions the servers.
     await deviceKeys({ inventory, stateDir: state });
     const provisioned = await amadegi("up", "--stack", stack, "--json");
