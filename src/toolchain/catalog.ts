@@ -19,6 +19,8 @@ export interface ToolSpec {
   readonly needs: readonly string[];
   /** Only root can run it (sbin). */
   readonly sbin?: boolean;
+  /** Why nothing amadegi runs needs it (reported when missing, never counted as missing). */
+  readonly optional?: string;
 }
 
 const semver = /v?(\d+\.\d+\.\d+)/;
@@ -62,7 +64,8 @@ export const toolCatalog: readonly ToolSpec[] = [
     expect: (v) => v === COMMAND_PROVIDER_VERSION,
     expected: COMMAND_PROVIDER_VERSION,
     source: "go-proxy-refused",
-    needs: ["up of any stack (@pulumi/command resources)"],
+    needs: ["the engine test of @pulumi/command's local.Command"],
+    optional: "the stack provisions with dynamic providers over OpenSSH instead (ADR 0006)",
   },
   {
     name: "pulumi-resource-pulumi-nodejs",

@@ -38,6 +38,8 @@ export interface DoctorReport {
   readonly netns: { readonly ok: boolean; readonly detail: string };
   readonly strayDaemons: readonly DaemonReport[];
   readonly missing: readonly string[];
+  /** Missing, but nothing amadegi runs needs them (the catalog says why). */
+  readonly notNeeded: readonly string[];
 }
 
 const SBIN = ["/usr/local/sbin", "/usr/sbin", "/sbin"];
@@ -139,9 +141,12 @@ export async function runDoctor(env: NodeJS.ProcessEnv = process.env): Promise<D
   const nodeTool = tools.find((t) => t.name === "node");
   const previewNode = nodeOnPath === undefined ? {} : { path: nodeOnPath, realpath: await resolveLink(nodeOnPath), ...(nodeTool?.version === undefined ? {} : { version: nodeTool.version }) };
   const [netns, stray, backend] = await Promise.all([netnsCapability(), strayDaemons(), backendReport(engine.PULUMI_BACKEND_URL ?? "")]);
-  const missing = tools.filter((t) => !t.ok).map((t) => t.name);
+  const optional = new Set(toolCatalog.filter((t) => t.optional !== undefined).map((t) => t.name));
+  const missing = tools.filter((t) => !t.ok && !optional.has(t.name)).map((t) => t.name);
+  const notNeeded = tools.filter((t) => !t.ok && optional.has(t.name)).map((t) => t.name);
   return {
     ok: missing.length === 0,
+    notNeeded,
     tools,
     previewNode,
     backend,

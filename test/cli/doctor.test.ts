@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { toolCatalog } from "../../src/toolchain/catalog.ts";
 import type { DoctorReport } from "../../src/toolchain/doctor.ts";
 import { PULUMI_VERSION } from "../../src/toolchain/pins.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
@@ -35,6 +36,10 @@ describe("amadegi doctor --json", () => {
     expect(report.backend.kind).toBe("file");
     // The exit code follows the report: 1 exactly when something is missing.
     expect(code).toBe(report.missing.length === 0 ? 0 : 1);
-    expect(report.missing).toEqual(report.tools.filter((t) => !t.ok).map((t) => t.name));
+    // Missing = not ok and needed; a tool nothing needs (the command provider: ADR 0006) is listed apart.
+    const optional = new Set(toolCatalog.filter((t) => t.optional !== undefined).map((t) => t.name));
+    expect(report.missing).toEqual(report.tools.filter((t) => !t.ok && !optional.has(t.name)).map((t) => t.name));
+    expect(report.notNeeded).toEqual(report.tools.filter((t) => !t.ok && optional.has(t.name)).map((t) => t.name));
+    expect(optional).toEqual(new Set(["pulumi-resource-command"]));
   }, 60_000);
 });

@@ -1,4 +1,5 @@
 import { ExitCode } from "../../lib/exit.ts";
+import { toolCatalog } from "../../toolchain/catalog.ts";
 import { type DoctorReport, runDoctor } from "../../toolchain/doctor.ts";
 import { type Command, flag } from "../command.ts";
 
@@ -21,6 +22,7 @@ export function formatDoctor(report: DoctorReport): string {
     lines.push("Stray system daemons (started by a package install, they hold the ports the project's own use):");
     for (const d of report.strayDaemons) lines.push(`  pid ${d.pid} ${d.name}: ${d.cmdline}`);
   }
+  for (const name of report.notNeeded) lines.push(`Not here, and not needed: ${name} — ${toolCatalog.find((t) => t.name === name)?.optional ?? ""}`);
   lines.push("", report.ok ? "doctor: everything amadegi needs is here" : `doctor: missing or wrong: ${report.missing.join(", ")}`);
   return lines.join("\n");
 }
