@@ -94,8 +94,11 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
       expect(gateway?.stations).toBeGreaterThan(0);
       // The monitor trusts the servers' certificates: the PKI's authority is written there too.
       expect(servers["mon-teh1-01"]?.files["/etc/amadegi/tls/servers-ca.crt"]).toBe(sha256(await readFile(join(state, "ca.crt"))));
-      // The CA's private key never reaches a server or the outputs.
+      // The CA's private key never reaches a server or the outputs; in the state every key is ciphertext.
       expect(up.stdout).not.toMatch(/BEGIN (EC )?PRIVATE KEY/);
+      const checkpoint = await readFile(join(sandbox?.dir ?? "", "pulumi", ".pulumi", "stacks", "amadegi", `${stack}.json`), "utf8");
+      expect(checkpoint).not.toMatch(/PRIVATE KEY/);
+      expect(checkpoint).toContain("ciphertext");
 
       // Each gateway's nginx on :443, each DNS server's unbound on :53, each time server's chronyd on :123 — on their own addresses.
       const ss = await listening();
