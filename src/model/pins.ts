@@ -35,6 +35,8 @@ export interface PinsResult {
   readonly pins?: Map<string, ServerPin>;
   /** The private key the overlay's servers accept (the rehearsal's control key). */
   readonly controlKey?: string;
+  /** Which build of the servers the overlay describes: it changes when they are built again (empty). */
+  readonly generation?: string;
   readonly findings: Finding[];
 }
 
@@ -53,6 +55,7 @@ const pinEntry = object(
 const overlay = object({
   stack: optional(text({ max: 100 }), "the stack the overlay was written for"),
   prefix: optional(text({ max: 100 }), "the rehearsal's namespace prefix (informational)"),
+  generation: optional(text({ max: 100 }), "which build of the servers this is: a new one means they start empty, and the stack provisions them again"),
   controlKey: optional(text({ max: 4096 }), "the private key the servers accept (the rehearsal's control key)"),
   servers: required(list(pinEntry, { min: 1 }), "one entry per server: id, hostKey, and optionally user, address, port"),
 });
@@ -117,5 +120,5 @@ export function readPins(file: string, servers: readonly Pick<Server, "id" | "ad
   }
   const findings = sortFindings(sink.close());
   if (findings.some((f) => f.severity === "error")) return { file, findings };
-  return { file, pins, ...(value.controlKey === undefined ? {} : { controlKey: value.controlKey }), findings };
+  return { file, pins, ...(value.controlKey === undefined ? {} : { controlKey: value.controlKey }), ...(value.generation === undefined ? {} : { generation: value.generation }), findings };
 }

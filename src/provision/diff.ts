@@ -27,6 +27,8 @@ export function diffFiles(olds: FilesState, news: FilesInputs): Diff {
     !isDeepStrictEqual(wanted, olds.hashes) ||
     !isDeepStrictEqual(news.start, olds.start) ||
     !isDeepStrictEqual(news.stop, olds.stop) ||
-    !isDeepStrictEqual(news.connection, olds.connection);
+    !isDeepStrictEqual(news.connection, olds.connection) ||
+    // Servers built again (a new rehearsal) start empty: write and start everything again.
+    news.epoch !== (olds.epoch ?? "");
   return { changes };
 }

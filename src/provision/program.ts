@@ -37,6 +37,8 @@ async function inventoryOf(config: StackConfig): Promise<Inventory> {
 interface Reach {
   readonly connection: Connection;
   readonly root: string;
+  /** The pins overlay's generation ("" without an overlay). */
+  readonly epoch: string;
 }
 
 /** How each server is reached: the pins overlay's host keys, users, roots and key (the rehearsal), else the inventory's pins. */
@@ -55,6 +57,7 @@ function reachOf(config: StackConfig, inventory: Inventory): Map<string, Reach> 
     if (hostKey === undefined) throw new Error(`stack ${config.stack}: server ${server.id} has no pinned SSH host key; pin it in servers.yaml (ssh.hostKey) after checking it out of band`);
     reach.set(server.id, {
       root: pin?.root ?? "",
+      epoch: overlay?.generation ?? "",
       connection: {
         host: server.address,
         port: pin?.port ?? server.ssh.port,
@@ -110,9 +113,9 @@ export async function program(): Promise<Record<string, unknown>> {
   });
   const servers: Record<string, pulumi.Output<ProvisionedServer>> = {};
   for (const server of inventory.servers) {
-    const { connection, root } = reach.get(server.id) as Reach;
+    const { connection, root, epoch } = reach.get(server.id) as Reach;
     const renders = renderServer(inventory, server.id, { root, environment: config.environment, address: server.address });
-    const central = new CentralServer(server.id, { server, renders, connection, root, issued: issuedFiles(pki, server) }, { dependsOn: [pki] });
+    const central = new CentralServer(server.id, { server, renders, connection, root, epoch, issued: issuedFiles(pki, server) }, { dependsOn: [pki] });
     servers[server.id] = central.provisioned;
   }
   return {

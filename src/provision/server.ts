@@ -13,6 +13,8 @@ export interface CentralServerArgs {
   readonly connection: Connection;
   /** "" in production; the server's root directory in the rehearsal. */
   readonly root: string;
+  /** Which build of the servers this is ("" in production; the rehearsal's generation). */
+  readonly epoch: string;
   /** Extra files per role, made by the stack (the PKI's certificates and keys); secret where they must be. */
   readonly issued?: Readonly<Record<string, pulumi.Input<readonly FileSpec[]>>>;
 }
@@ -38,6 +40,7 @@ export class CentralServer extends pulumi.ComponentResource {
           role: render.role,
           connection: args.connection,
           root: args.root,
+          epoch: args.epoch,
           files: pulumi.output(extra).apply((issued) => [...issued, ...render.files]),
           start: render.services.map((s) => s.start),
           stop: [...render.services].reverse().map((s) => s.stop),

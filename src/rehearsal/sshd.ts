@@ -112,7 +112,7 @@ function quote(text: string): string {
  * rehearsal stack only, in place of inventory/servers.yaml's pins (which are
  * production's). Git-ignored state, never a tracked file.
  */
-export async function writePins(state: StateLayout, prefix: string, pins: readonly Pin[]): Promise<void> {
+export async function writePins(state: StateLayout, prefix: string, pins: readonly Pin[], generation = new Date().toISOString()): Promise<void> {
   const lines = [
     "# Written by `amadegi rehearsal up`; removed by `down`. Never commit it.",
     "# The rehearsal's servers are sshd processes on this machine with their own host",
@@ -120,6 +120,8 @@ export async function writePins(state: StateLayout, prefix: string, pins: readon
     "# the inventory's (servers[].ssh.hostKey), which belong to production.",
     "stack: rehearsal",
     `prefix: ${quote(prefix)}`,
+    "# A new one at every `up` that builds the servers: a stack re-provisions them (their roots start empty).",
+    `generation: ${quote(generation)}`,
     `controlKey: ${quote(state.controlKey)}`,
     "servers:",
     ...pins.flatMap((p) => [

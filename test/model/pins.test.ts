@@ -67,6 +67,8 @@ describe("the pins overlay", () => {
     expect(result.findings).toEqual([]);
     expect(result.pins?.get("gw-a")).toEqual({ hostKey: key(9), user: "root", address: "10.10.1.11", port: 22, root: join(dir, "servers", "gw-a", "root") });
     expect(result.controlKey).toBe(state.controlKey);
+    // Each build of the servers has its own generation (a stack re-provisions a new one).
+    expect(result.generation).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(parsePublicKey(result.pins?.get("dns-a")?.hostKey ?? "").ok).toBe(true);
   });
 

@@ -204,6 +204,26 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
   );
 
   it(
+    "after the rehearsal is taken down and built again (its servers empty), up provisions them again",
+    async () => {
+      const down = await rehearsalDown({ stateDir: state, prefix });
+      expect(down.leftovers).toEqual([]);
+      const again = await rehearsalUp({ inventory: join(repoRoot, "inventory"), stateDir: state, prefix });
+      expect(again.status.problems).toEqual([]);
+      await writeRehearsalStack({ stacksDir: join(repoRoot, "stacks"), stack, stateDir: state, prefix });
+      expect(await listening()).not.toMatch(/:443\b/);
+      const up = await amadegi("up", "--stack", stack, "--json");
+      expect(up.code, up.stderr).toBe(0);
+      const changes = (JSON.parse(up.stdout) as { changes: Record<string, number> }).changes;
+      expect(changes.update ?? 0).toBeGreaterThanOrEqual(Object.keys(servers).length);
+      const ss = await listening();
+      expect(ss).toContain("10.10.1.11:443");
+      expect(ss).toContain("10.10.0.53:53");
+    },
+    ENGINE,
+  );
+
+  it(
     "destroy stops every service and removes every file it wrote",
     async () => {
       const destroy = await amadegi("destroy", "--stack", stack, "--json");

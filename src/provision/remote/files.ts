@@ -22,6 +22,8 @@ export interface FilesInputs {
   readonly role: string;
   readonly connection: Connection;
   readonly root: string;
+  /** Which build of the server this is ("" in production; the rehearsal's generation): a new one re-provisions. */
+  readonly epoch: string;
   readonly files: readonly FileSpec[];
   /** Run in order after the files are in place; each must exit 0. */
   readonly start: readonly string[];
@@ -34,6 +36,8 @@ export interface FilesState {
   readonly role: string;
   readonly connection: Connection;
   readonly root: string;
+  /** Absent in states recorded before epochs existed. */
+  readonly epoch?: string;
   /** Path → sha256 hex, as the server reported it after writing. */
   readonly hashes: Readonly<Record<string, string>>;
   readonly start: readonly string[];
@@ -106,7 +110,7 @@ export async function applyFiles(inputs: FilesInputs, previous?: FilesState): Pr
       throw new Error(`server ${inputs.server} (${inputs.role}): ${file.path} reads back as ${hashes[file.path]?.slice(0, 12) ?? "missing"}, not what was written (${sha256(file.content).slice(0, 12)})`);
     }
   }
-  return { server: inputs.server, role: inputs.role, connection: inputs.connection, root: inputs.root, hashes, start: inputs.start, stop: inputs.stop };
+  return { server: inputs.server, role: inputs.role, connection: inputs.connection, root: inputs.root, epoch: inputs.epoch, hashes, start: inputs.start, stop: inputs.stop };
 }
 
 /** Stop the services and delete the files. */

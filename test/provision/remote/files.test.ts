@@ -26,7 +26,7 @@ describe("provisioning files over SSH", () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  const inputs = (files: FilesInputs["files"], start: string[] = [], stop: string[] = []): FilesInputs => ({ server: "gw-test", role: "gateway", connection, root, files, start, stop });
+  const inputs = (files: FilesInputs["files"], start: string[] = [], stop: string[] = []): FilesInputs => ({ server: "gw-test", role: "gateway", connection, root, epoch: "", files, start, stop });
 
   it("writes files under the root with their modes, runs the start commands, and records what the server reads back", async () => {
     const marker = join(root, "started");
@@ -99,6 +99,9 @@ describe("provisioning files over SSH", () => {
       expect(diffFiles(recorded, { ...declared, files: [{ path: "/etc/x", content: "y\n", mode: 0o644 }] })).toEqual({ changes: true });
       expect(diffFiles(recorded, { ...declared, start: ["start2"] })).toEqual({ changes: true });
       expect(diffFiles(recorded, { ...declared, root: scratch })).toEqual({ changes: true, replaces: ["root"], deleteBeforeReplace: true });
+      // A rehearsal built again (its servers start empty) re-provisions everything; a state from before epochs counts as "".
+      expect(diffFiles({ ...recorded, epoch: "2026-11-22T08:00:00.000Z" }, { ...declared, epoch: "2026-11-22T09:00:00.000Z" })).toEqual({ changes: true });
+      expect(diffFiles(recorded, { ...declared, epoch: "" })).toEqual({ changes: false });
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
