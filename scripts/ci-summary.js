@@ -15,15 +15,26 @@ try {
 }
 if (report !== undefined) {
   const passed = report.numPassedTests ?? 0;
-  // A test file that failed to load has no tests of its own: count it once.
-  const brokenFiles = (report.testResults ?? []).filter((f) => f.status === "failed" && (f.assertionResults ?? []).length === 0).length;
-  const failed = (report.numFailedTests ?? 0) + brokenFiles;
-  const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+  // A test file can fail with no failed test of its own: it did not load (no tests), or a hook
+  // (beforeAll) threw and vitest reported its tests as skipped. Those tests did not pass: count
+  // them as failed (a file with none counts once), and not as skipped.
+  let hookFailed = 0;
+  let brokenFiles = 0;
+  let skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
   for (const file of report.testResults ?? []) {
-    for (const test of file.assertionResults ?? []) {
-      if (test.status === "pending" || test.status === "skipped") console.log(`skipped: ${test.fullName}`);
+    const tests = file.assertionResults ?? [];
+    const notRun = tests.filter((t) => t.status === "pending" || t.status === "skipped" || t.status === "todo");
+    const broken = file.status === "failed" && !tests.some((t) => t.status === "failed");
+    if (broken) {
+      console.log(`failed: ${file.name}: ${(file.message ?? "").split("\n")[0] || "the file failed outside its tests (a hook, or loading)"}`);
+      if (notRun.length === 0) brokenFiles++;
+      hookFailed += notRun.length;
+      skipped -= notRun.length;
+      continue;
     }
+    for (const test of notRun) console.log(`skipped: ${test.fullName}`);
   }
+  const failed = (report.numFailedTests ?? 0) + hookFailed + brokenFiles;
   console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
   if (passed === 0) process.exitCode = 1;
 }

@@ -175,7 +175,9 @@ function directStart(spec: DaemonSpec, target: ServerTarget): string {
   lines.push(
     "n=0",
     `until ${listenTest(spec.listens.map((l) => l), spec.socket === undefined ? undefined : rooted(target, spec.socket))} && running; do`,
-    `  if [ -s "$pid" ] && ! running; then fail "exited after starting: $(tail -n 1 "$log" 2>/dev/null)"; fi`,
+    // Dead, not merely "not running yet": while the starting shell execs the daemon, its command
+    // line can read empty for an instant, and a loaded machine hits that window.
+    `  if [ -s "$pid" ] && ! alive "$(cat "$pid")"; then fail "exited after starting: $(tail -n 1 "$log" 2>/dev/null)"; fi`,
     `  n=$((n+1)); [ "$n" -lt ${LISTEN_POLLS} ] || fail "${waitingFor(spec, target)} after 5 s: $(tail -n 1 "$log" 2>/dev/null)"`,
     "  sleep 0.1",
     "done",
