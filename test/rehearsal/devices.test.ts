@@ -9,13 +9,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadInventory } from "../../src/model/index.ts";
 import type { Inventory } from "../../src/model/types.ts";
 import { deviceLayout, ensureDeviceKeys, planDevices } from "../../src/rehearsal/devices.ts";
 import { ANSWERING_STATES, planRehearsal } from "../../src/rehearsal/plan.ts";
 import { defaultIntervalMs, planResponders } from "../../src/rehearsal/responders.ts";
 import { makeTestCa } from "./device-ca.ts";
-import { pakdashtInventory } from "./fixture.ts";
+import { pakdashtModel } from "./fixture.ts";
 
 const run = promisify(execFile);
 
@@ -28,11 +27,7 @@ async function openssl(args: readonly string[]): Promise<string> {
 
 describe("device plan", () => {
   beforeAll(async () => {
-    const fixture = await pakdashtInventory();
-    root = fixture.root;
-    const loaded = await loadInventory(fixture.inventory);
-    if (loaded.inventory === undefined) throw new Error("the Pakdasht fixture does not load");
-    inventory = loaded.inventory;
+    ({ root, inventory } = await pakdashtModel());
   });
   afterAll(async () => {
     await rm(root, { recursive: true, force: true });

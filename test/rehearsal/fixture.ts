@@ -4,6 +4,8 @@
 import { copyFile, mkdir, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loadInventory } from "../../src/model/index.ts";
+import type { Inventory } from "../../src/model/types.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 
 export async function pakdashtInventory(): Promise<{ root: string; inventory: string }> {
@@ -16,4 +18,12 @@ export async function pakdashtInventory(): Promise<{ root: string; inventory: st
   }
   await copyFile(join(repoRoot, "governance", "committee.yaml"), join(root, "governance", "committee.yaml"));
   return { root, inventory };
+}
+
+/** The Pakdasht copy, loaded: the temp root (to remove after) and the typed inventory. */
+export async function pakdashtModel(): Promise<{ root: string; inventory: Inventory }> {
+  const fixture = await pakdashtInventory();
+  const loaded = await loadInventory(fixture.inventory);
+  if (loaded.inventory === undefined) throw new Error("the Pakdasht fixture does not load");
+  return { root: fixture.root, inventory: loaded.inventory };
 }

@@ -1,10 +1,10 @@
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Inventory, loadInventory } from "../../src/model/index.ts";
+import type { Inventory } from "../../src/model/index.ts";
 import { parseIpv4 } from "../../src/model/net.ts";
 import { exactCover, formatBlock } from "../../src/rehearsal/cidr.ts";
 import { lossPercent, namespaceNames, planRehearsal, PLUMBING_RANGE } from "../../src/rehearsal/plan.ts";
-import { pakdashtInventory } from "./fixture.ts";
+import { pakdashtModel } from "./fixture.ts";
 
 const ip = (text: string): number => parseIpv4(text) ?? Number.NaN;
 
@@ -44,11 +44,7 @@ describe("planRehearsal on Pakdasht", () => {
   let root = "";
   let inventory: Inventory;
   beforeAll(async () => {
-    const fixture = await pakdashtInventory();
-    root = fixture.root;
-    const loaded = await loadInventory(fixture.inventory);
-    if (loaded.inventory === undefined) throw new Error("the Pakdasht fixture does not load");
-    inventory = loaded.inventory;
+    ({ root, inventory } = await pakdashtModel());
   });
   afterAll(async () => {
     await rm(root, { recursive: true, force: true });
