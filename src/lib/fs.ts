@@ -1,4 +1,5 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 
@@ -25,4 +26,16 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await rm(tmp, { force: true });
     throw error;
   }
+}
+
+/**
+ * sha256 over the files of `dir` whose names end in `suffix` (names and
+ * contents, in name order), and how many there are: one value that changes
+ * when any of them is added, removed or changed. A missing directory has none.
+ */
+export function digestFiles(dir: string, suffix: string): { digest: string; count: number } {
+  const hash = createHash("sha256");
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(suffix)).sort() : [];
+  for (const file of files) hash.update(file).update("\0").update(readFileSync(join(dir, file))).update("\0");
+  return { digest: hash.digest("hex"), count: files.length };
 }

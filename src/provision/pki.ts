@@ -1,7 +1,5 @@
-import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { digestFiles } from "../lib/fs.ts";
 import { CertificateAuthority, DeviceCertificates, LocalFile, ServerCertificate } from "./dynamic.ts";
 
 export interface PkiArgs {
@@ -17,13 +15,6 @@ export interface PkiArgs {
   readonly caFile?: string;
 }
 
-/** sha256 over the requests' names and contents, so a new or changed request re-signs. */
-export function requestsDigest(dir: string): { digest: string; count: number } {
-  const hash = createHash("sha256");
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".csr")).sort() : [];
-  for (const file of files) hash.update(file).update("\0").update(readFileSync(join(dir, file))).update("\0");
-  return { digest: hash.digest("hex"), count: files.length };
-}
 
 /**
  * The election PKI (component `amadegi:pki:Pki`): one authority, a server
@@ -53,7 +44,7 @@ export class Pki extends pulumi.ComponentResource {
       ]),
     );
     if (args.caFile !== undefined) new LocalFile(`${name}-ca-file`, { path: args.caFile, content: authority.certPem }, { parent: this });
-    const requests = args.devices === undefined ? { digest: "", count: 0 } : requestsDigest(args.devices.requests);
+    const requests = args.devices === undefined ? { digest: "", count: 0 } : digestFiles(args.devices.requests, ".csr");
     if (args.devices !== undefined && requests.count > 0) {
       const devices = new DeviceCertificates(
         `${name}-devices`,

@@ -1,10 +1,9 @@
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { InventoryError, ToolError } from "../lib/errors.ts";
-import { writeFileAtomic } from "../lib/fs.ts";
+import { digestFiles, writeFileAtomic } from "../lib/fs.ts";
 import { loadInventory } from "../model/index.ts";
 import type { Inventory } from "../model/types.ts";
 import { listNetns } from "../toolchain/netns.ts";
@@ -130,16 +129,12 @@ export function planResponders(inventory: Inventory, plan: Plan, stateDir: strin
 }
 
 /**
- * sha256 over the authority's certificate and every issued certificate: a
- * responder reads them once at start, so a new `up` that re-issued them makes
- * its spec differ and `devices start` restart it.
+ * A digest of the issued certificates and the authority beside them (`*.crt`
+ * in `issued/`): a responder reads them once at start, so a new `up` that
+ * re-issued them makes its spec differ and `devices start` restart it.
  */
 function issuedDigest(layout: DeviceLayout): string {
-  const hash = createHash("sha256");
-  if (existsSync(layout.ca)) hash.update(readFileSync(layout.ca));
-  const certs = existsSync(layout.issued) ? readdirSync(layout.issued).filter((f) => f.endsWith(".crt")).sort() : [];
-  for (const file of certs) hash.update(file).update("\0").update(readFileSync(join(layout.issued, file)));
-  return hash.digest("hex");
+  return digestFiles(layout.issued, ".crt").digest;
 }
 
 async function load(options: DevicesOptions, prefix: string): Promise<{ inventory: Inventory; plan: Plan }> {

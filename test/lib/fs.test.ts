@@ -1,0 +1,28 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { digestFiles } from "../../src/lib/fs.ts";
+
+let dir = "";
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "amadegi-t-digest-"));
+});
+afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+describe("digestFiles", () => {
+  it("changes when a file of the suffix is added or changed, not for other files; a missing directory has none", async () => {
+    await writeFile(join(dir, "a.csr"), "A");
+    const one = digestFiles(dir, ".csr");
+    expect(one.count).toBe(1);
+    await writeFile(join(dir, "a.key"), "secret");
+    expect(digestFiles(dir, ".csr")).toEqual(one);
+    await writeFile(join(dir, "b.csr"), "B");
+    const two = digestFiles(dir, ".csr");
+    expect(two.count).toBe(2);
+    expect(two.digest).not.toBe(one.digest);
+    await writeFile(join(dir, "b.csr"), "B2");
+    expect(digestFiles(dir, ".csr").digest).not.toBe(two.digest);
+    expect(digestFiles(join(dir, "none"), ".csr").count).toBe(0);
+  });
+});
