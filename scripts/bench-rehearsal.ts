@@ -13,7 +13,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rehearsalDown, rehearsalUp } from "../src/rehearsal/index.ts";
-import { devicesStatus } from "../src/rehearsal/responders.ts";
+import { waitForFirstCheckins } from "../src/rehearsal/responders.ts";
 import { writeRehearsalStack } from "../src/rehearsal/stackfile.ts";
 
 const REPO = join(import.meta.dirname, "..");
@@ -71,11 +71,7 @@ async function main(): Promise<void> {
     const start = await amadegi(["rehearsal", "devices", "start", "--state", state], env);
     must("devices start", start);
     const waited = Date.now();
-    let links = devicesStatus(state).links;
-    while (Date.now() - waited < DEVICE_WAIT_MS && (links.length === 0 || links.some((l) => l.state === "pending"))) {
-      await new Promise((r) => setTimeout(r, 1_000));
-      links = devicesStatus(state).links;
-    }
+    const { links } = await waitForFirstCheckins(state, DEVICE_WAIT_MS);
     const checkinMs = Date.now() - waited;
     const ok = links.filter((l) => l.state === "ok").length;
 

@@ -310,3 +310,18 @@ function readdirJson(dir: string): string[] {
     return [];
   }
 }
+
+/**
+ * Wait until every device link has tried its first check-in (none `pending`),
+ * or `timeoutMs` has passed; the links as they then are, and whether the wait
+ * ended because they all had. Reads the responders' status files only.
+ */
+export async function waitForFirstCheckins(stateDir: string, timeoutMs: number): Promise<{ links: readonly LinkStatus[]; complete: boolean }> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const { links } = devicesStatus(stateDir);
+    const complete = links.length > 0 && !links.some((l) => l.state === "pending");
+    if (complete || Date.now() > until) return { links, complete };
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+}

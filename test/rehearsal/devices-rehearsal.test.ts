@@ -17,7 +17,7 @@ import { parseRecord } from "../../src/probe/probes/checkin-record.ts";
 import { deviceLayout } from "../../src/rehearsal/devices.ts";
 import { type Plan, rehearsalDown, rehearsalUp } from "../../src/rehearsal/index.ts";
 import { readResponderStatus, type LinkStatus } from "../../src/rehearsal/responder.ts";
-import { devicesStatus, responderFiles, responderPids } from "../../src/rehearsal/responders.ts";
+import { devicesStatus, responderFiles, responderPids, waitForFirstCheckins } from "../../src/rehearsal/responders.ts";
 import { execIn, inNetns, listNetns } from "../../src/toolchain/netns.ts";
 import { type Recorder, startRecorder, waitFor } from "../helpers/checkin-recorder.ts";
 import { netnsAvailable } from "../helpers/netns.ts";
@@ -155,6 +155,11 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
     expect(linkStatus(otherLink)?.last).toMatchObject({ ok: false, failure: "refused", gateway: other?.gateways.secondary, primaryFailed: { gateway: other?.gateways.primary, failure: "refused" } });
     await waitFor("the blind spot tried", () => linkStatus(blind?.link ?? "")?.state === "failing", 30_000);
     expect(linkStatus(blind?.link ?? "")?.last?.failure).toBe("timeout");
+    // Every link has tried once: what the demo and the bench wait for.
+    const first = await waitForFirstCheckins(state, 60_000);
+    expect(first.complete).toBe(true);
+    expect(first.links.filter((l) => l.state === "pending")).toEqual([]);
+    expect(first.links.some((l) => l.state === "ok")).toBe(true);
     const shown = await cli("status");
     expect(shown.code).toBe(0);
     expect(shown.out).toMatch(/^devices: responders running; \d+ links: [1-9]\d* ok, [1-9]\d* failing/);

@@ -3,7 +3,7 @@ import { createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { ExitCode } from "../../lib/exit.ts";
-import { devicesStatus } from "../../rehearsal/responders.ts";
+import { waitForFirstCheckins } from "../../rehearsal/responders.ts";
 import { repoRoot, stateDir } from "../../toolchain/paths.ts";
 import { type Command, type Io, stringOption } from "../command.ts";
 
@@ -51,15 +51,10 @@ function runStage(argv: readonly string[], log: string, io: Io): Promise<{ code:
 
 /** Wait until every device link with a certificate has tried a check-in (or the time is up). */
 async function waitForDevices(state: string): Promise<string> {
-  const until = Date.now() + DEVICE_WAIT_MS;
-  for (;;) {
-    const status = devicesStatus(state);
-    const count = (s: string) => status.links.filter((l) => l.state === s).length;
-    const summary = `${status.links.length} links: ${count("ok")} checked in, ${count("failing")} failing, ${count("pending")} not tried yet`;
-    if (status.links.length > 0 && count("pending") === 0) return summary;
-    if (Date.now() > until) return `${summary} (stopped waiting after ${seconds(DEVICE_WAIT_MS)})`;
-    await new Promise((r) => setTimeout(r, 2_000));
-  }
+  const { links, complete } = await waitForFirstCheckins(state, DEVICE_WAIT_MS);
+  const count = (s: string) => links.filter((l) => l.state === s).length;
+  const summary = `${links.length} links: ${count("ok")} checked in, ${count("failing")} failing, ${count("pending")} not tried yet`;
+  return complete ? summary : `${summary} (stopped waiting after ${seconds(DEVICE_WAIT_MS)})`;
 }
 
 export const demo: Command = {
