@@ -2,11 +2,11 @@ import { randomUUID } from "node:crypto";
 import { ProbeError } from "../lib/errors.ts";
 import type { Condition } from "./catalog/condition.ts";
 import { type EvalContext, evaluate } from "./catalog/evaluate.ts";
-import { Governor, sleep } from "./governor.ts";
+import { Governor, sleep, Slots } from "./governor.ts";
 import { planPhases } from "./phases.ts";
 import { Progress, type ProgressStream } from "./progress.ts";
 import { type CampaignFooter, ResultsWriter } from "./results.ts";
-import { SelfWatch } from "./selfwatch.ts";
+import { type LoopDelay, SelfWatch, STALL_MS } from "./selfwatch.ts";
 import { type Summary, Tally } from "./summary.ts";
 import type { BatchProbe, FailureClass, Observation, Probe, ProbeKind, ProbeResult, Status, Target } from "./types.ts";
 
@@ -93,6 +93,14 @@ export interface CampaignReport {
   /** Probe attempts made (retries included). */
   readonly attempts: number;
   readonly maxLagMs: number;
+  /** The event loop's delay over the campaign (perf_hooks.monitorEventLoopDelay). */
+  readonly loopDelay: LoopDelay;
+  /** Attempts not judged because the prober stalled during them. */
+  readonly starvedAttempts: number;
+  /** The lowest limit on probes in flight the governor fell to while the loop was slow (the stack's concurrency when it never did). */
+  readonly lowestConcurrency: number;
+  /** The machine's CPU pressure during the campaign: share of the time a runnable task waited (/proc/pressure/cpu "some"); absent without PSI. */
+  readonly cpuPressure?: number;
   readonly summary: Summary;
 }
 
@@ -101,6 +109,12 @@ const MIN_ATTEMPT_MS = 20;
 /** Kept back from the deadline to write the unknowns and the footer. */
 const FINISH_MARGIN_MS = 100;
 const MAX_VALUE_CHARS = 256;
+/** Attempts tried again because the prober was starved (issue 12): at most this many, then `unknown`. */
+const MAX_STARVED_RETRIES = 2;
+/** Probes of these kinds start a process on both ends (ssh-keyscan, sshd): this many at once. */
+const TOOL_KINDS: ReadonlyMap<ProbeKind, number> = new Map([["ssh", 4]]);
+/** Reads of a gateway's check-ins tried again after a timeout: the read is data, not a verdict. */
+const CHECKIN_READ_RETRIES = 2;
 const DEADLINE = Symbol("deadline");
 
 export async function runCampaign(options: CampaignOptions): Promise<CampaignReport> {
@@ -152,8 +166,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     });
 
   const minTimeout = Math.min(...[...options.checks.values()].map((c) => c.timeoutMs), 2000);
-  const watch = new SelfWatch({ lagLimitMs: options.lagLimitMs ?? Math.min(1000, Math.max(100, minTimeout / 2)) });
   const governor = new Governor({ maxRate: options.maxRate, concurrency: options.concurrency, ...(options.operatorRates === undefined ? {} : { operatorRates: options.operatorRates }) });
+  const watch = new SelfWatch({ lagLimitMs: options.lagLimitMs ?? Math.min(1000, Math.max(100, minTimeout / 2)), onDelay: (lag) => governor.adapt(lag) });
   const writer = new ResultsWriter(options.out, {
     type: "campaign",
     version: 1,
@@ -166,6 +180,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     ...(options.select === undefined ? {} : { select: options.select }),
   });
   const tally = new Tally();
+  const toolSlots = new Map([...TOOL_KINDS].map(([kind, size]) => [kind, new Slots(size)] as const));
   const progress = new Progress(options.progress);
   // Only the statuses something depends on are remembered.
   const needed = new Set<string>();
@@ -174,6 +189,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const settled = new Set<string>();
   const inFlight = new Map<string, Target>();
   let attempts = 0;
+  let starvedAttempts = 0;
 
   const settle = (t: Target, status: Status, n: number, obs?: Observation, extra: { failure?: FailureClass; detail?: string; failed?: readonly string[] } = {}) => {
     if (settled.has(t.key)) return;
@@ -229,8 +245,12 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
 
   const runOne = async (t: Target, probe: Probe): Promise<void> => {
     const plan = options.checks.get(t.check) ?? { conditions: [], timeoutMs: 2000, retries: 0 };
+    /** Attempts made; of them, failures that count (a starved attempt does not); starved attempts. */
     let n = 0;
+    let failures = 0;
+    let starved = 0;
     let firstFailure: string | undefined;
+    let starvedWhy: string | undefined;
     for (;;) {
       const remaining = deadlineAt - performance.now();
       if (stop.signal.aborted || remaining < MIN_ATTEMPT_MS) {
@@ -239,6 +259,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       const wait = governor.delay(1, t.operator);
       if (wait > 0) await sleep(wait, stop.signal);
       if (stop.signal.aborted) continue;
+      const slots = toolSlots.get(t.kind);
+      if (slots !== undefined && (await untilStop(slots.take())) === DEADLINE) continue;
       const timeoutMs = Math.max(1, Math.min(plan.timeoutMs, deadlineAt - performance.now()));
       // One controller per attempt, aborted by its timeout or the deadline, and
       // unhooked from the deadline afterwards so nothing outlives the attempt.
@@ -247,6 +269,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       const timer = setTimeout(abort, Math.ceil(timeoutMs));
       stop.signal.addEventListener("abort", abort, { once: true });
       let obs: Observation | typeof DEADLINE;
+      const attemptStart = performance.now();
       try {
         obs = await untilStop(probe.probe(t, { signal: attempt.signal, timeoutMs }));
       } catch (error) {
@@ -258,23 +281,38 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       } finally {
         clearTimeout(timer);
         stop.signal.removeEventListener("abort", abort);
+        slots?.give();
       }
       if (obs === DEADLINE) return settle(t, "unknown", n, undefined, { detail: "in flight at the deadline" });
       n++;
       attempts++;
       watch.noteFailure(obs.detail);
       const j = judge(t, obs);
+      // A starved prober never blames a target: an attempt that failed on time (a
+      // timeout, or a condition on what it measured) while the event loop stalled
+      // is not evidence. It is tried again, at most twice more; then the target is unknown.
+      const stall = watch.stallSince(attemptStart);
+      if ((!j.ok || j.warn) && (obs.ok || obs.failure === "timeout") && stall >= STALL_MS) {
+        starved++;
+        starvedAttempts++;
+        starvedWhy = `the prober's event loop stalled ${Math.round(stall)} ms during the attempt (${j.detail ?? obs.failure ?? "failed"})`;
+        if (starved > MAX_STARVED_RETRIES) {
+          return settle(t, "unknown", n, obs, { failure: "starved", detail: `not judged: ${starved} attempts starved; last: ${starvedWhy}` });
+        }
+        continue;
+      }
       if (j.ok) {
-        const retried = n > 1;
-        const detail = retried ? `passed on attempt ${n} after: ${firstFailure ?? "a failure"}` : j.warn ? j.failed.join("; ") : undefined;
+        const retried = failures > 0;
+        const detail = retried ? `passed on attempt ${n} after: ${firstFailure ?? "a failure"}` : j.warn ? j.failed.join("; ") : starved > 0 ? `passed on attempt ${n}; ${starved} earlier attempt(s) not judged: ${starvedWhy ?? "starved"}` : undefined;
         return settle(t, retried || j.warn ? "degraded" : "up", n, obs, { ...(detail === undefined ? {} : { detail }), failed: j.failed });
       }
+      failures++;
       firstFailure ??= j.detail ?? obs.failure ?? "failed";
       if (obs.failure === "timeout" && timeoutMs < plan.timeoutMs) {
         return settle(t, "unknown", n, obs, { detail: `timed out after ${Math.round(timeoutMs)} ms, cut short by the deadline (the check allows ${plan.timeoutMs} ms)` });
       }
-      if (n > plan.retries) return settle(t, "down", n, obs, { failure: obs.ok ? "assertion" : (obs.failure ?? "internal"), ...(j.detail === undefined ? {} : { detail: j.detail }), failed: j.failed });
-      const backoff = (options.retryBaseMs ?? 200) * 2 ** (n - 1) * (0.75 + Math.random() / 2);
+      if (failures > plan.retries) return settle(t, "down", n, obs, { failure: obs.ok ? "assertion" : (obs.failure ?? "internal"), ...(j.detail === undefined ? {} : { detail: j.detail }), failed: j.failed });
+      const backoff = (options.retryBaseMs ?? 200) * 2 ** (failures - 1) * (0.75 + Math.random() / 2);
       if (performance.now() + backoff + MIN_ATTEMPT_MS > deadlineAt) {
         return settle(t, "unknown", n, obs, { detail: `failed (${firstFailure}); no time left to confirm` });
       }
@@ -421,11 +459,13 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       const latest = new Map<string, Observation>();
       let cursor: { inode: string; offset: number } | undefined;
       let failure: Observation | undefined;
+      let tries = 0;
       for (let reads = 0; reads < 1000; reads++) {
         const remaining = deadlineAt - performance.now();
         if (stop.signal.aborted || remaining < MIN_ATTEMPT_MS) return;
         const wait = governor.delay(1, undefined);
         if (wait > 0) await sleep(wait, stop.signal);
+        const readStart = performance.now();
         const batch = await untilStop(source.read(gateway, cursor, { signal: stop.signal, timeoutMs: Math.min(plan.timeoutMs, remaining) })).catch((error: unknown) => {
           const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
           watch.noteFailure(text);
@@ -434,9 +474,20 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         if (batch === DEADLINE) return;
         attempts++;
         if (!batch.observation.ok) {
+          // A read that timed out (a slow login on a busy gateway or prober) is
+          // tried again: the records are data, and a lost read would leave every
+          // device on the gateway unknown.
+          if (batch.observation.failure === "timeout" && tries < CHECKIN_READ_RETRIES && !stop.signal.aborted) {
+            tries++;
+            if (watch.stallSince(readStart) >= STALL_MS) starvedAttempts++;
+            await sleep((options.retryBaseMs ?? 200) * 2 ** (tries - 1), stop.signal);
+            reads--;
+            continue;
+          }
           failure = batch.observation;
           break;
         }
+        tries = 0;
         for (const [k, o] of batch.observations) latest.set(k, o);
         cursor = batch.cursor;
         if (batch.observation.values.CHECKIN_MORE !== true) break;
@@ -532,6 +583,10 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     elapsedMs: performance.now() - started,
     attempts,
     maxLagMs: Math.round(watch.maxLagMs),
+    loopDelay: watch.loopDelay(),
+    starvedAttempts,
+    lowestConcurrency: governor.lowest,
+    ...(watch.cpuStalledMs === undefined ? {} : { cpuPressure: Math.round((watch.cpuStalledMs / Math.max(1, performance.now() - started)) * 1000) / 1000 }),
     summary,
   };
 }

@@ -12,6 +12,7 @@ import { icmpProbe } from "./probes/icmp.ts";
 import { createProbes } from "./probes/index.ts";
 import type { IcmpOptions } from "./probes/options.ts";
 import type { ProgressStream } from "./progress.ts";
+import { directSpawner, startSpawner } from "./spawner.ts";
 import { pinsPath, readStackSettings } from "./stackconfig.ts";
 import { buildTargets, parseSelect, provincesOf } from "./targets.ts";
 
@@ -76,31 +77,38 @@ export async function check(options: CheckOptions): Promise<CheckOutcome> {
   const icmp: IcmpOptions = { command: options.fping ?? ["fping"] };
   const p = stack.probe;
   const tls = { ...(p.ca === undefined ? {} : { caFile: p.ca }), ...(p.clientCert === undefined ? {} : { certFile: p.clientCert }), ...(p.clientKey === undefined ? {} : { keyFile: p.clientKey }) };
-  const real = options.probes === undefined ? createProbes({ allow, icmp, tls, ...(identityFile === undefined ? {} : { ssh: { identityFile } }) }) : undefined;
-  const probes: ProbeSet = options.probes ?? {
-    ...real,
-    icmp: (tuning) => icmpProbe({ allow, icmp: { ...icmp, count: tuning.count, intervalMs: tuning.intervalMs } }),
-  };
-  const started = new Date();
-  const out = options.out ?? join(".amadegi", "results", `${options.stack}-${started.toISOString().replace(/[:.]/g, "-")}.jsonl`);
-  const report = await runCampaign({
-    stack: options.stack,
-    from: stack.probe.from ?? hostname(),
-    targets,
-    checks: catalog.catalog.byId,
-    probes,
-    guard: (t) => assertAllowed(t.key, t.address, allow),
-    deadlineMs: options.deadlineMs,
-    maxRate: stack.probe.maxRate,
-    concurrency: stack.probe.concurrency,
-    operatorRates: catalog.catalog.operatorRates,
-    evalContext: evalContext(inventory, started.getTime()),
-    out,
-    ...(options.select === undefined ? {} : { select: options.select }),
-    ...(options.progress === undefined ? {} : { progress: options.progress }),
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-  });
-  return { ran: true, report, targets: targets.length, unaddressed, inventoryFindings: hasErrors(loaded.findings) ? loaded.findings.filter((f) => f.severity === "error") : [] };
+  // Every tool the probes run is started by the broker, started here before the
+  // campaign watches its event loop (spawner.ts: spawn blocks the caller).
+  const spawner = options.probes === undefined ? await startSpawner() : directSpawner;
+  try {
+    const real = options.probes === undefined ? createProbes({ allow, icmp, tls, spawner, ...(identityFile === undefined ? {} : { ssh: { identityFile } }) }) : undefined;
+    const probes: ProbeSet = options.probes ?? {
+      ...real,
+      icmp: (tuning) => icmpProbe({ allow, spawner, icmp: { ...icmp, count: tuning.count, intervalMs: tuning.intervalMs } }),
+    };
+    const started = new Date();
+    const out = options.out ?? join(".amadegi", "results", `${options.stack}-${started.toISOString().replace(/[:.]/g, "-")}.jsonl`);
+    const report = await runCampaign({
+      stack: options.stack,
+      from: stack.probe.from ?? hostname(),
+      targets,
+      checks: catalog.catalog.byId,
+      probes,
+      guard: (t) => assertAllowed(t.key, t.address, allow),
+      deadlineMs: options.deadlineMs,
+      maxRate: stack.probe.maxRate,
+      concurrency: stack.probe.concurrency,
+      operatorRates: catalog.catalog.operatorRates,
+      evalContext: evalContext(inventory, started.getTime()),
+      out,
+      ...(options.select === undefined ? {} : { select: options.select }),
+      ...(options.progress === undefined ? {} : { progress: options.progress }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+    return { ran: true, report, targets: targets.length, unaddressed, inventoryFindings: hasErrors(loaded.findings) ? loaded.findings.filter((f) => f.severity === "error") : [] };
+  } finally {
+    await spawner.close();
+  }
 }
 
 /** `60s`, `2m`, `1500ms` → milliseconds. */

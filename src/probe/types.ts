@@ -31,6 +31,8 @@ export const FAILURE_CLASSES = [
   "assertion",
   "not-allowed",
   "internal",
+  /** The prober stalled during every attempt: nothing was judged (issue 12). */
+  "starved",
 ] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 

@@ -6,7 +6,7 @@ import { InventoryError, ToolError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
 import { loadInventory } from "../model/index.ts";
 import { execIn, ip, listNetns, netnsPids } from "../toolchain/netns.ts";
-import { type Marker, MarkerLog, markerPath, readMarker } from "./marker.ts";
+import { type Marker, MarkerLog, markerPath, readMarker, withRehearsalLock } from "./marker.ts";
 import { DEFAULT_PREFIX, namespaceNames, NFT_TABLE, type Plan, planRehearsal } from "./plan.ts";
 import { alive, cmdline, processesMentioning, stopProcesses } from "./processes.ts";
 import { RESPONDER } from "./responders.ts";
@@ -55,8 +55,15 @@ const LISTEN_TIMEOUT_MS = 15_000;
  * the inventory is left alone (no change); anything else that exists —
  * another inventory's rehearsal, the leftovers of a crashed `up` — is taken
  * down first. A failure half-way takes down what was built, then rethrows.
+ * Under the state directory's lock, taken before anything is looked at: an
+ * incomplete rehearsal may be one another `up` is building right now, and is
+ * only taken down once its builder is gone (a ToolError naming it otherwise).
  */
 export async function rehearsalUp(options: RehearsalOptions): Promise<UpResult> {
+  return withRehearsalLock(options.stateDir, "amadegi rehearsal up", options.log, () => up(options));
+}
+
+async function up(options: RehearsalOptions): Promise<UpResult> {
   const started = Date.now();
   const log = options.log ?? (() => undefined);
   const plan = await planFor(options);
@@ -65,7 +72,7 @@ export async function rehearsalUp(options: RehearsalOptions): Promise<UpResult> 
   if (current.whole) return { changed: false, plan, status: current, elapsedMs: Date.now() - started };
   if (current.exists) {
     log(current.matchesInventory || current.marker === undefined ? "cleaning up an incomplete rehearsal first" : "the inventory changed since up: taking the old rehearsal down first");
-    await rehearsalDown({ ...options, prefix: plan.prefix });
+    await down({ ...options, prefix: plan.prefix });
   }
   await mkdir(state.dir, { recursive: true, mode: 0o700 });
   const marker = new MarkerLog({
@@ -85,7 +92,7 @@ export async function rehearsalUp(options: RehearsalOptions): Promise<UpResult> 
     await marker.finish();
   } catch (error) {
     log("up failed: taking down what was built");
-    await rehearsalDown({ ...options, prefix: plan.prefix }).catch(() => undefined);
+    await down({ ...options, prefix: plan.prefix }).catch(() => undefined);
     throw error;
   }
   const status = await rehearsalStatus(plan, state);
@@ -208,9 +215,15 @@ function inside(dir: string, path: string): boolean {
  * veth, address, route and nftables table inside), processes and files —
  * found by the marker and by the namespace prefix, so it also works after
  * `up` was killed at any point or the marker is gone. Kept: the host keys and
- * the control key under `keys/`.
+ * the control key under `keys/`. Under the state directory's lock, like `up`:
+ * never while another command is building, drilling or starting devices.
  */
 export async function rehearsalDown(options: Omit<RehearsalOptions, "inventory">): Promise<DownResult> {
+  return withRehearsalLock(options.stateDir, "amadegi rehearsal down", options.log, () => down(options));
+}
+
+/** rehearsalDown, for a caller that holds the lock already (up, clearing the way or after a failure). */
+async function down(options: Omit<RehearsalOptions, "inventory">): Promise<DownResult> {
   const started = Date.now();
   const state = layout(resolve(options.stateDir));
   const { marker } = readMarker(state.dir);

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { writeFileAtomic } from "../lib/fs.ts";
+import { withLock } from "../lib/lock.ts";
 
 /**
  * The marker: what `up` has created, or is about to create. Each step is
@@ -55,6 +56,21 @@ export function readMarker(stateDir: string): { marker?: Marker; damaged?: strin
   } catch (error) {
     return { damaged: `${markerPath(stateDir)}: ${error instanceof Error ? error.message : String(error)}` };
   }
+}
+
+/**
+ * One command at a time on a rehearsal: `rehearsal up`/`down`, `devices
+ * start`/`stop` and a drill (or its `--restore`) each run under the lock of
+ * the state directory (`<state>/lock`, src/lib/lock.ts), so a second one
+ * refuses, naming the first, instead of taking down what the first is
+ * building or breaking. Taken at the public entry points only: what they call
+ * inside (up's own down, a drill's restore of leftovers) runs unlocked, and so
+ * do the children they start. Per state directory: rehearsals with their own
+ * state (tests, the bench) do not wait for each other.
+ */
+export function withRehearsalLock<T>(stateDir: string, command: string, log: ((line: string) => void) | undefined, work: () => Promise<T>): Promise<T> {
+  const dir = resolve(stateDir);
+  return withLock(dir, { command, subject: `the rehearsal in ${dir}`, ...(log === undefined ? {} : { log }) }, work);
 }
 
 /** Records steps before they happen; each `record` is durable when it returns. */

@@ -8,7 +8,7 @@ import { loadInventory } from "../model/index.ts";
 import type { Inventory } from "../model/types.ts";
 import { listNetns } from "../toolchain/netns.ts";
 import { type DeviceLayout, deviceLayout, ensureDeviceKeys, type KeysResult, planDevices } from "./devices.ts";
-import { MarkerLog, readMarker } from "./marker.ts";
+import { MarkerLog, readMarker, withRehearsalLock } from "./marker.ts";
 import { type Plan, planRehearsal } from "./plan.ts";
 import { alive, cmdline, processesMentioning, stopProcesses } from "./processes.ts";
 import { type LinkStatus, readResponderStatus, type ResponderHeader, type ResponderSpec } from "./responder.ts";
@@ -187,9 +187,14 @@ function runningWith(stateDir: string, files: ResponderFiles): number | undefine
  * stack's `up`, which issued the certificates). Each step is in the marker
  * before it runs, so `rehearsal down` stops them and removes their files
  * (`devices/run/`). Idempotent: responders already running with the same spec
- * are left alone; any others are stopped first.
+ * are left alone; any others are stopped first. Under the state directory's
+ * lock: not while `up`, `down` or a drill (which watches the responders) runs.
  */
 export async function startDevices(options: DevicesOptions): Promise<StartResult> {
+  return withRehearsalLock(options.stateDir, "amadegi rehearsal devices start", options.log, () => start(options));
+}
+
+async function start(options: DevicesOptions): Promise<StartResult> {
   const started = Date.now();
   const stateDir = resolve(options.stateDir);
   const log = options.log ?? (() => undefined);
@@ -214,7 +219,7 @@ export async function startDevices(options: DevicesOptions): Promise<StartResult
     return { changed: false, responders: devices.responders.map((r) => ({ operator: r.operator, ns: r.ns, pid: runningWith(stateDir, responderFiles(stateDir, r.operator)) ?? 0, links: linksOf(r.spec) })), devices: devices.devices, links: devices.links, intervalMs: devices.responders[0]?.spec.intervalMs ?? 0, uncertified: devices.uncertified, keys, elapsedMs: Date.now() - started };
   }
   if (responderPids(stateDir).length > 0) log("stopping the running responders first (the inventory, the certificates' devices or the options changed)");
-  await stopDevices({ stateDir });
+  await stopResponders(stateDir);
   await rm(layout.run, { recursive: true, force: true });
   await mkdir(layout.run, { recursive: true, mode: 0o700 });
   const markerLog = new MarkerLog(marker);
@@ -260,9 +265,18 @@ async function waitStarted(running: readonly { operator: string; pid: number; fi
   throw new ToolError(`${missing.length} device responders did not start: ${tails.join("; ")}`, { hint: `see ${missing[0]?.files.log ?? "devices/run/<operator>.log"}` });
 }
 
-/** Stop every responder of this state directory; their status and event files stay (rehearsal down removes them). */
-export async function stopDevices(options: { readonly stateDir: string }): Promise<{ readonly stopped: number; readonly leftovers: readonly string[] }> {
-  const pids = responderPids(options.stateDir);
+/**
+ * Stop every responder of this state directory; their status and event files
+ * stay (rehearsal down removes them). Under the state directory's lock, like
+ * `start`: a drill's failover times must not lose their devices half-way.
+ */
+export async function stopDevices(options: { readonly stateDir: string; readonly log?: (line: string) => void }): Promise<{ readonly stopped: number; readonly leftovers: readonly string[] }> {
+  return withRehearsalLock(options.stateDir, "amadegi rehearsal devices stop", options.log, () => stopResponders(options.stateDir));
+}
+
+/** stopDevices, for a caller that holds the lock already (start, replacing them). */
+async function stopResponders(stateDir: string): Promise<{ readonly stopped: number; readonly leftovers: readonly string[] }> {
+  const pids = responderPids(stateDir);
   const stubborn = await stopProcesses(pids);
   return { stopped: pids.length - stubborn.length, leftovers: stubborn.map((pid) => `responder ${pid} (${cmdline(pid) ?? "?"}) would not stop`) };
 }

@@ -1,6 +1,10 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
+import { lockPath } from "../../src/lib/lock.ts";
 import { run } from "../../src/toolchain/inspect.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 
@@ -27,5 +31,21 @@ describe("amadegi rehearsal", () => {
     const result = await run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, join(repoRoot, "bin", "amadegi.js"), "rehearsal", "up", "--state", "/nonexistent/amadegi-rehearsal"], { cwd: "/" });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/needs root/);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)("while another process holds the rehearsal's lock, up, down and devices start|stop exit 2 naming it", async () => {
+    const state = await mkdtemp(join(tmpdir(), "amadegi-t-busy-"));
+    const holder = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      await writeFile(lockPath(state), JSON.stringify({ pid: holder.pid, command: "amadegi drill --scenario fiber-cut", startedAt: "2025-01-02T03:04:05.000Z" }));
+      for (const action of [["up"], ["down"], ["devices", "start"], ["devices", "stop"]]) {
+        const c = capture();
+        expect(await main(["rehearsal", ...action, "--state", state], c.io), action.join(" ")).toBe(2);
+        expect(c.err.join("\n")).toBe(`ToolError: the rehearsal in ${state} is busy: \`amadegi drill --scenario fiber-cut\` (pid ${holder.pid}, since 2025-01-02T03:04:05.000Z) holds ${lockPath(state)}\n  → wait for it to finish (ps -p ${holder.pid}); if that process is gone, run this again: a dead holder's lock is taken over (should pid ${holder.pid} now be another program, remove ${lockPath(state)})`);
+      }
+    } finally {
+      holder.kill("SIGKILL");
+      await rm(state, { recursive: true, force: true });
+    }
   });
 });

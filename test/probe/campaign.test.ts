@@ -198,6 +198,68 @@ describe("self-watch", () => {
   });
 });
 
+describe("a starved prober never blames a target", () => {
+  /** Keeps this thread busy: the event loop cannot turn meanwhile, as in a prober starved by spawn or the CPU. */
+  const stallFor = (ms: number): void => {
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      // busy
+    }
+  };
+  const timeout: Observation = { ok: false, failure: "timeout", detail: "no answer within 500 ms", timings: { total: 500 }, values: {} };
+
+  it("a timeout during a stall is tried again and not counted: a pass then is up, not degraded", async () => {
+    const probe = scripted((_t, attempt) => {
+      if (attempt === 1) {
+        stallFor(120);
+        return timeout;
+      }
+      return up;
+    });
+    const { byKey, report } = await run({ targets: [tcpTarget(1)], probes: { tcp: probe }, checks: new Map([["t", plan([], { retries: 0 })]]) });
+    expect(byKey.get("t/1")).toMatchObject({ status: "up", attempts: 2 });
+    expect(byKey.get("t/1")?.detail).toMatch(/1 earlier attempt\(s\) not judged: the prober's event loop stalled \d+ ms/);
+    expect(report.starvedAttempts).toBe(1);
+  });
+
+  it("every attempt starved: tried twice more, then unknown with the reason — never down", async () => {
+    const probe = scripted(() => {
+      stallFor(120);
+      return timeout;
+    });
+    const { byKey } = await run({ targets: [tcpTarget(1)], probes: { tcp: probe }, checks: new Map([["t", plan([], { retries: 0 })]]) });
+    expect(byKey.get("t/1")).toMatchObject({ status: "unknown", failure: "starved", attempts: 3 });
+    expect(byKey.get("t/1")?.detail).toMatch(/not judged: 3 attempts starved; last: the prober's event loop stalled \d+ ms/);
+    expect(probe.calls.get("t/1")).toBe(3);
+  });
+
+  it("a condition on a measured time that fails during a stall is not judged either", async () => {
+    const slow: Observation = { ok: true, timings: { total: 400 }, values: { RTT: 400 } };
+    const probe = scripted((_t, attempt) => {
+      if (attempt === 1) {
+        stallFor(120);
+        return slow;
+      }
+      return { ok: true, timings: { total: 3 }, values: { RTT: 3 } };
+    });
+    const { byKey } = await run({ targets: [tcpTarget(1)], probes: { tcp: probe }, checks: new Map([["t", plan(["[RTT] < 300ms warn 150ms"], { retries: 0 })]]) });
+    expect(byKey.get("t/1")).toMatchObject({ status: "up", attempts: 2 });
+  });
+
+  it("a refusal is a fact even during a stall, and a timeout without a stall is judged: both down", async () => {
+    const probe = scripted((t) => {
+      if (t.key === "t/1") {
+        stallFor(120);
+        return refused;
+      }
+      return timeout;
+    });
+    const { byKey } = await run({ targets: [tcpTarget(1), tcpTarget(2)], probes: { tcp: probe }, checks: new Map([["t", plan([], { retries: 1 })]]) });
+    expect(byKey.get("t/1")).toMatchObject({ status: "down", failure: "refused", attempts: 2 });
+    expect(byKey.get("t/2")).toMatchObject({ status: "down", failure: "timeout", attempts: 2 });
+  });
+});
+
 describe("network safety", () => {
   it("a target outside probe.allow stops the campaign before any probe is called", async () => {
     const probe = scripted(() => up);
@@ -344,7 +406,7 @@ describe("memory at 100,000 targets", () => {
 });
 
 describe("check-ins", () => {
-  it("reads each gateway once, judges each device link on its latest record, and leaves devices of an unreadable gateway unknown", async () => {
+  it("reads each gateway once, judges each device link on its latest record, and leaves devices of an unreadable gateway unknown after trying its read three times", async () => {
     const reads: string[] = [];
     const checkin = {
       async read(gateway: Target) {
@@ -367,10 +429,32 @@ describe("check-ins", () => {
       return p.condition;
     });
     const { byKey } = await run({ targets, probes: { checkin }, checks: new Map([["c", { conditions, timeoutMs: 1000, retries: 0 }]]) });
-    expect(reads.sort()).toEqual(["c/gw-a", "c/gw-b"]);
+    // gw-b's read timed out: tried twice more (the records are data, not a verdict), then its devices are unknown.
+    expect(reads.sort()).toEqual(["c/gw-a", "c/gw-b", "c/gw-b", "c/gw-b"]);
     expect(byKey.get("c/S1/S1-F")?.status).toBe("up");
     expect(byKey.get("c/S1/S1-M")).toMatchObject({ status: "down", failure: "assertion" });
     expect(byKey.get("c/S2/S2-F")?.detail).toMatch(/no check-in from device AHV-S2 over link S2-F/);
     expect(byKey.get("c/S3/S3-F")).toMatchObject({ status: "unknown" });
+  });
+
+  it("a gateway read that timed out once is read again and its devices are judged; a refused read is not repeated", async () => {
+    const reads: string[] = [];
+    const checkin = {
+      async read(gateway: Target) {
+        reads.push(gateway.key);
+        if (gateway.address === "127.0.0.2") return { observation: { ok: false, failure: "refused" as const, detail: "refused", timings: { total: 1 }, values: {} }, cursor: undefined, observations: new Map() };
+        if (reads.filter((r) => r === gateway.key).length === 1) return { observation: { ok: false, failure: "timeout" as const, detail: "slow login", timings: { total: 1 }, values: {} }, cursor: undefined, observations: new Map() };
+        const observations = new Map<string, Observation>([["S1/S1-F", { ok: true, timings: { total: 1 }, values: { CHECKIN_AGE: 1 } }]]);
+        return { observation: { ok: true, timings: { total: 1 }, values: { CHECKIN_MORE: false } }, cursor: { inode: "1", offset: 10 }, observations };
+      },
+    };
+    const device = (station: string, link: string, gw: string, address: string): Target => ({
+      key: `c/${station}/${link}`, check: "c", kind: "checkin", station, link, address, port: 22, params: { gateway: gw, serial: `AHV-${station}`, hostKey: "k" },
+    });
+    const targets = [device("S1", "S1-F", "gw-a", "127.0.0.1"), device("S3", "S3-F", "gw-b", "127.0.0.2")];
+    const { byKey } = await run({ targets, probes: { checkin }, checks: new Map([["c", { conditions: [], timeoutMs: 1000, retries: 0 }]]) });
+    expect(reads.sort()).toEqual(["c/gw-a", "c/gw-a", "c/gw-b"]);
+    expect(byKey.get("c/S1/S1-F")?.status).toBe("up");
+    expect(byKey.get("c/S3/S3-F")).toMatchObject({ status: "unknown", failure: "refused" });
   });
 });

@@ -80,6 +80,7 @@ export const checkCommand: Command = {
       for (const [title, groups] of [["district", report.summary.byDistrict], ["operator", report.summary.byOperator], ["medium", report.summary.byMedium], ["check", report.summary.byCheck]] as const) {
         for (const [name, counts] of troubled(groups)) io.out(`  ${title} ${name}: ${formatCounts(counts)}`);
       }
+      io.out(`  prober: event loop delay p99 ${report.loopDelay.p99} ms, max ${report.loopDelay.max} ms; ${report.starvedAttempts} attempt(s) not judged (the prober stalled)${report.cpuPressure === undefined ? "" : `; the machine's CPU was contended ${Math.round(report.cpuPressure * 100)}% of the time`}`);
       if (outcome.unaddressed > 0) io.out(`  ${outcome.unaddressed} selected links have no routable address (proven by check-ins only)`);
       if (outcome.inventoryFindings.length > 0) io.err(`warning: the inventory has ${outcome.inventoryFindings.length} errors (amadegi validate); results may not mean what they seem`);
       if (!report.valid) for (const reason of report.invalid) io.err(`INVALID: ${reason}`);

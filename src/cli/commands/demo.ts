@@ -3,6 +3,7 @@ import { createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { ExitCode } from "../../lib/exit.ts";
+import { readResults } from "../../probe/results.ts";
 import { waitForFirstCheckins } from "../../rehearsal/responders.ts";
 import { repoRoot, stateDir } from "../../toolchain/paths.ts";
 import { type Command, type Io, stringOption } from "../command.ts";
@@ -20,9 +21,23 @@ interface Stage {
   readonly argv: readonly string[];
   /** Exit codes that let the demo go on (a verdict of "not ready" is an answer, not a failure). */
   readonly goOn: readonly number[];
+  /** A campaign that writes this results file: invalidated by a starved prober, it is run again. */
+  readonly campaign?: string;
 }
 
 const DEVICE_WAIT_MS = 150_000;
+/** A campaign the self-watch invalidated is run again at most this many times (issue 12). */
+const CAMPAIGN_RETRIES = 2;
+
+/** Why the campaign in `file` was invalid, if it ran to its end and was (not when it could not run at all). */
+async function invalidation(file: string): Promise<readonly string[] | undefined> {
+  try {
+    const { footer } = await readResults(file);
+    return footer !== undefined && !footer.valid && !footer.interrupted ? footer.invalid : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
@@ -84,7 +99,7 @@ export const demo: Command = {
       { title: "devices make their keys and certificate requests", argv: ["rehearsal", "devices", "keys"], goOn: [0] },
       { title: "up: the rehearsal stack provisions the servers (PKI, nginx, unbound, chrony, Prometheus)", argv: ["up", "--stack", "rehearsal"], goOn: [0] },
       { title: "devices start checking in over each link", argv: ["rehearsal", "devices", "start"], goOn: [0] },
-      { title: "check: one campaign over every endpoint and path", argv: ["check", "--stack", "rehearsal", "--out", results], goOn: [0, 1] },
+      { title: "check: one campaign over every endpoint and path", argv: ["check", "--stack", "rehearsal", "--out", results], goOn: [0, 1], campaign: results },
       { title: "gate: the milestone in force", argv: ["gate", "--results", results], goOn: [0, 1, 2] },
       { title: "drift: declared ↔ provisioned ↔ observed", argv: ["drift", "--stack", "rehearsal", "--results", results], goOn: [0, 1] },
       { title: "report (Persian and English)", argv: ["report", "--results", results, "--out", out], goOn: [0, 1, 2] },
@@ -96,8 +111,27 @@ export const demo: Command = {
       const at = Date.now();
       const name = stage.argv.slice(0, 2).join("-");
       const log = join(logs, `${i + 1}-${name}.log`);
-      const { code, last } = await runStage(stage.argv, log, io);
+      let { code, last } = await runStage(stage.argv, log, io);
       io.out(`[${i + 1}/${stages.length}] ${stage.title}: ${seconds(Date.now() - at)}, exit ${code} — ${last.slice(0, 160)}`);
+      // A busy machine can starve the prober: its campaign is then invalid (exit 2),
+      // which says nothing about the network. It is run again, saying why, at most twice.
+      const invalidations: string[] = [];
+      for (let retry = 1; stage.campaign !== undefined && code === ExitCode.CANNOT_RUN && retry <= CAMPAIGN_RETRIES; retry++) {
+        const why = await invalidation(stage.campaign);
+        if (why === undefined) break;
+        invalidations.push(`run ${retry}: ${why.join("; ")}`);
+        io.out(`      the campaign was invalid (${why.join("; ")}): running it again (${retry} of ${CAMPAIGN_RETRIES})`);
+        const again = Date.now();
+        ({ code, last } = await runStage(stage.argv, log.replace(/\.log$/, `-retry${retry}.log`), io));
+        io.out(`[${i + 1}/${stages.length}] ${stage.title}, again: ${seconds(Date.now() - again)}, exit ${code} — ${last.slice(0, 160)}`);
+      }
+      if (stage.campaign !== undefined && code === ExitCode.CANNOT_RUN) {
+        const why = await invalidation(stage.campaign);
+        if (why !== undefined && invalidations.length === CAMPAIGN_RETRIES) {
+          invalidations.push(`run ${CAMPAIGN_RETRIES + 1}: ${why.join("; ")}`);
+          io.err(`demo: every campaign was invalid, so there is no verdict to give; the machine is too busy to probe from:\n  ${invalidations.join("\n  ")}`);
+        }
+      }
       if (!stage.goOn.includes(code)) {
         io.err(`demo: stage ${i + 1} (amadegi ${stage.argv.join(" ")}) could not run (exit ${code}); its output: ${relative(io.cwd, log)}`);
         return ExitCode.CANNOT_RUN;

@@ -38,7 +38,8 @@ export const drillCommand: Command = {
     "Needs root, a rehearsal that is up and provisioned (amadegi rehearsal up; amadegi up --stack rehearsal),",
     "and the device responders for failover times (amadegi rehearsal devices start). See docs/rehearsal.md.",
     "Exit codes: 0 every fault detected and attributed, nothing else alarmed, restored whole;",
-    "1 a fault missed, misattributed or a false alarm; 2 could not run, or the restore left something behind.",
+    "1 a fault missed, misattributed or a false alarm; 2 could not run (also: another drill, up, down or",
+    "devices start|stop holds the rehearsal), or the restore left something behind.",
   ].join("\n"),
   options: {
     scenario: { type: "string" },

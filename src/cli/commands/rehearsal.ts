@@ -123,7 +123,8 @@ export const rehearsalCommand: Command = {
     "",
     "Needs root (devices keys and status do not). See docs/rehearsal.md. Exit codes: 0 done / whole;",
     "1 status: not whole or not up (devices status: a responder not running);",
-    "2 could not run (not root, bad inventory, a tool failed, down left something behind).",
+    "2 could not run (not root, bad inventory, a tool failed, down left something behind, or busy:",
+    "another up, down, devices start|stop or drill holds this rehearsal's state directory; it is named).",
   ].join("\n"),
   options: {
     inventory: { type: "string" },

@@ -94,6 +94,7 @@ export function checkinReader(options: ProbeOptions): CheckinReader {
         timeoutMs: context.timeoutMs,
         signal,
         maxStdout: maxBytes + 256,
+        ...(options.spawner === undefined ? {} : { spawner: options.spawner }),
       });
       const timings = { total: since(start) };
       const where = `gateway ${gateway.server ?? gateway.key} (${gateway.address}:${port})`;
@@ -114,7 +115,10 @@ function sshFailure(where: string, code: number | null, stderr: string, log: str
   return failed(failure, failure === "internal" ? `${where}: ssh exited ${code}: ${said}` : `${where}: ${said}`, timings);
 }
 
-function consume(output: Buffer, previous: CheckinCursor | undefined, maxBytes: number, timings: { total: number }, where: string): CheckinBatch {
+/** Records parsed between two turns of the event loop: 8 MiB of records at once would hold it for a quarter of a second. */
+const LINES_PER_TURN = 1000;
+
+async function consume(output: Buffer, previous: CheckinCursor | undefined, maxBytes: number, timings: { total: number }, where: string): Promise<CheckinBatch> {
   const headerEnd = output.indexOf(0x0a);
   const header = /^AMADEGI-CURSOR (\d+) (\d+) (\d+)$/.exec(output.subarray(0, Math.max(0, headerEnd)).toString("latin1"));
   if (header === null) {
@@ -128,7 +132,9 @@ function consume(output: Buffer, previous: CheckinCursor | undefined, maxBytes: 
   const examples: string[] = [];
   let rejected = 0;
   let consumed = 0;
+  let lines = 0;
   for (let newline = data.indexOf(0x0a); newline >= 0; newline = data.indexOf(0x0a, consumed)) {
+    if (++lines % LINES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
     const line = data.subarray(consumed, newline);
     const at = start + consumed;
     consumed = newline + 1;

@@ -1,10 +1,10 @@
-import { spawn } from "node:child_process";
 import { ProbeError, ToolError } from "../../lib/errors.ts";
 import { checkAllowed, notAllowedError } from "../allow.ts";
 import type { BatchProbe, Observation, ProbeContext, Target } from "../types.ts";
 import { onLines } from "./lines.ts";
 import { since, type Values } from "./observe.ts";
 import type { ProbeOptions } from "./options.ts";
+import { directSpawner, type Spawner } from "../spawner.ts";
 
 /**
  * ICMP echo through Debian's fping: one process for the whole batch (hosts on
@@ -44,7 +44,7 @@ export function icmpProbe(options: ProbeOptions): BatchProbe {
       const hosts = [...new Set(targets.map((t) => t.address))];
       const results = new Map<string, HostResult>(hosts.map((h) => [h, { rtts: [], sent: 0 }]));
       const start = performance.now();
-      const tool = await runFping(command, hosts, { count, periodMs, intervalMs, timeoutMs: Math.max(1, Math.round(context.timeoutMs)) }, context.signal, results);
+      const tool = await runFping(command, hosts, { count, periodMs, intervalMs, timeoutMs: Math.max(1, Math.round(context.timeoutMs)) }, context.signal, results, options.spawner ?? directSpawner);
       const elapsed = since(start);
       const observations = new Map<string, Observation>();
       for (const target of targets) {
@@ -67,6 +67,7 @@ function runFping(
   p: { count: number; periodMs: number; intervalMs: number; timeoutMs: number },
   signal: AbortSignal,
   results: Map<string, HostResult>,
+  spawner: Spawner,
 ): Promise<FpingRun> {
   const [program, ...prefix] = command;
   if (program === undefined) throw new ToolError("the fping command is empty", { hint: "give the icmp probe an fping command, e.g. [\"fping\"]" });
@@ -75,7 +76,8 @@ function runFping(
   // Sending takes hosts × count × interval; the last replies come a period and a timeout later.
   const expected = hosts.length * p.count * p.intervalMs + p.count * p.periodMs + p.timeoutMs;
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ["pipe", "ignore", "pipe"] });
+    // Hosts go on stdin, written by whoever starts fping (the spawner).
+    const child = spawner.spawn([program, ...args], { input: `${hosts.join("\n")}\n`, stdout: false });
     const toolLines: string[] = [];
     let stopped: string | undefined;
     const stop = (why: string): void => {
@@ -90,14 +92,12 @@ function runFping(
     signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) onAbort();
     const parsed = onLines(child.stderr, MAX_LINE, (line) => parseLine(line, results, toolLines));
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(`${hosts.join("\n")}\n`);
-    child.on("error", (error) => {
+    child.on("error", (error: Error) => {
       clearTimeout(watchdog);
       signal.removeEventListener("abort", onAbort);
       reject(new ToolError(`cannot run fping (${command.join(" ")}): ${error.message}`, { hint: "install Debian's fping (npm run setup) or fix the icmp command", cause: error }));
     });
-    child.on("close", (code) => {
+    child.on("close", (code: number | null) => {
       clearTimeout(watchdog);
       signal.removeEventListener("abort", onAbort);
       void parsed.then(() => {

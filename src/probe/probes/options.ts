@@ -1,5 +1,6 @@
 import { ProbeError } from "../../lib/errors.ts";
 import type { AllowList } from "../allow.ts";
+import type { Spawner } from "../spawner.ts";
 import type { Target } from "../types.ts";
 
 /** What the probes need besides a target: the guard's ranges and the stack's tools and trust material. */
@@ -12,6 +13,8 @@ export interface ProbeOptions {
   readonly ssh?: SshOptions;
   /** Largest HTTP body kept, in bytes (default 65536); the rest is not read. */
   readonly maxBodyBytes?: number;
+  /** Who starts the tools (fping, ssh-keyscan, ssh): a campaign's broker (spawner.ts); default: this process. */
+  readonly spawner?: Spawner;
 }
 
 export interface TlsFiles {

@@ -1,10 +1,12 @@
-import { spawn } from "node:child_process";
 import { ToolError } from "../../lib/errors.ts";
+import { directSpawner, type Spawner } from "../spawner.ts";
 
 /**
  * Runs a short-lived tool (ssh-keyscan, ssh) for one probe: killed when the
  * attempt's signal fires, its output capped (bytes past the cap are dropped,
  * not buffered). A missing tool is a ToolError: it is not a fact about the target.
+ * A campaign passes its spawner (the broker, spawner.ts) so that starting the
+ * tool never blocks its event loop; alone, the tool is spawned here.
  */
 export interface ToolRun {
   readonly code: number | null;
@@ -13,11 +15,10 @@ export interface ToolRun {
   readonly killed: boolean;
 }
 
-export function runTool(argv: readonly string[], signal: AbortSignal, maxStdout: number, hint: string): Promise<ToolRun> {
-  const [program, ...args] = argv;
-  if (program === undefined) return Promise.reject(new ToolError("empty command", { hint }));
+export function runTool(argv: readonly string[], signal: AbortSignal, maxStdout: number, hint: string, spawner: Spawner = directSpawner): Promise<ToolRun> {
+  if (argv[0] === undefined) return Promise.reject(new ToolError("empty command", { hint }));
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawner.spawn(argv, { maxStdout });
     const out: Buffer[] = [];
     let outBytes = 0;
     let stderr = "";
@@ -28,7 +29,7 @@ export function runTool(argv: readonly string[], signal: AbortSignal, maxStdout:
     };
     signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) onAbort();
-    child.stdout.on("data", (chunk: Buffer) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
       const room = maxStdout - outBytes;
       if (room <= 0) return;
       out.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
@@ -38,11 +39,11 @@ export function runTool(argv: readonly string[], signal: AbortSignal, maxStdout:
     child.stderr.on("data", (chunk: string) => {
       if (stderr.length < 8192) stderr += chunk;
     });
-    child.on("error", (error) => {
+    child.on("error", (error: Error) => {
       signal.removeEventListener("abort", onAbort);
       reject(new ToolError(`cannot run ${argv.join(" ")}: ${error.message}`, { hint, cause: error }));
     });
-    child.on("close", (code) => {
+    child.on("close", (code: number | null) => {
       signal.removeEventListener("abort", onAbort);
       resolve({ code, stdout: Buffer.concat(out), stderr, killed });
     });

@@ -62,7 +62,7 @@ export function sshProbe(options: ProbeOptions): Probe {
       // The guard again, at the argv of the tool that sends: keyscan opens its own connection.
       assertAllowed(target.key, target.address, options.allow);
       const seconds = String(Math.max(1, Math.ceil((context.timeoutMs - (performance.now() - start)) / 1000)));
-      const run = await runTool([...keyscan, "-4", "-T", seconds, "-p", String(port), "-t", keyType, target.address], signal, 65_536, "install openssh-client (ssh-keyscan)");
+      const run = await runTool([...keyscan, "-4", "-T", seconds, "-p", String(port), "-t", keyType, target.address], signal, 65_536, "install openssh-client (ssh-keyscan)", options.spawner);
       const line = run.stdout
         .toString("utf8")
         .split("\n")

@@ -6,6 +6,7 @@ import { parsePublicKey } from "../../model/sshkey.ts";
 import { type AllowList, assertAllowed } from "../allow.ts";
 import type { FailureClass } from "../types.ts";
 import { runTool, type ToolRun } from "./spawn.ts";
+import type { Spawner } from "../spawner.ts";
 import { knownHostsLine, type PinnedHost as BaseHost, pinnedSshArgv, shellQuote } from "../../toolchain/ssh.ts";
 
 /**
@@ -35,6 +36,8 @@ export interface SshExecOptions {
   readonly signal: AbortSignal;
   /** Largest stdout kept, in bytes (the rest is dropped). */
   readonly maxStdout: number;
+  /** Who starts ssh (a campaign's broker); default: this process. */
+  readonly spawner?: Spawner;
 }
 
 export { shellQuote };
@@ -60,7 +63,7 @@ export async function sshExec(host: PinnedHost, remoteCommand: string, options: 
   try {
     const knownHosts = join(dir, "known_hosts");
     await writeFile(knownHosts, knownHostsLine(host), { mode: 0o600 });
-    return await runTool(pinnedSshArgv(host, knownHosts, remoteCommand, options), options.signal, options.maxStdout, "install openssh-client (ssh)");
+    return await runTool(pinnedSshArgv(host, knownHosts, remoteCommand, options), options.signal, options.maxStdout, "install openssh-client (ssh)", options.spawner);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

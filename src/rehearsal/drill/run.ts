@@ -11,7 +11,7 @@ import type { CheckinCursor } from "../../probe/probes/checkin.ts";
 import { readResults } from "../../probe/results.ts";
 import { pinsPath, readStackSettings } from "../../probe/stackconfig.ts";
 import { loadInventory } from "../../model/index.ts";
-import { readMarker } from "../marker.ts";
+import { readMarker, withRehearsalLock } from "../marker.ts";
 import { planRehearsal, type Plan } from "../plan.ts";
 import { alive, cmdline } from "../processes.ts";
 import { layout } from "../sshd.ts";
@@ -59,8 +59,17 @@ function drillsDir(state: string): string {
   return join(state, "drills");
 }
 
-/** A drill that ran before and crashed left faults behind: undo what its marker names (or refuse while it still runs). */
+/**
+ * A drill that ran before and crashed left faults behind: undo what its marker
+ * names (`amadegi drill --restore`). Under the state directory's lock: never
+ * while a drill (or up, down, devices) runs on this rehearsal.
+ */
 export async function restoreLeftovers(stateDir: string, log: (line: string) => void = () => undefined): Promise<{ restored: boolean; leftovers: string[] }> {
+  return withRehearsalLock(stateDir, "amadegi drill --restore", log, () => undoLeftovers(stateDir, log));
+}
+
+/** restoreLeftovers, for a caller that holds the lock already (a drill, first of all); still refuses while the drill that wrote the marker runs. */
+async function undoLeftovers(stateDir: string, log: (line: string) => void): Promise<{ restored: boolean; leftovers: string[] }> {
   const state = resolve(stateDir);
   const { marker, damaged } = readDrillMarker(state);
   if (damaged !== undefined) throw new ToolError(damaged, { hint: "look at it; `amadegi rehearsal down` removes every fault (and the rehearsal), then up" });
@@ -180,12 +189,18 @@ async function restoreAndVerify(ctx: Context, actions: readonly Action[], verify
  * first), a campaign during it while the devices' attempts are watched, the
  * restore, a check that the network is whole again, and the report (written
  * to `<state>/drills/<id>.json`). Throws (exit 2) when it cannot run; a
- * restore that leaves something behind is in the report (exit 2 too).
+ * restore that leaves something behind is in the report (exit 2 too). Under
+ * the state directory's lock from start to report: no second drill, `devices
+ * start`/`stop`, `up` or `down` meanwhile (the campaign children need none).
  */
 export async function runDrill(options: DrillOptions): Promise<DrillReport> {
+  return withRehearsalLock(options.stateDir, `amadegi drill --scenario ${options.scenario}`, options.log, () => drill(options));
+}
+
+async function drill(options: DrillOptions): Promise<DrillReport> {
   const log = options.log ?? (() => undefined);
   const started = new Date();
-  const restored = await restoreLeftovers(options.stateDir, log);
+  const restored = await undoLeftovers(options.stateDir, log);
   if (restored.leftovers.length > 0) throw new ToolError(`an earlier drill's faults could not all be undone:\n  ${restored.leftovers.join("\n  ")}`, { hint: "`amadegi rehearsal down` removes every fault with the rehearsal" });
   const ctx = await context(options);
   const status = await rehearsalStatus(ctx.plan, layout(ctx.state));
