@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { ProbeError } from "../lib/errors.ts";
 import type { Condition } from "./catalog/condition.ts";
 import { type EvalContext, evaluate } from "./catalog/evaluate.ts";
-import { Governor, sleep, Slots } from "./governor.ts";
+import { Governor, Slots } from "./governor.ts";
 import { planPhases } from "./phases.ts";
 import { Progress, type ProgressStream } from "./progress.ts";
 import { type CampaignFooter, ResultsWriter } from "./results.ts";
@@ -116,6 +116,8 @@ const TOOL_KINDS: ReadonlyMap<ProbeKind, number> = new Map([["ssh", 4]]);
 /** Reads of a gateway's check-ins tried again after a timeout: the read is data, not a verdict. */
 const CHECKIN_READ_RETRIES = 2;
 const DEADLINE = Symbol("deadline");
+/** Why an attempt's signal fired: one reason for all (a DOMException per abort would capture a stack each time). */
+const ATTEMPT_OVER = Object.assign(new Error("the attempt's time is up"), { name: "AbortError", code: "ABORT_ERR" });
 
 export async function runCampaign(options: CampaignOptions): Promise<CampaignReport> {
   const id = options.id ?? randomUUID();
@@ -146,24 +148,48 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const onInterrupt = () => stop.abort("interrupted");
   options.signal?.addEventListener("abort", onInterrupt, { once: true });
   if (options.signal?.aborted === true) stop.abort("interrupted");
-  // Races against the deadline remove their listener once settled: racing every probe
+  // Whatever must stop at the deadline registers here, not on stop.signal: an
+  // EventTarget checks every listener when one is added, so a thousand probes in
+  // flight each adding their own made every start cost a thousand (issue 12).
+  const stopHooks = new Set<() => void>();
+  stop.signal.addEventListener("abort", () => {
+    for (const hook of [...stopHooks]) hook();
+    stopHooks.clear();
+  }, { once: true });
+  const whenStopped = (hook: () => void): (() => void) => {
+    stopHooks.add(hook);
+    return () => stopHooks.delete(hook);
+  };
+  // Races against the deadline remove their hook once settled: racing every probe
   // against one long-lived promise would keep every probe's promise alive until the end.
   const untilStop = <T>(p: Promise<T>): Promise<T | typeof DEADLINE> =>
     new Promise((resolve, reject) => {
       if (stop.signal.aborted) return resolve(DEADLINE);
-      const onStop = () => resolve(DEADLINE);
-      stop.signal.addEventListener("abort", onStop, { once: true });
+      const unhook = whenStopped(() => resolve(DEADLINE));
       p.then(
         (v) => {
-          stop.signal.removeEventListener("abort", onStop);
+          unhook();
           resolve(v);
         },
         (e: unknown) => {
-          stop.signal.removeEventListener("abort", onStop);
+          unhook();
           reject(e instanceof Error ? e : new Error(String(e)));
         },
       );
     });
+  /** A wait that ends early at the deadline. */
+  const pause = (ms: number): Promise<void> =>
+    ms <= 0 || stop.signal.aborted
+      ? Promise.resolve()
+      : new Promise((resolve) => {
+          const timer = setTimeout(done, ms);
+          const unhook = whenStopped(done);
+          function done(): void {
+            clearTimeout(timer);
+            unhook();
+            resolve();
+          }
+        });
 
   const minTimeout = Math.min(...[...options.checks.values()].map((c) => c.timeoutMs), 2000);
   const governor = new Governor({ maxRate: options.maxRate, concurrency: options.concurrency, ...(options.operatorRates === undefined ? {} : { operatorRates: options.operatorRates }) });
@@ -257,7 +283,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         return settle(t, "unknown", n, undefined, { detail: n === 0 ? "not probed before the deadline" : `failed (${firstFailure ?? "?"}); no time left to confirm` });
       }
       const wait = governor.delay(1, t.operator);
-      if (wait > 0) await sleep(wait, stop.signal);
+      if (wait > 0) await pause(wait);
       if (stop.signal.aborted) continue;
       const slots = toolSlots.get(t.kind);
       if (slots !== undefined && (await untilStop(slots.take())) === DEADLINE) continue;
@@ -265,13 +291,13 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       // One controller per attempt, aborted by its timeout or the deadline, and
       // unhooked from the deadline afterwards so nothing outlives the attempt.
       const attempt = new AbortController();
-      const abort = () => attempt.abort();
+      const abort = () => attempt.abort(ATTEMPT_OVER);
       const timer = setTimeout(abort, Math.ceil(timeoutMs));
-      stop.signal.addEventListener("abort", abort, { once: true });
+      const unhook = whenStopped(abort);
       let obs: Observation | typeof DEADLINE;
       const attemptStart = performance.now();
       try {
-        obs = await untilStop(probe.probe(t, { signal: attempt.signal, timeoutMs }));
+        obs = await untilStop(probe.probe(t, { signal: attempt.signal, timeoutMs, bounded: true }));
       } catch (error) {
         const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
         watch.noteFailure(text);
@@ -280,7 +306,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         return settle(t, "unknown", n + 1, undefined, { failure: "internal", detail });
       } finally {
         clearTimeout(timer);
-        stop.signal.removeEventListener("abort", abort);
+        unhook();
         slots?.give();
       }
       if (obs === DEADLINE) return settle(t, "unknown", n, undefined, { detail: "in flight at the deadline" });
@@ -316,7 +342,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       if (performance.now() + backoff + MIN_ATTEMPT_MS > deadlineAt) {
         return settle(t, "unknown", n, obs, { detail: `failed (${firstFailure}); no time left to confirm` });
       }
-      await sleep(backoff, stop.signal);
+      await pause(backoff);
     }
   };
 
@@ -369,7 +395,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
           }
           break;
         }
-        await sleep(backoff, stop.signal);
+        await pause(backoff);
         pending = failed.map((f) => f.t);
       }
     }
@@ -380,7 +406,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     for (const t of batch) perOperator.set(t.operator, (perOperator.get(t.operator) ?? 0) + 1);
     let wait = 0;
     for (const [op, n] of perOperator) wait = Math.max(wait, governor.delay(n, op));
-    if (wait > 0) await sleep(wait, stop.signal);
+    if (wait > 0) await pause(wait);
     const remaining = deadlineAt - performance.now();
     if (stop.signal.aborted || remaining < MIN_ATTEMPT_MS) return;
     for (const t of batch) inFlight.set(t.key, t);
@@ -464,7 +490,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         const remaining = deadlineAt - performance.now();
         if (stop.signal.aborted || remaining < MIN_ATTEMPT_MS) return;
         const wait = governor.delay(1, undefined);
-        if (wait > 0) await sleep(wait, stop.signal);
+        if (wait > 0) await pause(wait);
         const readStart = performance.now();
         const batch = await untilStop(source.read(gateway, cursor, { signal: stop.signal, timeoutMs: Math.min(plan.timeoutMs, remaining) })).catch((error: unknown) => {
           const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -480,7 +506,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
           if (batch.observation.failure === "timeout" && tries < CHECKIN_READ_RETRIES && !stop.signal.aborted) {
             tries++;
             if (watch.stallSince(readStart) >= STALL_MS) starvedAttempts++;
-            await sleep((options.retryBaseMs ?? 200) * 2 ** (tries - 1), stop.signal);
+            await pause((options.retryBaseMs ?? 200) * 2 ** (tries - 1));
             reads--;
             continue;
           }

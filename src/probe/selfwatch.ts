@@ -29,6 +29,8 @@ export const STALL_MS = 50;
 /** The stall tracker's tick, and the shortest stall it remembers (shorter is timer jitter). */
 const STALL_TICK_MS = 10;
 const STALL_FLOOR_MS = 10;
+/** The loop-delay histogram's sampling period (ms). */
+const LOOP_RESOLUTION_MS = 10;
 /** Stalls are remembered this long: longer than any attempt. */
 const STALL_MEMORY_MS = 120_000;
 
@@ -83,7 +85,7 @@ export class SelfWatch {
       }
     }, STALL_TICK_MS);
     let expected = performance.now() + tick;
-    this.histogram = monitorEventLoopDelay({ resolution: 10 });
+    this.histogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     this.histogram.enable();
     this.cpuStart = cpuPressureTotal();
     this.timer = setInterval(() => {
@@ -139,7 +141,8 @@ export class SelfWatch {
   loopDelay(): LoopDelay {
     const h = this.histogram;
     if (h === undefined || h.count === 0) return { p50: 0, p99: 0, max: 0 };
-    const ms = (ns: number) => Math.round(ns / 1e5) / 10;
+    // The histogram records each interval of its timer, the resolution included: the delay is what is beyond it.
+    const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - LOOP_RESOLUTION_MS) * 10) / 10);
     return { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) };
   }
 

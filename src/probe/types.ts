@@ -110,6 +110,8 @@ export interface ProbeContext {
   readonly signal: AbortSignal;
   /** The per-attempt timeout, in ms. */
   readonly timeoutMs: number;
+  /** The signal already fires at timeoutMs (a campaign's attempt): the probe need not arm a timer of its own. */
+  readonly bounded?: boolean;
 }
 
 /**

@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { type FilesInputs, type FilesState, sha256 } from "./remote/files.ts";
 
@@ -31,4 +33,21 @@ export function diffFiles(olds: FilesState, news: FilesInputs): Diff {
     // Servers built again (a new rehearsal) start empty: write and start everything again.
     news.epoch !== (olds.epoch ?? "");
   return { changes };
+}
+
+/**
+ * Files a resource leaves on the machine that runs the stack (the devices'
+ * certificates, the authority's certificate for `check`): the engine's state
+ * says they were written, but a rehearsal taken down and built again, or a
+ * hand, may have removed them. A file that is gone is written again.
+ */
+export function diffWithFiles<T extends object>(olds: T, news: T, fields: readonly (keyof T & string)[], replacing: readonly (keyof T & string)[], mustExist: readonly string[]): Diff {
+  const diff = diffFields(olds, news, fields, replacing);
+  if (diff.changes) return diff;
+  return { changes: mustExist.some((path) => !existsSync(path)) };
+}
+
+/** The device certificates' directory holds the authority's certificate whenever it was signed (pki/openssl.ts signRequests). */
+export function issuedMarker(outDir: string): string {
+  return join(outDir, "ca.crt");
 }

@@ -127,7 +127,7 @@ interface DeviceInputs {
 const devicesProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: DeviceInputs, news: DeviceInputs) {
     const m = process.getBuiltinModule("node:module").createRequire(DIFF)(DIFF);
-    return m.diffFields(olds, news, ["authorityCert", "requests", "outDir", "validUntil", "digest"], ["authorityCert", "outDir"]);
+    return m.diffWithFiles(olds, news, ["authorityCert", "requests", "outDir", "validUntil", "digest"], ["authorityCert", "outDir"], [m.issuedMarker(news.outDir)]);
   },
   async create(inputs: DeviceInputs) {
     const m = process.getBuiltinModule("node:module").createRequire(PKI)(PKI);
@@ -166,7 +166,7 @@ interface LocalFileInputs {
 const localFileProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: LocalFileInputs, news: LocalFileInputs) {
     const m = process.getBuiltinModule("node:module").createRequire(DIFF)(DIFF);
-    return m.diffFields(olds, news, ["path", "content"], ["path"]);
+    return m.diffWithFiles(olds, news, ["path", "content"], ["path"], [news.path]);
   },
   async create(inputs: LocalFileInputs) {
     const m = process.getBuiltinModule("node:module").createRequire(LIB_FS)(LIB_FS);

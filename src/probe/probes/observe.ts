@@ -9,6 +9,9 @@ export type Values = Record<string, string | number | boolean | readonly string[
 
 /** The attempt ends at the campaign's deadline or the per-attempt timeout, whichever comes first. */
 export function attemptSignal(context: ProbeContext): AbortSignal {
+  // A campaign's attempt signal has its timer already: a second one, joined by
+  // AbortSignal.any, would cost a timer and a dependent signal per attempt.
+  if (context.bounded === true) return context.signal;
   return AbortSignal.any([context.signal, AbortSignal.timeout(Math.max(1, context.timeoutMs))]);
 }
 
