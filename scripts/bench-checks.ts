@@ -196,6 +196,7 @@ async function icmpBare(hosts: string[]): Promise<Row> {
   const child = spawn("fping", ["-q", "-4", "-C", "3", "-p", "100", "-i", String(interval), "-t", "500", "-r", "0", "-B", "1", "-f", "-"], { stdio: ["pipe", "ignore", "pipe"] });
   let text = "";
   child.stderr.setEncoding("utf8").on("data", (c: string) => (text += c));
+  child.stdin.on("error", () => undefined);
   child.stdin.end(`${hosts.join("\n")}\n`);
   await new Promise((r) => child.once("exit", r));
   const wallMs = performance.now() - started;

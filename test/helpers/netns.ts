@@ -31,6 +31,8 @@ export async function createNetns(tag: string, nftRules?: string): Promise<Netns
         child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
         child.on("error", reject);
         child.on("close", (code) => resolve({ code, stdout, stderr }));
+        // A command that exits without reading its input closes the pipe first: EPIPE is not a failure of the test.
+        child.stdin.on("error", () => undefined);
         child.stdin.end(input ?? "");
       }),
     remove: async () => {

@@ -59,3 +59,29 @@ describe("phases", () => {
     expect(names).toEqual(["server-icmp", "link-icmp", "checkin", "gw-https", "link-tcp"]);
   });
 });
+
+describe("the in-flight limit follows the prober's own loop", () => {
+  it("a slow loop halves what is in flight (not below 8, at most every 100 ms); a quick one lets it grow back to the stack's concurrency", async () => {
+    const g = new Governor({ maxRate: 100_000, concurrency: 64 });
+    for (let i = 0; i < 64; i++) await g.acquire();
+    g.adapt(40, 1000);
+    expect(g.limit).toBe(32);
+    g.adapt(40, 1050); // too soon after the last cut: the cut needs a moment to show
+    expect(g.limit).toBe(32);
+    g.adapt(40, 1200);
+    expect(g.limit).toBe(16);
+    for (let t = 1300; t < 2000; t += 100) g.adapt(400, t);
+    expect(g.limit).toBe(8);
+    expect(g.lowest).toBe(8);
+    // Over the limit, a released slot is not handed on: a waiter stays waiting.
+    let admitted = false;
+    void g.acquire().then(() => (admitted = true));
+    g.release();
+    await new Promise((r) => setImmediate(r));
+    expect(admitted).toBe(false);
+    for (let i = 0; i < 200; i++) g.adapt(1);
+    expect(g.limit).toBe(64);
+    await new Promise((r) => setImmediate(r));
+    expect(admitted).toBe(true);
+  });
+});
