@@ -72,6 +72,35 @@ async function waitForDevices(state: string): Promise<string> {
   return complete ? summary : `${summary} (stopped waiting after ${seconds(DEVICE_WAIT_MS)})`;
 }
 
+/**
+ * A busy machine can starve the prober: its campaign is then invalid (exit 2),
+ * which says nothing about the network. Such a campaign is run again, saying
+ * why, at most CAMPAIGN_RETRIES times; if the last is invalid too, the reasons
+ * of every run are named. A campaign that could not run at all (no footer) or
+ * was interrupted is not run again.
+ */
+export async function rerunInvalidCampaign(
+  first: { code: number; last: string },
+  results: string,
+  rerun: (retry: number) => Promise<{ code: number; last: string }>,
+  io: Pick<Io, "out" | "err">,
+): Promise<{ code: number; last: string }> {
+  let run = first;
+  const invalidations: string[] = [];
+  for (let retry = 1; run.code === ExitCode.CANNOT_RUN; retry++) {
+    const why = await invalidation(results);
+    if (why === undefined) break;
+    invalidations.push(`run ${retry}: ${why.join("; ")}`);
+    if (retry > CAMPAIGN_RETRIES) {
+      io.err(`demo: every campaign was invalid, so there is no verdict to give; the machine is too busy to probe from:\n  ${invalidations.join("\n  ")}`);
+      break;
+    }
+    io.out(`      the campaign was invalid (${why.join("; ")}): running it again (${retry} of ${CAMPAIGN_RETRIES})`);
+    run = await rerun(retry);
+  }
+  return run;
+}
+
 export const demo: Command = {
   name: "demo",
   usage: [
@@ -111,27 +140,17 @@ export const demo: Command = {
       const at = Date.now();
       const name = stage.argv.slice(0, 2).join("-");
       const log = join(logs, `${i + 1}-${name}.log`);
-      let { code, last } = await runStage(stage.argv, log, io);
-      io.out(`[${i + 1}/${stages.length}] ${stage.title}: ${seconds(Date.now() - at)}, exit ${code} — ${last.slice(0, 160)}`);
-      // A busy machine can starve the prober: its campaign is then invalid (exit 2),
-      // which says nothing about the network. It is run again, saying why, at most twice.
-      const invalidations: string[] = [];
-      for (let retry = 1; stage.campaign !== undefined && code === ExitCode.CANNOT_RUN && retry <= CAMPAIGN_RETRIES; retry++) {
-        const why = await invalidation(stage.campaign);
-        if (why === undefined) break;
-        invalidations.push(`run ${retry}: ${why.join("; ")}`);
-        io.out(`      the campaign was invalid (${why.join("; ")}): running it again (${retry} of ${CAMPAIGN_RETRIES})`);
-        const again = Date.now();
-        ({ code, last } = await runStage(stage.argv, log.replace(/\.log$/, `-retry${retry}.log`), io));
-        io.out(`[${i + 1}/${stages.length}] ${stage.title}, again: ${seconds(Date.now() - again)}, exit ${code} — ${last.slice(0, 160)}`);
-      }
-      if (stage.campaign !== undefined && code === ExitCode.CANNOT_RUN) {
-        const why = await invalidation(stage.campaign);
-        if (why !== undefined && invalidations.length === CAMPAIGN_RETRIES) {
-          invalidations.push(`run ${CAMPAIGN_RETRIES + 1}: ${why.join("; ")}`);
-          io.err(`demo: every campaign was invalid, so there is no verdict to give; the machine is too busy to probe from:\n  ${invalidations.join("\n  ")}`);
-        }
-      }
+      const first = await runStage(stage.argv, log, io);
+      io.out(`[${i + 1}/${stages.length}] ${stage.title}: ${seconds(Date.now() - at)}, exit ${first.code} — ${first.last.slice(0, 160)}`);
+      const { code, last } =
+        stage.campaign === undefined
+          ? first
+          : await rerunInvalidCampaign(first, stage.campaign, async (retry) => {
+              const again = Date.now();
+              const run = await runStage(stage.argv, log.replace(/\.log$/, `-retry${retry}.log`), io);
+              io.out(`[${i + 1}/${stages.length}] ${stage.title}, again: ${seconds(Date.now() - again)}, exit ${run.code} — ${run.last.slice(0, 160)}`);
+              return run;
+            }, io);
       if (!stage.goOn.includes(code)) {
         io.err(`demo: stage ${i + 1} (amadegi ${stage.argv.join(" ")}) could not run (exit ${code}); its output: ${relative(io.cwd, log)}`);
         return ExitCode.CANNOT_RUN;
