@@ -13,10 +13,24 @@ const KEY_TYPES = new Set([
   "sk-ssh-ed25519@openssh.com",
 ]);
 
-export type KeyResult = { readonly ok: true; readonly fingerprint: string } | { readonly ok: false; readonly reason: string };
+export type KeyResult =
+  | {
+      readonly ok: true;
+      readonly fingerprint: string;
+      /** `<type> <base64>`: the key alone, as it goes into known_hosts or allowed_signers (never the comment). */
+      readonly key: string;
+    }
+  | { readonly ok: false; readonly reason: string };
+
+/** A key type followed by what could be a key body: a second key hidden in the comment. */
+const ANOTHER_KEY = new RegExp(`(^|\\s)(${[...KEY_TYPES].map((t) => t.replace(/[.@+-]/g, "\\$&")).join("|")})\\s+[A-Za-z0-9+/]{16,}`);
 
 export function parsePublicKey(text: string): KeyResult {
-  const parts = text.trim().split(/\s+/);
+  const line = text.trim();
+  // One key on one line (issue 13): a line break would add a line of its own
+  // wherever the key is written (allowed_signers, known_hosts) — another signer.
+  if ([...line].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) return { ok: false, reason: "a key is one line of printable text: this one holds a line break, tab or other control character" };
+  const parts = line.split(" ").filter((p) => p !== "");
   const [type, body] = parts;
   if (type === undefined || body === undefined) return { ok: false, reason: "expected \"<type> <base64> [comment]\"" };
   if (!KEY_TYPES.has(type)) return { ok: false, reason: `"${type}" is not an SSH public key type` };
@@ -29,7 +43,8 @@ export function parsePublicKey(text: string): KeyResult {
     return { ok: false, reason: "the key body does not match its type (truncated or mixed up?)" };
   }
   if (type === "ssh-ed25519" && blob.length !== 51) return { ok: false, reason: "an ed25519 key body is 51 bytes" };
-  return { ok: true, fingerprint: fingerprintOf(blob) };
+  if (ANOTHER_KEY.test(parts.slice(2).join(" "))) return { ok: false, reason: "more than one key: the comment holds another key (one person, one key)" };
+  return { ok: true, fingerprint: fingerprintOf(blob), key: `${type} ${body}` };
 }
 
 /** OpenSSH's SHA256 fingerprint of a key blob. */

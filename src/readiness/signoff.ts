@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AmadegiError } from "../lib/errors.ts";
 import type { Member } from "../model/index.ts";
+import { parsePublicKey } from "../model/sshkey.ts";
 import { run } from "../toolchain/inspect.ts";
 
 /**
@@ -65,9 +66,21 @@ export function parseManifest(text: string): Manifest {
   return values as unknown as Manifest;
 }
 
-/** The committee as an ssh allowed_signers file: each key may sign only under our namespace. */
+/**
+ * The committee as an ssh allowed_signers file: each key may sign only under
+ * our namespace. Each line is built from the parsed key (type and body, never
+ * the comment), one line per member: a field that smuggles a second key or a
+ * line break in cannot add a signer (issue 13).
+ */
 export function allowedSigners(committee: readonly Member[]): string {
-  return committee.map((m) => `${m.id} namespaces="${SIGNOFF_NAMESPACE}" ${m.sshKey}`).join("\n") + "\n";
+  const lines = committee.map((m) => {
+    const parsed = parsePublicKey(m.sshKey);
+    if (!parsed.ok) throw new SignoffError(`committee member ${m.id}: sshKey is not one SSH public key (${parsed.reason}); no approval is checked against it`);
+    // The principal is the first field of the line: the model's id syntax, nothing that could split it.
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(m.id)) throw new SignoffError(`committee member id ${JSON.stringify(m.id.slice(0, 40))} is not a plain id`);
+    return `${m.id} namespaces="${SIGNOFF_NAMESPACE}" ${parsed.key}`;
+  });
+  return `${lines.join("\n")}\n`;
 }
 
 export type ApprovalStatus = "valid" | "bad-signature" | "unknown-key" | "other-election" | "other-milestone" | "other-results" | "other-commit" | "other-verdict" | "too-old" | "from-the-future" | "malformed";

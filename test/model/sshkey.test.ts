@@ -7,8 +7,9 @@ const FINGERPRINT = "SHA256:RK7AX2UfNCqNNBusGCGhQ9gf8A8VCiJBdjcrpVDjwSU";
 
 describe("SSH public keys", () => {
   it("parses a key and computes the fingerprint ssh-keygen prints", () => {
-    expect(parsePublicKey(KEY)).toEqual({ ok: true, fingerprint: FINGERPRINT });
-    expect(parsePublicKey(`${KEY} someone@host`)).toEqual({ ok: true, fingerprint: FINGERPRINT });
+    expect(parsePublicKey(KEY)).toEqual({ ok: true, fingerprint: FINGERPRINT, key: KEY });
+    // The comment is kept out of `key`: only type and body go where keys are written.
+    expect(parsePublicKey(`${KEY} someone@host`)).toEqual({ ok: true, fingerprint: FINGERPRINT, key: KEY });
   });
 
   it.each([
@@ -19,6 +20,19 @@ describe("SSH public keys", () => {
     ["not base64", "ssh-ed25519 !!!!"],
   ])("refuses %s", (_what, key) => {
     expect(parsePublicKey(key).ok).toBe(false);
+  });
+
+  // Issue 13: one member, one key, one line. Each of these once put a second signer into allowed_signers.
+  it.each([
+    ["a second key on the next line", `${KEY} m@committee\n${KEY.replace("A", "B")} outsider`, /one line of printable text/],
+    ["a carriage return", `${KEY} m@committee\r${KEY} outsider`, /one line of printable text/],
+    ["a tab in the comment", `${KEY} m\tcommittee`, /one line of printable text/],
+    ["a second key in the comment", `${KEY} m@committee ${KEY}`, /the comment holds another key/],
+    ["a second key of another type in the comment", `${KEY} ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTY`, /the comment holds another key/],
+  ])("refuses %s, saying why", (_what, key, reason) => {
+    const parsed = parsePublicKey(key);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.reason).toMatch(reason);
   });
 
   it("knows a SHA256 fingerprint", () => {

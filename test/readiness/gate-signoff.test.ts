@@ -122,6 +122,21 @@ describe("sign-off through the gate", () => {
     expect(r.signoff?.checks.map((c) => c.status)).toEqual(["bad-signature"]);
   });
 
+  // Issue 13: a member's key field that carries a second line once named an outsider's key as another
+  // member in allowed_signers, and two approvals (one of them the outsider's) made the gate READY.
+  it("refuses a committee whose key field smuggles an outsider in as another member: the inventory does not load, naming the file and line", async () => {
+    const s = await setup();
+    // As YAML writes it in double quotes: \n is a line break, \" a quote, once decoded.
+    const smuggled = `${keys["m-one"]?.pub ?? ""}\\nm-two namespaces=\\"${SIGNOFF_NAMESPACE}\\" ${keys.outsider?.pub ?? ""}`;
+    const members = [`  - { id: m-one, name: عضو 1, role: member, level: county, sshKey: "${smuggled}" }`, ...["m-two", "m-three"].map((id, i) => `  - { id: ${id}, name: عضو ${i + 2}, role: member, level: county, sshKey: ${keys[id]?.pub} }`)];
+    await writeFile(join(s.root, "governance/committee.yaml"), `committee:\n${members.join("\n")}\n`);
+    await commitAll(s.root);
+    await sign(s, "m-one");
+    await sign(s, "outsider");
+    const refused = await gate({ inventory: s.inventory, results: s.results, approvals: s.approvals, now: NOW }).then(() => undefined, (error: unknown) => (error as Error).message);
+    expect(refused).toMatch(/governance\/committee\.yaml:2:\d+ not an SSH public key: a key is one line of printable text/);
+  });
+
   it("counts no approval while the inventory has uncommitted changes", async () => {
     const s = await setup();
     await sign(s, "m-one");

@@ -89,8 +89,19 @@ describe("manifest", () => {
 });
 
 describe("allowedSigners", () => {
-  it("lets each member's key sign only under the project's namespace", () => {
-    expect(allowedSigners(committee).split("\n")[0]).toBe(`m-rahimi namespaces="${SIGNOFF_NAMESPACE}" ${committee[0]?.sshKey ?? ""}`);
+  it("lets each member's key sign only under the project's namespace: one line per member, the key without its comment", () => {
+    const [type, body] = (committee[0]?.sshKey ?? "").split(" ");
+    const lines = allowedSigners(committee).trimEnd().split("\n");
+    expect(lines[0]).toBe(`m-rahimi namespaces="${SIGNOFF_NAMESPACE}" ${type ?? ""} ${body ?? ""}`);
+    expect(lines).toHaveLength(committee.length);
+  });
+
+  it("refuses a member whose key field smuggles in a second key or a line (it would add a signer), naming the member", () => {
+    const [first, ...rest] = committee;
+    if (first === undefined) throw new Error("fixture without members");
+    const outsider = rest[0]?.sshKey ?? "";
+    expect(() => allowedSigners([{ ...first, sshKey: `${first.sshKey}\n${outsider}` }, ...rest])).toThrow(/committee member m-rahimi: sshKey is not one SSH public key/);
+    expect(() => allowedSigners([{ ...first, id: "m-x namespaces=\"*\"" }])).toThrow(/is not a plain id/);
   });
 });
 
