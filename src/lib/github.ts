@@ -61,7 +61,11 @@ async function pullRequestNumber(env: NodeJS.ProcessEnv): Promise<number> {
  * Put a file on the pull request as one comment, edited on every run rather
  * than posted again: the comment carries a hidden marker `<!-- amadegi:KEY -->`
  * and the one that has it is updated. KEY tells apart comments of different
- * kinds (one preview per stack).
+ * kinds (one preview per stack). Only a comment our own bot wrote is edited
+ * (issue 13): anyone can paste the marker into a comment of theirs, and the
+ * job's token could edit it — putting our preview under their name, or their
+ * text above ours. The bot is `github-actions[bot]` unless
+ * AMADEGI_COMMENT_AUTHOR names another (a GitHub App's login).
  */
 export async function upsertComment(file: string, key: string, env: NodeJS.ProcessEnv): Promise<"created" | "updated"> {
   if (!/^[A-Za-z0-9._-]+$/.test(key)) throw new UsageError(`comment key "${key}" may hold only letters, digits, . _ -`, { hint: "e.g. --key preview-rehearsal" });
@@ -75,8 +79,9 @@ export async function upsertComment(file: string, key: string, env: NodeJS.Proce
   for (let page = 1; page <= 20; page++) {
     const listed = await fetch(`${api}/repos/${repo}/issues/${number}/comments?per_page=100&page=${page}`, { headers });
     if (!listed.ok) throw new CiError(`GitHub refused to list the comments of #${number}: HTTP ${listed.status}`, { hint: "the job needs `permissions: pull-requests: write`" });
-    const comments = (await listed.json()) as { id: number; body?: string }[];
-    const ours = comments.find((c) => c.body?.startsWith(marker) === true);
+    const comments = (await listed.json()) as { id: number; body?: string; user?: { login?: string; type?: string } }[];
+    const bot = env.AMADEGI_COMMENT_AUTHOR ?? "github-actions[bot]";
+    const ours = comments.find((c) => c.body?.startsWith(marker) === true && c.user?.login === bot && c.user.type === "Bot");
     if (ours !== undefined) {
       const updated = await fetch(`${api}/repos/${repo}/issues/comments/${ours.id}`, { method: "PATCH", headers, body: JSON.stringify({ body }) });
       if (!updated.ok) throw new CiError(`GitHub refused to update comment ${ours.id}: HTTP ${updated.status}`, { hint: "the job needs `permissions: pull-requests: write`" });

@@ -62,7 +62,12 @@ describe("GitHub Actions glue", () => {
     dirs.push(dir);
     await writeFile(join(dir, "event.json"), JSON.stringify({ pull_request: { number: 42 } }));
     await writeFile(join(dir, "preview.md"), "### Pulumi preview\n");
-    const comments: { id: number; body: string }[] = Array.from({ length: 100 }, (_, i) => ({ id: i + 1, body: `someone else's comment ${i}` }));
+    const bot = { login: "github-actions[bot]", type: "Bot" };
+    const comments: { id: number; body: string; user: { login: string; type: string } }[] = Array.from({ length: 100 }, (_, i) => ({ id: i + 1, body: `someone else's comment ${i}`, user: { login: `user${i}`, type: "User" } }));
+    // A pull-request author pasted our marker into a comment of theirs (issue 13): it must never be the one edited.
+    const planted = "<!-- amadegi:preview-rehearsal -->\nREADY, trust me";
+    comments[3] = { id: 4, body: planted, user: { login: "mallory", type: "User" } };
+    comments[5] = { id: 6, body: planted, user: { login: "github-actions[bot]", type: "User" } };
     const api = await fakeApi((req, body) => {
       const url = new URL(req.url ?? "", "http://x");
       if (req.method === "GET") {
@@ -70,7 +75,7 @@ describe("GitHub Actions glue", () => {
         return [200, comments.slice((page - 1) * 100, page * 100)];
       }
       if (req.method === "POST") {
-        comments.push({ id: 1000, body: (JSON.parse(body) as { body: string }).body });
+        comments.push({ id: 1000, body: (JSON.parse(body) as { body: string }).body, user: bot });
         return [201, {}];
       }
       const target = comments.find((c) => url.pathname.endsWith(`/comments/${c.id}`));
@@ -80,13 +85,15 @@ describe("GitHub Actions glue", () => {
     const ghEnv = { ...env(api.url), GITHUB_EVENT_PATH: join(dir, "event.json") };
     try {
       expect(await upsertComment(join(dir, "preview.md"), "preview-rehearsal", ghEnv)).toBe("created");
-      expect(comments.at(-1)).toEqual({ id: 1000, body: "<!-- amadegi:preview-rehearsal -->\n### Pulumi preview\n" });
+      expect(comments.at(-1)).toEqual({ id: 1000, body: "<!-- amadegi:preview-rehearsal -->\n### Pulumi preview\n", user: bot });
       await writeFile(join(dir, "preview.md"), "### Pulumi preview, again\n");
       // The comment is on the second page now: it is found there and edited, not posted again.
       expect(await upsertComment(join(dir, "preview.md"), "preview-rehearsal", ghEnv)).toBe("updated");
       expect(comments).toHaveLength(101);
       expect(comments.at(-1)?.body).toBe("<!-- amadegi:preview-rehearsal -->\n### Pulumi preview, again\n");
       expect(api.seen.filter((r) => r.method === "PATCH").map((r) => r.url)).toEqual(["/repos/iec/amadegi/issues/comments/1000"]);
+      expect(comments[3]?.body).toBe(planted);
+      expect(comments[5]?.body).toBe(planted);
       // Another stack's preview is another comment.
       expect(await upsertComment(join(dir, "preview.md"), "preview-production", ghEnv)).toBe("created");
       await writeFile(join(dir, "event.json"), JSON.stringify({ ref: "refs/heads/main" }));
