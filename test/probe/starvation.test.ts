@@ -1,6 +1,7 @@
 // A starved prober never blames a target (issue 12), with real sockets: a
 // campaign of real tcp probes against a live listener and a closed port on
-// 127.42.0.0/16, while two busy-loop processes compete for the CPU and the
+// 127.42.0.0/16 (the live one greets after 40 ms; RTT is the whole attempt),
+// while two busy-loop processes compete for the CPU and the
 // prober's own event loop is held for 150 ms out of every 200 (as a prober
 // whose loop starves). The live target is never down; the dead one is still
 // down, refused.
@@ -14,7 +15,7 @@ import { runCampaign } from "../../src/probe/campaign.ts";
 import { parseCondition } from "../../src/probe/catalog/condition.ts";
 import { createProbes } from "../../src/probe/probes/index.ts";
 import type { ProbeResult, Target } from "../../src/probe/types.ts";
-import { behaviours, freePort, type Listener, tcpListener } from "../helpers/listeners.ts";
+import { freePort, type Listener, tcpListener } from "../helpers/listeners.ts";
 
 let live: Listener;
 let deadPort: number;
@@ -22,7 +23,13 @@ let dir: string;
 const hogs: ChildProcess[] = [];
 
 beforeAll(async () => {
-  live = await tcpListener("127.42.0.1", behaviours.silent);
+  // A live server that greets after 40 ms: each attempt lasts that long, so the prober's
+  // stalls (below) fall inside attempts, not only between them.
+  live = await tcpListener("127.42.0.1", (socket) => {
+    const greet = setTimeout(() => socket.write("220 ready\r\n"), 40);
+    socket.on("close", () => clearTimeout(greet));
+    socket.on("error", () => undefined);
+  });
   deadPort = await freePort("127.42.0.2");
   dir = await mkdtemp(join(tmpdir(), "amadegi-starved-"));
   // Two busy loops at the default nice level, bounded in time even if this file dies.
@@ -36,7 +43,7 @@ afterAll(async () => {
 });
 
 function target(n: number, address: string, port: number): Target {
-  return { key: `t/${n}`, check: "t", kind: "tcp", address, port, params: {} };
+  return { key: `t/${n}`, check: "t", kind: "tcp", address, port, params: { banner: true } };
 }
 
 describe("under a CPU hog and a starved event loop", () => {
