@@ -41,11 +41,9 @@ const CUT_SPACING_MS = 100;
 export class Governor {
   private readonly global: RateBucket;
   private readonly operators = new Map<string, RateBucket>();
-  private inFlight = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** In flight; its size is the limit in force: at most `concurrency`, lower while the prober's loop is slow. */
+  private readonly slots: Slots;
   readonly concurrency: number;
-  /** The limit in force: at most `concurrency`, lower while the prober's loop is slow. */
-  private current: number;
   private lastCut = -Infinity;
   /** The lowest limit the campaign fell to (reported). */
   lowest: number;
@@ -53,51 +51,40 @@ export class Governor {
   constructor(options: { maxRate: number; concurrency: number; operatorRates?: ReadonlyMap<string, number> }) {
     this.global = new RateBucket(options.maxRate);
     this.concurrency = options.concurrency;
-    this.current = options.concurrency;
+    this.slots = new Slots(options.concurrency);
     this.lowest = options.concurrency;
     for (const [op, rate] of options.operatorRates ?? []) this.operators.set(op, new RateBucket(rate));
   }
 
   /** Wait for a slot in flight; pair with `release`. */
-  async acquire(): Promise<void> {
-    if (this.inFlight < this.current) {
-      this.inFlight++;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  acquire(): Promise<void> {
+    return this.slots.take();
   }
 
   release(): void {
-    // Over the limit (it was just cut): the slot is not handed on.
-    const next = this.inFlight <= this.current ? this.waiting.shift() : undefined;
-    if (next !== undefined) next();
-    else this.inFlight--;
+    this.slots.give();
   }
 
   /** The event loop's delay just measured (ms): cut the limit, or let it grow back. */
   adapt(lagMs: number, now = performance.now()): void {
+    const current = this.slots.size;
     if (lagMs > LAG_HIGH_MS) {
       if (now - this.lastCut < CUT_SPACING_MS) return;
       this.lastCut = now;
-      this.current = Math.max(Math.min(MIN_LIMIT, this.concurrency), Math.floor(Math.min(this.current, this.inFlight) * CUT));
-      this.lowest = Math.min(this.lowest, this.current);
-    } else if (lagMs < LAG_LOW_MS && this.current < this.concurrency) {
-      this.current = Math.min(this.concurrency, this.current + Math.max(1, Math.floor(this.current / 16)));
-      // Room made: wake the waiters it admits.
-      while (this.inFlight < this.current && this.waiting.length > 0) {
-        this.inFlight++;
-        this.waiting.shift()?.();
-      }
+      this.slots.resize(Math.max(Math.min(MIN_LIMIT, this.concurrency), Math.floor(Math.min(current, this.slots.inUse) * CUT)));
+      this.lowest = Math.min(this.lowest, this.slots.size);
+    } else if (lagMs < LAG_LOW_MS && current < this.concurrency) {
+      this.slots.resize(Math.min(this.concurrency, current + Math.max(1, Math.floor(current / 16))));
     }
   }
 
   /** The limit in force. */
   get limit(): number {
-    return this.current;
+    return this.slots.size;
   }
 
   get active(): number {
-    return this.inFlight;
+    return this.slots.inUse;
   }
 
   /** Milliseconds to wait before `n` probes toward `operator` may go out. */
@@ -119,14 +106,22 @@ export class Governor {
 export class Slots {
   private used = 0;
   private readonly waiting: (() => void)[] = [];
-  readonly size: number;
+  private limit: number;
 
   constructor(size: number) {
-    this.size = Math.max(1, size);
+    this.limit = Math.max(1, size);
+  }
+
+  get size(): number {
+    return this.limit;
+  }
+
+  get inUse(): number {
+    return this.used;
   }
 
   async take(): Promise<void> {
-    if (this.used < this.size) {
+    if (this.used < this.limit) {
       this.used++;
       return;
     }
@@ -134,21 +129,18 @@ export class Slots {
   }
 
   give(): void {
-    const next = this.waiting.shift();
+    // Over the limit (it was just cut): the slot is not handed on.
+    const next = this.used <= this.limit ? this.waiting.shift() : undefined;
     if (next !== undefined) next();
     else this.used--;
   }
-}
 
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal?.aborted === true) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
+  /** A new limit: lowered, what is in use finishes; raised, the waiters it admits go now. */
+  resize(size: number): void {
+    this.limit = Math.max(1, size);
+    while (this.used < this.limit && this.waiting.length > 0) {
+      this.used++;
+      this.waiting.shift()?.();
     }
-    signal?.addEventListener("abort", done, { once: true });
-  });
+  }
 }
