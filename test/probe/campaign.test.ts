@@ -406,6 +406,10 @@ describe("memory at 100,000 targets", () => {
 });
 
 describe("check-ins", () => {
+  const device = (station: string, link: string, gw: string, address: string): Target => ({
+    key: `c/${station}/${link}`, check: "c", kind: "checkin", station, link, address, port: 22, params: { gateway: gw, serial: `AHV-${station}`, hostKey: "k" },
+  });
+
   it("reads each gateway once, judges each device link on its latest record, and leaves devices of an unreadable gateway unknown after trying its read three times", async () => {
     const reads: string[] = [];
     const checkin = {
@@ -419,9 +423,6 @@ describe("check-ins", () => {
         return { observation: { ok: true, timings: { total: 1 }, values: { CHECKIN_MORE: false } }, cursor: { inode: "1", offset: 10 }, observations };
       },
     };
-    const device = (station: string, link: string, gw: string, address: string): Target => ({
-      key: `c/${station}/${link}`, check: "c", kind: "checkin", station, link, address, port: 22, params: { gateway: gw, serial: `AHV-${station}`, hostKey: "k" },
-    });
     const targets = [device("S1", "S1-F", "gw-a", "127.0.0.1"), device("S1", "S1-M", "gw-a", "127.0.0.1"), device("S2", "S2-F", "gw-a", "127.0.0.1"), device("S3", "S3-F", "gw-b", "127.0.0.2")];
     const conditions = ["[CHECKIN_AGE] < 24h"].map((c) => {
       const p = parseCondition(c, "checkin");
@@ -448,9 +449,6 @@ describe("check-ins", () => {
         return { observation: { ok: true, timings: { total: 1 }, values: { CHECKIN_MORE: false } }, cursor: { inode: "1", offset: 10 }, observations };
       },
     };
-    const device = (station: string, link: string, gw: string, address: string): Target => ({
-      key: `c/${station}/${link}`, check: "c", kind: "checkin", station, link, address, port: 22, params: { gateway: gw, serial: `AHV-${station}`, hostKey: "k" },
-    });
     const targets = [device("S1", "S1-F", "gw-a", "127.0.0.1"), device("S3", "S3-F", "gw-b", "127.0.0.2")];
     const { byKey } = await run({ targets, probes: { checkin }, checks: new Map([["c", { conditions: [], timeoutMs: 1000, retries: 0 }]]) });
     expect(reads.sort()).toEqual(["c/gw-a", "c/gw-a", "c/gw-b"]);
