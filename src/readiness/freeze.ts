@@ -60,7 +60,7 @@ export async function changeFreeze(options: FreezeOptions): Promise<FreezeDecisi
     inv: run.inventory,
     milestone,
     required,
-    git: { ...(run.result.inventory.commit === undefined ? {} : { commit: run.result.inventory.commit }), dirty: run.result.inventory.dirty },
+    git: run.committed,
     evidence: run.evidence,
     verdict: run.result.criteriaVerdict,
     approvals: options.approvals,

@@ -3,11 +3,11 @@ import { join } from "node:path";
 import { ExitCode } from "../lib/exit.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type CriterionId, type Inventory, type IsoDate, type Milestone, todayIn } from "../model/index.ts";
-import { run } from "../toolchain/inspect.ts";
 import { CRITERIA_REGISTRY, type ExpiredWaiver, judge, type Judged } from "./criteria.ts";
 import type { LatestDrift } from "./drift.ts";
 import { type Evidence, readEvidence } from "./evidence.ts";
 import { History } from "./history.ts";
+import { blobAt, type Committed, committedState, isAncestor, mainBranch } from "./committed.ts";
 import { type Approval, type ApprovalCheck, checkApprovals, quorum } from "./signoff.ts";
 import { type GateInventory, loadForGate } from "./snapshot.ts";
 
@@ -31,6 +31,10 @@ export interface GateOptions {
   /** A directory of approvals: `<name>` (the manifest) and `<name>.sig` (its signature). */
   readonly approvals?: string;
   readonly committeeFile?: string;
+  /** The commit judged (a sign-off's, as its approvals name it); default HEAD. The deciding files must equal it. */
+  readonly commit?: string;
+  /** The branch a sign-off's commit must be on; default origin/main, else main. */
+  readonly main?: string;
   /** The history database; absent: nothing is recorded. */
   readonly history?: string;
   /** Where to keep the validated inventory's snapshot (snapshot.ts); absent: validate every time. */
@@ -91,6 +95,8 @@ export interface GateRun {
   readonly evidence?: Evidence;
   /** The results' stack's latest drift report, when one was looked for (the report's drift section). */
   readonly drift?: LatestDrift;
+  /** The commit judged and what differs from it (a change freeze's sign-off checks it). */
+  readonly committed: Committed;
 }
 
 /** The milestone in force on a day: the next one due (on or after it), else the last. */
@@ -133,6 +139,12 @@ export async function gate(options: GateOptions): Promise<GateRun> {
   // Parse the results while the inventory loads: at national size each is about a second of CPU.
   const reading = options.results === undefined ? undefined : readEvidence(options.results, { keepRows: options.history !== undefined });
   reading?.catch(() => {}); // awaited below; an inventory that fails first must not leave it unhandled
+  // What was committed, first: a deciding file that differs from the commit stops the gate (exit 2).
+  const git = await committedState({
+    inventory: options.inventory,
+    ...(options.committeeFile === undefined ? {} : { committeeFile: options.committeeFile }),
+    ...(options.commit === undefined ? {} : { commit: options.commit }),
+  });
   const loaded = await loadForGate(options.inventory, {
     ...(options.date === undefined ? {} : { today: options.date }),
     ...(options.committeeFile === undefined ? {} : { committeeFile: options.committeeFile }),
@@ -187,12 +199,10 @@ export async function gate(options: GateOptions): Promise<GateRun> {
   for (const j of judged) if (j.outcome === "cannot-judge" && j.reason !== "no results") reasons.push(`${j.id}: ${j.reason ?? "cannot judge"}`);
 
   const criteriaVerdict: GateResult["criteriaVerdict"] = reasons.length > 0 ? "cannot-judge" : judged.every((j) => j.outcome === "pass") ? "ready" : "not-ready";
-  const git = await inventoryCommit(options.inventory);
-
   let signoff: SignoffOutcome | undefined;
   const required = milestone.signoff?.required ?? (milestone.criteria.includes("election-day-sign-off") ? Math.floor(inv.committee.length / 2) + 1 : undefined);
   if (required !== undefined) {
-    signoff = await checkSignoff({ inv, milestone, required, git, evidence, verdict: criteriaVerdict, approvals: options.approvals, now });
+    signoff = await checkSignoff({ inv, milestone, required, git, ...(options.main === undefined ? {} : { main: options.main }), evidence, verdict: criteriaVerdict, approvals: options.approvals, now });
   }
 
   const verdict: Verdict = criteriaVerdict === "cannot-judge" ? "cannot-judge" : criteriaVerdict === "ready" && (signoff === undefined || signoff.met) ? "ready" : "not-ready";
@@ -206,7 +216,7 @@ export async function gate(options: GateOptions): Promise<GateRun> {
     verdict,
     exitCode: verdict === "ready" ? ExitCode.OK : verdict === "not-ready" ? ExitCode.FINDINGS : ExitCode.CANNOT_RUN,
     reasons: verdict === "cannot-judge" ? reasons : [],
-    inventory: { dir: options.inventory, ...(git.commit === undefined ? {} : { commit: git.commit }), dirty: git.dirty, errors: loaded.errorCount, stations: inv.stations.length, links: inv.linksById.size, servers: inv.servers.length },
+    inventory: { dir: options.inventory, ...(git.commit === undefined ? {} : { commit: git.commit }), dirty: git.changed.length > 0, errors: loaded.errorCount, stations: inv.stations.length, links: inv.linksById.size, servers: inv.servers.length },
     ...(results === undefined ? {} : { results }),
     criteria: judged,
     criteriaVerdict,
@@ -214,7 +224,7 @@ export async function gate(options: GateOptions): Promise<GateRun> {
     expiredWaivers,
   };
   if (options.history !== undefined) result = record(options.history, result, evidence);
-  return { result, inventory: inv, ...(evidence === undefined ? {} : { evidence }), ...(drift === undefined ? {} : { drift }) };
+  return { result, inventory: inv, committed: git, ...(evidence === undefined ? {} : { evidence }), ...(drift === undefined ? {} : { drift }) };
 }
 
 function pickMilestone(inv: Inventory, loaded: GateInventory, id: string | undefined, date: IsoDate): Milestone {
@@ -265,14 +275,6 @@ function addDays(date: IsoDate, days: number): IsoDate {
   return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 }
 
-/** The git commit the inventory is at, and whether it has uncommitted changes. */
-export async function inventoryCommit(dir: string): Promise<{ commit?: string; dirty: boolean }> {
-  const head = await run("git", ["-C", dir, "rev-parse", "HEAD"]);
-  if (head.code !== 0) return { dirty: false };
-  const status = await run("git", ["-C", dir, "status", "--porcelain", "--", "."]);
-  return { commit: head.stdout.trim(), dirty: status.code !== 0 || status.stdout.trim() !== "" };
-}
-
 /** Approvals in a directory: every `<name>.sig` with its manifest `<name>` beside it. */
 export async function readApprovals(dir: string): Promise<{ approvals: Approval[]; problems: ApprovalCheck[] }> {
   let names: string[];
@@ -299,7 +301,9 @@ export async function checkSignoff(args: {
   inv: Inventory;
   milestone: Milestone;
   required: number;
-  git: { commit?: string; dirty: boolean };
+  git: Committed;
+  /** The branch the approved commit must be on (default origin/main, else main). */
+  main?: string;
   evidence: Evidence | undefined;
   verdict: GateResult["criteriaVerdict"];
   approvals: string | undefined;
@@ -311,8 +315,23 @@ export async function checkSignoff(args: {
   if (args.approvals === undefined) return refuse("no approvals given (--approvals DIR)");
   if (verdict === "cannot-judge") return refuse("the criteria could not be judged: there is nothing to approve");
   if (evidence === undefined) return refuse("approvals name the results they approve: pass --results FILE");
-  if (git.commit === undefined) return refuse("the inventory is not in a git repository: approvals name the inventory's commit");
-  if (git.dirty) return refuse(`the inventory has uncommitted changes: approvals name commit ${git.commit.slice(0, 12)}, commit first`);
+  if (git.root === undefined || git.commit === undefined) return refuse("the inventory is not in a git repository: approvals name the inventory's commit");
+  const commit = git.commit.slice(0, 12);
+  if (git.changed.length > 0) return refuse(`the inventory differs from commit ${commit}, which approvals name (${git.changed.slice(0, 5).join(", ")}${git.changed.length > 5 ? ", …" : ""}): commit first, or judge that commit's checkout`);
+  // Only what was merged can be signed off, and only main's committee signs (a member removed on main cannot).
+  const main = await mainBranch(git.root, args.main);
+  if (main === undefined) return refuse(`no ${args.main ?? "origin/main or main"} branch to check commit ${commit} against: fetch the history (actions/checkout fetch-depth: 0)`);
+  if (!(await isAncestor(git.root, git.commit, main.commit))) return refuse(`commit ${commit} is not on ${main.ref}: a sign-off approves only what was merged`);
+  const file = git.committee;
+  if (file !== undefined) {
+    const [atMain, atCommit] = [await blobAt(git.root, main.commit, file), await blobAt(git.root, git.commit, file)];
+    if (atMain === undefined || atMain !== atCommit) {
+      throw new UsageError(`${file} at commit ${commit} differs from ${main.ref}'s (${main.commit.slice(0, 12)}): the signers' keys come from ${main.ref}'s committee file`, {
+        hint: `have the committee approve a commit with ${main.ref}'s committee, or judge ${main.ref}'s checkout`,
+        file,
+      });
+    }
+  }
   const { approvals, problems } = await readApprovals(args.approvals);
   const checks = [
     ...problems,

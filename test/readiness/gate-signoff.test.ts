@@ -1,12 +1,13 @@
 // Sign-off through the gate, with real ssh-keygen keys and signatures: a
 // milestone that needs 2 of 3 committee approvals of exactly this milestone,
 // these results and this inventory commit, recently. Every refusal is named.
-import { appendFile, mkdir, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { UsageError } from "../../src/lib/errors.ts";
 import { gate } from "../../src/readiness/gate.ts";
 import { type Manifest, renderManifest, SIGNOFF_NAMESPACE } from "../../src/readiness/signoff.ts";
-import { commitAll, exec, fixtureCopy, newKey, resultsFor, tempDir } from "./helpers.ts";
+import { commitAll, DISTRICT, edit, ELECTION, exec, fixtureCopy, git, newKey, resultsFor, tempDir, WAIVERS } from "./helpers.ts";
 
 // Election day in Tehran; T-0 (sign-off, 2 of 3) is in force.
 const NOW = new Date("2027-02-25T05:00:00Z");
@@ -137,13 +138,112 @@ describe("sign-off through the gate", () => {
     expect(refused).toMatch(/governance\/committee\.yaml:2:\d+ not an SSH public key: a key is one line of printable text/);
   });
 
-  it("counts no approval while the inventory has uncommitted changes", async () => {
+  it("counts no approval while an inventory file differs from the approved commit, naming it (an ignored file too)", async () => {
     const s = await setup();
     await sign(s, "m-one");
     await sign(s, "m-two");
-    await appendFile(join(s.inventory, "waivers.yaml"), "# edited\n");
+    await appendFile(join(s.root, DISTRICT), "# edited\n");
     const r = await verdict(s);
     expect(r.verdict).toBe("not-ready");
-    expect(r.signoff?.reason).toMatch(/^the inventory has uncommitted changes: approvals name commit [0-9a-f]{12}, commit first$/);
+    expect(r.signoff?.reason).toMatch(/^the inventory differs from commit [0-9a-f]{12}, which approvals name \(inventory\/districts\/rey\.yaml \(modified\)\)/);
+    await git(s.root, "checkout", "--", DISTRICT);
+    // A file .gitignore hides is still a file the loader reads.
+    await writeFile(join(s.root, ".gitignore"), "*.local.yaml\n");
+    await rename(join(s.root, DISTRICT), join(s.inventory, "districts", "rey.local.yaml"));
+    expect((await verdict(s)).signoff?.reason).toContain("(inventory/districts/rey.local.yaml (not committed), inventory/districts/rey.yaml (deleted))");
+  });
+});
+
+// Issue 13, item 4: the gate judges what was committed. Each attack is made for real in a git
+// repository (branches, commits, a checkout), signed with real ssh-keygen keys.
+describe("the gate judges what was committed", () => {
+  const refusal = (promise: Promise<unknown>): Promise<{ message: string; hint: string | undefined; exit: number | undefined } | undefined> =>
+    promise.then(
+      () => undefined,
+      (error: unknown) => ({ message: (error as Error).message, hint: (error as { hint?: string }).hint, exit: error instanceof UsageError ? 2 : undefined }),
+    );
+
+  it.each([
+    ["a threshold lowered", ELECTION, "signoff: { required: 2 }", "signoff: { required: 1 }"],
+    ["a waiver added", WAIVERS, "waivers:", "waivers:\n  # accepted by no one\n"],
+    ["the committee file", "governance/committee.yaml", "committee:", "# edited\ncommittee:"],
+  ])("stops with exit 2 when a deciding file differs from HEAD (%s), naming it — with or without approvals", async (_what, file, find, replace) => {
+    const s = await setup();
+    await sign(s, "m-one");
+    await sign(s, "m-two");
+    await edit(s.root, file, find, replace);
+    for (const approvals of [undefined, s.approvals]) {
+      const refused = await refusal(gate({ inventory: s.inventory, results: s.results, now: NOW, ...(approvals === undefined ? {} : { approvals }) }));
+      expect(refused?.exit).toBe(2);
+      expect(refused?.message).toMatch(new RegExp(`^the files that decide the verdict differ from commit [0-9a-f]{12} \\(HEAD\\): ${file.replaceAll(".", "\\.")} \\(modified\\)$`));
+      expect(refused?.hint).toContain("pull request the committee approves");
+    }
+  });
+
+  it("stops with exit 2 on a check catalog that is not committed", async () => {
+    const s = await setup();
+    await mkdir(join(s.root, "checks"));
+    await writeFile(join(s.root, "checks", "extra.yaml"), "checks: []\n");
+    const refused = await refusal(gate({ inventory: s.inventory, results: s.results, now: NOW }));
+    expect(refused).toMatchObject({ exit: 2, message: expect.stringContaining("checks/extra.yaml (not committed)") });
+  });
+
+  it("signs off a commit of main from main's later checkout (the approvals committed after it), and refuses a commit of a branch", async () => {
+    const s = await setup();
+    await sign(s, "m-one");
+    await sign(s, "m-two");
+    // The workflow's case: the approvals are committed to main after the commit they approve.
+    await git(s.root, "add", "approvals");
+    await git(s.root, "commit", "-q", "-m", "approvals");
+    const onMain = (await gate({ inventory: s.inventory, results: s.results, approvals: s.approvals, commit: s.commit, now: NOW })).result;
+    expect(onMain).toMatchObject({ verdict: "ready", inventory: { commit: s.commit } });
+
+    // A branch the committee was asked to approve but that was never merged.
+    await git(s.root, "checkout", "-q", "-b", "unmerged");
+    await appendFile(join(s.root, DISTRICT), "# a change on a branch\n");
+    const branch = await commitAll(s.root, "branch");
+    await rm(s.approvals, { recursive: true });
+    await mkdir(s.approvals);
+    await sign(s, "m-one", { inventoryCommit: branch });
+    await sign(s, "m-two", { inventoryCommit: branch });
+    const r = (await gate({ inventory: s.inventory, results: s.results, approvals: s.approvals, now: NOW })).result;
+    expect(r.verdict).toBe("not-ready");
+    expect(r.signoff?.reason).toBe(`commit ${branch.slice(0, 12)} is not on main: a sign-off approves only what was merged`);
+    // Named on the command line, it is still not on main.
+    expect((await gate({ inventory: s.inventory, results: s.results, approvals: s.approvals, commit: branch, main: "main", now: NOW })).result.signoff?.reason).toContain("is not on main");
+  });
+
+  it("counts no approval when there is no main branch to check against", async () => {
+    const s = await setup();
+    await git(s.root, "branch", "-m", "main", "trunk");
+    await sign(s, "m-one");
+    await sign(s, "m-two");
+    const r = (await gate({ inventory: s.inventory, results: s.results, approvals: s.approvals, now: NOW })).result;
+    expect(r.signoff?.reason).toBe(`no origin/main or main branch to check commit ${s.commit.slice(0, 12)} against: fetch the history (actions/checkout fetch-depth: 0)`);
+  });
+
+  it("lets no member removed on main sign: an old commit's committee stops the gate (exit 2), from either checkout", async () => {
+    const s = await setup();
+    // The old committee had a fourth member; main removed them.
+    const line = (id: string) => `  - { id: ${id}, name: عضو ${id}, role: member, level: county, sshKey: ${keys[id]?.pub} }`;
+    await writeFile(join(s.root, "governance/committee.yaml"), `committee:\n${["m-one", "m-two", "m-three", "outsider"].map(line).join("\n")}\n`);
+    const old = await commitAll(s.root, "with a fourth member");
+    await writeFile(join(s.root, "governance/committee.yaml"), `committee:\n${["m-one", "m-two", "m-three"].map(line).join("\n")}\n`);
+    await commitAll(s.root, "the fourth member leaves");
+    await sign(s, "m-one", { inventoryCommit: old });
+    await sign(s, "outsider", { inventoryCommit: old });
+    // From main's checkout, judging the old commit: its committee file is not the working tree's.
+    const fromMain = await refusal(gate({ inventory: s.inventory, results: s.results, approvals: s.approvals, commit: old, now: NOW }));
+    expect(fromMain).toMatchObject({ exit: 2, message: `the files that decide the verdict differ from commit ${old.slice(0, 12)}: governance/committee.yaml (modified)` });
+    // From the old commit's own checkout: its committee is not main's.
+    await git(s.root, "checkout", "-q", old);
+    const fromOld = await refusal(gate({ inventory: s.inventory, results: s.results, approvals: s.approvals, now: NOW }));
+    expect(fromOld).toMatchObject({ exit: 2, message: expect.stringMatching(new RegExp(`^governance/committee\\.yaml at commit ${old.slice(0, 12)} differs from main's \\([0-9a-f]{12}\\): the signers' keys come from main's committee file$`)) });
+  });
+
+  it("refuses a --commit that names no commit", async () => {
+    const s = await setup();
+    const refused = await refusal(gate({ inventory: s.inventory, results: s.results, commit: "--output=/tmp/x", now: NOW }));
+    expect(refused).toMatchObject({ exit: 2, message: `--commit --output=/tmp/x names no commit in ${s.root}` });
   });
 });

@@ -57,13 +57,17 @@ export async function resultsFor(root: string, options: SyntheticOptions, name =
   return path;
 }
 
-/** Make the copy a git repository with everything committed (sign-off names the commit). */
-export async function commitAll(root: string): Promise<string> {
-  const git = (...args: string[]) => exec("git", ["-C", root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false", ...args]);
-  await git("init", "-q");
-  await git("add", "inventory", "governance");
-  await git("commit", "-q", "-m", "inventory");
-  return (await git("rev-parse", "HEAD")).stdout.trim();
+/** Run git in the copy, as a committer with no configuration of their own. */
+export async function git(root: string, ...args: string[]): Promise<string> {
+  return (await exec("git", ["-C", root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false", ...args])).stdout.trim();
+}
+
+/** Commit everything of the copy (a repository on branch main, made on first use); returns the commit. */
+export async function commitAll(root: string, message = "inventory"): Promise<string> {
+  await git(root, "init", "-q", "-b", "main");
+  await git(root, "add", "inventory", "governance");
+  await git(root, "commit", "-q", "--allow-empty", "-m", message);
+  return git(root, "rev-parse", "HEAD");
 }
 
 /** A new ed25519 key pair in dir; returns the private key's path and the public key line. */

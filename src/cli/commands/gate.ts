@@ -30,6 +30,8 @@ export const sharedOptions = {
   results: { type: "string" },
   approvals: { type: "string" },
   committee: { type: "string" },
+  commit: { type: "string" },
+  main: { type: "string" },
   history: { type: "string" },
   "no-history": { type: "boolean" },
   "no-cache": { type: "boolean" },
@@ -43,6 +45,8 @@ export async function gateOptions(args: ParsedArgs, io: Io, record = true): Prom
   const results = stringOption(args, "results");
   const approvals = stringOption(args, "approvals") ?? join(".amadegi", "approvals");
   const committee = stringOption(args, "committee");
+  const commit = stringOption(args, "commit");
+  const main = stringOption(args, "main");
   const history = flag(args, "no-history") || !record ? undefined : (stringOption(args, "history") ?? join(".amadegi", "history.sqlite"));
   const found = results === undefined ? await latestResults(io) : displayPath(io, results);
   return {
@@ -52,6 +56,8 @@ export async function gateOptions(args: ParsedArgs, io: Io, record = true): Prom
     ...(found === undefined ? {} : { results: found }),
     approvals: displayPath(io, approvals),
     ...(committee === undefined ? {} : { committeeFile: displayPath(io, committee) }),
+    ...(commit === undefined ? {} : { commit }),
+    ...(main === undefined ? {} : { main }),
     ...(history === undefined ? {} : { history: displayPath(io, history) }),
     ...(flag(args, "no-cache") ? {} : { cacheDir: displayPath(io, join(".amadegi", "cache")) }),
     driftDir: displayPath(io, join(".amadegi", "drift")),
@@ -121,12 +127,16 @@ export const gateCommand: Command = {
     "  --results FILE    a campaign's results (default: the newest .amadegi/results/*.jsonl)",
     "  --approvals DIR   signed approvals: MANIFEST and MANIFEST.sig pairs (default: .amadegi/approvals)",
     "  --committee FILE  the committee file (default: DIR/../governance/committee.yaml)",
+    "  --commit REF      the commit judged, as the approvals name it (default: HEAD); the files that decide the",
+    "                    verdict (election.yaml, waivers.yaml, the committee file, checks/) must equal it",
+    "  --main REF        the branch a sign-off's commit must be on, whose committee signs (default: origin/main, else main)",
     "  --history FILE    the history database (default: .amadegi/history.sqlite); --no-history records nothing",
     "  --no-cache        validate the inventory afresh instead of using .amadegi/cache (kept by content hash)",
     "  --json            print the verdict as JSON",
     "",
     "Exit codes: 0 ready; 1 not ready (each unmet criterion, its measured value, threshold, worst offenders and owners);",
-    "2 could not judge (no, stale, partial or invalid results, too many unknown, an inventory that does not load).",
+    "2 could not judge (no, stale, partial or invalid results, too many unknown, an inventory that does not load,",
+    "a deciding file that differs from the commit judged, or a committee file that differs from main's).",
   ].join("\n"),
   options: { ...sharedOptions, json: { type: "boolean" } },
   async run(args, io): Promise<ExitCode> {
