@@ -68,6 +68,9 @@ export const milestone = object(
   { ...closed, id: "id", origin: true },
 );
 
+/** RFC 1918 and the shared carrier-NAT space (RFC 6598): where station links live unless the committee says more. */
+export const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"] as const;
+
 export const policy = object(
   {
     blindSpotDbm: withDefault(
@@ -79,6 +82,11 @@ export const policy = object(
       number({ min: 0, max: 365, integer: true, unit: "days" }),
       14,
       "certificates must stay valid this many days past election day",
+    ),
+    serviceRanges: withDefault(
+      list(cidr()),
+      [...PRIVATE_RANGES],
+      "the only address space the central services (DNS, NTP) may answer: every operator's egress and every link address's /24 must lie inside (default: the private ranges). The committee decides it (issue 13)",
     ),
   },
   closed,
@@ -99,7 +107,7 @@ export const electionFile = object(
       ),
       "the election",
     ),
-    policy: withDefault(policy, { blindSpotDbm: -110, certMarginDays: 14 }, "policy thresholds"),
+    policy: withDefault(policy, { blindSpotDbm: -110, certMarginDays: 14, serviceRanges: [...PRIVATE_RANGES] }, "policy thresholds"),
     milestones: withDefault(list(milestone), [], "readiness milestones"),
   },
   closed,

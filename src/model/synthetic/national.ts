@@ -271,6 +271,7 @@ function electionYaml(): string {
     "  changeFreeze: 1405-11-20",
     "policy:",
     "  blindSpotDbm: -110",
+    "  serviceRanges: [10.0.0.0/8, 198.51.100.0/24, 203.0.113.0/24]",
     "milestones:",
     "  - { id: T-30, due: 1405-11-06, criteria: [links-declared] }",
     "  - { id: T-7, due: 1405-11-29, criteria: [links-live, gateways-up] }",

@@ -81,9 +81,9 @@ const cases: readonly Case[] = [
   },
   {
     name: "a CIDR with host bits set",
-    edits: [{ file: "inventory/operators.yaml", find: "198.51.100.0/25", replace: "198.51.100.1/25" }],
+    edits: [{ file: "inventory/operators.yaml", find: "100.64.0.0/25", replace: "100.64.0.1/25" }],
     expect: [{ rule: "schema.bad-address", item: "mci", file: "inventory/operators.yaml", line: 13, col: 14 }],
-    says: ["did you mean 198.51.100.0/25?"],
+    says: ["did you mean 100.64.0.0/25?"],
   },
   {
     name: "a missing field",
