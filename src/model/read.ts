@@ -31,10 +31,18 @@ const TOP_LEVEL: readonly { name: string; role: FileRole; required: boolean }[] 
   { name: "waivers.yaml", role: "waivers", required: false },
 ];
 
-async function entries(dir: string): Promise<{ name: string; isDir: boolean }[] | undefined> {
+interface Entry {
+  readonly name: string;
+  /** A directory itself, never a link to one. */
+  readonly isDir: boolean;
+  /** A symbolic link: never followed (Dirent does not follow links). */
+  readonly isLink: boolean;
+}
+
+async function entries(dir: string): Promise<Entry[] | undefined> {
   try {
     const list = await readdir(dir, { withFileTypes: true });
-    return list.map((e) => ({ name: e.name, isDir: e.isDirectory() })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    return list.map((e) => ({ name: e.name, isDir: e.isDirectory(), isLink: e.isSymbolicLink() })).sort((a, b) => (a.name < b.name ? -1 : 1));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new InventoryError(`cannot read ${dir}: ${(error as Error).message}`, { file: dir, cause: error });
@@ -53,6 +61,9 @@ export async function planFiles(dir: string, committeeFile: string, sink: Findin
     throw new InventoryError(`no inventory directory ${dir}`, { file: dir, hint: "pass --inventory DIR, the directory holding election.yaml" });
   }
   const names = new Set(top.map((e) => e.name));
+  // A link is never followed: a pull request could point districts/x.yaml at a file of the
+  // runner (a key, the passphrase), and findings quote its lines into the pull request.
+  const links = new Set(top.filter((e) => e.isLink).map((e) => e.name));
   const hasDistricts = top.some((e) => e.name === "districts" && e.isDir);
   if (!TOP_LEVEL.some((t) => names.has(t.name)) && !hasDistricts) {
     const nested = await entries(join(dir, "inventory"));
@@ -61,7 +72,8 @@ export async function planFiles(dir: string, committeeFile: string, sink: Findin
   }
   const planned: PlannedFile[] = [];
   for (const t of TOP_LEVEL) {
-    if (names.has(t.name)) planned.push({ role: t.role, path: join(dir, t.name) });
+    if (links.has(t.name)) symlink(sink, join(dir, t.name));
+    else if (names.has(t.name)) planned.push({ role: t.role, path: join(dir, t.name) });
     else if (t.required) missing(sink, join(dir, t.name), `the inventory has no ${t.name}`);
   }
   const known = new Set([...TOP_LEVEL.map((t) => t.name), "districts"]);
@@ -70,12 +82,14 @@ export async function planFiles(dir: string, committeeFile: string, sink: Findin
     unknown(sink, join(dir, e.name), e.isDir);
   }
   const districtDir = join(dir, "districts");
+  if (links.has("districts")) symlink(sink, districtDir);
   for (const e of hasDistricts ? ((await entries(districtDir)) ?? []) : []) {
     if (isIgnored(e.name)) continue;
-    if (!e.isDir && e.name.endsWith(".yaml")) planned.push({ role: "district", path: join(districtDir, e.name) });
+    if (e.isLink && e.name.endsWith(".yaml")) symlink(sink, join(districtDir, e.name));
+    else if (!e.isDir && !e.isLink && e.name.endsWith(".yaml")) planned.push({ role: "district", path: join(districtDir, e.name) });
     else unknown(sink, join(districtDir, e.name), e.isDir);
   }
-  if (!planned.some((p) => p.role === "district")) missing(sink, districtDir, "the inventory has no district files (districts/*.yaml)");
+  if (!planned.some((p) => p.role === "district") && !links.has("districts")) missing(sink, districtDir, "the inventory has no district files (districts/*.yaml)");
   try {
     await stat(committeeFile);
     planned.push({ role: "committee", path: committeeFile });
@@ -87,6 +101,10 @@ export async function planFiles(dir: string, committeeFile: string, sink: Findin
 
 function missing(sink: FindingSink, path: string, message: string): void {
   sink.add("input.missing-file", { file: path, line: 1, col: 1 }, "-", message, `create ${basename(path)} (see docs/inventory.md)`);
+}
+
+function symlink(sink: FindingSink, path: string): void {
+  sink.add("input.symlink", { file: path, line: 1, col: 1 }, "-", `${path} is a symbolic link; links are not followed and it is not read`, "replace the link with the file itself");
 }
 
 function unknown(sink: FindingSink, path: string, isDir: boolean): void {

@@ -1,4 +1,6 @@
+import { isAbsolute, join, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { repoRoot } from "../toolchain/paths.ts";
 
 export const environments = ["rehearsal", "staging", "production"] as const;
 export type Environment = (typeof environments)[number];
@@ -60,4 +62,29 @@ export function readStackConfig(): StackConfig {
     ...(typeof pki.caFile === "string" ? { caFile: pki.caFile } : {}),
     ...(devices === undefined ? {} : { devices: { requests: devices.requests as string, issued: devices.issued as string } }),
   };
+}
+
+/** Where the program reads the inventory from, and the committee its waivers are checked against. */
+export interface InventorySource {
+  /** The inventory directory, absolute. */
+  readonly dir: string;
+  /** The committee file: always the stack's own (`<amadegi:inventory>/../governance/committee.yaml`). */
+  readonly committeeFile: string;
+  /** The directory as messages name it: the stack setting, or the override as given. */
+  readonly shown: string;
+}
+
+/**
+ * The inventory a run of the program reads: the stack's `amadegi:inventory`,
+ * or `override` (an absolute directory: `amadegi preview --inventory`, a pull
+ * request's inventory checked out as data). The override replaces only the
+ * inventory: the committee, like every other setting, stays the stack's own
+ * (the base branch's), never one the pull request brings.
+ */
+export function inventorySource(config: StackConfig, override?: string, root: string = repoRoot): InventorySource {
+  const own = isAbsolute(config.inventory) ? config.inventory : resolve(root, config.inventory);
+  const committeeFile = join(own, "..", "governance", "committee.yaml");
+  if (override === undefined) return { dir: own, committeeFile, shown: config.inventory };
+  if (!isAbsolute(override)) throw new Error(`stack ${config.stack}: the inventory override ${override} is not an absolute path`);
+  return { dir: override, committeeFile, shown: override };
 }

@@ -8,7 +8,7 @@ import { TLS_FILES } from "../model/render/paths.ts";
 import type { ProvisionedServer } from "../model/render/types.ts";
 import type { Inventory, Server } from "../model/types.ts";
 import { repoRoot } from "../toolchain/paths.ts";
-import { readStackConfig, type StackConfig } from "./config.ts";
+import { type InventorySource, inventorySource, readStackConfig, type StackConfig } from "./config.ts";
 import { Pki } from "./pki.ts";
 import type { FileSpec } from "./remote/files.ts";
 import type { Connection } from "./remote/ssh.ts";
@@ -25,11 +25,11 @@ function addDays(isoDate: string, days: number): string {
   return new Date(Date.parse(`${isoDate}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 }
 
-async function inventoryOf(config: StackConfig): Promise<Inventory> {
-  const result = await loadInventory(fromRoot(config.inventory));
+async function inventoryOf(config: StackConfig, source: InventorySource): Promise<Inventory> {
+  const result = await loadInventory(source.dir, { committeeFile: source.committeeFile });
   const errors = result.findings.filter((f) => f.severity === "error" && f.waived === undefined);
   if (result.inventory === undefined || hasErrors(result.findings)) {
-    throw new Error(`stack ${config.stack}: the inventory ${config.inventory} has ${errors.length} error(s); run amadegi validate:\n${errors.slice(0, 5).map(formatFinding).join("\n")}`);
+    throw new Error(`stack ${config.stack}: the inventory ${source.shown} has ${errors.length} error(s); run amadegi validate:\n${errors.slice(0, 5).map(formatFinding).join("\n")}`);
   }
   return result.inventory;
 }
@@ -93,15 +93,34 @@ function gatewayFiles(pki: Pki, server: Server): pulumi.Output<FileSpec[]> | und
   ]);
 }
 
+export interface ProgramOptions {
+  /**
+   * Read the inventory from this directory (absolute) instead of the stack's
+   * `amadegi:inventory`: `amadegi preview --inventory`, a pull request's
+   * inventory as data. Passed in by the caller, never read from the
+   * environment; every other setting stays the stack's.
+   */
+  readonly inventory?: string;
+}
+
+/** The program with `options` applied (the Automation API's inline program). */
+export function programFor(options: ProgramOptions = {}): () => Promise<Record<string, unknown>> {
+  return () => run(options);
+}
+
 /**
  * The Pulumi program: the election PKI, then every central server of the
  * inventory as a `CentralServer` (its roles' files and services over SSH).
  * Exports what drift needs: per server, the hashes of what was written and
  * which stations it was configured for (ADR 0006).
  */
-export async function program(): Promise<Record<string, unknown>> {
+export function program(): Promise<Record<string, unknown>> {
+  return run({});
+}
+
+async function run(options: ProgramOptions): Promise<Record<string, unknown>> {
   const config = readStackConfig();
-  const inventory = await inventoryOf(config);
+  const inventory = await inventoryOf(config, inventorySource(config, options.inventory));
   const reach = reachOf(config, inventory);
   const gateways = inventory.servers.filter((s) => s.roles.includes("gateway"));
   const pki = new Pki("election", {
@@ -120,6 +139,7 @@ export async function program(): Promise<Record<string, unknown>> {
   }
   return {
     environment: config.environment,
+    // The stack's setting, also under an override: a preview shows no output change for it.
     inventory: config.inventory,
     stack: config.stack,
     servers,

@@ -32,7 +32,7 @@ interface Workflow {
   jobs: Record<string, Job>;
 }
 
-const WORKFLOWS = ["readiness.yml", "pull-request.yml", "signoff.yml"];
+const WORKFLOWS = ["readiness.yml", "pull-request.yml", "preview.yml", "signoff.yml"];
 
 async function workflow(name: string): Promise<Workflow> {
   return load(await readFile(join(repoRoot, ".github", "workflows", name), "utf8")) as Workflow;
@@ -115,7 +115,7 @@ describe("readiness workflow", () => {
   it("the aggregate job always runs, merges the shards, and its commands exist (amadegi <cmd> --help exits 0)", async () => {
     const { jobs } = await workflow("readiness.yml");
     const aggregate = jobs.aggregate;
-    expect(aggregate?.if).toBe("always()");
+    expect(aggregate?.if).toBe("always() && github.ref == 'refs/heads/main'");
     expect(aggregate?.needs).toBe("shard");
     const commands = (aggregate?.steps ?? []).map((s) => (s.run === undefined ? undefined : amadegiArgs(s.run)?.[0])).filter((c): c is string => c !== undefined);
     expect(commands).toEqual(["merge", "drift", "report", "publish", "gate"]);

@@ -1,13 +1,13 @@
 // `amadegi up` / `destroy` of a production stack during the change freeze,
 // as a user runs them: refused before the engine is touched.
 import { existsSync } from "node:fs";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { cp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 import { type CliRun, runCli } from "../helpers/cli.ts";
 import { throwawayEnv } from "../helpers/engine.ts";
-import { ELECTION, edit, fixtureCopy } from "../readiness/helpers.ts";
+import { ELECTION, edit, fixtureCopy, tempDir } from "../readiness/helpers.ts";
 
 const stack = `freeze-${process.pid}`;
 const stackFile = join(repoRoot, "stacks", `Pulumi.${stack}.yaml`);
@@ -58,4 +58,34 @@ describe("amadegi up and destroy during the change freeze", () => {
     expect(markdown).toMatch(new RegExp(`### Pulumi preview of stack \`${stack}\`\n\n\\| change \\| resources \\|\n\\| --- \\| ---: \\|\n\\| create \\| \\d+ \\|\n`));
     expect(markdown).toMatch(/<details><summary>Engine output<\/summary>\n\n```text\n[\s\S]*pulumi:pulumi:Stack[\s\S]*\n```\n/);
   }, 120_000);
+
+  it("preview --inventory DIR (relative to the caller's directory) previews that inventory, not the stack's", async () => {
+    // What preview.yml does: a pull request's inventory/ checked out as data into pr-data/.
+    const work = await tempDir("amadegi-preview-");
+    await cp(join(repoRoot, "test", "fixtures", "inventory", "minimal", "inventory"), join(work, "pr-data", "inventory"), { recursive: true });
+    const file = join(work, "preview.md");
+    const { code, stdout } = await runCli(["preview", "--stack", stack, "--inventory", "pr-data/inventory", "--markdown", file], sandbox.env, work);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toMatch(new RegExp(`^preview of stack ${stack}: create (\\d+)$`));
+    const markdown = await readFile(file, "utf8");
+    // The minimal inventory's servers (gw-a, gw-b, dns-a); the stack's own has ntp-a, auth-a… too.
+    expect(markdown).toMatch(/amadegi:central:Server\s+dns-a/);
+    expect(markdown).not.toMatch(/ntp-a|auth-a/);
+  }, 120_000);
+
+  it("preview --inventory refuses a link and a missing directory before the engine; up and destroy take no --inventory", async () => {
+    const work = await tempDir("amadegi-preview-");
+    await symlink(join(repoRoot, "inventory"), join(work, "linked"));
+    const linked = await runCli(["preview", "--stack", stack, "--inventory", "linked"], sandbox.env, work);
+    expect(linked.code).toBe(2);
+    expect(linked.stderr).toContain("--inventory linked is a symbolic link");
+    const missing = await runCli(["preview", "--stack", stack, "--inventory", "nowhere"], sandbox.env, work);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("--inventory nowhere: no such directory");
+    for (const operation of ["up", "destroy"]) {
+      const { code, stderr } = await amadegi(operation, "--stack", stack, "--inventory", join(repoRoot, "inventory"));
+      expect(code).toBe(2);
+      expect(stderr).toMatch(/Unknown option '--inventory'/);
+    }
+  }, 60_000);
 });

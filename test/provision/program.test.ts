@@ -1,7 +1,11 @@
 // Unit: the program's structure under Pulumi's mocks (no engine, nothing sent).
+import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { inventorySource, type StackConfig } from "../../src/provision/config.ts";
+import type { ProgramOptions } from "../../src/provision/program.ts";
 import { loadInventory } from "../../src/model/index.ts";
 import { renderServer } from "../../src/model/render/index.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
@@ -27,6 +31,7 @@ vi.mock("../../src/provision/dynamic.ts", async () => {
 });
 
 let program: () => Promise<Record<string, unknown>>;
+let programFor: (options?: ProgramOptions) => () => Promise<Record<string, unknown>>;
 const created: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
 
 beforeAll(async () => {
@@ -42,7 +47,7 @@ beforeAll(async () => {
     "unit",
     true,
   );
-  ({ program } = await import("../../src/provision/program.ts"));
+  ({ program, programFor } = await import("../../src/provision/program.ts"));
 });
 
 beforeEach(() => {
@@ -107,5 +112,59 @@ describe("program", () => {
   it("requires the environment", async () => {
     pulumi.runtime.setAllConfig({});
     await expect(program()).rejects.toThrow(/amadegi:environment/);
+  });
+});
+
+describe("an inventory override (amadegi preview --inventory: a pull request's inventory as data)", () => {
+  const config: StackConfig = { stack: "unit", environment: "staging", inventory: "inventory", allow: ["10.0.0.0/8"] };
+  const stackCommittee = join(repoRoot, "governance", "committee.yaml");
+  let pr: string;
+
+  beforeAll(async () => {
+    // What preview.yml checks out into pr-data/: inventory/ (here the small fixture) and, were
+    // a pull request to bring one, a governance/ of its own beside it, which must not be read.
+    pr = await mkdtemp(join(tmpdir(), "amadegi-pr-data-"));
+    await cp(join(repoRoot, "test", "fixtures", "inventory", "minimal", "inventory"), join(pr, "inventory"), { recursive: true });
+    await mkdir(join(pr, "governance"));
+    await writeFile(join(pr, "governance", "committee.yaml"), "committee: not a committee\n");
+  });
+  afterAll(async () => {
+    await rm(pr, { recursive: true, force: true });
+  });
+
+  it("without one, the stack's amadegi:inventory, relative to the repository root, and its committee", () => {
+    expect(inventorySource(config)).toEqual({ dir: join(repoRoot, "inventory"), committeeFile: stackCommittee, shown: "inventory" });
+    expect(inventorySource({ ...config, inventory: "/srv/inv/inventory" })).toEqual({ dir: "/srv/inv/inventory", committeeFile: "/srv/inv/governance/committee.yaml", shown: "/srv/inv/inventory" });
+  });
+
+  it("with one, that directory, but the committee stays the stack's own", () => {
+    expect(inventorySource(config, join(pr, "inventory"))).toEqual({ dir: join(pr, "inventory"), committeeFile: stackCommittee, shown: join(pr, "inventory") });
+  });
+
+  it("refuses a relative override (the CLI resolves it against the caller's directory)", () => {
+    expect(() => inventorySource(config, "pr-data/inventory")).toThrow("stack unit: the inventory override pr-data/inventory is not an absolute path");
+  });
+
+  it("the program reads the override's servers, not the stack's inventory, and exports the stack's setting", async () => {
+    pulumi.runtime.setAllConfig(staging);
+    const outputs = await programFor({ inventory: join(pr, "inventory") })();
+    await vi.waitFor(() => expect(created.filter((r) => r.type === "amadegi:test:ServerFiles").length).toBeGreaterThanOrEqual(3));
+    const servers = created.filter((r) => r.type === "amadegi:central:Server").map((r) => r.name).sort();
+    expect(servers).toEqual(["dns-a", "gw-a", "gw-b"]);
+    expect(outputs).toMatchObject({ environment: "staging", inventory: "inventory", stack: "unit" });
+  });
+
+  it("without the override the same program reads the stack's inventory (so the assertion above can fail)", async () => {
+    pulumi.runtime.setAllConfig(staging);
+    await programFor()();
+    await vi.waitFor(() => expect(created.filter((r) => r.type === "amadegi:central:Server").length).toBeGreaterThan(3));
+  });
+
+  it("an override with errors names the directory and the findings", async () => {
+    pulumi.runtime.setAllConfig(staging);
+    const broken = join(pr, "broken");
+    await cp(join(pr, "inventory"), broken, { recursive: true });
+    await writeFile(join(broken, "servers.yaml"), "servers: [\n");
+    await expect(programFor({ inventory: broken })()).rejects.toThrow(new RegExp(`^stack unit: the inventory ${broken} has 1 error\\(s\\); run amadegi validate:\n${broken}/servers.yaml:`));
   });
 });

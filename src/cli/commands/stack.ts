@@ -1,3 +1,4 @@
+import { lstatSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
 import { ExitCode } from "../../lib/exit.ts";
@@ -13,7 +14,8 @@ import { argvOf, reexecInNetns } from "../reexec.ts";
 import { displayPath } from "./validate.ts";
 
 const options = { stack: { type: "string", short: "s" }, json: { type: "boolean" } } as const;
-const previewOptions = { ...options, markdown: { type: "string" } } as const;
+/** Only preview reads another inventory: up and destroy never take one (an unknown option there). */
+const previewOptions = { ...options, markdown: { type: "string" }, inventory: { type: "string" } } as const;
 /** A pull-request comment holds at most 65,536 characters; the engine's output is cut well before. */
 const MAX_ENGINE_OUTPUT = 50_000;
 
@@ -91,6 +93,26 @@ function report(io: Io, json: boolean, payload: { stack: string; operation: stri
   io.out(`${payload.operation} of stack ${payload.stack}: ${changes === "" ? "no changes" : changes}`);
 }
 
+/**
+ * `preview --inventory DIR`: the directory, absolute (DIR is absolute or
+ * relative to where amadegi was run). A pull request's inventory, checked out
+ * as data: it must be a directory of its own, not a link to one elsewhere.
+ */
+export function inventoryOverride(args: ParsedArgs, io: Io): string | undefined {
+  const value = stringOption(args, "inventory");
+  if (value === undefined) return undefined;
+  const dir = resolve(displayPath(io, value));
+  let stat;
+  try {
+    stat = lstatSync(dir);
+  } catch {
+    throw new UsageError(`--inventory ${value}: no such directory`, { hint: "pass the directory holding election.yaml" });
+  }
+  if (stat.isSymbolicLink()) throw new UsageError(`--inventory ${value} is a symbolic link`, { hint: "pass the directory itself; links are not followed" });
+  if (!stat.isDirectory()) throw new UsageError(`--inventory ${value} is not a directory`, { hint: "pass the directory holding election.yaml" });
+  return dir;
+}
+
 type Operation = "preview" | "up" | "destroy";
 
 /** What each operation did, as change counts (and outputs after an up). */
@@ -110,16 +132,24 @@ async function perform(operation: Operation, stack: Stack) {
   }
 }
 
+const PREVIEW_HELP = [
+  "  --markdown FILE   also write the preview as markdown (job summary, pull-request comment)",
+  "  --inventory DIR   preview with the inventory in DIR instead of the stack's amadegi:inventory",
+  "                    (a pull request's inventory/ checked out as data); every other setting,",
+  "                    the committee and the code stay the stack's own. Links are not followed.",
+].join("\n");
+
 function stackCommand(operation: Operation, usageDetail: string): Command {
   const changes = operation !== "preview";
   return {
     name: operation,
     usage: changes
       ? `Usage: amadegi ${operation} --stack NAME [--json] [--approvals DIR --results FILE [--milestone ID]]\n\n${usageDetail}\n\n${FREEZE_HELP}`
-      : `Usage: amadegi ${operation} --stack NAME [--json] [--markdown FILE]\n\n${usageDetail}\n\n  --markdown FILE   also write the preview as markdown (job summary, pull-request comment)`,
+      : `Usage: amadegi ${operation} --stack NAME [--json] [--markdown FILE] [--inventory DIR]\n\n${usageDetail}\n\n${PREVIEW_HELP}`,
     options: changes ? approvalOptions : previewOptions,
     async run(args, io) {
       const name = stackName(args, operation);
+      const inventory = operation === "preview" ? inventoryOverride(args, io) : undefined;
       if (operation !== "preview") {
         await guardFreeze(operation, name, args, io);
         // A stack that lives in a namespace (the rehearsal) is provisioned from inside it: its
@@ -129,7 +159,9 @@ function stackCommand(operation: Operation, usageDetail: string): Command {
       }
       // The Pulumi SDK takes most of a second to load: only the stack commands pay for it.
       const { withStack } = await import("../../provision/workspace.ts");
-      const done = await withStack(name, { env: io.env }, (stack) => perform(operation, stack));
+      const { programFor } = await import("../../provision/program.ts");
+      const program = programFor(inventory === undefined ? {} : { inventory });
+      const done = await withStack(name, { env: io.env, program }, (stack) => perform(operation, stack));
       report(io, flag(args, "json"), { stack: name, operation, ...done });
       const markdown = stringOption(args, "markdown");
       if (markdown !== undefined && "engineOutput" in done) {
