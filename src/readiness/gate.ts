@@ -1,4 +1,5 @@
-import { readdir, readFile, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ExitCode } from "../lib/exit.ts";
 import { UsageError } from "../lib/errors.ts";
@@ -275,7 +276,29 @@ function addDays(date: IsoDate, days: number): IsoDate {
   return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 }
 
-/** Approvals in a directory: every `<name>.sig` with its manifest `<name>` beside it. */
+/** A manifest is a few hundred bytes, a signature under 2 KiB: anything larger is not an approval. */
+const MAX_APPROVAL_BYTES = 64 * 1024;
+/** More files than a committee could sign is not an approvals directory. */
+const MAX_APPROVAL_FILES = 1000;
+
+/** A regular file's text, never through a link, never a device or a huge file (approvals arrive from outside). */
+async function readApprovalFile(path: string): Promise<string> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new Error("not a regular file");
+    if (info.size > MAX_APPROVAL_BYTES) throw new Error(`${info.size} bytes, more than an approval's ${MAX_APPROVAL_BYTES}`);
+    return await handle.readFile("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Approvals in a directory: every `<name>.sig` with its manifest `<name>`
+ * beside it. Names are plain (they reach logs and reports); each file is read
+ * only if it is a small regular file: a link to a device or a key is refused.
+ */
 export async function readApprovals(dir: string): Promise<{ approvals: Approval[]; problems: ApprovalCheck[] }> {
   let names: string[];
   try {
@@ -286,13 +309,33 @@ export async function readApprovals(dir: string): Promise<{ approvals: Approval[
   }
   const approvals: Approval[] = [];
   const problems: ApprovalCheck[] = [];
-  for (const name of names.filter((n) => n.endsWith(".sig"))) {
-    const manifestFile = join(dir, name.slice(0, -4));
-    try {
-      approvals.push({ source: join(dir, name), manifest: await readFile(manifestFile, "utf8"), signature: await readFile(join(dir, name), "utf8") });
-    } catch {
-      problems.push({ source: join(dir, name), status: "malformed", detail: `no manifest ${manifestFile} beside the signature` });
+  const signatures = names.filter((n) => n.endsWith(".sig"));
+  if (signatures.length > MAX_APPROVAL_FILES) {
+    return { approvals, problems: [{ source: dir, status: "malformed", detail: `${signatures.length} signatures: more than ${MAX_APPROVAL_FILES}, not an approvals directory` }] };
+  }
+  for (const name of signatures) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/.test(name)) {
+      problems.push({ source: join(dir, "?"), status: "malformed", detail: `a signature file named ${JSON.stringify(name.slice(0, 80))}: names are letters, digits, '.', '_' and '-'` });
+      continue;
     }
+    const manifestFile = join(dir, name.slice(0, -4));
+    const source = join(dir, name);
+    let manifest: string;
+    let signature: string;
+    try {
+      manifest = await readApprovalFile(manifestFile);
+    } catch (error) {
+      const why = (error as NodeJS.ErrnoException).code === "ENOENT" ? "missing" : (error as NodeJS.ErrnoException).code === "ELOOP" ? "a symbolic link" : (error as Error).message;
+      problems.push({ source, status: "malformed", detail: `the manifest ${manifestFile} beside the signature is ${why}` });
+      continue;
+    }
+    try {
+      signature = await readApprovalFile(source);
+    } catch (error) {
+      problems.push({ source, status: "malformed", detail: `the signature is ${(error as NodeJS.ErrnoException).code === "ELOOP" ? "a symbolic link" : (error as Error).message}` });
+      continue;
+    }
+    approvals.push({ source, manifest, signature });
   }
   return { approvals, problems };
 }

@@ -80,7 +80,7 @@ describe("the pins overlay", () => {
 
   const bad: [string, string, RegExp][] = [
     ["a server the inventory does not have", HEADER + GW + DNS + GW.replace('"gw-a"', '"gw-aa"'), /^pins\.yaml:17:9 error reference\.unknown gw-aa: server "gw-aa" is not in the inventory \(did you mean "gw-a"\?\)/m],
-    ["a malformed host key", HEADER + GW.replace(key(7), key(7).slice(0, 40)) + DNS, /^pins\.yaml:9:14 error schema\.bad-key gw-a: not an SSH public key: an ed25519 key body is 51 bytes/m],
+    ["a malformed host key", HEADER + GW.replace(key(7), key(7).slice(0, 40)) + DNS, /^pins\.yaml:9:14 error schema\.bad-key gw-a: not an SSH public key: an ed25519 key is 32 bytes/m],
     ["a host key of no SSH type", HEADER + GW.replace(key(7), "ssh-foo AAAA") + DNS, /error schema\.bad-key gw-a: not an SSH public key: "ssh-foo" is not an SSH public key type/],
     ["a typo in a field", HEADER + GW.replace("hostKey:", "hostkey:") + DNS, /^pins\.yaml:9:5 error schema\.unknown-field gw-a: unknown field "hostkey" \(did you mean "hostKey"\?\)/m],
     ["no host key", HEADER + GW.replace(/ {4}hostKey: .*\n/, "") + DNS, /error schema\.missing-field gw-a: missing field "hostKey"/],
