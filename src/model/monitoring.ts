@@ -1,5 +1,6 @@
 import { dump } from "js-yaml";
 import type { Inventory } from "./types.ts";
+import { dataRecord } from "../lib/records.ts";
 
 /**
  * The hand-over to continuous monitoring: the inventory's probe targets as
@@ -67,7 +68,7 @@ type Module = Record<string, unknown>;
 
 export function renderMonitoring(inventory: Inventory, checks: readonly MonitorCheck[], targets: readonly MonitorTarget[], options: MonitoringOptions = {}): MonitoringFiles {
   const files = new Map<string, string>();
-  const modules: Record<string, Module> = {};
+  const modules = dataRecord<Module>();
   const skipped: { check: string; kind: string; reason: string }[] = [];
   const jobs: Record<string, unknown>[] = [];
   const byCheck = new Map<string, MonitorTarget[]>();

@@ -3,6 +3,7 @@ import { ProbeError } from "../lib/errors.ts";
 import type { Listen, ServerFacts } from "../model/render/types.ts";
 import type { AllowList } from "./allow.ts";
 import { classifySshFailure, shellQuote, sshExec } from "./probes/sshexec.ts";
+import { dataRecord } from "../lib/records.ts";
 
 /**
  * Facts: what a server shows when asked over SSH, for `amadegi drift` (the
@@ -120,7 +121,7 @@ export function parseFacts(answer: string, expected: FactsExpectation, marker: s
     i++;
   };
   expect(`${m} facts 1`);
-  const files: Record<string, string | null> = {};
+  const files = dataRecord<string | null>();
   const unreadable: string[] = [];
   for (const [index, path] of expected.files.entries()) {
     const match = /^([FE]) (\d+) (.*)$/.exec(lines[i] ?? "");
@@ -147,7 +148,7 @@ export function parseFacts(answer: string, expected: FactsExpectation, marker: s
     if (parsed === undefined) throw new ProbeError(`line ${n + 1} of ss -Hltnu is not a socket: ${JSON.stringify(line.slice(0, 120))}`);
     listening.push(parsed);
   }
-  const versions: Record<string, string | null> = {};
+  const versions = dataRecord<string | null>();
   for (const [index, service] of expected.services.entries()) {
     expect(`${m} version ${index}`);
     let line: string | undefined;

@@ -3,6 +3,7 @@ import { formatBoth } from "../model/index.ts";
 import { daysBetween } from "../model/dates.ts";
 import type { DriftItem, LatestDrift } from "./drift.ts";
 import { type Evidence, isHealthy, type Observed } from "./evidence.ts";
+import { dataRecord } from "../lib/records.ts";
 
 /**
  * The readiness criteria, by id. Each measures, over the inventory and the
@@ -538,7 +539,7 @@ export function judge(criterion: Criterion, measure: Measure, threshold: number,
     offenders.push(past === undefined ? o : { ...o, reason: `${o.reason} [waiver ${past.id} expired on ${formatBoth(past.until)}]` });
   }
   offenders.sort((a, b) => b.severity - a.severity || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const byOwner: Record<string, number> = {};
+  const byOwner = dataRecord<number>();
   for (const o of offenders) byOwner[o.owner] = (byOwner[o.owner] ?? 0) + 1;
   const total = measure.total;
   // Shown rounded down, judged exactly: 119,999 of 120,000 is 99.99%, never 100%.

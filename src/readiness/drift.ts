@@ -17,6 +17,7 @@ import { inNetns } from "../toolchain/netns.ts";
 import { OUR_TEAM } from "./criteria.ts";
 import { type Evidence, readEvidence } from "./evidence.ts";
 import { History } from "./history.ts";
+import { dataRecord } from "../lib/records.ts";
 
 /**
  * Drift: per object, what the inventory declares (the renderers' output on
@@ -389,7 +390,7 @@ function parseServer(id: string, v: unknown, problems: string[]): ProvisionedSer
   }
   if (typeof v.address !== "string") problems.push(`${where}.address: expected a string`);
   if (!Array.isArray(v.roles) || !v.roles.every((r) => typeof r === "string")) problems.push(`${where}.roles: expected a list of role names`);
-  const files: Record<string, string> = {};
+  const files = dataRecord<string>();
   if (!isRecord(v.files)) problems.push(`${where}.files: expected { path: sha256 }`);
   else {
     for (const [path, hash] of Object.entries(v.files)) {
@@ -427,7 +428,7 @@ export function parseProvisioned(value: unknown, stack: string): { state?: Provi
   const wrapped = isRecord(value.servers);
   const servers = wrapped ? (value.servers as Record<string, unknown>) : value;
   if (wrapped && value.stack !== undefined && value.stack !== stack) problems.push(`stack: the state is stack "${String(value.stack)}"'s, not "${stack}"'s`);
-  const out: Record<string, ProvisionedServer> = {};
+  const out = dataRecord<ProvisionedServer>();
   for (const [id, v] of Object.entries(servers)) {
     const parsed = parseServer(id, v, problems);
     if (parsed !== undefined) out[id] = parsed;

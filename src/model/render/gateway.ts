@@ -4,6 +4,7 @@ import type { Inventory, Server } from "../types.ts";
 import { GATEWAY_FILES as G, LIB_DIR, LOG_DIR, rooted, RUN_DIR, TLS_FILES } from "./paths.ts";
 import { daemon } from "./service.ts";
 import type { RenderedFile, RoleRender, ServerTarget } from "./types.ts";
+import { dataRecord } from "../../lib/records.ts";
 
 /**
  * The gateway role: nginx terminates the stations' TLS on `<address>:443`
@@ -59,7 +60,7 @@ export function linksOf(inventory: Inventory, stations: readonly string[]): Reco
       byAddress.set(link.address, { station: station.id, link: link.id });
     }
   }
-  const out: Record<string, LinkEntry> = {};
+  const out = dataRecord<LinkEntry>();
   for (const address of [...byAddress.keys()].sort(compareAddresses)) out[address] = byAddress.get(address) as LinkEntry;
   return out;
 }

@@ -68,6 +68,11 @@ export const milestone = object(
   { ...closed, id: "id", origin: true },
 );
 
+/** The widest range the committee may open a central service to (`policy.serviceRanges`): a /8, as 10.0.0.0/8. */
+export const WIDEST_SERVICE_RANGE = 8;
+/** The widest carrier-NAT egress range an operator may declare: a /16 (65,536 addresses) is already a national pool. */
+export const WIDEST_EGRESS = 16;
+
 /** RFC 1918 and the shared carrier-NAT space (RFC 6598): where station links live unless the committee says more. */
 export const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"] as const;
 
@@ -84,7 +89,7 @@ export const policy = object(
       "certificates must stay valid this many days past election day",
     ),
     serviceRanges: withDefault(
-      list(cidr()),
+      list(cidr({ widest: WIDEST_SERVICE_RANGE, why: "a range the central services answer is part of the election's own address space, never the internet" })),
       [...PRIVATE_RANGES],
       "the only address space the central services (DNS, NTP) may answer: every operator's egress and every link address's /24 must lie inside (default: the private ranges). The committee decides it (issue 13)",
     ),
@@ -144,7 +149,7 @@ export const operator = object(
     name: required(text(), "the operator's name"),
     kind: required(oneOf(["fixed", "mobile"] as const), "fixed | mobile"),
     apn: optional(text(), "the private APN stations use"),
-    egress: withDefault(list(cidr()), [], "carrier-NAT egress ranges (CIDR)"),
+    egress: withDefault(list(cidr({ widest: WIDEST_EGRESS, why: "an operator's carrier-NAT pool toward the election network" })), [], `carrier-NAT egress ranges (CIDR, /${WIDEST_EGRESS} or narrower)`),
     interconnects: withDefault(list(interconnect), [], "how the operator reaches the central sites"),
     pops: withDefault(list(pop), [], "points of presence: exchanges, towers"),
   },

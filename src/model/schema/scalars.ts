@@ -41,9 +41,18 @@ export const ipv4 = (): Schema<string> =>
     return INVALID;
   });
 
-export const cidr = (): Schema<string> =>
+/**
+ * A CIDR range. `widest` bounds how many addresses one range may hold (its
+ * shortest prefix): a range that becomes an allow rule is never "the internet"
+ * (issue 14) — `0.0.0.0/0`, `0.0.0.0/1` and the like are refused where written.
+ */
+export const cidr = (options: { widest?: number; why?: string } = {}): Schema<string> =>
   scalar("a CIDR", (value, r, node) => {
     const result = parseCidr(value);
+    if (result.ok && options.widest !== undefined && result.bits < options.widest) {
+      r.report("schema.bad-value", node, `${value} is wider than /${options.widest}${options.why === undefined ? "" : `: ${options.why}`}`, `split it into ranges of /${options.widest} or narrower`);
+      return INVALID;
+    }
     if (result.ok) return value;
     const hint = result.suggestion === undefined ? "write e.g. 10.20.0.0/16" : `did you mean ${result.suggestion}?`;
     r.report("schema.bad-address", node, `"${value.slice(0, 40)}" is not a CIDR: ${result.reason}`, hint);

@@ -1,3 +1,4 @@
+import { ownEntry } from "../../lib/records.ts";
 import { ROLES } from "../../model/index.ts";
 import { closest } from "../../model/suggest.ts";
 import type { ProbeKind } from "../types.ts";
@@ -153,7 +154,7 @@ class Parser {
     if (word === "") throw new Fail(at, `[${placeholder}] needs an operator`, `write one of ${allowed.join(" ")} after it`);
     const known = (ALL_OPERATORS as readonly string[]).includes(word) ? (word as Operator) : undefined;
     if (known === undefined) {
-      const meant = OPERATOR_SLIPS[word] ?? closest(word, allowed.filter((o) => /[a-z]/.test(o)));
+      const meant = ownEntry(OPERATOR_SLIPS, word) ?? closest(word, allowed.filter((o) => /[a-z]/.test(o)));
       throw new Fail(at, `unknown operator "${clip(word)}"${meant === undefined ? "" : ` (did you mean "${meant}"?)`}`, `[${placeholder}] takes ${allowed.join(" ")}`);
     }
     if (!allowed.includes(known)) {

@@ -4,6 +4,7 @@ import { type Infer, INVALID, list, number, object, oneOf, optional, plainKind, 
 import { id } from "../../model/schema/scalars.ts";
 import { PROBE_KINDS } from "../types.ts";
 import { DURATION_UNITS, type DurationUnit } from "./placeholders.ts";
+import { dataRecord } from "../../lib/records.ts";
 
 /**
  * The schema of a `checks/*.yaml` file, built from the model's event-stream
@@ -46,7 +47,7 @@ export const paramMap: Schema<Record<string, ParamValue>> = {
       return {};
     }
     if (event?.type !== EVENT_ID.MAPPING) return r.wrongType("a mapping of parameters");
-    const out: Record<string, ParamValue> = {};
+    const out = dataRecord<ParamValue>();
     let ok = true;
     r.i = node + 1;
     while (r.i < r.events.length && r.events[r.i]?.type !== EVENT_ID.POP) {
