@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { inertLine, type WorkflowCommand } from "../lib/encode.ts";
 import { UsageError } from "../lib/errors.ts";
 import type { ExitCode } from "../lib/exit.ts";
 
@@ -8,6 +9,37 @@ export interface Io {
   readonly err: (text: string) => void;
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
+  /**
+   * Writes a workflow command amadegi means to emit (validate's annotations)
+   * to standard output as it is. main() provides it; without it, `out`.
+   */
+  readonly command?: (line: WorkflowCommand) => void;
+}
+
+/** Each line of text made inert, the line breaks kept (the runner ends a line at CR as well as LF). */
+function inertText(text: string): string {
+  return text
+    .split(/(\r\n|\r|\n)/)
+    .map((part, i) => (i % 2 === 0 ? inertLine(part) : part))
+    .join("");
+}
+
+/**
+ * The Io every command gets from main(): no line it writes to either stream
+ * can be a GitHub Actions workflow command (inertLine), whatever data a
+ * command put in it and wherever, since CI reads both streams as the log.
+ * Only a WorkflowCommand, which workflowCommand() builds with every value
+ * escaped, goes through `command` as it is. Renderers still encode their
+ * data (logText): this guard is the floor, not the encoding.
+ */
+export function guardedIo(io: Io): Io {
+  return {
+    out: (text) => io.out(inertText(text)),
+    err: (text) => io.err(inertText(text)),
+    command: io.command ?? ((line) => io.out(line)),
+    cwd: io.cwd,
+    env: io.env,
+  };
 }
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;

@@ -1,6 +1,7 @@
-import { describeError, UsageError } from "../lib/errors.ts";
+import { logText } from "../lib/encode.ts";
+import { errorLines, UsageError } from "../lib/errors.ts";
 import { ExitCode } from "../lib/exit.ts";
-import { type Command, type Io, parseCommandArgs } from "./command.ts";
+import { type Command, guardedIo, type Io, parseCommandArgs } from "./command.ts";
 import { commands } from "./commands/index.ts";
 
 /**
@@ -48,7 +49,9 @@ export async function findCommand(name: string): Promise<Command | undefined> {
 }
 
 /** Run the CLI and return its exit code; never calls process.exit. */
-export async function main(argv: string[], io: Io = defaultIo): Promise<ExitCode> {
+export async function main(argv: string[], given: Io = defaultIo): Promise<ExitCode> {
+  // Every line any command writes passes the workflow-command guard, tests' Io included.
+  const io = guardedIo(given);
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     io.out(overview());
@@ -56,7 +59,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<ExitCode
   }
   const command = await findCommand(name);
   if (command === undefined) {
-    io.err(`amadegi: no command "${name}"; commands: ${commands.map((c) => c.name).join(", ")}`);
+    io.err(logText(`amadegi: no command "${name}"; commands: ${commands.map((c) => c.name).join(", ")}`));
     return ExitCode.CANNOT_RUN;
   }
   try {
@@ -67,7 +70,9 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<ExitCode
     }
     return await command.run(args, io);
   } catch (error) {
-    io.err(describeError(error));
+    // An error quotes the item it is about (a file name, a value read): a line for the message, each
+    // detail and the hint, so a line break in what it quotes is shown, never a line of its own.
+    io.err(errorLines(error).map(logText).join("\n"));
     if (!(error instanceof UsageError) && io.env.AMADEGI_DEBUG === "1" && error instanceof Error) {
       io.err(error.stack ?? "");
     }

@@ -9,6 +9,8 @@ export interface ErrorDetails {
   readonly hint?: string;
   /** The file the error is about, if any. */
   readonly file?: string;
+  /** What the message counts, one item a line (e.g. each problem of a refused merge). */
+  readonly details?: readonly string[];
   readonly cause?: unknown;
 }
 
@@ -16,11 +18,13 @@ export class AmadegiError extends Error {
   override readonly name: string = "AmadegiError";
   readonly hint: string | undefined;
   readonly file: string | undefined;
+  readonly details: readonly string[];
 
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.hint = details.hint;
     this.file = details.file;
+    this.details = details.details ?? [];
   }
 }
 
@@ -49,13 +53,21 @@ export class UsageError extends AmadegiError {
   override readonly name = "UsageError";
 }
 
-/** One line for a person: the message, then what to do. */
-export function describeError(error: unknown): string {
+/**
+ * An error for a person, a line each: the message, each detail, then what to do.
+ * Each line is the caller's to encode for its sink (the CLI: src/lib/encode.ts's
+ * logText), so a line break inside a quoted value never makes a line of its own.
+ */
+export function errorLines(error: unknown): string[] {
   if (error instanceof AmadegiError) {
     const where = error.file === undefined ? "" : `${error.file}: `;
-    const hint = error.hint === undefined ? "" : `\n  → ${error.hint}`;
-    return `${error.name}: ${where}${error.message}${hint}`;
+    return [`${error.name}: ${where}${error.message}`, ...error.details.map((d) => `  - ${d}`), ...(error.hint === undefined ? [] : [`  → ${error.hint}`])];
   }
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
+  if (error instanceof Error) return [`${error.name}: ${error.message}`];
+  return [String(error)];
+}
+
+/** The same as one string (logs, tests). */
+export function describeError(error: unknown): string {
+  return errorLines(error).join("\n");
 }

@@ -5,7 +5,9 @@ import { AmadegiError, UsageError } from "./errors.ts";
  * The little of GitHub Actions the workflows need from amadegi, so that every
  * `run:` step stays a single `amadegi …` line: append a file to the job
  * summary, and create a tag through the REST API with the job's GITHUB_TOKEN
- * (never printed; sent only to GITHUB_API_URL).
+ * (never printed; sent only to GITHUB_API_URL). The Markdown it publishes is
+ * encoded where it is made (summary.md, the preview: src/lib/encode.ts); it
+ * adds nothing of data to it, only the comment's marker, whose key is checked.
  */
 
 export class CiError extends AmadegiError {

@@ -67,3 +67,18 @@ export function isTimeZone(name: string): boolean {
     return false;
   }
 }
+
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * An instant written by a program (results, check-ins, drift reports, approvals):
+ * ISO 8601 with a zone, to the second, else undefined. Never `Date.parse` alone
+ * on data: it reads "(forever) Feb 2099" as a date and "soon" as NaN, and NaN
+ * compares false with everything — an expiry or a check-in that is not a time
+ * would count as good (issue 14).
+ */
+export function parseInstant(text: string): number | undefined {
+  if (!INSTANT.test(text)) return undefined;
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) ? ms : undefined;
+}

@@ -8,9 +8,10 @@ import { checkCapacity } from "./policy/capacity.ts";
 import { checkLifecycle } from "./policy/lifecycle.ts";
 import { checkRedundancy } from "./policy/redundancy.ts";
 import { checkSecurity } from "./policy/security.ts";
-import { type FileRole, planFiles, readSource } from "./read.ts";
+import { type FileRole, planFiles, readSource, UNCHECKED_WITHOUT } from "./read.ts";
 import { checkReferences } from "./references.ts";
-import { reporter } from "./report.ts";
+import { type Reporter, reporter } from "./report.ts";
+import type { RuleId } from "./rules.ts";
 import { INVALID, Reader, type Schema } from "./schema/core.ts";
 import {
   type CommitteeFile,
@@ -26,8 +27,8 @@ import {
   type WaiversFile,
   waiversFile,
 } from "./schema/files.ts";
-import { scanText } from "./scan.ts";
-import { type SourceFile, Sources } from "./source.ts";
+import { scanText, scanValues } from "./scan.ts";
+import { type Origin, type SourceFile, Sources } from "./source.ts";
 import type { Inventory } from "./types.ts";
 import { applyWaivers } from "./waivers.ts";
 
@@ -57,7 +58,10 @@ export interface LoadResult {
 export async function loadInventory(dir: string, options: LoadOptions = {}): Promise<LoadResult> {
   const sink = new FindingSink();
   const sources = new Sources();
-  const planned = await planFiles(dir, options.committeeFile ?? join(dir, "..", "governance", "committee.yaml"), sink);
+  const plan = await planFiles(dir, options.committeeFile ?? join(dir, "..", "governance", "committee.yaml"), sink);
+  /** Roles with a file that could not be read at all, and where each one's finding is. */
+  const absent = new Set(plan.absent.map((f) => f.role));
+  const absentPaths = new Set(plan.absent.map((f) => f.path));
   let election: ElectionFile | undefined;
   let operators: OperatorsFile | undefined;
   let servers: ServersFile | undefined;
@@ -65,14 +69,20 @@ export async function loadInventory(dir: string, options: LoadOptions = {}): Pro
   let committee: CommitteeFile | undefined;
   const districts: { file: string; data: DistrictFile }[] = [];
 
-  for (const { role, path } of planned) {
+  for (const { role, path } of plan.files) {
     let source: SourceFile | undefined;
     try {
-      source = readSource(path, sink);
-      if (source === undefined) continue;
+      source = readSource(path, sink, UNCHECKED_WITHOUT[role]);
+      if (source === undefined) {
+        absent.add(role);
+        absentPaths.add(path);
+        continue;
+      }
       sources.add(source);
       scanText(source, sink, source.mayHoldBidi);
-      if (!parseSource(source, sink)) continue;
+      const parsed = parseSource(source, sink);
+      scanValues(source, sink);
+      if (!parsed) continue;
       const src = source;
       switch (role) {
         case "election":
@@ -104,22 +114,70 @@ export async function loadInventory(dir: string, options: LoadOptions = {}): Pro
   }
 
   const early = sink.close();
-  if (early.some((f) => f.severity === "error") || election === undefined || operators === undefined || servers === undefined || committee === undefined) {
+  // A file that was read but is wrong (syntax, schema, a secret) stops steps 4–5, as
+  // ADR 0002 says: its half-read data would turn into false findings. A file that
+  // could not be read at all is left out instead, and only what needs it is skipped.
+  const wrong = early.some((f) => f.severity === "error" && !absentPaths.has(f.file));
+  if (wrong || election === undefined) {
     return { findings: sortFindings(early), sources, files: sources.size };
   }
-  const files: ParsedFiles = { election, operators, servers, districts, waivers, committee };
+  const files: ParsedFiles = {
+    election,
+    operators: operators ?? { operators: [] },
+    servers: servers ?? { sites: [], servers: [] },
+    districts,
+    waivers,
+    committee: committee ?? { committee: [] },
+  };
   const inventory = assemble(files, options.today ?? todayIn(election.election.timeZone));
 
   const checks = new FindingSink();
-  const report = reporter(checks, sources);
+  const report = withoutConsequences(reporter(checks, sources), absent);
   checkReferences(inventory, report);
-  checkRedundancy(inventory, report);
-  checkCapacity(inventory, report);
+  if (!absent.has("operators")) checkRedundancy(inventory, report);
+  if (!absent.has("servers")) checkCapacity(inventory, report);
   checkLifecycle(inventory, report);
   checkSecurity(inventory, report);
   const waiverSink = new FindingSink();
-  const waived = applyWaivers(checks.close(), inventory, reporter(waiverSink, sources));
-  return { inventory, findings: sortFindings([...early, ...waived, ...waiverSink.close()]), sources, files: sources.size };
+  const waived = applyWaivers(checks.close(), inventory, withoutConsequences(reporter(waiverSink, sources), absent));
+  const findings = sortFindings([...early, ...waived, ...waiverSink.close()]);
+  // The contract's inventory is whole: with a file absent, consumers get the findings only.
+  return absent.size === 0 ? { inventory, findings, sources, files: sources.size } : { findings, sources, files: sources.size };
+}
+
+/**
+ * Findings that only say "a file is absent" again: a reference into that
+ * file, a waiver's item that may live in it. The file's own finding names
+ * it once and says what is not checked (UNCHECKED_WITHOUT in read.ts);
+ * hundreds of dangling references would bury it. Matched by rule and the
+ * field reported (the paths of references.ts and waivers.ts).
+ */
+const CONSEQUENCES: readonly { readonly role: FileRole; readonly rules: readonly RuleId[]; readonly path: readonly (string | number)[] }[] = [
+  { role: "operators", rules: ["reference.unknown", "reference.pop-operator"], path: ["links", 0, "operator"] },
+  { role: "operators", rules: ["reference.unknown", "reference.pop-operator"], path: ["links", 0, "pop"] },
+  { role: "operators", rules: ["reference.unknown"], path: ["links", 0, "lifecycle", "owner"] },
+  { role: "servers", rules: ["reference.unknown", "reference.not-a-gateway"], path: ["gateways", "*"] },
+  { role: "servers", rules: ["reference.unknown"], path: ["interconnects", 0, "site"] },
+  { role: "committee", rules: ["reference.unknown"], path: ["approvedBy"] },
+  // A waiver's item may be any station, link, server, operator, pop, site, district or member;
+  ...(["operators", "servers", "district", "committee"] as const).map((role) => ({ role, rules: ["reference.unknown"] as const, path: ["item"] })),
+  // and whether it is used depends on the findings of every file it could be about.
+  ...(["operators", "servers", "district"] as const).map((role) => ({ role, rules: ["waiver.unused"] as const, path: ["item"] })),
+];
+
+/** `path` matches `pattern`: a number in the pattern stands for any index, "*" for any step. */
+function samePath(path: readonly (string | number)[], pattern: readonly (string | number)[]): boolean {
+  return path.length === pattern.length && pattern.every((p, i) => p === "*" || (typeof p === "number" ? typeof path[i] === "number" : p === path[i]));
+}
+
+function withoutConsequences(report: Reporter, absent: ReadonlySet<FileRole>): Reporter {
+  if (absent.size === 0) return report;
+  const dropped = CONSEQUENCES.filter((c) => absent.has(c.role));
+  const filtered = (rule: RuleId, origin: Origin, path: readonly (string | number)[], item: string, message: string, hint: string) => {
+    if (dropped.some((c) => c.rules.includes(rule) && samePath(path, c.path))) return;
+    report(rule, origin, path, item, message, hint);
+  };
+  return Object.assign(filtered, { sources: report.sources });
 }
 
 function readAs<T>(schema: Schema<T>, source: SourceFile, sink: FindingSink): T | undefined {

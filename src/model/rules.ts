@@ -26,6 +26,8 @@ export const RULES = {
   "input.missing-file": error,
   "input.unknown-file": warning,
   "input.symlink": error,
+  "input.not-a-file": error,
+  "input.unreadable": error,
   "input.too-large": error,
   "input.binary": error,
   "input.encoding": error,

@@ -33,6 +33,8 @@ export class SourceFile {
   aliases: number[] = [];
   anchors: number[] = [];
   tags: number[] = [];
+  /** Scalars not written as plain single-line text (quoted, escaped, folded): the value scan's. */
+  spelt: number[] = [];
 
   constructor(path: string, text: string) {
     this.path = path;
@@ -68,6 +70,7 @@ export class SourceFile {
           if (event.tagStart >= 0) this.tags.push(i);
           // An empty value (`name:`) has no position of its own: point at its key.
           if (event.type === EVENT_ID.SCALAR && event.valueStart < 0 && i > 0) this.offsets[i] = this.offsets[i - 1] ?? 0;
+          else if (event.type === EVENT_ID.SCALAR && (!event.fast || event.style !== SCALAR_STYLE.PLAIN)) this.spelt.push(i);
       }
     }
   }

@@ -291,7 +291,8 @@ function owners(indexes: readonly (number | undefined)[], shards: readonly Shard
 }
 
 function refusal(problems: readonly string[]): ProbeError {
-  return new ProbeError(`cannot merge: ${problems.length} problem(s), nothing written:\n${problems.map((p) => `  - ${p}`).join("\n")}`, {
+  return new ProbeError(`cannot merge: ${problems.length} problem(s), nothing written:`, {
+    details: problems,
     hint: "run one `amadegi check --select province=…` (or district=…) per region and one with --select server=*, then merge all of their results once each",
   });
 }

@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
+import { openMetricsLabelValue } from "../lib/encode.ts";
 import { temporarySibling } from "../lib/fs.ts";
 import { ProbeError } from "../lib/errors.ts";
 import { type ReadSummary, readResults, type ResultRecord } from "./results.ts";
@@ -12,7 +13,8 @@ import { STATUSES } from "./types.ts";
  * classic text parsers take, ending with `# EOF`. A family's samples must be
  * contiguous, so the results file is streamed once per family instead of
  * being held in memory. Written to a temporary file and renamed, so the
- * collector never reads half a file.
+ * collector never reads half a file. Label values are ids from the inventory
+ * and the results file: openMetricsLabelValue escapes them as the spec says.
  */
 
 const IDS = ["check", "kind", "station", "link", "server", "district", "operator", "medium"] as const;
@@ -31,15 +33,11 @@ const FAMILIES: readonly Family[] = [
   { name: "amadegi_probe_attempts", help: "Probe attempts made (1 + retries).", sample: (r) => [["", r.attempts]] },
 ];
 
-export function escapeLabel(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-}
-
 function labelsOf(r: ResultRecord): string {
   const parts: string[] = [];
   for (const k of IDS) {
     const v = r[k];
-    if (v !== undefined) parts.push(`${k}="${escapeLabel(v)}"`);
+    if (v !== undefined) parts.push(`${k}="${openMetricsLabelValue(v)}"`);
   }
   return parts.join(",");
 }
@@ -72,7 +70,7 @@ export async function writeOpenMetrics(results: string, out: string): Promise<{ 
     }
     if (summary?.header === undefined) throw new ProbeError(`${results} has no campaign header: not a results file of \`amadegi check\``, { file: results, hint: "pass a results file (JSON lines) with --results" });
     const { header, footer } = summary;
-    const campaign = `campaign="${escapeLabel(header.id)}",stack="${escapeLabel(header.stack)}"`;
+    const campaign = `campaign="${openMetricsLabelValue(header.id)}",stack="${openMetricsLabelValue(header.stack)}"`;
     const counts = Object.fromEntries(STATUSES.map((s) => [s, 0]));
     await readResults(results, (r) => {
       counts[r.status] = (counts[r.status] ?? 0) + 1;

@@ -103,6 +103,33 @@ export class ResultsWriter {
   }
 }
 
+/**
+ * The longest line a results file may hold: a result is a few hundred bytes,
+ * a check-in's values a few KiB. A longer line is damage (or an attack on the
+ * reader's memory), never a record.
+ */
+export const MAX_RESULT_LINE = 1024 * 1024;
+
+/**
+ * Where a record may stand (issue 14): the header first, the end record last,
+ * each once. A second header, a second end record, or anything after the end
+ * is damage: appending `{"type":"end","valid":true}` to an invalid campaign's
+ * file must not make it valid. Both readers (this one and the gate's,
+ * src/readiness/evidence.ts) apply it through this one function.
+ */
+export function placeRecord(kind: "campaign" | "end" | "result", seen: { records: number; header: boolean; footer: boolean }): boolean {
+  const first = seen.records === 0;
+  seen.records++;
+  if (seen.footer) return false;
+  if (kind === "campaign") {
+    if (seen.header || !first) return false;
+    seen.header = true;
+    return true;
+  }
+  if (kind === "end") seen.footer = true;
+  return true;
+}
+
 export interface ReadSummary {
   readonly header?: CampaignHeader;
   readonly footer?: CampaignFooter;
@@ -118,6 +145,7 @@ export async function readResults(path: string, onResult: (r: ResultRecord) => v
   let results = 0;
   const damaged: number[] = [];
   let n = 0;
+  const seen = { records: 0, header: false, footer: false };
   const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Infinity });
   try {
     for await (const line of lines) {
@@ -125,17 +153,20 @@ export async function readResults(path: string, onResult: (r: ResultRecord) => v
       if (line.trim() === "") continue;
       let record: unknown;
       try {
+        if (line.length > MAX_RESULT_LINE) throw new RangeError("line too long");
         record = JSON.parse(line);
       } catch {
         damaged.push(n);
         continue;
       }
-      if (isHeader(record)) header = record;
-      else if (isFooter(record)) footer = record;
-      else if (isResult(record)) {
+      const kind = isHeader(record) ? "campaign" : isFooter(record) ? "end" : isResult(record) ? "result" : undefined;
+      if (kind === undefined || !placeRecord(kind, seen)) damaged.push(n);
+      else if (kind === "campaign") header = record as CampaignHeader;
+      else if (kind === "end") footer = record as CampaignFooter;
+      else {
         results++;
-        onResult(record);
-      } else damaged.push(n);
+        onResult(record as ResultRecord);
+      }
     }
   } catch (error) {
     throw new ProbeError(`cannot read results ${path}: ${(error as Error).message}`, { file: path, cause: error });

@@ -1,5 +1,5 @@
 import type { CriterionId, Inventory, IsoDate, Link, Milestone, Role, RuleId, Server, Station, Waiver } from "../model/index.ts";
-import { formatBoth } from "../model/index.ts";
+import { formatBoth, parseInstant } from "../model/index.ts";
 import { daysBetween } from "../model/dates.ts";
 import type { DriftItem, LatestDrift } from "./drift.ts";
 import { type Evidence, isHealthy, type Observed } from "./evidence.ts";
@@ -325,6 +325,9 @@ const certificatesValid: Criterion = {
       const notAfter = ev.servers.get(server.id)?.certNotAfter;
       if (notAfter === undefined) {
         offenders.push(serverOffender(server, `${server.id}: no certificate observed (no tls or https result)`, ""));
+      } else if (parseInstant(notAfter) === undefined) {
+        // A date the results file spells as no date is no evidence of validity (fail closed).
+        offenders.push(serverOffender(server, `${server.id}: certificate expiry ${JSON.stringify(notAfter.slice(0, 40))} is not a time`, "down"));
       } else if (Date.parse(notAfter) < Date.parse(limit)) {
         const days = Math.floor((Date.parse(limit) - Date.parse(notAfter)) / 86_400_000);
         offenders.push({ ...serverOffender(server, `${server.id}: certificate expires ${notAfter}, before ${limit} (election day + ${ctx.inventory.election.policy.certMarginDays} days)`, "down"), severity: SEVERITY.down + days });
@@ -352,6 +355,7 @@ const devicesCheckedIn: Criterion = {
         let reason: string | undefined;
         let severity: number = SEVERITY.notObserved;
         if (c === undefined || c.at === undefined) reason = `device ${device} has not checked in over ${link.id}`;
+        else if (parseInstant(c.at) === undefined) reason = `device ${device} over ${link.id}: check-in time ${JSON.stringify(c.at.slice(0, 40))} is not a time`;
         else if (Date.parse(c.at) < since) reason = `device ${device} last checked in over ${link.id} at ${c.at}, before ${ctx.checkinsSince}`;
         else if (c.serial !== undefined && c.serial !== device) {
           reason = `device ${c.serial} checked in over ${link.id}, but the station's device is ${device}`;

@@ -4,7 +4,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ProbeError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
-import { type Finding, formatBoth, hasErrors, type Inventory, type IsoDate, loadInventory, type RuleId, todayIn, type Waiver } from "../model/index.ts";
+import { type Finding, formatBoth, hasErrors, type Inventory, type IsoDate, loadInventory, parseInstant, type RuleId, todayIn, type Waiver } from "../model/index.ts";
 import { readPins, type ServerPin } from "../model/pins.ts";
 import { renderServer, TLS_FILES } from "../model/render/index.ts";
 import type { Listen, ProvisionedServer, ProvisionedState, RoleRender, ServerFacts, ServerTarget } from "../model/render/types.ts";
@@ -472,6 +472,7 @@ export async function readLatestDrift(driftDir: string, stack: string, now: Date
   if (!isRecord(report) || report.version !== 1 || report.stack !== stack || typeof report.at !== "string" || !Array.isArray(report.items) || !isRecord(report.counts) || typeof report.checked !== "number") {
     return { found: false, file, reason: `${file} is not a drift report of stack ${stack} (version 1): run \`amadegi drift --stack ${stack}\` again` };
   }
+  if (parseInstant(report.at) === undefined) return { found: false, file, reason: `${file} is dated ${JSON.stringify(report.at.slice(0, 40))}, not a time: run \`amadegi drift --stack ${stack}\` again` };
   const ageHours = Math.round(((now.getTime() - Date.parse(report.at)) / 3_600_000) * 100) / 100;
   return { found: true, file, report: report as unknown as DriftReport, ageHours };
 }

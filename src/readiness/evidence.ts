@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { constants, createReadStream } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
 import { ProbeError } from "../lib/errors.ts";
-import type { CampaignFooter, CampaignHeader } from "../probe/results.ts";
+import { type CampaignFooter, type CampaignHeader, MAX_RESULT_LINE, placeRecord } from "../probe/results.ts";
 import { emptyCounts, type Counts } from "../probe/summary.ts";
 import { type ProbeKind, type ProbeResult, STATUSES, type Status } from "../probe/types.ts";
 
@@ -83,9 +83,14 @@ export async function readEvidence(file: string, options: { keepRows?: boolean }
   const keepRows = options.keepRows ?? false;
   let fd: FileHandle;
   try {
-    fd = await open(file, "r");
+    // Never blocks on a FIFO or a device: only a regular file is results (issue 14).
+    fd = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     throw new ProbeError(`no results file ${file}`, { file, hint: "run `amadegi check` first, or pass --results FILE", cause: error });
+  }
+  if (!(await fd.stat()).isFile()) {
+    await fd.close();
+    throw new ProbeError(`${file} is not a regular file: results are a file \`amadegi check\` wrote`, { file, hint: "pass --results FILE, the campaign's .jsonl file" });
   }
   const hash = createHash("sha256");
   const counts = emptyCounts();
@@ -133,27 +138,38 @@ export async function readEvidence(file: string, options: { keepRows?: boolean }
     }
   };
 
+  const seen = { records: 0, header: false, footer: false };
   const onLine = (line: string): void => {
     lineNo++;
     if (line.trim() === "") return;
     let record: unknown;
     try {
+      if (line.length > MAX_RESULT_LINE) throw new RangeError("line too long");
       record = JSON.parse(line);
     } catch {
       damaged.push(lineNo);
       return;
     }
-    if (!isObject(record)) damaged.push(lineNo);
-    else if (record.type === "result" && typeof record.key === "string" && typeof record.status === "string" && STATUS_SET.has(record.status)) onResult(record as unknown as ProbeResult);
-    else if (record.type === "campaign" && typeof record.id === "string" && typeof record.startedAt === "string") header = record as unknown as CampaignHeader;
-    else if (record.type === "end" && typeof record.valid === "boolean" && isObject(record.counts)) footer = record as unknown as CampaignFooter;
-    else damaged.push(lineNo);
+    const kind = !isObject(record)
+      ? undefined
+      : record.type === "result" && typeof record.key === "string" && typeof record.status === "string" && STATUS_SET.has(record.status)
+        ? "result"
+        : record.type === "campaign" && typeof record.id === "string" && typeof record.startedAt === "string"
+          ? "campaign"
+          : record.type === "end" && typeof record.valid === "boolean" && isObject(record.counts)
+            ? "end"
+            : undefined;
+    if (kind === undefined || !placeRecord(kind, seen)) damaged.push(lineNo);
+    else if (kind === "result") onResult(record as unknown as ProbeResult);
+    else if (kind === "campaign") header = record as unknown as CampaignHeader;
+    else footer = record as unknown as CampaignFooter;
   };
 
   try {
     const decoder = new StringDecoder("utf8");
     const buffer = Buffer.allocUnsafe(CHUNK);
     let rest = "";
+    let skipping = false;
     for (;;) {
       const { bytesRead } = await fd.read(buffer, 0, CHUNK, null);
       if (bytesRead === 0) break;
@@ -162,13 +178,20 @@ export async function readEvidence(file: string, options: { keepRows?: boolean }
       const text = rest + decoder.write(chunk);
       let start = 0;
       for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", start)) {
-        onLine(text.charCodeAt(i - 1) === 13 ? text.slice(start, i - 1) : text.slice(start, i));
+        onLine(skipping ? "\u0000" : text.charCodeAt(i - 1) === 13 ? text.slice(start, i - 1) : text.slice(start, i));
+        skipping = false;
         start = i + 1;
       }
       rest = text.slice(start);
+      // A line longer than any record: keep none of it (memory stays bounded), count it damaged at its end.
+      if (rest.length > MAX_RESULT_LINE) {
+        skipping = true;
+        rest = "";
+      }
     }
     rest += decoder.end();
-    if (rest !== "") onLine(rest);
+    if (skipping) onLine("\u0000");
+    else if (rest !== "") onLine(rest);
   } catch (error) {
     throw new ProbeError(`cannot read results ${file}: ${(error as Error).message}`, { file, cause: error });
   } finally {

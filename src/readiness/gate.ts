@@ -3,7 +3,7 @@ import { open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ExitCode } from "../lib/exit.ts";
 import { UsageError } from "../lib/errors.ts";
-import { type CriterionId, type Inventory, type IsoDate, type Milestone, todayIn } from "../model/index.ts";
+import { type CriterionId, type Inventory, type IsoDate, type Milestone, parseInstant, todayIn } from "../model/index.ts";
 import { CRITERIA_REGISTRY, type ExpiredWaiver, judge, type Judged } from "./criteria.ts";
 import type { LatestDrift } from "./drift.ts";
 import { type Evidence, readEvidence } from "./evidence.ts";
@@ -243,7 +243,8 @@ function pickMilestone(inv: Inventory, loaded: GateInventory, id: string | undef
 
 function describeResults(ev: Evidence, now: Date): ResultsInfo {
   const finished = ev.footer?.finishedAt ?? ev.header?.startedAt;
-  const ageHours = finished === undefined ? undefined : Math.round(((now.getTime() - Date.parse(finished)) / 3_600_000) * 100) / 100;
+  const at = finished === undefined ? undefined : parseInstant(finished);
+  const ageHours = at === undefined ? undefined : Math.round(((now.getTime() - at) / 3_600_000) * 100) / 100;
   return {
     file: ev.file,
     sha256: ev.sha256,
@@ -262,6 +263,9 @@ function fitness(ev: Evidence, info: ResultsInfo, milestone: Milestone): string[
   if (ev.footer === undefined) reasons.push(`${ev.file} has no end record: the campaign was interrupted, the results are partial`);
   else if (!ev.footer.valid) reasons.push(`campaign ${ev.footer.id} is marked invalid (${ev.footer.invalid.join("; ") || "no reason given"}): run it again`);
   if (ev.damaged.length > 0) reasons.push(`${ev.file} has ${ev.damaged.length} damaged line${ev.damaged.length === 1 ? "" : "s"} (first: line ${ev.damaged[0]})`);
+  // Results whose age cannot be told are as good as stale (fail closed).
+  const when = ev.footer?.finishedAt ?? ev.header?.startedAt;
+  if (when !== undefined && info.ageHours === undefined) reasons.push(`${ev.file} is dated ${JSON.stringify(when.slice(0, 40))}, not a time: its age cannot be judged`);
   if (info.ageHours !== undefined && info.ageHours > milestone.maxAgeHours) reasons.push(`the results are ${info.ageHours.toFixed(1)} h old, older than milestone ${milestone.id}'s maximum age of ${milestone.maxAgeHours} h: run \`amadegi check\` again`);
   if (info.ageHours !== undefined && info.ageHours < -0.1) reasons.push(`the results are dated ${info.finishedAt}, in the future: check the prober's clock`);
   if (ev.total === 0) reasons.push(`${ev.file} holds no results`);

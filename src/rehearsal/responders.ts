@@ -89,7 +89,7 @@ export function planResponders(inventory: Inventory, plan: Plan, stateDir: strin
   const { devices, findings } = planDevices(inventory);
   const gatewayIds = new Set(devices.flatMap((d) => [d.primary, d.secondary]));
   for (const id of gatewayIds) if (!inventory.serversById.has(id)) findings.push(`a station names gateway ${id}, which servers.yaml does not declare: run amadegi validate`);
-  if (findings.length > 0) throw new InventoryError(`the inventory's devices cannot be rehearsed:\n  ${findings.join("\n  ")}`, { hint: "fix the inventory (amadegi validate)" });
+  if (findings.length > 0) throw new InventoryError("the inventory's devices cannot be rehearsed:", { details: findings, hint: "fix the inventory (amadegi validate)" });
   const port = options.gatewayPort ?? GATEWAY_PORT;
   const gateways = inventory.servers.filter((s) => gatewayIds.has(s.id)).map((s) => ({ id: s.id, address: s.address, port }));
   const layout = deviceLayout(stateDir);
@@ -151,7 +151,7 @@ export async function deviceKeys(options: DevicesOptions): Promise<KeysResult & 
   const loaded = await loadInventory(options.inventory);
   if (loaded.inventory === undefined) throw new InventoryError(`the inventory ${options.inventory} cannot be loaded`, { hint: `run \`amadegi validate --inventory ${options.inventory}\`` });
   const { devices, findings } = planDevices(loaded.inventory);
-  if (findings.length > 0) throw new InventoryError(`the inventory's devices cannot be rehearsed:\n  ${findings.join("\n  ")}`, { hint: "fix the inventory (amadegi validate)" });
+  if (findings.length > 0) throw new InventoryError("the inventory's devices cannot be rehearsed:", { details: findings, hint: "fix the inventory (amadegi validate)" });
   const result = await ensureDeviceKeys(resolve(options.stateDir), devices.map((d) => d.serial));
   return { ...result, devices: devices.length };
 }

@@ -107,4 +107,6 @@ export const toolCatalog: readonly ToolSpec[] = [
   },
   { name: "faketime", binary: "faketime", versionArgs: ["--version"], versionPattern: /(\d+\.\d+(?:\.\d+)?)/, source: "debian", needs: ["clock-skew drills"] },
   { name: "chromium", binary: "chromium", versionArgs: ["--version"], versionPattern: /(\d+\.\d+\.\d+\.\d+)/, source: "debian", needs: ["HTML report tests"] },
+  // libxml2-utils; it prints libxml2's version as one number, 20914 for 2.9.14.
+  { name: "xmllint", binary: "xmllint", versionArgs: ["--version"], versionPattern: /libxml version (\d+)/, source: "debian", needs: ["junit.xml tests (well-formed XML for any data)"] },
 ];

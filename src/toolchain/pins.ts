@@ -91,4 +91,5 @@ export const debianPackages: readonly string[] = [
   "prometheus-blackbox-exporter",
   "faketime",
   "chromium",
+  "libxml2-utils",
 ];

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import { readResults, type ResultRecord } from "../../src/probe/results.ts";
+import { commandsIn } from "../helpers/encoding.ts";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const INVENTORY = join(REPO, "test/probe/fixtures/inventory");
@@ -143,6 +144,20 @@ describe("amadegi check", () => {
     const { io, err } = capture();
     expect(await main(["check", "--stacks", root, "--stack", "loop", "--inventory", INVENTORY, "--checks", dir], io)).toBe(2);
     expect(err.join("\n")).toMatch(/a\.yaml:5:20 error schema\.bad-value x: condition "\[LOS\] <= 5%": unknown placeholder \[LOS\] \(did you mean \[LOSS\]\?\)/);
+  });
+
+  it("a catalog that quotes attacks in its findings prints one inert line per finding (issue 14)", async () => {
+    const dir = join(root, "attackchecks");
+    await mkdir(dir, { recursive: true });
+    // Parameter names and a condition are quoted back in the findings, as written.
+    await writeFile(join(dir, "a.yaml"), 'checks:\n  - id: x\n    probe: icmp\n    select: { objects: links }\n    params: { "\\n::error::READY": 1, "\\r::add-mask::x": 2 }\n    conditions: ["[LOS] <= 5%\\n::error::R ##[error]y"]\n');
+    const { io, out, err } = capture();
+    expect(await main(["check", "--stacks", root, "--stack", "loop", "--inventory", INVENTORY, "--checks", dir], io)).toBe(2);
+    expect(out).toEqual([]);
+    expect(err.length).toBeGreaterThanOrEqual(3);
+    expect(err.every((line) => !/[\r\n]/.test(line))).toBe(true);
+    expect(commandsIn(err.join("\n"))).toEqual([]);
+    expect(err.join("\n")).toContain("\\n::error::READY");
   });
 
   it("bad usage exits 2", async () => {

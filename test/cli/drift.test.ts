@@ -13,12 +13,14 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatDrift } from "../../src/cli/commands/drift.ts";
 import { main } from "../../src/cli/main.ts";
 import { type Inventory, loadInventory } from "../../src/model/index.ts";
 import { renderServer } from "../../src/model/render/index.ts";
 import type { ProvisionedServer } from "../../src/model/render/types.ts";
 import { declaredServer, type DriftReport } from "../../src/readiness/drift.ts";
 import { writeSyntheticResults } from "../../src/readiness/synthetic.ts";
+import { ATTACKS, attack, commandsIn, driftWith, plain } from "../helpers/encoding.ts";
 import { keygen, startSshd, type Sshd } from "../helpers/sshd.ts";
 
 const FIXTURE = join(import.meta.dirname, "..", "probe", "fixtures");
@@ -231,5 +233,18 @@ describe("amadegi drift", () => {
     const none = capture();
     expect(await main(["drift"], none.io)).toBe(2);
     expect(none.err.join("\n")).toMatch(/drift needs --stack NAME/);
+  });
+});
+
+describe("formatDrift with data that carries attacks (issue 14)", () => {
+  it("every field of a drift report as an attack, in turn: no line breaks out or is a workflow command", () => {
+    const plainLines = formatDrift(driftWith(plain).report, "plain");
+    for (let k = 0; k < ATTACKS.length; k++) {
+      const found = driftWith((i) => attack(i + k));
+      const lines = formatDrift(found.report, found.file);
+      expect(lines.length, `round ${k}`).toBe(plainLines.length);
+      expect(lines.filter((l) => /[\p{Cc}\u202A-\u202E\u2066-\u2069]|[\uD800-\uDFFF]/u.test(l)), `round ${k}`).toEqual([]);
+      expect(commandsIn(lines.join("\n")), `round ${k}`).toEqual([]);
+    }
   });
 });

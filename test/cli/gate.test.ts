@@ -4,9 +4,13 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { formatGate } from "../../src/cli/commands/gate.ts";
 import { main } from "../../src/cli/main.ts";
+import { visibleControls } from "../../src/lib/encode.ts";
 import type { ProbeResult } from "../../src/probe/types.ts";
-import { commitAll, exec, fixtureCopy, newKey, resultsFor, tempDir } from "../readiness/helpers.ts";
+import { gate } from "../../src/readiness/gate.ts";
+import { ATTACKS, attack, commandsIn, plain, poisonResult } from "../helpers/encoding.ts";
+import { commitAll, edit, ELECTION, exec, fixtureCopy, newKey, resultsFor, tempDir } from "../readiness/helpers.ts";
 
 function capture(cwd: string) {
   const out: string[] = [];
@@ -101,5 +105,35 @@ describe("amadegi approve: a committee member's procedure", () => {
     const outside = capture(root);
     expect(await main(["approve", "--milestone", "T-7", "--date", "2027-02-17", "--results", fresh], outside.io)).toBe(2);
     expect(outside.err.join("\n")).toMatch(/is not in a git repository: a manifest names the inventory's commit/);
+  });
+});
+
+describe("the gate's text from data that carries attacks (issue 14)", () => {
+  it("formatGate: every field of the result as an attack, in turn; no line breaks out or is a workflow command", async () => {
+    const root = await fixtureCopy();
+    const results = await resultsFor(root, { now: now(), edit: down("link-icmp/R-1/R-1-F") });
+    const { result } = await gate({ inventory: join(root, "inventory"), results, now: now(), milestone: "T-7", date: "2027-02-17" });
+    const plainLines = formatGate(poisonResult(result, plain));
+    for (let k = 0; k < ATTACKS.length; k++) {
+      const poisoned = poisonResult(result, (i) => attack(i + k));
+      const lines = formatGate(poisoned);
+      expect(lines.length, `round ${k}`).toBe(plainLines.length);
+      expect(lines.filter((l) => /[\p{Cc}\u202A-\u202E\u2066-\u2069]|[\uD800-\uDFFF]/u.test(l)), `round ${k}`).toEqual([]);
+      expect(commandsIn(lines.join("\n")), `round ${k}`).toEqual([]);
+      // What a person must chase is still there, shown: the offenders' ids and reasons.
+      const text = lines.join("\n");
+      for (const o of poisoned.criteria.flatMap((c) => c.offenders.slice(0, 10))) expect(text).toContain(visibleControls(o.reason).replaceAll("##[", "#\\u0023["));
+    }
+  });
+
+  it("amadegi gate on an inventory and results that carry attacks prints nothing the runner takes as a command", async () => {
+    const root = await fixtureCopy();
+    await edit(root, ELECTION, "name: لینک‌ها برقرار، سرورها آماده", `name: ${JSON.stringify("x\n::error::READY %0A")}`);
+    const results = await resultsFor(root, { now: now(), edit: (r) => (r.key === "link-icmp/R-1/R-1-F" ? { ...r, status: "down", detail: "no\n::add-mask::x\r::error::READY ##[error]y \u001b[2J" } : r) });
+    const { io, out, err } = capture(root);
+    expect(await main(["gate", "--milestone", "T-7", "--date", "2027-02-17", "--results", results, "--no-history"], io)).toBe(1);
+    expect(commandsIn([...out, ...err].join("\n"))).toEqual([]);
+    expect(out).toContain("      R-1-F  owner tci  [rey]  live, but down: no\\n::add-mask::x\\r::error::READY #\\u0023[error]y \\u001B[2J");
+    expect(out[0]).toMatch(/^milestone T-7 «x\\n::error::READY %0A» due /);
   });
 });

@@ -12,6 +12,7 @@ import type { CampaignHeader } from "../../src/probe/results.ts";
 import { readResults } from "../../src/probe/results.ts";
 import { buildTargets, parseSelect, provincesOf } from "../../src/probe/targets.ts";
 import type { Target } from "../../src/probe/types.ts";
+import { errorLines } from "../../src/lib/errors.ts";
 
 // A small synthetic national inventory (31 provinces, 33 districts, 60
 // stations; tehran has two districts) written as real files, and synthetic
@@ -68,7 +69,8 @@ async function refusal(files: string[], out: string): Promise<string> {
   expect(error?.name).toBe("ProbeError");
   await expect(readFile(out)).rejects.toThrow(/ENOENT/);
   expect((await readdir(dirname(out))).filter((f) => f.includes(".tmp"))).toEqual([]);
-  return error?.message ?? "";
+  // The message and each problem, a line each, as the CLI prints them (errorLines, less the hint).
+  return errorLines(error).slice(0, -1).join("\n").replace(/^ProbeError: /, "");
 }
 
 describe("shard selections", () => {

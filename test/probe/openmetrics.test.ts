@@ -4,12 +4,16 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import { loadInventory } from "../../src/model/index.ts";
-import { escapeLabel } from "../../src/probe/openmetrics.ts";
+import { openMetricsLabelValue } from "../../src/lib/encode.ts";
 import { writeSyntheticResults } from "../../src/readiness/synthetic.ts";
 import { run, which } from "../../src/toolchain/inspect.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
+import { parseLabels } from "../helpers/encoding.ts";
 
 let dir: string;
+const fail = (): never => {
+  throw new Error("fixture does not load");
+};
 let results: string;
 
 beforeAll(async () => {
@@ -52,8 +56,36 @@ describe("export openmetrics", () => {
     expect((await run(promtool ?? "", ["check", "metrics"], { input: text.replace(/ 1\n/, " one\n") })).code).not.toBe(0);
   });
 
+  it("writes ids holding quotes, backslashes and line breaks so that the labels parse back to them (spec grammar and promtool)", async () => {
+    // The results file is data: its ids reach the labels as they are.
+    const odd = { station: 'PKD "0002"', district: "pak\\dasht\\", operator: "m\nci", medium: '\\"\n' };
+    const file = join(dir, "odd.jsonl");
+    writeSyntheticResults(file, (await loadInventory(join(repoRoot, "test/probe/fixtures/inventory"))).inventory ?? fail(), {
+      now: new Date("2027-02-20T08:00:00Z"),
+      id: 'c "1"\\\n',
+      edit: (r) => (r.key === "link-icmp/PKD-0002/PKD-0002-M" ? { ...r, ...odd } : r),
+    });
+    const out = join(dir, "odd.prom");
+    expect(await main(["export", "openmetrics", "--results", file, "--out", out], { out: () => {}, err: () => {}, cwd: repoRoot, env: process.env })).toBe(0);
+    const text = await readFile(out, "utf8");
+    const samples = text.split("\n").filter((l) => l !== "" && !l.startsWith("#"));
+    // Every line is a sample or metadata: no value broke out of its line.
+    expect(samples.every((l) => /^amadegi_[a-z_]+\{/.test(l))).toBe(true);
+    const up = samples.filter((l) => l.startsWith("amadegi_probe_up{")).map(parseLabels).find((l) => l.link === "PKD-0002-M");
+    expect(up).toMatchObject({ check: "link-icmp", ...odd });
+    const valid = samples.find((l) => l.startsWith("amadegi_campaign_valid{"));
+    expect(parseLabels(valid ?? "")).toEqual({ campaign: 'c "1"\\\n', stack: "rehearsal" });
+    const promtool = await which("promtool");
+    expect(promtool, "promtool is installed by setup").toBeDefined();
+    const checked = await run(promtool ?? "", ["check", "metrics"], { input: text });
+    expect(checked.stdout + checked.stderr).toBe("");
+    expect(checked.code).toBe(0);
+    // Unescaped, the same exposition is refused by the grammar (the check can fail).
+    expect(() => parseLabels(`x{station="${odd.station}"} 1`)).toThrow();
+  });
+
   it("escapes label values; refuses a file that is not a campaign, leaving no file behind", async () => {
-    expect(escapeLabel('a "b"\\c\nd')).toBe('a \\"b\\"\\\\c\\nd');
+    expect(openMetricsLabelValue('a "b"\\c\nd')).toBe('a \\"b\\"\\\\c\\nd');
     const junk = join(dir, "junk.jsonl");
     await writeFile(junk, '{"hello":1}\n');
     const err: string[] = [];

@@ -187,10 +187,13 @@ const cases: readonly Case[] = [
     measured: 0,
     offenders: [["auth-a", "it-committee"], ["auth-b", "it-committee"], ["gw-a", "it-committee"], ["gw-b", "it-committee"]],
   },
+  // Issue 14: a time the results file spells as no time is no evidence (NaN compared false and passed).
+  { name: "a certificate expiry that is not a time", criterion: "certificates-valid", results: { certNotAfter: "(forever) Feb 2099" }, outcome: "fail", measured: 0 },
   { name: "an auth server whose certificate was never seen", criterion: "certificates-valid", results: { edit: drop("auth-tls/auth-a") }, outcome: "fail", offenders: [["auth-a", "it-committee"]] },
   // devices-checked-in: since 1405-12-01 00:00 Tehran = 2027-02-19T20:30:00Z
   { name: "every device checked in over each link at the first second counted", criterion: "devices-checked-in", milestone: "T-1", now: T1_NOW, results: { checkinAt: "2027-02-19T20:30:00.000Z" }, outcome: "pass", measured: 100 },
   { name: "check-ins a second too early", criterion: "devices-checked-in", milestone: "T-1", now: T1_NOW, results: { checkinAt: "2027-02-19T20:29:59.000Z" }, outcome: "fail", measured: 0 },
+  { name: "check-ins at a time that is not a time", criterion: "devices-checked-in", milestone: "T-1", now: T1_NOW, results: { checkinAt: "soon" }, outcome: "fail", measured: 0 },
   { name: "another device on a station's link", criterion: "devices-checked-in", milestone: "T-1", now: T1_NOW, results: { edit: (r) => (r.key === "device-checkin/R-3/R-3-M" ? { ...r, values: { ...r.values, SERIAL: "DEV-9" } } : r) }, outcome: "fail", offenders: [["R-3-M", "it-committee"]] },
   {
     name: "no check-in over a down link is the link owner's; over a healthy one, ours",

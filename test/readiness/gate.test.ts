@@ -110,6 +110,18 @@ describe("could not judge (exit 2), never a pass", () => {
     if (verdict === "cannot-judge") expect(result.reasons).toEqual([`the results are ${hours.toFixed(1)} h old, older than milestone T-7's maximum age of 24 h: run \`amadegi check\` again`]);
   });
 
+  // Issue 14: an end time V8's lenient parser reads past an attack, or cannot read at all, once let stale results pass.
+  it.each(["Tue, 16 Feb 2027 07:00:00 GMT (forever)", "soon", "2027-02-17"])("results whose end time %j is not an ISO 8601 instant", async (finishedAt) => {
+    const root = await fixtureCopy();
+    const file = await resultsFor(root, { now: NOW });
+    const lines = (await readFile(file, "utf8")).trimEnd().split("\n");
+    lines[lines.length - 1] = (lines.at(-1) ?? "").replace(/"finishedAt":"[^"]*"/, `"finishedAt":${JSON.stringify(finishedAt)}`);
+    await writeFile(file, `${lines.join("\n")}\n`);
+    const { result: r } = await gate({ inventory: join(root, "inventory"), now: NOW, milestone: "T-7", results: file });
+    expect(r).toMatchObject({ verdict: "cannot-judge", exitCode: 2 });
+    expect(r.reasons).toContain(`${file} is dated ${JSON.stringify(finishedAt)}, not a time: its age cannot be judged`);
+  });
+
   it("a campaign marked invalid", async () => {
     const { result } = await judge({ milestone: "T-7" }, undefined, { valid: false });
     expect(result.exitCode).toBe(2);

@@ -1,3 +1,4 @@
+import { logText } from "../../lib/encode.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
 import { formatFinding } from "../../model/index.ts";
@@ -64,7 +65,7 @@ export const checkCommand: Command = {
       });
       if (!outcome.ran) {
         if (flag(args, "json")) io.out(JSON.stringify({ ran: false, findings: outcome.findings }, null, 2));
-        else for (const f of outcome.findings) io.err(formatFinding(f));
+        else for (const f of outcome.findings) io.err(logText(formatFinding(f)));
         io.err("check: could not run (fix the findings above)");
         return ExitCode.CANNOT_RUN;
       }
@@ -75,15 +76,16 @@ export const checkCommand: Command = {
         io.out(JSON.stringify({ ...report, targets: outcome.targets, unaddressed: outcome.unaddressed, exitCode: code }, null, 2));
         return code;
       }
-      io.out(`campaign ${report.id}: ${outcome.targets} targets in ${(report.elapsedMs / 1000).toFixed(1)}s (${report.attempts} attempts) → ${report.file}`);
+      // Group names come from the inventory and reasons from the run: each line encoded whole (logText).
+      io.out(logText(`campaign ${report.id}: ${outcome.targets} targets in ${(report.elapsedMs / 1000).toFixed(1)}s (${report.attempts} attempts) → ${report.file}`));
       io.out(`  ${formatCounts(t)}`);
       for (const [title, groups] of [["district", report.summary.byDistrict], ["operator", report.summary.byOperator], ["medium", report.summary.byMedium], ["check", report.summary.byCheck]] as const) {
-        for (const [name, counts] of troubled(groups)) io.out(`  ${title} ${name}: ${formatCounts(counts)}`);
+        for (const [name, counts] of troubled(groups)) io.out(logText(`  ${title} ${name}: ${formatCounts(counts)}`));
       }
       io.out(`  prober: event loop delay p99 ${report.loopDelay.p99} ms, max ${report.loopDelay.max} ms; ${report.starvedAttempts} attempt(s) not judged (the prober stalled)${report.cpuPressure === undefined ? "" : `; the machine's CPU was contended ${Math.round(report.cpuPressure * 100)}% of the time`}`);
       if (outcome.unaddressed > 0) io.out(`  ${outcome.unaddressed} selected links have no routable address (proven by check-ins only)`);
       if (outcome.inventoryFindings.length > 0) io.err(`warning: the inventory has ${outcome.inventoryFindings.length} errors (amadegi validate); results may not mean what they seem`);
-      if (!report.valid) for (const reason of report.invalid) io.err(`INVALID: ${reason}`);
+      if (!report.valid) for (const reason of report.invalid) io.err(logText(`INVALID: ${reason}`));
       io.out(code === ExitCode.OK ? "ready: every target up or degraded" : code === ExitCode.FINDINGS ? "not ready: see the counts above and the results file" : "invalid campaign: the prober was starved or interrupted; run it again");
       return code;
     } finally {

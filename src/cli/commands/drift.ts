@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { logText } from "../../lib/encode.ts";
 import { ProvisionError, UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
 import { formatFinding, formatBoth } from "../../model/index.ts";
@@ -49,7 +50,11 @@ async function provisionedOutputs(stack: string): Promise<ProvisionedState | und
 
 const short = (key: string, n: number): string => (key.length > n ? `${key.slice(0, n - 1)}…` : key);
 
-/** The report for a person: counts first, then what changed, then the details by kind. */
+/**
+ * The report for a person: counts first, then what changed, then the details
+ * by kind. Details quote what servers answered and the inventory: each line
+ * is encoded whole (logText), one line whatever they hold.
+ */
 export function formatDrift(r: DriftReport, file: string | undefined): string[] {
   const out: string[] = [];
   const reachable = r.facts.filter((f) => f.reachable).length;
@@ -101,7 +106,7 @@ export function formatDrift(r: DriftReport, file: string | undefined): string[] 
     for (const reason of r.notJudged) out.push(`  - ${reason}`);
   }
   if (file !== undefined) out.push(`report: ${file}`);
-  return out;
+  return out.map(logText);
 }
 
 export const drift: Command = {
@@ -171,7 +176,7 @@ export const drift: Command = {
     });
     if (!outcome.ran) {
       if (flag(args, "json")) io.out(JSON.stringify({ ran: false, findings: outcome.findings }, null, 2));
-      else for (const f of outcome.findings) io.err(formatFinding(f));
+      else for (const f of outcome.findings) io.err(logText(formatFinding(f)));
       io.err("drift: could not run (fix the findings above)");
       return ExitCode.CANNOT_RUN;
     }

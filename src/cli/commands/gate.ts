@@ -1,5 +1,6 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { logText } from "../../lib/encode.ts";
 import type { ExitCode } from "../../lib/exit.ts";
 import { formatBoth, type IsoDate } from "../../model/index.ts";
 import { gate, type GateOptions, type GateResult } from "../../readiness/gate.ts";
@@ -66,7 +67,11 @@ export async function gateOptions(args: ParsedArgs, io: Io, record = true): Prom
 
 const pct = (n: number): string => `${n.toFixed(2)}%`;
 
-/** The verdict for a person: what to chase, whose it is. */
+/**
+ * The verdict for a person: what to chase, whose it is. Names, ids, reasons
+ * and details come from the inventory and the results: each line is encoded
+ * whole (logText), so none can break into two or start a workflow command.
+ */
 export function formatGate(r: GateResult): string[] {
   const out: string[] = [];
   const m = r.milestone;
@@ -113,7 +118,7 @@ export function formatGate(r: GateResult): string[] {
     out.push(`CANNOT JUDGE milestone ${m.id} (exit 2):`);
     for (const reason of r.reasons) out.push(`  - ${reason}`);
   }
-  return out;
+  return out.map(logText);
 }
 
 export const gateCommand: Command = {

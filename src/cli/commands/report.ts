@@ -1,3 +1,4 @@
+import { logText } from "../../lib/encode.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { gate } from "../../readiness/gate.ts";
 import { type Lang, writeReport } from "../../readiness/report/index.ts";
@@ -25,7 +26,7 @@ export const report: Command = {
     if (lang !== "fa" && lang !== "en") throw new UsageError(`--lang ${lang}: expected fa or en`, { hint: "see `amadegi report --help`" });
     const run = await gate(await gateOptions(args, io));
     const files = await writeReport(run, displayPath(io, out), lang as Lang);
-    io.out(`${run.result.milestone.id}: ${run.result.verdict} (exit ${run.result.exitCode}); wrote ${files.html} (${(files.htmlBytes / 1024).toFixed(0)} KiB), ${files.summary}, ${files.junit}, ${files.json}`);
+    io.out(logText(`${run.result.milestone.id}: ${run.result.verdict} (exit ${run.result.exitCode}); wrote ${files.html} (${(files.htmlBytes / 1024).toFixed(0)} KiB), ${files.summary}, ${files.junit}, ${files.json}`));
     return run.result.exitCode;
   },
 };

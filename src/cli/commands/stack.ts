@@ -1,6 +1,7 @@
 import { lstatSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
+import { markdownCode, markdownCodeBlock, markdownText } from "../../lib/encode.ts";
 import { ExitCode } from "../../lib/exit.ts";
 import { writeFileAtomic } from "../../lib/fs.ts";
 import { ProvisionError, UsageError } from "../../lib/errors.ts";
@@ -19,21 +20,24 @@ const previewOptions = { ...options, markdown: { type: "string" }, inventory: { 
 /** A pull-request comment holds at most 65,536 characters; the engine's output is cut well before. */
 const MAX_ENGINE_OUTPUT = 50_000;
 
-/** The preview as markdown, for a job summary and the pull request's comment. */
+/**
+ * The preview as markdown, for a job summary and the pull request's comment.
+ * The engine's output names resources after the pull request's inventory: it
+ * goes into a code block whose fence no run of backticks in it can close
+ * (markdownCodeBlock), so nothing of it renders as Markdown or HTML.
+ */
 export function previewMarkdown(stack: string, changes: Record<string, number>, engineOutput: string): string {
-  const rows = Object.entries(changes).map(([op, n]) => `| ${op} | ${n} |`);
+  const rows = Object.entries(changes).map(([op, n]) => `| ${markdownText(op)} | ${markdownText(String(n))} |`);
   const cut = engineOutput.length > MAX_ENGINE_OUTPUT;
-  const output = (cut ? `${engineOutput.slice(0, MAX_ENGINE_OUTPUT)}\n… (cut: ${engineOutput.length} characters in all)` : engineOutput).replaceAll("```", "`\u200b``");
+  const output = cut ? `${engineOutput.slice(0, MAX_ENGINE_OUTPUT)}\n… (cut: ${engineOutput.length} characters in all)` : engineOutput;
   return [
-    `### Pulumi preview of stack \`${stack}\``,
+    `### Pulumi preview of stack ${markdownCode(stack)}`,
     "",
     rows.length === 0 ? "No changes." : ["| change | resources |", "| --- | ---: |", ...rows].join("\n"),
     "",
     "<details><summary>Engine output</summary>",
     "",
-    "```text",
-    output.trimEnd(),
-    "```",
+    markdownCodeBlock(output.trimEnd()),
     "",
     "</details>",
     "",

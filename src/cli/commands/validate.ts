@@ -1,4 +1,5 @@
 import { isAbsolute, relative, resolve } from "node:path";
+import { logText } from "../../lib/encode.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
 import { githubAnnotation } from "../../model/annotations.ts";
@@ -60,14 +61,17 @@ export const validate: Command = {
     const inv = result.inventory;
     const size = inv === undefined ? undefined : { stations: inv.stations.length, links: inv.linksById.size, servers: inv.servers.length, today: inv.today };
     if (format === "github") {
-      for (const finding of result.findings) io.out(githubAnnotation(finding));
-      io.out(`${dir}: ${counts.errors} errors, ${counts.warnings} warnings, ${counts.waived} waived`);
+      // The annotations are the only workflow commands amadegi writes: past the Io's guard, each value escaped.
+      const annotate = io.command ?? io.out;
+      for (const finding of result.findings) annotate(githubAnnotation(finding));
+      io.out(logText(`${dir}: ${counts.errors} errors, ${counts.warnings} warnings, ${counts.waived} waived`));
     } else if (format === "json") {
       io.out(JSON.stringify({ ok: !hasErrors(result.findings), files: result.files, ...size, ...counts, findings: result.findings }, null, 2));
     } else {
-      for (const finding of result.findings) io.out(formatFinding(finding));
+      // A finding quotes the inventory: one line each, whatever the quoted text holds.
+      for (const finding of result.findings) io.out(logText(formatFinding(finding)));
       const what = size === undefined ? `${result.files} files` : `${result.files} files, ${size.stations} stations, ${size.links} links, ${size.servers} servers (as of ${size.today})`;
-      io.out(`${dir}: ${what}: ${counts.errors} errors, ${counts.warnings} warnings, ${counts.waived} waived`);
+      io.out(logText(`${dir}: ${what}: ${counts.errors} errors, ${counts.warnings} warnings, ${counts.waived} waived`));
     }
     return hasErrors(result.findings) ? ExitCode.FINDINGS : ExitCode.OK;
   },

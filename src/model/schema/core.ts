@@ -63,8 +63,9 @@ function describeNode(r: Reader, node: number): string {
   return "something else";
 }
 
-function clip(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 37)}…` : text;
+/** A value as a finding may quote it: longer than `max`, its first `max - 3` characters and "…". */
+export function clip(text: string, max = 40): string {
+  return text.length > max ? `${text.slice(0, max - 3)}…` : text;
 }
 
 const MAYBE_TYPED = new Set([..."0123456789+-.~nNtTfF"].map((c) => c.charCodeAt(0)));

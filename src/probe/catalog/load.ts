@@ -1,12 +1,12 @@
-import { readdirSync } from "node:fs";
+import { type Dirent, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { EVENT_ID, SCALAR_STYLE } from "js-yaml";
 import { type Finding, FindingSink, type Location, sortFindings } from "../../model/finding.ts";
 import type { Inventory } from "../../model/index.ts";
 import { parseSource } from "../../model/parse.ts";
-import { readSource } from "../../model/read.ts";
-import { INVALID, Reader } from "../../model/schema/core.ts";
-import { scanText } from "../../model/scan.ts";
+import { isPlainFile, readSource } from "../../model/read.ts";
+import { clip, INVALID, Reader } from "../../model/schema/core.ts";
+import { scanText, scanValues } from "../../model/scan.ts";
 import { type Origin, type SourceFile, Sources } from "../../model/source.ts";
 import { closest, didYouMean } from "../../model/suggest.ts";
 import { ProbeError } from "../../lib/errors.ts";
@@ -14,6 +14,7 @@ import type { ProbeKind } from "../types.ts";
 import { type Condition, parseCondition } from "./condition.ts";
 import { checkParam, PARAMS } from "./params.ts";
 import { catalogFile, type CheckDecl, type ObjectKind, type ParamValue, type SelectorDecl } from "./schema.ts";
+import { ownEntry } from "../../lib/records.ts";
 
 /**
  * Load the check catalog, in the inventory's order: read → parse → schema
@@ -83,22 +84,29 @@ export interface CatalogOptions {
 export function loadCatalog(dir: string, options: CatalogOptions = {}): CatalogResult {
   const sink = new FindingSink();
   const sources = new Sources();
-  let names: string[];
+  let entries: Dirent[];
   try {
-    names = readdirSync(dir).filter((n) => n.endsWith(".yaml")).sort();
+    // `dir` itself may be a link (a checkout may be); nothing in it is followed.
+    entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.name.endsWith(".yaml"));
   } catch (error) {
     throw new ProbeError(`cannot read the check catalog ${dir}: ${(error as Error).message}`, { file: dir, hint: "pass --checks DIR, the directory holding checks/*.yaml", cause: error });
   }
-  if (names.length === 0) throw new ProbeError(`no checks in ${dir}`, { file: dir, hint: "a catalog holds one or more *.yaml files with a `checks:` list (docs/checks.md)" });
+  if (entries.length === 0) throw new ProbeError(`no checks in ${dir}`, { file: dir, hint: "a catalog holds one or more *.yaml files with a `checks:` list (docs/checks.md)" });
 
   const decls: { decl: CheckDecl; file: SourceFile }[] = [];
   const rates = new Map<string, { rate: number; origin: Origin; name: string }>();
-  for (const name of names) {
-    const source = readSource(join(dir, name), sink);
+  const note = "its checks are not loaded";
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    // A link, a named pipe or a directory named x.yaml is refused, never
+    // opened; readSource judges again what it opened (O_NOFOLLOW, fstat).
+    const path = join(dir, e.name);
+    const source = isPlainFile(sink, path, e, note) ? readSource(path, sink, note) : undefined;
     if (source === undefined) continue;
     sources.add(source);
     scanText(source, sink);
-    if (!parseSource(source, sink)) continue;
+    const parsed = parseSource(source, sink);
+    scanValues(source, sink);
+    if (!parsed) continue;
     const reader = new Reader(source, sink);
     reader.i = 1;
     const data = catalogFile.read(reader);
@@ -108,7 +116,7 @@ export function loadCatalog(dir: string, options: CatalogOptions = {}): CatalogR
     for (const [op, rate] of Object.entries(data.limits?.operators ?? {})) {
       const at = source.at(source.find(limitsNode, [op]));
       if (typeof rate !== "number" || !(rate > 0)) {
-        sink.add("schema.bad-value", at, op, `rate limit for operator "${op}" must be a positive number of probes per second`, "write e.g. mci: 200");
+        sink.add("schema.bad-value", at, clip(op), `rate limit for operator "${clip(op)}" must be a positive number of probes per second`, "write e.g. mci: 200");
       } else {
         rates.set(op, { rate, origin: { file: source.path, node: limitsNode }, name: op });
       }
@@ -144,14 +152,14 @@ export function loadCatalog(dir: string, options: CatalogOptions = {}): CatalogR
     if (kind === "tcp" && decl.port === undefined) report([], "schema.missing-field", `a tcp check needs a port`, "add port: N");
     const specs = PARAMS[kind];
     for (const [param, value] of Object.entries(decl.params)) {
-      const s = specs[param];
+      const s = ownEntry(specs, param);
       if (s === undefined) {
         const known = Object.keys(specs);
-        report(["params", param], "schema.unknown-field", `unknown ${kind} parameter "${param}"${didYouMean(param, known)}`, known.length === 0 ? `a ${kind} check takes no parameters` : `${kind} parameters: ${known.join(", ")}`, true);
+        report(["params", param], "schema.unknown-field", `unknown ${kind} parameter "${clip(param)}"${didYouMean(param, known)}`, known.length === 0 ? `a ${kind} check takes no parameters` : `${kind} parameters: ${known.join(", ")}`, true);
         continue;
       }
       const wrong = checkParam(s, value);
-      if (wrong !== undefined) report(["params", param], "schema.bad-value", `${kind} parameter ${param}: ${wrong}${typeof value === "string" && s.values !== undefined ? didYouMean(value, s.values) : ""}`, s.doc);
+      if (wrong !== undefined) report(["params", param], "schema.bad-value", `${kind} parameter ${param}: ${clip(wrong, 80)}${typeof value === "string" && s.values !== undefined ? didYouMean(value, s.values) : ""}`, s.doc);
     }
     for (const [param, s] of Object.entries(specs)) {
       if (s.required === true && !Object.hasOwn(decl.params, param)) report(["params"], "schema.missing-field", `a ${kind} check needs the parameter "${param}"`, `add params: { ${param}: … } (${s.doc})`);
@@ -166,7 +174,7 @@ export function loadCatalog(dir: string, options: CatalogOptions = {}): CatalogR
         }
         conditions.push(c);
       } else {
-        late.add("schema.bad-value", conditionAt(file, sources, decl.origin, i, parsed.error.offset), decl.id, `condition "${text.length > 60 ? `${text.slice(0, 57)}…` : text}": ${parsed.error.message}`, parsed.error.hint);
+        late.add("schema.bad-value", conditionAt(file, sources, decl.origin, i, parsed.error.offset), decl.id, `condition "${clip(text, 60)}": ${parsed.error.message}`, parsed.error.hint);
       }
     });
     if (options.inventory !== undefined) checkInventoryRefs(decl, options.inventory, report);
@@ -204,7 +212,7 @@ export function loadCatalog(dir: string, options: CatalogOptions = {}): CatalogR
     for (const { name, origin } of rates.values()) {
       // A catalog serves several inventories: a name absent here is fine, a near miss is a typo.
       if (!options.inventory.operatorsById.has(name) && closest(name, options.inventory.operatorsById.keys()) !== undefined) {
-        late.add("reference.unknown", sources.locateKey(origin, name), name, `limits name operator "${name}": no such operator${didYouMean(name, options.inventory.operatorsById.keys())}`, "use an operator id of inventory/operators.yaml");
+        late.add("reference.unknown", sources.locateKey(origin, name), clip(name), `limits name operator "${clip(name)}": no such operator${didYouMean(name, options.inventory.operatorsById.keys())}`, "use an operator id of inventory/operators.yaml");
       }
     }
   }

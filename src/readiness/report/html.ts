@@ -1,28 +1,200 @@
+import { createHash } from "node:crypto";
 import type { Judged } from "../criteria.ts";
+import type { DriftItem } from "../drift.ts";
+import { DRIFT_KINDS } from "../drift.ts";
 import type { GateResult } from "../gate.ts";
 import { type ReportData, STATION_STATUSES, type Tally } from "./data.ts";
+import { DRIFT_ROWS, type FoundDrift } from "./drift.ts";
 import { day, digits, instant, type Lang, num, ownerName, percent, WORDS, type Words } from "./i18n.ts";
-import { driftHtml, type FoundDrift } from "./drift.ts";
-import { MAP_COLOURS, renderMap } from "./map.ts";
+import { MAP_COLOURS, mapLayers } from "./map.ts";
 
 /**
  * report.html: one self-contained file (no network: inline CSS, inline SVG, a
  * few lines of inline JS for the search), Persian-first: `lang="fa" dir="rtl"`,
  * Persian digits and Jalali dates, and every id, address and file name
  * isolated left-to-right in <bdi dir="ltr"> so it reads the same in RTL text.
+ *
+ * Every field of every input file reaches the page through the `html` tag
+ * below, which escapes whatever it interpolates unless it is markup the tag
+ * itself made. The page's one <script> and one <style> are constants of this
+ * module, allowed by the Content-Security-Policy by their sha256 only: no
+ * inline handler, style attribute or URL anywhere.
  */
 
 /** Offender rows per criterion in the HTML; the rest are in results.json. */
 export const ROWS_PER_CRITERION = 2000;
 
-const VERDICT_COLOURS = { ready: "#2e7d32", "not-ready": "#c62828", "cannot-judge": "#ef6c00" } as const;
+// ------------------------------------------------------------------------------------------
+// Escaping: the one function, and the template that applies it by default.
 
+/** Explicit embeddings, overrides and isolates: shown, never obeyed (a name must not reorder the text after it). */
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
+const ESCAPES: Readonly<Record<string, string>> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+/** Text for element content or a quoted attribute value. */
 export function esc(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : "&#39;"));
+  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c).replace(BIDI_CONTROLS, (c) => `[U+${c.charCodeAt(0).toString(16).toUpperCase()}]`);
 }
 
-/** An id, address or file name: isolated left-to-right inside RTL text. */
-const ltr = (text: string): string => `<bdi dir="ltr">${esc(text)}</bdi>`;
+/** Only this module holds it: nothing else can make an Html. */
+const MINT = Symbol("html");
+
+/** Markup that the `html` tag (or this module's own script and style) made: the only thing inserted unescaped. */
+export class Html {
+  readonly #markup: string;
+  constructor(token: symbol, markup: string) {
+    if (token !== MINT) throw new TypeError("Html is made by the html`` tag only");
+    this.#markup = markup;
+  }
+  get markup(): string {
+    return this.#markup;
+  }
+  static is(value: unknown): value is Html {
+    return typeof value === "object" && value !== null && #markup in value;
+  }
+}
+
+export type Interpolation = Html | string | number | undefined | readonly Interpolation[];
+
+/**
+ * Where in the markup a template's hole is. Data may go into element text and
+ * into the quoted values of a few inert attributes; nowhere else (not in a tag
+ * name, an unquoted value, an event handler, a style, a URL, a script or a
+ * comment). Each call site is checked once, on its first render.
+ */
+type Scan =
+  | { readonly at: "text" }
+  | { readonly at: "tag-name"; readonly name: string; readonly closing: boolean }
+  | { readonly at: "tag"; readonly tag: string; readonly closing: boolean }
+  | { readonly at: "attr-name"; readonly tag: string; readonly attr: string }
+  | { readonly at: "before-value"; readonly tag: string; readonly attr: string }
+  | { readonly at: "value"; readonly tag: string; readonly attr: string; readonly quote: string }
+  | { readonly at: "unquoted"; readonly tag: string; readonly attr: string }
+  | { readonly at: "raw-text"; readonly tag: string }
+  | { readonly at: "comment" };
+
+const DATA_ATTRIBUTES = /^(class|id|lang|dir|title|placeholder|aria-[a-z]+|data-[a-z-]+|width|height|viewbox|x|y|x1|y1|x2|y2|cx|cy|r|points|d|fill|stroke|font-size)$/;
+const RAW_TEXT = new Set(["script", "style"]);
+
+function scan(from: Scan, s: string): Scan {
+  let st = from;
+  let i = 0;
+  while (i < s.length) {
+    const c = s[i] ?? "";
+    switch (st.at) {
+      case "text":
+        if (s.startsWith("<!--", i)) [st, i] = [{ at: "comment" }, i + 4];
+        else if (c === "<") [st, i] = s[i + 1] === "/" ? [{ at: "tag-name", name: "", closing: true }, i + 2] : [{ at: "tag-name", name: "", closing: false }, i + 1];
+        else i++;
+        break;
+      case "tag-name":
+        if (/[A-Za-z0-9!:-]/.test(c)) [st, i] = [{ ...st, name: st.name + c }, i + 1];
+        else st = { at: "tag", tag: st.name.toLowerCase(), closing: st.closing };
+        break;
+      case "tag":
+        if (c === ">") [st, i] = [!st.closing && RAW_TEXT.has(st.tag) ? { at: "raw-text", tag: st.tag } : { at: "text" }, i + 1];
+        else if (/[\s/]/.test(c)) i++;
+        else st = { at: "attr-name", tag: st.tag, attr: "" };
+        break;
+      case "attr-name":
+        if (c === "=") [st, i] = [{ at: "before-value", tag: st.tag, attr: st.attr }, i + 1];
+        else if (/[\s/>]/.test(c)) st = { at: "tag", tag: st.tag, closing: false };
+        else [st, i] = [{ ...st, attr: st.attr + c.toLowerCase() }, i + 1];
+        break;
+      case "before-value":
+        if (c === '"' || c === "'") [st, i] = [{ at: "value", tag: st.tag, attr: st.attr, quote: c }, i + 1];
+        else st = { at: "unquoted", tag: st.tag, attr: st.attr };
+        break;
+      case "value":
+        if (c === st.quote) st = { at: "tag", tag: st.tag, closing: false };
+        i++;
+        break;
+      case "unquoted":
+        if (/[\s>]/.test(c)) st = { at: "tag", tag: st.tag, closing: false };
+        else i++;
+        break;
+      case "raw-text":
+        if (s.slice(i, i + st.tag.length + 2).toLowerCase() === `</${st.tag}`) st = { at: "text" };
+        else i++;
+        break;
+      case "comment":
+        if (s.startsWith("-->", i)) [st, i] = [{ at: "text" }, i + 3];
+        else i++;
+        break;
+    }
+  }
+  return st;
+}
+
+type Hole = "text" | "attribute";
+const holesOf = new WeakMap<TemplateStringsArray, readonly Hole[]>();
+
+function holes(strings: TemplateStringsArray): readonly Hole[] {
+  const known = holesOf.get(strings);
+  if (known !== undefined) return known;
+  const found: Hole[] = [];
+  let st: Scan = { at: "text" };
+  for (let i = 0; i < strings.length - 1; i++) {
+    st = scan(st, strings[i] ?? "");
+    if (st.at === "text") found.push("text");
+    else if (st.at === "value" && DATA_ATTRIBUTES.test(st.attr)) found.push("attribute");
+    else {
+      const where = st.at === "value" || st.at === "unquoted" || st.at === "before-value" ? `attribute ${st.attr}` : st.at;
+      throw new Error(`html\`\`: no data may go into ${where} (after "${(strings[i] ?? "").slice(-40)}")`);
+    }
+  }
+  holesOf.set(strings, found);
+  return found;
+}
+
+function interpolate(value: Interpolation, hole: Hole): string {
+  if (value === undefined) return "";
+  if (Html.is(value)) {
+    if (hole === "attribute") throw new Error("html``: markup in an attribute value");
+    return value.markup;
+  }
+  if (Array.isArray(value)) return (value as readonly Interpolation[]).map((v) => interpolate(v, hole)).join("");
+  // Whatever a file held (a number where a string was expected, an object), it is text here.
+  return esc(String(value));
+}
+
+/** The template tag: every interpolation escaped for its place, except markup this tag made. */
+export function html(strings: TemplateStringsArray, ...values: readonly Interpolation[]): Html {
+  const where = holes(strings);
+  let out = strings[0] ?? "";
+  for (let i = 0; i < values.length; i++) out += interpolate(values[i], where[i] ?? "text") + (strings[i + 1] ?? "");
+  return new Html(MINT, out);
+}
+
+/** Items joined by a separator, as markup. */
+export function join(items: readonly Interpolation[], separator: string): Html {
+  return html`${items.flatMap((item, i) => (i === 0 ? [item] : [separator, item]))}`;
+}
+
+// ------------------------------------------------------------------------------------------
+// The page's own script and style, and the policy that allows exactly them.
+
+const sha256 = (text: string): string => `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
+
+/** An inline <script> or <style> of a module constant, and its hash for the policy. */
+function inline(tag: "script" | "style", body: string): { element: Html; hash: string } {
+  // The constant cannot end its element or open a comment that swallows the rest.
+  if (/<\/(script|style)|<!--/i.test(body)) throw new Error(`inline ${tag} holds </${tag}> or <!--`);
+  return { element: new Html(MINT, `<${tag}>${body}</${tag}>`), hash: sha256(body) };
+}
+
+/**
+ * Nothing loads (default-src 'none'); the one script and the one style run by
+ * hash; no <base>, no form target; DOM sinks take no strings (trusted types).
+ * No img-src: the page has no image but inline SVG.
+ */
+function policy(scriptHash: string, styleHash: string): Html {
+  const csp = `default-src 'none'; script-src ${scriptHash}; style-src ${styleHash}; base-uri 'none'; form-action 'none'; require-trusted-types-for 'script'; trusted-types 'none'`;
+  return new Html(MINT, `<meta http-equiv="Content-Security-Policy" content="${csp}">`);
+}
+
+const VERDICT_COLOURS = { ready: "#2e7d32", "not-ready": "#c62828", "cannot-judge": "#ef6c00" } as const;
+const BAR = { width: 120, height: 10, ready: "#2e7d32", rest: "#e57373" } as const;
 
 const CSS = `
 *{box-sizing:border-box}
@@ -32,6 +204,7 @@ bdi{unicode-bidi:isolate;font-family:"DejaVu Sans Mono",monospace;font-size:.92e
 h1{font-size:1.5rem;margin:.2em 0}
 h2{font-size:1.2rem;margin:1.4em 0 .4em;border-bottom:2px solid #ddd}
 .verdict{color:#fff;padding:20px 24px;border-radius:8px;margin:12px 0}
+${Object.entries(VERDICT_COLOURS).map(([v, colour]) => `.verdict-${v}{background:${colour}}`).join("")}
 .verdict .big{font-size:2.4rem;font-weight:bold;display:block}
 .verdict ul{margin:.4em 0 0}
 table{border-collapse:collapse;width:100%;font-size:.92rem}
@@ -39,10 +212,10 @@ th,td{border-bottom:1px solid #e4e4e4;padding:4px 6px;text-align:start;vertical-
 th{background:#f5f5f5}
 td.n{text-align:end;white-space:nowrap}
 .pass{color:#2e7d32;font-weight:bold}.fail{color:#c62828;font-weight:bold}.cannot-judge{color:#ef6c00;font-weight:bold}
-.barbg{display:inline-block;width:120px;height:.7em;background:#e57373;vertical-align:middle}
-.bar{display:block;height:100%;background:#2e7d32}
+svg.bar{vertical-align:middle}
 .legend span{display:inline-block;margin-inline-end:14px}
 .legend i{display:inline-block;width:12px;height:12px;margin-inline-end:4px;vertical-align:middle}
+${STATION_STATUSES.map((s) => `.legend .st-${s}{background:${MAP_COLOURS[s]}}`).join("")}
 .mapbox{display:flex;gap:16px;flex-wrap:wrap;align-items:flex-start}
 input#q{width:100%;padding:8px;font-size:1rem;margin:6px 0;border:1px solid #bbb;border-radius:4px}
 details{margin:8px 0}summary{cursor:pointer;font-weight:bold}
@@ -50,6 +223,7 @@ footer{color:#777;font-size:.8rem;margin-top:2em}
 `;
 
 // Search: normalise the Persian letters and digits people type differently, then hide rows that do not match.
+// It writes only text, `hidden` and an input's value: no markup from anything it reads.
 const SCRIPT = `
 (function(){var q=document.getElementById("q");if(!q)return;
 function n(s){return s.toLowerCase().replace(/[\\u064a\\u0649]/g,"\\u06cc").replace(/\\u0643/g,"\\u06a9").replace(/[\\u06f0-\\u06f9]/g,function(d){return String(d.charCodeAt(0)-0x6f0)}).replace(/\\u200c/g,"")}
@@ -57,103 +231,166 @@ var rows=Array.prototype.slice.call(document.querySelectorAll("table.offenders t
 function filter(){var t=n(q.value.trim());var shown=0;for(var i=0;i<rows.length;i++){var hit=t===""||text[i].indexOf(t)>=0;rows[i].hidden=!hit;if(hit)shown++}document.getElementById("shown").textContent=String(shown)}
 q.addEventListener("input",filter);
 // A link can carry a search (report.html#q=tci), to send someone their own list.
-if(location.hash.indexOf("#q=")===0){q.value=decodeURIComponent(location.hash.slice(3));filter()}})();
+if(location.hash.indexOf("#q=")===0){try{q.value=decodeURIComponent(location.hash.slice(3))}catch(e){q.value=location.hash.slice(3)}filter()}})();
 `;
 
-function tallyTable(rows: readonly Tally[], first: string, w: Words, lang: Lang, withOpen: boolean): string {
-  const head = `<tr><th>${first}</th><th>${w.total}</th><th>${w.ready}</th><th>${w.share}</th>${withOpen ? `<th>${w.open}</th>` : ""}</tr>`;
+const PAGE_SCRIPT = inline("script", SCRIPT);
+const PAGE_STYLE = inline("style", CSS);
+
+// ------------------------------------------------------------------------------------------
+// The sections.
+
+/** An id, address or file name: isolated left-to-right inside RTL text. */
+const ltr = (text: string): Html => html`<bdi dir="ltr">${text}</bdi>`;
+
+function bar(share: number): Html {
+  const ready = Math.round((share / 100) * BAR.width);
+  return html`<svg class="bar" width="${BAR.width}" height="${BAR.height}" viewBox="0 0 ${BAR.width} ${BAR.height}"><rect width="${BAR.width}" height="${BAR.height}" fill="${BAR.rest}"/><rect width="${ready}" height="${BAR.height}" fill="${BAR.ready}"/></svg>`;
+}
+
+function tallyTable(rows: readonly Tally[], first: string, w: Words, lang: Lang, withOpen: boolean): Html {
+  const head = html`<tr><th>${first}</th><th>${w.total}</th><th>${w.ready}</th><th>${w.share}</th>${withOpen ? html`<th>${w.open}</th>` : undefined}</tr>`;
   const body = rows.map((t) => {
     const share = t.total === 0 ? 100 : (100 * t.ready) / t.total;
     const name = ownerName(t.id, t.name, w);
-    const label = name === t.id ? ltr(t.id) : `${esc(name)} ${ltr(t.id)}`;
-    return `<tr><td>${label}</td><td class="n">${num(t.total, lang)}</td><td class="n">${num(t.ready, lang)}</td><td class="n"><span class="barbg"><span class="bar" style="width:${Math.round(share * 1.2)}px"></span></span> ${t.total === 0 ? "—" : percent(Math.floor(share * 100) / 100, lang)}</td>${withOpen ? `<td class="n">${num(t.open ?? 0, lang)}</td>` : ""}</tr>`;
+    const label = name === t.id ? ltr(t.id) : html`${name} ${ltr(t.id)}`;
+    const open = withOpen ? html`<td class="n">${num(t.open ?? 0, lang)}</td>` : undefined;
+    return html`<tr><td>${label}</td><td class="n">${num(t.total, lang)}</td><td class="n">${num(t.ready, lang)}</td><td class="n">${bar(share)} ${t.total === 0 ? "—" : percent(Math.floor(share * 100) / 100, lang)}</td>${open}</tr>`;
   });
-  return `<table><thead>${head}</thead><tbody>${body.join("")}</tbody></table>`;
+  return html`<table><thead>${head}</thead><tbody>${body}</tbody></table>`;
 }
 
-function criteriaTable(r: GateResult, w: Words, lang: Lang): string {
+function criteriaTable(r: GateResult, w: Words, lang: Lang): Html {
   const rows = r.criteria.map((c) => {
-    const owners = Object.entries(c.byOwner).sort((a, b) => b[1] - a[1]).slice(0, 5).map(([o, n]) => `${ltr(o)} ${num(n, lang)}`).join("، ");
+    const top = Object.entries(c.byOwner).sort((a, b) => b[1] - a[1]).slice(0, 5);
+    const owners = join(top.map(([o, n]) => html`${ltr(o)} ${num(n, lang)}`), "، ");
     const measured = c.outcome === "cannot-judge" ? "—" : percent(c.measured, lang);
-    const waived = c.waived.length > 0 ? ` (+${num(c.waived.length, lang)} ${w.waived})` : "";
-    return `<tr class="crit-${c.outcome}"><td>${esc(c.title[lang])}<br>${ltr(c.id)}</td><td class="n">${measured}${waived}</td><td class="n">${percent(c.threshold, lang)}</td><td class="${c.outcome}">${w.outcome[c.outcome]}</td><td>${owners}${c.reason === undefined ? "" : `<br>${ltr(c.reason)}`}</td></tr>`;
+    const waived = c.waived.length > 0 ? html` (+${num(c.waived.length, lang)} ${w.waived})` : undefined;
+    const reason = c.reason === undefined ? undefined : html`<br>${ltr(c.reason)}`;
+    return html`<tr class="crit-${c.outcome}"><td>${c.title[lang]}<br>${ltr(c.id)}</td><td class="n">${measured}${waived}</td><td class="n">${percent(c.threshold, lang)}</td><td class="${c.outcome}">${w.outcome[c.outcome]}</td><td>${owners}${reason}</td></tr>`;
   });
-  return `<table id="criteria"><thead><tr><th>${w.criterion}</th><th>${w.measured}</th><th>${w.threshold}</th><th></th><th>${w.owner}</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+  return html`<table id="criteria"><thead><tr><th>${w.criterion}</th><th>${w.measured}</th><th>${w.threshold}</th><th></th><th>${w.owner}</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
-function offendersSection(r: GateResult, w: Words, lang: Lang): string {
+function offendersSection(r: GateResult, w: Words, lang: Lang): Html | undefined {
   const failing = r.criteria.filter((c) => c.offenders.length > 0 || c.waived.length > 0);
+  if (failing.length === 0) return undefined;
   const total = failing.reduce((n, c) => n + Math.min(c.offenders.length, ROWS_PER_CRITERION), 0);
+  const district = (d: string | undefined): Html | undefined => (d === undefined ? undefined : ltr(d));
   const groups = failing.map((c: Judged) => {
-    const rows = c.offenders.slice(0, ROWS_PER_CRITERION).map((o) => `<tr><td>${ltr(o.id)}</td><td>${ltr(o.owner)}</td><td>${o.district === undefined ? "" : ltr(o.district)}</td><td>${ltr(o.reason)}</td></tr>`);
-    const waived = c.waived.slice(0, ROWS_PER_CRITERION).map((o) => `<tr class="waived"><td>${ltr(o.id)}</td><td>${ltr(o.owner)}</td><td>${o.district === undefined ? "" : ltr(o.district)}</td><td>${w.waived}: ${ltr(`${o.waiver.id} (${o.waiver.approvedBy}, ${o.waiver.until})`)}</td></tr>`);
-    const more = c.offenders.length > ROWS_PER_CRITERION ? `<p>${num(c.offenders.length - ROWS_PER_CRITERION, lang)} ${w.more}</p>` : "";
-    return `<details open><summary>${esc(c.title[lang])} ${ltr(c.id)}: ${num(c.offenders.length, lang)}${c.waived.length > 0 ? ` (+${num(c.waived.length, lang)} ${w.waived})` : ""}</summary><table class="offenders"><thead><tr><th>${w.item}</th><th>${w.owner}</th><th>${w.district}</th><th>${w.reason}</th></tr></thead><tbody>${rows.join("")}${waived.join("")}</tbody></table>${more}</details>`;
+    const rows = c.offenders.slice(0, ROWS_PER_CRITERION).map((o) => html`<tr><td>${ltr(o.id)}</td><td>${ltr(o.owner)}</td><td>${district(o.district)}</td><td>${ltr(o.reason)}</td></tr>`);
+    const waived = c.waived.slice(0, ROWS_PER_CRITERION).map((o) => html`<tr class="waived"><td>${ltr(o.id)}</td><td>${ltr(o.owner)}</td><td>${district(o.district)}</td><td>${w.waived}: ${ltr(`${o.waiver.id} (${o.waiver.approvedBy}, ${o.waiver.until})`)}</td></tr>`);
+    const more = c.offenders.length > ROWS_PER_CRITERION ? html`<p>${num(c.offenders.length - ROWS_PER_CRITERION, lang)} ${w.more}</p>` : undefined;
+    const alsoWaived = c.waived.length > 0 ? html` (+${num(c.waived.length, lang)} ${w.waived})` : undefined;
+    return html`<details open><summary>${c.title[lang]} ${ltr(c.id)}: ${num(c.offenders.length, lang)}${alsoWaived}</summary><table class="offenders"><thead><tr><th>${w.item}</th><th>${w.owner}</th><th>${w.district}</th><th>${w.reason}</th></tr></thead><tbody>${rows}${waived}</tbody></table>${more}</details>`;
   });
-  if (groups.length === 0) return "";
-  return `<h2>${w.notReady}</h2><input id="q" type="search" placeholder="${esc(w.search)}" aria-label="${esc(w.search)}"><p><span id="shown">${num(total, lang)}</span></p>${groups.join("")}`;
+  return html`<h2>${w.notReady}</h2><input id="q" type="search" placeholder="${w.search}" aria-label="${w.search}"><p><span id="shown">${num(total, lang)}</span></p>${groups}`;
 }
 
-function trendSvg(r: GateResult, w: Words, lang: Lang): string {
+function trendSvg(r: GateResult, w: Words, lang: Lang): Html {
   const points = r.trend ?? [];
-  if (points.length === 0) return `<p>${w.noTrend}</p>`;
+  if (points.length === 0) return html`<p>${w.noTrend}</p>`;
   const width = 640;
   const height = 160;
   const pad = 24;
   const step = points.length === 1 ? 0 : (width - 2 * pad) / (points.length - 1);
-  const xy = points.map((p, i) => [pad + i * step, height - pad - ((p.score ?? 0) / 100) * (height - 2 * pad)] as const);
+  const score = (p: { score?: number }): number => (typeof p.score === "number" && Number.isFinite(p.score) ? p.score : 0);
+  const xy = points.map((p, i) => [pad + i * step, height - pad - (score(p) / 100) * (height - 2 * pad)] as const);
   const line = xy.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ");
   const dots = points.map((p, i) => {
-    const colour = VERDICT_COLOURS[p.verdict as keyof typeof VERDICT_COLOURS] ?? "#9e9e9e";
+    const colour = Object.hasOwn(VERDICT_COLOURS, p.verdict) ? VERDICT_COLOURS[p.verdict as keyof typeof VERDICT_COLOURS] : "#9e9e9e";
     const [x, y] = xy[i] ?? [0, 0];
-    return `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="4" fill="${colour}"><title>${esc(p.at)} ${esc(p.verdict)} ${p.score ?? ""}</title></circle>`;
+    return html`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="4" fill="${colour}"><title>${p.at} ${p.verdict} ${p.score}</title></circle>`;
   });
-  const axis = `<line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="#999"/><text x="${pad}" y="${pad - 8}" font-size="11" fill="#555">${percent(100, lang)}</text>`;
-  return `<svg id="trend" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" direction="ltr">${axis}<polyline fill="none" stroke="#555" stroke-width="1.5" points="${line}"/>${dots.join("")}</svg>`;
+  const axis = html`<line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="#999"/><text x="${pad}" y="${pad - 8}" font-size="11" fill="#555">${percent(100, lang)}</text>`;
+  return html`<svg id="trend" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" direction="ltr">${axis}<polyline fill="none" stroke="#555" stroke-width="1.5" points="${line}"/>${dots}</svg>`;
+}
+
+function mapSvg(data: ReportData, title: string): Html {
+  const o = { width: 720, height: 560 };
+  if (data.points.length === 0) return html`<svg id="map" xmlns="http://www.w3.org/2000/svg" width="${o.width}" height="${o.height}" role="img" aria-label="${title}"></svg>`;
+  const layers = mapLayers(data, o).map((l) => html`<path class="cells-${l.status}" fill="${MAP_COLOURS[l.status]}" d="${l.d}"/>`);
+  return html`<svg id="map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${o.width} ${o.height}" width="${o.width}" height="${o.height}" role="img" aria-label="${title}"><rect width="${o.width}" height="${o.height}" fill="#f4f1ea"/>${layers}</svg>`;
+}
+
+const driftItemName = (i: DriftItem): string => `${i.object}${i.subject === undefined ? "" : ` ${i.subject}`}`;
+
+/**
+ * The drift section, when the gate read a drift report of the results' stack:
+ * its age and verdict, counts per kind (waived apart), and the unwaived items,
+ * worst kinds first, in the searchable offender tables. Every field is the
+ * drift file's, read as it was written: escaped like the rest.
+ */
+function driftSection(d: FoundDrift, lang: Lang, timeZone: string): Html {
+  const w = WORDS[lang].drift;
+  const r = d.report;
+  const kindName = (k: string): string | undefined => (Object.hasOwn(w.kinds, k) ? w.kinds[k as keyof typeof w.kinds] : undefined);
+  const verdict = Object.hasOwn(w.verdict, r.verdict) ? w.verdict[r.verdict] : r.verdict;
+  const rows = DRIFT_KINDS.map((k) => html`<tr><td>${kindName(k)} ${ltr(k)}</td><td class="n">${num(r.counts[k], lang)}</td><td class="n">${num(r.waived[k], lang)}</td></tr>`);
+  const open = r.items.filter((i) => i.waivedBy === undefined);
+  const items = open.slice(0, DRIFT_ROWS).map((i) => html`<tr class="drift-${i.kind}"><td>${ltr(driftItemName(i))}</td><td>${ltr(i.owner)}</td><td>${kindName(i.kind)}</td><td>${ltr(i.detail)}</td></tr>`);
+  const more = open.length > DRIFT_ROWS ? html`<p>${num(open.length - DRIFT_ROWS, lang)} ${w.more}</p>` : undefined;
+  return html`<h2 id="drift">${w.title}</h2>
+<p>${w.report} ${ltr(r.id)} — ${instant(r.at, lang, timeZone)} (${num(d.ageHours, lang, 1)} ${w.age}) — <b>${verdict}</b> — ${ltr(d.file)}</p>
+<table id="drift-counts"><thead><tr><th>${w.kind}</th><th>${w.count}</th><th>${w.waived}</th></tr></thead><tbody>${rows}</tbody></table>
+${items.length === 0 ? undefined : html`<table class="offenders" id="drift-items"><thead><tr><th>${w.item}</th><th>${w.owner}</th><th>${w.kind}</th><th>${w.what}</th></tr></thead><tbody>${items}</tbody></table>${more}`}`;
+}
+
+function signoffSection(r: GateResult, w: Words, lang: Lang): Html | undefined {
+  const s = r.signoff;
+  if (s === undefined) return undefined;
+  const members = s.members.length > 0 ? html`: ${join(s.members.map(ltr), "، ")}` : undefined;
+  const reason = s.reason === undefined ? undefined : html` — ${ltr(s.reason)}`;
+  const problems = s.checks.filter((c) => c.status !== "valid");
+  const list = problems.length > 0 ? html`<ul>${problems.map((c) => html`<li>${ltr(`${c.status}: ${c.detail}`)}</li>`)}</ul>` : undefined;
+  return html`<h2>${w.signoff}</h2><p id="signoff">${num(s.members.length, lang)} ${w.of} ${num(s.required, lang)} ${w.approvals} (${num(s.of, lang)})${members}${reason}</p>${list}`;
+}
+
+function resultsLine(r: GateResult, w: Words, lang: Lang): Html {
+  const res = r.results;
+  if (res === undefined) return html`${w.noResults}`;
+  const finished = res.finishedAt === undefined ? undefined : html`, ${instant(res.finishedAt, lang, r.election.timeZone)}`;
+  const age = res.ageHours === undefined ? undefined : html` (${num(res.ageHours, lang, 1)} ${w.age})`;
+  return html`${ltr(res.file)} — ${w.campaign} ${ltr(res.campaign ?? "?")}${finished}${age}, ${ltr(`sha256 ${res.sha256.slice(0, 16)}`)}`;
+}
+
+function verdictSection(r: GateResult, w: Words, lang: Lang): Html {
+  const unmet = r.criteria.filter((c) => c.outcome === "fail").map((c) => html`${c.title[lang]} ${ltr(c.id)}`);
+  const reasons = r.reasons.length === 0 ? undefined : html`<div>${w.reasons}:</div><ul>${r.reasons.map((x) => html`<li>${ltr(x)}</li>`)}</ul>`;
+  return html`<section id="verdict" class="verdict verdict-${r.verdict}">
+<span class="big">${w.verdict[r.verdict]}</span>
+<span>${w.exit} ${num(r.exitCode, lang)}${unmet.length > 0 ? html` — ${join(unmet, "، ")}` : undefined}</span>
+${reasons}
+</section>`;
 }
 
 export function renderHtml(r: GateResult, data: ReportData, lang: Lang, drift?: FoundDrift): string {
   const w = WORDS[lang];
   const dir = lang === "fa" ? "rtl" : "ltr";
   const m = r.milestone;
-  const res = r.results;
-  const resultsLine = res === undefined
-    ? w.noResults
-    : `${ltr(res.file)} — ${w.campaign} ${ltr(res.campaign ?? "?")}${res.finishedAt === undefined ? "" : `, ${instant(res.finishedAt, lang, r.election.timeZone)}`}${res.ageHours === undefined ? "" : ` (${num(res.ageHours, lang, 1)} ${w.age})`}, ${ltr(`sha256 ${res.sha256.slice(0, 16)}`)}`;
-  const reasons = r.reasons.length === 0 ? "" : `<ul>${r.reasons.map((x) => `<li>${ltr(x)}</li>`).join("")}</ul>`;
-  const unmet = r.criteria.filter((c) => c.outcome === "fail").map((c) => `${esc(c.title[lang])} ${ltr(c.id)}`);
-  const signoff = r.signoff === undefined
-    ? ""
-    : `<h2>${w.signoff}</h2><p id="signoff">${num(r.signoff.members.length, lang)} ${w.of} ${num(r.signoff.required, lang)} ${w.approvals} (${num(r.signoff.of, lang)})${r.signoff.members.length > 0 ? `: ${r.signoff.members.map(ltr).join("، ")}` : ""}${r.signoff.reason === undefined ? "" : ` — ${ltr(r.signoff.reason)}`}</p>${
-      r.signoff.checks.filter((c) => c.status !== "valid").length > 0 ? `<ul>${r.signoff.checks.filter((c) => c.status !== "valid").map((c) => `<li>${ltr(`${c.status}: ${c.detail}`)}</li>`).join("")}</ul>` : ""
-    }`;
-  const changes = r.changes === undefined ? "" : `<h2>${w.changes}</h2><p>${w.newlyFailing}: ${num(r.changes.newlyFailing, lang)} — ${w.recovered}: ${num(r.changes.recovered, lang)}</p>${r.changes.sample.length > 0 ? `<ul>${r.changes.sample.map((s) => `<li>${ltr(s)}</li>`).join("")}</ul>` : ""}`;
-  const expired = r.expiredWaivers.length === 0 ? "" : `<h2>${w.expiredWaivers}</h2><ul>${r.expiredWaivers.map((x) => `<li>${ltr(x.id)} — ${ltr(x.item)} — ${day(x.until, lang)} — ${ltr(x.approvedBy)}</li>`).join("")}</ul>`;
-  const legend = STATION_STATUSES.map((s) => `<span><i style="background:${MAP_COLOURS[s]}"></i>${w.status[s]}: ${num(data.stationCounts[s], lang)}</span>`).join("");
-  return `<!DOCTYPE html>
+  const changes = r.changes === undefined ? undefined : html`<h2>${w.changes}</h2><p>${w.newlyFailing}: ${num(r.changes.newlyFailing, lang)} — ${w.recovered}: ${num(r.changes.recovered, lang)}</p>${r.changes.sample.length > 0 ? html`<ul>${r.changes.sample.map((s) => html`<li>${ltr(s)}</li>`)}</ul>` : undefined}`;
+  const expired = r.expiredWaivers.length === 0 ? undefined : html`<h2>${w.expiredWaivers}</h2><ul>${r.expiredWaivers.map((x) => html`<li>${ltr(x.id)} — ${ltr(x.item)} — ${day(x.until, lang)} — ${ltr(x.approvedBy)}</li>`)}</ul>`;
+  const legend = STATION_STATUSES.map((s) => html`<span><i class="st-${s}"></i>${w.status[s]}: ${num(data.stationCounts[s], lang)}</span>`);
+  const page = html`<!DOCTYPE html>
 <html lang="${lang}" dir="${dir}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<title>${esc(w.title)} — ${esc(r.election.name)} — ${esc(m.id)}</title>
-<style>${CSS}</style>
+${policy(PAGE_SCRIPT.hash, PAGE_STYLE.hash)}
+<title>${w.title} — ${r.election.name} — ${m.id}</title>
+${PAGE_STYLE.element}
 </head>
 <body>
 <main>
-<h1>${esc(w.title)}: ${esc(r.election.name)}</h1>
-<p>${w.milestone} ${ltr(m.id)}${m.name === undefined ? "" : ` «${esc(m.name)}»`} — ${w.due} ${day(m.due, lang)} — ${w.judged} ${day(r.date, lang)}</p>
-<section id="verdict" class="verdict verdict-${r.verdict}" style="background:${VERDICT_COLOURS[r.verdict]}">
-<span class="big">${w.verdict[r.verdict]}</span>
-<span>${w.exit} ${num(r.exitCode, lang)}${unmet.length > 0 ? ` — ${unmet.join("، ")}` : ""}</span>
-${reasons ? `<div>${w.reasons}:</div>${reasons}` : ""}
-</section>
-<p>${w.results}: ${resultsLine}<br>${w.inventory}: ${ltr(r.inventory.dir)} ${ltr(r.inventory.commit?.slice(0, 12) ?? "-")} — ${num(r.inventory.stations, lang)} ${w.stations}</p>
+<h1>${w.title}: ${r.election.name}</h1>
+<p>${w.milestone} ${ltr(m.id)}${m.name === undefined ? undefined : html` «${m.name}»`} — ${w.due} ${day(m.due, lang)} — ${w.judged} ${day(r.date, lang)}</p>
+${verdictSection(r, w, lang)}
+<p>${w.results}: ${resultsLine(r, w, lang)}<br>${w.inventory}: ${ltr(r.inventory.dir)} ${ltr(r.inventory.commit?.slice(0, 12) ?? "-")} — ${num(r.inventory.stations, lang)} ${w.stations}</p>
 <h2>${w.criteria}</h2>
 ${criteriaTable(r, w, lang)}
-${signoff}
+${signoffSection(r, w, lang)}
 <h2>${w.map}</h2>
-<div class="mapbox">${renderMap(data, { width: 720, height: 560, title: w.map })}<div class="legend">${legend}</div></div>
+<div class="mapbox">${mapSvg(data, w.map)}<div class="legend">${legend}</div></div>
 <h2>${w.byDistrict}</h2>
 ${tallyTable(data.byDistrict, w.district, w, lang, false)}
 <h2>${w.byOperator}</h2>
@@ -164,12 +401,13 @@ ${tallyTable(data.byOwner, w.owner, w, lang, true)}
 ${trendSvg(r, w, lang)}
 ${changes}
 ${expired}
-${drift === undefined ? "" : driftHtml(drift, lang, r.election.timeZone)}
+${drift === undefined ? undefined : driftSection(drift, lang, r.election.timeZone)}
 ${offendersSection(r, w, lang)}
 <footer>${w.generated} — ${ltr(r.judgedAt)} — ${digits(r.election.id, "en")}</footer>
 </main>
-<script>${SCRIPT}</script>
+${PAGE_SCRIPT.element}
 </body>
 </html>
 `;
+  return page.markup;
 }

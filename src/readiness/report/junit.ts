@@ -1,14 +1,14 @@
+import { xmlAttr } from "../../lib/encode.ts";
 import type { GateResult } from "../gate.ts";
 
 /**
  * junit.xml: one test case per criterion, and one per object a failing
  * criterion names (classname `criterion.<id>`), so CI systems list each
- * offender as a failed test with its owner and reason.
+ * offender as a failed test with its owner and reason. Everything written
+ * goes into attributes, through xmlAttr: well-formed XML 1.0 whatever the
+ * ids, owners and results' details hold.
  */
-// XML 1.0 cannot carry most control characters, even escaped: drop them.
-const isXmlChar = (c: string): boolean => c.charCodeAt(0) >= 0x20 || c === "\t" || c === "\n" || c === "\r";
-const x = (text: string): string =>
-  [...text].filter(isXmlChar).join("").replace(/[&<>"]/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : "&quot;"));
+const x = xmlAttr;
 
 export function renderJunit(r: GateResult): string {
   const cases: string[] = [];
@@ -41,5 +41,5 @@ export function renderJunit(r: GateResult): string {
     cases.push(`<testcase classname="gate" name="fit to judge"><error message="${x(reason)}"/></testcase>`);
   }
   const suite = `readiness ${r.milestone.id}`;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="amadegi" tests="${cases.length}" failures="${failures}" errors="${errors}">\n<testsuite name="${x(suite)}" tests="${cases.length}" failures="${failures}" errors="${errors}" timestamp="${r.judgedAt}">\n${cases.join("\n")}\n</testsuite>\n</testsuites>\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="amadegi" tests="${cases.length}" failures="${failures}" errors="${errors}">\n<testsuite name="${x(suite)}" tests="${cases.length}" failures="${failures}" errors="${errors}" timestamp="${x(r.judgedAt)}">\n${cases.join("\n")}\n</testsuite>\n</testsuites>\n`;
 }

@@ -1,12 +1,13 @@
 import type { ReportData, StationStatus } from "./data.ts";
 
 /**
- * The stations map as SVG, drawn here rather than by a charting library (ADR
- * 0005): stations are binned into square cells of a few pixels, each cell
- * coloured by its worst-off share, and all cells of one colour are one <path>.
+ * The stations map's geometry, drawn as SVG by html.ts (ADR 0005, no charting
+ * library): stations are binned into square cells of a few pixels, each cell
+ * coloured by its worst-off share, and all cells of one colour are one path.
  * So 60,000 stations cost a few thousand short path segments (well under a
  * megabyte), the map renders without JavaScript, and it stays readable where
- * thousands of stations share a city.
+ * thousands of stations share a city. Only numbers leave this module: the
+ * markup, and the escaping of anything in it, is html.ts's.
  */
 
 export const MAP_COLOURS: Readonly<Record<StationStatus, string>> = {
@@ -19,7 +20,12 @@ export const MAP_COLOURS: Readonly<Record<StationStatus, string>> = {
 export interface MapOptions {
   readonly width: number;
   readonly height: number;
-  readonly title: string;
+}
+
+/** One colour's cells: an SVG path (`M x y h v h z` per cell), numbers and path letters only. */
+export interface MapLayer {
+  readonly status: StationStatus;
+  readonly d: string;
 }
 
 /** A cell's colour: down if more than a tenth of its stations are down, then partial, then ready; grey if nothing is known. */
@@ -31,7 +37,7 @@ function cellStatus(c: Record<StationStatus, number>): StationStatus {
   return "ready";
 }
 
-export function renderMap(data: ReportData, o: MapOptions): string {
+export function mapLayers(data: ReportData, o: MapOptions): MapLayer[] {
   const pts = data.points;
   const pad = 12;
   let minLat = Infinity;
@@ -44,7 +50,7 @@ export function renderMap(data: ReportData, o: MapOptions): string {
     if (p.lon < minLon) minLon = p.lon;
     if (p.lon > maxLon) maxLon = p.lon;
   }
-  if (pts.length === 0) return `<svg id="map" xmlns="http://www.w3.org/2000/svg" width="${o.width}" height="${o.height}" role="img" aria-label="${o.title}"></svg>`;
+  if (pts.length === 0) return [];
   // Equirectangular with the longitude scaled by cos(latitude): right enough for one country.
   const midLat = ((minLat + maxLat) / 2) * (Math.PI / 180);
   const spanX = Math.max((maxLon - minLon) * Math.cos(midLat), 0.01);
@@ -72,11 +78,5 @@ export function renderMap(data: ReportData, o: MapOptions): string {
   }
   // Worst drawn last, so it is on top.
   const order: StationStatus[] = ["unknown", "ready", "partial", "down"];
-  const layers = order.filter((s) => paths[s].length > 0).map((s) => `<path class="cells-${s}" fill="${MAP_COLOURS[s]}" d="${paths[s].join("")}"/>`);
-  return [
-    `<svg id="map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${o.width} ${o.height}" width="${o.width}" height="${o.height}" role="img" aria-label="${o.title}">`,
-    `<rect width="${o.width}" height="${o.height}" fill="#f4f1ea"/>`,
-    ...layers,
-    "</svg>",
-  ].join("");
+  return order.filter((s) => paths[s].length > 0).map((s) => ({ status: s, d: paths[s].join("") }));
 }

@@ -95,7 +95,7 @@ async function context(options: DrillOptions): Promise<Context> {
   const plan = planRehearsal(loaded.inventory, marker.prefix);
   if (plan.hash !== marker.hash) throw new ToolError(`the rehearsal in ${state} was built from another inventory than ${inventoryPath} (or it changed since)`, { hint: "run `amadegi rehearsal up` again, or pass the rehearsal's --inventory" });
   const settings = readStackSettings(options.stack, options.stacksDir);
-  if (settings.probe === undefined) throw new ToolError(`stack ${options.stack} has no usable amadegi:probe settings:\n${settings.findings.map(formatFinding).join("\n")}`, { file: settings.file });
+  if (settings.probe === undefined) throw new ToolError(`stack ${options.stack} has no usable amadegi:probe settings:`, { details: settings.findings.map(formatFinding), file: settings.file });
   if (settings.probe.netns !== plan.probe) {
     throw new ToolError(`stack ${options.stack} probes from namespace ${settings.probe.netns ?? "(none: the machine's own)"}, not from this rehearsal's ${plan.probe}`, {
       file: settings.file,
@@ -104,7 +104,7 @@ async function context(options: DrillOptions): Promise<Context> {
   }
   if (settings.probe.pins === undefined) throw new ToolError(`stack ${options.stack} names no pins overlay (amadegi:probe.pins)`, { file: settings.file, hint: "the rehearsal's servers are reached with its overlay" });
   const pins = readPins(pinsPath(settings.probe.pins, options.stacksDir), loaded.inventory.servers, { stack: options.stack });
-  if (pins.pins === undefined) throw new ToolError(`the pins overlay of stack ${options.stack} is not usable:\n${pins.findings.map(formatFinding).join("\n")}`, { file: pins.file });
+  if (pins.pins === undefined) throw new ToolError(`the pins overlay of stack ${options.stack} is not usable:`, { details: pins.findings.map(formatFinding), file: pins.file });
   return { state, inventory: loaded.inventory, inventoryPath, plan, pins, allow: settings.probe.allow, netns: settings.probe.netns };
 }
 
@@ -201,10 +201,10 @@ async function drill(options: DrillOptions): Promise<DrillReport> {
   const log = options.log ?? (() => undefined);
   const started = new Date();
   const restored = await undoLeftovers(options.stateDir, log);
-  if (restored.leftovers.length > 0) throw new ToolError(`an earlier drill's faults could not all be undone:\n  ${restored.leftovers.join("\n  ")}`, { hint: "`amadegi rehearsal down` removes every fault with the rehearsal" });
+  if (restored.leftovers.length > 0) throw new ToolError("an earlier drill's faults could not all be undone:", { details: restored.leftovers, hint: "`amadegi rehearsal down` removes every fault with the rehearsal" });
   const ctx = await context(options);
   const status = await rehearsalStatus(ctx.plan, layout(ctx.state));
-  if (!status.whole) throw new ToolError(`the rehearsal in ${ctx.state} is not whole:\n  ${status.problems.join("\n  ")}`, { hint: "run `amadegi rehearsal up` (and the stack's up) again" });
+  if (!status.whole) throw new ToolError(`the rehearsal in ${ctx.state} is not whole:`, { details: status.problems, hint: "run `amadegi rehearsal up` (and the stack's up) again" });
   const select = districtSelect(ctx.inventory, options.district);
   const scope = drillScope(ctx.inventory, options.district);
   const whole = drillScope(ctx.inventory);
@@ -322,7 +322,7 @@ async function drill(options: DrillOptions): Promise<DrillReport> {
   }
 
   // 5. What the pipeline concluded, beside what was injected.
-  if (interrupted) throw new ToolError(`the drill was interrupted; its faults were undone${restore.whole ? "" : `, except:\n  ${restore.leftovers.join("\n  ")}`}`, { hint: restore.whole ? "run it again" : "`amadegi drill --restore`, or `amadegi rehearsal down`" });
+  if (interrupted) throw new ToolError(`the drill was interrupted; its faults were undone${restore.whole ? "" : ", except:"}`, { details: restore.whole ? [] : restore.leftovers, hint: restore.whole ? "run it again" : "`amadegi drill --restore`, or `amadegi rehearsal down`" });
   if (duringRef === undefined) throw new ToolError("the campaign during the fault did not run", { hint: "see the drill's directory" });
   const during = await results(duringFile);
   // Check-ins the gateways recorded while the fault was in place (a second after it, before the restore began).

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -75,6 +75,32 @@ describe("catalog findings, with file:line:col", () => {
   it("reports every finding of a file at once", async () => {
     const result = await catalogOf(`${head}    probe: tcp\n    port: 22\n    select: { objects: links }\n    conditions: ["[RTTT] < 1ms", "[RTT] =< 1ms", "[RTT] < 1mss"]\n`);
     expect(result.findings).toHaveLength(3);
+  });
+
+  it("reads only regular files: a link to /dev/zero and a directory named x.yaml are refused, naming each, never read", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "amadegi-catalog-"));
+    dirs.push(dir);
+    await writeFile(join(dir, "a.yaml"), `${head}    probe: icmp\n    select: { objects: servers }\n`);
+    await symlink("/dev/zero", join(dir, "x.yaml"));
+    await mkdir(join(dir, "y.yaml"));
+    const result = loadCatalog(dir, { inventory });
+    expect(result.catalog).toBeUndefined();
+    expect(result.findings.map((f) => `${f.file.replace(`${dir}/`, "")} ${f.rule}: ${f.message.replace(`${dir}/`, "")}`)).toEqual([
+      "x.yaml input.symlink: x.yaml is a symbolic link; links are not followed and it is not read (its checks are not loaded)",
+      "y.yaml input.not-a-file: y.yaml is a directory, not a regular file; it is not read (its checks are not loaded)",
+    ]);
+  });
+
+  it("checks values, not spelling: a right-to-left override spelt as an escape is refused at the scalar", async () => {
+    const result = await catalogOf(`${head}    name: "icmp \\u202Eup"\n    probe: icmp\n    select: { objects: servers }\n`);
+    expect(result.lines).toEqual([expect.stringMatching(/^a\.yaml:3:11 error security\.bidi-control -: bidirectional control character U\+202E, written as an escape/)]);
+  });
+
+  it("quotes at most a short excerpt of a long offending value", async () => {
+    const long = "x".repeat(5000);
+    const result = await catalogOf(`limits:\n  operators: { ${long}: -1 }\nchecks: []\n`);
+    expect(result.lines).toHaveLength(1);
+    expect(result.lines[0]?.length).toBeLessThan(300);
   });
 
   it("an empty catalog directory cannot run", async () => {
