@@ -82,3 +82,30 @@ export function parseInstant(text: string): number | undefined {
   const ms = Date.parse(text);
   return Number.isFinite(ms) ? ms : undefined;
 }
+
+/**
+ * Midnight at the start of `day` in `timeZone`, as ms since the epoch: the one
+ * home of "midnight in the election's time zone" (check-in windows, the end of
+ * election day). The zone's offset is asked at the guess twice, in case it
+ * changes that night.
+ */
+export function midnightIn(day: IsoDate, timeZone: string): number {
+  const [y = 1970, m = 1, d = 1] = day.split("-").map(Number);
+  const utcMidnight = Date.UTC(y, m - 1, d);
+  let guess = utcMidnight;
+  for (let i = 0; i < 2; i++) guess = utcMidnight - offsetAt(guess, timeZone);
+  return guess;
+}
+
+/** The zone's offset from UTC at an instant, in ms. */
+function offsetAt(instant: number, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat("en-US", { timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }).formatToParts(new Date(instant));
+  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  const local = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
+  return local - Math.floor(instant / 1000) * 1000;
+}
+
+/** An ISO day plus (or minus) whole days. */
+export function addDays(date: IsoDate, days: number): IsoDate {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+}

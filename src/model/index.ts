@@ -6,7 +6,7 @@ export { type LoadOptions, type LoadResult, loadInventory } from "./load.ts";
 export { type Finding, formatFinding, hasErrors, type Location } from "./finding.ts";
 export { RULES, type RuleId, type Severity } from "./rules.ts";
 export { type Origin, Sources } from "./source.ts";
-export { formatBoth, type IsoDate, parseDate, parseInstant, todayIn, toJalali } from "./dates.ts";
+export { addDays, formatBoth, type IsoDate, midnightIn, parseDate, parseInstant, todayIn, toJalali } from "./dates.ts";
 export { normalizeName } from "./normalize.ts";
 export { ORGANISATIONS } from "./references.ts";
 export { CRITERIA, MEDIA, LINK_STATES, ROLES, SITE_OWNERS, POP_KINDS } from "./schema/files.ts";

@@ -9,6 +9,7 @@ import { type CampaignFooter, ResultsWriter } from "./results.ts";
 import { type LoopDelay, SelfWatch, STALL_MS } from "./selfwatch.ts";
 import { type Summary, Tally } from "./summary.ts";
 import type { BatchProbe, FailureClass, Observation, Probe, ProbeKind, ProbeResult, Status, Target } from "./types.ts";
+import { forEachLimited } from "../lib/pool.ts";
 
 /**
  * A one-shot campaign to a deadline: the ICMP sweep, then the other probes;
@@ -376,15 +377,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       let pending = list;
       for (let round = 0; pending.length > 0 && !stop.signal.aborted; round++) {
         const failed: { t: Target; obs: Observation; why: string }[] = [];
-        let next = 0;
-        const worker = async () => {
-          while (next < pending.length && !stop.signal.aborted) {
-            const batch = pending.slice(next, next + size);
-            next += size;
-            await icmpBatch(probe, batch, plan, round, failed);
-          }
-        };
-        await Promise.all(Array.from({ length: parallel }, worker));
+        const batches = Array.from({ length: Math.ceil(pending.length / size) }, (_, i) => pending.slice(i * size, (i + 1) * size));
+        await forEachLimited(batches, parallel, (batch) => icmpBatch(probe, batch, plan, round, failed), () => stop.signal.aborted);
         if (failed.length === 0) break;
         const last = round >= plan.retries;
         const backoff = (options.retryBaseMs ?? 200) * 2 ** round;

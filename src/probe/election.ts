@@ -1,4 +1,4 @@
-import type { Inventory } from "../model/index.ts";
+import { addDays, type Inventory, midnightIn } from "../model/index.ts";
 import type { EvalContext } from "./catalog/evaluate.ts";
 
 /**
@@ -17,33 +17,7 @@ export function evalContext(inventory: Inventory, now: number): EvalContext {
   }
   return {
     now,
-    electionEnd: endOfDay(inventory.election.day, inventory.election.timeZone),
+    electionEnd: midnightIn(addDays(inventory.election.day, 1), inventory.election.timeZone),
     roleAddresses: (role) => byRole.get(role) ?? [],
   };
-}
-
-/** Midnight after `day` (YYYY-MM-DD) in `timeZone`, as ms since the epoch. */
-export function endOfDay(day: string, timeZone: string): number {
-  const [y = 1970, m = 1, d = 1] = day.split("-").map(Number);
-  const utcMidnight = Date.UTC(y, m - 1, d + 1);
-  // The zone's offset at that instant (twice, in case the offset changes that night).
-  let guess = utcMidnight;
-  for (let i = 0; i < 2; i++) guess = utcMidnight - offsetOf(guess, timeZone);
-  return guess;
-}
-
-function offsetOf(instant: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat("en-US", {
-    timeZone,
-    hourCycle: "h23",
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
-  }).formatToParts(new Date(instant));
-  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  const local = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
-  return local - Math.floor(instant / 1000) * 1000;
 }

@@ -4,6 +4,7 @@ import type { Listen, ServerFacts } from "../model/render/types.ts";
 import type { AllowList } from "./allow.ts";
 import { classifySshFailure, shellQuote, sshExec } from "./probes/sshexec.ts";
 import { dataRecord } from "../lib/records.ts";
+import { forEachLimited } from "../lib/pool.ts";
 
 /**
  * Facts: what a server shows when asked over SSH, for `amadegi drift` (the
@@ -203,13 +204,8 @@ export async function collectFacts(server: FactsServer, expected: FactsExpectati
 /** Facts of many servers, at most `concurrency` asked at once, in the order given. */
 export async function collectAllFacts(requests: readonly { readonly server: FactsServer; readonly expected: FactsExpectation }[], options: FactsOptions): Promise<ServerFacts[]> {
   const results = new Array<ServerFacts>(requests.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < requests.length; i = next++) {
-      const r = requests[i];
-      if (r !== undefined) results[i] = await collectFacts(r.server, r.expected, options);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(requests.length, Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY)) }, worker));
+  await forEachLimited(requests, options.concurrency ?? DEFAULT_CONCURRENCY, async (r, i) => {
+    results[i] = await collectFacts(r.server, r.expected, options);
+  });
   return results;
 }

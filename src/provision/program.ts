@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { addDays } from "../model/dates.ts";
 import { formatFinding, hasErrors } from "../model/finding.ts";
 import { loadInventory } from "../model/load.ts";
 import { readPins } from "../model/pins.ts";
@@ -19,10 +20,6 @@ const CERT_EXTRA_DAYS = 90;
 
 function fromRoot(path: string): string {
   return isAbsolute(path) ? path : resolve(repoRoot, path);
-}
-
-function addDays(isoDate: string, days: number): string {
-  return new Date(Date.parse(`${isoDate}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 }
 
 async function inventoryOf(config: StackConfig, source: InventorySource): Promise<Inventory> {

@@ -2,7 +2,7 @@ import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Inventory } from "../../src/model/index.ts";
 import { parseIpv4 } from "../../src/model/net.ts";
-import { exactCover, formatBlock } from "../../src/rehearsal/cidr.ts";
+import { exactCover, formatBlock } from "../../src/model/net.ts";
 import { lossPercent, namespaceNames, planRehearsal, PLUMBING_RANGE } from "../../src/rehearsal/plan.ts";
 import { pakdashtModel } from "./fixture.ts";
 

@@ -74,6 +74,4 @@ export const OPERATORS_BY_TYPE: Record<ValueType, readonly string[]> = {
 export const ALL_OPERATORS = ["==", "!=", "<", "<=", ">", ">=", "contains", "matches"] as const;
 export type Operator = (typeof ALL_OPERATORS)[number];
 
-/** Duration units and their length in milliseconds. */
-export const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-export type DurationUnit = keyof typeof DURATION_UNITS;
+export { DURATION_UNITS, type DurationUnit } from "../../lib/duration.ts";

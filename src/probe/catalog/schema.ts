@@ -3,7 +3,7 @@ import { LINK_STATES, MEDIA, ROLES } from "../../model/index.ts";
 import { type Infer, INVALID, list, number, object, oneOf, optional, plainKind, required, scalar, type Schema, text, withDefault } from "../../model/schema/core.ts";
 import { id } from "../../model/schema/scalars.ts";
 import { PROBE_KINDS } from "../types.ts";
-import { DURATION_UNITS, type DurationUnit } from "./placeholders.ts";
+import { DURATION_UNITS, parseDuration } from "../../lib/duration.ts";
 import { dataRecord } from "../../lib/records.ts";
 
 /**
@@ -20,13 +20,11 @@ export type ObjectKind = (typeof OBJECTS)[number];
 /** `2s`, `500ms`: a duration in milliseconds. */
 export const duration = (options: { min: number; max: number }) =>
   scalar("a duration such as 2s or 500ms", (value, r, node) => {
-    const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/.exec(value.trim());
-    const unit = match?.[2] ?? "";
-    if (match === null || !Object.hasOwn(DURATION_UNITS, unit)) {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
       r.report("schema.bad-value", node, `"${value.slice(0, 30)}" is not a duration`, `write a number and a unit: ${Object.keys(DURATION_UNITS).join(", ")} (e.g. 2s)`);
       return INVALID;
     }
-    const ms = Number(match[1]) * DURATION_UNITS[unit as DurationUnit];
     if (ms < options.min || ms > options.max) {
       r.report("schema.bad-value", node, `${value} is outside ${options.min}ms…${options.max / 1000}s`, "pick a value in that range");
       return INVALID;

@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { forEachLimited } from "../../lib/pool.ts";
 
 /**
  * The election PKI, made with the openssl CLI on the machine that runs the
@@ -108,19 +109,14 @@ export async function signRequests(authority: Authority, csrDir: string, outDir:
     await writeAuthority(dir, authority);
     await writeFile(join(dir, "ext.cnf"), "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n");
     const span = String(days(validUntil));
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < serials.length) {
-        const name = serials[next++] as string;
-        const csr = join(csrDir, `${name}.csr`);
-        const { stdout } = await run("openssl", ["req", "-in", csr, "-noout", "-subject", "-nameopt", "multiline"], { timeout: 30_000 });
-        const cn = /commonName\s*=\s*(.+)/.exec(stdout)?.[1]?.trim();
-        if (cn !== name) throw new Error(`device request ${csr}: its CN is ${cn ?? "missing"}, not ${name}; the device must make a new request`);
-        await openssl(["x509", "-req", "-in", csr, "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", serial(), "-days", span, "-extfile", "ext.cnf", "-out", join(outDir, `.${name}.crt.new`)], dir);
-        await rename(join(outDir, `.${name}.crt.new`), join(outDir, `${name}.crt`));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
+    await forEachLimited(serials, parallel, async (name) => {
+      const csr = join(csrDir, `${name}.csr`);
+      const { stdout } = await run("openssl", ["req", "-in", csr, "-noout", "-subject", "-nameopt", "multiline"], { timeout: 30_000 });
+      const cn = /commonName\s*=\s*(.+)/.exec(stdout)?.[1]?.trim();
+      if (cn !== name) throw new Error(`device request ${csr}: its CN is ${cn ?? "missing"}, not ${name}; the device must make a new request`);
+      await openssl(["x509", "-req", "-in", csr, "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", serial(), "-days", span, "-extfile", "ext.cnf", "-out", join(outDir, `.${name}.crt.new`)], dir);
+      await rename(join(outDir, `.${name}.crt.new`), join(outDir, `${name}.crt`));
+    });
     await writeFile(join(outDir, ".ca.crt.new"), authority.certPem);
     await rename(join(outDir, ".ca.crt.new"), join(outDir, "ca.crt"));
     return serials;
