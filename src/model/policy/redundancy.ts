@@ -1,3 +1,4 @@
+import { noDiversePair, popChains } from "../links.ts";
 import type { Reporter } from "../report.ts";
 import type { Inventory, Link, Station } from "../types.ts";
 
@@ -9,17 +10,7 @@ import type { Inventory, Link, Station } from "../types.ts";
  */
 export function checkRedundancy(inv: Inventory, report: Reporter): void {
   const threshold = inv.election.policy.blindSpotDbm;
-  const chains = new Map<string, readonly string[]>();
-  const popsOf = (link: Link): readonly string[] => {
-    let chain = chains.get(link.pop);
-    if (chain === undefined) {
-      const list: string[] = [];
-      for (let id: string | undefined = link.pop; id !== undefined && !list.includes(id); id = inv.popsById.get(id)?.backhaul) list.push(id);
-      chain = list;
-      chains.set(link.pop, chain);
-    }
-    return chain;
-  };
+  const popsOf = popChains(inv);
   for (const station of inv.stations) {
     const counting: Link[] = [];
     station.links.forEach((link, index) => {
@@ -40,21 +31,10 @@ export function checkRedundancy(inv: Inventory, report: Reporter): void {
 }
 
 function checkFixed(station: Station, counting: readonly Link[], popsOf: (l: Link) => readonly string[], report: Reporter): void {
-  let reason = "";
-  for (let i = 0; i < counting.length; i++) {
-    for (let j = i + 1; j < counting.length; j++) {
-      const a = counting[i];
-      const b = counting[j];
-      if (a === undefined || b === undefined) continue;
-      const shared = popsOf(a).find((p) => popsOf(b).includes(p));
-      if (a.operator !== b.operator && shared === undefined) return;
-      if (reason === "") {
-        reason = a.operator === b.operator ? `${a.id} and ${b.id} are both ${a.operator}` : `${a.id} and ${b.id} both depend on ${shared}`;
-      }
-    }
-  }
+  const none = noDiversePair(counting, popsOf);
+  if (none === undefined) return;
   const count = `${counting.length} counting link${counting.length === 1 ? "" : "s"}`;
-  const why = reason === "" ? count : `${count}, but ${reason}`;
+  const why = none.reason === "" ? count : `${count}, but ${none.reason}`;
   report("redundancy.fixed-diversity", station.origin, ["links"], station.id, `fixed station ${station.id} has no two diverse links: ${why}`, "add a link from another operator through another exchange or tower, or record a waiver");
 }
 
