@@ -2,7 +2,8 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cidrContains, parseCidr, parseIpv4 } from "../../model/net.ts";
+import { checkAllowed, parseAllow } from "../../model/allow.ts";
+import { parseCidr, parseIpv4 } from "../../model/net.ts";
 import { inNetns } from "../../toolchain/netns.ts";
 import { knownHostsLine, pinnedSshArgv } from "../../toolchain/ssh.ts";
 
@@ -39,13 +40,10 @@ export interface RemoteResult {
 
 /** Refuse a target outside the stack's ranges, or a namespaced stack run from outside its namespace. */
 export function guardTarget(server: string, connection: Connection): void {
-  const address = parseIpv4(connection.host);
-  if (address === undefined) throw new Error(`server ${server}: ${connection.host} is not an IPv4 address; provisioning connects to inventory addresses only`);
-  const inside = connection.allow.some((text) => {
-    const range = parseCidr(text);
-    return range.ok && cidrContains(range, address);
-  });
-  if (!inside) throw new Error(`server ${server}: ${connection.host} is outside the ranges this stack may reach (${connection.allow.join(", ")}); nothing was sent — fix amadegi:probe.allow or the inventory`);
+  if (parseIpv4(connection.host) === undefined) throw new Error(`server ${server}: ${connection.host} is not an IPv4 address; provisioning connects to inventory addresses only`);
+  // Ranges that do not parse allow nothing here; the stack's settings report them where they are read.
+  const ranges = connection.allow.filter((text) => parseCidr(text).ok);
+  if (!checkAllowed(connection.host, parseAllow(ranges, "amadegi:probe.allow"))) throw new Error(`server ${server}: ${connection.host} is outside the ranges this stack may reach (${connection.allow.join(", ")}); nothing was sent — fix amadegi:probe.allow or the inventory`);
   if (connection.netns !== undefined && !inNetns(connection.netns)) {
     throw new Error(`server ${server}: this stack's engine must run inside network namespace ${connection.netns} (amadegi up re-runs itself there); nothing was sent`);
   }
