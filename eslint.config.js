@@ -24,6 +24,23 @@ export default tseslint.config(
     },
   },
   {
+    // The entry points of test/architecture/imports.test.ts that a lint rule can state without
+    // that test's list of exceptions: from outside their folders, drift and the report only
+    // through their index.ts. (The model's entry points, with their exceptions, are the test's.)
+    files: ["src/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { regex: "(^|/)drift/(?!index\\.ts$)", message: "Import drift through its entry point, drift/index.ts (test/architecture/imports.test.ts)." },
+            { regex: "(^|/)report/(?!index\\.ts$)", message: "Import the report through its entry point, report/index.ts (test/architecture/imports.test.ts)." },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ["bin/**/*.js", "scripts/**/*.js", "eslint.config.js"],
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },

@@ -11,7 +11,7 @@ import type { Server } from "./types.ts";
 /**
  * A pins overlay: SSH host keys (and users) that replace the inventory's
  * `servers[].ssh.hostKey` for one stack. The rehearsal writes one
- * (`.amadegi/rehearsal/pins.yaml`, src/rehearsal/sshd.ts `writePins`): its
+ * (`rehearsal/pins.yaml` of the state directory, src/rehearsal/sshd.ts `writePins`): its
  * servers are sshd processes on this machine with keys of their own, while the
  * inventory's pins are production's. Read like an inventory file (positions,
  * closed mappings, "did you mean"), and checked against the inventory it is

@@ -1,8 +1,8 @@
-import { formatBoth } from "./dates.ts";
+import { formatBoth, type IsoDate } from "./dates.ts";
 import type { Finding } from "./finding.ts";
 import type { Reporter } from "./report.ts";
-import { judgedElsewhere, RULES } from "./rules.ts";
-import type { Inventory } from "./types.ts";
+import { judgedElsewhere, RULES, type RuleId } from "./rules.ts";
+import type { Inventory, Waiver } from "./types.ts";
 
 /**
  * Apply waivers to the findings of stages 4–5: a live waiver (until today
@@ -36,4 +36,41 @@ export function applyWaivers(findings: readonly Finding[], inv: Inventory, repor
     }
   }
   return out;
+}
+
+/** What the waivers say of an item: the live waiver that accepts it, else the first that named it and expired. */
+export interface WaiverMatch {
+  readonly live?: Waiver;
+  readonly expired?: Waiver;
+}
+
+export type WaiverLookup = (rules: readonly RuleId[], items: readonly string[], date: IsoDate) => WaiverMatch;
+
+/**
+ * The one waiver lookup of what is judged after validate (the gate's criteria,
+ * drift): over the inventory's waivers, the query is the rules that may accept
+ * a deficiency and the items it may be named by, most specific first (a link,
+ * then its station). Candidates come item by item, each in the inventory's
+ * order; the first live on `date` (until on or after it) accepts, else the
+ * first candidate, expired, is named. No rule: nothing can accept it.
+ */
+export function waiverLookup(waivers: readonly Waiver[]): WaiverLookup {
+  const byItem = new Map<string, Waiver[]>();
+  for (const w of waivers) {
+    const named = byItem.get(w.item);
+    if (named === undefined) byItem.set(w.item, [w]);
+    else named.push(w);
+  }
+  return (rules, items, date) => {
+    let expired: Waiver | undefined;
+    for (const [i, item] of items.entries()) {
+      if (items.indexOf(item) !== i) continue; // an item named twice is looked up once
+      for (const w of byItem.get(item) ?? []) {
+        if (!rules.includes(w.rule)) continue;
+        if (w.until >= date) return { live: w };
+        expired ??= w;
+      }
+    }
+    return expired === undefined ? {} : { expired };
+  };
 }

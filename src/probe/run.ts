@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { ProbeError } from "../lib/errors.ts";
+import { statePaths } from "../lib/state.ts";
 import { type Finding, hasErrors, loadInventory } from "../model/index.ts";
 import { type PinOverlay, readPins } from "../model/pins.ts";
 import { assertAllowed, parseAllow } from "./allow.ts";
@@ -13,7 +14,7 @@ import { createProbes } from "./probes/index.ts";
 import type { IcmpOptions } from "./probes/options.ts";
 import type { ProgressStream } from "./progress.ts";
 import { directSpawner, startSpawner } from "./spawner.ts";
-import { pinsPath, readStackSettings } from "./stackconfig.ts";
+import { readStackSettings, type StackSettingsResult } from "./stackconfig.ts";
 import { buildTargets, parseSelect, provincesOf } from "./targets.ts";
 
 /**
@@ -25,11 +26,15 @@ import { buildTargets, parseSelect, provincesOf } from "./targets.ts";
 export interface CheckOptions {
   readonly stack: string;
   readonly stacksDir?: string;
+  /** The stack's settings, already read (the CLI reads them once); default: read from stacksDir. */
+  readonly settings?: StackSettingsResult;
   readonly inventory: string;
   readonly checks: string;
   readonly select?: string;
   readonly deadlineMs: number;
   readonly out?: string;
+  /** Where results go when `out` is not given (default: the state directory's results/). */
+  readonly resultsDir?: string;
   readonly progress?: ProgressStream;
   readonly signal?: AbortSignal;
   /** argv prefix for fping (e.g. inside a namespace); default ["fping"]. */
@@ -43,7 +48,7 @@ export type CheckOutcome =
   | { readonly ran: true; readonly report: CampaignReport; readonly targets: number; readonly unaddressed: number; readonly inventoryFindings: readonly Finding[] };
 
 export async function check(options: CheckOptions): Promise<CheckOutcome> {
-  const stack = readStackSettings(options.stack, options.stacksDir);
+  const stack = options.settings ?? readStackSettings(options.stack, options.stacksDir);
   if (stack.probe === undefined) return { ran: false, findings: stack.findings };
   const loaded = await loadInventory(options.inventory);
   if (loaded.inventory === undefined) return { ran: false, findings: loaded.findings };
@@ -56,11 +61,11 @@ export async function check(options: CheckOptions): Promise<CheckOutcome> {
   if (stack.probe.pins !== undefined) {
     // The stack's servers are not the inventory's pins (the rehearsal's sshd have keys of their own):
     // without the overlay every ssh result would be a false `down`, so its absence stops the campaign.
-    const file = pinsPath(stack.probe.pins, options.stacksDir);
+    const file = stack.probe.pins;
     if (!existsSync(file)) {
       throw new ProbeError(`the pins overlay ${file} (${stack.file} amadegi:probe.pins) does not exist`, {
         file,
-        hint: "run `amadegi rehearsal up` first (it writes the overlay); with --state or AMADEGI_STATE_DIR, point amadegi:probe.pins at that directory's rehearsal/pins.yaml",
+        hint: "run `amadegi rehearsal up` first (it writes the overlay); a rehearsal kept elsewhere (`rehearsal up --state DIR`): point amadegi:probe.pins at DIR/pins.yaml (a relative path is read from the state directory, $AMADEGI_STATE_DIR)",
       });
     }
     const read = readPins(file, inventory.servers, { stack: options.stack });
@@ -87,7 +92,7 @@ export async function check(options: CheckOptions): Promise<CheckOutcome> {
       icmp: (tuning) => icmpProbe({ allow, spawner, icmp: { ...icmp, count: tuning.count, intervalMs: tuning.intervalMs } }),
     };
     const started = new Date();
-    const out = options.out ?? join(".amadegi", "results", `${options.stack}-${started.toISOString().replace(/[:.]/g, "-")}.jsonl`);
+    const out = options.out ?? join(options.resultsDir ?? statePaths().results, `${options.stack}-${started.toISOString().replace(/[:.]/g, "-")}.jsonl`);
     const report = await runCampaign({
       stack: options.stack,
       from: stack.probe.from ?? hostname(),

@@ -1,70 +1,65 @@
 import { existsSync } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { isAbsolute } from "node:path";
 import { ProbeError } from "../lib/errors.ts";
+import { inState, stateDir } from "../lib/state.ts";
 import type { Finding } from "../model/finding.ts";
-import { type Infer, INVALID, list, number, object, optional, required, type Schema, scalar, text, withDefault } from "../model/schema/core.ts";
-import { cidr } from "../model/schema/scalars.ts";
-import { readStackKey } from "../model/stackfile.ts";
+import { type ProbeSettings, readStackSettingsFile, requireSettings, STACK_NAME, type StackSettingsFile, type StackSettingsOptions, stackSettingsPath } from "../model/stackfile.ts";
 
-/** A path to a YAML file (`….yaml`), at most 500 characters. */
-function yamlFile(): Schema<string> {
-  return scalar("a path to a .yaml file", (value, r, node) => {
-    if (value.length <= 500 && /\.ya?ml$/.test(value) && !value.includes("\0")) return value;
-    r.report("schema.bad-value", node, `"${value.slice(0, 60)}" is not a path to a .yaml file`, "write e.g. pins: .amadegi/rehearsal/pins.yaml (relative to the repository root)");
-    return INVALID;
-  });
-}
+export type { ProbeSettings } from "../model/stackfile.ts";
 
 /**
- * The probe settings of a stack, read from `stacks/Pulumi.<stack>.yaml`
- * (key `amadegi:probe`) without the Pulumi engine: a campaign must be able to
- * run where no engine is installed. Other keys of the file belong to Pulumi
- * and the provisioning layer and are left alone.
+ * The probe settings of a stack (`amadegi:probe` of `stacks/Pulumi.<stack>.yaml`),
+ * without the Pulumi engine: a campaign must be able to run where no engine is
+ * installed. The file is read by src/model/stackfile.ts, the one schema of a
+ * stack's settings; here is only what probing requires of it.
  */
-export const probeSettings = object({
-  allow: required(list(cidr(), { min: 1 }), "the address ranges this stack may probe (CIDR); nothing else is ever sent a packet"),
-  maxRate: withDefault(number({ min: 1, max: 1_000_000, integer: true, unit: "probes/s" }), 20_000, "the global ceiling on new probes per second"),
-  concurrency: withDefault(number({ min: 1, max: 20_000, integer: true }), 1024, "probes in flight at once"),
-  from: optional(text({ max: 100 }), "where the campaign observes from (host, namespace); default: the host name"),
-  netns: optional(text({ max: 100 }), "the network namespace campaigns run in (the rehearsal's amadegi-r-probe); amadegi check re-runs itself inside it"),
-  ca: optional(text({ max: 500 }), "PEM bundle of the election CA that tls/https chains must lead to"),
-  clientCert: optional(text({ max: 500 }), "PEM client certificate for mTLS endpoints"),
-  clientKey: optional(text({ max: 500 }), "PEM key of the client certificate"),
-  pins: optional(
-    yamlFile(),
-    "a pins overlay (the rehearsal's .amadegi/rehearsal/pins.yaml) whose SSH host keys and users replace the inventory's; relative to the stacks directory's parent (the repository root)",
-  ),
-});
-
-export type ProbeSettings = Infer<typeof probeSettings>;
-
-/**
- * Where `amadegi:probe.pins` points: a relative path is read from the stacks
- * directory's parent (the repository root for `stacks/`), so the setting means
- * the same file whatever the working directory; an absolute path as written.
- */
-export function pinsPath(pins: string, stacksDir = "stacks"): string {
-  return isAbsolute(pins) ? pins : join(dirname(resolve(stacksDir)), pins);
-}
-
 export interface StackSettingsResult {
   readonly file: string;
+  /** With `pins` and `ca` resolved against the state directory. */
   readonly probe?: ProbeSettings;
-  readonly findings: Finding[];
+  /** Every finding of the file, not only the probe's: all of them at once. */
+  readonly findings: readonly Finding[];
 }
 
 const KEY = "amadegi:probe";
 
-/** Read `amadegi:probe` of stack `stack` from `dir` (default `stacks/`). */
-export function readStackSettings(stack: string, dir = "stacks"): StackSettingsResult {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(stack)) {
+/**
+ * Stack `stack`'s settings file in `dir` (default `stacks/`), read once; a
+ * name that is no stack name or a file that is not there is a ProbeError.
+ * Pass the result to `probeSettingsOf` and to provisioning's `stackFileOf`.
+ */
+export function openStackSettings(stack: string, dir = "stacks", options: StackSettingsOptions = {}): StackSettingsFile {
+  if (!STACK_NAME.test(stack)) {
     throw new ProbeError(`"${stack}" is not a stack name`, { hint: "stack names are letters, digits, '.', '_' and '-'" });
   }
-  const file = join(dir, `Pulumi.${stack}.yaml`);
+  const file = stackSettingsPath(dir, stack);
   if (!existsSync(file)) throw new ProbeError(`no stack settings ${file}`, { file, hint: `create it, or pass --stack with one of the stacks in ${dir}/` });
-  const { value, findings } = readStackKey(file, KEY, probeSettings, {
-    message: `${file} has no ${KEY} (the ranges this stack may probe)`,
-    hint: `add under config:\n  ${KEY}:\n    allow: [10.0.0.0/8]   # the stack's own ranges only`,
-  });
-  return value === undefined ? { file, findings } : { file, probe: value, findings };
+  return readStackSettingsFile(file, options);
 }
+
+/** What probing requires of settings read: `amadegi:probe` with its `allow` ranges. */
+export function probeSettingsOf(read: StackSettingsFile): StackSettingsResult {
+  const required = requireSettings(read, [
+    {
+      key: KEY,
+      message: `${read.file} has no ${KEY} (the ranges this stack may probe)`,
+      hint: `add under config:\n  ${KEY}:\n    allow: [10.0.0.0/8]   # the stack's own ranges only`,
+    },
+    { key: KEY, field: "allow", message: 'missing field "allow"', hint: "add allow: the address ranges this stack may probe (CIDR); nothing else is ever sent a packet" },
+  ]);
+  const probe = required.settings?.[KEY];
+  return probe === undefined ? { file: read.file, findings: required.findings } : { file: read.file, probe, findings: required.findings };
+}
+
+/** Read `amadegi:probe` of stack `stack` from `dir` (default `stacks/`). */
+export function readStackSettings(stack: string, dir = "stacks", options: StackSettingsOptions = {}): StackSettingsResult {
+  return probeSettingsOf(openStackSettings(stack, dir, options));
+}
+
+/**
+ * @deprecated `readStackSettings` returns `pins` and `ca` resolved against the
+ * state directory already: this returns such a path unchanged (and resolves a
+ * relative one there, never against `stacksDir`). Kept while
+ * src/rehearsal/drill/run.ts and src/readiness/drift/run.ts still call it.
+ */
+export const pinsPath: (pins: string, stacksDir?: string) => string = (pins) => (isAbsolute(pins) ? pins : inState(pins, stateDir()));

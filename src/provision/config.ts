@@ -1,9 +1,9 @@
 import { isAbsolute, join, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { checkStackSettings, DEFAULT_INVENTORY, type Environment, environments, isEnvironment, mappingKeys, type StackSettings } from "../model/stackfile.ts";
 import { repoRoot } from "../toolchain/paths.ts";
 
-export const environments = ["rehearsal", "staging", "production"] as const;
-export type Environment = (typeof environments)[number];
+export { environments, type Environment } from "../model/stackfile.ts";
 
 /** The stack's settings, read once and checked (STYLE.md: one config.ts per program). */
 export interface StackConfig {
@@ -15,53 +15,80 @@ export interface StackConfig {
   readonly allow: readonly string[];
   /** The namespace the stack's engine runs in (`amadegi:probe.netns`; the rehearsal's amadegi-r-probe). */
   readonly netns?: string;
-  /** The pins overlay (`amadegi:probe.pins`), relative to the repository root: host keys, users, roots, control key. */
+  /** The pins overlay (`amadegi:probe.pins`), resolved against the state directory: host keys, users, roots, control key. */
   readonly pins?: string;
   /** The private key provisioning logs in with when no overlay names one (`amadegi:ssh.identityFile`). */
   readonly identityFile?: string;
-  /** Where devices leave requests and pick up certificates (`amadegi:devices`), relative to the repository root. */
+  /** Where devices leave requests and pick up certificates (`amadegi:devices`), resolved against the state directory. */
   readonly devices?: { readonly requests: string; readonly issued: string };
-  /** Where the stack leaves the authority's certificate (`amadegi:pki.caFile`), relative to the repository root. */
+  /** Where the stack leaves the authority's certificate (`amadegi:pki.caFile`), resolved against the state directory. */
   readonly caFile?: string;
 }
 
-interface ProbeKey {
-  readonly allow?: unknown;
-  readonly netns?: unknown;
-  readonly pins?: unknown;
+/**
+ * Pulumi's config object as the stack settings' schema reads it: the
+ * `amadegi:` keys, a mapping's value (Pulumi keeps it as JSON text) as an
+ * object. Text that is not JSON stays text, which the schema refuses.
+ */
+function amadegiValues(config: Readonly<Record<string, string>>): Record<string, unknown> {
+  const mappings = mappingKeys();
+  const values: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(config)) {
+    if (!key.startsWith("amadegi:")) continue;
+    let value: unknown = raw;
+    if (mappings.has(key)) {
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        // Left as text: the schema says it is not a mapping.
+      }
+    }
+    values[key] = value;
+  }
+  return values;
 }
 
-function strings(value: unknown): string[] | undefined {
-  return Array.isArray(value) && value.every((v) => typeof v === "string") ? value : undefined;
-}
-
-export function readStackConfig(): StackConfig {
-  const config = new pulumi.Config("amadegi");
-  const stack = pulumi.getStack();
-  const file = `stacks/Pulumi.${stack}.yaml`;
-  const environment = config.require("environment");
-  if (!(environments as readonly string[]).includes(environment)) {
-    throw new Error(`stack ${stack}: amadegi:environment is "${environment}"; set it to one of ${environments.join(", ")} in ${file}`);
-  }
-  const probe = config.getObject<ProbeKey>("probe") ?? {};
-  const allow = strings(probe.allow) ?? [];
-  const ssh = config.getObject<{ identityFile?: unknown }>("ssh") ?? {};
-  const pki = config.getObject<{ caFile?: unknown }>("pki") ?? {};
-  const devices = config.getObject<{ requests?: unknown; issued?: unknown }>("devices");
-  if (devices !== undefined && (typeof devices.requests !== "string" || typeof devices.issued !== "string")) {
-    throw new Error(`stack ${stack}: amadegi:devices needs requests and issued (directories) in ${file}`);
-  }
+/** The program's view of settings that passed the schema. */
+export function stackConfigOf(stack: string, environment: Environment, settings: StackSettings): StackConfig {
+  const probe = settings["amadegi:probe"];
+  const identityFile = settings["amadegi:ssh"]?.identityFile;
+  const caFile = settings["amadegi:pki"]?.caFile;
+  const devices = settings["amadegi:devices"];
   return {
     stack,
-    environment: environment as Environment,
-    inventory: config.get("inventory") ?? "inventory",
-    allow,
-    ...(typeof probe.netns === "string" ? { netns: probe.netns } : {}),
-    ...(typeof probe.pins === "string" ? { pins: probe.pins } : {}),
-    ...(typeof ssh.identityFile === "string" ? { identityFile: ssh.identityFile } : {}),
-    ...(typeof pki.caFile === "string" ? { caFile: pki.caFile } : {}),
-    ...(devices === undefined ? {} : { devices: { requests: devices.requests as string, issued: devices.issued as string } }),
+    environment,
+    inventory: settings["amadegi:inventory"] ?? DEFAULT_INVENTORY,
+    allow: probe?.allow ?? [],
+    ...(probe?.netns === undefined ? {} : { netns: probe.netns }),
+    ...(probe?.pins === undefined ? {} : { pins: probe.pins }),
+    ...(identityFile === undefined ? {} : { identityFile }),
+    ...(caFile === undefined ? {} : { caFile }),
+    ...(devices === undefined ? {} : { devices: { requests: devices.requests, issued: devices.issued } }),
   };
+}
+
+/**
+ * Read inside the program, from Pulumi's config (what the engine read from
+ * stacks/Pulumi.<stack>.yaml), checked against the one schema of a stack's
+ * settings (src/model/stackfile.ts). Every finding stops the program, named
+ * by its key; `amadegi:probe.allow` and the SSH key are required by the
+ * program itself, which names them.
+ */
+export function readStackConfig(): StackConfig {
+  const stack = pulumi.getStack();
+  const file = `stacks/Pulumi.${stack}.yaml`;
+  const values = amadegiValues(pulumi.runtime.allConfig());
+  const environment = values["amadegi:environment"];
+  if (environment === undefined) throw new Error(`stack ${stack} has no amadegi:environment; set it to one of ${environments.join(", ")} in ${file}`);
+  if (typeof environment !== "string" || !isEnvironment(environment)) {
+    throw new Error(`stack ${stack}: amadegi:environment is "${String(environment).slice(0, 60)}"; set it to one of ${environments.join(", ")} in ${file}`);
+  }
+  const read = checkStackSettings(`${file} (as Pulumi read it)`, values);
+  const errors = read.findings.filter((f) => f.severity === "error");
+  if (errors.length > 0 || read.settings === undefined) {
+    throw new Error(`stack ${stack}: the settings in ${file} do not pass their schema:\n${errors.map((f) => `  ${f.item}: ${f.message} (${f.hint})`).join("\n")}`);
+  }
+  return stackConfigOf(stack, environment, read.settings);
 }
 
 /** Where the program reads the inventory from, and the committee its waivers are checked against. */

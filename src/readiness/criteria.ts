@@ -1,92 +1,28 @@
-import type { CriterionId, Inventory, IsoDate, Link, Milestone, Role, RuleId, Server, Station, Waiver } from "../model/index.ts";
-import { formatBoth, parseInstant } from "../model/index.ts";
-import { daysBetween } from "../model/dates.ts";
-import type { DriftItem, LatestDrift } from "./drift.ts";
+import { countingLinks, type CriterionId, daysBetween, formatBoth, type Inventory, isBlindSpot, type IsoDate, type Link, noDiversePair, parseInstant, popChain, type Role, type Server, type Station, waiverLookup } from "../model/index.ts";
+import type { Criterion, CriterionContext, Measure, Offender } from "./criterion.ts";
+import type { DriftItem } from "./drift/index.ts";
 import { type Evidence, isHealthy, type Observed } from "./evidence.ts";
-import { dataRecord } from "../lib/records.ts";
+import { OUR_TEAM } from "./owners.ts";
 
 /**
  * The readiness criteria, by id. Each measures, over the inventory and the
  * latest evidence, how many objects (stations, links, devices, servers, roles)
  * meet it and which do not, with the owner of each one that does not: the
  * operator, the municipality, the education department, the governorate, or
- * our own team (`it-committee`). The gate (gate.ts) applies thresholds and
- * waivers to these measures; a criterion never decides pass or fail itself.
+ * our own team (`it-committee`). The judge (judge.ts, for the gate) applies
+ * thresholds and waivers to these measures; a criterion never decides pass or
+ * fail itself. What a criterion is: criterion.ts.
  *
  * The model owns the list of ids (CRITERIA in src/model/schema/files.ts, so
  * `validate` catches a typo); this registry implements every one of them, and
  * a test keeps the two identical.
  */
 
-/** Our own team: central servers, declaring links, devices. */
-export const OUR_TEAM = "it-committee";
-
-export type OffenderKind = "station" | "link" | "device" | "server" | "role";
-
-export interface Offender {
-  /** The id of what is not ready: a station, link, server id, or `role:<role>`. */
-  readonly id: string;
-  readonly kind: OffenderKind;
-  readonly station?: string;
-  readonly district?: string;
-  /** Who has to act: an operator id, municipality, education, governorate, mosque, health, or it-committee. */
-  readonly owner: string;
-  /** One line for a person: what is wrong, with the observed value. */
-  readonly reason: string;
-  /** Higher is worse: offenders are listed worst first. */
-  readonly severity: number;
-}
-
-export type Measure =
-  | { readonly total: number; readonly good: number; readonly offenders: readonly Offender[]; readonly note?: string }
-  | { readonly cannotJudge: string };
-
-export interface CriterionContext {
-  readonly inventory: Inventory;
-  /** Absent when no results were given (criteria that need them cannot judge). */
-  readonly evidence?: Evidence;
-  /** The day being judged (lifecycle dates, waivers). */
-  readonly date: IsoDate;
-  readonly milestone: Milestone;
-  /** The instant from which device check-ins count. */
-  readonly checkinsSince: string;
-  /** The latest drift report of the results' stack (`amadegi drift`); absent: none was looked for. */
-  readonly drift?: LatestDrift;
-}
-
-export interface Criterion {
-  readonly id: CriterionId;
-  readonly title: { readonly en: string; readonly fa: string };
-  /** Whether it reads probe results (without them it cannot judge). */
-  readonly needsResults: boolean;
-  /** Waivers of these model rules, naming an offender (or its station), accept it. */
-  readonly waivedBy: readonly RuleId[];
-  /** Handled by the gate's sign-off step, not by a measure. */
-  readonly signoff?: true;
-  measure(ctx: CriterionContext): Measure;
-}
-
 // Severity bands: what the committee should chase first.
 const SEVERITY = { overdue: 100, down: 50, unreachable: 40, notObserved: 30, unknown: 20, pending: 10 } as const;
 
 function statusSeverity(status: string): number {
   return status === "down" ? SEVERITY.down : status === "unreachable" ? SEVERITY.unreachable : status === "unknown" ? SEVERITY.unknown : SEVERITY.notObserved;
-}
-
-/** The points of presence a link depends on: its pop and the pop's backhaul chain. */
-function popChain(inv: Inventory, link: Link): string[] {
-  const chain: string[] = [];
-  for (let id: string | undefined = link.pop; id !== undefined && !chain.includes(id); id = inv.popsById.get(id)?.backhaul) chain.push(id);
-  return chain;
-}
-
-function isBlindSpot(inv: Inventory, link: Link): boolean {
-  return link.medium === "mobile" && link.survey !== undefined && link.survey.signalDbm < inv.election.policy.blindSpotDbm;
-}
-
-/** A link that counts toward a station's paths (ADR 0002): not retired, not a blind spot. */
-function counting(inv: Inventory, station: Station): Link[] {
-  return station.links.filter((l) => l.lifecycle.state !== "retired" && !isBlindSpot(inv, l));
 }
 
 /** What the evidence says of a link: its probes, or else its device's check-in over it. */
@@ -171,7 +107,7 @@ const linksLive: Criterion = {
     let total = 0;
     const offenders: Offender[] = [];
     for (const station of ctx.inventory.stations) {
-      for (const link of counting(ctx.inventory, station)) {
+      for (const link of countingLinks(ctx.inventory, station)) {
         total++;
         if (link.lifecycle.state !== "live") {
           offenders.push(notLive(station, link, ctx.date));
@@ -218,7 +154,7 @@ const fixedDiversePaths: Criterion = {
     for (const station of inv.stations) {
       if (station.kind !== "fixed") continue;
       total++;
-      const links = counting(inv, station);
+      const links = countingLinks(inv, station);
       const healthy = links.filter((l) => l.lifecycle.state === "live" && isHealthy(linkObserved(ev, l)?.status));
       if (hasDiversePair(inv, healthy)) continue;
       const sick = links.filter((l) => !healthy.includes(l));
@@ -233,16 +169,7 @@ const fixedDiversePaths: Criterion = {
 };
 
 function hasDiversePair(inv: Inventory, links: readonly Link[]): boolean {
-  for (let i = 0; i < links.length; i++) {
-    for (let j = i + 1; j < links.length; j++) {
-      const a = links[i];
-      const b = links[j];
-      if (a === undefined || b === undefined || a.operator === b.operator) continue;
-      const chain = popChain(inv, a);
-      if (!popChain(inv, b).some((p) => chain.includes(p))) return true;
-    }
-  }
-  return false;
+  return noDiversePair(links, (l) => popChain(inv, l)) === undefined;
 }
 
 function serverOffender(server: Server, reason: string, status: string): Offender {
@@ -348,7 +275,7 @@ const devicesCheckedIn: Criterion = {
     let total = 0;
     const offenders: Offender[] = [];
     for (const station of ctx.inventory.stations) {
-      for (const link of counting(ctx.inventory, station)) {
+      for (const link of countingLinks(ctx.inventory, station)) {
         total++;
         const c = ev.checkins.get(link.id);
         const device = station.device.serial;
@@ -387,7 +314,7 @@ const noBlindSpot: Criterion = {
       for (const link of station.links) {
         if (link.lifecycle.state === "retired" || !isBlindSpot(inventory, link)) continue;
         total++;
-        if (counting(inventory, station).length === 0) {
+        if (countingLinks(inventory, station).length === 0) {
           offenders.push({ ...linkOffender(station, link, `blind spot (${link.survey?.signalDbm} dBm) and the station has no other counting link`, SEVERITY.down), owner: link.operator });
         }
       }
@@ -422,15 +349,14 @@ const noUnwaivedDrift: Criterion = {
     if (latest.ageHours < -0.1) return { cannotJudge: `the drift report ${latest.file} is dated ${r.at}, in the future: check the clock, then ${again}` };
     const offenders: Offender[] = [];
     const waivers = new Set<string>();
+    const waiverOf = waiverLookup(ctx.inventory.waivers);
     for (const item of r.items) {
       if (item.kind === "unreachable") continue;
-      const named = item.rule === undefined ? [] : ctx.inventory.waivers.filter((w) => w.rule === item.rule && w.item === item.object);
-      const live = named.find((w) => w.until >= ctx.date);
+      const { live, expired } = waiverOf(item.rule === undefined ? [] : [item.rule], [item.object], ctx.date);
       if (live !== undefined) {
         waivers.add(live.id);
         continue;
       }
-      const expired = named[0];
       const what = item.subject === undefined ? item.detail : item.detail.includes(item.subject) ? item.detail : `${item.subject}: ${item.detail}`;
       offenders.push({
         id: item.object,
@@ -480,88 +406,3 @@ const all: readonly Criterion[] = [
 ];
 
 export const CRITERIA_REGISTRY: ReadonlyMap<CriterionId, Criterion> = new Map(all.map((c) => [c.id, c]));
-
-// ------------------------------------------------------------------------------------------
-// Thresholds and waivers: a measure becomes a judged criterion.
-
-export interface WaivedOffender extends Offender {
-  readonly waiver: { readonly id: string; readonly approvedBy: string; readonly until: IsoDate; readonly rule: string };
-}
-
-export interface ExpiredWaiver {
-  readonly id: string;
-  readonly item: string;
-  readonly approvedBy: string;
-  readonly until: IsoDate;
-}
-
-export interface Judged {
-  readonly id: CriterionId;
-  readonly title: Criterion["title"];
-  /** pass, fail, or cannot-judge (never a pass). */
-  readonly outcome: "pass" | "fail" | "cannot-judge";
-  /** Share of objects meeting it, % (waived offenders not included). */
-  readonly measured: number;
-  /** Share with waived offenders counted as meeting it, %. */
-  readonly withWaivers: number;
-  /** The share required, %. */
-  readonly threshold: number;
-  readonly total: number;
-  readonly good: number;
-  /** Unwaived offenders, worst first. */
-  readonly offenders: readonly Offender[];
-  readonly waived: readonly WaivedOffender[];
-  /** Waivers past their date that named an offender: each fails the criterion. */
-  readonly expired: readonly ExpiredWaiver[];
-  readonly byOwner: Readonly<Record<string, number>>;
-  readonly note?: string;
-  readonly reason?: string;
-}
-
-const floor2 = (n: number): number => Math.floor(n * 100 + 1e-9) / 100;
-
-export function judge(criterion: Criterion, measure: Measure, threshold: number, waivers: readonly Waiver[], date: IsoDate): Judged {
-  const base = { id: criterion.id, title: criterion.title, threshold };
-  if ("cannotJudge" in measure) {
-    return { ...base, outcome: "cannot-judge", measured: 0, withWaivers: 0, total: 0, good: 0, offenders: [], waived: [], expired: [], byOwner: {}, reason: measure.cannotJudge };
-  }
-  const relevant = waivers.filter((w) => (criterion.waivedBy as readonly string[]).includes(w.rule));
-  const byItem = new Map<string, Waiver[]>();
-  for (const w of relevant) byItem.set(w.item, [...(byItem.get(w.item) ?? []), w]);
-  const offenders: Offender[] = [];
-  const waived: WaivedOffender[] = [];
-  const expired: ExpiredWaiver[] = [];
-  for (const o of measure.offenders) {
-    const candidates = [...(byItem.get(o.id) ?? []), ...(o.station === undefined || o.station === o.id ? [] : (byItem.get(o.station) ?? []))];
-    const live = candidates.find((w) => w.until >= date);
-    if (live !== undefined) {
-      waived.push({ ...o, waiver: { id: live.id, approvedBy: live.approvedBy, until: live.until, rule: live.rule } });
-      continue;
-    }
-    const past = candidates[0];
-    if (past !== undefined) expired.push({ id: past.id, item: o.id, approvedBy: past.approvedBy, until: past.until });
-    offenders.push(past === undefined ? o : { ...o, reason: `${o.reason} [waiver ${past.id} expired on ${formatBoth(past.until)}]` });
-  }
-  offenders.sort((a, b) => b.severity - a.severity || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const byOwner = dataRecord<number>();
-  for (const o of offenders) byOwner[o.owner] = (byOwner[o.owner] ?? 0) + 1;
-  const total = measure.total;
-  // Shown rounded down, judged exactly: 119,999 of 120,000 is 99.99%, never 100%.
-  const measured = total === 0 ? 100 : floor2((100 * measure.good) / total);
-  const withWaivers = total === 0 ? 100 : floor2((100 * (measure.good + waived.length)) / total);
-  const pass = (measure.good + waived.length) * 100 >= threshold * total && expired.length === 0;
-  return {
-    ...base,
-    outcome: pass ? "pass" : "fail",
-    measured,
-    withWaivers,
-    total,
-    good: measure.good,
-    offenders,
-    waived,
-    expired,
-    byOwner,
-    ...(measure.note === undefined ? {} : { note: measure.note }),
-    ...(expired.length > 0 ? { reason: `expired waiver${expired.length === 1 ? "" : "s"}: ${[...new Set(expired.map((e) => e.id))].join(", ")}` } : {}),
-  };
-}

@@ -3,10 +3,12 @@ import { open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ExitCode } from "../lib/exit.ts";
 import { UsageError } from "../lib/errors.ts";
-import { type CriterionId, type Inventory, type IsoDate, type Milestone, parseInstant, todayIn } from "../model/index.ts";
-import { CRITERIA_REGISTRY, type ExpiredWaiver, judge, type Judged } from "./criteria.ts";
-import type { LatestDrift } from "./drift.ts";
+import { addDays, type CriterionId, type Inventory, type IsoDate, type Milestone, parseInstant, todayIn } from "../model/index.ts";
+import { CRITERIA_REGISTRY } from "./criteria.ts";
+import { type LatestDrift, readLatestDrift } from "./drift/index.ts";
 import { type Evidence, readEvidence } from "./evidence.ts";
+import { type UnfitWords, whyUnfit } from "./fitness.ts";
+import { type ExpiredWaiver, judge, type Judged } from "./judge.ts";
 import { History } from "./history.ts";
 import { blobAt, type Committed, committedState, isAncestor, mainBranch } from "./committed.ts";
 import { type Approval, type ApprovalCheck, checkApprovals, quorum } from "./signoff.ts";
@@ -184,7 +186,7 @@ export async function gate(options: GateOptions): Promise<GateRun> {
 
   // The latest drift report of the stack the results are of (no-unwaived-drift, the report's drift section).
   const stack = evidence?.header?.stack;
-  const drift = options.driftDir === undefined || stack === undefined ? undefined : await (await import("./drift.ts")).readLatestDrift(options.driftDir, stack, now);
+  const drift = options.driftDir === undefined || stack === undefined ? undefined : await readLatestDrift(options.driftDir, stack, now);
 
   const since = milestone.checkinsSince ?? addDays(milestone.due, -7);
   const judged: Judged[] = [];
@@ -256,13 +258,17 @@ function describeResults(ev: Evidence, now: Date): ResultsInfo {
   };
 }
 
+/** How the gate says results cannot be judged: a sentence per reason. */
+const GATE_WORDS: UnfitWords = {
+  noHeader: (file) => `${file} has no campaign header: not a results file of \`amadegi check\``,
+  noEnd: (file) => `${file} has no end record: the campaign was interrupted, the results are partial`,
+  invalid: (footer) => `campaign ${footer.id} is marked invalid (${footer.invalid.join("; ") || "no reason given"}): run it again`,
+  damaged: (file, lines) => `${file} has ${lines.length} damaged line${lines.length === 1 ? "" : "s"} (first: line ${lines[0]})`,
+};
+
 /** Whether a results file is fit to judge a milestone: every reason it is not. */
 function fitness(ev: Evidence, info: ResultsInfo, milestone: Milestone): string[] {
-  const reasons: string[] = [];
-  if (ev.header === undefined) reasons.push(`${ev.file} has no campaign header: not a results file of \`amadegi check\``);
-  if (ev.footer === undefined) reasons.push(`${ev.file} has no end record: the campaign was interrupted, the results are partial`);
-  else if (!ev.footer.valid) reasons.push(`campaign ${ev.footer.id} is marked invalid (${ev.footer.invalid.join("; ") || "no reason given"}): run it again`);
-  if (ev.damaged.length > 0) reasons.push(`${ev.file} has ${ev.damaged.length} damaged line${ev.damaged.length === 1 ? "" : "s"} (first: line ${ev.damaged[0]})`);
+  const reasons = whyUnfit(ev, GATE_WORDS);
   // Results whose age cannot be told are as good as stale (fail closed).
   const when = ev.footer?.finishedAt ?? ev.header?.startedAt;
   if (when !== undefined && info.ageHours === undefined) reasons.push(`${ev.file} is dated ${JSON.stringify(when.slice(0, 40))}, not a time: its age cannot be judged`);
@@ -274,10 +280,6 @@ function fitness(ev: Evidence, info: ResultsInfo, milestone: Milestone): string[
     if (unknown > milestone.maxUnknownPercent) reasons.push(`${ev.counts.unknown} of ${ev.total} results are unknown (${unknown.toFixed(1)}%), more than milestone ${milestone.id} allows (${milestone.maxUnknownPercent}%): the campaign did not finish in time`);
   }
   return reasons;
-}
-
-function addDays(date: IsoDate, days: number): IsoDate {
-  return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 }
 
 /** A manifest is a few hundred bytes, a signature under 2 KiB: anything larger is not an approval. */

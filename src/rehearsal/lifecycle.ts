@@ -17,7 +17,7 @@ import type { SupervisorSpec } from "./supervise.ts";
 export interface RehearsalOptions {
   /** The inventory directory. */
   readonly inventory: string;
-  /** Where the marker, configs, logs and kept keys live (default `.amadegi/rehearsal`). */
+  /** Where the marker, configs, logs and kept keys live (the CLI's default: `statePaths().rehearsal.dir`, rehearsal/ of the state directory). */
   readonly stateDir: string;
   /** Namespace name prefix: `amadegi-r-` (tests use `amadegi-r-<tag>-`). */
   readonly prefix?: string;

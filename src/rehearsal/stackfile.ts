@@ -1,27 +1,32 @@
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { writeFileAtomic } from "../lib/fs.ts";
-import { repoRoot } from "../toolchain/paths.ts";
+import { rehearsalPaths, repoRoot } from "../lib/state.ts";
 import { namespaceNames } from "./plan.ts";
 
 /**
  * The rehearsal stack's settings for a rehearsal kept somewhere else: the
  * tracked `stacks/Pulumi.rehearsal.yaml` names the default namespaces and the
- * default state directory (`.amadegi/rehearsal`); a rehearsal with its own
- * prefix and state (a test, a benchmark, a second rehearsal on one machine)
- * needs the same settings pointed at its own probing namespace, pins overlay,
- * authority certificate and devices. Every replaced line must be there: a
- * template that lost one is refused, naming it.
+ * default rehearsal state (`rehearsal/` of the state directory: its settings'
+ * paths are relative to the state directory); a rehearsal with its own prefix
+ * and state (a test, a benchmark, a second rehearsal on one machine) needs the
+ * same settings pointed at its own probing namespace, pins overlay, authority
+ * certificate and devices, as absolute paths. Every replaced line must be
+ * there: a template that lost one is refused, naming it.
  */
 export function rehearsalStackSettings(template: string, stateDir: string, prefix: string): string {
   const names = namespaceNames(prefix);
+  // The tracked settings name the default rehearsal's files relative to the state directory.
+  const tracked = rehearsalPaths("rehearsal");
+  // Absolute: a relative path in the settings would be read from the state directory.
+  const own = rehearsalPaths(resolve(stateDir));
   const lines: readonly (readonly [string, string])[] = [
     ["netns: amadegi-r-probe", `netns: ${names.probe}`],
-    ["pins: .amadegi/rehearsal/pins.yaml", `pins: ${join(stateDir, "pins.yaml")}`],
-    ["ca: .amadegi/rehearsal/ca.crt", `ca: ${join(stateDir, "ca.crt")}`],
-    ["caFile: .amadegi/rehearsal/ca.crt", `caFile: ${join(stateDir, "ca.crt")}`],
-    ["requests: .amadegi/rehearsal/devices", `requests: ${join(stateDir, "devices")}`],
-    ["issued: .amadegi/rehearsal/devices/issued", `issued: ${join(stateDir, "devices", "issued")}`],
+    [`pins: ${tracked.pins}`, `pins: ${own.pins}`],
+    [`ca: ${tracked.ca}`, `ca: ${own.ca}`],
+    [`caFile: ${tracked.ca}`, `caFile: ${own.ca}`],
+    [`requests: ${tracked.devices}`, `requests: ${own.devices}`],
+    [`issued: ${tracked.issued}`, `issued: ${own.issued}`],
   ];
   let text = template;
   for (const [from, to] of lines) {
@@ -55,7 +60,7 @@ export async function writeRehearsalStack(options: RehearsalStackOptions): Promi
   }
   const file = join(options.stacksDir, `Pulumi.${options.stack}.yaml`);
   await writeFileAtomic(file, settings);
-  const pins = join(options.stateDir, "pins.yaml");
+  const pins = rehearsalPaths(options.stateDir).pins;
   await writeFileAtomic(pins, (await readFile(pins, "utf8")).replace(/^stack: .*$/m, `stack: ${options.stack}`), 0o600);
   return file;
 }

@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { delimiter, join } from "node:path";
 import { goTools } from "./pins.ts";
-import { repoRoot, stateDir, toolDir } from "./paths.ts";
+import { repoRoot, statePaths, toolDir } from "./paths.ts";
 
 /**
  * The environment every Pulumi engine run gets, from the CLI, the Automation
@@ -21,22 +21,26 @@ export function enginePath(env: NodeJS.ProcessEnv = process.env): string[] {
 }
 
 function engineSettings(env: NodeJS.ProcessEnv): Record<string, string> {
-  const state = stateDir(env);
+  const state = statePaths(env);
   return {
-    PULUMI_BACKEND_URL: env.PULUMI_BACKEND_URL ?? `file://${join(state, "pulumi")}`,
-    PULUMI_CONFIG_PASSPHRASE_FILE: env.PULUMI_CONFIG_PASSPHRASE_FILE ?? join(state, "passphrase"),
+    PULUMI_BACKEND_URL: env.PULUMI_BACKEND_URL ?? `file://${state.pulumi}`,
+    PULUMI_CONFIG_PASSPHRASE_FILE: env.PULUMI_CONFIG_PASSPHRASE_FILE ?? state.passphrase,
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_DISABLE_REGISTRY_RESOLVE: "true",
   };
 }
 
-/** `export NAME='value'` lines, for people who run plain `pulumi` themselves. */
+/**
+ * `export NAME='value'` lines, for people who run plain `pulumi` themselves;
+ * written to the state directory's env.sh. Its comment names no path: a path
+ * with a line break would end the comment and run the rest.
+ */
 export function renderEnvScript(env: NodeJS.ProcessEnv = process.env): string {
   const quote = (v: string) => `'${v.replaceAll("'", `'\\''`)}'`;
   const lines = Object.entries(engineSettings(env)).map(([k, v]) => `export ${k}=${quote(v)}`);
   lines.push(`export PATH=${quote(enginePath(env).join(delimiter))}:"$PATH"`);
-  return `# Written by scripts/setup: the environment amadegi runs Pulumi in.\n# Source it before a plain \`pulumi\` command: . .amadegi/env.sh\n${lines.join("\n")}\n`;
+  return `# Written by scripts/setup: the environment amadegi runs Pulumi in.\n# Source it before a plain \`pulumi\` command: . <state directory>/env.sh\n${lines.join("\n")}\n`;
 }
 
 /** A file backend's directory must exist before the CLI opens it. */

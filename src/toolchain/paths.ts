@@ -1,9 +1,10 @@
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
-/** The repository root: where Pulumi.yaml and package.json live. */
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+// The repository root and the state directory live in src/lib/state.ts, the
+// lowest layer, since every layer names some of the state; re-exported here
+// for the toolchain's callers.
+export { repoRoot, stateDir, statePaths, type StatePaths } from "../lib/state.ts";
 
 /**
  * Built tools are cached by version outside the repository, so a fresh clone
@@ -16,12 +17,4 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
 /** Where one version of a built tool lives: `<cache>/tools/<binary>-<version>/`. */
 export function toolDir(binary: string, version: string, env: NodeJS.ProcessEnv = process.env): string {
   return join(cacheDir(env), "tools", `${binary}-${version}`);
-}
-
-/**
- * The project's state directory (git-ignored): the Pulumi file backend, the
- * passphrase that encrypts its secrets, results. AMADEGI_STATE_DIR moves it.
- */
-export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.AMADEGI_STATE_DIR ?? join(repoRoot, ".amadegi");
 }

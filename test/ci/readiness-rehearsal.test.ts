@@ -81,8 +81,12 @@ let template = "";
 let artifacts = "";
 let summaryFile = "";
 
-/** A runner's environment for a step: the workflow's env (STACK → rehearsal), a job summary file, npx never to the registry. */
-function stepEnv(wf: Workflow, job: Job): NodeJS.ProcessEnv {
+/**
+ * A runner's environment for a step: the workflow's env (STACK → rehearsal), a job summary file, npx never to the registry.
+ * The state directory is the workspace's .amadegi, as on a runner, whose checkout is the repository (here the
+ * workspace's bin/ links to this repository, whose own .amadegi would otherwise be the default).
+ */
+function stepEnv(wf: Workflow, job: Job, workspace: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.AMADEGI_STATE_DIR;
   const declared = { ...wf.env, ...job.env };
@@ -92,6 +96,7 @@ function stepEnv(wf: Workflow, job: Job): NodeJS.ProcessEnv {
     ...env,
     ...declared,
     STACK,
+    AMADEGI_STATE_DIR: join(workspace, ".amadegi"),
     // The runner's Pulumi environment (what a team provides on amadegi-central): the backend the
     // stack was provisioned with and its passphrase. drift reads the stack's outputs there.
     ...(sandbox === undefined ? {} : { PULUMI_BACKEND_URL: `file://${join(sandbox.dir, "pulumi")}`, PULUMI_CONFIG_PASSPHRASE_FILE: sandbox.env.PULUMI_CONFIG_PASSPHRASE_FILE }),
@@ -186,7 +191,7 @@ async function action(step: Step, matrix: Record<string, string>, workspace: str
  */
 async function runJob(wf: Workflow, job: Job, matrix: Record<string, string>, workspace: string, extra: Record<string, string> = {}): Promise<Ran[]> {
   await checkout(workspace);
-  const env = stepEnv(wf, job);
+  const env = stepEnv(wf, job, workspace);
   const ran: Ran[] = [];
   let failed = false;
   for (const step of job.steps) {
@@ -341,7 +346,7 @@ describe.skipIf(skipped !== undefined)(`readiness workflow lines run in the rehe
     if (merged === undefined) throw new Error("the workflow's lines did not run");
     const workspace = join(root, "unsharded");
     await checkout(workspace);
-    const env = stepEnv(wf, wf.jobs.shard ?? { steps: [] });
+    const env = stepEnv(wf, wf.jobs.shard ?? { steps: [] }, workspace);
     const check = await shell(`npx amadegi check --stack "$STACK" --deadline ${deadline} --out results/unsharded.jsonl --json`, workspace, env);
     expect([0, 1], check.stderr).toContain(check.code);
     expect((JSON.parse(check.stdout) as { valid: boolean }).valid).toBe(true);

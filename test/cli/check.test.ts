@@ -19,7 +19,7 @@ const servers: Server[] = [];
 function capture() {
   const out: string[] = [];
   const err: string[] = [];
-  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd: REPO, env: process.env }, out, err };
+  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd: REPO, env: { ...process.env, AMADEGI_STATE_DIR: join(root, "state") } }, out, err };
 }
 
 async function listen(address: string): Promise<void> {
@@ -33,7 +33,7 @@ beforeAll(async () => {
   await writeFile(join(root, "Pulumi.loop.yaml"), "config:\n  amadegi:probe:\n    allow: [127.77.0.0/16]\n    from: test\n");
   await writeFile(join(root, "Pulumi.elsewhere.yaml"), "config:\n  amadegi:probe:\n    allow: [127.78.0.0/16]\n");
   await writeFile(join(root, "Pulumi.noprobe.yaml"), "config:\n  amadegi:environment: rehearsal\n");
-  // pins: relative to the stacks directory's parent.
+  // pins: relative to the state directory (AMADEGI_STATE_DIR, capture()'s root/state).
   await writeFile(join(root, "Pulumi.nopins.yaml"), "config:\n  amadegi:probe:\n    allow: [127.77.0.0/16]\n    pins: no-such-state/pins.yaml\n");
   await writeFile(join(root, "Pulumi.badpins.yaml"), `config:\n  amadegi:probe:\n    allow: [127.77.0.0/16]\n    pins: ${join(root, "pins.yaml")}\n`);
   await writeFile(join(root, "pins.yaml"), "servers:\n  - id: gw-x\n    hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOw1h5Pf6nTzNML5qf7uUa8bAy36yQ7hVsV8MWSbLkw9\n");
@@ -125,7 +125,7 @@ describe("amadegi check", () => {
     const { io, err } = capture();
     const file = join(root, "r-nopins.jsonl");
     expect(await main([...base(), "--stack", "nopins", "--out", file], io)).toBe(2);
-    expect(err.join("\n")).toContain(`the pins overlay ${join(root, "..", "no-such-state", "pins.yaml")} (${join(root, "Pulumi.nopins.yaml")} amadegi:probe.pins) does not exist`);
+    expect(err.join("\n")).toContain(`the pins overlay ${join(root, "state", "no-such-state", "pins.yaml")} (${join(root, "Pulumi.nopins.yaml")} amadegi:probe.pins) does not exist`);
     expect(err.join("\n")).toContain("run `amadegi rehearsal up` first");
     await expect(readResults(file)).rejects.toThrow();
   });

@@ -18,7 +18,7 @@ import { main } from "../../src/cli/main.ts";
 import { type Inventory, loadInventory } from "../../src/model/index.ts";
 import { renderServer } from "../../src/model/render/index.ts";
 import type { ProvisionedServer } from "../../src/model/render/types.ts";
-import { declaredServer, type DriftReport } from "../../src/readiness/drift.ts";
+import { declaredServer, type DriftReport } from "../../src/readiness/drift/index.ts";
 import { writeSyntheticResults } from "../../src/readiness/synthetic.ts";
 import { ATTACKS, attack, commandsIn, driftWith, plain } from "../helpers/encoding.ts";
 import { keygen, startSshd, type Sshd } from "../helpers/sshd.ts";
@@ -46,7 +46,7 @@ let results: string;
 function capture() {
   const out: string[] = [];
   const err: string[] = [];
-  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd: root, env: process.env }, out, err };
+  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd: root, env: { ...process.env, AMADEGI_STATE_DIR: join(root, ".amadegi") } }, out, err };
 }
 
 const address = (i: number) => `127.53.0.${i + 1}`;

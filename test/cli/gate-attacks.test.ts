@@ -56,7 +56,7 @@ async function sign(r: Repo, key: string, changes: Partial<Manifest> = {}, name 
 async function gate(r: Repo, ...extra: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const args = ["2027-02-25 05:00:00", process.execPath, join(repoRoot, "bin/amadegi.js"), "gate", "--milestone", "T-0", "--results", r.results, "--approvals", "approvals", "--no-history", "--no-cache", ...extra];
   try {
-    const { stdout, stderr } = await exec("faketime", args, { cwd: r.root, env, encoding: "utf8" });
+    const { stdout, stderr } = await exec("faketime", args, { cwd: r.root, env: { ...env, AMADEGI_STATE_DIR: join(r.root, ".amadegi") }, encoding: "utf8" });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };

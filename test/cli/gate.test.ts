@@ -12,10 +12,11 @@ import { gate } from "../../src/readiness/gate.ts";
 import { ATTACKS, attack, commandsIn, plain, poisonResult } from "../helpers/encoding.ts";
 import { commitAll, edit, ELECTION, exec, fixtureCopy, newKey, resultsFor, tempDir } from "../readiness/helpers.ts";
 
+// The state directory in the copy (not the repository's): results, history, cache and drift of each test its own.
 function capture(cwd: string) {
   const out: string[] = [];
   const err: string[] = [];
-  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd, env: process.env }, out, err };
+  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd, env: { ...process.env, AMADEGI_STATE_DIR: join(cwd, ".amadegi") } }, out, err };
 }
 
 const now = () => new Date();

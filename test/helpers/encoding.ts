@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { micromark } from "micromark";
 import { gfm, gfmHtml } from "micromark-extension-gfm";
-import type { DriftItem, DriftReport, LatestDrift } from "../../src/readiness/drift.ts";
+import type { DriftItem, DriftReport, LatestDrift } from "../../src/readiness/drift/index.ts";
 import type { GateResult } from "../../src/readiness/gate.ts";
 import type { ReportData, Tally } from "../../src/readiness/report/data.ts";
 

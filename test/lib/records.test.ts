@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import { dataRecord, ownEntry } from "../../src/lib/records.ts";
 import { loadCatalog } from "../../src/probe/catalog/load.ts";
-import { parseProvisioned } from "../../src/readiness/drift.ts";
+import { parseProvisioned } from "../../src/readiness/drift/index.ts";
 import { fixtureCopy, resultsFor } from "../readiness/helpers.ts";
 
 const PROTOTYPE_NAMES = ["constructor", "toString", "valueOf", "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable", "toLocaleString"];
@@ -15,7 +15,7 @@ const PROTOTYPE_NAMES = ["constructor", "toString", "valueOf", "hasOwnProperty",
 function capture(cwd: string) {
   const out: string[] = [];
   const err: string[] = [];
-  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd, env: { ...process.env, AMADEGI_DEBUG: undefined } }, out, err };
+  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd, env: { ...process.env, AMADEGI_DEBUG: undefined, AMADEGI_STATE_DIR: join(cwd, ".amadegi") } }, out, err };
 }
 
 /** The readiness fixture with its operators tci and mci renamed after Object.prototype's members. */

@@ -3,31 +3,38 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { formatFinding } from "../../src/model/index.ts";
-import { pinsPath, readStackSettings } from "../../src/probe/stackconfig.ts";
+import { readStackSettings } from "../../src/probe/stackconfig.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 
 const dirs: string[] = [];
 afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
-async function stack(text: string) {
+async function stack(text: string, stateDir?: string) {
   const dir = await mkdtemp(join(tmpdir(), "amadegi-stack-"));
   dirs.push(dir);
   await writeFile(join(dir, "Pulumi.s.yaml"), text);
-  const result = readStackSettings("s", dir);
+  const result = readStackSettings("s", dir, stateDir === undefined ? {} : { stateDir });
   return { ...result, lines: result.findings.map((f) => formatFinding(f).replace(`${dir}/`, "")) };
 }
 
 describe("amadegi:probe in stack settings", () => {
   it("the rehearsal stack declares its ranges and keeps its other keys", () => {
-    const result = readStackSettings("rehearsal", join(repoRoot, "stacks"));
+    const result = readStackSettings("rehearsal", join(repoRoot, "stacks"), { stateDir: "/s" });
     expect(result.findings).toEqual([]);
-    expect(result.probe).toMatchObject({ allow: ["10.0.0.0/8"], maxRate: 20000, concurrency: 1024, pins: ".amadegi/rehearsal/pins.yaml" });
+    expect(result.probe).toMatchObject({ allow: ["10.0.0.0/8"], maxRate: 20000, concurrency: 1024, pins: "/s/rehearsal/pins.yaml", ca: "/s/rehearsal/ca.crt" });
   });
 
-  it("pins: a relative path is read from the stacks directory's parent (the repository root), an absolute one as written", () => {
-    expect(pinsPath(".amadegi/rehearsal/pins.yaml", join(repoRoot, "stacks"))).toBe(join(repoRoot, ".amadegi", "rehearsal", "pins.yaml"));
-    expect(pinsPath("state/pins.yaml", "/tmp/x/stacks")).toBe("/tmp/x/state/pins.yaml");
-    expect(pinsPath("/var/lib/pins.yaml", "/tmp/x/stacks")).toBe("/var/lib/pins.yaml");
+  it("pins and ca: a relative path is read from the state directory (whatever the stacks directory), an absolute one as written", async () => {
+    const relative = await stack("config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    pins: state/pins.yaml\n    ca: state/ca.crt\n", "/tmp/x/state-dir");
+    expect(relative.probe).toMatchObject({ pins: "/tmp/x/state-dir/state/pins.yaml", ca: "/tmp/x/state-dir/state/ca.crt" });
+    const absolute = await stack("config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    pins: /var/lib/pins.yaml\n    ca: /var/lib/ca.crt\n", "/tmp/x/state-dir");
+    expect(absolute.probe).toMatchObject({ pins: "/var/lib/pins.yaml", ca: "/var/lib/ca.crt" });
+  });
+
+  it("pins: the old spelling relative to the repository root (.amadegi/…) is refused, saying what to write", async () => {
+    const old = await stack("config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    pins: .amadegi/rehearsal/pins.yaml\n");
+    expect(old.probe).toBeUndefined();
+    expect(old.lines.join("\n")).toMatch(/^Pulumi\.s\.yaml:4:11 error schema\.bad-value amadegi:probe: "\.amadegi\/rehearsal\/pins\.yaml" starts with \.amadegi\/, but this path is relative to the state directory \(write rehearsal\/pins\.yaml /);
   });
 
   it("defaults", async () => {

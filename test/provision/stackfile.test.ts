@@ -31,6 +31,15 @@ describe("readStackFile", () => {
     expect(() => readStackFile("typo", dir)).toThrow(new RegExp(`^stack typo: ${file.replaceAll(".", "\\.")}:2:24 error .*prod`));
   });
 
+  it("refuses a setting that is no setting; leaves another key's findings to its readers; carries every setting, state paths resolved", async () => {
+    await stack("typokey", "config:\n  amadegi:environment: staging\n  amadegi:invetory: inv\n");
+    expect(() => readStackFile("typokey", dir)).toThrow(/Pulumi\.typokey\.yaml:3:3 error schema\.unknown-field -: unknown setting "amadegi:invetory" \(did you mean "amadegi:inventory"\?\)/);
+    await stack("badprobe", "config:\n  amadegi:environment: staging\n  amadegi:probe:\n    allow: [bad]\n  amadegi:pki:\n    caFile: pki/ca.crt\n");
+    const file = readStackFile("badprobe", dir, { stateDir: "/s" });
+    expect(file).toMatchObject({ environment: "staging", inventory: "inventory", settings: { "amadegi:pki": { caFile: "/s/pki/ca.crt" } } });
+    expect(file.settings["amadegi:probe"]).toBeUndefined();
+  });
+
   it("refuses a stack without an environment, and a missing file", async () => {
     await stack("bare", "config:\n  amadegi:inventory: inventory\n");
     expect(() => readStackFile("bare", dir)).toThrow(/stack bare has no amadegi:environment \(set it to one of rehearsal, staging, production\)/);

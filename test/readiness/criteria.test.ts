@@ -4,9 +4,10 @@
 import { describe, expect, it } from "vitest";
 import { CRITERIA, type CriterionId } from "../../src/model/index.ts";
 import type { ProbeResult, Status } from "../../src/probe/types.ts";
-import { CRITERIA_REGISTRY, judge, type Judged } from "../../src/readiness/criteria.ts";
+import { CRITERIA_REGISTRY } from "../../src/readiness/criteria.ts";
 import { readEvidence } from "../../src/readiness/evidence.ts";
 import { startOfDay } from "../../src/readiness/gate.ts";
+import { judge, type Judged } from "../../src/readiness/judge.ts";
 import type { SyntheticOptions } from "../../src/readiness/synthetic.ts";
 import { DISTRICT, edit, fixtureCopy, inventoryOf, resultsFor, WAIVERS } from "./helpers.ts";
 

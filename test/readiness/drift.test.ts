@@ -12,9 +12,11 @@ import type { Inventory } from "../../src/model/index.ts";
 import { renderServer } from "../../src/model/render/index.ts";
 import type { ProvisionedServer, ProvisionedState, RoleRender, ServerFacts } from "../../src/model/render/types.ts";
 import type { ProbeResult } from "../../src/probe/types.ts";
-import { CRITERIA_REGISTRY, judge } from "../../src/readiness/criteria.ts";
-import { computeDrift, declaredServer, DRIFT_RULES, type DriftInput, type DriftReport, factsExpectation, type LatestDrift, parseProvisioned, readLatestDrift, sha256, writeLatestDrift } from "../../src/readiness/drift.ts";
+import { CRITERIA_REGISTRY } from "../../src/readiness/criteria.ts";
+import { computeDrift, declaredServer, DRIFT_RULES, type DriftInput, type DriftReport, factsExpectation, type LatestDrift, parseProvisioned, readLatestDrift, sha256, writeLatestDrift } from "../../src/readiness/drift/index.ts";
 import { type Evidence, readEvidence } from "../../src/readiness/evidence.ts";
+import { type ExpectedStack, type UnfitWords, whyUnfit } from "../../src/readiness/fitness.ts";
+import { judge } from "../../src/readiness/judge.ts";
 import { DISTRICT, edit, fixtureCopy, inventoryOf, resultsFor, tempDir, WAIVERS } from "./helpers.ts";
 
 const NOW = new Date("2027-02-17T08:00:00Z");
@@ -326,6 +328,17 @@ describe("the provisioned state and the stored report", () => {
     ]);
   });
 
+  it("names an address that is not text and roles that are not names, and keeps no server with a problem", () => {
+    const { state, problems } = parseProvisioned({ "gw-a": { ...good, address: 5, roles: ["gateway", 1] }, "gw-b": { ...good, roles: "gateway", stations: 1.5 } }, "s");
+    expect(state).toBeUndefined();
+    expect(problems).toEqual([
+      "servers.gw-a.address: expected a string",
+      "servers.gw-a.roles: expected a list of role names",
+      "servers.gw-b.roles: expected a list of role names",
+      "servers.gw-b.stations: expected a count",
+    ]);
+  });
+
   it("the latest report: written atomically, read back with its age; missing, damaged or another stack's is a reason, never a throw", async () => {
     const s = await setup();
     const dir = await tempDir();
@@ -340,5 +353,30 @@ describe("the provisioned state and the stored report", () => {
     expect(await readLatestDrift(join(dir, "bad"), "test", NOW)).toMatchObject({ found: false, reason: expect.stringMatching(/is not JSON/) });
     await writeFile(join(dir, "bad", "test.json"), JSON.stringify({ ...report, stack: "other" }));
     expect(await readLatestDrift(join(dir, "bad"), "test", NOW)).toMatchObject({ found: false, reason: expect.stringMatching(/is not a drift report of stack test/) });
+  });
+});
+
+describe("whether a campaign can say anything (fitness.ts: drift's check and the gate's)", () => {
+  const words: UnfitWords = {
+    noHeader: (file) => `no header ${file}`,
+    noEnd: (file) => `no end ${file}`,
+    invalid: (footer) => `invalid ${footer.id}: ${footer.invalid.join(", ")}`,
+    damaged: (file, lines) => `damaged ${file} ${lines.join(",")}`,
+  };
+  const stack = (name: string): ExpectedStack => ({ name, other: (s) => `stack ${s}` });
+
+  it("a whole, valid campaign of the stack is fit; another stack's is not, when a stack is asked for", async () => {
+    const { evidence } = await setup();
+    expect(whyUnfit(evidence, words)).toEqual([]);
+    expect(whyUnfit(evidence, words, stack("test"))).toEqual([]);
+    expect(whyUnfit(evidence, words, stack("production"))).toEqual(["stack test"]);
+  });
+
+  it("no header, no end record, damaged lines: every reason, in order, in the caller's words", async () => {
+    const { header, footer, ...rest } = (await setup()).evidence;
+    expect(header?.stack).toBe("test");
+    expect(whyUnfit({ ...rest, damaged: [2, 7] }, words, stack("production"))).toEqual([`no header ${rest.file}`, `no end ${rest.file}`, `damaged ${rest.file} 2,7`]);
+    if (footer === undefined) throw new Error("the synthetic campaign has an end record");
+    expect(whyUnfit({ ...rest, footer: { ...footer, valid: false, invalid: ["the loop lagged"] } }, words)).toEqual([`no header ${rest.file}`, `invalid ${footer.id}: the loop lagged`]);
   });
 });

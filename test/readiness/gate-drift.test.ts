@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { renderServer } from "../../src/model/render/index.ts";
 import type { ServerFacts } from "../../src/model/render/types.ts";
-import { computeDrift, declaredServer, factsExpectation, writeLatestDrift } from "../../src/readiness/drift.ts";
+import { computeDrift, declaredServer, factsExpectation, writeLatestDrift } from "../../src/readiness/drift/index.ts";
 import { readEvidence } from "../../src/readiness/evidence.ts";
 import { gate } from "../../src/readiness/gate.ts";
 import { edit, ELECTION, fixtureCopy, inventoryOf, resultsFor } from "./helpers.ts";

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { emptyCounts } from "../../src/readiness/drift.ts";
+import { emptyCounts } from "../../src/readiness/drift/index.ts";
 import { type DriftItemRecord, History } from "../../src/readiness/history.ts";
 
 let dir: string;

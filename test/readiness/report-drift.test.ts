@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ProvisionedState, ServerFacts } from "../../src/model/render/types.ts";
 import { renderServer } from "../../src/model/render/index.ts";
-import { computeDrift, declaredServer, factsExpectation, type LatestDrift } from "../../src/readiness/drift.ts";
+import { computeDrift, declaredServer, factsExpectation, type LatestDrift } from "../../src/readiness/drift/index.ts";
 import { readEvidence } from "../../src/readiness/evidence.ts";
 import { gate } from "../../src/readiness/gate.ts";
 import { writeReport } from "../../src/readiness/report/index.ts";

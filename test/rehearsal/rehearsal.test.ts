@@ -143,16 +143,16 @@ describe.skipIf(!available)("rehearsal on the Pakdasht sample (root, real namesp
     const stacks = join(root, "stacks");
     const { mkdir } = await import("node:fs/promises");
     await mkdir(stacks, { recursive: true });
-    // The stack's pins overlay, relative to the stacks directory's parent (here the test's root, holding state/).
+    // The stack's pins overlay, relative to the state directory (AMADEGI_STATE_DIR: here the test's root, holding state/).
     const settings = readFileSync(join(repoRoot, "stacks", "Pulumi.rehearsal.yaml"), "utf8")
       .replace("netns: amadegi-r-probe", `netns: ${names.probe}`)
-      .replace("pins: .amadegi/rehearsal/pins.yaml", "pins: state/pins.yaml");
+      .replace("pins: rehearsal/pins.yaml", "pins: state/pins.yaml");
     expect(settings).toContain(`netns: ${names.probe}`);
     expect(settings).toContain("pins: state/pins.yaml");
     await writeFile(join(stacks, "Pulumi.rehearsal.yaml"), settings);
     const out: string[] = [];
     const err: string[] = [];
-    const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd: root, env: process.env };
+    const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd: root, env: { ...process.env, AMADEGI_STATE_DIR: root } };
     const results = join(root, "results.jsonl");
     const code = await main(["check", "--stacks", stacks, "--inventory", inventory, "--checks", join(repoRoot, "checks"), "--select", "check=server-icmp|server-ssh|link-icmp", "--deadline", "60s", "--out", results, "--json"], io);
     expect(err.join("\n")).not.toMatch(/error/i);

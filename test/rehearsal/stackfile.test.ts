@@ -18,7 +18,7 @@ describe("the rehearsal stack's settings for a rehearsal kept elsewhere", () => 
   });
 
   it("refuses a template that lost one of the lines, naming it", () => {
-    expect(() => rehearsalStackSettings(tracked.replace("    pins: .amadegi/rehearsal/pins.yaml\n", ""), "/tmp/r", "amadegi-r-x-")).toThrow('no line "pins: .amadegi/rehearsal/pins.yaml"');
+    expect(() => rehearsalStackSettings(tracked.replace("    pins: rehearsal/pins.yaml\n", ""), "/tmp/r", "amadegi-r-x-")).toThrow('no line "pins: rehearsal/pins.yaml"');
   });
 });
 

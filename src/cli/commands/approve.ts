@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
 import { writeFileAtomic } from "../../lib/fs.ts";
+import { STATE_HELP, statePaths } from "../../lib/state.ts";
 import { gate } from "../../readiness/gate.ts";
 import { renderManifest, SIGNOFF_NAMESPACE } from "../../readiness/signoff.ts";
 import { type Command, stringOption } from "../command.ts";
@@ -16,8 +17,9 @@ export const approve: Command = {
     "  --milestone ID    the milestone to approve",
     "  --results FILE    the results being approved (their sha256 goes into the manifest)",
     "  --inventory DIR   the inventory (default: inventory); it must be committed: the manifest names the commit",
-    "  --out FILE        where to write the manifest (default: .amadegi/approvals/<milestone>-<time>.txt)",
+    "  --out FILE        where to write the manifest (default: <state>/approvals/<milestone>-<time>.txt)",
     "",
+    `${STATE_HELP}.`,
     "Judges the milestone as the gate does, writes the manifest, prints it and the ssh-keygen line to sign it.",
     "Exit codes: 0 manifest written; 2 nothing to approve (cannot judge, no commit, uncommitted changes).",
   ].join("\n"),
@@ -46,14 +48,15 @@ export const approve: Command = {
       time: `${now.toISOString().slice(0, 19)}Z`,
     });
     const stamp = now.toISOString().slice(0, 19).replace(/[-:]/g, "");
-    const out = displayPath(io, stringOption(args, "out") ?? join(".amadegi", "approvals", `${result.milestone.id}-${stamp}.txt`));
+    const approvals = statePaths(io.env).approvals;
+    const out = displayPath(io, stringOption(args, "out") ?? join(approvals, `${result.milestone.id}-${stamp}.txt`));
     await writeFileAtomic(out, manifest);
     io.out(manifest.trimEnd());
     io.out("");
     if (result.criteriaVerdict !== "ready") io.err(`note: the verdict is not-ready; an approval of it does not let the gate pass`);
     io.out(`wrote ${out}; sign it unchanged with your committee key:`);
     io.out(`  ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n ${SIGNOFF_NAMESPACE} ${out}`);
-    io.out(`then put ${out} and ${out}.sig in the gate's approvals directory (--approvals, default .amadegi/approvals).`);
+    io.out(`then put ${out} and ${out}.sig in the gate's approvals directory (--approvals, default ${approvals}).`);
     io.out(`The approval counts for ${result.milestone.maxAgeHours} h, for these results and inventory commit ${inventory.commit.slice(0, 12)} only.`);
     return ExitCode.OK;
   },

@@ -1,6 +1,7 @@
 import { logText } from "../../lib/encode.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
+import { STATE_HELP, statePaths } from "../../lib/state.ts";
 import { formatFinding } from "../../model/index.ts";
 import { check, parseDeadline } from "../../probe/run.ts";
 import { readStackSettings } from "../../probe/stackconfig.ts";
@@ -21,9 +22,11 @@ export const checkCommand: Command = {
     "  --checks DIR      the check catalog (default: checks)",
     "  --select EXPR     only some targets: KEY=V[|V…][,KEY!=V…]; keys: check, kind, province, district, operator, medium, station, link, server; KEY=* any value (server=* the central servers)",
     "  --deadline TIME   when the campaign ends, whatever is left is `unknown` (default 60s; e.g. 90s, 5m)",
-    "  --out FILE        results, JSON lines, streamed (default: .amadegi/results/<stack>-<time>.jsonl)",
+    "  --out FILE        results, JSON lines, streamed (default: <state>/results/<stack>-<time>.jsonl)",
     "  --json            print the report as JSON",
     "  --netns NAME      run the campaign inside this network namespace (default: the stack's amadegi:probe.netns)",
+    "",
+    `${STATE_HELP}; the stack's paths to state (amadegi:probe.pins, ca) are relative to it.`,
     "",
     "Exit codes: 0 everything up or degraded; 1 something down, unreachable or unknown;",
     "2 could not run (bad settings, catalog or inventory) or the campaign is invalid (the prober was starved).",
@@ -40,8 +43,13 @@ export const checkCommand: Command = {
     netns: { type: "string" },
   },
   async run(args, io) {
+    const stack = stringOption(args, "stack") ?? "rehearsal";
+    const stacksDir = displayPath(io, stringOption(args, "stacks") ?? "stacks");
+    const state = statePaths(io.env);
+    // Read once: the namespace below and the campaign's settings.
+    const settings = readStackSettings(stack, stacksDir, { stateDir: state.root });
     // A stack probed from a namespace (the rehearsal's) never runs its campaign out here.
-    const netns = stringOption(args, "netns") ?? readStackSettings(stringOption(args, "stack") ?? "rehearsal", displayPath(io, stringOption(args, "stacks") ?? "stacks")).probe?.netns;
+    const netns = stringOption(args, "netns") ?? settings.probe?.netns;
     if (netns !== undefined && !inNetns(netns)) return reexecInNetns(netns, argvOf("check", args), io);
     const deadlineText = stringOption(args, "deadline") ?? "60s";
     const deadlineMs = parseDeadline(deadlineText);
@@ -53,8 +61,10 @@ export const checkCommand: Command = {
     process.once("SIGINT", onSigint);
     try {
       const outcome = await check({
-        stack: stringOption(args, "stack") ?? "rehearsal",
-        stacksDir: displayPath(io, stringOption(args, "stacks") ?? "stacks"),
+        stack,
+        stacksDir,
+        settings,
+        resultsDir: state.results,
         inventory: displayPath(io, stringOption(args, "inventory") ?? "inventory"),
         checks: displayPath(io, stringOption(args, "checks") ?? "checks"),
         ...(select === undefined ? {} : { select }),

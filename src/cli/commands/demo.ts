@@ -5,7 +5,7 @@ import { join, relative } from "node:path";
 import { ExitCode } from "../../lib/exit.ts";
 import { readResults } from "../../probe/results.ts";
 import { waitForFirstCheckins } from "../../rehearsal/responders.ts";
-import { repoRoot, stateDir } from "../../toolchain/paths.ts";
+import { repoRoot, statePaths } from "../../toolchain/paths.ts";
 import { type Command, type Io, stringOption } from "../command.ts";
 
 /**
@@ -121,7 +121,7 @@ export const demo: Command = {
     const logs = join(out, "logs");
     await mkdir(logs, { recursive: true });
     const results = join(out, "results.jsonl");
-    const state = join(stateDir(io.env), "rehearsal");
+    const state = statePaths(io.env).rehearsal.dir;
     const stages: Stage[] = [
       { title: "validate the inventory", argv: ["validate"], goOn: [0] },
       { title: "rehearsal up (namespaces, links, a sshd per server)", argv: ["rehearsal", "up"], goOn: [0] },

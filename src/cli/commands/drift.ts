@@ -1,13 +1,14 @@
 import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { logText } from "../../lib/encode.ts";
 import { ProvisionError, UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
+import { STATE_HELP, statePaths } from "../../lib/state.ts";
 import { formatFinding, formatBoth } from "../../model/index.ts";
 import type { ProvisionedState } from "../../model/render/types.ts";
-import { readStackSettings } from "../../probe/stackconfig.ts";
-import { readStackFile } from "../../provision/stackfile.ts";
-import { DRIFT_KINDS, DRIFT_TITLES, type DriftReport, parseProvisioned, runDrift } from "../../readiness/drift.ts";
+import { openStackSettings, probeSettingsOf } from "../../probe/stackconfig.ts";
+import { stackFileOf } from "../../provision/stackfile.ts";
+import { DRIFT_KINDS, DRIFT_TITLES, type DriftReport, parseProvisioned, runDrift } from "../../readiness/drift/index.ts";
 import { inNetns } from "../../toolchain/netns.ts";
 import { repoRoot } from "../../toolchain/paths.ts";
 import { type Command, flag, type Io, type ParsedArgs, stringOption } from "../command.ts";
@@ -122,13 +123,14 @@ export const drift: Command = {
     "  --stacks DIR        where the stack settings live (default: stacks)",
     "  --inventory DIR     the inventory (default: the stack's amadegi:inventory)",
     "  --provisioned FILE  the provisioned state as JSON ({ stack, servers }) instead of the stack's outputs (no engine needed)",
-    "  --results FILE      the campaign that says what was observed (default: the newest .amadegi/results/<NAME>-*.jsonl)",
+    "  --results FILE      the campaign that says what was observed (default: the newest <state>/results/<NAME>-*.jsonl)",
     "  --identity FILE     the private key to log in with (default: the pins overlay's control key, else amadegi:ssh.identityFile)",
-    "  --history FILE      the history database (default: .amadegi/history.sqlite); --no-history records nothing",
+    "  --history FILE      the history database (default: <state>/history.sqlite); --no-history records nothing",
     "  --netns NAME        run inside this network namespace (default: the stack's amadegi:probe.netns)",
     "  --json              print the report as JSON",
     "",
-    "The report is also written to .amadegi/drift/<NAME>.json, where the gate's no-unwaived-drift reads it.",
+    "The report is also written to <state>/drift/<NAME>.json, where the gate's no-unwaived-drift reads it;",
+    `${STATE_HELP}, and the stack's paths to state (amadegi:probe.pins) are relative to it.`,
     "Exit codes: 0 no drift; 1 unwaived drift (not provisioned, not declared, changed on the server, never observed);",
     "2 could not run, or no drift found but a server could not be asked or the campaign could not be read.",
   ].join("\n"),
@@ -147,10 +149,13 @@ export const drift: Command = {
   async run(args, io: Io): Promise<ExitCode> {
     const stack = stackName(args);
     const stacksDir = displayPath(io, stringOption(args, "stacks") ?? "stacks");
+    const state = statePaths(io.env);
+    // The stack's settings, read once: its namespace, environment and inventory.
+    const read = openStackSettings(stack, stacksDir, { stateDir: state.root });
     // A stack reached from a namespace (the rehearsal's) is never asked from out here.
-    const netns = stringOption(args, "netns") ?? readStackSettings(stack, stacksDir).probe?.netns;
+    const netns = stringOption(args, "netns") ?? probeSettingsOf(read).probe?.netns;
     if (netns !== undefined && !inNetns(netns)) return reexecInNetns(netns, argvOf("drift", args), io);
-    const settings = readStackFile(stack, resolve(stacksDir));
+    const settings = stackFileOf(stack, read);
     const inventoryOption = stringOption(args, "inventory");
     const inventory = inventoryOption === undefined ? resolve(repoRoot, settings.inventory) : displayPath(io, inventoryOption);
     const provisioned = stringOption(args, "provisioned");
@@ -160,7 +165,7 @@ export const drift: Command = {
     };
     const results = path("results");
     const identityFile = path("identity");
-    const history = flag(args, "no-history") ? undefined : displayPath(io, stringOption(args, "history") ?? join(".amadegi", "history.sqlite"));
+    const history = flag(args, "no-history") ? undefined : displayPath(io, stringOption(args, "history") ?? state.history);
     const outcome = await runDrift({
       stack,
       stacksDir,
@@ -169,9 +174,9 @@ export const drift: Command = {
       provisioned: async () =>
         provisioned === undefined ? { state: await provisionedOutputs(stack), from: `stack ${stack}'s outputs` } : { state: await provisionedFile(displayPath(io, provisioned), stack), from: displayPath(io, provisioned) },
       ...(results === undefined ? {} : { results }),
-      resultsDir: displayPath(io, join(".amadegi", "results")),
+      resultsDir: state.results,
       ...(identityFile === undefined ? {} : { identityFile }),
-      driftDir: displayPath(io, join(".amadegi", "drift")),
+      driftDir: state.drift,
       ...(history === undefined ? {} : { history }),
     });
     if (!outcome.ran) {

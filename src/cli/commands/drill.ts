@@ -1,9 +1,9 @@
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
+import { STATE_HELP, statePaths } from "../../lib/state.ts";
 import { parseDeadline } from "../../probe/run.ts";
 import { formatReport, parseShare, restoreLeftovers, runDrill, SCENARIO_HELP, SCENARIOS, type Scenario } from "../../rehearsal/drill/index.ts";
-import { stateDir } from "../../toolchain/paths.ts";
 import { type Command, flag, stringOption } from "../command.ts";
 import { displayPath } from "./validate.ts";
 
@@ -30,11 +30,12 @@ export const drillCommand: Command = {
     "  --stacks DIR      where stack settings live (default: stacks)",
     "  --checks DIR      the check catalog (default: checks)",
     "  --inventory DIR   the inventory (default: the one the rehearsal was built from)",
-    "  --state DIR       the rehearsal's state (default: .amadegi/rehearsal); reports go to <state>/drills/",
+    "  --state DIR       the rehearsal's state (default: <state>/rehearsal); reports go to DIR/drills/",
     "  --deadline TIME   each campaign's deadline (default 60s)",
     "  --restore         only undo the faults of a drill that did not finish (after a crash)",
     "  --json            print the full report as JSON",
     "",
+    `${STATE_HELP}.`,
     "Needs root, a rehearsal that is up and provisioned (amadegi rehearsal up; amadegi up --stack rehearsal),",
     "and the device responders for failover times (amadegi rehearsal devices start). See docs/rehearsal.md.",
     "Exit codes: 0 every fault detected and attributed, nothing else alarmed, restored whole;",
@@ -57,7 +58,7 @@ export const drillCommand: Command = {
   },
   async run(args, io) {
     const json = flag(args, "json");
-    const state = resolve(io.cwd, stringOption(args, "state") ?? join(stateDir(io.env), "rehearsal"));
+    const state = resolve(io.cwd, stringOption(args, "state") ?? statePaths(io.env).rehearsal.dir);
     const scenarioText = stringOption(args, "scenario");
     if (flag(args, "restore")) {
       if (scenarioText !== undefined) throw new UsageError("--restore undoes an unfinished drill; it takes no --scenario", { hint: "see `amadegi drill --help`" });

@@ -1,7 +1,6 @@
-import { readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
 import { logText } from "../../lib/encode.ts";
 import type { ExitCode } from "../../lib/exit.ts";
+import { newestResults, STATE_HELP, statePaths } from "../../lib/state.ts";
 import { formatBoth, type IsoDate } from "../../model/index.ts";
 import { gate, type GateOptions, type GateResult } from "../../readiness/gate.ts";
 import { type Command, flag, type Io, type ParsedArgs, stringOption } from "../command.ts";
@@ -10,18 +9,10 @@ import { displayPath, parseTodayOption } from "./validate.ts";
 /** How many offenders per criterion the text output lists (all of them are in --json and the report). */
 const WORST = 10;
 
-/** The newest results file under .amadegi/results, if any. */
+/** The newest results file of the state (any stack's), if any: the default of --results. */
 export async function latestResults(io: Io): Promise<string | undefined> {
-  const dir = join(io.cwd, ".amadegi", "results");
-  let names: string[];
-  try {
-    names = (await readdir(dir)).filter((n) => n.endsWith(".jsonl"));
-  } catch {
-    return undefined;
-  }
-  const dated = await Promise.all(names.map(async (n) => ({ n, t: (await stat(join(dir, n))).mtimeMs })));
-  const newest = dated.sort((a, b) => b.t - a.t)[0];
-  return newest === undefined ? undefined : displayPath(io, join(dir, newest.n));
+  const newest = await newestResults(statePaths(io.env).results);
+  return newest === undefined ? undefined : displayPath(io, newest);
 }
 
 export const sharedOptions = {
@@ -43,12 +34,13 @@ export async function gateOptions(args: ParsedArgs, io: Io, record = true): Prom
   const milestone = stringOption(args, "milestone");
   const dateText = stringOption(args, "date");
   const date: IsoDate | undefined = parseTodayOption(dateText);
+  const state = statePaths(io.env);
   const results = stringOption(args, "results");
-  const approvals = stringOption(args, "approvals") ?? join(".amadegi", "approvals");
+  const approvals = stringOption(args, "approvals") ?? state.approvals;
   const committee = stringOption(args, "committee");
   const commit = stringOption(args, "commit");
   const main = stringOption(args, "main");
-  const history = flag(args, "no-history") || !record ? undefined : (stringOption(args, "history") ?? join(".amadegi", "history.sqlite"));
+  const history = flag(args, "no-history") || !record ? undefined : (stringOption(args, "history") ?? state.history);
   const found = results === undefined ? await latestResults(io) : displayPath(io, results);
   return {
     inventory: displayPath(io, stringOption(args, "inventory") ?? "inventory"),
@@ -60,8 +52,8 @@ export async function gateOptions(args: ParsedArgs, io: Io, record = true): Prom
     ...(commit === undefined ? {} : { commit }),
     ...(main === undefined ? {} : { main }),
     ...(history === undefined ? {} : { history: displayPath(io, history) }),
-    ...(flag(args, "no-cache") ? {} : { cacheDir: displayPath(io, join(".amadegi", "cache")) }),
-    driftDir: displayPath(io, join(".amadegi", "drift")),
+    ...(flag(args, "no-cache") ? {} : { cacheDir: state.cache }),
+    driftDir: state.drift,
   };
 }
 
@@ -129,15 +121,17 @@ export const gateCommand: Command = {
     "  --inventory DIR   the inventory (default: inventory)",
     "  --milestone ID    the milestone to judge (default: the next one due, from today in the election's time zone)",
     "  --date D          judge as of this day (ISO or Jalali): the milestone in force then (unless --milestone), waivers and lifecycle dates",
-    "  --results FILE    a campaign's results (default: the newest .amadegi/results/*.jsonl)",
-    "  --approvals DIR   signed approvals: MANIFEST and MANIFEST.sig pairs (default: .amadegi/approvals)",
+    "  --results FILE    a campaign's results (default: the newest <state>/results/*.jsonl)",
+    "  --approvals DIR   signed approvals: MANIFEST and MANIFEST.sig pairs (default: <state>/approvals)",
     "  --committee FILE  the committee file (default: DIR/../governance/committee.yaml)",
     "  --commit REF      the commit judged, as the approvals name it (default: HEAD); the files that decide the",
     "                    verdict (election.yaml, waivers.yaml, the committee file, checks/) must equal it",
     "  --main REF        the branch a sign-off's commit must be on, whose committee signs (default: origin/main, else main)",
-    "  --history FILE    the history database (default: .amadegi/history.sqlite); --no-history records nothing",
-    "  --no-cache        validate the inventory afresh instead of using .amadegi/cache (kept by content hash)",
+    "  --history FILE    the history database (default: <state>/history.sqlite); --no-history records nothing",
+    "  --no-cache        validate the inventory afresh instead of using <state>/cache (kept by content hash)",
     "  --json            print the verdict as JSON",
+    "",
+    `${STATE_HELP}; the gate also reads the results' stack's drift report, <state>/drift/<stack>.json.`,
     "",
     "Exit codes: 0 ready; 1 not ready (each unmet criterion, its measured value, threshold, worst offenders and owners);",
     "2 could not judge (no, stale, partial or invalid results, too many unknown, an inventory that does not load,",

@@ -1,9 +1,9 @@
 import { join, resolve } from "node:path";
 import { UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
+import { rehearsalPaths, STATE_HELP, statePaths } from "../../lib/state.ts";
 import { layout, planFor, rehearsalDown, rehearsalStatus, rehearsalUp, type Plan, type RehearsalStatus } from "../../rehearsal/index.ts";
 import { deviceKeys, type DevicesOptions, devicesStatus, type DevicesStatus, startDevices, stopDevices } from "../../rehearsal/responders.ts";
-import { stateDir } from "../../toolchain/paths.ts";
 import { type Command, flag, type Io, type ParsedArgs, stringOption } from "../command.ts";
 import { displayPath } from "./validate.ts";
 
@@ -61,7 +61,7 @@ async function devicesAction(sub: string | undefined, args: ParsedArgs, io: Io, 
   if (sub === "keys") {
     const result = await deviceKeys(options);
     if (json) io.out(JSON.stringify(result, null, 2));
-    else io.out(`device keys in ${(result.elapsedMs / 1000).toFixed(1)}s: ${result.devices} devices, ${result.created} new, ${result.requests} requests remade, ${result.kept} kept (${join(options.stateDir, "devices")}/<serial>.key, .csr)`);
+    else io.out(`device keys in ${(result.elapsedMs / 1000).toFixed(1)}s: ${result.devices} devices, ${result.created} new, ${result.requests} requests remade, ${result.kept} kept (${rehearsalPaths(options.stateDir).devices}/<serial>.key, .csr)`);
     return ExitCode.OK;
   }
   if (sub === "status") {
@@ -108,7 +108,7 @@ export const rehearsalCommand: Command = {
     "  status           what is up, and whether it matches the inventory (sends no packet)",
     "  down             remove every namespace, process and file up made, also after a crash of up",
     "                   (host keys are kept, so the pins stay valid)",
-    "  devices keys     a key and a certificate request per station device (<state>/devices/; kept by down):",
+    "  devices keys     a key and a certificate request per station device (devices/ of --state; kept by down):",
     "                   what the rehearsal stack signs",
     "  devices start    one responder per operator namespace: every station device checks in to its gateways",
     "                   over each of its links (mutual TLS from the link's address); after up and the stack's up",
@@ -118,9 +118,11 @@ export const rehearsalCommand: Command = {
     "  --in-flight N    devices: check-ins at once per responder (default 32)",
     "  --timeout S      devices: one attempt to one gateway (default 5)",
     "  --inventory DIR  the inventory (default: inventory)",
-    "  --state DIR      marker, configs, logs and kept keys (default: .amadegi/rehearsal)",
+    "  --state DIR      marker, configs, logs and kept keys (default: <state>/rehearsal, where the rehearsal",
+    "                   stack's settings name its pins, CA and devices)",
     "  --json           print the result as JSON",
     "",
+    `${STATE_HELP}.`,
     "Needs root (devices keys and status do not). See docs/rehearsal.md. Exit codes: 0 done / whole;",
     "1 status: not whole or not up (devices status: a responder not running);",
     "2 could not run (not root, bad inventory, a tool failed, down left something behind, or busy:",
@@ -148,7 +150,7 @@ export const rehearsalCommand: Command = {
       const inFlight = numberOption(args, "in-flight", 1, { min: 1, max: 4096 });
       const timeout = numberOption(args, "timeout", 1000, { min: 0.1, max: 600 });
       const inventory = displayPath(io, stringOption(args, "inventory") ?? "inventory");
-      const stateDirectory = resolve(io.cwd, stringOption(args, "state") ?? join(stateDir(io.env), "rehearsal"));
+      const stateDirectory = resolve(io.cwd, stringOption(args, "state") ?? statePaths(io.env).rehearsal.dir);
       return devicesAction(extra[0], args, io, {
         inventory,
         stateDir: stateDirectory,
@@ -165,7 +167,7 @@ export const rehearsalCommand: Command = {
     }
     const json = flag(args, "json");
     const inventory = displayPath(io, stringOption(args, "inventory") ?? "inventory");
-    const state = resolve(io.cwd, stringOption(args, "state") ?? join(stateDir(io.env), "rehearsal"));
+    const state = resolve(io.cwd, stringOption(args, "state") ?? statePaths(io.env).rehearsal.dir);
     const options = { inventory, stateDir: state, log: json ? () => undefined : (line: string) => io.err(`  ${line}`) };
     if (action === "down") {
       const result = await rehearsalDown(options);

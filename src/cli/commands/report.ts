@@ -1,5 +1,6 @@
 import { logText } from "../../lib/encode.ts";
 import { UsageError } from "../../lib/errors.ts";
+import { STATE_HELP } from "../../lib/state.ts";
 import { gate } from "../../readiness/gate.ts";
 import { type Lang, writeReport } from "../../readiness/report/index.ts";
 import { type Command, stringOption } from "../command.ts";
@@ -13,9 +14,10 @@ export const report: Command = {
     "",
     "  --out DIR         where to write report.html, summary.md, junit.xml and results.json (each atomically)",
     "  --lang fa|en      the language of report.html (default fa: right-to-left, Jalali dates, Persian digits)",
-    "  --results FILE    a campaign's results (default: the newest .amadegi/results/*.jsonl)",
+    "  --results FILE    a campaign's results (default: the newest <state>/results/*.jsonl)",
     "  other options as for `amadegi gate` (the report judges the milestone the same way and records the verdict)",
     "",
+    `${STATE_HELP}.`,
     "Exit codes: the gate's verdict: 0 ready, 1 not ready, 2 could not judge (the report is written in every case).",
   ].join("\n"),
   options: { ...sharedOptions, out: { type: "string" }, lang: { type: "string" } },

@@ -1,5 +1,5 @@
 import { markdownCode, markdownText } from "../../lib/encode.ts";
-import { DRIFT_KINDS, DRIFT_TITLES, type DriftItem, type LatestDrift } from "../drift.ts";
+import { DRIFT_KINDS, DRIFT_TITLES, type DriftItem, type LatestDrift } from "../drift/index.ts";
 
 /**
  * The report's drift section, when the gate read a drift report of the

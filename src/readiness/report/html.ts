@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import type { Judged } from "../criteria.ts";
-import type { DriftItem } from "../drift.ts";
-import { DRIFT_KINDS } from "../drift.ts";
+import type { Judged } from "../judge.ts";
+import type { DriftItem } from "../drift/index.ts";
+import { DRIFT_KINDS } from "../drift/index.ts";
 import type { GateResult } from "../gate.ts";
 import { type ReportData, STATION_STATUSES, type Tally } from "./data.ts";
 import { DRIFT_ROWS, type FoundDrift } from "./drift.ts";

@@ -1,5 +1,5 @@
 import { toJalali } from "../../model/index.ts";
-import { DRIFT_TITLES } from "../drift.ts";
+import { DRIFT_TITLES } from "../drift/index.ts";
 
 /**
  * The report's words in Persian (first) and English, and how each language

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { writeFileAtomic } from "../../lib/fs.ts";
-import type { LatestDrift } from "../drift.ts";
+import type { LatestDrift } from "../drift/index.ts";
 import type { GateRun } from "../gate.ts";
 import { reportData } from "./data.ts";
 import { renderHtml } from "./html.ts";

@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readLatestDrift } from "../../../src/readiness/drift.ts";
+import { readLatestDrift } from "../../../src/readiness/drift/index.ts";
 import { gate, type GateResult } from "../../../src/readiness/gate.ts";
 import { reportData } from "../../../src/readiness/report/data.ts";
 import type { FoundDrift } from "../../../src/readiness/report/drift.ts";
