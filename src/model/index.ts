@@ -12,4 +12,4 @@ export { ORGANISATIONS } from "./references.ts";
 export { type WaiverLookup, waiverLookup, type WaiverMatch } from "./waivers.ts";
 export { CRITERIA, MEDIA, LINK_STATES, ROLES, SITE_OWNERS, POP_KINDS } from "./schema/files.ts";
 export type * from "./types.ts";
-export { countingLinks, isBlindSpot, noDiversePair, popChain, popChains } from "./links.ts";
+export { countingLinks, isBlindSpot, noDiversePair, popChain, popChainOf, popChains } from "./links.ts";

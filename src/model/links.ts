@@ -6,11 +6,16 @@ import type { Inventory, Link, Station } from "./types.ts";
  * chain, a blind spot, a diverse pair.
  */
 
+/** A point of presence's chain: itself, its backhaul, that one's backhaul… (a cycle in the inventory stops the walk). */
+export function popChainOf(inv: Inventory, pop: string): string[] {
+  const chain: string[] = [];
+  for (let id: string | undefined = pop; id !== undefined && !chain.includes(id); id = inv.popsById.get(id)?.backhaul) chain.push(id);
+  return chain;
+}
+
 /** The points of presence a link depends on: its pop and the pop's backhaul chain. */
 export function popChain(inv: Inventory, link: Link): string[] {
-  const chain: string[] = [];
-  for (let id: string | undefined = link.pop; id !== undefined && !chain.includes(id); id = inv.popsById.get(id)?.backhaul) chain.push(id);
-  return chain;
+  return popChainOf(inv, link.pop);
 }
 
 /** A mobile link surveyed below the committee's threshold: it does not count. */

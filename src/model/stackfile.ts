@@ -237,34 +237,3 @@ export function requireSettings(read: StackSettingsFile, requirements: readonly 
   if (added.length === 0) return read;
   return { ...read, settings: settings as StackSettings, findings: sortFindings([...read.findings, ...added]) };
 }
-
-/**
- * One key under `config:` of a stack settings file, with its own schema.
- * @deprecated Read the file once with `readStackSettingsFile`: every key has
- * its schema there. Kept while src/readiness/drift.ts reads `amadegi:ssh` here.
- */
-export interface StackKeyValue<T> {
-  /** Absent when the key is not in the file or did not pass its schema (see findings). */
-  readonly value?: T;
-  readonly findings: Finding[];
-}
-
-/** @deprecated See StackKeyValue. */
-export function readStackKey<T>(file: string, key: string, schema: Schema<T>, missing?: { readonly message: string; readonly hint: string }): StackKeyValue<T> {
-  const sink = new FindingSink();
-  const source = readSource(file, sink);
-  if (source === undefined || !parseSource(source, sink)) return { findings: sortFindings(sink.close()) };
-  const root = source.events[1];
-  const config = source.find(1, ["config"]);
-  const node = root?.type === EVENT_ID.MAPPING && config !== 1 ? source.find(config, [key]) : -1;
-  if (node <= config || config === 1 || source.events[node] === undefined) {
-    if (missing !== undefined) sink.add("schema.missing-field", source.at(config === 1 ? 1 : config), "-", missing.message, missing.hint);
-    return { findings: sortFindings(sink.close()) };
-  }
-  const reader = new Reader(source, sink);
-  reader.item = key;
-  reader.i = node;
-  const value = schema.read(reader);
-  const findings = sortFindings(sink.close());
-  return value === INVALID ? { findings } : { value, findings };
-}

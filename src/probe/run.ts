@@ -16,6 +16,7 @@ import type { ProgressStream } from "./progress.ts";
 import { directSpawner, startSpawner } from "./spawner.ts";
 import { readStackSettings, type StackSettingsResult } from "./stackconfig.ts";
 import { buildTargets, parseSelect, provincesOf } from "./targets.ts";
+import { parseDuration } from "../lib/duration.ts";
 
 /**
  * `amadegi check` without the command line: stack settings → inventory →
@@ -116,10 +117,8 @@ export async function check(options: CheckOptions): Promise<CheckOutcome> {
   }
 }
 
-/** `60s`, `2m`, `1500ms` → milliseconds. */
+/** `60s`, `2m`, `2h`, `1500ms` → milliseconds, from 100 ms to 24 h (lib/duration.ts reads it). */
 export function parseDeadline(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.trim());
-  if (match === null) return undefined;
-  const value = Number(match[1]) * (match[2] === "ms" ? 1 : match[2] === "s" ? 1000 : 60_000);
-  return value >= 100 && value <= 24 * 3_600_000 ? value : undefined;
+  const value = parseDuration(text);
+  return value !== undefined && value >= 100 && value <= 24 * 3_600_000 ? value : undefined;
 }

@@ -1,7 +1,5 @@
 import { existsSync } from "node:fs";
-import { isAbsolute } from "node:path";
 import { ProbeError } from "../lib/errors.ts";
-import { inState, stateDir } from "../lib/state.ts";
 import type { Finding } from "../model/finding.ts";
 import { type ProbeSettings, readStackSettingsFile, requireSettings, STACK_NAME, type StackSettingsFile, type StackSettingsOptions, stackSettingsPath } from "../model/stackfile.ts";
 
@@ -55,11 +53,3 @@ export function probeSettingsOf(read: StackSettingsFile): StackSettingsResult {
 export function readStackSettings(stack: string, dir = "stacks", options: StackSettingsOptions = {}): StackSettingsResult {
   return probeSettingsOf(openStackSettings(stack, dir, options));
 }
-
-/**
- * @deprecated `readStackSettings` returns `pins` and `ca` resolved against the
- * state directory already: this returns such a path unchanged (and resolves a
- * relative one there, never against `stacksDir`). Kept while
- * src/rehearsal/drill/run.ts and src/readiness/drift/run.ts still call it.
- */
-export const pinsPath: (pins: string, stacksDir?: string) => string = (pins) => (isAbsolute(pins) ? pins : inState(pins, stateDir()));

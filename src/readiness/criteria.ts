@@ -341,7 +341,7 @@ const noUnwaivedDrift: Criterion = {
   waivedBy: [],
   measure(ctx) {
     const latest = ctx.drift;
-    if (latest === undefined) return { cannotJudge: "no drift report was read (the gate reads the results' stack's .amadegi/drift/<stack>.json): run `amadegi drift --stack NAME`" };
+    if (latest === undefined) return { cannotJudge: "no drift report was read (the gate reads the results' stack's drift/<stack>.json in the state directory): run `amadegi drift --stack NAME`" };
     if (!latest.found) return { cannotJudge: latest.reason };
     const r = latest.report;
     const again = `run \`amadegi drift --stack ${r.stack}\` again`;

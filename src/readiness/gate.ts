@@ -3,7 +3,7 @@ import { open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ExitCode } from "../lib/exit.ts";
 import { UsageError } from "../lib/errors.ts";
-import { addDays, type CriterionId, type Inventory, type IsoDate, type Milestone, parseInstant, todayIn } from "../model/index.ts";
+import { addDays, type CriterionId, type Inventory, type IsoDate, midnightIn, type Milestone, parseInstant, todayIn } from "../model/index.ts";
 import { CRITERIA_REGISTRY } from "./criteria.ts";
 import { type LatestDrift, readLatestDrift } from "./drift/index.ts";
 import { type Evidence, readEvidence } from "./evidence.ts";
@@ -42,7 +42,7 @@ export interface GateOptions {
   readonly history?: string;
   /** Where to keep the validated inventory's snapshot (snapshot.ts); absent: validate every time. */
   readonly cacheDir?: string;
-  /** Where `amadegi drift` leaves each stack's latest report (`.amadegi/drift`); absent: no-unwaived-drift cannot judge. */
+  /** Where `amadegi drift` leaves each stack's latest report (the state directory's `drift/`); absent: no-unwaived-drift cannot judge. */
   readonly driftDir?: string;
   /** Injected clock (tests). */
   readonly now?: Date;
@@ -128,15 +128,6 @@ export function criteriaOf(milestones: readonly Milestone[], target: Milestone):
   return { ids, thresholds };
 }
 
-/** Midnight of a day in a time zone, as an instant. */
-export function startOfDay(date: IsoDate, timeZone: string): Date {
-  const guess = Date.parse(`${date}T00:00:00Z`);
-  const parts = new Intl.DateTimeFormat("en-US", { timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }).formatToParts(new Date(guess));
-  const get = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
-  const asUtc = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
-  return new Date(guess - (asUtc - guess));
-}
-
 export async function gate(options: GateOptions): Promise<GateRun> {
   const now = options.now ?? new Date();
   // Parse the results while the inventory loads: at national size each is about a second of CPU.
@@ -196,7 +187,7 @@ export async function gate(options: GateOptions): Promise<GateRun> {
       judged.push(judge(c, { cannotJudge: "no results" }, thresholds.get(c.id) ?? 100, inv.waivers, date));
       continue;
     }
-    const measure = c.measure({ inventory: inv, ...(evidence === undefined ? {} : { evidence }), ...(drift === undefined ? {} : { drift }), date, milestone, checkinsSince: startOfDay(since, inv.election.timeZone).toISOString() });
+    const measure = c.measure({ inventory: inv, ...(evidence === undefined ? {} : { evidence }), ...(drift === undefined ? {} : { drift }), date, milestone, checkinsSince: new Date(midnightIn(since, inv.election.timeZone)).toISOString() });
     judged.push(judge(c, measure, thresholds.get(c.id) ?? 100, inv.waivers, date));
   }
   for (const j of judged) if (j.outcome === "cannot-judge" && j.reason !== "no results") reasons.push(`${j.id}: ${j.reason ?? "cannot judge"}`);

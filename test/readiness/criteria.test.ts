@@ -2,11 +2,10 @@
 // results: one thing broken per case, the measured share, the offenders and
 // their owners. Then thresholds, waivers (live, expired) and the registry.
 import { describe, expect, it } from "vitest";
-import { CRITERIA, type CriterionId } from "../../src/model/index.ts";
+import { CRITERIA, type CriterionId, midnightIn } from "../../src/model/index.ts";
 import type { ProbeResult, Status } from "../../src/probe/types.ts";
 import { CRITERIA_REGISTRY } from "../../src/readiness/criteria.ts";
 import { readEvidence } from "../../src/readiness/evidence.ts";
-import { startOfDay } from "../../src/readiness/gate.ts";
 import { judge, type Judged } from "../../src/readiness/judge.ts";
 import type { SyntheticOptions } from "../../src/readiness/synthetic.ts";
 import { DISTRICT, edit, fixtureCopy, inventoryOf, resultsFor, WAIVERS } from "./helpers.ts";
@@ -50,7 +49,7 @@ async function evaluate(c: Case): Promise<Judged> {
   const evidence = await readEvidence(await resultsFor(root, { now, ...c.results }));
   const criterion = CRITERIA_REGISTRY.get(c.criterion);
   if (criterion === undefined) throw new Error(`no criterion ${c.criterion}`);
-  const since = startOfDay(milestone.checkinsSince ?? milestone.due, inventory.election.timeZone).toISOString();
+  const since = new Date(midnightIn(milestone.checkinsSince ?? milestone.due, inventory.election.timeZone)).toISOString();
   const measure = criterion.measure({ inventory, evidence, date, milestone, checkinsSince: since });
   return judge(criterion, measure, c.threshold ?? 100, inventory.waivers, date);
 }

@@ -10,7 +10,8 @@ import { loadInventory } from "../../src/model/index.ts";
 import type { Inventory } from "../../src/model/types.ts";
 import { attribute, byKey, compare, type ExpectedFault, type ResultLine, signalOf } from "../../src/rehearsal/drill/attribution.ts";
 import { parseShare, planFaults, type PlanContext } from "../../src/rehearsal/drill/scenarios.ts";
-import { drillScope, popChain, type Scope } from "../../src/rehearsal/drill/scope.ts";
+import { popChainOf } from "../../src/model/index.ts";
+import { drillScope, type Scope } from "../../src/rehearsal/drill/scope.ts";
 import { districtSelect, verifySelect } from "../../src/rehearsal/drill/run.ts";
 import { loadCatalog } from "../../src/probe/catalog/load.ts";
 import { buildTargets, parseSelect, provincesOf } from "../../src/probe/targets.ts";
@@ -109,7 +110,7 @@ describe("attribution, from the results and the topology only", () => {
   it("every link behind a point of presence — its own and those backhauled through it — is that PoP", () => {
     const behind = liveLinks((l) => l.pops.includes("EX-PKD-02"));
     // The Irancell tower TW-MTN-PKD-04 backhauls through TCI's exchange EX-PKD-02 (operators.yaml).
-    expect(popChain(inventory, "TW-MTN-PKD-04")).toEqual(["TW-MTN-PKD-04", "EX-PKD-02"]);
+    expect(popChainOf(inventory, "TW-MTN-PKD-04")).toEqual(["TW-MTN-PKD-04", "EX-PKD-02"]);
     expect(new Set(behind.map((l) => scope.linksById.get(l)?.operator))).toEqual(new Set(["tci", "irancell"]));
     const result = attribute(scope, healthy(), withChanges(healthy(), behind.map(lost)));
     expect(result.attributions.map((a) => a.object)).toEqual([{ kind: "pop", id: "EX-PKD-02" }]);

@@ -169,6 +169,7 @@ export const drift: Command = {
     const outcome = await runDrift({
       stack,
       stacksDir,
+      settings: read,
       environment: settings.environment,
       inventory,
       provisioned: async () =>

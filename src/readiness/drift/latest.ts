@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../lib/fs.ts";
 import { parseInstant } from "../../model/index.ts";
@@ -46,17 +46,4 @@ export async function readLatestDrift(driftDir: string, stack: string, now: Date
   if (parseInstant(report.at) === undefined) return { found: false, file, reason: `${file} is dated ${JSON.stringify(report.at.slice(0, 40))}, not a time: run \`amadegi drift --stack ${stack}\` again` };
   const ageHours = Math.round(((now.getTime() - Date.parse(report.at)) / 3_600_000) * 100) / 100;
   return { found: true, file, report: report as unknown as DriftReport, ageHours };
-}
-
-/** The newest results file of a stack: `<dir>/<stack>-*.jsonl` by modification time. */
-export async function newestResults(dir: string, stack: string): Promise<string | undefined> {
-  let names: string[];
-  try {
-    names = (await readdir(dir)).filter((n) => n.startsWith(`${stack}-`) && n.endsWith(".jsonl"));
-  } catch {
-    return undefined;
-  }
-  const dated = await Promise.all(names.map(async (n) => ({ n, t: (await stat(join(dir, n))).mtimeMs })));
-  const newest = dated.sort((a, b) => b.t - a.t || (a.n < b.n ? 1 : -1))[0];
-  return newest === undefined ? undefined : join(dir, newest.n);
 }

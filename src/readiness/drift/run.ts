@@ -1,22 +1,21 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { ProbeError } from "../../lib/errors.ts";
 import { type Finding, hasErrors, loadInventory, todayIn } from "../../model/index.ts";
 import { readPins, type ServerPin } from "../../model/pins.ts";
 import { type ProvisionedState, renderServer, type RoleRender, type ServerTarget } from "../../model/render/index.ts";
-import { object, optional, text } from "../../model/schema/core.ts";
-import { readStackKey } from "../../model/stackfile.ts";
+import type { StackSettingsFile } from "../../model/stackfile.ts";
 import { parseAllow } from "../../probe/allow.ts";
 import { collectAllFacts, type FactsServer } from "../../probe/facts.ts";
-import { pinsPath, readStackSettings } from "../../probe/stackconfig.ts";
+import { newestResults, statePaths } from "../../lib/state.ts";
+import { openStackSettings, probeSettingsOf } from "../../probe/stackconfig.ts";
 import { inNetns } from "../../toolchain/netns.ts";
 import { type Evidence, readEvidence } from "../evidence.ts";
 import { type UnfitWords, whyUnfit } from "../fitness.ts";
 import { History } from "../history.ts";
 import { computeDrift } from "./compare.ts";
 import { factsExpectation } from "./declared.ts";
-import { newestResults, writeLatestDrift } from "./latest.ts";
+import { writeLatestDrift } from "./latest.ts";
 import type { DriftChanges, DriftReport } from "./types.ts";
 
 /**
@@ -28,13 +27,15 @@ export interface DriftRunOptions {
   readonly stack: string;
   /** Where the stack settings live (default `stacks`): `amadegi:probe` (allow, netns, pins) and `amadegi:ssh`. */
   readonly stacksDir?: string;
+  /** The stack's settings, read once by the caller (default: read here from stacksDir). */
+  readonly settings?: StackSettingsFile;
   readonly environment: ServerTarget["environment"];
   readonly inventory: string;
   /** The stack's provisioned state: its outputs, or a file (the caller knows which; `from` names it). */
   readonly provisioned: () => Promise<{ readonly state: ProvisionedState | undefined; readonly from: string }>;
   /** A results file; default: the newest `<stack>-*.jsonl` in resultsDir. */
   readonly results?: string;
-  /** Default `.amadegi/results`. */
+  /** Default: the state directory's `results/`. */
   readonly resultsDir?: string;
   /** The key to log in with; default: the pins overlay's control key, else `amadegi:ssh.identityFile`. */
   readonly identityFile?: string;
@@ -52,8 +53,6 @@ export interface DriftRunOptions {
 
 export type DriftOutcome = { readonly ran: false; readonly findings: readonly Finding[] } | { readonly ran: true; readonly report: DriftReport; readonly file?: string };
 
-const sshKey = object({ identityFile: optional(text({ max: 500 }), "the private key provisioning and drift log in with (a path, never the key)") });
-
 /** How drift says a campaign cannot tell what was observed: clauses after "results FILE cannot say what was observed: ". */
 const DRIFT_WORDS: UnfitWords = {
   noHeader: () => "it has no campaign header",
@@ -64,7 +63,7 @@ const DRIFT_WORDS: UnfitWords = {
 
 /** The latest campaign of the stack, if it is fit to say what was observed; else why not. */
 async function campaignEvidence(o: DriftRunOptions): Promise<{ evidence?: Evidence; problem?: string }> {
-  const dir = o.resultsDir ?? join(".amadegi", "results");
+  const dir = o.resultsDir ?? statePaths().results;
   const file = o.results ?? (await newestResults(dir, o.stack));
   if (file === undefined) return { problem: `no results of stack ${o.stack} in ${dir}: run \`amadegi check --stack ${o.stack}\`, or pass --results FILE` };
   const ev = await readEvidence(file);
@@ -76,7 +75,8 @@ async function campaignEvidence(o: DriftRunOptions): Promise<{ evidence?: Eviden
 export async function runDrift(o: DriftRunOptions): Promise<DriftOutcome> {
   const now = o.now ?? new Date();
   const stacksDir = o.stacksDir ?? "stacks";
-  const settings = readStackSettings(o.stack, stacksDir);
+  const read = o.settings ?? openStackSettings(o.stack, stacksDir);
+  const settings = probeSettingsOf(read);
   if (settings.probe === undefined) return { ran: false, findings: settings.findings };
   const probe = settings.probe;
   // The namespace guard (the CLI re-runs itself inside it first): never SSH to a stack's addresses from elsewhere.
@@ -91,16 +91,17 @@ export async function runDrift(o: DriftRunOptions): Promise<DriftOutcome> {
   let pins: ReadonlyMap<string, ServerPin> | undefined;
   let controlKey: string | undefined;
   if (probe.pins !== undefined) {
-    const file = pinsPath(probe.pins, stacksDir);
+    const file = probe.pins;
     if (!existsSync(file)) throw new ProbeError(`the pins overlay ${file} (${settings.file} amadegi:probe.pins) does not exist`, { file, hint: "run `amadegi rehearsal up` first (it writes the overlay)" });
     const read = readPins(file, inv.servers, { stack: o.stack });
     if (read.pins === undefined) return { ran: false, findings: read.findings };
     pins = read.pins;
     controlKey = read.controlKey;
   }
-  const ssh = readStackKey(settings.file, "amadegi:ssh", sshKey);
-  if (ssh.findings.some((f) => f.severity === "error")) return { ran: false, findings: ssh.findings };
-  const identityFile = o.identityFile ?? controlKey ?? ssh.value?.identityFile;
+  // The file's findings about amadegi:ssh stop drift as they did when it read that key alone.
+  const sshFindings = read.findings.filter((f) => f.severity === "error" && f.item === "amadegi:ssh");
+  if (sshFindings.length > 0) return { ran: false, findings: sshFindings };
+  const identityFile = o.identityFile ?? controlKey ?? read.settings?.["amadegi:ssh"]?.identityFile;
 
   const declared = new Map<string, RoleRender[]>();
   for (const s of inv.servers) declared.set(s.id, renderServer(inv, s.id, { root: pins?.get(s.id)?.root ?? "", environment: o.environment, address: s.address }));

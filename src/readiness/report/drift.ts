@@ -17,7 +17,7 @@ const itemName = (i: DriftItem): string => `${i.object}${i.subject === undefined
 
 /**
  * summary.md's drift section. The report is a file read back from
- * .amadegi/drift and checked only in outline, and its items quote servers'
+ * the state directory's drift/ and checked only in outline, and its items quote servers'
  * answers: every value of it, counts and kinds too, is written as Markdown
  * text or code (src/lib/encode.ts), never as Markdown.
  */

@@ -9,7 +9,7 @@ import { ELECTION_ZONE, GATEWAY_FILES, rooted } from "../../model/render/index.t
 import type { Inventory } from "../../model/types.ts";
 import type { CheckinCursor } from "../../probe/probes/checkin.ts";
 import { readResults } from "../../probe/results.ts";
-import { pinsPath, readStackSettings } from "../../probe/stackconfig.ts";
+import { readStackSettings } from "../../probe/stackconfig.ts";
 import { loadInventory } from "../../model/index.ts";
 import { readMarker, withRehearsalLock } from "../marker.ts";
 import { planRehearsal, type Plan } from "../plan.ts";
@@ -103,7 +103,7 @@ async function context(options: DrillOptions): Promise<Context> {
     });
   }
   if (settings.probe.pins === undefined) throw new ToolError(`stack ${options.stack} names no pins overlay (amadegi:probe.pins)`, { file: settings.file, hint: "the rehearsal's servers are reached with its overlay" });
-  const pins = readPins(pinsPath(settings.probe.pins, options.stacksDir), loaded.inventory.servers, { stack: options.stack });
+  const pins = readPins(settings.probe.pins, loaded.inventory.servers, { stack: options.stack });
   if (pins.pins === undefined) throw new ToolError(`the pins overlay of stack ${options.stack} is not usable:`, { details: pins.findings.map(formatFinding), file: pins.file });
   return { state, inventory: loaded.inventory, inventoryPath, plan, pins, allow: settings.probe.allow, netns: settings.probe.netns };
 }
@@ -255,7 +255,7 @@ async function drill(options: DrillOptions): Promise<DrillReport> {
       const s = ctx.inventory.serversById.get(server);
       const root = roots.get(server) ?? "";
       const settings = readStackSettings(options.stack, options.stacksDir).probe;
-      const caFile = settings?.ca === undefined ? undefined : pinsPath(settings.ca, options.stacksDir);
+      const caFile = settings?.ca;
       if (s === undefined || caFile === undefined || !existsSync(caFile)) throw new ToolError(`the cert drill needs the CA the campaign trusts (stack ${options.stack} amadegi:probe.ca)`, { hint: "run the stack's `amadegi up`" });
       return {
         nginxConf: readFileSync(rooted({ root, environment: "rehearsal", address: s.address }, GATEWAY_FILES.nginxConf), "utf8"),

@@ -1,3 +1,4 @@
+import { popChainOf } from "../../model/index.ts";
 import type { Inventory, Server } from "../../model/types.ts";
 import { ANSWERING_STATES } from "../plan.ts";
 
@@ -40,13 +41,6 @@ export interface Scope {
   readonly gateways: ReadonlyMap<string, readonly [string, string]>;
 }
 
-/** A PoP's chain: itself, its backhaul, that one's backhaul… (a cycle in the inventory stops the walk). */
-export function popChain(inventory: Inventory, pop: string): string[] {
-  const chain: string[] = [];
-  for (let at: string | undefined = pop; at !== undefined && !chain.includes(at); at = inventory.popsById.get(at)?.backhaul) chain.push(at);
-  return chain;
-}
-
 /** The drill's scope: `district` (an id of the inventory) or every district. */
 export function drillScope(inventory: Inventory, district?: string): Scope {
   const links: ScopeLink[] = [];
@@ -66,7 +60,7 @@ export function drillScope(inventory: Inventory, district?: string): Scope {
         medium: link.medium,
         address: link.address,
         live: link.lifecycle.state === "live",
-        pops: popChain(inventory, link.pop),
+        pops: popChainOf(inventory, link.pop),
       };
       links.push(entry);
       own.push(entry);
@@ -80,7 +74,7 @@ export function drillScope(inventory: Inventory, district?: string): Scope {
     for (const pop of link.pops) pops.set(pop, [...(pops.get(pop) ?? []), link.id]);
   }
   const popOperator = new Map(inventory.pops.map((p) => [p.id, p.operator]));
-  const popDepth = new Map(inventory.pops.map((p) => [p.id, popChain(inventory, p.id).length - 1]));
+  const popDepth = new Map(inventory.pops.map((p) => [p.id, popChainOf(inventory, p.id).length - 1]));
   return {
     ...(district === undefined ? {} : { district }),
     links,
