@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
+import { provisionedRecord } from "../model/render/index.ts";
 import type { ProvisionedServer, RoleRender } from "../model/render/types.ts";
 import type { Server } from "../model/types.ts";
 import { ServerFiles } from "./dynamic.ts";
 import type { FileSpec } from "./remote/files.ts";
-import { sha256 } from "./remote/files.ts";
 import type { Connection } from "./remote/ssh.ts";
 
 export interface CentralServerArgs {
@@ -48,15 +48,9 @@ export class CentralServer extends pulumi.ComponentResource {
         { parent: this },
       );
     });
-    const stations = [...new Set(args.renders.flatMap((r) => r.stations))].sort();
-    this.provisioned = pulumi.all(roles.map((r) => r.hashes)).apply((hashes) => ({
-      address: args.server.address,
-      roles: args.renders.map((r) => r.role),
-      files: Object.fromEntries(hashes.flatMap((h) => Object.entries(h)).sort(([a], [b]) => a.localeCompare(b))),
-      services: args.renders.flatMap((r) => r.services.map((s) => ({ name: s.name, listens: s.listens }))),
-      stationsHash: sha256(stations.join("\n")),
-      stations: stations.length,
-    }));
+    this.provisioned = pulumi
+      .all(roles.map((r) => r.hashes))
+      .apply((hashes) => provisionedRecord(args.server.address, args.renders, Object.fromEntries(hashes.flatMap((h) => Object.entries(h)).sort(([a], [b]) => a.localeCompare(b)))));
     this.registerOutputs({ provisioned: this.provisioned });
   }
 }

@@ -13,6 +13,7 @@ export { clientRanges, electionNames, ELECTION_ZONE } from "./dns.ts";
 export { linksOf, RECORDER_ASSET, stationsOf } from "./gateway.ts";
 export { LOCAL_STRATUM, REHEARSAL_STRATUM } from "./ntp.ts";
 export { REHEARSAL_PLUMBING, siteRanges, stationRanges } from "./ranges.ts";
+export { contentHash, provisionedRecord } from "./provisioned.ts";
 export { LISTEN_POLLS } from "./service.ts";
 
 /**

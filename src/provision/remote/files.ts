@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { contentHash } from "../../model/render/index.ts";
 import { shellQuote as quote } from "../../toolchain/ssh.ts";
 import { type Connection, reason, runRemote } from "./ssh.ts";
 
@@ -44,9 +44,8 @@ export interface FilesState {
   readonly stop: readonly string[];
 }
 
-export function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
+/** A file's content hash: the provisioned record's (src/model/render/provisioned.ts). */
+export const sha256 = contentHash;
 
 const MARK = "AMADEGI-HASHES";
 

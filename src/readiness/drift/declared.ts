@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-import type { ProvisionedServer, RoleRender } from "../../model/render/index.ts";
+import { contentHash, type ProvisionedServer, provisionedRecord, type RoleRender } from "../../model/render/index.ts";
 import type { FactsExpectation } from "../../probe/facts.ts";
 
 /**
@@ -7,21 +6,9 @@ import type { FactsExpectation } from "../../probe/facts.ts";
  * (file hashes, services, stations), and what to ask the server for.
  */
 
-export function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
 /** What the declared renders of one server come to, in the provisioned state's terms. */
 export function declaredServer(address: string, renders: readonly RoleRender[]): ProvisionedServer {
-  const stations = [...new Set(renders.flatMap((r) => r.stations))].sort();
-  return {
-    address,
-    roles: renders.map((r) => r.role),
-    files: Object.fromEntries(renders.flatMap((r) => r.files.map((f) => [f.path, sha256(f.content)] as const))),
-    services: renders.flatMap((r) => r.services.map((s) => ({ name: s.name, listens: s.listens }))),
-    stationsHash: sha256(stations.join("\n")),
-    stations: stations.length,
-  };
+  return provisionedRecord(address, renders, Object.fromEntries(renders.flatMap((r) => r.files.map((f) => [f.path, contentHash(f.content)] as const))));
 }
 
 /** What to ask a server for: every file declared or provisioned, and its declared services' version commands. */

@@ -9,7 +9,7 @@
  *   run.ts          runDrift: reads, SSH, history, the latest file
  */
 export { DRIFT_KINDS, DRIFT_RULES, DRIFT_TITLES, type DriftChanges, type DriftCounts, type DriftItem, type DriftKind, type DriftReport, type DriftVerdict, emptyCounts, type FactsSummary } from "./types.ts";
-export { declaredServer, factsExpectation, sha256 } from "./declared.ts";
+export { declaredServer, factsExpectation } from "./declared.ts";
 export { computeDrift, type DriftInput } from "./compare.ts";
 export { parseProvisioned } from "./provisioned.ts";
 export { type LatestDrift, readLatestDrift, writeLatestDrift } from "./latest.ts";
