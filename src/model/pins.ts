@@ -30,6 +30,27 @@ export interface ServerPin {
 
 export type PinOverlay = ReadonlyMap<string, ServerPin>;
 
+/** How a server is reached over SSH: its address, and port, user, host key and root from its pin if it has one, else the inventory's. */
+export interface ServerReach {
+  readonly address: string;
+  readonly port: number;
+  readonly user: string;
+  /** Absent only for a server the inventory did not pin (validate reports it). */
+  readonly hostKey?: string;
+  readonly root: string;
+}
+
+/**
+ * The one home of "how to reach a server" (issue 15): provisioning
+ * (src/provision/program.ts) and drift's facts (src/readiness/drift/run.ts)
+ * log in the same way. The address is always the inventory's: a pin may
+ * only repeat it.
+ */
+export function serverReach(server: Server, pin: ServerPin | undefined): ServerReach {
+  const hostKey = pin?.hostKey ?? server.ssh.hostKey;
+  return { address: server.address, port: pin?.port ?? server.ssh.port, user: pin?.user ?? server.ssh.user, ...(hostKey === undefined ? {} : { hostKey }), root: pin?.root ?? "" };
+}
+
 export interface PinsResult {
   readonly file: string;
   readonly pins?: Map<string, ServerPin>;

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { addDays } from "../model/dates.ts";
 import { formatFinding, hasErrors } from "../model/finding.ts";
 import { loadInventory } from "../model/load.ts";
-import { readPins } from "../model/pins.ts";
+import { readPins, serverReach } from "../model/pins.ts";
 import { renderServer } from "../model/render/index.ts";
 import { TLS_FILES } from "../model/render/paths.ts";
 import type { ProvisionedServer } from "../model/render/types.ts";
@@ -49,16 +49,16 @@ function reachOf(config: StackConfig, inventory: Inventory): Map<string, Reach> 
   const identityFile = overlay?.controlKey ?? (config.identityFile === undefined ? undefined : fromRoot(config.identityFile));
   if (identityFile === undefined) throw new Error(`stack ${config.stack}: no SSH key to log in with; set amadegi:ssh.identityFile (a path on the machine that runs the stack; never the key itself)`);
   for (const server of inventory.servers) {
-    const pin = overlay?.pins?.get(server.id);
-    const hostKey = pin?.hostKey ?? server.ssh.hostKey;
+    const way = serverReach(server, overlay?.pins?.get(server.id));
+    const hostKey = way.hostKey;
     if (hostKey === undefined) throw new Error(`stack ${config.stack}: server ${server.id} has no pinned SSH host key; pin it in servers.yaml (ssh.hostKey) after checking it out of band`);
     reach.set(server.id, {
-      root: pin?.root ?? "",
+      root: way.root,
       epoch: overlay?.generation ?? "",
       connection: {
-        host: server.address,
-        port: pin?.port ?? server.ssh.port,
-        user: pin?.user ?? server.ssh.user,
+        host: way.address,
+        port: way.port,
+        user: way.user,
         hostKey,
         identityFile,
         allow: config.allow,

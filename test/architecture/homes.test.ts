@@ -29,6 +29,8 @@ export const HOMES: readonly Home[] = [
   { idea: "is a campaign fit to judge", home: "src/readiness/fitness.ts", exports: ["whyUnfit"], twin: /has no campaign header|was interrupted, the results are partial/, besides: { "src/readiness/gate.ts": "the gate's words for whyUnfit", "src/readiness/drift/run.ts": "drift's words for whyUnfit", "src/probe/merge.ts": "merge refuses a shard that is no results file (the probe layer, below readiness)", "src/probe/openmetrics.ts": "export refuses a file that is no results file" } },
   { idea: "where state lives", home: "src/lib/state.ts", exports: ["statePaths", "stateDir", "newestResults"], twin: /["'`]\.amadegi\/|"\.amadegi", "|function (newestResults|latestResults)\(/, besides: { "src/model/stackfile.ts": "refuses an old-style `.amadegi/` path, naming it", "src/cli/commands/gate.ts": "latestResults: the gate's default, over newestResults" } },
   { idea: "encoding for each sink", home: "src/lib/encode.ts", exports: ["logText", "markdownText", "xmlText", "openMetricsLabelValue", "workflowCommand"], twin: /replace\(\/\[&<>"'\]\/g/, besides: { "src/readiness/report/html.ts": "report.html's escaping, the html tag's one escaper" } },
+  { idea: "the provisioned record and its hashes", home: "src/model/render/provisioned.ts", exports: ["provisionedRecord", "contentHash"], twin: /stationsHash: [a-zA-Z]+\(|function sha256\(/ },
+  { idea: "how to reach a server (pin or inventory)", home: "src/model/pins.ts", exports: ["serverReach"], twin: /pin\?\.(port|user) \?\? [a-z]+\.ssh\./ },
   { idea: "tables keyed by data", home: "src/lib/records.ts", exports: ["dataRecord", "ownEntry"], twin: /Object\.create\(null\)/ },
 ];
 

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { ProbeError } from "../../lib/errors.ts";
 import { type Finding, hasErrors, loadInventory, todayIn } from "../../model/index.ts";
-import { readPins, type ServerPin } from "../../model/pins.ts";
+import { readPins, serverReach, type ServerPin } from "../../model/pins.ts";
 import { type ProvisionedState, renderServer, type RoleRender, type ServerTarget } from "../../model/render/index.ts";
 import type { StackSettingsFile } from "../../model/stackfile.ts";
 import { parseAllow } from "../../probe/allow.ts";
@@ -107,8 +107,8 @@ export async function runDrift(o: DriftRunOptions): Promise<DriftOutcome> {
   for (const s of inv.servers) declared.set(s.id, renderServer(inv, s.id, { root: pins?.get(s.id)?.root ?? "", environment: o.environment, address: s.address }));
   const provisioned = await o.provisioned();
   const requests = inv.servers.map((s) => {
-    const pin = pins?.get(s.id);
-    const server: FactsServer = { id: s.id, address: s.address, port: pin?.port ?? s.ssh.port, user: pin?.user ?? s.ssh.user, hostKey: pin?.hostKey ?? s.ssh.hostKey, root: pin?.root ?? "" };
+    const way = serverReach(s, pins?.get(s.id));
+    const server: FactsServer = { id: s.id, address: way.address, port: way.port, user: way.user, hostKey: way.hostKey, root: way.root };
     return { server, expected: factsExpectation(declared.get(s.id), provisioned.state?.servers[s.id]) };
   });
   const facts = await collectAllFacts(requests, {
