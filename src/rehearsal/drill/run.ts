@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { ToolError, UsageError } from "../../lib/errors.ts";
 import { writeFileAtomic } from "../../lib/fs.ts";
 import { formatFinding } from "../../model/index.ts";
-import { readPins } from "../../model/pins.ts";
+import { readPins, serverReach } from "../../model/pins.ts";
 import { ELECTION_ZONE, GATEWAY_FILES, rooted } from "../../model/render/index.ts";
 import type { Inventory } from "../../model/types.ts";
 import type { CheckinCursor } from "../../probe/probes/checkin.ts";
@@ -112,9 +112,9 @@ function gatewayLogs(ctx: Context): GatewayLog[] {
   return ctx.inventory.servers
     .filter((s) => s.roles.includes("gateway"))
     .map((s) => {
-      const pin = ctx.pins.pins?.get(s.id);
-      const root = pin?.root ?? "";
-      return { id: s.id, address: s.address, port: s.ssh.port, user: pin?.user ?? s.ssh.user, hostKey: pin?.hostKey ?? s.ssh.hostKey ?? "", log: rooted({ root, environment: "rehearsal", address: s.address }, GATEWAY_FILES.checkinLog) };
+      // The rehearsal's pins name no port: the inventory's, as serverReach gives it.
+      const way = serverReach(s, ctx.pins.pins?.get(s.id));
+      return { id: s.id, address: way.address, port: way.port, user: way.user, hostKey: way.hostKey ?? "", log: rooted({ root: way.root, environment: "rehearsal", address: s.address }, GATEWAY_FILES.checkinLog) };
     });
 }
 
