@@ -1,7 +1,7 @@
 import { logText } from "../lib/encode.ts";
 import { errorLines, UsageError } from "../lib/errors.ts";
 import { ExitCode } from "../lib/exit.ts";
-import { type Command, guardedIo, type Io, parseCommandArgs } from "./command.ts";
+import { type Command, type CommandGroup, guardedIo, type Io, parseCommandArgs, resolveCommand } from "./command.ts";
 import { commands } from "./commands/index.ts";
 
 /**
@@ -44,7 +44,7 @@ function overview(): string {
 }
 
 /** The command called `name`, its module loaded; undefined when there is none. */
-export async function findCommand(name: string): Promise<Command | undefined> {
+export async function findCommand(name: string): Promise<Command | CommandGroup | undefined> {
   return commands.find((c) => c.name === name)?.load();
 }
 
@@ -57,14 +57,21 @@ export async function main(argv: string[], given: Io = defaultIo): Promise<ExitC
     io.out(overview());
     return name === undefined ? ExitCode.CANNOT_RUN : ExitCode.OK;
   }
-  const command = await findCommand(name);
-  if (command === undefined) {
+  const found = await findCommand(name);
+  if (found === undefined) {
     io.err(logText(`amadegi: no command "${name}"; commands: ${commands.map((c) => c.name).join(", ")}`));
     return ExitCode.CANNOT_RUN;
   }
   try {
-    const args = parseCommandArgs(command, rest);
-    if (args.values.help === true) {
+    // A group's sub-command is found the way a command is, then parsed as any command is.
+    const resolved = resolveCommand(found, rest);
+    if ("help" in resolved) {
+      io.out(resolved.group.usage);
+      return ExitCode.OK;
+    }
+    const { command } = resolved;
+    const args = parseCommandArgs(command, resolved.argv);
+    if (args.help) {
       io.out(command.usage);
       return ExitCode.OK;
     }

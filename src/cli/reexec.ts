@@ -5,14 +5,9 @@ import { netnsExists } from "../toolchain/netns.ts";
 import { repoRoot } from "../toolchain/paths.ts";
 import type { Io, ParsedArgs } from "./command.ts";
 
-/** The command line again, from the parsed arguments (the command may have been called without a process argv: tests). */
+/** The command line again: the command's name and its arguments as they were given (main() or a test). */
 export function argvOf(command: string, args: ParsedArgs): string[] {
-  const argv = [command];
-  for (const [name, value] of Object.entries(args.values)) {
-    if (value === true) argv.push(`--${name}`);
-    else if (typeof value === "string") argv.push(`--${name}`, value);
-  }
-  return [...argv, ...args.positionals];
+  return [command, ...args.argv];
 }
 
 /**

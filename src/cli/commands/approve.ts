@@ -5,29 +5,30 @@ import { writeFileAtomic } from "../../lib/fs.ts";
 import { STATE_HELP, statePaths } from "../../lib/state.ts";
 import { gate } from "../../readiness/gate.ts";
 import { renderManifest, SIGNOFF_NAMESPACE } from "../../readiness/signoff.ts";
-import { type Command, stringOption } from "../command.ts";
-import { gateOptions, sharedOptions } from "./gate.ts";
-import { displayPath } from "./validate.ts";
+import { defineCommand } from "../command.ts";
+import { displayPath, gateOptions, judgeOptions } from "../shared.ts";
 
-export const approve: Command = {
+export const approve = defineCommand({
   name: "approve",
-  usage: [
-    "Usage: amadegi approve --milestone ID --results FILE [--inventory DIR] [--out FILE]",
-    "",
-    "  --milestone ID    the milestone to approve",
-    "  --results FILE    the results being approved (their sha256 goes into the manifest)",
-    "  --inventory DIR   the inventory (default: inventory); it must be committed: the manifest names the commit",
-    "  --out FILE        where to write the manifest (default: <state>/approvals/<milestone>-<time>.txt)",
-    "",
+  synopsis: "amadegi approve --milestone ID --results FILE [--inventory DIR] [--out FILE]",
+  options: {
+    ...judgeOptions,
+    milestone: { ...judgeOptions.milestone, description: "the milestone to approve" },
+    results: { ...judgeOptions.results, description: "the results being approved (their sha256 goes into the manifest)" },
+    inventory: { ...judgeOptions.inventory, description: "the inventory; it must be committed: the manifest names the commit" },
+    history: { ...judgeOptions.history, description: "not used: approve records nothing in the history" },
+    "no-history": { ...judgeOptions["no-history"], description: "not used: approve records nothing in the history" },
+    out: { type: "string", placeholder: "FILE", description: "where to write the manifest (default: <state>/approvals/<milestone>-<time>.txt)" },
+  },
+  after: [
     `${STATE_HELP}.`,
     "Judges the milestone as the gate does, writes the manifest, prints it and the ssh-keygen line to sign it.",
     "Exit codes: 0 manifest written; 2 nothing to approve (cannot judge, no commit, uncommitted changes).",
-  ].join("\n"),
-  options: { ...sharedOptions, out: { type: "string" } },
+  ],
   async run(args, io) {
-    if (stringOption(args, "milestone") === undefined) throw new UsageError("approve needs --milestone ID", { hint: "name the milestone you approve" });
-    if (stringOption(args, "results") === undefined) throw new UsageError("approve needs --results FILE", { hint: "name the results file you approve (the gate checks its sha256)" });
-    const options = await gateOptions(args, io, false);
+    if (args.values.milestone === undefined) throw new UsageError("approve needs --milestone ID", { hint: "name the milestone you approve" });
+    if (args.values.results === undefined) throw new UsageError("approve needs --results FILE", { hint: "name the results file you approve (the gate checks its sha256)" });
+    const options = await gateOptions(args.values, io, false);
     const { result } = await gate(options);
     const { inventory, results } = result;
     if (result.criteriaVerdict === "cannot-judge" || results === undefined) {
@@ -49,7 +50,7 @@ export const approve: Command = {
     });
     const stamp = now.toISOString().slice(0, 19).replace(/[-:]/g, "");
     const approvals = statePaths(io.env).approvals;
-    const out = displayPath(io, stringOption(args, "out") ?? join(approvals, `${result.milestone.id}-${stamp}.txt`));
+    const out = displayPath(io, args.values.out ?? join(approvals, `${result.milestone.id}-${stamp}.txt`));
     await writeFileAtomic(out, manifest);
     io.out(manifest.trimEnd());
     io.out("");
@@ -60,4 +61,4 @@ export const approve: Command = {
     io.out(`The approval counts for ${result.milestone.maxAgeHours} h, for these results and inventory commit ${inventory.commit.slice(0, 12)} only.`);
     return ExitCode.OK;
   },
-};
+});

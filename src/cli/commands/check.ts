@@ -7,55 +7,42 @@ import { check, parseDeadline } from "../../probe/run.ts";
 import { readStackSettings } from "../../probe/stackconfig.ts";
 import { formatCounts, troubled } from "../../probe/summary.ts";
 import { inNetns } from "../../toolchain/netns.ts";
-import { type Command, flag, stringOption } from "../command.ts";
+import { defineCommand } from "../command.ts";
 import { argvOf, reexecInNetns } from "../reexec.ts";
-import { displayPath } from "./validate.ts";
+import { displayPath } from "../shared.ts";
 
-export const checkCommand: Command = {
+export const checkCommand = defineCommand({
   name: "check",
-  usage: [
-    "Usage: amadegi check [--stack NAME] [--inventory DIR] [--checks DIR] [--select EXPR] [--deadline 60s] [--out FILE] [--json]",
-    "",
-    "  --stack NAME      the stack whose amadegi:probe settings apply (default: rehearsal); only its probe.allow ranges are probed",
-    "  --stacks DIR      where the stack settings live (default: stacks)",
-    "  --inventory DIR   the inventory (default: inventory)",
-    "  --checks DIR      the check catalog (default: checks)",
-    "  --select EXPR     only some targets: KEY=V[|V…][,KEY!=V…]; keys: check, kind, province, district, operator, medium, station, link, server; KEY=* any value (server=* the central servers)",
-    "  --deadline TIME   when the campaign ends, whatever is left is `unknown` (default 60s; e.g. 90s, 5m)",
-    "  --out FILE        results, JSON lines, streamed (default: <state>/results/<stack>-<time>.jsonl)",
-    "  --json            print the report as JSON",
-    "  --netns NAME      run the campaign inside this network namespace (default: the stack's amadegi:probe.netns)",
-    "",
+  synopsis: "amadegi check [--stack NAME] [--inventory DIR] [--checks DIR] [--select EXPR] [--deadline 60s] [--out FILE] [--json]",
+  options: {
+    stack: { type: "string", placeholder: "NAME", default: "rehearsal", description: "the stack whose amadegi:probe settings apply; only its probe.allow ranges are probed" },
+    stacks: { type: "string", placeholder: "DIR", default: "stacks", description: "where the stack settings live" },
+    inventory: { type: "string", placeholder: "DIR", default: "inventory", description: "the inventory" },
+    checks: { type: "string", placeholder: "DIR", default: "checks", description: "the check catalog" },
+    select: { type: "string", placeholder: "EXPR", description: "only some targets: KEY=V[|V…][,KEY!=V…]; keys: check, kind, province, district, operator, medium, station, link, server; KEY=* any value (server=* the central servers)" },
+    deadline: { type: "string", placeholder: "TIME", default: "60s", description: "when the campaign ends, whatever is left is `unknown` (e.g. 90s, 5m)" },
+    out: { type: "string", placeholder: "FILE", description: "results, JSON lines, streamed (default: <state>/results/<stack>-<time>.jsonl)" },
+    json: { type: "boolean", description: "print the report as JSON" },
+    netns: { type: "string", placeholder: "NAME", description: "run the campaign inside this network namespace (default: the stack's amadegi:probe.netns)" },
+  },
+  after: [
     `${STATE_HELP}; the stack's paths to state (amadegi:probe.pins, ca) are relative to it.`,
     "",
     "Exit codes: 0 everything up or degraded; 1 something down, unreachable or unknown;",
     "2 could not run (bad settings, catalog or inventory) or the campaign is invalid (the prober was starved).",
-  ].join("\n"),
-  options: {
-    stack: { type: "string" },
-    stacks: { type: "string" },
-    inventory: { type: "string" },
-    checks: { type: "string" },
-    select: { type: "string" },
-    deadline: { type: "string" },
-    out: { type: "string" },
-    json: { type: "boolean" },
-    netns: { type: "string" },
-  },
+  ],
   async run(args, io) {
-    const stack = stringOption(args, "stack") ?? "rehearsal";
-    const stacksDir = displayPath(io, stringOption(args, "stacks") ?? "stacks");
+    const { stack, out, select, json } = args.values;
+    const stacksDir = displayPath(io, args.values.stacks);
     const state = statePaths(io.env);
     // Read once: the namespace below and the campaign's settings.
     const settings = readStackSettings(stack, stacksDir, { stateDir: state.root });
     // A stack probed from a namespace (the rehearsal's) never runs its campaign out here.
-    const netns = stringOption(args, "netns") ?? settings.probe?.netns;
+    const netns = args.values.netns ?? settings.probe?.netns;
     if (netns !== undefined && !inNetns(netns)) return reexecInNetns(netns, argvOf("check", args), io);
-    const deadlineText = stringOption(args, "deadline") ?? "60s";
+    const deadlineText = args.values.deadline;
     const deadlineMs = parseDeadline(deadlineText);
     if (deadlineMs === undefined) throw new UsageError(`--deadline ${deadlineText}: expected a time such as 60s, 90s or 5m (100ms to 24h)`, { hint: "see `amadegi check --help`" });
-    const out = stringOption(args, "out");
-    const select = stringOption(args, "select");
     const interrupt = new AbortController();
     const onSigint = () => interrupt.abort();
     process.once("SIGINT", onSigint);
@@ -65,8 +52,8 @@ export const checkCommand: Command = {
         stacksDir,
         settings,
         resultsDir: state.results,
-        inventory: displayPath(io, stringOption(args, "inventory") ?? "inventory"),
-        checks: displayPath(io, stringOption(args, "checks") ?? "checks"),
+        inventory: displayPath(io, args.values.inventory),
+        checks: displayPath(io, args.values.checks),
         ...(select === undefined ? {} : { select }),
         deadlineMs,
         ...(out === undefined ? {} : { out: displayPath(io, out) }),
@@ -74,7 +61,7 @@ export const checkCommand: Command = {
         signal: interrupt.signal,
       });
       if (!outcome.ran) {
-        if (flag(args, "json")) io.out(JSON.stringify({ ran: false, findings: outcome.findings }, null, 2));
+        if (json) io.out(JSON.stringify({ ran: false, findings: outcome.findings }, null, 2));
         else for (const f of outcome.findings) io.err(logText(formatFinding(f)));
         io.err("check: could not run (fix the findings above)");
         return ExitCode.CANNOT_RUN;
@@ -82,7 +69,7 @@ export const checkCommand: Command = {
       const { report } = outcome;
       const t = report.summary.total;
       const code = !report.valid ? ExitCode.CANNOT_RUN : t.down + t.unreachable + t.unknown > 0 ? ExitCode.FINDINGS : ExitCode.OK;
-      if (flag(args, "json")) {
+      if (json) {
         io.out(JSON.stringify({ ...report, targets: outcome.targets, unaddressed: outcome.unaddressed, exitCode: code }, null, 2));
         return code;
       }
@@ -102,4 +89,4 @@ export const checkCommand: Command = {
       process.removeListener("SIGINT", onSigint);
     }
   },
-};
+});

@@ -6,7 +6,7 @@ import { ExitCode } from "../../lib/exit.ts";
 import { readResults } from "../../probe/results.ts";
 import { waitForFirstCheckins } from "../../rehearsal/responders.ts";
 import { repoRoot, statePaths } from "../../toolchain/paths.ts";
-import { type Command, type Io, stringOption } from "../command.ts";
+import { defineCommand, type Io } from "../command.ts";
 
 /**
  * The one-command demo (the README's main command after setup): the sample
@@ -101,23 +101,19 @@ export async function rerunInvalidCampaign(
   return run;
 }
 
-export const demo: Command = {
+export const demo = defineCommand({
   name: "demo",
-  usage: [
-    "Usage: amadegi demo [--out DIR]",
-    "",
+  synopsis: "amadegi demo [--out DIR]",
+  before: [
     "The whole pipeline on the sample inventory, in the rehearsal (root; after scripts/setup):",
     "validate → rehearsal up → device keys → up (stack rehearsal) → devices start → check →",
     "gate → drift → report. Prints each stage with its time, ends with the verdict and the path",
     "of report.html, and leaves the rehearsal running (amadegi rehearsal down stops it).",
-    "",
-    "  --out DIR   where the results, stage logs and report go (default reports/demo)",
-    "",
-    "Exit: the gate's verdict (0 ready, 1 not ready); 2 a stage could not run (named, with its log).",
-  ].join("\n"),
-  options: { out: { type: "string" } },
+  ],
+  options: { out: { type: "string", placeholder: "DIR", default: join("reports", "demo"), description: "where the results, stage logs and report go" } },
+  after: "Exit: the gate's verdict (0 ready, 1 not ready); 2 a stage could not run (named, with its log).",
   async run(args, io) {
-    const out = join(io.cwd, stringOption(args, "out") ?? join("reports", "demo"));
+    const out = join(io.cwd, args.values.out);
     const logs = join(out, "logs");
     await mkdir(logs, { recursive: true });
     const results = join(out, "results.jsonl");
@@ -171,4 +167,4 @@ export const demo: Command = {
     io.out(`all stages: ${seconds(Date.now() - started)}. The rehearsal is still running: amadegi rehearsal status; stop it with amadegi rehearsal devices stop && amadegi destroy --stack rehearsal && amadegi rehearsal down`);
     return verdict === ExitCode.OK ? ExitCode.OK : verdict === ExitCode.FINDINGS ? ExitCode.FINDINGS : ExitCode.CANNOT_RUN;
   },
-};
+});

@@ -1,7 +1,7 @@
 import { ExitCode } from "../../lib/exit.ts";
 import { toolCatalog } from "../../toolchain/catalog.ts";
 import { type DoctorReport, runDoctor } from "../../toolchain/doctor.ts";
-import { type Command, flag } from "../command.ts";
+import { defineCommand } from "../command.ts";
 
 export function formatDoctor(report: DoctorReport): string {
   const lines: string[] = ["Tools:"];
@@ -27,24 +27,20 @@ export function formatDoctor(report: DoctorReport): string {
   return lines.join("\n");
 }
 
-export const doctor: Command = {
+export const doctor = defineCommand({
   name: "doctor",
-  usage: [
-    "Usage: amadegi doctor [--json]",
-    "",
+  synopsis: "amadegi doctor [--json]",
+  before: [
     "For each tool: its path, the version it prints, its sha256 and, for the",
     "Go-built ones, the module and version it was built from; which Node a plain",
     "`pulumi preview` runs; the state backend; root and network-namespace capability;",
     "system daemons left running by package installs.",
-    "",
-    "  --json   the same report as JSON",
-    "",
-    "Exit: 0 everything is here, 1 something is missing or of the wrong version, 2 could not run.",
-  ].join("\n"),
-  options: { json: { type: "boolean" } },
+  ],
+  options: { json: { type: "boolean", description: "the same report as JSON" } },
+  after: "Exit: 0 everything is here, 1 something is missing or of the wrong version, 2 could not run.",
   async run(args, io) {
     const report = await runDoctor(io.env);
-    io.out(flag(args, "json") ? JSON.stringify(report, null, 2) : formatDoctor(report));
+    io.out(args.values.json ? JSON.stringify(report, null, 2) : formatDoctor(report));
     return report.ok ? ExitCode.OK : ExitCode.FINDINGS;
   },
-};
+});

@@ -11,15 +11,14 @@ import { stackFileOf } from "../../provision/stackfile.ts";
 import { DRIFT_KINDS, DRIFT_TITLES, type DriftReport, parseProvisioned, runDrift } from "../../readiness/drift/index.ts";
 import { inNetns } from "../../toolchain/netns.ts";
 import { repoRoot } from "../../toolchain/paths.ts";
-import { type Command, flag, type Io, type ParsedArgs, stringOption } from "../command.ts";
+import { defineCommand } from "../command.ts";
 import { argvOf, reexecInNetns } from "../reexec.ts";
-import { displayPath } from "./validate.ts";
+import { displayPath } from "../shared.ts";
 
 /** Items listed per kind in the text output (all of them are in --json and the stored report). */
 const DETAILS = 25;
 
-function stackName(args: ParsedArgs): string {
-  const name = stringOption(args, "stack");
+function stackName(name: string | undefined): string {
   if (name === undefined) throw new UsageError("drift needs --stack NAME", { hint: "stacks are the files stacks/Pulumi.<NAME>.yaml" });
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name)) throw new UsageError(`stack name "${name}" has characters a stack name cannot have`, { hint: "use letters, digits, _ . -" });
   return name;
@@ -110,62 +109,48 @@ export function formatDrift(r: DriftReport, file: string | undefined): string[] 
   return out.map(logText);
 }
 
-export const drift: Command = {
+export const drift = defineCommand({
   name: "drift",
-  usage: [
-    "Usage: amadegi drift --stack NAME [--json] [--results FILE] [--provisioned FILE] [--inventory DIR] [--stacks DIR]",
-    "",
+  synopsis: "amadegi drift --stack NAME [--json] [--results FILE] [--provisioned FILE] [--inventory DIR] [--stacks DIR]",
+  before: [
     "Compares, per server, file and link: what the inventory declares, what the stack provisioned (its",
     "`servers` output) and what is observed (each server asked over SSH with its pinned host key: hashes of",
     "the files the stack wrote, listening sockets, service versions; and the latest campaign's results).",
-    "",
-    "  --stack NAME        the stack (stacks/Pulumi.<NAME>.yaml): its inventory, environment, amadegi:probe (allow, netns, pins)",
-    "  --stacks DIR        where the stack settings live (default: stacks)",
-    "  --inventory DIR     the inventory (default: the stack's amadegi:inventory)",
-    "  --provisioned FILE  the provisioned state as JSON ({ stack, servers }) instead of the stack's outputs (no engine needed)",
-    "  --results FILE      the campaign that says what was observed (default: the newest <state>/results/<NAME>-*.jsonl)",
-    "  --identity FILE     the private key to log in with (default: the pins overlay's control key, else amadegi:ssh.identityFile)",
-    "  --history FILE      the history database (default: <state>/history.sqlite); --no-history records nothing",
-    "  --netns NAME        run inside this network namespace (default: the stack's amadegi:probe.netns)",
-    "  --json              print the report as JSON",
-    "",
+  ],
+  options: {
+    stack: { type: "string", short: "s", placeholder: "NAME", description: "the stack (stacks/Pulumi.<NAME>.yaml): its inventory, environment, amadegi:probe (allow, netns, pins)" },
+    stacks: { type: "string", placeholder: "DIR", default: "stacks", description: "where the stack settings live" },
+    inventory: { type: "string", placeholder: "DIR", description: "the inventory (default: the stack's amadegi:inventory)" },
+    provisioned: { type: "string", placeholder: "FILE", description: "the provisioned state as JSON ({ stack, servers }) instead of the stack's outputs (no engine needed)" },
+    results: { type: "string", placeholder: "FILE", description: "the campaign that says what was observed (default: the newest <state>/results/<NAME>-*.jsonl)" },
+    identity: { type: "string", placeholder: "FILE", description: "the private key to log in with (default: the pins overlay's control key, else amadegi:ssh.identityFile)" },
+    history: { type: "string", placeholder: "FILE", description: "the history database (default: <state>/history.sqlite); --no-history records nothing" },
+    "no-history": { type: "boolean", description: "record nothing in the history database" },
+    netns: { type: "string", placeholder: "NAME", description: "run inside this network namespace (default: the stack's amadegi:probe.netns)" },
+    json: { type: "boolean", description: "print the report as JSON" },
+  },
+  after: [
     "The report is also written to <state>/drift/<NAME>.json, where the gate's no-unwaived-drift reads it;",
     `${STATE_HELP}, and the stack's paths to state (amadegi:probe.pins) are relative to it.`,
     "Exit codes: 0 no drift; 1 unwaived drift (not provisioned, not declared, changed on the server, never observed);",
     "2 could not run, or no drift found but a server could not be asked or the campaign could not be read.",
-  ].join("\n"),
-  options: {
-    stack: { type: "string", short: "s" },
-    stacks: { type: "string" },
-    inventory: { type: "string" },
-    provisioned: { type: "string" },
-    results: { type: "string" },
-    identity: { type: "string" },
-    history: { type: "string" },
-    "no-history": { type: "boolean" },
-    netns: { type: "string" },
-    json: { type: "boolean" },
-  },
-  async run(args, io: Io): Promise<ExitCode> {
-    const stack = stackName(args);
-    const stacksDir = displayPath(io, stringOption(args, "stacks") ?? "stacks");
+  ],
+  async run(args, io): Promise<ExitCode> {
+    const stack = stackName(args.values.stack);
+    const stacksDir = displayPath(io, args.values.stacks);
     const state = statePaths(io.env);
     // The stack's settings, read once: its namespace, environment and inventory.
     const read = openStackSettings(stack, stacksDir, { stateDir: state.root });
     // A stack reached from a namespace (the rehearsal's) is never asked from out here.
-    const netns = stringOption(args, "netns") ?? probeSettingsOf(read).probe?.netns;
+    const netns = args.values.netns ?? probeSettingsOf(read).probe?.netns;
     if (netns !== undefined && !inNetns(netns)) return reexecInNetns(netns, argvOf("drift", args), io);
     const settings = stackFileOf(stack, read);
-    const inventoryOption = stringOption(args, "inventory");
+    const { inventory: inventoryOption, provisioned, json } = args.values;
     const inventory = inventoryOption === undefined ? resolve(repoRoot, settings.inventory) : displayPath(io, inventoryOption);
-    const provisioned = stringOption(args, "provisioned");
-    const path = (name: string) => {
-      const value = stringOption(args, name);
-      return value === undefined ? undefined : displayPath(io, value);
-    };
-    const results = path("results");
-    const identityFile = path("identity");
-    const history = flag(args, "no-history") ? undefined : displayPath(io, stringOption(args, "history") ?? state.history);
+    const path = (value: string | undefined) => (value === undefined ? undefined : displayPath(io, value));
+    const results = path(args.values.results);
+    const identityFile = path(args.values.identity);
+    const history = args.values["no-history"] ? undefined : displayPath(io, args.values.history ?? state.history);
     const outcome = await runDrift({
       stack,
       stacksDir,
@@ -181,13 +166,13 @@ export const drift: Command = {
       ...(history === undefined ? {} : { history }),
     });
     if (!outcome.ran) {
-      if (flag(args, "json")) io.out(JSON.stringify({ ran: false, findings: outcome.findings }, null, 2));
+      if (json) io.out(JSON.stringify({ ran: false, findings: outcome.findings }, null, 2));
       else for (const f of outcome.findings) io.err(logText(formatFinding(f)));
       io.err("drift: could not run (fix the findings above)");
       return ExitCode.CANNOT_RUN;
     }
-    if (flag(args, "json")) io.out(JSON.stringify(outcome.report, null, 2));
+    if (json) io.out(JSON.stringify(outcome.report, null, 2));
     else for (const line of formatDrift(outcome.report, outcome.file)) io.out(line);
     return outcome.report.exitCode;
   },
-};
+});

@@ -1,61 +1,13 @@
 import { logText } from "../../lib/encode.ts";
 import type { ExitCode } from "../../lib/exit.ts";
-import { newestResults, STATE_HELP, statePaths } from "../../lib/state.ts";
-import { formatBoth, type IsoDate } from "../../model/index.ts";
-import { gate, type GateOptions, type GateResult } from "../../readiness/gate.ts";
-import { type Command, flag, type Io, type ParsedArgs, stringOption } from "../command.ts";
-import { displayPath, parseTodayOption } from "./validate.ts";
+import { STATE_HELP } from "../../lib/state.ts";
+import { formatBoth } from "../../model/index.ts";
+import { gate, type GateResult } from "../../readiness/gate.ts";
+import { defineCommand } from "../command.ts";
+import { gateOptions, judgeOptions } from "../shared.ts";
 
 /** How many offenders per criterion the text output lists (all of them are in --json and the report). */
 const WORST = 10;
-
-/** The newest results file of the state (any stack's), if any: the default of --results. */
-export async function latestResults(io: Io): Promise<string | undefined> {
-  const newest = await newestResults(statePaths(io.env).results);
-  return newest === undefined ? undefined : displayPath(io, newest);
-}
-
-export const sharedOptions = {
-  inventory: { type: "string" },
-  milestone: { type: "string" },
-  date: { type: "string" },
-  results: { type: "string" },
-  approvals: { type: "string" },
-  committee: { type: "string" },
-  commit: { type: "string" },
-  main: { type: "string" },
-  history: { type: "string" },
-  "no-history": { type: "boolean" },
-  "no-cache": { type: "boolean" },
-} as const;
-
-/** The gate's options from the command line: the same for gate, approve and report. */
-export async function gateOptions(args: ParsedArgs, io: Io, record = true): Promise<GateOptions> {
-  const milestone = stringOption(args, "milestone");
-  const dateText = stringOption(args, "date");
-  const date: IsoDate | undefined = parseTodayOption(dateText);
-  const state = statePaths(io.env);
-  const results = stringOption(args, "results");
-  const approvals = stringOption(args, "approvals") ?? state.approvals;
-  const committee = stringOption(args, "committee");
-  const commit = stringOption(args, "commit");
-  const main = stringOption(args, "main");
-  const history = flag(args, "no-history") || !record ? undefined : (stringOption(args, "history") ?? state.history);
-  const found = results === undefined ? await latestResults(io) : displayPath(io, results);
-  return {
-    inventory: displayPath(io, stringOption(args, "inventory") ?? "inventory"),
-    ...(milestone === undefined ? {} : { milestone }),
-    ...(date === undefined ? {} : { date }),
-    ...(found === undefined ? {} : { results: found }),
-    approvals: displayPath(io, approvals),
-    ...(committee === undefined ? {} : { committeeFile: displayPath(io, committee) }),
-    ...(commit === undefined ? {} : { commit }),
-    ...(main === undefined ? {} : { main }),
-    ...(history === undefined ? {} : { history: displayPath(io, history) }),
-    ...(flag(args, "no-cache") ? {} : { cacheDir: state.cache }),
-    driftDir: state.drift,
-  };
-}
 
 const pct = (n: number): string => `${n.toFixed(2)}%`;
 
@@ -113,35 +65,21 @@ export function formatGate(r: GateResult): string[] {
   return out.map(logText);
 }
 
-export const gateCommand: Command = {
+export const gateCommand = defineCommand({
   name: "gate",
-  usage: [
-    "Usage: amadegi gate [--inventory DIR] [--milestone ID | --date D] [--results FILE] [--approvals DIR] [--json]",
-    "",
-    "  --inventory DIR   the inventory (default: inventory)",
-    "  --milestone ID    the milestone to judge (default: the next one due, from today in the election's time zone)",
-    "  --date D          judge as of this day (ISO or Jalali): the milestone in force then (unless --milestone), waivers and lifecycle dates",
-    "  --results FILE    a campaign's results (default: the newest <state>/results/*.jsonl)",
-    "  --approvals DIR   signed approvals: MANIFEST and MANIFEST.sig pairs (default: <state>/approvals)",
-    "  --committee FILE  the committee file (default: DIR/../governance/committee.yaml)",
-    "  --commit REF      the commit judged, as the approvals name it (default: HEAD); the files that decide the",
-    "                    verdict (election.yaml, waivers.yaml, the committee file, checks/) must equal it",
-    "  --main REF        the branch a sign-off's commit must be on, whose committee signs (default: origin/main, else main)",
-    "  --history FILE    the history database (default: <state>/history.sqlite); --no-history records nothing",
-    "  --no-cache        validate the inventory afresh instead of using <state>/cache (kept by content hash)",
-    "  --json            print the verdict as JSON",
-    "",
+  synopsis: "amadegi gate [--inventory DIR] [--milestone ID | --date D] [--results FILE] [--approvals DIR] [--json]",
+  options: { ...judgeOptions, json: { type: "boolean", description: "print the verdict as JSON" } },
+  after: [
     `${STATE_HELP}; the gate also reads the results' stack's drift report, <state>/drift/<stack>.json.`,
     "",
     "Exit codes: 0 ready; 1 not ready (each unmet criterion, its measured value, threshold, worst offenders and owners);",
     "2 could not judge (no, stale, partial or invalid results, too many unknown, an inventory that does not load,",
     "a deciding file that differs from the commit judged, or a committee file that differs from main's).",
-  ].join("\n"),
-  options: { ...sharedOptions, json: { type: "boolean" } },
+  ],
   async run(args, io): Promise<ExitCode> {
-    const { result } = await gate(await gateOptions(args, io));
-    if (flag(args, "json")) io.out(JSON.stringify(result, null, 2));
+    const { result } = await gate(await gateOptions(args.values, io));
+    if (args.values.json === true) io.out(JSON.stringify(result, null, 2));
     else for (const line of formatGate(result)) io.out(line);
     return result.exitCode;
   },
-};
+});

@@ -3,32 +3,33 @@ import { ExitCode } from "../../lib/exit.ts";
 import { formatFinding, loadInventory } from "../../model/index.ts";
 import { mergeResults } from "../../probe/merge.ts";
 import { formatCounts } from "../../probe/summary.ts";
-import { type Command, flag, stringOption } from "../command.ts";
-import { displayPath } from "./validate.ts";
+import { defineCommand } from "../command.ts";
+import { displayPath } from "../shared.ts";
 
-export const merge: Command = {
+export const merge = defineCommand({
   name: "merge",
-  usage: [
-    "Usage: amadegi merge RESULTS... --out FILE [--inventory DIR] [--json]",
-    "",
+  synopsis: "amadegi merge RESULTS... --out FILE [--inventory DIR] [--json]",
+  before: [
     "  RESULTS...        the shards' results files: each from `amadegi check --select province=…` (or district=…, station=…),",
     "                    and one from `amadegi check --select server=*` for the central servers",
-    "  --out FILE        the merged results, in the same format (written atomically)",
-    "  --inventory DIR   the inventory the shards ran on (default: inventory): every station and server must be covered exactly once",
-    "  --json            print the merge as JSON",
-    "",
+  ],
+  positionals: true,
+  options: {
+    out: { type: "string", placeholder: "FILE", description: "the merged results, in the same format (written atomically)" },
+    inventory: { type: "string", placeholder: "DIR", default: "inventory", description: "the inventory the shards ran on: every station and server must be covered exactly once" },
+    json: { type: "boolean", description: "print the merge as JSON" },
+  },
+  after: [
     "A shard declares what it covers by the selection in its header. Refused, nothing written (exit 2): a duplicated shard,",
     "two shards covering one station, a station or server no shard covers, a result outside its shard's selection.",
     "Exit codes: 0 merged, the campaign valid; 1 merged, but a shard was invalid or interrupted (so is the merge);",
     "2 could not merge.",
-  ].join("\n"),
-  positionals: true,
-  options: { out: { type: "string" }, inventory: { type: "string" }, json: { type: "boolean" } },
+  ],
   async run(args, io) {
-    const out = stringOption(args, "out");
+    const { out } = args.values;
     if (out === undefined) throw new UsageError("merge needs --out FILE", { hint: "see `amadegi merge --help`" });
     if (args.positionals.length === 0) throw new UsageError("merge needs the shards' results files", { hint: "amadegi merge shard-*.jsonl --out merged.jsonl" });
-    const dir = displayPath(io, stringOption(args, "inventory") ?? "inventory");
+    const dir = displayPath(io, args.values.inventory);
     const loaded = await loadInventory(dir);
     if (loaded.inventory === undefined) {
       for (const f of loaded.findings) io.err(formatFinding(f));
@@ -36,7 +37,7 @@ export const merge: Command = {
     }
     const report = await mergeResults({ shards: args.positionals.map((p) => displayPath(io, p)), out: displayPath(io, out), inventory: loaded.inventory });
     const code = report.valid ? ExitCode.OK : ExitCode.FINDINGS;
-    if (flag(args, "json")) {
+    if (args.values.json) {
       io.out(JSON.stringify({ ...report, exitCode: code }, null, 2));
       return code;
     }
@@ -46,4 +47,4 @@ export const merge: Command = {
     io.out(report.valid ? "valid: every shard finished and was valid" : "invalid: the merged campaign is invalid because a shard is (the gate will not judge it)");
     return code;
   },
-};
+});

@@ -10,13 +10,24 @@ import { readStackFile } from "../../provision/stackfile.ts";
 import { changeFreeze } from "../../readiness/freeze.ts";
 import { inNetns } from "../../toolchain/netns.ts";
 import { repoRoot } from "../../toolchain/paths.ts";
-import { type Command, type Io, type ParsedArgs, flag, stringOption } from "../command.ts";
+import { defineCommand, type Io, type OptionValues } from "../command.ts";
 import { argvOf, reexecInNetns } from "../reexec.ts";
-import { displayPath } from "./validate.ts";
+import { displayPath } from "../shared.ts";
 
-const options = { stack: { type: "string", short: "s" }, json: { type: "boolean" } } as const;
+const options = {
+  stack: { type: "string", short: "s", placeholder: "NAME", description: "the stack: the file stacks/Pulumi.<NAME>.yaml" },
+  json: { type: "boolean", description: "print the changes (and an up's outputs) as JSON" },
+} as const;
 /** Only preview reads another inventory: up and destroy never take one (an unknown option there). */
-const previewOptions = { ...options, markdown: { type: "string" }, inventory: { type: "string" } } as const;
+const previewOptions = {
+  ...options,
+  markdown: { type: "string", placeholder: "FILE", description: "also write the preview as markdown (job summary, pull-request comment)" },
+  inventory: {
+    type: "string",
+    placeholder: "DIR",
+    description: "preview with the inventory in DIR instead of the stack's amadegi:inventory\n(a pull request's inventory/ checked out as data); every other setting,\nthe committee and the code stay the stack's own. Links are not followed.",
+  },
+} as const;
 /** A pull-request comment holds at most 65,536 characters; the engine's output is cut well before. */
 const MAX_ENGINE_OUTPUT = 50_000;
 
@@ -44,27 +55,25 @@ export function previewMarkdown(stack: string, changes: Record<string, number>, 
   ].join("\n");
 }
 /** What unlocks a production `up`/`destroy` during the change freeze. */
-const approvalOptions = { ...options, approvals: { type: "string" }, results: { type: "string" }, milestone: { type: "string" } } as const;
+const approvalOptions = {
+  ...options,
+  approvals: { type: "string", placeholder: "DIR", description: "the IT committee's signed approvals (amadegi approve; ssh-keygen -Y sign)" },
+  results: { type: "string", placeholder: "FILE", description: "the campaign results the approvals name" },
+  milestone: { type: "string", placeholder: "ID", description: "the milestone approved (default: the one in force)" },
+} as const;
 
 const FREEZE_HELP = [
-  "  --approvals DIR   the IT committee's signed approvals (amadegi approve; ssh-keygen -Y sign)",
-  "  --results FILE    the campaign results the approvals name",
-  "  --milestone ID    the milestone approved (default: the one in force)",
-  "",
   "A production stack during the election's change freeze needs a quorum of valid",
   "approvals (as for sign-off) before anything changes; without them this exits 2.",
-].join("\n");
+];
 
 /** Refuse a production change during the freeze unless the committee approved it. */
-async function guardFreeze(operation: "up" | "destroy", name: string, args: ParsedArgs, io: Io): Promise<void> {
+async function guardFreeze(operation: "up" | "destroy", name: string, values: OptionValues<typeof approvalOptions>, io: Io): Promise<void> {
   const settings = readStackFile(name);
-  const path = (option: string) => {
-    const value = stringOption(args, option);
-    return value === undefined ? undefined : displayPath(io, value);
-  };
-  const approvals = path("approvals");
-  const results = path("results");
-  const milestone = stringOption(args, "milestone");
+  const path = (value: string | undefined) => (value === undefined ? undefined : displayPath(io, value));
+  const approvals = path(values.approvals);
+  const results = path(values.results);
+  const { milestone } = values;
   const decision = await changeFreeze({
     stack: name,
     environment: settings.environment,
@@ -78,8 +87,7 @@ async function guardFreeze(operation: "up" | "destroy", name: string, args: Pars
   if (decision.frozen) io.err(`change freeze: ${decision.reason}`);
 }
 
-function stackName(args: ParsedArgs, command: string): string {
-  const name = stringOption(args, "stack");
+function stackName(name: string | undefined, command: string): string {
   if (name === undefined) throw new UsageError(`${command} needs --stack NAME`, { hint: "stacks are the files stacks/Pulumi.<NAME>.yaml" });
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new UsageError(`stack name "${name}" has characters Pulumi does not allow`, { hint: "use letters, digits, _ . -" });
   return name;
@@ -102,8 +110,7 @@ function report(io: Io, json: boolean, payload: { stack: string; operation: stri
  * relative to where amadegi was run). A pull request's inventory, checked out
  * as data: it must be a directory of its own, not a link to one elsewhere.
  */
-export function inventoryOverride(args: ParsedArgs, io: Io): string | undefined {
-  const value = stringOption(args, "inventory");
+export function inventoryOverride(value: string | undefined, io: Io): string | undefined {
   if (value === undefined) return undefined;
   const dir = resolve(displayPath(io, value));
   let stat;
@@ -136,49 +143,51 @@ async function perform(operation: Operation, stack: Stack) {
   }
 }
 
-const PREVIEW_HELP = [
-  "  --markdown FILE   also write the preview as markdown (job summary, pull-request comment)",
-  "  --inventory DIR   preview with the inventory in DIR instead of the stack's amadegi:inventory",
-  "                    (a pull request's inventory/ checked out as data); every other setting,",
-  "                    the committee and the code stay the stack's own. Links are not followed.",
-].join("\n");
-
-function stackCommand(operation: Operation, usageDetail: string): Command {
-  const changes = operation !== "preview";
-  return {
-    name: operation,
-    usage: changes
-      ? `Usage: amadegi ${operation} --stack NAME [--json] [--approvals DIR --results FILE [--milestone ID]]\n\n${usageDetail}\n\n${FREEZE_HELP}`
-      : `Usage: amadegi ${operation} --stack NAME [--json] [--markdown FILE] [--inventory DIR]\n\n${usageDetail}\n\n${PREVIEW_HELP}`,
-    options: changes ? approvalOptions : previewOptions,
-    async run(args, io) {
-      const name = stackName(args, operation);
-      const inventory = operation === "preview" ? inventoryOverride(args, io) : undefined;
-      if (operation !== "preview") {
-        await guardFreeze(operation, name, args, io);
-        // A stack that lives in a namespace (the rehearsal) is provisioned from inside it: its
-        // servers' addresses are never sent a packet from the machine's own namespace.
-        const netns = readStackSettings(name, join(repoRoot, "stacks")).probe?.netns;
-        if (netns !== undefined && !inNetns(netns)) return reexecInNetns(netns, argvOf(operation, args), io);
-      }
-      // The Pulumi SDK takes most of a second to load: only the stack commands pay for it.
-      const { withStack } = await import("../../provision/workspace.ts");
-      const { programFor } = await import("../../provision/program.ts");
-      const program = programFor(inventory === undefined ? {} : { inventory });
-      const done = await withStack(name, { env: io.env, program }, (stack) => perform(operation, stack));
-      report(io, flag(args, "json"), { stack: name, operation, ...done });
-      const markdown = stringOption(args, "markdown");
-      if (markdown !== undefined && "engineOutput" in done) {
-        await writeFileAtomic(displayPath(io, markdown), previewMarkdown(name, done.changes, done.engineOutput));
-      }
-      return ExitCode.OK;
-    },
-  };
+/** Run `operation` on stack `name` through the Pulumi engine and report what it changed. */
+async function runStack(operation: Operation, name: string, values: { readonly json?: boolean | undefined; readonly markdown?: string | undefined }, inventory: string | undefined, io: Io): Promise<ExitCode> {
+  // The Pulumi SDK takes most of a second to load: only the stack commands pay for it.
+  const { withStack } = await import("../../provision/workspace.ts");
+  const { programFor } = await import("../../provision/program.ts");
+  const program = programFor(inventory === undefined ? {} : { inventory });
+  const done = await withStack(name, { env: io.env, program }, (stack) => perform(operation, stack));
+  report(io, values.json === true, { stack: name, operation, ...done });
+  const { markdown } = values;
+  if (markdown !== undefined && "engineOutput" in done) {
+    await writeFileAtomic(displayPath(io, markdown), previewMarkdown(name, done.changes, done.engineOutput));
+  }
+  return ExitCode.OK;
 }
 
-export const preview = stackCommand(
-  "preview",
-  "Runs the same program as `pulumi preview -s NAME` from the repository root.\nExit: 0 previewed, 2 could not run.",
-);
-export const up = stackCommand("up", "Exit: 0 provisioned, 2 could not run.");
-export const destroy = stackCommand("destroy", "Exit: 0 destroyed, 2 could not run.");
+export const preview = defineCommand({
+  name: "preview",
+  synopsis: "amadegi preview --stack NAME [--json] [--markdown FILE] [--inventory DIR]",
+  before: ["Runs the same program as `pulumi preview -s NAME` from the repository root.", "Exit: 0 previewed, 2 could not run."],
+  options: previewOptions,
+  async run(args, io) {
+    const name = stackName(args.values.stack, "preview");
+    return runStack("preview", name, args.values, inventoryOverride(args.values.inventory, io), io);
+  },
+});
+
+/** `up` or `destroy`: refused for a production stack in the change freeze without the committee's approval. */
+function changeCommand(operation: "up" | "destroy", exit: string) {
+  return defineCommand({
+    name: operation,
+    synopsis: `amadegi ${operation} --stack NAME [--json] [--approvals DIR --results FILE [--milestone ID]]`,
+    before: exit,
+    options: approvalOptions,
+    after: FREEZE_HELP,
+    async run(args, io) {
+      const name = stackName(args.values.stack, operation);
+      await guardFreeze(operation, name, args.values, io);
+      // A stack that lives in a namespace (the rehearsal) is provisioned from inside it: its
+      // servers' addresses are never sent a packet from the machine's own namespace.
+      const netns = readStackSettings(name, join(repoRoot, "stacks")).probe?.netns;
+      if (netns !== undefined && !inNetns(netns)) return reexecInNetns(netns, argvOf(operation, args), io);
+      return runStack(operation, name, args.values, undefined, io);
+    },
+  });
+}
+
+export const up = changeCommand("up", "Exit: 0 provisioned, 2 could not run.");
+export const destroy = changeCommand("destroy", "Exit: 0 destroyed, 2 could not run.");

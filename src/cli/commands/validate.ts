@@ -1,23 +1,10 @@
-import { isAbsolute, relative, resolve } from "node:path";
 import { logText } from "../../lib/encode.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
 import { githubAnnotation } from "../../model/annotations.ts";
-import { type Finding, formatFinding, hasErrors, type IsoDate, loadInventory, parseDate } from "../../model/index.ts";
-import { type Command, flag, type Io, stringOption } from "../command.ts";
-
-/** A path as the user will recognise it: relative to where they stand, as given. */
-export function displayPath(io: Io, path: string): string {
-  if (isAbsolute(path)) return path;
-  return relative(process.cwd(), resolve(io.cwd, path)) || ".";
-}
-
-export function parseTodayOption(value: string | undefined): IsoDate | undefined {
-  if (value === undefined) return undefined;
-  const parsed = parseDate(value);
-  if (!parsed.ok) throw new UsageError(`--today ${value}: ${parsed.reason}`, { hint: "write --today 2027-02-20 or --today 1405-12-01" });
-  return parsed.iso;
-}
+import { type Finding, formatFinding, hasErrors, loadInventory } from "../../model/index.ts";
+import { defineCommand } from "../command.ts";
+import { displayPath, parseTodayOption } from "../shared.ts";
 
 export function summarize(findings: readonly Finding[]) {
   const waived = findings.filter((f) => f.waived !== undefined).length;
@@ -26,33 +13,23 @@ export function summarize(findings: readonly Finding[]) {
   return { errors, warnings, waived };
 }
 
-export const validate: Command = {
+export const validate = defineCommand({
   name: "validate",
-  usage: [
-    "Usage: amadegi validate [--inventory DIR] [--json | --format text|json|github] [--today DATE] [--committee FILE]",
-    "",
-    "  --inventory DIR   the inventory directory (default: ./inventory)",
-    "  --json            print the findings as JSON (the same as --format json)",
-    "  --format github   print each finding as a GitHub Actions annotation (::error file=…,line=…,col=…::…) for pull requests",
-    "  --today DATE      check lifecycle and waivers as of this day (ISO or Jalali; default: today in the election's time zone)",
-    "  --committee FILE  the committee file (default: DIR/../governance/committee.yaml)",
-    "",
-    "Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 could not run.",
-    "Writes nothing.",
-  ].join("\n"),
+  synopsis: "amadegi validate [--inventory DIR] [--json | --format text|json|github] [--today DATE] [--committee FILE]",
   options: {
-    inventory: { type: "string" },
-    json: { type: "boolean" },
-    format: { type: "string" },
-    today: { type: "string" },
-    committee: { type: "string" },
+    inventory: { type: "string", placeholder: "DIR", default: "inventory", description: "the inventory directory" },
+    json: { type: "boolean", description: "print the findings as JSON (the same as --format json)" },
+    format: { type: "string", placeholder: "FORMAT", description: "text, json, or github: each finding as a GitHub Actions annotation (::error file=…,line=…,col=…::…) for pull requests" },
+    today: { type: "string", placeholder: "DATE", description: "check lifecycle and waivers as of this day (ISO or Jalali; default: today in the election's time zone)" },
+    committee: { type: "string", placeholder: "FILE", description: "the committee file (default: DIR/../governance/committee.yaml)" },
   },
+  after: ["Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 could not run.", "Writes nothing."],
   async run(args, io) {
-    const format = stringOption(args, "format") ?? (flag(args, "json") ? "json" : "text");
+    const { committee } = args.values;
+    const format = args.values.format ?? (args.values.json ? "json" : "text");
     if (format !== "text" && format !== "json" && format !== "github") throw new UsageError(`--format ${format}: expected text, json or github`, { hint: "see `amadegi validate --help`" });
-    const dir = displayPath(io, stringOption(args, "inventory") ?? "inventory");
-    const committee = stringOption(args, "committee");
-    const today = parseTodayOption(stringOption(args, "today"));
+    const dir = displayPath(io, args.values.inventory);
+    const today = parseTodayOption(args.values.today);
     const result = await loadInventory(dir, {
       ...(today === undefined ? {} : { today }),
       ...(committee === undefined ? {} : { committeeFile: displayPath(io, committee) }),
@@ -75,4 +52,4 @@ export const validate: Command = {
     }
     return hasErrors(result.findings) ? ExitCode.FINDINGS : ExitCode.OK;
   },
-};
+});
