@@ -19,7 +19,10 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
       "no-restricted-syntax": [
         "error",
-        { selector: "CallExpression[callee.object.name='process'][callee.property.name='exit']", message: "Return an exit code; only bin/ sets process.exitCode." },
+        {
+          selector: "CallExpression[callee.object.name='process'][callee.property.name='exit']",
+          message: "Return an exit code; only bin/ sets process.exitCode.",
+        },
       ],
     },
   },
@@ -34,7 +37,10 @@ export default tseslint.config(
         {
           patterns: [
             { regex: "(^|/)drift/(?!index\\.ts$)", message: "Import drift through its entry point, drift/index.ts (test/architecture/imports.test.ts)." },
-            { regex: "(^|/)report/(?!index\\.ts$)", message: "Import the report through its entry point, report/index.ts (test/architecture/imports.test.ts)." },
+            {
+              regex: "(^|/)report/(?!index\\.ts$)",
+              message: "Import the report through its entry point, report/index.ts (test/architecture/imports.test.ts).",
+            },
           ],
         },
       ],

@@ -164,7 +164,14 @@ async function blackbox(kind: "tcp" | "http" | "https", hosts: string[], pid: nu
   const wallMs = performance.now() - started;
   const used = process.cpuUsage(driver);
   agent.destroy();
-  return { what: `${kind.toUpperCase()} blackbox_exporter`, n: hosts.length, wallMs, cpuMs: cpuOf(pid) - cpuBefore, driverCpuMs: (used.user + used.system) / 1000, ok };
+  return {
+    what: `${kind.toUpperCase()} blackbox_exporter`,
+    n: hosts.length,
+    wallMs,
+    cpuMs: cpuOf(pid) - cpuBefore,
+    driverCpuMs: (used.user + used.system) / 1000,
+    ok,
+  };
 }
 
 async function icmpEngine(hosts: string[]): Promise<Row> {
@@ -187,13 +194,21 @@ async function icmpEngine(hosts: string[]): Promise<Row> {
     lagLimitMs: 5000,
   });
   const used = process.cpuUsage(cpu);
-  return { what: "ICMP amadegi (fping batches)", n: hosts.length, wallMs: performance.now() - started, cpuMs: (used.user + used.system) / 1000, ok: report.summary.total.up };
+  return {
+    what: "ICMP amadegi (fping batches)",
+    n: hosts.length,
+    wallMs: performance.now() - started,
+    cpuMs: (used.user + used.system) / 1000,
+    ok: report.summary.total.up,
+  };
 }
 
 async function icmpBare(hosts: string[]): Promise<Row> {
   const interval = 1000 / (ICMP_RATE * 3);
   const started = performance.now();
-  const child = spawn("fping", ["-q", "-4", "-C", "3", "-p", "100", "-i", String(interval), "-t", "500", "-r", "0", "-B", "1", "-f", "-"], { stdio: ["pipe", "ignore", "pipe"] });
+  const child = spawn("fping", ["-q", "-4", "-C", "3", "-p", "100", "-i", String(interval), "-t", "500", "-r", "0", "-B", "1", "-f", "-"], {
+    stdio: ["pipe", "ignore", "pipe"],
+  });
   let text = "";
   child.stderr.setEncoding("utf8").on("data", (c: string) => (text += c));
   child.stdin.on("error", () => undefined);
@@ -204,11 +219,22 @@ async function icmpBare(hosts: string[]): Promise<Row> {
   return { what: "ICMP bare fping", n: hosts.length, wallMs, cpuMs: Number.NaN, ok };
 }
 
-async function national(): Promise<{ wallMs: number; campaignMs: number; targets: number; maxRssMb: number; counts: Record<string, number>; valid: boolean; invalid: string[] }> {
+async function national(): Promise<{
+  wallMs: number;
+  campaignMs: number;
+  targets: number;
+  maxRssMb: number;
+  counts: Record<string, number>;
+  valid: boolean;
+  invalid: string[];
+}> {
   const dir = join(work, "national");
   await writeNational(dir, { stations: NATIONAL_STATIONS, seed: 1 });
   await mkdir(join(dir, "stacks"), { recursive: true });
-  await writeFile(join(dir, "stacks", "Pulumi.bench.yaml"), "config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    maxRate: 20000\n    concurrency: 512\n    from: bench-namespace\n");
+  await writeFile(
+    join(dir, "stacks", "Pulumi.bench.yaml"),
+    "config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    maxRate: 20000\n    concurrency: 512\n    from: bench-namespace\n",
+  );
   await mkdir(join(dir, "checks"), { recursive: true });
   await writeFile(
     join(dir, "checks", "national.yaml"),
@@ -234,10 +260,32 @@ async function national(): Promise<{ wallMs: number; campaignMs: number; targets
   nsMade = true;
   execFileSync("ip", ["-n", NS, "link", "set", "lo", "up"]);
   execFileSync("ip", ["-n", NS, "route", "add", "local", "10.0.0.0/8", "dev", "lo"]);
-  const listener = await start(["ip", "netns", "exec", NS, "taskset", "-c", "1", process.execPath, join(REPO, "scripts/bench/targets.ts"), "--addresses", "0.0.0.0", "--tcp", "22"], /ready/);
+  const listener = await start(
+    ["ip", "netns", "exec", NS, "taskset", "-c", "1", process.execPath, join(REPO, "scripts/bench/targets.ts"), "--addresses", "0.0.0.0", "--tcp", "22"],
+    /ready/,
+  );
   const worker = spawn(
     "ip",
-    ["netns", "exec", NS, "taskset", "-c", "0", process.execPath, join(REPO, "scripts/bench/national.ts"), "--stacks", join(dir, "stacks"), "--inventory", join(dir, "inventory"), "--checks", join(dir, "checks"), "--out", join(work, "national.jsonl"), "--deadline", "120000"],
+    [
+      "netns",
+      "exec",
+      NS,
+      "taskset",
+      "-c",
+      "0",
+      process.execPath,
+      join(REPO, "scripts/bench/national.ts"),
+      "--stacks",
+      join(dir, "stacks"),
+      "--inventory",
+      join(dir, "inventory"),
+      "--checks",
+      join(dir, "checks"),
+      "--out",
+      join(work, "national.jsonl"),
+      "--deadline",
+      "120000",
+    ],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   children.push(worker);
@@ -258,15 +306,83 @@ function fmt(n: number, digits = 0): string {
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("bench:checks needs root (network namespaces, fping at sub-millisecond intervals)");
   work = await mkdtemp(join(tmpdir(), "amadegi-bench-checks-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(work, "ca.key"), "-out", join(work, "ca.pem"), "-days", "30", "-subj", "/CN=amadegi bench CA"], { stdio: "ignore" });
-  execFileSync("openssl", ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(work, "server.key"), "-out", join(work, "server.csr"), "-subj", `/CN=${HOSTNAME}`], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      join(work, "ca.key"),
+      "-out",
+      join(work, "ca.pem"),
+      "-days",
+      "30",
+      "-subj",
+      "/CN=amadegi bench CA",
+    ],
+    { stdio: "ignore" },
+  );
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      join(work, "server.key"),
+      "-out",
+      join(work, "server.csr"),
+      "-subj",
+      `/CN=${HOSTNAME}`,
+    ],
+    { stdio: "ignore" },
+  );
   await writeFile(join(work, "san.ext"), `subjectAltName=DNS:${HOSTNAME}\n`);
-  execFileSync("openssl", ["x509", "-req", "-in", join(work, "server.csr"), "-CA", join(work, "ca.pem"), "-CAkey", join(work, "ca.key"), "-CAcreateserial", "-out", join(work, "server.pem"), "-days", "30", "-extfile", join(work, "san.ext")], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "x509",
+      "-req",
+      "-in",
+      join(work, "server.csr"),
+      "-CA",
+      join(work, "ca.pem"),
+      "-CAkey",
+      join(work, "ca.key"),
+      "-CAcreateserial",
+      "-out",
+      join(work, "server.pem"),
+      "-days",
+      "30",
+      "-extfile",
+      join(work, "san.ext"),
+    ],
+    { stdio: "ignore" },
+  );
   const hosts = { tcp: addresses(21, HOSTS.tcp), http: addresses(22, HOSTS.http), https: addresses(23, HOSTS.https), icmp: addresses(24, HOSTS.icmp) };
   const target = (args: string[]) => start(["taskset", "-c", "1", process.execPath, join(REPO, "scripts/bench/targets.ts"), ...args], /ready/);
   await target(["--block", "21", "--count", String(HOSTS.tcp), "--tcp", String(PORTS.tcp)]);
   await target(["--block", "22", "--count", String(HOSTS.http), "--http", String(PORTS.http)]);
-  await target(["--block", "23", "--count", String(HOSTS.https), "--https", String(PORTS.https), "--cert", join(work, "server.pem"), "--key", join(work, "server.key")]);
+  await target([
+    "--block",
+    "23",
+    "--count",
+    String(HOSTS.https),
+    "--https",
+    String(PORTS.https),
+    "--cert",
+    join(work, "server.pem"),
+    "--key",
+    join(work, "server.key"),
+  ]);
   const config = [
     "modules:",
     "  tcp: { prober: tcp, timeout: 5s, tcp: { preferred_ip_protocol: ip4 } }",
@@ -275,34 +391,54 @@ async function main(): Promise<void> {
     "",
   ].join("\n");
   await writeFile(join(work, "blackbox.yml"), config);
-  const bb = await start(["taskset", "-c", "0", "prometheus-blackbox-exporter", `--config.file=${join(work, "blackbox.yml")}`, `--web.listen-address=${BLACKBOX}`], /Listening on|msg="Listening/);
+  const bb = await start(
+    ["taskset", "-c", "0", "prometheus-blackbox-exporter", `--config.file=${join(work, "blackbox.yml")}`, `--web.listen-address=${BLACKBOX}`],
+    /Listening on|msg="Listening/,
+  );
   const rows: Row[] = [];
   const ratios: string[] = [];
   for (const kind of ["tcp", "http", "https"] as const) {
     const a = await engine(kind, hosts[kind], join(work, "ca.pem"));
     const b = await blackbox(kind, hosts[kind], bb.pid ?? 0);
     rows.push(a, b);
-    const speed = (b.wallMs / a.wallMs);
+    const speed = b.wallMs / a.wallMs;
     const goal = kind === "https" ? 1 : 2;
-    ratios.push(`${kind.toUpperCase()}: amadegi ${fmt(speed, 2)}× blackbox_exporter's probes/s (goal ≥ ${goal}×: ${speed >= goal ? "met" : "NOT met"}); CPU/probe ${fmt(a.cpuMs / a.n, 3)} ms vs ${fmt(b.cpuMs / b.n, 3)} ms (+ driver ${fmt((b.driverCpuMs ?? 0) / b.n, 3)} ms)`);
+    ratios.push(
+      `${kind.toUpperCase()}: amadegi ${fmt(speed, 2)}× blackbox_exporter's probes/s (goal ≥ ${goal}×: ${speed >= goal ? "met" : "NOT met"}); CPU/probe ${fmt(a.cpuMs / a.n, 3)} ms vs ${fmt(b.cpuMs / b.n, 3)} ms (+ driver ${fmt((b.driverCpuMs ?? 0) / b.n, 3)} ms)`,
+    );
   }
   bb.kill("SIGTERM");
   const ie = await icmpEngine(hosts.icmp);
   const ib = await icmpBare(hosts.icmp);
   rows.push(ie, ib);
   const icmpRatio = ie.wallMs / ib.wallMs;
-  ratios.push(`ICMP: amadegi takes ${fmt(icmpRatio, 2)}× bare fping's time on the same ${HOSTS.icmp} hosts (goal ≤ 1.5×: ${icmpRatio <= 1.5 ? "met" : "NOT met"})`);
+  ratios.push(
+    `ICMP: amadegi takes ${fmt(icmpRatio, 2)}× bare fping's time on the same ${HOSTS.icmp} hosts (goal ≤ 1.5×: ${icmpRatio <= 1.5 ? "met" : "NOT met"})`,
+  );
   for (const c of children) if (c.exitCode === null && c !== bb) c.kill("SIGTERM");
 
   const nat = await national();
 
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
   const out: string[] = [];
-  out.push(`bench:checks — ${new Date().toISOString()}, node ${process.version}, concurrency ${CONCURRENCY}, targets pinned to core 1, prober/driver to core 0, cold`);
+  out.push(
+    `bench:checks — ${new Date().toISOString()}, node ${process.version}, concurrency ${CONCURRENCY}, targets pinned to core 1, prober/driver to core 0, cold`,
+  );
   out.push("");
   out.push(line(["what", "targets", "ok", "wall s", "probes/s", "prober CPU ms/probe", "driver CPU ms/probe"]));
   out.push(line(["---", "---:", "---:", "---:", "---:", "---:", "---:"]));
-  for (const r of rows) out.push(line([r.what, String(r.n), String(r.ok), fmt(r.wallMs / 1000, 2), fmt(r.n / (r.wallMs / 1000)), fmt(r.cpuMs / r.n, 3), r.driverCpuMs === undefined ? "" : fmt(r.driverCpuMs / r.n, 3)]));
+  for (const r of rows)
+    out.push(
+      line([
+        r.what,
+        String(r.n),
+        String(r.ok),
+        fmt(r.wallMs / 1000, 2),
+        fmt(r.n / (r.wallMs / 1000)),
+        fmt(r.cpuMs / r.n, 3),
+        r.driverCpuMs === undefined ? "" : fmt(r.driverCpuMs / r.n, 3),
+      ]),
+    );
   out.push("");
   for (const r of ratios) out.push(`- ${r}`);
   out.push(

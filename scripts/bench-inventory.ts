@@ -26,7 +26,10 @@ interface Usage {
 
 /** Every file validate reads, in the same order. */
 function inventoryFiles(dir: string): string[] {
-  const districts = readdirSync(join(dir, "districts")).filter((f) => f.endsWith(".yaml")).sort().map((f) => join(dir, "districts", f));
+  const districts = readdirSync(join(dir, "districts"))
+    .filter((f) => f.endsWith(".yaml"))
+    .sort()
+    .map((f) => join(dir, "districts", f));
   return [...["election", "operators", "servers", "waivers"].map((f) => join(dir, `${f}.yaml`)), ...districts, join(dir, "..", "governance", "committee.yaml")];
 }
 
@@ -53,7 +56,10 @@ function measure(args: string[]): Promise<Usage> {
     const usageFile = join(tmpdir(), `amadegi-bench-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
     const hook = `import{writeFileSync}from"node:fs";process.on("exit",()=>writeFileSync(${JSON.stringify(usageFile)},JSON.stringify(process.resourceUsage())))`;
     const started = process.hrtime.bigint();
-    const proc = spawn(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(hook)}`, ...args], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+    const proc = spawn(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(hook)}`, ...args], {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "inherit"],
+    });
     proc.on("error", reject);
     proc.on("exit", (code) => {
       const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
@@ -69,9 +75,15 @@ function measure(args: string[]): Promise<Usage> {
   });
 }
 
-
 async function bench(): Promise<void> {
-  const { values } = parseArgs({ options: { stations: { type: "string", default: "58640" }, rounds: { type: "string", default: "3" }, seed: { type: "string", default: "1" }, keep: { type: "boolean", default: false } } });
+  const { values } = parseArgs({
+    options: {
+      stations: { type: "string", default: "58640" },
+      rounds: { type: "string", default: "3" },
+      seed: { type: "string", default: "1" },
+      keep: { type: "boolean", default: false },
+    },
+  });
   const out = await mkdtemp(join(tmpdir(), "amadegi-bench-"));
   const inventory = join(out, "inventory");
   try {
@@ -79,7 +91,9 @@ async function bench(): Promise<void> {
     if (gen.code !== 0) throw new Error("generate failed");
     const files = inventoryFiles(inventory);
     const bytes = files.reduce((sum, f) => sum + readFileSync(f).length, 0);
-    console.log(`inventory: ${values.stations} stations, ${files.length} files, ${(bytes / 1048576).toFixed(1)} MiB (generated in ${(gen.wallMs / 1000).toFixed(1)} s), node ${process.version}`);
+    console.log(
+      `inventory: ${values.stations} stations, ${files.length} files, ${(bytes / 1048576).toFixed(1)} MiB (generated in ${(gen.wallMs / 1000).toFixed(1)} s), node ${process.version}`,
+    );
     const runs: Record<string, Usage[]> = { "bare js-yaml load": [], "amadegi validate": [], "loadInventory only": [] };
     const commands: Record<string, string[]> = {
       "bare js-yaml load": [SELF, "--child", "bare", inventory],
@@ -102,10 +116,14 @@ async function bench(): Promise<void> {
     };
     const base = row("bare js-yaml load");
     console.log(`median of ${values.rounds} cold runs each:`);
-    console.log(`${"".padEnd(20)} ${"wall s".padStart(8)} ${"cpu s".padStart(8)} ${"peak RSS MiB".padStart(13)} ${"wall ×".padStart(7)} ${"cpu ×".padStart(7)}`);
+    console.log(
+      `${"".padEnd(20)} ${"wall s".padStart(8)} ${"cpu s".padStart(8)} ${"peak RSS MiB".padStart(13)} ${"wall ×".padStart(7)} ${"cpu ×".padStart(7)}`,
+    );
     for (const name of names) {
       const r = row(name);
-      console.log(`${name.padEnd(20)} ${(r.wall / 1000).toFixed(2).padStart(8)} ${(r.cpu / 1000).toFixed(2).padStart(8)} ${r.rss.toFixed(0).padStart(13)} ${(r.wall / base.wall).toFixed(2).padStart(7)} ${(r.cpu / base.cpu).toFixed(2).padStart(7)}`);
+      console.log(
+        `${name.padEnd(20)} ${(r.wall / 1000).toFixed(2).padStart(8)} ${(r.cpu / 1000).toFixed(2).padStart(8)} ${r.rss.toFixed(0).padStart(13)} ${(r.wall / base.wall).toFixed(2).padStart(7)} ${(r.cpu / base.cpu).toFixed(2).padStart(7)}`,
+      );
     }
     const v = row("amadegi validate");
     console.log(`ratio validate / bare parse: ${(v.wall / base.wall).toFixed(2)} (wall), ${(v.cpu / base.cpu).toFixed(2)} (cpu); goal ≤ 1.5`);

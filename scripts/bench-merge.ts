@@ -30,21 +30,32 @@ try {
   if (loaded.inventory === undefined) throw new Error("the synthetic inventory did not load");
   const inv = loaded.inventory;
   const provinces = [...new Set(inv.districts.map((d) => d.province))];
-  const specs = [...provinces.map((p) => ({ file: join(dir, "shards", `${p}.jsonl`), select: `province=${p}` })), { file: join(dir, "shards", "central.jsonl"), select: "server=*" }];
+  const specs = [
+    ...provinces.map((p) => ({ file: join(dir, "shards", `${p}.jsonl`), select: `province=${p}` })),
+    { file: join(dir, "shards", "central.jsonl"), select: "server=*" },
+  ];
   mkdirSync(join(dir, "shards"));
   const counts = writeShards(inv, specs, { now: new Date() });
   const results = counts.reduce((a, b) => a + b, 0);
   const bytes = specs.reduce((n, s) => n + statSync(s.file).size, 0);
-  console.log(`setup: ${stations} stations, ${inv.districts.length} districts, ${inv.servers.length} servers; ${provinces.length} province shards + central, ${results} results, ${(bytes / 1048576).toFixed(0)} MiB (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+  console.log(
+    `setup: ${stations} stations, ${inv.districts.length} districts, ${inv.servers.length} servers; ${provinces.length} province shards + central, ${results} results, ${(bytes / 1048576).toFixed(0)} MiB (${((performance.now() - t) / 1000).toFixed(1)} s)`,
+  );
   const times: number[] = [];
   for (let i = 0; i < rounds; i++) {
     t = performance.now();
-    const r = spawnSync(process.execPath, [join(ROOT, "bin", "amadegi.js"), "merge", ...specs.map((s) => s.file), "--out", join(dir, "merged.jsonl"), "--inventory", join(dir, "inventory")], { encoding: "utf8" });
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, "bin", "amadegi.js"), "merge", ...specs.map((s) => s.file), "--out", join(dir, "merged.jsonl"), "--inventory", join(dir, "inventory")],
+      { encoding: "utf8" },
+    );
     times.push(performance.now() - t);
     if (r.status !== 0) throw new Error(`merge exited ${r.status}: ${r.stderr}`);
     if (i === 0) console.log(r.stdout.trim());
   }
-  console.log(`amadegi merge of ${specs.length} shards (${results} results, ${stations} stations): median ${(median(times) / 1000).toFixed(2)} s over ${rounds} runs (${times.map((x) => (x / 1000).toFixed(2)).join(", ")} s), cold process, inventory load included`);
+  console.log(
+    `amadegi merge of ${specs.length} shards (${results} results, ${stations} stations): median ${(median(times) / 1000).toFixed(2)} s over ${rounds} runs (${times.map((x) => (x / 1000).toFixed(2)).join(", ")} s), cold process, inventory load included`,
+  );
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

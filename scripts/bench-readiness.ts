@@ -21,7 +21,9 @@ import { writeSyntheticResults } from "../src/readiness/synthetic.ts";
 import { median } from "./bench/stats.ts";
 
 const ROOT = join(import.meta.dirname, "..");
-const { values } = parseArgs({ options: { stations: { type: "string", default: "58640" }, rounds: { type: "string", default: "3" }, keep: { type: "boolean" } } });
+const { values } = parseArgs({
+  options: { stations: { type: "string", default: "58640" }, rounds: { type: "string", default: "3" }, keep: { type: "boolean" } },
+});
 const stations = Number(values.stations);
 const rounds = Number(values.rounds);
 
@@ -32,11 +34,14 @@ const rounds = Number(values.rounds);
 function time(args: string[], cwd: string): { ms: number; cpuMs: number; code: number | null; out: string } {
   const start = performance.now();
   const probe = "process.on('exit',()=>{const u=process.resourceUsage();process.stderr.write('\\nBENCH-CPU '+(u.userCPUTime+u.systemCPUTime)/1000+'\\n')})";
-  const r = spawnSync(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(probe)}`, join(ROOT, "bin", "amadegi.js"), ...args], { cwd, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(probe)}`, join(ROOT, "bin", "amadegi.js"), ...args], {
+    cwd,
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+  });
   const cpu = /BENCH-CPU ([\d.]+)/.exec(r.stderr);
   return { ms: performance.now() - start, cpuMs: Number(cpu?.[1] ?? NaN), code: r.status, out: `${r.stdout}${r.stderr.replace(/\nBENCH-CPU [\d.]+\n/, "")}` };
 }
-
 
 const dir = await mkdtemp(join(tmpdir(), "amadegi-bench-readiness-"));
 try {
@@ -56,7 +61,9 @@ try {
       return n % 50 === 0 ? { ...r, status: "down", failure: "timeout", detail: `${r.address}: no answer` } : n % 200 === 7 ? { ...r, status: "unknown" } : r;
     },
   });
-  console.log(`national inventory: ${inv.stations.length} stations, ${inv.linksById.size} links, ${inv.servers.length} servers; results: ${count} lines, ${(statSync(results).size / 1048576).toFixed(1)} MiB (setup ${((performance.now() - t) / 1000).toFixed(1)} s)`);
+  console.log(
+    `national inventory: ${inv.stations.length} stations, ${inv.linksById.size} links, ${inv.servers.length} servers; results: ${count} lines, ${(statSync(results).size / 1048576).toFixed(1)} MiB (setup ${((performance.now() - t) / 1000).toFixed(1)} s)`,
+  );
   const common = ["--inventory", join(dir, "inventory"), "--results", results, "--milestone", "T-1", "--date", "2027-02-24"];
   // The first gate validates the inventory and keeps its snapshot (.amadegi/cache); later runs on an unchanged inventory read it.
   const cold = time(["gate", ...common, "--no-history"], dir);
@@ -87,13 +94,23 @@ try {
   const junit = statSync(join(dir, "report", "junit.xml")).size;
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   console.log(`verdict: ${verdict}`);
-  console.log(`machine: ${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")} (wall times on a busy machine run long; CPU times less so)`);
+  console.log(
+    `machine: ${availableParallelism()} CPUs, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")} (wall times on a busy machine run long; CPU times less so)`,
+  );
   console.log(`gate, first run (validates the inventory, writes its snapshot): ${s(cold.ms)}`);
-  console.log(`gate (cold process, inventory unchanged, no history), median of ${rounds}: ${s(median(gates))}   [${gates.map(s).join(", ")}]   goal ≤ 2 s: ${median(gates) <= 2000 ? "met" : "MISSED"}; CPU ${s(median(gateCpu))}`);
+  console.log(
+    `gate (cold process, inventory unchanged, no history), median of ${rounds}: ${s(median(gates))}   [${gates.map(s).join(", ")}]   goal ≤ 2 s: ${median(gates) <= 2000 ? "met" : "MISSED"}; CPU ${s(median(gateCpu))}`,
+  );
   console.log(`gate + recording the campaign in a new history, median: ${s(median(gatesWithHistory))}   [${gatesWithHistory.map(s).join(", ")}]`);
-  console.log(`report (cold process: gate + report.html, summary.md, junit.xml, results.json), median: ${s(median(reports))}   [${reports.map(s).join(", ")}]   goal ≤ 5 s: ${median(reports) <= 5000 ? "met" : "MISSED"}; CPU ${s(median(reportCpu))}`);
+  console.log(
+    `report (cold process: gate + report.html, summary.md, junit.xml, results.json), median: ${s(median(reports))}   [${reports.map(s).join(", ")}]   goal ≤ 5 s: ${median(reports) <= 5000 ? "met" : "MISSED"}; CPU ${s(median(reportCpu))}`,
+  );
   console.log(`report.html: ${(html / 1048576).toFixed(2)} MiB   goal ≤ 10 MB: ${html <= 10_000_000 ? "met" : "MISSED"}`);
-  console.log(`summary.md: ${(summary / 1024).toFixed(1)} KiB   goal < 1 MiB: ${summary < 1048576 ? "met" : "MISSED"};  junit.xml: ${(junit / 1048576).toFixed(2)} MiB`);
+  console.log(
+    `summary.md: ${(summary / 1024).toFixed(1)} KiB   goal < 1 MiB: ${summary < 1048576 ? "met" : "MISSED"};  junit.xml: ${(junit / 1048576).toFixed(2)} MiB`,
+  );
   if (values.keep === true) console.log(`kept: ${dir}`);
 } finally {
   if (values.keep !== true) await rm(dir, { recursive: true, force: true });

@@ -82,7 +82,14 @@ async function campaign(condition: string, dir: string, n: number): Promise<Run>
   const started = Date.now();
   const ran = await amadegi(["check", "--stack", "rehearsal", "--json", "--out", join(dir, `${condition}-${n}.jsonl`)]);
   const floorFigures = await floor.stop();
-  let report: { valid: boolean; invalid: string[]; loopDelay: LoopFigures; starvedAttempts: number; lowestConcurrency: number; summary: { total: Record<string, number> } };
+  let report: {
+    valid: boolean;
+    invalid: string[];
+    loopDelay: LoopFigures;
+    starvedAttempts: number;
+    lowestConcurrency: number;
+    summary: { total: Record<string, number> };
+  };
   try {
     report = JSON.parse(ran.stdout) as typeof report;
   } catch {
@@ -134,7 +141,9 @@ async function main(): Promise<void> {
   console.log("condition  valid  prober p50/p99/max ms   floor p50/p99/max ms   starved  lowest in flight  unknown  down  time");
   for (const r of all) {
     const f = (x: LoopFigures) => `${x.p50}/${x.p99}/${x.max}`.padEnd(22);
-    console.log(`${r.condition.padEnd(10)} ${String(r.valid).padEnd(6)} ${f(r.prober)} ${f(r.floor)} ${String(r.starved).padEnd(8)} ${String(r.lowest).padEnd(17)} ${String(r.counts.unknown ?? 0).padEnd(8)} ${String(r.counts.down ?? 0).padEnd(5)} ${r.seconds.toFixed(1)} s`);
+    console.log(
+      `${r.condition.padEnd(10)} ${String(r.valid).padEnd(6)} ${f(r.prober)} ${f(r.floor)} ${String(r.starved).padEnd(8)} ${String(r.lowest).padEnd(17)} ${String(r.counts.unknown ?? 0).padEnd(8)} ${String(r.counts.down ?? 0).padEnd(5)} ${r.seconds.toFixed(1)} s`,
+    );
     for (const why of r.invalid) console.log(`           INVALID: ${why}`);
   }
   for (const condition of ["quiet", "busy"]) {

@@ -81,7 +81,9 @@ async function debian(): Promise<void> {
   }
   const stray = await strayDaemons();
   if (stray.length > 0) {
-    say(`warning: system daemons are running: ${stray.map((d) => `${d.name} (pid ${d.pid})`).join(", ")}; stop them, they hold the ports the project's own daemons use`);
+    say(
+      `warning: system daemons are running: ${stray.map((d) => `${d.name} (pid ${d.pid})`).join(", ")}; stop them, they hold the ports the project's own daemons use`,
+    );
   }
 }
 
@@ -109,7 +111,11 @@ async function buildGoTool(tool: GoTool, wrapperDir: string): Promise<string> {
     const started = Date.now();
     const env = { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false" };
     const out = join(partial, "bin", tool.binary);
-    const build = await $({ nothrow: true, env, cwd: work })`go build -mod=readonly -trimpath -tags=${tool.tags} -ldflags ${tool.ldflags} -o ${out} ${tool.main}`;
+    const build = await $({
+      nothrow: true,
+      env,
+      cwd: work,
+    })`go build -mod=readonly -trimpath -tags=${tool.tags} -ldflags ${tool.ldflags} -o ${out} ${tool.main}`;
     if (build.exitCode !== 0) {
       throw new StepFailed(`build ${tool.binary} ${tool.version}`, `go build failed: ${lastLine(build.stderr)}`);
     }

@@ -6,7 +6,9 @@ import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { check } from "../../src/probe/run.ts";
 
-const { values } = parseArgs({ options: { stacks: { type: "string" }, inventory: { type: "string" }, checks: { type: "string" }, out: { type: "string" }, deadline: { type: "string" } } });
+const { values } = parseArgs({
+  options: { stacks: { type: "string" }, inventory: { type: "string" }, checks: { type: "string" }, out: { type: "string" }, deadline: { type: "string" } },
+});
 
 const routes = execFileSync("ip", ["-4", "route", "show", "table", "all"], { encoding: "utf8" });
 const foreign = routes.split("\n").filter((l) => l.trim() !== "" && !/\bdev lo\b/.test(l));

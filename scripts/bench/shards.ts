@@ -27,8 +27,26 @@ export function writeShards(inv: Inventory, specs: readonly ShardSpec[], options
   const started = new Date(options.now.getTime() - 120_000).toISOString();
   const shards = specs.map((spec, i) => {
     const id = spec.id ?? `shard-${i}-${options.now.getTime()}`;
-    const header: CampaignHeader = { type: "campaign", version: 1, id, stack: options.stack ?? "rehearsal", from: spec.from ?? `runner-${i}`, startedAt: started, deadlineMs: 120_000, targets: 0, ...(spec.select === undefined ? {} : { select: spec.select }) };
-    return { spec, id, header, filter: spec.select === undefined ? undefined : parseSelect(spec.select, provinces), lines: [] as string[], counts: emptyCounts(), n: 0 };
+    const header: CampaignHeader = {
+      type: "campaign",
+      version: 1,
+      id,
+      stack: options.stack ?? "rehearsal",
+      from: spec.from ?? `runner-${i}`,
+      startedAt: started,
+      deadlineMs: 120_000,
+      targets: 0,
+      ...(spec.select === undefined ? {} : { select: spec.select }),
+    };
+    return {
+      spec,
+      id,
+      header,
+      filter: spec.select === undefined ? undefined : parseSelect(spec.select, provinces),
+      lines: [] as string[],
+      counts: emptyCounts(),
+      n: 0,
+    };
   });
   for (const r of syntheticResults(inv, options)) {
     for (const s of shards) {
@@ -46,7 +64,15 @@ export function writeShards(inv: Inventory, specs: readonly ShardSpec[], options
       for (let i = 0; i < s.lines.length; i += 4096) writeSync(fd, s.lines.slice(i, i + 4096).join(""));
       if (s.spec.valid !== "none") {
         const valid = s.spec.valid ?? true;
-        const footer: CampaignFooter = { type: "end", id: s.id, finishedAt: options.now.toISOString(), valid, invalid: valid ? [] : ["the prober's event loop lagged 900 ms (starved)"], interrupted: false, counts: s.counts };
+        const footer: CampaignFooter = {
+          type: "end",
+          id: s.id,
+          finishedAt: options.now.toISOString(),
+          valid,
+          invalid: valid ? [] : ["the prober's event loop lagged 900 ms (starved)"],
+          interrupted: false,
+          counts: s.counts,
+        };
         writeSync(fd, `${JSON.stringify(footer)}\n`);
       }
     } finally {

@@ -39,7 +39,12 @@ const reply = (_req: unknown, res: { setHeader(k: string, v: string): void; end(
 };
 
 for (const address of addresses) {
-  if (values.tcp !== undefined) listen(createTcp((s) => s.destroy()), Number(values.tcp), address);
+  if (values.tcp !== undefined)
+    listen(
+      createTcp((s) => s.destroy()),
+      Number(values.tcp),
+      address,
+    );
   if (values.http !== undefined) {
     const server = createHttp({ keepAlive: false }, reply);
     server.keepAliveTimeout = 0;
@@ -47,7 +52,10 @@ for (const address of addresses) {
   }
   if (values.https !== undefined && values.cert !== undefined && values.key !== undefined) {
     // No tickets and no session cache: every handshake is a full one.
-    const server = createHttps({ cert: readFileSync(values.cert), key: readFileSync(values.key), secureOptions: constants.SSL_OP_NO_TICKET, sessionTimeout: 0, keepAlive: false }, reply);
+    const server = createHttps(
+      { cert: readFileSync(values.cert), key: readFileSync(values.key), secureOptions: constants.SSL_OP_NO_TICKET, sessionTimeout: 0, keepAlive: false },
+      reply,
+    );
     server.keepAliveTimeout = 0;
     listen(server, Number(values.https), address);
   }

@@ -177,8 +177,15 @@ function listLines(items: readonly { readonly name: string; readonly summary: st
  * A group from its sub-commands: its usage lists each (a sub-group's own as `devices start`)
  * with its summary, between `synopsis` and `after`.
  */
-export function defineGroup(spec: { readonly name: string; readonly synopsis: readonly string[]; readonly subcommands: readonly Subcommand[]; readonly after?: readonly string[] }): CommandGroup {
-  const listed = spec.subcommands.flatMap((s) => (isGroup(s.command) ? s.command.subcommands.map((t) => ({ name: `${s.name} ${t.name}`, summary: t.summary })) : [s]));
+export function defineGroup(spec: {
+  readonly name: string;
+  readonly synopsis: readonly string[];
+  readonly subcommands: readonly Subcommand[];
+  readonly after?: readonly string[];
+}): CommandGroup {
+  const listed = spec.subcommands.flatMap((s) =>
+    isGroup(s.command) ? s.command.subcommands.map((t) => ({ name: `${s.name} ${t.name}`, summary: t.summary })) : [s],
+  );
   const head = spec.synopsis.map((line, i) => (i === 0 ? `Usage: ${line}` : `       ${line}`));
   const sections = [head, listLines(listed), [...(spec.after ?? [])]].filter((s) => s.length > 0);
   return { name: spec.name, subcommands: spec.subcommands, usage: sections.map((s) => s.join("\n")).join("\n\n") };
@@ -206,7 +213,10 @@ function noSubcommand(group: CommandGroup, got: string | undefined, cause?: unkn
  * the arguments left for it; `--help` where a sub-command's name is due stops at that group. A
  * word that names no sub-command is a usage error naming the ones there are.
  */
-export function resolveCommand(target: Command | CommandGroup, argv: readonly string[]): { command: Command; argv: readonly string[] } | { group: CommandGroup; help: true } {
+export function resolveCommand(
+  target: Command | CommandGroup,
+  argv: readonly string[],
+): { command: Command; argv: readonly string[] } | { group: CommandGroup; help: true } {
   let at = target;
   let rest = argv;
   while (isGroup(at)) {

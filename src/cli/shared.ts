@@ -25,16 +25,25 @@ export function parseTodayOption(value: string | undefined): IsoDate | undefined
 export const judgeOptions = {
   inventory: { type: "string", placeholder: "DIR", default: "inventory", description: "the inventory" },
   milestone: { type: "string", placeholder: "ID", description: "the milestone to judge (default: the next one due, from today in the election's time zone)" },
-  date: { type: "string", placeholder: "D", description: "judge as of this day (ISO or Jalali): the milestone in force then (unless --milestone), waivers and lifecycle dates" },
+  date: {
+    type: "string",
+    placeholder: "D",
+    description: "judge as of this day (ISO or Jalali): the milestone in force then (unless --milestone), waivers and lifecycle dates",
+  },
   results: { type: "string", placeholder: "FILE", description: "a campaign's results (default: the newest <state>/results/*.jsonl)" },
   approvals: { type: "string", placeholder: "DIR", description: "signed approvals: MANIFEST and MANIFEST.sig pairs (default: <state>/approvals)" },
   committee: { type: "string", placeholder: "FILE", description: "the committee file (default: DIR/../governance/committee.yaml)" },
   commit: {
     type: "string",
     placeholder: "REF",
-    description: "the commit judged, as the approvals name it (default: HEAD); the files that decide the\nverdict (election.yaml, waivers.yaml, the committee file, checks/) must equal it",
+    description:
+      "the commit judged, as the approvals name it (default: HEAD); the files that decide the\nverdict (election.yaml, waivers.yaml, the committee file, checks/) must equal it",
   },
-  main: { type: "string", placeholder: "REF", description: "the branch a sign-off's commit must be on, whose committee signs (default: origin/main, else main)" },
+  main: {
+    type: "string",
+    placeholder: "REF",
+    description: "the branch a sign-off's commit must be on, whose committee signs (default: origin/main, else main)",
+  },
   history: { type: "string", placeholder: "FILE", description: "the history database (default: <state>/history.sqlite); --no-history records nothing" },
   "no-history": { type: "boolean", description: "record nothing in the history database" },
   "no-cache": { type: "boolean", description: "validate the inventory afresh instead of using <state>/cache (kept by content hash)" },

@@ -103,7 +103,11 @@ export type AnnotationLevel = "error" | "warning" | "notice";
 export type AnnotationProperty = "file" | "line" | "endLine" | "col" | "endColumn" | "title";
 
 /** `::error file=…,line=…,title=…::message`, every value escaped: one line whatever the data holds. */
-export function workflowCommand(level: AnnotationLevel, properties: Readonly<Partial<Record<AnnotationProperty, string | number>>>, message: string): WorkflowCommand {
+export function workflowCommand(
+  level: AnnotationLevel,
+  properties: Readonly<Partial<Record<AnnotationProperty, string | number>>>,
+  message: string,
+): WorkflowCommand {
   const props = Object.entries(properties)
     .map(([key, value]) => `${key}=${workflowCommandProperty(String(value))}`)
     .join(",");
@@ -186,7 +190,16 @@ export function markdownCodeBlock(text: string, info = "text"): string {
 // eslint-disable-next-line no-control-regex -- finding these control characters is its job
 const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDFFF]/gu;
 
-const XML_ENTITY: Readonly<Record<string, string>> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;", "\r": "&#13;", "\t": "&#9;", "\n": "&#10;" };
+const XML_ENTITY: Readonly<Record<string, string>> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&apos;",
+  "\r": "&#13;",
+  "\t": "&#9;",
+  "\n": "&#10;",
+};
 
 /**
  * Character data of an element: `& < > " '` as entities, CR as `&#13;` (a

@@ -35,7 +35,16 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
  */
 export function digestFiles(dir: string, suffix: string): { digest: string; count: number } {
   const hash = createHash("sha256");
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(suffix)).sort() : [];
-  for (const file of files) hash.update(file).update("\0").update(readFileSync(join(dir, file))).update("\0");
+  const files = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith(suffix))
+        .sort()
+    : [];
+  for (const file of files)
+    hash
+      .update(file)
+      .update("\0")
+      .update(readFileSync(join(dir, file)))
+      .update("\0");
   return { digest: hash.digest("hex"), count: files.length };
 }

@@ -118,12 +118,14 @@ export function readLock(dir: string): LockHolder | undefined {
   return text === undefined ? undefined : parseHolder(text);
 }
 
-type Verdict = { readonly kind: "gone" } | { readonly kind: "live"; readonly holder: LockHolder } | { readonly kind: "stale"; readonly text: string; readonly why: string };
+type Verdict =
+  { readonly kind: "gone" } | { readonly kind: "live"; readonly holder: LockHolder } | { readonly kind: "stale"; readonly text: string; readonly why: string };
 
 function judge(text: string, holder: LockHolder | undefined, boot: string | undefined): Verdict {
   if (holder === undefined) return { kind: "stale", text, why: "its content is not a lock holder" };
   const who = `\`${holder.command}\` (pid ${holder.pid}, since ${holder.startedAt})`;
-  if (holder.bootId !== undefined && boot !== undefined && holder.bootId !== boot) return { kind: "stale", text, why: `${who} took it before this machine restarted` };
+  if (holder.bootId !== undefined && boot !== undefined && holder.bootId !== boot)
+    return { kind: "stale", text, why: `${who} took it before this machine restarted` };
   if (!alive(holder.pid)) return { kind: "stale", text, why: `${who} is gone` };
   return { kind: "live", holder };
 }
@@ -147,7 +149,11 @@ function create(file: string, text: string): boolean {
     fd = openSync(file, "wx", 0o644);
   } catch (error) {
     if (errno(error) === "EEXIST") return false;
-    throw new ToolError(`cannot create the lock ${file}: ${error instanceof Error ? error.message : String(error)}`, { file, hint: "the state directory must be writable (run as the user that owns it)", cause: error });
+    throw new ToolError(`cannot create the lock ${file}: ${error instanceof Error ? error.message : String(error)}`, {
+      file,
+      hint: "the state directory must be writable (run as the user that owns it)",
+      cause: error,
+    });
   }
   try {
     writeSync(fd, text);
@@ -179,7 +185,11 @@ function takeOver(file: string, stale: string): boolean {
     return true;
   } catch (error) {
     if (errno(error) === "ENOENT") return false;
-    throw new ToolError(`cannot remove the stale lock ${file}: ${error instanceof Error ? error.message : String(error)}`, { file, hint: `remove ${file} by hand (no command holds it), then run this again`, cause: error });
+    throw new ToolError(`cannot remove the stale lock ${file}: ${error instanceof Error ? error.message : String(error)}`, {
+      file,
+      hint: `remove ${file} by hand (no command holds it), then run this again`,
+      cause: error,
+    });
   } finally {
     try {
       unlinkSync(guard);
@@ -205,9 +215,18 @@ export async function acquireLock(dir: string, options: LockOptions): Promise<Lo
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new ToolError(`cannot make ${dir} for its lock: ${error instanceof Error ? error.message : String(error)}`, { file: dir, hint: "the state directory must be writable (run as the user that owns it)", cause: error });
+    throw new ToolError(`cannot make ${dir} for its lock: ${error instanceof Error ? error.message : String(error)}`, {
+      file: dir,
+      hint: "the state directory must be writable (run as the user that owns it)",
+      cause: error,
+    });
   }
-  const holder: LockHolder = { pid: process.pid, command: options.command, startedAt: new Date().toISOString(), ...(boot === undefined ? {} : { bootId: boot }) };
+  const holder: LockHolder = {
+    pid: process.pid,
+    command: options.command,
+    startedAt: new Date().toISOString(),
+    ...(boot === undefined ? {} : { bootId: boot }),
+  };
   const text = `${JSON.stringify(holder)}\n`;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     if (create(file, text)) return held(file, text, holder);
@@ -225,7 +244,10 @@ export async function acquireLock(dir: string, options: LockOptions): Promise<Lo
     }
     // "gone": released between our try and our look; try again at once.
   }
-  throw new ToolError(`could not take the lock ${file}: it kept changing hands`, { file, hint: "other commands are starting on the same state directory: wait for them, then run this again" });
+  throw new ToolError(`could not take the lock ${file}: it kept changing hands`, {
+    file,
+    hint: "other commands are starting on the same state directory: wait for them, then run this again",
+  });
 }
 
 function held(file: string, text: string, holder: LockHolder): Lock {

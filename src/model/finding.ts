@@ -86,11 +86,7 @@ export function hasErrors(findings: readonly Finding[]): boolean {
 /** Sort by file, then position, then rule: the order a person fixes them in. */
 export function sortFindings(findings: Finding[]): Finding[] {
   return findings.sort(
-    (a, b) =>
-      (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) ||
-      a.line - b.line ||
-      a.col - b.col ||
-      (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0),
+    (a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) || a.line - b.line || a.col - b.col || (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0),
   );
 }
 

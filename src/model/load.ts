@@ -189,5 +189,11 @@ function readAs<T>(schema: Schema<T>, source: SourceFile, sink: FindingSink): T 
 
 function internalError(sink: FindingSink, path: string, role: FileRole, error: unknown): void {
   const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  sink.add("internal.error", { file: path, line: 1, col: 1 }, "-", `amadegi failed while checking this ${role} file (${what.slice(0, 200)})`, "this is a bug in amadegi: report it with the file; run with AMADEGI_DEBUG=1 for details");
+  sink.add(
+    "internal.error",
+    { file: path, line: 1, col: 1 },
+    "-",
+    `amadegi failed while checking this ${role} file (${what.slice(0, 200)})`,
+    "this is a bug in amadegi: report it with the file; run with AMADEGI_DEBUG=1 for details",
+  );
 }

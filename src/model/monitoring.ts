@@ -66,7 +66,12 @@ const UNSUPPORTED: Readonly<Record<string, string>> = {
 
 type Module = Record<string, unknown>;
 
-export function renderMonitoring(inventory: Inventory, checks: readonly MonitorCheck[], targets: readonly MonitorTarget[], options: MonitoringOptions = {}): MonitoringFiles {
+export function renderMonitoring(
+  inventory: Inventory,
+  checks: readonly MonitorCheck[],
+  targets: readonly MonitorTarget[],
+  options: MonitoringOptions = {},
+): MonitoringFiles {
   const files = new Map<string, string>();
   const modules = dataRecord<Module>();
   const skipped: { check: string; kind: string; reason: string }[] = [];
@@ -188,13 +193,19 @@ function moduleOf(check: MonitorCheck, hostname: string | undefined, options: Mo
     case "tls":
       return { prober: "tcp", timeout, tcp: { ...ip4, tls: true, tls_config: tlsConfig(check, hostname, options) } };
     case "http": {
-      const statuses = check.conditions.filter((c) => c.placeholder === "STATUS" && c.op === "==" && c.value.kind === "number").map((c) => Number(c.value.value));
+      const statuses = check.conditions
+        .filter((c) => c.placeholder === "STATUS" && c.op === "==" && c.value.kind === "number")
+        .map((c) => Number(c.value.value));
       const bodies = check.conditions.filter((c) => c.placeholder === "BODY" && (c.op === "contains" || c.op === "matches"));
       const http: Record<string, unknown> = {
         ...ip4,
         method: typeof check.params.method === "string" ? check.params.method : "GET",
         ...(statuses.length === 0 ? {} : { valid_status_codes: statuses }),
-        ...(bodies.length === 0 ? {} : { fail_if_body_not_matches_regexp: bodies.map((c) => (c.value.value instanceof RegExp ? c.value.value.source : escapeRegex(String(c.value.value)))) }),
+        ...(bodies.length === 0
+          ? {}
+          : {
+              fail_if_body_not_matches_regexp: bodies.map((c) => (c.value.value instanceof RegExp ? c.value.value.source : escapeRegex(String(c.value.value)))),
+            }),
         ...(hostname === undefined ? {} : { headers: { Host: hostname } }),
       };
       if (check.params.scheme === "https") {

@@ -17,8 +17,7 @@ export function formatIpv4(value: number): string {
 }
 
 export type CidrResult =
-  | { readonly ok: true; readonly base: number; readonly bits: number }
-  | { readonly ok: false; readonly reason: string; readonly suggestion?: string };
+  { readonly ok: true; readonly base: number; readonly bits: number } | { readonly ok: false; readonly reason: string; readonly suggestion?: string };
 
 export function parseCidr(text: string): CidrResult {
   const slash = text.indexOf("/");
@@ -54,7 +53,7 @@ export function cidrContains(cidr: Block, address: number): boolean {
 }
 
 function blockContains(outer: Block, inner: Block): boolean {
-  return outer.bits <= inner.bits && ((inner.base & mask(outer.bits)) >>> 0) === outer.base;
+  return outer.bits <= inner.bits && (inner.base & mask(outer.bits)) >>> 0 === outer.base;
 }
 
 export function formatBlock(block: Block): string {
@@ -75,7 +74,7 @@ export function aggregate(blocks: readonly Block[]): Block[] {
     if (last !== undefined && blockContains(last, b)) continue;
     list.push(b);
   }
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     const next: Block[] = [];
     for (const b of list) {

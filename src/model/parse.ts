@@ -17,7 +17,13 @@ export function parseSource(file: SourceFile, sink: FindingSink): boolean {
     if (!(error instanceof YAMLException)) throw error;
     const at = file.position(error.mark?.position ?? 0);
     if (error.reason.includes("maxDepth")) {
-      sink.add("yaml.too-deep", at, "-", `nesting deeper than ${MAX_DEPTH} levels`, "an inventory file is at most a few levels deep; this is not an inventory file");
+      sink.add(
+        "yaml.too-deep",
+        at,
+        "-",
+        `nesting deeper than ${MAX_DEPTH} levels`,
+        "an inventory file is at most a few levels deep; this is not an inventory file",
+      );
     } else {
       sink.add("yaml.syntax", at, "-", `YAML syntax error: ${error.reason}`, "fix the YAML at this position (check indentation, quotes and colons)");
     }
@@ -26,27 +32,55 @@ export function parseSource(file: SourceFile, sink: FindingSink): boolean {
   let ok = true;
   if (file.documents > 1) {
     const second = file.events.findIndex((e, i) => i > 0 && e.type === EVENT_ID.DOCUMENT);
-    sink.add("yaml.multi-document", file.at(second + 1), "-", "a second YAML document (after ---)", "keep one document per file; split the rest into another file");
+    sink.add(
+      "yaml.multi-document",
+      file.at(second + 1),
+      "-",
+      "a second YAML document (after ---)",
+      "keep one document per file; split the rest into another file",
+    );
     ok = false;
   }
   // In document order, so that when a bomb's findings are capped, the first ones listed are the first in the file.
-  const refused = [...file.aliases.map((i) => ({ i, what: "alias" as const })), ...file.anchors.map((i) => ({ i, what: "anchor" as const })), ...file.tags.map((i) => ({ i, what: "tag" as const }))];
+  const refused = [
+    ...file.aliases.map((i) => ({ i, what: "alias" as const })),
+    ...file.anchors.map((i) => ({ i, what: "anchor" as const })),
+    ...file.tags.map((i) => ({ i, what: "tag" as const })),
+  ];
   refused.sort((a, b) => a.i - b.i);
   for (const { i, what } of refused) {
     ok = false;
     if (what === "alias") {
-      sink.add("yaml.alias", file.at(i), "-", "an alias (*name): aliases are not allowed in the inventory", "write the value out in full, so the file reads literally in a review");
+      sink.add(
+        "yaml.alias",
+        file.at(i),
+        "-",
+        "an alias (*name): aliases are not allowed in the inventory",
+        "write the value out in full, so the file reads literally in a review",
+      );
     } else if (what === "anchor") {
       sink.add("yaml.alias", file.at(i), "-", "an anchor (&name): anchors are not allowed in the inventory", "remove the anchor and write each value out");
     } else {
       const event = file.events[i];
       const start = event !== undefined && "tagStart" in event ? event.tagStart : 0;
       const end = event !== undefined && "tagEnd" in event ? event.tagEnd : 0;
-      sink.add("yaml.tag", file.position(start), "-", `an explicit tag ${file.text.slice(start, Math.min(end, start + 30))}`, "remove the tag; field types come from the schema");
+      sink.add(
+        "yaml.tag",
+        file.position(start),
+        "-",
+        `an explicit tag ${file.text.slice(start, Math.min(end, start + 30))}`,
+        "remove the tag; field types come from the schema",
+      );
     }
   }
   if (file.documents === 0 || isEmptyDocument(file)) {
-    sink.add("input.empty", file.position(0), "-", `${file.path} holds no data (only comments or an empty document)`, "write its top-level keys (see docs/inventory.md)");
+    sink.add(
+      "input.empty",
+      file.position(0),
+      "-",
+      `${file.path} holds no data (only comments or an empty document)`,
+      "write its top-level keys (see docs/inventory.md)",
+    );
     return false;
   }
   return ok;

@@ -48,7 +48,13 @@ export interface ServerReach {
  */
 export function serverReach(server: Server, pin: ServerPin | undefined): ServerReach {
   const hostKey = pin?.hostKey ?? server.ssh.hostKey;
-  return { address: server.address, port: pin?.port ?? server.ssh.port, user: pin?.user ?? server.ssh.user, ...(hostKey === undefined ? {} : { hostKey }), root: pin?.root ?? "" };
+  return {
+    address: server.address,
+    port: pin?.port ?? server.ssh.port,
+    user: pin?.user ?? server.ssh.user,
+    ...(hostKey === undefined ? {} : { hostKey }),
+    root: pin?.root ?? "",
+  };
 }
 
 export interface PinsResult {
@@ -92,7 +98,8 @@ export interface ReadPinsOptions {
  * or cannot be read throws InventoryError naming it.
  */
 export function readPins(file: string, servers: readonly Pick<Server, "id" | "address" | "ssh">[], options: ReadPinsOptions = {}): PinsResult {
-  if (!existsSync(file)) throw new InventoryError(`no pins overlay ${file}`, { file, hint: "write the overlay first (the rehearsal's: `amadegi rehearsal up`)" });
+  if (!existsSync(file))
+    throw new InventoryError(`no pins overlay ${file}`, { file, hint: "write the overlay first (the rehearsal's: `amadegi rehearsal up`)" });
   const sink = new FindingSink();
   const source = readSource(file, sink);
   if (source === undefined || !parseSource(source, sink)) return { file, findings: sortFindings(sink.close()) };
@@ -103,7 +110,13 @@ export function readPins(file: string, servers: readonly Pick<Server, "id" | "ad
   if (value === INVALID) return { file, findings: sortFindings(sink.close()) };
 
   if (options.stack !== undefined && value.stack !== undefined && value.stack !== options.stack) {
-    sink.add("schema.bad-value", source.at(source.find(1, ["stack"])), "-", `the overlay was written for stack "${value.stack}", not "${options.stack}"`, "point the stack's amadegi:probe.pins at its own overlay");
+    sink.add(
+      "schema.bad-value",
+      source.at(source.find(1, ["stack"])),
+      "-",
+      `the overlay was written for stack "${value.stack}", not "${options.stack}"`,
+      "point the stack's amadegi:probe.pins at its own overlay",
+    );
   }
   const byId = new Map(servers.map((s) => [s.id, s]));
   const pins = new Map<string, ServerPin>();
@@ -112,7 +125,13 @@ export function readPins(file: string, servers: readonly Pick<Server, "id" | "ad
     const at = (field: string) => source.at(source.find(node, [field]));
     const server = byId.get(entry.id);
     if (server === undefined) {
-      sink.add("reference.unknown", at("id"), entry.id, `server "${entry.id}" is not in the inventory${didYouMean(entry.id, byId.keys())}`, "the overlay was written for another inventory: write it again from this one (`amadegi rehearsal up`)");
+      sink.add(
+        "reference.unknown",
+        at("id"),
+        entry.id,
+        `server "${entry.id}" is not in the inventory${didYouMean(entry.id, byId.keys())}`,
+        "the overlay was written for another inventory: write it again from this one (`amadegi rehearsal up`)",
+      );
       continue;
     }
     if (pins.has(entry.id)) {
@@ -120,10 +139,22 @@ export function readPins(file: string, servers: readonly Pick<Server, "id" | "ad
       continue;
     }
     if (entry.address !== undefined && entry.address !== server.address) {
-      sink.add("schema.bad-value", at("address"), entry.id, `address ${entry.address} is not the inventory's (${server.address})`, "the overlay was written for another inventory: write it again from this one (`amadegi rehearsal up`)");
+      sink.add(
+        "schema.bad-value",
+        at("address"),
+        entry.id,
+        `address ${entry.address} is not the inventory's (${server.address})`,
+        "the overlay was written for another inventory: write it again from this one (`amadegi rehearsal up`)",
+      );
     }
     if (entry.port !== undefined && entry.port !== server.ssh.port) {
-      sink.add("schema.bad-value", at("port"), entry.id, `port ${entry.port} is not the inventory's ssh.port (${server.ssh.port})`, "the overlay was written for another inventory: write it again from this one (`amadegi rehearsal up`)");
+      sink.add(
+        "schema.bad-value",
+        at("port"),
+        entry.id,
+        `port ${entry.port} is not the inventory's ssh.port (${server.ssh.port})`,
+        "the overlay was written for another inventory: write it again from this one (`amadegi rehearsal up`)",
+      );
     }
     pins.set(entry.id, {
       hostKey: entry.hostKey,
@@ -136,10 +167,22 @@ export function readPins(file: string, servers: readonly Pick<Server, "id" | "ad
   const listed = new Set(value.servers.map((e) => e.id));
   for (const server of servers) {
     if (!listed.has(server.id)) {
-      sink.add("schema.missing-field", source.at(source.find(1, ["servers"], true)), server.id, `server "${server.id}" of the inventory has no pin in the overlay`, "the overlay was written for another inventory: write it again from this one (`amadegi rehearsal up`)");
+      sink.add(
+        "schema.missing-field",
+        source.at(source.find(1, ["servers"], true)),
+        server.id,
+        `server "${server.id}" of the inventory has no pin in the overlay`,
+        "the overlay was written for another inventory: write it again from this one (`amadegi rehearsal up`)",
+      );
     }
   }
   const findings = sortFindings(sink.close());
   if (findings.some((f) => f.severity === "error")) return { file, findings };
-  return { file, pins, ...(value.controlKey === undefined ? {} : { controlKey: value.controlKey }), ...(value.generation === undefined ? {} : { generation: value.generation }), findings };
+  return {
+    file,
+    pins,
+    ...(value.controlKey === undefined ? {} : { controlKey: value.controlKey }),
+    ...(value.generation === undefined ? {} : { generation: value.generation }),
+    findings,
+  };
 }

@@ -128,7 +128,10 @@ export async function planFiles(dir: string, committeeFile: string, sink: Findin
   const byName = new Map(top.map((e) => [e.name, e]));
   if (!TOP_LEVEL.some((t) => byName.has(t.name)) && !byName.has("districts")) {
     const nested = await entries(join(dir, "inventory"));
-    const hint = nested?.some((e) => e.name === "election.yaml") === true ? `did you mean --inventory ${join(dir, "inventory")}?` : "an inventory holds election.yaml, operators.yaml, servers.yaml and districts/*.yaml";
+    const hint =
+      nested?.some((e) => e.name === "election.yaml") === true
+        ? `did you mean --inventory ${join(dir, "inventory")}?`
+        : "an inventory holds election.yaml, operators.yaml, servers.yaml and districts/*.yaml";
     throw new InventoryError(`no inventory in ${dir}`, { file: dir, hint });
   }
   const plan: Plan = { files: [], absent: [] };
@@ -197,7 +200,13 @@ async function withCommittee(plan: Plan, file: string, sink: FindingSink): Promi
 
 function absent(sink: FindingSink, plan: Plan, role: FileRole, path: string, message: string): void {
   plan.absent.push({ role, path });
-  sink.add("input.missing-file", { file: path, line: 1, col: 1 }, "-", `${message}: ${UNCHECKED_WITHOUT[role]}`, `create ${basename(path)} (see docs/inventory.md)`);
+  sink.add(
+    "input.missing-file",
+    { file: path, line: 1, col: 1 },
+    "-",
+    `${message}: ${UNCHECKED_WITHOUT[role]}`,
+    `create ${basename(path)} (see docs/inventory.md)`,
+  );
 }
 
 /**
@@ -222,12 +231,24 @@ function refuse(sink: FindingSink, plan: Plan, role: FileRole, path: string, e: 
 
 /** `without`: what stays unchecked, as " (…)", or "". */
 function symlink(sink: FindingSink, path: string, without: string): void {
-  sink.add("input.symlink", { file: path, line: 1, col: 1 }, "-", `${path} is a symbolic link; links are not followed and it is not read${without}`, "replace the link with the file itself");
+  sink.add(
+    "input.symlink",
+    { file: path, line: 1, col: 1 },
+    "-",
+    `${path} is a symbolic link; links are not followed and it is not read${without}`,
+    "replace the link with the file itself",
+  );
 }
 
 function notAFile(sink: FindingSink, path: string, what: string, expected: "file" | "directory", without: string): void {
   const fix = expected === "file" ? "replace it with the YAML file it should be, or remove it" : `make ${basename(path)}/ a directory of YAML files`;
-  sink.add("input.not-a-file", { file: path, line: 1, col: 1 }, "-", `${path} is ${what}, not a ${expected === "file" ? "regular file" : "directory"}; it is not read${without}`, fix);
+  sink.add(
+    "input.not-a-file",
+    { file: path, line: 1, col: 1 },
+    "-",
+    `${path} is ${what}, not a ${expected === "file" ? "regular file" : "directory"}; it is not read${without}`,
+    fix,
+  );
 }
 
 function unknown(sink: FindingSink, path: string, e: Entry): void {
@@ -253,12 +274,24 @@ export function readSource(path: string, sink: FindingSink, note?: string): Sour
   }
   const nul = bytes.indexOf(0);
   if (nul >= 0) {
-    sink.add("input.binary", byteLocation(path, bytes, nul), "-", `${path} holds a NUL byte: it is binary, not YAML${without}`, "replace it with the YAML file it should be");
+    sink.add(
+      "input.binary",
+      byteLocation(path, bytes, nul),
+      "-",
+      `${path} holds a NUL byte: it is binary, not YAML${without}`,
+      "replace it with the YAML file it should be",
+    );
     return undefined;
   }
   if (!isUtf8(bytes)) {
     const at = firstInvalidUtf8(bytes);
-    sink.add("input.encoding", byteLocation(path, bytes, at), "-", `${path} is not valid UTF-8 (byte 0x${(bytes[at] ?? 0).toString(16)} at offset ${at})${without}`, "save it as UTF-8 (not Windows-1256)");
+    sink.add(
+      "input.encoding",
+      byteLocation(path, bytes, at),
+      "-",
+      `${path} is not valid UTF-8 (byte 0x${(bytes[at] ?? 0).toString(16)} at offset ${at})${without}`,
+      "save it as UTF-8 (not Windows-1256)",
+    );
     return undefined;
   }
   const decoded = bytes.toString("utf8");
@@ -289,7 +322,8 @@ function readBounded(path: string, sink: FindingSink, without: string): Buffer |
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ELOOP") symlink(sink, path, without);
     else if (code === "ENXIO") notAFile(sink, path, "a socket", "file", without);
-    else if (code === "ENOENT") sink.add("input.missing-file", start, "-", `${path} does not exist${without}`, `create ${basename(path)}, or name the right file`);
+    else if (code === "ENOENT")
+      sink.add("input.missing-file", start, "-", `${path} does not exist${without}`, `create ${basename(path)}, or name the right file`);
     else unreadable(sink, path, error, without);
     return undefined;
   }
@@ -313,7 +347,13 @@ function readBounded(path: string, sink: FindingSink, without: string): Buffer |
 function unreadable(sink: FindingSink, path: string, error: unknown, without: string): void {
   const cause = error instanceof InventoryError ? error.cause : error;
   const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
-  sink.add("input.unreadable", { file: path, line: 1, col: 1 }, "-", `${path} cannot be read (${reason})${without}`, "make it readable by the user running amadegi");
+  sink.add(
+    "input.unreadable",
+    { file: path, line: 1, col: 1 },
+    "-",
+    `${path} cannot be read (${reason})${without}`,
+    "make it readable by the user running amadegi",
+  );
 }
 
 /** Up to MAX_FILE_BYTES from `fd`; undefined when there is more (the file grew past fstat's size). */
@@ -335,7 +375,13 @@ function readAtMost(fd: number, size: number): Buffer | undefined {
 }
 
 function tooLarge(sink: FindingSink, start: Location, path: string, size: number, without: string): undefined {
-  sink.add("input.too-large", start, "-", `${path} is ${(size / 1048576).toFixed(0)} MiB; the limit is ${MAX_FILE_BYTES / 1048576} MiB per file${without}`, "split it: one file per county under districts/");
+  sink.add(
+    "input.too-large",
+    start,
+    "-",
+    `${path} is ${(size / 1048576).toFixed(0)} MiB; the limit is ${MAX_FILE_BYTES / 1048576} MiB per file${without}`,
+    "split it: one file per county under districts/",
+  );
   return undefined;
 }
 

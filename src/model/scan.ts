@@ -90,7 +90,13 @@ function isPrintable(code: number): boolean {
 }
 
 function refuseControl(sink: FindingSink, at: Location, control: string): void {
-  sink.add("yaml.syntax", at, "-", `a non-printable character ${codePointName(control)}: YAML refuses it, written out or as an escape`, "delete it; names and notes are printable text");
+  sink.add(
+    "yaml.syntax",
+    at,
+    "-",
+    `a non-printable character ${codePointName(control)}: YAML refuses it, written out or as an escape`,
+    "delete it; names and notes are printable text",
+  );
 }
 
 /**
@@ -139,5 +145,11 @@ function count(text: string, pattern: RegExp): number {
 }
 
 function secret(sink: FindingSink, at: Location, what: string): void {
-  sink.add("security.secret", at, "-", `this looks like ${what} (value not shown)`, "remove it and rotate it: secrets live in Pulumi config secrets, never in the inventory");
+  sink.add(
+    "security.secret",
+    at,
+    "-",
+    `this looks like ${what} (value not shown)`,
+    "remove it and rotate it: secrets live in Pulumi config secrets, never in the inventory",
+  );
 }

@@ -4,14 +4,7 @@ import { createHash } from "node:crypto";
  * OpenSSH public keys (`ssh-ed25519 AAAA… comment`) and SHA256 fingerprints
  * (`SHA256:` + 43 base64 characters). Only public material belongs here.
  */
-const KEY_TYPES = new Set([
-  "ssh-ed25519",
-  "ecdsa-sha2-nistp256",
-  "ecdsa-sha2-nistp384",
-  "ecdsa-sha2-nistp521",
-  "ssh-rsa",
-  "sk-ssh-ed25519@openssh.com",
-]);
+const KEY_TYPES = new Set(["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa", "sk-ssh-ed25519@openssh.com"]);
 
 export type KeyResult =
   | {
@@ -29,10 +22,11 @@ export function parsePublicKey(text: string): KeyResult {
   const line = text.trim();
   // One key on one line (issue 13): a line break would add a line of its own
   // wherever the key is written (allowed_signers, known_hosts) — another signer.
-  if ([...line].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) return { ok: false, reason: "a key is one line of printable text: this one holds a line break, tab or other control character" };
+  if ([...line].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f))
+    return { ok: false, reason: "a key is one line of printable text: this one holds a line break, tab or other control character" };
   const parts = line.split(" ").filter((p) => p !== "");
   const [type, body] = parts;
-  if (type === undefined || body === undefined) return { ok: false, reason: "expected \"<type> <base64> [comment]\"" };
+  if (type === undefined || body === undefined) return { ok: false, reason: 'expected "<type> <base64> [comment]"' };
   if (!KEY_TYPES.has(type)) return { ok: false, reason: `"${type}" is not an SSH public key type` };
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body)) return { ok: false, reason: "the key body is not base64" };
   const blob = Buffer.from(body, "base64");
@@ -79,7 +73,8 @@ function wireProblem(type: string, blob: Buffer): string | undefined {
     if (e === undefined || n === undefined || e.length === 0 || n.length === 0) return mismatch;
     const leading = n.findIndex((b) => b !== 0);
     const bits = leading < 0 ? 0 : (n.length - leading - 1) * 8 + (32 - Math.clz32(n[leading] ?? 0));
-    if (bits < MIN_RSA_BITS) return `an RSA key of ${bits} bits is too weak to sign off an election: ${MIN_RSA_BITS} bits at least (better: ssh-keygen -t ed25519)`;
+    if (bits < MIN_RSA_BITS)
+      return `an RSA key of ${bits} bits is too weak to sign off an election: ${MIN_RSA_BITS} bits at least (better: ssh-keygen -t ed25519)`;
   } else {
     const curve = CURVES[type];
     if (curve === undefined || field()?.toString("latin1") !== curve.name || field()?.length !== curve.point) return mismatch;

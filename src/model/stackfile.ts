@@ -50,7 +50,12 @@ function statePath(root: string, expected: string, example: string, accept: (val
     }
     // The old spelling, relative to the repository root, would now name <state>/.amadegi/…: say so.
     if (value.startsWith(".amadegi/")) {
-      r.report("schema.bad-value", node, `"${value.slice(0, 60)}" starts with .amadegi/, but this path is relative to the state directory`, `write ${clip(value.slice(".amadegi/".length), 60)} (the state directory is $AMADEGI_STATE_DIR, default .amadegi)`);
+      r.report(
+        "schema.bad-value",
+        node,
+        `"${value.slice(0, 60)}" starts with .amadegi/, but this path is relative to the state directory`,
+        `write ${clip(value.slice(".amadegi/".length), 60)} (the state directory is $AMADEGI_STATE_DIR, default .amadegi)`,
+      );
       return INVALID;
     }
     return inState(value, root);
@@ -69,7 +74,10 @@ export function stackSettingsSchema(state: string) {
     concurrency: withDefault(number({ min: 1, max: 20_000, integer: true }), 1024, "probes in flight at once"),
     from: optional(text({ max: 100 }), "where the campaign observes from (host, namespace); default: the host name"),
     netns: optional(text({ max: 100 }), "the network namespace campaigns run in (the rehearsal's amadegi-r-probe); amadegi check re-runs itself inside it"),
-    ca: optional(statePath(state, "a path to a PEM file", "rehearsal/ca.crt"), "PEM bundle of the election CA that tls/https chains must lead to; relative to the state directory"),
+    ca: optional(
+      statePath(state, "a path to a PEM file", "rehearsal/ca.crt"),
+      "PEM bundle of the election CA that tls/https chains must lead to; relative to the state directory",
+    ),
     clientCert: optional(text({ max: 500 }), "PEM client certificate for mTLS endpoints"),
     clientKey: optional(text({ max: 500 }), "PEM key of the client certificate"),
     pins: optional(
@@ -82,17 +90,31 @@ export function stackSettingsSchema(state: string) {
     "amadegi:inventory": optional(text({ max: 500 }), `the inventory directory, relative to the repository root (default: ${DEFAULT_INVENTORY})`),
     "amadegi:probe": optional(probe, "what the stack may reach, and how its campaigns run (docs/checks.md)"),
     "amadegi:pki": optional(
-      object({ caFile: optional(statePath(state, "a path", "caFile: rehearsal/ca.crt"), "where `amadegi up` leaves the authority's certificate (public); relative to the state directory") }),
+      object({
+        caFile: optional(
+          statePath(state, "a path", "caFile: rehearsal/ca.crt"),
+          "where `amadegi up` leaves the authority's certificate (public); relative to the state directory",
+        ),
+      }),
       "the stack's election PKI",
     ),
     "amadegi:devices": optional(
       object({
-        requests: required(statePath(state, "a path to a directory", "requests: rehearsal/devices"), "where devices leave their certificate requests; relative to the state directory"),
-        issued: required(statePath(state, "a path to a directory", "issued: rehearsal/devices/issued"), "where the stack's PKI leaves their certificates; relative to the state directory"),
+        requests: required(
+          statePath(state, "a path to a directory", "requests: rehearsal/devices"),
+          "where devices leave their certificate requests; relative to the state directory",
+        ),
+        issued: required(
+          statePath(state, "a path to a directory", "issued: rehearsal/devices/issued"),
+          "where the stack's PKI leaves their certificates; relative to the state directory",
+        ),
       }),
       "the devices the stack's PKI certifies",
     ),
-    "amadegi:ssh": optional(object({ identityFile: optional(text({ max: 500 }), "the private key provisioning and drift log in with (a path, never the key)") }), "how provisioning and drift log in"),
+    "amadegi:ssh": optional(
+      object({ identityFile: optional(text({ max: 500 }), "the private key provisioning and drift log in with (a path, never the key)") }),
+      "how provisioning and drift log in",
+    ),
   });
 }
 
@@ -140,7 +162,11 @@ export function checkStackSettings(label: string, values: Readonly<Record<string
 
 /** The keys whose values are mappings (Pulumi keeps them as JSON text). */
 export function mappingKeys(): ReadonlySet<string> {
-  return new Set(stackSettingsSchema("/").fields.filter(([, f]) => "fields" in f.schema).map(([name]) => name));
+  return new Set(
+    stackSettingsSchema("/")
+      .fields.filter(([, f]) => "fields" in f.schema)
+      .map(([name]) => name),
+  );
 }
 
 function unreadable(file: string, sink: FindingSink): StackSettingsFile {
@@ -172,7 +198,8 @@ function readSettings(source: SourceFile, sink: FindingSink, options: StackSetti
       r.i = keyNode + 1;
       if (field === undefined || written.has(key as StackKey)) {
         if (field !== undefined) r.report("yaml.duplicate-key", keyNode, `setting "${key}" appears twice`, "keep one of them");
-        else if (key.startsWith("amadegi:")) r.report("schema.unknown-field", keyNode, `unknown setting "${clip(key)}"${didYouMean(key, names)}`, `amadegi's settings: ${names.join(", ")}`);
+        else if (key.startsWith("amadegi:"))
+          r.report("schema.unknown-field", keyNode, `unknown setting "${clip(key)}"${didYouMean(key, names)}`, `amadegi's settings: ${names.join(", ")}`);
         r.i = source.skip(r.i);
         continue;
       }

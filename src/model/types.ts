@@ -1,19 +1,6 @@
 import type { IsoDate } from "./dates.ts";
 import type { Infer } from "./schema/core.ts";
-import type {
-  districtFile,
-  electionFile,
-  link,
-  member,
-  milestone,
-  operator,
-  pop,
-  policy,
-  server,
-  site,
-  station,
-  waiver,
-} from "./schema/files.ts";
+import type { districtFile, electionFile, link, member, milestone, operator, pop, policy, server, site, station, waiver } from "./schema/files.ts";
 import type { Origin } from "./source.ts";
 
 /**

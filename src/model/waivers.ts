@@ -13,9 +13,23 @@ export function applyWaivers(findings: readonly Finding[], inv: Inventory, repor
   const live = new Map<string, string>();
   for (const w of inv.waivers) {
     if (!RULES[w.rule].waivable) {
-      report("waiver.not-waivable", w.origin, ["rule"], w.id, `waiver ${w.id}: rule ${w.rule} cannot be waived`, "fix the finding instead; ADR 0002 lists the waivable rules");
+      report(
+        "waiver.not-waivable",
+        w.origin,
+        ["rule"],
+        w.id,
+        `waiver ${w.id}: rule ${w.rule} cannot be waived`,
+        "fix the finding instead; ADR 0002 lists the waivable rules",
+      );
     } else if (w.until < inv.today) {
-      report("waiver.expired", w.origin, ["until"], w.id, `waiver ${w.id} (${w.rule} for ${w.item}) expired on ${formatBoth(w.until)}; its findings stand`, "fix the deficiency, or have the committee renew the waiver with a new until date");
+      report(
+        "waiver.expired",
+        w.origin,
+        ["until"],
+        w.id,
+        `waiver ${w.id} (${w.rule} for ${w.item}) expired on ${formatBoth(w.until)}; its findings stand`,
+        "fix the deficiency, or have the committee renew the waiver with a new until date",
+      );
     } else {
       live.set(`${w.rule}\u0000${w.item}`, w.id);
     }
@@ -32,7 +46,14 @@ export function applyWaivers(findings: readonly Finding[], inv: Inventory, repor
     // A drift waiver accepts what `amadegi drift` finds: validate cannot tell whether it is used.
     if (judgedElsewhere(w.rule)) continue;
     if (live.get(`${w.rule}\u0000${w.item}`) === w.id && !used.has(w.id)) {
-      report("waiver.unused", w.origin, ["item"], w.id, `waiver ${w.id} accepts no finding (${w.rule} for ${w.item})`, "the deficiency is fixed: delete the waiver");
+      report(
+        "waiver.unused",
+        w.origin,
+        ["item"],
+        w.id,
+        `waiver ${w.id} accepts no finding (${w.rule} for ${w.item})`,
+        "the deficiency is fixed: delete the waiver",
+      );
     }
   }
   return out;

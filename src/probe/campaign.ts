@@ -39,7 +39,11 @@ export type IcmpSource = BatchProbe | ((tuning: IcmpTuning) => BatchProbe);
 
 /** Reads a gateway's check-in records (see probes/checkin.ts): one read serves every device on it. */
 export interface CheckinSource {
-  read(gateway: Target, cursor: undefined | { inode: string; offset: number }, context: { signal: AbortSignal; timeoutMs: number }): Promise<{
+  read(
+    gateway: Target,
+    cursor: undefined | { inode: string; offset: number },
+    context: { signal: AbortSignal; timeoutMs: number },
+  ): Promise<{
     readonly observation: Observation;
     readonly cursor: { inode: string; offset: number } | undefined;
     readonly observations: ReadonlyMap<string, Observation>;
@@ -138,7 +142,10 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     });
   }
   for (const t of options.targets) {
-    if (!options.checks.has(t.check)) throw new ProbeError(`target ${t.key} names check ${t.check}, which the campaign was not given`, { hint: "build targets and checks from the same catalog" });
+    if (!options.checks.has(t.check))
+      throw new ProbeError(`target ${t.key} names check ${t.check}, which the campaign was not given`, {
+        hint: "build targets and checks from the same catalog",
+      });
   }
 
   const started = performance.now();
@@ -153,10 +160,14 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   // EventTarget checks every listener when one is added, so a thousand probes in
   // flight each adding their own made every start cost a thousand (issue 12).
   const stopHooks = new Set<() => void>();
-  stop.signal.addEventListener("abort", () => {
-    for (const hook of [...stopHooks]) hook();
-    stopHooks.clear();
-  }, { once: true });
+  stop.signal.addEventListener(
+    "abort",
+    () => {
+      for (const hook of [...stopHooks]) hook();
+      stopHooks.clear();
+    },
+    { once: true },
+  );
   const whenStopped = (hook: () => void): (() => void) => {
     stopHooks.add(hook);
     return () => stopHooks.delete(hook);
@@ -193,7 +204,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         });
 
   const minTimeout = Math.min(...[...options.checks.values()].map((c) => c.timeoutMs), 2000);
-  const governor = new Governor({ maxRate: options.maxRate, concurrency: options.concurrency, ...(options.operatorRates === undefined ? {} : { operatorRates: options.operatorRates }) });
+  const governor = new Governor({
+    maxRate: options.maxRate,
+    concurrency: options.concurrency,
+    ...(options.operatorRates === undefined ? {} : { operatorRates: options.operatorRates }),
+  });
   const watch = new SelfWatch({ lagLimitMs: options.lagLimitMs ?? Math.min(1000, Math.max(100, minTimeout / 2)), onDelay: (lag) => governor.adapt(lag) });
   const writer = new ResultsWriter(options.out, {
     type: "campaign",
@@ -218,7 +233,13 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   let attempts = 0;
   let starvedAttempts = 0;
 
-  const settle = (t: Target, status: Status, n: number, obs?: Observation, extra: { failure?: FailureClass; detail?: string; failed?: readonly string[] } = {}) => {
+  const settle = (
+    t: Target,
+    status: Status,
+    n: number,
+    obs?: Observation,
+    extra: { failure?: FailureClass; detail?: string; failed?: readonly string[] } = {},
+  ) => {
     if (settled.has(t.key)) return;
     settled.add(t.key);
     inFlight.delete(t.key);
@@ -281,7 +302,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     for (;;) {
       const remaining = deadlineAt - performance.now();
       if (stop.signal.aborted || remaining < MIN_ATTEMPT_MS) {
-        return settle(t, "unknown", n, undefined, { detail: n === 0 ? "not probed before the deadline" : `failed (${firstFailure ?? "?"}); no time left to confirm` });
+        return settle(t, "unknown", n, undefined, {
+          detail: n === 0 ? "not probed before the deadline" : `failed (${firstFailure ?? "?"}); no time left to confirm`,
+        });
       }
       const wait = governor.delay(1, t.operator);
       if (wait > 0) await pause(wait);
@@ -303,7 +326,10 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
         watch.noteFailure(text);
         // A ProbeError is a refusal (settings, a missing CA): not a verdict on the target either way.
-        const detail = error instanceof ProbeError ? `could not probe: ${text.slice(0, 300)}` : `the ${t.kind} probe failed (${text.slice(0, 200)}); this is a bug, not a verdict on the target`;
+        const detail =
+          error instanceof ProbeError
+            ? `could not probe: ${text.slice(0, 300)}`
+            : `the ${t.kind} probe failed (${text.slice(0, 200)}); this is a bug, not a verdict on the target`;
         return settle(t, "unknown", n + 1, undefined, { failure: "internal", detail });
       } finally {
         clearTimeout(timer);
@@ -330,15 +356,28 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       }
       if (j.ok) {
         const retried = failures > 0;
-        const detail = retried ? `passed on attempt ${n} after: ${firstFailure ?? "a failure"}` : j.warn ? j.failed.join("; ") : starved > 0 ? `passed on attempt ${n}; ${starved} earlier attempt(s) not judged: ${starvedWhy ?? "starved"}` : undefined;
+        const detail = retried
+          ? `passed on attempt ${n} after: ${firstFailure ?? "a failure"}`
+          : j.warn
+            ? j.failed.join("; ")
+            : starved > 0
+              ? `passed on attempt ${n}; ${starved} earlier attempt(s) not judged: ${starvedWhy ?? "starved"}`
+              : undefined;
         return settle(t, retried || j.warn ? "degraded" : "up", n, obs, { ...(detail === undefined ? {} : { detail }), failed: j.failed });
       }
       failures++;
       firstFailure ??= j.detail ?? obs.failure ?? "failed";
       if (obs.failure === "timeout" && timeoutMs < plan.timeoutMs) {
-        return settle(t, "unknown", n, obs, { detail: `timed out after ${Math.round(timeoutMs)} ms, cut short by the deadline (the check allows ${plan.timeoutMs} ms)` });
+        return settle(t, "unknown", n, obs, {
+          detail: `timed out after ${Math.round(timeoutMs)} ms, cut short by the deadline (the check allows ${plan.timeoutMs} ms)`,
+        });
       }
-      if (failures > plan.retries) return settle(t, "down", n, obs, { failure: obs.ok ? "assertion" : (obs.failure ?? "internal"), ...(j.detail === undefined ? {} : { detail: j.detail }), failed: j.failed });
+      if (failures > plan.retries)
+        return settle(t, "down", n, obs, {
+          failure: obs.ok ? "assertion" : (obs.failure ?? "internal"),
+          ...(j.detail === undefined ? {} : { detail: j.detail }),
+          failed: j.failed,
+        });
       const backoff = (options.retryBaseMs ?? 200) * 2 ** (failures - 1) * (0.75 + Math.random() / 2);
       if (performance.now() + backoff + MIN_ATTEMPT_MS > deadlineAt) {
         return settle(t, "unknown", n, obs, { detail: `failed (${firstFailure}); no time left to confirm` });
@@ -378,7 +417,12 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       for (let round = 0; pending.length > 0 && !stop.signal.aborted; round++) {
         const failed: { t: Target; obs: Observation; why: string }[] = [];
         const batches = Array.from({ length: Math.ceil(pending.length / size) }, (_, i) => pending.slice(i * size, (i + 1) * size));
-        await forEachLimited(batches, parallel, (batch) => icmpBatch(probe, batch, plan, round, failed), () => stop.signal.aborted);
+        await forEachLimited(
+          batches,
+          parallel,
+          (batch) => icmpBatch(probe, batch, plan, round, failed),
+          () => stop.signal.aborted,
+        );
         if (failed.length === 0) break;
         const last = round >= plan.retries;
         const backoff = (options.retryBaseMs ?? 200) * 2 ** round;
@@ -395,7 +439,13 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     }
   };
 
-  const icmpBatch = async (probe: BatchProbe, batch: readonly Target[], plan: CheckPlan, round: number, failed: { t: Target; obs: Observation; why: string }[]) => {
+  const icmpBatch = async (
+    probe: BatchProbe,
+    batch: readonly Target[],
+    plan: CheckPlan,
+    round: number,
+    failed: { t: Target; obs: Observation; why: string }[],
+  ) => {
     const perOperator = new Map<string | undefined, number>();
     for (const t of batch) perOperator.set(t.operator, (perOperator.get(t.operator) ?? 0) + 1);
     let wait = 0;
@@ -486,11 +536,17 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         const wait = governor.delay(1, undefined);
         if (wait > 0) await pause(wait);
         const readStart = performance.now();
-        const batch = await untilStop(source.read(gateway, cursor, { signal: stop.signal, timeoutMs: Math.min(plan.timeoutMs, remaining) })).catch((error: unknown) => {
-          const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-          watch.noteFailure(text);
-          return { observation: { ok: false, failure: "internal", detail: text.slice(0, 300), timings: { total: 0 }, values: {} } as Observation, cursor, observations: new Map<string, Observation>() };
-        });
+        const batch = await untilStop(source.read(gateway, cursor, { signal: stop.signal, timeoutMs: Math.min(plan.timeoutMs, remaining) })).catch(
+          (error: unknown) => {
+            const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+            watch.noteFailure(text);
+            return {
+              observation: { ok: false, failure: "internal", detail: text.slice(0, 300), timings: { total: 0 }, values: {} } as Observation,
+              cursor,
+              observations: new Map<string, Observation>(),
+            };
+          },
+        );
         if (batch === DEADLINE) return;
         attempts++;
         if (!batch.observation.ok) {
@@ -515,26 +571,38 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       for (const t of devices) {
         if (failure !== undefined) {
           watch.noteFailure(failure.detail);
-          settle(t, "unknown", 1, failure, { ...(failure.failure === undefined ? {} : { failure: failure.failure }), detail: `could not read the check-ins of gateway ${gateway.server ?? gateway.address}: ${failure.detail ?? "failed"}` });
+          settle(t, "unknown", 1, failure, {
+            ...(failure.failure === undefined ? {} : { failure: failure.failure }),
+            detail: `could not read the check-ins of gateway ${gateway.server ?? gateway.address}: ${failure.detail ?? "failed"}`,
+          });
           continue;
         }
         const obs = latest.get(`${t.station ?? ""}/${t.link ?? ""}`);
         if (obs === undefined) {
-          settle(t, "down", 1, undefined, { failure: "assertion", detail: `no check-in from device ${String(t.params.serial ?? "?")} over link ${t.link ?? "?"} in gateway ${gateway.server ?? gateway.address}'s records` });
+          settle(t, "down", 1, undefined, {
+            failure: "assertion",
+            detail: `no check-in from device ${String(t.params.serial ?? "?")} over link ${t.link ?? "?"} in gateway ${gateway.server ?? gateway.address}'s records`,
+          });
           continue;
         }
         const j = judge(t, obs);
-        settle(t, j.ok ? (j.warn ? "degraded" : "up") : "down", 1, obs, { ...(j.ok ? {} : { failure: "assertion" }), ...(j.detail === undefined ? {} : { detail: j.detail }), failed: j.failed });
+        settle(t, j.ok ? (j.warn ? "degraded" : "up") : "down", 1, obs, {
+          ...(j.ok ? {} : { failure: "assertion" }),
+          ...(j.detail === undefined ? {} : { detail: j.detail }),
+          failed: j.failed,
+        });
       }
     };
-    await Promise.all([...byGateway.values()].map(async (devices) => {
-      if ((await untilStop(governor.acquire())) === DEADLINE) return;
-      try {
-        await readOne(devices);
-      } finally {
-        governor.release();
-      }
-    }));
+    await Promise.all(
+      [...byGateway.values()].map(async (devices) => {
+        if ((await untilStop(governor.acquire())) === DEADLINE) return;
+        try {
+          await readOne(devices);
+        } finally {
+          governor.release();
+        }
+      }),
+    );
   };
 
   watch.start();
@@ -590,7 +658,15 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const invalid = [...watch.reasons, ...(interrupted ? ["the campaign was interrupted: results are partial"] : [])];
   const finished = new Date();
   const summary = tally.summary();
-  const footer: CampaignFooter = { type: "end", id, finishedAt: finished.toISOString(), valid: invalid.length === 0, invalid, interrupted, counts: summary.total };
+  const footer: CampaignFooter = {
+    type: "end",
+    id,
+    finishedAt: finished.toISOString(),
+    valid: invalid.length === 0,
+    invalid,
+    interrupted,
+    counts: summary.total,
+  };
   writer.close(footer);
   return {
     id,

@@ -25,8 +25,7 @@ export interface ExportPrometheusOptions {
 }
 
 export type ExportOutcome =
-  | { readonly written: false; readonly findings: readonly Finding[] }
-  | ({ readonly written: true; readonly paths: readonly string[] } & MonitoringFiles);
+  { readonly written: false; readonly findings: readonly Finding[] } | ({ readonly written: true; readonly paths: readonly string[] } & MonitoringFiles);
 
 export async function exportPrometheus(options: ExportPrometheusOptions): Promise<ExportOutcome> {
   let tls: { caFile?: string; certFile?: string; keyFile?: string } = {};
@@ -34,7 +33,11 @@ export async function exportPrometheus(options: ExportPrometheusOptions): Promis
     const settings = readStackSettings(options.stack, options.stacksDir);
     if (settings.probe === undefined) return { written: false, findings: settings.findings };
     const p = settings.probe;
-    tls = { ...(p.ca === undefined ? {} : { caFile: p.ca }), ...(p.clientCert === undefined ? {} : { certFile: p.clientCert }), ...(p.clientKey === undefined ? {} : { keyFile: p.clientKey }) };
+    tls = {
+      ...(p.ca === undefined ? {} : { caFile: p.ca }),
+      ...(p.clientCert === undefined ? {} : { certFile: p.clientCert }),
+      ...(p.clientKey === undefined ? {} : { keyFile: p.clientKey }),
+    };
   }
   const loaded = await loadInventory(options.inventory);
   if (loaded.inventory === undefined) return { written: false, findings: loaded.findings };

@@ -104,7 +104,11 @@ export function parseSsLine(line: string): Listen | undefined {
 
 /** Whether a listener serves a declared listen: same protocol and port, its address or a wildcard. */
 export function listensOn(observed: Listen, declared: Listen): boolean {
-  return observed.proto === declared.proto && observed.port === declared.port && (observed.address === declared.address || observed.address === "*" || observed.address === "0.0.0.0" || observed.address === "::");
+  return (
+    observed.proto === declared.proto &&
+    observed.port === declared.port &&
+    (observed.address === declared.address || observed.address === "*" || observed.address === "0.0.0.0" || observed.address === "::")
+  );
 }
 
 /** Read the script's answer; throws ProbeError (naming the line) at the first thing that is not as framed. */
@@ -134,7 +138,8 @@ export function parseFacts(answer: string, expected: FactsExpectation, marker: s
     else fail(`expected a sha256 (64 hex digits) or "-" for ${path}`);
     i++;
   }
-  if (unreadable.length > 0) throw new ProbeError(`cannot read ${unreadable.length} file${unreadable.length === 1 ? "" : "s"} the stack wrote: ${unreadable.slice(0, 3).join("; ")}`);
+  if (unreadable.length > 0)
+    throw new ProbeError(`cannot read ${unreadable.length} file${unreadable.length === 1 ? "" : "s"} the stack wrote: ${unreadable.slice(0, 3).join("; ")}`);
   expect(`${m} ss`);
   const ssLines: string[] = [];
   while (i < lines.length && !(lines[i] ?? "").startsWith(`${m} ss-exit `)) ssLines.push(lines[i++] ?? "");
@@ -169,7 +174,15 @@ export async function collectFacts(server: FactsServer, expected: FactsExpectati
   const now = options.now ?? (() => new Date());
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const where = `${server.id} (${server.address}:${server.port})`;
-  const unreachable = (error: string): ServerFacts => ({ server: server.id, reachable: false, error, files: {}, listening: [], versions: {}, at: now().toISOString() });
+  const unreachable = (error: string): ServerFacts => ({
+    server: server.id,
+    reachable: false,
+    error,
+    files: {},
+    listening: [],
+    versions: {},
+    at: now().toISOString(),
+  });
   if (server.hostKey === undefined) return unreachable(`${where}: no pinned SSH host key; not contacted`);
   const marker = randomBytes(12).toString("hex");
   const signal = AbortSignal.timeout(Math.max(1, timeoutMs));
@@ -178,7 +191,14 @@ export async function collectFacts(server: FactsServer, expected: FactsExpectati
     run = await sshExec(
       { key: server.id, address: server.address, port: server.port, user: server.user, hostKey: server.hostKey },
       factsScript(server.root, expected, marker),
-      { allow: options.allow, ...(options.ssh === undefined ? {} : { ssh: options.ssh }), ...(options.identityFile === undefined ? {} : { identityFile: options.identityFile }), timeoutMs, signal, maxStdout: MAX_ANSWER },
+      {
+        allow: options.allow,
+        ...(options.ssh === undefined ? {} : { ssh: options.ssh }),
+        ...(options.identityFile === undefined ? {} : { identityFile: options.identityFile }),
+        timeoutMs,
+        signal,
+        maxStdout: MAX_ANSWER,
+      },
     );
   } catch (error) {
     // The guard's refusal or a bad pin: nothing was sent; say so for this server. (No ssh at all is a ToolError: thrown.)
@@ -202,7 +222,10 @@ export async function collectFacts(server: FactsServer, expected: FactsExpectati
 }
 
 /** Facts of many servers, at most `concurrency` asked at once, in the order given. */
-export async function collectAllFacts(requests: readonly { readonly server: FactsServer; readonly expected: FactsExpectation }[], options: FactsOptions): Promise<ServerFacts[]> {
+export async function collectAllFacts(
+  requests: readonly { readonly server: FactsServer; readonly expected: FactsExpectation }[],
+  options: FactsOptions,
+): Promise<ServerFacts[]> {
   const results = new Array<ServerFacts>(requests.length);
   await forEachLimited(requests, options.concurrency ?? DEFAULT_CONCURRENCY, async (r, i) => {
     results[i] = await collectFacts(r.server, r.expected, options);

@@ -36,7 +36,6 @@ import { STATUSES, type Status } from "./types.ts";
  * keys are held in memory.
  */
 
-
 export interface MergeReport {
   readonly id: string;
   readonly file: string;
@@ -70,7 +69,8 @@ interface Shard {
 
 export async function mergeResults(options: MergeOptions): Promise<MergeReport> {
   const { inventory } = options;
-  if (options.shards.length === 0) throw new ProbeError("no shard results to merge", { hint: "name the shards' results files: amadegi merge a.jsonl b.jsonl --out merged.jsonl" });
+  if (options.shards.length === 0)
+    throw new ProbeError("no shard results to merge", { hint: "name the shards' results files: amadegi merge a.jsonl b.jsonl --out merged.jsonl" });
   const problems: string[] = [];
   const shards: Shard[] = [];
   const byId = new Map<string, string>();
@@ -100,7 +100,9 @@ export async function mergeResults(options: MergeOptions): Promise<MergeReport> 
       }
       const partial = terms.filter((t) => !SHARD_KEYS.has(t.key)).map((t) => t.key);
       if (partial.length > 0) {
-        problems.push(`${file} was selected by ${header.select}: ${[...new Set(partial)].join(", ")} covers parts of stations; a shard selects whole stations by province, district or station, or the central servers by server=*`);
+        problems.push(
+          `${file} was selected by ${header.select}: ${[...new Set(partial)].join(", ")} covers parts of stations; a shard selects whole stations by province, district or station, or the central servers by server=*`,
+        );
         continue;
       }
     }
@@ -143,13 +145,17 @@ export async function mergeResults(options: MergeOptions): Promise<MergeReport> 
     if (a === undefined || b === undefined) continue;
     const pair = `shards ${describe(a)} and ${describe(b)} overlap`;
     for (const what of grouped(o.stations, inventory)) problems.push(`${pair}: both cover ${what}`);
-    if (o.servers.length > 0) problems.push(`${pair}: both cover ${o.servers.length === 1 ? "the central server" : `${o.servers.length} central servers`} ${list(o.servers)}`);
+    if (o.servers.length > 0)
+      problems.push(`${pair}: both cover ${o.servers.length === 1 ? "the central server" : `${o.servers.length} central servers`} ${list(o.servers)}`);
   }
   const missing = new Map<string, string[]>();
   for (const station of inventory.stations) if (!stationOwner.has(station.id)) push(missing, station.district, station.id);
   for (const what of grouped(missing, inventory)) problems.push(`missing shard: no shard covers ${what}`);
   const uncovered = inventory.servers.filter((s) => !serverOwner.has(s.id)).map((s) => s.id);
-  if (uncovered.length > 0) problems.push(`missing shard: no shard covers ${uncovered.length === 1 ? "the central server" : `${uncovered.length} central servers`} ${list(uncovered)} (the central shard runs with --select server=*)`);
+  if (uncovered.length > 0)
+    problems.push(
+      `missing shard: no shard covers ${uncovered.length === 1 ? "the central server" : `${uncovered.length} central servers`} ${list(uncovered)} (the central shard runs with --select server=*)`,
+    );
   if (problems.length > 0) throw refusal(problems);
 
   // Stream every shard into one file, each result checked against its shard's selection.
@@ -165,7 +171,12 @@ export async function mergeResults(options: MergeOptions): Promise<MergeReport> 
     deadlineMs: Math.max(...shards.map((s) => s.header.deadlineMs)),
     targets: shards.reduce((n, s) => n + s.header.targets, 0),
   };
-  const infos: ShardInfo[] = shards.map((s) => ({ file: s.file, id: s.header.id, from: s.header.from, ...(s.header.select === undefined ? {} : { select: s.header.select }) }));
+  const infos: ShardInfo[] = shards.map((s) => ({
+    file: s.file,
+    id: s.header.id,
+    from: s.header.from,
+    ...(s.header.select === undefined ? {} : { select: s.header.select }),
+  }));
   const counts = emptyCounts();
   const invalid: string[] = [];
   const perShard: { file: string; results: number; valid: boolean }[] = [];
@@ -183,11 +194,13 @@ export async function mergeResults(options: MergeOptions): Promise<MergeReport> 
       interrupted ||= r.footer === undefined || r.footer.interrupted;
       if (r.footer === undefined) invalid.push(`shard ${describe(shard)}: no end record: the campaign was interrupted or its prober died`);
       else {
-        if (!r.footer.valid) invalid.push(...(r.footer.invalid.length === 0 ? ["marked invalid"] : r.footer.invalid).map((why) => `shard ${describe(shard)}: ${why}`));
+        if (!r.footer.valid)
+          invalid.push(...(r.footer.invalid.length === 0 ? ["marked invalid"] : r.footer.invalid).map((why) => `shard ${describe(shard)}: ${why}`));
         if (r.footer.finishedAt > finishedAt) finishedAt = r.footer.finishedAt;
       }
       if (r.damaged.length > 0) invalid.push(`shard ${describe(shard)}: ${r.damaged.length} damaged line(s), first at line ${r.damaged[0] ?? 0}`);
-      if (r.footer !== undefined && r.results !== shard.header.targets) invalid.push(`shard ${describe(shard)}: its header announces ${shard.header.targets} targets, it holds ${r.results} results`);
+      if (r.footer !== undefined && r.results !== shard.header.targets)
+        invalid.push(`shard ${describe(shard)}: its header announces ${shard.header.targets} targets, it holds ${r.results} results`);
       perShard.push({ file: shard.file, results: r.results, valid: r.footer?.valid === true && r.damaged.length === 0 });
     }
     if (problems.length > 0) throw refusal(problems);
@@ -196,7 +209,19 @@ export async function mergeResults(options: MergeOptions): Promise<MergeReport> 
     out.write(`${JSON.stringify(footer)}\n`);
     await out.close();
     await rename(tmp, options.out);
-    return { id, file: options.out, stack: header.stack, shards: perShard, results: keys.size, counts, valid, invalid, interrupted, stations: stationOwner.size, servers: serverOwner.size };
+    return {
+      id,
+      file: options.out,
+      stack: header.stack,
+      shards: perShard,
+      results: keys.size,
+      counts,
+      valid,
+      invalid,
+      interrupted,
+      stations: stationOwner.size,
+      servers: serverOwner.size,
+    };
   } catch (error) {
     await out.close().catch(() => {});
     await rm(tmp, { force: true });
@@ -277,11 +302,22 @@ async function copyShard(shard: Shard, index: number, out: Output, c: CopyContex
   const sel = shard.header.select ?? "everything";
   for (const [district, ids] of outside) {
     const unique = [...new Set(ids)];
-    problems.push(district === ""
-      ? `shard ${shard.file} holds results outside its selection ${sel}: server(s) ${list(unique)}, covered by ${owners(unique.map((id) => c.serverOwner.get(id)), c.shards)}`
-      : `shard ${shard.file} holds results outside its selection ${sel}: ${stationsOf(unique, district, c.inventory)}, covered by ${owners(unique.map((id) => c.stationOwner.get(id)), c.shards)}`);
+    problems.push(
+      district === ""
+        ? `shard ${shard.file} holds results outside its selection ${sel}: server(s) ${list(unique)}, covered by ${owners(
+            unique.map((id) => c.serverOwner.get(id)),
+            c.shards,
+          )}`
+        : `shard ${shard.file} holds results outside its selection ${sel}: ${stationsOf(unique, district, c.inventory)}, covered by ${owners(
+            unique.map((id) => c.stationOwner.get(id)),
+            c.shards,
+          )}`,
+    );
   }
-  if (strangers.length > 0) problems.push(`shard ${shard.file} holds results for ${[...new Set(strangers)].length} object(s) not in the inventory: ${list([...new Set(strangers)])} (merge with the inventory the shards ran on: --inventory DIR)`);
+  if (strangers.length > 0)
+    problems.push(
+      `shard ${shard.file} holds results for ${[...new Set(strangers)].length} object(s) not in the inventory: ${list([...new Set(strangers)])} (merge with the inventory the shards ran on: --inventory DIR)`,
+    );
   if (repeated.length > 0) problems.push(`shard ${shard.file} repeats ${repeated.length} result key(s) already merged: ${list(repeated)}`);
   return { problems, footer, results, damaged };
 }
@@ -370,7 +406,11 @@ async function readHeader(file: string): Promise<CampaignHeader | undefined> {
     }
     return undefined;
   } catch (error) {
-    throw new ProbeError(`cannot read results ${file}: ${(error as Error).message}`, { file, hint: "name the shards' results files (JSON lines from `amadegi check`)", cause: error });
+    throw new ProbeError(`cannot read results ${file}: ${(error as Error).message}`, {
+      file,
+      hint: "name the shards' results files (JSON lines from `amadegi check`)",
+      cause: error,
+    });
   } finally {
     lines.close();
     input.destroy();
@@ -380,7 +420,16 @@ async function readHeader(file: string): Promise<CampaignHeader | undefined> {
 function isHeader(v: unknown): v is CampaignHeader {
   if (typeof v !== "object" || v === null) return false;
   const h = v as Record<string, unknown>;
-  return h.type === "campaign" && typeof h.id === "string" && typeof h.stack === "string" && typeof h.startedAt === "string" && typeof h.targets === "number" && typeof h.deadlineMs === "number" && typeof h.from === "string" && (h.select === undefined || typeof h.select === "string");
+  return (
+    h.type === "campaign" &&
+    typeof h.id === "string" &&
+    typeof h.stack === "string" &&
+    typeof h.startedAt === "string" &&
+    typeof h.targets === "number" &&
+    typeof h.deadlineMs === "number" &&
+    typeof h.from === "string" &&
+    (h.select === undefined || typeof h.select === "string")
+  );
 }
 
 /** A buffered file writer that honours back-pressure. */

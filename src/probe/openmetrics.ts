@@ -27,8 +27,16 @@ interface Family {
 }
 
 const FAMILIES: readonly Family[] = [
-  { name: "amadegi_probe_up", help: "1 when the target was up or degraded in the campaign, else 0.", sample: (r) => [["", r.status === "up" || r.status === "degraded" ? 1 : 0]] },
-  { name: "amadegi_probe_status", help: "The target's status in the campaign: 1 for its status, 0 for the others.", sample: (r) => STATUSES.map((s) => [`status="${s}"`, r.status === s ? 1 : 0] as const) },
+  {
+    name: "amadegi_probe_up",
+    help: "1 when the target was up or degraded in the campaign, else 0.",
+    sample: (r) => [["", r.status === "up" || r.status === "degraded" ? 1 : 0]],
+  },
+  {
+    name: "amadegi_probe_status",
+    help: "The target's status in the campaign: 1 for its status, 0 for the others.",
+    sample: (r) => STATUSES.map((s) => [`status="${s}"`, r.status === s ? 1 : 0] as const),
+  },
   { name: "amadegi_probe_duration_seconds", unit: "seconds", help: "Time the last probe attempt took.", sample: (r) => [["", r.timings.total / 1000]] },
   { name: "amadegi_probe_attempts", help: "Probe attempts made (1 + retries).", sample: (r) => [["", r.attempts]] },
 ];
@@ -68,7 +76,11 @@ export async function writeOpenMetrics(results: string, out: string): Promise<{ 
         for (const [extra, value] of family.sample(r)) line(`${family.name}{${labels}${extra === "" ? "" : `,${extra}`}} ${value}\n`);
       });
     }
-    if (summary?.header === undefined) throw new ProbeError(`${results} has no campaign header: not a results file of \`amadegi check\``, { file: results, hint: "pass a results file (JSON lines) with --results" });
+    if (summary?.header === undefined)
+      throw new ProbeError(`${results} has no campaign header: not a results file of \`amadegi check\``, {
+        file: results,
+        hint: "pass a results file (JSON lines) with --results",
+      });
     const { header, footer } = summary;
     const campaign = `campaign="${openMetricsLabelValue(header.id)}",stack="${openMetricsLabelValue(header.stack)}"`;
     const counts = Object.fromEntries(STATUSES.map((s) => [s, 0]));
@@ -77,9 +89,13 @@ export async function writeOpenMetrics(results: string, out: string): Promise<{ 
     });
     line("# TYPE amadegi_campaign_results gauge\n# HELP amadegi_campaign_results Results per status in the campaign.\n");
     for (const s of STATUSES) line(`amadegi_campaign_results{${campaign},status="${s}"} ${counts[s] ?? 0}\n`);
-    line(`# TYPE amadegi_campaign_valid gauge\n# HELP amadegi_campaign_valid 1 when the campaign finished and its prober was not starved, else 0.\namadegi_campaign_valid{${campaign}} ${footer?.valid === true ? 1 : 0}\n`);
+    line(
+      `# TYPE amadegi_campaign_valid gauge\n# HELP amadegi_campaign_valid 1 when the campaign finished and its prober was not starved, else 0.\namadegi_campaign_valid{${campaign}} ${footer?.valid === true ? 1 : 0}\n`,
+    );
     const finished = Date.parse(footer?.finishedAt ?? header.startedAt) / 1000;
-    line(`# TYPE amadegi_campaign_finished_timestamp_seconds gauge\n# UNIT amadegi_campaign_finished_timestamp_seconds seconds\n# HELP amadegi_campaign_finished_timestamp_seconds When the campaign finished (or started, if it never did).\namadegi_campaign_finished_timestamp_seconds{${campaign}} ${finished}\n`);
+    line(
+      `# TYPE amadegi_campaign_finished_timestamp_seconds gauge\n# UNIT amadegi_campaign_finished_timestamp_seconds seconds\n# HELP amadegi_campaign_finished_timestamp_seconds When the campaign finished (or started, if it never did).\namadegi_campaign_finished_timestamp_seconds{${campaign}} ${finished}\n`,
+    );
     line("# EOF\n");
     flush();
     fsyncSync(fd);

@@ -65,7 +65,11 @@ export class ResultsWriter {
       if (!existsSync(dirname(path))) mkdirSync(dirname(path), { recursive: true });
       this.fd = openSync(path, "w", 0o644);
     } catch (error) {
-      throw new ProbeError(`cannot write results to ${path}: ${(error as Error).message}`, { file: path, hint: "pass --out FILE in a writable directory", cause: error });
+      throw new ProbeError(`cannot write results to ${path}: ${(error as Error).message}`, {
+        file: path,
+        hint: "pass --out FILE in a writable directory",
+        cause: error,
+      });
     }
     this.line(header);
     this.flush();

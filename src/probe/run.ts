@@ -46,7 +46,13 @@ export interface CheckOptions {
 
 export type CheckOutcome =
   | { readonly ran: false; readonly findings: readonly Finding[] }
-  | { readonly ran: true; readonly report: CampaignReport; readonly targets: number; readonly unaddressed: number; readonly inventoryFindings: readonly Finding[] };
+  | {
+      readonly ran: true;
+      readonly report: CampaignReport;
+      readonly targets: number;
+      readonly unaddressed: number;
+      readonly inventoryFindings: readonly Finding[];
+    };
 
 export async function check(options: CheckOptions): Promise<CheckOutcome> {
   const stack = options.settings ?? readStackSettings(options.stack, options.stacksDir);
@@ -77,17 +83,24 @@ export async function check(options: CheckOptions): Promise<CheckOutcome> {
   const filter = options.select === undefined ? undefined : parseSelect(options.select, provincesOf(inventory));
   const { targets, unaddressed } = buildTargets(inventory, catalog.catalog, filter, pins === undefined ? {} : { pins });
   if (targets.length === 0) {
-    throw new ProbeError(options.select === undefined ? "the catalog selects no target in this inventory" : `--select ${options.select} leaves no target`, { hint: "check the catalog's select fields and --select" });
+    throw new ProbeError(options.select === undefined ? "the catalog selects no target in this inventory" : `--select ${options.select} leaves no target`, {
+      hint: "check the catalog's select fields and --select",
+    });
   }
   const allow = parseAllow(stack.probe.allow, `${stack.file} amadegi:probe.allow`);
   const icmp: IcmpOptions = { command: options.fping ?? ["fping"] };
   const p = stack.probe;
-  const tls = { ...(p.ca === undefined ? {} : { caFile: p.ca }), ...(p.clientCert === undefined ? {} : { certFile: p.clientCert }), ...(p.clientKey === undefined ? {} : { keyFile: p.clientKey }) };
+  const tls = {
+    ...(p.ca === undefined ? {} : { caFile: p.ca }),
+    ...(p.clientCert === undefined ? {} : { certFile: p.clientCert }),
+    ...(p.clientKey === undefined ? {} : { keyFile: p.clientKey }),
+  };
   // Every tool the probes run is started by the broker, started here before the
   // campaign watches its event loop (spawner.ts: spawn blocks the caller).
   const spawner = options.probes === undefined ? await startSpawner() : directSpawner;
   try {
-    const real = options.probes === undefined ? createProbes({ allow, icmp, tls, spawner, ...(identityFile === undefined ? {} : { ssh: { identityFile } }) }) : undefined;
+    const real =
+      options.probes === undefined ? createProbes({ allow, icmp, tls, spawner, ...(identityFile === undefined ? {} : { ssh: { identityFile } }) }) : undefined;
     const probes: ProbeSet = options.probes ?? {
       ...real,
       icmp: (tuning) => icmpProbe({ allow, spawner, icmp: { ...icmp, count: tuning.count, intervalMs: tuning.intervalMs } }),
@@ -111,7 +124,13 @@ export async function check(options: CheckOptions): Promise<CheckOutcome> {
       ...(options.progress === undefined ? {} : { progress: options.progress }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
-    return { ran: true, report, targets: targets.length, unaddressed, inventoryFindings: hasErrors(loaded.findings) ? loaded.findings.filter((f) => f.severity === "error") : [] };
+    return {
+      ran: true,
+      report,
+      targets: targets.length,
+      unaddressed,
+      inventoryFindings: hasErrors(loaded.findings) ? loaded.findings.filter((f) => f.severity === "error") : [],
+    };
   } finally {
     await spawner.close();
   }

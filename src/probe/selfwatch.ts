@@ -81,7 +81,8 @@ export class SelfWatch {
       this.options.onDelay?.(Math.max(0, lag));
       if (lag >= STALL_FLOOR_MS) {
         this.stalls.push({ at: now, lag });
-        if (this.stalls.length > 256 || (this.stalls[0]?.at ?? now) < now - STALL_MEMORY_MS) this.stalls = this.stalls.filter((s) => s.at >= now - STALL_MEMORY_MS).slice(-256);
+        if (this.stalls.length > 256 || (this.stalls[0]?.at ?? now) < now - STALL_MEMORY_MS)
+          this.stalls = this.stalls.filter((s) => s.at >= now - STALL_MEMORY_MS).slice(-256);
       }
     }, STALL_TICK_MS);
     let expected = performance.now() + tick;
@@ -94,7 +95,10 @@ export class SelfWatch {
       expected = now + tick;
       if (lag > this.maxLagMs) this.maxLagMs = lag;
       if (lag > this.options.lagLimitMs) {
-        this.add(`event loop blocked for ${Math.round(lag)} ms at +${((now - this.started - lag) / 1000).toFixed(1)}s (limit ${this.options.lagLimitMs} ms): probe timeouts in that window may be the prober's, not the targets'`, "lag");
+        this.add(
+          `event loop blocked for ${Math.round(lag)} ms at +${((now - this.started - lag) / 1000).toFixed(1)}s (limit ${this.options.lagLimitMs} ms): probe timeouts in that window may be the prober's, not the targets'`,
+          "lag",
+        );
       }
     }, tick);
     const limit = fdLimit();

@@ -56,7 +56,9 @@ export const directSpawner: Spawner = {
   spawn(argv, request = {}) {
     const [file, ...args] = argv;
     if (file === undefined) throw new ToolError("empty command", { hint: "give the probe a tool to run" });
-    const child: ChildProcess = spawn(file, args, { stdio: [request.input === undefined ? "ignore" : "pipe", request.stdout === false ? "ignore" : "pipe", "pipe"] });
+    const child: ChildProcess = spawn(file, args, {
+      stdio: [request.input === undefined ? "ignore" : "pipe", request.stdout === false ? "ignore" : "pipe", "pipe"],
+    });
     if (child.stdin !== null) {
       child.stdin.on("error", () => undefined);
       child.stdin.end(request.input);
@@ -122,7 +124,10 @@ class Broker implements Spawner {
       const p = this.running.get(m.id);
       if (p === undefined) return;
       if (m.ev === "close" || m.ev === "error") this.running.delete(m.id);
-      p.deliver({ ...m, ...(m.ev === "out" || m.ev === "err" ? { data: Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength) } : {}) } as BrokerMessage);
+      p.deliver({
+        ...m,
+        ...(m.ev === "out" || m.ev === "err" ? { data: Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength) } : {}),
+      } as BrokerMessage);
     });
     // A failure to signal it is seen at its exit; without a listener it would crash the prober.
     child.on("error", () => undefined);
@@ -147,7 +152,15 @@ class Broker implements Spawner {
       return p;
     }
     this.running.set(id, p);
-    this.post({ op: "spawn", id, file, args, ...(request.input === undefined ? {} : { input: request.input }), stdout: request.stdout !== false, maxStdout: request.maxStdout ?? 1 << 30 });
+    this.post({
+      op: "spawn",
+      id,
+      file,
+      args,
+      ...(request.input === undefined ? {} : { input: request.input }),
+      stdout: request.stdout !== false,
+      maxStdout: request.maxStdout ?? 1 << 30,
+    });
     return p;
   }
 

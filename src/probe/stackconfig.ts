@@ -1,7 +1,15 @@
 import { existsSync } from "node:fs";
 import { ProbeError } from "../lib/errors.ts";
 import type { Finding } from "../model/finding.ts";
-import { type ProbeSettings, readStackSettingsFile, requireSettings, STACK_NAME, type StackSettingsFile, type StackSettingsOptions, stackSettingsPath } from "../model/stackfile.ts";
+import {
+  type ProbeSettings,
+  readStackSettingsFile,
+  requireSettings,
+  STACK_NAME,
+  type StackSettingsFile,
+  type StackSettingsOptions,
+  stackSettingsPath,
+} from "../model/stackfile.ts";
 
 export type { ProbeSettings } from "../model/stackfile.ts";
 
@@ -43,7 +51,12 @@ export function probeSettingsOf(read: StackSettingsFile): StackSettingsResult {
       message: `${read.file} has no ${KEY} (the ranges this stack may probe)`,
       hint: `add under config:\n  ${KEY}:\n    allow: [10.0.0.0/8]   # the stack's own ranges only`,
     },
-    { key: KEY, field: "allow", message: 'missing field "allow"', hint: "add allow: the address ranges this stack may probe (CIDR); nothing else is ever sent a packet" },
+    {
+      key: KEY,
+      field: "allow",
+      message: 'missing field "allow"',
+      hint: "add allow: the address ranges this stack may probe (CIDR); nothing else is ever sent a packet",
+    },
   ]);
   const probe = required.settings?.[KEY];
   return probe === undefined ? { file: read.file, findings: required.findings } : { file: read.file, probe, findings: required.findings };

@@ -71,15 +71,23 @@ export function buildTargets(inventory: Inventory, catalog: Catalog, filter?: Ta
             if (gateway === undefined) continue;
             const ssh = sshOf(gateway);
             emit(
-              linkTarget(check, station, link, gateway.address, check.port ?? gateway.ssh.port, {
-                serial: station.device.serial,
-                fingerprint: station.device.fingerprint,
-                gateway: gateway.id,
-                user: ssh.user,
-                ...(ssh.hostKey === undefined ? {} : { hostKey: ssh.hostKey }),
-                // A rehearsal gateway keeps its files under its own root (the overlay says where).
-                ...(ssh.root === undefined ? {} : { log: `${ssh.root}${GATEWAY_FILES.checkinLog}` }),
-              }, deps),
+              linkTarget(
+                check,
+                station,
+                link,
+                gateway.address,
+                check.port ?? gateway.ssh.port,
+                {
+                  serial: station.device.serial,
+                  fingerprint: station.device.fingerprint,
+                  gateway: gateway.id,
+                  user: ssh.user,
+                  ...(ssh.hostKey === undefined ? {} : { hostKey: ssh.hostKey }),
+                  // A rehearsal gateway keeps its files under its own root (the overlay says where).
+                  ...(ssh.root === undefined ? {} : { log: `${ssh.root}${GATEWAY_FILES.checkinLog}` }),
+                },
+                deps,
+              ),
             );
           }
         }
@@ -186,7 +194,10 @@ export interface SelectTerm {
 
 /** `--select` parsed into its terms (a comma is "and"; `a|b` is "or" within one key; `!=` negates). */
 export function parseSelectTerms(expr: string): SelectTerm[] {
-  const terms = expr.split(",").map((t) => t.trim()).filter((t) => t !== "");
+  const terms = expr
+    .split(",")
+    .map((t) => t.trim())
+    .filter((t) => t !== "");
   if (terms.length === 0) throw new UsageError(`--select "${expr}" selects nothing`, { hint: "write e.g. --select district=pakdasht,operator=mci" });
   return terms.map((term) => {
     const match = /^([a-z]+)\s*(!=|=)\s*(.+)$/.exec(term);

@@ -86,7 +86,9 @@ export function readStackConfig(): StackConfig {
   const read = checkStackSettings(`${file} (as Pulumi read it)`, values);
   const errors = read.findings.filter((f) => f.severity === "error");
   if (errors.length > 0 || read.settings === undefined) {
-    throw new Error(`stack ${stack}: the settings in ${file} do not pass their schema:\n${errors.map((f) => `  ${f.item}: ${f.message} (${f.hint})`).join("\n")}`);
+    throw new Error(
+      `stack ${stack}: the settings in ${file} do not pass their schema:\n${errors.map((f) => `  ${f.item}: ${f.message} (${f.hint})`).join("\n")}`,
+    );
   }
   return stackConfigOf(stack, environment, read.settings);
 }

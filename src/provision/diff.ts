@@ -41,7 +41,13 @@ export function diffFiles(olds: FilesState, news: FilesInputs): Diff {
  * says they were written, but a rehearsal taken down and built again, or a
  * hand, may have removed them. A file that is gone is written again.
  */
-export function diffWithFiles<T extends object>(olds: T, news: T, fields: readonly (keyof T & string)[], replacing: readonly (keyof T & string)[], mustExist: readonly string[]): Diff {
+export function diffWithFiles<T extends object>(
+  olds: T,
+  news: T,
+  fields: readonly (keyof T & string)[],
+  replacing: readonly (keyof T & string)[],
+  mustExist: readonly string[],
+): Diff {
   const diff = diffFields(olds, news, fields, replacing);
   if (diff.changes) return diff;
   return { changes: mustExist.some((path) => !existsSync(path)) };

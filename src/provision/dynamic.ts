@@ -78,7 +78,12 @@ export class CertificateAuthority extends pulumi.dynamic.Resource {
   declare public readonly fingerprint: pulumi.Output<string>;
 
   constructor(name: string, args: { commonName: pulumi.Input<string>; validUntil: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
-    super(authorityProvider, name, { ...args, certPem: undefined, keyPem: undefined, notAfter: undefined, fingerprint: undefined }, { ...opts, additionalSecretOutputs: ["keyPem"] });
+    super(
+      authorityProvider,
+      name,
+      { ...args, certPem: undefined, keyPem: undefined, notAfter: undefined, fingerprint: undefined },
+      { ...opts, additionalSecretOutputs: ["keyPem"] },
+    );
   }
 }
 
@@ -98,7 +103,13 @@ const certificateProvider: pulumi.dynamic.ResourceProvider = {
   },
   async create(inputs: CertificateInputs) {
     const m = process.getBuiltinModule("node:module").createRequire(PKI)(PKI);
-    const issued = await m.issueServer({ certPem: inputs.authorityCert, keyPem: inputs.authorityKey }, inputs.commonName, inputs.addresses, inputs.names, inputs.validUntil);
+    const issued = await m.issueServer(
+      { certPem: inputs.authorityCert, keyPem: inputs.authorityKey },
+      inputs.commonName,
+      inputs.addresses,
+      inputs.names,
+      inputs.validUntil,
+    );
     return { id: issued.fingerprint, outs: { ...inputs, ...issued } };
   },
 };
@@ -110,7 +121,12 @@ export class ServerCertificate extends pulumi.dynamic.Resource {
   declare public readonly notAfter: pulumi.Output<string>;
 
   constructor(name: string, args: { [K in keyof CertificateInputs]: pulumi.Input<CertificateInputs[K]> }, opts?: pulumi.CustomResourceOptions) {
-    super(certificateProvider, name, { ...args, certPem: undefined, keyPem: undefined, notAfter: undefined, fingerprint: undefined }, { ...opts, additionalSecretOutputs: ["keyPem", "authorityKey"] });
+    super(
+      certificateProvider,
+      name,
+      { ...args, certPem: undefined, keyPem: undefined, notAfter: undefined, fingerprint: undefined },
+      { ...opts, additionalSecretOutputs: ["keyPem", "authorityKey"] },
+    );
   }
 }
 
@@ -127,11 +143,22 @@ interface DeviceInputs {
 const devicesProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: DeviceInputs, news: DeviceInputs) {
     const m = process.getBuiltinModule("node:module").createRequire(DIFF)(DIFF);
-    return m.diffWithFiles(olds, news, ["authorityCert", "requests", "outDir", "validUntil", "digest"], ["authorityCert", "outDir"], [m.issuedMarker(news.outDir)]);
+    return m.diffWithFiles(
+      olds,
+      news,
+      ["authorityCert", "requests", "outDir", "validUntil", "digest"],
+      ["authorityCert", "outDir"],
+      [m.issuedMarker(news.outDir)],
+    );
   },
   async create(inputs: DeviceInputs) {
     const m = process.getBuiltinModule("node:module").createRequire(PKI)(PKI);
-    const serials: string[] = await m.signRequests({ certPem: inputs.authorityCert, keyPem: inputs.authorityKey }, inputs.requests, inputs.outDir, inputs.validUntil);
+    const serials: string[] = await m.signRequests(
+      { certPem: inputs.authorityCert, keyPem: inputs.authorityKey },
+      inputs.requests,
+      inputs.outDir,
+      inputs.validUntil,
+    );
     return { id: inputs.outDir, outs: { ...inputs, devices: serials.length } };
   },
   async update(_id: string, _olds: DeviceInputs, news: DeviceInputs) {

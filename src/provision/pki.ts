@@ -15,7 +15,6 @@ export interface PkiArgs {
   readonly caFile?: string;
 }
 
-
 /**
  * The election PKI (component `amadegi:pki:Pki`): one authority, a server
  * certificate per gateway, and the devices' client certificates signed from
@@ -38,7 +37,14 @@ export class Pki extends pulumi.ComponentResource {
         s.id,
         new ServerCertificate(
           `${name}-${s.id}`,
-          { authorityCert: authority.certPem, authorityKey: authority.keyPem, commonName: s.names[0] ?? s.id, addresses: [s.address], names: s.names, validUntil: args.validUntil },
+          {
+            authorityCert: authority.certPem,
+            authorityKey: authority.keyPem,
+            commonName: s.names[0] ?? s.id,
+            addresses: [s.address],
+            names: s.names,
+            validUntil: args.validUntil,
+          },
           { parent: this },
         ),
       ]),
@@ -48,7 +54,14 @@ export class Pki extends pulumi.ComponentResource {
     if (args.devices !== undefined && requests.count > 0) {
       const devices = new DeviceCertificates(
         `${name}-devices`,
-        { authorityCert: authority.certPem, authorityKey: authority.keyPem, requests: args.devices.requests, outDir: args.devices.issued, validUntil: args.validUntil, digest: requests.digest },
+        {
+          authorityCert: authority.certPem,
+          authorityKey: authority.keyPem,
+          requests: args.devices.requests,
+          outDir: args.devices.issued,
+          validUntil: args.validUntil,
+          digest: requests.digest,
+        },
         { parent: this },
       );
       this.devices = devices.devices;

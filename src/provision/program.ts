@@ -26,7 +26,9 @@ async function inventoryOf(config: StackConfig, source: InventorySource): Promis
   const result = await loadInventory(source.dir, { committeeFile: source.committeeFile });
   const errors = result.findings.filter((f) => f.severity === "error" && f.waived === undefined);
   if (result.inventory === undefined || hasErrors(result.findings)) {
-    throw new Error(`stack ${config.stack}: the inventory ${source.shown} has ${errors.length} error(s); run amadegi validate:\n${errors.slice(0, 5).map(formatFinding).join("\n")}`);
+    throw new Error(
+      `stack ${config.stack}: the inventory ${source.shown} has ${errors.length} error(s); run amadegi validate:\n${errors.slice(0, 5).map(formatFinding).join("\n")}`,
+    );
   }
   return result.inventory;
 }
@@ -40,18 +42,25 @@ interface Reach {
 
 /** How each server is reached: the pins overlay's host keys, users, roots and key (the rehearsal), else the inventory's pins. */
 function reachOf(config: StackConfig, inventory: Inventory): Map<string, Reach> {
-  if (config.allow.length === 0) throw new Error(`stack ${config.stack}: amadegi:probe.allow is empty; declare the ranges this stack may reach in stacks/Pulumi.${config.stack}.yaml`);
+  if (config.allow.length === 0)
+    throw new Error(`stack ${config.stack}: amadegi:probe.allow is empty; declare the ranges this stack may reach in stacks/Pulumi.${config.stack}.yaml`);
   const reach = new Map<string, Reach>();
   const overlay = config.pins === undefined ? undefined : readPins(fromRoot(config.pins), inventory.servers, { stack: config.stack });
   if (overlay !== undefined && overlay.pins === undefined) {
     throw new Error(`stack ${config.stack}: the pins overlay ${config.pins} is not usable:\n${overlay.findings.map(formatFinding).join("\n")}`);
   }
   const identityFile = overlay?.controlKey ?? (config.identityFile === undefined ? undefined : fromRoot(config.identityFile));
-  if (identityFile === undefined) throw new Error(`stack ${config.stack}: no SSH key to log in with; set amadegi:ssh.identityFile (a path on the machine that runs the stack; never the key itself)`);
+  if (identityFile === undefined)
+    throw new Error(
+      `stack ${config.stack}: no SSH key to log in with; set amadegi:ssh.identityFile (a path on the machine that runs the stack; never the key itself)`,
+    );
   for (const server of inventory.servers) {
     const way = serverReach(server, overlay?.pins?.get(server.id));
     const hostKey = way.hostKey;
-    if (hostKey === undefined) throw new Error(`stack ${config.stack}: server ${server.id} has no pinned SSH host key; pin it in servers.yaml (ssh.hostKey) after checking it out of band`);
+    if (hostKey === undefined)
+      throw new Error(
+        `stack ${config.stack}: server ${server.id} has no pinned SSH host key; pin it in servers.yaml (ssh.hostKey) after checking it out of band`,
+      );
     reach.set(server.id, {
       root: way.root,
       epoch: overlay?.generation ?? "",

@@ -50,7 +50,13 @@ export class CentralServer extends pulumi.ComponentResource {
     });
     this.provisioned = pulumi
       .all(roles.map((r) => r.hashes))
-      .apply((hashes) => provisionedRecord(args.server.address, args.renders, Object.fromEntries(hashes.flatMap((h) => Object.entries(h)).sort(([a], [b]) => a.localeCompare(b)))));
+      .apply((hashes) =>
+        provisionedRecord(
+          args.server.address,
+          args.renders,
+          Object.fromEntries(hashes.flatMap((h) => Object.entries(h)).sort(([a], [b]) => a.localeCompare(b))),
+        ),
+      );
     this.registerOutputs({ provisioned: this.provisioned });
   }
 }

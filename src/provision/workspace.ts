@@ -71,7 +71,10 @@ export async function withStack<T>(stackName: string, options: StackOptions, wor
   } finally {
     if (before !== undefined && existsSync(file)) {
       const after = readFileSync(file, "utf8");
-      const withoutSalt = after.split("\n").filter((line) => !line.startsWith("encryptionsalt:")).join("\n");
+      const withoutSalt = after
+        .split("\n")
+        .filter((line) => !line.startsWith("encryptionsalt:"))
+        .join("\n");
       if (after !== before && withoutSalt.replace(/\n*$/, "") === before.replace(/\n*$/, "")) await writeFileAtomic(file, before);
     }
   }

@@ -115,19 +115,26 @@ export async function mainBranch(root: string, named?: string): Promise<{ ref: s
 export async function committedState(options: { inventory: string; committeeFile?: string; commit?: string }): Promise<Committed> {
   const root = await gitRoot(options.inventory);
   if (root === undefined) {
-    if (options.commit !== undefined) throw new UsageError(`--commit ${options.commit}: ${options.inventory} is not in a git repository`, { hint: "run the gate in the repository's checkout" });
+    if (options.commit !== undefined)
+      throw new UsageError(`--commit ${options.commit}: ${options.inventory} is not in a git repository`, {
+        hint: "run the gate in the repository's checkout",
+      });
     return { changed: [], deciding: [] };
   }
   const ref = options.commit ?? "HEAD";
   const commit = await resolveCommit(root, ref);
   if (commit === undefined) {
     if (options.commit === undefined) return { root, changed: [], deciding: [] }; // a repository with no commit yet
-    throw new UsageError(`--commit ${options.commit} names no commit in ${root}`, { hint: "give the full commit id the approvals name (inventory-commit); the workflow must fetch history (fetch-depth: 0)" });
+    throw new UsageError(`--commit ${options.commit} names no commit in ${root}`, {
+      hint: "give the full commit id the approvals name (inventory-commit); the workflow must fetch history (fetch-depth: 0)",
+    });
   }
   const inside = (path: string): string => {
     const rel = relative(root, resolve(path));
     if (rel.startsWith("..") || isAbsolute(rel)) {
-      throw new UsageError(`${path} is outside the repository ${root}: the gate judges only committed files`, { hint: "keep the inventory and the committee file in the repository" });
+      throw new UsageError(`${path} is outside the repository ${root}: the gate judges only committed files`, {
+        hint: "keep the inventory and the committee file in the repository",
+      });
     }
     return rel.split("\\").join("/");
   };
@@ -140,7 +147,10 @@ export async function committedState(options: { inventory: string; committeeFile
   if (decidingChanged.length > 0) {
     throw new UsageError(
       `the files that decide the verdict differ from commit ${commit.slice(0, 12)}${options.commit === undefined ? " (HEAD)" : ""}: ${decidingChanged.join(", ")}`,
-      { hint: "the gate judges only what was committed and reviewed: restore them (git checkout -- FILE) or change them through a pull request the committee approves", file: join(root, decidingChanged[0]?.replace(/ \(.*\)$/, "") ?? "") },
+      {
+        hint: "the gate judges only what was committed and reviewed: restore them (git checkout -- FILE) or change them through a pull request the committee approves",
+        file: join(root, decidingChanged[0]?.replace(/ \(.*\)$/, "") ?? ""),
+      },
     );
   }
   const changed = await differences(root, commit, [inventory]);

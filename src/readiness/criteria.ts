@@ -1,4 +1,20 @@
-import { countingLinks, type CriterionId, daysBetween, formatBoth, type Inventory, isBlindSpot, type IsoDate, type Link, noDiversePair, parseInstant, popChain, type Role, type Server, type Station, waiverLookup } from "../model/index.ts";
+import {
+  countingLinks,
+  type CriterionId,
+  daysBetween,
+  formatBoth,
+  type Inventory,
+  isBlindSpot,
+  type IsoDate,
+  type Link,
+  noDiversePair,
+  parseInstant,
+  popChain,
+  type Role,
+  type Server,
+  type Station,
+  waiverLookup,
+} from "../model/index.ts";
 import type { Criterion, CriterionContext, Measure, Offender } from "./criterion.ts";
 import type { DriftItem } from "./drift/index.ts";
 import { type Evidence, isHealthy, type Observed } from "./evidence.ts";
@@ -56,8 +72,18 @@ function lateness(link: Link, date: IsoDate): number {
 function notLive(station: Station, link: Link, date: IsoDate): Offender {
   const late = lateness(link, date);
   const committed = link.lifecycle.committed;
-  const when = committed === undefined ? "no committed date" : late > 0 ? `committed for ${formatBoth(committed)}, ${late} day${late === 1 ? "" : "s"} late` : `committed for ${formatBoth(committed)}`;
-  return linkOffender(station, link, `${link.medium} ${link.operator} link is ${link.lifecycle.state} (${when})`, late > 0 ? SEVERITY.overdue + late : SEVERITY.pending);
+  const when =
+    committed === undefined
+      ? "no committed date"
+      : late > 0
+        ? `committed for ${formatBoth(committed)}, ${late} day${late === 1 ? "" : "s"} late`
+        : `committed for ${formatBoth(committed)}`;
+  return linkOffender(
+    station,
+    link,
+    `${link.medium} ${link.operator} link is ${link.lifecycle.state} (${when})`,
+    late > 0 ? SEVERITY.overdue + late : SEVERITY.pending,
+  );
 }
 
 const linksDeclared: Criterion = {
@@ -71,7 +97,15 @@ const linksDeclared: Criterion = {
       const need = station.kind === "fixed" ? 2 : 1;
       const declared = station.links.filter((l) => l.lifecycle.state !== "retired").length;
       if (declared < need) {
-        offenders.push({ id: station.id, kind: "station", station: station.id, district: station.district, owner: OUR_TEAM, reason: `${station.kind} station declares ${declared} link${declared === 1 ? "" : "s"}, needs ${need}`, severity: SEVERITY.pending + need - declared });
+        offenders.push({
+          id: station.id,
+          kind: "station",
+          station: station.id,
+          district: station.district,
+          owner: OUR_TEAM,
+          reason: `${station.kind} station declares ${declared} link${declared === 1 ? "" : "s"}, needs ${need}`,
+          severity: SEVERITY.pending + need - declared,
+        });
       }
     }
     return ratio(inventory.stations.length, offenders);
@@ -159,10 +193,21 @@ const fixedDiversePaths: Criterion = {
       if (hasDiversePair(inv, healthy)) continue;
       const sick = links.filter((l) => !healthy.includes(l));
       const first = sick[0];
-      const reason = sick.length > 0
-        ? `${healthy.length} healthy path${healthy.length === 1 ? "" : "s"}; ${sick.map((l) => `${l.id} ${l.lifecycle.state === "live" ? describe(linkObserved(ev, l)) : l.lifecycle.state}`).join("; ")}`
-        : hasDiversePair(inv, links) ? "no two healthy paths" : `${links.length} counting link${links.length === 1 ? "" : "s"}, none diverse (same operator or shared exchange/tower)`;
-      offenders.push({ id: station.id, kind: "station", station: station.id, district: station.district, owner: first?.lifecycle.owner ?? OUR_TEAM, reason, severity: SEVERITY.down + (2 - Math.min(2, healthy.length)) * 10 });
+      const reason =
+        sick.length > 0
+          ? `${healthy.length} healthy path${healthy.length === 1 ? "" : "s"}; ${sick.map((l) => `${l.id} ${l.lifecycle.state === "live" ? describe(linkObserved(ev, l)) : l.lifecycle.state}`).join("; ")}`
+          : hasDiversePair(inv, links)
+            ? "no two healthy paths"
+            : `${links.length} counting link${links.length === 1 ? "" : "s"}, none diverse (same operator or shared exchange/tower)`;
+      offenders.push({
+        id: station.id,
+        kind: "station",
+        station: station.id,
+        district: station.district,
+        owner: first?.lifecycle.owner ?? OUR_TEAM,
+        reason,
+        severity: SEVERITY.down + (2 - Math.min(2, healthy.length)) * 10,
+      });
     }
     return ratio(total, offenders);
   },
@@ -219,13 +264,20 @@ const centralNPlusOne: Criterion = {
         // N+1 by capacity: losing the largest healthy gateway still serves every station.
         const sum = caps.reduce<number>((a, c) => a + (c ?? 0), 0);
         const spare = sum - Math.max(...caps.map((c) => c ?? 0));
-        if (healthy.length < 2 || spare < inv.stations.length) reason = `${healthy.length} of ${servers.length} gateways healthy; without the largest they serve ${spare} of ${inv.stations.length} stations`;
+        if (healthy.length < 2 || spare < inv.stations.length)
+          reason = `${healthy.length} of ${servers.length} gateways healthy; without the largest they serve ${spare} of ${inv.stations.length} stations`;
       } else if (healthy.length < 2) {
         reason = `${healthy.length} of ${servers.length} ${role} servers healthy; N+1 needs at least 2`;
       }
       if (reason !== undefined) {
         const down = servers.filter((s) => !healthy.includes(s)).map((s) => s.id);
-        offenders.push({ id: `role:${role}`, kind: "role", owner: OUR_TEAM, reason: down.length > 0 ? `${reason} (not healthy: ${down.join(", ")})` : reason, severity: SEVERITY.down + (2 - Math.min(2, healthy.length)) * 10 });
+        offenders.push({
+          id: `role:${role}`,
+          kind: "role",
+          owner: OUR_TEAM,
+          reason: down.length > 0 ? `${reason} (not healthy: ${down.join(", ")})` : reason,
+          severity: SEVERITY.down + (2 - Math.min(2, healthy.length)) * 10,
+        });
       }
     }
     return ratio(roles.length, offenders, "roles");
@@ -246,7 +298,9 @@ const certificatesValid: Criterion = {
   measure(ctx) {
     const ev = needsEvidence(ctx);
     const limit = certificateLimit(ctx.inventory);
-    const servers = ctx.inventory.servers.filter((s) => s.roles.includes("gateway") || s.roles.includes("auth") || ev.servers.get(s.id)?.certNotAfter !== undefined);
+    const servers = ctx.inventory.servers.filter(
+      (s) => s.roles.includes("gateway") || s.roles.includes("auth") || ev.servers.get(s.id)?.certNotAfter !== undefined,
+    );
     const offenders: Offender[] = [];
     for (const server of servers) {
       const notAfter = ev.servers.get(server.id)?.certNotAfter;
@@ -257,7 +311,14 @@ const certificatesValid: Criterion = {
         offenders.push(serverOffender(server, `${server.id}: certificate expiry ${JSON.stringify(notAfter.slice(0, 40))} is not a time`, "down"));
       } else if (Date.parse(notAfter) < Date.parse(limit)) {
         const days = Math.floor((Date.parse(limit) - Date.parse(notAfter)) / 86_400_000);
-        offenders.push({ ...serverOffender(server, `${server.id}: certificate expires ${notAfter}, before ${limit} (election day + ${ctx.inventory.election.policy.certMarginDays} days)`, "down"), severity: SEVERITY.down + days });
+        offenders.push({
+          ...serverOffender(
+            server,
+            `${server.id}: certificate expires ${notAfter}, before ${limit} (election day + ${ctx.inventory.election.policy.certMarginDays} days)`,
+            "down",
+          ),
+          severity: SEVERITY.down + days,
+        });
       }
     }
     return ratio(servers.length, offenders, `valid through ${limit}`);
@@ -282,7 +343,8 @@ const devicesCheckedIn: Criterion = {
         let reason: string | undefined;
         let severity: number = SEVERITY.notObserved;
         if (c === undefined || c.at === undefined) reason = `device ${device} has not checked in over ${link.id}`;
-        else if (parseInstant(c.at) === undefined) reason = `device ${device} over ${link.id}: check-in time ${JSON.stringify(c.at.slice(0, 40))} is not a time`;
+        else if (parseInstant(c.at) === undefined)
+          reason = `device ${device} over ${link.id}: check-in time ${JSON.stringify(c.at.slice(0, 40))} is not a time`;
         else if (Date.parse(c.at) < since) reason = `device ${device} last checked in over ${link.id} at ${c.at}, before ${ctx.checkinsSince}`;
         else if (c.serial !== undefined && c.serial !== device) {
           reason = `device ${c.serial} checked in over ${link.id}, but the station's device is ${device}`;
@@ -315,7 +377,10 @@ const noBlindSpot: Criterion = {
         if (link.lifecycle.state === "retired" || !isBlindSpot(inventory, link)) continue;
         total++;
         if (countingLinks(inventory, station).length === 0) {
-          offenders.push({ ...linkOffender(station, link, `blind spot (${link.survey?.signalDbm} dBm) and the station has no other counting link`, SEVERITY.down), owner: link.operator });
+          offenders.push({
+            ...linkOffender(station, link, `blind spot (${link.survey?.signalDbm} dBm) and the station has no other counting link`, SEVERITY.down),
+            owner: link.operator,
+          });
         }
       }
     }
@@ -341,11 +406,18 @@ const noUnwaivedDrift: Criterion = {
   waivedBy: [],
   measure(ctx) {
     const latest = ctx.drift;
-    if (latest === undefined) return { cannotJudge: "no drift report was read (the gate reads the results' stack's drift/<stack>.json in the state directory): run `amadegi drift --stack NAME`" };
+    if (latest === undefined)
+      return {
+        cannotJudge:
+          "no drift report was read (the gate reads the results' stack's drift/<stack>.json in the state directory): run `amadegi drift --stack NAME`",
+      };
     if (!latest.found) return { cannotJudge: latest.reason };
     const r = latest.report;
     const again = `run \`amadegi drift --stack ${r.stack}\` again`;
-    if (latest.ageHours > ctx.milestone.maxAgeHours) return { cannotJudge: `the drift report ${latest.file} is ${latest.ageHours.toFixed(1)} h old, older than milestone ${ctx.milestone.id}'s maximum age of ${ctx.milestone.maxAgeHours} h: ${again}` };
+    if (latest.ageHours > ctx.milestone.maxAgeHours)
+      return {
+        cannotJudge: `the drift report ${latest.file} is ${latest.ageHours.toFixed(1)} h old, older than milestone ${ctx.milestone.id}'s maximum age of ${ctx.milestone.maxAgeHours} h: ${again}`,
+      };
     if (latest.ageHours < -0.1) return { cannotJudge: `the drift report ${latest.file} is dated ${r.at}, in the future: check the clock, then ${again}` };
     const offenders: Offender[] = [];
     const waivers = new Set<string>();
@@ -372,7 +444,9 @@ const noUnwaivedDrift: Criterion = {
     // Drift found fails; no drift found is a pass only if every server answered and the campaign was read.
     if (offenders.length === 0 && (unreachable.length > 0 || r.notJudged.length > 0)) {
       const why = [...unreachable.slice(0, 3).map((i) => `${i.object}: ${i.detail}`), ...r.notJudged];
-      return { cannotJudge: `the drift report ${latest.file} is incomplete (${why.join("; ")}${unreachable.length > 3 ? `; … ${unreachable.length - 3} more unreachable` : ""})` };
+      return {
+        cannotJudge: `the drift report ${latest.file} is incomplete (${why.join("; ")}${unreachable.length > 3 ? `; … ${unreachable.length - 3} more unreachable` : ""})`,
+      };
     }
     const note = `drift report ${r.id} of ${r.at}${waivers.size > 0 ? `; accepted by drift waivers ${[...waivers].sort().join(", ")}` : ""}${unreachable.length > 0 ? `; ${unreachable.length} server${unreachable.length === 1 ? "" : "s"} could not be asked` : ""}`;
     return ratio(Math.max(r.checked, offenders.length), offenders, note);

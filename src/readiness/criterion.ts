@@ -26,8 +26,7 @@ export interface Offender {
 }
 
 export type Measure =
-  | { readonly total: number; readonly good: number; readonly offenders: readonly Offender[]; readonly note?: string }
-  | { readonly cannotJudge: string };
+  { readonly total: number; readonly good: number; readonly offenders: readonly Offender[]; readonly note?: string } | { readonly cannotJudge: string };
 
 export interface CriterionContext {
   readonly inventory: Inventory;

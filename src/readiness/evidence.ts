@@ -90,7 +90,10 @@ export async function readEvidence(file: string, options: { keepRows?: boolean }
   }
   if (!(await fd.stat()).isFile()) {
     await fd.close();
-    throw new ProbeError(`${file} is not a regular file: results are a file \`amadegi check\` wrote`, { file, hint: "pass --results FILE, the campaign's .jsonl file" });
+    throw new ProbeError(`${file} is not a regular file: results are a file \`amadegi check\` wrote`, {
+      file,
+      hint: "pass --results FILE, the campaign's .jsonl file",
+    });
   }
   const hash = createHash("sha256");
   const counts = emptyCounts();

@@ -67,7 +67,12 @@ export async function changeFreeze(options: FreezeOptions): Promise<FreezeDecisi
     now,
   });
   if (signoff.met) {
-    return { frozen: true, allowed: true, reason: `${since}; approved for ${milestone.id} by ${signoff.members.join(", ")} (${signoff.members.length} of ${signoff.of}, ${required} needed)`, signoff };
+    return {
+      frozen: true,
+      allowed: true,
+      reason: `${since}; approved for ${milestone.id} by ${signoff.members.join(", ")} (${signoff.members.length} of ${signoff.of}, ${required} needed)`,
+      signoff,
+    };
   }
   const refused = signoff.checks.filter((c) => c.status !== "valid").map((c) => `${c.source}: ${c.detail}`);
   const why = signoff.reason ?? (refused.length > 0 ? refused.join("; ") : `${signoff.members.length} of ${required} approvals`);

@@ -72,14 +72,29 @@ export interface ResultsInfo {
 
 export interface GateResult {
   readonly election: { readonly id: string; readonly name: string; readonly day: IsoDate; readonly timeZone: string };
-  readonly milestone: { readonly id: string; readonly name?: string; readonly due: IsoDate; readonly maxAgeHours: number; readonly maxUnknownPercent: number; readonly where: string };
+  readonly milestone: {
+    readonly id: string;
+    readonly name?: string;
+    readonly due: IsoDate;
+    readonly maxAgeHours: number;
+    readonly maxUnknownPercent: number;
+    readonly where: string;
+  };
   readonly date: IsoDate;
   readonly judgedAt: string;
   readonly verdict: Verdict;
   readonly exitCode: ExitCode;
   /** Why the gate could not judge (empty unless verdict is cannot-judge). */
   readonly reasons: readonly string[];
-  readonly inventory: { readonly dir: string; readonly commit?: string; readonly dirty: boolean; readonly errors: number; readonly stations: number; readonly links: number; readonly servers: number };
+  readonly inventory: {
+    readonly dir: string;
+    readonly commit?: string;
+    readonly dirty: boolean;
+    readonly errors: number;
+    readonly stations: number;
+    readonly links: number;
+    readonly servers: number;
+  };
   readonly results?: ResultsInfo;
   readonly criteria: readonly Judged[];
   /** The verdict of the criteria alone: what committee members approve. */
@@ -147,7 +162,10 @@ export async function gate(options: GateOptions): Promise<GateRun> {
   const inv = loaded.inventory;
   if (inv === undefined) {
     const first = loaded.errors[0];
-    throw new UsageError(`the inventory in ${options.inventory} does not load (${loaded.errorCount} errors${first === undefined ? "" : `, first: ${first.file}:${first.line}:${first.col} ${first.message}`})`, { hint: "run `amadegi validate` and fix the errors", file: options.inventory });
+    throw new UsageError(
+      `the inventory in ${options.inventory} does not load (${loaded.errorCount} errors${first === undefined ? "" : `, first: ${first.file}:${first.line}:${first.col} ${first.message}`})`,
+      { hint: "run `amadegi validate` and fix the errors", file: options.inventory },
+    );
   }
   const date = options.date ?? todayIn(inv.election.timeZone, now);
   const milestone = pickMilestone(inv, loaded, options.milestone, date);
@@ -155,12 +173,19 @@ export async function gate(options: GateOptions): Promise<GateRun> {
 
   // Errors a waiver cannot accept (schema, references, security) make every measure doubtful.
   const hard = loaded.hardErrors;
-  if (loaded.hardErrorCount > 0) reasons.push(`the inventory has ${loaded.hardErrorCount} error${loaded.hardErrorCount === 1 ? "" : "s"} no waiver can accept (first: ${hard[0]?.file}:${hard[0]?.line} ${hard[0]?.message}); run \`amadegi validate\``);
+  if (loaded.hardErrorCount > 0)
+    reasons.push(
+      `the inventory has ${loaded.hardErrorCount} error${loaded.hardErrorCount === 1 ? "" : "s"} no waiver can accept (first: ${hard[0]?.file}:${hard[0]?.line} ${hard[0]?.message}); run \`amadegi validate\``,
+    );
 
   const { ids, thresholds } = criteriaOf(inv.election.milestones, milestone);
   const criteria = ids.map((id) => {
     const c = CRITERIA_REGISTRY.get(id);
-    if (c === undefined) throw new UsageError(`${loaded.locate(milestone.origin, "criteria")}: milestone ${milestone.id} names criterion "${id}", which amadegi does not implement`, { hint: "see docs/readiness.md for the criteria" });
+    if (c === undefined)
+      throw new UsageError(
+        `${loaded.locate(milestone.origin, "criteria")}: milestone ${milestone.id} names criterion "${id}", which amadegi does not implement`,
+        { hint: "see docs/readiness.md for the criteria" },
+      );
     return c;
   });
   const needsResults = criteria.some((c) => c.needsResults);
@@ -172,7 +197,12 @@ export async function gate(options: GateOptions): Promise<GateRun> {
     results = describeResults(evidence, now);
     reasons.push(...fitness(evidence, results, milestone));
   } else if (needsResults) {
-    reasons.push(`no results: milestone ${milestone.id} has criteria that need evidence (${criteria.filter((c) => c.needsResults).map((c) => c.id).join(", ")}); run \`amadegi check\` and pass --results FILE`);
+    reasons.push(
+      `no results: milestone ${milestone.id} has criteria that need evidence (${criteria
+        .filter((c) => c.needsResults)
+        .map((c) => c.id)
+        .join(", ")}); run \`amadegi check\` and pass --results FILE`,
+    );
   }
 
   // The latest drift report of the stack the results are of (no-unwaived-drift, the report's drift section).
@@ -187,30 +217,64 @@ export async function gate(options: GateOptions): Promise<GateRun> {
       judged.push(judge(c, { cannotJudge: "no results" }, thresholds.get(c.id) ?? 100, inv.waivers, date));
       continue;
     }
-    const measure = c.measure({ inventory: inv, ...(evidence === undefined ? {} : { evidence }), ...(drift === undefined ? {} : { drift }), date, milestone, checkinsSince: new Date(midnightIn(since, inv.election.timeZone)).toISOString() });
+    const measure = c.measure({
+      inventory: inv,
+      ...(evidence === undefined ? {} : { evidence }),
+      ...(drift === undefined ? {} : { drift }),
+      date,
+      milestone,
+      checkinsSince: new Date(midnightIn(since, inv.election.timeZone)).toISOString(),
+    });
     judged.push(judge(c, measure, thresholds.get(c.id) ?? 100, inv.waivers, date));
   }
   for (const j of judged) if (j.outcome === "cannot-judge" && j.reason !== "no results") reasons.push(`${j.id}: ${j.reason ?? "cannot judge"}`);
 
-  const criteriaVerdict: GateResult["criteriaVerdict"] = reasons.length > 0 ? "cannot-judge" : judged.every((j) => j.outcome === "pass") ? "ready" : "not-ready";
+  const criteriaVerdict: GateResult["criteriaVerdict"] =
+    reasons.length > 0 ? "cannot-judge" : judged.every((j) => j.outcome === "pass") ? "ready" : "not-ready";
   let signoff: SignoffOutcome | undefined;
   const required = milestone.signoff?.required ?? (milestone.criteria.includes("election-day-sign-off") ? Math.floor(inv.committee.length / 2) + 1 : undefined);
   if (required !== undefined) {
-    signoff = await checkSignoff({ inv, milestone, required, git, ...(options.main === undefined ? {} : { main: options.main }), evidence, verdict: criteriaVerdict, approvals: options.approvals, now });
+    signoff = await checkSignoff({
+      inv,
+      milestone,
+      required,
+      git,
+      ...(options.main === undefined ? {} : { main: options.main }),
+      evidence,
+      verdict: criteriaVerdict,
+      approvals: options.approvals,
+      now,
+    });
   }
 
-  const verdict: Verdict = criteriaVerdict === "cannot-judge" ? "cannot-judge" : criteriaVerdict === "ready" && (signoff === undefined || signoff.met) ? "ready" : "not-ready";
+  const verdict: Verdict =
+    criteriaVerdict === "cannot-judge" ? "cannot-judge" : criteriaVerdict === "ready" && (signoff === undefined || signoff.met) ? "ready" : "not-ready";
   const expiredWaivers = inv.waivers.filter((w) => w.until < date).map((w) => ({ id: w.id, item: w.item, approvedBy: w.approvedBy, until: w.until }));
 
   let result: GateResult = {
     election: { id: inv.election.id, name: inv.election.name, day: inv.election.day, timeZone: inv.election.timeZone },
-    milestone: { id: milestone.id, ...(milestone.name === undefined ? {} : { name: milestone.name }), due: milestone.due, maxAgeHours: milestone.maxAgeHours, maxUnknownPercent: milestone.maxUnknownPercent, where: loaded.locate(milestone.origin) },
+    milestone: {
+      id: milestone.id,
+      ...(milestone.name === undefined ? {} : { name: milestone.name }),
+      due: milestone.due,
+      maxAgeHours: milestone.maxAgeHours,
+      maxUnknownPercent: milestone.maxUnknownPercent,
+      where: loaded.locate(milestone.origin),
+    },
     date,
     judgedAt: now.toISOString(),
     verdict,
     exitCode: verdict === "ready" ? ExitCode.OK : verdict === "not-ready" ? ExitCode.FINDINGS : ExitCode.CANNOT_RUN,
     reasons: verdict === "cannot-judge" ? reasons : [],
-    inventory: { dir: options.inventory, ...(git.commit === undefined ? {} : { commit: git.commit }), dirty: git.changed.length > 0, errors: loaded.errorCount, stations: inv.stations.length, links: inv.linksById.size, servers: inv.servers.length },
+    inventory: {
+      dir: options.inventory,
+      ...(git.commit === undefined ? {} : { commit: git.commit }),
+      dirty: git.changed.length > 0,
+      errors: loaded.errorCount,
+      stations: inv.stations.length,
+      links: inv.linksById.size,
+      servers: inv.servers.length,
+    },
     ...(results === undefined ? {} : { results }),
     criteria: judged,
     criteriaVerdict,
@@ -223,10 +287,14 @@ export async function gate(options: GateOptions): Promise<GateRun> {
 
 function pickMilestone(inv: Inventory, loaded: GateInventory, id: string | undefined, date: IsoDate): Milestone {
   const milestones = inv.election.milestones;
-  if (milestones.length === 0) throw new UsageError("the inventory declares no milestones", { hint: "add milestones to inventory/election.yaml (docs/readiness.md)" });
+  if (milestones.length === 0)
+    throw new UsageError("the inventory declares no milestones", { hint: "add milestones to inventory/election.yaml (docs/readiness.md)" });
   if (id !== undefined) {
     const found = milestones.find((m) => m.id.toLowerCase() === id.toLowerCase());
-    if (found === undefined) throw new UsageError(`no milestone "${id}" in ${loaded.locate(inv.election.origin)}; milestones: ${milestones.map((m) => m.id).join(", ")}`, { hint: "name one of them with --milestone, or use --date" });
+    if (found === undefined)
+      throw new UsageError(`no milestone "${id}" in ${loaded.locate(inv.election.origin)}; milestones: ${milestones.map((m) => m.id).join(", ")}`, {
+        hint: "name one of them with --milestone, or use --date",
+      });
     return found;
   }
   const found = milestoneInForce(milestones, date);
@@ -262,13 +330,20 @@ function fitness(ev: Evidence, info: ResultsInfo, milestone: Milestone): string[
   const reasons = whyUnfit(ev, GATE_WORDS);
   // Results whose age cannot be told are as good as stale (fail closed).
   const when = ev.footer?.finishedAt ?? ev.header?.startedAt;
-  if (when !== undefined && info.ageHours === undefined) reasons.push(`${ev.file} is dated ${JSON.stringify(when.slice(0, 40))}, not a time: its age cannot be judged`);
-  if (info.ageHours !== undefined && info.ageHours > milestone.maxAgeHours) reasons.push(`the results are ${info.ageHours.toFixed(1)} h old, older than milestone ${milestone.id}'s maximum age of ${milestone.maxAgeHours} h: run \`amadegi check\` again`);
+  if (when !== undefined && info.ageHours === undefined)
+    reasons.push(`${ev.file} is dated ${JSON.stringify(when.slice(0, 40))}, not a time: its age cannot be judged`);
+  if (info.ageHours !== undefined && info.ageHours > milestone.maxAgeHours)
+    reasons.push(
+      `the results are ${info.ageHours.toFixed(1)} h old, older than milestone ${milestone.id}'s maximum age of ${milestone.maxAgeHours} h: run \`amadegi check\` again`,
+    );
   if (info.ageHours !== undefined && info.ageHours < -0.1) reasons.push(`the results are dated ${info.finishedAt}, in the future: check the prober's clock`);
   if (ev.total === 0) reasons.push(`${ev.file} holds no results`);
   else {
     const unknown = (100 * ev.counts.unknown) / ev.total;
-    if (unknown > milestone.maxUnknownPercent) reasons.push(`${ev.counts.unknown} of ${ev.total} results are unknown (${unknown.toFixed(1)}%), more than milestone ${milestone.id} allows (${milestone.maxUnknownPercent}%): the campaign did not finish in time`);
+    if (unknown > milestone.maxUnknownPercent)
+      reasons.push(
+        `${ev.counts.unknown} of ${ev.total} results are unknown (${unknown.toFixed(1)}%), more than milestone ${milestone.id} allows (${milestone.maxUnknownPercent}%): the campaign did not finish in time`,
+      );
   }
   return reasons;
 }
@@ -308,11 +383,18 @@ export async function readApprovals(dir: string): Promise<{ approvals: Approval[
   const problems: ApprovalCheck[] = [];
   const signatures = names.filter((n) => n.endsWith(".sig"));
   if (signatures.length > MAX_APPROVAL_FILES) {
-    return { approvals, problems: [{ source: dir, status: "malformed", detail: `${signatures.length} signatures: more than ${MAX_APPROVAL_FILES}, not an approvals directory` }] };
+    return {
+      approvals,
+      problems: [{ source: dir, status: "malformed", detail: `${signatures.length} signatures: more than ${MAX_APPROVAL_FILES}, not an approvals directory` }],
+    };
   }
   for (const name of signatures) {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/.test(name)) {
-      problems.push({ source: join(dir, "?"), status: "malformed", detail: `a signature file named ${JSON.stringify(name.slice(0, 80))}: names are letters, digits, '.', '_' and '-'` });
+      problems.push({
+        source: join(dir, "?"),
+        status: "malformed",
+        detail: `a signature file named ${JSON.stringify(name.slice(0, 80))}: names are letters, digits, '.', '_' and '-'`,
+      });
       continue;
     }
     const manifestFile = join(dir, name.slice(0, -4));
@@ -322,14 +404,23 @@ export async function readApprovals(dir: string): Promise<{ approvals: Approval[
     try {
       manifest = await readApprovalFile(manifestFile);
     } catch (error) {
-      const why = (error as NodeJS.ErrnoException).code === "ENOENT" ? "missing" : (error as NodeJS.ErrnoException).code === "ELOOP" ? "a symbolic link" : (error as Error).message;
+      const why =
+        (error as NodeJS.ErrnoException).code === "ENOENT"
+          ? "missing"
+          : (error as NodeJS.ErrnoException).code === "ELOOP"
+            ? "a symbolic link"
+            : (error as Error).message;
       problems.push({ source, status: "malformed", detail: `the manifest ${manifestFile} beside the signature is ${why}` });
       continue;
     }
     try {
       signature = await readApprovalFile(source);
     } catch (error) {
-      problems.push({ source, status: "malformed", detail: `the signature is ${(error as NodeJS.ErrnoException).code === "ELOOP" ? "a symbolic link" : (error as Error).message}` });
+      problems.push({
+        source,
+        status: "malformed",
+        detail: `the signature is ${(error as NodeJS.ErrnoException).code === "ELOOP" ? "a symbolic link" : (error as Error).message}`,
+      });
       continue;
     }
     approvals.push({ source, manifest, signature });
@@ -357,19 +448,26 @@ export async function checkSignoff(args: {
   if (evidence === undefined) return refuse("approvals name the results they approve: pass --results FILE");
   if (git.root === undefined || git.commit === undefined) return refuse("the inventory is not in a git repository: approvals name the inventory's commit");
   const commit = git.commit.slice(0, 12);
-  if (git.changed.length > 0) return refuse(`the inventory differs from commit ${commit}, which approvals name (${git.changed.slice(0, 5).join(", ")}${git.changed.length > 5 ? ", …" : ""}): commit first, or judge that commit's checkout`);
+  if (git.changed.length > 0)
+    return refuse(
+      `the inventory differs from commit ${commit}, which approvals name (${git.changed.slice(0, 5).join(", ")}${git.changed.length > 5 ? ", …" : ""}): commit first, or judge that commit's checkout`,
+    );
   // Only what was merged can be signed off, and only main's committee signs (a member removed on main cannot).
   const main = await mainBranch(git.root, args.main);
-  if (main === undefined) return refuse(`no ${args.main ?? "origin/main or main"} branch to check commit ${commit} against: fetch the history (actions/checkout fetch-depth: 0)`);
+  if (main === undefined)
+    return refuse(`no ${args.main ?? "origin/main or main"} branch to check commit ${commit} against: fetch the history (actions/checkout fetch-depth: 0)`);
   if (!(await isAncestor(git.root, git.commit, main.commit))) return refuse(`commit ${commit} is not on ${main.ref}: a sign-off approves only what was merged`);
   const file = git.committee;
   if (file !== undefined) {
     const [atMain, atCommit] = [await blobAt(git.root, main.commit, file), await blobAt(git.root, git.commit, file)];
     if (atMain === undefined || atMain !== atCommit) {
-      throw new UsageError(`${file} at commit ${commit} differs from ${main.ref}'s (${main.commit.slice(0, 12)}): the signers' keys come from ${main.ref}'s committee file`, {
-        hint: `have the committee approve a commit with ${main.ref}'s committee, or judge ${main.ref}'s checkout`,
-        file,
-      });
+      throw new UsageError(
+        `${file} at commit ${commit} differs from ${main.ref}'s (${main.commit.slice(0, 12)}): the signers' keys come from ${main.ref}'s committee file`,
+        {
+          hint: `have the committee approve a commit with ${main.ref}'s committee, or judge ${main.ref}'s checkout`,
+          file,
+        },
+      );
     }
   }
   const { approvals, problems } = await readApprovals(args.approvals);
@@ -386,7 +484,13 @@ export async function checkSignoff(args: {
     })),
   ];
   const q = quorum(checks, required);
-  return { ...base, met: q.met, members: q.members, checks, ...(approvals.length + problems.length === 0 ? { reason: `no approvals in ${args.approvals}` } : {}) };
+  return {
+    ...base,
+    met: q.met,
+    members: q.members,
+    checks,
+    ...(approvals.length + problems.length === 0 ? { reason: `no approvals in ${args.approvals}` } : {}),
+  };
 }
 
 function record(path: string, result: GateResult, evidence: Evidence | undefined): GateResult {
@@ -403,14 +507,23 @@ function record(path: string, result: GateResult, evidence: Evidence | undefined
             started: header.startedAt,
             finished: evidence.footer?.finishedAt ?? header.startedAt,
             valid: evidence.footer?.valid ?? false,
-            ...(evidence.footer === undefined ? { invalidReason: "interrupted" } : evidence.footer.valid ? {} : { invalidReason: evidence.footer.invalid.join("; ") }),
+            ...(evidence.footer === undefined
+              ? { invalidReason: "interrupted" }
+              : evidence.footer.valid
+                ? {}
+                : { invalidReason: evidence.footer.invalid.join("; ") }),
             resultsSha256: evidence.sha256,
           },
           evidence.rows,
         );
       }
       const c = history.changesSince(header.id);
-      changes = { ...(c.previous === undefined ? {} : { previous: c.previous }), newlyFailing: c.newlyFailing.length, recovered: c.recovered.length, sample: c.newlyFailing.slice(0, 20).map((p) => `${p.key}: ${p.was} → ${p.status}`) };
+      changes = {
+        ...(c.previous === undefined ? {} : { previous: c.previous }),
+        newlyFailing: c.newlyFailing.length,
+        recovered: c.recovered.length,
+        sample: c.newlyFailing.slice(0, 20).map((p) => `${p.key}: ${p.was} → ${p.status}`),
+      };
     }
     const judged = result.criteria.filter((c) => c.outcome !== "cannot-judge");
     const score = judged.length === 0 ? undefined : Math.round((judged.reduce((a, c) => a + c.withWaivers, 0) / judged.length) * 100) / 100;
@@ -420,4 +533,3 @@ function record(path: string, result: GateResult, evidence: Evidence | undefined
     history.close();
   }
 }
-

@@ -145,7 +145,15 @@ export class History {
     try {
       this.db
         .prepare("INSERT INTO campaign (id, stack, started, finished, valid, invalid_reason, results_sha256) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        .run(campaign.id, campaign.stack, campaign.started, campaign.finished, campaign.valid ? 1 : 0, campaign.invalidReason ?? null, campaign.resultsSha256 ?? null);
+        .run(
+          campaign.id,
+          campaign.stack,
+          campaign.started,
+          campaign.finished,
+          campaign.valid ? 1 : 0,
+          campaign.invalidReason ?? null,
+          campaign.resultsSha256 ?? null,
+        );
       for (const r of results) insertResult.run(campaign.id, r.key, r.status, r.failure ?? null, r.district ?? null, r.operator ?? null);
       this.db.exec("COMMIT");
     } catch (error) {
@@ -155,7 +163,9 @@ export class History {
   }
 
   recordVerdict(milestone: string, at: string, verdict: string, campaign?: string, score?: number): void {
-    this.db.prepare("INSERT OR REPLACE INTO verdict (milestone, campaign, at, verdict, score) VALUES (?, ?, ?, ?, ?)").run(milestone, campaign ?? null, at, verdict, score ?? null);
+    this.db
+      .prepare("INSERT OR REPLACE INTO verdict (milestone, campaign, at, verdict, score) VALUES (?, ?, ?, ?, ?)")
+      .run(milestone, campaign ?? null, at, verdict, score ?? null);
   }
 
   hasCampaign(id: string): boolean {
@@ -185,7 +195,9 @@ export class History {
       .get(String(current.stack), campaignId, String(current.finished));
     if (previous === undefined) return { newlyFailing: [], recovered: [] };
     const rows = this.db
-      .prepare("SELECT now.key AS key, now.status AS status, was.status AS was FROM result now JOIN result was ON was.key = now.key AND was.campaign = ? WHERE now.campaign = ? ORDER BY now.key")
+      .prepare(
+        "SELECT now.key AS key, now.status AS status, was.status AS was FROM result now JOIN result was ON was.key = now.key AND was.campaign = ? WHERE now.campaign = ? ORDER BY now.key",
+      )
       .all(String(previous.id), campaignId);
     const pairs = rows.map((r) => ({ key: String(r.key), status: String(r.status) as Status, was: String(r.was) as Status }));
     return {
@@ -209,7 +221,9 @@ export class History {
     this.db.exec("BEGIN IMMEDIATE");
     try {
       this.db
-        .prepare(`INSERT INTO drift_run (id, stack, at, verdict, checked, ${DRIFT_KINDS.map((k) => KIND_COLUMNS[k]).join(", ")}, waived) VALUES (?, ?, ?, ?, ?, ${DRIFT_KINDS.map(() => "?").join(", ")}, ?)`)
+        .prepare(
+          `INSERT INTO drift_run (id, stack, at, verdict, checked, ${DRIFT_KINDS.map((k) => KIND_COLUMNS[k]).join(", ")}, waived) VALUES (?, ?, ?, ?, ?, ${DRIFT_KINDS.map(() => "?").join(", ")}, ?)`,
+        )
         .run(run.id, run.stack, run.at, run.verdict, run.checked, ...DRIFT_KINDS.map((k) => run.counts[k]), run.waived);
       for (const item of items) insertItem.run(run.id, item.key, item.kind, item.object, item.owner, item.waivedBy ?? null);
       this.db.exec("COMMIT");
@@ -245,10 +259,22 @@ export class History {
     if (previous === undefined) return { appeared: [], resolved: [] };
     const only = (a: string, b: string): DriftItemRecord[] =>
       this.db
-        .prepare("SELECT key, kind, object, owner, waived_by FROM drift_item a WHERE a.run = ? AND NOT EXISTS (SELECT 1 FROM drift_item b WHERE b.run = ? AND b.key = a.key) ORDER BY key")
+        .prepare(
+          "SELECT key, kind, object, owner, waived_by FROM drift_item a WHERE a.run = ? AND NOT EXISTS (SELECT 1 FROM drift_item b WHERE b.run = ? AND b.key = a.key) ORDER BY key",
+        )
         .all(a, b)
-        .map((r) => ({ key: String(r.key), kind: String(r.kind) as DriftKind, object: String(r.object), owner: String(r.owner), ...(r.waived_by === null ? {} : { waivedBy: String(r.waived_by) }) }));
-    return { previous: { id: String(previous.id), at: String(previous.at) }, appeared: only(runId, String(previous.id)), resolved: only(String(previous.id), runId) };
+        .map((r) => ({
+          key: String(r.key),
+          kind: String(r.kind) as DriftKind,
+          object: String(r.object),
+          owner: String(r.owner),
+          ...(r.waived_by === null ? {} : { waivedBy: String(r.waived_by) }),
+        }));
+    return {
+      previous: { id: String(previous.id), at: String(previous.at) },
+      appeared: only(runId, String(previous.id)),
+      resolved: only(String(previous.id), runId),
+    };
   }
 
   integrity(): string {

@@ -48,7 +48,19 @@ const floor2 = (n: number): number => Math.floor(n * 100 + 1e-9) / 100;
 export function judge(criterion: Criterion, measure: Measure, threshold: number, waivers: readonly Waiver[], date: IsoDate): Judged {
   const base = { id: criterion.id, title: criterion.title, threshold };
   if ("cannotJudge" in measure) {
-    return { ...base, outcome: "cannot-judge", measured: 0, withWaivers: 0, total: 0, good: 0, offenders: [], waived: [], expired: [], byOwner: {}, reason: measure.cannotJudge };
+    return {
+      ...base,
+      outcome: "cannot-judge",
+      measured: 0,
+      withWaivers: 0,
+      total: 0,
+      good: 0,
+      offenders: [],
+      waived: [],
+      expired: [],
+      byOwner: {},
+      reason: measure.cannotJudge,
+    };
   }
   const waiverOf = waiverLookup(waivers);
   const offenders: Offender[] = [];

@@ -83,7 +83,18 @@ export function allowedSigners(committee: readonly Member[]): string {
   return `${lines.join("\n")}\n`;
 }
 
-export type ApprovalStatus = "valid" | "bad-signature" | "unknown-key" | "other-election" | "other-milestone" | "other-results" | "other-commit" | "other-verdict" | "too-old" | "from-the-future" | "malformed";
+export type ApprovalStatus =
+  | "valid"
+  | "bad-signature"
+  | "unknown-key"
+  | "other-election"
+  | "other-milestone"
+  | "other-results"
+  | "other-commit"
+  | "other-verdict"
+  | "too-old"
+  | "from-the-future"
+  | "malformed";
 
 export interface Approval {
   /** Where it came from, for messages (e.g. the signature's file name). */
@@ -142,7 +153,12 @@ async function checkOne(approval: Approval, sigFile: string, signers: string, ex
   }
   const verify = await run("ssh-keygen", ["-Y", "verify", "-f", signers, "-I", member, "-n", SIGNOFF_NAMESPACE, "-s", sigFile], { input: approval.manifest });
   if (verify.code !== 0) {
-    return { source, member, status: "bad-signature", detail: `the signature of ${member} does not verify over this manifest under namespace ${SIGNOFF_NAMESPACE} (changed after signing, or signed for another purpose)` };
+    return {
+      source,
+      member,
+      status: "bad-signature",
+      detail: `the signature of ${member} does not verify over this manifest under namespace ${SIGNOFF_NAMESPACE} (changed after signing, or signed for another purpose)`,
+    };
   }
   let manifest: Manifest;
   try {
@@ -158,13 +174,21 @@ async function checkOne(approval: Approval, sigFile: string, signers: string, ex
   });
   if (manifest.election !== expected.election) return mismatch("other-election", "election", manifest.election, expected.election);
   if (manifest.milestone !== expected.milestone) return mismatch("other-milestone", "milestone", manifest.milestone, expected.milestone);
-  if (manifest.resultsSha256 !== expected.resultsSha256) return mismatch("other-results", "results", manifest.resultsSha256.slice(0, 12), expected.resultsSha256.slice(0, 12));
-  if (manifest.inventoryCommit !== expected.inventoryCommit) return mismatch("other-commit", "inventory commit", manifest.inventoryCommit.slice(0, 12), expected.inventoryCommit.slice(0, 12));
-  if (expected.verdict !== undefined && manifest.verdict !== expected.verdict) return mismatch("other-verdict", "the verdict", manifest.verdict, expected.verdict);
+  if (manifest.resultsSha256 !== expected.resultsSha256)
+    return mismatch("other-results", "results", manifest.resultsSha256.slice(0, 12), expected.resultsSha256.slice(0, 12));
+  if (manifest.inventoryCommit !== expected.inventoryCommit)
+    return mismatch("other-commit", "inventory commit", manifest.inventoryCommit.slice(0, 12), expected.inventoryCommit.slice(0, 12));
+  if (expected.verdict !== undefined && manifest.verdict !== expected.verdict)
+    return mismatch("other-verdict", "the verdict", manifest.verdict, expected.verdict);
   const age = expected.now.getTime() - Date.parse(manifest.time);
   if (age < -5 * 60_000) return { source, member, status: "from-the-future", detail: `${member} dated the approval ${manifest.time}, after now` };
   if (age > expected.maxAgeMs) {
-    return { source, member, status: "too-old", detail: `${member}'s approval of ${manifest.time} is older than the milestone's maximum age (${Math.round(expected.maxAgeMs / 3_600_000)} h)` };
+    return {
+      source,
+      member,
+      status: "too-old",
+      detail: `${member}'s approval of ${manifest.time} is older than the milestone's maximum age (${Math.round(expected.maxAgeMs / 3_600_000)} h)`,
+    };
   }
   return { source, member, status: "valid", detail: `${member} approved ${manifest.milestone} (${manifest.verdict}) at ${manifest.time}` };
 }

@@ -42,8 +42,13 @@ export interface GateLoadOptions {
 interface Snapshot {
   readonly version: number;
   readonly key: string;
-  readonly inventory: Omit<Inventory, "operatorsById" | "popsById" | "sitesById" | "serversById" | "districtsById" | "stationsById" | "linksById" | "membersById" | "districts"> & {
-    readonly districts: readonly (Omit<Inventory["districts"][number], "counties"> & { readonly counties: readonly Omit<Inventory["districts"][number]["counties"][number], "stations">[] })[];
+  readonly inventory: Omit<
+    Inventory,
+    "operatorsById" | "popsById" | "sitesById" | "serversById" | "districtsById" | "stationsById" | "linksById" | "membersById" | "districts"
+  > & {
+    readonly districts: readonly (Omit<Inventory["districts"][number], "counties"> & {
+      readonly counties: readonly Omit<Inventory["districts"][number]["counties"][number], "stations">[];
+    })[];
   };
   /** The stations, column-coded (stations.ts of this file): most of the snapshot's bytes. */
   readonly stations: EncodedStations;
@@ -105,7 +110,12 @@ async function save(cacheDir: string, file: string, key: string, inv: Inventory,
     pops: inv.pops,
     sites: inv.sites,
     servers: inv.servers,
-    districts: inv.districts.map((d) => ({ id: d.id, name: d.name, province: d.province, counties: d.counties.map((c) => ({ id: c.id, name: c.name, file: c.file, technicians: c.technicians, declared: c.declared, origin: c.origin })) })),
+    districts: inv.districts.map((d) => ({
+      id: d.id,
+      name: d.name,
+      province: d.province,
+      counties: d.counties.map((c) => ({ id: c.id, name: c.name, file: c.file, technicians: c.technicians, declared: c.declared, origin: c.origin })),
+    })),
     stations: [],
     waivers: inv.waivers,
     committee: inv.committee,
@@ -194,7 +204,10 @@ async function snapshotKey(dir: string, committeeFile: string, today: IsoDate | 
 async function list(dir: string): Promise<string[]> {
   try {
     const entries = await readdir(dir, { withFileTypes: true, recursive: true });
-    return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
+    return entries
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name))
+      .sort();
   } catch {
     return [];
   }
@@ -212,8 +225,39 @@ export interface EncodedStations {
   readonly rows: readonly StationRow[];
 }
 
-type LinkRow = [id: string, medium: number, operator: number, pop: number, circuit: string | null, address: string | null, signal: number | null, surveyed: number, state: number, committed: number, owner: number, node: number];
-type StationRow = [id: string, name: string, kind: number, setting: number, lat: number, lon: number, siteOwner: number, primary: number, secondary: number, serial: string, fingerprint: string, spares: number, ups: number, node: number, district: number, county: number, links: LinkRow[]];
+type LinkRow = [
+  id: string,
+  medium: number,
+  operator: number,
+  pop: number,
+  circuit: string | null,
+  address: string | null,
+  signal: number | null,
+  surveyed: number,
+  state: number,
+  committed: number,
+  owner: number,
+  node: number,
+];
+type StationRow = [
+  id: string,
+  name: string,
+  kind: number,
+  setting: number,
+  lat: number,
+  lon: number,
+  siteOwner: number,
+  primary: number,
+  secondary: number,
+  serial: string,
+  fingerprint: string,
+  spares: number,
+  ups: number,
+  node: number,
+  district: number,
+  county: number,
+  links: LinkRow[],
+];
 
 const KNOWN = {
   station: ["id", "name", "kind", "setting", "location", "siteOwner", "gateways", "device", "links", "origin", "district", "county"],
@@ -245,16 +289,60 @@ export function encodeStations(stations: readonly Station[]): EncodedStations | 
   };
   const rows: StationRow[] = [];
   for (const st of stations) {
-    if (!only(st, KNOWN.station) || !only(st.location, KNOWN.location) || !only(st.gateways, KNOWN.gateways) || !only(st.device, KNOWN.device) || !only(st.origin, KNOWN.origin)) return undefined;
+    if (
+      !only(st, KNOWN.station) ||
+      !only(st.location, KNOWN.location) ||
+      !only(st.gateways, KNOWN.gateways) ||
+      !only(st.device, KNOWN.device) ||
+      !only(st.origin, KNOWN.origin)
+    )
+      return undefined;
     const links: LinkRow[] = [];
     for (const l of st.links) {
-      if (!only(l, KNOWN.link) || !only(l.lifecycle, KNOWN.lifecycle) || !only(l.origin, KNOWN.origin) || (l.survey !== undefined && !only(l.survey, KNOWN.survey))) return undefined;
+      if (
+        !only(l, KNOWN.link) ||
+        !only(l.lifecycle, KNOWN.lifecycle) ||
+        !only(l.origin, KNOWN.origin) ||
+        (l.survey !== undefined && !only(l.survey, KNOWN.survey))
+      )
+        return undefined;
       const c = l.lifecycle.committed;
       const surveyed = l.survey?.date;
-      links.push([l.id, k(l.medium), k(l.operator), k(l.pop), l.circuit ?? null, l.address ?? null, l.survey?.signalDbm ?? null, surveyed === undefined ? -1 : k(surveyed), k(l.lifecycle.state), c === undefined ? -1 : k(c), k(l.lifecycle.owner), l.origin.node]);
+      links.push([
+        l.id,
+        k(l.medium),
+        k(l.operator),
+        k(l.pop),
+        l.circuit ?? null,
+        l.address ?? null,
+        l.survey?.signalDbm ?? null,
+        surveyed === undefined ? -1 : k(surveyed),
+        k(l.lifecycle.state),
+        c === undefined ? -1 : k(c),
+        k(l.lifecycle.owner),
+        l.origin.node,
+      ]);
     }
     const d = st.device;
-    rows.push([st.id, st.name, k(st.kind), k(st.setting), st.location.lat, st.location.lon, k(st.siteOwner), k(st.gateways.primary), k(st.gateways.secondary), d.serial, d.fingerprint, d.spares, d.ups ? 1 : 0, st.origin.node, k(st.district), k(st.county), links]);
+    rows.push([
+      st.id,
+      st.name,
+      k(st.kind),
+      k(st.setting),
+      st.location.lat,
+      st.location.lon,
+      k(st.siteOwner),
+      k(st.gateways.primary),
+      k(st.gateways.secondary),
+      d.serial,
+      d.fingerprint,
+      d.spares,
+      d.ups ? 1 : 0,
+      st.origin.node,
+      k(st.district),
+      k(st.county),
+      links,
+    ]);
   }
   return { strings, rows };
 }
@@ -263,31 +351,33 @@ export function encodeStations(stations: readonly Station[]): EncodedStations | 
 export function decodeStations(encoded: EncodedStations, files: ReadonlyMap<string, string>): Station[] {
   const s = encoded.strings;
   const str = (i: number): string => s[i] ?? "";
-  return encoded.rows.map(([id, name, kind, setting, lat, lon, siteOwner, primary, secondary, serial, fingerprint, spares, ups, node, district, county, links]) => {
-    const file = files.get(`${str(district)}\u0000${str(county)}`) ?? "";
-    return {
-      id,
-      name,
-      kind: str(kind),
-      setting: str(setting),
-      location: { lat, lon },
-      siteOwner: str(siteOwner),
-      gateways: { primary: str(primary), secondary: str(secondary) },
-      device: { serial, fingerprint, spares, ups: ups === 1 },
-      links: links.map(([lid, medium, operator, pop, circuit, address, signal, surveyed, state, committed, owner, lnode]) => ({
-        id: lid,
-        medium: str(medium),
-        operator: str(operator),
-        pop: str(pop),
-        ...(circuit === null ? {} : { circuit }),
-        ...(address === null ? {} : { address }),
-        ...(signal === null ? {} : { survey: surveyed === -1 ? { signalDbm: signal } : { signalDbm: signal, date: str(surveyed) } }),
-        lifecycle: committed === -1 ? { state: str(state), owner: str(owner) } : { state: str(state), committed: str(committed), owner: str(owner) },
-        origin: { file, node: lnode },
-      })),
-      origin: { file, node },
-      district: str(district),
-      county: str(county),
-    } as Station;
-  });
+  return encoded.rows.map(
+    ([id, name, kind, setting, lat, lon, siteOwner, primary, secondary, serial, fingerprint, spares, ups, node, district, county, links]) => {
+      const file = files.get(`${str(district)}\u0000${str(county)}`) ?? "";
+      return {
+        id,
+        name,
+        kind: str(kind),
+        setting: str(setting),
+        location: { lat, lon },
+        siteOwner: str(siteOwner),
+        gateways: { primary: str(primary), secondary: str(secondary) },
+        device: { serial, fingerprint, spares, ups: ups === 1 },
+        links: links.map(([lid, medium, operator, pop, circuit, address, signal, surveyed, state, committed, owner, lnode]) => ({
+          id: lid,
+          medium: str(medium),
+          operator: str(operator),
+          pop: str(pop),
+          ...(circuit === null ? {} : { circuit }),
+          ...(address === null ? {} : { address }),
+          ...(signal === null ? {} : { survey: surveyed === -1 ? { signalDbm: signal } : { signalDbm: signal, date: str(surveyed) } }),
+          lifecycle: committed === -1 ? { state: str(state), owner: str(owner) } : { state: str(state), committed: str(committed), owner: str(owner) },
+          origin: { file, node: lnode },
+        })),
+        origin: { file, node },
+        district: str(district),
+        county: str(county),
+      } as Station;
+    },
+  );
 }

@@ -49,11 +49,27 @@ export function* syntheticResults(inv: Inventory, o: SyntheticOptions): Generato
       if (link.lifecycle.state !== "live") continue;
       const ids = { station: station.id, link: link.id, district: station.district, operator: link.operator, medium: link.medium };
       if (link.address !== undefined) {
-        const r = keep({ ...base, ...ids, key: `link-icmp/${station.id}/${link.id}`, check: "link-icmp", kind: "icmp", address: link.address, values: { RTT: 12, LOSS: 0 } });
+        const r = keep({
+          ...base,
+          ...ids,
+          key: `link-icmp/${station.id}/${link.id}`,
+          check: "link-icmp",
+          kind: "icmp",
+          address: link.address,
+          values: { RTT: 12, LOSS: 0 },
+        });
         if (r !== undefined) yield r;
       }
       const gateway = inv.serversById.get(station.gateways.primary);
-      const c = keep({ ...base, ...ids, key: `device-checkin/${station.id}/${link.id}`, check: "device-checkin", kind: "checkin", address: gateway?.address ?? "127.0.0.1", values: { CHECKIN_AT: checkinAt, SERIAL: station.device.serial, CHECKIN_AGE: 1 } });
+      const c = keep({
+        ...base,
+        ...ids,
+        key: `device-checkin/${station.id}/${link.id}`,
+        check: "device-checkin",
+        kind: "checkin",
+        address: gateway?.address ?? "127.0.0.1",
+        values: { CHECKIN_AT: checkinAt, SERIAL: station.device.serial, CHECKIN_AGE: 1 },
+      });
       if (c !== undefined) yield c;
     }
   }
@@ -72,7 +88,16 @@ export function writeSyntheticResults(path: string, inv: Inventory, o: Synthetic
     buffer = [];
   };
   try {
-    const header: CampaignHeader = { type: "campaign", version: 1, id, stack: o.stack ?? "rehearsal", from: "synthetic", startedAt: new Date(finished.getTime() - 120_000).toISOString(), deadlineMs: 120_000, targets: 0 };
+    const header: CampaignHeader = {
+      type: "campaign",
+      version: 1,
+      id,
+      stack: o.stack ?? "rehearsal",
+      from: "synthetic",
+      startedAt: new Date(finished.getTime() - 120_000).toISOString(),
+      deadlineMs: 120_000,
+      targets: 0,
+    };
     buffer.push(`${JSON.stringify(header)}\n`);
     for (const r of syntheticResults(inv, o)) {
       counts[r.status]++;
@@ -82,7 +107,15 @@ export function writeSyntheticResults(path: string, inv: Inventory, o: Synthetic
     }
     if (o.valid !== "none") {
       const valid = o.valid ?? true;
-      const footer: CampaignFooter = { type: "end", id, finishedAt: finished.toISOString(), valid, invalid: valid ? [] : ["the prober's event loop lagged 900 ms (starved)"], interrupted: false, counts };
+      const footer: CampaignFooter = {
+        type: "end",
+        id,
+        finishedAt: finished.toISOString(),
+        valid,
+        invalid: valid ? [] : ["the prober's event loop lagged 900 ms (starved)"],
+        interrupted: false,
+        counts,
+      };
       buffer.push(`${JSON.stringify(footer)}\n`);
     }
     flush();

@@ -73,7 +73,9 @@ export function planDevices(inventory: Inventory): { devices: DevicePlan[]; find
   for (const station of inventory.stations) {
     const serial = station.device.serial;
     if (!SERIAL.test(serial)) {
-      findings.push(`station ${station.id}: device serial ${JSON.stringify(serial)} cannot name the device's key file (letters, digits, . _ - only, at most 64): rename it in the inventory`);
+      findings.push(
+        `station ${station.id}: device serial ${JSON.stringify(serial)} cannot name the device's key file (letters, digits, . _ - only, at most 64): rename it in the inventory`,
+      );
       continue;
     }
     const other = seen.get(serial);
@@ -82,7 +84,9 @@ export function planDevices(inventory: Inventory): { devices: DevicePlan[]; find
       continue;
     }
     seen.set(serial, station.id);
-    const links = station.links.flatMap((l) => (l.address !== undefined && ANSWERING_STATES.has(l.lifecycle.state) ? [{ id: l.id, operator: l.operator, address: l.address }] : []));
+    const links = station.links.flatMap((l) =>
+      l.address !== undefined && ANSWERING_STATES.has(l.lifecycle.state) ? [{ id: l.id, operator: l.operator, address: l.address }] : [],
+    );
     devices.push({ serial, station: station.id, primary: station.gateways.primary, secondary: station.gateways.secondary, links });
   }
   return { devices, findings };
@@ -143,7 +147,11 @@ async function readKey(file: string): Promise<KeyObject> {
   try {
     key = createPrivateKey(await readFile(file));
   } catch (error) {
-    throw new ToolError(`${file} is not a readable private key: ${error instanceof Error ? error.message : String(error)}`, { hint: `delete ${file} (and its .csr) to make the device a new key`, file, cause: error });
+    throw new ToolError(`${file} is not a readable private key: ${error instanceof Error ? error.message : String(error)}`, {
+      hint: `delete ${file} (and its .csr) to make the device a new key`,
+      file,
+      cause: error,
+    });
   }
   if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
     throw new ToolError(`${file} is not an EC P-256 key`, { hint: `delete ${file} (and its .csr) to make the device a new key`, file });
@@ -165,7 +173,14 @@ export async function ensureDeviceKeys(stateDir: string, serials: readonly strin
   const started = Date.now();
   const layout = deviceLayout(stateDir);
   const bad = serials.filter((s) => !SERIAL.test(s));
-  if (bad.length > 0) throw new ToolError(`device serials that cannot name a file: ${bad.slice(0, 5).map((s) => JSON.stringify(s)).join(", ")}`, { hint: "letters, digits, . _ - only (amadegi validate)" });
+  if (bad.length > 0)
+    throw new ToolError(
+      `device serials that cannot name a file: ${bad
+        .slice(0, 5)
+        .map((s) => JSON.stringify(s))
+        .join(", ")}`,
+      { hint: "letters, digits, . _ - only (amadegi validate)" },
+    );
   await mkdir(layout.dir, { recursive: true, mode: 0o700 });
   let created = 0;
   let requests = 0;

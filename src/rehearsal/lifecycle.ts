@@ -30,11 +30,15 @@ export async function planFor(options: RehearsalOptions): Promise<Plan> {
   const loaded = await loadInventory(options.inventory);
   if (loaded.inventory === undefined) {
     const errors = loaded.findings.filter((f) => f.severity === "error").length;
-    throw new InventoryError(`the inventory ${options.inventory} has ${errors} errors and cannot be rehearsed`, { hint: `run \`amadegi validate --inventory ${options.inventory}\` and fix them` });
+    throw new InventoryError(`the inventory ${options.inventory} has ${errors} errors and cannot be rehearsed`, {
+      hint: `run \`amadegi validate --inventory ${options.inventory}\` and fix them`,
+    });
   }
   const plan = planRehearsal(loaded.inventory, options.prefix ?? DEFAULT_PREFIX);
   if (plan.findings.length > 0) {
-    throw new InventoryError(`the inventory ${options.inventory} cannot be rehearsed:\n  ${plan.findings.join("\n  ")}`, { hint: "fix the inventory, then run rehearsal up again" });
+    throw new InventoryError(`the inventory ${options.inventory} cannot be rehearsed:\n  ${plan.findings.join("\n  ")}`, {
+      hint: "fix the inventory, then run rehearsal up again",
+    });
   }
   return plan;
 }
@@ -71,7 +75,11 @@ async function up(options: RehearsalOptions): Promise<UpResult> {
   const current = await rehearsalStatus(plan, state);
   if (current.whole) return { changed: false, plan, status: current, elapsedMs: Date.now() - started };
   if (current.exists) {
-    log(current.matchesInventory || current.marker === undefined ? "cleaning up an incomplete rehearsal first" : "the inventory changed since up: taking the old rehearsal down first");
+    log(
+      current.matchesInventory || current.marker === undefined
+        ? "cleaning up an incomplete rehearsal first"
+        : "the inventory changed since up: taking the old rehearsal down first",
+    );
     await down({ ...options, prefix: plan.prefix });
   }
   await mkdir(state.dir, { recursive: true, mode: 0o700 });
@@ -104,7 +112,14 @@ async function build(plan: Plan, state: StateLayout, marker: MarkerLog, log: (li
   for (const ns of plan.namespaces) {
     await marker.record({ kind: "netns", name: ns.name });
     await ip(["netns", "add", ns.name]);
-    const sysctl = await execIn(ns.name, ["sysctl", "-q", "-w", `net.ipv4.ip_forward=${ns.forwarding ? 1 : 0}`, "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"]);
+    const sysctl = await execIn(ns.name, [
+      "sysctl",
+      "-q",
+      "-w",
+      `net.ipv4.ip_forward=${ns.forwarding ? 1 : 0}`,
+      "net.ipv4.conf.all.rp_filter=0",
+      "net.ipv4.conf.default.rp_filter=0",
+    ]);
     if (sysctl.code !== 0) throw new ToolError(`sysctl in namespace ${ns.name} failed: ${sysctl.stderr.trim()}`, { hint: "this needs root" });
   }
   log(`${plan.namespaces.length} namespaces`);
@@ -143,7 +158,14 @@ async function build(plan: Plan, state: StateLayout, marker: MarkerLog, log: (li
     await writeFile(join(dir, "authorized_keys"), `${control}\n`, { mode: 0o600 });
     await writeFileAtomic(join(dir, "sshd_config"), sshdConfig(state, server), 0o600);
     processes.push({ id: server.id, argv: [SSHD, "-D", "-e", "-f", join(dir, "sshd_config")], log: join(dir, "sshd.log") });
-    pins.push({ id: server.id, address: server.address, port: server.port, user: localUserExists(server.user) ? server.user : "root", hostKey, root: join(dir, "root") });
+    pins.push({
+      id: server.id,
+      address: server.address,
+      port: server.port,
+      user: localUserExists(server.user) ? server.user : "root",
+      hostKey,
+      root: join(dir, "root"),
+    });
   }
   // sshd insists on its privilege-separation directory, which the Debian package makes at boot.
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
@@ -266,4 +288,3 @@ async function down(options: Omit<RehearsalOptions, "inventory">): Promise<DownR
   if (leftovers.length === 0) await rm(markerPath(state.dir), { force: true });
   return { namespaces: [...namespaces].sort(), processes: pids.size, files: removed, leftovers, elapsedMs: Date.now() - started };
 }
-

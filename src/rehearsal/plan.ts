@@ -166,7 +166,10 @@ function nftRuleset(blind: readonly LinkQuality[], weak: readonly LinkQuality[])
   const losses = [...byLoss.keys()].sort((a, b) => a - b);
   return [
     `table ip ${NFT_TABLE} {`,
-    nftSet("blind", blind.map((b) => b.address)),
+    nftSet(
+      "blind",
+      blind.map((b) => b.address),
+    ),
     ...losses.map((loss) => nftSet(`loss${loss}`, byLoss.get(loss) ?? [])),
     "  chain input {",
     "    type filter hook input priority 0; policy accept;",
@@ -201,7 +204,9 @@ export function planRehearsal(inventory: Inventory, prefix = DEFAULT_PREFIX): Pl
   const inPlumbing = (address: string, what: string): void => {
     const value = parseIpv4(address);
     if (value !== undefined && cidrContains(PLUMBING, value)) {
-      findings.push(`${what} has address ${address}, inside the rehearsal's plumbing range ${PLUMBING_RANGE} (RFC 2544 benchmarking): give it an address outside that range`);
+      findings.push(
+        `${what} has address ${address}, inside the rehearsal's plumbing range ${PLUMBING_RANGE} (RFC 2544 benchmarking): give it an address outside that range`,
+      );
     }
   };
 
@@ -241,7 +246,12 @@ export function planRehearsal(inventory: Inventory, prefix = DEFAULT_PREFIX): Pl
   const [probeCore, probeSide] = plumbingPair(0);
   veths.push({ aNs: names.core, aIf: "probe", aAddr: `${probeCore}/31`, bNs: names.probe, bIf: "core", bAddr: `${probeSide}/31`, alias: "probing namespace" });
 
-  const coreBatch: string[] = ["link set lo up", ...servers.map((s) => `address add ${s.address}/32 dev lo`), "link set probe up", `address add ${probeCore}/31 dev probe`];
+  const coreBatch: string[] = [
+    "link set lo up",
+    ...servers.map((s) => `address add ${s.address}/32 dev lo`),
+    "link set probe up",
+    `address add ${probeCore}/31 dev probe`,
+  ];
   const taken = new Set<string>(["probe", "lo"]);
   const operatorNamespaces: NamespacePlan[] = [];
   const operators: OperatorPlan[] = [];
@@ -259,7 +269,15 @@ export function planRehearsal(inventory: Inventory, prefix = DEFAULT_PREFIX): Pl
       const aIf = coreIfName(operator.id, opIndex, j, taken);
       const bIf = `core-${j}`;
       const capacity = ic.capacityMbps === undefined ? "" : `, ${ic.capacityMbps} Mbps`;
-      veths.push({ aNs: names.core, aIf, aAddr: `${coreAddr}/31`, bNs: ns, bIf, bAddr: `${opAddr}/31`, alias: `${operator.id} at ${ic.site} (${ic.kind}${capacity})` });
+      veths.push({
+        aNs: names.core,
+        aIf,
+        aAddr: `${coreAddr}/31`,
+        bNs: ns,
+        bIf,
+        bAddr: `${opAddr}/31`,
+        alias: `${operator.id} at ${ic.site} (${ic.kind}${capacity})`,
+      });
       coreBatch.push(`link set ${aIf} up`, `address add ${coreAddr}/31 dev ${aIf}`);
       opBatch.push(`link set ${bIf} up`, `address add ${opAddr}/31 dev ${bIf}`);
       toOperator.push({ addr: opAddr, dev: aIf });
@@ -276,15 +294,37 @@ export function planRehearsal(inventory: Inventory, prefix = DEFAULT_PREFIX): Pl
     }
     const opBlind = blind.get(operator.id) ?? [];
     const opWeak = weak.get(operator.id) ?? [];
-    operatorNamespaces.push({ name: ns, role: "operator", operator: operator.id, forwarding: false, batch: opBatch, nft: nftRuleset(opBlind, opWeak), localBlocks: local.length });
-    operators.push({ id: operator.id, ns, interconnects: interconnects.length, addresses: all.get(operator.id)?.length ?? 0, answering: answering.get(operator.id)?.length ?? 0, blind: opBlind, weak: opWeak });
+    operatorNamespaces.push({
+      name: ns,
+      role: "operator",
+      operator: operator.id,
+      forwarding: false,
+      batch: opBatch,
+      nft: nftRuleset(opBlind, opWeak),
+      localBlocks: local.length,
+    });
+    operators.push({
+      id: operator.id,
+      ns,
+      interconnects: interconnects.length,
+      addresses: all.get(operator.id)?.length ?? 0,
+      answering: answering.get(operator.id)?.length ?? 0,
+      blind: opBlind,
+      weak: opWeak,
+    });
   });
   for (const [operator, addresses] of all) {
-    if (!inventory.operatorsById.has(operator)) findings.push(`${addresses.length} link addresses name operator ${operator}, which operators.yaml does not declare: run amadegi validate`);
+    if (!inventory.operatorsById.has(operator))
+      findings.push(`${addresses.length} link addresses name operator ${operator}, which operators.yaml does not declare: run amadegi validate`);
   }
 
   const reachable = exactCover([...servers.map((s) => ipOf(s.address)), ...[...all.values()].flat()]).map(formatBlock);
-  const probeBatch = ["link set lo up", "link set core up", `address add ${probeSide}/31 dev core`, ...reachable.map((b) => `route add ${b} via ${probeCore} dev core`)];
+  const probeBatch = [
+    "link set lo up",
+    "link set core up",
+    `address add ${probeSide}/31 dev core`,
+    ...reachable.map((b) => `route add ${b} via ${probeCore} dev core`),
+  ];
 
   const namespaces: NamespacePlan[] = [
     { name: names.core, role: "core", forwarding: true, batch: coreBatch, localBlocks: 0 },
@@ -293,7 +333,20 @@ export function planRehearsal(inventory: Inventory, prefix = DEFAULT_PREFIX): Pl
   ];
   if (pair > 65_536) findings.push(`${pair} veth links do not fit the plumbing range ${PLUMBING_RANGE}`);
   const hash = createHash("sha256").update(JSON.stringify({ namespaces, veths, servers })).digest("hex").slice(0, 16);
-  return { prefix, core: names.core, probe: names.probe, namespaces, veths, servers, operators, probeAddress: probeSide, reachable, unaddressed, hash, findings };
+  return {
+    prefix,
+    core: names.core,
+    probe: names.probe,
+    namespaces,
+    veths,
+    servers,
+    operators,
+    probeAddress: probeSide,
+    reachable,
+    unaddressed,
+    hash,
+    findings,
+  };
 }
 
 export type { Block };

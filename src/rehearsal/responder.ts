@@ -153,7 +153,8 @@ export function classify(error: unknown, timedOut: boolean): { failure: CheckinF
   if (code === "EHOSTUNREACH" || code === "ENETUNREACH") return { failure: "no-route", error: text };
   if (code === "EADDRNOTAVAIL") return { failure: "no-address", error: text };
   if (code === "ETIMEDOUT") return { failure: "timeout", error: text };
-  if (TLS_CODES.has(code) || code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_") || /alert|handshake/i.test(message)) return { failure: "tls", error: text };
+  if (TLS_CODES.has(code) || code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_") || /alert|handshake/i.test(message))
+    return { failure: "tls", error: text };
   return { failure: "internal", error: text };
 }
 
@@ -174,7 +175,14 @@ interface Outcome {
 }
 
 /** One check-in: a new connection (no agent, no keep-alive, no session reuse) from `source` to the gateway. */
-function checkin(gateway: ResponderGateway, source: string, context: SecureContext, headers: Record<string, string>, timeoutMs: number, stop: AbortSignal): Promise<Outcome> {
+function checkin(
+  gateway: ResponderGateway,
+  source: string,
+  context: SecureContext,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  stop: AbortSignal,
+): Promise<Outcome> {
   return new Promise((resolve) => {
     let settled = false;
     let timedOut = false;
@@ -304,9 +312,11 @@ export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> }
       stopped,
     };
     const text = [header, ...entries.map((e) => e.status)].map((l) => JSON.stringify(l)).join("\n");
-    writing = writing.then(() => writeFileAtomic(spec.status, `${text}\n`, 0o644)).catch((error: unknown) => {
-      process.stderr.write(`responder ${spec.operator}: cannot write ${spec.status}: ${error instanceof Error ? error.message : String(error)}\n`);
-    });
+    writing = writing
+      .then(() => writeFileAtomic(spec.status, `${text}\n`, 0o644))
+      .catch((error: unknown) => {
+        process.stderr.write(`responder ${spec.operator}: cannot write ${spec.status}: ${error instanceof Error ? error.message : String(error)}\n`);
+      });
     return writing;
   };
 
@@ -327,7 +337,17 @@ export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> }
         if (gateway === undefined) continue;
         const outcome = await checkin(gateway, entry.address, context, headers, spec.timeoutMs, stopController.signal);
         if (stopped) return;
-        result = { at: at.toISOString(), end: new Date().toISOString(), ok: outcome.ok, gateway: id, ...(outcome.status === undefined ? {} : { status: outcome.status }), ...(outcome.failure === undefined ? {} : { failure: outcome.failure }), ...(outcome.error === undefined ? {} : { error: outcome.error }), ms: Math.round(performance.now() - started), ...(primaryFailed === undefined ? {} : { primaryFailed }) };
+        result = {
+          at: at.toISOString(),
+          end: new Date().toISOString(),
+          ok: outcome.ok,
+          gateway: id,
+          ...(outcome.status === undefined ? {} : { status: outcome.status }),
+          ...(outcome.failure === undefined ? {} : { failure: outcome.failure }),
+          ...(outcome.error === undefined ? {} : { error: outcome.error }),
+          ms: Math.round(performance.now() - started),
+          ...(primaryFailed === undefined ? {} : { primaryFailed }),
+        };
         if (outcome.ok) break;
         primaryFailed ??= { gateway: id, failure: outcome.failure ?? "internal", error: outcome.error ?? "" };
       }
@@ -344,7 +364,15 @@ export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> }
     status.attempts += 1;
     status.last = result;
     dirty = true;
-    const base = { at: result.end, operator: status.operator, serial: status.serial, station: status.station, link: status.link, address: status.address, gateway: result.gateway };
+    const base = {
+      at: result.end,
+      operator: status.operator,
+      serial: status.serial,
+      station: status.station,
+      link: status.link,
+      address: status.address,
+      gateway: result.gateway,
+    };
     if (result.ok) {
       status.successes += 1;
       status.lastSuccessAt = result.end;
@@ -363,7 +391,12 @@ export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> }
     status.state = "failing";
     if (before !== "failing") {
       status.failedAt = result.end;
-      event({ ...base, event: "failed", ...(result.failure === undefined ? {} : { failure: result.failure }), ...(result.error === undefined ? {} : { error: result.error }) });
+      event({
+        ...base,
+        event: "failed",
+        ...(result.failure === undefined ? {} : { failure: result.failure }),
+        ...(result.error === undefined ? {} : { error: result.error }),
+      });
     }
   };
 
@@ -382,7 +415,9 @@ export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> }
   }, spec.statusEveryMs);
   void writeStatus();
   const ready = entries.filter((e) => e.context !== undefined).length;
-  process.stderr.write(`${startedAt} responder ${spec.operator}: ${spec.devices.length} devices, ${entries.length} links (${entries.length - ready} without a certificate), every ${spec.intervalMs} ms ± ${Math.round(spec.jitter * 100)} %\n`);
+  process.stderr.write(
+    `${startedAt} responder ${spec.operator}: ${spec.devices.length} devices, ${entries.length} links (${entries.length - ready} without a certificate), every ${spec.intervalMs} ms ± ${Math.round(spec.jitter * 100)} %\n`,
+  );
   if (caError !== undefined) process.stderr.write(`responder ${spec.operator}: ${caError}\n`);
 
   return {
@@ -411,7 +446,10 @@ export function readResponderStatus(file: string): { header: ResponderHeader; li
   try {
     const [first, ...rest] = lines.map((l) => JSON.parse(l) as unknown);
     if (typeof first !== "object" || first === null || (first as { type?: unknown }).type !== "responder") return undefined;
-    return { header: first as ResponderHeader, links: rest.filter((l): l is LinkStatus => typeof l === "object" && l !== null && (l as { type?: unknown }).type === "link") };
+    return {
+      header: first as ResponderHeader,
+      links: rest.filter((l): l is LinkStatus => typeof l === "object" && l !== null && (l as { type?: unknown }).type === "link"),
+    };
   } catch {
     return undefined;
   }

@@ -66,7 +66,12 @@ export interface ResponderFiles {
 
 export function responderFiles(stateDir: string, operator: string): ResponderFiles {
   const run = deviceLayout(stateDir).run;
-  return { spec: join(run, `${operator}.json`), log: join(run, `${operator}.log`), status: join(run, `${operator}.status.jsonl`), events: join(run, `${operator}.events.jsonl`) };
+  return {
+    spec: join(run, `${operator}.json`),
+    log: join(run, `${operator}.log`),
+    status: join(run, `${operator}.status.jsonl`),
+    events: join(run, `${operator}.events.jsonl`),
+  };
 }
 
 export interface ResponderPlan {
@@ -85,11 +90,18 @@ export interface DevicesPlan {
 }
 
 /** What the responders do, from the inventory and the rehearsal's plan: one spec per operator that carries a device link. */
-export function planResponders(inventory: Inventory, plan: Plan, stateDir: string, options: Omit<DevicesOptions, "inventory" | "stateDir" | "log"> = {}): DevicesPlan {
+export function planResponders(
+  inventory: Inventory,
+  plan: Plan,
+  stateDir: string,
+  options: Omit<DevicesOptions, "inventory" | "stateDir" | "log"> = {},
+): DevicesPlan {
   const { devices, findings } = planDevices(inventory);
   const gatewayIds = new Set(devices.flatMap((d) => [d.primary, d.secondary]));
-  for (const id of gatewayIds) if (!inventory.serversById.has(id)) findings.push(`a station names gateway ${id}, which servers.yaml does not declare: run amadegi validate`);
-  if (findings.length > 0) throw new InventoryError("the inventory's devices cannot be rehearsed:", { details: findings, hint: "fix the inventory (amadegi validate)" });
+  for (const id of gatewayIds)
+    if (!inventory.serversById.has(id)) findings.push(`a station names gateway ${id}, which servers.yaml does not declare: run amadegi validate`);
+  if (findings.length > 0)
+    throw new InventoryError("the inventory's devices cannot be rehearsed:", { details: findings, hint: "fix the inventory (amadegi validate)" });
   const port = options.gatewayPort ?? GATEWAY_PORT;
   const gateways = inventory.servers.filter((s) => gatewayIds.has(s.id)).map((s) => ({ id: s.id, address: s.address, port }));
   const layout = deviceLayout(stateDir);
@@ -100,7 +112,16 @@ export function planResponders(inventory: Inventory, plan: Plan, stateDir: strin
     const carried = devices.flatMap((d) => {
       const own = d.links.filter((l) => l.operator === operator.id).map((l) => ({ id: l.id, address: l.address }));
       if (own.length === 0) return [];
-      return [{ serial: d.serial, station: d.station, key: layout.key(d.serial), cert: layout.cert(d.serial), gateways: [...new Set([d.primary, d.secondary])], links: own }];
+      return [
+        {
+          serial: d.serial,
+          station: d.station,
+          key: layout.key(d.serial),
+          cert: layout.cert(d.serial),
+          gateways: [...new Set([d.primary, d.secondary])],
+          links: own,
+        },
+      ];
     });
     if (carried.length === 0) continue;
     const files = responderFiles(stateDir, operator.id);
@@ -141,7 +162,9 @@ async function load(options: DevicesOptions, prefix: string): Promise<{ inventor
   const loaded = await loadInventory(options.inventory);
   if (loaded.inventory === undefined) {
     const errors = loaded.findings.filter((f) => f.severity === "error").length;
-    throw new InventoryError(`the inventory ${options.inventory} has ${errors} errors`, { hint: `run \`amadegi validate --inventory ${options.inventory}\` and fix them` });
+    throw new InventoryError(`the inventory ${options.inventory} has ${errors} errors`, {
+      hint: `run \`amadegi validate --inventory ${options.inventory}\` and fix them`,
+    });
   }
   return { inventory: loaded.inventory, plan: planRehearsal(loaded.inventory, prefix) };
 }
@@ -149,10 +172,15 @@ async function load(options: DevicesOptions, prefix: string): Promise<{ inventor
 /** Keys and certificate requests for every station's device (idempotent): what the stack signs. */
 export async function deviceKeys(options: DevicesOptions): Promise<KeysResult & { readonly devices: number }> {
   const loaded = await loadInventory(options.inventory);
-  if (loaded.inventory === undefined) throw new InventoryError(`the inventory ${options.inventory} cannot be loaded`, { hint: `run \`amadegi validate --inventory ${options.inventory}\`` });
+  if (loaded.inventory === undefined)
+    throw new InventoryError(`the inventory ${options.inventory} cannot be loaded`, { hint: `run \`amadegi validate --inventory ${options.inventory}\`` });
   const { devices, findings } = planDevices(loaded.inventory);
-  if (findings.length > 0) throw new InventoryError("the inventory's devices cannot be rehearsed:", { details: findings, hint: "fix the inventory (amadegi validate)" });
-  const result = await ensureDeviceKeys(resolve(options.stateDir), devices.map((d) => d.serial));
+  if (findings.length > 0)
+    throw new InventoryError("the inventory's devices cannot be rehearsed:", { details: findings, hint: "fix the inventory (amadegi validate)" });
+  const result = await ensureDeviceKeys(
+    resolve(options.stateDir),
+    devices.map((d) => d.serial),
+  );
   return { ...result, devices: devices.length };
 }
 
@@ -199,16 +227,24 @@ async function start(options: DevicesOptions): Promise<StartResult> {
   const stateDir = resolve(options.stateDir);
   const log = options.log ?? (() => undefined);
   const { marker, damaged } = readMarker(stateDir);
-  if (marker?.complete !== true) throw new ToolError(damaged ?? `the rehearsal in ${stateDir} is not up`, { hint: "run `amadegi rehearsal up` (and the rehearsal stack's up) first" });
+  if (marker?.complete !== true)
+    throw new ToolError(damaged ?? `the rehearsal in ${stateDir} is not up`, { hint: "run `amadegi rehearsal up` (and the rehearsal stack's up) first" });
   // The namespaces are the ones that rehearsal was built with.
   const { inventory, plan } = await load(options, marker.prefix);
-  if (marker.hash !== plan.hash) throw new ToolError(`the rehearsal in ${stateDir} was built from another inventory (or this one changed since)`, { hint: "run `amadegi rehearsal up` again" });
+  if (marker.hash !== plan.hash)
+    throw new ToolError(`the rehearsal in ${stateDir} was built from another inventory (or this one changed since)`, {
+      hint: "run `amadegi rehearsal up` again",
+    });
   const layout = deviceLayout(stateDir);
   const devices = planResponders(inventory, plan, stateDir, options);
   const keys = await ensureDeviceKeys(stateDir, devices.serials);
-  if (!existsSync(layout.ca)) throw new ToolError(`no rehearsal CA at ${layout.ca}: the device certificates are not issued yet`, { hint: "run the rehearsal stack's up (it signs devices/*.csr), then devices start" });
+  if (!existsSync(layout.ca))
+    throw new ToolError(`no rehearsal CA at ${layout.ca}: the device certificates are not issued yet`, {
+      hint: "run the rehearsal stack's up (it signs devices/*.csr), then devices start",
+    });
   const namespaces = new Set(listNetns());
-  for (const r of devices.responders) if (!namespaces.has(r.ns)) throw new ToolError(`namespace ${r.ns} does not exist`, { hint: "run `amadegi rehearsal down`, then up" });
+  for (const r of devices.responders)
+    if (!namespaces.has(r.ns)) throw new ToolError(`namespace ${r.ns} does not exist`, { hint: "run `amadegi rehearsal down`, then up" });
 
   const wanted = new Map(devices.responders.map((r) => [responderFiles(stateDir, r.operator).spec, specText(r.spec)]));
   const unchanged = devices.responders.every((r) => {
@@ -216,7 +252,21 @@ async function start(options: DevicesOptions): Promise<StartResult> {
     return runningWith(stateDir, files) !== undefined && existsSync(files.spec) && readFileSync(files.spec, "utf8") === wanted.get(files.spec);
   });
   if (unchanged && responderPids(stateDir).length === devices.responders.length) {
-    return { changed: false, responders: devices.responders.map((r) => ({ operator: r.operator, ns: r.ns, pid: runningWith(stateDir, responderFiles(stateDir, r.operator)) ?? 0, links: linksOf(r.spec) })), devices: devices.devices, links: devices.links, intervalMs: devices.responders[0]?.spec.intervalMs ?? 0, uncertified: devices.uncertified, keys, elapsedMs: Date.now() - started };
+    return {
+      changed: false,
+      responders: devices.responders.map((r) => ({
+        operator: r.operator,
+        ns: r.ns,
+        pid: runningWith(stateDir, responderFiles(stateDir, r.operator)) ?? 0,
+        links: linksOf(r.spec),
+      })),
+      devices: devices.devices,
+      links: devices.links,
+      intervalMs: devices.responders[0]?.spec.intervalMs ?? 0,
+      uncertified: devices.uncertified,
+      keys,
+      elapsedMs: Date.now() - started,
+    };
   }
   if (responderPids(stateDir).length > 0) log("stopping the running responders first (the inventory, the certificates' devices or the options changed)");
   await stopResponders(stateDir);
@@ -240,7 +290,16 @@ async function start(options: DevicesOptions): Promise<StartResult> {
     running.push({ operator: r.operator, ns: r.ns, pid: child.pid, links: linksOf(r.spec) });
   }
   await waitStarted(running.map((r) => ({ ...r, files: responderFiles(stateDir, r.operator) })));
-  return { changed: true, responders: running, devices: devices.devices, links: devices.links, intervalMs: devices.responders[0]?.spec.intervalMs ?? 0, uncertified: devices.uncertified, keys, elapsedMs: Date.now() - started };
+  return {
+    changed: true,
+    responders: running,
+    devices: devices.devices,
+    links: devices.links,
+    intervalMs: devices.responders[0]?.spec.intervalMs ?? 0,
+    uncertified: devices.uncertified,
+    keys,
+    elapsedMs: Date.now() - started,
+  };
 }
 
 function linksOf(spec: ResponderSpec): number {
@@ -262,7 +321,9 @@ async function waitStarted(running: readonly { operator: string; pid: number; fi
     const text = existsSync(r.files.log) ? readFileSync(r.files.log, "utf8").trim().split("\n").slice(-3).join(" | ") : "no log";
     return `${r.operator} (pid ${r.pid}${alive(r.pid) ? "" : ", exited"}): ${text}`;
   });
-  throw new ToolError(`${missing.length} device responders did not start: ${tails.join("; ")}`, { hint: `see ${missing[0]?.files.log ?? "devices/run/<operator>.log"}` });
+  throw new ToolError(`${missing.length} device responders did not start: ${tails.join("; ")}`, {
+    hint: `see ${missing[0]?.files.log ?? "devices/run/<operator>.log"}`,
+  });
 }
 
 /**
@@ -270,7 +331,10 @@ async function waitStarted(running: readonly { operator: string; pid: number; fi
  * stay (rehearsal down removes them). Under the state directory's lock, like
  * `start`: a drill's failover times must not lose their devices half-way.
  */
-export async function stopDevices(options: { readonly stateDir: string; readonly log?: (line: string) => void }): Promise<{ readonly stopped: number; readonly leftovers: readonly string[] }> {
+export async function stopDevices(options: {
+  readonly stateDir: string;
+  readonly log?: (line: string) => void;
+}): Promise<{ readonly stopped: number; readonly leftovers: readonly string[] }> {
   return withRehearsalLock(options.stateDir, "amadegi rehearsal devices stop", options.log, () => stopResponders(options.stateDir));
 }
 
@@ -311,7 +375,14 @@ export function devicesStatus(stateDir: string): DevicesStatus {
     const counts: Record<LinkStatus["state"], number> = { pending: 0, ok: 0, failing: 0, "no-certificate": 0 };
     for (const l of read?.links ?? []) counts[l.state] += 1;
     links.push(...(read?.links ?? []));
-    operators.push({ operator, ...(pid === undefined ? {} : { pid }), running: pid !== undefined, ...(read === undefined ? {} : { header: read.header }), links: read?.links.length ?? 0, counts });
+    operators.push({
+      operator,
+      ...(pid === undefined ? {} : { pid }),
+      running: pid !== undefined,
+      ...(read === undefined ? {} : { header: read.header }),
+      links: read?.links.length ?? 0,
+      counts,
+    });
   }
   return { running: operators.length > 0 && operators.every((o) => o.running), operators, links };
 }
@@ -319,7 +390,10 @@ export function devicesStatus(stateDir: string): DevicesStatus {
 /** Operators that have a responder spec in `dir` (`<operator>.json`). */
 function readdirJson(dir: string): string[] {
   try {
-    return readdirSync(dir).filter((name) => name.endsWith(".json")).map((name) => name.slice(0, -".json".length)).sort();
+    return readdirSync(dir)
+      .filter((name) => name.endsWith(".json"))
+      .map((name) => name.slice(0, -".json".length))
+      .sort();
   } catch {
     return [];
   }

@@ -54,7 +54,8 @@ export async function ensureKey(file: string, comment: string): Promise<string> 
   if (!existsSync(file) || !existsSync(`${file}.pub`)) {
     await mkdir(join(file, ".."), { recursive: true, mode: 0o700 });
     const result = await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
-    if (result.code !== 0) throw new ToolError(`ssh-keygen for ${file} failed: ${(result.error ?? result.stderr).trim()}`, { hint: "install openssh-client (amadegi doctor)" });
+    if (result.code !== 0)
+      throw new ToolError(`ssh-keygen for ${file} failed: ${(result.error ?? result.stderr).trim()}`, { hint: "install openssh-client (amadegi doctor)" });
   }
   return (await readFile(`${file}.pub`, "utf8")).trim().split(/\s+/).slice(0, 2).join(" ");
 }
@@ -62,7 +63,9 @@ export async function ensureKey(file: string, comment: string): Promise<string> 
 /** Whether a local account exists: sshd refuses logins of users this machine does not have. */
 export function localUserExists(user: string): boolean {
   try {
-    return readFileSync("/etc/passwd", "utf8").split("\n").some((line) => line.startsWith(`${user}:`));
+    return readFileSync("/etc/passwd", "utf8")
+      .split("\n")
+      .some((line) => line.startsWith(`${user}:`));
   } catch {
     return false;
   }

@@ -30,7 +30,8 @@ export function rehearsalStackSettings(template: string, stateDir: string, prefi
   ];
   let text = template;
   for (const [from, to] of lines) {
-    if (!text.includes(from)) throw new Error(`the rehearsal stack settings have no line "${from}" to point at ${stateDir}: restore it in stacks/Pulumi.rehearsal.yaml`);
+    if (!text.includes(from))
+      throw new Error(`the rehearsal stack settings have no line "${from}" to point at ${stateDir}: restore it in stacks/Pulumi.rehearsal.yaml`);
     text = text.replace(from, to);
   }
   return text;
@@ -55,7 +56,8 @@ export interface RehearsalStackOptions {
 export async function writeRehearsalStack(options: RehearsalStackOptions): Promise<string> {
   let settings = rehearsalStackSettings(await readFile(join(repoRoot, "stacks", "Pulumi.rehearsal.yaml"), "utf8"), options.stateDir, options.prefix);
   if (options.inventory !== undefined) {
-    if (!settings.includes("amadegi:inventory: inventory\n")) throw new Error("the rehearsal stack settings have no line \"amadegi:inventory: inventory\": restore it in stacks/Pulumi.rehearsal.yaml");
+    if (!settings.includes("amadegi:inventory: inventory\n"))
+      throw new Error('the rehearsal stack settings have no line "amadegi:inventory: inventory": restore it in stacks/Pulumi.rehearsal.yaml');
     settings = settings.replace("amadegi:inventory: inventory\n", `amadegi:inventory: ${options.inventory}\n`);
   }
   const file = join(options.stacksDir, `Pulumi.${options.stack}.yaml`);

@@ -124,7 +124,8 @@ export async function rehearsalStatus(plan: Plan, state: StateLayout): Promise<R
   const problems: string[] = [];
   if (damaged !== undefined) problems.push(damaged);
   if (marker === undefined) problems.push("no marker: the rehearsal is not up (amadegi rehearsal up)");
-  else if (!marker.complete) problems.push(`the marker says up did not finish (started ${marker.startedAt} by pid ${marker.upPid}): run rehearsal down, then up`);
+  else if (!marker.complete)
+    problems.push(`the marker says up did not finish (started ${marker.startedAt} by pid ${marker.upPid}): run rehearsal down, then up`);
   const matchesInventory = marker?.hash === plan.hash;
   if (marker !== undefined && !matchesInventory) problems.push("the inventory changed since rehearsal up: run rehearsal up again");
 
@@ -146,10 +147,23 @@ export async function rehearsalStatus(plan: Plan, state: StateLayout): Promise<R
   const open = present.includes(plan.core) ? await listeningIn(plan.core) : new Set<string>();
   const servers: ServerStatus[] = plan.servers.map((s) => {
     const p = supervised?.processes[s.id];
-    return { id: s.id, address: s.address, port: s.port, listening: open.has(`${s.address}:${s.port}`), ...(p?.pid === undefined ? {} : { pid: p.pid }), ...(p === undefined ? {} : { restarts: p.restarts }) };
+    return {
+      id: s.id,
+      address: s.address,
+      port: s.port,
+      listening: open.has(`${s.address}:${s.port}`),
+      ...(p?.pid === undefined ? {} : { pid: p.pid }),
+      ...(p === undefined ? {} : { restarts: p.restarts }),
+    };
   });
   const deaf = servers.filter((s) => !s.listening);
-  if (deaf.length > 0) problems.push(`${deaf.length} servers' sshd do not listen: ${deaf.slice(0, 5).map((s) => s.id).join(", ")}${deaf.length > 5 ? "…" : ""}`);
+  if (deaf.length > 0)
+    problems.push(
+      `${deaf.length} servers' sshd do not listen: ${deaf
+        .slice(0, 5)
+        .map((s) => s.id)
+        .join(", ")}${deaf.length > 5 ? "…" : ""}`,
+    );
   const pins = existsSync(state.pins);
   if (marker?.complete === true && !pins) problems.push(`the pins overlay ${state.pins} is missing`);
   const exists = marker !== undefined || present.length > 0;
@@ -157,7 +171,17 @@ export async function rehearsalStatus(plan: Plan, state: StateLayout): Promise<R
     exists,
     whole: exists && problems.length === 0,
     matchesInventory,
-    ...(marker === undefined ? {} : { marker: { complete: marker.complete, startedAt: marker.startedAt, ...(marker.finishedAt === undefined ? {} : { finishedAt: marker.finishedAt }), steps: marker.steps.length, hash: marker.hash } }),
+    ...(marker === undefined
+      ? {}
+      : {
+          marker: {
+            complete: marker.complete,
+            startedAt: marker.startedAt,
+            ...(marker.finishedAt === undefined ? {} : { finishedAt: marker.finishedAt }),
+            steps: marker.steps.length,
+            hash: marker.hash,
+          },
+        }),
     planHash: plan.hash,
     namespaces,
     strayNamespaces,

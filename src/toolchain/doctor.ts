@@ -75,7 +75,15 @@ export async function inspectTool(spec: ToolSpec, env: Record<string, string>): 
   const versionOutput = printed.split("\n")[0] ?? "";
   const version = printed.match(spec.versionPattern)?.[1];
   if (version === undefined) {
-    return { ...base, path, sha256, ...withBuild, versionOutput, ok: false, problem: `printed no version for \`${spec.binary} ${spec.versionArgs.join(" ")}\`` };
+    return {
+      ...base,
+      path,
+      sha256,
+      ...withBuild,
+      versionOutput,
+      ok: false,
+      problem: `printed no version for \`${spec.binary} ${spec.versionArgs.join(" ")}\``,
+    };
   }
   const ok = spec.expect === undefined || spec.expect(version);
   const problem = ok ? {} : { problem: `version ${version}, expected ${spec.expected ?? "another"}: run scripts/setup` };
@@ -139,7 +147,10 @@ export async function runDoctor(env: NodeJS.ProcessEnv = process.env): Promise<D
   const tools = await Promise.all(toolCatalog.map((spec) => inspectTool(spec, engine)));
   const nodeOnPath = await which("node", engine.PATH);
   const nodeTool = tools.find((t) => t.name === "node");
-  const previewNode = nodeOnPath === undefined ? {} : { path: nodeOnPath, realpath: await resolveLink(nodeOnPath), ...(nodeTool?.version === undefined ? {} : { version: nodeTool.version }) };
+  const previewNode =
+    nodeOnPath === undefined
+      ? {}
+      : { path: nodeOnPath, realpath: await resolveLink(nodeOnPath), ...(nodeTool?.version === undefined ? {} : { version: nodeTool.version }) };
   const [netns, stray, backend] = await Promise.all([netnsCapability(), strayDaemons(), backendReport(engine.PULUMI_BACKEND_URL ?? "")]);
   const optional = new Set(toolCatalog.filter((t) => t.optional !== undefined).map((t) => t.name));
   const missing = tools.filter((t) => !t.ok && !optional.has(t.name)).map((t) => t.name);

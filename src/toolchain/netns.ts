@@ -23,7 +23,10 @@ export async function ip(args: readonly string[], options: { ns?: string; input?
 
 /** Run argv inside a namespace (`ip netns exec NS argv…`), never throwing: a failure is a result. */
 export function execIn(ns: string, argv: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
-  return run("ip", ["netns", "exec", ns, ...argv], { timeoutMs: options.timeoutMs ?? 60_000, ...(options.input === undefined ? {} : { input: options.input }) });
+  return run("ip", ["netns", "exec", ns, ...argv], {
+    timeoutMs: options.timeoutMs ?? 60_000,
+    ...(options.input === undefined ? {} : { input: options.input }),
+  });
 }
 
 /** Names of the namespaces that exist now. */
@@ -43,7 +46,10 @@ export function netnsExists(name: string): boolean {
 export async function netnsPids(name: string): Promise<number[]> {
   const result = await run("ip", ["netns", "pids", name]);
   if (result.code !== 0) return [];
-  return result.stdout.split("\n").filter((l) => /^\d+$/.test(l.trim())).map(Number);
+  return result.stdout
+    .split("\n")
+    .filter((l) => /^\d+$/.test(l.trim()))
+    .map(Number);
 }
 
 /** Whether this process already runs inside namespace `name` (same namespace inode). */

@@ -172,7 +172,16 @@ const EXCEPTIONS: readonly Exception[] = [
   {
     target: "src/model/types.ts",
     why: "index.ts re-exports these types (export type *); these imports predate it",
-    from: ["src/provision/program.ts", "src/provision/server.ts", "src/rehearsal/devices.ts", "src/rehearsal/drill/run.ts", "src/rehearsal/drill/scenarios.ts", "src/rehearsal/drill/scope.ts", "src/rehearsal/plan.ts", "src/rehearsal/responders.ts"],
+    from: [
+      "src/provision/program.ts",
+      "src/provision/server.ts",
+      "src/rehearsal/devices.ts",
+      "src/rehearsal/drill/run.ts",
+      "src/rehearsal/drill/scenarios.ts",
+      "src/rehearsal/drill/scope.ts",
+      "src/rehearsal/plan.ts",
+      "src/rehearsal/responders.ts",
+    ],
   },
   {
     target: "src/model/render/types.ts",
@@ -231,13 +240,20 @@ const EXCEPTIONS: readonly Exception[] = [
   },
   {
     target: "src/model/suggest.ts",
-    why: "\"did you mean\" for names in the check catalog and targets",
+    why: '"did you mean" for names in the check catalog and targets',
     from: ["src/probe/catalog/condition.ts", "src/probe/catalog/load.ts", "src/probe/targets.ts"],
   },
   {
     target: "src/model/sshkey.ts",
     why: "SSH public keys parsed field by field (RFC 4253/5656/8709) for the probes and the sign-off; not part of the inventory's contract",
-    from: ["src/probe/catalog/evaluate.ts", "src/probe/probes/checkin-record.ts", "src/probe/probes/checkin.ts", "src/probe/probes/ssh.ts", "src/probe/probes/sshexec.ts", "src/readiness/signoff.ts"],
+    from: [
+      "src/probe/catalog/evaluate.ts",
+      "src/probe/probes/checkin-record.ts",
+      "src/probe/probes/checkin.ts",
+      "src/probe/probes/ssh.ts",
+      "src/probe/probes/sshexec.ts",
+      "src/readiness/signoff.ts",
+    ],
   },
   {
     target: "src/model/net.ts",
@@ -284,7 +300,10 @@ function against(found: readonly string[], exceptions: readonly Exception[]): { 
 
 async function sourceGraph(): Promise<{ graph: Graph; problems: string[] }> {
   const entries = await readdir(join(repoRoot, "src"), { withFileTypes: true, recursive: true });
-  const files = entries.filter((e) => e.isFile() && e.name.endsWith(".ts")).map((e) => relative(repoRoot, join(e.parentPath, e.name))).sort();
+  const files = entries
+    .filter((e) => e.isFile() && e.name.endsWith(".ts"))
+    .map((e) => relative(repoRoot, join(e.parentPath, e.name)))
+    .sort();
   const sources = new Map(await Promise.all(files.map(async (f) => [f, await readFile(join(repoRoot, f), "utf8")] as const)));
   return graphOf(sources, (path) => existsSync(join(repoRoot, path)));
 }
@@ -313,7 +332,10 @@ describe("imports in src/", async () => {
   it("list exceptions that are bypasses, each with a reason", () => {
     for (const e of EXCEPTIONS) {
       expect(e.why.length, e.target).toBeGreaterThan(20);
-      expect(Object.entries(ENTRY_POINTS).some(([folder, entries]) => e.target.startsWith(folder) && !entries.includes(e.target)), e.target).toBe(true);
+      expect(
+        Object.entries(ENTRY_POINTS).some(([folder, entries]) => e.target.startsWith(folder) && !entries.includes(e.target)),
+        e.target,
+      ).toBe(true);
     }
   });
 });
@@ -356,7 +378,10 @@ describe("the checker (so a pass means something)", () => {
   });
 
   it("names an import of no file, and an import() it cannot follow", () => {
-    const { problems } = graphOf(new Map([["src/a.ts", 'import { b } from "./b.ts";\nimport data from "./data.json";\nconst c = await import(`./${name}.ts`);']]), (path) => path === "src/data.json");
+    const { problems } = graphOf(
+      new Map([["src/a.ts", 'import { b } from "./b.ts";\nimport data from "./data.json";\nconst c = await import(`./${name}.ts`);']]),
+      (path) => path === "src/data.json",
+    );
     expect(problems).toEqual(["src/a.ts imports ./b.ts: no such file", "src/a.ts: import() of an expression, which no checker can follow"]);
   });
 
@@ -368,10 +393,12 @@ describe("the checker (so a pass means something)", () => {
       ["src/model/load.ts", ["src/model/render/types.ts"]],
     ]);
     const found = bypasses(graph);
-    expect(found).toEqual(["src/probe/facts.ts → src/model/pins.ts", "src/probe/facts.ts → src/model/render/types.ts", "src/readiness/gate.ts → src/readiness/drift/latest.ts"]);
-    const listed: Exception[] = [
-      { target: "src/model/pins.ts", why: "stack state", from: ["src/probe/facts.ts", "src/probe/gone.ts"] },
-    ];
+    expect(found).toEqual([
+      "src/probe/facts.ts → src/model/pins.ts",
+      "src/probe/facts.ts → src/model/render/types.ts",
+      "src/readiness/gate.ts → src/readiness/drift/latest.ts",
+    ]);
+    const listed: Exception[] = [{ target: "src/model/pins.ts", why: "stack state", from: ["src/probe/facts.ts", "src/probe/gone.ts"] }];
     expect(against(found, listed)).toEqual({
       unlisted: ["src/probe/facts.ts → src/model/render/types.ts", "src/readiness/gate.ts → src/readiness/drift/latest.ts"],
       stale: ["src/probe/gone.ts → src/model/pins.ts"],

@@ -66,7 +66,9 @@ async function decidingPaths(): Promise<string[]> {
   expect(tracked.code).toBe(0);
   // A file added later under a deciding directory is the committee's too.
   const added = DECIDING_FILES.filter((f) => f.endsWith("/")).map((f) => `${f}added-later.yaml`);
-  return [...new Set([...DECIDING_FILES.filter((f) => !f.endsWith("/")), ...tracked.stdout.split("\n").filter((l) => l !== ""), ...added, ".github/CODEOWNERS"])];
+  return [
+    ...new Set([...DECIDING_FILES.filter((f) => !f.endsWith("/")), ...tracked.stdout.split("\n").filter((l) => l !== ""), ...added, ".github/CODEOWNERS"]),
+  ];
 }
 
 describe("CODEOWNERS", () => {
@@ -84,10 +86,22 @@ describe("CODEOWNERS", () => {
   });
 
   it.each([
-    ["a later line that takes a deciding file over", "/governance/ @c\n/inventory/election.yaml @c\n/checks/ @c\n/inventory/ @editors\n", ["inventory/election.yaml: @editors"]],
-    ["a deciding file shared with another team", "/governance/ @c\n/inventory/election.yaml @c @editors\n/checks/ @c\n", ["inventory/election.yaml: @c @editors"]],
+    [
+      "a later line that takes a deciding file over",
+      "/governance/ @c\n/inventory/election.yaml @c\n/checks/ @c\n/inventory/ @editors\n",
+      ["inventory/election.yaml: @editors"],
+    ],
+    [
+      "a deciding file shared with another team",
+      "/governance/ @c\n/inventory/election.yaml @c @editors\n/checks/ @c\n",
+      ["inventory/election.yaml: @c @editors"],
+    ],
     ["a deciding file with no line", "/governance/ @c\n/checks/ @c\n", ["inventory/election.yaml: no owner"]],
-    ["an unanchored pattern taking everything YAML over", "/governance/ @c\n/inventory/election.yaml @c\n/checks/ @c\n*.yaml @editors\n", ["governance/committee.yaml: @editors", "inventory/election.yaml: @editors", "checks/links.yaml: @editors"]],
+    [
+      "an unanchored pattern taking everything YAML over",
+      "/governance/ @c\n/inventory/election.yaml @c\n/checks/ @c\n*.yaml @editors\n",
+      ["governance/committee.yaml: @editors", "inventory/election.yaml: @editors", "checks/links.yaml: @editors"],
+    ],
     ["a directory pattern without its leading slash", "governance/ @c\ninventory/election.yaml @c\nchecks/**/*.yaml @c\n", []],
   ])("finds %s", (_name, text, expected) => {
     expect(offenders(text, ["governance/committee.yaml", "inventory/election.yaml", "checks/links.yaml"], "@c")).toEqual(expected);

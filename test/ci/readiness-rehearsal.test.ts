@@ -99,7 +99,9 @@ function stepEnv(wf: Workflow, job: Job, workspace: string): NodeJS.ProcessEnv {
     AMADEGI_STATE_DIR: join(workspace, ".amadegi"),
     // The runner's Pulumi environment (what a team provides on amadegi-central): the backend the
     // stack was provisioned with and its passphrase. drift reads the stack's outputs there.
-    ...(sandbox === undefined ? {} : { PULUMI_BACKEND_URL: `file://${join(sandbox.dir, "pulumi")}`, PULUMI_CONFIG_PASSPHRASE_FILE: sandbox.env.PULUMI_CONFIG_PASSPHRASE_FILE }),
+    ...(sandbox === undefined
+      ? {}
+      : { PULUMI_BACKEND_URL: `file://${join(sandbox.dir, "pulumi")}`, PULUMI_CONFIG_PASSPHRASE_FILE: sandbox.env.PULUMI_CONFIG_PASSPHRASE_FILE }),
     GITHUB_STEP_SUMMARY: summaryFile,
     // `npx amadegi` is the workspace's own bin (package.json); never fetch a package.
     npm_config_yes: "false",
@@ -144,7 +146,10 @@ async function checkout(dir: string): Promise<void> {
 
 /** A `path:` of upload-artifact: one or more lines. */
 function paths(value: unknown): string[] {
-  return String(value).split("\n").map((p) => p.trim()).filter((p) => p !== "");
+  return String(value)
+    .split("\n")
+    .map((p) => p.trim())
+    .filter((p) => p !== "");
 }
 
 /** The `uses:` steps, done as the actions would do them, with files. */
@@ -214,7 +219,12 @@ async function runJob(wf: Workflow, job: Job, matrix: Record<string, string>, wo
 
 /** The result keys of a results file (its target lines). */
 function resultKeys(file: string): string[] {
-  return readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as { key?: string }).flatMap((r) => (r.key === undefined ? [] : [r.key])).sort();
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l) as { key?: string })
+    .flatMap((r) => (r.key === undefined ? [] : [r.key]))
+    .sort();
 }
 
 interface GateJson {
@@ -242,119 +252,125 @@ function verdictOf(ran: Ran): { exit: number | null; milestone: string; verdict:
   };
 }
 
-describe.skipIf(skipped !== undefined)(`readiness workflow lines run in the rehearsal: two shards merged = one unsharded campaign${skipped === undefined ? "" : ` (skipped: ${skipped}; needs root and network namespaces, CI runs it)`}`, () => {
-  let wf: Workflow;
-  let shards: Record<string, string>[] = [];
-  let deadline = "";
+describe.skipIf(skipped !== undefined)(
+  `readiness workflow lines run in the rehearsal: two shards merged = one unsharded campaign${skipped === undefined ? "" : ` (skipped: ${skipped}; needs root and network namespaces, CI runs it)`}`,
+  () => {
+    let wf: Workflow;
+    let shards: Record<string, string>[] = [];
+    let deadline = "";
 
-  beforeAll(async () => {
-    wf = load(await readFile(join(repoRoot, ".github", "workflows", "readiness.yml"), "utf8")) as Workflow;
-    root = await mkdtemp(join(tmpdir(), "amadegi-readiness-rehearsal-"));
-    state = join(root, "state");
-    template = join(root, "checkout");
-    artifacts = join(root, "artifacts");
-    summaryFile = join(root, "step-summary.md");
-    await mkdir(artifacts);
-    await writeFile(summaryFile, "");
-    // The repository as a checkout holds it: the inventory (the sample), the
-    // catalog, the committee, package.json (npx amadegi finds its bin there).
-    // Copied once, so that edits to inventory/ by others never change a run half-way.
-    for (const dir of ["inventory", "checks", "governance"]) await cp(join(repoRoot, dir), join(template, dir), { recursive: true });
-    await copyFile(join(repoRoot, "package.json"), join(template, "package.json"));
-    await symlink(join(repoRoot, "bin"), join(template, "bin"));
-    // The rehearsal stack, pointed at this test's rehearsal (its probing
-    // namespace and its pins overlay), as test/rehearsal does.
+    beforeAll(async () => {
+      wf = load(await readFile(join(repoRoot, ".github", "workflows", "readiness.yml"), "utf8")) as Workflow;
+      root = await mkdtemp(join(tmpdir(), "amadegi-readiness-rehearsal-"));
+      state = join(root, "state");
+      template = join(root, "checkout");
+      artifacts = join(root, "artifacts");
+      summaryFile = join(root, "step-summary.md");
+      await mkdir(artifacts);
+      await writeFile(summaryFile, "");
+      // The repository as a checkout holds it: the inventory (the sample), the
+      // catalog, the committee, package.json (npx amadegi finds its bin there).
+      // Copied once, so that edits to inventory/ by others never change a run half-way.
+      for (const dir of ["inventory", "checks", "governance"]) await cp(join(repoRoot, dir), join(template, dir), { recursive: true });
+      await copyFile(join(repoRoot, "package.json"), join(template, "package.json"));
+      await symlink(join(repoRoot, "bin"), join(template, "bin"));
+      // The rehearsal stack, pointed at this test's rehearsal (its probing
+      // namespace and its pins overlay), as test/rehearsal does.
 
-    // The shards: the matrix entries whose selection covers the sample's provinces, and the central one.
-    const loaded = await loadInventory(join(template, "inventory"));
-    const provinces = new Set((loaded.inventory?.districts ?? []).map((d) => d.province));
-    expect([...provinces]).toEqual(["tehran"]);
-    shards = (wf.jobs.shard?.strategy?.matrix?.include ?? []).filter((m) =>
-      parseSelectTerms(m.select ?? "").some((t) => !t.negated && ((t.key === "province" && [...t.values].some((v) => provinces.has(v))) || (t.key === "server" && t.any))),
-    );
-    expect(shards.map((m) => m.select)).toEqual(["server=*", "province=tehran"]);
-    // The campaign's deadline, as the shard line says it (the campaign ends when every target is settled, well before).
-    deadline = /--deadline (\S+)/.exec(wf.jobs.shard?.steps.find((s) => s.run?.includes("amadegi check") === true)?.run ?? "")?.[1] ?? "";
-    expect(deadline).toMatch(/^\d+[smh]$/);
+      // The shards: the matrix entries whose selection covers the sample's provinces, and the central one.
+      const loaded = await loadInventory(join(template, "inventory"));
+      const provinces = new Set((loaded.inventory?.districts ?? []).map((d) => d.province));
+      expect([...provinces]).toEqual(["tehran"]);
+      shards = (wf.jobs.shard?.strategy?.matrix?.include ?? []).filter((m) =>
+        parseSelectTerms(m.select ?? "").some(
+          (t) => !t.negated && ((t.key === "province" && [...t.values].some((v) => provinces.has(v))) || (t.key === "server" && t.any)),
+        ),
+      );
+      expect(shards.map((m) => m.select)).toEqual(["server=*", "province=tehran"]);
+      // The campaign's deadline, as the shard line says it (the campaign ends when every target is settled, well before).
+      deadline = /--deadline (\S+)/.exec(wf.jobs.shard?.steps.find((s) => s.run?.includes("amadegi check") === true)?.run ?? "")?.[1] ?? "";
+      expect(deadline).toMatch(/^\d+[smh]$/);
 
-    const up = await rehearsalUp({ inventory: join(template, "inventory"), stateDir: state, prefix });
-    expect(up.status.problems).toEqual([]);
-    expect(up.status.whole).toBe(true);
-    // This test's stack stands in for the rehearsal's: the tracked settings pointed at this rehearsal,
-    // in the checkout (where the workflow's lines read them) and in the repository's stacks/ (where
-    // the engine reads them: Pulumi.yaml's stackConfigDir).
-    await writeRehearsalStack({ stacksDir: join(repoRoot, "stacks"), stack: STACK, stateDir: state, prefix });
-    await mkdir(join(template, "stacks"));
-    await copyFile(stackFile, join(template, "stacks", `Pulumi.${STACK}.yaml`));
-    // The central systems, provisioned by the stack for real (a sandbox backend of this test's own).
-    sandbox = await throwawayEnv();
-    const provisioned = await shell(`node bin/amadegi.js up --stack ${STACK}`, repoRoot, sandbox.env);
-    expect(provisioned.code, provisioned.stderr).toBe(0);
-  }, 400_000);
+      const up = await rehearsalUp({ inventory: join(template, "inventory"), stateDir: state, prefix });
+      expect(up.status.problems).toEqual([]);
+      expect(up.status.whole).toBe(true);
+      // This test's stack stands in for the rehearsal's: the tracked settings pointed at this rehearsal,
+      // in the checkout (where the workflow's lines read them) and in the repository's stacks/ (where
+      // the engine reads them: Pulumi.yaml's stackConfigDir).
+      await writeRehearsalStack({ stacksDir: join(repoRoot, "stacks"), stack: STACK, stateDir: state, prefix });
+      await mkdir(join(template, "stacks"));
+      await copyFile(stackFile, join(template, "stacks", `Pulumi.${STACK}.yaml`));
+      // The central systems, provisioned by the stack for real (a sandbox backend of this test's own).
+      sandbox = await throwawayEnv();
+      const provisioned = await shell(`node bin/amadegi.js up --stack ${STACK}`, repoRoot, sandbox.env);
+      expect(provisioned.code, provisioned.stderr).toBe(0);
+    }, 400_000);
 
-  afterAll(async () => {
-    await rm(stackFile, { force: true });
-    await sandbox?.cleanup();
-    if (state !== "") {
-      const down = await rehearsalDown({ stateDir: state, prefix }).catch((error: unknown) => ({ leftovers: [String(error)] }));
-      expect(down.leftovers).toEqual([]);
-      expect(listNetns().filter(names.owns)).toEqual([]);
-    }
-    if (root !== "") await rm(root, { recursive: true, force: true });
-  }, 60_000);
+    afterAll(async () => {
+      await rm(stackFile, { force: true });
+      await sandbox?.cleanup();
+      if (state !== "") {
+        const down = await rehearsalDown({ stateDir: state, prefix }).catch((error: unknown) => ({ leftovers: [String(error)] }));
+        expect(down.leftovers).toEqual([]);
+        expect(listNetns().filter(names.owns)).toEqual([]);
+      }
+      if (root !== "") await rm(root, { recursive: true, force: true });
+    }, 60_000);
 
-  let merged: Ran | undefined;
-  let mergedKeys: string[] = [];
+    let merged: Ran | undefined;
+    let mergedKeys: string[] = [];
 
-  it("the shard jobs' lines, then the aggregate's (merge, report, publish, gate), run as the workflow runs them", async () => {
-    const shardJob = wf.jobs.shard;
-    const aggregate = wf.jobs.aggregate;
-    if (shardJob === undefined || aggregate === undefined) throw new Error("readiness.yml has no shard or aggregate job");
-    for (const matrix of shards) {
-      const workspace = join(root, `shard-${matrix.shard}`);
-      const ran = await runJob(wf, shardJob, matrix, workspace);
-      expect(ran.map((r) => r.line.split(" ")[2])).toEqual(["check"]);
-      // Ready (0) or not ready (1); never could not run (2), which would also mean an invalid campaign.
-      expect([0, 1], `${ran[0]?.line}\n${ran[0]?.stdout}\n${ran[0]?.stderr}`).toContain(ran[0]?.code);
-    }
-    expect(readdirSync(artifacts).sort()).toEqual(shards.map((m) => `results-${m.shard}`).sort());
+    it("the shard jobs' lines, then the aggregate's (merge, report, publish, gate), run as the workflow runs them", async () => {
+      const shardJob = wf.jobs.shard;
+      const aggregate = wf.jobs.aggregate;
+      if (shardJob === undefined || aggregate === undefined) throw new Error("readiness.yml has no shard or aggregate job");
+      for (const matrix of shards) {
+        const workspace = join(root, `shard-${matrix.shard}`);
+        const ran = await runJob(wf, shardJob, matrix, workspace);
+        expect(ran.map((r) => r.line.split(" ")[2])).toEqual(["check"]);
+        // Ready (0) or not ready (1); never could not run (2), which would also mean an invalid campaign.
+        expect([0, 1], `${ran[0]?.line}\n${ran[0]?.stdout}\n${ran[0]?.stderr}`).toContain(ran[0]?.code);
+      }
+      expect(readdirSync(artifacts).sort()).toEqual(shards.map((m) => `results-${m.shard}`).sort());
 
-    const workspace = join(root, "aggregate");
-    // The gate's date pinned and its verdict as JSON: appended after the workflow's own words.
-    const ran = await runJob(wf, aggregate, {}, workspace, { gate: `--date ${GATE_DATE} --json` });
-    const by = Object.fromEntries(ran.map((r) => [r.line.split(" ")[2] ?? "", r]));
-    expect(Object.keys(by)).toEqual(["merge", "drift", "report", "publish", "gate"]);
-    // drift read the stack's outputs, asked every server over SSH inside the rehearsal, and left its report where the gate reads it.
-    expect([0, 1], `${by.drift?.line}\n${by.drift?.stdout}\n${by.drift?.stderr}`).toContain(by.drift?.code);
-    const drift = JSON.parse(readFileSync(join(workspace, ".amadegi", "drift", `${STACK}.json`), "utf8")) as { stack: string; items: { kind: string }[] };
-    expect(drift.stack).toBe(STACK);
-    expect(drift.items.filter((i) => i.kind === "unreachable" || i.kind === "not-provisioned")).toEqual([]);
-    // merge proves coverage: every station and server of the sample exactly once, no overlap.
-    expect(by.merge?.code, `${by.merge?.line}\n${by.merge?.stderr}`).toBe(0);
-    expect(by.merge?.stdout).toContain(`merged ${shards.length} shards`);
-    // report exits with the gate's code of today's milestone (in the rehearsal: 2, see the verdict below); what counts here is that it wrote its files.
-    expect(by.report?.stdout, `${by.report?.line}\n${by.report?.stderr}`).toMatch(/wrote report\/report\.html .*report\/summary\.md, report\/junit\.xml/);
-    expect(by.publish?.code, `${by.publish?.line}\n${by.publish?.stderr}`).toBe(0);
-    expect(readFileSync(summaryFile, "utf8")).toBe(readFileSync(join(workspace, "report", "summary.md"), "utf8").replace(/\n?$/, "\n"));
-    for (const file of ["report/report.html", "report/junit.xml", "results/merged.jsonl"]) expect(existsSync(join(artifacts, "readiness-report", file)), file).toBe(true);
-    merged = by.gate;
-    mergedKeys = resultKeys(join(workspace, "results", "merged.jsonl"));
-    expect(mergedKeys.length).toBeGreaterThan(0);
-  }, 600_000);
+      const workspace = join(root, "aggregate");
+      // The gate's date pinned and its verdict as JSON: appended after the workflow's own words.
+      const ran = await runJob(wf, aggregate, {}, workspace, { gate: `--date ${GATE_DATE} --json` });
+      const by = Object.fromEntries(ran.map((r) => [r.line.split(" ")[2] ?? "", r]));
+      expect(Object.keys(by)).toEqual(["merge", "drift", "report", "publish", "gate"]);
+      // drift read the stack's outputs, asked every server over SSH inside the rehearsal, and left its report where the gate reads it.
+      expect([0, 1], `${by.drift?.line}\n${by.drift?.stdout}\n${by.drift?.stderr}`).toContain(by.drift?.code);
+      const drift = JSON.parse(readFileSync(join(workspace, ".amadegi", "drift", `${STACK}.json`), "utf8")) as { stack: string; items: { kind: string }[] };
+      expect(drift.stack).toBe(STACK);
+      expect(drift.items.filter((i) => i.kind === "unreachable" || i.kind === "not-provisioned")).toEqual([]);
+      // merge proves coverage: every station and server of the sample exactly once, no overlap.
+      expect(by.merge?.code, `${by.merge?.line}\n${by.merge?.stderr}`).toBe(0);
+      expect(by.merge?.stdout).toContain(`merged ${shards.length} shards`);
+      // report exits with the gate's code of today's milestone (in the rehearsal: 2, see the verdict below); what counts here is that it wrote its files.
+      expect(by.report?.stdout, `${by.report?.line}\n${by.report?.stderr}`).toMatch(/wrote report\/report\.html .*report\/summary\.md, report\/junit\.xml/);
+      expect(by.publish?.code, `${by.publish?.line}\n${by.publish?.stderr}`).toBe(0);
+      expect(readFileSync(summaryFile, "utf8")).toBe(readFileSync(join(workspace, "report", "summary.md"), "utf8").replace(/\n?$/, "\n"));
+      for (const file of ["report/report.html", "report/junit.xml", "results/merged.jsonl"])
+        expect(existsSync(join(artifacts, "readiness-report", file)), file).toBe(true);
+      merged = by.gate;
+      mergedKeys = resultKeys(join(workspace, "results", "merged.jsonl"));
+      expect(mergedKeys.length).toBeGreaterThan(0);
+    }, 600_000);
 
-  it("the merged verdict equals an unsharded campaign's, over the same results", async () => {
-    if (merged === undefined) throw new Error("the workflow's lines did not run");
-    const workspace = join(root, "unsharded");
-    await checkout(workspace);
-    const env = stepEnv(wf, wf.jobs.shard ?? { steps: [] }, workspace);
-    const check = await shell(`npx amadegi check --stack "$STACK" --deadline ${deadline} --out results/unsharded.jsonl --json`, workspace, env);
-    expect([0, 1], check.stderr).toContain(check.code);
-    expect((JSON.parse(check.stdout) as { valid: boolean }).valid).toBe(true);
-    const gate = await shell(`npx amadegi gate --results results/unsharded.jsonl --date ${GATE_DATE} --json`, workspace, env);
-    expect(resultKeys(join(workspace, "results", "unsharded.jsonl"))).toEqual(mergedKeys);
-    const unsharded = verdictOf(gate);
-    expect(unsharded.milestone).toBe("T-7");
-    expect(Object.keys(unsharded.criteria).sort()).toEqual(["dns-up", "gateways-up", "links-declared", "links-live", "links-ordered", "ntp-in-sync"]);
-    expect(verdictOf(merged)).toEqual(unsharded);
-  }, 600_000);
-});
+    it("the merged verdict equals an unsharded campaign's, over the same results", async () => {
+      if (merged === undefined) throw new Error("the workflow's lines did not run");
+      const workspace = join(root, "unsharded");
+      await checkout(workspace);
+      const env = stepEnv(wf, wf.jobs.shard ?? { steps: [] }, workspace);
+      const check = await shell(`npx amadegi check --stack "$STACK" --deadline ${deadline} --out results/unsharded.jsonl --json`, workspace, env);
+      expect([0, 1], check.stderr).toContain(check.code);
+      expect((JSON.parse(check.stdout) as { valid: boolean }).valid).toBe(true);
+      const gate = await shell(`npx amadegi gate --results results/unsharded.jsonl --date ${GATE_DATE} --json`, workspace, env);
+      expect(resultKeys(join(workspace, "results", "unsharded.jsonl"))).toEqual(mergedKeys);
+      const unsharded = verdictOf(gate);
+      expect(unsharded.milestone).toBe("T-7");
+      expect(Object.keys(unsharded.criteria).sort()).toEqual(["dns-up", "gateways-up", "links-declared", "links-live", "links-ordered", "ntp-in-sync"]);
+      expect(verdictOf(merged)).toEqual(unsharded);
+    }, 600_000);
+  },
+);

@@ -117,7 +117,9 @@ describe("readiness workflow", () => {
     const aggregate = jobs.aggregate;
     expect(aggregate?.if).toBe("always() && github.ref == 'refs/heads/main'");
     expect(aggregate?.needs).toBe("shard");
-    const commands = (aggregate?.steps ?? []).map((s) => (s.run === undefined ? undefined : amadegiArgs(s.run)?.[0])).filter((c): c is string => c !== undefined);
+    const commands = (aggregate?.steps ?? [])
+      .map((s) => (s.run === undefined ? undefined : amadegiArgs(s.run)?.[0]))
+      .filter((c): c is string => c !== undefined);
     expect(commands).toEqual(["merge", "drift", "report", "publish", "gate"]);
     for (const c of commands) {
       const io = { out: () => {}, err: () => {}, cwd: repoRoot, env: process.env };

@@ -71,7 +71,8 @@ function triggers(wf: Workflow): Map<string, Record<string, unknown> | null> {
   const on = wf.on;
   if (typeof on === "string") return new Map([[on, null]]);
   if (Array.isArray(on)) return new Map(on.map((e) => [String(e), null]));
-  if (on !== null && typeof on === "object") return new Map(Object.entries(on).map(([e, f]) => [e, f !== null && typeof f === "object" ? (f as Record<string, unknown>) : null]));
+  if (on !== null && typeof on === "object")
+    return new Map(Object.entries(on).map(([e, f]) => [e, f !== null && typeof f === "object" ? (f as Record<string, unknown>) : null]));
   return new Map();
 }
 
@@ -92,7 +93,13 @@ function runnerLabels(job: Job): string[][] {
   } else return [[job.uses === undefined ? "<no runs-on>" : `<reusable workflow ${job.uses}>`]];
   const matrix = job.strategy?.matrix ?? {};
   const include = Array.isArray(matrix.include) ? (matrix.include as Record<string, unknown>[]) : [];
-  const valuesOf = (key: string): string[] => [...list(Array.isArray(matrix[key]) ? matrix[key] : undefined), ...include.map((c) => c[key]).filter((v) => v !== undefined).map(String)];
+  const valuesOf = (key: string): string[] => [
+    ...list(Array.isArray(matrix[key]) ? matrix[key] : undefined),
+    ...include
+      .map((c) => c[key])
+      .filter((v) => v !== undefined)
+      .map(String),
+  ];
   const combos: string[][] = [labels];
   for (const [i, label] of labels.entries()) {
     const m = /^\$\{\{\s*matrix\.([\w-]+)\s*\}\}$/.exec(label);
@@ -119,19 +126,34 @@ const DATA_PATTERNS = new Set(["/inventory/", "/checks/"]);
 
 const isCheckout = (step: Step) => step.uses?.startsWith("actions/checkout@") === true;
 const isFalse = (v: unknown) => v === false || v === "false";
-const mainOnly = (filter: Record<string, unknown> | null) => filter !== null && JSON.stringify(list(filter.branches)) === '["main"]' && Object.keys(filter).every((k) => ["branches", "paths", "paths-ignore", "types"].includes(k));
+const mainOnly = (filter: Record<string, unknown> | null) =>
+  filter !== null &&
+  JSON.stringify(list(filter.branches)) === '["main"]' &&
+  Object.keys(filter).every((k) => ["branches", "paths", "paths-ignore", "types"].includes(k));
 
 /** The job's `if:` requires main: the guard is one of its `&&` terms, and there is no `||` around it. */
 function guarded(condition: unknown): boolean {
   if (typeof condition !== "string") return false;
   const expr = condition.trim().replace(/^\$\{\{([\s\S]*)\}\}$/, "$1");
   if (expr.includes("||")) return false;
-  return expr.split("&&").some((term) => term.trim().replace(/^\((.*)\)$/, "$1").trim() === MAIN_GUARD);
+  return expr.split("&&").some(
+    (term) =>
+      term
+        .trim()
+        .replace(/^\((.*)\)$/, "$1")
+        .trim() === MAIN_GUARD,
+  );
 }
 
 /** The directories a job checks the pull request out into (a checkout that names a ref or repository). */
 function dataDirs(job: Job): string[] {
-  return (job.steps ?? []).filter((s) => isCheckout(s) && (s.with?.ref !== undefined || s.with?.repository !== undefined)).map((s) => String(s.with?.path ?? "").replace(/^\.\//, "").replace(/\/+$/, ""));
+  return (job.steps ?? [])
+    .filter((s) => isCheckout(s) && (s.with?.ref !== undefined || s.with?.repository !== undefined))
+    .map((s) =>
+      String(s.with?.path ?? "")
+        .replace(/^\.\//, "")
+        .replace(/\/+$/, ""),
+    );
 }
 
 function violations(wf: Workflow): string[] {
@@ -159,7 +181,8 @@ function violations(wf: Workflow): string[] {
 
     // A pull request's code runs only where nothing is held: GitHub-hosted, fresh per job.
     if (events.some((e) => PR_TRIGGERS.includes(e))) {
-      for (const labels of runnerLabels(job)) if (!isHosted(labels)) out.push(`${id}: runs pull-request code on [${labels.join(", ")}], not a GitHub-hosted ubuntu-* runner`);
+      for (const labels of runnerLabels(job))
+        if (!isHosted(labels)) out.push(`${id}: runs pull-request code on [${labels.join(", ")}], not a GitHub-hosted ubuntu-* runner`);
       if (job.environment !== undefined) out.push(`${id}: a pull-request job uses an environment`);
       if (/secrets\.(?!GITHUB_TOKEN\b)/.test(JSON.stringify(job))) out.push(`${id}: a pull-request job reads a secret`);
     }
@@ -168,11 +191,19 @@ function violations(wf: Workflow): string[] {
     if (events.some((e) => DATA_TRIGGERS.includes(e))) {
       const dirs = dataDirs(job);
       for (const step of steps.filter((s) => isCheckout(s) && (s.with?.ref !== undefined || s.with?.repository !== undefined))) {
-        const path = String(step.with?.path ?? "").replace(/^\.\//, "").replace(/\/+$/, "");
-        if (path === "" || path === "." || path.startsWith("/") || path.split("/").includes("..")) out.push(`${id}: checks the pull request out into the workspace root (${JSON.stringify(step.with?.path ?? "")}); give it a path of its own`);
-        const patterns = String(step.with?.["sparse-checkout"] ?? "").split("\n").map((l) => l.trim()).filter((l) => l !== "");
-        if (patterns.length === 0 || !patterns.every((p) => DATA_PATTERNS.has(p))) out.push(`${id}: the pull request's checkout is not limited to /inventory/ and /checks/ (sparse-checkout: ${JSON.stringify(patterns)})`);
-        if (!isFalse(step.with?.["sparse-checkout-cone-mode"])) out.push(`${id}: the pull request's sparse checkout is in cone mode (it brings the root's files: package.json…)`);
+        const path = String(step.with?.path ?? "")
+          .replace(/^\.\//, "")
+          .replace(/\/+$/, "");
+        if (path === "" || path === "." || path.startsWith("/") || path.split("/").includes(".."))
+          out.push(`${id}: checks the pull request out into the workspace root (${JSON.stringify(step.with?.path ?? "")}); give it a path of its own`);
+        const patterns = String(step.with?.["sparse-checkout"] ?? "")
+          .split("\n")
+          .map((l) => l.trim())
+          .filter((l) => l !== "");
+        if (patterns.length === 0 || !patterns.every((p) => DATA_PATTERNS.has(p)))
+          out.push(`${id}: the pull request's checkout is not limited to /inventory/ and /checks/ (sparse-checkout: ${JSON.stringify(patterns)})`);
+        if (!isFalse(step.with?.["sparse-checkout-cone-mode"]))
+          out.push(`${id}: the pull request's sparse checkout is in cone mode (it brings the root's files: package.json…)`);
       }
       for (const dir of dirs.filter((d) => d !== "" && d !== ".")) {
         const mention = new RegExp(`(^|[^\\w.-])(\\./)?${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![\\w.-])`);
@@ -184,7 +215,9 @@ function violations(wf: Workflow): string[] {
           if (step.uses?.startsWith(".") === true && mention.test(step.uses)) out.push(`${id}: uses an action from the pull request's ${dir}/`);
           const rest = (step.run ?? "").replace(allowed, (all: string, option: string, _dot: unknown, sub: string) => (option === sub ? "" : all));
           for (const m of rest.matchAll(new RegExp(`${mention.source}[^\\s"']*`, "g"))) {
-            out.push(`${id}: a run: step touches the pull request's ${dir}/ other than as --inventory ${dir}/inventory or --checks ${dir}/checks (at "${m[0].trim()}")`);
+            out.push(
+              `${id}: a run: step touches the pull request's ${dir}/ other than as --inventory ${dir}/inventory or --checks ${dir}/checks (at "${m[0].trim()}")`,
+            );
           }
           for (const value of [...Object.values(step.env ?? {}), ...Object.values(step.with ?? {})]) {
             if (!isCheckout(step) && mention.test(String(value))) out.push(`${id}: a step's env:/with: names the pull request's ${dir}/`);
@@ -197,15 +230,20 @@ function violations(wf: Workflow): string[] {
     if (onProduction(job)) {
       for (const [event, filter] of on) {
         const ok = event === "schedule" || event === "workflow_dispatch" || ((event === "push" || event === "pull_request_target") && mainOnly(filter));
-        if (!ok) out.push(`${id}: runs on a production runner but the workflow runs on ${event}${filter === null ? "" : ` ${JSON.stringify(filter)}`} (allowed: schedule, workflow_dispatch, push or pull_request_target on branches [main])`);
+        if (!ok)
+          out.push(
+            `${id}: runs on a production runner but the workflow runs on ${event}${filter === null ? "" : ` ${JSON.stringify(filter)}`} (allowed: schedule, workflow_dispatch, push or pull_request_target on branches [main])`,
+          );
       }
-      if ((on.has("workflow_dispatch") || on.has("pull_request_target")) && !guarded(job.if)) out.push(`${id}: runs on a production runner and can be dispatched: it needs if: ${MAIN_GUARD}`);
+      if ((on.has("workflow_dispatch") || on.has("pull_request_target")) && !guarded(job.if))
+        out.push(`${id}: runs on a production runner and can be dispatched: it needs if: ${MAIN_GUARD}`);
     }
 
     // The gate compares files with commits; a sign-off is approved by the committee.
     const runs = steps.map((s) => s.run ?? "");
     if (runs.some((r) => /\bamadegi gate\b/.test(r))) {
-      for (const step of steps.filter(isCheckout)) if (step.with?.["fetch-depth"] !== 0 && step.with?.["fetch-depth"] !== "0") out.push(`${id}: runs the gate on a shallow checkout (fetch-depth: 0)`);
+      for (const step of steps.filter(isCheckout))
+        if (step.with?.["fetch-depth"] !== 0 && step.with?.["fetch-depth"] !== "0") out.push(`${id}: runs the gate on a shallow checkout (fetch-depth: 0)`);
     }
     if (runs.some((r) => /\bamadegi (gate .*--milestone|publish .*--tag)\b/.test(r))) {
       const env = job.environment;
@@ -234,7 +272,11 @@ describe("committed workflows: where code runs (issue 13, item 5)", () => {
     expect(byEvent("pull_request")).toEqual(["ci.yml", "pull-request.yml"]);
     expect(byEvent("pull_request_target")).toEqual(["preview.yml"]);
     // The rules above have something to judge: the production jobs are where the README says.
-    const production = all.flatMap(({ file, wf }) => Object.entries(wf.jobs ?? {}).filter(([, job]) => onProduction(job)).map(([id]) => `${file}:${id}`));
+    const production = all.flatMap(({ file, wf }) =>
+      Object.entries(wf.jobs ?? {})
+        .filter(([, job]) => onProduction(job))
+        .map(([id]) => `${file}:${id}`),
+    );
     expect(production).toEqual(["preview.yml:preview", "readiness.yml:shard", "readiness.yml:aggregate", "signoff.yml:signoff"]);
     const shardLabels = runnerLabels(all.find((w) => w.file === "readiness.yml")?.wf.jobs?.shard ?? {});
     expect(shardLabels).toHaveLength(32);
@@ -263,7 +305,10 @@ describe("committed workflows: where code runs (issue 13, item 5)", () => {
     // Each amadegi line is one the CLI parses (matrix values substituted): preview takes --inventory, up does not.
     for (const matrix of (job?.strategy?.matrix?.include ?? []) as Record<string, string>[]) {
       for (const line of steps.map((s) => s.run).filter((r): r is string => r?.startsWith("npx amadegi ") === true)) {
-        const args = line.replace(/\$\{\{\s*matrix\.(\w+)\s*\}\}/g, (_, k: string) => matrix[k] ?? "").split(/\s+/).slice(2);
+        const args = line
+          .replace(/\$\{\{\s*matrix\.(\w+)\s*\}\}/g, (_, k: string) => matrix[k] ?? "")
+          .split(/\s+/)
+          .slice(2);
         const command = await findCommand(args[0] ?? "");
         expect(command, line).toBeDefined();
         if (command !== undefined) expect(() => parseCommandArgs(command, args.slice(1)), line).not.toThrow();
@@ -275,7 +320,9 @@ describe("committed workflows: where code runs (issue 13, item 5)", () => {
   });
 
   it("signoff.yml: in the signoff environment, on main, the whole history, the approved commit through env", async () => {
-    const wf = (await committed()).find((w) => w.file === "signoff.yml")?.wf as Workflow & { on: { workflow_dispatch: { inputs: Record<string, { required?: boolean }> } } };
+    const wf = (await committed()).find((w) => w.file === "signoff.yml")?.wf as Workflow & {
+      on: { workflow_dispatch: { inputs: Record<string, { required?: boolean }> } };
+    };
     const job = wf.jobs?.signoff;
     expect(job?.environment).toBe("signoff");
     expect(job?.if).toBe(MAIN_GUARD);
@@ -373,51 +420,213 @@ describe("each rule fails a workflow that breaks it", () => {
   });
 
   it("a runner named by the matrix is judged by each of its values", () => {
-    const shardOnly = (runners: string) => `on: { push: {} }\npermissions: {}\njobs:\n  shard:\n    runs-on: [self-hosted, linux, "\${{ matrix.runner }}"]\n    strategy: { matrix: { include: [${runners}] } }\n    steps: [{ run: npm ci }]\n`;
+    const shardOnly = (runners: string) =>
+      `on: { push: {} }\npermissions: {}\njobs:\n  shard:\n    runs-on: [self-hosted, linux, "\${{ matrix.runner }}"]\n    strategy: { matrix: { include: [${runners}] } }\n    steps: [{ run: npm ci }]\n`;
     expect(check(shardOnly("{ runner: amadegi-ci }"))).toEqual([]);
-    expect(check(shardOnly("{ runner: amadegi-ci }, { runner: amadegi-ilam }"))).toEqual([expect.stringMatching(/^shard: runs on a production runner but the workflow runs on push/)]);
+    expect(check(shardOnly("{ runner: amadegi-ci }, { runner: amadegi-ilam }"))).toEqual([
+      expect.stringMatching(/^shard: runs on a production runner but the workflow runs on push/),
+    ]);
     expect(check(shardOnly(""))).toEqual([expect.stringMatching(/^shard: runs on a production runner/)]); // unresolved: assumed production
   });
 
   it.each([
     // pull_request: GitHub-hosted only, nothing held.
-    { name: "pull_request on amadegi-central", base: GOOD_PR, find: "runs-on: ubuntu-24.04", replace: "runs-on: [self-hosted, linux, amadegi-central]", want: /validate: runs pull-request code on \[self-hosted, linux, amadegi-central\]/ },
-    { name: "pull_request on the test runner", base: GOOD_PR, find: "runs-on: ubuntu-24.04", replace: "runs-on: [self-hosted, linux, amadegi-ci]", want: /runs pull-request code on \[self-hosted, linux, amadegi-ci\]/ },
-    { name: "pull_request on a province runner", base: GOOD_PR, find: "runs-on: ubuntu-24.04", replace: "runs-on: amadegi-tehran", want: /runs pull-request code on \[amadegi-tehran\]/ },
-    { name: "pull_request on a runner from an expression", base: GOOD_PR, find: "runs-on: ubuntu-24.04", replace: "runs-on: ${{ github.event.pull_request.title }}", want: /runs pull-request code on/ },
-    { name: "pull_request with an environment", base: GOOD_PR, find: "    runs-on: ubuntu-24.04", replace: "    runs-on: ubuntu-24.04\n    environment: signoff", want: /uses an environment/ },
-    { name: "pull_request reading a secret", base: GOOD_PR, find: "      - run: npm ci", replace: "      - run: npm ci\n        env: { K: \"${{ secrets.SSH_KEY }}\" }", want: /reads a secret/ },
+    {
+      name: "pull_request on amadegi-central",
+      base: GOOD_PR,
+      find: "runs-on: ubuntu-24.04",
+      replace: "runs-on: [self-hosted, linux, amadegi-central]",
+      want: /validate: runs pull-request code on \[self-hosted, linux, amadegi-central\]/,
+    },
+    {
+      name: "pull_request on the test runner",
+      base: GOOD_PR,
+      find: "runs-on: ubuntu-24.04",
+      replace: "runs-on: [self-hosted, linux, amadegi-ci]",
+      want: /runs pull-request code on \[self-hosted, linux, amadegi-ci\]/,
+    },
+    {
+      name: "pull_request on a province runner",
+      base: GOOD_PR,
+      find: "runs-on: ubuntu-24.04",
+      replace: "runs-on: amadegi-tehran",
+      want: /runs pull-request code on \[amadegi-tehran\]/,
+    },
+    {
+      name: "pull_request on a runner from an expression",
+      base: GOOD_PR,
+      find: "runs-on: ubuntu-24.04",
+      replace: "runs-on: ${{ github.event.pull_request.title }}",
+      want: /runs pull-request code on/,
+    },
+    {
+      name: "pull_request with an environment",
+      base: GOOD_PR,
+      find: "    runs-on: ubuntu-24.04",
+      replace: "    runs-on: ubuntu-24.04\n    environment: signoff",
+      want: /uses an environment/,
+    },
+    {
+      name: "pull_request reading a secret",
+      base: GOOD_PR,
+      find: "      - run: npm ci",
+      replace: '      - run: npm ci\n        env: { K: "${{ secrets.SSH_KEY }}" }',
+      want: /reads a secret/,
+    },
     // pull_request_target: the pull request only as data.
-    { name: "PR head checked out at the root", base: GOOD_TARGET, find: "          path: pr-data\n", replace: "", want: /checks the pull request out into the workspace root/ },
+    {
+      name: "PR head checked out at the root",
+      base: GOOD_TARGET,
+      find: "          path: pr-data\n",
+      replace: "",
+      want: /checks the pull request out into the workspace root/,
+    },
     { name: "PR head checked out to '.'", base: GOOD_TARGET, find: "path: pr-data", replace: "path: .", want: /into the workspace root/ },
-    { name: "PR head checked out whole", base: GOOD_TARGET, find: "          sparse-checkout: |\n            /inventory/\n            /checks/\n", replace: "", want: /not limited to \/inventory\/ and \/checks\// },
-    { name: "PR head with package.json", base: GOOD_TARGET, find: "            /checks/\n", replace: "            /checks/\n            /package.json\n", want: /not limited to/ },
+    {
+      name: "PR head checked out whole",
+      base: GOOD_TARGET,
+      find: "          sparse-checkout: |\n            /inventory/\n            /checks/\n",
+      replace: "",
+      want: /not limited to \/inventory\/ and \/checks\//,
+    },
+    {
+      name: "PR head with package.json",
+      base: GOOD_TARGET,
+      find: "            /checks/\n",
+      replace: "            /checks/\n            /package.json\n",
+      want: /not limited to/,
+    },
     { name: "PR head in cone mode", base: GOOD_TARGET, find: "          sparse-checkout-cone-mode: false\n", replace: "", want: /in cone mode/ },
-    { name: "npm ci in the PR data", base: GOOD_TARGET, find: "--markdown p.md\n", replace: "--markdown p.md\n      - run: npm ci\n        working-directory: pr-data\n", want: /runs a step in the pull request's pr-data\/ \(working-directory: pr-data\)/ },
-    { name: "a script of the PR data run", base: GOOD_TARGET, find: "--markdown p.md\n", replace: "--markdown p.md\n      - run: node pr-data/scripts/x.js\n", want: /touches the pull request's pr-data\/ other than as --inventory/ },
-    { name: "the PR's stacks as config", base: GOOD_TARGET, find: "--inventory pr-data/inventory", replace: "--inventory pr-data/inventory --stacks pr-data/stacks", want: /at "pr-data\/stacks"/ },
-    { name: "--inventory pointed at the PR root", base: GOOD_TARGET, find: "--inventory pr-data/inventory", replace: "--inventory pr-data/checks", want: /touches the pull request's pr-data\// },
-    { name: "an action from the PR data", base: GOOD_TARGET, find: "--markdown p.md\n", replace: "--markdown p.md\n      - uses: ./pr-data/.github/actions/x\n", want: /uses an action from the pull request's pr-data\// },
-    { name: "the PR data through env", base: GOOD_TARGET, find: "--markdown p.md\n", replace: "--markdown p.md\n      - run: npm ci\n        env: { NPM_CONFIG_USERCONFIG: pr-data/.npmrc }\n", want: /env:\/with: names the pull request's pr-data\// },
-    { name: "the head sha inline in run:", base: GOOD_TARGET, find: "--markdown p.md\n", replace: "--markdown p.md\n      - run: npx amadegi publish --key ${{ github.event.pull_request.head.sha }}\n", want: /interpolates \$\{\{ github\.event\.pull_request\.head\.sha \}\}; pass it through env:/ },
+    {
+      name: "npm ci in the PR data",
+      base: GOOD_TARGET,
+      find: "--markdown p.md\n",
+      replace: "--markdown p.md\n      - run: npm ci\n        working-directory: pr-data\n",
+      want: /runs a step in the pull request's pr-data\/ \(working-directory: pr-data\)/,
+    },
+    {
+      name: "a script of the PR data run",
+      base: GOOD_TARGET,
+      find: "--markdown p.md\n",
+      replace: "--markdown p.md\n      - run: node pr-data/scripts/x.js\n",
+      want: /touches the pull request's pr-data\/ other than as --inventory/,
+    },
+    {
+      name: "the PR's stacks as config",
+      base: GOOD_TARGET,
+      find: "--inventory pr-data/inventory",
+      replace: "--inventory pr-data/inventory --stacks pr-data/stacks",
+      want: /at "pr-data\/stacks"/,
+    },
+    {
+      name: "--inventory pointed at the PR root",
+      base: GOOD_TARGET,
+      find: "--inventory pr-data/inventory",
+      replace: "--inventory pr-data/checks",
+      want: /touches the pull request's pr-data\//,
+    },
+    {
+      name: "an action from the PR data",
+      base: GOOD_TARGET,
+      find: "--markdown p.md\n",
+      replace: "--markdown p.md\n      - uses: ./pr-data/.github/actions/x\n",
+      want: /uses an action from the pull request's pr-data\//,
+    },
+    {
+      name: "the PR data through env",
+      base: GOOD_TARGET,
+      find: "--markdown p.md\n",
+      replace: "--markdown p.md\n      - run: npm ci\n        env: { NPM_CONFIG_USERCONFIG: pr-data/.npmrc }\n",
+      want: /env:\/with: names the pull request's pr-data\//,
+    },
+    {
+      name: "the head sha inline in run:",
+      base: GOOD_TARGET,
+      find: "--markdown p.md\n",
+      replace: "--markdown p.md\n      - run: npx amadegi publish --key ${{ github.event.pull_request.head.sha }}\n",
+      want: /interpolates \$\{\{ github\.event\.pull_request\.head\.sha \}\}; pass it through env:/,
+    },
     // Every workflow: pinned actions, no persisted token, least privilege.
     { name: "an action on a tag", base: GOOD_PR, find: PIN, replace: "actions/checkout@v4", want: /actions\/checkout@v4 is not pinned to a full commit/ },
-    { name: "a persisted token", base: GOOD_PR, find: "with: { persist-credentials: false }", replace: "with: {}", want: /a checkout without persist-credentials: false/ },
-    { name: "write at the top", base: GOOD_PR, find: "permissions: {}", replace: "permissions: { contents: write }", want: /top-level permissions must be \{\} or read-only/ },
+    {
+      name: "a persisted token",
+      base: GOOD_PR,
+      find: "with: { persist-credentials: false }",
+      replace: "with: {}",
+      want: /a checkout without persist-credentials: false/,
+    },
+    {
+      name: "write at the top",
+      base: GOOD_PR,
+      find: "permissions: {}",
+      replace: "permissions: { contents: write }",
+      want: /top-level permissions must be \{\} or read-only/,
+    },
     { name: "no permissions at the top", base: GOOD_PR, find: "permissions: {}\n", replace: "", want: /top-level permissions/ },
     // Production runners: main's workflows only, guarded when dispatchable.
-    { name: "a production job on push to any branch", base: GOOD_DISPATCH, find: "  workflow_dispatch:\n", replace: "  workflow_dispatch:\n  push:\n", want: /shard: runs on a production runner but the workflow runs on push/ },
-    { name: "a production job on push of a branch pattern", base: GOOD_DISPATCH, find: "  workflow_dispatch:\n", replace: "  workflow_dispatch:\n  push: { branches: ['**'] }\n", want: /runs on push/ },
-    { name: "a production job on pull_request_target of any branch", base: GOOD_TARGET, find: "    branches: [main]\n", replace: "", want: /runs on pull_request_target/ },
-    { name: "a production job on workflow_run", base: GOOD_DISPATCH, find: "  workflow_dispatch:\n", replace: "  workflow_dispatch:\n  workflow_run: { workflows: [ci], types: [completed] }\n", want: /runs on workflow_run/ },
-    { name: "a dispatchable production job with no guard", base: GOOD_DISPATCH, find: "    if: github.ref == 'refs/heads/main'\n", replace: "", want: /signoff: runs on a production runner and can be dispatched: it needs if:/ },
-    { name: "a guard with an escape", base: GOOD_DISPATCH, find: "if: always() && github.ref == 'refs/heads/main'", replace: "if: always() && github.ref == 'refs/heads/main' || true", want: /shard: runs on a production runner and can be dispatched/ },
-    { name: "a guard on another branch", base: GOOD_DISPATCH, find: "if: always() && github.ref == 'refs/heads/main'", replace: "if: always() && github.ref != 'refs/heads/main'", want: /shard: .* it needs if:/ },
+    {
+      name: "a production job on push to any branch",
+      base: GOOD_DISPATCH,
+      find: "  workflow_dispatch:\n",
+      replace: "  workflow_dispatch:\n  push:\n",
+      want: /shard: runs on a production runner but the workflow runs on push/,
+    },
+    {
+      name: "a production job on push of a branch pattern",
+      base: GOOD_DISPATCH,
+      find: "  workflow_dispatch:\n",
+      replace: "  workflow_dispatch:\n  push: { branches: ['**'] }\n",
+      want: /runs on push/,
+    },
+    {
+      name: "a production job on pull_request_target of any branch",
+      base: GOOD_TARGET,
+      find: "    branches: [main]\n",
+      replace: "",
+      want: /runs on pull_request_target/,
+    },
+    {
+      name: "a production job on workflow_run",
+      base: GOOD_DISPATCH,
+      find: "  workflow_dispatch:\n",
+      replace: "  workflow_dispatch:\n  workflow_run: { workflows: [ci], types: [completed] }\n",
+      want: /runs on workflow_run/,
+    },
+    {
+      name: "a dispatchable production job with no guard",
+      base: GOOD_DISPATCH,
+      find: "    if: github.ref == 'refs/heads/main'\n",
+      replace: "",
+      want: /signoff: runs on a production runner and can be dispatched: it needs if:/,
+    },
+    {
+      name: "a guard with an escape",
+      base: GOOD_DISPATCH,
+      find: "if: always() && github.ref == 'refs/heads/main'",
+      replace: "if: always() && github.ref == 'refs/heads/main' || true",
+      want: /shard: runs on a production runner and can be dispatched/,
+    },
+    {
+      name: "a guard on another branch",
+      base: GOOD_DISPATCH,
+      find: "if: always() && github.ref == 'refs/heads/main'",
+      replace: "if: always() && github.ref != 'refs/heads/main'",
+      want: /shard: .* it needs if:/,
+    },
     // Sign-off: its environment, the whole history.
-    { name: "a sign-off outside its environment", base: GOOD_DISPATCH, find: "    environment: signoff\n", replace: "", want: /signoff: signs off or tags a milestone outside the signoff environment/ },
+    {
+      name: "a sign-off outside its environment",
+      base: GOOD_DISPATCH,
+      find: "    environment: signoff\n",
+      replace: "",
+      want: /signoff: signs off or tags a milestone outside the signoff environment/,
+    },
     { name: "a gate on a shallow checkout", base: GOOD_DISPATCH, find: "fetch-depth: 0, ", replace: "", want: /signoff: runs the gate on a shallow checkout/ },
   ])("$name", ({ base, find, replace, want }) => {
     const found = check(mutate(base, find, replace));
-    expect(found.some((v) => want.test(v)), found.join("\n")).toBe(true);
+    expect(
+      found.some((v) => want.test(v)),
+      found.join("\n"),
+    ).toBe(true);
   });
 });

@@ -19,7 +19,11 @@ const servers: Server[] = [];
 function capture() {
   const out: string[] = [];
   const err: string[] = [];
-  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd: REPO, env: { ...process.env, AMADEGI_STATE_DIR: join(root, "state") } }, out, err };
+  return {
+    io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd: REPO, env: { ...process.env, AMADEGI_STATE_DIR: join(root, "state") } },
+    out,
+    err,
+  };
 }
 
 async function listen(address: string): Promise<void> {
@@ -36,7 +40,10 @@ beforeAll(async () => {
   // pins: relative to the state directory (AMADEGI_STATE_DIR, capture()'s root/state).
   await writeFile(join(root, "Pulumi.nopins.yaml"), "config:\n  amadegi:probe:\n    allow: [127.77.0.0/16]\n    pins: no-such-state/pins.yaml\n");
   await writeFile(join(root, "Pulumi.badpins.yaml"), `config:\n  amadegi:probe:\n    allow: [127.77.0.0/16]\n    pins: ${join(root, "pins.yaml")}\n`);
-  await writeFile(join(root, "pins.yaml"), "servers:\n  - id: gw-x\n    hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOw1h5Pf6nTzNML5qf7uUa8bAy36yQ7hVsV8MWSbLkw9\n");
+  await writeFile(
+    join(root, "pins.yaml"),
+    "servers:\n  - id: gw-x\n    hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOw1h5Pf6nTzNML5qf7uUa8bAy36yQ7hVsV8MWSbLkw9\n",
+  );
   const checks = join(root, "checks");
   await mkdir(checks);
   await writeFile(
@@ -99,7 +106,10 @@ describe("amadegi check", () => {
 
   it("--select narrows the campaign; all up exits 0; --json prints the report", async () => {
     const { io, out } = capture();
-    const code = await main([...base(), "--stack", "loop", "--select", "station=PKD-0001,link=PKD-0001-F|gw-a,check!=gw-tcp", "--out", join(root, "r2.jsonl"), "--json"], io);
+    const code = await main(
+      [...base(), "--stack", "loop", "--select", "station=PKD-0001,link=PKD-0001-F|gw-a,check!=gw-tcp", "--out", join(root, "r2.jsonl"), "--json"],
+      io,
+    );
     expect(code).toBe(0);
     const report = JSON.parse(out.join("\n")) as { targets: number; valid: boolean; summary: { total: { up: number } } };
     expect(report.targets).toBe(2);
@@ -125,7 +135,9 @@ describe("amadegi check", () => {
     const { io, err } = capture();
     const file = join(root, "r-nopins.jsonl");
     expect(await main([...base(), "--stack", "nopins", "--out", file], io)).toBe(2);
-    expect(err.join("\n")).toContain(`the pins overlay ${join(root, "state", "no-such-state", "pins.yaml")} (${join(root, "Pulumi.nopins.yaml")} amadegi:probe.pins) does not exist`);
+    expect(err.join("\n")).toContain(
+      `the pins overlay ${join(root, "state", "no-such-state", "pins.yaml")} (${join(root, "Pulumi.nopins.yaml")} amadegi:probe.pins) does not exist`,
+    );
     expect(err.join("\n")).toContain("run `amadegi rehearsal up` first");
     await expect(readResults(file)).rejects.toThrow();
   });
@@ -143,14 +155,19 @@ describe("amadegi check", () => {
     await writeFile(join(dir, "a.yaml"), "checks:\n  - id: x\n    probe: icmp\n    select: { objects: links }\n    conditions: ['[LOS] <= 5%']\n");
     const { io, err } = capture();
     expect(await main(["check", "--stacks", root, "--stack", "loop", "--inventory", INVENTORY, "--checks", dir], io)).toBe(2);
-    expect(err.join("\n")).toMatch(/a\.yaml:5:20 error schema\.bad-value x: condition "\[LOS\] <= 5%": unknown placeholder \[LOS\] \(did you mean \[LOSS\]\?\)/);
+    expect(err.join("\n")).toMatch(
+      /a\.yaml:5:20 error schema\.bad-value x: condition "\[LOS\] <= 5%": unknown placeholder \[LOS\] \(did you mean \[LOSS\]\?\)/,
+    );
   });
 
   it("a catalog that quotes attacks in its findings prints one inert line per finding (issue 14)", async () => {
     const dir = join(root, "attackchecks");
     await mkdir(dir, { recursive: true });
     // Parameter names and a condition are quoted back in the findings, as written.
-    await writeFile(join(dir, "a.yaml"), 'checks:\n  - id: x\n    probe: icmp\n    select: { objects: links }\n    params: { "\\n::error::READY": 1, "\\r::add-mask::x": 2 }\n    conditions: ["[LOS] <= 5%\\n::error::R ##[error]y"]\n');
+    await writeFile(
+      join(dir, "a.yaml"),
+      'checks:\n  - id: x\n    probe: icmp\n    select: { objects: links }\n    params: { "\\n::error::READY": 1, "\\r::add-mask::x": 2 }\n    conditions: ["[LOS] <= 5%\\n::error::R ##[error]y"]\n',
+    );
     const { io, out, err } = capture();
     expect(await main(["check", "--stacks", root, "--stack", "loop", "--inventory", INVENTORY, "--checks", dir], io)).toBe(2);
     expect(out).toEqual([]);

@@ -24,7 +24,9 @@ describe("guardedIo", () => {
     expect(commandsIn(text)).toHaveLength(4); // the runner would have run all four
     for (const written of [out, err]) {
       expect(commandsIn(written.join("\n"))).toEqual([]);
-      expect(written.join("\n")).toBe(`first\n${INERT_PREFIX}::error::READY\r${INERT_PREFIX}  ::add-mask::x\r\n${INERT_PREFIX}\u00a0::stop-commands::t\nsee #\\u0023[error]y`);
+      expect(written.join("\n")).toBe(
+        `first\n${INERT_PREFIX}::error::READY\r${INERT_PREFIX}  ::add-mask::x\r\n${INERT_PREFIX}\u00a0::stop-commands::t\nsee #\\u0023[error]y`,
+      );
     }
   });
 

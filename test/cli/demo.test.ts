@@ -16,8 +16,25 @@ afterAll(async () => {
 
 /** A campaign's file as `check` leaves it: valid, invalid with reasons, or interrupted. */
 function campaign(file: string, invalid: readonly string[], interrupted = false): void {
-  const w = new ResultsWriter(file, { type: "campaign", version: 1, id: "c", stack: "rehearsal", from: "test", startedAt: new Date().toISOString(), deadlineMs: 60_000, targets: 0 });
-  w.close({ type: "end", id: "c", finishedAt: new Date().toISOString(), valid: invalid.length === 0 && !interrupted, invalid: [...invalid], interrupted, counts: { up: 0, degraded: 0, down: 0, unreachable: 0, unknown: 0 } });
+  const w = new ResultsWriter(file, {
+    type: "campaign",
+    version: 1,
+    id: "c",
+    stack: "rehearsal",
+    from: "test",
+    startedAt: new Date().toISOString(),
+    deadlineMs: 60_000,
+    targets: 0,
+  });
+  w.close({
+    type: "end",
+    id: "c",
+    finishedAt: new Date().toISOString(),
+    valid: invalid.length === 0 && !interrupted,
+    invalid: [...invalid],
+    interrupted,
+    counts: { up: 0, degraded: 0, down: 0, unreachable: 0, unknown: 0 },
+  });
 }
 
 async function setup() {
@@ -33,11 +50,16 @@ describe("the demo's campaign on a busy machine", () => {
     const { file, io, out, err } = await setup();
     campaign(file, ["event loop blocked for 1108 ms at +0.6s (limit 1000 ms)"]);
     const runs: number[] = [];
-    const result = await rerunInvalidCampaign({ code: 2, last: "invalid campaign" }, file, async (retry) => {
-      runs.push(retry);
-      campaign(file, []);
-      return { code: 1, last: "not ready" };
-    }, io);
+    const result = await rerunInvalidCampaign(
+      { code: 2, last: "invalid campaign" },
+      file,
+      async (retry) => {
+        runs.push(retry);
+        campaign(file, []);
+        return { code: 1, last: "not ready" };
+      },
+      io,
+    );
     expect(result).toEqual({ code: 1, last: "not ready" });
     expect(runs).toEqual([1]);
     expect(out.join("\n")).toMatch(/the campaign was invalid \(event loop blocked for 1108 ms.*\): running it again \(1 of 2\)/);
@@ -48,14 +70,21 @@ describe("the demo's campaign on a busy machine", () => {
     const { file, io, err } = await setup();
     campaign(file, ["event loop blocked for 1200 ms at +1.0s (limit 1000 ms)"]);
     const runs: number[] = [];
-    const result = await rerunInvalidCampaign({ code: 2, last: "invalid" }, file, async (retry) => {
-      runs.push(retry);
-      campaign(file, [`event loop blocked for ${1300 + retry} ms at +2.0s (limit 1000 ms)`]);
-      return { code: 2, last: "invalid" };
-    }, io);
+    const result = await rerunInvalidCampaign(
+      { code: 2, last: "invalid" },
+      file,
+      async (retry) => {
+        runs.push(retry);
+        campaign(file, [`event loop blocked for ${1300 + retry} ms at +2.0s (limit 1000 ms)`]);
+        return { code: 2, last: "invalid" };
+      },
+      io,
+    );
     expect(result.code).toBe(2);
     expect(runs).toEqual([1, 2]);
-    expect(err.join("\n")).toMatch(/run 1: event loop blocked for 1200 ms[\s\S]*run 2: event loop blocked for 1301 ms[\s\S]*run 3: event loop blocked for 1302 ms/);
+    expect(err.join("\n")).toMatch(
+      /run 1: event loop blocked for 1200 ms[\s\S]*run 2: event loop blocked for 1301 ms[\s\S]*run 3: event loop blocked for 1302 ms/,
+    );
   });
 
   it("a campaign that could not run (no results) or was interrupted is not run again; a good one is left alone", async () => {

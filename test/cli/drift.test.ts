@@ -46,7 +46,11 @@ let results: string;
 function capture() {
   const out: string[] = [];
   const err: string[] = [];
-  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd: root, env: { ...process.env, AMADEGI_STATE_DIR: join(root, ".amadegi") } }, out, err };
+  return {
+    io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd: root, env: { ...process.env, AMADEGI_STATE_DIR: join(root, ".amadegi") } },
+    out,
+    err,
+  };
 }
 
 const address = (i: number) => `127.53.0.${i + 1}`;
@@ -89,7 +93,14 @@ beforeAll(async () => {
     "  - { id: DC-A, name: مرکز داده الف }",
     "  - { id: DC-B, name: مرکز داده ب }",
     "servers:",
-    ...SERVERS.flatMap((s, i) => [`  - id: ${s.id}`, `    roles: ${s.roles}`, `    address: ${address(i)}`, `    site: ${s.site}`, `    ssh: { port: ${sshd.get(s.id)?.port}, hostKey: ${keys[i]} }`, ...(s.extra === "" ? [] : [`    ${s.extra}`])]),
+    ...SERVERS.flatMap((s, i) => [
+      `  - id: ${s.id}`,
+      `    roles: ${s.roles}`,
+      `    address: ${address(i)}`,
+      `    site: ${s.site}`,
+      `    ssh: { port: ${sshd.get(s.id)?.port}, hostKey: ${keys[i]} }`,
+      ...(s.extra === "" ? [] : [`    ${s.extra}`]),
+    ]),
     "",
   ];
   await writeFile(join(inventoryDir, "servers.yaml"), servers.join("\n"));
@@ -97,12 +108,33 @@ beforeAll(async () => {
   if (loaded.inventory === undefined) throw new Error(`the test inventory does not load: ${loaded.findings.map((f) => f.message).join("; ")}`);
   inv = loaded.inventory;
   // The overlay: the sshd's own host keys, the root user, each server's root, the control key.
-  const pins = ["stack: " + STACK, `controlKey: ${JSON.stringify(control)}`, "servers:", ...SERVERS.flatMap((s, i) => [`  - id: ${s.id}`, `    address: ${address(i)}`, `    port: ${sshd.get(s.id)?.port}`, "    user: root", `    hostKey: ${sshd.get(s.id)?.hostKey}`, `    root: ${JSON.stringify(roots.get(s.id))}`]), ""];
+  const pins = [
+    "stack: " + STACK,
+    `controlKey: ${JSON.stringify(control)}`,
+    "servers:",
+    ...SERVERS.flatMap((s, i) => [
+      `  - id: ${s.id}`,
+      `    address: ${address(i)}`,
+      `    port: ${sshd.get(s.id)?.port}`,
+      "    user: root",
+      `    hostKey: ${sshd.get(s.id)?.hostKey}`,
+      `    root: ${JSON.stringify(roots.get(s.id))}`,
+    ]),
+    "",
+  ];
   await writeFile(join(root, "pins.yaml"), pins.join("\n"));
   await mkdir(join(root, "stacks"));
   await writeFile(
     join(root, "stacks", `Pulumi.${STACK}.yaml`),
-    ["config:", "  amadegi:environment: rehearsal", `  amadegi:inventory: ${inventoryDir}`, "  amadegi:probe:", "    allow: [127.53.0.0/16]", `    pins: ${join(root, "pins.yaml")}`, ""].join("\n"),
+    [
+      "config:",
+      "  amadegi:environment: rehearsal",
+      `  amadegi:inventory: ${inventoryDir}`,
+      "  amadegi:probe:",
+      "    allow: [127.53.0.0/16]",
+      `    pins: ${join(root, "pins.yaml")}`,
+      "",
+    ].join("\n"),
   );
   // What `up` would have done: the renderers' files under each root, and the state it records.
   for (const s of inv.servers) {
@@ -139,12 +171,28 @@ async function writeState(servers: Record<string, ProvisionedServer>): Promise<s
 
 async function drift(extra: string[] = [], json = true) {
   const { io, out, err } = capture();
-  const code = await main(["drift", "--stack", STACK, "--stacks", join(root, "stacks"), "--provisioned", join(root, "provisioned.json"), "--results", results, ...(json ? ["--json"] : []), ...extra], io);
+  const code = await main(
+    [
+      "drift",
+      "--stack",
+      STACK,
+      "--stacks",
+      join(root, "stacks"),
+      "--provisioned",
+      join(root, "provisioned.json"),
+      "--results",
+      results,
+      ...(json ? ["--json"] : []),
+      ...extra,
+    ],
+    io,
+  );
   // Exit 2 prints a report too when drift ran but could not judge; a refusal prints none.
   return { code, out, err, report: json && out.length > 0 ? (JSON.parse(out.join("\n")) as DriftReport) : undefined };
 }
 
-const kinds = (r: DriftReport | undefined) => r?.items.map((i) => `${i.kind} ${i.object}${i.subject === undefined ? "" : ` ${i.subject}`}${i.waivedBy === undefined ? "" : ` (${i.waivedBy})`}`);
+const kinds = (r: DriftReport | undefined) =>
+  r?.items.map((i) => `${i.kind} ${i.object}${i.subject === undefined ? "" : ` ${i.subject}`}${i.waivedBy === undefined ? "" : ` (${i.waivedBy})`}`);
 
 describe("amadegi drift", () => {
   it("nothing changed: exit 0, versions read from each server, the report stored where the gate reads it", async () => {
@@ -174,7 +222,9 @@ describe("amadegi drift", () => {
       "changed-on-server gw-a /etc/amadegi/nginx/nginx.conf",
       "changed-on-server ntp-a service chronyd",
     ]);
-    expect(report?.items[1]?.detail).toMatch(/^\/etc\/amadegi\/nginx\/nginx\.conf changed on the server: the stack wrote [0-9a-f]{12}, the server has [0-9a-f]{12}$/);
+    expect(report?.items[1]?.detail).toMatch(
+      /^\/etc\/amadegi\/nginx\/nginx\.conf changed on the server: the stack wrote [0-9a-f]{12}, the server has [0-9a-f]{12}$/,
+    );
     expect(report?.items[2]?.detail).toMatch(/^service chronyd is not listening on udp 127\.53\.0\.4:123/);
     expect(report?.changes?.appeared).toEqual(report?.items.map((i) => i.key));
     expect(report?.changes?.resolved).toEqual([]);
@@ -202,7 +252,9 @@ describe("amadegi drift", () => {
     expect(counts).toMatch(/\+ not-declared gw-old/);
     expect(counts).toMatch(/- changed-on-server gw-a \/etc\/amadegi\/nginx\/nginx\.conf/);
     const details = text.slice(text.indexOf("\n\n"));
-    expect(details).toMatch(/declared, not provisioned yet \(run amadegi up\):\n {2}auth-a {2}owner it-committee\n {6}declared \(auth at 127\.53\.0\.5, 1 file\), not in the stack's outputs/);
+    expect(details).toMatch(
+      /declared, not provisioned yet \(run amadegi up\):\n {2}auth-a {2}owner it-committee\n {6}declared \(auth at 127\.53\.0\.5, 1 file\), not in the stack's outputs/,
+    );
     expect(details).toMatch(/provisioned, no longer declared:\n {2}gw-old {2}owner it-committee/);
     expect(details).toMatch(/declared, never observed:\n {2}PKD-0002-M {2}owner mci {2}\[PKD-0002, pakdasht\]/);
     expect(details).toMatch(/facts could not be collected:\n {2}gw-b {2}owner it-committee\n {6}gw-b \(127\.53\.0\.2:\d+\): .*Connection refused/);
@@ -218,7 +270,11 @@ describe("amadegi drift", () => {
       "waivers:\n  - { id: W-9, rule: drift.changed-on-server, item: dns-a, reason: unbound is being re-tested by hand, approvedBy: synthetic-1, until: 1405-12-06 }\n  - { id: W-10, rule: drift.changed-on-server, item: ntp-a, reason: chronyd moves to another port, approvedBy: synthetic-1, until: 1405-12-06 }\n",
     );
     const { code, report } = await drift();
-    expect(kinds(report)).toEqual(["changed-on-server dns-a /etc/amadegi/unbound/unbound.conf (W-9)", "changed-on-server ntp-a service chronyd (W-10)", "unreachable gw-b"]);
+    expect(kinds(report)).toEqual([
+      "changed-on-server dns-a /etc/amadegi/unbound/unbound.conf (W-9)",
+      "changed-on-server ntp-a service chronyd (W-10)",
+      "unreachable gw-b",
+    ]);
     expect(report?.waived["changed-on-server"]).toBe(2);
     expect(report?.verdict).toBe("cannot-judge");
     expect(code).toBe(2);
@@ -243,7 +299,10 @@ describe("formatDrift with data that carries attacks (issue 14)", () => {
       const found = driftWith((i) => attack(i + k));
       const lines = formatDrift(found.report, found.file);
       expect(lines.length, `round ${k}`).toBe(plainLines.length);
-      expect(lines.filter((l) => /[\p{Cc}\u202A-\u202E\u2066-\u2069]|[\uD800-\uDFFF]/u.test(l)), `round ${k}`).toEqual([]);
+      expect(
+        lines.filter((l) => /[\p{Cc}\u202A-\u202E\u2066-\u2069]|[\uD800-\uDFFF]/u.test(l)),
+        `round ${k}`,
+      ).toEqual([]);
       expect(commandsIn(lines.join("\n")), `round ${k}`).toEqual([]);
     }
   });

@@ -52,7 +52,22 @@ describe("amadegi drill", () => {
   });
 
   it.skipIf(!root)("without root it says so and exits 2", async () => {
-    const result = await run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, join(repoRoot, "bin", "amadegi.js"), "drill", "--scenario", "dns-down", "--state", "/nonexistent/amadegi-drill"], { cwd: "/" });
+    const result = await run(
+      "setpriv",
+      [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        process.execPath,
+        join(repoRoot, "bin", "amadegi.js"),
+        "drill",
+        "--scenario",
+        "dns-down",
+        "--state",
+        "/nonexistent/amadegi-drill",
+      ],
+      { cwd: "/" },
+    );
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/drill: needs root/);
   });
@@ -72,7 +87,14 @@ describe("amadegi drill", () => {
 
   it.skipIf(!root)("--restore undoes what a crashed drill's marker names, then removes the marker", async () => {
     // A drill killed after recording its faults: one of them in a namespace that is gone by now (rehearsal down).
-    const marker = { version: 1, id: "crashed", scenario: "operator-outage", pid: 999_999_999, startedAt: new Date().toISOString(), actions: [{ kind: "drop", ns: "amadegi-r-gone-op-tci", operator: "tci", addresses: ["10.41.0.3"] }] };
+    const marker = {
+      version: 1,
+      id: "crashed",
+      scenario: "operator-outage",
+      pid: 999_999_999,
+      startedAt: new Date().toISOString(),
+      actions: [{ kind: "drop", ns: "amadegi-r-gone-op-tci", operator: "tci", addresses: ["10.41.0.3"] }],
+    };
     await writeFile(join(state, DRILL_MARKER), JSON.stringify(marker));
     const c = capture();
     expect(await main(["drill", "--restore", "--state", state, "--json"], c.io)).toBe(0);

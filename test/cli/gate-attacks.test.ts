@@ -46,7 +46,15 @@ async function repo(): Promise<Repo> {
 }
 
 async function sign(r: Repo, key: string, changes: Partial<Manifest> = {}, name = key, namespace = SIGNOFF_NAMESPACE): Promise<string> {
-  const manifest: Manifest = { election: "gate-1405", milestone: "T-0", inventoryCommit: r.commit, resultsSha256: r.sha256, verdict: "ready", time: SIGNED, ...changes };
+  const manifest: Manifest = {
+    election: "gate-1405",
+    milestone: "T-0",
+    inventoryCommit: r.commit,
+    resultsSha256: r.sha256,
+    verdict: "ready",
+    time: SIGNED,
+    ...changes,
+  };
   const file = join(r.root, "approvals", `${name}.txt`);
   await writeFile(file, renderManifest(manifest));
   await exec("ssh-keygen", ["-Y", "sign", "-f", keys[key]?.path ?? "", "-n", namespace, file]);
@@ -54,7 +62,21 @@ async function sign(r: Repo, key: string, changes: Partial<Manifest> = {}, name 
 }
 
 async function gate(r: Repo, ...extra: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const args = ["2027-02-25 05:00:00", process.execPath, join(repoRoot, "bin/amadegi.js"), "gate", "--milestone", "T-0", "--results", r.results, "--approvals", "approvals", "--no-history", "--no-cache", ...extra];
+  const args = [
+    "2027-02-25 05:00:00",
+    process.execPath,
+    join(repoRoot, "bin/amadegi.js"),
+    "gate",
+    "--milestone",
+    "T-0",
+    "--results",
+    r.results,
+    "--approvals",
+    "approvals",
+    "--no-history",
+    "--no-cache",
+    ...extra,
+  ];
   try {
     const { stdout, stderr } = await exec("faketime", args, { cwd: r.root, env: { ...env, AMADEGI_STATE_DIR: join(r.root, ".amadegi") }, encoding: "utf8" });
     return { code: 0, stdout, stderr };
@@ -74,132 +96,273 @@ type Attack = readonly [name: string, act: (r: Repo) => Promise<unknown>, exit: 
 
 // Each attack starts from one valid approval (m-one's): the attacker needs a second.
 const ATTACKS: Attack[] = [
-  ["a member's key field carrying an outsider's key on a second line", async (r) => {
-    await commitCommittee(r, [member("m-one", `"${keys["m-one"]?.pub ?? ""}\\nm-two namespaces=\\"${SIGNOFF_NAMESPACE}\\" ${keys.outsider?.pub ?? ""}"`), member("m-two"), member("m-three")]);
-    await sign(r, "m-one");
-    await sign(r, "outsider");
-  }, 2, /governance\/committee\.yaml:2:\d+ not an SSH public key: a key is one line of printable text/],
-  ["a member's key field with an outsider's key in its comment", async (r) => {
-    await commitCommittee(r, [member("m-one", `${keys["m-one"]?.pub ?? ""} ${keys.outsider?.pub ?? ""}`), member("m-two"), member("m-three")]);
-    await sign(r, "m-one");
-    await sign(r, "outsider");
-  }, 2, /governance\/committee\.yaml:2:\d+ .*the comment holds another key/],
-  ["two members with one key (one person counted twice)", async (r) => {
-    await commitCommittee(r, [member("m-one"), member("m-two", keys["m-one"]?.pub), member("m-three")]);
-    await sign(r, "m-one");
-    await sign(r, "m-one", {}, "again");
-  }, 2, /governance\/committee\.yaml:3 member m-two's SSH key is the same as another member's/],
-  ["a member id that would split an allowed_signers line", async (r) => {
-    await commitCommittee(r, [member("m-one"), member('"m-x namespaces=\\"*\\""', keys.outsider?.pub), member("m-three")]);
-    await sign(r, "m-one");
-    await sign(r, "outsider");
-  }, 2, /governance\/committee\.yaml:3:\d+/],
-  ["a member's RSA key of 1024 bits", async (r) => {
-    await commitCommittee(r, [member("m-one"), member("m-two", keys.weak?.pub), member("m-three")]);
-    await sign(r, "m-one");
-    await sign(r, "weak");
-  }, 2, /governance\/committee\.yaml:3:\d+ .*an RSA key of 1024 bits is too weak/],
-  ["an outsider added to the committee file without a commit", async (r) => {
-    await sign(r, "m-one");
-    await appendFile(join(r.root, "governance/committee.yaml"), `${member("m-four", keys.outsider?.pub)}\n`);
-    await sign(r, "outsider");
-  }, 2, /the files that decide the verdict differ from commit [0-9a-f]{12} \(HEAD\): governance\/committee\.yaml \(modified\)/],
-  ["an outsider added to the committee on a branch never merged", async (r) => {
-    await git(r.root, "checkout", "-q", "-b", "attack");
-    await commitCommittee(r, [member("m-one"), member("m-two"), member("m-three"), member("m-four", keys.outsider?.pub)]);
-    await sign(r, "m-one");
-    await sign(r, "outsider");
-  }, 1, /commit [0-9a-f]{12} is not on main: a sign-off approves only what was merged/],
-  ["a quorum of one written into election.yaml without a commit", async (r) => {
-    await sign(r, "m-one");
-    await edit(r.root, "inventory/election.yaml", "signoff: { required: 2 }", "signoff: { required: 1 }");
-  }, 2, /differ from commit [0-9a-f]{12} \(HEAD\): inventory\/election\.yaml \(modified\)/],
-  ["a waiver added without a commit", async (r) => {
-    await sign(r, "m-one");
-    await writeFile(join(r.root, "inventory/waivers.yaml"), "waivers: []\n# accepted by no one\n");
-  }, 2, /inventory\/waivers\.yaml \(modified\)/],
-  ["a check catalog dropped in beside the inventory", async (r) => {
-    await sign(r, "m-one");
-    await mkdir(join(r.root, "checks"));
-    await writeFile(join(r.root, "checks", "lenient.yaml"), "checks: []\n");
-  }, 2, /checks\/lenient\.yaml \(not committed\)/],
-  ["a district file hidden from git by .gitignore", async (r) => {
-    await sign(r, "m-one");
-    await sign(r, "m-two");
-    await writeFile(join(r.root, ".gitignore"), "*.local.yaml\n");
-    await rename(join(r.root, "inventory/districts/rey.yaml"), join(r.root, "inventory/districts/rey.local.yaml"));
-  }, 1, /the inventory differs from commit [0-9a-f]{12}, which approvals name \(inventory\/districts\/rey\.local\.yaml \(not committed\), inventory\/districts\/rey\.yaml \(deleted\)\)/],
-  ["a member removed on main, signing an older commit from main's checkout", async (r) => {
-    await commitCommittee(r, ["m-one", "m-two", "m-three", "outsider"].map((id) => member(id)));
-    const old = r.commit;
-    await commitCommittee(r, ["m-one", "m-two", "m-three"].map((id) => member(id)));
-    await sign(r, "m-one", { inventoryCommit: old });
-    await sign(r, "outsider", { inventoryCommit: old });
-    return old;
-  }, 2, /the files that decide the verdict differ from commit [0-9a-f]{12}: governance\/committee\.yaml \(modified\)/],
-  ["a member removed on main, signing an older commit from its own checkout", async (r) => {
-    await commitCommittee(r, ["m-one", "m-two", "m-three", "outsider"].map((id) => member(id)));
-    const old = r.commit;
-    await commitCommittee(r, ["m-one", "m-two", "m-three"].map((id) => member(id)));
-    await git(r.root, "checkout", "-q", old);
-    r.commit = old;
-    await sign(r, "m-one");
-    await sign(r, "outsider");
-  }, 2, /governance\/committee\.yaml at commit [0-9a-f]{12} differs from main's \([0-9a-f]{12}\): the signers' keys come from main's committee file/],
-  ["an outsider's signature", async (r) => {
-    await sign(r, "m-one");
-    await sign(r, "outsider");
-  }, 1, /refused approvals\/outsider\.txt\.sig: unknown-key: signed with a key that is not in governance\/committee\.yaml/],
-  ["one member's approval twice", async (r) => {
-    await sign(r, "m-one");
-    await sign(r, "m-one", {}, "m-one-again");
-  }, 1, /sign-off: 1 of 2 required approvals \(committee of 3\): m-one/],
-  ["a member's signature made for another purpose (git's namespace)", async (r) => {
-    await sign(r, "m-one");
-    await sign(r, "m-two", {}, "m-two", "git");
-  }, 1, /bad-signature: the signature of m-two does not verify over this manifest under namespace amadegi-signoff/],
-  ["a signed manifest with CRLF line ends", async (r) => {
-    await sign(r, "m-one");
-    const file = join(r.root, "approvals", "m-two.txt");
-    await writeFile(file, renderManifest({ election: "gate-1405", milestone: "T-0", inventoryCommit: r.commit, resultsSha256: r.sha256, verdict: "ready", time: SIGNED }).replaceAll("\n", "\r\n"));
-    await exec("ssh-keygen", ["-Y", "sign", "-f", keys["m-two"]?.path ?? "", "-n", SIGNOFF_NAMESPACE, file]);
-  }, 1, /refused approvals\/m-two\.txt\.sig: malformed: not an amadegi sign-off manifest/],
-  ["an approval of another commit", async (r) => {
-    await sign(r, "m-one");
-    await sign(r, "m-two", { inventoryCommit: "c".repeat(40) });
-  }, 1, /other-commit: m-two approved inventory commit cccccccccccc/],
-  ["results changed after they were approved", async (r) => {
-    await sign(r, "m-one");
-    await sign(r, "m-two");
-    await appendFile(r.results, "\n");
-  }, 1, /other-results/],
-  ["a signature that links to a device (the gate would read forever)", async (r) => {
-    await sign(r, "m-one");
-    await sign(r, "m-two");
-    await rm(join(r.root, "approvals", "m-two.txt.sig"));
-    await symlink("/dev/zero", join(r.root, "approvals", "m-two.txt.sig"));
-  }, 1, /refused approvals\/m-two\.txt\.sig: malformed: the signature is a symbolic link/],
-  ["a signature file whose name writes a workflow command into the CI log", async (r) => {
-    await sign(r, "m-one");
-    const file = await sign(r, "m-two");
-    await rename(`${file}.sig`, join(r.root, "approvals", "x\n::error::READY.sig"));
-  }, 1, /malformed: a signature file named "x\\n::error::READY\.sig"/],
-  ["--commit naming a branch's commit", async (r) => {
-    await git(r.root, "checkout", "-q", "-b", "attack");
-    await appendFile(join(r.root, "inventory/districts/rey.yaml"), "# a change\n");
-    const branch = await commitAll(r.root, "branch");
-    await git(r.root, "checkout", "-q", "main");
-    await sign(r, "m-one", { inventoryCommit: branch });
-    await sign(r, "m-two", { inventoryCommit: branch });
-    return branch;
-  }, 1, /the inventory differs from commit [0-9a-f]{12}, which approvals name \(inventory\/districts\/rey\.yaml \(modified\)\)/],
-  ["--committee naming a file outside the repository", async (r) => {
-    await sign(r, "m-one");
-    await sign(r, "outsider");
-    const outside = join(await tempDir(), "committee.yaml");
-    await writeFile(outside, COMMITTEE([member("m-one"), member("m-two", keys.outsider?.pub), member("m-three")]));
-    return ["--committee", outside];
-  }, 2, /committee\.yaml is outside the repository .*: the gate judges only committed files/],
+  [
+    "a member's key field carrying an outsider's key on a second line",
+    async (r) => {
+      await commitCommittee(r, [
+        member("m-one", `"${keys["m-one"]?.pub ?? ""}\\nm-two namespaces=\\"${SIGNOFF_NAMESPACE}\\" ${keys.outsider?.pub ?? ""}"`),
+        member("m-two"),
+        member("m-three"),
+      ]);
+      await sign(r, "m-one");
+      await sign(r, "outsider");
+    },
+    2,
+    /governance\/committee\.yaml:2:\d+ not an SSH public key: a key is one line of printable text/,
+  ],
+  [
+    "a member's key field with an outsider's key in its comment",
+    async (r) => {
+      await commitCommittee(r, [member("m-one", `${keys["m-one"]?.pub ?? ""} ${keys.outsider?.pub ?? ""}`), member("m-two"), member("m-three")]);
+      await sign(r, "m-one");
+      await sign(r, "outsider");
+    },
+    2,
+    /governance\/committee\.yaml:2:\d+ .*the comment holds another key/,
+  ],
+  [
+    "two members with one key (one person counted twice)",
+    async (r) => {
+      await commitCommittee(r, [member("m-one"), member("m-two", keys["m-one"]?.pub), member("m-three")]);
+      await sign(r, "m-one");
+      await sign(r, "m-one", {}, "again");
+    },
+    2,
+    /governance\/committee\.yaml:3 member m-two's SSH key is the same as another member's/,
+  ],
+  [
+    "a member id that would split an allowed_signers line",
+    async (r) => {
+      await commitCommittee(r, [member("m-one"), member('"m-x namespaces=\\"*\\""', keys.outsider?.pub), member("m-three")]);
+      await sign(r, "m-one");
+      await sign(r, "outsider");
+    },
+    2,
+    /governance\/committee\.yaml:3:\d+/,
+  ],
+  [
+    "a member's RSA key of 1024 bits",
+    async (r) => {
+      await commitCommittee(r, [member("m-one"), member("m-two", keys.weak?.pub), member("m-three")]);
+      await sign(r, "m-one");
+      await sign(r, "weak");
+    },
+    2,
+    /governance\/committee\.yaml:3:\d+ .*an RSA key of 1024 bits is too weak/,
+  ],
+  [
+    "an outsider added to the committee file without a commit",
+    async (r) => {
+      await sign(r, "m-one");
+      await appendFile(join(r.root, "governance/committee.yaml"), `${member("m-four", keys.outsider?.pub)}\n`);
+      await sign(r, "outsider");
+    },
+    2,
+    /the files that decide the verdict differ from commit [0-9a-f]{12} \(HEAD\): governance\/committee\.yaml \(modified\)/,
+  ],
+  [
+    "an outsider added to the committee on a branch never merged",
+    async (r) => {
+      await git(r.root, "checkout", "-q", "-b", "attack");
+      await commitCommittee(r, [member("m-one"), member("m-two"), member("m-three"), member("m-four", keys.outsider?.pub)]);
+      await sign(r, "m-one");
+      await sign(r, "outsider");
+    },
+    1,
+    /commit [0-9a-f]{12} is not on main: a sign-off approves only what was merged/,
+  ],
+  [
+    "a quorum of one written into election.yaml without a commit",
+    async (r) => {
+      await sign(r, "m-one");
+      await edit(r.root, "inventory/election.yaml", "signoff: { required: 2 }", "signoff: { required: 1 }");
+    },
+    2,
+    /differ from commit [0-9a-f]{12} \(HEAD\): inventory\/election\.yaml \(modified\)/,
+  ],
+  [
+    "a waiver added without a commit",
+    async (r) => {
+      await sign(r, "m-one");
+      await writeFile(join(r.root, "inventory/waivers.yaml"), "waivers: []\n# accepted by no one\n");
+    },
+    2,
+    /inventory\/waivers\.yaml \(modified\)/,
+  ],
+  [
+    "a check catalog dropped in beside the inventory",
+    async (r) => {
+      await sign(r, "m-one");
+      await mkdir(join(r.root, "checks"));
+      await writeFile(join(r.root, "checks", "lenient.yaml"), "checks: []\n");
+    },
+    2,
+    /checks\/lenient\.yaml \(not committed\)/,
+  ],
+  [
+    "a district file hidden from git by .gitignore",
+    async (r) => {
+      await sign(r, "m-one");
+      await sign(r, "m-two");
+      await writeFile(join(r.root, ".gitignore"), "*.local.yaml\n");
+      await rename(join(r.root, "inventory/districts/rey.yaml"), join(r.root, "inventory/districts/rey.local.yaml"));
+    },
+    1,
+    /the inventory differs from commit [0-9a-f]{12}, which approvals name \(inventory\/districts\/rey\.local\.yaml \(not committed\), inventory\/districts\/rey\.yaml \(deleted\)\)/,
+  ],
+  [
+    "a member removed on main, signing an older commit from main's checkout",
+    async (r) => {
+      await commitCommittee(
+        r,
+        ["m-one", "m-two", "m-three", "outsider"].map((id) => member(id)),
+      );
+      const old = r.commit;
+      await commitCommittee(
+        r,
+        ["m-one", "m-two", "m-three"].map((id) => member(id)),
+      );
+      await sign(r, "m-one", { inventoryCommit: old });
+      await sign(r, "outsider", { inventoryCommit: old });
+      return old;
+    },
+    2,
+    /the files that decide the verdict differ from commit [0-9a-f]{12}: governance\/committee\.yaml \(modified\)/,
+  ],
+  [
+    "a member removed on main, signing an older commit from its own checkout",
+    async (r) => {
+      await commitCommittee(
+        r,
+        ["m-one", "m-two", "m-three", "outsider"].map((id) => member(id)),
+      );
+      const old = r.commit;
+      await commitCommittee(
+        r,
+        ["m-one", "m-two", "m-three"].map((id) => member(id)),
+      );
+      await git(r.root, "checkout", "-q", old);
+      r.commit = old;
+      await sign(r, "m-one");
+      await sign(r, "outsider");
+    },
+    2,
+    /governance\/committee\.yaml at commit [0-9a-f]{12} differs from main's \([0-9a-f]{12}\): the signers' keys come from main's committee file/,
+  ],
+  [
+    "an outsider's signature",
+    async (r) => {
+      await sign(r, "m-one");
+      await sign(r, "outsider");
+    },
+    1,
+    /refused approvals\/outsider\.txt\.sig: unknown-key: signed with a key that is not in governance\/committee\.yaml/,
+  ],
+  [
+    "one member's approval twice",
+    async (r) => {
+      await sign(r, "m-one");
+      await sign(r, "m-one", {}, "m-one-again");
+    },
+    1,
+    /sign-off: 1 of 2 required approvals \(committee of 3\): m-one/,
+  ],
+  [
+    "a member's signature made for another purpose (git's namespace)",
+    async (r) => {
+      await sign(r, "m-one");
+      await sign(r, "m-two", {}, "m-two", "git");
+    },
+    1,
+    /bad-signature: the signature of m-two does not verify over this manifest under namespace amadegi-signoff/,
+  ],
+  [
+    "a signed manifest with CRLF line ends",
+    async (r) => {
+      await sign(r, "m-one");
+      const file = join(r.root, "approvals", "m-two.txt");
+      await writeFile(
+        file,
+        renderManifest({
+          election: "gate-1405",
+          milestone: "T-0",
+          inventoryCommit: r.commit,
+          resultsSha256: r.sha256,
+          verdict: "ready",
+          time: SIGNED,
+        }).replaceAll("\n", "\r\n"),
+      );
+      await exec("ssh-keygen", ["-Y", "sign", "-f", keys["m-two"]?.path ?? "", "-n", SIGNOFF_NAMESPACE, file]);
+    },
+    1,
+    /refused approvals\/m-two\.txt\.sig: malformed: not an amadegi sign-off manifest/,
+  ],
+  [
+    "an approval of another commit",
+    async (r) => {
+      await sign(r, "m-one");
+      await sign(r, "m-two", { inventoryCommit: "c".repeat(40) });
+    },
+    1,
+    /other-commit: m-two approved inventory commit cccccccccccc/,
+  ],
+  [
+    "results changed after they were approved",
+    async (r) => {
+      await sign(r, "m-one");
+      await sign(r, "m-two");
+      await appendFile(r.results, "\n");
+    },
+    1,
+    /other-results/,
+  ],
+  [
+    "a signature that links to a device (the gate would read forever)",
+    async (r) => {
+      await sign(r, "m-one");
+      await sign(r, "m-two");
+      await rm(join(r.root, "approvals", "m-two.txt.sig"));
+      await symlink("/dev/zero", join(r.root, "approvals", "m-two.txt.sig"));
+    },
+    1,
+    /refused approvals\/m-two\.txt\.sig: malformed: the signature is a symbolic link/,
+  ],
+  [
+    "a signature file whose name writes a workflow command into the CI log",
+    async (r) => {
+      await sign(r, "m-one");
+      const file = await sign(r, "m-two");
+      await rename(`${file}.sig`, join(r.root, "approvals", "x\n::error::READY.sig"));
+    },
+    1,
+    /malformed: a signature file named "x\\n::error::READY\.sig"/,
+  ],
+  [
+    "--commit naming a branch's commit",
+    async (r) => {
+      await git(r.root, "checkout", "-q", "-b", "attack");
+      await appendFile(join(r.root, "inventory/districts/rey.yaml"), "# a change\n");
+      const branch = await commitAll(r.root, "branch");
+      await git(r.root, "checkout", "-q", "main");
+      await sign(r, "m-one", { inventoryCommit: branch });
+      await sign(r, "m-two", { inventoryCommit: branch });
+      return branch;
+    },
+    1,
+    /the inventory differs from commit [0-9a-f]{12}, which approvals name \(inventory\/districts\/rey\.yaml \(modified\)\)/,
+  ],
+  [
+    "--committee naming a file outside the repository",
+    async (r) => {
+      await sign(r, "m-one");
+      await sign(r, "outsider");
+      const outside = join(await tempDir(), "committee.yaml");
+      await writeFile(outside, COMMITTEE([member("m-one"), member("m-two", keys.outsider?.pub), member("m-three")]));
+      return ["--committee", outside];
+    },
+    2,
+    /committee\.yaml is outside the repository .*: the gate judges only committed files/,
+  ],
 ];
 
 describe("verdict attacks through amadegi gate", () => {

@@ -16,7 +16,11 @@ import { commitAll, edit, ELECTION, exec, fixtureCopy, newKey, resultsFor, tempD
 function capture(cwd: string) {
   const out: string[] = [];
   const err: string[] = [];
-  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd, env: { ...process.env, AMADEGI_STATE_DIR: join(cwd, ".amadegi") } }, out, err };
+  return {
+    io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd, env: { ...process.env, AMADEGI_STATE_DIR: join(cwd, ".amadegi") } },
+    out,
+    err,
+  };
 }
 
 const now = () => new Date();
@@ -74,18 +78,28 @@ describe("amadegi approve: a committee member's procedure", () => {
     const keys = await tempDir("amadegi-keys-");
     const one = await newKey(keys, "m-one");
     const two = await newKey(keys, "m-two");
-    await writeFile(join(root, "governance/committee.yaml"), `committee:\n  - { id: m-one, name: یکم, role: chair, level: county, sshKey: ${one.pub} }\n  - { id: m-two, name: دوم, role: member, level: county, sshKey: ${two.pub} }\n`);
+    await writeFile(
+      join(root, "governance/committee.yaml"),
+      `committee:\n  - { id: m-one, name: یکم, role: chair, level: county, sshKey: ${one.pub} }\n  - { id: m-two, name: دوم, role: member, level: county, sshKey: ${two.pub} }\n`,
+    );
     const commit = await commitAll(root);
     // T-0 needs 2 of the committee; judge it as of election day with fresh results
     // (the devices checked in after T-1's checkinsSince, 1405-12-01).
     const results = await resultsFor(root, { now: now(), checkinAt: "2027-02-24T00:00:00Z" });
     const approvals = join(root, "approvals");
     const args = ["--milestone", "T-0", "--date", "2027-02-25", "--results", results];
-    for (const [name, key] of [["one", one], ["two", two]] as const) {
+    for (const [name, key] of [
+      ["one", one],
+      ["two", two],
+    ] as const) {
       const { io, out } = capture(root);
       expect(await main(["approve", ...args, "--out", join(approvals, `${name}.txt`)], io)).toBe(0);
       const manifest = await readFile(join(approvals, `${name}.txt`), "utf8");
-      expect(manifest).toMatch(new RegExp(`^amadegi sign-off v1\\nelection: gate-1405\\nmilestone: T-0\\ninventory-commit: ${commit}\\nresults-sha256: [0-9a-f]{64}\\nverdict: ready\\ntime: \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\n$`));
+      expect(manifest).toMatch(
+        new RegExp(
+          `^amadegi sign-off v1\\nelection: gate-1405\\nmilestone: T-0\\ninventory-commit: ${commit}\\nresults-sha256: [0-9a-f]{64}\\nverdict: ready\\ntime: \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\n$`,
+        ),
+      );
       expect(out).toContain(`  ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n amadegi-signoff ${join(approvals, `${name}.txt`)}`);
       const before = capture(root);
       expect(await main(["gate", ...args, "--approvals", approvals, "--no-history"], before.io)).toBe(1);
@@ -119,18 +133,25 @@ describe("the gate's text from data that carries attacks (issue 14)", () => {
       const poisoned = poisonResult(result, (i) => attack(i + k));
       const lines = formatGate(poisoned);
       expect(lines.length, `round ${k}`).toBe(plainLines.length);
-      expect(lines.filter((l) => /[\p{Cc}\u202A-\u202E\u2066-\u2069]|[\uD800-\uDFFF]/u.test(l)), `round ${k}`).toEqual([]);
+      expect(
+        lines.filter((l) => /[\p{Cc}\u202A-\u202E\u2066-\u2069]|[\uD800-\uDFFF]/u.test(l)),
+        `round ${k}`,
+      ).toEqual([]);
       expect(commandsIn(lines.join("\n")), `round ${k}`).toEqual([]);
       // What a person must chase is still there, shown: the offenders' ids and reasons.
       const text = lines.join("\n");
-      for (const o of poisoned.criteria.flatMap((c) => c.offenders.slice(0, 10))) expect(text).toContain(visibleControls(o.reason).replaceAll("##[", "#\\u0023["));
+      for (const o of poisoned.criteria.flatMap((c) => c.offenders.slice(0, 10)))
+        expect(text).toContain(visibleControls(o.reason).replaceAll("##[", "#\\u0023["));
     }
   });
 
   it("amadegi gate on an inventory and results that carry attacks prints nothing the runner takes as a command", async () => {
     const root = await fixtureCopy();
     await edit(root, ELECTION, "name: لینک‌ها برقرار، سرورها آماده", `name: ${JSON.stringify("x\n::error::READY %0A")}`);
-    const results = await resultsFor(root, { now: now(), edit: (r) => (r.key === "link-icmp/R-1/R-1-F" ? { ...r, status: "down", detail: "no\n::add-mask::x\r::error::READY ##[error]y \u001b[2J" } : r) });
+    const results = await resultsFor(root, {
+      now: now(),
+      edit: (r) => (r.key === "link-icmp/R-1/R-1-F" ? { ...r, status: "down", detail: "no\n::add-mask::x\r::error::READY ##[error]y \u001b[2J" } : r),
+    });
     const { io, out, err } = capture(root);
     expect(await main(["gate", "--milestone", "T-7", "--date", "2027-02-17", "--results", results, "--no-history"], io)).toBe(1);
     expect(commandsIn([...out, ...err].join("\n"))).toEqual([]);

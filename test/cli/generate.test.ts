@@ -17,7 +17,10 @@ function capture() {
 
 async function digest(dir: string): Promise<string> {
   const hash = createHash("sha256");
-  const files = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
+  const files = (await readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
   for (const f of files) hash.update(f.slice(dir.length)).update(await readFile(f));
   return hash.digest("hex");
 }
@@ -36,7 +39,9 @@ describe("amadegi generate", () => {
     const b = await generate("--stations", "1200", "--seed", "5");
     const c = await generate("--stations", "1200", "--seed", "6");
     expect(a.code).toBe(0);
-    expect(a.out[0]).toBe(`wrote 36 files (1200 stations in 31 districts) to ${a.dir}; validate with: amadegi validate --inventory ${join(a.dir, "inventory")}`);
+    expect(a.out[0]).toBe(
+      `wrote 36 files (1200 stations in 31 districts) to ${a.dir}; validate with: amadegi validate --inventory ${join(a.dir, "inventory")}`,
+    );
     expect(await digest(a.dir)).toBe(await digest(b.dir));
     expect(await digest(a.dir)).not.toBe(await digest(c.dir));
     const { io, out } = capture();

@@ -63,11 +63,16 @@ function declared(c: Command | CommandGroup): Set<string> {
 function usageProblems(c: Command | CommandGroup): string[] {
   const options = declared(c);
   const problems: string[] = [];
-  if (!isGroup(c)) for (const name of options) if (!new RegExp(`^ {2}--${name}\\b`, "m").test(c.usage)) problems.push(`${c.name}: --${name} is declared, and the usage has no line for it`);
+  if (!isGroup(c))
+    for (const name of options)
+      if (!new RegExp(`^ {2}--${name}\\b`, "m").test(c.usage)) problems.push(`${c.name}: --${name} is declared, and the usage has no line for it`);
   // Another command's line it quotes (`amadegi check --select …`) names that command's options.
   const own = c.name.split(" ")[0];
-  const text = c.usage.replace(/amadegi ([a-z]+)((?: --[a-z][a-z0-9-]*(?: (?!--)[^\s`]+)?)*)/g, (line: string, command: string) => (command === own ? line : ""));
-  for (const [, name = ""] of text.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)) if (name !== "help" && !options.has(name)) problems.push(`${c.name}: the usage names --${name}, which is not declared`);
+  const text = c.usage.replace(/amadegi ([a-z]+)((?: --[a-z][a-z0-9-]*(?: (?!--)[^\s`]+)?)*)/g, (line: string, command: string) =>
+    command === own ? line : "",
+  );
+  for (const [, name = ""] of text.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g))
+    if (name !== "help" && !options.has(name)) problems.push(`${c.name}: the usage names --${name}, which is not declared`);
   return problems;
 }
 
@@ -80,12 +85,30 @@ describe("every command's usage", () => {
 
   it("finds an option missing from the usage and one the usage names that is not declared (so a pass means something)", () => {
     const run = async () => ExitCode.OK;
-    const generated = defineCommand({ name: "x", synopsis: "amadegi x [--nope]", after: "see `amadegi y --json`, then `amadegi x --out a --nope`", options: { out: { type: "string", placeholder: "DIR", description: "where" } }, run });
-    const written: Command = { name: "y", usage: "Usage: amadegi y\n\n  --json  as JSON", options: { json: { type: "boolean", description: "as JSON" }, out: { type: "string", description: "where" } }, run };
-    expect([...usageProblems(generated), ...usageProblems(written)]).toEqual(["x: the usage names --nope, which is not declared", "x: the usage names --nope, which is not declared", "y: --out is declared, and the usage has no line for it"]);
+    const generated = defineCommand({
+      name: "x",
+      synopsis: "amadegi x [--nope]",
+      after: "see `amadegi y --json`, then `amadegi x --out a --nope`",
+      options: { out: { type: "string", placeholder: "DIR", description: "where" } },
+      run,
+    });
+    const written: Command = {
+      name: "y",
+      usage: "Usage: amadegi y\n\n  --json  as JSON",
+      options: { json: { type: "boolean", description: "as JSON" }, out: { type: "string", description: "where" } },
+      run,
+    };
+    expect([...usageProblems(generated), ...usageProblems(written)]).toEqual([
+      "x: the usage names --nope, which is not declared",
+      "x: the usage names --nope, which is not declared",
+      "y: --out is declared, and the usage has no line for it",
+    ]);
   });
 
-  it.each([["rehearsal", "devices", "--help"], ["rehearsal", "devices", "start", "--help"]])("%s %s %s prints that level's usage and exits 0", async (...argv) => {
+  it.each([
+    ["rehearsal", "devices", "--help"],
+    ["rehearsal", "devices", "start", "--help"],
+  ])("%s %s %s prints that level's usage and exits 0", async (...argv) => {
     const { io, out } = capture();
     expect(await main(argv, io)).toBe(0);
     expect(out.join("\n")).toMatch(new RegExp(`^Usage: amadegi ${argv.slice(0, -1).join(" ")}\\b`));
@@ -94,7 +117,9 @@ describe("every command's usage", () => {
   it("exits 2 naming the sub-commands for an unknown one, as for an unknown command", async () => {
     const { io, err } = capture();
     expect(await main(["rehearsal", "devices", "begin"], io)).toBe(2);
-    expect(err.join("\n")).toMatch(/^UsageError: rehearsal devices needs one of keys, start, stop, status, not "begin"\n {2}→ see `amadegi rehearsal devices --help`/);
+    expect(err.join("\n")).toMatch(
+      /^UsageError: rehearsal devices needs one of keys, start, stop, status, not "begin"\n {2}→ see `amadegi rehearsal devices --help`/,
+    );
   });
 
   it("applies a declared default once: the usage shows it", async () => {

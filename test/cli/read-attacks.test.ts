@@ -16,7 +16,11 @@ const REY = "inventory/districts/rey.yaml";
 
 async function validate(root: string, ...extra: string[]): Promise<{ code: number; text: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, [join(repoRoot, "bin/amadegi.js"), "validate", "--inventory", "inventory", "--today", "2027-01-01", ...extra], { cwd: root, env: { ...process.env, AMADEGI_DEBUG: undefined }, encoding: "utf8", timeout: 60_000 });
+    const { stdout, stderr } = await exec(
+      process.execPath,
+      [join(repoRoot, "bin/amadegi.js"), "validate", "--inventory", "inventory", "--today", "2027-01-01", ...extra],
+      { cwd: root, env: { ...process.env, AMADEGI_DEBUG: undefined }, encoding: "utf8", timeout: 60_000 },
+    );
     return { code: 0, text: `${stdout}\n${stderr}` };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -34,46 +38,90 @@ async function replaceIn(root: string, file: string, find: string, replace: stri
 type Attack = readonly [name: string, act: (root: string, outside: string) => Promise<void>, says: RegExp];
 
 const ATTACKS: Attack[] = [
-  ["a district file linked to a secret outside the inventory", async (root, outside) => {
-    await rm(join(root, REY));
-    await symlink(join(outside, "secret.yaml"), join(root, REY));
-  }, /districts\/rey\.yaml.* input\.symlink/],
-  ["the districts directory linked outside", async (root, outside) => {
-    await mkdir(join(outside, "d"));
-    await writeFile(join(outside, "d", "x.yaml"), `# ${SECRET}\n`);
-    await rm(join(root, "inventory/districts"), { recursive: true });
-    await symlink(join(outside, "d"), join(root, "inventory/districts"));
-  }, /inventory\/districts.* input\.symlink/],
-  ["a district file that is a named pipe (no writer: a blocking read would hang)", async (root) => {
-    await rm(join(root, REY));
-    execFileSync("mkfifo", [join(root, REY)]);
-  }, /districts\/rey\.yaml.* input\.not-a-file/],
-  ["the committee file linked to /dev/zero", async (root) => {
-    await rm(join(root, "governance/committee.yaml"));
-    await symlink("/dev/zero", join(root, "governance/committee.yaml"));
-  }, /governance\/committee\.yaml.* input\.symlink/],
-  ["servers.yaml that is a directory", async (root) => {
-    await rm(join(root, "inventory/servers.yaml"));
-    await mkdir(join(root, "inventory/servers.yaml"));
-  }, /servers\.yaml.* input\.not-a-file/],
-  ["a district file of 33 MiB", async (root) => {
-    await writeFile(join(root, REY), `# ${"x".repeat(33 * 1024 * 1024)}\n`);
-  }, /districts\/rey\.yaml.* input\.too-large/],
-  ["a bidi override spelled as a YAML escape", async (root) => {
-    await replaceIn(root, REY, "name: دبستان یکم", 'name: "دبستان \\u202E یکم"');
-  }, /districts\/rey\.yaml:\d+:\d+ error security\.bidi-control/],
-  ["a private key spelled with YAML escapes", async (root) => {
-    await replaceIn(root, REY, "name: دبستان یکم", `name: "-----BEGIN\\x20OPENSSH PRIVATE KEY-----\\n${SECRET}"`);
-  }, /districts\/rey\.yaml:\d+:\d+ error security\.secret/],
-  ["a terminal escape spelled as a YAML escape", async (root) => {
-    await replaceIn(root, REY, "name: دبستان یکم", 'name: "\\x1b]0;pwned\\x07"');
-  }, /districts\/rey\.yaml:\d+:\d+ error yaml\.syntax/],
-  ["an operator's egress of the whole internet", async (root) => {
-    await replaceIn(root, "inventory/operators.yaml", "egress: [100.64.0.0/25]", "egress: [0.0.0.0/0]");
-  }, /operators\.yaml:\d+:\d+ error schema\.bad-value .*0\.0\.0\.0\/0 is wider than \/16/],
-  ["a station name that breaks the line to start a workflow command", async (root) => {
-    await replaceIn(root, REY, "kind: fixed", 'kind: "fixd\\n::error::READY"');
-  }, /districts\/rey\.yaml:\d+:\d+ error schema\.bad-value .*fixd\\n::error::READY/],
+  [
+    "a district file linked to a secret outside the inventory",
+    async (root, outside) => {
+      await rm(join(root, REY));
+      await symlink(join(outside, "secret.yaml"), join(root, REY));
+    },
+    /districts\/rey\.yaml.* input\.symlink/,
+  ],
+  [
+    "the districts directory linked outside",
+    async (root, outside) => {
+      await mkdir(join(outside, "d"));
+      await writeFile(join(outside, "d", "x.yaml"), `# ${SECRET}\n`);
+      await rm(join(root, "inventory/districts"), { recursive: true });
+      await symlink(join(outside, "d"), join(root, "inventory/districts"));
+    },
+    /inventory\/districts.* input\.symlink/,
+  ],
+  [
+    "a district file that is a named pipe (no writer: a blocking read would hang)",
+    async (root) => {
+      await rm(join(root, REY));
+      execFileSync("mkfifo", [join(root, REY)]);
+    },
+    /districts\/rey\.yaml.* input\.not-a-file/,
+  ],
+  [
+    "the committee file linked to /dev/zero",
+    async (root) => {
+      await rm(join(root, "governance/committee.yaml"));
+      await symlink("/dev/zero", join(root, "governance/committee.yaml"));
+    },
+    /governance\/committee\.yaml.* input\.symlink/,
+  ],
+  [
+    "servers.yaml that is a directory",
+    async (root) => {
+      await rm(join(root, "inventory/servers.yaml"));
+      await mkdir(join(root, "inventory/servers.yaml"));
+    },
+    /servers\.yaml.* input\.not-a-file/,
+  ],
+  [
+    "a district file of 33 MiB",
+    async (root) => {
+      await writeFile(join(root, REY), `# ${"x".repeat(33 * 1024 * 1024)}\n`);
+    },
+    /districts\/rey\.yaml.* input\.too-large/,
+  ],
+  [
+    "a bidi override spelled as a YAML escape",
+    async (root) => {
+      await replaceIn(root, REY, "name: دبستان یکم", 'name: "دبستان \\u202E یکم"');
+    },
+    /districts\/rey\.yaml:\d+:\d+ error security\.bidi-control/,
+  ],
+  [
+    "a private key spelled with YAML escapes",
+    async (root) => {
+      await replaceIn(root, REY, "name: دبستان یکم", `name: "-----BEGIN\\x20OPENSSH PRIVATE KEY-----\\n${SECRET}"`);
+    },
+    /districts\/rey\.yaml:\d+:\d+ error security\.secret/,
+  ],
+  [
+    "a terminal escape spelled as a YAML escape",
+    async (root) => {
+      await replaceIn(root, REY, "name: دبستان یکم", 'name: "\\x1b]0;pwned\\x07"');
+    },
+    /districts\/rey\.yaml:\d+:\d+ error yaml\.syntax/,
+  ],
+  [
+    "an operator's egress of the whole internet",
+    async (root) => {
+      await replaceIn(root, "inventory/operators.yaml", "egress: [100.64.0.0/25]", "egress: [0.0.0.0/0]");
+    },
+    /operators\.yaml:\d+:\d+ error schema\.bad-value .*0\.0\.0\.0\/0 is wider than \/16/,
+  ],
+  [
+    "a station name that breaks the line to start a workflow command",
+    async (root) => {
+      await replaceIn(root, REY, "kind: fixed", 'kind: "fixd\\n::error::READY"');
+    },
+    /districts\/rey\.yaml:\d+:\d+ error schema\.bad-value .*fixd\\n::error::READY/,
+  ],
 ];
 
 describe("reading and output attacks through amadegi validate", () => {

@@ -28,7 +28,21 @@ describe("amadegi rehearsal", () => {
   });
 
   it.skipIf(process.getuid?.() !== 0)("without root it says so and exits 2, before touching anything", async () => {
-    const result = await run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, join(repoRoot, "bin", "amadegi.js"), "rehearsal", "up", "--state", "/nonexistent/amadegi-rehearsal"], { cwd: "/" });
+    const result = await run(
+      "setpriv",
+      [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        process.execPath,
+        join(repoRoot, "bin", "amadegi.js"),
+        "rehearsal",
+        "up",
+        "--state",
+        "/nonexistent/amadegi-rehearsal",
+      ],
+      { cwd: "/" },
+    );
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/needs root/);
   });
@@ -37,11 +51,16 @@ describe("amadegi rehearsal", () => {
     const state = await mkdtemp(join(tmpdir(), "amadegi-t-busy-"));
     const holder = spawn("sleep", ["30"], { stdio: "ignore" });
     try {
-      await writeFile(lockPath(state), JSON.stringify({ pid: holder.pid, command: "amadegi drill --scenario fiber-cut", startedAt: "2025-01-02T03:04:05.000Z" }));
+      await writeFile(
+        lockPath(state),
+        JSON.stringify({ pid: holder.pid, command: "amadegi drill --scenario fiber-cut", startedAt: "2025-01-02T03:04:05.000Z" }),
+      );
       for (const action of [["up"], ["down"], ["devices", "start"], ["devices", "stop"]]) {
         const c = capture();
         expect(await main(["rehearsal", ...action, "--state", state], c.io), action.join(" ")).toBe(2);
-        expect(c.err.join("\n")).toBe(`ToolError: the rehearsal in ${state} is busy: \`amadegi drill --scenario fiber-cut\` (pid ${holder.pid}, since 2025-01-02T03:04:05.000Z) holds ${lockPath(state)}\n  → wait for it to finish (ps -p ${holder.pid}); if that process is gone, run this again: a dead holder's lock is taken over (should pid ${holder.pid} now be another program, remove ${lockPath(state)})`);
+        expect(c.err.join("\n")).toBe(
+          `ToolError: the rehearsal in ${state} is busy: \`amadegi drill --scenario fiber-cut\` (pid ${holder.pid}, since 2025-01-02T03:04:05.000Z) holds ${lockPath(state)}\n  → wait for it to finish (ps -p ${holder.pid}); if that process is gone, run this again: a dead holder's lock is taken over (should pid ${holder.pid} now be another program, remove ${lockPath(state)})`,
+        );
       }
     } finally {
       holder.kill("SIGKILL");

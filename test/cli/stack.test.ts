@@ -33,13 +33,17 @@ function amadegi(...args: string[]): Promise<CliRun> {
 }
 
 describe("amadegi up and destroy during the change freeze", () => {
-  it.each(["up", "destroy"])("%s of a production stack without approvals exits 2, naming what to pass, and leaves the engine untouched", async (operation) => {
-    const { code, stderr } = await amadegi(operation, "--stack", stack);
-    expect(code).toBe(2);
-    expect(stderr).toContain(`ProvisionError: ${stackFile}: stack ${stack} is production and the change freeze began`);
-    expect(stderr).toContain(`\`${operation}\` needs the IT committee's signed approval (--approvals DIR --results FILE`);
-    expect(existsSync(join(sandbox.dir, "pulumi"))).toBe(false);
-  }, 60_000);
+  it.each(["up", "destroy"])(
+    "%s of a production stack without approvals exits 2, naming what to pass, and leaves the engine untouched",
+    async (operation) => {
+      const { code, stderr } = await amadegi(operation, "--stack", stack);
+      expect(code).toBe(2);
+      expect(stderr).toContain(`ProvisionError: ${stackFile}: stack ${stack} is production and the change freeze began`);
+      expect(stderr).toContain(`\`${operation}\` needs the IT committee's signed approval (--approvals DIR --results FILE`);
+      expect(existsSync(join(sandbox.dir, "pulumi"))).toBe(false);
+    },
+    60_000,
+  );
 
   it("preview is never held back: it runs the program through the real engine", async () => {
     const { code, stdout, stderr } = await amadegi("preview", "--stack", stack);
@@ -55,7 +59,9 @@ describe("amadegi up and destroy during the change freeze", () => {
     const { code } = await amadegi("preview", "--stack", stack, "--markdown", file);
     expect(code).toBe(0);
     const markdown = await readFile(file, "utf8");
-    expect(markdown).toMatch(new RegExp(`### Pulumi preview of stack \`${stack}\`\n\n\\| change \\| resources \\|\n\\| --- \\| ---: \\|\n\\| create \\| \\d+ \\|\n`));
+    expect(markdown).toMatch(
+      new RegExp(`### Pulumi preview of stack \`${stack}\`\n\n\\| change \\| resources \\|\n\\| --- \\| ---: \\|\n\\| create \\| \\d+ \\|\n`),
+    );
     expect(markdown).toMatch(/<details><summary>Engine output<\/summary>\n\n```text\n[\s\S]*pulumi:pulumi:Stack[\s\S]*\n```\n/);
   }, 120_000);
 

@@ -72,7 +72,10 @@ beforeAll(async () => {
   // ca: relative to the state directory (it need not exist: only the tcp check runs, export names it).
   await writeFile(join(cwd, "stacks", "Pulumi.loop.yaml"), "config:\n  amadegi:probe:\n    allow: [127.77.0.0/16]\n    from: test\n    ca: tls/ca.crt\n");
   await mkdir(join(cwd, "loop-checks"));
-  await writeFile(join(cwd, "loop-checks", "tcp.yaml"), `checks:\n  - id: gw-tcp\n    probe: tcp\n    select: { objects: servers, roles: [gateway] }\n    port: ${PORT}\n    timeout: 500ms\n`);
+  await writeFile(
+    join(cwd, "loop-checks", "tcp.yaml"),
+    `checks:\n  - id: gw-tcp\n    probe: tcp\n    select: { objects: servers, roles: [gateway] }\n    port: ${PORT}\n    timeout: 500ms\n`,
+  );
   state = join(await temp("amadegi-state-"), "state");
   // gw-a answers, gw-b refuses.
   const listener = createServer((socket) => socket.end());
@@ -93,7 +96,19 @@ describe("AMADEGI_STATE_DIR moves all of the state", () => {
     expect([0, 1], validated.stderr).toContain(validated.code);
 
     // check, no --out: its results go to the state's results/.
-    const checked = await amadegi(["check", "--stack", "loop", "--stacks", "stacks", "--inventory", "loop/inventory", "--checks", "loop-checks", "--deadline", "10s"]);
+    const checked = await amadegi([
+      "check",
+      "--stack",
+      "loop",
+      "--stacks",
+      "stacks",
+      "--inventory",
+      "loop/inventory",
+      "--checks",
+      "loop-checks",
+      "--deadline",
+      "10s",
+    ]);
     expect(checked.code, checked.stderr).toBe(1);
     expect(checked.stdout).toMatch(new RegExp(`→ ${state}/results/loop-[0-9TZ-]+\\.jsonl\\n`));
 
@@ -119,7 +134,18 @@ describe("AMADEGI_STATE_DIR moves all of the state", () => {
     const metrics = await amadegi(["export", "openmetrics", "--results", campaign, "--out", "metrics.prom"]);
     expect(metrics.code, metrics.stderr).toBe(0);
     // The stack's CA, relative to the state directory, is named there.
-    const prometheus = await amadegi(["export", "prometheus", "--out", "prometheus", "--inventory", "loop/inventory", "--checks", join(repoRoot, "checks"), "--stack", "loop"]);
+    const prometheus = await amadegi([
+      "export",
+      "prometheus",
+      "--out",
+      "prometheus",
+      "--inventory",
+      "loop/inventory",
+      "--checks",
+      join(repoRoot, "checks"),
+      "--stack",
+      "loop",
+    ]);
     expect(prometheus.code, prometheus.stderr).toBe(0);
     expect(await readFile(join(cwd, "prometheus", "blackbox.yml"), "utf8")).toContain(`ca_file: ${state}/tls/ca.crt`);
 
@@ -131,7 +157,18 @@ describe("AMADEGI_STATE_DIR moves all of the state", () => {
     expect(kept.filter((p) => p.startsWith("approvals/"))).toEqual([expect.stringMatching(/^approvals\/T-7-\d{8}T\d{6}\.txt$/)]);
     expect(kept.filter((p) => p.startsWith("cache/")).length).toBeGreaterThan(0);
     // What the caller asked for went to the caller's directory, and nothing else did.
-    expect((await readdir(cwd)).sort()).toEqual([".git", "generated", "governance", "inventory", "loop", "loop-checks", "metrics.prom", "prometheus", "report", "stacks"]);
+    expect((await readdir(cwd)).sort()).toEqual([
+      ".git",
+      "generated",
+      "governance",
+      "inventory",
+      "loop",
+      "loop-checks",
+      "metrics.prom",
+      "prometheus",
+      "report",
+      "stacks",
+    ]);
   }, 60_000);
 
   it("control: without AMADEGI_STATE_DIR the state is the repository's .amadegi (so the assertions above can fail)", async () => {

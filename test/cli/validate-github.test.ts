@@ -24,7 +24,10 @@ describe("amadegi validate --format github", () => {
     await cp(join(REPO, "test/fixtures/inventory/minimal"), ROOT, { recursive: true });
     const file = join(ROOT, "inventory/districts/alpha.yaml");
     const text = await readFile(file, "utf8");
-    await writeFile(file, text.replace("        operator: mci\n        pop: TW-MCI-1\n        address", "        operator: mcii\n        pop: TW-MCI-1\n        address"));
+    await writeFile(
+      file,
+      text.replace("        operator: mci\n        pop: TW-MCI-1\n        address", "        operator: mcii\n        pop: TW-MCI-1\n        address"),
+    );
     const { io, out } = capture();
     const rel = `.amadegi/test-validate-github-${process.pid}`;
     expect(await main(["validate", "--inventory", `${rel}/inventory`, "--today", "2026-11-22", "--format", "github"], io)).toBe(1);
@@ -35,8 +38,19 @@ describe("amadegi validate --format github", () => {
   });
 
   it("escapes what would end a property or the message; warnings and waived findings are not errors", () => {
-    const base = { rule: "lifecycle.overdue", file: "inventory/d,1.yaml", line: 3, col: 4, item: "X:1", message: "50% late\nsee", hint: "", waivable: true } as const;
-    expect(githubAnnotation({ ...base, severity: "warning" })).toBe("::warning file=inventory/d%2C1.yaml,line=3,col=4,title=lifecycle.overdue (X%3A1)::50%25 late%0Asee");
+    const base = {
+      rule: "lifecycle.overdue",
+      file: "inventory/d,1.yaml",
+      line: 3,
+      col: 4,
+      item: "X:1",
+      message: "50% late\nsee",
+      hint: "",
+      waivable: true,
+    } as const;
+    expect(githubAnnotation({ ...base, severity: "warning" })).toBe(
+      "::warning file=inventory/d%2C1.yaml,line=3,col=4,title=lifecycle.overdue (X%3A1)::50%25 late%0Asee",
+    );
     expect(githubAnnotation({ ...base, severity: "warning", waived: "W-1" })).toMatch(/^::notice .*\[waived by W-1\]$/);
   });
 
@@ -56,7 +70,10 @@ describe("findings that quote attacks (issue 14)", () => {
     await cp(join(REPO, "test/fixtures/inventory/minimal"), root, { recursive: true });
     const file = join(root, "inventory/districts/alpha.yaml");
     const text = (await readFile(file, "utf8"))
-      .replace("        operator: mci\n        pop: TW-MCI-1\n        address", '        operator: "m\\n::error::R%0A,title=x\\r::add-mask::x"\n        pop: TW-MCI-1\n        address')
+      .replace(
+        "        operator: mci\n        pop: TW-MCI-1\n        address",
+        '        operator: "m\\n::error::R%0A,title=x\\r::add-mask::x"\n        pop: TW-MCI-1\n        address',
+      )
       .replace("    name: دبستان یکم", '    name: "# READY"\n    "::stop-commands::tok": 1');
     await writeFile(file, text);
     // A second district under a file name holding `,` `:` `%`: it ends up in the file property.
@@ -68,7 +85,9 @@ describe("findings that quote attacks (issue 14)", () => {
     const inventory = await attacked("github");
     const json = capture();
     expect(await main(["validate", "--inventory", inventory, "--today", "2026-11-22", "--json"], json.io)).toBe(1);
-    const findings = (JSON.parse(json.out.join("\n")) as { findings: { file: string; line: number; col: number; rule: string; item: string; message: string; hint: string }[] }).findings;
+    const findings = (
+      JSON.parse(json.out.join("\n")) as { findings: { file: string; line: number; col: number; rule: string; item: string; message: string; hint: string }[] }
+    ).findings;
     expect(findings.length).toBeGreaterThanOrEqual(4);
     const { io, out } = capture();
     expect(await main(["validate", "--inventory", inventory, "--today", "2026-11-22", "--format", "github"], io)).toBe(1);

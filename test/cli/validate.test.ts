@@ -46,7 +46,10 @@ describe("amadegi validate", () => {
     const root = await minimalCopy();
     const file = join(root, "inventory/districts/alpha.yaml");
     const text = await readFile(file, "utf8");
-    await writeFile(file, text.replace("        operator: mci\n        pop: TW-MCI-1\n        address", "        operator: mcii\n        pop: TW-MCI-1\n        address"));
+    await writeFile(
+      file,
+      text.replace("        operator: mci\n        pop: TW-MCI-1\n        address", "        operator: mcii\n        pop: TW-MCI-1\n        address"),
+    );
     const { io, out } = capture();
     expect(await main(["validate", "--inventory", join(root, "inventory"), "--today", "2026-11-22"], io)).toBe(1);
     expect(out[0]).toBe(

@@ -39,7 +39,9 @@ export async function startRecorder(dir: string, links: LinksFile, gateway = "gw
   const linksFile = join(dir, `${name}-links.json`);
   const pidFile = join(dir, `${name}.pid`);
   await writeFile(linksFile, JSON.stringify(links));
-  const child = spawn(process.execPath, [RECORDER, "--socket", socket, "--log", log, "--links", linksFile, "--gateway", gateway, "--pid", pidFile], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, [RECORDER, "--socket", socket, "--log", log, "--links", linksFile, "--gateway", gateway, "--pid", pidFile], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stderr = "";
   child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
@@ -56,7 +58,13 @@ export async function startRecorder(dir: string, links: LinksFile, gateway = "gw
     pidFile,
     child,
     stderr: () => stderr,
-    lines: () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as unknown) : []),
+    lines: () =>
+      existsSync(log)
+        ? readFileSync(log, "utf8")
+            .split("\n")
+            .filter((l) => l !== "")
+            .map((l) => JSON.parse(l) as unknown)
+        : [],
     stop: async () => {
       if (!gone) child.kill("SIGTERM");
       return exited;
@@ -72,11 +80,19 @@ export interface Answer {
 /** One HTTP request to the recorder's socket, as nginx would send it. */
 export function post(socket: string, headers: Record<string, string>, options: { method?: string; path?: string; body?: string } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, method: options.method ?? "POST", path: options.path ?? "/checkin", headers: { ...headers, "content-length": String(Buffer.byteLength(options.body ?? "")) } }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => (body += c.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      {
+        socketPath: socket,
+        method: options.method ?? "POST",
+        path: options.path ?? "/checkin",
+        headers: { ...headers, "content-length": String(Buffer.byteLength(options.body ?? "")) },
+      },
+      (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on("error", reject);
     req.end(options.body ?? "");
   });

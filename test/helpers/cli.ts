@@ -16,7 +16,12 @@ export interface CliRun {
 
 export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv | undefined, cwd = repoRoot): Promise<CliRun> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, [join(repoRoot, "bin/amadegi.js"), ...args], { cwd, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    const { stdout, stderr } = await exec(process.execPath, [join(repoRoot, "bin/amadegi.js"), ...args], {
+      cwd,
+      env,
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };

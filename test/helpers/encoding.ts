@@ -90,7 +90,24 @@ export function randomString(next: () => number, alphabet: readonly string[], ma
 // --- the GitHub Actions runner ----------------------------------------------
 
 /** The commands a runner registers (ActionCommandManager), compared without case. */
-const REGISTERED = new Set(["error", "warning", "notice", "debug", "add-mask", "stop-commands", "set-output", "save-state", "add-path", "set-env", "group", "endgroup", "echo", "add-matcher", "remove-matcher", "internal-set-repo-path"]);
+const REGISTERED = new Set([
+  "error",
+  "warning",
+  "notice",
+  "debug",
+  "add-mask",
+  "stop-commands",
+  "set-output",
+  "save-state",
+  "add-path",
+  "set-env",
+  "group",
+  "endgroup",
+  "echo",
+  "add-matcher",
+  "remove-matcher",
+  "internal-set-repo-path",
+]);
 
 /** .NET's Char.IsWhiteSpace, which String.Trim and TrimStart skip. */
 const DOTNET_SPACE = "[\\u0009-\\u000D\\u0020\\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]";
@@ -99,9 +116,25 @@ export const dotnetTrimEnd = (s: string): string => s.replace(new RegExp(`${DOTN
 const trim = (s: string): string => dotnetTrimEnd(trimStart(s));
 
 const unescape = (s: string, pairs: readonly (readonly [string, string])[]): string => pairs.reduce((text, [code, c]) => text.replaceAll(code, c), s);
-const DATA: readonly (readonly [string, string])[] = [["%0D", "\r"], ["%0A", "\n"], ["%25", "%"]];
-const PROPERTY: readonly (readonly [string, string])[] = [["%0D", "\r"], ["%0A", "\n"], ["%3A", ":"], ["%2C", ","], ["%25", "%"]];
-const V1: readonly (readonly [string, string])[] = [["%3B", ";"], ["%0D", "\r"], ["%0A", "\n"], ["%5D", "]"], ["%25", "%"]];
+const DATA: readonly (readonly [string, string])[] = [
+  ["%0D", "\r"],
+  ["%0A", "\n"],
+  ["%25", "%"],
+];
+const PROPERTY: readonly (readonly [string, string])[] = [
+  ["%0D", "\r"],
+  ["%0A", "\n"],
+  ["%3A", ":"],
+  ["%2C", ","],
+  ["%25", "%"],
+];
+const V1: readonly (readonly [string, string])[] = [
+  ["%3B", ";"],
+  ["%0D", "\r"],
+  ["%0A", "\n"],
+  ["%5D", "]"],
+  ["%25", "%"],
+];
 
 export interface RunnerCommand {
   readonly form: "::" | "##[";
@@ -131,7 +164,9 @@ export function runnerCommand(line: string): RunnerCommand | undefined {
       if (REGISTERED.has(command.toLowerCase())) {
         const properties: Record<string, string> = {};
         if (space > 0) {
-          for (const p of trim(info.slice(space + 1)).split(",").filter((x) => x !== "")) {
+          for (const p of trim(info.slice(space + 1))
+            .split(",")
+            .filter((x) => x !== "")) {
             const kv = pair(p);
             if (kv !== undefined) properties[kv[0]] = unescape(kv[1], PROPERTY);
           }
@@ -150,7 +185,10 @@ export function runnerCommand(line: string): RunnerCommand | undefined {
   if (!REGISTERED.has(command.toLowerCase())) return undefined;
   const properties: Record<string, string> = {};
   if (space > 0) {
-    for (const p of info.slice(space + 1).split(";").filter((x) => x !== "")) {
+    for (const p of info
+      .slice(space + 1)
+      .split(";")
+      .filter((x) => x !== "")) {
       const kv = pair(p);
       if (kv !== undefined) properties[kv[0]] = unescape(kv[1], V1);
     }
@@ -170,7 +208,38 @@ export const commandsIn = (output: string): RunnerCommand[] => runnerLines(outpu
 export const gfmHtmlOf = (markdown: string): string => micromark(markdown, { allowDangerousHtml: true, extensions: [gfm()], htmlExtensions: [gfmHtml()] });
 
 /** The elements that data must never make, by name. */
-export const STRUCTURE = ["a", "img", "h1", "h2", "h3", "h4", "h5", "h6", "p", "br", "hr", "ul", "ol", "li", "blockquote", "pre", "code", "em", "strong", "del", "table", "tr", "td", "th", "input", "script", "details", "summary", "sup", "section"] as const;
+export const STRUCTURE = [
+  "a",
+  "img",
+  "h1",
+  "h2",
+  "h3",
+  "h4",
+  "h5",
+  "h6",
+  "p",
+  "br",
+  "hr",
+  "ul",
+  "ol",
+  "li",
+  "blockquote",
+  "pre",
+  "code",
+  "em",
+  "strong",
+  "del",
+  "table",
+  "tr",
+  "td",
+  "th",
+  "input",
+  "script",
+  "details",
+  "summary",
+  "sup",
+  "section",
+] as const;
 
 /** How many of each element (opening tags) the HTML has. */
 export function tagCounts(html: string): Record<string, number> {
@@ -214,7 +283,8 @@ export async function xmllint(xml: string, xpath?: string): Promise<{ code: numb
 }
 
 /** XML 1.0's Char production, code point by code point. */
-const isXmlChar = (cp: number): boolean => cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || cp >= 0x10000;
+const isXmlChar = (cp: number): boolean =>
+  cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || cp >= 0x10000;
 
 /** What an XML parser should read back: each character XML cannot carry as its `\uXXXX` text. */
 export function xmlReadBack(s: string): string {

@@ -38,25 +38,75 @@ export interface Pki {
 const KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
 
 async function makeCa(dir: string, name: string, cn: string): Promise<void> {
-  await run("openssl", ["req", "-x509", ...KEY, "-keyout", join(dir, `${name}.key`), "-out", join(dir, `${name}.pem`), "-days", "365", "-subj", `/CN=${cn}`,
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+  await run("openssl", [
+    "req",
+    "-x509",
+    ...KEY,
+    "-keyout",
+    join(dir, `${name}.key`),
+    "-out",
+    join(dir, `${name}.pem`),
+    "-days",
+    "365",
+    "-subj",
+    `/CN=${cn}`,
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
   // `openssl ca` (the only way to back-date a certificate in OpenSSL 3.0) needs a tiny database.
   await writeFile(join(dir, `${name}.index`), "");
-  await writeFile(join(dir, `${name}.cnf`), [
-    "[ca]", `default_ca = ${name}`, `[${name}]`, `database = ${join(dir, `${name}.index`)}`, `new_certs_dir = ${dir}`,
-    `certificate = ${join(dir, `${name}.pem`)}`, `private_key = ${join(dir, `${name}.key`)}`, `serial = ${join(dir, `${name}.serial`)}`,
-    "default_md = sha256", "policy = any", "unique_subject = no", "copy_extensions = none", "[any]", "commonName = supplied", "",
-  ].join("\n"));
+  await writeFile(
+    join(dir, `${name}.cnf`),
+    [
+      "[ca]",
+      `default_ca = ${name}`,
+      `[${name}]`,
+      `database = ${join(dir, `${name}.index`)}`,
+      `new_certs_dir = ${dir}`,
+      `certificate = ${join(dir, `${name}.pem`)}`,
+      `private_key = ${join(dir, `${name}.key`)}`,
+      `serial = ${join(dir, `${name}.serial`)}`,
+      "default_md = sha256",
+      "policy = any",
+      "unique_subject = no",
+      "copy_extensions = none",
+      "[any]",
+      "commonName = supplied",
+      "",
+    ].join("\n"),
+  );
   await writeFile(join(dir, `${name}.serial`), "1000\n");
 }
 
-async function makeLeaf(dir: string, ca: string, file: string, cn: string, usage: "serverAuth" | "clientAuth", dates?: { start: string; end: string }): Promise<Leaf> {
+async function makeLeaf(
+  dir: string,
+  ca: string,
+  file: string,
+  cn: string,
+  usage: "serverAuth" | "clientAuth",
+  dates?: { start: string; end: string },
+): Promise<Leaf> {
   const keyFile = join(dir, `${file}.key`);
   const certFile = join(dir, `${file}.pem`);
   await run("openssl", ["req", "-new", ...KEY, "-keyout", keyFile, "-out", join(dir, `${file}.csr`), "-subj", `/CN=${cn}`]);
   await writeFile(join(dir, `${file}.ext`), `basicConstraints=CA:FALSE\nextendedKeyUsage=${usage}\nsubjectAltName=DNS:${cn}\n`);
   const window = dates === undefined ? ["-days", "30"] : ["-startdate", dates.start, "-enddate", dates.end];
-  await run("openssl", ["ca", "-batch", "-notext", "-config", join(dir, `${ca}.cnf`), "-in", join(dir, `${file}.csr`), "-out", certFile, "-extfile", join(dir, `${file}.ext`), ...window]);
+  await run("openssl", [
+    "ca",
+    "-batch",
+    "-notext",
+    "-config",
+    join(dir, `${ca}.cnf`),
+    "-in",
+    join(dir, `${file}.csr`),
+    "-out",
+    certFile,
+    "-extfile",
+    join(dir, `${file}.ext`),
+    ...window,
+  ]);
   return { certFile, keyFile, cert: await readFile(certFile), key: await readFile(keyFile) };
 }
 

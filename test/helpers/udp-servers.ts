@@ -50,7 +50,13 @@ export function dnsServer(address: string, behaviour: DnsBehaviour): Promise<Udp
     const name = labels.join(".").toLowerCase();
     const answers = typeof behaviour === "object" && qtype === 1 ? (behaviour.records[name] ?? undefined) : undefined;
     const rcode =
-      behaviour === "servfail" ? RCODE.SERVFAIL : behaviour === "refused" ? RCODE.REFUSED : typeof behaviour === "object" && !(name in behaviour.records) ? RCODE.NXDOMAIN : RCODE.NOERROR;
+      behaviour === "servfail"
+        ? RCODE.SERVFAIL
+        : behaviour === "refused"
+          ? RCODE.REFUSED
+          : typeof behaviour === "object" && !(name in behaviour.records)
+            ? RCODE.NXDOMAIN
+            : RCODE.NOERROR;
     const header = Buffer.alloc(12);
     query.copy(header, 0, 0, 2); // id
     header.writeUInt16BE(0x8180 | rcode, 2); // response, recursion desired + available

@@ -17,7 +17,20 @@ import {
   xmlAttr,
   xmlText,
 } from "../../src/lib/encode.ts";
-import { ATTACKS, commandsIn, dotnetTrimEnd, gfmHtmlOf, parseLabelValue, randomString, runnerCommand, seeded, tagCounts, textOf, xmllint, xmlReadBack } from "../helpers/encoding.ts";
+import {
+  ATTACKS,
+  commandsIn,
+  dotnetTrimEnd,
+  gfmHtmlOf,
+  parseLabelValue,
+  randomString,
+  runnerCommand,
+  seeded,
+  tagCounts,
+  textOf,
+  xmllint,
+  xmlReadBack,
+} from "../helpers/encoding.ts";
 
 /** Nothing a reader cannot see is left, and no line break. */
 const INVISIBLE = /[\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069\u2028\u2029\uFEFF\uFFFE\uFFFF]|[\uD800-\uDFFF]/u;
@@ -53,19 +66,48 @@ describe("logText and inertLine: no line the runner takes as a command", () => {
     for (const a of ATTACKS) {
       const text = logText(a);
       expect(text).not.toMatch(INVISIBLE);
-      for (const line of [text, `   ${text}`, `\t${text}`, `\u00a0${text}`, `x ${text}`]) expect(runnerCommand(inertLine(line)), JSON.stringify(line)).toBeUndefined();
+      for (const line of [text, `   ${text}`, `\t${text}`, `\u00a0${text}`, `x ${text}`])
+        expect(runnerCommand(inertLine(line)), JSON.stringify(line)).toBeUndefined();
     }
   });
 
   it("holds for random strings made of what commands are made of", () => {
     const next = seeded(14);
-    const alphabet = ["::", ":", "##[", "#", "[", "]", "error", "add-mask", " ", "\t", "\u00a0", "\u0085", "\u3000", "\ufeff", "\u200b", "\n", "\r", "%0A", "x"];
+    const alphabet = [
+      "::",
+      ":",
+      "##[",
+      "#",
+      "[",
+      "]",
+      "error",
+      "add-mask",
+      " ",
+      "\t",
+      "\u00a0",
+      "\u0085",
+      "\u3000",
+      "\ufeff",
+      "\u200b",
+      "\n",
+      "\r",
+      "%0A",
+      "x",
+    ];
     for (let i = 0; i < 5000; i++) {
       const s = randomString(next, alphabet);
       const text = logText(s);
       expect(text).not.toMatch(INVISIBLE);
       expect(runnerCommand(text), JSON.stringify(s)).toBeUndefined();
-      expect(commandsIn(inertLine(s).split(/\r\n|\r|\n/).map(inertLine).join("\n")), JSON.stringify(s)).toEqual([]);
+      expect(
+        commandsIn(
+          inertLine(s)
+            .split(/\r\n|\r|\n/)
+            .map(inertLine)
+            .join("\n"),
+        ),
+        JSON.stringify(s),
+      ).toEqual([]);
     }
   });
 
@@ -94,7 +136,30 @@ describe("workflow commands: escaped exactly as @actions/core, read back by the 
 
   it("round-trips any file, title and message: one command, its own properties, the message whole", () => {
     const next = seeded(1405);
-    const alphabet = ["%", "%25", "%0A", "%0D", "%3A", "%2C", ":", "::", ",", "=", ";", "]", "##[", "\r", "\n", "\r\n", " ", "file=x", "title=y", "::error::", "a", "ب"];
+    const alphabet = [
+      "%",
+      "%25",
+      "%0A",
+      "%0D",
+      "%3A",
+      "%2C",
+      ":",
+      "::",
+      ",",
+      "=",
+      ";",
+      "]",
+      "##[",
+      "\r",
+      "\n",
+      "\r\n",
+      " ",
+      "file=x",
+      "title=y",
+      "::error::",
+      "a",
+      "ب",
+    ];
     // A value the runner's Split('=', RemoveEmptyEntries) cannot keep: empty, or starting with '=' (not data of ours).
     const usable = (s: string) => (s === "" || s.startsWith("=") ? `f${s}` : s);
     for (let i = 0; i < 3000; i++) {
@@ -104,9 +169,12 @@ describe("workflow commands: escaped exactly as @actions/core, read back by the 
       const line = workflowCommand("error", { file, line: 7, col: 2, title }, message);
       expect(line).not.toMatch(/[\r\n]/);
       // The runner trims the property list: the last value (title) loses trailing white space (CR and LF are escaped by then), nothing else.
-      const trimmed = dotnetTrimEnd(workflowCommandProperty(title)) === workflowCommandProperty(title) ? title : title.replace(/[^\r\n]+$/, (tail) => dotnetTrimEnd(tail));
+      const trimmed =
+        dotnetTrimEnd(workflowCommandProperty(title)) === workflowCommandProperty(title) ? title : title.replace(/[^\r\n]+$/, (tail) => dotnetTrimEnd(tail));
       // A title of white space alone is trimmed to nothing, and the runner drops an empty property.
-      expect(commandsIn(line)).toEqual([{ form: "::", command: "error", properties: { file, line: "7", col: "2", ...(trimmed === "" ? {} : { title: trimmed }) }, data: message }]);
+      expect(commandsIn(line)).toEqual([
+        { form: "::", command: "error", properties: { file, line: "7", col: "2", ...(trimmed === "" ? {} : { title: trimmed }) }, data: message },
+      ]);
     }
   });
 });
@@ -127,7 +195,18 @@ describe("markdownText: text in GFM, never structure", () => {
   });
 
   it("would have rendered the attacks as structure without it (the check can fail)", () => {
-    for (const a of ["# ✅ READY", "[click](https://evil.example)", "![x](https://evil.example/x.png)", "www.evil.example", "https://evil.example", "<img src=x onerror=alert(1)>", "*bold*", "`code`", "- item", "mail@evil.example"]) {
+    for (const a of [
+      "# ✅ READY",
+      "[click](https://evil.example)",
+      "![x](https://evil.example/x.png)",
+      "www.evil.example",
+      "https://evil.example",
+      "<img src=x onerror=alert(1)>",
+      "*bold*",
+      "`code`",
+      "- item",
+      "mail@evil.example",
+    ]) {
       expect(tagCounts(gfmHtmlOf(a)), a).not.toEqual(ONLY_PARAGRAPH);
     }
   });
@@ -160,7 +239,22 @@ describe("markdownText: text in GFM, never structure", () => {
 
   it("holds for random strings of Markdown's punctuation", () => {
     const next = seeded(7);
-    const alphabet = [..."\\`*_~[]()<>|&$#!:@-+=.>\"' \t\n\r0123456789", "www.", "http://", "https://", "mailto:", "a@b.c", "&#64;", "<!--", "-->", "```", "~~~", "    ", "GH-", "x"];
+    const alphabet = [
+      ..."\\`*_~[]()<>|&$#!:@-+=.>\"' \t\n\r0123456789",
+      "www.",
+      "http://",
+      "https://",
+      "mailto:",
+      "a@b.c",
+      "&#64;",
+      "<!--",
+      "-->",
+      "```",
+      "~~~",
+      "    ",
+      "GH-",
+      "x",
+    ];
     for (let i = 0; i < 3000; i++) {
       const s = randomString(next, alphabet);
       if (s === "") continue;

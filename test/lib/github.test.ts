@@ -45,7 +45,14 @@ describe("GitHub Actions glue", () => {
     const created = await fakeApi(() => [201, {}]);
     try {
       expect(await createTag("readiness/T-7", env(created.url))).toBe("created");
-      expect(created.seen).toEqual([{ method: "POST", url: "/repos/iec/amadegi/git/refs", auth: "Bearer t0ken", body: JSON.stringify({ ref: "refs/tags/readiness/T-7", sha: "a".repeat(40) }) }]);
+      expect(created.seen).toEqual([
+        {
+          method: "POST",
+          url: "/repos/iec/amadegi/git/refs",
+          auth: "Bearer t0ken",
+          body: JSON.stringify({ ref: "refs/tags/readiness/T-7", sha: "a".repeat(40) }),
+        },
+      ]);
       expect(await createTag("readiness/T-7", env(api.url))).toBe("exists");
       existing = "b".repeat(40);
       await expect(createTag("readiness/T-7", env(api.url))).rejects.toThrow(`tag readiness/T-7 already exists at ${"b".repeat(40)}, not at ${"a".repeat(40)}`);
@@ -63,7 +70,11 @@ describe("GitHub Actions glue", () => {
     await writeFile(join(dir, "event.json"), JSON.stringify({ pull_request: { number: 42 } }));
     await writeFile(join(dir, "preview.md"), "### Pulumi preview\n");
     const bot = { login: "github-actions[bot]", type: "Bot" };
-    const comments: { id: number; body: string; user: { login: string; type: string } }[] = Array.from({ length: 100 }, (_, i) => ({ id: i + 1, body: `someone else's comment ${i}`, user: { login: `user${i}`, type: "User" } }));
+    const comments: { id: number; body: string; user: { login: string; type: string } }[] = Array.from({ length: 100 }, (_, i) => ({
+      id: i + 1,
+      body: `someone else's comment ${i}`,
+      user: { login: `user${i}`, type: "User" },
+    }));
     // A pull-request author pasted our marker into a comment of theirs (issue 13): it must never be the one edited.
     const planted = "<!-- amadegi:preview-rehearsal -->\nREADY, trust me";
     comments[3] = { id: 4, body: planted, user: { login: "mallory", type: "User" } };

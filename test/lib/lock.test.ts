@@ -109,7 +109,12 @@ describe("acquireLock", () => {
   it("takes over a lock taken before this machine restarted, whatever now runs with its pid", async () => {
     const d = dir();
     (await acquireLock(d, { command: "x" })).release();
-    writeHolder(d, { pid: sleeper(), command: "amadegi drill --scenario fiber-cut", startedAt: "2025-01-02T03:04:05.000Z", bootId: "00000000-0000-0000-0000-000000000000" });
+    writeHolder(d, {
+      pid: sleeper(),
+      command: "amadegi drill --scenario fiber-cut",
+      startedAt: "2025-01-02T03:04:05.000Z",
+      bootId: "00000000-0000-0000-0000-000000000000",
+    });
     const lines: string[] = [];
     const lock = await acquireLock(d, { command: "amadegi rehearsal up", log: (l) => lines.push(l) });
     expect(lines.join("\n")).toMatch(/before this machine restarted/);
@@ -163,7 +168,11 @@ describe("withLock", () => {
 
 /** `node -e` with the lock module imported, in a process of its own. */
 function node(script: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["--input-type=module", "-e", `import { acquireLock } from ${JSON.stringify(join(repoRoot, "src/lib/lock.ts"))};\n${script}`, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(
+    process.execPath,
+    ["--input-type=module", "-e", `import { acquireLock } from ${JSON.stringify(join(repoRoot, "src/lib/lock.ts"))};\n${script}`, ...args],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));

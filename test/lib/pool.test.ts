@@ -21,19 +21,32 @@ describe("forEachLimited", () => {
 
   it("starts nothing more once stop says so, and finishes what runs", async () => {
     const done: number[] = [];
-    await forEachLimited([0, 1, 2, 3, 4, 5], 2, async (i) => {
-      await sleep(1);
-      done.push(i);
-    }, () => done.length >= 2);
+    await forEachLimited(
+      [0, 1, 2, 3, 4, 5],
+      2,
+      async (i) => {
+        await sleep(1);
+        done.push(i);
+      },
+      () => done.length >= 2,
+    );
     expect(done.length).toBeGreaterThanOrEqual(2);
     expect(done.length).toBeLessThanOrEqual(3);
   });
 
   it("rejects with the first failure; an empty list and a limit of 0 run one worker or none", async () => {
-    await expect(forEachLimited([1, 2, 3], 2, async (i) => { if (i === 2) throw new Error("two"); })).rejects.toThrow("two");
+    await expect(
+      forEachLimited([1, 2, 3], 2, async (i) => {
+        if (i === 2) throw new Error("two");
+      }),
+    ).rejects.toThrow("two");
     let calls = 0;
-    await forEachLimited([], 4, async () => { calls++; });
-    await forEachLimited(["a"], 0, async () => { calls++; });
+    await forEachLimited([], 4, async () => {
+      calls++;
+    });
+    await forEachLimited(["a"], 0, async () => {
+      calls++;
+    });
     expect(calls).toBe(1);
   });
 });

@@ -9,7 +9,9 @@ import * as toolchain from "../../src/toolchain/paths.ts";
 
 /** Every path of a StatePaths, by its name (rehearsal.* nested). */
 function leaves(value: object, prefix = ""): [string, string][] {
-  return Object.entries(value).flatMap(([k, v]): [string, string][] => (typeof v === "string" ? [[`${prefix}${k}`, v]] : leaves(v as object, `${prefix}${k}.`)));
+  return Object.entries(value).flatMap(([k, v]): [string, string][] =>
+    typeof v === "string" ? [[`${prefix}${k}`, v]] : leaves(v as object, `${prefix}${k}.`),
+  );
 }
 
 describe("statePaths", () => {
@@ -17,7 +19,22 @@ describe("statePaths", () => {
     const paths = statePaths({ AMADEGI_STATE_DIR: "/srv/state" });
     const all = leaves(paths);
     expect(all.map(([name]) => name).sort()).toEqual(
-      ["approvals", "cache", "drift", "envScript", "history", "passphrase", "pulumi", "rehearsal.ca", "rehearsal.devices", "rehearsal.dir", "rehearsal.issued", "rehearsal.pins", "results", "root"].sort(),
+      [
+        "approvals",
+        "cache",
+        "drift",
+        "envScript",
+        "history",
+        "passphrase",
+        "pulumi",
+        "rehearsal.ca",
+        "rehearsal.devices",
+        "rehearsal.dir",
+        "rehearsal.issued",
+        "rehearsal.pins",
+        "results",
+        "root",
+      ].sort(),
     );
     for (const [name, path] of all) {
       if (name === "root") expect(path).toBe("/srv/state");
@@ -34,7 +51,13 @@ describe("statePaths", () => {
       pulumi: "/srv/state/pulumi",
       passphrase: "/srv/state/passphrase",
       envScript: "/srv/state/env.sh",
-      rehearsal: { dir: "/srv/state/rehearsal", pins: "/srv/state/rehearsal/pins.yaml", ca: "/srv/state/rehearsal/ca.crt", devices: "/srv/state/rehearsal/devices", issued: "/srv/state/rehearsal/devices/issued" },
+      rehearsal: {
+        dir: "/srv/state/rehearsal",
+        pins: "/srv/state/rehearsal/pins.yaml",
+        ca: "/srv/state/rehearsal/ca.crt",
+        devices: "/srv/state/rehearsal/devices",
+        issued: "/srv/state/rehearsal/devices/issued",
+      },
     });
   });
 
@@ -67,7 +90,15 @@ describe("newestResults", () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "amadegi-newest-"));
     const at = (minutes: number) => new Date(Date.UTC(2027, 1, 1, 0, minutes));
-    for (const [name, minutes] of [["rehearsal-1.jsonl", 1], ["rehearsal-2.jsonl", 3], ["production-1.jsonl", 5], ["rehearsal-w1-1.jsonl", 4], ["notes.txt", 9], ["tie-a.jsonl", 2], ["tie-b.jsonl", 2]] as const) {
+    for (const [name, minutes] of [
+      ["rehearsal-1.jsonl", 1],
+      ["rehearsal-2.jsonl", 3],
+      ["production-1.jsonl", 5],
+      ["rehearsal-w1-1.jsonl", 4],
+      ["notes.txt", 9],
+      ["tie-a.jsonl", 2],
+      ["tie-b.jsonl", 2],
+    ] as const) {
       await writeFile(join(dir, name), "");
       await utimes(join(dir, name), at(minutes), at(minutes));
     }

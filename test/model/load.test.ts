@@ -47,7 +47,12 @@ describe("loadInventory", () => {
     expect(byRule("capacity.same-site")).toEqual(["PRD-0012 (W-003)"]);
     expect(byRule("uniqueness.station-name")).toEqual(["THR-0078"]);
     expect(result.inventory?.stations.filter((s) => s.district === "pakdasht").length).toBeGreaterThanOrEqual(200);
-    expect(result.inventory?.districtsById.get("tehran")?.counties.map((c) => c.id).sort()).toEqual(["eslamshahr", "pardis", "rey", "shemiranat", "tehran"]);
+    expect(
+      result.inventory?.districtsById
+        .get("tehran")
+        ?.counties.map((c) => c.id)
+        .sort(),
+    ).toEqual(["eslamshahr", "pardis", "rey", "shemiranat", "tehran"]);
     expect(result.inventory?.stations.filter((s) => s.district === "tehran").length).toBeGreaterThanOrEqual(1000);
   });
 
@@ -57,7 +62,8 @@ describe("loadInventory", () => {
     // A-2-F, planned, committed for 1405-08-01: overdue on TODAY (1405-09-01); a stage-5 finding.
     const LATE = { find: "committed: 1405-11-01", replace: "committed: 1405-08-01" };
     const OVERDUE = { rule: "lifecycle.overdue", item: "A-2-F", file: D, line: 44, col: 49 };
-    const WAIVER = "waivers:\n  - { id: W-1, rule: lifecycle.overdue, item: A-2-F, reason: the exchange is rebuilt, approvedBy: APPROVER, until: 1405-10-01 }\n";
+    const WAIVER =
+      "waivers:\n  - { id: W-1, rule: lifecycle.overdue, item: A-2-F, reason: the exchange is rebuilt, approvedBy: APPROVER, until: 1405-10-01 }\n";
 
     async function inventoryWith(edits: { find: string; replace: string }[], change: (root: string) => Promise<void>) {
       const root = await copyFixture();
@@ -77,12 +83,18 @@ describe("loadInventory", () => {
       const approver = (id: string) => async (root: string) => writeFile(join(root, "inventory/waivers.yaml"), WAIVER.replace("APPROVER", id));
       // Control: with the committee, an approver who is no member is a finding.
       const control = await inventoryWith([LATE], approver("m-nobody"));
-      expect(control.found).toEqual([{ ...OVERDUE, waived: "W-1" }, { rule: "reference.unknown", item: "W-1", file: "inventory/waivers.yaml", line: 2, col: 99 }]);
+      expect(control.found).toEqual([
+        { ...OVERDUE, waived: "W-1" },
+        { rule: "reference.unknown", item: "W-1", file: "inventory/waivers.yaml", line: 2, col: 99 },
+      ]);
       const { result, found } = await inventoryWith([LATE], async (root) => {
         await approver("m-nobody")(root);
         await rm(join(root, "governance"), { recursive: true });
       });
-      expect(found).toEqual([{ rule: "input.missing-file", item: "-", file: "governance/committee.yaml", line: 1, col: 1 }, { ...OVERDUE, waived: "W-1" }]);
+      expect(found).toEqual([
+        { rule: "input.missing-file", item: "-", file: "governance/committee.yaml", line: 1, col: 1 },
+        { ...OVERDUE, waived: "W-1" },
+      ]);
       expect(hasErrors(result.findings)).toBe(true);
       expect(result.inventory).toBeUndefined();
     });

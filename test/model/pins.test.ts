@@ -79,16 +79,48 @@ describe("the pins overlay", () => {
   });
 
   const bad: [string, string, RegExp][] = [
-    ["a server the inventory does not have", HEADER + GW + DNS + GW.replace('"gw-a"', '"gw-aa"'), /^pins\.yaml:17:9 error reference\.unknown gw-aa: server "gw-aa" is not in the inventory \(did you mean "gw-a"\?\)/m],
-    ["a malformed host key", HEADER + GW.replace(key(7), key(7).slice(0, 40)) + DNS, /^pins\.yaml:9:14 error schema\.bad-key gw-a: not an SSH public key: an ed25519 key is 32 bytes/m],
-    ["a host key of no SSH type", HEADER + GW.replace(key(7), "ssh-foo AAAA") + DNS, /error schema\.bad-key gw-a: not an SSH public key: "ssh-foo" is not an SSH public key type/],
-    ["a typo in a field", HEADER + GW.replace("hostKey:", "hostkey:") + DNS, /^pins\.yaml:9:5 error schema\.unknown-field gw-a: unknown field "hostkey" \(did you mean "hostKey"\?\)/m],
+    [
+      "a server the inventory does not have",
+      HEADER + GW + DNS + GW.replace('"gw-a"', '"gw-aa"'),
+      /^pins\.yaml:17:9 error reference\.unknown gw-aa: server "gw-aa" is not in the inventory \(did you mean "gw-a"\?\)/m,
+    ],
+    [
+      "a malformed host key",
+      HEADER + GW.replace(key(7), key(7).slice(0, 40)) + DNS,
+      /^pins\.yaml:9:14 error schema\.bad-key gw-a: not an SSH public key: an ed25519 key is 32 bytes/m,
+    ],
+    [
+      "a host key of no SSH type",
+      HEADER + GW.replace(key(7), "ssh-foo AAAA") + DNS,
+      /error schema\.bad-key gw-a: not an SSH public key: "ssh-foo" is not an SSH public key type/,
+    ],
+    [
+      "a typo in a field",
+      HEADER + GW.replace("hostKey:", "hostkey:") + DNS,
+      /^pins\.yaml:9:5 error schema\.unknown-field gw-a: unknown field "hostkey" \(did you mean "hostKey"\?\)/m,
+    ],
     ["no host key", HEADER + GW.replace(/ {4}hostKey: .*\n/, "") + DNS, /error schema\.missing-field gw-a: missing field "hostKey"/],
-    ["an inventory server with no pin", HEADER + GW, /^pins\.yaml:4:1 error schema\.missing-field dns-a: server "dns-a" of the inventory has no pin in the overlay/m],
+    [
+      "an inventory server with no pin",
+      HEADER + GW,
+      /^pins\.yaml:4:1 error schema\.missing-field dns-a: server "dns-a" of the inventory has no pin in the overlay/m,
+    ],
     ["a server pinned twice", HEADER + GW + DNS + GW, /error uniqueness\.id gw-a: server "gw-a" is pinned twice/],
-    ["another address than the inventory's", HEADER + GW.replace('"10.10.1.11"', '"10.10.1.99"') + DNS, /^pins\.yaml:6:14 error schema\.bad-value gw-a: address 10\.10\.1\.99 is not the inventory's \(10\.10\.1\.11\)/m],
-    ["another port than the inventory's", HEADER + GW + DNS.replace("port: 2222", "port: 22"), /error schema\.bad-value dns-a: port 22 is not the inventory's ssh\.port \(2222\)/],
-    ["written for another stack", HEADER.replace("stack: rehearsal", "stack: other") + GW + DNS, /^pins\.yaml:1:8 error schema\.bad-value -: the overlay was written for stack "other", not "rehearsal"/m],
+    [
+      "another address than the inventory's",
+      HEADER + GW.replace('"10.10.1.11"', '"10.10.1.99"') + DNS,
+      /^pins\.yaml:6:14 error schema\.bad-value gw-a: address 10\.10\.1\.99 is not the inventory's \(10\.10\.1\.11\)/m,
+    ],
+    [
+      "another port than the inventory's",
+      HEADER + GW + DNS.replace("port: 2222", "port: 22"),
+      /error schema\.bad-value dns-a: port 22 is not the inventory's ssh\.port \(2222\)/,
+    ],
+    [
+      "written for another stack",
+      HEADER.replace("stack: rehearsal", "stack: other") + GW + DNS,
+      /^pins\.yaml:1:8 error schema\.bad-value -: the overlay was written for stack "other", not "rehearsal"/m,
+    ],
     ["not a mapping", "- gw-a\n", /error schema\.wrong-type -: expected a mapping/],
     ["YAML that does not parse", "servers: [\n", /error yaml\.syntax/],
   ];
@@ -100,6 +132,8 @@ describe("the pins overlay", () => {
 
   it("a file that does not exist is an error naming it", () => {
     const file = join(tmpdir(), `amadegi-no-pins-${process.pid}.yaml`);
-    expect(() => readPins(file, servers)).toThrow(expect.objectContaining({ name: "InventoryError", file, message: expect.stringContaining(`no pins overlay ${file}`) }));
+    expect(() => readPins(file, servers)).toThrow(
+      expect.objectContaining({ name: "InventoryError", file, message: expect.stringContaining(`no pins overlay ${file}`) }),
+    );
   });
 });

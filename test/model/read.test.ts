@@ -77,7 +77,9 @@ describe("reading files", () => {
     await writeFile(join(root, "inventory/README.md"), "notes\n");
     await writeFile(join(root, "inventory/.editorconfig"), "root = true\n");
     const result = await load(root);
-    expect(result.findings.map((f) => shape(root, f))).toEqual([{ rule: "input.unknown-file", item: "-", file: "inventory/districts/beta.yml", line: 1, col: 1 }]);
+    expect(result.findings.map((f) => shape(root, f))).toEqual([
+      { rule: "input.unknown-file", item: "-", file: "inventory/districts/beta.yml", line: 1, col: 1 },
+    ]);
     expect(result.findings[0]?.hint).toBe("rename it to beta.yaml");
     expect(result.inventory).toBeDefined(); // a warning: the rest still loads
   });
@@ -159,18 +161,22 @@ describe("reading files", () => {
   });
 
   describe("reads only regular files, inside the inventory (special files, links to devices)", () => {
-    it("a named pipe as a district file: refused at once, naming it, never waited on", async () => {
-      const root = await copyFixture();
-      const pipe = fifo(join(root, Z));
-      try {
-        const { value: result, ms } = await timed(() => load(root));
-        expect(result.findings.map((f) => shape(root, f))).toEqual([{ rule: "input.not-a-file", item: "-", file: Z, line: 1, col: 1 }]);
-        expect(result.findings[0]?.message).toContain("is a named pipe (FIFO), not a regular file");
-        expect(ms).toBeLessThan(WRITER_AFTER_MS);
-      } finally {
-        pipe.stop();
-      }
-    }, 3 * WRITER_AFTER_MS);
+    it(
+      "a named pipe as a district file: refused at once, naming it, never waited on",
+      async () => {
+        const root = await copyFixture();
+        const pipe = fifo(join(root, Z));
+        try {
+          const { value: result, ms } = await timed(() => load(root));
+          expect(result.findings.map((f) => shape(root, f))).toEqual([{ rule: "input.not-a-file", item: "-", file: Z, line: 1, col: 1 }]);
+          expect(result.findings[0]?.message).toContain("is a named pipe (FIFO), not a regular file");
+          expect(ms).toBeLessThan(WRITER_AFTER_MS);
+        } finally {
+          pipe.stop();
+        }
+      },
+      3 * WRITER_AFTER_MS,
+    );
 
     it.each([
       {
@@ -186,18 +192,22 @@ describe("reading files", () => {
         plant: { find: "medium: fiber\n        operator: tci\n        pop: EX-1", replace: "medium: fibre\n        operator: tci\n        pop: EX-1" },
         expected: [{ rule: "schema.bad-value", item: "A-1-F", file: "inventory/districts/alpha.yaml", line: 17, col: 17 }],
       },
-    ])("a refused district (a named pipe) hides nothing of another: alpha's $what findings still reported", async ({ plant, expected }) => {
-      const root = await copyFixture();
-      await edit(root, "inventory/districts/alpha.yaml", plant.find, plant.replace);
-      const pipe = fifo(join(root, Z));
-      try {
-        const result = await load(root);
-        expect(result.findings.map((f) => shape(root, f))).toEqual([...expected, { rule: "input.not-a-file", item: "-", file: Z, line: 1, col: 1 }]);
-        expect(result.inventory).toBeUndefined(); // the contract's inventory is whole, or absent
-      } finally {
-        pipe.stop();
-      }
-    }, 3 * WRITER_AFTER_MS);
+    ])(
+      "a refused district (a named pipe) hides nothing of another: alpha's $what findings still reported",
+      async ({ plant, expected }) => {
+        const root = await copyFixture();
+        await edit(root, "inventory/districts/alpha.yaml", plant.find, plant.replace);
+        const pipe = fifo(join(root, Z));
+        try {
+          const result = await load(root);
+          expect(result.findings.map((f) => shape(root, f))).toEqual([...expected, { rule: "input.not-a-file", item: "-", file: Z, line: 1, col: 1 }]);
+          expect(result.inventory).toBeUndefined(); // the contract's inventory is whole, or absent
+        } finally {
+          pipe.stop();
+        }
+      },
+      3 * WRITER_AFTER_MS,
+    );
 
     it("a link to /dev/zero as a district file: input.symlink, nothing read", async () => {
       const root = await copyFixture();
@@ -250,9 +260,30 @@ describe("reading files", () => {
     });
 
     it.each([
-      { what: "a directory named x.yaml under districts", make: (root: string) => mkdir(join(root, Z)), file: Z, message: "is a directory, not a regular file" },
-      { what: "a directory named servers.yaml", make: async (root: string) => { await rm(join(root, "inventory/servers.yaml")); await mkdir(join(root, "inventory/servers.yaml")); }, file: "inventory/servers.yaml", message: "is a directory, not a regular file" },
-      { what: "a file named districts", make: async (root: string) => { await rm(join(root, "inventory/districts"), { recursive: true }); await writeFile(join(root, "inventory/districts"), "x\n"); }, file: "inventory/districts", message: "is a regular file, not a directory" },
+      {
+        what: "a directory named x.yaml under districts",
+        make: (root: string) => mkdir(join(root, Z)),
+        file: Z,
+        message: "is a directory, not a regular file",
+      },
+      {
+        what: "a directory named servers.yaml",
+        make: async (root: string) => {
+          await rm(join(root, "inventory/servers.yaml"));
+          await mkdir(join(root, "inventory/servers.yaml"));
+        },
+        file: "inventory/servers.yaml",
+        message: "is a directory, not a regular file",
+      },
+      {
+        what: "a file named districts",
+        make: async (root: string) => {
+          await rm(join(root, "inventory/districts"), { recursive: true });
+          await writeFile(join(root, "inventory/districts"), "x\n");
+        },
+        file: "inventory/districts",
+        message: "is a regular file, not a directory",
+      },
     ])("$what: input.not-a-file", async ({ make, file, message }) => {
       const root = await copyFixture();
       await make(root);
@@ -267,26 +298,30 @@ describe("reading files", () => {
     // with fstat. These call it directly on what the listing would have called a file.
     // (A directory of the path swapped for a link is outside the threat: a pull request
     // controls the checkout's content, not a process writing to it during the run.)
-    it("readSource refuses a link and a named pipe by what it opens, not by the listing", async () => {
-      const root = await copyFixture();
-      const sink = new FindingSink();
-      await symlink("/dev/zero", join(root, "zero.yaml"));
-      expect(readSource(join(root, "zero.yaml"), sink)).toBeUndefined();
-      const pipe = fifo(join(root, "pipe.yaml"));
-      try {
-        const { value, ms } = await timed(() => readSource(join(root, "pipe.yaml"), sink, "its stations are not checked"));
-        expect(value).toBeUndefined();
-        expect(ms).toBeLessThan(WRITER_AFTER_MS);
-      } finally {
-        pipe.stop();
-      }
-      expect(readSource(join(root, "gone.yaml"), sink)).toBeUndefined();
-      expect(sink.close().map((f) => [f.rule, f.message.replace(root, "ROOT")])).toEqual([
-        ["input.symlink", "ROOT/zero.yaml is a symbolic link; links are not followed and it is not read"],
-        ["input.not-a-file", "ROOT/pipe.yaml is a named pipe (FIFO), not a regular file; it is not read (its stations are not checked)"],
-        ["input.missing-file", "ROOT/gone.yaml does not exist"],
-      ]);
-    }, 3 * WRITER_AFTER_MS);
+    it(
+      "readSource refuses a link and a named pipe by what it opens, not by the listing",
+      async () => {
+        const root = await copyFixture();
+        const sink = new FindingSink();
+        await symlink("/dev/zero", join(root, "zero.yaml"));
+        expect(readSource(join(root, "zero.yaml"), sink)).toBeUndefined();
+        const pipe = fifo(join(root, "pipe.yaml"));
+        try {
+          const { value, ms } = await timed(() => readSource(join(root, "pipe.yaml"), sink, "its stations are not checked"));
+          expect(value).toBeUndefined();
+          expect(ms).toBeLessThan(WRITER_AFTER_MS);
+        } finally {
+          pipe.stop();
+        }
+        expect(readSource(join(root, "gone.yaml"), sink)).toBeUndefined();
+        expect(sink.close().map((f) => [f.rule, f.message.replace(root, "ROOT")])).toEqual([
+          ["input.symlink", "ROOT/zero.yaml is a symbolic link; links are not followed and it is not read"],
+          ["input.not-a-file", "ROOT/pipe.yaml is a named pipe (FIFO), not a regular file; it is not read (its stations are not checked)"],
+          ["input.missing-file", "ROOT/gone.yaml does not exist"],
+        ]);
+      },
+      3 * WRITER_AFTER_MS,
+    );
   });
 
   it("a directory with no inventory cannot be checked (exit 2), with a hint when it is one level up", async () => {

@@ -20,7 +20,13 @@ interface Case {
 const cases: readonly Case[] = [
   {
     name: "a link names an operator that does not exist",
-    edits: [{ file: D, find: "        operator: mci\n        pop: TW-MCI-1\n        address", replace: "        operator: mcii\n        pop: TW-MCI-1\n        address" }],
+    edits: [
+      {
+        file: D,
+        find: "        operator: mci\n        pop: TW-MCI-1\n        address",
+        replace: "        operator: mcii\n        pop: TW-MCI-1\n        address",
+      },
+    ],
     expect: [{ rule: "reference.unknown", item: "A-1", file: D, line: 25, col: 19 }],
     says: 'link A-1-M names operator "mcii" — no such operator (did you mean "mci"?)',
   },
@@ -124,7 +130,13 @@ const cases: readonly Case[] = [
   },
   {
     name: "a waiver approved by a stranger, about nothing",
-    edits: [{ file: W, find: "waivers: []", replace: "waivers:\n  - { id: W-1, rule: redundancy.fixed-diversity, item: A-9, reason: test, approvedBy: m-three, until: 1405-12-06 }" }],
+    edits: [
+      {
+        file: W,
+        find: "waivers: []",
+        replace: "waivers:\n  - { id: W-1, rule: redundancy.fixed-diversity, item: A-9, reason: test, approvedBy: m-three, until: 1405-12-06 }",
+      },
+    ],
     expect: [
       { rule: "reference.unknown", item: "W-1", file: W, line: 2, col: 56 },
       { rule: "waiver.unused", item: "W-1", file: W, line: 2, col: 56 },
@@ -179,7 +191,10 @@ describe("references and uniqueness", () => {
       "      - { id: B-1-M2, medium: mobile, operator: irancell, pop: TW-MTN-1, survey: { signalDbm: -80 }, lifecycle: { state: live, owner: irancell } }",
       "",
     ].join("\n");
-    const other = header.replace("name: الف\n", "name: بتا\n").replace("province: tehran", "province: alborz").replace("county: { id: alpha, name: الف }", "county: { id: beta, name: بتا }");
+    const other = header
+      .replace("name: الف\n", "name: بتا\n")
+      .replace("province: tehran", "province: alborz")
+      .replace("county: { id: alpha, name: الف }", "county: { id: beta, name: بتا }");
     await writeFile(join(root, "inventory/districts/beta.yaml"), other + station);
     await writeFile(join(root, "inventory/districts/gamma.yaml"), header + station.replaceAll("B-1", "C-1").replace("S-9", "S-10").replaceAll("DDDD", "EEEE"));
     const found = (await load(root)).findings.map((f) => shape(root, f));

@@ -45,9 +45,24 @@ describe("scanning the text", () => {
       { name: "\\_ (no-break space)", raw: 'name: "دبستان\u00a0دوم"', escaped: 'name: "دبستان\\_دوم"', rules: [] },
       { name: "\\U0001F5F3 (ballot box)", raw: 'name: "دبستان \u{1F5F3}"', escaped: 'name: "دبستان \\U0001F5F3"', rules: [] },
       { name: "a private key with \\x20", raw: `name: "${KEY}"`, escaped: 'name: "-----BEGIN\\x20OPENSSH PRIVATE KEY-----"', rules: ["security.secret"] },
-      { name: "a private key with \\_", raw: 'name: "-----BEGIN OPENSSH\u00a0PRIVATE KEY-----"', escaped: 'name: "-----BEGIN OPENSSH\\_PRIVATE KEY-----"', rules: ["security.secret"] },
-      { name: "a GitHub token with \\x5f", raw: `name: "${TOKEN}"`, escaped: 'name: "ghp\\x5f0123456789abcdefghijABCDEFGHIJ0123456789"', rules: ["security.secret"] },
-      { name: "a GitHub token split by an escaped line break", raw: `name: "${TOKEN}"`, escaped: 'name: "ghp_0123456789abcdefghij\\\n      ABCDEFGHIJ0123456789"', rules: ["security.secret"] },
+      {
+        name: "a private key with \\_",
+        raw: 'name: "-----BEGIN OPENSSH\u00a0PRIVATE KEY-----"',
+        escaped: 'name: "-----BEGIN OPENSSH\\_PRIVATE KEY-----"',
+        rules: ["security.secret"],
+      },
+      {
+        name: "a GitHub token with \\x5f",
+        raw: `name: "${TOKEN}"`,
+        escaped: 'name: "ghp\\x5f0123456789abcdefghijABCDEFGHIJ0123456789"',
+        rules: ["security.secret"],
+      },
+      {
+        name: "a GitHub token split by an escaped line break",
+        raw: `name: "${TOKEN}"`,
+        escaped: 'name: "ghp_0123456789abcdefghij\\\n      ABCDEFGHIJ0123456789"',
+        rules: ["security.secret"],
+      },
     ];
 
     it.each(cases)("$name", async ({ raw, escaped, rules }) => {
@@ -67,7 +82,9 @@ describe("scanning the text", () => {
 
     it("a field name that is a secret, spelt with escapes, is the raw name's security.secret at the key", async () => {
       for (const key of ["password", '"pass\\x77ord"']) {
-        const { found, result } = await findingsAfter([{ file: D, find: "    siteOwner: mosque\n", replace: `    siteOwner: mosque\n    ${key}: hunter2-secret\n` }]);
+        const { found, result } = await findingsAfter([
+          { file: D, find: "    siteOwner: mosque\n", replace: `    siteOwner: mosque\n    ${key}: hunter2-secret\n` },
+        ]);
         expect(found).toEqual([{ rule: "security.secret", item: "A-2", file: D, line: 36, col: 5 }]);
         expect(JSON.stringify(result.findings)).not.toContain("hunter2");
       }

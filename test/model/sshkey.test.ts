@@ -69,13 +69,26 @@ describe("SSH public keys", () => {
     const type = (name: string) => made[name]?.pub.split(" ")[0] ?? "";
 
     it.each(["ed25519", "ecdsa-256", "ecdsa-384", "ecdsa-521", "rsa-3072"])("accepts %s, with ssh-keygen's fingerprint", (name) => {
-      expect(parsePublicKey(made[name]?.pub ?? "")).toEqual({ ok: true, fingerprint: made[name]?.fingerprint, key: made[name]?.pub.split(" ").slice(0, 2).join(" ") });
+      expect(parsePublicKey(made[name]?.pub ?? "")).toEqual({
+        ok: true,
+        fingerprint: made[name]?.fingerprint,
+        key: made[name]?.pub.split(" ").slice(0, 2).join(" "),
+      });
     });
 
     it.each([
       ["an RSA key under 2048 bits", () => made["rsa-1024"]?.pub ?? "", /an RSA key of 1024 bits is too weak/],
-      ["bytes after the key", () => `${type("ed25519")} ${Buffer.concat([body("ed25519"), Buffer.from([0, 0, 0, 1, 65])]).toString("base64")}`, /bytes after the key/],
-      ["an ecdsa body under another curve's name", () => `ecdsa-sha2-nistp384 ${Buffer.concat([Buffer.from([0, 0, 0, 19]), Buffer.from("ecdsa-sha2-nistp384"), body("ecdsa-256").subarray(23)]).toString("base64")}`, /does not match its type/],
+      [
+        "bytes after the key",
+        () => `${type("ed25519")} ${Buffer.concat([body("ed25519"), Buffer.from([0, 0, 0, 1, 65])]).toString("base64")}`,
+        /bytes after the key/,
+      ],
+      [
+        "an ecdsa body under another curve's name",
+        () =>
+          `ecdsa-sha2-nistp384 ${Buffer.concat([Buffer.from([0, 0, 0, 19]), Buffer.from("ecdsa-sha2-nistp384"), body("ecdsa-256").subarray(23)]).toString("base64")}`,
+        /does not match its type/,
+      ],
       ["a body cut inside a field", () => `${type("rsa-3072")} ${body("rsa-3072").subarray(0, 200).toString("base64")}`, /does not match its type/],
       ["base64 that is not canonical (no padding)", () => made["ecdsa-256"]?.pub.replace(/=+( |$)/, "$1") ?? "", /not canonical base64/],
     ])("refuses %s, saying why", (_what, key, reason) => {

@@ -61,7 +61,14 @@ describe("a stack's settings, one schema", () => {
   });
 
   it("the schema names every key the programs read", () => {
-    expect(stackSettingsSchema("/s").fields.map(([name]) => name)).toEqual(["amadegi:environment", "amadegi:inventory", "amadegi:probe", "amadegi:pki", "amadegi:devices", "amadegi:ssh"]);
+    expect(stackSettingsSchema("/s").fields.map(([name]) => name)).toEqual([
+      "amadegi:environment",
+      "amadegi:inventory",
+      "amadegi:probe",
+      "amadegi:pki",
+      "amadegi:devices",
+      "amadegi:ssh",
+    ]);
     expect([...mappingKeys()].sort()).toEqual(["amadegi:devices", "amadegi:pki", "amadegi:probe", "amadegi:ssh"]);
   });
 
@@ -78,11 +85,31 @@ describe("a stack's settings, one schema", () => {
   });
 
   const bad: [string, string, RegExp][] = [
-    ["a typo in a key: did you mean", "config:\n  amadegi:probes:\n    allow: [10.0.0.0/8]\n", /^Pulumi\.t\.yaml:2:3 error schema\.unknown-field -: unknown setting "amadegi:probes" \(did you mean "amadegi:probe"\?\)/],
-    ["a key twice", "config:\n  amadegi:environment: staging\n  amadegi:environment: production\n", /^Pulumi\.t\.yaml:3:3 error yaml\.duplicate-key -: setting "amadegi:environment" appears twice/],
-    ["devices without issued", "config:\n  amadegi:devices:\n    requests: r/devices\n", /^Pulumi\.t\.yaml:3:5 error schema\.missing-field amadegi:devices: missing field "issued"/],
-    ["a caFile with no value", "config:\n  amadegi:pki:\n    caFile:\n", /^Pulumi\.t\.yaml:3:\d+ error schema\.missing-field amadegi:pki: no value where a path is expected/],
-    ["the old .amadegi/ spelling of a state path", "config:\n  amadegi:pki:\n    caFile: .amadegi/rehearsal/ca.crt\n", /amadegi:pki: "\.amadegi\/rehearsal\/ca\.crt" starts with \.amadegi\/, but this path is relative to the state directory \(write rehearsal\/ca\.crt/],
+    [
+      "a typo in a key: did you mean",
+      "config:\n  amadegi:probes:\n    allow: [10.0.0.0/8]\n",
+      /^Pulumi\.t\.yaml:2:3 error schema\.unknown-field -: unknown setting "amadegi:probes" \(did you mean "amadegi:probe"\?\)/,
+    ],
+    [
+      "a key twice",
+      "config:\n  amadegi:environment: staging\n  amadegi:environment: production\n",
+      /^Pulumi\.t\.yaml:3:3 error yaml\.duplicate-key -: setting "amadegi:environment" appears twice/,
+    ],
+    [
+      "devices without issued",
+      "config:\n  amadegi:devices:\n    requests: r/devices\n",
+      /^Pulumi\.t\.yaml:3:5 error schema\.missing-field amadegi:devices: missing field "issued"/,
+    ],
+    [
+      "a caFile with no value",
+      "config:\n  amadegi:pki:\n    caFile:\n",
+      /^Pulumi\.t\.yaml:3:\d+ error schema\.missing-field amadegi:pki: no value where a path is expected/,
+    ],
+    [
+      "the old .amadegi/ spelling of a state path",
+      "config:\n  amadegi:pki:\n    caFile: .amadegi/rehearsal/ca.crt\n",
+      /amadegi:pki: "\.amadegi\/rehearsal\/ca\.crt" starts with \.amadegi\/, but this path is relative to the state directory \(write rehearsal\/ca\.crt/,
+    ],
     ["an empty allow list", "config:\n  amadegi:probe:\n    allow: []\n", /amadegi:probe: a list of 0; at least 1 expected/],
     ["config that is not a mapping", "config: [a]\n", /^Pulumi\.t\.yaml:1:9 error schema\.wrong-type -: config: is not a mapping/],
     ["a file that is not YAML", "config: {\n", /^Pulumi\.t\.yaml:\d+:\d+ error yaml\.syntax/],
@@ -95,7 +122,9 @@ describe("a stack's settings, one schema", () => {
   it("a bad key is left out; the others stay (each reader requires what it uses)", async () => {
     const r = await read("config:\n  amadegi:environment: prod\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n");
     expect(r.lines).toHaveLength(1);
-    expect(r.lines[0]).toMatch(/^Pulumi\.t\.yaml:2:24 error schema\.bad-value amadegi:environment: "prod" is not one of rehearsal, staging, production \(write one of: rehearsal, staging, production\)$/);
+    expect(r.lines[0]).toMatch(
+      /^Pulumi\.t\.yaml:2:24 error schema\.bad-value amadegi:environment: "prod" is not one of rehearsal, staging, production \(write one of: rehearsal, staging, production\)$/,
+    );
     expect(r.settings).toEqual({ "amadegi:probe": { allow: ["10.0.0.0/8"], maxRate: 20000, concurrency: 1024 } });
   });
 
@@ -117,7 +146,15 @@ describe("a stack's settings, one schema", () => {
   });
 
   it("over Pulumi's config object: the same schema, the same resolution, findings named by key", () => {
-    const ok = checkStackSettings("the config", { "amadegi:environment": "staging", "amadegi:probe": { allow: ["10.0.0.0/8"], pins: "r/pins.yaml" }, "amadegi:devices": { requests: "d", issued: "d/i" } }, { stateDir: "/s" });
+    const ok = checkStackSettings(
+      "the config",
+      {
+        "amadegi:environment": "staging",
+        "amadegi:probe": { allow: ["10.0.0.0/8"], pins: "r/pins.yaml" },
+        "amadegi:devices": { requests: "d", issued: "d/i" },
+      },
+      { stateDir: "/s" },
+    );
     expect(ok.findings).toEqual([]);
     expect(ok.settings?.["amadegi:probe"]?.pins).toBe("/s/r/pins.yaml");
     expect(ok.settings?.["amadegi:devices"]).toEqual({ requests: "/s/d", issued: "/s/d/i" });

@@ -40,7 +40,18 @@ function plan(conditions: string[] = [], extra: Partial<CheckPlan> = {}, kind: "
 }
 
 function tcpTarget(n: number, extra: Partial<Target> = {}): Target {
-  return { key: `t/${n}`, check: "t", kind: "tcp", address: `127.0.0.${(n % 250) + 1}`, port: 1, params: {}, district: "d1", operator: "op", medium: "fiber", ...extra };
+  return {
+    key: `t/${n}`,
+    check: "t",
+    kind: "tcp",
+    address: `127.0.0.${(n % 250) + 1}`,
+    port: 1,
+    params: {},
+    district: "d1",
+    operator: "op",
+    medium: "fiber",
+    ...extra,
+  };
 }
 
 /** A probe whose answer per target key (and attempt) the test decides. */
@@ -115,7 +126,14 @@ describe("statuses", () => {
     const gw: Target = { ...tcpTarget(0), key: "g/gw", check: "g" };
     const behind = [1, 2, 3].map((n) => tcpTarget(n, { dependsOn: ["g/gw"] }));
     const probe = scripted((t) => (t.key === "g/gw" ? refused : up));
-    const { byKey } = await run({ targets: [...behind, gw], probes: { tcp: probe }, checks: new Map([["t", plan()], ["g", plan([], { retries: 0 })]]) });
+    const { byKey } = await run({
+      targets: [...behind, gw],
+      probes: { tcp: probe },
+      checks: new Map([
+        ["t", plan()],
+        ["g", plan([], { retries: 0 })],
+      ]),
+    });
     expect(byKey.get("g/gw")?.status).toBe("down");
     for (const t of behind) {
       expect(byKey.get(t.key)).toMatchObject({ status: "unreachable", attempts: 0 });
@@ -129,7 +147,11 @@ describe("statuses", () => {
     const b: Target = { ...tcpTarget(1), key: "b/x", check: "b", dependsOn: ["a/x"] };
     const c: Target = { ...tcpTarget(2), key: "c/x", check: "c", dependsOn: ["b/x"] };
     const probe = scripted((t) => (t.key === "a/x" ? refused : up));
-    const checks = new Map([["a", plan([], { retries: 0 })], ["b", plan()], ["c", plan()]]);
+    const checks = new Map([
+      ["a", plan([], { retries: 0 })],
+      ["b", plan()],
+      ["c", plan()],
+    ]);
     const { byKey } = await run({ targets: [c, b, a], probes: { tcp: probe }, checks });
     expect([byKey.get("a/x")?.status, byKey.get("b/x")?.status, byKey.get("c/x")?.status]).toEqual(["down", "unreachable", "unreachable"]);
   });
@@ -140,7 +162,13 @@ describe("the deadline", () => {
     const probe = scripted((t) => (t.address === "127.0.0.2" ? new Promise<Observation>(() => {}) : up));
     const targets = Array.from({ length: 40 }, (_, i) => tcpTarget(i));
     const started = performance.now();
-    const { byKey, report } = await run({ targets, probes: { tcp: probe }, deadlineMs: 700, concurrency: 1, checks: new Map([["t", plan([], { timeoutMs: 60_000 })]]) });
+    const { byKey, report } = await run({
+      targets,
+      probes: { tcp: probe },
+      deadlineMs: 700,
+      concurrency: 1,
+      checks: new Map([["t", plan([], { timeoutMs: 60_000 })]]),
+    });
     const elapsed = performance.now() - started;
     expect(elapsed).toBeLessThan(700 + 150);
     expect(byKey.get("t/1")).toMatchObject({ status: "unknown" });
@@ -155,7 +183,13 @@ describe("the deadline", () => {
 
   it("a failure with no time left to confirm it is unknown, not down", async () => {
     const probe = scripted(() => refused);
-    const { byKey } = await run({ targets: [tcpTarget(1)], probes: { tcp: probe }, deadlineMs: 300, retryBaseMs: 1000, checks: new Map([["t", plan([], { retries: 2 })]]) });
+    const { byKey } = await run({
+      targets: [tcpTarget(1)],
+      probes: { tcp: probe },
+      deadlineMs: 300,
+      retryBaseMs: 1000,
+      checks: new Map([["t", plan([], { retries: 2 })]]),
+    });
     expect(byKey.get("t/1")).toMatchObject({ status: "unknown", attempts: 1 });
     expect(byKey.get("t/1")?.detail).toMatch(/no time left to confirm/);
   });
@@ -175,7 +209,12 @@ describe("self-watch", () => {
       }
       return up;
     });
-    const { report, out } = await run({ targets: Array.from({ length: 30 }, (_, i) => tcpTarget(i)), probes: { tcp: probe }, concurrency: 4, deadlineMs: 10_000 });
+    const { report, out } = await run({
+      targets: Array.from({ length: 30 }, (_, i) => tcpTarget(i)),
+      probes: { tcp: probe },
+      concurrency: 4,
+      deadlineMs: 10_000,
+    });
     expect(report.valid).toBe(false);
     expect(report.invalid.join(" ")).toMatch(/event loop blocked for \d+ ms/);
     expect(report.maxLagMs).toBeGreaterThan(1500);
@@ -242,7 +281,11 @@ describe("a starved prober never blames a target", () => {
       }
       return { ok: true, timings: { total: 3 }, values: { RTT: 3 } };
     });
-    const { byKey } = await run({ targets: [tcpTarget(1)], probes: { tcp: probe }, checks: new Map([["t", plan(["[RTT] < 300ms warn 150ms"], { retries: 0 })]]) });
+    const { byKey } = await run({
+      targets: [tcpTarget(1)],
+      probes: { tcp: probe },
+      checks: new Map([["t", plan(["[RTT] < 300ms warn 150ms"], { retries: 0 })]]),
+    });
     expect(byKey.get("t/1")).toMatchObject({ status: "up", attempts: 2 });
   });
 
@@ -266,7 +309,9 @@ describe("network safety", () => {
     const guard = (t: Target) => {
       if (!t.address.startsWith("127.")) throw new ProbeError(`target ${t.key}: address ${t.address} is outside probe.allow`);
     };
-    await expect(run({ targets: [tcpTarget(1), tcpTarget(2, { address: "10.1.2.3" })], probes: { tcp: probe }, guard })).rejects.toThrow(/1 target\(s\) outside probe.allow; nothing was sent.*10\.1\.2\.3/);
+    await expect(run({ targets: [tcpTarget(1), tcpTarget(2, { address: "10.1.2.3" })], probes: { tcp: probe }, guard })).rejects.toThrow(
+      /1 target\(s\) outside probe.allow; nothing was sent.*10\.1\.2\.3/,
+    );
     expect(probe.calls.size).toBe(0);
   });
 });
@@ -275,7 +320,10 @@ describe("results file", () => {
   it("streams a header, one line per target and a footer", async () => {
     const { out, report } = await run({ targets: [1, 2, 3].map((n) => tcpTarget(n)), probes: { tcp: scripted(() => up) }, id: "c-1" });
     const text = await readFile(out, "utf8");
-    const lines = text.trim().split("\n").map((l) => JSON.parse(l) as { type: string });
+    const lines = text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { type: string });
     expect(lines.map((l) => l.type)).toEqual(["campaign", "result", "result", "result", "end"]);
     expect(lines[0]).toMatchObject({ id: "c-1", stack: "test", from: "unit", targets: 3 });
     expect(lines[4]).toMatchObject({ id: "c-1", valid: true, counts: { up: 3 } });
@@ -289,7 +337,12 @@ describe("results file", () => {
       await new Promise((r) => setTimeout(r, 2));
       return up;
     });
-    const { report, out } = await run({ targets: Array.from({ length: 50 }, (_, i) => tcpTarget(i)), probes: { tcp: probe }, concurrency: 1, signal: interrupt.signal });
+    const { report, out } = await run({
+      targets: Array.from({ length: 50 }, (_, i) => tcpTarget(i)),
+      probes: { tcp: probe },
+      concurrency: 1,
+      signal: interrupt.signal,
+    });
     expect(report.interrupted).toBe(true);
     expect(report.valid).toBe(false);
     expect(report.summary.total.up).toBeGreaterThanOrEqual(5);
@@ -342,7 +395,10 @@ describe("ICMP sweep", () => {
       order.push("tcp");
       return up;
     });
-    const checks = new Map([["p", plan(["[LOSS] <= 5%"], { retries: 1 }, "icmp")], ["t", plan()]]);
+    const checks = new Map([
+      ["p", plan(["[LOSS] <= 5%"], { retries: 1 }, "icmp")],
+      ["t", plan()],
+    ]);
     const targets = [tcpTarget(9), ...[1, 2, 3].map((n) => icmp(n))];
     const { byKey } = await run({ targets, probes: { icmp: probe, tcp }, checks, icmpBatch: 100 });
     expect(order.indexOf("tcp")).toBeGreaterThan(order.lastIndexOf("icmp"));
@@ -407,7 +463,14 @@ describe("memory at 100,000 targets", () => {
 
 describe("check-ins", () => {
   const device = (station: string, link: string, gw: string, address: string): Target => ({
-    key: `c/${station}/${link}`, check: "c", kind: "checkin", station, link, address, port: 22, params: { gateway: gw, serial: `AHV-${station}`, hostKey: "k" },
+    key: `c/${station}/${link}`,
+    check: "c",
+    kind: "checkin",
+    station,
+    link,
+    address,
+    port: 22,
+    params: { gateway: gw, serial: `AHV-${station}`, hostKey: "k" },
   });
 
   it("reads each gateway once, judges each device link on its latest record, and leaves devices of an unreadable gateway unknown after trying its read three times", async () => {
@@ -415,7 +478,12 @@ describe("check-ins", () => {
     const checkin = {
       async read(gateway: Target) {
         reads.push(gateway.key);
-        if (gateway.address === "127.0.0.2") return { observation: { ok: false, failure: "timeout" as const, detail: "ssh timed out", timings: { total: 1 }, values: {} }, cursor: undefined, observations: new Map() };
+        if (gateway.address === "127.0.0.2")
+          return {
+            observation: { ok: false, failure: "timeout" as const, detail: "ssh timed out", timings: { total: 1 }, values: {} },
+            cursor: undefined,
+            observations: new Map(),
+          };
         const observations = new Map<string, Observation>([
           ["S1/S1-F", { ok: true, timings: { total: 1 }, values: { CHECKIN_AGE: 1 } }],
           ["S1/S1-M", { ok: true, timings: { total: 1 }, values: { CHECKIN_AGE: 30 } }],
@@ -423,7 +491,12 @@ describe("check-ins", () => {
         return { observation: { ok: true, timings: { total: 1 }, values: { CHECKIN_MORE: false } }, cursor: { inode: "1", offset: 10 }, observations };
       },
     };
-    const targets = [device("S1", "S1-F", "gw-a", "127.0.0.1"), device("S1", "S1-M", "gw-a", "127.0.0.1"), device("S2", "S2-F", "gw-a", "127.0.0.1"), device("S3", "S3-F", "gw-b", "127.0.0.2")];
+    const targets = [
+      device("S1", "S1-F", "gw-a", "127.0.0.1"),
+      device("S1", "S1-M", "gw-a", "127.0.0.1"),
+      device("S2", "S2-F", "gw-a", "127.0.0.1"),
+      device("S3", "S3-F", "gw-b", "127.0.0.2"),
+    ];
     const conditions = ["[CHECKIN_AGE] < 24h"].map((c) => {
       const p = parseCondition(c, "checkin");
       if (!p.ok) throw new Error(p.error.message);
@@ -443,8 +516,18 @@ describe("check-ins", () => {
     const checkin = {
       async read(gateway: Target) {
         reads.push(gateway.key);
-        if (gateway.address === "127.0.0.2") return { observation: { ok: false, failure: "refused" as const, detail: "refused", timings: { total: 1 }, values: {} }, cursor: undefined, observations: new Map() };
-        if (reads.filter((r) => r === gateway.key).length === 1) return { observation: { ok: false, failure: "timeout" as const, detail: "slow login", timings: { total: 1 }, values: {} }, cursor: undefined, observations: new Map() };
+        if (gateway.address === "127.0.0.2")
+          return {
+            observation: { ok: false, failure: "refused" as const, detail: "refused", timings: { total: 1 }, values: {} },
+            cursor: undefined,
+            observations: new Map(),
+          };
+        if (reads.filter((r) => r === gateway.key).length === 1)
+          return {
+            observation: { ok: false, failure: "timeout" as const, detail: "slow login", timings: { total: 1 }, values: {} },
+            cursor: undefined,
+            observations: new Map(),
+          };
         const observations = new Map<string, Observation>([["S1/S1-F", { ok: true, timings: { total: 1 }, values: { CHECKIN_AGE: 1 } }]]);
         return { observation: { ok: true, timings: { total: 1 }, values: { CHECKIN_MORE: false } }, cursor: { inode: "1", offset: 10 }, observations };
       },

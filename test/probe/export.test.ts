@@ -36,18 +36,48 @@ describe("export prometheus", () => {
     const out = join(dir, "a");
     const outcome = await exportPrometheus({ inventory: INVENTORY, checks: CHECKS, out, blackbox: "127.0.0.1:19115" });
     if (!outcome.written) throw new Error(outcome.findings.map((f) => f.message).join("; "));
-    expect((await readdir(join(out, "targets"))).sort()).toEqual(["auth-tls.json", "dns-answers.json", "gateway-https.json", "link-icmp.json", "link-tcp.json", "server-icmp.json", "server-ssh.json"]);
+    expect((await readdir(join(out, "targets"))).sort()).toEqual([
+      "auth-tls.json",
+      "dns-answers.json",
+      "gateway-https.json",
+      "link-icmp.json",
+      "link-tcp.json",
+      "server-icmp.json",
+      "server-ssh.json",
+    ]);
     expect(outcome.skipped.map((s) => s.check)).toEqual(["ntp-offset", "device-checkin"]);
     const icmp = await groups(out, "link-icmp");
     expect(icmp.find((g) => g.labels.link === "PKD-0001-M")).toEqual({
       targets: ["127.77.64.1"],
-      labels: { check: "link-icmp", kind: "icmp", station: "PKD-0001", link: "PKD-0001-M", district: "pakdasht", operator: "mci", medium: "mobile", province: "tehran", gateway: "gw-a", station_kind: "fixed", __param_module: "amadegi_link_icmp" },
+      labels: {
+        check: "link-icmp",
+        kind: "icmp",
+        station: "PKD-0001",
+        link: "PKD-0001-M",
+        district: "pakdasht",
+        operator: "mci",
+        medium: "mobile",
+        province: "tehran",
+        gateway: "gw-a",
+        station_kind: "fixed",
+        __param_module: "amadegi_link_icmp",
+      },
     });
     expect(icmp.some((g) => g.labels.link === "PKD-0003-M2")).toBe(false); // planned: not probed, not monitored
     const tcp = await groups(out, "link-tcp");
     expect(tcp.find((g) => g.labels.link === "PKD-0001-F")?.targets).toEqual(["127.77.16.1:22"]);
     const https = await groups(out, "gateway-https");
-    expect(https.find((g) => g.labels.server === "gw-a")).toEqual({ targets: ["https://127.77.0.1:443/health"], labels: { check: "gateway-https", kind: "http", server: "gw-a", role: "gateway", site: expect.any(String) as string, __param_module: "amadegi_gateway_https__gw_a" } });
+    expect(https.find((g) => g.labels.server === "gw-a")).toEqual({
+      targets: ["https://127.77.0.1:443/health"],
+      labels: {
+        check: "gateway-https",
+        kind: "http",
+        server: "gw-a",
+        role: "gateway",
+        site: expect.any(String) as string,
+        __param_module: "amadegi_gateway_https__gw_a",
+      },
+    });
     const blackbox = await readFile(join(out, "blackbox.yml"), "utf8");
     expect(blackbox).toMatch(/amadegi_gateway_https__gw_a:\n {4}prober: http\n {4}timeout: 3s\n/);
     expect(blackbox).toMatch(/valid_status_codes:\n {8}- 200\n {6}fail_if_body_not_matches_regexp:\n {8}- ok\n/);
@@ -61,7 +91,14 @@ describe("export prometheus", () => {
     expect(promtool, "promtool (Debian prometheus) is installed by setup").toBeDefined();
     expect(exporter, "prometheus-blackbox-exporter is installed by setup").toBeDefined();
     const out = join(dir, "b");
-    expect(await main(["export", "prometheus", "--out", out, "--inventory", INVENTORY, "--checks", CHECKS], { out: () => {}, err: () => {}, cwd: repoRoot, env: process.env })).toBe(0);
+    expect(
+      await main(["export", "prometheus", "--out", out, "--inventory", INVENTORY, "--checks", CHECKS], {
+        out: () => {},
+        err: () => {},
+        cwd: repoRoot,
+        env: process.env,
+      }),
+    ).toBe(0);
     const config = await run(promtool ?? "", ["check", "config", "prometheus.yml"], { cwd: out });
     expect(config.stdout).toContain("SUCCESS: prometheus.yml is valid prometheus config file syntax");
     expect(config.code).toBe(0);
@@ -88,7 +125,14 @@ describe("export prometheus", () => {
     await mkdir(badChecks);
     await writeFile(join(badChecks, "a.yaml"), "checks:\n  - id: x\n    probe: icmp\n    select: { objects: links }\n    conditions: ['[LOS] <= 5%']\n");
     const err: string[] = [];
-    expect(await main(["export", "prometheus", "--out", join(dir, "d"), "--inventory", INVENTORY, "--checks", badChecks], { out: () => {}, err: (t) => err.push(t), cwd: repoRoot, env: process.env })).toBe(2);
+    expect(
+      await main(["export", "prometheus", "--out", join(dir, "d"), "--inventory", INVENTORY, "--checks", badChecks], {
+        out: () => {},
+        err: (t) => err.push(t),
+        cwd: repoRoot,
+        env: process.env,
+      }),
+    ).toBe(2);
     expect(err.join("\n")).toMatch(/a\.yaml:5:\d+ error .*unknown placeholder \[LOS\]/);
     await expect(readdir(join(dir, "d"))).rejects.toThrow(/ENOENT/);
   });

@@ -81,7 +81,11 @@ describe("collectFacts over a real sshd", () => {
     await writeFile(join(root, "etc/app/app.conf"), "listen 8443; # changed by hand\n");
     await rm(join(root, "etc/app/it's here.conf"));
     const facts = await collectFacts(server, { files: FILES, services: [] }, options());
-    expect(facts.files).toEqual({ "/etc/app/app.conf": sha("listen 8443; # changed by hand\n"), "/etc/app/it's here.conf": null, "/etc/app/missing.conf": null });
+    expect(facts.files).toEqual({
+      "/etc/app/app.conf": sha("listen 8443; # changed by hand\n"),
+      "/etc/app/it's here.conf": null,
+      "/etc/app/missing.conf": null,
+    });
     expect(facts.versions).toEqual({});
   });
 
@@ -123,7 +127,11 @@ describe("collectFacts over a real sshd", () => {
   });
 
   it("an address outside the allow-list: refused before ssh runs", async () => {
-    const facts = await collectFacts({ ...server, address: "127.52.9.9" }, { files: [], services: [] }, { ...options(), allow: parseAllow(["127.51.0.0/16"], "test allow") });
+    const facts = await collectFacts(
+      { ...server, address: "127.52.9.9" },
+      { files: [], services: [] },
+      { ...options(), allow: parseAllow(["127.51.0.0/16"], "test allow") },
+    );
     expect(facts.reachable).toBe(false);
     expect(facts.error).toMatch(/outside probe\.allow.*nothing was sent/);
   });
@@ -131,19 +139,45 @@ describe("collectFacts over a real sshd", () => {
   it("many servers: each its own answer, in the order asked, a few at a time", async () => {
     const ids = ["s1", "s2", "s3", "s4", "s5"];
     const all = await collectAllFacts(
-      ids.map((id, i) => ({ server: { ...server, id, hostKey: i === 2 ? sshd.otherHostKey : sshd.hostKey }, expected: { files: ["/etc/app/app.conf"], services: [] } })),
+      ids.map((id, i) => ({
+        server: { ...server, id, hostKey: i === 2 ? sshd.otherHostKey : sshd.hostKey },
+        expected: { files: ["/etc/app/app.conf"], services: [] },
+      })),
       { ...options(), concurrency: 2 },
     );
-    expect(all.map((f) => [f.server, f.reachable])).toEqual([["s1", true], ["s2", true], ["s3", false], ["s4", true], ["s5", true]]);
+    expect(all.map((f) => [f.server, f.reachable])).toEqual([
+      ["s1", true],
+      ["s2", true],
+      ["s3", false],
+      ["s4", true],
+      ["s5", true],
+    ]);
   });
 });
 
 describe("parseFacts: strict", () => {
   const expected = { files: ["/a", "/b"], services: [{ name: "x", version: "x --version" }] };
-  const good = (m: string) => [`@${m} facts 1`, `F 0 ${"a".repeat(64)}`, "F 1 -", `@${m} ss`, "tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:*", `@${m} ss-exit 0`, `@${m} version 0`, "x 1.0", `@${m} version-exit 0 0`, `@${m} end`, ""].join("\n");
+  const good = (m: string) =>
+    [
+      `@${m} facts 1`,
+      `F 0 ${"a".repeat(64)}`,
+      "F 1 -",
+      `@${m} ss`,
+      "tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:*",
+      `@${m} ss-exit 0`,
+      `@${m} version 0`,
+      "x 1.0",
+      `@${m} version-exit 0 0`,
+      `@${m} end`,
+      "",
+    ].join("\n");
 
   it("reads a well-framed answer", () => {
-    expect(parseFacts(good("n1"), expected, "n1")).toEqual({ files: { "/a": "a".repeat(64), "/b": null }, listening: [{ proto: "tcp", address: "0.0.0.0", port: 22 }], versions: { x: "x 1.0" } });
+    expect(parseFacts(good("n1"), expected, "n1")).toEqual({
+      files: { "/a": "a".repeat(64), "/b": null },
+      listening: [{ proto: "tcp", address: "0.0.0.0", port: 22 }],
+      versions: { x: "x 1.0" },
+    });
   });
 
   it.each([

@@ -52,10 +52,28 @@ describe("DNS cache", () => {
 });
 
 describe("phases", () => {
-  const t = (check: string, kind: Target["kind"], dependsOn?: string[]): Target => ({ key: `${check}/x`, check, kind, address: "127.0.0.1", params: {}, ...(dependsOn === undefined ? {} : { dependsOn }) });
+  const t = (check: string, kind: Target["kind"], dependsOn?: string[]): Target => ({
+    key: `${check}/x`,
+    check,
+    kind,
+    address: "127.0.0.1",
+    params: {},
+    ...(dependsOn === undefined ? {} : { dependsOn }),
+  });
   it("the ICMP sweep first (level by level), then the rest after what they depend on", () => {
-    const phases = planPhases([t("link-tcp", "tcp", ["link-icmp/x"]), t("gw-https", "http", ["server-icmp/x"]), t("link-icmp", "icmp", ["server-icmp/x"]), t("server-icmp", "icmp"), t("checkin", "checkin")]);
-    const names = phases.map((p) => [...p.icmp, ...p.other].map((x) => x.check).sort().join("+"));
+    const phases = planPhases([
+      t("link-tcp", "tcp", ["link-icmp/x"]),
+      t("gw-https", "http", ["server-icmp/x"]),
+      t("link-icmp", "icmp", ["server-icmp/x"]),
+      t("server-icmp", "icmp"),
+      t("checkin", "checkin"),
+    ]);
+    const names = phases.map((p) =>
+      [...p.icmp, ...p.other]
+        .map((x) => x.check)
+        .sort()
+        .join("+"),
+    );
     expect(names).toEqual(["server-icmp", "link-icmp", "checkin", "gw-https", "link-tcp"]);
   });
 });

@@ -44,7 +44,11 @@ async function shards(specs: Record<string, Omit<ShardSpec, "file">>): Promise<{
   const dir = join(root, `case-${n++}`);
   await mkdir(dir);
   const files = Object.fromEntries(Object.keys(specs).map((k) => [k, join(dir, `${k}.jsonl`)]));
-  writeShards(inventory, Object.entries(specs).map(([k, spec]) => ({ ...spec, file: files[k] ?? "", id: spec.id ?? `${k}-${n}` })), { now });
+  writeShards(
+    inventory,
+    Object.entries(specs).map(([k, spec]) => ({ ...spec, file: files[k] ?? "", id: spec.id ?? `${k}-${n}` })),
+    { now },
+  );
   return { dir, files };
 }
 
@@ -70,13 +74,24 @@ async function refusal(files: string[], out: string): Promise<string> {
   await expect(readFile(out)).rejects.toThrow(/ENOENT/);
   expect((await readdir(dirname(out))).filter((f) => f.includes(".tmp"))).toEqual([]);
   // The message and each problem, a line each, as the CLI prints them (errorLines, less the hint).
-  return errorLines(error).slice(0, -1).join("\n").replace(/^ProbeError: /, "");
+  return errorLines(error)
+    .slice(0, -1)
+    .join("\n")
+    .replace(/^ProbeError: /, "");
 }
 
 describe("shard selections", () => {
   it("province selects through the inventory's districts; server=* the central servers; server!=* the stations", () => {
     const provinces = provincesOf(inventory);
-    const link = { key: "k", check: "link-icmp", kind: "icmp", address: "10.0.0.1", params: {}, station: "P01D002-0001", district: "tehran-002" } as const satisfies Target;
+    const link = {
+      key: "k",
+      check: "link-icmp",
+      kind: "icmp",
+      address: "10.0.0.1",
+      params: {},
+      station: "P01D002-0001",
+      district: "tehran-002",
+    } as const satisfies Target;
     const server = { key: "s", check: "server-icmp", kind: "icmp", address: "10.0.0.2", params: {}, server: "gw-tehran-a01" } as const satisfies Target;
     expect(parseSelect("province=tehran", provinces)(link)).toBe(true);
     expect(parseSelect("province=qom|fars", provinces)(link)).toBe(false);
@@ -91,9 +106,18 @@ describe("shard selections", () => {
     const out = join(root, "select-header.jsonl");
     const target: Target = { key: "t/1", check: "t", kind: "tcp", address: "127.0.0.1", port: 1, params: {}, district: "tehran-001" };
     await runCampaign({
-      stack: "test", from: "unit", targets: [target], checks: new Map([["t", { conditions: [], timeoutMs: 200, retries: 0 }]]),
+      stack: "test",
+      from: "unit",
+      targets: [target],
+      checks: new Map([["t", { conditions: [], timeoutMs: 200, retries: 0 }]]),
       probes: { tcp: { kind: "tcp", probe: async () => ({ ok: true, timings: { total: 1 }, values: {} }) } },
-      guard: () => {}, deadlineMs: 2000, maxRate: 1000, concurrency: 4, evalContext: { now: Date.now(), electionEnd: Date.now() }, out, select: "province=tehran",
+      guard: () => {},
+      deadlineMs: 2000,
+      maxRate: 1000,
+      concurrency: 4,
+      evalContext: { now: Date.now(), electionEnd: Date.now() },
+      out,
+      select: "province=tehran",
     });
     const header = JSON.parse((await lines(out))[0] ?? "{}") as CampaignHeader;
     expect(header).toMatchObject({ type: "campaign", version: 1, select: "province=tehran", targets: 1 });
@@ -121,10 +145,16 @@ describe("mergeResults", () => {
     expect(summary.footer).toMatchObject({ type: "end", valid: true, interrupted: false, id: report.id });
     const header = summary.header as CampaignHeader;
     expect(header.select).toBeUndefined();
-    expect(header.shards?.map((s) => s.select)).toEqual([`province=${provinces.slice(0, 16).join("|")}`, `province=${provinces.slice(16).join("|")}`, "server=*"]);
+    expect(header.shards?.map((s) => s.select)).toEqual([
+      `province=${provinces.slice(0, 16).join("|")}`,
+      `province=${provinces.slice(16).join("|")}`,
+      "server=*",
+    ]);
     expect(header.targets).toBe(merged.length);
     // Every line keeps its shard's prober.
-    expect(new Set((await lines(out)).slice(1, -1).map((l) => (JSON.parse(l) as { from: string }).from))).toEqual(new Set(["runner-0", "runner-1", "runner-2"]));
+    expect(new Set((await lines(out)).slice(1, -1).map((l) => (JSON.parse(l) as { from: string }).from))).toEqual(
+      new Set(["runner-0", "runner-1", "runner-2"]),
+    );
     // The same shards in another order are the same campaign.
     const again = await mergeResults({ shards: [files.central ?? "", files.south ?? "", files.north ?? ""], out: join(dir, "again.jsonl"), inventory });
     expect(again.id).toBe(report.id);
@@ -133,7 +163,9 @@ describe("mergeResults", () => {
   it("refuses a missing shard, naming the province, its districts and stations", async () => {
     const { dir, files } = await shards({ rest: { select: REST }, central: { select: "server=*" } });
     const message = await refusal([files.rest ?? "", files.central ?? ""], join(dir, "merged.jsonl"));
-    expect(message).toBe("cannot merge: 1 problem(s), nothing written:\n  - missing shard: no shard covers province tehran (2 districts: tehran-001, tehran-002; 7 stations)");
+    expect(message).toBe(
+      "cannot merge: 1 problem(s), nothing written:\n  - missing shard: no shard covers province tehran (2 districts: tehran-001, tehran-002; 7 stations)",
+    );
   });
 
   it("refuses a missing central shard and a missing district", async () => {
@@ -146,35 +178,65 @@ describe("mergeResults", () => {
   });
 
   it("refuses a duplicated shard: the same file twice, or a copy of it", async () => {
-    const { dir, files } = await shards({ rest: { select: REST, id: "campaign-rest" }, tehran: { select: "province=tehran" }, central: { select: "server=*" } });
+    const { dir, files } = await shards({
+      rest: { select: REST, id: "campaign-rest" },
+      tehran: { select: "province=tehran" },
+      central: { select: "server=*" },
+    });
     const copy = join(dir, "rest-copy.jsonl");
     await copyFile(files.rest ?? "", copy);
     const all = [files.rest ?? "", files.tehran ?? "", files.central ?? ""];
-    expect(await refusal([...all, files.rest ?? ""], join(dir, "m1.jsonl"))).toBe(`cannot merge: 1 problem(s), nothing written:\n  - duplicated shard: ${files.rest} is named twice`);
-    expect(await refusal([...all, copy], join(dir, "m2.jsonl"))).toBe(`cannot merge: 1 problem(s), nothing written:\n  - duplicated shard: ${copy} is campaign campaign-rest, the same as ${files.rest}`);
+    expect(await refusal([...all, files.rest ?? ""], join(dir, "m1.jsonl"))).toBe(
+      `cannot merge: 1 problem(s), nothing written:\n  - duplicated shard: ${files.rest} is named twice`,
+    );
+    expect(await refusal([...all, copy], join(dir, "m2.jsonl"))).toBe(
+      `cannot merge: 1 problem(s), nothing written:\n  - duplicated shard: ${copy} is campaign campaign-rest, the same as ${files.rest}`,
+    );
   });
 
   it("refuses overlapping shards, naming both files and the district and stations both cover", async () => {
-    const { dir, files } = await shards({ rest: { select: REST }, tehran: { select: "province=tehran" }, t2: { select: "district=tehran-002" }, central: { select: "server=*" } });
+    const { dir, files } = await shards({
+      rest: { select: REST },
+      tehran: { select: "province=tehran" },
+      t2: { select: "district=tehran-002" },
+      central: { select: "server=*" },
+    });
     const message = await refusal([files.rest ?? "", files.tehran ?? "", files.t2 ?? "", files.central ?? ""], join(dir, "merged.jsonl"));
-    expect(message).toBe(`cannot merge: 1 problem(s), nothing written:\n  - shards ${files.tehran} (province=tehran) and ${files.t2} (district=tehran-002) overlap: both cover district tehran-002 (all 3 stations: P01D002-0001, P01D002-0002, P01D002-0003)`);
+    expect(message).toBe(
+      `cannot merge: 1 problem(s), nothing written:\n  - shards ${files.tehran} (province=tehran) and ${files.t2} (district=tehran-002) overlap: both cover district tehran-002 (all 3 stations: P01D002-0001, P01D002-0002, P01D002-0003)`,
+    );
   });
 
   it("refuses a shard selected by something other than whole stations, and results outside a shard's selection", async () => {
-    const { dir, files } = await shards({ rest: { select: REST }, tehran: { select: "province=tehran" }, mci: { select: "operator=mci" }, central: { select: "server=*" } });
+    const { dir, files } = await shards({
+      rest: { select: REST },
+      tehran: { select: "province=tehran" },
+      mci: { select: "operator=mci" },
+      central: { select: "server=*" },
+    });
     const message = await refusal([files.rest ?? "", files.tehran ?? "", files.mci ?? "", files.central ?? ""], join(dir, "m1.jsonl"));
-    expect(message).toBe(`cannot merge: 1 problem(s), nothing written:\n  - ${files.mci} was selected by operator=mci: operator covers parts of stations; a shard selects whole stations by province, district or station, or the central servers by server=*`);
+    expect(message).toBe(
+      `cannot merge: 1 problem(s), nothing written:\n  - ${files.mci} was selected by operator=mci: operator covers parts of stations; a shard selects whole stations by province, district or station, or the central servers by server=*`,
+    );
     // A file whose header claims district tehran-001 but holds all of tehran.
     const liar = join(dir, "liar.jsonl");
-    const text = (await readFile(files.tehran ?? "", "utf8")).replace('"select":"province=tehran"', '"select":"district=tehran-001"').replace(/"id":"tehran-\d+"/g, '"id":"liar"');
+    const text = (await readFile(files.tehran ?? "", "utf8"))
+      .replace('"select":"province=tehran"', '"select":"district=tehran-001"')
+      .replace(/"id":"tehran-\d+"/g, '"id":"liar"');
     await writeFile(liar, text);
     const { files: t2 } = await shards({ t2: { select: "district=tehran-002" } });
     const outside = await refusal([files.rest ?? "", liar, t2.t2 ?? "", files.central ?? ""], join(dir, "m2.jsonl"));
-    expect(outside).toBe(`cannot merge: 1 problem(s), nothing written:\n  - shard ${liar} holds results outside its selection district=tehran-001: district tehran-002 (all 3 stations: P01D002-0001, P01D002-0002, P01D002-0003), covered by ${t2.t2} (district=tehran-002)`);
+    expect(outside).toBe(
+      `cannot merge: 1 problem(s), nothing written:\n  - shard ${liar} holds results outside its selection district=tehran-001: district tehran-002 (all 3 stations: P01D002-0001, P01D002-0002, P01D002-0003), covered by ${t2.t2} (district=tehran-002)`,
+    );
   });
 
   it("keeps validity: one invalid shard, or one interrupted, makes the merged campaign invalid", async () => {
-    const { dir, files } = await shards({ rest: { select: REST }, tehran: { select: "province=tehran", valid: false }, central: { select: "server=*", valid: "none" } });
+    const { dir, files } = await shards({
+      rest: { select: REST },
+      tehran: { select: "province=tehran", valid: false },
+      central: { select: "server=*", valid: "none" },
+    });
     const out = join(dir, "merged.jsonl");
     const report = await mergeResults({ shards: [files.rest ?? "", files.tehran ?? "", files.central ?? ""], out, inventory });
     expect(report.valid).toBe(false);
@@ -212,10 +274,14 @@ describe("amadegi merge", () => {
     const inv = ["--inventory", join(root, "inventory")];
     const ok = capture();
     expect(await main(["merge", files.rest ?? "", files.tehran ?? "", files.central ?? "", "--out", join(dir, "m.jsonl"), ...inv], ok.io)).toBe(0);
-    expect(ok.out.join("\n")).toMatch(/^merged 3 shards \(60 stations, \d+ servers, each covered once\) → .*m\.jsonl: campaign [0-9a-f-]{36}, \d+ results\n {2}up \d+ · degraded 0/);
+    expect(ok.out.join("\n")).toMatch(
+      /^merged 3 shards \(60 stations, \d+ servers, each covered once\) → .*m\.jsonl: campaign [0-9a-f-]{36}, \d+ results\n {2}up \d+ · degraded 0/,
+    );
     const bad = await shards({ rest: { select: REST }, tehran: { select: "province=tehran", valid: false }, central: { select: "server=*" } });
     const invalid = capture();
-    expect(await main(["merge", bad.files.rest ?? "", bad.files.tehran ?? "", bad.files.central ?? "", "--out", join(bad.dir, "m.jsonl"), ...inv], invalid.io)).toBe(1);
+    expect(
+      await main(["merge", bad.files.rest ?? "", bad.files.tehran ?? "", bad.files.central ?? "", "--out", join(bad.dir, "m.jsonl"), ...inv], invalid.io),
+    ).toBe(1);
     expect(invalid.err.join("\n")).toContain("INVALID: shard");
     const refused = capture();
     expect(await main(["merge", files.rest ?? "", files.central ?? "", "--out", join(dir, "m2.jsonl"), ...inv], refused.io)).toBe(2);

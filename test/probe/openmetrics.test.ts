@@ -36,17 +36,41 @@ describe("export openmetrics", () => {
   it("writes gauges per target and per campaign that promtool check metrics accepts", async () => {
     const out = join(dir, "textfile", "amadegi.prom");
     const said: string[] = [];
-    expect(await main(["export", "openmetrics", "--results", results, "--out", out], { out: (t) => said.push(t), err: (t) => said.push(t), cwd: repoRoot, env: process.env })).toBe(0);
+    expect(
+      await main(["export", "openmetrics", "--results", results, "--out", out], {
+        out: (t) => said.push(t),
+        err: (t) => said.push(t),
+        cwd: repoRoot,
+        env: process.env,
+      }),
+    ).toBe(0);
     const text = await readFile(out, "utf8");
-    expect(text).toContain('amadegi_probe_up{check="link-icmp",kind="icmp",station="PKD-0002",link="PKD-0002-M",district="pakdasht",operator="mci",medium="mobile"} 0\n');
-    expect(text).toContain('amadegi_probe_status{check="link-icmp",kind="icmp",station="PKD-0002",link="PKD-0002-M",district="pakdasht",operator="mci",medium="mobile",status="down"} 1\n');
-    expect(text).toContain('amadegi_probe_up{check="link-icmp",kind="icmp",station="PKD-0001",link="PKD-0001-F",district="pakdasht",operator="tci",medium="fiber"} 1\n');
+    expect(text).toContain(
+      'amadegi_probe_up{check="link-icmp",kind="icmp",station="PKD-0002",link="PKD-0002-M",district="pakdasht",operator="mci",medium="mobile"} 0\n',
+    );
+    expect(text).toContain(
+      'amadegi_probe_status{check="link-icmp",kind="icmp",station="PKD-0002",link="PKD-0002-M",district="pakdasht",operator="mci",medium="mobile",status="down"} 1\n',
+    );
+    expect(text).toContain(
+      'amadegi_probe_up{check="link-icmp",kind="icmp",station="PKD-0001",link="PKD-0001-F",district="pakdasht",operator="tci",medium="fiber"} 1\n',
+    );
     expect(text).toContain('amadegi_campaign_results{campaign="c-1",stack="rehearsal",status="down"} 1\n');
     expect(text).toContain('amadegi_campaign_valid{campaign="c-1",stack="rehearsal"} 1\n');
     expect(text.endsWith("# EOF\n")).toBe(true);
     // Each family's samples are contiguous, after its metadata.
-    const families = text.split("\n").filter((l) => l.startsWith("# TYPE ")).map((l) => l.split(" ")[2]);
-    expect(families).toEqual(["amadegi_probe_up", "amadegi_probe_status", "amadegi_probe_duration_seconds", "amadegi_probe_attempts", "amadegi_campaign_results", "amadegi_campaign_valid", "amadegi_campaign_finished_timestamp_seconds"]);
+    const families = text
+      .split("\n")
+      .filter((l) => l.startsWith("# TYPE "))
+      .map((l) => l.split(" ")[2]);
+    expect(families).toEqual([
+      "amadegi_probe_up",
+      "amadegi_probe_status",
+      "amadegi_probe_duration_seconds",
+      "amadegi_probe_attempts",
+      "amadegi_campaign_results",
+      "amadegi_campaign_valid",
+      "amadegi_campaign_finished_timestamp_seconds",
+    ]);
     const promtool = await which("promtool");
     expect(promtool, "promtool is installed by setup").toBeDefined();
     const checked = await run(promtool ?? "", ["check", "metrics"], { input: text });
@@ -71,7 +95,10 @@ describe("export openmetrics", () => {
     const samples = text.split("\n").filter((l) => l !== "" && !l.startsWith("#"));
     // Every line is a sample or metadata: no value broke out of its line.
     expect(samples.every((l) => /^amadegi_[a-z_]+\{/.test(l))).toBe(true);
-    const up = samples.filter((l) => l.startsWith("amadegi_probe_up{")).map(parseLabels).find((l) => l.link === "PKD-0002-M");
+    const up = samples
+      .filter((l) => l.startsWith("amadegi_probe_up{"))
+      .map(parseLabels)
+      .find((l) => l.link === "PKD-0002-M");
     expect(up).toMatchObject({ check: "link-icmp", ...odd });
     const valid = samples.find((l) => l.startsWith("amadegi_campaign_valid{"));
     expect(parseLabels(valid ?? "")).toEqual({ campaign: 'c "1"\\\n', stack: "rehearsal" });
@@ -90,7 +117,9 @@ describe("export openmetrics", () => {
     await writeFile(junk, '{"hello":1}\n');
     const err: string[] = [];
     const out = join(dir, "junk.prom");
-    expect(await main(["export", "openmetrics", "--results", junk, "--out", out], { out: () => {}, err: (t) => err.push(t), cwd: repoRoot, env: process.env })).toBe(2);
+    expect(
+      await main(["export", "openmetrics", "--results", junk, "--out", out], { out: () => {}, err: (t) => err.push(t), cwd: repoRoot, env: process.env }),
+    ).toBe(2);
     expect(err.join("\n")).toContain("has no campaign header");
     await expect(readFile(out)).rejects.toThrow(/ENOENT/);
   });

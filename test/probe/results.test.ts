@@ -8,7 +8,18 @@ import type { ProbeResult } from "../../src/probe/types.ts";
 const dirs: string[] = [];
 afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
-const result = (key: string): ProbeResult => ({ key, check: "c", kind: "tcp", address: "127.0.0.1", from: "t", status: "up", attempts: 1, timings: { total: 1 }, values: {}, at: new Date().toISOString() });
+const result = (key: string): ProbeResult => ({
+  key,
+  check: "c",
+  kind: "tcp",
+  address: "127.0.0.1",
+  from: "t",
+  status: "up",
+  attempts: 1,
+  timings: { total: 1 },
+  values: {},
+  at: new Date().toISOString(),
+});
 const header = { type: "campaign" as const, version: 1, id: "x", stack: "s", from: "t", startedAt: new Date().toISOString(), deadlineMs: 1000, targets: 3 };
 
 describe("results file", () => {
@@ -35,7 +46,15 @@ describe("results file", () => {
     const path = join(dir, "r.jsonl");
     const writer = new ResultsWriter(path, header);
     writer.write(result("c/1"));
-    writer.close({ type: "end", id: "x", finishedAt: new Date().toISOString(), valid: true, invalid: [], interrupted: false, counts: { up: 1, degraded: 0, down: 0, unreachable: 0, unknown: 0 } });
+    writer.close({
+      type: "end",
+      id: "x",
+      finishedAt: new Date().toISOString(),
+      valid: true,
+      invalid: [],
+      interrupted: false,
+      counts: { up: 1, degraded: 0, down: 0, unreachable: 0, unknown: 0 },
+    });
     const read = await readResults(path);
     expect(read).toMatchObject({ results: 1, damaged: [], footer: { valid: true } });
   });

@@ -27,14 +27,19 @@ describe("amadegi:probe in stack settings", () => {
   it("pins and ca: a relative path is read from the state directory (whatever the stacks directory), an absolute one as written", async () => {
     const relative = await stack("config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    pins: state/pins.yaml\n    ca: state/ca.crt\n", "/tmp/x/state-dir");
     expect(relative.probe).toMatchObject({ pins: "/tmp/x/state-dir/state/pins.yaml", ca: "/tmp/x/state-dir/state/ca.crt" });
-    const absolute = await stack("config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    pins: /var/lib/pins.yaml\n    ca: /var/lib/ca.crt\n", "/tmp/x/state-dir");
+    const absolute = await stack(
+      "config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    pins: /var/lib/pins.yaml\n    ca: /var/lib/ca.crt\n",
+      "/tmp/x/state-dir",
+    );
     expect(absolute.probe).toMatchObject({ pins: "/var/lib/pins.yaml", ca: "/var/lib/ca.crt" });
   });
 
   it("pins: the old spelling relative to the repository root (.amadegi/…) is refused, saying what to write", async () => {
     const old = await stack("config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    pins: .amadegi/rehearsal/pins.yaml\n");
     expect(old.probe).toBeUndefined();
-    expect(old.lines.join("\n")).toMatch(/^Pulumi\.s\.yaml:4:11 error schema\.bad-value amadegi:probe: "\.amadegi\/rehearsal\/pins\.yaml" starts with \.amadegi\/, but this path is relative to the state directory \(write rehearsal\/pins\.yaml /);
+    expect(old.lines.join("\n")).toMatch(
+      /^Pulumi\.s\.yaml:4:11 error schema\.bad-value amadegi:probe: "\.amadegi\/rehearsal\/pins\.yaml" starts with \.amadegi\/, but this path is relative to the state directory \(write rehearsal\/pins\.yaml /,
+    );
   });
 
   it("defaults", async () => {
@@ -44,12 +49,28 @@ describe("amadegi:probe in stack settings", () => {
 
   const bad: [string, string, RegExp][] = [
     ["no amadegi:probe", "config:\n  amadegi:environment: x\n", /^Pulumi\.s\.yaml:2:3 error schema\.missing-field -: .*has no amadegi:probe/],
-    ["host bits set", "config:\n  amadegi:probe:\n    allow: [10.0.0.1/8]\n", /^Pulumi\.s\.yaml:3:13 error schema\.bad-address amadegi:probe: "10\.0\.0\.1\/8" is not a CIDR: host bits are set \(did you mean 10\.0\.0\.0\/8\?\)/],
-    ["a typo in a field", "config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    maxrate: 5\n", /^Pulumi\.s\.yaml:4:5 error schema\.unknown-field amadegi:probe: unknown field "maxrate" \(did you mean "maxRate"\?\)/],
+    [
+      "host bits set",
+      "config:\n  amadegi:probe:\n    allow: [10.0.0.1/8]\n",
+      /^Pulumi\.s\.yaml:3:13 error schema\.bad-address amadegi:probe: "10\.0\.0\.1\/8" is not a CIDR: host bits are set \(did you mean 10\.0\.0\.0\/8\?\)/,
+    ],
+    [
+      "a typo in a field",
+      "config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    maxrate: 5\n",
+      /^Pulumi\.s\.yaml:4:5 error schema\.unknown-field amadegi:probe: unknown field "maxrate" \(did you mean "maxRate"\?\)/,
+    ],
     ["an empty allow list", "config:\n  amadegi:probe:\n    allow: []\n", /at least 1 expected/],
     ["no allow", "config:\n  amadegi:probe:\n    maxRate: 5\n", /missing field "allow"/],
-    ["pins that is not a YAML file", "config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    pins: .amadegi/rehearsal/\n", /^Pulumi\.s\.yaml:4:11 error schema\.bad-value amadegi:probe: "\.amadegi\/rehearsal\/" is not a path to a \.yaml file/],
-    ["pins with no value", "config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    pins:\n", /^Pulumi\.s\.yaml:4:\d+ error schema\.missing-field amadegi:probe: no value where a path to a \.yaml file is expected/],
+    [
+      "pins that is not a YAML file",
+      "config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    pins: .amadegi/rehearsal/\n",
+      /^Pulumi\.s\.yaml:4:11 error schema\.bad-value amadegi:probe: "\.amadegi\/rehearsal\/" is not a path to a \.yaml file/,
+    ],
+    [
+      "pins with no value",
+      "config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    pins:\n",
+      /^Pulumi\.s\.yaml:4:\d+ error schema\.missing-field amadegi:probe: no value where a path to a \.yaml file is expected/,
+    ],
   ];
   it.each(bad)("%s", async (_, text, expected) => {
     const result = await stack(text);

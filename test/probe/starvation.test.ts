@@ -48,7 +48,10 @@ function target(n: number, address: string, port: number): Target {
 
 describe("under a CPU hog and a starved event loop", () => {
   it("a live target is never down, a dead one is still down (refused)", async () => {
-    const targets = [...Array.from({ length: 60 }, (_, i) => target(i, "127.42.0.1", live.port)), ...Array.from({ length: 20 }, (_, i) => target(100 + i, "127.42.0.2", deadPort))];
+    const targets = [
+      ...Array.from({ length: 60 }, (_, i) => target(i, "127.42.0.1", live.port)),
+      ...Array.from({ length: 20 }, (_, i) => target(100 + i, "127.42.0.2", deadPort)),
+    ];
     const rtt = parseCondition("[RTT] < 100ms", "tcp");
     if (!rtt.ok) throw new Error(rtt.error.message);
     const results: ProbeResult[] = [];

@@ -31,8 +31,22 @@ describe("targets from the inventory and the repository's catalog", () => {
   it("carries the inventory ids, ports and the pinned host key", () => {
     const { targets } = buildTargets(inventory, catalog);
     const byKey = new Map(targets.map((t) => [t.key, t]));
-    expect(byKey.get("link-tcp/PKD-0001/PKD-0001-M")).toMatchObject({ station: "PKD-0001", link: "PKD-0001-M", district: "pakdasht", operator: "mci", medium: "mobile", address: "127.77.64.1", port: 22 });
-    expect(byKey.get("gateway-https/gw-a")).toMatchObject({ server: "gw-a", address: "127.77.0.1", port: 443, hostname: "gw-a", params: { scheme: "https", path: "/health" } });
+    expect(byKey.get("link-tcp/PKD-0001/PKD-0001-M")).toMatchObject({
+      station: "PKD-0001",
+      link: "PKD-0001-M",
+      district: "pakdasht",
+      operator: "mci",
+      medium: "mobile",
+      address: "127.77.64.1",
+      port: 22,
+    });
+    expect(byKey.get("gateway-https/gw-a")).toMatchObject({
+      server: "gw-a",
+      address: "127.77.0.1",
+      port: 443,
+      hostname: "gw-a",
+      params: { scheme: "https", path: "/health" },
+    });
     expect(byKey.get("server-ssh/dns-a")?.params.hostKey).toMatch(/^ssh-ed25519 AAAA/);
     expect(byKey.get("dns-answers/dns-a")).toMatchObject({ port: 53, params: { name: "auth.election.ir" } });
     expect(byKey.get("device-checkin/PKD-0002/PKD-0002-F")).toMatchObject({ address: "127.77.0.2", port: 22, params: { gateway: "gw-b", serial: "AHV-0002" } });

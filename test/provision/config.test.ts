@@ -7,7 +7,12 @@ import { readStackConfig } from "../../src/provision/config.ts";
 
 const saved = process.env.AMADEGI_STATE_DIR;
 beforeAll(async () => {
-  await pulumi.runtime.setMocks({ newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }), call: (args) => args.inputs }, "amadegi", "unit", true);
+  await pulumi.runtime.setMocks(
+    { newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }), call: (args) => args.inputs },
+    "amadegi",
+    "unit",
+    true,
+  );
   process.env.AMADEGI_STATE_DIR = "/var/lib/amadegi-state";
 });
 afterAll(() => {

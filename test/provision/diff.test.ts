@@ -20,7 +20,10 @@ describe("a resource that leaves files on the stack's machine", () => {
     await rm(file);
     // The engine's state says written; the machine says gone (a rehearsal built again): write it again.
     expect(diffWithFiles(olds, { ...olds }, ["path", "content"], ["path"], [file])).toEqual({ changes: true });
-    expect(diffWithFiles(olds, { path: join(dir, "other.crt"), content: "pem" }, ["path", "content"], ["path"], [file])).toEqual({ changes: true, replaces: ["path"] });
+    expect(diffWithFiles(olds, { path: join(dir, "other.crt"), content: "pem" }, ["path", "content"], ["path"], [file])).toEqual({
+      changes: true,
+      replaces: ["path"],
+    });
     expect(issuedMarker(dir)).toBe(file);
   });
 });

@@ -69,15 +69,24 @@ describe("program", () => {
     expect(outputs).toMatchObject({ environment: "staging", inventory: "inventory", stack: "unit" });
     const inventory = (await loadInventory(join(repoRoot, "inventory"))).inventory;
     if (inventory === undefined) throw new Error("the sample inventory does not load");
-    const servers = created.filter((r) => r.type === "amadegi:central:Server").map((r) => r.name).sort();
+    const servers = created
+      .filter((r) => r.type === "amadegi:central:Server")
+      .map((r) => r.name)
+      .sort();
     expect(servers).toEqual(inventory.servers.map((s) => s.id).sort());
     expect(created.filter((r) => r.type === "amadegi:pki:Pki")).toHaveLength(1);
-    const of = (kind: string) => created.filter((r) => r.type === `amadegi:test:${kind}`).map((r) => r.name).sort();
+    const of = (kind: string) =>
+      created
+        .filter((r) => r.type === `amadegi:test:${kind}`)
+        .map((r) => r.name)
+        .sort();
     const gateways = inventory.servers.filter((s) => s.roles.includes("gateway"));
     expect(of("CertificateAuthority")).toEqual(["election-ca"]);
     expect(of("ServerCertificate")).toEqual(gateways.map((g) => `election-${g.id}`).sort());
     // One ServerFiles per (server, role) the renderers declare: O(servers × roles), never O(stations).
-    const roles = inventory.servers.flatMap((s) => renderServer(inventory, s.id, { root: "", environment: "staging", address: s.address }).map((r) => `${s.id}-${r.role}`));
+    const roles = inventory.servers.flatMap((s) =>
+      renderServer(inventory, s.id, { root: "", environment: "staging", address: s.address }).map((r) => `${s.id}-${r.role}`),
+    );
     expect(of("ServerFiles")).toEqual(roles.sort());
     expect(roles.length).toBeGreaterThanOrEqual(inventory.servers.length);
     expect(roles.length).toBeLessThan(inventory.servers.length * 4);
@@ -89,7 +98,13 @@ describe("program", () => {
     // A gateway's files wait for its certificate: registered once the mocks resolved it.
     await vi.waitFor(() => expect(created.some((r) => r.name === "gw-teh1-01-gateway")).toBe(true));
     const files = created.find((r) => r.name === "gw-teh1-01-gateway");
-    expect(files?.inputs.connection).toMatchObject({ host: "10.10.1.11", port: 22, user: "amadegi", identityFile: "/etc/amadegi/deploy_ed25519", allow: ["10.0.0.0/8"] });
+    expect(files?.inputs.connection).toMatchObject({
+      host: "10.10.1.11",
+      port: 22,
+      user: "amadegi",
+      identityFile: "/etc/amadegi/deploy_ed25519",
+      allow: ["10.0.0.0/8"],
+    });
     expect(String((files?.inputs.connection as { hostKey?: string }).hostKey)).toMatch(/^ssh-ed25519 AAAA/);
     expect(files?.inputs.root).toBe("");
   });
@@ -106,7 +121,9 @@ describe("program", () => {
 
   it("refuses an unknown environment, naming the stack file to fix", async () => {
     pulumi.runtime.setAllConfig({ "amadegi:environment": "prod" });
-    await expect(program()).rejects.toThrow('stack unit: amadegi:environment is "prod"; set it to one of rehearsal, staging, production in stacks/Pulumi.unit.yaml');
+    await expect(program()).rejects.toThrow(
+      'stack unit: amadegi:environment is "prod"; set it to one of rehearsal, staging, production in stacks/Pulumi.unit.yaml',
+    );
   });
 
   it("requires the environment", async () => {
@@ -134,7 +151,11 @@ describe("an inventory override (amadegi preview --inventory: a pull request's i
 
   it("without one, the stack's amadegi:inventory, relative to the repository root, and its committee", () => {
     expect(inventorySource(config)).toEqual({ dir: join(repoRoot, "inventory"), committeeFile: stackCommittee, shown: "inventory" });
-    expect(inventorySource({ ...config, inventory: "/srv/inv/inventory" })).toEqual({ dir: "/srv/inv/inventory", committeeFile: "/srv/inv/governance/committee.yaml", shown: "/srv/inv/inventory" });
+    expect(inventorySource({ ...config, inventory: "/srv/inv/inventory" })).toEqual({
+      dir: "/srv/inv/inventory",
+      committeeFile: "/srv/inv/governance/committee.yaml",
+      shown: "/srv/inv/inventory",
+    });
   });
 
   it("with one, that directory, but the committee stays the stack's own", () => {
@@ -149,7 +170,10 @@ describe("an inventory override (amadegi preview --inventory: a pull request's i
     pulumi.runtime.setAllConfig(staging);
     const outputs = await programFor({ inventory: join(pr, "inventory") })();
     await vi.waitFor(() => expect(created.filter((r) => r.type === "amadegi:test:ServerFiles").length).toBeGreaterThanOrEqual(3));
-    const servers = created.filter((r) => r.type === "amadegi:central:Server").map((r) => r.name).sort();
+    const servers = created
+      .filter((r) => r.type === "amadegi:central:Server")
+      .map((r) => r.name)
+      .sort();
     expect(servers).toEqual(["dns-a", "gw-a", "gw-b"]);
     expect(outputs).toMatchObject({ environment: "staging", inventory: "inventory", stack: "unit" });
   });
@@ -165,6 +189,8 @@ describe("an inventory override (amadegi preview --inventory: a pull request's i
     const broken = join(pr, "broken");
     await cp(join(pr, "inventory"), broken, { recursive: true });
     await writeFile(join(broken, "servers.yaml"), "servers: [\n");
-    await expect(programFor({ inventory: broken })()).rejects.toThrow(new RegExp(`^stack unit: the inventory ${broken} has 1 error\\(s\\); run amadegi validate:\n${broken}/servers.yaml:`));
+    await expect(programFor({ inventory: broken })()).rejects.toThrow(
+      new RegExp(`^stack unit: the inventory ${broken} has 1 error\\(s\\); run amadegi validate:\n${broken}/servers.yaml:`),
+    );
   });
 });

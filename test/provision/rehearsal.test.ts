@@ -28,7 +28,13 @@ import { netnsAvailable } from "../helpers/netns.ts";
 
 const exec = promisify(execFile);
 const skipped =
-  process.getuid?.() !== 0 ? "not root" : !(await netnsAvailable()) ? "no network namespaces" : !(await pulumiInstalled()) ? "the Pulumi CLI is not installed (run scripts/setup)" : undefined;
+  process.getuid?.() !== 0
+    ? "not root"
+    : !(await netnsAvailable())
+      ? "no network namespaces"
+      : !(await pulumiInstalled())
+        ? "the Pulumi CLI is not installed (run scripts/setup)"
+        : undefined;
 const prefix = `amadegi-r-p${process.pid}-`;
 const names = namespaceNames(prefix);
 const stack = `test-prov-${process.pid}`;
@@ -90,7 +96,9 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
       expect(gateway?.roles).toEqual(["gateway"]);
       const nginx = join(state, "servers", "gw-teh1-01", "root", "etc/amadegi/nginx/nginx.conf");
       expect(gateway?.files["/etc/amadegi/nginx/nginx.conf"]).toBe(sha256(await readFile(nginx)));
-      expect(gateway?.files["/etc/amadegi/tls/server.key"]).toBe(sha256(await readFile(join(state, "servers", "gw-teh1-01", "root", "etc/amadegi/tls/server.key"))));
+      expect(gateway?.files["/etc/amadegi/tls/server.key"]).toBe(
+        sha256(await readFile(join(state, "servers", "gw-teh1-01", "root", "etc/amadegi/tls/server.key"))),
+      );
       expect(gateway?.stations).toBeGreaterThan(0);
       // The monitor trusts the servers' certificates: the PKI's authority is written there too.
       expect(servers["mon-teh1-01"]?.files["/etc/amadegi/tls/servers-ca.crt"]).toBe(sha256(await readFile(join(state, "ca.crt"))));
@@ -129,11 +137,15 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
       const out = join(state, "results.jsonl");
       const check = await amadegi("check", "--stack", stack, "--select", "server=*", "--out", out, "--json");
       expect([0, 1], check.stderr).toContain(check.code);
-      const lines = (await readFile(out, "utf8")).split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as { check?: string; server?: string; status?: string; detail?: string });
+      const lines = (await readFile(out, "utf8"))
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => JSON.parse(l) as { check?: string; server?: string; status?: string; detail?: string });
       const by = (check: string) => lines.filter((l) => l.check === check);
       expect(by("gateway-https").length).toBeGreaterThan(0);
       // Up, or degraded by a slow first answer on this shared machine (RTT); never down.
-      for (const line of [...by("gateway-https"), ...by("dns-answers"), ...by("ntp-offset")]) expect(["up", "degraded"], `${line.check} ${line.server}: ${line.detail}`).toContain(line.status);
+      for (const line of [...by("gateway-https"), ...by("dns-answers"), ...by("ntp-offset")])
+        expect(["up", "degraded"], `${line.check} ${line.server}: ${line.detail}`).toContain(line.status);
     },
     ENGINE,
   );
@@ -188,10 +200,21 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
       if (old === undefined) throw new Error("up recorded no gw-teh1-01");
       await writeFile(provisioned, JSON.stringify({ stack, servers: { ...servers, "gw-old-01": { ...old, address: "10.10.1.99" } } }));
       // dns-teh1-01's SSH refuses (a TCP reset inside the rehearsal's core, as a stopped sshd would).
-      const table = "table inet amadegi_t_drift {\n  chain input {\n    type filter hook input priority 0;\n    ip daddr 10.10.0.53 tcp dport 22 reject with tcp reset\n  }\n}\n";
+      const table =
+        "table inet amadegi_t_drift {\n  chain input {\n    type filter hook input priority 0;\n    ip daddr 10.10.0.53 tcp dport 22 reject with tcp reset\n  }\n}\n";
       expect((await execIn(names.core, ["nft", "-f", "-"], { input: table })).code).toBe(0);
       try {
-        const drift = await amadegi("drift", "--stack", stack, "--results", join(state, "results.jsonl"), "--provisioned", provisioned, "--no-history", "--json");
+        const drift = await amadegi(
+          "drift",
+          "--stack",
+          stack,
+          "--results",
+          join(state, "results.jsonl"),
+          "--provisioned",
+          provisioned,
+          "--no-history",
+          "--json",
+        );
         expect(drift.code, drift.stderr).toBe(1);
         const report = JSON.parse(drift.stdout) as { items: { kind: string; object: string }[] };
         expect(report.items.filter((i) => i.kind === "not-declared").map((i) => i.object)).toEqual(["gw-old-01"]);

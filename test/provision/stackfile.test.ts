@@ -33,7 +33,9 @@ describe("readStackFile", () => {
 
   it("refuses a setting that is no setting; leaves another key's findings to its readers; carries every setting, state paths resolved", async () => {
     await stack("typokey", "config:\n  amadegi:environment: staging\n  amadegi:invetory: inv\n");
-    expect(() => readStackFile("typokey", dir)).toThrow(/Pulumi\.typokey\.yaml:3:3 error schema\.unknown-field -: unknown setting "amadegi:invetory" \(did you mean "amadegi:inventory"\?\)/);
+    expect(() => readStackFile("typokey", dir)).toThrow(
+      /Pulumi\.typokey\.yaml:3:3 error schema\.unknown-field -: unknown setting "amadegi:invetory" \(did you mean "amadegi:inventory"\?\)/,
+    );
     await stack("badprobe", "config:\n  amadegi:environment: staging\n  amadegi:probe:\n    allow: [bad]\n  amadegi:pki:\n    caFile: pki/ca.crt\n");
     const file = readStackFile("badprobe", dir, { stateDir: "/s" });
     expect(file).toMatchObject({ environment: "staging", inventory: "inventory", settings: { "amadegi:pki": { caFile: "/s/pki/ca.crt" } } });

@@ -84,7 +84,9 @@ describe("the Pulumi engine through the Automation API", () => {
   const noProvider =
     "skipped: pulumi-resource-command 1.2.1 is not installed — the Go module proxy here refuses github.com/pulumi/pulumi-command/provider (403), so setup cannot build it";
   it.skipIf(!commandProviderInstalled())(
-    commandProviderInstalled() ? "runs a @pulumi/command local.Command and destroy removes its effect" : `local.Command through the command provider (${noProvider})`,
+    commandProviderInstalled()
+      ? "runs a @pulumi/command local.Command and destroy removes its effect"
+      : `local.Command through the command provider (${noProvider})`,
     async () => {
       const { local } = await import("@pulumi/command");
       const target = join(sandbox.dir, "written-by-local-command.txt");

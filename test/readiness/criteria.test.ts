@@ -16,10 +16,23 @@ const T1_NOW = new Date("2027-02-23T08:00:00Z");
 type Edit = readonly [file: string, find: string, replace: string];
 type Change = (r: ProbeResult) => ProbeResult | undefined;
 
-const status = (key: string, s: Status, detail?: string): Change => (r) => (r.key === key ? { ...r, status: s, ...(detail === undefined ? {} : { detail }) } : r);
-const drop = (...keys: string[]): Change => (r) => (keys.includes(r.key) ? undefined : r);
-const all = (...changes: Change[]): Change => (r) => changes.reduce<ProbeResult | undefined>((acc, c) => (acc === undefined ? undefined : c(acc)), r);
-const waiver = (rule: string, item: string, until: string): Edit => [WAIVERS, "waivers: []", `waivers:\n  - { id: W-1, rule: ${rule}, item: ${item}, reason: accepted for the test, approvedBy: m-two, until: ${until} }`];
+const status =
+  (key: string, s: Status, detail?: string): Change =>
+  (r) =>
+    r.key === key ? { ...r, status: s, ...(detail === undefined ? {} : { detail }) } : r;
+const drop =
+  (...keys: string[]): Change =>
+  (r) =>
+    keys.includes(r.key) ? undefined : r;
+const all =
+  (...changes: Change[]): Change =>
+  (r) =>
+    changes.reduce<ProbeResult | undefined>((acc, c) => (acc === undefined ? undefined : c(acc)), r);
+const waiver = (rule: string, item: string, until: string): Edit => [
+  WAIVERS,
+  "waivers: []",
+  `waivers:\n  - { id: W-1, rule: ${rule}, item: ${item}, reason: accepted for the test, approvedBy: m-two, until: ${until} }`,
+];
 
 interface Case {
   readonly name: string;
@@ -60,7 +73,13 @@ const cases: readonly Case[] = [
   {
     name: "a fixed station with one link left",
     criterion: "links-declared",
-    edits: [[DISTRICT, "{ id: R-2-M, medium: mobile, operator: irancell, pop: TW-MTN-1, survey: { signalDbm: -90 }, lifecycle: { state: live", "{ id: R-2-M, medium: mobile, operator: irancell, pop: TW-MTN-1, survey: { signalDbm: -90 }, lifecycle: { state: retired"]],
+    edits: [
+      [
+        DISTRICT,
+        "{ id: R-2-M, medium: mobile, operator: irancell, pop: TW-MTN-1, survey: { signalDbm: -90 }, lifecycle: { state: live",
+        "{ id: R-2-M, medium: mobile, operator: irancell, pop: TW-MTN-1, survey: { signalDbm: -90 }, lifecycle: { state: retired",
+      ],
+    ],
     outcome: "fail",
     measured: 75,
     offenders: [["R-2", "it-committee"]],
@@ -70,7 +89,13 @@ const cases: readonly Case[] = [
   {
     name: "a planned fiber is the municipality's",
     criterion: "links-ordered",
-    edits: [[DISTRICT, "lifecycle: { state: live, committed: 1405-08-01, owner: municipality }", "lifecycle: { state: planned, committed: 1405-08-01, owner: municipality }"]],
+    edits: [
+      [
+        DISTRICT,
+        "lifecycle: { state: live, committed: 1405-08-01, owner: municipality }",
+        "lifecycle: { state: planned, committed: 1405-08-01, owner: municipality }",
+      ],
+    ],
     outcome: "fail",
     offenders: [["R-2-F", "municipality"]],
   },
@@ -84,17 +109,44 @@ const cases: readonly Case[] = [
     measured: 87.5,
     offenders: [["R-1-F", "tci"]],
   },
-  { name: "87.5% live meets a threshold of 87.5%", criterion: "links-live", results: { edit: status("link-icmp/R-1/R-1-F", "down") }, threshold: 87.5, outcome: "pass" },
-  { name: "87.5% live misses a threshold of 87.6%", criterion: "links-live", results: { edit: status("link-icmp/R-1/R-1-F", "down") }, threshold: 87.6, outcome: "fail" },
+  {
+    name: "87.5% live meets a threshold of 87.5%",
+    criterion: "links-live",
+    results: { edit: status("link-icmp/R-1/R-1-F", "down") },
+    threshold: 87.5,
+    outcome: "pass",
+  },
+  {
+    name: "87.5% live misses a threshold of 87.6%",
+    criterion: "links-live",
+    results: { edit: status("link-icmp/R-1/R-1-F", "down") },
+    threshold: 87.6,
+    outcome: "fail",
+  },
   {
     name: "a link not yet live, late, ranks above a down one",
     criterion: "links-live",
-    edits: [[DISTRICT, "lifecycle: { state: live, committed: 1405-09-01, owner: education }", "lifecycle: { state: ordered, committed: 1405-09-01, owner: education }"]],
+    edits: [
+      [
+        DISTRICT,
+        "lifecycle: { state: live, committed: 1405-09-01, owner: education }",
+        "lifecycle: { state: ordered, committed: 1405-09-01, owner: education }",
+      ],
+    ],
     results: { edit: status("link-icmp/R-1/R-1-F", "down") },
     outcome: "fail",
-    offenders: [["R-4-F", "education"], ["R-1-F", "tci"]],
+    offenders: [
+      ["R-4-F", "education"],
+      ["R-1-F", "tci"],
+    ],
   },
-  { name: "a link proven only by check-ins, with none: not observed", criterion: "links-live", results: { edit: drop("device-checkin/R-2/R-2-M") }, outcome: "fail", offenders: [["R-2-M", "irancell"]] },
+  {
+    name: "a link proven only by check-ins, with none: not observed",
+    criterion: "links-live",
+    results: { edit: drop("device-checkin/R-2/R-2-M") },
+    outcome: "fail",
+    offenders: [["R-2-M", "irancell"]],
+  },
   { name: "a blind-spot link does not count", criterion: "links-live", results: { edit: drop("device-checkin/R-4/R-4-M") }, outcome: "pass" },
   // links-live-by-committed
   { name: "committed links live", criterion: "links-live-by-committed", outcome: "pass" },
@@ -102,7 +154,13 @@ const cases: readonly Case[] = [
     name: "a link committed for today and not live",
     criterion: "links-live-by-committed",
     date: "2026-11-22",
-    edits: [[DISTRICT, "lifecycle: { state: live, committed: 1405-09-01, owner: education }", "lifecycle: { state: installed, committed: 1405-09-01, owner: education }"]],
+    edits: [
+      [
+        DISTRICT,
+        "lifecycle: { state: live, committed: 1405-09-01, owner: education }",
+        "lifecycle: { state: installed, committed: 1405-09-01, owner: education }",
+      ],
+    ],
     outcome: "fail",
     offenders: [["R-4-F", "education"]],
   },
@@ -110,12 +168,24 @@ const cases: readonly Case[] = [
     name: "the day before its committed date it is not due",
     criterion: "links-live-by-committed",
     date: "2026-11-21",
-    edits: [[DISTRICT, "lifecycle: { state: live, committed: 1405-09-01, owner: education }", "lifecycle: { state: installed, committed: 1405-09-01, owner: education }"]],
+    edits: [
+      [
+        DISTRICT,
+        "lifecycle: { state: live, committed: 1405-09-01, owner: education }",
+        "lifecycle: { state: installed, committed: 1405-09-01, owner: education }",
+      ],
+    ],
     outcome: "pass",
   },
   // fixed-diverse-paths
   { name: "two healthy diverse paths everywhere", criterion: "fixed-diverse-paths", outcome: "pass", measured: 100 },
-  { name: "the backup path down: the backup's operator owns it", criterion: "fixed-diverse-paths", results: { edit: status("link-icmp/R-1/R-1-M", "down") }, outcome: "fail", offenders: [["R-1", "mci"]] },
+  {
+    name: "the backup path down: the backup's operator owns it",
+    criterion: "fixed-diverse-paths",
+    results: { edit: status("link-icmp/R-1/R-1-M", "down") },
+    outcome: "fail",
+    offenders: [["R-1", "mci"]],
+  },
   {
     name: "two links through one exchange are one path",
     criterion: "fixed-diverse-paths",
@@ -126,7 +196,10 @@ const cases: readonly Case[] = [
   {
     name: "a live waiver accepts it, counted apart, with its approver",
     criterion: "fixed-diverse-paths",
-    edits: [["inventory/operators.yaml", "{ id: AG-MCI, kind: exchange }", "{ id: AG-MCI, kind: exchange, backhaul: EX-1 }"], waiver("redundancy.fixed-diversity", "R-1", "2027-02-17")],
+    edits: [
+      ["inventory/operators.yaml", "{ id: AG-MCI, kind: exchange }", "{ id: AG-MCI, kind: exchange, backhaul: EX-1 }"],
+      waiver("redundancy.fixed-diversity", "R-1", "2027-02-17"),
+    ],
     outcome: "pass",
     measured: 66.66,
     waived: ["R-1 W-1 m-two"],
@@ -135,7 +208,10 @@ const cases: readonly Case[] = [
     name: "the day after the waiver's until date it fails",
     criterion: "fixed-diverse-paths",
     date: "2027-02-18",
-    edits: [["inventory/operators.yaml", "{ id: AG-MCI, kind: exchange }", "{ id: AG-MCI, kind: exchange, backhaul: EX-1 }"], waiver("redundancy.fixed-diversity", "R-1", "2027-02-17")],
+    edits: [
+      ["inventory/operators.yaml", "{ id: AG-MCI, kind: exchange }", "{ id: AG-MCI, kind: exchange, backhaul: EX-1 }"],
+      waiver("redundancy.fixed-diversity", "R-1", "2027-02-17"),
+    ],
     outcome: "fail",
     offenders: [["R-1", "it-committee"]],
     reason: "expired waiver: W-1",
@@ -145,19 +221,47 @@ const cases: readonly Case[] = [
     criterion: "fixed-diverse-paths",
     date: "2027-02-18",
     threshold: 50,
-    edits: [["inventory/operators.yaml", "{ id: AG-MCI, kind: exchange }", "{ id: AG-MCI, kind: exchange, backhaul: EX-1 }"], waiver("redundancy.fixed-diversity", "R-1", "2027-02-17")],
+    edits: [
+      ["inventory/operators.yaml", "{ id: AG-MCI, kind: exchange }", "{ id: AG-MCI, kind: exchange, backhaul: EX-1 }"],
+      waiver("redundancy.fixed-diversity", "R-1", "2027-02-17"),
+    ],
     outcome: "fail",
   },
   // gateways-up, dns-up, ntp-in-sync
   { name: "every gateway answers", criterion: "gateways-up", outcome: "pass" },
-  { name: "a gateway's https down", criterion: "gateways-up", results: { edit: status("gateway-https/gw-b", "down", "503") }, outcome: "fail", measured: 50, offenders: [["gw-b", "it-committee"]] },
+  {
+    name: "a gateway's https down",
+    criterion: "gateways-up",
+    results: { edit: status("gateway-https/gw-b", "down", "503") },
+    outcome: "fail",
+    measured: 50,
+    offenders: [["gw-b", "it-committee"]],
+  },
   { name: "a degraded gateway is healthy", criterion: "gateways-up", results: { edit: status("server-icmp/gw-a", "degraded") }, outcome: "pass" },
-  { name: "a DNS server not observed", criterion: "dns-up", results: { edit: drop("dns-answers/dns-a") }, outcome: "fail", offenders: [["dns-a", "it-committee"]] },
+  {
+    name: "a DNS server not observed",
+    criterion: "dns-up",
+    results: { edit: drop("dns-answers/dns-a") },
+    outcome: "fail",
+    offenders: [["dns-a", "it-committee"]],
+  },
   { name: "DNS judged by its DNS answers, not by ping", criterion: "dns-up", results: { edit: status("server-icmp/dns-a", "degraded") }, outcome: "pass" },
-  { name: "a time server out of sync", criterion: "ntp-in-sync", results: { edit: status("ntp-offset/ntp-b", "down", "NTP_OFFSET 400 ms") }, outcome: "fail", offenders: [["ntp-b", "it-committee"]] },
+  {
+    name: "a time server out of sync",
+    criterion: "ntp-in-sync",
+    results: { edit: status("ntp-offset/ntp-b", "down", "NTP_OFFSET 400 ms") },
+    outcome: "fail",
+    offenders: [["ntp-b", "it-committee"]],
+  },
   // central-roles-n-plus-1
   { name: "two healthy servers of every role", criterion: "central-roles-n-plus-1", outcome: "pass", measured: 100 },
-  { name: "one time server left is not N+1", criterion: "central-roles-n-plus-1", results: { edit: status("server-icmp/ntp-a", "down") }, outcome: "fail", offenders: [["role:ntp", "it-committee"]] },
+  {
+    name: "one time server left is not N+1",
+    criterion: "central-roles-n-plus-1",
+    results: { edit: status("server-icmp/ntp-a", "down") },
+    outcome: "fail",
+    offenders: [["role:ntp", "it-committee"]],
+  },
   {
     name: "gateways that cannot lose one and still serve every station",
     criterion: "central-roles-n-plus-1",
@@ -178,23 +282,77 @@ const cases: readonly Case[] = [
     outcome: "pass",
   },
   // certificates-valid: election day 2027-02-25 + 14 days, valid through 2027-03-11
-  { name: "a certificate valid to the last second of the margin", criterion: "certificates-valid", results: { certNotAfter: "2027-03-12T00:00:00.000Z" }, outcome: "pass" },
+  {
+    name: "a certificate valid to the last second of the margin",
+    criterion: "certificates-valid",
+    results: { certNotAfter: "2027-03-12T00:00:00.000Z" },
+    outcome: "pass",
+  },
   {
     name: "a certificate a second short of the margin",
     criterion: "certificates-valid",
     results: { certNotAfter: "2027-03-11T23:59:59.000Z" },
     outcome: "fail",
     measured: 0,
-    offenders: [["auth-a", "it-committee"], ["auth-b", "it-committee"], ["gw-a", "it-committee"], ["gw-b", "it-committee"]],
+    offenders: [
+      ["auth-a", "it-committee"],
+      ["auth-b", "it-committee"],
+      ["gw-a", "it-committee"],
+      ["gw-b", "it-committee"],
+    ],
   },
   // Issue 14: a time the results file spells as no time is no evidence (NaN compared false and passed).
-  { name: "a certificate expiry that is not a time", criterion: "certificates-valid", results: { certNotAfter: "(forever) Feb 2099" }, outcome: "fail", measured: 0 },
-  { name: "an auth server whose certificate was never seen", criterion: "certificates-valid", results: { edit: drop("auth-tls/auth-a") }, outcome: "fail", offenders: [["auth-a", "it-committee"]] },
+  {
+    name: "a certificate expiry that is not a time",
+    criterion: "certificates-valid",
+    results: { certNotAfter: "(forever) Feb 2099" },
+    outcome: "fail",
+    measured: 0,
+  },
+  {
+    name: "an auth server whose certificate was never seen",
+    criterion: "certificates-valid",
+    results: { edit: drop("auth-tls/auth-a") },
+    outcome: "fail",
+    offenders: [["auth-a", "it-committee"]],
+  },
   // devices-checked-in: since 1405-12-01 00:00 Tehran = 2027-02-19T20:30:00Z
-  { name: "every device checked in over each link at the first second counted", criterion: "devices-checked-in", milestone: "T-1", now: T1_NOW, results: { checkinAt: "2027-02-19T20:30:00.000Z" }, outcome: "pass", measured: 100 },
-  { name: "check-ins a second too early", criterion: "devices-checked-in", milestone: "T-1", now: T1_NOW, results: { checkinAt: "2027-02-19T20:29:59.000Z" }, outcome: "fail", measured: 0 },
-  { name: "check-ins at a time that is not a time", criterion: "devices-checked-in", milestone: "T-1", now: T1_NOW, results: { checkinAt: "soon" }, outcome: "fail", measured: 0 },
-  { name: "another device on a station's link", criterion: "devices-checked-in", milestone: "T-1", now: T1_NOW, results: { edit: (r) => (r.key === "device-checkin/R-3/R-3-M" ? { ...r, values: { ...r.values, SERIAL: "DEV-9" } } : r) }, outcome: "fail", offenders: [["R-3-M", "it-committee"]] },
+  {
+    name: "every device checked in over each link at the first second counted",
+    criterion: "devices-checked-in",
+    milestone: "T-1",
+    now: T1_NOW,
+    results: { checkinAt: "2027-02-19T20:30:00.000Z" },
+    outcome: "pass",
+    measured: 100,
+  },
+  {
+    name: "check-ins a second too early",
+    criterion: "devices-checked-in",
+    milestone: "T-1",
+    now: T1_NOW,
+    results: { checkinAt: "2027-02-19T20:29:59.000Z" },
+    outcome: "fail",
+    measured: 0,
+  },
+  {
+    name: "check-ins at a time that is not a time",
+    criterion: "devices-checked-in",
+    milestone: "T-1",
+    now: T1_NOW,
+    results: { checkinAt: "soon" },
+    outcome: "fail",
+    measured: 0,
+  },
+  {
+    name: "another device on a station's link",
+    criterion: "devices-checked-in",
+    milestone: "T-1",
+    now: T1_NOW,
+    results: { edit: (r) => (r.key === "device-checkin/R-3/R-3-M" ? { ...r, values: { ...r.values, SERIAL: "DEV-9" } } : r) },
+    outcome: "fail",
+    offenders: [["R-3-M", "it-committee"]],
+  },
   {
     name: "no check-in over a down link is the link owner's; over a healthy one, ours",
     criterion: "devices-checked-in",
@@ -202,7 +360,10 @@ const cases: readonly Case[] = [
     now: T1_NOW,
     results: { edit: all(status("link-icmp/R-1/R-1-F", "down"), drop("device-checkin/R-1/R-1-F", "device-checkin/R-1/R-1-M")) },
     outcome: "fail",
-    offenders: [["R-1-F", "tci"], ["R-1-M", "it-committee"]],
+    offenders: [
+      ["R-1-F", "tci"],
+      ["R-1-M", "it-committee"],
+    ],
   },
   // no-blind-spot
   { name: "a blind spot with an alternative", criterion: "no-blind-spot", outcome: "pass", measured: 100 },
@@ -210,8 +371,16 @@ const cases: readonly Case[] = [
     name: "a blind spot and nothing else",
     criterion: "no-blind-spot",
     edits: [
-      [DISTRICT, "lifecycle: { state: live, committed: 1405-09-01, owner: education }", "lifecycle: { state: retired, committed: 1405-09-01, owner: education }"],
-      [DISTRICT, "address: 10.2.0.4, survey: { signalDbm: -85 }, lifecycle: { state: live", "address: 10.2.0.4, survey: { signalDbm: -85 }, lifecycle: { state: retired"],
+      [
+        DISTRICT,
+        "lifecycle: { state: live, committed: 1405-09-01, owner: education }",
+        "lifecycle: { state: retired, committed: 1405-09-01, owner: education }",
+      ],
+      [
+        DISTRICT,
+        "address: 10.2.0.4, survey: { signalDbm: -85 }, lifecycle: { state: live",
+        "address: 10.2.0.4, survey: { signalDbm: -85 }, lifecycle: { state: retired",
+      ],
     ],
     outcome: "fail",
     offenders: [["R-4-M", "mci"]],
@@ -220,8 +389,16 @@ const cases: readonly Case[] = [
     name: "a waived blind spot",
     criterion: "no-blind-spot",
     edits: [
-      [DISTRICT, "lifecycle: { state: live, committed: 1405-09-01, owner: education }", "lifecycle: { state: retired, committed: 1405-09-01, owner: education }"],
-      [DISTRICT, "address: 10.2.0.4, survey: { signalDbm: -85 }, lifecycle: { state: live", "address: 10.2.0.4, survey: { signalDbm: -85 }, lifecycle: { state: retired"],
+      [
+        DISTRICT,
+        "lifecycle: { state: live, committed: 1405-09-01, owner: education }",
+        "lifecycle: { state: retired, committed: 1405-09-01, owner: education }",
+      ],
+      [
+        DISTRICT,
+        "address: 10.2.0.4, survey: { signalDbm: -85 }, lifecycle: { state: live",
+        "address: 10.2.0.4, survey: { signalDbm: -85 }, lifecycle: { state: retired",
+      ],
       waiver("redundancy.blind-spot", "R-4-M", "2027-03-01"),
     ],
     outcome: "pass",
@@ -244,7 +421,12 @@ describe("criteria", () => {
   });
 
   it("names the worst offender's observed value", async () => {
-    const judged = await evaluate({ name: "", criterion: "links-live", results: { edit: status("link-icmp/R-1/R-1-F", "down", "10.1.0.1: 100% loss") }, outcome: "fail" });
+    const judged = await evaluate({
+      name: "",
+      criterion: "links-live",
+      results: { edit: status("link-icmp/R-1/R-1-F", "down", "10.1.0.1: 100% loss") },
+      outcome: "fail",
+    });
     expect(judged.offenders[0]?.reason).toBe("live, but down: 10.1.0.1: 100% loss");
     expect(judged.offenders[0]).toMatchObject({ station: "R-1", district: "rey", kind: "link" });
     expect(judged.byOwner).toEqual({ tci: 1 });

@@ -13,7 +13,18 @@ import { renderServer } from "../../src/model/render/index.ts";
 import type { ProvisionedServer, ProvisionedState, RoleRender, ServerFacts } from "../../src/model/render/types.ts";
 import type { ProbeResult } from "../../src/probe/types.ts";
 import { CRITERIA_REGISTRY } from "../../src/readiness/criteria.ts";
-import { computeDrift, declaredServer, DRIFT_RULES, type DriftInput, type DriftReport, factsExpectation, type LatestDrift, parseProvisioned, readLatestDrift, writeLatestDrift } from "../../src/readiness/drift/index.ts";
+import {
+  computeDrift,
+  declaredServer,
+  DRIFT_RULES,
+  type DriftInput,
+  type DriftReport,
+  factsExpectation,
+  type LatestDrift,
+  parseProvisioned,
+  readLatestDrift,
+  writeLatestDrift,
+} from "../../src/readiness/drift/index.ts";
 import { contentHash as sha256 } from "../../src/model/render/index.ts";
 import { type Evidence, readEvidence } from "../../src/readiness/evidence.ts";
 import { type ExpectedStack, type UnfitWords, whyUnfit } from "../../src/readiness/fitness.ts";
@@ -62,7 +73,9 @@ interface Setup {
   readonly evidence: Evidence;
 }
 
-async function setup(options: { edits?: readonly (readonly [string, string, string])[]; results?: (r: ProbeResult) => ProbeResult | undefined } = {}): Promise<Setup> {
+async function setup(
+  options: { edits?: readonly (readonly [string, string, string])[]; results?: (r: ProbeResult) => ProbeResult | undefined } = {},
+): Promise<Setup> {
   const root = await fixtureCopy();
   const original = await inventoryOf(root, DATE);
   const provisioned = provisionedFrom(original);
@@ -123,7 +136,9 @@ describe("computeDrift", () => {
       ["not-provisioned", "ntp-b", "", ""],
     ]);
     // R-1-F's address changed: both gateways' address → link map changed.
-    expect(r.items[0]?.detail).toMatch(/^the inventory changed since the stack provisioned it: 1 file: \/etc\/amadegi\/gateway\/links\.json \([0-9a-f]{12} → [0-9a-f]{12}\)$/);
+    expect(r.items[0]?.detail).toMatch(
+      /^the inventory changed since the stack provisioned it: 1 file: \/etc\/amadegi\/gateway\/links\.json \([0-9a-f]{12} → [0-9a-f]{12}\)$/,
+    );
     expect(r.items[1]?.detail).toMatch(/links\.json .*; stations 1 → 4$/);
     expect(r.items[2]?.detail).toMatch(/^declared \(ntp at 10\.0\.0\.6, 3 files\), not in the stack's outputs/);
     expect(r.items.every((i) => i.owner === "it-committee" && i.rule === "drift.not-provisioned")).toBe(true);
@@ -152,8 +167,17 @@ describe("computeDrift", () => {
   it("changed on the server: a file edited by hand, a file removed, a port no longer listening; an unexpected listener is not drift", async () => {
     const s = await setup();
     const conf = "/etc/amadegi/nginx/nginx.conf";
-    let facts = changeFacts(s.facts, "gw-a", (f) => ({ ...f, files: { ...f.files, [conf]: sha256("edited by hand\n") }, listening: [...f.listening, { proto: "tcp", address: "0.0.0.0", port: 8080 }] }));
-    facts = changeFacts(facts, "dns-b", (f) => ({ ...f, files: { ...f.files, "/etc/amadegi/unbound/unbound.conf": null }, listening: f.listening.filter((l) => l.proto !== "udp"), versions: { unbound: null } }));
+    let facts = changeFacts(s.facts, "gw-a", (f) => ({
+      ...f,
+      files: { ...f.files, [conf]: sha256("edited by hand\n") },
+      listening: [...f.listening, { proto: "tcp", address: "0.0.0.0", port: 8080 }],
+    }));
+    facts = changeFacts(facts, "dns-b", (f) => ({
+      ...f,
+      files: { ...f.files, "/etc/amadegi/unbound/unbound.conf": null },
+      listening: f.listening.filter((l) => l.proto !== "udp"),
+      versions: { unbound: null },
+    }));
     const r = run(s, { facts });
     expect(summary(r)).toEqual([
       ["changed-on-server", "dns-b", "/etc/amadegi/unbound/unbound.conf", ""],
@@ -161,7 +185,12 @@ describe("computeDrift", () => {
       ["changed-on-server", "gw-a", conf, ""],
     ]);
     const edited = r.items.find((i) => i.subject === conf);
-    expect(edited).toMatchObject({ owner: "it-committee", objectKind: "server", observed: sha256("edited by hand\n").slice(0, 12), provisioned: s.provisioned.servers["gw-a"]?.files[conf]?.slice(0, 12) });
+    expect(edited).toMatchObject({
+      owner: "it-committee",
+      objectKind: "server",
+      observed: sha256("edited by hand\n").slice(0, 12),
+      provisioned: s.provisioned.servers["gw-a"]?.files[conf]?.slice(0, 12),
+    });
     expect(edited?.detail).toMatch(/changed on the server: the stack wrote [0-9a-f]{12}, the server has [0-9a-f]{12}/);
     expect(r.items[0]?.detail).toMatch(/is missing on the server/);
     expect(r.items[1]?.detail).toBe("service unbound is not listening on udp 10.0.0.4:53; its version command failed");
@@ -186,14 +215,24 @@ describe("computeDrift", () => {
 
   it("unreachable: cannot judge when nothing else drifted, drift when something did", async () => {
     const s = await setup();
-    const facts = changeFacts(s.facts, "auth-b", (f) => ({ ...f, reachable: false, error: "auth-b (10.0.0.8:22): Connection refused", files: {}, listening: [], versions: {} }));
+    const facts = changeFacts(s.facts, "auth-b", (f) => ({
+      ...f,
+      reachable: false,
+      error: "auth-b (10.0.0.8:22): Connection refused",
+      files: {},
+      listening: [],
+      versions: {},
+    }));
     const alone = run(s, { facts });
     expect(summary(alone)).toEqual([["unreachable", "auth-b", "", ""]]);
     expect(alone.items[0]?.detail).toBe("auth-b (10.0.0.8:22): Connection refused");
     expect(alone.verdict).toBe("cannot-judge");
     expect(alone.exitCode).toBe(2);
     const missing = run(s, { facts: facts.filter((f) => f.server !== "auth-a") });
-    expect(summary(missing)).toEqual([["unreachable", "auth-a", "", ""], ["unreachable", "auth-b", "", ""]]);
+    expect(summary(missing)).toEqual([
+      ["unreachable", "auth-a", "", ""],
+      ["unreachable", "auth-b", "", ""],
+    ]);
     const withDrift = run(s, { facts: changeFacts(facts, "gw-a", (f) => ({ ...f, files: { ...f.files, "/etc/amadegi/server.json": null } })) });
     expect(withDrift.verdict).toBe("drift");
     expect(withDrift.exitCode).toBe(1);
@@ -209,9 +248,21 @@ describe("computeDrift", () => {
 
   it("waivers: a live one of the item's kind accepts it (counted apart); one of another kind does not; an expired one leaves it standing", async () => {
     const conf = "/etc/amadegi/nginx/nginx.conf";
-    const w = (id: string, rule: string, item: string, until: string) => `  - { id: ${id}, rule: ${rule}, item: ${item}, reason: accepted for the test, approvedBy: m-two, until: ${until} }`;
+    const w = (id: string, rule: string, item: string, until: string) =>
+      `  - { id: ${id}, rule: ${rule}, item: ${item}, reason: accepted for the test, approvedBy: m-two, until: ${until} }`;
     const s = await setup({
-      edits: [[WAIVERS, "waivers: []", ["waivers:", w("W-1", "drift.changed-on-server", "gw-a", "2027-03-01"), w("W-2", "drift.never-observed", "gw-b", "2027-03-01"), w("W-3", "drift.changed-on-server", "dns-a", "2027-02-01")].join("\n")]],
+      edits: [
+        [
+          WAIVERS,
+          "waivers: []",
+          [
+            "waivers:",
+            w("W-1", "drift.changed-on-server", "gw-a", "2027-03-01"),
+            w("W-2", "drift.never-observed", "gw-b", "2027-03-01"),
+            w("W-3", "drift.changed-on-server", "dns-a", "2027-02-01"),
+          ].join("\n"),
+        ],
+      ],
     });
     let facts = s.facts;
     for (const id of ["gw-a", "gw-b", "dns-a"]) {
@@ -250,7 +301,14 @@ describe("the criterion no-unwaived-drift", () => {
   async function measure(s: Setup, drift: LatestDrift | undefined, date = DATE) {
     const milestone = s.inv.election.milestones.find((m) => m.id === "T-7");
     if (milestone === undefined) throw new Error("fixture");
-    const m = criterion.measure({ inventory: s.inv, evidence: s.evidence, date, milestone, checkinsSince: NOW.toISOString(), ...(drift === undefined ? {} : { drift }) });
+    const m = criterion.measure({
+      inventory: s.inv,
+      evidence: s.evidence,
+      date,
+      milestone,
+      checkinsSince: NOW.toISOString(),
+      ...(drift === undefined ? {} : { drift }),
+    });
     return { m, judged: judge(criterion, m, 100, s.inv.waivers, date) };
   }
   const latest = (report: DriftReport, ageHours = 1): LatestDrift => ({ found: true, file: ".amadegi/drift/test.json", report, ageHours });
@@ -267,7 +325,10 @@ describe("the criterion no-unwaived-drift", () => {
     const facts = changeFacts(s.facts, "gw-a", (f) => ({ ...f, files: { ...f.files, "/etc/amadegi/server.json": null } }));
     const { judged } = await measure(s, latest(run(s, { facts })));
     expect(judged.outcome).toBe("fail");
-    expect(judged.offenders.map((o) => [o.id, o.owner, o.kind])).toEqual([["gw-a", "it-committee", "server"], ["R-1-M", "mci", "link"]]);
+    expect(judged.offenders.map((o) => [o.id, o.owner, o.kind])).toEqual([
+      ["gw-a", "it-committee", "server"],
+      ["R-1-M", "mci", "link"],
+    ]);
     expect(judged.offenders[0]?.reason).toMatch(/^changed-on-server: \/etc\/amadegi\/server\.json is missing on the server/);
     expect(judged.byOwner).toEqual({ "it-committee": 1, mci: 1 });
   });
@@ -287,7 +348,11 @@ describe("the criterion no-unwaived-drift", () => {
 
   it.each([
     ["no report looked for", undefined, /no drift report was read/],
-    ["no report", { found: false, file: "x.json", reason: "no drift report of stack test (x.json): run `amadegi drift --stack test`" } as const, /no drift report of stack test/],
+    [
+      "no report",
+      { found: false, file: "x.json", reason: "no drift report of stack test (x.json): run `amadegi drift --stack test`" } as const,
+      /no drift report of stack test/,
+    ],
     ["a report older than the milestone's maximum age", "stale", /is 25\.0 h old, older than milestone T-7's maximum age of 24 h/],
     ["a report from the future", "future", /in the future/],
     ["an unreachable server and nothing else", "unreachable", /incomplete \(auth-b: Connection refused\)/],
@@ -297,7 +362,8 @@ describe("the criterion no-unwaived-drift", () => {
     let drift: LatestDrift | undefined;
     if (kind === "stale") drift = latest(run(s), 25);
     else if (kind === "future") drift = latest(run(s), -3);
-    else if (kind === "unreachable") drift = latest(run(s, { facts: changeFacts(s.facts, "auth-b", (f) => ({ ...f, reachable: false, error: "Connection refused" })) }));
+    else if (kind === "unreachable")
+      drift = latest(run(s, { facts: changeFacts(s.facts, "auth-b", (f) => ({ ...f, reachable: false, error: "Connection refused" })) }));
     else if (kind === "noresults") drift = latest(run(s, { evidence: undefined, evidenceProblem: "no results" }));
     else if (typeof kind !== "string") drift = kind;
     const { judged } = await measure(s, drift);
@@ -307,7 +373,14 @@ describe("the criterion no-unwaived-drift", () => {
 });
 
 describe("the provisioned state and the stored report", () => {
-  const good: ProvisionedServer = { address: "10.0.0.1", roles: ["gateway"], files: { "/etc/x": "a".repeat(64) }, services: [{ name: "nginx", listens: [{ proto: "tcp", address: "10.0.0.1", port: 443 }] }], stationsHash: "b".repeat(64), stations: 2 };
+  const good: ProvisionedServer = {
+    address: "10.0.0.1",
+    roles: ["gateway"],
+    files: { "/etc/x": "a".repeat(64) },
+    services: [{ name: "nginx", listens: [{ proto: "tcp", address: "10.0.0.1", port: 443 }] }],
+    stationsHash: "b".repeat(64),
+    stations: 2,
+  };
 
   it("reads a state file, or the servers output alone", () => {
     expect(parseProvisioned({ stack: "s", servers: { "gw-a": good } }, "s")).toEqual({ state: { stack: "s", servers: { "gw-a": good } }, problems: [] });
@@ -315,7 +388,13 @@ describe("the provisioned state and the stored report", () => {
   });
 
   it("names every problem at once, by server and field", () => {
-    const bad = { ...good, files: { "etc/x": "a".repeat(64), "/etc/y": "xyz" }, services: [{ name: "n", listens: [{ proto: "sctp", address: "a", port: 1 }] }], stationsHash: "nope", stations: -1 };
+    const bad = {
+      ...good,
+      files: { "etc/x": "a".repeat(64), "/etc/y": "xyz" },
+      services: [{ name: "n", listens: [{ proto: "sctp", address: "a", port: 1 }] }],
+      stationsHash: "nope",
+      stations: -1,
+    };
     const { state, problems } = parseProvisioned({ stack: "other", servers: { "gw-a": bad, "gw-b": 3 } }, "s");
     expect(state).toBeUndefined();
     expect(problems).toEqual([
@@ -330,7 +409,10 @@ describe("the provisioned state and the stored report", () => {
   });
 
   it("names an address that is not text and roles that are not names, and keeps no server with a problem", () => {
-    const { state, problems } = parseProvisioned({ "gw-a": { ...good, address: 5, roles: ["gateway", 1] }, "gw-b": { ...good, roles: "gateway", stations: 1.5 } }, "s");
+    const { state, problems } = parseProvisioned(
+      { "gw-a": { ...good, address: 5, roles: ["gateway", 1] }, "gw-b": { ...good, roles: "gateway", stations: 1.5 } },
+      "s",
+    );
     expect(state).toBeUndefined();
     expect(problems).toEqual([
       "servers.gw-a.address: expected a string",
@@ -348,12 +430,18 @@ describe("the provisioned state and the stored report", () => {
     expect(file).toBe(join(dir, "drift", "test.json"));
     const back = await readLatestDrift(join(dir, "drift"), "test", new Date(NOW.getTime() + 90 * 60_000));
     expect(back).toEqual({ found: true, file, report, ageHours: 1.5 });
-    expect(await readLatestDrift(join(dir, "drift"), "other", NOW)).toMatchObject({ found: false, reason: expect.stringMatching(/no drift report of stack other/) });
+    expect(await readLatestDrift(join(dir, "drift"), "other", NOW)).toMatchObject({
+      found: false,
+      reason: expect.stringMatching(/no drift report of stack other/),
+    });
     await mkdir(join(dir, "bad"));
     await writeFile(join(dir, "bad", "test.json"), "{");
     expect(await readLatestDrift(join(dir, "bad"), "test", NOW)).toMatchObject({ found: false, reason: expect.stringMatching(/is not JSON/) });
     await writeFile(join(dir, "bad", "test.json"), JSON.stringify({ ...report, stack: "other" }));
-    expect(await readLatestDrift(join(dir, "bad"), "test", NOW)).toMatchObject({ found: false, reason: expect.stringMatching(/is not a drift report of stack test/) });
+    expect(await readLatestDrift(join(dir, "bad"), "test", NOW)).toMatchObject({
+      found: false,
+      reason: expect.stringMatching(/is not a drift report of stack test/),
+    });
   });
 });
 
@@ -376,8 +464,15 @@ describe("whether a campaign can say anything (fitness.ts: drift's check and the
   it("no header, no end record, damaged lines: every reason, in order, in the caller's words", async () => {
     const { header, footer, ...rest } = (await setup()).evidence;
     expect(header?.stack).toBe("test");
-    expect(whyUnfit({ ...rest, damaged: [2, 7] }, words, stack("production"))).toEqual([`no header ${rest.file}`, `no end ${rest.file}`, `damaged ${rest.file} 2,7`]);
+    expect(whyUnfit({ ...rest, damaged: [2, 7] }, words, stack("production"))).toEqual([
+      `no header ${rest.file}`,
+      `no end ${rest.file}`,
+      `damaged ${rest.file} 2,7`,
+    ]);
     if (footer === undefined) throw new Error("the synthetic campaign has an end record");
-    expect(whyUnfit({ ...rest, footer: { ...footer, valid: false, invalid: ["the loop lagged"] } }, words)).toEqual([`no header ${rest.file}`, `invalid ${footer.id}: the loop lagged`]);
+    expect(whyUnfit({ ...rest, footer: { ...footer, valid: false, invalid: ["the loop lagged"] } }, words)).toEqual([
+      `no header ${rest.file}`,
+      `invalid ${footer.id}: the loop lagged`,
+    ]);
   });
 });

@@ -62,12 +62,22 @@ describe("changeFreeze", () => {
     const d = await changeFreeze({ stack: "tehran", environment: "production", operation: "destroy", inventory: p.inventory, now: DURING });
     expect(d.frozen).toBe(true);
     expect(d.allowed).toBe(false);
-    expect(d.reason).toMatch(/^stack tehran is production and the change freeze began .*: `destroy` needs the IT committee's signed approval \(--approvals DIR --results FILE/);
+    expect(d.reason).toMatch(
+      /^stack tehran is production and the change freeze began .*: `destroy` needs the IT committee's signed approval \(--approvals DIR --results FILE/,
+    );
   });
 
   it("is unlocked by a majority of valid approvals of these results, not by one", async () => {
     const p = await production();
-    const base = { stack: "tehran", environment: "production", operation: "up" as const, inventory: p.inventory, results: p.results, approvals: p.approvals, now: DURING };
+    const base = {
+      stack: "tehran",
+      environment: "production",
+      operation: "up" as const,
+      inventory: p.inventory,
+      results: p.results,
+      approvals: p.approvals,
+      now: DURING,
+    };
     await p.sign("m-one");
     const one = await changeFreeze(base);
     expect(one).toMatchObject({ frozen: true, allowed: false, signoff: { required: 2, of: 3, members: ["m-one"] } });
@@ -82,7 +92,15 @@ describe("changeFreeze", () => {
     await p.sign("m-one");
     await p.sign("m-two");
     const other = await resultsFor(join(p.inventory, ".."), { now: DURING, ageMs: 7_200_000 }, "other.jsonl");
-    const d = await changeFreeze({ stack: "tehran", environment: "production", operation: "up", inventory: p.inventory, results: other, approvals: p.approvals, now: DURING });
+    const d = await changeFreeze({
+      stack: "tehran",
+      environment: "production",
+      operation: "up",
+      inventory: p.inventory,
+      results: other,
+      approvals: p.approvals,
+      now: DURING,
+    });
     expect(d.allowed).toBe(false);
     expect(d.reason).toMatch(/approved results [0-9a-f]{12}, not [0-9a-f]{12}/);
   });

@@ -26,7 +26,19 @@ async function judgeWithDrift(options: { handEdit?: boolean; ageHours?: number; 
     return { server: s.id, reachable: true, files, listening: (p?.services ?? []).flatMap((x) => x.listens), versions: {}, at: NOW.toISOString() };
   });
   const at = new Date(NOW.getTime() - (options.ageHours ?? 1) * 3_600_000).toISOString();
-  const report = computeDrift({ id: "d1", stack: "rehearsal", at, date: "2027-02-17", inventory: inv, inventoryDir: "inventory", declared, provisioned: { stack: "rehearsal", servers }, provisionedFrom: "test", facts, evidence: await readEvidence(results) });
+  const report = computeDrift({
+    id: "d1",
+    stack: "rehearsal",
+    at,
+    date: "2027-02-17",
+    inventory: inv,
+    inventoryDir: "inventory",
+    declared,
+    provisioned: { stack: "rehearsal", servers },
+    provisionedFrom: "test",
+    facts,
+    evidence: await readEvidence(results),
+  });
   const driftDir = join(root, ".amadegi", "drift");
   if (options.write !== false) await writeLatestDrift(driftDir, report);
   return gate({ inventory: join(root, "inventory"), results, now: NOW, milestone: "T-7", driftDir });

@@ -42,7 +42,13 @@ async function setup(): Promise<Setup> {
 }
 
 /** A member signs a manifest, as they would on their machine: ssh-keygen -Y sign over the file. */
-async function sign(s: Setup, key: string, changes: Partial<Manifest> = {}, namespace = SIGNOFF_NAMESPACE, name = `${key}-${Math.random().toString(36).slice(2, 8)}`): Promise<void> {
+async function sign(
+  s: Setup,
+  key: string,
+  changes: Partial<Manifest> = {},
+  namespace = SIGNOFF_NAMESPACE,
+  name = `${key}-${Math.random().toString(36).slice(2, 8)}`,
+): Promise<void> {
   const manifest: Manifest = {
     election: "gate-1405",
     milestone: "T-0",
@@ -67,7 +73,11 @@ describe("sign-off through the gate", () => {
     const r = await verdict(s);
     expect(r.milestone.id).toBe("T-0");
     expect(r.criteriaVerdict).toBe("ready");
-    expect(r).toMatchObject({ verdict: "not-ready", exitCode: 1, signoff: { required: 2, of: 3, met: false, members: [], reason: `no approvals in ${s.approvals}` } });
+    expect(r).toMatchObject({
+      verdict: "not-ready",
+      exitCode: 1,
+      signoff: { required: 2, of: 3, met: false, members: [], reason: `no approvals in ${s.approvals}` },
+    });
   });
 
   it("is ready with two valid approvals of two members, not with one, nor with one member twice", async () => {
@@ -86,12 +96,27 @@ describe("sign-off through the gate", () => {
 
   it.each([
     ["a key not in the committee", (s: Setup) => sign(s, "outsider"), "unknown-key", "signed with a key that is not in governance/committee.yaml"],
-    ["a member's key under another namespace (signed for something else)", (s: Setup) => sign(s, "m-two", {}, "file"), "bad-signature", "does not verify over this manifest under namespace amadegi-signoff"],
+    [
+      "a member's key under another namespace (signed for something else)",
+      (s: Setup) => sign(s, "m-two", {}, "file"),
+      "bad-signature",
+      "does not verify over this manifest under namespace amadegi-signoff",
+    ],
     ["another milestone", (s: Setup) => sign(s, "m-two", { milestone: "T-1" }), "other-milestone", "m-two approved milestone T-1, not T-0"],
     ["other results", (s: Setup) => sign(s, "m-two", { resultsSha256: "b".repeat(64) }), "other-results", "m-two approved results bbbbbbbbbbbb"],
-    ["another inventory commit", (s: Setup) => sign(s, "m-two", { inventoryCommit: "c".repeat(40) }), "other-commit", "m-two approved inventory commit cccccccccccc"],
+    [
+      "another inventory commit",
+      (s: Setup) => sign(s, "m-two", { inventoryCommit: "c".repeat(40) }),
+      "other-commit",
+      "m-two approved inventory commit cccccccccccc",
+    ],
     ["another verdict", (s: Setup) => sign(s, "m-two", { verdict: "not-ready" }), "other-verdict", "m-two approved the verdict not-ready, not ready"],
-    ["an approval older than the milestone's maximum age", (s: Setup) => sign(s, "m-two", { time: "2027-02-24T04:59:59Z" }), "too-old", "older than the milestone's maximum age (24 h)"],
+    [
+      "an approval older than the milestone's maximum age",
+      (s: Setup) => sign(s, "m-two", { time: "2027-02-24T04:59:59Z" }),
+      "too-old",
+      "older than the milestone's maximum age (24 h)",
+    ],
   ])("refuses %s", async (_name, act, status, detail) => {
     const s = await setup();
     await sign(s, "m-one");
@@ -118,7 +143,17 @@ describe("sign-off through the gate", () => {
   it("refuses a manifest edited after it was signed", async () => {
     const s = await setup();
     await sign(s, "m-one", { verdict: "not-ready" }, SIGNOFF_NAMESPACE, "edited");
-    await writeFile(join(s.approvals, "edited.txt"), renderManifest({ election: "gate-1405", milestone: "T-0", inventoryCommit: s.commit, resultsSha256: s.sha256, verdict: "ready", time: "2027-02-25T04:30:00Z" }));
+    await writeFile(
+      join(s.approvals, "edited.txt"),
+      renderManifest({
+        election: "gate-1405",
+        milestone: "T-0",
+        inventoryCommit: s.commit,
+        resultsSha256: s.sha256,
+        verdict: "ready",
+        time: "2027-02-25T04:30:00Z",
+      }),
+    );
     const r = await verdict(s);
     expect(r.signoff?.checks.map((c) => c.status)).toEqual(["bad-signature"]);
   });
@@ -129,12 +164,18 @@ describe("sign-off through the gate", () => {
     const s = await setup();
     // As YAML writes it in double quotes: \n is a line break, \" a quote, once decoded.
     const smuggled = `${keys["m-one"]?.pub ?? ""}\\nm-two namespaces=\\"${SIGNOFF_NAMESPACE}\\" ${keys.outsider?.pub ?? ""}`;
-    const members = [`  - { id: m-one, name: عضو 1, role: member, level: county, sshKey: "${smuggled}" }`, ...["m-two", "m-three"].map((id, i) => `  - { id: ${id}, name: عضو ${i + 2}, role: member, level: county, sshKey: ${keys[id]?.pub} }`)];
+    const members = [
+      `  - { id: m-one, name: عضو 1, role: member, level: county, sshKey: "${smuggled}" }`,
+      ...["m-two", "m-three"].map((id, i) => `  - { id: ${id}, name: عضو ${i + 2}, role: member, level: county, sshKey: ${keys[id]?.pub} }`),
+    ];
     await writeFile(join(s.root, "governance/committee.yaml"), `committee:\n${members.join("\n")}\n`);
     await commitAll(s.root);
     await sign(s, "m-one");
     await sign(s, "outsider");
-    const refused = await gate({ inventory: s.inventory, results: s.results, approvals: s.approvals, now: NOW }).then(() => undefined, (error: unknown) => (error as Error).message);
+    const refused = await gate({ inventory: s.inventory, results: s.results, approvals: s.approvals, now: NOW }).then(
+      () => undefined,
+      (error: unknown) => (error as Error).message,
+    );
     expect(refused).toMatch(/governance\/committee\.yaml:2:\d+ not an SSH public key: a key is one line of printable text/);
   });
 
@@ -175,7 +216,9 @@ describe("the gate judges what was committed", () => {
     for (const approvals of [undefined, s.approvals]) {
       const refused = await refusal(gate({ inventory: s.inventory, results: s.results, now: NOW, ...(approvals === undefined ? {} : { approvals }) }));
       expect(refused?.exit).toBe(2);
-      expect(refused?.message).toMatch(new RegExp(`^the files that decide the verdict differ from commit [0-9a-f]{12} \\(HEAD\\): ${file.replaceAll(".", "\\.")} \\(modified\\)$`));
+      expect(refused?.message).toMatch(
+        new RegExp(`^the files that decide the verdict differ from commit [0-9a-f]{12} \\(HEAD\\): ${file.replaceAll(".", "\\.")} \\(modified\\)$`),
+      );
       expect(refused?.hint).toContain("pull request the committee approves");
     }
   });
@@ -210,7 +253,9 @@ describe("the gate judges what was committed", () => {
     expect(r.verdict).toBe("not-ready");
     expect(r.signoff?.reason).toBe(`commit ${branch.slice(0, 12)} is not on main: a sign-off approves only what was merged`);
     // Named on the command line, it is still not on main.
-    expect((await gate({ inventory: s.inventory, results: s.results, approvals: s.approvals, commit: branch, main: "main", now: NOW })).result.signoff?.reason).toContain("is not on main");
+    expect(
+      (await gate({ inventory: s.inventory, results: s.results, approvals: s.approvals, commit: branch, main: "main", now: NOW })).result.signoff?.reason,
+    ).toContain("is not on main");
   });
 
   it("counts no approval when there is no main branch to check against", async () => {
@@ -219,7 +264,9 @@ describe("the gate judges what was committed", () => {
     await sign(s, "m-one");
     await sign(s, "m-two");
     const r = (await gate({ inventory: s.inventory, results: s.results, approvals: s.approvals, now: NOW })).result;
-    expect(r.signoff?.reason).toBe(`no origin/main or main branch to check commit ${s.commit.slice(0, 12)} against: fetch the history (actions/checkout fetch-depth: 0)`);
+    expect(r.signoff?.reason).toBe(
+      `no origin/main or main branch to check commit ${s.commit.slice(0, 12)} against: fetch the history (actions/checkout fetch-depth: 0)`,
+    );
   });
 
   it("lets no member removed on main sign: an old commit's committee stops the gate (exit 2), from either checkout", async () => {
@@ -234,11 +281,21 @@ describe("the gate judges what was committed", () => {
     await sign(s, "outsider", { inventoryCommit: old });
     // From main's checkout, judging the old commit: its committee file is not the working tree's.
     const fromMain = await refusal(gate({ inventory: s.inventory, results: s.results, approvals: s.approvals, commit: old, now: NOW }));
-    expect(fromMain).toMatchObject({ exit: 2, message: `the files that decide the verdict differ from commit ${old.slice(0, 12)}: governance/committee.yaml (modified)` });
+    expect(fromMain).toMatchObject({
+      exit: 2,
+      message: `the files that decide the verdict differ from commit ${old.slice(0, 12)}: governance/committee.yaml (modified)`,
+    });
     // From the old commit's own checkout: its committee is not main's.
     await git(s.root, "checkout", "-q", old);
     const fromOld = await refusal(gate({ inventory: s.inventory, results: s.results, approvals: s.approvals, now: NOW }));
-    expect(fromOld).toMatchObject({ exit: 2, message: expect.stringMatching(new RegExp(`^governance/committee\\.yaml at commit ${old.slice(0, 12)} differs from main's \\([0-9a-f]{12}\\): the signers' keys come from main's committee file$`)) });
+    expect(fromOld).toMatchObject({
+      exit: 2,
+      message: expect.stringMatching(
+        new RegExp(
+          `^governance/committee\\.yaml at commit ${old.slice(0, 12)} differs from main's \\([0-9a-f]{12}\\): the signers' keys come from main's committee file$`,
+        ),
+      ),
+    });
   });
 
   it("refuses a --commit that names no commit", async () => {

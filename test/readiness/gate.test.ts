@@ -14,7 +14,11 @@ import { DISTRICT, edit, ELECTION, fixtureCopy, inventoryOf, resultsFor } from "
 const NOW = new Date("2027-02-17T08:00:00Z");
 const HOUR = 3_600_000;
 
-async function judge(options: Partial<GateOptions> & { results?: string }, setup?: (root: string) => Promise<void>, synthetic?: Omit<SyntheticOptions, "now"> | null) {
+async function judge(
+  options: Partial<GateOptions> & { results?: string },
+  setup?: (root: string) => Promise<void>,
+  synthetic?: Omit<SyntheticOptions, "now"> | null,
+) {
   const root = await fixtureCopy();
   if (setup !== undefined) await setup(root);
   const results = synthetic === null ? undefined : await resultsFor(root, { now: NOW, ...synthetic });
@@ -23,7 +27,10 @@ async function judge(options: Partial<GateOptions> & { results?: string }, setup
 }
 
 const downKey = (key: string) => (r: ProbeResult) => (r.key === key ? { ...r, status: "down" as const, detail: "no answer" } : r);
-const unknownKeys = (...keys: string[]) => (r: ProbeResult) => (keys.includes(r.key) ? { ...r, status: "unknown" as const } : r);
+const unknownKeys =
+  (...keys: string[]) =>
+  (r: ProbeResult) =>
+    keys.includes(r.key) ? { ...r, status: "unknown" as const } : r;
 
 describe("milestone in force", () => {
   it.each([
@@ -52,7 +59,17 @@ describe("gate verdicts", () => {
   it("ready (exit 0) on healthy results, judging the milestone's criteria and those of the milestones before it", async () => {
     const { result } = await judge({ milestone: "T-7" });
     expect(result.criteria.map((c) => c.id)).toEqual([
-      "links-declared", "links-ordered", "links-live", "links-live-by-committed", "fixed-diverse-paths", "gateways-up", "dns-up", "ntp-in-sync", "central-roles-n-plus-1", "certificates-valid", "no-blind-spot",
+      "links-declared",
+      "links-ordered",
+      "links-live",
+      "links-live-by-committed",
+      "fixed-diverse-paths",
+      "gateways-up",
+      "dns-up",
+      "ntp-in-sync",
+      "central-roles-n-plus-1",
+      "certificates-valid",
+      "no-blind-spot",
     ]);
     expect(result.criteria.filter((c) => c.outcome !== "pass")).toEqual([]);
     expect(result).toMatchObject({ verdict: "ready", exitCode: 0, reasons: [] });
@@ -68,7 +85,8 @@ describe("gate verdicts", () => {
   });
 
   it("judges a milestone's thresholds", async () => {
-    const setup = (root: string) => edit(root, ELECTION, "    maxAgeHours: 24\n", "    maxAgeHours: 24\n    thresholds: [{ criterion: links-live, min: 85 }]\n");
+    const setup = (root: string) =>
+      edit(root, ELECTION, "    maxAgeHours: 24\n", "    maxAgeHours: 24\n    thresholds: [{ criterion: links-live, min: 85 }]\n");
     const edits = { edit: downKey("link-icmp/R-1/R-1-F") };
     const { result } = await judge({ milestone: "T-7" }, setup, edits);
     expect(result.criteria.find((c) => c.id === "links-live")).toMatchObject({ outcome: "pass", measured: 87.5, threshold: 85 });
@@ -81,12 +99,24 @@ describe("gate verdicts", () => {
 
   it("fails a criterion on a waiver that expired before the day judged, and lists the waiver", async () => {
     const setup = async (root: string) => {
-      await edit(root, DISTRICT, "survey: { signalDbm: -95 }, lifecycle: { state: live, owner: irancell }", "survey: { signalDbm: -95 }, lifecycle: { state: ordered, committed: 1405-10-01, owner: irancell }");
-      await edit(root, "inventory/waivers.yaml", "waivers: []", "waivers:\n  - { id: W-9, rule: lifecycle.overdue, item: R-3-M2, reason: Irancell activates the SIM in Bahman, approvedBy: m-one, until: 1405-11-27 }");
+      await edit(
+        root,
+        DISTRICT,
+        "survey: { signalDbm: -95 }, lifecycle: { state: live, owner: irancell }",
+        "survey: { signalDbm: -95 }, lifecycle: { state: ordered, committed: 1405-10-01, owner: irancell }",
+      );
+      await edit(
+        root,
+        "inventory/waivers.yaml",
+        "waivers: []",
+        "waivers:\n  - { id: W-9, rule: lifecycle.overdue, item: R-3-M2, reason: Irancell activates the SIM in Bahman, approvedBy: m-one, until: 1405-11-27 }",
+      );
     };
     const live = await judge({ milestone: "T-7", date: "2027-02-16" }, setup);
     expect(live.result.verdict).toBe("ready");
-    expect(live.result.criteria.find((c) => c.id === "links-live")?.waived.map((w) => [w.id, w.waiver.id, w.waiver.approvedBy])).toEqual([["R-3-M2", "W-9", "m-one"]]);
+    expect(live.result.criteria.find((c) => c.id === "links-live")?.waived.map((w) => [w.id, w.waiver.id, w.waiver.approvedBy])).toEqual([
+      ["R-3-M2", "W-9", "m-one"],
+    ]);
     const expired = await judge({ milestone: "T-7", date: "2027-02-17" }, setup);
     expect(expired.result.verdict).toBe("not-ready");
     expect(expired.result.expiredWaivers).toEqual([{ id: "W-9", item: "R-3-M2", approvedBy: "m-one", until: "2027-02-16" }]);
@@ -107,7 +137,10 @@ describe("could not judge (exit 2), never a pass", () => {
   ])("results %f h old against a maximum age of 24 h: %s", async (hours, verdict) => {
     const { result } = await judge({ milestone: "T-7" }, undefined, { ageMs: hours * HOUR });
     expect(result.verdict).toBe(verdict);
-    if (verdict === "cannot-judge") expect(result.reasons).toEqual([`the results are ${hours.toFixed(1)} h old, older than milestone T-7's maximum age of 24 h: run \`amadegi check\` again`]);
+    if (verdict === "cannot-judge")
+      expect(result.reasons).toEqual([
+        `the results are ${hours.toFixed(1)} h old, older than milestone T-7's maximum age of 24 h: run \`amadegi check\` again`,
+      ]);
   });
 
   // Issue 14: an end time V8's lenient parser reads past an attack, or cannot read at all, once let stale results pass.
@@ -152,20 +185,32 @@ describe("could not judge (exit 2), never a pass", () => {
     const { result } = await judge({ milestone: "T-7" }, undefined, { edit: unknownKeys(...keys) });
     expect(result.results?.total).toBe(31);
     expect(result.verdict).toBe(verdict);
-    if (verdict === "cannot-judge") expect(result.reasons).toEqual(["4 of 31 results are unknown (12.9%), more than milestone T-7 allows (10%): the campaign did not finish in time"]);
+    if (verdict === "cannot-judge")
+      expect(result.reasons).toEqual(["4 of 31 results are unknown (12.9%), more than milestone T-7 allows (10%): the campaign did not finish in time"]);
   });
 
   it("a milestone that requires no unwaived drift, while there is no drift report", async () => {
-    const { result } = await judge({ milestone: "T-7" }, (root) => edit(root, ELECTION, "certificates-valid, no-blind-spot]", "certificates-valid, no-blind-spot, no-unwaived-drift]"));
+    const { result } = await judge({ milestone: "T-7" }, (root) =>
+      edit(root, ELECTION, "certificates-valid, no-blind-spot]", "certificates-valid, no-blind-spot, no-unwaived-drift]"),
+    );
     expect(result.exitCode).toBe(2);
     expect(result.reasons).toHaveLength(1);
     expect(result.reasons[0]).toMatch(/^no-unwaived-drift: no drift report/);
   });
 
   it("an inventory with errors no waiver can accept", async () => {
-    const { result } = await judge({ milestone: "T-7" }, (root) => edit(root, DISTRICT, "gateways: { primary: gw-a, secondary: gw-b }\n    device: { serial: DEV-1", "gateways: { primary: gw-x, secondary: gw-b }\n    device: { serial: DEV-1"));
+    const { result } = await judge({ milestone: "T-7" }, (root) =>
+      edit(
+        root,
+        DISTRICT,
+        "gateways: { primary: gw-a, secondary: gw-b }\n    device: { serial: DEV-1",
+        "gateways: { primary: gw-x, secondary: gw-b }\n    device: { serial: DEV-1",
+      ),
+    );
     expect(result.exitCode).toBe(2);
-    expect(result.reasons[0]).toMatch(/the inventory has 1 error no waiver can accept \(first: .*rey\.yaml:\d+ station R-1: primary gateway "gw-x" — no such server/);
+    expect(result.reasons[0]).toMatch(
+      /the inventory has 1 error no waiver can accept \(first: .*rey\.yaml:\d+ station R-1: primary gateway "gw-x" — no such server/,
+    );
   });
 
   it("a milestone that does not exist is a usage error naming the milestones", async () => {

@@ -14,7 +14,18 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 function result(key: string, status: Status): ProbeResult {
-  return { key, check: "icmp-links", kind: "icmp", address: "127.0.0.1", from: "test", status, attempts: 1, timings: { total: 1 }, values: {}, at: "2027-02-20T06:00:00Z" };
+  return {
+    key,
+    check: "icmp-links",
+    kind: "icmp",
+    address: "127.0.0.1",
+    from: "test",
+    status,
+    attempts: 1,
+    timings: { total: 1 },
+    values: {},
+    at: "2027-02-20T06:00:00Z",
+  };
 }
 const campaign = (id: string, finished: string, valid = true) => ({ id, stack: "rehearsal", started: finished, finished, valid });
 

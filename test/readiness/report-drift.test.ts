@@ -19,7 +19,10 @@ async function setup() {
   const inv = await inventoryOf(root, "2027-02-17");
   const results = await resultsFor(root, { now: NOW, stack: "rehearsal", edit: (r) => (r.link === "R-1-M" ? undefined : r) });
   const declared = new Map(inv.servers.map((s) => [s.id, renderServer(inv, s.id, { root: "", environment: "rehearsal", address: s.address })]));
-  const provisioned: ProvisionedState = { stack: "rehearsal", servers: Object.fromEntries(inv.servers.map((s) => [s.id, declaredServer(s.address, declared.get(s.id) ?? [])])) };
+  const provisioned: ProvisionedState = {
+    stack: "rehearsal",
+    servers: Object.fromEntries(inv.servers.map((s) => [s.id, declaredServer(s.address, declared.get(s.id) ?? [])])),
+  };
   const facts: ServerFacts[] = inv.servers.map((s) => {
     const p = provisioned.servers[s.id];
     const files = Object.fromEntries(factsExpectation(declared.get(s.id), p).files.map((path) => [path, p?.files[path] ?? null]));
@@ -27,7 +30,19 @@ async function setup() {
     if (s.id === "gw-a") files["/etc/amadegi/nginx/nginx.conf"] = "f".repeat(64);
     return { server: s.id, reachable: true, files, listening: (p?.services ?? []).flatMap((x) => x.listens), versions: {}, at: NOW.toISOString() };
   });
-  const report = computeDrift({ id: "drift-r1", stack: "rehearsal", at: NOW.toISOString(), date: "2027-02-17", inventory: inv, inventoryDir: "inventory", declared, provisioned, provisionedFrom: "test", facts, evidence: await readEvidence(results) });
+  const report = computeDrift({
+    id: "drift-r1",
+    stack: "rehearsal",
+    at: NOW.toISOString(),
+    date: "2027-02-17",
+    inventory: inv,
+    inventoryDir: "inventory",
+    declared,
+    provisioned,
+    provisionedFrom: "test",
+    facts,
+    evidence: await readEvidence(results),
+  });
   const drift: LatestDrift = { found: true, file: ".amadegi/drift/rehearsal.json", report, ageHours: 2 };
   const run = await gate({ inventory: join(root, "inventory"), results, now: NOW, milestone: "T-7" });
   return { root, run, drift };
@@ -43,11 +58,15 @@ describe("the report's drift section", () => {
     expect(html).toMatch(/<tr><td>تغییرکرده روی سرور <bdi dir="ltr">changed-on-server<\/bdi><\/td><td class="n">۱<\/td><td class="n">۰<\/td><\/tr>/);
     expect(html).toMatch(/<tr><td>اعلام‌شده، هرگز مشاهده‌نشده <bdi dir="ltr">never-observed<\/bdi><\/td><td class="n">۱<\/td>/);
     // The items join the searchable offender tables.
-    expect(html).toMatch(/<table class="offenders" id="drift-items">.*<bdi dir="ltr">gw-a \/etc\/amadegi\/nginx\/nginx\.conf<\/bdi>.*<bdi dir="ltr">R-1-M<\/bdi><\/td><td><bdi dir="ltr">mci<\/bdi>/s);
+    expect(html).toMatch(
+      /<table class="offenders" id="drift-items">.*<bdi dir="ltr">gw-a \/etc\/amadegi\/nginx\/nginx\.conf<\/bdi>.*<bdi dir="ltr">R-1-M<\/bdi><\/td><td><bdi dir="ltr">mci<\/bdi>/s,
+    );
     const md = await readFile(join(out, "summary.md"), "utf8");
     expect(md).toContain("### Drift (drift, report `drift-r1`, 2.0 h old)");
     expect(md).toContain("| changed on the server | 1 | 0 |");
-    expect(md).toMatch(/\| `gw-a \/etc\/amadegi\/nginx\/nginx\.conf` \| it-committee \| changed-on-server \| \/etc\/amadegi\/nginx\/nginx\.conf changed on the server/);
+    expect(md).toMatch(
+      /\| `gw-a \/etc\/amadegi\/nginx\/nginx\.conf` \| it-committee \| changed-on-server \| \/etc\/amadegi\/nginx\/nginx\.conf changed on the server/,
+    );
     const json = JSON.parse(await readFile(join(out, "results.json"), "utf8")) as { drift?: { id: string; counts: Record<string, number> } };
     expect(json.drift?.id).toBe("drift-r1");
     expect(json.drift?.counts["never-observed"]).toBe(1);

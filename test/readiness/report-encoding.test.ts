@@ -59,12 +59,14 @@ async function fixtureRun(attacks: boolean): Promise<{ root: string; run: GateRu
 
 describe("summary.md from an inventory and results that carry attacks", () => {
   it("renders in GFM with exactly the structure of a plain run, every attack as text", async () => {
-    const made = await Promise.all([false, true].map(async (attacks) => {
-      const { root, run } = await fixtureRun(attacks);
-      expect(run.result.verdict).toBe("not-ready");
-      const files = await writeReport(run, join(root, "report"), "en");
-      return { summary: await readFile(files.summary, "utf8"), junit: await readFile(files.junit, "utf8") };
-    }));
+    const made = await Promise.all(
+      [false, true].map(async (attacks) => {
+        const { root, run } = await fixtureRun(attacks);
+        expect(run.result.verdict).toBe("not-ready");
+        const files = await writeReport(run, join(root, "report"), "en");
+        return { summary: await readFile(files.summary, "utf8"), junit: await readFile(files.junit, "utf8") };
+      }),
+    );
     const [clean, attacked] = made;
     if (clean === undefined || attacked === undefined) throw new Error("two runs");
     // No line of its own from data, no element from data.
@@ -156,7 +158,10 @@ describe("every field of a gate's result, as data", () => {
       expect(lint.code).toBe(0);
       // Each offender's message, read back by position (an id may hold any quote).
       const offenders = poisoned.criteria.flatMap((c) => c.offenders);
-      const got = await xmllint(junit, `concat(${offenders.map((_, j) => `//testcase[starts-with(@classname,"criterion.")][${j + 1}]/failure/@message`).join(",")},"")`);
+      const got = await xmllint(
+        junit,
+        `concat(${offenders.map((_, j) => `//testcase[starts-with(@classname,"criterion.")][${j + 1}]/failure/@message`).join(",")},"")`,
+      );
       expect(got.stdout.replace(/\n$/, ""), `round ${k}`).toBe(offenders.map((o) => xmlReadBack(`owner ${o.owner}: ${o.reason}`)).join(""));
     }
   }, 60_000);

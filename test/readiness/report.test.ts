@@ -22,7 +22,10 @@ const GREEN = "#2e7d32";
 const AMBER = "#f9a825";
 const MAP_BACKGROUND = "#f4f1ea";
 
-const down = (...keys: string[]) => (r: ProbeResult) => (keys.includes(r.key) ? { ...r, status: "down" as const, detail: "no answer" } : r);
+const down =
+  (...keys: string[]) =>
+  (r: ProbeResult) =>
+    keys.includes(r.key) ? { ...r, status: "down" as const, detail: "no answer" } : r;
 
 /** A report of the fixture's T-7: R-3 (mobile) down on both SIMs, R-1's fiber down (one path left). */
 async function report(lang: Lang, healthy = false): Promise<string> {
@@ -85,7 +88,9 @@ describe("report.html in headless Chromium", () => {
 
   it("needs no network: nothing to fetch, and a policy that forbids fetching", async () => {
     const html = await readFile(join(await report("fa"), "report.html"), "utf8");
-    expect(html).toMatch(/content="default-src 'none'; script-src 'sha256-[A-Za-z0-9+/]{43}='; style-src 'sha256-[A-Za-z0-9+/]{43}='; base-uri 'none'; form-action 'none';/);
+    expect(html).toMatch(
+      /content="default-src 'none'; script-src 'sha256-[A-Za-z0-9+/]{43}='; style-src 'sha256-[A-Za-z0-9+/]{43}='; base-uri 'none'; form-action 'none';/,
+    );
     expect(html.match(/\b(src|href)=/g)).toBeNull();
     expect(html.replaceAll('xmlns="http://www.w3.org/2000/svg"', "")).not.toMatch(/https?:\/\//);
   });

@@ -100,8 +100,10 @@ describe("allowedSigners", () => {
     const [first, ...rest] = committee;
     if (first === undefined) throw new Error("fixture without members");
     const outsider = rest[0]?.sshKey ?? "";
-    expect(() => allowedSigners([{ ...first, sshKey: `${first.sshKey}\n${outsider}` }, ...rest])).toThrow(/committee member m-rahimi: sshKey is not one SSH public key/);
-    expect(() => allowedSigners([{ ...first, id: "m-x namespaces=\"*\"" }])).toThrow(/is not a plain id/);
+    expect(() => allowedSigners([{ ...first, sshKey: `${first.sshKey}\n${outsider}` }, ...rest])).toThrow(
+      /committee member m-rahimi: sshKey is not one SSH public key/,
+    );
+    expect(() => allowedSigners([{ ...first, id: 'm-x namespaces="*"' }])).toThrow(/is not a plain id/);
   });
 });
 
@@ -153,7 +155,11 @@ describe("checkApprovals", () => {
 
 describe("quorum", () => {
   it("counts distinct members with valid approvals", async () => {
-    const approvals = [await sign("rahimi", renderManifest(approved)), await sign("rahimi", renderManifest(approved)), await sign("outsider", renderManifest(approved))];
+    const approvals = [
+      await sign("rahimi", renderManifest(approved)),
+      await sign("rahimi", renderManifest(approved)),
+      await sign("outsider", renderManifest(approved)),
+    ];
     const checks = await checkApprovals(approvals, committee, expected);
     expect(quorum(checks, 2)).toEqual({ met: false, members: ["m-rahimi"] });
     checks.push(...(await checkApprovals([await sign("karimi", renderManifest(approved))], committee, expected)));

@@ -33,7 +33,12 @@ describe("inventory snapshot", () => {
     const cacheDir = join(root, "cache");
     const inventory = join(root, "inventory");
     await loadForGate(inventory, { cacheDir, today: "2027-02-17" });
-    await edit(root, DISTRICT, "gateways: { primary: gw-a, secondary: gw-b }\n    device: { serial: DEV-1", "gateways: { primary: gw-x, secondary: gw-b }\n    device: { serial: DEV-1");
+    await edit(
+      root,
+      DISTRICT,
+      "gateways: { primary: gw-a, secondary: gw-b }\n    device: { serial: DEV-1",
+      "gateways: { primary: gw-x, secondary: gw-b }\n    device: { serial: DEV-1",
+    );
     const changed = await loadForGate(inventory, { cacheDir, today: "2027-02-17" });
     expect(changed.fromSnapshot).toBe(false);
     expect(changed.hardErrorCount).toBe(1);

@@ -23,13 +23,50 @@ export async function makeTestCa(dir: string, cn = "Amadegi Rehearsal Test CA"):
   await mkdir(dir, { recursive: true });
   const cert = join(dir, "ca.crt");
   const key = join(dir, "ca.key");
-  await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "30", "-subj", `/CN=${cn}`,
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+  await run("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    key,
+    "-out",
+    cert,
+    "-days",
+    "30",
+    "-subj",
+    `/CN=${cn}`,
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
   const sign = async (csr: string, out: string, usage: "clientAuth" | "serverAuth", names: readonly string[] = []): Promise<void> => {
     const ext = `${out}.ext`;
     const san = names.length === 0 ? "" : `subjectAltName=${names.join(",")}\n`;
     await writeFile(ext, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=${usage}\n${san}`);
-    await run("openssl", ["x509", "-req", "-in", csr, "-CA", cert, "-CAkey", key, "-set_serial", `0x${randomBytes(8).toString("hex")}`, "-days", "30", "-sha256", "-extfile", ext, "-out", out]);
+    await run("openssl", [
+      "x509",
+      "-req",
+      "-in",
+      csr,
+      "-CA",
+      cert,
+      "-CAkey",
+      key,
+      "-set_serial",
+      `0x${randomBytes(8).toString("hex")}`,
+      "-days",
+      "30",
+      "-sha256",
+      "-extfile",
+      ext,
+      "-out",
+      out,
+    ]);
     await rm(ext);
   };
   return {
@@ -40,7 +77,21 @@ export async function makeTestCa(dir: string, cn = "Amadegi Rehearsal Test CA"):
       const gwKey = join(dir, `${id}.key`);
       const csr = join(dir, `${id}.csr`);
       const gwCert = join(dir, `${id}.crt`);
-      await run("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", gwKey, "-out", csr, "-subj", `/CN=${id}`]);
+      await run("openssl", [
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        gwKey,
+        "-out",
+        csr,
+        "-subj",
+        `/CN=${id}`,
+      ]);
       await sign(csr, gwCert, "serverAuth", [`IP:${address}`, `DNS:${id}`]);
       return { cert: gwCert, key: gwKey };
     },

@@ -93,25 +93,52 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
     // What the stack does in the rehearsal: sign every request, publish the CA.
     const layout = deviceLayout(state);
     const ca = await makeTestCa(join(root, "ca"));
-    await issueDevices(ca, layout.dir, model.stations.map((s) => s.device.serial));
+    await issueDevices(
+      ca,
+      layout.dir,
+      model.stations.map((s) => s.device.serial),
+    );
     // One gateway for real, in the rehearsal's core: nginx (mutual TLS) and the recorder.
     const address = model.serversById.get(GATEWAY)?.address ?? "";
-    const links = Object.fromEntries(model.stations.flatMap((s) => s.links.flatMap((l) => (l.address === undefined ? [] : [[l.address, { station: s.id, link: l.id }]]))));
+    const links = Object.fromEntries(
+      model.stations.flatMap((s) => s.links.flatMap((l) => (l.address === undefined ? [] : [[l.address, { station: s.id, link: l.id }]]))),
+    );
     const gwDir = join(root, "gateway");
     await mkdir(join(gwDir, "tmp"), { recursive: true });
     recorder = await startRecorder(gwDir, links, GATEWAY, GATEWAY);
     const server = await ca.gateway(GATEWAY, address);
-    await writeFile(join(gwDir, "nginx.conf"), [
-      "worker_processes 1;", "user root;", "daemon off;", `pid ${join(gwDir, "nginx.pid")};`, `error_log ${join(gwDir, "error.log")};`,
-      "events { worker_connections 512; }",
-      "http {", "  access_log off;", ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `  ${t}_temp_path ${join(gwDir, "tmp", t)};`),
-      "  server {", `    listen ${address}:443 ssl;`, `    ssl_certificate ${server.cert};`, `    ssl_certificate_key ${server.key};`,
-      `    ssl_client_certificate ${layout.ca};`, "    ssl_verify_client on;",
-      "    location = /checkin {", `      proxy_pass http://unix:${recorder.socket}:/checkin;`,
-      "      proxy_set_header X-Client-Cert $ssl_client_escaped_cert;", "      proxy_set_header X-Source-Address $remote_addr;", "      proxy_set_header X-TLS-Protocol $ssl_protocol;",
-      "    }", "  }", "}", "",
-    ].join("\n"));
-    nginx = spawn("ip", ["netns", "exec", plan.core, "/usr/sbin/nginx", "-p", gwDir, "-c", join(gwDir, "nginx.conf"), "-e", join(gwDir, "error.log")], { stdio: "ignore" });
+    await writeFile(
+      join(gwDir, "nginx.conf"),
+      [
+        "worker_processes 1;",
+        "user root;",
+        "daemon off;",
+        `pid ${join(gwDir, "nginx.pid")};`,
+        `error_log ${join(gwDir, "error.log")};`,
+        "events { worker_connections 512; }",
+        "http {",
+        "  access_log off;",
+        ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `  ${t}_temp_path ${join(gwDir, "tmp", t)};`),
+        "  server {",
+        `    listen ${address}:443 ssl;`,
+        `    ssl_certificate ${server.cert};`,
+        `    ssl_certificate_key ${server.key};`,
+        `    ssl_client_certificate ${layout.ca};`,
+        "    ssl_verify_client on;",
+        "    location = /checkin {",
+        `      proxy_pass http://unix:${recorder.socket}:/checkin;`,
+        "      proxy_set_header X-Client-Cert $ssl_client_escaped_cert;",
+        "      proxy_set_header X-Source-Address $remote_addr;",
+        "      proxy_set_header X-TLS-Protocol $ssl_protocol;",
+        "    }",
+        "  }",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    nginx = spawn("ip", ["netns", "exec", plan.core, "/usr/sbin/nginx", "-p", gwDir, "-c", join(gwDir, "nginx.conf"), "-e", join(gwDir, "error.log")], {
+      stdio: "ignore",
+    });
     await waitFor("nginx in the core", () => existsSync(join(gwDir, "nginx.pid")));
 
     const result = await cli("start", "--interval", "8", "--timeout", "2");
@@ -130,13 +157,29 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
     // PKD-0001's primary is gw-teh1-01: both its links (tci fiber, irancell mobile) check in there.
     const station = model.stationsById.get("PKD-0001");
     expect(station?.gateways.primary).toBe(GATEWAY);
-    const { stdout } = await run("sh", ["-c", `openssl pkey -in "${layout.key(station?.device.serial ?? "")}" -pubout -outform DER | openssl dgst -sha256 -binary | base64`]);
+    const { stdout } = await run("sh", [
+      "-c",
+      `openssl pkey -in "${layout.key(station?.device.serial ?? "")}" -pubout -outform DER | openssl dgst -sha256 -binary | base64`,
+    ]);
     const fingerprint = `SHA256:${stdout.trim().replace(/=+$/, "")}`;
-    await waitFor("PKD-0001's two links at the gateway", () => new Set(recorder?.lines().map((l) => (l as { sourceLink?: string }).sourceLink)).has("PKD-0001-F") && new Set(recorder?.lines().map((l) => (l as { sourceLink?: string }).sourceLink)).has("PKD-0001-M"), 30_000);
+    await waitFor(
+      "PKD-0001's two links at the gateway",
+      () =>
+        new Set(recorder?.lines().map((l) => (l as { sourceLink?: string }).sourceLink)).has("PKD-0001-F") &&
+        new Set(recorder?.lines().map((l) => (l as { sourceLink?: string }).sourceLink)).has("PKD-0001-M"),
+      30_000,
+    );
     for (const link of station?.links ?? []) {
       const line = recorder.lines().find((l) => (l as { sourceLink?: string }).sourceLink === link.id);
       const parsed = parseRecord(JSON.stringify(line));
-      expect(parsed.ok && parsed.record).toMatchObject({ serial: station?.device.serial, station: "PKD-0001", link: link.id, source: link.address, gateway: GATEWAY, certFingerprint: fingerprint });
+      expect(parsed.ok && parsed.record).toMatchObject({
+        serial: station?.device.serial,
+        station: "PKD-0001",
+        link: link.id,
+        source: link.address,
+        gateway: GATEWAY,
+        certFingerprint: fingerprint,
+      });
     }
     // Every record the gateway wrote is consistent: the device's link is the network's.
     expect(recorder.lines().filter((l) => (l as { link: string; sourceLink?: string }).link !== (l as { sourceLink?: string }).sourceLink)).toEqual([]);
@@ -148,11 +191,18 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
   }, 120_000);
 
   it("devices status: a station of another gateway is refused at both; a blind spot times out", async () => {
-    const other = model.stations.find((s) => s.gateways.primary !== GATEWAY && s.gateways.secondary !== GATEWAY && s.links.every((l) => l.lifecycle.state === "live"));
+    const other = model.stations.find(
+      (s) => s.gateways.primary !== GATEWAY && s.gateways.secondary !== GATEWAY && s.links.every((l) => l.lifecycle.state === "live"),
+    );
     const blind = plan.operators.flatMap((o) => o.blind)[0];
     const otherLink = other?.links[0]?.id ?? "";
     await waitFor("the other station's link tried", () => linkStatus(otherLink)?.state === "failing", 30_000);
-    expect(linkStatus(otherLink)?.last).toMatchObject({ ok: false, failure: "refused", gateway: other?.gateways.secondary, primaryFailed: { gateway: other?.gateways.primary, failure: "refused" } });
+    expect(linkStatus(otherLink)?.last).toMatchObject({
+      ok: false,
+      failure: "refused",
+      gateway: other?.gateways.secondary,
+      primaryFailed: { gateway: other?.gateways.primary, failure: "refused" },
+    });
     await waitFor("the blind spot tried", () => linkStatus(blind?.link ?? "")?.state === "failing", 30_000);
     expect(linkStatus(blind?.link ?? "")?.last?.failure).toBe("timeout");
     // Every link has tried once: what the demo and the bench wait for.

@@ -58,7 +58,15 @@ describe("device plan", () => {
   it("refuses a serial that cannot name a file and a serial two stations share", () => {
     const [a, b, ...rest] = inventory.stations;
     if (a === undefined || b === undefined) throw new Error("fixture too small");
-    const edited = { ...inventory, stations: [{ ...a, device: { ...a.device, serial: "../escape" } }, { ...b, device: { ...b.device, serial: "DUP-1" } }, { ...b, id: "PKD-X", device: { ...b.device, serial: "DUP-1" } }, ...rest] };
+    const edited = {
+      ...inventory,
+      stations: [
+        { ...a, device: { ...a.device, serial: "../escape" } },
+        { ...b, device: { ...b.device, serial: "DUP-1" } },
+        { ...b, id: "PKD-X", device: { ...b.device, serial: "DUP-1" } },
+        ...rest,
+      ],
+    };
     const { findings } = planDevices(edited);
     expect(findings).toHaveLength(2);
     expect(findings[0]).toContain(`station ${a.id}: device serial "../escape" cannot name`);
@@ -126,7 +134,9 @@ describe("device keys and requests", () => {
     const remade = await ensureDeviceKeys(state, ["AHV-PKD-0001", "AHV-PKD-0002"]);
     expect(remade).toMatchObject({ created: 0, requests: 1, kept: 1 });
     expect(readFileSync(layout.key("AHV-PKD-0001"), "utf8")).toBe(key);
-    expect(await openssl(["req", "-in", layout.csr("AHV-PKD-0001"), "-noout", "-pubkey"])).toBe(await openssl(["pkey", "-in", layout.key("AHV-PKD-0001"), "-pubout"]));
+    expect(await openssl(["req", "-in", layout.csr("AHV-PKD-0001"), "-noout", "-pubkey"])).toBe(
+      await openssl(["pkey", "-in", layout.key("AHV-PKD-0001"), "-pubout"]),
+    );
   });
 
   it("the request is one a CA signs: the certificate carries the serial and the device's key", async () => {

@@ -83,7 +83,10 @@ describe("signals", () => {
     [{ status: "down", failure: "assertion", failed: ["[RTT] < 500ms warn 200ms (observed 592ms)"] }, "quality"],
     // icmp gives its failed condition in the detail only
     [{ status: "down", failure: "assertion", detail: "[LOSS] <= 5% warn 0% (observed 33.3%)" }, "quality"],
-    [{ status: "down", failure: "assertion", failed: ["[CERTIFICATE_EXPIRATION] > election+14d warn election+30d (observed 94d)", "[RTT] < 500ms"] }, "certificate"],
+    [
+      { status: "down", failure: "assertion", failed: ["[CERTIFICATE_EXPIRATION] > election+14d warn election+30d (observed 94d)", "[RTT] < 500ms"] },
+      "certificate",
+    ],
     [{ status: "down", failure: "assertion", failed: ["[NTP_OFFSET] < 250ms warn 100ms (observed 599880ms)"] }, "clock"],
     [{ status: "down", failure: "assertion", failed: ["[DNS_ANSWERS] == role(auth) (observed [])"] }, "dns-answers"],
     [{ status: "down", failure: "assertion", failed: ["[STATUS] == 200 (observed 502)"] }, "wrong"],
@@ -157,10 +160,35 @@ describe("attribution, from the results and the topology only", () => {
   });
 
   it.each([
-    ["a gateway's https refused is its service down", [serverResult("gateway-https", "http", "gw-teh1-01", "down", { failure: "refused" })], "gw-teh1-01", "service-down"],
-    ["a DNS server that stopped answering is its service down", [serverResult("dns-answers", "dns", "dns-teh1-01", "down", { failure: "refused" })], "dns-teh1-01", "service-down"],
-    ["a time server off by minutes is its clock", [serverResult("ntp-offset", "ntp", "ntp-teh1-01", "down", { failure: "assertion", failed: ["[NTP_OFFSET] < 250ms warn 100ms (observed 599880ms)"] })], "ntp-teh1-01", "clock"],
-    ["a gateway certificate that ends too soon is its certificate", [serverResult("gateway-https", "http", "gw-krj-01", "down", { failure: "assertion", failed: ["[CERTIFICATE_EXPIRATION] > election+14d (observed 94d)"] })], "gw-krj-01", "certificate"],
+    [
+      "a gateway's https refused is its service down",
+      [serverResult("gateway-https", "http", "gw-teh1-01", "down", { failure: "refused" })],
+      "gw-teh1-01",
+      "service-down",
+    ],
+    [
+      "a DNS server that stopped answering is its service down",
+      [serverResult("dns-answers", "dns", "dns-teh1-01", "down", { failure: "refused" })],
+      "dns-teh1-01",
+      "service-down",
+    ],
+    [
+      "a time server off by minutes is its clock",
+      [serverResult("ntp-offset", "ntp", "ntp-teh1-01", "down", { failure: "assertion", failed: ["[NTP_OFFSET] < 250ms warn 100ms (observed 599880ms)"] })],
+      "ntp-teh1-01",
+      "clock",
+    ],
+    [
+      "a gateway certificate that ends too soon is its certificate",
+      [
+        serverResult("gateway-https", "http", "gw-krj-01", "down", {
+          failure: "assertion",
+          failed: ["[CERTIFICATE_EXPIRATION] > election+14d (observed 94d)"],
+        }),
+      ],
+      "gw-krj-01",
+      "certificate",
+    ],
     [
       "a server that stopped answering ping is the server, and what depends on it is not counted again",
       [serverResult("server-icmp", "icmp", "gw-teh2-01", "down", { failure: "timeout" }), serverResult("gateway-https", "http", "gw-teh2-01", "unreachable")],
@@ -213,7 +241,10 @@ describe("what was concluded beside what was injected", () => {
     const expected: ExpectedFault = { object: { kind: "server", id: "gw-teh1-01" }, cause: "certificate", links: [] };
     const during = withChanges(healthy(), [serverResult("gateway-https", "http", "gw-teh1-01", "down", { failure: "refused" })]);
     const comparison = compare([expected], attribute(scope, healthy(), during));
-    expect(comparison.items[0]).toMatchObject({ outcome: "misattributed", attributedAs: [{ object: { kind: "server", id: "gw-teh1-01" }, cause: "service-down" }] });
+    expect(comparison.items[0]).toMatchObject({
+      outcome: "misattributed",
+      attributedAs: [{ object: { kind: "server", id: "gw-teh1-01" }, cause: "service-down" }],
+    });
   });
 });
 
@@ -228,7 +259,12 @@ describe("the faults each scenario picks", () => {
     drillDir: "/tmp/rehearsal/drills/x",
   });
 
-  it.each([["20%", 0.2], ["0.5", 0.5], ["100%", 1], ["12.5 %", 0.125]] as const)("--share %s is %d", (text, value) => {
+  it.each([
+    ["20%", 0.2],
+    ["0.5", 0.5],
+    ["100%", 1],
+    ["12.5 %", 0.125],
+  ] as const)("--share %s is %d", (text, value) => {
     expect(parseShare(text)).toBe(value);
   });
   it.each(["0", "0%", "150%", "-10%", "a lot", ""])("--share %j is refused", (text) => {
@@ -313,7 +349,12 @@ describe("--district", () => {
     const catalog = loadCatalog(join(repoRoot, "checks"), { inventory: whole }).catalog;
     if (catalog === undefined) throw new Error("the catalog does not load");
     const select = districtSelect(whole, "pakdasht");
-    expect(select).toBe(`district!=${whole.districts.map((d) => d.id).filter((d) => d !== "pakdasht").join("|")}`);
+    expect(select).toBe(
+      `district!=${whole.districts
+        .map((d) => d.id)
+        .filter((d) => d !== "pakdasht")
+        .join("|")}`,
+    );
     const { targets } = buildTargets(whole, catalog, parseSelect(select ?? "", provincesOf(whole)));
     expect(new Set(targets.flatMap((t) => (t.district === undefined ? [] : [t.district])))).toEqual(new Set(["pakdasht"]));
     expect(new Set(targets.flatMap((t) => (t.server === undefined ? [] : [t.server])))).toEqual(new Set(whole.servers.map((s) => s.id)));
@@ -326,8 +367,16 @@ describe("--district", () => {
 describe("the devices' failover, from their attempts", () => {
   const FAULT = Date.parse("2026-11-22T08:00:00.000Z");
   const at = (ms: number) => new Date(FAULT + ms).toISOString();
-  const attempt = (startMs: number, durationMs: number, ok: boolean, gateway: string, extra: object = {}) => ({ at: at(startMs), end: at(startMs + durationMs), ms: durationMs, ok, gateway, ...extra });
-  const links = (entries: Record<string, { station: string; attempts: ReturnType<typeof attempt>[] }>): Map<string, LinkAttempts> => new Map(Object.entries(entries));
+  const attempt = (startMs: number, durationMs: number, ok: boolean, gateway: string, extra: object = {}) => ({
+    at: at(startMs),
+    end: at(startMs + durationMs),
+    ms: durationMs,
+    ok,
+    gateway,
+    ...extra,
+  });
+  const links = (entries: Record<string, { station: string; attempts: ReturnType<typeof attempt>[] }>): Map<string, LinkAttempts> =>
+    new Map(Object.entries(entries));
 
   it("a station fails over at the end of its first check-in over the other link; one whose links were all cut lost every path", () => {
     const history = links({
@@ -346,7 +395,10 @@ describe("the devices' failover, from their attempts", () => {
 
   it("a lost gateway: the first check-in through another gateway, whichever link", () => {
     const history = links({
-      "C-F": { station: "C", attempts: [attempt(-3_000, 30, true, "gw-1"), attempt(2_000, 45, true, "gw-2", { primaryFailed: { gateway: "gw-1", failure: "refused", error: "" } })] },
+      "C-F": {
+        station: "C",
+        attempts: [attempt(-3_000, 30, true, "gw-1"), attempt(2_000, 45, true, "gw-2", { primaryFailed: { gateway: "gw-1", failure: "refused", error: "" } })],
+      },
       "C-M": { station: "C", attempts: [attempt(-1_000, 30, true, "gw-1")] },
     });
     const outcomes = stationOutcomes({ kind: "gateway", stations: ["C"], links: [], gateway: "gw-1" }, history, FAULT);
@@ -363,13 +415,19 @@ describe("the devices' failover, from their attempts", () => {
   });
 
   it("a device that had not checked in before the fault is not measured", () => {
-    const history = links({ "E-F": { station: "E", attempts: [attempt(-3_000, 2_000, false, "gw-2")] }, "E-M": { station: "E", attempts: [attempt(3_000, 30, true, "gw-1")] } });
+    const history = links({
+      "E-F": { station: "E", attempts: [attempt(-3_000, 2_000, false, "gw-2")] },
+      "E-M": { station: "E", attempts: [attempt(3_000, 30, true, "gw-1")] },
+    });
     const outcomes = stationOutcomes({ kind: "links", stations: ["E"], links: ["E-F"] }, history, FAULT);
     expect(outcomes).toEqual([{ station: "E", state: "not-measured", why: "its device had not checked in before the fault" }]);
   });
 
   it("no check-in after the fault over another path yet: undecided, and the wait goes on", () => {
-    const history = links({ "D-F": { station: "D", attempts: [attempt(-3_000, 30, true, "gw-1")] }, "D-M": { station: "D", attempts: [attempt(-1_000, 30, true, "gw-1")] } });
+    const history = links({
+      "D-F": { station: "D", attempts: [attempt(-3_000, 30, true, "gw-1")] },
+      "D-M": { station: "D", attempts: [attempt(-1_000, 30, true, "gw-1")] },
+    });
     const outcomes = stationOutcomes({ kind: "links", stations: ["D"], links: ["D-F"] }, history, FAULT);
     expect(outcomes[0]?.state).toBe("pending");
     expect(settled(outcomes)).toBe(false);

@@ -20,7 +20,8 @@ import { createNetns, type Netns, netnsAvailable } from "../helpers/netns.ts";
 import { pakdashtInventory } from "./fixture.ts";
 
 const run = promisify(execFile);
-const available = process.getuid?.() === 0 && (await netnsAvailable()) && existsSync("/usr/sbin/chronyd") && existsSync("/usr/bin/faketime") && existsSync("/usr/bin/fping");
+const available =
+  process.getuid?.() === 0 && (await netnsAvailable()) && existsSync("/usr/sbin/chronyd") && existsSync("/usr/bin/faketime") && existsSync("/usr/bin/fping");
 
 // A documentation address (RFC 5737) and one of the rehearsal's plumbing range (which the ntp role allows), on the test namespace's lo only.
 const LINK = "192.0.2.10";

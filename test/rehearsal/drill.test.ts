@@ -116,7 +116,10 @@ describe.skipIf(skipped !== undefined)(`drills on the Pakdasht rehearsal${skippe
     "a fiber cut of 20% of the stations: every cut link detected and attributed as a cut, the stations fail over to their mobile link, the network is whole again",
     async () => {
       const { code, report, stderr } = await drill("--scenario", "fiber-cut", "--share", "20%");
-      expect(code, `${stderr}\n${JSON.stringify(report.comparison.items.filter((i) => i.outcome !== "attributed").slice(0, 5))}\n${JSON.stringify(report.comparison.falseAlarms.slice(0, 5))}`).toBe(0);
+      expect(
+        code,
+        `${stderr}\n${JSON.stringify(report.comparison.items.filter((i) => i.outcome !== "attributed").slice(0, 5))}\n${JSON.stringify(report.comparison.falseAlarms.slice(0, 5))}`,
+      ).toBe(0);
       expect(report.verdict).toBe("detected-and-attributed");
       const c = report.comparison.counts;
       expect(c.injected).toBeGreaterThanOrEqual(40);
@@ -167,7 +170,24 @@ describe.skipIf(skipped !== undefined)(`drills on the Pakdasht rehearsal${skippe
   it(
     "a drill killed with its fault in place leaves the drill marker; --restore undoes the fault from it",
     async () => {
-      const child = spawn(process.execPath, [join(repoRoot, "bin/amadegi.js"), "drill", "--scenario", "operator-outage", "--target", "mci", "--stack", stack, "--state", state, "--district", "pakdasht"], { cwd: repoRoot, env: sandbox?.env, stdio: ["ignore", "ignore", "pipe"] });
+      const child = spawn(
+        process.execPath,
+        [
+          join(repoRoot, "bin/amadegi.js"),
+          "drill",
+          "--scenario",
+          "operator-outage",
+          "--target",
+          "mci",
+          "--stack",
+          stack,
+          "--state",
+          state,
+          "--district",
+          "pakdasht",
+        ],
+        { cwd: repoRoot, env: sandbox?.env, stdio: ["ignore", "ignore", "pipe"] },
+      );
       let stderr = "";
       await new Promise<void>((resolve, reject) => {
         child.stderr.on("data", (chunk: Buffer) => {

@@ -76,7 +76,9 @@ afterEach(() => {
 describe("one rehearsal at a time", () => {
   it("rehearsal up refuses while another process holds the lock, naming it, and builds and tears down nothing", async () => {
     const error = await refusal(() => rehearsalUp({ inventory, stateDir: state, prefix }));
-    expect(error.message).toBe(`the rehearsal in ${state} is busy: \`amadegi rehearsal up\` (pid ${holderPid}, since 2025-01-02T03:04:05.000Z) holds ${join(state, "lock")}`);
+    expect(error.message).toBe(
+      `the rehearsal in ${state} is busy: \`amadegi rehearsal up\` (pid ${holderPid}, since 2025-01-02T03:04:05.000Z) holds ${join(state, "lock")}`,
+    );
     expect(error.hint).toMatch(/wait for it to finish/);
     expect(await ourNamespaces()).toEqual([]);
     expect(readdirSync(state)).toEqual(["lock"]);
@@ -88,7 +90,19 @@ describe("one rehearsal at a time", () => {
       ["down", () => rehearsalDown({ stateDir: state, prefix })],
       ["devices start", () => startDevices({ inventory, stateDir: state })],
       ["devices stop", () => stopDevices({ stateDir: state })],
-      ["drill", () => runDrill({ stateDir: state, stack: "rehearsal", stacksDir: join(repoRoot, "stacks"), checks: join(repoRoot, "checks"), scenario: "fiber-cut", share: 0.2, deadlineMs: 10_000 })],
+      [
+        "drill",
+        () =>
+          runDrill({
+            stateDir: state,
+            stack: "rehearsal",
+            stacksDir: join(repoRoot, "stacks"),
+            checks: join(repoRoot, "checks"),
+            scenario: "fiber-cut",
+            share: 0.2,
+            deadlineMs: 10_000,
+          }),
+      ],
       ["drill --restore", () => restoreLeftovers(state)],
     ];
     for (const [what, attempt] of attempts) {
@@ -107,14 +121,26 @@ describe("one rehearsal at a time", () => {
     const lines: string[] = [];
     const down = await rehearsalDown({ stateDir: state, prefix, log: (l) => lines.push(l) });
     expect(down.leftovers).toEqual([]);
-    expect(lines).toEqual([`taking over the stale lock ${lockPath(state)}: \`amadegi rehearsal up\` (pid ${holderPid}, since 2025-01-02T03:04:05.000Z) is gone`]);
+    expect(lines).toEqual([
+      `taking over the stale lock ${lockPath(state)}: \`amadegi rehearsal up\` (pid ${holderPid}, since 2025-01-02T03:04:05.000Z) is gone`,
+    ]);
     expect(existsSync(lockPath(state))).toBe(false);
   });
 
   it.skipIf(!root)("a half-built rehearsal whose up still runs is left alone by up and down; once that up is gone, down removes it", async () => {
     // What an `up` killed (or still running) after its first step leaves: one namespace, an incomplete marker.
     await run("ip", ["netns", "add", names.core]);
-    const marker: Marker = { version: 1, prefix, stateDir: state, inventory, hash: "0".repeat(64), startedAt: "2025-01-02T03:04:05.000Z", upPid: holderPid, complete: false, steps: [{ kind: "netns", name: names.core }] };
+    const marker: Marker = {
+      version: 1,
+      prefix,
+      stateDir: state,
+      inventory,
+      hash: "0".repeat(64),
+      startedAt: "2025-01-02T03:04:05.000Z",
+      upPid: holderPid,
+      complete: false,
+      steps: [{ kind: "netns", name: names.core }],
+    };
     await writeFile(markerPath(state), `${JSON.stringify(marker)}\n`);
     for (const attempt of [() => rehearsalUp({ inventory, stateDir: state, prefix }), () => rehearsalDown({ stateDir: state, prefix })]) {
       expect((await refusal(attempt)).message).toContain(`(pid ${holderPid},`);

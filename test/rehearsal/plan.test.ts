@@ -34,7 +34,13 @@ describe("namespace names", () => {
   it("owns only its own role names", () => {
     const r = namespaceNames();
     expect([r.core, r.probe, r.operator("mci")]).toEqual(["amadegi-r-core", "amadegi-r-probe", "amadegi-r-op-mci"]);
-    expect(["amadegi-r-core", "amadegi-r-op-tci", "amadegi-r-t12-core", "amadegi-t-x-1", "amadegi-r-other"].map(r.owns)).toEqual([true, true, false, false, false]);
+    expect(["amadegi-r-core", "amadegi-r-op-tci", "amadegi-r-t12-core", "amadegi-t-x-1", "amadegi-r-other"].map(r.owns)).toEqual([
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
     expect(namespaceNames("amadegi-r-t12-").owns("amadegi-r-t12-op-tci")).toBe(true);
     expect(() => namespaceNames("other-")).toThrow(/prefix/);
   });
@@ -53,7 +59,14 @@ describe("planRehearsal on Pakdasht", () => {
   it("one core, one probe and one namespace per operator; a veth per interconnect", () => {
     const plan = planRehearsal(inventory);
     expect(plan.findings).toEqual([]);
-    expect(plan.namespaces.map((n) => n.name)).toEqual(["amadegi-r-core", "amadegi-r-probe", "amadegi-r-op-irancell", "amadegi-r-op-mci", "amadegi-r-op-rightel", "amadegi-r-op-tci"]);
+    expect(plan.namespaces.map((n) => n.name)).toEqual([
+      "amadegi-r-core",
+      "amadegi-r-probe",
+      "amadegi-r-op-irancell",
+      "amadegi-r-op-mci",
+      "amadegi-r-op-rightel",
+      "amadegi-r-op-tci",
+    ]);
     const interconnects = inventory.operators.reduce((n, o) => n + o.interconnects.length, 0);
     expect(plan.veths).toHaveLength(1 + interconnects);
     expect(plan.servers).toHaveLength(inventory.servers.length);
@@ -86,7 +99,10 @@ describe("planRehearsal on Pakdasht", () => {
     const routes = (probe?.batch ?? []).filter((l) => l.startsWith("route "));
     expect(routes.length).toBe(plan.reachable.length);
     expect(routes.some((r) => /default|0\.0\.0\.0\/0/.test(r))).toBe(false);
-    const known = new Set([...inventory.servers.map((s) => s.address), ...inventory.stations.flatMap((s) => s.links.flatMap((l) => (l.address === undefined ? [] : [l.address])))]);
+    const known = new Set([
+      ...inventory.servers.map((s) => s.address),
+      ...inventory.stations.flatMap((s) => s.links.flatMap((l) => (l.address === undefined ? [] : [l.address]))),
+    ]);
     let covered = 0;
     for (const block of plan.reachable) {
       const [base, bits] = block.split("/");
@@ -105,6 +121,8 @@ describe("planRehearsal on Pakdasht", () => {
   it("refuses an inventory that uses the plumbing range", () => {
     const bad = { ...inventory, servers: inventory.servers.map((s, i) => (i === 0 ? { ...s, address: "198.18.3.4" } : s)) };
     const plan = planRehearsal(bad);
-    expect(plan.findings).toEqual([`server ${inventory.servers[0]?.id} has address 198.18.3.4, inside the rehearsal's plumbing range ${PLUMBING_RANGE} (RFC 2544 benchmarking): give it an address outside that range`]);
+    expect(plan.findings).toEqual([
+      `server ${inventory.servers[0]?.id} has address 198.18.3.4, inside the rehearsal's plumbing range ${PLUMBING_RANGE} (RFC 2544 benchmarking): give it an address outside that range`,
+    ]);
   });
 });

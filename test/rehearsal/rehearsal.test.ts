@@ -32,7 +32,14 @@ async function ping(addresses: readonly string[], count: number): Promise<Map<st
   const replies = new Map<string, (number | null)[]>();
   for (const line of result.stderr.split("\n")) {
     const m = /^(\S+)\s*:\s*(.*)$/.exec(line.trim());
-    if (m?.[1] !== undefined && m[2] !== undefined) replies.set(m[1], m[2].trim().split(/\s+/).map((v) => (v === "-" ? null : Number(v))));
+    if (m?.[1] !== undefined && m[2] !== undefined)
+      replies.set(
+        m[1],
+        m[2]
+          .trim()
+          .split(/\s+/)
+          .map((v) => (v === "-" ? null : Number(v))),
+      );
   }
   return replies;
 }
@@ -88,7 +95,9 @@ describe.skipIf(!available)("rehearsal on the Pakdasht sample (root, real namesp
     expect(result.changed).toBe(true);
     expect(result.status.problems).toEqual([]);
     expect(result.status.whole).toBe(true);
-    expect(listNetns().filter(names.owns)).toEqual([names.core, `${prefix}op-irancell`, `${prefix}op-mci`, `${prefix}op-rightel`, `${prefix}op-tci`, names.probe].sort());
+    expect(listNetns().filter(names.owns)).toEqual(
+      [names.core, `${prefix}op-irancell`, `${prefix}op-mci`, `${prefix}op-rightel`, `${prefix}op-tci`, names.probe].sort(),
+    );
     expect(result.status.servers.every((s) => s.listening)).toBe(true);
     expect(result.status.servers).toHaveLength(plan.servers.length);
     const marker = readMarker(state).marker;
@@ -128,7 +137,21 @@ describe.skipIf(!available)("rehearsal on the Pakdasht sample (root, real namesp
     // The control key logs in, and the session knows its server's root directory.
     const knownHosts = join(root, "known_hosts");
     await writeFile(knownHosts, `${server?.address} ${seen}\n`);
-    const login = await execIn(names.probe, ["ssh", "-F", "/dev/null", "-i", layout(state).controlKey, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${knownHosts}`, `root@${server?.address}`, "echo $AMADEGI_SERVER $AMADEGI_ROOT"]);
+    const login = await execIn(names.probe, [
+      "ssh",
+      "-F",
+      "/dev/null",
+      "-i",
+      layout(state).controlKey,
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-o",
+      `UserKnownHostsFile=${knownHosts}`,
+      `root@${server?.address}`,
+      "echo $AMADEGI_SERVER $AMADEGI_ROOT",
+    ]);
     expect(login.stdout.trim()).toBe(`${server?.id} ${join(layout(state).servers, server?.id ?? "", "root")}`);
   }, 30_000);
 
@@ -154,12 +177,33 @@ describe.skipIf(!available)("rehearsal on the Pakdasht sample (root, real namesp
     const err: string[] = [];
     const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd: root, env: { ...process.env, AMADEGI_STATE_DIR: root } };
     const results = join(root, "results.jsonl");
-    const code = await main(["check", "--stacks", stacks, "--inventory", inventory, "--checks", join(repoRoot, "checks"), "--select", "check=server-icmp|server-ssh|link-icmp", "--deadline", "60s", "--out", results, "--json"], io);
+    const code = await main(
+      [
+        "check",
+        "--stacks",
+        stacks,
+        "--inventory",
+        inventory,
+        "--checks",
+        join(repoRoot, "checks"),
+        "--select",
+        "check=server-icmp|server-ssh|link-icmp",
+        "--deadline",
+        "60s",
+        "--out",
+        results,
+        "--json",
+      ],
+      io,
+    );
     expect(err.join("\n")).not.toMatch(/error/i);
     expect(code).toBe(1);
     const report = JSON.parse(out.join("\n")) as { targets: number };
     expect(report.targets).toBeGreaterThan(plan.servers.length);
-    const lines = readFileSync(results, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { type?: string; key?: string; status?: string });
+    const lines = readFileSync(results, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { type?: string; key?: string; status?: string });
     const status = (key: string) => lines.find((l) => l.key === key)?.status;
     expect(status("link-icmp/PKD-0001/PKD-0001-F")).toBe("up");
     expect(status("link-icmp/PKD-0031/PKD-0031-M")).toBe("down");
@@ -175,7 +219,22 @@ describe.skipIf(!available)("rehearsal on the Pakdasht sample (root, real namesp
     expect(existsSync(join(root, "none.jsonl"))).toBe(false);
     // A stack naming an overlay that is not there: refused (exit 2, with the hint), never the inventory's pins.
     await writeFile(join(stacks, "Pulumi.rehearsal.yaml"), settings.replace("pins: state/pins.yaml", "pins: elsewhere/pins.yaml"));
-    const missing = await main(["check", "--stacks", stacks, "--inventory", inventory, "--checks", join(repoRoot, "checks"), "--select", "check=server-ssh", "--out", join(root, "missing.jsonl")], io);
+    const missing = await main(
+      [
+        "check",
+        "--stacks",
+        stacks,
+        "--inventory",
+        inventory,
+        "--checks",
+        join(repoRoot, "checks"),
+        "--select",
+        "check=server-ssh",
+        "--out",
+        join(root, "missing.jsonl"),
+      ],
+      io,
+    );
     expect(missing).toBe(2);
     expect(err.join("\n")).toContain("run `amadegi rehearsal up` first");
     expect(existsSync(join(root, "missing.jsonl"))).toBe(false);

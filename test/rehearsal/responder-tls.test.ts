@@ -23,12 +23,20 @@ const seen: { serial: string; source: string; station: string; link: string }[] 
 let links: LinkStatus[] = [];
 
 async function https(address: string, cert: string, key: string, ca: string, status: number): Promise<void> {
-  const server = createServer({ cert: readFileSync(cert), key: readFileSync(key), ca: readFileSync(ca), requestCert: true, rejectUnauthorized: true }, (req, res) => {
-    const peer = (req.socket as TLSSocket).getPeerX509Certificate();
-    seen.push({ serial: peer?.subject.replace(/^CN=/, "") ?? "", source: req.socket.remoteAddress ?? "", station: String(req.headers["x-amadegi-station"]), link: String(req.headers["x-amadegi-link"]) });
-    res.writeHead(status);
-    res.end();
-  });
+  const server = createServer(
+    { cert: readFileSync(cert), key: readFileSync(key), ca: readFileSync(ca), requestCert: true, rejectUnauthorized: true },
+    (req, res) => {
+      const peer = (req.socket as TLSSocket).getPeerX509Certificate();
+      seen.push({
+        serial: peer?.subject.replace(/^CN=/, "") ?? "",
+        source: req.socket.remoteAddress ?? "",
+        station: String(req.headers["x-amadegi-station"]),
+        link: String(req.headers["x-amadegi-link"]),
+      });
+      res.writeHead(status);
+      res.end();
+    },
+  );
   await new Promise<void>((resolve) => server.listen(8443, address, resolve));
   servers.push(server);
 }
@@ -46,7 +54,11 @@ describe("responder check-ins over TLS (loopback)", () => {
     const ca = await makeTestCa(join(dir, "ca"));
     const foreign = await makeTestCa(join(dir, "foreign"), "Some Other CA");
     // DEV-E gets no certificate; DEV-G gets the certificate of another device (a key that does not match).
-    await issueDevices(ca, layout.dir, SERIALS.filter((s) => s !== "DEV-E"));
+    await issueDevices(
+      ca,
+      layout.dir,
+      SERIALS.filter((s) => s !== "DEV-E"),
+    );
     await ca.sign(layout.csr("DEV-A"), layout.cert("DEV-G"), "clientAuth");
     const good = await ca.gateway("gw-good", "127.77.0.1");
     const other = await foreign.gateway("gw-foreign", "127.77.0.2");
@@ -58,7 +70,14 @@ describe("responder check-ins over TLS (loopback)", () => {
     await https("127.77.0.3", misnamed.cert, misnamed.key, layout.ca, 204);
     await https("127.77.0.4", forbidding.cert, forbidding.key, layout.ca, 403);
     const gw = (id: string, address: string) => ({ id, address, port: 8443 });
-    const device = (serial: string, gateways: string[], address: string) => ({ serial, station: `ST-${serial}`, key: layout.key(serial), cert: layout.cert(serial), gateways, links: [{ id: `${serial}-F`, address }] });
+    const device = (serial: string, gateways: string[], address: string) => ({
+      serial,
+      station: `ST-${serial}`,
+      key: layout.key(serial),
+      cert: layout.cert(serial),
+      gateways,
+      links: [{ id: `${serial}-F`, address }],
+    });
     const spec: ResponderSpec = {
       version: 1,
       operator: "loop",
@@ -70,7 +89,13 @@ describe("responder check-ins over TLS (loopback)", () => {
       maxInFlight: 8,
       timeoutMs: 2_000,
       statusEveryMs: 50,
-      gateways: [gw("gw-good", "127.77.0.1"), gw("gw-foreign", "127.77.0.2"), gw("gw-elsewhere", "127.77.0.3"), gw("gw-forbid", "127.77.0.4"), gw("gw-closed", "127.77.0.5")],
+      gateways: [
+        gw("gw-good", "127.77.0.1"),
+        gw("gw-foreign", "127.77.0.2"),
+        gw("gw-elsewhere", "127.77.0.3"),
+        gw("gw-forbid", "127.77.0.4"),
+        gw("gw-closed", "127.77.0.5"),
+      ],
       devices: [
         device("DEV-A", ["gw-good"], "127.77.1.1"),
         device("DEV-B", ["gw-foreign", "gw-good"], "127.77.1.2"),
@@ -84,10 +109,14 @@ describe("responder check-ins over TLS (loopback)", () => {
     };
     const responder = runResponder(spec);
     try {
-      await waitFor("every link tried", () => {
-        links = readResponderStatus(spec.status)?.links ?? [];
-        return links.length === SERIALS.length && links.every((l) => l.attempts > 0 || l.state === "no-certificate");
-      }, 20_000);
+      await waitFor(
+        "every link tried",
+        () => {
+          links = readResponderStatus(spec.status)?.links ?? [];
+          return links.length === SERIALS.length && links.every((l) => l.attempts > 0 || l.state === "no-certificate");
+        },
+        20_000,
+      );
     } finally {
       await responder.stop();
     }
@@ -128,15 +157,37 @@ describe("responder check-ins over TLS (loopback)", () => {
   });
 
   it("an address that is not local fails to bind (no-address) at every gateway", () => {
-    expect(link("DEV-F-F")?.last).toMatchObject({ ok: false, gateway: "gw-good", failure: "no-address", primaryFailed: { gateway: "gw-closed", failure: "no-address" } });
+    expect(link("DEV-F-F")?.last).toMatchObject({
+      ok: false,
+      gateway: "gw-good",
+      failure: "no-address",
+      primaryFailed: { gateway: "gw-closed", failure: "no-address" },
+    });
   });
 
   it("a closed port is refused", async () => {
     const spec: ResponderSpec = {
-      version: 1, operator: "loop2", ca: deviceLayout(join(dir, "state")).ca, status: join(dir, "status2.jsonl"), events: join(dir, "events2.jsonl"),
-      intervalMs: 100, jitter: 0, maxInFlight: 1, timeoutMs: 2_000, statusEveryMs: 50,
+      version: 1,
+      operator: "loop2",
+      ca: deviceLayout(join(dir, "state")).ca,
+      status: join(dir, "status2.jsonl"),
+      events: join(dir, "events2.jsonl"),
+      intervalMs: 100,
+      jitter: 0,
+      maxInFlight: 1,
+      timeoutMs: 2_000,
+      statusEveryMs: 50,
       gateways: [{ id: "gw-closed", address: "127.77.0.5", port: 8443 }],
-      devices: [{ serial: "DEV-A", station: "ST", key: deviceLayout(join(dir, "state")).key("DEV-A"), cert: deviceLayout(join(dir, "state")).cert("DEV-A"), gateways: ["gw-closed"], links: [{ id: "L", address: "127.77.1.1" }] }],
+      devices: [
+        {
+          serial: "DEV-A",
+          station: "ST",
+          key: deviceLayout(join(dir, "state")).key("DEV-A"),
+          cert: deviceLayout(join(dir, "state")).cert("DEV-A"),
+          gateways: ["gw-closed"],
+          links: [{ id: "L", address: "127.77.1.1" }],
+        },
+      ],
     };
     const responder = runResponder(spec);
     try {

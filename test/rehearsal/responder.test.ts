@@ -95,7 +95,12 @@ function status(link: string): LinkStatus | undefined {
 }
 
 function events(): LinkEvent[] {
-  return existsSync(spec.events) ? readFileSync(spec.events, "utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as LinkEvent) : [];
+  return existsSync(spec.events)
+    ? readFileSync(spec.events, "utf8")
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => JSON.parse(l) as LinkEvent)
+    : [];
 }
 
 async function nft(ruleset: string): Promise<void> {
@@ -109,22 +114,30 @@ describe.skipIf(!available)("device responder (root, namespaces, a real nginx an
     op = await createNetns("dop");
     // One veth, created in the core with its peer put straight into the operator's namespace.
     await run("ip", ["-n", core.name, "link", "add", "op0", "type", "veth", "peer", "name", "core0", "netns", op.name]);
-    await must(core, ["ip", "-batch", "-"], [
-      `address add ${GW_A.address}/32 dev lo`,
-      `address add ${GW_B.address}/32 dev lo`,
-      "address add 203.0.113.0/31 dev op0",
-      "link set op0 up",
-      "route add 198.51.100.0/24 via 203.0.113.1 dev op0",
-      "",
-    ].join("\n"));
-    await must(op, ["ip", "-batch", "-"], [
-      "address add 203.0.113.1/31 dev core0",
-      "link set core0 up",
-      "route add 192.0.2.0/24 via 203.0.113.0 dev core0",
-      // The station's link addresses are local here, as in the rehearsal's operator namespaces.
-      "route add local 198.51.100.2/31 dev lo",
-      "",
-    ].join("\n"));
+    await must(
+      core,
+      ["ip", "-batch", "-"],
+      [
+        `address add ${GW_A.address}/32 dev lo`,
+        `address add ${GW_B.address}/32 dev lo`,
+        "address add 203.0.113.0/31 dev op0",
+        "link set op0 up",
+        "route add 198.51.100.0/24 via 203.0.113.1 dev op0",
+        "",
+      ].join("\n"),
+    );
+    await must(
+      op,
+      ["ip", "-batch", "-"],
+      [
+        "address add 203.0.113.1/31 dev core0",
+        "link set core0 up",
+        "route add 192.0.2.0/24 via 203.0.113.0 dev core0",
+        // The station's link addresses are local here, as in the rehearsal's operator namespaces.
+        "route add local 198.51.100.2/31 dev lo",
+        "",
+      ].join("\n"),
+    );
 
     const state = join(dir, "state");
     const layout = deviceLayout(state);
@@ -143,7 +156,9 @@ describe.skipIf(!available)("device responder (root, namespaces, a real nginx an
     }
     for (const t of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) await mkdir(join(dir, "nginx-tmp", t), { recursive: true });
     await writeFile(join(dir, "nginx.conf"), nginxConf(layout.ca, gateways));
-    nginx = spawn("ip", ["netns", "exec", core.name, "/usr/sbin/nginx", "-p", dir, "-c", join(dir, "nginx.conf"), "-e", join(dir, "nginx-error.log")], { stdio: "ignore" });
+    nginx = spawn("ip", ["netns", "exec", core.name, "/usr/sbin/nginx", "-p", dir, "-c", join(dir, "nginx.conf"), "-e", join(dir, "nginx-error.log")], {
+      stdio: "ignore",
+    });
     const until = Date.now() + 10_000;
     for (;;) {
       const listening = await must(core, ["ss", "-Hltn"]);
@@ -164,7 +179,10 @@ describe.skipIf(!available)("device responder (root, namespaces, a real nginx an
       maxInFlight: 4,
       timeoutMs: 800,
       statusEveryMs: 100,
-      gateways: [{ ...GW_A, port: 443 }, { ...GW_B, port: 443 }],
+      gateways: [
+        { ...GW_A, port: 443 },
+        { ...GW_B, port: 443 },
+      ],
       devices: [{ serial: SERIAL, station: STATION, key: layout.key(SERIAL), cert: layout.cert(SERIAL), gateways: [GW_A.id, GW_B.id], links: [FIBER, MOBILE] }],
     };
     const specFile = join(layout.run, "testop.json");
@@ -185,10 +203,14 @@ describe.skipIf(!available)("device responder (root, namespaces, a real nginx an
   it("checks in over both links, each from its own address, through nginx's mutual TLS, into the primary's log", async () => {
     const [primary] = recorders;
     if (primary === undefined) throw new Error("no recorder");
-    await waitFor("two check-ins over each link at the primary", () => {
-      const list = records(primary);
-      return after(list, FIBER.id, 0).length >= 2 && after(list, MOBILE.id, 0).length >= 2;
-    }, 15_000);
+    await waitFor(
+      "two check-ins over each link at the primary",
+      () => {
+        const list = records(primary);
+        return after(list, FIBER.id, 0).length >= 2 && after(list, MOBILE.id, 0).length >= 2;
+      },
+      15_000,
+    );
     for (const link of [FIBER, MOBILE]) {
       const record = after(records(primary), link.id, 0)[0];
       expect(record).toEqual({
@@ -207,7 +229,12 @@ describe.skipIf(!available)("device responder (root, namespaces, a real nginx an
     await waitFor("the status file", () => status(FIBER.id)?.state === "ok" && status(MOBILE.id)?.state === "ok");
     expect(status(FIBER.id)?.last).toMatchObject({ ok: true, gateway: GW_A.id, status: 204 });
     expect(readResponderStatus(spec.status)?.header).toMatchObject({ type: "responder", operator: "testop", links: 2, stopped: false });
-    expect(events().filter((e) => e.event === "ok").map((e) => e.link).sort()).toEqual([FIBER.id, MOBILE.id]);
+    expect(
+      events()
+        .filter((e) => e.event === "ok")
+        .map((e) => e.link)
+        .sort(),
+    ).toEqual([FIBER.id, MOBILE.id]);
     // Nothing reached the secondary while the primary answered.
     expect(recorders[1]?.lines()).toEqual([]);
   }, 30_000);
@@ -233,10 +260,17 @@ describe.skipIf(!available)("device responder (root, namespaces, a real nginx an
   it("with the primary gateway cut, both links fail over to the secondary; the mended link's recovery is timed", async () => {
     const [primary, secondary] = recorders;
     if (primary === undefined || secondary === undefined) throw new Error("no recorders");
-    await nft(`delete table ip cut\ntable ip primary {\n  chain output {\n    type filter hook output priority 0;\n    ip daddr ${GW_A.address} drop\n  }\n}\n`);
+    await nft(
+      `delete table ip cut\ntable ip primary {\n  chain output {\n    type filter hook output priority 0;\n    ip daddr ${GW_A.address} drop\n  }\n}\n`,
+    );
     const mended = Date.now();
-    await waitFor("both links at the secondary", () => after(records(secondary), FIBER.id, mended).length >= 1 && after(records(secondary), MOBILE.id, mended).length >= 1, 20_000);
-    for (const link of [FIBER, MOBILE]) expect(after(records(secondary), link.id, mended)[0]).toMatchObject({ gateway: GW_B.id, source: link.address, certFingerprint: fingerprint });
+    await waitFor(
+      "both links at the secondary",
+      () => after(records(secondary), FIBER.id, mended).length >= 1 && after(records(secondary), MOBILE.id, mended).length >= 1,
+      20_000,
+    );
+    for (const link of [FIBER, MOBILE])
+      expect(after(records(secondary), link.id, mended)[0]).toMatchObject({ gateway: GW_B.id, source: link.address, certFingerprint: fingerprint });
     await waitFor("the mobile link recovered in the status", () => status(MOBILE.id)?.state === "ok", 10_000);
     const mobile = status(MOBILE.id);
     expect(mobile?.last).toMatchObject({ ok: true, gateway: GW_B.id, primaryFailed: { gateway: GW_A.id, failure: "timeout" } });

@@ -16,7 +16,16 @@ describe("inspectTool", () => {
   it("reports a version that is not the pinned one as a problem naming both", async () => {
     const env = { ...engineEnv(), PATH: "/usr/local/bin:/usr/bin:/bin" };
     const report = await inspectTool(
-      { name: "node", binary: "node", versionArgs: ["--version"], versionPattern: /v(\d+\.\d+\.\d+)/, expect: (v) => v.startsWith("18."), expected: "18.x", source: "node", needs: ["x"] },
+      {
+        name: "node",
+        binary: "node",
+        versionArgs: ["--version"],
+        versionPattern: /v(\d+\.\d+\.\d+)/,
+        expect: (v) => v.startsWith("18."),
+        expected: "18.x",
+        source: "node",
+        needs: ["x"],
+      },
       env,
     );
     expect(report.ok).toBe(false);
@@ -25,7 +34,10 @@ describe("inspectTool", () => {
   });
 
   it("reports a missing tool with what needs it", async () => {
-    const report = await inspectTool({ name: "nope", binary: "amadegi-no-such-tool", versionArgs: ["-v"], versionPattern: /(.)/, source: "debian", needs: ["drills"] }, { PATH: dir });
+    const report = await inspectTool(
+      { name: "nope", binary: "amadegi-no-such-tool", versionArgs: ["-v"], versionPattern: /(.)/, source: "debian", needs: ["drills"] },
+      { PATH: dir },
+    );
     expect(report).toEqual({ name: "nope", source: "debian", needs: ["drills"], ok: false, problem: "not found on PATH" });
   });
 });

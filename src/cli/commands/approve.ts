@@ -27,7 +27,8 @@ export const approve = defineCommand({
   ],
   async run(args, io) {
     if (args.values.milestone === undefined) throw new UsageError("approve needs --milestone ID", { hint: "name the milestone you approve" });
-    if (args.values.results === undefined) throw new UsageError("approve needs --results FILE", { hint: "name the results file you approve (the gate checks its sha256)" });
+    if (args.values.results === undefined)
+      throw new UsageError("approve needs --results FILE", { hint: "name the results file you approve (the gate checks its sha256)" });
     const options = await gateOptions(args.values, io, false);
     const { result } = await gate(options);
     const { inventory, results } = result;
@@ -37,7 +38,12 @@ export const approve = defineCommand({
       return ExitCode.CANNOT_RUN;
     }
     if (inventory.commit === undefined || inventory.dirty) {
-      throw new UsageError(inventory.commit === undefined ? `${inventory.dir} is not in a git repository: a manifest names the inventory's commit` : `${inventory.dir} has uncommitted changes: commit them, then approve`, { hint: "the gate refuses approvals of another commit" });
+      throw new UsageError(
+        inventory.commit === undefined
+          ? `${inventory.dir} is not in a git repository: a manifest names the inventory's commit`
+          : `${inventory.dir} has uncommitted changes: commit them, then approve`,
+        { hint: "the gate refuses approvals of another commit" },
+      );
     }
     const now = new Date();
     const manifest = renderManifest({

@@ -15,11 +15,21 @@ export const checkCommand = defineCommand({
   name: "check",
   synopsis: "amadegi check [--stack NAME] [--inventory DIR] [--checks DIR] [--select EXPR] [--deadline 60s] [--out FILE] [--json]",
   options: {
-    stack: { type: "string", placeholder: "NAME", default: "rehearsal", description: "the stack whose amadegi:probe settings apply; only its probe.allow ranges are probed" },
+    stack: {
+      type: "string",
+      placeholder: "NAME",
+      default: "rehearsal",
+      description: "the stack whose amadegi:probe settings apply; only its probe.allow ranges are probed",
+    },
     stacks: { type: "string", placeholder: "DIR", default: "stacks", description: "where the stack settings live" },
     inventory: { type: "string", placeholder: "DIR", default: "inventory", description: "the inventory" },
     checks: { type: "string", placeholder: "DIR", default: "checks", description: "the check catalog" },
-    select: { type: "string", placeholder: "EXPR", description: "only some targets: KEY=V[|V…][,KEY!=V…]; keys: check, kind, province, district, operator, medium, station, link, server; KEY=* any value (server=* the central servers)" },
+    select: {
+      type: "string",
+      placeholder: "EXPR",
+      description:
+        "only some targets: KEY=V[|V…][,KEY!=V…]; keys: check, kind, province, district, operator, medium, station, link, server; KEY=* any value (server=* the central servers)",
+    },
     deadline: { type: "string", placeholder: "TIME", default: "60s", description: "when the campaign ends, whatever is left is `unknown` (e.g. 90s, 5m)" },
     out: { type: "string", placeholder: "FILE", description: "results, JSON lines, streamed (default: <state>/results/<stack>-<time>.jsonl)" },
     json: { type: "boolean", description: "print the report as JSON" },
@@ -42,7 +52,8 @@ export const checkCommand = defineCommand({
     if (netns !== undefined && !inNetns(netns)) return reexecInNetns(netns, argvOf("check", args), io);
     const deadlineText = args.values.deadline;
     const deadlineMs = parseDeadline(deadlineText);
-    if (deadlineMs === undefined) throw new UsageError(`--deadline ${deadlineText}: expected a time such as 60s, 90s or 5m (100ms to 24h)`, { hint: "see `amadegi check --help`" });
+    if (deadlineMs === undefined)
+      throw new UsageError(`--deadline ${deadlineText}: expected a time such as 60s, 90s or 5m (100ms to 24h)`, { hint: "see `amadegi check --help`" });
     const interrupt = new AbortController();
     const onSigint = () => interrupt.abort();
     process.once("SIGINT", onSigint);
@@ -74,16 +85,32 @@ export const checkCommand = defineCommand({
         return code;
       }
       // Group names come from the inventory and reasons from the run: each line encoded whole (logText).
-      io.out(logText(`campaign ${report.id}: ${outcome.targets} targets in ${(report.elapsedMs / 1000).toFixed(1)}s (${report.attempts} attempts) → ${report.file}`));
+      io.out(
+        logText(`campaign ${report.id}: ${outcome.targets} targets in ${(report.elapsedMs / 1000).toFixed(1)}s (${report.attempts} attempts) → ${report.file}`),
+      );
       io.out(`  ${formatCounts(t)}`);
-      for (const [title, groups] of [["district", report.summary.byDistrict], ["operator", report.summary.byOperator], ["medium", report.summary.byMedium], ["check", report.summary.byCheck]] as const) {
+      for (const [title, groups] of [
+        ["district", report.summary.byDistrict],
+        ["operator", report.summary.byOperator],
+        ["medium", report.summary.byMedium],
+        ["check", report.summary.byCheck],
+      ] as const) {
         for (const [name, counts] of troubled(groups)) io.out(logText(`  ${title} ${name}: ${formatCounts(counts)}`));
       }
-      io.out(`  prober: event loop delay p99 ${report.loopDelay.p99} ms, max ${report.loopDelay.max} ms; ${report.starvedAttempts} attempt(s) not judged (the prober stalled)${report.cpuPressure === undefined ? "" : `; the machine's CPU was contended ${Math.round(report.cpuPressure * 100)}% of the time`}`);
+      io.out(
+        `  prober: event loop delay p99 ${report.loopDelay.p99} ms, max ${report.loopDelay.max} ms; ${report.starvedAttempts} attempt(s) not judged (the prober stalled)${report.cpuPressure === undefined ? "" : `; the machine's CPU was contended ${Math.round(report.cpuPressure * 100)}% of the time`}`,
+      );
       if (outcome.unaddressed > 0) io.out(`  ${outcome.unaddressed} selected links have no routable address (proven by check-ins only)`);
-      if (outcome.inventoryFindings.length > 0) io.err(`warning: the inventory has ${outcome.inventoryFindings.length} errors (amadegi validate); results may not mean what they seem`);
+      if (outcome.inventoryFindings.length > 0)
+        io.err(`warning: the inventory has ${outcome.inventoryFindings.length} errors (amadegi validate); results may not mean what they seem`);
       if (!report.valid) for (const reason of report.invalid) io.err(logText(`INVALID: ${reason}`));
-      io.out(code === ExitCode.OK ? "ready: every target up or degraded" : code === ExitCode.FINDINGS ? "not ready: see the counts above and the results file" : "invalid campaign: the prober was starved or interrupted; run it again");
+      io.out(
+        code === ExitCode.OK
+          ? "ready: every target up or degraded"
+          : code === ExitCode.FINDINGS
+            ? "not ready: see the counts above and the results file"
+            : "invalid campaign: the prober was starved or interrupted; run it again",
+      );
       return code;
     } finally {
       process.removeListener("SIGINT", onSigint);

@@ -51,7 +51,10 @@ function runStage(argv: readonly string[], log: string, io: Io): Promise<{ code:
     let last = "";
     const keep = (chunk: Buffer) => {
       out.write(chunk);
-      const lines = chunk.toString().split("\n").filter((l) => l.trim() !== "");
+      const lines = chunk
+        .toString()
+        .split("\n")
+        .filter((l) => l.trim() !== "");
       if (lines.length > 0) last = lines[lines.length - 1] ?? last;
     };
     child.stdout.on("data", keep);
@@ -141,12 +144,17 @@ export const demo = defineCommand({
       const { code, last } =
         stage.campaign === undefined
           ? first
-          : await rerunInvalidCampaign(first, stage.campaign, async (retry) => {
-              const again = Date.now();
-              const run = await runStage(stage.argv, log.replace(/\.log$/, `-retry${retry}.log`), io);
-              io.out(`[${i + 1}/${stages.length}] ${stage.title}, again: ${seconds(Date.now() - again)}, exit ${run.code} — ${run.last.slice(0, 160)}`);
-              return run;
-            }, io);
+          : await rerunInvalidCampaign(
+              first,
+              stage.campaign,
+              async (retry) => {
+                const again = Date.now();
+                const run = await runStage(stage.argv, log.replace(/\.log$/, `-retry${retry}.log`), io);
+                io.out(`[${i + 1}/${stages.length}] ${stage.title}, again: ${seconds(Date.now() - again)}, exit ${run.code} — ${run.last.slice(0, 160)}`);
+                return run;
+              },
+              io,
+            );
       if (!stage.goOn.includes(code)) {
         io.err(`demo: stage ${i + 1} (amadegi ${stage.argv.join(" ")}) could not run (exit ${code}); its output: ${relative(io.cwd, log)}`);
         return ExitCode.CANNOT_RUN;
@@ -164,7 +172,9 @@ export const demo = defineCommand({
     io.out("");
     io.out(`verdict: ${words} — ${gateLine}`);
     io.out(`report: ${join(out, "report.html")} (and summary.md, junit.xml, results.json); stage logs in ${logs}`);
-    io.out(`all stages: ${seconds(Date.now() - started)}. The rehearsal is still running: amadegi rehearsal status; stop it with amadegi rehearsal devices stop && amadegi destroy --stack rehearsal && amadegi rehearsal down`);
+    io.out(
+      `all stages: ${seconds(Date.now() - started)}. The rehearsal is still running: amadegi rehearsal status; stop it with amadegi rehearsal devices stop && amadegi destroy --stack rehearsal && amadegi rehearsal down`,
+    );
     return verdict === ExitCode.OK ? ExitCode.OK : verdict === ExitCode.FINDINGS ? ExitCode.FINDINGS : ExitCode.CANNOT_RUN;
   },
 });

@@ -14,7 +14,10 @@ export function formatDoctor(report: DoctorReport): string {
     if (t.problem !== undefined) lines.push(`       ${t.problem}; needed by: ${t.needs.join(", ")}`);
   }
   const node = report.previewNode;
-  lines.push("", `Node for a plain \`pulumi preview\`: ${node.path === undefined ? "none on PATH" : `${node.path} → ${node.realpath ?? "?"} (v${node.version ?? "?"})`}`);
+  lines.push(
+    "",
+    `Node for a plain \`pulumi preview\`: ${node.path === undefined ? "none on PATH" : `${node.path} → ${node.realpath ?? "?"} (v${node.version ?? "?"})`}`,
+  );
   lines.push(`State backend: ${report.backend.url} (${report.backend.kind})`);
   for (const w of report.backend.warnings) lines.push(`  warning: ${w}`);
   lines.push(`Root: ${report.root ? "yes" : "no"}; network namespaces: ${report.netns.detail}`);

@@ -20,7 +20,8 @@ const DETAILS = 25;
 
 function stackName(name: string | undefined): string {
   if (name === undefined) throw new UsageError("drift needs --stack NAME", { hint: "stacks are the files stacks/Pulumi.<NAME>.yaml" });
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name)) throw new UsageError(`stack name "${name}" has characters a stack name cannot have`, { hint: "use letters, digits, _ . -" });
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name))
+    throw new UsageError(`stack name "${name}" has characters a stack name cannot have`, { hint: "use letters, digits, _ . -" });
   return name;
 }
 
@@ -30,10 +31,18 @@ async function provisionedFile(file: string, stack: string): Promise<Provisioned
   try {
     value = JSON.parse(await readFile(file, "utf8"));
   } catch (error) {
-    throw new UsageError(`cannot read the provisioned state ${file}: ${error instanceof Error ? error.message : String(error)}`, { file, hint: "pass a JSON file: { stack, servers: { <id>: { address, roles, files, services, stationsHash, stations } } }", cause: error });
+    throw new UsageError(`cannot read the provisioned state ${file}: ${error instanceof Error ? error.message : String(error)}`, {
+      file,
+      hint: "pass a JSON file: { stack, servers: { <id>: { address, roles, files, services, stationsHash, stations } } }",
+      cause: error,
+    });
   }
   const { state, problems } = parseProvisioned(value, stack);
-  if (state === undefined) throw new UsageError(`the provisioned state ${file} is not usable: ${problems.slice(0, 10).join("; ")}${problems.length > 10 ? `; … ${problems.length - 10} more` : ""}`, { file, hint: "write it from the stack's `servers` output (amadegi up --json)" });
+  if (state === undefined)
+    throw new UsageError(
+      `the provisioned state ${file} is not usable: ${problems.slice(0, 10).join("; ")}${problems.length > 10 ? `; … ${problems.length - 10} more` : ""}`,
+      { file, hint: "write it from the stack's `servers` output (amadegi up --json)" },
+    );
   return state;
 }
 
@@ -44,7 +53,10 @@ async function provisionedOutputs(stack: string): Promise<ProvisionedState | und
   const servers = outputs.servers?.value;
   if (servers === undefined) return undefined;
   const { state, problems } = parseProvisioned({ stack, servers }, stack);
-  if (state === undefined) throw new ProvisionError(`stack ${stack}'s servers output is not a provisioned state: ${problems.slice(0, 5).join("; ")}`, { hint: "run `amadegi up` with this version of amadegi" });
+  if (state === undefined)
+    throw new ProvisionError(`stack ${stack}'s servers output is not a provisioned state: ${problems.slice(0, 5).join("; ")}`, {
+      hint: "run `amadegi up` with this version of amadegi",
+    });
   return state;
 }
 
@@ -60,8 +72,12 @@ export function formatDrift(r: DriftReport, file: string | undefined): string[] 
   const reachable = r.facts.filter((f) => f.reachable).length;
   out.push(`drift of stack ${r.stack} at ${r.at} (waivers as of ${formatBoth(r.date)})`);
   out.push(`  declared: ${r.inventory.servers} servers, ${r.inventory.links} links (${r.inventory.dir})`);
-  out.push(`  provisioned: ${r.provisionedServers === undefined ? "nothing (the stack has no servers output)" : `${r.provisionedServers} servers`} (${r.provisionedFrom})`);
-  out.push(`  observed: facts from ${reachable} of ${r.facts.length} servers; ${r.results === undefined ? "no campaign" : `campaign ${r.results.campaign ?? "?"} (${r.results.file})`}`);
+  out.push(
+    `  provisioned: ${r.provisionedServers === undefined ? "nothing (the stack has no servers output)" : `${r.provisionedServers} servers`} (${r.provisionedFrom})`,
+  );
+  out.push(
+    `  observed: facts from ${reachable} of ${r.facts.length} servers; ${r.results === undefined ? "no campaign" : `campaign ${r.results.campaign ?? "?"} (${r.results.file})`}`,
+  );
   out.push(`  ${r.checked} comparisons`);
   const width = Math.max(...DRIFT_KINDS.map((k) => DRIFT_TITLES[k].length));
   for (const kind of DRIFT_KINDS) {
@@ -86,7 +102,9 @@ export function formatDrift(r: DriftReport, file: string | undefined): string[] 
     out.push("", `${DRIFT_TITLES[kind]}:`);
     for (const i of items.slice(0, DETAILS)) {
       const where = i.station === undefined ? "" : `  [${i.station}${i.district === undefined ? "" : `, ${i.district}`}]`;
-      out.push(`  ${short(`${i.object}${i.subject === undefined ? "" : ` ${i.subject}`}`, 70)}  owner ${i.owner}${where}${i.waivedBy === undefined ? "" : `  waived by ${i.waivedBy}`}`);
+      out.push(
+        `  ${short(`${i.object}${i.subject === undefined ? "" : ` ${i.subject}`}`, 70)}  owner ${i.owner}${where}${i.waivedBy === undefined ? "" : `  waived by ${i.waivedBy}`}`,
+      );
       out.push(`      ${i.detail}`);
     }
     if (items.length > DETAILS) out.push(`  … ${items.length - DETAILS} more (amadegi drift --json${file === undefined ? "" : `, or ${file}`})`);
@@ -118,12 +136,29 @@ export const drift = defineCommand({
     "the files the stack wrote, listening sockets, service versions; and the latest campaign's results).",
   ],
   options: {
-    stack: { type: "string", short: "s", placeholder: "NAME", description: "the stack (stacks/Pulumi.<NAME>.yaml): its inventory, environment, amadegi:probe (allow, netns, pins)" },
+    stack: {
+      type: "string",
+      short: "s",
+      placeholder: "NAME",
+      description: "the stack (stacks/Pulumi.<NAME>.yaml): its inventory, environment, amadegi:probe (allow, netns, pins)",
+    },
     stacks: { type: "string", placeholder: "DIR", default: "stacks", description: "where the stack settings live" },
     inventory: { type: "string", placeholder: "DIR", description: "the inventory (default: the stack's amadegi:inventory)" },
-    provisioned: { type: "string", placeholder: "FILE", description: "the provisioned state as JSON ({ stack, servers }) instead of the stack's outputs (no engine needed)" },
-    results: { type: "string", placeholder: "FILE", description: "the campaign that says what was observed (default: the newest <state>/results/<NAME>-*.jsonl)" },
-    identity: { type: "string", placeholder: "FILE", description: "the private key to log in with (default: the pins overlay's control key, else amadegi:ssh.identityFile)" },
+    provisioned: {
+      type: "string",
+      placeholder: "FILE",
+      description: "the provisioned state as JSON ({ stack, servers }) instead of the stack's outputs (no engine needed)",
+    },
+    results: {
+      type: "string",
+      placeholder: "FILE",
+      description: "the campaign that says what was observed (default: the newest <state>/results/<NAME>-*.jsonl)",
+    },
+    identity: {
+      type: "string",
+      placeholder: "FILE",
+      description: "the private key to log in with (default: the pins overlay's control key, else amadegi:ssh.identityFile)",
+    },
     history: { type: "string", placeholder: "FILE", description: "the history database (default: <state>/history.sqlite); --no-history records nothing" },
     "no-history": { type: "boolean", description: "record nothing in the history database" },
     netns: { type: "string", placeholder: "NAME", description: "run inside this network namespace (default: the stack's amadegi:probe.netns)" },
@@ -158,7 +193,9 @@ export const drift = defineCommand({
       environment: settings.environment,
       inventory,
       provisioned: async () =>
-        provisioned === undefined ? { state: await provisionedOutputs(stack), from: `stack ${stack}'s outputs` } : { state: await provisionedFile(displayPath(io, provisioned), stack), from: displayPath(io, provisioned) },
+        provisioned === undefined
+          ? { state: await provisionedOutputs(stack), from: `stack ${stack}'s outputs` }
+          : { state: await provisionedFile(displayPath(io, provisioned), stack), from: displayPath(io, provisioned) },
       ...(results === undefined ? {} : { results }),
       resultsDir: state.results,
       ...(identityFile === undefined ? {} : { identityFile }),

@@ -46,16 +46,21 @@ export const drillCommand = defineCommand({
     const { json, restore, inventory, district, target, scenario: scenarioText } = args.values;
     const state = resolve(io.cwd, args.values.state ?? statePaths(io.env).rehearsal.dir);
     if (restore) {
-      if (scenarioText !== undefined) throw new UsageError("--restore undoes an unfinished drill; it takes no --scenario", { hint: "see `amadegi drill --help`" });
+      if (scenarioText !== undefined)
+        throw new UsageError("--restore undoes an unfinished drill; it takes no --scenario", { hint: "see `amadegi drill --help`" });
     } else if (scenarioText === undefined || !(SCENARIOS as readonly string[]).includes(scenarioText)) {
-      throw new UsageError(`drill needs --scenario with one of ${SCENARIOS.join(", ")}${scenarioText === undefined ? "" : `, not "${scenarioText}"`}`, { hint: "see `amadegi drill --help`" });
+      throw new UsageError(`drill needs --scenario with one of ${SCENARIOS.join(", ")}${scenarioText === undefined ? "" : `, not "${scenarioText}"`}`, {
+        hint: "see `amadegi drill --help`",
+      });
     }
     const share = parseShare(args.values.share);
     const deadlineText = args.values.deadline;
     const deadlineMs = parseDeadline(deadlineText);
     if (deadlineMs === undefined) throw new UsageError(`--deadline ${deadlineText}: expected a time such as 60s or 2m`, { hint: "see `amadegi drill --help`" });
     if (process.getuid?.() !== 0) {
-      io.err("drill: needs root (it changes nftables and daemons inside the rehearsal's namespaces and runs the campaign in its probing namespace); run it as root");
+      io.err(
+        "drill: needs root (it changes nftables and daemons inside the rehearsal's namespaces and runs the campaign in its probing namespace); run it as root",
+      );
       return ExitCode.CANNOT_RUN;
     }
     const log = json ? () => undefined : (line: string) => io.err(`  ${line}`);

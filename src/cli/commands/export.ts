@@ -10,7 +10,10 @@ const FORMATS = ["prometheus", "openmetrics"] as const;
 
 export const exportCommand = defineCommand({
   name: "export",
-  synopsis: ["amadegi export prometheus --out DIR [--inventory DIR] [--checks DIR] [--stack NAME] [--blackbox HOST:PORT] [--json]", "amadegi export openmetrics --results FILE --out FILE"],
+  synopsis: [
+    "amadegi export prometheus --out DIR [--inventory DIR] [--checks DIR] [--stack NAME] [--blackbox HOST:PORT] [--json]",
+    "amadegi export openmetrics --results FILE --out FILE",
+  ],
   before: [
     "prometheus: the targets the catalog selects in the inventory, as Prometheus file_sd files (DIR/targets/<check>.json, labels",
     "  check, kind, station, link, district, province, operator, medium, server, role, site, gateway), blackbox_exporter modules",
@@ -33,10 +36,13 @@ export const exportCommand = defineCommand({
   async run(args, io) {
     const [format, ...rest] = args.positionals;
     if (format === undefined || !(FORMATS as readonly string[]).includes(format) || rest.length > 0) {
-      throw new UsageError(`export needs one format: ${FORMATS.join(" or ")}${format === undefined ? "" : ` (got ${args.positionals.join(" ")})`}`, { hint: "see `amadegi export --help`" });
+      throw new UsageError(`export needs one format: ${FORMATS.join(" or ")}${format === undefined ? "" : ` (got ${args.positionals.join(" ")})`}`, {
+        hint: "see `amadegi export --help`",
+      });
     }
     const { out, stack, blackbox } = args.values;
-    if (out === undefined) throw new UsageError(`export ${format} needs --out ${format === "prometheus" ? "DIR" : "FILE"}`, { hint: "see `amadegi export --help`" });
+    if (out === undefined)
+      throw new UsageError(`export ${format} needs --out ${format === "prometheus" ? "DIR" : "FILE"}`, { hint: "see `amadegi export --help`" });
     if (format === "openmetrics") {
       const { results } = args.values;
       if (results === undefined) throw new UsageError("export openmetrics needs --results FILE", { hint: "the results of `amadegi check` or `amadegi merge`" });

@@ -23,9 +23,13 @@ export function formatGate(r: GateResult): string[] {
   if (r.results !== undefined) {
     const res = r.results;
     const c = res.counts;
-    out.push(`results: ${res.file} (campaign ${res.campaign ?? "?"}, ${res.ageHours === undefined ? "age unknown" : `${res.ageHours.toFixed(1)} h old`}, sha256 ${res.sha256.slice(0, 12)}): ${res.total} results, ${c.up} up, ${c.degraded} degraded, ${c.down} down, ${c.unreachable} unreachable, ${c.unknown} unknown`);
+    out.push(
+      `results: ${res.file} (campaign ${res.campaign ?? "?"}, ${res.ageHours === undefined ? "age unknown" : `${res.ageHours.toFixed(1)} h old`}, sha256 ${res.sha256.slice(0, 12)}): ${res.total} results, ${c.up} up, ${c.degraded} degraded, ${c.down} down, ${c.unreachable} unreachable, ${c.unknown} unknown`,
+    );
   } else out.push("results: none");
-  out.push(`inventory: ${r.inventory.dir} at ${r.inventory.commit?.slice(0, 12) ?? "no commit"}${r.inventory.dirty ? " (uncommitted changes)" : ""}: ${r.inventory.stations} stations, ${r.inventory.links} links, ${r.inventory.servers} servers`);
+  out.push(
+    `inventory: ${r.inventory.dir} at ${r.inventory.commit?.slice(0, 12) ?? "no commit"}${r.inventory.dirty ? " (uncommitted changes)" : ""}: ${r.inventory.stations} stations, ${r.inventory.links} links, ${r.inventory.servers} servers`,
+  );
   for (const c of r.criteria) {
     const mark = c.outcome === "pass" ? "✓" : c.outcome === "fail" ? "✗" : "?";
     if (c.outcome === "cannot-judge") {
@@ -33,10 +37,16 @@ export function formatGate(r: GateResult): string[] {
       continue;
     }
     const waived = c.waived.length > 0 ? ` (${pct(c.withWaivers)} with ${c.waived.length} waived)` : "";
-    const owners = Object.entries(c.byOwner).sort((a, b) => b[1] - a[1]).map(([o, n]) => `${o} ${n}`).join(", ");
-    out.push(`  ${mark} ${c.id}: ${pct(c.measured)}${waived} ${c.outcome === "pass" ? "≥" : "<"} ${c.threshold}% — ${c.good} of ${c.total}${c.note === undefined ? "" : ` ${c.note}`}${owners === "" ? "" : `; not ready by owner: ${owners}`}${c.reason === undefined ? "" : `; ${c.reason}`}`);
+    const owners = Object.entries(c.byOwner)
+      .sort((a, b) => b[1] - a[1])
+      .map(([o, n]) => `${o} ${n}`)
+      .join(", ");
+    out.push(
+      `  ${mark} ${c.id}: ${pct(c.measured)}${waived} ${c.outcome === "pass" ? "≥" : "<"} ${c.threshold}% — ${c.good} of ${c.total}${c.note === undefined ? "" : ` ${c.note}`}${owners === "" ? "" : `; not ready by owner: ${owners}`}${c.reason === undefined ? "" : `; ${c.reason}`}`,
+    );
     if (c.outcome === "fail") {
-      for (const o of c.offenders.slice(0, WORST)) out.push(`      ${o.id}  owner ${o.owner}${o.district === undefined ? "" : `  [${o.district}]`}  ${o.reason}`);
+      for (const o of c.offenders.slice(0, WORST))
+        out.push(`      ${o.id}  owner ${o.owner}${o.district === undefined ? "" : `  [${o.district}]`}  ${o.reason}`);
       if (c.offenders.length > WORST) out.push(`      … ${c.offenders.length - WORST} more (amadegi gate --json, or amadegi report)`);
     }
     const byWaiver = new Map<string, { n: number; by: string; until: string }>();
@@ -45,14 +55,17 @@ export function formatGate(r: GateResult): string[] {
   }
   if (r.signoff !== undefined) {
     const s = r.signoff;
-    out.push(`sign-off: ${s.members.length} of ${s.required} required approvals (committee of ${s.of})${s.members.length > 0 ? `: ${s.members.join(", ")}` : ""}${s.reason === undefined ? "" : ` — ${s.reason}`}`);
+    out.push(
+      `sign-off: ${s.members.length} of ${s.required} required approvals (committee of ${s.of})${s.members.length > 0 ? `: ${s.members.join(", ")}` : ""}${s.reason === undefined ? "" : ` — ${s.reason}`}`,
+    );
     for (const check of s.checks.filter((x) => x.status !== "valid")) out.push(`  refused ${check.source}: ${check.status}: ${check.detail}`);
   }
   if (r.changes !== undefined) {
     out.push(`since ${r.changes.previous ?? "no earlier valid campaign"}: ${r.changes.newlyFailing} newly failing, ${r.changes.recovered} recovered`);
     for (const line of r.changes.sample.slice(0, 5)) out.push(`  ${line}`);
   }
-  if (r.expiredWaivers.length > 0) out.push(`expired waivers: ${r.expiredWaivers.map((w) => `${w.id} (${w.item}, until ${formatBoth(w.until)}, approved by ${w.approvedBy})`).join("; ")}`);
+  if (r.expiredWaivers.length > 0)
+    out.push(`expired waivers: ${r.expiredWaivers.map((w) => `${w.id} (${w.item}, until ${formatBoth(w.until)}, approved by ${w.approvedBy})`).join("; ")}`);
   if (r.verdict === "ready") out.push(`READY: milestone ${m.id} (exit 0)`);
   else if (r.verdict === "not-ready") {
     const unmet: string[] = r.criteria.filter((c) => c.outcome === "fail").map((c) => c.id);

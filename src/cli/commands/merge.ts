@@ -16,7 +16,12 @@ export const merge = defineCommand({
   positionals: true,
   options: {
     out: { type: "string", placeholder: "FILE", description: "the merged results, in the same format (written atomically)" },
-    inventory: { type: "string", placeholder: "DIR", default: "inventory", description: "the inventory the shards ran on: every station and server must be covered exactly once" },
+    inventory: {
+      type: "string",
+      placeholder: "DIR",
+      default: "inventory",
+      description: "the inventory the shards ran on: every station and server must be covered exactly once",
+    },
     json: { type: "boolean", description: "print the merge as JSON" },
   },
   after: [
@@ -28,7 +33,8 @@ export const merge = defineCommand({
   async run(args, io) {
     const { out } = args.values;
     if (out === undefined) throw new UsageError("merge needs --out FILE", { hint: "see `amadegi merge --help`" });
-    if (args.positionals.length === 0) throw new UsageError("merge needs the shards' results files", { hint: "amadegi merge shard-*.jsonl --out merged.jsonl" });
+    if (args.positionals.length === 0)
+      throw new UsageError("merge needs the shards' results files", { hint: "amadegi merge shard-*.jsonl --out merged.jsonl" });
     const dir = displayPath(io, args.values.inventory);
     const loaded = await loadInventory(dir);
     if (loaded.inventory === undefined) {
@@ -41,10 +47,14 @@ export const merge = defineCommand({
       io.out(JSON.stringify({ ...report, exitCode: code }, null, 2));
       return code;
     }
-    io.out(`merged ${report.shards.length} shards (${report.stations} stations, ${report.servers} servers, each covered once) → ${report.file}: campaign ${report.id}, ${report.results} results`);
+    io.out(
+      `merged ${report.shards.length} shards (${report.stations} stations, ${report.servers} servers, each covered once) → ${report.file}: campaign ${report.id}, ${report.results} results`,
+    );
     io.out(`  ${formatCounts(report.counts)}`);
     for (const why of report.invalid) io.err(`INVALID: ${why}`);
-    io.out(report.valid ? "valid: every shard finished and was valid" : "invalid: the merged campaign is invalid because a shard is (the gate will not judge it)");
+    io.out(
+      report.valid ? "valid: every shard finished and was valid" : "invalid: the merged campaign is invalid because a shard is (the gate will not judge it)",
+    );
     return code;
   },
 });

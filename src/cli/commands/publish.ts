@@ -10,12 +10,17 @@ export const publish = defineCommand({
   synopsis: ["amadegi publish --summary FILE", "amadegi publish --comment FILE [--key NAME]", "amadegi publish --tag NAME"],
   options: {
     summary: { type: "string", placeholder: "FILE", description: "append FILE (markdown, e.g. report/summary.md) to the job summary ($GITHUB_STEP_SUMMARY)" },
-    comment: { type: "string", placeholder: "FILE", description: "put FILE on the pull request as one comment, edited on later runs, not posted again\n($GITHUB_TOKEN with pull-requests: write)" },
+    comment: {
+      type: "string",
+      placeholder: "FILE",
+      description: "put FILE on the pull request as one comment, edited on later runs, not posted again\n($GITHUB_TOKEN with pull-requests: write)",
+    },
     key: { type: "string", placeholder: "NAME", description: "with --comment: tells comments apart (default: FILE's name)" },
     tag: {
       type: "string",
       placeholder: "NAME",
-      description: "create tag NAME at the job's commit ($GITHUB_SHA) through the GitHub API with $GITHUB_TOKEN\n(needs contents: write); an existing tag at the same commit is accepted, at another refused",
+      description:
+        "create tag NAME at the job's commit ($GITHUB_SHA) through the GitHub API with $GITHUB_TOKEN\n(needs contents: write); an existing tag at the same commit is accepted, at another refused",
     },
   },
   after: "Exit codes: 0 done; 2 could not (not in a job, no token, GitHub refused).",

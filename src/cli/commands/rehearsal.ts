@@ -16,10 +16,18 @@ function counts(plan: Plan): string {
 
 function printStatus(io: Io, status: RehearsalStatus): void {
   io.out(status.whole ? "rehearsal is up and whole" : status.exists ? "rehearsal is NOT whole" : "rehearsal is not up");
-  if (status.marker !== undefined) io.out(`  marker: ${status.marker.complete ? "complete" : "INCOMPLETE"}, ${status.marker.steps} steps, started ${status.marker.startedAt}; ${status.matchesInventory ? "matches the inventory" : "does NOT match the inventory"}`);
-  for (const ns of status.namespaces) io.out(`  ${ns.exists ? (ns.problems.length === 0 ? "ok  " : "BAD ") : "--  "} ${ns.name} (${ns.role})${ns.problems.length > 0 && ns.exists ? `: ${ns.problems.join("; ")}` : ""}`);
+  if (status.marker !== undefined)
+    io.out(
+      `  marker: ${status.marker.complete ? "complete" : "INCOMPLETE"}, ${status.marker.steps} steps, started ${status.marker.startedAt}; ${status.matchesInventory ? "matches the inventory" : "does NOT match the inventory"}`,
+    );
+  for (const ns of status.namespaces)
+    io.out(
+      `  ${ns.exists ? (ns.problems.length === 0 ? "ok  " : "BAD ") : "--  "} ${ns.name} (${ns.role})${ns.problems.length > 0 && ns.exists ? `: ${ns.problems.join("; ")}` : ""}`,
+    );
   const listening = status.servers.filter((s) => s.listening).length;
-  io.out(`  sshd: ${listening}/${status.servers.length} listening${status.supervisor === undefined ? "" : `, supervisor pid ${status.supervisor.pid} ${status.supervisor.alive ? "running" : "NOT running"}`}`);
+  io.out(
+    `  sshd: ${listening}/${status.servers.length} listening${status.supervisor === undefined ? "" : `, supervisor pid ${status.supervisor.pid} ${status.supervisor.alive ? "running" : "NOT running"}`}`,
+  );
   for (const p of status.problems) io.out(`  problem: ${p}`);
 }
 
@@ -28,7 +36,9 @@ function numberOption(name: string, text: string | undefined, scale: number, lim
   if (text === undefined) return undefined;
   const value = Number(text);
   if (text.trim() === "" || !Number.isFinite(value) || value < limits.min || value > limits.max) {
-    throw new UsageError(`--${name} ${JSON.stringify(text)}: expected a number from ${limits.min} to ${limits.max}`, { hint: "see `amadegi rehearsal devices start --help`" });
+    throw new UsageError(`--${name} ${JSON.stringify(text)}: expected a number from ${limits.min} to ${limits.max}`, {
+      hint: "see `amadegi rehearsal devices start --help`",
+    });
   }
   return Math.round(value * scale * 1000) / 1000;
 }
@@ -40,13 +50,20 @@ function printDevices(io: Io, status: DevicesStatus): void {
   }
   const total = { ok: 0, failing: 0, pending: 0, "no-certificate": 0 };
   for (const o of status.operators) for (const [k, n] of Object.entries(o.counts)) total[k as keyof typeof total] += n;
-  io.out(`devices: ${status.running ? "responders running" : "NOT all responders running"}; ${status.links.length} links: ${total.ok} ok, ${total.failing} failing, ${total.pending} not tried yet, ${total["no-certificate"]} without a certificate`);
+  io.out(
+    `devices: ${status.running ? "responders running" : "NOT all responders running"}; ${status.links.length} links: ${total.ok} ok, ${total.failing} failing, ${total.pending} not tried yet, ${total["no-certificate"]} without a certificate`,
+  );
   for (const o of status.operators) {
     const c = o.counts;
-    io.out(`  ${o.running ? "ok  " : "--  "} ${o.operator}: ${o.running ? `pid ${o.pid}` : "not running"}, ${o.links} links: ${c.ok} ok, ${c.failing} failing, ${c.pending} not tried, ${c["no-certificate"]} no certificate${o.header === undefined ? "" : `; status of ${o.header.updatedAt}`}`);
+    io.out(
+      `  ${o.running ? "ok  " : "--  "} ${o.operator}: ${o.running ? `pid ${o.pid}` : "not running"}, ${o.links} links: ${c.ok} ok, ${c.failing} failing, ${c.pending} not tried, ${c["no-certificate"]} no certificate${o.header === undefined ? "" : `; status of ${o.header.updatedAt}`}`,
+    );
   }
   const failing = status.links.filter((l) => l.state === "failing").slice(0, 5);
-  for (const l of failing) io.out(`  failing: ${l.link} (${l.station}, ${l.address}) since ${l.failedAt ?? "?"}: ${l.last?.failure ?? "?"} at ${l.last?.gateway ?? "?"}${l.last?.error === undefined ? "" : ` (${l.last.error})`}`);
+  for (const l of failing)
+    io.out(
+      `  failing: ${l.link} (${l.station}, ${l.address}) since ${l.failedAt ?? "?"}: ${l.last?.failure ?? "?"} at ${l.last?.gateway ?? "?"}${l.last?.error === undefined ? "" : ` (${l.last.error})`}`,
+    );
 }
 
 /** The options of every rehearsal sub-command. */
@@ -89,11 +106,13 @@ function asRoot(io: Io, what: string, command: string): boolean {
 const NETWORK_ROOT = "rehearsal: needs root (it creates network namespaces, nftables rules and sshd servers on the inventory's addresses inside them)";
 const DEVICES_ROOT = (sub: string) => `rehearsal devices ${sub}: needs root (the responders run inside the rehearsal's operator namespaces)`;
 
-const UP = "build the rehearsal from the inventory: a core namespace with every central server\n(a real sshd each), one namespace per operator answering its stations' link addresses,\na probing namespace (amadegi-r-probe); link quality from the survey data. Idempotent.";
+const UP =
+  "build the rehearsal from the inventory: a core namespace with every central server\n(a real sshd each), one namespace per operator answering its stations' link addresses,\na probing namespace (amadegi-r-probe); link quality from the survey data. Idempotent.";
 const STATUS = "what is up, and whether it matches the inventory (sends no packet)";
 const DOWN = "remove every namespace, process and file up made, also after a crash of up\n(host keys are kept, so the pins stay valid)";
 const KEYS = "a key and a certificate request per station device (devices/ of --state; kept by down):\nwhat the rehearsal stack signs";
-const START = "one responder per operator namespace: every station device checks in to its gateways\nover each of its links (mutual TLS from the link's address); after up and the stack's up";
+const START =
+  "one responder per operator namespace: every station device checks in to its gateways\nover each of its links (mutual TLS from the link's address); after up and the stack's up";
 const STOP = "stop them (rehearsal down does too)";
 const DEVICES_STATUS = "what each link's last check-in did";
 
@@ -101,14 +120,44 @@ const up = defineCommand({
   name: "rehearsal up",
   before: UP,
   options: common,
-  after: [`${STATE_HELP}.`, "Needs root. See docs/rehearsal.md.", `Exit codes: 0 up and whole; 2 could not run (not root, bad inventory, a tool failed, or busy: ${BUSY}).`],
+  after: [
+    `${STATE_HELP}.`,
+    "Needs root. See docs/rehearsal.md.",
+    `Exit codes: 0 up and whole; 2 could not run (not root, bad inventory, a tool failed, or busy: ${BUSY}).`,
+  ],
   async run(args, io) {
     if (!asRoot(io, NETWORK_ROOT, "up")) return ExitCode.CANNOT_RUN;
     const { json } = args.values;
     const options = where(args.values, io);
     const state = options.stateDir;
     const result = await rehearsalUp(options);
-    if (json) io.out(JSON.stringify({ changed: result.changed, elapsedMs: result.elapsedMs, plan: { namespaces: result.plan.namespaces.map((n) => n.name), veths: result.plan.veths.length, servers: result.plan.servers.length, operators: result.plan.operators.map((o) => ({ id: o.id, ns: o.ns, interconnects: o.interconnects, addresses: o.addresses, answering: o.answering, blind: o.blind.length, weak: o.weak.length })), hash: result.plan.hash }, status: result.status }, null, 2));
+    if (json)
+      io.out(
+        JSON.stringify(
+          {
+            changed: result.changed,
+            elapsedMs: result.elapsedMs,
+            plan: {
+              namespaces: result.plan.namespaces.map((n) => n.name),
+              veths: result.plan.veths.length,
+              servers: result.plan.servers.length,
+              operators: result.plan.operators.map((o) => ({
+                id: o.id,
+                ns: o.ns,
+                interconnects: o.interconnects,
+                addresses: o.addresses,
+                answering: o.answering,
+                blind: o.blind.length,
+                weak: o.weak.length,
+              })),
+              hash: result.plan.hash,
+            },
+            status: result.status,
+          },
+          null,
+          2,
+        ),
+      );
     else {
       io.out(`${result.changed ? "rehearsal up" : "rehearsal already up, unchanged"} in ${(result.elapsedMs / 1000).toFixed(1)}s: ${counts(result.plan)}`);
       io.out(`  probe from: ip netns exec ${result.plan.probe} …   (amadegi check --stack rehearsal does it for you)`);
@@ -134,7 +183,10 @@ const status = defineCommand({
     else {
       printStatus(io, result);
       const devices = devicesStatus(state);
-      if (devices.operators.length > 0) io.out(`  devices: ${devices.operators.filter((o) => o.running).length}/${devices.operators.length} responders running, ${devices.links.filter((l) => l.state === "ok").length}/${devices.links.length} links checking in (amadegi rehearsal devices status)`);
+      if (devices.operators.length > 0)
+        io.out(
+          `  devices: ${devices.operators.filter((o) => o.running).length}/${devices.operators.length} responders running, ${devices.links.filter((l) => l.state === "ok").length}/${devices.links.length} links checking in (amadegi rehearsal devices status)`,
+        );
     }
     return result.whole ? ExitCode.OK : ExitCode.FINDINGS;
   },
@@ -151,7 +203,9 @@ const down = defineCommand({
     const result = await rehearsalDown(options);
     if (args.values.json) io.out(JSON.stringify(result, null, 2));
     else {
-      io.out(`rehearsal down in ${(result.elapsedMs / 1000).toFixed(1)}s: ${result.namespaces.length} namespaces, ${result.processes} processes, ${result.files.length} files removed (host keys kept in ${layout(options.stateDir).keys})`);
+      io.out(
+        `rehearsal down in ${(result.elapsedMs / 1000).toFixed(1)}s: ${result.namespaces.length} namespaces, ${result.processes} processes, ${result.files.length} files removed (host keys kept in ${layout(options.stateDir).keys})`,
+      );
       for (const l of result.leftovers) io.err(`  left behind: ${l}`);
     }
     return result.leftovers.length === 0 ? ExitCode.OK : ExitCode.CANNOT_RUN;
@@ -167,7 +221,10 @@ const keys = defineCommand({
     const options: DevicesOptions = where(args.values, io);
     const result = await deviceKeys(options);
     if (args.values.json) io.out(JSON.stringify(result, null, 2));
-    else io.out(`device keys in ${(result.elapsedMs / 1000).toFixed(1)}s: ${result.devices} devices, ${result.created} new, ${result.requests} requests remade, ${result.kept} kept (${rehearsalPaths(options.stateDir).devices}/<serial>.key, .csr)`);
+    else
+      io.out(
+        `device keys in ${(result.elapsedMs / 1000).toFixed(1)}s: ${result.devices} devices, ${result.created} new, ${result.requests} requests remade, ${result.kept} kept (${rehearsalPaths(options.stateDir).devices}/<serial>.key, .csr)`,
+      );
     return ExitCode.OK;
   },
 });
@@ -176,7 +233,10 @@ const start = defineCommand({
   name: "rehearsal devices start",
   before: START,
   options: { ...timing, ...common },
-  after: [`${STATE_HELP}.`, `Needs root. See docs/rehearsal.md. Exit codes: 0 started (or running); 2 could not run (not root, bad inventory, or busy: ${BUSY}).`],
+  after: [
+    `${STATE_HELP}.`,
+    `Needs root. See docs/rehearsal.md. Exit codes: 0 started (or running); 2 could not run (not root, bad inventory, or busy: ${BUSY}).`,
+  ],
   async run(args, io) {
     const interval = numberOption("interval", args.values.interval, 1000, { min: 1, max: 86_400 });
     const jitter = numberOption("jitter", args.values.jitter, 1, { min: 0, max: 0.9 });
@@ -193,9 +253,14 @@ const start = defineCommand({
     if (args.values.json) io.out(JSON.stringify(result, null, 2));
     else {
       const every = `every ${(result.intervalMs / 1000).toFixed(1)}s`;
-      io.out(`${result.changed ? "devices started" : "devices already running, unchanged"}: ${result.responders.length} responders, ${result.links} links of ${result.devices} devices, ${every} (~${Math.round(result.links / (result.intervalMs / 1000))} check-ins/s)`);
+      io.out(
+        `${result.changed ? "devices started" : "devices already running, unchanged"}: ${result.responders.length} responders, ${result.links} links of ${result.devices} devices, ${every} (~${Math.round(result.links / (result.intervalMs / 1000))} check-ins/s)`,
+      );
       for (const r of result.responders) io.out(`  ${r.operator}: pid ${r.pid} in ${r.ns}, ${r.links} links`);
-      if (result.uncertified.length > 0) io.err(`  ${result.uncertified.length} devices have no issued certificate (e.g. ${result.uncertified.slice(0, 3).join(", ")}): their links do not check in; run the rehearsal stack's up`);
+      if (result.uncertified.length > 0)
+        io.err(
+          `  ${result.uncertified.length} devices have no issued certificate (e.g. ${result.uncertified.slice(0, 3).join(", ")}): their links do not check in; run the rehearsal stack's up`,
+        );
       io.out(`  status: amadegi rehearsal devices status   stop: amadegi rehearsal devices stop (rehearsal down stops them too)`);
     }
     return ExitCode.OK;
@@ -235,14 +300,20 @@ const devicesStatusCommand = defineCommand({
 
 const devices = defineGroup({
   name: "rehearsal devices",
-  synopsis: ["amadegi rehearsal devices keys|start|stop|status [--inventory DIR] [--state DIR] [--interval S]", "                         [--jitter F] [--in-flight N] [--timeout S] [--json]"],
+  synopsis: [
+    "amadegi rehearsal devices keys|start|stop|status [--inventory DIR] [--state DIR] [--interval S]",
+    "                         [--jitter F] [--in-flight N] [--timeout S] [--json]",
+  ],
   subcommands: [
     { name: "keys", summary: KEYS, command: keys },
     { name: "start", summary: START, command: start },
     { name: "stop", summary: STOP, command: stop },
     { name: "status", summary: DEVICES_STATUS, command: devicesStatusCommand },
   ],
-  after: ["Run `amadegi rehearsal devices <action> --help` for its options (--interval, --jitter, --in-flight, --timeout: start's).", "Needs root (keys and status do not). See docs/rehearsal.md."],
+  after: [
+    "Run `amadegi rehearsal devices <action> --help` for its options (--interval, --jitter, --in-flight, --timeout: start's).",
+    "Needs root (keys and status do not). See docs/rehearsal.md.",
+  ],
 });
 
 export const rehearsalCommand = defineGroup({

@@ -25,7 +25,8 @@ const previewOptions = {
   inventory: {
     type: "string",
     placeholder: "DIR",
-    description: "preview with the inventory in DIR instead of the stack's amadegi:inventory\n(a pull request's inventory/ checked out as data); every other setting,\nthe committee and the code stay the stack's own. Links are not followed.",
+    description:
+      "preview with the inventory in DIR instead of the stack's amadegi:inventory\n(a pull request's inventory/ checked out as data); every other setting,\nthe committee and the code stay the stack's own. Links are not followed.",
   },
 } as const;
 /** A pull-request comment holds at most 65,536 characters; the engine's output is cut well before. */
@@ -83,17 +84,26 @@ async function guardFreeze(operation: "up" | "destroy", name: string, values: Op
     ...(results === undefined ? {} : { results }),
     ...(milestone === undefined ? {} : { milestone }),
   });
-  if (!decision.allowed) throw new ProvisionError(decision.reason, { file: settings.file, hint: "have the committee approve (docs/readiness.md, sign-off), then pass --approvals, --results" });
+  if (!decision.allowed)
+    throw new ProvisionError(decision.reason, {
+      file: settings.file,
+      hint: "have the committee approve (docs/readiness.md, sign-off), then pass --approvals, --results",
+    });
   if (decision.frozen) io.err(`change freeze: ${decision.reason}`);
 }
 
 function stackName(name: string | undefined, command: string): string {
   if (name === undefined) throw new UsageError(`${command} needs --stack NAME`, { hint: "stacks are the files stacks/Pulumi.<NAME>.yaml" });
-  if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new UsageError(`stack name "${name}" has characters Pulumi does not allow`, { hint: "use letters, digits, _ . -" });
+  if (!/^[A-Za-z0-9_.-]+$/.test(name))
+    throw new UsageError(`stack name "${name}" has characters Pulumi does not allow`, { hint: "use letters, digits, _ . -" });
   return name;
 }
 
-function report(io: Io, json: boolean, payload: { stack: string; operation: string; changes: Record<string, number>; outputs?: Record<string, unknown>; engineOutput?: string }): void {
+function report(
+  io: Io,
+  json: boolean,
+  payload: { stack: string; operation: string; changes: Record<string, number>; outputs?: Record<string, unknown>; engineOutput?: string },
+): void {
   if (json) {
     // The engine's own text is for --markdown; --json is the counts and outputs.
     io.out(JSON.stringify({ ...payload, engineOutput: undefined }, null, 2));
@@ -144,7 +154,13 @@ async function perform(operation: Operation, stack: Stack) {
 }
 
 /** Run `operation` on stack `name` through the Pulumi engine and report what it changed. */
-async function runStack(operation: Operation, name: string, values: { readonly json?: boolean | undefined; readonly markdown?: string | undefined }, inventory: string | undefined, io: Io): Promise<ExitCode> {
+async function runStack(
+  operation: Operation,
+  name: string,
+  values: { readonly json?: boolean | undefined; readonly markdown?: string | undefined },
+  inventory: string | undefined,
+  io: Io,
+): Promise<ExitCode> {
   // The Pulumi SDK takes most of a second to load: only the stack commands pay for it.
   const { withStack } = await import("../../provision/workspace.ts");
   const { programFor } = await import("../../provision/program.ts");

@@ -19,15 +19,24 @@ export const validate = defineCommand({
   options: {
     inventory: { type: "string", placeholder: "DIR", default: "inventory", description: "the inventory directory" },
     json: { type: "boolean", description: "print the findings as JSON (the same as --format json)" },
-    format: { type: "string", placeholder: "FORMAT", description: "text, json, or github: each finding as a GitHub Actions annotation (::error file=…,line=…,col=…::…) for pull requests" },
-    today: { type: "string", placeholder: "DATE", description: "check lifecycle and waivers as of this day (ISO or Jalali; default: today in the election's time zone)" },
+    format: {
+      type: "string",
+      placeholder: "FORMAT",
+      description: "text, json, or github: each finding as a GitHub Actions annotation (::error file=…,line=…,col=…::…) for pull requests",
+    },
+    today: {
+      type: "string",
+      placeholder: "DATE",
+      description: "check lifecycle and waivers as of this day (ISO or Jalali; default: today in the election's time zone)",
+    },
     committee: { type: "string", placeholder: "FILE", description: "the committee file (default: DIR/../governance/committee.yaml)" },
   },
   after: ["Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 could not run.", "Writes nothing."],
   async run(args, io) {
     const { committee } = args.values;
     const format = args.values.format ?? (args.values.json ? "json" : "text");
-    if (format !== "text" && format !== "json" && format !== "github") throw new UsageError(`--format ${format}: expected text, json or github`, { hint: "see `amadegi validate --help`" });
+    if (format !== "text" && format !== "json" && format !== "github")
+      throw new UsageError(`--format ${format}: expected text, json or github`, { hint: "see `amadegi validate --help`" });
     const dir = displayPath(io, args.values.inventory);
     const today = parseTodayOption(args.values.today);
     const result = await loadInventory(dir, {
@@ -47,7 +56,10 @@ export const validate = defineCommand({
     } else {
       // A finding quotes the inventory: one line each, whatever the quoted text holds.
       for (const finding of result.findings) io.out(logText(formatFinding(finding)));
-      const what = size === undefined ? `${result.files} files` : `${result.files} files, ${size.stations} stations, ${size.links} links, ${size.servers} servers (as of ${size.today})`;
+      const what =
+        size === undefined
+          ? `${result.files} files`
+          : `${result.files} files, ${size.stations} stations, ${size.links} links, ${size.servers} servers (as of ${size.today})`;
       io.out(logText(`${dir}: ${what}: ${counts.errors} errors, ${counts.warnings} warnings, ${counts.waived} waived`));
     }
     return hasErrors(result.findings) ? ExitCode.FINDINGS : ExitCode.OK;

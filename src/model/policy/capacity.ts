@@ -22,7 +22,14 @@ export function checkCapacity(inv: Inventory, report: Reporter): void {
     const a = inv.serversById.get(primary);
     const b = inv.serversById.get(secondary);
     if (a !== undefined && b !== undefined && (primary === secondary || a.site === b.site)) {
-      report("capacity.same-site", station.origin, ["gateways", "secondary"], station.id, `station ${station.id}: secondary gateway ${secondary} is on site ${b.site}, the same as primary ${primary}`, "assign a secondary gateway on another site, so one site's outage leaves a path");
+      report(
+        "capacity.same-site",
+        station.origin,
+        ["gateways", "secondary"],
+        station.id,
+        `station ${station.id}: secondary gateway ${secondary} is on site ${b.site}, the same as primary ${primary}`,
+        "assign a secondary gateway on another site, so one site's outage leaves a path",
+      );
     }
   }
   for (const server of inv.servers) {
@@ -30,7 +37,14 @@ export function checkCapacity(inv: Inventory, report: Reporter): void {
     if (capacity === undefined || !server.roles.includes("gateway")) continue;
     const own = primaries.get(server.id) ?? 0;
     if (own > capacity) {
-      report("capacity.gateway-overload", server.origin, ["capacity", "stations"], server.id, `gateway ${server.id} is the primary of ${own} stations; its capacity is ${capacity}`, "move stations to another gateway, or raise and re-measure its capacity");
+      report(
+        "capacity.gateway-overload",
+        server.origin,
+        ["capacity", "stations"],
+        server.id,
+        `gateway ${server.id} is the primary of ${own} stations; its capacity is ${capacity}`,
+        "move stations to another gateway, or raise and re-measure its capacity",
+      );
       continue;
     }
     let worst = 0;
@@ -42,7 +56,14 @@ export function checkCapacity(inv: Inventory, report: Reporter): void {
       }
     }
     if (own + worst > capacity) {
-      report("capacity.failover-overload", server.origin, ["capacity", "stations"], server.id, `gateway ${server.id} would serve ${own + worst} stations if ${worstFrom} failed; its capacity is ${capacity}`, `spread ${worstFrom}'s secondaries over more gateways`);
+      report(
+        "capacity.failover-overload",
+        server.origin,
+        ["capacity", "stations"],
+        server.id,
+        `gateway ${server.id} would serve ${own + worst} stations if ${worstFrom} failed; its capacity is ${capacity}`,
+        `spread ${worstFrom}'s secondaries over more gateways`,
+      );
     }
   }
 }

@@ -16,10 +16,24 @@ export function checkLifecycle(inv: Inventory, report: Reporter): void {
       const at = ["links", index, "lifecycle", "committed"];
       if (committed < today) {
         const late = daysBetween(committed, today);
-        report("lifecycle.overdue", station.origin, at, link.id, `link ${link.id} (${link.medium}, ${link.operator}) at station ${station.id} was committed for ${formatBoth(committed)} and is still ${state}, ${late} day${late === 1 ? "" : "s"} late; owner: ${owner}`, `ask ${owner} for a new date and record it, or record a waiver`);
+        report(
+          "lifecycle.overdue",
+          station.origin,
+          at,
+          link.id,
+          `link ${link.id} (${link.medium}, ${link.operator}) at station ${station.id} was committed for ${formatBoth(committed)} and is still ${state}, ${late} day${late === 1 ? "" : "s"} late; owner: ${owner}`,
+          `ask ${owner} for a new date and record it, or record a waiver`,
+        );
       }
       if (committed > day) {
-        report("lifecycle.after-election", station.origin, at, link.id, `link ${link.id} at station ${station.id} is committed for ${formatBoth(committed)}, after election day ${formatBoth(day)}; owner: ${owner}`, `ask ${owner} for a date before election day, or plan another link`);
+        report(
+          "lifecycle.after-election",
+          station.origin,
+          at,
+          link.id,
+          `link ${link.id} at station ${station.id} is committed for ${formatBoth(committed)}, after election day ${formatBoth(day)}; owner: ${owner}`,
+          `ask ${owner} for a date before election day, or plan another link`,
+        );
       }
     });
   }

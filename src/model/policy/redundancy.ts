@@ -17,9 +17,23 @@ export function checkRedundancy(inv: Inventory, report: Reporter): void {
       if (link.lifecycle.state === "retired") return;
       if (link.medium === "mobile") {
         if (link.survey === undefined) {
-          report("redundancy.unsurveyed", station.origin, ["links", index], link.id, `link ${link.id} (${link.operator}) at station ${station.id} has no signal survey; it counts, unproven`, "survey the signal at the station and record survey.signalDbm");
+          report(
+            "redundancy.unsurveyed",
+            station.origin,
+            ["links", index],
+            link.id,
+            `link ${link.id} (${link.operator}) at station ${station.id} has no signal survey; it counts, unproven`,
+            "survey the signal at the station and record survey.signalDbm",
+          );
         } else if (link.survey.signalDbm < threshold) {
-          report("redundancy.blind-spot", station.origin, ["links", index, "survey", "signalDbm"], link.id, `link ${link.id} (${link.operator}) at station ${station.id} is in a blind spot: ${link.survey.signalDbm} dBm is below ${threshold} dBm; it does not count`, `ask ${link.operator} for coverage (a tower or repeater), or plan another medium`);
+          report(
+            "redundancy.blind-spot",
+            station.origin,
+            ["links", index, "survey", "signalDbm"],
+            link.id,
+            `link ${link.id} (${link.operator}) at station ${station.id} is in a blind spot: ${link.survey.signalDbm} dBm is below ${threshold} dBm; it does not count`,
+            `ask ${link.operator} for coverage (a tower or repeater), or plan another medium`,
+          );
           return;
         }
       }
@@ -35,16 +49,37 @@ function checkFixed(station: Station, counting: readonly Link[], popsOf: (l: Lin
   if (none === undefined) return;
   const count = `${counting.length} counting link${counting.length === 1 ? "" : "s"}`;
   const why = none.reason === "" ? count : `${count}, but ${none.reason}`;
-  report("redundancy.fixed-diversity", station.origin, ["links"], station.id, `fixed station ${station.id} has no two diverse links: ${why}`, "add a link from another operator through another exchange or tower, or record a waiver");
+  report(
+    "redundancy.fixed-diversity",
+    station.origin,
+    ["links"],
+    station.id,
+    `fixed station ${station.id} has no two diverse links: ${why}`,
+    "add a link from another operator through another exchange or tower, or record a waiver",
+  );
 }
 
 function checkMobile(station: Station, counting: readonly Link[], report: Reporter): void {
   if (counting.length === 0) {
-    report("redundancy.mobile-none", station.origin, ["links"], station.id, `mobile station ${station.id} has no counting link`, "plan a mobile link on an operator with coverage where it will stand");
+    report(
+      "redundancy.mobile-none",
+      station.origin,
+      ["links"],
+      station.id,
+      `mobile station ${station.id} has no counting link`,
+      "plan a mobile link on an operator with coverage where it will stand",
+    );
     return;
   }
   const operators = new Set(counting.map((l) => l.operator));
   if (operators.size < 2) {
-    report("redundancy.mobile-diversity", station.origin, ["links"], station.id, `mobile station ${station.id} relies on one operator (${[...operators].join(", ")})`, "add a SIM of a second operator");
+    report(
+      "redundancy.mobile-diversity",
+      station.origin,
+      ["links"],
+      station.id,
+      `mobile station ${station.id} relies on one operator (${[...operators].join(", ")})`,
+      "add a SIM of a second operator",
+    );
   }
 }

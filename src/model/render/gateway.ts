@@ -37,7 +37,10 @@ function recorderContent(): string {
 
 /** Stations whose primary or secondary gateway is `gatewayId`, sorted. */
 export function stationsOf(inventory: Inventory, gatewayId: string): string[] {
-  return inventory.stations.filter((s) => s.gateways.primary === gatewayId || s.gateways.secondary === gatewayId).map((s) => s.id).sort();
+  return inventory.stations
+    .filter((s) => s.gateways.primary === gatewayId || s.gateways.secondary === gatewayId)
+    .map((s) => s.id)
+    .sort();
 }
 
 export interface LinkEntry {
@@ -55,7 +58,9 @@ export function linksOf(inventory: Inventory, stations: readonly string[]): Reco
       if (link.address === undefined) continue;
       const prior = byAddress.get(link.address);
       if (prior !== undefined) {
-        throw new Error(`links ${prior.link} (station ${prior.station}) and ${link.id} (station ${station.id}) both have address ${link.address}: run \`amadegi validate\` and fix the inventory`);
+        throw new Error(
+          `links ${prior.link} (station ${prior.station}) and ${link.id} (station ${station.id}) both have address ${link.address}: run \`amadegi validate\` and fix the inventory`,
+        );
       }
       byAddress.set(link.address, { station: station.id, link: link.id });
     }

@@ -56,7 +56,10 @@ export function centralTargets(inventory: Inventory): MonitorTarget[] {
         address: server.address,
         ...(port === undefined ? {} : { port }),
         hostname: server.id,
-        params: { ...check.params, ...(check.kind === "ssh" && server.ssh.hostKey !== undefined ? { hostKey: server.ssh.hostKey, user: server.ssh.user } : {}) },
+        params: {
+          ...check.params,
+          ...(check.kind === "ssh" && server.ssh.hostKey !== undefined ? { hostKey: server.ssh.hostKey, user: server.ssh.user } : {}),
+        },
       });
     }
   }

@@ -120,12 +120,7 @@ export function daemon(spec: DaemonSpec, target: ServerTarget): { service: Servi
 }
 
 function header(spec: DaemonSpec): string[] {
-  return [
-    `# amadegi: ${spec.name} (${spec.description})`,
-    PATH_LINE,
-    "exec </dev/null",
-    `fail() { echo "${spec.name}: $*" >&2; exit 1; }`,
-  ];
+  return [`# amadegi: ${spec.name} (${spec.description})`, PATH_LINE, "exec </dev/null", `fail() { echo "${spec.name}: $*" >&2; exit 1; }`];
 }
 
 /** One line of what a command printed, for a failure message. */
@@ -174,7 +169,10 @@ function directStart(spec: DaemonSpec, target: ServerTarget): string {
   }
   lines.push(
     "n=0",
-    `until ${listenTest(spec.listens.map((l) => l), spec.socket === undefined ? undefined : rooted(target, spec.socket))} && running; do`,
+    `until ${listenTest(
+      spec.listens.map((l) => l),
+      spec.socket === undefined ? undefined : rooted(target, spec.socket),
+    )} && running; do`,
     // Dead, not merely "not running yet": while the starting shell execs the daemon, its command
     // line can read empty for an instant, and a loaded machine hits that window.
     `  if [ -s "$pid" ] && ! alive "$(cat "$pid")"; then fail "exited after starting: $(tail -n 1 "$log" 2>/dev/null)"; fi`,
@@ -186,7 +184,10 @@ function directStart(spec: DaemonSpec, target: ServerTarget): string {
 }
 
 function waitingFor(spec: DaemonSpec, target: ServerTarget): string {
-  const what = [spec.listens.length === 0 ? "" : `not listening on ${listenText(spec.listens)}`, spec.socket === undefined ? "" : `no socket ${rooted(target, spec.socket)}`].filter((s) => s !== "");
+  const what = [
+    spec.listens.length === 0 ? "" : `not listening on ${listenText(spec.listens)}`,
+    spec.socket === undefined ? "" : `no socket ${rooted(target, spec.socket)}`,
+  ].filter((s) => s !== "");
   return what.length === 0 ? "not running" : what.join(", ");
 }
 

@@ -101,10 +101,7 @@ export type Infer<S> = S extends Schema<infer T> ? T : never;
  * finding. Empty plain scalars (`key:`) are missing values; booleans are
  * refused where text is expected, since `name: yes` is rarely meant.
  */
-export function scalar<T>(
-  expected: string,
-  convert: (text: string, r: Reader, node: number, event: ScalarEvent) => T | Invalid,
-): Schema<T> {
+export function scalar<T>(expected: string, convert: (text: string, r: Reader, node: number, event: ScalarEvent) => T | Invalid): Schema<T> {
   return {
     expected,
     read(r) {
@@ -303,10 +300,7 @@ export interface ObjectSchema<T> extends Schema<T> {
   readonly fields: readonly (readonly [string, Field<unknown>])[];
 }
 
-export function object<S extends Shape, const O extends ObjectOptions = Record<never, never>>(
-  shape: S,
-  options?: O,
-): ObjectSchema<WithOrigin<ObjectOf<S>, O>> {
+export function object<S extends Shape, const O extends ObjectOptions = Record<never, never>>(shape: S, options?: O): ObjectSchema<WithOrigin<ObjectOf<S>, O>> {
   const names = Object.keys(shape);
   const fields = new Map<string, Field<unknown>>(Object.entries(shape));
   const expected = "a mapping";
@@ -337,13 +331,19 @@ export function object<S extends Shape, const O extends ObjectOptions = Record<n
         r.i = keyNode + 1;
         // Hand-kept files mostly follow the schema's order: try the fields from
         // the last one matched, in place, before making the key a string.
-        let key = keyEvent.fast && keyEvent.style === SCALAR_STYLE.PLAIN ? matchAt(r.source.text, keyEvent.valueStart, keyEvent.valueEnd, names, next) : undefined;
+        let key =
+          keyEvent.fast && keyEvent.style === SCALAR_STYLE.PLAIN ? matchAt(r.source.text, keyEvent.valueStart, keyEvent.valueEnd, names, next) : undefined;
         if (key !== undefined) next = names.indexOf(key) + 1;
         key ??= r.text(keyEvent);
         const field = fields.get(key);
         if (field === undefined) {
           if (options?.secretField?.(key) === true) {
-            r.report("security.secret", keyNode, `field "${clip(key)}" looks like a secret (value not shown)`, "remove it: secrets live in Pulumi config secrets, never in the inventory");
+            r.report(
+              "security.secret",
+              keyNode,
+              `field "${clip(key)}" looks like a secret (value not shown)`,
+              "remove it: secrets live in Pulumi config secrets, never in the inventory",
+            );
           } else {
             r.report("schema.unknown-field", keyNode, `unknown field "${clip(key)}"${didYouMean(key, names)}`, `fields here: ${names.join(", ")}`);
           }

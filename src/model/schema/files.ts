@@ -9,8 +9,7 @@ import { cidr, date, fingerprint, id, ipv4, phone, publicKey, timeZone } from ".
  */
 
 /** A field name that looks like a secret is a `security.secret` finding, not a typo. */
-export const looksLikeSecret = (name: string): boolean =>
-  /pass(word|wd|phrase)?$|secret|token|private_?key|privatekey|api_?key|credential/i.test(name);
+export const looksLikeSecret = (name: string): boolean => /pass(word|wd|phrase)?$|secret|token|private_?key|privatekey|api_?key|credential/i.test(name);
 
 const closed = { secretField: looksLikeSecret } as const;
 
@@ -78,16 +77,8 @@ export const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", 
 
 export const policy = object(
   {
-    blindSpotDbm: withDefault(
-      number({ min: -150, max: -30, unit: "dBm" }),
-      -110,
-      "a mobile link surveyed below this signal (dBm) is a blind spot",
-    ),
-    certMarginDays: withDefault(
-      number({ min: 0, max: 365, integer: true, unit: "days" }),
-      14,
-      "certificates must stay valid this many days past election day",
-    ),
+    blindSpotDbm: withDefault(number({ min: -150, max: -30, unit: "dBm" }), -110, "a mobile link surveyed below this signal (dBm) is a blind spot"),
+    certMarginDays: withDefault(number({ min: 0, max: 365, integer: true, unit: "days" }), 14, "certificates must stay valid this many days past election day"),
     serviceRanges: withDefault(
       list(cidr({ widest: WIDEST_SERVICE_RANGE, why: "a range the central services answer is part of the election's own address space, never the internet" })),
       [...PRIVATE_RANGES],
@@ -149,7 +140,11 @@ export const operator = object(
     name: required(text(), "the operator's name"),
     kind: required(oneOf(["fixed", "mobile"] as const), "fixed | mobile"),
     apn: optional(text(), "the private APN stations use"),
-    egress: withDefault(list(cidr({ widest: WIDEST_EGRESS, why: "an operator's carrier-NAT pool toward the election network" })), [], `carrier-NAT egress ranges (CIDR, /${WIDEST_EGRESS} or narrower)`),
+    egress: withDefault(
+      list(cidr({ widest: WIDEST_EGRESS, why: "an operator's carrier-NAT pool toward the election network" })),
+      [],
+      `carrier-NAT egress ranges (CIDR, /${WIDEST_EGRESS} or narrower)`,
+    ),
     interconnects: withDefault(list(interconnect), [], "how the operator reaches the central sites"),
     pops: withDefault(list(pop), [], "points of presence: exchanges, towers"),
   },

@@ -13,7 +13,10 @@ export const id = (): Schema<string> =>
   scalar("an id", (value, r, node) => {
     if (ID.test(value)) return value;
     const ascii = asciiDigits(value);
-    const hint = ascii !== value && ID.test(ascii) ? `write "${ascii}" (ids use ASCII digits)` : "ids are ASCII letters, digits, '.', '_' and '-', at most 64, starting with a letter or digit; names may be Persian";
+    const hint =
+      ascii !== value && ID.test(ascii)
+        ? `write "${ascii}" (ids use ASCII digits)`
+        : "ids are ASCII letters, digits, '.', '_' and '-', at most 64, starting with a letter or digit; names may be Persian";
     r.report("schema.bad-id", node, `"${value.slice(0, 40)}" is not a valid id`, hint);
     return INVALID;
   });
@@ -37,7 +40,12 @@ export const date = (): Schema<IsoDate> => {
 export const ipv4 = (): Schema<string> =>
   scalar("an IPv4 address", (value, r, node) => {
     if (parseIpv4(value) !== undefined) return value;
-    r.report("schema.bad-address", node, `"${value.slice(0, 40)}" is not an IPv4 address`, "write four decimal numbers 0–255 without leading zeros, e.g. 10.41.3.2");
+    r.report(
+      "schema.bad-address",
+      node,
+      `"${value.slice(0, 40)}" is not an IPv4 address`,
+      "write four decimal numbers 0–255 without leading zeros, e.g. 10.41.3.2",
+    );
     return INVALID;
   });
 
@@ -50,7 +58,12 @@ export const cidr = (options: { widest?: number; why?: string } = {}): Schema<st
   scalar("a CIDR", (value, r, node) => {
     const result = parseCidr(value);
     if (result.ok && options.widest !== undefined && result.bits < options.widest) {
-      r.report("schema.bad-value", node, `${value} is wider than /${options.widest}${options.why === undefined ? "" : `: ${options.why}`}`, `split it into ranges of /${options.widest} or narrower`);
+      r.report(
+        "schema.bad-value",
+        node,
+        `${value} is wider than /${options.widest}${options.why === undefined ? "" : `: ${options.why}`}`,
+        `split it into ranges of /${options.widest} or narrower`,
+      );
       return INVALID;
     }
     if (result.ok) return value;
@@ -70,7 +83,12 @@ export const publicKey = (): Schema<string> =>
 export const fingerprint = (): Schema<string> =>
   scalar("a SHA256 fingerprint", (value, r, node) => {
     if (isFingerprint(value)) return value;
-    r.report("schema.bad-key", node, `"${value.slice(0, 60)}" is not a SHA256 key fingerprint`, "write SHA256: followed by 43 base64 characters, as `ssh-keygen -lf` prints it");
+    r.report(
+      "schema.bad-key",
+      node,
+      `"${value.slice(0, 60)}" is not a SHA256 key fingerprint`,
+      "write SHA256: followed by 43 base64 characters, as `ssh-keygen -lf` prints it",
+    );
     return INVALID;
   });
 

@@ -41,8 +41,14 @@ export function generateNational(options: NationalOptions): Map<string, string> 
   const files = new Map<string, string>();
 
   // Split stations and districts over provinces by weight, exactly.
-  const stationsOf = apportion(total, PROVINCES.map((p) => p.weight / weightSum));
-  const districtsOf = apportion(districtCount - PROVINCES.length, PROVINCES.map((p) => p.weight / weightSum)).map((n) => n + 1);
+  const stationsOf = apportion(
+    total,
+    PROVINCES.map((p) => p.weight / weightSum),
+  );
+  const districtsOf = apportion(
+    districtCount - PROVINCES.length,
+    PROVINCES.map((p) => p.weight / weightSum),
+  ).map((n) => n + 1);
 
   const servers: string[] = [];
   const pops: Record<string, string[]> = { tci: [], mci: [], irancell: [], rightel: [] };
@@ -59,7 +65,10 @@ export function generateNational(options: NationalOptions): Map<string, string> 
     const gwA: string[] = [];
     const gwB: string[] = [];
     for (let g = 1; g <= pairs; g++) {
-      for (const [list, site, tag] of [[gwA, siteA, "a"], [gwB, siteB, "b"]] as const) {
+      for (const [list, site, tag] of [
+        [gwA, siteA, "a"],
+        [gwB, siteB, "b"],
+      ] as const) {
         const id = `gw-${province.id}-${tag}${String(g).padStart(2, "0")}`;
         list.push(id);
         servers.push(serverEntry(id, ["gateway"], serverAddress(), site, `{ stations: ${GATEWAY_CAPACITY}, handshakesPerSecond: 400 }`));
@@ -67,7 +76,10 @@ export function generateNational(options: NationalOptions): Map<string, string> 
     }
     for (const op of MOBILE) pops[op]?.push(`  - { id: AG-${op.toUpperCase()}-${p + 1}, name: ${q(`مرکز تجمیع ${province.name}`)}, kind: exchange }`);
 
-    const perDistrict = apportion(count, Array.from({ length: districtsOf[p] ?? 1 }, () => 1 / (districtsOf[p] ?? 1)));
+    const perDistrict = apportion(
+      count,
+      Array.from({ length: districtsOf[p] ?? 1 }, () => 1 / (districtsOf[p] ?? 1)),
+    );
     let stationInProvince = 0;
     perDistrict.forEach((n, d) => {
       if (n === 0) return;
@@ -282,7 +294,13 @@ function electionYaml(): string {
 
 function committeeYaml(): string {
   const members = ["chair", "secretary", "member"].map((role, i) =>
-    [`  - id: synthetic-${i + 1}`, `    name: ${q(`عضو آزمایشی ${i + 1}`)}`, `    role: ${role}`, "    level: national", `    sshKey: ${q(fakeEd25519(`member:${i}`))}`].join("\n"),
+    [
+      `  - id: synthetic-${i + 1}`,
+      `    name: ${q(`عضو آزمایشی ${i + 1}`)}`,
+      `    role: ${role}`,
+      "    level: national",
+      `    sshKey: ${q(fakeEd25519(`member:${i}`))}`,
+    ].join("\n"),
   );
   return ["committee:", ...members, ""].join("\n");
 }

@@ -64,7 +64,18 @@ class Fail {
 
 const ORDERING = new Set<Operator>(["<", "<=", ">", ">="]);
 /** Common slips, mapped to the operator the writer meant. */
-const OPERATOR_SLIPS: Record<string, Operator> = { "=": "==", "=<": "<=", "=>": ">=", "<>": "!=", "===": "==", "!==": "!=", "~=": "matches", "=~": "matches", has: "contains", includes: "contains" };
+const OPERATOR_SLIPS: Record<string, Operator> = {
+  "=": "==",
+  "=<": "<=",
+  "=>": ">=",
+  "<>": "!=",
+  "===": "==",
+  "!==": "!=",
+  "~=": "matches",
+  "=~": "matches",
+  has: "contains",
+  includes: "contains",
+};
 
 /** Parse one condition for a check of probe `kind`. */
 export function parseCondition(text: string, kind: ProbeKind, roles: readonly string[] = ROLES): ParseResult {
@@ -113,7 +124,8 @@ class Parser {
       const warnAt = this.i;
       warn = this.operand(placeholder, op);
       this.space();
-      if (this.i < this.text.length) throw new Fail(this.i, `unexpected "${clip(this.text.slice(this.i))}" after the warn value`, "a condition ends after its warn value");
+      if (this.i < this.text.length)
+        throw new Fail(this.i, `unexpected "${clip(this.text.slice(this.i))}" after the warn value`, "a condition ends after its warn value");
       checkBand(op, value, warn, warnAt);
     }
     return { text: this.text.trim(), placeholder, op, value, ...(warn === undefined ? {} : { warn }) };
@@ -122,7 +134,11 @@ class Parser {
   private placeholder(): Placeholder {
     const at = this.i;
     if (this.text[this.i] !== "[") {
-      throw new Fail(at, "a condition starts with a placeholder in brackets", `e.g. [${placeholdersOf(this.kind)[0] ?? "RTT"}] < 150ms; a ${this.kind} probe gives ${list(placeholdersOf(this.kind))}`);
+      throw new Fail(
+        at,
+        "a condition starts with a placeholder in brackets",
+        `e.g. [${placeholdersOf(this.kind)[0] ?? "RTT"}] < 150ms; a ${this.kind} probe gives ${list(placeholdersOf(this.kind))}`,
+      );
     }
     const end = this.text.indexOf("]", at);
     if (end < 0) throw new Fail(at, "unclosed placeholder: no ]", "write it as [NAME]");
@@ -132,11 +148,19 @@ class Parser {
     if (!isPlaceholder(upper)) {
       const own = placeholdersOf(this.kind);
       const guess = closest(upper, own) ?? closest(upper, PLACEHOLDER_NAMES);
-      throw new Fail(at + 1, `unknown placeholder [${clip(name)}]${guess === undefined ? "" : ` (did you mean [${guess}]?)`}`, `a ${this.kind} probe gives ${list(own)}`);
+      throw new Fail(
+        at + 1,
+        `unknown placeholder [${clip(name)}]${guess === undefined ? "" : ` (did you mean [${guess}]?)`}`,
+        `a ${this.kind} probe gives ${list(own)}`,
+      );
     }
     if (upper !== name) throw new Fail(at + 1, `placeholder [${name}] must be written in capitals (did you mean [${upper}]?)`, `write [${upper}]`);
     if (!(spec(upper).kinds as readonly ProbeKind[]).includes(this.kind)) {
-      throw new Fail(at + 1, `[${upper}] is not measured by a ${this.kind} probe`, `a ${this.kind} probe gives ${list(placeholdersOf(this.kind))}; [${upper}] comes from ${spec(upper).kinds.join(", ")}`);
+      throw new Fail(
+        at + 1,
+        `[${upper}] is not measured by a ${this.kind} probe`,
+        `a ${this.kind} probe gives ${list(placeholdersOf(this.kind))}; [${upper}] comes from ${spec(upper).kinds.join(", ")}`,
+      );
     }
     return upper;
   }
@@ -154,8 +178,17 @@ class Parser {
     if (word === "") throw new Fail(at, `[${placeholder}] needs an operator`, `write one of ${allowed.join(" ")} after it`);
     const known = (ALL_OPERATORS as readonly string[]).includes(word) ? (word as Operator) : undefined;
     if (known === undefined) {
-      const meant = ownEntry(OPERATOR_SLIPS, word) ?? closest(word, allowed.filter((o) => /[a-z]/.test(o)));
-      throw new Fail(at, `unknown operator "${clip(word)}"${meant === undefined ? "" : ` (did you mean "${meant}"?)`}`, `[${placeholder}] takes ${allowed.join(" ")}`);
+      const meant =
+        ownEntry(OPERATOR_SLIPS, word) ??
+        closest(
+          word,
+          allowed.filter((o) => /[a-z]/.test(o)),
+        );
+      throw new Fail(
+        at,
+        `unknown operator "${clip(word)}"${meant === undefined ? "" : ` (did you mean "${meant}"?)`}`,
+        `[${placeholder}] takes ${allowed.join(" ")}`,
+      );
     }
     if (!allowed.includes(known)) {
       throw new Fail(at, `[${placeholder}] is ${describeType(placeholder)}: "${known}" does not apply`, `use one of ${allowed.join(" ")}`);
@@ -172,7 +205,12 @@ class Parser {
         return this.duration(placeholder);
       case "percent": {
         const { value, display, unit } = this.number();
-        if (unit !== "%") throw new Fail(at + display.length - unit.length, unit === "" ? `[${placeholder}] is a percentage: "${display}" has no %` : `unknown unit "${unit}" for a percentage`, `write e.g. ${value}%`);
+        if (unit !== "%")
+          throw new Fail(
+            at + display.length - unit.length,
+            unit === "" ? `[${placeholder}] is a percentage: "${display}" has no %` : `unknown unit "${unit}" for a percentage`,
+            `write e.g. ${value}%`,
+          );
         if (value > 100) throw new Fail(at, `${display} is more than 100%`, "write a percentage from 0% to 100%");
         return { kind: "number", value, display };
       }
@@ -197,7 +235,11 @@ class Parser {
           const { value, display } = this.quotedOrRest();
           return { kind: "string", value, display };
         }
-        throw new Fail(at, `[${placeholder}] compares with "pinned" (the inventory's host key) or a quoted key${closest(word, ["pinned"]) === undefined ? "" : ' (did you mean "pinned"?)'}`, "write [HOST_KEY] == pinned");
+        throw new Fail(
+          at,
+          `[${placeholder}] compares with "pinned" (the inventory's host key) or a quoted key${closest(word, ["pinned"]) === undefined ? "" : ' (did you mean "pinned"?)'}`,
+          "write [HOST_KEY] == pinned",
+        );
       }
     }
   }
@@ -233,7 +275,11 @@ class Parser {
     if (unit === "") throw new Fail(this.i, `"${display}" needs a unit`, `write e.g. ${display}ms; units: ${units.join(", ")}`);
     if (!Object.hasOwn(DURATION_UNITS, unit)) {
       const meant = closest(unit, units);
-      throw new Fail(at + display.length - unit.length, `unknown unit "${clip(unit)}"${meant === undefined ? "" : ` (did you mean "${meant}"?)`}`, `[${placeholder}] is a duration; units: ${units.join(", ")}`);
+      throw new Fail(
+        at + display.length - unit.length,
+        `unknown unit "${clip(unit)}"${meant === undefined ? "" : ` (did you mean "${meant}"?)`}`,
+        `[${placeholder}] is a duration; units: ${units.join(", ")}`,
+      );
     }
     return { ms: value * DURATION_UNITS[unit as DurationUnit], display };
   }
@@ -272,7 +318,11 @@ class Parser {
     if (this.text[this.i] === "[") {
       const end = this.text.indexOf("]", this.i);
       if (end < 0) throw new Fail(at, "unclosed list: no ]", "write e.g. [10.0.0.1, 10.0.0.2]");
-      const items = this.text.slice(this.i + 1, end).split(",").map((s) => s.trim().replace(/^"(.*)"$/, "$1")).filter((s) => s !== "");
+      const items = this.text
+        .slice(this.i + 1, end)
+        .split(",")
+        .map((s) => s.trim().replace(/^"(.*)"$/, "$1"))
+        .filter((s) => s !== "");
       this.i = end + 1;
       return { kind: "list", value: items, display: this.text.slice(at, end + 1) };
     }
@@ -286,7 +336,8 @@ class Parser {
       }
       return { kind: "role", role: name, display: word };
     }
-    if (op === "==") throw new Fail(at, `[${placeholder}] == needs a list such as [10.0.0.1, 10.0.0.2] or role(NAME)`, "or use `contains` for one expected answer");
+    if (op === "==")
+      throw new Fail(at, `[${placeholder}] == needs a list such as [10.0.0.1, 10.0.0.2] or role(NAME)`, "or use `contains` for one expected answer");
     return { kind: "list", value: [word.replace(/^"(.*)"$/, "$1")], display: word };
   }
 
@@ -339,19 +390,39 @@ class Parser {
 /** A warn bound must sit inside the pass range: for `< 150ms`, warn below 150ms. */
 function checkBand(op: Operator, value: Operand, warn: Operand, at: number): void {
   if (value.kind !== warn.kind || (value.kind !== "number" && value.kind !== "election")) {
-    throw new Fail(at, `the warn value ${warn.display} must be the same kind of value as ${value.display}`, "write both as durations, or both relative to election");
+    throw new Fail(
+      at,
+      `the warn value ${warn.display} must be the same kind of value as ${value.display}`,
+      "write both as durations, or both relative to election",
+    );
   }
   const a = value.kind === "number" ? value.value : value.days;
   const b = warn.kind === "number" ? warn.value : warn.kind === "election" ? warn.days : a;
   const below = op === "<" || op === "<=";
   if (below ? b >= a : b <= a) {
-    throw new Fail(at, `warn ${warn.display} is outside the pass range ${op} ${value.display}`, below ? `the warn bound must be below ${value.display}` : `the warn bound must be above ${value.display}`);
+    throw new Fail(
+      at,
+      `warn ${warn.display} is outside the pass range ${op} ${value.display}`,
+      below ? `the warn bound must be below ${value.display}` : `the warn bound must be above ${value.display}`,
+    );
   }
 }
 
 function describeType(placeholder: Placeholder): string {
   const type = spec(placeholder).type;
-  return type === "duration" ? "a duration" : type === "percent" ? "a percentage" : type === "integer" ? "a whole number" : type === "version" ? "a TLS version" : type === "list" ? "a list" : type === "key" ? "a key" : "text";
+  return type === "duration"
+    ? "a duration"
+    : type === "percent"
+      ? "a percentage"
+      : type === "integer"
+        ? "a whole number"
+        : type === "version"
+          ? "a TLS version"
+          : type === "list"
+            ? "a list"
+            : type === "key"
+              ? "a key"
+              : "text";
 }
 
 function example(placeholder: Placeholder): string {

@@ -89,9 +89,14 @@ export function loadCatalog(dir: string, options: CatalogOptions = {}): CatalogR
     // `dir` itself may be a link (a checkout may be); nothing in it is followed.
     entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.name.endsWith(".yaml"));
   } catch (error) {
-    throw new ProbeError(`cannot read the check catalog ${dir}: ${(error as Error).message}`, { file: dir, hint: "pass --checks DIR, the directory holding checks/*.yaml", cause: error });
+    throw new ProbeError(`cannot read the check catalog ${dir}: ${(error as Error).message}`, {
+      file: dir,
+      hint: "pass --checks DIR, the directory holding checks/*.yaml",
+      cause: error,
+    });
   }
-  if (entries.length === 0) throw new ProbeError(`no checks in ${dir}`, { file: dir, hint: "a catalog holds one or more *.yaml files with a `checks:` list (docs/checks.md)" });
+  if (entries.length === 0)
+    throw new ProbeError(`no checks in ${dir}`, { file: dir, hint: "a catalog holds one or more *.yaml files with a `checks:` list (docs/checks.md)" });
 
   const decls: { decl: CheckDecl; file: SourceFile }[] = [];
   const rates = new Map<string, { rate: number; origin: Origin; name: string }>();
@@ -116,7 +121,13 @@ export function loadCatalog(dir: string, options: CatalogOptions = {}): CatalogR
     for (const [op, rate] of Object.entries(data.limits?.operators ?? {})) {
       const at = source.at(source.find(limitsNode, [op]));
       if (typeof rate !== "number" || !(rate > 0)) {
-        sink.add("schema.bad-value", at, clip(op), `rate limit for operator "${clip(op)}" must be a positive number of probes per second`, "write e.g. mci: 200");
+        sink.add(
+          "schema.bad-value",
+          at,
+          clip(op),
+          `rate limit for operator "${clip(op)}" must be a positive number of probes per second`,
+          "write e.g. mci: 200",
+        );
       } else {
         rates.set(op, { rate, origin: { file: source.path, node: limitsNode }, name: op });
       }
@@ -143,11 +154,22 @@ export function loadCatalog(dir: string, options: CatalogOptions = {}): CatalogR
     const kind = decl.probe;
     const objects = decl.select.objects;
     if (!KIND_OBJECTS[kind].includes(objects)) {
-      report(["select", "objects"], "schema.bad-value", `a ${kind} probe cannot be aimed at ${objects}`, `a ${kind} check selects ${KIND_OBJECTS[kind].join(" or ")}`);
+      report(
+        ["select", "objects"],
+        "schema.bad-value",
+        `a ${kind} probe cannot be aimed at ${objects}`,
+        `a ${kind} check selects ${KIND_OBJECTS[kind].join(" or ")}`,
+      );
     }
     for (const field of Object.keys(decl.select)) {
       if (field === "origin" || SELECT_FIELDS[objects].includes(field)) continue;
-      report(["select", field], "schema.unknown-field", `select field "${field}" does not apply to ${objects}`, `${objects} are selected by ${SELECT_FIELDS[objects].slice(1).join(", ")}`, true);
+      report(
+        ["select", field],
+        "schema.unknown-field",
+        `select field "${field}" does not apply to ${objects}`,
+        `${objects} are selected by ${SELECT_FIELDS[objects].slice(1).join(", ")}`,
+        true,
+      );
     }
     if (kind === "tcp" && decl.port === undefined) report([], "schema.missing-field", `a tcp check needs a port`, "add port: N");
     const specs = PARAMS[kind];
@@ -155,14 +177,27 @@ export function loadCatalog(dir: string, options: CatalogOptions = {}): CatalogR
       const s = ownEntry(specs, param);
       if (s === undefined) {
         const known = Object.keys(specs);
-        report(["params", param], "schema.unknown-field", `unknown ${kind} parameter "${clip(param)}"${didYouMean(param, known)}`, known.length === 0 ? `a ${kind} check takes no parameters` : `${kind} parameters: ${known.join(", ")}`, true);
+        report(
+          ["params", param],
+          "schema.unknown-field",
+          `unknown ${kind} parameter "${clip(param)}"${didYouMean(param, known)}`,
+          known.length === 0 ? `a ${kind} check takes no parameters` : `${kind} parameters: ${known.join(", ")}`,
+          true,
+        );
         continue;
       }
       const wrong = checkParam(s, value);
-      if (wrong !== undefined) report(["params", param], "schema.bad-value", `${kind} parameter ${param}: ${clip(wrong, 80)}${typeof value === "string" && s.values !== undefined ? didYouMean(value, s.values) : ""}`, s.doc);
+      if (wrong !== undefined)
+        report(
+          ["params", param],
+          "schema.bad-value",
+          `${kind} parameter ${param}: ${clip(wrong, 80)}${typeof value === "string" && s.values !== undefined ? didYouMean(value, s.values) : ""}`,
+          s.doc,
+        );
     }
     for (const [param, s] of Object.entries(specs)) {
-      if (s.required === true && !Object.hasOwn(decl.params, param)) report(["params"], "schema.missing-field", `a ${kind} check needs the parameter "${param}"`, `add params: { ${param}: … } (${s.doc})`);
+      if (s.required === true && !Object.hasOwn(decl.params, param))
+        report(["params"], "schema.missing-field", `a ${kind} check needs the parameter "${param}"`, `add params: { ${param}: … } (${s.doc})`);
     }
     const conditions: Condition[] = [];
     decl.conditions.forEach((text, i) => {
@@ -170,11 +205,23 @@ export function loadCatalog(dir: string, options: CatalogOptions = {}): CatalogR
       if (parsed.ok) {
         const c = parsed.condition;
         if (kind === "http" && decl.params.scheme !== "https" && (c.placeholder === "CERTIFICATE_EXPIRATION" || c.placeholder === "TLS_VERSION")) {
-          late.add("schema.bad-value", conditionAt(file, sources, decl.origin, i, 0), decl.id, `[${c.placeholder}] needs HTTPS, but this check speaks plain HTTP`, "add params: { scheme: https }, or drop the condition");
+          late.add(
+            "schema.bad-value",
+            conditionAt(file, sources, decl.origin, i, 0),
+            decl.id,
+            `[${c.placeholder}] needs HTTPS, but this check speaks plain HTTP`,
+            "add params: { scheme: https }, or drop the condition",
+          );
         }
         conditions.push(c);
       } else {
-        late.add("schema.bad-value", conditionAt(file, sources, decl.origin, i, parsed.error.offset), decl.id, `condition "${clip(text, 60)}": ${parsed.error.message}`, parsed.error.hint);
+        late.add(
+          "schema.bad-value",
+          conditionAt(file, sources, decl.origin, i, parsed.error.offset),
+          decl.id,
+          `condition "${clip(text, 60)}": ${parsed.error.message}`,
+          parsed.error.hint,
+        );
       }
     });
     if (options.inventory !== undefined) checkInventoryRefs(decl, options.inventory, report);
@@ -197,7 +244,13 @@ export function loadCatalog(dir: string, options: CatalogOptions = {}): CatalogR
   for (const c of checks) {
     c.dependsOn.forEach((dep, i) => {
       if (!byId.has(dep)) {
-        late.add("reference.unknown", sources.locate(c.origin, "dependsOn", i), c.id, `dependsOn names check "${dep}": no such check${didYouMean(dep, byId.keys())}`, "name a check id of the catalog");
+        late.add(
+          "reference.unknown",
+          sources.locate(c.origin, "dependsOn", i),
+          c.id,
+          `dependsOn names check "${dep}": no such check${didYouMean(dep, byId.keys())}`,
+          "name a check id of the catalog",
+        );
       } else if (dep === c.id) {
         late.add("schema.bad-value", sources.locate(c.origin, "dependsOn", i), c.id, "a check cannot depend on itself", "remove it from dependsOn");
       }
@@ -206,13 +259,26 @@ export function loadCatalog(dir: string, options: CatalogOptions = {}): CatalogR
   const cycle = findCycle(checks, byId);
   if (cycle !== undefined) {
     const head = byId.get(cycle[0] ?? "");
-    if (head !== undefined) late.add("schema.bad-value", sources.locate(head.origin, "dependsOn"), head.id, `dependsOn forms a cycle: ${cycle.join(" → ")}`, "break the cycle: dependencies point upstream only");
+    if (head !== undefined)
+      late.add(
+        "schema.bad-value",
+        sources.locate(head.origin, "dependsOn"),
+        head.id,
+        `dependsOn forms a cycle: ${cycle.join(" → ")}`,
+        "break the cycle: dependencies point upstream only",
+      );
   }
   if (options.inventory !== undefined) {
     for (const { name, origin } of rates.values()) {
       // A catalog serves several inventories: a name absent here is fine, a near miss is a typo.
       if (!options.inventory.operatorsById.has(name) && closest(name, options.inventory.operatorsById.keys()) !== undefined) {
-        late.add("reference.unknown", sources.locateKey(origin, name), clip(name), `limits name operator "${clip(name)}": no such operator${didYouMean(name, options.inventory.operatorsById.keys())}`, "use an operator id of inventory/operators.yaml");
+        late.add(
+          "reference.unknown",
+          sources.locateKey(origin, name),
+          clip(name),
+          `limits name operator "${clip(name)}": no such operator${didYouMean(name, options.inventory.operatorsById.keys())}`,
+          "use an operator id of inventory/operators.yaml",
+        );
       }
     }
   }
@@ -235,7 +301,13 @@ function checkInventoryRefs(decl: CheckDecl, inv: Inventory, report: Report): vo
   for (const [field, values, known, what] of lists) {
     const set = new Set(known);
     values?.forEach((v, i) => {
-      if (!set.has(v) && closest(v, set) !== undefined) report(["select", field, i], "reference.unknown", `select names ${what} "${v}": no such ${what} in the inventory${didYouMean(v, set)}`, `use a ${what} id of the inventory`);
+      if (!set.has(v) && closest(v, set) !== undefined)
+        report(
+          ["select", field, i],
+          "reference.unknown",
+          `select names ${what} "${v}": no such ${what} in the inventory${didYouMean(v, set)}`,
+          `use a ${what} id of the inventory`,
+        );
     });
   }
 }
@@ -286,4 +358,3 @@ function conditionAt(file: SourceFile, sources: Sources, origin: Origin, i: numb
   }
   return file.position(pos);
 }
-

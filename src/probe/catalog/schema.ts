@@ -1,6 +1,20 @@
 import { EVENT_ID } from "js-yaml";
 import { LINK_STATES, MEDIA, ROLES } from "../../model/index.ts";
-import { type Infer, INVALID, list, number, object, oneOf, optional, plainKind, required, scalar, type Schema, text, withDefault } from "../../model/schema/core.ts";
+import {
+  type Infer,
+  INVALID,
+  list,
+  number,
+  object,
+  oneOf,
+  optional,
+  plainKind,
+  required,
+  scalar,
+  type Schema,
+  text,
+  withDefault,
+} from "../../model/schema/core.ts";
 import { id } from "../../model/schema/scalars.ts";
 import { PROBE_KINDS } from "../types.ts";
 import { DURATION_UNITS, parseDuration } from "../../lib/duration.ts";
@@ -22,7 +36,12 @@ export const duration = (options: { min: number; max: number }) =>
   scalar("a duration such as 2s or 500ms", (value, r, node) => {
     const ms = parseDuration(value);
     if (ms === undefined) {
-      r.report("schema.bad-value", node, `"${value.slice(0, 30)}" is not a duration`, `write a number and a unit: ${Object.keys(DURATION_UNITS).join(", ")} (e.g. 2s)`);
+      r.report(
+        "schema.bad-value",
+        node,
+        `"${value.slice(0, 30)}" is not a duration`,
+        `write a number and a unit: ${Object.keys(DURATION_UNITS).join(", ")} (e.g. 2s)`,
+      );
       return INVALID;
     }
     if (ms < options.min || ms > options.max) {

@@ -76,9 +76,12 @@ export function checkinReader(options: ProbeOptions): CheckinReader {
       const pin = stringParam(gateway, "hostKey");
       const parsed = pin === undefined ? undefined : parsePublicKey(pin);
       if (pin === undefined || parsed === undefined || !parsed.ok) {
-        throw new ProbeError(`target ${gateway.key}: gateway ${gateway.server ?? gateway.address} has ${pin === undefined ? "no" : "an invalid"} pinned SSH host key; its check-ins are not read`, {
-          hint: "pin the gateway's key in the inventory (servers.yaml ssh.hostKey, as ssh-keyscan prints it)",
-        });
+        throw new ProbeError(
+          `target ${gateway.key}: gateway ${gateway.server ?? gateway.address} has ${pin === undefined ? "no" : "an invalid"} pinned SSH host key; its check-ins are not read`,
+          {
+            hint: "pin the gateway's key in the inventory (servers.yaml ssh.hostKey, as ssh-keyscan prints it)",
+          },
+        );
       }
       const port = gateway.port ?? 22;
       const user = stringParam(gateway, "user") ?? options.ssh?.user ?? "amadegi";
@@ -99,7 +102,10 @@ export function checkinReader(options: ProbeOptions): CheckinReader {
       const timings = { total: since(start) };
       const where = `gateway ${gateway.server ?? gateway.key} (${gateway.address}:${port})`;
       if (run.code !== 0) {
-        const observation = run.killed || signal.aborted ? failed("timeout", `${where}: no answer within ${context.timeoutMs} ms`, timings) : sshFailure(where, run.code, run.stderr, log, timings);
+        const observation =
+          run.killed || signal.aborted
+            ? failed("timeout", `${where}: no answer within ${context.timeoutMs} ms`, timings)
+            : sshFailure(where, run.code, run.stderr, log, timings);
         return { observation, records: [], cursor, observations: new Map(), rejected: { count: 0, examples: [] } };
       }
       return consume(run.stdout, cursor, maxBytes, timings, where);
@@ -111,14 +117,21 @@ export function checkinReader(options: ProbeOptions): CheckinReader {
 function sshFailure(where: string, code: number | null, stderr: string, log: string, timings: { total: number }): Observation {
   if (code === NO_LOG_EXIT) return failed("protocol", `${where}: no check-in log at ${log}`, timings);
   const { failure, hostKeyMismatch, said } = classifySshFailure(code, stderr);
-  if (hostKeyMismatch) return failed("assertion", `${where}: its SSH host key is not the pinned one; nothing was read (${said})`, timings, { HOST_KEY_VERIFIED: false });
+  if (hostKeyMismatch)
+    return failed("assertion", `${where}: its SSH host key is not the pinned one; nothing was read (${said})`, timings, { HOST_KEY_VERIFIED: false });
   return failed(failure, failure === "internal" ? `${where}: ssh exited ${code}: ${said}` : `${where}: ${said}`, timings);
 }
 
 /** Records parsed between two turns of the event loop: 8 MiB of records at once would hold it for a quarter of a second. */
 const LINES_PER_TURN = 1000;
 
-async function consume(output: Buffer, previous: CheckinCursor | undefined, maxBytes: number, timings: { total: number }, where: string): Promise<CheckinBatch> {
+async function consume(
+  output: Buffer,
+  previous: CheckinCursor | undefined,
+  maxBytes: number,
+  timings: { total: number },
+  where: string,
+): Promise<CheckinBatch> {
   const headerEnd = output.indexOf(0x0a);
   const header = /^AMADEGI-CURSOR (\d+) (\d+) (\d+)$/.exec(output.subarray(0, Math.max(0, headerEnd)).toString("latin1"));
   if (header === null) {

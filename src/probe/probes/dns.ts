@@ -59,7 +59,8 @@ export function dnsProbe(options: ProbeOptions): Probe {
         const where = `${target.address}:${port} ${type} ${name}`;
         const rcode = ANSWERED[code];
         if (rcode !== undefined) return { ok: true, timings, values: { DNS_RCODE: rcode, DNS_ANSWERS: [], DNS_COUNT: 0 } };
-        if (signal.aborted || code === "ETIMEOUT" || code === "ECANCELLED") return failed("timeout", `${where}: no answer within ${context.timeoutMs} ms`, timings);
+        if (signal.aborted || code === "ETIMEOUT" || code === "ECANCELLED")
+          return failed("timeout", `${where}: no answer within ${context.timeoutMs} ms`, timings);
         if (code === "ECONNREFUSED") return failed("refused", `${where}: the server refused the connection (nothing listens)`, timings);
         const failedCode = SERVER_FAILED[code];
         if (failedCode !== undefined) return failed("dns", `${where}: the server answered ${failedCode}`, timings, { DNS_RCODE: failedCode });

@@ -122,7 +122,11 @@ export function httpProbe(options: ProbeOptions): Probe {
             : failure === "timeout" && phaseName === "body"
               ? `body still arriving after ${context.timeoutMs} ms (${received} bytes read)`
               : detail;
-        return failed(failure, `${target.address}:${port} ${method} ${path}: ${where}`, timings(), { ...phase.values, HTTP_ERROR: code, HTTP_PHASE: phaseName });
+        return failed(failure, `${target.address}:${port} ${method} ${path}: ${where}`, timings(), {
+          ...phase.values,
+          HTTP_ERROR: code,
+          HTTP_PHASE: phaseName,
+        });
       } finally {
         client.destroy(DONE).catch(() => undefined);
       }

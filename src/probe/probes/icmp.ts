@@ -39,12 +39,22 @@ export function icmpProbe(options: ProbeOptions): BatchProbe {
       if (first !== undefined) {
         const error = notAllowedError(first.key, first.address, options.allow);
         if (refused.length === 1) throw error;
-        throw new ProbeError(`${refused.length} icmp targets are outside probe.allow (first: ${error.message}); nothing was sent`, { hint: error.hint ?? "", cause: error });
+        throw new ProbeError(`${refused.length} icmp targets are outside probe.allow (first: ${error.message}); nothing was sent`, {
+          hint: error.hint ?? "",
+          cause: error,
+        });
       }
       const hosts = [...new Set(targets.map((t) => t.address))];
       const results = new Map<string, HostResult>(hosts.map((h) => [h, { rtts: [], sent: 0 }]));
       const start = performance.now();
-      const tool = await runFping(command, hosts, { count, periodMs, intervalMs, timeoutMs: Math.max(1, Math.round(context.timeoutMs)) }, context.signal, results, options.spawner ?? directSpawner);
+      const tool = await runFping(
+        command,
+        hosts,
+        { count, periodMs, intervalMs, timeoutMs: Math.max(1, Math.round(context.timeoutMs)) },
+        context.signal,
+        results,
+        options.spawner ?? directSpawner,
+      );
       const elapsed = since(start);
       const observations = new Map<string, Observation>();
       for (const target of targets) {
@@ -70,9 +80,27 @@ function runFping(
   spawner: Spawner,
 ): Promise<FpingRun> {
   const [program, ...prefix] = command;
-  if (program === undefined) throw new ToolError("the fping command is empty", { hint: "give the icmp probe an fping command, e.g. [\"fping\"]" });
+  if (program === undefined) throw new ToolError("the fping command is empty", { hint: 'give the icmp probe an fping command, e.g. ["fping"]' });
   if (hosts.length === 0) return Promise.resolve({});
-  const args = [...prefix, "-q", "-4", "-C", String(p.count), "-p", String(p.periodMs), "-i", String(p.intervalMs), "-t", String(p.timeoutMs), "-r", "0", "-B", "1", "-f", "-"];
+  const args = [
+    ...prefix,
+    "-q",
+    "-4",
+    "-C",
+    String(p.count),
+    "-p",
+    String(p.periodMs),
+    "-i",
+    String(p.intervalMs),
+    "-t",
+    String(p.timeoutMs),
+    "-r",
+    "0",
+    "-B",
+    "1",
+    "-f",
+    "-",
+  ];
   // Sending takes hosts × count × interval; the last replies come a period and a timeout later.
   const expected = hosts.length * p.count * p.intervalMs + p.count * p.periodMs + p.timeoutMs;
   return new Promise((resolve, reject) => {
@@ -95,7 +123,12 @@ function runFping(
     child.on("error", (error: Error) => {
       clearTimeout(watchdog);
       signal.removeEventListener("abort", onAbort);
-      reject(new ToolError(`cannot run fping (${command.join(" ")}): ${error.message}`, { hint: "install Debian's fping (npm run setup) or fix the icmp command", cause: error }));
+      reject(
+        new ToolError(`cannot run fping (${command.join(" ")}): ${error.message}`, {
+          hint: "install Debian's fping (npm run setup) or fix the icmp command",
+          cause: error,
+        }),
+      );
     });
     child.on("close", (code: number | null) => {
       clearTimeout(watchdog);
@@ -103,7 +136,11 @@ function runFping(
       void parsed.then(() => {
         // 0: all answered, 1: some did not, 2: a name did not resolve; 3 and 4 are fping's own failures.
         if (stopped === undefined && code !== null && code >= 3) {
-          reject(new ToolError(`fping failed (exit ${code}): ${toolLines.join(" | ") || "no message"}`, { hint: "run `amadegi doctor`; check the fping arguments and that it may open raw sockets" }));
+          reject(
+            new ToolError(`fping failed (exit ${code}): ${toolLines.join(" | ") || "no message"}`, {
+              hint: "run `amadegi doctor`; check the fping arguments and that it may open raw sockets",
+            }),
+          );
           return;
         }
         resolve(stopped === undefined ? {} : { stopped });

@@ -79,7 +79,12 @@ export function ntpProbe(options: ProbeOptions): Probe {
   };
 }
 
-function exchange(socket: ReturnType<typeof createSocket>, address: string, port: number, signal: AbortSignal): Promise<{ reply: Buffer; t1: number; t4: number }> {
+function exchange(
+  socket: ReturnType<typeof createSocket>,
+  address: string,
+  port: number,
+  signal: AbortSignal,
+): Promise<{ reply: Buffer; t1: number; t4: number }> {
   return new Promise((resolve, reject) => {
     const request = Buffer.alloc(PACKET);
     request.writeUInt8((0 << 6) | (4 << 3) | 3, 0); // LI 0, version 4, mode 3 (client)

@@ -57,12 +57,23 @@ export function sshProbe(options: ProbeOptions): Probe {
         socket?.destroy();
       }
       if (!banner.startsWith("SSH-")) {
-        return failed("protocol", `${where}: not an SSH server: it said ${JSON.stringify(banner.slice(0, 80))}`, { connect, total: since(start) }, { BANNER: banner.slice(0, 255) });
+        return failed(
+          "protocol",
+          `${where}: not an SSH server: it said ${JSON.stringify(banner.slice(0, 80))}`,
+          { connect, total: since(start) },
+          { BANNER: banner.slice(0, 255) },
+        );
       }
       // The guard again, at the argv of the tool that sends: keyscan opens its own connection.
       assertAllowed(target.key, target.address, options.allow);
       const seconds = String(Math.max(1, Math.ceil((context.timeoutMs - (performance.now() - start)) / 1000)));
-      const run = await runTool([...keyscan, "-4", "-T", seconds, "-p", String(port), "-t", keyType, target.address], signal, 65_536, "install openssh-client (ssh-keyscan)", options.spawner);
+      const run = await runTool(
+        [...keyscan, "-4", "-T", seconds, "-p", String(port), "-t", keyType, target.address],
+        signal,
+        65_536,
+        "install openssh-client (ssh-keyscan)",
+        options.spawner,
+      );
       const line = run.stdout
         .toString("utf8")
         .split("\n")
@@ -70,8 +81,14 @@ export function sshProbe(options: ProbeOptions): Probe {
       const [, type, body] = line?.split(/\s+/) ?? [];
       const timings = { connect, total: since(start) };
       if (type === undefined || body === undefined) {
-        if (run.killed || signal.aborted) return failed("timeout", `${where}: no ${keyType} host key within ${context.timeoutMs} ms`, timings, { BANNER: banner });
-        return failed("protocol", `${where}: the server offers no ${keyType} host key (${run.stderr.trim().split("\n")[0] ?? "ssh-keyscan said nothing"})`, timings, { BANNER: banner });
+        if (run.killed || signal.aborted)
+          return failed("timeout", `${where}: no ${keyType} host key within ${context.timeoutMs} ms`, timings, { BANNER: banner });
+        return failed(
+          "protocol",
+          `${where}: the server offers no ${keyType} host key (${run.stderr.trim().split("\n")[0] ?? "ssh-keyscan said nothing"})`,
+          timings,
+          { BANNER: banner },
+        );
       }
       return {
         ok: true,

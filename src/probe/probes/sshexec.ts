@@ -57,13 +57,22 @@ export function checkPin(hostKey: string | undefined): { ok: true } | { ok: fals
  */
 export async function sshExec(host: PinnedHost, remoteCommand: string, options: SshExecOptions): Promise<ToolRun> {
   const pin = checkPin(host.hostKey);
-  if (!pin.ok) throw new ProbeError(`${host.key}: ${host.address} has ${pin.reason}; it is not contacted`, { hint: "pin the server's key (servers.yaml ssh.hostKey, or the stack's pins overlay), as ssh-keyscan prints it" });
+  if (!pin.ok)
+    throw new ProbeError(`${host.key}: ${host.address} has ${pin.reason}; it is not contacted`, {
+      hint: "pin the server's key (servers.yaml ssh.hostKey, or the stack's pins overlay), as ssh-keyscan prints it",
+    });
   assertAllowed(host.key, host.address, options.allow);
   const dir = await mkdtemp(join(tmpdir(), "amadegi-ssh-"));
   try {
     const knownHosts = join(dir, "known_hosts");
     await writeFile(knownHosts, knownHostsLine(host), { mode: 0o600 });
-    return await runTool(pinnedSshArgv(host, knownHosts, remoteCommand, options), options.signal, options.maxStdout, "install openssh-client (ssh)", options.spawner);
+    return await runTool(
+      pinnedSshArgv(host, knownHosts, remoteCommand, options),
+      options.signal,
+      options.maxStdout,
+      "install openssh-client (ssh)",
+      options.spawner,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -88,7 +97,12 @@ const CLASSES: readonly (readonly [RegExp, FailureClass])[] = [
 
 /** What a failed ssh said, as a failure class (ADR 0004). */
 export function classifySshFailure(code: number | null, stderr: string): SshFailure {
-  const said = stderr.trim().split("\n").filter((l) => l !== "").slice(-1)[0] ?? `exit ${code}`;
+  const said =
+    stderr
+      .trim()
+      .split("\n")
+      .filter((l) => l !== "")
+      .slice(-1)[0] ?? `exit ${code}`;
   if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|host key is known|no matching host key type/i.test(stderr)) {
     return { failure: "assertion", hostKeyMismatch: true, said };
   }

@@ -216,7 +216,12 @@ function clientCertVerdict(socket: TLSSocket, signal: AbortSignal): Promise<void
     };
     const onAccept = (): void => finish();
     const onError = (error: Error): void => finish(error);
-    const onEnd = (): void => finish(Object.assign(new Error("the server closed the connection after the handshake: it refused our client certificate"), { code: "ERR_TLS_CLIENT_CERT_REFUSED" }));
+    const onEnd = (): void =>
+      finish(
+        Object.assign(new Error("the server closed the connection after the handshake: it refused our client certificate"), {
+          code: "ERR_TLS_CLIENT_CERT_REFUSED",
+        }),
+      );
     const onAbort = (): void => finish(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     socket.once("session", onAccept).once("data", onAccept).once("error", onError).once("end", onEnd);

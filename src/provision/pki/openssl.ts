@@ -72,8 +72,25 @@ function describe(certPem: string, keyPem: string): Issued {
 export async function createAuthority(commonName: string, validUntil: string): Promise<Issued> {
   return inPrivateDir(async (dir) => {
     await openssl(
-      ["req", "-x509", ...KEY, "-keyout", "ca.key", "-out", "ca.crt", "-days", String(days(validUntil)), "-subj", `/CN=${commonName}`, "-set_serial", serial(),
-        "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+      [
+        "req",
+        "-x509",
+        ...KEY,
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        String(days(validUntil)),
+        "-subj",
+        `/CN=${commonName}`,
+        "-set_serial",
+        serial(),
+        "-addext",
+        "basicConstraints=critical,CA:TRUE,pathlen:0",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+      ],
       dir,
     );
     return describe(await readFile(join(dir, "ca.crt"), "utf8"), await readFile(join(dir, "ca.key"), "utf8"));
@@ -86,13 +103,42 @@ async function writeAuthority(dir: string, authority: Authority): Promise<void> 
 }
 
 /** A server certificate (serverAuth) for `commonName`, with its addresses and names as subjectAltName. */
-export async function issueServer(authority: Authority, commonName: string, addresses: readonly string[], names: readonly string[], validUntil: string): Promise<Issued> {
+export async function issueServer(
+  authority: Authority,
+  commonName: string,
+  addresses: readonly string[],
+  names: readonly string[],
+  validUntil: string,
+): Promise<Issued> {
   return inPrivateDir(async (dir) => {
     await writeAuthority(dir, authority);
     const san = [...addresses.map((a) => `IP:${a}`), ...names.map((n) => `DNS:${n}`)].join(",");
-    await writeFile(join(dir, "ext.cnf"), `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`);
+    await writeFile(
+      join(dir, "ext.cnf"),
+      `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`,
+    );
     await openssl(["req", "-new", ...KEY, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", `/CN=${commonName}`], dir);
-    await openssl(["x509", "-req", "-in", "leaf.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", serial(), "-days", String(days(validUntil)), "-extfile", "ext.cnf", "-out", "leaf.crt"], dir);
+    await openssl(
+      [
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-set_serial",
+        serial(),
+        "-days",
+        String(days(validUntil)),
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "leaf.crt",
+      ],
+      dir,
+    );
     return describe(await readFile(join(dir, "leaf.crt"), "utf8"), await readFile(join(dir, "leaf.key"), "utf8"));
   });
 }
@@ -103,7 +149,10 @@ export async function issueServer(authority: Authority, commonName: string, addr
  * must equal its file's serial. Returns the serials signed, sorted.
  */
 export async function signRequests(authority: Authority, csrDir: string, outDir: string, validUntil: string, parallel = 2): Promise<string[]> {
-  const serials = (await readdir(csrDir)).filter((f) => f.endsWith(".csr")).map((f) => f.slice(0, -4)).sort();
+  const serials = (await readdir(csrDir))
+    .filter((f) => f.endsWith(".csr"))
+    .map((f) => f.slice(0, -4))
+    .sort();
   await mkdir(outDir, { recursive: true });
   return inPrivateDir(async (dir) => {
     await writeAuthority(dir, authority);
@@ -114,7 +163,27 @@ export async function signRequests(authority: Authority, csrDir: string, outDir:
       const { stdout } = await run("openssl", ["req", "-in", csr, "-noout", "-subject", "-nameopt", "multiline"], { timeout: 30_000 });
       const cn = /commonName\s*=\s*(.+)/.exec(stdout)?.[1]?.trim();
       if (cn !== name) throw new Error(`device request ${csr}: its CN is ${cn ?? "missing"}, not ${name}; the device must make a new request`);
-      await openssl(["x509", "-req", "-in", csr, "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", serial(), "-days", span, "-extfile", "ext.cnf", "-out", join(outDir, `.${name}.crt.new`)], dir);
+      await openssl(
+        [
+          "x509",
+          "-req",
+          "-in",
+          csr,
+          "-CA",
+          "ca.crt",
+          "-CAkey",
+          "ca.key",
+          "-set_serial",
+          serial(),
+          "-days",
+          span,
+          "-extfile",
+          "ext.cnf",
+          "-out",
+          join(outDir, `.${name}.crt.new`),
+        ],
+        dir,
+      );
       await rename(join(outDir, `.${name}.crt.new`), join(outDir, `${name}.crt`));
     });
     await writeFile(join(outDir, ".ca.crt.new"), authority.certPem);

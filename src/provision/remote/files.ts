@@ -67,7 +67,9 @@ export function writeScript(inputs: Pick<FilesInputs, "server" | "root" | "files
     lines.push(
       `mkdir -p ${quote(inputs.root + (file.path.slice(0, slash) || "/"))}`,
       `base64 -d > ${temporary} <<'AMADEGI_EOF'`,
-      ...(Buffer.from(file.content).toString("base64").match(/.{1,76}/g) ?? []),
+      ...(Buffer.from(file.content)
+        .toString("base64")
+        .match(/.{1,76}/g) ?? []),
       "AMADEGI_EOF",
       `chmod ${file.mode.toString(8)} ${temporary}`,
       `mv -f ${temporary} ${target}`,
@@ -81,7 +83,8 @@ export function writeScript(inputs: Pick<FilesInputs, "server" | "root" | "files
     lines.push(`( ${command}\n) || { echo "start command ${i + 1} failed" >&2; exit 3; }`);
   });
   lines.push(`echo ${MARK}`);
-  if (inputs.files.length > 0) lines.push(`cd ${quote(inputs.root === "" ? "/" : inputs.root)} && sha256sum -- ${inputs.files.map((f) => quote(f.path.slice(1))).join(" ")}`);
+  if (inputs.files.length > 0)
+    lines.push(`cd ${quote(inputs.root === "" ? "/" : inputs.root)} && sha256sum -- ${inputs.files.map((f) => quote(f.path.slice(1))).join(" ")}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -106,10 +109,21 @@ export async function applyFiles(inputs: FilesInputs, previous?: FilesState): Pr
   const hashes = parseHashes(result.stdout);
   for (const file of inputs.files) {
     if (hashes[file.path] !== sha256(file.content)) {
-      throw new Error(`server ${inputs.server} (${inputs.role}): ${file.path} reads back as ${hashes[file.path]?.slice(0, 12) ?? "missing"}, not what was written (${sha256(file.content).slice(0, 12)})`);
+      throw new Error(
+        `server ${inputs.server} (${inputs.role}): ${file.path} reads back as ${hashes[file.path]?.slice(0, 12) ?? "missing"}, not what was written (${sha256(file.content).slice(0, 12)})`,
+      );
     }
   }
-  return { server: inputs.server, role: inputs.role, connection: inputs.connection, root: inputs.root, epoch: inputs.epoch, hashes, start: inputs.start, stop: inputs.stop };
+  return {
+    server: inputs.server,
+    role: inputs.role,
+    connection: inputs.connection,
+    root: inputs.root,
+    epoch: inputs.epoch,
+    hashes,
+    start: inputs.start,
+    stop: inputs.stop,
+  };
 }
 
 /** Stop the services and delete the files. */

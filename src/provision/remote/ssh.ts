@@ -40,17 +40,29 @@ export interface RemoteResult {
 
 /** Refuse a target outside the stack's ranges, or a namespaced stack run from outside its namespace. */
 export function guardTarget(server: string, connection: Connection): void {
-  if (parseIpv4(connection.host) === undefined) throw new Error(`server ${server}: ${connection.host} is not an IPv4 address; provisioning connects to inventory addresses only`);
+  if (parseIpv4(connection.host) === undefined)
+    throw new Error(`server ${server}: ${connection.host} is not an IPv4 address; provisioning connects to inventory addresses only`);
   // Ranges that do not parse allow nothing here; the stack's settings report them where they are read.
   const ranges = connection.allow.filter((text) => parseCidr(text).ok);
-  if (!checkAllowed(connection.host, parseAllow(ranges, "amadegi:probe.allow"))) throw new Error(`server ${server}: ${connection.host} is outside the ranges this stack may reach (${connection.allow.join(", ")}); nothing was sent — fix amadegi:probe.allow or the inventory`);
+  if (!checkAllowed(connection.host, parseAllow(ranges, "amadegi:probe.allow")))
+    throw new Error(
+      `server ${server}: ${connection.host} is outside the ranges this stack may reach (${connection.allow.join(", ")}); nothing was sent — fix amadegi:probe.allow or the inventory`,
+    );
   if (connection.netns !== undefined && !inNetns(connection.netns)) {
-    throw new Error(`server ${server}: this stack's engine must run inside network namespace ${connection.netns} (amadegi up re-runs itself there); nothing was sent`);
+    throw new Error(
+      `server ${server}: this stack's engine must run inside network namespace ${connection.netns} (amadegi up re-runs itself there); nothing was sent`,
+    );
   }
 }
 
 /** Run `command` on the server, with `input` on its standard input. Never throws for a remote failure: the code says. */
-export async function runRemote(server: string, connection: Connection, command: string, input: Buffer | string = "", timeoutMs = 120_000): Promise<RemoteResult> {
+export async function runRemote(
+  server: string,
+  connection: Connection,
+  command: string,
+  input: Buffer | string = "",
+  timeoutMs = 120_000,
+): Promise<RemoteResult> {
   guardTarget(server, connection);
   const dir = await mkdtemp(join(tmpdir(), "amadegi-provision-"));
   try {

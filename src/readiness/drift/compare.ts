@@ -70,11 +70,16 @@ function provisionDifferences(declared: ProvisionedServer, provisioned: Provisio
   for (const path of Object.keys(provisioned.files)) {
     if (declared.files[path] === undefined && !ISSUED.has(path)) changed.push(`${path} (no longer declared)`);
   }
-  if (changed.length > 0) out.push(`${plural(changed.length, "file")}: ${changed.slice(0, 5).join(", ")}${changed.length > 5 ? `, … ${changed.length - 5} more` : ""}`);
-  if (declared.stationsHash !== provisioned.stationsHash) out.push(`stations ${provisioned.stations} → ${declared.stations}${declared.stations === provisioned.stations ? " (other stations)" : ""}`);
+  if (changed.length > 0)
+    out.push(`${plural(changed.length, "file")}: ${changed.slice(0, 5).join(", ")}${changed.length > 5 ? `, … ${changed.length - 5} more` : ""}`);
+  if (declared.stationsHash !== provisioned.stationsHash)
+    out.push(`stations ${provisioned.stations} → ${declared.stations}${declared.stations === provisioned.stations ? " (other stations)" : ""}`);
   const dServices = declared.services.map(serviceKey).sort().join(" ");
   const pServices = provisioned.services.map(serviceKey).sort().join(" ");
-  if (dServices !== pServices) out.push(`services ${provisioned.services.map((s) => s.name).join(",") || "none"} → ${declared.services.map((s) => s.name).join(",") || "none"}${dServices.replace(/=[^ ]*/g, "") === pServices.replace(/=[^ ]*/g, "") ? " (listens differ)" : ""}`);
+  if (dServices !== pServices)
+    out.push(
+      `services ${provisioned.services.map((s) => s.name).join(",") || "none"} → ${declared.services.map((s) => s.name).join(",") || "none"}${dServices.replace(/=[^ ]*/g, "") === pServices.replace(/=[^ ]*/g, "") ? " (listens differ)" : ""}`,
+    );
   return out;
 }
 
@@ -100,10 +105,19 @@ export function computeDrift(input: DriftInput): DriftReport {
     // Declared ↔ provisioned: has `up` run since the inventory changed?
     checked++;
     if (p === undefined) {
-      server("not-provisioned", s.id, `declared (${s.roles.join(", ")} at ${s.address}, ${plural(Object.keys(declared.files).length, "file")}), not in the stack's outputs`, { declared: `${Object.keys(declared.files).length} files, ${declared.stations} stations` });
+      server(
+        "not-provisioned",
+        s.id,
+        `declared (${s.roles.join(", ")} at ${s.address}, ${plural(Object.keys(declared.files).length, "file")}), not in the stack's outputs`,
+        { declared: `${Object.keys(declared.files).length} files, ${declared.stations} stations` },
+      );
     } else {
       const differences = provisionDifferences(declared, p);
-      if (differences.length > 0) server("not-provisioned", s.id, `the inventory changed since the stack provisioned it: ${differences.join("; ")}`, { declared: `stations ${short(declared.stationsHash)}`, provisioned: `stations ${short(p.stationsHash)}` });
+      if (differences.length > 0)
+        server("not-provisioned", s.id, `the inventory changed since the stack provisioned it: ${differences.join("; ")}`, {
+          declared: `stations ${short(declared.stationsHash)}`,
+          provisioned: `stations ${short(p.stationsHash)}`,
+        });
     }
 
     // Provisioned ↔ observed: what the server shows now, file by file and service by service.
@@ -121,7 +135,14 @@ export function computeDrift(input: DriftInput): DriftReport {
       if (seen === hash) continue;
       const declaredHash = declared.files[path];
       const values = { provisioned: short(hash), observed: short(seen), ...(declaredHash === undefined ? {} : { declared: short(declaredHash) }) };
-      server("changed-on-server", s.id, seen === null ? `${path} is missing on the server (the stack wrote ${short(hash)})` : `${path} changed on the server: the stack wrote ${short(hash)}, the server has ${short(seen)}`, { subject: path, ...values });
+      server(
+        "changed-on-server",
+        s.id,
+        seen === null
+          ? `${path} is missing on the server (the stack wrote ${short(hash)})`
+          : `${path} changed on the server: the stack wrote ${short(hash)}, the server has ${short(seen)}`,
+        { subject: path, ...values },
+      );
     }
     for (const service of p.services) {
       checked++;
@@ -141,7 +162,12 @@ export function computeDrift(input: DriftInput): DriftReport {
   for (const [id, p] of Object.entries(provisioned).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (inv.serversById.has(id)) continue;
     checked++;
-    server("not-declared", id, `provisioned (${p.roles.join(", ") || "no roles"} at ${p.address}, ${plural(Object.keys(p.files).length, "file")}), no longer in the inventory: amadegi up removes it`, { provisioned: `${Object.keys(p.files).length} files` });
+    server(
+      "not-declared",
+      id,
+      `provisioned (${p.roles.join(", ") || "no roles"} at ${p.address}, ${plural(Object.keys(p.files).length, "file")}), no longer in the inventory: amadegi up removes it`,
+      { provisioned: `${Object.keys(p.files).length} files` },
+    );
   }
 
   // Declared, never observed by the latest campaign.
@@ -153,7 +179,12 @@ export function computeDrift(input: DriftInput): DriftReport {
       checked++;
       const seen = ev.servers.get(s.id);
       const observed = seen !== undefined && [...seen.byKind.values()].some((o) => o.status !== "unknown");
-      if (!observed) server("never-observed", s.id, `${s.id} (${s.address}) has ${seen === undefined ? "no result" : "only unknown results"} in campaign ${ev.header?.id ?? ev.file}`);
+      if (!observed)
+        server(
+          "never-observed",
+          s.id,
+          `${s.id} (${s.address}) has ${seen === undefined ? "no result" : "only unknown results"} in campaign ${ev.header?.id ?? ev.file}`,
+        );
     }
     for (const station of inv.stations) {
       for (const link of station.links) {
@@ -206,7 +237,15 @@ export function computeDrift(input: DriftInput): DriftReport {
     inventory: { dir: input.inventoryDir, servers: inv.servers.length, links: inv.linksById.size },
     provisionedFrom: input.provisionedFrom,
     ...(input.provisioned === undefined ? {} : { provisionedServers: Object.keys(input.provisioned.servers).length }),
-    ...(ev === undefined ? {} : { results: { file: ev.file, ...(ev.header === undefined ? {} : { campaign: ev.header.id }), ...(ev.footer === undefined ? {} : { finishedAt: ev.footer.finishedAt }) } }),
+    ...(ev === undefined
+      ? {}
+      : {
+          results: {
+            file: ev.file,
+            ...(ev.header === undefined ? {} : { campaign: ev.header.id }),
+            ...(ev.footer === undefined ? {} : { finishedAt: ev.footer.finishedAt }),
+          },
+        }),
     notJudged,
     checked,
     counts,
@@ -214,6 +253,14 @@ export function computeDrift(input: DriftInput): DriftReport {
     verdict,
     exitCode: verdict === "clean" ? 0 : verdict === "drift" ? 1 : 2,
     items,
-    facts: input.facts.map((f) => ({ server: f.server, reachable: f.reachable, ...(f.error === undefined ? {} : { error: f.error }), at: f.at, files: Object.keys(f.files).length, listening: f.listening.length, versions: f.versions })),
+    facts: input.facts.map((f) => ({
+      server: f.server,
+      reachable: f.reachable,
+      ...(f.error === undefined ? {} : { error: f.error }),
+      at: f.at,
+      files: Object.keys(f.files).length,
+      listening: f.listening.length,
+      versions: f.versions,
+    })),
   };
 }

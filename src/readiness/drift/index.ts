@@ -8,7 +8,19 @@
  *   latest.ts       the newest results of a stack; each stack's latest report (the gate reads it)
  *   run.ts          runDrift: reads, SSH, history, the latest file
  */
-export { DRIFT_KINDS, DRIFT_RULES, DRIFT_TITLES, type DriftChanges, type DriftCounts, type DriftItem, type DriftKind, type DriftReport, type DriftVerdict, emptyCounts, type FactsSummary } from "./types.ts";
+export {
+  DRIFT_KINDS,
+  DRIFT_RULES,
+  DRIFT_TITLES,
+  type DriftChanges,
+  type DriftCounts,
+  type DriftItem,
+  type DriftKind,
+  type DriftReport,
+  type DriftVerdict,
+  emptyCounts,
+  type FactsSummary,
+} from "./types.ts";
 export { declaredServer, factsExpectation } from "./declared.ts";
 export { computeDrift, type DriftInput } from "./compare.ts";
 export { parseProvisioned } from "./provisioned.ts";

@@ -40,10 +40,23 @@ export async function readLatestDrift(driftDir: string, stack: string, now: Date
   } catch {
     return { found: false, file, reason: `${file} is not JSON: run \`amadegi drift --stack ${stack}\` again` };
   }
-  if (!isRecord(report) || report.version !== 1 || report.stack !== stack || typeof report.at !== "string" || !Array.isArray(report.items) || !isRecord(report.counts) || typeof report.checked !== "number") {
+  if (
+    !isRecord(report) ||
+    report.version !== 1 ||
+    report.stack !== stack ||
+    typeof report.at !== "string" ||
+    !Array.isArray(report.items) ||
+    !isRecord(report.counts) ||
+    typeof report.checked !== "number"
+  ) {
     return { found: false, file, reason: `${file} is not a drift report of stack ${stack} (version 1): run \`amadegi drift --stack ${stack}\` again` };
   }
-  if (parseInstant(report.at) === undefined) return { found: false, file, reason: `${file} is dated ${JSON.stringify(report.at.slice(0, 40))}, not a time: run \`amadegi drift --stack ${stack}\` again` };
+  if (parseInstant(report.at) === undefined)
+    return {
+      found: false,
+      file,
+      reason: `${file} is dated ${JSON.stringify(report.at.slice(0, 40))}, not a time: run \`amadegi drift --stack ${stack}\` again`,
+    };
   const ageHours = Math.round(((now.getTime() - Date.parse(report.at)) / 3_600_000) * 100) / 100;
   return { found: true, file, report: report as unknown as DriftReport, ageHours };
 }

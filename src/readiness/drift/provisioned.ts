@@ -11,7 +11,15 @@ import { isRecord } from "./json.ts";
 const HEX64 = /^[0-9a-f]{64}$/;
 
 function parseListen(v: unknown, where: string, problems: string[]): Listen | undefined {
-  if (!isRecord(v) || (v.proto !== "tcp" && v.proto !== "udp") || typeof v.address !== "string" || typeof v.port !== "number" || !Number.isInteger(v.port) || v.port < 1 || v.port > 65535) {
+  if (
+    !isRecord(v) ||
+    (v.proto !== "tcp" && v.proto !== "udp") ||
+    typeof v.address !== "string" ||
+    typeof v.port !== "number" ||
+    !Number.isInteger(v.port) ||
+    v.port < 1 ||
+    v.port > 65535
+  ) {
     problems.push(`${where}: expected { proto: tcp|udp, address, port 1–65535 }`);
     return undefined;
   }

@@ -51,7 +51,8 @@ export interface DriftRunOptions {
   readonly ssh?: readonly string[];
 }
 
-export type DriftOutcome = { readonly ran: false; readonly findings: readonly Finding[] } | { readonly ran: true; readonly report: DriftReport; readonly file?: string };
+export type DriftOutcome =
+  { readonly ran: false; readonly findings: readonly Finding[] } | { readonly ran: true; readonly report: DriftReport; readonly file?: string };
 
 /** How drift says a campaign cannot tell what was observed: clauses after "results FILE cannot say what was observed: ". */
 const DRIFT_WORDS: UnfitWords = {
@@ -81,18 +82,26 @@ export async function runDrift(o: DriftRunOptions): Promise<DriftOutcome> {
   const probe = settings.probe;
   // The namespace guard (the CLI re-runs itself inside it first): never SSH to a stack's addresses from elsewhere.
   if (probe.netns !== undefined && !inNetns(probe.netns)) {
-    throw new ProbeError(`stack ${o.stack} is reached from network namespace ${probe.netns} (${settings.file} amadegi:probe.netns), and this process is not inside it; nothing was sent`, { hint: `run \`amadegi drift --stack ${o.stack}\` (it re-runs itself inside ${probe.netns})` });
+    throw new ProbeError(
+      `stack ${o.stack} is reached from network namespace ${probe.netns} (${settings.file} amadegi:probe.netns), and this process is not inside it; nothing was sent`,
+      { hint: `run \`amadegi drift --stack ${o.stack}\` (it re-runs itself inside ${probe.netns})` },
+    );
   }
   const allow = parseAllow(probe.allow, `${settings.file} amadegi:probe.allow`);
   const loaded = await loadInventory(o.inventory);
-  if (loaded.inventory === undefined || hasErrors(loaded.findings)) return { ran: false, findings: loaded.findings.filter((f) => f.severity === "error" && f.waived === undefined) };
+  if (loaded.inventory === undefined || hasErrors(loaded.findings))
+    return { ran: false, findings: loaded.findings.filter((f) => f.severity === "error" && f.waived === undefined) };
   const inv = loaded.inventory;
 
   let pins: ReadonlyMap<string, ServerPin> | undefined;
   let controlKey: string | undefined;
   if (probe.pins !== undefined) {
     const file = probe.pins;
-    if (!existsSync(file)) throw new ProbeError(`the pins overlay ${file} (${settings.file} amadegi:probe.pins) does not exist`, { file, hint: "run `amadegi rehearsal up` first (it writes the overlay)" });
+    if (!existsSync(file))
+      throw new ProbeError(`the pins overlay ${file} (${settings.file} amadegi:probe.pins) does not exist`, {
+        file,
+        hint: "run `amadegi rehearsal up` first (it writes the overlay)",
+      });
     const read = readPins(file, inv.servers, { stack: o.stack });
     if (read.pins === undefined) return { ran: false, findings: read.findings };
     pins = read.pins;
@@ -104,7 +113,8 @@ export async function runDrift(o: DriftRunOptions): Promise<DriftOutcome> {
   const identityFile = o.identityFile ?? controlKey ?? read.settings?.["amadegi:ssh"]?.identityFile;
 
   const declared = new Map<string, RoleRender[]>();
-  for (const s of inv.servers) declared.set(s.id, renderServer(inv, s.id, { root: pins?.get(s.id)?.root ?? "", environment: o.environment, address: s.address }));
+  for (const s of inv.servers)
+    declared.set(s.id, renderServer(inv, s.id, { root: pins?.get(s.id)?.root ?? "", environment: o.environment, address: s.address }));
   const provisioned = await o.provisioned();
   const requests = inv.servers.map((s) => {
     const way = serverReach(s, pins?.get(s.id));

@@ -34,7 +34,9 @@ export interface ReportData {
 function stationStatus(inv: Inventory, ev: Evidence | undefined, station: Station): StationStatus {
   if (ev === undefined) return "unknown";
   const threshold = inv.election.policy.blindSpotDbm;
-  const links = station.links.filter((l) => l.lifecycle.state !== "retired" && !(l.medium === "mobile" && l.survey !== undefined && l.survey.signalDbm < threshold));
+  const links = station.links.filter(
+    (l) => l.lifecycle.state !== "retired" && !(l.medium === "mobile" && l.survey !== undefined && l.survey.signalDbm < threshold),
+  );
   let healthy = 0;
   let seen = 0;
   for (const link of links) {
@@ -74,7 +76,12 @@ export function reportData(run: GateRun): ReportData {
       o.total++;
       if (ok) o.ready++;
       operators.set(link.operator, o);
-      const w = owners.get(link.lifecycle.owner) ?? { name: inv.operatorsById.get(link.lifecycle.owner)?.name ?? link.lifecycle.owner, total: 0, ready: 0, open: 0 };
+      const w = owners.get(link.lifecycle.owner) ?? {
+        name: inv.operatorsById.get(link.lifecycle.owner)?.name ?? link.lifecycle.owner,
+        total: 0,
+        ready: 0,
+        open: 0,
+      };
       w.total++;
       if (ok) w.ready++;
       owners.set(link.lifecycle.owner, w);

@@ -23,13 +23,26 @@ const itemName = (i: DriftItem): string => `${i.object}${i.subject === undefined
  */
 export function driftMarkdown(d: FoundDrift): string[] {
   const r = d.report;
-  const out = [`### Drift (${markdownText(String(r.verdict))}, report ${markdownCode(String(r.id))}, ${d.ageHours.toFixed(1)} h old)`, "", "| kind | count | waived |", "| --- | ---: | ---: |"];
+  const out = [
+    `### Drift (${markdownText(String(r.verdict))}, report ${markdownCode(String(r.id))}, ${d.ageHours.toFixed(1)} h old)`,
+    "",
+    "| kind | count | waived |",
+    "| --- | ---: | ---: |",
+  ];
   for (const k of DRIFT_KINDS) out.push(`| ${DRIFT_TITLES[k]} | ${markdownText(String(r.counts[k]))} | ${markdownText(String(r.waived[k]))} |`);
   out.push("");
   const open = r.items.filter((i) => i.waivedBy === undefined);
   if (open.length > 0) {
-    out.push(`<details><summary>${open.length} drift item${open.length === 1 ? "" : "s"} (first ${Math.min(MD_ROWS, open.length)})</summary>`, "", "| item | owner | kind | what |", "| --- | --- | --- | --- |");
-    for (const i of open.slice(0, MD_ROWS)) out.push(`| ${markdownCode(itemName(i), "cell")} | ${markdownText(String(i.owner))} | ${markdownText(String(i.kind))} | ${markdownText(String(i.detail))} |`);
+    out.push(
+      `<details><summary>${open.length} drift item${open.length === 1 ? "" : "s"} (first ${Math.min(MD_ROWS, open.length)})</summary>`,
+      "",
+      "| item | owner | kind | what |",
+      "| --- | --- | --- | --- |",
+    );
+    for (const i of open.slice(0, MD_ROWS))
+      out.push(
+        `| ${markdownCode(itemName(i), "cell")} | ${markdownText(String(i.owner))} | ${markdownText(String(i.kind))} | ${markdownText(String(i.detail))} |`,
+      );
     out.push("", "</details>", "");
   }
   return out;

@@ -73,7 +73,8 @@ type Scan =
   | { readonly at: "raw-text"; readonly tag: string }
   | { readonly at: "comment" };
 
-const DATA_ATTRIBUTES = /^(class|id|lang|dir|title|placeholder|aria-[a-z]+|data-[a-z-]+|width|height|viewbox|x|y|x1|y1|x2|y2|cx|cy|r|points|d|fill|stroke|font-size)$/;
+const DATA_ATTRIBUTES =
+  /^(class|id|lang|dir|title|placeholder|aria-[a-z]+|data-[a-z-]+|width|height|viewbox|x|y|x1|y1|x2|y2|cx|cy|r|points|d|fill|stroke|font-size)$/;
 const RAW_TEXT = new Set(["script", "style"]);
 
 function scan(from: Scan, s: string): Scan {
@@ -84,7 +85,8 @@ function scan(from: Scan, s: string): Scan {
     switch (st.at) {
       case "text":
         if (s.startsWith("<!--", i)) [st, i] = [{ at: "comment" }, i + 4];
-        else if (c === "<") [st, i] = s[i + 1] === "/" ? [{ at: "tag-name", name: "", closing: true }, i + 2] : [{ at: "tag-name", name: "", closing: false }, i + 1];
+        else if (c === "<")
+          [st, i] = s[i + 1] === "/" ? [{ at: "tag-name", name: "", closing: true }, i + 2] : [{ at: "tag-name", name: "", closing: false }, i + 1];
         else i++;
         break;
       case "tag-name":
@@ -204,7 +206,9 @@ bdi{unicode-bidi:isolate;font-family:"DejaVu Sans Mono",monospace;font-size:.92e
 h1{font-size:1.5rem;margin:.2em 0}
 h2{font-size:1.2rem;margin:1.4em 0 .4em;border-bottom:2px solid #ddd}
 .verdict{color:#fff;padding:20px 24px;border-radius:8px;margin:12px 0}
-${Object.entries(VERDICT_COLOURS).map(([v, colour]) => `.verdict-${v}{background:${colour}}`).join("")}
+${Object.entries(VERDICT_COLOURS)
+  .map(([v, colour]) => `.verdict-${v}{background:${colour}}`)
+  .join("")}
 .verdict .big{font-size:2.4rem;font-weight:bold;display:block}
 .verdict ul{margin:.4em 0 0}
 table{border-collapse:collapse;width:100%;font-size:.92rem}
@@ -262,8 +266,13 @@ function tallyTable(rows: readonly Tally[], first: string, w: Words, lang: Lang,
 
 function criteriaTable(r: GateResult, w: Words, lang: Lang): Html {
   const rows = r.criteria.map((c) => {
-    const top = Object.entries(c.byOwner).sort((a, b) => b[1] - a[1]).slice(0, 5);
-    const owners = join(top.map(([o, n]) => html`${ltr(o)} ${num(n, lang)}`), "، ");
+    const top = Object.entries(c.byOwner)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 5);
+    const owners = join(
+      top.map(([o, n]) => html`${ltr(o)} ${num(n, lang)}`),
+      "، ",
+    );
     const measured = c.outcome === "cannot-judge" ? "—" : percent(c.measured, lang);
     const waived = c.waived.length > 0 ? html` (+${num(c.waived.length, lang)} ${w.waived})` : undefined;
     const reason = c.reason === undefined ? undefined : html`<br>${ltr(c.reason)}`;
@@ -278,8 +287,15 @@ function offendersSection(r: GateResult, w: Words, lang: Lang): Html | undefined
   const total = failing.reduce((n, c) => n + Math.min(c.offenders.length, ROWS_PER_CRITERION), 0);
   const district = (d: string | undefined): Html | undefined => (d === undefined ? undefined : ltr(d));
   const groups = failing.map((c: Judged) => {
-    const rows = c.offenders.slice(0, ROWS_PER_CRITERION).map((o) => html`<tr><td>${ltr(o.id)}</td><td>${ltr(o.owner)}</td><td>${district(o.district)}</td><td>${ltr(o.reason)}</td></tr>`);
-    const waived = c.waived.slice(0, ROWS_PER_CRITERION).map((o) => html`<tr class="waived"><td>${ltr(o.id)}</td><td>${ltr(o.owner)}</td><td>${district(o.district)}</td><td>${w.waived}: ${ltr(`${o.waiver.id} (${o.waiver.approvedBy}, ${o.waiver.until})`)}</td></tr>`);
+    const rows = c.offenders
+      .slice(0, ROWS_PER_CRITERION)
+      .map((o) => html`<tr><td>${ltr(o.id)}</td><td>${ltr(o.owner)}</td><td>${district(o.district)}</td><td>${ltr(o.reason)}</td></tr>`);
+    const waived = c.waived
+      .slice(0, ROWS_PER_CRITERION)
+      .map(
+        (o) =>
+          html`<tr class="waived"><td>${ltr(o.id)}</td><td>${ltr(o.owner)}</td><td>${district(o.district)}</td><td>${w.waived}: ${ltr(`${o.waiver.id} (${o.waiver.approvedBy}, ${o.waiver.until})`)}</td></tr>`,
+      );
     const more = c.offenders.length > ROWS_PER_CRITERION ? html`<p>${num(c.offenders.length - ROWS_PER_CRITERION, lang)} ${w.more}</p>` : undefined;
     const alsoWaived = c.waived.length > 0 ? html` (+${num(c.waived.length, lang)} ${w.waived})` : undefined;
     return html`<details open><summary>${c.title[lang]} ${ltr(c.id)}: ${num(c.offenders.length, lang)}${alsoWaived}</summary><table class="offenders"><thead><tr><th>${w.item}</th><th>${w.owner}</th><th>${w.district}</th><th>${w.reason}</th></tr></thead><tbody>${rows}${waived}</tbody></table>${more}</details>`;
@@ -308,7 +324,8 @@ function trendSvg(r: GateResult, w: Words, lang: Lang): Html {
 
 function mapSvg(data: ReportData, title: string): Html {
   const o = { width: 720, height: 560 };
-  if (data.points.length === 0) return html`<svg id="map" xmlns="http://www.w3.org/2000/svg" width="${o.width}" height="${o.height}" role="img" aria-label="${title}"></svg>`;
+  if (data.points.length === 0)
+    return html`<svg id="map" xmlns="http://www.w3.org/2000/svg" width="${o.width}" height="${o.height}" role="img" aria-label="${title}"></svg>`;
   const layers = mapLayers(data, o).map((l) => html`<path class="cells-${l.status}" fill="${MAP_COLOURS[l.status]}" d="${l.d}"/>`);
   return html`<svg id="map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${o.width} ${o.height}" width="${o.width}" height="${o.height}" role="img" aria-label="${title}"><rect width="${o.width}" height="${o.height}" fill="#f4f1ea"/>${layers}</svg>`;
 }
@@ -326,9 +343,16 @@ function driftSection(d: FoundDrift, lang: Lang, timeZone: string): Html {
   const r = d.report;
   const kindName = (k: string): string | undefined => (Object.hasOwn(w.kinds, k) ? w.kinds[k as keyof typeof w.kinds] : undefined);
   const verdict = Object.hasOwn(w.verdict, r.verdict) ? w.verdict[r.verdict] : r.verdict;
-  const rows = DRIFT_KINDS.map((k) => html`<tr><td>${kindName(k)} ${ltr(k)}</td><td class="n">${num(r.counts[k], lang)}</td><td class="n">${num(r.waived[k], lang)}</td></tr>`);
+  const rows = DRIFT_KINDS.map(
+    (k) => html`<tr><td>${kindName(k)} ${ltr(k)}</td><td class="n">${num(r.counts[k], lang)}</td><td class="n">${num(r.waived[k], lang)}</td></tr>`,
+  );
   const open = r.items.filter((i) => i.waivedBy === undefined);
-  const items = open.slice(0, DRIFT_ROWS).map((i) => html`<tr class="drift-${i.kind}"><td>${ltr(driftItemName(i))}</td><td>${ltr(i.owner)}</td><td>${kindName(i.kind)}</td><td>${ltr(i.detail)}</td></tr>`);
+  const items = open
+    .slice(0, DRIFT_ROWS)
+    .map(
+      (i) =>
+        html`<tr class="drift-${i.kind}"><td>${ltr(driftItemName(i))}</td><td>${ltr(i.owner)}</td><td>${kindName(i.kind)}</td><td>${ltr(i.detail)}</td></tr>`,
+    );
   const more = open.length > DRIFT_ROWS ? html`<p>${num(open.length - DRIFT_ROWS, lang)} ${w.more}</p>` : undefined;
   return html`<h2 id="drift">${w.title}</h2>
 <p>${w.report} ${ltr(r.id)} — ${instant(r.at, lang, timeZone)} (${num(d.ageHours, lang, 1)} ${w.age}) — <b>${verdict}</b> — ${ltr(d.file)}</p>
@@ -368,8 +392,14 @@ export function renderHtml(r: GateResult, data: ReportData, lang: Lang, drift?: 
   const w = WORDS[lang];
   const dir = lang === "fa" ? "rtl" : "ltr";
   const m = r.milestone;
-  const changes = r.changes === undefined ? undefined : html`<h2>${w.changes}</h2><p>${w.newlyFailing}: ${num(r.changes.newlyFailing, lang)} — ${w.recovered}: ${num(r.changes.recovered, lang)}</p>${r.changes.sample.length > 0 ? html`<ul>${r.changes.sample.map((s) => html`<li>${ltr(s)}</li>`)}</ul>` : undefined}`;
-  const expired = r.expiredWaivers.length === 0 ? undefined : html`<h2>${w.expiredWaivers}</h2><ul>${r.expiredWaivers.map((x) => html`<li>${ltr(x.id)} — ${ltr(x.item)} — ${day(x.until, lang)} — ${ltr(x.approvedBy)}</li>`)}</ul>`;
+  const changes =
+    r.changes === undefined
+      ? undefined
+      : html`<h2>${w.changes}</h2><p>${w.newlyFailing}: ${num(r.changes.newlyFailing, lang)} — ${w.recovered}: ${num(r.changes.recovered, lang)}</p>${r.changes.sample.length > 0 ? html`<ul>${r.changes.sample.map((s) => html`<li>${ltr(s)}</li>`)}</ul>` : undefined}`;
+  const expired =
+    r.expiredWaivers.length === 0
+      ? undefined
+      : html`<h2>${w.expiredWaivers}</h2><ul>${r.expiredWaivers.map((x) => html`<li>${ltr(x.id)} — ${ltr(x.item)} — ${day(x.until, lang)} — ${ltr(x.approvedBy)}</li>`)}</ul>`;
   const legend = STATION_STATUSES.map((s) => html`<span><i class="st-${s}"></i>${w.status[s]}: ${num(data.stationCounts[s], lang)}</span>`);
   const page = html`<!DOCTYPE html>
 <html lang="${lang}" dir="${dir}">

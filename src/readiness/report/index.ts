@@ -32,9 +32,25 @@ export async function writeReport(run: GateRun & { readonly drift?: LatestDrift 
   const summary = renderMarkdown(run.result, data, drift);
   const junit = renderJunit(run.result);
   const tallies = { stationCounts: data.stationCounts, byDistrict: data.byDistrict, byOperator: data.byOperator, byOwner: data.byOwner };
-  const driftSummary = drift === undefined ? undefined : { file: drift.file, id: drift.report.id, at: drift.report.at, ageHours: drift.ageHours, verdict: drift.report.verdict, counts: drift.report.counts, waived: drift.report.waived };
+  const driftSummary =
+    drift === undefined
+      ? undefined
+      : {
+          file: drift.file,
+          id: drift.report.id,
+          at: drift.report.at,
+          ageHours: drift.ageHours,
+          verdict: drift.report.verdict,
+          counts: drift.report.counts,
+          waived: drift.report.waived,
+        };
   const json = `${JSON.stringify({ ...run.result, stations: tallies, ...(driftSummary === undefined ? {} : { drift: driftSummary }) }, null, 1)}\n`;
-  const files = { html: join(outDir, "report.html"), summary: join(outDir, "summary.md"), junit: join(outDir, "junit.xml"), json: join(outDir, "results.json") };
+  const files = {
+    html: join(outDir, "report.html"),
+    summary: join(outDir, "summary.md"),
+    junit: join(outDir, "junit.xml"),
+    json: join(outDir, "results.json"),
+  };
   await writeFileAtomic(files.json, json);
   await writeFileAtomic(files.junit, junit);
   await writeFileAtomic(files.summary, summary);

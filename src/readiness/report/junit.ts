@@ -22,7 +22,9 @@ export function renderJunit(r: GateResult): string {
       cases.push(`<testcase classname="criteria" name="${x(c.id)}"><error message="${x(c.reason ?? "cannot judge")}"/></testcase>`);
     } else {
       failures++;
-      cases.push(`<testcase classname="criteria" name="${x(name)}"><failure message="${x(`${c.offenders.length} not ready${c.reason === undefined ? "" : `; ${c.reason}`}`)}"/></testcase>`);
+      cases.push(
+        `<testcase classname="criteria" name="${x(name)}"><failure message="${x(`${c.offenders.length} not ready${c.reason === undefined ? "" : `; ${c.reason}`}`)}"/></testcase>`,
+      );
     }
     for (const o of c.offenders) {
       failures++;
@@ -33,7 +35,9 @@ export function renderJunit(r: GateResult): string {
     if (r.signoff.met) cases.push(`<testcase classname="criteria" name="sign-off"/>`);
     else {
       failures++;
-      cases.push(`<testcase classname="criteria" name="sign-off"><failure message="${x(`${r.signoff.members.length} of ${r.signoff.required} approvals${r.signoff.reason === undefined ? "" : `: ${r.signoff.reason}`}`)}"/></testcase>`);
+      cases.push(
+        `<testcase classname="criteria" name="sign-off"><failure message="${x(`${r.signoff.members.length} of ${r.signoff.required} approvals${r.signoff.reason === undefined ? "" : `: ${r.signoff.reason}`}`)}"/></testcase>`,
+      );
     }
   }
   for (const reason of r.reasons) {

@@ -65,7 +65,8 @@ export function signalOf(r: Pick<ProbeResult, "status" | "failure" | "failed" | 
 const healthy = (s: Signal | undefined): boolean => s === "ok" || s === "quality";
 
 /** The slice of a result attribution keeps. */
-export type ResultLine = Pick<ProbeResult, "key" | "check" | "kind" | "status" | "at"> & Partial<Pick<ProbeResult, "station" | "link" | "server" | "failure" | "failed" | "detail">>;
+export type ResultLine = Pick<ProbeResult, "key" | "check" | "kind" | "status" | "at"> &
+  Partial<Pick<ProbeResult, "station" | "link" | "server" | "failure" | "failed" | "detail">>;
 
 export interface Observation {
   readonly key: string;
@@ -152,7 +153,12 @@ interface Candidate {
  * cause; any other check that starts failing (refused, timed out, wrong
  * answer) is `service-down`. Slowness and partial loss are never faults.
  */
-export function attribute(scope: Scope, baseline: ReadonlyMap<string, ResultLine>, during: ReadonlyMap<string, ResultLine>, options: AttributeOptions = {}): AttributionResult {
+export function attribute(
+  scope: Scope,
+  baseline: ReadonlyMap<string, ResultLine>,
+  during: ReadonlyMap<string, ResultLine>,
+  options: AttributeOptions = {},
+): AttributionResult {
   const observations = new Map<string, Observation[]>();
   let qualityOnly = 0;
   let standing = 0;
@@ -196,7 +202,7 @@ export function attribute(scope: Scope, baseline: ReadonlyMap<string, ResultLine
   const covered = new Set<string>();
   const attributions: Attribution[] = [];
   const linkAttribution = (object: ObjectRef, links: readonly string[]): Attribution => {
-    const evidence = links.flatMap((l) => (lost.get(l) ?? []));
+    const evidence = links.flatMap((l) => lost.get(l) ?? []);
     return { object, cause: "path-lost", links: [...links].sort(), evidence: evidence.map((o) => o.key).sort(), ...minMax(evidence.map((o) => o.at)) };
   };
   for (const c of candidates) {
@@ -219,12 +225,19 @@ export function attribute(scope: Scope, baseline: ReadonlyMap<string, ResultLine
     if (ping.length > 0) byCause.set("unreachable", ping);
     else {
       for (const o of obs) {
-        const cause: Cause = o.during === "certificate" ? "certificate" : o.during === "clock" ? "clock" : o.during === "dns-answers" ? "dns-answers" : "service-down";
+        const cause: Cause =
+          o.during === "certificate" ? "certificate" : o.during === "clock" ? "clock" : o.during === "dns-answers" ? "dns-answers" : "service-down";
         byCause.set(cause, [...(byCause.get(cause) ?? []), o]);
       }
     }
     for (const [cause, list] of byCause) {
-      attributions.push({ object: { kind: "server", id: server.id }, cause, links: [], evidence: list.map((o) => o.key).sort(), ...minMax(list.map((o) => o.at)) });
+      attributions.push({
+        object: { kind: "server", id: server.id },
+        cause,
+        links: [],
+        evidence: list.map((o) => o.key).sort(),
+        ...minMax(list.map((o) => o.at)),
+      });
     }
   }
   return { attributions, observable, lost: [...lost.keys()].sort(), failingServers, qualityOnly, standing, unknown, contradicted };
@@ -257,7 +270,15 @@ export interface ItemComparison {
 
 export interface Comparison {
   readonly items: readonly ItemComparison[];
-  readonly counts: { readonly injected: number; readonly detected: number; readonly attributed: number; readonly misattributed: number; readonly partly: number; readonly missed: number; readonly falseAlarms: number };
+  readonly counts: {
+    readonly injected: number;
+    readonly detected: number;
+    readonly attributed: number;
+    readonly misattributed: number;
+    readonly partly: number;
+    readonly missed: number;
+    readonly falseAlarms: number;
+  };
   readonly falseAlarms: readonly Attribution[];
   /** Every injected fault detected and attributed to the right object and cause, and nothing else alarmed. */
   readonly complete: boolean;
@@ -276,8 +297,8 @@ export function compare(expected: readonly ExpectedFault[], result: AttributionR
     const linksMissed = e.links.filter((l) => !lost.has(l));
     const linksLost = e.links.length - linksMissed.length;
     const serverSeen = e.object.kind === "server" && failingServers.has(e.object.id);
-    const overlapping = result.attributions.filter((a) =>
-      a !== exact && (e.object.kind === "server" ? a.object.kind === "server" && a.object.id === e.object.id : a.links.some((l) => e.links.includes(l))),
+    const overlapping = result.attributions.filter(
+      (a) => a !== exact && (e.object.kind === "server" ? a.object.kind === "server" && a.object.id === e.object.id : a.links.some((l) => e.links.includes(l))),
     );
     for (const a of overlapping) used.add(a);
     const detected = e.object.kind === "server" ? serverSeen : e.links.length > 0 && linksMissed.length === 0;

@@ -46,7 +46,11 @@ function plain(value: unknown): string | undefined {
 /** The election CA of `stack` whose certificate is `caPem` (the one the campaign trusts). */
 export async function stackAuthority(stack: string, caPem: string, env: NodeJS.ProcessEnv = process.env): Promise<Authority> {
   const engine = { ...env, ...engineEnv(env) };
-  const result = await run("pulumi", ["stack", "export", "--show-secrets", "--stack", stack, "--non-interactive"], { env: engine, cwd: repoRoot, timeoutMs: 60_000 });
+  const result = await run("pulumi", ["stack", "export", "--show-secrets", "--stack", stack, "--non-interactive"], {
+    env: engine,
+    cwd: repoRoot,
+    timeoutMs: 60_000,
+  });
   if (result.code !== 0) {
     throw new ToolError(`could not read the CA of stack ${stack} from its state: ${(result.error ?? result.stderr).trim().split("\n").slice(-2).join(" ")}`, {
       hint: "the cert drill needs the stack's state and passphrase (the same environment as `amadegi up`)",
@@ -54,7 +58,7 @@ export async function stackAuthority(stack: string, caPem: string, env: NodeJS.P
   }
   let resources: ExportedResource[];
   try {
-    resources = ((JSON.parse(result.stdout) as { deployment?: { resources?: ExportedResource[] } }).deployment?.resources ?? []);
+    resources = (JSON.parse(result.stdout) as { deployment?: { resources?: ExportedResource[] } }).deployment?.resources ?? [];
   } catch {
     throw new ToolError(`pulumi stack export of ${stack} did not print JSON`, { hint: "run `pulumi stack export` by hand to see why" });
   }
@@ -69,12 +73,17 @@ export async function stackAuthority(stack: string, caPem: string, env: NodeJS.P
       // not a certificate
     }
   }
-  throw new ToolError(`stack ${stack}'s state holds no CA whose certificate is the one the campaign trusts`, { hint: "run `amadegi up` for the stack again: its CA and the probe's ca file differ" });
+  throw new ToolError(`stack ${stack}'s state holds no CA whose certificate is the one the campaign trusts`, {
+    hint: "run `amadegi up` for the stack again: its CA and the probe's ca file differ",
+  });
 }
 
 async function openssl(args: readonly string[], cwd: string): Promise<void> {
   const result = await run("openssl", args, { cwd, timeoutMs: 30_000 });
-  if (result.code !== 0) throw new ToolError(`openssl ${args[0] ?? ""} failed: ${(result.error ?? result.stderr).trim().split("\n").slice(-2).join(" ")}`, { hint: "install openssl (amadegi doctor)" });
+  if (result.code !== 0)
+    throw new ToolError(`openssl ${args[0] ?? ""} failed: ${(result.error ?? result.stderr).trim().split("\n").slice(-2).join(" ")}`, {
+      hint: "install openssl (amadegi doctor)",
+    });
 }
 
 /**
@@ -82,7 +91,14 @@ async function openssl(args: readonly string[], cwd: string): Promise<void> {
  * `server.crt` with the CA after it), signed by `authority`, valid from now
  * until the end of day `notAfter` (ISO date).
  */
-export async function issueExpiring(authority: Authority, dir: string, server: string, address: string, names: readonly string[], notAfter: string): Promise<void> {
+export async function issueExpiring(
+  authority: Authority,
+  dir: string,
+  server: string,
+  address: string,
+  names: readonly string[],
+  notAfter: string,
+): Promise<void> {
   // -days counts from now: round down, so the certificate ends on notAfter at the latest.
   const days = Math.max(1, Math.floor((Date.parse(`${notAfter}T23:59:59Z`) - Date.now()) / 86_400_000));
   const secret = await mkdtemp(join(tmpdir(), "amadegi-drill-ca-"));
@@ -90,9 +106,49 @@ export async function issueExpiring(authority: Authority, dir: string, server: s
     await writeFile(join(secret, "ca.key"), authority.keyPem, { mode: 0o600 });
     await writeFile(join(secret, "ca.crt"), authority.certPem);
     const san = [`IP:${address}`, ...names.map((n) => `DNS:${n}`)].join(",");
-    await writeFile(join(secret, "ext.cnf"), `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`);
-    await openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "server.key"), "-out", "leaf.csr", "-subj", `/CN=${server}`], secret);
-    await openssl(["x509", "-req", "-in", "leaf.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", `0x${Date.now().toString(16)}`, "-days", String(days), "-extfile", "ext.cnf", "-out", "leaf.crt"], secret);
+    await writeFile(
+      join(secret, "ext.cnf"),
+      `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`,
+    );
+    await openssl(
+      [
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        join(dir, "server.key"),
+        "-out",
+        "leaf.csr",
+        "-subj",
+        `/CN=${server}`,
+      ],
+      secret,
+    );
+    await openssl(
+      [
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-set_serial",
+        `0x${Date.now().toString(16)}`,
+        "-days",
+        String(days),
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "leaf.crt",
+      ],
+      secret,
+    );
     await writeFile(join(dir, "server.crt"), `${(await readFile(join(secret, "leaf.crt"), "utf8")).trim()}\n${authority.certPem.trim()}\n`, { mode: 0o644 });
   } finally {
     await rm(secret, { recursive: true, force: true });

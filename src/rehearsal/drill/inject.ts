@@ -44,7 +44,10 @@ function oneLine(text: string): string {
 
 async function sh(ns: string, script: string, prefix: readonly string[] = []): Promise<void> {
   const result = await execIn(ns, [...prefix, "sh", "-s"], { input: script, timeoutMs: 30_000 });
-  if (result.code !== 0) throw new ToolError(`in namespace ${ns}: ${oneLine(result.stderr || (result.error ?? "") || `exit ${result.code}`)}`, { hint: "see the service's log under the server's root (var/log/amadegi/)" });
+  if (result.code !== 0)
+    throw new ToolError(`in namespace ${ns}: ${oneLine(result.stderr || (result.error ?? "") || `exit ${result.code}`)}`, {
+      hint: "see the service's log under the server's root (var/log/amadegi/)",
+    });
 }
 
 /** Processes of the namespace whose environment runs them under libfaketime and whose command line names `match`. */
@@ -119,10 +122,14 @@ export async function applyAction(action: Action, options: ApplyOptions = {}): P
       await writeFile(join(action.dir, "nginx.conf"), drillNginxConf(inputs.nginxConf, action.dir), { mode: 0o600 });
       const nginx = ["nginx", "-p", `${action.dir}/`, "-e", join(action.dir, "error.log"), "-c", join(action.dir, "nginx.conf")];
       const test = await execIn(action.ns, [...nginx, "-t", "-q"]);
-      if (test.code !== 0) throw new ToolError(`the drill's nginx configuration for ${action.server} does not load: ${oneLine(test.stderr)}`, { file: join(action.dir, "nginx.conf") });
+      if (test.code !== 0)
+        throw new ToolError(`the drill's nginx configuration for ${action.server} does not load: ${oneLine(test.stderr)}`, {
+          file: join(action.dir, "nginx.conf"),
+        });
       await sh(action.ns, action.service.stop);
       const started = await execIn(action.ns, nginx);
-      if (started.code !== 0) throw new ToolError(`the drill's nginx for ${action.server} did not start: ${oneLine(started.stderr)}`, { file: join(action.dir, "error.log") });
+      if (started.code !== 0)
+        throw new ToolError(`the drill's nginx for ${action.server} did not start: ${oneLine(started.stderr)}`, { file: join(action.dir, "error.log") });
       return;
     }
   }
@@ -136,7 +143,8 @@ export async function undoAction(action: Action): Promise<string[]> {
       case "drop": {
         if (!listNetns().includes(action.ns)) return [];
         const result = await execIn(action.ns, ["nft", "delete", "table", "ip", DRILL_TABLE]);
-        if (result.code !== 0 && !/No such file or directory|does not exist/i.test(result.stderr)) left.push(`nftables table ${DRILL_TABLE} in ${action.ns}: ${oneLine(result.stderr)}`);
+        if (result.code !== 0 && !/No such file or directory|does not exist/i.test(result.stderr))
+          left.push(`nftables table ${DRILL_TABLE} in ${action.ns}: ${oneLine(result.stderr)}`);
         return left;
       }
       case "stop":

@@ -25,7 +25,15 @@ async function readCheckins(request: NonNullable<ProbeRequest["checkins"]>): Pro
   const since = request.since === undefined ? undefined : Date.parse(request.since);
   await Promise.all(
     request.gateways.map(async (g) => {
-      const target: Target = { key: `drill-checkins/${g.id}`, check: "drill-checkins", kind: "checkin", server: g.id, address: g.address, port: g.port, params: { hostKey: g.hostKey, user: g.user, log: g.log } };
+      const target: Target = {
+        key: `drill-checkins/${g.id}`,
+        check: "drill-checkins",
+        kind: "checkin",
+        server: g.id,
+        address: g.address,
+        port: g.port,
+        params: { hostKey: g.hostKey, user: g.user, log: g.log },
+      };
       for (let i = 0; i < MAX_READS; i++) {
         const batch = await reader.read(target, cursors[g.id], { signal: AbortSignal.timeout(20_000), timeoutMs: 10_000 });
         if (!batch.observation.ok) {

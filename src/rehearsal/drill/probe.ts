@@ -57,7 +57,13 @@ export interface ProbeAnswer {
 }
 
 /** Run the child in `netns`; resolves with its answer, or throws naming what went wrong. */
-export async function probeFrom(netns: string, request: Omit<ProbeRequest, "version" | "netns" | "answer">, dir: string, name: string, timeoutMs: number): Promise<ProbeAnswer> {
+export async function probeFrom(
+  netns: string,
+  request: Omit<ProbeRequest, "version" | "netns" | "answer">,
+  dir: string,
+  name: string,
+  timeoutMs: number,
+): Promise<ProbeAnswer> {
   const requestFile = join(dir, `${name}.request.json`);
   const answerFile = join(dir, `${name}.answer.json`);
   await rm(answerFile, { force: true });
@@ -73,10 +79,13 @@ export async function probeFrom(netns: string, request: Omit<ProbeRequest, "vers
   clearTimeout(timer);
   await rm(requestFile, { force: true });
   if (code !== 0 || !existsSync(answerFile)) {
-    throw new ToolError(`the drill's ${name} probes in namespace ${netns} failed (exit ${code ?? "?"}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`, { hint: "run `amadegi rehearsal status`; the rehearsal must be up" });
+    throw new ToolError(`the drill's ${name} probes in namespace ${netns} failed (exit ${code ?? "?"}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`, {
+      hint: "run `amadegi rehearsal status`; the rehearsal must be up",
+    });
   }
   const answer = JSON.parse(readFileSync(answerFile, "utf8")) as ProbeAnswer;
   await rm(answerFile, { force: true });
-  if (answer.error !== undefined) throw new ToolError(`the drill's ${name} campaign: ${answer.error}`, { hint: "fix what it names; `amadegi check --stack <stack>` shows the same" });
+  if (answer.error !== undefined)
+    throw new ToolError(`the drill's ${name} campaign: ${answer.error}`, { hint: "fix what it names; `amadegi check --stack <stack>` shows the same" });
   return answer;
 }

@@ -64,7 +64,12 @@ export interface DrillReport {
   readonly faultAt: string;
   readonly restoredAt: string;
   readonly finishedAt: string;
-  readonly injected: { readonly faults: readonly ExpectedFault[]; readonly actions: readonly ActionSummary[]; readonly links: number; readonly stations: number };
+  readonly injected: {
+    readonly faults: readonly ExpectedFault[];
+    readonly actions: readonly ActionSummary[];
+    readonly links: number;
+    readonly stations: number;
+  };
   readonly campaigns: { readonly baseline: CampaignRef; readonly during: CampaignRef; readonly verify?: CampaignRef };
   readonly attribution: {
     readonly attributions: readonly Attribution[];
@@ -132,7 +137,10 @@ export function formatReport(r: DrillReport): string[] {
   ];
   for (const n of r.notes) lines.push(`  note: ${n}`);
   const contradicted = r.attribution.contradicted;
-  if (contradicted.length > 0) lines.push(`  ${contradicted.length} link(s) silent to the campaign had device check-ins during the fault, so not lost: ${contradicted.slice(0, 5).join(", ")}`);
+  if (contradicted.length > 0)
+    lines.push(
+      `  ${contradicted.length} link(s) silent to the campaign had device check-ins during the fault, so not lost: ${contradicted.slice(0, 5).join(", ")}`,
+    );
   for (const l of r.restore.leftovers) lines.push(`  left behind: ${l}`);
   const wrong = r.comparison.items.filter((i) => i.outcome !== "attributed");
   for (const i of wrong.slice(0, DETAILS)) {
@@ -141,16 +149,21 @@ export function formatReport(r: DrillReport): string[] {
     lines.push(`  ${i.outcome}: ${objectText(i.expected.object)} (${i.expected.cause})${links}${as}`);
   }
   if (wrong.length > DETAILS) lines.push(`  … ${wrong.length - DETAILS} more not attributed (--json)`);
-  for (const a of r.comparison.falseAlarms.slice(0, DETAILS)) lines.push(`  false alarm: ${objectText(a.object)} (${a.cause}) on ${a.evidence.slice(0, 3).join(", ")}${a.evidence.length > 3 ? ", …" : ""}`);
+  for (const a of r.comparison.falseAlarms.slice(0, DETAILS))
+    lines.push(`  false alarm: ${objectText(a.object)} (${a.cause}) on ${a.evidence.slice(0, 3).join(", ")}${a.evidence.length > 3 ? ", …" : ""}`);
   const right = r.comparison.items.filter((i) => i.outcome === "attributed");
   for (const i of right.slice(0, DETAILS)) {
     const at = i.detectedAt === undefined ? undefined : Date.parse(i.detectedAt) - Date.parse(r.faultAt);
-    lines.push(`  attributed: ${objectText(i.expected.object)} (${i.expected.cause})${i.expected.links.length > 1 ? `, ${i.expected.links.length} links` : ""} in ${s(at)}`);
+    lines.push(
+      `  attributed: ${objectText(i.expected.object)} (${i.expected.cause})${i.expected.links.length > 1 ? `, ${i.expected.links.length} links` : ""} in ${s(at)}`,
+    );
   }
   if (right.length > DETAILS) lines.push(`  … ${right.length - DETAILS} more attributed (--json)`);
   for (const station of st.lostEveryPath.slice(0, DETAILS)) lines.push(`  lost every path: station ${station}`);
   for (const o of st.outcomes.filter((x) => x.state === "failed-over").slice(0, 5)) {
-    lines.push(`  failover: station ${o.station} in ${s(o.failoverMs)} over ${o.via?.link ?? "?"} to ${o.via?.gateway ?? "?"}${o.noticedMs === undefined ? "" : ` (device saw the fault at ${s(o.noticedMs)})`}`);
+    lines.push(
+      `  failover: station ${o.station} in ${s(o.failoverMs)} over ${o.via?.link ?? "?"} to ${o.via?.gateway ?? "?"}${o.noticedMs === undefined ? "" : ` (device saw the fault at ${s(o.noticedMs)})`}`,
+    );
   }
   return lines;
 }

@@ -88,23 +88,39 @@ async function undoLeftovers(stateDir: string, log: (line: string) => void): Pro
 async function context(options: DrillOptions): Promise<Context> {
   const state = resolve(options.stateDir);
   const { marker, damaged } = readMarker(state);
-  if (marker?.complete !== true) throw new ToolError(damaged ?? `the rehearsal in ${state} is not up`, { hint: "run `amadegi rehearsal up`, the rehearsal stack's `amadegi up` and `amadegi rehearsal devices start` first" });
+  if (marker?.complete !== true)
+    throw new ToolError(damaged ?? `the rehearsal in ${state} is not up`, {
+      hint: "run `amadegi rehearsal up`, the rehearsal stack's `amadegi up` and `amadegi rehearsal devices start` first",
+    });
   const inventoryPath = options.inventory ?? marker.inventory;
   const loaded = await loadInventory(inventoryPath);
-  if (loaded.inventory === undefined) throw new ToolError(`the inventory ${inventoryPath} does not load`, { hint: `run \`amadegi validate --inventory ${inventoryPath}\`` });
+  if (loaded.inventory === undefined)
+    throw new ToolError(`the inventory ${inventoryPath} does not load`, { hint: `run \`amadegi validate --inventory ${inventoryPath}\`` });
   const plan = planRehearsal(loaded.inventory, marker.prefix);
-  if (plan.hash !== marker.hash) throw new ToolError(`the rehearsal in ${state} was built from another inventory than ${inventoryPath} (or it changed since)`, { hint: "run `amadegi rehearsal up` again, or pass the rehearsal's --inventory" });
-  const settings = readStackSettings(options.stack, options.stacksDir);
-  if (settings.probe === undefined) throw new ToolError(`stack ${options.stack} has no usable amadegi:probe settings:`, { details: settings.findings.map(formatFinding), file: settings.file });
-  if (settings.probe.netns !== plan.probe) {
-    throw new ToolError(`stack ${options.stack} probes from namespace ${settings.probe.netns ?? "(none: the machine's own)"}, not from this rehearsal's ${plan.probe}`, {
-      file: settings.file,
-      hint: "a drill probes the rehearsal it injects faults into: point the stack's amadegi:probe.netns at it",
+  if (plan.hash !== marker.hash)
+    throw new ToolError(`the rehearsal in ${state} was built from another inventory than ${inventoryPath} (or it changed since)`, {
+      hint: "run `amadegi rehearsal up` again, or pass the rehearsal's --inventory",
     });
+  const settings = readStackSettings(options.stack, options.stacksDir);
+  if (settings.probe === undefined)
+    throw new ToolError(`stack ${options.stack} has no usable amadegi:probe settings:`, { details: settings.findings.map(formatFinding), file: settings.file });
+  if (settings.probe.netns !== plan.probe) {
+    throw new ToolError(
+      `stack ${options.stack} probes from namespace ${settings.probe.netns ?? "(none: the machine's own)"}, not from this rehearsal's ${plan.probe}`,
+      {
+        file: settings.file,
+        hint: "a drill probes the rehearsal it injects faults into: point the stack's amadegi:probe.netns at it",
+      },
+    );
   }
-  if (settings.probe.pins === undefined) throw new ToolError(`stack ${options.stack} names no pins overlay (amadegi:probe.pins)`, { file: settings.file, hint: "the rehearsal's servers are reached with its overlay" });
+  if (settings.probe.pins === undefined)
+    throw new ToolError(`stack ${options.stack} names no pins overlay (amadegi:probe.pins)`, {
+      file: settings.file,
+      hint: "the rehearsal's servers are reached with its overlay",
+    });
   const pins = readPins(settings.probe.pins, loaded.inventory.servers, { stack: options.stack });
-  if (pins.pins === undefined) throw new ToolError(`the pins overlay of stack ${options.stack} is not usable:`, { details: pins.findings.map(formatFinding), file: pins.file });
+  if (pins.pins === undefined)
+    throw new ToolError(`the pins overlay of stack ${options.stack} is not usable:`, { details: pins.findings.map(formatFinding), file: pins.file });
   return { state, inventory: loaded.inventory, inventoryPath, plan, pins, allow: settings.probe.allow, netns: settings.probe.netns };
 }
 
@@ -114,7 +130,14 @@ function gatewayLogs(ctx: Context): GatewayLog[] {
     .map((s) => {
       // The rehearsal's pins name no port: the inventory's, as serverReach gives it.
       const way = serverReach(s, ctx.pins.pins?.get(s.id));
-      return { id: s.id, address: way.address, port: way.port, user: way.user, hostKey: way.hostKey ?? "", log: rooted({ root: way.root, environment: "rehearsal", address: s.address }, GATEWAY_FILES.checkinLog) };
+      return {
+        id: s.id,
+        address: way.address,
+        port: way.port,
+        user: way.user,
+        hostKey: way.hostKey ?? "",
+        log: rooted({ root: way.root, environment: "rehearsal", address: s.address }, GATEWAY_FILES.checkinLog),
+      };
     });
 }
 
@@ -128,20 +151,45 @@ function readCursors(state: string): Record<string, CheckinCursor> {
 
 async function results(file: string): Promise<Map<string, ResultLine>> {
   const lines: ResultLine[] = [];
-  await readResults(file, (r) => lines.push({ key: r.key, check: r.check, kind: r.kind, status: r.status, at: r.at, ...(r.station === undefined ? {} : { station: r.station }), ...(r.link === undefined ? {} : { link: r.link }), ...(r.server === undefined ? {} : { server: r.server }), ...(r.failure === undefined ? {} : { failure: r.failure }), ...(r.failed === undefined ? {} : { failed: r.failed }), ...(r.detail === undefined ? {} : { detail: r.detail }) }));
+  await readResults(file, (r) =>
+    lines.push({
+      key: r.key,
+      check: r.check,
+      kind: r.kind,
+      status: r.status,
+      at: r.at,
+      ...(r.station === undefined ? {} : { station: r.station }),
+      ...(r.link === undefined ? {} : { link: r.link }),
+      ...(r.server === undefined ? {} : { server: r.server }),
+      ...(r.failure === undefined ? {} : { failure: r.failure }),
+      ...(r.failed === undefined ? {} : { failed: r.failed }),
+      ...(r.detail === undefined ? {} : { detail: r.detail }),
+    }),
+  );
   return byKey(lines);
 }
 
 function campaignRef(answer: ProbeAnswer, file: string): CampaignRef {
   const c = answer.campaign;
   if (c === undefined) throw new ToolError("the drill's campaign gave no report", { hint: "see the results file" });
-  return { file, id: c.report.id, startedAt: c.report.startedAt, elapsedMs: c.report.elapsedMs, targets: c.targets, counts: c.report.summary.total, valid: c.report.valid };
+  return {
+    file,
+    id: c.report.id,
+    startedAt: c.report.startedAt,
+    elapsedMs: c.report.elapsedMs,
+    targets: c.targets,
+    counts: c.report.summary.total,
+    valid: c.report.valid,
+  };
 }
 
 /** `district!=<every other district>`: the district's links and devices, and every server (servers have no district). */
 export function districtSelect(inventory: Inventory, district: string | undefined): string | undefined {
   if (district === undefined) return undefined;
-  if (!inventory.districtsById.has(district)) throw new UsageError(`--district ${district}: no such district (the inventory has ${inventory.districts.map((d) => d.id).join(", ")})`, { hint: "see `amadegi drill --help`" });
+  if (!inventory.districtsById.has(district))
+    throw new UsageError(`--district ${district}: no such district (the inventory has ${inventory.districts.map((d) => d.id).join(", ")})`, {
+      hint: "see `amadegi drill --help`",
+    });
   const others = inventory.districts.map((d) => d.id).filter((d) => d !== district);
   return others.length === 0 ? undefined : `district!=${others.join("|")}`;
 }
@@ -201,18 +249,37 @@ async function drill(options: DrillOptions): Promise<DrillReport> {
   const log = options.log ?? (() => undefined);
   const started = new Date();
   const restored = await undoLeftovers(options.stateDir, log);
-  if (restored.leftovers.length > 0) throw new ToolError("an earlier drill's faults could not all be undone:", { details: restored.leftovers, hint: "`amadegi rehearsal down` removes every fault with the rehearsal" });
+  if (restored.leftovers.length > 0)
+    throw new ToolError("an earlier drill's faults could not all be undone:", {
+      details: restored.leftovers,
+      hint: "`amadegi rehearsal down` removes every fault with the rehearsal",
+    });
   const ctx = await context(options);
   const status = await rehearsalStatus(ctx.plan, layout(ctx.state));
-  if (!status.whole) throw new ToolError(`the rehearsal in ${ctx.state} is not whole:`, { details: status.problems, hint: "run `amadegi rehearsal up` (and the stack's up) again" });
+  if (!status.whole)
+    throw new ToolError(`the rehearsal in ${ctx.state} is not whole:`, {
+      details: status.problems,
+      hint: "run `amadegi rehearsal up` (and the stack's up) again",
+    });
   const select = districtSelect(ctx.inventory, options.district);
   const scope = drillScope(ctx.inventory, options.district);
   const whole = drillScope(ctx.inventory);
-  const id = `${started.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${options.scenario}`;
+  const id = `${started
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z")}-${options.scenario}`;
   const dir = join(drillsDir(ctx.state), id);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const timeoutMs = options.deadlineMs + 60_000;
-  const campaign = (out: string, sel: string | undefined) => ({ stack: options.stack, stacksDir: options.stacksDir, inventory: ctx.inventoryPath, checks: options.checks, deadlineMs: options.deadlineMs, out, ...(sel === undefined ? {} : { select: sel }) });
+  const campaign = (out: string, sel: string | undefined) => ({
+    stack: options.stack,
+    stacksDir: options.stacksDir,
+    inventory: ctx.inventoryPath,
+    checks: options.checks,
+    deadlineMs: options.deadlineMs,
+    out,
+    ...(sel === undefined ? {} : { select: sel }),
+  });
   const gateways = gatewayLogs(ctx);
   const controlKey = ctx.pins.controlKey;
   const checkins = (cursors: Record<string, CheckinCursor>, since?: string) =>
@@ -221,7 +288,13 @@ async function drill(options: DrillOptions): Promise<DrillReport> {
   // 1. The baseline: what the pipeline sees before anything is broken (and where the gateways' logs end).
   log(`baseline campaign${options.district === undefined ? "" : ` (district ${options.district} and the central servers)`}`);
   const baselineFile = join(dir, "baseline.jsonl");
-  const baselineAnswer = await probeFrom(ctx.netns, { campaign: campaign(baselineFile, select), ...checkins(readCursors(ctx.state)) }, dir, "baseline", timeoutMs);
+  const baselineAnswer = await probeFrom(
+    ctx.netns,
+    { campaign: campaign(baselineFile, select), ...checkins(readCursors(ctx.state)) },
+    dir,
+    "baseline",
+    timeoutMs,
+  );
   const baselineRef = campaignRef(baselineAnswer, baselineFile);
   const cursors = baselineAnswer.checkins?.cursors ?? {};
   await writeFileAtomic(join(drillsDir(ctx.state), "cursors.json"), `${JSON.stringify(cursors)}\n`, 0o600);
@@ -229,10 +302,20 @@ async function drill(options: DrillOptions): Promise<DrillReport> {
 
   // 2. The faults, chosen against the baseline, recorded before they exist.
   const roots = new Map([...(ctx.pins.pins ?? new Map())].map(([server, pin]) => [server, pin.root ?? ""]));
-  const faults: FaultPlan = planFaults({ inventory: ctx.inventory, scope, whole, plan: ctx.plan, baseline, roots, drillDir: dir }, { scenario: options.scenario, share: options.share, ...(options.target === undefined ? {} : { target: options.target }) });
+  const faults: FaultPlan = planFaults(
+    { inventory: ctx.inventory, scope, whole, plan: ctx.plan, baseline, roots, drillDir: dir },
+    { scenario: options.scenario, share: options.share, ...(options.target === undefined ? {} : { target: options.target }) },
+  );
   log(faults.description);
   const watch = new ResponderWatch(ctx.state);
-  await writeDrillMarker(ctx.state, { version: 1, id, scenario: options.scenario, pid: process.pid, startedAt: started.toISOString(), actions: faults.actions });
+  await writeDrillMarker(ctx.state, {
+    version: 1,
+    id,
+    scenario: options.scenario,
+    pid: process.pid,
+    startedAt: started.toISOString(),
+    actions: faults.actions,
+  });
   watch.start();
   // Ctrl-C or SIGTERM: stop waiting and restore (the campaign child, in the same process group, stops too).
   let interrupted = false;
@@ -256,7 +339,10 @@ async function drill(options: DrillOptions): Promise<DrillReport> {
       const root = roots.get(server) ?? "";
       const settings = readStackSettings(options.stack, options.stacksDir).probe;
       const caFile = settings?.ca;
-      if (s === undefined || caFile === undefined || !existsSync(caFile)) throw new ToolError(`the cert drill needs the CA the campaign trusts (stack ${options.stack} amadegi:probe.ca)`, { hint: "run the stack's `amadegi up`" });
+      if (s === undefined || caFile === undefined || !existsSync(caFile))
+        throw new ToolError(`the cert drill needs the CA the campaign trusts (stack ${options.stack} amadegi:probe.ca)`, {
+          hint: "run the stack's `amadegi up`",
+        });
       return {
         nginxConf: readFileSync(rooted({ root, environment: "rehearsal", address: s.address }, GATEWAY_FILES.nginxConf), "utf8"),
         address: s.address,
@@ -298,7 +384,13 @@ async function drill(options: DrillOptions): Promise<DrillReport> {
       let still: string[] = [];
       for (let attempt = 0; attempt < 2; attempt++) {
         if (attempt > 0) await new Promise((r) => setTimeout(r, 3_000));
-        const answer = await probeFrom(ctx.netns, { campaign: campaign(verifyFile, sel), ...(faultAt === 0 ? {} : checkins(cursors, new Date(faultAt).toISOString())) }, dir, "verify", timeoutMs);
+        const answer = await probeFrom(
+          ctx.netns,
+          { campaign: campaign(verifyFile, sel), ...(faultAt === 0 ? {} : checkins(cursors, new Date(faultAt).toISOString())) },
+          dir,
+          "verify",
+          timeoutMs,
+        );
         verifyRef = campaignRef(answer, verifyFile);
         records = answer.checkins ?? records;
         const after = await results(verifyFile);
@@ -316,24 +408,40 @@ async function drill(options: DrillOptions): Promise<DrillReport> {
       return still;
     });
     restoredAt = Date.now();
-    restore = { ...undone, elapsedMs: restoredAt - t, verified: verifyRef === undefined ? "not verified by a campaign" : `verified by a campaign of ${verifyRef.targets} targets` };
+    restore = {
+      ...undone,
+      elapsedMs: restoredAt - t,
+      verified: verifyRef === undefined ? "not verified by a campaign" : `verified by a campaign of ${verifyRef.targets} targets`,
+    };
     log(`restored in ${((restoredAt - t) / 1000).toFixed(1)} s`);
     for (const l of restore.leftovers) log(`left behind: ${l}`);
   }
 
   // 5. What the pipeline concluded, beside what was injected.
-  if (interrupted) throw new ToolError(`the drill was interrupted; its faults were undone${restore.whole ? "" : ", except:"}`, { details: restore.whole ? [] : restore.leftovers, hint: restore.whole ? "run it again" : "`amadegi drill --restore`, or `amadegi rehearsal down`" });
+  if (interrupted)
+    throw new ToolError(`the drill was interrupted; its faults were undone${restore.whole ? "" : ", except:"}`, {
+      details: restore.whole ? [] : restore.leftovers,
+      hint: restore.whole ? "run it again" : "`amadegi drill --restore`, or `amadegi rehearsal down`",
+    });
   if (duringRef === undefined) throw new ToolError("the campaign during the fault did not run", { hint: "see the drill's directory" });
   const during = await results(duringFile);
   // Check-ins the gateways recorded while the fault was in place (a second after it, before the restore began).
-  const checkedIn = new Set((records?.records ?? []).filter((r) => Date.parse(r.time) >= faultAt + 1_000 && Date.parse(r.time) < restoreStartedAt).map((r) => r.link));
+  const checkedIn = new Set(
+    (records?.records ?? []).filter((r) => Date.parse(r.time) >= faultAt + 1_000 && Date.parse(r.time) < restoreStartedAt).map((r) => r.link),
+  );
   const attribution = attribute(scope, baseline, during, { checkedIn });
   const comparison = compare(faults.expected, attribution);
   const detected = comparison.items.map((i) => (i.detectedAt === undefined ? undefined : Date.parse(i.detectedAt) - faultAt));
-  const first = comparison.items.map((i) => (i.firstAt === undefined ? undefined : Date.parse(i.firstAt) - faultAt)).filter((x): x is number => x !== undefined);
+  const first = comparison.items
+    .map((i) => (i.firstAt === undefined ? undefined : Date.parse(i.firstAt) - faultAt))
+    .filter((x): x is number => x !== undefined);
   const outcomes: StationOutcome[] = watch.running
     ? stationOutcomes(faults.affected, watch.links, faultAt, records?.records ?? [])
-    : faults.affected.stations.map((station) => ({ station, state: "not-measured" as const, why: "the device responders are not running (amadegi rehearsal devices start)" }));
+    : faults.affected.stations.map((station) => ({
+        station,
+        state: "not-measured" as const,
+        why: "the device responders are not running (amadegi rehearsal devices start)",
+      }));
   const exitCode = !restore.whole ? 2 : comparison.complete ? 0 : 1;
   const file = join(drillsDir(ctx.state), `${id}.json`);
   const report: DrillReport = {
@@ -350,7 +458,12 @@ async function drill(options: DrillOptions): Promise<DrillReport> {
     faultAt: new Date(faultAt).toISOString(),
     restoredAt: new Date(restoredAt).toISOString(),
     finishedAt: new Date().toISOString(),
-    injected: { faults: faults.expected, actions: faults.actions.map(summarise), links: faults.affected.links.length, stations: faults.affected.stations.length },
+    injected: {
+      faults: faults.expected,
+      actions: faults.actions.map(summarise),
+      links: faults.affected.links.length,
+      stations: faults.affected.stations.length,
+    },
     campaigns: { baseline: baselineRef, during: duringRef, ...(verifyRef === undefined ? {} : { verify: verifyRef }) },
     attribution: {
       attributions: attribution.attributions,

@@ -93,7 +93,10 @@ export interface ScenarioOptions {
 export function parseShare(text: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text);
   const value = match === null ? Number.NaN : Number(match[1]) / (match[2] === "%" ? 100 : 1);
-  if (!(value > 0 && value <= 1)) throw new UsageError(`--share ${JSON.stringify(text)}: expected a share of the stations such as 20% or 0.2 (more than 0, at most 100%)`, { hint: "see `amadegi drill --help`" });
+  if (!(value > 0 && value <= 1))
+    throw new UsageError(`--share ${JSON.stringify(text)}: expected a share of the stations such as 20% or 0.2 (more than 0, at most 100%)`, {
+      hint: "see `amadegi drill --help`",
+    });
   return value;
 }
 
@@ -129,7 +132,10 @@ function byOperatorNs(ctx: PlanContext, links: readonly ScopeLink[]): Action[] {
   const actions: Action[] = [];
   for (const [operator, addresses] of [...byOperator].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const ns = ctx.plan.operators.find((o) => o.id === operator)?.ns;
-    if (ns === undefined) throw new UsageError(`operator ${operator} has no namespace in the rehearsal`, { hint: "run `amadegi rehearsal up` again: it was built from another inventory" });
+    if (ns === undefined)
+      throw new UsageError(`operator ${operator} has no namespace in the rehearsal`, {
+        hint: "run `amadegi rehearsal up` again: it was built from another inventory",
+      });
     actions.push({ kind: "drop", ns, operator, addresses: [...new Set(addresses)].sort() });
   }
   return actions;
@@ -143,7 +149,8 @@ function stationsOf(scope: Scope, links: readonly string[]): string[] {
 function services(ctx: PlanContext, server: string, role: Role): ServiceScript[] {
   const s = ctx.inventory.serversById.get(server);
   const root = ctx.roots.get(server);
-  if (s === undefined || root === undefined) throw new UsageError(`server ${server} is not in the rehearsal's pins overlay`, { hint: "run `amadegi rehearsal up` again" });
+  if (s === undefined || root === undefined)
+    throw new UsageError(`server ${server} is not in the rehearsal's pins overlay`, { hint: "run `amadegi rehearsal up` again" });
   const render = renderServer(ctx.inventory, server, { root, environment: "rehearsal", address: s.address }).find((r) => r.role === role);
   return (render?.services ?? []).map((svc) => ({ name: svc.name, start: svc.start, stop: svc.stop }));
 }
@@ -154,12 +161,16 @@ function pickServer(ctx: PlanContext, role: Role, target: string | undefined, pr
   if (ofRole.length === 0) throw new UsageError(`the inventory has no server with role ${role}`, { hint: "servers.yaml" });
   const clean = cleanServers(ctx.baseline);
   if (target !== undefined) {
-    if (!ofRole.includes(target)) throw new UsageError(`--target ${target}: not a server with role ${role} (those are ${ofRole.join(", ")})`, { hint: "see `amadegi drill --help`" });
+    if (!ofRole.includes(target))
+      throw new UsageError(`--target ${target}: not a server with role ${role} (those are ${ofRole.join(", ")})`, { hint: "see `amadegi drill --help`" });
     if (!clean.has(target)) notes.push(`${target} was not healthy in the baseline: its fault may not be told apart from what it already showed`);
     return target;
   }
   const [first] = prefer(ofRole.filter((id) => clean.has(id)));
-  if (first === undefined) throw new UsageError(`no server with role ${role} was healthy in the baseline campaign: a fault on one would not show`, { hint: "see the baseline results; name one with --target" });
+  if (first === undefined)
+    throw new UsageError(`no server with role ${role} was healthy in the baseline campaign: a fault on one would not show`, {
+      hint: "see the baseline results; name one with --target",
+    });
   return first;
 }
 
@@ -180,12 +191,14 @@ export function planFaults(ctx: PlanContext, options: ScenarioOptions): FaultPla
   const where = ctx.scope.district === undefined ? "the inventory" : `district ${ctx.scope.district}`;
   switch (options.scenario) {
     case "fiber-cut": {
-      if (options.target !== undefined) throw new UsageError("--target does not apply to fiber-cut (it cuts a --share of the stations)", { hint: "see `amadegi drill --help`" });
+      if (options.target !== undefined)
+        throw new UsageError("--target does not apply to fiber-cut (it cuts a --share of the stations)", { hint: "see `amadegi drill --help`" });
       const candidates = [...ctx.scope.stations]
         .map(([station, links]) => ({ station, fiber: links.filter((l) => l.medium === "fiber" && l.live && observable.has(l.id)) }))
         .filter((c) => c.fiber.length > 0)
         .sort((a, b) => (order(a.station) < order(b.station) ? -1 : 1));
-      if (candidates.length === 0) throw new UsageError(`no station of ${where} has a live fiber link that answered in the baseline`, { hint: "pick another --district or scenario" });
+      if (candidates.length === 0)
+        throw new UsageError(`no station of ${where} has a live fiber link that answered in the baseline`, { hint: "pick another --district or scenario" });
       const n = Math.max(1, Math.round(options.share * candidates.length));
       let picked = candidates.slice(0, n).flatMap((c) => c.fiber);
       // A cut of every link of an operator or of a point of presence is that outage, and the pipeline
@@ -199,7 +212,8 @@ export function planFaults(ctx: PlanContext, options: ScenarioOptions): FaultPla
           notes.push(`left ${spare?.id ?? "?"} uncut: cutting it too would take every link of a point of presence or operator`);
         }
       }
-      if (picked.length === 0) throw new UsageError(`no fiber link of ${where} can be cut without taking a whole point of presence`, { hint: "use pop-lost or operator-outage" });
+      if (picked.length === 0)
+        throw new UsageError(`no fiber link of ${where} can be cut without taking a whole point of presence`, { hint: "use pop-lost or operator-outage" });
       const ids = picked.map((l) => l.id).sort();
       return {
         scenario: "fiber-cut",
@@ -214,13 +228,18 @@ export function planFaults(ctx: PlanContext, options: ScenarioOptions): FaultPla
       const operators = [...ctx.scope.operators].map(([id, links]) => ({ id, links: seen(links) }));
       let operator = options.target;
       if (operator !== undefined) {
-        if (!ctx.inventory.operatorsById.has(operator)) throw new UsageError(`--target ${operator}: no such operator (operators.yaml has ${ctx.inventory.operators.map((o) => o.id).join(", ")})`, { hint: "see `amadegi drill --help`" });
+        if (!ctx.inventory.operatorsById.has(operator))
+          throw new UsageError(`--target ${operator}: no such operator (operators.yaml has ${ctx.inventory.operators.map((o) => o.id).join(", ")})`, {
+            hint: "see `amadegi drill --help`",
+          });
       } else {
         operator = operators.filter((o) => o.links.length >= 2).sort((a, b) => b.links.length - a.links.length || (a.id < b.id ? -1 : 1))[0]?.id;
-        if (operator === undefined) throw new UsageError(`no operator has two links in ${where} that answered in the baseline`, { hint: "pick another --district" });
+        if (operator === undefined)
+          throw new UsageError(`no operator has two links in ${where} that answered in the baseline`, { hint: "pick another --district" });
       }
       const expectedLinks = seen(ctx.scope.operators.get(operator));
-      if (expectedLinks.length < 2) notes.push(`operator ${operator} has ${expectedLinks.length} observable links in ${where}: an outage needs two to be told from a cut`);
+      if (expectedLinks.length < 2)
+        notes.push(`operator ${operator} has ${expectedLinks.length} observable links in ${where}: an outage needs two to be told from a cut`);
       const all = (ctx.whole.operators.get(operator) ?? []).map((id) => ctx.whole.linksById.get(id)).filter((l): l is ScopeLink => l !== undefined);
       const ids = all.map((l) => l.id);
       return {
@@ -235,7 +254,8 @@ export function planFaults(ctx: PlanContext, options: ScenarioOptions): FaultPla
     case "pop-lost": {
       let pop = options.target;
       if (pop !== undefined) {
-        if (!ctx.inventory.popsById.has(pop)) throw new UsageError(`--target ${pop}: no such point of presence in operators.yaml`, { hint: "see `amadegi drill --help`" });
+        if (!ctx.inventory.popsById.has(pop))
+          throw new UsageError(`--target ${pop}: no such point of presence in operators.yaml`, { hint: "see `amadegi drill --help`" });
       } else {
         // Told apart only if it is neither all of its operator's links nor the same links as another PoP.
         const footprints = [...ctx.scope.pops].map(([id, links]) => ({ id, links: seen(links) }));
@@ -244,11 +264,13 @@ export function planFaults(ctx: PlanContext, options: ScenarioOptions): FaultPla
         for (const f of footprints) counts.set(key(f.links), (counts.get(key(f.links)) ?? 0) + 1);
         const operatorSets = new Set([...ctx.scope.operators.values()].map((links) => key(seen(links))));
         // A local one (at most half of its operator's links) over an aggregation that is nearly the operator.
-        const local = (f: { id: string; links: string[] }): number => (f.links.length * 2 <= seen(ctx.scope.operators.get(ctx.scope.popOperator.get(f.id) ?? "")).length ? 0 : 1);
+        const local = (f: { id: string; links: string[] }): number =>
+          f.links.length * 2 <= seen(ctx.scope.operators.get(ctx.scope.popOperator.get(f.id) ?? "")).length ? 0 : 1;
         pop = footprints
           .filter((f) => f.links.length >= 2 && counts.get(key(f.links)) === 1 && !operatorSets.has(key(f.links)))
           .sort((a, b) => local(a) - local(b) || b.links.length - a.links.length || (a.id < b.id ? -1 : 1))[0]?.id;
-        if (pop === undefined) throw new UsageError(`no point of presence in ${where} can be told apart from its operator or another PoP`, { hint: "name one with --target" });
+        if (pop === undefined)
+          throw new UsageError(`no point of presence in ${where} can be told apart from its operator or another PoP`, { hint: "name one with --target" });
       }
       const expectedLinks = seen(ctx.scope.pops.get(pop));
       const all = (ctx.whole.pops.get(pop) ?? []).map((id) => ctx.whole.linksById.get(id)).filter((l): l is ScopeLink => l !== undefined);
@@ -265,7 +287,10 @@ export function planFaults(ctx: PlanContext, options: ScenarioOptions): FaultPla
     }
     case "gateway-lost": {
       const server = pickServer(ctx, "gateway", options.target, busiestGateways(ctx), notes);
-      const stations = [...ctx.scope.gateways].filter(([, [primary]]) => primary === server).map(([s]) => s).sort();
+      const stations = [...ctx.scope.gateways]
+        .filter(([, [primary]]) => primary === server)
+        .map(([s]) => s)
+        .sort();
       return {
         scenario: "gateway-lost",
         description: `gateway lost: ${server}'s nginx and check-in recorder stopped (primary of ${stations.length} stations in ${where})`,

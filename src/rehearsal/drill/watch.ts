@@ -122,7 +122,12 @@ const end = (a: Attempt): number => {
  * gateway). A station whose every link failed after the fault, and none
  * succeeded, lost every path.
  */
-export function stationOutcomes(affected: Affected, links: ReadonlyMap<string, LinkAttempts>, faultAt: number, records: readonly CheckinLine[] = []): StationOutcome[] {
+export function stationOutcomes(
+  affected: Affected,
+  links: ReadonlyMap<string, LinkAttempts>,
+  faultAt: number,
+  records: readonly CheckinLine[] = [],
+): StationOutcome[] {
   const byStation = new Map<string, string[]>();
   for (const [link, e] of links) byStation.set(e.station, [...(byStation.get(e.station) ?? []), link]);
   const injected = new Set(affected.links);
@@ -137,7 +142,9 @@ export function stationOutcomes(affected: Affected, links: ReadonlyMap<string, L
     const hit = (link: string, a: Attempt): boolean =>
       affected.kind === "gateway" ? a.primaryFailed?.gateway === affected.gateway || (!a.ok && a.gateway === affected.gateway) : injected.has(link) && !a.ok;
     const noticed = after.filter(({ link, a }) => end(a) >= faultAt && hit(link, a)).sort((x, y) => end(x.a) - end(y.a))[0];
-    const recorded = records.filter((r) => r.station === station && Date.parse(r.time) >= faultAt && (affected.kind === "gateway" ? r.gateway !== affected.gateway : !injected.has(r.link)))[0];
+    const recorded = records.filter(
+      (r) => r.station === station && Date.parse(r.time) >= faultAt && (affected.kind === "gateway" ? r.gateway !== affected.gateway : !injected.has(r.link)),
+    )[0];
     const base = {
       station,
       ...(noticed === undefined ? {} : { noticedMs: end(noticed.a) - faultAt }),
@@ -152,7 +159,11 @@ export function stationOutcomes(affected: Affected, links: ReadonlyMap<string, L
       return list.length > 0 && !list.some((a) => a.ok);
     };
     if (!anyOk && affected.kind === "links" && own.every((link) => injected.has(link) || dead(link))) {
-      return { ...base, state: "lost-every-path", why: own.every((link) => injected.has(link)) ? "the fault took every link it has" : "the fault took every link it had that worked" };
+      return {
+        ...base,
+        state: "lost-every-path",
+        why: own.every((link) => injected.has(link)) ? "the fault took every link it has" : "the fault took every link it had that worked",
+      };
     }
     const allFailing = own.every((link) => (links.get(link)?.attempts ?? []).some((a) => !a.ok && end(a) >= faultAt));
     if (allFailing && !anyOk) return { ...base, state: "lost-every-path", why: "every link's check-ins failed after the fault" };

@@ -20,9 +20,7 @@ const cases: readonly { name: string; edits: readonly Edit[]; expect: readonly E
   },
   {
     name: "a secondary gateway on the primary's site",
-    edits: [
-      { file: S, find: "    site: DC-B\n", replace: "    site: DC-A\n" },
-    ],
+    edits: [{ file: S, find: "    site: DC-B\n", replace: "    site: DC-A\n" }],
     expect: [
       { rule: "capacity.same-site", item: "A-1", file: D, line: 13, col: 43 },
       { rule: "capacity.same-site", item: "A-2", file: D, line: 36, col: 43 },

@@ -20,7 +20,10 @@ describe("lifecycle", () => {
   });
 
   it("a live link is never overdue", async () => {
-    const { found } = await findingsAfter([{ file: D, find: "state: planned, committed: 1405-11-01", replace: "state: live, committed: 1405-11-01" }], "2027-03-01");
+    const { found } = await findingsAfter(
+      [{ file: D, find: "state: planned, committed: 1405-11-01", replace: "state: live, committed: 1405-11-01" }],
+      "2027-03-01",
+    );
     expect(found).toEqual([]);
   });
 

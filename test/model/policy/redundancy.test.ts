@@ -34,7 +34,13 @@ const cases: readonly { name: string; edits: readonly Edit[]; expect: readonly E
   },
   {
     name: "two links of one operator are not diverse",
-    edits: [{ file: D, find: "        operator: irancell\n        pop: TW-MTN-1\n        survey: { signalDbm: -90 }", replace: "        operator: tci\n        pop: EX-1\n        survey: { signalDbm: -90 }" }],
+    edits: [
+      {
+        file: D,
+        find: "        operator: irancell\n        pop: TW-MTN-1\n        survey: { signalDbm: -90 }",
+        replace: "        operator: tci\n        pop: EX-1\n        survey: { signalDbm: -90 }",
+      },
+    ],
     expect: [{ rule: "redundancy.fixed-diversity", item: "A-2", file: D, line: 39, col: 7 }],
     says: "A-2-F and A-2-M are both tci",
   },
@@ -51,7 +57,13 @@ const cases: readonly { name: string; edits: readonly Edit[]; expect: readonly E
   },
   {
     name: "a mobile station on one operator only",
-    edits: [{ file: D, find: "        operator: irancell\n        pop: TW-MTN-1\n        survey: { signalDbm: -95 }", replace: "        operator: mci\n        pop: TW-MCI-1\n        survey: { signalDbm: -95 }" }],
+    edits: [
+      {
+        file: D,
+        find: "        operator: irancell\n        pop: TW-MTN-1\n        survey: { signalDbm: -95 }",
+        replace: "        operator: mci\n        pop: TW-MCI-1\n        survey: { signalDbm: -95 }",
+      },
+    ],
     expect: [{ rule: "redundancy.mobile-diversity", item: "A-3", file: D, line: 60, col: 7 }],
   },
   {

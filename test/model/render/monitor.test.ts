@@ -20,7 +20,14 @@ describe("monitor role", () => {
   it("declares exactly the catalog's server checks: ids, kinds, timeouts, params, roles, ports", async () => {
     const { catalog: c } = await catalog();
     const servers = c.checks.filter((check) => check.select.objects === "servers");
-    const shape = (id: string, kind: string, timeoutMs: number, params: unknown, roles: readonly string[] | undefined, port: number | undefined) => ({ id, kind, timeoutMs, params, roles, port });
+    const shape = (id: string, kind: string, timeoutMs: number, params: unknown, roles: readonly string[] | undefined, port: number | undefined) => ({
+      id,
+      kind,
+      timeoutMs,
+      params,
+      roles,
+      port,
+    });
     expect(CENTRAL_CHECKS.map((k) => shape(k.id, k.kind, k.timeoutMs, k.params, k.roles, k.port))).toEqual(
       servers.map((k) => shape(k.id, k.kind, k.timeoutMs, k.params, k.select.roles, k.port ?? (k.kind === "dns" ? 53 : k.kind === "ntp" ? 123 : undefined))),
     );
@@ -37,7 +44,13 @@ describe("monitor role", () => {
   it("builds the same server targets as a campaign would", async () => {
     const { inventory, catalog: c } = await catalog();
     const theirs = buildTargets(inventory, c).targets.filter((t) => t.server !== undefined);
-    const pick = (t: { key: string; address: string; port?: number; hostname?: string; params: unknown }) => ({ key: t.key, address: t.address, port: t.port, hostname: t.hostname, params: t.params });
+    const pick = (t: { key: string; address: string; port?: number; hostname?: string; params: unknown }) => ({
+      key: t.key,
+      address: t.address,
+      port: t.port,
+      hostname: t.hostname,
+      params: t.params,
+    });
     expect(centralTargets(inventory).map(pick)).toEqual(theirs.map(pick));
   });
 
@@ -50,7 +63,12 @@ describe("monitor role", () => {
     const mon = inventory.serversById.get("mon-teh1-01");
     if (mon === undefined) throw new Error("no monitor in the sample");
     const renders = renderServer(inventory, mon.id, { root: "", environment: "production", address: mon.address });
-    const files = new Map(renders.flatMap((r) => r.files).filter((f) => f.path.startsWith(`${MONITOR_FILES.dir}/`)).map((f) => [f.path.slice(MONITOR_FILES.dir.length + 1), f.content]));
+    const files = new Map(
+      renders
+        .flatMap((r) => r.files)
+        .filter((f) => f.path.startsWith(`${MONITOR_FILES.dir}/`))
+        .map((f) => [f.path.slice(MONITOR_FILES.dir.length + 1), f.content]),
+    );
     expect(files).toEqual(expected.files);
     expect(files.get("prometheus.yml")).toContain("replacement: 10.10.0.90:9115");
     expect(renders[0]?.services.map((s) => [s.name, s.listens])).toEqual([

@@ -87,7 +87,18 @@ describe("checkin-recorder", () => {
     });
     expect(Math.abs(Date.parse(parsed.record.time) - Date.now())).toBeLessThan(10_000);
     // Exactly the ADR's field order, nothing else.
-    expect(Object.keys(JSON.parse(last) as object)).toEqual(["v", "time", "serial", "station", "link", "sourceLink", "source", "gateway", "certFingerprint", "tlsVersion"]);
+    expect(Object.keys(JSON.parse(last) as object)).toEqual([
+      "v",
+      "time",
+      "serial",
+      "station",
+      "link",
+      "sourceLink",
+      "source",
+      "gateway",
+      "certFingerprint",
+      "tlsVersion",
+    ]);
     expect(recorder.lines()).toHaveLength(before + 1);
   });
 
@@ -123,7 +134,12 @@ describe("checkin-recorder", () => {
     ["no source address", { "X-Source-Address": undefined }, 400, "x-source-address"],
     ["no station", { "X-Amadegi-Station": undefined }, 400, "x-amadegi-station"],
     ["no link", { "X-Amadegi-Link": undefined }, 400, "x-amadegi-link"],
-    ["a certificate that is not PEM", { "X-Client-Cert": encodeURIComponent("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n") }, 400, "not a URL-escaped PEM"],
+    [
+      "a certificate that is not PEM",
+      { "X-Client-Cert": encodeURIComponent("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n") },
+      400,
+      "not a URL-escaped PEM",
+    ],
     ["a source that is not IPv4", { "X-Source-Address": "::1" }, 400, "not an IPv4"],
     ["a station id with a newline", { "X-Amadegi-Station": "PKD-0001 x" }, 400, "not a station id"],
     ["a certificate the gateway did not verify", { "X-Client-Verify": "FAILED:certificate has expired" }, 403, "did not verify"],
@@ -146,7 +162,9 @@ describe("checkin-recorder", () => {
 
   it("keeps every line whole under 300 concurrent check-ins", async () => {
     const before = recorder.lines().length;
-    const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => post(recorder.socket, headers({ "X-Source-Address": i % 2 === 0 ? "10.41.0.3" : "10.141.0.2" }))));
+    const answers = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => post(recorder.socket, headers({ "X-Source-Address": i % 2 === 0 ? "10.41.0.3" : "10.141.0.2" }))),
+    );
     expect(answers.every((a) => a.status === 204)).toBe(true);
     const lines = readFileSync(recorder.log, "utf8").trimEnd().split("\n");
     expect(lines).toHaveLength(before + 300);

@@ -35,7 +35,13 @@ async function both(serverId: string): Promise<{ rehearsal: RoleRender[]; produc
 
 function file(renders: readonly RoleRender[], path: string): string {
   const found = renders.flatMap((r) => r.files).find((f) => f.path === path);
-  if (found === undefined) throw new Error(`no ${path} among ${renders.flatMap((r) => r.files).map((f) => f.path).join(", ")}`);
+  if (found === undefined)
+    throw new Error(
+      `no ${path} among ${renders
+        .flatMap((r) => r.files)
+        .map((f) => f.path)
+        .join(", ")}`,
+    );
   return found.content;
 }
 
@@ -62,7 +68,9 @@ describe("gateway", () => {
     const { production } = await both("gw-teh1-01");
     const links = JSON.parse(file(production, GATEWAY_FILES.links)) as Record<string, { station: string; link: string }>;
     const stations = new Set(production[0]?.stations);
-    const expected = inventory.stations.filter((s) => stations.has(s.id)).flatMap((s) => s.links.filter((l) => l.address !== undefined).map((l) => [l.address, { station: s.id, link: l.id }] as const));
+    const expected = inventory.stations
+      .filter((s) => stations.has(s.id))
+      .flatMap((s) => s.links.filter((l) => l.address !== undefined).map((l) => [l.address, { station: s.id, link: l.id }] as const));
     expect(Object.keys(links).length).toBe(expected.length);
     expect(links).toEqual(Object.fromEntries(expected));
     expect(links["10.41.0.3"]).toEqual({ station: "PKD-0001", link: "PKD-0001-F" });
@@ -98,7 +106,13 @@ describe("gateway", () => {
     const checkin = /location = \/checkin \{([\s\S]*?)\n {8}\}/.exec(conf)?.[1] ?? "";
     expect(checkin).toMatch(/if \(\$ssl_client_verify != SUCCESS\) \{\s*return 403;/);
     expect(checkin).toContain("proxy_pass http://checkin_recorder;");
-    for (const header of ["X-Client-Cert $ssl_client_escaped_cert", "X-Source-Address $remote_addr", "X-TLS-Protocol $ssl_protocol", "X-Amadegi-Station $http_x_amadegi_station", "X-Amadegi-Link $http_x_amadegi_link"]) {
+    for (const header of [
+      "X-Client-Cert $ssl_client_escaped_cert",
+      "X-Source-Address $remote_addr",
+      "X-TLS-Protocol $ssl_protocol",
+      "X-Amadegi-Station $http_x_amadegi_station",
+      "X-Amadegi-Link $http_x_amadegi_link",
+    ]) {
       expect(checkin).toContain(`proxy_set_header ${header};`);
     }
     expect(conf).toContain(`server unix:${GATEWAY_FILES.socket};`);
@@ -122,8 +136,16 @@ describe("dns", () => {
     const { production } = await both("dns-teh1-01");
     const conf = file(production, DNS_FILES.conf);
     const data = [...conf.matchAll(/^\s*local-data: "([^ ]+)\. 60 IN A ([0-9.]+)"$/gm)].map((m) => [m[1], m[2]] as const);
-    const auth = data.filter(([name]) => name === "auth.election.ir").map(([, a]) => a).sort();
-    expect(auth).toEqual(inventory.servers.filter((s) => s.roles.includes("auth")).map((s) => s.address).sort());
+    const auth = data
+      .filter(([name]) => name === "auth.election.ir")
+      .map(([, a]) => a)
+      .sort();
+    expect(auth).toEqual(
+      inventory.servers
+        .filter((s) => s.roles.includes("auth"))
+        .map((s) => s.address)
+        .sort(),
+    );
     expect(auth.length).toBeGreaterThan(0);
     for (const gw of inventory.servers.filter((s) => s.roles.includes("gateway"))) {
       expect(data).toContainEqual([`${gw.id}.gw.election.ir`, gw.address]);
@@ -146,9 +168,12 @@ describe("dns", () => {
     const inventory = await sampleInventory();
     const { rehearsal, production } = await both("dns-teh1-01");
     const allowed = (conf: string): string[] => [...conf.matchAll(/^\s*access-control: (\S+) allow$/gm)].map((m) => m[1] ?? "");
-    const ranges = allowed(file(production, DNS_FILES.conf)).map((c) => parseCidr(c)).filter((c) => c.ok);
+    const ranges = allowed(file(production, DNS_FILES.conf))
+      .map((c) => parseCidr(c))
+      .filter((c) => c.ok);
     const covered = (address: string): boolean => ranges.some((c) => cidrContains(c, parseIpv4(address) ?? 0));
-    for (const station of inventory.stations) for (const link of station.links) if (link.address !== undefined) expect(covered(link.address), link.id).toBe(true);
+    for (const station of inventory.stations)
+      for (const link of station.links) if (link.address !== undefined) expect(covered(link.address), link.id).toBe(true);
     for (const server of inventory.servers) expect(covered(server.address), server.id).toBe(true);
     expect(covered("192.0.2.1")).toBe(false);
     expect(file(production, DNS_FILES.conf)).toMatch(/^\s*access-control: 0\.0\.0\.0\/0 refuse$/m);
@@ -205,7 +230,9 @@ describe("every server", () => {
   it("an unknown server, or a production address other than the inventory's, is refused by name", async () => {
     const inventory = await sampleInventory();
     expect(() => renderServer(inventory, "gw-nowhere", { root: "", environment: "production", address: "10.0.0.1" })).toThrow(/no server "gw-nowhere"/);
-    expect(() => renderServer(inventory, "gw-teh1-01", { root: "", environment: "production", address: "10.9.9.9" })).toThrow(/gw-teh1-01 has address 10\.10\.1\.11/);
+    expect(() => renderServer(inventory, "gw-teh1-01", { root: "", environment: "production", address: "10.9.9.9" })).toThrow(
+      /gw-teh1-01 has address 10\.10\.1\.11/,
+    );
   });
 
   it("is deterministic: the same inventory and target give the same bytes", async () => {
@@ -238,14 +265,21 @@ describe("every server", () => {
         expect(s.start).not.toContain("systemctl");
       }
       expect(rehearsal.flatMap((r) => r.files).filter((f) => f.path.startsWith("/etc/systemd/"))).toEqual([]);
-      const units = production.flatMap((r) => r.files).filter((f) => f.path.startsWith("/etc/systemd/system/amadegi-")).map((f) => f.path);
+      const units = production
+        .flatMap((r) => r.files)
+        .filter((f) => f.path.startsWith("/etc/systemd/system/amadegi-"))
+        .map((f) => f.path);
       expect(units).toEqual(production.flatMap((r) => r.services).map((s) => `/etc/systemd/system/amadegi-${s.name}.service`));
       for (const s of production.flatMap((r) => r.services)) {
         expect(s.start).toMatch(new RegExp(`systemctl (reload-or-restart|restart|start) amadegi-${s.name}\\.service`));
         expect(s.start).not.toContain(ROOT);
       }
       // The same files either way, but for the units.
-      const paths = (renders: RoleRender[]): string[] => renders.flatMap((r) => r.files).map((f) => f.path).filter((p) => !p.startsWith("/etc/systemd/"));
+      const paths = (renders: RoleRender[]): string[] =>
+        renders
+          .flatMap((r) => r.files)
+          .map((f) => f.path)
+          .filter((p) => !p.startsWith("/etc/systemd/"));
       expect(paths(rehearsal)).toEqual(paths(production));
     }
   });
@@ -259,9 +293,15 @@ describe("ranges", () => {
   };
   it.each([
     [["10.0.0.0/24", "10.0.1.0/24"], ["10.0.0.0/23"]],
-    [["10.0.1.0/24", "10.0.2.0/24"], ["10.0.1.0/24", "10.0.2.0/24"]],
+    [
+      ["10.0.1.0/24", "10.0.2.0/24"],
+      ["10.0.1.0/24", "10.0.2.0/24"],
+    ],
     [["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"], ["10.0.0.0/22"]],
-    [["10.0.0.0/16", "10.0.5.0/24", "10.1.0.0/24"], ["10.0.0.0/16", "10.1.0.0/24"]],
+    [
+      ["10.0.0.0/16", "10.0.5.0/24", "10.1.0.0/24"],
+      ["10.0.0.0/16", "10.1.0.0/24"],
+    ],
     [["198.51.100.128/25", "198.51.100.0/25"], ["198.51.100.0/24"]],
     [["10.0.3.0/24", "10.0.3.0/24"], ["10.0.3.0/24"]],
   ])("%j → %j", (input, output) => {

@@ -10,7 +10,18 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Inventory } from "../../../src/model/index.ts";
-import { DNS_FILES, GATEWAY_FILES, type Listen, MONITOR_FILES, NTP_FILES, REHEARSAL_STRATUM, rooted, type RoleRender, type ServerTarget, type ServiceSpec } from "../../../src/model/render/index.ts";
+import {
+  DNS_FILES,
+  GATEWAY_FILES,
+  type Listen,
+  MONITOR_FILES,
+  NTP_FILES,
+  REHEARSAL_STRATUM,
+  rooted,
+  type RoleRender,
+  type ServerTarget,
+  type ServiceSpec,
+} from "../../../src/model/render/index.ts";
 import { createNetns, type Netns, netnsAvailable } from "../../helpers/netns.ts";
 import { makePki, type Pki } from "../../helpers/pki.ts";
 import { installTls, renderInto, run, sampleInventory, tempRoot } from "./helpers.ts";
@@ -138,7 +149,8 @@ describe.skipIf(!usable)(`services started from the renders${usable ? "" : " (sk
     await startAll();
     const seen = await listening();
     for (const id of SERVERS) {
-      for (const service of server(id).services) for (const l of service.listens) expect(seen, `${service.name} ${l.proto} ${l.address}:${l.port}`).toContainEqual(l);
+      for (const service of server(id).services)
+        for (const l of service.listens) expect(seen, `${service.name} ${l.proto} ${l.address}:${l.port}`).toContainEqual(l);
     }
     const declared = SERVERS.flatMap((id) => server(id).services.flatMap((s) => s.listens));
     // Nothing else listens: no wildcard sockets, no command ports.
@@ -173,7 +185,12 @@ describe.skipIf(!usable)(`services started from the renders${usable ? "" : " (sk
       const outside = await r.resolve4("example.com").then(() => "answered", (e) => e.code);
       console.log(JSON.stringify({ auth: auth.sort(), gw, outside }));`;
     const answer = JSON.parse(await nodeIn(script)) as { auth: string[]; gw: string[]; outside: string };
-    expect(answer.auth).toEqual(inventory.servers.filter((s) => s.roles.includes("auth")).map((s) => s.address).sort());
+    expect(answer.auth).toEqual(
+      inventory.servers
+        .filter((s) => s.roles.includes("auth"))
+        .map((s) => s.address)
+        .sort(),
+    );
     expect(answer.gw).toEqual(["10.10.1.11"]);
     expect(answer.outside).toBe("EREFUSED");
   });

@@ -21,7 +21,8 @@ beforeAll(async () => {
   inventory = await sampleInventory();
   pki = await makePki("gw-teh1-01");
   netns = await createNetns("render-v");
-  for (const id of ["gw-teh1-01", "gw-teh2-01"]) await run("ip", ["-n", netns.name, "addr", "add", `${inventory.serversById.get(id)?.address ?? ""}/32`, "dev", "lo"]);
+  for (const id of ["gw-teh1-01", "gw-teh2-01"])
+    await run("ip", ["-n", netns.name, "addr", "add", `${inventory.serversById.get(id)?.address ?? ""}/32`, "dev", "lo"]);
 });
 
 afterAll(async () => {
@@ -64,7 +65,20 @@ describe("rendered configurations pass their programs' own checks", () => {
   it("nginx -t accepts the gateway's nginx.conf (with the PKI's files in place)", async () => {
     const target = await rendered("gw-teh1-01");
     const conf = rooted(target, GATEWAY_FILES.nginxConf);
-    const argv = ["ip", "netns", "exec", netns.name, "nginx", "-t", "-p", rooted(target, "/etc/amadegi/nginx/"), "-e", rooted(target, GATEWAY_FILES.nginxErrorLog), "-c", conf];
+    const argv = [
+      "ip",
+      "netns",
+      "exec",
+      netns.name,
+      "nginx",
+      "-t",
+      "-p",
+      rooted(target, "/etc/amadegi/nginx/"),
+      "-e",
+      rooted(target, GATEWAY_FILES.nginxErrorLog),
+      "-c",
+      conf,
+    ];
     await run("mkdir", ["-p", rooted(target, "/run/amadegi"), rooted(target, "/var/log/amadegi"), rooted(target, "/var/lib/amadegi/nginx")]);
     await acceptsAndRejects(conf, argv, "\nno_such_directive on;\n");
   });
@@ -73,7 +87,20 @@ describe("rendered configurations pass their programs' own checks", () => {
     const target = await rendered("gw-teh2-01");
     await run("mkdir", ["-p", rooted(target, "/run/amadegi"), rooted(target, "/var/log/amadegi"), rooted(target, "/var/lib/amadegi/nginx")]);
     await rm(rooted(target, "/etc/amadegi/tls/devices-ca.crt"));
-    const result = await check(["ip", "netns", "exec", netns.name, "nginx", "-t", "-p", rooted(target, "/etc/amadegi/nginx/"), "-e", rooted(target, GATEWAY_FILES.nginxErrorLog), "-c", rooted(target, GATEWAY_FILES.nginxConf)]);
+    const result = await check([
+      "ip",
+      "netns",
+      "exec",
+      netns.name,
+      "nginx",
+      "-t",
+      "-p",
+      rooted(target, "/etc/amadegi/nginx/"),
+      "-e",
+      rooted(target, GATEWAY_FILES.nginxErrorLog),
+      "-c",
+      rooted(target, GATEWAY_FILES.nginxConf),
+    ]);
     expect(result.code).not.toBe(0);
     expect(result.output).toContain("devices-ca.crt");
   });
@@ -121,7 +148,11 @@ describe("rendered configurations pass their programs' own checks", () => {
         await writeFile(file, unit.content);
         // The programs may be absent where this runs; only the unit's syntax is ours.
         const result = await check(["systemd-analyze", "verify", "--man=no", file]);
-        const complaints = result.output.split("\n").filter((l) => l.includes(file.split("/").pop() ?? "") && !/Command .* is not executable|not found|Failed to prepare filename|Unit .* not found/.test(l));
+        const complaints = result.output
+          .split("\n")
+          .filter(
+            (l) => l.includes(file.split("/").pop() ?? "") && !/Command .* is not executable|not found|Failed to prepare filename|Unit .* not found/.test(l),
+          );
         expect(complaints, result.output).toEqual([]);
       }
     }

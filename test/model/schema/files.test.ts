@@ -47,7 +47,13 @@ const cases: readonly Case[] = [
   },
   {
     name: "a value outside its set, with a suggestion",
-    edits: [{ file: D, find: "        medium: fiber\n        operator: tci\n        pop: EX-1", replace: "        medium: fibre\n        operator: tci\n        pop: EX-1" }],
+    edits: [
+      {
+        file: D,
+        find: "        medium: fiber\n        operator: tci\n        pop: EX-1",
+        replace: "        medium: fibre\n        operator: tci\n        pop: EX-1",
+      },
+    ],
     expect: [{ rule: "schema.bad-value", item: "A-1-F", file: D, line: 17, col: 17 }],
     says: ['"fibre" is not one of fiber, copper, mobile, satellite, radio (did you mean "fiber"?)'],
   },
@@ -130,7 +136,13 @@ const cases: readonly Case[] = [
   },
   {
     name: "a waiver for a rule that does not exist, with a suggestion",
-    edits: [{ file: "inventory/waivers.yaml", find: "waivers: []", replace: "waivers:\n  - { id: W-1, rule: redundancy.fixed-diversty, item: A-1, reason: test, approvedBy: m-one, until: 1405-12-06 }" }],
+    edits: [
+      {
+        file: "inventory/waivers.yaml",
+        find: "waivers: []",
+        replace: "waivers:\n  - { id: W-1, rule: redundancy.fixed-diversty, item: A-1, reason: test, approvedBy: m-one, until: 1405-12-06 }",
+      },
+    ],
     expect: [{ rule: "schema.bad-value", item: "W-1", file: "inventory/waivers.yaml", line: 2, col: 22 }],
     says: ['did you mean "redundancy.fixed-diversity"?'],
   },

@@ -85,7 +85,11 @@ describe("check-in reader", () => {
     expect(next.cursor?.inode).toBe(first.cursor?.inode);
     expect(next.cursor?.offset).toBeGreaterThan(first.cursor?.offset ?? 0);
     // The gateway saw the connection come from the mobile pool while the device claimed fiber.
-    expect(next.observations.get("PKD-0031/PKD-0031-M")?.values).toMatchObject({ LINK_REPORTED: "PKD-0031-F", LINK_BY_SOURCE: "PKD-0031-M", LINK_CONSISTENT: false });
+    expect(next.observations.get("PKD-0031/PKD-0031-M")?.values).toMatchObject({
+      LINK_REPORTED: "PKD-0031-F",
+      LINK_BY_SOURCE: "PKD-0031-M",
+      LINK_CONSISTENT: false,
+    });
     const again = await probes.checkin.read(gateway, next.cursor, context(10_000));
     expect(again.records).toEqual([]);
     expect(again.cursor).toEqual(next.cursor);

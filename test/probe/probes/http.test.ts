@@ -51,7 +51,14 @@ describe("http probe", () => {
     const o = await probe(l, { path: "/health?full=1" });
     expect(o).toMatchObject({
       ok: true,
-      values: { STATUS: 200, BODY: '{"ready":true}', BODY_BYTES: 14, BODY_TRUNCATED: false, HEADER_CONTENT_TYPE: "application/json", HEADER_X_ELECTION: "1404" },
+      values: {
+        STATUS: 200,
+        BODY: '{"ready":true}',
+        BODY_BYTES: 14,
+        BODY_TRUNCATED: false,
+        HEADER_CONTENT_TYPE: "application/json",
+        HEADER_X_ELECTION: "1404",
+      },
     });
     await probe(l, { path: "/health?full=1" });
     await new Promise((r) => setTimeout(r, 50));
@@ -129,10 +136,12 @@ describe("https probe", () => {
 
   it("an expired certificate: tls, and no request is sent", async () => {
     const requests: string[] = [];
-    const l = await keep(httpsListener(address(), pki.expired, (req, res) => {
-      requests.push(req.url ?? "");
-      res.end();
-    }));
+    const l = await keep(
+      httpsListener(address(), pki.expired, (req, res) => {
+        requests.push(req.url ?? "");
+        res.end();
+      }),
+    );
     const o = await probe(l, { scheme: "https" });
     expect(o).toMatchObject({ ok: false, failure: "tls", values: { CERTIFICATE_ERROR: "CERT_HAS_EXPIRED" } });
     expect(requests).toEqual([]);

@@ -61,20 +61,32 @@ describe("tls probe", () => {
 
   it("expired: tls, with the negative days still measured", async () => {
     const o = await probe(await serve(pki.expired));
-    expect(o).toMatchObject({ ok: false, failure: "tls", values: { CERTIFICATE_ERROR: "CERT_HAS_EXPIRED", CERTIFICATE_VERIFIED: false, CERTIFICATE_NOT_AFTER: "2021-01-01T00:00:00.000Z" } });
+    expect(o).toMatchObject({
+      ok: false,
+      failure: "tls",
+      values: { CERTIFICATE_ERROR: "CERT_HAS_EXPIRED", CERTIFICATE_VERIFIED: false, CERTIFICATE_NOT_AFTER: "2021-01-01T00:00:00.000Z" },
+    });
     expect(o.values.CERTIFICATE_EXPIRATION).toBeLessThan(-1000);
     expect(o.detail).toContain("expired on 2021-01-01T00:00:00.000Z");
   });
 
   it("foreign CA: tls, chain not verified", async () => {
     const o = await probe(await serve(pki.foreign));
-    expect(o).toMatchObject({ ok: false, failure: "tls", values: { CERTIFICATE_VERIFIED: false, CERTIFICATE_ERROR: "UNABLE_TO_VERIFY_LEAF_SIGNATURE", CERTIFICATE_ISSUER: "Some Other CA" } });
+    expect(o).toMatchObject({
+      ok: false,
+      failure: "tls",
+      values: { CERTIFICATE_VERIFIED: false, CERTIFICATE_ERROR: "UNABLE_TO_VERIFY_LEAF_SIGNATURE", CERTIFICATE_ISSUER: "Some Other CA" },
+    });
     expect(o.detail).toContain("does not verify against the election CA bundle");
   });
 
   it("wrong name: tls, chain fine but the name is not ours", async () => {
     const o = await probe(await serve(pki.wrongName));
-    expect(o).toMatchObject({ ok: false, failure: "tls", values: { CERTIFICATE_VERIFIED: true, CERTIFICATE_HOSTNAME: false, CERTIFICATE_ERROR: "ERR_TLS_CERT_ALTNAME_INVALID" } });
+    expect(o).toMatchObject({
+      ok: false,
+      failure: "tls",
+      values: { CERTIFICATE_VERIFIED: true, CERTIFICATE_HOSTNAME: false, CERTIFICATE_ERROR: "ERR_TLS_CERT_ALTNAME_INVALID" },
+    });
     expect(o.detail).toContain(`not ${NAME}`);
   });
 

@@ -45,18 +45,56 @@ describe("the election PKI (openssl)", () => {
     const issued = join(dir, "issued");
     await run("mkdir", ["-p", requests]);
     for (const serial of ["DEV-1", "DEV-2"]) {
-      await run("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(requests, `${serial}.key`), "-out", join(requests, `${serial}.csr`), "-subj", `/CN=${serial}`]);
+      await run("openssl", [
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        join(requests, `${serial}.key`),
+        "-out",
+        join(requests, `${serial}.csr`),
+        "-subj",
+        `/CN=${serial}`,
+      ]);
     }
     expect(await signRequests(ca, requests, issued, until)).toEqual(["DEV-1", "DEV-2"]);
     await writeFile(join(dir, "chain.pem"), ca.certPem);
-    const verified = await run("openssl", ["verify", "-purpose", "sslclient", "-CAfile", join(issued, "ca.crt"), join(issued, "DEV-1.crt"), join(issued, "DEV-2.crt")]);
+    const verified = await run("openssl", [
+      "verify",
+      "-purpose",
+      "sslclient",
+      "-CAfile",
+      join(issued, "ca.crt"),
+      join(issued, "DEV-1.crt"),
+      join(issued, "DEV-2.crt"),
+    ]);
     expect(verified.stdout).toContain("DEV-1.crt: OK");
     expect(verified.stdout).toContain("DEV-2.crt: OK");
-    const server = await run("openssl", ["verify", "-purpose", "sslserver", "-CAfile", join(issued, "ca.crt"), join(issued, "DEV-1.crt")]).catch((e: { stdout: string; stderr: string }) => e);
+    const server = await run("openssl", ["verify", "-purpose", "sslserver", "-CAfile", join(issued, "ca.crt"), join(issued, "DEV-1.crt")]).catch(
+      (e: { stdout: string; stderr: string }) => e,
+    );
     expect(`${server.stdout}${server.stderr}`).toMatch(/unsupported certificate purpose|error/);
     expect(existsSync(join(issued, "DEV-1.key"))).toBe(false);
 
-    await run("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "x.key"), "-out", join(requests, "DEV-3.csr"), "-subj", "/CN=DEV-999"]);
+    await run("openssl", [
+      "req",
+      "-new",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      join(dir, "x.key"),
+      "-out",
+      join(requests, "DEV-3.csr"),
+      "-subj",
+      "/CN=DEV-999",
+    ]);
     await expect(signRequests(ca, requests, issued, until)).rejects.toThrow(/DEV-3\.csr: its CN is DEV-999, not DEV-3/);
     expect((await readFile(join(issued, "ca.crt"), "utf8")).trim()).toBe(ca.certPem.trim());
   });

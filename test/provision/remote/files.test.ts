@@ -26,7 +26,16 @@ describe("provisioning files over SSH", () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  const inputs = (files: FilesInputs["files"], start: string[] = [], stop: string[] = []): FilesInputs => ({ server: "gw-test", role: "gateway", connection, root, epoch: "", files, start, stop });
+  const inputs = (files: FilesInputs["files"], start: string[] = [], stop: string[] = []): FilesInputs => ({
+    server: "gw-test",
+    role: "gateway",
+    connection,
+    root,
+    epoch: "",
+    files,
+    start,
+    stop,
+  });
 
   it("writes files under the root with their modes, runs the start commands, and records what the server reads back", async () => {
     const marker = join(root, "started");
@@ -44,20 +53,28 @@ describe("provisioning files over SSH", () => {
     expect((await stat(join(root, "etc/amadegi/tls/server.key"))).mode & 0o777).toBe(0o600);
     expect((await stat(join(root, "etc/amadegi/a.conf"))).mode & 0o777).toBe(0o644);
     expect(await readFile(marker, "utf8")).toBe("started\n");
-    expect(state.hashes).toEqual({ "/etc/amadegi/a.conf": sha256("listen 443;\n"), "/etc/amadegi/tls/server.key": sha256("-----BEGIN KEY-----\n'quoted' $HOME `x`\n") });
+    expect(state.hashes).toEqual({
+      "/etc/amadegi/a.conf": sha256("listen 443;\n"),
+      "/etc/amadegi/tls/server.key": sha256("-----BEGIN KEY-----\n'quoted' $HOME `x`\n"),
+    });
   });
 
   it("an update removes the files no longer declared", async () => {
-    const first = await applyFiles(inputs([{ path: "/etc/amadegi/old.conf", content: "old\n", mode: 0o644 }, { path: "/etc/amadegi/keep.conf", content: "k\n", mode: 0o644 }]));
+    const first = await applyFiles(
+      inputs([
+        { path: "/etc/amadegi/old.conf", content: "old\n", mode: 0o644 },
+        { path: "/etc/amadegi/keep.conf", content: "k\n", mode: 0o644 },
+      ]),
+    );
     const second = await applyFiles(inputs([{ path: "/etc/amadegi/keep.conf", content: "k2\n", mode: 0o644 }]), first);
     expect(existsSync(join(root, "etc/amadegi/old.conf"))).toBe(false);
     expect(Object.keys(second.hashes)).toEqual(["/etc/amadegi/keep.conf"]);
   });
 
   it("a start command that fails fails the apply, naming the server and what it printed", async () => {
-    await expect(applyFiles(inputs([{ path: "/etc/amadegi/b.conf", content: "b\n", mode: 0o644 }], ["echo 'nginx: [emerg] bad directive' >&2; exit 1"]))).rejects.toThrow(
-      /server gw-test \(gateway\): provisioning failed: .*bad directive/,
-    );
+    await expect(
+      applyFiles(inputs([{ path: "/etc/amadegi/b.conf", content: "b\n", mode: 0o644 }], ["echo 'nginx: [emerg] bad directive' >&2; exit 1"])),
+    ).rejects.toThrow(/server gw-test \(gateway\): provisioning failed: .*bad directive/);
   });
 
   it("removal runs the stop commands and deletes the files", async () => {
@@ -70,18 +87,24 @@ describe("provisioning files over SSH", () => {
 
   it("a wrong host key is refused by ssh: nothing is written", async () => {
     const wrong = { ...connection, hostKey: sshd.otherHostKey };
-    await expect(applyFiles({ ...inputs([{ path: "/etc/amadegi/d.conf", content: "d\n", mode: 0o644 }]), connection: wrong })).rejects.toThrow(/provisioning failed: .*(Host key verification failed|REMOTE HOST IDENTIFICATION)/);
+    await expect(applyFiles({ ...inputs([{ path: "/etc/amadegi/d.conf", content: "d\n", mode: 0o644 }]), connection: wrong })).rejects.toThrow(
+      /provisioning failed: .*(Host key verification failed|REMOTE HOST IDENTIFICATION)/,
+    );
     expect(existsSync(join(root, "etc/amadegi/d.conf"))).toBe(false);
   });
 
   it("refuses an address outside the stack's ranges, and a namespaced stack run from outside its namespace, before ssh starts", async () => {
-    expect(() => guardTarget("gw-test", { ...connection, allow: ["10.0.0.0/8"] })).toThrow(/outside the ranges this stack may reach \(10\.0\.0\.0\/8\); nothing was sent/);
+    expect(() => guardTarget("gw-test", { ...connection, allow: ["10.0.0.0/8"] })).toThrow(
+      /outside the ranges this stack may reach \(10\.0\.0\.0\/8\); nothing was sent/,
+    );
     expect(() => guardTarget("gw-test", { ...connection, netns: "amadegi-no-such-ns" })).toThrow(/must run inside network namespace amadegi-no-such-ns/);
     await expect(runRemote("gw-test", { ...connection, allow: ["10.0.0.0/8"] }, "true")).rejects.toThrow(/outside the ranges/);
   });
 
   it("refuses a path with .. (a renderer bug) before anything is sent", () => {
-    expect(() => writeScript({ server: "gw-test", root, files: [{ path: "/etc/../root/x", content: "", mode: 0o600 }], start: [] })).toThrow(/must be absolute, without "\.\."/);
+    expect(() => writeScript({ server: "gw-test", root, files: [{ path: "/etc/../root/x", content: "", mode: 0o600 }], start: [] })).toThrow(
+      /must be absolute, without "\.\."/,
+    );
   });
 
   it("reads sha256sum's output after the marker only", () => {

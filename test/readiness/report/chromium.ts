@@ -20,7 +20,20 @@ export async function chromiumPage(args: readonly string[]): Promise<Page> {
   try {
     const { stdout, stderr } = await run(
       "/usr/bin/chromium",
-      ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", `--user-data-dir=${profile}`, "--enable-logging=stderr", "--v=0", ...args],
+      [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        `--user-data-dir=${profile}`,
+        "--enable-logging=stderr",
+        "--v=0",
+        ...args,
+      ],
       { timeout: 90_000, maxBuffer: 64 * 1024 * 1024 },
     );
     return { stdout, console: stderr.split("\n").filter((line) => line.includes(":CONSOLE")) };

@@ -57,7 +57,10 @@ const ACTIVE = [PAYLOADS.script, PAYLOADS.img, PAYLOADS.closeScript, PAYLOADS.sv
 const MARKS = ["data-p-script", "data-p-img", "data-p-close", "data-p-svg"];
 
 /** A YAML double-quoted scalar (JSON's, with the line and paragraph separators as escapes). */
-const yaml = (text: string): string => JSON.stringify(text).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+const yaml = (text: string): string =>
+  JSON.stringify(text)
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
 
 const NOW = new Date("2027-02-23T08:00:00Z"); // T-1 (due 1405-12-05 = 2027-02-24) in force; check-ins count from 2027-02-20
 
@@ -73,7 +76,8 @@ const NAMES = {
 async function attackFiles(): Promise<{ root: string; results: string; drift: FoundDrift }> {
   const root = await fixtureCopy();
   await edit(root, "inventory/election.yaml", "name: انتخابات آزمایشی دروازه", `name: ${yaml(NAMES.election)}`);
-  for (const m of ["لینک‌ها ثبت و سفارش داده شده", "لینک‌ها برقرار، سرورها آماده", "تأیید روز انتخابات"]) await edit(root, "inventory/election.yaml", `name: ${m}`, `name: ${yaml(some(m))}`);
+  for (const m of ["لینک‌ها ثبت و سفارش داده شده", "لینک‌ها برقرار، سرورها آماده", "تأیید روز انتخابات"])
+    await edit(root, "inventory/election.yaml", `name: ${m}`, `name: ${yaml(some(m))}`);
   await edit(root, "inventory/election.yaml", "name: دستگاه‌ها متصل شده", `name: ${yaml(NAMES.milestone)}`);
   const district = "inventory/districts/rey.yaml";
   await edit(root, district, "  name: ری\n", `  name: ${yaml(NAMES.district)}\n`);
@@ -102,7 +106,8 @@ async function attackFiles(): Promise<{ root: string; results: string; drift: Fo
     id: `campaign ${ALL}`,
     edit: (r) => {
       const base = { ...r, from: some("prober") };
-      if (r.key === "link-icmp/R-3/R-3-M" || r.key === "link-icmp/R-1/R-1-F") return { ...base, key: `${r.key} ${ALL}`, check: `link-icmp ${ALL}`, address: ALL, status: "down", detail: ALL };
+      if (r.key === "link-icmp/R-3/R-3-M" || r.key === "link-icmp/R-1/R-1-F")
+        return { ...base, key: `${r.key} ${ALL}`, check: `link-icmp ${ALL}`, address: ALL, status: "down", detail: ALL };
       if (r.key === "device-checkin/R-1/R-1-M") return { ...base, values: { ...r.values, CHECKIN_AT: `Tue, 16 Feb 2027 07:00:00 GMT (${PAYLOADS.img})` } };
       if (r.key === "device-checkin/R-2/R-2-M") return { ...base, values: { ...r.values, SERIAL: `DEV-9 ${ALL}` } };
       if (r.key === "device-checkin/R-4/R-4-M2") return { ...base, status: "down", detail: ALL };
@@ -115,7 +120,15 @@ async function attackFiles(): Promise<{ root: string; results: string; drift: Fo
   const driftDir = join(root, ".amadegi", "drift");
   await mkdir(driftDir, { recursive: true });
   const counts = { "not-provisioned": 1, "not-declared": 0, "changed-on-server": 1, "never-observed": 0, unreachable: 1 };
-  const item = (kind: string, n: number) => ({ key: `${kind} ${ALL}`, kind, object: `gw-a ${some("object")}`, objectKind: "server", subject: ALL, owner: some("owner"), detail: `${n} ${ALL}` });
+  const item = (kind: string, n: number) => ({
+    key: `${kind} ${ALL}`,
+    kind,
+    object: `gw-a ${some("object")}`,
+    objectKind: "server",
+    subject: ALL,
+    owner: some("owner"),
+    detail: `${n} ${ALL}`,
+  });
   await writeFile(
     join(driftDir, "rehearsal.json"),
     JSON.stringify({
@@ -219,7 +232,12 @@ function policyOf(page: string): Map<string, string[]> {
   const metas = tags(page).filter((t) => t.name === "meta" && t.attrs.some(([n, v]) => n === "http-equiv" && v.toLowerCase() === "content-security-policy"));
   expect(metas).toHaveLength(1);
   const content = metas[0]?.attrs.find(([n]) => n === "content")?.[1] ?? "";
-  return new Map(content.split(";").map((d) => d.trim().split(/\s+/)).map(([name = "", ...sources]) => [name, sources]));
+  return new Map(
+    content
+      .split(";")
+      .map((d) => d.trim().split(/\s+/))
+      .map(([name = "", ...sources]) => [name, sources]),
+  );
 }
 
 /** Everything the brief asks of a report built from hostile input. */
@@ -232,7 +250,9 @@ function expectSafe(page: string): void {
   expect(policy.has("img-src")).toBe(false); // default-src 'none': the page has no image but inline SVG
   const all = tags(page);
   // The CSP comes before anything it governs.
-  expect(all.findIndex((t) => t.name === "meta" && t.attrs.some(([n]) => n === "http-equiv"))).toBeLessThan(all.findIndex((t) => t.name === "style" || t.name === "script"));
+  expect(all.findIndex((t) => t.name === "meta" && t.attrs.some(([n]) => n === "http-equiv"))).toBeLessThan(
+    all.findIndex((t) => t.name === "style" || t.name === "script"),
+  );
   const scripts = all.filter((t) => t.name === "script");
   expect(scripts).toHaveLength(1); // ours; none from data
   for (const s of scripts) {
@@ -244,9 +264,15 @@ function expectSafe(page: string): void {
   expect(policy.get("style-src")).toEqual([sha256(styles[0]?.raw ?? "")]);
   const attributes = all.flatMap((t) => t.attrs.map(([n, v]) => ({ tag: t.name, n, v })));
   expect(attributes.filter((a) => a.n.startsWith("on"))).toEqual([]);
-  expect(attributes.filter((a) => ["style", "href", "src", "xlink:href", "action", "formaction", "srcdoc", "srcset", "background", "poster"].includes(a.n))).toEqual([]);
+  expect(
+    attributes.filter((a) => ["style", "href", "src", "xlink:href", "action", "formaction", "srcdoc", "srcset", "background", "poster"].includes(a.n)),
+  ).toEqual([]);
   expect(attributes.filter((a) => /^\s*(javascript|data|vbscript):/i.test(a.v))).toEqual([]);
-  expect(all.map((t) => t.name).filter((n) => ["img", "iframe", "object", "embed", "base", "form", "a", "link", "frame", "image", "use", "foreignobject", "animate", "set"].includes(n))).toEqual([]);
+  expect(
+    all
+      .map((t) => t.name)
+      .filter((n) => ["img", "iframe", "object", "embed", "base", "form", "a", "link", "frame", "image", "use", "foreignobject", "animate", "set"].includes(n)),
+  ).toEqual([]);
   expect(attributes.filter((a) => a.n === "id" && a.v.startsWith("pwned"))).toEqual([]);
   for (const p of ACTIVE) expect(page).not.toContain(p);
   expect(page).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/); // bidi controls are shown, not obeyed
@@ -257,8 +283,16 @@ function expectSafe(page: string): void {
 describe("the html`` tag", () => {
   it.each([
     ["element text", (v: string) => html`<td>${v}</td>`, "<td>&lt;img src=x onerror=alert(1)&gt; &amp; &quot;q&quot; &#39;s&#39;</td>"],
-    ["a double-quoted attribute", (v: string) => html`<input placeholder="${v}">`, '<input placeholder="&lt;img src=x onerror=alert(1)&gt; &amp; &quot;q&quot; &#39;s&#39;">'],
-    ["a single-quoted attribute", (v: string) => html`<i class='${v}'></i>`, "<i class='&lt;img src=x onerror=alert(1)&gt; &amp; &quot;q&quot; &#39;s&#39;'></i>"],
+    [
+      "a double-quoted attribute",
+      (v: string) => html`<input placeholder="${v}">`,
+      '<input placeholder="&lt;img src=x onerror=alert(1)&gt; &amp; &quot;q&quot; &#39;s&#39;">',
+    ],
+    [
+      "a single-quoted attribute",
+      (v: string) => html`<i class='${v}'></i>`,
+      "<i class='&lt;img src=x onerror=alert(1)&gt; &amp; &quot;q&quot; &#39;s&#39;'></i>",
+    ],
     ["a list of strings", (v: string) => html`<p>${[v, 1]}</p>`, "<p>&lt;img src=x onerror=alert(1)&gt; &amp; &quot;q&quot; &#39;s&#39;1</p>"],
   ])("escapes data in %s", (_, render, expected) => {
     expect(render(`<img src=x onerror=alert(1)> & "q" 's'`).markup).toBe(expected);
@@ -315,7 +349,7 @@ describe("report.html from hostile input files", () => {
       expect(page).toContain(`<title>${esc(lang === "fa" ? "گزارش آمادگی" : "Readiness report")} — ${esc(NAMES.election)} — T-1</title>`);
       expect(page).toContain(` «${esc(NAMES.milestone)}»`);
       for (const name of [NAMES.district, NAMES.tci, NAMES.irancell]) expect(page).toContain(`<td>${esc(name)} <bdi dir="ltr">`);
-      expect(page).toContain("<td>constructor <bdi dir=\"ltr\">mci</bdi></td>");
+      expect(page).toContain('<td>constructor <bdi dir="ltr">mci</bdi></td>');
       expect(page).toContain(`<bdi dir="ltr">campaign ${esc(ALL)}</bdi>`); // the campaign's id
       expect(page).toContain(`down: ${esc(ALL)}</bdi>`); // a result's detail
       expect(page).toContain(`check-in time ${esc(JSON.stringify(`Tue, 16 Feb 2027 07:00:00 GMT (${PAYLOADS.img})`.slice(0, 40)))} is not a time`); // a check-in's time
@@ -334,13 +368,26 @@ describe("report.html from hostile input files", () => {
   it("escapes every string of the gate's result and the report's tallies, sign-off, history and drift included", async () => {
     const { run, drift } = await attackedReport("fa");
     const data = reportData(run);
-    const signoff = { required: 2, of: 3, met: false, members: ["m-one"], reason: "r", checks: [{ source: "approvals/x.txt", status: "malformed", detail: "d" }, { source: "approvals/y.txt", status: "valid", member: "m-two", detail: "ok" }] };
+    const signoff = {
+      required: 2,
+      of: 3,
+      met: false,
+      members: ["m-one"],
+      reason: "r",
+      checks: [
+        { source: "approvals/x.txt", status: "malformed", detail: "d" },
+        { source: "approvals/y.txt", status: "valid", member: "m-two", detail: "ok" },
+      ],
+    };
     const result = {
       ...run.result,
       reasons: ["why"],
       signoff,
       changes: { previous: "c-0", newlyFailing: 1, recovered: 0, sample: ["link-icmp/R-3/R-3-M"] },
-      trend: [{ at: "2027-02-22T08:00:00Z", verdict: "ready", score: 100 }, { at: "2027-02-23T08:00:00Z", verdict: "not-ready" }],
+      trend: [
+        { at: "2027-02-22T08:00:00Z", verdict: "ready", score: 100 },
+        { at: "2027-02-23T08:00:00Z", verdict: "not-ready" },
+      ],
       criteria: run.result.criteria.map((c) => ({ ...c, byOwner: Object.fromEntries(Object.entries(c.byOwner).map(([k, v]) => [poison(k), v])) })),
     };
     const poisoned = poison(result) as GateResult;
@@ -373,7 +420,9 @@ function unescaped(page: string, policy?: string): string {
     expect(out).toContain(esc(p));
     out = out.replaceAll(esc(p), p);
   }
-  return policy === undefined ? out : out.replace(/<meta http-equiv="Content-Security-Policy" content="[^"]*">/, `<meta http-equiv="Content-Security-Policy" content="${policy}">`);
+  return policy === undefined
+    ? out
+    : out.replace(/<meta http-equiv="Content-Security-Policy" content="[^"]*">/, `<meta http-equiv="Content-Security-Policy" content="${policy}">`);
 }
 
 const htmlTag = (dom: string): string => /<html[^>]*>/.exec(dom)?.[0] ?? "";
