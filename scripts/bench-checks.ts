@@ -387,7 +387,8 @@ async function main(): Promise<void> {
     "modules:",
     "  tcp: { prober: tcp, timeout: 5s, tcp: { preferred_ip_protocol: ip4 } }",
     '  http: { prober: http, timeout: 5s, http: { valid_status_codes: [200], fail_if_body_not_matches_regexp: ["ok"], preferred_ip_protocol: ip4 } }',
-    `  https: { prober: http, timeout: 5s, http: { valid_status_codes: [200], fail_if_body_not_matches_regexp: ["ok"], preferred_ip_protocol: ip4, tls_config: { ca_file: ${join(work, "ca.pem")}, server_name: ${HOSTNAME} } } }`,
+    `  https: { prober: http, timeout: 5s, http: { valid_status_codes: [200], fail_if_body_not_matches_regexp: ["ok"], preferred_ip_protocol: ip4, ` +
+      `tls_config: { ca_file: ${join(work, "ca.pem")}, server_name: ${HOSTNAME} } } }`,
     "",
   ].join("\n");
   await writeFile(join(work, "blackbox.yml"), config);
@@ -404,7 +405,8 @@ async function main(): Promise<void> {
     const speed = b.wallMs / a.wallMs;
     const goal = kind === "https" ? 1 : 2;
     ratios.push(
-      `${kind.toUpperCase()}: amadegi ${fmt(speed, 2)}× blackbox_exporter's probes/s (goal ≥ ${goal}×: ${speed >= goal ? "met" : "NOT met"}); CPU/probe ${fmt(a.cpuMs / a.n, 3)} ms vs ${fmt(b.cpuMs / b.n, 3)} ms (+ driver ${fmt((b.driverCpuMs ?? 0) / b.n, 3)} ms)`,
+      `${kind.toUpperCase()}: amadegi ${fmt(speed, 2)}× blackbox_exporter's probes/s (goal ≥ ${goal}×: ${speed >= goal ? "met" : "NOT met"}); ` +
+        `CPU/probe ${fmt(a.cpuMs / a.n, 3)} ms vs ${fmt(b.cpuMs / b.n, 3)} ms (+ driver ${fmt((b.driverCpuMs ?? 0) / b.n, 3)} ms)`,
     );
   }
   bb.kill("SIGTERM");
@@ -422,7 +424,8 @@ async function main(): Promise<void> {
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
   const out: string[] = [];
   out.push(
-    `bench:checks — ${new Date().toISOString()}, node ${process.version}, concurrency ${CONCURRENCY}, targets pinned to core 1, prober/driver to core 0, cold`,
+    `bench:checks — ${new Date().toISOString()}, node ${process.version}, concurrency ${CONCURRENCY}, ` +
+      `targets pinned to core 1, prober/driver to core 0, cold`,
   );
   out.push("");
   out.push(line(["what", "targets", "ok", "wall s", "probes/s", "prober CPU ms/probe", "driver CPU ms/probe"]));
@@ -442,7 +445,11 @@ async function main(): Promise<void> {
   out.push("");
   for (const r of ratios) out.push(`- ${r}`);
   out.push(
-    `- national (${NATIONAL_STATIONS} stations, ${nat.targets} link targets, ICMP + TCP, inside namespace ${NS.replace(String(process.pid), "<pid>")}): campaign ${fmt(nat.campaignMs / 1000, 1)} s, with inventory + catalog load ${fmt(nat.wallMs / 1000, 1)} s (goal ≤ 60 s: ${nat.wallMs <= 60_000 ? "met" : "NOT met"}); peak RSS ${fmt(nat.maxRssMb)} MiB; ${JSON.stringify(nat.counts)}; valid ${String(nat.valid)}${nat.invalid.length > 0 ? ` (${nat.invalid.join("; ")})` : ""}`,
+    `- national (${NATIONAL_STATIONS} stations, ${nat.targets} link targets, ICMP + TCP, ` +
+      `inside namespace ${NS.replace(String(process.pid), "<pid>")}): ` +
+      `campaign ${fmt(nat.campaignMs / 1000, 1)} s, with inventory + catalog load ${fmt(nat.wallMs / 1000, 1)} s ` +
+      `(goal ≤ 60 s: ${nat.wallMs <= 60_000 ? "met" : "NOT met"}); peak RSS ${fmt(nat.maxRssMb)} MiB; ${JSON.stringify(nat.counts)}; ` +
+      `valid ${String(nat.valid)}${nat.invalid.length > 0 ? ` (${nat.invalid.join("; ")})` : ""}`,
   );
   process.stdout.write(`${out.join("\n")}\n`);
   await writeFile(join(REPO, "reports", "bench-checks.md"), `${out.join("\n")}\n`).catch(() => undefined);

@@ -54,7 +54,8 @@ async function child(mode: string, dir: string): Promise<void> {
 function measure(args: string[]): Promise<Usage> {
   return new Promise((resolve, reject) => {
     const usageFile = join(tmpdir(), `amadegi-bench-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
-    const hook = `import{writeFileSync}from"node:fs";process.on("exit",()=>writeFileSync(${JSON.stringify(usageFile)},JSON.stringify(process.resourceUsage())))`;
+    const hook =
+      `import{writeFileSync}from"node:fs";` + `process.on("exit",()=>writeFileSync(${JSON.stringify(usageFile)},JSON.stringify(process.resourceUsage())))`;
     const started = process.hrtime.bigint();
     const proc = spawn(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(hook)}`, ...args], {
       cwd: ROOT,
@@ -92,7 +93,8 @@ async function bench(): Promise<void> {
     const files = inventoryFiles(inventory);
     const bytes = files.reduce((sum, f) => sum + readFileSync(f).length, 0);
     console.log(
-      `inventory: ${values.stations} stations, ${files.length} files, ${(bytes / 1048576).toFixed(1)} MiB (generated in ${(gen.wallMs / 1000).toFixed(1)} s), node ${process.version}`,
+      `inventory: ${values.stations} stations, ${files.length} files, ${(bytes / 1048576).toFixed(1)} MiB ` +
+        `(generated in ${(gen.wallMs / 1000).toFixed(1)} s), node ${process.version}`,
     );
     const runs: Record<string, Usage[]> = { "bare js-yaml load": [], "amadegi validate": [], "loadInventory only": [] };
     const commands: Record<string, string[]> = {
@@ -122,7 +124,8 @@ async function bench(): Promise<void> {
     for (const name of names) {
       const r = row(name);
       console.log(
-        `${name.padEnd(20)} ${(r.wall / 1000).toFixed(2).padStart(8)} ${(r.cpu / 1000).toFixed(2).padStart(8)} ${r.rss.toFixed(0).padStart(13)} ${(r.wall / base.wall).toFixed(2).padStart(7)} ${(r.cpu / base.cpu).toFixed(2).padStart(7)}`,
+        `${name.padEnd(20)} ${(r.wall / 1000).toFixed(2).padStart(8)} ${(r.cpu / 1000).toFixed(2).padStart(8)} ${r.rss.toFixed(0).padStart(13)} ` +
+          `${(r.wall / base.wall).toFixed(2).padStart(7)} ${(r.cpu / base.cpu).toFixed(2).padStart(7)}`,
       );
     }
     const v = row("amadegi validate");

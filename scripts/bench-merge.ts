@@ -39,7 +39,8 @@ try {
   const results = counts.reduce((a, b) => a + b, 0);
   const bytes = specs.reduce((n, s) => n + statSync(s.file).size, 0);
   console.log(
-    `setup: ${stations} stations, ${inv.districts.length} districts, ${inv.servers.length} servers; ${provinces.length} province shards + central, ${results} results, ${(bytes / 1048576).toFixed(0)} MiB (${((performance.now() - t) / 1000).toFixed(1)} s)`,
+    `setup: ${stations} stations, ${inv.districts.length} districts, ${inv.servers.length} servers; ${provinces.length} province shards + central, ` +
+      `${results} results, ${(bytes / 1048576).toFixed(0)} MiB (${((performance.now() - t) / 1000).toFixed(1)} s)`,
   );
   const times: number[] = [];
   for (let i = 0; i < rounds; i++) {
@@ -54,7 +55,8 @@ try {
     if (i === 0) console.log(r.stdout.trim());
   }
   console.log(
-    `amadegi merge of ${specs.length} shards (${results} results, ${stations} stations): median ${(median(times) / 1000).toFixed(2)} s over ${rounds} runs (${times.map((x) => (x / 1000).toFixed(2)).join(", ")} s), cold process, inventory load included`,
+    `amadegi merge of ${specs.length} shards (${results} results, ${stations} stations): median ${(median(times) / 1000).toFixed(2)} s over ${rounds} runs ` +
+      `(${times.map((x) => (x / 1000).toFixed(2)).join(", ")} s), cold process, inventory load included`,
   );
 } finally {
   await rm(dir, { recursive: true, force: true });

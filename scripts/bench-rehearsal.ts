@@ -88,7 +88,8 @@ async function main(): Promise<void> {
     const t = report.summary.total;
     console.log(`rehearsal of the sample inventory (${plan.operators.reduce((n, o) => n + o.addresses, 0)} link addresses, ${plan.servers.length} servers)`);
     console.log(
-      `  built: ${plan.namespaces.length} namespaces, ${plan.veths.length} veth links, ${plan.servers.length} sshd, ${answering} answering link addresses, ${plan.operators.reduce((n, o) => n + o.blind.length, 0)} blind, ${plan.operators.reduce((n, o) => n + o.weak.length, 0)} weak`,
+      `  built: ${plan.namespaces.length} namespaces, ${plan.veths.length} veth links, ${plan.servers.length} sshd, ${answering} answering link addresses, ` +
+        `${plan.operators.reduce((n, o) => n + o.blind.length, 0)} blind, ${plan.operators.reduce((n, o) => n + o.weak.length, 0)} weak`,
     );
     console.log(`  rehearsal up:   ${seconds(up.elapsedMs)}`);
     console.log(`  device keys:    ${seconds(keys.ms)}`);
@@ -96,10 +97,13 @@ async function main(): Promise<void> {
       `  stack up:       ${seconds(provision.ms)} (${resources} resources: PKI, ${plan.servers.length} servers' roles over SSH, device certificates)`,
     );
     console.log(
-      `  devices start:  ${seconds(start.ms)}; first check-in over every link: ${seconds(checkinMs)} (${links.length} links: ${ok} ok, ${links.length - ok} not)`,
+      `  devices start:  ${seconds(start.ms)}; first check-in over every link: ${seconds(checkinMs)} ` +
+        `(${links.length} links: ${ok} ok, ${links.length - ok} not)`,
     );
     console.log(
-      `  check:          ${seconds(check.ms)} (campaign ${seconds(report.elapsedMs)}, ${report.targets} targets, ${report.valid ? "valid" : "INVALID"}, exit ${check.code}: up ${t.up} · degraded ${t.degraded} · down ${t.down} · unreachable ${t.unreachable} · unknown ${t.unknown})`,
+      `  check:          ${seconds(check.ms)} (campaign ${seconds(report.elapsedMs)}, ${report.targets} targets, ` +
+        `${report.valid ? "valid" : "INVALID"}, exit ${check.code}: ` +
+        `up ${t.up} · degraded ${t.degraded} · down ${t.down} · unreachable ${t.unreachable} · unknown ${t.unknown})`,
     );
     console.log(
       `  drift:          ${seconds(drift.ms)} (exit ${drift.code}: ${Object.entries(counts)

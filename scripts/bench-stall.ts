@@ -142,7 +142,9 @@ async function main(): Promise<void> {
   for (const r of all) {
     const f = (x: LoopFigures) => `${x.p50}/${x.p99}/${x.max}`.padEnd(22);
     console.log(
-      `${r.condition.padEnd(10)} ${String(r.valid).padEnd(6)} ${f(r.prober)} ${f(r.floor)} ${String(r.starved).padEnd(8)} ${String(r.lowest).padEnd(17)} ${String(r.counts.unknown ?? 0).padEnd(8)} ${String(r.counts.down ?? 0).padEnd(5)} ${r.seconds.toFixed(1)} s`,
+      `${r.condition.padEnd(10)} ${String(r.valid).padEnd(6)} ${f(r.prober)} ${f(r.floor)} ` +
+        `${String(r.starved).padEnd(8)} ${String(r.lowest).padEnd(17)} ` +
+        `${String(r.counts.unknown ?? 0).padEnd(8)} ${String(r.counts.down ?? 0).padEnd(5)} ${r.seconds.toFixed(1)} s`,
     );
     for (const why of r.invalid) console.log(`           INVALID: ${why}`);
   }
@@ -153,8 +155,11 @@ async function main(): Promise<void> {
     const floorMax = median(rs.map((r) => r.floor.max));
     const floorP99 = median(rs.map((r) => r.floor.p99));
     console.log(
-      `${condition}: worst stall ${worstMax} ms (goal ≤ ${GOAL.max}; ${(worstMax / GOAL.max).toFixed(2)}× the goal), worst p99 ${worstP99} ms (goal ≤ ${GOAL.p99}; ${(worstP99 / GOAL.p99).toFixed(2)}×); ` +
-        `the floor's median max ${floorMax} ms, p99 ${floorP99} ms (prober/floor: ${(median(rs.map((r) => r.prober.max)) / Math.max(1, floorMax)).toFixed(2)}× max, ${(median(rs.map((r) => r.prober.p99)) / Math.max(1, floorP99)).toFixed(2)}× p99); ` +
+      `${condition}: worst stall ${worstMax} ms (goal ≤ ${GOAL.max}; ${(worstMax / GOAL.max).toFixed(2)}× the goal), ` +
+        `worst p99 ${worstP99} ms (goal ≤ ${GOAL.p99}; ${(worstP99 / GOAL.p99).toFixed(2)}×); ` +
+        `the floor's median max ${floorMax} ms, p99 ${floorP99} ms ` +
+        `(prober/floor: ${(median(rs.map((r) => r.prober.max)) / Math.max(1, floorMax)).toFixed(2)}× max, ` +
+        `${(median(rs.map((r) => r.prober.p99)) / Math.max(1, floorP99)).toFixed(2)}× p99); ` +
         `${rs.filter((r) => !r.valid).length} of ${rs.length} campaigns invalid`,
     );
   }

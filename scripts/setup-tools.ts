@@ -82,7 +82,8 @@ async function debian(): Promise<void> {
   const stray = await strayDaemons();
   if (stray.length > 0) {
     say(
-      `warning: system daemons are running: ${stray.map((d) => `${d.name} (pid ${d.pid})`).join(", ")}; stop them, they hold the ports the project's own daemons use`,
+      `warning: system daemons are running: ${stray.map((d) => `${d.name} (pid ${d.pid})`).join(", ")}; ` +
+        `stop them, they hold the ports the project's own daemons use`,
     );
   }
 }

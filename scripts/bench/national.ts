@@ -31,8 +31,17 @@ if (foreign.length > 0) {
     process.exitCode = 2;
   } else {
     const r = outcome.report;
-    process.stdout.write(
-      `${JSON.stringify({ wallMs, campaignMs: r.elapsedMs, targets: outcome.targets, attempts: r.attempts, counts: r.summary.total, valid: r.valid, invalid: r.invalid, maxRssMb: process.resourceUsage().maxRSS / 1024, maxLagMs: r.maxLagMs })}\n`,
-    );
+    const figures = {
+      wallMs,
+      campaignMs: r.elapsedMs,
+      targets: outcome.targets,
+      attempts: r.attempts,
+      counts: r.summary.total,
+      valid: r.valid,
+      invalid: r.invalid,
+      maxRssMb: process.resourceUsage().maxRSS / 1024,
+      maxLagMs: r.maxLagMs,
+    };
+    process.stdout.write(`${JSON.stringify(figures)}\n`);
   }
 }

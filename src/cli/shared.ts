@@ -37,7 +37,8 @@ export const judgeOptions = {
     type: "string",
     placeholder: "REF",
     description:
-      "the commit judged, as the approvals name it (default: HEAD); the files that decide the\nverdict (election.yaml, waivers.yaml, the committee file, checks/) must equal it",
+      "the commit judged, as the approvals name it (default: HEAD); the files that decide the\n" +
+      "verdict (election.yaml, waivers.yaml, the committee file, checks/) must equal it",
   },
   main: {
     type: "string",

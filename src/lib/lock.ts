@@ -234,7 +234,9 @@ export async function acquireLock(dir: string, options: LockOptions): Promise<Lo
     if (verdict.kind === "live") {
       const h = verdict.holder;
       throw new ToolError(`${subject} is busy: \`${h.command}\` (pid ${h.pid}, since ${h.startedAt}) holds ${file}`, {
-        hint: `wait for it to finish (ps -p ${h.pid}); if that process is gone, run this again: a dead holder's lock is taken over (should pid ${h.pid} now be another program, remove ${file})`,
+        hint:
+          `wait for it to finish (ps -p ${h.pid}); if that process is gone, run this again: a dead holder's lock is taken over ` +
+          `(should pid ${h.pid} now be another program, remove ${file})`,
       });
     }
     if (verdict.kind === "stale") {

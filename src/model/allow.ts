@@ -56,7 +56,9 @@ function describeRanges(allow: AllowList): string {
 export function notAllowedError(key: string, address: string, allow: AllowList): ProbeError {
   const what = parseIpv4(address) === undefined ? `"${address}" is not an IPv4 address` : `address ${address} is outside`;
   return new ProbeError(`target ${key}: ${what} ${SETTING} (${describeRanges(allow)}; from ${allow.source}); nothing was sent`, {
-    hint: `if ${address} belongs to this stack, declare its range in the stack's ${SETTING} (stacks/Pulumi.<stack>.yaml); otherwise fix the inventory's address`,
+    hint:
+      `if ${address} belongs to this stack, declare its range in the stack's ${SETTING} ` +
+      `(stacks/Pulumi.<stack>.yaml); otherwise fix the inventory's address`,
   });
 }
 

@@ -418,7 +418,8 @@ function checkDistricts(inv: Inventory, report: Reporter): void {
           c.origin,
           ["province"],
           d.id,
-          `district ${d.id} is in province "${c.declared.province}" here but "${first.declared.province}" at ${where(report.sources, first.origin, "province")}`,
+          `district ${d.id} is in province "${c.declared.province}" here ` +
+            `but "${first.declared.province}" at ${where(report.sources, first.origin, "province")}`,
           "write the same province in every county file",
         );
       }

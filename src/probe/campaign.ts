@@ -581,7 +581,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         if (obs === undefined) {
           settle(t, "down", 1, undefined, {
             failure: "assertion",
-            detail: `no check-in from device ${String(t.params.serial ?? "?")} over link ${t.link ?? "?"} in gateway ${gateway.server ?? gateway.address}'s records`,
+            detail:
+              `no check-in from device ${String(t.params.serial ?? "?")} over link ${t.link ?? "?"} ` +
+              `in gateway ${gateway.server ?? gateway.address}'s records`,
           });
           continue;
         }

@@ -65,7 +65,9 @@ export function factsScript(root: string, expected: FactsExpectation, marker: st
     "LC_ALL=C; export LC_ALL",
     `for t in sha256sum ss head cut; do command -v "$t" >/dev/null 2>&1 || { echo "$t is not installed on the server" >&2; exit ${MISSING_TOOL_EXIT}; }; done`,
     // F <index> <hex> | F <index> - (missing) | E <index> <why> (there, but unreadable)
-    'h() { if [ ! -e "$1" ]; then echo "F $2 -"; elif s=$(sha256sum -- "$1" 2>&1); then echo "F $2 ${s%% *}"; else echo "E $2 $(printf %s "$s" | head -n 1)"; fi; }',
+    'h() { if [ ! -e "$1" ]; then echo "F $2 -"; ' +
+      'elif s=$(sha256sum -- "$1" 2>&1); then echo "F $2 ${s%% *}"; ' +
+      'else echo "E $2 $(printf %s "$s" | head -n 1)"; fi; }',
     `echo '${m} facts 1'`,
     ...expected.files.map((path, i) => `h ${shellQuote(`${root}${path}`)} ${i}`),
     `echo '${m} ss'`,

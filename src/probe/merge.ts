@@ -101,7 +101,8 @@ export async function mergeResults(options: MergeOptions): Promise<MergeReport> 
       const partial = terms.filter((t) => !SHARD_KEYS.has(t.key)).map((t) => t.key);
       if (partial.length > 0) {
         problems.push(
-          `${file} was selected by ${header.select}: ${[...new Set(partial)].join(", ")} covers parts of stations; a shard selects whole stations by province, district or station, or the central servers by server=*`,
+          `${file} was selected by ${header.select}: ${[...new Set(partial)].join(", ")} covers parts of stations; ` +
+            `a shard selects whole stations by province, district or station, or the central servers by server=*`,
         );
         continue;
       }
@@ -154,7 +155,8 @@ export async function mergeResults(options: MergeOptions): Promise<MergeReport> 
   const uncovered = inventory.servers.filter((s) => !serverOwner.has(s.id)).map((s) => s.id);
   if (uncovered.length > 0)
     problems.push(
-      `missing shard: no shard covers ${uncovered.length === 1 ? "the central server" : `${uncovered.length} central servers`} ${list(uncovered)} (the central shard runs with --select server=*)`,
+      `missing shard: no shard covers ${uncovered.length === 1 ? "the central server" : `${uncovered.length} central servers`} ` +
+        `${list(uncovered)} (the central shard runs with --select server=*)`,
     );
   if (problems.length > 0) throw refusal(problems);
 
@@ -316,7 +318,8 @@ async function copyShard(shard: Shard, index: number, out: Output, c: CopyContex
   }
   if (strangers.length > 0)
     problems.push(
-      `shard ${shard.file} holds results for ${[...new Set(strangers)].length} object(s) not in the inventory: ${list([...new Set(strangers)])} (merge with the inventory the shards ran on: --inventory DIR)`,
+      `shard ${shard.file} holds results for ${[...new Set(strangers)].length} object(s) not in the inventory: ` +
+        `${list([...new Set(strangers)])} (merge with the inventory the shards ran on: --inventory DIR)`,
     );
   if (repeated.length > 0) problems.push(`shard ${shard.file} repeats ${repeated.length} result key(s) already merged: ${list(repeated)}`);
   return { problems, footer, results, damaged };
@@ -329,7 +332,10 @@ function owners(indexes: readonly (number | undefined)[], shards: readonly Shard
 function refusal(problems: readonly string[]): ProbeError {
   return new ProbeError(`cannot merge: ${problems.length} problem(s), nothing written:`, {
     details: problems,
-    hint: "run one `amadegi check --select province=…` (or district=…) per region and one with --select server=*, then merge all of their results once each",
+    hint:
+      "run one `amadegi check --select province=…` (or district=…) per region " +
+      "and one with --select server=*, " +
+      "then merge all of their results once each",
   });
 }
 

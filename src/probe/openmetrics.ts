@@ -90,11 +90,16 @@ export async function writeOpenMetrics(results: string, out: string): Promise<{ 
     line("# TYPE amadegi_campaign_results gauge\n# HELP amadegi_campaign_results Results per status in the campaign.\n");
     for (const s of STATUSES) line(`amadegi_campaign_results{${campaign},status="${s}"} ${counts[s] ?? 0}\n`);
     line(
-      `# TYPE amadegi_campaign_valid gauge\n# HELP amadegi_campaign_valid 1 when the campaign finished and its prober was not starved, else 0.\namadegi_campaign_valid{${campaign}} ${footer?.valid === true ? 1 : 0}\n`,
+      `# TYPE amadegi_campaign_valid gauge\n` +
+        `# HELP amadegi_campaign_valid 1 when the campaign finished and its prober was not starved, else 0.\n` +
+        `amadegi_campaign_valid{${campaign}} ${footer?.valid === true ? 1 : 0}\n`,
     );
     const finished = Date.parse(footer?.finishedAt ?? header.startedAt) / 1000;
     line(
-      `# TYPE amadegi_campaign_finished_timestamp_seconds gauge\n# UNIT amadegi_campaign_finished_timestamp_seconds seconds\n# HELP amadegi_campaign_finished_timestamp_seconds When the campaign finished (or started, if it never did).\namadegi_campaign_finished_timestamp_seconds{${campaign}} ${finished}\n`,
+      `# TYPE amadegi_campaign_finished_timestamp_seconds gauge\n` +
+        `# UNIT amadegi_campaign_finished_timestamp_seconds seconds\n` +
+        `# HELP amadegi_campaign_finished_timestamp_seconds When the campaign finished (or started, if it never did).\n` +
+        `amadegi_campaign_finished_timestamp_seconds{${campaign}} ${finished}\n`,
     );
     line("# EOF\n");
     flush();

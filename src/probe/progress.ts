@@ -37,7 +37,9 @@ export class Progress {
     const eta = rate > 0 ? (s.total - s.done) / rate : Number.POSITIVE_INFINITY;
     const left = Math.max(0, (s.deadlineAt - performance.now()) / 1000);
     const c = s.counts;
-    const line = `${s.done}/${s.total} up ${c.up} degraded ${c.degraded} down ${c.down} unreachable ${c.unreachable} unknown ${c.unknown} | ${Math.round(rate)}/s | ETA ${Number.isFinite(eta) ? `${Math.ceil(eta)}s` : "-"} (deadline in ${Math.ceil(left)}s)`;
+    const line =
+      `${s.done}/${s.total} up ${c.up} degraded ${c.degraded} down ${c.down} unreachable ${c.unreachable} unknown ${c.unknown} | ` +
+      `${Math.round(rate)}/s | ETA ${Number.isFinite(eta) ? `${Math.ceil(eta)}s` : "-"} (deadline in ${Math.ceil(left)}s)`;
     this.stream?.write(`\r\x1b[2K${line}`);
     this.drawn = true;
   }

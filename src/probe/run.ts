@@ -72,7 +72,9 @@ export async function check(options: CheckOptions): Promise<CheckOutcome> {
     if (!existsSync(file)) {
       throw new ProbeError(`the pins overlay ${file} (${stack.file} amadegi:probe.pins) does not exist`, {
         file,
-        hint: "run `amadegi rehearsal up` first (it writes the overlay); a rehearsal kept elsewhere (`rehearsal up --state DIR`): point amadegi:probe.pins at DIR/pins.yaml (a relative path is read from the state directory, $AMADEGI_STATE_DIR)",
+        hint:
+          "run `amadegi rehearsal up` first (it writes the overlay); a rehearsal kept elsewhere (`rehearsal up --state DIR`): " +
+          "point amadegi:probe.pins at DIR/pins.yaml (a relative path is read from the state directory, $AMADEGI_STATE_DIR)",
       });
     }
     const read = readPins(file, inventory.servers, { stack: options.stack });

@@ -96,7 +96,8 @@ export class SelfWatch {
       if (lag > this.maxLagMs) this.maxLagMs = lag;
       if (lag > this.options.lagLimitMs) {
         this.add(
-          `event loop blocked for ${Math.round(lag)} ms at +${((now - this.started - lag) / 1000).toFixed(1)}s (limit ${this.options.lagLimitMs} ms): probe timeouts in that window may be the prober's, not the targets'`,
+          `event loop blocked for ${Math.round(lag)} ms at +${((now - this.started - lag) / 1000).toFixed(1)}s (limit ${this.options.lagLimitMs} ms): ` +
+            `probe timeouts in that window may be the prober's, not the targets'`,
           "lag",
         );
       }

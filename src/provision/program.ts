@@ -27,7 +27,8 @@ async function inventoryOf(config: StackConfig, source: InventorySource): Promis
   const errors = result.findings.filter((f) => f.severity === "error" && f.waived === undefined);
   if (result.inventory === undefined || hasErrors(result.findings)) {
     throw new Error(
-      `stack ${config.stack}: the inventory ${source.shown} has ${errors.length} error(s); run amadegi validate:\n${errors.slice(0, 5).map(formatFinding).join("\n")}`,
+      `stack ${config.stack}: the inventory ${source.shown} has ${errors.length} error(s); run amadegi validate:\n` +
+        `${errors.slice(0, 5).map(formatFinding).join("\n")}`,
     );
   }
   return result.inventory;

@@ -146,9 +146,12 @@ export async function committedState(options: { inventory: string; committeeFile
   const decidingChanged = await differences(root, commit, deciding);
   if (decidingChanged.length > 0) {
     throw new UsageError(
-      `the files that decide the verdict differ from commit ${commit.slice(0, 12)}${options.commit === undefined ? " (HEAD)" : ""}: ${decidingChanged.join(", ")}`,
+      `the files that decide the verdict differ from commit ${commit.slice(0, 12)}` +
+        `${options.commit === undefined ? " (HEAD)" : ""}: ${decidingChanged.join(", ")}`,
       {
-        hint: "the gate judges only what was committed and reviewed: restore them (git checkout -- FILE) or change them through a pull request the committee approves",
+        hint:
+          "the gate judges only what was committed and reviewed: " +
+          "restore them (git checkout -- FILE) or change them through a pull request the committee approves",
         file: join(root, decidingChanged[0]?.replace(/ \(.*\)$/, "") ?? ""),
       },
     );

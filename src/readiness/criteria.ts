@@ -195,7 +195,8 @@ const fixedDiversePaths: Criterion = {
       const first = sick[0];
       const reason =
         sick.length > 0
-          ? `${healthy.length} healthy path${healthy.length === 1 ? "" : "s"}; ${sick.map((l) => `${l.id} ${l.lifecycle.state === "live" ? describe(linkObserved(ev, l)) : l.lifecycle.state}`).join("; ")}`
+          ? `${healthy.length} healthy path${healthy.length === 1 ? "" : "s"}; ` +
+            `${sick.map((l) => `${l.id} ${l.lifecycle.state === "live" ? describe(linkObserved(ev, l)) : l.lifecycle.state}`).join("; ")}`
           : hasDiversePair(inv, links)
             ? "no two healthy paths"
             : `${links.length} counting link${links.length === 1 ? "" : "s"}, none diverse (same operator or shared exchange/tower)`;
@@ -292,7 +293,10 @@ export function certificateLimit(inv: Inventory): string {
 
 const certificatesValid: Criterion = {
   id: "certificates-valid",
-  title: { en: "certificates stay valid past election day plus the margin", fa: "گواهی‌ها تا پس از روز انتخابات به‌اضافه حاشیه معتبر است" },
+  title: {
+    en: "certificates stay valid past election day plus the margin",
+    fa: "گواهی‌ها تا پس از روز انتخابات به‌اضافه حاشیه معتبر است",
+  },
   needsResults: true,
   waivedBy: [],
   measure(ctx) {
@@ -401,7 +405,10 @@ const DRIFT_SEVERITY: Readonly<Record<DriftItem["kind"], number>> = {
 
 const noUnwaivedDrift: Criterion = {
   id: "no-unwaived-drift",
-  title: { en: "no unwaived drift between declared, provisioned and observed", fa: "هیچ انحراف تأییدنشده‌ای میان اعلام‌شده، پیاده‌شده و مشاهده‌شده نیست" },
+  title: {
+    en: "no unwaived drift between declared, provisioned and observed",
+    fa: "هیچ انحراف تأییدنشده‌ای میان اعلام‌شده، پیاده‌شده و مشاهده‌شده نیست",
+  },
   needsResults: true,
   waivedBy: [],
   measure(ctx) {
@@ -416,7 +423,9 @@ const noUnwaivedDrift: Criterion = {
     const again = `run \`amadegi drift --stack ${r.stack}\` again`;
     if (latest.ageHours > ctx.milestone.maxAgeHours)
       return {
-        cannotJudge: `the drift report ${latest.file} is ${latest.ageHours.toFixed(1)} h old, older than milestone ${ctx.milestone.id}'s maximum age of ${ctx.milestone.maxAgeHours} h: ${again}`,
+        cannotJudge:
+          `the drift report ${latest.file} is ${latest.ageHours.toFixed(1)} h old, ` +
+          `older than milestone ${ctx.milestone.id}'s maximum age of ${ctx.milestone.maxAgeHours} h: ${again}`,
       };
     if (latest.ageHours < -0.1) return { cannotJudge: `the drift report ${latest.file} is dated ${r.at}, in the future: check the clock, then ${again}` };
     const offenders: Offender[] = [];
@@ -436,7 +445,9 @@ const noUnwaivedDrift: Criterion = {
         ...(item.station === undefined ? {} : { station: item.station }),
         ...(item.district === undefined ? {} : { district: item.district }),
         owner: item.owner,
-        reason: `${item.kind}: ${what}${expired === undefined || what.includes(`[waiver ${expired.id}`) ? "" : ` [waiver ${expired.id} expired on ${formatBoth(expired.until)}]`}`,
+        reason:
+          `${item.kind}: ${what}` +
+          `${expired === undefined || what.includes(`[waiver ${expired.id}`) ? "" : ` [waiver ${expired.id} expired on ${formatBoth(expired.until)}]`}`,
         severity: DRIFT_SEVERITY[item.kind],
       });
     }
@@ -445,10 +456,15 @@ const noUnwaivedDrift: Criterion = {
     if (offenders.length === 0 && (unreachable.length > 0 || r.notJudged.length > 0)) {
       const why = [...unreachable.slice(0, 3).map((i) => `${i.object}: ${i.detail}`), ...r.notJudged];
       return {
-        cannotJudge: `the drift report ${latest.file} is incomplete (${why.join("; ")}${unreachable.length > 3 ? `; … ${unreachable.length - 3} more unreachable` : ""})`,
+        cannotJudge:
+          `the drift report ${latest.file} is incomplete (${why.join("; ")}` +
+          `${unreachable.length > 3 ? `; … ${unreachable.length - 3} more unreachable` : ""})`,
       };
     }
-    const note = `drift report ${r.id} of ${r.at}${waivers.size > 0 ? `; accepted by drift waivers ${[...waivers].sort().join(", ")}` : ""}${unreachable.length > 0 ? `; ${unreachable.length} server${unreachable.length === 1 ? "" : "s"} could not be asked` : ""}`;
+    const note =
+      `drift report ${r.id} of ${r.at}` +
+      `${waivers.size > 0 ? `; accepted by drift waivers ${[...waivers].sort().join(", ")}` : ""}` +
+      `${unreachable.length > 0 ? `; ${unreachable.length} server${unreachable.length === 1 ? "" : "s"} could not be asked` : ""}`;
     return ratio(Math.max(r.checked, offenders.length), offenders, note);
   },
 };
@@ -468,7 +484,10 @@ const all: readonly Criterion[] = [
   linksLive,
   linksLiveByCommitted,
   fixedDiversePaths,
-  roleHealthy("gateways-up", "gateway", undefined, { en: "every gateway answers every probe", fa: "همه درگاه‌ها به همه آزمون‌ها پاسخ می‌دهند" }),
+  roleHealthy("gateways-up", "gateway", undefined, {
+    en: "every gateway answers every probe",
+    fa: "همه درگاه‌ها به همه آزمون‌ها پاسخ می‌دهند",
+  }),
   roleHealthy("dns-up", "dns", "dns", { en: "every election DNS server answers correctly", fa: "همه سرورهای DNS درست پاسخ می‌دهند" }),
   roleHealthy("ntp-in-sync", "ntp", "ntp", { en: "every time server is in sync", fa: "همه سرورهای زمان هماهنگ‌اند" }),
   centralNPlusOne,

@@ -49,7 +49,9 @@ export async function changeFreeze(options: FreezeOptions): Promise<FreezeDecisi
     return {
       frozen: true,
       allowed: false,
-      reason: `stack ${stack} is production and ${since}: \`${operation}\` needs the IT committee's signed approval (--approvals DIR --results FILE [--milestone ID]; see docs/readiness.md)`,
+      reason:
+        `stack ${stack} is production and ${since}: \`${operation}\` needs the IT committee's signed approval ` +
+        `(--approvals DIR --results FILE [--milestone ID]; see docs/readiness.md)`,
     };
   }
   const milestone = election.milestones.find((m) => m.id === run.result.milestone.id);

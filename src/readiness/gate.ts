@@ -163,7 +163,8 @@ export async function gate(options: GateOptions): Promise<GateRun> {
   if (inv === undefined) {
     const first = loaded.errors[0];
     throw new UsageError(
-      `the inventory in ${options.inventory} does not load (${loaded.errorCount} errors${first === undefined ? "" : `, first: ${first.file}:${first.line}:${first.col} ${first.message}`})`,
+      `the inventory in ${options.inventory} does not load (${loaded.errorCount} errors` +
+        `${first === undefined ? "" : `, first: ${first.file}:${first.line}:${first.col} ${first.message}`})`,
       { hint: "run `amadegi validate` and fix the errors", file: options.inventory },
     );
   }
@@ -175,7 +176,8 @@ export async function gate(options: GateOptions): Promise<GateRun> {
   const hard = loaded.hardErrors;
   if (loaded.hardErrorCount > 0)
     reasons.push(
-      `the inventory has ${loaded.hardErrorCount} error${loaded.hardErrorCount === 1 ? "" : "s"} no waiver can accept (first: ${hard[0]?.file}:${hard[0]?.line} ${hard[0]?.message}); run \`amadegi validate\``,
+      `the inventory has ${loaded.hardErrorCount} error${loaded.hardErrorCount === 1 ? "" : "s"} no waiver can accept ` +
+        `(first: ${hard[0]?.file}:${hard[0]?.line} ${hard[0]?.message}); run \`amadegi validate\``,
     );
 
   const { ids, thresholds } = criteriaOf(inv.election.milestones, milestone);
@@ -334,7 +336,8 @@ function fitness(ev: Evidence, info: ResultsInfo, milestone: Milestone): string[
     reasons.push(`${ev.file} is dated ${JSON.stringify(when.slice(0, 40))}, not a time: its age cannot be judged`);
   if (info.ageHours !== undefined && info.ageHours > milestone.maxAgeHours)
     reasons.push(
-      `the results are ${info.ageHours.toFixed(1)} h old, older than milestone ${milestone.id}'s maximum age of ${milestone.maxAgeHours} h: run \`amadegi check\` again`,
+      `the results are ${info.ageHours.toFixed(1)} h old, ` +
+        `older than milestone ${milestone.id}'s maximum age of ${milestone.maxAgeHours} h: run \`amadegi check\` again`,
     );
   if (info.ageHours !== undefined && info.ageHours < -0.1) reasons.push(`the results are dated ${info.finishedAt}, in the future: check the prober's clock`);
   if (ev.total === 0) reasons.push(`${ev.file} holds no results`);
@@ -342,7 +345,8 @@ function fitness(ev: Evidence, info: ResultsInfo, milestone: Milestone): string[
     const unknown = (100 * ev.counts.unknown) / ev.total;
     if (unknown > milestone.maxUnknownPercent)
       reasons.push(
-        `${ev.counts.unknown} of ${ev.total} results are unknown (${unknown.toFixed(1)}%), more than milestone ${milestone.id} allows (${milestone.maxUnknownPercent}%): the campaign did not finish in time`,
+        `${ev.counts.unknown} of ${ev.total} results are unknown (${unknown.toFixed(1)}%), ` +
+          `more than milestone ${milestone.id} allows (${milestone.maxUnknownPercent}%): the campaign did not finish in time`,
       );
   }
   return reasons;
@@ -450,7 +454,8 @@ export async function checkSignoff(args: {
   const commit = git.commit.slice(0, 12);
   if (git.changed.length > 0)
     return refuse(
-      `the inventory differs from commit ${commit}, which approvals name (${git.changed.slice(0, 5).join(", ")}${git.changed.length > 5 ? ", …" : ""}): commit first, or judge that commit's checkout`,
+      `the inventory differs from commit ${commit}, which approvals name (${git.changed.slice(0, 5).join(", ")}${git.changed.length > 5 ? ", …" : ""}): ` +
+        `commit first, or judge that commit's checkout`,
     );
   // Only what was merged can be signed off, and only main's committee signs (a member removed on main cannot).
   const main = await mainBranch(git.root, args.main);

@@ -196,7 +196,8 @@ export class History {
     if (previous === undefined) return { newlyFailing: [], recovered: [] };
     const rows = this.db
       .prepare(
-        "SELECT now.key AS key, now.status AS status, was.status AS was FROM result now JOIN result was ON was.key = now.key AND was.campaign = ? WHERE now.campaign = ? ORDER BY now.key",
+        "SELECT now.key AS key, now.status AS status, was.status AS was FROM result now " +
+          "JOIN result was ON was.key = now.key AND was.campaign = ? WHERE now.campaign = ? ORDER BY now.key",
       )
       .all(String(previous.id), campaignId);
     const pairs = rows.map((r) => ({ key: String(r.key), status: String(r.status) as Status, was: String(r.was) as Status }));
@@ -222,7 +223,8 @@ export class History {
     try {
       this.db
         .prepare(
-          `INSERT INTO drift_run (id, stack, at, verdict, checked, ${DRIFT_KINDS.map((k) => KIND_COLUMNS[k]).join(", ")}, waived) VALUES (?, ?, ?, ?, ?, ${DRIFT_KINDS.map(() => "?").join(", ")}, ?)`,
+          `INSERT INTO drift_run (id, stack, at, verdict, checked, ${DRIFT_KINDS.map((k) => KIND_COLUMNS[k]).join(", ")}, waived) ` +
+            `VALUES (?, ?, ?, ?, ?, ${DRIFT_KINDS.map(() => "?").join(", ")}, ?)`,
         )
         .run(run.id, run.stack, run.at, run.verdict, run.checked, ...DRIFT_KINDS.map((k) => run.counts[k]), run.waived);
       for (const item of items) insertItem.run(run.id, item.key, item.kind, item.object, item.owner, item.waivedBy ?? null);
@@ -260,7 +262,8 @@ export class History {
     const only = (a: string, b: string): DriftItemRecord[] =>
       this.db
         .prepare(
-          "SELECT key, kind, object, owner, waived_by FROM drift_item a WHERE a.run = ? AND NOT EXISTS (SELECT 1 FROM drift_item b WHERE b.run = ? AND b.key = a.key) ORDER BY key",
+          "SELECT key, kind, object, owner, waived_by FROM drift_item a " +
+            "WHERE a.run = ? AND NOT EXISTS (SELECT 1 FROM drift_item b WHERE b.run = ? AND b.key = a.key) ORDER BY key",
         )
         .all(a, b)
         .map((r) => ({

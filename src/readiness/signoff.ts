@@ -157,7 +157,9 @@ async function checkOne(approval: Approval, sigFile: string, signers: string, ex
       source,
       member,
       status: "bad-signature",
-      detail: `the signature of ${member} does not verify over this manifest under namespace ${SIGNOFF_NAMESPACE} (changed after signing, or signed for another purpose)`,
+      detail:
+        `the signature of ${member} does not verify over this manifest under namespace ${SIGNOFF_NAMESPACE} ` +
+        `(changed after signing, or signed for another purpose)`,
     };
   }
   let manifest: Manifest;

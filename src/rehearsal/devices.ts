@@ -74,7 +74,8 @@ export function planDevices(inventory: Inventory): { devices: DevicePlan[]; find
     const serial = station.device.serial;
     if (!SERIAL.test(serial)) {
       findings.push(
-        `station ${station.id}: device serial ${JSON.stringify(serial)} cannot name the device's key file (letters, digits, . _ - only, at most 64): rename it in the inventory`,
+        `station ${station.id}: device serial ${JSON.stringify(serial)} cannot name the device's key file ` +
+          `(letters, digits, . _ - only, at most 64): rename it in the inventory`,
       );
       continue;
     }

@@ -205,7 +205,8 @@ export function planRehearsal(inventory: Inventory, prefix = DEFAULT_PREFIX): Pl
     const value = parseIpv4(address);
     if (value !== undefined && cidrContains(PLUMBING, value)) {
       findings.push(
-        `${what} has address ${address}, inside the rehearsal's plumbing range ${PLUMBING_RANGE} (RFC 2544 benchmarking): give it an address outside that range`,
+        `${what} has address ${address}, inside the rehearsal's plumbing range ${PLUMBING_RANGE} (RFC 2544 benchmarking): ` +
+          `give it an address outside that range`,
       );
     }
   };

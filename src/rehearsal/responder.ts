@@ -416,7 +416,8 @@ export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> }
   void writeStatus();
   const ready = entries.filter((e) => e.context !== undefined).length;
   process.stderr.write(
-    `${startedAt} responder ${spec.operator}: ${spec.devices.length} devices, ${entries.length} links (${entries.length - ready} without a certificate), every ${spec.intervalMs} ms ± ${Math.round(spec.jitter * 100)} %\n`,
+    `${startedAt} responder ${spec.operator}: ${spec.devices.length} devices, ${entries.length} links (${entries.length - ready} without a certificate), ` +
+      `every ${spec.intervalMs} ms ± ${Math.round(spec.jitter * 100)} %\n`,
   );
   if (caError !== undefined) process.stderr.write(`responder ${spec.operator}: ${caError}\n`);
 

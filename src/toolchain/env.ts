@@ -40,7 +40,11 @@ export function renderEnvScript(env: NodeJS.ProcessEnv = process.env): string {
   const quote = (v: string) => `'${v.replaceAll("'", `'\\''`)}'`;
   const lines = Object.entries(engineSettings(env)).map(([k, v]) => `export ${k}=${quote(v)}`);
   lines.push(`export PATH=${quote(enginePath(env).join(delimiter))}:"$PATH"`);
-  return `# Written by scripts/setup: the environment amadegi runs Pulumi in.\n# Source it before a plain \`pulumi\` command: . <state directory>/env.sh\n${lines.join("\n")}\n`;
+  return (
+    `# Written by scripts/setup: the environment amadegi runs Pulumi in.\n` +
+    `# Source it before a plain \`pulumi\` command: . <state directory>/env.sh\n` +
+    `${lines.join("\n")}\n`
+  );
 }
 
 /** A file backend's directory must exist before the CLI opens it. */

@@ -166,7 +166,9 @@ interface Exception {
 const EXCEPTIONS: readonly Exception[] = [
   {
     target: "src/readiness/drift/types.ts",
-    why: "history stores drift runs and drift's run records into history: the store takes only the kinds, below drift's entry point, or the two would import each other",
+    why:
+      "history stores drift runs and drift's run records into history: the store takes only the kinds, " +
+      "below drift's entry point, or the two would import each other",
     from: ["src/readiness/history.ts"],
   },
   {
@@ -372,7 +374,8 @@ describe("the checker (so a pass means something)", () => {
     );
     expect(problems).toEqual([]);
     expect(cycles(graph)).toEqual([
-      "src/readiness/criteria.ts → src/readiness/drift/index.ts → src/readiness/drift/run.ts → src/readiness/criteria.ts (tangled with it: src/readiness/history.ts)",
+      "src/readiness/criteria.ts → src/readiness/drift/index.ts → src/readiness/drift/run.ts → src/readiness/criteria.ts " +
+        "(tangled with it: src/readiness/history.ts)",
       "src/readiness/gate.ts → src/readiness/gate.ts",
     ]);
   });

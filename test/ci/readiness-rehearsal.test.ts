@@ -253,7 +253,8 @@ function verdictOf(ran: Ran): { exit: number | null; milestone: string; verdict:
 }
 
 describe.skipIf(skipped !== undefined)(
-  `readiness workflow lines run in the rehearsal: two shards merged = one unsharded campaign${skipped === undefined ? "" : ` (skipped: ${skipped}; needs root and network namespaces, CI runs it)`}`,
+  `readiness workflow lines run in the rehearsal: two shards merged = one unsharded campaign` +
+    `${skipped === undefined ? "" : ` (skipped: ${skipped}; needs root and network namespaces, CI runs it)`}`,
   () => {
     let wf: Workflow;
     let shards: Record<string, string>[] = [];

@@ -216,7 +216,8 @@ function violations(wf: Workflow): string[] {
           const rest = (step.run ?? "").replace(allowed, (all: string, option: string, _dot: unknown, sub: string) => (option === sub ? "" : all));
           for (const m of rest.matchAll(new RegExp(`${mention.source}[^\\s"']*`, "g"))) {
             out.push(
-              `${id}: a run: step touches the pull request's ${dir}/ other than as --inventory ${dir}/inventory or --checks ${dir}/checks (at "${m[0].trim()}")`,
+              `${id}: a run: step touches the pull request's ${dir}/ other than as --inventory ${dir}/inventory or --checks ${dir}/checks ` +
+                `(at "${m[0].trim()}")`,
             );
           }
           for (const value of [...Object.values(step.env ?? {}), ...Object.values(step.with ?? {})]) {
@@ -232,7 +233,8 @@ function violations(wf: Workflow): string[] {
         const ok = event === "schedule" || event === "workflow_dispatch" || ((event === "push" || event === "pull_request_target") && mainOnly(filter));
         if (!ok)
           out.push(
-            `${id}: runs on a production runner but the workflow runs on ${event}${filter === null ? "" : ` ${JSON.stringify(filter)}`} (allowed: schedule, workflow_dispatch, push or pull_request_target on branches [main])`,
+            `${id}: runs on a production runner but the workflow runs on ${event}${filter === null ? "" : ` ${JSON.stringify(filter)}`} ` +
+              `(allowed: schedule, workflow_dispatch, push or pull_request_target on branches [main])`,
           );
       }
       if ((on.has("workflow_dispatch") || on.has("pull_request_target")) && !guarded(job.if))
@@ -421,7 +423,8 @@ describe("each rule fails a workflow that breaks it", () => {
 
   it("a runner named by the matrix is judged by each of its values", () => {
     const shardOnly = (runners: string) =>
-      `on: { push: {} }\npermissions: {}\njobs:\n  shard:\n    runs-on: [self-hosted, linux, "\${{ matrix.runner }}"]\n    strategy: { matrix: { include: [${runners}] } }\n    steps: [{ run: npm ci }]\n`;
+      `on: { push: {} }\npermissions: {}\njobs:\n  shard:\n    runs-on: [self-hosted, linux, "\${{ matrix.runner }}"]\n` +
+      `    strategy: { matrix: { include: [${runners}] } }\n    steps: [{ run: npm ci }]\n`;
     expect(check(shardOnly("{ runner: amadegi-ci }"))).toEqual([]);
     expect(check(shardOnly("{ runner: amadegi-ci }, { runner: amadegi-ilam }"))).toEqual([
       expect.stringMatching(/^shard: runs on a production runner but the workflow runs on push/),

@@ -166,7 +166,8 @@ describe("amadegi check", () => {
     // Parameter names and a condition are quoted back in the findings, as written.
     await writeFile(
       join(dir, "a.yaml"),
-      'checks:\n  - id: x\n    probe: icmp\n    select: { objects: links }\n    params: { "\\n::error::READY": 1, "\\r::add-mask::x": 2 }\n    conditions: ["[LOS] <= 5%\\n::error::R ##[error]y"]\n',
+      "checks:\n  - id: x\n    probe: icmp\n    select: { objects: links }\n" +
+        '    params: { "\\n::error::READY": 1, "\\r::add-mask::x": 2 }\n    conditions: ["[LOS] <= 5%\\n::error::R ##[error]y"]\n',
     );
     const { io, out, err } = capture();
     expect(await main(["check", "--stacks", root, "--stack", "loop", "--inventory", INVENTORY, "--checks", dir], io)).toBe(2);

@@ -31,7 +31,8 @@ interface Repo {
   sha256: string;
 }
 
-const member = (id: string, key = keys[id]?.pub ?? "", name = `عضو ${id}`) => `  - { id: ${id}, name: ${name}, role: member, level: county, sshKey: ${key} }`;
+const member = (id: string, key = keys[id]?.pub ?? "", name = `عضو ${id}`) =>
+  `  - { id: ${id}, name: ${name}, ` + `role: member, level: county, sshKey: ${key} }`;
 const COMMITTEE = (lines: string[]) => `committee:\n${lines.join("\n")}\n`;
 
 /** A repository on main, the committee's three keys committed, healthy results of now. */
@@ -208,7 +209,10 @@ const ATTACKS: Attack[] = [
       await rename(join(r.root, "inventory/districts/rey.yaml"), join(r.root, "inventory/districts/rey.local.yaml"));
     },
     1,
-    /the inventory differs from commit [0-9a-f]{12}, which approvals name \(inventory\/districts\/rey\.local\.yaml \(not committed\), inventory\/districts\/rey\.yaml \(deleted\)\)/,
+    new RegExp(
+      /the inventory differs from commit [0-9a-f]{12}, which approvals name /.source +
+        /\(inventory\/districts\/rey\.local\.yaml \(not committed\), inventory\/districts\/rey\.yaml \(deleted\)\)/.source,
+    ),
   ],
   [
     "a member removed on main, signing an older commit from main's checkout",

@@ -80,7 +80,8 @@ describe("amadegi approve: a committee member's procedure", () => {
     const two = await newKey(keys, "m-two");
     await writeFile(
       join(root, "governance/committee.yaml"),
-      `committee:\n  - { id: m-one, name: یکم, role: chair, level: county, sshKey: ${one.pub} }\n  - { id: m-two, name: دوم, role: member, level: county, sshKey: ${two.pub} }\n`,
+      `committee:\n  - { id: m-one, name: یکم, role: chair, level: county, sshKey: ${one.pub} }\n` +
+        `  - { id: m-two, name: دوم, role: member, level: county, sshKey: ${two.pub} }\n`,
     );
     const commit = await commitAll(root);
     // T-0 needs 2 of the committee; judge it as of election day with fresh results
@@ -97,7 +98,8 @@ describe("amadegi approve: a committee member's procedure", () => {
       const manifest = await readFile(join(approvals, `${name}.txt`), "utf8");
       expect(manifest).toMatch(
         new RegExp(
-          `^amadegi sign-off v1\\nelection: gate-1405\\nmilestone: T-0\\ninventory-commit: ${commit}\\nresults-sha256: [0-9a-f]{64}\\nverdict: ready\\ntime: \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\n$`,
+          `^amadegi sign-off v1\\nelection: gate-1405\\nmilestone: T-0\\ninventory-commit: ${commit}\\nresults-sha256: [0-9a-f]{64}\\n` +
+            `verdict: ready\\ntime: \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\n$`,
         ),
       );
       expect(out).toContain(`  ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n amadegi-signoff ${join(approvals, `${name}.txt`)}`);

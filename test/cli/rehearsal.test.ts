@@ -59,7 +59,9 @@ describe("amadegi rehearsal", () => {
         const c = capture();
         expect(await main(["rehearsal", ...action, "--state", state], c.io), action.join(" ")).toBe(2);
         expect(c.err.join("\n")).toBe(
-          `ToolError: the rehearsal in ${state} is busy: \`amadegi drill --scenario fiber-cut\` (pid ${holder.pid}, since 2025-01-02T03:04:05.000Z) holds ${lockPath(state)}\n  → wait for it to finish (ps -p ${holder.pid}); if that process is gone, run this again: a dead holder's lock is taken over (should pid ${holder.pid} now be another program, remove ${lockPath(state)})`,
+          `ToolError: the rehearsal in ${state} is busy: \`amadegi drill --scenario fiber-cut\` (pid ${holder.pid}, since 2025-01-02T03:04:05.000Z) ` +
+            `holds ${lockPath(state)}\n  → wait for it to finish (ps -p ${holder.pid}); if that process is gone, run this again: ` +
+            `a dead holder's lock is taken over (should pid ${holder.pid} now be another program, remove ${lockPath(state)})`,
         );
       }
     } finally {

@@ -19,7 +19,8 @@ beforeAll(async () => {
   await edit(root, ELECTION, "  timeZone: Asia/Tehran\n", "  timeZone: Asia/Tehran\n  changeFreeze: 1405-01-01\n");
   await writeFile(
     stackFile,
-    `config:\n  amadegi:environment: production\n  amadegi:inventory: ${join(root, "inventory")}\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n  amadegi:ssh:\n    identityFile: /etc/amadegi/deploy_ed25519\n`,
+    `config:\n  amadegi:environment: production\n  amadegi:inventory: ${join(root, "inventory")}\n` +
+      `  amadegi:probe:\n    allow: [10.0.0.0/8]\n  amadegi:ssh:\n    identityFile: /etc/amadegi/deploy_ed25519\n`,
   );
   sandbox = await throwawayEnv();
 });

@@ -32,7 +32,8 @@ describe("amadegi validate --format github", () => {
     const rel = `.amadegi/test-validate-github-${process.pid}`;
     expect(await main(["validate", "--inventory", `${rel}/inventory`, "--today", "2026-11-22", "--format", "github"], io)).toBe(1);
     expect(out).toEqual([
-      `::error file=${rel}/inventory/districts/alpha.yaml,line=25,col=19,title=reference.unknown (A-1)::link A-1-M names operator "mcii" — no such operator (did you mean "mci"?) → use an operator id from operators.yaml`,
+      `::error file=${rel}/inventory/districts/alpha.yaml,line=25,col=19,title=reference.unknown (A-1)::` +
+        `link A-1-M names operator "mcii" — no such operator (did you mean "mci"?) → use an operator id from operators.yaml`,
       `${rel}/inventory: 1 errors, 0 warnings, 0 waived`,
     ]);
   });

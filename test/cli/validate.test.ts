@@ -36,7 +36,9 @@ describe("amadegi validate", () => {
     expect(await main(["validate", "--today", "1405-09-01"], io)).toBe(0);
     expect(out.at(-1)).toBe("inventory: 11 files, 1415 stations, 2831 links, 20 servers (as of 2026-11-22): 0 errors, 8 warnings, 3 waived");
     expect(out).toContain(
-      "inventory/districts/pakdasht.yaml:2123:49 warning lifecycle.overdue PKD-0088-F: link PKD-0088-F (fiber, tci) at station PKD-0088 was committed for 1405-08-15 (2026-11-06) and is still ordered, 16 days late; owner: tci (ask tci for a new date and record it, or record a waiver)",
+      "inventory/districts/pakdasht.yaml:2123:49 warning lifecycle.overdue PKD-0088-F: link PKD-0088-F (fiber, tci) at station PKD-0088 " +
+        "was committed for 1405-08-15 (2026-11-06) and is still ordered, 16 days late; " +
+        "owner: tci (ask tci for a new date and record it, or record a waiver)",
     );
     expect(out.filter((l) => l.includes("[waived by W-00"))).toHaveLength(3);
     expect(await listing(join(REPO, "inventory"))).toEqual(before); // validate writes nothing
@@ -53,7 +55,8 @@ describe("amadegi validate", () => {
     const { io, out } = capture();
     expect(await main(["validate", "--inventory", join(root, "inventory"), "--today", "2026-11-22"], io)).toBe(1);
     expect(out[0]).toBe(
-      `${file}:25:19 error reference.unknown A-1: link A-1-M names operator "mcii" — no such operator (did you mean "mci"?) (use an operator id from operators.yaml)`,
+      `${file}:25:19 error reference.unknown A-1: link A-1-M names operator "mcii" — no such operator ` +
+        `(did you mean "mci"?) (use an operator id from operators.yaml)`,
     );
     expect(out.at(-1)).toMatch(/: 1 errors, 0 warnings, 0 waived$/);
   });

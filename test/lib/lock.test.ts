@@ -192,7 +192,9 @@ describe("between processes", () => {
     const d = dir();
     (await acquireLock(d, { command: "x" })).release();
     writeHolder(d, { pid: await deadPid(), command: "amadegi rehearsal up", startedAt: new Date().toISOString() });
-    const script = `try { await acquireLock(process.argv[1], { command: "racer", graceMs: 50 }); console.log("got"); await new Promise((r) => setTimeout(r, 1500)); } catch (e) { console.log(/is busy/.test(e.message) ? "busy" : e.message); }`;
+    const script =
+      `try { await acquireLock(process.argv[1], { command: "racer", graceMs: 50 }); console.log("got"); await new Promise((r) => setTimeout(r, 1500)); } ` +
+      `catch (e) { console.log(/is busy/.test(e.message) ? "busy" : e.message); }`;
     const results = await Promise.all(Array.from({ length: 5 }, () => node(script, d)));
     expect(results.map((r) => r.stderr)).toEqual(results.map(() => ""));
     expect(results.map((r) => r.stdout.trim()).sort()).toEqual(["busy", "busy", "busy", "busy", "got"]);

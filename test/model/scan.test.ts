@@ -36,7 +36,12 @@ describe("scanning the text", () => {
     const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----";
     const TOKEN = "ghp_0123456789abcdefghijABCDEFGHIJ0123456789";
     const cases: { name: string; raw: string; escaped: string; rules: string[] }[] = [
-      { name: "\\u202E (right-to-left override)", raw: 'name: "دبستان \u202Eدوم"', escaped: 'name: "دبستان \\u202Eدوم"', rules: ["security.bidi-control"] },
+      {
+        name: "\\u202E (right-to-left override)",
+        raw: 'name: "دبستان \u202Eدوم"',
+        escaped: 'name: "دبستان \\u202Eدوم"',
+        rules: ["security.bidi-control"],
+      },
       { name: "\\U0000202E", raw: 'name: "دبستان \u202Eدوم"', escaped: 'name: "دبستان \\U0000202Eدوم"', rules: ["security.bidi-control"] },
       { name: "\\x1b (escape)", raw: 'name: "دبستان \u001bدوم"', escaped: 'name: "دبستان \\x1bدوم"', rules: ["yaml.syntax"] },
       { name: "\\u009b (C1 CSI)", raw: 'name: "دبستان \u009bدوم"', escaped: 'name: "دبستان \\u009bدوم"', rules: ["yaml.syntax"] },

@@ -86,7 +86,8 @@ describe("SSH public keys", () => {
       [
         "an ecdsa body under another curve's name",
         () =>
-          `ecdsa-sha2-nistp384 ${Buffer.concat([Buffer.from([0, 0, 0, 19]), Buffer.from("ecdsa-sha2-nistp384"), body("ecdsa-256").subarray(23)]).toString("base64")}`,
+          `ecdsa-sha2-nistp384 ` +
+          `${Buffer.concat([Buffer.from([0, 0, 0, 19]), Buffer.from("ecdsa-sha2-nistp384"), body("ecdsa-256").subarray(23)]).toString("base64")}`,
         /does not match its type/,
       ],
       ["a body cut inside a field", () => `${type("rsa-3072")} ${body("rsa-3072").subarray(0, 200).toString("base64")}`, /does not match its type/],

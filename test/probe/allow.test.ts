@@ -63,7 +63,8 @@ describe("assertAllowed", () => {
     } catch (error) {
       const e = error as ProbeError;
       expect(e.message).toBe(
-        "target icmp-link/PKD-0031/PKD-0031-F: address 10.99.3.4 is outside probe.allow (10.20.0.0/16; from stacks/Pulumi.teh.yaml amadegi:probe.allow); nothing was sent",
+        "target icmp-link/PKD-0031/PKD-0031-F: address 10.99.3.4 is outside probe.allow " +
+          "(10.20.0.0/16; from stacks/Pulumi.teh.yaml amadegi:probe.allow); nothing was sent",
       );
       expect(e.hint).toContain("declare its range in the stack's probe.allow");
     }

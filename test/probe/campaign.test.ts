@@ -473,43 +473,47 @@ describe("check-ins", () => {
     params: { gateway: gw, serial: `AHV-${station}`, hostKey: "k" },
   });
 
-  it("reads each gateway once, judges each device link on its latest record, and leaves devices of an unreadable gateway unknown after trying its read three times", async () => {
-    const reads: string[] = [];
-    const checkin = {
-      async read(gateway: Target) {
-        reads.push(gateway.key);
-        if (gateway.address === "127.0.0.2")
-          return {
-            observation: { ok: false, failure: "timeout" as const, detail: "ssh timed out", timings: { total: 1 }, values: {} },
-            cursor: undefined,
-            observations: new Map(),
-          };
-        const observations = new Map<string, Observation>([
-          ["S1/S1-F", { ok: true, timings: { total: 1 }, values: { CHECKIN_AGE: 1 } }],
-          ["S1/S1-M", { ok: true, timings: { total: 1 }, values: { CHECKIN_AGE: 30 } }],
-        ]);
-        return { observation: { ok: true, timings: { total: 1 }, values: { CHECKIN_MORE: false } }, cursor: { inode: "1", offset: 10 }, observations };
-      },
-    };
-    const targets = [
-      device("S1", "S1-F", "gw-a", "127.0.0.1"),
-      device("S1", "S1-M", "gw-a", "127.0.0.1"),
-      device("S2", "S2-F", "gw-a", "127.0.0.1"),
-      device("S3", "S3-F", "gw-b", "127.0.0.2"),
-    ];
-    const conditions = ["[CHECKIN_AGE] < 24h"].map((c) => {
-      const p = parseCondition(c, "checkin");
-      if (!p.ok) throw new Error(p.error.message);
-      return p.condition;
-    });
-    const { byKey } = await run({ targets, probes: { checkin }, checks: new Map([["c", { conditions, timeoutMs: 1000, retries: 0 }]]) });
-    // gw-b's read timed out: tried twice more (the records are data, not a verdict), then its devices are unknown.
-    expect(reads.sort()).toEqual(["c/gw-a", "c/gw-b", "c/gw-b", "c/gw-b"]);
-    expect(byKey.get("c/S1/S1-F")?.status).toBe("up");
-    expect(byKey.get("c/S1/S1-M")).toMatchObject({ status: "down", failure: "assertion" });
-    expect(byKey.get("c/S2/S2-F")?.detail).toMatch(/no check-in from device AHV-S2 over link S2-F/);
-    expect(byKey.get("c/S3/S3-F")).toMatchObject({ status: "unknown" });
-  });
+  it(
+    "reads each gateway once, judges each device link on its latest record, " +
+      "and leaves devices of an unreadable gateway unknown after trying its read three times",
+    async () => {
+      const reads: string[] = [];
+      const checkin = {
+        async read(gateway: Target) {
+          reads.push(gateway.key);
+          if (gateway.address === "127.0.0.2")
+            return {
+              observation: { ok: false, failure: "timeout" as const, detail: "ssh timed out", timings: { total: 1 }, values: {} },
+              cursor: undefined,
+              observations: new Map(),
+            };
+          const observations = new Map<string, Observation>([
+            ["S1/S1-F", { ok: true, timings: { total: 1 }, values: { CHECKIN_AGE: 1 } }],
+            ["S1/S1-M", { ok: true, timings: { total: 1 }, values: { CHECKIN_AGE: 30 } }],
+          ]);
+          return { observation: { ok: true, timings: { total: 1 }, values: { CHECKIN_MORE: false } }, cursor: { inode: "1", offset: 10 }, observations };
+        },
+      };
+      const targets = [
+        device("S1", "S1-F", "gw-a", "127.0.0.1"),
+        device("S1", "S1-M", "gw-a", "127.0.0.1"),
+        device("S2", "S2-F", "gw-a", "127.0.0.1"),
+        device("S3", "S3-F", "gw-b", "127.0.0.2"),
+      ];
+      const conditions = ["[CHECKIN_AGE] < 24h"].map((c) => {
+        const p = parseCondition(c, "checkin");
+        if (!p.ok) throw new Error(p.error.message);
+        return p.condition;
+      });
+      const { byKey } = await run({ targets, probes: { checkin }, checks: new Map([["c", { conditions, timeoutMs: 1000, retries: 0 }]]) });
+      // gw-b's read timed out: tried twice more (the records are data, not a verdict), then its devices are unknown.
+      expect(reads.sort()).toEqual(["c/gw-a", "c/gw-b", "c/gw-b", "c/gw-b"]);
+      expect(byKey.get("c/S1/S1-F")?.status).toBe("up");
+      expect(byKey.get("c/S1/S1-M")).toMatchObject({ status: "down", failure: "assertion" });
+      expect(byKey.get("c/S2/S2-F")?.detail).toMatch(/no check-in from device AHV-S2 over link S2-F/);
+      expect(byKey.get("c/S3/S3-F")).toMatchObject({ status: "unknown" });
+    },
+  );
 
   it("a gateway read that timed out once is read again and its devices are judged; a refused read is not repeated", async () => {
     const reads: string[] = [];

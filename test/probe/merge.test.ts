@@ -173,7 +173,9 @@ describe("mergeResults", () => {
     const message = await refusal([files.rest ?? "", files.t1 ?? ""], join(dir, "merged.jsonl"));
     expect(message.split("\n").slice(1)).toEqual([
       "  - missing shard: no shard covers district tehran-002 (all 3 stations: P01D002-0001, P01D002-0002, P01D002-0003)",
-      `  - missing shard: no shard covers ${inventory.servers.length} central servers gw-tehran-a01, gw-tehran-b01, gw-razavi-khorasan-a01, gw-razavi-khorasan-b01, gw-isfahan-a01 … and ${inventory.servers.length - 5} more (the central shard runs with --select server=*)`,
+      `  - missing shard: no shard covers ${inventory.servers.length} central servers ` +
+        `gw-tehran-a01, gw-tehran-b01, gw-razavi-khorasan-a01, gw-razavi-khorasan-b01, gw-isfahan-a01 … and ${inventory.servers.length - 5} more ` +
+        `(the central shard runs with --select server=*)`,
     ]);
   });
 
@@ -203,7 +205,8 @@ describe("mergeResults", () => {
     });
     const message = await refusal([files.rest ?? "", files.tehran ?? "", files.t2 ?? "", files.central ?? ""], join(dir, "merged.jsonl"));
     expect(message).toBe(
-      `cannot merge: 1 problem(s), nothing written:\n  - shards ${files.tehran} (province=tehran) and ${files.t2} (district=tehran-002) overlap: both cover district tehran-002 (all 3 stations: P01D002-0001, P01D002-0002, P01D002-0003)`,
+      `cannot merge: 1 problem(s), nothing written:\n  - shards ${files.tehran} (province=tehran) and ${files.t2} (district=tehran-002) overlap: ` +
+        `both cover district tehran-002 (all 3 stations: P01D002-0001, P01D002-0002, P01D002-0003)`,
     );
   });
 
@@ -216,7 +219,8 @@ describe("mergeResults", () => {
     });
     const message = await refusal([files.rest ?? "", files.tehran ?? "", files.mci ?? "", files.central ?? ""], join(dir, "m1.jsonl"));
     expect(message).toBe(
-      `cannot merge: 1 problem(s), nothing written:\n  - ${files.mci} was selected by operator=mci: operator covers parts of stations; a shard selects whole stations by province, district or station, or the central servers by server=*`,
+      `cannot merge: 1 problem(s), nothing written:\n  - ${files.mci} was selected by operator=mci: operator covers parts of stations; ` +
+        `a shard selects whole stations by province, district or station, or the central servers by server=*`,
     );
     // A file whose header claims district tehran-001 but holds all of tehran.
     const liar = join(dir, "liar.jsonl");
@@ -227,7 +231,8 @@ describe("mergeResults", () => {
     const { files: t2 } = await shards({ t2: { select: "district=tehran-002" } });
     const outside = await refusal([files.rest ?? "", liar, t2.t2 ?? "", files.central ?? ""], join(dir, "m2.jsonl"));
     expect(outside).toBe(
-      `cannot merge: 1 problem(s), nothing written:\n  - shard ${liar} holds results outside its selection district=tehran-001: district tehran-002 (all 3 stations: P01D002-0001, P01D002-0002, P01D002-0003), covered by ${t2.t2} (district=tehran-002)`,
+      `cannot merge: 1 problem(s), nothing written:\n  - shard ${liar} holds results outside its selection district=tehran-001: ` +
+        `district tehran-002 (all 3 stations: P01D002-0001, P01D002-0002, P01D002-0003), covered by ${t2.t2} (district=tehran-002)`,
     );
   });
 

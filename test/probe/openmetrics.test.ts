@@ -49,7 +49,8 @@ describe("export openmetrics", () => {
       'amadegi_probe_up{check="link-icmp",kind="icmp",station="PKD-0002",link="PKD-0002-M",district="pakdasht",operator="mci",medium="mobile"} 0\n',
     );
     expect(text).toContain(
-      'amadegi_probe_status{check="link-icmp",kind="icmp",station="PKD-0002",link="PKD-0002-M",district="pakdasht",operator="mci",medium="mobile",status="down"} 1\n',
+      'amadegi_probe_status{check="link-icmp",kind="icmp",station="PKD-0002",link="PKD-0002-M",' +
+        'district="pakdasht",operator="mci",medium="mobile",status="down"} 1\n',
     );
     expect(text).toContain(
       'amadegi_probe_up{check="link-icmp",kind="icmp",station="PKD-0001",link="PKD-0001-F",district="pakdasht",operator="tci",medium="fiber"} 1\n',

@@ -38,7 +38,10 @@ describe("amadegi:probe in stack settings", () => {
     const old = await stack("config:\n  amadegi:probe:\n    allow: [10.0.0.0/8]\n    pins: .amadegi/rehearsal/pins.yaml\n");
     expect(old.probe).toBeUndefined();
     expect(old.lines.join("\n")).toMatch(
-      /^Pulumi\.s\.yaml:4:11 error schema\.bad-value amadegi:probe: "\.amadegi\/rehearsal\/pins\.yaml" starts with \.amadegi\/, but this path is relative to the state directory \(write rehearsal\/pins\.yaml /,
+      new RegExp(
+        /^Pulumi\.s\.yaml:4:11 error schema\.bad-value amadegi:probe: "\.amadegi\/rehearsal\/pins\.yaml" starts with \.amadegi\/, /.source +
+          /but this path is relative to the state directory \(write rehearsal\/pins\.yaml /.source,
+      ),
     );
   });
 

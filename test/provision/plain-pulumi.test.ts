@@ -42,7 +42,8 @@ describe("plain pulumi from the repository root", () => {
   it.skipIf(!hostInstalled)(
     hostInstalled
       ? "runs `pulumi preview` of the project's program"
-      : "`pulumi preview` of the project's program (skipped: pulumi-language-nodejs is not installed — the Go module proxy here refuses github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3)",
+      : "`pulumi preview` of the project's program (skipped: pulumi-language-nodejs is not installed — " +
+          "the Go module proxy here refuses github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3)",
     async () => {
       await pulumi("config", "set", "amadegi:environment", "rehearsal", "--stack", stackName);
       const { stdout } = await pulumi("preview", "--stack", stackName, "--color", "never");

@@ -201,7 +201,8 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
       await writeFile(provisioned, JSON.stringify({ stack, servers: { ...servers, "gw-old-01": { ...old, address: "10.10.1.99" } } }));
       // dns-teh1-01's SSH refuses (a TCP reset inside the rehearsal's core, as a stopped sshd would).
       const table =
-        "table inet amadegi_t_drift {\n  chain input {\n    type filter hook input priority 0;\n    ip daddr 10.10.0.53 tcp dport 22 reject with tcp reset\n  }\n}\n";
+        "table inet amadegi_t_drift {\n  chain input {\n    type filter hook input priority 0;\n" +
+        "    ip daddr 10.10.0.53 tcp dport 22 reject with tcp reset\n  }\n}\n";
       expect((await execIn(names.core, ["nft", "-f", "-"], { input: table })).code).toBe(0);
       try {
         const drift = await amadegi(

@@ -82,7 +82,8 @@ describe("the Pulumi engine through the Automation API", () => {
   );
 
   const noProvider =
-    "skipped: pulumi-resource-command 1.2.1 is not installed — the Go module proxy here refuses github.com/pulumi/pulumi-command/provider (403), so setup cannot build it";
+    "skipped: pulumi-resource-command 1.2.1 is not installed — the Go module proxy here refuses github.com/pulumi/pulumi-command/provider (403), " +
+    "so setup cannot build it";
   it.skipIf(!commandProviderInstalled())(
     commandProviderInstalled()
       ? "runs a @pulumi/command local.Command and destroy removes its effect"

@@ -334,7 +334,9 @@ describe("the criterion no-unwaived-drift", () => {
   });
 
   it("applies drift waivers kind by kind on the day judged: live accepts, expired since the report stands", async () => {
-    const w = `waivers:\n  - { id: W-1, rule: drift.changed-on-server, item: gw-a, reason: accepted for the test, approvedBy: m-two, until: ${DATE} }\n  - { id: W-2, rule: drift.never-observed, item: gw-a, reason: accepted for the test, approvedBy: m-two, until: 2027-03-01 }`;
+    const w =
+      `waivers:\n  - { id: W-1, rule: drift.changed-on-server, item: gw-a, reason: accepted for the test, approvedBy: m-two, until: ${DATE} }\n` +
+      `  - { id: W-2, rule: drift.never-observed, item: gw-a, reason: accepted for the test, approvedBy: m-two, until: 2027-03-01 }`;
     const s = await setup({ edits: [[WAIVERS, "waivers: []", w]] });
     const report = run(s, { facts: changeFacts(s.facts, "gw-a", (f) => ({ ...f, files: { ...f.files, "/etc/amadegi/server.json": null } })) });
     const today = await measure(s, latest(report));

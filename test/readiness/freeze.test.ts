@@ -20,7 +20,9 @@ beforeAll(async () => {
 async function production() {
   const root = await fixtureCopy();
   await edit(root, ELECTION, "  timeZone: Asia/Tehran\n", "  timeZone: Asia/Tehran\n  changeFreeze: 1405-11-20\n");
-  const members = ["m-one", "m-two", "m-three"].map((id, i) => `  - { id: ${id}, name: عضو ${i + 1}, role: member, level: county, sshKey: ${keys[id]?.pub} }`);
+  const members = ["m-one", "m-two", "m-three"].map(
+    (id, i) => `  - { id: ${id}, name: عضو ${i + 1}, ` + `role: member, level: county, sshKey: ${keys[id]?.pub} }`,
+  );
   await writeFile(join(root, "governance/committee.yaml"), `committee:\n${members.join("\n")}\n`);
   const commit = await commitAll(root);
   const results = await resultsFor(root, { now: DURING, ageMs: 3_600_000 });

@@ -30,7 +30,9 @@ interface Setup {
 
 async function setup(): Promise<Setup> {
   const root = await fixtureCopy();
-  const members = ["m-one", "m-two", "m-three"].map((id, i) => `  - { id: ${id}, name: عضو ${i + 1}, role: member, level: county, sshKey: ${keys[id]?.pub} }`);
+  const members = ["m-one", "m-two", "m-three"].map(
+    (id, i) => `  - { id: ${id}, name: عضو ${i + 1}, ` + `role: member, level: county, sshKey: ${keys[id]?.pub} }`,
+  );
   await writeFile(join(root, "governance/committee.yaml"), `committee:\n${members.join("\n")}\n`);
   const commit = await commitAll(root);
   const results = await resultsFor(root, { now: NOW, ageMs: 3_600_000 }, "results.jsonl");
@@ -292,7 +294,8 @@ describe("the gate judges what was committed", () => {
       exit: 2,
       message: expect.stringMatching(
         new RegExp(
-          `^governance/committee\\.yaml at commit ${old.slice(0, 12)} differs from main's \\([0-9a-f]{12}\\): the signers' keys come from main's committee file$`,
+          `^governance/committee\\.yaml at commit ${old.slice(0, 12)} differs from main's \\([0-9a-f]{12}\\): ` +
+            `the signers' keys come from main's committee file$`,
         ),
       ),
     });

@@ -75,7 +75,8 @@ describe("History", () => {
 
 /** A child process that records campaigns into the database (a second run of amadegi). */
 function writer(db: string, script: string): ReturnType<typeof spawn> {
-  const code = `import { History } from ${JSON.stringify(join(repoRoot, "src/readiness/history.ts"))};\nconst h = new History(${JSON.stringify(db)});\n${script}`;
+  const historyModule = JSON.stringify(join(repoRoot, "src/readiness/history.ts"));
+  const code = `import { History } from ${historyModule};\nconst h = new History(${JSON.stringify(db)});\n${script}`;
   return spawn(process.execPath, ["--input-type=module", "-e", code], { stdio: ["ignore", "pipe", "pipe"] });
 }
 
@@ -90,7 +91,8 @@ describe("History under real processes", () => {
     h.recordCampaign(campaign("before", "2027-02-18T06:00:00Z"), [result("a", "up")]);
     const child = writer(
       db,
-      `function* slow() { for (let i = 0; ; i++) { if (i === 1000) process.stdout.write("writing\\n"); if (i > 1000) { const t = Date.now(); while (Date.now() - t < 50); } yield { key: "k" + i, status: "up" }; } }
+      `function* slow() { for (let i = 0; ; i++) { if (i === 1000) process.stdout.write("writing\\n"); ` +
+        `if (i > 1000) { const t = Date.now(); while (Date.now() - t < 50); } yield { key: "k" + i, status: "up" }; } }
        h.recordCampaign({ id: "killed", stack: "rehearsal", started: "x", finished: "2027-02-19T06:00:00Z", valid: true }, slow());`,
     );
     await new Promise<void>((resolve) => child.stdout?.on("data", () => resolve()));
@@ -107,7 +109,9 @@ describe("History under real processes", () => {
     const db = join(dir, "concurrent.sqlite");
     new History(db).close();
     const script = (who: string) =>
-      `for (let c = 0; c < 20; c++) h.recordCampaign({ id: "${who}" + c, stack: "rehearsal", started: "x", finished: "2027-02-19T06:00:" + String(c).padStart(2, "0") + "Z", valid: true }, Array.from({ length: 500 }, (_, i) => ({ key: "k" + i, status: "up" })));`;
+      `for (let c = 0; c < 20; c++) h.recordCampaign({ id: "${who}" + c, stack: "rehearsal", started: "x", ` +
+      `finished: "2027-02-19T06:00:" + String(c).padStart(2, "0") + "Z", valid: true }, ` +
+      `Array.from({ length: 500 }, (_, i) => ({ key: "k" + i, status: "up" })));`;
     const codes = await Promise.all([exited(writer(db, script("a"))), exited(writer(db, script("b")))]);
     expect(codes).toEqual([0, 0]);
     const h = new History(db);

@@ -113,12 +113,14 @@ describe.skipIf(skipped !== undefined)(`drills on the Pakdasht rehearsal${skippe
   }, 120_000);
 
   it(
-    "a fiber cut of 20% of the stations: every cut link detected and attributed as a cut, the stations fail over to their mobile link, the network is whole again",
+    "a fiber cut of 20% of the stations: every cut link detected and attributed as a cut, " +
+      "the stations fail over to their mobile link, the network is whole again",
     async () => {
       const { code, report, stderr } = await drill("--scenario", "fiber-cut", "--share", "20%");
       expect(
         code,
-        `${stderr}\n${JSON.stringify(report.comparison.items.filter((i) => i.outcome !== "attributed").slice(0, 5))}\n${JSON.stringify(report.comparison.falseAlarms.slice(0, 5))}`,
+        `${stderr}\n${JSON.stringify(report.comparison.items.filter((i) => i.outcome !== "attributed").slice(0, 5))}\n` +
+          `${JSON.stringify(report.comparison.falseAlarms.slice(0, 5))}`,
       ).toBe(0);
       expect(report.verdict).toBe("detected-and-attributed");
       const c = report.comparison.counts;

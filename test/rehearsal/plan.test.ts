@@ -122,7 +122,8 @@ describe("planRehearsal on Pakdasht", () => {
     const bad = { ...inventory, servers: inventory.servers.map((s, i) => (i === 0 ? { ...s, address: "198.18.3.4" } : s)) };
     const plan = planRehearsal(bad);
     expect(plan.findings).toEqual([
-      `server ${inventory.servers[0]?.id} has address 198.18.3.4, inside the rehearsal's plumbing range ${PLUMBING_RANGE} (RFC 2544 benchmarking): give it an address outside that range`,
+      `server ${inventory.servers[0]?.id} has address 198.18.3.4, inside the rehearsal's plumbing range ${PLUMBING_RANGE} ` +
+        `(RFC 2544 benchmarking): give it an address outside that range`,
     ]);
   });
 });

@@ -28,7 +28,8 @@ export const checkCommand = defineCommand({
       type: "string",
       placeholder: "EXPR",
       description:
-        "only some targets: KEY=V[|V…][,KEY!=V…]; keys: check, kind, province, district, operator, medium, station, link, server; KEY=* any value (server=* the central servers)",
+        "only some targets: KEY=V[|V…][,KEY!=V…]; keys: check, kind, province, district, operator, medium, station, link, server; " +
+        "KEY=* any value (server=* the central servers)",
     },
     deadline: { type: "string", placeholder: "TIME", default: "60s", description: "when the campaign ends, whatever is left is `unknown` (e.g. 90s, 5m)" },
     out: { type: "string", placeholder: "FILE", description: "results, JSON lines, streamed (default: <state>/results/<stack>-<time>.jsonl)" },
@@ -85,9 +86,8 @@ export const checkCommand = defineCommand({
         return code;
       }
       // Group names come from the inventory and reasons from the run: each line encoded whole (logText).
-      io.out(
-        logText(`campaign ${report.id}: ${outcome.targets} targets in ${(report.elapsedMs / 1000).toFixed(1)}s (${report.attempts} attempts) → ${report.file}`),
-      );
+      const seconds = (report.elapsedMs / 1000).toFixed(1);
+      io.out(logText(`campaign ${report.id}: ${outcome.targets} targets in ${seconds}s (${report.attempts} attempts) → ${report.file}`));
       io.out(`  ${formatCounts(t)}`);
       for (const [title, groups] of [
         ["district", report.summary.byDistrict],
@@ -98,7 +98,9 @@ export const checkCommand = defineCommand({
         for (const [name, counts] of troubled(groups)) io.out(logText(`  ${title} ${name}: ${formatCounts(counts)}`));
       }
       io.out(
-        `  prober: event loop delay p99 ${report.loopDelay.p99} ms, max ${report.loopDelay.max} ms; ${report.starvedAttempts} attempt(s) not judged (the prober stalled)${report.cpuPressure === undefined ? "" : `; the machine's CPU was contended ${Math.round(report.cpuPressure * 100)}% of the time`}`,
+        `  prober: event loop delay p99 ${report.loopDelay.p99} ms, max ${report.loopDelay.max} ms; ` +
+          `${report.starvedAttempts} attempt(s) not judged (the prober stalled)` +
+          `${report.cpuPressure === undefined ? "" : `; the machine's CPU was contended ${Math.round(report.cpuPressure * 100)}% of the time`}`,
       );
       if (outcome.unaddressed > 0) io.out(`  ${outcome.unaddressed} selected links have no routable address (proven by check-ins only)`);
       if (outcome.inventoryFindings.length > 0)

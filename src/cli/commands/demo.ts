@@ -173,7 +173,8 @@ export const demo = defineCommand({
     io.out(`verdict: ${words} — ${gateLine}`);
     io.out(`report: ${join(out, "report.html")} (and summary.md, junit.xml, results.json); stage logs in ${logs}`);
     io.out(
-      `all stages: ${seconds(Date.now() - started)}. The rehearsal is still running: amadegi rehearsal status; stop it with amadegi rehearsal devices stop && amadegi destroy --stack rehearsal && amadegi rehearsal down`,
+      `all stages: ${seconds(Date.now() - started)}. The rehearsal is still running: amadegi rehearsal status; ` +
+        `stop it with amadegi rehearsal devices stop && amadegi destroy --stack rehearsal && amadegi rehearsal down`,
     );
     return verdict === ExitCode.OK ? ExitCode.OK : verdict === ExitCode.FINDINGS ? ExitCode.FINDINGS : ExitCode.CANNOT_RUN;
   },

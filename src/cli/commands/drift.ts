@@ -73,10 +73,12 @@ export function formatDrift(r: DriftReport, file: string | undefined): string[] 
   out.push(`drift of stack ${r.stack} at ${r.at} (waivers as of ${formatBoth(r.date)})`);
   out.push(`  declared: ${r.inventory.servers} servers, ${r.inventory.links} links (${r.inventory.dir})`);
   out.push(
-    `  provisioned: ${r.provisionedServers === undefined ? "nothing (the stack has no servers output)" : `${r.provisionedServers} servers`} (${r.provisionedFrom})`,
+    `  provisioned: ${r.provisionedServers === undefined ? "nothing (the stack has no servers output)" : `${r.provisionedServers} servers`}` +
+      ` (${r.provisionedFrom})`,
   );
   out.push(
-    `  observed: facts from ${reachable} of ${r.facts.length} servers; ${r.results === undefined ? "no campaign" : `campaign ${r.results.campaign ?? "?"} (${r.results.file})`}`,
+    `  observed: facts from ${reachable} of ${r.facts.length} servers; ` +
+      `${r.results === undefined ? "no campaign" : `campaign ${r.results.campaign ?? "?"} (${r.results.file})`}`,
   );
   out.push(`  ${r.checked} comparisons`);
   const width = Math.max(...DRIFT_KINDS.map((k) => DRIFT_TITLES[k].length));
@@ -103,7 +105,8 @@ export function formatDrift(r: DriftReport, file: string | undefined): string[] 
     for (const i of items.slice(0, DETAILS)) {
       const where = i.station === undefined ? "" : `  [${i.station}${i.district === undefined ? "" : `, ${i.district}`}]`;
       out.push(
-        `  ${short(`${i.object}${i.subject === undefined ? "" : ` ${i.subject}`}`, 70)}  owner ${i.owner}${where}${i.waivedBy === undefined ? "" : `  waived by ${i.waivedBy}`}`,
+        `  ${short(`${i.object}${i.subject === undefined ? "" : ` ${i.subject}`}`, 70)}  owner ${i.owner}${where}` +
+          `${i.waivedBy === undefined ? "" : `  waived by ${i.waivedBy}`}`,
       );
       out.push(`      ${i.detail}`);
     }

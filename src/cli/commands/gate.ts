@@ -24,11 +24,14 @@ export function formatGate(r: GateResult): string[] {
     const res = r.results;
     const c = res.counts;
     out.push(
-      `results: ${res.file} (campaign ${res.campaign ?? "?"}, ${res.ageHours === undefined ? "age unknown" : `${res.ageHours.toFixed(1)} h old`}, sha256 ${res.sha256.slice(0, 12)}): ${res.total} results, ${c.up} up, ${c.degraded} degraded, ${c.down} down, ${c.unreachable} unreachable, ${c.unknown} unknown`,
+      `results: ${res.file} (campaign ${res.campaign ?? "?"}, ` +
+        `${res.ageHours === undefined ? "age unknown" : `${res.ageHours.toFixed(1)} h old`}, sha256 ${res.sha256.slice(0, 12)}): ` +
+        `${res.total} results, ${c.up} up, ${c.degraded} degraded, ${c.down} down, ${c.unreachable} unreachable, ${c.unknown} unknown`,
     );
   } else out.push("results: none");
   out.push(
-    `inventory: ${r.inventory.dir} at ${r.inventory.commit?.slice(0, 12) ?? "no commit"}${r.inventory.dirty ? " (uncommitted changes)" : ""}: ${r.inventory.stations} stations, ${r.inventory.links} links, ${r.inventory.servers} servers`,
+    `inventory: ${r.inventory.dir} at ${r.inventory.commit?.slice(0, 12) ?? "no commit"}${r.inventory.dirty ? " (uncommitted changes)" : ""}: ` +
+      `${r.inventory.stations} stations, ${r.inventory.links} links, ${r.inventory.servers} servers`,
   );
   for (const c of r.criteria) {
     const mark = c.outcome === "pass" ? "✓" : c.outcome === "fail" ? "✗" : "?";
@@ -42,7 +45,9 @@ export function formatGate(r: GateResult): string[] {
       .map(([o, n]) => `${o} ${n}`)
       .join(", ");
     out.push(
-      `  ${mark} ${c.id}: ${pct(c.measured)}${waived} ${c.outcome === "pass" ? "≥" : "<"} ${c.threshold}% — ${c.good} of ${c.total}${c.note === undefined ? "" : ` ${c.note}`}${owners === "" ? "" : `; not ready by owner: ${owners}`}${c.reason === undefined ? "" : `; ${c.reason}`}`,
+      `  ${mark} ${c.id}: ${pct(c.measured)}${waived} ${c.outcome === "pass" ? "≥" : "<"} ${c.threshold}% — ${c.good} of ${c.total}` +
+        `${c.note === undefined ? "" : ` ${c.note}`}` +
+        `${owners === "" ? "" : `; not ready by owner: ${owners}`}${c.reason === undefined ? "" : `; ${c.reason}`}`,
     );
     if (c.outcome === "fail") {
       for (const o of c.offenders.slice(0, WORST))
@@ -56,7 +61,8 @@ export function formatGate(r: GateResult): string[] {
   if (r.signoff !== undefined) {
     const s = r.signoff;
     out.push(
-      `sign-off: ${s.members.length} of ${s.required} required approvals (committee of ${s.of})${s.members.length > 0 ? `: ${s.members.join(", ")}` : ""}${s.reason === undefined ? "" : ` — ${s.reason}`}`,
+      `sign-off: ${s.members.length} of ${s.required} required approvals (committee of ${s.of})` +
+        `${s.members.length > 0 ? `: ${s.members.join(", ")}` : ""}${s.reason === undefined ? "" : ` — ${s.reason}`}`,
     );
     for (const check of s.checks.filter((x) => x.status !== "valid")) out.push(`  refused ${check.source}: ${check.status}: ${check.detail}`);
   }

@@ -32,7 +32,8 @@ export const generate = defineCommand({
     const files = await writeNational(dir, { stations, seed, ...(districtsText === undefined ? {} : { districts: positiveInt("districts", districtsText) }) });
     const districts = files.filter((p) => p.startsWith("inventory/districts/")).length;
     io.out(
-      `wrote ${files.length} files (${stations} stations in ${districts} districts) to ${dir}; validate with: amadegi validate --inventory ${join(dir, "inventory")}`,
+      `wrote ${files.length} files (${stations} stations in ${districts} districts) to ${dir}; ` +
+        `validate with: amadegi validate --inventory ${join(dir, "inventory")}`,
     );
     return ExitCode.OK;
   },

@@ -48,7 +48,8 @@ export const merge = defineCommand({
       return code;
     }
     io.out(
-      `merged ${report.shards.length} shards (${report.stations} stations, ${report.servers} servers, each covered once) → ${report.file}: campaign ${report.id}, ${report.results} results`,
+      `merged ${report.shards.length} shards (${report.stations} stations, ${report.servers} servers, each covered once) ` +
+        `→ ${report.file}: campaign ${report.id}, ${report.results} results`,
     );
     io.out(`  ${formatCounts(report.counts)}`);
     for (const why of report.invalid) io.err(`INVALID: ${why}`);

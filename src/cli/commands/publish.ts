@@ -20,7 +20,8 @@ export const publish = defineCommand({
       type: "string",
       placeholder: "NAME",
       description:
-        "create tag NAME at the job's commit ($GITHUB_SHA) through the GitHub API with $GITHUB_TOKEN\n(needs contents: write); an existing tag at the same commit is accepted, at another refused",
+        "create tag NAME at the job's commit ($GITHUB_SHA) through the GitHub API with $GITHUB_TOKEN\n" +
+        "(needs contents: write); an existing tag at the same commit is accepted, at another refused",
     },
   },
   after: "Exit codes: 0 done; 2 could not (not in a job, no token, GitHub refused).",

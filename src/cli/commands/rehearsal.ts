@@ -11,22 +11,28 @@ function counts(plan: Plan): string {
   const answering = plan.operators.reduce((n, o) => n + o.answering, 0);
   const blind = plan.operators.reduce((n, o) => n + o.blind.length, 0);
   const weak = plan.operators.reduce((n, o) => n + o.weak.length, 0);
-  return `${plan.namespaces.length} namespaces, ${plan.veths.length} veth links, ${plan.servers.length} sshd servers, ${answering} link addresses answering (${blind} blind spots down, ${weak} weak links lossy)`;
+  return (
+    `${plan.namespaces.length} namespaces, ${plan.veths.length} veth links, ${plan.servers.length} sshd servers, ` +
+    `${answering} link addresses answering (${blind} blind spots down, ${weak} weak links lossy)`
+  );
 }
 
 function printStatus(io: Io, status: RehearsalStatus): void {
   io.out(status.whole ? "rehearsal is up and whole" : status.exists ? "rehearsal is NOT whole" : "rehearsal is not up");
   if (status.marker !== undefined)
     io.out(
-      `  marker: ${status.marker.complete ? "complete" : "INCOMPLETE"}, ${status.marker.steps} steps, started ${status.marker.startedAt}; ${status.matchesInventory ? "matches the inventory" : "does NOT match the inventory"}`,
+      `  marker: ${status.marker.complete ? "complete" : "INCOMPLETE"}, ${status.marker.steps} steps, started ${status.marker.startedAt}; ` +
+        `${status.matchesInventory ? "matches the inventory" : "does NOT match the inventory"}`,
     );
   for (const ns of status.namespaces)
     io.out(
-      `  ${ns.exists ? (ns.problems.length === 0 ? "ok  " : "BAD ") : "--  "} ${ns.name} (${ns.role})${ns.problems.length > 0 && ns.exists ? `: ${ns.problems.join("; ")}` : ""}`,
+      `  ${ns.exists ? (ns.problems.length === 0 ? "ok  " : "BAD ") : "--  "} ${ns.name} (${ns.role})` +
+        `${ns.problems.length > 0 && ns.exists ? `: ${ns.problems.join("; ")}` : ""}`,
     );
   const listening = status.servers.filter((s) => s.listening).length;
   io.out(
-    `  sshd: ${listening}/${status.servers.length} listening${status.supervisor === undefined ? "" : `, supervisor pid ${status.supervisor.pid} ${status.supervisor.alive ? "running" : "NOT running"}`}`,
+    `  sshd: ${listening}/${status.servers.length} listening` +
+      `${status.supervisor === undefined ? "" : `, supervisor pid ${status.supervisor.pid} ${status.supervisor.alive ? "running" : "NOT running"}`}`,
   );
   for (const p of status.problems) io.out(`  problem: ${p}`);
 }
@@ -51,18 +57,22 @@ function printDevices(io: Io, status: DevicesStatus): void {
   const total = { ok: 0, failing: 0, pending: 0, "no-certificate": 0 };
   for (const o of status.operators) for (const [k, n] of Object.entries(o.counts)) total[k as keyof typeof total] += n;
   io.out(
-    `devices: ${status.running ? "responders running" : "NOT all responders running"}; ${status.links.length} links: ${total.ok} ok, ${total.failing} failing, ${total.pending} not tried yet, ${total["no-certificate"]} without a certificate`,
+    `devices: ${status.running ? "responders running" : "NOT all responders running"}; ${status.links.length} links: ` +
+      `${total.ok} ok, ${total.failing} failing, ${total.pending} not tried yet, ${total["no-certificate"]} without a certificate`,
   );
   for (const o of status.operators) {
     const c = o.counts;
     io.out(
-      `  ${o.running ? "ok  " : "--  "} ${o.operator}: ${o.running ? `pid ${o.pid}` : "not running"}, ${o.links} links: ${c.ok} ok, ${c.failing} failing, ${c.pending} not tried, ${c["no-certificate"]} no certificate${o.header === undefined ? "" : `; status of ${o.header.updatedAt}`}`,
+      `  ${o.running ? "ok  " : "--  "} ${o.operator}: ${o.running ? `pid ${o.pid}` : "not running"}, ` +
+        `${o.links} links: ${c.ok} ok, ${c.failing} failing, ${c.pending} not tried, ${c["no-certificate"]} no certificate` +
+        `${o.header === undefined ? "" : `; status of ${o.header.updatedAt}`}`,
     );
   }
   const failing = status.links.filter((l) => l.state === "failing").slice(0, 5);
   for (const l of failing)
     io.out(
-      `  failing: ${l.link} (${l.station}, ${l.address}) since ${l.failedAt ?? "?"}: ${l.last?.failure ?? "?"} at ${l.last?.gateway ?? "?"}${l.last?.error === undefined ? "" : ` (${l.last.error})`}`,
+      `  failing: ${l.link} (${l.station}, ${l.address}) since ${l.failedAt ?? "?"}: ` +
+        `${l.last?.failure ?? "?"} at ${l.last?.gateway ?? "?"}${l.last?.error === undefined ? "" : ` (${l.last.error})`}`,
     );
 }
 
@@ -107,12 +117,15 @@ const NETWORK_ROOT = "rehearsal: needs root (it creates network namespaces, nfta
 const DEVICES_ROOT = (sub: string) => `rehearsal devices ${sub}: needs root (the responders run inside the rehearsal's operator namespaces)`;
 
 const UP =
-  "build the rehearsal from the inventory: a core namespace with every central server\n(a real sshd each), one namespace per operator answering its stations' link addresses,\na probing namespace (amadegi-r-probe); link quality from the survey data. Idempotent.";
+  "build the rehearsal from the inventory: a core namespace with every central server\n" +
+  "(a real sshd each), one namespace per operator answering its stations' link addresses,\n" +
+  "a probing namespace (amadegi-r-probe); link quality from the survey data. Idempotent.";
 const STATUS = "what is up, and whether it matches the inventory (sends no packet)";
 const DOWN = "remove every namespace, process and file up made, also after a crash of up\n(host keys are kept, so the pins stay valid)";
 const KEYS = "a key and a certificate request per station device (devices/ of --state; kept by down):\nwhat the rehearsal stack signs";
 const START =
-  "one responder per operator namespace: every station device checks in to its gateways\nover each of its links (mutual TLS from the link's address); after up and the stack's up";
+  "one responder per operator namespace: every station device checks in to its gateways\n" +
+  "over each of its links (mutual TLS from the link's address); after up and the stack's up";
 const STOP = "stop them (rehearsal down does too)";
 const DEVICES_STATUS = "what each link's last check-in did";
 
@@ -185,7 +198,8 @@ const status = defineCommand({
       const devices = devicesStatus(state);
       if (devices.operators.length > 0)
         io.out(
-          `  devices: ${devices.operators.filter((o) => o.running).length}/${devices.operators.length} responders running, ${devices.links.filter((l) => l.state === "ok").length}/${devices.links.length} links checking in (amadegi rehearsal devices status)`,
+          `  devices: ${devices.operators.filter((o) => o.running).length}/${devices.operators.length} responders running, ` +
+            `${devices.links.filter((l) => l.state === "ok").length}/${devices.links.length} links checking in (amadegi rehearsal devices status)`,
         );
     }
     return result.whole ? ExitCode.OK : ExitCode.FINDINGS;
@@ -204,7 +218,8 @@ const down = defineCommand({
     if (args.values.json) io.out(JSON.stringify(result, null, 2));
     else {
       io.out(
-        `rehearsal down in ${(result.elapsedMs / 1000).toFixed(1)}s: ${result.namespaces.length} namespaces, ${result.processes} processes, ${result.files.length} files removed (host keys kept in ${layout(options.stateDir).keys})`,
+        `rehearsal down in ${(result.elapsedMs / 1000).toFixed(1)}s: ${result.namespaces.length} namespaces, ${result.processes} processes, ` +
+          `${result.files.length} files removed (host keys kept in ${layout(options.stateDir).keys})`,
       );
       for (const l of result.leftovers) io.err(`  left behind: ${l}`);
     }
@@ -223,7 +238,8 @@ const keys = defineCommand({
     if (args.values.json) io.out(JSON.stringify(result, null, 2));
     else
       io.out(
-        `device keys in ${(result.elapsedMs / 1000).toFixed(1)}s: ${result.devices} devices, ${result.created} new, ${result.requests} requests remade, ${result.kept} kept (${rehearsalPaths(options.stateDir).devices}/<serial>.key, .csr)`,
+        `device keys in ${(result.elapsedMs / 1000).toFixed(1)}s: ${result.devices} devices, ${result.created} new, ` +
+          `${result.requests} requests remade, ${result.kept} kept (${rehearsalPaths(options.stateDir).devices}/<serial>.key, .csr)`,
       );
     return ExitCode.OK;
   },
@@ -254,12 +270,14 @@ const start = defineCommand({
     else {
       const every = `every ${(result.intervalMs / 1000).toFixed(1)}s`;
       io.out(
-        `${result.changed ? "devices started" : "devices already running, unchanged"}: ${result.responders.length} responders, ${result.links} links of ${result.devices} devices, ${every} (~${Math.round(result.links / (result.intervalMs / 1000))} check-ins/s)`,
+        `${result.changed ? "devices started" : "devices already running, unchanged"}: ${result.responders.length} responders, ` +
+          `${result.links} links of ${result.devices} devices, ${every} (~${Math.round(result.links / (result.intervalMs / 1000))} check-ins/s)`,
       );
       for (const r of result.responders) io.out(`  ${r.operator}: pid ${r.pid} in ${r.ns}, ${r.links} links`);
       if (result.uncertified.length > 0)
         io.err(
-          `  ${result.uncertified.length} devices have no issued certificate (e.g. ${result.uncertified.slice(0, 3).join(", ")}): their links do not check in; run the rehearsal stack's up`,
+          `  ${result.uncertified.length} devices have no issued certificate (e.g. ${result.uncertified.slice(0, 3).join(", ")}): ` +
+            `their links do not check in; run the rehearsal stack's up`,
         );
       io.out(`  status: amadegi rehearsal devices status   stop: amadegi rehearsal devices stop (rehearsal down stops them too)`);
     }

@@ -29,7 +29,8 @@ export const report = defineCommand({
     const files = await writeReport(run, displayPath(io, out), lang as Lang);
     io.out(
       logText(
-        `${run.result.milestone.id}: ${run.result.verdict} (exit ${run.result.exitCode}); wrote ${files.html} (${(files.htmlBytes / 1024).toFixed(0)} KiB), ${files.summary}, ${files.junit}, ${files.json}`,
+        `${run.result.milestone.id}: ${run.result.verdict} (exit ${run.result.exitCode}); ` +
+          `wrote ${files.html} (${(files.htmlBytes / 1024).toFixed(0)} KiB), ${files.summary}, ${files.junit}, ${files.json}`,
       ),
     );
     return run.result.exitCode;

@@ -26,7 +26,9 @@ const previewOptions = {
     type: "string",
     placeholder: "DIR",
     description:
-      "preview with the inventory in DIR instead of the stack's amadegi:inventory\n(a pull request's inventory/ checked out as data); every other setting,\nthe committee and the code stay the stack's own. Links are not followed.",
+      "preview with the inventory in DIR instead of the stack's amadegi:inventory\n" +
+      "(a pull request's inventory/ checked out as data); every other setting,\n" +
+      "the committee and the code stay the stack's own. Links are not followed.",
   },
 } as const;
 /** A pull-request comment holds at most 65,536 characters; the engine's output is cut well before. */

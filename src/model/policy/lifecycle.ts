@@ -21,7 +21,8 @@ export function checkLifecycle(inv: Inventory, report: Reporter): void {
           station.origin,
           at,
           link.id,
-          `link ${link.id} (${link.medium}, ${link.operator}) at station ${station.id} was committed for ${formatBoth(committed)} and is still ${state}, ${late} day${late === 1 ? "" : "s"} late; owner: ${owner}`,
+          `link ${link.id} (${link.medium}, ${link.operator}) at station ${station.id} was committed for ${formatBoth(committed)} ` +
+            `and is still ${state}, ${late} day${late === 1 ? "" : "s"} late; owner: ${owner}`,
           `ask ${owner} for a new date and record it, or record a waiver`,
         );
       }

@@ -31,7 +31,8 @@ export function checkRedundancy(inv: Inventory, report: Reporter): void {
             station.origin,
             ["links", index, "survey", "signalDbm"],
             link.id,
-            `link ${link.id} (${link.operator}) at station ${station.id} is in a blind spot: ${link.survey.signalDbm} dBm is below ${threshold} dBm; it does not count`,
+            `link ${link.id} (${link.operator}) at station ${station.id} is in a blind spot: ` +
+              `${link.survey.signalDbm} dBm is below ${threshold} dBm; it does not count`,
             `ask ${link.operator} for coverage (a tower or repeater), or plan another medium`,
           );
           return;

@@ -27,7 +27,9 @@ function recorderContent(): string {
       recorderSource = readFileSync(RECORDER_ASSET, "utf8");
     } catch (error) {
       throw new Error(
-        `${RECORDER_ASSET}: cannot read the check-in recorder the gateway role installs as ${G.recorder} (${(error as NodeJS.ErrnoException).code ?? String(error)}); it is src/model/render/assets/checkin-recorder.js — restore it`,
+        `${RECORDER_ASSET}: cannot read the check-in recorder the gateway role installs as ${G.recorder} ` +
+          `(${(error as NodeJS.ErrnoException).code ?? String(error)}); ` +
+          `it is src/model/render/assets/checkin-recorder.js — restore it`,
         { cause: error },
       );
     }
@@ -59,7 +61,8 @@ export function linksOf(inventory: Inventory, stations: readonly string[]): Reco
       const prior = byAddress.get(link.address);
       if (prior !== undefined) {
         throw new Error(
-          `links ${prior.link} (station ${prior.station}) and ${link.id} (station ${station.id}) both have address ${link.address}: run \`amadegi validate\` and fix the inventory`,
+          `links ${prior.link} (station ${prior.station}) and ${link.id} (station ${station.id}) ` +
+            `both have address ${link.address}: run \`amadegi validate\` and fix the inventory`,
         );
       }
       byAddress.set(link.address, { station: station.id, link: link.id });

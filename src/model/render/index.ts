@@ -36,7 +36,8 @@ export function renderServer(inventory: Inventory, serverId: string, target: Ser
     throw new Error(`renderServer: no server "${serverId}" in the inventory (servers.yaml): render only servers the validated inventory has`);
   if (target.address !== server.address && target.environment === "production") {
     throw new Error(
-      `renderServer: server ${serverId} has address ${server.address} in servers.yaml, but the target says ${target.address}: production serves the inventory's address`,
+      `renderServer: server ${serverId} has address ${server.address} in servers.yaml, ` +
+        `but the target says ${target.address}: production serves the inventory's address`,
     );
   }
   const renders = server.roles.map((role) => renderRole(inventory, server, role, target));

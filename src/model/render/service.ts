@@ -139,7 +139,10 @@ function directStart(spec: DaemonSpec, target: ServerTarget): string {
   else launch = `setsid -f sh -c 'echo $$ >"$0"; exec "$@"' "$pid" ${argv} >>"$log" 2>&1`;
   const watched = spec.reload === "restart" || spec.watch !== undefined;
   // What it was started with: its command line and the files it cannot re-read.
-  const stamp = `{ printf '%s\\n' ${sh(argv)}; ${(spec.watch ?? []).length === 0 ? "" : `cat ${(spec.watch ?? []).map((p) => sh(rooted(target, p))).join(" ")}; `}} 2>/dev/null | cksum`;
+  const stamp =
+    `{ printf '%s\\n' ${sh(argv)}; ` +
+    `${(spec.watch ?? []).length === 0 ? "" : `cat ${(spec.watch ?? []).map((p) => sh(rooted(target, p))).join(" ")}; `}` +
+    `} 2>/dev/null | cksum`;
   const lines = [
     ...header(spec),
     `pid=${sh(pid)}; log=${sh(log)}; mark=${sh(spec.mark)}`,
@@ -232,8 +235,11 @@ function systemdApply(spec: DaemonSpec, unit: string): string[] {
   const stampFile = `${RUN_DIR}/${spec.name}.stamp`;
   const same = spec.reload === "hup" ? "reload-or-restart" : "start";
   return [
-    `stamp=$({ printf '%s\\n' ${sh(argvLine(spec.argv))}; ${(spec.watch ?? []).length === 0 ? "" : `cat ${(spec.watch ?? []).map(sh).join(" ")}; `}} 2>/dev/null | cksum)`,
-    `if [ "$stamp" = "$(cat ${stampFile} 2>/dev/null)" ]; then $SUDO systemctl ${same} ${unit} || ${failed}; else $SUDO systemctl restart ${unit} || ${failed}; fi`,
+    `stamp=$({ printf '%s\\n' ${sh(argvLine(spec.argv))}; ` +
+      `${(spec.watch ?? []).length === 0 ? "" : `cat ${(spec.watch ?? []).map(sh).join(" ")}; `}` +
+      `} 2>/dev/null | cksum)`,
+    `if [ "$stamp" = "$(cat ${stampFile} 2>/dev/null)" ]; then $SUDO systemctl ${same} ${unit} || ${failed}; ` +
+      `else $SUDO systemctl restart ${unit} || ${failed}; fi`,
     `printf '%s\\n' "$stamp" | $SUDO tee ${stampFile} >/dev/null`,
   ];
 }

@@ -82,7 +82,9 @@ export const policy = object(
     serviceRanges: withDefault(
       list(cidr({ widest: WIDEST_SERVICE_RANGE, why: "a range the central services answer is part of the election's own address space, never the internet" })),
       [...PRIVATE_RANGES],
-      "the only address space the central services (DNS, NTP) may answer: every operator's egress and every link address's /24 must lie inside (default: the private ranges). The committee decides it (issue 13)",
+      "the only address space the central services (DNS, NTP) may answer: " +
+        "every operator's egress and every link address's /24 must lie inside (default: the private ranges). " +
+        "The committee decides it (issue 13)",
     ),
   },
   closed,

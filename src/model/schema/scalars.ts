@@ -76,7 +76,8 @@ export const publicKey = (): Schema<string> =>
   scalar("an SSH public key", (value, r, node) => {
     const result = parsePublicKey(value);
     if (result.ok) return value.trim();
-    r.report("schema.bad-key", node, `not an SSH public key: ${result.reason}`, "paste one line of the .pub file or of `ssh-keyscan`, e.g. ssh-ed25519 AAAA…");
+    const hint = "paste one line of the .pub file or of `ssh-keyscan`, e.g. ssh-ed25519 AAAA…";
+    r.report("schema.bad-key", node, `not an SSH public key: ${result.reason}`, hint);
     return INVALID;
   });
 

@@ -45,7 +45,18 @@ export const PROVINCES: readonly Province[] = [
   { id: "ilam", name: "ایلام", lat: 33.64, lon: 46.42, weight: 1.0 },
 ];
 
-export const SCHOOL_KINDS = ["دبستان", "دبستان دخترانه", "دبستان پسرانه", "مدرسه", "دبیرستان", "دبیرستان دخترانه", "هنرستان", "پیش‌دبستانی"] as const;
+// One a line: on one line, these Persian words would exceed 160 bytes.
+// prettier-ignore
+export const SCHOOL_KINDS = [
+  "دبستان",
+  "دبستان دخترانه",
+  "دبستان پسرانه",
+  "مدرسه",
+  "دبیرستان",
+  "دبیرستان دخترانه",
+  "هنرستان",
+  "پیش‌دبستانی",
+] as const;
 export const OTHER_SITES = [
   { prefix: "مسجد", owner: "mosque" },
   { prefix: "حسینیه", owner: "mosque" },
@@ -106,7 +117,26 @@ export const PATRONS = [
   "معرفت",
 ];
 
-export const PLACES = ["آباد", "دشت", "کوه", "رود", "چشمه", "باغ", "قلعه", "ده", "سرا", "کلا", "ور", "کند", "شهر", "زار", "بند", "گاه"];
+// One a line: on one line, these Persian words would exceed 160 bytes.
+// prettier-ignore
+export const PLACES = [
+  "آباد",
+  "دشت",
+  "کوه",
+  "رود",
+  "چشمه",
+  "باغ",
+  "قلعه",
+  "ده",
+  "سرا",
+  "کلا",
+  "ور",
+  "کند",
+  "شهر",
+  "زار",
+  "بند",
+  "گاه",
+];
 export const PLACE_STEMS = [
   "حسن",
   "علی",
@@ -138,7 +168,26 @@ export const PLACE_STEMS = [
   "نیک",
 ];
 
-export const FIRST_NAMES = ["علی", "محمد", "حسین", "رضا", "مهدی", "زهرا", "فاطمه", "مریم", "سارا", "نرگس", "حمید", "مجید", "سعید", "لیلا", "الهام", "کاوه"];
+// One a line: on one line, these Persian words would exceed 160 bytes.
+// prettier-ignore
+export const FIRST_NAMES = [
+  "علی",
+  "محمد",
+  "حسین",
+  "رضا",
+  "مهدی",
+  "زهرا",
+  "فاطمه",
+  "مریم",
+  "سارا",
+  "نرگس",
+  "حمید",
+  "مجید",
+  "سعید",
+  "لیلا",
+  "الهام",
+  "کاوه",
+];
 export const LAST_NAMES = [
   "رحیمی",
   "محمدی",

@@ -118,7 +118,8 @@ class Parser {
         throw new Fail(at, `unexpected "${clip(this.text.slice(at))}" after the value${meant ? ' (did you mean "warn"?)' : ""}`, hint);
       }
       if (!ORDERING.has(op) || !(type === "duration" || type === "percent" || type === "integer")) {
-        throw new Fail(at, `a warn band needs a number compared with <, <=, > or >= (here ${op} on [${placeholder}])`, "drop `warn …`, or compare with < or >");
+        const message = `a warn band needs a number compared with <, <=, > or >= (here ${op} on [${placeholder}])`;
+        throw new Fail(at, message, "drop `warn …`, or compare with < or >");
       }
       this.space();
       const warnAt = this.i;
@@ -237,7 +238,8 @@ class Parser {
         }
         throw new Fail(
           at,
-          `[${placeholder}] compares with "pinned" (the inventory's host key) or a quoted key${closest(word, ["pinned"]) === undefined ? "" : ' (did you mean "pinned"?)'}`,
+          `[${placeholder}] compares with "pinned" (the inventory's host key) or a quoted key` +
+            `${closest(word, ["pinned"]) === undefined ? "" : ' (did you mean "pinned"?)'}`,
           "write [HOST_KEY] == pinned",
         );
       }

@@ -77,7 +77,8 @@ export function checkinReader(options: ProbeOptions): CheckinReader {
       const parsed = pin === undefined ? undefined : parsePublicKey(pin);
       if (pin === undefined || parsed === undefined || !parsed.ok) {
         throw new ProbeError(
-          `target ${gateway.key}: gateway ${gateway.server ?? gateway.address} has ${pin === undefined ? "no" : "an invalid"} pinned SSH host key; its check-ins are not read`,
+          `target ${gateway.key}: gateway ${gateway.server ?? gateway.address} has ` +
+            `${pin === undefined ? "no" : "an invalid"} pinned SSH host key; its check-ins are not read`,
           {
             hint: "pin the gateway's key in the inventory (servers.yaml ssh.hostKey, as ssh-keyscan prints it)",
           },

@@ -110,7 +110,8 @@ export async function applyFiles(inputs: FilesInputs, previous?: FilesState): Pr
   for (const file of inputs.files) {
     if (hashes[file.path] !== sha256(file.content)) {
       throw new Error(
-        `server ${inputs.server} (${inputs.role}): ${file.path} reads back as ${hashes[file.path]?.slice(0, 12) ?? "missing"}, not what was written (${sha256(file.content).slice(0, 12)})`,
+        `server ${inputs.server} (${inputs.role}): ${file.path} reads back as ${hashes[file.path]?.slice(0, 12) ?? "missing"}, ` +
+          `not what was written (${sha256(file.content).slice(0, 12)})`,
       );
     }
   }

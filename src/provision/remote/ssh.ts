@@ -46,7 +46,8 @@ export function guardTarget(server: string, connection: Connection): void {
   const ranges = connection.allow.filter((text) => parseCidr(text).ok);
   if (!checkAllowed(connection.host, parseAllow(ranges, "amadegi:probe.allow")))
     throw new Error(
-      `server ${server}: ${connection.host} is outside the ranges this stack may reach (${connection.allow.join(", ")}); nothing was sent — fix amadegi:probe.allow or the inventory`,
+      `server ${server}: ${connection.host} is outside the ranges this stack may reach (${connection.allow.join(", ")}); ` +
+        `nothing was sent — fix amadegi:probe.allow or the inventory`,
     );
   if (connection.netns !== undefined && !inNetns(connection.netns)) {
     throw new Error(

@@ -78,7 +78,8 @@ function provisionDifferences(declared: ProvisionedServer, provisioned: Provisio
   const pServices = provisioned.services.map(serviceKey).sort().join(" ");
   if (dServices !== pServices)
     out.push(
-      `services ${provisioned.services.map((s) => s.name).join(",") || "none"} → ${declared.services.map((s) => s.name).join(",") || "none"}${dServices.replace(/=[^ ]*/g, "") === pServices.replace(/=[^ ]*/g, "") ? " (listens differ)" : ""}`,
+      `services ${provisioned.services.map((s) => s.name).join(",") || "none"} → ${declared.services.map((s) => s.name).join(",") || "none"}` +
+        `${dServices.replace(/=[^ ]*/g, "") === pServices.replace(/=[^ ]*/g, "") ? " (listens differ)" : ""}`,
     );
   return out;
 }
@@ -165,7 +166,8 @@ export function computeDrift(input: DriftInput): DriftReport {
     server(
       "not-declared",
       id,
-      `provisioned (${p.roles.join(", ") || "no roles"} at ${p.address}, ${plural(Object.keys(p.files).length, "file")}), no longer in the inventory: amadegi up removes it`,
+      `provisioned (${p.roles.join(", ") || "no roles"} at ${p.address}, ${plural(Object.keys(p.files).length, "file")}), ` +
+        `no longer in the inventory: amadegi up removes it`,
       { provisioned: `${Object.keys(p.files).length} files` },
     );
   }
@@ -200,7 +202,8 @@ export function computeDrift(input: DriftInput): DriftReport {
           station: station.id,
           district: station.district,
           owner: link.lifecycle.owner,
-          detail: `${link.lifecycle.state} ${link.medium} ${link.operator} link: no probe result and no device check-in in campaign ${ev.header?.id ?? ev.file}`,
+          detail:
+            `${link.lifecycle.state} ${link.medium} ${link.operator} link: ` + `no probe result and no device check-in in campaign ${ev.header?.id ?? ev.file}`,
           declared: link.lifecycle.state,
         });
       }

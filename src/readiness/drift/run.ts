@@ -83,7 +83,8 @@ export async function runDrift(o: DriftRunOptions): Promise<DriftOutcome> {
   // The namespace guard (the CLI re-runs itself inside it first): never SSH to a stack's addresses from elsewhere.
   if (probe.netns !== undefined && !inNetns(probe.netns)) {
     throw new ProbeError(
-      `stack ${o.stack} is reached from network namespace ${probe.netns} (${settings.file} amadegi:probe.netns), and this process is not inside it; nothing was sent`,
+      `stack ${o.stack} is reached from network namespace ${probe.netns} (${settings.file} amadegi:probe.netns), ` +
+        `and this process is not inside it; nothing was sent`,
       { hint: `run \`amadegi drift --stack ${o.stack}\` (it re-runs itself inside ${probe.netns})` },
     );
   }

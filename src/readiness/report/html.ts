@@ -191,7 +191,9 @@ function inline(tag: "script" | "style", body: string): { element: Html; hash: s
  * No img-src: the page has no image but inline SVG.
  */
 function policy(scriptHash: string, styleHash: string): Html {
-  const csp = `default-src 'none'; script-src ${scriptHash}; style-src ${styleHash}; base-uri 'none'; form-action 'none'; require-trusted-types-for 'script'; trusted-types 'none'`;
+  const csp =
+    `default-src 'none'; script-src ${scriptHash}; style-src ${styleHash}; base-uri 'none'; form-action 'none'; ` +
+    `require-trusted-types-for 'script'; trusted-types 'none'`;
   return new Html(MINT, `<meta http-equiv="Content-Security-Policy" content="${csp}">`);
 }
 
@@ -228,11 +230,14 @@ footer{color:#777;font-size:.8rem;margin-top:2em}
 
 // Search: normalise the Persian letters and digits people type differently, then hide rows that do not match.
 // It writes only text, `hidden` and an input's value: no markup from anything it reads.
-const SCRIPT = `
+const SCRIPT =
+  `
 (function(){var q=document.getElementById("q");if(!q)return;
-function n(s){return s.toLowerCase().replace(/[\\u064a\\u0649]/g,"\\u06cc").replace(/\\u0643/g,"\\u06a9").replace(/[\\u06f0-\\u06f9]/g,function(d){return String(d.charCodeAt(0)-0x6f0)}).replace(/\\u200c/g,"")}
+function n(s){return s.toLowerCase().replace(/[\\u064a\\u0649]/g,"\\u06cc").replace(/\\u0643/g,"\\u06a9")` +
+  `.replace(/[\\u06f0-\\u06f9]/g,function(d){return String(d.charCodeAt(0)-0x6f0)}).replace(/\\u200c/g,"")}
 var rows=Array.prototype.slice.call(document.querySelectorAll("table.offenders tbody tr"));var text=rows.map(function(r){return n(r.textContent||"")});
-function filter(){var t=n(q.value.trim());var shown=0;for(var i=0;i<rows.length;i++){var hit=t===""||text[i].indexOf(t)>=0;rows[i].hidden=!hit;if(hit)shown++}document.getElementById("shown").textContent=String(shown)}
+function filter(){var t=n(q.value.trim());var shown=0;for(var i=0;i<rows.length;i++){var hit=t===""||text[i].indexOf(t)>=0;` +
+  `rows[i].hidden=!hit;if(hit)shown++}document.getElementById("shown").textContent=String(shown)}
 q.addEventListener("input",filter);
 // A link can carry a search (report.html#q=tci), to send someone their own list.
 if(location.hash.indexOf("#q=")===0){try{q.value=decodeURIComponent(location.hash.slice(3))}catch(e){q.value=location.hash.slice(3)}filter()}})();
@@ -249,7 +254,9 @@ const ltr = (text: string): Html => html`<bdi dir="ltr">${text}</bdi>`;
 
 function bar(share: number): Html {
   const ready = Math.round((share / 100) * BAR.width);
-  return html`<svg class="bar" width="${BAR.width}" height="${BAR.height}" viewBox="0 0 ${BAR.width} ${BAR.height}"><rect width="${BAR.width}" height="${BAR.height}" fill="${BAR.rest}"/><rect width="${ready}" height="${BAR.height}" fill="${BAR.ready}"/></svg>`;
+  const barTrack = html`<rect width="${BAR.width}" height="${BAR.height}" fill="${BAR.rest}"/>`;
+  const barFilled = html`<rect width="${ready}" height="${BAR.height}" fill="${BAR.ready}"/>`;
+  return html`<svg class="bar" width="${BAR.width}" height="${BAR.height}" viewBox="0 0 ${BAR.width} ${BAR.height}">${barTrack}${barFilled}</svg>`;
 }
 
 function tallyTable(rows: readonly Tally[], first: string, w: Words, lang: Lang, withOpen: boolean): Html {
@@ -259,7 +266,8 @@ function tallyTable(rows: readonly Tally[], first: string, w: Words, lang: Lang,
     const name = ownerName(t.id, t.name, w);
     const label = name === t.id ? ltr(t.id) : html`${name} ${ltr(t.id)}`;
     const open = withOpen ? html`<td class="n">${num(t.open ?? 0, lang)}</td>` : undefined;
-    return html`<tr><td>${label}</td><td class="n">${num(t.total, lang)}</td><td class="n">${num(t.ready, lang)}</td><td class="n">${bar(share)} ${t.total === 0 ? "—" : percent(Math.floor(share * 100) / 100, lang)}</td>${open}</tr>`;
+    const shareCell = html`<td class="n">${bar(share)} ${t.total === 0 ? "—" : percent(Math.floor(share * 100) / 100, lang)}</td>`;
+    return html`<tr><td>${label}</td><td class="n">${num(t.total, lang)}</td><td class="n">${num(t.ready, lang)}</td>${shareCell}${open}</tr>`;
   });
   return html`<table><thead>${head}</thead><tbody>${body}</tbody></table>`;
 }
@@ -276,9 +284,11 @@ function criteriaTable(r: GateResult, w: Words, lang: Lang): Html {
     const measured = c.outcome === "cannot-judge" ? "—" : percent(c.measured, lang);
     const waived = c.waived.length > 0 ? html` (+${num(c.waived.length, lang)} ${w.waived})` : undefined;
     const reason = c.reason === undefined ? undefined : html`<br>${ltr(c.reason)}`;
-    return html`<tr class="crit-${c.outcome}"><td>${c.title[lang]}<br>${ltr(c.id)}</td><td class="n">${measured}${waived}</td><td class="n">${percent(c.threshold, lang)}</td><td class="${c.outcome}">${w.outcome[c.outcome]}</td><td>${owners}${reason}</td></tr>`;
+    const critCells = html`<td class="n">${percent(c.threshold, lang)}</td><td class="${c.outcome}">${w.outcome[c.outcome]}</td><td>${owners}${reason}</td>`;
+    return html`<tr class="crit-${c.outcome}"><td>${c.title[lang]}<br>${ltr(c.id)}</td><td class="n">${measured}${waived}</td>${critCells}</tr>`;
   });
-  return html`<table id="criteria"><thead><tr><th>${w.criterion}</th><th>${w.measured}</th><th>${w.threshold}</th><th></th><th>${w.owner}</th></tr></thead><tbody>${rows}</tbody></table>`;
+  const critHead = html`<thead><tr><th>${w.criterion}</th><th>${w.measured}</th><th>${w.threshold}</th><th></th><th>${w.owner}</th></tr></thead>`;
+  return html`<table id="criteria">${critHead}<tbody>${rows}</tbody></table>`;
 }
 
 function offendersSection(r: GateResult, w: Words, lang: Lang): Html | undefined {
@@ -290,17 +300,18 @@ function offendersSection(r: GateResult, w: Words, lang: Lang): Html | undefined
     const rows = c.offenders
       .slice(0, ROWS_PER_CRITERION)
       .map((o) => html`<tr><td>${ltr(o.id)}</td><td>${ltr(o.owner)}</td><td>${district(o.district)}</td><td>${ltr(o.reason)}</td></tr>`);
-    const waived = c.waived
-      .slice(0, ROWS_PER_CRITERION)
-      .map(
-        (o) =>
-          html`<tr class="waived"><td>${ltr(o.id)}</td><td>${ltr(o.owner)}</td><td>${district(o.district)}</td><td>${w.waived}: ${ltr(`${o.waiver.id} (${o.waiver.approvedBy}, ${o.waiver.until})`)}</td></tr>`,
-      );
+    const waived = c.waived.slice(0, ROWS_PER_CRITERION).map((o) => {
+      const waiverRef = ltr(`${o.waiver.id} (${o.waiver.approvedBy}, ${o.waiver.until})`);
+      return html`<tr class="waived"><td>${ltr(o.id)}</td><td>${ltr(o.owner)}</td><td>${district(o.district)}</td><td>${w.waived}: ${waiverRef}</td></tr>`;
+    });
     const more = c.offenders.length > ROWS_PER_CRITERION ? html`<p>${num(c.offenders.length - ROWS_PER_CRITERION, lang)} ${w.more}</p>` : undefined;
     const alsoWaived = c.waived.length > 0 ? html` (+${num(c.waived.length, lang)} ${w.waived})` : undefined;
-    return html`<details open><summary>${c.title[lang]} ${ltr(c.id)}: ${num(c.offenders.length, lang)}${alsoWaived}</summary><table class="offenders"><thead><tr><th>${w.item}</th><th>${w.owner}</th><th>${w.district}</th><th>${w.reason}</th></tr></thead><tbody>${rows}${waived}</tbody></table>${more}</details>`;
+    const offSummary = html`<summary>${c.title[lang]} ${ltr(c.id)}: ${num(c.offenders.length, lang)}${alsoWaived}</summary>`;
+    const offHead = html`<thead><tr><th>${w.item}</th><th>${w.owner}</th><th>${w.district}</th><th>${w.reason}</th></tr></thead>`;
+    return html`<details open>${offSummary}<table class="offenders">${offHead}<tbody>${rows}${waived}</tbody></table>${more}</details>`;
   });
-  return html`<h2>${w.notReady}</h2><input id="q" type="search" placeholder="${w.search}" aria-label="${w.search}"><p><span id="shown">${num(total, lang)}</span></p>${groups}`;
+  const searchBox = html`<input id="q" type="search" placeholder="${w.search}" aria-label="${w.search}">`;
+  return html`<h2>${w.notReady}</h2>${searchBox}<p><span id="shown">${num(total, lang)}</span></p>${groups}`;
 }
 
 function trendSvg(r: GateResult, w: Words, lang: Lang): Html {
@@ -318,8 +329,11 @@ function trendSvg(r: GateResult, w: Words, lang: Lang): Html {
     const [x, y] = xy[i] ?? [0, 0];
     return html`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="4" fill="${colour}"><title>${p.at} ${p.verdict} ${p.score}</title></circle>`;
   });
-  const axis = html`<line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="#999"/><text x="${pad}" y="${pad - 8}" font-size="11" fill="#555">${percent(100, lang)}</text>`;
-  return html`<svg id="trend" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" direction="ltr">${axis}<polyline fill="none" stroke="#555" stroke-width="1.5" points="${line}"/>${dots}</svg>`;
+  const axisLine = html`<line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="#999"/>`;
+  const axis = html`${axisLine}<text x="${pad}" y="${pad - 8}" font-size="11" fill="#555">${percent(100, lang)}</text>`;
+  const trendBody = html`${axis}<polyline fill="none" stroke="#555" stroke-width="1.5" points="${line}"/>${dots}`;
+  const trendBox = `0 0 ${width} ${height}`;
+  return html`<svg id="trend" xmlns="http://www.w3.org/2000/svg" viewBox="${trendBox}" width="${width}" height="${height}" direction="ltr">${trendBody}</svg>`;
 }
 
 function mapSvg(data: ReportData, title: string): Html {
@@ -327,7 +341,10 @@ function mapSvg(data: ReportData, title: string): Html {
   if (data.points.length === 0)
     return html`<svg id="map" xmlns="http://www.w3.org/2000/svg" width="${o.width}" height="${o.height}" role="img" aria-label="${title}"></svg>`;
   const layers = mapLayers(data, o).map((l) => html`<path class="cells-${l.status}" fill="${MAP_COLOURS[l.status]}" d="${l.d}"/>`);
-  return html`<svg id="map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${o.width} ${o.height}" width="${o.width}" height="${o.height}" role="img" aria-label="${title}"><rect width="${o.width}" height="${o.height}" fill="#f4f1ea"/>${layers}</svg>`;
+  const { width: w, height: h } = o;
+  const box = `0 0 ${w} ${h}`;
+  const body = html`<rect width="${w}" height="${h}" fill="#f4f1ea"/>${layers}`;
+  return html`<svg id="map" xmlns="http://www.w3.org/2000/svg" viewBox="${box}" width="${w}" height="${h}" role="img" aria-label="${title}">${body}</svg>`;
 }
 
 const driftItemName = (i: DriftItem): string => `${i.object}${i.subject === undefined ? "" : ` ${i.subject}`}`;
@@ -354,10 +371,12 @@ function driftSection(d: FoundDrift, lang: Lang, timeZone: string): Html {
         html`<tr class="drift-${i.kind}"><td>${ltr(driftItemName(i))}</td><td>${ltr(i.owner)}</td><td>${kindName(i.kind)}</td><td>${ltr(i.detail)}</td></tr>`,
     );
   const more = open.length > DRIFT_ROWS ? html`<p>${num(open.length - DRIFT_ROWS, lang)} ${w.more}</p>` : undefined;
+  const driftItemsHead = html`<thead><tr><th>${w.item}</th><th>${w.owner}</th><th>${w.kind}</th><th>${w.what}</th></tr></thead>`;
+  const driftItems = items.length === 0 ? undefined : html`<table class="offenders" id="drift-items">${driftItemsHead}<tbody>${items}</tbody></table>${more}`;
   return html`<h2 id="drift">${w.title}</h2>
 <p>${w.report} ${ltr(r.id)} — ${instant(r.at, lang, timeZone)} (${num(d.ageHours, lang, 1)} ${w.age}) — <b>${verdict}</b> — ${ltr(d.file)}</p>
 <table id="drift-counts"><thead><tr><th>${w.kind}</th><th>${w.count}</th><th>${w.waived}</th></tr></thead><tbody>${rows}</tbody></table>
-${items.length === 0 ? undefined : html`<table class="offenders" id="drift-items"><thead><tr><th>${w.item}</th><th>${w.owner}</th><th>${w.kind}</th><th>${w.what}</th></tr></thead><tbody>${items}</tbody></table>${more}`}`;
+${driftItems}`;
 }
 
 function signoffSection(r: GateResult, w: Words, lang: Lang): Html | undefined {
@@ -367,7 +386,8 @@ function signoffSection(r: GateResult, w: Words, lang: Lang): Html | undefined {
   const reason = s.reason === undefined ? undefined : html` — ${ltr(s.reason)}`;
   const problems = s.checks.filter((c) => c.status !== "valid");
   const list = problems.length > 0 ? html`<ul>${problems.map((c) => html`<li>${ltr(`${c.status}: ${c.detail}`)}</li>`)}</ul>` : undefined;
-  return html`<h2>${w.signoff}</h2><p id="signoff">${num(s.members.length, lang)} ${w.of} ${num(s.required, lang)} ${w.approvals} (${num(s.of, lang)})${members}${reason}</p>${list}`;
+  const signoffCounts = html`${num(s.members.length, lang)} ${w.of} ${num(s.required, lang)} ${w.approvals} (${num(s.of, lang)})`;
+  return html`<h2>${w.signoff}</h2><p id="signoff">${signoffCounts}${members}${reason}</p>${list}`;
 }
 
 function resultsLine(r: GateResult, w: Words, lang: Lang): Html {
@@ -388,18 +408,20 @@ ${reasons}
 </section>`;
 }
 
+function changesSection(c: NonNullable<GateResult["changes"]>, w: Words, lang: Lang): Html {
+  const sample = c.sample.length > 0 ? html`<ul>${c.sample.map((s) => html`<li>${ltr(s)}</li>`)}</ul>` : undefined;
+  return html`<h2>${w.changes}</h2><p>${w.newlyFailing}: ${num(c.newlyFailing, lang)} — ${w.recovered}: ${num(c.recovered, lang)}</p>${sample}`;
+}
+
 export function renderHtml(r: GateResult, data: ReportData, lang: Lang, drift?: FoundDrift): string {
   const w = WORDS[lang];
   const dir = lang === "fa" ? "rtl" : "ltr";
   const m = r.milestone;
-  const changes =
-    r.changes === undefined
-      ? undefined
-      : html`<h2>${w.changes}</h2><p>${w.newlyFailing}: ${num(r.changes.newlyFailing, lang)} — ${w.recovered}: ${num(r.changes.recovered, lang)}</p>${r.changes.sample.length > 0 ? html`<ul>${r.changes.sample.map((s) => html`<li>${ltr(s)}</li>`)}</ul>` : undefined}`;
-  const expired =
-    r.expiredWaivers.length === 0
-      ? undefined
-      : html`<h2>${w.expiredWaivers}</h2><ul>${r.expiredWaivers.map((x) => html`<li>${ltr(x.id)} — ${ltr(x.item)} — ${day(x.until, lang)} — ${ltr(x.approvedBy)}</li>`)}</ul>`;
+  const changes = r.changes === undefined ? undefined : changesSection(r.changes, w, lang);
+  const expiredItems = r.expiredWaivers.map((x) => html`<li>${ltr(x.id)} — ${ltr(x.item)} — ${day(x.until, lang)} — ${ltr(x.approvedBy)}</li>`);
+  const expired = r.expiredWaivers.length === 0 ? undefined : html`<h2>${w.expiredWaivers}</h2><ul>${expiredItems}</ul>`;
+  const milestoneName = m.name === undefined ? undefined : html` «${m.name}»`;
+  const inventoryLine = html`${ltr(r.inventory.dir)} ${ltr(r.inventory.commit?.slice(0, 12) ?? "-")} — ${num(r.inventory.stations, lang)} ${w.stations}`;
   const legend = STATION_STATUSES.map((s) => html`<span><i class="st-${s}"></i>${w.status[s]}: ${num(data.stationCounts[s], lang)}</span>`);
   const page = html`<!DOCTYPE html>
 <html lang="${lang}" dir="${dir}">
@@ -413,9 +435,9 @@ ${PAGE_STYLE.element}
 <body>
 <main>
 <h1>${w.title}: ${r.election.name}</h1>
-<p>${w.milestone} ${ltr(m.id)}${m.name === undefined ? undefined : html` «${m.name}»`} — ${w.due} ${day(m.due, lang)} — ${w.judged} ${day(r.date, lang)}</p>
+<p>${w.milestone} ${ltr(m.id)}${milestoneName} — ${w.due} ${day(m.due, lang)} — ${w.judged} ${day(r.date, lang)}</p>
 ${verdictSection(r, w, lang)}
-<p>${w.results}: ${resultsLine(r, w, lang)}<br>${w.inventory}: ${ltr(r.inventory.dir)} ${ltr(r.inventory.commit?.slice(0, 12) ?? "-")} — ${num(r.inventory.stations, lang)} ${w.stations}</p>
+<p>${w.results}: ${resultsLine(r, w, lang)}<br>${w.inventory}: ${inventoryLine}</p>
 <h2>${w.criteria}</h2>
 ${criteriaTable(r, w, lang)}
 ${signoffSection(r, w, lang)}

@@ -23,7 +23,8 @@ export function renderJunit(r: GateResult): string {
     } else {
       failures++;
       cases.push(
-        `<testcase classname="criteria" name="${x(name)}"><failure message="${x(`${c.offenders.length} not ready${c.reason === undefined ? "" : `; ${c.reason}`}`)}"/></testcase>`,
+        `<testcase classname="criteria" name="${x(name)}">` +
+          `<failure message="${x(`${c.offenders.length} not ready${c.reason === undefined ? "" : `; ${c.reason}`}`)}"/></testcase>`,
       );
     }
     for (const o of c.offenders) {
@@ -36,7 +37,9 @@ export function renderJunit(r: GateResult): string {
     else {
       failures++;
       cases.push(
-        `<testcase classname="criteria" name="sign-off"><failure message="${x(`${r.signoff.members.length} of ${r.signoff.required} approvals${r.signoff.reason === undefined ? "" : `: ${r.signoff.reason}`}`)}"/></testcase>`,
+        `<testcase classname="criteria" name="sign-off"><failure message="` +
+          `${x(`${r.signoff.members.length} of ${r.signoff.required} approvals${r.signoff.reason === undefined ? "" : `: ${r.signoff.reason}`}`)}` +
+          `"/></testcase>`,
       );
     }
   }
@@ -45,5 +48,9 @@ export function renderJunit(r: GateResult): string {
     cases.push(`<testcase classname="gate" name="fit to judge"><error message="${x(reason)}"/></testcase>`);
   }
   const suite = `readiness ${r.milestone.id}`;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="amadegi" tests="${cases.length}" failures="${failures}" errors="${errors}">\n<testsuite name="${x(suite)}" tests="${cases.length}" failures="${failures}" errors="${errors}" timestamp="${x(r.judgedAt)}">\n${cases.join("\n")}\n</testsuite>\n</testsuites>\n`;
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="amadegi" tests="${cases.length}" failures="${failures}" errors="${errors}">\n` +
+    `<testsuite name="${x(suite)}" tests="${cases.length}" failures="${failures}" errors="${errors}" timestamp="${x(r.judgedAt)}">\n` +
+    `${cases.join("\n")}\n</testsuite>\n</testsuites>\n`
+  );
 }

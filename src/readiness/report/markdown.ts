@@ -26,7 +26,8 @@ function tallies(title: string, rows: readonly Tally[]): string[] {
   const out = [`### ${title}`, "", "| | total | ready | share |", "| --- | ---: | ---: | ---: |"];
   for (const t of rows.slice(0, GROUPS))
     out.push(
-      `| ${text(t.id === t.name ? t.id : `${t.name} (${t.id})`)} | ${t.total} | ${t.ready} | ${t.total === 0 ? "—" : pct(Math.floor((10_000 * t.ready) / t.total) / 100)} |`,
+      `| ${text(t.id === t.name ? t.id : `${t.name} (${t.id})`)} | ${t.total} | ${t.ready} | ` +
+        `${t.total === 0 ? "—" : pct(Math.floor((10_000 * t.ready) / t.total) / 100)} |`,
     );
   if (rows.length > GROUPS) out.push(`| … ${rows.length - GROUPS} more | | | |`);
   out.push("");
@@ -49,11 +50,14 @@ export function renderMarkdown(r: GateResult, data: ReportData, drift?: FoundDri
   out.push(
     res === undefined
       ? "Results: none."
-      : `Results: ${markdownCode(res.file)} (campaign ${markdownCode(res.campaign ?? "?")}, ${res.ageHours?.toFixed(1) ?? "?"} h old, sha256 ${markdownCode(res.sha256.slice(0, 12))}): ${res.total} results — ${res.counts.up} up, ${res.counts.degraded} degraded, ${res.counts.down} down, ${res.counts.unreachable} unreachable, ${res.counts.unknown} unknown.`,
+      : `Results: ${markdownCode(res.file)} (campaign ${markdownCode(res.campaign ?? "?")}, ${res.ageHours?.toFixed(1) ?? "?"} h old, ` +
+          `sha256 ${markdownCode(res.sha256.slice(0, 12))}): ${res.total} results — ${res.counts.up} up, ${res.counts.degraded} degraded, ` +
+          `${res.counts.down} down, ${res.counts.unreachable} unreachable, ${res.counts.unknown} unknown.`,
     "",
   );
   out.push(
-    `Stations: ${data.stationCounts.ready} ready, ${data.stationCounts.partial} on one path, ${data.stationCounts.down} down, ${data.stationCounts.unknown} unknown.`,
+    `Stations: ${data.stationCounts.ready} ready, ${data.stationCounts.partial} on one path, ` +
+      `${data.stationCounts.down} down, ${data.stationCounts.unknown} unknown.`,
     "",
   );
   out.push("| criterion | measured | threshold | outcome | not ready by owner |", "| --- | ---: | ---: | --- | --- |");
@@ -65,13 +69,17 @@ export function renderMarkdown(r: GateResult, data: ReportData, drift?: FoundDri
       .join(", ");
     const measured = c.outcome === "cannot-judge" ? "—" : `${pct(c.measured)}${c.waived.length > 0 ? ` (+${c.waived.length} waived)` : ""}`;
     out.push(
-      `| ${code(c.id)} | ${measured} | ${c.threshold}% | ${c.outcome === "pass" ? "✅ met" : c.outcome === "fail" ? "❌ not met" : "⚠️ cannot judge"} | ${owners === "" ? text(c.reason ?? "") : owners} |`,
+      `| ${code(c.id)} | ${measured} | ${c.threshold}% | ` +
+        `${c.outcome === "pass" ? "✅ met" : c.outcome === "fail" ? "❌ not met" : "⚠️ cannot judge"} | ` +
+        `${owners === "" ? text(c.reason ?? "") : owners} |`,
     );
   }
   out.push("");
   if (r.signoff !== undefined) {
     out.push(
-      `Sign-off: ${r.signoff.members.length} of ${r.signoff.required} required approvals${r.signoff.members.length > 0 ? ` (${r.signoff.members.map(text).join(", ")})` : ""}${r.signoff.reason === undefined ? "" : ` — ${text(r.signoff.reason)}`}.`,
+      `Sign-off: ${r.signoff.members.length} of ${r.signoff.required} required approvals` +
+        `${r.signoff.members.length > 0 ? ` (${r.signoff.members.map(text).join(", ")})` : ""}` +
+        `${r.signoff.reason === undefined ? "" : ` — ${text(r.signoff.reason)}`}.`,
       "",
     );
   }

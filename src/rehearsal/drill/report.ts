@@ -126,11 +126,15 @@ export function formatReport(r: DrillReport): string[] {
   const lines = [
     `drill ${r.id}: ${verdict} (exit ${r.exitCode})`,
     `  injected: ${c.injected} fault${c.injected === 1 ? "" : "s"} — ${r.description}`,
-    `  detected ${c.detected}/${c.injected} · attributed ${c.attributed}/${c.injected} · misattributed ${c.misattributed} · partly detected ${c.partly} · missed ${c.missed} · false alarms ${c.falseAlarms}`,
-    `  time to detection: ${s(r.detection.timeToDetectionMs)} (first signal ${s(r.detection.firstSignalMs)}; campaign during the fault ${s(r.campaigns.during.elapsedMs)})`,
+    `  detected ${c.detected}/${c.injected} · attributed ${c.attributed}/${c.injected} · misattributed ${c.misattributed} · ` +
+      `partly detected ${c.partly} · missed ${c.missed} · false alarms ${c.falseAlarms}`,
+    `  time to detection: ${s(r.detection.timeToDetectionMs)} (first signal ${s(r.detection.firstSignalMs)}; ` +
+      `campaign during the fault ${s(r.campaigns.during.elapsedMs)})`,
     st.affected === 0
       ? "  stations: none should notice this fault"
-      : `  stations: ${st.affected} affected · ${st.failedOver} failed over (${spreadText(st.failover)}) · ${st.lostEveryPath.length} lost every path · ${st.pending.length} undecided · ${st.notMeasured} not measured${st.devicesRunning ? "" : " (device responders not running)"}`,
+      : `  stations: ${st.affected} affected · ${st.failedOver} failed over (${spreadText(st.failover)}) · ` +
+        `${st.lostEveryPath.length} lost every path · ${st.pending.length} undecided · ` +
+        `${st.notMeasured} not measured${st.devicesRunning ? "" : " (device responders not running)"}`,
     ...(st.affected === 0 ? [] : [`  devices noticed the fault: ${spreadText(st.noticed)}; gateways recorded the failover: ${spreadText(st.recorded)}`]),
     `  restore: ${r.restore.whole ? "whole" : "NOT WHOLE"} in ${s(r.restore.elapsedMs)} (${r.restore.verified})`,
     `  report: ${r.file}`,
@@ -155,14 +159,16 @@ export function formatReport(r: DrillReport): string[] {
   for (const i of right.slice(0, DETAILS)) {
     const at = i.detectedAt === undefined ? undefined : Date.parse(i.detectedAt) - Date.parse(r.faultAt);
     lines.push(
-      `  attributed: ${objectText(i.expected.object)} (${i.expected.cause})${i.expected.links.length > 1 ? `, ${i.expected.links.length} links` : ""} in ${s(at)}`,
+      `  attributed: ${objectText(i.expected.object)} (${i.expected.cause})` +
+        `${i.expected.links.length > 1 ? `, ${i.expected.links.length} links` : ""} in ${s(at)}`,
     );
   }
   if (right.length > DETAILS) lines.push(`  … ${right.length - DETAILS} more attributed (--json)`);
   for (const station of st.lostEveryPath.slice(0, DETAILS)) lines.push(`  lost every path: station ${station}`);
   for (const o of st.outcomes.filter((x) => x.state === "failed-over").slice(0, 5)) {
     lines.push(
-      `  failover: station ${o.station} in ${s(o.failoverMs)} over ${o.via?.link ?? "?"} to ${o.via?.gateway ?? "?"}${o.noticedMs === undefined ? "" : ` (device saw the fault at ${s(o.noticedMs)})`}`,
+      `  failover: station ${o.station} in ${s(o.failoverMs)} over ${o.via?.link ?? "?"} to ${o.via?.gateway ?? "?"}` +
+        `${o.noticedMs === undefined ? "" : ` (device saw the fault at ${s(o.noticedMs)})`}`,
     );
   }
   return lines;

@@ -217,7 +217,9 @@ export function planFaults(ctx: PlanContext, options: ScenarioOptions): FaultPla
       const ids = picked.map((l) => l.id).sort();
       return {
         scenario: "fiber-cut",
-        description: `fiber cut: ${ids.length} fiber links of ${stationsOf(ctx.scope, ids).length} of ${candidates.length} stations with fiber in ${where} (${Math.round(options.share * 100)}%)`,
+        description:
+          `fiber cut: ${ids.length} fiber links of ${stationsOf(ctx.scope, ids).length} of ${candidates.length} stations ` +
+          `with fiber in ${where} (${Math.round(options.share * 100)}%)`,
         expected: ids.map((id) => ({ object: { kind: "link", id }, cause: "path-lost", links: [id] })),
         actions: byOperatorNs(ctx, picked),
         affected: { kind: "links", stations: stationsOf(ctx.scope, ids), links: ids },
@@ -278,7 +280,9 @@ export function planFaults(ctx: PlanContext, options: ScenarioOptions): FaultPla
       const operators = [...new Set(all.map((l) => l.operator))].sort();
       return {
         scenario: "pop-lost",
-        description: `point of presence lost: ${pop} (${ctx.scope.popOperator.get(pop) ?? "?"}) and what backhauls through it: ${all.length} links of ${operators.join(", ")}, ${expectedLinks.length} observable in ${where}`,
+        description:
+          `point of presence lost: ${pop} (${ctx.scope.popOperator.get(pop) ?? "?"}) and what backhauls through it: ` +
+          `${all.length} links of ${operators.join(", ")}, ${expectedLinks.length} observable in ${where}`,
         expected: [{ object: { kind: "pop", id: pop }, cause: "path-lost", links: expectedLinks }],
         actions: byOperatorNs(ctx, all),
         affected: { kind: "links", stations: stationsOf(ctx.scope, ids), links: sorted(ids) },
@@ -333,7 +337,9 @@ export function planFaults(ctx: PlanContext, options: ScenarioOptions): FaultPla
       const notAfter = new Date(Math.max(Date.now() + 2 * 86_400_000, day - 86_400_000)).toISOString().slice(0, 10);
       return {
         scenario: "cert-expiring",
-        description: `certificate expiring: ${server} serves a certificate of the election CA valid until ${notAfter}, before election day ${ctx.inventory.election.day}`,
+        description:
+          `certificate expiring: ${server} serves a certificate of the election CA valid until ${notAfter}, ` +
+          `before election day ${ctx.inventory.election.day}`,
         expected: [{ object: { kind: "server", id: server }, cause: "certificate", links: [] }],
         actions: [{ kind: "cert", ns: ctx.plan.core, server, dir: `${ctx.drillDir}/cert-${server}`, notAfter, service: nginx }],
         affected: { kind: "none", stations: [], links: [] },

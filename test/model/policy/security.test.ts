@@ -23,7 +23,8 @@ describe("security", () => {
     expect(found).toEqual([{ rule: "security.range-outside-policy", item: "mci", file: "inventory/operators.yaml", line: 13, col: 29 }]);
     expect(result.findings[0]).toMatchObject({ severity: "error", waivable: false });
     expect(result.findings[0]?.message).toBe(
-      "operator mci: egress 8.8.8.0/24 is outside the committee's policy.serviceRanges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10); the central services would answer it",
+      "operator mci: egress 8.8.8.0/24 is outside the committee's policy.serviceRanges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10); " +
+        "the central services would answer it",
     );
   });
 

@@ -90,7 +90,8 @@ describe("milestone fields", () => {
     ["defaults", "criteria: [links-live]", { thresholds: [], maxAgeHours: 24, maxUnknownPercent: 5 }],
     [
       "every field, a Jalali check-in date in Persian digits",
-      "criteria: [links-live, devices-checked-in], thresholds: [{ criterion: links-live, min: 97.5 }], maxAgeHours: 6, maxUnknownPercent: 2, checkinsSince: ۱۴۰۵-۱۱-۲۰, signoff: { required: 3 }",
+      "criteria: [links-live, devices-checked-in], thresholds: [{ criterion: links-live, min: 97.5 }], maxAgeHours: 6, maxUnknownPercent: 2, " +
+        "checkinsSince: ۱۴۰۵-۱۱-۲۰, signoff: { required: 3 }",
       { thresholds: [{ criterion: "links-live", min: 97.5 }], maxAgeHours: 6, maxUnknownPercent: 2, checkinsSince: "2027-02-09", signoff: { required: 3 } },
     ],
   ])("reads %s", async (_name, fields, want) => {

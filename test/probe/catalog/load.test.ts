@@ -101,7 +101,8 @@ const bad: [string, string, RegExp][] = [
   ],
   [
     "a dependency cycle",
-    `${head}    probe: icmp\n    select: { objects: servers }\n    dependsOn: [c2]\n  - id: c2\n    probe: icmp\n    select: { objects: servers }\n    dependsOn: [c1]\n`,
+    `${head}    probe: icmp\n    select: { objects: servers }\n    dependsOn: [c2]\n` +
+      `  - id: c2\n    probe: icmp\n    select: { objects: servers }\n    dependsOn: [c1]\n`,
     /dependsOn forms a cycle: c1 → c2 → c1/,
   ],
   [

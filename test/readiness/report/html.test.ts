@@ -76,13 +76,15 @@ const NAMES = {
 async function attackFiles(): Promise<{ root: string; results: string; drift: FoundDrift }> {
   const root = await fixtureCopy();
   await edit(root, "inventory/election.yaml", "name: انتخابات آزمایشی دروازه", `name: ${yaml(NAMES.election)}`);
-  for (const m of ["لینک‌ها ثبت و سفارش داده شده", "لینک‌ها برقرار، سرورها آماده", "تأیید روز انتخابات"])
+  const firstMilestone = "لینک‌ها ثبت و سفارش داده شده";
+  for (const m of [firstMilestone, "لینک‌ها برقرار، سرورها آماده", "تأیید روز انتخابات"])
     await edit(root, "inventory/election.yaml", `name: ${m}`, `name: ${yaml(some(m))}`);
   await edit(root, "inventory/election.yaml", "name: دستگاه‌ها متصل شده", `name: ${yaml(NAMES.milestone)}`);
   const district = "inventory/districts/rey.yaml";
   await edit(root, district, "  name: ری\n", `  name: ${yaml(NAMES.district)}\n`);
   await edit(root, district, "county: { id: rey, name: ری }", `county: { id: rey, name: ${yaml(some("ری"))} }`);
-  for (const s of ["دبستان یکم", "مسجد دوم", "شعبه سیار سوم", "هنرستان چهارم"]) await edit(root, district, `name: ${s}`, `name: ${yaml(some(s))}`);
+  const stationNames = ["دبستان یکم", "مسجد دوم", "شعبه سیار سوم", "هنرستان چهارم"];
+  for (const s of stationNames) await edit(root, district, `name: ${s}`, `name: ${yaml(some(s))}`);
   await edit(root, "inventory/operators.yaml", "name: مخابرات", `name: ${yaml(NAMES.tci)}`);
   await edit(root, "inventory/operators.yaml", "name: همراه اول", "name: constructor");
   await edit(root, "inventory/operators.yaml", "name: ایرانسل", `name: ${yaml(NAMES.irancell)}`);
@@ -352,7 +354,8 @@ describe("report.html from hostile input files", () => {
       expect(page).toContain('<td>constructor <bdi dir="ltr">mci</bdi></td>');
       expect(page).toContain(`<bdi dir="ltr">campaign ${esc(ALL)}</bdi>`); // the campaign's id
       expect(page).toContain(`down: ${esc(ALL)}</bdi>`); // a result's detail
-      expect(page).toContain(`check-in time ${esc(JSON.stringify(`Tue, 16 Feb 2027 07:00:00 GMT (${PAYLOADS.img})`.slice(0, 40)))} is not a time`); // a check-in's time
+      const checkinTime = `Tue, 16 Feb 2027 07:00:00 GMT (${PAYLOADS.img})`.slice(0, 40);
+      expect(page).toContain(`check-in time ${esc(JSON.stringify(checkinTime))} is not a time`); // a check-in's time
       expect(page).toContain(`<bdi dir="ltr">device DEV-9 ${esc(ALL)} checked in over R-2-M`); // a check-in's serial
       expect(page).toContain(`<bdi dir="ltr">drift ${esc(ALL)}</bdi>`); // the drift report's id
       expect(page).toContain(`<tr class="drift-unreachable ${esc(ALL)}">`); // an item's kind, in a quoted class
