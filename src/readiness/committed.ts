@@ -1,5 +1,6 @@
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { UsageError } from "../lib/errors.ts";
+import { ownEntry } from "../lib/records.ts";
 import { run } from "../toolchain/inspect.ts";
 
 /**
@@ -70,19 +71,30 @@ export async function resolveCommit(root: string, ref: string): Promise<string |
   return result.code === 0 ? result.stdout.trim() : undefined;
 }
 
-/** What the working tree has that the commit has not (or not so), for these paths: "path (modified)" etc. */
-export async function differences(root: string, commit: string, paths: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
+/** A path whose working-tree state is not the commit's, and how. */
+export interface Difference {
+  /** Relative to the repository's top level. */
+  readonly path: string;
+  readonly change: "added" | "deleted" | "modified" | "type changed" | "changed" | "not committed";
+}
+
+/** A difference as messages show it: `path (how)`. */
+export const describeDifference = (d: Difference): string => `${d.path} (${d.change})`;
+
+const CHANGES: Readonly<Record<string, Difference["change"]>> = { A: "added", D: "deleted", M: "modified", T: "type changed" };
+
+/** What the working tree has that the commit has not (or not so), for these paths, sorted by path. */
+export async function differences(root: string, commit: string, paths: readonly string[]): Promise<Difference[]> {
+  const out: Difference[] = [];
   const diff = await git(root, ["diff", "--no-ext-diff", "--no-textconv", "--no-renames", "--name-status", "-z", commit, "--", ...paths]);
   if (diff.code !== 0) throw new UsageError(`git diff against ${commit.slice(0, 12)} failed: ${firstLine(diff.stderr)}`, { file: root });
   const fields = diff.stdout.split("\0").filter((f) => f !== "");
-  const words: Record<string, string> = { A: "added", D: "deleted", M: "modified", T: "type changed" };
-  for (let i = 0; i + 1 < fields.length; i += 2) out.push(`${fields[i + 1]} (${words[fields[i] ?? ""] ?? "changed"})`);
+  for (let i = 0; i + 1 < fields.length; i += 2) out.push({ path: fields[i + 1] ?? "", change: ownEntry(CHANGES, fields[i] ?? "") ?? "changed" });
   // Untracked files count, ignored ones too: a .gitignore entry must not hide a file the loader reads.
   const others = await git(root, ["ls-files", "--others", "-z", "--", ...paths]);
   if (others.code !== 0) throw new UsageError(`git ls-files failed: ${firstLine(others.stderr)}`, { file: root });
-  for (const path of others.stdout.split("\0").filter((f) => f !== "")) out.push(`${path} (not committed)`);
-  return out.sort();
+  for (const path of others.stdout.split("\0").filter((f) => f !== "")) out.push({ path, change: "not committed" });
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /** Whether `commit` is `main` or one of its ancestors. */
@@ -143,20 +155,24 @@ export async function committedState(options: { inventory: string; committeeFile
   const deciding = DECIDING_FILES.map((f) =>
     f.startsWith("inventory/") ? join(inventory, f.slice("inventory/".length)) : f === "governance/committee.yaml" ? committee : f,
   );
-  const decidingChanged = await differences(root, commit, deciding);
+  // One look at the inventory and the deciding files together (some deciding files are in the inventory).
+  const all = await differences(root, commit, [inventory, ...deciding]);
+  const decides = (path: string): boolean => deciding.some((d) => (d.endsWith("/") ? path.startsWith(d) : path === d));
+  const decidingChanged = all.filter((d) => decides(d.path));
   if (decidingChanged.length > 0) {
     throw new UsageError(
       `the files that decide the verdict differ from commit ${commit.slice(0, 12)}` +
-        `${options.commit === undefined ? " (HEAD)" : ""}: ${decidingChanged.join(", ")}`,
+        `${options.commit === undefined ? " (HEAD)" : ""}: ${decidingChanged.map(describeDifference).join(", ")}`,
       {
         hint:
           "the gate judges only what was committed and reviewed: " +
           "restore them (git checkout -- FILE) or change them through a pull request the committee approves",
-        file: join(root, decidingChanged[0]?.replace(/ \(.*\)$/, "") ?? ""),
+        file: join(root, decidingChanged[0]?.path ?? ""),
       },
     );
   }
-  const changed = await differences(root, commit, [inventory]);
+  // No deciding file differs, so whatever does is an inventory file.
+  const changed = all.map(describeDifference);
   return { root, commit, changed, deciding, committee };
 }
 
