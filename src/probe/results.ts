@@ -155,15 +155,8 @@ export async function readResults(path: string, onResult: (r: ResultRecord) => v
     for await (const line of lines) {
       n++;
       if (line.trim() === "") continue;
-      let record: unknown;
-      try {
-        if (line.length > MAX_RESULT_LINE) throw new RangeError("line too long");
-        record = JSON.parse(line);
-      } catch {
-        damaged.push(n);
-        continue;
-      }
-      const kind = isHeader(record) ? "campaign" : isFooter(record) ? "end" : isResult(record) ? "result" : undefined;
+      const record = parseLine(line);
+      const kind = record === DAMAGED ? undefined : recordKind(record);
       if (kind === undefined || !placeRecord(kind, seen)) damaged.push(n);
       else if (kind === "campaign") header = record as CampaignHeader;
       else if (kind === "end") footer = record as CampaignFooter;
@@ -182,14 +175,30 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null;
 }
 
-function isHeader(v: unknown): v is CampaignHeader {
-  return isObject(v) && v.type === "campaign" && typeof v.id === "string" && typeof v.startedAt === "string";
+const STATUS_SET: ReadonlySet<string> = new Set(STATUSES);
+
+/** A line that is no record: too long to be one, or not JSON. */
+export const DAMAGED: unique symbol = Symbol("damaged line");
+
+/** A line's JSON value, or DAMAGED. */
+export function parseLine(line: string): unknown {
+  if (line.length > MAX_RESULT_LINE) return DAMAGED;
+  try {
+    return JSON.parse(line);
+  } catch {
+    return DAMAGED;
+  }
 }
 
-function isFooter(v: unknown): v is CampaignFooter {
-  return isObject(v) && v.type === "end" && typeof v.valid === "boolean" && isObject(v.counts);
-}
-
-function isResult(v: unknown): v is ResultRecord {
-  return isObject(v) && v.type === "result" && typeof v.key === "string" && typeof v.status === "string" && (STATUSES as readonly string[]).includes(v.status);
+/**
+ * What a line's value is: a campaign header, an end record, a result (of a
+ * known status), or undefined — damage. The one rule of both readers (this
+ * one and the gate's, src/readiness/evidence.ts); results first, the most.
+ */
+export function recordKind(v: unknown): "campaign" | "end" | "result" | undefined {
+  if (!isObject(v)) return undefined;
+  if (v.type === "result") return typeof v.key === "string" && typeof v.status === "string" && STATUS_SET.has(v.status) ? "result" : undefined;
+  if (v.type === "campaign") return typeof v.id === "string" && typeof v.startedAt === "string" ? "campaign" : undefined;
+  if (v.type === "end") return typeof v.valid === "boolean" && isObject(v.counts) ? "end" : undefined;
+  return undefined;
 }

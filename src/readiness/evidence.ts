@@ -3,9 +3,9 @@ import { constants, createReadStream } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
 import { ProbeError } from "../lib/errors.ts";
-import { type CampaignFooter, type CampaignHeader, MAX_RESULT_LINE, placeRecord } from "../probe/results.ts";
+import { type CampaignFooter, type CampaignHeader, DAMAGED, MAX_RESULT_LINE, parseLine, placeRecord, recordKind } from "../probe/results.ts";
 import { emptyCounts, type Counts } from "../probe/summary.ts";
-import { type ProbeKind, type ProbeResult, STATUSES, type Status } from "../probe/types.ts";
+import { type ProbeKind, type ProbeResult, type Status } from "../probe/types.ts";
 
 /**
  * The latest evidence, indexed for the criteria: one pass over a campaign's
@@ -145,23 +145,8 @@ export async function readEvidence(file: string, options: { keepRows?: boolean }
   const onLine = (line: string): void => {
     lineNo++;
     if (line.trim() === "") return;
-    let record: unknown;
-    try {
-      if (line.length > MAX_RESULT_LINE) throw new RangeError("line too long");
-      record = JSON.parse(line);
-    } catch {
-      damaged.push(lineNo);
-      return;
-    }
-    const kind = !isObject(record)
-      ? undefined
-      : record.type === "result" && typeof record.key === "string" && typeof record.status === "string" && STATUS_SET.has(record.status)
-        ? "result"
-        : record.type === "campaign" && typeof record.id === "string" && typeof record.startedAt === "string"
-          ? "campaign"
-          : record.type === "end" && typeof record.valid === "boolean" && isObject(record.counts)
-            ? "end"
-            : undefined;
+    const record = parseLine(line);
+    const kind = record === DAMAGED ? undefined : recordKind(record);
     if (kind === undefined || !placeRecord(kind, seen)) damaged.push(lineNo);
     else if (kind === "result") onResult(record as unknown as ProbeResult);
     else if (kind === "campaign") header = record as unknown as CampaignHeader;
@@ -216,11 +201,6 @@ export async function readEvidence(file: string, options: { keepRows?: boolean }
 }
 
 const CHUNK = 4 * 1024 * 1024;
-const STATUS_SET: ReadonlySet<string> = new Set(STATUSES);
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null;
-}
 
 export async function hashFile(file: string): Promise<string> {
   const hash = createHash("sha256");
