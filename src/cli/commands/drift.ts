@@ -13,7 +13,7 @@ import { inNetns } from "../../toolchain/netns.ts";
 import { repoRoot } from "../../toolchain/paths.ts";
 import { defineCommand } from "../command.ts";
 import { argvOf, reexecInNetns } from "../reexec.ts";
-import { displayPath } from "../shared.ts";
+import { displayPath, judgeOptions } from "../shared.ts";
 
 /** Items listed per kind in the text output (all of them are in --json and the stored report). */
 const DETAILS = 25;
@@ -162,8 +162,9 @@ export const drift = defineCommand({
       placeholder: "FILE",
       description: "the private key to log in with (default: the pins overlay's control key, else amadegi:ssh.identityFile)",
     },
-    history: { type: "string", placeholder: "FILE", description: "the history database (default: <state>/history.sqlite); --no-history records nothing" },
-    "no-history": { type: "boolean", description: "record nothing in the history database" },
+    // The history database, as the gate takes it.
+    history: judgeOptions.history,
+    "no-history": judgeOptions["no-history"],
     netns: { type: "string", placeholder: "NAME", description: "run inside this network namespace (default: the stack's amadegi:probe.netns)" },
     json: { type: "boolean", description: "print the report as JSON" },
   },
