@@ -304,8 +304,13 @@ function pickMilestone(inv: Inventory, loaded: GateInventory, id: string | undef
   return found;
 }
 
+/** When the results say they were made: their end, else their start. */
+function datedAt(ev: Evidence): string | undefined {
+  return ev.footer?.finishedAt ?? ev.header?.startedAt;
+}
+
 function describeResults(ev: Evidence, now: Date): ResultsInfo {
-  const finished = ev.footer?.finishedAt ?? ev.header?.startedAt;
+  const finished = datedAt(ev);
   const at = finished === undefined ? undefined : parseInstant(finished);
   const ageHours = at === undefined ? undefined : Math.round(((now.getTime() - at) / 3_600_000) * 100) / 100;
   return {
@@ -331,7 +336,7 @@ const GATE_WORDS: UnfitWords = {
 function fitness(ev: Evidence, info: ResultsInfo, milestone: Milestone): string[] {
   const reasons = whyUnfit(ev, GATE_WORDS);
   // Results whose age cannot be told are as good as stale (fail closed).
-  const when = ev.footer?.finishedAt ?? ev.header?.startedAt;
+  const when = datedAt(ev);
   if (when !== undefined && info.ageHours === undefined)
     reasons.push(`${ev.file} is dated ${JSON.stringify(when.slice(0, 40))}, not a time: its age cannot be judged`);
   if (info.ageHours !== undefined && info.ageHours > milestone.maxAgeHours)
