@@ -369,7 +369,16 @@ async function readApprovalFile(path: string): Promise<string> {
     const info = await handle.stat();
     if (!info.isFile()) throw new Error("not a regular file");
     if (info.size > MAX_APPROVAL_BYTES) throw new Error(`${info.size} bytes, more than an approval's ${MAX_APPROVAL_BYTES}`);
-    return await handle.readFile("utf8");
+    // Read from the descriptor checked, never past the bound: a file that grows after fstat is cut off and refused.
+    const buffer = Buffer.alloc(MAX_APPROVAL_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > MAX_APPROVAL_BYTES) throw new Error(`more than an approval's ${MAX_APPROVAL_BYTES} bytes`);
+    return buffer.toString("utf8", 0, length);
   } finally {
     await handle.close();
   }

@@ -332,6 +332,16 @@ const ATTACKS: Attack[] = [
     /refused approvals\/m-two\.txt\.sig: malformed: the signature is a symbolic link/,
   ],
   [
+    "a signature padded past any approval's size (64 KiB)",
+    async (r) => {
+      await sign(r, "m-one");
+      await sign(r, "m-two");
+      await appendFile(join(r.root, "approvals", "m-two.txt.sig"), "x".repeat(70 * 1024));
+    },
+    1,
+    /refused approvals\/m-two\.txt\.sig: malformed: the signature is 7\d{4} bytes, more than an approval's 65536/,
+  ],
+  [
     "a signature file whose name writes a workflow command into the CI log",
     async (r) => {
       await sign(r, "m-one");
