@@ -13,3 +13,10 @@ export { type WaiverLookup, waiverLookup, type WaiverMatch } from "./waivers.ts"
 export { CRITERIA, MEDIA, LINK_STATES, ROLES, SITE_OWNERS, POP_KINDS } from "./schema/files.ts";
 export type * from "./types.ts";
 export { countingLinks, isBlindSpot, noDiversePair, popChain, popChainOf, popChains } from "./links.ts";
+export { type Block, cidrContains, exactCover, formatBlock, formatIpv4, parseCidr, parseIpv4 } from "./net.ts";
+export { type AllowList, type AllowRange, assertAllowed, checkAllowed, notAllowedError, parseAllow } from "./allow.ts";
+export { fingerprintOf, isFingerprint, type KeyResult, parsePublicKey } from "./sshkey.ts";
+export { type PinOverlay, readPins, serverReach, type ServerPin, type ServerReach } from "./pins.ts";
+export * from "./stackfile.ts";
+export { type MonitoringFiles, renderMonitoring } from "./monitoring.ts";
+export { githubAnnotation } from "./annotations.ts";

@@ -1,8 +1,7 @@
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../lib/fs.ts";
-import { type Finding, loadInventory } from "../model/index.ts";
-import { type MonitoringFiles, renderMonitoring } from "../model/monitoring.ts";
+import { type Finding, loadInventory, type MonitoringFiles, renderMonitoring } from "../model/index.ts";
 import { loadCatalog } from "./catalog/load.ts";
 import { readStackSettings } from "./stackconfig.ts";
 import { buildTargets } from "./targets.ts";

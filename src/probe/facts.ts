@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { ProbeError } from "../lib/errors.ts";
-import type { Listen, ServerFacts } from "../model/render/types.ts";
+import type { Listen, ServerFacts } from "../model/render/index.ts";
 import type { AllowList } from "./allow.ts";
 import { classifySshFailure, shellQuote, sshExec } from "./probes/sshexec.ts";
 import { dataRecord } from "../lib/records.ts";

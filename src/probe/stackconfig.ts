@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { ProbeError } from "../lib/errors.ts";
-import type { Finding } from "../model/finding.ts";
 import {
+  type Finding,
   type ProbeSettings,
   readStackSettingsFile,
   requireSettings,
@@ -9,9 +9,9 @@ import {
   type StackSettingsFile,
   type StackSettingsOptions,
   stackSettingsPath,
-} from "../model/stackfile.ts";
+} from "../model/index.ts";
 
-export type { ProbeSettings } from "../model/stackfile.ts";
+export type { ProbeSettings } from "../model/index.ts";
 
 /**
  * The probe settings of a stack (`amadegi:probe` of `stacks/Pulumi.<stack>.yaml`),

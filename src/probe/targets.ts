@@ -1,7 +1,6 @@
-import type { Inventory, Server, Station } from "../model/index.ts";
-import type { PinOverlay } from "../model/pins.ts";
-import { GATEWAY_FILES } from "../model/render/paths.ts";
-import { didYouMean } from "../model/suggest.ts";
+import type { Inventory, PinOverlay, Server, Station } from "../model/index.ts";
+import { GATEWAY_FILES } from "../model/render/index.ts";
+import { didYouMean } from "../model/kit.ts";
 import { UsageError } from "../lib/errors.ts";
 import type { Catalog, Check } from "./catalog/load.ts";
 import { defaultPort } from "./catalog/params.ts";

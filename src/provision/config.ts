@@ -1,9 +1,9 @@
 import { isAbsolute, join, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { checkStackSettings, DEFAULT_INVENTORY, type Environment, environments, isEnvironment, mappingKeys, type StackSettings } from "../model/stackfile.ts";
+import { checkStackSettings, DEFAULT_INVENTORY, type Environment, environments, isEnvironment, mappingKeys, type StackSettings } from "../model/index.ts";
 import { repoRoot } from "../toolchain/paths.ts";
 
-export { environments, type Environment } from "../model/stackfile.ts";
+export { environments, type Environment } from "../model/index.ts";
 
 /** The stack's settings, read once and checked (STYLE.md: one config.ts per program). */
 export interface StackConfig {

@@ -1,13 +1,7 @@
 import { isAbsolute, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { addDays } from "../model/dates.ts";
-import { formatFinding, hasErrors } from "../model/finding.ts";
-import { loadInventory } from "../model/load.ts";
-import { readPins, serverReach } from "../model/pins.ts";
-import { renderServer } from "../model/render/index.ts";
-import { TLS_FILES } from "../model/render/paths.ts";
-import type { ProvisionedServer } from "../model/render/types.ts";
-import type { Inventory, Server } from "../model/types.ts";
+import { addDays, formatFinding, hasErrors, type Inventory, loadInventory, readPins, type Server, serverReach } from "../model/index.ts";
+import { type ProvisionedServer, renderServer, TLS_FILES } from "../model/render/index.ts";
 import { repoRoot } from "../toolchain/paths.ts";
 import { type InventorySource, inventorySource, readStackConfig, type StackConfig } from "./config.ts";
 import { Pki } from "./pki.ts";

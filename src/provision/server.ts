@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { provisionedRecord } from "../model/render/index.ts";
-import type { ProvisionedServer, RoleRender } from "../model/render/types.ts";
-import type { Server } from "../model/types.ts";
+import { provisionedRecord, type ProvisionedServer, type RoleRender } from "../model/render/index.ts";
+import type { Server } from "../model/index.ts";
 import { ServerFiles } from "./dynamic.ts";
 import type { FileSpec } from "./remote/files.ts";
 import type { Connection } from "./remote/ssh.ts";

@@ -2,18 +2,18 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ProvisionError } from "../lib/errors.ts";
 import { repoRoot } from "../lib/state.ts";
-import { formatFinding } from "../model/finding.ts";
 import {
   DEFAULT_INVENTORY,
   type Environment,
   environments,
+  formatFinding,
   readStackSettingsFile,
   requireSettings,
   type StackSettings,
   type StackSettingsFile,
   type StackSettingsOptions,
   stackSettingsPath,
-} from "../model/stackfile.ts";
+} from "../model/index.ts";
 
 /**
  * A stack's settings as the CLI needs them before the engine runs (the

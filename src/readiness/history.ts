@@ -2,8 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { ProbeResult, Status } from "../probe/types.ts";
-// Below drift's entry point (drift/index.ts), which would import this store back through drift's run: the kinds only.
-// eslint-disable-next-line no-restricted-imports -- an exception test/architecture/imports.test.ts lists
+// drift/types.ts, drift's entry point for its kinds alone: drift/index.ts would import this store back through drift's run.
 import { DRIFT_KINDS, type DriftKind } from "./drift/types.ts";
 
 /**

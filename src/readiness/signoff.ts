@@ -2,8 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AmadegiError } from "../lib/errors.ts";
-import type { Member } from "../model/index.ts";
-import { parsePublicKey } from "../model/sshkey.ts";
+import { type Member, parsePublicKey } from "../model/index.ts";
 import { run } from "../toolchain/inspect.ts";
 
 /**

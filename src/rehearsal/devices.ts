@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { ToolError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
-import type { Inventory } from "../model/types.ts";
+import type { Inventory } from "../model/index.ts";
 import { ANSWERING_STATES } from "./plan.ts";
 
 /**

@@ -1,7 +1,5 @@
 import { createHash } from "node:crypto";
-import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from "../model/net.ts";
-import type { Inventory, LinkState } from "../model/types.ts";
-import { type Block, exactCover, formatBlock } from "../model/net.ts";
+import { type Block, cidrContains, exactCover, formatBlock, formatIpv4, type Inventory, type LinkState, parseCidr, parseIpv4 } from "../model/index.ts";
 
 /**
  * The rehearsal's own plumbing (veth link addresses) lives in 198.18.0.0/15,

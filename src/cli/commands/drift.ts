@@ -5,7 +5,7 @@ import { ProvisionError, UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
 import { STATE_HELP, statePaths } from "../../lib/state.ts";
 import { formatFinding, formatBoth } from "../../model/index.ts";
-import type { ProvisionedState } from "../../model/render/types.ts";
+import type { ProvisionedState } from "../../model/render/index.ts";
 import { openStackSettings, probeSettingsOf } from "../../probe/stackconfig.ts";
 import { stackFileOf } from "../../provision/stackfile.ts";
 import { DRIFT_KINDS, DRIFT_TITLES, type DriftReport, parseProvisioned, runDrift } from "../../readiness/drift/index.ts";

@@ -1,8 +1,7 @@
 import { logText } from "../../lib/encode.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
-import { githubAnnotation } from "../../model/annotations.ts";
-import { type Finding, formatFinding, hasErrors, loadInventory } from "../../model/index.ts";
+import { type Finding, formatFinding, githubAnnotation, hasErrors, loadInventory } from "../../model/index.ts";
 import { defineCommand } from "../command.ts";
 import { displayPath, parseTodayOption } from "../shared.ts";
 

@@ -1,6 +1,6 @@
 import { ownEntry } from "../../lib/records.ts";
 import { ROLES } from "../../model/index.ts";
-import { closest } from "../../model/suggest.ts";
+import { closest } from "../../model/kit.ts";
 import type { ProbeKind } from "../types.ts";
 import {
   ALL_OPERATORS,

@@ -1,4 +1,4 @@
-import { fingerprintOf } from "../../model/sshkey.ts";
+import { fingerprintOf } from "../../model/index.ts";
 import type { Observation } from "../types.ts";
 import type { Condition, Operand } from "./condition.ts";
 import { spec } from "./placeholders.ts";

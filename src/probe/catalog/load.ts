@@ -1,14 +1,26 @@
 import { type Dirent, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { EVENT_ID, SCALAR_STYLE } from "js-yaml";
-import { type Finding, FindingSink, type Location, sortFindings } from "../../model/finding.ts";
+import {
+  clip,
+  closest,
+  didYouMean,
+  type Finding,
+  FindingSink,
+  INVALID,
+  isPlainFile,
+  type Location,
+  type Origin,
+  parseSource,
+  Reader,
+  readSource,
+  scanText,
+  scanValues,
+  sortFindings,
+  type SourceFile,
+  Sources,
+} from "../../model/kit.ts";
 import type { Inventory } from "../../model/index.ts";
-import { parseSource } from "../../model/parse.ts";
-import { isPlainFile, readSource } from "../../model/read.ts";
-import { clip, INVALID, Reader } from "../../model/schema/core.ts";
-import { scanText, scanValues } from "../../model/scan.ts";
-import { type Origin, type SourceFile, Sources } from "../../model/source.ts";
-import { closest, didYouMean } from "../../model/suggest.ts";
 import { ProbeError } from "../../lib/errors.ts";
 import type { ProbeKind } from "../types.ts";
 import { type Condition, parseCondition } from "./condition.ts";

@@ -1,6 +1,7 @@
 import { EVENT_ID } from "js-yaml";
 import { LINK_STATES, MEDIA, ROLES } from "../../model/index.ts";
 import {
+  id,
   type Infer,
   INVALID,
   list,
@@ -14,8 +15,7 @@ import {
   type Schema,
   text,
   withDefault,
-} from "../../model/schema/core.ts";
-import { id } from "../../model/schema/scalars.ts";
+} from "../../model/kit.ts";
 import { PROBE_KINDS } from "../types.ts";
 import { DURATION_UNITS, parseDuration } from "../../lib/duration.ts";
 import { dataRecord } from "../../lib/records.ts";

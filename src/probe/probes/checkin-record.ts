@@ -1,5 +1,4 @@
-import { parseIpv4 } from "../../model/net.ts";
-import { isFingerprint } from "../../model/sshkey.ts";
+import { isFingerprint, parseIpv4 } from "../../model/index.ts";
 
 /**
  * One check-in record, as a gateway writes it: one JSON object per line

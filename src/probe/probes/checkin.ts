@@ -1,6 +1,6 @@
 import { ProbeError } from "../../lib/errors.ts";
-import { GATEWAY_FILES } from "../../model/render/paths.ts";
-import { parsePublicKey } from "../../model/sshkey.ts";
+import { GATEWAY_FILES } from "../../model/render/index.ts";
+import { parsePublicKey } from "../../model/index.ts";
 import type { Observation, ProbeContext, Target } from "../types.ts";
 import { parseRecord, type CheckinRecord } from "./checkin-record.ts";
 import { attemptSignal, failed, since, type Values } from "./observe.ts";

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import { assertAllowed } from "../allow.ts";
-import { fingerprintOf } from "../../model/sshkey.ts";
+import { fingerprintOf } from "../../model/index.ts";
 import type { Observation, Probe, ProbeContext, Target } from "../types.ts";
 import { guardedConnect } from "./connect.ts";
 import { attemptSignal, classify, failed, since } from "./observe.ts";

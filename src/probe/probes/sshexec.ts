@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ProbeError } from "../../lib/errors.ts";
-import { parsePublicKey } from "../../model/sshkey.ts";
+import { parsePublicKey } from "../../model/index.ts";
 import { type AllowList, assertAllowed } from "../allow.ts";
 import type { FailureClass } from "../types.ts";
 import { runTool, type ToolRun } from "./spawn.ts";

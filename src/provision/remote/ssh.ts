@@ -2,8 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkAllowed, parseAllow } from "../../model/allow.ts";
-import { parseCidr, parseIpv4 } from "../../model/net.ts";
+import { checkAllowed, parseAllow, parseCidr, parseIpv4 } from "../../model/index.ts";
 import { inNetns } from "../../toolchain/netns.ts";
 import { knownHostsLine, pinnedSshArgv } from "../../toolchain/ssh.ts";
 

@@ -1,10 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { ProbeError } from "../../lib/errors.ts";
-import { type Finding, hasErrors, loadInventory, todayIn } from "../../model/index.ts";
-import { readPins, serverReach, type ServerPin } from "../../model/pins.ts";
+import { type Finding, hasErrors, loadInventory, readPins, type ServerPin, serverReach, type StackSettingsFile, todayIn } from "../../model/index.ts";
 import { type ProvisionedState, renderServer, type RoleRender, type ServerTarget } from "../../model/render/index.ts";
-import type { StackSettingsFile } from "../../model/stackfile.ts";
 import { parseAllow } from "../../probe/allow.ts";
 import { collectAllFacts, type FactsServer } from "../../probe/facts.ts";
 import { newestResults, statePaths } from "../../lib/state.ts";

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { UsageError } from "../../lib/errors.ts";
 import { renderServer } from "../../model/render/index.ts";
-import type { Inventory, Role } from "../../model/types.ts";
+import type { Inventory, Role } from "../../model/index.ts";
 import type { Plan } from "../plan.ts";
 import { type ExpectedFault, type ResultLine, signalOf } from "./attribution.ts";
 import type { Scope, ScopeLink } from "./scope.ts";

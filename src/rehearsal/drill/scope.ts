@@ -1,5 +1,4 @@
-import { popChainOf } from "../../model/index.ts";
-import type { Inventory, Server } from "../../model/types.ts";
+import { type Inventory, popChainOf, type Server } from "../../model/index.ts";
 import { ANSWERING_STATES } from "../plan.ts";
 
 /**
