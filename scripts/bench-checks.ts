@@ -9,7 +9,7 @@ import { Agent, get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllow } from "../src/probe/allow.ts";
-import { type CheckPlan, runCampaign } from "../src/probe/campaign.ts";
+import { type CheckPlan, runCampaign } from "../src/probe/campaign/index.ts";
 import { parseCondition } from "../src/probe/catalog/condition.ts";
 import { icmpProbe } from "../src/probe/probes/icmp.ts";
 import { createProbes } from "../src/probe/probes/index.ts";

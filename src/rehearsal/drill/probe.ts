@@ -4,7 +4,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ToolError } from "../../lib/errors.ts";
 import { writeFileAtomic } from "../../lib/fs.ts";
-import type { CampaignReport } from "../../probe/campaign.ts";
+import type { CampaignReport } from "../../probe/campaign/index.ts";
 import type { CheckinCursor } from "../../probe/probes/checkin.ts";
 import type { CheckOptions } from "../../probe/run.ts";
 

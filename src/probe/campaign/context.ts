@@ -1,0 +1,255 @@
+import { evaluate } from "../catalog/evaluate.ts";
+import { Governor, Slots } from "../governor.ts";
+import { ResultsWriter } from "../results.ts";
+import { SelfWatch } from "../selfwatch.ts";
+import { Tally } from "../summary.ts";
+import type { FailureClass, Observation, ProbeKind, ProbeResult, Status, Target } from "../types.ts";
+import type { CampaignOptions, CheckPlan } from "./types.ts";
+
+/** Below this much time left, an attempt is not started (its result could not be trusted). */
+export const MIN_ATTEMPT_MS = 20;
+/** Kept back from the deadline to write the unknowns and the footer. */
+const FINISH_MARGIN_MS = 100;
+const MAX_VALUE_CHARS = 256;
+/** Probes of these kinds start a process on both ends (ssh-keyscan, sshd): this many at once. */
+const TOOL_KINDS: ReadonlyMap<ProbeKind, number> = new Map([["ssh", 4]]);
+/** What a race against the deadline gives when the deadline came first. */
+export const DEADLINE = Symbol("deadline");
+
+/** A check's plan when the campaign was given none for it (never, once the guard at the start has passed). */
+export const NO_PLAN = (timeoutMs: number): CheckPlan => ({ conditions: [], timeoutMs, retries: 0 });
+
+/** What settle() may say beyond the status: why, and which conditions failed. */
+export interface SettleExtra {
+  readonly failure?: FailureClass;
+  readonly detail?: string;
+  readonly failed?: readonly string[];
+}
+
+/** An observation judged against its check's conditions. */
+export interface Judgement {
+  readonly ok: boolean;
+  readonly warn: boolean;
+  readonly failed: string[];
+  readonly detail?: string;
+}
+
+/**
+ * What the campaign's three lanes (icmp.ts, checkin.ts, single.ts) share: the deadline and the
+ * ways to wait for it, the governor, the self-watch, and the one place a target is settled —
+ * its result written, counted and remembered for the targets that depend on it. A lane asks
+ * `blocked` before it probes, `missing` when the build has no probe of a kind, and `failedText`
+ * when a probe threw; each says it the same way in every lane.
+ */
+export class CampaignContext {
+  readonly started = performance.now();
+  readonly startedAt = new Date();
+  /** When the last attempt must have ended (performance.now() time). */
+  readonly deadlineAt: number;
+  readonly stop = new AbortController();
+  readonly governor: Governor;
+  readonly watch: SelfWatch;
+  readonly writer: ResultsWriter;
+  readonly tally = new Tally();
+  /** Targets handed to a probe and not settled yet: unknown if the deadline comes first. */
+  readonly inFlight = new Map<string, Target>();
+  readonly settled = new Set<string>();
+  /** Probe attempts made (retries included). */
+  attempts = 0;
+  /** Attempts not judged because the prober stalled during them. */
+  starvedAttempts = 0;
+  private readonly toolSlots: ReadonlyMap<ProbeKind, Slots>;
+  /** Only the statuses something depends on are remembered. */
+  private readonly needed = new Set<string>();
+  private readonly statuses = new Map<string, Status>();
+  // Whatever must stop at the deadline registers here, not on stop.signal: an
+  // EventTarget checks every listener when one is added, so a thousand probes in
+  // flight each adding their own made every start cost a thousand (issue 12).
+  private readonly stopHooks = new Set<() => void>();
+
+  readonly options: CampaignOptions;
+  readonly id: string;
+
+  constructor(options: CampaignOptions, id: string) {
+    this.options = options;
+    this.id = id;
+    this.deadlineAt = this.started + options.deadlineMs - Math.min(FINISH_MARGIN_MS, options.deadlineMs * 0.05);
+    this.stop.signal.addEventListener(
+      "abort",
+      () => {
+        for (const hook of [...this.stopHooks]) hook();
+        this.stopHooks.clear();
+      },
+      { once: true },
+    );
+    const minTimeout = Math.min(...[...options.checks.values()].map((c) => c.timeoutMs), 2000);
+    this.governor = new Governor({
+      maxRate: options.maxRate,
+      concurrency: options.concurrency,
+      ...(options.operatorRates === undefined ? {} : { operatorRates: options.operatorRates }),
+    });
+    this.watch = new SelfWatch({
+      lagLimitMs: options.lagLimitMs ?? Math.min(1000, Math.max(100, minTimeout / 2)),
+      onDelay: (lag) => this.governor.adapt(lag),
+    });
+    this.writer = new ResultsWriter(options.out, {
+      type: "campaign",
+      version: 1,
+      id,
+      stack: options.stack,
+      from: options.from,
+      startedAt: this.startedAt.toISOString(),
+      deadlineMs: options.deadlineMs,
+      targets: options.targets.length,
+      ...(options.select === undefined ? {} : { select: options.select }),
+    });
+    this.toolSlots = new Map([...TOOL_KINDS].map(([kind, size]) => [kind, new Slots(size)] as const));
+    for (const t of options.targets) for (const k of t.dependsOn ?? []) this.needed.add(k);
+  }
+
+  /** The deadline has come, or the campaign was interrupted. */
+  get stopped(): boolean {
+    return this.stop.signal.aborted;
+  }
+
+  /** Time left before the deadline, in milliseconds. */
+  remaining(): number {
+    return this.deadlineAt - performance.now();
+  }
+
+  /** The plan of a target's check (a default for one the campaign was not given). */
+  plan(check: string, timeoutMs: number): CheckPlan {
+    return this.options.checks.get(check) ?? NO_PLAN(timeoutMs);
+  }
+
+  /** The slots of a kind that starts processes on both ends, if it is one. */
+  slotsFor(kind: ProbeKind): Slots | undefined {
+    return this.toolSlots.get(kind);
+  }
+
+  /** Runs `hook` at the deadline (or interruption); the returned function unhooks it. */
+  whenStopped(hook: () => void): () => void {
+    this.stopHooks.add(hook);
+    return () => this.stopHooks.delete(hook);
+  }
+
+  /**
+   * `p`, or DEADLINE if the deadline comes first. The race removes its hook once settled: racing
+   * every probe against one long-lived promise would keep every probe's promise alive until the end.
+   */
+  untilStop<T>(p: Promise<T>): Promise<T | typeof DEADLINE> {
+    return new Promise((resolve, reject) => {
+      if (this.stop.signal.aborted) return resolve(DEADLINE);
+      const unhook = this.whenStopped(() => resolve(DEADLINE));
+      p.then(
+        (v) => {
+          unhook();
+          resolve(v);
+        },
+        (e: unknown) => {
+          unhook();
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
+    });
+  }
+
+  /** A wait that ends early at the deadline. */
+  pause(ms: number): Promise<void> {
+    if (ms <= 0 || this.stop.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const unhook = this.whenStopped(done);
+      function done(): void {
+        clearTimeout(timer);
+        unhook();
+        resolve();
+      }
+    });
+  }
+
+  /** A target's result, written once: later calls for the same target are ignored. */
+  settle(t: Target, status: Status, n: number, obs?: Observation, extra: SettleExtra = {}): void {
+    if (this.settled.has(t.key)) return;
+    this.settled.add(t.key);
+    this.inFlight.delete(t.key);
+    if (this.needed.has(t.key)) this.statuses.set(t.key, status);
+    const failure = extra.failure ?? (status === "down" ? obs?.failure : undefined);
+    const detail = extra.detail ?? (status === "down" || status === "degraded" ? obs?.detail : undefined);
+    const result: ProbeResult = {
+      key: t.key,
+      check: t.check,
+      kind: t.kind,
+      ...(t.station === undefined ? {} : { station: t.station }),
+      ...(t.link === undefined ? {} : { link: t.link }),
+      ...(t.server === undefined ? {} : { server: t.server }),
+      ...(t.district === undefined ? {} : { district: t.district }),
+      ...(t.operator === undefined ? {} : { operator: t.operator }),
+      ...(t.medium === undefined ? {} : { medium: t.medium }),
+      address: t.address,
+      ...(t.port === undefined ? {} : { port: t.port }),
+      from: this.options.from,
+      status,
+      ...(failure === undefined ? {} : { failure }),
+      ...(detail === undefined ? {} : { detail }),
+      ...(extra.failed === undefined || extra.failed.length === 0 ? {} : { failed: extra.failed }),
+      attempts: n,
+      timings: obs?.timings ?? { total: 0 },
+      values: obs === undefined ? {} : clipValues(obs.values),
+      at: new Date().toISOString(),
+    };
+    this.writer.write(result);
+    this.tally.add(result);
+    this.options.onResult?.(result);
+  }
+
+  /**
+   * Blocked → unreachable: a target behind an upstream found down or unreachable is settled
+   * `unreachable` naming that upstream, and never probed. True when it was.
+   */
+  blocked(t: Target): boolean {
+    for (const k of t.dependsOn ?? []) {
+      const s = this.statuses.get(k);
+      if (s === "down" || s === "unreachable") {
+        this.settle(t, "unreachable", 0, undefined, { detail: `depends on ${k}, which is ${s}` });
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Missing probe → unknown: this build has no `what` (a probe of the target's kind). */
+  missing(t: Target, what: string): void {
+    this.settle(t, "unknown", 0, undefined, { failure: "internal", detail: `no ${what} in this build` });
+  }
+
+  /** Error → text: what a probe that threw says, noted for the self-watch (a burst of the same failure is the prober's, not the targets'). */
+  failedText(error: unknown): string {
+    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    this.watch.noteFailure(text);
+    return text;
+  }
+
+  /** An observation against its check's conditions (a pinned host key joins the context). */
+  judge(t: Target, obs: Observation): Judgement {
+    if (!obs.ok) return { ok: false, warn: false, failed: [], ...(obs.detail === undefined ? {} : { detail: obs.detail }) };
+    const plan = this.options.checks.get(t.check);
+    const pinned = typeof t.params.hostKey === "string" ? t.params.hostKey : undefined;
+    const ctx = pinned === undefined ? this.options.evalContext : { ...this.options.evalContext, pinnedKey: pinned };
+    const verdict = evaluate(plan?.conditions ?? [], obs, ctx);
+    if (verdict.outcome === "fail") return { ok: false, warn: false, failed: verdict.failed, detail: verdict.failed.join("; ") };
+    return { ok: true, warn: verdict.outcome === "warn", failed: verdict.warned };
+  }
+}
+
+/** Long values (a body, a banner) are clipped in results: the file stays small at national size. */
+function clipValues(values: Observation["values"]): Observation["values"] {
+  let out: Record<string, Observation["values"][string]> | undefined;
+  for (const [k, v] of Object.entries(values)) {
+    if (typeof v === "string" && v.length > MAX_VALUE_CHARS) {
+      out ??= { ...values };
+      out[k] = `${v.slice(0, MAX_VALUE_CHARS)}…`;
+    }
+  }
+  return out ?? values;
+}

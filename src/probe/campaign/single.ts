@@ -1,0 +1,134 @@
+import { ProbeError } from "../../lib/errors.ts";
+import { STALL_MS } from "../selfwatch.ts";
+import type { Observation, Probe, ProbeKind, Target } from "../types.ts";
+import { type CampaignContext, DEADLINE, MIN_ATTEMPT_MS } from "./context.ts";
+
+/** Attempts tried again because the prober was starved (issue 12): at most this many, then `unknown`. */
+const MAX_STARVED_RETRIES = 2;
+/** Why an attempt's signal fired: one reason for all (a DOMException per abort would capture a stack each time). */
+const ATTEMPT_OVER = Object.assign(new Error("the attempt's time is up"), { name: "AbortError", code: "ABORT_ERR" });
+
+/**
+ * The lane of one probe per target (tcp, tls, http, dns, ntp, ssh): each target started under
+ * the governor's in-flight limit, its promise added to `running` (the phase waits for them all).
+ */
+export async function runSingles(ctx: CampaignContext, targets: readonly Target[], running: Set<Promise<void>>): Promise<void> {
+  let launched = 0;
+  for (const t of targets) {
+    // Yield to timers now and then: probes that settle in microtasks must not starve
+    // the deadline, the self-watch and the progress line.
+    if (++launched % 256 === 0) await new Promise((r) => setImmediate(r));
+    if (ctx.stopped) break;
+    if (ctx.blocked(t)) continue;
+    const probe = ctx.options.probes[t.kind as Exclude<ProbeKind, "icmp" | "checkin">];
+    if (probe === undefined) {
+      ctx.missing(t, `${t.kind} probe`);
+      continue;
+    }
+    if ((await ctx.untilStop(ctx.governor.acquire())) === DEADLINE) break;
+    ctx.inFlight.set(t.key, t);
+    const p = runOne(ctx, t, probe).finally(() => {
+      ctx.governor.release();
+      running.delete(p);
+    });
+    running.add(p);
+  }
+}
+
+/**
+ * One target to its verdict: retries only to confirm a failure (a pass on a retry is degraded),
+ * an attempt the prober was starved during tried again and never blamed on the target, and
+ * `unknown` for what the deadline cut short.
+ */
+async function runOne(ctx: CampaignContext, t: Target, probe: Probe): Promise<void> {
+  const plan = ctx.plan(t.check, 2000);
+  /** Attempts made; of them, failures that count (a starved attempt does not); starved attempts. */
+  let n = 0;
+  let failures = 0;
+  let starved = 0;
+  let firstFailure: string | undefined;
+  let starvedWhy: string | undefined;
+  for (;;) {
+    if (ctx.stopped || ctx.remaining() < MIN_ATTEMPT_MS) {
+      return ctx.settle(t, "unknown", n, undefined, {
+        detail: n === 0 ? "not probed before the deadline" : `failed (${firstFailure ?? "?"}); no time left to confirm`,
+      });
+    }
+    const wait = ctx.governor.delay(1, t.operator);
+    if (wait > 0) await ctx.pause(wait);
+    if (ctx.stopped) continue;
+    const slots = ctx.slotsFor(t.kind);
+    if (slots !== undefined && (await ctx.untilStop(slots.take())) === DEADLINE) continue;
+    const timeoutMs = Math.max(1, Math.min(plan.timeoutMs, ctx.remaining()));
+    // One controller per attempt, aborted by its timeout or the deadline, and
+    // unhooked from the deadline afterwards so nothing outlives the attempt.
+    const attempt = new AbortController();
+    const abort = () => attempt.abort(ATTEMPT_OVER);
+    const timer = setTimeout(abort, Math.ceil(timeoutMs));
+    const unhook = ctx.whenStopped(abort);
+    let obs: Observation | typeof DEADLINE;
+    const attemptStart = performance.now();
+    try {
+      obs = await ctx.untilStop(probe.probe(t, { signal: attempt.signal, timeoutMs, bounded: true }));
+    } catch (error) {
+      const text = ctx.failedText(error);
+      // A ProbeError is a refusal (settings, a missing CA): not a verdict on the target either way.
+      const detail =
+        error instanceof ProbeError
+          ? `could not probe: ${text.slice(0, 300)}`
+          : `the ${t.kind} probe failed (${text.slice(0, 200)}); this is a bug, not a verdict on the target`;
+      return ctx.settle(t, "unknown", n + 1, undefined, { failure: "internal", detail });
+    } finally {
+      clearTimeout(timer);
+      unhook();
+      slots?.give();
+    }
+    if (obs === DEADLINE) return ctx.settle(t, "unknown", n, undefined, { detail: "in flight at the deadline" });
+    n++;
+    ctx.attempts++;
+    ctx.watch.noteFailure(obs.detail);
+    const j = ctx.judge(t, obs);
+    // A starved prober never blames a target: an attempt that failed on time (a
+    // timeout, or a condition on what it measured) while the event loop stalled
+    // is not evidence. It is tried again, at most twice more; then the target is unknown.
+    const stall = ctx.watch.stallSince(attemptStart);
+    if ((!j.ok || j.warn) && (obs.ok || obs.failure === "timeout") && stall >= STALL_MS) {
+      starved++;
+      ctx.starvedAttempts++;
+      starvedWhy = `the prober's event loop stalled ${Math.round(stall)} ms during the attempt (${j.detail ?? obs.failure ?? "failed"})`;
+      if (starved > MAX_STARVED_RETRIES) {
+        return ctx.settle(t, "unknown", n, obs, { failure: "starved", detail: `not judged: ${starved} attempts starved; last: ${starvedWhy}` });
+      }
+      continue;
+    }
+    if (j.ok) {
+      const retried = failures > 0;
+      const detail = retried
+        ? `passed on attempt ${n} after: ${firstFailure ?? "a failure"}`
+        : j.warn
+          ? j.failed.join("; ")
+          : starved > 0
+            ? `passed on attempt ${n}; ${starved} earlier attempt(s) not judged: ${starvedWhy ?? "starved"}`
+            : undefined;
+      return ctx.settle(t, retried || j.warn ? "degraded" : "up", n, obs, { ...(detail === undefined ? {} : { detail }), failed: j.failed });
+    }
+    failures++;
+    firstFailure ??= j.detail ?? obs.failure ?? "failed";
+    if (obs.failure === "timeout" && timeoutMs < plan.timeoutMs) {
+      return ctx.settle(t, "unknown", n, obs, {
+        detail: `timed out after ${Math.round(timeoutMs)} ms, cut short by the deadline (the check allows ${plan.timeoutMs} ms)`,
+      });
+    }
+    if (failures > plan.retries)
+      return ctx.settle(t, "down", n, obs, {
+        failure: obs.ok ? "assertion" : (obs.failure ?? "internal"),
+        ...(j.detail === undefined ? {} : { detail: j.detail }),
+        failed: j.failed,
+      });
+    const backoff = (ctx.options.retryBaseMs ?? 200) * 2 ** (failures - 1) * (0.75 + Math.random() / 2);
+    if (performance.now() + backoff + MIN_ATTEMPT_MS > ctx.deadlineAt) {
+      return ctx.settle(t, "unknown", n, obs, { detail: `failed (${firstFailure}); no time left to confirm` });
+    }
+    await ctx.pause(backoff);
+  }
+}
