@@ -27,16 +27,28 @@ export default tseslint.config(
     },
   },
   {
-    // The entry points of test/architecture/imports.test.ts that a lint rule can state without
-    // that test's list of exceptions: from outside their folders, drift and the report only
-    // through their index.ts. (The model's entry points, with their exceptions, are the test's.)
+    // The entry points of test/architecture/imports.test.ts, said to an editor: from outside
+    // their folders, the model only through index.ts, render/index.ts, kit.ts (and the
+    // generator, synthetic/national.ts); drift through index.ts (types.ts for its kinds); the
+    // report and a campaign through their index.ts. Inside a folder, its own modules import each other freely.
     files: ["src/**/*.ts"],
     rules: {
       "no-restricted-imports": [
         "error",
         {
           patterns: [
-            { regex: "(^|/)drift/(?!index\\.ts$)", message: "Import drift through its entry point, drift/index.ts (test/architecture/imports.test.ts)." },
+            {
+              regex: "(^|/)model/(?!(index|kit)\\.ts$|render/index\\.ts$|synthetic/national\\.ts$)",
+              message: "Import the model through its entry points: model/index.ts, model/kit.ts or model/render/index.ts (test/architecture/imports.test.ts).",
+            },
+            {
+              regex: "(^|/)drift/(?!(index|types)\\.ts$)",
+              message: "Import drift through its entry point, drift/index.ts (test/architecture/imports.test.ts).",
+            },
+            {
+              regex: "(^|/)campaign/(?!index\\.ts$)",
+              message: "Run a campaign through its entry point, campaign/index.ts (test/architecture/imports.test.ts).",
+            },
             {
               regex: "(^|/)report/(?!index\\.ts$)",
               message: "Import the report through its entry point, report/index.ts (test/architecture/imports.test.ts).",
