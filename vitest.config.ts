@@ -9,14 +9,14 @@ import { defineConfig } from "vitest/config";
  */
 export const HEAVY = [
   "test/ci/readiness-rehearsal.test.ts",
-  "test/provision/rehearsal.test.ts",
+  "test/provision/program.rehearsal.test.ts",
   "test/provision/workspace.test.ts",
-  "test/provision/plain-pulumi.test.ts",
-  "test/cli/stack.test.ts",
+  "test/provision/main.test.ts",
+  "test/cli/commands/stack.test.ts",
   "test/rehearsal/drill.test.ts",
-  "test/rehearsal/devices-rehearsal.test.ts",
-  "test/rehearsal/rehearsal.test.ts",
-  "test/probe/starvation.test.ts",
+  "test/rehearsal/responders.test.ts",
+  "test/rehearsal/index.test.ts",
+  "test/probe/campaign.starvation.test.ts",
 ];
 
 // One run, two reporters: the console for people, and a JSON report that

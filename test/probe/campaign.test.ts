@@ -6,7 +6,7 @@ import { runInNewContext } from "node:vm";
 import { afterAll, describe, expect, it } from "vitest";
 import { ProbeError } from "../../src/lib/errors.ts";
 import { parseCondition } from "../../src/probe/catalog/condition.ts";
-import { type CampaignOptions, type CheckPlan, runCampaign } from "../../src/probe/campaign.ts";
+import { type CampaignOptions, type CheckPlan, runCampaign } from "../../src/probe/campaign/index.ts";
 import { readResults } from "../../src/probe/results.ts";
 import type { BatchProbe, Observation, Probe, ProbeResult, Target } from "../../src/probe/types.ts";
 

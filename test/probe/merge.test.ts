@@ -6,7 +6,7 @@ import { writeShards, type ShardSpec } from "../../scripts/bench/shards.ts";
 import { main } from "../../src/cli/main.ts";
 import { type Inventory, loadInventory } from "../../src/model/index.ts";
 import { generateNational } from "../../src/model/synthetic/national.ts";
-import { runCampaign } from "../../src/probe/campaign.ts";
+import { runCampaign } from "../../src/probe/campaign/index.ts";
 import { mergeResults } from "../../src/probe/merge.ts";
 import type { CampaignHeader } from "../../src/probe/results.ts";
 import { readResults } from "../../src/probe/results.ts";

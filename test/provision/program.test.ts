@@ -11,7 +11,7 @@ import { renderServer } from "../../src/model/render/index.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 
 // The dynamic providers' closures cannot be serialised from vitest's transformed
-// modules (the engine tests run them for real: test/provision/rehearsal.test.ts);
+// modules (the engine tests run them for real: test/provision/program.rehearsal.test.ts);
 // here each is a plain custom resource of the same name, so the structure shows.
 vi.mock("../../src/provision/dynamic.ts", async () => {
   const { CustomResource } = await import("@pulumi/pulumi");

@@ -6,8 +6,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { rerunInvalidCampaign } from "../../src/cli/commands/demo.ts";
-import { ResultsWriter } from "../../src/probe/results.ts";
+import { rerunInvalidCampaign } from "../../../src/cli/commands/demo.ts";
+import { ResultsWriter } from "../../../src/probe/results.ts";
 
 const dirs: string[] = [];
 afterAll(async () => {

@@ -3,9 +3,9 @@
 // 14): GFM (micromark) finds the structure a plain output makes, and the
 // output whole inside one code block.
 import { describe, expect, it } from "vitest";
-import { previewMarkdown } from "../../src/cli/commands/stack.ts";
-import { visibleControls } from "../../src/lib/encode.ts";
-import { ATTACKS, gfmHtmlOf, tagCounts, textOf } from "../helpers/encoding.ts";
+import { previewMarkdown } from "../../../src/cli/commands/stack.ts";
+import { visibleControls } from "../../../src/lib/encode.ts";
+import { ATTACKS, gfmHtmlOf, tagCounts, textOf } from "../../helpers/encoding.ts";
 
 /** An engine's output, one resource a line, named by `name`. */
 const engine = (name: (i: number) => string) =>

@@ -4,10 +4,10 @@ import { existsSync } from "node:fs";
 import { cp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../src/toolchain/paths.ts";
-import { type CliRun, runCli } from "../helpers/cli.ts";
-import { throwawayEnv } from "../helpers/engine.ts";
-import { ELECTION, edit, fixtureCopy, tempDir } from "../readiness/helpers.ts";
+import { repoRoot } from "../../../src/toolchain/paths.ts";
+import { type CliRun, runCli } from "../../helpers/cli.ts";
+import { throwawayEnv } from "../../helpers/engine.ts";
+import { ELECTION, edit, fixtureCopy, tempDir } from "../../readiness/helpers.ts";
 
 const stack = `freeze-${process.pid}`;
 const stackFile = join(repoRoot, "stacks", `Pulumi.${stack}.yaml`);

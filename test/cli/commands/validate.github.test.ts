@@ -3,11 +3,11 @@
 import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.ts";
-import { githubAnnotation } from "../../src/model/annotations.ts";
-import { commandsIn, runnerLines } from "../helpers/encoding.ts";
+import { main } from "../../../src/cli/main.ts";
+import { githubAnnotation } from "../../../src/model/annotations.ts";
+import { commandsIn, runnerLines } from "../../helpers/encoding.ts";
 
-const REPO = join(import.meta.dirname, "..", "..");
+const REPO = join(import.meta.dirname, "..", "..", "..");
 // Inside the repository (git-ignored .amadegi/), so paths print relative to it, as in CI.
 const ROOT = join(REPO, ".amadegi", `test-validate-github-${process.pid}`);
 afterAll(async () => rm(ROOT, { recursive: true, force: true }));

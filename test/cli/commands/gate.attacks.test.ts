@@ -5,9 +5,9 @@
 import { appendFile, mkdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type Manifest, renderManifest, SIGNOFF_NAMESPACE } from "../../src/readiness/signoff.ts";
-import { repoRoot } from "../../src/toolchain/paths.ts";
-import { commitAll, edit, exec, fixtureCopy, git, newKey, resultsFor, tempDir } from "../readiness/helpers.ts";
+import { type Manifest, renderManifest, SIGNOFF_NAMESPACE } from "../../../src/readiness/signoff.ts";
+import { repoRoot } from "../../../src/toolchain/paths.ts";
+import { commitAll, edit, exec, fixtureCopy, git, newKey, resultsFor, tempDir } from "../../readiness/helpers.ts";
 
 const keys: Record<string, { path: string; pub: string }> = {};
 const env = { ...process.env, AMADEGI_DEBUG: undefined, TZ: "UTC" };

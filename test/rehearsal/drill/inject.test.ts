@@ -11,13 +11,13 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadInventory } from "../../src/model/index.ts";
-import { renderServer, rooted } from "../../src/model/render/index.ts";
-import { applyAction, DRILL_TABLE, fakedProcesses, leftovers, undoAction } from "../../src/rehearsal/drill/inject.ts";
-import type { Action } from "../../src/rehearsal/drill/scenarios.ts";
-import { repoRoot } from "../../src/toolchain/paths.ts";
-import { createNetns, type Netns, netnsAvailable } from "../helpers/netns.ts";
-import { pakdashtInventory } from "./fixture.ts";
+import { loadInventory } from "../../../src/model/index.ts";
+import { renderServer, rooted } from "../../../src/model/render/index.ts";
+import { applyAction, DRILL_TABLE, fakedProcesses, leftovers, undoAction } from "../../../src/rehearsal/drill/inject.ts";
+import type { Action } from "../../../src/rehearsal/drill/scenarios.ts";
+import { repoRoot } from "../../../src/toolchain/paths.ts";
+import { createNetns, type Netns, netnsAvailable } from "../../helpers/netns.ts";
+import { pakdashtInventory } from "../fixture.ts";
 
 const run = promisify(execFile);
 const available =

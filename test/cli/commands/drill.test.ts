@@ -7,11 +7,11 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.ts";
-import { DRILL_MARKER } from "../../src/rehearsal/drill/marker.ts";
-import { SCENARIOS } from "../../src/rehearsal/drill/scenarios.ts";
-import { run } from "../../src/toolchain/inspect.ts";
-import { repoRoot } from "../../src/toolchain/paths.ts";
+import { main } from "../../../src/cli/main.ts";
+import { DRILL_MARKER } from "../../../src/rehearsal/drill/marker.ts";
+import { SCENARIOS } from "../../../src/rehearsal/drill/scenarios.ts";
+import { run } from "../../../src/toolchain/inspect.ts";
+import { repoRoot } from "../../../src/toolchain/paths.ts";
 
 function capture() {
   const out: string[] = [];

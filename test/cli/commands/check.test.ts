@@ -6,11 +6,11 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.ts";
-import { readResults, type ResultRecord } from "../../src/probe/results.ts";
-import { commandsIn } from "../helpers/encoding.ts";
+import { main } from "../../../src/cli/main.ts";
+import { readResults, type ResultRecord } from "../../../src/probe/results.ts";
+import { commandsIn } from "../../helpers/encoding.ts";
 
-const REPO = join(import.meta.dirname, "..", "..");
+const REPO = join(import.meta.dirname, "..", "..", "..");
 const INVENTORY = join(REPO, "test/probe/fixtures/inventory");
 const PORT = 18_722;
 let root: string;

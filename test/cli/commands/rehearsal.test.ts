@@ -3,10 +3,10 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.ts";
-import { lockPath } from "../../src/lib/lock.ts";
-import { run } from "../../src/toolchain/inspect.ts";
-import { repoRoot } from "../../src/toolchain/paths.ts";
+import { main } from "../../../src/cli/main.ts";
+import { lockPath } from "../../../src/lib/lock.ts";
+import { run } from "../../../src/toolchain/inspect.ts";
+import { repoRoot } from "../../../src/toolchain/paths.ts";
 
 function capture() {
   const out: string[] = [];

@@ -13,17 +13,17 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatDrift } from "../../src/cli/commands/drift.ts";
-import { main } from "../../src/cli/main.ts";
-import { type Inventory, loadInventory } from "../../src/model/index.ts";
-import { renderServer } from "../../src/model/render/index.ts";
-import type { ProvisionedServer } from "../../src/model/render/types.ts";
-import { declaredServer, type DriftReport } from "../../src/readiness/drift/index.ts";
-import { writeSyntheticResults } from "../../src/readiness/synthetic.ts";
-import { ATTACKS, attack, commandsIn, driftWith, plain } from "../helpers/encoding.ts";
-import { keygen, startSshd, type Sshd } from "../helpers/sshd.ts";
+import { formatDrift } from "../../../src/cli/commands/drift.ts";
+import { main } from "../../../src/cli/main.ts";
+import { type Inventory, loadInventory } from "../../../src/model/index.ts";
+import { renderServer } from "../../../src/model/render/index.ts";
+import type { ProvisionedServer } from "../../../src/model/render/types.ts";
+import { declaredServer, type DriftReport } from "../../../src/readiness/drift/index.ts";
+import { writeSyntheticResults } from "../../../src/readiness/synthetic.ts";
+import { ATTACKS, attack, commandsIn, driftWith, plain } from "../../helpers/encoding.ts";
+import { keygen, startSshd, type Sshd } from "../../helpers/sshd.ts";
 
-const FIXTURE = join(import.meta.dirname, "..", "probe", "fixtures");
+const FIXTURE = join(import.meta.dirname, "..", "..", "probe", "fixtures");
 const STACK = `test-drift-${process.pid}`;
 const SERVERS = [
   { id: "gw-a", roles: "[gateway]", site: "DC-A", extra: "capacity: { stations: 100 }" },

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllow } from "../../src/probe/allow.ts";
-import { runCampaign } from "../../src/probe/campaign.ts";
+import { runCampaign } from "../../src/probe/campaign/index.ts";
 import { parseCondition } from "../../src/probe/catalog/condition.ts";
 import { createProbes } from "../../src/probe/probes/index.ts";
 import type { ProbeResult, Target } from "../../src/probe/types.ts";

@@ -6,10 +6,10 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { toolCatalog } from "../../src/toolchain/catalog.ts";
-import type { DoctorReport } from "../../src/toolchain/doctor.ts";
-import { PULUMI_VERSION } from "../../src/toolchain/pins.ts";
-import { repoRoot } from "../../src/toolchain/paths.ts";
+import { toolCatalog } from "../../../src/toolchain/catalog.ts";
+import type { DoctorReport } from "../../../src/toolchain/doctor.ts";
+import { PULUMI_VERSION } from "../../../src/toolchain/pins.ts";
+import { repoRoot } from "../../../src/toolchain/paths.ts";
 
 const exec = promisify(execFile);
 

@@ -4,13 +4,13 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { ProvisionedState, ServerFacts } from "../../src/model/render/types.ts";
-import { renderServer } from "../../src/model/render/index.ts";
-import { computeDrift, declaredServer, factsExpectation, type LatestDrift } from "../../src/readiness/drift/index.ts";
-import { readEvidence } from "../../src/readiness/evidence.ts";
-import { gate } from "../../src/readiness/gate.ts";
-import { writeReport } from "../../src/readiness/report/index.ts";
-import { fixtureCopy, inventoryOf, resultsFor } from "./helpers.ts";
+import type { ProvisionedState, ServerFacts } from "../../../src/model/render/types.ts";
+import { renderServer } from "../../../src/model/render/index.ts";
+import { computeDrift, declaredServer, factsExpectation, type LatestDrift } from "../../../src/readiness/drift/index.ts";
+import { readEvidence } from "../../../src/readiness/evidence.ts";
+import { gate } from "../../../src/readiness/gate.ts";
+import { writeReport } from "../../../src/readiness/report/index.ts";
+import { fixtureCopy, inventoryOf, resultsFor } from "../helpers.ts";
 
 const NOW = new Date("2027-02-17T08:00:00Z");
 

@@ -4,13 +4,13 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { formatGate } from "../../src/cli/commands/gate.ts";
-import { main } from "../../src/cli/main.ts";
-import { visibleControls } from "../../src/lib/encode.ts";
-import type { ProbeResult } from "../../src/probe/types.ts";
-import { gate } from "../../src/readiness/gate.ts";
-import { ATTACKS, attack, commandsIn, plain, poisonResult } from "../helpers/encoding.ts";
-import { commitAll, edit, ELECTION, exec, fixtureCopy, newKey, resultsFor, tempDir } from "../readiness/helpers.ts";
+import { formatGate } from "../../../src/cli/commands/gate.ts";
+import { main } from "../../../src/cli/main.ts";
+import { visibleControls } from "../../../src/lib/encode.ts";
+import type { ProbeResult } from "../../../src/probe/types.ts";
+import { gate } from "../../../src/readiness/gate.ts";
+import { ATTACKS, attack, commandsIn, plain, poisonResult } from "../../helpers/encoding.ts";
+import { commitAll, edit, ELECTION, exec, fixtureCopy, newKey, resultsFor, tempDir } from "../../readiness/helpers.ts";
 
 // The state directory in the copy (not the repository's): results, history, cache and drift of each test its own.
 function capture(cwd: string) {
