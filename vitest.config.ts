@@ -13,6 +13,7 @@ export const HEAVY = [
   "test/provision/workspace.test.ts",
   "test/provision/main.test.ts",
   "test/cli/commands/stack.test.ts",
+  "test/cli/commands/demo.state.test.ts",
   "test/rehearsal/drill.test.ts",
   "test/rehearsal/responders.test.ts",
   "test/rehearsal/index.test.ts",
