@@ -69,7 +69,7 @@ export interface GoBuildInfo {
   readonly go: string;
   /** The main package's import path. */
   readonly path: string;
-  /** The main module and its version as recorded, e.g. github.com/pulumi/pulumi/pkg/v3 v3.259.0. */
+  /** The main module and its version as recorded, e.g. github.com/pulumi/pulumi/pkg/v3 v3.276.0. */
   readonly mod: string;
   /** The main module's checksum (go.sum form), when recorded. */
   readonly sum?: string;

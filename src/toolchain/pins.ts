@@ -2,12 +2,12 @@
  * The versions this project is pinned to, in one place. package.json pins the
  * npm side to the same numbers; test/toolchain/pins.test.ts keeps them equal.
  *
- * Pulumi is v3.259.0, not v3.270.0: the Go module proxy reachable here refuses
- * the module zip of github.com/pulumi/pulumi/pkg/v3 for every release from
- * v3.260.0 on (403 "This module version is not available"), and v3.259.0 is
- * the nearest release that builds. See docs/adr/0003-pulumi-engine-offline.md.
+ * Pulumi is v3.276.0, CLI and SDK alike: the newest release whose
+ * github.com/pulumi/pulumi/pkg/v3 module the Go module proxy reachable here
+ * serves and that builds (checked 2026-12-02), and the newest @pulumi/pulumi on
+ * npm. See docs/adr/0003-pulumi-engine-offline.md.
  */
-export const PULUMI_VERSION = "3.259.0";
+export const PULUMI_VERSION = "3.276.0";
 export const COMMAND_PROVIDER_VERSION = "1.2.1";
 /** The commit of pulumi-command's tag v1.2.1 (its Go module has no tag of its own). */
 export const COMMAND_PROVIDER_COMMIT = "7f3eb6f3b77cd0fa3895ba437a695dd393f7dd25";

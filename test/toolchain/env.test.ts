@@ -25,7 +25,7 @@ describe("engineEnv", () => {
       PULUMI_DISABLE_REGISTRY_RESOLVE: "true",
     });
     const path = env.PATH?.split(":") ?? [];
-    expect(path[0]).toBe(join(toolDir("pulumi", "v3.259.0", { AMADEGI_CACHE: "/c" }), "bin"));
+    expect(path[0]).toBe(join(toolDir("pulumi", "v3.276.0", { AMADEGI_CACHE: "/c" }), "bin"));
     expect(path.at(-1)).toBe("/usr/bin");
   });
 
@@ -45,6 +45,6 @@ describe("renderEnvScript", () => {
     const [backend, path] = stdout.trim().split("\n");
     expect(backend).toBe(`file://${state}/pulumi`);
     expect(path?.endsWith(":/usr/bin:/bin")).toBe(true);
-    expect(path?.startsWith("/c/tools/pulumi-v3.259.0/bin:")).toBe(true);
+    expect(path?.startsWith("/c/tools/pulumi-v3.276.0/bin:")).toBe(true);
   });
 });
