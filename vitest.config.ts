@@ -12,6 +12,7 @@ export const HEAVY = [
   "test/provision/program.rehearsal.test.ts",
   "test/provision/workspace.test.ts",
   "test/provision/main.test.ts",
+  "test/toolchain/langhost.test.ts",
   "test/cli/commands/stack.test.ts",
   "test/cli/commands/demo.state.test.ts",
   "test/rehearsal/drill.test.ts",

@@ -6,12 +6,13 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { cp, lstat, mkdir, mkdtemp, readlink, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, dirname, join, sep } from "node:path";
 import { $ } from "zx";
 import { writeFileAtomic } from "../src/lib/fs.ts";
 import { strayDaemons } from "../src/toolchain/doctor.ts";
 import { renderEnvScript } from "../src/toolchain/env.ts";
 import { resolveLink, which } from "../src/toolchain/inspect.ts";
+import { HOST_BINARY, STANDIN_VERSION, installLanguageHost, removeLanguageHost, standInAt } from "../src/toolchain/langhost.ts";
 import { type GoTool, debianPackages, goTools, refusedGoModules } from "../src/toolchain/pins.ts";
 import { repoRoot, stateDir, toolDir } from "../src/toolchain/paths.ts";
 
@@ -173,6 +174,34 @@ async function linkIntoPath(binary: string, target: string): Promise<void> {
 }
 
 /**
+ * The Node language host for a plain `pulumi preview`/`up`: Pulumi's own wherever it is installed
+ * (on PATH or beside `pulumi`), else amadegi's stand-in beside the cached `pulumi`. A copy, with a
+ * launcher naming this Node: nothing points into the checkout, which may be deleted.
+ */
+async function languageHost(): Promise<void> {
+  const pulumi = goTools.find((t) => t.binary === "pulumi");
+  if (pulumi === undefined) return;
+  const binDir = join(toolDir(pulumi.binary, pulumi.version), "bin");
+  const pulumiOnPath = await which("pulumi");
+  const beside = pulumiOnPath === undefined ? [] : [dirname(await resolveLink(pulumiOnPath))];
+  for (const dir of [...(process.env.PATH ?? "").split(delimiter), ...beside, binDir]) {
+    const found = dir === "" ? undefined : await which(HOST_BINARY, dir);
+    if (found === undefined || (await standInAt(found)) !== undefined) continue;
+    say(`${HOST_BINARY}: Pulumi's own at ${found}: ok`);
+    if (await removeLanguageHost(binDir)) say(`${HOST_BINARY}: removed amadegi's stand-in from ${binDir}, so the CLI runs Pulumi's`);
+    return;
+  }
+  if (process.execPath.startsWith(`${repoRoot}${sep}`)) {
+    throw new StepFailed(HOST_BINARY, `this Node (${process.execPath}) is inside the checkout; run setup with a Node outside it`);
+  }
+  const done = await installLanguageHost(binDir, process.execPath, join(repoRoot, "src", "toolchain", "langhost.ts"));
+  const where = join(binDir, HOST_BINARY);
+  if (done.action === "unchanged") say(`${HOST_BINARY}: amadegi's stand-in ${STANDIN_VERSION} at ${where}: ok`);
+  else if (done.action === "not ours") say(`${HOST_BINARY}: ${done.path} is not amadegi's; left alone`);
+  else say(`${HOST_BINARY}: ${done.action} amadegi's stand-in ${STANDIN_VERSION} at ${where} (Pulumi's own cannot be had here), run by ${process.execPath}`);
+}
+
+/**
  * Ask the proxy for the modules it has refused so far. Each ask is one
  * request; the day one is served, doctor's report changes and this says so.
  */
@@ -207,6 +236,7 @@ async function main(): Promise<number> {
   try {
     await debian();
     for (const tool of goTools) await goTool(tool);
+    await languageHost();
     await refusedModules();
     await pulumiEnvironment();
   } catch (error) {

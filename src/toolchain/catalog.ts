@@ -21,6 +21,11 @@ export interface ToolSpec {
   readonly sbin?: boolean;
   /** Why nothing amadegi runs needs it (reported when missing, never counted as missing). */
   readonly optional?: string;
+  /**
+   * Where Pulumi's own cannot be had, setup installs amadegi's stand-in under the same name
+   * (src/toolchain/langhost.ts); doctor names which one runs and judges each by its own version.
+   */
+  readonly standIn?: boolean;
 }
 
 const semver = /v?(\d+\.\d+\.\d+)/;
@@ -54,7 +59,8 @@ export const toolCatalog: readonly ToolSpec[] = [
     expect: (v) => v === PULUMI_VERSION,
     expected: PULUMI_VERSION,
     source: "go-proxy-refused",
-    needs: ["plain `pulumi preview` from the repository root"],
+    standIn: true,
+    needs: ["plain `pulumi preview`, `up` and `destroy` from the repository root"],
   },
   {
     name: "pulumi-resource-command",

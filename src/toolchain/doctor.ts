@@ -1,9 +1,10 @@
 import { readdir, readFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { type ToolSpec, toolCatalog } from "./catalog.ts";
 import { engineEnv } from "./env.ts";
 import { goBuildInfo, type GoBuildInfo, resolveLink, run, sha256File, which } from "./inspect.ts";
+import { HOST_BINARY, standInAt } from "./langhost.ts";
 import { COMMAND_PROVIDER_VERSION } from "./pins.ts";
 import { repoRoot } from "./paths.ts";
 
@@ -18,6 +19,8 @@ export interface ToolReport {
   readonly expected?: string;
   readonly sha256?: string;
   readonly build?: GoBuildInfo;
+  /** Whose program it is, where a stand-in may take Pulumi's place: "Pulumi's 3.276.0", "amadegi's stand-in …". */
+  readonly identity?: string;
   readonly ok: boolean;
   readonly problem?: string;
 }
@@ -31,7 +34,7 @@ export interface DaemonReport {
 export interface DoctorReport {
   readonly ok: boolean;
   readonly tools: readonly ToolReport[];
-  /** The Node a plain `pulumi preview` runs: the language host takes `node` from PATH. */
+  /** The Node a plain `pulumi preview` runs the program in: the stand-in's own, or `node` on PATH (Pulumi's host). */
   readonly previewNode: { readonly path?: string; readonly realpath?: string; readonly version?: string };
   readonly backend: { readonly url: string; readonly kind: "file" | "service"; readonly warnings: readonly string[] };
   readonly root: boolean;
@@ -55,16 +58,45 @@ async function locate(spec: ToolSpec, path: string, env: NodeJS.ProcessEnv): Pro
     const found = await which(spec.binary, join(installed, ".."));
     if (found !== undefined) return found;
   }
-  return which(spec.binary, spec.sbin === true ? [path, ...SBIN].join(delimiter) : path);
+  const found = await which(spec.binary, spec.sbin === true ? [path, ...SBIN].join(delimiter) : path);
+  if (found !== undefined || spec.standIn !== true) return found;
+  // The CLI also runs a language host that sits beside the `pulumi` it runs.
+  const pulumi = await which("pulumi", path);
+  return pulumi === undefined ? undefined : which(spec.binary, dirname(await resolveLink(pulumi)));
+}
+
+/** amadegi's stand-in, judged by its own version: the one its code declares, printed by `-version`. */
+async function standInReport(
+  spec: ToolSpec,
+  path: string,
+  env: Record<string, string>,
+  base: Pick<ToolReport, "name" | "source" | "needs">,
+): Promise<ToolReport | undefined> {
+  const ours = await standInAt(path);
+  if (ours === undefined) return undefined;
+  const result = await run(path, spec.versionArgs, { env, timeoutMs: 20_000 });
+  const versionOutput = `${result.stdout}\n${result.stderr}`.trim().split("\n")[0] ?? "";
+  const identity = `amadegi's stand-in ${ours.version} (sha256 ${ours.sha256.slice(0, 12)})`;
+  const report = { ...base, path, sha256: ours.sha256, versionOutput, version: ours.version, expected: ours.version, identity };
+  return versionOutput === ours.version
+    ? { ...report, ok: true }
+    : { ...report, ok: false, problem: `the stand-in at ${path} prints "${versionOutput}", not ${ours.version}: run scripts/setup` };
 }
 
 export async function inspectTool(spec: ToolSpec, env: Record<string, string>): Promise<ToolReport> {
   const base = { name: spec.name, source: spec.source, needs: spec.needs, ...(spec.expected === undefined ? {} : { expected: spec.expected }) };
   const path = await locate(spec, env.PATH ?? "", env);
   if (path === undefined) {
-    const why = spec.source === "go-proxy-refused" ? "not installed: the Go module proxy refuses its module (see `scripts/setup`)" : "not found on PATH";
+    const why =
+      spec.standIn === true
+        ? "not installed: run scripts/setup (it installs amadegi's stand-in where Pulumi's own cannot be had)"
+        : spec.source === "go-proxy-refused"
+          ? "not installed: the Go module proxy refuses its module (see `scripts/setup`)"
+          : "not found on PATH";
     return { ...base, ok: false, problem: why };
   }
+  const standIn = spec.standIn === true ? await standInReport(spec, path, env, base) : undefined;
+  if (standIn !== undefined) return standIn;
   const sha256 = await sha256File(path);
   const isGo = spec.source === "go-build" || spec.source === "go-proxy-refused";
   const build = isGo ? await goBuildInfo(path, env) : undefined;
@@ -87,7 +119,8 @@ export async function inspectTool(spec: ToolSpec, env: Record<string, string>): 
   }
   const ok = spec.expect === undefined || spec.expect(version);
   const problem = ok ? {} : { problem: `version ${version}, expected ${spec.expected ?? "another"}: run scripts/setup` };
-  return { ...base, path, sha256, ...withBuild, versionOutput, version, ok, ...problem };
+  const identity = spec.standIn === true ? { identity: `Pulumi's ${version}` } : {};
+  return { ...base, path, sha256, ...withBuild, versionOutput, version, ...identity, ok, ...problem };
 }
 
 /** Processes of the packages' system daemons that the project did not start (they hold the ports). */
@@ -142,15 +175,19 @@ export async function backendReport(url: string, stacksDir = join(repoRoot, "sta
   return { url, kind, warnings };
 }
 
+/** The Node a plain `pulumi preview` runs the program in: the stand-in names its own; Pulumi's host takes `node` from PATH. */
+async function previewNodeOf(tools: readonly ToolReport[], path: string | undefined): Promise<DoctorReport["previewNode"]> {
+  const host = tools.find((t) => t.name === HOST_BINARY)?.path;
+  const node = (host === undefined ? undefined : (await standInAt(host))?.node) ?? (await which("node", path));
+  if (node === undefined) return {};
+  const version = /v(\d+\.\d+\.\d+)/.exec((await run(node, ["--version"], { timeoutMs: 10_000 })).stdout)?.[1];
+  return { path: node, realpath: await resolveLink(node), ...(version === undefined ? {} : { version }) };
+}
+
 export async function runDoctor(env: NodeJS.ProcessEnv = process.env): Promise<DoctorReport> {
   const engine = { ...(env as Record<string, string>), ...engineEnv(env) };
   const tools = await Promise.all(toolCatalog.map((spec) => inspectTool(spec, engine)));
-  const nodeOnPath = await which("node", engine.PATH);
-  const nodeTool = tools.find((t) => t.name === "node");
-  const previewNode =
-    nodeOnPath === undefined
-      ? {}
-      : { path: nodeOnPath, realpath: await resolveLink(nodeOnPath), ...(nodeTool?.version === undefined ? {} : { version: nodeTool.version }) };
+  const previewNode = await previewNodeOf(tools, engine.PATH);
   const [netns, stray, backend] = await Promise.all([netnsCapability(), strayDaemons(), backendReport(engine.PULUMI_BACKEND_URL ?? "")]);
   const optional = new Set(toolCatalog.filter((t) => t.optional !== undefined).map((t) => t.name));
   const missing = tools.filter((t) => !t.ok && !optional.has(t.name)).map((t) => t.name);

@@ -41,13 +41,21 @@ describe("plain pulumi from the repository root", () => {
 
   it.skipIf(!hostInstalled)(
     hostInstalled
-      ? "runs `pulumi preview` of the project's program"
-      : "`pulumi preview` of the project's program (skipped: pulumi-language-nodejs is not installed — " +
-          "the Go module proxy here refuses github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3)",
+      ? "runs the project's program under `pulumi preview`: a stack that declares no allowed ranges is refused before anything is sent, naming the setting"
+      : "`pulumi preview` of the project's program (skipped: no pulumi-language-nodejs, neither Pulumi's nor amadegi's stand-in: run scripts/setup)",
     async () => {
       await pulumi("config", "set", "amadegi:environment", "rehearsal", "--stack", stackName);
-      const { stdout } = await pulumi("preview", "--stack", stackName, "--color", "never");
-      expect(stdout).toMatch(/\+ 1 to create/);
+      const failed = await pulumi("preview", "--stack", stackName, "--color", "never").then(
+        () => undefined,
+        (error: unknown) => error as { code: number; stdout: string },
+      );
+      expect(failed?.code).toBe(1);
+      // The program itself ran (main.ts → program.ts) and its guard refused: not a host that failed to start it.
+      expect(failed?.stdout).toContain(`Running program '${join(repoRoot, "src", "provision", "main.ts")}' failed`);
+      expect(failed?.stdout).toContain(
+        `stack ${stackName}: amadegi:probe.allow is empty; declare the ranges this stack may reach in stacks/Pulumi.${stackName}.yaml`,
+      );
+      expect(failed?.stdout).toMatch(/\+ 1 to create/);
     },
     180_000,
   );

@@ -1,10 +1,15 @@
 import { spawn } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toolCatalog } from "../../src/toolchain/catalog.ts";
 import { backendReport, inspectTool, strayDaemons } from "../../src/toolchain/doctor.ts";
 import { engineEnv } from "../../src/toolchain/env.ts";
+import { HOST_BINARY, STANDIN_VERSION, installLanguageHost } from "../../src/toolchain/langhost.ts";
+import { PULUMI_VERSION } from "../../src/toolchain/pins.ts";
+import { repoRoot } from "../../src/toolchain/paths.ts";
 
 let dir: string;
 beforeAll(async () => {
@@ -39,6 +44,54 @@ describe("inspectTool", () => {
       { PATH: dir },
     );
     expect(report).toEqual({ name: "nope", source: "debian", needs: ["drills"], ok: false, problem: "not found on PATH" });
+  });
+});
+
+describe("the language host: Pulumi's own or amadegi's stand-in", () => {
+  const spec = toolCatalog.find((t) => t.name === HOST_BINARY);
+  const source = join(repoRoot, "src", "toolchain", "langhost.ts");
+  const pulumisHost = async (where: string, version: string) => {
+    await mkdir(where, { recursive: true });
+    await writeFile(join(where, HOST_BINARY), `#!/bin/sh\necho v${version}\n`, { mode: 0o755 });
+  };
+
+  it("names the stand-in with its version and the sha256 of the code it runs", async () => {
+    if (spec === undefined) throw new Error(`${HOST_BINARY} is not in the catalog`);
+    const bin = join(dir, "standin");
+    await installLanguageHost(bin, process.execPath, source);
+    const report = await inspectTool(spec, { PATH: bin });
+    const sha256 = createHash("sha256")
+      .update(await readFile(source))
+      .digest("hex");
+    expect(report).toMatchObject({ ok: true, path: join(bin, HOST_BINARY), version: STANDIN_VERSION, sha256 });
+    expect(report.identity).toBe(`amadegi's stand-in ${STANDIN_VERSION} (sha256 ${sha256.slice(0, 12)})`);
+  });
+
+  it("names Pulumi's own host with its version, and holds it to the pinned one", async () => {
+    if (spec === undefined) throw new Error(`${HOST_BINARY} is not in the catalog`);
+    await pulumisHost(join(dir, "pulumis"), PULUMI_VERSION);
+    expect(await inspectTool(spec, { PATH: join(dir, "pulumis") })).toMatchObject({ ok: true, identity: `Pulumi's ${PULUMI_VERSION}` });
+    await pulumisHost(join(dir, "old"), "3.1.0");
+    expect(await inspectTool(spec, { PATH: join(dir, "old") })).toMatchObject({ ok: false, identity: "Pulumi's 3.1.0" });
+  });
+
+  it("finds a host beside the pulumi the PATH leads to, as the CLI does", async () => {
+    if (spec === undefined) throw new Error(`${HOST_BINARY} is not in the catalog`);
+    const tool = join(dir, "tool", "bin");
+    await installLanguageHost(tool, process.execPath, source);
+    await writeFile(join(tool, "pulumi"), "#!/bin/sh\n", { mode: 0o755 });
+    const linked = join(dir, "linked");
+    await mkdir(linked);
+    await symlink(join(tool, "pulumi"), join(linked, "pulumi"));
+    expect(await inspectTool(spec, { PATH: linked })).toMatchObject({ ok: true, path: join(tool, HOST_BINARY), version: STANDIN_VERSION });
+  });
+
+  it("says how to get one when there is none", async () => {
+    if (spec === undefined) throw new Error(`${HOST_BINARY} is not in the catalog`);
+    expect(await inspectTool(spec, { PATH: join(dir, "nowhere") })).toMatchObject({
+      ok: false,
+      problem: "not installed: run scripts/setup (it installs amadegi's stand-in where Pulumi's own cannot be had)",
+    });
   });
 });
 

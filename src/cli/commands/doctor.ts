@@ -7,7 +7,8 @@ export function formatDoctor(report: DoctorReport): string {
   const lines: string[] = ["Tools:"];
   for (const t of report.tools) {
     const mark = t.ok ? "ok  " : "MISS";
-    const version = t.version === undefined ? "" : ` ${t.version}`;
+    // A tool a stand-in may replace says whose it is: "Pulumi's 3.276.0", "amadegi's stand-in …".
+    const version = t.identity !== undefined ? `: ${t.identity}` : t.version === undefined ? "" : ` ${t.version}`;
     lines.push(`  ${mark} ${t.name}${version}${t.path === undefined ? "" : `  ${t.path}`}`);
     if (t.sha256 !== undefined) lines.push(`       sha256 ${t.sha256}`);
     if (t.build !== undefined) lines.push(`       built by ${t.build.go} from ${t.build.mod} (${t.build.path})`);
