@@ -15,6 +15,7 @@ import { resolveLink, which } from "../src/toolchain/inspect.ts";
 import { HOST_BINARY, STANDIN_VERSION, installLanguageHost, removeLanguageHost, standInAt } from "../src/toolchain/langhost.ts";
 import { type GoTool, debianPackages, goTools, refusedGoModules } from "../src/toolchain/pins.ts";
 import { repoRoot, stateDir, toolDir } from "../src/toolchain/paths.ts";
+import { readRefusals, recordAnswer, refusalOf, refusalsFile, writeRefusals } from "../src/toolchain/refusals.ts";
 
 $.verbose = false;
 $.quiet = true;
@@ -202,21 +203,35 @@ async function languageHost(): Promise<void> {
 }
 
 /**
- * Ask the proxy for the modules it has refused so far. Each ask is one
- * request; the day one is served, doctor's report changes and this says so.
+ * The modules the proxy has refused so far. A refusal on record (`refusals.json` beside the tool
+ * cache, with its day) is not asked again on every run; `--ask-again` asks each once more, and
+ * the day one is served, this says so and doctor's report changes.
  */
-async function refusedModules(): Promise<void> {
+async function refusedModules(askAgain: boolean): Promise<void> {
+  const file = refusalsFile();
+  let record = readRefusals(file);
   for (const m of refusedGoModules) {
+    const known = refusalOf(record, m.module, m.version);
+    if (known !== undefined && !askAgain) {
+      say(
+        `${m.binary}: unavailable here — the Go module proxy refused ${m.module}@${m.version} on ${known.refusedOn} (${known.reason.slice(-80)}); not asked again (scripts/setup --ask-again)`,
+      );
+      unavailable.push(m.binary);
+      continue;
+    }
     const r = await $({ nothrow: true, timeout: "60s", cwd: tmpdir() })`go mod download -json ${`${m.module}@${m.version}`}`;
     const answer = r.stdout.match(/"Error":\s*"([^"]*)/)?.[1];
     if (r.exitCode === 0 && answer === undefined) {
+      record = recordAnswer(record, m.module, m.version, undefined);
       say(`${m.binary}: the Go module proxy now serves ${m.module}@${m.version}; add its wrapper module under scripts/go/ to build it`);
     } else {
       const reason = (answer ?? lastLine(r.stderr)).replace(/\\n.*$/, "").replace(/\\t/g, " ");
+      record = recordAnswer(record, m.module, m.version, { on: new Date(), reason });
       say(`${m.binary}: unavailable here — the Go module proxy refuses ${m.module}@${m.version} (${reason.slice(-80)})`);
       unavailable.push(m.binary);
     }
   }
+  await writeRefusals(file, record);
 }
 
 /** The file backend, the passphrase for its secrets, and env.sh for plain `pulumi`. */
@@ -237,7 +252,7 @@ async function main(): Promise<number> {
     await debian();
     for (const tool of goTools) await goTool(tool);
     await languageHost();
-    await refusedModules();
+    await refusedModules(process.argv.includes("--ask-again"));
     await pulumiEnvironment();
   } catch (error) {
     if (error instanceof StepFailed) {
