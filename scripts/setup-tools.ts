@@ -213,9 +213,8 @@ async function refusedModules(askAgain: boolean): Promise<void> {
   for (const m of refusedGoModules) {
     const known = refusalOf(record, m.module, m.version);
     if (known !== undefined && !askAgain) {
-      say(
-        `${m.binary}: unavailable here — the Go module proxy refused ${m.module}@${m.version} on ${known.refusedOn} (${known.reason.slice(-80)}); not asked again (scripts/setup --ask-again)`,
-      );
+      const why = `${known.reason.slice(-80)}); not asked again (scripts/setup --ask-again)`;
+      say(`${m.binary}: unavailable here — the Go module proxy refused ${m.module}@${m.version} on ${known.refusedOn} (${why}`);
       unavailable.push(m.binary);
       continue;
     }
