@@ -20,6 +20,7 @@ import { loadInventory } from "../../src/model/index.ts";
 import type { ProvisionedServer } from "../../src/model/render/types.ts";
 import { namespaceNames, rehearsalDown, rehearsalUp } from "../../src/rehearsal/index.ts";
 import { writeRehearsalStack } from "../../src/rehearsal/stackfile.ts";
+import { engineEnv } from "../../src/toolchain/env.ts";
 import { execIn, listNetns } from "../../src/toolchain/netns.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 import { type CliRun, runCli } from "../helpers/cli.ts";
@@ -243,6 +244,46 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
       const ss = await listening();
       expect(ss).toContain("10.10.1.11:443");
       expect(ss).toContain("10.10.0.53:53");
+    },
+    ENGINE,
+  );
+
+  it(
+    "plain pulumi from the repository root, as a Pulumi user types it: preview changes nothing; destroy and up run inside the rehearsal's " +
+      "namespace (ip netns exec); up from the machine's own namespace is refused before anything is sent",
+    async () => {
+      const env = { ...sandbox?.env, ...engineEnv(sandbox?.env) };
+      const plain = (inNamespace: boolean, ...args: string[]): Promise<CliRun> => {
+        const argv = [...args, "--stack", stack, "--non-interactive", "--color", "never"];
+        const [file, all] = inNamespace ? ["ip", ["netns", "exec", names.probe, "pulumi", ...argv]] : ["pulumi", argv];
+        return exec(file, all, { cwd: repoRoot, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }).then(
+          ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+          (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+        );
+      };
+      // The program runs under the language host Pulumi's CLI finds (Pulumi's, or amadegi's stand-in): nothing to change.
+      const preview = await plain(false, "preview", "--expect-no-changes");
+      expect(preview.code, preview.stdout + preview.stderr).toBe(0);
+      expect(preview.stdout).toMatch(/\d+ unchanged/);
+
+      const destroy = await plain(true, "destroy", "--yes");
+      expect(destroy.code, destroy.stdout + destroy.stderr).toBe(0);
+      expect(await listening()).not.toMatch(/:443\b/);
+
+      // From the machine's own namespace the servers' addresses are the real network's: the guard refuses before any packet.
+      const outside = await plain(false, "up", "--yes");
+      expect(outside.code).not.toBe(0);
+      expect(outside.stdout + outside.stderr).toContain(`must run inside network namespace ${names.probe}`);
+      expect(outside.stdout + outside.stderr).toContain("nothing was sent");
+      expect(await listening()).not.toMatch(/:443\b/);
+
+      const up = await plain(true, "up", "--yes");
+      expect(up.code, up.stdout + up.stderr).toBe(0);
+      const ss = await listening();
+      expect(ss).toContain("10.10.1.11:443");
+      expect(ss).toContain("10.10.0.53:53");
+      const still = await plain(true, "preview", "--expect-no-changes");
+      expect(still.code, still.stdout + still.stderr).toBe(0);
     },
     ENGINE,
   );
