@@ -10,8 +10,10 @@ import { delimiter, dirname, join, sep } from "node:path";
 import { $ } from "zx";
 import { writeFileAtomic } from "../src/lib/fs.ts";
 import { strayDaemons } from "../src/toolchain/doctor.ts";
-import { renderEnvScript } from "../src/toolchain/env.ts";
 import { resolveLink, which } from "../src/toolchain/inspect.ts";
+import { PLUGIN_BINARY, PLUGIN_VERSION, STANDIN_VERSION as COMMAND_STANDIN_VERSION } from "../src/toolchain/commandprovider/index.ts";
+import { installCode, pluginPath, registerPlugin, standInAt as commandStandInAt } from "../src/toolchain/commandprovider/install.ts";
+import { engineEnv, renderEnvScript } from "../src/toolchain/env.ts";
 import { HOST_BINARY, STANDIN_VERSION, installLanguageHost, removeLanguageHost, standInAt } from "../src/toolchain/langhost.ts";
 import { type GoTool, debianPackages, goTools, refusedGoModules } from "../src/toolchain/pins.ts";
 import { repoRoot, stateDir, toolDir } from "../src/toolchain/paths.ts";
@@ -203,6 +205,43 @@ async function languageHost(): Promise<void> {
 }
 
 /**
+ * The provider behind @pulumi/command: Pulumi's own wherever it is installed (in $PULUMI_HOME's
+ * plugins, or on PATH, where the engine takes it first), else amadegi's stand-in: its code and a
+ * pinned node_modules in the tool cache, a launcher naming this Node, registered with
+ * `pulumi plugin install … --file`. Nothing points into the checkout, which may be deleted.
+ */
+async function commandProvider(): Promise<void> {
+  const engine = { ...process.env, ...engineEnv() };
+  const installed = pluginPath(engine);
+  const ambient = await which(PLUGIN_BINARY, engine.PATH);
+  for (const found of [installed, ambient]) {
+    if (found === undefined || !existsSync(found) || (await commandStandInAt(found)) !== undefined) continue;
+    say(`${PLUGIN_BINARY}: Pulumi's own at ${found}: ok (amadegi's stand-in not installed)`);
+    return;
+  }
+  if (process.execPath.startsWith(`${repoRoot}${sep}`)) {
+    throw new StepFailed(PLUGIN_BINARY, `this Node (${process.execPath}) is inside the checkout; run setup with a Node outside it`);
+  }
+  const pulumi = await which("pulumi", engine.PATH);
+  if (pulumi === undefined) throw new StepFailed(PLUGIN_BINARY, "no `pulumi` to register the plugin with: the pulumi step should have built it");
+  let code: Awaited<ReturnType<typeof installCode>>;
+  let plugin: Awaited<ReturnType<typeof registerPlugin>>;
+  try {
+    code = await installCode({ node: process.execPath });
+    plugin = await registerPlugin(code.launcher, pulumi, engine);
+  } catch (error) {
+    throw new StepFailed(PLUGIN_BINARY, (error as Error).message);
+  }
+  const what = `amadegi's stand-in ${COMMAND_STANDIN_VERSION} (code and node_modules in ${code.dir})`;
+  if (plugin.action === "not ours") say(`${PLUGIN_BINARY}: ${plugin.path} is not amadegi's; left alone`);
+  else if (plugin.action === "unchanged" && code.action === "unchanged") say(`${PLUGIN_BINARY} ${PLUGIN_VERSION}: ${what}: ok`);
+  else say(`${PLUGIN_BINARY} ${PLUGIN_VERSION}: ${plugin.action} ${what} as ${plugin.path} (Pulumi's own cannot be had here)`);
+  if (ambient !== undefined && (await commandStandInAt(ambient)) !== undefined && ambient !== installed) {
+    say(`warning: ${ambient} on PATH runs before the installed plugin`);
+  }
+}
+
+/**
  * The modules the proxy has refused so far. A refusal on record (`refusals.json` beside the tool
  * cache, with its day) is not asked again on every run; `--ask-again` asks each once more, and
  * the day one is served, this says so and doctor's report changes.
@@ -251,6 +290,7 @@ async function main(): Promise<number> {
     await debian();
     for (const tool of goTools) await goTool(tool);
     await languageHost();
+    await commandProvider();
     await refusedModules(process.argv.includes("--ask-again"));
     await pulumiEnvironment();
   } catch (error) {

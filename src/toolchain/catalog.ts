@@ -23,7 +23,8 @@ export interface ToolSpec {
   readonly optional?: string;
   /**
    * Where Pulumi's own cannot be had, setup installs amadegi's stand-in under the same name
-   * (src/toolchain/langhost.ts); doctor names which one runs and judges each by its own version.
+   * (src/toolchain/langhost.ts, src/toolchain/commandprovider/); doctor names which one runs and
+   * judges each by its own version.
    */
   readonly standIn?: boolean;
 }
@@ -70,7 +71,8 @@ export const toolCatalog: readonly ToolSpec[] = [
     expect: (v) => v === COMMAND_PROVIDER_VERSION,
     expected: COMMAND_PROVIDER_VERSION,
     source: "go-proxy-refused",
-    needs: ["the engine test of @pulumi/command's local.Command"],
+    standIn: true,
+    needs: ["@pulumi/command's local.Command, remote.Command and remote.CopyToRemote"],
     optional: "the stack provisions with dynamic providers over OpenSSH instead (ADR 0006)",
   },
   {

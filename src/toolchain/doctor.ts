@@ -4,6 +4,7 @@ import { delimiter, dirname, join } from "node:path";
 import { type ToolSpec, toolCatalog } from "./catalog.ts";
 import { engineEnv } from "./env.ts";
 import { goBuildInfo, type GoBuildInfo, resolveLink, run, sha256File, which } from "./inspect.ts";
+import { standInAt as commandStandInAt } from "./commandprovider/install.ts";
 import { HOST_BINARY, standInAt } from "./langhost.ts";
 import { COMMAND_PROVIDER_VERSION } from "./pins.ts";
 import { repoRoot } from "./paths.ts";
@@ -51,15 +52,18 @@ function pulumiHome(env: NodeJS.ProcessEnv): string {
   return env.PULUMI_HOME ?? join(homedir(), ".pulumi");
 }
 
-/** Where a tool is: the command provider as Pulumi installed it, everything else on the engine's PATH. */
+/**
+ * Where a tool is: on the engine's PATH (the engine takes a resource plugin found there first,
+ * with a warning), else the command provider as `pulumi plugin install` put it, else a language
+ * host beside the `pulumi` the PATH leads to.
+ */
 async function locate(spec: ToolSpec, path: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  if (spec.name === "pulumi-resource-command") {
-    const installed = join(pulumiHome(env), "plugins", `resource-command-v${COMMAND_PROVIDER_VERSION}`, spec.binary);
-    const found = await which(spec.binary, join(installed, ".."));
-    if (found !== undefined) return found;
-  }
   const found = await which(spec.binary, spec.sbin === true ? [path, ...SBIN].join(delimiter) : path);
-  if (found !== undefined || spec.standIn !== true) return found;
+  if (found !== undefined) return found;
+  if (spec.name === "pulumi-resource-command") {
+    return which(spec.binary, join(pulumiHome(env), "plugins", `resource-command-v${COMMAND_PROVIDER_VERSION}`));
+  }
+  if (spec.standIn !== true) return undefined;
   // The CLI also runs a language host that sits beside the `pulumi` it runs.
   const pulumi = await which("pulumi", path);
   return pulumi === undefined ? undefined : which(spec.binary, dirname(await resolveLink(pulumi)));
@@ -72,7 +76,8 @@ async function standInReport(
   env: Record<string, string>,
   base: Pick<ToolReport, "name" | "source" | "needs">,
 ): Promise<ToolReport | undefined> {
-  const ours = await standInAt(path);
+  // Each stand-in knows its own launcher: the language host's, the command provider's.
+  const ours = spec.name === "pulumi-resource-command" ? await commandStandInAt(path) : await standInAt(path);
   if (ours === undefined) return undefined;
   const result = await run(path, spec.versionArgs, { env, timeoutMs: 20_000 });
   const versionOutput = `${result.stdout}\n${result.stderr}`.trim().split("\n")[0] ?? "";

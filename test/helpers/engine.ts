@@ -1,9 +1,12 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
-import { join } from "node:path";
-import { engineEnv } from "../../src/toolchain/env.ts";
+import { dirname, join } from "node:path";
+import { LocalWorkspace, PulumiCommand, type PulumiFn, type Stack } from "@pulumi/pulumi/automation/index.js";
+import { installCode, registerPlugin } from "../../src/toolchain/commandprovider/install.ts";
+import { engineEnv, ensureBackend } from "../../src/toolchain/env.ts";
 import { which } from "../../src/toolchain/inspect.ts";
+import { repoRoot } from "../../src/toolchain/paths.ts";
 import { COMMAND_PROVIDER_VERSION } from "../../src/toolchain/pins.ts";
 
 /**
@@ -22,12 +25,48 @@ export async function pulumiInstalled(): Promise<boolean> {
   return (await which("pulumi", engineEnv().PATH)) !== undefined;
 }
 
-/** Whether the command provider is registered with Pulumi (setup installs it when it can be built). */
-export function commandProviderInstalled(): boolean {
-  const home = process.env.PULUMI_HOME ?? join(homedir(), ".pulumi");
+/** Whether the command provider is registered with Pulumi (setup installs it, or amadegi's stand-in). */
+export function commandProviderInstalled(env: NodeJS.ProcessEnv = process.env): boolean {
+  const home = env.PULUMI_HOME ?? join(homedir(), ".pulumi");
   return existsSync(join(home, "plugins", `resource-command-v${COMMAND_PROVIDER_VERSION}`, "pulumi-resource-command"));
 }
 
 export async function languageHostInstalled(): Promise<boolean> {
   return (await which("pulumi-language-nodejs", engineEnv().PATH)) !== undefined;
+}
+
+/**
+ * A PULUMI_HOME of its own under `dir` with amadegi's stand-in command provider registered from this
+ * checkout's code (its node_modules linked, not installed), so engine tests need no setup. Returns
+ * the PULUMI_HOME; the engine takes it from the environment the Automation API inherits.
+ */
+export async function pulumiHomeWithCommandProvider(dir: string): Promise<string> {
+  const env = { ...process.env, AMADEGI_CACHE: join(dir, "cache"), PULUMI_HOME: join(dir, "pulumi-home") };
+  const code = await installCode({ node: process.execPath, env, nodeModules: join(repoRoot, "node_modules") });
+  const pulumi = await which("pulumi", engineEnv(env).PATH);
+  if (pulumi === undefined) throw new Error("no pulumi on the engine's PATH: run scripts/setup");
+  await registerPlugin(code.launcher, pulumi, { ...env, ...engineEnv(env) });
+  return env.PULUMI_HOME;
+}
+
+/**
+ * An inline program's stack in a throwaway project under `sandbox.dir`, run by the pinned CLI with
+ * the engine's environment and `pulumiHome` (where the plugins are).
+ */
+export async function inlineStack(sandbox: { dir: string; env: NodeJS.ProcessEnv }, pulumiHome: string, stackName: string, program: PulumiFn): Promise<Stack> {
+  const path = await which("pulumi", engineEnv(sandbox.env).PATH);
+  if (path === undefined) throw new Error("no pulumi on the engine's PATH: run scripts/setup");
+  const project = join(sandbox.dir, "project");
+  await mkdir(project, { recursive: true });
+  await writeFile(join(project, "Pulumi.yaml"), "name: amadegi-command-test\nruntime: nodejs\n");
+  await ensureBackend(sandbox.env);
+  return LocalWorkspace.createOrSelectStack(
+    { stackName, projectName: "amadegi-command-test", program },
+    {
+      workDir: project,
+      envVars: { ...engineEnv(sandbox.env), PULUMI_HOME: pulumiHome },
+      pulumiCommand: await PulumiCommand.get({ root: dirname(dirname(path)) }),
+      secretsProvider: "passphrase",
+    },
+  );
 }

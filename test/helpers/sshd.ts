@@ -29,7 +29,8 @@ export async function keygen(file: string): Promise<string> {
   return (await readFile(`${file}.pub`, "utf8")).trim();
 }
 
-export async function startSshd(address: string): Promise<Sshd> {
+/** `extraConfig`: more sshd_config lines (e.g. `AcceptEnv NAME`). */
+export async function startSshd(address: string, extraConfig: readonly string[] = []): Promise<Sshd> {
   // sshd insists on its privilege-separation directory (the Debian package makes it at boot).
   await mkdir("/run/sshd", { recursive: true, mode: 0o755 });
   const dir = await mkdtemp(join(tmpdir(), "amadegi-t-sshd-"));
@@ -51,6 +52,7 @@ export async function startSshd(address: string): Promise<Sshd> {
     "UsePAM no",
     "StrictModes no",
     "LogLevel ERROR",
+    ...extraConfig,
   ].join("\n");
   await writeFile(join(dir, "sshd_config"), `${config}\n`);
   const child: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });

@@ -7,8 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toolCatalog } from "../../src/toolchain/catalog.ts";
 import { backendReport, inspectTool, strayDaemons } from "../../src/toolchain/doctor.ts";
 import { engineEnv } from "../../src/toolchain/env.ts";
+import { PLUGIN_BINARY, STANDIN_VERSION as COMMAND_STANDIN_VERSION } from "../../src/toolchain/commandprovider/index.ts";
+import { codeDigest, installCode, pluginPath } from "../../src/toolchain/commandprovider/install.ts";
 import { HOST_BINARY, STANDIN_VERSION, installLanguageHost } from "../../src/toolchain/langhost.ts";
-import { PULUMI_VERSION } from "../../src/toolchain/pins.ts";
+import { COMMAND_PROVIDER_VERSION, PULUMI_VERSION } from "../../src/toolchain/pins.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 
 let dir: string;
@@ -91,6 +93,35 @@ describe("the language host: Pulumi's own or amadegi's stand-in", () => {
     expect(await inspectTool(spec, { PATH: join(dir, "nowhere") })).toMatchObject({
       ok: false,
       problem: "not installed: run scripts/setup (it installs amadegi's stand-in where Pulumi's own cannot be had)",
+    });
+  });
+});
+
+describe("the command provider: Pulumi's own or amadegi's stand-in", () => {
+  const spec = toolCatalog.find((t) => t.name === PLUGIN_BINARY);
+
+  it("names the stand-in registered in PULUMI_HOME with its version and the sha256 of the code it runs", async () => {
+    if (spec === undefined) throw new Error(`${PLUGIN_BINARY} is not in the catalog`);
+    const env = { ...process.env, AMADEGI_CACHE: join(dir, "cmd-cache"), PULUMI_HOME: join(dir, "cmd-home") };
+    const code = await installCode({ node: process.execPath, env, nodeModules: join(repoRoot, "node_modules") });
+    // As `pulumi plugin install --file` leaves it: the launcher, copied alone.
+    await mkdir(join(pluginPath(env), ".."), { recursive: true });
+    await copyFile(code.launcher, pluginPath(env));
+    const report = await inspectTool(spec, { PATH: join(dir, "nowhere"), PULUMI_HOME: env.PULUMI_HOME });
+    const sha256 = await codeDigest(code.dir);
+    expect(report).toMatchObject({ ok: true, path: pluginPath(env), version: COMMAND_STANDIN_VERSION, sha256 });
+    expect(report.identity).toBe(`amadegi's stand-in ${COMMAND_STANDIN_VERSION} (sha256 ${sha256.slice(0, 12)})`);
+  });
+
+  it("names Pulumi's own provider with its version", async () => {
+    if (spec === undefined) throw new Error(`${PLUGIN_BINARY} is not in the catalog`);
+    const home = join(dir, "pulumis-cmd-home");
+    const plugin = join(home, "plugins", `resource-command-v${COMMAND_PROVIDER_VERSION}`);
+    await mkdir(plugin, { recursive: true });
+    await writeFile(join(plugin, PLUGIN_BINARY), `#!/bin/sh\necho ${COMMAND_PROVIDER_VERSION}\n`, { mode: 0o755 });
+    expect(await inspectTool(spec, { PATH: join(dir, "nowhere"), PULUMI_HOME: home })).toMatchObject({
+      ok: true,
+      identity: `Pulumi's ${COMMAND_PROVIDER_VERSION}`,
     });
   });
 });

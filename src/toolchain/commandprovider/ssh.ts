@@ -1,0 +1,215 @@
+/**
+ * remote.Command's and CopyToRemote's connection, over OpenSSH's `ssh` instead of the Go provider's
+ * built-in client (provider/pkg/provider/remote/connection.go). The server's identity is the pinned
+ * `hostKey` and nothing else: a known_hosts file holding only that key, StrictHostKeyChecking yes,
+ * no user or system ssh configuration (-F /dev/null). amadegi refuses a connection without a
+ * hostKey before anything is sent (Pulumi's provider would skip verification). The private key goes
+ * to a mode-600 file in a private temp directory, removed afterwards; it is never on a command line.
+ * `environment` is sent with the session's env requests (SendEnv), as the Go client's Setenv does:
+ * the server drops what its AcceptEnv does not list.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exitText, lineSplitter, shouldLog, trimOneNewline } from "./local.ts";
+import { isObject, type Value } from "./wire.ts";
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly privateKey?: string;
+  readonly agentSocketPath?: string;
+  readonly hostKey: string;
+  readonly dialErrorLimit: number;
+  readonly perDialTimeout: number;
+}
+
+export interface Connection extends Endpoint {
+  readonly proxy?: Endpoint;
+}
+
+export class ConnectionRefused extends Error {}
+
+function endpointOf(v: { [key: string]: Value }, what: string): Endpoint {
+  const str = (k: string) => (typeof v[k] === "string" ? v[k] : undefined);
+  const num = (k: string, fallback: number) => (typeof v[k] === "number" ? v[k] : fallback);
+  const host = str("host");
+  if (host === undefined || host === "") throw new ConnectionRefused(`${what}.host is not set`);
+  const hostKey = str("hostKey")?.trim();
+  if (hostKey === undefined || hostKey === "") {
+    throw new ConnectionRefused(`${what}.hostKey is not set for ${host}: amadegi never connects to a server whose host key is not pinned`);
+  }
+  const privateKey = str("privateKey");
+  const agentSocketPath = str("agentSocketPath");
+  return {
+    host,
+    port: num("port", 22),
+    user: str("user") ?? "root",
+    hostKey,
+    dialErrorLimit: num("dialErrorLimit", 10),
+    perDialTimeout: num("perDialTimeout", 15),
+    ...(privateKey === undefined ? {} : { privateKey }),
+    ...(agentSocketPath === undefined ? {} : { agentSocketPath }),
+  };
+}
+
+/** The connection from a revealed `connection` input; refuses one without a pinned host key. */
+export function connectionOf(v: Value | undefined): Connection {
+  if (!isObject(v)) throw new ConnectionRefused("connection is not set");
+  const target = endpointOf(v, "connection");
+  return isObject(v.proxy) ? { ...target, proxy: endpointOf(v.proxy, "connection.proxy") } : target;
+}
+
+export function describe(e: Endpoint): string {
+  return `${e.user}@${e.host}:${e.port}`;
+}
+
+/** A word for the shell: single-quoted. */
+export function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** A value inside `-o Name=value`, which ssh splits like a configuration line. */
+function optionValue(s: string): string {
+  return /^[^\s"']+$/.test(s) ? s : `"${s.replaceAll('"', "")}"`;
+}
+
+/** The options that pin one endpoint's host key and name its credentials (files in `dir`, named by `role`). */
+export function endpointOptions(e: Endpoint, dir: string, role: "target" | "proxy"): string[] {
+  const o = (name: string, value: string | number) => ["-o", `${name}=${typeof value === "number" ? value : optionValue(value)}`];
+  const attempts = e.dialErrorLimit < 0 ? 2_147_483_647 : e.dialErrorLimit + 1;
+  return [
+    "-F",
+    "/dev/null",
+    ...o("BatchMode", "yes"),
+    ...o("StrictHostKeyChecking", "yes"),
+    ...o("UserKnownHostsFile", join(dir, `${role}_known_hosts`)),
+    ...o("GlobalKnownHostsFile", "/dev/null"),
+    ...o("HostKeyAlias", `amadegi-pinned-${role}`),
+    ...o("UpdateHostKeys", "no"),
+    ...o("CheckHostIP", "no"),
+    ...o("PasswordAuthentication", "no"),
+    ...o("KbdInteractiveAuthentication", "no"),
+    ...o("IdentityFile", e.privateKey === undefined ? "none" : join(dir, `${role}_key`)),
+    ...(e.agentSocketPath === undefined ? [] : o("IdentityAgent", e.agentSocketPath)),
+    ...(e.perDialTimeout > 0 ? o("ConnectTimeout", e.perDialTimeout) : []),
+    ...o("ConnectionAttempts", attempts),
+    "-p",
+    String(e.port),
+    "-l",
+    e.user,
+  ];
+}
+
+/** The key types and base64 of a pinned key, as known_hosts wants it under the alias. */
+export function knownHostsLine(alias: string, hostKey: string): string {
+  const [type = "", key = ""] = hostKey.trim().split(/\s+/);
+  return `${alias} ${type} ${key}\n`;
+}
+
+/** ssh's arguments for `remoteCommand` on the connection's server (through its proxy, if any). */
+export function sshArgs(conn: Connection, dir: string, envNames: readonly string[], remoteCommand: string): string[] {
+  // ssh expands %h:%p to the target; every other % in the command is written %%.
+  const word = (a: string) => (a === "%h:%p" ? a : shellQuote(a.replaceAll("%", "%%")));
+  const through = conn.proxy === undefined ? [] : ["ssh", ...endpointOptions(conn.proxy, dir, "proxy"), "-W", "%h:%p", "--", conn.proxy.host];
+  const proxy = through.length === 0 ? [] : ["-o", `ProxyCommand=${through.map(word).join(" ")}`];
+  return [...endpointOptions(conn, dir, "target"), ...proxy, ...envNames.flatMap((n) => ["-o", `SendEnv=${n}`]), "-T", "--", conn.host, remoteCommand];
+}
+
+export interface SshRun {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly code: number | null;
+  readonly signal: string | null;
+  /** stdout and stderr as they came, for error messages. */
+  readonly both: string;
+}
+
+/** Lines of ssh's own stderr that say the connection, not the command, failed. */
+const SSH_FAILURE =
+  /Host key verification failed|Permission denied \(|^ssh: |kex_exchange_identification|Connection (refused|timed out|closed by)|No route to host/m;
+
+export function connectionFailure(conn: Connection, run: SshRun): string | undefined {
+  if (run.code !== 255 || !SSH_FAILURE.test(run.stderr)) return undefined;
+  const where = describe(conn) + (conn.proxy === undefined ? "" : ` through ${describe(conn.proxy)}`);
+  const said = run.stderr.trim().split("\n").slice(-3).join("; ");
+  if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/.test(run.stderr)) {
+    return `ssh to ${where}: the server's host key is not the pinned connection.hostKey (${said}); check the server's key, then fix the pin`;
+  }
+  if (/Permission denied \(/.test(run.stderr)) {
+    return `ssh to ${where}: the server refused the credentials (${said}); check connection.user and connection.privateKey`;
+  }
+  return `ssh to ${where} failed (${said}); check that the server is up and connection.host/port are right`;
+}
+
+/**
+ * Run `remoteCommand` on the connection's server: the credentials written for this run only, the
+ * environment sent by name, `stdin` fed and closed. Resolves with what happened, even a failure.
+ */
+export async function runSsh(
+  conn: Connection,
+  remoteCommand: string,
+  options: {
+    readonly environment?: Readonly<Record<string, string>>;
+    readonly stdin?: string | Buffer;
+    readonly logging?: string;
+    readonly onLine?: (line: string) => void;
+    readonly running?: Set<ChildProcess>;
+  } = {},
+): Promise<SshRun> {
+  const dir = await mkdtemp(join(tmpdir(), "amadegi-ssh-"));
+  try {
+    await chmod(dir, 0o700);
+    const secretFile = async (name: string, text: string) => writeFile(join(dir, name), text.endsWith("\n") ? text : `${text}\n`, { mode: 0o600 });
+    await secretFile("target_known_hosts", knownHostsLine("amadegi-pinned-target", conn.hostKey));
+    if (conn.privateKey !== undefined) await secretFile("target_key", conn.privateKey);
+    if (conn.proxy !== undefined) {
+      await secretFile("proxy_known_hosts", knownHostsLine("amadegi-pinned-proxy", conn.proxy.hostKey));
+      if (conn.proxy.privateKey !== undefined) await secretFile("proxy_key", conn.proxy.privateKey);
+    }
+    const environment = options.environment ?? {};
+    const args = sshArgs(conn, dir, Object.keys(environment), remoteCommand);
+    return await new Promise<SshRun>((resolve) => {
+      const child = spawn("ssh", args, { env: { ...process.env, ...environment }, stdio: ["pipe", "pipe", "pipe"] });
+      options.running?.add(child);
+      let stdout = "";
+      let stderr = "";
+      let both = "";
+      const log = (stream: "stdout" | "stderr") => lineSplitter((line) => (shouldLog(options.logging, stream) ? options.onLine?.(line) : undefined));
+      const logs = { stdout: log("stdout"), stderr: log("stderr") };
+      child.stdout.setEncoding("utf8").on("data", (c: string) => {
+        stdout += c;
+        both += c;
+        logs.stdout.push(c);
+      });
+      child.stderr.setEncoding("utf8").on("data", (c: string) => {
+        stderr += c;
+        both += c;
+        logs.stderr.push(c);
+      });
+      child.stdin.on("error", () => {});
+      child.stdin.end(options.stdin !== undefined && options.stdin.length > 0 ? options.stdin : undefined);
+      child.on("error", (error) => {
+        options.running?.delete(child);
+        resolve({ stdout, stderr: `ssh: ${error.message} (is OpenSSH's ssh installed?)`, code: 255, signal: null, both });
+      });
+      child.on("close", (code, signal) => {
+        options.running?.delete(child);
+        logs.stdout.flush();
+        logs.stderr.flush();
+        resolve({ stdout, stderr, code, signal, both });
+      });
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The Go client's text for a remote command's end ("Process exited with status 2"). */
+export function remoteExitText(run: SshRun): string {
+  return run.code === null ? `Process ${exitText(run.code, run.signal)}` : `Process exited with status ${run.code}`;
+}
+
+export { trimOneNewline };
