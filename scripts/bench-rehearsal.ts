@@ -65,7 +65,7 @@ async function main(): Promise<void> {
 
     const keys = await amadegi(["rehearsal", "devices", "keys", "--state", state], env);
     must("devices keys", keys);
-    const provision = await amadegi(["up", "--stack", STACK, "--json"], env);
+    const provision = await amadegi(["up", "--stack", STACK, "--yes", "--json"], env);
     must("up", provision);
     const resources = Object.values((JSON.parse(provision.stdout) as { changes: Record<string, number> }).changes).reduce((a, b) => a + b, 0);
     const start = await amadegi(["rehearsal", "devices", "start", "--state", state], env);
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     const drift = await amadegi(["drift", "--stack", STACK, "--results", join(work, "results.jsonl"), "--no-history", "--json"], env);
     must("drift", drift, [0, 1]);
     const counts = (JSON.parse(drift.stdout) as { counts: Record<string, number> }).counts;
-    const destroy = await amadegi(["destroy", "--stack", STACK], env);
+    const destroy = await amadegi(["destroy", "--stack", STACK, "--yes"], env);
     must("destroy", destroy);
     const down = await rehearsalDown({ stateDir: state, prefix: PREFIX });
     if (down.leftovers.length > 0) throw new Error(`down left: ${down.leftovers.join("; ")}`);

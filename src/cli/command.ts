@@ -14,6 +14,14 @@ export interface Io {
    * to standard output as it is. main() provides it; without it, `out`.
    */
   readonly command?: (line: WorkflowCommand) => void;
+  /**
+   * Whether a person is there to answer: stdin and stdout are a terminal
+   * (main() says; absent, no one is). Only then may a command ask before it
+   * changes something (`up`, `destroy`); elsewhere it needs --yes.
+   */
+  readonly interactive?: boolean;
+  /** Ask `question` and read the line answered; undefined when the input ended (main(): the terminal). */
+  readonly ask?: (question: string) => Promise<string | undefined>;
 }
 
 /** Each line of text made inert, the line breaks kept (the runner ends a line at CR as well as LF). */
@@ -39,6 +47,8 @@ export function guardedIo(io: Io): Io {
     command: io.command ?? ((line) => io.out(line)),
     cwd: io.cwd,
     env: io.env,
+    ...(io.interactive === undefined ? {} : { interactive: io.interactive }),
+    ...(io.ask === undefined ? {} : { ask: io.ask }),
   };
 }
 
@@ -120,9 +130,12 @@ export function isGroup(command: Command | CommandGroup): command is CommandGrou
   return "subcommands" in command;
 }
 
-/** The usage's lines for `options`: `  --name PLACEHOLDER  description (default: …)`, aligned. */
+/** The usage's lines for `options`: `  --name[, -n] PLACEHOLDER  description (default: …)`, aligned. */
 export function optionLines(options: OptionSpecs): string[] {
-  const entries = Object.entries(options).map(([name, o]) => ({ head: `--${name}${o.placeholder === undefined ? "" : ` ${o.placeholder}`}`, o }));
+  const entries = Object.entries(options).map(([name, o]) => ({
+    head: `--${name}${o.short === undefined ? "" : `, -${o.short}`}${o.placeholder === undefined ? "" : ` ${o.placeholder}`}`,
+    o,
+  }));
   const width = Math.max(0, ...entries.map((e) => e.head.length)) + 2;
   return entries.flatMap(({ head, o }) => {
     const text = o.default === undefined ? o.description : `${o.description} (default: ${o.default})`;

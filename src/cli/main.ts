@@ -1,3 +1,4 @@
+import { createInterface } from "node:readline";
 import { logText } from "../lib/encode.ts";
 import { errorLines, UsageError } from "../lib/errors.ts";
 import { ExitCode } from "../lib/exit.ts";
@@ -20,11 +21,34 @@ function writer(stream: NodeJS.WriteStream): (text: string) => void {
   };
 }
 
+/**
+ * A question on the terminal, the answer one line. Ctrl-C there (readline
+ * reads the key, no signal is sent) is made the SIGINT it would have been, so
+ * the command stops as it does for one while the engine runs.
+ */
+async function ask(question: string): Promise<string | undefined> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return await new Promise<string | undefined>((resolve) => {
+      rl.once("close", () => resolve(undefined));
+      rl.once("SIGINT", () => {
+        resolve(undefined);
+        process.kill(process.pid, "SIGINT");
+      });
+      rl.question(question, resolve);
+    });
+  } finally {
+    rl.close();
+  }
+}
+
 const defaultIo: Io = {
   out: writer(process.stdout),
   err: writer(process.stderr),
   cwd: process.cwd(),
   env: process.env,
+  interactive: process.stdin.isTTY === true && process.stdout.isTTY === true,
+  ask,
 };
 
 function overview(): string {
@@ -38,7 +62,7 @@ function overview(): string {
     "Commands:",
     ...lines,
     "",
-    "Exit codes: 0 ready/valid, 1 not ready/findings, 2 could not run.",
+    "Exit codes: 0 ready/valid, 1 not ready/findings, 2 could not run, 130 interrupted (Ctrl-C).",
     "Run `amadegi <command> --help` for a command's options.",
   ].join("\n");
 }

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { ExitCode } from "../lib/exit.ts";
+import { lineSplitter } from "../lib/lines.ts";
 import { netnsExists } from "../toolchain/netns.ts";
 import { repoRoot } from "../toolchain/paths.ts";
 import type { Io, ParsedArgs } from "./command.ts";
@@ -14,7 +15,12 @@ export function argvOf(command: string, args: ParsedArgs): string[] {
  * Run this CLI again inside network namespace `ns` (`ip netns exec`), with
  * the same arguments, and return its exit code. The child sees itself inside
  * the namespace and runs there; nothing of the command runs out here. Its
- * output is passed through (stdout whole, so `--json` stays one document).
+ * output is passed through as it comes, a whole line at a time (so `--json`
+ * stays the same document); a terminal is handed to it as it is, so it knows
+ * someone is there to answer (`up` asks before it changes anything). A
+ * Ctrl-C reaches the child from the terminal; one sent to this process alone
+ * is passed on. This process waits for the child either way, and 130 (the
+ * child stopped on Ctrl-C) is passed back as it is.
  */
 export async function reexecInNetns(ns: string, argv: readonly string[], io: Io): Promise<ExitCode> {
   if (!netnsExists(ns)) {
@@ -24,19 +30,25 @@ export async function reexecInNetns(ns: string, argv: readonly string[], io: Io)
   const child = spawn("ip", ["netns", "exec", ns, process.execPath, join(repoRoot, "bin", "amadegi.js"), ...argv], {
     cwd: io.cwd,
     env: io.env,
-    stdio: ["inherit", "pipe", process.stderr.isTTY ? "inherit" : "pipe"],
+    stdio: ["inherit", process.stdout.isTTY ? "inherit" : "pipe", process.stderr.isTTY ? "inherit" : "pipe"],
   });
-  let out = "";
-  child.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => io.err(chunk.toString().replace(/\n$/, "")));
+  const out = lineSplitter(io.out);
+  const err = lineSplitter(io.err);
+  child.stdout?.on("data", (chunk: Buffer) => out.write(chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => err.write(chunk.toString()));
+  const onSigint = (): void => {
+    child.kill("SIGINT");
+  };
+  process.on("SIGINT", onSigint);
   const code = await new Promise<number | null>((resolve) => {
     child.on("error", () => resolve(null));
     child.on("close", (c) => resolve(c));
-  });
-  if (out !== "") io.out(out.replace(/\n$/, ""));
+  }).finally(() => process.removeListener("SIGINT", onSigint));
+  out.end();
+  err.end();
   if (code === null) {
     io.err(`could not run ip netns exec ${ns} (root and iproute2 needed)`);
     return ExitCode.CANNOT_RUN;
   }
-  return code === 0 ? ExitCode.OK : code === 1 ? ExitCode.FINDINGS : ExitCode.CANNOT_RUN;
+  return code === 0 ? ExitCode.OK : code === 1 ? ExitCode.FINDINGS : code === ExitCode.INTERRUPTED ? ExitCode.INTERRUPTED : ExitCode.CANNOT_RUN;
 }

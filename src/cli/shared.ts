@@ -1,9 +1,9 @@
-// What several commands share: how a path is shown, --today/--date, and the options of the
-// commands that judge a milestone (gate, approve, report) with what they become.
+// What several commands share: how a path is shown, --today/--date, -s/--stack, and the options
+// of the commands that judge a milestone (gate, approve, report) with what they become.
 import { isAbsolute, relative, resolve } from "node:path";
 import { UsageError } from "../lib/errors.ts";
 import { newestResults, statePaths } from "../lib/state.ts";
-import { type IsoDate, parseDate } from "../model/index.ts";
+import { type IsoDate, parseDate, parseStackRef } from "../model/index.ts";
 import type { GateOptions } from "../readiness/gate.ts";
 import type { Io, OptionValues } from "./command.ts";
 
@@ -19,6 +19,21 @@ export function parseTodayOption(value: string | undefined): IsoDate | undefined
   const parsed = parseDate(value);
   if (!parsed.ok) throw new UsageError(`--today ${value}: ${parsed.reason}`, { hint: "write --today 2027-02-20 or --today 1405-12-01" });
   return parsed.iso;
+}
+
+/** How -s/--stack's value is written, for its description in a command's usage. */
+export const STACK_FORMS = "NAME, organization/NAME or organization/amadegi/NAME, as `pulumi -s` takes it";
+
+/**
+ * The stack a command's -s/--stack names (`NAME` or Pulumi's
+ * `organization/amadegi/NAME`: parseStackRef), as the name of its file
+ * stacks/Pulumi.<NAME>.yaml; a missing or bad one is a usage error.
+ */
+export function stackOption(value: string | undefined, command: string): string {
+  if (value === undefined) throw new UsageError(`${command} needs --stack NAME`, { hint: "stacks are the files stacks/Pulumi.<NAME>.yaml" });
+  const ref = parseStackRef(value);
+  if (!ref.ok) throw new UsageError(`--stack ${value}: ${ref.reason}`, { hint: ref.hint });
+  return ref.stack;
 }
 
 /** The options of the commands that judge a milestone: gate, approve and report (gateOptions reads them). */

@@ -37,6 +37,53 @@ export const DEFAULT_INVENTORY = "inventory";
 /** What a stack may be called: its settings file is `Pulumi.<name>.yaml`. */
 export const STACK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
+/** The Pulumi project, Pulumi.yaml's `name`: the one project every stack here belongs to. */
+export const PROJECT = "amadegi";
+
+/** Pulumi's file backend (the only one amadegi uses) has one organization, named this. */
+export const FILE_BACKEND_ORGANIZATION = "organization";
+
+export type StackRef = { readonly ok: true; readonly stack: string } | { readonly ok: false; readonly reason: string; readonly hint: string };
+
+/**
+ * A stack as `pulumi -s` takes it: `NAME`, `organization/NAME` or
+ * `organization/amadegi/NAME` (Pulumi's fully qualified name on the file
+ * backend) — the same stack, whose settings are stacks/Pulumi.<NAME>.yaml.
+ * Another organization or project is refused as Pulumi refuses it: this
+ * repository's backend has no other, and another project's stack is not one
+ * this program may touch.
+ */
+export function parseStackRef(text: string): StackRef {
+  const parts = text.split("/");
+  const stack = parts.at(-1) ?? "";
+  const [organization, project] = parts.length === 3 ? [parts[0], parts[1]] : parts.length === 2 ? [parts[0], PROJECT] : [FILE_BACKEND_ORGANIZATION, PROJECT];
+  if (parts.length > 3)
+    return {
+      ok: false,
+      reason: `stack "${text}" has more than three parts`,
+      hint: `write NAME, ${FILE_BACKEND_ORGANIZATION}/NAME or ${FILE_BACKEND_ORGANIZATION}/${PROJECT}/NAME`,
+    };
+  if (organization !== FILE_BACKEND_ORGANIZATION)
+    return {
+      ok: false,
+      reason: `stack "${text}": organization "${organization}" is not this backend's (the file backend has one organization, "${FILE_BACKEND_ORGANIZATION}")`,
+      hint: `write ${FILE_BACKEND_ORGANIZATION}/${PROJECT}/${stack} or ${stack}`,
+    };
+  if (project !== PROJECT)
+    return {
+      ok: false,
+      reason: `stack "${text}" belongs to project "${project}", but this repository's project (Pulumi.yaml) is "${PROJECT}"`,
+      hint: `write ${FILE_BACKEND_ORGANIZATION}/${PROJECT}/${stack} or ${stack}`,
+    };
+  if (!STACK_NAME.test(stack))
+    return {
+      ok: false,
+      reason: `"${stack}" is not a stack name`,
+      hint: "a stack name is letters, digits, '.', '_' and '-' (at most 100), starting with a letter or digit",
+    };
+  return { ok: true, stack };
+}
+
 export function stackSettingsPath(stacksDir: string, stack: string): string {
   return join(stacksDir, `Pulumi.${stack}.yaml`);
 }

@@ -1,11 +1,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { LocalWorkspace, PulumiCommand, type PulumiFn, type Stack } from "@pulumi/pulumi/automation/index.js";
+import { type EngineEvent, LocalWorkspace, PulumiCommand, type PulumiFn, type Stack } from "@pulumi/pulumi/automation/index.js";
 import { ToolError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
+import { lineSplitter } from "../lib/lines.ts";
 import { engineEnv, ensureBackend } from "../toolchain/env.ts";
 import { which } from "../toolchain/inspect.ts";
 import { PULUMI_VERSION } from "../toolchain/pins.ts";
+import { PROJECT } from "../model/index.ts";
 import { repoRoot } from "../toolchain/paths.ts";
 import { program as defaultProgram } from "./program.ts";
 
@@ -47,7 +49,7 @@ export async function openStack(stackName: string, options: StackOptions = {}): 
   const pulumi = await pulumiCommand(env);
   await ensureBackend(env);
   return LocalWorkspace.createOrSelectStack(
-    { stackName, projectName: "amadegi", program: options.program ?? defaultProgram },
+    { stackName, projectName: PROJECT, program: options.program ?? defaultProgram },
     { workDir, envVars: engineEnv(env), pulumiCommand: pulumi, secretsProvider: "passphrase" },
   );
 }
@@ -77,5 +79,134 @@ export async function withStack<T>(stackName: string, options: StackOptions, wor
         .join("\n");
       if (after !== before && withoutSalt.replace(/\n*$/, "") === before.replace(/\n*$/, "")) await writeFileAtomic(file, before);
     }
+  }
+}
+
+/** What the engine is asked to do: `preview-destroy` is what a destroy would do, shown before it is asked for. */
+export type Operation = "preview" | "up" | "destroy" | "preview-destroy";
+
+/** One step the engine took or would take (its resourcePreEvent): what it does, to which resource, of which type. */
+export interface Step {
+  readonly op: string;
+  readonly urn: string;
+  readonly type: string;
+}
+
+export interface OperationOptions {
+  /** The engine's output, a line at a time, as it comes (the Automation API's onOutput, cut at line breaks). */
+  readonly onLine?: (line: string) => void;
+  /** The engine's detailed diff of each change (`pulumi preview --diff`). */
+  readonly diff?: boolean;
+  /** Changes where none were expected end the operation before it changes anything (`--expect-no-changes`): outcome `changes`. */
+  readonly expectNoChanges?: boolean;
+  /** Aborted (Ctrl-C): the engine stops as Pulumi does on Ctrl-C, and the outcome is `interrupted`. */
+  readonly signal?: AbortSignal;
+}
+
+interface Done {
+  readonly kind: "done";
+  /** The engine's counts by operation (`same` included). */
+  readonly changes: Record<string, number>;
+  readonly steps: readonly Step[];
+  /** An up's stack outputs, a secret one as "[secret]". */
+  readonly outputs?: Record<string, unknown>;
+  readonly engineOutput: string;
+}
+
+/** How an operation ended: done; stopped on request, after the engine stopped; or refused for changes not expected. */
+export type OperationOutcome = Done | { readonly kind: "interrupted" | "changes"; readonly steps: readonly Step[]; readonly engineOutput: string };
+
+/**
+ * The engine's own answer to a Ctrl-C it received itself (the terminal sends
+ * SIGINT to the whole foreground group, the engine included). A second one
+ * makes Pulumi terminate at once, leaving operations half done: so amadegi
+ * forwards the interruption only when the engine has not said this.
+ */
+const ENGINE_CANCELLING = /(\^C|SIGTERM) received; cancelling/;
+/** How long the engine has to say it received the Ctrl-C itself before amadegi sends it one. */
+const ENGINE_ACK_MS = 1_000;
+
+/** The engine's step in an event, if it is the start of one. */
+export function stepOf(event: EngineEvent): Step | undefined {
+  const step = event.resourcePreEvent?.metadata;
+  return step === undefined ? undefined : { op: step.op, urn: step.urn, type: step.type };
+}
+
+/** Whether counts name any change (anything but `same`). */
+export function hasChanges(changes: Readonly<Record<string, number>>): boolean {
+  return Object.entries(changes).some(([op, n]) => op !== "same" && n > 0);
+}
+
+/**
+ * Run `operation` on `stack`, streaming the engine's output and recording its
+ * steps. Ctrl-C (options.signal) is Pulumi's own cancellation: the engine
+ * finishes the steps under way, saves the state and unlocks the stack, then
+ * exits — only then does this return `interrupted`. (The Automation API's
+ * `stack.cancel()` is not that: on the file backend it deletes the stack's
+ * lock files under a running engine.) Any other failure is thrown.
+ */
+export async function runOperation(stack: Stack, operation: Operation, options: OperationOptions = {}): Promise<OperationOutcome> {
+  const steps: Step[] = [];
+  let output = "";
+  let acknowledged = false;
+  const lines = lineSplitter((line) => {
+    if (ENGINE_CANCELLING.test(line)) acknowledged = true;
+    options.onLine?.(line);
+  });
+  const engine = new AbortController();
+  let interrupted = false;
+  let timer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    interrupted = true;
+    timer = setTimeout(() => acknowledged || engine.abort(), ENGINE_ACK_MS);
+  };
+  if (options.signal?.aborted === true) return { kind: "interrupted", steps, engineOutput: "" };
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  const common = {
+    color: "never" as const,
+    onOutput: (chunk: string) => {
+      output += chunk;
+      lines.write(chunk);
+    },
+    onEvent: (event: EngineEvent) => {
+      const step = stepOf(event);
+      if (step !== undefined) steps.push(step);
+    },
+    signal: engine.signal,
+    ...(options.diff === true ? { diff: true } : {}),
+  };
+  const expect = options.expectNoChanges === true ? { expectNoChanges: true } : {};
+  try {
+    switch (operation) {
+      case "preview": {
+        const result = await stack.preview({ ...common, ...expect });
+        return { kind: "done", changes: result.changeSummary, steps, engineOutput: result.stdout };
+      }
+      case "preview-destroy": {
+        const result = await stack.previewDestroy(common);
+        return { kind: "done", changes: result.changeSummary, steps, engineOutput: result.stdout };
+      }
+      case "up": {
+        const result = await stack.up({ ...common, ...expect });
+        const outputs = Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
+        return { kind: "done", changes: result.summary.resourceChanges ?? {}, steps, outputs, engineOutput: result.stdout };
+      }
+      case "destroy": {
+        const result = await stack.destroy(common);
+        return { kind: "done", changes: result.summary.resourceChanges ?? {}, steps, engineOutput: result.stdout };
+      }
+    }
+    // Never reached: `operation` is one of the four (the compiler does not follow a switch inside try).
+    throw new Error(`no operation ${String(operation)}`);
+  } catch (error) {
+    if (interrupted) return { kind: "interrupted", steps, engineOutput: output };
+    // The engine's words for --expect-no-changes refusing (pkg/engine: "no changes were expected but changes were proposed").
+    if (options.expectNoChanges === true && /no changes were expected/.test(error instanceof Error ? error.message : String(error)))
+      return { kind: "changes", steps, engineOutput: output };
+    throw error;
+  } finally {
+    lines.end();
+    clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onAbort);
   }
 }

@@ -303,7 +303,7 @@ describe.skipIf(skipped !== undefined)(
       await copyFile(stackFile, join(template, "stacks", `Pulumi.${STACK}.yaml`));
       // The central systems, provisioned by the stack for real (a sandbox backend of this test's own).
       sandbox = await throwawayEnv();
-      const provisioned = await shell(`node bin/amadegi.js up --stack ${STACK}`, repoRoot, sandbox.env);
+      const provisioned = await shell(`node bin/amadegi.js up --stack ${STACK} --yes`, repoRoot, sandbox.env);
       expect(provisioned.code, provisioned.stderr).toBe(0);
     }, 400_000);
 

@@ -15,7 +15,7 @@ describe("amadegi", () => {
     const { io, out } = capture();
     expect(await main(["--help"], io)).toBe(0);
     for (const c of commands) expect(out.join("\n")).toContain(`  ${c.name}`);
-    expect(out.join("\n")).toContain("Exit codes: 0 ready/valid, 1 not ready/findings, 2 could not run.");
+    expect(out.join("\n")).toContain("Exit codes: 0 ready/valid, 1 not ready/findings, 2 could not run, 130 interrupted (Ctrl-C).");
   });
 
   it("exits 2 with the list of commands for an unknown one", async () => {

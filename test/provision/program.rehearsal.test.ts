@@ -86,7 +86,7 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
       const loaded = await loadInventory(join(repoRoot, "inventory"));
       const inventory = loaded.inventory;
       if (inventory === undefined) throw new Error("the sample inventory does not load");
-      const up = await amadegi("up", "--stack", stack, "--json");
+      const up = await amadegi("up", "--stack", stack, "--yes", "--json");
       expect(up.code, up.stderr).toBe(0);
       const outputs = (JSON.parse(up.stdout) as { outputs: { servers: Record<string, ProvisionedServer> } }).outputs;
       servers = outputs.servers;
@@ -124,7 +124,7 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
   it(
     "a second up changes nothing",
     async () => {
-      const again = await amadegi("up", "--stack", stack, "--json");
+      const again = await amadegi("up", "--stack", stack, "--yes", "--json");
       expect(again.code, again.stderr).toBe(0);
       const changes = (JSON.parse(again.stdout) as { changes: Record<string, number> }).changes;
       expect(Object.keys(changes)).toEqual(["same"]);
@@ -237,7 +237,7 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
       expect(again.status.problems).toEqual([]);
       await writeRehearsalStack({ stacksDir: join(repoRoot, "stacks"), stack, stateDir: state, prefix });
       expect(await listening()).not.toMatch(/:443\b/);
-      const up = await amadegi("up", "--stack", stack, "--json");
+      const up = await amadegi("up", "--stack", stack, "--yes", "--json");
       expect(up.code, up.stderr).toBe(0);
       const changes = (JSON.parse(up.stdout) as { changes: Record<string, number> }).changes;
       expect(changes.update ?? 0).toBeGreaterThanOrEqual(Object.keys(servers).length);
@@ -291,7 +291,7 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
   it(
     "destroy stops every service and removes every file it wrote",
     async () => {
-      const destroy = await amadegi("destroy", "--stack", stack, "--json");
+      const destroy = await amadegi("destroy", "--stack", stack, "--yes", "--json");
       expect(destroy.code, destroy.stderr).toBe(0);
       const ss = await listening();
       expect(ss).not.toMatch(/:443\b/);

@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openStack } from "../../src/provision/workspace.ts";
+import { hasChanges, openStack, runOperation, type Step } from "../../src/provision/workspace.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
-import { commandProviderInstalled, throwawayEnv } from "../helpers/engine.ts";
+import { pulumiHomeWithCommandProvider, throwawayEnv } from "../helpers/engine.ts";
 
 const ENGINE_TIMEOUT = 180_000;
 
@@ -81,28 +81,157 @@ describe("the Pulumi engine through the Automation API", () => {
     ENGINE_TIMEOUT,
   );
 
-  const noProvider =
-    "skipped: pulumi-resource-command 1.2.1 is not installed — the Go module proxy here refuses github.com/pulumi/pulumi-command/provider (403), " +
-    "so setup cannot build it";
-  it.skipIf(!commandProviderInstalled())(
-    commandProviderInstalled()
-      ? "runs a @pulumi/command local.Command and destroy removes its effect"
-      : `local.Command through the command provider (${noProvider})`,
+  // amadegi's stand-in provider, registered from this checkout in a PULUMI_HOME of the sandbox's own
+  // (the Automation API passes this process's environment to the engine), so no setup is needed.
+  it(
+    "runs a @pulumi/command local.Command and destroy removes its effect",
     async () => {
       const { local } = await import("@pulumi/command");
-      const target = join(sandbox.dir, "written-by-local-command.txt");
-      const stack = await openStack("throwaway-command", {
-        workDir: project,
-        env: sandbox.env,
-        program: async () => {
-          new local.Command("marker", { create: `printf done > ${target}`, delete: `rm -f ${target}` });
+      const home = await pulumiHomeWithCommandProvider(sandbox.dir);
+      const before = process.env.PULUMI_HOME;
+      process.env.PULUMI_HOME = home;
+      try {
+        const target = join(sandbox.dir, "written-by-local-command.txt");
+        const stack = await openStack("throwaway-command", {
+          workDir: project,
+          env: sandbox.env,
+          program: async () => {
+            const marker = new local.Command("marker", { create: `printf done > ${target}; echo written`, delete: `rm -f ${target}` });
+            return { stdout: marker.stdout };
+          },
+        });
+        await stack.preview({ color: "never" });
+        expect(existsSync(target)).toBe(false);
+        const up = await stack.up({ color: "never" });
+        expect(await readFile(target, "utf8")).toBe("done");
+        expect(up.outputs.stdout?.value).toBe("written");
+        await stack.destroy({ color: "never" });
+        expect(existsSync(target)).toBe(false);
+      } finally {
+        if (before === undefined) delete process.env.PULUMI_HOME;
+        else process.env.PULUMI_HOME = before;
+      }
+    },
+    ENGINE_TIMEOUT,
+  );
+});
+
+// A resource whose create takes `ms`: an operation is still running while it is created.
+const slowProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: { path: string; text: string; ms: number }) {
+    await new Promise((resolve) => setTimeout(resolve, inputs.ms));
+    process.getBuiltinModule("node:fs").writeFileSync(inputs.path, inputs.text);
+    return { id: inputs.path, outs: inputs };
+  },
+  async delete(id: string) {
+    process.getBuiltinModule("node:fs").rmSync(id, { force: true });
+  },
+};
+
+class SlowFile extends pulumi.dynamic.Resource {
+  constructor(name: string, args: { path: string; text: string; ms: number }, opts?: pulumi.CustomResourceOptions) {
+    super(slowProvider, name, args, opts);
+  }
+}
+
+describe("runOperation: what amadegi preview, up and destroy run", () => {
+  let sandbox: Awaited<ReturnType<typeof throwawayEnv>>;
+  let project: string;
+
+  beforeAll(async () => {
+    sandbox = await throwawayEnv();
+    project = await mkdtemp(join(tmpdir(), "amadegi-project-"));
+    await writeFile(join(project, "Pulumi.yaml"), "name: amadegi-engine-test\nruntime: nodejs\n");
+    await symlink(join(repoRoot, "node_modules"), join(project, "node_modules"));
+  });
+  afterAll(async () => {
+    await sandbox.cleanup();
+    await rm(project, { recursive: true, force: true });
+  });
+
+  const stackOf = (name: string, text: string, first: string, ms = 0) =>
+    openStack(name, {
+      workDir: project,
+      env: sandbox.env,
+      program: async () => {
+        const a = new SlowFile("first", { path: first, text, ms });
+        const b = new FileResource("second", { path: `${first}.second`, text }, { dependsOn: a });
+        return { path: b.id };
+      },
+    });
+
+  it(
+    "streams the engine's output a line at a time while it runs, records each step, and says when changes were not expected",
+    async () => {
+      const target = join(sandbox.dir, "streamed.txt");
+      const stack = await stackOf("streamed", "one\n", target, 3_000);
+      const lines: { line: string; at: number }[] = [];
+      const started = Date.now();
+      const up = await runOperation(stack, "up", { onLine: (line) => lines.push({ line, at: Date.now() }) });
+      const ended = Date.now();
+      expect(up.kind).toBe("done");
+      if (up.kind !== "done") return;
+      // The first line came while the slow create was still under way, not at the end.
+      expect(lines[0]?.line).toMatch(/^Updating \(streamed\)/);
+      expect((lines[0]?.at ?? ended) - started).toBeLessThan(ended - started - 2_000);
+      expect(
+        lines
+          .map((l) => l.line)
+          .join("\n")
+          .trimEnd(),
+      ).toBe(up.engineOutput.trimEnd());
+      expect(up.changes).toEqual({ create: 3 });
+      expect(up.steps).toContainEqual<Step>({ op: "create", urn: expect.stringMatching(/::first$/) as string, type: "pulumi-nodejs:dynamic:Resource" });
+      // The engine's steps: the stack, the dynamic resources' default provider, the two files.
+      expect(up.steps.map((s) => `${s.op} ${s.type}`)).toEqual([
+        "create pulumi:pulumi:Stack",
+        "create pulumi:providers:pulumi-nodejs",
+        "create pulumi-nodejs:dynamic:Resource",
+        "create pulumi-nodejs:dynamic:Resource",
+      ]);
+      expect(up.outputs).toEqual({ path: `${target}.second` });
+
+      // Nothing to change: the expectation holds, and the preview's steps are all `same`.
+      const same = await runOperation(stack, "preview", { expectNoChanges: true });
+      expect(same.kind).toBe("done");
+      if (same.kind === "done") expect(hasChanges(same.changes)).toBe(false);
+      expect(same.steps.map((s) => s.op)).toEqual(["same", "same", "same", "same"]);
+
+      // A change where none is expected: the outcome says so, and nothing changed; --diff shows the property.
+      const changed = await stackOf("streamed", "two\n", target);
+      const refused = await runOperation(changed, "preview", { expectNoChanges: true, diff: true });
+      expect(refused.kind).toBe("changes");
+      expect(refused.steps.filter((s) => s.op !== "same").map((s) => s.op)).toEqual(["update", "update"]);
+      expect(refused.engineOutput).toMatch(/~ ms\s*: 3000 => 0\n\s*~ text: \n\s*- one\n\s*\+ two\n/);
+      const plain = await runOperation(changed, "preview");
+      expect(plain.engineOutput).toMatch(/~ {2}pulumi-nodejs:dynamic:Resource first update \[diff: ~ms,text\]/);
+      expect(plain.engineOutput).not.toMatch(/3000 => 0/);
+      expect(await readFile(target, "utf8")).toBe("one\n");
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
+    "Ctrl-C stops the engine as Pulumi does: the step under way finishes and is saved, the next never starts, the stack is left unlocked",
+    async () => {
+      const target = join(sandbox.dir, "interrupted.txt");
+      const stack = await stackOf("interrupted", "one\n", target, 4_000);
+      const interrupt = new AbortController();
+      const outcome = await runOperation(stack, "up", {
+        signal: interrupt.signal,
+        // Once the slow resource is being created, the person presses Ctrl-C (here: to amadegi alone).
+        onLine: (line) => {
+          if (/\+ {2}pulumi-nodejs:dynamic:Resource first creating/.test(line)) interrupt.abort();
         },
       });
-      await stack.preview({ color: "never" });
-      expect(existsSync(target)).toBe(false);
-      await stack.up({ color: "never" });
-      expect(await readFile(target, "utf8")).toBe("done");
-      await stack.destroy({ color: "never" });
+      expect(outcome.kind).toBe("interrupted");
+      expect(outcome.engineOutput).toMatch(/\^C received; cancelling/);
+      expect(await readFile(target, "utf8")).toBe("one\n");
+      expect(existsSync(`${target}.second`)).toBe(false);
+      // The state holds what was done and the stack is not locked: the next preview runs and creates only the rest.
+      const next = await runOperation(stack, "preview");
+      expect(next.kind === "done" ? next.changes : {}).toEqual({ same: 2, create: 1 });
+      await runOperation(stack, "destroy");
       expect(existsSync(target)).toBe(false);
     },
     ENGINE_TIMEOUT,

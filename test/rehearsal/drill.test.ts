@@ -86,7 +86,7 @@ describe.skipIf(skipped !== undefined)(`drills on the Pakdasht rehearsal${skippe
     await writeRehearsalStack({ stacksDir: join(repoRoot, "stacks"), stack, stateDir: state, prefix, inventory });
     // Devices make their keys and requests; the stack signs them while it provisions the servers.
     await deviceKeys({ inventory, stateDir: state });
-    const provisioned = await amadegi("up", "--stack", stack, "--json");
+    const provisioned = await amadegi("up", "--stack", stack, "--yes", "--json");
     expect(provisioned.code, provisioned.stderr).toBe(0);
     // A short per-gateway timeout: a cut link's attempt gives up sooner, so the drill's wait for the devices is shorter.
     await startDevices({ inventory, stateDir: state, timeoutMs: 2_000 });

@@ -9,7 +9,7 @@ import { formatCounts, troubled } from "../../probe/summary.ts";
 import { inNetns } from "../../toolchain/netns.ts";
 import { defineCommand } from "../command.ts";
 import { argvOf, reexecInNetns } from "../reexec.ts";
-import { displayPath } from "../shared.ts";
+import { displayPath, STACK_FORMS, stackOption } from "../shared.ts";
 
 export const checkCommand = defineCommand({
   name: "check",
@@ -17,9 +17,10 @@ export const checkCommand = defineCommand({
   options: {
     stack: {
       type: "string",
+      short: "s",
       placeholder: "NAME",
       default: "rehearsal",
-      description: "the stack whose amadegi:probe settings apply; only its probe.allow ranges are probed",
+      description: `the stack whose amadegi:probe settings apply; only its probe.allow ranges are probed\n(${STACK_FORMS})`,
     },
     stacks: { type: "string", placeholder: "DIR", default: "stacks", description: "where the stack settings live" },
     inventory: { type: "string", placeholder: "DIR", default: "inventory", description: "the inventory" },
@@ -43,7 +44,8 @@ export const checkCommand = defineCommand({
     "2 could not run (bad settings, catalog or inventory) or the campaign is invalid (the prober was starved).",
   ],
   async run(args, io) {
-    const { stack, out, select, json } = args.values;
+    const { out, select, json } = args.values;
+    const stack = stackOption(args.values.stack, "check");
     const stacksDir = displayPath(io, args.values.stacks);
     const state = statePaths(io.env);
     // Read once: the namespace below and the campaign's settings.

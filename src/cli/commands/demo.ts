@@ -125,7 +125,11 @@ export const demo = defineCommand({
       { title: "validate the inventory", argv: ["validate"], goOn: [0] },
       { title: "rehearsal up (namespaces, links, a sshd per server)", argv: ["rehearsal", "up"], goOn: [0] },
       { title: "devices make their keys and certificate requests", argv: ["rehearsal", "devices", "keys"], goOn: [0] },
-      { title: "up: the rehearsal stack provisions the servers (PKI, nginx, unbound, chrony, Prometheus)", argv: ["up", "--stack", "rehearsal"], goOn: [0] },
+      {
+        title: "up: the rehearsal stack provisions the servers (PKI, nginx, unbound, chrony, Prometheus)",
+        argv: ["up", "--stack", "rehearsal", "--yes"],
+        goOn: [0],
+      },
       { title: "devices start checking in over each link", argv: ["rehearsal", "devices", "start"], goOn: [0] },
       { title: "check: one campaign over every endpoint and path", argv: ["check", "--stack", "rehearsal", "--out", results], goOn: [0, 1], campaign: results },
       { title: "gate: the milestone in force", argv: ["gate", "--results", results], goOn: [0, 1, 2] },
@@ -174,7 +178,7 @@ export const demo = defineCommand({
     io.out(`report: ${join(out, "report.html")} (and summary.md, junit.xml, results.json); stage logs in ${logs}`);
     io.out(
       `all stages: ${seconds(Date.now() - started)}. The rehearsal is still running: amadegi rehearsal status; ` +
-        `stop it with amadegi rehearsal devices stop && amadegi destroy --stack rehearsal && amadegi rehearsal down`,
+        `stop it with amadegi rehearsal devices stop && amadegi destroy --stack rehearsal --yes && amadegi rehearsal down`,
     );
     return verdict === ExitCode.OK ? ExitCode.OK : verdict === ExitCode.FINDINGS ? ExitCode.FINDINGS : ExitCode.CANNOT_RUN;
   },

@@ -13,17 +13,10 @@ import { inNetns } from "../../toolchain/netns.ts";
 import { repoRoot } from "../../toolchain/paths.ts";
 import { defineCommand } from "../command.ts";
 import { argvOf, reexecInNetns } from "../reexec.ts";
-import { displayPath, judgeOptions } from "../shared.ts";
+import { displayPath, judgeOptions, STACK_FORMS, stackOption } from "../shared.ts";
 
 /** Items listed per kind in the text output (all of them are in --json and the stored report). */
 const DETAILS = 25;
-
-function stackName(name: string | undefined): string {
-  if (name === undefined) throw new UsageError("drift needs --stack NAME", { hint: "stacks are the files stacks/Pulumi.<NAME>.yaml" });
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name))
-    throw new UsageError(`stack name "${name}" has characters a stack name cannot have`, { hint: "use letters, digits, _ . -" });
-  return name;
-}
 
 /** The provisioned state from a JSON file (`ProvisionedState`, or the `servers` output alone). */
 async function provisionedFile(file: string, stack: string): Promise<ProvisionedState> {
@@ -143,7 +136,7 @@ export const drift = defineCommand({
       type: "string",
       short: "s",
       placeholder: "NAME",
-      description: "the stack (stacks/Pulumi.<NAME>.yaml): its inventory, environment, amadegi:probe (allow, netns, pins)",
+      description: `the stack (stacks/Pulumi.<NAME>.yaml): its inventory, environment, amadegi:probe (allow, netns, pins)\n(${STACK_FORMS})`,
     },
     stacks: { type: "string", placeholder: "DIR", default: "stacks", description: "where the stack settings live" },
     inventory: { type: "string", placeholder: "DIR", description: "the inventory (default: the stack's amadegi:inventory)" },
@@ -175,7 +168,7 @@ export const drift = defineCommand({
     "2 could not run, or no drift found but a server could not be asked or the campaign could not be read.",
   ],
   async run(args, io): Promise<ExitCode> {
-    const stack = stackName(args.values.stack);
+    const stack = stackOption(args.values.stack, "drift");
     const stacksDir = displayPath(io, args.values.stacks);
     const state = statePaths(io.env);
     // The stack's settings, read once: its namespace, environment and inventory.

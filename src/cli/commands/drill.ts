@@ -5,7 +5,7 @@ import { STATE_HELP, statePaths } from "../../lib/state.ts";
 import { parseDeadline } from "../../probe/run.ts";
 import { formatReport, parseShare, restoreLeftovers, runDrill, SCENARIO_HELP, SCENARIOS, type Scenario } from "../../rehearsal/drill/index.ts";
 import { defineCommand } from "../command.ts";
-import { displayPath } from "../shared.ts";
+import { displayPath, STACK_FORMS, stackOption } from "../shared.ts";
 
 export const drillCommand = defineCommand({
   name: "drill",
@@ -25,7 +25,13 @@ export const drillCommand = defineCommand({
     share: { type: "string", placeholder: "N%", default: "20%", description: "fiber-cut: the share of the stations (with fiber) whose fiber is cut" },
     district: { type: "string", placeholder: "ID", description: "look at this district (and the central servers) only: the Pakdasht sample is quick" },
     target: { type: "string", placeholder: "ID", description: "the operator, point of presence or server to fail (default: chosen from the baseline)" },
-    stack: { type: "string", placeholder: "NAME", default: "rehearsal", description: "the rehearsal's stack: its probe settings, pins and CA" },
+    stack: {
+      type: "string",
+      short: "s",
+      placeholder: "NAME",
+      default: "rehearsal",
+      description: `the rehearsal's stack: its probe settings, pins and CA (${STACK_FORMS})`,
+    },
     stacks: { type: "string", placeholder: "DIR", default: "stacks", description: "where stack settings live" },
     checks: { type: "string", placeholder: "DIR", default: "checks", description: "the check catalog" },
     inventory: { type: "string", placeholder: "DIR", description: "the inventory (default: the one the rehearsal was built from)" },
@@ -75,7 +81,7 @@ export const drillCommand = defineCommand({
     const report = await runDrill({
       stateDir: state,
       ...(inventory === undefined ? {} : { inventory: displayPath(io, inventory) }),
-      stack: args.values.stack,
+      stack: stackOption(args.values.stack, "drill"),
       stacksDir: displayPath(io, args.values.stacks),
       checks: displayPath(io, args.values.checks),
       scenario: scenarioText as Scenario,

@@ -4,7 +4,7 @@ import { formatFinding } from "../../model/index.ts";
 import { exportPrometheus } from "../../probe/export.ts";
 import { writeOpenMetrics } from "../../probe/openmetrics.ts";
 import { defineCommand } from "../command.ts";
-import { displayPath } from "../shared.ts";
+import { displayPath, STACK_FORMS, stackOption } from "../shared.ts";
 
 const FORMATS = ["prometheus", "openmetrics"] as const;
 
@@ -26,7 +26,12 @@ export const exportCommand = defineCommand({
     out: { type: "string", placeholder: "DIR|FILE", description: "prometheus: the directory to write; openmetrics: the file" },
     inventory: { type: "string", placeholder: "DIR", default: "inventory", description: "prometheus: the inventory" },
     checks: { type: "string", placeholder: "DIR", default: "checks", description: "prometheus: the check catalog" },
-    stack: { type: "string", placeholder: "NAME", description: "prometheus: use the stack's TLS settings (CA, client certificate) and label targets with it" },
+    stack: {
+      type: "string",
+      short: "s",
+      placeholder: "NAME",
+      description: `prometheus: use the stack's TLS settings (CA, client certificate) and label targets with it\n(${STACK_FORMS})`,
+    },
     stacks: { type: "string", placeholder: "DIR", default: "stacks", description: "prometheus: where the stack settings live" },
     blackbox: { type: "string", placeholder: "ADDR", description: "prometheus: the blackbox_exporter Prometheus scrapes (default 127.0.0.1:9115)" },
     results: { type: "string", placeholder: "FILE", description: "openmetrics: the campaign's results" },
@@ -54,7 +59,7 @@ export const exportCommand = defineCommand({
       inventory: displayPath(io, args.values.inventory),
       checks: displayPath(io, args.values.checks),
       out: displayPath(io, out),
-      ...(stack === undefined ? {} : { stack, stacksDir: displayPath(io, args.values.stacks) }),
+      ...(stack === undefined ? {} : { stack: stackOption(stack, "export"), stacksDir: displayPath(io, args.values.stacks) }),
       ...(blackbox === undefined ? {} : { blackbox }),
     });
     if (!outcome.written) {

@@ -1,7 +1,6 @@
 import { lstatSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Stack } from "@pulumi/pulumi/automation/index.js";
-import { markdownCode, markdownCodeBlock, markdownText } from "../../lib/encode.ts";
+import { logText, markdownCode, markdownCodeBlock, markdownText } from "../../lib/encode.ts";
 import { ExitCode } from "../../lib/exit.ts";
 import { writeFileAtomic } from "../../lib/fs.ts";
 import { ProvisionError, UsageError } from "../../lib/errors.ts";
@@ -11,16 +10,26 @@ import { changeFreeze } from "../../readiness/freeze.ts";
 import { inNetns } from "../../toolchain/netns.ts";
 import { repoRoot } from "../../toolchain/paths.ts";
 import { defineCommand, type Io, type OptionValues } from "../command.ts";
-import { argvOf, reexecInNetns } from "../reexec.ts";
-import { displayPath } from "../shared.ts";
+import { reexecInNetns } from "../reexec.ts";
+import type { OperationOutcome, Step } from "../../provision/workspace.ts";
+import { displayPath, STACK_FORMS, stackOption } from "../shared.ts";
 
 const options = {
-  stack: { type: "string", short: "s", placeholder: "NAME", description: "the stack: the file stacks/Pulumi.<NAME>.yaml" },
-  json: { type: "boolean", description: "print the changes (and an up's outputs) as JSON" },
+  stack: { type: "string", short: "s", placeholder: "NAME", description: `the stack: the file stacks/Pulumi.<NAME>.yaml (${STACK_FORMS})` },
+  json: {
+    type: "boolean",
+    description:
+      "print the changes, each step (op, urn, type) and an up's outputs as one JSON document at the end\n(the engine's output goes to stderr meanwhile)",
+  },
+  diff: { type: "boolean", description: "show the engine's detailed diff of each change (pulumi --diff)" },
+} as const;
+const expectOption = {
+  "expect-no-changes": { type: "boolean", description: "exit 1, having changed nothing, when there are changes (pulumi --expect-no-changes)" },
 } as const;
 /** Only preview reads another inventory: up and destroy never take one (an unknown option there). */
 const previewOptions = {
   ...options,
+  ...expectOption,
   markdown: { type: "string", placeholder: "FILE", description: "also write the preview as markdown (job summary, pull-request comment)" },
   inventory: {
     type: "string",
@@ -60,6 +69,7 @@ export function previewMarkdown(stack: string, changes: Record<string, number>, 
 /** What unlocks a production `up`/`destroy` during the change freeze. */
 const approvalOptions = {
   ...options,
+  yes: { type: "boolean", short: "y", description: "change without asking first (pulumi --yes): needed where no one is at a terminal" },
   approvals: { type: "string", placeholder: "DIR", description: "the IT committee's signed approvals (amadegi approve; ssh-keygen -Y sign)" },
   results: { type: "string", placeholder: "FILE", description: "the campaign results the approvals name" },
   milestone: { type: "string", placeholder: "ID", description: "the milestone approved (default: the one in force)" },
@@ -94,21 +104,49 @@ async function guardFreeze(operation: "up" | "destroy", name: string, values: Op
   if (decision.frozen) io.err(`change freeze: ${decision.reason}`);
 }
 
-function stackName(name: string | undefined, command: string): string {
-  if (name === undefined) throw new UsageError(`${command} needs --stack NAME`, { hint: "stacks are the files stacks/Pulumi.<NAME>.yaml" });
-  if (!/^[A-Za-z0-9_.-]+$/.test(name))
-    throw new UsageError(`stack name "${name}" has characters Pulumi does not allow`, { hint: "use letters, digits, _ . -" });
-  return name;
+/**
+ * Whether `up`/`destroy` may change the stack: at once (--yes, or Pulumi's
+ * PULUMI_SKIP_CONFIRMATIONS), after asking the person at the terminal, or
+ * not at all — as `pulumi up` refuses where no one can answer, rather than
+ * change production unasked. --json's output is for a program: no question.
+ */
+export function confirmation(given: {
+  readonly yes: boolean;
+  readonly interactive: boolean;
+  readonly json: boolean;
+  readonly env: NodeJS.ProcessEnv;
+}): { readonly kind: "proceed" | "ask" } | { readonly kind: "refuse"; readonly reason: string } {
+  const skip = given.env.PULUMI_SKIP_CONFIRMATIONS;
+  if (given.yes || skip === "1" || skip?.toLowerCase() === "true") return { kind: "proceed" };
+  if (given.json) return { kind: "refuse", reason: "--yes must be passed in to proceed with --json (its output is for a program: no question is asked)" };
+  if (given.interactive) return { kind: "ask" };
+  return { kind: "refuse", reason: "--yes must be passed in to proceed when running in non-interactive mode (stdin or stdout is not a terminal)" };
+}
+
+/** The confirmation `up`/`destroy` needs here; a refusal is a usage error (exit 2), before anything else is read. */
+function confirmed(operation: "up" | "destroy", name: string, values: StackValues, io: Io): { readonly kind: "proceed" | "ask" } {
+  const json = values.json === true;
+  const confirm = confirmation({ yes: values.yes === true, interactive: io.interactive === true && io.ask !== undefined, json, env: io.env });
+  if (confirm.kind === "refuse")
+    throw new UsageError(`${operation} of stack ${name}: ${confirm.reason}`, { hint: `pass --yes (-y) to ${operation} without asking` });
+  return confirm;
+}
+
+/** Counts by operation of the steps, where the engine gave none (it stopped before its summary). */
+function countSteps(steps: readonly Step[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const { op } of steps) counts[op] = (counts[op] ?? 0) + 1;
+  return counts;
 }
 
 function report(
   io: Io,
   json: boolean,
-  payload: { stack: string; operation: string; changes: Record<string, number>; outputs?: Record<string, unknown>; engineOutput?: string },
+  payload: { stack: string; operation: string; changes: Record<string, number>; steps: readonly Step[]; outputs?: Record<string, unknown> },
 ): void {
   if (json) {
-    // The engine's own text is for --markdown; --json is the counts and outputs.
-    io.out(JSON.stringify({ ...payload, engineOutput: undefined }, null, 2));
+    // The engine's own text is streamed (and --markdown's); --json is the counts, the steps and the outputs.
+    io.out(JSON.stringify(payload, null, 2));
     return;
   }
   const changes = Object.entries(payload.changes)
@@ -138,74 +176,145 @@ export function inventoryOverride(value: string | undefined, io: Io): string | u
 
 type Operation = "preview" | "up" | "destroy";
 
-/** What each operation did, as change counts (and outputs after an up). */
-async function perform(operation: Operation, stack: Stack) {
-  switch (operation) {
-    case "preview": {
-      const result = await stack.preview({ color: "never" });
-      return { changes: result.changeSummary, engineOutput: result.stdout };
-    }
-    case "up": {
-      const result = await stack.up({ color: "never" });
-      const outputs = Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
-      return { changes: result.summary.resourceChanges ?? {}, outputs };
-    }
-    case "destroy":
-      return { changes: (await stack.destroy({ color: "never" })).summary.resourceChanges ?? {} };
-  }
+/** What runStack reads of a command's options (preview's, up's or destroy's). */
+interface StackValues {
+  readonly json?: boolean | undefined;
+  readonly diff?: boolean | undefined;
+  readonly "expect-no-changes"?: boolean | undefined;
+  readonly markdown?: string | undefined;
+  readonly yes?: boolean | undefined;
 }
 
-/** Run `operation` on stack `name` through the Pulumi engine and report what it changed. */
-async function runStack(
-  operation: Operation,
-  name: string,
-  values: { readonly json?: boolean | undefined; readonly markdown?: string | undefined },
-  inventory: string | undefined,
-  io: Io,
-): Promise<ExitCode> {
+const QUESTION = { up: "Do you want to perform this update? (yes/no) ", destroy: "Do you want to perform this destroy? (yes/no) " } as const;
+
+/**
+ * Run `operation` on stack `name` through the Pulumi engine, its output
+ * streamed as it comes (to stdout; to stderr with --json, whose stdout is
+ * one document), and report what it changed. On a terminal, `up`/`destroy`
+ * first show the preview and ask (confirmation). Ctrl-C stops the engine as
+ * Pulumi stops on it and exits 130 once it has stopped.
+ */
+async function runStack(operation: Operation, name: string, values: StackValues, inventory: string | undefined, io: Io): Promise<ExitCode> {
+  const json = values.json === true;
+  const expectNoChanges = values["expect-no-changes"] === true;
+  const confirm = operation === "preview" ? { kind: "proceed" as const } : confirmed(operation, name, values, io);
   // The Pulumi SDK takes most of a second to load: only the stack commands pay for it.
-  const { withStack } = await import("../../provision/workspace.ts");
+  const { hasChanges, runOperation, withStack } = await import("../../provision/workspace.ts");
   const { programFor } = await import("../../provision/program.ts");
   const program = programFor(inventory === undefined ? {} : { inventory });
-  const done = await withStack(name, { env: io.env, program }, (stack) => perform(operation, stack));
-  report(io, values.json === true, { stack: name, operation, ...done });
-  const { markdown } = values;
-  if (markdown !== undefined && "engineOutput" in done) {
-    await writeFileAtomic(displayPath(io, markdown), previewMarkdown(name, done.changes, done.engineOutput));
+  const interrupt = new AbortController();
+  const onSigint = () => {
+    if (!interrupt.signal.aborted) io.err(`${operation} of stack ${name}: interrupted; waiting for the engine to stop cleanly`);
+    interrupt.abort();
+  };
+  const interrupted = () => {
+    io.err(`${operation} of stack ${name}: interrupted; the engine stopped (steps under way finished, the state saved)`);
+    return ExitCode.INTERRUPTED;
+  };
+  const engine = {
+    onLine: (line: string) => (json ? io.err(logText(line)) : io.out(logText(line))),
+    ...(values.diff === true ? { diff: true } : {}),
+    signal: interrupt.signal,
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    const outcome = await withStack(name, { env: io.env, program }, async (stack): Promise<OperationOutcome | "declined"> => {
+      // A preview first where someone is asked, and where an up must change nothing (it then changes nothing at all).
+      if (operation !== "preview" && (confirm.kind === "ask" || (operation === "up" && expectNoChanges))) {
+        const previewed = await runOperation(stack, operation === "up" ? "preview" : "preview-destroy", {
+          ...engine,
+          expectNoChanges: operation === "up" && expectNoChanges,
+        });
+        if (previewed.kind !== "done") return previewed;
+        // As pulumi: nothing to change, nothing to ask.
+        if (confirm.kind === "ask" && hasChanges(previewed.changes)) {
+          const answer = await io.ask?.(QUESTION[operation]);
+          if (interrupt.signal.aborted) return { kind: "interrupted", steps: [], engineOutput: "" };
+          if (!/^\s*y(es)?\s*$/i.test(answer ?? "")) return "declined";
+        }
+      }
+      return runOperation(stack, operation, { ...engine, expectNoChanges: operation !== "destroy" && expectNoChanges });
+    });
+    if (outcome === "declined") {
+      io.err(`${operation} of stack ${name}: not confirmed; nothing was changed`);
+      return ExitCode.CANNOT_RUN;
+    }
+    if (outcome.kind === "interrupted") return interrupted();
+    const changes = outcome.kind === "done" ? outcome.changes : countSteps(outcome.steps);
+    report(io, json, {
+      stack: name,
+      operation,
+      changes,
+      steps: outcome.steps,
+      ...(outcome.kind === "done" && outcome.outputs !== undefined ? { outputs: outcome.outputs } : {}),
+    });
+    const { markdown } = values;
+    if (markdown !== undefined) await writeFileAtomic(displayPath(io, markdown), previewMarkdown(name, changes, outcome.engineOutput));
+    if (outcome.kind === "changes") {
+      io.err(`${operation} of stack ${name}: changes where none were expected (--expect-no-changes); nothing was changed`);
+      return ExitCode.FINDINGS;
+    }
+    return ExitCode.OK;
+  } catch (error) {
+    // A Ctrl-C while the engine was being set up (stack select) ends that command: still an interruption.
+    if (interrupt.signal.aborted) return interrupted();
+    throw error;
+  } finally {
+    process.removeListener("SIGINT", onSigint);
   }
-  return ExitCode.OK;
 }
 
 export const preview = defineCommand({
   name: "preview",
-  synopsis: "amadegi preview --stack NAME [--json] [--markdown FILE] [--inventory DIR]",
-  before: ["Runs the same program as `pulumi preview -s NAME` from the repository root.", "Exit: 0 previewed, 2 could not run."],
+  synopsis: "amadegi preview --stack NAME [--diff] [--expect-no-changes] [--json] [--markdown FILE] [--inventory DIR]",
+  before: [
+    "Runs the same program as `pulumi preview -s NAME` from the repository root, its output as it comes.",
+    "Exit: 0 previewed; 1 changes with --expect-no-changes; 2 could not run; 130 interrupted (Ctrl-C).",
+  ],
   options: previewOptions,
   async run(args, io) {
-    const name = stackName(args.values.stack, "preview");
+    const name = stackOption(args.values.stack, "preview");
     return runStack("preview", name, args.values, inventoryOverride(args.values.inventory, io), io);
   },
 });
 
-/** `up` or `destroy`: refused for a production stack in the change freeze without the committee's approval. */
-function changeCommand(operation: "up" | "destroy", exit: string) {
-  return defineCommand({
-    name: operation,
-    synopsis: `amadegi ${operation} --stack NAME [--json] [--approvals DIR --results FILE [--milestone ID]]`,
-    before: exit,
-    options: approvalOptions,
-    after: FREEZE_HELP,
-    async run(args, io) {
-      const name = stackName(args.values.stack, operation);
-      await guardFreeze(operation, name, args.values, io);
-      // A stack that lives in a namespace (the rehearsal) is provisioned from inside it: its
-      // servers' addresses are never sent a packet from the machine's own namespace.
-      const netns = readStackSettings(name, join(repoRoot, "stacks")).probe?.netns;
-      if (netns !== undefined && !inNetns(netns)) return reexecInNetns(netns, argvOf(operation, args), io);
-      return runStack(operation, name, args.values, undefined, io);
-    },
-  });
+const CONFIRM_HELP = [
+  "On a terminal, it shows the preview and asks before changing anything; --yes (-y) skips the",
+  "question, and is needed where no one can answer (a script, CI, --json): without it, exit 2.",
+];
+
+/** `up` or `destroy`: asks first (or needs --yes); refused for a production stack in the change freeze without the committee's approval. */
+function runChange(operation: "up" | "destroy") {
+  return async (args: { readonly values: OptionValues<typeof approvalOptions> & StackValues; readonly argv: readonly string[] }, io: Io): Promise<ExitCode> => {
+    const name = stackOption(args.values.stack, operation);
+    // As pulumi: --yes where no one can answer, checked before anything else.
+    confirmed(operation, name, args.values, io);
+    await guardFreeze(operation, name, args.values, io);
+    // A stack that lives in a namespace (the rehearsal) is provisioned from inside it: its
+    // servers' addresses are never sent a packet from the machine's own namespace.
+    const netns = readStackSettings(name, join(repoRoot, "stacks")).probe?.netns;
+    if (netns !== undefined && !inNetns(netns)) return reexecInNetns(netns, [operation, ...args.argv], io);
+    return runStack(operation, name, args.values, undefined, io);
+  };
 }
 
-export const up = changeCommand("up", "Exit: 0 provisioned, 2 could not run.");
-export const destroy = changeCommand("destroy", "Exit: 0 destroyed, 2 could not run.");
+const changeSynopsis = (operation: string, expect: string) =>
+  `amadegi ${operation} --stack NAME [--yes] [--diff]${expect} [--json] [--approvals DIR --results FILE [--milestone ID]]`;
+
+export const up = defineCommand({
+  name: "up",
+  synopsis: changeSynopsis("up", " [--expect-no-changes]"),
+  before: "Exit: 0 provisioned; 1 changes with --expect-no-changes (nothing changed); 2 could not run or not confirmed; 130 interrupted.",
+  options: { ...approvalOptions, ...expectOption },
+  after: [...CONFIRM_HELP, ...FREEZE_HELP],
+  run: runChange("up"),
+});
+
+export const destroy = defineCommand({
+  name: "destroy",
+  synopsis: changeSynopsis("destroy", ""),
+  before: "Exit: 0 destroyed; 2 could not run or not confirmed; 130 interrupted (Ctrl-C).",
+  options: approvalOptions,
+  after: [...CONFIRM_HELP, ...FREEZE_HELP],
+  run: runChange("destroy"),
+});

@@ -151,7 +151,7 @@ async function teardown(): Promise<Record<string, Ran>> {
   tornDown = true;
   return {
     "devices stop": await amadegi(["rehearsal", "devices", "stop"], 60_000),
-    "destroy --stack rehearsal": await amadegi(["destroy", "--stack", "rehearsal"], 150_000),
+    "destroy --stack rehearsal": await amadegi(["destroy", "--stack", "rehearsal", "--yes"], 150_000),
     "rehearsal down": await amadegi(["rehearsal", "down"], 60_000),
   };
 }
