@@ -36,6 +36,8 @@ class StepFailed extends Error {
 const say = (text: string) => console.log(`setup: ${text}`);
 const isRoot = process.getuid?.() === 0;
 const unavailable: string[] = [];
+/** What runs in place of each refused program: Pulumi's own found installed, or amadegi's stand-in. */
+const inPlace = new Map<string, "Pulumi's own" | "amadegi's stand-in">();
 
 // dpkg-query's format is "${Package} ${Status}"; built so it is not read as template placeholders.
 const DPKG_FORMAT = ["$", "{Package} $", "{Status}\\n"].join("");
@@ -191,6 +193,7 @@ async function languageHost(): Promise<void> {
     const found = dir === "" ? undefined : await which(HOST_BINARY, dir);
     if (found === undefined || (await standInAt(found)) !== undefined) continue;
     say(`${HOST_BINARY}: Pulumi's own at ${found}: ok`);
+    inPlace.set(HOST_BINARY, "Pulumi's own");
     if (await removeLanguageHost(binDir)) say(`${HOST_BINARY}: removed amadegi's stand-in from ${binDir}, so the CLI runs Pulumi's`);
     return;
   }
@@ -199,6 +202,7 @@ async function languageHost(): Promise<void> {
   }
   const done = await installLanguageHost(binDir, process.execPath, join(repoRoot, "src", "toolchain", "langhost.ts"));
   const where = join(binDir, HOST_BINARY);
+  if (done.action !== "not ours") inPlace.set(HOST_BINARY, "amadegi's stand-in");
   if (done.action === "unchanged") say(`${HOST_BINARY}: amadegi's stand-in ${STANDIN_VERSION} at ${where}: ok`);
   else if (done.action === "not ours") say(`${HOST_BINARY}: ${done.path} is not amadegi's; left alone`);
   else say(`${HOST_BINARY}: ${done.action} amadegi's stand-in ${STANDIN_VERSION} at ${where} (Pulumi's own cannot be had here), run by ${process.execPath}`);
@@ -217,6 +221,7 @@ async function commandProvider(): Promise<void> {
   for (const found of [installed, ambient]) {
     if (found === undefined || !existsSync(found) || (await commandStandInAt(found)) !== undefined) continue;
     say(`${PLUGIN_BINARY}: Pulumi's own at ${found}: ok (amadegi's stand-in not installed)`);
+    inPlace.set(PLUGIN_BINARY, "Pulumi's own");
     return;
   }
   if (process.execPath.startsWith(`${repoRoot}${sep}`)) {
@@ -233,6 +238,7 @@ async function commandProvider(): Promise<void> {
     throw new StepFailed(PLUGIN_BINARY, (error as Error).message);
   }
   const what = `amadegi's stand-in ${COMMAND_STANDIN_VERSION} (code and node_modules in ${code.dir})`;
+  if (plugin.action !== "not ours") inPlace.set(PLUGIN_BINARY, "amadegi's stand-in");
   if (plugin.action === "not ours") say(`${PLUGIN_BINARY}: ${plugin.path} is not amadegi's; left alone`);
   else if (plugin.action === "unchanged" && code.action === "unchanged") say(`${PLUGIN_BINARY} ${PLUGIN_VERSION}: ${what}: ok`);
   else say(`${PLUGIN_BINARY} ${PLUGIN_VERSION}: ${plugin.action} ${what} as ${plugin.path} (Pulumi's own cannot be had here)`);
@@ -300,10 +306,13 @@ async function main(): Promise<number> {
     }
     throw error;
   }
-  if (unavailable.length > 0) {
-    say(`done, except what this machine's registries refuse: ${unavailable.join(", ")} (\`npx amadegi doctor\` says what needs them)`);
+  const missing = unavailable.filter((b) => !inPlace.has(b));
+  const covered = unavailable.filter((b) => inPlace.has(b)).map((b) => `${b} (${inPlace.get(b) ?? "?"} runs)`);
+  const refusedNote = covered.length === 0 ? "" : `; the Go module proxy refuses Pulumi's ${covered.join(", ")}`;
+  if (missing.length > 0) {
+    say(`done, except what this machine's registries refuse: ${missing.join(", ")} (\`npx amadegi doctor\` says what needs them)${refusedNote}`);
   } else {
-    say("done");
+    say(`done${refusedNote}${covered.length === 0 ? "" : " (`npx amadegi doctor` names them)"}`);
   }
   return 0;
 }

@@ -54,31 +54,36 @@ export type StackRef = { readonly ok: true; readonly stack: string } | { readonl
  * this program may touch.
  */
 export function parseStackRef(text: string): StackRef {
+  // The text is the caller's, shown quoted and escaped (no control character reaches a terminal), and clipped.
+  const shown = (part: string): string => JSON.stringify(clip(part, 120));
   const parts = text.split("/");
   const stack = parts.at(-1) ?? "";
+  const named = STACK_NAME.test(stack) ? stack : "NAME";
   const [organization, project] = parts.length === 3 ? [parts[0], parts[1]] : parts.length === 2 ? [parts[0], PROJECT] : [FILE_BACKEND_ORGANIZATION, PROJECT];
   if (parts.length > 3)
     return {
       ok: false,
-      reason: `stack "${text}" has more than three parts`,
+      reason: `stack ${shown(text)} has more than three parts`,
       hint: `write NAME, ${FILE_BACKEND_ORGANIZATION}/NAME or ${FILE_BACKEND_ORGANIZATION}/${PROJECT}/NAME`,
     };
   if (organization !== FILE_BACKEND_ORGANIZATION)
     return {
       ok: false,
-      reason: `stack "${text}": organization "${organization}" is not this backend's (the file backend has one organization, "${FILE_BACKEND_ORGANIZATION}")`,
-      hint: `write ${FILE_BACKEND_ORGANIZATION}/${PROJECT}/${stack} or ${stack}`,
+      reason:
+        `stack ${shown(text)}: organization ${shown(organization ?? "")} is not this backend's ` +
+        `(the file backend has one organization, "${FILE_BACKEND_ORGANIZATION}")`,
+      hint: `write ${FILE_BACKEND_ORGANIZATION}/${PROJECT}/${named} or ${named}`,
     };
   if (project !== PROJECT)
     return {
       ok: false,
-      reason: `stack "${text}" belongs to project "${project}", but this repository's project (Pulumi.yaml) is "${PROJECT}"`,
-      hint: `write ${FILE_BACKEND_ORGANIZATION}/${PROJECT}/${stack} or ${stack}`,
+      reason: `stack ${shown(text)} belongs to project ${shown(project ?? "")}, but this repository's project (Pulumi.yaml) is "${PROJECT}"`,
+      hint: `write ${FILE_BACKEND_ORGANIZATION}/${PROJECT}/${named} or ${named}`,
     };
   if (!STACK_NAME.test(stack))
     return {
       ok: false,
-      reason: `"${stack}" is not a stack name`,
+      reason: `${shown(stack)} is not a stack name`,
       hint: "a stack name is letters, digits, '.', '_' and '-' (at most 100), starting with a letter or digit",
     };
   return { ok: true, stack };

@@ -38,6 +38,16 @@ describe("parseStackRef", () => {
     }
   });
 
+  it("shows the caller's text escaped and clipped: no control character reaches a terminal, the hint names no bad stack", () => {
+    const ref = parseStackRef(`acme/amadegi/re\u001b[31mhearsal${"x".repeat(300)}`);
+    expect(ref.ok).toBe(false);
+    if (ref.ok) return;
+    expect(ref.reason.includes("\u001b")).toBe(false);
+    expect(ref.reason).toContain("re\\u001b[31mhearsal");
+    expect(ref.reason.length).toBeLessThan(400);
+    expect(ref.hint).toBe("write organization/amadegi/NAME or NAME");
+  });
+
   it("knows the project Pulumi.yaml names", () => {
     const project = load(readFileSync(join(repoRoot, "Pulumi.yaml"), "utf8")) as { name?: unknown };
     expect(project.name).toBe(PROJECT);
