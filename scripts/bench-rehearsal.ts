@@ -1,9 +1,9 @@
 // npm run bench:rehearsal — the whole sample inventory (Pakdasht and Tehran,
 // every link) as a rehearsal, every phase timed: rehearsal up → device keys →
 // `amadegi up` of a rehearsal stack (the real engine provisions the PKI and
-// every server over SSH) → devices start, until every link has checked in
-// once → an `amadegi check` campaign from the probing namespace → drift →
-// destroy → rehearsal down. A measurement, not a test: it prints, it asserts
+// every server over SSH) → an up with nothing to change → a preview → devices
+// start, until every link has checked in once → an `amadegi check` campaign
+// from the probing namespace → drift → destroy → rehearsal down. A measurement, not a test: it prints, it asserts
 // only that each phase did its job. It uses its own namespaces
 // (amadegi-r-bench-*), state directory, Pulumi backend and stack
 // (stacks/Pulumi.bench-<pid>.yaml, removed after), so a rehearsal that is
@@ -68,6 +68,13 @@ async function main(): Promise<void> {
     const provision = await amadegi(["up", "--stack", STACK, "--yes", "--json"], env);
     must("up", provision);
     const resources = Object.values((JSON.parse(provision.stdout) as { changes: Record<string, number> }).changes).reduce((a, b) => a + b, 0);
+    // What a Pulumi user runs most: an up with nothing to change, and a preview (issue 16's figures).
+    const again = await amadegi(["up", "--stack", STACK, "--yes", "--json"], env);
+    must("up (no change)", again);
+    const againChanges = (JSON.parse(again.stdout) as { changes: Record<string, number> }).changes;
+    if (Object.keys(againChanges).some((op) => op !== "same")) throw new Error(`a second up changed something: ${JSON.stringify(againChanges)}`);
+    const preview = await amadegi(["preview", "--stack", STACK, "--expect-no-changes", "--json"], env);
+    must("preview", preview);
     const start = await amadegi(["rehearsal", "devices", "start", "--state", state], env);
     must("devices start", start);
     const waited = Date.now();
@@ -96,6 +103,8 @@ async function main(): Promise<void> {
     console.log(
       `  stack up:       ${seconds(provision.ms)} (${resources} resources: PKI, ${plan.servers.length} servers' roles over SSH, device certificates)`,
     );
+    console.log(`  up, no change:  ${seconds(again.ms)}`);
+    console.log(`  preview:        ${seconds(preview.ms)} (no changes expected and none found)`);
     console.log(
       `  devices start:  ${seconds(start.ms)}; first check-in over every link: ${seconds(checkinMs)} ` +
         `(${links.length} links: ${ok} ok, ${links.length - ok} not)`,
