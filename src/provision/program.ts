@@ -6,7 +6,7 @@ import { repoRoot } from "../toolchain/paths.ts";
 import { type InventorySource, inventorySource, readStackConfig, type StackConfig } from "./config.ts";
 import { Pki } from "./pki.ts";
 import type { FileSpec } from "./remote/files.ts";
-import type { Connection } from "./remote/ssh.ts";
+import { type Connection, guardTarget } from "./remote/ssh.ts";
 import { CentralServer } from "./server.ts";
 
 /** Certificates outlive election day by the policy's margin plus this many days. */
@@ -56,19 +56,18 @@ function reachOf(config: StackConfig, inventory: Inventory): Map<string, Reach> 
       throw new Error(
         `stack ${config.stack}: server ${server.id} has no pinned SSH host key; pin it in servers.yaml (ssh.hostKey) after checking it out of band`,
       );
-    reach.set(server.id, {
-      root: way.root,
-      epoch: overlay?.generation ?? "",
-      connection: {
-        host: way.address,
-        port: way.port,
-        user: way.user,
-        hostKey,
-        identityFile,
-        allow: config.allow,
-        ...(config.netns === undefined ? {} : { netns: config.netns }),
-      },
-    });
+    const connection: Connection = {
+      host: way.address,
+      port: way.port,
+      user: way.user,
+      hostKey,
+      identityFile,
+      allow: config.allow,
+      ...(config.netns === undefined ? {} : { netns: config.netns }),
+    };
+    // The network-safety guard, here in the program: it holds whichever provider runs the resources.
+    guardTarget(server.id, connection, { sending: !pulumi.runtime.isDryRun() });
+    reach.set(server.id, { root: way.root, epoch: overlay?.generation ?? "", connection });
   }
   return reach;
 }

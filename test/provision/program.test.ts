@@ -30,23 +30,20 @@ vi.mock("../../src/provision/dynamic.ts", async () => {
   };
 });
 
+const created: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
+/** Every resource the program registers, recorded; outputs that let the program go on. */
+const mocks: pulumi.runtime.Mocks = {
+  newResource: (args) => {
+    created.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
+    return { id: `${args.name}-id`, state: { ...args.inputs, hashes: {}, certPem: "CERT", keyPem: "KEY", notAfter: "2027-01-01T00:00:00.000Z" } };
+  },
+  call: (args) => args.inputs,
+};
 let program: () => Promise<Record<string, unknown>>;
 let programFor: (options?: ProgramOptions) => () => Promise<Record<string, unknown>>;
-const created: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        created.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
-        return { id: `${args.name}-id`, state: { ...args.inputs, hashes: {}, certPem: "CERT", keyPem: "KEY", notAfter: "2027-01-01T00:00:00.000Z" } };
-      },
-      call: (args) => args.inputs,
-    },
-    "amadegi",
-    "unit",
-    true,
-  );
+  await pulumi.runtime.setMocks(mocks, "amadegi", "unit", true);
   ({ program, programFor } = await import("../../src/provision/program.ts"));
 });
 
@@ -112,6 +109,22 @@ describe("program", () => {
   it("refuses a stack that declares no ranges, naming the setting", async () => {
     pulumi.runtime.setAllConfig({ ...staging, "amadegi:probe": JSON.stringify({}) });
     await expect(program()).rejects.toThrow("stack unit: amadegi:probe.allow is empty; declare the ranges this stack may reach in stacks/Pulumi.unit.yaml");
+  });
+
+  it("refuses a server outside the stack's ranges before registering anything, even in a preview, naming the server and the setting", async () => {
+    pulumi.runtime.setAllConfig({ ...staging, "amadegi:probe": JSON.stringify({ allow: ["192.0.2.0/24"] }) });
+    await expect(program()).rejects.toThrow(
+      new RegExp(
+        "^server [a-z0-9-]+: 10\\.[0-9.]+ is outside the ranges this stack may reach \\(192\\.0\\.2\\.0/24\\); " +
+          "nothing was sent — fix amadegi:probe\\.allow or the inventory$",
+      ),
+    );
+    expect(created.filter((r) => r.type === "amadegi:central:Server")).toEqual([]);
+  });
+
+  it("previews a namespaced stack from outside its namespace: a preview connects to nothing", async () => {
+    pulumi.runtime.setAllConfig({ ...staging, "amadegi:probe": JSON.stringify({ allow: ["10.0.0.0/8"], netns: "amadegi-t-nowhere" }) });
+    await expect(program()).resolves.toMatchObject({ stack: "unit" });
   });
 
   it("refuses a stack with no key to log in with", async () => {
@@ -192,5 +205,32 @@ describe("an inventory override (amadegi preview --inventory: a pull request's i
     await expect(programFor({ inventory: broken })()).rejects.toThrow(
       new RegExp(`^stack unit: the inventory ${broken} has 1 error\\(s\\); run amadegi validate:\n${broken}/servers.yaml:`),
     );
+  });
+});
+
+// Last in the file: the mocks are set again, for an update rather than a preview.
+describe("the program outside a preview", () => {
+  beforeAll(async () => {
+    await pulumi.runtime.setMocks(
+      { newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }), call: (args) => args.inputs },
+      "amadegi",
+      "unit",
+      false,
+    );
+  });
+  afterAll(async () => {
+    await pulumi.runtime.setMocks(
+      { newResource: (args) => ({ id: `${args.name}-id`, state: { ...args.inputs, hashes: {} } }), call: (args) => args.inputs },
+      "amadegi",
+      "unit",
+      true,
+    );
+  });
+
+  it("refuses a namespaced stack run from outside its namespace before registering anything: its servers' addresses are the real network's", async () => {
+    pulumi.runtime.setAllConfig({ ...staging, "amadegi:probe": JSON.stringify({ allow: ["10.0.0.0/8"], netns: "amadegi-t-nowhere" }) });
+    created.length = 0;
+    await expect(program()).rejects.toThrow(/must run inside network namespace amadegi-t-nowhere \(amadegi up re-runs itself there\); nothing was sent$/);
+    expect(created).toEqual([]);
   });
 });

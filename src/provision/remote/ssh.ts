@@ -37,8 +37,13 @@ export interface RemoteResult {
   readonly stderr: string;
 }
 
-/** Refuse a target outside the stack's ranges, or a namespaced stack run from outside its namespace. */
-export function guardTarget(server: string, connection: Connection): void {
+/**
+ * Refuse a target outside the stack's ranges, or a namespaced stack run from outside its namespace.
+ * The program calls it for every server before it registers a resource, so the guard holds
+ * whichever provider runs them; a preview (`sending: false`) connects to nothing, so it may run
+ * outside the namespace. Each connection checks again before it is made.
+ */
+export function guardTarget(server: string, connection: Connection, { sending = true }: { readonly sending?: boolean } = {}): void {
   if (parseIpv4(connection.host) === undefined)
     throw new Error(`server ${server}: ${connection.host} is not an IPv4 address; provisioning connects to inventory addresses only`);
   // Ranges that do not parse allow nothing here; the stack's settings report them where they are read.
@@ -48,7 +53,7 @@ export function guardTarget(server: string, connection: Connection): void {
       `server ${server}: ${connection.host} is outside the ranges this stack may reach (${connection.allow.join(", ")}); ` +
         `nothing was sent — fix amadegi:probe.allow or the inventory`,
     );
-  if (connection.netns !== undefined && !inNetns(connection.netns)) {
+  if (sending && connection.netns !== undefined && !inNetns(connection.netns)) {
     throw new Error(
       `server ${server}: this stack's engine must run inside network namespace ${connection.netns} (amadegi up re-runs itself there); nothing was sent`,
     );
