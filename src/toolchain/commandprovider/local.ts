@@ -86,8 +86,39 @@ export async function runLocal(options: RunOptions): Promise<RunResult> {
   }
   const env = { ...process.env, ...options.environment, ...previousOutputEnv(options) };
   const [file = "/bin/sh", ...args] = argv;
+  let run: Captured;
+  try {
+    run = await capture(file, args, { cwd: dir, env }, options);
+  } catch (error) {
+    throw new CommandFailed(`${(error as Error).message}: running ${JSON.stringify(options.command)}`, null);
+  }
+  if (run.code === 0) return { stdout: trimOneNewline(run.stdout), stderr: trimOneNewline(run.stderr) };
+  throw new CommandFailed(`${exitText(run.code, run.signal)}: running ${JSON.stringify(options.command)}:\n${run.both}`, run.code);
+}
+
+/** What a process printed and how it ended. */
+export interface Captured {
+  readonly stdout: string;
+  readonly stderr: string;
+  /** stdout and stderr as they came, for error messages. */
+  readonly both: string;
+  readonly code: number | null;
+  readonly signal: string | null;
+}
+
+/**
+ * Run `file` with `args`, `stdin` fed (only when not empty) and closed, stdout and stderr captured
+ * apart and together, each line logged as `logging` says; the one way local.Command and the SSH
+ * transport run a process. Rejects only when the process could not be started.
+ */
+export function capture(
+  file: string,
+  args: readonly string[],
+  spawnOptions: { readonly cwd?: string; readonly env: NodeJS.ProcessEnv },
+  options: Pick<RunOptions, "logging" | "onLine" | "running"> & { readonly stdin?: string | Buffer | undefined },
+): Promise<Captured> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: dir, env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(file, args, { ...spawnOptions, stdio: ["pipe", "pipe", "pipe"] });
     options.running?.add(child);
     let stdout = "";
     let stderr = "";
@@ -105,17 +136,16 @@ export async function runLocal(options: RunOptions): Promise<RunResult> {
       logs.stderr.push(c);
     });
     child.stdin.on("error", () => {}); // a command that does not read its stdin
-    child.stdin.end(options.stdin !== undefined && options.stdin !== "" ? options.stdin : undefined);
+    child.stdin.end(options.stdin !== undefined && options.stdin.length > 0 ? options.stdin : undefined);
     child.on("error", (error) => {
       options.running?.delete(child);
-      reject(new CommandFailed(`${error.message}: running ${JSON.stringify(options.command)}`, null));
+      reject(error);
     });
     child.on("close", (code, signal) => {
       options.running?.delete(child);
       logs.stdout.flush();
       logs.stderr.flush();
-      if (code === 0) resolve({ stdout: trimOneNewline(stdout), stderr: trimOneNewline(stderr) });
-      else reject(new CommandFailed(`${exitText(code, signal)}: running ${JSON.stringify(options.command)}:\n${both}`, code));
+      resolve({ stdout, stderr, both, code, signal });
     });
   });
 }

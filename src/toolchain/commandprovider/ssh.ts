@@ -8,11 +8,11 @@
  * `environment` is sent with the session's env requests (SendEnv), as the Go client's Setenv does:
  * the server drops what its AcceptEnv does not list.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exitText, lineSplitter, shouldLog, trimOneNewline } from "./local.ts";
+import { capture, type Captured, exitText, trimOneNewline } from "./local.ts";
 import { isObject, type Value } from "./wire.ts";
 
 export interface Endpoint {
@@ -118,14 +118,8 @@ export function sshArgs(conn: Connection, dir: string, envNames: readonly string
   return [...endpointOptions(conn, dir, "target"), ...proxy, ...envNames.flatMap((n) => ["-o", `SendEnv=${n}`]), "-T", "--", conn.host, remoteCommand];
 }
 
-export interface SshRun {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly code: number | null;
-  readonly signal: string | null;
-  /** stdout and stderr as they came, for error messages. */
-  readonly both: string;
-}
+/** What ssh printed and how it ended (255 with ssh's own text: the connection failed). */
+export type SshRun = Captured;
 
 /** Lines of ssh's own stderr that say the connection, not the command, failed. */
 const SSH_FAILURE =
@@ -171,37 +165,14 @@ export async function runSsh(
     }
     const environment = options.environment ?? {};
     const args = sshArgs(conn, dir, Object.keys(environment), remoteCommand);
-    return await new Promise<SshRun>((resolve) => {
-      const child = spawn("ssh", args, { env: { ...process.env, ...environment }, stdio: ["pipe", "pipe", "pipe"] });
-      options.running?.add(child);
-      let stdout = "";
-      let stderr = "";
-      let both = "";
-      const log = (stream: "stdout" | "stderr") => lineSplitter((line) => (shouldLog(options.logging, stream) ? options.onLine?.(line) : undefined));
-      const logs = { stdout: log("stdout"), stderr: log("stderr") };
-      child.stdout.setEncoding("utf8").on("data", (c: string) => {
-        stdout += c;
-        both += c;
-        logs.stdout.push(c);
-      });
-      child.stderr.setEncoding("utf8").on("data", (c: string) => {
-        stderr += c;
-        both += c;
-        logs.stderr.push(c);
-      });
-      child.stdin.on("error", () => {});
-      child.stdin.end(options.stdin !== undefined && options.stdin.length > 0 ? options.stdin : undefined);
-      child.on("error", (error) => {
-        options.running?.delete(child);
-        resolve({ stdout, stderr: `ssh: ${error.message} (is OpenSSH's ssh installed?)`, code: 255, signal: null, both });
-      });
-      child.on("close", (code, signal) => {
-        options.running?.delete(child);
-        logs.stdout.flush();
-        logs.stderr.flush();
-        resolve({ stdout, stderr, code, signal, both });
-      });
-    });
+    const spawnOptions = { env: { ...process.env, ...environment } };
+    return await capture("ssh", args, spawnOptions, options).catch((error: Error) => ({
+      stdout: "",
+      stderr: `ssh: ${error.message} (is OpenSSH's ssh installed?)`,
+      code: 255,
+      signal: null,
+      both: "",
+    }));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
