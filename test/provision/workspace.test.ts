@@ -32,16 +32,21 @@ class FileResource extends pulumi.dynamic.Resource {
   }
 }
 
+/** A throwaway backend, and a project directory whose node_modules is the repository's (the dynamic-provider plugin loads the SDK from there). */
+async function throwawayProject(): Promise<{ sandbox: Awaited<ReturnType<typeof throwawayEnv>>; project: string }> {
+  const sandbox = await throwawayEnv();
+  const project = await mkdtemp(join(tmpdir(), "amadegi-project-"));
+  await writeFile(join(project, "Pulumi.yaml"), "name: amadegi-engine-test\nruntime: nodejs\n");
+  await symlink(join(repoRoot, "node_modules"), join(project, "node_modules"));
+  return { sandbox, project };
+}
+
 describe("the Pulumi engine through the Automation API", () => {
   let sandbox: Awaited<ReturnType<typeof throwawayEnv>>;
   let project: string;
 
   beforeAll(async () => {
-    sandbox = await throwawayEnv();
-    project = await mkdtemp(join(tmpdir(), "amadegi-project-"));
-    await writeFile(join(project, "Pulumi.yaml"), "name: amadegi-engine-test\nruntime: nodejs\n");
-    // The dynamic-provider plugin loads the SDK from the project's node_modules.
-    await symlink(join(repoRoot, "node_modules"), join(project, "node_modules"));
+    ({ sandbox, project } = await throwawayProject());
   });
   afterAll(async () => {
     await sandbox.cleanup();
@@ -139,10 +144,7 @@ describe("runOperation: what amadegi preview, up and destroy run", () => {
   let project: string;
 
   beforeAll(async () => {
-    sandbox = await throwawayEnv();
-    project = await mkdtemp(join(tmpdir(), "amadegi-project-"));
-    await writeFile(join(project, "Pulumi.yaml"), "name: amadegi-engine-test\nruntime: nodejs\n");
-    await symlink(join(repoRoot, "node_modules"), join(project, "node_modules"));
+    ({ sandbox, project } = await throwawayProject());
   });
   afterAll(async () => {
     await sandbox.cleanup();
