@@ -1,6 +1,16 @@
+import { X509Certificate } from "node:crypto";
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { digestFiles } from "../lib/fs.ts";
-import { CertificateAuthority, DeviceCertificates, LocalFile, ServerCertificate } from "./dynamic.ts";
+import {
+  AUTHORITY_SCRIPT,
+  DEVICES_DELETE_SCRIPT,
+  DEVICES_SCRIPT,
+  LOCAL_FILE_DELETE_SCRIPT,
+  LOCAL_FILE_SCRIPT,
+  SERVER_CERT_SCRIPT,
+  splitIssued,
+} from "./scripts.ts";
 
 export interface PkiArgs {
   /** The CA's name, e.g. "amadegi rehearsal election CA". */
@@ -15,56 +25,85 @@ export interface PkiArgs {
   readonly caFile?: string;
 }
 
+/** A certificate and its key, the key a secret. */
+export interface IssuedPair {
+  readonly certPem: pulumi.Output<string>;
+  readonly keyPem: pulumi.Output<string>;
+}
+
 /**
- * The election PKI (component `amadegi:pki:Pki`): one authority, a server
- * certificate per gateway, and the devices' client certificates signed from
- * their requests. The authority's key is a secret in the stack's state and
- * is never written to a server.
+ * A `local.Command` whose stdout carries a private key: a secret output, and never logged.
+ * The key exists on disk only in the script's private temporary directory.
+ */
+function issuing(name: string, args: command.local.CommandArgs, parent: pulumi.Resource): IssuedPair {
+  const run = new command.local.Command(name, { ...args, logging: "none" }, { parent, additionalSecretOutputs: ["stdout"] });
+  const pair = run.stdout.apply((out) => splitIssued(name, out));
+  return { certPem: pulumi.unsecret(pair.apply((p) => p.certPem)), keyPem: pulumi.secret(pair.apply((p) => p.keyPem)) };
+}
+
+/**
+ * The election PKI (component `amadegi:pki:Pki`), made with openssl on the machine that runs the
+ * stack by `local.Command`s (ADR 0007): one authority, a server certificate per gateway, and the
+ * devices' client certificates signed from their requests. Keys leave a command only on its stdout
+ * (a secret output) and enter one only on its stdin (a secret input): the state holds them
+ * encrypted, and the authority's key is never written to a server.
  */
 export class Pki extends pulumi.ComponentResource {
   public readonly caCert: pulumi.Output<string>;
   public readonly caNotAfter: pulumi.Output<string>;
-  public readonly certificates: ReadonlyMap<string, ServerCertificate>;
+  public readonly certificates: ReadonlyMap<string, IssuedPair>;
   public readonly devices: pulumi.Output<number>;
 
   constructor(name: string, args: PkiArgs, opts?: pulumi.ComponentResourceOptions) {
     super("amadegi:pki:Pki", name, {}, opts);
-    const authority = new CertificateAuthority(`${name}-ca`, { commonName: args.commonName, validUntil: args.validUntil }, { parent: this });
+    const authority = issuing(`${name}-ca`, { create: AUTHORITY_SCRIPT, environment: { AMADEGI_CN: args.commonName, AMADEGI_UNTIL: args.validUntil } }, this);
+    // The authority's certificate and key, as the signing commands read them on stdin.
+    const signer = pulumi.secret(pulumi.all([authority.certPem, authority.keyPem]).apply(([cert, key]) => cert + key));
     this.caCert = authority.certPem;
-    this.caNotAfter = authority.notAfter;
+    this.caNotAfter = authority.certPem.apply((pem) => new Date(new X509Certificate(pem).validTo).toISOString());
     this.certificates = new Map(
       args.servers.map((s) => [
         s.id,
-        new ServerCertificate(
+        issuing(
           `${name}-${s.id}`,
           {
-            authorityCert: authority.certPem,
-            authorityKey: authority.keyPem,
-            commonName: s.names[0] ?? s.id,
-            addresses: [s.address],
-            names: s.names,
-            validUntil: args.validUntil,
+            create: SERVER_CERT_SCRIPT,
+            stdin: signer,
+            environment: {
+              AMADEGI_CN: s.names[0] ?? s.id,
+              AMADEGI_SAN: [`IP:${s.address}`, ...s.names.map((n) => `DNS:${n}`)].join(","),
+              AMADEGI_UNTIL: args.validUntil,
+            },
           },
-          { parent: this },
+          this,
         ),
       ]),
     );
-    if (args.caFile !== undefined) new LocalFile(`${name}-ca-file`, { path: args.caFile, content: authority.certPem }, { parent: this });
+    if (args.caFile !== undefined)
+      new command.local.Command(
+        `${name}-ca-file`,
+        { create: LOCAL_FILE_SCRIPT, delete: LOCAL_FILE_DELETE_SCRIPT, stdin: authority.certPem, environment: { AMADEGI_PATH: args.caFile } },
+        { parent: this },
+      );
     const requests = args.devices === undefined ? { digest: "", count: 0 } : digestFiles(args.devices.requests, ".csr");
     if (args.devices !== undefined && requests.count > 0) {
-      const devices = new DeviceCertificates(
+      const devices = new command.local.Command(
         `${name}-devices`,
         {
-          authorityCert: authority.certPem,
-          authorityKey: authority.keyPem,
-          requests: args.devices.requests,
-          outDir: args.devices.issued,
-          validUntil: args.validUntil,
-          digest: requests.digest,
+          create: DEVICES_SCRIPT,
+          delete: DEVICES_DELETE_SCRIPT,
+          stdin: signer,
+          environment: {
+            AMADEGI_REQUESTS: args.devices.requests,
+            AMADEGI_ISSUED: args.devices.issued,
+            AMADEGI_UNTIL: args.validUntil,
+            AMADEGI_DIGEST: requests.digest,
+          },
+          logging: "stderr",
         },
         { parent: this },
       );
-      this.devices = devices.devices;
+      this.devices = devices.stdout.apply((out) => Number.parseInt(out.trim().split("\n").at(-1) ?? "0", 10) || 0);
     } else {
       this.devices = pulumi.output(0);
     }

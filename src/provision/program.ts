@@ -1,13 +1,14 @@
+import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
+import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { addDays, formatFinding, hasErrors, type Inventory, loadInventory, readPins, type Server, serverReach } from "../model/index.ts";
 import { type ProvisionedServer, renderServer, TLS_FILES } from "../model/render/index.ts";
 import { repoRoot } from "../toolchain/paths.ts";
 import { type InventorySource, inventorySource, readStackConfig, type StackConfig } from "./config.ts";
 import { Pki } from "./pki.ts";
-import type { FileSpec } from "./remote/files.ts";
-import { type Connection, guardTarget } from "./remote/ssh.ts";
-import { CentralServer } from "./server.ts";
+import { guardTarget, type Target } from "./guard.ts";
+import { CentralServer, type IssuedFile } from "./server.ts";
 
 /** Certificates outlive election day by the policy's margin plus this many days. */
 const CERT_EXTRA_DAYS = 90;
@@ -29,7 +30,8 @@ async function inventoryOf(config: StackConfig, source: InventorySource): Promis
 }
 
 interface Reach {
-  readonly connection: Connection;
+  /** As `@pulumi/command` takes it: the login key's content a secret. */
+  readonly connection: command.types.input.remote.ConnectionArgs;
   readonly root: string;
   /** The pins overlay's generation ("" without an overlay). */
   readonly epoch: string;
@@ -56,41 +58,57 @@ function reachOf(config: StackConfig, inventory: Inventory): Map<string, Reach> 
       throw new Error(
         `stack ${config.stack}: server ${server.id} has no pinned SSH host key; pin it in servers.yaml (ssh.hostKey) after checking it out of band`,
       );
-    const connection: Connection = {
-      host: way.address,
-      port: way.port,
-      user: way.user,
-      hostKey,
-      identityFile,
-      allow: config.allow,
-      ...(config.netns === undefined ? {} : { netns: config.netns }),
-    };
-    // The network-safety guard, here in the program: it holds whichever provider runs the resources.
-    guardTarget(server.id, connection, { sending: !pulumi.runtime.isDryRun() });
-    reach.set(server.id, { root: way.root, epoch: overlay?.generation ?? "", connection });
+    const target: Target = { host: way.address, allow: config.allow, ...(config.netns === undefined ? {} : { netns: config.netns }) };
+    // The network-safety guard, in the program: it holds whichever provider runs the resources.
+    guardTarget(server.id, target, { sending: !pulumi.runtime.isDryRun() });
+    reach.set(server.id, {
+      root: way.root,
+      epoch: overlay?.generation ?? "",
+      connection: { host: way.address, port: way.port, user: way.user, hostKey, privateKey: loginKey(config, identityFile) },
+    });
   }
   return reach;
 }
 
-/** What the PKI writes on a server, by role: a gateway's certificate, key and trust; the monitor's trust in the servers' certificates. */
-function issuedFiles(pki: Pki, server: Server): Record<string, pulumi.Output<FileSpec[]>> {
-  const issued: Record<string, pulumi.Output<FileSpec[]>> = {};
-  const gateway = gatewayFiles(pki, server);
-  if (gateway !== undefined) issued.gateway = gateway;
-  if (server.roles.includes("monitor")) issued.monitor = pki.caCert.apply((ca) => [{ path: TLS_FILES.serversCa, content: ca, mode: 0o644 }]);
-  return issued;
+const loginKeys = new Map<string, pulumi.Output<string>>();
+
+/**
+ * The login key's content, read where the stack runs, as a secret: `@pulumi/command` takes the key
+ * itself, and the state keeps it encrypted like the PKI's keys (ADR 0007). Never a path in the state.
+ */
+function loginKey(config: StackConfig, path: string): pulumi.Output<string> {
+  const known = loginKeys.get(path);
+  if (known !== undefined) return known;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new Error(
+      `stack ${config.stack}: cannot read the SSH key ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)}); fix amadegi:ssh.identityFile`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const key = pulumi.secret(text);
+  loginKeys.set(path, key);
+  return key;
 }
 
-function gatewayFiles(pki: Pki, server: Server): pulumi.Output<FileSpec[]> | undefined {
+/** What the PKI writes on a server, by role: a gateway's certificate, key and trust; the monitor's trust in the servers' certificates. */
+function issuedFiles(pki: Pki, server: Server): Record<string, IssuedFile[]> {
+  const issued: Record<string, IssuedFile[]> = {};
   const certificate = pki.certificates.get(server.id);
-  if (certificate === undefined) return undefined;
-  return pulumi.all([certificate.certPem, certificate.keyPem, pki.caCert]).apply(([cert, key, ca]) => [
-    { path: TLS_FILES.serverCert, content: cert, mode: 0o644 },
-    { path: TLS_FILES.serverKey, content: key, mode: 0o600 },
-    // One election authority issues both the devices' and the servers' certificates.
-    { path: TLS_FILES.devicesCa, content: ca, mode: 0o644 },
-    { path: TLS_FILES.serversCa, content: ca, mode: 0o644 },
-  ]);
+  if (certificate !== undefined)
+    issued.gateway = [
+      { path: TLS_FILES.serverCert, content: certificate.certPem, mode: 0o644 },
+      { path: TLS_FILES.serverKey, content: certificate.keyPem, mode: 0o600, secret: true },
+      // One election authority issues both the devices' and the servers' certificates.
+      { path: TLS_FILES.devicesCa, content: pki.caCert, mode: 0o644 },
+      { path: TLS_FILES.serversCa, content: pki.caCert, mode: 0o644 },
+    ];
+  if (server.roles.includes("monitor")) issued.monitor = [{ path: TLS_FILES.serversCa, content: pki.caCert, mode: 0o644 }];
+  return issued;
 }
 
 export interface ProgramOptions {

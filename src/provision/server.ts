@@ -1,28 +1,38 @@
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { provisionedRecord, type ProvisionedServer, type RoleRender } from "../model/render/index.ts";
 import type { Server } from "../model/index.ts";
-import { ServerFiles } from "./dynamic.ts";
-import type { FileSpec } from "./remote/files.ts";
-import type { Connection } from "./remote/ssh.ts";
+import { type FileSpec, parseHashes, removeScript, roleScript, sha256 } from "./scripts.ts";
+
+/** A file the stack made (the PKI's): its place is known when the program runs, its content later. */
+export interface IssuedFile {
+  readonly path: string;
+  readonly content: pulumi.Input<string>;
+  readonly mode: number;
+  /** A private key: it travels on the role command's stdin (a secret), never as an asset. */
+  readonly secret?: boolean;
+}
 
 export interface CentralServerArgs {
   readonly server: Server;
   /** What the inventory declares the server runs, role by role (src/model/render). */
   readonly renders: readonly RoleRender[];
-  readonly connection: Connection;
+  /** How `@pulumi/command` reaches the server: address, user, the pinned host key, the login key (a secret). */
+  readonly connection: command.types.input.remote.ConnectionArgs;
   /** "" in production; the server's root directory in the rehearsal. */
   readonly root: string;
   /** Which build of the servers this is ("" in production; the rehearsal's generation). */
   readonly epoch: string;
-  /** Extra files per role, made by the stack (the PKI's certificates and keys); secret where they must be. */
-  readonly issued?: Readonly<Record<string, pulumi.Input<readonly FileSpec[]>>>;
+  /** Extra files per role, made by the stack (the PKI's certificates and keys). */
+  readonly issued?: Readonly<Record<string, readonly IssuedFile[]>>;
 }
 
 /**
- * One central server: a `ServerFiles` resource per role (its files, then its
- * services started), so a change to one role's files touches that role only.
- * Resources are O(servers × roles), never O(stations): per-station data is in
- * the rendered files (ADR 0006).
+ * One central server (ADR 0007): per role, a `remote.CopyToRemote` per public file and one
+ * `remote.Command` that checks them, writes the role's secret file from its stdin, starts the
+ * role's services and reports what the server reads back; a change to one role touches that role
+ * only. Resources are O(servers × files), never O(stations): per-station data is in the rendered
+ * files (ADR 0006).
  */
 export class CentralServer extends pulumi.ComponentResource {
   /** What was provisioned, as drift reads it back from the stack's outputs. */
@@ -30,32 +40,61 @@ export class CentralServer extends pulumi.ComponentResource {
 
   constructor(name: string, args: CentralServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("amadegi:central:Server", name, {}, opts);
-    const roles = args.renders.map((render) => {
-      const extra = args.issued?.[render.role] ?? [];
-      return new ServerFiles(
+    const reports = args.renders.map((render) => {
+      const issued = args.issued?.[render.role] ?? [];
+      const secrets = issued.filter((f) => f.secret === true);
+      if (secrets.length > 1) throw new Error(`server ${name} (${render.role}): more than one secret file; a role's command has one stdin`);
+      const secret = secrets[0];
+      const files: { path: string; content: pulumi.Input<string>; mode: number }[] = [
+        ...issued.filter((f) => f.secret !== true),
+        ...render.files.map((f: FileSpec) => ({ path: f.path, content: f.content, mode: f.mode })),
+      ];
+      const copies = files.map(
+        (file) =>
+          new command.remote.CopyToRemote(
+            `${name}${file.path}`,
+            {
+              connection: args.connection,
+              source: pulumi.output(file.content).apply((text) => new pulumi.asset.StringAsset(text)),
+              remotePath: `${args.root}${file.path}`,
+              // Servers built again empty (the rehearsal's new generation): copy again.
+              triggers: [args.epoch],
+            },
+            { parent: this },
+          ),
+      );
+      const copied = pulumi
+        .all(files.map((f) => pulumi.output(f.content)))
+        .apply((contents) => files.map((f, i) => ({ path: f.path, sha256: sha256(contents[i] ?? ""), mode: f.mode })));
+      const start = render.services.map((s) => s.start);
+      const stop = [...render.services].reverse().map((s) => s.stop);
+      const where = { server: name, role: render.role, root: args.root, ...(secret === undefined ? {} : { secret: { path: secret.path, mode: secret.mode } }) };
+      const role = new command.remote.Command(
         `${name}-${render.role}`,
         {
-          server: args.server.id,
-          role: render.role,
           connection: args.connection,
-          root: args.root,
-          epoch: args.epoch,
-          files: pulumi.output(extra).apply((issued) => [...issued, ...render.files]),
-          start: render.services.map((s) => s.start),
-          stop: [...render.services].reverse().map((s) => s.stop),
+          create: copied.apply((list) => roleScript({ ...where, epoch: args.epoch, copied: list, start, stop })),
+          delete: copied.apply((list) => removeScript({ ...where, copied: list, stop })),
+          ...(secret === undefined ? {} : { stdin: pulumi.secret(secret.content) }),
+          // Start commands' errors reach the engine's log; the hashes stay in the outputs.
+          logging: "stderr",
         },
-        { parent: this },
+        // The old command's delete stops the services and removes the files: never after its successor wrote them.
+        { parent: this, dependsOn: copies, deleteBeforeReplace: true },
       );
+      return role.stdout.apply((out) => parseHashes(out));
     });
-    this.provisioned = pulumi
-      .all(roles.map((r) => r.hashes))
-      .apply((hashes) =>
-        provisionedRecord(
-          args.server.address,
-          args.renders,
-          Object.fromEntries(hashes.flatMap((h) => Object.entries(h)).sort(([a], [b]) => a.localeCompare(b))),
+    this.provisioned = pulumi.unsecret(
+      pulumi
+        .all(reports)
+        .apply((hashes) =>
+          provisionedRecord(
+            args.server.address,
+            args.renders,
+            Object.fromEntries(hashes.flatMap((h) => Object.entries(h)).sort(([a], [b]) => a.localeCompare(b))),
+          ),
         ),
-      );
+    );
     this.registerOutputs({ provisioned: this.provisioned });
   }
 }

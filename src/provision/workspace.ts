@@ -10,6 +10,7 @@ import { PULUMI_VERSION } from "../toolchain/pins.ts";
 import { PROJECT } from "../model/index.ts";
 import { repoRoot } from "../toolchain/paths.ts";
 import { program as defaultProgram } from "./program.ts";
+import { withoutSuperseded } from "./migrate.ts";
 
 export interface StackOptions {
   /** The directory holding Pulumi.yaml (the repository root unless a test says otherwise). */
@@ -80,6 +81,19 @@ export async function withStack<T>(stackName: string, options: StackOptions, wor
       if (after !== before && withoutSalt.replace(/\n*$/, "") === before.replace(/\n*$/, "")) await writeFileAtomic(file, before);
     }
   }
+}
+
+/**
+ * Forget the dynamic-provider program's resources from the stack's state (ADR 0007,
+ * src/provision/migrate.ts), so the `@pulumi/command` program takes their files and services over
+ * in place instead of deleting them after; the URNs forgotten (none: the state is left alone).
+ * With `dryRun`, only say which would be.
+ */
+export async function forgetSuperseded(stack: Stack, { dryRun = false }: { readonly dryRun?: boolean } = {}): Promise<readonly string[]> {
+  const state = await stack.exportStack();
+  const { deployment, forgotten } = withoutSuperseded((state.deployment ?? {}) as Record<string, unknown>);
+  if (forgotten.length > 0 && !dryRun) await stack.importStack({ ...state, deployment });
+  return forgotten;
 }
 
 /** What the engine is asked to do: `preview-destroy` is what a destroy would do, shown before it is asked for. */

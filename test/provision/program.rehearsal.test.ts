@@ -250,7 +250,7 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
 
   it(
     "plain pulumi from the repository root, as a Pulumi user types it: preview changes nothing; destroy and up run inside the rehearsal's " +
-      "namespace (ip netns exec); up from the machine's own namespace is refused before anything is sent",
+      "namespace (ip netns exec); up and destroy from the machine's own namespace are refused before anything is sent",
     async () => {
       const env = { ...sandbox?.env, ...engineEnv(sandbox?.env) };
       const plain = (inNamespace: boolean, ...args: string[]): Promise<CliRun> => {
@@ -265,6 +265,12 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
       const preview = await plain(false, "preview", "--expect-no-changes");
       expect(preview.code, preview.stdout + preview.stderr).toBe(0);
       expect(preview.stdout).toMatch(/\d+ unchanged/);
+
+      // A destroy runs from the state, without the program and its guard: the command provider refuses instead, before any packet.
+      const outsideDestroy = await plain(false, "destroy", "--yes");
+      expect(outsideDestroy.code).not.toBe(0);
+      expect(outsideDestroy.stdout + outsideDestroy.stderr).toContain("from this machine's own network namespace: nothing was sent");
+      expect(await listening()).toContain("10.10.1.11:443");
 
       const destroy = await plain(true, "destroy", "--yes");
       expect(destroy.code, destroy.stdout + destroy.stderr).toBe(0);

@@ -1,50 +1,48 @@
 // Unit: the program's structure under Pulumi's mocks (no engine, nothing sent).
-import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { inventorySource, type StackConfig } from "../../src/provision/config.ts";
 import type { ProgramOptions } from "../../src/provision/program.ts";
 import { loadInventory } from "../../src/model/index.ts";
-import { renderServer } from "../../src/model/render/index.ts";
+import { renderServer, TLS_FILES } from "../../src/model/render/index.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
-
-// The dynamic providers' closures cannot be serialised from vitest's transformed
-// modules (the engine tests run them for real: test/provision/program.rehearsal.test.ts);
-// here each is a plain custom resource of the same name, so the structure shows.
-vi.mock("../../src/provision/dynamic.ts", async () => {
-  const { CustomResource } = await import("@pulumi/pulumi");
-  const stand = (kind: string, outputs: string[]) =>
-    class extends CustomResource {
-      constructor(name: string, args: Record<string, unknown>, opts?: pulumi.CustomResourceOptions) {
-        super(`amadegi:test:${kind}`, name, { ...args, ...Object.fromEntries(outputs.map((o) => [o, undefined])) }, opts);
-      }
-    };
-  return {
-    ServerFiles: stand("ServerFiles", ["hashes"]),
-    CertificateAuthority: stand("CertificateAuthority", ["certPem", "keyPem", "notAfter", "fingerprint"]),
-    ServerCertificate: stand("ServerCertificate", ["certPem", "keyPem", "notAfter"]),
-    DeviceCertificates: stand("DeviceCertificates", ["devices"]),
-    LocalFile: stand("LocalFile", []),
-  };
-});
 
 const created: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
 /** Every resource the program registers, recorded; outputs that let the program go on. */
 const mocks: pulumi.runtime.Mocks = {
   newResource: (args) => {
     created.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
-    return { id: `${args.name}-id`, state: { ...args.inputs, hashes: {}, certPem: "CERT", keyPem: "KEY", notAfter: "2027-01-01T00:00:00.000Z" } };
+    return { id: `${args.name}-id`, state: { ...args.inputs, stdout: args.type === "command:local:Command" ? issued : "", stderr: "" } };
   },
   call: (args) => args.inputs,
 };
+/** What the PKI's commands print: a certificate and a key (a real pair: the program reads the certificate's dates). */
+let issued = "";
+const keyFile = join(tmpdir(), `amadegi-t-login-key-${process.pid}`);
 let program: () => Promise<Record<string, unknown>>;
 let programFor: (options?: ProgramOptions) => () => Promise<Record<string, unknown>>;
 
 beforeAll(async () => {
+  await writeFile(keyFile, "-----BEGIN OPENSSH PRIVATE KEY-----\nunit\n-----END OPENSSH PRIVATE KEY-----\n", { mode: 0o600 });
+  const dir = await mkdtemp(join(tmpdir(), "amadegi-t-ca-"));
+  await promisify(execFile)(
+    "openssl",
+    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "k", "-out", "c", "-subj", "/CN=unit", "-days", "2"],
+    { cwd: dir },
+  );
+  issued = (await readFile(join(dir, "c"), "utf8")) + (await readFile(join(dir, "k"), "utf8"));
+  await rm(dir, { recursive: true, force: true });
   await pulumi.runtime.setMocks(mocks, "amadegi", "unit", true);
   ({ program, programFor } = await import("../../src/provision/program.ts"));
+});
+
+afterAll(async () => {
+  await rm(keyFile, { force: true });
 });
 
 beforeEach(() => {
@@ -55,14 +53,14 @@ const staging = {
   "amadegi:environment": "staging",
   "amadegi:inventory": "inventory",
   "amadegi:probe": JSON.stringify({ allow: ["10.0.0.0/8"] }),
-  "amadegi:ssh": JSON.stringify({ identityFile: "/etc/amadegi/deploy_ed25519" }),
+  "amadegi:ssh": JSON.stringify({ identityFile: keyFile }),
 };
 
 describe("program", () => {
-  it("makes the PKI, a certificate per gateway, and per server one component with a ServerFiles resource per role", async () => {
+  it("makes the PKI with local commands, and per server one component: per role a CopyToRemote per file and one remote command", async () => {
     pulumi.runtime.setAllConfig(staging);
     const outputs = await program();
-    await vi.waitFor(() => expect(created.filter((r) => r.type === "amadegi:test:ServerFiles").length).toBeGreaterThanOrEqual(20));
+    await vi.waitFor(() => expect(created.filter((r) => r.type === "command:remote:Command").length).toBeGreaterThanOrEqual(20));
     expect(outputs).toMatchObject({ environment: "staging", inventory: "inventory", stack: "unit" });
     const inventory = (await loadInventory(join(repoRoot, "inventory"))).inventory;
     if (inventory === undefined) throw new Error("the sample inventory does not load");
@@ -72,38 +70,52 @@ describe("program", () => {
       .sort();
     expect(servers).toEqual(inventory.servers.map((s) => s.id).sort());
     expect(created.filter((r) => r.type === "amadegi:pki:Pki")).toHaveLength(1);
-    const of = (kind: string) =>
+    const of = (type: string) =>
       created
-        .filter((r) => r.type === `amadegi:test:${kind}`)
+        .filter((r) => r.type === type)
         .map((r) => r.name)
         .sort();
     const gateways = inventory.servers.filter((s) => s.roles.includes("gateway"));
-    expect(of("CertificateAuthority")).toEqual(["election-ca"]);
-    expect(of("ServerCertificate")).toEqual(gateways.map((g) => `election-${g.id}`).sort());
-    // One ServerFiles per (server, role) the renderers declare: O(servers × roles), never O(stations).
-    const roles = inventory.servers.flatMap((s) =>
-      renderServer(inventory, s.id, { root: "", environment: "staging", address: s.address }).map((r) => `${s.id}-${r.role}`),
+    // The staging stack names no caFile and no devices: the authority and a certificate per gateway.
+    expect(of("command:local:Command")).toEqual(["election-ca", ...gateways.map((g) => `election-${g.id}`)].sort());
+    const renders = inventory.servers.flatMap((s) => renderServer(inventory, s.id, { root: "", environment: "staging", address: s.address }));
+    // One command per (server, role) the renderers declare: O(servers × roles), never O(stations).
+    expect(of("command:remote:Command")).toEqual(renders.map((r) => `${r.server}-${r.role}`).sort());
+    // A copy per rendered file, plus the PKI's public files (a gateway's certificate and two CAs; the monitor's CA).
+    const monitors = inventory.servers.filter((s) => s.roles.includes("monitor")).length;
+    await vi.waitFor(() =>
+      expect(of("command:remote:CopyToRemote").length).toBe(renders.reduce((n, r) => n + r.files.length, 0) + gateways.length * 3 + monitors),
     );
-    expect(of("ServerFiles")).toEqual(roles.sort());
-    expect(roles.length).toBeGreaterThanOrEqual(inventory.servers.length);
-    expect(roles.length).toBeLessThan(inventory.servers.length * 4);
+    expect(of("command:remote:CopyToRemote")).toContain(`gw-teh1-01${TLS_FILES.serverCert}`);
+    expect(renders.length).toBeLessThan(inventory.servers.length * 4);
   });
 
-  it("connects with the inventory's pinned host keys and the configured key file, within the stack's ranges", async () => {
+  it("connects with the pinned host key and the login key's content as a secret; the gateway's key goes on stdin, never as an asset", async () => {
     pulumi.runtime.setAllConfig(staging);
     await program();
-    // A gateway's files wait for its certificate: registered once the mocks resolved it.
+    // A gateway's command waits for its certificate: registered once the mocks resolved it.
     await vi.waitFor(() => expect(created.some((r) => r.name === "gw-teh1-01-gateway")).toBe(true));
-    const files = created.find((r) => r.name === "gw-teh1-01-gateway");
-    expect(files?.inputs.connection).toMatchObject({
-      host: "10.10.1.11",
-      port: 22,
-      user: "amadegi",
-      identityFile: "/etc/amadegi/deploy_ed25519",
-      allow: ["10.0.0.0/8"],
-    });
-    expect(String((files?.inputs.connection as { hostKey?: string }).hostKey)).toMatch(/^ssh-ed25519 AAAA/);
-    expect(files?.inputs.root).toBe("");
+    const role = created.find((r) => r.name === "gw-teh1-01-gateway");
+    // @pulumi/command sends the whole connection as a secret.
+    const secret = role?.inputs.connection as { "4dabf18193072939515e22adb298388d"?: string; value?: Record<string, unknown> };
+    expect(secret["4dabf18193072939515e22adb298388d"]).toBe("1b47061264138c4ac30d75fd1eb44270");
+    expect(secret.value).toMatchObject({ host: "10.10.1.11", port: 22, user: "amadegi" });
+    const connection = secret.value as { hostKey?: string; privateKey?: unknown };
+    expect(String(connection.hostKey)).toMatch(/^ssh-ed25519 AAAA/);
+    // The key's content, never its path: the state must not point into one machine's files.
+    expect(JSON.stringify(connection.privateKey)).toContain("BEGIN OPENSSH PRIVATE KEY");
+    expect(JSON.stringify(role?.inputs)).not.toContain(keyFile);
+    expect(JSON.stringify(role?.inputs.stdin)).toContain("BEGIN PRIVATE KEY");
+    expect(String(role?.inputs.create)).toContain("cd '/'");
+    expect(String(role?.inputs.create)).not.toContain("PRIVATE KEY");
+    await vi.waitFor(() => expect(created.some((r) => r.name === `gw-teh1-01${TLS_FILES.serverCert}`)).toBe(true));
+    expect(created.some((r) => r.name === `gw-teh1-01${TLS_FILES.serverKey}`)).toBe(false);
+    for (const copy of created.filter((r) => r.type === "command:remote:CopyToRemote")) expect(JSON.stringify(copy.inputs.source)).not.toContain("PRIVATE KEY");
+  });
+
+  it("refuses a key file it cannot read, naming the setting", async () => {
+    pulumi.runtime.setAllConfig({ ...staging, "amadegi:ssh": JSON.stringify({ identityFile: "/nonexistent/amadegi-key" }) });
+    await expect(program()).rejects.toThrow("stack unit: cannot read the SSH key /nonexistent/amadegi-key (ENOENT); fix amadegi:ssh.identityFile");
   });
 
   it("refuses a stack that declares no ranges, naming the setting", async () => {
@@ -182,7 +194,7 @@ describe("an inventory override (amadegi preview --inventory: a pull request's i
   it("the program reads the override's servers, not the stack's inventory, and exports the stack's setting", async () => {
     pulumi.runtime.setAllConfig(staging);
     const outputs = await programFor({ inventory: join(pr, "inventory") })();
-    await vi.waitFor(() => expect(created.filter((r) => r.type === "amadegi:test:ServerFiles").length).toBeGreaterThanOrEqual(3));
+    await vi.waitFor(() => expect(created.filter((r) => r.type === "command:remote:Command").length).toBeGreaterThanOrEqual(3));
     const servers = created
       .filter((r) => r.type === "amadegi:central:Server")
       .map((r) => r.name)
@@ -220,7 +232,7 @@ describe("the program outside a preview", () => {
   });
   afterAll(async () => {
     await pulumi.runtime.setMocks(
-      { newResource: (args) => ({ id: `${args.name}-id`, state: { ...args.inputs, hashes: {} } }), call: (args) => args.inputs },
+      { newResource: (args) => ({ id: `${args.name}-id`, state: { ...args.inputs, stdout: "", stderr: "" } }), call: (args) => args.inputs },
       "amadegi",
       "unit",
       true,

@@ -199,7 +199,7 @@ async function runStack(operation: Operation, name: string, values: StackValues,
   const expectNoChanges = values["expect-no-changes"] === true;
   const confirm = operation === "preview" ? { kind: "proceed" as const } : confirmed(operation, name, values, io);
   // The Pulumi SDK takes most of a second to load: only the stack commands pay for it.
-  const { hasChanges, runOperation, withStack } = await import("../../provision/workspace.ts");
+  const { forgetSuperseded, hasChanges, runOperation, withStack } = await import("../../provision/workspace.ts");
   const { programFor } = await import("../../provision/program.ts");
   const program = programFor(inventory === undefined ? {} : { inventory });
   const interrupt = new AbortController();
@@ -232,6 +232,18 @@ async function runStack(operation: Operation, name: string, values: StackValues,
           if (interrupt.signal.aborted) return { kind: "interrupted", steps: [], engineOutput: "" };
           if (!/^\s*y(es)?\s*$/i.test(answer ?? "")) return "declined";
         }
+      }
+      if (operation !== "destroy") {
+        // A stack the dynamic-provider program brought up (ADR 0006): its resources are forgotten, not deleted (ADR 0007).
+        const forgotten = await forgetSuperseded(stack, { dryRun: operation === "preview" || expectNoChanges });
+        if (forgotten.length > 0)
+          io.err(
+            operation === "up" && !expectNoChanges
+              ? `${operation} of stack ${name}: forgot the ${forgotten.length} resources of the dynamic-provider program (ADR 0006), ` +
+                  "not deleted: the @pulumi/command resources take their files and services over in place (ADR 0007)"
+              : `${operation} of stack ${name}: ${forgotten.length} resources of the dynamic-provider program (ADR 0006) show as deletes; ` +
+                  "amadegi up forgets them instead, and the @pulumi/command resources take their files and services over in place (ADR 0007)",
+          );
       }
       return runOperation(stack, operation, { ...engine, expectNoChanges: operation !== "destroy" && expectNoChanges });
     });

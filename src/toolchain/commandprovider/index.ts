@@ -35,7 +35,7 @@ import type { DiffKind, Props } from "./wire.ts";
 export const PLUGIN_BINARY = "pulumi-resource-command";
 export const PLUGIN_VERSION = "1.2.1";
 /** Written against pulumi-command 1.2.1; the suffix says it is not Pulumi's build. */
-export const STANDIN_VERSION = "1.2.1-amadegi.1";
+export const STANDIN_VERSION = "1.2.1-amadegi.2";
 /** The first line of this file and a line of its launcher: how setup and doctor know it is ours. */
 export const STANDIN_MARKER = "amadegi-stand-in:pulumi-resource-command";
 /** Pulumi's own limit for plugin messages (rpcutil.MaxRPCMessageSize). */

@@ -9,6 +9,7 @@
  * the server drops what its AcceptEnv does not list.
  */
 import type { ChildProcess } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -138,6 +139,43 @@ export function connectionFailure(conn: Connection, run: SshRun): string | undef
   return `ssh to ${where} failed (${said}); check that the server is up and connection.host/port are right`;
 }
 
+/** The variable that lets the stand-in connect from the machine's own network namespace (a deploy host on the election network). */
+export const MACHINE_NAMESPACE_OPT_IN = "AMADEGI_COMMAND_FROM_MACHINE_NAMESPACE";
+
+function isLoopback(host: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === "::1" || host === "localhost";
+}
+
+/** Whether this process runs inside a named network namespace (one `ip netns` made, under /run/netns). */
+function inNamedNamespace(): boolean {
+  try {
+    const mine = statSync("/proc/self/ns/net");
+    return readdirSync("/run/netns").some((name) => {
+      const named = statSync(join("/run/netns", name), { throwIfNoEntry: false });
+      return named !== undefined && named.ino === mine.ino && named.dev === mine.dev;
+    });
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * amadegi's network-safety rule, which this stand-in adds to Pulumi's provider (ADR 0007): on these
+ * machines the inventory's addresses belong to a real election network, and a stack's delete
+ * commands run from its state, without the program and its guard (`pulumi destroy`). So a
+ * connection to anything but loopback is refused unless this process runs inside a named network
+ * namespace (`ip netns`: the rehearsal's) — never from the machine's own — or the environment opts in.
+ */
+export function namespaceRefusal(conn: Connection, env: NodeJS.ProcessEnv = process.env, named = inNamedNamespace): string | undefined {
+  const hosts = [conn.host, ...(conn.proxy === undefined ? [] : [conn.proxy.host])];
+  if (hosts.every(isLoopback) || env[MACHINE_NAMESPACE_OPT_IN] === "1" || named()) return undefined;
+  return (
+    `refusing to connect to ${describe(conn)} from this machine's own network namespace: nothing was sent. ` +
+    `Run the stack inside its namespace (amadegi up/destroy do; or ip netns exec <namespace> pulumi ...), ` +
+    `or, on a deploy host that belongs on that network, set ${MACHINE_NAMESPACE_OPT_IN}=1`
+  );
+}
+
 /**
  * Run `remoteCommand` on the connection's server: the credentials written for this run only, the
  * environment sent by name, `stdin` fed and closed. Resolves with what happened, even a failure.
@@ -153,6 +191,8 @@ export async function runSsh(
     readonly running?: Set<ChildProcess>;
   } = {},
 ): Promise<SshRun> {
+  const refused = namespaceRefusal(conn);
+  if (refused !== undefined) throw new ConnectionRefused(refused);
   const dir = await mkdtemp(join(tmpdir(), "amadegi-ssh-"));
   try {
     await chmod(dir, 0o700);
