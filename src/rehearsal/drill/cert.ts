@@ -12,7 +12,7 @@ import { repoRoot } from "../../toolchain/paths.ts";
  * election CA issues that expires before election day: the devices still
  * trust it (it is valid today), and the campaign's expiry condition must
  * catch it. The CA's key exists only in the stack's state (a secret, ADR
- * 0006), so it is read from there with `pulumi stack export --show-secrets`,
+ * 0007), so it is read from there with `pulumi stack export --show-secrets`,
  * kept in memory, and put on disk only in a private directory for the one
  * `openssl x509 -req` that signs — then removed. It is never printed.
  */
@@ -43,6 +43,20 @@ function plain(value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A certificate and key a resource holds: the `local.Command` that made them printed both on its
+ * stdout (ADR 0007); a stack brought up before that kept them as `certPem`/`keyPem` (ADR 0006).
+ */
+function issuedPair(r: ExportedResource): { certPem?: string | undefined; keyPem?: string | undefined } {
+  const stdout = plain(r.outputs?.stdout);
+  if (stdout !== undefined) {
+    const cert = /-----BEGIN CERTIFICATE-----\n[\s\S]+?\n-----END CERTIFICATE-----/.exec(stdout)?.[0];
+    const key = /-----BEGIN PRIVATE KEY-----\n[\s\S]+?\n-----END PRIVATE KEY-----/.exec(stdout)?.[0];
+    return { certPem: cert === undefined ? undefined : `${cert}\n`, keyPem: key === undefined ? undefined : `${key}\n` };
+  }
+  return { certPem: plain(r.outputs?.certPem), keyPem: plain(r.outputs?.keyPem) };
+}
+
 /** The election CA of `stack` whose certificate is `caPem` (the one the campaign trusts). */
 export async function stackAuthority(stack: string, caPem: string, env: NodeJS.ProcessEnv = process.env): Promise<Authority> {
   const engine = { ...env, ...engineEnv(env) };
@@ -64,8 +78,7 @@ export async function stackAuthority(stack: string, caPem: string, env: NodeJS.P
   }
   const want = new X509Certificate(caPem).fingerprint256;
   for (const r of resources) {
-    const certPem = plain(r.outputs?.certPem);
-    const keyPem = plain(r.outputs?.keyPem);
+    const { certPem, keyPem } = issuedPair(r);
     if (certPem === undefined || keyPem === undefined || !keyPem.includes("PRIVATE KEY")) continue;
     try {
       if (new X509Certificate(certPem).fingerprint256 === want) return { certPem, keyPem };

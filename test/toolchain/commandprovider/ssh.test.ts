@@ -42,7 +42,8 @@ describe("the stand-in's network-safety rule", () => {
       const netns = await createNetns("ssh");
       try {
         const module = fileURLToPath(new URL("../../../src/toolchain/commandprovider/ssh.ts", import.meta.url));
-        const script = `const { namespaceRefusal } = await import(${JSON.stringify(module)}); process.stdout.write(String(namespaceRefusal(${JSON.stringify(to("10.10.1.11"))}, {})));`;
+        const call = `namespaceRefusal(${JSON.stringify(to("10.10.1.11"))}, {})`;
+        const script = `const { namespaceRefusal } = await import(${JSON.stringify(module)}); process.stdout.write(String(${call}));`;
         const run = await netns.exec([process.execPath, "--input-type=module", "-e", script]);
         expect(run.stderr).toBe("");
         expect(run.stdout).toBe("undefined");
