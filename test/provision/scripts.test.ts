@@ -230,6 +230,26 @@ describe("the election PKI's scripts (openssl, on the machine running the stack)
     expect(existsSync(issued)).toBe(false);
   });
 
+  it("signs more requests than a batch holds, in parallel batches, each certificate with a serial of its own", async () => {
+    const requests = join(dir, "many");
+    const issued = join(requests, "issued");
+    await mkdir(requests, { recursive: true });
+    const made = await sh(
+      'openssl ecparam -name prime256v1 -genkey -noout -out "$R/key" && i=0; while [ $i -lt 150 ]; do i=$((i + 1)); ' +
+        'openssl req -new -key "$R/key" -subj "/CN=S-$i" -out "$R/S-$i.csr" || exit 1; done',
+      { env: { R: requests } },
+    );
+    expect(made.code, made.stderr).toBe(0);
+    const env = { AMADEGI_REQUESTS: requests, AMADEGI_ISSUED: issued, AMADEGI_UNTIL: until, AMADEGI_DIGEST: "d" };
+    const run = await sh(DEVICES_SCRIPT, { stdin: authority.certPem + authority.keyPem, env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toBe("150");
+    const serials = await sh('for c in "$I"/S-*.crt; do openssl x509 -in "$c" -noout -serial; done', { env: { I: issued } });
+    const list = serials.stdout.trim().split("\n");
+    expect(list).toHaveLength(150);
+    expect(new Set(list).size).toBe(150);
+  });
+
   it("leaves a public file on this machine whole, and removes it", async () => {
     const path = join(dir, "state", "ca.crt");
     expect((await sh(LOCAL_FILE_SCRIPT, { stdin: authority.certPem, env: { AMADEGI_PATH: path } })).code).toBe(0);
