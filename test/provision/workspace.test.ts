@@ -260,7 +260,10 @@ describe("the project's own program through the Automation API", () => {
       const stack = await openStack(stackName, { env: sandbox.env });
       await stack.setConfig("amadegi:environment", { value: "staging" });
       await stack.setConfig("amadegi:probe.allow[0]", { value: "10.0.0.0/8" }, true);
-      await stack.setConfig("amadegi:ssh.identityFile", { value: "/etc/amadegi/deploy_ed25519" }, true);
+      // The login key the program reads where the stack runs (a preview sends nothing).
+      const key = join(sandbox.dir, "deploy_ed25519");
+      await writeFile(key, "-----BEGIN OPENSSH PRIVATE KEY-----\nunit\n-----END OPENSSH PRIVATE KEY-----\n", { mode: 0o600 });
+      await stack.setConfig("amadegi:ssh.identityFile", { value: key }, true);
       const preview = await stack.preview({ color: "never" });
       // The stack, the PKI and every server of the sample with its roles: nothing is sent in a preview.
       expect(preview.changeSummary.create).toBeGreaterThan(40);

@@ -262,6 +262,11 @@ async function runStack(operation: Operation, name: string, values: StackValues,
     });
     const { markdown } = values;
     if (markdown !== undefined) await writeFileAtomic(displayPath(io, markdown), previewMarkdown(name, changes, outcome.engineOutput));
+    if (interrupt.signal.aborted) {
+      // The engine finished before the Ctrl-C reached it: what it did is reported above; the person still asked to stop.
+      io.err(`${operation} of stack ${name}: interrupted, but the engine had already finished (reported above)`);
+      return ExitCode.INTERRUPTED;
+    }
     if (outcome.kind === "changes") {
       io.err(`${operation} of stack ${name}: changes where none were expected (--expect-no-changes); nothing was changed`);
       return ExitCode.FINDINGS;

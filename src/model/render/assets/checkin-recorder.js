@@ -290,8 +290,6 @@ async function main() {
     process.umask(umask);
   }
   chmodSync(opts.socket, 0o660);
-  writePid(opts.pid);
-  say(`gateway ${opts.gateway}: listening on ${opts.socket}, appending to ${opts.log}, ${links.size} link addresses`);
 
   process.on("SIGHUP", () => {
     try {
@@ -324,6 +322,10 @@ async function main() {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  // Ready only now, with its signals handled: a stop command that reads the pid file, or anyone
+  // who saw this line, may signal it at once (a signal before its handler would kill it instead).
+  writePid(opts.pid);
+  say(`gateway ${opts.gateway}: listening on ${opts.socket}, appending to ${opts.log}, ${links.size} link addresses`);
 }
 
 const entry = process.argv[1];
