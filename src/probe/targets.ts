@@ -69,6 +69,9 @@ export function buildTargets(inventory: Inventory, catalog: Catalog, filter?: Ta
             const gateway = inventory.serversById.get(station.gateways.primary);
             if (gateway === undefined) continue;
             const ssh = sshOf(gateway);
+            // A device that failed over checks in at its secondary gateway: both are read (issue 17).
+            const secondary = station.gateways.secondary === undefined ? undefined : inventory.serversById.get(station.gateways.secondary);
+            const other = secondary === undefined ? undefined : sshOf(secondary);
             emit(
               linkTarget(
                 check,
@@ -84,6 +87,16 @@ export function buildTargets(inventory: Inventory, catalog: Catalog, filter?: Ta
                   ...(ssh.hostKey === undefined ? {} : { hostKey: ssh.hostKey }),
                   // A rehearsal gateway keeps its files under its own root (the overlay says where).
                   ...(ssh.root === undefined ? {} : { log: `${ssh.root}${GATEWAY_FILES.checkinLog}` }),
+                  ...(secondary === undefined || other === undefined
+                    ? {}
+                    : {
+                        secondary: secondary.id,
+                        secondaryAddress: secondary.address,
+                        secondaryPort: check.port ?? secondary.ssh.port,
+                        secondaryUser: other.user,
+                        ...(other.hostKey === undefined ? {} : { secondaryHostKey: other.hostKey }),
+                        ...(other.root === undefined ? {} : { secondaryLog: `${other.root}${GATEWAY_FILES.checkinLog}` }),
+                      }),
                 },
                 deps,
               ),
@@ -128,7 +141,7 @@ export function buildTargets(inventory: Inventory, catalog: Catalog, filter?: Ta
     link: Station["links"][number],
     address: string,
     port: number | undefined,
-    extra: Record<string, string>,
+    extra: Record<string, string | number>,
     deps: readonly Check[],
   ): Target {
     const dependsOn = deps.map((d) => (d.select.objects === "servers" ? `${d.id}/${station.gateways.primary}` : `${d.id}/${station.id}/${link.id}`));

@@ -475,7 +475,7 @@ describe("check-ins", () => {
 
   it(
     "reads each gateway once, judges each device link on its latest record, " +
-      "and leaves devices of an unreadable gateway unknown after trying its read three times",
+      "and leaves devices of a gateway that does not answer unreachable, naming it, after trying its read three times",
     async () => {
       const reads: string[] = [];
       const checkin = {
@@ -506,12 +506,13 @@ describe("check-ins", () => {
         return p.condition;
       });
       const { byKey } = await run({ targets, probes: { checkin }, checks: new Map([["c", { conditions, timeoutMs: 1000, retries: 0 }]]) });
-      // gw-b's read timed out: tried twice more (the records are data, not a verdict), then its devices are unknown.
+      // gw-b's read timed out: tried twice more (the records are data, not a verdict), then its devices are unreachable.
       expect(reads.sort()).toEqual(["c/gw-a", "c/gw-b", "c/gw-b", "c/gw-b"]);
       expect(byKey.get("c/S1/S1-F")?.status).toBe("up");
       expect(byKey.get("c/S1/S1-M")).toMatchObject({ status: "down", failure: "assertion" });
       expect(byKey.get("c/S2/S2-F")?.detail).toMatch(/no check-in from device AHV-S2 over link S2-F/);
-      expect(byKey.get("c/S3/S3-F")).toMatchObject({ status: "unknown" });
+      expect(byKey.get("c/S3/S3-F")).toMatchObject({ status: "unreachable", failure: "timeout" });
+      expect(byKey.get("c/S3/S3-F")?.detail).toBe("gateway gw-b is unreachable: ssh timed out");
     },
   );
 
@@ -540,6 +541,90 @@ describe("check-ins", () => {
     const { byKey } = await run({ targets, probes: { checkin }, checks: new Map([["c", { conditions: [], timeoutMs: 1000, retries: 0 }]]) });
     expect(reads.sort()).toEqual(["c/gw-a", "c/gw-a", "c/gw-b"]);
     expect(byKey.get("c/S1/S1-F")?.status).toBe("up");
-    expect(byKey.get("c/S3/S3-F")).toMatchObject({ status: "unknown", failure: "refused" });
+    expect(byKey.get("c/S3/S3-F")).toMatchObject({ status: "unreachable", failure: "refused" });
+  });
+
+  describe("a station's two gateways (a device that failed over checks in at its secondary)", () => {
+    const both = (station: string, link: string): Target => {
+      const t = device(station, link, "gw-a", "127.0.0.1");
+      return { ...t, params: { ...t.params, secondary: "gw-b", secondaryAddress: "127.0.0.2", secondaryPort: 22, secondaryHostKey: "k2" } };
+    };
+    const ok = (age: number): Observation => ({ ok: true, timings: { total: 1 }, values: { CHECKIN_AGE: age } });
+    /** A reader whose gateways answer with `records` (station/link → observation) or fail with `failure`. */
+    const reader = (gateways: Record<string, { records?: Record<string, Observation>; failure?: "refused" | "protocol" }>, reads: Target[]) => ({
+      async read(gateway: Target) {
+        reads.push(gateway);
+        const g = gateways[gateway.server ?? ""];
+        if (g?.failure !== undefined)
+          return {
+            observation: { ok: false, failure: g.failure, detail: `${g.failure} at ${gateway.server ?? ""}`, timings: { total: 1 }, values: {} },
+            cursor: undefined,
+            observations: new Map(),
+          };
+        return {
+          observation: { ok: true, timings: { total: 1 }, values: { CHECKIN_MORE: false } },
+          cursor: { inode: "1", offset: 1 },
+          observations: new Map(Object.entries(g?.records ?? {})),
+        };
+      },
+    });
+    const plan = new Map([["c", { conditions: [], timeoutMs: 1000, retries: 0 }]]);
+
+    it("reads each gateway once for all its devices, with the secondary's own address and host key; a check-in at the secondary counts", async () => {
+      const reads: Target[] = [];
+      const checkin = reader({ "gw-a": { records: { "S1/S1-F": ok(1) } }, "gw-b": { records: { "S2/S2-F": ok(2) } } }, reads);
+      const { byKey } = await run({ targets: [both("S1", "S1-F"), both("S2", "S2-F"), both("S3", "S3-F")], probes: { checkin }, checks: plan });
+      expect(reads.map((r) => `${r.key} ${r.address} ${String(r.params.hostKey)}`).sort()).toEqual(["c/gw-a 127.0.0.1 k", "c/gw-b 127.0.0.2 k2"]);
+      expect(byKey.get("c/S1/S1-F")?.status).toBe("up");
+      expect(byKey.get("c/S2/S2-F")?.status).toBe("up");
+      expect(byKey.get("c/S3/S3-F")).toMatchObject({ status: "down", failure: "assertion" });
+      expect(byKey.get("c/S3/S3-F")?.detail).toBe("no check-in from device AHV-S3 over link S3-F in the records of gateways gw-a and gw-b");
+    });
+
+    it("judges the freshest record of the two, to the millisecond (CHECKIN_AT), whichever gateway is read first", async () => {
+      const at = (iso: string, age: number): Observation => ({ ok: true, timings: { total: 1 }, values: { CHECKIN_AT: iso, CHECKIN_AGE: age } });
+      const seconds = reader(
+        { "gw-a": { records: { "S1/S1-F": at("2026-12-02T10:00:00.000Z", 0) } }, "gw-b": { records: { "S1/S1-F": at("2026-12-02T10:00:05.000Z", 0) } } },
+        [],
+      );
+      const close = await run({ targets: [both("S1", "S1-F")], probes: { checkin: seconds }, checks: plan });
+      expect(close.byKey.get("c/S1/S1-F")?.values).toMatchObject({ CHECKIN_AT: "2026-12-02T10:00:05.000Z" });
+      const checkin = reader({ "gw-a": { records: { "S1/S1-F": ok(30) } }, "gw-b": { records: { "S1/S1-F": ok(1) } } }, []);
+      const conditions = ["[CHECKIN_AGE] < 24h"].map((c) => {
+        const p = parseCondition(c, "checkin");
+        if (!p.ok) throw new Error(p.error.message);
+        return p.condition;
+      });
+      const { byKey } = await run({
+        targets: [both("S1", "S1-F")],
+        probes: { checkin },
+        checks: new Map([["c", { conditions, timeoutMs: 1000, retries: 0 }]]),
+      });
+      expect(byKey.get("c/S1/S1-F")?.status).toBe("up");
+    });
+
+    it("with no record found: a gateway that is down makes the link unreachable, naming it; one that answers but cannot be read, unknown", async () => {
+      const down = await run({
+        targets: [both("S1", "S1-F")],
+        probes: { checkin: reader({ "gw-a": { failure: "refused" }, "gw-b": { records: {} } }, []) },
+        checks: plan,
+      });
+      expect(down.byKey.get("c/S1/S1-F")).toMatchObject({ status: "unreachable", failure: "refused" });
+      expect(down.byKey.get("c/S1/S1-F")?.detail).toBe("gateway gw-a is unreachable: refused at gw-a; no record in gw-b");
+      const unreadable = await run({
+        targets: [both("S1", "S1-F")],
+        probes: { checkin: reader({ "gw-a": { records: {} }, "gw-b": { failure: "protocol" } }, []) },
+        checks: plan,
+      });
+      expect(unreadable.byKey.get("c/S1/S1-F")).toMatchObject({ status: "unknown", failure: "protocol" });
+      expect(unreadable.byKey.get("c/S1/S1-F")?.detail).toBe("gateway gw-b could not be read: protocol at gw-b; no record in gw-a");
+      // A record in the other gateway settles it, whatever the first says.
+      const found = await run({
+        targets: [both("S1", "S1-F")],
+        probes: { checkin: reader({ "gw-a": { failure: "refused" }, "gw-b": { records: { "S1/S1-F": ok(1) } } }, []) },
+        checks: plan,
+      });
+      expect(found.byKey.get("c/S1/S1-F")?.status).toBe("up");
+    });
   });
 });

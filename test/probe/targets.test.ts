@@ -50,6 +50,8 @@ describe("targets from the inventory and the repository's catalog", () => {
     expect(byKey.get("server-ssh/dns-a")?.params.hostKey).toMatch(/^ssh-ed25519 AAAA/);
     expect(byKey.get("dns-answers/dns-a")).toMatchObject({ port: 53, params: { name: "auth.election.ir" } });
     expect(byKey.get("device-checkin/PKD-0002/PKD-0002-F")).toMatchObject({ address: "127.77.0.2", port: 22, params: { gateway: "gw-b", serial: "AHV-0002" } });
+    // Its secondary gateway is read too: a device that failed over checks in there.
+    expect(byKey.get("device-checkin/PKD-0002/PKD-0002-F")?.params).toMatchObject({ secondary: "gw-a", secondaryAddress: "127.77.0.1", secondaryPort: 22 });
   });
 
   it("dependsOn: a link behind its station's primary gateway, a link's tcp behind its own ping, a server behind its own ping", () => {
@@ -83,6 +85,8 @@ describe("a pins overlay (amadegi:probe.pins)", () => {
     expect(pinned.get("server-ssh/dns-a")?.params).toMatchObject({ hostKey: overlayKey, user: "root" });
     expect(pinned.get("server-ssh/gw-b")?.params).toMatchObject({ hostKey: gatewayKey, user: "root" });
     expect(pinned.get("device-checkin/PKD-0002/PKD-0002-F")?.params).toMatchObject({ gateway: "gw-b", hostKey: gatewayKey, user: "root" });
+    // A station whose secondary is gw-b reads it with gw-b's pins too.
+    expect(pinned.get("device-checkin/PKD-0001/PKD-0001-F")?.params).toMatchObject({ secondary: "gw-b", secondaryHostKey: gatewayKey, secondaryUser: "root" });
     // A server the overlay does not name keeps the inventory's pin (the model refuses such an overlay for a campaign).
     expect(pinned.get("server-ssh/gw-a")?.params.hostKey).toBe(plain.get("server-ssh/gw-a")?.params.hostKey);
     // Only ssh checks carry a host key.

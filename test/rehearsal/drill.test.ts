@@ -19,6 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DrillReport } from "../../src/rehearsal/drill/report.ts";
 import { DRILL_TABLE } from "../../src/rehearsal/drill/inject.ts";
 import { DRILL_MARKER } from "../../src/rehearsal/drill/marker.ts";
+import { loadInventory } from "../../src/model/index.ts";
+import { GATEWAY_FILES } from "../../src/model/render/index.ts";
 import { namespaceNames, rehearsalDown, rehearsalUp } from "../../src/rehearsal/index.ts";
 import { deviceKeys, devicesStatus, startDevices } from "../../src/rehearsal/responders.ts";
 import { writeRehearsalStack } from "../../src/rehearsal/stackfile.ts";
@@ -165,6 +167,68 @@ describe.skipIf(skipped !== undefined)(`drills on the Pakdasht rehearsal${skippe
       expect(st.failover.maxMs).toBeLessThan(st.windowMs);
       expect(report.restore).toMatchObject({ whole: true, leftovers: [] });
       expect(await drillTables()).toEqual([]);
+    },
+    DRILL,
+  );
+
+  it(
+    "a device whose primary gateway it cannot reach checks in at its secondary, and the campaign finds that check-in there " +
+      "(it reads both of a station's gateways)",
+    async () => {
+      const loaded = (await loadInventory(inventory)).inventory;
+      if (loaded === undefined) throw new Error("the Pakdasht fixture does not load");
+      // A station every link of which checks in today (none a blind spot).
+      const links = devicesStatus(state).links;
+      const station = loaded.stations.find((s) => {
+        const mine = links.filter((l) => l.station === s.id);
+        return s.links.length > 1 && mine.length === s.links.length && mine.every((l) => l.successes > 0 && l.gateway === s.gateways.primary);
+      });
+      if (station === undefined) throw new Error("no station of the fixture checks in at its primary over every link");
+      const primary = loaded.serversById.get(station.gateways.primary);
+      const secondary = loaded.serversById.get(station.gateways.secondary);
+      if (primary === undefined || secondary === undefined) throw new Error(`station ${station.id}: its gateways are not in the inventory`);
+      // The station's links cannot reach its primary gateway: a reset from inside each link's operator namespace.
+      const table = "amadegi_t_failover";
+      const namespaces = [...new Set(station.links.map((l) => names.operator(l.operator)))];
+      const sources = station.links.map((l) => l.address).join(", ");
+      const since = Date.now();
+      for (const ns of namespaces) {
+        const rules =
+          `table ip ${table} {\n  chain out {\n    type filter hook output priority 0;\n` +
+          `    ip saddr { ${sources} } ip daddr ${primary.address} tcp dport 443 reject with tcp reset\n  }\n}\n`;
+        expect((await execIn(ns, ["nft", "-f", "-"], { input: rules })).code).toBe(0);
+      }
+      try {
+        // Each link checks in at the secondary within about one interval.
+        const log = join(state, "servers", secondary.id, "root", GATEWAY_FILES.checkinLog.slice(1));
+        const atSecondary = async () =>
+          new Set(
+            (existsSync(log) ? await readFile(log, "utf8") : "")
+              .split("\n")
+              .filter((l) => l !== "")
+              .map((l) => JSON.parse(l) as { station?: string; sourceLink?: string; time?: string })
+              .filter((r) => r.station === station.id && Date.parse(r.time ?? "") > since)
+              .map((r) => r.sourceLink),
+          );
+        const until = Date.now() + 120_000;
+        while ((await atSecondary()).size < station.links.length && Date.now() < until) await new Promise((r) => setTimeout(r, 1_000));
+        expect([...(await atSecondary())].sort()).toEqual(station.links.map((l) => l.id).sort());
+
+        const out = join(state, "failover.jsonl");
+        const check = await amadegi("check", "--stack", stack, "--select", `check=device-checkin,station=${station.id}`, "--out", out, "--json");
+        expect([0, 1], check.stderr).toContain(check.code);
+        const results = (await readFile(out, "utf8"))
+          .split("\n")
+          .filter((l) => l !== "")
+          .map((l) => JSON.parse(l) as { check?: string; link?: string; status?: string; values?: { GATEWAY?: string } })
+          .filter((r) => r.check === "device-checkin");
+        expect(results.map((r) => r.link).sort()).toEqual(station.links.map((l) => l.id).sort());
+        // Its latest check-in is the secondary's (the primary's records are older): read there, and up.
+        for (const r of results)
+          expect({ link: r.link, status: r.status, gateway: r.values?.GATEWAY }).toEqual({ link: r.link, status: "up", gateway: secondary.id });
+      } finally {
+        for (const ns of namespaces) await execIn(ns, ["nft", "delete", "table", "ip", table]);
+      }
     },
     DRILL,
   );

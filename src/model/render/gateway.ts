@@ -48,9 +48,11 @@ export function stationsOf(inventory: Inventory, gatewayId: string): string[] {
 export interface LinkEntry {
   readonly station: string;
   readonly link: string;
+  /** The station's device serial: the recorder accepts only that device's certificate from this address. */
+  readonly serial: string;
 }
 
-/** Address → station and link, for every addressed link of the gateway's stations, by address. */
+/** Address → station, link and the station's device serial, for every addressed link of the gateway's stations, by address. */
 export function linksOf(inventory: Inventory, stations: readonly string[]): Record<string, LinkEntry> {
   const byAddress = new Map<string, LinkEntry>();
   for (const id of stations) {
@@ -65,7 +67,7 @@ export function linksOf(inventory: Inventory, stations: readonly string[]): Reco
             `both have address ${link.address}: run \`amadegi validate\` and fix the inventory`,
         );
       }
-      byAddress.set(link.address, { station: station.id, link: link.id });
+      byAddress.set(link.address, { station: station.id, link: link.id, serial: station.device.serial });
     }
   }
   const out = dataRecord<LinkEntry>();
@@ -75,7 +77,9 @@ export function linksOf(inventory: Inventory, stations: readonly string[]): Reco
 
 /** links.json: one address a line, so a diff shows which links changed. */
 export function linksJson(links: Readonly<Record<string, LinkEntry>>): string {
-  const lines = Object.entries(links).map(([address, e]) => `${JSON.stringify(address)}: ${JSON.stringify({ station: e.station, link: e.link })}`);
+  const lines = Object.entries(links).map(
+    ([address, e]) => `${JSON.stringify(address)}: ${JSON.stringify({ station: e.station, link: e.link, serial: e.serial })}`,
+  );
   return lines.length === 0 ? "{}\n" : `{\n${lines.join(",\n")}\n}\n`;
 }
 

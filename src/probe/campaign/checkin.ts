@@ -8,61 +8,171 @@ const CHECKIN_READ_RETRIES = 2;
 /** Chunks read from one gateway's log at most, per campaign. */
 const MAX_READS = 1000;
 
+/** Failures that say a gateway is down or cut off (its devices' check-ins are then `unreachable`), not that it could not be read. */
+const GATEWAY_DOWN: ReadonlySet<string> = new Set(["timeout", "refused", "reset", "no-route"]);
+
+/** One gateway's records as read in this campaign: the latest observation per station/link, or why they could not be read. */
+interface GatewayRead {
+  readonly name: string;
+  readonly failure?: Observation;
+  readonly latest: ReadonlyMap<string, Observation>;
+}
+
 /**
- * Check-ins: device targets grouped by the gateway that records them; the gateway's log is read
- * once (in chunks, to the end) and each device link is judged on its latest record. No record
- * over a link is a failed condition; an unreadable gateway leaves its devices unknown (they may
- * have checked in).
+ * The gateways whose records may hold a device's check-ins, as reader targets: its station's
+ * primary and secondary (a device that failed over checks in at the secondary; issue 17).
+ */
+export function gatewaysOf(t: Target): Target[] {
+  const keep = (params: Target["params"]) => Object.fromEntries(Object.entries(params).filter(([k]) => ["hostKey", "user", "log", "maxBytes"].includes(k)));
+  const primary: Target = {
+    key: `${t.check}/${String(t.params.gateway ?? t.address)}`,
+    check: t.check,
+    kind: "checkin",
+    ...(typeof t.params.gateway === "string" ? { server: t.params.gateway } : {}),
+    address: t.address,
+    ...(t.port === undefined ? {} : { port: t.port }),
+    params: keep(t.params),
+  };
+  const { secondary, secondaryAddress, secondaryPort } = t.params;
+  if (typeof secondary !== "string" || typeof secondaryAddress !== "string") return [primary];
+  const params: Record<string, string | number> = {};
+  for (const [from, to] of [
+    ["secondaryHostKey", "hostKey"],
+    ["secondaryUser", "user"],
+    ["secondaryLog", "log"],
+    ["maxBytes", "maxBytes"],
+  ] as const) {
+    const value = t.params[from];
+    if (typeof value === "string" || typeof value === "number") params[to] = value;
+  }
+  return [
+    primary,
+    {
+      key: `${t.check}/${secondary}`,
+      check: t.check,
+      kind: "checkin",
+      server: secondary,
+      address: secondaryAddress,
+      ...(typeof secondaryPort === "number" ? { port: secondaryPort } : {}),
+      params,
+    },
+  ];
+}
+
+/**
+ * Check-ins: every gateway a device's station may reach (primary and secondary) is read once (in
+ * chunks, to the end), and each device link is judged on its latest record in any of them. No
+ * record anywhere is a failed condition; with none found, a gateway that is down leaves the link
+ * `unreachable` naming it, and one that answers but cannot be read leaves it `unknown` (it may hold
+ * the check-in).
  */
 export async function runCheckins(ctx: CampaignContext, targets: readonly Target[]): Promise<void> {
   const source = ctx.options.probes.checkin;
-  const byGateway = new Map<string, Target[]>();
+  const readers = new Map<string, { gateway: Target; devices: Target[] }>();
+  const devices: { target: Target; gateways: string[] }[] = [];
   for (const t of targets) {
     if (ctx.blocked(t)) continue;
     if (source === undefined) {
       ctx.missing(t, "check-in reader");
       continue;
     }
-    const gw = `${String(t.params.gateway ?? t.address)}\u0000${t.check}`;
-    let list = byGateway.get(gw);
-    if (list === undefined) byGateway.set(gw, (list = []));
-    list.push(t);
+    const gateways = gatewaysOf(t);
+    for (const g of gateways) {
+      let reader = readers.get(g.key);
+      if (reader === undefined) readers.set(g.key, (reader = { gateway: g, devices: [] }));
+      reader.devices.push(t);
+    }
+    devices.push({ target: t, gateways: gateways.map((g) => g.key) });
+    ctx.inFlight.set(t.key, t);
   }
   if (source === undefined) return;
+  const reads = new Map<string, GatewayRead>();
   await Promise.all(
-    [...byGateway.values()].map(async (devices) => {
+    [...readers].map(async ([key, reader]) => {
       if ((await ctx.untilStop(ctx.governor.acquire())) === DEADLINE) return;
       try {
-        await readGateway(ctx, source, devices);
+        const read = await readGateway(ctx, source, reader.gateway);
+        if (read !== undefined) reads.set(key, read);
       } finally {
         ctx.governor.release();
       }
     }),
   );
+  for (const { target, gateways } of devices)
+    settleDevice(
+      ctx,
+      target,
+      gateways.map((k) => ({ key: k, read: reads.get(k) })),
+    );
 }
 
-/** One gateway's records, read to the end, and a verdict for each of its devices. */
-async function readGateway(ctx: CampaignContext, source: CheckinSource, devices: readonly Target[]): Promise<void> {
-  const first = devices[0];
-  if (first === undefined) return;
-  const plan = ctx.plan(first.check, 5000);
-  const gateway: Target = {
-    key: `${first.check}/${String(first.params.gateway ?? first.address)}`,
-    check: first.check,
-    kind: "checkin",
-    ...(typeof first.params.gateway === "string" ? { server: first.params.gateway } : {}),
-    address: first.address,
-    ...(first.port === undefined ? {} : { port: first.port }),
-    params: Object.fromEntries(Object.entries(first.params).filter(([k]) => ["hostKey", "user", "log", "maxBytes"].includes(k))),
-  };
-  for (const t of devices) ctx.inFlight.set(t.key, t);
+/** When a record was written (CHECKIN_AT, to the millisecond; CHECKIN_AGE is rounded to 36 s), for the freshest of two gateways'. */
+function recordedAt(obs: Observation): number {
+  const at = typeof obs.values.CHECKIN_AT === "string" ? Date.parse(obs.values.CHECKIN_AT) : Number.NaN;
+  if (!Number.isNaN(at)) return at;
+  const age = Number(obs.values.CHECKIN_AGE);
+  return Number.isFinite(age) ? Date.now() - age * 3_600_000 : Number.NEGATIVE_INFINITY;
+}
+
+/** A device link's verdict from what its gateways' records say; left in flight (unknown) when a read was cut short and nothing was found. */
+function settleDevice(ctx: CampaignContext, t: Target, reads: readonly { key: string; read: GatewayRead | undefined }[]): void {
+  const key = `${t.station ?? ""}/${t.link ?? ""}`;
+  let freshest: { obs: Observation; at: number } | undefined;
+  for (const { read } of reads) {
+    const obs = read?.latest.get(key);
+    if (obs === undefined) continue;
+    const at = recordedAt(obs);
+    if (freshest === undefined || at > freshest.at) freshest = { obs, at };
+  }
+  if (freshest !== undefined) {
+    const j = ctx.judge(t, freshest.obs);
+    ctx.settle(t, j.ok ? (j.warn ? "degraded" : "up") : "down", 1, freshest.obs, {
+      ...(j.ok ? {} : { failure: "assertion" }),
+      ...(j.detail === undefined ? {} : { detail: j.detail }),
+      failed: j.failed,
+    });
+    return;
+  }
+  // Nothing found: a read the deadline or an interruption cut short leaves the device in flight (unknown).
+  const done = reads.map((r) => r.read).filter((r): r is GatewayRead => r !== undefined);
+  if (done.length < reads.length) return;
+  const names = done.map((r) => r.name);
+  const failed = done.filter((r) => r.failure !== undefined);
+  if (failed.length === 0) {
+    ctx.settle(t, "down", 1, undefined, {
+      failure: "assertion",
+      detail: `no check-in from device ${String(t.params.serial ?? "?")} over link ${t.link ?? "?"} in the records of gateway${names.length > 1 ? "s" : ""} ${names.join(" and ")}`,
+    });
+    return;
+  }
+  const down = failed.filter((r) => GATEWAY_DOWN.has(r.failure?.failure ?? ""));
+  const first = (down[0] ?? failed[0]) as GatewayRead;
+  const failure = first.failure as Observation;
+  const why = failed.map((r) => `gateway ${r.name} ${down.includes(r) ? "is unreachable" : "could not be read"}: ${r.failure?.detail ?? "failed"}`).join("; ");
+  const found =
+    done.length > failed.length
+      ? `; no record in ${done
+          .filter((r) => r.failure === undefined)
+          .map((r) => r.name)
+          .join(" and ")}`
+      : "";
+  ctx.watch.noteFailure(failure.detail);
+  ctx.settle(t, down.length > 0 ? "unreachable" : "unknown", 1, failure, {
+    ...(failure.failure === undefined ? {} : { failure: failure.failure }),
+    detail: `${why}${found}`,
+  });
+}
+
+/** One gateway's records, read to the end; undefined when the campaign stopped first. */
+async function readGateway(ctx: CampaignContext, source: CheckinSource, gateway: Target): Promise<GatewayRead | undefined> {
+  const plan = ctx.plan(gateway.check, 5000);
+  const name = gateway.server ?? gateway.address;
   const latest = new Map<string, Observation>();
   let cursor: { inode: string; offset: number } | undefined;
-  let failure: Observation | undefined;
   let tries = 0;
   for (let reads = 0; reads < MAX_READS; reads++) {
     const remaining = ctx.remaining();
-    if (ctx.stopped || remaining < MIN_ATTEMPT_MS) return;
+    if (ctx.stopped || remaining < MIN_ATTEMPT_MS) return undefined;
     const wait = ctx.governor.delay(1, undefined);
     if (wait > 0) await ctx.pause(wait);
     const readStart = performance.now();
@@ -73,7 +183,7 @@ async function readGateway(ctx: CampaignContext, source: CheckinSource, devices:
         cursor,
         observations: new Map<string, Observation>(),
       }));
-    if (batch === DEADLINE) return;
+    if (batch === DEADLINE) return undefined;
     ctx.attempts++;
     if (!batch.observation.ok) {
       // A read that timed out (a slow login on a busy gateway or prober) is
@@ -86,37 +196,12 @@ async function readGateway(ctx: CampaignContext, source: CheckinSource, devices:
         reads--;
         continue;
       }
-      failure = batch.observation;
-      break;
+      return { name, failure: batch.observation, latest };
     }
     tries = 0;
     for (const [k, o] of batch.observations) latest.set(k, o);
     cursor = batch.cursor;
     if (batch.observation.values.CHECKIN_MORE !== true) break;
   }
-  for (const t of devices) {
-    if (failure !== undefined) {
-      ctx.watch.noteFailure(failure.detail);
-      ctx.settle(t, "unknown", 1, failure, {
-        ...(failure.failure === undefined ? {} : { failure: failure.failure }),
-        detail: `could not read the check-ins of gateway ${gateway.server ?? gateway.address}: ${failure.detail ?? "failed"}`,
-      });
-      continue;
-    }
-    const obs = latest.get(`${t.station ?? ""}/${t.link ?? ""}`);
-    if (obs === undefined) {
-      ctx.settle(t, "down", 1, undefined, {
-        failure: "assertion",
-        detail:
-          `no check-in from device ${String(t.params.serial ?? "?")} over link ${t.link ?? "?"} ` + `in gateway ${gateway.server ?? gateway.address}'s records`,
-      });
-      continue;
-    }
-    const j = ctx.judge(t, obs);
-    ctx.settle(t, j.ok ? (j.warn ? "degraded" : "up") : "down", 1, obs, {
-      ...(j.ok ? {} : { failure: "assertion" }),
-      ...(j.detail === undefined ? {} : { detail: j.detail }),
-      failed: j.failed,
-    });
-  }
+  return { name, latest };
 }

@@ -15,9 +15,11 @@ import { makePki, type Pki } from "../../helpers/pki.ts";
 const run = promisify(execFile);
 
 const LINKS: LinksFile = {
-  "10.41.0.3": { station: "PKD-0001", link: "PKD-0001-F" },
-  "10.141.0.2": { station: "PKD-0001", link: "PKD-0001-M" },
-  "10.41.0.4": { station: "PKD-0002", link: "PKD-0002-F" },
+  "10.41.0.3": { station: "PKD-0001", link: "PKD-0001-F", serial: "DEV-0001" },
+  "10.141.0.2": { station: "PKD-0001", link: "PKD-0001-M", serial: "DEV-0001" },
+  "10.41.0.4": { station: "PKD-0002", link: "PKD-0002-F", serial: "DEV-0002" },
+  // A station whose device is another one than the certificate the tests present.
+  "10.41.0.5": { station: "PKD-0003", link: "PKD-0003-F", serial: "DEV-0003" },
 };
 
 /** SHA256:<unpadded base64> of the SPKI DER, computed by openssl alone from the private key. */
@@ -109,14 +111,20 @@ describe("checkin-recorder", () => {
     expect(last).toMatchObject({ link: "PKD-0001-F", sourceLink: "PKD-0001-M", source: "10.141.0.2" });
   });
 
-  it("records a source outside the links file without sourceLink", async () => {
-    const answer = await post(recorder.socket, headers({ "X-Source-Address": "10.99.0.1", "X-TLS-Protocol": undefined }));
-    expect(answer.status).toBe(204);
-    const last = recorder.lines().at(-1) as Record<string, unknown>;
-    expect(parseRecord(JSON.stringify(last)).ok).toBe(true);
-    expect(last.source).toBe("10.99.0.1");
-    expect("sourceLink" in last).toBe(false);
-    expect("tlsVersion" in last).toBe(false);
+  it("refuses with 403 a source outside the links file (none of this gateway's link addresses), writing nothing", async () => {
+    const before = readFileSync(recorder.log, "utf8");
+    const answer = await post(recorder.socket, headers({ "X-Source-Address": "10.99.0.1" }));
+    expect(answer.status).toBe(403);
+    expect(answer.body).toContain("source 10.99.0.1 is none of the link addresses this gateway serves");
+    expect(readFileSync(recorder.log, "utf8")).toBe(before);
+  });
+
+  it("refuses with 403 another device's certificate from a station's own address (the serial is the station's device's, or nothing)", async () => {
+    const before = readFileSync(recorder.log, "utf8");
+    const answer = await post(recorder.socket, headers({ "X-Source-Address": "10.41.0.5", "X-Amadegi-Station": "PKD-0003", "X-Amadegi-Link": "PKD-0003-F" }));
+    expect(answer.status).toBe(403);
+    expect(answer.body).toContain("the client certificate is device DEV-0001's; station PKD-0003's device is DEV-0003");
+    expect(readFileSync(recorder.log, "utf8")).toBe(before);
   });
 
   it("refuses with 403 a device that claims another station than its source address's", async () => {

@@ -63,18 +63,18 @@ describe("gateway", () => {
     expect(stationsOf(inventory, "gw-teh2-01")).not.toContain("PKD-0001");
   });
 
-  it("links.json maps every addressed link of its stations to station and link, and nothing else", async () => {
+  it("links.json maps every addressed link of its stations to station, link and the station's device serial, and nothing else", async () => {
     const inventory = await sampleInventory();
     const { production } = await both("gw-teh1-01");
-    const links = JSON.parse(file(production, GATEWAY_FILES.links)) as Record<string, { station: string; link: string }>;
+    const links = JSON.parse(file(production, GATEWAY_FILES.links)) as Record<string, { station: string; link: string; serial: string }>;
     const stations = new Set(production[0]?.stations);
     const expected = inventory.stations
       .filter((s) => stations.has(s.id))
-      .flatMap((s) => s.links.filter((l) => l.address !== undefined).map((l) => [l.address, { station: s.id, link: l.id }] as const));
+      .flatMap((s) => s.links.filter((l) => l.address !== undefined).map((l) => [l.address, { station: s.id, link: l.id, serial: s.device.serial }] as const));
     expect(Object.keys(links).length).toBe(expected.length);
     expect(links).toEqual(Object.fromEntries(expected));
-    expect(links["10.41.0.3"]).toEqual({ station: "PKD-0001", link: "PKD-0001-F" });
-    expect(links["10.141.0.2"]).toEqual({ station: "PKD-0001", link: "PKD-0001-M" });
+    expect(links["10.41.0.3"]).toEqual({ station: "PKD-0001", link: "PKD-0001-F", serial: "AHV-PKD-0001" });
+    expect(links["10.141.0.2"]).toEqual({ station: "PKD-0001", link: "PKD-0001-M", serial: "AHV-PKD-0001" });
     // In address order, so the same inventory gives the same file.
     const keys = Object.keys(links).map((a) => parseIpv4(a) ?? 0);
     expect(keys).toEqual([...keys].sort((a, b) => a - b));

@@ -13,8 +13,10 @@
 //
 //   node checkin-recorder.js --socket PATH --log PATH --links PATH --gateway ID --pid PATH
 //
-// --links is a JSON object: source address -> {"station", "link"} (the
-// operators' pools, from the inventory). Signals: SIGHUP reopens the log (after
+// --links is a JSON object: source address -> {"station", "link", "serial"} (the
+// operators' pools and each station's device serial, from the inventory). A
+// check-in counts only from a listed address, for that address's station, with
+// a certificate of that station's device (CN = its serial). Signals: SIGHUP reopens the log (after
 // rotation) and re-reads --links; SIGTERM (or SIGINT) closes and removes the
 // socket and the pid file. Exit 2 when it cannot start. What it answers is in
 // docs/rehearsal.md ("The check-in recorder").
@@ -85,8 +87,10 @@ function parseLinks(text, file) {
   for (const [address, entry] of Object.entries(data)) {
     if (!IPV4.test(address)) problems.push(`${JSON.stringify(address)} is not an IPv4 address`);
     else if (typeof entry !== "object" || entry === null || typeof entry.station !== "string" || typeof entry.link !== "string" || !ID.test(entry.station) || !ID.test(entry.link)) {
-      problems.push(`${address}: expected {"station": "<id>", "link": "<id>"}`);
-    } else links.set(address, { station: entry.station, link: entry.link });
+      problems.push(`${address}: expected {"station": "<id>", "link": "<id>", "serial": "<device serial>"}`);
+    } else if (entry.serial !== undefined && (typeof entry.serial !== "string" || !printable(entry.serial))) {
+      problems.push(`${address}: "serial" must be the station's device serial (printable text)`);
+    } else links.set(address, { station: entry.station, link: entry.link, ...(entry.serial === undefined ? {} : { serial: entry.serial }) });
   }
   if (problems.length > 0) throw new StartError(`${file}: ${problems.length} bad entries: ${problems.slice(0, 5).join("; ")}${problems.length > 5 ? "; …" : ""}`);
   return links;
@@ -133,9 +137,16 @@ function judge(headers, links, gateway, now = new Date()) {
   }
   const serial = commonName(cert);
   if (serial === undefined || !printable(serial)) return { status: 400, reason: "the client certificate's subject has no single printable CN (the device serial)" };
+  // The station and link are the network's word (the source address), never only the device's (issue 17).
   const known = links.get(source);
-  if (known !== undefined && known.station !== station) {
+  if (known === undefined) {
+    return { status: 403, reason: `source ${source} is none of the link addresses this gateway serves; the device ${serial} claims station ${station}` };
+  }
+  if (known.station !== station) {
     return { status: 403, reason: `source ${source} is link ${known.link} of station ${known.station}; the device ${serial} claims station ${station}` };
+  }
+  if (known.serial !== undefined && known.serial !== serial) {
+    return { status: 403, reason: `the client certificate is device ${serial}'s; station ${known.station}'s device is ${known.serial}` };
   }
   const tls = header(headers, "x-tls-protocol");
   const record = {
@@ -144,7 +155,7 @@ function judge(headers, links, gateway, now = new Date()) {
     serial,
     station,
     link,
-    ...(known === undefined ? {} : { sourceLink: known.link }),
+    sourceLink: known.link,
     source,
     gateway,
     certFingerprint: spkiFingerprint(cert),
