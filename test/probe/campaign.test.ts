@@ -603,6 +603,35 @@ describe("check-ins", () => {
       expect(byKey.get("c/S1/S1-F")?.status).toBe("up");
     });
 
+    it("rejected attempts at a link, at either gateway, go with its verdict: degraded by the catalog's condition, and in the detail", async () => {
+      const attempts = (count: number, time: string) => new Map([["S1/S1-F", { count, latest: { time, detail: `other-device at ${time}` } }]]);
+      const checkin = {
+        async read(gateway: Target) {
+          const a = gateway.server === "gw-a";
+          return {
+            observation: { ok: true, timings: { total: 1 }, values: { CHECKIN_MORE: false } },
+            cursor: { inode: "1", offset: 1 },
+            observations: new Map(a ? [["S1/S1-F", ok(1)]] : []),
+            attempts: a ? attempts(2, "2026-12-02T10:00:00.000Z") : attempts(3, "2026-12-02T11:00:00.000Z"),
+          };
+        },
+      };
+      const conditions = ["[CHECKIN_AGE] < 24h", "[REJECTED_ATTEMPTS] <= 1000000 warn 0"].map((c) => {
+        const p = parseCondition(c, "checkin");
+        if (!p.ok) throw new Error(p.error.message);
+        return p.condition;
+      });
+      const targets = [both("S1", "S1-F"), both("S2", "S2-F")];
+      const { byKey } = await run({ targets, probes: { checkin }, checks: new Map([["c", { conditions, timeoutMs: 1000, retries: 0 }]]) });
+      expect(byKey.get("c/S1/S1-F")).toMatchObject({
+        status: "degraded",
+        values: { REJECTED_ATTEMPTS: 5, REJECTED_LATEST: "other-device at 2026-12-02T11:00:00.000Z" },
+      });
+      expect(byKey.get("c/S1/S1-F")?.detail).toContain("5 rejected attempts (latest: other-device at 2026-12-02T11:00:00.000Z)");
+      // A link with no attempt is not touched by them.
+      expect(byKey.get("c/S2/S2-F")?.detail).not.toContain("rejected");
+    });
+
     it("with no record found: a gateway that is down makes the link unreachable, naming it; one that answers but cannot be read, unknown", async () => {
       const down = await run({
         targets: [both("S1", "S1-F")],

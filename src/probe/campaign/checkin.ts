@@ -16,6 +16,13 @@ interface GatewayRead {
   readonly name: string;
   readonly failure?: Observation;
   readonly latest: ReadonlyMap<string, Observation>;
+  /** Rejected attempts per station/link (issue 17): security events, never check-ins. */
+  readonly attempts: ReadonlyMap<string, Attempts>;
+}
+
+interface Attempts {
+  readonly count: number;
+  readonly latest: { readonly time: string; readonly detail: string };
 }
 
 /**
@@ -124,11 +131,27 @@ function settleDevice(ctx: CampaignContext, t: Target, reads: readonly { key: st
     const at = recordedAt(obs);
     if (freshest === undefined || at > freshest.at) freshest = { obs, at };
   }
+  // Rejected attempts at this link, at either gateway: shown with the verdict (a security event), never counted as a check-in.
+  let rejected: Attempts | undefined;
+  for (const { read } of reads) {
+    const a = read?.attempts.get(key);
+    if (a !== undefined) rejected = addAttempts(rejected, a);
+  }
+  const security = rejected === undefined ? "" : `; ${rejected.count} rejected attempt${rejected.count === 1 ? "" : "s"} (latest: ${rejected.latest.detail})`;
   if (freshest !== undefined) {
-    const j = ctx.judge(t, freshest.obs);
-    ctx.settle(t, j.ok ? (j.warn ? "degraded" : "up") : "down", 1, freshest.obs, {
+    const obs: Observation = {
+      ...freshest.obs,
+      values: {
+        ...freshest.obs.values,
+        REJECTED_ATTEMPTS: rejected?.count ?? 0,
+        ...(rejected === undefined ? {} : { REJECTED_LATEST: rejected.latest.detail }),
+      },
+    };
+    const j = ctx.judge(t, obs);
+    const detail = j.detail === undefined ? (security === "" ? undefined : security.slice(2)) : `${j.detail}${security}`;
+    ctx.settle(t, j.ok ? (j.warn ? "degraded" : "up") : "down", 1, obs, {
       ...(j.ok ? {} : { failure: "assertion" }),
-      ...(j.detail === undefined ? {} : { detail: j.detail }),
+      ...(detail === undefined ? {} : { detail }),
       failed: j.failed,
     });
     return;
@@ -141,7 +164,9 @@ function settleDevice(ctx: CampaignContext, t: Target, reads: readonly { key: st
   if (failed.length === 0) {
     ctx.settle(t, "down", 1, undefined, {
       failure: "assertion",
-      detail: `no check-in from device ${String(t.params.serial ?? "?")} over link ${t.link ?? "?"} in the records of gateway${names.length > 1 ? "s" : ""} ${names.join(" and ")}`,
+      detail:
+        `no check-in from device ${String(t.params.serial ?? "?")} over link ${t.link ?? "?"} ` +
+        `in the records of gateway${names.length > 1 ? "s" : ""} ${names.join(" and ")}${security}`,
     });
     return;
   }
@@ -168,6 +193,7 @@ async function readGateway(ctx: CampaignContext, source: CheckinSource, gateway:
   const plan = ctx.plan(gateway.check, 5000);
   const name = gateway.server ?? gateway.address;
   const latest = new Map<string, Observation>();
+  const attempts = new Map<string, Attempts>();
   let cursor: { inode: string; offset: number } | undefined;
   let tries = 0;
   for (let reads = 0; reads < MAX_READS; reads++) {
@@ -196,12 +222,18 @@ async function readGateway(ctx: CampaignContext, source: CheckinSource, gateway:
         reads--;
         continue;
       }
-      return { name, failure: batch.observation, latest };
+      return { name, failure: batch.observation, latest, attempts };
     }
     tries = 0;
     for (const [k, o] of batch.observations) latest.set(k, o);
+    for (const [k, a] of "attempts" in batch ? (batch.attempts ?? []) : []) attempts.set(k, addAttempts(attempts.get(k), a));
     cursor = batch.cursor;
     if (batch.observation.values.CHECKIN_MORE !== true) break;
   }
-  return { name, latest };
+  return { name, latest, attempts };
+}
+
+function addAttempts(a: Attempts | undefined, b: Attempts): Attempts {
+  if (a === undefined) return b;
+  return { count: a.count + b.count, latest: Date.parse(b.latest.time) >= Date.parse(a.latest.time) ? b.latest : a.latest };
 }

@@ -34,6 +34,8 @@ export interface CheckinSource {
     readonly observation: Observation;
     readonly cursor: { inode: string; offset: number } | undefined;
     readonly observations: ReadonlyMap<string, Observation>;
+    /** Rejected attempts (security events) per `<station>/<link>` of their source. */
+    readonly attempts?: ReadonlyMap<string, { readonly count: number; readonly latest: { readonly time: string; readonly detail: string } }>;
   }>;
 }
 

@@ -442,6 +442,7 @@ function example(placeholder: Placeholder): string {
     HOST_KEY: "[HOST_KEY] == pinned",
     BANNER: '[BANNER] contains "OpenSSH"',
     CHECKIN_AGE: "[CHECKIN_AGE] < 24h",
+    REJECTED_ATTEMPTS: "[REJECTED_ATTEMPTS] <= 1000000 warn 0",
   };
   return `e.g. ${examples[placeholder]}`;
 }

@@ -41,6 +41,11 @@ export const PLACEHOLDERS = {
   HOST_KEY: { type: "key", kinds: ["ssh"], doc: "the server's SSH host key" },
   BANNER: { type: "string", kinds: ["ssh"], doc: "the SSH identification line" },
   CHECKIN_AGE: { type: "duration", unit: "h", kinds: ["checkin"], doc: "time since the device last checked in over this link" },
+  REJECTED_ATTEMPTS: {
+    type: "integer",
+    kinds: ["checkin"],
+    doc: "certificates the station's gateways refused at this link (another station's device, another device's): security events",
+  },
 } as const satisfies Record<string, PlaceholderSpec>;
 
 export type Placeholder = keyof typeof PLACEHOLDERS;

@@ -73,3 +73,74 @@ export function parseRecord(line: string): RecordResult {
   };
   return { ok: true, record };
 }
+
+/**
+ * A rejected attempt, as a gateway's recorder keeps it (issue 17): a certificate the CA signed,
+ * refused because its source is none of the gateway's link addresses (`unlisted-source`), is
+ * another station's link (`other-station`), or is not that station's device (`other-device`).
+ * A security event, never a check-in. `station`/`sourceLink` are the network's (the source's), when
+ * the source is listed; `suppressed` counts the same certificate's attempts not written before it.
+ */
+export interface RejectedAttempt {
+  readonly time: string;
+  readonly reason: string;
+  readonly detail: string;
+  readonly serial: string;
+  readonly source: string;
+  readonly gateway: string;
+  readonly certFingerprint: string;
+  readonly station?: string;
+  readonly sourceLink?: string;
+  readonly suppressed: number;
+}
+
+export const REJECTION_REASONS: readonly string[] = ["unlisted-source", "other-station", "other-device"];
+
+/** Whether a line is a rejected attempt (its own format), not a check-in record. */
+export function isAttemptLine(line: string): boolean {
+  return line.includes('"kind":"rejected"');
+}
+
+export function parseAttempt(line: string): { readonly ok: true; readonly attempt: RejectedAttempt } | { readonly ok: false; readonly reason: string } {
+  let data: unknown;
+  try {
+    data = JSON.parse(line);
+  } catch {
+    return { ok: false, reason: "not JSON" };
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return { ok: false, reason: "not a JSON object" };
+  const r = data as Record<string, unknown>;
+  if (r.v !== 1 || r.kind !== "rejected") return { ok: false, reason: "not a rejected attempt of format 1" };
+  if (typeof r.reason !== "string" || !REJECTION_REASONS.includes(r.reason))
+    return { ok: false, reason: `reason ${JSON.stringify(r.reason)} is not one of ${REJECTION_REASONS.join(", ")}` };
+  for (const field of ["time", "serial", "source", "gateway", "certFingerprint"] as const) {
+    if (!text(r[field])) return { ok: false, reason: `${field} is missing or not a short string` };
+  }
+  if (typeof r.detail !== "string" || r.detail.length > 512) return { ok: false, reason: "detail is missing or too long" };
+  const time = r.time as string;
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(time) || Number.isNaN(Date.parse(time))) {
+    return { ok: false, reason: `time ${JSON.stringify(time)} is not an ISO 8601 time with a zone` };
+  }
+  if (parseIpv4(r.source as string) === undefined) return { ok: false, reason: `source ${JSON.stringify(r.source)} is not an IPv4 address` };
+  if (!isFingerprint(r.certFingerprint as string)) return { ok: false, reason: "certFingerprint is not SHA256:<43 base64 characters>" };
+  for (const field of ["station", "sourceLink"] as const) {
+    if (r[field] !== undefined && !text(r[field])) return { ok: false, reason: `${field} is not a short string` };
+  }
+  const suppressed = r.suppressed === undefined ? 0 : r.suppressed;
+  if (typeof suppressed !== "number" || !Number.isSafeInteger(suppressed) || suppressed < 0) return { ok: false, reason: "suppressed is not a count" };
+  return {
+    ok: true,
+    attempt: {
+      time,
+      reason: r.reason,
+      detail: r.detail,
+      serial: r.serial as string,
+      source: r.source as string,
+      gateway: r.gateway as string,
+      certFingerprint: r.certFingerprint as string,
+      ...(typeof r.station === "string" ? { station: r.station } : {}),
+      ...(typeof r.sourceLink === "string" ? { sourceLink: r.sourceLink } : {}),
+      suppressed,
+    },
+  };
+}

@@ -2,7 +2,7 @@ import { ProbeError } from "../../lib/errors.ts";
 import { GATEWAY_FILES } from "../../model/render/index.ts";
 import { parsePublicKey } from "../../model/index.ts";
 import type { Observation, ProbeContext, Target } from "../types.ts";
-import { parseRecord, type CheckinRecord } from "./checkin-record.ts";
+import { type CheckinRecord, isAttemptLine, parseAttempt, parseRecord, type RejectedAttempt } from "./checkin-record.ts";
 import { attemptSignal, failed, since, type Values } from "./observe.ts";
 import { numberParam, stringParam, type ProbeOptions } from "./options.ts";
 import { classifySshFailure, shellQuote, sshExec } from "./sshexec.ts";
@@ -41,6 +41,14 @@ export interface CheckinBatch {
   readonly observations: ReadonlyMap<string, Observation>;
   /** Lines that were not valid records: how many, and the first few reasons with their byte offsets. */
   readonly rejected: { readonly count: number; readonly examples: readonly string[] };
+  /** Rejected attempts (security events, issue 17) per `<station>/<link>` of the source: how many (with those suppressed) and the latest. */
+  readonly attempts: ReadonlyMap<string, AttemptSummary>;
+}
+
+/** A link's rejected attempts in one read: their number (the recorder's suppressed ones included) and the latest. */
+export interface AttemptSummary {
+  readonly count: number;
+  readonly latest: RejectedAttempt;
 }
 
 export interface CheckinReader {
@@ -107,7 +115,7 @@ export function checkinReader(options: ProbeOptions): CheckinReader {
           run.killed || signal.aborted
             ? failed("timeout", `${where}: no answer within ${context.timeoutMs} ms`, timings)
             : sshFailure(where, run.code, run.stderr, log, timings);
-        return { observation, records: [], cursor, observations: new Map(), rejected: { count: 0, examples: [] } };
+        return { observation, records: [], cursor, observations: new Map(), rejected: { count: 0, examples: [] }, attempts: new Map() };
       }
       return consume(run.stdout, cursor, maxBytes, timings, where);
     },
@@ -137,12 +145,13 @@ async function consume(
   const header = /^AMADEGI-CURSOR (\d+) (\d+) (\d+)$/.exec(output.subarray(0, Math.max(0, headerEnd)).toString("latin1"));
   if (header === null) {
     const observation = failed("protocol", `${where}: the remote side did not answer with a cursor header`, timings);
-    return { observation, records: [], cursor: previous, observations: new Map(), rejected: { count: 0, examples: [] } };
+    return { observation, records: [], cursor: previous, observations: new Map(), rejected: { count: 0, examples: [] }, attempts: new Map() };
   }
   const [, inode = "0", size = "0", startText = "0"] = header;
   const start = Number(startText);
   const data = output.subarray(headerEnd + 1);
   const records: CheckinRecord[] = [];
+  const attempts: RejectedAttempt[] = [];
   const examples: string[] = [];
   let rejected = 0;
   let consumed = 0;
@@ -153,7 +162,15 @@ async function consume(
     const at = start + consumed;
     consumed = newline + 1;
     if (line.length === 0) continue;
-    const result = line.length > MAX_LINE ? { ok: false as const, reason: `longer than ${MAX_LINE} bytes` } : parseRecord(line.toString("utf8"));
+    const text = line.length > MAX_LINE ? undefined : line.toString("utf8");
+    if (text !== undefined && isAttemptLine(text)) {
+      const parsed = parseAttempt(text);
+      if (parsed.ok) {
+        attempts.push(parsed.attempt);
+        continue;
+      }
+    }
+    const result = text === undefined ? { ok: false as const, reason: `longer than ${MAX_LINE} bytes` } : parseRecord(text);
     if (result.ok) records.push(result.record);
     else {
       rejected += 1;
@@ -175,7 +192,27 @@ async function consume(
     CHECKIN_ROTATED: rotated,
     CHECKIN_MORE: cursor.offset < Number(size),
   };
-  return { observation: { ok: true, timings, values }, records, cursor, observations: perLink(records, timings), rejected: { count: rejected, examples } };
+  values.CHECKIN_ATTEMPTS_REJECTED = attempts.reduce((n, a) => n + 1 + a.suppressed, 0);
+  return {
+    observation: { ok: true, timings, values },
+    records,
+    cursor,
+    observations: perLink(records, timings),
+    rejected: { count: rejected, examples },
+    attempts: attemptsByLink(attempts),
+  };
+}
+
+/** Rejected attempts by the link of their source (the network's word); those from unlisted sources under `?/<source>`. */
+function attemptsByLink(attempts: readonly RejectedAttempt[]): Map<string, AttemptSummary> {
+  const out = new Map<string, AttemptSummary>();
+  for (const a of attempts) {
+    const key = a.station !== undefined && a.sourceLink !== undefined ? `${a.station}/${a.sourceLink}` : `?/${a.source}`;
+    const seen = out.get(key);
+    const count = (seen?.count ?? 0) + 1 + a.suppressed;
+    out.set(key, { count, latest: seen === undefined || Date.parse(a.time) >= Date.parse(seen.latest.time) ? a : seen.latest });
+  }
+  return out;
 }
 
 function perLink(records: readonly CheckinRecord[], timings: { total: number }): Map<string, Observation> {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseRecord } from "../../../src/probe/probes/checkin-record.ts";
+import { parseAttempt, parseRecord } from "../../../src/probe/probes/checkin-record.ts";
 import { type LinksFile, post, RECORDER, type Recorder, startRecorder, waitFor } from "../../helpers/checkin-recorder.ts";
 import { makePki, type Pki } from "../../helpers/pki.ts";
 
@@ -111,29 +111,54 @@ describe("checkin-recorder", () => {
     expect(last).toMatchObject({ link: "PKD-0001-F", sourceLink: "PKD-0001-M", source: "10.141.0.2" });
   });
 
-  it("refuses with 403 a source outside the links file (none of this gateway's link addresses), writing nothing", async () => {
-    const before = readFileSync(recorder.log, "utf8");
+  /** The lines appended since `before` (a count of lines). */
+  const since = (before: number) => readFileSync(recorder.log, "utf8").trimEnd().split("\n").slice(before);
+  const count = () => readFileSync(recorder.log, "utf8").trimEnd().split("\n").length;
+
+  it("refuses with 403 a source outside the links file (none of this gateway's link addresses): a rejected attempt, never a check-in", async () => {
+    const before = count();
     const answer = await post(recorder.socket, headers({ "X-Source-Address": "10.99.0.1" }));
     expect(answer.status).toBe(403);
     expect(answer.body).toContain("source 10.99.0.1 is none of the link addresses this gateway serves");
-    expect(readFileSync(recorder.log, "utf8")).toBe(before);
+    const added = since(before);
+    expect(added).toHaveLength(1);
+    expect(parseRecord(added[0] ?? "").ok).toBe(false);
+    const attempt = parseAttempt(added[0] ?? "");
+    expect(attempt).toMatchObject({
+      ok: true,
+      attempt: { reason: "unlisted-source", serial: "DEV-0001", source: "10.99.0.1", gateway: "gw-test-01", certFingerprint: fingerprint, suppressed: 0 },
+    });
+    expect(JSON.parse(added[0] ?? "{}")).toMatchObject({ claimedStation: "PKD-0001" });
+    expect(attempt.ok && attempt.attempt.station).toBeUndefined();
   });
 
-  it("refuses with 403 another device's certificate from a station's own address (the serial is the station's device's, or nothing)", async () => {
-    const before = readFileSync(recorder.log, "utf8");
-    const answer = await post(recorder.socket, headers({ "X-Source-Address": "10.41.0.5", "X-Amadegi-Station": "PKD-0003", "X-Amadegi-Link": "PKD-0003-F" }));
-    expect(answer.status).toBe(403);
-    expect(answer.body).toContain("the client certificate is device DEV-0001's; station PKD-0003's device is DEV-0003");
-    expect(readFileSync(recorder.log, "utf8")).toBe(before);
-  });
-
-  it("refuses with 403 a device that claims another station than its source address's", async () => {
-    const before = readFileSync(recorder.log, "utf8");
+  it("refuses with 403 a device that claims another station than its source address's, kept as a rejected attempt at that station's link", async () => {
+    const before = count();
     const answer = await post(recorder.socket, headers({ "X-Source-Address": "10.41.0.4" }));
     expect(answer.status).toBe(403);
     expect(answer.body).toContain("PKD-0002");
-    expect(readFileSync(recorder.log, "utf8")).toBe(before);
+    const added = since(before);
+    expect(added).toHaveLength(1);
+    expect(parseAttempt(added[0] ?? "")).toMatchObject({ ok: true, attempt: { reason: "other-station", station: "PKD-0002", sourceLink: "PKD-0002-F" } });
     await waitFor("the refusal on stderr", () => recorder.stderr().includes("refused 403 from 10.41.0.4"));
+  });
+
+  it("refuses with 403 another device's certificate from a station's own address (the serial is the station's device's, or nothing)", async () => {
+    const before = count();
+    const answer = await post(recorder.socket, headers({ "X-Source-Address": "10.41.0.5", "X-Amadegi-Station": "PKD-0003", "X-Amadegi-Link": "PKD-0003-F" }));
+    expect(answer.status).toBe(403);
+    expect(answer.body).toContain("the client certificate is device DEV-0001's; station PKD-0003's device is DEV-0003");
+    const added = since(before);
+    expect(added).toHaveLength(1);
+    expect(parseAttempt(added[0] ?? "")).toMatchObject({ ok: true, attempt: { reason: "other-device", station: "PKD-0003", serial: "DEV-0001" } });
+  });
+
+  it("a flood of the same refused certificate writes one attempt a minute: the rest are counted, not written", async () => {
+    const before = count();
+    const answers = await Promise.all(Array.from({ length: 50 }, () => post(recorder.socket, headers({ "X-Source-Address": "10.41.0.4" }))));
+    expect(answers.every((a) => a.status === 403)).toBe(true);
+    // Its first attempt with this reason was written by the test above, less than a minute ago.
+    expect(since(before)).toEqual([]);
   });
 
   const refusals: [string, Record<string, string | undefined>, number, string][] = [
@@ -245,5 +270,34 @@ describe("checkin-recorder start and stop", () => {
     await expect(start({ "10.0.0.300": { station: "S", link: "L" } }, "gw-a", "badlinks")).rejects.toThrow(/not an IPv4 address/);
     const child = spawn(process.execPath, [RECORDER, "--socket", join(tmp, "x.sock")], { stdio: "ignore" });
     expect(await new Promise((r) => child.on("exit", r))).toBe(2);
+  });
+});
+
+describe("which rejected attempts the recorder writes (Rejections)", () => {
+  /** The recorder's own class, from the file the gateways run. */
+  const load = async () =>
+    (await import(RECORDER)) as {
+      Rejections: new (windowMs?: number, maxKeys?: number) => { admit(key: string, now: number): number | undefined };
+    };
+
+  it("writes the first of a key in each window and counts the rest into the next one written; keys are apart", async () => {
+    const { Rejections } = await load();
+    const r = new Rejections(60_000);
+    expect(r.admit("cert-a other-station", 0)).toBe(0);
+    expect(r.admit("cert-a other-station", 1_000)).toBeUndefined();
+    expect(r.admit("cert-a other-station", 59_999)).toBeUndefined();
+    expect(r.admit("cert-a other-device", 2_000)).toBe(0);
+    expect(r.admit("cert-a other-station", 60_000)).toBe(2);
+    expect(r.admit("cert-a other-station", 60_001)).toBeUndefined();
+  });
+
+  it("stays bounded: past its key limit it starts again (each key still written at most once a window)", async () => {
+    const { Rejections } = await load();
+    const r = new Rejections(60_000, 3);
+    for (const k of ["a", "b", "c"]) expect(r.admit(k, 0)).toBe(0);
+    expect(r.admit("d", 0)).toBe(0);
+    // The table started again at "d": "a" is new to it.
+    expect(r.admit("a", 1)).toBe(0);
+    expect(r.admit("d", 2)).toBeUndefined();
   });
 });

@@ -105,6 +105,45 @@ describe("check-in reader", () => {
     expect(rotated.cursor?.inode).not.toBe(first.cursor?.inode);
   });
 
+  it("keeps rejected attempts apart (security events, never check-ins), by the link of their source, with the ones the recorder suppressed", async () => {
+    const attempt = (over: Record<string, unknown>) =>
+      JSON.stringify({
+        v: 1,
+        kind: "rejected",
+        time: "2026-11-22T02:00:00Z",
+        reason: "other-device",
+        detail: "the client certificate is device DEV-0009's; station PKD-0031's device is DEV-0001",
+        serial: "DEV-0009",
+        claimedStation: "PKD-0031",
+        station: "PKD-0031",
+        sourceLink: "PKD-0031-F",
+        source: "10.20.3.4",
+        gateway: "gw-teh-01",
+        certFingerprint: FP_B,
+        ...over,
+      });
+    await writeFile(
+      `${log}.new`,
+      [
+        record({ station: "PKD-0031", link: "PKD-0031-F" }),
+        attempt({}),
+        attempt({ time: "2026-11-22T02:01:00Z", suppressed: 4 }),
+        attempt({ reason: "unlisted-source", station: undefined, sourceLink: undefined, source: "10.99.0.1" }),
+        attempt({ reason: "made-up" }),
+        "",
+      ].join("\n"),
+    );
+    await rename(`${log}.new`, log);
+    const read = await probes.checkin.read(gateway, undefined, context(10_000));
+    expect(read.observation.values).toMatchObject({ CHECKIN_RECORDS: 1, CHECKIN_REJECTED: 1, CHECKIN_ATTEMPTS_REJECTED: 7 });
+    expect(read.records.map((r) => r.serial)).toEqual(["DEV-0001"]);
+    // An attempt line with a reason the reader does not know is neither: counted with the bad lines.
+    expect(read.rejected.examples[0]).toMatch(/: link is missing or not a short string$/);
+    expect(read.attempts.get("PKD-0031/PKD-0031-F")).toMatchObject({ count: 6, latest: { time: "2026-11-22T02:01:00Z", serial: "DEV-0009" } });
+    expect(read.attempts.get("?/10.99.0.1")).toMatchObject({ count: 1, latest: { reason: "unlisted-source" } });
+    first = read;
+  });
+
   it("a gateway whose host key is not the pinned one is refused: assertion, nothing read, cursor kept", async () => {
     const impostor = { ...gateway, params: { ...gateway.params, hostKey: sshd.otherHostKey } };
     const result = await probes.checkin.read(impostor, first.cursor, context(10_000));

@@ -138,15 +138,33 @@ function judge(headers, links, gateway, now = new Date()) {
   const serial = commonName(cert);
   if (serial === undefined || !printable(serial)) return { status: 400, reason: "the client certificate's subject has no single printable CN (the device serial)" };
   // The station and link are the network's word (the source address), never only the device's (issue 17).
+  // A refusal here is an attempt by a certificate the CA signed: kept as a rejected attempt (a security event).
   const known = links.get(source);
+  const attempt = (reason, detail) => ({
+    status: 403,
+    reason: detail,
+    attempt: {
+      v: 1,
+      kind: "rejected",
+      time: now.toISOString(),
+      reason,
+      detail,
+      serial,
+      claimedStation: station,
+      ...(known === undefined ? {} : { station: known.station, sourceLink: known.link }),
+      source,
+      gateway,
+      certFingerprint: spkiFingerprint(cert),
+    },
+  });
   if (known === undefined) {
-    return { status: 403, reason: `source ${source} is none of the link addresses this gateway serves; the device ${serial} claims station ${station}` };
+    return attempt("unlisted-source", `source ${source} is none of the link addresses this gateway serves; the device ${serial} claims station ${station}`);
   }
   if (known.station !== station) {
-    return { status: 403, reason: `source ${source} is link ${known.link} of station ${known.station}; the device ${serial} claims station ${station}` };
+    return attempt("other-station", `source ${source} is link ${known.link} of station ${known.station}; the device ${serial} claims station ${station}`);
   }
   if (known.serial !== undefined && known.serial !== serial) {
-    return { status: 403, reason: `the client certificate is device ${serial}'s; station ${known.station}'s device is ${known.serial}` };
+    return attempt("other-device", `the client certificate is device ${serial}'s; station ${known.station}'s device is ${known.serial}`);
   }
   const tls = header(headers, "x-tls-protocol");
   const record = {
@@ -162,6 +180,32 @@ function judge(headers, links, gateway, now = new Date()) {
     ...(tls !== undefined && printable(tls) ? { tlsVersion: tls } : {}),
   };
   return { status: 204, record };
+}
+
+/**
+ * Which rejected attempts are written: the first of a key (a certificate's fingerprint and the reason) in each
+ * window; the others are counted and the count goes with the next one written. Bounded: past
+ * `maxKeys` keys the table starts again (a flood of distinct certificates is still one a minute each).
+ */
+export class Rejections {
+  constructor(windowMs = 60_000, maxKeys = 10_000) {
+    this.windowMs = windowMs;
+    this.maxKeys = maxKeys;
+    this.keys = new Map();
+  }
+
+  /** undefined: do not write it; a number: write it, with this many suppressed before it. */
+  admit(key, now) {
+    const seen = this.keys.get(key);
+    if (seen !== undefined && now - seen.at < this.windowMs) {
+      seen.suppressed += 1;
+      return undefined;
+    }
+    const suppressed = seen?.suppressed ?? 0;
+    if (seen === undefined && this.keys.size >= this.maxKeys) this.keys.clear();
+    this.keys.set(key, { at: now, suppressed: 0 });
+    return suppressed;
+  }
 }
 
 /** The log, opened O_APPEND: each record is one write at the end, whatever else appends. */
@@ -256,6 +300,7 @@ async function main() {
   };
   let links = readLinks();
   const log = new Log(opts.log);
+  const rejections = new Rejections();
   await clearStaleSocket(opts.socket);
   mkdirSync(dirname(opts.socket), { recursive: true });
 
@@ -275,6 +320,17 @@ async function main() {
       const verdict = judge(req.headers, links, opts.gateway);
       if (verdict.record === undefined) {
         say(`refused ${verdict.status} from ${String(req.headers["x-source-address"] ?? "?").slice(0, 64)}: ${verdict.reason}`);
+        if (verdict.attempt !== undefined) {
+          // Kept, at most one a minute per certificate and reason (the rest counted in the next): a flood cannot drown the log.
+          const suppressed = rejections.admit(`${verdict.attempt.certFingerprint} ${verdict.attempt.reason}`, Date.now());
+          if (suppressed !== undefined) {
+            try {
+              log.append(`${JSON.stringify(suppressed > 0 ? { ...verdict.attempt, suppressed } : verdict.attempt)}\n`);
+            } catch (error) {
+              say(`could not append to ${opts.log}: ${error.code ?? error.message}`);
+            }
+          }
+        }
         return answer(res, verdict.status, verdict.reason);
       }
       try {
