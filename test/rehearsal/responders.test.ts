@@ -218,6 +218,60 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
     expect(out.join("\n")).toMatch(/devices: \d+\/\d+ responders running/);
   }, 90_000);
 
+  it("a forged check-in through the real nginx: a device's own certificate, sent from another station's link address, is refused and kept as a rejected attempt", async () => {
+    const layout = deviceLayout(state);
+    const owner = model.stationsById.get("PKD-0001");
+    const address = model.serversById.get(GATEWAY)?.address ?? "";
+    // Another station's fiber link: its address, in its operator's namespace.
+    const other = model.stations.find((s) => s.id !== "PKD-0001" && s.links.some((l) => l.medium === "fiber" && l.address !== undefined));
+    const link = other?.links.find((l) => l.medium === "fiber" && l.address !== undefined);
+    const ns = plan.operators.find((o) => o.id === link?.operator)?.ns;
+    const gateway = recorder;
+    if (owner === undefined || other === undefined || link?.address === undefined || ns === undefined || gateway === undefined)
+      throw new Error("the fixture has no second station with a fiber link, or the gateway did not start");
+    const before = gateway.lines().length;
+    const forged = await execIn(
+      ns,
+      [
+        "curl",
+        "-sk",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--interface",
+        link.address,
+        "--cert",
+        layout.cert(owner.device.serial),
+        "--key",
+        layout.key(owner.device.serial),
+        "-X",
+        "POST",
+        "-H",
+        "X-Amadegi-Station: PKD-0001",
+        "-H",
+        "X-Amadegi-Link: PKD-0001-F",
+        `https://${address}/checkin`,
+      ],
+      { timeoutMs: 10_000 },
+    );
+    expect(forged.stdout).toBe("403");
+    await waitFor("the rejected attempt in the gateway's log", () => gateway.lines().length > before, 10_000);
+    const added = gateway.lines().slice(before) as Record<string, unknown>[];
+    const attempts = added.filter((l) => l.kind === "rejected");
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]).toMatchObject({
+      reason: "other-station",
+      serial: owner.device.serial,
+      claimedStation: "PKD-0001",
+      station: other.id,
+      sourceLink: link.id,
+      source: link.address,
+    });
+    // Nothing of it counts as a check-in of either station.
+    expect(added.filter((l) => l.kind === undefined && l.source === link.address && l.serial === owner.device.serial)).toEqual([]);
+  }, 60_000);
+
   it("devices start again leaves the running responders alone", async () => {
     const before = responderPids(state).sort();
     const again = await cli("start", "--interval", "8", "--timeout", "2");
