@@ -33,13 +33,27 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
   }
 }
 
-export async function startRecorder(dir: string, links: LinksFile, gateway = "gw-test-01", name = "recorder"): Promise<Recorder> {
+/** A token as the gateway role makes it: an nginx snippet the recorder reads with --token. */
+export function tokenSnippet(token: string): string {
+  return `proxy_set_header X-Amadegi-Token "${token}";\n`;
+}
+
+export async function startRecorder(
+  dir: string,
+  links: LinksFile,
+  gateway = "gw-test-01",
+  name = "recorder",
+  options: { readonly token?: string } = {},
+): Promise<Recorder> {
   const socket = join(dir, `${name}.sock`);
   const log = join(dir, `${name}`, "checkin.jsonl");
   const linksFile = join(dir, `${name}-links.json`);
   const pidFile = join(dir, `${name}.pid`);
   await writeFile(linksFile, JSON.stringify(links));
-  const child = spawn(process.execPath, [RECORDER, "--socket", socket, "--log", log, "--links", linksFile, "--gateway", gateway, "--pid", pidFile], {
+  const tokenFile = join(dir, `${name}-token.conf`);
+  if (options.token !== undefined) await writeFile(tokenFile, options.token, { mode: 0o600 });
+  const args = ["--socket", socket, "--log", log, "--links", linksFile, "--gateway", gateway, "--pid", pidFile];
+  const child = spawn(process.execPath, [RECORDER, ...args, ...(options.token === undefined ? [] : ["--token", tokenFile])], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";

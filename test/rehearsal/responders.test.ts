@@ -218,7 +218,7 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
     expect(out.join("\n")).toMatch(/devices: \d+\/\d+ responders running/);
   }, 90_000);
 
-  it("a forged check-in through the real nginx: a device's own certificate, sent from another station's link address, is refused and kept as a rejected attempt", async () => {
+  it("a forged check-in through the real nginx: a device's certificate from another station's address is refused, kept as a rejected attempt", async () => {
     const layout = deviceLayout(state);
     const owner = model.stationsById.get("PKD-0001");
     const address = model.serversById.get(GATEWAY)?.address ?? "";

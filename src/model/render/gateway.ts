@@ -160,6 +160,8 @@ http {
             proxy_set_header X-TLS-Protocol $ssl_protocol;
             proxy_set_header X-Amadegi-Station $http_x_amadegi_station;
             proxy_set_header X-Amadegi-Link $http_x_amadegi_link;
+            # The token only this nginx knows: the recorder refuses what did not come through here.
+            include ${r(G.recorderToken)};
         }
 
         location / {
@@ -168,6 +170,15 @@ http {
     }
 }
 `;
+}
+
+/** Shell that makes the recorder's token file once: `proxy_set_header X-Amadegi-Token "<64 hex>";`, mode 0600. */
+export function tokenScript(path: string): string {
+  const q = `'${path.replaceAll("'", `'\\''`)}'`;
+  return (
+    `[ -s ${q} ] || { umask 077; mkdir -p "$(dirname ${q})" && ` +
+    `printf 'proxy_set_header X-Amadegi-Token "%s";\\n' "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \\n')" > ${q}.new && mv -f ${q}.new ${q}; }`
+  );
 }
 
 export function renderGateway(inventory: Inventory, server: Server, target: ServerTarget): RoleRender {
@@ -217,6 +228,8 @@ export function renderGateway(inventory: Inventory, server: Server, target: Serv
     server.id,
     "--pid",
     r(G.recorderPid),
+    "--token",
+    r(G.recorderToken),
   ];
   const recorder = daemon(
     {
@@ -238,6 +251,8 @@ export function renderGateway(inventory: Inventory, server: Server, target: Serv
       version: `printf 'checkin-recorder on node %s\\n' "$(node --version)"`,
       // nginx's workers (www-data) connect to its socket: the group, and a umask that leaves it group-writable.
       unit: { group: "www-data", umask: "0007" },
+      // Its token, made on the server the first time (32 random bytes, hex; root-only: nginx's master reads it).
+      prepare: tokenScript(r(G.recorderToken)),
     },
     target,
   );

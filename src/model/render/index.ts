@@ -10,7 +10,7 @@ export type * from "./types.ts";
 export { DNS_FILES, GATEWAY_FILES, LIB_DIR, LOG_DIR, MONITOR_FILES, NTP_FILES, rooted, RUN_DIR, SERVER_FILE, TLS_FILES, unitName, unitPath } from "./paths.ts";
 export { CENTRAL_CHECKS, centralTargets } from "./monitor.ts";
 export { clientRanges, electionNames, ELECTION_ZONE } from "./dns.ts";
-export { linksOf, RECORDER_ASSET, stationsOf } from "./gateway.ts";
+export { linksOf, RECORDER_ASSET, stationsOf, tokenScript } from "./gateway.ts";
 export { LOCAL_STRATUM, REHEARSAL_STRATUM } from "./ntp.ts";
 export { REHEARSAL_PLUMBING, siteRanges, stationRanges } from "./ranges.ts";
 export { contentHash, provisionedRecord } from "./provisioned.ts";

@@ -31,6 +31,8 @@ export const GATEWAY_FILES = {
   links: "/etc/amadegi/gateway/links.json",
   recorder: "/opt/amadegi/checkin-recorder.js",
   socket: `${RUN_DIR}/checkin.sock`,
+  /** The token nginx sends the recorder (an nginx snippet, made on the server when its recorder first starts: never in the state or the inventory). */
+  recorderToken: "/etc/amadegi/gateway/recorder-token.conf",
   checkinLog: `${LOG_DIR}/checkin.jsonl`,
   recorderLog: `${LOG_DIR}/checkin-recorder.log`,
   recorderPid: `${RUN_DIR}/checkin-recorder.pid`,

@@ -54,6 +54,8 @@ export interface DaemonSpec {
   /** Prints one line naming the binary's version. */
   readonly version: string;
   readonly unit?: UnitOptions;
+  /** Shell run as root before it starts, after its directories exist (directly in the rehearsal; ExecStartPre=+ in production). */
+  readonly prepare?: string;
 }
 
 export interface UnitOptions {
@@ -148,6 +150,12 @@ function directStart(spec: DaemonSpec, target: ServerTarget): string {
     `pid=${sh(pid)}; log=${sh(log)}; mark=${sh(spec.mark)}`,
     ...RUNNING,
     `mkdir -p ${dirs.join(" ")}`,
+    ...(spec.prepare === undefined
+      ? []
+      : [
+          `( ${spec.prepare}
+) || fail "could not prepare its start"`,
+        ]),
     `out=$(${argvLine(spec.validate)} 2>&1) || fail "configuration check failed: $(${ONE_LINE})"`,
     `launch() { rm -f "$pid"${spec.socket === undefined ? "" : ` ${sh(rooted(target, spec.socket))}`}; ${launch}; }`,
   ];
@@ -286,6 +294,7 @@ function unitFile(spec: DaemonSpec): string {
     // `+`: as root, whatever User= says, so the directories exist before the daemon needs them.
     `ExecStartPre=+/usr/bin/mkdir -p ${dirs.join(" ")}`,
     ...(u.pre ?? []).map((command) => `ExecStartPre=+${command}`),
+    ...(spec.prepare === undefined ? [] : [`ExecStartPre=+/bin/sh -c ${JSON.stringify(spec.prepare)}`]),
     `ExecStartPre=${exec(spec.validate)}`,
     `ExecStart=${exec(spec.argv)}`,
     ...(spec.reload === "hup" ? ["ExecReload=/bin/kill -HUP $MAINPID"] : []),

@@ -3,13 +3,13 @@
 // record (parseRecord), with the fingerprint openssl computes from the key.
 import { execFile, spawn } from "node:child_process";
 import { existsSync, readFileSync, renameSync, statSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAttempt, parseRecord } from "../../../src/probe/probes/checkin-record.ts";
-import { type LinksFile, post, RECORDER, type Recorder, startRecorder, waitFor } from "../../helpers/checkin-recorder.ts";
+import { type LinksFile, post, RECORDER, type Recorder, startRecorder, tokenSnippet, waitFor } from "../../helpers/checkin-recorder.ts";
 import { makePki, type Pki } from "../../helpers/pki.ts";
 
 const run = promisify(execFile);
@@ -33,8 +33,12 @@ let pki: Pki;
 let recorder: Recorder;
 let fingerprint = "";
 
+/** The token the main recorder is started with, as its nginx would send it. */
+const TOKEN = "5".repeat(64);
+
 function headers(overrides: Record<string, string | undefined> = {}): Record<string, string> {
   const all: Record<string, string | undefined> = {
+    "X-Amadegi-Token": TOKEN,
     "X-Client-Cert": encodeURIComponent(pki.client.cert.toString("utf8")),
     "X-Source-Address": "10.41.0.3",
     "X-TLS-Protocol": "TLSv1.3",
@@ -50,7 +54,7 @@ describe("checkin-recorder", () => {
     dir = await mkdtemp(join(tmpdir(), "amadegi-t-recorder-"));
     pki = await makePki("gw.test");
     fingerprint = await opensslFingerprint(pki.client.keyFile);
-    recorder = await startRecorder(dir, LINKS);
+    recorder = await startRecorder(dir, LINKS, undefined, undefined, { token: tokenSnippet(TOKEN) });
   });
 
   afterAll(async () => {
@@ -161,6 +165,16 @@ describe("checkin-recorder", () => {
     expect(since(before)).toEqual([]);
   });
 
+  it("refuses with 403 what did not come through its nginx (no token, or another), writing nothing", async () => {
+    const before = readFileSync(recorder.log, "utf8");
+    for (const token of [undefined, "6".repeat(64), TOKEN.slice(1)]) {
+      const answer = await post(recorder.socket, headers({ "X-Amadegi-Token": token }));
+      expect(answer.status).toBe(403);
+      expect(answer.body).toContain("not from this gateway's nginx");
+    }
+    expect(readFileSync(recorder.log, "utf8")).toBe(before);
+  });
+
   const refusals: [string, Record<string, string | undefined>, number, string][] = [
     ["no client certificate", { "X-Client-Cert": undefined }, 400, "x-client-cert"],
     ["an empty client certificate (nginx without one)", { "X-Client-Cert": "" }, 400, "x-client-cert"],
@@ -228,6 +242,9 @@ describe("checkin-recorder", () => {
   });
 });
 
+/** Why the test that becomes nobody is skipped, when it is. */
+const notRoot = process.getuid?.() === 0 ? "" : " (skipped: needs root to become nobody)";
+
 describe("checkin-recorder start and stop", () => {
   let tmp = "";
   const started: Recorder[] = [];
@@ -252,6 +269,21 @@ describe("checkin-recorder start and stop", () => {
     expect(existsSync(r.pidFile)).toBe(false);
   });
 
+  it.skipIf(process.getuid?.() !== 0)(`refuses a connection from a process that is neither its user nor in its group (nobody)${notRoot}`, async () => {
+    const r = await start(LINKS, "gw-a", "perm");
+    // Only the socket's own mode stands in the way: its directory is open to everyone.
+    await chmod(tmp, 0o755);
+    const script =
+      `require("node:net").connect(${JSON.stringify(r.socket)})` +
+      `.on("connect", () => { console.log("connected"); process.exit(0); })` +
+      `.on("error", (e) => { console.log(e.code); process.exit(0); });`;
+    const { stdout } = await run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "-e", script]);
+    expect(stdout.trim()).toBe("EACCES");
+    // The recorder's own user still connects (so the refusal above is the mode's, not a dead socket).
+    expect((await post(r.socket, headers())).status).toBe(204);
+    expect(await r.stop()).toBe(0);
+  });
+
   it("replaces a stale socket (a recorder killed with SIGKILL) but refuses a live one", async () => {
     const first = await start(LINKS, "gw-a", "stale");
     first.child.kill("SIGKILL");
@@ -261,6 +293,12 @@ describe("checkin-recorder start and stop", () => {
     expect((await post(second.socket, headers())).status).toBe(204);
     await expect(start(LINKS, "gw-a", "stale")).rejects.toThrow(/another process is listening/);
     expect(await second.stop()).toBe(0);
+  });
+
+  it("refuses a token file without a token, with exit 2, naming the file and the fix", async () => {
+    await expect(start(LINKS, "gw-a", "badtoken", { token: 'proxy_set_header X-Amadegi-Token "short";\n' })).rejects.toThrow(
+      /badtoken-token\.conf: no X-Amadegi-Token "<64 hex digits>" in it; remove it and start again to make a new one/,
+    );
   });
 
   it("refuses a socket path that is not a socket, and a bad links file, with exit 2", async () => {

@@ -123,7 +123,8 @@ describe("gateway", () => {
     const recorder = rehearsal[0]?.services.find((s) => s.name === "checkin-recorder");
     expect(recorder?.start).toContain(
       `setsid -f node ${ROOT}/opt/amadegi/checkin-recorder.js --socket ${ROOT}/run/amadegi/checkin.sock --log ${ROOT}/var/log/amadegi/checkin.jsonl ` +
-        `--links ${ROOT}/etc/amadegi/gateway/links.json --gateway gw-teh1-01 --pid ${ROOT}/run/amadegi/checkin-recorder.pid >>"$log" 2>&1`,
+        `--links ${ROOT}/etc/amadegi/gateway/links.json --gateway gw-teh1-01 --pid ${ROOT}/run/amadegi/checkin-recorder.pid ` +
+        `--token ${ROOT}/etc/amadegi/gateway/recorder-token.conf >>"$log" 2>&1`,
     );
     expect(recorder?.start).toContain(`log=${ROOT}/var/log/amadegi/checkin-recorder.log`);
     expect(rehearsal[0]?.services.map((s) => s.name)).toEqual(["checkin-recorder", "nginx"]);

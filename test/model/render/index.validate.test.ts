@@ -2,11 +2,11 @@
 // nginx -t, unbound-checkconf, chronyd -p, promtool, blackbox_exporter
 // --config.check. Each is also given a broken copy, so a checker that accepts
 // anything would fail this test.
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Inventory } from "../../../src/model/index.ts";
-import { DNS_FILES, GATEWAY_FILES, MONITOR_FILES, NTP_FILES, rooted, type ServerTarget } from "../../../src/model/render/index.ts";
+import { DNS_FILES, GATEWAY_FILES, MONITOR_FILES, NTP_FILES, rooted, type ServerTarget, tokenScript } from "../../../src/model/render/index.ts";
 import { createNetns, type Netns } from "../../helpers/netns.ts";
 import { makePki, type Pki } from "../../helpers/pki.ts";
 import { installTls, renderInto, run, sampleInventory, tempRoot } from "./helpers.ts";
@@ -36,6 +36,8 @@ async function rendered(serverId: string): Promise<ServerTarget> {
   roots.push(root);
   const { target } = await renderInto(inventory, serverId, root);
   await installTls(pki, target);
+  // What the gateway's recorder makes on the server before it starts: the token nginx includes (the real script).
+  if (serverId.startsWith("gw-")) await run("sh", ["-c", tokenScript(rooted(target, GATEWAY_FILES.recorderToken))]);
   return target;
 }
 
@@ -81,6 +83,19 @@ describe("rendered configurations pass their programs' own checks", () => {
     ];
     await run("mkdir", ["-p", rooted(target, "/run/amadegi"), rooted(target, "/var/log/amadegi"), rooted(target, "/var/lib/amadegi/nginx")]);
     await acceptsAndRejects(conf, argv, "\nno_such_directive on;\n");
+  });
+
+  it("the recorder's token is made once on the server: an nginx line with 64 hex digits, mode 0600, kept by the next start", async () => {
+    const target = await rendered("gw-krj-01");
+    const file = rooted(target, GATEWAY_FILES.recorderToken);
+    const first = await readFile(file, "utf8");
+    expect(first).toMatch(/^proxy_set_header X-Amadegi-Token "[0-9a-f]{64}";\n$/);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    await run("sh", ["-c", tokenScript(file)]);
+    expect(await readFile(file, "utf8")).toBe(first);
+    // Another server's is its own.
+    const other = await rendered("gw-teh2-02");
+    expect(await readFile(rooted(other, GATEWAY_FILES.recorderToken), "utf8")).not.toBe(first);
   });
 
   it("nginx -t refuses the gateway's config when the devices' CA is missing (it is not optional)", async () => {

@@ -18,10 +18,12 @@
 // check-in counts only from a listed address, for that address's station, with
 // a certificate of that station's device (CN = its serial). Signals: SIGHUP reopens the log (after
 // rotation) and re-reads --links; SIGTERM (or SIGINT) closes and removes the
-// socket and the pid file. Exit 2 when it cannot start. What it answers is in
+// socket and the pid file. --token is an nginx snippet with the token the local
+// nginx sends (X-Amadegi-Token): a request without it is refused, so only that
+// nginx can hand over check-ins. Exit 2 when it cannot start. What it answers is in
 // docs/rehearsal.md ("The check-in recorder").
 import { Buffer } from "node:buffer";
-import { createHash, X509Certificate } from "node:crypto";
+import { createHash, timingSafeEqual, X509Certificate } from "node:crypto";
 import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { createServer } from "node:http";
 import { connect } from "node:net";
@@ -30,7 +32,7 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
-const USAGE = "usage: node checkin-recorder.js --socket PATH --log PATH --links PATH --gateway ID --pid PATH";
+const USAGE = "usage: node checkin-recorder.js --socket PATH --log PATH --links PATH --gateway ID --pid PATH [--token PATH]";
 /** A device sends no body; anything larger than this is not a check-in. */
 const MAX_BODY = 8192;
 /** Every text field of a record is at most this long (the reader's limit too). */
@@ -59,7 +61,15 @@ function options(argv) {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { socket: { type: "string" }, log: { type: "string" }, links: { type: "string" }, gateway: { type: "string" }, pid: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        socket: { type: "string" },
+        log: { type: "string" },
+        links: { type: "string" },
+        gateway: { type: "string" },
+        pid: { type: "string" },
+        token: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
       strict: true,
       allowPositionals: false,
     }));
@@ -94,6 +104,27 @@ function parseLinks(text, file) {
   }
   if (problems.length > 0) throw new StartError(`${file}: ${problems.length} bad entries: ${problems.slice(0, 5).join("; ")}${problems.length > 5 ? "; …" : ""}`);
   return links;
+}
+
+/** The token in --token's nginx snippet (`proxy_set_header X-Amadegi-Token "<64 hex>";`): what only the local nginx sends. */
+function readToken(file) {
+  let text;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new StartError(`${file}: cannot read the token file (${error.code ?? error.message})`);
+  }
+  const match = /X-Amadegi-Token "([0-9a-f]{64})"/.exec(text);
+  if (match === null) throw new StartError(`${file}: no X-Amadegi-Token "<64 hex digits>" in it; remove it and start again to make a new one`);
+  return Buffer.from(match[1], "utf8");
+}
+
+/** Whether the request carries the token (compared in constant time). */
+function fromNginx(headers, token) {
+  if (token === undefined) return true;
+  const given = headers["x-amadegi-token"];
+  if (typeof given !== "string" || given.length !== token.length) return false;
+  return timingSafeEqual(Buffer.from(given, "utf8"), token);
 }
 
 /** The certificate subject's one CN (Node prints the subject as `K=V` lines). */
@@ -299,6 +330,7 @@ async function main() {
     return parseLinks(text, opts.links);
   };
   let links = readLinks();
+  const token = opts.token === undefined ? undefined : readToken(opts.token);
   const log = new Log(opts.log);
   const rejections = new Rejections();
   await clearStaleSocket(opts.socket);
@@ -317,6 +349,10 @@ async function main() {
     });
     req.on("end", () => {
       if (size > MAX_BODY) return answer(res, 413, `a check-in has no body (got ${size} bytes)`);
+      if (!fromNginx(req.headers, token)) {
+        say("refused 403: a request without this gateway's nginx token (not through nginx)");
+        return answer(res, 403, "not from this gateway's nginx");
+      }
       const verdict = judge(req.headers, links, opts.gateway);
       if (verdict.record === undefined) {
         say(`refused ${verdict.status} from ${String(req.headers["x-source-address"] ?? "?").slice(0, 64)}: ${verdict.reason}`);
