@@ -188,10 +188,14 @@ export const SERVER_CERT_SCRIPT = [
 /**
  * The devices' client certificates (clientAuth), signed from their own requests
  * ($AMADEGI_REQUESTS/<serial>.csr, whose CN must be the serial; the keys never leave the devices)
- * into $AMADEGI_ISSUED/<serial>.crt beside the authority's ca.crt; prints how many were signed.
- * Batches of requests are signed in parallel, one per processor (60,000 stations' devices: issue 20);
- * each batch's certificate serials are a random prefix of its own and a counter.
- * $AMADEGI_DIGEST (of the requests) is there so that a new or changed request signs again.
+ * into $AMADEGI_ISSUED/<serial>.crt beside the authority's ca.crt; prints how many certificates
+ * there are (and, on stderr, how many it signed).
+ *
+ * Incremental (issue 17): $AMADEGI_ISSUED/.requests holds the authority's fingerprint and the
+ * sha256 of each request signed; a request is signed again only when it is new or changed, its
+ * certificate is gone, or the authority is another. Batches are signed in parallel, one per
+ * processor; each batch's certificate serials are a random prefix of its own and a counter.
+ * $AMADEGI_DIGEST (of the requests) is there so that a new or changed request runs this again.
  */
 export const DEVICES_SCRIPT = [
   ...PKI_PRELUDE,
@@ -200,6 +204,17 @@ export const DEVICES_SCRIPT = [
   "umask 022",
   'mkdir -p -- "$AMADEGI_ISSUED"',
   "export d days AMADEGI_ISSUED",
+  // What is there now, and what was signed last time by this authority.
+  'authority=$(openssl x509 -in "$d/ca.pem" -noout -fingerprint -sha256)',
+  'manifest="$AMADEGI_ISSUED/.requests"',
+  'find "$AMADEGI_REQUESTS" -maxdepth 1 -type f -name "*.csr" -print0 | xargs -0 -r sha256sum -- | sort -k 2 > "$d/now"',
+  'if [ -f "$manifest" ] && [ "$(head -n 1 "$manifest")" = "$authority" ]; then tail -n +2 "$manifest" > "$d/before"; else : > "$d/before"; fi',
+  // To sign: new or changed requests, and those whose certificate is gone.
+  'grep -vxF -f "$d/before" "$d/now" | cut -c 67- > "$d/todo" || true',
+  "while IFS= read -r line; do f=${line#*  }",
+  '  name=${f##*/}; [ -f "$AMADEGI_ISSUED/${name%.csr}.crt" ] || printf "%s\\n" "$f"',
+  'done < "$d/now" >> "$d/todo"',
+  'sort -u -o "$d/todo" "$d/todo"',
   // One batch: sign each request, after checking its CN is its file's name.
   "batch='",
   "  set -e; prefix=$(openssl rand -hex 12); n=0",
@@ -214,15 +229,17 @@ export const DEVICES_SCRIPT = [
   '      -extfile "$d/ext.cnf" -out "$out" 2>"$out.err" || { cat "$out.err" >&2; rm -f "$out.err"; exit 1; }',
   '    rm -f "$out.err"; mv -f -- "$out" "$AMADEGI_ISSUED/$name.crt"',
   "  done'",
-  'set -- "$AMADEGI_REQUESTS"/*.csr',
-  '[ -e "$1" ] || set --',
-  'if [ "$#" -gt 0 ]; then',
-  '  printf "%s\\0" "$@" | xargs -0 -n 64 -P "$(nproc 2>/dev/null || echo 2)" sh -c "$batch" sh ||',
+  'signed=$(grep -c . "$d/todo" || true)',
+  'if [ "$signed" -gt 0 ]; then',
+  '  tr "\\n" "\\0" < "$d/todo" | xargs -0 -n 64 -P "$(nproc 2>/dev/null || echo 2)" sh -c "$batch" sh ||',
   '    { echo "signing the device requests failed (above)" >&2; exit 1; }',
   "fi",
   'ossl x509 -in "$d/ca.pem" -out "$AMADEGI_ISSUED/.ca.crt.new"',
   'mv -f -- "$AMADEGI_ISSUED/.ca.crt.new" "$AMADEGI_ISSUED/ca.crt"',
-  'echo "$#"',
+  '{ printf "%s\\n" "$authority"; cat "$d/now"; } > "$manifest.new" && mv -f -- "$manifest.new" "$manifest"',
+  'total=$(grep -c . "$d/now" || true)',
+  'echo "signed $signed of $total device requests" >&2',
+  'echo "$total"',
 ].join("\n");
 
 /** Removes what DEVICES_SCRIPT wrote. */

@@ -252,6 +252,39 @@ describe("the election PKI's scripts (openssl, on the machine running the stack)
     expect(new Set(list).size).toBe(150);
   });
 
+  it("signs again only what is new or changed, a certificate that is gone, or everything for another authority", async () => {
+    const requests = join(dir, "incremental");
+    const issued = join(requests, "issued");
+    await mkdir(requests, { recursive: true });
+    const request = (cn: string) =>
+      sh(`openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj "/CN=${cn}" -out "$R/${cn}.csr" 2>/dev/null`, {
+        env: { R: requests },
+      });
+    for (const cn of ["I-1", "I-2", "I-3"]) expect((await request(cn)).code).toBe(0);
+    const env = { AMADEGI_REQUESTS: requests, AMADEGI_ISSUED: issued, AMADEGI_UNTIL: until, AMADEGI_DIGEST: "d" };
+    const sign = async (signer = authority) => {
+      const run = await sh(DEVICES_SCRIPT, { stdin: signer.certPem + signer.keyPem, env });
+      expect(run.code, run.stderr).toBe(0);
+      return { total: run.stdout.trim(), said: run.stderr.trim() };
+    };
+    const serial = async (cn: string) => (await sh(`openssl x509 -in "${join(issued, `${cn}.crt`)}" -noout -serial`)).stdout;
+    expect(await sign()).toEqual({ total: "3", said: "signed 3 of 3 device requests" });
+    const before = { one: await serial("I-1"), two: await serial("I-2"), three: await serial("I-3") };
+    expect(await sign()).toEqual({ total: "3", said: "signed 0 of 3 device requests" });
+    // A device makes a new request (a new key): that one only.
+    expect((await request("I-2")).code).toBe(0);
+    await rm(join(issued, "I-3.crt"));
+    expect(await sign()).toEqual({ total: "3", said: "signed 2 of 3 device requests" });
+    expect(await serial("I-1")).toBe(before.one);
+    expect(await serial("I-2")).not.toBe(before.two);
+    expect(existsSync(join(issued, "I-3.crt"))).toBe(true);
+    // Another authority: everything again, and ca.crt is the new one.
+    const other = await sh(AUTHORITY_SCRIPT, { env: { AMADEGI_CN: "another CA", AMADEGI_UNTIL: until } });
+    const next = splitIssued("other", other.stdout);
+    expect(await sign(next)).toEqual({ total: "3", said: "signed 3 of 3 device requests" });
+    expect(await readFile(join(issued, "ca.crt"), "utf8")).toBe(next.certPem);
+  });
+
   it("leaves a public file on this machine whole, and removes it", async () => {
     const path = join(dir, "state", "ca.crt");
     expect((await sh(LOCAL_FILE_SCRIPT, { stdin: authority.certPem, env: { AMADEGI_PATH: path } })).code).toBe(0);
