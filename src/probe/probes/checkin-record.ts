@@ -38,7 +38,8 @@ function text(value: unknown): value is string {
   return typeof value === "string" && value.length > 0 && value.length <= MAX_TEXT;
 }
 
-export function parseRecord(line: string): RecordResult {
+/** The line as a JSON object, or why it is not one. */
+function jsonObject(line: string): { readonly ok: true; readonly r: Record<string, unknown> } | { readonly ok: false; readonly reason: string } {
   let data: unknown;
   try {
     data = JSON.parse(line);
@@ -46,17 +47,33 @@ export function parseRecord(line: string): RecordResult {
     return { ok: false, reason: "not JSON" };
   }
   if (typeof data !== "object" || data === null || Array.isArray(data)) return { ok: false, reason: "not a JSON object" };
-  const r = data as Record<string, unknown>;
-  if (r.v !== 1) return { ok: false, reason: `unknown format version ${JSON.stringify(r.v)} (expected 1)` };
-  for (const field of ["time", "serial", "station", "link", "source", "gateway", "certFingerprint"] as const) {
-    if (!text(r[field])) return { ok: false, reason: `${field} is missing or not a short string` };
-  }
+  return { ok: true, r: data as Record<string, unknown> };
+}
+
+/** The first of `fields` that is not a short string, as a reason. */
+function missingText(r: Record<string, unknown>, fields: readonly string[]): string | undefined {
+  const field = fields.find((f) => !text(r[f]));
+  return field === undefined ? undefined : `${field} is missing or not a short string`;
+}
+
+/** What check-ins and rejected attempts both carry, checked: the time, the source address, the certificate's fingerprint. */
+function badIdentity(r: Record<string, unknown>): string | undefined {
   const time = r.time as string;
-  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(time) || Number.isNaN(Date.parse(time))) {
-    return { ok: false, reason: `time ${JSON.stringify(time)} is not an ISO 8601 time with a zone` };
-  }
-  if (parseIpv4(r.source as string) === undefined) return { ok: false, reason: `source ${JSON.stringify(r.source)} is not an IPv4 address` };
-  if (!isFingerprint(r.certFingerprint as string)) return { ok: false, reason: "certFingerprint is not SHA256:<43 base64 characters>" };
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(time) || Number.isNaN(Date.parse(time)))
+    return `time ${JSON.stringify(time)} is not an ISO 8601 time with a zone`;
+  if (parseIpv4(r.source as string) === undefined) return `source ${JSON.stringify(r.source)} is not an IPv4 address`;
+  if (!isFingerprint(r.certFingerprint as string)) return "certFingerprint is not SHA256:<43 base64 characters>";
+  return undefined;
+}
+
+export function parseRecord(line: string): RecordResult {
+  const parsed = jsonObject(line);
+  if (!parsed.ok) return parsed;
+  const { r } = parsed;
+  if (r.v !== 1) return { ok: false, reason: `unknown format version ${JSON.stringify(r.v)} (expected 1)` };
+  const bad = missingText(r, ["time", "serial", "station", "link", "source", "gateway", "certFingerprint"]) ?? badIdentity(r);
+  if (bad !== undefined) return { ok: false, reason: bad };
+  const time = r.time as string;
   if (r.sourceLink !== undefined && r.sourceLink !== null && !text(r.sourceLink)) return { ok: false, reason: "sourceLink is not a short string" };
   if (r.tlsVersion !== undefined && !text(r.tlsVersion)) return { ok: false, reason: "tlsVersion is not a short string" };
   const record: CheckinRecord = {
@@ -102,27 +119,18 @@ export function isAttemptLine(line: string): boolean {
 }
 
 export function parseAttempt(line: string): { readonly ok: true; readonly attempt: RejectedAttempt } | { readonly ok: false; readonly reason: string } {
-  let data: unknown;
-  try {
-    data = JSON.parse(line);
-  } catch {
-    return { ok: false, reason: "not JSON" };
-  }
-  if (typeof data !== "object" || data === null || Array.isArray(data)) return { ok: false, reason: "not a JSON object" };
-  const r = data as Record<string, unknown>;
+  const parsed = jsonObject(line);
+  if (!parsed.ok) return parsed;
+  const { r } = parsed;
   if (r.v !== 1 || r.kind !== "rejected") return { ok: false, reason: "not a rejected attempt of format 1" };
   if (typeof r.reason !== "string" || !REJECTION_REASONS.includes(r.reason))
     return { ok: false, reason: `reason ${JSON.stringify(r.reason)} is not one of ${REJECTION_REASONS.join(", ")}` };
-  for (const field of ["time", "serial", "source", "gateway", "certFingerprint"] as const) {
-    if (!text(r[field])) return { ok: false, reason: `${field} is missing or not a short string` };
-  }
+  const missing = missingText(r, ["time", "serial", "source", "gateway", "certFingerprint"]);
+  if (missing !== undefined) return { ok: false, reason: missing };
   if (typeof r.detail !== "string" || r.detail.length > 512) return { ok: false, reason: "detail is missing or too long" };
+  const bad = badIdentity(r);
+  if (bad !== undefined) return { ok: false, reason: bad };
   const time = r.time as string;
-  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(time) || Number.isNaN(Date.parse(time))) {
-    return { ok: false, reason: `time ${JSON.stringify(time)} is not an ISO 8601 time with a zone` };
-  }
-  if (parseIpv4(r.source as string) === undefined) return { ok: false, reason: `source ${JSON.stringify(r.source)} is not an IPv4 address` };
-  if (!isFingerprint(r.certFingerprint as string)) return { ok: false, reason: "certFingerprint is not SHA256:<43 base64 characters>" };
   for (const field of ["station", "sourceLink"] as const) {
     if (r[field] !== undefined && !text(r[field])) return { ok: false, reason: `${field} is not a short string` };
   }
