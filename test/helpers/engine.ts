@@ -8,6 +8,7 @@ import { engineEnv, ensureBackend } from "../../src/toolchain/env.ts";
 import { which } from "../../src/toolchain/inspect.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 import { COMMAND_PROVIDER_VERSION } from "../../src/toolchain/pins.ts";
+import { netnsAvailable } from "./netns.ts";
 
 /**
  * A throwaway Pulumi environment: its own file backend and passphrase in a
@@ -23,6 +24,14 @@ export async function throwawayEnv(): Promise<{ dir: string; env: NodeJS.Process
 
 export async function pulumiInstalled(): Promise<boolean> {
   return (await which("pulumi", engineEnv().PATH)) !== undefined;
+}
+
+/** Why a test that builds a rehearsal and runs the Pulumi engine cannot run here; undefined when it can. */
+export async function rehearsalEngineMissing(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return "not root";
+  if (!(await netnsAvailable())) return "no network namespaces (iproute2, nftables)";
+  if (!(await pulumiInstalled())) return "the Pulumi CLI is not installed (run scripts/setup)";
+  return undefined;
 }
 
 /** Whether the command provider is registered with Pulumi (setup installs it, or amadegi's stand-in). */

@@ -10,9 +10,9 @@
 // pulumi runs there through `ip netns exec`.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { namespaceNames, rehearsalDown, rehearsalUp } from "../../src/rehearsal/index.ts";
@@ -20,19 +20,12 @@ import { writeRehearsalStack } from "../../src/rehearsal/stackfile.ts";
 import { engineEnv } from "../../src/toolchain/env.ts";
 import { listNetns } from "../../src/toolchain/netns.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
-import { pulumiInstalled, throwawayEnv } from "../helpers/engine.ts";
-import { netnsAvailable } from "../helpers/netns.ts";
+import { rehearsalEngineMissing, throwawayEnv } from "../helpers/engine.ts";
 import { git } from "../readiness/helpers.ts";
+import { copyWorkingTree } from "../helpers/worktree.ts";
 
 const exec = promisify(execFile);
-const skipped =
-  process.getuid?.() !== 0
-    ? "not root"
-    : !(await netnsAvailable())
-      ? "no network namespaces"
-      : !(await pulumiInstalled())
-        ? "the Pulumi CLI is not installed (run scripts/setup)"
-        : undefined;
+const skipped = await rehearsalEngineMissing();
 const prefix = `amadegi-r-m${process.pid}-`;
 const names = namespaceNames(prefix);
 const stack = `test-migrate-${process.pid}`;
@@ -95,12 +88,7 @@ async function checkout(dir: string, commit?: string): Promise<void> {
   if (commit !== undefined) {
     await exec("sh", ["-c", 'git -C "$1" archive --format=tar "$2" | tar -x -C "$3"', "sh", repoRoot, commit, dir]);
   } else {
-    const tracked = (await git(repoRoot, "ls-files", "-z")).split("\0").filter((p) => p !== "");
-    for (const path of tracked) {
-      if (!existsSync(join(repoRoot, path))) continue; // deleted in the working tree
-      await mkdir(dirname(join(dir, path)), { recursive: true });
-      await copyFile(join(repoRoot, path), join(dir, path));
-    }
+    await copyWorkingTree(dir);
   }
   await symlink(join(repoRoot, "node_modules"), join(dir, "node_modules"));
   await writeRehearsalStack({ stacksDir: join(dir, "stacks"), stack, stateDir: state, prefix });

@@ -24,18 +24,10 @@ import { engineEnv } from "../../src/toolchain/env.ts";
 import { execIn, listNetns } from "../../src/toolchain/netns.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 import { type CliRun, runCli } from "../helpers/cli.ts";
-import { pulumiInstalled, throwawayEnv } from "../helpers/engine.ts";
-import { netnsAvailable } from "../helpers/netns.ts";
+import { rehearsalEngineMissing, throwawayEnv } from "../helpers/engine.ts";
 
 const exec = promisify(execFile);
-const skipped =
-  process.getuid?.() !== 0
-    ? "not root"
-    : !(await netnsAvailable())
-      ? "no network namespaces"
-      : !(await pulumiInstalled())
-        ? "the Pulumi CLI is not installed (run scripts/setup)"
-        : undefined;
+const skipped = await rehearsalEngineMissing();
 const prefix = `amadegi-r-p${process.pid}-`;
 const names = namespaceNames(prefix);
 const stack = `test-prov-${process.pid}`;

@@ -27,20 +27,10 @@ import { writeRehearsalStack } from "../../src/rehearsal/stackfile.ts";
 import { execIn, listNetns } from "../../src/toolchain/netns.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 import { type CliRun, runCli } from "../helpers/cli.ts";
-import { pulumiInstalled, throwawayEnv } from "../helpers/engine.ts";
-import { netnsAvailable } from "../helpers/netns.ts";
+import { rehearsalEngineMissing, throwawayEnv } from "../helpers/engine.ts";
 import { pakdashtInventory } from "./fixture.ts";
 
-const skipped =
-  process.getuid?.() !== 0
-    ? "not root"
-    : !(await netnsAvailable())
-      ? "no network namespaces"
-      : !(await pulumiInstalled())
-        ? "the Pulumi CLI is not installed (run scripts/setup)"
-        : !existsSync("/usr/sbin/nginx")
-          ? "nginx is not installed (run scripts/setup)"
-          : undefined;
+const skipped = (await rehearsalEngineMissing()) ?? (existsSync("/usr/sbin/nginx") ? undefined : "nginx is not installed (run scripts/setup)");
 const prefix = `amadegi-r-d${process.pid}-`;
 const names = namespaceNames(prefix);
 const stack = `test-drill-${process.pid}`;

@@ -19,9 +19,9 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { copyFile, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { statePaths } from "../../../src/lib/state.ts";
@@ -29,19 +29,12 @@ import { namespaceNames } from "../../../src/rehearsal/index.ts";
 import { processesMentioning } from "../../../src/rehearsal/processes.ts";
 import { listNetns } from "../../../src/toolchain/netns.ts";
 import { repoRoot } from "../../../src/toolchain/paths.ts";
-import { pulumiInstalled } from "../../helpers/engine.ts";
-import { netnsAvailable } from "../../helpers/netns.ts";
+import { rehearsalEngineMissing } from "../../helpers/engine.ts";
 import { git } from "../../readiness/helpers.ts";
+import { copyWorkingTree } from "../../helpers/worktree.ts";
 
 const exec = promisify(execFile);
-const skipped =
-  process.getuid?.() !== 0
-    ? "not root"
-    : !(await netnsAvailable())
-      ? "no network namespaces (iproute2, nftables)"
-      : !(await pulumiInstalled())
-        ? "the Pulumi CLI is not installed (run scripts/setup)"
-        : undefined;
+const skipped = await rehearsalEngineMissing();
 /** The demo's rehearsal: the default prefix. */
 const names = namespaceNames();
 /** Other machines may be twice as slow as the 2.5 minutes the demo takes here. */
@@ -179,12 +172,7 @@ describe.skipIf(skipped !== undefined)(
       root = await mkdtemp(join(tmpdir(), "amadegi-demo-state-"));
       repo = join(root, "repo");
       // The repository's tracked files as they are in the working tree, committed as a checkout is.
-      const tracked = (await git(repoRoot, "ls-files", "-z")).split("\0").filter((p) => p !== "");
-      for (const path of tracked) {
-        if (!existsSync(join(repoRoot, path))) continue; // deleted in the working tree
-        await mkdir(dirname(join(repo, path)), { recursive: true });
-        await copyFile(join(repoRoot, path), join(repo, path));
-      }
+      await copyWorkingTree(repo);
       await git(repo, "init", "-q", "-b", "main");
       await git(repo, "add", "-A");
       await git(repo, "commit", "-q", "-m", "the working tree");
