@@ -51,6 +51,8 @@ function reachOf(config: StackConfig, inventory: Inventory): Map<string, Reach> 
     throw new Error(
       `stack ${config.stack}: no SSH key to log in with; set amadegi:ssh.identityFile (a path on the machine that runs the stack; never the key itself)`,
     );
+  // Read once for every server: one key logs in everywhere.
+  const privateKey = loginKey(config, identityFile);
   for (const server of inventory.servers) {
     const way = serverReach(server, overlay?.pins?.get(server.id));
     const hostKey = way.hostKey;
@@ -64,24 +66,19 @@ function reachOf(config: StackConfig, inventory: Inventory): Map<string, Reach> 
     reach.set(server.id, {
       root: way.root,
       epoch: overlay?.generation ?? "",
-      connection: { host: way.address, port: way.port, user: way.user, hostKey, privateKey: loginKey(config, identityFile) },
+      connection: { host: way.address, port: way.port, user: way.user, hostKey, privateKey },
     });
   }
   return reach;
 }
-
-const loginKeys = new Map<string, pulumi.Output<string>>();
 
 /**
  * The login key's content, read where the stack runs, as a secret: `@pulumi/command` takes the key
  * itself, and the state keeps it encrypted like the PKI's keys (ADR 0007). Never a path in the state.
  */
 function loginKey(config: StackConfig, path: string): pulumi.Output<string> {
-  const known = loginKeys.get(path);
-  if (known !== undefined) return known;
-  let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    return pulumi.secret(readFileSync(path, "utf8"));
   } catch (error) {
     throw new Error(
       `stack ${config.stack}: cannot read the SSH key ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)}); fix amadegi:ssh.identityFile`,
@@ -90,9 +87,6 @@ function loginKey(config: StackConfig, path: string): pulumi.Output<string> {
       },
     );
   }
-  const key = pulumi.secret(text);
-  loginKeys.set(path, key);
-  return key;
 }
 
 /** What the PKI writes on a server, by role: a gateway's certificate, key and trust; the monitor's trust in the servers' certificates. */

@@ -16,13 +16,6 @@ import { shellQuote as quote } from "../toolchain/ssh.ts";
  * On the machine running the stack (local.Command): the election PKI with the openssl CLI.
  */
 
-/** One file of a role, as production sees its path (written at `root + path`). */
-export interface FileSpec {
-  readonly path: string;
-  readonly content: string;
-  readonly mode: number;
-}
-
 /** What one role's script needs: the files copied (their hashes), the secret file from stdin, the services. */
 export interface RoleScriptInput {
   readonly server: string;

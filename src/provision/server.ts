@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { provisionedRecord, type ProvisionedServer, type RoleRender } from "../model/render/index.ts";
 import type { Server } from "../model/index.ts";
-import { type FileSpec, parseHashes, removeScript, roleScript, sha256 } from "./scripts.ts";
+import { parseHashes, removeScript, roleScript, sha256 } from "./scripts.ts";
 
 /** A file the stack made (the PKI's): its place is known when the program runs, its content later. */
 export interface IssuedFile {
@@ -45,10 +45,7 @@ export class CentralServer extends pulumi.ComponentResource {
       const secrets = issued.filter((f) => f.secret === true);
       if (secrets.length > 1) throw new Error(`server ${name} (${render.role}): more than one secret file; a role's command has one stdin`);
       const secret = secrets[0];
-      const files: { path: string; content: pulumi.Input<string>; mode: number }[] = [
-        ...issued.filter((f) => f.secret !== true),
-        ...render.files.map((f: FileSpec) => ({ path: f.path, content: f.content, mode: f.mode })),
-      ];
+      const files: readonly IssuedFile[] = [...issued.filter((f) => f.secret !== true), ...render.files];
       const copies = files.map(
         (file) =>
           new command.remote.CopyToRemote(

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Inventory, Server } from "../types.ts";
 import { GATEWAY_FILES as G, LIB_DIR, LOG_DIR, rooted, RUN_DIR, TLS_FILES } from "./paths.ts";
-import { daemon } from "./service.ts";
+import { daemon, sh } from "./service.ts";
 import type { RenderedFile, RoleRender, ServerTarget } from "./types.ts";
 import { dataRecord } from "../../lib/records.ts";
 
@@ -174,7 +174,7 @@ http {
 
 /** Shell that makes the recorder's token file once: `proxy_set_header X-Amadegi-Token "<64 hex>";`, mode 0600. */
 export function tokenScript(path: string): string {
-  const q = `'${path.replaceAll("'", `'\\''`)}'`;
+  const q = sh(path);
   return (
     `[ -s ${q} ] || { umask 077; mkdir -p "$(dirname ${q})" && ` +
     `printf 'proxy_set_header X-Amadegi-Token "%s";\\n' "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \\n')" > ${q}.new && mv -f ${q}.new ${q}; }`

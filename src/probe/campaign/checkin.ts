@@ -208,6 +208,7 @@ async function readGateway(ctx: CampaignContext, source: CheckinSource, gateway:
         observation: { ok: false, failure: "internal", detail: ctx.failedText(error).slice(0, 300), timings: { total: 0 }, values: {} } as Observation,
         cursor,
         observations: new Map<string, Observation>(),
+        attempts: new Map<string, Attempts>(),
       }));
     if (batch === DEADLINE) return undefined;
     ctx.attempts++;
@@ -226,7 +227,7 @@ async function readGateway(ctx: CampaignContext, source: CheckinSource, gateway:
     }
     tries = 0;
     for (const [k, o] of batch.observations) latest.set(k, o);
-    for (const [k, a] of "attempts" in batch ? (batch.attempts ?? []) : []) attempts.set(k, addAttempts(attempts.get(k), a));
+    for (const [k, a] of batch.attempts ?? []) attempts.set(k, addAttempts(attempts.get(k), a));
     cursor = batch.cursor;
     if (batch.observation.values.CHECKIN_MORE !== true) break;
   }
