@@ -94,7 +94,8 @@ export function parseRecord(line: string): RecordResult {
 /**
  * A rejected attempt, as a gateway's recorder keeps it (issue 17): a certificate the CA signed,
  * refused because its source is none of the gateway's link addresses (`unlisted-source`), is
- * another station's link (`other-station`), or is not that station's device (`other-device`).
+ * another station's link (`other-station`), is not that station's device (`other-device`), or is
+ * that device's serial with another key than the declared fingerprint (`other-key`).
  * A security event, never a check-in. `station`/`sourceLink` are the network's (the source's), when
  * the source is listed; `suppressed` counts the same certificate's attempts not written before it.
  */
@@ -111,7 +112,7 @@ export interface RejectedAttempt {
   readonly suppressed: number;
 }
 
-export const REJECTION_REASONS: readonly string[] = ["unlisted-source", "other-station", "other-device"];
+export const REJECTION_REASONS: readonly string[] = ["unlisted-source", "other-station", "other-device", "other-key"];
 
 /** Whether a line is a rejected attempt (its own format), not a check-in record. */
 export function isAttemptLine(line: string): boolean {

@@ -13,10 +13,11 @@
 //
 //   node checkin-recorder.js --socket PATH --log PATH --links PATH --gateway ID --pid PATH
 //
-// --links is a JSON object: source address -> {"station", "link", "serial"} (the
-// operators' pools and each station's device serial, from the inventory). A
-// check-in counts only from a listed address, for that address's station, with
-// a certificate of that station's device (CN = its serial). Signals: SIGHUP reopens the log (after
+// --links is a JSON object: source address -> {"station", "link", "serial",
+// "fingerprint"} (the operators' pools and each station's device serial and key
+// fingerprint, from the inventory). A check-in counts only from a listed address,
+// for that address's station, with a certificate of that station's device (CN = its
+// serial) carrying the declared key (SHA-256 of its SubjectPublicKeyInfo). Signals: SIGHUP reopens the log (after
 // rotation) and re-reads --links; SIGTERM (or SIGINT) closes and removes the
 // socket and the pid file. --token is an nginx snippet with the token the local
 // nginx sends (X-Amadegi-Token): a request without it is refused, so only that
@@ -38,6 +39,7 @@ const MAX_BODY = 8192;
 /** Every text field of a record is at most this long (the reader's limit too). */
 const MAX_TEXT = 128;
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 class StartError extends Error {}
@@ -100,7 +102,16 @@ function parseLinks(text, file) {
       problems.push(`${address}: expected {"station": "<id>", "link": "<id>", "serial": "<device serial>"}`);
     } else if (entry.serial !== undefined && (typeof entry.serial !== "string" || !printable(entry.serial))) {
       problems.push(`${address}: "serial" must be the station's device serial (printable text)`);
-    } else links.set(address, { station: entry.station, link: entry.link, ...(entry.serial === undefined ? {} : { serial: entry.serial }) });
+    } else if (entry.fingerprint !== undefined && (typeof entry.fingerprint !== "string" || !FINGERPRINT.test(entry.fingerprint))) {
+      problems.push(`${address}: "fingerprint" must be the device key's SHA256:<43 base64 characters>`);
+    } else {
+      links.set(address, {
+        station: entry.station,
+        link: entry.link,
+        ...(entry.serial === undefined ? {} : { serial: entry.serial }),
+        ...(entry.fingerprint === undefined ? {} : { fingerprint: entry.fingerprint }),
+      });
+    }
   }
   if (problems.length > 0) throw new StartError(`${file}: ${problems.length} bad entries: ${problems.slice(0, 5).join("; ")}${problems.length > 5 ? "; …" : ""}`);
   return links;
@@ -197,6 +208,11 @@ function judge(headers, links, gateway, now = new Date()) {
   if (known.serial !== undefined && known.serial !== serial) {
     return attempt("other-device", `the client certificate is device ${serial}'s; station ${known.station}'s device is ${known.serial}`);
   }
+  // The certificate names the right serial, but its key must be the one the inventory declares for that device.
+  const certFingerprint = spkiFingerprint(cert);
+  if (known.fingerprint !== undefined && known.fingerprint !== certFingerprint) {
+    return attempt("other-key", `device ${serial}'s certificate carries key ${certFingerprint}; the inventory declares ${known.fingerprint}`);
+  }
   const tls = header(headers, "x-tls-protocol");
   const record = {
     v: 1,
@@ -207,7 +223,7 @@ function judge(headers, links, gateway, now = new Date()) {
     sourceLink: known.link,
     source,
     gateway,
-    certFingerprint: spkiFingerprint(cert),
+    certFingerprint,
     ...(tls !== undefined && printable(tls) ? { tlsVersion: tls } : {}),
   };
   return { status: 204, record };
