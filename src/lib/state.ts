@@ -39,11 +39,13 @@ export interface RehearsalPaths {
   readonly devices: string;
   /** The certificates the stack issued the devices. */
   readonly issued: string;
+  /** The device-keys overlay `rehearsal devices keys` writes: the devices' key fingerprints. */
+  readonly keys: string;
 }
 
 export function rehearsalPaths(dir: string): RehearsalPaths {
   const devices = join(dir, "devices");
-  return { dir, pins: join(dir, "pins.yaml"), ca: join(dir, "ca.crt"), devices, issued: join(devices, "issued") };
+  return { dir, pins: join(dir, "pins.yaml"), ca: join(dir, "ca.crt"), devices, issued: join(devices, "issued"), keys: join(devices, "keys.yaml") };
 }
 
 export interface StatePaths {

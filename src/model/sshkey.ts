@@ -90,3 +90,15 @@ export function fingerprintOf(blob: Uint8Array): string {
 export function isFingerprint(text: string): boolean {
   return /^SHA256:[A-Za-z0-9+/]{43}$/.test(text);
 }
+
+/**
+ * Each member's key as `type base64` (parsed: the comment dropped, one key only), for an
+ * allowed_signers file (src/toolchain/sshsig.ts). Throws naming the member whose key is not one.
+ */
+export function signingKeys(members: readonly { readonly id: string; readonly sshKey: string }[]): { id: string; key: string }[] {
+  return members.map((m) => {
+    const parsed = parsePublicKey(m.sshKey);
+    if (!parsed.ok) throw new Error(`committee member ${m.id}: sshKey is not one SSH public key (${parsed.reason}); no signature is checked against it`);
+    return { id: m.id, key: parsed.key };
+  });
+}

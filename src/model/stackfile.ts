@@ -160,6 +160,11 @@ export function stackSettingsSchema(state: string) {
           statePath(state, "a path to a directory", "issued: rehearsal/devices/issued"),
           "where the stack's PKI leaves their certificates; relative to the state directory",
         ),
+        keys: optional(
+          statePath(state, "a path to a .yaml file", "keys: rehearsal/devices/keys.yaml", (v) => /\.ya?ml$/.test(v)),
+          "a device-keys overlay (the rehearsal's rehearsal/devices/keys.yaml) whose fingerprints replace the inventory's device.fingerprint; " +
+            "relative to the state directory",
+        ),
       }),
       "the devices the stack's PKI certifies",
     ),

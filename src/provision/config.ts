@@ -21,6 +21,8 @@ export interface StackConfig {
   readonly identityFile?: string;
   /** Where devices leave requests and pick up certificates (`amadegi:devices`), resolved against the state directory. */
   readonly devices?: { readonly requests: string; readonly issued: string };
+  /** A device-keys overlay (`amadegi:devices.keys`, the rehearsal's), resolved against the state directory. */
+  readonly deviceKeys?: string;
   /** Where the stack leaves the authority's certificate (`amadegi:pki.caFile`), resolved against the state directory. */
   readonly caFile?: string;
 }
@@ -64,6 +66,7 @@ export function stackConfigOf(stack: string, environment: Environment, settings:
     ...(identityFile === undefined ? {} : { identityFile }),
     ...(caFile === undefined ? {} : { caFile }),
     ...(devices === undefined ? {} : { devices: { requests: devices.requests, issued: devices.issued } }),
+    ...(devices?.keys === undefined ? {} : { deviceKeys: devices.keys }),
   };
 }
 

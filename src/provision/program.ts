@@ -2,7 +2,18 @@ import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { addDays, formatFinding, hasErrors, type Inventory, loadInventory, readPins, type Server, serverReach } from "../model/index.ts";
+import {
+  addDays,
+  type DeviceKeys,
+  formatFinding,
+  hasErrors,
+  type Inventory,
+  loadInventory,
+  readDeviceKeys,
+  readPins,
+  type Server,
+  serverReach,
+} from "../model/index.ts";
 import { type ProvisionedServer, renderServer, TLS_FILES } from "../model/render/index.ts";
 import { repoRoot } from "../toolchain/paths.ts";
 import { type InventorySource, inventorySource, readStackConfig, type StackConfig } from "./config.ts";
@@ -72,6 +83,15 @@ function reachOf(config: StackConfig, inventory: Inventory): Map<string, Reach> 
   return reach;
 }
 
+/** The stack's device-keys overlay (`amadegi:devices.keys`, the rehearsal's), checked against the inventory; undefined without one. */
+function deviceKeysOf(config: StackConfig, inventory: Inventory): DeviceKeys | undefined {
+  if (config.deviceKeys === undefined) return undefined;
+  const read = readDeviceKeys(fromRoot(config.deviceKeys), inventory.stations);
+  if (read.keys === undefined)
+    throw new Error(`stack ${config.stack}: the device-keys overlay ${config.deviceKeys} is not usable:\n${read.findings.map(formatFinding).join("\n")}`);
+  return read.keys;
+}
+
 /**
  * The login key's content, read where the stack runs, as a secret: `@pulumi/command` takes the key
  * itself, and the state keeps it encrypted like the PKI's keys (ADR 0007). Never a path in the state.
@@ -134,6 +154,7 @@ async function run(options: ProgramOptions): Promise<Record<string, unknown>> {
   const config = readStackConfig();
   const inventory = await inventoryOf(config, inventorySource(config, options.inventory));
   const reach = reachOf(config, inventory);
+  const deviceKeys = deviceKeysOf(config, inventory);
   const gateways = inventory.servers.filter((s) => s.roles.includes("gateway"));
   const pki = new Pki("election", {
     commonName: `amadegi ${config.stack} election CA`,
@@ -145,7 +166,12 @@ async function run(options: ProgramOptions): Promise<Record<string, unknown>> {
   const servers: Record<string, pulumi.Output<ProvisionedServer>> = {};
   for (const server of inventory.servers) {
     const { connection, root, epoch } = reach.get(server.id) as Reach;
-    const renders = renderServer(inventory, server.id, { root, environment: config.environment, address: server.address });
+    const renders = renderServer(inventory, server.id, {
+      root,
+      environment: config.environment,
+      address: server.address,
+      ...(deviceKeys === undefined ? {} : { deviceKeys }),
+    });
     const central = new CentralServer(server.id, { server, renders, connection, root, epoch, issued: issuedFiles(pki, server) }, { dependsOn: [pki] });
     servers[server.id] = central.provisioned;
   }

@@ -1,9 +1,6 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { AmadegiError } from "../lib/errors.ts";
-import { type Member, parsePublicKey } from "../model/index.ts";
-import { run } from "../toolchain/inspect.ts";
+import { type Member, signingKeys } from "../model/index.ts";
+import { allowedSignersFile, type Signer, signatureVerifier, type SignatureVerifier } from "../toolchain/sshsig.ts";
 
 /**
  * Committee sign-off: a member approves exactly one thing — a milestone's
@@ -65,21 +62,20 @@ export function parseManifest(text: string): Manifest {
   return values as unknown as Manifest;
 }
 
-/**
- * The committee as an ssh allowed_signers file: each key may sign only under
- * our namespace. Each line is built from the parsed key (type and body, never
- * the comment), one line per member: a field that smuggles a second key or a
- * line break in cannot add a signer (issue 13).
- */
+/** The committee as an ssh allowed_signers file whose keys may sign only sign-offs (src/toolchain/sshsig.ts). */
 export function allowedSigners(committee: readonly Member[]): string {
-  const lines = committee.map((m) => {
-    const parsed = parsePublicKey(m.sshKey);
-    if (!parsed.ok) throw new SignoffError(`committee member ${m.id}: sshKey is not one SSH public key (${parsed.reason}); no approval is checked against it`);
-    // The principal is the first field of the line: the model's id syntax, nothing that could split it.
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(m.id)) throw new SignoffError(`committee member id ${JSON.stringify(m.id.slice(0, 40))} is not a plain id`);
-    return `${m.id} namespaces="${SIGNOFF_NAMESPACE}" ${parsed.key}`;
-  });
-  return `${lines.join("\n")}\n`;
+  return allowedSignersFile(committeeSigners(committee), SIGNOFF_NAMESPACE);
+}
+
+/** The committee's keys as signers; a key or id that cannot be one is a SignoffError naming the member. */
+function committeeSigners(committee: readonly Member[]): Signer[] {
+  try {
+    const signers = signingKeys(committee);
+    allowedSignersFile(signers, SIGNOFF_NAMESPACE);
+    return signers;
+  } catch (error) {
+    throw new SignoffError(error instanceof Error ? error.message : String(error));
+  }
 }
 
 export type ApprovalStatus =
@@ -128,30 +124,24 @@ export interface Expectation {
  * being judged now. Returns one verdict per approval; never throws for a bad one.
  */
 export async function checkApprovals(approvals: readonly Approval[], committee: readonly Member[], expected: Expectation): Promise<ApprovalCheck[]> {
-  const dir = await mkdtemp(join(tmpdir(), "amadegi-signoff-"));
+  const verifier = await signatureVerifier(committeeSigners(committee), SIGNOFF_NAMESPACE);
   try {
-    const signers = join(dir, "allowed_signers");
-    await writeFile(signers, allowedSigners(committee));
     const checks: ApprovalCheck[] = [];
-    for (const [i, approval] of approvals.entries()) {
-      checks.push(await checkOne(approval, join(dir, `${i}.sig`), signers, expected));
-    }
+    for (const approval of approvals) checks.push(await checkOne(approval, verifier, expected));
     return checks;
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await verifier.close();
   }
 }
 
-async function checkOne(approval: Approval, sigFile: string, signers: string, expected: Expectation): Promise<ApprovalCheck> {
+async function checkOne(approval: Approval, verifier: SignatureVerifier, expected: Expectation): Promise<ApprovalCheck> {
   const { source } = approval;
-  await writeFile(sigFile, approval.signature);
-  const found = await run("ssh-keygen", ["-Y", "find-principals", "-s", sigFile, "-f", signers]);
-  const member = found.code === 0 ? found.stdout.trim().split("\n")[0] : undefined;
-  if (member === undefined || member === "") {
+  const signed = await verifier.verify(approval.manifest, approval.signature);
+  if (signed.status === "unknown-key") {
     return { source, status: "unknown-key", detail: "signed with a key that is not in governance/committee.yaml" };
   }
-  const verify = await run("ssh-keygen", ["-Y", "verify", "-f", signers, "-I", member, "-n", SIGNOFF_NAMESPACE, "-s", sigFile], { input: approval.manifest });
-  if (verify.code !== 0) {
+  const member = signed.member;
+  if (signed.status === "bad-signature") {
     return {
       source,
       member,

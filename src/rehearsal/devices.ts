@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { ToolError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
-import type { Inventory } from "../model/index.ts";
+import { deviceKeysText, fingerprintOf, type Inventory } from "../model/index.ts";
 import { ANSWERING_STATES } from "./plan.ts";
 
 /**
@@ -31,6 +31,8 @@ export interface DeviceLayout {
   key(serial: string): string;
   csr(serial: string): string;
   cert(serial: string): string;
+  /** The device-keys overlay: each device's key fingerprint, which the rehearsal stack accepts instead of the inventory's. */
+  readonly keys: string;
 }
 
 export function deviceLayout(stateDir: string): DeviceLayout {
@@ -41,6 +43,7 @@ export function deviceLayout(stateDir: string): DeviceLayout {
     issued,
     ca: join(issued, "ca.crt"),
     run: join(dir, "run"),
+    keys: join(dir, "keys.yaml"),
     key: (serial) => join(dir, `${serial}.key`),
     csr: (serial) => join(dir, `${serial}.csr`),
     cert: (serial) => join(issued, `${serial}.crt`),
@@ -160,12 +163,24 @@ async function readKey(file: string): Promise<KeyObject> {
   return key;
 }
 
+const KEYS_HEADER = [
+  "Written by `amadegi rehearsal devices keys` (and `devices start`). Never commit it.",
+  "The rehearsal's devices make their own keys (devices/<serial>.key): for the rehearsal stack these",
+  "fingerprints replace the inventory's stations[].device.fingerprint, which belong to production's devices.",
+];
+
+/** A device key's fingerprint (ADR 0002): SHA-256 over its public key's SubjectPublicKeyInfo DER. */
+export function keyFingerprint(key: KeyObject): string {
+  return fingerprintOf(createPublicKey(key).export({ type: "spki", format: "der" }));
+}
+
 /** How many devices are worked on at once: key generation runs on libuv's thread pool. */
 const BATCH = 32;
 
 /**
  * A key (`<serial>.key`, 0600) and a request (`<serial>.csr`) for each serial,
- * in `<state>/devices/`. Idempotent: a device that has both is left alone; one
+ * in `<state>/devices/`, and the device-keys overlay `<state>/devices/keys.yaml`
+ * with every one's fingerprint (src/model/devicekeys.ts). Idempotent: a device that has both is left alone; one
  * whose request is missing gets a new request for its kept key. Each file is
  * written whole (temporary sibling, then rename), key before request, so a
  * request on disk always has its key.
@@ -186,25 +201,30 @@ export async function ensureDeviceKeys(stateDir: string, serials: readonly strin
   let created = 0;
   let requests = 0;
   let kept = 0;
+  const fingerprints = new Map<string, string>();
   const one = async (serial: string): Promise<void> => {
     const keyFile = layout.key(serial);
     const csrFile = layout.csr(serial);
     const hasKey = existsSync(keyFile);
-    if (hasKey && existsSync(csrFile)) {
-      kept += 1;
-      return;
-    }
     let key: KeyObject;
-    if (hasKey) {
+    if (hasKey && existsSync(csrFile)) {
+      key = await readKey(keyFile);
+      kept += 1;
+    } else if (hasKey) {
       key = await readKey(keyFile);
       requests += 1;
+      await writeFileAtomic(csrFile, certificationRequest(serial, key), 0o644);
     } else {
       ({ privateKey: key } = await generate("ec", { namedCurve: "P-256" }));
       await writeFileAtomic(keyFile, key.export({ type: "pkcs8", format: "pem" }), 0o600);
       created += 1;
+      await writeFileAtomic(csrFile, certificationRequest(serial, key), 0o644);
     }
-    await writeFileAtomic(csrFile, certificationRequest(serial, key), 0o644);
+    fingerprints.set(serial, keyFingerprint(key));
   };
   for (let i = 0; i < serials.length; i += BATCH) await Promise.all(serials.slice(i, i + BATCH).map(one));
+  // The device-keys overlay the rehearsal stack reads (amadegi:devices.keys): these keys, not the inventory's.
+  const overlay = serials.map((serial) => ({ serial, fingerprint: fingerprints.get(serial) ?? "" }));
+  await writeFileAtomic(layout.keys, deviceKeysText(overlay, KEYS_HEADER), 0o644);
   return { created, requests, kept, elapsedMs: Date.now() - started };
 }

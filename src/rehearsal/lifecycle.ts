@@ -4,7 +4,8 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { InventoryError, ToolError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
-import { loadInventory } from "../model/index.ts";
+import { type Inventory, loadInventory } from "../model/index.ts";
+import { ensureDeviceKeys, planDevices } from "./devices.ts";
 import { execIn, ip, listNetns, netnsPids } from "../toolchain/netns.ts";
 import { type Marker, MarkerLog, markerPath, readMarker, withRehearsalLock } from "./marker.ts";
 import { DEFAULT_PREFIX, namespaceNames, NFT_TABLE, type Plan, planRehearsal } from "./plan.ts";
@@ -27,6 +28,10 @@ export interface RehearsalOptions {
 
 /** Load and plan; an inventory that cannot be loaded or rehearsed is an InventoryError naming why. */
 export async function planFor(options: RehearsalOptions): Promise<Plan> {
+  return (await loadPlan(options)).plan;
+}
+
+async function loadPlan(options: RehearsalOptions): Promise<{ plan: Plan; inventory: Inventory }> {
   const loaded = await loadInventory(options.inventory);
   if (loaded.inventory === undefined) {
     const errors = loaded.findings.filter((f) => f.severity === "error").length;
@@ -40,7 +45,7 @@ export async function planFor(options: RehearsalOptions): Promise<Plan> {
       hint: "fix the inventory, then run rehearsal up again",
     });
   }
-  return plan;
+  return { plan, inventory: loaded.inventory };
 }
 
 export interface UpResult {
@@ -70,8 +75,16 @@ export async function rehearsalUp(options: RehearsalOptions): Promise<UpResult> 
 async function up(options: RehearsalOptions): Promise<UpResult> {
   const started = Date.now();
   const log = options.log ?? (() => undefined);
-  const plan = await planFor(options);
+  const { plan, inventory } = await loadPlan(options);
   const state = layout(resolve(options.stateDir));
+  // The devices' keys and the device-keys overlay the rehearsal stack names (kept across down/up, like host keys).
+  const devices = planDevices(inventory);
+  if (devices.findings.length > 0)
+    throw new InventoryError("the inventory's devices cannot be rehearsed:", { details: devices.findings, hint: "fix the inventory (amadegi validate)" });
+  await ensureDeviceKeys(
+    resolve(options.stateDir),
+    devices.devices.map((d) => d.serial),
+  );
   const current = await rehearsalStatus(plan, state);
   if (current.whole) return { changed: false, plan, status: current, elapsedMs: Date.now() - started };
   if (current.exists) {

@@ -27,6 +27,7 @@ export function rehearsalStackSettings(template: string, stateDir: string, prefi
     [`caFile: ${tracked.ca}`, `caFile: ${own.ca}`],
     [`requests: ${tracked.devices}`, `requests: ${own.devices}`],
     [`issued: ${tracked.issued}`, `issued: ${own.issued}`],
+    [`keys: ${tracked.keys}`, `keys: ${own.keys}`],
   ];
   let text = template;
   for (const [from, to] of lines) {

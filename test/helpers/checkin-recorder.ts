@@ -23,7 +23,7 @@ export interface Recorder {
   stop(): Promise<number | null>;
 }
 
-export type LinksFile = Record<string, { station: string; link: string; serial?: string }>;
+export type LinksFile = Record<string, { station: string; link: string; serial?: string; fingerprint?: string }>;
 
 export async function waitFor(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;

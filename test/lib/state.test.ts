@@ -31,6 +31,7 @@ describe("statePaths", () => {
         "rehearsal.devices",
         "rehearsal.dir",
         "rehearsal.issued",
+        "rehearsal.keys",
         "rehearsal.pins",
         "results",
         "root",
@@ -57,6 +58,7 @@ describe("statePaths", () => {
         ca: "/srv/state/rehearsal/ca.crt",
         devices: "/srv/state/rehearsal/devices",
         issued: "/srv/state/rehearsal/devices/issued",
+        keys: "/srv/state/rehearsal/devices/keys.yaml",
       },
     });
   });
@@ -79,7 +81,14 @@ describe("statePaths", () => {
   });
 
   it("a rehearsal kept elsewhere has the same layout; a stack setting's path is read from the state directory unless absolute", () => {
-    expect(rehearsalPaths("/r")).toEqual({ dir: "/r", pins: "/r/pins.yaml", ca: "/r/ca.crt", devices: "/r/devices", issued: "/r/devices/issued" });
+    expect(rehearsalPaths("/r")).toEqual({
+      dir: "/r",
+      pins: "/r/pins.yaml",
+      ca: "/r/ca.crt",
+      devices: "/r/devices",
+      issued: "/r/devices/issued",
+      keys: "/r/devices/keys.yaml",
+    });
     expect(inState("rehearsal/pins.yaml", "/s")).toBe("/s/rehearsal/pins.yaml");
     expect(inState("/etc/pins.yaml", "/s")).toBe("/etc/pins.yaml");
   });

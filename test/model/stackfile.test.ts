@@ -79,7 +79,7 @@ describe("a stack's settings, one schema", () => {
       expect(r.findings).toEqual([]);
       expect(r.settings?.["amadegi:probe"]).toMatchObject({ pins: rehearsal.pins, ca: rehearsal.ca });
       expect(r.settings?.["amadegi:pki"]).toEqual({ caFile: rehearsal.ca });
-      expect(r.settings?.["amadegi:devices"]).toEqual({ requests: rehearsal.devices, issued: rehearsal.issued });
+      expect(r.settings?.["amadegi:devices"]).toEqual({ requests: rehearsal.devices, issued: rehearsal.issued, keys: rehearsal.keys });
     }
     expect(readFileSync(join(repoRoot, "stacks", "Pulumi.rehearsal.yaml"), "utf8")).not.toContain(".amadegi/");
   });
@@ -165,7 +165,7 @@ describe("a stack's settings, one schema", () => {
     expect(bad.findings.map((f) => `${f.item}: ${f.message}`)).toEqual([
       'amadegi:probe: "10.0.0.1/8" is not a CIDR: host bits are set',
       'amadegi:probe: unknown field "maxrate" (did you mean "maxRate"?)',
-      'amadegi:devices: expected a mapping with requests, issued…, found "not json"',
+      'amadegi:devices: expected a mapping with requests, issued, keys…, found "not json"',
       '-: unknown setting "amadegi:sssh" (did you mean "amadegi:ssh"?)',
     ]);
   });

@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
-import { loadInventory } from "../../src/model/index.ts";
+import { loadInventory, readDeviceKeys } from "../../src/model/index.ts";
+import { linksOf } from "../../src/model/render/index.ts";
 import type { Inventory } from "../../src/model/types.ts";
 import { parseRecord } from "../../src/probe/probes/checkin-record.ts";
 import { deviceLayout } from "../../src/rehearsal/devices.ts";
@@ -21,7 +22,7 @@ import { devicesStatus, responderFiles, responderPids, waitForFirstCheckins } fr
 import { execIn, inNetns, listNetns } from "../../src/toolchain/netns.ts";
 import { type Recorder, startRecorder, waitFor } from "../helpers/checkin-recorder.ts";
 import { netnsAvailable } from "../helpers/netns.ts";
-import { issueDevices, makeTestCa } from "./device-ca.ts";
+import { issueDevices, makeTestCa, type TestCa } from "./device-ca.ts";
 import { pakdashtInventory } from "./fixture.ts";
 
 const run = promisify(execFile);
@@ -36,6 +37,8 @@ let model: Inventory;
 let plan: Plan;
 let nginx: ChildProcess | undefined;
 let recorder: Recorder | undefined;
+let ca: TestCa | undefined;
+type Rec = Record<string, unknown>;
 
 function capture() {
   const out: string[] = [];
@@ -72,12 +75,21 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
     await rm(root, { recursive: true, force: true });
   });
 
-  it("devices keys: a key and a request per station device, kept on a second run", async () => {
+  it("devices keys: a key and a request per station device (rehearsal up made them), a lost one made again, kept on a second run", async () => {
+    const layout = deviceLayout(state);
+    const files = readdirSync(layout.dir);
+    expect(files.filter((f) => f.endsWith(".csr")).sort()).toEqual(model.stations.map((s) => `${s.device.serial}.csr`).sort());
+    const lost = model.stations[0]?.device.serial ?? "";
+    const before = readDeviceKeys(layout.keys, model.stations).keys?.get(lost);
+    await rm(layout.key(lost));
+    await rm(layout.csr(lost));
     const first = await cli("keys");
     expect(first.code).toBe(0);
-    expect(first.out).toContain(`${model.stations.length} devices, ${model.stations.length} new`);
-    const files = readdirSync(deviceLayout(state).dir);
-    expect(files.filter((f) => f.endsWith(".csr")).sort()).toEqual(model.stations.map((s) => `${s.device.serial}.csr`).sort());
+    expect(first.out).toContain(`${model.stations.length} devices, 1 new`);
+    // The overlay names the new key: a device that made a new key is accepted with it, not with the lost one.
+    const after = readDeviceKeys(layout.keys, model.stations).keys?.get(lost);
+    expect(after).toMatch(/^SHA256:/);
+    expect(after).not.toBe(before);
     const second = await cli("keys");
     expect(second.out).toContain(`0 new, 0 requests remade, ${model.stations.length} kept`);
   }, 60_000);
@@ -92,7 +104,7 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
   it("devices start: a responder per operator, inside its namespace; the gateway that listens records its stations over each link", async () => {
     // What the stack does in the rehearsal: sign every request, publish the CA.
     const layout = deviceLayout(state);
-    const ca = await makeTestCa(join(root, "ca"));
+    ca = await makeTestCa(join(root, "ca"));
     await issueDevices(
       ca,
       layout.dir,
@@ -100,8 +112,14 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
     );
     // One gateway for real, in the rehearsal's core: nginx (mutual TLS) and the recorder.
     const address = model.serversById.get(GATEWAY)?.address ?? "";
-    const links = Object.fromEntries(
-      model.stations.flatMap((s) => s.links.flatMap((l) => (l.address === undefined ? [] : [[l.address, { station: s.id, link: l.id }]]))),
+    // links.json as the stack renders it: every station's link, its device's serial and the key the device made
+    // (the device-keys overlay `rehearsal up` wrote), so a certificate with any other key is refused.
+    const keys = readDeviceKeys(layout.keys, model.stations).keys;
+    expect(keys?.size).toBe(model.stations.length);
+    const links = linksOf(
+      model,
+      model.stations.map((s) => s.id),
+      keys,
     );
     const gwDir = join(root, "gateway");
     await mkdir(join(gwDir, "tmp"), { recursive: true });
@@ -270,6 +288,78 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
     });
     // Nothing of it counts as a check-in of either station.
     expect(added.filter((l) => l.kind === undefined && l.source === link.address && l.serial === owner.device.serial)).toEqual([]);
+  }, 60_000);
+
+  it("forged check-ins from the station's own link: its serial with another key, and a serial not in the inventory, are refused and kept", async () => {
+    const owner = model.stationsById.get("PKD-0001");
+    const link = owner?.links.find((l) => l.medium === "fiber" && l.address !== undefined);
+    const ns = plan.operators.find((o) => o.id === link?.operator)?.ns;
+    const address = model.serversById.get(GATEWAY)?.address ?? "";
+    const gateway = recorder;
+    if (owner === undefined || link?.address === undefined || ns === undefined || gateway === undefined)
+      throw new Error("PKD-0001 has no fiber link, or the gateway did not start");
+    const forgeries = join(root, "forgeries");
+    await mkdir(forgeries, { recursive: true });
+    // Certificates the CA signed (as a CA that signs what it is given would): CN = a serial, a key of the forger's.
+    const forge = async (serial: string): Promise<{ cert: string; key: string }> => {
+      const key = join(forgeries, `${serial}.key`);
+      const csr = join(forgeries, `${serial}.csr`);
+      await run("openssl", [
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        csr,
+        "-subj",
+        `/CN=${serial}`,
+      ]);
+      const cert = join(forgeries, `${serial}.crt`);
+      await ca?.sign(csr, cert, "clientAuth");
+      return { cert, key };
+    };
+    const cases = [
+      { reason: "other-key", serial: owner.device.serial },
+      { reason: "other-device", serial: "AHV-NOT-IN-INVENTORY" },
+    ];
+    for (const c of cases) {
+      const { cert, key } = await forge(c.serial);
+      const before = gateway.lines().length;
+      const forged = await execIn(
+        ns,
+        ["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "--interface", link.address, "--cert", cert, "--key", key, "-X", "POST"].concat([
+          "-H",
+          "X-Amadegi-Station: PKD-0001",
+          "-H",
+          "X-Amadegi-Link: PKD-0001-F",
+          `https://${address}/checkin`,
+        ]),
+        { timeoutMs: 10_000 },
+      );
+      expect(forged.stdout, c.reason).toBe("403");
+      await waitFor(
+        `the ${c.reason} attempt in the gateway's log`,
+        () =>
+          gateway
+            .lines()
+            .slice(before)
+            .some((l) => (l as Rec).kind === "rejected"),
+        10_000,
+      );
+      const added = gateway.lines().slice(before) as Rec[];
+      expect(added.filter((l) => l.kind === "rejected")).toEqual([
+        expect.objectContaining({ reason: c.reason, serial: c.serial, station: "PKD-0001", sourceLink: link.id, source: link.address }),
+      ]);
+      // The genuine device's check-ins from that address go on; the forger's never count as one.
+      const forgedKey = (added.find((l) => l.kind === "rejected") as Rec).certFingerprint;
+      expect(forgedKey).not.toBe(readDeviceKeys(deviceLayout(state).keys, model.stations).keys?.get(owner.device.serial));
+      expect(added.filter((l) => l.kind === undefined && l.certFingerprint === forgedKey)).toEqual([]);
+    }
   }, 60_000);
 
   it("devices start again leaves the running responders alone", async () => {

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { type DeviceKeys, deviceFingerprint } from "../devicekeys.ts";
 import type { Inventory, Server } from "../types.ts";
 import { GATEWAY_FILES as G, LIB_DIR, LOG_DIR, rooted, RUN_DIR, TLS_FILES } from "./paths.ts";
 import { daemon, sh } from "./service.ts";
@@ -50,10 +51,12 @@ export interface LinkEntry {
   readonly link: string;
   /** The station's device serial: the recorder accepts only that device's certificate from this address. */
   readonly serial: string;
+  /** Its key's fingerprint (ADR 0002): the recorder accepts only a certificate carrying that key. */
+  readonly fingerprint: string;
 }
 
-/** Address → station, link and the station's device serial, for every addressed link of the gateway's stations, by address. */
-export function linksOf(inventory: Inventory, stations: readonly string[]): Record<string, LinkEntry> {
+/** Address → station, link and the station's device serial and key fingerprint, for every addressed link of the gateway's stations, by address. */
+export function linksOf(inventory: Inventory, stations: readonly string[], deviceKeys?: DeviceKeys): Record<string, LinkEntry> {
   const byAddress = new Map<string, LinkEntry>();
   for (const id of stations) {
     const station = inventory.stationsById.get(id);
@@ -67,7 +70,7 @@ export function linksOf(inventory: Inventory, stations: readonly string[]): Reco
             `both have address ${link.address}: run \`amadegi validate\` and fix the inventory`,
         );
       }
-      byAddress.set(link.address, { station: station.id, link: link.id, serial: station.device.serial });
+      byAddress.set(link.address, { station: station.id, link: link.id, serial: station.device.serial, fingerprint: deviceFingerprint(station, deviceKeys) });
     }
   }
   const out = dataRecord<LinkEntry>();
@@ -78,7 +81,7 @@ export function linksOf(inventory: Inventory, stations: readonly string[]): Reco
 /** links.json: one address a line, so a diff shows which links changed. */
 export function linksJson(links: Readonly<Record<string, LinkEntry>>): string {
   const lines = Object.entries(links).map(
-    ([address, e]) => `${JSON.stringify(address)}: ${JSON.stringify({ station: e.station, link: e.link, serial: e.serial })}`,
+    ([address, e]) => `${JSON.stringify(address)}: ${JSON.stringify({ station: e.station, link: e.link, serial: e.serial, fingerprint: e.fingerprint })}`,
   );
   return lines.length === 0 ? "{}\n" : `{\n${lines.join(",\n")}\n}\n`;
 }
@@ -184,7 +187,7 @@ export function tokenScript(path: string): string {
 export function renderGateway(inventory: Inventory, server: Server, target: ServerTarget): RoleRender {
   const r = (p: string): string => rooted(target, p);
   const stations = stationsOf(inventory, server.id);
-  const links = linksOf(inventory, stations);
+  const links = linksOf(inventory, stations, target.deviceKeys);
   const files: RenderedFile[] = [
     { path: G.nginxConf, content: nginxConf(target), mode: 0o644 },
     { path: G.links, content: linksJson(links), mode: 0o644 },

@@ -18,6 +18,8 @@ export interface ServerTarget {
   readonly environment: "rehearsal" | "staging" | "production";
   /** The address the server's services listen on (its inventory address). */
   readonly address: string;
+  /** A device-keys overlay (the rehearsal's devices make their own keys): serial → fingerprint, in place of the inventory's. */
+  readonly deviceKeys?: ReadonlyMap<string, string>;
 }
 
 /** One file a role writes on a server. `path` is absolute as production sees it (no root prefix). */

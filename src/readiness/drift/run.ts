@@ -1,7 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { ProbeError } from "../../lib/errors.ts";
-import { type Finding, hasErrors, loadInventory, readPins, type ServerPin, serverReach, type StackSettingsFile, todayIn } from "../../model/index.ts";
+import {
+  type DeviceKeys,
+  type Finding,
+  hasErrors,
+  loadInventory,
+  readDeviceKeys,
+  readPins,
+  type ServerPin,
+  serverReach,
+  type StackSettingsFile,
+  todayIn,
+} from "../../model/index.ts";
 import { type ProvisionedState, renderServer, type RoleRender, type ServerTarget } from "../../model/render/index.ts";
 import { parseAllow } from "../../probe/allow.ts";
 import { collectAllFacts, type FactsServer } from "../../probe/facts.ts";
@@ -111,9 +122,19 @@ export async function runDrift(o: DriftRunOptions): Promise<DriftOutcome> {
   if (sshFindings.length > 0) return { ran: false, findings: sshFindings };
   const identityFile = o.identityFile ?? controlKey ?? read.settings?.["amadegi:ssh"]?.identityFile;
 
+  // The rehearsal's devices have keys of their own: the declared links.json names those (as `up` rendered it).
+  let deviceKeys: DeviceKeys | undefined;
+  const keysFile = read.settings?.["amadegi:devices"]?.keys;
+  if (keysFile !== undefined) {
+    const keys = readDeviceKeys(keysFile, inv.stations);
+    if (keys.keys === undefined) return { ran: false, findings: keys.findings };
+    deviceKeys = keys.keys;
+  }
   const declared = new Map<string, RoleRender[]>();
-  for (const s of inv.servers)
-    declared.set(s.id, renderServer(inv, s.id, { root: pins?.get(s.id)?.root ?? "", environment: o.environment, address: s.address }));
+  for (const s of inv.servers) {
+    const target = { root: pins?.get(s.id)?.root ?? "", environment: o.environment, address: s.address, ...(deviceKeys === undefined ? {} : { deviceKeys }) };
+    declared.set(s.id, renderServer(inv, s.id, target));
+  }
   const provisioned = await o.provisioned();
   const requests = inv.servers.map((s) => {
     const way = serverReach(s, pins?.get(s.id));

@@ -20,6 +20,8 @@ const LINKS: LinksFile = {
   "10.41.0.4": { station: "PKD-0002", link: "PKD-0002-F", serial: "DEV-0002" },
   // A station whose device is another one than the certificate the tests present.
   "10.41.0.5": { station: "PKD-0003", link: "PKD-0003-F", serial: "DEV-0003" },
+  // A station whose device has the certificate's serial, but whose declared key is another (a re-keyed or cloned device).
+  "10.41.0.6": { station: "PKD-0004", link: "PKD-0004-F", serial: "DEV-0001", fingerprint: `SHA256:${"A".repeat(43)}` },
 };
 
 /** SHA256:<unpadded base64> of the SPKI DER, computed by openssl alone from the private key. */
@@ -54,7 +56,9 @@ describe("checkin-recorder", () => {
     dir = await mkdtemp(join(tmpdir(), "amadegi-t-recorder-"));
     pki = await makePki("gw.test");
     fingerprint = await opensslFingerprint(pki.client.keyFile);
-    recorder = await startRecorder(dir, LINKS, undefined, undefined, { token: tokenSnippet(TOKEN) });
+    // PKD-0001's links declare the key the test device really has: its check-ins count.
+    const links = Object.fromEntries(Object.entries(LINKS).map(([a, e]) => [a, e.station === "PKD-0001" ? { ...e, fingerprint } : e]));
+    recorder = await startRecorder(dir, links, undefined, undefined, { token: tokenSnippet(TOKEN) });
   });
 
   afterAll(async () => {
@@ -155,6 +159,30 @@ describe("checkin-recorder", () => {
     const added = since(before);
     expect(added).toHaveLength(1);
     expect(parseAttempt(added[0] ?? "")).toMatchObject({ ok: true, attempt: { reason: "other-device", station: "PKD-0003", serial: "DEV-0001" } });
+  });
+
+  it("refuses with 403 the device's serial with another key than the one declared (other-key), from the station's own address", async () => {
+    const before = count();
+    const answer = await post(recorder.socket, headers({ "X-Source-Address": "10.41.0.6", "X-Amadegi-Station": "PKD-0004", "X-Amadegi-Link": "PKD-0004-F" }));
+    expect(answer.status).toBe(403);
+    expect(answer.body).toContain(`device DEV-0001's certificate carries key ${fingerprint}; the inventory declares SHA256:${"A".repeat(43)}`);
+    const added = since(before);
+    expect(added).toHaveLength(1);
+    expect(parseAttempt(added[0] ?? "")).toMatchObject({
+      ok: true,
+      attempt: { reason: "other-key", station: "PKD-0004", serial: "DEV-0001", certFingerprint: fingerprint },
+    });
+  });
+
+  it("a links entry whose fingerprint is not one is refused at start, naming the address", async () => {
+    const bad = await mkdtemp(join(tmpdir(), "amadegi-t-recorder-"));
+    try {
+      await expect(startRecorder(bad, { "10.41.0.3": { station: "PKD-0001", link: "PKD-0001-F", serial: "DEV-0001", fingerprint: "MD5:aa" } })).rejects.toThrow(
+        /10\.41\.0\.3: "fingerprint" must be the device key's SHA256:<43 base64 characters>/,
+      );
+    } finally {
+      await rm(bad, { recursive: true, force: true });
+    }
   });
 
   it("a flood of the same refused certificate writes one attempt a minute: the rest are counted, not written", async () => {

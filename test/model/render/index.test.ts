@@ -63,21 +63,41 @@ describe("gateway", () => {
     expect(stationsOf(inventory, "gw-teh2-01")).not.toContain("PKD-0001");
   });
 
-  it("links.json maps every addressed link of its stations to station, link and the station's device serial, and nothing else", async () => {
+  it("links.json maps every addressed link of its stations to station, link and the station's device serial and key, and nothing else", async () => {
     const inventory = await sampleInventory();
     const { production } = await both("gw-teh1-01");
     const links = JSON.parse(file(production, GATEWAY_FILES.links)) as Record<string, { station: string; link: string; serial: string }>;
     const stations = new Set(production[0]?.stations);
     const expected = inventory.stations
       .filter((s) => stations.has(s.id))
-      .flatMap((s) => s.links.filter((l) => l.address !== undefined).map((l) => [l.address, { station: s.id, link: l.id, serial: s.device.serial }] as const));
+      .flatMap((s) =>
+        s.links
+          .filter((l) => l.address !== undefined)
+          .map((l) => [l.address, { station: s.id, link: l.id, serial: s.device.serial, fingerprint: s.device.fingerprint }] as const),
+      );
     expect(Object.keys(links).length).toBe(expected.length);
     expect(links).toEqual(Object.fromEntries(expected));
-    expect(links["10.41.0.3"]).toEqual({ station: "PKD-0001", link: "PKD-0001-F", serial: "AHV-PKD-0001" });
-    expect(links["10.141.0.2"]).toEqual({ station: "PKD-0001", link: "PKD-0001-M", serial: "AHV-PKD-0001" });
+    const pkd1 = inventory.stationsById.get("PKD-0001")?.device.fingerprint;
+    expect(pkd1).toMatch(/^SHA256:/);
+    expect(links["10.41.0.3"]).toEqual({ station: "PKD-0001", link: "PKD-0001-F", serial: "AHV-PKD-0001", fingerprint: pkd1 });
+    expect(links["10.141.0.2"]).toEqual({ station: "PKD-0001", link: "PKD-0001-M", serial: "AHV-PKD-0001", fingerprint: pkd1 });
     // In address order, so the same inventory gives the same file.
     const keys = Object.keys(links).map((a) => parseIpv4(a) ?? 0);
     expect(keys).toEqual([...keys].sort((a, b) => a - b));
+  });
+
+  it("links.json names a device-keys overlay's fingerprint in place of the inventory's (the rehearsal's devices' own keys)", async () => {
+    const inventory = await sampleInventory();
+    const address = inventory.serversById.get("gw-teh1-01")?.address ?? "";
+    const own = `SHA256:${"Q".repeat(43)}`;
+    const deviceKeys = new Map([["AHV-PKD-0001", own]]);
+    const renders = renderServer(inventory, "gw-teh1-01", { root: ROOT, environment: "rehearsal", address, deviceKeys });
+    const links = JSON.parse(file(renders, GATEWAY_FILES.links)) as Record<string, { serial: string; fingerprint: string }>;
+    expect(links["10.41.0.3"]?.fingerprint).toBe(own);
+    expect(links["10.141.0.2"]?.fingerprint).toBe(own);
+    // A station the overlay does not name keeps the inventory's (readDeviceKeys refuses such an overlay before rendering).
+    const other = Object.values(links).find((l) => l.serial !== "AHV-PKD-0001");
+    expect(other?.fingerprint).toBe([...inventory.stations].find((s) => s.device.serial === other?.serial)?.device.fingerprint);
   });
 
   it("refuses a link address shared by two stations, naming both", async () => {
