@@ -11,6 +11,7 @@ export const HEAVY = [
   "test/ci/readiness-rehearsal.test.ts",
   "test/provision/program.rehearsal.test.ts",
   "test/provision/migrate.rehearsal.test.ts",
+  "test/provision/revocation.rehearsal.test.ts",
   "test/provision/workspace.test.ts",
   "test/provision/main.test.ts",
   "test/toolchain/langhost.test.ts",

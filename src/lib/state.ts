@@ -55,6 +55,8 @@ export interface StatePaths {
   readonly results: string;
   /** Signed approvals, MANIFEST and MANIFEST.sig (`amadegi approve`, the gate's sign-off). */
   readonly approvals: string;
+  /** The committee's signed revocations of devices, per stack: `<stack>/<device>-<time>.txt` and `.sig` (`amadegi devices revoke`). */
+  readonly revocations: string;
   /** Verdicts and drift over time (node:sqlite). */
   readonly history: string;
   /** Validated inventories, by content (the gate's snapshot). */
@@ -77,6 +79,7 @@ export function statePaths(env: NodeJS.ProcessEnv = process.env): StatePaths {
     root,
     results: join(root, "results"),
     approvals: join(root, "approvals"),
+    revocations: join(root, "revocations"),
     history: join(root, "history.sqlite"),
     cache: join(root, "cache"),
     drift: join(root, "drift"),

@@ -2,8 +2,10 @@ import { X509Certificate } from "node:crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { digestFiles } from "../lib/fs.ts";
+import { type RevocationManifest, REVOKED_MARK, revokedLines } from "./revocation.ts";
 import {
   AUTHORITY_SCRIPT,
+  CRL_SCRIPT,
   DEVICES_DELETE_SCRIPT,
   DEVICES_SCRIPT,
   LOCAL_FILE_DELETE_SCRIPT,
@@ -23,6 +25,8 @@ export interface PkiArgs {
   readonly devices?: { readonly requests: string; readonly issued: string };
   /** Where to leave the authority's certificate on this machine (for `check` to trust: amadegi:probe.ca). */
   readonly caFile?: string;
+  /** The devices the committee revoked (src/provision/revocation.ts): every certificate issued to them goes on the CRL. */
+  readonly revoked?: readonly Pick<RevocationManifest, "device" | "reason" | "time">[];
 }
 
 /** A certificate and its key, the key a secret. */
@@ -53,6 +57,8 @@ export class Pki extends pulumi.ComponentResource {
   public readonly caNotAfter: pulumi.Output<string>;
   public readonly certificates: ReadonlyMap<string, IssuedPair>;
   public readonly devices: pulumi.Output<number>;
+  /** The authority's CRL (PEM), which every gateway loads; made again when a revocation or the issued certificates change. */
+  public readonly crl: pulumi.Output<string>;
 
   constructor(name: string, args: PkiArgs, opts?: pulumi.ComponentResourceOptions) {
     super("amadegi:pki:Pki", name, {}, opts);
@@ -86,6 +92,7 @@ export class Pki extends pulumi.ComponentResource {
         { parent: this },
       );
     const requests = args.devices === undefined ? { digest: "", count: 0 } : digestFiles(args.devices.requests, ".csr");
+    let devicesCommand: command.local.Command | undefined;
     if (args.devices !== undefined && requests.count > 0) {
       const devices = new command.local.Command(
         `${name}-devices`,
@@ -104,9 +111,32 @@ export class Pki extends pulumi.ComponentResource {
         { parent: this },
       );
       this.devices = devices.stdout.apply((out) => Number.parseInt(out.trim().split("\n").at(-1) ?? "0", 10) || 0);
+      devicesCommand = devices;
     } else {
       this.devices = pulumi.output(0);
     }
-    this.registerOutputs({ caCert: this.caCert, caNotAfter: this.caNotAfter, devices: this.devices });
+    // The CRL: after the devices' certificates (their issuance log names what a revocation covers).
+    const revoked = revokedLines(args.revoked ?? []);
+    const crl = new command.local.Command(
+      `${name}-crl`,
+      {
+        create: CRL_SCRIPT,
+        stdin: pulumi.secret(signer.apply((pem) => `${pem}${REVOKED_MARK}\n${revoked}`)),
+        environment: {
+          AMADEGI_ISSUED: args.devices?.issued ?? "/nonexistent",
+          AMADEGI_UNTIL: args.validUntil,
+          // A device certificate issued again (its request changed) is covered by the next CRL.
+          AMADEGI_DIGEST: requests.digest,
+        },
+        logging: "stderr",
+      },
+      { parent: this, ...(devicesCommand === undefined ? {} : { dependsOn: [devicesCommand] }) },
+    );
+    this.crl = pulumi.unsecret(crl.stdout).apply((out) => {
+      const pem = /-----BEGIN X509 CRL-----\n[\s\S]+?\n-----END X509 CRL-----/.exec(out)?.[0];
+      if (pem === undefined) throw new Error(`${name}-crl: openssl printed no CRL`);
+      return `${pem}\n`;
+    });
+    this.registerOutputs({ caCert: this.caCert, caNotAfter: this.caNotAfter, devices: this.devices, crl: this.crl });
   }
 }

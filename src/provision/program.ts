@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import {
@@ -14,12 +14,14 @@ import {
   type Server,
   serverReach,
 } from "../model/index.ts";
-import { type ProvisionedServer, renderServer, TLS_FILES } from "../model/render/index.ts";
+import { statePaths } from "../lib/state.ts";
+import { type ProvisionedServer, renderServer, type RoleRender, TLS_FILES } from "../model/render/index.ts";
 import { repoRoot } from "../toolchain/paths.ts";
 import { type InventorySource, inventorySource, readStackConfig, type StackConfig } from "./config.ts";
 import { Pki } from "./pki.ts";
 import { guardTarget, type Target } from "./guard.ts";
-import { CentralServer, type IssuedFile } from "./server.ts";
+import { readRevocations, type Revocation } from "./revocation.ts";
+import { CentralServer, type CentralServerArgs, type IssuedFile } from "./server.ts";
 
 /** Certificates outlive election day by the policy's margin plus this many days. */
 const CERT_EXTRA_DAYS = 90;
@@ -125,6 +127,28 @@ function issuedFiles(pki: Pki, server: Server): Record<string, IssuedFile[]> {
   return issued;
 }
 
+/** A gateway's CRL, and what re-reads it there (its nginx); nothing for a server that is no gateway. */
+function crlOf(pki: Pki, renders: readonly RoleRender[]): Pick<CentralServerArgs, "crl"> {
+  const gateway = renders.find((r) => r.role === "gateway");
+  if (gateway === undefined) return {};
+  const refresh = gateway.services.flatMap((s) => (s.name === "nginx" && s.refresh !== undefined ? [s.refresh] : []));
+  return { crl: { path: TLS_FILES.devicesCrl, content: pki.crl, refresh } };
+}
+
+/**
+ * The committee's revocations of this stack's devices (`amadegi devices revoke`), each signature
+ * checked against the inventory's committee. A file that is not a revocation in force stops the
+ * program, named: a device the committee meant to revoke must never silently stay trusted.
+ */
+async function revocationsOf(config: StackConfig, inventory: Inventory): Promise<Revocation[]> {
+  const dir = join(statePaths().revocations, config.stack);
+  const read = await readRevocations(dir, { committee: inventory.committee, election: inventory.election.id, stack: config.stack });
+  if (read.problems.length > 0)
+    throw new Error(`stack ${config.stack}: revocations that are not in force:\n${read.problems.join("\n")}\nremove each file, or have it signed again`);
+  for (const file of read.pending) void pulumi.log.warn(`${file} is not signed (no ${file}.sig): not in force`);
+  return [...read.revoked];
+}
+
 export interface ProgramOptions {
   /**
    * Read the inventory from this directory (absolute) instead of the stack's
@@ -156,12 +180,14 @@ async function run(options: ProgramOptions): Promise<Record<string, unknown>> {
   const reach = reachOf(config, inventory);
   const deviceKeys = deviceKeysOf(config, inventory);
   const gateways = inventory.servers.filter((s) => s.roles.includes("gateway"));
+  const revoked = await revocationsOf(config, inventory);
   const pki = new Pki("election", {
     commonName: `amadegi ${config.stack} election CA`,
     validUntil: addDays(inventory.election.day, inventory.election.policy.certMarginDays + CERT_EXTRA_DAYS),
     servers: gateways.map((s) => ({ id: s.id, address: s.address, names: [`${s.id}.gw.election.ir`, s.id] })),
     ...(config.caFile === undefined ? {} : { caFile: fromRoot(config.caFile) }),
     ...(config.devices === undefined ? {} : { devices: { requests: fromRoot(config.devices.requests), issued: fromRoot(config.devices.issued) } }),
+    revoked,
   });
   const servers: Record<string, pulumi.Output<ProvisionedServer>> = {};
   for (const server of inventory.servers) {
@@ -172,7 +198,11 @@ async function run(options: ProgramOptions): Promise<Record<string, unknown>> {
       address: server.address,
       ...(deviceKeys === undefined ? {} : { deviceKeys }),
     });
-    const central = new CentralServer(server.id, { server, renders, connection, root, epoch, issued: issuedFiles(pki, server) }, { dependsOn: [pki] });
+    const central = new CentralServer(
+      server.id,
+      { server, renders, connection, root, epoch, issued: issuedFiles(pki, server), ...crlOf(pki, renders) },
+      { dependsOn: [pki] },
+    );
     servers[server.id] = central.provisioned;
   }
   return {
@@ -181,6 +211,6 @@ async function run(options: ProgramOptions): Promise<Record<string, unknown>> {
     inventory: config.inventory,
     stack: config.stack,
     servers,
-    pki: { caCert: pki.caCert, caNotAfter: pki.caNotAfter, devices: pki.devices },
+    pki: { caCert: pki.caCert, caNotAfter: pki.caNotAfter, devices: pki.devices, crl: pki.crl, revoked: revoked.map((r) => r.device) },
   };
 }

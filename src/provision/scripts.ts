@@ -1,5 +1,6 @@
 import { contentHash } from "../model/render/index.ts";
 import { shellQuote as quote } from "../toolchain/ssh.ts";
+import { REVOKED_MARK } from "./revocation.ts";
 
 /**
  * The shell the stack's `@pulumi/command` resources run (ADR 0007). Each script is a plain string
@@ -118,6 +119,24 @@ export function removeScript(input: Pick<RoleScriptInput, "server" | "role" | "r
     ...commands(input.stop, "stop"),
     `cd ${quote(input.root === "" ? "/" : input.root)}`,
     `rm -f -- ${[...paths, `${MANIFESTS}/${role}.files`].map(quote).join(" ")}`,
+  ].join("\n")}\n`;
+}
+
+/**
+ * Install the CRL on stdin at `path` (whole: a temporary sibling, renamed; 0644), then run each
+ * `refresh` (the daemons that read it re-read it if they run). Prints the installed CRL's sha256.
+ */
+export function crlInstallScript(path: string, refresh: readonly string[]): string {
+  const q = quote(path);
+  return `${[
+    "set -e",
+    `mkdir -p -- "$(dirname -- ${q})"`,
+    `cat > ${q}.amadegi-new`,
+    `grep -q -- "-----BEGIN X509 CRL-----" ${q}.amadegi-new || { rm -f -- ${q}.amadegi-new; echo "no CRL on standard input" >&2; exit 1; }`,
+    `chmod 644 ${q}.amadegi-new`,
+    `mv -f -- ${q}.amadegi-new ${q}`,
+    ...refresh.map((script) => `( ${script}\n)`),
+    `sha256sum -- ${q}`,
   ].join("\n")}\n`;
 }
 
@@ -247,6 +266,44 @@ export const LOCAL_FILE_SCRIPT = [
 ].join("\n");
 
 export const LOCAL_FILE_DELETE_SCRIPT = 'rm -f -- "$AMADEGI_PATH"';
+
+/**
+ * The authority's CRL (issue 17, ADR 0008), printed (PEM, public). Stdin: the authority's
+ * certificate and key, the line REVOKED_MARK (src/provision/revocation.ts), then one
+ * `<device> <reason> <ISO time>` line per revoked device. Every certificate ever issued to a
+ * revoked device is on it: those the issuance log `$AMADEGI_ISSUED/.serials` names
+ * (`<certificate serial> <device>`), and the one in `$AMADEGI_ISSUED/<device>.crt`. `openssl ca
+ * -gencrl` over an index made here; its number is the time (it only grows); its nextUpdate the
+ * day after the certificates' validity ends ($AMADEGI_UNTIL), so it never lapses while a
+ * certificate it covers is valid (the stack publishes a new one at each change instead).
+ */
+export const CRL_SCRIPT = [
+  ...PKI_PRELUDE,
+  'cat > "$d/in"',
+  `mark=${quote(REVOKED_MARK)}`,
+  'grep -qxF -- "$mark" "$d/in" || { echo "the CRL command got no revoked list on stdin" >&2; exit 2; }',
+  'sed "/^$mark\\$/,\\$d" "$d/in" > "$d/ca.pem"',
+  'sed "1,/^$mark\\$/d" "$d/in" > "$d/revoked"',
+  'expiry=$(date -u -d "$AMADEGI_UNTIL 23:59:59" +%y%m%d%H%M%SZ)',
+  ': > "$d/index.txt"; n=0',
+  "while read -r device reason time; do",
+  '  [ -n "$device" ] || continue',
+  '  at=$(date -u -d "$time" +%y%m%d%H%M%SZ) || { echo "revocation of $device: $time is not a time" >&2; exit 2; }',
+  '  { if [ -f "$AMADEGI_ISSUED/.serials" ]; then awk -v dev="$device" \'$2 == dev { print toupper($1) }\' "$AMADEGI_ISSUED/.serials"; fi',
+  '    if [ -f "$AMADEGI_ISSUED/$device.crt" ]; then openssl x509 -in "$AMADEGI_ISSUED/$device.crt" -noout -serial | sed "s/^serial=//"; fi',
+  '  } | sort -u > "$d/serials"',
+  "  while read -r serial; do",
+  '    printf "R\\t%s\\t%s,%s\\t%s\\tunknown\\t/CN=%s\\n" "$expiry" "$at" "$reason" "$serial" "$device" >> "$d/index.txt"; n=$((n + 1))',
+  '  done < "$d/serials"',
+  'done < "$d/revoked"',
+  'printf "%016X\\n" "$(date -u +%s)" > "$d/crlnumber"',
+  'printf "[ca]\\ndefault_ca = x\\n[x]\\ndatabase = %s\\ncrlnumber = %s\\ndefault_md = sha256\\ncrl_extensions = ext\\n" "$d/index.txt" "$d/crlnumber" > "$d/ca.cnf"',
+  'printf "[ext]\\nauthorityKeyIdentifier = keyid:always\\n" >> "$d/ca.cnf"',
+  'next=$(date -u -d "@$((until + 86400))" +%Y%m%d%H%M%SZ)',
+  'ossl ca -batch -gencrl -config "$d/ca.cnf" -cert "$d/ca.pem" -keyfile "$d/ca.pem" -crl_nextupdate "$next" -out "$d/crl.pem"',
+  'echo "CRL: $n certificates of $(grep -c . "$d/revoked" || true) revoked devices" >&2',
+  'cat "$d/crl.pem"',
+].join("\n");
 
 /** A certificate and its key from a PKI script's output; throws naming `what` if either is missing. */
 export function splitIssued(what: string, stdout: string): { certPem: string; keyPem: string } {

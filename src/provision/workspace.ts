@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { type EngineEvent, LocalWorkspace, PulumiCommand, type PulumiFn, type Stack } from "@pulumi/pulumi/automation/index.js";
-import { ToolError } from "../lib/errors.ts";
+import { ProvisionError, ToolError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
 import { lineSplitter } from "../lib/lines.ts";
 import { engineEnv, ensureBackend } from "../toolchain/env.ts";
@@ -96,6 +96,26 @@ export async function forgetSuperseded(stack: Stack, { dryRun = false }: { reado
   return forgotten;
 }
 
+/**
+ * The resources a revocation changes (issue 17, ADR 0008): the authority's CRL command and each
+ * gateway's command installing it — the targets of `amadegi devices publish`, so a revocation
+ * reaches every gateway without the rest of the stack (during the change freeze too). Throws
+ * when the stack has no CRL yet (it was never brought up by a program that makes one).
+ */
+export async function crlTargets(stack: Stack): Promise<string[]> {
+  const state = await stack.exportStack();
+  const resources = ((state.deployment as { resources?: { urn?: string; type?: string }[] } | undefined)?.resources ?? []).filter(
+    (r): r is { urn: string; type: string } => typeof r.urn === "string" && typeof r.type === "string",
+  );
+  const authority = resources.filter((r) => r.type === "command:local:Command" && r.urn.endsWith("::election-crl"));
+  if (authority.length === 0)
+    throw new ProvisionError(`stack ${stack.name} has no CRL yet: bring it up once with this version (amadegi up), then publish`, {
+      hint: "amadegi up --stack NAME",
+    });
+  const installs = resources.filter((r) => r.type === "command:remote:Command" && r.urn.endsWith("-crl"));
+  return [...authority, ...installs].map((r) => r.urn);
+}
+
 /** What the engine is asked to do: `preview-destroy` is what a destroy would do, shown before it is asked for. */
 export type Operation = "preview" | "up" | "destroy" | "preview-destroy";
 
@@ -115,6 +135,8 @@ export interface OperationOptions {
   readonly expectNoChanges?: boolean;
   /** Aborted (Ctrl-C): the engine stops as Pulumi does on Ctrl-C, and the outcome is `interrupted`. */
   readonly signal?: AbortSignal;
+  /** Only these resources (URNs) change (`pulumi up --target`): a revocation's CRL. */
+  readonly targets?: readonly string[];
 }
 
 interface Done {
@@ -188,6 +210,7 @@ export async function runOperation(stack: Stack, operation: Operation, options: 
     },
     signal: engine.signal,
     ...(options.diff === true ? { diff: true } : {}),
+    ...(options.targets === undefined ? {} : { target: [...options.targets] }),
   };
   const expect = options.expectNoChanges === true ? { expectNoChanges: true } : {};
   try {

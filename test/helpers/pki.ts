@@ -32,6 +32,8 @@ export interface Pki {
   /** A client certificate from the election CA, and one from the foreign CA. */
   readonly client: Leaf;
   readonly foreignClient: Leaf;
+  /** The election CA's CRL (nothing revoked), as the gateways load it (TLS_FILES.devicesCrl). */
+  readonly crlFile: string;
   remove(): Promise<void>;
 }
 
@@ -121,7 +123,10 @@ export async function makePki(name: string): Promise<Pki> {
   const wrongName = await makeLeaf(dir, "ca-election", "wrongname", `other.${name}`, "serverAuth");
   const client = await makeLeaf(dir, "ca-election", "client", "DEV-0001", "clientAuth");
   const foreignClient = await makeLeaf(dir, "ca-foreign", "fclient", "DEV-9999", "clientAuth");
+  const crlFile = join(dir, "ca-election.crl");
+  await run("openssl", ["ca", "-batch", "-gencrl", "-config", join(dir, "ca-election.cnf"), "-crldays", "30", "-out", crlFile]);
   return {
+    crlFile,
     dir,
     caFile: join(dir, "ca-election.pem"),
     ca: await readFile(join(dir, "ca-election.pem")),

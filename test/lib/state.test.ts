@@ -34,6 +34,7 @@ describe("statePaths", () => {
         "rehearsal.keys",
         "rehearsal.pins",
         "results",
+        "revocations",
         "root",
       ].sort(),
     );
@@ -46,6 +47,7 @@ describe("statePaths", () => {
     expect(paths).toMatchObject({
       results: "/srv/state/results",
       approvals: "/srv/state/approvals",
+      revocations: "/srv/state/revocations",
       history: "/srv/state/history.sqlite",
       cache: "/srv/state/cache",
       drift: "/srv/state/drift",

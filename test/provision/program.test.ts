@@ -17,7 +17,9 @@ const created: { type: string; name: string; inputs: Record<string, unknown> }[]
 const mocks: pulumi.runtime.Mocks = {
   newResource: (args) => {
     created.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
-    return { id: `${args.name}-id`, state: { ...args.inputs, stdout: args.type === "command:local:Command" ? issued : "", stderr: "" } };
+    const local = args.type === "command:local:Command";
+    const stdout = local ? (args.name.endsWith("-crl") ? "-----BEGIN X509 CRL-----\nunit\n-----END X509 CRL-----\n" : issued) : "";
+    return { id: `${args.name}-id`, state: { ...args.inputs, stdout, stderr: "" } };
   },
   call: (args) => args.inputs,
 };
@@ -76,11 +78,11 @@ describe("program", () => {
         .map((r) => r.name)
         .sort();
     const gateways = inventory.servers.filter((s) => s.roles.includes("gateway"));
-    // The staging stack names no caFile and no devices: the authority and a certificate per gateway.
-    expect(of("command:local:Command")).toEqual(["election-ca", ...gateways.map((g) => `election-${g.id}`)].sort());
+    // The staging stack names no caFile and no devices: the authority, a certificate per gateway, and the CRL.
+    expect(of("command:local:Command")).toEqual(["election-ca", "election-crl", ...gateways.map((g) => `election-${g.id}`)].sort());
     const renders = inventory.servers.flatMap((s) => renderServer(inventory, s.id, { root: "", environment: "staging", address: s.address }));
-    // One command per (server, role) the renderers declare: O(servers × roles), never O(stations).
-    expect(of("command:remote:Command")).toEqual(renders.map((r) => `${r.server}-${r.role}`).sort());
+    // One command per (server, role) the renderers declare: O(servers × roles), never O(stations); and one per gateway installing the CRL.
+    expect(of("command:remote:Command")).toEqual([...renders.map((r) => `${r.server}-${r.role}`), ...gateways.map((g) => `${g.id}-crl`)].sort());
     // A copy per rendered file, plus the PKI's public files (a gateway's certificate and two CAs; the monitor's CA).
     const monitors = inventory.servers.filter((s) => s.roles.includes("monitor")).length;
     await vi.waitFor(() =>

@@ -48,6 +48,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import("./gate.ts")).gateCommand,
   },
   {
+    name: "devices",
+    summary: "revoke a device (the committee's signed decision) and publish the CRL to every gateway",
+    load: async () => (await import("./devices.ts")).devicesCommand,
+  },
+  {
     name: "approve",
     summary: "write the exact sign-off manifest a committee member signs for a milestone",
     load: async () => (await import("./approve.ts")).approve,

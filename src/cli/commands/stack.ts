@@ -194,12 +194,19 @@ const QUESTION = { up: "Do you want to perform this update? (yes/no) ", destroy:
  * first show the preview and ask (confirmation). Ctrl-C stops the engine as
  * Pulumi stops on it and exits 130 once it has stopped.
  */
-async function runStack(operation: Operation, name: string, values: StackValues, inventory: string | undefined, io: Io): Promise<ExitCode> {
+async function runStack(
+  operation: Operation,
+  name: string,
+  values: StackValues,
+  inventory: string | undefined,
+  io: Io,
+  scope: "all" | "crl" = "all",
+): Promise<ExitCode> {
   const json = values.json === true;
   const expectNoChanges = values["expect-no-changes"] === true;
   const confirm = operation === "preview" ? { kind: "proceed" as const } : confirmed(operation, name, values, io);
   // The Pulumi SDK takes most of a second to load: only the stack commands pay for it.
-  const { forgetSuperseded, hasChanges, runOperation, withStack } = await import("../../provision/workspace.ts");
+  const { crlTargets, forgetSuperseded, hasChanges, runOperation, withStack } = await import("../../provision/workspace.ts");
   const { programFor } = await import("../../provision/program.ts");
   const program = programFor(inventory === undefined ? {} : { inventory });
   const interrupt = new AbortController();
@@ -219,10 +226,13 @@ async function runStack(operation: Operation, name: string, values: StackValues,
   process.on("SIGINT", onSigint);
   try {
     const outcome = await withStack(name, { env: io.env, program }, async (stack): Promise<OperationOutcome | "declined"> => {
+      // A revocation's publication changes the CRL and its installation on the gateways, nothing else.
+      const targets = scope === "crl" ? { targets: await crlTargets(stack) } : {};
       // A preview first where someone is asked, and where an up must change nothing (it then changes nothing at all).
       if (operation !== "preview" && (confirm.kind === "ask" || (operation === "up" && expectNoChanges))) {
         const previewed = await runOperation(stack, operation === "up" ? "preview" : "preview-destroy", {
           ...engine,
+          ...targets,
           expectNoChanges: operation === "up" && expectNoChanges,
         });
         if (previewed.kind !== "done") return previewed;
@@ -233,7 +243,7 @@ async function runStack(operation: Operation, name: string, values: StackValues,
           if (!/^\s*y(es)?\s*$/i.test(answer ?? "")) return "declined";
         }
       }
-      if (operation !== "destroy") {
+      if (operation !== "destroy" && scope === "all") {
         // A stack the dynamic-provider program brought up (ADR 0006): its resources are forgotten, not deleted (ADR 0007).
         const forgotten = await forgetSuperseded(stack, { dryRun: operation === "preview" || expectNoChanges });
         if (forgotten.length > 0)
@@ -245,7 +255,7 @@ async function runStack(operation: Operation, name: string, values: StackValues,
                   "amadegi up forgets them instead, and the @pulumi/command resources take their files and services over in place (ADR 0007)",
           );
       }
-      return runOperation(stack, operation, { ...engine, expectNoChanges: operation !== "destroy" && expectNoChanges });
+      return runOperation(stack, operation, { ...engine, ...targets, expectNoChanges: operation !== "destroy" && expectNoChanges });
     });
     if (outcome === "declined") {
       io.err(`${operation} of stack ${name}: not confirmed; nothing was changed`);
@@ -317,6 +327,30 @@ function runChange(operation: "up" | "destroy") {
 
 const changeSynopsis = (operation: string, expect: string) =>
   `amadegi ${operation} --stack NAME [--yes] [--diff]${expect} [--json] [--approvals DIR --results FILE [--milestone ID]]`;
+
+/**
+ * `devices publish`: the committee's signed revocations onto the CRL, and the CRL onto every
+ * gateway (nginx re-reads it), as a targeted up — nothing else of the stack changes, so it is
+ * allowed during the change freeze (ADR 0008). Asks first like up (or needs --yes).
+ */
+export const publish = defineCommand({
+  name: "devices publish",
+  synopsis: "amadegi devices publish --stack NAME [--yes] [--diff] [--json]",
+  before: [
+    "Checks every signed revocation of the stack (<state>/revocations/<stack>/), makes the CRL and installs it on every",
+    "gateway, whose nginx then refuses those devices. Only the CRL resources change: allowed in the change freeze.",
+    "Exit: 0 published; 2 could not run (a revocation not in force, no CRL in the stack yet, not confirmed); 130 interrupted.",
+  ],
+  options: { ...options, yes: approvalOptions.yes },
+  after: CONFIRM_HELP,
+  async run(args, io) {
+    const name = stackOption(args.values.stack, "devices publish");
+    confirmed("up", name, args.values, io);
+    const netns = readStackSettings(name, join(repoRoot, "stacks")).probe?.netns;
+    if (netns !== undefined && !inNetns(netns)) return reexecInNetns(netns, ["devices", "publish", ...args.argv], io);
+    return runStack("up", name, args.values, undefined, io, "crl");
+  },
+});
 
 export const up = defineCommand({
   name: "up",

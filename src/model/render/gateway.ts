@@ -134,10 +134,12 @@ http {
         ssl_certificate_key ${r(TLS_FILES.serverKey)};
         ssl_protocols TLSv1.2 TLSv1.3;
         ssl_prefer_server_ciphers on;
-        ssl_session_cache shared:amadegi_tls:10m;
+        # No resumption: a session resumed after a device was revoked would skip the CRL (issue 17, ADR 0008).
+        ssl_session_cache off;
         ssl_session_tickets off;
         # Devices present a client certificate; /health must answer without one.
         ssl_client_certificate ${r(TLS_FILES.devicesCa)};
+        ssl_crl ${r(TLS_FILES.devicesCrl)};
         ssl_verify_client optional;
         ssl_verify_depth 2;
 

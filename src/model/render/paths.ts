@@ -14,6 +14,8 @@ export const TLS_FILES = {
   serverKey: "/etc/amadegi/tls/server.key",
   /** The CA that issues the stations' authentication devices' client certificates. */
   devicesCa: "/etc/amadegi/tls/devices-ca.crt",
+  /** That CA's revocation list (issue 17): nginx refuses a revoked device's certificate. Installed by its own command. */
+  devicesCrl: "/etc/amadegi/tls/devices.crl",
   /** The CA that issues the central servers' certificates: the monitor verifies gateways and auth with it. */
   serversCa: "/etc/amadegi/tls/servers-ca.crt",
 } as const;

@@ -114,6 +114,7 @@ export function daemon(spec: DaemonSpec, target: ServerTarget): { service: Servi
       name: spec.name,
       start: production ? systemdStart(spec, target) : directStart(spec, target),
       stop: production ? systemdStop(spec) : directStop(spec, target),
+      ...(spec.reload === "hup" ? { refresh: production ? systemdRefresh(spec) : directRefresh(spec, target) } : {}),
       version: spec.version,
       listens: spec.listens,
     },
@@ -250,6 +251,32 @@ function systemdApply(spec: DaemonSpec, unit: string): string[] {
       `else $SUDO systemctl restart ${unit} || ${failed}; fi`,
     `printf '%s\\n' "$stamp" | $SUDO tee ${stampFile} >/dev/null`,
   ];
+}
+
+/** If it runs (its pid file's process, named by `mark`): check the configuration, then SIGHUP. */
+function directRefresh(spec: DaemonSpec, target: ServerTarget): string {
+  return `${[
+    ...header(spec),
+    `pid=${sh(rooted(target, spec.pidFile))}; mark=${sh(spec.mark)}`,
+    ...RUNNING,
+    "if running; then",
+    `  out=$(${argvLine(spec.validate)} 2>&1) || fail "configuration check failed: $(${ONE_LINE})"`,
+    `  kill -HUP "$p" 2>/dev/null || fail "could not signal pid $p to reload"`,
+    "fi",
+  ].join("\n")}\n`;
+}
+
+/** If its unit is active: check the configuration, then `systemctl reload`. */
+function systemdRefresh(spec: DaemonSpec): string {
+  const unit = unitName(spec.name);
+  return `${[
+    ...header(spec),
+    SUDO,
+    `if $SUDO systemctl is-active --quiet ${unit}; then`,
+    `  out=$($SUDO ${argvLine(spec.validate)} 2>&1) || fail "configuration check failed: $(${ONE_LINE})"`,
+    `  $SUDO systemctl reload ${unit} || fail "could not reload ${unit}"`,
+    "fi",
+  ].join("\n")}\n`;
 }
 
 function systemdStop(spec: DaemonSpec): string {

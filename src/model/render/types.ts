@@ -44,6 +44,11 @@ export interface ServiceSpec {
   readonly start: string;
   /** Stop it (the role is removed). Idempotent. */
   readonly stop: string;
+  /**
+   * A daemon that reloads: re-read its files if it runs — check the configuration, then reload —
+   * and nothing if it does not (a CRL published between ups, issue 17). Non-zero exit = failed.
+   */
+  readonly refresh?: string;
   /** Prints one line naming the running binary's version (facts). */
   readonly version: string;
   /** What must be listening once it runs (facts compare). */

@@ -61,4 +61,5 @@ export async function installTls(pki: Pki, target: ServerTarget): Promise<void> 
   await put(pki.good.keyFile, TLS_FILES.serverKey);
   await put(pki.caFile, TLS_FILES.devicesCa);
   await put(pki.caFile, TLS_FILES.serversCa);
+  await put(pki.crlFile, TLS_FILES.devicesCrl);
 }
