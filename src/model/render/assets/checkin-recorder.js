@@ -347,7 +347,7 @@ export class Buckets {
  * the next record (`.1` the newest of `keep`): the recorder writes synchronously, so no record is
  * between two files or lost. SIGHUP's reopen serves an outside logrotate too.
  */
-export class Log {
+class Log {
   constructor(path, maxBytes = Number.POSITIVE_INFINITY, keep = 1, onProblem = say) {
     this.path = path;
     this.maxBytes = maxBytes;
@@ -417,7 +417,7 @@ export class Log {
  * summary for every source that is none of them: at most (links + 1) entries, whatever arrives.
  * Keys are only ever the links file's validated ids, in a Map.
  */
-export class Table {
+class Table {
   constructor(gateway, links) {
     this.gateway = gateway;
     this.entries = new Map();
