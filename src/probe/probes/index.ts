@@ -46,7 +46,7 @@ export function icmpTuned(options: ProbeOptions): (tuning: { readonly count: num
   return (tuning) => icmpProbe({ ...options, icmp: { ...options.icmp, count: tuning.count, intervalMs: tuning.intervalMs } });
 }
 
-export type { AttemptSummary, CheckinBatch, CheckinCursor, CheckinLogBatch, CheckinLogReader, CheckinReader } from "./checkin.ts";
+export type { CheckinBatch, CheckinCursor, CheckinReader } from "./checkin.ts";
 export type { CheckinRecord } from "./checkin-record.ts";
 export { parseRecord } from "./checkin-record.ts";
 export type { IcmpOptions, ProbeOptions, SshOptions, TlsFiles } from "./options.ts";
