@@ -86,7 +86,7 @@ export function buildTargets(inventory: Inventory, catalog: Catalog, filter?: Ta
                   user: ssh.user,
                   ...(ssh.hostKey === undefined ? {} : { hostKey: ssh.hostKey }),
                   // A rehearsal gateway keeps its files under its own root (the overlay says where).
-                  ...(ssh.root === undefined ? {} : { log: `${ssh.root}${GATEWAY_FILES.checkinLog}` }),
+                  ...(ssh.root === undefined ? {} : { table: `${ssh.root}${GATEWAY_FILES.checkinTable}` }),
                   ...(secondary === undefined || other === undefined
                     ? {}
                     : {
@@ -95,7 +95,7 @@ export function buildTargets(inventory: Inventory, catalog: Catalog, filter?: Ta
                         secondaryPort: check.port ?? secondary.ssh.port,
                         secondaryUser: other.user,
                         ...(other.hostKey === undefined ? {} : { secondaryHostKey: other.hostKey }),
-                        ...(other.root === undefined ? {} : { secondaryLog: `${other.root}${GATEWAY_FILES.checkinLog}` }),
+                        ...(other.root === undefined ? {} : { secondaryTable: `${other.root}${GATEWAY_FILES.checkinTable}` }),
                       }),
                 },
                 deps,

@@ -12,6 +12,8 @@ export const RECORDER = join(repoRoot, "src", "model", "render", "assets", "chec
 export interface Recorder {
   readonly socket: string;
   readonly log: string;
+  /** The table of the latest check-in per link (--table). */
+  readonly table: string;
   readonly links: string;
   readonly pidFile: string;
   readonly child: ChildProcess;
@@ -19,6 +21,8 @@ export interface Recorder {
   stderr(): string;
   /** The log's lines, parsed as JSON. */
   lines(): unknown[];
+  /** The table as last written (undefined while there is none). */
+  readTable(): unknown;
   /** SIGTERM, and wait for it to exit: its exit code. */
   stop(): Promise<number | null>;
 }
@@ -43,16 +47,17 @@ export async function startRecorder(
   links: LinksFile,
   gateway = "gw-test-01",
   name = "recorder",
-  options: { readonly token?: string } = {},
+  options: { readonly token?: string; readonly args?: readonly string[] } = {},
 ): Promise<Recorder> {
   const socket = join(dir, `${name}.sock`);
   const log = join(dir, `${name}`, "checkin.jsonl");
+  const table = join(dir, `${name}`, "checkin-latest.json");
   const linksFile = join(dir, `${name}-links.json`);
   const pidFile = join(dir, `${name}.pid`);
   await writeFile(linksFile, JSON.stringify(links));
   const tokenFile = join(dir, `${name}-token.conf`);
   if (options.token !== undefined) await writeFile(tokenFile, options.token, { mode: 0o600 });
-  const args = ["--socket", socket, "--log", log, "--links", linksFile, "--gateway", gateway, "--pid", pidFile];
+  const args = ["--socket", socket, "--log", log, "--links", linksFile, "--gateway", gateway, "--pid", pidFile, "--table", table, ...(options.args ?? [])];
   const child = spawn(process.execPath, [RECORDER, ...args, ...(options.token === undefined ? [] : ["--token", tokenFile])], {
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -68,6 +73,7 @@ export async function startRecorder(
   return {
     socket,
     log,
+    table,
     links: linksFile,
     pidFile,
     child,
@@ -79,6 +85,7 @@ export async function startRecorder(
             .filter((l) => l !== "")
             .map((l) => JSON.parse(l) as unknown)
         : [],
+    readTable: () => (existsSync(table) ? (JSON.parse(readFileSync(table, "utf8")) as unknown) : undefined),
     stop: async () => {
       if (!gone) child.kill("SIGTERM");
       return exited;
@@ -89,6 +96,7 @@ export async function startRecorder(
 export interface Answer {
   readonly status: number;
   readonly body: string;
+  readonly retryAfter?: string;
 }
 
 /** One HTTP request to the recorder's socket, as nginx would send it. */
@@ -104,7 +112,10 @@ export function post(socket: string, headers: Record<string, string>, options: {
       (res) => {
         let body = "";
         res.on("data", (c: Buffer) => (body += c.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on("end", () => {
+          const retryAfter = res.headers["retry-after"];
+          resolve({ status: res.statusCode ?? 0, body, ...(retryAfter === undefined ? {} : { retryAfter }) });
+        });
       },
     );
     req.on("error", reject);

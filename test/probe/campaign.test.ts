@@ -484,14 +484,13 @@ describe("check-ins", () => {
           if (gateway.address === "127.0.0.2")
             return {
               observation: { ok: false, failure: "timeout" as const, detail: "ssh timed out", timings: { total: 1 }, values: {} },
-              cursor: undefined,
               observations: new Map(),
             };
           const observations = new Map<string, Observation>([
             ["S1/S1-F", { ok: true, timings: { total: 1 }, values: { CHECKIN_AGE: 1 } }],
             ["S1/S1-M", { ok: true, timings: { total: 1 }, values: { CHECKIN_AGE: 30 } }],
           ]);
-          return { observation: { ok: true, timings: { total: 1 }, values: { CHECKIN_MORE: false } }, cursor: { inode: "1", offset: 10 }, observations };
+          return { observation: { ok: true, timings: { total: 1 }, values: {} }, observations };
         },
       };
       const targets = [
@@ -506,7 +505,7 @@ describe("check-ins", () => {
         return p.condition;
       });
       const { byKey } = await run({ targets, probes: { checkin }, checks: new Map([["c", { conditions, timeoutMs: 1000, retries: 0 }]]) });
-      // gw-b's read timed out: tried twice more (the records are data, not a verdict), then its devices are unreachable.
+      // gw-b's read timed out: tried twice more (the table is data, not a verdict), then its devices are unreachable.
       expect(reads.sort()).toEqual(["c/gw-a", "c/gw-b", "c/gw-b", "c/gw-b"]);
       expect(byKey.get("c/S1/S1-F")?.status).toBe("up");
       expect(byKey.get("c/S1/S1-M")).toMatchObject({ status: "down", failure: "assertion" });
@@ -524,17 +523,15 @@ describe("check-ins", () => {
         if (gateway.address === "127.0.0.2")
           return {
             observation: { ok: false, failure: "refused" as const, detail: "refused", timings: { total: 1 }, values: {} },
-            cursor: undefined,
             observations: new Map(),
           };
         if (reads.filter((r) => r === gateway.key).length === 1)
           return {
             observation: { ok: false, failure: "timeout" as const, detail: "slow login", timings: { total: 1 }, values: {} },
-            cursor: undefined,
             observations: new Map(),
           };
         const observations = new Map<string, Observation>([["S1/S1-F", { ok: true, timings: { total: 1 }, values: { CHECKIN_AGE: 1 } }]]);
-        return { observation: { ok: true, timings: { total: 1 }, values: { CHECKIN_MORE: false } }, cursor: { inode: "1", offset: 10 }, observations };
+        return { observation: { ok: true, timings: { total: 1 }, values: {} }, observations };
       },
     };
     const targets = [device("S1", "S1-F", "gw-a", "127.0.0.1"), device("S3", "S3-F", "gw-b", "127.0.0.2")];
@@ -558,12 +555,10 @@ describe("check-ins", () => {
         if (g?.failure !== undefined)
           return {
             observation: { ok: false, failure: g.failure, detail: `${g.failure} at ${gateway.server ?? ""}`, timings: { total: 1 }, values: {} },
-            cursor: undefined,
             observations: new Map(),
           };
         return {
-          observation: { ok: true, timings: { total: 1 }, values: { CHECKIN_MORE: false } },
-          cursor: { inode: "1", offset: 1 },
+          observation: { ok: true, timings: { total: 1 }, values: {} },
           observations: new Map(Object.entries(g?.records ?? {})),
         };
       },
@@ -609,8 +604,7 @@ describe("check-ins", () => {
         async read(gateway: Target) {
           const a = gateway.server === "gw-a";
           return {
-            observation: { ok: true, timings: { total: 1 }, values: { CHECKIN_MORE: false } },
-            cursor: { inode: "1", offset: 1 },
+            observation: { ok: true, timings: { total: 1 }, values: {} },
             observations: new Map(a ? [["S1/S1-F", ok(1)]] : []),
             attempts: a ? attempts(2, "2026-12-02T10:00:00.000Z") : attempts(3, "2026-12-02T11:00:00.000Z"),
           };

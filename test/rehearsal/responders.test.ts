@@ -362,6 +362,78 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
     }
   }, 60_000);
 
+  it("a device flooding through the real nginx (1,000 check-ins at once) is answered 429 while the other stations keep checking in", async () => {
+    const layout = deviceLayout(state);
+    const owner = model.stationsById.get("PKD-0001");
+    const address = model.serversById.get(GATEWAY)?.address ?? "";
+    const link = owner?.links.find((l) => l.medium === "fiber" && l.address !== undefined);
+    const ns = plan.operators.find((o) => o.id === link?.operator)?.ns;
+    const gateway = recorder;
+    if (owner === undefined || link?.address === undefined || ns === undefined || gateway === undefined)
+      throw new Error("PKD-0001 has no fiber link, or the gateway did not start");
+    type Entry = { station: string; link: string; checkin?: { time: string }; rejected?: { count: number; latest: { reason: string } } };
+    const table = () => (gateway.readTable() as { links: Entry[] } | undefined)?.links ?? [];
+    // The other stations' links the gateway has seen check in (the responders go on every 8 s).
+    const others = table().filter((e) => e.station !== "PKD-0001" && e.checkin !== undefined);
+    expect(others.length).toBeGreaterThan(0);
+    const before = gateway.lines().length;
+    const floodStart = new Date().toISOString();
+    // The station's own device certificate, from its own fiber address: a genuine device gone wild (one curl, 20 connections at a time).
+    const flood = await execIn(
+      ns,
+      [
+        "curl",
+        "-sk",
+        "--parallel",
+        "--parallel-max",
+        "20",
+        "-w",
+        "STATUS %{http_code}\\n",
+        "--interface",
+        link.address,
+        "--cert",
+        layout.cert(owner.device.serial),
+        "--key",
+        layout.key(owner.device.serial),
+        "-X",
+        "POST",
+        "-H",
+        "X-Amadegi-Station: PKD-0001",
+        "-H",
+        `X-Amadegi-Link: ${link.id}`,
+        `https://${address}/checkin?n=[1-1000]`,
+      ],
+      { timeoutMs: 120_000 },
+    );
+    const statuses = [...flood.stdout.matchAll(/STATUS (\d+)/g)].map((m) => m[1]);
+    expect(statuses).toHaveLength(1000);
+    const limited = statuses.filter((c) => c === "429").length;
+    // The burst (20) and what refilled at 10 a minute pass; the rest is refused (without the limit: none).
+    expect(limited).toBeGreaterThan(900);
+    expect(statuses.filter((c) => c !== "429" && c !== "204")).toEqual([]);
+    // Every other station's link checks in again after the flood began: nothing of theirs was pushed out.
+    await waitFor(
+      "every other link's check-in after the flood",
+      () => {
+        const now = new Map(table().map((e) => [`${e.station}/${e.link}`, e.checkin?.time ?? ""]));
+        return others.every((e) => (now.get(`${e.station}/${e.link}`) ?? "") > floodStart);
+      },
+      60_000,
+    );
+    await waitFor("the flood counted at its link", () => (table().find((e) => e.link === link.id)?.rejected?.count ?? 0) >= limited, 10_000);
+    const entry = table().find((e) => e.link === link.id);
+    expect(entry?.rejected?.latest.reason).toBe("flood");
+    // A flooding genuine device stays checked in.
+    expect(entry?.checkin).toBeDefined();
+    // The log: the flood is one security event (a minute), not a line per refusal.
+    const added = gateway.lines().slice(before) as Record<string, unknown>[];
+    const floods = added.filter((l) => l.kind === "rejected" && l.reason === "flood");
+    expect(floods.length).toBeGreaterThanOrEqual(1);
+    expect(floods.length).toBeLessThanOrEqual(3);
+    expect(floods[0]).toMatchObject({ serial: owner.device.serial, station: "PKD-0001", sourceLink: link.id, source: link.address });
+    expect(added.filter((l) => l.source === link.address).length).toBeLessThan(60);
+  }, 180_000);
+
   it("devices start again leaves the running responders alone", async () => {
     const before = responderPids(state).sort();
     const again = await cli("start", "--interval", "8", "--timeout", "2");

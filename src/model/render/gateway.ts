@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type DeviceKeys, deviceFingerprint } from "../devicekeys.ts";
 import type { Inventory, Server } from "../types.ts";
@@ -235,12 +236,15 @@ export function renderGateway(inventory: Inventory, server: Server, target: Serv
     r(G.recorderPid),
     "--token",
     r(G.recorderToken),
+    // The latest check-in per link, what campaigns read; the log's rotation and the flood limit are the recorder's defaults.
+    "--table",
+    r(G.checkinTable),
   ];
   const recorder = daemon(
     {
       name: "checkin-recorder",
       description: "records the devices' check-ins nginx hands over",
-      dirs: [RUN_DIR, LOG_DIR],
+      dirs: [RUN_DIR, LOG_DIR, dirname(G.checkinTable)],
       validate: ["node", "--check", r(G.recorder)],
       argv: recorderArgs,
       forks: false,
@@ -255,7 +259,7 @@ export function renderGateway(inventory: Inventory, server: Server, target: Serv
       socket: G.socket,
       version: `printf 'checkin-recorder on node %s\\n' "$(node --version)"`,
       // nginx's workers (www-data) connect to its socket: the group, and a umask that leaves it group-writable.
-      unit: { group: "www-data", umask: "0007" },
+      unit: { group: "www-data", umask: "0007", writes: [dirname(G.checkinTable)] },
       // Its token, made on the server the first time (32 random bytes, hex; root-only: nginx's master reads it).
       prepare: tokenScript(r(G.recorderToken)),
     },

@@ -35,7 +35,10 @@ export const GATEWAY_FILES = {
   socket: `${RUN_DIR}/checkin.sock`,
   /** The token nginx sends the recorder (an nginx snippet, made on the server when its recorder first starts: never in the state or the inventory). */
   recorderToken: "/etc/amadegi/gateway/recorder-token.conf",
+  /** Every accepted and rejected attempt, one JSON line each; the recorder rotates it (.1 … .K). */
   checkinLog: `${LOG_DIR}/checkin.jsonl`,
+  /** The latest check-in and rejected attempts per station/link (ADR 0004, "The check-in table"): what a campaign reads. */
+  checkinTable: `${LIB_DIR}/checkin/checkin-latest.json`,
   recorderLog: `${LOG_DIR}/checkin-recorder.log`,
   recorderPid: `${RUN_DIR}/checkin-recorder.pid`,
   nginxPid: `${RUN_DIR}/nginx.pid`,

@@ -5,13 +5,11 @@ import type { CheckinSource } from "./types.ts";
 
 /** Reads of a gateway's check-ins tried again after a timeout: the read is data, not a verdict. */
 const CHECKIN_READ_RETRIES = 2;
-/** Chunks read from one gateway's log at most, per campaign. */
-const MAX_READS = 1000;
 
 /** Failures that say a gateway is down or cut off (its devices' check-ins are then `unreachable`), not that it could not be read. */
 const GATEWAY_DOWN: ReadonlySet<string> = new Set(["timeout", "refused", "reset", "no-route"]);
 
-/** One gateway's records as read in this campaign: the latest observation per station/link, or why they could not be read. */
+/** One gateway's table as read in this campaign: the latest observation per station/link, or why it could not be read. */
 interface GatewayRead {
   readonly name: string;
   readonly failure?: Observation;
@@ -30,7 +28,7 @@ interface Attempts {
  * primary and secondary (a device that failed over checks in at the secondary; issue 17).
  */
 export function gatewaysOf(t: Target): Target[] {
-  const keep = (params: Target["params"]) => Object.fromEntries(Object.entries(params).filter(([k]) => ["hostKey", "user", "log", "maxBytes"].includes(k)));
+  const keep = (params: Target["params"]) => Object.fromEntries(Object.entries(params).filter(([k]) => ["hostKey", "user", "table", "maxBytes"].includes(k)));
   const primary: Target = {
     key: `${t.check}/${String(t.params.gateway ?? t.address)}`,
     check: t.check,
@@ -46,7 +44,7 @@ export function gatewaysOf(t: Target): Target[] {
   for (const [from, to] of [
     ["secondaryHostKey", "hostKey"],
     ["secondaryUser", "user"],
-    ["secondaryLog", "log"],
+    ["secondaryTable", "table"],
     ["maxBytes", "maxBytes"],
   ] as const) {
     const value = t.params[from];
@@ -67,8 +65,8 @@ export function gatewaysOf(t: Target): Target[] {
 }
 
 /**
- * Check-ins: every gateway a device's station may reach (primary and secondary) is read once (in
- * chunks, to the end), and each device link is judged on its latest record in any of them. No
+ * Check-ins: every gateway a device's station may reach (primary and secondary) is read once (its
+ * table of the latest check-in per link), and each device link is judged on its latest record in any of them. No
  * record anywhere is a failed condition; with none found, a gateway that is down leaves the link
  * `unreachable` naming it, and one that answers but cannot be read leaves it `unknown` (it may hold
  * the check-in).
@@ -188,50 +186,34 @@ function settleDevice(ctx: CampaignContext, t: Target, reads: readonly { key: st
   });
 }
 
-/** One gateway's records, read to the end; undefined when the campaign stopped first. */
+/** One gateway's table, read once (again after a timeout); undefined when the campaign stopped first. */
 async function readGateway(ctx: CampaignContext, source: CheckinSource, gateway: Target): Promise<GatewayRead | undefined> {
   const plan = ctx.plan(gateway.check, 5000);
   const name = gateway.server ?? gateway.address;
-  const latest = new Map<string, Observation>();
-  const attempts = new Map<string, Attempts>();
-  let cursor: { inode: string; offset: number } | undefined;
-  let tries = 0;
-  for (let reads = 0; reads < MAX_READS; reads++) {
+  for (let tries = 0; ; tries++) {
     const remaining = ctx.remaining();
     if (ctx.stopped || remaining < MIN_ATTEMPT_MS) return undefined;
     const wait = ctx.governor.delay(1, undefined);
     if (wait > 0) await ctx.pause(wait);
     const readStart = performance.now();
     const batch = await ctx
-      .untilStop(source.read(gateway, cursor, { signal: ctx.stop.signal, timeoutMs: Math.min(plan.timeoutMs, remaining) }))
+      .untilStop(source.read(gateway, { signal: ctx.stop.signal, timeoutMs: Math.min(plan.timeoutMs, remaining) }))
       .catch((error: unknown) => ({
         observation: { ok: false, failure: "internal", detail: ctx.failedText(error).slice(0, 300), timings: { total: 0 }, values: {} } as Observation,
-        cursor,
         observations: new Map<string, Observation>(),
         attempts: new Map<string, Attempts>(),
       }));
     if (batch === DEADLINE) return undefined;
     ctx.attempts++;
-    if (!batch.observation.ok) {
-      // A read that timed out (a slow login on a busy gateway or prober) is
-      // tried again: the records are data, and a lost read would leave every
-      // device on the gateway unknown.
-      if (batch.observation.failure === "timeout" && tries < CHECKIN_READ_RETRIES && !ctx.stopped) {
-        tries++;
-        if (ctx.watch.stallSince(readStart) >= STALL_MS) ctx.starvedAttempts++;
-        await ctx.pause((ctx.options.retryBaseMs ?? 200) * 2 ** (tries - 1));
-        reads--;
-        continue;
-      }
-      return { name, failure: batch.observation, latest, attempts };
-    }
-    tries = 0;
-    for (const [k, o] of batch.observations) latest.set(k, o);
-    for (const [k, a] of batch.attempts ?? []) attempts.set(k, addAttempts(attempts.get(k), a));
-    cursor = batch.cursor;
-    if (batch.observation.values.CHECKIN_MORE !== true) break;
+    if (batch.observation.ok) return { name, latest: batch.observations, attempts: batch.attempts ?? new Map() };
+    // A read that timed out (a slow login on a busy gateway or prober) is
+    // tried again: the table is data, and a lost read would leave every
+    // device on the gateway unknown.
+    if (batch.observation.failure !== "timeout" || tries >= CHECKIN_READ_RETRIES || ctx.stopped)
+      return { name, failure: batch.observation, latest: new Map(), attempts: new Map() };
+    if (ctx.watch.stallSince(readStart) >= STALL_MS) ctx.starvedAttempts++;
+    await ctx.pause((ctx.options.retryBaseMs ?? 200) * 2 ** tries);
   }
-  return { name, latest, attempts };
 }
 
 function addAttempts(a: Attempts | undefined, b: Attempts): Attempts {

@@ -24,15 +24,13 @@ export interface IcmpTuning {
 /** ICMP comes as a batch probe, or as a factory tuned per batch (count, send rate). */
 export type IcmpSource = BatchProbe | ((tuning: IcmpTuning) => BatchProbe);
 
-/** Reads a gateway's check-in records (see probes/checkin.ts): one read serves every device on it. */
+/** Reads a gateway's check-in table (see probes/checkin.ts): one read serves every device on it. */
 export interface CheckinSource {
   read(
     gateway: Target,
-    cursor: undefined | { inode: string; offset: number },
     context: { signal: AbortSignal; timeoutMs: number },
   ): Promise<{
     readonly observation: Observation;
-    readonly cursor: { inode: string; offset: number } | undefined;
     readonly observations: ReadonlyMap<string, Observation>;
     /** Rejected attempts (security events) per `<station>/<link>` of their source. */
     readonly attempts?: ReadonlyMap<string, { readonly count: number; readonly latest: { readonly time: string; readonly detail: string } }>;

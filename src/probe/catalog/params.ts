@@ -39,8 +39,8 @@ export const PARAMS: Record<ProbeKind, Readonly<Record<string, ParamSpec>>> = {
   ntp: {},
   ssh: { keyType: { type: "text", values: ["ed25519", "ecdsa", "rsa"], doc: "host key type to ask for (default: the pin's)" } },
   checkin: {
-    log: { type: "text", doc: "the gateway's check-in log (default /var/log/amadegi/checkin.jsonl)" },
-    maxBytes: { type: "integer", min: 4096, max: 268_435_456, doc: "bytes read per SSH call (default 8 MiB)" },
+    table: { type: "text", doc: "the gateway's check-in table (default /var/lib/amadegi/checkin/checkin-latest.json)" },
+    maxBytes: { type: "integer", min: 4096, max: 268_435_456, doc: "the largest table read (default 8 MiB): a larger one is not read" },
   },
 };
 

@@ -39,7 +39,7 @@ function text(value: unknown): value is string {
 }
 
 /** The line as a JSON object, or why it is not one. */
-function jsonObject(line: string): { readonly ok: true; readonly r: Record<string, unknown> } | { readonly ok: false; readonly reason: string } {
+export function jsonObject(line: string): { readonly ok: true; readonly r: Record<string, unknown> } | { readonly ok: false; readonly reason: string } {
   let data: unknown;
   try {
     data = JSON.parse(line);
@@ -68,8 +68,11 @@ function badIdentity(r: Record<string, unknown>): string | undefined {
 
 export function parseRecord(line: string): RecordResult {
   const parsed = jsonObject(line);
-  if (!parsed.ok) return parsed;
-  const { r } = parsed;
+  return parsed.ok ? recordFrom(parsed.r) : parsed;
+}
+
+/** A record from an object already parsed (a line of the log, or a link's latest in the table). */
+export function recordFrom(r: Record<string, unknown>): RecordResult {
   if (r.v !== 1) return { ok: false, reason: `unknown format version ${JSON.stringify(r.v)} (expected 1)` };
   const bad = missingText(r, ["time", "serial", "station", "link", "source", "gateway", "certFingerprint"]) ?? badIdentity(r);
   if (bad !== undefined) return { ok: false, reason: bad };
@@ -95,7 +98,8 @@ export function parseRecord(line: string): RecordResult {
  * A rejected attempt, as a gateway's recorder keeps it (issue 17): a certificate the CA signed,
  * refused because its source is none of the gateway's link addresses (`unlisted-source`), is
  * another station's link (`other-station`), is not that station's device (`other-device`), or is
- * that device's serial with another key than the declared fingerprint (`other-key`).
+ * that device's serial with another key than the declared fingerprint (`other-key`), or the station's
+ * device checking in faster than the recorder's limit (`flood`: answered 429).
  * A security event, never a check-in. `station`/`sourceLink` are the network's (the source's), when
  * the source is listed; `suppressed` counts the same certificate's attempts not written before it.
  */
@@ -112,17 +116,22 @@ export interface RejectedAttempt {
   readonly suppressed: number;
 }
 
-export const REJECTION_REASONS: readonly string[] = ["unlisted-source", "other-station", "other-device", "other-key"];
+export const REJECTION_REASONS: readonly string[] = ["unlisted-source", "other-station", "other-device", "other-key", "flood"];
 
 /** Whether a line is a rejected attempt (its own format), not a check-in record. */
 export function isAttemptLine(line: string): boolean {
   return line.includes('"kind":"rejected"');
 }
 
-export function parseAttempt(line: string): { readonly ok: true; readonly attempt: RejectedAttempt } | { readonly ok: false; readonly reason: string } {
+export type AttemptResult = { readonly ok: true; readonly attempt: RejectedAttempt } | { readonly ok: false; readonly reason: string };
+
+export function parseAttempt(line: string): AttemptResult {
   const parsed = jsonObject(line);
-  if (!parsed.ok) return parsed;
-  const { r } = parsed;
+  return parsed.ok ? attemptFrom(parsed.r) : parsed;
+}
+
+/** A rejected attempt from an object already parsed (a line of the log, or a link's latest in the table). */
+export function attemptFrom(r: Record<string, unknown>): AttemptResult {
   if (r.v !== 1 || r.kind !== "rejected") return { ok: false, reason: "not a rejected attempt of format 1" };
   if (typeof r.reason !== "string" || !REJECTION_REASONS.includes(r.reason))
     return { ok: false, reason: `reason ${JSON.stringify(r.reason)} is not one of ${REJECTION_REASONS.join(", ")}` };

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { formatFinding } from "../../model/index.ts";
 import { parseAllow } from "../../probe/allow.ts";
-import { checkinReader, type CheckinCursor } from "../../probe/probes/checkin.ts";
+import { checkinLogReader, type CheckinCursor } from "../../probe/probes/checkin.ts";
 import { check } from "../../probe/run.ts";
 import type { Target } from "../../probe/types.ts";
 import { writeFileAtomic } from "../../lib/fs.ts";
@@ -18,7 +18,7 @@ import type { CheckinLine, ProbeAnswer, ProbeRequest } from "./probe.ts";
 const MAX_READS = 16;
 
 async function readCheckins(request: NonNullable<ProbeRequest["checkins"]>): Promise<NonNullable<ProbeAnswer["checkins"]>> {
-  const reader = checkinReader({ allow: parseAllow(request.allow, "the drill's check-in reads"), ssh: { identityFile: request.identityFile } });
+  const reader = checkinLogReader({ allow: parseAllow(request.allow, "the drill's check-in reads"), ssh: { identityFile: request.identityFile } });
   const cursors: Record<string, CheckinCursor> = { ...request.cursors };
   const records: CheckinLine[] = [];
   const failures: string[] = [];

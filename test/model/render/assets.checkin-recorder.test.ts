@@ -2,7 +2,7 @@
 // certificates made by openssl: every line it appends is a valid ADR 0004
 // record (parseRecord), with the fingerprint openssl computes from the key.
 import { execFile, spawn } from "node:child_process";
-import { existsSync, readFileSync, renameSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,7 +58,8 @@ describe("checkin-recorder", () => {
     fingerprint = await opensslFingerprint(pki.client.keyFile);
     // PKD-0001's links declare the key the test device really has: its check-ins count.
     const links = Object.fromEntries(Object.entries(LINKS).map(([a, e]) => [a, e.station === "PKD-0001" ? { ...e, fingerprint } : e]));
-    recorder = await startRecorder(dir, links, undefined, undefined, { token: tokenSnippet(TOKEN) });
+    // A burst large enough for the 300 concurrent check-ins below (one certificate): the limit has its own tests.
+    recorder = await startRecorder(dir, links, undefined, undefined, { token: tokenSnippet(TOKEN), args: ["--burst", "1000"] });
   });
 
   afterAll(async () => {
@@ -365,5 +366,233 @@ describe("which rejected attempts the recorder writes (Rejections)", () => {
     // The table started again at "d": "a" is new to it.
     expect(r.admit("a", 1)).toBe(0);
     expect(r.admit("d", 2)).toBeUndefined();
+  });
+});
+
+/** A self-signed certificate for a device serial (the recorder reads the CN and the key; nginx checks the CA). */
+async function deviceCert(dir: string, serial: string): Promise<{ pem: string; fingerprint: string }> {
+  const key = join(dir, `${serial}.key`);
+  const cert = join(dir, `${serial}.pem`);
+  await run("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    `/CN=${serial}`,
+    "-keyout",
+    key,
+    "-out",
+    cert,
+  ]);
+  return { pem: readFileSync(cert, "utf8"), fingerprint: await opensslFingerprint(key) };
+}
+
+interface TableEntry {
+  station: string;
+  link: string;
+  checkin?: { time: string; serial: string; sourceLink: string; source: string };
+  rejected?: { count: number; since: string; latest: { reason: string; source: string; certFingerprint: string } };
+}
+interface TableFile {
+  v: number;
+  kind: string;
+  gateway: string;
+  written: string;
+  links: TableEntry[];
+  unlisted?: { count: number; latest: { source: string } };
+}
+
+describe("the recorder's table, its log's rotation and a flood", () => {
+  let tmp = "";
+  const started: Recorder[] = [];
+  const start = async (links: LinksFile, name: string, args: readonly string[] = []): Promise<Recorder> => {
+    const r = await startRecorder(tmp, links, "gw-t", name, { token: tokenSnippet(TOKEN), args });
+    started.push(r);
+    return r;
+  };
+  const as = (pem: string, source: string, station: string, link: string) =>
+    headers({ "X-Client-Cert": encodeURIComponent(pem), "X-Source-Address": source, "X-Amadegi-Station": station, "X-Amadegi-Link": link });
+  const tableOf = (r: Recorder) => r.readTable() as TableFile;
+  const entry = (r: Recorder, key: string) => tableOf(r).links.find((e) => `${e.station}/${e.link}` === key);
+
+  beforeAll(async () => {
+    tmp = await mkdtemp(join(tmpdir(), "amadegi-t-recorder-table-"));
+    pki ??= await makePki("gw.table");
+  });
+  afterAll(async () => {
+    for (const r of started) r.child.kill("SIGKILL");
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it("keeps the latest check-in per station/link over two links, rejected attempts at their source's link, unlisted sources in one summary", async () => {
+    const r = await start(LINKS, "table");
+    // Written at start, empty: the recorder has run.
+    expect(tableOf(r)).toMatchObject({ v: 1, kind: "checkin-table", gateway: "gw-t", links: [] });
+    const pem = pki.client.cert.toString("utf8");
+    expect((await post(r.socket, as(pem, "10.41.0.3", "PKD-0001", "PKD-0001-F"))).status).toBe(204);
+    expect((await post(r.socket, as(pem, "10.141.0.2", "PKD-0001", "PKD-0001-M"))).status).toBe(204);
+    expect((await post(r.socket, as(pem, "10.41.0.3", "PKD-0001", "PKD-0001-F"))).status).toBe(204);
+    expect((await post(r.socket, as(pem, "10.41.0.4", "PKD-0001", "PKD-0001-F"))).status).toBe(403);
+    for (let i = 1; i <= 30; i++) expect((await post(r.socket, as(pem, `10.99.0.${i}`, "PKD-0001", "PKD-0001-F"))).status).toBe(403);
+    const records = r.lines().filter((l) => (l as { kind?: string }).kind === undefined) as { time: string; sourceLink: string }[];
+    const lastF = records.filter((l) => l.sourceLink === "PKD-0001-F").at(-1);
+    await waitFor("the table with both links", () => entry(r, "PKD-0001/PKD-0001-F")?.checkin?.time === lastF?.time && tableOf(r).unlisted?.count === 30);
+    const table = tableOf(r);
+    expect(table.links.map((e) => `${e.station}/${e.link}`)).toEqual(["PKD-0001/PKD-0001-F", "PKD-0001/PKD-0001-M", "PKD-0002/PKD-0002-F"]);
+    expect(entry(r, "PKD-0001/PKD-0001-F")?.checkin).toMatchObject({ serial: "DEV-0001", sourceLink: "PKD-0001-F", source: "10.41.0.3" });
+    expect(entry(r, "PKD-0001/PKD-0001-M")?.checkin).toMatchObject({ sourceLink: "PKD-0001-M", source: "10.141.0.2" });
+    expect(entry(r, "PKD-0001/PKD-0001-F")?.rejected).toBeUndefined();
+    expect(entry(r, "PKD-0002/PKD-0002-F")).toMatchObject({ rejected: { count: 1, latest: { reason: "other-station", source: "10.41.0.4" } } });
+    expect(entry(r, "PKD-0002/PKD-0002-F")?.checkin).toBeUndefined();
+    // Thirty sources, one summary: the table does not grow with what arrives.
+    expect(table.unlisted).toMatchObject({ count: 30, latest: { source: "10.99.0.30" } });
+    expect(statSync(r.table).mode & 0o777).toBe(0o640);
+    expect(readdirSync(join(tmp, "table")).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  });
+
+  it("keeps the table across a restart (read back at start), leaving out links no longer listed", async () => {
+    const r = started.find((x) => x.table.endsWith(join("table", "checkin-latest.json"))) as Recorder;
+    expect(await r.stop()).toBe(0);
+    const before = tableOf(r);
+    const fewer = Object.fromEntries(Object.entries(LINKS).filter(([address]) => address !== "10.41.0.4"));
+    const again = await start(fewer, "table");
+    const after = tableOf(again);
+    expect(after.links).toEqual(before.links.filter((e) => e.station !== "PKD-0002"));
+    expect(after.links.map((e) => e.checkin?.time)).toEqual([before.links[0]?.checkin?.time, before.links[1]?.checkin?.time]);
+    expect(after.unlisted).toEqual(before.unlisted);
+    // And it goes on from there: a new check-in over M replaces M's only.
+    expect((await post(again.socket, as(pki.client.cert.toString("utf8"), "10.141.0.2", "PKD-0001", "PKD-0001-M"))).status).toBe(204);
+    await waitFor("M's new check-in in the table", () => entry(again, "PKD-0001/PKD-0001-M")?.checkin?.time !== before.links[1]?.checkin?.time);
+    expect(entry(again, "PKD-0001/PKD-0001-F")?.checkin?.time).toBe(before.links[0]?.checkin?.time);
+  });
+
+  it("rotates its log at --log-max-bytes between records: the files together hold every request's line", async () => {
+    const r = await start(LINKS, "rotate", ["--log-max-bytes", "2048", "--log-keep", "100", "--burst", "1000"]);
+    const pem = pki.client.cert.toString("utf8");
+    const statuses: number[] = [];
+    for (let i = 0; i < 60; i++) statuses.push((await post(r.socket, as(pem, i % 2 === 0 ? "10.41.0.3" : "10.141.0.2", "PKD-0001", "PKD-0001-F"))).status);
+    // Rejected attempts go to the same log, and rotate with it.
+    statuses.push((await post(r.socket, as(pem, "10.41.0.4", "PKD-0001", "PKD-0001-F"))).status);
+    expect(statuses.filter((s) => s === 204)).toHaveLength(60);
+    const files = readdirSync(join(tmp, "rotate")).filter((f) => f.startsWith("checkin.jsonl"));
+    expect(files.length).toBeGreaterThan(5);
+    const lines = files.flatMap((f) =>
+      readFileSync(join(tmp, "rotate", f), "utf8")
+        .trimEnd()
+        .split("\n"),
+    );
+    expect(lines).toHaveLength(61);
+    expect(lines.filter((l) => parseRecord(l).ok)).toHaveLength(60);
+    expect(lines.filter((l) => parseAttempt(l).ok)).toHaveLength(1);
+    for (const f of files) expect(statSync(join(tmp, "rotate", f)).size).toBeLessThanOrEqual(2048);
+    // .1 is the newest full file: its last record is just before the current file's first.
+    const first = (f: string) => readFileSync(join(tmp, "rotate", f), "utf8").split("\n")[0] ?? "";
+    const last = (f: string) =>
+      readFileSync(join(tmp, "rotate", f), "utf8")
+        .trimEnd()
+        .split("\n")
+        .at(-1) ?? "";
+    expect(Date.parse((JSON.parse(last("checkin.jsonl.1")) as { time: string }).time)).toBeLessThanOrEqual(
+      Date.parse((JSON.parse(first("checkin.jsonl")) as { time: string }).time),
+    );
+  });
+
+  it("keeps only --log-keep rotated files", async () => {
+    const r = await start(LINKS, "keep", ["--log-max-bytes", "1024", "--log-keep", "2", "--burst", "1000"]);
+    const pem = pki.client.cert.toString("utf8");
+    for (let i = 0; i < 40; i++) expect((await post(r.socket, as(pem, "10.41.0.3", "PKD-0001", "PKD-0001-F"))).status).toBe(204);
+    expect(
+      readdirSync(join(tmp, "keep"))
+        .filter((f) => f.startsWith("checkin.jsonl"))
+        .sort(),
+    ).toEqual(["checkin.jsonl", "checkin.jsonl.1", "checkin.jsonl.2"]);
+  });
+
+  it("one device flooding (2,000 at once) while 20 others check in once: all 20 in the table, the flood answered 429, one event a minute", async () => {
+    const certs = await Promise.all(Array.from({ length: 21 }, (_, i) => deviceCert(tmp, `DEV-F${String(i).padStart(2, "0")}`)));
+    const links: LinksFile = {};
+    certs.forEach((c, i) => {
+      links[`10.60.0.${i + 1}`] = { station: `FLD-${i}`, link: `FLD-${i}-F`, serial: `DEV-F${String(i).padStart(2, "0")}`, fingerprint: c.fingerprint };
+    });
+    // The defaults: 10 a minute after a burst of 20.
+    const r = await start(links, "flood");
+    const flooder = certs[0] as { pem: string; fingerprint: string };
+    const flood = as(flooder.pem, "10.60.0.1", "FLD-0", "FLD-0-F");
+    const answers: { status: number; retryAfter?: string }[] = [];
+    let sent = 0;
+    const worker = async () => {
+      while (sent < 2000) {
+        sent++;
+        answers.push(await post(r.socket, flood));
+      }
+    };
+    const others = (async () => {
+      // The others start once the flood is under way.
+      await waitFor("the flood under way", () => answers.length >= 100, 60_000);
+      return Promise.all(certs.slice(1).map((c, i) => post(r.socket, as(c.pem, `10.60.0.${i + 2}`, `FLD-${i + 1}`, `FLD-${i + 1}-F`))));
+    })();
+    await Promise.all([...Array.from({ length: 32 }, worker), others]);
+    expect((await others).map((a) => a.status)).toEqual(Array.from({ length: 20 }, () => 204));
+    const accepted = answers.filter((a) => a.status === 204).length;
+    const limited = answers.filter((a) => a.status === 429);
+    expect(answers).toHaveLength(2000);
+    expect(accepted + limited.length).toBe(2000);
+    // The burst, and what refilled at 10 a minute while the test ran (far below 2,000).
+    expect(accepted).toBeGreaterThanOrEqual(20);
+    expect(accepted).toBeLessThan(200);
+    expect(limited.every((a) => Number(a.retryAfter) >= 1)).toBe(true);
+    await waitFor("every station's check-in and the flood's count in the table", () => {
+      const t = tableOf(r);
+      return t.links.filter((e) => e.checkin !== undefined).length === 21 && entry(r, "FLD-0/FLD-0-F")?.rejected?.count === limited.length;
+    });
+    for (let i = 1; i <= 20; i++) expect(entry(r, `FLD-${i}/FLD-${i}-F`)?.checkin).toMatchObject({ serial: `DEV-F${String(i).padStart(2, "0")}` });
+    // The log: the flooder's accepted check-ins and one flood event (a minute's), never a line per refusal.
+    const lines = r.lines() as { kind?: string; reason?: string; serial: string; time: string; certFingerprint: string; suppressed?: number }[];
+    const fromFlooder = lines.filter((l) => l.serial === "DEV-F00");
+    const floods = fromFlooder.filter((l) => l.kind === "rejected");
+    expect(floods.length).toBeGreaterThanOrEqual(1);
+    expect(floods.length).toBeLessThanOrEqual(3);
+    expect(floods[0]).toMatchObject({ reason: "flood", certFingerprint: flooder.fingerprint, station: "FLD-0", sourceLink: "FLD-0-F" });
+    expect(parseAttempt(JSON.stringify(floods[0]))).toMatchObject({ ok: true, attempt: { reason: "flood" } });
+    expect(fromFlooder.filter((l) => l.kind === undefined)).toHaveLength(accepted);
+    expect(lines.filter((l) => l.serial !== "DEV-F00")).toHaveLength(20);
+    // A flooding genuine device stays checked in: its latest accepted check-in, unchanged by the refusals.
+    expect(entry(r, "FLD-0/FLD-0-F")?.checkin?.time).toBe(fromFlooder.filter((l) => l.kind === undefined).at(-1)?.time);
+    expect(entry(r, "FLD-0/FLD-0-F")?.rejected?.latest).toMatchObject({ reason: "flood" });
+  });
+});
+
+describe("which check-ins a certificate may make (Buckets)", () => {
+  const load = async () =>
+    (await import(RECORDER)) as { Buckets: new (perMinute: number, burst: number, maxKeys?: number) => { take(key: string, now: number): number } };
+
+  it("takes a burst, then one per refill interval, and says how long to wait", async () => {
+    const { Buckets } = await load();
+    const b = new Buckets(6, 3);
+    expect([b.take("a", 0), b.take("a", 0), b.take("a", 0)]).toEqual([0, 0, 0]);
+    // 6 a minute: a token every 10 s.
+    expect(b.take("a", 0)).toBe(10);
+    expect(b.take("a", 4_000)).toBe(6);
+    expect(b.take("b", 4_000)).toBe(0);
+    expect(b.take("a", 10_000)).toBe(0);
+    expect(b.take("a", 10_001)).toBe(10);
+  });
+
+  it("stays bounded: a full table forgets full buckets first, an emptied one is kept", async () => {
+    const { Buckets } = await load();
+    const b = new Buckets(6, 2, 2);
+    b.take("flooder", 0);
+    b.take("flooder", 0);
+    b.take("quiet", 0);
+    // "quiet" has refilled by 10 s; "flooder" has not: the third key makes room by forgetting "quiet".
+    expect(b.take("new", 10_000)).toBe(0);
+    expect(b.take("flooder", 10_000)).toBe(0);
+    expect(b.take("flooder", 10_000)).toBeGreaterThan(0);
   });
 });

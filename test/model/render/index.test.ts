@@ -144,8 +144,10 @@ describe("gateway", () => {
     expect(recorder?.start).toContain(
       `setsid -f node ${ROOT}/opt/amadegi/checkin-recorder.js --socket ${ROOT}/run/amadegi/checkin.sock --log ${ROOT}/var/log/amadegi/checkin.jsonl ` +
         `--links ${ROOT}/etc/amadegi/gateway/links.json --gateway gw-teh1-01 --pid ${ROOT}/run/amadegi/checkin-recorder.pid ` +
-        `--token ${ROOT}/etc/amadegi/gateway/recorder-token.conf >>"$log" 2>&1`,
+        `--token ${ROOT}/etc/amadegi/gateway/recorder-token.conf --table ${ROOT}/var/lib/amadegi/checkin/checkin-latest.json >>"$log" 2>&1`,
     );
+    // Its table's directory exists before it starts, and is the one it may write besides its run and log directories.
+    expect(recorder?.start).toContain(`${ROOT}/var/lib/amadegi/checkin`);
     expect(recorder?.start).toContain(`log=${ROOT}/var/log/amadegi/checkin-recorder.log`);
     expect(rehearsal[0]?.services.map((s) => s.name)).toEqual(["checkin-recorder", "nginx"]);
     expect(rehearsal[0]?.services.find((s) => s.name === "nginx")?.listens).toEqual([{ proto: "tcp", address: "10.10.1.11", port: 443 }]);

@@ -6,6 +6,7 @@
 // the namespace). Their `start` commands run as the stack would run them over
 // SSH (`sh -c`), twice (the second reloads), then `stop`.
 import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,6 +23,7 @@ import {
   type ServerTarget,
   type ServiceSpec,
 } from "../../../src/model/render/index.ts";
+import { waitFor } from "../../helpers/checkin-recorder.ts";
 import { createNetns, type Netns, netnsAvailable } from "../../helpers/netns.ts";
 import { makePki, type Pki } from "../../helpers/pki.ts";
 import { installTls, renderInto, run, sampleInventory, tempRoot } from "./helpers.ts";
@@ -231,6 +233,11 @@ describe.skipIf(!usable)(`services started from the renders${usable ? "" : " (sk
     const log = (await readFile(rooted(server("gw-teh1-01").target, GATEWAY_FILES.checkinLog), "utf8")).trim().split("\n");
     const record = JSON.parse(log.at(-1) ?? "{}") as Record<string, unknown>;
     expect(record).toMatchObject({ serial: "DEV-0001", station: "PKD-0001", link: "PKD-0001-F", gateway: "gw-teh1-01" });
+    // And its table, at the rendered path, holds it as the link's latest check-in (written within a second).
+    const tableFile = rooted(server("gw-teh1-01").target, GATEWAY_FILES.checkinTable);
+    const latest = () => (existsSync(tableFile) ? (JSON.parse(readFileSync(tableFile, "utf8")) as { links: { checkin?: { time: string } }[] }) : undefined);
+    await waitFor("the recorder's table", () => latest()?.links.some((l) => l.checkin?.time === record.time) === true);
+    expect(latest()).toMatchObject({ v: 1, kind: "checkin-table", gateway: "gw-teh1-01" });
   });
 
   it("chronyd answers an NTP request at the rehearsal's stratum", { timeout: 30_000 }, async () => {

@@ -12,6 +12,7 @@
 // as one file and run as
 //
 //   node checkin-recorder.js --socket PATH --log PATH --links PATH --gateway ID --pid PATH
+//     --table PATH [--token PATH] [--log-max-bytes N] [--log-keep K] [--rate N] [--burst N]
 //
 // --links is a JSON object: source address -> {"station", "link", "serial",
 // "fingerprint"} (the operators' pools and each station's device serial and key
@@ -23,23 +24,55 @@
 // nginx sends (X-Amadegi-Token): a request without it is refused, so only that
 // nginx can hand over check-ins. Exit 2 when it cannot start. What it answers is in
 // docs/rehearsal.md ("The check-in recorder").
+//
+// --table is the latest check-in and the rejected attempts per listed <station>/<link>
+// (ADR 0004, "The check-in table"): what a campaign reads. Bounded by construction (a
+// key only for a link in --links, one summary for every unlisted source), written
+// atomically at most once a second while it changes and on stop, read back at start.
+// The log (every accepted and rejected attempt) rotates at --log-max-bytes, keeping
+// --log-keep files (.1 the newest), between two records. A certificate checks in at
+// most --rate times a minute after a burst of --burst (a token bucket): past that it
+// is answered 429 and counted, with one `flood` rejected attempt a minute written.
 import { Buffer } from "node:buffer";
 import { createHash, timingSafeEqual, X509Certificate } from "node:crypto";
-import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { createServer } from "node:http";
 import { connect } from "node:net";
 import { dirname } from "node:path";
 import process from "node:process";
+import { clearTimeout, setTimeout } from "node:timers";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
-const USAGE = "usage: node checkin-recorder.js --socket PATH --log PATH --links PATH --gateway ID --pid PATH [--token PATH]";
+const USAGE =
+  "usage: node checkin-recorder.js --socket PATH --log PATH --links PATH --gateway ID --pid PATH --table PATH [--token PATH]" +
+  " [--log-max-bytes N] [--log-keep K] [--rate PER_MINUTE] [--burst N]";
 /** A device sends no body; anything larger than this is not a check-in. */
 const MAX_BODY = 8192;
 /** Every text field of a record is at most this long (the reader's limit too). */
 const MAX_TEXT = 128;
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+/** Defaults: the log rotates at 16 MiB keeping 5 files; a certificate checks in 10 times a minute after a burst of 20. */
+const DEFAULTS = { logMaxBytes: 16 * 1024 * 1024, logKeep: 5, rate: 10, burst: 20 };
+/** The table is written at most this often while it changes. */
+const TABLE_EVERY_MS = 1000;
+/** A link's rejected-attempt count starts again after this long (the reader shows a day's). */
+const REJECTED_PERIOD_MS = 24 * 3_600_000;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 class StartError extends Error {}
@@ -70,6 +103,11 @@ function options(argv) {
         gateway: { type: "string" },
         pid: { type: "string" },
         token: { type: "string" },
+        table: { type: "string" },
+        "log-max-bytes": { type: "string" },
+        "log-keep": { type: "string" },
+        rate: { type: "string" },
+        burst: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -79,10 +117,23 @@ function options(argv) {
     throw new StartError(`${error.message}\n${USAGE}`);
   }
   if (values.help === true) return undefined;
-  const missing = ["socket", "log", "links", "gateway", "pid"].filter((name) => typeof values[name] !== "string" || values[name] === "");
+  const missing = ["socket", "log", "links", "gateway", "pid", "table"].filter((name) => typeof values[name] !== "string" || values[name] === "");
   if (missing.length > 0) throw new StartError(`missing ${missing.map((m) => `--${m}`).join(", ")}\n${USAGE}`);
   if (!ID.test(values.gateway)) throw new StartError(`--gateway ${JSON.stringify(values.gateway)} is not an inventory server id`);
-  return values;
+  const count = (name, fallback, min) => {
+    const text = values[name];
+    if (text === undefined) return fallback;
+    const n = /^\d{1,15}$/.test(text) ? Number(text) : Number.NaN;
+    if (!(n >= min)) throw new StartError(`--${name} ${JSON.stringify(text)} is not a whole number of at least ${min}`);
+    return n;
+  };
+  return {
+    ...values,
+    logMaxBytes: count("log-max-bytes", DEFAULTS.logMaxBytes, 1024),
+    logKeep: count("log-keep", DEFAULTS.logKeep, 1),
+    rate: count("rate", DEFAULTS.rate, 1),
+    burst: count("burst", DEFAULTS.burst, 1),
+  };
 }
 
 /** links.json: address -> {station, link}. Every bad entry is named, with the file. */
@@ -255,18 +306,70 @@ export class Rejections {
   }
 }
 
-/** The log, opened O_APPEND: each record is one write at the end, whatever else appends. */
+/**
+ * Which check-ins a certificate may make: a token bucket per key (a certificate's fingerprint) of
+ * `burst` tokens, refilled at `perMinute`. Bounded: past `maxKeys` keys the full buckets are
+ * forgotten (a full bucket is what a new one is), and if that is not enough the table starts again.
+ */
+export class Buckets {
+  constructor(perMinute, burst, maxKeys = 10_000) {
+    this.perMs = perMinute / 60_000;
+    this.burst = burst;
+    this.maxKeys = maxKeys;
+    this.keys = new Map();
+  }
+
+  /** 0: take it; else the seconds until a token is there (the request is over the limit). */
+  take(key, now) {
+    let bucket = this.keys.get(key);
+    if (bucket === undefined) {
+      if (this.keys.size >= this.maxKeys) this.forgetFull(now);
+      bucket = { tokens: this.burst, at: now };
+      this.keys.set(key, bucket);
+    }
+    bucket.tokens = Math.min(this.burst, bucket.tokens + Math.max(0, now - bucket.at) * this.perMs);
+    bucket.at = now;
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.perMs / 1000));
+  }
+
+  forgetFull(now) {
+    for (const [key, b] of this.keys) if (b.tokens + (now - b.at) * this.perMs >= this.burst) this.keys.delete(key);
+    if (this.keys.size >= this.maxKeys) this.keys.clear();
+  }
+}
+
+/**
+ * The log, opened O_APPEND: each record is one write at the end. Past `maxBytes` it rotates before
+ * the next record (`.1` the newest of `keep`): the recorder writes synchronously, so no record is
+ * between two files or lost. SIGHUP's reopen serves an outside logrotate too.
+ */
 class Log {
-  constructor(path) {
+  constructor(path, maxBytes = Number.POSITIVE_INFINITY, keep = 1, onProblem = say) {
     this.path = path;
+    this.maxBytes = maxBytes;
+    this.keep = keep;
+    this.onProblem = onProblem;
     mkdirSync(dirname(path), { recursive: true });
-    this.fd = openSync(path, "a", 0o640);
+    this.open();
     /** A write that failed half-way leaves a fragment: the next record starts on a line of its own. */
     this.broken = false;
   }
 
+  open() {
+    const fd = openSync(this.path, "a", 0o640);
+    const old = this.fd;
+    this.fd = fd;
+    this.size = fstatSync(fd).size;
+    if (old !== undefined) closeSync(old);
+  }
+
   append(line) {
     const bytes = Buffer.from(this.broken ? `\n${line}` : line, "utf8");
+    if (this.size > 0 && this.size + bytes.length > this.maxBytes) this.rotate();
     let written = 0;
     try {
       // One write in practice (a record is < 1 KiB); a short write (disk full) is finished or marked broken.
@@ -275,20 +378,134 @@ class Log {
     } catch (error) {
       if (written > 0) this.broken = true;
       throw error;
+    } finally {
+      this.size += written;
+    }
+  }
+
+  /** path.K-1 -> path.K … path -> path.1, then a new path. A rename that fails leaves it writing where it was. */
+  rotate() {
+    try {
+      for (let i = this.keep - 1; i >= 1; i--) {
+        try {
+          renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+        } catch (error) {
+          if (error.code !== "ENOENT") throw error;
+        }
+      }
+      renameSync(this.path, `${this.path}.1`);
+      this.open();
+      this.broken = false;
+    } catch (error) {
+      this.onProblem(`could not rotate ${this.path} (${error.code ?? error.message}); still appending to it`);
+      this.size = 0;
     }
   }
 
   reopen() {
-    const fd = openSync(this.path, "a", 0o640);
-    const old = this.fd;
-    this.fd = fd;
+    this.open();
     this.broken = false;
-    closeSync(old);
   }
 
   close() {
     closeSync(this.fd);
   }
+}
+
+/**
+ * The latest check-in and the rejected attempts per `<station>/<link>` of the links file, and one
+ * summary for every source that is none of them: at most (links + 1) entries, whatever arrives.
+ * Keys are only ever the links file's validated ids, in a Map.
+ */
+class Table {
+  constructor(gateway, links) {
+    this.gateway = gateway;
+    this.entries = new Map();
+    this.unlisted = undefined;
+    this.setLinks(links);
+  }
+
+  /** The links' keys; entries of links no longer listed go (SIGHUP with another links file). */
+  setLinks(links) {
+    this.allowed = new Set([...links.values()].map((l) => `${l.station}/${l.link}`));
+    for (const key of this.entries.keys()) if (!this.allowed.has(key)) this.entries.delete(key);
+  }
+
+  entry(station, link) {
+    const key = `${station}/${link}`;
+    if (!this.allowed.has(key)) return undefined;
+    let e = this.entries.get(key);
+    if (e === undefined) this.entries.set(key, (e = { station, link }));
+    return e;
+  }
+
+  checkin(record) {
+    const e = this.entry(record.station, record.sourceLink);
+    if (e !== undefined) e.checkin = record;
+  }
+
+  /** One rejected attempt (`count` of them: a suppressed one counts too), at its source's link or in the unlisted summary. */
+  rejected(attempt, now) {
+    const e = attempt.station === undefined ? undefined : this.entry(attempt.station, attempt.sourceLink);
+    const seen = e === undefined ? this.unlisted : e.rejected;
+    const fresh = seen === undefined || now - Date.parse(seen.since) >= REJECTED_PERIOD_MS;
+    const summary = { count: fresh ? 1 : seen.count + 1, since: fresh ? attempt.time : seen.since, latest: attempt };
+    if (e === undefined) this.unlisted = summary;
+    else e.rejected = summary;
+  }
+
+  /** The file (ADR 0004): one JSON document. */
+  text(now) {
+    const links = [...this.entries.values()].sort((a, b) => (a.station < b.station ? -1 : a.station > b.station ? 1 : a.link < b.link ? -1 : 1));
+    return `${JSON.stringify({ v: 1, kind: "checkin-table", gateway: this.gateway, written: now.toISOString(), links, ...(this.unlisted === undefined ? {} : { unlisted: this.unlisted }) })}\n`;
+  }
+
+  /** Take back what an earlier run wrote: entries of links still listed; anything malformed is left out (and said). */
+  restore(text, file) {
+    let data;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      return `${file}: not JSON; starting with an empty table`;
+    }
+    if (typeof data !== "object" || data === null || data.v !== 1 || data.kind !== "checkin-table" || !Array.isArray(data.links))
+      return `${file}: not a check-in table of format 1; starting with an empty table`;
+    let dropped = 0;
+    for (const item of data.links) {
+      const ok = typeof item === "object" && item !== null && typeof item.station === "string" && typeof item.link === "string";
+      const e = ok ? this.entry(item.station, item.link) : undefined;
+      if (e === undefined) {
+        dropped += 1;
+        continue;
+      }
+      if (isObject(item.checkin) && item.checkin.station === item.station && item.checkin.sourceLink === item.link) e.checkin = item.checkin;
+      if (isSummary(item.rejected)) e.rejected = item.rejected;
+      if (e.checkin === undefined && e.rejected === undefined) this.entries.delete(`${e.station}/${e.link}`);
+    }
+    if (isSummary(data.unlisted)) this.unlisted = data.unlisted;
+    return dropped === 0 ? undefined : `${file}: ${dropped} entries of links not in the links file (or malformed) left out`;
+  }
+}
+
+function isObject(value) {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isSummary(value) {
+  return isObject(value) && Number.isSafeInteger(value.count) && value.count > 0 && typeof value.since === "string" && isObject(value.latest);
+}
+
+/** Write `text` to `path` whole or not at all: a temporary file beside it, synced, renamed over it (0640). */
+function writeAtomic(path, text) {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, "w", 0o640);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
 }
 
 /** Remove a socket file nobody answers on; refuse a live one or a path that is not a socket. */
@@ -347,11 +564,54 @@ async function main() {
   };
   let links = readLinks();
   const token = opts.token === undefined ? undefined : readToken(opts.token);
-  const log = new Log(opts.log);
+  const log = new Log(opts.log, opts.logMaxBytes, opts.logKeep);
   const rejections = new Rejections();
+  const buckets = new Buckets(opts.rate, opts.burst);
+  // Before the table is touched: a live recorder on this socket keeps its own.
   await clearStaleSocket(opts.socket);
   mkdirSync(dirname(opts.socket), { recursive: true });
-
+  const table = new Table(opts.gateway, links);
+  let previous;
+  try {
+    previous = readFileSync(opts.table, "utf8");
+  } catch (error) {
+    if (error.code !== "ENOENT") say(`${opts.table}: cannot read the table (${error.code ?? error.message}); starting with an empty one`);
+  }
+  if (previous !== undefined) {
+    const problem = table.restore(previous, opts.table);
+    if (problem !== undefined) say(problem);
+  }
+  // Written at once: a table that exists says the recorder has run (the reader tells "none yet" from "no table").
+  mkdirSync(dirname(opts.table), { recursive: true });
+  let tableTimer;
+  let tableWrittenAt = 0;
+  const writeTable = () => {
+    tableTimer = undefined;
+    tableWrittenAt = Date.now();
+    try {
+      writeAtomic(opts.table, table.text(new Date()));
+    } catch (error) {
+      say(`could not write ${opts.table}: ${error.code ?? error.message}`);
+    }
+  };
+  writeTable();
+  /** The table changed: written within a second, never more often than once a second. */
+  const changed = () => {
+    if (tableTimer === undefined) tableTimer = setTimeout(writeTable, Math.max(0, tableWrittenAt + TABLE_EVERY_MS - Date.now()));
+  };
+  /** A rejected attempt: in the table always; in the log at most one a minute per certificate and reason (the rest counted in the next). */
+  const keep = (attempt, now) => {
+    table.rejected(attempt, now);
+    changed();
+    const suppressed = rejections.admit(`${attempt.certFingerprint} ${attempt.reason}`, now);
+    if (suppressed === undefined) return false;
+    try {
+      log.append(`${JSON.stringify(suppressed > 0 ? { ...attempt, suppressed } : attempt)}\n`);
+    } catch (error) {
+      say(`could not append to ${opts.log}: ${error.code ?? error.message}`);
+    }
+    return true;
+  };
   const server = createServer({ headersTimeout: 5_000, requestTimeout: 10_000 }, (req, res) => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/checkin") return answer(res, 404, "not found: the recorder answers POST /checkin only");
@@ -369,28 +629,45 @@ async function main() {
         say("refused 403: a request without this gateway's nginx token (not through nginx)");
         return answer(res, 403, "not from this gateway's nginx");
       }
-      const verdict = judge(req.headers, links, opts.gateway);
+      const now = new Date();
+      const verdict = judge(req.headers, links, opts.gateway, now);
+      const from = String(req.headers["x-source-address"] ?? "?").slice(0, 64);
       if (verdict.record === undefined) {
-        say(`refused ${verdict.status} from ${String(req.headers["x-source-address"] ?? "?").slice(0, 64)}: ${verdict.reason}`);
-        if (verdict.attempt !== undefined) {
-          // Kept, at most one a minute per certificate and reason (the rest counted in the next): a flood cannot drown the log.
-          const suppressed = rejections.admit(`${verdict.attempt.certFingerprint} ${verdict.attempt.reason}`, Date.now());
-          if (suppressed !== undefined) {
-            try {
-              log.append(`${JSON.stringify(suppressed > 0 ? { ...verdict.attempt, suppressed } : verdict.attempt)}\n`);
-            } catch (error) {
-              say(`could not append to ${opts.log}: ${error.code ?? error.message}`);
-            }
-          }
-        }
+        // Said once per attempt kept in the log: a flood of refusals is not a flood of this log either.
+        const written = verdict.attempt === undefined || keep(verdict.attempt, now.getTime());
+        if (written) say(`refused ${verdict.status} from ${from}: ${verdict.reason}`);
         return answer(res, verdict.status, verdict.reason);
       }
+      const { record } = verdict;
+      const wait = buckets.take(record.certFingerprint, now.getTime());
+      if (wait > 0) {
+        // A flood: answered, counted at its link, never a check-in; the link's latest check-in stays what it was.
+        const attempt = {
+          v: 1,
+          kind: "rejected",
+          time: record.time,
+          reason: "flood",
+          detail: `device ${record.serial} checks in more than ${opts.rate} times a minute (burst ${opts.burst}) from ${record.source}`,
+          serial: record.serial,
+          claimedStation: record.station,
+          station: record.station,
+          sourceLink: record.sourceLink,
+          source: record.source,
+          gateway: record.gateway,
+          certFingerprint: record.certFingerprint,
+        };
+        if (keep(attempt, now.getTime())) say(`refused 429 from ${from}: ${attempt.detail}`);
+        res.setHeader("retry-after", String(wait));
+        return answer(res, 429, `too many check-ins from this certificate; retry after ${wait} s`);
+      }
       try {
-        log.append(`${JSON.stringify(verdict.record)}\n`);
+        log.append(`${JSON.stringify(record)}\n`);
       } catch (error) {
         say(`could not append to ${opts.log}: ${error.code ?? error.message}`);
         return answer(res, 503, "the check-in could not be recorded");
       }
+      table.checkin(record);
+      changed();
       return answer(res, 204);
     });
     req.on("error", () => undefined);
@@ -418,6 +695,8 @@ async function main() {
     }
     try {
       links = readLinks();
+      table.setLinks(links);
+      changed();
       say(`SIGHUP: reopened ${opts.log}; ${links.size} link addresses`);
     } catch (error) {
       say(`SIGHUP: ${error.message}; keeping the previous ${links.size} link addresses`);
@@ -429,6 +708,8 @@ async function main() {
     stopping = true;
     say(`${signal}: stopping`);
     server.close(() => {
+      clearTimeout(tableTimer);
+      writeTable();
       log.close();
       rmSync(opts.socket, { force: true });
       try {
@@ -444,7 +725,7 @@ async function main() {
   // Ready only now, with its signals handled: a stop command that reads the pid file, or anyone
   // who saw this line, may signal it at once (a signal before its handler would kill it instead).
   writePid(opts.pid);
-  say(`gateway ${opts.gateway}: listening on ${opts.socket}, appending to ${opts.log}, ${links.size} link addresses`);
+  say(`gateway ${opts.gateway}: listening on ${opts.socket}, appending to ${opts.log}, the table in ${opts.table}, ${links.size} link addresses`);
 }
 
 const entry = process.argv[1];
