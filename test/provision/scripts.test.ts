@@ -1,7 +1,7 @@
 // The stack's shell scripts, run by the real sh, sha256sum and openssl of this machine, as the
 // command provider runs them (the role scripts on a server, under its root; the PKI's locally).
 import { execFile } from "node:child_process";
-import { createHash, generateKeyPairSync, X509Certificate } from "node:crypto";
+import { createHash, createPrivateKey, generateKeyPairSync, X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -21,6 +21,7 @@ import {
   sha256,
   splitIssued,
 } from "../../src/provision/scripts.ts";
+import { certificationRequest } from "../../src/rehearsal/devices.ts";
 
 interface Run {
   readonly code: number;
@@ -296,6 +297,15 @@ describe("the election PKI's scripts (openssl, on the machine running the stack)
     expect((await sh(`grep -rl "PRIVATE KEY" "${p.issued}" || true`)).stdout).toBe("");
     expect((await sh(DEVICES_DELETE_SCRIPT, { env: p.env })).code).toBe(0);
     expect(existsSync(p.issued)).toBe(false);
+  });
+
+  it("signs a request as the rehearsal's devices make them (src/rehearsal/devices.ts), for the key the inventory declares", async () => {
+    const p = await place("rehearsal");
+    const d = await device(p.requests, "AHV-PKD-0001");
+    await writeFile(join(p.requests, "AHV-PKD-0001.csr"), certificationRequest("AHV-PKD-0001", createPrivateKey(await readFile(d.keyFile))));
+    await p.declare([d]);
+    expect((await p.sign()).summary).toMatchObject({ certificates: 1, signed: 1, refusedCount: 0 });
+    expect((await p.cert("AHV-PKD-0001")).subject).toBe("CN=AHV-PKD-0001");
   });
 
   it("refuses a request for a serial the inventory does not declare: the reason named, no certificate", async () => {
