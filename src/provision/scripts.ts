@@ -210,8 +210,8 @@ export const DEVICES_SCRIPT = [
   'node "$d/sign.mjs"',
 ].join("\n");
 
-/** Removes what DEVICES_SCRIPT wrote. */
-export const DEVICES_DELETE_SCRIPT = 'rm -rf -- "$AMADEGI_ISSUED"';
+/** Removes what DEVICES_SCRIPT wrote, and the declared devices beside it. */
+export const DEVICES_DELETE_SCRIPT = 'rm -rf -- "$AMADEGI_ISSUED"\n[ -z "${AMADEGI_DECLARED:-}" ] || rm -f -- "$AMADEGI_DECLARED"';
 
 /** A public file on the machine running the stack ($AMADEGI_PATH), its content on stdin, replaced whole. */
 export const LOCAL_FILE_SCRIPT = [

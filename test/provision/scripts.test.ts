@@ -297,6 +297,7 @@ describe("the election PKI's scripts (openssl, on the machine running the stack)
     expect((await sh(`grep -rl "PRIVATE KEY" "${p.issued}" || true`)).stdout).toBe("");
     expect((await sh(DEVICES_DELETE_SCRIPT, { env: p.env })).code).toBe(0);
     expect(existsSync(p.issued)).toBe(false);
+    expect(existsSync(p.env.AMADEGI_DECLARED)).toBe(false);
   });
 
   it("signs a request as the rehearsal's devices make them (src/rehearsal/devices.ts), for the key the inventory declares", async () => {
@@ -321,6 +322,13 @@ describe("the election PKI's scripts (openssl, on the machine running the stack)
     expect(stderr).toContain("refused X-9: undeclared");
     expect(existsSync(join(p.issued, "X-9.crt"))).toBe(false);
     expect(JSON.parse(await readFile(join(p.issued, ".refused.json"), "utf8"))).toHaveProperty("X-9");
+    // A device named "ca" would take the authority's file: refused even when declared.
+    const ca = await device(p.requests, "ca");
+    await request(p.requests, ca);
+    await p.declare([listed, ca]);
+    const named = await p.sign();
+    expect(named.summary.refused.ca).toMatch(/^bad-request: ca\.csr: "ca" is the authority's/);
+    expect(await readFile(join(p.issued, "ca.crt"), "utf8")).toBe(authority.certPem);
   });
 
   it("refuses a request whose signature does not verify: a byte of the signed part changed, or another key's signature", async () => {

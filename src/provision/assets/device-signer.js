@@ -353,6 +353,7 @@ export function run(stdin, env = process.env, now = new Date()) {
       continue;
     }
     try {
+      if (serial === "ca") throw new Refused("bad-request", `${file}: "ca" is the authority's certificate's name in the issued directory, not a device's`);
       if (want === undefined) throw new Refused("undeclared", `${file}: ${serial} is not the serial of a device the inventory declares`);
       const { spki, fingerprint } = checkRequest(content, file);
       if (fingerprint !== want) throw new Refused("other-key", `${file} carries key ${fingerprint}; the inventory declares ${want} for ${serial}`);
@@ -378,11 +379,15 @@ export function run(stdin, env = process.env, now = new Date()) {
       removed++;
     }
   writeAtomic(join(issued, "ca.crt"), authority.pem);
+  // The manifest of the signer before this one (the authority's openssl fingerprint and the requests' sha256).
+  rmSync(join(issued, ".requests"), { force: true });
   writeAtomic(join(issued, ".refused.json"), `${JSON.stringify(refused, null, 1)}\n`);
   writeAtomic(manifestPath, JSON.stringify({ authority: authority.id, until, certificates }));
 
   const refusals = Object.entries(refused);
-  const messages = refusals.slice(0, SHOWN).map(([serial, why]) => `refused ${serial}: ${why}`);
+  // A name with a control character (a line break) is shown quoted: one refusal, one line of the log.
+  const shown = (text) => (/^[\x20-\x7e]*$/.test(text) ? text : JSON.stringify(text));
+  const messages = refusals.slice(0, SHOWN).map(([serial, why]) => `refused ${shown(serial)}: ${shown(why)}`);
   if (refusals.length > SHOWN) messages.push(`… and ${refusals.length - SHOWN} more refused: ${join(issued, ".refused.json")}`);
   const total = Object.keys(certificates).length;
   messages.push(`signed ${signed} of ${files.length} device requests (${total} certificates, ${refusals.length} refused, ${removed} removed)`);
