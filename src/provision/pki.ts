@@ -141,9 +141,11 @@ export interface DevicesSummary {
   readonly refused: Readonly<Record<string, string>>;
 }
 
-/** The device signer's JSON line (the last line of its stdout); throws on anything else. */
+/** The device signer's JSON line (the last line of its stdout), or the earlier signer's count; throws on anything else. */
 export function parseDevices(stdout: string): DevicesSummary {
   const line = stdout.trim().split("\n").at(-1) ?? "";
+  // The earlier signer printed only how many certificates there were: a state from before it was bound to the inventory.
+  if (/^\d+$/.test(line)) return { certificates: Number(line), signed: 0, kept: Number(line), removed: 0, refusedCount: 0, refused: {} };
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);

@@ -55,8 +55,12 @@ describe("the device signer's summary", () => {
     expect(parseDevices(`noise\n${line}\n`)).toMatchObject({ certificates: 2, refusedCount: 1, refused: { "X-9": "undeclared: no" } });
   });
 
-  it("refuses what is not the summary (the count the earlier script printed, a summary without its refusals)", () => {
-    expect(() => parseDevices("2\n")).toThrow(/summary is not/);
+  it("reads the count the earlier signer printed (a state from before), as no refusals", () => {
+    expect(parseDevices("signed 0 of 2\n2\n")).toEqual({ certificates: 2, signed: 0, kept: 2, removed: 0, refusedCount: 0, refused: {} });
+  });
+
+  it("refuses what is not the summary (text, a summary without its refusals)", () => {
+    expect(() => parseDevices("[]")).toThrow(/summary is not/);
     expect(() => parseDevices("signed 2 of 2")).toThrow(/printed no summary/);
     expect(() => parseDevices(JSON.stringify({ certificates: 2, signed: 2, kept: 0, removed: 0, refusedCount: 0 }))).toThrow(/summary is not/);
   });
