@@ -1,7 +1,9 @@
-import { X509Certificate } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { digestFiles } from "../lib/fs.ts";
+import { digestFiles, temporarySibling } from "../lib/fs.ts";
 import { type RevocationManifest, REVOKED_MARK, revokedLines } from "./revocation.ts";
 import {
   AUTHORITY_SCRIPT,
@@ -21,8 +23,16 @@ export interface PkiArgs {
   readonly validUntil: string;
   /** Gateways to issue server certificates for: id, address, DNS names. */
   readonly servers: readonly { readonly id: string; readonly address: string; readonly names: readonly string[] }[];
-  /** Where devices leave their requests (`<serial>.csr`) and pick up their certificates; absent: no device certificates. */
-  readonly devices?: { readonly requests: string; readonly issued: string };
+  /**
+   * Where devices leave their requests (`<serial>.csr`) and pick up their certificates, and the
+   * devices the inventory declares (serial -> SHA256 fingerprint of its key): only their requests,
+   * with their keys, are signed. Absent: no device certificates.
+   */
+  readonly devices?: {
+    readonly requests: string;
+    readonly issued: string;
+    readonly declared: readonly { readonly serial: string; readonly fingerprint: string }[];
+  };
   /** Where to leave the authority's certificate on this machine (for `check` to trust: amadegi:probe.ca). */
   readonly caFile?: string;
   /** The devices the committee revoked (src/provision/revocation.ts): every certificate issued to them goes on the CRL. */
@@ -56,9 +66,12 @@ export class Pki extends pulumi.ComponentResource {
   public readonly caCert: pulumi.Output<string>;
   public readonly caNotAfter: pulumi.Output<string>;
   public readonly certificates: ReadonlyMap<string, IssuedPair>;
+  /** How many device certificates there are. */
   public readonly devices: pulumi.Output<number>;
   /** The authority's CRL (PEM), which every gateway loads; made again when a revocation or the issued certificates change. */
   public readonly crl: pulumi.Output<string>;
+  /** The device requests refused (the first 100: serial -> "reason: detail") and how many in all. */
+  public readonly refused: pulumi.Output<{ readonly count: number; readonly serials: Readonly<Record<string, string>> }>;
 
   constructor(name: string, args: PkiArgs, opts?: pulumi.ComponentResourceOptions) {
     super("amadegi:pki:Pki", name, {}, opts);
@@ -94,6 +107,7 @@ export class Pki extends pulumi.ComponentResource {
     const requests = args.devices === undefined ? { digest: "", count: 0 } : digestFiles(args.devices.requests, ".csr");
     let devicesCommand: command.local.Command | undefined;
     if (args.devices !== undefined && requests.count > 0) {
+      const declared = declaredFile(args.devices.issued, args.devices.declared, !pulumi.runtime.isDryRun());
       const devices = new command.local.Command(
         `${name}-devices`,
         {
@@ -103,6 +117,8 @@ export class Pki extends pulumi.ComponentResource {
           environment: {
             AMADEGI_REQUESTS: args.devices.requests,
             AMADEGI_ISSUED: args.devices.issued,
+            AMADEGI_DECLARED: declared.path,
+            AMADEGI_DECLARED_SHA256: declared.sha256,
             AMADEGI_UNTIL: args.validUntil,
             AMADEGI_DIGEST: requests.digest,
           },
@@ -110,10 +126,14 @@ export class Pki extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      this.devices = devices.stdout.apply((out) => Number.parseInt(out.trim().split("\n").at(-1) ?? "0", 10) || 0);
+      const summary = devices.stdout.apply(parseDevices);
+      this.devices = summary.apply((s) => s.certificates);
+      this.refused = summary.apply((s) => ({ count: s.refusedCount, serials: s.refused }));
       devicesCommand = devices;
     } else {
       this.devices = pulumi.output(0);
+      const none: Readonly<Record<string, string>> = {};
+      this.refused = pulumi.output(0).apply((count) => ({ count, serials: none }));
     }
     // The CRL: after the devices' certificates (their issuance log names what a revocation covers).
     const revoked = revokedLines(args.revoked ?? []);
@@ -137,6 +157,72 @@ export class Pki extends pulumi.ComponentResource {
       if (pem === undefined) throw new Error(`${name}-crl: openssl printed no CRL`);
       return `${pem}\n`;
     });
-    this.registerOutputs({ caCert: this.caCert, caNotAfter: this.caNotAfter, devices: this.devices, crl: this.crl });
+    this.registerOutputs({ caCert: this.caCert, caNotAfter: this.caNotAfter, devices: this.devices, refused: this.refused, crl: this.crl });
+  }
+}
+
+/** What the device signer printed on stdout (DEVICES_SCRIPT). */
+export interface DevicesSummary {
+  readonly certificates: number;
+  readonly signed: number;
+  readonly kept: number;
+  readonly removed: number;
+  readonly refusedCount: number;
+  readonly refused: Readonly<Record<string, string>>;
+}
+
+/** The device signer's JSON line (the last line of its stdout), or the earlier signer's count; throws on anything else. */
+export function parseDevices(stdout: string): DevicesSummary {
+  const line = stdout.trim().split("\n").at(-1) ?? "";
+  // The earlier signer printed only how many certificates there were: a state from before it was bound to the inventory.
+  if (/^\d+$/.test(line)) return { certificates: Number(line), signed: 0, kept: Number(line), removed: 0, refusedCount: 0, refused: {} };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    throw new Error(`the device signer printed no summary: ${JSON.stringify(line.slice(0, 200))}`);
+  }
+  const s = parsed as Partial<DevicesSummary> | null;
+  const counts = [s?.certificates, s?.signed, s?.kept, s?.removed, s?.refusedCount];
+  if (!counts.every((n) => typeof n === "number") || s?.refused === null || typeof s?.refused !== "object")
+    throw new Error(`the device signer's summary is not {certificates, signed, kept, removed, refusedCount, refused}: ${line.slice(0, 200)}`);
+  return s as DevicesSummary;
+}
+
+/**
+ * The declared devices as the signer reads them: a JSON object serial -> fingerprint in serial
+ * order, at `<issued>.declared.json` (beside the issued directory, which the delete script removes
+ * whole). 58,640 devices are ~4 MB: too much for an environment variable or the state, so the
+ * command gets the path and the content's sha256 (a change runs it again; the signer checks it).
+ * Written (atomically, only when it differs) when `write`: by an up, not by a preview.
+ */
+export function declaredFile(
+  issued: string,
+  declared: readonly { readonly serial: string; readonly fingerprint: string }[],
+  write: boolean,
+): { path: string; sha256: string } {
+  const sorted = [...declared].sort((a, b) => (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0));
+  const content = `${JSON.stringify(Object.fromEntries(sorted.map((d) => [d.serial, d.fingerprint])), null, 0)}\n`;
+  const path = `${issued.replace(/\/+$/, "")}.declared.json`;
+  const sha256 = createHash("sha256").update(content).digest("hex");
+  if (write && readIfThere(path) !== content) {
+    mkdirSync(dirname(path), { recursive: true });
+    const temporary = temporarySibling(path);
+    try {
+      writeFileSync(temporary, content, { mode: 0o644 });
+      renameSync(temporary, path);
+    } catch (error) {
+      rmSync(temporary, { force: true });
+      throw error;
+    }
+  }
+  return { path, sha256 };
+}
+
+function readIfThere(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
   }
 }

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import {
   addDays,
   type DeviceKeys,
+  deviceFingerprint,
   formatFinding,
   hasErrors,
   type Inventory,
@@ -186,7 +187,15 @@ async function run(options: ProgramOptions): Promise<Record<string, unknown>> {
     validUntil: addDays(inventory.election.day, inventory.election.policy.certMarginDays + CERT_EXTRA_DAYS),
     servers: gateways.map((s) => ({ id: s.id, address: s.address, names: [`${s.id}.gw.election.ir`, s.id] })),
     ...(config.caFile === undefined ? {} : { caFile: fromRoot(config.caFile) }),
-    ...(config.devices === undefined ? {} : { devices: { requests: fromRoot(config.devices.requests), issued: fromRoot(config.devices.issued) } }),
+    ...(config.devices === undefined
+      ? {}
+      : {
+          devices: {
+            requests: fromRoot(config.devices.requests),
+            issued: fromRoot(config.devices.issued),
+            declared: inventory.stations.map((s) => ({ serial: s.device.serial, fingerprint: deviceFingerprint(s, deviceKeys) })),
+          },
+        }),
     revoked,
   });
   const servers: Record<string, pulumi.Output<ProvisionedServer>> = {};
@@ -211,6 +220,6 @@ async function run(options: ProgramOptions): Promise<Record<string, unknown>> {
     inventory: config.inventory,
     stack: config.stack,
     servers,
-    pki: { caCert: pki.caCert, caNotAfter: pki.caNotAfter, devices: pki.devices, crl: pki.crl, revoked: revoked.map((r) => r.device) },
+    pki: { caCert: pki.caCert, caNotAfter: pki.caNotAfter, devices: pki.devices, refused: pki.refused, crl: pki.crl, revoked: revoked.map((r) => r.device) },
   };
 }

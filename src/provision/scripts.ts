@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { contentHash } from "../model/render/index.ts";
 import { shellQuote as quote } from "../toolchain/ssh.ts";
 import { REVOKED_MARK } from "./revocation.ts";
@@ -197,65 +198,39 @@ export const SERVER_CERT_SCRIPT = [
   'cat "$d/leaf.crt" "$d/leaf.key"',
 ].join("\n");
 
+/** The device signer (issue 17): one file of Node built-ins, also what a `pki` server would run. */
+export const DEVICE_SIGNER = readFileSync(new URL("./assets/device-signer.js", import.meta.url), "utf8");
+if (DEVICE_SIGNER.split("\n").includes("AMADEGI_SIGNER")) throw new Error("src/provision/assets/device-signer.js has a line AMADEGI_SIGNER: rename it");
+
 /**
- * The devices' client certificates (clientAuth), signed from their own requests
- * ($AMADEGI_REQUESTS/<serial>.csr, whose CN must be the serial; the keys never leave the devices)
- * into $AMADEGI_ISSUED/<serial>.crt beside the authority's ca.crt; prints how many certificates
- * there are (and, on stderr, how many it signed).
+ * The devices' client certificates (clientAuth), bound to the inventory (issue 17): the device
+ * signer (src/provision/assets/device-signer.js, written into the script itself so the state holds
+ * the command and nothing that points into a checkout) signs $AMADEGI_REQUESTS/<serial>.csr into
+ * $AMADEGI_ISSUED/<serial>.crt beside the authority's ca.crt — only a request whose serial is in
+ * $AMADEGI_DECLARED (serial -> key fingerprint, a file the Pki component writes; its sha256 in
+ * $AMADEGI_DECLARED_SHA256 so that a change of the declared devices runs this again), whose
+ * signature verifies and whose key is the declared one. The certificate is CN=<serial>, CA:FALSE,
+ * digitalSignature, clientAuth, until $AMADEGI_UNTIL, whatever the request asked for.
  *
- * Incremental (issue 17): $AMADEGI_ISSUED/.requests holds the authority's fingerprint and the
- * sha256 of each request signed; a request is signed again only when it is new or changed, its
- * certificate is gone, or the authority is another. Batches are signed in parallel, one per
- * processor; each batch's certificate serials are a random prefix of its own and a counter.
+ * Incremental: only a new or changed request (or declared key, or a certificate that is gone, or
+ * another authority or validity) is signed again. A refused request does not fail the command: it
+ * is named with its reason on stderr, its certificate (if an earlier one was issued) is removed, and
+ * stdout is one JSON line {certificates, signed, kept, removed, refusedCount, refused} that the
+ * component exposes (`devices`, `refused`). Exit 2 when the inputs themselves are wrong.
  * $AMADEGI_DIGEST (of the requests) is there so that a new or changed request runs this again.
  */
 export const DEVICES_SCRIPT = [
   ...PKI_PRELUDE,
-  'cat > "$d/ca.pem"',
-  'printf "basicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature\\nextendedKeyUsage=clientAuth\\n" > "$d/ext.cnf"',
+  'command -v node >/dev/null || { echo "node is not on PATH: the device signer is a Node program" >&2; exit 2; }',
+  "cat > \"$d/sign.mjs\" <<'AMADEGI_SIGNER'",
+  DEVICE_SIGNER.replace(/\n$/, ""),
+  "AMADEGI_SIGNER",
   "umask 022",
-  'mkdir -p -- "$AMADEGI_ISSUED"',
-  "export d days AMADEGI_ISSUED",
-  // What is there now, and what was signed last time by this authority.
-  'authority=$(openssl x509 -in "$d/ca.pem" -noout -fingerprint -sha256)',
-  'manifest="$AMADEGI_ISSUED/.requests"',
-  'find "$AMADEGI_REQUESTS" -maxdepth 1 -type f -name "*.csr" -print0 | xargs -0 -r sha256sum -- | sort -k 2 > "$d/now"',
-  'if [ -f "$manifest" ] && [ "$(head -n 1 "$manifest")" = "$authority" ]; then tail -n +2 "$manifest" > "$d/before"; else : > "$d/before"; fi',
-  // To sign: new or changed requests, and those whose certificate is gone.
-  'grep -vxF -f "$d/before" "$d/now" | cut -c 67- > "$d/todo" || true',
-  "while IFS= read -r line; do f=${line#*  }",
-  '  name=${f##*/}; [ -f "$AMADEGI_ISSUED/${name%.csr}.crt" ] || printf "%s\\n" "$f"',
-  'done < "$d/now" >> "$d/todo"',
-  'sort -u -o "$d/todo" "$d/todo"',
-  // One batch: sign each request, after checking its CN is its file's name.
-  "batch='",
-  "  set -e; prefix=$(openssl rand -hex 12); n=0",
-  '  for f in "$@"; do',
-  "    name=${f##*/}; name=${name%.csr}",
-  '    cn=$(openssl req -in "$f" -noout -subject -nameopt multiline | sed -n "s/^ *commonName *= *//p")',
-  '    if [ "$cn" != "$name" ]; then',
-  '      echo "device request $f: its CN is ${cn:-missing}, not $name; the device must make a new request" >&2; exit 1',
-  "    fi",
-  '    n=$((n + 1)); out="$AMADEGI_ISSUED/.$name.crt.new"',
-  '    openssl x509 -req -in "$f" -CA "$d/ca.pem" -CAkey "$d/ca.pem" -set_serial "0x$prefix$(printf %08x "$n")" -days "$days" \\',
-  '      -extfile "$d/ext.cnf" -out "$out" 2>"$out.err" || { cat "$out.err" >&2; rm -f "$out.err"; exit 1; }',
-  '    rm -f "$out.err"; mv -f -- "$out" "$AMADEGI_ISSUED/$name.crt"',
-  "  done'",
-  'signed=$(grep -c . "$d/todo" || true)',
-  'if [ "$signed" -gt 0 ]; then',
-  '  tr "\\n" "\\0" < "$d/todo" | xargs -0 -n 64 -P "$(nproc 2>/dev/null || echo 2)" sh -c "$batch" sh ||',
-  '    { echo "signing the device requests failed (above)" >&2; exit 1; }',
-  "fi",
-  'ossl x509 -in "$d/ca.pem" -out "$AMADEGI_ISSUED/.ca.crt.new"',
-  'mv -f -- "$AMADEGI_ISSUED/.ca.crt.new" "$AMADEGI_ISSUED/ca.crt"',
-  '{ printf "%s\\n" "$authority"; cat "$d/now"; } > "$manifest.new" && mv -f -- "$manifest.new" "$manifest"',
-  'total=$(grep -c . "$d/now" || true)',
-  'echo "signed $signed of $total device requests" >&2',
-  'echo "$total"',
+  'node "$d/sign.mjs"',
 ].join("\n");
 
-/** Removes what DEVICES_SCRIPT wrote. */
-export const DEVICES_DELETE_SCRIPT = 'rm -rf -- "$AMADEGI_ISSUED"';
+/** Removes what DEVICES_SCRIPT wrote, and the declared devices beside it. */
+export const DEVICES_DELETE_SCRIPT = 'rm -rf -- "$AMADEGI_ISSUED"\n[ -z "${AMADEGI_DECLARED:-}" ] || rm -f -- "$AMADEGI_DECLARED"';
 
 /** A public file on the machine running the stack ($AMADEGI_PATH), its content on stdin, replaced whole. */
 export const LOCAL_FILE_SCRIPT = [

@@ -1,7 +1,7 @@
 // The stack's shell scripts, run by the real sh, sha256sum and openssl of this machine, as the
 // command provider runs them (the role scripts on a server, under its root; the PKI's locally).
 import { execFile } from "node:child_process";
-import { X509Certificate } from "node:crypto";
+import { createHash, createPrivateKey, generateKeyPairSync, X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -21,6 +21,7 @@ import {
   sha256,
   splitIssued,
 } from "../../src/provision/scripts.ts";
+import { certificationRequest } from "../../src/rehearsal/devices.ts";
 
 interface Run {
   readonly code: number;
@@ -198,91 +199,277 @@ describe("the election PKI's scripts (openssl, on the machine running the stack)
     expect(run.stderr).toContain("validUntil 2020-01-01 has passed");
   });
 
-  it("signs device requests as client certificates beside the CA; refuses a request whose CN is not its serial; delete removes them", async () => {
-    const requests = join(dir, "requests");
-    const issued = join(dir, "requests", "issued");
+  /** A device: its own EC key (made here, in Node), and requests made from it by openssl. */
+  interface Device {
+    readonly serial: string;
+    readonly keyFile: string;
+    readonly fingerprint: string;
+  }
+  async function device(at: string, serial: string): Promise<Device> {
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const keyFile = join(at, `${serial}.key`);
+    await writeFile(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }));
+    const spki = publicKey.export({ type: "spki", format: "der" });
+    return { serial, keyFile, fingerprint: `SHA256:${createHash("sha256").update(spki).digest("base64").replace(/=+$/, "")}` };
+  }
+  /** `<serial>.csr` (or `file`) in `requests`, signed with the device's key, asking for `subject` and `extensions`. */
+  async function request(requests: string, d: Device, { subject = `/CN=${d.serial}`, extensions = [] as string[], file = d.serial } = {}): Promise<string> {
+    const path = join(requests, `${file}.csr`);
+    const made = await sh(`openssl req -new -key "$K" -subj "$S" ${extensions.map((e) => `-addext '${e}'`).join(" ")} -out "$O"`, {
+      env: { K: d.keyFile, S: subject, O: path },
+    });
+    expect(made.code, made.stderr).toBe(0);
+    return path;
+  }
+
+  interface Signing {
+    readonly code: number;
+    readonly stderr: string;
+    readonly summary: { certificates: number; signed: number; kept: number; removed: number; refusedCount: number; refused: Record<string, string> };
+  }
+  /** A place for requests, the issued certificates and the declared devices; `sign` runs DEVICES_SCRIPT on it. */
+  async function place(name: string) {
+    const requests = join(dir, name, "requests");
+    const issued = join(dir, name, "issued");
+    const declaredPath = join(dir, name, "declared.json");
     await mkdir(requests, { recursive: true });
-    for (const [file, cn] of [
-      ["DEV-1", "DEV-1"],
-      ["DEV-2", "DEV-2"],
-    ]) {
-      const out = join(requests, `${file}.csr`);
-      const made = await sh(
-        `openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj "/CN=${cn}" -out "${out}" 2>/dev/null`,
-      );
-      expect(made.code).toBe(0);
-    }
-    const env = { AMADEGI_REQUESTS: requests, AMADEGI_ISSUED: issued, AMADEGI_UNTIL: until, AMADEGI_DIGEST: "d" };
-    const run = await sh(DEVICES_SCRIPT, { stdin: authority.certPem + authority.keyPem, env });
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout.trim()).toBe("2");
-    const device = new X509Certificate(await readFile(join(issued, "DEV-1.crt")));
-    expect(device.subject).toBe("CN=DEV-1");
-    expect(device.verify(new X509Certificate(authority.certPem).publicKey)).toBe(true);
-    expect(await readFile(join(issued, "ca.crt"), "utf8")).toBe(authority.certPem);
+    const env = { AMADEGI_REQUESTS: requests, AMADEGI_ISSUED: issued, AMADEGI_UNTIL: until, AMADEGI_DIGEST: "d", AMADEGI_DECLARED: declaredPath };
+    return {
+      requests,
+      issued,
+      env,
+      declare: (devices: readonly Pick<Device, "serial" | "fingerprint">[]) =>
+        writeFile(declaredPath, JSON.stringify(Object.fromEntries(devices.map((d) => [d.serial, d.fingerprint])))),
+      sign: async (signer = authority): Promise<Signing> => {
+        const run = await sh(DEVICES_SCRIPT, { stdin: signer.certPem + signer.keyPem, env });
+        expect(run.code, run.stderr).toBe(0);
+        return { code: run.code, stderr: run.stderr, summary: JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "") as Signing["summary"] };
+      },
+      cert: async (serial: string) => new X509Certificate(await readFile(join(issued, `${serial}.crt`))),
+    };
+  }
+
+  /** A request's DER elements at the top: the signed request info, the algorithm, the signature. */
+  function parts(pem: string): Buffer[] {
+    const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ""), "base64");
+    const out: Buffer[] = [];
+    const byte = (at: number) => der.readUInt8(at);
+    const header = (at: number) => (byte(at + 1) & 0x80 ? 2 + (byte(at + 1) & 0x7f) : 2);
+    const length = (at: number) => (byte(at + 1) & 0x80 ? der.subarray(at + 2, at + header(at)).reduce((n, b) => n * 256 + b, 0) : byte(at + 1));
+    for (let at = header(0); at < der.length; at += header(at) + length(at)) out.push(der.subarray(at, at + header(at) + length(at)));
+    return out;
+  }
+  function pemOf(elements: Buffer[]): string {
+    const body = Buffer.concat(elements);
+    const n = body.length;
+    const der = Buffer.concat([Buffer.from(n < 0x80 ? [0x30, n] : n < 0x100 ? [0x30, 0x81, n] : [0x30, 0x82, n >> 8, n & 0xff]), body]);
+    return `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString("base64").replace(/.{64}/g, "$&\n")}\n-----END CERTIFICATE REQUEST-----\n`;
+  }
+
+  it("signs each declared device's request as a client certificate beside the CA; the delete script removes them", async () => {
+    const p = await place("signs");
+    const devices = [await device(p.requests, "DEV-1"), await device(p.requests, "DEV-2")];
+    for (const d of devices) await request(p.requests, d);
+    await p.declare(devices);
+    const { summary, stderr } = await p.sign();
+    expect(summary).toMatchObject({ certificates: 2, signed: 2, refusedCount: 0, refused: {} });
+    expect(stderr).toContain("signed 2 of 2 device requests");
+    const ca = new X509Certificate(authority.certPem);
+    const leaf = await p.cert("DEV-1");
+    expect(leaf.subject).toBe("CN=DEV-1");
+    expect(leaf.verify(ca.publicKey)).toBe(true);
+    expect(leaf.checkIssued(ca)).toBe(true);
+    // The certificate carries the device's own key: the fingerprint the inventory declares.
+    expect(
+      `SHA256:${createHash("sha256")
+        .update(leaf.publicKey.export({ type: "spki", format: "der" }))
+        .digest("base64")
+        .replace(/=+$/, "")}`,
+    ).toBe(devices[0]?.fingerprint);
+    expect(Math.abs(Date.parse(leaf.validTo) - Date.parse(`${until}T23:59:59Z`))).toBeLessThan(1000);
+    await writeFile(join(dir, "signs", "ca.crt"), authority.certPem);
+    const verified = await sh('openssl verify -CAfile "$C" -purpose sslclient "$L"', {
+      env: { C: join(dir, "signs", "ca.crt"), L: join(p.issued, "DEV-2.crt") },
+    });
+    expect(verified.stdout + verified.stderr).toContain(": OK");
+    expect(await readFile(join(p.issued, "ca.crt"), "utf8")).toBe(authority.certPem);
     // No key of the authority is left beside the devices' certificates.
-    expect((await sh(`grep -rl "PRIVATE KEY" "${issued}" || true`)).stdout).toBe("");
-
-    await sh(`cp "${join(requests, "DEV-1.csr")}" "${join(requests, "DEV-3.csr")}"`);
-    const wrong = await sh(DEVICES_SCRIPT, { stdin: authority.certPem + authority.keyPem, env });
-    expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toContain("its CN is DEV-1, not DEV-3; the device must make a new request");
-
-    expect((await sh(DEVICES_DELETE_SCRIPT, { env })).code).toBe(0);
-    expect(existsSync(issued)).toBe(false);
+    expect((await sh(`grep -rl "PRIVATE KEY" "${p.issued}" || true`)).stdout).toBe("");
+    expect((await sh(DEVICES_DELETE_SCRIPT, { env: p.env })).code).toBe(0);
+    expect(existsSync(p.issued)).toBe(false);
+    expect(existsSync(p.env.AMADEGI_DECLARED)).toBe(false);
   });
 
-  it("signs more requests than a batch holds, in parallel batches, each certificate with a serial of its own", async () => {
-    const requests = join(dir, "many");
-    const issued = join(requests, "issued");
-    await mkdir(requests, { recursive: true });
-    const made = await sh(
-      'openssl ecparam -name prime256v1 -genkey -noout -out "$R/key" && i=0; while [ $i -lt 150 ]; do i=$((i + 1)); ' +
-        'openssl req -new -key "$R/key" -subj "/CN=S-$i" -out "$R/S-$i.csr" || exit 1; done',
-      { env: { R: requests } },
-    );
-    expect(made.code, made.stderr).toBe(0);
-    const env = { AMADEGI_REQUESTS: requests, AMADEGI_ISSUED: issued, AMADEGI_UNTIL: until, AMADEGI_DIGEST: "d" };
-    const run = await sh(DEVICES_SCRIPT, { stdin: authority.certPem + authority.keyPem, env });
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout.trim()).toBe("150");
-    const serials = await sh('for c in "$I"/S-*.crt; do openssl x509 -in "$c" -noout -serial; done', { env: { I: issued } });
-    const list = serials.stdout.trim().split("\n");
-    expect(list).toHaveLength(150);
-    expect(new Set(list).size).toBe(150);
+  it("signs a request as the rehearsal's devices make them (src/rehearsal/devices.ts), for the key the inventory declares", async () => {
+    const p = await place("rehearsal");
+    const d = await device(p.requests, "AHV-PKD-0001");
+    await writeFile(join(p.requests, "AHV-PKD-0001.csr"), certificationRequest("AHV-PKD-0001", createPrivateKey(await readFile(d.keyFile))));
+    await p.declare([d]);
+    expect((await p.sign()).summary).toMatchObject({ certificates: 1, signed: 1, refusedCount: 0 });
+    expect((await p.cert("AHV-PKD-0001")).subject).toBe("CN=AHV-PKD-0001");
+  });
+
+  it("refuses a request for a serial the inventory does not declare: the reason named, no certificate", async () => {
+    const p = await place("undeclared");
+    const listed = await device(p.requests, "L-1");
+    const stranger = await device(p.requests, "X-9");
+    await request(p.requests, listed);
+    await request(p.requests, stranger);
+    await p.declare([listed]);
+    const { summary, stderr } = await p.sign();
+    expect(summary).toMatchObject({ certificates: 1, signed: 1, refusedCount: 1 });
+    expect(summary.refused["X-9"]).toMatch(/^undeclared: X-9\.csr: X-9 is not the serial of a device the inventory declares/);
+    expect(stderr).toContain("refused X-9: undeclared");
+    expect(existsSync(join(p.issued, "X-9.crt"))).toBe(false);
+    expect(JSON.parse(await readFile(join(p.issued, ".refused.json"), "utf8"))).toHaveProperty("X-9");
+    // A device named "ca" would take the authority's file: refused even when declared.
+    const ca = await device(p.requests, "ca");
+    await request(p.requests, ca);
+    await p.declare([listed, ca]);
+    const named = await p.sign();
+    expect(named.summary.refused.ca).toMatch(/^bad-request: ca\.csr: "ca" is the authority's/);
+    expect(await readFile(join(p.issued, "ca.crt"), "utf8")).toBe(authority.certPem);
+  });
+
+  it("refuses a request whose signature does not verify: a byte of the signed part changed, or another key's signature", async () => {
+    const p = await place("signature");
+    const a = await device(p.requests, "SIG-1");
+    const b = await device(p.requests, "SIG-2");
+    const other = await device(p.requests, "OTHER");
+    const pemA = await readFile(await request(p.requests, a), "utf8");
+    const pemOther = await readFile(await request(p.requests, other, { subject: "/CN=SIG-2" }), "utf8");
+    await request(p.requests, b);
+    await p.declare([a, b]);
+    // SIG-1: its subject's CN "SIG-1" changed to "SIG-X" after signing.
+    const [info, algorithm, signature] = parts(pemA) as [Buffer, Buffer, Buffer];
+    const at = info.indexOf("SIG-1");
+    expect(at).toBeGreaterThan(0);
+    const altered = Buffer.from(info);
+    altered[at + 4] = "X".charCodeAt(0);
+    await writeFile(join(p.requests, "SIG-1.csr"), pemOf([altered, algorithm, signature]));
+    // SIG-2: its own request info (its declared key) with the signature of another key's request.
+    const [infoB, algorithmB] = parts(await readFile(join(p.requests, "SIG-2.csr"), "utf8")) as [Buffer, Buffer];
+    await writeFile(join(p.requests, "SIG-2.csr"), pemOf([infoB, algorithmB, parts(pemOther)[2] as Buffer]));
+    await rm(join(p.requests, "OTHER.csr"));
+    const { summary } = await p.sign();
+    expect(summary).toMatchObject({ certificates: 0, signed: 0, refusedCount: 2 });
+    expect(summary.refused["SIG-1"]).toMatch(/^bad-signature: SIG-1\.csr's signature does not verify/);
+    expect(summary.refused["SIG-2"]).toMatch(/^bad-signature: /);
+    expect(existsSync(join(p.issued, "SIG-1.crt")) || existsSync(join(p.issued, "SIG-2.crt"))).toBe(false);
+  });
+
+  it("refuses a key that is not the declared one, and removes the certificate issued earlier for that serial", async () => {
+    const p = await place("other-key");
+    const d = await device(p.requests, "K-1");
+    const keep = await device(p.requests, "K-2");
+    await request(p.requests, d);
+    await request(p.requests, keep);
+    await p.declare([d, keep]);
+    expect((await p.sign()).summary).toMatchObject({ certificates: 2, signed: 2 });
+    expect(existsSync(join(p.issued, "K-1.crt"))).toBe(true);
+    // The inventory now declares another key for K-1 (the device was swapped): its request no longer fits.
+    const swapped = await device(join(dir, "other-key"), "K-1-new");
+    await p.declare([{ serial: "K-1", fingerprint: swapped.fingerprint }, keep]);
+    const { summary, stderr } = await p.sign();
+    expect(summary).toMatchObject({ certificates: 1, signed: 0, kept: 1, removed: 1, refusedCount: 1 });
+    expect(summary.refused["K-1"]).toBe(`other-key: K-1.csr carries key ${d.fingerprint}; the inventory declares ${swapped.fingerprint} for K-1`);
+    expect(stderr).toContain("refused K-1: other-key");
+    expect(existsSync(join(p.issued, "K-1.crt"))).toBe(false);
+    expect(existsSync(join(p.issued, "K-2.crt"))).toBe(true);
+    // A request made with another key than the declared one, from the start: refused, never signed.
+    const thief = await device(join(dir, "other-key"), "thief");
+    await request(p.requests, thief, { file: "K-2", subject: "/CN=K-2" });
+    const again = await p.sign();
+    expect(again.summary.refused["K-2"]).toMatch(/^other-key: K-2\.csr carries key /);
+    expect(existsSync(join(p.issued, "K-2.crt"))).toBe(false);
+  });
+
+  it("ignores what a request asks for: CA:TRUE, serverAuth, another subject and names give CN=serial, CA:FALSE, clientAuth only", async () => {
+    const p = await place("ignores");
+    const d = await device(p.requests, "G-1");
+    await request(p.requests, d, {
+      subject: "/CN=gw-1.gw.election.ir/O=Election Authority",
+      extensions: ["basicConstraints=critical,CA:TRUE", "extendedKeyUsage=serverAuth,clientAuth", "keyUsage=critical,keyCertSign", "subjectAltName=DNS:gw-1"],
+    });
+    await p.declare([d]);
+    expect((await p.sign()).summary).toMatchObject({ signed: 1, refusedCount: 0 });
+    const leaf = await p.cert("G-1");
+    expect(leaf.subject).toBe("CN=G-1");
+    expect(leaf.ca).toBe(false);
+    expect(leaf.keyUsage).toEqual(["1.3.6.1.5.5.7.3.2"]);
+    expect(leaf.subjectAltName).toBeUndefined();
+    const text = (await sh('openssl x509 -in "$L" -noout -text', { env: { L: join(p.issued, "G-1.crt") } })).stdout;
+    expect(text).toMatch(/X509v3 Basic Constraints: critical\n\s+CA:FALSE/);
+    expect(text).toMatch(/X509v3 Key Usage: critical\n\s+Digital Signature\n/);
+    expect(text).toMatch(/X509v3 Extended Key Usage: \n\s+TLS Web Client Authentication\n/);
+    expect(text).not.toContain("Server Authentication");
+    expect(text).not.toContain("Election Authority");
+    const server = await sh('openssl verify -CAfile "$C" -purpose sslserver "$L"', { env: { C: join(p.issued, "ca.crt"), L: join(p.issued, "G-1.crt") } });
+    expect(server.code).not.toBe(0);
   });
 
   it("signs again only what is new or changed, a certificate that is gone, or everything for another authority", async () => {
-    const requests = join(dir, "incremental");
-    const issued = join(requests, "issued");
-    await mkdir(requests, { recursive: true });
-    const request = (cn: string) =>
-      sh(`openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj "/CN=${cn}" -out "$R/${cn}.csr" 2>/dev/null`, {
-        env: { R: requests },
-      });
-    for (const cn of ["I-1", "I-2", "I-3"]) expect((await request(cn)).code).toBe(0);
-    const env = { AMADEGI_REQUESTS: requests, AMADEGI_ISSUED: issued, AMADEGI_UNTIL: until, AMADEGI_DIGEST: "d" };
-    const sign = async (signer = authority) => {
-      const run = await sh(DEVICES_SCRIPT, { stdin: signer.certPem + signer.keyPem, env });
-      expect(run.code, run.stderr).toBe(0);
-      return { total: run.stdout.trim(), said: run.stderr.trim() };
-    };
-    const serial = async (cn: string) => (await sh(`openssl x509 -in "${join(issued, `${cn}.crt`)}" -noout -serial`)).stdout;
-    expect(await sign()).toEqual({ total: "3", said: "signed 3 of 3 device requests" });
-    const before = { one: await serial("I-1"), two: await serial("I-2"), three: await serial("I-3") };
-    expect(await sign()).toEqual({ total: "3", said: "signed 0 of 3 device requests" });
-    // A device makes a new request (a new key): that one only.
-    expect((await request("I-2")).code).toBe(0);
-    await rm(join(issued, "I-3.crt"));
-    expect(await sign()).toEqual({ total: "3", said: "signed 2 of 3 device requests" });
+    const p = await place("incremental");
+    const devices = await Promise.all(["I-1", "I-2", "I-3"].map((s) => device(p.requests, s)));
+    for (const d of devices) await request(p.requests, d);
+    await p.declare(devices);
+    const serial = async (s: string) => (await p.cert(s)).serialNumber;
+    expect((await p.sign()).summary).toMatchObject({ certificates: 3, signed: 3, kept: 0 });
+    const before = { one: await serial("I-1"), two: await serial("I-2") };
+    expect((await p.sign()).summary).toMatchObject({ certificates: 3, signed: 0, kept: 3 });
+    // I-2 makes a new request (another subject asked, the same key); I-3's certificate is gone.
+    await request(p.requests, devices[1] as Device, { subject: "/CN=I-2/OU=again" });
+    await rm(join(p.issued, "I-3.crt"));
+    const { summary, stderr } = await p.sign();
+    expect(summary).toMatchObject({ certificates: 3, signed: 2, kept: 1 });
+    expect(stderr).toContain("signed 2 of 3 device requests");
     expect(await serial("I-1")).toBe(before.one);
     expect(await serial("I-2")).not.toBe(before.two);
-    expect(existsSync(join(issued, "I-3.crt"))).toBe(true);
+    expect(existsSync(join(p.issued, "I-3.crt"))).toBe(true);
     // Another authority: everything again, and ca.crt is the new one.
-    const other = await sh(AUTHORITY_SCRIPT, { env: { AMADEGI_CN: "another CA", AMADEGI_UNTIL: until } });
-    const next = splitIssued("other", other.stdout);
-    expect(await sign(next)).toEqual({ total: "3", said: "signed 3 of 3 device requests" });
-    expect(await readFile(join(issued, "ca.crt"), "utf8")).toBe(next.certPem);
+    const other = splitIssued("other", (await sh(AUTHORITY_SCRIPT, { env: { AMADEGI_CN: "another CA", AMADEGI_UNTIL: until } })).stdout);
+    expect((await p.sign(other)).summary).toMatchObject({ certificates: 3, signed: 3 });
+    expect(await readFile(join(p.issued, "ca.crt"), "utf8")).toBe(other.certPem);
+    expect((await p.cert("I-1")).checkIssued(new X509Certificate(other.certPem))).toBe(true);
+  });
+
+  it("removes the certificate of a serial that left the inventory; keeps one whose request is gone while its key is still declared", async () => {
+    const p = await place("left");
+    const devices = await Promise.all(["R-1", "R-2"].map((s) => device(p.requests, s)));
+    for (const d of devices) await request(p.requests, d);
+    await p.declare(devices);
+    expect((await p.sign()).summary).toMatchObject({ certificates: 2, signed: 2 });
+    await rm(join(p.requests, "R-1.csr"));
+    await rm(join(p.requests, "R-2.csr"));
+    await p.declare([devices[0] as Device]);
+    const { summary } = await p.sign();
+    expect(summary).toMatchObject({ certificates: 1, kept: 1, removed: 1 });
+    expect(existsSync(join(p.issued, "R-1.crt"))).toBe(true);
+    expect(existsSync(join(p.issued, "R-2.crt"))).toBe(false);
+  });
+
+  it("gives each certificate a serial number of its own", async () => {
+    const p = await place("serials");
+    const devices = await Promise.all(Array.from({ length: 40 }, (_, i) => device(p.requests, `S-${i}`)));
+    await Promise.all(devices.map((d) => request(p.requests, d)));
+    await p.declare(devices);
+    expect((await p.sign()).summary).toMatchObject({ certificates: 40, signed: 40 });
+    const numbers = await Promise.all(devices.map(async (d) => (await p.cert(d.serial)).serialNumber));
+    expect(new Set(numbers).size).toBe(40);
+  });
+
+  it("fails, saying why, on inputs that are wrong: declared devices not the ones the program wrote, no authority on stdin", async () => {
+    const p = await place("wrong");
+    const d = await device(p.requests, "W-1");
+    await request(p.requests, d);
+    await p.declare([d]);
+    const stale = await sh(DEVICES_SCRIPT, { stdin: authority.certPem + authority.keyPem, env: { ...p.env, AMADEGI_DECLARED_SHA256: "0".repeat(64) } });
+    expect(stale.code).toBe(2);
+    expect(stale.stderr).toMatch(/declared devices .* not the 0{64} the program wrote/);
+    const none = await sh(DEVICES_SCRIPT, { stdin: authority.certPem, env: p.env });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("no authority certificate and key on standard input");
+    expect(existsSync(join(p.issued, "W-1.crt"))).toBe(false);
   });
 
   it("leaves a public file on this machine whole, and removes it", async () => {

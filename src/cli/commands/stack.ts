@@ -153,6 +153,19 @@ function report(
     .map(([op, n]) => `${op} ${n}`)
     .join(", ");
   io.out(`${payload.operation} of stack ${payload.stack}: ${changes === "" ? "no changes" : changes}`);
+  const refused = refusedDevices(payload.outputs);
+  if (refused !== undefined) io.err(`${payload.operation} of stack ${payload.stack}: ${refused}`);
+}
+
+/** How many device requests the PKI refused (the `pki.refused` output, issue 17), with the first few and why; undefined: none. */
+export function refusedDevices(outputs: Record<string, unknown> | undefined, shown = 5): string | undefined {
+  const pki = outputs?.pki;
+  const refused = typeof pki === "object" && pki !== null && "refused" in pki ? pki.refused : undefined;
+  if (typeof refused !== "object" || refused === null || !("count" in refused) || typeof refused.count !== "number" || refused.count === 0) return undefined;
+  const serials = "serials" in refused && typeof refused.serials === "object" && refused.serials !== null ? Object.entries(refused.serials) : [];
+  const named = serials.slice(0, shown).map(([serial, why]) => `${serial} (${typeof why === "string" ? why : "?"})`);
+  const more = refused.count > named.length ? `; ${refused.count - named.length} more in the pki.refused output and the issued directory's .refused.json` : "";
+  return logText(`${refused.count} device request(s) refused, no certificate: ${named.join("; ")}${more}`);
 }
 
 /**
