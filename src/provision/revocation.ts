@@ -110,9 +110,12 @@ export async function readRevocations(
       const text = readFileSync(file, "utf8");
       const signed = await verifier.verify(text, readFileSync(`${file}.sig`, "utf8"));
       if (signed.status !== "valid") {
-        problems.push(
-          `${file}: ${signed.status === "unknown-key" ? "signed with a key that is not in governance/committee.yaml" : `${signed.member}'s signature does not verify over it under namespace ${REVOCATION_NAMESPACE} (changed after signing, or signed for another purpose)`}`,
-        );
+        const why =
+          signed.status === "unknown-key"
+            ? "signed with a key that is not in governance/committee.yaml"
+            : `${signed.member}'s signature does not verify over it under namespace ${REVOCATION_NAMESPACE} ` +
+              "(changed after signing, or signed for another purpose)";
+        problems.push(`${file}: ${why}`);
         continue;
       }
       let manifest: RevocationManifest;

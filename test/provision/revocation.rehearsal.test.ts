@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Inventory, loadInventory } from "../../src/model/index.ts";
+import { GATEWAY_FILES } from "../../src/model/render/index.ts";
 import type { Station } from "../../src/model/types.ts";
 import { REVOCATION_NAMESPACE } from "../../src/provision/revocation.ts";
 import { deviceLayout } from "../../src/rehearsal/devices.ts";
@@ -190,6 +191,15 @@ describe.skipIf(skipped !== undefined)(`a device's revocation reaches every gate
       console.log(`revocation: refused after ${figures} (publish took ${((Date.now() - started) / 1000).toFixed(1)} s in all)`);
       for (const gw of gateways) expect(refusedAt.get(gw), `${gw}: ${figures}`).toBeLessThanOrEqual(GOAL_MS);
 
+      // Each refusal is a security event at the gateway: a rejected attempt `revoked` (the recorder checked the CA signed it).
+      for (const gw of gateways) {
+        const log = await readFile(join(state, "servers", gw, "root", GATEWAY_FILES.checkinLog.slice(1)), "utf8");
+        const attempts = log
+          .split("\n")
+          .filter((l) => l.includes('"kind":"rejected"'))
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+        expect(attempts, gw).toContainEqual(expect.objectContaining({ reason: "revoked", serial: station.device.serial, station: station.id }));
+      }
       // Another device goes on checking in.
       expect(await checkIn(other.station, other.link, other.station.gateways.primary)).toBe(204);
     },

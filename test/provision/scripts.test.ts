@@ -7,8 +7,11 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REVOKED_MARK, revokedLines } from "../../src/provision/revocation.ts";
 import {
   AUTHORITY_SCRIPT,
+  CRL_SCRIPT,
+  crlInstallScript,
   DEVICES_DELETE_SCRIPT,
   DEVICES_SCRIPT,
   LOCAL_FILE_DELETE_SCRIPT,
@@ -478,6 +481,79 @@ describe("the election PKI's scripts (openssl, on the machine running the stack)
     expect(await readFile(path, "utf8")).toBe(authority.certPem);
     expect((await sh(LOCAL_FILE_DELETE_SCRIPT, { env: { AMADEGI_PATH: path } })).code).toBe(0);
     expect(existsSync(path)).toBe(false);
+  });
+
+  it("the CRL: every certificate ever issued to a revoked device (the signer's issuance log), signed by the authority, never lapsing first", async () => {
+    const p = await place("crl");
+    const d1 = await device(join(dir, "crl"), "R-1");
+    const d2 = await device(join(dir, "crl"), "R-2");
+    await p.declare([d1, d2]);
+    await request(p.requests, d1);
+    await request(p.requests, d2);
+    expect((await p.sign()).summary.signed).toBe(2);
+    const first = (await p.cert("R-1")).serialNumber;
+    // The device's request changes (another subject asked for): a second certificate for R-1, the first still valid until it expires.
+    await request(p.requests, d1, { subject: "/CN=R-1/O=again" });
+    expect((await p.sign()).summary.signed).toBe(1);
+    const second = (await p.cert("R-1")).serialNumber;
+    expect(second).not.toBe(first);
+    const log = await readFile(join(p.issued, ".serials"), "utf8");
+    expect(log.trim().split("\n")).toHaveLength(3);
+
+    const revoked = revokedLines([{ device: "R-1", reason: "keyCompromise", time: "2026-12-02T10:00:00Z" }]);
+    const stdin = `${authority.certPem}${authority.keyPem}${REVOKED_MARK}\n${revoked}`;
+    const made = await sh(CRL_SCRIPT, { stdin, env: { AMADEGI_ISSUED: p.issued, AMADEGI_UNTIL: until } });
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.stderr).toContain("CRL: 2 certificates of 1 revoked devices");
+    await writeFile(join(dir, "crl", "crl.pem"), made.stdout);
+    await writeFile(join(dir, "crl", "ca.pem"), authority.certPem);
+    const text = await sh('openssl crl -in "$C" -CAfile "$A" -noout -text 2>&1', { env: { C: join(dir, "crl", "crl.pem"), A: join(dir, "crl", "ca.pem") } });
+    expect(text.stdout).toContain("verify OK");
+    const listed = [...text.stdout.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1]).sort();
+    expect(listed).toEqual([first, second].sort());
+    expect(listed).not.toContain((await p.cert("R-2")).serialNumber);
+    expect(text.stdout).toContain("Key Compromise");
+    // nextUpdate: the day after the certificates' validity ends.
+    const next = /Next Update: (.+)/.exec(text.stdout)?.[1] ?? "";
+    expect(new Date(next).toISOString()).toBe(new Date(Date.parse(`${until}T23:59:59Z`) + 86_400_000).toISOString());
+    // A revoked certificate fails verification against the CA and this CRL; another device's passes.
+    for (const [serial, want] of [
+      ["R-1", "certificate revoked"],
+      ["R-2", ": OK"],
+    ] as const) {
+      const v = await sh('openssl verify -crl_check -CAfile "$A" -CRLfile "$C" "$X" 2>&1', {
+        env: { A: join(dir, "crl", "ca.pem"), C: join(dir, "crl", "crl.pem"), X: join(p.issued, `${serial}.crt`) },
+      });
+      expect(v.stdout, serial).toContain(want);
+    }
+    // Nothing revoked: a valid, empty CRL (the gateways always load one). No revoked list at all: refused.
+    const empty = await sh(CRL_SCRIPT, {
+      stdin: `${authority.certPem}${authority.keyPem}${REVOKED_MARK}\n`,
+      env: { AMADEGI_ISSUED: p.issued, AMADEGI_UNTIL: until },
+    });
+    expect(empty.code, empty.stderr).toBe(0);
+    expect(empty.stdout).toContain("-----BEGIN X509 CRL-----");
+    const none = await sh(CRL_SCRIPT, { stdin: authority.certPem + authority.keyPem, env: { AMADEGI_ISSUED: p.issued, AMADEGI_UNTIL: until } });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("the CRL command got no revoked list on stdin");
+  });
+
+  it("installs a CRL on a gateway whole, then has its readers re-read it; anything that is not a CRL is refused, the old one kept", async () => {
+    const at = join(dir, "crl-install", "etc", "amadegi", "tls", "devices.crl");
+    const marker = join(dir, "crl-install", "refreshed");
+    const script = crlInstallScript(at, [`echo refreshed >> ${marker}`]);
+    const crl = "-----BEGIN X509 CRL-----\nMIIB\n-----END X509 CRL-----\n";
+    const ok = await sh(script, { stdin: crl });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(await readFile(at, "utf8")).toBe(crl);
+    expect(((await stat(at)).mode & 0o777).toString(8)).toBe("644");
+    expect(await readFile(marker, "utf8")).toBe("refreshed\n");
+    expect(ok.stdout).toContain(sha256(crl));
+    const bad = await sh(script, { stdin: "not a CRL\n" });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("no CRL on standard input");
+    expect(await readFile(at, "utf8")).toBe(crl);
+    expect(await readFile(marker, "utf8")).toBe("refreshed\n");
   });
 
   it("splitIssued names the command when openssl printed no pair", () => {

@@ -149,6 +149,19 @@ http {
             return 200 "ok\\n";
         }
 
+        # What reaches the recorder, set here (server level, inherited by both locations that proxy), so a
+        # client's own header of the same name never reaches it.
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header X-Client-Cert $ssl_client_escaped_cert;
+        proxy_set_header X-Client-Verify $ssl_client_verify;
+        proxy_set_header X-Source-Address $remote_addr;
+        proxy_set_header X-TLS-Protocol $ssl_protocol;
+        proxy_set_header X-Amadegi-Station $http_x_amadegi_station;
+        proxy_set_header X-Amadegi-Link $http_x_amadegi_link;
+        # The token only this nginx knows: the recorder refuses what did not come through here.
+        include ${r(G.recorderToken)};
+
         location = /checkin {
             if ($request_method != POST) {
                 return 405;
@@ -157,17 +170,13 @@ http {
                 return 403;
             }
             proxy_pass http://checkin_recorder;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            # Set here, so a client's own header of the same name never reaches the recorder.
-            proxy_set_header X-Client-Cert $ssl_client_escaped_cert;
-            proxy_set_header X-Client-Verify $ssl_client_verify;
-            proxy_set_header X-Source-Address $remote_addr;
-            proxy_set_header X-TLS-Protocol $ssl_protocol;
-            proxy_set_header X-Amadegi-Station $http_x_amadegi_station;
-            proxy_set_header X-Amadegi-Link $http_x_amadegi_link;
-            # The token only this nginx knows: the recorder refuses what did not come through here.
-            include ${r(G.recorderToken)};
+        }
+
+        # A certificate that fails verification (nginx's 495): the recorder keeps a revoked one the
+        # election CA signed as a rejected attempt (a security event, ADR 0008) and refuses every one with 403.
+        error_page 495 = @unverified;
+        location @unverified {
+            proxy_pass http://checkin_recorder;
         }
 
         location / {
@@ -236,6 +245,9 @@ export function renderGateway(inventory: Inventory, server: Server, target: Serv
     r(G.recorderPid),
     "--token",
     r(G.recorderToken),
+    // The devices' CA: a revoked certificate it signed is kept as a rejected attempt (ADR 0008).
+    "--ca",
+    r(TLS_FILES.devicesCa),
     // The latest check-in per link, what campaigns read; the log's rotation and the flood limit are the recorder's defaults.
     "--table",
     r(G.checkinTable),

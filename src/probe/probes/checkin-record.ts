@@ -116,7 +116,7 @@ export interface RejectedAttempt {
   readonly suppressed: number;
 }
 
-export const REJECTION_REASONS: readonly string[] = ["unlisted-source", "other-station", "other-device", "other-key", "flood"];
+export const REJECTION_REASONS: readonly string[] = ["unlisted-source", "other-station", "other-device", "other-key", "flood", "revoked"];
 
 /** Whether a line is a rejected attempt (its own format), not a check-in record. */
 export function isAttemptLine(line: string): boolean {

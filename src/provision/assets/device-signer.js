@@ -330,9 +330,9 @@ export function run(stdin, env = process.env, now = new Date()) {
   const before = readJson(manifestPath, {});
   const same = before.authority === authority.id && before.until === until;
   const previous = same && before.certificates !== null && typeof before.certificates === "object" ? before.certificates : {};
-  // Serials are the inventory's and the requests directory's text: records without a prototype, looked up as own keys only.
-  const certificates = Object.create(null);
-  const refused = Object.create(null);
+  // Serials are the inventory's and the requests directory's text: never an object's keys (Maps), the earlier manifest read as own keys only.
+  const certificates = new Map();
+  const refused = new Map();
   let signed = 0;
   let kept = 0;
 
@@ -351,7 +351,7 @@ export function run(stdin, env = process.env, now = new Date()) {
     const want = declared.get(serial);
     const last = Object.hasOwn(previous, serial) ? previous[serial] : undefined;
     if (want !== undefined && last?.request === request && last.fingerprint === want && existsSync(join(issued, `${serial}.crt`))) {
-      certificates[serial] = last;
+      certificates.set(serial, last);
       kept++;
       continue;
     }
@@ -364,38 +364,39 @@ export function run(stdin, env = process.env, now = new Date()) {
       // The issuance log, before the certificate exists: a revocation covers every certificate a device was ever issued (ADR 0008).
       appendFileSync(join(issued, ".serials"), `${new X509Certificate(pem).serialNumber} ${serial}\n`);
       writeAtomic(join(issued, `${serial}.crt`), pem);
-      certificates[serial] = { request, fingerprint };
+      certificates.set(serial, { request, fingerprint });
       signed++;
     } catch (error) {
       if (!(error instanceof Refused)) throw error;
-      refused[serial] = `${error.reason}: ${error.message}`;
+      refused.set(serial, `${error.reason}: ${error.message}`);
     }
   }
   // A certificate whose request is gone stays while its serial is declared with the key it was signed for.
   for (const [serial, last] of Object.entries(previous))
     if (!present.has(serial) && declared.get(serial) === last.fingerprint && existsSync(join(issued, `${serial}.crt`))) {
-      certificates[serial] = last;
+      certificates.set(serial, last);
       kept++;
     }
   // The issued directory holds ca.crt and exactly the manifest's certificates.
   let removed = 0;
   for (const name of readdirSync(issued))
-    if (name.endsWith(".crt") && name !== "ca.crt" && !Object.hasOwn(certificates, name.slice(0, -4))) {
+    if (name.endsWith(".crt") && name !== "ca.crt" && !certificates.has(name.slice(0, -4))) {
       rmSync(join(issued, name), { force: true });
       removed++;
     }
   writeAtomic(join(issued, "ca.crt"), authority.pem);
   // The manifest of the signer before this one (the authority's openssl fingerprint and the requests' sha256).
   rmSync(join(issued, ".requests"), { force: true });
-  writeAtomic(join(issued, ".refused.json"), `${JSON.stringify(refused, null, 1)}\n`);
-  writeAtomic(manifestPath, JSON.stringify({ authority: authority.id, until, certificates }));
+  // Object.fromEntries defines own properties: a serial named __proto__ is data here too.
+  writeAtomic(join(issued, ".refused.json"), `${JSON.stringify(Object.fromEntries(refused), null, 1)}\n`);
+  writeAtomic(manifestPath, JSON.stringify({ authority: authority.id, until, certificates: Object.fromEntries(certificates) }));
 
-  const refusals = Object.entries(refused);
+  const refusals = [...refused];
   // A name with a control character (a line break) is shown quoted: one refusal, one line of the log.
   const shown = (text) => (/^[\x20-\x7e]*$/.test(text) ? text : JSON.stringify(text));
   const messages = refusals.slice(0, SHOWN).map(([serial, why]) => `refused ${shown(serial)}: ${shown(why)}`);
   if (refusals.length > SHOWN) messages.push(`… and ${refusals.length - SHOWN} more refused: ${join(issued, ".refused.json")}`);
-  const total = Object.keys(certificates).length;
+  const total = certificates.size;
   messages.push(`signed ${signed} of ${files.length} device requests (${total} certificates, ${refusals.length} refused, ${removed} removed)`);
   const summary = { certificates: total, signed, kept, removed, refusedCount: refusals.length, refused: Object.fromEntries(refusals.slice(0, SHOWN)) };
   return { summary, messages };

@@ -162,6 +162,33 @@ describe("checkin-recorder", () => {
     expect(parseAttempt(added[0] ?? "")).toMatchObject({ ok: true, attempt: { reason: "other-device", station: "PKD-0003", serial: "DEV-0001" } });
   });
 
+  it("a certificate nginx found on its CRL: kept as a revoked attempt if the election CA signed it, refused unrecorded otherwise", async () => {
+    const own = await mkdtemp(join(tmpdir(), "amadegi-t-recorder-"));
+    const withCa = await startRecorder(own, LINKS, undefined, "revoked", { token: tokenSnippet(TOKEN), args: ["--ca", pki.caFile] });
+    try {
+      const revoked = { "X-Client-Verify": "FAILED:certificate revoked" };
+      const answer = await post(withCa.socket, headers(revoked));
+      expect(answer.status).toBe(403);
+      expect(answer.body).toMatch(/device DEV-0001's certificate [0-9A-F]+ is revoked \(on the gateway's CRL\)/);
+      await waitFor("the revoked attempt in the log", () => withCa.lines().length > 0);
+      expect(withCa.lines()).toEqual([
+        expect.objectContaining({ kind: "rejected", reason: "revoked", serial: "DEV-0001", station: "PKD-0001", source: "10.41.0.3" }),
+      ]);
+      expect(parseAttempt(JSON.stringify(withCa.lines()[0]))).toMatchObject({ ok: true, attempt: { reason: "revoked" } });
+      // A certificate of another CA claiming to be revoked is no security event of this election: refused, nothing written.
+      const foreign = await post(withCa.socket, headers({ ...revoked, "X-Client-Cert": encodeURIComponent(pki.foreignClient.cert.toString("utf8")) }));
+      expect(foreign.status).toBe(403);
+      expect(foreign.body).toContain("a revoked client certificate the election CA did not sign");
+      // Any other failure nginx reports is refused, unrecorded, as before.
+      const expired = await post(withCa.socket, headers({ "X-Client-Verify": "FAILED:certificate has expired" }));
+      expect(expired.status).toBe(403);
+      expect(withCa.lines()).toHaveLength(1);
+    } finally {
+      await withCa.stop();
+      await rm(own, { recursive: true, force: true });
+    }
+  });
+
   it("refuses with 403 the device's serial with another key than the one declared (other-key), from the station's own address", async () => {
     const before = count();
     const answer = await post(recorder.socket, headers({ "X-Source-Address": "10.41.0.6", "X-Amadegi-Station": "PKD-0004", "X-Amadegi-Link": "PKD-0004-F" }));

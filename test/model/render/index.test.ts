@@ -126,15 +126,25 @@ describe("gateway", () => {
     const checkin = /location = \/checkin \{([\s\S]*?)\n {8}\}/.exec(conf)?.[1] ?? "";
     expect(checkin).toMatch(/if \(\$ssl_client_verify != SUCCESS\) \{\s*return 403;/);
     expect(checkin).toContain("proxy_pass http://checkin_recorder;");
+    // What reaches the recorder is set at the server level (inherited by /checkin and by the unverified certificates' location):
+    // no location sets a header of its own, which would drop the inherited ones.
+    const server = conf.slice(conf.indexOf("server {"));
     for (const header of [
       "X-Client-Cert $ssl_client_escaped_cert",
+      "X-Client-Verify $ssl_client_verify",
       "X-Source-Address $remote_addr",
       "X-TLS-Protocol $ssl_protocol",
       "X-Amadegi-Station $http_x_amadegi_station",
       "X-Amadegi-Link $http_x_amadegi_link",
     ]) {
-      expect(checkin).toContain(`proxy_set_header ${header};`);
+      expect(server.slice(0, server.indexOf("location = /checkin"))).toContain(`proxy_set_header ${header};`);
     }
+    expect(checkin).not.toContain("proxy_set_header");
+    // Revocation (ADR 0008): the CRL is loaded, sessions are never resumed, and a certificate nginx could not verify goes to the recorder.
+    expect(conf).toContain(`ssl_crl ${TLS_FILES.devicesCrl};`);
+    expect(conf).toMatch(/ssl_session_cache off;/);
+    expect(conf).toMatch(/ssl_session_tickets off;/);
+    expect(conf).toMatch(/error_page 495 = @unverified;\s*location @unverified \{\s*proxy_pass http:\/\/checkin_recorder;\s*\}/);
     expect(conf).toContain(`server unix:${GATEWAY_FILES.socket};`);
   });
 
@@ -144,7 +154,8 @@ describe("gateway", () => {
     expect(recorder?.start).toContain(
       `setsid -f node ${ROOT}/opt/amadegi/checkin-recorder.js --socket ${ROOT}/run/amadegi/checkin.sock --log ${ROOT}/var/log/amadegi/checkin.jsonl ` +
         `--links ${ROOT}/etc/amadegi/gateway/links.json --gateway gw-teh1-01 --pid ${ROOT}/run/amadegi/checkin-recorder.pid ` +
-        `--token ${ROOT}/etc/amadegi/gateway/recorder-token.conf --table ${ROOT}/var/lib/amadegi/checkin/checkin-latest.json >>"$log" 2>&1`,
+        `--token ${ROOT}/etc/amadegi/gateway/recorder-token.conf --ca ${ROOT}/etc/amadegi/tls/devices-ca.crt ` +
+        `--table ${ROOT}/var/lib/amadegi/checkin/checkin-latest.json >>"$log" 2>&1`,
     );
     // Its table's directory exists before it starts, and is the one it may write besides its run and log directories.
     expect(recorder?.start).toContain(`${ROOT}/var/lib/amadegi/checkin`);

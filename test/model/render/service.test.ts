@@ -22,6 +22,7 @@ import {
   type RoleRender,
   type ServerTarget,
   type ServiceSpec,
+  TLS_FILES,
 } from "../../../src/model/render/index.ts";
 import { waitFor } from "../../helpers/checkin-recorder.ts";
 import { createNetns, type Netns, netnsAvailable } from "../../helpers/netns.ts";
@@ -174,6 +175,36 @@ describe.skipIf(!usable)(`services started from the renders${usable ? "" : " (sk
     await writeFile(links, `${(await readFile(links, "utf8")).replace(/^\{\n/, '{\n"10.10.1.11": {"station":"PKD-0001","link":"PKD-0001-F"},\n')}`);
     const recorder = gw.services.find((s) => s.name === "checkin-recorder");
     expect((await sh(recorder?.start ?? "false")).code).toBe(0);
+    expect(await pids()).toEqual(before);
+  });
+
+  it("refresh (a new CRL between ups) has a running nginx re-read its files: checked, then a HUP, the same master", { timeout: 30_000 }, async () => {
+    const gw = server("gw-teh1-01");
+    const nginx = gw.services.find((s) => s.name === "nginx");
+    expect(nginx?.refresh).toBeDefined();
+    const before = await pids();
+    // A HUP has the master start new workers and retire the old: its children change, it does not.
+    const workers = () => readFileSync(`/proc/${before.nginx}/task/${before.nginx}/children`, "utf8").trim().split(/\s+/).sort().join(" ");
+    const old = workers();
+    const result = await sh(nginx?.refresh ?? "false");
+    expect(result, result.stderr).toMatchObject({ code: 0, stderr: "" });
+    await waitFor(
+      "nginx's new workers after the reload",
+      () =>
+        workers() !== "" &&
+        !workers()
+          .split(" ")
+          .some((w) => old.split(" ").includes(w)),
+    );
+    expect(await pids()).toEqual(before);
+    // A broken CRL is refused by the check before any signal: exit 1, one line, the running nginx untouched.
+    const crl = rooted(gw.target, TLS_FILES.devicesCrl);
+    const good = await readFile(crl, "utf8");
+    await writeFile(crl, "not a CRL\n");
+    const broken = await sh(nginx?.refresh ?? "false");
+    await writeFile(crl, good);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/^nginx: configuration check failed/);
     expect(await pids()).toEqual(before);
   });
 

@@ -138,7 +138,7 @@ describe("check-in reader (the table)", () => {
     expect(read.rejected.examples).toEqual([
       "links[2] (PKD-0033/PKD-0033-F): checkin is another link's",
       'links[3] (PKD-0034/PKD-0034-F): checkin: time "yesterday" is not an ISO 8601 time with a zone',
-      'links[4] (PKD-0035/PKD-0035-F): rejected.latest: reason "made-up" is not one of unlisted-source, other-station, other-device, other-key, flood',
+      'links[4] (PKD-0035/PKD-0035-F): rejected.latest: reason "made-up" is not one of unlisted-source, other-station, other-device, other-key, flood, revoked',
       "links[5]: station or link is missing",
     ]);
   });

@@ -22,7 +22,9 @@
 // rotation) and re-reads --links; SIGTERM (or SIGINT) closes and removes the
 // socket and the pid file. --token is an nginx snippet with the token the local
 // nginx sends (X-Amadegi-Token): a request without it is refused, so only that
-// nginx can hand over check-ins. Exit 2 when it cannot start. What it answers is in
+// nginx can hand over check-ins. --ca is the devices' CA: a certificate nginx found on its
+// CRL (X-Client-Verify "FAILED:certificate revoked") that this CA signed is kept as a
+// rejected attempt (`revoked`, ADR 0008). Exit 2 when it cannot start. What it answers is in
 // docs/rehearsal.md ("The check-in recorder").
 //
 // --table is the latest check-in and the rejected attempts per listed <station>/<link>
@@ -59,13 +61,15 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
 const USAGE =
-  "usage: node checkin-recorder.js --socket PATH --log PATH --links PATH --gateway ID --pid PATH --table PATH [--token PATH]" +
+  "usage: node checkin-recorder.js --socket PATH --log PATH --links PATH --gateway ID --pid PATH --table PATH [--token PATH] [--ca PATH]" +
   " [--log-max-bytes N] [--log-keep K] [--rate PER_MINUTE] [--burst N]";
 /** A device sends no body; anything larger than this is not a check-in. */
 const MAX_BODY = 8192;
 /** Every text field of a record is at most this long (the reader's limit too). */
 const MAX_TEXT = 128;
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** What nginx's $ssl_client_verify says of a certificate on its CRL (OpenSSL's X509_V_ERR_CERT_REVOKED). */
+const REVOKED = "FAILED:certificate revoked";
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 /** Defaults: the log rotates at 16 MiB keeping 5 files; a certificate checks in 10 times a minute after a burst of 20. */
 const DEFAULTS = { logMaxBytes: 16 * 1024 * 1024, logKeep: 5, rate: 10, burst: 20 };
@@ -103,6 +107,7 @@ function options(argv) {
         gateway: { type: "string" },
         pid: { type: "string" },
         token: { type: "string" },
+        ca: { type: "string" },
         table: { type: "string" },
         "log-max-bytes": { type: "string" },
         "log-keep": { type: "string" },
@@ -181,6 +186,15 @@ function readToken(file) {
   return Buffer.from(match[1], "utf8");
 }
 
+/** --ca: the devices' CA certificate (PEM), which a revoked certificate must have been signed by to be kept. */
+function readCa(file) {
+  try {
+    return new X509Certificate(readFileSync(file));
+  } catch (error) {
+    throw new StartError(`${file}: not a readable PEM certificate (${error.code ?? error.message})`);
+  }
+}
+
 /** Whether the request carries the token (compared in constant time). */
 function fromNginx(headers, token) {
   if (token === undefined) return true;
@@ -210,12 +224,16 @@ function header(headers, name) {
  * Judge one check-in from the headers nginx passed: a record to append, or a
  * refusal (status and reason).
  */
-function judge(headers, links, gateway, now = new Date()) {
-  const missing = ["x-client-cert", "x-source-address", "x-amadegi-station", "x-amadegi-link"].filter((name) => header(headers, name) === undefined);
-  if (missing.length > 0) return { status: 400, reason: `missing header ${missing.join(", ")}` };
-  // Where nginx passes $ssl_client_verify, anything but SUCCESS is not a verified device.
+function judge(headers, links, gateway, now = new Date(), ca = undefined) {
+  // Where nginx passes $ssl_client_verify, anything but SUCCESS is not a verified device; a revoked one
+  // the election CA signed is kept as a rejected attempt (below), any other failure is refused unrecorded.
   const verify = headers["x-client-verify"];
-  if (verify !== undefined && verify !== "SUCCESS") return { status: 403, reason: `the gateway did not verify the client certificate (${String(verify).slice(0, 64)})` };
+  const revoked = verify === REVOKED;
+  if (verify !== undefined && verify !== "SUCCESS" && !revoked)
+    return { status: 403, reason: `the gateway did not verify the client certificate (${String(verify).slice(0, 64)})` };
+  if (revoked && ca === undefined) return { status: 403, reason: "the client certificate is revoked" };
+  const missing = ["x-client-cert", "x-source-address", "x-amadegi-station", "x-amadegi-link"].filter((name) => header(headers, name) === undefined);
+  if (missing.length > 0) return { status: revoked ? 403 : 400, reason: `missing header ${missing.join(", ")}` };
   const station = header(headers, "x-amadegi-station");
   const link = header(headers, "x-amadegi-link");
   const source = header(headers, "x-source-address");
@@ -250,6 +268,11 @@ function judge(headers, links, gateway, now = new Date()) {
       certFingerprint: spkiFingerprint(cert),
     },
   });
+  if (revoked) {
+    // nginx found it on the CRL: a security event only if the election CA really signed it (no forger fills the log).
+    if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return { status: 403, reason: "a revoked client certificate the election CA did not sign" };
+    return attempt("revoked", `device ${serial}'s certificate ${cert.serialNumber} is revoked (on the gateway's CRL)`);
+  }
   if (known === undefined) {
     return attempt("unlisted-source", `source ${source} is none of the link addresses this gateway serves; the device ${serial} claims station ${station}`);
   }
@@ -564,6 +587,7 @@ async function main() {
   };
   let links = readLinks();
   const token = opts.token === undefined ? undefined : readToken(opts.token);
+  const ca = opts.ca === undefined ? undefined : readCa(opts.ca);
   const log = new Log(opts.log, opts.logMaxBytes, opts.logKeep);
   const rejections = new Rejections();
   const buckets = new Buckets(opts.rate, opts.burst);
@@ -630,7 +654,7 @@ async function main() {
         return answer(res, 403, "not from this gateway's nginx");
       }
       const now = new Date();
-      const verdict = judge(req.headers, links, opts.gateway, now);
+      const verdict = judge(req.headers, links, opts.gateway, now, ca);
       const from = String(req.headers["x-source-address"] ?? "?").slice(0, 64);
       if (verdict.record === undefined) {
         // Said once per attempt kept in the log: a flood of refusals is not a flood of this log either.
