@@ -122,6 +122,8 @@ function issuedFiles(pki: Pki, server: Server): Record<string, IssuedFile[]> {
       { path: TLS_FILES.serverKey, content: certificate.keyPem, mode: 0o600, secret: true },
       // One election authority issues both the devices' and the servers' certificates.
       { path: TLS_FILES.devicesCa, content: pki.caCert, mode: 0o644 },
+      // nginx starts with it (ssl_crl); a publication reinstalls it by the gateway's own CRL command (crlOf).
+      { path: TLS_FILES.devicesCrl, content: pki.crl, mode: 0o644 },
       { path: TLS_FILES.serversCa, content: pki.caCert, mode: 0o644 },
     ];
   if (server.roles.includes("monitor")) issued.monitor = [{ path: TLS_FILES.serversCa, content: pki.caCert, mode: 0o644 }];

@@ -124,19 +124,23 @@ export function removeScript(input: Pick<RoleScriptInput, "server" | "role" | "r
 }
 
 /**
- * Install the CRL on stdin at `path` (whole: a temporary sibling, renamed; 0644), then run each
- * `refresh` (the daemons that read it re-read it if they run). Prints the installed CRL's sha256.
+ * Install the CRL on stdin at `root` + `path` (whole: a temporary sibling, renamed; 0644), then run
+ * each `refresh` (the daemons that read it re-read it if they run), then print its hash as a role's
+ * script does (parseHashes). Nothing to undo on delete: the gateway role's command removes the file.
  */
-export function crlInstallScript(path: string, refresh: readonly string[]): string {
-  const q = quote(path);
+export function crlInstallScript(root: string, path: string, refresh: readonly string[]): string {
+  const relative = path.replace(/^\/+/, "");
+  const q = quote(relative);
   return `${[
     "set -e",
+    `cd ${quote(root === "" ? "/" : root)}`,
     `mkdir -p -- "$(dirname -- ${q})"`,
     `cat > ${q}.amadegi-new`,
     `grep -q -- "-----BEGIN X509 CRL-----" ${q}.amadegi-new || { rm -f -- ${q}.amadegi-new; echo "no CRL on standard input" >&2; exit 1; }`,
     `chmod 644 ${q}.amadegi-new`,
     `mv -f -- ${q}.amadegi-new ${q}`,
     ...refresh.map((script) => `( ${script}\n)`),
+    `echo ${MARK}`,
     `sha256sum -- ${q}`,
   ].join("\n")}\n`;
 }

@@ -2,7 +2,6 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { provisionedRecord, type ProvisionedServer, type RoleRender } from "../model/render/index.ts";
 import type { Server } from "../model/index.ts";
-import { shellQuote } from "../toolchain/ssh.ts";
 import { crlInstallScript, parseHashes, removeScript, roleScript, sha256 } from "./scripts.ts";
 
 /** A file the stack made (the PKI's): its place is known when the program runs, its content later. */
@@ -27,9 +26,10 @@ export interface CentralServerArgs {
   /** Extra files per role, made by the stack (the PKI's certificates and keys). */
   readonly issued?: Readonly<Record<string, readonly IssuedFile[]>>;
   /**
-   * The devices' CRL (a gateway's, issue 17): installed by a command of its own, which then has
-   * the daemons that read it re-read it (`refresh`), so a revocation reaches the server without
-   * its roles' commands (`amadegi devices publish`). The roles' commands run after it.
+   * The devices' CRL (a gateway's, issue 17): besides the role's own copy of it (in `issued`, so
+   * nginx starts with one), installed by a command of its own after the roles' commands, which
+   * then has the daemons that read it re-read it (`refresh`): so a revocation reaches the server
+   * without its roles' commands (`amadegi devices publish`, ADR 0008).
    */
   readonly crl?: { readonly path: string; readonly content: pulumi.Input<string>; readonly refresh: readonly string[] };
 }
@@ -47,22 +47,7 @@ export class CentralServer extends pulumi.ComponentResource {
 
   constructor(name: string, args: CentralServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("amadegi:central:Server", name, {}, opts);
-    const crl =
-      args.crl === undefined
-        ? undefined
-        : new command.remote.Command(
-            `${name}-crl`,
-            {
-              connection: args.connection,
-              create: crlInstallScript(`${args.root}${args.crl.path}`, args.crl.refresh),
-              delete: `rm -f -- ${shellQuote(`${args.root}${args.crl.path}`)}`,
-              stdin: args.crl.content,
-              // Servers built again empty (the rehearsal's new generation): install again.
-              triggers: [args.epoch],
-              logging: "stderr",
-            },
-            { parent: this },
-          );
+    const roles: command.remote.Command[] = [];
     const reports = args.renders.map((render) => {
       const issued = args.issued?.[render.role] ?? [];
       const secrets = issued.filter((f) => f.secret === true);
@@ -100,10 +85,28 @@ export class CentralServer extends pulumi.ComponentResource {
           logging: "stderr",
         },
         // The old command's delete stops the services and removes the files: never after its successor wrote them.
-        { parent: this, dependsOn: crl === undefined ? copies : [...copies, crl], deleteBeforeReplace: true },
+        { parent: this, dependsOn: copies, deleteBeforeReplace: true },
       );
+      roles.push(role);
       return role.stdout.apply((out) => parseHashes(out));
     });
+    if (args.crl !== undefined) {
+      // After the roles: their copy of the CRL started nginx with one, and their configuration is whole when it re-reads.
+      const crl = new command.remote.Command(
+        `${name}-crl`,
+        {
+          connection: args.connection,
+          create: crlInstallScript(args.root, args.crl.path, args.crl.refresh),
+          stdin: args.crl.content,
+          // Servers built again empty (the rehearsal's new generation): install again.
+          triggers: [args.epoch],
+          logging: "stderr",
+        },
+        { parent: this, dependsOn: roles },
+      );
+      // Last: after a publication (only this command ran) the CRL the server reads back is this one.
+      reports.push(crl.stdout.apply((out) => parseHashes(out)));
+    }
     this.provisioned = pulumi.unsecret(
       pulumi
         .all(reports)

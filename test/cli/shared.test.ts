@@ -23,7 +23,7 @@ describe("stackOption", () => {
       const all = isGroup(loaded) ? loaded.subcommands.map((s) => s.command).filter((c): c is Command => !isGroup(c)) : [loaded];
       withStack.push(...all.filter((c) => "stack" in c.options));
     }
-    expect(withStack.map((c) => c.name).sort()).toEqual(["check", "destroy", "drift", "drill", "export", "preview", "up"]);
+    expect(withStack.map((c) => c.name).sort()).toEqual(["check", "destroy", "devices publish", "devices revoke", "drift", "drill", "export", "preview", "up"]);
     for (const command of withStack) {
       expect(command.options.stack?.short, command.name).toBe("s");
       expect(parseCommandArgs(command, ["-s", "organization/amadegi/rehearsal"]).values.stack, command.name).toBe("organization/amadegi/rehearsal");

@@ -83,10 +83,10 @@ describe("program", () => {
     const renders = inventory.servers.flatMap((s) => renderServer(inventory, s.id, { root: "", environment: "staging", address: s.address }));
     // One command per (server, role) the renderers declare: O(servers × roles), never O(stations); and one per gateway installing the CRL.
     expect(of("command:remote:Command")).toEqual([...renders.map((r) => `${r.server}-${r.role}`), ...gateways.map((g) => `${g.id}-crl`)].sort());
-    // A copy per rendered file, plus the PKI's public files (a gateway's certificate and two CAs; the monitor's CA).
+    // A copy per rendered file, plus the PKI's public files (a gateway's certificate, two CAs and the CRL; the monitor's CA).
     const monitors = inventory.servers.filter((s) => s.roles.includes("monitor")).length;
     await vi.waitFor(() =>
-      expect(of("command:remote:CopyToRemote").length).toBe(renders.reduce((n, r) => n + r.files.length, 0) + gateways.length * 3 + monitors),
+      expect(of("command:remote:CopyToRemote").length).toBe(renders.reduce((n, r) => n + r.files.length, 0) + gateways.length * 4 + monitors),
     );
     expect(of("command:remote:CopyToRemote")).toContain(`gw-teh1-01${TLS_FILES.serverCert}`);
     expect(renders.length).toBeLessThan(inventory.servers.length * 4);

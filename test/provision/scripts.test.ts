@@ -539,16 +539,19 @@ describe("the election PKI's scripts (openssl, on the machine running the stack)
   });
 
   it("installs a CRL on a gateway whole, then has its readers re-read it; anything that is not a CRL is refused, the old one kept", async () => {
-    const at = join(dir, "crl-install", "etc", "amadegi", "tls", "devices.crl");
-    const marker = join(dir, "crl-install", "refreshed");
-    const script = crlInstallScript(at, [`echo refreshed >> ${marker}`]);
+    const root = join(dir, "crl-install");
+    await mkdir(root, { recursive: true });
+    const at = join(root, "etc", "amadegi", "tls", "devices.crl");
+    const marker = join(root, "refreshed");
+    const script = crlInstallScript(root, "/etc/amadegi/tls/devices.crl", [`echo refreshed >> ${marker}`]);
     const crl = "-----BEGIN X509 CRL-----\nMIIB\n-----END X509 CRL-----\n";
     const ok = await sh(script, { stdin: crl });
     expect(ok.code, ok.stderr).toBe(0);
     expect(await readFile(at, "utf8")).toBe(crl);
     expect(((await stat(at)).mode & 0o777).toString(8)).toBe("644");
     expect(await readFile(marker, "utf8")).toBe("refreshed\n");
-    expect(ok.stdout).toContain(sha256(crl));
+    // The hash the server reads back, as a role's script reports it (the stack's outputs; drift compares it).
+    expect(parseHashes(ok.stdout)).toEqual({ "/etc/amadegi/tls/devices.crl": sha256(crl) });
     const bad = await sh(script, { stdin: "not a CRL\n" });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("no CRL on standard input");

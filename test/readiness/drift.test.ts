@@ -9,7 +9,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Inventory } from "../../src/model/index.ts";
-import { renderServer } from "../../src/model/render/index.ts";
+import { renderServer, TLS_FILES } from "../../src/model/render/index.ts";
 import type { ProvisionedServer, ProvisionedState, RoleRender, ServerFacts } from "../../src/model/render/types.ts";
 import type { ProbeResult } from "../../src/probe/types.ts";
 import { CRITERIA_REGISTRY } from "../../src/readiness/criteria.ts";
@@ -195,6 +195,21 @@ describe("computeDrift", () => {
     expect(r.items[0]?.detail).toMatch(/is missing on the server/);
     expect(r.items[1]?.detail).toBe("service unbound is not listening on udp 10.0.0.4:53; its version command failed");
     expect(r.counts["changed-on-server"]).toBe(3);
+  });
+
+  it("a gateway serving another CRL than the stack installed (stale, or replaced by hand) is changed on the server; the same one is clean", async () => {
+    const s = await setup();
+    const crl = TLS_FILES.devicesCrl;
+    const installed = sha256("-----BEGIN X509 CRL-----\nnew\n-----END X509 CRL-----\n");
+    const gw = s.provisioned.servers["gw-a"];
+    if (gw === undefined) throw new Error("the fixture has no gw-a");
+    // What the CRL's own command reported reading back (ADR 0008): part of the server's provisioned files.
+    const provisioned = { ...s.provisioned, servers: { ...s.provisioned.servers, "gw-a": { ...gw, files: { ...gw.files, [crl]: installed } } } };
+    const serving = (hash: string) => changeFacts(s.facts, "gw-a", (f) => ({ ...f, files: { ...f.files, [crl]: hash } }));
+    expect(summary(run(s, { provisioned, facts: serving(installed) }))).toEqual([]);
+    const stale = run(s, { provisioned, facts: serving(sha256("-----BEGIN X509 CRL-----\nold\n-----END X509 CRL-----\n")) });
+    expect(summary(stale)).toEqual([["changed-on-server", "gw-a", crl, ""]]);
+    expect(stale.items[0]?.detail).toMatch(/changed on the server: the stack wrote [0-9a-f]{12}, the server has [0-9a-f]{12}/);
   });
 
   it("never observed: a server with no result and a live link with neither a probe nor a check-in; a link seen only by check-ins is observed", async () => {

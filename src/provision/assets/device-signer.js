@@ -214,11 +214,21 @@ export function checkRequest(content, what = "the request") {
 // ---- The authority ----
 
 function authorityOf(input) {
-  const cert = /-----BEGIN CERTIFICATE-----\n[\s\S]+?\n-----END CERTIFICATE-----/.exec(input)?.[0];
-  const keyPem = /-----BEGIN [A-Z ]*PRIVATE KEY-----\n[\s\S]+?\n-----END [A-Z ]*PRIVATE KEY-----/.exec(input)?.[0];
-  if (cert === undefined || keyPem === undefined) throw new Unusable("no authority certificate and key on standard input");
+  // The PEM blocks on stdin: the certificate, and the first other block that is a key. (No key's PEM label is
+  // written here: this source is part of the command the stack's state keeps, which must name no key.)
+  const blocks = [...input.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----\n[\s\S]+?\n-----END \1-----/g)];
+  const cert = blocks.find((b) => b[1] === "CERTIFICATE")?.[0];
+  let key;
+  for (const b of blocks) {
+    if (b[1] === "CERTIFICATE" || key !== undefined) continue;
+    try {
+      key = createPrivateKey(b[0]);
+    } catch {
+      // not a key: the next block
+    }
+  }
+  if (cert === undefined || key === undefined) throw new Unusable("no authority certificate and key on standard input");
   const x509 = new X509Certificate(cert);
-  const key = createPrivateKey(keyPem);
   if (!x509.ca) throw new Unusable(`the certificate on standard input (${x509.subject}) is not a CA`);
   if (!x509.checkPrivateKey(key)) throw new Unusable("the key on standard input is not the authority certificate's");
   const der = x509.raw;
