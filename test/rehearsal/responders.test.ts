@@ -290,6 +290,33 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
     expect(added.filter((l) => l.kind === undefined && l.source === link.address && l.serial === owner.device.serial)).toEqual([]);
   }, 60_000);
 
+  it("a genuine device's certificate from an address that is no link of any station (the probing namespace) is refused and kept", async () => {
+    const owner = model.stationsById.get("PKD-0001");
+    const address = model.serversById.get(GATEWAY)?.address ?? "";
+    const gateway = recorder;
+    if (owner === undefined || gateway === undefined) throw new Error("no PKD-0001, or the gateway did not start");
+    const layout = deviceLayout(state);
+    const before = gateway.lines().length;
+    const curl = ["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "--cert", layout.cert(owner.device.serial), "--key", layout.key(owner.device.serial)];
+    const forged = await execIn(
+      plan.probe,
+      [...curl, "-X", "POST", "-H", "X-Amadegi-Station: PKD-0001", "-H", "X-Amadegi-Link: PKD-0001-F", `https://${address}/checkin`],
+      { timeoutMs: 10_000 },
+    );
+    expect(forged.stdout).toBe("403");
+    await waitFor("the unlisted-source attempt in the gateway's log", () => gateway.lines().length > before, 10_000);
+    const added = gateway.lines().slice(before) as Rec[];
+    expect(added).toEqual([
+      expect.objectContaining({
+        kind: "rejected",
+        reason: "unlisted-source",
+        serial: owner.device.serial,
+        claimedStation: "PKD-0001",
+        source: plan.probeAddress,
+      }),
+    ]);
+  }, 60_000);
+
   it("forged check-ins from the station's own link: its serial with another key, and a serial not in the inventory, are refused and kept", async () => {
     const owner = model.stationsById.get("PKD-0001");
     const link = owner?.links.find((l) => l.medium === "fiber" && l.address !== undefined);

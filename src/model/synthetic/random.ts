@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createECDH, createHash } from "node:crypto";
 import { fingerprintOf } from "../sshkey.ts";
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same inventory. */
@@ -41,9 +41,32 @@ export function fakeEd25519(label: string): string {
   return `ssh-ed25519 ${blob.toString("base64")}`;
 }
 
-/** A device key fingerprint derived from a label (devices keep their keys in a secure element). */
+/** The DER prefix of an EC P-256 SubjectPublicKeyInfo (id-ecPublicKey, prime256v1, a 65-byte uncompressed point). */
+const P256_SPKI_PREFIX = Buffer.from("3059301306072a8648ce3d020106082a8648ce3d030107034200", "hex");
+
+/**
+ * A device's EC P-256 key derived from a label: the private scalar is SHA-256 of the label (hashed
+ * again in the rare case it is not a valid scalar), so a test can make the very key that matches a
+ * generated inventory's fingerprint, as a real device's key matches its real one (issue 17). Only
+ * a test value: a production device makes its key in its secure element.
+ */
+export function syntheticDeviceKey(label: string): { readonly d: Buffer; readonly point: Buffer; readonly fingerprint: string } {
+  let d = digest(`device:${label}`);
+  for (;;) {
+    try {
+      const ecdh = createECDH("prime256v1");
+      ecdh.setPrivateKey(d);
+      const point = ecdh.getPublicKey();
+      return { d, point, fingerprint: fingerprintOf(Buffer.concat([P256_SPKI_PREFIX, point])) };
+    } catch {
+      d = createHash("sha256").update(d).digest();
+    }
+  }
+}
+
+/** A device key fingerprint (ADR 0002) derived from a label: that of syntheticDeviceKey(label), which a real key matches. */
 export function fakeFingerprint(label: string): string {
-  return fingerprintOf(digest(`device:${label}`));
+  return syntheticDeviceKey(label).fingerprint;
 }
 
 function u32(n: number): Buffer {
