@@ -1,9 +1,6 @@
-import { existsSync } from "node:fs";
-import { InventoryError } from "../lib/errors.ts";
-import { type Finding, FindingSink, sortFindings } from "./finding.ts";
-import { parseSource } from "./parse.ts";
-import { readSource } from "./read.ts";
-import { INVALID, list, object, Reader, required, text } from "./schema/core.ts";
+import { type Finding, sortFindings } from "./finding.ts";
+import { readOverlay } from "./overlay.ts";
+import { list, object, required, text } from "./schema/core.ts";
 import { fingerprint } from "./schema/scalars.ts";
 import { didYouMean } from "./suggest.ts";
 import type { Station } from "./types.ts";
@@ -48,16 +45,9 @@ const overlay = object({
 
 /** Read and check the overlay `file` against the inventory's `stations`. A missing file throws InventoryError naming it. */
 export function readDeviceKeys(file: string, stations: readonly Pick<Station, "id" | "device">[]): DeviceKeysResult {
-  if (!existsSync(file))
-    throw new InventoryError(`no device-keys overlay ${file}`, { file, hint: "write it first (the rehearsal's: `amadegi rehearsal devices keys`)" });
-  const sink = new FindingSink();
-  const source = readSource(file, sink);
-  if (source === undefined || !parseSource(source, sink)) return { file, findings: sortFindings(sink.close()) };
-  const reader = new Reader(source, sink);
-  reader.item = "-";
-  reader.i = 1;
-  const value = overlay.read(reader);
-  if (value === INVALID) return { file, findings: sortFindings(sink.close()) };
+  const read = readOverlay(file, overlay, "device-keys overlay", "write it first (the rehearsal's: `amadegi rehearsal devices keys`)");
+  if (!read.ok) return { file, findings: read.findings };
+  const { source, value, sink } = read;
 
   const bySerial = new Map(stations.map((s) => [s.device.serial, s]));
   const keys = new Map<string, string>();

@@ -1,9 +1,6 @@
-import { existsSync } from "node:fs";
-import { InventoryError } from "../lib/errors.ts";
-import { type Finding, FindingSink, sortFindings } from "./finding.ts";
-import { parseSource } from "./parse.ts";
-import { readSource } from "./read.ts";
-import { INVALID, list, number, object, optional, Reader, required, text } from "./schema/core.ts";
+import { type Finding, sortFindings } from "./finding.ts";
+import { readOverlay } from "./overlay.ts";
+import { list, number, object, optional, required, text } from "./schema/core.ts";
 import { id, ipv4, publicKey } from "./schema/scalars.ts";
 import { didYouMean } from "./suggest.ts";
 import type { Server } from "./types.ts";
@@ -98,16 +95,9 @@ export interface ReadPinsOptions {
  * or cannot be read throws InventoryError naming it.
  */
 export function readPins(file: string, servers: readonly Pick<Server, "id" | "address" | "ssh">[], options: ReadPinsOptions = {}): PinsResult {
-  if (!existsSync(file))
-    throw new InventoryError(`no pins overlay ${file}`, { file, hint: "write the overlay first (the rehearsal's: `amadegi rehearsal up`)" });
-  const sink = new FindingSink();
-  const source = readSource(file, sink);
-  if (source === undefined || !parseSource(source, sink)) return { file, findings: sortFindings(sink.close()) };
-  const reader = new Reader(source, sink);
-  reader.item = "-";
-  reader.i = 1;
-  const value = overlay.read(reader);
-  if (value === INVALID) return { file, findings: sortFindings(sink.close()) };
+  const read = readOverlay(file, overlay, "pins overlay", "write the overlay first (the rehearsal's: `amadegi rehearsal up`)");
+  if (!read.ok) return { file, findings: read.findings };
+  const { source, value, sink } = read;
 
   if (options.stack !== undefined && value.stack !== undefined && value.stack !== options.stack) {
     sink.add(

@@ -17,6 +17,8 @@ export interface TestCa {
   sign(csr: string, out: string, usage: "clientAuth" | "serverAuth", names?: readonly string[]): Promise<void>;
   /** A key and a certificate for a gateway: CN = id, SANs IP:address and DNS:id. */
   gateway(id: string, address: string): Promise<{ cert: string; key: string }>;
+  /** A key of its own and a client certificate (clientAuth) with CN = serial: what a CA that signs any request would issue. */
+  client(serial: string): Promise<{ cert: string; key: string }>;
 }
 
 export async function makeTestCa(dir: string, cn = "Amadegi Rehearsal Test CA"): Promise<TestCa> {
@@ -69,32 +71,35 @@ export async function makeTestCa(dir: string, cn = "Amadegi Rehearsal Test CA"):
     ]);
     await rm(ext);
   };
+  /** A new key and a certificate for CN = name, signed for `usage`. */
+  const leaf = async (name: string, usage: "clientAuth" | "serverAuth", names?: readonly string[]): Promise<{ cert: string; key: string }> => {
+    const leafKey = join(dir, `${name}.key`);
+    const csr = join(dir, `${name}.csr`);
+    const leafCert = join(dir, `${name}.crt`);
+    await run("openssl", [
+      "req",
+      "-new",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      leafKey,
+      "-out",
+      csr,
+      "-subj",
+      `/CN=${name}`,
+    ]);
+    await sign(csr, leafCert, usage, names);
+    return { cert: leafCert, key: leafKey };
+  };
   return {
     cert,
     key,
     sign,
-    gateway: async (id, address) => {
-      const gwKey = join(dir, `${id}.key`);
-      const csr = join(dir, `${id}.csr`);
-      const gwCert = join(dir, `${id}.crt`);
-      await run("openssl", [
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        gwKey,
-        "-out",
-        csr,
-        "-subj",
-        `/CN=${id}`,
-      ]);
-      await sign(csr, gwCert, "serverAuth", [`IP:${address}`, `DNS:${id}`]);
-      return { cert: gwCert, key: gwKey };
-    },
+    gateway: (id, address) => leaf(id, "serverAuth", [`IP:${address}`, `DNS:${id}`]),
+    client: (serial) => leaf(serial, "clientAuth"),
   };
 }
 

@@ -52,6 +52,17 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
+/**
+ * One POST /checkin to the gateway at `address`, inside namespace `ns` from `from` (a link's address; absent: the
+ * namespace's own), presenting `who`'s certificate and claiming PKD-0001's fiber link: the HTTP status curl printed.
+ */
+async function postCheckin(ns: string, address: string, who: { cert: string; key: string }, from?: string): Promise<string> {
+  const source = from === undefined ? [] : ["--interface", from];
+  const claim = ["-H", "X-Amadegi-Station: PKD-0001", "-H", "X-Amadegi-Link: PKD-0001-F"];
+  const argv = ["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", ...source, "--cert", who.cert, "--key", who.key, "-X", "POST", ...claim];
+  return (await execIn(ns, [...argv, `https://${address}/checkin`], { timeoutMs: 10_000 })).stdout;
+}
+
 function linkStatus(link: string): LinkStatus | undefined {
   return devicesStatus(state).links.find((l) => l.link === link);
 }
@@ -248,32 +259,8 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
     if (owner === undefined || other === undefined || link?.address === undefined || ns === undefined || gateway === undefined)
       throw new Error("the fixture has no second station with a fiber link, or the gateway did not start");
     const before = gateway.lines().length;
-    const forged = await execIn(
-      ns,
-      [
-        "curl",
-        "-sk",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}",
-        "--interface",
-        link.address,
-        "--cert",
-        layout.cert(owner.device.serial),
-        "--key",
-        layout.key(owner.device.serial),
-        "-X",
-        "POST",
-        "-H",
-        "X-Amadegi-Station: PKD-0001",
-        "-H",
-        "X-Amadegi-Link: PKD-0001-F",
-        `https://${address}/checkin`,
-      ],
-      { timeoutMs: 10_000 },
-    );
-    expect(forged.stdout).toBe("403");
+    const owned = { cert: layout.cert(owner.device.serial), key: layout.key(owner.device.serial) };
+    expect(await postCheckin(ns, address, owned, link.address)).toBe("403");
     await waitFor("the rejected attempt in the gateway's log", () => gateway.lines().length > before, 10_000);
     const added = gateway.lines().slice(before) as Record<string, unknown>[];
     const attempts = added.filter((l) => l.kind === "rejected");
@@ -297,13 +284,8 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
     if (owner === undefined || gateway === undefined) throw new Error("no PKD-0001, or the gateway did not start");
     const layout = deviceLayout(state);
     const before = gateway.lines().length;
-    const curl = ["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "--cert", layout.cert(owner.device.serial), "--key", layout.key(owner.device.serial)];
-    const forged = await execIn(
-      plan.probe,
-      [...curl, "-X", "POST", "-H", "X-Amadegi-Station: PKD-0001", "-H", "X-Amadegi-Link: PKD-0001-F", `https://${address}/checkin`],
-      { timeoutMs: 10_000 },
-    );
-    expect(forged.stdout).toBe("403");
+    const owned = { cert: layout.cert(owner.device.serial), key: layout.key(owner.device.serial) };
+    expect(await postCheckin(plan.probe, address, owned)).toBe("403");
     await waitFor("the unlisted-source attempt in the gateway's log", () => gateway.lines().length > before, 10_000);
     const added = gateway.lines().slice(before) as Rec[];
     expect(added).toEqual([
@@ -325,50 +307,19 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
     const gateway = recorder;
     if (owner === undefined || link?.address === undefined || ns === undefined || gateway === undefined)
       throw new Error("PKD-0001 has no fiber link, or the gateway did not start");
-    const forgeries = join(root, "forgeries");
-    await mkdir(forgeries, { recursive: true });
     // Certificates the CA signed (as a CA that signs what it is given would): CN = a serial, a key of the forger's.
     const forge = async (serial: string): Promise<{ cert: string; key: string }> => {
-      const key = join(forgeries, `${serial}.key`);
-      const csr = join(forgeries, `${serial}.csr`);
-      await run("openssl", [
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        csr,
-        "-subj",
-        `/CN=${serial}`,
-      ]);
-      const cert = join(forgeries, `${serial}.crt`);
-      await ca?.sign(csr, cert, "clientAuth");
-      return { cert, key };
+      if (ca === undefined) throw new Error("the test CA was not made");
+      return ca.client(serial);
     };
     const cases = [
       { reason: "other-key", serial: owner.device.serial },
       { reason: "other-device", serial: "AHV-NOT-IN-INVENTORY" },
     ];
     for (const c of cases) {
-      const { cert, key } = await forge(c.serial);
+      const forged = await forge(c.serial);
       const before = gateway.lines().length;
-      const forged = await execIn(
-        ns,
-        ["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "--interface", link.address, "--cert", cert, "--key", key, "-X", "POST"].concat([
-          "-H",
-          "X-Amadegi-Station: PKD-0001",
-          "-H",
-          "X-Amadegi-Link: PKD-0001-F",
-          `https://${address}/checkin`,
-        ]),
-        { timeoutMs: 10_000 },
-      );
-      expect(forged.stdout, c.reason).toBe("403");
+      expect(await postCheckin(ns, address, forged, link.address), c.reason).toBe("403");
       await waitFor(
         `the ${c.reason} attempt in the gateway's log`,
         () =>
