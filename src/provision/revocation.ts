@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AmadegiError } from "../lib/errors.ts";
 import { type Member, signingKeys } from "../model/index.ts";
-import { signatureVerifier } from "../toolchain/sshsig.ts";
+import { allowedSignersFile, signatureVerifier } from "../toolchain/sshsig.ts";
 
 /**
  * A device's revocation (issue 17, ADR 0008): the committee's decision, signed
@@ -99,7 +99,7 @@ export async function readRevocations(
   const problems: string[] = [];
   const byDevice = new Map<string, Revocation>();
   if (names.length === 0) return { revoked: [], pending, problems };
-  const verifier = await signatureVerifier(signingKeys(expected.committee), REVOCATION_NAMESPACE);
+  const verifier = await signatureVerifier(allowedSignersFile(signingKeys(expected.committee), REVOCATION_NAMESPACE), REVOCATION_NAMESPACE);
   try {
     for (const name of names) {
       const file = join(dir, name);

@@ -1,6 +1,6 @@
 import { AmadegiError } from "../lib/errors.ts";
 import { type Member, signingKeys } from "../model/index.ts";
-import { allowedSignersFile, type Signer, signatureVerifier, type SignatureVerifier } from "../toolchain/sshsig.ts";
+import { allowedSignersFile, signatureVerifier, type SignatureVerifier } from "../toolchain/sshsig.ts";
 
 /**
  * Committee sign-off: a member approves exactly one thing — a milestone's
@@ -64,15 +64,8 @@ export function parseManifest(text: string): Manifest {
 
 /** The committee as an ssh allowed_signers file whose keys may sign only sign-offs (src/toolchain/sshsig.ts). */
 export function allowedSigners(committee: readonly Member[]): string {
-  return allowedSignersFile(committeeSigners(committee), SIGNOFF_NAMESPACE);
-}
-
-/** The committee's keys as signers; a key or id that cannot be one is a SignoffError naming the member. */
-function committeeSigners(committee: readonly Member[]): Signer[] {
   try {
-    const signers = signingKeys(committee);
-    allowedSignersFile(signers, SIGNOFF_NAMESPACE);
-    return signers;
+    return allowedSignersFile(signingKeys(committee), SIGNOFF_NAMESPACE);
   } catch (error) {
     throw new SignoffError(error instanceof Error ? error.message : String(error));
   }
@@ -124,7 +117,7 @@ export interface Expectation {
  * being judged now. Returns one verdict per approval; never throws for a bad one.
  */
 export async function checkApprovals(approvals: readonly Approval[], committee: readonly Member[], expected: Expectation): Promise<ApprovalCheck[]> {
-  const verifier = await signatureVerifier(committeeSigners(committee), SIGNOFF_NAMESPACE);
+  const verifier = await signatureVerifier(allowedSigners(committee), SIGNOFF_NAMESPACE);
   try {
     const checks: ApprovalCheck[] = [];
     for (const approval of approvals) checks.push(await checkOne(approval, verifier, expected));

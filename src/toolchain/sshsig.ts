@@ -50,12 +50,11 @@ export interface SignatureVerifier {
   close(): Promise<void>;
 }
 
-/** A verifier for `namespace` over `signers`; throws SignatureError for a signer whose key or id cannot be one. */
-export async function signatureVerifier(signers: readonly Signer[], namespace: string): Promise<SignatureVerifier> {
-  const file = allowedSignersFile(signers, namespace);
+/** A verifier for `namespace` over `signers`, an allowed_signers file as allowedSignersFile(…, namespace) makes it. */
+export async function signatureVerifier(signers: string, namespace: string): Promise<SignatureVerifier> {
   const dir = await mkdtemp(join(tmpdir(), "amadegi-sshsig-"));
   const allowed = join(dir, "allowed_signers");
-  await writeFile(allowed, file);
+  await writeFile(allowed, signers);
   let n = 0;
   return {
     async verify(message, signature) {

@@ -255,18 +255,19 @@ const CLIENT_EXTENSIONS = [
   extension("2.5.29.37", false, seq(oid("1.3.6.1.5.5.7.3.2"))),
 ];
 
+/** A certificate's serial number: 16 random bytes, positive, with no leading zero byte. */
 function serialNumber() {
   const bytes = randomBytes(16);
   bytes[0] = (bytes[0] & 0x7f) | 0x40;
-  return encode(0x02, bytes);
+  return bytes;
 }
 
-/** A client certificate for `serial` and the key `spki`, signed by `authority`, as PEM. */
-export function certificate(authority, serial, spki, notBefore, notAfter) {
+/** A client certificate for `serial` and the key `spki`, numbered `number` (serialNumber()), signed by `authority`, as PEM. */
+export function certificate(authority, serial, spki, notBefore, notAfter, number) {
   const keyBits = value(spki, children(spki, element(spki, 0))[1]).subarray(1);
   const tbs = seq(
     encode(0xa0, encode(0x02, Buffer.from([2]))),
-    serialNumber(),
+    encode(0x02, number),
     authority.signing.algorithm,
     authority.subject,
     seq(time(notBefore), time(notAfter)),
@@ -370,9 +371,10 @@ export function run(stdin, env = process.env, now = new Date()) {
       if (want === undefined) throw new Refused("undeclared", `${file}: ${serial} is not the serial of a device the inventory declares`);
       const { spki, fingerprint } = checkRequest(content, file);
       if (fingerprint !== want) throw new Refused("other-key", `${file} carries key ${fingerprint}; the inventory declares ${want} for ${serial}`);
-      const pem = certificate(authority, serial, spki, notBefore, notAfter);
+      const number = serialNumber();
+      const pem = certificate(authority, serial, spki, notBefore, notAfter, number);
       // The issuance log, before the certificate exists: a revocation covers every certificate a device was ever issued (ADR 0008).
-      appendFileSync(join(issued, ".serials"), `${new X509Certificate(pem).serialNumber} ${serial}\n`);
+      appendFileSync(join(issued, ".serials"), `${number.toString("hex").toUpperCase()} ${serial}\n`);
       writeAtomic(join(issued, `${serial}.crt`), pem);
       certificates.set(serial, { request, fingerprint });
       signed++;

@@ -251,6 +251,7 @@ function judge(headers, links, gateway, now = new Date(), ca = undefined) {
   // The station and link are the network's word (the source address), never only the device's (issue 17).
   // A refusal here is an attempt by a certificate the CA signed: kept as a rejected attempt (a security event).
   const known = links.get(source);
+  const certFingerprint = spkiFingerprint(cert);
   const attempt = (reason, detail) => ({
     status: 403,
     reason: detail,
@@ -265,7 +266,7 @@ function judge(headers, links, gateway, now = new Date(), ca = undefined) {
       ...(known === undefined ? {} : { station: known.station, sourceLink: known.link }),
       source,
       gateway,
-      certFingerprint: spkiFingerprint(cert),
+      certFingerprint,
     },
   });
   if (revoked) {
@@ -283,7 +284,6 @@ function judge(headers, links, gateway, now = new Date(), ca = undefined) {
     return attempt("other-device", `the client certificate is device ${serial}'s; station ${known.station}'s device is ${known.serial}`);
   }
   // The certificate names the right serial, but its key must be the one the inventory declares for that device.
-  const certFingerprint = spkiFingerprint(cert);
   if (known.fingerprint !== undefined && known.fingerprint !== certFingerprint) {
     return attempt("other-key", `device ${serial}'s certificate carries key ${certFingerprint}; the inventory declares ${known.fingerprint}`);
   }
