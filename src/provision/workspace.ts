@@ -4,7 +4,7 @@ import { type EngineEvent, LocalWorkspace, PulumiCommand, type PulumiFn, type St
 import { ProvisionError, ToolError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
 import { lineSplitter } from "../lib/lines.ts";
-import { engineEnv, ensureBackend } from "../toolchain/env.ts";
+import { engineEnv, ensureBackend, isolateEngineConnections } from "../toolchain/env.ts";
 import { which } from "../toolchain/inspect.ts";
 import { PULUMI_VERSION } from "../toolchain/pins.ts";
 import { PROJECT } from "../model/index.ts";
@@ -49,6 +49,7 @@ export async function openStack(stackName: string, options: StackOptions = {}): 
   const workDir = options.workDir ?? repoRoot;
   const pulumi = await pulumiCommand(env);
   await ensureBackend(env);
+  isolateEngineConnections();
   return LocalWorkspace.createOrSelectStack(
     { stackName, projectName: PROJECT, program: options.program ?? defaultProgram },
     { workDir, envVars: engineEnv(env), pulumiCommand: pulumi, secretsProvider: "passphrase" },

@@ -1,4 +1,5 @@
 import { mkdir } from "node:fs/promises";
+import * as sdkSettings from "@pulumi/pulumi/runtime/settings.js";
 import { fileURLToPath } from "node:url";
 import { delimiter, join } from "node:path";
 import { goTools } from "./pins.ts";
@@ -11,6 +12,22 @@ import { repoRoot, statePaths, toolDir } from "./paths.ts";
  */
 export function engineEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   return { ...engineSettings(env), PATH: [...enginePath(env), env.PATH ?? ""].join(delimiter) };
+}
+
+/**
+ * Give each gRPC client the Node SDK opens to an engine (resource monitor, engine) its own
+ * subchannel pool, before a process runs an inline program. By default grpc-js shares connections
+ * process-wide by address, and the SDK never closes an inline run's clients; when a later engine
+ * listens on a port an earlier one used (this machine's kernel hands ports out again within
+ * seconds), the new run inherited the old connection in its failed state and its first call failed
+ * with `14 UNAVAILABLE: No connection established. Last error: null`. The SDK's client options are
+ * an internal export: if it is gone, say so rather than run exposed.
+ */
+export function isolateEngineConnections(): void {
+  const options = (sdkSettings as unknown as { grpcClientOptions?: Record<string, unknown> }).grpcClientOptions;
+  if (options === undefined || typeof options !== "object")
+    throw new Error("@pulumi/pulumi/runtime/settings.js no longer exports grpcClientOptions: see isolateEngineConnections in src/toolchain/env.ts");
+  options["grpc.use_local_subchannel_pool"] = 1;
 }
 
 /** Directories put before PATH: the cached Go-built tools, then the SDK's own plugins. */

@@ -4,7 +4,7 @@ import { homedir, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { LocalWorkspace, PulumiCommand, type PulumiFn, type Stack } from "@pulumi/pulumi/automation/index.js";
 import { installCode, registerPlugin } from "../../src/toolchain/commandprovider/install.ts";
-import { engineEnv, ensureBackend } from "../../src/toolchain/env.ts";
+import { engineEnv, ensureBackend, isolateEngineConnections } from "../../src/toolchain/env.ts";
 import { which } from "../../src/toolchain/inspect.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 import { COMMAND_PROVIDER_VERSION } from "../../src/toolchain/pins.ts";
@@ -69,6 +69,7 @@ export async function inlineStack(sandbox: { dir: string; env: NodeJS.ProcessEnv
   await mkdir(project, { recursive: true });
   await writeFile(join(project, "Pulumi.yaml"), "name: amadegi-command-test\nruntime: nodejs\n");
   await ensureBackend(sandbox.env);
+  isolateEngineConnections();
   return LocalWorkspace.createOrSelectStack(
     { stackName, projectName: "amadegi-command-test", program },
     {
