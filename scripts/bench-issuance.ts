@@ -7,7 +7,7 @@
 //             the declared one, openssl x509 -req with -subj CN=serial), in parallel, one per processor
 //   ca        the same checks per device, then `openssl ca -batch -infiles` signing a batch of requests
 //             in one process (policy: the CN only; extensions not copied), batches in parallel
-//   node      DEVICES_SCRIPT as the stack runs it: the device signer (src/provision/assets/device-signer.js,
+//   node      the devices' issuance as the stack runs it (its pki server's half through sh, not ssh): the device signer (src/provision/assets/device-signer.js,
 //             Node built-ins: node:crypto), in one process, incremental
 //   peculiar  @peculiar/x509 (on WebCrypto) in this process with the same checks; only with --peculiar DIR,
 //             a directory whose node_modules holds it (it is not a dependency of the project)
@@ -26,7 +26,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { AUTHORITY_SCRIPT, DEVICES_SCRIPT, splitIssued } from "../src/provision/scripts.ts";
+import { authorityScript, devicesScript, devicesSignScript } from "../src/provision/scripts.ts";
 
 const NATIONAL = 58_640;
 const WAYS = ["floor", "openssl", "ca", "node", "peculiar"] as const;
@@ -148,7 +148,11 @@ const perDevice = (ms: number) => `${(ms / devices).toFixed(3)} ms`;
 const root = await mkdtemp(join(tmpdir(), "amadegi-bench-issuance-"));
 try {
   const until = new Date(Date.now() + 400 * 86_400_000).toISOString().slice(0, 10);
-  const ca = splitIssued("ca", (await sh(AUTHORITY_SCRIPT, { AMADEGI_CN: "bench CA", AMADEGI_UNTIL: until })).stdout);
+  // The issuing CA as the stack makes it on the pki server (ADR 0008), here under a directory standing for that server's root.
+  const pki = { root: join(root, "pki-server"), epoch: "" };
+  await mkdir(pki.root);
+  const certPem = (await sh(authorityScript(pki, "bench CA", until), {})).stdout;
+  const ca = { certPem, keyPem: await readFile(join(pki.root, "var/lib/amadegi/pki/ca.key"), "utf8") };
   const requests = join(root, "requests");
   await mkdir(requests);
   const made = performance.now();
@@ -232,15 +236,21 @@ try {
       AMADEGI_DIGEST: "bench",
       AMADEGI_DECLARED: declaredPath,
     };
-    const stdin = ca.certPem + ca.keyPem;
     const summary = (out: string) => JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as { signed: number; certificates: number; refusedCount: number };
-    const first = await sh(DEVICES_SCRIPT, env, stdin);
-    const again = await sh(DEVICES_SCRIPT, env, stdin);
+    // Both halves as the stack runs them: the pki server's half through sh here (the stack runs it over one ssh).
+    const issue = async () => {
+      const sha256 = createHash("sha256")
+        .update(await readFile(declaredPath))
+        .digest("hex");
+      return sh(devicesScript(["sh", "-c", devicesSignScript(pki, until, sha256)], ""), env);
+    };
+    const first = await issue();
+    const again = await issue();
     await change();
-    const one = await sh(DEVICES_SCRIPT, env, stdin);
+    const one = await issue();
     const [a, b, c] = [first, again, one].map((r) => summary(r.stdout));
     rows.push({
-      way: "node: DEVICES_SCRIPT, the device signer (node:crypto)",
+      way: "node: the stack's issuance, the device signer (node:crypto) on the pki server",
       first: first.ms,
       one: one.ms,
       note: `signed ${a?.signed}, then ${b?.signed} (nothing changed: ${s(again.ms)}), then ${c?.signed}; ${c?.refusedCount} refused`,

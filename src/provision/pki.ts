@@ -5,18 +5,36 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { digestFiles, temporarySibling } from "../lib/fs.ts";
 import { type RevocationManifest, REVOKED_MARK, revokedLines } from "./revocation.ts";
+import { knownHostsLine, type PinnedHost, pinnedSshArgv, shellQuote } from "../toolchain/ssh.ts";
 import {
-  AUTHORITY_SCRIPT,
-  CRL_SCRIPT,
+  authorityDeleteScript,
+  authorityScript,
+  crlScript,
   DEVICES_DELETE_SCRIPT,
-  DEVICES_SCRIPT,
+  devicesScript,
+  devicesSignScript,
   LOCAL_FILE_DELETE_SCRIPT,
   LOCAL_FILE_SCRIPT,
-  SERVER_CERT_SCRIPT,
+  type PkiPlace,
+  serverCertScript,
   splitIssued,
 } from "./scripts.ts";
 
+/** The inventory's `pki` server, where the issuing CA's key is made and stays (ADR 0008). */
+export interface PkiServer extends PkiPlace {
+  readonly id: string;
+  /** How it is reached: address, port, user and pinned host key. */
+  readonly host: PinnedHost;
+  /** The login key's content, a secret (as every server's connection has it). */
+  readonly privateKey: pulumi.Output<string>;
+}
+
+/** How long the devices' ssh to the `pki` server may take to connect. */
+const CONNECT_TIMEOUT_MS = 30_000;
+
 export interface PkiArgs {
+  /** Where the authority lives and signs. */
+  readonly server: PkiServer;
   /** The CA's name, e.g. "amadegi rehearsal election CA". */
   readonly commonName: string;
   /** Every certificate is valid until this ISO date (election day plus the margin). */
@@ -46,21 +64,21 @@ export interface IssuedPair {
 }
 
 /**
- * A `local.Command` whose stdout carries a private key: a secret output, and never logged.
- * The key exists on disk only in the script's private temporary directory.
+ * A `remote.Command` on the `pki` server whose stdout carries a server's new private key: a secret
+ * output, and never logged. The key exists on disk only in the script's private temporary directory.
  */
-function issuing(name: string, args: command.local.CommandArgs, parent: pulumi.Resource): IssuedPair {
-  const run = new command.local.Command(name, { ...args, logging: "none" }, { parent, additionalSecretOutputs: ["stdout"] });
+function issuing(name: string, args: command.remote.CommandArgs, parent: pulumi.Resource): IssuedPair {
+  const run = new command.remote.Command(name, { ...args, logging: "none" }, { parent, additionalSecretOutputs: ["stdout"] });
   const pair = run.stdout.apply((out) => splitIssued(name, out));
   return { certPem: pulumi.unsecret(pair.apply((p) => p.certPem)), keyPem: pulumi.secret(pair.apply((p) => p.keyPem)) };
 }
 
 /**
- * The election PKI (component `amadegi:pki:Pki`), made with openssl on the machine that runs the
- * stack by `local.Command`s (ADR 0007): one authority, a server certificate per gateway, and the
- * devices' client certificates signed from their requests. Keys leave a command only on its stdout
- * (a secret output) and enter one only on its stdin (a secret input): the state holds them
- * encrypted, and the authority's key is never written to a server.
+ * The election PKI (component `amadegi:pki:Pki`), an issuing CA on the inventory's `pki` server
+ * (ADR 0008): its key is made there by a `remote.Command` and never leaves it; the gateways'
+ * certificates and the CRL are signed there; the devices' requests travel there and their
+ * certificates back over one ssh from this machine. The state holds the authority's certificate,
+ * each gateway's certificate and key (a secret: it goes to its gateway), and no key of the CA.
  */
 export class Pki extends pulumi.ComponentResource {
   public readonly caCert: pulumi.Output<string>;
@@ -75,24 +93,28 @@ export class Pki extends pulumi.ComponentResource {
 
   constructor(name: string, args: PkiArgs, opts?: pulumi.ComponentResourceOptions) {
     super("amadegi:pki:Pki", name, {}, opts);
-    const authority = issuing(`${name}-ca`, { create: AUTHORITY_SCRIPT, environment: { AMADEGI_CN: args.commonName, AMADEGI_UNTIL: args.validUntil } }, this);
-    // The authority's certificate and key, as the signing commands read them on stdin.
-    const signer = pulumi.secret(pulumi.all([authority.certPem, authority.keyPem]).apply(([cert, key]) => cert + key));
-    this.caCert = authority.certPem;
-    this.caNotAfter = authority.certPem.apply((pem) => new Date(new X509Certificate(pem).validTo).toISOString());
+    const place: PkiPlace = { root: args.server.root, epoch: args.server.epoch };
+    const { host } = args.server;
+    const connection = { host: host.address, port: host.port, user: host.user, hostKey: host.hostKey, privateKey: args.server.privateKey };
+    const authority = new command.remote.Command(
+      `${name}-ca`,
+      { connection, create: authorityScript(place, args.commonName, args.validUntil), delete: authorityDeleteScript(place), logging: "stderr" },
+      { parent: this },
+    );
+    this.caCert = authority.stdout.apply((out) => certificateOf(`${name}-ca`, out));
+    // Each command that signs names the authority's certificate: a new authority signs everything again.
+    const authorityId = this.caCert.apply((pem) => createHash("sha256").update(pem).digest("hex"));
+    this.caNotAfter = this.caCert.apply((pem) => new Date(new X509Certificate(pem).validTo).toISOString());
     this.certificates = new Map(
       args.servers.map((s) => [
         s.id,
         issuing(
           `${name}-${s.id}`,
           {
-            create: SERVER_CERT_SCRIPT,
-            stdin: signer,
-            environment: {
-              AMADEGI_CN: s.names[0] ?? s.id,
-              AMADEGI_SAN: [`IP:${s.address}`, ...s.names.map((n) => `DNS:${n}`)].join(","),
-              AMADEGI_UNTIL: args.validUntil,
-            },
+            connection,
+            create: authorityId.apply((id) =>
+              serverCertScript(place, id, s.names[0] ?? s.id, [`IP:${s.address}`, ...s.names.map((n) => `DNS:${n}`)].join(","), args.validUntil),
+            ),
           },
           this,
         ),
@@ -101,30 +123,33 @@ export class Pki extends pulumi.ComponentResource {
     if (args.caFile !== undefined)
       new command.local.Command(
         `${name}-ca-file`,
-        { create: LOCAL_FILE_SCRIPT, delete: LOCAL_FILE_DELETE_SCRIPT, stdin: authority.certPem, environment: { AMADEGI_PATH: args.caFile } },
+        { create: LOCAL_FILE_SCRIPT, delete: LOCAL_FILE_DELETE_SCRIPT, stdin: this.caCert, environment: { AMADEGI_PATH: args.caFile } },
         { parent: this },
       );
     const requests = args.devices === undefined ? { digest: "", count: 0 } : digestFiles(args.devices.requests, ".csr");
     let devicesCommand: command.local.Command | undefined;
+    let issuance = requests.digest;
     if (args.devices !== undefined && requests.count > 0) {
       const declared = declaredFile(args.devices.issued, args.devices.declared, !pulumi.runtime.isDryRun());
+      issuance = `${requests.digest} ${declared.sha256}`;
+      const sign = `sh -c ${shellQuote(devicesSignScript(place, args.validUntil, declared.sha256))}`;
       const devices = new command.local.Command(
         `${name}-devices`,
         {
-          create: DEVICES_SCRIPT,
+          create: devicesScript(pinnedSshArgv(host, "known_hosts", sign, { identityFile: "login_key", timeoutMs: CONNECT_TIMEOUT_MS }), knownHostsLine(host)),
           delete: DEVICES_DELETE_SCRIPT,
-          stdin: signer,
           environment: {
             AMADEGI_REQUESTS: args.devices.requests,
             AMADEGI_ISSUED: args.devices.issued,
             AMADEGI_DECLARED: declared.path,
-            AMADEGI_DECLARED_SHA256: declared.sha256,
             AMADEGI_UNTIL: args.validUntil,
             AMADEGI_DIGEST: requests.digest,
+            AMADEGI_AUTHORITY: authorityId,
+            AMADEGI_SSH_KEY: args.server.privateKey,
           },
           logging: "stderr",
         },
-        { parent: this },
+        { parent: this, dependsOn: [authority] },
       );
       const summary = devices.stdout.apply(parseDevices);
       this.devices = summary.apply((s) => s.certificates);
@@ -136,29 +161,30 @@ export class Pki extends pulumi.ComponentResource {
       this.refused = pulumi.output(0).apply((count) => ({ count, serials: none }));
     }
     // The CRL: after the devices' certificates (their issuance log names what a revocation covers).
-    const revoked = revokedLines(args.revoked ?? []);
-    const crl = new command.local.Command(
+    const crl = new command.remote.Command(
       `${name}-crl`,
       {
-        create: CRL_SCRIPT,
-        stdin: pulumi.secret(signer.apply((pem) => `${pem}${REVOKED_MARK}\n${revoked}`)),
-        environment: {
-          AMADEGI_ISSUED: args.devices?.issued ?? "/nonexistent",
-          AMADEGI_UNTIL: args.validUntil,
-          // A device certificate issued again (its request changed) is covered by the next CRL.
-          AMADEGI_DIGEST: requests.digest,
-        },
+        connection,
+        create: authorityId.apply((id) => crlScript(place, args.validUntil, `${id} ${issuance}`)),
+        stdin: `${REVOKED_MARK}\n${revokedLines(args.revoked ?? [])}`,
         logging: "stderr",
       },
-      { parent: this, ...(devicesCommand === undefined ? {} : { dependsOn: [devicesCommand] }) },
+      { parent: this, dependsOn: devicesCommand === undefined ? [authority] : [authority, devicesCommand] },
     );
-    this.crl = pulumi.unsecret(crl.stdout).apply((out) => {
+    this.crl = crl.stdout.apply((out) => {
       const pem = /-----BEGIN X509 CRL-----\n[\s\S]+?\n-----END X509 CRL-----/.exec(out)?.[0];
       if (pem === undefined) throw new Error(`${name}-crl: openssl printed no CRL`);
       return `${pem}\n`;
     });
     this.registerOutputs({ caCert: this.caCert, caNotAfter: this.caNotAfter, devices: this.devices, refused: this.refused, crl: this.crl });
   }
+}
+
+/** The authority's certificate from its command's output; throws naming the command if there is none. */
+function certificateOf(what: string, stdout: string): string {
+  const pem = /-----BEGIN CERTIFICATE-----\n[\s\S]+?\n-----END CERTIFICATE-----/.exec(stdout)?.[0];
+  if (pem === undefined) throw new Error(`${what}: the pki server printed no certificate`);
+  return `${pem}\n`;
 }
 
 /** What the device signer printed on stdout (DEVICES_SCRIPT). */

@@ -16,10 +16,11 @@ import {
   serverReach,
 } from "../model/index.ts";
 import { statePaths } from "../lib/state.ts";
-import { type ProvisionedServer, renderServer, type RoleRender, TLS_FILES } from "../model/render/index.ts";
+import { pkiServer, type ProvisionedServer, renderServer, type RoleRender, TLS_FILES } from "../model/render/index.ts";
 import { repoRoot } from "../toolchain/paths.ts";
 import { type InventorySource, inventorySource, readStackConfig, type StackConfig } from "./config.ts";
-import { Pki } from "./pki.ts";
+import { Pki, type PkiServer } from "./pki.ts";
+import type { PinnedHost } from "../toolchain/ssh.ts";
 import { guardTarget, type Target } from "./guard.ts";
 import { readRevocations, type Revocation } from "./revocation.ts";
 import { CentralServer, type CentralServerArgs, type IssuedFile } from "./server.ts";
@@ -46,6 +47,9 @@ async function inventoryOf(config: StackConfig, source: InventorySource): Promis
 interface Reach {
   /** As `@pulumi/command` takes it: the login key's content a secret. */
   readonly connection: command.types.input.remote.ConnectionArgs;
+  /** The same, as amadegi's own ssh takes it (the devices' issuance on the `pki` server). */
+  readonly host: PinnedHost;
+  readonly privateKey: pulumi.Output<string>;
   readonly root: string;
   /** The pins overlay's generation ("" without an overlay). */
   readonly epoch: string;
@@ -81,6 +85,8 @@ function reachOf(config: StackConfig, inventory: Inventory): Map<string, Reach> 
       root: way.root,
       epoch: overlay?.generation ?? "",
       connection: { host: way.address, port: way.port, user: way.user, hostKey, privateKey },
+      host: { address: way.address, port: way.port, user: way.user, hostKey },
+      privateKey,
     });
   }
   return reach;
@@ -152,6 +158,15 @@ async function revocationsOf(config: StackConfig, inventory: Inventory): Promise
   return [...read.revoked];
 }
 
+/** The `pki` server (ADR 0008) as the PKI reaches it; a stack whose inventory has none is refused, naming the fix. */
+function pkiServerOf(config: StackConfig, inventory: Inventory, reach: ReadonlyMap<string, Reach>): PkiServer {
+  const server = pkiServer(inventory);
+  const way = server === undefined ? undefined : reach.get(server.id);
+  if (server === undefined || way === undefined)
+    throw new Error(`stack ${config.stack}: no server has role pki in servers.yaml; the election's CA is made on it and its key never leaves it: declare one`);
+  return { id: server.id, host: way.host, privateKey: way.privateKey, root: way.root, epoch: way.epoch };
+}
+
 export interface ProgramOptions {
   /**
    * Read the inventory from this directory (absolute) instead of the stack's
@@ -185,6 +200,7 @@ async function run(options: ProgramOptions): Promise<Record<string, unknown>> {
   const gateways = inventory.servers.filter((s) => s.roles.includes("gateway"));
   const revoked = await revocationsOf(config, inventory);
   const pki = new Pki("election", {
+    server: pkiServerOf(config, inventory, reach),
     commonName: `amadegi ${config.stack} election CA`,
     validUntil: addDays(inventory.election.day, inventory.election.policy.certMarginDays + CERT_EXTRA_DAYS),
     servers: gateways.map((s) => ({ id: s.id, address: s.address, names: [`${s.id}.gw.election.ir`, s.id] })),

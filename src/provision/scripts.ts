@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { contentHash } from "../model/render/index.ts";
+import { contentHash, PKI_FILES } from "../model/render/index.ts";
 import { shellQuote as quote } from "../toolchain/ssh.ts";
 import { REVOKED_MARK } from "./revocation.ts";
 
@@ -7,7 +7,7 @@ import { REVOKED_MARK } from "./revocation.ts";
  * The shell the stack's `@pulumi/command` resources run (ADR 0007). Each script is a plain string
  * built here from data, so the state holds the command itself and nothing that points into a
  * checkout: a stack brought up from one clone is updated and destroyed from another. Secrets (the
- * gateways' keys, the authority's key) arrive on standard input, never in a script or an argument.
+ * gateways' keys) arrive on standard input, never in a script or an argument.
  *
  * On a server (remote.Command): a role's files are copied to their places by `remote.CopyToRemote`,
  * one resource per file; `roleScript` then checks that each is what the stack copied, writes the
@@ -15,7 +15,9 @@ import { REVOKED_MARK } from "./revocation.ts";
  * this one no longer declares, runs the services' start commands, and prints the hashes the server
  * reads back — what the stack records as provisioned and drift compares (ADR 0006's three sides).
  *
- * On the machine running the stack (local.Command): the election PKI with the openssl CLI.
+ * The election PKI with the openssl CLI: an issuing CA on the inventory's `pki` server, whose key
+ * never leaves it (remote.Command); the devices' requests go there and their certificates come back
+ * over one ssh (a local.Command: 58,640 certificates never pass through the state).
  */
 
 /** What one role's script needs: the files copied (their hashes), the secret file from stdin, the services. */
@@ -160,9 +162,23 @@ export function parseHashes(stdout: string): Record<string, string> {
 /** A file's content hash, as the server's sha256sum reports it. */
 export const sha256 = contentHash;
 
-// ---- The PKI, on the machine that runs the stack (local.Command, /bin/sh -c) ----
+// ---- The PKI: an issuing CA on the inventory's `pki` server (ADR 0008) ----
 
-/** A private temporary directory, removed on exit; the days left until $AMADEGI_UNTIL (23:59:59 UTC). */
+/** PKI_FILES.dir under the server's root: no script prints the key there, and the state holds none of it. */
+const PKI_DIR = PKI_FILES.dir.replace(/^\/+/, "");
+
+/** Where a PKI script runs, and what makes it a new script (so that it runs again). */
+export interface PkiPlace {
+  /** "" in production; the `pki` server's root directory in the rehearsal. */
+  readonly root: string;
+  /** The servers' generation ("" in production): a rehearsal server rebuilt starts without an authority. */
+  readonly epoch: string;
+}
+
+/**
+ * A private temporary directory, removed on exit; the days left until $AMADEGI_UNTIL (23:59:59 UTC).
+ * $P is the CA's directory: a remote script has changed to the server's root first (pkiHeader).
+ */
 const PKI_PRELUDE = [
   "set -e",
   "umask 077",
@@ -175,65 +191,164 @@ const PKI_PRELUDE = [
   'serial() { echo "0x$(openssl rand -hex 16)"; }',
 ];
 const EC_KEY = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+const NEEDS_AUTHORITY =
+  '[ -s "$P/ca.key" ] && [ -s "$P/ca.crt" ] || { echo "no authority on this server ($P): the stack\'s election-ca makes it" >&2; exit 2; }';
+
+/** The lines a script on the `pki` server starts with: what it is, its root, the CA's directory, its inputs (quoted: data, never code). */
+function pkiHeader(what: string, place: PkiPlace, inputs: Readonly<Record<string, string>>): string[] {
+  if (/[\n\r]/.test(what)) throw new Error(`a PKI script's name ${JSON.stringify(what)} has a line break`);
+  return [
+    "set -e",
+    `# amadegi: ${what}${place.epoch === "" ? "" : `, servers built as generation ${place.epoch}`}`,
+    `cd ${quote(place.root === "" ? "/" : place.root)}`,
+    `P=${PKI_DIR}`,
+    ...Object.entries(inputs).map(([name, value]) => {
+      if (!/^AMADEGI_[A-Z0-9_]+$/.test(name)) throw new Error(`${what}: ${name} is not an input's name`);
+      return `${name}=${quote(value)}`;
+    }),
+  ];
+}
 
 /**
- * The authority: an EC P-256 key and a self-signed certificate for $AMADEGI_CN, printed as the
- * certificate then the key (stdout is a secret output; the command's logging is off).
+ * The authority, on the `pki` server: an EC P-256 key made there once (0600) and a self-signed
+ * certificate for `commonName` until `until`, made again (same key) when either changes. Prints the
+ * certificate only.
  */
-export const AUTHORITY_SCRIPT = [
-  ...PKI_PRELUDE,
-  `ossl req -x509 ${EC_KEY} -keyout "$d/ca.key" -out "$d/ca.crt" -days "$days" -subj "/CN=$AMADEGI_CN" -set_serial "$(serial)" \\`,
-  '  -addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign"',
-  'cat "$d/ca.crt" "$d/ca.key"',
-].join("\n");
+export function authorityScript(place: PkiPlace, commonName: string, until: string): string {
+  return [
+    ...pkiHeader("the election's issuing CA", place, { AMADEGI_CN: commonName, AMADEGI_UNTIL: until }),
+    ...PKI_PRELUDE,
+    'mkdir -p -- "$P" && chmod 700 "$P"',
+    'if [ ! -s "$P/ca.key" ]; then',
+    '  ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$P/ca.key.amadegi-new"',
+    '  mv -f -- "$P/ca.key.amadegi-new" "$P/ca.key"; rm -f -- "$P/ca.crt"',
+    "fi",
+    'want="$AMADEGI_CN $AMADEGI_UNTIL"',
+    'if [ ! -s "$P/ca.crt" ] || [ "$(cat -- "$P/ca.made" 2>/dev/null)" != "$want" ]; then',
+    `  ossl req -x509 -new -key "$P/ca.key" -out "$P/ca.crt.amadegi-new" -days "$days" -subj "/CN=$AMADEGI_CN" -set_serial "$(serial)" \\`,
+    '    -addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign"',
+    '  chmod 644 "$P/ca.crt.amadegi-new" && mv -f -- "$P/ca.crt.amadegi-new" "$P/ca.crt"',
+    '  printf "%s\\n" "$want" > "$P/ca.made"',
+    "fi",
+    'cat -- "$P/ca.crt"',
+  ].join("\n");
+}
+
+/** Removes the authority, its key and every certificate it issued from the `pki` server (the stack's destroy). */
+export function authorityDeleteScript(place: PkiPlace): string {
+  return [...pkiHeader("the election's issuing CA, removed", place, {}), 'rm -rf -- "$P"'].join("\n");
+}
 
 /**
- * A server certificate (serverAuth) for $AMADEGI_CN with $AMADEGI_SAN, signed by the authority
- * whose certificate and key arrive on stdin; printed as the certificate then the new key.
+ * A server certificate (serverAuth) for `commonName` with `san`, signed on the `pki` server by the
+ * authority whose certificate has sha256 `authority` (a new authority makes a new script); printed
+ * as the certificate then the server's new key (a secret output: the key goes to its server).
  */
-export const SERVER_CERT_SCRIPT = [
-  ...PKI_PRELUDE,
-  'cat > "$d/ca.pem"',
-  'printf "basicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature\\n" > "$d/ext.cnf"',
-  'printf "extendedKeyUsage=serverAuth\\nsubjectAltName=%s\\n" "$AMADEGI_SAN" >> "$d/ext.cnf"',
-  `ossl req -new ${EC_KEY} -keyout "$d/leaf.key" -out "$d/leaf.csr" -subj "/CN=$AMADEGI_CN"`,
-  'ossl x509 -req -in "$d/leaf.csr" -CA "$d/ca.pem" -CAkey "$d/ca.pem" -set_serial "$(serial)" -days "$days" \\',
-  '  -extfile "$d/ext.cnf" -out "$d/leaf.crt"',
-  'cat "$d/leaf.crt" "$d/leaf.key"',
-].join("\n");
-
-/** The device signer (issue 17): one file of Node built-ins, also what a `pki` server would run. */
+export function serverCertScript(place: PkiPlace, authority: string, commonName: string, san: string, until: string): string {
+  return [
+    ...pkiHeader(`a server certificate from the authority ${authority.slice(0, 16)}`, place, {
+      AMADEGI_CN: commonName,
+      AMADEGI_SAN: san,
+      AMADEGI_UNTIL: until,
+    }),
+    ...PKI_PRELUDE,
+    NEEDS_AUTHORITY,
+    'printf "basicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature\\n" > "$d/ext.cnf"',
+    'printf "extendedKeyUsage=serverAuth\\nsubjectAltName=%s\\n" "$AMADEGI_SAN" >> "$d/ext.cnf"',
+    `ossl req -new ${EC_KEY} -keyout "$d/leaf.key" -out "$d/leaf.csr" -subj "/CN=$AMADEGI_CN"`,
+    'ossl x509 -req -in "$d/leaf.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" -set_serial "$(serial)" -days "$days" \\',
+    '  -extfile "$d/ext.cnf" -out "$d/leaf.crt"',
+    'cat "$d/leaf.crt" "$d/leaf.key"',
+  ].join("\n");
+}
+/** The device signer (issue 17): one file of Node built-ins, run on the `pki` server. */
 export const DEVICE_SIGNER = readFileSync(new URL("./assets/device-signer.js", import.meta.url), "utf8");
 if (DEVICE_SIGNER.split("\n").includes("AMADEGI_SIGNER")) throw new Error("src/provision/assets/device-signer.js has a line AMADEGI_SIGNER: rename it");
 
 /**
- * The devices' client certificates (clientAuth), bound to the inventory (issue 17): the device
- * signer (src/provision/assets/device-signer.js, written into the script itself so the state holds
- * the command and nothing that points into a checkout) signs $AMADEGI_REQUESTS/<serial>.csr into
- * $AMADEGI_ISSUED/<serial>.crt beside the authority's ca.crt — only a request whose serial is in
- * $AMADEGI_DECLARED (serial -> key fingerprint, a file the Pki component writes; its sha256 in
- * $AMADEGI_DECLARED_SHA256 so that a change of the declared devices runs this again), whose
- * signature verifies and whose key is the declared one. The certificate is CN=<serial>, CA:FALSE,
- * digitalSignature, clientAuth, until $AMADEGI_UNTIL, whatever the request asked for.
- *
- * Incremental: only a new or changed request (or declared key, or a certificate that is gone, or
- * another authority or validity) is signed again. A refused request does not fail the command: it
- * is named with its reason on stderr, its certificate (if an earlier one was issued) is removed, and
- * stdout is one JSON line {certificates, signed, kept, removed, refusedCount, refused} that the
- * component exposes (`devices`, `refused`). Exit 2 when the inputs themselves are wrong.
- * $AMADEGI_DIGEST (of the requests) is there so that a new or changed request runs this again.
+ * The signing half of the devices' issuance, on the `pki` server. Standard input: a tar of the
+ * device signer (`sign.mjs`), the declared devices (`declared.json`) and the requests
+ * (`<serial>.csr`). The signer (src/provision/assets/device-signer.js) signs them with the
+ * authority's key, which it reads there, into `$P/devices` (its certificates, `.issued.json` and the
+ * issuance log `.serials` stay on the server). Standard output: a tar of the summary
+ * (`summary.json`), every certificate's name (`names`), the refusals (`.refused.json`), and the
+ * certificates this run wrote or the machine lacks (its `have` came with the requests) — only those,
+ * so a change travels back as one certificate.
  */
-export const DEVICES_SCRIPT = [
-  ...PKI_PRELUDE,
-  'command -v node >/dev/null || { echo "node is not on PATH: the device signer is a Node program" >&2; exit 2; }',
-  "cat > \"$d/sign.mjs\" <<'AMADEGI_SIGNER'",
-  DEVICE_SIGNER.replace(/\n$/, ""),
-  "AMADEGI_SIGNER",
-  "umask 022",
-  'node "$d/sign.mjs"',
-].join("\n");
+export function devicesSignScript(place: PkiPlace, until: string, declaredSha256: string): string {
+  return [
+    ...pkiHeader("the devices' certificates", place, { AMADEGI_UNTIL: until, AMADEGI_DECLARED_SHA256: declaredSha256 }),
+    ...PKI_PRELUDE,
+    NEEDS_AUTHORITY,
+    'command -v node >/dev/null || { echo "node is not on the pki server\'s PATH: the device signer is a Node program" >&2; exit 2; }',
+    'mkdir "$d/in" "$d/out" && tar -xf - -C "$d/in"',
+    "umask 022",
+    'mkdir -p -- "$P/devices"',
+    'touch "$d/stamp"',
+    'cat -- "$P/ca.crt" "$P/ca.key" | AMADEGI_REQUESTS="$d/in" AMADEGI_ISSUED="$P/devices" AMADEGI_DECLARED="$d/in/declared.json" \\',
+    '  AMADEGI_DECLARED_SHA256="$AMADEGI_DECLARED_SHA256" AMADEGI_UNTIL="$AMADEGI_UNTIL" node "$d/in/sign.mjs" > "$d/out/summary.json"',
+    "export LC_ALL=C",
+    '(cd "$P/devices" && find . -maxdepth 1 -type f -name "*.crt" -printf "%P\\n" | sort) > "$d/out/names"',
+    // What this run wrote, and what this machine lacks (its list, `have`, came with the requests).
+    '(cd "$P/devices" && find . -maxdepth 1 -type f -name "*.crt" -newer "$d/stamp" -printf "%P\\n") > "$d/written"',
+    'sort "$d/in/have" | comm -23 "$d/out/names" - | sort -u - "$d/written" > "$d/changed"',
+    'cp -- "$P/devices/.refused.json" "$d/out/.refused.json"',
+    'tar -cf - -C "$d/out" summary.json names .refused.json -C "$PWD/$P/devices" -T "$d/changed"',
+  ].join("\n");
+}
 
-/** Removes what DEVICES_SCRIPT wrote, and the declared devices beside it. */
+/**
+ * The devices' client certificates (clientAuth), bound to the inventory (issue 17), signed on the
+ * `pki` server (ADR 0008): this machine sends the requests $AMADEGI_REQUESTS/<serial>.csr (only
+ * those: never a key beside them), the declared devices $AMADEGI_DECLARED (serial -> key
+ * fingerprint, a file the Pki component writes; its sha256 in the signing script, so that a change
+ * of the declared devices runs this again) and the signer, over one `ssh` to the server
+ * (`remote`: the pinned argv, the signing script its last word; the login key arrives in
+ * $AMADEGI_SSH_KEY, a secret, and is written only to this run's private directory). What comes
+ * back lands in $AMADEGI_ISSUED: the certificates signed in this run or missing here (each renamed
+ * into place whole), the authority's `ca.crt`; a certificate the server no longer has is removed.
+ *
+ * The signer signs only a request whose serial is declared, whose signature verifies and whose key
+ * is the declared one; the certificate is CN=<serial>, CA:FALSE, digitalSignature, clientAuth,
+ * until $AMADEGI_UNTIL, whatever the request asked for. Incremental: only a new or changed request
+ * (or declared key, or another authority or validity) is signed again. A refused request does not
+ * fail the command: it is named with its reason on stderr, and stdout is one JSON line
+ * {certificates, signed, kept, removed, refusedCount, refused} that the component exposes
+ * (`devices`, `refused`). Exit 2 when the inputs themselves are wrong. $AMADEGI_DIGEST (of the
+ * requests) is there so that a new or changed request runs this again.
+ */
+export function devicesScript(remote: readonly string[], knownHosts: string): string {
+  return [
+    ...PKI_PRELUDE,
+    "export LC_ALL=C",
+    'mkdir "$d/send" "$d/back"',
+    "cat > \"$d/send/sign.mjs\" <<'AMADEGI_SIGNER'",
+    DEVICE_SIGNER.replace(/\n$/, ""),
+    "AMADEGI_SIGNER",
+    'cp -- "$AMADEGI_DECLARED" "$d/send/declared.json"',
+    '(cd "$AMADEGI_REQUESTS" && find . -maxdepth 1 -type f -name "*.csr" -printf "%P\\n") > "$d/requests"',
+    ': > "$d/send/have"',
+    '[ ! -d "$AMADEGI_ISSUED" ] || (cd "$AMADEGI_ISSUED" && find . -maxdepth 1 -type f -name "*.crt" -printf "%P\\n") > "$d/send/have"',
+    'tar -cf "$d/send.tar" -C "$d/send" sign.mjs declared.json have -C "$(cd "$AMADEGI_REQUESTS" && pwd)" -T "$d/requests"',
+    'printf "%s\\n" "${AMADEGI_SSH_KEY:-}" > "$d/login_key"',
+    `printf "%s" ${quote(knownHosts)} > "$d/known_hosts"`,
+    "rc=0",
+    `(cd "$d" && ${remote.map(quote).join(" ")}) < "$d/send.tar" > "$d/back.tar" || rc=$?`,
+    '[ "$rc" -eq 0 ] || { echo "signing on the pki server failed (exit $rc)" >&2; exit "$rc"; }',
+    'tar -xf "$d/back.tar" -C "$d/back"',
+    'issued=$AMADEGI_ISSUED; mkdir -p -- "$issued"; rm -rf -- "$issued/.incoming"; mkdir -- "$issued/.incoming"',
+    // Into a directory beside the certificates, then renamed into place: a device never reads half a certificate.
+    'tar -xf "$d/back.tar" -C "$issued/.incoming" --wildcards "*.crt"',
+    'chmod 644 "$issued"/.incoming/*.crt 2>/dev/null || true',
+    'find "$issued/.incoming" -maxdepth 1 -type f -name "*.crt" -exec mv -f -t "$issued" -- {} +',
+    'rmdir -- "$issued/.incoming"',
+    '(cd "$issued" && find . -maxdepth 1 -type f -name "*.crt" -printf "%P\\n" | sort | comm -23 - "$d/back/names" | xargs -r rm -f --)',
+    'mv -f -- "$d/back/.refused.json" "$issued/.refused.json" && chmod 644 "$issued/.refused.json"',
+    'cat "$d/back/summary.json"',
+  ].join("\n");
+}
+
+/** Removes the certificates on this machine, and the declared devices beside them. */
 export const DEVICES_DELETE_SCRIPT = 'rm -rf -- "$AMADEGI_ISSUED"\n[ -z "${AMADEGI_DECLARED:-}" ] || rm -f -- "$AMADEGI_DECLARED"';
 
 /** A public file on the machine running the stack ($AMADEGI_PATH), its content on stdin, replaced whole. */
@@ -247,18 +362,29 @@ export const LOCAL_FILE_SCRIPT = [
 export const LOCAL_FILE_DELETE_SCRIPT = 'rm -f -- "$AMADEGI_PATH"';
 
 /**
- * The authority's CRL (issue 17, ADR 0008), printed (PEM, public). Stdin: the authority's
- * certificate and key, the line REVOKED_MARK (src/provision/revocation.ts), then one
- * `<device> <reason> <ISO time>` line per revoked device. Every certificate ever issued to a
- * revoked device is on it: those the issuance log `$AMADEGI_ISSUED/.serials` names
- * (`<certificate serial> <device>`), and the one in `$AMADEGI_ISSUED/<device>.crt`. `openssl ca
- * -gencrl` over an index made here; its number is the time (it only grows); its nextUpdate the
- * day after the certificates' validity ends ($AMADEGI_UNTIL), so it never lapses while a
- * certificate it covers is valid (the stack publishes a new one at each change instead).
+ * The authority's CRL (issue 17, ADR 0008), made on the `pki` server and printed (PEM, public).
+ * Stdin: the line REVOKED_MARK (src/provision/revocation.ts), then one `<device> <reason> <ISO time>`
+ * line per revoked device. Every certificate ever issued to a revoked device is on it: those the
+ * issuance log `$P/devices/.serials` names (`<certificate serial> <device>`), and the one in
+ * `$P/devices/<device>.crt`. `openssl ca -gencrl` over an index made here; its number is the time
+ * (it only grows); its nextUpdate the day after the certificates' validity ends (`until`), so it
+ * never lapses while a certificate it covers is valid (the stack publishes a new one at each
+ * change instead). `digest` (of the requests and the signer's summary) makes a new script when the
+ * issued certificates change.
  */
-export const CRL_SCRIPT = [
-  ...PKI_PRELUDE,
-  'cat > "$d/in"',
+export function crlScript(place: PkiPlace, until: string, digest: string): string {
+  return [
+    ...pkiHeader(`the CRL, after issuance ${digest.slice(0, 16)}`, place, { AMADEGI_UNTIL: until }),
+    ...PKI_PRELUDE,
+    NEEDS_AUTHORITY,
+    'AMADEGI_ISSUED="$P/devices"',
+    '{ cat -- "$P/ca.crt" "$P/ca.key"; cat; } > "$d/in"',
+    ...CRL_BODY,
+  ].join("\n");
+}
+
+/** The CRL from "$d/in": the authority's certificate and key, REVOKED_MARK, the revoked devices; over $AMADEGI_ISSUED's log. */
+const CRL_BODY = [
   `mark=${quote(REVOKED_MARK)}`,
   'grep -qxF -- "$mark" "$d/in" || { echo "the CRL command got no revoked list on stdin" >&2; exit 2; }',
   'sed "/^$mark\\$/,\\$d" "$d/in" > "$d/ca.pem"',
@@ -283,7 +409,7 @@ export const CRL_SCRIPT = [
   'ossl ca -batch -gencrl -config "$d/ca.cnf" -cert "$d/ca.pem" -keyfile "$d/ca.pem" -crl_nextupdate "$next" -out "$d/crl.pem"',
   'echo "CRL: $n certificates of $(grep -c . "$d/revoked" || true) revoked devices" >&2',
   'cat "$d/crl.pem"',
-].join("\n");
+];
 
 /** A certificate and its key from a PKI script's output; throws naming `what` if either is missing. */
 export function splitIssued(what: string, stdout: string): { certPem: string; keyPem: string } {

@@ -108,12 +108,13 @@ export async function crlTargets(stack: Stack): Promise<string[]> {
   const resources = ((state.deployment as { resources?: { urn?: string; type?: string }[] } | undefined)?.resources ?? []).filter(
     (r): r is { urn: string; type: string } => typeof r.urn === "string" && typeof r.type === "string",
   );
-  const authority = resources.filter((r) => r.type === "command:local:Command" && r.urn.endsWith("::election-crl"));
+  // Made on the pki server (ADR 0008); a stack brought up before that made it on this machine, and needs an up first.
+  const authority = resources.filter((r) => r.type === "command:remote:Command" && r.urn.endsWith("::election-crl"));
   if (authority.length === 0)
     throw new ProvisionError(`stack ${stack.name} has no CRL yet: bring it up once with this version (amadegi up), then publish`, {
       hint: "amadegi up --stack NAME",
     });
-  const installs = resources.filter((r) => r.type === "command:remote:Command" && r.urn.endsWith("-crl"));
+  const installs = resources.filter((r) => r.type === "command:remote:Command" && r.urn.endsWith("-crl") && !authority.includes(r));
   return [...authority, ...installs].map((r) => r.urn);
 }
 

@@ -17,8 +17,9 @@ const created: { type: string; name: string; inputs: Record<string, unknown> }[]
 const mocks: pulumi.runtime.Mocks = {
   newResource: (args) => {
     created.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
-    const local = args.type === "command:local:Command";
-    const stdout = local ? (args.name.endsWith("-crl") ? "-----BEGIN X509 CRL-----\nunit\n-----END X509 CRL-----\n" : issued) : "";
+    // The PKI's commands (ADR 0008: on the pki server, all but the devices' and the CA file's): the CRL, or a certificate and key.
+    const pki = args.name.startsWith("election-");
+    const stdout = pki ? (args.name === "election-crl" ? "-----BEGIN X509 CRL-----\nunit\n-----END X509 CRL-----\n" : issued) : "";
     return { id: `${args.name}-id`, state: { ...args.inputs, stdout, stderr: "" } };
   },
   call: (args) => args.inputs,
@@ -59,7 +60,7 @@ const staging = {
 };
 
 describe("program", () => {
-  it("makes the PKI with local commands, and per server one component: per role a CopyToRemote per file and one remote command", async () => {
+  it("makes the PKI on the pki server, and per server one component: per role a CopyToRemote per file and one remote command", async () => {
     pulumi.runtime.setAllConfig(staging);
     const outputs = await program();
     await vi.waitFor(() => expect(created.filter((r) => r.type === "command:remote:Command").length).toBeGreaterThanOrEqual(20));
@@ -78,11 +79,22 @@ describe("program", () => {
         .map((r) => r.name)
         .sort();
     const gateways = inventory.servers.filter((s) => s.roles.includes("gateway"));
-    // The staging stack names no caFile and no devices: the authority, a certificate per gateway, and the CRL.
-    expect(of("command:local:Command")).toEqual(["election-ca", "election-crl", ...gateways.map((g) => `election-${g.id}`)].sort());
+    // The staging stack names no caFile and no devices: nothing of the PKI runs on this machine.
+    expect(of("command:local:Command")).toEqual([]);
+    const pki = created.filter((r) => r.type === "command:remote:Command" && r.name.startsWith("election-"));
+    // On the pki server: the authority, a certificate per gateway, and the CRL; nothing that carries the authority's key in.
+    expect(pki.map((r) => r.name).sort()).toEqual(["election-ca", "election-crl", ...gateways.map((g) => `election-${g.id}`)].sort());
+    for (const command of pki) {
+      const { value } = command.inputs.connection as { value?: Record<string, unknown> };
+      expect(value, command.name).toMatchObject({ host: "10.10.0.40" });
+      expect(JSON.stringify(command.inputs.stdin ?? "")).not.toContain("PRIVATE KEY");
+      expect(String(command.inputs.create)).toContain("P=var/lib/amadegi/pki");
+    }
     const renders = inventory.servers.flatMap((s) => renderServer(inventory, s.id, { root: "", environment: "staging", address: s.address }));
     // One command per (server, role) the renderers declare: O(servers × roles), never O(stations); and one per gateway installing the CRL.
-    expect(of("command:remote:Command")).toEqual([...renders.map((r) => `${r.server}-${r.role}`), ...gateways.map((g) => `${g.id}-crl`)].sort());
+    expect(of("command:remote:Command").filter((n) => !n.startsWith("election-"))).toEqual(
+      [...renders.map((r) => `${r.server}-${r.role}`), ...gateways.map((g) => `${g.id}-crl`)].sort(),
+    );
     // A copy per rendered file, plus the PKI's public files (a gateway's certificate, two CAs and the CRL; the monitor's CA).
     const monitors = inventory.servers.filter((s) => s.roles.includes("monitor")).length;
     await vi.waitFor(() =>
@@ -193,15 +205,31 @@ describe("an inventory override (amadegi preview --inventory: a pull request's i
     expect(() => inventorySource(config, "pr-data/inventory")).toThrow("stack unit: the inventory override pr-data/inventory is not an absolute path");
   });
 
+  it("refuses an inventory with no pki server, naming the fix: the election's CA lives on it", async () => {
+    pulumi.runtime.setAllConfig(staging);
+    await expect(programFor({ inventory: join(pr, "inventory") })()).rejects.toThrow(
+      "stack unit: no server has role pki in servers.yaml; the election's CA is made on it and its key never leaves it: declare one",
+    );
+  });
+
   it("the program reads the override's servers, not the stack's inventory, and exports the stack's setting", async () => {
     pulumi.runtime.setAllConfig(staging);
-    const outputs = await programFor({ inventory: join(pr, "inventory") })();
+    // The pull request's inventory with a pki server (the small fixture has none).
+    const withPki = join(pr, "with-pki");
+    await cp(join(pr, "inventory"), withPki, { recursive: true });
+    const serversYaml = await readFile(join(withPki, "servers.yaml"), "utf8");
+    await writeFile(
+      join(withPki, "servers.yaml"),
+      `${serversYaml.trimEnd()}\n  - id: pki-a\n    roles: [pki]\n    address: 10.0.0.4\n    site: DC-B\n` +
+        "    ssh: { hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB7KCamfpqW9vaiVXXWcDPgNsISINRS1reeNulgtrh+E }\n",
+    );
+    const outputs = await programFor({ inventory: withPki })();
     await vi.waitFor(() => expect(created.filter((r) => r.type === "command:remote:Command").length).toBeGreaterThanOrEqual(3));
     const servers = created
       .filter((r) => r.type === "amadegi:central:Server")
       .map((r) => r.name)
       .sort();
-    expect(servers).toEqual(["dns-a", "gw-a", "gw-b"]);
+    expect(servers).toEqual(["dns-a", "gw-a", "gw-b", "pki-a"]);
     expect(outputs).toMatchObject({ environment: "staging", inventory: "inventory", stack: "unit" });
   });
 

@@ -3,28 +3,33 @@
 import { execFile } from "node:child_process";
 import { createHash, createPrivateKey, generateKeyPairSync, X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REVOKED_MARK, revokedLines } from "../../src/provision/revocation.ts";
 import {
-  AUTHORITY_SCRIPT,
-  CRL_SCRIPT,
+  authorityDeleteScript,
+  authorityScript,
   crlInstallScript,
+  crlScript,
   DEVICES_DELETE_SCRIPT,
-  DEVICES_SCRIPT,
+  devicesScript,
+  devicesSignScript,
   LOCAL_FILE_DELETE_SCRIPT,
   LOCAL_FILE_SCRIPT,
   parseHashes,
+  type PkiPlace,
   removeScript,
   roleScript,
   type RoleScriptInput,
-  SERVER_CERT_SCRIPT,
+  serverCertScript,
   sha256,
   splitIssued,
 } from "../../src/provision/scripts.ts";
 import { certificationRequest } from "../../src/rehearsal/devices.ts";
+import { knownHostsLine, pinnedSshArgv, shellQuote } from "../../src/toolchain/ssh.ts";
+import { startSshd } from "../helpers/sshd.ts";
 
 interface Run {
   readonly code: number;
@@ -165,41 +170,74 @@ describe("a role's script on a server", () => {
   });
 });
 
-describe("the election PKI's scripts (openssl, on the machine running the stack)", () => {
+describe("the election PKI's scripts (openssl; the CA's on a pki server, here a directory standing for its root)", () => {
   const until = new Date(Date.now() + 400 * 86_400_000).toISOString().slice(0, 10);
+  let pki: PkiPlace = { root: "", epoch: "" };
   let authority = { certPem: "", keyPem: "" };
+  /** The authority's files on the pki server `at`. */
+  const caFiles = (at: PkiPlace) => ({ cert: join(at.root, "var/lib/amadegi/pki/ca.crt"), key: join(at.root, "var/lib/amadegi/pki/ca.key") });
+  /** A pki server with an authority of its own. */
+  async function pkiServer(name: string, commonName = "amadegi test election CA"): Promise<{ place: PkiPlace; certPem: string }> {
+    const place = { root: join(dir, name, "pki-server"), epoch: "" };
+    await mkdir(place.root, { recursive: true });
+    const run = await sh(authorityScript(place, commonName, until));
+    expect(run.code, run.stderr).toBe(0);
+    return { place, certPem: run.stdout };
+  }
 
   beforeAll(async () => {
-    const run = await sh(AUTHORITY_SCRIPT, { env: { AMADEGI_CN: "amadegi test election CA", AMADEGI_UNTIL: until } });
-    expect(run.code, run.stderr).toBe(0);
-    authority = splitIssued("ca", run.stdout);
+    const made = await pkiServer("authority");
+    pki = made.place;
+    authority = { certPem: made.certPem, keyPem: await readFile(caFiles(pki).key, "utf8") };
   });
 
-  it("makes an authority: a CA certificate for the name, valid until the date, and its EC key", () => {
+  it("makes an authority on the pki server: its key stays there (0600), only the certificate for the name and date is printed", async () => {
     const cert = new X509Certificate(authority.certPem);
     expect(cert.subject).toBe("CN=amadegi test election CA");
     expect(cert.ca).toBe(true);
-    expect(cert.validTo.slice(0, 6)).toBeTruthy();
     expect(Math.abs(Date.parse(cert.validTo) - Date.parse(`${until}T23:59:59Z`))).toBeLessThan(2 * 86_400_000);
+    expect(authority.certPem).not.toContain("PRIVATE KEY");
     expect(authority.keyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+    expect(cert.publicKey.export({ type: "spki", format: "pem" })).toBe(
+      (await import("node:crypto")).createPublicKey(authority.keyPem).export({ type: "spki", format: "pem" }),
+    );
+    expect((await stat(caFiles(pki).key)).mode & 0o777).toBe(0o600);
+    expect((await stat(join(pki.root, "var/lib/amadegi/pki"))).mode & 0o777).toBe(0o700);
+    // Run again with the same inputs: the same certificate. Another date: a new certificate for the same key.
+    expect((await sh(authorityScript(pki, "amadegi test election CA", until))).stdout).toBe(authority.certPem);
+    const later = new Date(Date.now() + 500 * 86_400_000).toISOString().slice(0, 10);
+    const renewed = (await sh(authorityScript(pki, "amadegi test election CA", later))).stdout;
+    expect(renewed).not.toBe(authority.certPem);
+    expect(new X509Certificate(renewed).publicKey.equals(cert.publicKey)).toBe(true);
+    expect(await readFile(caFiles(pki).key, "utf8")).toBe(authority.keyPem);
+    expect((await sh(authorityScript(pki, "amadegi test election CA", until))).code).toBe(0);
+    authority = { ...authority, certPem: await readFile(caFiles(pki).cert, "utf8") };
   });
 
-  it("issues a gateway certificate the authority verifies, for its address and names", async () => {
-    const run = await sh(SERVER_CERT_SCRIPT, {
-      stdin: authority.certPem + authority.keyPem,
-      env: { AMADEGI_CN: "gw-1.gw.election.ir", AMADEGI_SAN: "IP:10.10.1.11,DNS:gw-1.gw.election.ir,DNS:gw-1", AMADEGI_UNTIL: until },
-    });
+  it("issues a gateway certificate on the pki server, which its authority verifies, for its address and names", async () => {
+    const run = await sh(serverCertScript(pki, "a".repeat(64), "gw-1.gw.election.ir", "IP:10.10.1.11,DNS:gw-1.gw.election.ir,DNS:gw-1", until));
     expect(run.code, run.stderr).toBe(0);
     const leaf = new X509Certificate(splitIssued("gw-1", run.stdout).certPem);
     expect(leaf.verify(new X509Certificate(authority.certPem).publicKey)).toBe(true);
     expect(leaf.subjectAltName).toBe("IP Address:10.10.1.11, DNS:gw-1.gw.election.ir, DNS:gw-1");
     expect(leaf.checkIssued(new X509Certificate(authority.certPem))).toBe(true);
+    // The gateway's key is printed for its gateway; the authority's never.
+    expect(run.stdout).not.toContain(authority.keyPem.trim());
+    // A pki server without an authority signs nothing.
+    const bare = { root: join(dir, "bare-pki"), epoch: "" };
+    await mkdir(bare.root, { recursive: true });
+    const none = await sh(serverCertScript(bare, "a".repeat(64), "gw-1", "DNS:gw-1", until));
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("no authority on this server (var/lib/amadegi/pki): the stack's election-ca makes it");
   });
 
-  it("refuses a date that has passed, and says so", async () => {
-    const run = await sh(AUTHORITY_SCRIPT, { env: { AMADEGI_CN: "x", AMADEGI_UNTIL: "2020-01-01" } });
+  it("refuses a date that has passed, and says so; the delete script removes the authority and everything it issued", async () => {
+    const gone = await pkiServer("gone");
+    const run = await sh(authorityScript({ root: join(dir, "gone", "pki-server"), epoch: "" }, "x", "2020-01-01"));
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("validUntil 2020-01-01 has passed");
+    expect((await sh(authorityDeleteScript(gone.place))).code).toBe(0);
+    expect(existsSync(join(gone.place.root, "var/lib/amadegi/pki"))).toBe(false);
   });
 
   /** A device: its own EC key (made here, in Node), and requests made from it by openssl. */
@@ -230,23 +268,38 @@ describe("the election PKI's scripts (openssl, on the machine running the stack)
     readonly stderr: string;
     readonly summary: { certificates: number; signed: number; kept: number; removed: number; refusedCount: number; refused: Record<string, string> };
   }
-  /** A place for requests, the issued certificates and the declared devices; `sign` runs DEVICES_SCRIPT on it. */
+  /**
+   * A place for requests, the issued certificates and the declared devices on this machine, and a pki
+   * server of its own (a directory for its root, with an authority); `issue` runs both halves of the
+   * devices' issuance as the stack does, the server's half through sh instead of ssh.
+   */
   async function place(name: string) {
     const requests = join(dir, name, "requests");
     const issued = join(dir, name, "issued");
     const declaredPath = join(dir, name, "declared.json");
     await mkdir(requests, { recursive: true });
+    const server = await pkiServer(name);
     const env = { AMADEGI_REQUESTS: requests, AMADEGI_ISSUED: issued, AMADEGI_UNTIL: until, AMADEGI_DIGEST: "d", AMADEGI_DECLARED: declaredPath };
+    const declaredSha256 = async () =>
+      createHash("sha256")
+        .update(await readFile(declaredPath))
+        .digest("hex");
+    const run = async (sha = declaredSha256()) => sh(devicesScript(["sh", "-c", devicesSignScript(server.place, until, await sha)], ""), { env });
     return {
       requests,
       issued,
       env,
+      pki: server.place,
+      /** Where the pki server keeps its certificates and the issuance log. */
+      kept: join(server.place.root, "var/lib/amadegi/pki/devices"),
+      ca: () => readFile(caFiles(server.place).cert, "utf8"),
+      run,
       declare: (devices: readonly Pick<Device, "serial" | "fingerprint">[]) =>
         writeFile(declaredPath, JSON.stringify(Object.fromEntries(devices.map((d) => [d.serial, d.fingerprint])))),
-      sign: async (signer = authority): Promise<Signing> => {
-        const run = await sh(DEVICES_SCRIPT, { stdin: signer.certPem + signer.keyPem, env });
-        expect(run.code, run.stderr).toBe(0);
-        return { code: run.code, stderr: run.stderr, summary: JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "") as Signing["summary"] };
+      sign: async (): Promise<Signing> => {
+        const done = await run();
+        expect(done.code, done.stderr).toBe(0);
+        return { code: done.code, stderr: done.stderr, summary: JSON.parse(done.stdout.trim().split("\n").at(-1) ?? "") as Signing["summary"] };
       },
       cert: async (serial: string) => new X509Certificate(await readFile(join(issued, `${serial}.crt`))),
     };
@@ -277,7 +330,7 @@ describe("the election PKI's scripts (openssl, on the machine running the stack)
     const { summary, stderr } = await p.sign();
     expect(summary).toMatchObject({ certificates: 2, signed: 2, refusedCount: 0, refused: {} });
     expect(stderr).toContain("signed 2 of 2 device requests");
-    const ca = new X509Certificate(authority.certPem);
+    const ca = new X509Certificate(await p.ca());
     const leaf = await p.cert("DEV-1");
     expect(leaf.subject).toBe("CN=DEV-1");
     expect(leaf.verify(ca.publicKey)).toBe(true);
@@ -290,13 +343,13 @@ describe("the election PKI's scripts (openssl, on the machine running the stack)
         .replace(/=+$/, "")}`,
     ).toBe(devices[0]?.fingerprint);
     expect(Math.abs(Date.parse(leaf.validTo) - Date.parse(`${until}T23:59:59Z`))).toBeLessThan(1000);
-    await writeFile(join(dir, "signs", "ca.crt"), authority.certPem);
+    await writeFile(join(dir, "signs", "ca.crt"), await p.ca());
     const verified = await sh('openssl verify -CAfile "$C" -purpose sslclient "$L"', {
       env: { C: join(dir, "signs", "ca.crt"), L: join(p.issued, "DEV-2.crt") },
     });
     expect(verified.stdout + verified.stderr).toContain(": OK");
-    expect(await readFile(join(p.issued, "ca.crt"), "utf8")).toBe(authority.certPem);
-    // No key of the authority is left beside the devices' certificates.
+    expect(await readFile(join(p.issued, "ca.crt"), "utf8")).toBe(await p.ca());
+    // No key of the authority ever comes to this machine.
     expect((await sh(`grep -rl "PRIVATE KEY" "${p.issued}" || true`)).stdout).toBe("");
     expect((await sh(DEVICES_DELETE_SCRIPT, { env: p.env })).code).toBe(0);
     expect(existsSync(p.issued)).toBe(false);
@@ -331,7 +384,7 @@ describe("the election PKI's scripts (openssl, on the machine running the stack)
     await p.declare([listed, ca]);
     const named = await p.sign();
     expect(named.summary.refused.ca).toMatch(/^bad-request: ca\.csr: "ca" is the authority's/);
-    expect(await readFile(join(p.issued, "ca.crt"), "utf8")).toBe(authority.certPem);
+    expect(await readFile(join(p.issued, "ca.crt"), "utf8")).toBe(await p.ca());
   });
 
   it("refuses a request whose signature does not verify: a byte of the signed part changed, or another key's signature", async () => {
@@ -420,20 +473,27 @@ describe("the election PKI's scripts (openssl, on the machine running the stack)
     expect((await p.sign()).summary).toMatchObject({ certificates: 3, signed: 3, kept: 0 });
     const before = { one: await serial("I-1"), two: await serial("I-2") };
     expect((await p.sign()).summary).toMatchObject({ certificates: 3, signed: 0, kept: 3 });
-    // I-2 makes a new request (another subject asked, the same key); I-3's certificate is gone.
+    // I-2 makes a new request (another subject asked, the same key); I-3's certificate is gone here: it comes back, not signed again.
     await request(p.requests, devices[1] as Device, { subject: "/CN=I-2/OU=again" });
+    const three = await serial("I-3");
     await rm(join(p.issued, "I-3.crt"));
     const { summary, stderr } = await p.sign();
-    expect(summary).toMatchObject({ certificates: 3, signed: 2, kept: 1 });
-    expect(stderr).toContain("signed 2 of 3 device requests");
+    expect(summary).toMatchObject({ certificates: 3, signed: 1, kept: 2 });
+    expect(stderr).toContain("signed 1 of 3 device requests");
     expect(await serial("I-1")).toBe(before.one);
     expect(await serial("I-2")).not.toBe(before.two);
-    expect(existsSync(join(p.issued, "I-3.crt"))).toBe(true);
-    // Another authority: everything again, and ca.crt is the new one.
-    const other = splitIssued("other", (await sh(AUTHORITY_SCRIPT, { env: { AMADEGI_CN: "another CA", AMADEGI_UNTIL: until } })).stdout);
-    expect((await p.sign(other)).summary).toMatchObject({ certificates: 3, signed: 3 });
-    expect(await readFile(join(p.issued, "ca.crt"), "utf8")).toBe(other.certPem);
-    expect((await p.cert("I-1")).checkIssued(new X509Certificate(other.certPem))).toBe(true);
+    expect(await serial("I-3")).toBe(three);
+    // Gone from the pki server: signed again there, and the new one comes here.
+    await rm(join(p.kept, "I-3.crt"));
+    expect((await p.sign()).summary).toMatchObject({ certificates: 3, signed: 1, kept: 2 });
+    expect(await serial("I-3")).not.toBe(three);
+    // Another authority on the pki server: everything again, and ca.crt is the new one. Only what this run signed came back.
+    await rm(join(p.pki.root, "var/lib/amadegi/pki/ca.key"));
+    const other = (await sh(authorityScript(p.pki, "another CA", until))).stdout;
+    expect(other).toContain("BEGIN CERTIFICATE");
+    expect((await p.sign()).summary).toMatchObject({ certificates: 3, signed: 3 });
+    expect(await readFile(join(p.issued, "ca.crt"), "utf8")).toBe(other);
+    expect((await p.cert("I-1")).checkIssued(new X509Certificate(other))).toBe(true);
   });
 
   it("removes the certificate of a serial that left the inventory; keeps one whose request is gone while its key is still declared", async () => {
@@ -466,13 +526,57 @@ describe("the election PKI's scripts (openssl, on the machine running the stack)
     const d = await device(p.requests, "W-1");
     await request(p.requests, d);
     await p.declare([d]);
-    const stale = await sh(DEVICES_SCRIPT, { stdin: authority.certPem + authority.keyPem, env: { ...p.env, AMADEGI_DECLARED_SHA256: "0".repeat(64) } });
+    const stale = await p.run(Promise.resolve("0".repeat(64)));
     expect(stale.code).toBe(2);
     expect(stale.stderr).toMatch(/declared devices .* not the 0{64} the program wrote/);
-    const none = await sh(DEVICES_SCRIPT, { stdin: authority.certPem, env: p.env });
+    expect(stale.stderr).toContain("signing on the pki server failed (exit 2)");
+    await rm(join(p.pki.root, "var/lib/amadegi/pki/ca.key"));
+    const none = await p.run();
     expect(none.code).toBe(2);
-    expect(none.stderr).toContain("no authority certificate and key on standard input");
+    expect(none.stderr).toContain("no authority on this server");
     expect(existsSync(join(p.issued, "W-1.crt"))).toBe(false);
+  });
+
+  it("sends the requests to the pki server over the pinned ssh, and only certificates come back; a server with another host key gets nothing", async () => {
+    const sshd = await startSshd("127.0.0.1");
+    try {
+      const p = await place("over-ssh");
+      const devices = [await device(join(dir, "over-ssh"), "SSH-1"), await device(join(dir, "over-ssh"), "SSH-2")];
+      for (const d of devices) await request(p.requests, d);
+      await p.declare(devices);
+      // A device's key beside its request (as the rehearsal keeps them) never travels.
+      await writeFile(join(p.requests, "SSH-1.key"), "-----BEGIN PRIVATE KEY-----\nnot to be sent\n-----END PRIVATE KEY-----\n");
+      const sha = createHash("sha256")
+        .update(await readFile(p.env.AMADEGI_DECLARED))
+        .digest("hex");
+      const over = (hostKey: string) => {
+        const host = { address: "127.0.0.1", port: sshd.port, user: "root", hostKey };
+        // The server keeps a copy of what it was sent, to show what travels.
+        const sign = `tee ${shellQuote(sent)} | sh -c ${shellQuote(devicesSignScript(p.pki, until, sha))}`;
+        return devicesScript(pinnedSshArgv(host, "known_hosts", sign, { identityFile: "login_key", timeoutMs: 30_000 }), knownHostsLine(host));
+      };
+      const sent = join(dir, "over-ssh", "sent.tar");
+      const loginKey = await readFile(sshd.clientKeyFile, "utf8");
+      const impostor = await sh(over(sshd.otherHostKey), { env: { ...p.env, AMADEGI_SSH_KEY: loginKey } });
+      expect(impostor.code).toBe(255);
+      expect(impostor.stderr).toContain("Host key verification failed");
+      expect(existsSync(p.kept)).toBe(false);
+      const run = await sh(over(sshd.hostKey), { env: { ...p.env, AMADEGI_SSH_KEY: loginKey } });
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "")).toMatchObject({ certificates: 2, signed: 2 });
+      expect((await p.cert("SSH-2")).checkIssued(new X509Certificate(await p.ca()))).toBe(true);
+      expect((await readdir(p.kept)).sort()).toEqual([".issued.json", ".refused.json", ".serials", "SSH-1.crt", "SSH-2.crt", "ca.crt"]);
+      expect((await sh(`tar -tf ${shellQuote(sent)}`)).stdout.trim().split("\n").sort()).toEqual([
+        "SSH-1.csr",
+        "SSH-2.csr",
+        "declared.json",
+        "have",
+        "sign.mjs",
+      ]);
+      expect((await sh(`grep -rl "PRIVATE KEY" "${p.kept}" "${p.issued}" || true`)).stdout).toBe("");
+    } finally {
+      await sshd.stop();
+    }
   });
 
   it("leaves a public file on this machine whole, and removes it", async () => {
@@ -497,12 +601,14 @@ describe("the election PKI's scripts (openssl, on the machine running the stack)
     expect((await p.sign()).summary.signed).toBe(1);
     const second = (await p.cert("R-1")).serialNumber;
     expect(second).not.toBe(first);
-    const log = await readFile(join(p.issued, ".serials"), "utf8");
+    // The issuance log stays on the pki server, where the CRL is made; it never comes to this machine.
+    const log = await readFile(join(p.kept, ".serials"), "utf8");
     expect(log.trim().split("\n")).toHaveLength(3);
+    expect(existsSync(join(p.issued, ".serials"))).toBe(false);
+    const authority = { certPem: await p.ca() };
 
     const revoked = revokedLines([{ device: "R-1", reason: "keyCompromise", time: "2026-12-02T10:00:00Z" }]);
-    const stdin = `${authority.certPem}${authority.keyPem}${REVOKED_MARK}\n${revoked}`;
-    const made = await sh(CRL_SCRIPT, { stdin, env: { AMADEGI_ISSUED: p.issued, AMADEGI_UNTIL: until } });
+    const made = await sh(crlScript(p.pki, until, "d"), { stdin: `${REVOKED_MARK}\n${revoked}` });
     expect(made.code, made.stderr).toBe(0);
     expect(made.stderr).toContain("CRL: 2 certificates of 1 revoked devices");
     await writeFile(join(dir, "crl", "crl.pem"), made.stdout);
@@ -527,13 +633,10 @@ describe("the election PKI's scripts (openssl, on the machine running the stack)
       expect(v.stdout, serial).toContain(want);
     }
     // Nothing revoked: a valid, empty CRL (the gateways always load one). No revoked list at all: refused.
-    const empty = await sh(CRL_SCRIPT, {
-      stdin: `${authority.certPem}${authority.keyPem}${REVOKED_MARK}\n`,
-      env: { AMADEGI_ISSUED: p.issued, AMADEGI_UNTIL: until },
-    });
+    const empty = await sh(crlScript(p.pki, until, "d"), { stdin: `${REVOKED_MARK}\n` });
     expect(empty.code, empty.stderr).toBe(0);
     expect(empty.stdout).toContain("-----BEGIN X509 CRL-----");
-    const none = await sh(CRL_SCRIPT, { stdin: authority.certPem + authority.keyPem, env: { AMADEGI_ISSUED: p.issued, AMADEGI_UNTIL: until } });
+    const none = await sh(crlScript(p.pki, until, "d"), { stdin: "" });
     expect(none.code).toBe(2);
     expect(none.stderr).toContain("the CRL command got no revoked list on stdin");
   });

@@ -7,7 +7,21 @@ import { SERVER_FILE } from "./paths.ts";
 import type { RenderedFile, RoleRender, ServerTarget } from "./types.ts";
 
 export type * from "./types.ts";
-export { DNS_FILES, GATEWAY_FILES, LIB_DIR, LOG_DIR, MONITOR_FILES, NTP_FILES, rooted, RUN_DIR, SERVER_FILE, TLS_FILES, unitName, unitPath } from "./paths.ts";
+export {
+  DNS_FILES,
+  GATEWAY_FILES,
+  LIB_DIR,
+  LOG_DIR,
+  MONITOR_FILES,
+  NTP_FILES,
+  PKI_FILES,
+  rooted,
+  RUN_DIR,
+  SERVER_FILE,
+  TLS_FILES,
+  unitName,
+  unitPath,
+} from "./paths.ts";
 export { CENTRAL_CHECKS, centralTargets } from "./monitor.ts";
 export { clientRanges, electionNames, ELECTION_ZONE } from "./dns.ts";
 export { linksOf, RECORDER_ASSET, stationsOf, tokenScript } from "./gateway.ts";
@@ -26,9 +40,10 @@ export { LISTEN_POLLS } from "./service.ts";
  * `/etc/amadegi/server.json` (id, roles, site, environment), so every
  * provisioned server has something drift can compare.
  *
- * Roles amadegi does not provision — pki, auth, tally, registry, bastion: the
- * election's applications and the PKI are installed by their own teams —
- * render no files or services of their own (only the base file, when first).
+ * Roles amadegi does not render — pki, auth, tally, registry, bastion: the
+ * election's applications are installed by their own teams, and the `pki`
+ * server's CA is made by the stack's PKI component (ADR 0008), not a role's
+ * files — render no files or services of their own (only the base file, when first).
  */
 export function renderServer(inventory: Inventory, serverId: string, target: ServerTarget): RoleRender[] {
   const server = inventory.serversById.get(serverId);
@@ -50,6 +65,11 @@ export function renderServer(inventory: Inventory, serverId: string, target: Ser
 export function baseFile(server: Server, target: ServerTarget): RenderedFile {
   const content = `${JSON.stringify({ id: server.id, roles: server.roles, site: server.site, environment: target.environment }, null, 2)}\n`;
   return { path: SERVER_FILE, content, mode: 0o644 };
+}
+
+/** The server the election's issuing CA lives on (ADR 0008): the first in servers.yaml with role `pki`. */
+export function pkiServer(inventory: Inventory): Server | undefined {
+  return inventory.servers.find((s) => s.roles.includes("pki"));
 }
 
 function renderRole(inventory: Inventory, server: Server, role: Role, target: ServerTarget): RoleRender {

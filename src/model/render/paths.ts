@@ -20,6 +20,12 @@ export const TLS_FILES = {
   serversCa: "/etc/amadegi/tls/servers-ca.crt",
 } as const;
 
+/**
+ * The election's issuing CA on the inventory's `pki` server (ADR 0008): its key (0600, made there,
+ * never leaving it), its certificate, and the devices' certificates with their issuance log.
+ */
+export const PKI_FILES = { dir: "/var/lib/amadegi/pki" } as const;
+
 /** Every provisioned server: what drift can always compare. */
 export const SERVER_FILE = "/etc/amadegi/server.json";
 

@@ -3,92 +3,39 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ToolError } from "../../lib/errors.ts";
-import { engineEnv } from "../../toolchain/env.ts";
 import { run } from "../../toolchain/inspect.ts";
-import { repoRoot } from "../../toolchain/paths.ts";
+import { PKI_FILES, rooted } from "../../model/render/index.ts";
 
 /**
  * The cert-expiring drill serves, for its duration, a certificate the
  * election CA issues that expires before election day: the devices still
  * trust it (it is valid today), and the campaign's expiry condition must
- * catch it. The CA's key exists only in the stack's state (a secret, ADR
- * 0007), so it is read from there with `pulumi stack export --show-secrets`,
- * kept in memory, and put on disk only in a private directory for the one
- * `openssl x509 -req` that signs — then removed. It is never printed.
+ * catch it. The CA's key lives only on the inventory's `pki` server (ADR
+ * 0008); in the rehearsal that server's root is a directory on this machine,
+ * so the drill reads the key there — as an operator logged in to the pki
+ * server would — keeps it in memory, and puts it on disk only in a private
+ * directory for the one `openssl x509 -req` that signs, then removes it. It
+ * is never printed.
  */
 export interface Authority {
   readonly certPem: string;
   readonly keyPem: string;
 }
 
-interface ExportedResource {
-  readonly urn?: string;
-  readonly outputs?: Record<string, unknown>;
-}
-
-function plain(value: unknown): string | undefined {
-  if (typeof value === "string") return value;
-  // A secret in an export with --show-secrets: { "4dabf18193072939515e22adb298388d": "1b47…", plaintext: "\"…\"" }.
-  if (typeof value === "object" && value !== null && "plaintext" in value) {
-    const text = (value as { plaintext: unknown }).plaintext;
-    if (typeof text === "string") {
-      try {
-        const parsed = JSON.parse(text) as unknown;
-        return typeof parsed === "string" ? parsed : undefined;
-      } catch {
-        return text;
-      }
-    }
-  }
-  return undefined;
-}
-
-/**
- * A certificate and key a resource holds: the `local.Command` that made them printed both on its
- * stdout (ADR 0007); a stack brought up before that kept them as `certPem`/`keyPem` (ADR 0006).
- */
-function issuedPair(r: ExportedResource): { certPem?: string | undefined; keyPem?: string | undefined } {
-  const stdout = plain(r.outputs?.stdout);
-  if (stdout !== undefined) {
-    const cert = /-----BEGIN CERTIFICATE-----\n[\s\S]+?\n-----END CERTIFICATE-----/.exec(stdout)?.[0];
-    const key = /-----BEGIN PRIVATE KEY-----\n[\s\S]+?\n-----END PRIVATE KEY-----/.exec(stdout)?.[0];
-    return { certPem: cert === undefined ? undefined : `${cert}\n`, keyPem: key === undefined ? undefined : `${key}\n` };
-  }
-  return { certPem: plain(r.outputs?.certPem), keyPem: plain(r.outputs?.keyPem) };
-}
-
-/** The election CA of `stack` whose certificate is `caPem` (the one the campaign trusts). */
-export async function stackAuthority(stack: string, caPem: string, env: NodeJS.ProcessEnv = process.env): Promise<Authority> {
-  const engine = { ...env, ...engineEnv(env) };
-  const result = await run("pulumi", ["stack", "export", "--show-secrets", "--stack", stack, "--non-interactive"], {
-    env: engine,
-    cwd: repoRoot,
-    timeoutMs: 60_000,
-  });
-  if (result.code !== 0) {
-    throw new ToolError(`could not read the CA of stack ${stack} from its state: ${(result.error ?? result.stderr).trim().split("\n").slice(-2).join(" ")}`, {
-      hint: "the cert drill needs the stack's state and passphrase (the same environment as `amadegi up`)",
+/** The election CA kept under the rehearsal `pki` server's root `pkiRoot`, if its certificate is `caPem` (the one the campaign trusts). */
+export async function rehearsalAuthority(pkiRoot: string, caPem: string): Promise<Authority> {
+  const dir = rooted({ root: pkiRoot, environment: "rehearsal", address: "" }, PKI_FILES.dir);
+  const [certPem, keyPem] = await Promise.all([readFile(join(dir, "ca.crt"), "utf8"), readFile(join(dir, "ca.key"), "utf8")]).catch(() => [
+    undefined,
+    undefined,
+  ]);
+  if (certPem === undefined || keyPem === undefined)
+    throw new ToolError(`the rehearsal's pki server holds no election CA under ${dir}`, { hint: "run the stack's `amadegi up`: it makes the CA there" });
+  if (new X509Certificate(certPem).fingerprint256 !== new X509Certificate(caPem).fingerprint256)
+    throw new ToolError(`the election CA on the rehearsal's pki server (${dir}) is not the one the campaign trusts`, {
+      hint: "run `amadegi up` for the stack again: its CA and the probe's ca file differ",
     });
-  }
-  let resources: ExportedResource[];
-  try {
-    resources = (JSON.parse(result.stdout) as { deployment?: { resources?: ExportedResource[] } }).deployment?.resources ?? [];
-  } catch {
-    throw new ToolError(`pulumi stack export of ${stack} did not print JSON`, { hint: "run `pulumi stack export` by hand to see why" });
-  }
-  const want = new X509Certificate(caPem).fingerprint256;
-  for (const r of resources) {
-    const { certPem, keyPem } = issuedPair(r);
-    if (certPem === undefined || keyPem === undefined || !keyPem.includes("PRIVATE KEY")) continue;
-    try {
-      if (new X509Certificate(certPem).fingerprint256 === want) return { certPem, keyPem };
-    } catch {
-      // not a certificate
-    }
-  }
-  throw new ToolError(`stack ${stack}'s state holds no CA whose certificate is the one the campaign trusts`, {
-    hint: "run `amadegi up` for the stack again: its CA and the probe's ca file differ",
-  });
+  return { certPem, keyPem };
 }
 
 async function openssl(args: readonly string[], cwd: string): Promise<void> {

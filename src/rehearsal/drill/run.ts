@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { ToolError, UsageError } from "../../lib/errors.ts";
 import { writeFileAtomic } from "../../lib/fs.ts";
 import { formatFinding, type Inventory, loadInventory, readPins, serverReach } from "../../model/index.ts";
-import { ELECTION_ZONE, GATEWAY_FILES, rooted } from "../../model/render/index.ts";
+import { ELECTION_ZONE, GATEWAY_FILES, pkiServer, rooted } from "../../model/render/index.ts";
 import type { CheckinCursor } from "../../probe/probes/checkin.ts";
 import { readResults } from "../../probe/results.ts";
 import { readStackSettings } from "../../probe/stackconfig.ts";
@@ -14,7 +14,7 @@ import { alive, cmdline } from "../processes.ts";
 import { layout } from "../sshd.ts";
 import { rehearsalStatus } from "../status.ts";
 import { attribute, byKey, compare, type ResultLine, signalOf } from "./attribution.ts";
-import { stackAuthority } from "./cert.ts";
+import { rehearsalAuthority } from "./cert.ts";
 import { applyAction, leftovers, undoAction } from "./inject.ts";
 import { readDrillMarker, removeDrillMarker, writeDrillMarker } from "./marker.ts";
 import { type GatewayLog, type ProbeAnswer, probeFrom } from "./probe.ts";
@@ -344,7 +344,7 @@ async function drill(options: DrillOptions): Promise<DrillReport> {
         nginxConf: readFileSync(rooted({ root, environment: "rehearsal", address: s.address }, GATEWAY_FILES.nginxConf), "utf8"),
         address: s.address,
         names: [`${server}.gw.${ELECTION_ZONE}`, server],
-        authority: () => stackAuthority(options.stack, readFileSync(caFile, "utf8"), options.env),
+        authority: () => rehearsalAuthority(roots.get(pkiServer(ctx.inventory)?.id ?? "") ?? "", readFileSync(caFile, "utf8")),
       };
     };
     for (const action of faults.actions) {
