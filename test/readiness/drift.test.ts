@@ -5,6 +5,7 @@
 // (a server and a link never observed); every kind, waivers live, expired and
 // of another kind. Then the criterion no-unwaived-drift over a stored report,
 // the provisioned state's parser and the latest-report reader.
+import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -13,8 +14,11 @@ import { renderServer, TLS_FILES } from "../../src/model/render/index.ts";
 import type { ProvisionedServer, ProvisionedState, RoleRender, ServerFacts } from "../../src/model/render/types.ts";
 import type { ProbeResult } from "../../src/probe/types.ts";
 import { CRITERIA_REGISTRY } from "../../src/readiness/criteria.ts";
+import { REVOKED_MARK } from "../../src/provision/revocation.ts";
+import { authorityScript, crlScript } from "../../src/provision/scripts.ts";
 import {
   computeDrift,
+  crlNextUpdate,
   declaredServer,
   DRIFT_RULES,
   type DriftInput,
@@ -32,6 +36,16 @@ import { judge } from "../../src/readiness/judge.ts";
 import { DISTRICT, edit, fixtureCopy, inventoryOf, resultsFor, tempDir, WAIVERS } from "./helpers.ts";
 
 const NOW = new Date("2027-02-17T08:00:00Z");
+
+/** `/bin/sh -c script` with `input` on stdin. */
+function shell(script: string, input: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile("/bin/sh", ["-c", script], (error, stdout, stderr) =>
+      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr }),
+    );
+    child.stdin?.end(input);
+  });
+}
 const DATE = "2027-02-17";
 
 function renderAll(inv: Inventory): Map<string, RoleRender[]> {
@@ -210,6 +224,45 @@ describe("computeDrift", () => {
     const stale = run(s, { provisioned, facts: serving(sha256("-----BEGIN X509 CRL-----\nold\n-----END X509 CRL-----\n")) });
     expect(summary(stale)).toEqual([["changed-on-server", "gw-a", crl, ""]]);
     expect(stale.items[0]?.detail).toMatch(/changed on the server: the stack wrote [0-9a-f]{12}, the server has [0-9a-f]{12}/);
+  });
+
+  it("a gateway whose CRL lapses before the certificates must last (election day plus the margin), or has lapsed, is not provisioned", async () => {
+    const s = await setup();
+    const crl = TLS_FILES.devicesCrl;
+    const gw = s.provisioned.servers["gw-a"];
+    if (gw === undefined) throw new Error("the fixture has no gw-a");
+    const servers = { ...s.provisioned.servers, "gw-a": { ...gw, files: { ...gw.files, [crl]: sha256("crl") } } };
+    const facts = changeFacts(s.facts, "gw-a", (f) => ({ ...f, files: { ...f.files, [crl]: sha256("crl") } }));
+    const { day, policy } = s.inv.election;
+    const lastDay = new Date(Date.parse(`${day}T00:00:00Z`) + policy.certMarginDays * 86_400_000).toISOString().slice(0, 10);
+    const withCrl = (crlNextUpdate: string) => run(s, { provisioned: { ...s.provisioned, servers, crlNextUpdate }, facts });
+    // Valid to the day after the certificates, as the stack makes it: clean, and counted.
+    const clean = withCrl(new Date(Date.parse(`${lastDay}T23:59:59Z`) + 86_400_000).toISOString());
+    expect(summary(clean)).toEqual([]);
+    expect(clean.checked).toBe(run(s, { provisioned: { ...s.provisioned, servers }, facts }).checked + 1);
+    const lapsing = withCrl(`${day}T12:00:00.000Z`);
+    expect(summary(lapsing)).toEqual([["not-provisioned", "gw-a", crl, ""]]);
+    expect(lapsing.items[0]?.detail).toMatch(
+      new RegExp(`^the devices' CRL lapses at ${day}T12:00:00.000Z, before [0-9-]+ \\(${lastDay}\\) \\(election day plus`),
+    );
+    expect(lapsing.items[0]?.detail).toContain("nginx will then refuse every device; run amadegi up (or amadegi devices publish)");
+    const lapsed = withCrl(new Date(NOW.getTime() - 3_600_000).toISOString());
+    expect(lapsed.items[0]?.detail).toMatch(/^the devices' CRL lapsed at .*: nginx refuses every device's certificate/);
+    // Only gateways serve it: the other servers have no item.
+    expect(new Set(lapsing.items.map((i) => i.object))).toEqual(new Set(["gw-a"]));
+  });
+
+  it("reads a CRL's nextUpdate with openssl, and refuses what is not a CRL", async () => {
+    const dir = await tempDir();
+    const place = { root: dir, epoch: "" };
+    const until = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+    const sh = (script: string, input = "") => shell(script, input);
+    expect((await sh(authorityScript(place, "drift test CA", until))).code).toBe(0);
+    const made = await sh(crlScript(place, until, "d"), `${REVOKED_MARK}\n`);
+    expect(made.code, made.stderr).toBe(0);
+    // The stack's policy: the day after the certificates' validity ends.
+    expect(await crlNextUpdate(made.stdout)).toBe(new Date(Date.parse(`${until}T23:59:59Z`) + 86_400_000).toISOString());
+    await expect(crlNextUpdate("not a CRL")).rejects.toThrow("the stack's CRL has no nextUpdate openssl can read");
   });
 
   it("never observed: a server with no result and a live link with neither a probe nor a check-in; a link seen only by check-ins is observed", async () => {

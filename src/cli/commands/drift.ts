@@ -8,7 +8,7 @@ import { formatFinding, formatBoth } from "../../model/index.ts";
 import type { ProvisionedState } from "../../model/render/index.ts";
 import { openStackSettings, probeSettingsOf } from "../../probe/stackconfig.ts";
 import { stackFileOf } from "../../provision/stackfile.ts";
-import { DRIFT_KINDS, DRIFT_TITLES, type DriftReport, parseProvisioned, runDrift } from "../../readiness/drift/index.ts";
+import { crlNextUpdate, DRIFT_KINDS, DRIFT_TITLES, type DriftReport, parseProvisioned, runDrift } from "../../readiness/drift/index.ts";
 import { inNetns } from "../../toolchain/netns.ts";
 import { repoRoot } from "../../toolchain/paths.ts";
 import { defineCommand } from "../command.ts";
@@ -45,7 +45,9 @@ async function provisionedOutputs(stack: string): Promise<ProvisionedState | und
   const outputs = await withStack(stack, {}, (s) => s.outputs());
   const servers = outputs.servers?.value;
   if (servers === undefined) return undefined;
-  const { state, problems } = parseProvisioned({ stack, servers }, stack);
+  const crl = (outputs.pki?.value as { crl?: unknown } | undefined)?.crl;
+  const crlNext = typeof crl === "string" ? await crlNextUpdate(crl) : undefined;
+  const { state, problems } = parseProvisioned({ stack, servers, ...(crlNext === undefined ? {} : { crlNextUpdate: crlNext }) }, stack);
   if (state === undefined)
     throw new ProvisionError(`stack ${stack}'s servers output is not a provisioned state: ${problems.slice(0, 5).join("; ")}`, {
       hint: "run `amadegi up` with this version of amadegi",

@@ -86,6 +86,8 @@ export interface ProvisionedServer {
 export interface ProvisionedState {
   readonly stack: string;
   readonly servers: Readonly<Record<string, ProvisionedServer>>;
+  /** When the devices' CRL the stack made stops being valid (its nextUpdate, ISO), if the stack made one (ADR 0008). */
+  readonly crlNextUpdate?: string;
 }
 
 /** What a server showed when asked over SSH. */

@@ -1,4 +1,4 @@
-import { formatBoth, type Inventory, type IsoDate, waiverLookup } from "../../model/index.ts";
+import { addDays, formatBoth, type Inventory, type IsoDate, waiverLookup } from "../../model/index.ts";
 import { type Listen, type ProvisionedServer, type ProvisionedState, type RoleRender, type ServerFacts, TLS_FILES } from "../../model/render/index.ts";
 import { listensOn } from "../../probe/facts.ts";
 import type { Evidence } from "../evidence.ts";
@@ -86,6 +86,26 @@ function provisionDifferences(declared: ProvisionedServer, provisioned: Provisio
 
 type Draft = Omit<DriftItem, "key" | "rule" | "waivedBy" | "waiverExpired">;
 
+/**
+ * Why the devices' CRL the stack made lapses too early, if it does: its nextUpdate is before the
+ * end of the day the certificates must last to (election day plus the policy's margin), or has
+ * passed. A gateway whose CRL has lapsed refuses every device (nginx checks nextUpdate).
+ */
+function crlLapse(input: DriftInput): string | undefined {
+  const next = input.provisioned?.crlNextUpdate;
+  if (next === undefined) return undefined;
+  const { day, policy } = input.inventory.election;
+  const last = addDays(day, policy.certMarginDays);
+  const fix = "run amadegi up (or amadegi devices publish) to publish a CRL valid past it";
+  if (Date.parse(next) <= Date.parse(input.at)) return `the devices' CRL lapsed at ${next}: nginx refuses every device's certificate; ${fix}`;
+  if (Date.parse(next) < Date.parse(`${last}T23:59:59Z`))
+    return (
+      `the devices' CRL lapses at ${next}, before ${formatBoth(last)} (election day plus the ${policy.certMarginDays}-day margin): ` +
+      `nginx will then refuse every device; ${fix}`
+    );
+  return undefined;
+}
+
 export function computeDrift(input: DriftInput): DriftReport {
   const inv = input.inventory;
   const drafts: Draft[] = [];
@@ -96,6 +116,7 @@ export function computeDrift(input: DriftInput): DriftReport {
   };
   const provisioned = input.provisioned?.servers ?? {};
   const factsById = new Map(input.facts.map((f) => [f.server, f]));
+  const lapse = crlLapse(input);
 
   for (const s of inv.servers) {
     const renders = input.declared.get(s.id);
@@ -119,6 +140,13 @@ export function computeDrift(input: DriftInput): DriftReport {
           declared: `stations ${short(declared.stationsHash)}`,
           provisioned: `stations ${short(p.stationsHash)}`,
         });
+    }
+
+    // The CRL the gateway serves must outlast the election (ADR 0008): nginx refuses every device once it lapses.
+    if (p !== undefined && Object.hasOwn(p.files, TLS_FILES.devicesCrl) && input.provisioned?.crlNextUpdate !== undefined) {
+      checked++;
+      if (lapse !== undefined)
+        server("not-provisioned", s.id, lapse, { subject: TLS_FILES.devicesCrl, provisioned: `nextUpdate ${input.provisioned.crlNextUpdate}` });
     }
 
     // Provisioned ↔ observed: what the server shows now, file by file and service by service.

@@ -23,6 +23,6 @@ export {
 } from "./types.ts";
 export { declaredServer, factsExpectation } from "./declared.ts";
 export { computeDrift, type DriftInput } from "./compare.ts";
-export { parseProvisioned } from "./provisioned.ts";
+export { crlNextUpdate, parseProvisioned } from "./provisioned.ts";
 export { type LatestDrift, readLatestDrift, writeLatestDrift } from "./latest.ts";
 export { type DriftOutcome, type DriftRunOptions, runDrift } from "./run.ts";

@@ -1,5 +1,6 @@
 import { dataRecord } from "../../lib/records.ts";
 import type { Listen, ProvisionedServer, ProvisionedState } from "../../model/render/index.ts";
+import { run } from "../../toolchain/inspect.ts";
 import { isRecord } from "./json.ts";
 
 /**
@@ -71,7 +72,7 @@ function parseServer(id: string, v: unknown, problems: string[]): ProvisionedSer
 }
 
 /**
- * A provisioned state from JSON: `{ stack, servers: { id: ProvisionedServer } }`
+ * A provisioned state from JSON: `{ stack, servers: { id: ProvisionedServer }, crlNextUpdate? }`
  * (a file written for review), or the `servers` output alone. Every problem is
  * reported at once; the caller names the file.
  */
@@ -86,5 +87,22 @@ export function parseProvisioned(value: unknown, stack: string): { state?: Provi
     const parsed = parseServer(id, v, problems);
     if (parsed !== undefined) out[id] = parsed;
   }
-  return problems.length > 0 ? { problems } : { state: { stack, servers: out }, problems };
+  let crlNextUpdate: string | undefined;
+  if (wrapped && value.crlNextUpdate !== undefined) {
+    if (typeof value.crlNextUpdate === "string" && !Number.isNaN(Date.parse(value.crlNextUpdate))) crlNextUpdate = new Date(value.crlNextUpdate).toISOString();
+    else problems.push("crlNextUpdate: expected a time (ISO 8601)");
+  }
+  return problems.length > 0 ? { problems } : { state: { stack, servers: out, ...(crlNextUpdate === undefined ? {} : { crlNextUpdate }) }, problems };
+}
+
+/**
+ * The nextUpdate of a CRL (PEM: the stack's `pki.crl` output), as ISO, read by openssl; throws
+ * naming what openssl said when it is not a CRL.
+ */
+export async function crlNextUpdate(pem: string): Promise<string> {
+  const read = await run("openssl", ["crl", "-noout", "-nextupdate"], { input: pem });
+  const at = /^nextUpdate=(.+)$/m.exec(read.stdout)?.[1];
+  if (read.code !== 0 || at === undefined || Number.isNaN(Date.parse(at)))
+    throw new Error(`the stack's CRL has no nextUpdate openssl can read: ${(read.error ?? read.stderr).trim().split("\n")[0] ?? ""}`);
+  return new Date(at).toISOString();
 }
