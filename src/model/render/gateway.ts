@@ -138,6 +138,8 @@ http {
         # No resumption: a session resumed after a device was revoked would skip the CRL (issue 17, ADR 0008).
         ssl_session_cache off;
         ssl_session_tickets off;
+        # No TLS 1.3 0-RTT: early data can be replayed by whoever recorded it.
+        ssl_early_data off;
         # Devices present a client certificate; /health must answer without one.
         ssl_client_certificate ${r(TLS_FILES.devicesCa)};
         ssl_crl ${r(TLS_FILES.devicesCrl)};

@@ -144,6 +144,7 @@ describe("gateway", () => {
     expect(conf).toContain(`ssl_crl ${TLS_FILES.devicesCrl};`);
     expect(conf).toMatch(/ssl_session_cache off;/);
     expect(conf).toMatch(/ssl_session_tickets off;/);
+    expect(conf).toMatch(/ssl_early_data off;/);
     expect(conf).toMatch(/error_page 495 = @unverified;\s*location @unverified \{\s*proxy_pass http:\/\/checkin_recorder;\s*\}/);
     expect(conf).toContain(`server unix:${GATEWAY_FILES.socket};`);
   });
