@@ -11,6 +11,7 @@ import type { ProgramOptions } from "../../src/provision/program.ts";
 import { loadInventory } from "../../src/model/index.ts";
 import { renderServer, TLS_FILES } from "../../src/model/render/index.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
+import { addPkiServer } from "../readiness/helpers.ts";
 
 const created: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
 /** Every resource the program registers, recorded; outputs that let the program go on. */
@@ -217,12 +218,7 @@ describe("an inventory override (amadegi preview --inventory: a pull request's i
     // The pull request's inventory with a pki server (the small fixture has none).
     const withPki = join(pr, "with-pki");
     await cp(join(pr, "inventory"), withPki, { recursive: true });
-    const serversYaml = await readFile(join(withPki, "servers.yaml"), "utf8");
-    await writeFile(
-      join(withPki, "servers.yaml"),
-      `${serversYaml.trimEnd()}\n  - id: pki-a\n    roles: [pki]\n    address: 10.0.0.4\n    site: DC-B\n` +
-        "    ssh: { hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB7KCamfpqW9vaiVXXWcDPgNsISINRS1reeNulgtrh+E }\n",
-    );
+    await addPkiServer(withPki);
     const outputs = await programFor({ inventory: withPki })();
     await vi.waitFor(() => expect(created.filter((r) => r.type === "command:remote:Command").length).toBeGreaterThanOrEqual(3));
     const servers = created

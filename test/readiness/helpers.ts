@@ -40,6 +40,17 @@ export async function edit(root: string, file: string, find: string, replace: st
   await writeFile(path, text.replace(find, replace));
 }
 
+/**
+ * Adds a `pki` server (the election's CA lives on it: ADR 0008) at `address` to the inventory in
+ * `inventoryDir`, whose servers.yaml ends with its servers list: the small fixtures have none.
+ */
+export async function addPkiServer(inventoryDir: string, address = "10.0.0.40"): Promise<void> {
+  const path = join(inventoryDir, "servers.yaml");
+  const text = await readFile(path, "utf8");
+  const line = `  - { id: pki-a, roles: [pki], address: ${address}, site: DC-B, ssh: { hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB7KCamfpqW9vaiVXXWcDPgNsISINRS1reeNulgtrh+E } }\n`;
+  await writeFile(path, `${text.trimEnd()}\n${line}`);
+}
+
 export const DISTRICT = "inventory/districts/rey.yaml";
 export const ELECTION = "inventory/election.yaml";
 export const WAIVERS = "inventory/waivers.yaml";

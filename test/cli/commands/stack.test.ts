@@ -12,7 +12,7 @@ import { main } from "../../../src/cli/main.ts";
 import { repoRoot } from "../../../src/toolchain/paths.ts";
 import { type CliRun, runCli } from "../../helpers/cli.ts";
 import { throwawayEnv } from "../../helpers/engine.ts";
-import { ELECTION, edit, fixtureCopy, tempDir } from "../../readiness/helpers.ts";
+import { addPkiServer, ELECTION, edit, fixtureCopy, tempDir } from "../../readiness/helpers.ts";
 
 const stack = `freeze-${process.pid}`;
 const stackFile = join(repoRoot, "stacks", `Pulumi.${stack}.yaml`);
@@ -27,6 +27,7 @@ beforeAll(async () => {
   const key = join(sandbox.dir, "deploy_ed25519");
   await writeFile(key, "-----BEGIN OPENSSH PRIVATE KEY-----\nunit\n-----END OPENSSH PRIVATE KEY-----\n", { mode: 0o600 });
   const root = await fixtureCopy();
+  await addPkiServer(join(root, "inventory"));
   // 1405-01-01 (2026-03-21) is past: the freeze is on today.
   await edit(root, ELECTION, "  timeZone: Asia/Tehran\n", "  timeZone: Asia/Tehran\n  changeFreeze: 1405-01-01\n");
   await writeFile(
@@ -163,6 +164,7 @@ describe("amadegi up and destroy during the change freeze", () => {
     // What preview.yml does: a pull request's inventory/ checked out as data into pr-data/.
     const work = await tempDir("amadegi-preview-");
     await cp(join(repoRoot, "test", "fixtures", "inventory", "minimal", "inventory"), join(work, "pr-data", "inventory"), { recursive: true });
+    await addPkiServer(join(work, "pr-data", "inventory"));
     const file = join(work, "preview.md");
     const { code, stdout } = await runCli(["preview", "--stack", stack, "--inventory", "pr-data/inventory", "--markdown", file], sandbox.env, work);
     expect(code).toBe(0);
