@@ -1,4 +1,4 @@
-// npm run bench:issuance [-- --devices N] [--only floor,openssl,ca,node,peculiar] [--peculiar DIR] — the devices'
+// npm run bench:issuance [-- --devices N] [--only floor,openssl,ca,node,peculiar] [--peculiar DIR] [--ssh] — the devices'
 // certificates bound to the inventory (issue 17), the ways the field offers, side by side in one run
 // on N requests (default 2,000), each with its own key and declared fingerprint:
 //
@@ -7,8 +7,10 @@
 //             the declared one, openssl x509 -req with -subj CN=serial), in parallel, one per processor
 //   ca        the same checks per device, then `openssl ca -batch -infiles` signing a batch of requests
 //             in one process (policy: the CN only; extensions not copied), batches in parallel
-//   node      the devices' issuance as the stack runs it (its pki server's half through sh, not ssh): the device signer (src/provision/assets/device-signer.js,
-//             Node built-ins: node:crypto), in one process, incremental
+//   node      the devices' issuance as the stack runs it: the requests in a tar to the pki server's half (through sh; with --ssh,
+//             over ssh to an sshd on 127.0.0.1, as the stack sends it), the device signer there
+//             (src/provision/assets/device-signer.js, Node built-ins: node:crypto) in one process, incremental,
+//             and only the certificates it wrote back
 //   peculiar  @peculiar/x509 (on WebCrypto) in this process with the same checks; only with --peculiar DIR,
 //             a directory whose node_modules holds it (it is not a dependency of the project)
 //
@@ -27,11 +29,18 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { authorityScript, devicesScript, devicesSignScript } from "../src/provision/scripts.ts";
+import { knownHostsLine, pinnedSshArgv, shellQuote } from "../src/toolchain/ssh.ts";
+import { startSshd } from "../test/helpers/sshd.ts";
 
 const NATIONAL = 58_640;
 const WAYS = ["floor", "openssl", "ca", "node", "peculiar"] as const;
 const { values } = parseArgs({
-  options: { devices: { type: "string", default: "2000" }, only: { type: "string", default: WAYS.join(",") }, peculiar: { type: "string" } },
+  options: {
+    devices: { type: "string", default: "2000" },
+    only: { type: "string", default: WAYS.join(",") },
+    peculiar: { type: "string" },
+    ssh: { type: "boolean", default: false },
+  },
 });
 const devices = Number(values.devices);
 if (!Number.isInteger(devices) || devices < 1) throw new Error(`--devices ${values.devices}: a positive whole number`);
@@ -242,15 +251,27 @@ try {
       const sha256 = createHash("sha256")
         .update(await readFile(declaredPath))
         .digest("hex");
-      return sh(devicesScript(["sh", "-c", devicesSignScript(pki, until, sha256)], ""), env);
+      const sign = devicesSignScript(pki, until, sha256);
+      if (sshd === undefined) return sh(devicesScript(["sh", "-c", sign], ""), env);
+      const host = { address: "127.0.0.1", port: sshd.port, user: "root", hostKey: sshd.hostKey };
+      const remote = pinnedSshArgv(host, "known_hosts", `sh -c ${shellQuote(sign)}`, { identityFile: "login_key", timeoutMs: 30_000 });
+      return sh(devicesScript(remote, knownHostsLine(host)), { ...env, AMADEGI_SSH_KEY: await readFile(sshd.clientKeyFile, "utf8") });
     };
-    const first = await issue();
-    const again = await issue();
-    await change();
-    const one = await issue();
+    // The stack's transport: a throwaway sshd on loopback (the test suite's), its host key pinned.
+    const sshd = values.ssh ? await startSshd("127.0.0.1") : undefined;
+    const [first, again, one] = await (async () => {
+      try {
+        const a = await issue();
+        const b = await issue();
+        await change();
+        return [a, b, await issue()];
+      } finally {
+        await sshd?.stop();
+      }
+    })();
     const [a, b, c] = [first, again, one].map((r) => summary(r.stdout));
     rows.push({
-      way: "node: the stack's issuance, the device signer (node:crypto) on the pki server",
+      way: `node: the stack's issuance, the device signer (node:crypto) on the pki server, ${sshd === undefined ? "through sh" : "over ssh"}`,
       first: first.ms,
       one: one.ms,
       note: `signed ${a?.signed}, then ${b?.signed} (nothing changed: ${s(again.ms)}), then ${c?.signed}; ${c?.refusedCount} refused`,

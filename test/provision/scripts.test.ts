@@ -511,6 +511,18 @@ describe("the election PKI's scripts (openssl; the CA's on a pki server, here a 
     expect(existsSync(join(p.issued, "R-2.crt"))).toBe(false);
   });
 
+  it("reads the requests from the tar they travel in, a name longer than a tar header holds included", async () => {
+    const p = await place("tar");
+    const long = `L-${"x".repeat(118)}`;
+    const devices = [await device(join(dir, "tar"), "T-1"), await device(join(dir, "tar"), "T-2")];
+    await request(p.requests, devices[0] as Device);
+    await request(p.requests, devices[1] as Device, { file: long });
+    await p.declare([devices[0] as Device]);
+    const { summary } = await p.sign();
+    expect(summary).toMatchObject({ certificates: 1, signed: 1, refusedCount: 1 });
+    expect(summary.refused[long]).toMatch(new RegExp(`^undeclared: ${long}\\.csr: ${long} is not the serial`));
+  });
+
   it("gives each certificate a serial number of its own", async () => {
     const p = await place("serials");
     const devices = await Promise.all(Array.from({ length: 40 }, (_, i) => device(p.requests, `S-${i}`)));

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // The device signer: the devices' client certificates, signed from their requests and bound to the
 // inventory (issue 17). Plain JavaScript, Node >= 20 built-ins only (node:crypto, node:fs), one
-// file: DEVICES_SCRIPT (src/provision/scripts.ts) writes it to a private temporary directory and
-// runs it; the same file can be copied to a `pki` server that keeps the authority's key.
+// file: the stack sends it to the `pki` server, which keeps the authority's key, with the requests
+// (devicesScript and devicesSignScript, src/provision/scripts.ts; ADR 0008), and runs it there.
 //
 //   node device-signer.js < authority.pem   (the authority's certificate, then its key)
 //
-// Environment: AMADEGI_REQUESTS (the devices' `<serial>.csr`), AMADEGI_ISSUED (where `<serial>.crt`
+// Environment: AMADEGI_REQUESTS (a directory of the devices' `<serial>.csr`, or a tar of them at its
+// top: the stack sends one, and 58,640 requests are read from it without being written out as files),
+// AMADEGI_ISSUED (where `<serial>.crt`
 // and the authority's `ca.crt` go), AMADEGI_DECLARED (a JSON object: serial -> the SHA256
 // fingerprint of the device's key, from the inventory's stations[].device), AMADEGI_DECLARED_SHA256
 // (optional: the sha256 that file must have) and AMADEGI_UNTIL (the last day of validity, UTC).
@@ -325,6 +327,41 @@ function declaredOf(path, sha256) {
   return new Map(Object.entries(declared));
 }
 
+/** The requests (`<serial>.csr` -> content) in a directory, or at the top of a tar file (ustar, GNU long names). */
+function requestsOf(path) {
+  const isRequest = (name) => name.endsWith(".csr") && name.length > 4 && !name.includes("/");
+  const out = new Map();
+  if (!existsSync(path)) return out;
+  if (!path.endsWith(".tar")) {
+    for (const e of readdirSync(path, { withFileTypes: true })) if (e.isFile() && isRequest(e.name)) out.set(e.name, readFileSync(join(path, e.name)));
+    return out;
+  }
+  const tar = readFileSync(path);
+  const text = (header, start, length) => {
+    const field = header.subarray(start, start + length);
+    const end = field.indexOf(0);
+    return field.subarray(0, end < 0 ? length : end).toString("utf8");
+  };
+  let longName;
+  for (let at = 0; at + 512 <= tar.length;) {
+    const header = tar.subarray(at, at + 512);
+    if (header.every((b) => b === 0)) break;
+    if (header[124] & 0x80) throw new Unusable(`${path}: an entry too large for a request at byte ${at}`);
+    const size = Number.parseInt(text(header, 124, 12).trim() || "0", 8);
+    if (!Number.isSafeInteger(size) || size < 0 || at + 512 + size > tar.length) throw new Unusable(`${path}: not a tar (a header at byte ${at} is damaged)`);
+    // POSIX ustar keeps a long path's head in `prefix`; GNU tar (its default format) uses those bytes otherwise.
+    const prefix = text(header, 257, 6) === "ustar" ? text(header, 345, 155) : "";
+    const name = (longName ?? (prefix === "" ? text(header, 0, 100) : `${prefix}/${text(header, 0, 100)}`)).replace(/^\.\//, "");
+    const type = String.fromCharCode(header[156]);
+    const data = tar.subarray(at + 512, at + 512 + size);
+    at += 512 + Math.ceil(size / 512) * 512;
+    longName = undefined;
+    if (type === "L") longName = data.toString("utf8").replace(/\0+$/, "");
+    else if ((type === "0" || type === "\0") && isRequest(name)) out.set(name, data);
+  }
+  return out;
+}
+
 export function run(stdin, env = process.env, now = new Date()) {
   const requests = need(env, "AMADEGI_REQUESTS");
   const issued = need(env, "AMADEGI_ISSUED");
@@ -347,17 +384,13 @@ export function run(stdin, env = process.env, now = new Date()) {
   let signed = 0;
   let kept = 0;
 
-  const files = existsSync(requests)
-    ? readdirSync(requests, { withFileTypes: true })
-        .filter((e) => e.isFile() && e.name.endsWith(".csr") && e.name.length > 4)
-        .map((e) => e.name)
-        .sort()
-    : [];
+  const contents = requestsOf(requests);
+  const files = [...contents.keys()].sort();
   const present = new Set();
   for (const file of files) {
     const serial = file.slice(0, -4);
     present.add(serial);
-    const content = readFileSync(join(requests, file));
+    const content = contents.get(file);
     const request = createHash("sha256").update(content).digest("hex");
     const want = declared.get(serial);
     const last = Object.hasOwn(previous, serial) ? previous[serial] : undefined;
