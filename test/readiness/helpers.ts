@@ -47,7 +47,8 @@ export async function edit(root: string, file: string, find: string, replace: st
 export async function addPkiServer(inventoryDir: string, address = "10.0.0.40"): Promise<void> {
   const path = join(inventoryDir, "servers.yaml");
   const text = await readFile(path, "utf8");
-  const line = `  - { id: pki-a, roles: [pki], address: ${address}, site: DC-B, ssh: { hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB7KCamfpqW9vaiVXXWcDPgNsISINRS1reeNulgtrh+E } }\n`;
+  const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB7KCamfpqW9vaiVXXWcDPgNsISINRS1reeNulgtrh+E";
+  const line = `  - { id: pki-a, roles: [pki], address: ${address}, site: DC-B, ssh: { hostKey: ${hostKey} } }\n`;
   await writeFile(path, `${text.trimEnd()}\n${line}`);
 }
 
