@@ -20,7 +20,12 @@ export interface MonitorCheck {
   readonly kind: string;
   readonly timeoutMs: number;
   readonly params: Readonly<Record<string, string | number | boolean | readonly string[]>>;
-  readonly conditions: readonly { readonly placeholder: string; readonly op: string; readonly value: { readonly kind: string; readonly value?: unknown } }[];
+  /** A condition's operand; a pattern's `re2` is how blackbox_exporter reads it (the catalog translates it, src/probe/catalog/re2.ts). */
+  readonly conditions: readonly {
+    readonly placeholder: string;
+    readonly op: string;
+    readonly value: { readonly kind: string; readonly value?: unknown; readonly re2?: string };
+  }[];
 }
 
 export interface MonitorTarget {
@@ -204,7 +209,7 @@ function moduleOf(check: MonitorCheck, hostname: string | undefined, options: Mo
         ...(bodies.length === 0
           ? {}
           : {
-              fail_if_body_not_matches_regexp: bodies.map((c) => (c.value.value instanceof RegExp ? c.value.value.source : escapeRegex(String(c.value.value)))),
+              fail_if_body_not_matches_regexp: bodies.map((c) => c.value.re2 ?? escapeRegex(String(c.value.value))),
             }),
         ...(hostname === undefined ? {} : { headers: { Host: hostname } }),
       };

@@ -82,7 +82,9 @@ export async function writeOpenMetrics(results: string, out: string): Promise<{ 
         hint: "pass a results file (JSON lines) with --results",
       });
     const { header, footer } = summary;
-    const campaign = `campaign="${openMetricsLabelValue(header.id)}",stack="${openMetricsLabelValue(header.stack)}"`;
+    // The stack only: a label per run (its id) would make new series at every campaign, without bound in
+    // Prometheus. Which run it was is in the timestamps below.
+    const campaign = `stack="${openMetricsLabelValue(header.stack)}"`;
     const counts = Object.fromEntries(STATUSES.map((s) => [s, 0]));
     await readResults(results, (r) => {
       counts[r.status] = (counts[r.status] ?? 0) + 1;
@@ -95,6 +97,12 @@ export async function writeOpenMetrics(results: string, out: string): Promise<{ 
         `amadegi_campaign_valid{${campaign}} ${footer?.valid === true ? 1 : 0}\n`,
     );
     const finished = Date.parse(footer?.finishedAt ?? header.startedAt) / 1000;
+    line(
+      `# TYPE amadegi_campaign_started_timestamp_seconds gauge\n` +
+        `# UNIT amadegi_campaign_started_timestamp_seconds seconds\n` +
+        `# HELP amadegi_campaign_started_timestamp_seconds When the campaign started: which run the samples are of.\n` +
+        `amadegi_campaign_started_timestamp_seconds{${campaign}} ${Date.parse(header.startedAt) / 1000}\n`,
+    );
     line(
       `# TYPE amadegi_campaign_finished_timestamp_seconds gauge\n` +
         `# UNIT amadegi_campaign_finished_timestamp_seconds seconds\n` +

@@ -55,8 +55,12 @@ describe("export openmetrics", () => {
     expect(text).toContain(
       'amadegi_probe_up{check="link-icmp",kind="icmp",station="PKD-0001",link="PKD-0001-F",district="pakdasht",operator="tci",medium="fiber"} 1\n',
     );
-    expect(text).toContain('amadegi_campaign_results{campaign="c-1",stack="rehearsal",status="down"} 1\n');
-    expect(text).toContain('amadegi_campaign_valid{campaign="c-1",stack="rehearsal"} 1\n');
+    expect(text).toContain('amadegi_campaign_results{stack="rehearsal",status="down"} 1\n');
+    expect(text).toContain('amadegi_campaign_valid{stack="rehearsal"} 1\n');
+    // No label names the run: a campaign's id would make new series at every run. Its start time says which run it was.
+    expect(text).not.toContain("c-1");
+    // The synthetic campaign ran for two minutes up to its time.
+    expect(text).toContain(`amadegi_campaign_started_timestamp_seconds{stack="rehearsal"} ${Date.parse("2027-02-20T07:58:00Z") / 1000}\n`);
     expect(text.endsWith("# EOF\n")).toBe(true);
     // Each family's samples are contiguous, after its metadata.
     const families = text
@@ -70,6 +74,7 @@ describe("export openmetrics", () => {
       "amadegi_probe_attempts",
       "amadegi_campaign_results",
       "amadegi_campaign_valid",
+      "amadegi_campaign_started_timestamp_seconds",
       "amadegi_campaign_finished_timestamp_seconds",
     ]);
     const promtool = await which("promtool");
@@ -102,7 +107,7 @@ describe("export openmetrics", () => {
       .find((l) => l.link === "PKD-0002-M");
     expect(up).toMatchObject({ check: "link-icmp", ...odd });
     const valid = samples.find((l) => l.startsWith("amadegi_campaign_valid{"));
-    expect(parseLabels(valid ?? "")).toEqual({ campaign: 'c "1"\\\n', stack: "rehearsal" });
+    expect(parseLabels(valid ?? "")).toEqual({ stack: "rehearsal" });
     const promtool = await which("promtool");
     expect(promtool, "promtool is installed by setup").toBeDefined();
     const checked = await run(promtool ?? "", ["check", "metrics"], { input: text });

@@ -2,6 +2,7 @@ import { ownEntry } from "../../lib/records.ts";
 import { ROLES } from "../../model/index.ts";
 import { closest } from "../../model/kit.ts";
 import type { ProbeKind } from "../types.ts";
+import { re2Pattern } from "./re2.ts";
 import {
   ALL_OPERATORS,
   DURATION_UNITS,
@@ -30,7 +31,8 @@ export type Operand =
   /** Days left must beat election day plus `days` (resolved when a campaign starts). */
   | { readonly kind: "election"; readonly days: number; readonly display: string }
   | { readonly kind: "string"; readonly value: string; readonly display: string }
-  | { readonly kind: "regex"; readonly value: RegExp; readonly display: string }
+  /** `re2`: the same pattern as blackbox_exporter reads it (re2.ts). */
+  | { readonly kind: "regex"; readonly value: RegExp; readonly re2: string; readonly display: string }
   | { readonly kind: "list"; readonly value: readonly string[]; readonly display: string }
   /** The addresses of the inventory's servers with this role. */
   | { readonly kind: "role"; readonly role: string; readonly display: string }
@@ -308,11 +310,20 @@ class Parser {
     const at = this.i;
     const { value, display } = this.quotedOrRest();
     if (op !== "matches") return { kind: "string", value, display };
+    let regex: RegExp;
     try {
-      return { kind: "regex", value: new RegExp(value), display };
+      regex = new RegExp(value);
     } catch (error) {
       throw new Fail(at, `not a regular expression: ${(error as Error).message}`, `fix the pattern after [${placeholder}] matches`);
     }
+    const re2 = re2Pattern(value);
+    if (!re2.ok)
+      throw new Fail(
+        at,
+        `${re2.why} cannot be checked by blackbox_exporter (RE2 syntax)`,
+        `rewrite the pattern after [${placeholder}] matches without it: Prometheus's prober runs the same check`,
+      );
+    return { kind: "regex", value: regex, re2: re2.pattern, display };
   }
 
   private listOperand(placeholder: Placeholder, op: Operator): Operand {

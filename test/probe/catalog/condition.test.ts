@@ -56,6 +56,9 @@ describe("condition syntax: rejected with the offset and a suggestion", () => {
     ["tcp", "[RTT] < election+1d", 8, /cannot be compared with election day/],
     ["tls", "[TLS_VERSION] >= 1.4", 17, /not a TLS version/],
     ["http", '[BODY] matches "(("', 15, /not a regular expression/],
+    ["http", '[BODY] matches "^ok(?!ay)"', 15, /a negative lookahead \(\?!…\) cannot be checked by blackbox_exporter \(RE2 syntax\)/],
+    // Inside quotes a backslash escapes the next character: the catalog writes \\1 for the pattern's \1.
+    ["http", String.raw`[BODY] matches "(a)\\1"`, 15, /a backreference \\1 cannot be checked by blackbox_exporter/],
     ["http", '[BODY] == "ok', 10, /unclosed quote/],
     ["dns", "[DNS_ANSWERS] == role(auht)", 22, /no server role "auht" \(did you mean "auth"\?\)/],
     ["dns", "[DNS_ANSWERS] == 10.0.0.1", 17, /needs a list/],
