@@ -5,6 +5,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { digestFiles, temporarySibling } from "../lib/fs.ts";
 import { type RevocationManifest, REVOKED_MARK, revokedLines } from "./revocation.ts";
+import { commandConnection } from "./server.ts";
 import { knownHostsLine, type PinnedHost, pinnedSshArgv, shellQuote } from "../toolchain/ssh.ts";
 import {
   authorityDeleteScript,
@@ -22,7 +23,6 @@ import {
 
 /** The inventory's `pki` server, where the issuing CA's key is made and stays (ADR 0008). */
 export interface PkiServer extends PkiPlace {
-  readonly id: string;
   /** How it is reached: address, port, user and pinned host key. */
   readonly host: PinnedHost;
   /** The login key's content, a secret (as every server's connection has it). */
@@ -95,7 +95,7 @@ export class Pki extends pulumi.ComponentResource {
     super("amadegi:pki:Pki", name, {}, opts);
     const place: PkiPlace = { root: args.server.root, epoch: args.server.epoch };
     const { host } = args.server;
-    const connection = { host: host.address, port: host.port, user: host.user, hostKey: host.hostKey, privateKey: args.server.privateKey };
+    const connection = commandConnection(host, args.server.privateKey);
     const authority = new command.remote.Command(
       `${name}-ca`,
       { connection, create: authorityScript(place, args.commonName, args.validUntil), delete: authorityDeleteScript(place), logging: "stderr" },

@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import {
   addDays,
@@ -23,7 +22,7 @@ import { Pki, type PkiServer } from "./pki.ts";
 import type { PinnedHost } from "../toolchain/ssh.ts";
 import { guardTarget, type Target } from "./guard.ts";
 import { readRevocations, type Revocation } from "./revocation.ts";
-import { CentralServer, type CentralServerArgs, type IssuedFile } from "./server.ts";
+import { CentralServer, type CentralServerArgs, commandConnection, type IssuedFile } from "./server.ts";
 
 /** Certificates outlive election day by the policy's margin plus this many days. */
 const CERT_EXTRA_DAYS = 90;
@@ -45,10 +44,9 @@ async function inventoryOf(config: StackConfig, source: InventorySource): Promis
 }
 
 interface Reach {
-  /** As `@pulumi/command` takes it: the login key's content a secret. */
-  readonly connection: command.types.input.remote.ConnectionArgs;
-  /** The same, as amadegi's own ssh takes it (the devices' issuance on the `pki` server). */
+  /** Address, port, user and pinned host key (commandConnection makes `@pulumi/command`'s connection of it). */
   readonly host: PinnedHost;
+  /** The login key's content, a secret. */
   readonly privateKey: pulumi.Output<string>;
   readonly root: string;
   /** The pins overlay's generation ("" without an overlay). */
@@ -84,7 +82,6 @@ function reachOf(config: StackConfig, inventory: Inventory): Map<string, Reach> 
     reach.set(server.id, {
       root: way.root,
       epoch: overlay?.generation ?? "",
-      connection: { host: way.address, port: way.port, user: way.user, hostKey, privateKey },
       host: { address: way.address, port: way.port, user: way.user, hostKey },
       privateKey,
     });
@@ -164,7 +161,7 @@ function pkiServerOf(config: StackConfig, inventory: Inventory, reach: ReadonlyM
   const way = server === undefined ? undefined : reach.get(server.id);
   if (server === undefined || way === undefined)
     throw new Error(`stack ${config.stack}: no server has role pki in servers.yaml; the election's CA is made on it and its key never leaves it: declare one`);
-  return { id: server.id, host: way.host, privateKey: way.privateKey, root: way.root, epoch: way.epoch };
+  return way;
 }
 
 export interface ProgramOptions {
@@ -218,7 +215,7 @@ async function run(options: ProgramOptions): Promise<Record<string, unknown>> {
   });
   const servers: Record<string, pulumi.Output<ProvisionedServer>> = {};
   for (const server of inventory.servers) {
-    const { connection, root, epoch } = reach.get(server.id) as Reach;
+    const { host, privateKey, root, epoch } = reach.get(server.id) as Reach;
     const renders = renderServer(inventory, server.id, {
       root,
       environment: config.environment,
@@ -227,7 +224,7 @@ async function run(options: ProgramOptions): Promise<Record<string, unknown>> {
     });
     const central = new CentralServer(
       server.id,
-      { server, renders, connection, root, epoch, issued: issuedFiles(pki, server), ...crlOf(pki, renders) },
+      { server, renders, connection: commandConnection(host, privateKey), root, epoch, issued: issuedFiles(pki, server), ...crlOf(pki, renders) },
       { dependsOn: [pki] },
     );
     servers[server.id] = central.provisioned;

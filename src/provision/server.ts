@@ -2,9 +2,15 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { provisionedRecord, type ProvisionedServer, type RoleRender } from "../model/render/index.ts";
 import type { Server } from "../model/index.ts";
+import type { PinnedHost } from "../toolchain/ssh.ts";
 import { crlInstallScript, parseHashes, removeScript, roleScript, sha256 } from "./scripts.ts";
 
 /** A file the stack made (the PKI's): its place is known when the program runs, its content later. */
+/** A server's connection as `@pulumi/command` takes it: the pinned host key, the login key's content a secret. */
+export function commandConnection(host: PinnedHost, privateKey: pulumi.Output<string>): command.types.input.remote.ConnectionArgs {
+  return { host: host.address, port: host.port, user: host.user, hostKey: host.hostKey, privateKey };
+}
+
 export interface IssuedFile {
   readonly path: string;
   readonly content: pulumi.Input<string>;
