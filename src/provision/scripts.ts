@@ -41,6 +41,11 @@ const MARK = "AMADEGI-HASHES";
 const MANIFESTS = "var/lib/amadegi/roles";
 const PRELUDE = ["set -e", "fail() { printf 'amadegi: %s\\n' \"$*\" >&2; exit 3; }"];
 
+/** Into the server's root: "/" in production, its own directory in the rehearsal. */
+function cdRoot(root: string): string {
+  return `cd ${quote(root === "" ? "/" : root)}`;
+}
+
 function checkPath(server: string, path: string): string {
   if (!path.startsWith("/") || path.split("/").includes("..") || /[\n\r\0\\]/.test(path) || path.endsWith("/")) {
     throw new Error(`server ${server}: file path ${JSON.stringify(path)} must be absolute, without "..": a renderer produced it — fix the renderer`);
@@ -74,7 +79,7 @@ export function roleScript(input: RoleScriptInput): string {
   const lines = [
     ...PRELUDE,
     `# amadegi: ${input.server} ${role}${input.epoch === "" ? "" : `, servers built as generation ${input.epoch}`}`,
-    `cd ${quote(input.root === "" ? "/" : input.root)}`,
+    cdRoot(input.root),
     "umask 022",
   ];
   if (input.secret !== undefined && secret !== undefined) {
@@ -120,7 +125,7 @@ export function removeScript(input: Pick<RoleScriptInput, "server" | "role" | "r
     ...PRELUDE,
     `# amadegi: ${input.server} ${role}`,
     ...commands(input.stop, "stop"),
-    `cd ${quote(input.root === "" ? "/" : input.root)}`,
+    cdRoot(input.root),
     `rm -f -- ${[...paths, `${MANIFESTS}/${role}.files`].map(quote).join(" ")}`,
   ].join("\n")}\n`;
 }
@@ -135,7 +140,7 @@ export function crlInstallScript(root: string, path: string, refresh: readonly s
   const q = quote(relative);
   return `${[
     "set -e",
-    `cd ${quote(root === "" ? "/" : root)}`,
+    cdRoot(root),
     `mkdir -p -- "$(dirname -- ${q})"`,
     `cat > ${q}.amadegi-new`,
     `grep -q -- "-----BEGIN X509 CRL-----" ${q}.amadegi-new || { rm -f -- ${q}.amadegi-new; echo "no CRL on standard input" >&2; exit 1; }`,
@@ -200,7 +205,7 @@ function pkiHeader(what: string, place: PkiPlace, inputs: Readonly<Record<string
   return [
     "set -e",
     `# amadegi: ${what}${place.epoch === "" ? "" : `, servers built as generation ${place.epoch}`}`,
-    `cd ${quote(place.root === "" ? "/" : place.root)}`,
+    cdRoot(place.root),
     `P=${PKI_DIR}`,
     ...Object.entries(inputs).map(([name, value]) => {
       if (!/^AMADEGI_[A-Z0-9_]+$/.test(name)) throw new Error(`${what}: ${name} is not an input's name`);
@@ -336,11 +341,12 @@ export function devicesScript(remote: readonly string[], knownHosts: string): st
     "rc=0",
     `(cd "$d" && ${remote.map(quote).join(" ")}) < "$d/send.tar" > "$d/back.tar" || rc=$?`,
     '[ "$rc" -eq 0 ] || { echo "signing on the pki server failed (exit $rc)" >&2; exit "$rc"; }',
-    'tar -xf "$d/back.tar" -C "$d/back"',
+    'tar -xf "$d/back.tar" -C "$d/back" summary.json names .refused.json',
     'issued=$AMADEGI_ISSUED; mkdir -p -- "$issued"; rm -rf -- "$issued/.incoming"; mkdir -- "$issued/.incoming"',
     // Into a directory beside the certificates, then renamed into place: a device never reads half a certificate.
     'tar -xf "$d/back.tar" -C "$issued/.incoming" --wildcards "*.crt"',
-    'chmod 644 "$issued"/.incoming/*.crt 2>/dev/null || true',
+    // find, not a glob: 58,640 names are more than one command line holds.
+    'find "$issued/.incoming" -maxdepth 1 -type f -name "*.crt" -exec chmod 644 -- {} +',
     'find "$issued/.incoming" -maxdepth 1 -type f -name "*.crt" -exec mv -f -t "$issued" -- {} +',
     'rmdir -- "$issued/.incoming"',
     '(cd "$issued" && find . -maxdepth 1 -type f -name "*.crt" -printf "%P\\n" | sort | comm -23 - "$d/back/names" | xargs -r rm -f --)',
