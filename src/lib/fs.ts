@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 
@@ -24,6 +24,19 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await rename(tmp, path);
   } catch (error) {
     await rm(tmp, { force: true });
+    throw error;
+  }
+}
+
+/** writeFileAtomic for a caller that cannot wait (a Pulumi component's constructor). */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = temporarySibling(path);
+  try {
+    writeFileSync(tmp, data, { mode, flush: true });
+    renameSync(tmp, path);
+  } catch (error) {
+    rmSync(tmp, { force: true });
     throw error;
   }
 }

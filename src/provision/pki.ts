@@ -1,9 +1,8 @@
 import { createHash, X509Certificate } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { readFileSync } from "node:fs";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { digestFiles, temporarySibling } from "../lib/fs.ts";
+import { digestFiles, writeFileAtomicSync } from "../lib/fs.ts";
 import { type RevocationManifest, REVOKED_MARK, revokedLines } from "./revocation.ts";
 import { commandConnection } from "./server.ts";
 import { knownHostsLine, type PinnedHost, pinnedSshArgv, shellQuote } from "../toolchain/ssh.ts";
@@ -231,17 +230,7 @@ export function declaredFile(
   const content = `${JSON.stringify(Object.fromEntries(sorted.map((d) => [d.serial, d.fingerprint])), null, 0)}\n`;
   const path = `${issued.replace(/\/+$/, "")}.declared.json`;
   const sha256 = createHash("sha256").update(content).digest("hex");
-  if (write && readIfThere(path) !== content) {
-    mkdirSync(dirname(path), { recursive: true });
-    const temporary = temporarySibling(path);
-    try {
-      writeFileSync(temporary, content, { mode: 0o644 });
-      renameSync(temporary, path);
-    } catch (error) {
-      rmSync(temporary, { force: true });
-      throw error;
-    }
-  }
+  if (write && readIfThere(path) !== content) writeFileAtomicSync(path, content);
   return { path, sha256 };
 }
 

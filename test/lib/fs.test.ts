@@ -1,8 +1,8 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { digestFiles } from "../../src/lib/fs.ts";
+import { digestFiles, writeFileAtomicSync } from "../../src/lib/fs.ts";
 
 let dir = "";
 beforeAll(async () => {
@@ -24,5 +24,19 @@ describe("digestFiles", () => {
     await writeFile(join(dir, "b.csr"), "B2");
     expect(digestFiles(dir, ".csr").digest).not.toBe(two.digest);
     expect(digestFiles(join(dir, "none"), ".csr").count).toBe(0);
+  });
+});
+
+describe("writeFileAtomicSync", () => {
+  it("writes the whole file with its mode, making its directory, and leaves no temporary file beside it", async () => {
+    const path = join(dir, "deep", "declared.json");
+    writeFileAtomicSync(path, "one\n", 0o600);
+    writeFileAtomicSync(path, "two\n", 0o600);
+    expect(await readFile(path, "utf8")).toBe("two\n");
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(await readdir(join(dir, "deep"))).toEqual(["declared.json"]);
+    // A directory where the file should be: the write fails, and nothing is left behind.
+    expect(() => writeFileAtomicSync(join(dir, "deep"), "x")).toThrow();
+    expect((await readdir(dir)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 });
