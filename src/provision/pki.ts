@@ -15,6 +15,7 @@ import {
   devicesSignScript,
   LOCAL_FILE_DELETE_SCRIPT,
   LOCAL_FILE_SCRIPT,
+  pemBlock,
   type PkiPlace,
   serverCertScript,
   splitIssued,
@@ -171,9 +172,9 @@ export class Pki extends pulumi.ComponentResource {
       { parent: this, dependsOn: devicesCommand === undefined ? [authority] : [authority, devicesCommand] },
     );
     this.crl = crl.stdout.apply((out) => {
-      const pem = /-----BEGIN X509 CRL-----\n[\s\S]+?\n-----END X509 CRL-----/.exec(out)?.[0];
+      const pem = pemBlock("X509 CRL", out);
       if (pem === undefined) throw new Error(`${name}-crl: openssl printed no CRL`);
-      return `${pem}\n`;
+      return pem;
     });
     this.registerOutputs({ caCert: this.caCert, caNotAfter: this.caNotAfter, devices: this.devices, refused: this.refused, crl: this.crl });
   }
@@ -181,9 +182,9 @@ export class Pki extends pulumi.ComponentResource {
 
 /** The authority's certificate from its command's output; throws naming the command if there is none. */
 function certificateOf(what: string, stdout: string): string {
-  const pem = /-----BEGIN CERTIFICATE-----\n[\s\S]+?\n-----END CERTIFICATE-----/.exec(stdout)?.[0];
+  const pem = pemBlock("CERTIFICATE", stdout);
   if (pem === undefined) throw new Error(`${what}: the pki server printed no certificate`);
-  return `${pem}\n`;
+  return pem;
 }
 
 /** What the device signer printed on stdout (DEVICES_SCRIPT). */

@@ -418,10 +418,16 @@ const CRL_BODY = [
   'cat "$d/crl.pem"',
 ];
 
+/** The first PEM block labelled `label` (e.g. "CERTIFICATE", "X509 CRL") in a PKI script's output, with its line end. */
+export function pemBlock(label: "CERTIFICATE" | "PRIVATE KEY" | "X509 CRL", stdout: string): string | undefined {
+  const block = new RegExp(`-----BEGIN ${label}-----\\n[\\s\\S]+?\\n-----END ${label}-----`).exec(stdout)?.[0];
+  return block === undefined ? undefined : `${block}\n`;
+}
+
 /** A certificate and its key from a PKI script's output; throws naming `what` if either is missing. */
 export function splitIssued(what: string, stdout: string): { certPem: string; keyPem: string } {
-  const cert = /-----BEGIN CERTIFICATE-----\n[\s\S]+?\n-----END CERTIFICATE-----/.exec(stdout)?.[0];
-  const key = /-----BEGIN PRIVATE KEY-----\n[\s\S]+?\n-----END PRIVATE KEY-----/.exec(stdout)?.[0];
-  if (cert === undefined || key === undefined) throw new Error(`${what}: openssl printed no certificate and key`);
-  return { certPem: `${cert}\n`, keyPem: `${key}\n` };
+  const certPem = pemBlock("CERTIFICATE", stdout);
+  const keyPem = pemBlock("PRIVATE KEY", stdout);
+  if (certPem === undefined || keyPem === undefined) throw new Error(`${what}: openssl printed no certificate and key`);
+  return { certPem, keyPem };
 }
