@@ -3,7 +3,7 @@
 import { execFile } from "node:child_process";
 import { createHash, createPrivateKey, generateKeyPairSync, X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -547,6 +547,37 @@ describe("the election PKI's scripts (openssl; the CA's on a pki server, here a 
     expect(none.code).toBe(2);
     expect(none.stderr).toContain("no authority on this server");
     expect(existsSync(join(p.issued, "W-1.crt"))).toBe(false);
+  });
+
+  it("takes what the pki server sends back as data: a member outside the issued directory or a link fails the run, writing nothing outside", async () => {
+    const p = await place("hostile");
+    const d = await device(p.requests, "H-1");
+    await request(p.requests, d);
+    await p.declare([d]);
+    const crafted = join(dir, "hostile", "crafted");
+    await mkdir(crafted, { recursive: true });
+    await writeFile(join(crafted, "summary.json"), '{"certificates":1,"signed":1,"kept":0,"removed":0,"refusedCount":0,"refused":{}}\n');
+    await writeFile(join(crafted, "names"), "H-1.crt\n");
+    await writeFile(join(crafted, ".refused.json"), "{}\n");
+    await writeFile(join(crafted, "H-1.crt"), "not a certificate\n");
+    const target = join(dir, "hostile", "written-through-a-link");
+    const answer = async (tarArgs: string) => {
+      expect((await sh(`cd ${shellQuote(crafted)} && tar -cf ../answer.tar ${tarArgs}`)).code).toBe(0);
+      // The server's half: it reads what was sent, and answers with the crafted tar.
+      return sh(devicesScript(["sh", "-c", `cat > /dev/null; cat ${shellQuote(join(dir, "hostile", "answer.tar"))}`], ""), { env: p.env });
+    };
+    await rm(join(crafted, "H-1.crt"));
+    await writeFile(join(crafted, "escape.crt"), "outside\n");
+    const escape = await answer("summary.json names .refused.json escape.crt --transform 's,^escape.crt,../escape.crt,'");
+    expect(escape.code).not.toBe(0);
+    expect(escape.stderr).toContain("Member name contains '..'");
+    expect(existsSync(join(p.issued, "..", "escape.crt"))).toBe(false);
+    await rm(join(crafted, "escape.crt"));
+    await symlink(target, join(crafted, "H-1.crt"));
+    const link = await answer("summary.json names .refused.json H-1.crt");
+    expect(link.code).not.toBe(0);
+    expect(existsSync(target)).toBe(false);
+    expect(existsSync(join(p.issued, "H-1.crt"))).toBe(false);
   });
 
   it("sends the requests to the pki server over the pinned ssh, and only certificates come back; a server with another host key gets nothing", async () => {
