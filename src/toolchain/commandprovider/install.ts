@@ -68,19 +68,28 @@ async function head(path: string): Promise<string> {
   }
 }
 
-/** Our stand-in at `launcher`, by its marker: its version, the sha256 of the code it runs, where that is, and its Node. */
+/**
+ * Our stand-in at `launcher`, by its marker: its version, the sha256 of the code it runs, where that
+ * is, and its Node. A launcher with the marker whose code is gone (its tool cache was removed) is
+ * still ours, with version "missing": setup installs it again instead of taking it for Pulumi's.
+ */
 export async function standInAt(launcher: string): Promise<{ version: string; sha256: string; code: string; node: string } | undefined> {
+  let script: string;
   try {
-    const script = await head(launcher);
-    if (!script.includes(`# ${STANDIN_MARKER} `)) return undefined;
-    const words = [...(/^exec '((?:[^']|'\\'')*)' '((?:[^']|'\\'')*)'/m.exec(script) ?? [])].map((w) => w.replaceAll("'\\''", "'"));
-    const [, node = "", entry = ""] = words;
-    const code = dirname(dirname(entry));
+    script = await head(launcher);
+  } catch {
+    return undefined;
+  }
+  if (!script.includes(`# ${STANDIN_MARKER} `)) return undefined;
+  const words = [...(/^exec '((?:[^']|'\\'')*)' '((?:[^']|'\\'')*)'/m.exec(script) ?? [])].map((w) => w.replaceAll("'\\''", "'"));
+  const [, node = "", entry = ""] = words;
+  const code = dirname(dirname(entry));
+  try {
     const text = await readFile(entry, "utf8");
     const version = /STANDIN_VERSION = "([^"]+)"/.exec(text)?.[1] ?? "unknown";
     return { version, sha256: await codeDigest(code), code, node };
   } catch {
-    return undefined;
+    return { version: "missing", sha256: "", code, node };
   }
 }
 

@@ -18,6 +18,7 @@ import {
 } from "../../../src/toolchain/commandprovider/install.ts";
 import { engineEnv } from "../../../src/toolchain/env.ts";
 import { which } from "../../../src/toolchain/inspect.ts";
+import { repoRoot } from "../../../src/toolchain/paths.ts";
 import { inlineStack, throwawayEnv } from "../../helpers/engine.ts";
 
 const ENGINE_TIMEOUT = 300_000;
@@ -84,6 +85,24 @@ describe("install", () => {
       expect(await installCode({ ...options, sourceDir: changed, packageDir: PACKAGE_DIR })).toMatchObject({ action: "updated" });
       expect(await readFile(join(code.dir, "provider", "wire.ts"), "utf8")).toContain("// changed");
       expect(RUNTIME_FILES).not.toContain("install.ts");
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
+    "takes a registered stand-in whose tool cache was removed for ours, not for Pulumi's, and registers it again",
+    async () => {
+      const pulumi = await which("pulumi", engineEnv(sandbox.env).PATH);
+      if (pulumi === undefined) throw new Error("no pulumi: run scripts/setup");
+      const home = join(sandbox.dir, "gone-home");
+      const at = (cache: string) => ({ ...sandbox.env, AMADEGI_CACHE: join(sandbox.dir, cache), PULUMI_HOME: home });
+      const first = await installCode({ node: process.execPath, env: at("cache-gone"), nodeModules: join(repoRoot, "node_modules") });
+      expect((await registerPlugin(first.launcher, pulumi, { ...at("cache-gone"), ...engineEnv(at("cache-gone")) })).action).toBe("installed");
+      await rm(join(sandbox.dir, "cache-gone"), { recursive: true, force: true });
+      expect(await standInAt(pluginPath(at("cache-gone")))).toMatchObject({ version: "missing", code: first.dir });
+      const second = await installCode({ node: process.execPath, env: at("cache-new"), nodeModules: join(repoRoot, "node_modules") });
+      expect((await registerPlugin(second.launcher, pulumi, { ...at("cache-new"), ...engineEnv(at("cache-new")) })).action).toBe("updated");
+      expect(await standInAt(pluginPath(at("cache-new")))).toMatchObject({ version: STANDIN_VERSION, code: second.dir });
     },
     ENGINE_TIMEOUT,
   );
