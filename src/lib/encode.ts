@@ -227,3 +227,12 @@ export function xmlAttr(text: string): string {
 export function openMetricsLabelValue(text: string): string {
   return text.replace(/[\\"\n]|[\uD800-\uDFFF]/gu, (c) => (c === "\\" ? "\\\\" : c === '"' ? '\\"' : c === "\n" ? "\\n" : "\uFFFD"));
 }
+
+/**
+ * One Alertmanager matcher, `name="value"`, the value between double quotes
+ * with Alertmanager's escapes (`\\`, `\"`, `\n`): a value from data matches
+ * itself and never ends the quotes. `name` is the caller's own label name.
+ */
+export function alertmanagerMatcher(name: string, value: string): string {
+  return `${name}="${value.replace(/[\\"\n]/g, (c) => (c === "\\" ? "\\\\" : c === '"' ? '\\"' : "\\n"))}"`;
+}

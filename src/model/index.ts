@@ -20,4 +20,13 @@ export { type DeviceKeys, deviceFingerprint, deviceKeysText, readDeviceKeys } fr
 export { type PinOverlay, readPins, serverReach, type ServerPin, type ServerReach } from "./pins.ts";
 export * from "./stackfile.ts";
 export { type MonitoringFiles, renderMonitoring } from "./monitoring.ts";
+export {
+  type AlertReceivers,
+  type AlertTiming,
+  PRODUCTION_TIMING,
+  REHEARSAL_TIMING,
+  renderAlertmanager,
+  renderAlertRules,
+  timingProblems,
+} from "./alerting.ts";
 export { githubAnnotation } from "./annotations.ts";

@@ -114,6 +114,32 @@ function statePath(root: string, expected: string, example: string, accept: (val
   });
 }
 
+/** An http(s) URL with a host and no credentials in it (a token goes in a credentials file). */
+function webhookUrl(): Schema<string> {
+  return scalar("an http(s) URL", (value, r, node) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
+    if (value.length > 500 || url === undefined || !/^https?:$/.test(url.protocol) || url.hostname === "") {
+      r.report("schema.bad-value", node, `"${clip(value, 60)}" is not an http(s) URL`, "write e.g. https://sms.example.org/alertmanager");
+      return INVALID;
+    }
+    if (url.username !== "" || url.password !== "") {
+      r.report(
+        "schema.bad-value",
+        node,
+        "the URL holds credentials",
+        "remove them; put the token in a file on the monitor server and name it in credentialsFile",
+      );
+      return INVALID;
+    }
+    return value;
+  });
+}
+
 /** The schema, with state paths resolved against `state` (the state directory, absolute). */
 export function stackSettingsSchema(state: string) {
   const probe = object({
@@ -167,6 +193,14 @@ export function stackSettingsSchema(state: string) {
         ),
       }),
       "the devices the stack's PKI certifies",
+    ),
+    "amadegi:alerting": optional(
+      object({
+        webhook: required(webhookUrl(), "where every receiver posts its notifications (a messaging or SMS gateway that dispatches by receiver)"),
+        escalation: optional(webhookUrl(), "the national operations centre's own URL (operators, central services, certificates)"),
+        credentialsFile: optional(text({ max: 500 }), "a file on the monitor server holding the bearer token the gateway expects (a path, never the token)"),
+      }),
+      "where the monitor role's Alertmanager sends notifications (docs/monitoring.md)",
     ),
     "amadegi:ssh": optional(
       object({ identityFile: optional(text({ max: 500 }), "the private key provisioning and drift log in with (a path, never the key)") }),

@@ -1,15 +1,27 @@
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../lib/fs.ts";
-import { type Finding, loadInventory, type MonitoringFiles, renderMonitoring } from "../model/index.ts";
+import {
+  type AlertReceivers,
+  type AlertTiming,
+  type Finding,
+  loadInventory,
+  type MonitoringFiles,
+  PRODUCTION_TIMING,
+  REHEARSAL_TIMING,
+  renderAlertmanager,
+  renderAlertRules,
+  renderMonitoring,
+} from "../model/index.ts";
 import { loadCatalog } from "./catalog/load.ts";
-import { readStackSettings } from "./stackconfig.ts";
+import { openStackSettings, probeSettingsOf } from "./stackconfig.ts";
 import { buildTargets } from "./targets.ts";
 
 /**
  * `amadegi export prometheus` without the command line: inventory + catalog →
  * the same targets a campaign would probe → the monitoring files of
- * src/model/monitoring.ts, each written atomically (a Prometheus watching the
+ * src/model/monitoring.ts, with the alerting rules and Alertmanager's
+ * configuration of src/model/alerting.ts, each written atomically (a Prometheus watching the
  * directory sees a whole file or the old one). Target files of checks that no
  * longer exist are removed, so a removed check stops being scraped.
  */
@@ -21,6 +33,12 @@ export interface ExportPrometheusOptions {
   readonly stack?: string;
   readonly stacksDir?: string;
   readonly blackbox?: string;
+  /** host:port of the Alertmanager prometheus.yml sends alerts to (default 127.0.0.1:9093). */
+  readonly alertmanager?: string;
+  /** The alerts' timing profile (default production's). */
+  readonly timing?: AlertTiming["name"];
+  /** Where Alertmanager posts: a URL for every receiver (else the stack's `amadegi:alerting`, else none). */
+  readonly webhook?: string;
 }
 
 export type ExportOutcome =
@@ -28,9 +46,12 @@ export type ExportOutcome =
 
 export async function exportPrometheus(options: ExportPrometheusOptions): Promise<ExportOutcome> {
   let tls: { caFile?: string; certFile?: string; keyFile?: string } = {};
+  let receivers: AlertReceivers | undefined = options.webhook === undefined ? undefined : { webhook: options.webhook };
   if (options.stack !== undefined) {
-    const settings = readStackSettings(options.stack, options.stacksDir);
+    const read = openStackSettings(options.stack, options.stacksDir);
+    const settings = probeSettingsOf(read);
     if (settings.probe === undefined) return { written: false, findings: settings.findings };
+    receivers ??= read.settings?.["amadegi:alerting"];
     const p = settings.probe;
     tls = {
       ...(p.ca === undefined ? {} : { caFile: p.ca }),
@@ -43,11 +64,20 @@ export async function exportPrometheus(options: ExportPrometheusOptions): Promis
   const catalog = loadCatalog(options.checks, { inventory: loaded.inventory });
   if (catalog.catalog === undefined) return { written: false, findings: catalog.findings };
   const { targets } = buildTargets(loaded.inventory, catalog.catalog);
-  const rendered = renderMonitoring(loaded.inventory, catalog.catalog.checks, targets, {
+  const timing = options.timing === "rehearsal" ? REHEARSAL_TIMING : PRODUCTION_TIMING;
+  const monitoring = renderMonitoring(loaded.inventory, catalog.catalog.checks, targets, {
     tls,
     ...(options.stack === undefined ? {} : { stack: options.stack }),
     ...(options.blackbox === undefined ? {} : { blackbox: options.blackbox }),
+    interval: `${timing.scrapeInterval}s`,
+    evaluationInterval: `${timing.evaluationInterval}s`,
+    ruleFiles: ["rules.yml"],
+    alertmanagers: [options.alertmanager ?? "127.0.0.1:9093"],
   });
+  const files = new Map(monitoring.files);
+  files.set("rules.yml", renderAlertRules(loaded.inventory, timing));
+  files.set("alertmanager.yml", renderAlertmanager(loaded.inventory, timing, receivers));
+  const rendered: MonitoringFiles = { ...monitoring, files };
   const paths: string[] = [];
   for (const [path, text] of rendered.files) {
     await writeFileAtomic(join(options.out, path), text);

@@ -1,6 +1,15 @@
 import { isAbsolute, join, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { checkStackSettings, DEFAULT_INVENTORY, type Environment, environments, isEnvironment, mappingKeys, type StackSettings } from "../model/index.ts";
+import {
+  type AlertReceivers,
+  checkStackSettings,
+  DEFAULT_INVENTORY,
+  type Environment,
+  environments,
+  isEnvironment,
+  mappingKeys,
+  type StackSettings,
+} from "../model/index.ts";
 import { repoRoot } from "../toolchain/paths.ts";
 
 export { environments, type Environment } from "../model/index.ts";
@@ -25,6 +34,8 @@ export interface StackConfig {
   readonly deviceKeys?: string;
   /** Where the stack leaves the authority's certificate (`amadegi:pki.caFile`), resolved against the state directory. */
   readonly caFile?: string;
+  /** Where the monitor role's Alertmanager posts notifications (`amadegi:alerting`). */
+  readonly alerting?: AlertReceivers;
 }
 
 /**
@@ -56,6 +67,7 @@ export function stackConfigOf(stack: string, environment: Environment, settings:
   const identityFile = settings["amadegi:ssh"]?.identityFile;
   const caFile = settings["amadegi:pki"]?.caFile;
   const devices = settings["amadegi:devices"];
+  const alerting = settings["amadegi:alerting"];
   return {
     stack,
     environment,
@@ -67,6 +79,7 @@ export function stackConfigOf(stack: string, environment: Environment, settings:
     ...(caFile === undefined ? {} : { caFile }),
     ...(devices === undefined ? {} : { devices: { requests: devices.requests, issued: devices.issued } }),
     ...(devices?.keys === undefined ? {} : { deviceKeys: devices.keys }),
+    ...(alerting === undefined ? {} : { alerting }),
   };
 }
 

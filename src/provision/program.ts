@@ -213,6 +213,11 @@ async function run(options: ProgramOptions): Promise<Record<string, unknown>> {
         }),
     revoked,
   });
+  if (config.alerting === undefined && config.environment !== "rehearsal" && inventory.servers.some((s) => s.roles.includes("monitor"))) {
+    void pulumi.log.warn(
+      `stack ${config.stack} has no amadegi:alerting: Alertmanager keeps the alerts and tells no one; set amadegi:alerting.webhook (docs/monitoring.md)`,
+    );
+  }
   const servers: Record<string, pulumi.Output<ProvisionedServer>> = {};
   for (const server of inventory.servers) {
     const { host, privateKey, root, epoch } = reach.get(server.id) as Reach;
@@ -221,6 +226,7 @@ async function run(options: ProgramOptions): Promise<Record<string, unknown>> {
       environment: config.environment,
       address: server.address,
       ...(deviceKeys === undefined ? {} : { deviceKeys }),
+      ...(config.alerting === undefined ? {} : { alerting: config.alerting }),
     });
     const central = new CentralServer(
       server.id,

@@ -143,6 +143,22 @@ export const toolCatalog: readonly ToolSpec[] = [
     source: "debian",
     needs: ["monitor role", "probe benchmark"],
   },
+  {
+    name: "alertmanager",
+    binary: "prometheus-alertmanager",
+    versionArgs: ["--version"],
+    versionPattern: /version (\d+\.\d+\.\d+)/,
+    source: "debian",
+    needs: ["monitor role (notifications)"],
+  },
+  {
+    name: "amtool",
+    binary: "amtool",
+    versionArgs: ["--version"],
+    versionPattern: /version (\d+\.\d+\.\d+)/,
+    source: "debian",
+    needs: ["alert routing tests", "monitor role (validates Alertmanager's configuration)"],
+  },
   { name: "faketime", binary: "faketime", versionArgs: ["--version"], versionPattern: /(\d+\.\d+(?:\.\d+)?)/, source: "debian", needs: ["clock-skew drills"] },
   { name: "chromium", binary: "chromium", versionArgs: ["--version"], versionPattern: /(\d+\.\d+\.\d+\.\d+)/, source: "debian", needs: ["HTML report tests"] },
   // libxml2-utils; it prints libxml2's version as one number, 20914 for 2.9.14.

@@ -89,6 +89,7 @@ export const debianPackages: readonly string[] = [
   "chrony",
   "prometheus",
   "prometheus-blackbox-exporter",
+  "prometheus-alertmanager",
   "faketime",
   "chromium",
   "libxml2-utils",

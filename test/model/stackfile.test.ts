@@ -67,9 +67,10 @@ describe("a stack's settings, one schema", () => {
       "amadegi:probe",
       "amadegi:pki",
       "amadegi:devices",
+      "amadegi:alerting",
       "amadegi:ssh",
     ]);
-    expect([...mappingKeys()].sort()).toEqual(["amadegi:devices", "amadegi:pki", "amadegi:probe", "amadegi:ssh"]);
+    expect([...mappingKeys()].sort()).toEqual(["amadegi:alerting", "amadegi:devices", "amadegi:pki", "amadegi:probe", "amadegi:ssh"]);
   });
 
   it("the tracked rehearsal stack names exactly the rehearsal's files of the state directory, wherever it is", () => {
@@ -111,6 +112,16 @@ describe("a stack's settings, one schema", () => {
       /amadegi:pki: "\.amadegi\/rehearsal\/ca\.crt" starts with \.amadegi\/, but this path is relative to the state directory \(write rehearsal\/ca\.crt/,
     ],
     ["an empty allow list", "config:\n  amadegi:probe:\n    allow: []\n", /amadegi:probe: a list of 0; at least 1 expected/],
+    [
+      "a webhook that is no http(s) URL",
+      "config:\n  amadegi:alerting:\n    webhook: ftp://sms.example.org/\n",
+      /^Pulumi\.t\.yaml:3:14 error schema\.bad-value amadegi:alerting: "ftp:\/\/sms\.example\.org\/" is not an http\(s\) URL \(write e\.g\. https:/,
+    ],
+    [
+      "a webhook holding credentials (never repeated)",
+      "config:\n  amadegi:alerting:\n    webhook: https://u:s3cr3t@sms.example.org/\n",
+      /^Pulumi\.t\.yaml:3:14 error schema\.bad-value amadegi:alerting: the URL holds credentials \(remove them; put the token in a file[^\n]*\)$/,
+    ],
     ["config that is not a mapping", "config: [a]\n", /^Pulumi\.t\.yaml:1:9 error schema\.wrong-type -: config: is not a mapping/],
     ["a file that is not YAML", "config: {\n", /^Pulumi\.t\.yaml:\d+:\d+ error yaml\.syntax/],
   ];

@@ -60,6 +60,9 @@ describe("export prometheus", () => {
         province: "tehran",
         gateway: "gw-a",
         station_kind: "fixed",
+        scope: "link",
+        pop: "TW-MCI-1",
+        owner: "mci",
         __param_module: "amadegi_link_icmp",
       },
     });
@@ -74,6 +77,7 @@ describe("export prometheus", () => {
         kind: "http",
         server: "gw-a",
         role: "gateway",
+        scope: "central",
         site: expect.any(String) as string,
         __param_module: "amadegi_gateway_https__gw_a",
       },
@@ -101,7 +105,12 @@ describe("export prometheus", () => {
     ).toBe(0);
     const config = await run(promtool ?? "", ["check", "config", "prometheus.yml"], { cwd: out });
     expect(config.stdout).toContain("SUCCESS: prometheus.yml is valid prometheus config file syntax");
+    // The rules it names are checked with it.
+    expect(config.stdout).toMatch(/Checking rules\.yml\n {2}SUCCESS: \d+ rules found/);
     expect(config.code).toBe(0);
+    const routes = await run("amtool", ["check-config", join(out, "alertmanager.yml")]);
+    expect(routes.stdout).toContain("SUCCESS");
+    expect(routes.code).toBe(0);
     const modules = await run(exporter ?? "", [`--config.file=${join(out, "blackbox.yml")}`, "--config.check"]);
     expect(modules.stderr).toContain("Config file is ok");
     expect(modules.code).toBe(0);
@@ -135,5 +144,25 @@ describe("export prometheus", () => {
     ).toBe(2);
     expect(err.join("\n")).toMatch(/a\.yaml:5:\d+ error .*unknown placeholder \[LOS\]/);
     await expect(readdir(join(dir, "d"))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("posts to --webhook on the timing asked for; refuses a webhook that is no URL or holds credentials", async () => {
+    const out = join(dir, "e");
+    const io = (err: string[]) => ({ out: () => {}, err: (t: string) => err.push(t), cwd: repoRoot, env: process.env });
+    const argv = ["export", "prometheus", "--out", out, "--inventory", INVENTORY, "--checks", CHECKS];
+    expect(await main([...argv, "--webhook", "https://sms.example.org/am", "--timing", "rehearsal"], io([]))).toBe(0);
+    const am = await readFile(join(out, "alertmanager.yml"), "utf8");
+    expect(am).toContain("url: https://sms.example.org/am");
+    expect(am).toContain("group_wait: 10s");
+    expect(await readFile(join(out, "prometheus.yml"), "utf8")).toContain("scrape_interval: 5s");
+    for (const bad of ["ftp://sms.example.org/", "https://user:secret@sms.example.org/", "not a url"]) {
+      const err: string[] = [];
+      expect(await main([...argv, "--webhook", bad], io(err)), bad).toBe(2);
+      expect(err.join("\n"), bad).toMatch(/--webhook .* is not an http\(s\) URL without credentials/);
+      expect(err.join("\n")).not.toContain("secret");
+    }
+    const err: string[] = [];
+    expect(await main([...argv, "--timing", "fast"], io(err))).toBe(2);
+    expect(err.join("\n")).toMatch(/--timing is "fast"/);
   });
 });

@@ -11,14 +11,18 @@ const FORMATS = ["prometheus", "openmetrics"] as const;
 export const exportCommand = defineCommand({
   name: "export",
   synopsis: [
-    "amadegi export prometheus --out DIR [--inventory DIR] [--checks DIR] [--stack NAME] [--blackbox HOST:PORT] [--json]",
+    "amadegi export prometheus --out DIR [--inventory DIR] [--checks DIR] [--stack NAME] [--blackbox HOST:PORT] [--alertmanager HOST:PORT]",
+    "                          [--webhook URL] [--timing production|rehearsal] [--json]",
     "amadegi export openmetrics --results FILE --out FILE",
   ],
   before: [
     "prometheus: the targets the catalog selects in the inventory, as Prometheus file_sd files (DIR/targets/<check>.json, labels",
     "  check, kind, station, link, district, province, operator, medium, server, role, site, gateway), blackbox_exporter modules",
     "  (DIR/blackbox.yml) and a prometheus.yml scraping them through the exporter; each file written atomically.",
-    "  Checks blackbox_exporter cannot run (ntp, device check-ins) are listed and left out.",
+    "  Checks blackbox_exporter cannot run (ntp, device check-ins) are listed and left out. With them the alerting rules",
+    "  (DIR/rules.yml: links, stations, operators, points of presence, central servers, certificates against election day)",
+    "  and Alertmanager's configuration (DIR/alertmanager.yml: a route per district to its on-call receiver, escalation for",
+    "  the rest, inhibitions), posting to --webhook, else the stack's amadegi:alerting, else nowhere (docs/monitoring.md).",
     "openmetrics: a campaign's results as OpenMetrics text for node_exporter's textfile collector (written atomically).",
   ],
   positionals: true,
@@ -34,6 +38,14 @@ export const exportCommand = defineCommand({
     },
     stacks: { type: "string", placeholder: "DIR", default: "stacks", description: "prometheus: where the stack settings live" },
     blackbox: { type: "string", placeholder: "ADDR", description: "prometheus: the blackbox_exporter Prometheus scrapes (default 127.0.0.1:9115)" },
+    alertmanager: { type: "string", placeholder: "ADDR", description: "prometheus: the Alertmanager prometheus.yml sends alerts to (default 127.0.0.1:9093)" },
+    webhook: { type: "string", placeholder: "URL", description: "prometheus: where every Alertmanager receiver posts (a messaging or SMS gateway)" },
+    timing: {
+      type: "string",
+      placeholder: "PROFILE",
+      default: "production",
+      description: "prometheus: the alerts' durations: production, or rehearsal (scaled to seconds)",
+    },
     results: { type: "string", placeholder: "FILE", description: "openmetrics: the campaign's results" },
     json: { type: "boolean", description: "prometheus: print what was written as JSON" },
   },
@@ -45,7 +57,7 @@ export const exportCommand = defineCommand({
         hint: "see `amadegi export --help`",
       });
     }
-    const { out, stack, blackbox } = args.values;
+    const { out, stack, blackbox, alertmanager, webhook, timing } = args.values;
     if (out === undefined)
       throw new UsageError(`export ${format} needs --out ${format === "prometheus" ? "DIR" : "FILE"}`, { hint: "see `amadegi export --help`" });
     if (format === "openmetrics") {
@@ -61,6 +73,9 @@ export const exportCommand = defineCommand({
       out: displayPath(io, out),
       ...(stack === undefined ? {} : { stack: stackOption(stack, "export"), stacksDir: displayPath(io, args.values.stacks) }),
       ...(blackbox === undefined ? {} : { blackbox }),
+      ...(alertmanager === undefined ? {} : { alertmanager }),
+      ...(webhook === undefined ? {} : { webhook: webhookOption(webhook) }),
+      timing: timingOption(timing),
     });
     if (!outcome.written) {
       for (const f of outcome.findings) io.err(formatFinding(f));
@@ -71,8 +86,32 @@ export const exportCommand = defineCommand({
       io.out(JSON.stringify({ paths: outcome.paths, targets: outcome.targets, skipped: outcome.skipped }, null, 2));
       return ExitCode.OK;
     }
-    io.out(`wrote ${outcome.paths.length} files to ${displayPath(io, out)}: ${outcome.targets} targets, prometheus.yml, blackbox.yml`);
+    io.out(
+      `wrote ${outcome.paths.length} files to ${displayPath(io, out)}: ${outcome.targets} targets, prometheus.yml, blackbox.yml, rules.yml, alertmanager.yml`,
+    );
     for (const s of outcome.skipped) io.out(`  left out ${s.check} (${s.kind}): ${s.reason}`);
     return ExitCode.OK;
   },
 });
+
+function timingOption(value: string): "production" | "rehearsal" {
+  if (value === "production" || value === "rehearsal") return value;
+  throw new UsageError(`--timing is "${value.slice(0, 40)}"`, { hint: "write --timing production or --timing rehearsal" });
+}
+
+function webhookOption(value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || !/^https?:$/.test(url.protocol) || url.username !== "" || url.password !== "") {
+    // Never echo credentials: a URL that holds them is shown without.
+    const shown = url === undefined ? value.slice(0, 60) : `${url.protocol}//${url.host}${url.pathname}`;
+    throw new UsageError(`--webhook "${shown}" is not an http(s) URL without credentials`, {
+      hint: "e.g. --webhook https://sms.example.org/alertmanager; a token goes in the stack's amadegi:alerting.credentialsFile",
+    });
+  }
+  return value;
+}

@@ -1,3 +1,4 @@
+import { type AlertReceivers, type AlertTiming, PRODUCTION_TIMING, REHEARSAL_TIMING, renderAlertmanager, renderAlertRules } from "../alerting.ts";
 import { type MonitorCheck, type MonitorTarget, renderMonitoring } from "../monitoring.ts";
 import type { Inventory, Role, Server } from "../types.ts";
 import { LOG_DIR, MONITOR_FILES as M, rooted, RUN_DIR, TLS_FILES } from "./paths.ts";
@@ -66,18 +67,64 @@ export function centralTargets(inventory: Inventory): MonitorTarget[] {
   return targets;
 }
 
+/** The rehearsal's notification receiver, on the monitor server's own address, when the stack names none. */
+export const REHEARSAL_RECEIVER_PORT = 9095;
+
+/** The timing profile a stack's alerts run on: the rehearsal's scaled one, or production's. */
+export function alertTimingOf(target: ServerTarget): AlertTiming {
+  return target.environment === "rehearsal" ? REHEARSAL_TIMING : PRODUCTION_TIMING;
+}
+
 export function renderMonitor(inventory: Inventory, server: Server, target: ServerTarget): RoleRender {
   const r = (p: string): string => rooted(target, p);
   const blackboxAt = `${target.address}:9115`;
+  const alertmanagerAt = `${target.address}:9093`;
+  const timing = alertTimingOf(target);
   const rendered = renderMonitoring(inventory, CENTRAL_CHECKS, centralTargets(inventory), {
     blackbox: blackboxAt,
     stack: target.environment,
     tls: { caFile: r(TLS_FILES.serversCa) },
+    interval: `${timing.scrapeInterval}s`,
+    evaluationInterval: `${timing.evaluationInterval}s`,
+    ruleFiles: [r(M.rules)],
+    alertmanagers: [alertmanagerAt],
   });
+  // Without the stack's receivers: the rehearsal's own receiver; elsewhere none (Alertmanager keeps the alerts, tells no one: ADR 0009).
+  const receivers: AlertReceivers | undefined =
+    target.alerting ?? (target.environment === "rehearsal" ? { webhook: `http://${target.address}:${REHEARSAL_RECEIVER_PORT}/notify` } : undefined);
   // file_sd paths stay relative: Prometheus reads them beside prometheus.yml, under the root.
-  const files: RenderedFile[] = [...rendered.files.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([path, content]) => ({ path: `${M.dir}/${path}`, content, mode: 0o644 }));
+  const files: RenderedFile[] = [
+    ...[...rendered.files.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([path, content]) => ({ path: `${M.dir}/${path}`, content, mode: 0o644 })),
+    { path: M.rules, content: renderAlertRules(inventory, timing), mode: 0o644 },
+    { path: M.alertmanager, content: renderAlertmanager(inventory, timing, receivers), mode: 0o644 },
+  ];
+  const alertmanager = daemon(
+    {
+      name: "alertmanager",
+      description: "routes the alerts to the technicians on call",
+      dirs: [RUN_DIR, LOG_DIR, M.alertmanagerStorage],
+      validate: ["amtool", "check-config", r(M.alertmanager)],
+      // No cluster: one Alertmanager per monitor server, its own storage.
+      argv: [
+        "prometheus-alertmanager",
+        `--config.file=${r(M.alertmanager)}`,
+        `--storage.path=${r(M.alertmanagerStorage)}`,
+        `--web.listen-address=${alertmanagerAt}`,
+        "--cluster.listen-address=",
+      ],
+      forks: false,
+      pidFile: M.alertmanagerPid,
+      log: M.alertmanagerLog,
+      mark: r(M.alertmanager),
+      reload: "hup",
+      listens: [{ proto: "tcp", address: target.address, port: 9093 }],
+      version: "prometheus-alertmanager --version 2>&1 | head -n 1",
+      unit: { conflicts: ["prometheus-alertmanager.service"], writes: [M.alertmanagerStorage] },
+    },
+    target,
+  );
   const prometheus = daemon(
     {
       name: "prometheus",
@@ -92,7 +139,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
       reload: "hup",
       listens: [{ proto: "tcp", address: target.address, port: 9090 }],
       version: "prometheus --version 2>&1 | head -n 1",
-      unit: { conflicts: ["prometheus.service"], after: ["amadegi-blackbox.service"], writes: [M.storage] },
+      unit: { conflicts: ["prometheus.service"], after: ["amadegi-blackbox.service", "amadegi-alertmanager.service"], writes: [M.storage] },
     },
     target,
   );
@@ -118,8 +165,8 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
   return {
     server: server.id,
     role: "monitor",
-    files: [...files, ...blackbox.files, ...prometheus.files],
-    services: [blackbox.service, prometheus.service],
+    files: [...files, ...blackbox.files, ...alertmanager.files, ...prometheus.files],
+    services: [blackbox.service, alertmanager.service, prometheus.service],
     stations: [],
   };
 }

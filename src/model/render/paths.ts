@@ -77,6 +77,12 @@ export const MONITOR_FILES = {
   prometheusLog: `${LOG_DIR}/prometheus.log`,
   blackboxPid: `${RUN_DIR}/blackbox.pid`,
   blackboxLog: `${LOG_DIR}/blackbox.log`,
+  /** The alerting rules (src/model/alerting.ts), named by prometheus.yml beside it. */
+  rules: "/etc/amadegi/prometheus/rules.yml",
+  alertmanager: "/etc/amadegi/alertmanager/alertmanager.yml",
+  alertmanagerStorage: `${LIB_DIR}/alertmanager`,
+  alertmanagerPid: `${RUN_DIR}/alertmanager.pid`,
+  alertmanagerLog: `${LOG_DIR}/alertmanager.log`,
 } as const;
 
 /** A production path as this target's configs must name it. */

@@ -1,3 +1,4 @@
+import type { AlertReceivers } from "../alerting.ts";
 import type { Role } from "../types.ts";
 
 /**
@@ -20,6 +21,8 @@ export interface ServerTarget {
   readonly address: string;
   /** A device-keys overlay (the rehearsal's devices make their own keys): serial → fingerprint, in place of the inventory's. */
   readonly deviceKeys?: ReadonlyMap<string, string>;
+  /** Where the monitor role's Alertmanager posts notifications (the stack's `amadegi:alerting`). */
+  readonly alerting?: AlertReceivers;
 }
 
 /** One file a role writes on a server. `path` is absolute as production sees it (no root prefix). */

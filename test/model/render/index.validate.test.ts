@@ -1,5 +1,5 @@
 // Every rendered configuration, checked by the real program that reads it:
-// nginx -t, unbound-checkconf, chronyd -p, promtool, blackbox_exporter
+// nginx -t, unbound-checkconf, chronyd -p, promtool, blackbox_exporter, amtool
 // --config.check. Each is also given a broken copy, so a checker that accepts
 // anything would fail this test.
 import { readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -143,6 +143,16 @@ describe("rendered configurations pass their programs' own checks", () => {
     await acceptsAndRejects(prometheus, ["promtool", "check", "config", prometheus], "no_such_key: 1\n");
     const blackbox = rooted(target, MONITOR_FILES.blackbox);
     await acceptsAndRejects(blackbox, ["prometheus-blackbox-exporter", "--config.check", `--config.file=${blackbox}`], "no_such_key: 1\n");
+    // prometheus.yml names the rules: promtool checks them with it; and the rules alone.
+    expect((await check(["promtool", "check", "config", prometheus])).output).toMatch(/SUCCESS: \d+ rules found/);
+    const rules = rooted(target, MONITOR_FILES.rules);
+    await acceptsAndRejects(rules, ["promtool", "check", "rules", rules], "no_such_key: 1\n");
+  });
+
+  it("amtool accepts the monitor's alertmanager.yml", async () => {
+    const target = await rendered("mon-teh1-01");
+    const conf = rooted(target, MONITOR_FILES.alertmanager);
+    await acceptsAndRejects(conf, ["amtool", "check-config", conf], "no_such_key: 1\n");
   });
 
   it("systemd accepts the production units (systemd-analyze verify)", async (ctx) => {

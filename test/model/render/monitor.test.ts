@@ -3,8 +3,9 @@
 // keep the two equal, so editing the catalog without the role fails here.
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { PRODUCTION_TIMING, REHEARSAL_TIMING, renderAlertmanager, renderAlertRules } from "../../../src/model/alerting.ts";
 import { renderMonitoring } from "../../../src/model/monitoring.ts";
-import { CENTRAL_CHECKS, centralTargets, MONITOR_FILES, renderServer } from "../../../src/model/render/index.ts";
+import { CENTRAL_CHECKS, centralTargets, MONITOR_FILES, REHEARSAL_RECEIVER_PORT, renderServer } from "../../../src/model/render/index.ts";
 import { loadCatalog } from "../../../src/probe/catalog/load.ts";
 import { buildTargets } from "../../../src/probe/targets.ts";
 import { REPO, sampleInventory } from "./helpers.ts";
@@ -58,7 +59,15 @@ describe("monitor role", () => {
     const { inventory, catalog: c } = await catalog();
     const serverTargets = buildTargets(inventory, c).targets.filter((t) => t.server !== undefined);
     const serverChecks = c.checks.filter((k) => k.select.objects === "servers");
-    const options = { blackbox: "10.10.0.90:9115", stack: "production", tls: { caFile: "/etc/amadegi/tls/servers-ca.crt" } } as const;
+    const options = {
+      blackbox: "10.10.0.90:9115",
+      stack: "production",
+      tls: { caFile: "/etc/amadegi/tls/servers-ca.crt" },
+      interval: "30s",
+      evaluationInterval: "30s",
+      ruleFiles: [MONITOR_FILES.rules],
+      alertmanagers: ["10.10.0.90:9093"],
+    } as const;
     const expected = renderMonitoring(inventory, serverChecks, serverTargets, options);
     const mon = inventory.serversById.get("mon-teh1-01");
     if (mon === undefined) throw new Error("no monitor in the sample");
@@ -66,14 +75,45 @@ describe("monitor role", () => {
     const files = new Map(
       renders
         .flatMap((r) => r.files)
-        .filter((f) => f.path.startsWith(`${MONITOR_FILES.dir}/`))
+        .filter((f) => f.path.startsWith(`${MONITOR_FILES.dir}/`) && f.path !== MONITOR_FILES.rules)
         .map((f) => [f.path.slice(MONITOR_FILES.dir.length + 1), f.content]),
     );
     expect(files).toEqual(expected.files);
     expect(files.get("prometheus.yml")).toContain("replacement: 10.10.0.90:9115");
     expect(renders[0]?.services.map((s) => [s.name, s.listens])).toEqual([
       ["blackbox", [{ proto: "tcp", address: "10.10.0.90", port: 9115 }]],
+      ["alertmanager", [{ proto: "tcp", address: "10.10.0.90", port: 9093 }]],
       ["prometheus", [{ proto: "tcp", address: "10.10.0.90", port: 9090 }]],
     ]);
+    // The rules and Alertmanager's routes: production's timing, and no receiver without the stack's (ADR 0009).
+    const all = new Map(renders.flatMap((r) => r.files).map((f) => [f.path, f.content]));
+    expect(all.get(MONITOR_FILES.rules)).toBe(renderAlertRules(inventory, PRODUCTION_TIMING));
+    expect(all.get(MONITOR_FILES.alertmanager)).toBe(renderAlertmanager(inventory, PRODUCTION_TIMING, undefined));
+    expect(all.get(MONITOR_FILES.alertmanager)).not.toContain("webhook_configs");
+  });
+
+  it("posts to the stack's receivers; the rehearsal's default is its own receiver on the monitor's address, on the scaled timing", async () => {
+    const inventory = await sampleInventory();
+    const mon = inventory.serversById.get("mon-teh1-01");
+    if (mon === undefined) throw new Error("no monitor in the sample");
+    const fileOf = (target: Parameters<typeof renderServer>[2], path: string) =>
+      renderServer(inventory, mon.id, target)
+        .flatMap((r) => r.files)
+        .find((f) => f.path === path)?.content ?? "";
+    const production = fileOf(
+      {
+        root: "",
+        environment: "production",
+        address: mon.address,
+        alerting: { webhook: "https://sms.example.org/am", escalation: "https://noc.example.org/am" },
+      },
+      MONITOR_FILES.alertmanager,
+    );
+    expect(production).toContain("url: https://sms.example.org/am");
+    expect(production).toContain("url: https://noc.example.org/am");
+    const rehearsal = fileOf({ root: "/r", environment: "rehearsal", address: mon.address }, MONITOR_FILES.alertmanager);
+    expect(rehearsal).toContain(`url: http://${mon.address}:${REHEARSAL_RECEIVER_PORT}/notify`);
+    expect(rehearsal).toContain("group_wait: 10s");
+    expect(fileOf({ root: "/r", environment: "rehearsal", address: mon.address }, MONITOR_FILES.rules)).toBe(renderAlertRules(inventory, REHEARSAL_TIMING));
   });
 });

@@ -1,0 +1,299 @@
+import { dump } from "js-yaml";
+import { alertmanagerMatcher } from "../lib/encode.ts";
+import { addDays, midnightIn } from "./dates.ts";
+import type { Inventory, Link } from "./types.ts";
+
+/**
+ * Alerting from the inventory: Prometheus rules and an Alertmanager
+ * configuration that tell the technician on call, once per cause.
+ *
+ * The series the rules read are the blackbox probes src/model/monitoring.ts
+ * renders; every target carries the inventory's labels there (`scope`, station,
+ * link, operator, pop, district, the technician on call), so names and ids reach
+ * an alert as labels only: the rules' selectors and templates are fixed text
+ * (`{{ $labels.x }}`), never built from data. Each cause is its own aggregate
+ * rule (an operator's outage, a lost point of presence, a lost server) and
+ * Alertmanager's inhibition silences the symptoms it explains; `timingProblems`
+ * holds the inequalities that make the inhibition hold in time (docs/monitoring.md).
+ *
+ * Pure: returns file contents; the monitor role and `amadegi export prometheus` write them.
+ */
+
+/** Every duration in seconds. */
+export interface AlertTiming {
+  readonly name: "production" | "rehearsal";
+  readonly scrapeInterval: number;
+  readonly evaluationInterval: number;
+  /** How long a link path fails before it is an alert, by medium (mobile flaps more than fiber). */
+  readonly linkFor: Readonly<Record<Link["medium"], number>>;
+  /** A station with no working path. */
+  readonly stationFor: number;
+  /** An operator's outage, a lost point of presence: no longer than the links' minus a scrape. */
+  readonly causeFor: number;
+  /** A central service (a server's check). */
+  readonly centralFor: number;
+  /** A central server that answers nothing (the cause of its services' alerts). */
+  readonly serverFor: number;
+  /** A certificate that lapses before election day ends. */
+  readonly certificateFor: number;
+  /** A cause keeps firing this long after it cleared, so the last symptoms stay silenced while they clear. */
+  readonly keepFiringFor: number;
+  readonly groupWait: number;
+  readonly groupInterval: number;
+  readonly repeatInterval: number;
+}
+
+export const PRODUCTION_TIMING: AlertTiming = {
+  name: "production",
+  scrapeInterval: 30,
+  evaluationInterval: 30,
+  linkFor: { fiber: 120, copper: 120, radio: 180, mobile: 180, satellite: 300 },
+  stationFor: 60,
+  causeFor: 90,
+  centralFor: 60,
+  serverFor: 60,
+  certificateFor: 300,
+  keepFiringFor: 90,
+  groupWait: 60,
+  groupInterval: 120,
+  repeatInterval: 4 * 3600,
+};
+
+/** The rehearsal's scaled profile: the same inequalities, seconds instead of minutes (drills stay short). */
+export const REHEARSAL_TIMING: AlertTiming = {
+  name: "rehearsal",
+  scrapeInterval: 5,
+  evaluationInterval: 5,
+  linkFor: { fiber: 20, copper: 20, radio: 30, mobile: 30, satellite: 40 },
+  stationFor: 10,
+  causeFor: 15,
+  centralFor: 10,
+  serverFor: 10,
+  certificateFor: 10,
+  keepFiringFor: 15,
+  groupWait: 10,
+  groupInterval: 20,
+  repeatInterval: 3600,
+};
+
+/**
+ * Why a profile would let a symptom through before its cause, or release a burst
+ * after it (empty when it holds):
+ * - a cause's threshold is seen up to one scrape interval after the first of its
+ *   links failed, so it must wait a scrape less than the quickest link;
+ * - it may still fire one evaluation after them: `group_wait` covers two;
+ * - when a cause clears, its last links clear within a scrape and an evaluation:
+ *   `keep_firing_for` covers that.
+ */
+export function timingProblems(t: AlertTiming): string[] {
+  const problems: string[] = [];
+  const quickest = Math.min(...Object.values(t.linkFor));
+  if (t.causeFor + t.scrapeInterval > quickest) {
+    problems.push(`causeFor ${t.causeFor}s + scrape ${t.scrapeInterval}s exceeds the quickest link's for ${quickest}s`);
+  }
+  if (t.serverFor > t.centralFor) problems.push(`serverFor ${t.serverFor}s exceeds centralFor ${t.centralFor}s`);
+  if (t.groupWait < 2 * t.evaluationInterval) problems.push(`groupWait ${t.groupWait}s is less than two evaluations (${2 * t.evaluationInterval}s)`);
+  if (t.keepFiringFor < t.scrapeInterval + t.evaluationInterval) {
+    problems.push(`keepFiringFor ${t.keepFiringFor}s is less than a scrape and an evaluation (${t.scrapeInterval + t.evaluationInterval}s)`);
+  }
+  if (t.groupInterval < t.groupWait) problems.push(`groupInterval ${t.groupInterval}s is less than groupWait ${t.groupWait}s`);
+  return problems;
+}
+
+/** The labels every probe target carries (monitoring.ts) that the rules below read. */
+const STATION_LABELS = ["stack", "station", "station_kind", "district", "province", "gateway", "oncall", "oncall_phone"];
+const LINK_LABELS = [...STATION_LABELS, "link", "medium", "operator", "pop", "owner"];
+/** An alert's labels a district's receiver and the inhibitions compare. */
+export const INHIBITIONS: readonly { readonly cause: string; readonly target: string; readonly equal: readonly string[] }[] = [
+  { cause: "AmadegiOperatorOutage", target: "AmadegiLinkDown", equal: ["stack", "operator"] },
+  { cause: "AmadegiOperatorOutage", target: "AmadegiPopLost", equal: ["stack", "operator"] },
+  { cause: "AmadegiPopLost", target: "AmadegiLinkDown", equal: ["stack", "operator", "pop"] },
+  { cause: "AmadegiServerDown", target: "AmadegiCentralCheckFailing", equal: ["stack", "server"] },
+];
+
+const s = (seconds: number): string => `${seconds}s`;
+const by = (labels: readonly string[]): string => labels.join(", ");
+
+interface Rule {
+  readonly record?: string;
+  readonly alert?: string;
+  readonly expr: string;
+  readonly for?: string;
+  readonly keep_firing_for?: string;
+  readonly labels?: Record<string, string>;
+  readonly annotations?: Record<string, string>;
+}
+
+/** The end of election day in its time zone, in seconds since the epoch. */
+export function electionDayEnds(inventory: Inventory): number {
+  return Math.floor(midnightIn(addDays(inventory.election.day, 1), inventory.election.timeZone) / 1000);
+}
+
+/** Prometheus's rule file (YAML), from the inventory's election day and the timing profile. */
+export function renderAlertRules(inventory: Inventory, timing: AlertTiming): string {
+  const problems = timingProblems(timing);
+  if (problems.length > 0) throw new Error(`alert timing ${timing.name}: ${problems.join("; ")}`);
+  const oncall = "{{ $labels.oncall }} {{ $labels.oncall_phone }}";
+  const links: Rule[] = [
+    { record: "amadegi:link_up", expr: `min by (${by(LINK_LABELS)}) (probe_success{scope="link"})` },
+    { record: "amadegi:station_paths_up", expr: `sum by (${by(STATION_LABELS)}) (amadegi:link_up)` },
+    ...Object.entries(timing.linkFor).map(([medium, seconds]): Rule => ({
+      alert: "AmadegiLinkDown",
+      // The medium is the schema's closed list, not free text.
+      expr: `amadegi:link_up{medium="${medium}"} == 0`,
+      for: s(seconds),
+      // One rule per medium; the label (the series' own value) keeps them apart for promtool's lint.
+      labels: { severity: "warning", scope: "link", medium },
+      annotations: {
+        summary: "Link {{ $labels.link }} ({{ $labels.medium }}, {{ $labels.operator }} at {{ $labels.pop }}) of station {{ $labels.station }} is down",
+        summary_fa: "لینک {{ $labels.link }} ({{ $labels.medium }}، {{ $labels.operator }} در {{ $labels.pop }}) شعبه {{ $labels.station }} قطع است",
+        description: `Owner: {{ $labels.owner }}. The station keeps its other paths. On call: ${oncall}.`,
+      },
+    })),
+    {
+      alert: "AmadegiStationUnreachable",
+      expr: "amadegi:station_paths_up == 0",
+      for: s(timing.stationFor),
+      labels: { severity: "critical", scope: "station" },
+      annotations: {
+        summary: "Station {{ $labels.station }} has no working path",
+        summary_fa: "شعبه {{ $labels.station }} هیچ مسیر سالمی ندارد",
+        description: `Every link of the station is down: its device cannot reach gateway {{ $labels.gateway }}. On call: ${oncall}.`,
+      },
+    },
+  ];
+  const causes: Rule[] = [
+    { record: "amadegi:operator_links", expr: "count by (stack, operator) (amadegi:link_up)" },
+    { record: "amadegi:operator_links_down", expr: "count by (stack, operator) (amadegi:link_up == 0)" },
+    { record: "amadegi:pop_links", expr: "count by (stack, operator, pop) (amadegi:link_up)" },
+    { record: "amadegi:pop_links_down", expr: "count by (stack, operator, pop) (amadegi:link_up == 0)" },
+    {
+      // Half of an operator's links, and at least three: a cut here and there is not an outage.
+      alert: "AmadegiOperatorOutage",
+      // The ratio first: `and` keeps the left side's value, which the summary shows.
+      expr: "amadegi:operator_links_down / amadegi:operator_links >= 0.5 and amadegi:operator_links_down >= 3",
+      for: s(timing.causeFor),
+      keep_firing_for: s(timing.keepFiringFor),
+      labels: { severity: "critical", scope: "operator" },
+      annotations: {
+        summary: "Operator {{ $labels.operator }}: {{ $value | humanizePercentage }} of its links are down",
+        summary_fa: "اپراتور {{ $labels.operator }}: {{ $value | humanizePercentage }} لینک‌هایش قطع است",
+        description: "An outage of the operator: its links' own alerts are silenced while this fires. Stations fail over to their other operator.",
+      },
+    },
+    {
+      // Every link through a point of presence, and at least two.
+      alert: "AmadegiPopLost",
+      expr: "amadegi:pop_links_down >= 2 and amadegi:pop_links_down == amadegi:pop_links",
+      for: s(timing.causeFor),
+      keep_firing_for: s(timing.keepFiringFor),
+      labels: { severity: "warning", scope: "pop" },
+      annotations: {
+        summary: "Point of presence {{ $labels.pop }} of {{ $labels.operator }} is lost: all {{ $value }} of its links are down",
+        summary_fa: "نقطه حضور {{ $labels.pop }} از {{ $labels.operator }} از دست رفته است: هر {{ $value }} لینک آن قطع است",
+        description: "The links' own alerts are silenced while this fires.",
+      },
+    },
+  ];
+  const central: Rule[] = [
+    { record: "amadegi:server_up", expr: 'max by (stack, server, role, site) (probe_success{scope="central", kind="icmp"})' },
+    {
+      alert: "AmadegiServerDown",
+      expr: "amadegi:server_up == 0",
+      for: s(timing.serverFor),
+      keep_firing_for: s(timing.keepFiringFor),
+      labels: { severity: "critical", scope: "server" },
+      annotations: {
+        summary: "Central server {{ $labels.server }} ({{ $labels.role }}, {{ $labels.site }}) answers nothing",
+        summary_fa: "سرور مرکزی {{ $labels.server }} ({{ $labels.role }}، {{ $labels.site }}) پاسخ نمی‌دهد",
+        description: "Its services' own alerts are silenced while this fires.",
+      },
+    },
+    {
+      alert: "AmadegiCentralCheckFailing",
+      expr: 'probe_success{scope="central"} == 0',
+      for: s(timing.centralFor),
+      labels: { severity: "critical", scope: "central" },
+      annotations: {
+        summary: "Check {{ $labels.check }} fails on central server {{ $labels.server }} ({{ $labels.role }})",
+        summary_fa: "بررسی {{ $labels.check }} روی سرور مرکزی {{ $labels.server }} ({{ $labels.role }}) ناموفق است",
+        description: "Probed at {{ $labels.instance }}.",
+      },
+    },
+    {
+      alert: "AmadegiCertificateLapsesBeforeElection",
+      // A number from the inventory's election day, not text.
+      expr: `min by (stack, server, role, check) (probe_ssl_earliest_cert_expiry{scope="central"}) < ${electionDayEnds(inventory)}`,
+      for: s(timing.certificateFor),
+      labels: { severity: "critical", scope: "certificate" },
+      annotations: {
+        summary: "A certificate of {{ $labels.server }} ({{ $labels.check }}) lapses before election day ends",
+        summary_fa: "گواهی {{ $labels.server }} ({{ $labels.check }}) پیش از پایان روز انتخابات منقضی می‌شود",
+        description: "It lapses {{ $value | humanizeTimestamp }}: renew it (amadegi up).",
+      },
+    },
+  ];
+  // The causes share the links' group: a group's rules run in order on one evaluation, so a cause never reads
+  // an older amadegi:link_up than its links' alerts did (separate groups may run an interval apart).
+  const group = (name: string, rules: Rule[]) => ({ name, interval: s(timing.evaluationInterval), rules });
+  const header = `# Generated by amadegi from the inventory (timing: ${timing.name}): do not edit.\n`;
+  return header + dump({ groups: [group("amadegi-links", [...links, ...causes]), group("amadegi-central", central)] }, { lineWidth: -1 });
+}
+
+/** Where notifications go: one webhook (a messaging or SMS gateway that dispatches by receiver), or one per receiver. */
+export interface AlertReceivers {
+  /** The URL every receiver posts to unless named below. */
+  readonly webhook: string;
+  /** The national operations centre: operators, central services, certificates. */
+  readonly escalation?: string;
+  /** A district's own URL, by district id. */
+  readonly districts?: ReadonlyMap<string, string>;
+  /** A file on the monitor server holding the bearer token the gateway expects (never the token itself). */
+  readonly credentialsFile?: string;
+}
+
+/** The receiver of a district's on-call technicians. */
+export function districtReceiver(district: string): string {
+  return `oncall-${district}`;
+}
+export const ESCALATION_RECEIVER = "escalation";
+
+/** Alertmanager's configuration (YAML): a route per district to its on-call receiver, escalation for the rest, inhibitions. */
+export function renderAlertmanager(inventory: Inventory, timing: AlertTiming, receivers: AlertReceivers | undefined): string {
+  // No receivers: each receiver posts nowhere; Alertmanager keeps the alerts (its API, `amtool alert query`) and tells no one.
+  const webhooks = (url: string | undefined) => (receivers === undefined || url === undefined ? {} : { webhook_configs: [webhook(url)] });
+  const webhook = (url: string) => ({
+    url,
+    send_resolved: true,
+    ...(receivers?.credentialsFile === undefined ? {} : { http_config: { authorization: { type: "Bearer", credentials_file: receivers.credentialsFile } } }),
+  });
+  const groupBy = ["alertname", "stack", "district"];
+  const districts = [...inventory.districts].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const config = {
+    route: {
+      receiver: ESCALATION_RECEIVER,
+      group_by: groupBy,
+      group_wait: s(timing.groupWait),
+      group_interval: s(timing.groupInterval),
+      repeat_interval: s(timing.repeatInterval),
+      routes: [
+        {
+          receiver: ESCALATION_RECEIVER,
+          matchers: [`scope=~"operator|server|central|certificate"`],
+          group_by: ["alertname", "stack", "operator", "server"],
+        },
+        ...districts.map((d) => ({ receiver: districtReceiver(d.id), matchers: [alertmanagerMatcher("district", d.id)] })),
+      ],
+    },
+    inhibit_rules: INHIBITIONS.map((i) => ({
+      source_matchers: [alertmanagerMatcher("alertname", i.cause)],
+      target_matchers: [alertmanagerMatcher("alertname", i.target)],
+      equal: [...i.equal],
+    })),
+    receivers: [
+      { name: ESCALATION_RECEIVER, ...webhooks(receivers?.escalation ?? receivers?.webhook) },
+      ...districts.map((d) => ({ name: districtReceiver(d.id), ...webhooks(receivers?.districts?.get(d.id) ?? receivers?.webhook) })),
+    ],
+  };
+  return `# Generated by amadegi from the inventory (timing: ${timing.name}): do not edit.\n${dump(config, { lineWidth: -1 })}`;
+}

@@ -1,0 +1,382 @@
+// Alerting from the inventory, checked by the field's own tools: `promtool check
+// rules` and `promtool test rules` (the production durations in simulated time,
+// over series labelled exactly as `amadegi export prometheus` labels its
+// targets), `amtool check-config` and `amtool config routes test`.
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { dump, load } from "js-yaml";
+import { beforeAll, describe, expect, it } from "vitest";
+import { alertmanagerMatcher } from "../../src/lib/encode.ts";
+import {
+  type AlertTiming,
+  districtReceiver,
+  electionDayEnds,
+  PRODUCTION_TIMING,
+  REHEARSAL_TIMING,
+  renderAlertmanager,
+  renderAlertRules,
+  timingProblems,
+} from "../../src/model/alerting.ts";
+import type { Inventory } from "../../src/model/index.ts";
+import { renderMonitoring } from "../../src/model/monitoring.ts";
+import { loadCatalog } from "../../src/probe/catalog/load.ts";
+import { buildTargets } from "../../src/probe/targets.ts";
+import { REPO, run, sampleInventory } from "./render/helpers.ts";
+
+type Labels = Record<string, string>;
+
+let inventory: Inventory;
+let dir: string;
+/** Every probe target's labels as Prometheus sees them after relabelling, by check id. */
+let seriesOf: Map<string, Labels[]>;
+
+beforeAll(async () => {
+  inventory = await sampleInventory();
+  dir = await mkdtemp(join(tmpdir(), "amadegi-t-alerting-"));
+  const catalog = loadCatalog(join(REPO, "checks"), { inventory });
+  if (catalog.catalog === undefined) throw new Error("checks/ does not load");
+  const { targets } = buildTargets(inventory, catalog.catalog);
+  const rendered = renderMonitoring(inventory, catalog.catalog.checks, targets, { stack: "prod" });
+  seriesOf = new Map();
+  for (const [path, text] of rendered.files) {
+    const m = /^targets\/(.+)\.json$/.exec(path);
+    if (m === null) continue;
+    const groups = JSON.parse(text) as { targets: string[]; labels: Labels }[];
+    seriesOf.set(
+      m[1] as string,
+      groups.map((g) => {
+        // Prometheus drops __-prefixed labels after relabelling.
+        const labels = Object.fromEntries(Object.entries(g.labels).filter(([k]) => !k.startsWith("__")));
+        return { ...labels, job: `amadegi-${m[1]}`, instance: g.targets[0] as string };
+      }),
+    );
+  }
+});
+
+function selector(name: string, labels: Labels): string {
+  const inner = Object.entries(labels)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(", ");
+  return `${name}{${inner}}`;
+}
+
+async function promtoolTest(timing: AlertTiming, tests: unknown[]): Promise<{ ok: boolean; output: string }> {
+  const rules = join(dir, `rules-${timing.name}.yml`);
+  await writeFile(rules, renderAlertRules(inventory, timing));
+  const file = join(dir, `test-${Math.random().toString(36).slice(2)}.yml`);
+  await writeFile(file, dump({ rule_files: [rules], evaluation_interval: `${timing.evaluationInterval}s`, tests }, { lineWidth: -1 }));
+  try {
+    const r = await run("promtool", ["test", "rules", file], { maxBuffer: 64 * 1024 * 1024 });
+    return { ok: true, output: r.stdout + r.stderr };
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string };
+    return { ok: false, output: `${err.stdout ?? ""}${err.stderr ?? ""}` };
+  }
+}
+
+/** A link's expected alert labels: what the rule keeps of the series, and its own. */
+function linkAlertLabels(series: Labels): Labels {
+  const keep = ["stack", "station", "station_kind", "district", "province", "gateway", "oncall", "oncall_phone", "link", "medium", "operator", "pop", "owner"];
+  const labels: Labels = { severity: "warning", scope: "link" };
+  for (const k of keep) if (series[k] !== undefined) labels[k] = series[k];
+  return labels;
+}
+
+/**
+ * An alert's annotations as Prometheus expands the rule file's templates for these labels
+ * (only what the rules use: `$labels.x`, `$value` and its humanize filters, given as text).
+ */
+function annotationsOf(rules: string, alertname: string, labels: Labels, value = ""): Labels {
+  const groups = (load(rules) as { groups: { rules: { alert?: string; annotations?: Labels }[] }[] }).groups;
+  const rule = groups.flatMap((g) => g.rules).find((r) => r.alert === alertname);
+  const out: Labels = {};
+  for (const [k, template] of Object.entries(rule?.annotations ?? {})) {
+    out[k] = template.replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, name: string) => labels[name] ?? "").replace(/\{\{ \$value[^}]*\}\}/g, value);
+  }
+  return out;
+}
+
+/** An expected alert of the production rules: its labels and its annotations expanded for them. */
+function exp(alertname: string, labels: Labels, value = ""): { exp_labels: Labels; exp_annotations: Labels } {
+  return { exp_labels: labels, exp_annotations: annotationsOf(renderAlertRules(inventory, PRODUCTION_TIMING), alertname, labels, value) };
+}
+
+const links = (): Labels[] => seriesOf.get("link-icmp") ?? [];
+/** Values every 30 s: up for `upFor` steps, then down for `downFor`, then up. */
+const values = (upFor: number, downFor: number, upAfter = 0): string =>
+  [`1x${upFor - 1}`, downFor > 0 ? `0x${downFor - 1}` : "", upAfter > 0 ? `1x${upAfter - 1}` : ""].filter((v) => v !== "").join(" ");
+
+describe("alert timing", () => {
+  it("both profiles keep every cause ahead of its symptoms", () => {
+    expect(timingProblems(PRODUCTION_TIMING)).toEqual([]);
+    expect(timingProblems(REHEARSAL_TIMING)).toEqual([]);
+  });
+
+  it("names each inequality a profile breaks, and the rules refuse such a profile", async () => {
+    const bad: AlertTiming = { ...PRODUCTION_TIMING, causeFor: 120, groupWait: 30, keepFiringFor: 30, serverFor: 90 };
+    const problems = timingProblems(bad);
+    expect(problems).toHaveLength(4);
+    expect(problems.join("\n")).toMatch(/causeFor 120s \+ scrape 30s exceeds the quickest link's for 120s/);
+    expect(() => renderAlertRules(inventory, bad)).toThrow(/alert timing production: causeFor/);
+  });
+});
+
+describe("alert rules", () => {
+  it("pass promtool check rules, and hold no inventory text: ids and names reach alerts as labels only", async () => {
+    const path = join(dir, "check.yml");
+    const text = renderAlertRules(inventory, PRODUCTION_TIMING);
+    await writeFile(path, text);
+    const r = await run("promtool", ["check", "rules", path]);
+    expect(r.stdout + r.stderr).toMatch(/SUCCESS: \d+ rules found/);
+    for (const station of inventory.stations) {
+      expect(text).not.toContain(station.id);
+      for (const link of station.links) expect(text).not.toContain(link.id);
+    }
+    for (const operator of inventory.operators) expect(text).not.toMatch(new RegExp(`"${operator.id}"`));
+    for (const district of inventory.districts) expect(text).not.toContain(district.name);
+  });
+
+  it("every target a rule reads carries the labels it aggregates by", () => {
+    for (const series of links()) {
+      for (const k of ["scope", "station", "district", "link", "medium", "operator", "pop", "owner", "oncall", "oncall_phone", "gateway"]) {
+        expect(series[k], `${series.link}: ${k}`).toBeDefined();
+      }
+    }
+    const central = seriesOf.get("server-icmp") ?? [];
+    expect(central.length).toBe(inventory.servers.length);
+    for (const series of central) expect(series).toMatchObject({ scope: "central", kind: "icmp" });
+  });
+
+  it("a fiber link down fires a warning to its district after 2 m, not before; its station keeps a path (promtool, production timing)", async () => {
+    const fiber = links().find((l) => l.medium === "fiber") as Labels;
+    const mobile = links().find((l) => l.station === fiber.station && l.medium === "mobile") as Labels;
+    const r = await promtoolTest(PRODUCTION_TIMING, [
+      {
+        interval: "30s",
+        input_series: [
+          { series: selector("probe_success", fiber), values: values(2, 20) },
+          { series: selector("probe_success", mobile), values: values(22, 0) },
+        ],
+        alert_rule_test: [
+          { eval_time: "2m30s", alertname: "AmadegiLinkDown", exp_alerts: [] },
+          {
+            eval_time: "3m",
+            alertname: "AmadegiLinkDown",
+            exp_alerts: [
+              {
+                exp_labels: linkAlertLabels(fiber),
+                exp_annotations: {
+                  summary: `Link ${fiber.link} (fiber, ${fiber.operator} at ${fiber.pop}) of station ${fiber.station} is down`,
+                  summary_fa: `لینک ${fiber.link} (fiber، ${fiber.operator} در ${fiber.pop}) شعبه ${fiber.station} قطع است`,
+                  description: `Owner: ${fiber.owner}. The station keeps its other paths. On call: ${fiber.oncall} ${fiber.oncall_phone}.`,
+                },
+              },
+            ],
+          },
+          { eval_time: "5m", alertname: "AmadegiStationUnreachable", exp_alerts: [] },
+          { eval_time: "5m", alertname: "AmadegiOperatorOutage", exp_alerts: [] },
+        ],
+      },
+    ]);
+    expect(r.output).toMatch(/SUCCESS/);
+    expect(r.ok).toBe(true);
+  });
+
+  it("a mobile link waits 3 m (its medium's for)", async () => {
+    const mobile = links().find((l) => l.medium === "mobile") as Labels;
+    const r = await promtoolTest(PRODUCTION_TIMING, [
+      {
+        interval: "30s",
+        input_series: [{ series: selector("probe_success", mobile), values: values(2, 20) }],
+        alert_rule_test: [
+          { eval_time: "3m30s", alertname: "AmadegiLinkDown", exp_alerts: [] },
+          { eval_time: "4m", alertname: "AmadegiLinkDown", exp_alerts: [exp("AmadegiLinkDown", linkAlertLabels(mobile))] },
+        ],
+      },
+    ]);
+    expect(r.ok, r.output).toBe(true);
+  });
+
+  it("a station with every path down is critical after 1 m", async () => {
+    const fiber = links().find((l) => l.medium === "fiber") as Labels;
+    const own = links().filter((l) => l.station === fiber.station);
+    expect(own.length).toBeGreaterThanOrEqual(2);
+    const keep = ["stack", "station", "station_kind", "district", "province", "gateway", "oncall", "oncall_phone"];
+    const expected: Labels = { severity: "critical", scope: "station" };
+    for (const k of keep) if (fiber[k] !== undefined) expected[k] = fiber[k];
+    const r = await promtoolTest(PRODUCTION_TIMING, [
+      {
+        interval: "30s",
+        input_series: own.map((l) => ({ series: selector("probe_success", l), values: values(2, 20) })),
+        alert_rule_test: [
+          { eval_time: "1m30s", alertname: "AmadegiStationUnreachable", exp_alerts: [] },
+          { eval_time: "2m", alertname: "AmadegiStationUnreachable", exp_alerts: [exp("AmadegiStationUnreachable", expected)] },
+        ],
+      },
+    ]);
+    expect(r.ok, r.output).toBe(true);
+  });
+
+  it("an operator's outage is one cause, firing a scrape before its links, and kept firing 90 s after it clears", async () => {
+    // The links of 40 stations (promtool takes seconds per thousand series); TCI's fiber among them.
+    const stations = new Set([...new Set(links().map((l) => l.station))].slice(0, 40));
+    const all = links().filter((l) => stations.has(l.station as string));
+    expect(all.filter((l) => l.operator === "tci").length).toBeGreaterThan(20);
+    // Up 1 m, down 5 m, up again: the cause is pending at 1 m, fires at 2m30s; clears at 6 m, kept until 7m30s.
+    const series = all.map((l) => ({ series: selector("probe_success", l), values: l.operator === "tci" ? values(2, 10, 10) : values(22, 0) }));
+    const cause = exp("AmadegiOperatorOutage", { severity: "critical", scope: "operator", operator: "tci", stack: "prod" }, "100%");
+    const r = await promtoolTest(PRODUCTION_TIMING, [
+      {
+        interval: "30s",
+        input_series: series,
+        alert_rule_test: [
+          { eval_time: "2m", alertname: "AmadegiOperatorOutage", exp_alerts: [] },
+          { eval_time: "2m30s", alertname: "AmadegiOperatorOutage", exp_alerts: [cause] },
+          { eval_time: "7m", alertname: "AmadegiOperatorOutage", exp_alerts: [cause] },
+          { eval_time: "8m", alertname: "AmadegiOperatorOutage", exp_alerts: [] },
+          // The other operators lost nothing.
+          { eval_time: "4m", alertname: "AmadegiStationUnreachable", exp_alerts: [] },
+        ],
+      },
+    ]);
+    expect(r.ok, r.output).toBe(true);
+  });
+
+  it("a point of presence whose every link is down is lost; one whose links partly answer is not", async () => {
+    const byPop = new Map<string, Labels[]>();
+    for (const l of links()) byPop.set(`${l.operator}/${l.pop}`, [...(byPop.get(`${l.operator}/${l.pop}`) ?? []), l]);
+    const [lost, partial] = [...byPop.values()].filter((ls) => ls.length >= 3);
+    expect(lost).toBeDefined();
+    expect(partial).toBeDefined();
+    const l0 = (lost as Labels[])[0] as Labels;
+    const series = [
+      ...(lost as Labels[]).map((l) => ({ series: selector("probe_success", l), values: values(2, 20) })),
+      ...(partial as Labels[]).map((l, i) => ({ series: selector("probe_success", l), values: i === 0 ? values(22, 0) : values(2, 20) })),
+    ];
+    const r = await promtoolTest(PRODUCTION_TIMING, [
+      {
+        interval: "30s",
+        input_series: series,
+        alert_rule_test: [
+          {
+            eval_time: "3m",
+            alertname: "AmadegiPopLost",
+            exp_alerts: [
+              exp(
+                "AmadegiPopLost",
+                { severity: "warning", scope: "pop", operator: l0.operator as string, pop: l0.pop as string, stack: "prod" },
+                String((lost as Labels[]).length),
+              ),
+            ],
+          },
+        ],
+      },
+    ]);
+    expect(r.ok, r.output).toBe(true);
+  });
+
+  it("a central server that answers nothing is a cause; a certificate lapsing before election day is critical, one after is not", async () => {
+    const icmp = (seriesOf.get("server-icmp") ?? [])[0] as Labels;
+    const tls = seriesOf.get("auth-tls") ?? [];
+    expect(tls.length).toBeGreaterThanOrEqual(2);
+    const [early, late] = tls as [Labels, Labels];
+    const ends = electionDayEnds(inventory);
+    const r = await promtoolTest(PRODUCTION_TIMING, [
+      {
+        interval: "30s",
+        input_series: [
+          { series: selector("probe_success", icmp), values: values(2, 20) },
+          { series: selector("probe_ssl_earliest_cert_expiry", early), values: `${ends - 86_400}x20` },
+          { series: selector("probe_ssl_earliest_cert_expiry", late), values: `${ends + 86_400}x20` },
+        ],
+        alert_rule_test: [
+          {
+            eval_time: "2m",
+            alertname: "AmadegiServerDown",
+            exp_alerts: [
+              exp("AmadegiServerDown", {
+                severity: "critical",
+                scope: "server",
+                server: icmp.server,
+                role: icmp.role,
+                site: icmp.site,
+                stack: "prod",
+              } as Labels),
+            ],
+          },
+          { eval_time: "4m30s", alertname: "AmadegiCertificateLapsesBeforeElection", exp_alerts: [] },
+          {
+            eval_time: "5m",
+            alertname: "AmadegiCertificateLapsesBeforeElection",
+            exp_alerts: [
+              exp(
+                "AmadegiCertificateLapsesBeforeElection",
+                { severity: "critical", scope: "certificate", server: early.server, role: early.role, check: "auth-tls", stack: "prod" } as Labels,
+                new Date((ends - 86_400) * 1000)
+                  .toISOString()
+                  .replace("T", " ")
+                  .replace(/\.\d+Z$/, " +0000 UTC"),
+              ),
+            ],
+          },
+        ],
+      },
+    ]);
+    expect(r.ok, r.output).toBe(true);
+  });
+
+  it("promtool test rules fails when the durations are not the ones asserted (the test can fail)", async () => {
+    const fiber = links().find((l) => l.medium === "fiber") as Labels;
+    const r = await promtoolTest(PRODUCTION_TIMING, [
+      {
+        interval: "30s",
+        input_series: [{ series: selector("probe_success", fiber), values: values(2, 20) }],
+        alert_rule_test: [{ eval_time: "2m", alertname: "AmadegiLinkDown", exp_alerts: [exp("AmadegiLinkDown", linkAlertLabels(fiber))] }],
+      },
+    ]);
+    expect(r.ok).toBe(false);
+    expect(r.output).toMatch(/FAILED/);
+  });
+});
+
+describe("alertmanager configuration", () => {
+  let config: string;
+  beforeAll(async () => {
+    config = join(dir, "alertmanager.yml");
+    await writeFile(config, renderAlertmanager(inventory, PRODUCTION_TIMING, { webhook: "http://127.0.0.1:9/notify", escalation: "http://127.0.0.1:9/noc" }));
+  });
+
+  async function routeOf(labels: Labels): Promise<string> {
+    const r = await run("amtool", [
+      "config",
+      "routes",
+      "test",
+      `--config.file=${config}`,
+      ...Object.entries(labels).map(([k, v]) => alertmanagerMatcher(k, v)),
+    ]);
+    return r.stdout.trim();
+  }
+
+  it("passes amtool check-config", async () => {
+    const r = await run("amtool", ["check-config", config]);
+    expect(r.stdout).toMatch(/SUCCESS/);
+    const parsed = load(await import("node:fs").then((fs) => fs.readFileSync(config, "utf8"))) as { receivers: { name: string }[]; inhibit_rules: unknown[] };
+    expect(parsed.receivers.map((r) => r.name).sort()).toEqual(["escalation", ...inventory.districts.map((d) => districtReceiver(d.id))].sort());
+  });
+
+  it("routes a district's link and station alerts to its on-call receiver, causes and central services to escalation", async () => {
+    for (const district of inventory.districts) {
+      expect(await routeOf({ alertname: "AmadegiLinkDown", scope: "link", district: district.id, severity: "warning" })).toBe(districtReceiver(district.id));
+      expect(await routeOf({ alertname: "AmadegiStationUnreachable", scope: "station", district: district.id })).toBe(districtReceiver(district.id));
+    }
+    expect(await routeOf({ alertname: "AmadegiOperatorOutage", scope: "operator", operator: "tci" })).toBe("escalation");
+    expect(await routeOf({ alertname: "AmadegiCentralCheckFailing", scope: "central", server: "gw-teh1-01" })).toBe("escalation");
+    // A link alert whose district no route knows still reaches someone.
+    expect(await routeOf({ alertname: "AmadegiLinkDown", scope: "link", district: "nowhere" })).toBe("escalation");
+  });
+
+  it("a district id with a quote stays one matcher value", () => {
+    expect(alertmanagerMatcher("district", 'a"b\\c\nd')).toBe('district="a\\"b\\\\c\\nd"');
+  });
+});
