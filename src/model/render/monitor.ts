@@ -6,8 +6,8 @@ import { daemon } from "./service.ts";
 import type { RenderedFile, RoleRender, ServerTarget } from "./types.ts";
 
 /**
- * The monitor role: Prometheus scrapes the central servers through a
- * blackbox_exporter on the same server, with the modules and targets
+ * The monitor role: Prometheus scrapes the central servers and every live
+ * link's path through a blackbox_exporter on the same server, with the modules and targets
  * src/model/monitoring.ts renders (the same renderer as `amadegi export
  * prometheus`). Provisioning cannot read the check catalog (it lives in
  * probe/, ADR 0001), so the central checks are declared here as plain data;
@@ -41,6 +41,36 @@ export const CENTRAL_CHECKS: readonly CentralCheck[] = [
   { id: "ntp-offset", kind: "ntp", timeoutMs: 2000, roles: ["ntp"], port: 123, params: {}, conditions: [] },
   { id: "server-ssh", kind: "ssh", timeoutMs: 2000, params: {}, conditions: [] },
 ];
+
+/**
+ * checks/links.yaml's path check, as far as monitoring reads it: every live link's address answers
+ * ping. The alerting rules' link paths (src/model/alerting.ts) read it. The catalog's other link
+ * checks stay the campaigns': the management port and the check-ins say more of a station than of its path.
+ */
+export const LINK_CHECK: MonitorCheck = { id: "link-icmp", kind: "icmp", timeoutMs: 2000, params: { count: 3 }, conditions: [] };
+
+/** Every live link with an address, as a target of LINK_CHECK (the probe's keys: `<check>/<station>/<link>`). */
+export function linkTargets(inventory: Inventory): MonitorTarget[] {
+  const targets: MonitorTarget[] = [];
+  for (const station of inventory.stations) {
+    for (const link of station.links) {
+      if (link.lifecycle.state !== "live" || link.address === undefined) continue;
+      targets.push({
+        key: `${LINK_CHECK.id}/${station.id}/${link.id}`,
+        check: LINK_CHECK.id,
+        kind: LINK_CHECK.kind,
+        station: station.id,
+        link: link.id,
+        district: station.district,
+        operator: link.operator,
+        medium: link.medium,
+        address: link.address,
+        params: { ...LINK_CHECK.params },
+      });
+    }
+  }
+  return targets;
+}
 
 /** The central servers as monitoring targets of CENTRAL_CHECKS (the probe's keys: `<check>/<server>`). */
 export function centralTargets(inventory: Inventory): MonitorTarget[] {
@@ -80,7 +110,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
   const blackboxAt = `${target.address}:9115`;
   const alertmanagerAt = `${target.address}:9093`;
   const timing = alertTimingOf(target);
-  const rendered = renderMonitoring(inventory, CENTRAL_CHECKS, centralTargets(inventory), {
+  const rendered = renderMonitoring(inventory, [...CENTRAL_CHECKS, LINK_CHECK], [...centralTargets(inventory), ...linkTargets(inventory)], {
     blackbox: blackboxAt,
     stack: target.environment,
     tls: { caFile: r(TLS_FILES.serversCa) },
@@ -128,7 +158,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
   const prometheus = daemon(
     {
       name: "prometheus",
-      description: "scrapes the central servers through the blackbox exporter",
+      description: "scrapes the central servers and the links through the blackbox exporter",
       dirs: [RUN_DIR, LOG_DIR, M.storage],
       validate: ["promtool", "check", "config", r(M.prometheus)],
       argv: ["prometheus", `--config.file=${r(M.prometheus)}`, `--web.listen-address=${target.address}:9090`, `--storage.tsdb.path=${r(M.storage)}`],
@@ -146,7 +176,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
   const blackbox = daemon(
     {
       name: "blackbox",
-      description: "probes the central servers for Prometheus",
+      description: "probes the central servers and the links' paths for Prometheus",
       dirs: [RUN_DIR, LOG_DIR],
       validate: ["prometheus-blackbox-exporter", "--config.check", `--config.file=${r(M.blackbox)}`],
       argv: ["prometheus-blackbox-exporter", `--config.file=${r(M.blackbox)}`, `--web.listen-address=${blackboxAt}`],

@@ -5,7 +5,15 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PRODUCTION_TIMING, REHEARSAL_TIMING, renderAlertmanager, renderAlertRules } from "../../../src/model/alerting.ts";
 import { renderMonitoring } from "../../../src/model/monitoring.ts";
-import { CENTRAL_CHECKS, centralTargets, MONITOR_FILES, REHEARSAL_RECEIVER_PORT, renderServer } from "../../../src/model/render/index.ts";
+import {
+  CENTRAL_CHECKS,
+  centralTargets,
+  LINK_CHECK,
+  linkTargets,
+  MONITOR_FILES,
+  REHEARSAL_RECEIVER_PORT,
+  renderServer,
+} from "../../../src/model/render/index.ts";
 import { loadCatalog } from "../../../src/probe/catalog/load.ts";
 import { buildTargets } from "../../../src/probe/targets.ts";
 import { REPO, sampleInventory } from "./helpers.ts";
@@ -42,6 +50,31 @@ describe("monitor role", () => {
     }
   });
 
+  it("declares the catalog's link path check (link-icmp: every live link, every medium) and builds the same link targets as a campaign", async () => {
+    const { inventory, catalog: c } = await catalog();
+    const theirs = c.checks.find((k) => k.id === LINK_CHECK.id);
+    expect(theirs).toBeDefined();
+    expect({ kind: theirs?.kind, timeoutMs: theirs?.timeoutMs, params: theirs?.params }).toEqual({
+      kind: LINK_CHECK.kind,
+      timeoutMs: LINK_CHECK.timeoutMs,
+      params: LINK_CHECK.params,
+    });
+    expect(theirs?.select.objects).toBe("links");
+    expect(theirs?.select.lifecycle).toEqual(["live"]);
+    const pick = (t: { key: string; address: string; station?: string; link?: string; district?: string; operator?: string; medium?: string }) => ({
+      key: t.key,
+      address: t.address,
+      station: t.station,
+      link: t.link,
+      district: t.district,
+      operator: t.operator,
+      medium: t.medium,
+    });
+    const campaign = buildTargets(inventory, c).targets.filter((t) => t.check === LINK_CHECK.id);
+    expect(campaign.length).toBeGreaterThan(1000);
+    expect(linkTargets(inventory).map(pick)).toEqual(campaign.map(pick));
+  });
+
   it("builds the same server targets as a campaign would", async () => {
     const { inventory, catalog: c } = await catalog();
     const theirs = buildTargets(inventory, c).targets.filter((t) => t.server !== undefined);
@@ -57,8 +90,9 @@ describe("monitor role", () => {
 
   it("renders the same blackbox modules and target files as `amadegi export prometheus` would for the servers", async () => {
     const { inventory, catalog: c } = await catalog();
-    const serverTargets = buildTargets(inventory, c).targets.filter((t) => t.server !== undefined);
-    const serverChecks = c.checks.filter((k) => k.select.objects === "servers");
+    const all = buildTargets(inventory, c).targets;
+    const serverTargets = [...all.filter((t) => t.server !== undefined), ...all.filter((t) => t.check === LINK_CHECK.id)];
+    const serverChecks = [...c.checks.filter((k) => k.select.objects === "servers"), ...c.checks.filter((k) => k.id === LINK_CHECK.id)];
     const options = {
       blackbox: "10.10.0.90:9115",
       stack: "production",
@@ -86,10 +120,10 @@ describe("monitor role", () => {
       ["prometheus", [{ proto: "tcp", address: "10.10.0.90", port: 9090 }]],
     ]);
     // The rules and Alertmanager's routes: production's timing, and no receiver without the stack's (ADR 0009).
-    const all = new Map(renders.flatMap((r) => r.files).map((f) => [f.path, f.content]));
-    expect(all.get(MONITOR_FILES.rules)).toBe(renderAlertRules(inventory, PRODUCTION_TIMING));
-    expect(all.get(MONITOR_FILES.alertmanager)).toBe(renderAlertmanager(inventory, PRODUCTION_TIMING, undefined));
-    expect(all.get(MONITOR_FILES.alertmanager)).not.toContain("webhook_configs");
+    const byPath = new Map(renders.flatMap((r) => r.files).map((f) => [f.path, f.content]));
+    expect(byPath.get(MONITOR_FILES.rules)).toBe(renderAlertRules(inventory, PRODUCTION_TIMING));
+    expect(byPath.get(MONITOR_FILES.alertmanager)).toBe(renderAlertmanager(inventory, PRODUCTION_TIMING, undefined));
+    expect(byPath.get(MONITOR_FILES.alertmanager)).not.toContain("webhook_configs");
   });
 
   it("posts to the stack's receivers; the rehearsal's default is its own receiver on the monitor's address, on the scaled timing", async () => {
