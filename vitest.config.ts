@@ -21,6 +21,7 @@ export const HEAVY = [
   "test/cli/commands/stack.test.ts",
   "test/cli/commands/demo.state.test.ts",
   "test/rehearsal/drill.test.ts",
+  "test/rehearsal/drill/notifications.live.test.ts",
   "test/rehearsal/responders.test.ts",
   "test/rehearsal/index.test.ts",
   "test/probe/campaign.starvation.test.ts",

@@ -21,8 +21,12 @@ export { type PinOverlay, readPins, serverReach, type ServerPin, type ServerReac
 export * from "./stackfile.ts";
 export { type MonitoringFiles, renderMonitoring } from "./monitoring.ts";
 export {
+  alertId,
   type AlertReceivers,
   type AlertTiming,
+  type ExpectedAlert,
+  expectedLinkAlerts,
+  notificationBound,
   PRODUCTION_TIMING,
   REHEARSAL_TIMING,
   renderAlertmanager,

@@ -12,6 +12,8 @@ import {
   type AlertTiming,
   districtReceiver,
   electionDayEnds,
+  expectedLinkAlerts,
+  isMonitoredLink,
   PRODUCTION_TIMING,
   REHEARSAL_TIMING,
   renderAlertmanager,
@@ -378,5 +380,49 @@ describe("alertmanager configuration", () => {
 
   it("a district id with a quote stays one matcher value", () => {
     expect(alertmanagerMatcher("district", 'a"b\\c\nd')).toBe('district="a\\"b\\\\c\\nd"');
+  });
+});
+
+describe("the rules' oracle (expectedLinkAlerts): what a set of links down should tell, after the inhibitions", () => {
+  const said = (down: Iterable<string>, probed?: Set<string>) =>
+    expectedLinkAlerts(inventory, "s", new Set(down), probed).map((a) => `${a.alertname} ${a.id} → ${a.receiver}`);
+  const monitored = () => inventory.stations.flatMap((s) => s.links.filter(isMonitoredLink).map((l) => ({ station: s, link: l })));
+
+  it("one fiber link: its own warning, to its district", () => {
+    const { station, link } = monitored().find((x) => x.link.medium === "fiber") ?? { station: undefined, link: undefined };
+    expect(said([link?.id ?? ""])).toEqual([`AmadegiLinkDown ${link?.id} → ${districtReceiver(station?.district ?? "")}`]);
+  });
+
+  it("every link of an operator: one outage at escalation, none of its links or PoPs; a station left with no path is still critical", () => {
+    const tci = monitored().filter((x) => x.link.operator === "tci");
+    const out = said(tci.map((x) => x.link.id));
+    expect(out[0]).toBe("AmadegiOperatorOutage tci → escalation");
+    expect(out.filter((l) => l.startsWith("AmadegiLinkDown") || l.startsWith("AmadegiPopLost"))).toEqual([]);
+    const alone = inventory.stations.filter((s) => {
+      const m = s.links.filter(isMonitoredLink);
+      return m.length > 0 && m.every((l) => l.operator === "tci");
+    });
+    expect(out.filter((l) => l.startsWith("AmadegiStationUnreachable"))).toHaveLength(alone.length);
+  });
+
+  it("every link of a point of presence: the PoP is lost, its links are silent; below the operator's threshold", () => {
+    const byPop = new Map<string, string[]>();
+    for (const { link } of monitored()) byPop.set(`${link.operator}/${link.pop}`, [...(byPop.get(`${link.operator}/${link.pop}`) ?? []), link.id]);
+    const [pop, links] = [...byPop].find(([, l]) => l.length >= 3) ?? ["", []];
+    expect(said(links)).toEqual([`AmadegiPopLost ${pop} → escalation`]);
+  });
+
+  it("counts only the links probed: forty stations' TCI links are TCI's outage there, not in the whole inventory", () => {
+    const stations = new Set(inventory.stations.slice(0, 40).map((s) => s.id));
+    const probed = new Set(
+      monitored()
+        .filter((x) => stations.has(x.station.id))
+        .map((x) => x.link.id),
+    );
+    const tci = monitored()
+      .filter((x) => probed.has(x.link.id) && x.link.operator === "tci")
+      .map((x) => x.link.id);
+    expect(said(tci, probed)).toEqual(["AmadegiOperatorOutage tci → escalation"]);
+    expect(said(tci).some((l) => l.startsWith("AmadegiOperatorOutage"))).toBe(false);
   });
 });

@@ -1,4 +1,12 @@
-import { type AlertReceivers, type AlertTiming, PRODUCTION_TIMING, REHEARSAL_TIMING, renderAlertmanager, renderAlertRules } from "../alerting.ts";
+import {
+  type AlertReceivers,
+  type AlertTiming,
+  isMonitoredLink,
+  PRODUCTION_TIMING,
+  REHEARSAL_TIMING,
+  renderAlertmanager,
+  renderAlertRules,
+} from "../alerting.ts";
 import { type MonitorCheck, type MonitorTarget, renderMonitoring } from "../monitoring.ts";
 import type { Inventory, Role, Server } from "../types.ts";
 import { LOG_DIR, MONITOR_FILES as M, rooted, RUN_DIR, TLS_FILES } from "./paths.ts";
@@ -54,7 +62,7 @@ export function linkTargets(inventory: Inventory): MonitorTarget[] {
   const targets: MonitorTarget[] = [];
   for (const station of inventory.stations) {
     for (const link of station.links) {
-      if (link.lifecycle.state !== "live" || link.address === undefined) continue;
+      if (!isMonitoredLink(link) || link.address === undefined) continue;
       targets.push({
         key: `${LINK_CHECK.id}/${station.id}/${link.id}`,
         check: LINK_CHECK.id,
