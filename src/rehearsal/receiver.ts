@@ -20,6 +20,9 @@ import { parseArgs } from "node:util";
  *   node receiver.ts --listen ADDRESS:PORT --out FILE
  */
 
+/** This program, as the drill starts it (and finds it again by its command line). */
+export const RECEIVER = import.meta.filename;
+
 /** Alertmanager posts at most a group's alerts; a drill's largest group is a district's links. */
 export const MAX_BODY = 4 * 1024 * 1024;
 const MAX_TEXT = 256;

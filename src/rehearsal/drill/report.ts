@@ -1,6 +1,7 @@
 import type { Counts } from "../../probe/summary.ts";
 import type { Attribution, Comparison, ExpectedFault, ObjectRef } from "./attribution.ts";
 import type { Action, Scenario } from "./scenarios.ts";
+import type { NotificationsReport } from "./monitoring.ts";
 import type { StationOutcome } from "./watch.ts";
 
 /**
@@ -101,7 +102,9 @@ export interface DrillReport {
   };
   readonly checkins: { readonly records: number; readonly failures: readonly string[] };
   readonly restore: { readonly whole: boolean; readonly leftovers: readonly string[]; readonly elapsedMs: number; readonly verified: string };
-  readonly verdict: "detected-and-attributed" | "not-fully-detected" | "not-restored";
+  /** What the rehearsal's Alertmanager told, beside what the rules should have (src/rehearsal/drill/monitoring.ts). */
+  readonly notifications: NotificationsReport;
+  readonly verdict: "detected-and-attributed" | "not-fully-detected" | "not-notified" | "not-restored";
   readonly exitCode: 0 | 1 | 2;
   readonly file: string;
 }
@@ -121,7 +124,14 @@ const DETAILS = 15;
 /** The report for a person: counts first, details after (the first few of each kind; --json has all). */
 export function formatReport(r: DrillReport): string[] {
   const c = r.comparison.counts;
-  const verdict = r.verdict === "detected-and-attributed" ? "DETECTED AND ATTRIBUTED" : r.verdict === "not-restored" ? "NOT RESTORED" : "NOT FULLY DETECTED";
+  const verdict = {
+    "detected-and-attributed": "DETECTED AND ATTRIBUTED",
+    "not-restored": "NOT RESTORED",
+    "not-fully-detected": "NOT FULLY DETECTED",
+    "not-notified": "DETECTED, BUT NOT TOLD AS EXPECTED",
+  }[r.verdict];
+  const n = r.notifications;
+  const o = n.outcome;
   const st = r.stations;
   const lines = [
     `drill ${r.id}: ${verdict} (exit ${r.exitCode})`,
@@ -136,10 +146,21 @@ export function formatReport(r: DrillReport): string[] {
         `${st.lostEveryPath.length} lost every path · ${st.pending.length} undecided · ` +
         `${st.notMeasured} not measured${st.devicesRunning ? "" : " (device responders not running)"}`,
     ...(st.affected === 0 ? [] : [`  devices noticed the fault: ${spreadText(st.noticed)}; gateways recorded the failover: ${spreadText(st.recorded)}`]),
+    !n.measured || o === undefined
+      ? `  notifications: not measured (${n.why ?? "?"})`
+      : `  notifications: ${o.expected.filter((e) => e.notifiedMs !== undefined).length}/${o.expected.length} expected alerts told ` +
+        `(${o.distinct} distinct, ${o.posts} posts) · time to notification ${s(o.timeToNotificationMs)} (goal ≤ ${s(n.boundMs)}) · ` +
+        `resolved ${o.expected.filter((e) => e.resolvedMs !== undefined).length}/${o.expected.length} in ${s(o.timeToResolutionMs)} · ` +
+        `unexpected ${o.unexpected.length} · misrouted ${o.misrouted.length} (timing ${n.timing?.name ?? "?"}: scrape ${n.timing?.scrapeInterval}s, ` +
+        `group_wait ${n.timing?.groupWait}s)`,
     `  restore: ${r.restore.whole ? "whole" : "NOT WHOLE"} in ${s(r.restore.elapsedMs)} (${r.restore.verified})`,
     `  report: ${r.file}`,
   ];
-  for (const n of r.notes) lines.push(`  note: ${n}`);
+  for (const note of r.notes) lines.push(`  note: ${note}`);
+  for (const u of o?.unexpected.slice(0, DETAILS) ?? []) lines.push(`  told, not expected: ${u.alertname} ${u.id} at ${u.receiver}`);
+  for (const m of o?.misrouted.slice(0, DETAILS) ?? []) lines.push(`  told at ${m.receiver}, not ${m.expected}: ${m.alertname} ${m.id}`);
+  for (const e of o?.expected.filter((x) => x.notifiedMs === undefined).slice(0, DETAILS) ?? [])
+    lines.push(`  not told: ${e.alertname} ${e.id} (${e.receiver})`);
   const contradicted = r.attribution.contradicted;
   if (contradicted.length > 0)
     lines.push(

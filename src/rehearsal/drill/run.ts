@@ -17,10 +17,23 @@ import { attribute, byKey, compare, type ResultLine, signalOf } from "./attribut
 import { rehearsalAuthority } from "./cert.ts";
 import { applyAction, leftovers, undoAction } from "./inject.ts";
 import { readDrillMarker, removeDrillMarker, writeDrillMarker } from "./marker.ts";
+import {
+  awaitNotifications,
+  baselineLinks,
+  type DrillReceiver,
+  expectation,
+  notMeasured,
+  type NotificationsReport,
+  startDrillReceiver,
+  stopDrillReceivers,
+  timingOfReport,
+  waits,
+} from "./monitoring.ts";
+import type { NotificationOutcome } from "./notifications.ts";
 import { type GatewayLog, type ProbeAnswer, probeFrom } from "./probe.ts";
 import { type CampaignRef, type DrillReport, spread, summarise } from "./report.ts";
 import { type Action, type FaultPlan, planFaults, type Scenario } from "./scenarios.ts";
-import { drillScope } from "./scope.ts";
+import { drillScope, type Scope } from "./scope.ts";
 import { ResponderWatch, settled, type StationOutcome, stationOutcomes } from "./watch.ts";
 
 export interface DrillOptions {
@@ -78,6 +91,7 @@ async function undoLeftovers(stateDir: string, log: (line: string) => void): Pro
   const left: string[] = [];
   for (const action of [...marker.actions].reverse()) left.push(...(await undoAction(action)));
   left.push(...(await leftovers(marker.actions)));
+  left.push(...(await stopDrillReceivers(state)));
   if (left.length === 0) await removeDrillMarker(state);
   return { restored: true, leftovers: left };
 }
@@ -267,6 +281,30 @@ async function drill(options: DrillOptions): Promise<DrillReport> {
     .replace(/\.\d+Z$/, "Z")}-${options.scenario}`;
   const dir = join(drillsDir(ctx.state), id);
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  // The receiver the rehearsal's Alertmanager posts to, for the drill's duration (started first: baseline alerts arrive and are set aside).
+  const receiver = notMeasured(ctx.inventory, options.scenario) ?? (await startDrillReceiver(ctx.inventory, ctx.plan.core, ctx.state, dir));
+  try {
+    return await drillWith(options, ctx, { started, id, dir, select, scope, whole, receiver, log });
+  } finally {
+    if (typeof receiver !== "string") await receiver.stop();
+  }
+}
+
+async function drillWith(
+  options: DrillOptions,
+  ctx: Context,
+  d: {
+    started: Date;
+    id: string;
+    dir: string;
+    select: string | undefined;
+    scope: Scope;
+    whole: Scope;
+    receiver: DrillReceiver | string;
+    log: (line: string) => void;
+  },
+): Promise<DrillReport> {
+  const { started, id, dir, select, scope, whole, receiver, log } = d;
   const timeoutMs = options.deadlineMs + 60_000;
   const campaign = (out: string, sel: string | undefined) => ({
     stack: options.stack,
@@ -304,6 +342,8 @@ async function drill(options: DrillOptions): Promise<DrillReport> {
     { scenario: options.scenario, share: options.share, ...(options.target === undefined ? {} : { target: options.target }) },
   );
   log(faults.description);
+  const expect = expectation(ctx.inventory, baselineLinks(ctx.inventory, baseline), faults.affected.links);
+  let told: NotificationOutcome | undefined;
   const watch = new ResponderWatch(ctx.state);
   await writeDrillMarker(ctx.state, {
     version: 1,
@@ -367,6 +407,11 @@ async function drill(options: DrillOptions): Promise<DrillReport> {
         await new Promise((r) => setTimeout(r, 500));
       }
     }
+    // 3b. What monitoring told of it.
+    if (typeof receiver !== "string" && !interrupted) {
+      log(`waiting for the notifications (up to ${Math.round((faultAt + waits(expect).notifyMs - Date.now()) / 1000)} s more)`);
+      told = await awaitNotifications(receiver.file, expect, { faultAt }, faultAt + waits(expect).notifyMs, () => interrupted);
+    }
   } finally {
     watch.stop();
     process.removeListener("SIGINT", onSignal);
@@ -413,6 +458,16 @@ async function drill(options: DrillOptions): Promise<DrillReport> {
     log(`restored in ${((restoredAt - t) / 1000).toFixed(1)} s`);
     for (const l of restore.leftovers) log(`left behind: ${l}`);
   }
+  if (typeof receiver !== "string" && told !== undefined && !interrupted) {
+    log("waiting for the notifications' resolution");
+    told = await awaitNotifications(receiver.file, expect, { faultAt, restoreAt: restoreStartedAt }, restoredAt + waits(expect).resolveMs, () => interrupted);
+  }
+  const notifications: NotificationsReport =
+    typeof receiver === "string"
+      ? { measured: false, why: receiver }
+      : told === undefined
+        ? { measured: false, why: "the drill stopped before its notifications were awaited", file: receiver.file }
+        : { measured: true, timing: timingOfReport(), file: receiver.file, boundMs: expect.boundMs, outcome: told };
 
   // 5. What the pipeline concluded, beside what was injected.
   if (interrupted)
@@ -439,7 +494,8 @@ async function drill(options: DrillOptions): Promise<DrillReport> {
         state: "not-measured" as const,
         why: "the device responders are not running (amadegi rehearsal devices start)",
       }));
-  const exitCode = !restore.whole ? 2 : comparison.complete ? 0 : 1;
+  const toldRight = !notifications.measured || notifications.outcome?.complete === true;
+  const exitCode = !restore.whole ? 2 : comparison.complete && toldRight ? 0 : 1;
   const file = join(drillsDir(ctx.state), `${id}.json`);
   const report: DrillReport = {
     version: 1,
@@ -492,7 +548,8 @@ async function drill(options: DrillOptions): Promise<DrillReport> {
     },
     checkins: { records: records?.records.length ?? 0, failures: records?.failures ?? [] },
     restore,
-    verdict: exitCode === 2 ? "not-restored" : exitCode === 0 ? "detected-and-attributed" : "not-fully-detected",
+    notifications,
+    verdict: exitCode === 2 ? "not-restored" : exitCode === 0 ? "detected-and-attributed" : comparison.complete ? "not-notified" : "not-fully-detected",
     exitCode,
     file,
   };

@@ -1,0 +1,190 @@
+import { spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { type ExpectedAlert, expectedLinkAlerts, type Inventory, notificationBound, REHEARSAL_TIMING } from "../../model/index.ts";
+import { REHEARSAL_RECEIVER_PORT } from "../../model/render/index.ts";
+import { cmdline, processesMentioning, stopProcesses } from "../processes.ts";
+import { RECEIVER } from "../receiver.ts";
+import { type ResultLine, signalOf } from "./attribution.ts";
+import { compareNotifications, type NotificationOutcome, readNotifications } from "./notifications.ts";
+import type { Scenario } from "./scenarios.ts";
+
+/**
+ * A drill meets monitoring: while its fault is in place, the rehearsal's
+ * Prometheus and Alertmanager (the monitor role `amadegi up` provisioned) should
+ * tell exactly what the rules' oracle expects, at the expected receivers, then
+ * tell its resolution. The drill runs the receiver Alertmanager posts to (on the
+ * monitor server's address, in the core namespace) for its own duration, and
+ * reports time to notification beside time to detection.
+ */
+
+/** The drills whose faults are links: the oracle covers what they break. */
+const LINK_SCENARIOS: ReadonlySet<Scenario> = new Set(["fiber-cut", "operator-outage", "pop-lost"]);
+/** The probe's timeout in the notification bound: the monitor's ping (LINK_CHECK). */
+const PROBE_TIMEOUT_S = 2;
+const STACK_LABEL = "rehearsal";
+
+export interface NotificationsReport {
+  readonly measured: boolean;
+  /** Why not (no monitor server, a scenario the oracle does not cover). */
+  readonly why?: string;
+  /** The timing profile the rehearsal's monitor runs on (seconds), stated with the figures. */
+  readonly timing?: {
+    readonly name: string;
+    readonly scrapeInterval: number;
+    readonly evaluationInterval: number;
+    readonly linkFor: Readonly<Record<string, number>>;
+    readonly causeFor: number;
+    readonly stationFor: number;
+    readonly groupWait: number;
+    readonly groupInterval: number;
+    readonly keepFiringFor: number;
+  };
+  readonly file?: string;
+  /** The goal: the slowest expected alert's `for:` + scrape + probe timeout + 2 × evaluation + group_wait. */
+  readonly boundMs?: number;
+  readonly outcome?: NotificationOutcome;
+}
+
+export interface DrillReceiver {
+  readonly file: string;
+  stop(): Promise<void>;
+}
+
+/** Why a drill's notifications cannot be measured, or undefined when they can. */
+export function notMeasured(inventory: Inventory, scenario: Scenario): string | undefined {
+  if (!inventory.servers.some((s) => s.roles.includes("monitor"))) return "the inventory has no monitor server";
+  if (!LINK_SCENARIOS.has(scenario)) return `the notifications' oracle covers link faults only (fiber-cut, operator-outage, pop-lost), not ${scenario}`;
+  return undefined;
+}
+
+/** Stops a receiver an earlier drill of this state left running (killed before it could stop it); what would not stop. */
+export async function stopDrillReceivers(state: string): Promise<string[]> {
+  const stale = processesMentioning(`${resolve(state)}/`).filter((pid) => (cmdline(pid) ?? "").includes(RECEIVER));
+  return (await stopProcesses(stale)).map((pid) => `notification receiver ${pid} would not stop`);
+}
+
+/** Starts the receiver in the core namespace on the monitor's address; a stale one of this state is stopped first. */
+export async function startDrillReceiver(inventory: Inventory, core: string, state: string, dir: string): Promise<DrillReceiver | string> {
+  const monitor = inventory.servers.find((s) => s.roles.includes("monitor"));
+  if (monitor === undefined) return "the inventory has no monitor server";
+  const stubborn = await stopDrillReceivers(state);
+  if (stubborn.length > 0) return stubborn.join("; ");
+  const file = join(dir, "notifications.jsonl");
+  const log = join(dir, "receiver.log");
+  const out = openSync(log, "a", 0o600);
+  const argv = ["netns", "exec", core, process.execPath, RECEIVER, "--listen", `${monitor.address}:${REHEARSAL_RECEIVER_PORT}`, "--out", file];
+  const child = spawn("ip", argv, { detached: true, stdio: ["ignore", out, out] });
+  closeSync(out);
+  child.unref();
+  const pid = child.pid;
+  if (pid === undefined) return `the receiver did not start (see ${log})`;
+  for (let i = 0; i < 50; i++) {
+    const text = readFileSync(log, "utf8");
+    if (text.includes("listening on")) return { file, stop: async () => void (await stopProcesses([pid])) };
+    if (child.exitCode !== null) return `the receiver stopped: ${text.trim().split("\n").at(-1) ?? ""}`;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await stopProcesses([pid]);
+  return `the receiver did not listen within 5 s (see ${log})`;
+}
+
+/**
+ * What the baseline campaign found of each link's ping: down (the monitor's rules see it down too),
+ * or answering but lossy: one ping a scrape then fails now and then, so its alerts, and its
+ * station's, come and go on their own (`noisy`: link and station ids).
+ */
+export function baselineLinks(inventory: Inventory, baseline: ReadonlyMap<string, ResultLine>): { down: Set<string>; noisy: Set<string> } {
+  const down = new Set<string>();
+  const noisy = new Set<string>();
+  for (const r of baseline.values()) {
+    if (r.check !== "link-icmp" || r.link === undefined) continue;
+    const signal = signalOf(r);
+    if (r.status === "down" && signal !== "quality") down.add(r.link);
+    else if (signal !== "ok") {
+      noisy.add(r.link);
+      const station = inventory.linksById.get(r.link)?.station.id;
+      if (station !== undefined) noisy.add(station);
+    }
+  }
+  return { down, noisy };
+}
+
+export interface Expectation {
+  readonly expected: readonly ExpectedAlert[];
+  readonly baseline: readonly ExpectedAlert[];
+  readonly noisy: ReadonlySet<string>;
+  readonly boundMs: number;
+}
+
+/** What the rules should tell for the fault's links on top of the baseline's, and how long it may take. */
+export function expectation(
+  inventory: Inventory,
+  base: { readonly down: ReadonlySet<string>; readonly noisy: ReadonlySet<string> },
+  faultLinks: readonly string[],
+): Expectation {
+  const baselineDown = base.down;
+  const during = new Set([...baselineDown, ...faultLinks]);
+  const expected = expectedLinkAlerts(inventory, STACK_LABEL, during);
+  const t = REHEARSAL_TIMING;
+  const forOf = (a: ExpectedAlert): number => {
+    if (a.alertname === "AmadegiOperatorOutage" || a.alertname === "AmadegiPopLost") return t.causeFor;
+    if (a.alertname === "AmadegiStationUnreachable") return t.stationFor;
+    const medium = inventory.linksById.get(a.id)?.link.medium;
+    return medium === undefined ? Math.max(...Object.values(t.linkFor)) : t.linkFor[medium];
+  };
+  const slowest = Math.max(0, ...expected.map(forOf));
+  return {
+    expected,
+    baseline: expectedLinkAlerts(inventory, STACK_LABEL, baselineDown),
+    noisy: base.noisy,
+    boundMs: notificationBound(t, slowest, PROBE_TIMEOUT_S) * 1000,
+  };
+}
+
+/**
+ * Waits until every expected alert was told (or, with `restoreAt`, resolved), then a `group_wait`
+ * more for anything told besides; or until `deadline`.
+ */
+export async function awaitNotifications(
+  file: string,
+  e: Expectation,
+  times: { readonly faultAt: number; readonly restoreAt?: number },
+  deadline: number,
+  interrupted: () => boolean,
+): Promise<NotificationOutcome> {
+  const read = () => compareNotifications(e.expected, e.baseline, readNotifications(file), times, e.noisy);
+  for (;;) {
+    const outcome = read();
+    const done = times.restoreAt === undefined ? outcome.timeToNotificationMs !== undefined : outcome.timeToResolutionMs !== undefined;
+    if (done || Date.now() > deadline || interrupted()) {
+      if (done && times.restoreAt === undefined) await new Promise((r) => setTimeout(r, REHEARSAL_TIMING.groupWait * 1000));
+      return read();
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** How long to wait for the fault's notifications, and for their resolution. */
+export function waits(e: Expectation): { readonly notifyMs: number; readonly resolveMs: number } {
+  const t = REHEARSAL_TIMING;
+  return {
+    notifyMs: e.boundMs + 20_000,
+    resolveMs: (t.keepFiringFor + t.groupInterval + 2 * t.scrapeInterval + 2 * t.evaluationInterval) * 1000 + 20_000,
+  };
+}
+
+export function timingOfReport(): NonNullable<NotificationsReport["timing"]> {
+  const t = REHEARSAL_TIMING;
+  return {
+    name: t.name,
+    scrapeInterval: t.scrapeInterval,
+    evaluationInterval: t.evaluationInterval,
+    linkFor: t.linkFor,
+    causeFor: t.causeFor,
+    stationFor: t.stationFor,
+    groupWait: t.groupWait,
+    groupInterval: t.groupInterval,
+    keepFiringFor: t.keepFiringFor,
+  };
+}
