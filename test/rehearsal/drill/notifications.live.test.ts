@@ -200,7 +200,8 @@ describe("notifications with real Prometheus, blackbox_exporter and Alertmanager
     const bound = notificationBound(timing, timing.causeFor, 1) * 1000;
     console.log(
       `operator outage (${tci.length} links): told after ${((during.timeToNotificationMs ?? 0) / 1000).toFixed(1)} s ` +
-        `(bound ${bound / 1000} s), ${during.posts} post(s), ${during.distinct} distinct; resolved after ${((after.timeToResolutionMs ?? 0) / 1000).toFixed(1)} s`,
+        `(bound ${bound / 1000} s), ${during.posts} post(s), ${during.distinct} distinct; ` +
+        `resolved after ${((after.timeToResolutionMs ?? 0) / 1000).toFixed(1)} s`,
     );
   }, 240_000);
 
