@@ -10,7 +10,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Inventory } from "../../src/model/index.ts";
-import { renderServer, TLS_FILES } from "../../src/model/render/index.ts";
+import { MONITOR_FILES, renderServer, TLS_FILES } from "../../src/model/render/index.ts";
 import type { ProvisionedServer, ProvisionedState, RoleRender, ServerFacts } from "../../src/model/render/types.ts";
 import type { ProbeResult } from "../../src/probe/types.ts";
 import { CRITERIA_REGISTRY } from "../../src/readiness/criteria.ts";
@@ -33,6 +33,7 @@ import { contentHash as sha256 } from "../../src/model/render/index.ts";
 import { type Evidence, readEvidence } from "../../src/readiness/evidence.ts";
 import { type ExpectedStack, type UnfitWords, whyUnfit } from "../../src/readiness/fitness.ts";
 import { judge } from "../../src/readiness/judge.ts";
+import { sampleInventory } from "../model/render/helpers.ts";
 import { DISTRICT, edit, fixtureCopy, inventoryOf, resultsFor, tempDir, WAIVERS } from "./helpers.ts";
 
 const NOW = new Date("2027-02-17T08:00:00Z");
@@ -209,6 +210,20 @@ describe("computeDrift", () => {
     expect(r.items[0]?.detail).toMatch(/is missing on the server/);
     expect(r.items[1]?.detail).toBe("service unbound is not listening on udp 10.0.0.4:53; its version command failed");
     expect(r.counts["changed-on-server"]).toBe(3);
+  });
+
+  it("compares the monitor's alerting rules and Alertmanager's configuration like every file a role writes", async () => {
+    const sample = await sampleInventory();
+    const mon = sample.servers.find((x) => x.roles.includes("monitor"));
+    if (mon === undefined) throw new Error("the sample has no monitor server");
+    const renders = renderServer(sample, mon.id, { root: "", environment: "production", address: mon.address });
+    const declared = declaredServer(mon.address, renders);
+    const expected = factsExpectation(renders, declared);
+    for (const path of [MONITOR_FILES.rules, MONITOR_FILES.alertmanager]) {
+      expect(expected.files, path).toContain(path);
+      expect(declared.files[path], path).toBe(sha256(renders.flatMap((r) => r.files).find((f) => f.path === path)?.content ?? ""));
+    }
+    expect(expected.services.map((x) => x.name)).toContain("alertmanager");
   });
 
   it("a gateway serving another CRL than the stack installed (stale, or replaced by hand) is changed on the server; the same one is clean", async () => {
