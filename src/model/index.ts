@@ -31,6 +31,7 @@ export {
   REHEARSAL_TIMING,
   renderAlertmanager,
   renderAlertRules,
+  RULE_SERIES,
   timingProblems,
 } from "./alerting.ts";
 export { githubAnnotation } from "./annotations.ts";

@@ -59,6 +59,11 @@ export interface MonitoringOptions {
   readonly ruleFiles?: readonly string[];
   /** host:port of each Alertmanager the alerts are sent to. */
   readonly alertmanagers?: readonly string[];
+  /**
+   * Gateways whose check-in table Prometheus scrapes as metrics (GET https://<address>:443/metrics,
+   * verified with `tls.caFile` under the gateway's id, a name of its certificate): one job each.
+   */
+  readonly checkinGateways?: readonly { readonly id: string; readonly address: string }[];
 }
 
 export interface MonitoringFiles {
@@ -128,6 +133,17 @@ export function renderMonitoring(
         { source_labels: ["__address__"], target_label: "__param_target" },
         { source_labels: ["__param_target"], target_label: "instance" },
         { target_label: "__address__", replacement: options.blackbox ?? "127.0.0.1:9115" },
+      ],
+    });
+  }
+  for (const gw of options.checkinGateways ?? []) {
+    jobs.push({
+      job_name: `amadegi-checkins-${gw.id}`,
+      scheme: "https",
+      metrics_path: "/metrics",
+      tls_config: { ...(options.tls?.caFile === undefined ? {} : { ca_file: options.tls.caFile }), server_name: gw.id },
+      static_configs: [
+        { targets: [`${gw.address}:443`], labels: { scope: "checkin", gateway: gw.id, ...(options.stack === undefined ? {} : { stack: options.stack }) } },
       ],
     });
   }

@@ -328,6 +328,55 @@ describe("alert rules", () => {
     expect(r.ok, r.output).toBe(true);
   });
 
+  it("a device silent for 20 m at every gateway while its station's network answers is told after 10 m more; with no path, only the station is", async () => {
+    const fiber = links().find((l) => l.medium === "fiber") as Labels;
+    const own = links().filter((l) => l.station === fiber.station);
+    const checkin = (gateway: string): Labels => ({
+      station: fiber.station as string,
+      link: fiber.link as string,
+      district: fiber.district as string,
+      scope: "checkin",
+      gateway,
+      stack: "prod",
+      job: `amadegi-checkins-${gateway}`,
+      instance: `${gateway}:443`,
+    });
+    // Its last check-ins: at 0 s at one gateway, 60 s at the other; the latest counts.
+    const silent = [
+      { series: selector("amadegi_checkin_last_timestamp_seconds", checkin("gw-a")), values: "0x80" },
+      { series: selector("amadegi_checkin_last_timestamp_seconds", checkin("gw-b")), values: "60x80" },
+    ];
+    const expected = exp("AmadegiCheckinsSilent", {
+      severity: "warning",
+      scope: "checkin",
+      stack: "prod",
+      station: fiber.station as string,
+      district: fiber.district as string,
+    });
+    // The duration as Prometheus humanizes it at 31m30s: 31m30s - 60s.
+    expected.exp_annotations = annotationsOf(renderAlertRules(inventory, PRODUCTION_TIMING), "AmadegiCheckinsSilent", expected.exp_labels, "30m 30s");
+    const answering = await promtoolTest(PRODUCTION_TIMING, [
+      {
+        interval: "30s",
+        input_series: [...own.map((l) => ({ series: selector("probe_success", l), values: "1x80" })), ...silent],
+        alert_rule_test: [
+          // Silent past 20 m from 21m30s (the latest at 60 s); pending 10 m.
+          { eval_time: "31m", alertname: "AmadegiCheckinsSilent", exp_alerts: [] },
+          { eval_time: "31m30s", alertname: "AmadegiCheckinsSilent", exp_alerts: [expected] },
+        ],
+      },
+    ]);
+    expect(answering.ok, answering.output).toBe(true);
+    const noPath = await promtoolTest(PRODUCTION_TIMING, [
+      {
+        interval: "30s",
+        input_series: [...own.map((l) => ({ series: selector("probe_success", l), values: "0x80" })), ...silent],
+        alert_rule_test: [{ eval_time: "35m", alertname: "AmadegiCheckinsSilent", exp_alerts: [] }],
+      },
+    ]);
+    expect(noPath.ok, noPath.output).toBe(true);
+  });
+
   it("promtool test rules fails when the durations are not the ones asserted (the test can fail)", async () => {
     const fiber = links().find((l) => l.medium === "fiber") as Labels;
     const r = await promtoolTest(PRODUCTION_TIMING, [

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DrillReport } from "../../src/rehearsal/drill/report.ts";
 import { DRILL_TABLE } from "../../src/rehearsal/drill/inject.ts";
 import { DRILL_MARKER } from "../../src/rehearsal/drill/marker.ts";
-import { loadInventory } from "../../src/model/index.ts";
+import { loadInventory, RULE_SERIES } from "../../src/model/index.ts";
 import { GATEWAY_FILES } from "../../src/model/render/index.ts";
 import { namespaceNames, rehearsalDown, rehearsalUp } from "../../src/rehearsal/index.ts";
 import { deviceKeys, devicesStatus, startDevices } from "../../src/rehearsal/responders.ts";
@@ -125,6 +125,34 @@ describe.skipIf(skipped !== undefined)(`drills on the Pakdasht rehearsal${skippe
     }
     if (fixtureRoot !== "") await rm(fixtureRoot, { recursive: true, force: true });
     await sandbox?.cleanup();
+  }, 120_000);
+
+  it("monitoring: every series the alerting rules read exists in the rehearsal's Prometheus, the check-ins' from every gateway", async () => {
+    const loaded = (await loadInventory(inventory)).inventory;
+    const monitor = loaded?.servers.find((x) => x.roles.includes("monitor"));
+    if (loaded === undefined || monitor === undefined) throw new Error("the Pakdasht fixture has no monitor server");
+    // Asked from inside the core namespace, where the monitor's Prometheus listens.
+    const count = async (selector: string, by = ""): Promise<Record<string, number>> => {
+      const script =
+        `const r = await fetch(${JSON.stringify(`http://${monitor.address}:9090/api/v1/query?query=`)} + encodeURIComponent(process.argv[1]));` +
+        "const j = await r.json(); console.log(JSON.stringify(j.data.result.map((x) => [Object.values(x.metric).join(','), Number(x.value[1])])));";
+      const r = await execIn(names.core, [process.execPath, "--input-type=module", "-e", script, `count${by}(${selector})`]);
+      return Object.fromEntries(JSON.parse(r.stdout || "[]") as [string, number][]);
+    };
+    const gateways = loaded.servers.filter((x) => x.roles.includes("gateway")).map((x) => x.id);
+    let missing: string[] = [];
+    // Scraped every 5 s: a few rounds after up.
+    for (let round = 0; round < 12; round++) {
+      missing = [];
+      for (const selector of RULE_SERIES) if ((Object.values(await count(selector))[0] ?? 0) === 0) missing.push(selector);
+      const byGateway = await count("amadegi_checkin_last_timestamp_seconds", " by (gateway)");
+      for (const gw of gateways) if ((byGateway[gw] ?? 0) === 0) missing.push(`check-ins of ${gw}`);
+      if (missing.length === 0) break;
+      await new Promise((r) => setTimeout(r, 5_000));
+    }
+    expect(missing).toEqual([]);
+    const monitored = loaded.stations.flatMap((x) => x.links.filter((l) => l.lifecycle.state === "live" && l.address !== undefined)).length;
+    expect(Object.values(await count('probe_success{scope="link"}'))[0]).toBe(monitored);
   }, 120_000);
 
   it(

@@ -126,6 +126,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
     evaluationInterval: `${timing.evaluationInterval}s`,
     ruleFiles: [r(M.rules)],
     alertmanagers: [alertmanagerAt],
+    checkinGateways: inventory.servers.filter((s) => s.roles.includes("gateway")).map((s) => ({ id: s.id, address: s.address })),
   });
   // Without the stack's receivers: the rehearsal's own receiver; elsewhere none (Alertmanager keeps the alerts, tells no one: ADR 0009).
   const receivers: AlertReceivers | undefined =

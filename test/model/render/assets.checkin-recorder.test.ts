@@ -257,7 +257,19 @@ describe("checkin-recorder", () => {
     });
   }
 
-  it("answers only POST /checkin", async () => {
+  it("serves its table as metrics to GET /metrics through its nginx only: each link's latest check-in, its day's rejected attempts", async () => {
+    expect((await post(recorder.socket, headers())).status).toBe(204);
+    const got = await post(recorder.socket, headers(), { method: "GET", path: "/metrics" });
+    expect(got.status).toBe(200);
+    const last = /^amadegi_checkin_last_timestamp_seconds\{station="PKD-0001",link="PKD-0001-F"(?:,district="[^"]*")?\} (\d+(?:\.\d+)?)$/m.exec(got.body);
+    expect(last, got.body).not.toBeNull();
+    expect(Math.abs(Number(last?.[1]) * 1000 - Date.now())).toBeLessThan(60_000);
+    expect(got.body).toMatch(/^amadegi_checkin_links \d+$/m);
+    // Not through its nginx: refused.
+    expect((await post(recorder.socket, headers({ "X-Amadegi-Token": undefined }), { method: "GET", path: "/metrics" })).status).toBe(403);
+  });
+
+  it("answers only POST /checkin (and GET /metrics)", async () => {
     expect((await post(recorder.socket, headers(), { path: "/other" })).status).toBe(404);
     expect((await post(recorder.socket, headers(), { method: "GET" })).status).toBe(405);
     expect((await post(recorder.socket, headers(), { body: "x".repeat(10_000) })).status).toBe(413);

@@ -63,7 +63,7 @@ describe("gateway", () => {
     expect(stationsOf(inventory, "gw-teh2-01")).not.toContain("PKD-0001");
   });
 
-  it("links.json maps every addressed link of its stations to station, link and the station's device serial and key, and nothing else", async () => {
+  it("links.json maps every addressed link of its stations to station, link, the station's device serial and key and its district, nothing else", async () => {
     const inventory = await sampleInventory();
     const { production } = await both("gw-teh1-01");
     const links = JSON.parse(file(production, GATEWAY_FILES.links)) as Record<string, { station: string; link: string; serial: string }>;
@@ -73,14 +73,14 @@ describe("gateway", () => {
       .flatMap((s) =>
         s.links
           .filter((l) => l.address !== undefined)
-          .map((l) => [l.address, { station: s.id, link: l.id, serial: s.device.serial, fingerprint: s.device.fingerprint }] as const),
+          .map((l) => [l.address, { station: s.id, link: l.id, serial: s.device.serial, fingerprint: s.device.fingerprint, district: s.district }] as const),
       );
     expect(Object.keys(links).length).toBe(expected.length);
     expect(links).toEqual(Object.fromEntries(expected));
     const pkd1 = inventory.stationsById.get("PKD-0001")?.device.fingerprint;
     expect(pkd1).toMatch(/^SHA256:/);
-    expect(links["10.41.0.3"]).toEqual({ station: "PKD-0001", link: "PKD-0001-F", serial: "AHV-PKD-0001", fingerprint: pkd1 });
-    expect(links["10.141.0.2"]).toEqual({ station: "PKD-0001", link: "PKD-0001-M", serial: "AHV-PKD-0001", fingerprint: pkd1 });
+    expect(links["10.41.0.3"]).toEqual({ station: "PKD-0001", link: "PKD-0001-F", serial: "AHV-PKD-0001", fingerprint: pkd1, district: "pakdasht" });
+    expect(links["10.141.0.2"]).toEqual({ station: "PKD-0001", link: "PKD-0001-M", serial: "AHV-PKD-0001", fingerprint: pkd1, district: "pakdasht" });
     // In address order, so the same inventory gives the same file.
     const keys = Object.keys(links).map((a) => parseIpv4(a) ?? 0);
     expect(keys).toEqual([...keys].sort((a, b) => a - b));

@@ -101,7 +101,8 @@ describe("monitor role", () => {
       evaluationInterval: "30s",
       ruleFiles: [MONITOR_FILES.rules],
       alertmanagers: ["10.10.0.90:9093"],
-    } as const;
+      checkinGateways: inventory.servers.filter((x) => x.roles.includes("gateway")).map((x) => ({ id: x.id, address: x.address })),
+    };
     const expected = renderMonitoring(inventory, serverChecks, serverTargets, options);
     const mon = inventory.serversById.get("mon-teh1-01");
     if (mon === undefined) throw new Error("no monitor in the sample");

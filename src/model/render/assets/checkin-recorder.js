@@ -27,6 +27,9 @@
 // rejected attempt (`revoked`, ADR 0008). Exit 2 when it cannot start. What it answers is in
 // docs/rehearsal.md ("The check-in recorder").
 //
+// GET /metrics (through nginx, which lets only the monitor servers ask) is the table in
+// Prometheus's text format: each link's latest check-in time and rejected attempts.
+//
 // --table is the latest check-in and the rejected attempts per listed <station>/<link>
 // (ADR 0004, "The check-in table"): what a campaign reads. Bounded by construction (a
 // key only for a link in --links, one summary for every unlisted source), written
@@ -160,10 +163,13 @@ function parseLinks(text, file) {
       problems.push(`${address}: "serial" must be the station's device serial (printable text)`);
     } else if (entry.fingerprint !== undefined && (typeof entry.fingerprint !== "string" || !FINGERPRINT.test(entry.fingerprint))) {
       problems.push(`${address}: "fingerprint" must be the device key's SHA256:<43 base64 characters>`);
+    } else if (entry.district !== undefined && (typeof entry.district !== "string" || !ID.test(entry.district))) {
+      problems.push(`${address}: "district" must be the station's district id`);
     } else {
       links.set(address, {
         station: entry.station,
         link: entry.link,
+        ...(entry.district === undefined ? {} : { district: entry.district }),
         ...(entry.serial === undefined ? {} : { serial: entry.serial }),
         ...(entry.fingerprint === undefined ? {} : { fingerprint: entry.fingerprint }),
       });
@@ -477,6 +483,31 @@ class Table {
     else e.rejected = summary;
   }
 
+  /**
+   * The table as Prometheus's text format (GET /metrics, through nginx: the monitor scrapes it): each listed
+   * link's latest check-in time and its day's rejected attempts, labelled with its station, link and district.
+   */
+  metrics(links) {
+    const district = new Map([...links.values()].map((l) => [`${l.station}/${l.link}`, l.district]));
+    const labels = (e) => {
+      const d = district.get(`${e.station}/${e.link}`);
+      return `{station="${metricValue(e.station)}",link="${metricValue(e.link)}"${d === undefined ? "" : `,district="${metricValue(d)}"`}}`;
+    };
+    const entries = [...this.entries.values()];
+    const out = [
+      "# HELP amadegi_checkin_last_timestamp_seconds When the link's device last checked in at this gateway.",
+      "# TYPE amadegi_checkin_last_timestamp_seconds gauge",
+      ...entries.filter((e) => e.checkin !== undefined).map((e) => `amadegi_checkin_last_timestamp_seconds${labels(e)} ${Date.parse(e.checkin.time) / 1000}`),
+      "# HELP amadegi_checkin_rejected_attempts The link's rejected check-in attempts in the current day's count.",
+      "# TYPE amadegi_checkin_rejected_attempts gauge",
+      ...entries.filter((e) => e.rejected !== undefined).map((e) => `amadegi_checkin_rejected_attempts${labels(e)} ${e.rejected.count}`),
+      "# HELP amadegi_checkin_links The links this gateway takes check-ins from.",
+      "# TYPE amadegi_checkin_links gauge",
+      `amadegi_checkin_links ${this.allowed.size}`,
+    ];
+    return `${out.join("\n")}\n`;
+  }
+
   /** The file (ADR 0004): one JSON document. */
   text(now) {
     const links = [...this.entries.values()].sort((a, b) => (a.station < b.station ? -1 : a.station > b.station ? 1 : a.link < b.link ? -1 : 1));
@@ -550,6 +581,11 @@ async function clearStaleSocket(path) {
   });
   if (live) throw new StartError(`${path}: another process is listening on it (another recorder?); stop it first`);
   rmSync(path, { force: true });
+}
+
+/** A label value in Prometheus's text format: backslash, double quote and line feed escaped. */
+function metricValue(text) {
+  return text.replace(/[\\"\n]/g, (c) => (c === "\\" ? "\\\\" : c === '"' ? '\\"' : "\\n"));
 }
 
 function writePid(path) {
@@ -638,7 +674,14 @@ async function main() {
   };
   const server = createServer({ headersTimeout: 5_000, requestTimeout: 10_000 }, (req, res) => {
     const path = (req.url ?? "").split("?")[0];
-    if (path !== "/checkin") return answer(res, 404, "not found: the recorder answers POST /checkin only");
+    if (path === "/metrics" && req.method === "GET") {
+      if (!fromNginx(req.headers, token)) return answer(res, 403, "not from this gateway's nginx");
+      const body = table.metrics(links);
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "content-length": Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
+    if (path !== "/checkin") return answer(res, 404, "not found: the recorder answers POST /checkin and GET /metrics only");
     if (req.method !== "POST") {
       res.setHeader("allow", "POST");
       return answer(res, 405, "method not allowed: POST /checkin");
