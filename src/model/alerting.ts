@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { dump } from "js-yaml";
 import { alertmanagerMatcher } from "../lib/encode.ts";
 import { addDays, midnightIn } from "./dates.ts";
@@ -434,4 +435,46 @@ export function alertId(alertname: string, labels: ReadonlyMap<string, string>):
  */
 export function notificationBound(timing: AlertTiming, alertFor: number, probeTimeout: number): number {
   return alertFor + timing.scrapeInterval + probeTimeout + 2 * timing.evaluationInterval + timing.groupWait;
+}
+
+/** A waiver as an Alertmanager silence: what it accepts is not told until its last day ends. */
+export interface Silence {
+  readonly waiver: string;
+  /** Alertmanager matchers, each `name="value"` (alertmanagerMatcher). */
+  readonly matchers: readonly string[];
+  /** When the waiver's last day ends in the election's time zone (ISO). */
+  readonly endsAt: string;
+  /** The silence's comment starts with it: how provisioning finds its own silences again (idempotent). */
+  readonly tag: string;
+  readonly comment: string;
+}
+
+/** Waivers whose rule a link's alerts are the symptom of: a station's weak redundancy, a link not live by its date. */
+const SILENCED_RULES = /^(redundancy|lifecycle)\./;
+
+/**
+ * The inventory's live waivers as silences: a waiver of a redundancy or lifecycle rule on a
+ * station or a link silences that station's (or link's) `AmadegiLinkDown` until the waiver's
+ * last day ends. The station's loss of every path (critical) is never silenced; other waivers
+ * (capacity, security) have no alert to silence.
+ */
+export function silencesOf(inventory: Inventory): Silence[] {
+  const out: Silence[] = [];
+  for (const w of inventory.waivers) {
+    if (!SILENCED_RULES.test(w.rule) || w.until < inventory.today) continue;
+    const station = inventory.stationsById.get(w.item);
+    const link = station === undefined ? inventory.linksById.get(w.item) : undefined;
+    if (station === undefined && link === undefined) continue;
+    const matchers = [
+      alertmanagerMatcher("alertname", "AmadegiLinkDown"),
+      station === undefined ? alertmanagerMatcher("link", w.item) : alertmanagerMatcher("station", w.item),
+    ];
+    const endsAt = new Date(midnightIn(addDays(w.until, 1), inventory.election.timeZone)).toISOString();
+    const tag = `amadegi-waiver-${w.id}-${createHash("sha256")
+      .update(`${matchers.join(",")}|${endsAt}`)
+      .digest("hex")
+      .slice(0, 12)}`;
+    out.push({ waiver: w.id, matchers, endsAt, tag, comment: `${tag}: ${w.rule} on ${w.item}, approved by ${w.approvedBy}` });
+  }
+  return out;
 }

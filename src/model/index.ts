@@ -32,6 +32,8 @@ export {
   renderAlertmanager,
   renderAlertRules,
   RULE_SERIES,
+  type Silence,
+  silencesOf,
   timingProblems,
 } from "./alerting.ts";
 export { githubAnnotation } from "./annotations.ts";

@@ -13,9 +13,10 @@ import {
   readPins,
   type Server,
   serverReach,
+  silencesOf,
 } from "../model/index.ts";
 import { statePaths } from "../lib/state.ts";
-import { pkiServer, type ProvisionedServer, renderServer, type RoleRender, TLS_FILES } from "../model/render/index.ts";
+import { ALERTMANAGER_PORT, pkiServer, type ProvisionedServer, renderServer, type RoleRender, TLS_FILES } from "../model/render/index.ts";
 import { repoRoot } from "../toolchain/paths.ts";
 import { type InventorySource, inventorySource, readStackConfig, type StackConfig } from "./config.ts";
 import { Pki, type PkiServer } from "./pki.ts";
@@ -230,7 +231,16 @@ async function run(options: ProgramOptions): Promise<Record<string, unknown>> {
     });
     const central = new CentralServer(
       server.id,
-      { server, renders, connection: commandConnection(host, privateKey), root, epoch, issued: issuedFiles(pki, server), ...crlOf(pki, renders) },
+      {
+        server,
+        renders,
+        connection: commandConnection(host, privateKey),
+        root,
+        epoch,
+        issued: issuedFiles(pki, server),
+        ...crlOf(pki, renders),
+        ...(server.roles.includes("monitor") ? { silences: { url: `http://${server.address}:${ALERTMANAGER_PORT}`, silences: silencesOf(inventory) } } : {}),
+      },
       { dependsOn: [pki] },
     );
     servers[server.id] = central.provisioned;

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import type { Silence } from "../model/index.ts";
 import { contentHash, PKI_FILES } from "../model/render/index.ts";
 import { shellQuote as quote } from "../toolchain/ssh.ts";
 import { REVOKED_MARK } from "./revocation.ts";
@@ -430,4 +431,31 @@ export function splitIssued(what: string, stdout: string): { certPem: string; ke
   const keyPem = pemBlock("PRIVATE KEY", stdout);
   if (certPem === undefined || keyPem === undefined) throw new Error(`${what}: openssl printed no certificate and key`);
   return { certPem, keyPem };
+}
+
+/**
+ * Shell that makes Alertmanager's silences the waivers' (`silencesOf`), idempotently: a silence
+ * whose tag is there already is left alone, a missing one is added (`amtool silence add --end`),
+ * and one of amadegi's whose waiver is gone or changed is expired. Prints the tags active after.
+ */
+export function silencesScript(url: string, silences: readonly Silence[]): string {
+  const u = quote(`--alertmanager.url=${url}`);
+  const add = silences.map(
+    (s) =>
+      `printf '%s\\n' "$have" | grep -F -q -- ${quote(s.tag)} || ` +
+      `amtool ${u} silence add --author=amadegi --comment=${quote(s.comment)} --end=${quote(s.endsAt)} ${s.matchers.map(quote).join(" ")} >/dev/null`,
+  );
+  // Tags are amadegi-waiver-<id>-<hex>: ids are [A-Za-z0-9._-], so a case pattern matches them literally.
+  const keep = silences.length === 0 ? "" : `${silences.map((s) => `*${s.tag}*`).join("|")}) ;;\n      `;
+  return [
+    "set -eu",
+    `have=$(amtool ${u} silence query -o extended) || { echo ${quote(`amtool cannot reach Alertmanager at ${url}`)} >&2; exit 1; }`,
+    ...add,
+    `printf '%s\\n' "$have" | grep -F -- amadegi-waiver- | while read -r id rest; do`,
+    `  case "$rest" in`,
+    `      ${keep}*) amtool ${u} silence expire "$id" ;;`,
+    "  esac",
+    "done",
+    `amtool ${u} silence query -o extended | grep -o 'amadegi-waiver-[A-Za-z0-9._-]*' | sort -u || true`,
+  ].join("\n");
 }

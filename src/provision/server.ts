@@ -1,9 +1,9 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { provisionedRecord, type ProvisionedServer, type RoleRender } from "../model/render/index.ts";
-import type { Server } from "../model/index.ts";
+import type { Server, Silence } from "../model/index.ts";
 import type { PinnedHost } from "../toolchain/ssh.ts";
-import { crlInstallScript, parseHashes, removeScript, roleScript, sha256 } from "./scripts.ts";
+import { crlInstallScript, parseHashes, removeScript, roleScript, sha256, silencesScript } from "./scripts.ts";
 
 /** A file the stack made (the PKI's): its place is known when the program runs, its content later. */
 /** A server's connection as `@pulumi/command` takes it: the pinned host key, the login key's content a secret. */
@@ -38,6 +38,8 @@ export interface CentralServerArgs {
    * without its roles' commands (`amadegi devices publish`, ADR 0008).
    */
   readonly crl?: { readonly path: string; readonly content: pulumi.Input<string>; readonly refresh: readonly string[] };
+  /** A monitor's Alertmanager: the waivers' silences (`silencesOf`), made by a command of its own after the roles'. */
+  readonly silences?: { readonly url: string; readonly silences: readonly Silence[] };
 }
 
 /**
@@ -112,6 +114,19 @@ export class CentralServer extends pulumi.ComponentResource {
       );
       // Last: after a publication (only this command ran) the CRL the server reads back is this one.
       reports.push(crl.stdout.apply((out) => parseHashes(out)));
+    }
+    if (args.silences !== undefined) {
+      // After the roles: Alertmanager runs. Again whenever a waiver's silence changes, or the servers were built again.
+      new command.remote.Command(
+        `${name}-silences`,
+        {
+          connection: args.connection,
+          create: silencesScript(args.silences.url, args.silences.silences),
+          triggers: [args.epoch, ...args.silences.silences.map((x) => x.tag)],
+          logging: "stderr",
+        },
+        { parent: this, dependsOn: roles },
+      );
     }
     this.provisioned = pulumi.unsecret(
       pulumi

@@ -92,9 +92,11 @@ describe("program", () => {
       expect(String(command.inputs.create)).toContain("P=var/lib/amadegi/pki");
     }
     const renders = inventory.servers.flatMap((s) => renderServer(inventory, s.id, { root: "", environment: "staging", address: s.address }));
-    // One command per (server, role) the renderers declare: O(servers × roles), never O(stations); and one per gateway installing the CRL.
+    // One command per (server, role) the renderers declare: O(servers × roles), never O(stations); one per gateway installing the CRL;
+    // one per monitor making the waivers' silences.
+    const monitorIds = inventory.servers.filter((s) => s.roles.includes("monitor")).map((s) => `${s.id}-silences`);
     expect(of("command:remote:Command").filter((n) => !n.startsWith("election-"))).toEqual(
-      [...renders.map((r) => `${r.server}-${r.role}`), ...gateways.map((g) => `${g.id}-crl`)].sort(),
+      [...renders.map((r) => `${r.server}-${r.role}`), ...gateways.map((g) => `${g.id}-crl`), ...monitorIds].sort(),
     );
     // A copy per rendered file, plus the PKI's public files (a gateway's certificate, two CAs and the CRL; the monitor's CA).
     const monitors = inventory.servers.filter((s) => s.roles.includes("monitor")).length;

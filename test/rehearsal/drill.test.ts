@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DrillReport } from "../../src/rehearsal/drill/report.ts";
 import { DRILL_TABLE } from "../../src/rehearsal/drill/inject.ts";
 import { DRILL_MARKER } from "../../src/rehearsal/drill/marker.ts";
-import { loadInventory, RULE_SERIES } from "../../src/model/index.ts";
+import { loadInventory, RULE_SERIES, silencesOf } from "../../src/model/index.ts";
 import { GATEWAY_FILES } from "../../src/model/render/index.ts";
 import { namespaceNames, rehearsalDown, rehearsalUp } from "../../src/rehearsal/index.ts";
 import { deviceKeys, devicesStatus, startDevices } from "../../src/rehearsal/responders.ts";
@@ -154,6 +154,17 @@ describe.skipIf(skipped !== undefined)(`drills on the Pakdasht rehearsal${skippe
     expect(missing).toEqual([]);
     const monitored = loaded.stations.flatMap((x) => x.links.filter((l) => l.lifecycle.state === "live" && l.address !== undefined)).length;
     expect(Object.values(await count('probe_success{scope="link"}'))[0]).toBe(monitored);
+    // The waivers' silences, made by the stack's up on the monitor's Alertmanager.
+    const script =
+      `const r = await fetch(${JSON.stringify(`http://${monitor.address}:9093/api/v2/silences`)});` +
+      "console.log(JSON.stringify((await r.json()).filter((x) => x.status.state === 'active').map((x) => x.comment.split(':')[0]).sort()));";
+    const silences = await execIn(names.core, [process.execPath, "--input-type=module", "-e", script]);
+    expect(silencesOf(loaded).map((x) => x.waiver)).toEqual(["W-001", "W-002"]);
+    expect(JSON.parse(silences.stdout || "[]")).toEqual(
+      silencesOf(loaded)
+        .map((x) => x.tag)
+        .sort(),
+    );
   }, 120_000);
 
   it(

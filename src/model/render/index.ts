@@ -22,7 +22,7 @@ export {
   unitName,
   unitPath,
 } from "./paths.ts";
-export { alertTimingOf, CENTRAL_CHECKS, centralTargets, LINK_CHECK, linkTargets, REHEARSAL_RECEIVER_PORT } from "./monitor.ts";
+export { ALERTMANAGER_PORT, alertTimingOf, CENTRAL_CHECKS, centralTargets, LINK_CHECK, linkTargets, REHEARSAL_RECEIVER_PORT } from "./monitor.ts";
 export { clientRanges, electionNames, ELECTION_ZONE } from "./dns.ts";
 export { linksOf, RECORDER_ASSET, stationsOf, tokenScript } from "./gateway.ts";
 export { LOCAL_STRATUM, REHEARSAL_STRATUM } from "./ntp.ts";

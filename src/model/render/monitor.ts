@@ -105,6 +105,9 @@ export function centralTargets(inventory: Inventory): MonitorTarget[] {
   return targets;
 }
 
+/** Where the monitor's Alertmanager listens (on the server's address). */
+export const ALERTMANAGER_PORT = 9093;
+
 /** The rehearsal's notification receiver, on the monitor server's own address, when the stack names none. */
 export const REHEARSAL_RECEIVER_PORT = 9095;
 
@@ -116,7 +119,7 @@ export function alertTimingOf(target: ServerTarget): AlertTiming {
 export function renderMonitor(inventory: Inventory, server: Server, target: ServerTarget): RoleRender {
   const r = (p: string): string => rooted(target, p);
   const blackboxAt = `${target.address}:9115`;
-  const alertmanagerAt = `${target.address}:9093`;
+  const alertmanagerAt = `${target.address}:${ALERTMANAGER_PORT}`;
   const timing = alertTimingOf(target);
   const rendered = renderMonitoring(inventory, [...CENTRAL_CHECKS, LINK_CHECK], [...centralTargets(inventory), ...linkTargets(inventory)], {
     blackbox: blackboxAt,
@@ -158,7 +161,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
       log: M.alertmanagerLog,
       mark: r(M.alertmanager),
       reload: "hup",
-      listens: [{ proto: "tcp", address: target.address, port: 9093 }],
+      listens: [{ proto: "tcp", address: target.address, port: ALERTMANAGER_PORT }],
       version: "prometheus-alertmanager --version 2>&1 | head -n 1",
       unit: { conflicts: ["prometheus-alertmanager.service"], writes: [M.alertmanagerStorage] },
     },
