@@ -356,17 +356,23 @@ export interface ExpectedAlert {
 }
 
 /**
- * What the link rules conclude from a set of links down (ids), after the inhibitions: the
- * oracle the drills compare Alertmanager's notifications with. The same thresholds as the
- * rules (OUTAGE_SHARE, OUTAGE_MIN_LINKS, POP_MIN_LINKS); only monitored links count.
+ * What the link rules conclude from a set of links down (ids), after the inhibitions and the
+ * waivers' silences: the oracle the drills compare Alertmanager's notifications with. The same
+ * thresholds as the rules (OUTAGE_SHARE, OUTAGE_MIN_LINKS, POP_MIN_LINKS); only monitored links count.
  */
 export function expectedLinkAlerts(
   inventory: Inventory,
   stack: string,
   down: ReadonlySet<string>,
-  /** The links Prometheus probes, where it probes fewer than every monitored link. */
-  probed?: ReadonlySet<string>,
+  options: {
+    /** The links Prometheus probes, where it probes fewer than every monitored link. */
+    readonly probed?: ReadonlySet<string>;
+    /** The silences in force (`silencesOf`): what they match is never told. */
+    readonly silences?: readonly Silence[];
+  } = {},
 ): ExpectedAlert[] {
+  const probed = options.probed;
+  const silenced = new Set((options.silences ?? []).map((x) => x.item));
   const counts = (link: Link): boolean => isMonitoredLink(link) && (probed === undefined || probed.has(link.id));
   const count = (map: Map<string, { all: number; down: number }>, key: string, isDown: boolean) => {
     const c = map.get(key) ?? { all: 0, down: 0 };
@@ -398,6 +404,7 @@ export function expectedLinkAlerts(
     const district = { receiver: districtReceiver(station.district) };
     for (const link of monitored) {
       if (!down.has(link.id) || outage.has(link.operator) || lost.has(`${link.operator}/${link.pop}`)) continue;
+      if (silenced.has(link.id) || silenced.has(station.id)) continue;
       alerts.push({ alertname: "AmadegiLinkDown", id: link.id, ...district, group: { alertname: "AmadegiLinkDown", stack, district: station.district } });
     }
     if (monitored.length > 0 && monitored.every((l) => down.has(l.id))) {
@@ -440,6 +447,8 @@ export function notificationBound(timing: AlertTiming, alertFor: number, probeTi
 /** A waiver as an Alertmanager silence: what it accepts is not told until its last day ends. */
 export interface Silence {
   readonly waiver: string;
+  /** The station or link whose link warnings it silences. */
+  readonly item: string;
   /** Alertmanager matchers, each `name="value"` (alertmanagerMatcher). */
   readonly matchers: readonly string[];
   /** When the waiver's last day ends in the election's time zone (ISO). */
@@ -474,7 +483,7 @@ export function silencesOf(inventory: Inventory): Silence[] {
       .update(`${matchers.join(",")}|${endsAt}`)
       .digest("hex")
       .slice(0, 12)}`;
-    out.push({ waiver: w.id, matchers, endsAt, tag, comment: `${tag}: ${w.rule} on ${w.item}, approved by ${w.approvedBy}` });
+    out.push({ waiver: w.id, item: w.item, matchers, endsAt, tag, comment: `${tag}: ${w.rule} on ${w.item}, approved by ${w.approvedBy}` });
   }
   return out;
 }

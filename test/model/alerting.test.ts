@@ -18,6 +18,7 @@ import {
   REHEARSAL_TIMING,
   renderAlertmanager,
   renderAlertRules,
+  silencesOf,
   timingProblems,
 } from "../../src/model/alerting.ts";
 import type { Inventory } from "../../src/model/index.ts";
@@ -434,7 +435,7 @@ describe("alertmanager configuration", () => {
 
 describe("the rules' oracle (expectedLinkAlerts): what a set of links down should tell, after the inhibitions", () => {
   const said = (down: Iterable<string>, probed?: Set<string>) =>
-    expectedLinkAlerts(inventory, "s", new Set(down), probed).map((a) => `${a.alertname} ${a.id} → ${a.receiver}`);
+    expectedLinkAlerts(inventory, "s", new Set(down), probed === undefined ? {} : { probed }).map((a) => `${a.alertname} ${a.id} → ${a.receiver}`);
   const monitored = () => inventory.stations.flatMap((s) => s.links.filter(isMonitoredLink).map((l) => ({ station: s, link: l })));
 
   it("one fiber link: its own warning, to its district", () => {
@@ -459,6 +460,17 @@ describe("the rules' oracle (expectedLinkAlerts): what a set of links down shoul
     for (const { link } of monitored()) byPop.set(`${link.operator}/${link.pop}`, [...(byPop.get(`${link.operator}/${link.pop}`) ?? []), link.id]);
     const [pop, links] = [...byPop].find(([, l]) => l.length >= 3) ?? ["", []];
     expect(said(links)).toEqual([`AmadegiPopLost ${pop} → escalation`]);
+  });
+
+  it("the waivers' silences: PKD-0031's link warnings are never told, its loss of every path still is", () => {
+    const silences = silencesOf(inventory);
+    const pkd31 = inventory.stationsById.get("PKD-0031")?.links.filter(isMonitoredLink) ?? [];
+    const fiber = pkd31.find((l) => l.medium === "fiber");
+    const told = (down: string[]) => expectedLinkAlerts(inventory, "s", new Set(down), { silences }).map((a) => `${a.alertname} ${a.id}`);
+    expect(told([fiber?.id ?? ""])).toEqual([]);
+    expect(told(pkd31.map((l) => l.id))).toEqual(["AmadegiStationUnreachable PKD-0031"]);
+    // Without the silences, its warning would be told.
+    expect(expectedLinkAlerts(inventory, "s", new Set([fiber?.id ?? ""])).map((a) => a.id)).toEqual([fiber?.id]);
   });
 
   it("counts only the links probed: forty stations' TCI links are TCI's outage there, not in the whole inventory", () => {

@@ -175,7 +175,7 @@ describe.skipIf(skipped !== undefined)(`drills on the Pakdasht rehearsal${skippe
       expect(
         code,
         `${stderr}\n${JSON.stringify(report.comparison.items.filter((i) => i.outcome !== "attributed").slice(0, 5))}\n` +
-          `${JSON.stringify(report.comparison.falseAlarms.slice(0, 5))}`,
+          `${JSON.stringify(report.comparison.falseAlarms.slice(0, 5))}\n${JSON.stringify(report.notifications).slice(0, 3000)}`,
       ).toBe(0);
       expect(report.verdict).toBe("detected-and-attributed");
       const c = report.comparison.counts;

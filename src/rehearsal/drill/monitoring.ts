@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type ExpectedAlert, expectedLinkAlerts, type Inventory, notificationBound, REHEARSAL_TIMING } from "../../model/index.ts";
+import { type ExpectedAlert, expectedLinkAlerts, type Inventory, notificationBound, REHEARSAL_TIMING, silencesOf } from "../../model/index.ts";
 import { REHEARSAL_RECEIVER_PORT } from "../../model/render/index.ts";
 import { cmdline, processesMentioning, stopProcesses } from "../processes.ts";
 import { RECEIVER } from "../receiver.ts";
@@ -125,7 +125,9 @@ export function expectation(
 ): Expectation {
   const baselineDown = base.down;
   const during = new Set([...baselineDown, ...faultLinks]);
-  const expected = expectedLinkAlerts(inventory, STACK_LABEL, during);
+  // The waivers' silences the stack's up made on the monitor: what they match is never told.
+  const silences = silencesOf(inventory);
+  const expected = expectedLinkAlerts(inventory, STACK_LABEL, during, { silences });
   const t = REHEARSAL_TIMING;
   const forOf = (a: ExpectedAlert): number => {
     if (a.alertname === "AmadegiOperatorOutage" || a.alertname === "AmadegiPopLost") return t.causeFor;
@@ -133,7 +135,7 @@ export function expectation(
     const medium = inventory.linksById.get(a.id)?.link.medium;
     return medium === undefined ? Math.max(...Object.values(t.linkFor)) : t.linkFor[medium];
   };
-  const baseline = expectedLinkAlerts(inventory, STACK_LABEL, baselineDown);
+  const baseline = expectedLinkAlerts(inventory, STACK_LABEL, baselineDown, { silences });
   // The goal is the fault's own alerts': the baseline's were told (or not) before it.
   const before = new Set(baseline.map((a) => `${a.alertname}/${a.id}`));
   const slowest = Math.max(0, ...expected.filter((a) => !before.has(`${a.alertname}/${a.id}`) && !base.noisy.has(a.id)).map(forOf));

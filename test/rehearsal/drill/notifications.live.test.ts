@@ -163,7 +163,7 @@ afterAll(async () => {
 async function drill(
   links: readonly string[],
 ): Promise<{ expected: ReturnType<typeof expectedLinkAlerts>; during: NotificationOutcome; after: NotificationOutcome }> {
-  const expected = expectedLinkAlerts(inventory, STACK, new Set(links), new Set(listeners.keys()));
+  const expected = expectedLinkAlerts(inventory, STACK, new Set(links), { probed: new Set(listeners.keys()) });
   const faultAt = Date.now();
   await down(links);
   const slowest = Math.max(...Object.values(timing.linkFor), timing.causeFor, timing.stationFor);
