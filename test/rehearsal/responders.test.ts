@@ -261,7 +261,12 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
     const before = gateway.lines().length;
     const owned = { cert: layout.cert(owner.device.serial), key: layout.key(owner.device.serial) };
     expect(await postCheckin(ns, address, owned, link.address)).toBe("403");
-    await waitFor("the rejected attempt in the gateway's log", () => gateway.lines().length > before, 10_000);
+    // The devices keep checking in meanwhile: wait for this attempt's own line, not for any new one.
+    await waitFor(
+      "the rejected attempt in the gateway's log",
+      () => (gateway.lines().slice(before) as Rec[]).some((l) => l.kind === "rejected" && l.source === link.address),
+      10_000,
+    );
     const added = gateway.lines().slice(before) as Record<string, unknown>[];
     const attempts = added.filter((l) => l.kind === "rejected");
     expect(attempts).toHaveLength(1);
@@ -286,8 +291,13 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
     const before = gateway.lines().length;
     const owned = { cert: layout.cert(owner.device.serial), key: layout.key(owner.device.serial) };
     expect(await postCheckin(plan.probe, address, owned)).toBe("403");
-    await waitFor("the unlisted-source attempt in the gateway's log", () => gateway.lines().length > before, 10_000);
-    const added = gateway.lines().slice(before) as Rec[];
+    // The devices keep checking in meanwhile: wait for this attempt's own line, and read only the lines from its source.
+    await waitFor(
+      "the unlisted-source attempt in the gateway's log",
+      () => (gateway.lines().slice(before) as Rec[]).some((l) => l.source === plan.probeAddress),
+      10_000,
+    );
+    const added = (gateway.lines().slice(before) as Rec[]).filter((l) => l.source === plan.probeAddress);
     expect(added).toEqual([
       expect.objectContaining({
         kind: "rejected",
