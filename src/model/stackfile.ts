@@ -115,19 +115,29 @@ function statePath(root: string, expected: string, example: string, accept: (val
 }
 
 /** An http(s) URL with a host and no credentials in it (a token goes in a credentials file). */
+/**
+ * Why `value` is no webhook URL (not an http(s) URL with a host, or one holding credentials), or
+ * undefined: the stack's setting and `export --webhook` alike.
+ */
+export function webhookProblem(value: string): "not-url" | "credentials" | undefined {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (value.length > 500 || url === undefined || !/^https?:$/.test(url.protocol) || url.hostname === "") return "not-url";
+  return url.username !== "" || url.password !== "" ? "credentials" : undefined;
+}
+
 function webhookUrl(): Schema<string> {
   return scalar("an http(s) URL", (value, r, node) => {
-    let url: URL | undefined;
-    try {
-      url = new URL(value);
-    } catch {
-      url = undefined;
-    }
-    if (value.length > 500 || url === undefined || !/^https?:$/.test(url.protocol) || url.hostname === "") {
+    const problem = webhookProblem(value);
+    if (problem === "not-url") {
       r.report("schema.bad-value", node, `"${clip(value, 60)}" is not an http(s) URL`, "write e.g. https://sms.example.org/alertmanager");
       return INVALID;
     }
-    if (url.username !== "" || url.password !== "") {
+    if (problem === "credentials") {
       r.report(
         "schema.bad-value",
         node,

@@ -1,6 +1,6 @@
 import { UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
-import { formatFinding } from "../../model/index.ts";
+import { formatFinding, webhookProblem } from "../../model/index.ts";
 import { exportPrometheus } from "../../probe/export.ts";
 import { writeOpenMetrics } from "../../probe/openmetrics.ts";
 import { defineCommand } from "../command.ts";
@@ -100,15 +100,9 @@ function timingOption(value: string): "production" | "rehearsal" {
 }
 
 function webhookOption(value: string): string {
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined;
-  }
-  if (url === undefined || !/^https?:$/.test(url.protocol) || url.username !== "" || url.password !== "") {
+  if (webhookProblem(value) !== undefined) {
     // Never echo credentials: a URL that holds them is shown without.
-    const shown = url === undefined ? value.slice(0, 60) : `${url.protocol}//${url.host}${url.pathname}`;
+    const shown = URL.canParse(value) ? ((u) => `${u.protocol}//${u.host}${u.pathname}`)(new URL(value)) : value.slice(0, 60);
     throw new UsageError(`--webhook "${shown}" is not an http(s) URL without credentials`, {
       hint: "e.g. --webhook https://sms.example.org/alertmanager; a token goes in the stack's amadegi:alerting.credentialsFile",
     });
