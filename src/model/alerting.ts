@@ -66,22 +66,27 @@ export const PRODUCTION_TIMING: AlertTiming = {
   repeatInterval: 4 * 3600,
 };
 
-/** The rehearsal's scaled profile: the same inequalities, seconds instead of minutes (drills stay short). */
+/**
+ * The rehearsal's scaled profile: the same inequalities, seconds instead of minutes (drills stay short).
+ * The scrape interval is not scaled as far as the rest: the sample's monitor pings its 2,831 links
+ * through blackbox_exporter, and evaluates rules over as many series: at 5 s both took more than a
+ * core of a 2-core machine and starved the campaigns beside them (docs/monitoring.md, "The rehearsal's cost").
+ */
 export const REHEARSAL_TIMING: AlertTiming = {
   name: "rehearsal",
-  scrapeInterval: 5,
-  evaluationInterval: 5,
-  linkFor: { fiber: 20, copper: 20, radio: 30, mobile: 30, satellite: 40 },
-  stationFor: 10,
+  scrapeInterval: 15,
+  evaluationInterval: 10,
+  linkFor: { fiber: 30, copper: 30, radio: 45, mobile: 45, satellite: 60 },
+  stationFor: 15,
   causeFor: 15,
-  centralFor: 10,
-  serverFor: 10,
-  certificateFor: 10,
+  centralFor: 15,
+  serverFor: 15,
+  certificateFor: 15,
   checkinSilence: 60,
   checkinFor: 30,
-  keepFiringFor: 15,
-  groupWait: 10,
-  groupInterval: 20,
+  keepFiringFor: 25,
+  groupWait: 20,
+  groupInterval: 30,
   repeatInterval: 3600,
 };
 
@@ -130,7 +135,15 @@ export const RULE_SERIES: readonly string[] = [
   'probe_success{scope="central", kind="icmp"}',
   'probe_ssl_earliest_cert_expiry{scope="central"}',
   "amadegi_checkin_last_timestamp_seconds",
+  'node_ntp_offset_seconds{scope="central"}',
+  'node_ntp_stratum{scope="central"}',
+  'node_ntp_leap{scope="central"}',
+  'node_scrape_collector_success{scope="central", collector="ntp"}',
+  "amadegi_device_crl_next_update_timestamp_seconds",
 ];
+
+/** A time server further than this from the monitor's clock is skewed (checks/central.yaml's ntp-offset fails at 250 ms). */
+export const CLOCK_OFFSET_LIMIT_SECONDS = 0.25;
 
 /** An alert's labels a district's receiver and the inhibitions compare. */
 export const INHIBITIONS: readonly { readonly cause: string; readonly target: string; readonly equal: readonly string[] }[] = [
@@ -258,13 +271,42 @@ export function renderAlertRules(inventory: Inventory, timing: AlertTiming): str
     },
     {
       alert: "AmadegiCentralCheckFailing",
-      expr: 'probe_success{scope="central"} == 0',
+      // A probe that fails; a time server that gives no NTP answer, or says it is unsynchronised (stratum 16, leap
+      // "alarm"). Not node_ntp_sanity: it also turns 0 on a large offset, which AmadegiClockSkew tells.
+      expr:
+        'probe_success{scope="central"} == 0 or node_scrape_collector_success{scope="central", collector="ntp"} == 0' +
+        ' or node_ntp_stratum{scope="central"} >= 16 or node_ntp_leap{scope="central"} == 3',
       for: s(timing.centralFor),
       labels: { severity: "critical", scope: "central" },
       annotations: {
         summary: "Check {{ $labels.check }} fails on central server {{ $labels.server }} ({{ $labels.role }})",
         summary_fa: "بررسی {{ $labels.check }} روی سرور مرکزی {{ $labels.server }} ({{ $labels.role }}) ناموفق است",
         description: "Probed at {{ $labels.instance }}.",
+      },
+    },
+    {
+      alert: "AmadegiClockSkew",
+      expr: `abs(node_ntp_offset_seconds{scope="central"}) > ${CLOCK_OFFSET_LIMIT_SECONDS}`,
+      for: s(timing.centralFor),
+      labels: { severity: "critical", scope: "central" },
+      annotations: {
+        summary: "Time server {{ $labels.server }} is {{ $value | humanizeDuration }} off the monitor's clock",
+        summary_fa: "ساعت سرور زمان {{ $labels.server }} به اندازه {{ $value | humanizeDuration }} با ساعت پایش اختلاف دارد",
+        description:
+          "Devices and servers that follow it drift too: certificates and check-in times are judged by these clocks. " +
+          "Check its chronyd and its own sources.",
+      },
+    },
+    {
+      alert: "AmadegiDeviceCrlLapses",
+      // A number from the inventory's election day, not text. A lapsed CRL makes nginx refuse every device.
+      expr: `max by (stack, server, gateway) (amadegi_device_crl_next_update_timestamp_seconds) < ${electionDayEnds(inventory)}`,
+      for: s(timing.certificateFor),
+      labels: { severity: "critical", scope: "certificate" },
+      annotations: {
+        summary: "The devices' CRL on gateway {{ $labels.server }} lapses before election day ends",
+        summary_fa: "فهرست ابطال گواهی دستگاه‌ها روی دروازه {{ $labels.server }} پیش از پایان روز انتخابات منقضی می‌شود",
+        description: "Its nextUpdate is {{ $value | humanizeTimestamp }}; once it passes, the gateway refuses every device. Issue a new CRL (amadegi up).",
       },
     },
     {
@@ -419,6 +461,25 @@ export function expectedLinkAlerts(
   return alerts;
 }
 
+/**
+ * A central server's alert, told at escalation (the drills' oracle for a server's fault): the
+ * alert a rule fires for one of its checks (CentralCheckFailing, ClockSkew, a lapsing certificate).
+ */
+export function expectedServerAlert(stack: string, alertname: string, server: string, check: string): ExpectedAlert {
+  return {
+    alertname,
+    id: alertId(
+      alertname,
+      new Map([
+        ["server", server],
+        ["check", check],
+      ]),
+    ),
+    receiver: ESCALATION_RECEIVER,
+    group: { alertname, stack, server },
+  };
+}
+
 /** The label of an alert that `ExpectedAlert.id` is made of (the same for a notification's alert). */
 export function alertId(alertname: string, labels: ReadonlyMap<string, string>): string {
   const l = (name: string): string => labels.get(name) ?? "";
@@ -431,6 +492,8 @@ export function alertId(alertname: string, labels: ReadonlyMap<string, string>):
       return l("operator");
     case "AmadegiPopLost":
       return `${l("operator")}/${l("pop")}`;
+    case "AmadegiDeviceCrlLapses":
+      return `${l("server")}/crl`;
     default:
       return `${l("server")}/${l("check")}`;
   }

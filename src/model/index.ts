@@ -26,6 +26,7 @@ export {
   type AlertTiming,
   type ExpectedAlert,
   expectedLinkAlerts,
+  expectedServerAlert,
   notificationBound,
   PRODUCTION_TIMING,
   REHEARSAL_TIMING,

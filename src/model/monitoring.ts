@@ -64,7 +64,15 @@ export interface MonitoringOptions {
    * verified with `tls.caFile` under the gateway's id, a name of its certificate): one job each.
    */
   readonly checkinGateways?: readonly { readonly id: string; readonly address: string }[];
+  /**
+   * Time servers whose clock Prometheus reads through a node_exporter's ntp collector (one exporter
+   * per server, at `exporter` host:port): one job, each target labelled as the server's ntp check.
+   */
+  readonly timeServers?: readonly { readonly id: string; readonly exporter: string }[];
 }
+
+/** The catalog's clock check, as the time servers' job labels its targets (the rules read scope and check). */
+export const TIME_CHECK = { id: "ntp-offset", kind: "ntp", role: "ntp" } as const;
 
 export interface MonitoringFiles {
   /** Relative path → content: prometheus.yml, blackbox.yml, targets/<check>.json. */
@@ -76,7 +84,7 @@ export interface MonitoringFiles {
 
 /** What blackbox_exporter cannot do, by probe kind. */
 const UNSUPPORTED: Readonly<Record<string, string>> = {
-  ntp: "blackbox_exporter has no NTP prober (use chrony's or node_exporter's timex metrics)",
+  ntp: "blackbox_exporter has no NTP prober (the monitor role reads each time server through node_exporter's ntp collector)",
   checkin: "device check-ins are read from the gateways' logs, not probed (the gateway exports them)",
 };
 
@@ -143,8 +151,27 @@ export function renderMonitoring(
       metrics_path: "/metrics",
       tls_config: { ...(options.tls?.caFile === undefined ? {} : { ca_file: options.tls.caFile }), server_name: gw.id },
       static_configs: [
-        { targets: [`${gw.address}:443`], labels: { scope: "checkin", gateway: gw.id, ...(options.stack === undefined ? {} : { stack: options.stack }) } },
+        {
+          targets: [`${gw.address}:443`],
+          labels: { scope: "checkin", gateway: gw.id, server: gw.id, ...(options.stack === undefined ? {} : { stack: options.stack }) },
+        },
       ],
+    });
+  }
+  if ((options.timeServers ?? []).length > 0) {
+    jobs.push({
+      job_name: `amadegi-${TIME_CHECK.id}`,
+      static_configs: (options.timeServers ?? []).map((t) => ({
+        targets: [t.exporter],
+        labels: {
+          scope: "central",
+          server: t.id,
+          role: TIME_CHECK.role,
+          check: TIME_CHECK.id,
+          kind: TIME_CHECK.kind,
+          ...(options.stack === undefined ? {} : { stack: options.stack }),
+        },
+      })),
     });
   }
   const interval = options.interval ?? "60s";

@@ -1,5 +1,6 @@
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { UsageError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs.ts";
 import {
   type AlertReceivers,
@@ -39,6 +40,11 @@ export interface ExportPrometheusOptions {
   readonly timing?: AlertTiming["name"];
   /** Where Alertmanager posts: a URL for every receiver (else the stack's `amadegi:alerting`, else none). */
   readonly webhook?: string;
+  /**
+   * Also scrape every gateway's check-in table (GET https://<gateway>/metrics), verified with the stack's
+   * CA: needs `stack`. The gateways answer only the inventory's monitor servers (nginx allows their addresses).
+   */
+  readonly checkins?: boolean;
 }
 
 export type ExportOutcome =
@@ -59,6 +65,12 @@ export async function exportPrometheus(options: ExportPrometheusOptions): Promis
       ...(p.clientKey === undefined ? {} : { keyFile: p.clientKey }),
     };
   }
+  if (options.checkins === true && tls.caFile === undefined) {
+    const why = options.stack === undefined ? "no --stack names it" : `stack ${options.stack} has no amadegi:probe.ca`;
+    throw new UsageError(`the gateways' check-in tables are HTTPS, verified with the central servers' CA, and ${why}`, {
+      hint: "pass --stack NAME of a stack whose amadegi:probe.ca is the servers' CA",
+    });
+  }
   const loaded = await loadInventory(options.inventory);
   if (loaded.inventory === undefined) return { written: false, findings: loaded.findings };
   const catalog = loadCatalog(options.checks, { inventory: loaded.inventory });
@@ -73,6 +85,9 @@ export async function exportPrometheus(options: ExportPrometheusOptions): Promis
     evaluationInterval: `${timing.evaluationInterval}s`,
     ruleFiles: ["rules.yml"],
     alertmanagers: [options.alertmanager ?? "127.0.0.1:9093"],
+    ...(options.checkins === true
+      ? { checkinGateways: loaded.inventory.servers.filter((s) => s.roles.includes("gateway")).map((s) => ({ id: s.id, address: s.address })) }
+      : {}),
   });
   const files = new Map(monitoring.files);
   files.set("rules.yml", renderAlertRules(loaded.inventory, timing));

@@ -34,7 +34,12 @@ export interface FactsExpectation {
   readonly files: readonly string[];
   /** Each service's version command (POSIX sh, prints one line). */
   readonly services: readonly { readonly name: string; readonly version: string }[];
+  /** A monitor's Alertmanager (its URL as the server reaches it): list the silences amadegi made there. */
+  readonly silences?: { readonly url: string };
 }
+
+/** How a silence amadegi made is tagged (Silence.tag, src/model/alerting.ts): what drift reads back. */
+const SILENCE_TAG = /^amadegi-waiver-[A-Za-z0-9._-]+$/;
 
 export interface FactsOptions {
   readonly allow: AllowList;
@@ -79,6 +84,16 @@ export function factsScript(root: string, expected: FactsExpectation, marker: st
       `printf '%s\\n' "$v" | head -n 1 | cut -c 1-${MAX_VERSION}`,
       `echo "${m} version-exit ${i} $r"`,
     ]),
+    ...(expected.silences === undefined
+      ? []
+      : [
+          `echo '${m} silences'`,
+          `s=$(amtool ${shellQuote(`--alertmanager.url=${expected.silences.url}`)} silence query -o extended 2>&1 </dev/null); r=$?`,
+          // The tags, one a line; or, when amtool failed, the first line it said.
+          `if [ $r = 0 ]; then printf '%s\n' "$s" | grep -o 'amadegi-waiver-[A-Za-z0-9._-]*' | sort -u; ` +
+            `else printf '%s\n' "$s" | head -n 1 | cut -c 1-${MAX_VERSION}; fi`,
+          `echo "${m} silences-exit $r"`,
+        ]),
     `echo '${m} end'`,
   ];
   // Run by sh whatever the user's login shell is (ssh hands the command to it).
@@ -114,7 +129,7 @@ export function listensOn(observed: Listen, declared: Listen): boolean {
 }
 
 /** Read the script's answer; throws ProbeError (naming the line) at the first thing that is not as framed. */
-export function parseFacts(answer: string, expected: FactsExpectation, marker: string): Pick<ServerFacts, "files" | "listening" | "versions"> {
+export function parseFacts(answer: string, expected: FactsExpectation, marker: string): Pick<ServerFacts, "files" | "listening" | "versions" | "silences"> {
   const m = `@${marker}`;
   const lines = answer.split("\n");
   if (lines.at(-1) === "") lines.pop();
@@ -166,9 +181,25 @@ export function parseFacts(answer: string, expected: FactsExpectation, marker: s
     i++;
     versions[service.name] = exit?.[1] === "0" ? (line ?? "") : null;
   }
+  let silences: ServerFacts["silences"];
+  if (expected.silences !== undefined) {
+    expect(`${m} silences`);
+    const said: string[] = [];
+    while (i < lines.length && !(lines[i] ?? "").startsWith(`${m} `)) said.push(lines[i++] ?? "");
+    const exit = /^silences-exit (\d+)$/.exec((lines[i] ?? "").slice(m.length + 1));
+    if (exit === null) fail("expected the exit code of amtool silence query");
+    i++;
+    if (exit?.[1] === "0") {
+      const bad = said.find((t) => !SILENCE_TAG.test(t));
+      if (bad !== undefined) throw new ProbeError(`amtool listed a silence tag that is not one of amadegi's: ${JSON.stringify(bad.slice(0, 120))}`);
+      silences = { tags: said };
+    } else {
+      silences = { error: `amtool silence query at ${expected.silences.url} failed (exit ${exit?.[1]}): ${(said[0] ?? "").slice(0, MAX_VERSION)}` };
+    }
+  }
   expect(`${m} end`);
   if (i !== lines.length) fail("expected nothing after the end");
-  return { files, listening, versions };
+  return { files, listening, versions, ...(silences === undefined ? {} : { silences }) };
 }
 
 /** Ask one server for its facts. Never throws for the server: what went wrong is `error`. */

@@ -16,7 +16,7 @@ import {
   silencesOf,
 } from "../model/index.ts";
 import { statePaths } from "../lib/state.ts";
-import { ALERTMANAGER_PORT, pkiServer, type ProvisionedServer, renderServer, type RoleRender, TLS_FILES } from "../model/render/index.ts";
+import { alertmanagerUrl, pkiServer, type ProvisionedServer, renderServer, type RoleRender, TLS_FILES } from "../model/render/index.ts";
 import { repoRoot } from "../toolchain/paths.ts";
 import { type InventorySource, inventorySource, readStackConfig, type StackConfig } from "./config.ts";
 import { Pki, type PkiServer } from "./pki.ts";
@@ -239,7 +239,7 @@ async function run(options: ProgramOptions): Promise<Record<string, unknown>> {
         epoch,
         issued: issuedFiles(pki, server),
         ...crlOf(pki, renders),
-        ...(server.roles.includes("monitor") ? { silences: { url: `http://${server.address}:${ALERTMANAGER_PORT}`, silences: silencesOf(inventory) } } : {}),
+        ...(server.roles.includes("monitor") ? { silences: { url: alertmanagerUrl(server.address), silences: silencesOf(inventory) } } : {}),
       },
       { dependsOn: [pki] },
     );

@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { InventoryError, ToolError } from "../lib/errors.ts";
 import { digestFiles, writeFileAtomic } from "../lib/fs.ts";
 import { type Inventory, loadInventory } from "../model/index.ts";
+import { REHEARSAL_NICE } from "../model/render/index.ts";
 import { listNetns } from "../toolchain/netns.ts";
 import { type DeviceLayout, deviceLayout, ensureDeviceKeys, type KeysResult, planDevices } from "./devices.ts";
 import { MarkerLog, readMarker, withRehearsalLock } from "./marker.ts";
@@ -281,7 +282,9 @@ async function start(options: DevicesOptions): Promise<StartResult> {
     const role = `responder ${r.operator}`;
     await markerLog.update({ kind: "process", role, ns: r.ns });
     const out = openSync(files.log, "a", 0o600);
-    const child = spawn("ip", ["netns", "exec", r.ns, process.execPath, RESPONDER, files.spec], { detached: true, stdio: ["ignore", out, out] });
+    // Background work, as the monitor's: the prober it shares this machine with must not starve (REHEARSAL_NICE).
+    const argv = ["netns", "exec", r.ns, "nice", "-n", String(REHEARSAL_NICE), process.execPath, RESPONDER, files.spec];
+    const child = spawn("ip", argv, { detached: true, stdio: ["ignore", out, out] });
     closeSync(out);
     child.unref();
     if (child.pid === undefined) throw new ToolError(`could not start the responder of ${r.operator}`, { hint: `see ${files.log}` });

@@ -152,6 +152,14 @@ export const toolCatalog: readonly ToolSpec[] = [
     needs: ["monitor role (notifications)"],
   },
   {
+    name: "node_exporter",
+    binary: "prometheus-node-exporter",
+    versionArgs: ["--version"],
+    versionPattern: /version (\d+\.\d+\.\d+)/,
+    source: "debian",
+    needs: ["monitor role (the time servers' clocks)"],
+  },
+  {
     name: "amtool",
     binary: "amtool",
     versionArgs: ["--version"],

@@ -90,6 +90,7 @@ export const debianPackages: readonly string[] = [
   "prometheus",
   "prometheus-blackbox-exporter",
   "prometheus-alertmanager",
+  "prometheus-node-exporter",
   "faketime",
   "chromium",
   "libxml2-utils",

@@ -2,7 +2,7 @@
 // rules` and `promtool test rules` (the production durations in simulated time,
 // over series labelled exactly as `amadegi export prometheus` labels its
 // targets), `amtool check-config` and `amtool config routes test`.
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dump, load } from "js-yaml";
@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { alertmanagerMatcher } from "../../src/lib/encode.ts";
 import {
   type AlertTiming,
+  CLOCK_OFFSET_LIMIT_SECONDS,
   districtReceiver,
   electionDayEnds,
   expectedLinkAlerts,
@@ -317,6 +318,103 @@ describe("alert rules", () => {
                 "AmadegiCertificateLapsesBeforeElection",
                 { severity: "critical", scope: "certificate", server: early.server, role: early.role, check: "auth-tls", stack: "prod" } as Labels,
                 new Date((ends - 86_400) * 1000)
+                  .toISOString()
+                  .replace("T", " ")
+                  .replace(/\.\d+Z$/, " +0000 UTC"),
+              ),
+            ],
+          },
+        ],
+      },
+    ]);
+    expect(r.ok, r.output).toBe(true);
+  });
+
+  it("a time server off by more than the catalog's limit is skewed after 1 m; one with no NTP answer, or unsynchronised, fails its check", async () => {
+    // The job's labels as the monitor role renders them (one node_exporter per time server).
+    const rendered = renderMonitoring(inventory, [], [], {
+      stack: "prod",
+      timeServers: [
+        { id: "ntp-a", exporter: "m:9120" },
+        { id: "ntp-b", exporter: "m:9121" },
+        { id: "ntp-c", exporter: "m:9122" },
+      ],
+    });
+    const job = (
+      load(rendered.files.get("prometheus.yml") ?? "") as { scrape_configs: { job_name: string; static_configs: { targets: string[]; labels: Labels }[] }[] }
+    ).scrape_configs.find((j) => j.job_name === "amadegi-ntp-offset");
+    const [a, b, c] = (job?.static_configs ?? []).map((g) => ({ ...g.labels, job: "amadegi-ntp-offset", instance: g.targets[0] as string }) as Labels) as [
+      Labels,
+      Labels,
+      Labels,
+    ];
+    expect(c?.server).toBe("ntp-c");
+    const central = (l: Labels, extra: Labels = {}): Labels => ({ severity: "critical", scope: "central", ...l, ...extra });
+    const r = await promtoolTest(PRODUCTION_TIMING, [
+      {
+        interval: "30s",
+        input_series: [
+          // a: 0.1 s off (inside 250 ms) for 2 m, then 600 s ahead (the clock-skew drill's faketime).
+          { series: selector("node_ntp_offset_seconds", a), values: "0.1x3 600x10" },
+          { series: selector("node_ntp_stratum", a), values: "3x13" },
+          { series: selector("node_scrape_collector_success", { ...a, collector: "ntp" }), values: "1x13" },
+          // b: answers nothing.
+          { series: selector("node_scrape_collector_success", { ...b, collector: "ntp" }), values: "0x13" },
+          // c: answers, in time, but unsynchronised (stratum 16).
+          { series: selector("node_ntp_offset_seconds", c), values: "0.01x13" },
+          { series: selector("node_ntp_stratum", c), values: "16x13" },
+          { series: selector("node_scrape_collector_success", { ...c, collector: "ntp" }), values: "1x13" },
+        ],
+        alert_rule_test: [
+          { eval_time: "2m30s", alertname: "AmadegiClockSkew", exp_alerts: [] },
+          { eval_time: "3m", alertname: "AmadegiClockSkew", exp_alerts: [exp("AmadegiClockSkew", central(a), "10m 0s")] },
+          {
+            eval_time: "2m",
+            alertname: "AmadegiCentralCheckFailing",
+            exp_alerts: [exp("AmadegiCentralCheckFailing", central(b, { collector: "ntp" })), exp("AmadegiCentralCheckFailing", central(c), "16")],
+          },
+        ],
+      },
+    ]);
+    expect(r.ok, r.output).toBe(true);
+    // The limit is the catalog's: checks/central.yaml's ntp-offset fails at it.
+    const catalogLimit = /"\[NTP_OFFSET\] < (\d+)ms/.exec(await readFile(join(REPO, "checks", "central.yaml"), "utf8"))?.[1];
+    expect(Number(catalogLimit) / 1000).toBe(CLOCK_OFFSET_LIMIT_SECONDS);
+  });
+
+  it("a gateway whose devices' CRL lapses before election day ends is critical at escalation; one valid past it is not", async () => {
+    const rendered = renderMonitoring(inventory, [], [], {
+      stack: "prod",
+      checkinGateways: [
+        { id: "gw-a", address: "10.0.0.1" },
+        { id: "gw-b", address: "10.0.0.2" },
+      ],
+    });
+    const jobs = (
+      load(rendered.files.get("prometheus.yml") ?? "") as { scrape_configs: { job_name: string; static_configs: { targets: string[]; labels: Labels }[] }[] }
+    ).scrape_configs;
+    const [a, b] = ["gw-a", "gw-b"].map((id) => {
+      const j = jobs.find((x) => x.job_name === `amadegi-checkins-${id}`);
+      return { ...j?.static_configs[0]?.labels, job: j?.job_name ?? "", instance: j?.static_configs[0]?.targets[0] ?? "" } as Labels;
+    }) as [Labels, Labels];
+    const ends = electionDayEnds(inventory);
+    const r = await promtoolTest(PRODUCTION_TIMING, [
+      {
+        interval: "30s",
+        input_series: [
+          { series: selector("amadegi_device_crl_next_update_timestamp_seconds", a), values: `${ends - 3600}x20` },
+          { series: selector("amadegi_device_crl_next_update_timestamp_seconds", b), values: `${ends + 86_400}x20` },
+        ],
+        alert_rule_test: [
+          { eval_time: "4m30s", alertname: "AmadegiDeviceCrlLapses", exp_alerts: [] },
+          {
+            eval_time: "5m",
+            alertname: "AmadegiDeviceCrlLapses",
+            exp_alerts: [
+              exp(
+                "AmadegiDeviceCrlLapses",
+                { severity: "critical", scope: "certificate", server: "gw-a", gateway: "gw-a", stack: "prod" },
+                new Date((ends - 3600) * 1000)
                   .toISOString()
                   .replace("T", " ")
                   .replace(/\.\d+Z$/, " +0000 UTC"),

@@ -1,9 +1,11 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { load } from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import { exportPrometheus } from "../../src/probe/export.ts";
+import { REHEARSAL_TIMING } from "../../src/model/alerting.ts";
 import { run, which } from "../../src/toolchain/inspect.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 
@@ -153,8 +155,8 @@ describe("export prometheus", () => {
     expect(await main([...argv, "--webhook", "https://sms.example.org/am", "--timing", "rehearsal"], io([]))).toBe(0);
     const am = await readFile(join(out, "alertmanager.yml"), "utf8");
     expect(am).toContain("url: https://sms.example.org/am");
-    expect(am).toContain("group_wait: 10s");
-    expect(await readFile(join(out, "prometheus.yml"), "utf8")).toContain("scrape_interval: 5s");
+    expect(am).toContain(`group_wait: ${REHEARSAL_TIMING.groupWait}s`);
+    expect(await readFile(join(out, "prometheus.yml"), "utf8")).toContain(`scrape_interval: ${REHEARSAL_TIMING.scrapeInterval}s`);
     for (const bad of ["ftp://sms.example.org/", "https://user:secret@sms.example.org/", "not a url"]) {
       const err: string[] = [];
       expect(await main([...argv, "--webhook", bad], io(err)), bad).toBe(2);
@@ -164,5 +166,34 @@ describe("export prometheus", () => {
     const err: string[] = [];
     expect(await main([...argv, "--timing", "fast"], io(err))).toBe(2);
     expect(err.join("\n")).toMatch(/--timing is "fast"/);
+  });
+
+  it("--checkins scrapes each gateway's check-in table over HTTPS with the stack's CA; without a stack's CA it refuses and writes nothing", async () => {
+    const stacks = join(dir, "stacks");
+    await mkdir(stacks, { recursive: true });
+    await writeFile(join(stacks, "Pulumi.field.yaml"), "config:\n  amadegi:probe:\n    allow: [127.77.0.0/16]\n    ca: /etc/amadegi/servers-ca.crt\n");
+    const outcome = await exportPrometheus({ inventory: INVENTORY, checks: CHECKS, out: join(dir, "f"), stack: "field", stacksDir: stacks, checkins: true });
+    if (!outcome.written) throw new Error(outcome.findings.map((f) => f.message).join("; "));
+    const config = load(await readFile(join(dir, "f", "prometheus.yml"), "utf8")) as {
+      scrape_configs: {
+        job_name: string;
+        scheme?: string;
+        tls_config?: Record<string, string>;
+        static_configs?: { targets: string[]; labels: Record<string, string> }[];
+      }[];
+    };
+    const gw = config.scrape_configs.find((j) => j.job_name === "amadegi-checkins-gw-a");
+    expect(gw).toMatchObject({ scheme: "https", tls_config: { ca_file: "/etc/amadegi/servers-ca.crt", server_name: "gw-a" } });
+    expect(gw?.static_configs?.[0]).toEqual({ targets: ["127.77.0.1:443"], labels: { scope: "checkin", gateway: "gw-a", server: "gw-a", stack: "field" } });
+    // promtool accepts it (the CA file need not exist to check the configuration's form).
+    const promtool = await which("promtool");
+    if (promtool !== undefined) {
+      const check = await run(promtool, ["check", "config", "--syntax-only", join(dir, "f", "prometheus.yml")]);
+      expect(check.code, check.stderr + check.stdout).toBe(0);
+    }
+    await expect(exportPrometheus({ inventory: INVENTORY, checks: CHECKS, out: join(dir, "g"), checkins: true })).rejects.toThrow(
+      /check-in tables are HTTPS, verified with the central servers' CA, and no --stack names it/,
+    );
+    await expect(readdir(join(dir, "g"))).rejects.toThrow(/ENOENT/);
   });
 });

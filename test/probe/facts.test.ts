@@ -2,21 +2,25 @@
 // changed by hand, one missing, one that is a directory), real listeners on
 // loopback, version commands; a wrong pin, a refused port, an address outside
 // the allow-list; and the strict parser against answers that are not framed.
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProbeError } from "../../src/lib/errors.ts";
 import { parseAllow } from "../../src/probe/allow.ts";
 import { collectAllFacts, collectFacts, factsScript, type FactsServer, listensOn, parseFacts, parseSsLine } from "../../src/probe/facts.ts";
+import { startAlertmanager } from "../helpers/alertmanager.ts";
 import { freePort } from "../helpers/listeners.ts";
 import { startSshd, type Sshd } from "../helpers/sshd.ts";
 
 const ADDRESS = "127.51.0.1";
 const allow = parseAllow(["127.51.0.0/16"], "test");
+const run = promisify(execFile);
 const sha = (text: string) => createHash("sha256").update(text).digest("hex");
 
 let sshd: Sshd;
@@ -155,6 +159,39 @@ describe("collectFacts over a real sshd", () => {
   });
 });
 
+describe("collectFacts: a monitor's silences, read by amtool on the server", () => {
+  it("lists the tags of amadegi's silences in its Alertmanager (others are not its own); an Alertmanager that does not answer is an error", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "amadegi-t-facts-am-"));
+    const am = await startAlertmanager(dir);
+    try {
+      const end = new Date(Date.now() + 86_400_000).toISOString();
+      const add = async (comment: string, station: string) =>
+        run("amtool", [
+          `--alertmanager.url=${am.url}`,
+          "silence",
+          "add",
+          "--author=t",
+          `--comment=${comment}`,
+          `--end=${end}`,
+          "alertname=AmadegiLinkDown",
+          `station=${station}`,
+        ]);
+      await add("amadegi-waiver-W-9-0123456789ab: redundancy.fixed-diversity on R-1", "R-1");
+      await add("a technician's own silence", "R-2");
+      const facts = await collectFacts(server, { files: [], services: [], silences: { url: am.url } }, options());
+      expect(facts.error).toBeUndefined();
+      expect(facts.silences).toEqual({ tags: ["amadegi-waiver-W-9-0123456789ab"] });
+      am.stop();
+      const gone = await collectFacts(server, { files: [], services: [], silences: { url: am.url } }, options());
+      expect(gone.reachable).toBe(true);
+      expect(gone.silences).toMatchObject({ error: expect.stringMatching(new RegExp(`^amtool silence query at ${am.url} failed \\(exit \\d+\\): .+`)) });
+    } finally {
+      am.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("parseFacts: strict", () => {
   const expected = { files: ["/a", "/b"], services: [{ name: "x", version: "x --version" }] };
   const good = (m: string) =>
@@ -192,6 +229,22 @@ describe("parseFacts: strict", () => {
   ])("refuses %s", (_name, change, message) => {
     expect(() => parseFacts(change(good("n1")), expected, "n1")).toThrow(ProbeError);
     expect(() => parseFacts(change(good("n1")), expected, "n1")).toThrow(message);
+  });
+
+  it("reads a monitor's silences section: amadegi's tags, or amtool's failure; refuses a line that is no tag of amadegi's", () => {
+    const withSilences = { ...expected, silences: { url: "http://10.0.0.9:9093" } };
+    const answer = (m: string, body: string[], exit: number) =>
+      good(m).replace(`@${m} end\n`, [`@${m} silences`, ...body, `@${m} silences-exit ${exit}`, `@${m} end`, ""].join("\n"));
+    expect(parseFacts(answer("n1", ["amadegi-waiver-W-1-0123456789ab"], 0), withSilences, "n1").silences).toEqual({
+      tags: ["amadegi-waiver-W-1-0123456789ab"],
+    });
+    expect(parseFacts(answer("n1", [], 0), withSilences, "n1").silences).toEqual({ tags: [] });
+    expect(parseFacts(answer("n1", ["connection refused"], 1), withSilences, "n1").silences).toEqual({
+      error: "amtool silence query at http://10.0.0.9:9093 failed (exit 1): connection refused",
+    });
+    expect(() => parseFacts(answer("n1", ["rm -rf /"], 0), withSilences, "n1")).toThrow(/not one of amadegi's/);
+    // Asked for, not answered.
+    expect(() => parseFacts(good("n1"), withSilences, "n1")).toThrow(/"@… silences"/);
   });
 
   it("reads ss's address forms", () => {

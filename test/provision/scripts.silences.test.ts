@@ -1,18 +1,18 @@
 // The waivers' silences made on a real Alertmanager (on loopback) by the script the monitor's
 // command runs: added once, left alone when run again, expired when their waiver goes.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Inventory, type Silence, silencesOf } from "../../src/model/index.ts";
 import { silencesScript } from "../../src/provision/scripts.ts";
-import { freePort } from "../helpers/listeners.ts";
+import { startAlertmanager, type TestAlertmanager } from "../helpers/alertmanager.ts";
 import { sampleInventory } from "../model/render/helpers.ts";
 
 let dir = "";
 let url = "";
-let am: ChildProcess | undefined;
+let am: TestAlertmanager | undefined;
 let inventory: Inventory;
 
 function sh(script: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -40,27 +40,12 @@ async function active(): Promise<ApiSilence[]> {
 beforeAll(async () => {
   inventory = await sampleInventory();
   dir = await mkdtemp(join(tmpdir(), "amadegi-t-silences-"));
-  const port = await freePort("127.0.0.1");
-  url = `http://127.0.0.1:${port}`;
-  await writeFile(join(dir, "am.yml"), "route: { receiver: r }\nreceivers: [ { name: r } ]\n");
-  am = spawn(
-    "prometheus-alertmanager",
-    [`--config.file=${join(dir, "am.yml")}`, `--storage.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--cluster.listen-address="],
-    { stdio: "ignore" },
-  );
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`${url}/-/ready`)).ok) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("Alertmanager did not start");
+  am = await startAlertmanager(dir);
+  url = am.url;
 });
 
 afterAll(async () => {
-  am?.kill("SIGTERM");
+  am?.stop();
   if (dir !== "") await rm(dir, { recursive: true, force: true });
 });
 

@@ -9,7 +9,7 @@ import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { Inventory } from "../../src/model/index.ts";
+import { type Inventory, silencesOf } from "../../src/model/index.ts";
 import { MONITOR_FILES, renderServer, TLS_FILES } from "../../src/model/render/index.ts";
 import type { ProvisionedServer, ProvisionedState, RoleRender, ServerFacts } from "../../src/model/render/types.ts";
 import type { ProbeResult } from "../../src/probe/types.ts";
@@ -224,6 +224,38 @@ describe("computeDrift", () => {
       expect(declared.files[path], path).toBe(sha256(renders.flatMap((r) => r.files).find((f) => f.path === path)?.content ?? ""));
     }
     expect(expected.services.map((x) => x.name)).toContain("alertmanager");
+  });
+
+  it("reads a monitor's silences back: one per waiver that silences a station; missing, foreign or unreadable ones are changed on the server", async () => {
+    const s = await setup({
+      edits: [
+        [
+          WAIVERS,
+          "waivers: []",
+          "waivers:\n  - { id: W-9, rule: redundancy.fixed-diversity, item: R-1, reason: a blind spot, approvedBy: m-one, until: 1405-12-06 }",
+        ],
+      ],
+    });
+    const silences = silencesOf(s.inv);
+    expect(silences.map((x) => x.waiver)).toEqual(["W-9"]);
+    const tag = silences[0]?.tag ?? "";
+    const withSilences = (silenced: NonNullable<ServerFacts["silences"]>) =>
+      run(s, { facts: changeFacts(s.facts, "dns-a", (f) => ({ ...f, silences: silenced })) });
+    const clean = withSilences({ tags: [tag] });
+    expect(summary(clean).filter(([, , subject]) => subject === "alertmanager silences")).toEqual([]);
+    // Counted as one more comparison than without the reading.
+    expect(clean.checked).toBe(run(s).checked + 1);
+    const missing = withSilences({ tags: [] });
+    expect(summary(missing)).toContainEqual(["changed-on-server", "dns-a", "alertmanager silences", ""]);
+    expect(missing.items.find((i) => i.subject === "alertmanager silences")?.detail).toContain("no silence for waiver W-9");
+    const foreign = withSilences({ tags: [tag, "amadegi-waiver-W-1-0123456789ab"] });
+    expect(foreign.items.find((i) => i.subject === "alertmanager silences")?.detail).toContain(
+      "1 silence no current waiver declares (amadegi-waiver-W-1-0123456789ab)",
+    );
+    const unreadable = withSilences({ error: "amtool silence query at http://10.0.0.3:9093 failed (exit 1): connection refused" });
+    expect(unreadable.items.find((i) => i.subject === "alertmanager silences")?.detail).toMatch(
+      /connection refused: the waivers' silences could not be read back$/,
+    );
   });
 
   it("a gateway serving another CRL than the stack installed (stale, or replaced by hand) is changed on the server; the same one is clean", async () => {

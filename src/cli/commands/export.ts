@@ -12,7 +12,7 @@ export const exportCommand = defineCommand({
   name: "export",
   synopsis: [
     "amadegi export prometheus --out DIR [--inventory DIR] [--checks DIR] [--stack NAME] [--blackbox HOST:PORT] [--alertmanager HOST:PORT]",
-    "                          [--webhook URL] [--timing production|rehearsal] [--json]",
+    "                          [--webhook URL] [--timing production|rehearsal] [--checkins] [--json]",
     "amadegi export openmetrics --results FILE --out FILE",
   ],
   before: [
@@ -23,6 +23,8 @@ export const exportCommand = defineCommand({
     "  (DIR/rules.yml: links, stations, operators, points of presence, central servers, certificates against election day)",
     "  and Alertmanager's configuration (DIR/alertmanager.yml: a route per district to its on-call receiver, escalation for",
     "  the rest, inhibitions), posting to --webhook, else the stack's amadegi:alerting, else nowhere (docs/monitoring.md).",
+    "  --checkins (with --stack) adds a job per gateway scraping its check-in table (the devices' last check-in, the CRL's",
+    "  nextUpdate) over HTTPS: the gateways answer only the inventory's monitor servers, so run that Prometheus on one.",
     "openmetrics: a campaign's results as OpenMetrics text for node_exporter's textfile collector (written atomically).",
   ],
   positionals: true,
@@ -46,6 +48,7 @@ export const exportCommand = defineCommand({
       default: "production",
       description: "prometheus: the alerts' durations: production, or rehearsal (scaled to seconds)",
     },
+    checkins: { type: "boolean", description: "prometheus: scrape the gateways' check-in tables too (needs --stack: its CA)" },
     results: { type: "string", placeholder: "FILE", description: "openmetrics: the campaign's results" },
     json: { type: "boolean", description: "prometheus: print what was written as JSON" },
   },
@@ -75,6 +78,7 @@ export const exportCommand = defineCommand({
       ...(blackbox === undefined ? {} : { blackbox }),
       ...(alertmanager === undefined ? {} : { alertmanager }),
       ...(webhook === undefined ? {} : { webhook: webhookOption(webhook) }),
+      ...(args.values.checkins === true ? { checkins: true } : {}),
       timing: timingOption(timing),
     });
     if (!outcome.written) {

@@ -280,6 +280,9 @@ export function renderGateway(inventory: Inventory, server: Server, target: Serv
     // The devices' CA: a revoked certificate it signed is kept as a rejected attempt (ADR 0008).
     "--ca",
     r(TLS_FILES.devicesCa),
+    // The devices' CRL nginx checks: its nextUpdate is a metric (a lapsed CRL refuses every device).
+    "--crl",
+    r(TLS_FILES.devicesCrl),
     // The latest check-in per link, what campaigns read; the log's rotation and the flood limit are the recorder's defaults.
     "--table",
     r(G.checkinTable),

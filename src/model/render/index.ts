@@ -22,13 +22,24 @@ export {
   unitName,
   unitPath,
 } from "./paths.ts";
-export { ALERTMANAGER_PORT, alertTimingOf, CENTRAL_CHECKS, centralTargets, LINK_CHECK, linkTargets, REHEARSAL_RECEIVER_PORT } from "./monitor.ts";
+export {
+  ALERTMANAGER_PORT,
+  alertmanagerUrl,
+  alertTimingOf,
+  CENTRAL_CHECKS,
+  centralTargets,
+  LINK_CHECK,
+  linkTargets,
+  REHEARSAL_RECEIVER_PORT,
+  TIME_EXPORTER_PORT,
+  timeServerExporters,
+} from "./monitor.ts";
 export { clientRanges, electionNames, ELECTION_ZONE } from "./dns.ts";
 export { linksOf, RECORDER_ASSET, stationsOf, tokenScript } from "./gateway.ts";
 export { LOCAL_STRATUM, REHEARSAL_STRATUM } from "./ntp.ts";
 export { REHEARSAL_PLUMBING, siteRanges, stationRanges } from "./ranges.ts";
 export { contentHash, provisionedRecord } from "./provisioned.ts";
-export { LISTEN_POLLS } from "./service.ts";
+export { LISTEN_POLLS, REHEARSAL_NICE } from "./service.ts";
 
 /**
  * What the inventory declares server `serverId` runs: one RoleRender per role,

@@ -108,8 +108,33 @@ export function centralTargets(inventory: Inventory): MonitorTarget[] {
 /** Where the monitor's Alertmanager listens (on the server's address). */
 export const ALERTMANAGER_PORT = 9093;
 
+/** The monitor's Alertmanager as the monitor server itself reaches it (amtool: provisioning's silences, drift's reading of them). */
+export function alertmanagerUrl(monitorAddress: string): string {
+  return `http://${monitorAddress}:${ALERTMANAGER_PORT}`;
+}
+
 /** The rehearsal's notification receiver, on the monitor server's own address, when the stack names none. */
 export const REHEARSAL_RECEIVER_PORT = 9095;
+
+/**
+ * Where the monitor's node_exporter for a time server listens: this port plus the server's place among
+ * the inventory's time servers (by id). One exporter each: its ntp collector asks one server.
+ * Not 9100, node_exporter's own, which a host may run already.
+ */
+export const TIME_EXPORTER_PORT = 9120;
+
+/** The inventory's time servers, each with where its exporter listens on the monitor's address. */
+export function timeServerExporters(inventory: Inventory, monitorAddress: string): { id: string; address: string; port: number; exporter: string }[] {
+  return inventory.servers
+    .filter((s) => s.roles.includes("ntp"))
+    .map((s) => s.id)
+    .sort()
+    .map((id, i) => {
+      const server = inventory.servers.find((s) => s.id === id) as Server;
+      const port = TIME_EXPORTER_PORT + i;
+      return { id, address: server.address, port, exporter: `${monitorAddress}:${port}` };
+    });
+}
 
 /** The timing profile a stack's alerts run on: the rehearsal's scaled one, or production's. */
 export function alertTimingOf(target: ServerTarget): AlertTiming {
@@ -130,6 +155,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
     ruleFiles: [r(M.rules)],
     alertmanagers: [alertmanagerAt],
     checkinGateways: inventory.servers.filter((s) => s.roles.includes("gateway")).map((s) => ({ id: s.id, address: s.address })),
+    timeServers: timeServerExporters(inventory, target.address),
   });
   // Without the stack's receivers: the rehearsal's own receiver; elsewhere none (Alertmanager keeps the alerts, tells no one: ADR 0009).
   const receivers: AlertReceivers | undefined =
@@ -157,6 +183,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
         "--cluster.listen-address=",
       ],
       forks: false,
+      background: true,
       pidFile: M.alertmanagerPid,
       log: M.alertmanagerLog,
       mark: r(M.alertmanager),
@@ -175,6 +202,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
       validate: ["promtool", "check", "config", r(M.prometheus)],
       argv: ["prometheus", `--config.file=${r(M.prometheus)}`, `--web.listen-address=${target.address}:9090`, `--storage.tsdb.path=${r(M.storage)}`],
       forks: false,
+      background: true,
       pidFile: M.prometheusPid,
       log: M.prometheusLog,
       mark: r(M.prometheus),
@@ -193,6 +221,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
       validate: ["prometheus-blackbox-exporter", "--config.check", `--config.file=${r(M.blackbox)}`],
       argv: ["prometheus-blackbox-exporter", `--config.file=${r(M.blackbox)}`, `--web.listen-address=${blackboxAt}`],
       forks: false,
+      background: true,
       pidFile: M.blackboxPid,
       log: M.blackboxLog,
       mark: r(M.blackbox),
@@ -204,11 +233,45 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
     },
     target,
   );
+  // One node_exporter per time server, only its ntp collector (blackbox_exporter has no NTP prober).
+  const clocks = timeServerExporters(inventory, target.address).map((t) =>
+    daemon(
+      {
+        name: `ntp-exporter-${t.id}`,
+        description: `reads time server ${t.id}'s clock for Prometheus (node_exporter's ntp collector)`,
+        dirs: [RUN_DIR, LOG_DIR],
+        // It reads no file: its flags are all it has, and the version is what can be checked.
+        validate: ["prometheus-node-exporter", "--version"],
+        argv: [
+          "prometheus-node-exporter",
+          "--collector.disable-defaults",
+          "--collector.ntp",
+          `--collector.ntp.server=${t.address}`,
+          // The election's own time server, not a public one (the collector refuses others without this).
+          "--collector.ntp.server-is-local",
+          // Across the data centre's routers (the default, 1, stops at the first).
+          "--collector.ntp.ip-ttl=64",
+          "--web.disable-exporter-metrics",
+          `--web.listen-address=${t.exporter}`,
+        ],
+        forks: false,
+        background: true,
+        pidFile: `${RUN_DIR}/ntp-exporter-${t.id}.pid`,
+        log: `${LOG_DIR}/ntp-exporter-${t.id}.log`,
+        // Its listen address names it: no file of its own is on its command line.
+        mark: `--web.listen-address=${t.exporter}`,
+        reload: "restart",
+        listens: [{ proto: "tcp", address: target.address, port: t.port }],
+        version: "prometheus-node-exporter --version 2>&1 | head -n 1",
+      },
+      target,
+    ),
+  );
   return {
     server: server.id,
     role: "monitor",
-    files: [...files, ...blackbox.files, ...alertmanager.files, ...prometheus.files],
-    services: [blackbox.service, alertmanager.service, prometheus.service],
+    files: [...files, ...blackbox.files, ...alertmanager.files, ...clocks.flatMap((c) => c.files), ...prometheus.files],
+    services: [blackbox.service, alertmanager.service, ...clocks.map((c) => c.service), prometheus.service],
     stations: [],
   };
 }

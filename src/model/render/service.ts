@@ -54,6 +54,12 @@ export interface DaemonSpec {
   /** Prints one line naming the binary's version. */
   readonly version: string;
   readonly unit?: UnitOptions;
+  /**
+   * Background work (the monitor's scrapes and rules): in the rehearsal it runs at REHEARSAL_NICE,
+   * since there it shares one machine with the prober whose campaigns must not starve (in the field
+   * it has a server of its own).
+   */
+  readonly background?: boolean;
   /** Shell run as root before it starts, after its directories exist (directly in the rehearsal; ExecStartPre=+ in production). */
   readonly prepare?: string;
 }
@@ -129,12 +135,15 @@ function header(spec: DaemonSpec): string[] {
 /** One line of what a command printed, for a failure message. */
 const ONE_LINE = `printf '%s' "$out" | tr '\\n' ' ' | cut -c1-300`;
 
+/** The niceness of background work in the rehearsal (DaemonSpec.background; the devices' responders too). */
+export const REHEARSAL_NICE = 10;
+
 function directStart(spec: DaemonSpec, target: ServerTarget): string {
   const pid = rooted(target, spec.pidFile);
   const log = rooted(target, spec.log);
   const stampFile = rooted(target, `${RUN_DIR}/${spec.name}.stamp`);
   const dirs = [...new Set([RUN_DIR, LOG_DIR, ...spec.dirs])].map((d) => sh(rooted(target, d)));
-  const argv = argvLine(spec.argv);
+  const argv = argvLine(spec.background === true ? ["nice", "-n", String(REHEARSAL_NICE), ...spec.argv] : spec.argv);
   let launch: string;
   if (spec.forks) launch = `${argv} >>"$log" 2>&1 || fail "did not start: $(tail -n 1 "$log")"`;
   else if (spec.writesPid === true) launch = `setsid -f ${argv} >>"$log" 2>&1`;

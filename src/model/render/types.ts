@@ -104,6 +104,11 @@ export interface ServerFacts {
   readonly listening: readonly Listen[];
   /** Service name → the version line it printed (or null when the command failed). */
   readonly versions: Readonly<Record<string, string | null>>;
+  /**
+   * A monitor's silences in Alertmanager that amadegi made (their tags, `amadegi-waiver-…`), when asked;
+   * `{ error }` when amtool could not list them.
+   */
+  readonly silences?: { readonly tags: readonly string[] } | { readonly error: string };
   /** ISO time the facts were collected. */
   readonly at: string;
 }

@@ -1,4 +1,4 @@
-import { addDays, formatBoth, type Inventory, type IsoDate, waiverLookup } from "../../model/index.ts";
+import { addDays, formatBoth, type Inventory, type IsoDate, silencesOf, waiverLookup } from "../../model/index.ts";
 import { type Listen, type ProvisionedServer, type ProvisionedState, type RoleRender, type ServerFacts, TLS_FILES } from "../../model/render/index.ts";
 import { listensOn } from "../../probe/facts.ts";
 import type { Evidence } from "../evidence.ts";
@@ -185,6 +185,32 @@ export function computeDrift(input: DriftInput): DriftReport {
         observed: `${f.listening.length} listeners, none of ${missing.map(listenText).join(", ")}`,
       });
     }
+  }
+
+  // A monitor's silences: one per waiver that accepts a station's or link's weakness (silencesOf), none besides.
+  const silences = silencesOf(inv);
+  for (const f of input.facts) {
+    if (f.silences === undefined || !inv.serversById.has(f.server)) continue;
+    checked++;
+    const subject = "alertmanager silences";
+    if ("error" in f.silences) {
+      server("changed-on-server", f.server, `${f.silences.error}: the waivers' silences could not be read back`, { subject });
+      continue;
+    }
+    const have = new Set(f.silences.tags);
+    const want = new Set(silences.map((x) => x.tag));
+    const missing = silences.filter((x) => !have.has(x.tag)).map((x) => x.waiver);
+    const extra = f.silences.tags.filter((t) => !want.has(t));
+    if (missing.length === 0 && extra.length === 0) continue;
+    const said = [
+      ...(missing.length === 0 ? [] : [`no silence for waiver${missing.length === 1 ? "" : "s"} ${missing.join(", ")}`]),
+      ...(extra.length === 0 ? [] : [`${plural(extra.length, "silence")} no current waiver declares (${extra.slice(0, 3).join(", ")})`]),
+    ];
+    server("changed-on-server", f.server, `Alertmanager's silences differ from the waivers': ${said.join("; ")}; amadegi up makes them again`, {
+      subject,
+      declared: plural(want.size, "silence"),
+      observed: plural(have.size, "silence"),
+    });
   }
 
   // Provisioned, no longer declared.

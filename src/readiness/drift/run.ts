@@ -13,7 +13,7 @@ import {
   type StackSettingsFile,
   todayIn,
 } from "../../model/index.ts";
-import { type ProvisionedState, renderServer, type RoleRender, type ServerTarget } from "../../model/render/index.ts";
+import { alertmanagerUrl, type ProvisionedState, renderServer, type RoleRender, type ServerTarget } from "../../model/render/index.ts";
 import { parseAllow } from "../../probe/allow.ts";
 import { collectAllFacts, type FactsServer } from "../../probe/facts.ts";
 import { newestResults, statePaths } from "../../lib/state.ts";
@@ -139,7 +139,9 @@ export async function runDrift(o: DriftRunOptions): Promise<DriftOutcome> {
   const requests = inv.servers.map((s) => {
     const way = serverReach(s, pins?.get(s.id));
     const server: FactsServer = { id: s.id, address: way.address, port: way.port, user: way.user, hostKey: way.hostKey, root: way.root };
-    return { server, expected: factsExpectation(declared.get(s.id), provisioned.state?.servers[s.id]) };
+    const expected = factsExpectation(declared.get(s.id), provisioned.state?.servers[s.id]);
+    // A monitor: the waivers' silences its Alertmanager holds, read back beside its files.
+    return { server, expected: s.roles.includes("monitor") ? { ...expected, silences: { url: alertmanagerUrl(s.address) } } : expected };
   });
   const facts = await collectAllFacts(requests, {
     allow,

@@ -1,7 +1,15 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type ExpectedAlert, expectedLinkAlerts, type Inventory, notificationBound, REHEARSAL_TIMING, silencesOf } from "../../model/index.ts";
+import {
+  type ExpectedAlert,
+  expectedLinkAlerts,
+  expectedServerAlert,
+  type Inventory,
+  notificationBound,
+  REHEARSAL_TIMING,
+  silencesOf,
+} from "../../model/index.ts";
 import { REHEARSAL_RECEIVER_PORT } from "../../model/render/index.ts";
 import { cmdline, processesMentioning, stopProcesses } from "../processes.ts";
 import { RECEIVER } from "../receiver.ts";
@@ -18,10 +26,22 @@ import type { Scenario } from "./scenarios.ts";
  * reports time to notification beside time to detection.
  */
 
-/** The drills whose faults are links: the oracle covers what they break. */
+/** The drills whose faults are links: the link rules' oracle (`expectedLinkAlerts`) says what they tell. */
 const LINK_SCENARIOS: ReadonlySet<Scenario> = new Set(["fiber-cut", "operator-outage", "pop-lost"]);
-/** The probe's timeout in the notification bound: the monitor's ping (LINK_CHECK). */
+/**
+ * The drills whose fault is one central server's service, and the one alert each should tell at
+ * escalation (the rules of src/model/alerting.ts that read that check), with its `for:`.
+ */
+const SERVER_SCENARIOS: Readonly<Partial<Record<Scenario, { readonly alertname: string; readonly check: string; readonly for: number }>>> = {
+  // nginx and the recorder stop: the monitor's HTTPS check of the gateway fails; the server still answers ping.
+  "gateway-lost": { alertname: "AmadegiCentralCheckFailing", check: "gateway-https", for: REHEARSAL_TIMING.centralFor },
+  "dns-down": { alertname: "AmadegiCentralCheckFailing", check: "dns-answers", for: REHEARSAL_TIMING.centralFor },
+  "clock-skew": { alertname: "AmadegiClockSkew", check: "ntp-offset", for: REHEARSAL_TIMING.centralFor },
+  "cert-expiring": { alertname: "AmadegiCertificateLapsesBeforeElection", check: "gateway-https", for: REHEARSAL_TIMING.certificateFor },
+};
+/** The probe's timeout in the notification bound: the monitor's ping (LINK_CHECK), and the central checks' (at most 3 s). */
 const PROBE_TIMEOUT_S = 2;
+const CENTRAL_PROBE_TIMEOUT_S = 3;
 const STACK_LABEL = "rehearsal";
 
 export interface NotificationsReport {
@@ -54,7 +74,7 @@ export interface DrillReceiver {
 /** Why a drill's notifications cannot be measured, or undefined when they can. */
 export function notMeasured(inventory: Inventory, scenario: Scenario): string | undefined {
   if (!inventory.servers.some((s) => s.roles.includes("monitor"))) return "the inventory has no monitor server";
-  if (!LINK_SCENARIOS.has(scenario)) return `the notifications' oracle covers link faults only (fiber-cut, operator-outage, pop-lost), not ${scenario}`;
+  if (!LINK_SCENARIOS.has(scenario) && SERVER_SCENARIOS[scenario] === undefined) return `the notifications' oracle does not cover ${scenario}`;
   return undefined;
 }
 
@@ -117,17 +137,23 @@ export interface Expectation {
   readonly boundMs: number;
 }
 
-/** What the rules should tell for the fault's links on top of the baseline's, and how long it may take. */
+/**
+ * What the rules should tell for the fault on top of the baseline's, and how long it may take: the
+ * fault's links (a link drill), or the one alert of a server's fault (`server`: the drill's target).
+ */
 export function expectation(
   inventory: Inventory,
   base: { readonly down: ReadonlySet<string>; readonly noisy: ReadonlySet<string> },
   faultLinks: readonly string[],
+  server?: { readonly scenario: Scenario; readonly id: string },
 ): Expectation {
   const baselineDown = base.down;
   const during = new Set([...baselineDown, ...faultLinks]);
   // The waivers' silences the stack's up made on the monitor: what they match is never told.
   const silences = silencesOf(inventory);
-  const expected = expectedLinkAlerts(inventory, STACK_LABEL, during, { silences });
+  const serverAlert = server === undefined ? undefined : SERVER_SCENARIOS[server.scenario];
+  const own = serverAlert === undefined || server === undefined ? [] : [expectedServerAlert(STACK_LABEL, serverAlert.alertname, server.id, serverAlert.check)];
+  const expected = [...expectedLinkAlerts(inventory, STACK_LABEL, during, { silences }), ...own];
   const t = REHEARSAL_TIMING;
   const forOf = (a: ExpectedAlert): number => {
     if (a.alertname === "AmadegiOperatorOutage" || a.alertname === "AmadegiPopLost") return t.causeFor;
@@ -138,13 +164,12 @@ export function expectation(
   const baseline = expectedLinkAlerts(inventory, STACK_LABEL, baselineDown, { silences });
   // The goal is the fault's own alerts': the baseline's were told (or not) before it.
   const before = new Set(baseline.map((a) => `${a.alertname}/${a.id}`));
-  const slowest = Math.max(0, ...expected.filter((a) => !before.has(`${a.alertname}/${a.id}`) && !base.noisy.has(a.id)).map(forOf));
-  return {
-    expected,
-    baseline,
-    noisy: base.noisy,
-    boundMs: notificationBound(t, slowest, PROBE_TIMEOUT_S) * 1000,
-  };
+  const links = expected.filter((a) => !own.includes(a) && !before.has(`${a.alertname}/${a.id}`) && !base.noisy.has(a.id));
+  const bound = Math.max(
+    notificationBound(t, Math.max(0, ...links.map(forOf)), PROBE_TIMEOUT_S),
+    serverAlert === undefined ? 0 : notificationBound(t, serverAlert.for, CENTRAL_PROBE_TIMEOUT_S),
+  );
+  return { expected, baseline, noisy: base.noisy, boundMs: bound * 1000 };
 }
 
 /**

@@ -342,7 +342,13 @@ async function drillWith(
     { scenario: options.scenario, share: options.share, ...(options.target === undefined ? {} : { target: options.target }) },
   );
   log(faults.description);
-  const expect = expectation(ctx.inventory, baselineLinks(ctx.inventory, baseline), faults.affected.links);
+  const target = faults.expected.find((e) => e.object.kind === "server")?.object.id;
+  const expect = expectation(
+    ctx.inventory,
+    baselineLinks(ctx.inventory, baseline),
+    faults.affected.links,
+    target === undefined ? undefined : { scenario: options.scenario, id: target },
+  );
   let told: NotificationOutcome | undefined;
   const watch = new ResponderWatch(ctx.state);
   await writeDrillMarker(ctx.state, {

@@ -269,6 +269,44 @@ describe("checkin-recorder", () => {
     expect((await post(recorder.socket, headers({ "X-Amadegi-Token": undefined }), { method: "GET", path: "/metrics" })).status).toBe(403);
   });
 
+  it("serves the devices' CRL's nextUpdate (--crl) as openssl reads it, read again when the file is replaced, absent while unreadable", async () => {
+    const own = await mkdtemp(join(tmpdir(), "amadegi-t-recorder-"));
+    const crl = join(own, "devices.crl");
+    await writeFile(crl, readFileSync(pki.crlFile));
+    const withCrl = await startRecorder(own, LINKS, undefined, "crl", { token: tokenSnippet(TOKEN), args: ["--crl", crl] });
+    /** openssl's own reading of the file's nextUpdate (its default date format), in seconds. */
+    const opensslNext = async (file: string): Promise<number> => {
+      const { stdout } = await run("openssl", ["crl", "-noout", "-nextupdate", "-in", file]);
+      return Date.parse(/^nextUpdate=(.+)$/m.exec(stdout)?.[1] ?? "") / 1000;
+    };
+    const served = async (): Promise<number | undefined> => {
+      const got = await post(withCrl.socket, headers(), { method: "GET", path: "/metrics" });
+      expect(got.status).toBe(200);
+      const m = /^amadegi_device_crl_next_update_timestamp_seconds (\d+)$/m.exec(got.body);
+      return m === null ? undefined : Number(m[1]);
+    };
+    try {
+      const first = await opensslNext(crl);
+      expect(first).toBeGreaterThan(Date.now() / 1000 + 29 * 86400);
+      expect(await served()).toBe(first);
+      // Replaced as the stack replaces it (a new file renamed over the old one), with another nextUpdate.
+      const next = join(own, "next.crl");
+      await run("openssl", ["ca", "-batch", "-gencrl", "-config", join(pki.dir, "ca-election.cnf"), "-crldays", "2", "-out", next]);
+      renameSync(next, crl);
+      const second = await opensslNext(crl);
+      expect(second).toBeLessThan(first);
+      expect(await served()).toBe(second);
+      // Not a CRL, then gone: the series is absent (the rule sees it vanish), the rest of the page stays.
+      await writeFile(crl, "not a CRL\n");
+      expect(await served()).toBeUndefined();
+      await rm(crl);
+      expect(await served()).toBeUndefined();
+    } finally {
+      await withCrl.stop();
+      await rm(own, { recursive: true, force: true });
+    }
+  });
+
   it("answers only POST /checkin (and GET /metrics)", async () => {
     expect((await post(recorder.socket, headers(), { path: "/other" })).status).toBe(404);
     expect((await post(recorder.socket, headers(), { method: "GET" })).status).toBe(405);

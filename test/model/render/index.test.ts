@@ -155,7 +155,7 @@ describe("gateway", () => {
     expect(recorder?.start).toContain(
       `setsid -f node ${ROOT}/opt/amadegi/checkin-recorder.js --socket ${ROOT}/run/amadegi/checkin.sock --log ${ROOT}/var/log/amadegi/checkin.jsonl ` +
         `--links ${ROOT}/etc/amadegi/gateway/links.json --gateway gw-teh1-01 --pid ${ROOT}/run/amadegi/checkin-recorder.pid ` +
-        `--token ${ROOT}/etc/amadegi/gateway/recorder-token.conf --ca ${ROOT}/etc/amadegi/tls/devices-ca.crt ` +
+        `--token ${ROOT}/etc/amadegi/gateway/recorder-token.conf --ca ${ROOT}/etc/amadegi/tls/devices-ca.crt --crl ${ROOT}/etc/amadegi/tls/devices.crl ` +
         `--table ${ROOT}/var/lib/amadegi/checkin/checkin-latest.json >>"$log" 2>&1`,
     );
     // Its table's directory exists before it starts, and is the one it may write besides its run and log directories.

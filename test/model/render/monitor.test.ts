@@ -13,6 +13,7 @@ import {
   MONITOR_FILES,
   REHEARSAL_RECEIVER_PORT,
   renderServer,
+  timeServerExporters,
 } from "../../../src/model/render/index.ts";
 import { loadCatalog } from "../../../src/probe/catalog/load.ts";
 import { buildTargets } from "../../../src/probe/targets.ts";
@@ -102,6 +103,7 @@ describe("monitor role", () => {
       ruleFiles: [MONITOR_FILES.rules],
       alertmanagers: ["10.10.0.90:9093"],
       checkinGateways: inventory.servers.filter((x) => x.roles.includes("gateway")).map((x) => ({ id: x.id, address: x.address })),
+      timeServers: timeServerExporters(inventory, "10.10.0.90"),
     };
     const expected = renderMonitoring(inventory, serverChecks, serverTargets, options);
     const mon = inventory.serversById.get("mon-teh1-01");
@@ -118,8 +120,16 @@ describe("monitor role", () => {
     expect(renders[0]?.services.map((s) => [s.name, s.listens])).toEqual([
       ["blackbox", [{ proto: "tcp", address: "10.10.0.90", port: 9115 }]],
       ["alertmanager", [{ proto: "tcp", address: "10.10.0.90", port: 9093 }]],
+      // One node_exporter per time server (by id), its ntp collector asking that server.
+      ["ntp-exporter-ntp-teh1-01", [{ proto: "tcp", address: "10.10.0.90", port: 9120 }]],
+      ["ntp-exporter-ntp-teh2-01", [{ proto: "tcp", address: "10.10.0.90", port: 9121 }]],
       ["prometheus", [{ proto: "tcp", address: "10.10.0.90", port: 9090 }]],
     ]);
+    const clock = renders[0]?.services.find((s) => s.name === "ntp-exporter-ntp-teh2-01");
+    expect(clock?.start).toContain("--collector.ntp.server=10.20.0.123");
+    expect(files.get("prometheus.yml")).toMatch(
+      /job_name: amadegi-ntp-offset\n(?:.*\n)*?\s+- targets:\n\s+- 10\.10\.0\.90:9121\n\s+labels:\n\s+scope: central\n\s+server: ntp-teh2-01/,
+    );
     // The rules and Alertmanager's routes: production's timing, and no receiver without the stack's (ADR 0009).
     const byPath = new Map(renders.flatMap((r) => r.files).map((f) => [f.path, f.content]));
     expect(byPath.get(MONITOR_FILES.rules)).toBe(renderAlertRules(inventory, PRODUCTION_TIMING));
@@ -148,7 +158,7 @@ describe("monitor role", () => {
     expect(production).toContain("url: https://noc.example.org/am");
     const rehearsal = fileOf({ root: "/r", environment: "rehearsal", address: mon.address }, MONITOR_FILES.alertmanager);
     expect(rehearsal).toContain(`url: http://${mon.address}:${REHEARSAL_RECEIVER_PORT}/notify`);
-    expect(rehearsal).toContain("group_wait: 10s");
+    expect(rehearsal).toContain(`group_wait: ${REHEARSAL_TIMING.groupWait}s`);
     expect(fileOf({ root: "/r", environment: "rehearsal", address: mon.address }, MONITOR_FILES.rules)).toBe(renderAlertRules(inventory, REHEARSAL_TIMING));
   });
 });

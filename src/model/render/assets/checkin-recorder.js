@@ -12,7 +12,7 @@
 // as one file and run as
 //
 //   node checkin-recorder.js --socket PATH --log PATH --links PATH --gateway ID --pid PATH
-//     --table PATH [--token PATH] [--log-max-bytes N] [--log-keep K] [--rate N] [--burst N]
+//     --table PATH [--token PATH] [--ca PATH] [--crl PATH] [--log-max-bytes N] [--log-keep K] [--rate N] [--burst N]
 //
 // --links is a JSON object: source address -> {"station", "link", "serial",
 // "fingerprint"} (the operators' pools and each station's device serial and key
@@ -28,7 +28,9 @@
 // docs/rehearsal.md ("The check-in recorder").
 //
 // GET /metrics (through nginx, which lets only the monitor servers ask) is the table in
-// Prometheus's text format: each link's latest check-in time and rejected attempts.
+// Prometheus's text format: each link's latest check-in time and rejected attempts, and the
+// nextUpdate of the devices' CRL nginx checks (--crl; read by openssl when the file changed): a
+// lapsed CRL makes nginx refuse every device, so the monitor alerts before it lapses.
 //
 // --table is the latest check-in and the rejected attempts per listed <station>/<link>
 // (ADR 0004, "The check-in table"): what a campaign reads. Bounded by construction (a
@@ -52,9 +54,11 @@ import {
   realpathSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
+import { execFile } from "node:child_process";
 import { createServer } from "node:http";
 import { connect } from "node:net";
 import { dirname } from "node:path";
@@ -64,7 +68,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
 const USAGE =
-  "usage: node checkin-recorder.js --socket PATH --log PATH --links PATH --gateway ID --pid PATH --table PATH [--token PATH] [--ca PATH]" +
+  "usage: node checkin-recorder.js --socket PATH --log PATH --links PATH --gateway ID --pid PATH --table PATH [--token PATH] [--ca PATH] [--crl PATH]" +
   " [--log-max-bytes N] [--log-keep K] [--rate PER_MINUTE] [--burst N]";
 /** A device sends no body; anything larger than this is not a check-in. */
 const MAX_BODY = 8192;
@@ -111,6 +115,7 @@ function options(argv) {
         pid: { type: "string" },
         token: { type: "string" },
         ca: { type: "string" },
+        crl: { type: "string" },
         table: { type: "string" },
         "log-max-bytes": { type: "string" },
         "log-keep": { type: "string" },
@@ -541,6 +546,52 @@ class Table {
   }
 }
 
+/**
+ * The nextUpdate of the devices' CRL (seconds since the epoch), read by openssl when the file's
+ * identity (inode, size, mtime) changed since the last read; undefined while it cannot be read.
+ */
+class CrlWatch {
+  constructor(file) {
+    this.file = file;
+    this.seen = undefined;
+    this.nextUpdate = undefined;
+  }
+
+  async read() {
+    let st;
+    try {
+      st = statSync(this.file);
+    } catch {
+      this.seen = undefined;
+      this.nextUpdate = undefined;
+      return undefined;
+    }
+    const seen = `${st.ino}/${st.size}/${st.mtimeMs}`;
+    if (seen === this.seen) return this.nextUpdate;
+    const stdout = await new Promise((resolve) => {
+      execFile("openssl", ["crl", "-noout", "-nextupdate", "-dateopt", "iso_8601", "-in", this.file], { timeout: 5_000 }, (error, out) =>
+        resolve(error === null ? out : undefined),
+      );
+    });
+    const at = stdout === undefined ? undefined : /^nextUpdate=(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)Z$/m.exec(stdout);
+    const ms = at === null || at === undefined ? Number.NaN : Date.parse(`${at[1]}T${at[2]}Z`);
+    this.seen = seen;
+    this.nextUpdate = Number.isFinite(ms) ? ms / 1000 : undefined;
+    return this.nextUpdate;
+  }
+}
+
+/** The CRL's lines of /metrics (none while it cannot be read: the rule sees the series vanish). */
+function crlMetrics(nextUpdate) {
+  if (nextUpdate === undefined) return "";
+  return [
+    "# HELP amadegi_device_crl_next_update_timestamp_seconds When the devices' CRL this gateway's nginx checks stops being valid (its nextUpdate).",
+    "# TYPE amadegi_device_crl_next_update_timestamp_seconds gauge",
+    `amadegi_device_crl_next_update_timestamp_seconds ${nextUpdate}`,
+    "",
+  ].join("\n");
+}
+
 function isObject(value) {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -624,6 +675,7 @@ async function main() {
   let links = readLinks();
   const token = opts.token === undefined ? undefined : readToken(opts.token);
   const ca = opts.ca === undefined ? undefined : readCa(opts.ca);
+  const crl = opts.crl === undefined ? undefined : new CrlWatch(opts.crl);
   const log = new Log(opts.log, opts.logMaxBytes, opts.logKeep);
   const rejections = new Rejections();
   const buckets = new Buckets(opts.rate, opts.burst);
@@ -676,9 +728,13 @@ async function main() {
     const path = (req.url ?? "").split("?")[0];
     if (path === "/metrics" && req.method === "GET") {
       if (!fromNginx(req.headers, token)) return answer(res, 403, "not from this gateway's nginx");
-      const body = table.metrics(links);
-      res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "content-length": Buffer.byteLength(body) });
-      res.end(body);
+      const send = (nextUpdate) => {
+        const body = table.metrics(links) + crlMetrics(nextUpdate);
+        res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "content-length": Buffer.byteLength(body) });
+        res.end(body);
+      };
+      if (crl === undefined) return send(undefined);
+      crl.read().then(send, () => send(undefined));
       return;
     }
     if (path !== "/checkin") return answer(res, 404, "not found: the recorder answers POST /checkin and GET /metrics only");
