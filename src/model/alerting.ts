@@ -54,7 +54,7 @@ export const PRODUCTION_TIMING: AlertTiming = {
   evaluationInterval: 30,
   linkFor: { fiber: 120, copper: 120, radio: 180, mobile: 180, satellite: 300 },
   stationFor: 60,
-  causeFor: 90,
+  causeFor: 60,
   centralFor: 60,
   serverFor: 60,
   certificateFor: 300,
@@ -76,7 +76,7 @@ export const REHEARSAL_TIMING: AlertTiming = {
   name: "rehearsal",
   scrapeInterval: 15,
   evaluationInterval: 10,
-  linkFor: { fiber: 30, copper: 30, radio: 45, mobile: 45, satellite: 60 },
+  linkFor: { fiber: 40, copper: 40, radio: 45, mobile: 45, satellite: 60 },
   stationFor: 15,
   causeFor: 15,
   centralFor: 15,
@@ -94,16 +94,19 @@ export const REHEARSAL_TIMING: AlertTiming = {
  * Why a profile would let a symptom through before its cause, or release a burst
  * after it (empty when it holds):
  * - a cause's threshold is seen up to one scrape interval after the first of its
- *   links failed, so it must wait a scrape less than the quickest link;
- * - it may still fire one evaluation after them: `group_wait` covers two;
+ *   links failed, and its `for:` starts at the evaluation after that: it must wait a
+ *   scrape and an evaluation less than the quickest link, so it fires first. `group_wait`
+ *   cannot be relied on for this: it holds only a new group, and a district's link group
+ *   lives as long as one of its links is down (a blind spot), flushing every `group_interval`;
+ * - a new group waits `group_wait`, at least two evaluations;
  * - when a cause clears, its last links clear within a scrape and an evaluation:
  *   `keep_firing_for` covers that.
  */
 export function timingProblems(t: AlertTiming): string[] {
   const problems: string[] = [];
   const quickest = Math.min(...Object.values(t.linkFor));
-  if (t.causeFor + t.scrapeInterval > quickest) {
-    problems.push(`causeFor ${t.causeFor}s + scrape ${t.scrapeInterval}s exceeds the quickest link's for ${quickest}s`);
+  if (t.causeFor + t.scrapeInterval + t.evaluationInterval > quickest) {
+    problems.push(`causeFor ${t.causeFor}s + scrape ${t.scrapeInterval}s + evaluation ${t.evaluationInterval}s exceeds the quickest link's for ${quickest}s`);
   }
   if (t.serverFor > t.centralFor) problems.push(`serverFor ${t.serverFor}s exceeds centralFor ${t.centralFor}s`);
   if (t.groupWait < 2 * t.evaluationInterval) problems.push(`groupWait ${t.groupWait}s is less than two evaluations (${2 * t.evaluationInterval}s)`);

@@ -214,7 +214,9 @@ describe.skipIf(skipped !== undefined)(`drills on the Pakdasht rehearsal${skippe
     "an outage of TCI: attributed to the operator, every station fails over to mobile but the one whose mobile link is a blind spot",
     async () => {
       const { code, report, stderr } = await drill("--scenario", "operator-outage", "--target", "tci");
-      expect(code, `${stderr}\n${JSON.stringify(report.comparison)}`.slice(0, 4000)).toBe(0);
+      const n = report.notifications.outcome;
+      const said = { verdict: report.verdict, unexpected: n?.unexpected, misrouted: n?.misrouted, expected: n?.expected };
+      expect(code, `${stderr}\n${JSON.stringify(said)}\n${JSON.stringify(report.stations)}`.slice(0, 6000)).toBe(0);
       expect(report.attribution.attributions.map((a) => [a.object, a.cause])).toEqual([[{ kind: "operator", id: "tci" }, "path-lost"]]);
       expect(report.comparison.items[0]).toMatchObject({ outcome: "attributed" });
       expect(report.comparison.items[0]?.expected.links.length).toBeGreaterThan(200);
@@ -233,6 +235,22 @@ describe.skipIf(skipped !== undefined)(`drills on the Pakdasht rehearsal${skippe
       ]);
       expect(report.restore).toMatchObject({ whole: true, leftovers: [] });
       expect(await drillTables()).toEqual([]);
+    },
+    DRILL,
+  );
+
+  it(
+    "a time server 10 minutes ahead: attributed to its clock, and monitoring tells one AmadegiClockSkew at escalation (node_exporter's ntp collector)",
+    async () => {
+      const { code, report, stderr } = await drill("--scenario", "clock-skew");
+      const c = report.comparison.counts;
+      // Detection is the campaign's; a starved campaign judges nothing (its own test), so it is printed, not asserted here.
+      console.log(`clock-skew: exit ${code}, detected ${c.detected}/${c.injected}, attributed ${c.attributed}`);
+      expect([0, 1], stderr).toContain(code);
+      const told = notified(report);
+      const target = report.injected.faults[0]?.object.id ?? "";
+      expect(told.expected.map((e) => [e.alertname, e.id, e.receiver])).toEqual([["AmadegiClockSkew", `${target}/ntp-offset`, "escalation"]]);
+      expect(report.restore).toMatchObject({ whole: true, leftovers: [] });
     },
     DRILL,
   );
