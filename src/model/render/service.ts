@@ -149,8 +149,8 @@ function directStart(spec: DaemonSpec, target: ServerTarget): string {
   else if (spec.writesPid === true) launch = `setsid -f ${argv} >>"$log" 2>&1`;
   // The pid file is written by the shell that then becomes the daemon (exec keeps the pid).
   else launch = `setsid -f sh -c 'echo $$ >"$0"; exec "$@"' "$pid" ${argv} >>"$log" 2>&1`;
-  const watched = spec.reload === "restart" || spec.watch !== undefined;
-  // What it was started with: its command line and the files it cannot re-read.
+  // What it was started with: its command line and the files it cannot re-read. A running daemon
+  // started otherwise is restarted (a SIGHUP re-reads files, never the command line); else signalled.
   const stamp =
     `{ printf '%s\\n' ${sh(argv)}; ` +
     `${(spec.watch ?? []).length === 0 ? "" : `cat ${(spec.watch ?? []).map((p) => sh(rooted(target, p))).join(" ")}; `}` +
@@ -170,24 +170,20 @@ function directStart(spec: DaemonSpec, target: ServerTarget): string {
     `launch() { rm -f "$pid"${spec.socket === undefined ? "" : ` ${sh(rooted(target, spec.socket))}`}; ${launch}; }`,
   ];
   const reload = `kill -HUP "$p" 2>/dev/null || fail "could not signal pid $p to reload"`;
-  if (watched) {
-    lines.push(
-      `stamp=$(${stamp}); stampfile=${sh(stampFile)}`,
-      "if running; then",
-      `  if [ "$stamp" != "$(cat "$stampfile" 2>/dev/null)" ]; then`,
-      `    kill -TERM "$p" 2>/dev/null || true`,
-      `    n=0; while alive "$p"; do n=$((n+1)); [ "$n" -lt ${LISTEN_POLLS} ] || fail "pid $p did not stop for a restart"; sleep 0.1; done`,
-      "    launch",
-      ...(spec.reload === "hup" ? ["  else", `    ${reload}`] : []),
-      "  fi",
-      "else",
-      "  launch",
-      "fi",
-      `printf '%s\\n' "$stamp" >"$stampfile"`,
-    );
-  } else {
-    lines.push(`if running; then ${reload}; else launch; fi`);
-  }
+  lines.push(
+    `stamp=$(${stamp}); stampfile=${sh(stampFile)}`,
+    "if running; then",
+    `  if [ "$stamp" != "$(cat "$stampfile" 2>/dev/null)" ]; then`,
+    `    kill -TERM "$p" 2>/dev/null || true`,
+    `    n=0; while alive "$p"; do n=$((n+1)); [ "$n" -lt ${LISTEN_POLLS} ] || fail "pid $p did not stop for a restart"; sleep 0.1; done`,
+    "    launch",
+    ...(spec.reload === "hup" ? ["  else", `    ${reload}`] : []),
+    "  fi",
+    "else",
+    "  launch",
+    "fi",
+    `printf '%s\\n' "$stamp" >"$stampfile"`,
+  );
   lines.push(
     "n=0",
     `until ${listenTest(

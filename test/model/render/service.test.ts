@@ -24,6 +24,7 @@ import {
   type ServiceSpec,
   TLS_FILES,
 } from "../../../src/model/render/index.ts";
+import { daemon } from "../../../src/model/render/service.ts";
 import { waitFor } from "../../helpers/checkin-recorder.ts";
 import { createNetns, type Netns, netnsAvailable } from "../../helpers/netns.ts";
 import { makePki, type Pki } from "../../helpers/pki.ts";
@@ -318,5 +319,58 @@ describe.skipIf(!usable)(`services started from the renders${usable ? "" : " (sk
     expect(stdout.trim()).toBe("");
     expect(await listening()).toEqual([]);
     for (const id of SERVERS) for (const service of server(id).services) expect((await sh(service.stop)).code).toBe(0);
+  });
+});
+
+describe("a foreground daemon whose command line changed", () => {
+  it("is restarted by start (a new process with the new line); start with the same line signals the running one", { timeout: 30_000 }, async () => {
+    const root = await tempRoot("argv");
+    const target: ServerTarget = { root, environment: "rehearsal", address: "127.0.0.1" };
+    // A daemon that survives SIGHUP, as Prometheus does; its last argument names its version.
+    const spec = (version: string) =>
+      daemon(
+        {
+          name: "argv-test",
+          description: "a test daemon",
+          dirs: [],
+          validate: ["true"],
+          argv: ["sh", "-c", "trap '' HUP; while :; do sleep 0.2; done", `${root}/argv-test`, version],
+          forks: false,
+          pidFile: "/run/amadegi/argv-test.pid",
+          log: "/var/log/amadegi/argv-test.log",
+          mark: `${root}/argv-test`,
+          reload: "hup",
+          listens: [],
+          version: "true",
+        },
+        target,
+      ).service;
+    const start = async (version: string): Promise<number> => {
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn("sh", ["-c", spec(version).start], { stdio: ["ignore", "ignore", "pipe"] });
+        let stderr = "";
+        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+        child.on("exit", (code) => resolve({ code, stderr }));
+      });
+      expect(r.code, r.stderr).toBe(0);
+      return Number(readFileSync(rooted(target, "/run/amadegi/argv-test.pid"), "utf8").trim());
+    };
+    const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    try {
+      const first = await start("v1");
+      expect(cmdline(first)).toContain("v1");
+      // The same line: the running process is signalled (HUP), not replaced.
+      expect(await start("v1")).toBe(first);
+      // Another line (a new flag, a niceness): restarted, so the change takes effect.
+      const second = await start("v2");
+      expect(second).not.toBe(first);
+      expect(cmdline(second)).toContain("v2");
+      // The first is gone (or a zombie its parent has not reaped yet).
+      const state = (pid: number) => (existsSync(`/proc/${pid}`) ? (readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] ?? "?") : "gone");
+      expect(state(first)).toMatch(/^(gone|Z)$/);
+    } finally {
+      await new Promise<void>((resolve) => spawn("sh", ["-c", spec("v2").stop], { stdio: "ignore" }).on("exit", () => resolve()));
+      await rm(dirname(root), { recursive: true, force: true });
+    }
   });
 });
