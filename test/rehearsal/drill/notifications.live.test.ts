@@ -1,17 +1,17 @@
 // One cause, one notification — with the real parts, on loopback: blackbox_exporter
-// probes a TCP listener per link of the sample's first stations, Prometheus
+// probes an HTTP listener per link of the sample's first stations, Prometheus
 // evaluates the rules src/model/alerting.ts renders (the rehearsal's timing),
 // Alertmanager routes and inhibits with the configuration it renders, and the
-// rehearsal's receiver records what reaches each receiver. A fault closes the
-// listeners of some links; the notifications are compared with the rules'
+// rehearsal's receiver records what reaches each receiver. A fault has the
+// listeners of some links answer 503 (they keep their ports: one given back could be
+// taken meanwhile); the notifications are compared with the rules'
 // oracle (`expectedLinkAlerts`): each expected alert told at its receiver, none
-// other, then resolved after the listeners come back.
+// other, then resolved after the listeners answer 200 again.
 //
 // Every listener, probe and post stays on 127.0.0.1.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import type { Server } from "node:http";
-import { createServer, type Server as NetServer } from "node:net";
+import { createServer as createHttpServer, type Server, type Server as HttpServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,6 +25,7 @@ import {
   renderAlertRules,
   renderMonitoring,
 } from "../../../src/model/index.ts";
+import type { MonitorCheck } from "../../../src/model/monitoring.ts";
 import { linkTargets } from "../../../src/model/render/index.ts";
 import { compareNotifications, type NotificationOutcome, readNotifications } from "../../../src/rehearsal/drill/notifications.ts";
 import { startReceiver } from "../../../src/rehearsal/receiver.ts";
@@ -40,30 +41,35 @@ let inventory: Inventory;
 let dir = "";
 const children: ChildProcess[] = [];
 let receiver: Server | undefined;
-const listeners = new Map<string, { port: number; server: NetServer | undefined }>();
+/** Each link's listener: bound once for the whole file (a port given back could be taken meanwhile), answering 200 while up. */
+const listeners = new Map<string, { port: number; server: HttpServer; up: boolean }>();
 let notifications = "";
 
-function listen(port: number): Promise<NetServer> {
-  return new Promise((resolve, reject) => {
-    const s = createServer((socket) => socket.end());
-    s.once("error", reject);
-    s.listen(port, HOST, () => resolve(s));
+/** A listener on a port the kernel picks, answering 200 while its link is up and 503 while it is cut. */
+async function listen(id: string): Promise<void> {
+  const server = createHttpServer((_req, res) => {
+    res.writeHead(listeners.get(id)?.up === true ? 200 : 503, { connection: "close" }).end();
   });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, HOST, () => resolve());
+  });
+  const bound = server.address();
+  if (bound === null || typeof bound === "string") throw new Error("listener has no port");
+  listeners.set(id, { port: bound.port, server, up: true });
 }
 
-async function up(links: Iterable<string>): Promise<void> {
+function up(links: Iterable<string>): void {
   for (const id of links) {
     const l = listeners.get(id);
-    if (l !== undefined && l.server === undefined) l.server = await listen(l.port);
+    if (l !== undefined) l.up = true;
   }
 }
 
-async function down(links: Iterable<string>): Promise<void> {
+function down(links: Iterable<string>): void {
   for (const id of links) {
     const l = listeners.get(id);
-    if (l?.server === undefined) continue;
-    await new Promise((r) => l.server?.close(r));
-    l.server = undefined;
+    if (l !== undefined) l.up = false;
   }
 }
 
@@ -110,11 +116,17 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "amadegi-t-notify-"));
   const stations = new Set(inventory.stations.slice(0, STATIONS).map((s) => s.id));
   const links = linkTargets(inventory).filter((t) => stations.has(t.station ?? ""));
-  for (const t of links) listeners.set(t.link ?? "", { port: await freePort(HOST), server: undefined });
-  await up(listeners.keys());
-  // The link targets as the monitor renders them, each at its listener: a TCP probe instead of ping (loopback answers any ping).
-  const check = { id: "link-path", kind: "tcp", timeoutMs: 1000, params: {}, conditions: [] };
-  const targets = links.map((t) => ({ ...t, check: check.id, kind: "tcp", address: HOST, port: listeners.get(t.link ?? "")?.port ?? 0 }));
+  for (const t of links) await listen(t.link ?? "");
+  // The link targets as the monitor renders them, each at its listener: an HTTP probe instead of ping (loopback answers
+  // any ping), its status the link's state, so no port is ever given back during the test.
+  const check = {
+    id: "link-path",
+    kind: "http",
+    timeoutMs: 1000,
+    params: { scheme: "http", path: "/" },
+    conditions: [{ placeholder: "STATUS", op: "==", value: { kind: "number", value: 200 } }],
+  } satisfies MonitorCheck;
+  const targets = links.map((t) => ({ ...t, check: check.id, kind: "http", address: HOST, port: listeners.get(t.link ?? "")?.port ?? 0 }));
   const [blackbox, prometheus, alertmanager, hook] = [await freePort(HOST), await freePort(HOST), await freePort(HOST), await freePort(HOST)];
   const rendered = renderMonitoring(inventory, [check], targets, {
     blackbox: `${HOST}:${blackbox}`,
@@ -150,12 +162,12 @@ beforeAll(async () => {
   await ready(`http://${HOST}:${prometheus}/-/ready`);
   // Every link answered a few scrapes before any fault.
   await new Promise((r) => setTimeout(r, 3 * timing.scrapeInterval * 1000));
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   for (const c of children) c.kill("SIGTERM");
   await new Promise((r) => receiver?.close(r));
-  await down(listeners.keys());
+  for (const l of listeners.values()) await new Promise((r) => l.server.close(r));
   if (dir !== "") await rm(dir, { recursive: true, force: true });
 });
 
@@ -165,7 +177,7 @@ async function drill(
 ): Promise<{ expected: ReturnType<typeof expectedLinkAlerts>; during: NotificationOutcome; after: NotificationOutcome }> {
   const expected = expectedLinkAlerts(inventory, STACK, new Set(links), { probed: new Set(listeners.keys()) });
   const faultAt = Date.now();
-  await down(links);
+  down(links);
   const slowest = Math.max(...Object.values(timing.linkFor), timing.causeFor, timing.stationFor);
   const bound = notificationBound(timing, slowest, 1);
   const during = await until(expected, { faultAt }, faultAt + (bound + 20) * 1000);
@@ -173,7 +185,7 @@ async function drill(
   await new Promise((r) => setTimeout(r, timing.groupInterval * 1000));
   const settled = compareNotifications(expected, [], readNotifications(notifications), { faultAt });
   const restoreAt = Date.now();
-  await up(links);
+  up(links);
   const after = await until(
     expected,
     { faultAt, restoreAt },
