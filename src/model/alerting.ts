@@ -524,6 +524,13 @@ export interface Silence {
   readonly comment: string;
 }
 
+/** How a silence of amadegi's is tagged (the start of its comment): this prefix, the waiver's id, a hash. */
+export const SILENCE_TAG_PREFIX = "amadegi-waiver-";
+/** A whole tag (waiver ids are [A-Za-z0-9._-]): what drift accepts back from amtool. */
+export const SILENCE_TAG = /^amadegi-waiver-[A-Za-z0-9._-]+$/;
+/** The tags in amtool's output as `grep -o` finds them (a basic regular expression with no quote in it). */
+export const SILENCE_TAG_GREP = `${SILENCE_TAG_PREFIX}[A-Za-z0-9._-]*`;
+
 /** Waivers whose rule a link's alerts are the symptom of: a station's weak redundancy, a link not live by its date. */
 const SILENCED_RULES = /^(redundancy|lifecycle)\./;
 
@@ -545,7 +552,7 @@ export function silencesOf(inventory: Inventory): Silence[] {
       station === undefined ? alertmanagerMatcher("link", w.item) : alertmanagerMatcher("station", w.item),
     ];
     const endsAt = new Date(midnightIn(addDays(w.until, 1), inventory.election.timeZone)).toISOString();
-    const tag = `amadegi-waiver-${w.id}-${createHash("sha256")
+    const tag = `${SILENCE_TAG_PREFIX}${w.id}-${createHash("sha256")
       .update(`${matchers.join(",")}|${endsAt}`)
       .digest("hex")
       .slice(0, 12)}`;

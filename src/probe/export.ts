@@ -14,6 +14,7 @@ import {
   renderAlertRules,
   renderMonitoring,
 } from "../model/index.ts";
+import { checkinGateways } from "../model/render/index.ts";
 import { loadCatalog } from "./catalog/load.ts";
 import { openStackSettings, probeSettingsOf } from "./stackconfig.ts";
 import { buildTargets } from "./targets.ts";
@@ -85,9 +86,7 @@ export async function exportPrometheus(options: ExportPrometheusOptions): Promis
     evaluationInterval: `${timing.evaluationInterval}s`,
     ruleFiles: ["rules.yml"],
     alertmanagers: [options.alertmanager ?? "127.0.0.1:9093"],
-    ...(options.checkins === true
-      ? { checkinGateways: loaded.inventory.servers.filter((s) => s.roles.includes("gateway")).map((s) => ({ id: s.id, address: s.address })) }
-      : {}),
+    ...(options.checkins === true ? { checkinGateways: checkinGateways(loaded.inventory) } : {}),
   });
   const files = new Map(monitoring.files);
   files.set("rules.yml", renderAlertRules(loaded.inventory, timing));

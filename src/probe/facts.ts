@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { ProbeError } from "../lib/errors.ts";
+import { SILENCE_TAG, SILENCE_TAG_GREP } from "../model/index.ts";
 import type { Listen, ServerFacts } from "../model/render/index.ts";
 import type { AllowList } from "./allow.ts";
 import { classifySshFailure, shellQuote, sshExec } from "./probes/sshexec.ts";
@@ -37,9 +38,6 @@ export interface FactsExpectation {
   /** A monitor's Alertmanager (its URL as the server reaches it): list the silences amadegi made there. */
   readonly silences?: { readonly url: string };
 }
-
-/** How a silence amadegi made is tagged (Silence.tag, src/model/alerting.ts): what drift reads back. */
-const SILENCE_TAG = /^amadegi-waiver-[A-Za-z0-9._-]+$/;
 
 export interface FactsOptions {
   readonly allow: AllowList;
@@ -90,7 +88,7 @@ export function factsScript(root: string, expected: FactsExpectation, marker: st
           `echo '${m} silences'`,
           `s=$(amtool ${shellQuote(`--alertmanager.url=${expected.silences.url}`)} silence query -o extended 2>&1 </dev/null); r=$?`,
           // The tags, one a line; or, when amtool failed, the first line it said.
-          `if [ $r = 0 ]; then printf '%s\n' "$s" | grep -o 'amadegi-waiver-[A-Za-z0-9._-]*' | sort -u; ` +
+          `if [ $r = 0 ]; then printf '%s\n' "$s" | grep -o '${SILENCE_TAG_GREP}' | sort -u; ` +
             `else printf '%s\n' "$s" | head -n 1 | cut -c 1-${MAX_VERSION}; fi`,
           `echo "${m} silences-exit $r"`,
         ]),

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { Silence } from "../model/index.ts";
+import { type Silence, SILENCE_TAG_GREP, SILENCE_TAG_PREFIX } from "../model/index.ts";
 import { contentHash, PKI_FILES } from "../model/render/index.ts";
 import { shellQuote as quote } from "../toolchain/ssh.ts";
 import { REVOKED_MARK } from "./revocation.ts";
@@ -451,11 +451,11 @@ export function silencesScript(url: string, silences: readonly Silence[]): strin
     "set -eu",
     `have=$(amtool ${u} silence query -o extended) || { echo ${quote(`amtool cannot reach Alertmanager at ${url}`)} >&2; exit 1; }`,
     ...add,
-    `printf '%s\\n' "$have" | grep -F -- amadegi-waiver- | while read -r id rest; do`,
+    `printf '%s\\n' "$have" | grep -F -- ${SILENCE_TAG_PREFIX} | while read -r id rest; do`,
     `  case "$rest" in`,
     `      ${keep}*) amtool ${u} silence expire "$id" ;;`,
     "  esac",
     "done",
-    `amtool ${u} silence query -o extended | grep -o 'amadegi-waiver-[A-Za-z0-9._-]*' | sort -u || true`,
+    `amtool ${u} silence query -o extended | grep -o '${SILENCE_TAG_GREP}' | sort -u || true`,
   ].join("\n");
 }

@@ -79,6 +79,13 @@ async function promtoolTest(timing: AlertTiming, tests: unknown[]): Promise<{ ok
   }
 }
 
+/** The series labels of a static job's targets as Prometheus sees them (the job's labels, `job` and `instance`). */
+function staticTargets(rendered: { files: ReadonlyMap<string, string> }, job: string): Labels[] {
+  type Job = { job_name: string; static_configs?: { targets: string[]; labels: Labels }[] };
+  const found = (load(rendered.files.get("prometheus.yml") ?? "") as { scrape_configs: Job[] }).scrape_configs.find((j) => j.job_name === job);
+  return (found?.static_configs ?? []).flatMap((g) => g.targets.map((instance) => ({ ...g.labels, job, instance })));
+}
+
 /** A link's expected alert labels: what the rule keeps of the series, and its own. */
 function linkAlertLabels(series: Labels): Labels {
   const keep = ["stack", "station", "station_kind", "district", "province", "gateway", "oncall", "oncall_phone", "link", "medium", "operator", "pop", "owner"];
@@ -342,14 +349,7 @@ describe("alert rules", () => {
         { id: "ntp-c", exporter: "m:9122" },
       ],
     });
-    const job = (
-      load(rendered.files.get("prometheus.yml") ?? "") as { scrape_configs: { job_name: string; static_configs: { targets: string[]; labels: Labels }[] }[] }
-    ).scrape_configs.find((j) => j.job_name === "amadegi-ntp-offset");
-    const [a, b, c] = (job?.static_configs ?? []).map((g) => ({ ...g.labels, job: "amadegi-ntp-offset", instance: g.targets[0] as string }) as Labels) as [
-      Labels,
-      Labels,
-      Labels,
-    ];
+    const [a, b, c] = staticTargets(rendered, "amadegi-ntp-offset") as [Labels, Labels, Labels];
     expect(c?.server).toBe("ntp-c");
     const central = (l: Labels, extra: Labels = {}): Labels => ({ severity: "critical", scope: "central", ...l, ...extra });
     const r = await promtoolTest(PRODUCTION_TIMING, [
@@ -392,13 +392,7 @@ describe("alert rules", () => {
         { id: "gw-b", address: "10.0.0.2" },
       ],
     });
-    const jobs = (
-      load(rendered.files.get("prometheus.yml") ?? "") as { scrape_configs: { job_name: string; static_configs: { targets: string[]; labels: Labels }[] }[] }
-    ).scrape_configs;
-    const [a, b] = ["gw-a", "gw-b"].map((id) => {
-      const j = jobs.find((x) => x.job_name === `amadegi-checkins-${id}`);
-      return { ...j?.static_configs[0]?.labels, job: j?.job_name ?? "", instance: j?.static_configs[0]?.targets[0] ?? "" } as Labels;
-    }) as [Labels, Labels];
+    const [a, b] = [...staticTargets(rendered, "amadegi-checkins-gw-a"), ...staticTargets(rendered, "amadegi-checkins-gw-b")] as [Labels, Labels];
     const ends = electionDayEnds(inventory);
     const r = await promtoolTest(PRODUCTION_TIMING, [
       {

@@ -28,6 +28,7 @@ export {
   alertTimingOf,
   CENTRAL_CHECKS,
   centralTargets,
+  checkinGateways,
   LINK_CHECK,
   linkTargets,
   REHEARSAL_RECEIVER_PORT,

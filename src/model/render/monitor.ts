@@ -127,13 +127,13 @@ export const TIME_EXPORTER_PORT = 9120;
 export function timeServerExporters(inventory: Inventory, monitorAddress: string): { id: string; address: string; port: number; exporter: string }[] {
   return inventory.servers
     .filter((s) => s.roles.includes("ntp"))
-    .map((s) => s.id)
-    .sort()
-    .map((id, i) => {
-      const server = inventory.servers.find((s) => s.id === id) as Server;
-      const port = TIME_EXPORTER_PORT + i;
-      return { id, address: server.address, port, exporter: `${monitorAddress}:${port}` };
-    });
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((s, i) => ({ id: s.id, address: s.address, port: TIME_EXPORTER_PORT + i, exporter: `${monitorAddress}:${TIME_EXPORTER_PORT + i}` }));
+}
+
+/** The gateways whose check-in table a Prometheus scrapes (MonitoringOptions.checkinGateways): the monitor role's and export's. */
+export function checkinGateways(inventory: Inventory): { id: string; address: string }[] {
+  return inventory.servers.filter((s) => s.roles.includes("gateway")).map((s) => ({ id: s.id, address: s.address }));
 }
 
 /** The timing profile a stack's alerts run on: the rehearsal's scaled one, or production's. */
@@ -154,7 +154,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
     evaluationInterval: `${timing.evaluationInterval}s`,
     ruleFiles: [r(M.rules)],
     alertmanagers: [alertmanagerAt],
-    checkinGateways: inventory.servers.filter((s) => s.roles.includes("gateway")).map((s) => ({ id: s.id, address: s.address })),
+    checkinGateways: checkinGateways(inventory),
     timeServers: timeServerExporters(inventory, target.address),
   });
   // Without the stack's receivers: the rehearsal's own receiver; elsewhere none (Alertmanager keeps the alerts, tells no one: ADR 0009).
