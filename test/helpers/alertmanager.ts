@@ -2,11 +2,13 @@
 import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { stopChild } from "./children.ts";
 import { freePort } from "./listeners.ts";
 
 export interface TestAlertmanager {
   readonly url: string;
-  stop(): void;
+  /** SIGTERM, then SIGKILL after 5 s; resolves once the process has exited (its storage is no longer written). */
+  stop(): Promise<void>;
 }
 
 /** Starts prometheus-alertmanager with its files in `dir`; resolves once /-/ready answers (throws after 10 s). */
@@ -19,7 +21,7 @@ export async function startAlertmanager(dir: string): Promise<TestAlertmanager> 
     [`--config.file=${join(dir, "am.yml")}`, `--storage.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--cluster.listen-address="],
     { stdio: "ignore" },
   );
-  const stop = (): void => void am.kill("SIGTERM");
+  const stop = (): Promise<void> => stopChild(am);
   for (let i = 0; i < 100; i++) {
     try {
       if ((await fetch(`${url}/-/ready`)).ok) return { url, stop };
@@ -28,6 +30,6 @@ export async function startAlertmanager(dir: string): Promise<TestAlertmanager> 
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  stop();
+  await stop();
   throw new Error("Alertmanager did not start within 10 s");
 }

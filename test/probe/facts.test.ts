@@ -181,12 +181,12 @@ describe("collectFacts: a monitor's silences, read by amtool on the server", () 
       const facts = await collectFacts(server, { files: [], services: [], silences: { url: am.url } }, options());
       expect(facts.error).toBeUndefined();
       expect(facts.silences).toEqual({ tags: ["amadegi-waiver-W-9-0123456789ab"] });
-      am.stop();
+      await am.stop();
       const gone = await collectFacts(server, { files: [], services: [], silences: { url: am.url } }, options());
       expect(gone.reachable).toBe(true);
       expect(gone.silences).toMatchObject({ error: expect.stringMatching(new RegExp(`^amtool silence query at ${am.url} failed \\(exit \\d+\\): .+`)) });
     } finally {
-      am.stop();
+      await am.stop();
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -45,7 +45,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  am?.stop();
+  await am?.stop();
   if (dir !== "") await rm(dir, { recursive: true, force: true });
 });
 

@@ -15,6 +15,7 @@ import { type CheckinRecord, parseRecord } from "../../src/probe/probes/checkin-
 import { deviceLayout, ensureDeviceKeys } from "../../src/rehearsal/devices.ts";
 import { type LinkEvent, type LinkStatus, readResponderStatus, type ResponderSpec } from "../../src/rehearsal/responder.ts";
 import { RESPONDER } from "../../src/rehearsal/responders.ts";
+import { stopChild } from "../helpers/children.ts";
 import { type Recorder, startRecorder, waitFor } from "../helpers/checkin-recorder.ts";
 import { createNetns, type Netns, netnsAvailable } from "../helpers/netns.ts";
 import { issueDevices, makeTestCa } from "./device-ca.ts";
@@ -193,7 +194,7 @@ describe.skipIf(!available)("device responder (root, namespaces, a real nginx an
 
   afterAll(async () => {
     responder?.kill("SIGKILL");
-    nginx?.kill("SIGTERM");
+    if (nginx !== undefined) await stopChild(nginx);
     for (const r of recorders) await r.stop();
     await op?.remove();
     await core?.remove();

@@ -20,6 +20,7 @@ import { type Plan, rehearsalDown, rehearsalUp } from "../../src/rehearsal/index
 import { readResponderStatus, type LinkStatus } from "../../src/rehearsal/responder.ts";
 import { devicesStatus, responderFiles, responderPids, waitForFirstCheckins } from "../../src/rehearsal/responders.ts";
 import { execIn, inNetns, listNetns } from "../../src/toolchain/netns.ts";
+import { stopChild } from "../helpers/children.ts";
 import { type Recorder, startRecorder, waitFor } from "../helpers/checkin-recorder.ts";
 import { netnsAvailable } from "../helpers/netns.ts";
 import { issueDevices, makeTestCa, type TestCa } from "./device-ca.ts";
@@ -80,7 +81,7 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
   }, 120_000);
 
   afterAll(async () => {
-    nginx?.kill("SIGTERM");
+    if (nginx !== undefined) await stopChild(nginx);
     await recorder?.stop();
     await rehearsalDown({ stateDir: state, prefix }).catch(() => undefined);
     await rm(root, { recursive: true, force: true });
@@ -439,7 +440,7 @@ describe.skipIf(!available)("rehearsal devices on the Pakdasht sample (root, rea
   }, 60_000);
 
   it("rehearsal down stops the responders and removes devices/run; device keys and certificates stay", async () => {
-    nginx?.kill("SIGTERM");
+    if (nginx !== undefined) await stopChild(nginx);
     const down = await rehearsalDown({ stateDir: state, prefix });
     expect(down.leftovers).toEqual([]);
     expect(responderPids(state)).toEqual([]);

@@ -29,6 +29,7 @@ import type { MonitorCheck } from "../../../src/model/monitoring.ts";
 import { linkTargets } from "../../../src/model/render/index.ts";
 import { compareNotifications, type NotificationOutcome, readNotifications } from "../../../src/rehearsal/drill/notifications.ts";
 import { startReceiver } from "../../../src/rehearsal/receiver.ts";
+import { stopChild } from "../../helpers/children.ts";
 import { freePort } from "../../helpers/listeners.ts";
 import { sampleInventory } from "../../model/render/helpers.ts";
 
@@ -165,7 +166,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  for (const c of children) c.kill("SIGTERM");
+  await Promise.all(children.map((c) => stopChild(c)));
   await new Promise((r) => receiver?.close(r));
   for (const l of listeners.values()) await new Promise((r) => l.server.close(r));
   if (dir !== "") await rm(dir, { recursive: true, force: true });
