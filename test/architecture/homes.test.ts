@@ -81,7 +81,7 @@ export const HOMES: readonly Home[] = [
     home: "src/lib/encode.ts",
     exports: ["logText", "markdownText", "xmlText", "openMetricsLabelValue", "workflowCommand"],
     twin: /replace\(\/\[&<>"'\]\/g/,
-    besides: { "src/readiness/report/html.ts": "report.html's escaping, the html tag's one escaper" },
+    besides: { "src/readiness/report/markup.ts": "the HTML pages' escaping, the html tag's one escaper" },
   },
   {
     idea: "the provisioned record and its hashes",

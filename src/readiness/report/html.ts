@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { Judged } from "../judge.ts";
 import type { DriftItem } from "../drift/index.ts";
 import { DRIFT_KINDS } from "../drift/index.ts";
@@ -7,6 +6,7 @@ import { type ReportData, STATION_STATUSES, type Tally } from "./data.ts";
 import { DRIFT_ROWS, type FoundDrift } from "./drift.ts";
 import { day, digits, instant, type Lang, num, ownerName, percent, WORDS, type Words } from "./i18n.ts";
 import { MAP_COLOURS, mapLayers } from "./map.ts";
+import { type Html, html, htmlPage, join, ltr, pageAssets } from "./markup.ts";
 
 /**
  * report.html: one self-contained file (no network: inline CSS, inline SVG, a
@@ -14,188 +14,11 @@ import { MAP_COLOURS, mapLayers } from "./map.ts";
  * Persian digits and Jalali dates, and every id, address and file name
  * isolated left-to-right in <bdi dir="ltr"> so it reads the same in RTL text.
  *
- * Every field of every input file reaches the page through the `html` tag
- * below, which escapes whatever it interpolates unless it is markup the tag
- * itself made. The page's one <script> and one <style> are constants of this
- * module, allowed by the Content-Security-Policy by their sha256 only: no
- * inline handler, style attribute or URL anywhere.
+ * Every field reaches the page through markup.ts's `html` tag.
  */
 
 /** Offender rows per criterion in the HTML; the rest are in results.json. */
 export const ROWS_PER_CRITERION = 2000;
-
-// ------------------------------------------------------------------------------------------
-// Escaping: the one function, and the template that applies it by default.
-
-/** Explicit embeddings, overrides and isolates: shown, never obeyed (a name must not reorder the text after it). */
-const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
-const ESCAPES: Readonly<Record<string, string>> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-
-/** Text for element content or a quoted attribute value. */
-export function esc(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c).replace(BIDI_CONTROLS, (c) => `[U+${c.charCodeAt(0).toString(16).toUpperCase()}]`);
-}
-
-/** Only this module holds it: nothing else can make an Html. */
-const MINT = Symbol("html");
-
-/** Markup that the `html` tag (or this module's own script and style) made: the only thing inserted unescaped. */
-export class Html {
-  readonly #markup: string;
-  constructor(token: symbol, markup: string) {
-    if (token !== MINT) throw new TypeError("Html is made by the html`` tag only");
-    this.#markup = markup;
-  }
-  get markup(): string {
-    return this.#markup;
-  }
-  static is(value: unknown): value is Html {
-    return typeof value === "object" && value !== null && #markup in value;
-  }
-}
-
-export type Interpolation = Html | string | number | undefined | readonly Interpolation[];
-
-/**
- * Where in the markup a template's hole is. Data may go into element text and
- * into the quoted values of a few inert attributes; nowhere else (not in a tag
- * name, an unquoted value, an event handler, a style, a URL, a script or a
- * comment). Each call site is checked once, on its first render.
- */
-type Scan =
-  | { readonly at: "text" }
-  | { readonly at: "tag-name"; readonly name: string; readonly closing: boolean }
-  | { readonly at: "tag"; readonly tag: string; readonly closing: boolean }
-  | { readonly at: "attr-name"; readonly tag: string; readonly attr: string }
-  | { readonly at: "before-value"; readonly tag: string; readonly attr: string }
-  | { readonly at: "value"; readonly tag: string; readonly attr: string; readonly quote: string }
-  | { readonly at: "unquoted"; readonly tag: string; readonly attr: string }
-  | { readonly at: "raw-text"; readonly tag: string }
-  | { readonly at: "comment" };
-
-const DATA_ATTRIBUTES =
-  /^(class|id|lang|dir|title|placeholder|aria-[a-z]+|data-[a-z-]+|width|height|viewbox|x|y|x1|y1|x2|y2|cx|cy|r|points|d|fill|stroke|font-size)$/;
-const RAW_TEXT = new Set(["script", "style"]);
-
-function scan(from: Scan, s: string): Scan {
-  let st = from;
-  let i = 0;
-  while (i < s.length) {
-    const c = s[i] ?? "";
-    switch (st.at) {
-      case "text":
-        if (s.startsWith("<!--", i)) [st, i] = [{ at: "comment" }, i + 4];
-        else if (c === "<")
-          [st, i] = s[i + 1] === "/" ? [{ at: "tag-name", name: "", closing: true }, i + 2] : [{ at: "tag-name", name: "", closing: false }, i + 1];
-        else i++;
-        break;
-      case "tag-name":
-        if (/[A-Za-z0-9!:-]/.test(c)) [st, i] = [{ ...st, name: st.name + c }, i + 1];
-        else st = { at: "tag", tag: st.name.toLowerCase(), closing: st.closing };
-        break;
-      case "tag":
-        if (c === ">") [st, i] = [!st.closing && RAW_TEXT.has(st.tag) ? { at: "raw-text", tag: st.tag } : { at: "text" }, i + 1];
-        else if (/[\s/]/.test(c)) i++;
-        else st = { at: "attr-name", tag: st.tag, attr: "" };
-        break;
-      case "attr-name":
-        if (c === "=") [st, i] = [{ at: "before-value", tag: st.tag, attr: st.attr }, i + 1];
-        else if (/[\s/>]/.test(c)) st = { at: "tag", tag: st.tag, closing: false };
-        else [st, i] = [{ ...st, attr: st.attr + c.toLowerCase() }, i + 1];
-        break;
-      case "before-value":
-        if (c === '"' || c === "'") [st, i] = [{ at: "value", tag: st.tag, attr: st.attr, quote: c }, i + 1];
-        else st = { at: "unquoted", tag: st.tag, attr: st.attr };
-        break;
-      case "value":
-        if (c === st.quote) st = { at: "tag", tag: st.tag, closing: false };
-        i++;
-        break;
-      case "unquoted":
-        if (/[\s>]/.test(c)) st = { at: "tag", tag: st.tag, closing: false };
-        else i++;
-        break;
-      case "raw-text":
-        if (s.slice(i, i + st.tag.length + 2).toLowerCase() === `</${st.tag}`) st = { at: "text" };
-        else i++;
-        break;
-      case "comment":
-        if (s.startsWith("-->", i)) [st, i] = [{ at: "text" }, i + 3];
-        else i++;
-        break;
-    }
-  }
-  return st;
-}
-
-type Hole = "text" | "attribute";
-const holesOf = new WeakMap<TemplateStringsArray, readonly Hole[]>();
-
-function holes(strings: TemplateStringsArray): readonly Hole[] {
-  const known = holesOf.get(strings);
-  if (known !== undefined) return known;
-  const found: Hole[] = [];
-  let st: Scan = { at: "text" };
-  for (let i = 0; i < strings.length - 1; i++) {
-    st = scan(st, strings[i] ?? "");
-    if (st.at === "text") found.push("text");
-    else if (st.at === "value" && DATA_ATTRIBUTES.test(st.attr)) found.push("attribute");
-    else {
-      const where = st.at === "value" || st.at === "unquoted" || st.at === "before-value" ? `attribute ${st.attr}` : st.at;
-      throw new Error(`html\`\`: no data may go into ${where} (after "${(strings[i] ?? "").slice(-40)}")`);
-    }
-  }
-  holesOf.set(strings, found);
-  return found;
-}
-
-function interpolate(value: Interpolation, hole: Hole): string {
-  if (value === undefined) return "";
-  if (Html.is(value)) {
-    if (hole === "attribute") throw new Error("html``: markup in an attribute value");
-    return value.markup;
-  }
-  if (Array.isArray(value)) return (value as readonly Interpolation[]).map((v) => interpolate(v, hole)).join("");
-  // Whatever a file held (a number where a string was expected, an object), it is text here.
-  return esc(String(value));
-}
-
-/** The template tag: every interpolation escaped for its place, except markup this tag made. */
-export function html(strings: TemplateStringsArray, ...values: readonly Interpolation[]): Html {
-  const where = holes(strings);
-  let out = strings[0] ?? "";
-  for (let i = 0; i < values.length; i++) out += interpolate(values[i], where[i] ?? "text") + (strings[i + 1] ?? "");
-  return new Html(MINT, out);
-}
-
-/** Items joined by a separator, as markup. */
-export function join(items: readonly Interpolation[], separator: string): Html {
-  return html`${items.flatMap((item, i) => (i === 0 ? [item] : [separator, item]))}`;
-}
-
-// ------------------------------------------------------------------------------------------
-// The page's own script and style, and the policy that allows exactly them.
-
-const sha256 = (text: string): string => `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
-
-/** An inline <script> or <style> of a module constant, and its hash for the policy. */
-function inline(tag: "script" | "style", body: string): { element: Html; hash: string } {
-  // The constant cannot end its element or open a comment that swallows the rest.
-  if (/<\/(script|style)|<!--/i.test(body)) throw new Error(`inline ${tag} holds </${tag}> or <!--`);
-  return { element: new Html(MINT, `<${tag}>${body}</${tag}>`), hash: sha256(body) };
-}
-
-/**
- * Nothing loads (default-src 'none'); the one script and the one style run by
- * hash; no <base>, no form target; DOM sinks take no strings (trusted types).
- * No img-src: the page has no image but inline SVG.
- */
-function policy(scriptHash: string, styleHash: string): Html {
-  const csp =
-    `default-src 'none'; script-src ${scriptHash}; style-src ${styleHash}; base-uri 'none'; form-action 'none'; ` +
-    `require-trusted-types-for 'script'; trusted-types 'none'`;
-  return new Html(MINT, `<meta http-equiv="Content-Security-Policy" content="${csp}">`);
-}
 
 const VERDICT_COLOURS = { ready: "#2e7d32", "not-ready": "#c62828", "cannot-judge": "#ef6c00" } as const;
 const BAR = { width: 120, height: 10, ready: "#2e7d32", rest: "#e57373" } as const;
@@ -243,14 +66,10 @@ q.addEventListener("input",filter);
 if(location.hash.indexOf("#q=")===0){try{q.value=decodeURIComponent(location.hash.slice(3))}catch(e){q.value=location.hash.slice(3)}filter()}})();
 `;
 
-const PAGE_SCRIPT = inline("script", SCRIPT);
-const PAGE_STYLE = inline("style", CSS);
+const ASSETS = pageAssets(CSS, SCRIPT);
 
 // ------------------------------------------------------------------------------------------
 // The sections.
-
-/** An id, address or file name: isolated left-to-right inside RTL text. */
-const ltr = (text: string): Html => html`<bdi dir="ltr">${text}</bdi>`;
 
 function bar(share: number): Html {
   const ready = Math.round((share / 100) * BAR.width);
@@ -415,7 +234,6 @@ function changesSection(c: NonNullable<GateResult["changes"]>, w: Words, lang: L
 
 export function renderHtml(r: GateResult, data: ReportData, lang: Lang, drift?: FoundDrift): string {
   const w = WORDS[lang];
-  const dir = lang === "fa" ? "rtl" : "ltr";
   const m = r.milestone;
   const changes = r.changes === undefined ? undefined : changesSection(r.changes, w, lang);
   const expiredItems = r.expiredWaivers.map((x) => html`<li>${ltr(x.id)} — ${ltr(x.item)} — ${day(x.until, lang)} — ${ltr(x.approvedBy)}</li>`);
@@ -423,17 +241,7 @@ export function renderHtml(r: GateResult, data: ReportData, lang: Lang, drift?: 
   const milestoneName = m.name === undefined ? undefined : html` «${m.name}»`;
   const inventoryLine = html`${ltr(r.inventory.dir)} ${ltr(r.inventory.commit?.slice(0, 12) ?? "-")} — ${num(r.inventory.stations, lang)} ${w.stations}`;
   const legend = STATION_STATUSES.map((s) => html`<span><i class="st-${s}"></i>${w.status[s]}: ${num(data.stationCounts[s], lang)}</span>`);
-  const page = html`<!DOCTYPE html>
-<html lang="${lang}" dir="${dir}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-${policy(PAGE_SCRIPT.hash, PAGE_STYLE.hash)}
-<title>${w.title} — ${r.election.name} — ${m.id}</title>
-${PAGE_STYLE.element}
-</head>
-<body>
-<main>
+  const body = html`<main>
 <h1>${w.title}: ${r.election.name}</h1>
 <p>${w.milestone} ${ltr(m.id)}${milestoneName} — ${w.due} ${day(m.due, lang)} — ${w.judged} ${day(r.date, lang)}</p>
 ${verdictSection(r, w, lang)}
@@ -456,10 +264,6 @@ ${expired}
 ${drift === undefined ? undefined : driftSection(drift, lang, r.election.timeZone)}
 ${offendersSection(r, w, lang)}
 <footer>${w.generated} — ${ltr(r.judgedAt)} — ${digits(r.election.id, "en")}</footer>
-</main>
-${PAGE_SCRIPT.element}
-</body>
-</html>
-`;
-  return page.markup;
+</main>`;
+  return htmlPage({ lang, title: html`${w.title} — ${r.election.name} — ${m.id}`, assets: ASSETS, body });
 }
