@@ -139,7 +139,12 @@ export interface OperationOptions {
   readonly signal?: AbortSignal;
   /** Only these resources (URNs) change (`pulumi up --target`): a revocation's CRL. */
   readonly targets?: readonly string[];
+  /** Each step as the engine starts it and as it ends, done or failed (its events): progress. */
+  readonly onStep?: (step: Step, moment: StepMoment) => void;
 }
+
+/** Where a step is: started (resourcePreEvent), done (resOutputsEvent) or failed (resOpFailedEvent). */
+export type StepMoment = "start" | "done" | "failed";
 
 interface Done {
   readonly kind: "done";
@@ -168,6 +173,13 @@ const ENGINE_ACK_MS = 1_000;
 export function stepOf(event: EngineEvent): Step | undefined {
   const step = event.resourcePreEvent?.metadata;
   return step === undefined ? undefined : { op: step.op, urn: step.urn, type: step.type };
+}
+
+/** The engine's step in an event, if it is the end of one: done (its outputs) or failed. */
+export function stepEndOf(event: EngineEvent): { readonly step: Step; readonly moment: "done" | "failed" } | undefined {
+  const done = event.resOutputsEvent?.metadata;
+  const ended = done ?? event.resOpFailedEvent?.metadata;
+  return ended === undefined ? undefined : { step: { op: ended.op, urn: ended.urn, type: ended.type }, moment: done === undefined ? "failed" : "done" };
 }
 
 /** Whether counts name any change (anything but `same`). */
@@ -208,7 +220,12 @@ export async function runOperation(stack: Stack, operation: Operation, options: 
     },
     onEvent: (event: EngineEvent) => {
       const step = stepOf(event);
-      if (step !== undefined) steps.push(step);
+      if (step !== undefined) {
+        steps.push(step);
+        options.onStep?.(step, "start");
+      }
+      const ended = stepEndOf(event);
+      if (ended !== undefined) options.onStep?.(ended.step, ended.moment);
     },
     signal: engine.signal,
     ...(options.diff === true ? { diff: true } : {}),

@@ -2,7 +2,9 @@ import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, relative } from "node:path";
+import { logText } from "../../lib/encode.ts";
 import { ExitCode } from "../../lib/exit.ts";
+import { lineStream, Progress, type ProgressOptions, spokenDuration } from "../../lib/progress.ts";
 import { readResults } from "../../probe/results.ts";
 import { waitForFirstCheckins } from "../../rehearsal/responders.ts";
 import { repoRoot, statePaths } from "../../toolchain/paths.ts";
@@ -13,8 +15,10 @@ import { defineCommand, type Io } from "../command.ts";
  * inventory's whole network in the rehearsal, provisioned by the real stack,
  * devices checking in, probed, gated, drift-checked and reported. Each stage is
  * the real `amadegi` command in its own process (exactly what a person would
- * type), its output kept in a log beside the report; one line per stage here,
- * with its time. It leaves the rehearsal running and says how to stop it.
+ * type), its output kept in a log beside the report. Here, a line as each stage
+ * starts, one every 30 s while it runs (with the last line it printed) and one
+ * when it ends, with its time. It leaves the rehearsal running and says how to
+ * stop it.
  */
 interface Stage {
   readonly title: string;
@@ -39,12 +43,52 @@ async function invalidation(file: string): Promise<readonly string[] | undefined
   }
 }
 
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
+/** How a stage ended: its exit code and the last line it printed. */
+export interface StageRun {
+  readonly code: number;
+  readonly last: string;
 }
 
-/** Run `amadegi ...argv` to completion, its output to `log`; the exit code and the last line it printed. */
-function runStage(argv: readonly string[], log: string, io: Io): Promise<{ code: number; last: string }> {
+/** The stage as the demo's lines name it: `stage 3/9`, `stage 6/9 again`. */
+export interface StageName {
+  readonly index: number;
+  readonly count: number;
+  readonly title: string;
+  /** A campaign run again (rerunInvalidCampaign). */
+  readonly again?: boolean;
+}
+
+/**
+ * Run a stage, saying so as it starts (`demo: stage 3/9: …`), every 30 s while
+ * it runs (for how long, and the last line it printed: a campaign's progress,
+ * the engine's latest step), and when it ends, with its time and exit code.
+ * `run` reports each line the stage prints through `seen`.
+ */
+export async function announcedStage(
+  stage: StageName,
+  run: (seen: (line: string) => void) => Promise<StageRun>,
+  io: Pick<Io, "out">,
+  options: ProgressOptions = {},
+): Promise<StageRun> {
+  const now = options.now ?? (() => performance.now());
+  const name = `stage ${stage.index + 1}/${stage.count}${stage.again === true ? " again" : ""}`;
+  const tail = (line: string) => (line === "" ? "" : ` — ${logText(line.slice(0, 160))}`);
+  let last = "";
+  io.out(`demo: ${name}: ${stage.title}`);
+  const at = now();
+  const progress = new Progress(lineStream(io.out), `demo: ${name}`, ({ elapsedMs }) => `running for ${spokenDuration(elapsedMs)}${tail(last)}`, options);
+  progress.start();
+  try {
+    const ran = await run((line) => (last = line));
+    io.out(`demo: ${name} finished in ${spokenDuration(now() - at)}, exit ${ran.code}${tail(ran.last)}`);
+    return ran;
+  } finally {
+    progress.stop();
+  }
+}
+
+/** Run `amadegi ...argv` to completion, its output to `log`, each line it prints to `seen`; the exit code and the last line it printed. */
+function runStage(argv: readonly string[], log: string, io: Io, seen: (line: string) => void = () => {}): Promise<StageRun> {
   return new Promise((resolve) => {
     const out = createWriteStream(log);
     const child = spawn(process.execPath, [join(repoRoot, "bin", "amadegi.js"), ...argv], { cwd: io.cwd, env: io.env, stdio: ["ignore", "pipe", "pipe"] });
@@ -55,7 +99,10 @@ function runStage(argv: readonly string[], log: string, io: Io): Promise<{ code:
         .toString()
         .split("\n")
         .filter((l) => l.trim() !== "");
-      if (lines.length > 0) last = lines[lines.length - 1] ?? last;
+      if (lines.length > 0) {
+        last = lines[lines.length - 1] ?? last;
+        seen(last);
+      }
     };
     child.stdout.on("data", keep);
     child.stderr.on("data", keep);
@@ -72,7 +119,7 @@ async function waitForDevices(state: string): Promise<string> {
   const { links, complete } = await waitForFirstCheckins(state, DEVICE_WAIT_MS);
   const count = (s: string) => links.filter((l) => l.state === s).length;
   const summary = `${links.length} links: ${count("ok")} checked in, ${count("failing")} failing, ${count("pending")} not tried yet`;
-  return complete ? summary : `${summary} (stopped waiting after ${seconds(DEVICE_WAIT_MS)})`;
+  return complete ? summary : `${summary} (stopped waiting after ${spokenDuration(DEVICE_WAIT_MS)})`;
 }
 
 /**
@@ -110,8 +157,9 @@ export const demo = defineCommand({
   before: [
     "The whole pipeline on the sample inventory, in the rehearsal (root; after scripts/setup):",
     "validate → rehearsal up → device keys → up (stack rehearsal) → devices start → check →",
-    "gate → drift → report. Prints each stage with its time, ends with the verdict and the path",
-    "of report.html, and leaves the rehearsal running (amadegi rehearsal down stops it).",
+    "gate → drift → report. Says when each stage starts, every 30 s while it runs and when it",
+    "ends, with its time; ends with the verdict and the path of report.html, and leaves the",
+    "rehearsal running (amadegi rehearsal down stops it).",
   ],
   options: { out: { type: "string", placeholder: "DIR", default: join("reports", "demo"), description: "where the results, stage logs and report go" } },
   after: "Exit: the gate's verdict (0 ready, 1 not ready); 2 a stage could not run (named, with its log).",
@@ -136,27 +184,21 @@ export const demo = defineCommand({
       { title: "drift: declared ↔ provisioned ↔ observed", argv: ["drift", "--stack", "rehearsal", "--results", results], goOn: [0, 1] },
       { title: "report (Persian and English)", argv: ["report", "--results", results, "--out", out], goOn: [0, 1, 2] },
     ];
-    const started = Date.now();
+    const started = performance.now();
     let verdict: number = ExitCode.CANNOT_RUN;
     let gateLine = "";
     for (const [i, stage] of stages.entries()) {
-      const at = Date.now();
       const name = stage.argv.slice(0, 2).join("-");
       const log = join(logs, `${i + 1}-${name}.log`);
-      const first = await runStage(stage.argv, log, io);
-      io.out(`[${i + 1}/${stages.length}] ${stage.title}: ${seconds(Date.now() - at)}, exit ${first.code} — ${first.last.slice(0, 160)}`);
+      const which = { index: i, count: stages.length, title: stage.title };
+      const first = await announcedStage(which, (seen) => runStage(stage.argv, log, io, seen), io);
       const { code, last } =
         stage.campaign === undefined
           ? first
           : await rerunInvalidCampaign(
               first,
               stage.campaign,
-              async (retry) => {
-                const again = Date.now();
-                const run = await runStage(stage.argv, log.replace(/\.log$/, `-retry${retry}.log`), io);
-                io.out(`[${i + 1}/${stages.length}] ${stage.title}, again: ${seconds(Date.now() - again)}, exit ${run.code} — ${run.last.slice(0, 160)}`);
-                return run;
-              },
+              (retry) => announcedStage({ ...which, again: true }, (seen) => runStage(stage.argv, log.replace(/\.log$/, `-retry${retry}.log`), io, seen), io),
               io,
             );
       if (!stage.goOn.includes(code)) {
@@ -168,8 +210,9 @@ export const demo = defineCommand({
         gateLine = last;
       }
       if (stage.argv[0] === "rehearsal" && stage.argv[2] === "start") {
-        const waited = Date.now();
-        io.out(`      waiting for the devices' first check-ins: ${await waitForDevices(state)} (${seconds(Date.now() - waited)})`);
+        const waited = performance.now();
+        io.out(`demo: waiting for the devices' first check-ins (at most ${spokenDuration(DEVICE_WAIT_MS)})`);
+        io.out(`      the devices' first check-ins: ${await waitForDevices(state)} (${spokenDuration(performance.now() - waited)})`);
       }
     }
     const words = verdict === ExitCode.OK ? "READY" : verdict === ExitCode.FINDINGS ? "NOT READY" : "COULD NOT JUDGE";
@@ -177,7 +220,7 @@ export const demo = defineCommand({
     io.out(`verdict: ${words} — ${gateLine}`);
     io.out(`report: ${join(out, "report.html")} (and summary.md, junit.xml, results.json); stage logs in ${logs}`);
     io.out(
-      `all stages: ${seconds(Date.now() - started)}. The rehearsal is still running: amadegi rehearsal status; ` +
+      `all stages: ${spokenDuration(performance.now() - started)}. The rehearsal is still running: amadegi rehearsal status; ` +
         `stop it with amadegi rehearsal devices stop && amadegi destroy --stack rehearsal --yes && amadegi rehearsal down`,
     );
     return verdict === ExitCode.OK ? ExitCode.OK : verdict === ExitCode.FINDINGS ? ExitCode.FINDINGS : ExitCode.CANNOT_RUN;

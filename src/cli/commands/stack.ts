@@ -2,6 +2,7 @@ import { lstatSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { logText, markdownCode, markdownCodeBlock, markdownText } from "../../lib/encode.ts";
 import { ExitCode } from "../../lib/exit.ts";
+import { fraction, lineStream, Progress, type ProgressOptions, spokenDuration } from "../../lib/progress.ts";
 import { writeFileAtomic } from "../../lib/fs.ts";
 import { ProvisionError, UsageError } from "../../lib/errors.ts";
 import { readStackSettings } from "../../probe/stackconfig.ts";
@@ -11,7 +12,7 @@ import { inNetns } from "../../toolchain/netns.ts";
 import { repoRoot } from "../../toolchain/paths.ts";
 import { defineCommand, type Io, type OptionValues } from "../command.ts";
 import { reexecInNetns } from "../reexec.ts";
-import type { OperationOutcome, Step } from "../../provision/workspace.ts";
+import type { OperationOutcome, Step, StepMoment } from "../../provision/workspace.ts";
 import { displayPath, STACK_FORMS, stackOption } from "../shared.ts";
 
 const options = {
@@ -189,6 +190,48 @@ export function inventoryOverride(value: string | undefined, io: Io): string | u
 
 type Operation = "preview" | "up" | "destroy";
 
+/**
+ * amadegi's own line beside the engine's output, on stderr: the steps done so far (of those the
+ * preview counted, when one ran first), under way and failed, and for how long — at once as each
+ * phase starts (the preview before the question, then the operation) and every 30 s after, so a
+ * long `up` in a CI log says how far it got. A plain line wherever it runs (the engine's output
+ * interleaves with it); nothing while a question waits for its answer.
+ */
+export function stackProgress(label: string, io: Pick<Io, "err">, options: ProgressOptions = {}) {
+  let progress: Progress | undefined;
+  let started = 0;
+  let done = 0;
+  let failed = 0;
+  return {
+    /** The engine starts `name` (`preview`, `up`…), of `expected` steps when a preview counted them. */
+    phase(name: string, expected?: number): void {
+      progress?.stop();
+      started = done = failed = 0;
+      progress = new Progress(
+        lineStream((line) => io.err(line)),
+        label,
+        ({ elapsedMs }) => {
+          // A preview's count is what the engine planned; should it do more, the count is no longer a total.
+          const total = expected !== undefined && done + failed <= expected ? expected : undefined;
+          const failures = failed > 0 ? `, ${failed} failed` : "";
+          return `${fraction(done + failed, total)} steps done, ${started - done - failed} under way${failures}; ${spokenDuration(elapsedMs)}`;
+        },
+        options,
+      );
+      progress.phase(`phase: ${name}`);
+      progress.start();
+    },
+    onStep(_step: Step, moment: StepMoment): void {
+      if (moment === "start") started++;
+      else if (moment === "done") done++;
+      else failed++;
+    },
+    stop(): void {
+      progress?.stop();
+    },
+  };
+}
+
 /** What runStack reads of a command's options (preview's, up's or destroy's). */
 interface StackValues {
   readonly json?: boolean | undefined;
@@ -231,8 +274,10 @@ async function runStack(
     io.err(`${operation} of stack ${name}: interrupted; the engine stopped (steps under way finished, the state saved)`);
     return ExitCode.INTERRUPTED;
   };
+  const progress = stackProgress(`${operation} of stack ${name}`, io);
   const engine = {
     onLine: (line: string) => (json ? io.err(logText(line)) : io.out(logText(line))),
+    onStep: progress.onStep,
     ...(values.diff === true ? { diff: true } : {}),
     signal: interrupt.signal,
   };
@@ -242,13 +287,19 @@ async function runStack(
       // A revocation's publication changes the CRL and its installation on the gateways, nothing else.
       const targets = scope === "crl" ? { targets: await crlTargets(stack) } : {};
       // A preview first where someone is asked, and where an up must change nothing (it then changes nothing at all).
+      let expected: number | undefined;
       if (operation !== "preview" && (confirm.kind === "ask" || (operation === "up" && expectNoChanges))) {
-        const previewed = await runOperation(stack, operation === "up" ? "preview" : "preview-destroy", {
+        const previewOf = operation === "up" ? "preview" : "preview-destroy";
+        progress.phase(previewOf);
+        const previewed = await runOperation(stack, previewOf, {
           ...engine,
           ...targets,
           expectNoChanges: operation === "up" && expectNoChanges,
         });
+        // No line while the question waits for its answer.
+        progress.stop();
         if (previewed.kind !== "done") return previewed;
+        expected = previewed.steps.length;
         // As pulumi: nothing to change, nothing to ask.
         if (confirm.kind === "ask" && hasChanges(previewed.changes)) {
           const answer = await io.ask?.(QUESTION[operation]);
@@ -268,8 +319,10 @@ async function runStack(
                   "amadegi up forgets them instead, and the @pulumi/command resources take their files and services over in place (ADR 0007)",
           );
       }
+      progress.phase(operation, expected);
       return runOperation(stack, operation, { ...engine, ...targets, expectNoChanges: operation !== "destroy" && expectNoChanges });
     });
+    progress.stop();
     if (outcome === "declined") {
       io.err(`${operation} of stack ${name}: not confirmed; nothing was changed`);
       return ExitCode.CANNOT_RUN;
@@ -300,6 +353,7 @@ async function runStack(
     if (interrupt.signal.aborted) return interrupted();
     throw error;
   } finally {
+    progress.stop();
     process.removeListener("SIGINT", onSigint);
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { ProbeError } from "../../lib/errors.ts";
 import { planPhases } from "../phases.ts";
-import { Progress } from "../progress.ts";
+import { CampaignProgress } from "../progress.ts";
 import type { CampaignFooter } from "../results.ts";
 import { runCheckins } from "./checkin.ts";
 import { CampaignContext, DEADLINE } from "./context.ts";
@@ -42,13 +42,15 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const onInterrupt = () => stop.abort("interrupted");
   options.signal?.addEventListener("abort", onInterrupt, { once: true });
   if (options.signal?.aborted === true) stop.abort("interrupted");
-  const progress = new Progress(options.progress);
+  const progress = new CampaignProgress(options.progress);
 
   watch.start();
   progress.start(() => ({ counts: tally.total, done: tally.done, total: options.targets.length, deadlineAt }));
   try {
-    for (const phase of planPhases(options.targets)) {
+    const phases = planPhases(options.targets);
+    for (const [index, phase] of phases.entries()) {
       if (stop.signal.aborted) break;
+      progress.phase(index, phases.length, phase);
       if (phase.icmp.length > 0) await runIcmp(ctx, phase.icmp);
       const checkins = phase.other.filter((t) => t.kind === "checkin");
       const running = new Set<Promise<void>>();

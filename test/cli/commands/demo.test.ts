@@ -5,8 +5,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { rerunInvalidCampaign } from "../../../src/cli/commands/demo.ts";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { announcedStage, rerunInvalidCampaign, type StageRun } from "../../../src/cli/commands/demo.ts";
 import { ResultsWriter } from "../../../src/probe/results.ts";
 
 const dirs: string[] = [];
@@ -100,5 +100,52 @@ describe("the demo's campaign on a busy machine", () => {
     campaign(file, []);
     expect((await rerunInvalidCampaign({ code: 1, last: "not ready" }, file, rerun, io)).code).toBe(1);
     expect(reruns).toBe(0);
+  });
+});
+
+// Issue 19: a stage is announced as it starts, not only once it has finished; a long one (up,
+// check) says every 30 s that it is still running and the last line it printed; its end comes
+// with its time. The stage is the test's; the timers and the clock are vitest's fakes.
+describe("the demo's stages as they run", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("says a stage has started before it ends, every 30 s while it runs with its last line, and when it finished", async () => {
+    vi.useFakeTimers();
+    const out: string[] = [];
+    let finish: (run: StageRun) => void = () => {};
+    const running = announcedStage(
+      { index: 3, count: 9, title: "up: the rehearsal stack provisions the servers" },
+      (seen) => {
+        seen("Updating (rehearsal):");
+        setTimeout(() => seen("up of stack rehearsal: 40/120 (33%) steps done, 4 under way; 1 min 0 s | phase: up"), 45_000);
+        return new Promise((resolve) => (finish = resolve));
+      },
+      { out: (l) => out.push(l) },
+      { now: () => Date.now() },
+    );
+    expect(out).toEqual(["demo: stage 4/9: up: the rehearsal stack provisions the servers"]);
+    vi.advanceTimersByTime(90_000);
+    expect(out.slice(1)).toEqual([
+      "demo: stage 4/9: running for 30 s — Updating (rehearsal):",
+      "demo: stage 4/9: running for 1 min 0 s — up of stack rehearsal: 40/120 (33%) steps done, 4 under way; 1 min 0 s | phase: up",
+      "demo: stage 4/9: running for 1 min 30 s — up of stack rehearsal: 40/120 (33%) steps done, 4 under way; 1 min 0 s | phase: up",
+    ]);
+    vi.advanceTimersByTime(5_000);
+    finish({ code: 0, last: "up of stack rehearsal: create 120" });
+    await expect(running).resolves.toEqual({ code: 0, last: "up of stack rehearsal: create 120" });
+    expect(out.at(-1)).toBe("demo: stage 4/9 finished in 1 min 35 s, exit 0 — up of stack rehearsal: create 120");
+    vi.advanceTimersByTime(120_000);
+    expect(out).toHaveLength(5);
+  });
+
+  it("a campaign run again is named so; its last line is shown as text, escapes visible", async () => {
+    const out: string[] = [];
+    await announcedStage({ index: 5, count: 9, title: "check", again: true }, async () => ({ code: 1, last: "\x1b[31mnot ready" }), {
+      out: (l) => out.push(l),
+    });
+    expect(out[0]).toBe("demo: stage 6/9 again: check");
+    expect(out[1]).toMatch(/^demo: stage 6\/9 again finished in \d+\.\d s, exit 1 — \\u001B\[31mnot ready$/);
   });
 });
