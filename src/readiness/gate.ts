@@ -9,7 +9,7 @@ import { type LatestDrift, readLatestDrift } from "./drift/index.ts";
 import { type Evidence, readEvidence } from "./evidence.ts";
 import { type UnfitWords, whyUnfit } from "./fitness.ts";
 import { type ExpiredWaiver, judge, type Judged } from "./judge.ts";
-import { History } from "./history.ts";
+import { type CriterionTrend, History, type VerdictPoint } from "./history.ts";
 import { blobAt, type Committed, committedState, isAncestor, mainBranch } from "./committed.ts";
 import { type Approval, type ApprovalCheck, checkApprovals, quorum } from "./signoff.ts";
 import { type GateInventory, loadForGate } from "./snapshot.ts";
@@ -103,7 +103,10 @@ export interface GateResult {
   /** Every waiver in the inventory past its date (the ones that named an offender are in their criterion). */
   readonly expiredWaivers: readonly ExpiredWaiver[];
   readonly changes?: { readonly previous?: string; readonly newlyFailing: number; readonly recovered: number; readonly sample: readonly string[] };
-  readonly trend?: readonly { at: string; verdict: string; score?: number }[];
+  /** The milestone's verdicts from history, oldest first (recorded runs only). */
+  readonly trend?: readonly VerdictPoint[];
+  /** What each criterion judged here measured at each recorded run, in the order of `criteria`. */
+  readonly criteriaTrend?: readonly CriterionTrend[];
 }
 
 /** What the gate read, for the report (which draws the evidence behind the verdict). */
@@ -546,8 +549,22 @@ function record(path: string, result: GateResult, evidence: Evidence | undefined
     }
     const judged = result.criteria.filter((c) => c.outcome !== "cannot-judge");
     const score = judged.length === 0 ? undefined : Math.round((judged.reduce((a, c) => a + c.withWaivers, 0) / judged.length) * 100) / 100;
-    history.recordVerdict(result.milestone.id, result.judgedAt, result.verdict, header?.id, score);
-    return { ...result, ...(changes === undefined ? {} : { changes }), trend: history.trend(result.milestone.id) };
+    const figures = result.criteria.map((c) => ({
+      id: c.id,
+      outcome: c.outcome,
+      ...(c.outcome === "cannot-judge" ? {} : { measured: c.measured, withWaivers: c.withWaivers }),
+      threshold: c.threshold,
+    }));
+    history.recordVerdict(result.milestone.id, result.judgedAt, result.verdict, header?.id, score, figures);
+    return {
+      ...result,
+      ...(changes === undefined ? {} : { changes }),
+      trend: history.trend(result.milestone.id),
+      criteriaTrend: history.criteriaTrend(
+        result.milestone.id,
+        result.criteria.map((c) => c.id),
+      ),
+    };
   } finally {
     history.close();
   }

@@ -1,13 +1,14 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { parseInstant } from "../model/index.ts";
 import type { ProbeResult, Status } from "../probe/types.ts";
 // drift/types.ts, drift's entry point for its kinds alone: drift/index.ts would import this store back through drift's run.
 import { DRIFT_KINDS, type DriftKind } from "./drift/types.ts";
 
 /**
  * The project's memory between runs: every campaign's per-target statuses,
- * every gate verdict and every drift report, in an embedded SQLite database (node:sqlite) under the
+ * every gate verdict (with what each criterion measured) and every drift report, in an embedded SQLite database (node:sqlite) under the
  * state directory. One run is one transaction: a run killed half-way leaves
  * nothing of itself and everything before it. WAL and a busy timeout let
  * concurrent runs (two shards on one machine, a report while a campaign
@@ -41,6 +42,16 @@ CREATE TABLE IF NOT EXISTS verdict (
   score REAL,
   PRIMARY KEY (milestone, at)
 );
+CREATE TABLE IF NOT EXISTS verdict_criterion (
+  milestone TEXT NOT NULL,
+  at TEXT NOT NULL,
+  criterion TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  measured REAL,
+  with_waivers REAL,
+  threshold REAL,
+  PRIMARY KEY (milestone, at, criterion)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS drift_run (
   id TEXT PRIMARY KEY,
   stack TEXT NOT NULL,
@@ -65,6 +76,37 @@ CREATE TABLE IF NOT EXISTS drift_item (
   PRIMARY KEY (run, key)
 ) WITHOUT ROWID;
 `;
+
+/** A gate run of a milestone, as its trend keeps it: the verdict and the score (the mean share of the criteria judged, %). */
+export interface VerdictPoint {
+  readonly at: string;
+  readonly verdict: string;
+  readonly score?: number;
+}
+
+/** A criterion's outcome, as judge.ts judges it (not imported: criteria reach this file through drift's run). */
+export type Outcome = "pass" | "fail" | "cannot-judge";
+
+/** What one criterion measured at one gate run; the shares (%) are absent when it could not judge. */
+export interface CriterionFigure {
+  readonly id: string;
+  readonly outcome: Outcome;
+  /** Share meeting it, waived offenders not counted. */
+  readonly measured?: number;
+  /** Share with waived offenders counted as meeting it: what the threshold is judged against. */
+  readonly withWaivers?: number;
+  readonly threshold?: number;
+}
+
+export interface CriterionPoint extends Omit<CriterionFigure, "id"> {
+  readonly at: string;
+}
+
+/** One criterion of a milestone over time, oldest first. */
+export interface CriterionTrend {
+  readonly id: string;
+  readonly points: readonly CriterionPoint[];
+}
 
 export interface CampaignRecord {
   readonly id: string;
@@ -120,6 +162,17 @@ const KIND_COLUMNS: Readonly<Record<DriftKind, string>> = {
   unreachable: "unreachable",
 };
 
+// The history file is data: what is read back is checked, and a row that is not what amadegi writes
+// (a time that is not a time, a verdict or outcome it does not know, a share outside 0–100: a damaged
+// or hand-edited file) is left out of the trend, which is a picture, never a verdict.
+const VERDICTS: ReadonlySet<unknown> = new Set(["ready", "not-ready", "cannot-judge"]);
+const OUTCOMES: ReadonlySet<unknown> = new Set(["pass", "fail", "cannot-judge"]);
+const isOutcome = (v: unknown): v is Outcome => OUTCOMES.has(v);
+const instantOf = (v: unknown): number | undefined => (typeof v === "string" ? parseInstant(v) : undefined);
+const share = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= 100 ? v : undefined);
+/** Oldest first, by the instant (a time written with an offset sorts by when it is, not as text). */
+const byTime = <T>(rows: [number, T][]): T[] => rows.sort((a, b) => a[0] - b[0]).map(([, row]) => row);
+
 const passing = (s: string) => s === "up" || s === "degraded";
 const failing = (s: string) => s === "down" || s === "unreachable";
 
@@ -161,10 +214,23 @@ export class History {
     }
   }
 
-  recordVerdict(milestone: string, at: string, verdict: string, campaign?: string, score?: number): void {
-    this.db
-      .prepare("INSERT OR REPLACE INTO verdict (milestone, campaign, at, verdict, score) VALUES (?, ?, ?, ?, ?)")
-      .run(milestone, campaign ?? null, at, verdict, score ?? null);
+  /** Store a gate run's verdict and what each criterion measured, all or nothing (a run recorded again replaces its figures). */
+  recordVerdict(milestone: string, at: string, verdict: string, campaign?: string, score?: number, criteria: readonly CriterionFigure[] = []): void {
+    const insertFigure = this.db.prepare(
+      "INSERT OR REPLACE INTO verdict_criterion (milestone, at, criterion, outcome, measured, with_waivers, threshold) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      this.db
+        .prepare("INSERT OR REPLACE INTO verdict (milestone, campaign, at, verdict, score) VALUES (?, ?, ?, ?, ?)")
+        .run(milestone, campaign ?? null, at, verdict, score ?? null);
+      this.db.prepare("DELETE FROM verdict_criterion WHERE milestone = ? AND at = ?").run(milestone, at);
+      for (const c of criteria) insertFigure.run(milestone, at, c.id, c.outcome, c.measured ?? null, c.withWaivers ?? null, c.threshold ?? null);
+      this.db.exec("COMMIT");
+    } catch (error) {
+      this.db.exec("ROLLBACK");
+      throw error;
+    }
   }
 
   hasCampaign(id: string): boolean {
@@ -207,12 +273,44 @@ export class History {
     };
   }
 
-  /** A milestone's verdicts over time, oldest first (the report's trend). */
-  trend(milestone: string): { at: string; verdict: string; score?: number }[] {
-    return this.db
-      .prepare("SELECT at, verdict, score FROM verdict WHERE milestone = ? ORDER BY at")
-      .all(milestone)
-      .map((r) => ({ at: String(r.at), verdict: String(r.verdict), ...(r.score === null ? {} : { score: Number(r.score) }) }));
+  /** A milestone's verdicts over time, oldest first (the report's trend); rows that are not one are left out. */
+  trend(milestone: string): VerdictPoint[] {
+    const points: [number, VerdictPoint][] = [];
+    for (const r of this.db.prepare("SELECT at, verdict, score FROM verdict WHERE milestone = ?").all(milestone)) {
+      const ms = instantOf(r.at);
+      if (ms === undefined || !VERDICTS.has(r.verdict)) continue;
+      const score = share(r.score);
+      points.push([ms, { at: String(r.at), verdict: String(r.verdict), ...(score === undefined ? {} : { score }) }]);
+    }
+    return byTime(points);
+  }
+
+  /**
+   * What each of `ids` measured at each gate run of a milestone, oldest first, in the order of `ids`:
+   * a criterion never recorded (runs before figures were kept, a criterion new to the milestone) has no points.
+   */
+  criteriaTrend(milestone: string, ids: readonly string[]): CriterionTrend[] {
+    const byId = new Map<string, [number, CriterionPoint][]>(ids.map((id) => [id, []]));
+    const rows = this.db.prepare("SELECT at, criterion, outcome, measured, with_waivers, threshold FROM verdict_criterion WHERE milestone = ?").all(milestone);
+    for (const r of rows) {
+      const points = typeof r.criterion === "string" ? byId.get(r.criterion) : undefined;
+      const ms = instantOf(r.at);
+      if (points === undefined || ms === undefined || !isOutcome(r.outcome)) continue;
+      // Nothing was measured where the criterion could not judge.
+      const [measured, withWaivers] = r.outcome === "cannot-judge" ? [] : [share(r.measured), share(r.with_waivers)];
+      const threshold = share(r.threshold);
+      points.push([
+        ms,
+        {
+          at: String(r.at),
+          outcome: r.outcome,
+          ...(measured === undefined ? {} : { measured }),
+          ...(withWaivers === undefined ? {} : { withWaivers }),
+          ...(threshold === undefined ? {} : { threshold }),
+        },
+      ]);
+    }
+    return [...byId].map(([id, points]) => ({ id, points: byTime(points) }));
   }
 
   /** Store a drift report and its items, all or nothing. */

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProbeResult, Status } from "../../src/probe/types.ts";
 import { History } from "../../src/readiness/history.ts";
@@ -70,6 +71,84 @@ describe("History", () => {
       { at: "2027-02-20T06:00:00Z", verdict: "ready", score: 0.99 },
     ]);
     h.close();
+  });
+
+  it("keeps what each criterion measured at each run, per criterion of the milestone; a run recorded again replaces its figures", () => {
+    const h = new History(":memory:");
+    const live = (withWaivers: number) =>
+      ({ id: "links-live", outcome: withWaivers >= 95 ? "pass" : "fail", measured: withWaivers, withWaivers, threshold: 95 }) as const;
+    h.recordVerdict("T-7", "2027-02-19T06:00:00Z", "not-ready", "c1", 90, [live(90), { id: "dns-up", outcome: "cannot-judge", threshold: 100 }]);
+    h.recordVerdict("T-7", "2027-02-20T06:00:00Z", "ready", "c2", 99, [
+      live(97),
+      { id: "dns-up", outcome: "pass", measured: 100, withWaivers: 100, threshold: 100 },
+    ]);
+    h.recordVerdict("T-1", "2027-02-20T06:00:00Z", "ready", "c2", 100, [live(100)]);
+    // In the order asked; a criterion never recorded for the milestone has no points.
+    expect(h.criteriaTrend("T-7", ["dns-up", "links-live", "gateways-up"])).toEqual([
+      {
+        id: "dns-up",
+        points: [
+          { at: "2027-02-19T06:00:00Z", outcome: "cannot-judge", threshold: 100 },
+          { at: "2027-02-20T06:00:00Z", outcome: "pass", measured: 100, withWaivers: 100, threshold: 100 },
+        ],
+      },
+      {
+        id: "links-live",
+        points: [
+          { at: "2027-02-19T06:00:00Z", outcome: "fail", measured: 90, withWaivers: 90, threshold: 95 },
+          { at: "2027-02-20T06:00:00Z", outcome: "pass", measured: 97, withWaivers: 97, threshold: 95 },
+        ],
+      },
+      { id: "gateways-up", points: [] },
+    ]);
+    h.recordVerdict("T-7", "2027-02-20T06:00:00Z", "not-ready", "c2", 80, [live(80)]);
+    expect(h.criteriaTrend("T-7", ["links-live", "dns-up"]).map((t) => t.points.map((p) => p.withWaivers))).toEqual([[90, 80], [undefined]]);
+    expect(h.trend("T-7").map((p) => p.score)).toEqual([90, 80]);
+    h.close();
+  });
+
+  it("reads a history written before figures were kept, and leaves out rows that are not what amadegi writes", () => {
+    const path = join(dir, "old.sqlite");
+    // The verdict table as amadegi wrote it before issue 19, with runs a damaged or hand-edited file could hold.
+    const old = new DatabaseSync(path);
+    old.exec("CREATE TABLE verdict (milestone TEXT NOT NULL, campaign TEXT, at TEXT NOT NULL, verdict TEXT NOT NULL, score REAL, PRIMARY KEY (milestone, at))");
+    const insert = old.prepare("INSERT INTO verdict (milestone, campaign, at, verdict, score) VALUES (?, ?, ?, ?, ?)");
+    insert.run("T-7", "c1", "2027-02-20T06:00:00Z", "ready", 99.5);
+    insert.run("T-7", "c0", "2027-02-18T06:00:00.123Z", "not-ready", null);
+    insert.run("T-7", null, "soon", "ready", 50); // a time that is not a time
+    insert.run("T-7", null, "2027-02-19T06:00:00Z", "<script>alert(1)</script>", 50); // a verdict amadegi never writes
+    insert.run("T-7", null, "2027-02-19T07:00:00Z", "ready", "lots"); // a score that is not a share: the run stays, without it
+    insert.run("T-7", null, "2027-02-19T08:00:00Z", "ready", 250);
+    old.close();
+
+    const h = new History(path);
+    expect(h.trend("T-7")).toEqual([
+      { at: "2027-02-18T06:00:00.123Z", verdict: "not-ready" },
+      { at: "2027-02-19T07:00:00Z", verdict: "ready" },
+      { at: "2027-02-19T08:00:00Z", verdict: "ready" },
+      { at: "2027-02-20T06:00:00Z", verdict: "ready", score: 99.5 },
+    ]);
+    expect(h.criteriaTrend("T-7", ["links-live"])).toEqual([{ id: "links-live", points: [] }]);
+    // From now on the figures are kept, beside the old runs.
+    h.recordVerdict("T-7", "2027-02-21T06:00:00Z", "ready", "c2", 100, [{ id: "links-live", outcome: "pass", measured: 100, withWaivers: 100, threshold: 95 }]);
+    expect(h.trend("T-7")).toHaveLength(5);
+    expect(h.criteriaTrend("T-7", ["links-live"])[0]?.points).toHaveLength(1);
+    h.close();
+
+    const damaged = new DatabaseSync(path);
+    const figure = damaged.prepare(
+      "INSERT INTO verdict_criterion (milestone, at, criterion, outcome, measured, with_waivers, threshold) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    figure.run("T-7", "yesterday", "links-live", "pass", 100, 100, 95);
+    figure.run("T-7", "2027-02-19T06:00:00Z", "links-live", "maybe", 100, 100, 95);
+    figure.run("T-7", "2027-02-19T07:00:00Z", "links-live", "fail", -5, "x", 95);
+    damaged.close();
+    const again = new History(path);
+    expect(again.criteriaTrend("T-7", ["links-live"])[0]?.points).toEqual([
+      { at: "2027-02-19T07:00:00Z", outcome: "fail", threshold: 95 },
+      { at: "2027-02-21T06:00:00Z", outcome: "pass", measured: 100, withWaivers: 100, threshold: 95 },
+    ]);
+    again.close();
   });
 });
 

@@ -1,9 +1,21 @@
 import { resolve } from "node:path";
-import { UsageError } from "../../lib/errors.ts";
+import { ToolError, UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
 import { STATE_HELP, statePaths } from "../../lib/state.ts";
+import { loadInventory } from "../../model/index.ts";
 import { parseDeadline } from "../../probe/run.ts";
-import { formatReport, parseShare, restoreLeftovers, runDrill, SCENARIO_HELP, SCENARIOS, type Scenario } from "../../rehearsal/drill/index.ts";
+import { drillMapInput, writeDrillPage } from "../../readiness/report/index.ts";
+import {
+  type DrillReport,
+  formatReport,
+  parseShare,
+  restoreLeftovers,
+  runDrill,
+  SCENARIO_HELP,
+  SCENARIOS,
+  type Scenario,
+} from "../../rehearsal/drill/index.ts";
+import { readMarker } from "../../rehearsal/marker.ts";
 import { defineCommand } from "../command.ts";
 import { displayPath, STACK_FORMS, stackOption } from "../shared.ts";
 
@@ -92,8 +104,31 @@ export const drillCommand = defineCommand({
       env: io.env,
       log,
     });
+    const page = await writePage(report, inventory === undefined ? readMarker(state).marker?.inventory : displayPath(io, inventory), log);
     if (json) io.out(JSON.stringify(report, null, 2));
-    else for (const line of formatReport(report)) io.out(line);
+    else for (const line of [...formatReport(report), `  page: ${page}`]) io.out(line);
     return report.exitCode;
   },
 });
+
+/**
+ * The drill's page beside its JSON (Persian, like report.html), its stations on
+ * the map when the drill's inventory loads: the one it ran against (--inventory,
+ * or the rehearsal's). The drill has run and restored by now: a page that cannot
+ * be written says where the report is.
+ */
+async function writePage(report: DrillReport, inventoryPath: string | undefined, log: (line: string) => void): Promise<string> {
+  try {
+    const inventory = inventoryPath === undefined ? undefined : (await loadInventory(inventoryPath)).inventory;
+    if (inventory === undefined) log(`the page has no map: the inventory ${inventoryPath ?? "(none named)"} does not load`);
+    const map = inventory === undefined ? {} : { map: drillMapInput(report, inventory), timeZone: inventory.election.timeZone };
+    return await writeDrillPage(report, "fa", map);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new ToolError(`the drill ran (exit ${report.exitCode}) but its page could not be written: ${why}`, {
+      file: report.file,
+      hint: "the drill's JSON report (this file) holds everything the page shows",
+      cause: error,
+    });
+  }
+}

@@ -1,8 +1,11 @@
 import { join, resolve } from "node:path";
-import { UsageError } from "../../lib/errors.ts";
+import { InventoryError, UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
 import { rehearsalPaths, STATE_HELP, statePaths } from "../../lib/state.ts";
+import { loadInventory } from "../../model/index.ts";
+import { type Lang, writeRehearsalHtml } from "../../readiness/report/index.ts";
 import { layout, planFor, rehearsalDown, rehearsalStatus, rehearsalUp, type Plan, type RehearsalStatus } from "../../rehearsal/index.ts";
+import { ANSWERING_STATES } from "../../rehearsal/plan.ts";
 import { deviceKeys, type DevicesOptions, devicesStatus, type DevicesStatus, startDevices, stopDevices } from "../../rehearsal/responders.ts";
 import { defineCommand, defineGroup, type Io, type OptionValues } from "../command.ts";
 import { displayPath } from "../shared.ts";
@@ -181,12 +184,43 @@ const up = defineCommand({
   },
 });
 
+/** The picture of a status: its own options. */
+const picture = {
+  html: {
+    type: "string",
+    placeholder: "FILE",
+    description:
+      "also draw it: one self-contained page (inline SVG) of the namespaces, servers, veths and\n" +
+      "links per operator × district, coloured by what is up; written atomically",
+  },
+  lang: { type: "string", placeholder: "fa|en", default: "fa", description: "the language of the --html page; fa is right-to-left, with Persian digits" },
+} as const;
+
+/** Draw the status into `file`: the inventory read again (planFor keeps it to itself), already known to plan. */
+async function drawStatus(io: Io, file: string, inventory: string, plan: Plan, result: RehearsalStatus, lang: Lang, json: boolean): Promise<void> {
+  const loaded = await loadInventory(inventory);
+  if (loaded.inventory === undefined)
+    throw new InventoryError(`the inventory ${inventory} changed while rehearsal status read it and no longer loads`, {
+      hint: `run \`amadegi validate --inventory ${inventory}\`, then rehearsal status again`,
+    });
+  const input = { inventory: loaded.inventory, plan, status: result, answering: ANSWERING_STATES };
+  const written = await writeRehearsalHtml(file, input, lang, new Date().toISOString());
+  // Beside --json's document, never inside it.
+  (json ? io.err : io.out)(`  picture: ${written.file} (${(written.bytes / 1024).toFixed(0)} KiB)`);
+}
+
 const status = defineCommand({
   name: "rehearsal status",
   before: STATUS,
-  options: common,
-  after: [`${STATE_HELP}.`, "Needs root. Exit codes: 0 whole; 1 not whole or not up; 2 could not run (not root, bad inventory)."],
+  options: { ...common, ...picture },
+  after: [
+    `${STATE_HELP}.`,
+    'Needs root. See docs/rehearsal.md ("The namespaces": --html). Exit codes: 0 whole; 1 not whole or not up;',
+    "2 could not run (not root, bad inventory, the page could not be written).",
+  ],
   async run(args, io) {
+    const { lang } = args.values;
+    if (lang !== "fa" && lang !== "en") throw new UsageError(`--lang ${lang}: expected fa or en`, { hint: "see `amadegi rehearsal status --help`" });
     if (!asRoot(io, NETWORK_ROOT, "status")) return ExitCode.CANNOT_RUN;
     const options = where(args.values, io);
     const state = options.stateDir;
@@ -202,6 +236,8 @@ const status = defineCommand({
             `${devices.links.filter((l) => l.state === "ok").length}/${devices.links.length} links checking in (amadegi rehearsal devices status)`,
         );
     }
+    if (args.values.html !== undefined)
+      await drawStatus(io, displayPath(io, args.values.html), options.inventory, plan, result, lang, args.values.json === true);
     return result.whole ? ExitCode.OK : ExitCode.FINDINGS;
   },
 });
@@ -338,6 +374,7 @@ export const rehearsalCommand = defineGroup({
   name: "rehearsal",
   synopsis: [
     "amadegi rehearsal up|status|down [--inventory DIR] [--state DIR] [--json]",
+    "amadegi rehearsal status [--html FILE] [--lang fa|en]",
     "amadegi rehearsal devices keys|start|stop|status [--inventory DIR] [--state DIR] [--interval S]",
     "                         [--jitter F] [--in-flight N] [--timeout S] [--json]",
   ],

@@ -23,8 +23,8 @@ export interface Tally {
 }
 
 export interface ReportData {
-  /** Per station, in inventory order: status index into STATION_STATUSES, lat, lon. */
-  readonly points: readonly { readonly status: StationStatus; readonly lat: number; readonly lon: number }[];
+  /** Per station, in inventory order: its status, where it is, and its district's id. */
+  readonly points: readonly { readonly status: StationStatus; readonly lat: number; readonly lon: number; readonly district: string }[];
   readonly stationCounts: Readonly<Record<StationStatus, number>>;
   readonly byDistrict: readonly Tally[];
   readonly byOperator: readonly Tally[];
@@ -56,14 +56,14 @@ function sorted(map: Map<string, { name: string; total: number; ready: number; o
 
 export function reportData(run: GateRun): ReportData {
   const { inventory: inv, evidence: ev, result } = run;
-  const points: { status: StationStatus; lat: number; lon: number }[] = [];
+  const points: { status: StationStatus; lat: number; lon: number; district: string }[] = [];
   const stationCounts: Record<StationStatus, number> = { ready: 0, partial: 0, down: 0, unknown: 0 };
   const districts = new Map<string, { name: string; total: number; ready: number }>();
   const operators = new Map<string, { name: string; total: number; ready: number }>();
   const owners = new Map<string, { name: string; total: number; ready: number; open: number }>();
   for (const station of inv.stations) {
     const status = stationStatus(inv, ev, station);
-    points.push({ status, lat: station.location.lat, lon: station.location.lon });
+    points.push({ status, lat: station.location.lat, lon: station.location.lon, district: station.district });
     stationCounts[status]++;
     const d = districts.get(station.district) ?? { name: inv.districtsById.get(station.district)?.name ?? station.district, total: 0, ready: 0 };
     d.total++;

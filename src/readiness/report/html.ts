@@ -2,11 +2,12 @@ import type { Judged } from "../judge.ts";
 import type { DriftItem } from "../drift/index.ts";
 import { DRIFT_KINDS } from "../drift/index.ts";
 import type { GateResult } from "../gate.ts";
-import { type ReportData, STATION_STATUSES, type Tally } from "./data.ts";
+import { type ReportData, type Tally } from "./data.ts";
 import { DRIFT_ROWS, type FoundDrift } from "./drift.ts";
 import { day, digits, instant, type Lang, num, ownerName, percent, WORDS, type Words } from "./i18n.ts";
-import { MAP_COLOURS, mapLayers } from "./map.ts";
+import { MAP_CSS, stationsMap } from "./map.ts";
 import { type Html, html, htmlPage, join, ltr, pageAssets } from "./markup.ts";
+import { trendCharts } from "./trend.ts";
 
 /**
  * report.html: one self-contained file (no network: inline CSS, inline SVG, a
@@ -42,12 +43,16 @@ th{background:#f5f5f5}
 td.n{text-align:end;white-space:nowrap}
 .pass{color:#2e7d32;font-weight:bold}.fail{color:#c62828;font-weight:bold}.cannot-judge{color:#ef6c00;font-weight:bold}
 svg.bar{vertical-align:middle}
-.legend span{display:inline-block;margin-inline-end:14px}
-.legend i{display:inline-block;width:12px;height:12px;margin-inline-end:4px;vertical-align:middle}
-${STATION_STATUSES.map((s) => `.legend .st-${s}{background:${MAP_COLOURS[s]}}`).join("")}
-.mapbox{display:flex;gap:16px;flex-wrap:wrap;align-items:flex-start}
+svg.map{max-width:100%;height:auto;display:block}
+a.to-map{color:inherit;text-decoration:underline dotted}
+${MAP_CSS}
 input#q{width:100%;padding:8px;font-size:1rem;margin:6px 0;border:1px solid #bbb;border-radius:4px}
 details{margin:8px 0}summary{cursor:pointer;font-weight:bold}
+.trends{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:8px 20px}.trends figure{margin:0}.trends figcaption{font-size:.9rem}
+.trends svg{width:100%;height:auto}.trends text{font-size:10px;fill:#333;text-anchor:middle}.trends text.y{text-anchor:end}
+.trends text.g{font-size:8px;fill:#777}.trends text.none{fill:#777}.trends text.due{fill:#6a1b9a}
+.trends .grid{stroke:#eee}.trends .axis{stroke:#999}.trends .line{fill:none;stroke:#555;stroke-width:1.5}.trends .unjudged{fill:#fff;stroke-width:1.5}
+.trends .threshold{stroke:#555;stroke-dasharray:5 3}.trends line.due{stroke:#6a1b9a;stroke-dasharray:2 2}
 footer{color:#777;font-size:.8rem;margin-top:2em}
 `;
 
@@ -78,12 +83,16 @@ function bar(share: number): Html {
   return html`<svg class="bar" width="${BAR.width}" height="${BAR.height}" viewBox="0 0 ${BAR.width} ${BAR.height}">${barTrack}${barFilled}</svg>`;
 }
 
-function tallyTable(rows: readonly Tally[], first: string, w: Words, lang: Lang, withOpen: boolean): Html {
+/** A district's name or id, linked to its outline on the map (map.ts gives each district's group `id="map-<district>"`). */
+const toMap = (district: string, label: Html): Html => html`<a class="to-map" href="#map-${district}">${label}</a>`;
+
+function tallyTable(rows: readonly Tally[], first: string, w: Words, lang: Lang, withOpen: boolean, onMap = false): Html {
   const head = html`<tr><th>${first}</th><th>${w.total}</th><th>${w.ready}</th><th>${w.share}</th>${withOpen ? html`<th>${w.open}</th>` : undefined}</tr>`;
   const body = rows.map((t) => {
     const share = t.total === 0 ? 100 : (100 * t.ready) / t.total;
     const name = ownerName(t.id, t.name, w);
-    const label = name === t.id ? ltr(t.id) : html`${name} ${ltr(t.id)}`;
+    const named = name === t.id ? ltr(t.id) : html`${name} ${ltr(t.id)}`;
+    const label = onMap ? toMap(t.id, named) : named;
     const open = withOpen ? html`<td class="n">${num(t.open ?? 0, lang)}</td>` : undefined;
     const shareCell = html`<td class="n">${bar(share)} ${t.total === 0 ? "—" : percent(Math.floor(share * 100) / 100, lang)}</td>`;
     return html`<tr><td>${label}</td><td class="n">${num(t.total, lang)}</td><td class="n">${num(t.ready, lang)}</td>${shareCell}${open}</tr>`;
@@ -114,7 +123,7 @@ function offendersSection(r: GateResult, w: Words, lang: Lang): Html | undefined
   const failing = r.criteria.filter((c) => c.offenders.length > 0 || c.waived.length > 0);
   if (failing.length === 0) return undefined;
   const total = failing.reduce((n, c) => n + Math.min(c.offenders.length, ROWS_PER_CRITERION), 0);
-  const district = (d: string | undefined): Html | undefined => (d === undefined ? undefined : ltr(d));
+  const district = (d: string | undefined): Html | undefined => (d === undefined ? undefined : toMap(d, ltr(d)));
   const groups = failing.map((c: Judged) => {
     const rows = c.offenders
       .slice(0, ROWS_PER_CRITERION)
@@ -131,39 +140,6 @@ function offendersSection(r: GateResult, w: Words, lang: Lang): Html | undefined
   });
   const searchBox = html`<input id="q" type="search" placeholder="${w.search}" aria-label="${w.search}">`;
   return html`<h2>${w.notReady}</h2>${searchBox}<p><span id="shown">${num(total, lang)}</span></p>${groups}`;
-}
-
-function trendSvg(r: GateResult, w: Words, lang: Lang): Html {
-  const points = r.trend ?? [];
-  if (points.length === 0) return html`<p>${w.noTrend}</p>`;
-  const width = 640;
-  const height = 160;
-  const pad = 24;
-  const step = points.length === 1 ? 0 : (width - 2 * pad) / (points.length - 1);
-  const score = (p: { score?: number }): number => (typeof p.score === "number" && Number.isFinite(p.score) ? p.score : 0);
-  const xy = points.map((p, i) => [pad + i * step, height - pad - (score(p) / 100) * (height - 2 * pad)] as const);
-  const line = xy.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ");
-  const dots = points.map((p, i) => {
-    const colour = Object.hasOwn(VERDICT_COLOURS, p.verdict) ? VERDICT_COLOURS[p.verdict as keyof typeof VERDICT_COLOURS] : "#9e9e9e";
-    const [x, y] = xy[i] ?? [0, 0];
-    return html`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="4" fill="${colour}"><title>${p.at} ${p.verdict} ${p.score}</title></circle>`;
-  });
-  const axisLine = html`<line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="#999"/>`;
-  const axis = html`${axisLine}<text x="${pad}" y="${pad - 8}" font-size="11" fill="#555">${percent(100, lang)}</text>`;
-  const trendBody = html`${axis}<polyline fill="none" stroke="#555" stroke-width="1.5" points="${line}"/>${dots}`;
-  const trendBox = `0 0 ${width} ${height}`;
-  return html`<svg id="trend" xmlns="http://www.w3.org/2000/svg" viewBox="${trendBox}" width="${width}" height="${height}" direction="ltr">${trendBody}</svg>`;
-}
-
-function mapSvg(data: ReportData, title: string): Html {
-  const o = { width: 720, height: 560 };
-  if (data.points.length === 0)
-    return html`<svg id="map" xmlns="http://www.w3.org/2000/svg" width="${o.width}" height="${o.height}" role="img" aria-label="${title}"></svg>`;
-  const layers = mapLayers(data, o).map((l) => html`<path class="cells-${l.status}" fill="${MAP_COLOURS[l.status]}" d="${l.d}"/>`);
-  const { width: w, height: h } = o;
-  const box = `0 0 ${w} ${h}`;
-  const body = html`<rect width="${w}" height="${h}" fill="#f4f1ea"/>${layers}`;
-  return html`<svg id="map" xmlns="http://www.w3.org/2000/svg" viewBox="${box}" width="${w}" height="${h}" role="img" aria-label="${title}">${body}</svg>`;
 }
 
 const driftItemName = (i: DriftItem): string => `${i.object}${i.subject === undefined ? "" : ` ${i.subject}`}`;
@@ -240,7 +216,6 @@ export function renderHtml(r: GateResult, data: ReportData, lang: Lang, drift?: 
   const expired = r.expiredWaivers.length === 0 ? undefined : html`<h2>${w.expiredWaivers}</h2><ul>${expiredItems}</ul>`;
   const milestoneName = m.name === undefined ? undefined : html` «${m.name}»`;
   const inventoryLine = html`${ltr(r.inventory.dir)} ${ltr(r.inventory.commit?.slice(0, 12) ?? "-")} — ${num(r.inventory.stations, lang)} ${w.stations}`;
-  const legend = STATION_STATUSES.map((s) => html`<span><i class="st-${s}"></i>${w.status[s]}: ${num(data.stationCounts[s], lang)}</span>`);
   const body = html`<main>
 <h1>${w.title}: ${r.election.name}</h1>
 <p>${w.milestone} ${ltr(m.id)}${milestoneName} — ${w.due} ${day(m.due, lang)} — ${w.judged} ${day(r.date, lang)}</p>
@@ -250,15 +225,15 @@ ${verdictSection(r, w, lang)}
 ${criteriaTable(r, w, lang)}
 ${signoffSection(r, w, lang)}
 <h2>${w.map}</h2>
-<div class="mapbox">${mapSvg(data, w.map)}<div class="legend">${legend}</div></div>
+${stationsMap({ points: data.points, districts: data.byDistrict }, { title: w.map, lang })}
 <h2>${w.byDistrict}</h2>
-${tallyTable(data.byDistrict, w.district, w, lang, false)}
+${tallyTable(data.byDistrict, w.district, w, lang, false, true)}
 <h2>${w.byOperator}</h2>
 ${tallyTable(data.byOperator, w.operator, w, lang, false)}
 <h2>${w.byOwner}</h2>
 ${tallyTable(data.byOwner, w.owner, w, lang, true)}
 <h2>${w.trend}</h2>
-${trendSvg(r, w, lang)}
+${trendCharts(r, lang, VERDICT_COLOURS)}
 ${changes}
 ${expired}
 ${drift === undefined ? undefined : driftSection(drift, lang, r.election.timeZone)}

@@ -9,6 +9,8 @@ import { renderJunit } from "./junit.ts";
 import { renderMarkdown } from "./markdown.ts";
 
 export type { Lang } from "./i18n.ts";
+export { DRILL_ROWS, drillMapInput, drillPagePath, type DrillPageOptions, type DrillView, renderDrillHtml, writeDrillPage } from "./drill.ts";
+export { type RehearsalPictureInput, renderRehearsalHtml, writeRehearsalHtml } from "./rehearsal.ts";
 
 export interface ReportFiles {
   readonly html: string;

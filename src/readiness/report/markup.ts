@@ -54,7 +54,7 @@ type Scan =
   | { readonly at: "tag"; readonly tag: string; readonly closing: boolean }
   | { readonly at: "attr-name"; readonly tag: string; readonly attr: string }
   | { readonly at: "before-value"; readonly tag: string; readonly attr: string }
-  | { readonly at: "value"; readonly tag: string; readonly attr: string; readonly quote: string }
+  | { readonly at: "value"; readonly tag: string; readonly attr: string; readonly quote: string; readonly fragment: boolean }
   | { readonly at: "unquoted"; readonly tag: string; readonly attr: string }
   | { readonly at: "raw-text"; readonly tag: string }
   | { readonly at: "comment" };
@@ -90,7 +90,8 @@ function scan(from: Scan, s: string): Scan {
         else [st, i] = [{ ...st, attr: st.attr + c.toLowerCase() }, i + 1];
         break;
       case "before-value":
-        if (c === '"' || c === "'") [st, i] = [{ at: "value", tag: st.tag, attr: st.attr, quote: c }, i + 1];
+        // A link within the page (href="#…", the # in the template) cannot leave it, whatever follows.
+        if (c === '"' || c === "'") [st, i] = [{ at: "value", tag: st.tag, attr: st.attr, quote: c, fragment: st.attr === "href" && s[i + 1] === "#" }, i + 1];
         else st = { at: "unquoted", tag: st.tag, attr: st.attr };
         break;
       case "value":
@@ -125,7 +126,7 @@ function holes(strings: TemplateStringsArray): readonly Hole[] {
   for (let i = 0; i < strings.length - 1; i++) {
     st = scan(st, strings[i] ?? "");
     if (st.at === "text") found.push("text");
-    else if (st.at === "value" && DATA_ATTRIBUTES.test(st.attr)) found.push("attribute");
+    else if (st.at === "value" && (DATA_ATTRIBUTES.test(st.attr) || st.fragment)) found.push("attribute");
     else {
       const where = st.at === "value" || st.at === "unquoted" || st.at === "before-value" ? `attribute ${st.attr}` : st.at;
       throw new Error(`html\`\`: no data may go into ${where} (after "${(strings[i] ?? "").slice(-40)}")`);

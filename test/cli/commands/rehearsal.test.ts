@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -7,6 +7,7 @@ import { main } from "../../../src/cli/main.ts";
 import { lockPath } from "../../../src/lib/lock.ts";
 import { run } from "../../../src/toolchain/inspect.ts";
 import { repoRoot } from "../../../src/toolchain/paths.ts";
+import { pakdashtInventory } from "../../rehearsal/fixture.ts";
 
 function capture() {
   const out: string[] = [];
@@ -25,6 +26,34 @@ describe("amadegi rehearsal", () => {
     const c = capture();
     expect(await main(["rehearsal", ...rest], c.io)).toBe(2);
     expect(c.err.join("\n")).toMatch(/rehearsal needs one of up, status, down/);
+  });
+
+  it("status --help offers the picture (--html FILE, --lang); a --lang it does not speak is a usage error, before anything runs", async () => {
+    const help = capture();
+    expect(await main(["rehearsal", "status", "--help"], help.io)).toBe(0);
+    expect(help.out.join("\n")).toMatch(/--html FILE[\s\S]*--lang fa\|en/);
+    const c = capture();
+    expect(await main(["rehearsal", "status", "--html", "/nonexistent/picture.html", "--lang", "de"], c.io)).toBe(2);
+    expect(c.err.join("\n")).toMatch(/^UsageError: --lang de: expected fa or en/);
+  });
+
+  // Reads the machine's namespace list (no rehearsal of this state directory is up) and sends no packet.
+  it.skipIf(process.getuid?.() !== 0)("status --html draws a rehearsal that is not up: exit 1, the page says so, written whole", async () => {
+    const fixture = await pakdashtInventory();
+    try {
+      const file = join(fixture.root, "out", "rehearsal.html");
+      const c = capture();
+      const args = ["rehearsal", "status", "--inventory", fixture.inventory, "--state", join(fixture.root, "state"), "--html", file, "--lang", "en"];
+      expect(await main(args, c.io)).toBe(1);
+      expect(c.out.join("\n")).toMatch(/^rehearsal is not up[\s\S]*\n {2}picture: .*rehearsal\.html \(\d+ KiB\)$/);
+      const page = await readFile(file, "utf8");
+      expect(page).toMatch(/<html lang="en" dir="ltr">/);
+      expect(page).toContain('<span class="big">rehearsal is not up</span>');
+      expect(page.match(/<g class="rh-ns ns-down"/g)).toHaveLength(6);
+      expect(page.trimEnd().endsWith("</html>")).toBe(true);
+    } finally {
+      await rm(fixture.root, { recursive: true, force: true });
+    }
   });
 
   it.skipIf(process.getuid?.() !== 0)("without root it says so and exits 2, before touching anything", async () => {
