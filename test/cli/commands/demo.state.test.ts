@@ -203,10 +203,13 @@ describe.skipIf(skipped !== undefined)(
         const said = `${demo.stdout}\n${demo.stderr}\n${await logs(out())}`;
         expect([0, 1], said).toContain(demo.code);
 
-        // One line per stage, in order, each with an exit code that let the demo go on.
-        const stages = [...demo.stdout.matchAll(/^\[(\d+)\/(\d+)\] (.*?): \d+\.\d s, exit (\d+) — /gm)]
-          .filter((m) => !(m[3] ?? "").endsWith(", again"))
-          .map((m) => ({ at: `${m[1]}/${m[2]}`, title: m[3] ?? "", exit: Number(m[4]) }));
+        // A line as each stage starts and one as it finishes, in order, each with an exit code that let the demo go on (retries apart).
+        const finished = new Map([...demo.stdout.matchAll(/^demo: stage (\d+\/\d+) finished in [^,]+, exit (\d+)/gm)].map((m) => [m[1], Number(m[2])]));
+        const stages = [...demo.stdout.matchAll(/^demo: stage (\d+\/\d+): (?!running for )(.*)$/gm)].map((m) => ({
+          at: m[1] ?? "",
+          title: m[2] ?? "",
+          exit: finished.get(m[1] ?? "") ?? -1,
+        }));
         const expected = [
           /^validate/,
           /^rehearsal up/,
