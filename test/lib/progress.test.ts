@@ -107,6 +107,9 @@ describe("on a terminal", () => {
   });
 
   it("colours through util.styleText, and not at all when NO_COLOR is set", () => {
+    // A terminal that takes colour, whatever the environment running the test says (CI sets some of these).
+    for (const name of ["NO_COLOR", "NODE_DISABLE_COLORS", "FORCE_COLOR", "CI"]) vi.stubEnv(name, undefined);
+    vi.stubEnv("TERM", "xterm-256color");
     const draw = (): string => {
       const { stream, written } = capture(true);
       const progress = new Progress(stream, "check", ({ paint }) => paint("red", "down 3"), { redrawMs: 250 });
