@@ -190,20 +190,21 @@ function chart(frame: Frame, points: readonly Point[], caption: string, threshol
   const w = WORDS[lang];
   const x = (ms: number): number => X0 + ((ms - axis.start) / (axis.end - axis.start)) * (X1 - X0);
   const y = (v: number): number => Y1 - (v / 100) * (Y1 - Y0);
-  const grid = [0, 50, 100].map(
-    (v) =>
-      html`<line class="grid" x1="${X0}" y1="${f(y(v))}" x2="${X1}" y2="${f(y(v))}"/><text class="y" x="${X0 - 4}" y="${f(y(v) + 3)}">${axisPercent(v, lang)}</text>`,
-  );
+  const grid = [0, 50, 100].map((v) => {
+    const line = html`<line class="grid" x1="${X0}" y1="${f(y(v))}" x2="${X1}" y2="${f(y(v))}"/>`;
+    return html`${line}<text class="y" x="${X0 - 4}" y="${f(y(v) + 3)}">${axisPercent(v, lang)}</text>`;
+  });
   const ticks = axis.ticks.map((t) => {
     const tx = f(x(t.at));
     const mark = html`<line class="grid" x1="${tx}" y1="${Y0}" x2="${tx}" y2="${Y1}"/><line class="axis" x1="${tx}" y1="${Y1}" x2="${tx}" y2="${Y1 + 4}"/>`;
     return html`<g class="tick">${mark}<text class="j" x="${tx}" y="${Y1 + 16}">${t.label}</text><text class="g" x="${tx}" y="${Y1 + 28}">${t.sub}</text></g>`;
   });
   const minor = axis.minor.map((at) => html`<line class="axis" x1="${f(x(at))}" y1="${Y1}" x2="${f(x(at))}" y2="${Y1 + 2}"/>`);
+  const thresholdTitle = (t: number): Html => html`<title>${w.threshold} ${percent(t, lang)}</title>`;
   const thresholdLine =
     threshold === undefined
       ? undefined
-      : html`<line class="threshold" x1="${X0}" y1="${f(y(threshold))}" x2="${X1}" y2="${f(y(threshold))}"><title>${w.threshold} ${percent(threshold, lang)}</title></line>`;
+      : html`<line class="threshold" x1="${X0}" y1="${f(y(threshold))}" x2="${X1}" y2="${f(y(threshold))}">${thresholdTitle(threshold)}</line>`;
   const dx = frame.deadline === undefined ? undefined : f(x(frame.deadline));
   const due =
     dx === undefined
