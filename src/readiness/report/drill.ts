@@ -3,7 +3,7 @@ import type { Inventory } from "../../model/index.ts";
 import type { StationStatus } from "./data.ts";
 import { type Lang, instant, num, WORDS } from "./i18n.ts";
 import { MAP_CSS, type MapInput, type MapPoint, stationsMap } from "./map.ts";
-import { type Html, html, htmlPage, type Interpolation, join, ltr, pageAssets } from "./markup.ts";
+import { type Html, html, htmlPage, type Interpolation, join, ltr, pageAssets, PAGE_CSS } from "./markup.ts";
 
 /**
  * A drill's page, written beside its JSON (`<state>/drills/<id>.html`): the
@@ -128,13 +128,8 @@ const MARK_COLOURS = {
 } as const;
 type Mark = keyof typeof MARK_COLOURS;
 
-const CSS = `
-*{box-sizing:border-box}
-body{margin:0;font-family:Vazirmatn,"Noto Sans Arabic","DejaVu Sans",Tahoma,sans-serif;color:#1c1c1c;background:#fff;line-height:1.6}
+const CSS = `${PAGE_CSS}
 main{max-width:1100px;margin:0 auto;padding:16px}
-bdi{unicode-bidi:isolate;font-family:"DejaVu Sans Mono",monospace;font-size:.92em}
-h1{font-size:1.5rem;margin:.2em 0}
-h2{font-size:1.2rem;margin:1.4em 0 .4em;border-bottom:2px solid #ddd}
 .verdict{color:#fff;padding:20px 24px;border-radius:8px;margin:12px 0;background:#9e9e9e}
 ${Object.entries(VERDICT_COLOURS)
   .map(([v, colour]) => `.verdict-${v}{background:${colour}}`)

@@ -6,7 +6,7 @@ import { type ReportData, type Tally } from "./data.ts";
 import { DRIFT_ROWS, type FoundDrift } from "./drift.ts";
 import { day, digits, instant, type Lang, num, ownerName, percent, WORDS, type Words } from "./i18n.ts";
 import { MAP_CSS, stationsMap } from "./map.ts";
-import { type Html, html, htmlPage, join, ltr, pageAssets } from "./markup.ts";
+import { type Html, html, htmlPage, join, ltr, pageAssets, PAGE_CSS } from "./markup.ts";
 import { trendCharts } from "./trend.ts";
 
 /**
@@ -24,13 +24,8 @@ export const ROWS_PER_CRITERION = 2000;
 const VERDICT_COLOURS = { ready: "#2e7d32", "not-ready": "#c62828", "cannot-judge": "#ef6c00" } as const;
 const BAR = { width: 120, height: 10, ready: "#2e7d32", rest: "#e57373" } as const;
 
-const CSS = `
-*{box-sizing:border-box}
-body{margin:0;font-family:Vazirmatn,"Noto Sans Arabic","DejaVu Sans",Tahoma,sans-serif;color:#1c1c1c;background:#fff;line-height:1.6}
+const CSS = `${PAGE_CSS}
 main{max-width:1100px;margin:0 auto;padding:16px}
-bdi{unicode-bidi:isolate;font-family:"DejaVu Sans Mono",monospace;font-size:.92em}
-h1{font-size:1.5rem;margin:.2em 0}
-h2{font-size:1.2rem;margin:1.4em 0 .4em;border-bottom:2px solid #ddd}
 .verdict{color:#fff;padding:20px 24px;border-radius:8px;margin:12px 0}
 ${Object.entries(VERDICT_COLOURS)
   .map(([v, colour]) => `.verdict-${v}{background:${colour}}`)

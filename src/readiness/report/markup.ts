@@ -187,6 +187,15 @@ function policy(scriptHash: string | undefined, styleHash: string): Html {
 /** An id, address or file name: isolated left-to-right inside RTL text. */
 export const ltr = (text: string): Html => html`<bdi dir="ltr">${text}</bdi>`;
 
+/** What every page's style starts with: the box model, the Persian-first fonts, isolated ids, the headings. */
+export const PAGE_CSS = `
+*{box-sizing:border-box}
+body{margin:0;font-family:Vazirmatn,"Noto Sans Arabic","DejaVu Sans",Tahoma,sans-serif;color:#1c1c1c;background:#fff;line-height:1.6}
+bdi{unicode-bidi:isolate;font-family:"DejaVu Sans Mono",monospace;font-size:.92em}
+h1{font-size:1.5rem;margin:.2em 0}
+h2{font-size:1.2rem;margin:1.4em 0 .4em;border-bottom:2px solid #ddd}
+`;
+
 /** A page's constant style and (optional) script, hashed once for the policy: build it at module load. */
 export interface PageAssets {
   readonly style: { readonly element: Html; readonly hash: string };

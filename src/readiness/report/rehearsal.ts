@@ -1,7 +1,7 @@
 import { writeFileAtomic } from "../../lib/fs.ts";
 import type { Inventory } from "../../model/index.ts";
 import { type Lang, instant, num, WORDS } from "./i18n.ts";
-import { type Html, html, htmlPage, join, ltr, pageAssets } from "./markup.ts";
+import { type Html, html, htmlPage, join, ltr, pageAssets, PAGE_CSS } from "./markup.ts";
 
 /**
  * The rehearsal drawn (`amadegi rehearsal status --html FILE`): its namespaces
@@ -226,13 +226,8 @@ const rules = (prefix: string, table: Readonly<Record<string, string>>, property
     .map(([k, v]) => `${prefix}${k}{${property}:${v}}`)
     .join("");
 
-const CSS = `
-*{box-sizing:border-box}
-body{margin:0;font-family:Vazirmatn,"Noto Sans Arabic","DejaVu Sans",Tahoma,sans-serif;color:#1c1c1c;background:#fff;line-height:1.6}
+const CSS = `${PAGE_CSS}
 main{max-width:1280px;margin:0 auto;padding:16px}
-bdi{unicode-bidi:isolate;font-family:"DejaVu Sans Mono",monospace;font-size:.92em}
-h1{font-size:1.5rem;margin:.2em 0}
-h2{font-size:1.2rem;margin:1.4em 0 .4em;border-bottom:2px solid #ddd}
 .state{color:#fff;padding:16px 20px;border-radius:8px;margin:12px 0}
 ${rules(".state-", COLOURS.state, "background")}
 .state .big{font-size:2rem;font-weight:bold;display:block}
