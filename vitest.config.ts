@@ -25,6 +25,7 @@ export const HEAVY = [
   "test/rehearsal/responders.test.ts",
   "test/rehearsal/index.test.ts",
   "test/probe/campaign.starvation.test.ts",
+  "test/readiness/report/map.national.test.ts",
 ];
 
 // One run, two reporters: the console for people, and a JSON report that

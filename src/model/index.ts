@@ -41,3 +41,4 @@ export {
   timingProblems,
 } from "./alerting.ts";
 export { githubAnnotation } from "./annotations.ts";
+export { PROVINCE_NAMES, type ProvinceName, provinceName } from "./provinces.ts";

@@ -13,8 +13,12 @@ import { pathToFileURL } from "node:url";
 export interface BrowserPage {
   /** Runtime.evaluate with returnByValue and awaitPromise; throws with the exception's text if the expression throws. */
   evaluate<T>(expression: string): Promise<T>;
-  /** Page.captureScreenshot (PNG, the full page: the viewport made as tall as the content, see below) written to `file`; returns its bytes. */
-  screenshot(file: string): Promise<Buffer>;
+  /**
+   * Page.captureScreenshot (PNG) written to `file`; returns its bytes. The full page (the viewport
+   * made as tall as the content, see below); with a selector, only the first element it matches;
+   * with `{ until }`, the page from its top to the bottom of that element.
+   */
+  screenshot(file: string, area?: string | { readonly until: string }): Promise<Buffer>;
   /** Console messages and Content-Security-Policy violations seen so far (Runtime.consoleAPICalled, Log.entryAdded). */
   readonly messages: readonly string[];
   violations(): string[];
@@ -251,7 +255,7 @@ export async function openPage(file: string, o: { width?: number; height?: numbe
         }
         return (r.result as { value?: unknown } | undefined)?.value as T;
       },
-      async screenshot(to: string): Promise<Buffer> {
+      async screenshot(to: string, area?: string | { readonly until: string }): Promise<Buffer> {
         // The whole page, not only the viewport. Chromium's captureBeyondViewport shifts a
         // right-to-left page sideways (this project's pages are): the viewport is made as tall as
         // the content instead, captured, and put back.
@@ -260,7 +264,22 @@ export async function openPage(file: string, o: { width?: number; height?: numbe
         const height = Math.max(viewport.height, Math.ceil(size.height));
         await session("Emulation.setDeviceMetricsOverride", { ...viewport, height });
         try {
-          const clip = { x: 0, y: 0, width: viewport.width, height, scale: 1 };
+          let clip = { x: 0, y: 0, width: viewport.width, height, scale: 1 };
+          if (area !== undefined) {
+            const selector = typeof area === "string" ? area : area.until;
+            const expression = `(() => { const e = document.querySelector(${JSON.stringify(selector)}); if (e === null) return null;
+              const b = e.getBoundingClientRect(); return { x: b.x + scrollX, y: b.y + scrollY, width: b.width, height: b.height }; })()`;
+            const box = (await session("Runtime.evaluate", { expression, returnByValue: true })).result as { value: typeof clip | null };
+            if (box.value === null) throw new Error(`screenshot: nothing on the page matches ${selector}`);
+            const b = box.value;
+            // An element with a margin of 8 px: glyphs may reach a little past their box.
+            const x = Math.max(0, b.x - 8);
+            const y = Math.max(0, b.y - 8);
+            clip =
+              typeof area === "string"
+                ? { x, y, width: b.x + b.width + 8 - x, height: b.y + b.height + 8 - y, scale: 1 }
+                : { x: 0, y: 0, width: viewport.width, height: Math.ceil(b.y + b.height + 16), scale: 1 };
+          }
           const { data } = await session("Page.captureScreenshot", { format: "png", clip });
           const png = Buffer.from(text(data), "base64");
           await writeFile(to, png);

@@ -28,6 +28,8 @@ import { execIn, listNetns } from "../../src/toolchain/netns.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 import { type CliRun, runCli } from "../helpers/cli.ts";
 import { rehearsalEngineMissing, throwawayEnv } from "../helpers/engine.ts";
+import { drillPagePath } from "../../src/readiness/report/index.ts";
+import { openPage } from "../helpers/browser.ts";
 import { pakdashtInventory } from "./fixture.ts";
 
 const skipped = (await rehearsalEngineMissing()) ?? (existsSync("/usr/sbin/nginx") ? undefined : "nginx is not installed (run scripts/setup)");
@@ -51,6 +53,39 @@ async function drill(...args: string[]): Promise<{ code: number; report: DrillRe
   const result = await amadegi("drill", "--stack", stack, "--state", state, "--district", "pakdasht", "--json", ...args);
   if (result.stdout.trim() === "") throw new Error(`drill printed no report (exit ${result.code}): ${result.stderr}`);
   return { code: result.code, report: JSON.parse(result.stdout) as DrillReport, stderr: result.stderr };
+}
+
+/**
+ * The page the drill wrote beside its JSON, as Chromium renders it: the timeline's fault,
+ * detection and restore in order, the map with the stations that failed over (one path left) and
+ * its legend, nothing its policy blocked. The screenshot goes to AMADEGI_SCREENSHOTS when set.
+ */
+async function drillPageShown(report: DrillReport): Promise<void> {
+  const file = drillPagePath(report.file);
+  expect(existsSync(file), file).toBe(true);
+  const page = await openPage(file, { width: 1200, height: 900 });
+  try {
+    const ticks = await page.evaluate<number[]>(
+      `["fault", "detection", "restore"].map((m) => { const b = document.querySelector("#tl-" + m + " .tick").getBoundingClientRect(); ` +
+        `return b.x + b.width / 2; })`,
+    );
+    // The time axis runs left to right on the Persian page too (drill.ts).
+    expect(ticks[0]).toBeLessThan(ticks[1] ?? -Infinity);
+    expect(ticks[1]).toBeLessThan(ticks[2] ?? -Infinity);
+    const map = await page.evaluate<{ width: number; partial: number; legend: number }>(
+      `(() => { const m = document.querySelector("svg#map"); const r = m.getBoundingClientRect(); const p = m.querySelector("path.cells-partial");
+        return { width: r.width, partial: p === null ? 0 : p.getBoundingClientRect().width, legend: m.querySelectorAll("g.legend text").length }; })()`,
+    );
+    expect(map.width).toBeGreaterThan(300);
+    expect(map.partial, "the stations that failed over are drawn").toBeGreaterThan(0);
+    expect(map.legend).toBe(4);
+    const dir = process.env.AMADEGI_SCREENSHOTS ?? state;
+    const png = await page.screenshot(join(dir, `drill.${report.scenario}.fa.png`));
+    expect(png.subarray(1, 4).toString("latin1")).toBe("PNG");
+    expect(page.violations()).toEqual([]);
+  } finally {
+    await page.close();
+  }
 }
 
 /** Whether any operator namespace of this rehearsal still holds the drill's table. */
@@ -206,6 +241,7 @@ describe.skipIf(skipped !== undefined)(`drills on the Pakdasht rehearsal${skippe
       expect(await drillTables()).toEqual([]);
       expect(existsSync(join(state, DRILL_MARKER))).toBe(false);
       expect(existsSync(report.file)).toBe(true);
+      await drillPageShown(report);
     },
     DRILL,
   );

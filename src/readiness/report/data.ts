@@ -20,6 +20,8 @@ export interface Tally {
   readonly ready: number;
   /** Objects the failing criteria name (for owners). */
   readonly open?: number;
+  /** The province's id (for districts). */
+  readonly province?: string;
 }
 
 export interface ReportData {
@@ -58,14 +60,18 @@ export function reportData(run: GateRun): ReportData {
   const { inventory: inv, evidence: ev, result } = run;
   const points: { status: StationStatus; lat: number; lon: number; district: string }[] = [];
   const stationCounts: Record<StationStatus, number> = { ready: 0, partial: 0, down: 0, unknown: 0 };
-  const districts = new Map<string, { name: string; total: number; ready: number }>();
+  const districts = new Map<string, { name: string; province?: string; total: number; ready: number }>();
   const operators = new Map<string, { name: string; total: number; ready: number }>();
   const owners = new Map<string, { name: string; total: number; ready: number; open: number }>();
   for (const station of inv.stations) {
     const status = stationStatus(inv, ev, station);
     points.push({ status, lat: station.location.lat, lon: station.location.lon, district: station.district });
     stationCounts[status]++;
-    const d = districts.get(station.district) ?? { name: inv.districtsById.get(station.district)?.name ?? station.district, total: 0, ready: 0 };
+    let d = districts.get(station.district);
+    if (d === undefined) {
+      const district = inv.districtsById.get(station.district);
+      d = { name: district?.name ?? station.district, ...(district === undefined ? {} : { province: district.province }), total: 0, ready: 0 };
+    }
     d.total++;
     if (status === "ready") d.ready++;
     districts.set(station.district, d);

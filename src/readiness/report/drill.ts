@@ -490,7 +490,7 @@ export function drillMapInput(r: DrillView, inventory: Pick<Inventory, "stations
     points.push({ lat: s.location.lat, lon: s.location.lon, status, district: s.district });
   }
   const used = new Set(points.map((p) => p.district));
-  return { points, districts: inventory.districts.filter((d) => used.has(d.id)).map((d) => ({ id: d.id, name: d.name })) };
+  return { points, districts: inventory.districts.filter((d) => used.has(d.id)).map((d) => ({ id: d.id, name: d.name, province: d.province })) };
 }
 
 function mapSection(map: MapInput, lang: Lang): Html {

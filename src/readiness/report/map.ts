@@ -6,6 +6,7 @@ import type { GeometryCollection, Topology } from "topojson-specification";
 import type { StationStatus } from "./data.ts";
 import { type Lang, num, WORDS } from "./i18n.ts";
 import { type Html, html } from "./markup.ts";
+import { provinceName } from "../../model/index.ts";
 
 /**
  * The stations map, drawn once at render time as inline SVG (no script, so the
@@ -16,9 +17,11 @@ import { type Html, html } from "./markup.ts";
  *   conformal conic for Iran and fitted to the stations shown, so a district's
  *   report is a close-up and the national one the whole country; a close-up
  *   gets a small locator of the whole country with the view marked;
- * - each district as the convex hull of its stations with its name, labelled
- *   largest first where a label does not cover another (the rest name
- *   themselves on hover); a hull's group carries `id="map-<district>"`, so a
+ * - each district as the convex hull of its stations, naming itself on hover;
+ *   on the picture, names placed largest first where a label covers no other,
+ *   above the stations: each district's when at most 40 are drawn, else each
+ *   province's (the dashed hull of its districts' stations: 1,195 district
+ *   names on one country would cover it); a hull's group carries `id="map-<district>"`, so a
  *   link from the lists (`#map-<district>`) scrolls to it and CSS's :target
  *   outlines it, with no script;
  * - stations binned into square cells of a few pixels, each cell coloured by
@@ -40,7 +43,10 @@ export const MAP_COLOURS: Readonly<Record<StationStatus, string>> = {
 export const MAP_CSS = `
 svg.map .hull{fill:#5c6bc0;fill-opacity:.07;stroke:#5c6bc0;stroke-opacity:.55;stroke-width:1;stroke-linejoin:round}
 svg.map .district:target .hull{fill-opacity:.18;stroke:#c62828;stroke-opacity:1;stroke-width:3}
+svg.map .many .hull{fill-opacity:.03;stroke-opacity:.3;stroke-width:.5}
+svg.map .province{fill:none;stroke:#37474f;stroke-opacity:.6;stroke-width:1.2;stroke-dasharray:4 3;stroke-linejoin:round}
 svg.map .label{font-size:11px;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round;fill:#263238}
+svg.map .label-province{font-size:12px;font-weight:bold}
 svg.map .legend-text{font-size:12px;fill:#263238}
 `;
 
@@ -54,8 +60,8 @@ export interface MapPoint {
 
 export interface MapInput {
   readonly points: readonly MapPoint[];
-  /** The districts to draw, by id; a point whose district is not here is still drawn, without a hull. */
-  readonly districts: readonly { readonly id: string; readonly name: string }[];
+  /** The districts to draw, by id, with their province's id; a point whose district is not here is still drawn, without a hull. */
+  readonly districts: readonly { readonly id: string; readonly name: string; readonly province?: string }[];
 }
 
 export interface MapOptions {
@@ -167,10 +173,48 @@ interface Box {
 }
 const overlaps = (a: Box, b: Box): boolean => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
 
-/** A label's box, estimated (no fonts at render time): Persian letters are narrower than their count suggests. */
-function labelBox(text: string, x: number, y: number): Box {
-  const w = text.length * 6.5 + 8;
-  return { x0: x - w / 2, y0: y - 11, x1: x + w / 2, y1: y + 3 };
+/** A label's box, estimated (no fonts at render time) for the label's font size in px: Persian letters are narrower than their count suggests. */
+function labelBox(text: string, x: number, y: number, size: number): Box {
+  const w = text.length * size * 0.6 + 8;
+  return { x0: x - w / 2, y0: y - size, x1: x + w / 2, y1: y + size * 0.3 };
+}
+
+/** Up to this many districts drawn, each is named on the map; beyond (a province's or the country's view), the provinces are. */
+const NAME_DISTRICTS_UP_TO = 40;
+
+interface Area {
+  readonly id: string;
+  readonly name: string;
+  readonly hull: [number, number][];
+  readonly cx: number;
+  readonly cy: number;
+  readonly stations: number;
+}
+
+/** Each group's hull and centre, largest group first (then by id). */
+function areas(groups: ReadonlyMap<string, { name: string; points: [number, number][] }>): Area[] {
+  return [...groups]
+    .map(([id, g]) => {
+      const hull = convexHull(g.points);
+      const cx = hull.reduce((s, [x]) => s + x, 0) / hull.length;
+      const cy = hull.reduce((s, [, y]) => s + y, 0) / hull.length;
+      return { id, name: g.name, hull, cx, cy, stations: g.points.length };
+    })
+    .sort((a, b) => b.stations - a.stations || (a.id < b.id ? -1 : 1));
+}
+
+/** Labels placed greedily, largest area first, wherever a label stays inside the picture and off every label placed before. */
+function labels(list: readonly Area[], kind: "district" | "province", width: number, height: number): Html[] {
+  const size = kind === "province" ? 12 : 11;
+  const placed: Box[] = [];
+  const out: Html[] = [];
+  for (const a of list) {
+    const box = labelBox(a.name, a.cx, a.cy, size);
+    if (box.x0 < 0 || box.x1 > width || box.y0 < 0 || box.y1 > height || placed.some((b) => overlaps(b, box))) continue;
+    placed.push(box);
+    out.push(html`<text class="label label-${kind}" x="${f1(a.cx)}" y="${f1(a.cy)}" text-anchor="middle">${a.name}</text>`);
+  }
+  return out;
 }
 
 /** The map as an <svg class="map" id="map">; an empty input draws the country alone. */
@@ -230,34 +274,45 @@ export function stationsMap(input: MapInput, o: MapOptions): Html {
     .filter((s) => paths[s].length > 0)
     .map((s) => html`<path class="cells cells-${s}" fill="${MAP_COLOURS[s]}" d="${paths[s].join("")}"/>`);
 
-  // Districts: hulls, then labels largest first where they fit.
-  const names = new Map(input.districts.map((d) => [d.id, d.name]));
-  const drawn = [...byDistrict]
-    .filter(([id]) => names.has(id))
-    .map(([id, pts]) => {
-      const hull = convexHull(pts);
-      const cx = hull.reduce((s, [x]) => s + x, 0) / hull.length;
-      const cy = hull.reduce((s, [, y]) => s + y, 0) / hull.length;
-      return { id, name: names.get(id) ?? id, hull, cx, cy, stations: pts.length };
-    })
-    .sort((a, b) => b.stations - a.stations || (a.id < b.id ? -1 : 1));
-  const placed: Box[] = [];
+  // Districts as hulls, each naming itself on hover. Names on the picture: each district's when few
+  // are drawn, else each province's (the hull of its districts' stations), drawn above the cells.
+  const districtOf = new Map(input.districts.map((d) => [d.id, d]));
+  const groups = new Map<string, { name: string; points: [number, number][] }>();
+  for (const [id, points] of byDistrict) {
+    const d = districtOf.get(id);
+    if (d !== undefined) groups.set(id, { name: d.name, points });
+  }
+  const drawn = areas(groups);
   const districts = drawn.map((d) => {
-    const box = labelBox(d.name, d.cx, d.cy);
-    const fits = box.x0 >= 0 && box.x1 <= width && box.y0 >= 0 && box.y1 <= height && !placed.some((b) => overlaps(b, box));
-    if (fits) placed.push(box);
-    const label = fits ? html`<text class="label" x="${f1(d.cx)}" y="${f1(d.cy)}" text-anchor="middle">${d.name}</text>` : undefined;
     const hover = `${d.name} (${d.id}): ${num(d.stations, o.lang)}`;
-    return html`<g class="district" id="map-${d.id}"><title>${hover}</title><path class="hull" d="${hullPath(d.hull)}"/>${label}</g>`;
+    return html`<g class="district" id="map-${d.id}"><title>${hover}</title><path class="hull" d="${hullPath(d.hull)}"/></g>`;
   });
+  let provinces: Html[] = [];
+  let names: Html[];
+  if (drawn.length <= NAME_DISTRICTS_UP_TO) names = labels(drawn, "district", width, height);
+  else {
+    const byProvince = new Map<string, { name: string; points: [number, number][] }>();
+    for (const [id, g] of groups) {
+      const province = districtOf.get(id)?.province;
+      if (province === undefined) continue;
+      const p = byProvince.get(province) ?? { name: provinceName(province, o.lang), points: [] };
+      for (const xy of g.points) p.points.push(xy);
+      byProvince.set(province, p);
+    }
+    const shown = areas(byProvince);
+    provinces = shown.map((p) => html`<path class="province" data-province="${p.id}" d="${hullPath(p.hull)}"/>`);
+    names = labels(shown, "province", width, height);
+  }
 
   const counts: Record<StationStatus, number> = { ready: 0, partial: 0, down: 0, unknown: 0 };
   for (const p of input.points) counts[p.status]++;
   const body = html`<rect class="water" width="${width}" height="${height}" fill="#dceaf3"/>
 <path class="land" d="${land}" fill="#eeebe4" stroke="#c4bdb0" stroke-width="0.6"/>
 <path class="country" d="${iranPath}" fill="#f3ecd9" stroke="#5d5446" stroke-width="1.4"/>
-<g class="districts">${districts}</g>
+<g class="${drawn.length <= NAME_DISTRICTS_UP_TO ? "districts" : "districts many"}">${districts}</g>
+<g class="provinces">${provinces}</g>
 <g class="stations">${cellLayers}</g>
+<g class="labels">${names}</g>
 ${locator(input, projection, width, height, iran)}
 ${legend(counts, o.lang, width)}`;
   const box = `0 0 ${width} ${height}`;
