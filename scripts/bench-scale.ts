@@ -1,0 +1,388 @@
+// npm run bench:scale — the whole pipeline at growing size (issue 20). Each step is an inventory:
+// the sample (Pakdasht and Tehran) or `amadegi generate --stations N`; each is brought up in the
+// rehearsal and taken through every stage, each stage a process of its own, timed, with its peak
+// memory and the counts that drive its cost:
+//
+//   validate (beside a bare js-yaml load of the same files) → rehearsal up → device keys → stack up
+//   → up with no change → preview → devices start and the first check-in over every link (at a
+//   fixed 150 check-ins per second in every step) → check → devices stop → drift → gate and report (beside a cold
+//   stream-parse of the same results file) → destroy → rehearsal down
+//
+// Counts per stage: SSH sessions the rehearsal's sshd accepted, processes forked on the machine
+// (/proc/stat), checkpoint writes (each a new temporary file the backend renames into place) and its bytes, the
+// engine's resources, the campaign's targets, the devices' check-ins. Then one table per step and
+// the growth table: each stage's time factor between consecutive steps against its work factor
+// (stations, links or servers × roles, as the stage's cost is driven); a stage growing more than
+// 1.25 × its work factor is marked. A measurement, not a test: it asserts only that each stage did
+// its job. Root only; its own namespaces (amadegi-r-s<pid>-…), state, Pulumi backend and stack
+// (stacks/Pulumi.scale-<pid>.yaml, removed after): every packet stays inside them.
+//
+//   npm run bench:scale [-- --steps sample,10000,58640] [--json FILE] [--deadline 300s]
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { loadInventory } from "../src/model/index.ts";
+import { waitForFirstCheckins } from "../src/rehearsal/responders.ts";
+import { writeRehearsalStack } from "../src/rehearsal/stackfile.ts";
+
+const REPO = join(import.meta.dirname, "..");
+const CLI = join(REPO, "bin", "amadegi.js");
+const { values } = parseArgs({
+  options: {
+    steps: { type: "string", default: "sample,10000,58640" },
+    json: { type: "string" },
+    deadline: { type: "string", default: "300s" },
+    rate: { type: "string", default: "150" },
+    milestone: { type: "string", default: "T-7" },
+  },
+});
+const STEPS = (values.steps ?? "").split(",").filter((s) => s !== "");
+const RATE = Number(values.rate);
+
+/** What drives a stage's cost: the work factor its growth is judged against. */
+type Driver = "stations" | "links" | "server-roles" | "resources";
+const STAGES: readonly { readonly name: string; readonly driver: Driver }[] = [
+  { name: "validate", driver: "stations" },
+  { name: "rehearsal up", driver: "links" },
+  { name: "device keys", driver: "stations" },
+  { name: "stack up", driver: "resources" },
+  { name: "up, no change", driver: "resources" },
+  { name: "preview", driver: "resources" },
+  { name: "devices start", driver: "links" },
+  { name: "first check-in", driver: "links" },
+  { name: "check", driver: "links" },
+  { name: "devices stop", driver: "links" },
+  { name: "drift", driver: "server-roles" },
+  { name: "gate", driver: "links" },
+  { name: "report", driver: "links" },
+  { name: "destroy", driver: "resources" },
+  { name: "rehearsal down", driver: "links" },
+];
+
+interface Stage {
+  readonly name: string;
+  readonly ms: number;
+  /** The stage's own process (user + system). */
+  readonly cpuMs: number;
+  /** Every process on the machine while the stage ran: the engine, sshd and nginx it drives included. */
+  readonly machineCpuMs: number;
+  /** The stage's own process's peak RSS. */
+  readonly rssMiB: number;
+  readonly code: number | null;
+  /** The counts that drive its cost, by name. */
+  readonly counts: Record<string, number>;
+  readonly note: string;
+}
+
+interface Step {
+  readonly step: string;
+  readonly stations: number;
+  readonly links: number;
+  readonly servers: number;
+  readonly serverRoles: number;
+  resources: number;
+  readonly stages: Stage[];
+  /** Floors measured beside the stages: bare js-yaml load, a cold stream-parse of the results. */
+  readonly floors: Record<string, { ms: number; cpuMs: number }>;
+  rehearsalMiB: number;
+}
+
+const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+
+/** A child node process that reports its own CPU time and peak RSS at exit; its stdout. */
+function measured(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; cpuMs: number; rssMiB: number; code: number | null; out: string }> {
+  const usageFile = join(tmpdir(), `amadegi-scale-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
+  const hook = `import{writeFileSync}from"node:fs";process.on("exit",()=>writeFileSync(${JSON.stringify(usageFile)},JSON.stringify(process.resourceUsage())))`;
+  const started = performance.now();
+  const child = spawn(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(hook)}`, ...args], {
+    cwd: REPO,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
+  return new Promise((resolve) => {
+    child.on("close", (code) => {
+      const ms = performance.now() - started;
+      let usage = { userCPUTime: Number.NaN, systemCPUTime: 0, maxRSS: Number.NaN };
+      try {
+        usage = JSON.parse(readFileSync(usageFile, "utf8")) as typeof usage;
+        writeFileSync(usageFile, "");
+      } catch {
+        // no usage: the child died before its exit hook
+      }
+      void rm(usageFile, { force: true });
+      resolve({
+        ms,
+        cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
+        rssMiB: usage.maxRSS / 1024,
+        code,
+        out: code === 0 || code === 1 ? out : `${err}\n${out.slice(-1000)}`,
+      });
+    });
+  });
+}
+
+/** Processes forked on this machine since boot (/proc/stat). */
+function forks(): number {
+  return Number(/^processes (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1] ?? Number.NaN);
+}
+
+/** SSH sessions the rehearsal's servers accepted so far (each server's sshd.log). */
+function sshSessions(state: string): number {
+  const servers = join(state, "servers");
+  if (!existsSync(servers)) return 0;
+  let n = 0;
+  for (const server of readdirSync(servers)) {
+    const log = join(servers, server, "sshd.log");
+    if (existsSync(log)) n += readFileSync(log, "utf8").split("Accepted publickey").length - 1;
+  }
+  return n;
+}
+
+/** CPU time spent on this machine since boot, every process (user + nice + system), ms: the engine, sshd and nginx included. */
+function machineCpuMs(): number {
+  const fields = (/^cpu\s+(.*)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1] ?? "").split(/\s+/).map(Number);
+  const ticks = (fields[0] ?? 0) + (fields[1] ?? 0) + (fields[2] ?? 0);
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+/** Memory in use on the machine (MemTotal − MemAvailable), MiB. */
+function memoryInUseMiB(): number {
+  const info = readFileSync("/proc/meminfo", "utf8");
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(info)?.[1] ?? Number.NaN);
+  return (kb("MemTotal") - kb("MemAvailable")) / 1024;
+}
+
+/**
+ * Counts the writes of the stack's checkpoint while a stage runs: the file backend writes each
+ * version to a fresh `<stack>.json.<random>.tmp` and renames it into place, so each new temporary
+ * name inotify reports is one write of the whole checkpoint.
+ */
+function checkpointWatch(backend: string, stack: string): { stop: () => number } {
+  const seen = new Set<string>();
+  if (!existsSync(backend)) return { stop: () => 0 };
+  const watcher = watch(backend, { recursive: true }, (_event, file) => {
+    if (file !== null && file.includes(`${stack}.json.`) && file.endsWith(".tmp")) seen.add(file);
+  });
+  return {
+    stop: () => {
+      watcher.close();
+      return seen.size;
+    },
+  };
+}
+
+function checkpointBytes(backend: string, stack: string): number {
+  const dir = join(backend, ".pulumi", "stacks");
+  if (!existsSync(dir)) return 0;
+  for (const project of readdirSync(dir)) {
+    const file = join(dir, project, `${stack}.json`);
+    if (existsSync(file)) return statSync(file).size;
+  }
+  return 0;
+}
+
+async function runStep(step: string, work: string): Promise<Step> {
+  const dir = join(work, step);
+  await mkdir(dir, { recursive: true });
+  const prefix = `amadegi-r-s${process.pid % 10000}${step === "sample" ? "s" : step.length}-`;
+  const stack = `scale-${process.pid}-${step}`;
+  const stackFile = join(REPO, "stacks", `Pulumi.${stack}.yaml`);
+  const state = join(dir, "rehearsal");
+  const engine = join(dir, "engine");
+  const backend = join(engine, "pulumi");
+  await mkdir(backend, { recursive: true, mode: 0o700 });
+  await writeFile(join(engine, "passphrase"), "bench passphrase\n", { mode: 0o600 });
+  const env = { ...process.env, AMADEGI_STATE_DIR: engine, PULUMI_CONFIG_PASSPHRASE_FILE: join(engine, "passphrase"), NO_COLOR: "1" };
+
+  let inventory = join(REPO, "inventory");
+  if (step !== "sample") {
+    const made = await measured([CLI, "generate", "--stations", step, "--out", dir, "--seed", "1"], env);
+    if (made.code !== 0) throw new Error(`generate --stations ${step} failed: ${made.out.slice(-1500)}`);
+    inventory = join(dir, "inventory");
+  }
+  const inv = (await loadInventory(inventory)).inventory;
+  if (inv === undefined) throw new Error(`the ${step} inventory does not load`);
+  const links = inv.stations.reduce((n, st) => n + st.links.length, 0);
+  const result: Step = {
+    step,
+    stations: inv.stations.length,
+    links,
+    servers: inv.servers.length,
+    serverRoles: inv.servers.reduce((n, sv) => n + sv.roles.length, 0),
+    resources: 0,
+    stages: [],
+    floors: {},
+    rehearsalMiB: 0,
+  };
+  console.log(`step ${step}: ${result.stations} stations, ${links} links, ${result.servers} servers (${result.serverRoles} roles)`);
+
+  const stage = async (name: string, args: readonly string[], ok: readonly number[], count: (out: string) => Record<string, number> = () => ({})) => {
+    const f0 = forks();
+    const ssh0 = sshSessions(state);
+    const cpu0 = machineCpuMs();
+    const watcher = checkpointWatch(backend, stack);
+    const ran = await measured(args, env);
+    const writes = watcher.stop();
+    const machineMs = machineCpuMs() - cpu0;
+    if (ran.code === null || !ok.includes(ran.code)) throw new Error(`${step}: ${name} exited ${ran.code}: ${ran.out.slice(-2000)}`);
+    const code = ran.code;
+    const counts = {
+      exit: code,
+      forks: forks() - f0,
+      ssh: Math.max(0, sshSessions(state) - ssh0),
+      checkpointWrites: writes,
+      checkpointKiB: checkpointBytes(backend, stack) / 1024,
+      ...count(ran.out),
+    };
+    const done: Stage = { name, ms: ran.ms, cpuMs: ran.cpuMs, machineCpuMs: machineMs, rssMiB: ran.rssMiB, code: ran.code, counts, note: "" };
+    result.stages.push(done);
+    console.log(
+      `  ${name.padEnd(15)} ${s(ran.ms).padStart(9)}  cpu ${s(ran.cpuMs).padStart(8)} (machine ${s(machineMs).padStart(8)})  ` +
+        `peak ${ran.rssMiB.toFixed(0).padStart(5)} MiB  ${JSON.stringify(counts)}`,
+    );
+    return ran.out;
+  };
+
+  const before = memoryInUseMiB();
+  try {
+    await stage("validate", [CLI, "validate", "--inventory", inventory], [0, 1]);
+    const bare = await measured([join(REPO, "scripts", "bench-inventory.ts"), "--child", "bare", inventory], env);
+    result.floors["bare js-yaml load"] = { ms: bare.ms, cpuMs: bare.cpuMs };
+    const upOut = await stage(
+      "rehearsal up",
+      [join(REPO, "scripts", "bench", "rehearsal-stage.ts"), "up", "--inventory", inventory, "--state", state, "--prefix", prefix],
+      [0],
+      (out) => {
+        const f = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as Record<string, number>;
+        return { namespaces: f.namespaces ?? 0, veths: f.veths ?? 0, answering: f.answering ?? 0 };
+      },
+    );
+    if (!upOut.includes('"whole":true')) throw new Error(`${step}: the rehearsal is not whole: ${upOut}`);
+    await stage("device keys", [CLI, "rehearsal", "devices", "keys", "--state", state, "--inventory", inventory], [0]);
+    await writeRehearsalStack({ stacksDir: join(REPO, "stacks"), stack, stateDir: state, prefix, inventory });
+    const resources = (out: string): Record<string, number> => {
+      const changes = (JSON.parse(out) as { changes: Record<string, number> }).changes;
+      return {
+        resources: Object.values(changes).reduce((a, b) => a + b, 0),
+        changed: Object.entries(changes).reduce((n, [op, k]) => (op === "same" ? n : n + k), 0),
+      };
+    };
+    await stage("stack up", [CLI, "up", "--stack", stack, "--yes", "--json"], [0], resources);
+    result.resources = result.stages.at(-1)?.counts.resources ?? 0;
+    await stage("up, no change", [CLI, "up", "--stack", stack, "--yes", "--json"], [0], resources);
+    await stage("preview", [CLI, "preview", "--stack", stack, "--expect-no-changes", "--json"], [0]);
+    // A fixed rate in every step: each link checks in every links / RATE seconds (at least 15 s).
+    const interval = Math.max(15, Math.ceil(links / RATE));
+    await stage("devices start", [CLI, "rehearsal", "devices", "start", "--state", state, "--inventory", inventory, "--interval", String(interval)], [0]);
+    const waited = performance.now();
+    const f0 = forks();
+    const cpu0 = machineCpuMs();
+    const first = await waitForFirstCheckins(state, Math.max(600_000, interval * 3_000));
+    const ok = first.links.filter((l) => l.state === "ok").length;
+    result.stages.push({
+      name: "first check-in",
+      ms: performance.now() - waited,
+      cpuMs: Number.NaN,
+      machineCpuMs: machineCpuMs() - cpu0,
+      rssMiB: Number.NaN,
+      code: first.complete ? 0 : 1,
+      counts: { forks: forks() - f0, links: first.links.length, ok, interval },
+      note: first.complete ? "" : "not every link checked in",
+    });
+    result.rehearsalMiB = memoryInUseMiB() - before;
+    console.log(
+      `  first check-in  ${s(performance.now() - waited).padStart(9)}  ${ok}/${first.links.length} links ok, every ${interval} s; rehearsal ${result.rehearsalMiB.toFixed(0)} MiB`,
+    );
+    const results = join(dir, "results.jsonl");
+    await stage("check", [CLI, "check", "--stack", stack, "--deadline", values.deadline ?? "300s", "--out", results, "--json"], [0, 1], (out) => {
+      const r = JSON.parse(out) as { targets: number; valid: boolean; attempts?: number };
+      return { targets: r.targets, valid: r.valid ? 1 : 0 };
+    });
+    // The devices stop before the rest is timed: 150 mutual-TLS check-ins a second hold most of a core.
+    await stage("devices stop", [CLI, "rehearsal", "devices", "stop", "--state", state], [0]);
+    await stage("drift", [CLI, "drift", "--stack", stack, "--results", results, "--no-history", "--json"], [0, 1]);
+    const judged = ["--inventory", inventory, "--results", results, "--milestone", values.milestone ?? "T-7", "--no-history", "--no-cache"];
+    const floor = await measured([join(REPO, "scripts", "bench", "parse-floor.ts"), results], env);
+    result.floors["stream-parse of the results"] = { ms: floor.ms, cpuMs: floor.cpuMs };
+    // Exit 2 (cannot judge) is a verdict here too: a campaign with too many unknowns (a starved prober) is judged as fast.
+    await stage("gate", [CLI, "gate", ...judged], [0, 1, 2], () => ({ resultsMiB: statSync(results).size / 1048576 }));
+    await stage("report", [CLI, "report", ...judged, "--out", join(dir, "report")], [0, 1, 2], () => ({
+      htmlKiB: statSync(join(dir, "report", "report.html")).size / 1024,
+    }));
+    await stage("destroy", [CLI, "destroy", "--stack", stack, "--yes"], [0]);
+    await stage("rehearsal down", [join(REPO, "scripts", "bench", "rehearsal-stage.ts"), "down", "--state", state, "--prefix", prefix], [0]);
+  } finally {
+    await measured([join(REPO, "scripts", "bench", "rehearsal-stage.ts"), "down", "--state", state, "--prefix", prefix], env).catch(() => undefined);
+    await rm(stackFile, { force: true });
+  }
+  return result;
+}
+
+function workOf(step: Step, driver: Driver): number {
+  return driver === "stations" ? step.stations : driver === "links" ? step.links : driver === "server-roles" ? step.serverRoles : step.resources;
+}
+
+function tables(steps: readonly Step[]): void {
+  console.log(
+    `\nmachine: ${availableParallelism()} CPUs, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
+  for (const st of steps) {
+    const floor = st.floors["stream-parse of the results"];
+    const yaml = st.floors["bare js-yaml load"];
+    const by = (name: string) => st.stages.find((x) => x.name === name);
+    console.log(
+      `\n${st.step}: ${st.stations} stations, ${st.links} links, ${st.servers} servers, ${st.resources} resources; rehearsal memory ${st.rehearsalMiB.toFixed(0)} MiB`,
+    );
+    if (yaml !== undefined)
+      console.log(
+        `  validate ${s(by("validate")?.ms ?? NaN)} / bare js-yaml ${s(yaml.ms)} = ${((by("validate")?.ms ?? NaN) / yaml.ms).toFixed(2)} × (goal ≤ 1.2)`,
+      );
+    if (floor !== undefined)
+      for (const [name, goal] of [
+        ["gate", 1.5],
+        ["report", 3],
+      ] as const)
+        console.log(`  ${name} ${s(by(name)?.ms ?? NaN)} / stream-parse ${s(floor.ms)} = ${((by(name)?.ms ?? NaN) / floor.ms).toFixed(2)} × (goal ≤ ${goal})`);
+  }
+  for (let i = 1; i < steps.length; i++) {
+    const [a, b] = [steps[i - 1] as Step, steps[i] as Step];
+    console.log(`\ngrowth ${a.step} → ${b.step} (a stage growing more than 1.25 × its work factor is marked ✗)`);
+    console.log(`  ${"stage".padEnd(15)} ${"time ×".padStart(8)} ${"work ×".padStart(8)}  driver`);
+    for (const def of STAGES) {
+      const [x, y] = [a.stages.find((t) => t.name === def.name), b.stages.find((t) => t.name === def.name)];
+      if (x === undefined || y === undefined) continue;
+      const time = y.ms / x.ms;
+      const work = workOf(b, def.driver) / workOf(a, def.driver);
+      const mark = time > 1.25 * work ? "✗" : "✓";
+      console.log(`  ${def.name.padEnd(15)} ${time.toFixed(2).padStart(8)} ${work.toFixed(2).padStart(8)}  ${def.driver} ${mark}`);
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.error("bench:scale needs root (network namespaces, nftables, sshd)");
+    process.exitCode = 2;
+    return;
+  }
+  const work = await mkdtemp(join(tmpdir(), "amadegi-bench-scale-"));
+  const steps: Step[] = [];
+  try {
+    for (const step of STEPS) steps.push(await runStep(step, work));
+  } finally {
+    tables(steps);
+    if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify(steps, null, 2)}\n`);
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();
