@@ -105,7 +105,7 @@ function measured(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ms
   let out = "";
   let err = "";
   child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr.on("data", (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
+  child.stderr.on("data", (c: Buffer) => (err = err.length > 4_000_000 ? err : err + c.toString()));
   return new Promise((resolve) => {
     child.on("close", (code) => {
       const ms = performance.now() - started;
@@ -231,7 +231,12 @@ async function runStep(step: string, work: string): Promise<Step> {
     const ran = await measured(args, env);
     const writes = watcher.stop();
     const machineMs = machineCpuMs() - cpu0;
-    if (ran.code === null || !ok.includes(ran.code)) throw new Error(`${step}: ${name} exited ${ran.code}: ${ran.out.slice(-2000)}`);
+    if (ran.code === null || !ok.includes(ran.code)) {
+      // The whole output is kept where the work directory's removal cannot take it.
+      const kept = join(tmpdir(), `amadegi-bench-scale-${process.pid}-${step}-${name.replace(/\W+/g, "-")}.log`);
+      writeFileSync(kept, ran.out);
+      throw new Error(`${step}: ${name} exited ${ran.code} (its whole output: ${kept}): ${ran.out.slice(0, 1500)} … ${ran.out.slice(-800)}`);
+    }
     const code = ran.code;
     const counts = {
       exit: code,
