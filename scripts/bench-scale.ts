@@ -303,7 +303,8 @@ async function runStep(step: string, work: string): Promise<Step> {
     });
     result.rehearsalMiB = memoryInUseMiB() - before;
     console.log(
-      `  first check-in  ${s(performance.now() - waited).padStart(9)}  ${ok}/${first.links.length} links ok, every ${interval} s; rehearsal ${result.rehearsalMiB.toFixed(0)} MiB`,
+      `  first check-in  ${s(performance.now() - waited).padStart(9)}  ${ok}/${first.links.length} links ok, every ${interval} s; ` +
+        `rehearsal ${result.rehearsalMiB.toFixed(0)} MiB`,
     );
     const results = join(dir, "results.jsonl");
     await stage("check", [CLI, "check", "--stack", stack, "--deadline", values.deadline ?? "300s", "--out", results, "--json"], [0, 1], (out) => {
@@ -345,7 +346,8 @@ function tables(steps: readonly Step[]): void {
     const yaml = st.floors["bare js-yaml load"];
     const by = (name: string) => st.stages.find((x) => x.name === name);
     console.log(
-      `\n${st.step}: ${st.stations} stations, ${st.links} links, ${st.servers} servers, ${st.resources} resources; rehearsal memory ${st.rehearsalMiB.toFixed(0)} MiB`,
+      `\n${st.step}: ${st.stations} stations, ${st.links} links, ${st.servers} servers, ${st.resources} resources; ` +
+        `rehearsal memory ${st.rehearsalMiB.toFixed(0)} MiB`,
     );
     if (yaml !== undefined)
       console.log(
@@ -356,7 +358,9 @@ function tables(steps: readonly Step[]): void {
         ["gate", 1.5],
         ["report", 3],
       ] as const)
-        console.log(`  ${name} ${s(by(name)?.ms ?? NaN)} / stream-parse ${s(floor.ms)} = ${((by(name)?.ms ?? NaN) / floor.ms).toFixed(2)} × (goal ≤ ${goal})`);
+        console.log(
+          `  ${name} ${s(by(name)?.ms ?? NaN)} / stream-parse ${s(floor.ms)} = ` + `${((by(name)?.ms ?? NaN) / floor.ms).toFixed(2)} × (goal ≤ ${goal})`,
+        );
   }
   for (let i = 1; i < steps.length; i++) {
     const [a, b] = [steps[i - 1] as Step, steps[i] as Step];
