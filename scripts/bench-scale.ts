@@ -112,7 +112,6 @@ function measured(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ms
       let usage = { userCPUTime: Number.NaN, systemCPUTime: 0, maxRSS: Number.NaN };
       try {
         usage = JSON.parse(readFileSync(usageFile, "utf8")) as typeof usage;
-        writeFileSync(usageFile, "");
       } catch {
         // no usage: the child died before its exit hook
       }
