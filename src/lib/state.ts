@@ -61,6 +61,11 @@ export interface StatePaths {
   readonly history: string;
   /** Validated inventories, by content (the gate's snapshot). */
   readonly cache: string;
+  /**
+   * The files a stack copies to its servers, `<stack>/<sha256>`, written by the program each run: the
+   * checkpoint keeps each file's hash and path, never its bytes (ADR 0010). A cache: lost, the next run writes it again.
+   */
+  readonly assets: string;
   /** Each stack's latest drift report, `<stack>.json`, which the gate judges. */
   readonly drift: string;
   /** The Pulumi file backend. */
@@ -82,6 +87,7 @@ export function statePaths(env: NodeJS.ProcessEnv = process.env): StatePaths {
     revocations: join(root, "revocations"),
     history: join(root, "history.sqlite"),
     cache: join(root, "cache"),
+    assets: join(root, "assets"),
     drift: join(root, "drift"),
     pulumi: join(root, "pulumi"),
     passphrase: join(root, "passphrase"),

@@ -236,6 +236,7 @@ async function run(options: ProgramOptions): Promise<Record<string, unknown>> {
         renders,
         connection: commandConnection(host, privateKey),
         root,
+        assets: join(statePaths().assets, config.stack),
         epoch,
         issued: issuedFiles(pki, server),
         ...crlOf(pki, renders),

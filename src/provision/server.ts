@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { provisionedRecord, type ProvisionedServer, type RoleRender } from "../model/render/index.ts";
 import type { Server, Silence } from "../model/index.ts";
 import type { PinnedHost } from "../toolchain/ssh.ts";
+import { storedAsset } from "./assets.ts";
 import { crlInstallScript, parseHashes, removeScript, roleScript, sha256, silencesScript } from "./scripts.ts";
 
 /** A file the stack made (the PKI's): its place is known when the program runs, its content later. */
@@ -27,6 +28,8 @@ export interface CentralServerArgs {
   readonly connection: command.types.input.remote.ConnectionArgs;
   /** "" in production; the server's root directory in the rehearsal. */
   readonly root: string;
+  /** Where the copied files' contents are kept by hash, for the engine to read (`storedAsset`): the stack's, in the state directory. */
+  readonly assets: string;
   /** Which build of the servers this is ("" in production; the rehearsal's generation). */
   readonly epoch: string;
   /** Extra files per role, made by the stack (the PKI's certificates and keys). */
@@ -68,7 +71,9 @@ export class CentralServer extends pulumi.ComponentResource {
             `${name}${file.path}`,
             {
               connection: args.connection,
-              source: pulumi.output(file.content).apply((text) => new pulumi.asset.StringAsset(text)),
+              // By path and hash, not by content: a national gateway's tables would otherwise be rewritten with the whole
+              // checkpoint after every resource's step (ADR 0010).
+              source: pulumi.output(file.content).apply((text) => storedAsset(args.assets, text)),
               remotePath: `${args.root}${file.path}`,
               // Servers built again empty (the rehearsal's new generation): copy again.
               triggers: [args.epoch],

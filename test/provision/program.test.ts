@@ -1,6 +1,7 @@
 // Unit: the program's structure under Pulumi's mocks (no engine, nothing sent).
 import { execFile } from "node:child_process";
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -28,10 +29,13 @@ const mocks: pulumi.runtime.Mocks = {
 /** What the PKI's commands print: a certificate and a key (a real pair: the program reads the certificate's dates). */
 let issued = "";
 const keyFile = join(tmpdir(), `amadegi-t-login-key-${process.pid}`);
+/** This file's state directory: the program writes the copied files' contents under its assets (ADR 0010). */
+const stateDir = join(tmpdir(), `amadegi-t-program-state-${process.pid}`);
 let program: () => Promise<Record<string, unknown>>;
 let programFor: (options?: ProgramOptions) => () => Promise<Record<string, unknown>>;
 
 beforeAll(async () => {
+  process.env.AMADEGI_STATE_DIR = stateDir;
   await writeFile(keyFile, "-----BEGIN OPENSSH PRIVATE KEY-----\nunit\n-----END OPENSSH PRIVATE KEY-----\n", { mode: 0o600 });
   const dir = await mkdtemp(join(tmpdir(), "amadegi-t-ca-"));
   await promisify(execFile)(
@@ -47,6 +51,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rm(keyFile, { force: true });
+  await rm(stateDir, { recursive: true, force: true });
 });
 
 beforeEach(() => {
@@ -105,6 +110,48 @@ describe("program", () => {
     );
     expect(of("command:remote:CopyToRemote")).toContain(`gw-teh1-01${TLS_FILES.serverCert}`);
     expect(renders.length).toBeLessThan(inventory.servers.length * 4);
+  });
+
+  it("copies each file as a file asset in the stack's store, named by its sha256: the checkpoint holds its hash and path, never its bytes", async () => {
+    pulumi.runtime.setAllConfig(staging);
+    await program();
+    const inventory = (await loadInventory(join(repoRoot, "inventory"))).inventory;
+    if (inventory === undefined) throw new Error("the sample inventory does not load");
+    const gateway = "gw-teh1-01";
+    const renders = renderServer(inventory, gateway, { root: "", environment: "staging", address: "10.10.1.11" });
+    const files = renders.flatMap((r) => r.files);
+    await vi.waitFor(() =>
+      expect(created.filter((r) => r.type === "command:remote:CopyToRemote" && r.name.startsWith(gateway)).length).toBeGreaterThan(files.length),
+    );
+    const store = join(stateDir, "assets", "unit");
+    for (const file of files) {
+      const copy = created.find((r) => r.type === "command:remote:CopyToRemote" && r.name === `${gateway}${file.path}`);
+      const source = (await copy?.inputs.source) as { path?: unknown; text?: unknown } | undefined;
+      const digest = createHash("sha256").update(file.content).digest("hex");
+      expect(await source?.path, file.path).toBe(join(store, digest));
+      expect(source?.text).toBeUndefined();
+      expect(await readFile(join(store, digest), "utf8")).toBe(file.content);
+    }
+    // The gateway's device table is the one that grows with the stations: its bytes are in the store, not in any input.
+    const links = files.find((f) => f.path.endsWith("/links.json"));
+    expect(links?.content.length).toBeGreaterThan(1000);
+    const inputs = JSON.stringify(created.filter((r) => r.name.startsWith(gateway)).map((r) => r.inputs));
+    expect(inputs).not.toContain(links?.content.slice(0, 200));
+  });
+
+  it("writes a stored file again when its bytes no longer match its name", async () => {
+    pulumi.runtime.setAllConfig(staging);
+    await program();
+    await vi.waitFor(() => expect(created.some((r) => r.type === "command:remote:CopyToRemote")).toBe(true));
+    const store = join(stateDir, "assets", "unit");
+    const names = await readdir(store);
+    const victim = join(store, names[0] ?? "");
+    const good = await readFile(victim, "utf8");
+    await writeFile(victim, "tampered");
+    created.length = 0;
+    await program();
+    await vi.waitFor(() => expect(created.filter((r) => r.type === "command:remote:CopyToRemote").length).toBeGreaterThan(names.length / 2));
+    await vi.waitFor(async () => expect(await readFile(victim, "utf8")).toBe(good));
   });
 
   it("connects with the pinned host key and the login key's content as a secret; the gateway's key goes on stdin, never as an asset", async () => {

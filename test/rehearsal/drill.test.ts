@@ -101,6 +101,26 @@ async function drillTables(): Promise<string[]> {
  * The drill's notifications: measured, every expected alert told at its receiver and
  * resolved after the restore, nothing unexpected or misrouted. Prints the figures.
  */
+/** What keeps the notifications from being complete, for a failure message (the whole outcome runs to megabytes). */
+function toldWrong(report: DrillReport): string {
+  const o = report.notifications.outcome;
+  if (o === undefined) return `notifications: ${JSON.stringify(report.notifications)}`;
+  const part = (what: string, xs: readonly unknown[]): string => `${what} (${xs.length}): ${JSON.stringify(xs.slice(0, 5))}`;
+  return [
+    `notifications complete: ${o.complete}; ${o.expected.length} expected, bound ${report.notifications.boundMs} ms`,
+    part("unexpected", o.unexpected),
+    part("misrouted", o.misrouted),
+    part(
+      "not notified",
+      o.expected.filter((e) => e.notifiedMs === undefined),
+    ),
+    part(
+      "not resolved",
+      o.expected.filter((e) => e.resolvedMs === undefined),
+    ),
+  ].join("\n");
+}
+
 function notified(report: DrillReport): NonNullable<DrillReport["notifications"]["outcome"]> {
   const n = report.notifications;
   expect(n.measured, n.why).toBe(true);
@@ -212,7 +232,7 @@ describe.skipIf(skipped !== undefined)(`drills on the Pakdasht rehearsal${skippe
       expect(
         code,
         `${stderr}\n${JSON.stringify(report.comparison.items.filter((i) => i.outcome !== "attributed").slice(0, 5))}\n` +
-          `${JSON.stringify(report.comparison.falseAlarms.slice(0, 5))}\n${JSON.stringify(report.notifications).slice(0, 3000)}`,
+          `${JSON.stringify(report.comparison.falseAlarms.slice(0, 5))}\n${toldWrong(report)}`,
       ).toBe(0);
       expect(report.verdict).toBe("detected-and-attributed");
       const c = report.comparison.counts;

@@ -195,11 +195,17 @@ export async function awaitNotifications(
   }
 }
 
-/** How long to wait for the fault's notifications, and for their resolution. */
+/**
+ * How long to hold the fault for its notifications, and to wait for their resolution. The bound is
+ * the group's first notification; an alert that starts firing just after it (its target scraped
+ * later in the interval, or evaluated a round later) joins the group and is told at the group's next
+ * flush, up to one `group_interval` later. So the fault is held for that too, and a margin: a drill
+ * that restored before a straggler was told would report it as never told.
+ */
 export function waits(e: Expectation): { readonly notifyMs: number; readonly resolveMs: number } {
   const t = REHEARSAL_TIMING;
   return {
-    notifyMs: e.boundMs + 20_000,
+    notifyMs: e.boundMs + t.groupInterval * 1000 + 20_000,
     resolveMs: (t.keepFiringFor + t.groupInterval + 2 * t.scrapeInterval + 2 * t.evaluationInterval) * 1000 + 20_000,
   };
 }

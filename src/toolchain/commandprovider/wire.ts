@@ -45,12 +45,23 @@ export function containsUnknown(v: Value | undefined): boolean {
 /** Deep equality, secretness included (a value that becomes secret is a change, as the Go provider's comparison has it). */
 export function same(a: Value | undefined, b: Value | undefined): boolean {
   if (a === b) return true;
+  // Assets and archives are equal when their hashes are, wherever their bytes come from (the engine's Asset.Equals):
+  // a file asset kept at another state directory is no change (ADR 0010).
+  const ha = hashedAsset(a);
+  const hb = hashedAsset(b);
+  if (ha !== undefined || hb !== undefined) return ha !== undefined && ha === hb;
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((e, i) => same(e, b[i]));
   if (isObject(a) && isObject(b)) {
     const keys = Object.keys(a);
     return keys.length === Object.keys(b).length && keys.every((k) => k in b && same(a[k], b[k]));
   }
   return false;
+}
+
+/** The hash of an asset or archive value the engine sent (it computes one for each), else undefined. */
+function hashedAsset(v: Value | undefined): string | undefined {
+  if (!isObject(v) || (v[SIG_KEY] !== ASSET_SIG && v[SIG_KEY] !== ARCHIVE_SIG)) return undefined;
+  return typeof v.hash === "string" && v.hash !== "" ? v.hash : undefined;
 }
 
 export type DiffKind = "add" | "add-replace" | "delete" | "delete-replace" | "update" | "update-replace";

@@ -1,6 +1,17 @@
 // The engine's property values as the stand-in command provider reads them, and its diff: pure logic.
 import { describe, expect, it } from "vitest";
-import { containsUnknown, diffInputs, inputsOf, reveal, same, secret, UNKNOWN } from "../../../src/toolchain/commandprovider/wire.ts";
+import {
+  ARCHIVE_SIG,
+  ASSET_SIG,
+  containsUnknown,
+  diffInputs,
+  inputsOf,
+  reveal,
+  same,
+  secret,
+  SIG_KEY,
+  UNKNOWN,
+} from "../../../src/toolchain/commandprovider/wire.ts";
 
 const TRIGGERS = new Set(["triggers"]);
 
@@ -21,6 +32,28 @@ describe("values on the wire", () => {
     expect(same({ a: [1, "b"] }, { a: [1, "c"] })).toBe(false);
     expect(same({ a: 1 }, { a: 1, b: 2 })).toBe(false);
     expect(same("x", secret("x"))).toBe(false);
+  });
+});
+
+describe("assets", () => {
+  const asset = (fields: Record<string, string>) => ({ [SIG_KEY]: ASSET_SIG, ...fields });
+  it("are the same when their hashes are, wherever the bytes are kept (the engine's Asset.Equals)", () => {
+    expect(same(asset({ hash: "ab", path: "/a/state/assets/s/ab" }), asset({ hash: "ab", path: "/b/.amadegi/assets/s/ab" }))).toBe(true);
+    expect(same(asset({ hash: "ab", text: "x" }), asset({ hash: "ab", path: "/b/ab" }))).toBe(true);
+    expect(same(asset({ hash: "ab", path: "/a/ab" }), asset({ hash: "cd", path: "/a/ab" }))).toBe(false);
+    expect(same({ [SIG_KEY]: ARCHIVE_SIG, hash: "ab", path: "/a" }, { [SIG_KEY]: ARCHIVE_SIG, hash: "ab", path: "/b" })).toBe(true);
+  });
+
+  it("differ when one has no hash, and compare by content when neither has", () => {
+    expect(same(asset({ hash: "ab", path: "/a" }), asset({ path: "/a" }))).toBe(false);
+    expect(same(asset({ text: "x" }), asset({ text: "x" }))).toBe(true);
+    expect(same(asset({ text: "x" }), asset({ text: "y" }))).toBe(false);
+  });
+
+  it("a moved file asset with the same hash is no change to a CopyToRemote", () => {
+    const olds = { remotePath: "/etc/x", source: asset({ hash: "ab", path: "/a/ab" }) };
+    expect(diffInputs(olds, { remotePath: "/etc/x", source: asset({ hash: "ab", path: "/b/ab" }) }, TRIGGERS).changes).toBe(false);
+    expect([...diffInputs(olds, { remotePath: "/etc/x", source: asset({ hash: "cd", path: "/a/cd" }) }, TRIGGERS).detailed]).toEqual([["source", "update"]]);
   });
 });
 
