@@ -242,7 +242,8 @@ async function run(options: ProgramOptions): Promise<Record<string, unknown>> {
         ...crlOf(pki, renders),
         ...(server.roles.includes("monitor") ? { silences: { url: alertmanagerUrl(server.address), silences: silencesOf(inventory) } } : {}),
       },
-      { dependsOn: [pki] },
+      // No `dependsOn: [pki]`: a component's dependency is every one of its children, one URN per gateway's certificate,
+      // kept for every server (O(servers × gateways) in the checkpoint). What needs the PKI takes its outputs, and waits for them.
     );
     servers[server.id] = central.provisioned;
   }

@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type DeviceKeys, deviceFingerprint } from "../devicekeys.ts";
 import type { Inventory, Server } from "../types.ts";
-import { GATEWAY_FILES as G, LIB_DIR, LOG_DIR, rooted, RUN_DIR, TLS_FILES } from "./paths.ts";
+import { GATEWAY_FILES as G, LIB_DIR, LOG_DIR, rooted, RUN_DIR, socketPath, TLS_FILES } from "./paths.ts";
 import { daemon, sh } from "./service.ts";
 import type { RenderedFile, RoleRender, ServerTarget } from "./types.ts";
 import { dataRecord } from "../../lib/records.ts";
@@ -134,7 +134,7 @@ http {
     client_max_body_size 64k;
 
     upstream checkin_recorder {
-        server unix:${r(G.socket)};
+        server unix:${socketPath(target, G.socket)};
     }
 
     server {
@@ -266,7 +266,7 @@ export function renderGateway(inventory: Inventory, server: Server, target: Serv
     "node",
     r(G.recorder),
     "--socket",
-    r(G.socket),
+    socketPath(target, G.socket),
     "--log",
     r(G.checkinLog),
     "--links",

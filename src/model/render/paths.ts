@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { ServerTarget } from "./types.ts";
 
 /**
@@ -88,6 +89,26 @@ export const MONITOR_FILES = {
 /** A production path as this target's configs must name it. */
 export function rooted(target: ServerTarget, path: string): string {
   return target.root.replace(/\/+$/, "") + path;
+}
+
+/** The most bytes a Unix socket's path may have: `sun_path` is 108 bytes, its closing NUL included. */
+export const SOCKET_PATH_MAX = 107;
+/** Where a rehearsal's sockets go whose rooted path would be too long: root's, on every host (`/run`). */
+export const REHEARSAL_SOCKETS = "/run/amadegi-rehearsal";
+
+/**
+ * A Unix socket's path as this target's configs and scripts name it: the rooted path, unless that
+ * is longer than a socket's path may be. The kernel refuses to bind such a path (EINVAL), and nginx
+ * refuses to read it: a rehearsal under a deep state directory, with a long server id
+ * (`gw-sistan-baluchestan-b01`), met that. Then, in the rehearsal only, a short path under
+ * REHEARSAL_SOCKETS named by a hash of the rooted one, so each server's socket stays its own.
+ * Production's paths are short and fixed (`/run/amadegi/…`).
+ */
+export function socketPath(target: ServerTarget, path: string): string {
+  const full = rooted(target, path);
+  if (Buffer.byteLength(full) <= SOCKET_PATH_MAX) return full;
+  if (target.root === "") throw new Error(`${path}: a Unix socket's path has at most ${SOCKET_PATH_MAX} bytes`);
+  return `${REHEARSAL_SOCKETS}/${createHash("sha256").update(full).digest("hex").slice(0, 32)}.sock`;
 }
 
 /** The path of a systemd unit amadegi renders for a service (production only). */

@@ -1,4 +1,4 @@
-import { LOG_DIR, rooted, RUN_DIR, unitName, unitPath } from "./paths.ts";
+import { LOG_DIR, rooted, RUN_DIR, socketPath, unitName, unitPath } from "./paths.ts";
 import type { Listen, RenderedFile, ServerTarget, ServiceSpec } from "./types.ts";
 
 /**
@@ -167,7 +167,7 @@ function directStart(spec: DaemonSpec, target: ServerTarget): string {
 ) || fail "could not prepare its start"`,
         ]),
     `out=$(${argvLine(spec.validate)} 2>&1) || fail "configuration check failed: $(${ONE_LINE})"`,
-    `launch() { rm -f "$pid"${spec.socket === undefined ? "" : ` ${sh(rooted(target, spec.socket))}`}; ${launch}; }`,
+    `launch() { rm -f "$pid"${spec.socket === undefined ? "" : ` ${sh(socketPath(target, spec.socket))}`}; ${launch}; }`,
   ];
   const reload = `kill -HUP "$p" 2>/dev/null || fail "could not signal pid $p to reload"`;
   lines.push(
@@ -188,7 +188,7 @@ function directStart(spec: DaemonSpec, target: ServerTarget): string {
     "n=0",
     `until ${listenTest(
       spec.listens.map((l) => l),
-      spec.socket === undefined ? undefined : rooted(target, spec.socket),
+      spec.socket === undefined ? undefined : socketPath(target, spec.socket),
     )} && running; do`,
     // Dead, not merely "not running yet": while the starting shell execs the daemon, its command
     // line can read empty for an instant, and a loaded machine hits that window.
@@ -203,7 +203,7 @@ function directStart(spec: DaemonSpec, target: ServerTarget): string {
 function waitingFor(spec: DaemonSpec, target: ServerTarget): string {
   const what = [
     spec.listens.length === 0 ? "" : `not listening on ${listenText(spec.listens)}`,
-    spec.socket === undefined ? "" : `no socket ${rooted(target, spec.socket)}`,
+    spec.socket === undefined ? "" : `no socket ${socketPath(target, spec.socket)}`,
   ].filter((s) => s !== "");
   return what.length === 0 ? "not running" : what.join(", ");
 }
@@ -217,7 +217,7 @@ function directStop(spec: DaemonSpec, target: ServerTarget): string {
     `  kill -TERM "$p" 2>/dev/null || true`,
     `  n=0; while alive "$p"; do n=$((n+1)); if [ "$n" -ge ${LISTEN_POLLS} ]; then kill -KILL "$p" 2>/dev/null || true; break; fi; sleep 0.1; done`,
     "fi",
-    `rm -f "$pid" ${sh(rooted(target, `${RUN_DIR}/${spec.name}.stamp`))}${spec.socket === undefined ? "" : ` ${sh(rooted(target, spec.socket))}`}`,
+    `rm -f "$pid" ${sh(rooted(target, `${RUN_DIR}/${spec.name}.stamp`))}${spec.socket === undefined ? "" : ` ${sh(socketPath(target, spec.socket))}`}`,
   ];
   return `${lines.join("\n")}\n`;
 }
