@@ -188,10 +188,14 @@ function checkpointBytes(backend: string, stack: string): number {
 }
 
 async function runStep(step: string, work: string): Promise<Step> {
-  const dir = join(work, step);
+  // A step is `sample`, `N` (stations over the whole country) or `N:P:S` (N stations in the first P provinces,
+  // with S data centres: a smaller country, whose central servers do not dwarf the step).
+  const [stations, provinces, sites] = step.split(":");
+  const name = step.replaceAll(":", "-");
+  const dir = join(work, name);
   await mkdir(dir, { recursive: true });
   const prefix = `amadegi-r-s${process.pid % 10000}${step === "sample" ? "s" : step.length}-`;
-  const stack = `scale-${process.pid}-${step}`;
+  const stack = `scale-${process.pid}-${name}`;
   const stackFile = join(REPO, "stacks", `Pulumi.${stack}.yaml`);
   const state = join(dir, "rehearsal");
   const engine = join(dir, "engine");
@@ -202,7 +206,8 @@ async function runStep(step: string, work: string): Promise<Step> {
 
   let inventory = join(REPO, "inventory");
   if (step !== "sample") {
-    const made = await measured([CLI, "generate", "--stations", step, "--out", dir, "--seed", "1"], env);
+    const shape = [...(provinces === undefined ? [] : ["--provinces", provinces]), ...(sites === undefined ? [] : ["--sites", sites])];
+    const made = await measured([CLI, "generate", "--stations", stations ?? step, ...shape, "--out", dir, "--seed", "1"], env);
     if (made.code !== 0) throw new Error(`generate --stations ${step} failed: ${made.out.slice(-1500)}`);
     inventory = join(dir, "inventory");
   }
@@ -222,7 +227,7 @@ async function runStep(step: string, work: string): Promise<Step> {
   };
   console.log(`step ${step}: ${result.stations} stations, ${links} links, ${result.servers} servers (${result.serverRoles} roles)`);
 
-  const stage = async (name: string, args: readonly string[], ok: readonly number[], count: (out: string) => Record<string, number> = () => ({})) => {
+  const stage = async (stageName: string, args: readonly string[], ok: readonly number[], count: (out: string) => Record<string, number> = () => ({})) => {
     const f0 = forks();
     const ssh0 = sshSessions(state);
     const cpu0 = machineCpuMs();
@@ -232,9 +237,9 @@ async function runStep(step: string, work: string): Promise<Step> {
     const machineMs = machineCpuMs() - cpu0;
     if (ran.code === null || !ok.includes(ran.code)) {
       // The whole output is kept where the work directory's removal cannot take it.
-      const kept = join(tmpdir(), `amadegi-bench-scale-${process.pid}-${step}-${name.replace(/\W+/g, "-")}.log`);
+      const kept = join(tmpdir(), `amadegi-bench-scale-${process.pid}-${name}-${stageName.replace(/\W+/g, "-")}.log`);
       writeFileSync(kept, ran.out);
-      throw new Error(`${step}: ${name} exited ${ran.code} (its whole output: ${kept}): ${ran.out.slice(0, 1500)} … ${ran.out.slice(-800)}`);
+      throw new Error(`${step}: ${stageName} exited ${ran.code} (its whole output: ${kept}): ${ran.out.slice(0, 1500)} … ${ran.out.slice(-800)}`);
     }
     const code = ran.code;
     const counts = {
@@ -245,10 +250,10 @@ async function runStep(step: string, work: string): Promise<Step> {
       checkpointKiB: checkpointBytes(backend, stack) / 1024,
       ...count(ran.out),
     };
-    const done: Stage = { name, ms: ran.ms, cpuMs: ran.cpuMs, machineCpuMs: machineMs, rssMiB: ran.rssMiB, code: ran.code, counts, note: "" };
+    const done: Stage = { name: stageName, ms: ran.ms, cpuMs: ran.cpuMs, machineCpuMs: machineMs, rssMiB: ran.rssMiB, code: ran.code, counts, note: "" };
     result.stages.push(done);
     console.log(
-      `  ${name.padEnd(15)} ${s(ran.ms).padStart(9)}  cpu ${s(ran.cpuMs).padStart(8)} (machine ${s(machineMs).padStart(8)})  ` +
+      `  ${stageName.padEnd(15)} ${s(ran.ms).padStart(9)}  cpu ${s(ran.cpuMs).padStart(8)} (machine ${s(machineMs).padStart(8)})  ` +
         `peak ${ran.rssMiB.toFixed(0).padStart(5)} MiB  ${JSON.stringify(counts)}`,
     );
     return ran.out;
@@ -306,10 +311,16 @@ async function runStep(step: string, work: string): Promise<Step> {
         `rehearsal ${result.rehearsalMiB.toFixed(0)} MiB`,
     );
     const results = join(dir, "results.jsonl");
-    await stage("check", [CLI, "check", "--stack", stack, "--deadline", values.deadline ?? "300s", "--out", results, "--json"], [0, 1], (out) => {
-      const r = JSON.parse(out) as { targets: number; valid: boolean; attempts?: number };
-      return { targets: r.targets, valid: r.valid ? 1 : 0 };
-    });
+    // `check` reads ./inventory unless told (drift takes the stack's amadegi:inventory): the step's own, named.
+    await stage(
+      "check",
+      [CLI, "check", "--stack", stack, "--inventory", inventory, "--deadline", values.deadline ?? "300s", "--out", results, "--json"],
+      [0, 1],
+      (out) => {
+        const r = JSON.parse(out) as { targets: number; valid: boolean; attempts?: number };
+        return { targets: r.targets, valid: r.valid ? 1 : 0 };
+      },
+    );
     // The devices stop before the rest is timed: 150 mutual-TLS check-ins a second hold most of a core.
     await stage("devices stop", [CLI, "rehearsal", "devices", "stop", "--state", state], [0]);
     await stage("drift", [CLI, "drift", "--stack", stack, "--results", results, "--no-history", "--json"], [0, 1]);

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../../lib/fs.ts";
 import { toJalali } from "../dates.ts";
 import { type DistrictOut, emitDistrict, type LinkOut, q, type StationOut } from "./emit.ts";
-import { FIRST_NAMES, LAST_NAMES, OTHER_SITES, PATRONS, PLACE_STEMS, PLACES, PROVINCES, SCHOOL_KINDS } from "./names.ts";
+import { FIRST_NAMES, LAST_NAMES, OTHER_SITES, PATRONS, PLACE_STEMS, PLACES, PROVINCES as ALL_PROVINCES, SCHOOL_KINDS } from "./names.ts";
 import { address, fakeEd25519, fakeFingerprint, Random } from "./random.ts";
 
 /**
@@ -18,13 +18,20 @@ export interface NationalOptions {
   readonly seed: number;
   /** Districts, default about one per 49 stations (1,200 for 58,640). */
   readonly districts?: number;
+  /**
+   * Only the first N provinces (default all 31): the stations, districts and gateways of a smaller
+   * country, for a rehearsal step that grows stations and links without the 31 provinces' gateways.
+   */
+  readonly provinces?: number;
+  /** Only the first N data centres (2 to 6, default 6): each has one server of every central role. */
+  readonly sites?: number;
 }
 
 const ELECTION_DAY = "2027-02-25"; // 1405-12-06
 const MOBILE = ["mci", "irancell", "rightel"] as const;
 const STATIONS_PER_GATEWAY = 250;
 const GATEWAY_CAPACITY = 600;
-const SITES = [
+const ALL_SITES = [
   { id: "DC-TEH-1", name: "مرکز داده تهران ۱", city: "تهران" },
   { id: "DC-TEH-2", name: "مرکز داده تهران ۲", city: "تهران" },
   { id: "DC-ISF-1", name: "مرکز داده اصفهان", city: "اصفهان" },
@@ -36,18 +43,20 @@ const SITES = [
 export function generateNational(options: NationalOptions): Map<string, string> {
   const rnd = new Random(options.seed);
   const total = options.stations;
-  const districtCount = Math.max(PROVINCES.length, options.districts ?? Math.round(total / 49));
-  const weightSum = PROVINCES.reduce((s, p) => s + p.weight, 0);
+  const provinces = ALL_PROVINCES.slice(0, options.provinces ?? ALL_PROVINCES.length);
+  const centres = ALL_SITES.slice(0, Math.max(2, options.sites ?? ALL_SITES.length));
+  const districtCount = Math.max(provinces.length, options.districts ?? Math.round(total / 49));
+  const weightSum = provinces.reduce((s, p) => s + p.weight, 0);
   const files = new Map<string, string>();
 
   // Split stations and districts over provinces by weight, exactly.
   const stationsOf = apportion(
     total,
-    PROVINCES.map((p) => p.weight / weightSum),
+    provinces.map((p) => p.weight / weightSum),
   );
   const districtsOf = apportion(
-    districtCount - PROVINCES.length,
-    PROVINCES.map((p) => p.weight / weightSum),
+    districtCount - provinces.length,
+    provinces.map((p) => p.weight / weightSum),
   ).map((n) => n + 1);
 
   const servers: string[] = [];
@@ -56,11 +65,11 @@ export function generateNational(options: NationalOptions): Map<string, string> 
   let serverNo = 0;
   const serverAddress = () => address(0, serverNo++);
 
-  PROVINCES.forEach((province, p) => {
+  provinces.forEach((province, p) => {
     const usedNames = new Set<string>();
     const count = stationsOf[p] ?? 0;
-    const siteA = SITES[p % SITES.length]?.id ?? "DC-TEH-1";
-    const siteB = SITES[(p + 1) % SITES.length]?.id ?? "DC-TEH-2";
+    const siteA = centres[p % centres.length]?.id ?? "DC-TEH-1";
+    const siteB = centres[(p + 1) % centres.length]?.id ?? "DC-TEH-2";
     const pairs = Math.max(1, Math.ceil(count / (2 * STATIONS_PER_GATEWAY)));
     const gwA: string[] = [];
     const gwB: string[] = [];
@@ -184,7 +193,7 @@ export function generateNational(options: NationalOptions): Map<string, string> 
     ["reg", ["registry"]],
     ["bastion", ["bastion"]],
   ];
-  for (const site of SITES) {
+  for (const site of centres) {
     for (const [name, roles] of central) {
       const id = `${name}-${site.id.toLowerCase().replace("dc-", "")}`;
       servers.push(serverEntry(id, roles, serverAddress(), site.id));
@@ -245,7 +254,7 @@ function serverEntry(id: string, roles: string[], addr: string, site: string, ca
 }
 
 function serversYaml(servers: string[]): string {
-  const sites = SITES.map((s) => `  - { id: ${s.id}, name: ${q(s.name)}, city: ${q(s.city)} }`);
+  const sites = ALL_SITES.map((s) => `  - { id: ${s.id}, name: ${q(s.name)}, city: ${q(s.city)} }`);
   return ["# Central sites and servers (synthetic).", "sites:", ...sites, "", "servers:", servers.join("\n"), ""].join("\n");
 }
 

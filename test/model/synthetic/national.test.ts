@@ -28,6 +28,26 @@ describe("generateNational", () => {
     expect(provinces.size).toBe(31);
   });
 
+  it("a smaller country: only the first provinces and data centres, valid, the whole country unchanged by the option's absence", async () => {
+    const small = generateNational({ stations: 3_000, seed: 3, provinces: 2, sites: 2 });
+    const districts = [...small.keys()].filter((p) => p.startsWith("inventory/districts/"));
+    expect(new Set(districts.map((p) => p.replace(/^inventory\/districts\/(.+)-\d{3}\.yaml$/, "$1"))).size).toBe(2);
+    const dir = await mkdtemp(join(tmpdir(), "amadegi-national-small-"));
+    dirs.push(dir);
+    for (const [path, text] of small) await writeFileAtomic(join(dir, path), text);
+    const result = await loadInventory(join(dir, "inventory"), { today: "2026-11-22" });
+    expect(result.findings.filter((f) => f.severity === "error")).toEqual([]);
+    const servers = result.inventory?.servers ?? [];
+    expect(result.inventory?.stations).toHaveLength(3_000);
+    // Two data centres, one server of each of the 8 central roles in each; gateways in pairs across them.
+    expect(servers.filter((s) => !s.roles.includes("gateway"))).toHaveLength(16);
+    expect(new Set(servers.map((s) => s.site))).toEqual(new Set(["DC-TEH-1", "DC-TEH-2"]));
+    expect(servers.filter((s) => s.roles.includes("gateway")).length % 2).toBe(0);
+    expect(servers.length).toBeLessThan(40);
+    // Without the options, the country is whole (all 31 provinces, 6 data centres).
+    expect([...generateNational({ stations: 500, seed: 7, provinces: 31, sites: 6 })]).toEqual([...generateNational({ stations: 500, seed: 7 })]);
+  });
+
   it("passes validate with warnings only, 2–3 links per station", async () => {
     const dir = await mkdtemp(join(tmpdir(), "amadegi-national-"));
     dirs.push(dir);
