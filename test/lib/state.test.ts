@@ -21,6 +21,7 @@ describe("statePaths", () => {
     expect(all.map(([name]) => name).sort()).toEqual(
       [
         "approvals",
+        "assets",
         "cache",
         "drift",
         "envScript",

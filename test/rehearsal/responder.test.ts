@@ -281,6 +281,8 @@ describe.skipIf(!available)("device responder (root, namespaces, a real nginx an
     expect(Date.parse(mobile?.recoveredAt ?? "")).toBeGreaterThanOrEqual(Date.parse(landed));
     expect(Date.parse(mobile?.recoveredAt ?? "") - Date.parse(landed)).toBeLessThan(1_000);
     expect(events().find((e) => e.link === MOBILE.id && e.event === "recovered")).toMatchObject({ gateway: GW_B.id, failedAt: mobile?.failedAt });
+    // The responder writes its event once the check-in's answer is back: after the gateway recorded it, so waited for.
+    await waitFor("the fiber link's gateway event", () => events().some((e) => e.link === FIBER.id && e.event === "gateway"));
     const gatewayEvent = events().find((e) => e.link === FIBER.id && e.event === "gateway");
     expect(gatewayEvent).toMatchObject({ gateway: GW_B.id });
     // The fiber link never failed: its failover shows as the first success through the secondary.
