@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { writeFileAtomicSync } from "../lib/fs.ts";
+import { sha256 } from "./scripts.ts";
 
 /**
  * A file's content as the asset a `CopyToRemote` copies, kept out of the checkpoint (ADR 0010): the
@@ -14,8 +14,8 @@ import { writeFileAtomicSync } from "../lib/fs.ts";
  * under the state directory is written again, never copied to a server.
  */
 export function storedAsset(dir: string, content: string): pulumi.asset.FileAsset {
-  const digest = createHash("sha256").update(content).digest("hex");
+  const digest = sha256(content);
   const path = join(dir, digest);
-  if (!existsSync(path) || createHash("sha256").update(readFileSync(path)).digest("hex") !== digest) writeFileAtomicSync(path, content);
+  if (!existsSync(path) || sha256(readFileSync(path, "utf8")) !== digest) writeFileAtomicSync(path, content);
   return new pulumi.asset.FileAsset(path);
 }

@@ -5,10 +5,10 @@ import { writeNational } from "../../model/synthetic/national.ts";
 import { defineCommand } from "../command.ts";
 import { displayPath } from "../shared.ts";
 
-function positiveInt(name: string, value: string | undefined): number {
+function positiveInt(name: string, value: string | undefined, low = 1, high = 1_000_000): number {
   if (value === undefined) throw new UsageError(`generate needs --${name} N`, { hint: "see `amadegi generate --help`" });
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1_000_000) {
-    throw new UsageError(`--${name} ${value}: expected a whole number from 1 to 1000000`, { hint: "see `amadegi generate --help`" });
+  if (!/^\d+$/.test(value) || Number(value) < low || Number(value) > high) {
+    throw new UsageError(`--${name} ${value}: expected a whole number from ${low} to ${high}`, { hint: "see `amadegi generate --help`" });
   }
   return Number(value);
 }
@@ -32,17 +32,12 @@ export const generate = defineCommand({
     if (out === undefined) throw new UsageError("generate needs --out DIR", { hint: "see `amadegi generate --help`" });
     const dir = displayPath(io, out);
     const { provinces, sites } = args.values;
-    const within = (name: string, text: string, low: number, high: number): number => {
-      const n = positiveInt(name, text);
-      if (n < low || n > high) throw new UsageError(`--${name} ${n}: expected ${low} to ${high}`, { hint: "see `amadegi generate --help`" });
-      return n;
-    };
     const files = await writeNational(dir, {
       stations,
       seed,
       ...(districtsText === undefined ? {} : { districts: positiveInt("districts", districtsText) }),
-      ...(provinces === undefined ? {} : { provinces: within("provinces", provinces, 1, 31) }),
-      ...(sites === undefined ? {} : { sites: within("sites", sites, 2, 6) }),
+      ...(provinces === undefined ? {} : { provinces: positiveInt("provinces", provinces, 1, 31) }),
+      ...(sites === undefined ? {} : { sites: positiveInt("sites", sites, 2, 6) }),
     });
     const districts = files.filter((p) => p.startsWith("inventory/districts/")).length;
     io.out(

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { contentHash } from "./provisioned.ts";
 import type { ServerTarget } from "./types.ts";
 
 /**
@@ -108,7 +108,7 @@ export function socketPath(target: ServerTarget, path: string): string {
   const full = rooted(target, path);
   if (Buffer.byteLength(full) <= SOCKET_PATH_MAX) return full;
   if (target.root === "") throw new Error(`${path}: a Unix socket's path has at most ${SOCKET_PATH_MAX} bytes`);
-  return `${REHEARSAL_SOCKETS}/${createHash("sha256").update(full).digest("hex").slice(0, 32)}.sock`;
+  return `${REHEARSAL_SOCKETS}/${contentHash(full).slice(0, 32)}.sock`;
 }
 
 /** The path of a systemd unit amadegi renders for a service (production only). */

@@ -17,7 +17,7 @@ import { COPY_TO_REMOTE, inputKeys, LOCAL_COMMAND, REMOTE_COMMAND } from "./chec
 import { runLocal } from "./local.ts";
 import { copyToRemote, runRemote } from "./remote.ts";
 import { connectionOf } from "./ssh.ts";
-import { type Diff, diffInputs, inputsOf, isObject, type Props, reveal, same, UNKNOWN, type Value } from "./wire.ts";
+import { type Diff, diffInputs, hashedAsset, inputsOf, isObject, type Props, reveal, same, UNKNOWN, type Value } from "./wire.ts";
 
 export interface Context {
   readonly urn: string;
@@ -76,11 +76,6 @@ function previousOf(state: Props): { stdout: string; stderr: string } {
   return { stdout: str(state.stdout) ?? "", stderr: str(state.stderr) ?? "" };
 }
 
-function hashOf(source: Value | undefined): string | undefined {
-  const r = reveal(source);
-  return isObject(r) && typeof r.hash === "string" ? r.hash : undefined;
-}
-
 export async function create(type: string, urn: string, inputs: Props, preview: boolean, ctx: Context): Promise<{ id: string; outs: Props }> {
   if (type === COPY_TO_REMOTE) {
     if (preview) return { id: "", outs: inputs };
@@ -98,7 +93,7 @@ export async function create(type: string, urn: string, inputs: Props, preview: 
 export async function update(type: string, state: Props, news: Props, preview: boolean, ctx: Context): Promise<Props> {
   if (type === COPY_TO_REMOTE) {
     if (preview) return news;
-    if (hashOf(news.source) !== hashOf(state.source) || str(news.remotePath) !== str(state.remotePath)) {
+    if (hashedAsset(reveal(news.source)) !== hashedAsset(reveal(state.source)) || str(news.remotePath) !== str(state.remotePath)) {
       await copyToRemote(connectionOf(reveal(news.connection)), reveal(news.source) ?? null, str(news.remotePath) ?? "", ctx.running);
     }
     return news;

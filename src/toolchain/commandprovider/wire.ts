@@ -59,7 +59,7 @@ export function same(a: Value | undefined, b: Value | undefined): boolean {
 }
 
 /** The hash of an asset or archive value the engine sent (it computes one for each), else undefined. */
-function hashedAsset(v: Value | undefined): string | undefined {
+export function hashedAsset(v: Value | undefined): string | undefined {
   if (!isObject(v) || (v[SIG_KEY] !== ASSET_SIG && v[SIG_KEY] !== ARCHIVE_SIG)) return undefined;
   return typeof v.hash === "string" && v.hash !== "" ? v.hash : undefined;
 }
