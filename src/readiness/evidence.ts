@@ -3,8 +3,9 @@ import { constants, createReadStream } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
 import { ProbeError } from "../lib/errors.ts";
+import { type CheckinEvidence, type Digested, loadDigest, type Observed, saveDigest } from "./digest.ts";
 import { type CampaignFooter, type CampaignHeader, DAMAGED, MAX_RESULT_LINE, parseLine, placeRecord, recordKind } from "../probe/results.ts";
-import { emptyCounts, type Counts } from "../probe/summary.ts";
+import { emptyCounts } from "../probe/summary.ts";
 import { type ProbeKind, type ProbeResult, type Status } from "../probe/types.ts";
 
 /**
@@ -24,43 +25,15 @@ export function worse(a: Status | undefined, b: Status): Status {
   return a === undefined || RANK[b] > RANK[a] ? b : a;
 }
 
-export interface Observed {
-  readonly status: Status;
-  readonly detail?: string;
-}
-
-export interface CheckinEvidence extends Observed {
-  /** CHECKIN_AT: when the gateway accepted the device's connection. */
-  readonly at?: string;
-  readonly serial?: string;
-}
-
-export interface ServerEvidence {
-  /** The worst status over every probe of the server, and the detail that goes with it. */
-  readonly worst: Observed;
-  /** The worst status per kind of probe (dns, ntp, tls…). */
-  readonly byKind: ReadonlyMap<ProbeKind, Observed>;
-  /** The earliest certificate expiry any probe of the server saw (ISO). */
-  readonly certNotAfter?: string;
-}
+export type { CheckinEvidence, Observed, ServerEvidence } from "./digest.ts";
 
 /** A slim copy of each result, for the history database. */
 export type ResultRow = Pick<ProbeResult, "key" | "status" | "failure" | "district" | "operator">;
 
-export interface Evidence {
+export interface Evidence extends Digested {
   readonly file: string;
-  readonly sha256: string;
-  readonly header?: CampaignHeader;
-  readonly footer?: CampaignFooter;
-  readonly damaged: readonly number[];
-  readonly counts: Counts;
-  readonly total: number;
-  /** The worst status of the probes aimed at each link (ping, tcp…), by link id. */
-  readonly links: ReadonlyMap<string, Observed>;
-  /** The latest device check-in over each link, by link id. */
-  readonly checkins: ReadonlyMap<string, CheckinEvidence>;
-  readonly servers: ReadonlyMap<string, ServerEvidence>;
-  readonly rows: readonly ResultRow[];
+  /** Every result's slim copy, when asked for (keepRows) and the file was parsed; a digest keeps none. */
+  readonly rows?: readonly ResultRow[];
 }
 
 interface MutableServer {
@@ -73,14 +46,45 @@ interface MutableServer {
  * Read a results file into an Evidence index, hashing it in the same pass.
  * Throws ProbeError when it cannot be read at all.
  *
+ * With a cache directory, the file is hashed first and the results digest of
+ * exactly those bytes (digest.ts, ADR 0011) stands in for parsing them, if
+ * this code kept one; a file parsed leaves its digest there. A digest keeps
+ * no rows: a caller that needs them (the history, recording a new campaign)
+ * reads them with readRows.
+ *
  * The file's format is src/probe/results.ts's (a `campaign` header, `result`
  * lines, an `end` footer; a line that is none of them is damaged). This reader
  * applies the same rules as its `readResults`, but over large chunks instead of
  * a line stream: at national size (over 100 MB) that is a third faster, and the
  * gate has a two-second budget. A test keeps the two readers in agreement.
  */
-export async function readEvidence(file: string, options: { keepRows?: boolean } = {}): Promise<Evidence> {
-  const keepRows = options.keepRows ?? false;
+export async function readEvidence(file: string, options: { keepRows?: boolean; cacheDir?: string } = {}): Promise<Evidence> {
+  const fd = await openResults(file);
+  try {
+    if (options.cacheDir !== undefined) {
+      const kept = await loadDigest(options.cacheDir, await hashOpen(fd, file));
+      if (kept !== undefined) return { ...kept, file };
+    }
+    const ev = await parse(fd, file, options.keepRows ?? false);
+    if (options.cacheDir !== undefined) await saveDigest(options.cacheDir, ev);
+    return ev;
+  } finally {
+    await fd.close();
+  }
+}
+
+/** Every result's slim copy, for the history; throws ProbeError when the file no longer hashes to sha256 (it changed since it was judged). */
+export async function readRows(file: string, sha256: string): Promise<readonly ResultRow[]> {
+  const ev = await readEvidence(file, { keepRows: true });
+  if (ev.sha256 !== sha256)
+    throw new ProbeError(`results ${file} changed while they were being judged`, {
+      file,
+      hint: "run the command again once the campaign has finished writing",
+    });
+  return ev.rows ?? [];
+}
+
+async function openResults(file: string): Promise<FileHandle> {
   let fd: FileHandle;
   try {
     // Never blocks on a FIFO or a device: only a regular file is results (issue 14).
@@ -95,6 +99,27 @@ export async function readEvidence(file: string, options: { keepRows?: boolean }
       hint: "pass --results FILE, the campaign's .jsonl file",
     });
   }
+  return fd;
+}
+
+/** The sha256 of an open file's bytes, read at explicit offsets (the file's own position stays at its start for parse). */
+async function hashOpen(fd: FileHandle, file: string): Promise<string> {
+  const hash = createHash("sha256");
+  const buffer = Buffer.allocUnsafe(CHUNK);
+  try {
+    for (let at = 0; ;) {
+      const { bytesRead } = await fd.read(buffer, 0, CHUNK, at);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      at += bytesRead;
+    }
+  } catch (error) {
+    throw new ProbeError(`cannot read results ${file}: ${(error as Error).message}`, { file, cause: error });
+  }
+  return hash.digest("hex");
+}
+
+async function parse(fd: FileHandle, file: string, keepRows: boolean): Promise<Evidence> {
   const hash = createHash("sha256");
   const counts = emptyCounts();
   const links = new Map<string, Observed>();
@@ -182,8 +207,6 @@ export async function readEvidence(file: string, options: { keepRows?: boolean }
     else if (rest !== "") onLine(rest);
   } catch (error) {
     throw new ProbeError(`cannot read results ${file}: ${(error as Error).message}`, { file, cause: error });
-  } finally {
-    await fd.close();
   }
   return {
     file,
@@ -196,7 +219,7 @@ export async function readEvidence(file: string, options: { keepRows?: boolean }
     links,
     checkins,
     servers,
-    rows,
+    ...(keepRows ? { rows } : {}),
   };
 }
 

@@ -6,7 +6,7 @@ import { UsageError } from "../lib/errors.ts";
 import { addDays, type CriterionId, type Inventory, type IsoDate, midnightIn, type Milestone, parseInstant, todayIn } from "../model/index.ts";
 import { CRITERIA_REGISTRY } from "./criteria.ts";
 import { type LatestDrift, readLatestDrift } from "./drift/index.ts";
-import { type Evidence, readEvidence } from "./evidence.ts";
+import { type Evidence, readEvidence, readRows } from "./evidence.ts";
 import { type UnfitWords, whyUnfit } from "./fitness.ts";
 import { type ExpiredWaiver, judge, type Judged } from "./judge.ts";
 import { type CriterionTrend, History, type VerdictPoint } from "./history.ts";
@@ -148,8 +148,14 @@ export function criteriaOf(milestones: readonly Milestone[], target: Milestone):
 
 export async function gate(options: GateOptions): Promise<GateRun> {
   const now = options.now ?? new Date();
-  // Parse the results while the inventory loads: at national size each is about a second of CPU.
-  const reading = options.results === undefined ? undefined : readEvidence(options.results, { keepRows: options.history !== undefined });
+  // Parse the results (or take their digest) while the inventory loads: at national size each is about a second of CPU.
+  const reading =
+    options.results === undefined
+      ? undefined
+      : readEvidence(options.results, {
+          keepRows: options.history !== undefined,
+          ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
+        });
   reading?.catch(() => {}); // awaited below; an inventory that fails first must not leave it unhandled
   // What was committed, first: a deciding file that differs from the commit stops the gate (exit 2).
   const git = await committedState({
@@ -286,7 +292,7 @@ export async function gate(options: GateOptions): Promise<GateRun> {
     ...(signoff === undefined ? {} : { signoff }),
     expiredWaivers,
   };
-  if (options.history !== undefined) result = record(options.history, result, evidence);
+  if (options.history !== undefined) result = await record(options.history, result, evidence);
   return { result, inventory: inv, committed: git, ...(evidence === undefined ? {} : { evidence }), ...(drift === undefined ? {} : { drift }) };
 }
 
@@ -515,13 +521,15 @@ export async function checkSignoff(args: {
   };
 }
 
-function record(path: string, result: GateResult, evidence: Evidence | undefined): GateResult {
+async function record(path: string, result: GateResult, evidence: Evidence | undefined): Promise<GateResult> {
   const history = new History(path);
   try {
     let changes: GateResult["changes"];
     const header = evidence?.header;
     if (evidence !== undefined && header !== undefined) {
       if (!history.hasCampaign(header.id)) {
+        // A campaign new to this history needs its rows: a digest keeps none, so the file is read for them (once per campaign).
+        const rows = evidence.rows ?? (await readRows(evidence.file, evidence.sha256));
         history.recordCampaign(
           {
             id: header.id,
@@ -536,7 +544,7 @@ function record(path: string, result: GateResult, evidence: Evidence | undefined
                 : { invalidReason: evidence.footer.invalid.join("; ") }),
             resultsSha256: evidence.sha256,
           },
-          evidence.rows,
+          rows,
         );
       }
       const c = history.changesSince(header.id);

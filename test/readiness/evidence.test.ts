@@ -37,7 +37,7 @@ describe("readEvidence", () => {
     const keys: string[] = [];
     const summary = await readResults(file, (r) => keys.push(`${r.key} ${r.status}`));
     const evidence = await readEvidence(file, { keepRows: true });
-    expect(evidence.rows.map((r) => `${r.key} ${r.status}`)).toEqual(keys);
+    expect(evidence.rows?.map((r) => `${r.key} ${r.status}`)).toEqual(keys);
     expect(evidence.total).toBe(summary.results);
     expect(evidence.damaged).toEqual(summary.damaged);
     expect(evidence.header).toEqual(summary.header);
