@@ -5,13 +5,17 @@
 // `amadegi report` as a user runs them: each a fresh child process (cold, the
 // CLI's own startup included). The first gate validates the inventory and
 // keeps a snapshot; the measured runs are on an unchanged inventory (the
-// daily case), and the first run is printed too. Goals (issue 6): gate ≤ 2 s, report ≤ 5 s,
-// report.html ≤ 10 MB; summary.md < 1 MiB. Not a test: it prints figures.
+// daily case), and the first run is printed too. Beside them, in the same rounds, the floor of
+// issue 20: a cold node process that merely stream-parses the same results file and hashes it
+// (scripts/bench/parse-floor.ts). Goals: gate ≤ 1.5 × and report ≤ 3 × that floor (issue 20; the
+// results digest of ADR 0011 is what a later gate of the same results reads), gate ≤ 2 s and
+// report ≤ 5 s (issue 6), report.html ≤ 10 MB, summary.md < 1 MiB. The first gate of new results
+// (parsed, digest kept) is printed too. Runs with its own state directory. Not a test: it prints figures.
 //
 //   npm run bench:readiness [-- --stations 58640 --rounds 3 --keep]
 import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -31,11 +35,12 @@ const rounds = Number(values.rounds);
  * Run the CLI in a fresh process: wall time, and CPU time (user + sys, from the
  * child's own report at exit), which a busy machine inflates less than wall time.
  */
-function time(args: string[], cwd: string): { ms: number; cpuMs: number; code: number | null; out: string } {
+function time(args: string[], cwd: string, script = join(ROOT, "bin", "amadegi.js")): { ms: number; cpuMs: number; code: number | null; out: string } {
   const start = performance.now();
   const probe = "process.on('exit',()=>{const u=process.resourceUsage();process.stderr.write('\\nBENCH-CPU '+(u.userCPUTime+u.systemCPUTime)/1000+'\\n')})";
-  const r = spawnSync(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(probe)}`, join(ROOT, "bin", "amadegi.js"), ...args], {
+  const r = spawnSync(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(probe)}`, script, ...args], {
     cwd,
+    env: { ...process.env, AMADEGI_STATE_DIR: join(cwd, "state") },
     encoding: "utf8",
     maxBuffer: 256 * 1024 * 1024,
   });
@@ -74,8 +79,18 @@ try {
   const gatesWithHistory: number[] = [];
   const reports: number[] = [];
   const reportCpu: number[] = [];
+  const floors: number[] = [];
+  const firstReads: number[] = [];
   let verdict = "";
   for (let i = 0; i < rounds; i++) {
+    const f = time([results], dir, join(ROOT, "scripts", "bench", "parse-floor.ts"));
+    if (f.code !== 0) throw new Error(`the parse floor failed (${f.code}):\n${f.out.slice(-2000)}`);
+    floors.push(f.ms);
+    // Results not seen before: no digest, so the gate parses them (and keeps their digest).
+    for (const name of await readdir(join(dir, "state", "cache"))) if (name.startsWith("evidence-")) await rm(join(dir, "state", "cache", name));
+    const n = time(["gate", ...common, "--no-history"], dir);
+    if (n.code === null || n.code > 1) throw new Error(`gate failed (${n.code}):\n${n.out.slice(-2000)}`);
+    firstReads.push(n.ms);
     const g = time(["gate", ...common, "--no-history"], dir);
     if (g.code === null || g.code > 1) throw new Error(`gate failed (${g.code}):\n${g.out.slice(-2000)}`);
     gates.push(g.ms);
@@ -100,15 +115,22 @@ try {
       .map((l) => l.toFixed(2))
       .join(" ")} (wall times on a busy machine run long; CPU times less so)`,
   );
-  console.log(`gate, first run (validates the inventory, writes its snapshot): ${s(cold.ms)}`);
+  const floor = median(floors);
+  const ratio = (ms: number, goal: number) => `${(ms / floor).toFixed(2)} × the floor (goal ≤ ${goal}: ${ms / floor <= goal ? "met" : "MISSED"})`;
+  console.log(`floor: a cold node process stream-parsing and hashing the results, median of ${rounds}: ${s(floor)}   [${floors.map(s).join(", ")}]`);
+  console.log(`gate, first run (validates the inventory, writes its snapshot, parses the results, keeps their digest): ${s(cold.ms)}`);
   console.log(
-    `gate (cold process, inventory unchanged, no history), median of ${rounds}: ${s(median(gates))}   [${gates.map(s).join(", ")}]   ` +
-      `goal ≤ 2 s: ${median(gates) <= 2000 ? "met" : "MISSED"}; CPU ${s(median(gateCpu))}`,
+    `gate on results not seen before (inventory unchanged; parses the results, keeps their digest), median: ${s(median(firstReads))}   ` +
+      `[${firstReads.map(s).join(", ")}]   ${ratio(median(firstReads), 1.5)}`,
+  );
+  console.log(
+    `gate (cold process, inventory and results unchanged: their digest, no history), median of ${rounds}: ${s(median(gates))}   [${gates.map(s).join(", ")}]   ` +
+      `${ratio(median(gates), 1.5)}; goal ≤ 2 s: ${median(gates) <= 2000 ? "met" : "MISSED"}; CPU ${s(median(gateCpu))}`,
   );
   console.log(`gate + recording the campaign in a new history, median: ${s(median(gatesWithHistory))}   [${gatesWithHistory.map(s).join(", ")}]`);
   console.log(
     `report (cold process: gate + report.html, summary.md, junit.xml, results.json), median: ${s(median(reports))}   ` +
-      `[${reports.map(s).join(", ")}]   goal ≤ 5 s: ${median(reports) <= 5000 ? "met" : "MISSED"}; CPU ${s(median(reportCpu))}`,
+      `[${reports.map(s).join(", ")}]   ${ratio(median(reports), 3)}; goal ≤ 5 s: ${median(reports) <= 5000 ? "met" : "MISSED"}; CPU ${s(median(reportCpu))}`,
   );
   console.log(`report.html: ${(html / 1048576).toFixed(2)} MiB   goal ≤ 10 MB: ${html <= 10_000_000 ? "met" : "MISSED"}`);
   console.log(

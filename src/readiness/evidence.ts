@@ -49,8 +49,8 @@ interface MutableServer {
  * With a cache directory, the file is hashed first and the results digest of
  * exactly those bytes (digest.ts, ADR 0011) stands in for parsing them, if
  * this code kept one; a file parsed leaves its digest there. A digest keeps
- * no rows: a caller that needs them (the history, recording a new campaign)
- * reads them with readRows.
+ * no rows, so keepRows (the history, recording a campaign new to it: see
+ * campaignOf) always parses.
  *
  * The file's format is src/probe/results.ts's (a `campaign` header, `result`
  * lines, an `end` footer; a line that is none of them is damaged). This reader
@@ -61,7 +61,7 @@ interface MutableServer {
 export async function readEvidence(file: string, options: { keepRows?: boolean; cacheDir?: string } = {}): Promise<Evidence> {
   const fd = await openResults(file);
   try {
-    if (options.cacheDir !== undefined) {
+    if (options.cacheDir !== undefined && options.keepRows !== true) {
       const kept = await loadDigest(options.cacheDir, await hashOpen(fd, file));
       if (kept !== undefined) return { ...kept, file };
     }
@@ -83,6 +83,24 @@ export async function readRows(file: string, sha256: string): Promise<readonly R
     });
   return ev.rows ?? [];
 }
+
+/** The campaign id in a results file's first line (its header), or undefined: a look at a few bytes, before choosing how to read it. */
+export async function campaignOf(file: string): Promise<string | undefined> {
+  const fd = await openResults(file);
+  try {
+    const buffer = Buffer.alloc(HEAD);
+    const { bytesRead } = await fd.read(buffer, 0, HEAD, 0);
+    const text = buffer.toString("utf8", 0, bytesRead);
+    const end = text.indexOf("\n");
+    const first = parseLine(end < 0 ? text : text.slice(0, end));
+    return first !== DAMAGED && recordKind(first) === "campaign" ? (first as CampaignHeader).id : undefined;
+  } finally {
+    await fd.close();
+  }
+}
+
+/** A header is far shorter than this. */
+const HEAD = 64 * 1024;
 
 async function openResults(file: string): Promise<FileHandle> {
   let fd: FileHandle;

@@ -6,7 +6,7 @@ import { UsageError } from "../lib/errors.ts";
 import { addDays, type CriterionId, type Inventory, type IsoDate, midnightIn, type Milestone, parseInstant, todayIn } from "../model/index.ts";
 import { CRITERIA_REGISTRY } from "./criteria.ts";
 import { type LatestDrift, readLatestDrift } from "./drift/index.ts";
-import { type Evidence, readEvidence, readRows } from "./evidence.ts";
+import { campaignOf, type Evidence, readEvidence, readRows } from "./evidence.ts";
 import { type UnfitWords, whyUnfit } from "./fitness.ts";
 import { type ExpiredWaiver, judge, type Judged } from "./judge.ts";
 import { type CriterionTrend, History, type VerdictPoint } from "./history.ts";
@@ -149,11 +149,12 @@ export function criteriaOf(milestones: readonly Milestone[], target: Milestone):
 export async function gate(options: GateOptions): Promise<GateRun> {
   const now = options.now ?? new Date();
   // Parse the results (or take their digest) while the inventory loads: at national size each is about a second of CPU.
+  // Their rows only for a campaign the history has not recorded yet (a digest keeps none).
   const reading =
     options.results === undefined
       ? undefined
       : readEvidence(options.results, {
-          keepRows: options.history !== undefined,
+          keepRows: options.history !== undefined && !(await recorded(options.history, options.results)),
           ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
         });
   reading?.catch(() => {}); // awaited below; an inventory that fails first must not leave it unhandled
@@ -519,6 +520,18 @@ export async function checkSignoff(args: {
     checks,
     ...(approvals.length + problems.length === 0 ? { reason: `no approvals in ${args.approvals}` } : {}),
   };
+}
+
+/** Whether the history already holds the campaign of a results file (by its header's id). */
+async function recorded(path: string, results: string): Promise<boolean> {
+  const id = await campaignOf(results).catch(() => undefined);
+  if (id === undefined) return false;
+  const history = new History(path);
+  try {
+    return history.hasCampaign(id);
+  } finally {
+    history.close();
+  }
 }
 
 async function record(path: string, result: GateResult, evidence: Evidence | undefined): Promise<GateResult> {

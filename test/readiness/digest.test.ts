@@ -7,9 +7,8 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
 import { decode, encode } from "../../src/readiness/digest.ts";
-import { type Evidence, readEvidence, readRows } from "../../src/readiness/evidence.ts";
+import { campaignOf, type Evidence, readEvidence, readRows } from "../../src/readiness/evidence.ts";
 import { gate } from "../../src/readiness/gate.ts";
-import { History } from "../../src/readiness/history.ts";
 import { fixtureCopy, resultsFor, tempDir } from "./helpers.ts";
 
 const NOW = new Date("2027-02-17T08:00:00Z");
@@ -105,7 +104,7 @@ describe("results digest", () => {
     expect((await readdir(cache)).filter((n) => n.startsWith("evidence-"))).toHaveLength(8);
   });
 
-  it("the gate judged from a digest still records every row of a campaign new to the history", async () => {
+  it("the gate parses a campaign new to the history (its rows are recorded, every one), and takes the digest once it is recorded", async () => {
     const root = await fixtureCopy();
     const cache = await tempDir();
     const inventory = join(root, "inventory");
@@ -113,16 +112,24 @@ describe("results digest", () => {
     const direct = await readEvidence(file, { keepRows: true });
     await gate({ inventory, results: file, cacheDir: cache, now: NOW, milestone: "T-7" });
     const history = join(root, "history.sqlite");
-    const run = await gate({ inventory, results: file, cacheDir: cache, history, now: NOW, milestone: "T-7" });
-    expect(run.evidence?.rows).toBeUndefined();
-    const h = new History(history);
-    expect(h.hasCampaign("c-1")).toBe(true);
-    h.close();
+    const first = await gate({ inventory, results: file, cacheDir: cache, history, now: NOW, milestone: "T-7" });
+    expect(first.evidence?.rows).toHaveLength(direct.total);
     const db = new DatabaseSync(history, { readOnly: true });
     const count = Number(db.prepare("SELECT count(*) AS n FROM result WHERE campaign = 'c-1'").get()?.n);
     db.close();
     expect(count).toBe(direct.rows?.length);
     expect(count).toBeGreaterThan(0);
+    const again = await gate({ inventory, results: file, cacheDir: cache, history, now: new Date(NOW.getTime() + 1000), milestone: "T-7" });
+    expect(again.evidence?.rows).toBeUndefined();
+    expect(again.result.trend).toHaveLength(2);
+  });
+
+  it("campaignOf reads the header's id from the first line, and nothing from a file without one", async () => {
+    const root = await fixtureCopy();
+    const file = await resultsFor(root, { now: NOW, id: "c-9" });
+    expect(await campaignOf(file)).toBe("c-9");
+    await writeFile(file, (await readFile(file, "utf8")).split("\n").slice(1).join("\n"));
+    expect(await campaignOf(file)).toBeUndefined();
   });
 
   it("readRows refuses a file that changed since it was judged", async () => {
