@@ -59,8 +59,10 @@ export interface StatePaths {
   readonly revocations: string;
   /** Verdicts and drift over time (node:sqlite). */
   readonly history: string;
-  /** Validated inventories, by content (the gate's snapshot). */
+  /** Validated inventories (the gate's snapshot) and results digests (ADR 0011), by content. */
   readonly cache: string;
+  /** Node's compile cache for the CLI's modules (bin/amadegi.js): a cache, checked against each source. */
+  readonly compileCache: string;
   /**
    * The files a stack copies to its servers, `<stack>/<sha256>`, written by the program each run: the
    * checkpoint keeps each file's hash and path, never its bytes (ADR 0010). A cache: lost, the next run writes it again.
@@ -87,6 +89,7 @@ export function statePaths(env: NodeJS.ProcessEnv = process.env): StatePaths {
     revocations: join(root, "revocations"),
     history: join(root, "history.sqlite"),
     cache: join(root, "cache"),
+    compileCache: join(root, "cache", "compile"),
     assets: join(root, "assets"),
     drift: join(root, "drift"),
     pulumi: join(root, "pulumi"),

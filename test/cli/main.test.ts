@@ -140,3 +140,26 @@ describe("amadegi writing into a closed pipe", () => {
     expect(stdout.trim()).toBe("exit 0");
   }, 30_000);
 });
+
+describe("bin/amadegi.js", () => {
+  it("keeps Node's compile cache in the state directory, its owner's alone, and runs the same from it", async () => {
+    const { mkdtemp, readdir, rm, stat } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { runCli } = await import("../helpers/cli.ts");
+    const state = await mkdtemp(join(tmpdir(), "amadegi-compile-"));
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, AMADEGI_STATE_DIR: state };
+      delete env.NODE_COMPILE_CACHE;
+      const first = await runCli(["validate", "--help"], env);
+      expect(first.code).toBe(0);
+      const dir = join(state, "cache", "compile");
+      expect((await stat(dir)).mode & 0o777).toBe(0o700);
+      expect((await readdir(dir, { recursive: true })).length, "cache entries written at exit").toBeGreaterThan(0);
+      const second = await runCli(["validate", "--help"], env);
+      expect(second).toEqual(first);
+    } finally {
+      await rm(state, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
