@@ -100,7 +100,7 @@ const digestFile = (cacheDir: string, sha256: string) => join(cacheDir, `${PREFI
 export async function loadDigest(cacheDir: string, sha256: string): Promise<Digested | undefined> {
   let text: string;
   try {
-    text = await readFile(digestFile(cacheDir, sha256), "utf8");
+    text = (await readFile(digestFile(cacheDir, sha256))).toString("utf8");
   } catch {
     return undefined;
   }
