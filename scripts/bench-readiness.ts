@@ -124,8 +124,8 @@ try {
       `[${firstReads.map(s).join(", ")}]   ${ratio(median(firstReads), 1.5)}`,
   );
   console.log(
-    `gate (cold process, inventory and results unchanged: their digest, no history), median of ${rounds}: ${s(median(gates))}   [${gates.map(s).join(", ")}]   ` +
-      `${ratio(median(gates), 1.5)}; goal ≤ 2 s: ${median(gates) <= 2000 ? "met" : "MISSED"}; CPU ${s(median(gateCpu))}`,
+    `gate (cold process, inventory and results unchanged: their digest, no history), median of ${rounds}: ${s(median(gates))}   ` +
+      `[${gates.map(s).join(", ")}]   ${ratio(median(gates), 1.5)}; goal ≤ 2 s: ${median(gates) <= 2000 ? "met" : "MISSED"}; CPU ${s(median(gateCpu))}`,
   );
   console.log(`gate + recording the campaign in a new history, median: ${s(median(gatesWithHistory))}   [${gatesWithHistory.map(s).join(", ")}]`);
   console.log(
