@@ -8,7 +8,7 @@
 //
 // Only node: built-ins and erasable TypeScript: it runs as `node spawner-child.ts`.
 // Messages (IPC, advanced serialization, so Buffers pass as bytes):
-//   in:  { op: "spawn", id, file, args, input?, stdout, maxStdout }  { op: "kill", id, signal }
+//   in:  { op: "spawn", id, file, args, input?, stdout, maxStdout, maxStderr }  { op: "kill", id, signal }
 //   out: { id, ev: "out" | "err", data }  { id, ev: "error", message }  { id, ev: "close", code, signal }
 import { type ChildProcess, spawn } from "node:child_process";
 
@@ -20,6 +20,8 @@ interface SpawnMessage {
   readonly input?: Buffer | string;
   readonly stdout: boolean;
   readonly maxStdout: number;
+  /** The caller's cap on stderr (spawner.ts DEFAULT_MAX_STDERR unless it asked for more). */
+  readonly maxStderr: number;
 }
 interface KillMessage {
   readonly op: "kill";
@@ -28,7 +30,6 @@ interface KillMessage {
 }
 
 const children = new Map<number, ChildProcess>();
-const MAX_STDERR = 64 * 1024;
 
 function send(message: object): void {
   if (process.connected) process.send?.(message);
@@ -53,9 +54,10 @@ function start(m: SpawnMessage): void {
     send({ id: m.id, ev: "out", data: chunk.length > room ? chunk.subarray(0, room) : chunk });
   });
   child.stderr?.on("data", (chunk: Buffer) => {
-    if (errBytes >= MAX_STDERR) return;
-    errBytes += chunk.length;
-    send({ id: m.id, ev: "err", data: chunk });
+    const room = m.maxStderr - errBytes;
+    if (room <= 0) return;
+    errBytes += Math.min(room, chunk.length);
+    send({ id: m.id, ev: "err", data: chunk.length > room ? chunk.subarray(0, room) : chunk });
   });
   if (child.stdin !== null) {
     child.stdin.on("error", () => undefined);

@@ -32,7 +32,15 @@ export interface SpawnRequest {
   readonly stdout?: boolean;
   /** Bytes of stdout kept at most; the rest is dropped where the tool runs. */
   readonly maxStdout?: number;
+  /**
+   * Bytes of stderr kept at most (default 64 KiB: a tool's messages); the rest is dropped where
+   * the tool runs. A tool whose report is on stderr (fping -C) asks for room for all of it.
+   */
+  readonly maxStderr?: number;
 }
+
+/** What a tool's stderr may hold unless the caller asks for more: its messages, not a report. */
+export const DEFAULT_MAX_STDERR = 64 * 1024;
 
 export interface ToolProcess extends EventEmitter {
   readonly stdout: Readable | null;
@@ -160,6 +168,7 @@ class Broker implements Spawner {
       ...(request.input === undefined ? {} : { input: request.input }),
       stdout: request.stdout !== false,
       maxStdout: request.maxStdout ?? 1 << 30,
+      maxStderr: request.maxStderr ?? DEFAULT_MAX_STDERR,
     });
     return p;
   }

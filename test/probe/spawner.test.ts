@@ -3,7 +3,7 @@
 // is the same contract in-process. Real processes (sh, cat, head, sleep).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTool } from "../../src/probe/probes/spawn.ts";
-import { directSpawner, type Spawner, startSpawner, type ToolProcess } from "../../src/probe/spawner.ts";
+import { DEFAULT_MAX_STDERR, directSpawner, type Spawner, startSpawner, type ToolProcess } from "../../src/probe/spawner.ts";
 
 let broker: Spawner;
 beforeAll(async () => {
@@ -73,6 +73,13 @@ describe("the broker", () => {
     const quiet = broker.spawn(["echo", "x"], { stdout: false });
     expect(quiet.stdout).toBeNull();
     expect((await finish(quiet)).code).toBe(0);
+  });
+
+  it("keeps 64 KiB of stderr unless asked for more, and all of it when asked (fping's report is on stderr)", async () => {
+    const loud = ["sh", "-c", "head -c 200000 /dev/zero | tr '\\0' x >&2"];
+    expect((await finish(broker.spawn(loud))).err.length).toBe(DEFAULT_MAX_STDERR);
+    expect((await finish(broker.spawn(loud, { maxStderr: 300_000 }))).err.length).toBe(200_000);
+    expect((await finish(broker.spawn(loud, { maxStderr: 1000 }))).err.length).toBe(1000);
   });
 
   it("closed, it ends and takes what it still runs with it; later spawns fail with the reason", async () => {

@@ -3,6 +3,14 @@ import type { BatchProbe, Observation, Target } from "../types.ts";
 import { type CampaignContext, DEADLINE, MIN_ATTEMPT_MS } from "./context.ts";
 import type { CheckPlan } from "./types.ts";
 
+/**
+ * A batch is up to 20,000 hosts, each judged, written and counted: a loop that long without a
+ * break held the event loop for over a second at national size (the self-watch then rightly
+ * invalidated the campaign). Timers and I/O get a turn every YIELD_EVERY hosts.
+ */
+const YIELD_EVERY = 256;
+const yieldToTimers = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** A host that failed a round: tried again next round, or settled down / unknown after the last. */
 interface Failed {
   readonly t: Target;
@@ -51,7 +59,8 @@ export async function runIcmp(ctx: CampaignContext, targets: readonly Target[]):
       const last = round >= plan.retries;
       const backoff = (ctx.options.retryBaseMs ?? 200) * 2 ** round;
       if (last || performance.now() + backoff + plan.timeoutMs > ctx.deadlineAt) {
-        for (const f of failed) {
+        for (const [i, f] of failed.entries()) {
+          if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToTimers();
           if (last) ctx.settle(f.t, "down", round + 1, f.obs, { failure: f.obs.ok ? "assertion" : (f.obs.failure ?? "timeout"), detail: f.why });
           else ctx.settle(f.t, "unknown", round + 1, f.obs, { detail: `failed (${f.why}); no time left to confirm` });
         }
@@ -83,11 +92,12 @@ async function icmpBatch(ctx: CampaignContext, probe: BatchProbe, batch: readonl
   }
   if (observations === DEADLINE) return;
   const cut = ctx.stopped;
-  for (const t of batch) {
+  for (const [i, t] of batch.entries()) {
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToTimers();
     const obs = observations.get(t.key);
     ctx.attempts++;
     if (obs === undefined) {
-      ctx.settle(t, "unknown", round + 1, undefined, { failure: "internal", detail: "the icmp batch gave no answer for this host" });
+      ctx.settle(t, "unknown", round + 1, undefined, { failure: "internal", detail: "not measured: fping's report did not include this host" });
       continue;
     }
     ctx.watch.noteFailure(obs.detail);

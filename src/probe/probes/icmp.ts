@@ -4,7 +4,7 @@ import type { BatchProbe, Observation, ProbeContext, Target } from "../types.ts"
 import { onLines } from "./lines.ts";
 import { since, type Values } from "./observe.ts";
 import type { ProbeOptions } from "./options.ts";
-import { directSpawner, type Spawner } from "../spawner.ts";
+import { DEFAULT_MAX_STDERR, directSpawner, type Spawner } from "../spawner.ts";
 
 /**
  * ICMP echo through Debian's fping: one process for the whole batch (hosts on
@@ -59,6 +59,10 @@ export function icmpProbe(options: ProbeOptions): BatchProbe {
       const observations = new Map<string, Observation>();
       for (const target of targets) {
         const result = results.get(target.address) ?? { rtts: [], sent: 0 };
+        // fping -C reports every host it was given, answered or not ("- - -"): a host missing from a
+        // report that ran to its end was lost in the reading, not by the network. No observation
+        // (the campaign's unknown), never a down.
+        if (result.sent === 0 && tool.stopped === undefined) continue;
         observations.set(target.key, observe(target, result, count, elapsed, tool.stopped));
       }
       return observations;
@@ -105,7 +109,9 @@ function runFping(
   const expected = hosts.length * p.count * p.intervalMs + p.count * p.periodMs + p.timeoutMs;
   return new Promise((resolve, reject) => {
     // Hosts go on stdin, written by whoever starts fping (the spawner).
-    const child = spawner.spawn([program, ...args], { input: `${hosts.join("\n")}\n`, stdout: false });
+    // The report is on stderr, a line per host: room for every line (a full address, count times a long reply time).
+    const maxStderr = hosts.length * (32 + p.count * 12) + DEFAULT_MAX_STDERR;
+    const child = spawner.spawn([program, ...args], { input: `${hosts.join("\n")}\n`, stdout: false, maxStderr });
     const toolLines: string[] = [];
     let stopped: string | undefined;
     const stop = (why: string): void => {
@@ -168,8 +174,14 @@ function observe(target: Target, result: HostResult, count: number, elapsed: num
   const sent = result.sent;
   const received = result.rtts.length;
   if (sent === 0) {
-    const why = stopped === undefined ? "fping reported nothing for it" : `fping was stopped by ${stopped} before any request to it`;
-    return { ok: false, failure: "timeout", detail: `${target.address}: not measured: ${why}`, timings, values: { SENT: 0, RECEIVED: 0 } };
+    // Only a stopped fping leaves a host unreported here (probeAll leaves out the rest).
+    return {
+      ok: false,
+      failure: "timeout",
+      detail: `${target.address}: not measured: fping was stopped by ${stopped ?? "?"} before any request to it`,
+      timings,
+      values: { SENT: 0, RECEIVED: 0 },
+    };
   }
   const loss = Math.round(((sent - received) / sent) * 1000) / 10;
   const values: Values = { SENT: sent, RECEIVED: received, LOSS: loss };
