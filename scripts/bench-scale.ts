@@ -19,7 +19,7 @@
 //
 //   npm run bench:scale [-- --steps sample,10000,58640] [--json FILE] [--deadline 300s]
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -239,7 +239,11 @@ async function runStep(step: string, work: string): Promise<Step> {
       // The whole output is kept where the work directory's removal cannot take it.
       const kept = join(tmpdir(), `amadegi-bench-scale-${process.pid}-${name}-${stageName.replace(/\W+/g, "-")}.log`);
       writeFileSync(kept, ran.out);
-      throw new Error(`${step}: ${stageName} exited ${ran.code} (its whole output: ${kept}): ${ran.out.slice(0, 1500)} … ${ran.out.slice(-800)}`);
+      // So are the step's results files (a campaign that failed says why in them, result by result).
+      for (const f of readdirSync(dir)) if (f.endsWith(".jsonl")) copyFileSync(join(dir, f), kept.replace(/\.log$/, `-${f}`));
+      throw new Error(
+        `${step}: ${stageName} exited ${ran.code} (its whole output: ${kept}, results beside it): ${ran.out.slice(0, 1500)} … ${ran.out.slice(-800)}`,
+      );
     }
     const code = ran.code;
     const counts = {

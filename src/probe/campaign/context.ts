@@ -19,6 +19,15 @@ export const DEADLINE = Symbol("deadline");
 /** A check's plan when the campaign was given none for it (never, once the guard at the start has passed). */
 export const NO_PLAN = (timeoutMs: number): CheckPlan => ({ conditions: [], timeoutMs, retries: 0 });
 
+/**
+ * A lane that settles thousands of targets in one loop (an ICMP batch of up to 20,000 hosts, every
+ * device link after the gateways' reads) gives timers and I/O a turn every YIELD_EVERY: such a loop
+ * held the event loop for over a second at national size, and the self-watch rightly invalidated
+ * the campaign.
+ */
+export const YIELD_EVERY = 256;
+export const yieldToTimers = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** What settle() may say beyond the status: why, and which conditions failed. */
 export interface SettleExtra {
   readonly failure?: FailureClass;

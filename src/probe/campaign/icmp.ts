@@ -1,15 +1,7 @@
 import { forEachLimited } from "../../lib/pool.ts";
 import type { BatchProbe, Observation, Target } from "../types.ts";
-import { type CampaignContext, DEADLINE, MIN_ATTEMPT_MS } from "./context.ts";
+import { type CampaignContext, DEADLINE, MIN_ATTEMPT_MS, YIELD_EVERY, yieldToTimers } from "./context.ts";
 import type { CheckPlan } from "./types.ts";
-
-/**
- * A batch is up to 20,000 hosts, each judged, written and counted: a loop that long without a
- * break held the event loop for over a second at national size (the self-watch then rightly
- * invalidated the campaign). Timers and I/O get a turn every YIELD_EVERY hosts.
- */
-const YIELD_EVERY = 256;
-const yieldToTimers = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A host that failed a round: tried again next round, or settled down / unknown after the last. */
 interface Failed {

@@ -1,7 +1,7 @@
 import { ProbeError } from "../../lib/errors.ts";
 import { STALL_MS } from "../selfwatch.ts";
 import type { Observation, Probe, ProbeKind, Target } from "../types.ts";
-import { type CampaignContext, DEADLINE, MIN_ATTEMPT_MS } from "./context.ts";
+import { type CampaignContext, DEADLINE, MIN_ATTEMPT_MS, YIELD_EVERY, yieldToTimers } from "./context.ts";
 
 /** Attempts tried again because the prober was starved (issue 12): at most this many, then `unknown`. */
 const MAX_STARVED_RETRIES = 2;
@@ -17,7 +17,7 @@ export async function runSingles(ctx: CampaignContext, targets: readonly Target[
   for (const t of targets) {
     // Yield to timers now and then: probes that settle in microtasks must not starve
     // the deadline, the self-watch and the progress line.
-    if (++launched % 256 === 0) await new Promise((r) => setImmediate(r));
+    if (++launched % YIELD_EVERY === 0) await yieldToTimers();
     if (ctx.stopped) break;
     if (ctx.blocked(t)) continue;
     const probe = ctx.options.probes[t.kind as Exclude<ProbeKind, "icmp" | "checkin">];
