@@ -9,6 +9,7 @@ import { defineConfig } from "vitest/config";
  */
 export const HEAVY = [
   "test/ci/readiness-rehearsal.test.ts",
+  "test/ci/scale.test.ts",
   "test/provision/program.rehearsal.test.ts",
   "test/provision/migrate.rehearsal.test.ts",
   "test/provision/revocation.rehearsal.test.ts",
