@@ -20,7 +20,7 @@ import { icmpProbe } from "../src/probe/probes/icmp.ts";
 import { createProbes } from "../src/probe/probes/index.ts";
 import type { ProbeKind, Target } from "../src/probe/types.ts";
 import { writeNational } from "../src/model/synthetic/national.ts";
-import { median } from "./bench/stats.ts";
+import { median, medianBy } from "./bench/stats.ts";
 
 const HOSTS = { tcp: 10_000, http: 6000, https: 2000, icmp: 10_000 };
 const CONCURRENCY = 128;
@@ -37,10 +37,9 @@ const ROUNDS = Math.max(1, Number(values.rounds) || 3);
 /** Issue 20's goals: HTTP ≥ 2 ×, TCP ≥ 3 ×, HTTPS ≥ 1.2 × blackbox_exporter's probes/s; ICMP ≤ 0.5 × bare fping's time. */
 const GOALS = { tcp: 3, http: 2, https: 1.2, icmp: 0.5 } as const;
 
-/** The round whose wall time is the median (the lower middle of an even count). */
+/** The round whose wall time is the median (stats.ts's rule). */
 function medianRow(rows: readonly Row[]): Row {
-  const sorted = [...rows].sort((a, b) => a.wallMs - b.wallMs);
-  const row = sorted[Math.floor((sorted.length - 1) / 2)];
+  const row = medianBy(rows, (r) => r.wallMs);
   if (row === undefined) throw new Error("no rounds");
   return row;
 }

@@ -15,3 +15,8 @@ export function dataRecord<V>(): Record<string, V> {
 export function ownEntry<V>(table: Readonly<Record<string, V>>, key: string): V | undefined {
   return Object.hasOwn(table, key) ? table[key] : undefined;
 }
+
+/** A JSON object read at a boundary (a state, a report, a cached digest, a tool's answer): not null, not a list. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../lib/fs.ts";
+import { isRecord } from "../lib/records.ts";
 import { type CampaignFooter, type CampaignHeader } from "../probe/results.ts";
 import { type Counts } from "../probe/summary.ts";
 import { type ProbeKind, STATUSES, type Status } from "../probe/types.ts";
@@ -61,15 +62,9 @@ export interface Digested {
 }
 
 /** Columns, not objects: a national file's 266,000 results become a few arrays, which parse in tens of milliseconds. */
-interface DigestFile {
+interface DigestFile extends Omit<Digested, "links" | "checkins" | "servers"> {
   readonly version: number;
   readonly code: string;
-  readonly sha256: string;
-  readonly header?: CampaignHeader;
-  readonly footer?: CampaignFooter;
-  readonly damaged: readonly number[];
-  readonly counts: Counts;
-  readonly total: number;
   readonly links: { readonly ids: readonly string[]; readonly status: string; readonly details: readonly (readonly [number, string])[] };
   readonly checkins: {
     readonly ids: readonly string[];
@@ -129,8 +124,8 @@ async function prune(cacheDir: string): Promise<void> {
   for (const { n } of dated.slice(KEEP)) await rm(join(cacheDir, n), { force: true });
 }
 
-const CODE_OF: Readonly<Record<Status, string>> = { up: "0", degraded: "1", unknown: "2", unreachable: "3", down: "4" };
-const STATUS_OF: readonly Status[] = ["up", "degraded", "unknown", "unreachable", "down"];
+/** A status in a column is one digit: its place in STATUSES. */
+const CODE_OF = Object.fromEntries(STATUSES.map((s, i) => [s, String(i)])) as Readonly<Record<Status, string>>;
 
 export function encode(d: Digested, codeHash: string): DigestFile {
   const column = (map: ReadonlyMap<string, Observed>) => {
@@ -168,11 +163,11 @@ export function encode(d: Digested, codeHash: string): DigestFile {
 /** A read digest, checked whole: its version, its code, its file's hash and every field's type; throws when any is off. */
 export function decode(v: unknown, sha256: string, codeHash: string): Digested {
   const f = v as DigestFile;
-  if (!isObject(v) || f.version !== DIGEST_VERSION || f.code !== codeHash || f.sha256 !== sha256) throw new Error("not this file's digest");
+  if (!isRecord(v) || f.version !== DIGEST_VERSION || f.code !== codeHash || f.sha256 !== sha256) throw new Error("not this file's digest");
   if (!Array.isArray(f.damaged) || !f.damaged.every((n) => Number.isInteger(n))) throw new Error("damaged");
-  if (!Number.isInteger(f.total) || !isObject(f.counts) || !STATUSES.every((s) => Number.isInteger(f.counts[s]))) throw new Error("counts");
-  if (f.header !== undefined && !isObject(f.header)) throw new Error("header");
-  if (f.footer !== undefined && !isObject(f.footer)) throw new Error("footer");
+  if (!Number.isInteger(f.total) || !isRecord(f.counts) || !STATUSES.every((s) => Number.isInteger(f.counts[s]))) throw new Error("counts");
+  if (f.header !== undefined && !isRecord(f.header)) throw new Error("header");
+  if (f.footer !== undefined && !isRecord(f.footer)) throw new Error("footer");
   const links = new Map<string, Observed>();
   columns(f.links, (id, status, detail) => links.set(id, { status, detail } as Observed));
   const { at, serial } = f.checkins;
@@ -211,7 +206,7 @@ export function decode(v: unknown, sha256: string, codeHash: string): Digested {
 }
 
 function columns(c: DigestFile["links"], each: (id: string, status: Status, detail: string | undefined, i: number) => void): void {
-  if (!isObject(c) || !Array.isArray(c.ids) || typeof c.status !== "string" || c.status.length !== c.ids.length || !Array.isArray(c.details))
+  if (!isRecord(c) || !Array.isArray(c.ids) || typeof c.status !== "string" || c.status.length !== c.ids.length || !Array.isArray(c.details))
     throw new Error("column");
   const details = new Map<number, string>();
   for (const pair of c.details) {
@@ -220,7 +215,7 @@ function columns(c: DigestFile["links"], each: (id: string, status: Status, deta
   }
   for (let i = 0; i < c.ids.length; i++) {
     const id = c.ids[i];
-    const status = STATUS_OF[c.status.charCodeAt(i) - 48];
+    const status = STATUSES[c.status.charCodeAt(i) - 48];
     if (typeof id !== "string" || status === undefined) throw new Error("column entry");
     each(id, status, details.get(i), i);
   }
@@ -228,10 +223,6 @@ function columns(c: DigestFile["links"], each: (id: string, status: Status, deta
 
 function observed(v: unknown): Observed {
   const o = v as Observed;
-  if (!isObject(v) || !STATUSES.includes(o.status) || (o.detail !== undefined && typeof o.detail !== "string")) throw new Error("observed");
+  if (!isRecord(v) || !STATUSES.includes(o.status) || (o.detail !== undefined && typeof o.detail !== "string")) throw new Error("observed");
   return o.detail === undefined ? { status: o.status } : { status: o.status, detail: o.detail };
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { constants, createReadStream } from "node:fs";
+import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
 import { ProbeError } from "../lib/errors.ts";
@@ -242,9 +242,3 @@ async function parse(fd: FileHandle, file: string, keepRows: boolean): Promise<E
 }
 
 const CHUNK = 4 * 1024 * 1024;
-
-export async function hashFile(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}

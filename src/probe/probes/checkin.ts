@@ -1,4 +1,5 @@
 import { ProbeError } from "../../lib/errors.ts";
+import { isRecord } from "../../lib/records.ts";
 import { GATEWAY_FILES } from "../../model/render/index.ts";
 import { parsePublicKey } from "../../model/index.ts";
 import type { Observation, ProbeContext, Target } from "../types.ts";
@@ -173,8 +174,8 @@ function readTable(output: Buffer, maxBytes: number, server: string | undefined,
   const now = Date.now();
   const summary = (value: unknown, at: string, key: string): void => {
     if (value === undefined) return;
-    const s = isObject(value) ? value : {};
-    const a = isObject(s.latest) ? attemptFrom(s.latest) : { ok: false as const, reason: "latest is not an object" };
+    const s = isRecord(value) ? value : {};
+    const a = isRecord(s.latest) ? attemptFrom(s.latest) : { ok: false as const, reason: "latest is not an object" };
     if (typeof s.count !== "number" || !Number.isSafeInteger(s.count) || s.count < 1) return reject(`${at}: rejected.count is not a count`);
     if (!a.ok) return reject(`${at}: rejected.latest: ${a.reason}`);
     // A day's attempts: an old one is not a security event of tonight.
@@ -182,11 +183,11 @@ function readTable(output: Buffer, maxBytes: number, server: string | undefined,
   };
   t.links.forEach((item: unknown, i) => {
     const at = `links[${i}]`;
-    const e = isObject(item) ? item : {};
+    const e = isRecord(item) ? item : {};
     if (typeof e.station !== "string" || typeof e.link !== "string") return reject(`${at}: station or link is missing`);
     const key = `${e.station}/${e.link}`;
     if (e.checkin !== undefined) {
-      const r = isObject(e.checkin) ? recordFrom(e.checkin) : { ok: false as const, reason: "not an object" };
+      const r = isRecord(e.checkin) ? recordFrom(e.checkin) : { ok: false as const, reason: "not an object" };
       if (!r.ok) reject(`${at} (${key}): checkin: ${r.reason}`);
       else if (r.record.station !== e.station || r.record.sourceLink !== e.link) reject(`${at} (${key}): checkin is another link's`);
       else latest.set(key, r.record);
@@ -202,10 +203,6 @@ function readTable(output: Buffer, maxBytes: number, server: string | undefined,
     ...(typeof t.written === "string" ? { CHECKIN_TABLE_AT: t.written.slice(0, 64) } : {}),
   };
   return { observation: { ok: true, timings, values }, observations: perLink(latest, timings), rejected: { count: rejected, examples }, attempts };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function perLink(latest: ReadonlyMap<string, CheckinRecord>, timings: { total: number }): Map<string, Observation> {

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../lib/fs.ts";
 import { parseInstant } from "../../model/index.ts";
-import { isRecord } from "./json.ts";
+import { isRecord } from "../../lib/records.ts";
 import type { DriftReport } from "./types.ts";
 
 /**

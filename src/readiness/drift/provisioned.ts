@@ -1,7 +1,7 @@
 import { dataRecord } from "../../lib/records.ts";
 import type { Listen, ProvisionedServer, ProvisionedState } from "../../model/render/index.ts";
 import { run } from "../../toolchain/inspect.ts";
-import { isRecord } from "./json.ts";
+import { isRecord } from "../../lib/records.ts";
 
 /**
  * The provisioned state, read at the boundary: the stack's `servers` output or
