@@ -10,8 +10,8 @@ import { REVOKED_MARK } from "./revocation.ts";
  * checkout: a stack brought up from one clone is updated and destroyed from another. Secrets (the
  * gateways' keys) arrive on standard input, never in a script or an argument.
  *
- * On a server (remote.Command): a role's files are copied to their places by `remote.CopyToRemote`,
- * one resource per file; `roleScript` then checks that each is what the stack copied, writes the
+ * On a server (remote.Command): a role's files are copied to their places by one `remote.CopyToRemote`
+ * of an archive (ADR 0012); `roleScript` then checks that each is what the stack copied, writes the
  * role's secret file from stdin, gives every file its mode, removes what an earlier run wrote and
  * this one no longer declares, runs the services' start commands, and prints the hashes the server
  * reads back — what the stack records as provisioned and drift compares (ADR 0006's three sides).

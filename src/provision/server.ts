@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { provisionedRecord, type ProvisionedServer, type RoleRender } from "../model/render/index.ts";
 import type { Server, Silence } from "../model/index.ts";
 import type { PinnedHost } from "../toolchain/ssh.ts";
-import { storedAsset } from "./assets.ts";
+import { storedArchive } from "./assets.ts";
 import { crlInstallScript, parseHashes, removeScript, roleScript, sha256, silencesScript } from "./scripts.ts";
 
 /** A file the stack made (the PKI's): its place is known when the program runs, its content later. */
@@ -28,7 +28,7 @@ export interface CentralServerArgs {
   readonly connection: command.types.input.remote.ConnectionArgs;
   /** "" in production; the server's root directory in the rehearsal. */
   readonly root: string;
-  /** Where the copied files' contents are kept by hash, for the engine to read (`storedAsset`): the stack's, in the state directory. */
+  /** Where the copied files' contents are kept by hash, for the engine to read (`storedArchive`): the stack's, in the state directory. */
   readonly assets: string;
   /** Which build of the servers this is ("" in production; the rehearsal's generation). */
   readonly epoch: string;
@@ -46,10 +46,10 @@ export interface CentralServerArgs {
 }
 
 /**
- * One central server (ADR 0007): per role, a `remote.CopyToRemote` per public file and one
- * `remote.Command` that checks them, writes the role's secret file from its stdin, starts the
+ * One central server (ADR 0007): per role, one `remote.CopyToRemote` of its public files as an
+ * archive (ADR 0012) and one `remote.Command` that checks them, writes the role's secret file from its stdin, starts the
  * role's services and reports what the server reads back; a change to one role touches that role
- * only. Resources are O(servers × files), never O(stations): per-station data is in the rendered
+ * only. Resources are O(servers × roles), never O(stations): per-station data is in the rendered
  * files (ADR 0006).
  */
 export class CentralServer extends pulumi.ComponentResource {
@@ -65,25 +65,29 @@ export class CentralServer extends pulumi.ComponentResource {
       if (secrets.length > 1) throw new Error(`server ${name} (${render.role}): more than one secret file; a role's command has one stdin`);
       const secret = secrets[0];
       const files: readonly IssuedFile[] = [...issued.filter((f) => f.secret !== true), ...render.files];
-      const copies = files.map(
-        (file) =>
-          new command.remote.CopyToRemote(
-            `${name}${file.path}`,
-            {
-              connection: args.connection,
-              // By path and hash, not by content: a national gateway's tables would otherwise be rewritten with the whole
-              // checkpoint after every resource's step (ADR 0010).
-              source: pulumi.output(file.content).apply((text) => storedAsset(args.assets, text)),
-              remotePath: `${args.root}${file.path}`,
-              // Servers built again empty (the rehearsal's new generation): copy again.
-              triggers: [args.epoch],
-            },
-            { parent: this },
-          ),
-      );
-      const copied = pulumi
-        .all(files.map((f) => pulumi.output(f.content)))
-        .apply((contents) => files.map((f, i) => ({ path: f.path, sha256: sha256(contents[i] ?? ""), mode: f.mode })));
+      const contents = pulumi.all(files.map((f) => pulumi.output(f.content)));
+      // One copy per role, of all its files (ADR 0012): the checkpoint, written whole after every resource's step, grows
+      // with the resources; by path and hash, not by content (ADR 0010).
+      const copy =
+        files.length === 0
+          ? undefined
+          : new command.remote.CopyToRemote(
+              `${name}-${render.role}-files`,
+              {
+                connection: args.connection,
+                source: contents.apply((texts) =>
+                  storedArchive(
+                    args.assets,
+                    files.map((f, i) => ({ path: f.path, content: texts[i] ?? "" })),
+                  ),
+                ),
+                remotePath: args.root === "" ? "/" : args.root,
+                // Servers built again empty (the rehearsal's new generation): copy again.
+                triggers: [args.epoch],
+              },
+              { parent: this },
+            );
+      const copied = contents.apply((contents) => files.map((f, i) => ({ path: f.path, sha256: sha256(contents[i] ?? ""), mode: f.mode })));
       const start = render.services.map((s) => s.start);
       const stop = [...render.services].reverse().map((s) => s.stop);
       const where = { server: name, role: render.role, root: args.root, ...(secret === undefined ? {} : { secret: { path: secret.path, mode: secret.mode } }) };
@@ -98,7 +102,7 @@ export class CentralServer extends pulumi.ComponentResource {
           logging: "stderr",
         },
         // The old command's delete stops the services and removes the files: never after its successor wrote them.
-        { parent: this, dependsOn: copies, deleteBeforeReplace: true },
+        { parent: this, dependsOn: copy === undefined ? [] : [copy], deleteBeforeReplace: true },
       );
       roles.push(role);
       return role.stdout.apply((out) => parseHashes(out));

@@ -1,6 +1,5 @@
 // Unit: the program's structure under Pulumi's mocks (no engine, nothing sent).
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -66,7 +65,7 @@ const staging = {
 };
 
 describe("program", () => {
-  it("makes the PKI on the pki server, and per server one component: per role a CopyToRemote per file and one remote command", async () => {
+  it("makes the PKI on the pki server, and per server one component: per role one CopyToRemote of its files and one remote command", async () => {
     pulumi.runtime.setAllConfig(staging);
     const outputs = await program();
     await vi.waitFor(() => expect(created.filter((r) => r.type === "command:remote:Command").length).toBeGreaterThanOrEqual(20));
@@ -103,16 +102,12 @@ describe("program", () => {
     expect(of("command:remote:Command").filter((n) => !n.startsWith("election-"))).toEqual(
       [...renders.map((r) => `${r.server}-${r.role}`), ...gateways.map((g) => `${g.id}-crl`), ...monitorIds].sort(),
     );
-    // A copy per rendered file, plus the PKI's public files (a gateway's certificate, two CAs and the CRL; the monitor's CA).
-    const monitors = inventory.servers.filter((s) => s.roles.includes("monitor")).length;
-    await vi.waitFor(() =>
-      expect(of("command:remote:CopyToRemote").length).toBe(renders.reduce((n, r) => n + r.files.length, 0) + gateways.length * 4 + monitors),
-    );
-    expect(of("command:remote:CopyToRemote")).toContain(`gw-teh1-01${TLS_FILES.serverCert}`);
+    // One copy per role, of its rendered files and the PKI's public ones (ADR 0012): O(servers × roles), never O(files).
+    await vi.waitFor(() => expect(of("command:remote:CopyToRemote")).toEqual(renders.map((r) => `${r.server}-${r.role}-files`).sort()));
     expect(renders.length).toBeLessThan(inventory.servers.length * 4);
   });
 
-  it("copies each file as a file asset in the stack's store, named by its sha256: the checkpoint holds its hash and path, never its bytes", async () => {
+  it("copies a role's files as one archive in the stack's store, each file at its path: the checkpoint holds its hash and path, never its bytes", async () => {
     pulumi.runtime.setAllConfig(staging);
     await program();
     const inventory = (await loadInventory(join(repoRoot, "inventory"))).inventory;
@@ -120,18 +115,19 @@ describe("program", () => {
     const gateway = "gw-teh1-01";
     const renders = renderServer(inventory, gateway, { root: "", environment: "staging", address: "10.10.1.11" });
     const files = renders.flatMap((r) => r.files);
-    await vi.waitFor(() =>
-      expect(created.filter((r) => r.type === "command:remote:CopyToRemote" && r.name.startsWith(gateway)).length).toBeGreaterThan(files.length),
-    );
-    const store = join(stateDir, "assets", "unit");
-    for (const file of files) {
-      const copy = created.find((r) => r.type === "command:remote:CopyToRemote" && r.name === `${gateway}${file.path}`);
-      const source = (await copy?.inputs.source) as { path?: unknown; text?: unknown } | undefined;
-      const digest = createHash("sha256").update(file.content).digest("hex");
-      expect(await source?.path, file.path).toBe(join(store, digest));
-      expect(source?.text).toBeUndefined();
-      expect(await readFile(join(store, digest), "utf8")).toBe(file.content);
-    }
+    await vi.waitFor(() => expect(created.some((r) => r.name === `${gateway}-gateway-files`)).toBe(true));
+    const copy = created.find((r) => r.name === `${gateway}-gateway-files`);
+    expect(copy?.inputs.remotePath).toBe("/");
+    const source = (await copy?.inputs.source) as { path?: unknown; text?: unknown; assets?: unknown } | undefined;
+    const tree = String(await source?.path);
+    // The directory's contents, not the directory: pulumi-command copies a path ending in "/" into remotePath.
+    expect(tree).toMatch(new RegExp(`^${join(stateDir, "assets", "unit")}/tree-[0-9a-f]{64}/$`));
+    expect(source?.text).toBeUndefined();
+    expect(source?.assets).toBeUndefined();
+    for (const file of files) expect(await readFile(join(tree, file.path), "utf8"), file.path).toBe(file.content);
+    // The PKI's public files ride in the same archive; the gateway's key does not (it goes on stdin).
+    expect(await readFile(join(tree, TLS_FILES.serverCert), "utf8")).toContain("BEGIN CERTIFICATE");
+    await expect(readFile(join(tree, TLS_FILES.serverKey), "utf8")).rejects.toThrow("ENOENT");
     // The gateway's device table is the one that grows with the stations: its bytes are in the store, not in any input.
     const links = files.find((f) => f.path.endsWith("/links.json"));
     expect(links?.content.length).toBeGreaterThan(1000);
@@ -139,18 +135,19 @@ describe("program", () => {
     expect(inputs).not.toContain(links?.content.slice(0, 200));
   });
 
-  it("writes a stored file again when its bytes no longer match its name", async () => {
+  it("writes a stored archive again when a file in it no longer matches", async () => {
     pulumi.runtime.setAllConfig(staging);
     await program();
-    await vi.waitFor(() => expect(created.some((r) => r.type === "command:remote:CopyToRemote")).toBe(true));
-    const store = join(stateDir, "assets", "unit");
-    const names = await readdir(store);
-    const victim = join(store, names[0] ?? "");
+    await vi.waitFor(() => expect(created.some((r) => r.name === "dns-teh1-01-dns-files")).toBe(true));
+    const source = (await created.find((r) => r.name === "dns-teh1-01-dns-files")?.inputs.source) as { path?: unknown };
+    const tree = String(await source.path);
+    const [first] = (await readdir(tree, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+    const victim = join(first?.parentPath ?? "", first?.name ?? "");
     const good = await readFile(victim, "utf8");
     await writeFile(victim, "tampered");
     created.length = 0;
     await program();
-    await vi.waitFor(() => expect(created.filter((r) => r.type === "command:remote:CopyToRemote").length).toBeGreaterThan(names.length / 2));
+    await vi.waitFor(() => expect(created.some((r) => r.name === "dns-teh1-01-dns-files")).toBe(true));
     await vi.waitFor(async () => expect(await readFile(victim, "utf8")).toBe(good));
   });
 
@@ -172,8 +169,6 @@ describe("program", () => {
     expect(JSON.stringify(role?.inputs.stdin)).toContain("BEGIN PRIVATE KEY");
     expect(String(role?.inputs.create)).toContain("cd '/'");
     expect(String(role?.inputs.create)).not.toContain("PRIVATE KEY");
-    await vi.waitFor(() => expect(created.some((r) => r.name === `gw-teh1-01${TLS_FILES.serverCert}`)).toBe(true));
-    expect(created.some((r) => r.name === `gw-teh1-01${TLS_FILES.serverKey}`)).toBe(false);
     for (const copy of created.filter((r) => r.type === "command:remote:CopyToRemote")) expect(JSON.stringify(copy.inputs.source)).not.toContain("PRIVATE KEY");
   });
 

@@ -180,7 +180,7 @@ describe("remote.Command through the real engine", () => {
 
 describe("remote.CopyToRemote through the real engine", () => {
   it(
-    "copies a StringAsset, a FileAsset and a FileArchive of a directory, sets no file mode, copies again on change, deletes nothing",
+    "copies a StringAsset, a FileAsset and a directory archive (itself, or its contents after a /), sets no mode, copies again on change, deletes nothing",
     async () => {
       const { remote } = await import("@pulumi/command");
       const local = join(sandbox.dir, "to-copy");
@@ -208,11 +208,20 @@ describe("remote.CopyToRemote through the real engine", () => {
           source: new pulumi.asset.FileArchive(join(local, "conf")),
           remotePath: join(target, "opt"),
         });
+        // A role's archive (ADR 0012): the directory's contents into the server's root.
+        new remote.CopyToRemote("contents", {
+          connection: connection(),
+          source: new pulumi.asset.FileArchive(`${join(local, "conf")}/`),
+          remotePath: join(target, "root"),
+        });
       });
       await stack.up({ color: "never" });
       expect(await readFile(join(target, "etc", "deep", "t.txt"), "utf8")).toBe("first\n");
       expect(await readFile(join(target, "opt", "conf", "a.txt"), "utf8")).toBe("alpha\n");
       expect([...(await readFile(join(target, "opt", "conf", "sub", "b.bin")))]).toEqual([0, 1, 2, 255]);
+      expect(await readFile(join(target, "root", "a.txt"), "utf8")).toBe("alpha\n");
+      expect([...(await readFile(join(target, "root", "sub", "b.bin")))]).toEqual([0, 1, 2, 255]);
+      expect(await exists(join(target, "root", "conf"))).toBe(false);
       // Into the existing directory under its own name, with the server's default mode, not the source's.
       expect((await stat(join(target, "bin", "run.sh"))).mode & 0o777).toBe(0o644);
       expect(await checkpoint("copy")).not.toContain("PRIVATE KEY");
