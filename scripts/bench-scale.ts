@@ -9,8 +9,9 @@
 //   stream-parse of the same results file) → destroy → rehearsal down
 //
 // Counts per stage: SSH sessions the rehearsal's sshd accepted, processes forked on the machine
-// (/proc/stat), checkpoint writes (each a new temporary file the backend renames into place) and its bytes, the
-// engine's resources, the campaign's targets, the devices' check-ins. Then one table per step and
+// (/proc/stat), the CPU seconds the monitors' Prometheus and exporters spent meanwhile, checkpoint
+// writes (each a new temporary file the backend renames into place) and its bytes, the engine's
+// resources, the campaign's targets, the devices' check-ins. Then one table per step and
 // the growth table: each stage's time factor between consecutive steps against its work factor
 // (stations, links or servers × roles, as the stage's cost is driven); a stage growing more than
 // 1.25 × its work factor is marked. A measurement, not a test: it asserts only that each stage did
@@ -151,6 +152,35 @@ function machineCpuMs(): number {
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
+/**
+ * CPU time of the monitors' processes (Prometheus, blackbox_exporter, node_exporter: every command named
+ * `prometheus*`), ms, by pid: each monitor probes every link (docs/monitoring.md, "The rehearsal's cost"),
+ * so their share of the machine is what the other stages wait on.
+ */
+function monitorTicks(): Map<number, number> {
+  const ticks = new Map<number, number>();
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue; // gone meanwhile
+    }
+    const close = stat.lastIndexOf(")");
+    if (!stat.slice(stat.indexOf("(") + 1, close).startsWith("prometheus")) continue;
+    const fields = stat.slice(close + 2).split(" ");
+    ticks.set(Number(pid), Number(fields[11]) + Number(fields[12])); // utime, stime (fields 14 and 15 of stat)
+  }
+  return ticks;
+}
+
+function monitorCpuMsSince(before: ReadonlyMap<number, number>): number {
+  let ticks = 0;
+  for (const [pid, now] of monitorTicks()) ticks += now - (before.get(pid) ?? 0);
+  return (ticks * 1000) / 100; // USER_HZ
+}
+
 /** Memory in use on the machine (MemTotal − MemAvailable), MiB. */
 function memoryInUseMiB(): number {
   const info = readFileSync("/proc/meminfo", "utf8");
@@ -231,6 +261,7 @@ async function runStep(step: string, work: string): Promise<Step> {
     const f0 = forks();
     const ssh0 = sshSessions(state);
     const cpu0 = machineCpuMs();
+    const monitors0 = monitorTicks();
     const watcher = checkpointWatch(backend, stack);
     const ran = await measured(args, env);
     const writes = watcher.stop();
@@ -252,6 +283,7 @@ async function runStep(step: string, work: string): Promise<Step> {
       ssh: Math.max(0, sshSessions(state) - ssh0),
       checkpointWrites: writes,
       checkpointKiB: checkpointBytes(backend, stack) / 1024,
+      monitorCpuS: monitorCpuMsSince(monitors0) / 1000,
       ...count(ran.out),
     };
     const done: Stage = { name: stageName, ms: ran.ms, cpuMs: ran.cpuMs, machineCpuMs: machineMs, rssMiB: ran.rssMiB, code: ran.code, counts, note: "" };
@@ -297,6 +329,7 @@ async function runStep(step: string, work: string): Promise<Step> {
     const waited = performance.now();
     const f0 = forks();
     const cpu0 = machineCpuMs();
+    const monitors0 = monitorTicks();
     const first = await waitForFirstCheckins(state, Math.max(600_000, interval * 3_000));
     const ok = first.links.filter((l) => l.state === "ok").length;
     result.stages.push({
@@ -306,7 +339,7 @@ async function runStep(step: string, work: string): Promise<Step> {
       machineCpuMs: machineCpuMs() - cpu0,
       rssMiB: Number.NaN,
       code: first.complete ? 0 : 1,
-      counts: { forks: forks() - f0, links: first.links.length, ok, interval },
+      counts: { forks: forks() - f0, links: first.links.length, ok, interval, monitorCpuS: monitorCpuMsSince(monitors0) / 1000 },
       note: first.complete ? "" : "not every link checked in",
     });
     result.rehearsalMiB = memoryInUseMiB() - before;

@@ -97,6 +97,8 @@ describe.skipIf(skipped !== undefined)(`bench:scale's reduced step${skipped === 
       expect(count(b, "first check-in", "links")).toBeGreaterThan(count(a, "first check-in", "links"));
       expect(count(b, "check", "targets")).toBeGreaterThan(count(a, "check", "targets"));
       expect(count(b, "gate", "resultsMiB")).toBeGreaterThan(count(a, "gate", "resultsMiB"));
+      // The monitors' share is measured: their Prometheus and exporter ran (and spent CPU) while the devices checked in.
+      for (const step of [a, b]) expect(count(step, "first check-in", "monitorCpuS"), step.step).toBeGreaterThan(0);
       if (b.servers > a.servers) {
         expect(b.resources).toBeGreaterThan(a.resources);
         expect(count(b, "stack up", "ssh")).toBeGreaterThan(count(a, "stack up", "ssh"));

@@ -34,7 +34,10 @@ export {
   checkinGateways,
   LINK_CHECK,
   linkTargets,
+  monitorIds,
+  MONITORS_PER_STATION,
   REHEARSAL_RECEIVER_PORT,
+  stationMonitors,
   TIME_EXPORTER_PORT,
   timeServerExporters,
 } from "./monitor.ts";

@@ -7,6 +7,7 @@ import {
   renderAlertmanager,
   renderAlertRules,
 } from "../alerting.ts";
+import { createHash } from "node:crypto";
 import { type MonitorCheck, type MonitorTarget, renderMonitoring } from "../monitoring.ts";
 import type { Inventory, Role, Server } from "../types.ts";
 import { LOG_DIR, MONITOR_FILES as M, rooted, RUN_DIR, TLS_FILES } from "./paths.ts";
@@ -14,8 +15,9 @@ import { daemon } from "./service.ts";
 import type { RenderedFile, RoleRender, ServerTarget } from "./types.ts";
 
 /**
- * The monitor role: Prometheus scrapes the central servers and every live
- * link's path through a blackbox_exporter on the same server, with the modules and targets
+ * The monitor role: Prometheus scrapes the central servers and the live
+ * links' paths of its stations (every station's, up to MONITORS_PER_STATION monitors; ADR 0013)
+ * through a blackbox_exporter on the same server, with the modules and targets
  * src/model/monitoring.ts renders (the same renderer as `amadegi export
  * prometheus`). Provisioning cannot read the check catalog (it lives in
  * probe/, ADR 0001), so the central checks are declared here as plain data;
@@ -57,10 +59,56 @@ export const CENTRAL_CHECKS: readonly CentralCheck[] = [
  */
 export const LINK_CHECK: MonitorCheck = { id: "link-icmp", kind: "icmp", timeoutMs: 2000, params: { count: 3 }, conditions: [] };
 
-/** Every live link with an address, as a target of LINK_CHECK (the probe's keys: `<check>/<station>/<link>`). */
-export function linkTargets(inventory: Inventory): MonitorTarget[] {
+/** How many monitors probe each station's links, where the inventory has that many (ADR 0013). */
+export const MONITORS_PER_STATION = 2;
+
+/**
+ * The monitors that probe a station's links (ADR 0013): of the inventory's monitor servers, the
+ * MONITORS_PER_STATION whose sha256(monitor, station) is highest (rendezvous hashing). Every monitor
+ * when there are no more than that. A station's links stay together (its rules read them all); a
+ * monitor added or removed moves only the stations it takes or had, and an edit of other stations
+ * moves none.
+ */
+export function stationMonitors(stationId: string, monitors: readonly string[]): string[] {
+  if (monitors.length <= MONITORS_PER_STATION) return [...monitors];
+  return monitors
+    .map((id) => ({ id, score: createHash("sha256").update(`${id}\0${stationId}`).digest("hex") }))
+    .sort((a, b) => (a.score < b.score ? 1 : a.score > b.score ? -1 : 0))
+    .slice(0, MONITORS_PER_STATION)
+    .map((m) => m.id)
+    .sort();
+}
+
+/** The inventory's monitor servers, by id. */
+export function monitorIds(inventory: Inventory): string[] {
+  return inventory.servers
+    .filter((s) => s.roles.includes("monitor"))
+    .map((s) => s.id)
+    .sort();
+}
+
+const assignments = new WeakMap<Inventory, ReadonlyMap<string, readonly string[]>>();
+
+/** Each station's monitors (`stationMonitors`), computed once per inventory: every monitor's render reads them. */
+function assignment(inventory: Inventory): ReadonlyMap<string, readonly string[]> {
+  let map = assignments.get(inventory);
+  if (map === undefined) {
+    const monitors = monitorIds(inventory);
+    map = new Map(inventory.stations.map((st) => [st.id, stationMonitors(st.id, monitors)]));
+    assignments.set(inventory, map);
+  }
+  return map;
+}
+
+/**
+ * Every live link with an address, as a target of LINK_CHECK (the probe's keys: `<check>/<station>/<link>`);
+ * with `monitor`, only the links of the stations that monitor probes (`stationMonitors`).
+ */
+export function linkTargets(inventory: Inventory, monitor?: string): MonitorTarget[] {
   const targets: MonitorTarget[] = [];
+  const probes = monitor === undefined ? undefined : assignment(inventory);
   for (const station of inventory.stations) {
+    if (probes !== undefined && probes.get(station.id)?.includes(monitor ?? "") !== true) continue;
     for (const link of station.links) {
       if (!isMonitoredLink(link) || link.address === undefined) continue;
       targets.push({
@@ -146,7 +194,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
   const blackboxAt = `${target.address}:9115`;
   const alertmanagerAt = `${target.address}:${ALERTMANAGER_PORT}`;
   const timing = alertTimingOf(target);
-  const rendered = renderMonitoring(inventory, [...CENTRAL_CHECKS, LINK_CHECK], [...centralTargets(inventory), ...linkTargets(inventory)], {
+  const rendered = renderMonitoring(inventory, [...CENTRAL_CHECKS, LINK_CHECK], [...centralTargets(inventory), ...linkTargets(inventory, server.id)], {
     blackbox: blackboxAt,
     stack: target.environment,
     tls: { caFile: r(TLS_FILES.serversCa) },

@@ -11,10 +11,14 @@ import {
   LINK_CHECK,
   linkTargets,
   MONITOR_FILES,
+  monitorIds,
+  MONITORS_PER_STATION,
   REHEARSAL_RECEIVER_PORT,
   renderServer,
+  stationMonitors,
   timeServerExporters,
 } from "../../../src/model/render/index.ts";
+import type { Inventory } from "../../../src/model/index.ts";
 import { loadCatalog } from "../../../src/probe/catalog/load.ts";
 import { buildTargets } from "../../../src/probe/targets.ts";
 import { REPO, sampleInventory } from "./helpers.ts";
@@ -160,5 +164,86 @@ describe("monitor role", () => {
     expect(rehearsal).toContain(`url: http://${mon.address}:${REHEARSAL_RECEIVER_PORT}/notify`);
     expect(rehearsal).toContain(`group_wait: ${REHEARSAL_TIMING.groupWait}s`);
     expect(fileOf({ root: "/r", environment: "rehearsal", address: mon.address }, MONITOR_FILES.rules)).toBe(renderAlertRules(inventory, REHEARSAL_TIMING));
+  });
+});
+
+/** The sample with `n` monitors: its own and copies at other addresses (a national layout has one per data centre). */
+async function withMonitors(n: number): Promise<Inventory> {
+  const inventory = await sampleInventory();
+  const own = inventory.servers.find((x) => x.roles.includes("monitor"));
+  if (own === undefined) throw new Error("no monitor in the sample");
+  const more = Array.from({ length: n - 1 }, (_, i) => ({ ...own, id: `mon-x${i + 2}-01`, address: `10.10.0.${91 + i}` }));
+  const servers = [...inventory.servers, ...more];
+  return { ...inventory, servers, serversById: new Map(servers.map((x) => [x.id, x])) };
+}
+
+/** The link targets a monitor's rendered file_sd file holds, by key. */
+function renderedLinkKeys(inventory: Inventory, monitor: string): string[] {
+  const server = inventory.serversById.get(monitor);
+  if (server === undefined) throw new Error(`no ${monitor}`);
+  const file = renderServer(inventory, monitor, { root: "", environment: "production", address: server.address })
+    .flatMap((r) => r.files)
+    .find((f) => f.path === `${MONITOR_FILES.dir}/targets/${LINK_CHECK.id}.json`);
+  const groups = JSON.parse(file?.content ?? "[]") as { labels: { station: string; link: string } }[];
+  return groups.map((g) => `${LINK_CHECK.id}/${g.labels.station}/${g.labels.link}`);
+}
+
+describe("monitors share the links (ADR 0013)", () => {
+  const ids = ["mon-a", "mon-b", "mon-c", "mon-d", "mon-e", "mon-f"];
+
+  it("gives each station every monitor while there are no more than MONITORS_PER_STATION, else that many, the same every time", () => {
+    expect(stationMonitors("st-1", ["mon-a"])).toEqual(["mon-a"]);
+    expect(stationMonitors("st-1", ["mon-a", "mon-b"])).toEqual(["mon-a", "mon-b"]);
+    const picked = stationMonitors("st-1", ids);
+    expect(picked).toHaveLength(MONITORS_PER_STATION);
+    expect(new Set(picked).size).toBe(MONITORS_PER_STATION);
+    expect(stationMonitors("st-1", [...ids].reverse())).toEqual(picked);
+  });
+
+  it("spreads the stations evenly, and a monitor removed moves only the stations it had", () => {
+    const stations = Array.from({ length: 3000 }, (_, i) => `station-${i}`);
+    const share = new Map(ids.map((id) => [id, 0]));
+    for (const st of stations) for (const m of stationMonitors(st, ids)) share.set(m, (share.get(m) ?? 0) + 1);
+    // Each monitor's expected share is 2/6 of the stations (1,000): within 10 %.
+    for (const [id, n] of share) expect(Math.abs(n - 1000), `${id}: ${n}`).toBeLessThan(100);
+    const fewer = ids.filter((id) => id !== "mon-c");
+    let moved = 0;
+    for (const st of stations) {
+      const before = stationMonitors(st, ids);
+      const after = stationMonitors(st, fewer);
+      if (!before.includes("mon-c")) expect(after, st).toEqual(before);
+      else {
+        // It keeps its other monitor and gains one.
+        expect(after, st).toEqual(expect.arrayContaining(before.filter((m) => m !== "mon-c")));
+        moved++;
+      }
+    }
+    expect(moved).toBe(share.get("mon-c"));
+  });
+
+  it("renders on each of six monitors the links of its stations only: every link on exactly two, a station's links together", async () => {
+    const inventory = await withMonitors(6);
+    const monitors = monitorIds(inventory);
+    expect(monitors).toHaveLength(6);
+    const all = linkTargets(inventory).map((t) => t.key);
+    const seen = new Map<string, number>();
+    for (const monitor of monitors) {
+      const keys = renderedLinkKeys(inventory, monitor);
+      expect(keys.length, monitor).toBeLessThan(all.length / 2);
+      for (const key of keys) seen.set(key, (seen.get(key) ?? 0) + 1);
+      // The station's links together: its rules (every link of a station down) read them all.
+      const stations = new Set(keys.map((k) => k.split("/")[1]));
+      for (const station of inventory.stations.filter((st) => stations.has(st.id)))
+        for (const t of linkTargets(inventory).filter((x) => x.station === station.id)) expect(keys, t.key).toContain(t.key);
+    }
+    expect([...seen.keys()].sort()).toEqual([...all].sort());
+    expect(new Set(seen.values())).toEqual(new Set([MONITORS_PER_STATION]));
+  });
+
+  it("renders every link on each monitor where there are two or one", async () => {
+    const all = linkTargets(await sampleInventory()).map((t) => t.key);
+    expect(renderedLinkKeys(await sampleInventory(), "mon-teh1-01")).toEqual(all);
+    const two = await withMonitors(2);
+    for (const monitor of monitorIds(two)) expect(renderedLinkKeys(two, monitor), monitor).toEqual(all);
   });
 });
