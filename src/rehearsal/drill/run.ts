@@ -19,6 +19,7 @@ import { applyAction, leftovers, undoAction } from "./inject.ts";
 import { readDrillMarker, removeDrillMarker, writeDrillMarker } from "./marker.ts";
 import {
   awaitNotifications,
+  baselineCentral,
   baselineLinks,
   type DrillReceiver,
   expectation,
@@ -345,7 +346,7 @@ async function drillWith(
   const target = faults.expected.find((e) => e.object.kind === "server")?.object.id;
   const expect = expectation(
     ctx.inventory,
-    baselineLinks(ctx.inventory, baseline),
+    { ...baselineLinks(ctx.inventory, baseline), central: baselineCentral(baseline) },
     faults.affected.links,
     target === undefined ? undefined : { scenario: options.scenario, id: target },
   );

@@ -1,7 +1,11 @@
-// Unit: how long a drill holds its fault for the notifications, and waits for their resolution.
+// Unit: how long a drill holds its fault for the notifications, and waits for their resolution; what the baseline already told.
 import { describe, expect, it } from "vitest";
 import { notificationBound, REHEARSAL_TIMING } from "../../../src/model/index.ts";
-import { waits } from "../../../src/rehearsal/drill/monitoring.ts";
+import { baselineCentral, expectation, waits } from "../../../src/rehearsal/drill/monitoring.ts";
+import { compareNotifications } from "../../../src/rehearsal/drill/notifications.ts";
+import type { Notification } from "../../../src/rehearsal/receiver.ts";
+import type { ResultLine } from "../../../src/rehearsal/drill/attribution.ts";
+import { sampleInventory } from "../../model/render/helpers.ts";
 
 describe("waits", () => {
   const t = REHEARSAL_TIMING;
@@ -19,5 +23,41 @@ describe("waits", () => {
   it("waits for the resolution past keep_firing_for, a group_interval and the rules seeing the link up again", () => {
     const least = (t.keepFiringFor + t.groupInterval + t.scrapeInterval + t.evaluationInterval) * 1000;
     expect(waits(e).resolveMs).toBeGreaterThan(least);
+  });
+});
+
+describe("the baseline's central checks", () => {
+  const line = (server: string, check: string, status: ResultLine["status"]): [string, ResultLine] => [
+    `${check}/${server}`,
+    { key: `${check}/${server}`, check, kind: "tls", status, at: "2026-12-04T10:00:00Z", server },
+  ];
+
+  it("counts a central check the baseline saw fail as the baseline's alert, never the fault's, whenever the monitor fires it", async () => {
+    const baseline = new Map([line("auth-teh2-01", "auth-tls", "down"), line("auth-teh1-01", "auth-tls", "up"), line("gw-teh1-01", "server-icmp", "down")]);
+    const central = baselineCentral(baseline);
+    expect(central.map((a) => `${a.alertname} ${a.id}`)).toEqual(["AmadegiCentralCheckFailing auth-teh2-01/auth-tls"]);
+    const e = expectation(await sampleInventory(), { down: new Set(), noisy: new Set(), central }, []);
+    const faultAt = Date.parse("2026-12-04T10:01:00Z");
+    // The monitor came to fire it 10 s after the fault began: it is not told as unexpected.
+    const notification = (server: string): Notification => ({
+      at: "2026-12-04T10:01:30Z",
+      receiver: "escalation",
+      status: "firing",
+      groupLabels: [["alertname", "AmadegiCentralCheckFailing"]],
+      alerts: [
+        {
+          status: "firing",
+          startsAt: "2026-12-04T10:01:10Z",
+          labels: [
+            ["alertname", "AmadegiCentralCheckFailing"],
+            ["server", server],
+            ["check", "auth-tls"],
+          ],
+        },
+      ],
+    });
+    expect(compareNotifications(e.expected, e.baseline, [notification("auth-teh2-01")], { faultAt }).unexpected).toEqual([]);
+    // The same alert for a server whose check passed in the baseline is the fault's, and unexpected here.
+    expect(compareNotifications(e.expected, e.baseline, [notification("auth-teh1-01")], { faultAt }).unexpected).toHaveLength(1);
   });
 });
