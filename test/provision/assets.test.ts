@@ -1,10 +1,9 @@
-// Unit: a copied file's content kept by its sha256 in the stack's store (ADR 0010), a role's files as one archive (ADR 0012).
-import { createHash } from "node:crypto";
+// Unit: a role's files kept as one archive in the stack's store, named by their paths' and contents' sha256 (ADR 0010, 0012).
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { storedArchive, storedAsset } from "../../src/provision/assets.ts";
+import { storedArchive } from "../../src/provision/assets.ts";
 
 let dir = "";
 beforeAll(async () => {
@@ -12,38 +11,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
-});
-
-const digest = (text: string): string => createHash("sha256").update(text).digest("hex");
-
-describe("storedAsset", () => {
-  it("writes the content once under its sha256 and returns a file asset naming it", async () => {
-    const store = join(dir, "s1");
-    const a = storedAsset(store, "server a\n");
-    expect(await a.path).toBe(join(store, digest("server a\n")));
-    expect(await readFile(join(store, digest("server a\n")), "utf8")).toBe("server a\n");
-    // The same content again: the same file, nothing else written.
-    const b = storedAsset(store, "server a\n");
-    expect(await b.path).toBe(await a.path);
-    expect(await readdir(store)).toEqual([digest("server a\n")]);
-  });
-
-  it("keeps each version apart: another content, another file", async () => {
-    const store = join(dir, "s2");
-    storedAsset(store, "v1");
-    storedAsset(store, "v2");
-    expect((await readdir(store)).sort()).toEqual([digest("v1"), digest("v2")].sort());
-  });
-
-  it("writes a file again whose bytes were changed under the store, before naming it", async () => {
-    const store = join(dir, "s3");
-    const path = join(store, digest("the real table"));
-    storedAsset(store, "the real table");
-    await writeFile(path, "a forged table");
-    const again = storedAsset(store, "the real table");
-    expect(await again.path).toBe(path);
-    expect(await readFile(path, "utf8")).toBe("the real table");
-  });
 });
 
 describe("storedArchive", () => {
