@@ -6,6 +6,7 @@ import { runInNewContext } from "node:vm";
 import { afterAll, describe, expect, it } from "vitest";
 import { ProbeError } from "../../src/lib/errors.ts";
 import { parseCondition } from "../../src/probe/catalog/condition.ts";
+import { SSH_AT_ONCE } from "../../src/probe/campaign/context.ts";
 import { type CampaignOptions, type CheckPlan, runCampaign } from "../../src/probe/campaign/index.ts";
 import { readResults } from "../../src/probe/results.ts";
 import type { BatchProbe, Observation, Probe, ProbeResult, Target } from "../../src/probe/types.ts";
@@ -539,6 +540,31 @@ describe("check-ins", () => {
     expect(reads.sort()).toEqual(["c/gw-a", "c/gw-a", "c/gw-b"]);
     expect(byKey.get("c/S1/S1-F")?.status).toBe("up");
     expect(byKey.get("c/S3/S3-F")).toMatchObject({ status: "unreachable", failure: "refused" });
+  });
+
+  it("reads at most SSH_AT_ONCE gateways at once (each read is an ssh and an sshd), and the wait for a turn is not part of a read's timeout", async () => {
+    let open = 0;
+    let most = 0;
+    const timeouts: number[] = [];
+    const checkin = {
+      async read(gateway: Target, context: { timeoutMs: number }) {
+        timeouts.push(context.timeoutMs);
+        most = Math.max(most, ++open);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        open--;
+        const key = `${gateway.server ?? ""}/L`;
+        return {
+          observation: { ok: true, timings: { total: 20 }, values: {} },
+          observations: new Map([[key, { ok: true, timings: { total: 1 }, values: {} }]]),
+        };
+      },
+    };
+    const targets = Array.from({ length: 20 }, (_, i) => device(`gw${i}`, "L", `gw${i}`, `127.0.0.${i + 1}`));
+    const { byKey } = await run({ targets, probes: { checkin }, checks: new Map([["c", { conditions: [], timeoutMs: 1000, retries: 0 }]]) });
+    expect(most).toBe(SSH_AT_ONCE);
+    expect([...byKey.values()].filter((r) => r.status === "up")).toHaveLength(20);
+    // Five rounds of 20 ms: a read that waited its turn still has its whole second.
+    expect(Math.min(...timeouts)).toBeGreaterThan(900);
   });
 
   describe("a station's two gateways (a device that failed over checks in at its secondary)", () => {

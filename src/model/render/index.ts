@@ -37,6 +37,7 @@ export {
   monitorIds,
   MONITORS_PER_STATION,
   REHEARSAL_RECEIVER_PORT,
+  serverMonitors,
   stationMonitors,
   TIME_EXPORTER_PORT,
   timeServerExporters,

@@ -59,7 +59,7 @@ export const CENTRAL_CHECKS: readonly CentralCheck[] = [
  */
 export const LINK_CHECK: MonitorCheck = { id: "link-icmp", kind: "icmp", timeoutMs: 2000, params: { count: 3 }, conditions: [] };
 
-/** How many monitors probe each station's links, where the inventory has that many (ADR 0013). */
+/** How many monitors probe each station's links, and each central server, where the inventory has that many (ADR 0013). */
 export const MONITORS_PER_STATION = 2;
 
 /**
@@ -77,6 +77,15 @@ export function stationMonitors(stationId: string, monitors: readonly string[]):
     .slice(0, MONITORS_PER_STATION)
     .map((m) => m.id)
     .sort();
+}
+
+/**
+ * The monitors that probe a central server (ADR 0013, "Central servers"): chosen as a station's are,
+ * by the server's id. Every check of a server stays on the same monitors, so the server's own
+ * alert still silences its services' there (AmadegiServerDown inhibits AmadegiCentralCheckFailing).
+ */
+export function serverMonitors(serverId: string, monitors: readonly string[]): string[] {
+  return stationMonitors(`server\0${serverId}`, monitors);
 }
 
 /** The inventory's monitor servers, by id. */
@@ -128,11 +137,20 @@ export function linkTargets(inventory: Inventory, monitor?: string): MonitorTarg
   return targets;
 }
 
-/** The central servers as monitoring targets of CENTRAL_CHECKS (the probe's keys: `<check>/<server>`). */
-export function centralTargets(inventory: Inventory): MonitorTarget[] {
+/** Whether `monitor` probes `server` (`serverMonitors`); every server without a monitor named. */
+function watches(inventory: Inventory, server: string, monitor: string | undefined): boolean {
+  return monitor === undefined || serverMonitors(server, monitorIds(inventory)).includes(monitor);
+}
+
+/**
+ * The central servers as monitoring targets of CENTRAL_CHECKS (the probe's keys: `<check>/<server>`);
+ * with `monitor`, only the servers that monitor probes (`serverMonitors`).
+ */
+export function centralTargets(inventory: Inventory, monitor?: string): MonitorTarget[] {
   const targets: MonitorTarget[] = [];
+  const servers = inventory.servers.filter((s) => watches(inventory, s.id, monitor));
   for (const check of CENTRAL_CHECKS) {
-    for (const server of inventory.servers) {
+    for (const server of servers) {
       if (check.roles !== undefined && !check.roles.some((r) => server.roles.includes(r))) continue;
       const port = check.kind === "ssh" ? server.ssh.port : check.port;
       targets.push({
@@ -171,12 +189,20 @@ export const REHEARSAL_RECEIVER_PORT = 9095;
  */
 export const TIME_EXPORTER_PORT = 9120;
 
-/** The inventory's time servers, each with where its exporter listens on the monitor's address. */
-export function timeServerExporters(inventory: Inventory, monitorAddress: string): { id: string; address: string; port: number; exporter: string }[] {
+/**
+ * The inventory's time servers, each with where its exporter listens on the monitor's address; with
+ * `monitor`, only those it probes (`serverMonitors`). A port stays the server's place among all of them.
+ */
+export function timeServerExporters(
+  inventory: Inventory,
+  monitorAddress: string,
+  monitor?: string,
+): { id: string; address: string; port: number; exporter: string }[] {
   return inventory.servers
     .filter((s) => s.roles.includes("ntp"))
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    .map((s, i) => ({ id: s.id, address: s.address, port: TIME_EXPORTER_PORT + i, exporter: `${monitorAddress}:${TIME_EXPORTER_PORT + i}` }));
+    .map((s, i) => ({ id: s.id, address: s.address, port: TIME_EXPORTER_PORT + i, exporter: `${monitorAddress}:${TIME_EXPORTER_PORT + i}` }))
+    .filter((t) => watches(inventory, t.id, monitor));
 }
 
 /** The gateways whose check-in table a Prometheus scrapes (MonitoringOptions.checkinGateways): the monitor role's and export's. */
@@ -194,17 +220,22 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
   const blackboxAt = `${target.address}:9115`;
   const alertmanagerAt = `${target.address}:${ALERTMANAGER_PORT}`;
   const timing = alertTimingOf(target);
-  const rendered = renderMonitoring(inventory, [...CENTRAL_CHECKS, LINK_CHECK], [...centralTargets(inventory), ...linkTargets(inventory, server.id)], {
-    blackbox: blackboxAt,
-    stack: target.environment,
-    tls: { caFile: r(TLS_FILES.serversCa) },
-    interval: `${timing.scrapeInterval}s`,
-    evaluationInterval: `${timing.evaluationInterval}s`,
-    ruleFiles: [r(M.rules)],
-    alertmanagers: [alertmanagerAt],
-    checkinGateways: checkinGateways(inventory),
-    timeServers: timeServerExporters(inventory, target.address),
-  });
+  const rendered = renderMonitoring(
+    inventory,
+    [...CENTRAL_CHECKS, LINK_CHECK],
+    [...centralTargets(inventory, server.id), ...linkTargets(inventory, server.id)],
+    {
+      blackbox: blackboxAt,
+      stack: target.environment,
+      tls: { caFile: r(TLS_FILES.serversCa) },
+      interval: `${timing.scrapeInterval}s`,
+      evaluationInterval: `${timing.evaluationInterval}s`,
+      ruleFiles: [r(M.rules)],
+      alertmanagers: [alertmanagerAt],
+      checkinGateways: checkinGateways(inventory),
+      timeServers: timeServerExporters(inventory, target.address, server.id),
+    },
+  );
   // Without the stack's receivers: the rehearsal's own receiver; elsewhere none (Alertmanager keeps the alerts, tells no one: ADR 0009).
   const receivers: AlertReceivers | undefined =
     target.alerting ?? (target.environment === "rehearsal" ? { webhook: `http://${target.address}:${REHEARSAL_RECEIVER_PORT}/notify` } : undefined);
@@ -282,7 +313,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
     target,
   );
   // One node_exporter per time server, only its ntp collector (blackbox_exporter has no NTP prober).
-  const clocks = timeServerExporters(inventory, target.address).map((t) =>
+  const clocks = timeServerExporters(inventory, target.address, server.id).map((t) =>
     daemon(
       {
         name: `ntp-exporter-${t.id}`,

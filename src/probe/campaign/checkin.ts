@@ -198,14 +198,22 @@ async function readGateway(ctx: CampaignContext, source: CheckinSource, gateway:
     if (ctx.stopped || remaining < MIN_ATTEMPT_MS) return undefined;
     const wait = ctx.governor.delay(1, undefined);
     if (wait > 0) await ctx.pause(wait);
+    // A read is an ssh here and an sshd there: it waits for a slot (never part of its timeout), as an SSH probe does.
+    const slots = ctx.slotsFor(gateway.kind);
+    if (slots !== undefined && (await ctx.untilStop(slots.take())) === DEADLINE) return undefined;
     const readStart = performance.now();
-    const batch = await ctx
-      .untilStop(source.read(gateway, { signal: ctx.stop.signal, timeoutMs: Math.min(plan.timeoutMs, remaining) }))
-      .catch((error: unknown) => ({
-        observation: { ok: false, failure: "internal", detail: ctx.failedText(error).slice(0, 300), timings: { total: 0 }, values: {} } as Observation,
-        observations: new Map<string, Observation>(),
-        attempts: new Map<string, Attempts>(),
-      }));
+    let batch: Awaited<ReturnType<CheckinSource["read"]>> | typeof DEADLINE;
+    try {
+      batch = await ctx
+        .untilStop(source.read(gateway, { signal: ctx.stop.signal, timeoutMs: Math.min(plan.timeoutMs, ctx.remaining()) }))
+        .catch((error: unknown) => ({
+          observation: { ok: false, failure: "internal", detail: ctx.failedText(error).slice(0, 300), timings: { total: 0 }, values: {} } as Observation,
+          observations: new Map<string, Observation>(),
+          attempts: new Map<string, Attempts>(),
+        }));
+    } finally {
+      slots?.give();
+    }
     if (batch === DEADLINE) return undefined;
     ctx.attempts++;
     if (batch.observation.ok) return { name, latest: batch.observations, attempts: batch.attempts ?? new Map() };

@@ -15,6 +15,7 @@ import {
   MONITORS_PER_STATION,
   REHEARSAL_RECEIVER_PORT,
   renderServer,
+  serverMonitors,
   stationMonitors,
   timeServerExporters,
 } from "../../../src/model/render/index.ts";
@@ -225,7 +226,8 @@ describe("monitors share the links (ADR 0013)", () => {
     const inventory = await withMonitors(6);
     const monitors = monitorIds(inventory);
     expect(monitors).toHaveLength(6);
-    const all = linkTargets(inventory).map((t) => t.key);
+    const everyLink = linkTargets(inventory);
+    const all = everyLink.map((t) => t.key);
     const seen = new Map<string, number>();
     for (const monitor of monitors) {
       const keys = renderedLinkKeys(inventory, monitor);
@@ -233,11 +235,47 @@ describe("monitors share the links (ADR 0013)", () => {
       for (const key of keys) seen.set(key, (seen.get(key) ?? 0) + 1);
       // The station's links together: its rules (every link of a station down) read them all.
       const stations = new Set(keys.map((k) => k.split("/")[1]));
-      for (const station of inventory.stations.filter((st) => stations.has(st.id)))
-        for (const t of linkTargets(inventory).filter((x) => x.station === station.id)) expect(keys, t.key).toContain(t.key);
+      const own = new Set(keys);
+      for (const t of everyLink.filter((x) => stations.has(x.station ?? ""))) expect(own.has(t.key), t.key).toBe(true);
     }
     expect([...seen.keys()].sort()).toEqual([...all].sort());
     expect(new Set(seen.values())).toEqual(new Set([MONITORS_PER_STATION]));
+  });
+
+  it("renders each central server's checks and its time exporter on exactly two of six monitors, all of a server's checks together", async () => {
+    const inventory = await withMonitors(6);
+    const monitors = monitorIds(inventory);
+    // A time server's clock is read by its exporter, not blackbox_exporter: it has no target file.
+    const probed = (t: { kind: string }) => t.kind !== "ntp";
+    const every = centralTargets(inventory).filter(probed);
+    const seen = new Map<string, string[]>();
+    for (const monitor of monitors) {
+      const address = inventory.serversById.get(monitor)?.address ?? "";
+      const rendered = renderServer(inventory, monitor, { root: "", environment: "production", address }).filter((r) => r.role === "monitor");
+      const keys = rendered
+        .flatMap((r) => r.files)
+        .filter((f) => f.path.startsWith(`${MONITOR_FILES.dir}/targets/`) && !f.path.endsWith(`/${LINK_CHECK.id}.json`))
+        .flatMap((f) => (JSON.parse(f.content) as { labels: { check: string; server: string } }[]).map((g) => `${g.labels.check}/${g.labels.server}`));
+      expect(keys.length, monitor).toBeLessThan(every.length / 2);
+      expect([...keys].sort()).toEqual(
+        centralTargets(inventory, monitor)
+          .filter(probed)
+          .map((t) => t.key)
+          .sort(),
+      );
+      // A server's checks stay together: its own alert silences its services' on the same monitor.
+      const servers = new Set(keys.map((k) => k.split("/")[1]));
+      for (const t of every.filter((x) => servers.has(x.server ?? ""))) expect(keys, t.key).toContain(t.key);
+      for (const key of keys) seen.set(key, [...(seen.get(key) ?? []), monitor]);
+      // Its time exporters are those of its own time servers, each on the port of its place among all.
+      const clocks = timeServerExporters(inventory, address, monitor);
+      for (const c of clocks) expect(servers.has(c.id), c.id).toBe(true);
+      const exporters = rendered.flatMap((r) => r.services).filter((sv) => sv.name.includes("ntp-exporter-"));
+      expect(exporters.map((sv) => sv.name).sort()).toEqual(clocks.map((c) => exporters.find((sv) => sv.name.endsWith(`ntp-exporter-${c.id}`))?.name).sort());
+    }
+    expect([...seen.keys()].sort()).toEqual(every.map((t) => t.key).sort());
+    for (const [key, on] of seen) expect(on, key).toEqual(serverMonitors(key.split("/")[1] ?? "", monitors));
+    expect(new Set([...seen.values()].map((on) => on.length))).toEqual(new Set([MONITORS_PER_STATION]));
   });
 
   it("renders every link on each monitor where there are two or one", async () => {
