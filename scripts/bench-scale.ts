@@ -348,7 +348,7 @@ async function runStep(step: string, work: string): Promise<Step> {
         `rehearsal ${result.rehearsalMiB.toFixed(0)} MiB`,
     );
     const results = join(dir, "results.jsonl");
-    // `check` reads ./inventory unless told (drift takes the stack's amadegi:inventory): the step's own, named.
+    // `check` reads the stack's amadegi:inventory unless told, as drift does: the step's own, named all the same.
     await stage(
       "check",
       [CLI, "check", "--stack", stack, "--inventory", inventory, "--deadline", values.deadline ?? "300s", "--out", results, "--json"],

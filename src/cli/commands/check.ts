@@ -1,12 +1,14 @@
+import { resolve } from "node:path";
 import { logText } from "../../lib/encode.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
 import { STATE_HELP, statePaths } from "../../lib/state.ts";
-import { formatFinding } from "../../model/index.ts";
+import { DEFAULT_INVENTORY, formatFinding } from "../../model/index.ts";
 import { check, parseDeadline } from "../../probe/run.ts";
-import { readStackSettings } from "../../probe/stackconfig.ts";
+import { openStackSettings, probeSettingsOf } from "../../probe/stackconfig.ts";
 import { formatCounts, troubled } from "../../probe/summary.ts";
 import { inNetns } from "../../toolchain/netns.ts";
+import { repoRoot } from "../../toolchain/paths.ts";
 import { defineCommand } from "../command.ts";
 import { argvOf, reexecInNetns } from "../reexec.ts";
 import { displayPath, STACK_FORMS, stackOption } from "../shared.ts";
@@ -23,7 +25,7 @@ export const checkCommand = defineCommand({
       description: `the stack whose amadegi:probe settings apply; only its probe.allow ranges are probed\n(${STACK_FORMS})`,
     },
     stacks: { type: "string", placeholder: "DIR", default: "stacks", description: "where the stack settings live" },
-    inventory: { type: "string", placeholder: "DIR", default: "inventory", description: "the inventory" },
+    inventory: { type: "string", placeholder: "DIR", description: "the inventory (default: the stack's amadegi:inventory, as drift reads it)" },
     checks: { type: "string", placeholder: "DIR", default: "checks", description: "the check catalog" },
     select: {
       type: "string",
@@ -48,8 +50,9 @@ export const checkCommand = defineCommand({
     const stack = stackOption(args.values.stack, "check");
     const stacksDir = displayPath(io, args.values.stacks);
     const state = statePaths(io.env);
-    // Read once: the namespace below and the campaign's settings.
-    const settings = readStackSettings(stack, stacksDir, { stateDir: state.root });
+    // Read once: the namespace below, the campaign's settings and the stack's inventory.
+    const read = openStackSettings(stack, stacksDir, { stateDir: state.root });
+    const settings = probeSettingsOf(read);
     // A stack probed from a namespace (the rehearsal's) never runs its campaign out here.
     const netns = args.values.netns ?? settings.probe?.netns;
     if (netns !== undefined && !inNetns(netns)) return reexecInNetns(netns, argvOf("check", args), io);
@@ -66,7 +69,11 @@ export const checkCommand = defineCommand({
         stacksDir,
         settings,
         resultsDir: state.results,
-        inventory: displayPath(io, args.values.inventory),
+        // The stack's own inventory unless told (relative to the repository root, as drift and provisioning read it).
+        inventory:
+          args.values.inventory === undefined
+            ? resolve(repoRoot, read.settings?.["amadegi:inventory"] ?? DEFAULT_INVENTORY)
+            : displayPath(io, args.values.inventory),
         checks: displayPath(io, args.values.checks),
         ...(select === undefined ? {} : { select }),
         deadlineMs,

@@ -36,6 +36,8 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "amadegi-check-"));
   await writeFile(join(root, "Pulumi.loop.yaml"), "config:\n  amadegi:probe:\n    allow: [127.77.0.0/16]\n    from: test\n");
   await writeFile(join(root, "Pulumi.elsewhere.yaml"), "config:\n  amadegi:probe:\n    allow: [127.78.0.0/16]\n");
+  // No --inventory: the stack's own (relative to the repository root), not ./inventory (the sample, whose 10.x addresses probe.allow refuses).
+  await writeFile(join(root, "Pulumi.own.yaml"), "config:\n  amadegi:inventory: test/probe/fixtures/inventory\n  amadegi:probe:\n    allow: [127.77.0.0/16]\n");
   await writeFile(join(root, "Pulumi.noprobe.yaml"), "config:\n  amadegi:environment: rehearsal\n");
   // pins: relative to the state directory (AMADEGI_STATE_DIR, capture()'s root/state).
   await writeFile(join(root, "Pulumi.nopins.yaml"), "config:\n  amadegi:probe:\n    allow: [127.77.0.0/16]\n    pins: no-such-state/pins.yaml\n");
@@ -114,6 +116,14 @@ describe("amadegi check", () => {
     const report = JSON.parse(out.join("\n")) as { targets: number; valid: boolean; summary: { total: { up: number } } };
     expect(report.targets).toBe(2);
     expect(report.summary.total.up).toBe(2);
+  }, 30_000);
+
+  it("without --inventory, probes the stack's amadegi:inventory, as drift reads it", async () => {
+    const { io, out } = capture();
+    const args = ["check", "--stacks", root, "--checks", join(root, "checks"), "--stack", "own"];
+    const code = await main([...args, "--select", "station=PKD-0001,link=PKD-0001-F|gw-a,check!=gw-tcp", "--out", join(root, "r-own.jsonl"), "--json"], io);
+    expect(code).toBe(0);
+    expect(JSON.parse(out.join("\n"))).toMatchObject({ targets: 2, summary: { total: { up: 2 } } });
   }, 30_000);
 
   it("refuses a campaign with a target outside probe.allow before any packet (exit 2)", async () => {
