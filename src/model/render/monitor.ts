@@ -137,9 +137,11 @@ export function linkTargets(inventory: Inventory, monitor?: string): MonitorTarg
   return targets;
 }
 
-/** Whether `monitor` probes `server` (`serverMonitors`); every server without a monitor named. */
-function watches(inventory: Inventory, server: string, monitor: string | undefined): boolean {
-  return monitor === undefined || serverMonitors(server, monitorIds(inventory)).includes(monitor);
+/** Whether `monitor` probes a server, by id (`serverMonitors`); every server without a monitor named. */
+function watchedBy(inventory: Inventory, monitor: string | undefined): (server: string) => boolean {
+  if (monitor === undefined) return () => true;
+  const monitors = monitorIds(inventory);
+  return (server) => serverMonitors(server, monitors).includes(monitor);
 }
 
 /**
@@ -148,7 +150,8 @@ function watches(inventory: Inventory, server: string, monitor: string | undefin
  */
 export function centralTargets(inventory: Inventory, monitor?: string): MonitorTarget[] {
   const targets: MonitorTarget[] = [];
-  const servers = inventory.servers.filter((s) => watches(inventory, s.id, monitor));
+  const watched = watchedBy(inventory, monitor);
+  const servers = inventory.servers.filter((s) => watched(s.id));
   for (const check of CENTRAL_CHECKS) {
     for (const server of servers) {
       if (check.roles !== undefined && !check.roles.some((r) => server.roles.includes(r))) continue;
@@ -198,11 +201,12 @@ export function timeServerExporters(
   monitorAddress: string,
   monitor?: string,
 ): { id: string; address: string; port: number; exporter: string }[] {
+  const watched = watchedBy(inventory, monitor);
   return inventory.servers
     .filter((s) => s.roles.includes("ntp"))
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .map((s, i) => ({ id: s.id, address: s.address, port: TIME_EXPORTER_PORT + i, exporter: `${monitorAddress}:${TIME_EXPORTER_PORT + i}` }))
-    .filter((t) => watches(inventory, t.id, monitor));
+    .filter((t) => watched(t.id));
 }
 
 /** The gateways whose check-in table a Prometheus scrapes (MonitoringOptions.checkinGateways): the monitor role's and export's. */
@@ -220,6 +224,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
   const blackboxAt = `${target.address}:9115`;
   const alertmanagerAt = `${target.address}:${ALERTMANAGER_PORT}`;
   const timing = alertTimingOf(target);
+  const timeServers = timeServerExporters(inventory, target.address, server.id);
   const rendered = renderMonitoring(
     inventory,
     [...CENTRAL_CHECKS, LINK_CHECK],
@@ -233,7 +238,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
       ruleFiles: [r(M.rules)],
       alertmanagers: [alertmanagerAt],
       checkinGateways: checkinGateways(inventory),
-      timeServers: timeServerExporters(inventory, target.address, server.id),
+      timeServers,
     },
   );
   // Without the stack's receivers: the rehearsal's own receiver; elsewhere none (Alertmanager keeps the alerts, tells no one: ADR 0009).
@@ -313,7 +318,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
     target,
   );
   // One node_exporter per time server, only its ntp collector (blackbox_exporter has no NTP prober).
-  const clocks = timeServerExporters(inventory, target.address, server.id).map((t) =>
+  const clocks = timeServers.map((t) =>
     daemon(
       {
         name: `ntp-exporter-${t.id}`,
