@@ -34,6 +34,11 @@ export function isEnvironment(value: string): value is Environment {
 /** The inventory a stack reads when it names none (relative to the repository root). */
 export const DEFAULT_INVENTORY = "inventory";
 
+/** The inventory a stack's settings name (`amadegi:inventory`), else DEFAULT_INVENTORY: relative to the repository root. */
+export function stackInventory(settings: Partial<Pick<StackSettings, "amadegi:inventory">> | undefined): string {
+  return settings?.["amadegi:inventory"] ?? DEFAULT_INVENTORY;
+}
+
 /** What a stack may be called: its settings file is `Pulumi.<name>.yaml`. */
 export const STACK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 

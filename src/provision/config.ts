@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import {
   type AlertReceivers,
   checkStackSettings,
-  DEFAULT_INVENTORY,
+  stackInventory,
   type Environment,
   environments,
   isEnvironment,
@@ -71,7 +71,7 @@ export function stackConfigOf(stack: string, environment: Environment, settings:
   return {
     stack,
     environment,
-    inventory: settings["amadegi:inventory"] ?? DEFAULT_INVENTORY,
+    inventory: stackInventory(settings),
     allow: probe?.allow ?? [],
     ...(probe?.netns === undefined ? {} : { netns: probe.netns }),
     ...(probe?.pins === undefined ? {} : { pins: probe.pins }),

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { ProvisionError } from "../lib/errors.ts";
 import { repoRoot } from "../lib/state.ts";
 import {
-  DEFAULT_INVENTORY,
+  stackInventory,
   type Environment,
   environments,
   formatFinding,
@@ -58,5 +58,5 @@ export function stackFileOf(stack: string, read: StackSettingsFile): StackFile {
   if (problems[0] !== undefined || required.settings === undefined || environment === undefined) {
     throw new ProvisionError(`stack ${stack}: ${problems.map(formatFinding).join("; ")}`, { file: read.file, hint: "fix the stack's settings file" });
   }
-  return { stack, file: read.file, environment, inventory: required.settings["amadegi:inventory"] ?? DEFAULT_INVENTORY, settings: required.settings };
+  return { stack, file: read.file, environment, inventory: stackInventory(required.settings), settings: required.settings };
 }

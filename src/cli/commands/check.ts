@@ -3,7 +3,7 @@ import { logText } from "../../lib/encode.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
 import { STATE_HELP, statePaths } from "../../lib/state.ts";
-import { DEFAULT_INVENTORY, formatFinding } from "../../model/index.ts";
+import { formatFinding, stackInventory } from "../../model/index.ts";
 import { check, parseDeadline } from "../../probe/run.ts";
 import { openStackSettings, probeSettingsOf } from "../../probe/stackconfig.ts";
 import { formatCounts, troubled } from "../../probe/summary.ts";
@@ -70,10 +70,7 @@ export const checkCommand = defineCommand({
         settings,
         resultsDir: state.results,
         // The stack's own inventory unless told (relative to the repository root, as drift and provisioning read it).
-        inventory:
-          args.values.inventory === undefined
-            ? resolve(repoRoot, read.settings?.["amadegi:inventory"] ?? DEFAULT_INVENTORY)
-            : displayPath(io, args.values.inventory),
+        inventory: args.values.inventory === undefined ? resolve(repoRoot, stackInventory(read.settings)) : displayPath(io, args.values.inventory),
         checks: displayPath(io, args.values.checks),
         ...(select === undefined ? {} : { select }),
         deadlineMs,
