@@ -22,6 +22,12 @@ export interface Io {
   readonly interactive?: boolean;
   /** Ask `question` and read the line answered; undefined when the input ended (main(): the terminal). */
   readonly ask?: (question: string) => Promise<string | undefined>;
+  /**
+   * When the command began, in ms since the epoch: main() gives the process's
+   * start (node's start-up and loading count); absent (a test), the moment a
+   * command asks (startedAt in reexec.ts).
+   */
+  readonly startedAt?: number;
 }
 
 /** Each line of text made inert, the line breaks kept (the runner ends a line at CR as well as LF). */
@@ -49,6 +55,7 @@ export function guardedIo(io: Io): Io {
     env: io.env,
     ...(io.interactive === undefined ? {} : { interactive: io.interactive }),
     ...(io.ask === undefined ? {} : { ask: io.ask }),
+    ...(io.startedAt === undefined ? {} : { startedAt: io.startedAt }),
   };
 }
 

@@ -49,6 +49,7 @@ const defaultIo: Io = {
   env: process.env,
   interactive: process.stdin.isTTY === true && process.stdout.isTTY === true,
   ask,
+  startedAt: performance.timeOrigin,
 };
 
 function overview(): string {

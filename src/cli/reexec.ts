@@ -6,6 +6,24 @@ import { netnsExists } from "../toolchain/netns.ts";
 import { repoRoot } from "../toolchain/paths.ts";
 import type { Io, ParsedArgs } from "./command.ts";
 
+/** The environment variable that carries a command's start into its run in a namespace. */
+export const STARTED_AT_ENV = "AMADEGI_STARTED_AT";
+const DAY_MS = 86_400_000;
+
+/**
+ * When the command began, in ms since the epoch: the first process's start
+ * when this one was started again inside a namespace (reexecInNetns passes
+ * it on), else this process's (Io.startedAt), else now. A value that is not
+ * a number, is later than this process's start or is over a day old is not
+ * a parent's start, and is ignored.
+ */
+export function startedAt(io: Io): number {
+  const own = io.startedAt ?? Date.now();
+  const text = io.env[STARTED_AT_ENV];
+  const given = text !== undefined && /^\d{1,16}(\.\d{1,6})?$/.test(text) ? Number(text) : Number.NaN;
+  return given <= own && given >= own - DAY_MS ? given : own;
+}
+
 /** The command line again: the command's name and its arguments as they were given (main() or a test). */
 export function argvOf(command: string, args: ParsedArgs): string[] {
   return [command, ...args.argv];
@@ -29,7 +47,8 @@ export async function reexecInNetns(ns: string, argv: readonly string[], io: Io)
   }
   const child = spawn("ip", ["netns", "exec", ns, process.execPath, join(repoRoot, "bin", "amadegi.js"), ...argv], {
     cwd: io.cwd,
-    env: io.env,
+    // The child's budgets (check's --deadline) count from this command's start, not the child's.
+    env: { ...io.env, [STARTED_AT_ENV]: String(startedAt(io)) },
     stdio: ["inherit", process.stdout.isTTY ? "inherit" : "pipe", process.stderr.isTTY ? "inherit" : "pipe"],
   });
   const out = lineSplitter(io.out);

@@ -32,6 +32,12 @@ export interface CheckOptions {
   readonly checks: string;
   readonly select?: string;
   readonly deadlineMs: number;
+  /**
+   * When the deadline's clock started, in ms since the epoch (the CLI: the
+   * command's start). What loading and target building took is then taken
+   * from the campaign's budget. Absent: the campaign gets the whole deadline.
+   */
+  readonly startedAt?: number;
   readonly out?: string;
   /** Where results go when `out` is not given (default: the state directory's results/). */
   readonly resultsDir?: string;
@@ -51,7 +57,12 @@ export type CheckOutcome =
       readonly targets: number;
       readonly unaddressed: number;
       readonly inventoryFindings: readonly Finding[];
+      /** Time from startedAt to the campaign's start (0 without startedAt). */
+      readonly preparedMs: number;
     };
+
+/** The least a campaign is started with (the shortest --deadline). */
+const MIN_BUDGET_MS = 100;
 
 export async function check(options: CheckOptions): Promise<CheckOutcome> {
   const stack = options.settings ?? readStackSettings(options.stack, options.stacksDir);
@@ -107,6 +118,15 @@ export async function check(options: CheckOptions): Promise<CheckOutcome> {
       icmp: (tuning) => icmpProbe({ allow, spawner, icmp: { ...icmp, count: tuning.count, intervalMs: tuning.intervalMs } }),
     };
     const started = new Date();
+    const preparedMs = options.startedAt === undefined ? 0 : Math.max(0, started.getTime() - options.startedAt);
+    const budgetMs = options.deadlineMs - preparedMs;
+    if (budgetMs < MIN_BUDGET_MS) {
+      throw new ProbeError(
+        `the deadline (${options.deadlineMs / 1000} s) was spent before the campaign began: starting, loading the inventory and building ` +
+          `${targets.length} targets took ${(preparedMs / 1000).toFixed(1)} s; nothing was sent`,
+        { hint: "give a longer --deadline, or probe fewer targets (--select)" },
+      );
+    }
     const out = options.out ?? join(options.resultsDir ?? statePaths().results, `${options.stack}-${started.toISOString().replace(/[:.]/g, "-")}.jsonl`);
     const report = await runCampaign({
       stack: options.stack,
@@ -115,7 +135,7 @@ export async function check(options: CheckOptions): Promise<CheckOutcome> {
       checks: catalog.catalog.byId,
       probes,
       guard: (t) => assertAllowed(t.key, t.address, allow),
-      deadlineMs: options.deadlineMs,
+      deadlineMs: budgetMs,
       maxRate: stack.probe.maxRate,
       concurrency: stack.probe.concurrency,
       operatorRates: catalog.catalog.operatorRates,
@@ -130,6 +150,7 @@ export async function check(options: CheckOptions): Promise<CheckOutcome> {
       report,
       targets: targets.length,
       unaddressed,
+      preparedMs,
       inventoryFindings: hasErrors(loaded.findings) ? loaded.findings.filter((f) => f.severity === "error") : [],
     };
   } finally {

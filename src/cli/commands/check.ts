@@ -10,7 +10,7 @@ import { formatCounts, troubled } from "../../probe/summary.ts";
 import { inNetns } from "../../toolchain/netns.ts";
 import { repoRoot } from "../../toolchain/paths.ts";
 import { defineCommand } from "../command.ts";
-import { argvOf, reexecInNetns } from "../reexec.ts";
+import { argvOf, reexecInNetns, startedAt } from "../reexec.ts";
 import { displayPath, STACK_FORMS, stackOption } from "../shared.ts";
 
 export const checkCommand = defineCommand({
@@ -34,7 +34,12 @@ export const checkCommand = defineCommand({
         "only some targets: KEY=V[|V…][,KEY!=V…]; keys: check, kind, province, district, operator, medium, station, link, server; " +
         "KEY=* any value (server=* the central servers)",
     },
-    deadline: { type: "string", placeholder: "TIME", default: "60s", description: "when the campaign ends, whatever is left is `unknown` (e.g. 90s, 5m)" },
+    deadline: {
+      type: "string",
+      placeholder: "TIME",
+      default: "60s",
+      description: "the whole command's time, counted from its start (loading included); what is left unjudged then is `unknown` (e.g. 90s, 5m)",
+    },
     out: { type: "string", placeholder: "FILE", description: "results, JSON lines, streamed (default: <state>/results/<stack>-<time>.jsonl)" },
     json: { type: "boolean", description: "print the report as JSON" },
     netns: { type: "string", placeholder: "NAME", description: "run the campaign inside this network namespace (default: the stack's amadegi:probe.netns)" },
@@ -46,6 +51,8 @@ export const checkCommand = defineCommand({
     "2 could not run (bad settings, catalog or inventory) or the campaign is invalid (the prober was starved).",
   ],
   async run(args, io) {
+    // --deadline counts from here (from the first process's start, in a namespace's run).
+    const begun = startedAt(io);
     const { out, select, json } = args.values;
     const stack = stackOption(args.values.stack, "check");
     const stacksDir = displayPath(io, args.values.stacks);
@@ -74,6 +81,7 @@ export const checkCommand = defineCommand({
         checks: displayPath(io, args.values.checks),
         ...(select === undefined ? {} : { select }),
         deadlineMs,
+        startedAt: begun,
         ...(out === undefined ? {} : { out: displayPath(io, out) }),
         progress: process.stderr,
         signal: interrupt.signal,
@@ -88,12 +96,19 @@ export const checkCommand = defineCommand({
       const t = report.summary.total;
       const code = !report.valid ? ExitCode.CANNOT_RUN : t.down + t.unreachable + t.unknown > 0 ? ExitCode.FINDINGS : ExitCode.OK;
       if (json) {
-        io.out(JSON.stringify({ ...report, targets: outcome.targets, unaddressed: outcome.unaddressed, exitCode: code }, null, 2));
+        io.out(
+          JSON.stringify({ ...report, targets: outcome.targets, unaddressed: outcome.unaddressed, preparedMs: outcome.preparedMs, exitCode: code }, null, 2),
+        );
         return code;
       }
       // Group names come from the inventory and reasons from the run: each line encoded whole (logText).
       const seconds = (report.elapsedMs / 1000).toFixed(1);
-      io.out(logText(`campaign ${report.id}: ${outcome.targets} targets in ${seconds}s (${report.attempts} attempts) → ${report.file}`));
+      const prepared = (outcome.preparedMs / 1000).toFixed(1);
+      io.out(
+        logText(
+          `campaign ${report.id}: ${outcome.targets} targets in ${seconds}s after ${prepared}s of preparation (${report.attempts} attempts) → ${report.file}`,
+        ),
+      );
       io.out(`  ${formatCounts(t)}`);
       for (const [title, groups] of [
         ["district", report.summary.byDistrict],

@@ -16,11 +16,16 @@ const PORT = 18_722;
 let root: string;
 const servers: Server[] = [];
 
-function capture() {
+function capture(env: Record<string, string> = {}) {
   const out: string[] = [];
   const err: string[] = [];
   return {
-    io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), cwd: REPO, env: { ...process.env, AMADEGI_STATE_DIR: join(root, "state") } },
+    io: {
+      out: (t: string) => out.push(t),
+      err: (t: string) => err.push(t),
+      cwd: REPO,
+      env: { ...process.env, AMADEGI_STATE_DIR: join(root, "state"), ...env },
+    },
     out,
     err,
   };
@@ -125,6 +130,28 @@ describe("amadegi check", () => {
     expect(code).toBe(0);
     expect(JSON.parse(out.join("\n"))).toMatchObject({ targets: 2, summary: { total: { up: 2 } } });
   }, 30_000);
+
+  it("--deadline counts from the command's start (a namespace's run: the first process's): the campaign gets what is left", async () => {
+    // As reexecInNetns passes it on: this command began 45 s ago, so a 60 s deadline leaves the campaign at most 15 s.
+    const { io, out } = capture({ AMADEGI_STARTED_AT: String(Date.now() - 45_000) });
+    const file = join(root, "r-began.jsonl");
+    const select = "station=PKD-0001,link=PKD-0001-F|gw-a,check!=gw-tcp";
+    const code = await main([...base(), "--stack", "loop", "--select", select, "--deadline", "60s", "--out", file, "--json"], io);
+    expect(code).toBe(0);
+    const read = await readResults(file);
+    expect(read.header?.deadlineMs).toBeGreaterThan(0);
+    expect(read.header?.deadlineMs).toBeLessThanOrEqual(15_000);
+    expect((JSON.parse(out.join("\n")) as { preparedMs: number }).preparedMs).toBeGreaterThanOrEqual(45_000);
+  }, 30_000);
+
+  it("a deadline spent before the campaign begins: exit 2, what took the time, nothing sent", async () => {
+    const { io, err } = capture({ AMADEGI_STARTED_AT: String(Date.now() - 10_000) });
+    const file = join(root, "r-spent.jsonl");
+    expect(await main([...base(), "--stack", "loop", "--deadline", "5s", "--out", file], io)).toBe(2);
+    expect(err.join("\n")).toMatch(/the deadline \(5 s\) was spent before the campaign began: .* 12 targets took 1\d\.\d s; nothing was sent/);
+    expect(err.join("\n")).toMatch(/longer --deadline/);
+    await expect(readResults(file)).rejects.toThrow();
+  });
 
   it("refuses a campaign with a target outside probe.allow before any packet (exit 2)", async () => {
     const { io, err } = capture();
