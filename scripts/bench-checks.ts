@@ -8,9 +8,10 @@
 //
 //   npm run bench:checks [-- --rounds 3]
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { Agent, get } from "node:http";
 import { tmpdir } from "node:os";
+import { connect, createSecureContext } from "node:tls";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseAllow } from "../src/probe/allow.ts";
@@ -150,6 +151,44 @@ async function engine(kind: "tcp" | "http" | "https", hosts: string[], caFile: s
   const wallMs = performance.now() - started;
   const used = process.cpuUsage(cpu);
   return { what: `${kind.toUpperCase()} amadegi`, n: hosts.length, wallMs, cpuMs: (used.user + used.system) / 1000, ok: report.summary.total.up };
+}
+
+/**
+ * The floor of any HTTPS prober written for node: bare tls.connect (one shared
+ * context, OpenSSL verifying chain and name, no session offered) and one
+ * HTTP/1.1 GET written by hand, the answer read to its end and checked for 200
+ * and "ok" — no campaign, no undici, no results. What node and its OpenSSL
+ * spend on the handshake is most of amadegi's HTTPS cost: the row shows how
+ * much of the rest is ours (undici, the campaign, the results).
+ */
+async function httpsFloor(hosts: string[], caFile: string): Promise<Row> {
+  const secureContext = createSecureContext({ ca: await readFile(caFile) });
+  const request = `GET / HTTP/1.1\r\nhost: ${HOSTNAME}\r\nuser-agent: amadegi-bench\r\nconnection: close\r\n\r\n`;
+  const one = (host: string): Promise<boolean> =>
+    new Promise((resolve) => {
+      const socket = connect({ host, port: PORTS.https, servername: HOSTNAME, secureContext, ALPNProtocols: ["http/1.1"] });
+      const chunks: Buffer[] = [];
+      socket.setTimeout(5000, () => socket.destroy());
+      socket.once("secureConnect", () => socket.end(request));
+      socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+      socket.once("error", () => resolve(false));
+      socket.once("close", () => {
+        const text = Buffer.concat(chunks).toString("latin1");
+        resolve(/^HTTP\/1\.1 200 /.test(text) && text.includes("ok"));
+      });
+    });
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  let next = 0;
+  let ok = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      for (let i = next++; i < hosts.length; i = next++) if (await one(hosts[i] ?? "")) ok++;
+    }),
+  );
+  const wallMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  return { what: "HTTPS node floor (bare tls.connect + GET)", n: hosts.length, wallMs, cpuMs: (used.user + used.system) / 1000, ok };
 }
 
 async function blackbox(kind: "tcp" | "http" | "https", hosts: string[], pid: number): Promise<Row> {
@@ -422,13 +461,15 @@ async function main(): Promise<void> {
   for (const kind of ["tcp", "http", "https"] as const) {
     const ours: Row[] = [];
     const theirs: Row[] = [];
+    const floors: Row[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       ours.push(await engine(kind, hosts[kind], join(work, "ca.pem")));
+      if (kind === "https") floors.push(await httpsFloor(hosts[kind], join(work, "ca.pem")));
       theirs.push(await blackbox(kind, hosts[kind], bb.pid ?? 0));
     }
     const a = medianRow(ours);
     const b = medianRow(theirs);
-    rows.push(a, b);
+    rows.push(a, ...(floors.length > 0 ? [medianRow(floors)] : []), b);
     const speeds = ours.map((o, i) => (theirs[i]?.wallMs ?? NaN) / o.wallMs);
     const speed = median(speeds);
     const goal = GOALS[kind];
@@ -437,6 +478,15 @@ async function main(): Promise<void> {
         `(goal ≥ ${goal}×: ${speed >= goal ? "met" : "NOT met"}); ` +
         `CPU/probe ${fmt(a.cpuMs / a.n, 3)} ms vs ${fmt(b.cpuMs / b.n, 3)} ms (+ driver ${fmt((b.driverCpuMs ?? 0) / b.n, 3)} ms)`,
     );
+    if (floors.length > 0) {
+      const ceiling = median(floors.map((f, i) => (theirs[i]?.wallMs ?? NaN) / f.wallMs));
+      const share = median(floors.map((f, i) => f.wallMs / (ours[i]?.wallMs ?? NaN)));
+      const f = medianRow(floors);
+      ratios.push(
+        `HTTPS floor: a bare node tls.connect + GET (node's defaults, its own identity check) makes ${fmt(ceiling, 2)}× ` +
+          `blackbox_exporter's probes/s; amadegi runs at ${fmt(share * 100)}% of that floor's rate; floor CPU/probe ${fmt(f.cpuMs / f.n, 3)} ms`,
+      );
+    }
   }
   bb.kill("SIGTERM");
   const icmpOurs: Row[] = [];

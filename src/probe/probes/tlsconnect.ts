@@ -100,8 +100,11 @@ export async function tlsHandshake(
     // SNI carries names only, never an address (RFC 6066).
     ...(isIP(name) === 0 ? { servername: name } : {}),
     rejectUnauthorized: false,
+    // The name is judged by judge() below, from the X509Certificate; `authorized` is then the chain's verdict alone.
+    checkServerIdentity: () => undefined,
     ...(use.alpn === undefined ? {} : { ALPNProtocols: [...use.alpn] }),
   });
+  skipIdentityCertificate(socket);
   try {
     await settle(socket, signal, "secureConnect");
     // Judged at once: the peer certificate is gone once the socket closes.
@@ -114,6 +117,24 @@ export async function tlsHandshake(
     raw.destroy();
     throw error;
   }
+}
+
+/**
+ * Node hands checkServerIdentity the peer's certificate as getPeerCertificate(true)
+ * builds it (every field of every certificate in the chain: fingerprints, keys,
+ * raw bytes) once OpenSSL has verified the chain, even when the check is ours and
+ * reads nothing: a sixth of an HTTPS probe's CPU. The first call on this socket,
+ * that one, gets an empty object; later calls are node's own again. If node ever
+ * stops asking, nothing changes but the time.
+ */
+function skipIdentityCertificate(socket: TLSSocket): void {
+  Object.defineProperty(socket, "getPeerCertificate", {
+    configurable: true,
+    value: () => {
+      delete (socket as { getPeerCertificate?: unknown }).getPeerCertificate;
+      return {};
+    },
+  });
 }
 
 /**
