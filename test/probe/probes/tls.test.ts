@@ -2,10 +2,12 @@
 // made by openssl for this run: good, expired, foreign CA, wrong name, a peer
 // that speaks garbage, one that never answers, one that resets, and an mTLS
 // endpoint.
+import { TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProbeError } from "../../../src/lib/errors.ts";
 import { parseAllow } from "../../../src/probe/allow.ts";
 import { createProbes, type Probes } from "../../../src/probe/probes/index.ts";
+import { tlsHandshake } from "../../../src/probe/probes/tlsconnect.ts";
 import type { Observation } from "../../../src/probe/types.ts";
 import { behaviours, tcpListener, tlsListener, type Listener, type TlsIdentity } from "../../helpers/listeners.ts";
 import { makePki, type Pki } from "../../helpers/pki.ts";
@@ -88,6 +90,26 @@ describe("tls probe", () => {
       values: { CERTIFICATE_VERIFIED: true, CERTIFICATE_HOSTNAME: false, CERTIFICATE_ERROR: "ERR_TLS_CERT_ALTNAME_INVALID" },
     });
     expect(o.detail).toContain(`not ${NAME}`);
+  });
+
+  it("node's identity step gets the empty certificate once; the socket's getPeerCertificate is node's again after it", async () => {
+    // Node's identity step gets an empty certificate (our check reads the X509Certificate); no one after it does.
+    const l = await serve(pki.good);
+    const hs = await tlsHandshake(
+      target("tls", l.address, l.port, { hostname: NAME }),
+      parseAllow(["127.42.0.0/16"], "test"),
+      { caFile: pki.caFile },
+      new AbortController().signal,
+    );
+    try {
+      expect(hs.problem).toBeUndefined();
+      expect(hs.socket.authorized).toBe(true);
+      // Node asked once, and the socket's method is node's own again for anyone after.
+      expect(Object.hasOwn(hs.socket, "getPeerCertificate")).toBe(false);
+      expect(hs.socket.getPeerCertificate).toBe(TLSSocket.prototype.getPeerCertificate);
+    } finally {
+      hs.socket.destroy();
+    }
   });
 
   it("a peer speaking garbage is protocol, not tls", async () => {
