@@ -91,6 +91,48 @@ export const REHEARSAL_TIMING: AlertTiming = {
 };
 
 /**
+ * The most link pings a second the rehearsal's monitors make together. They all run on the one
+ * machine that hosts the whole rehearsal, beside the servers, the devices and the campaigns, and each
+ * ping costs about 1.5 ms of its CPU (blackbox_exporter and Prometheus; `npm run bench:monitor`). The
+ * sample (2,831 live links, one monitor, a scrape every 15 s) makes 189; a larger rehearsal is paced
+ * down to this, as its devices check in at a fixed rate (ADR 0013, "The rehearsal's pace").
+ */
+export const REHEARSAL_LINK_PINGS_PER_S = 200;
+
+/**
+ * Every duration of a profile times a whole factor: a profile that holds (timingProblems) still
+ * holds, each inequality scaled as a whole. The name stays: it is still that profile, slower.
+ */
+export function stretchTiming(t: AlertTiming, factor: number): AlertTiming {
+  if (!Number.isInteger(factor) || factor < 1) throw new RangeError(`a timing is stretched by a whole factor ≥ 1, not ${factor}`);
+  if (factor === 1) return t;
+  const k = (s: number) => s * factor;
+  return {
+    name: t.name,
+    scrapeInterval: k(t.scrapeInterval),
+    evaluationInterval: k(t.evaluationInterval),
+    linkFor: {
+      fiber: k(t.linkFor.fiber),
+      copper: k(t.linkFor.copper),
+      radio: k(t.linkFor.radio),
+      mobile: k(t.linkFor.mobile),
+      satellite: k(t.linkFor.satellite),
+    },
+    stationFor: k(t.stationFor),
+    causeFor: k(t.causeFor),
+    centralFor: k(t.centralFor),
+    serverFor: k(t.serverFor),
+    certificateFor: k(t.certificateFor),
+    checkinSilence: k(t.checkinSilence),
+    checkinFor: k(t.checkinFor),
+    keepFiringFor: k(t.keepFiringFor),
+    groupWait: k(t.groupWait),
+    groupInterval: k(t.groupInterval),
+    repeatInterval: k(t.repeatInterval),
+  };
+}
+
+/**
  * Why a profile would let a symptom through before its cause, or release a burst
  * after it (empty when it holds):
  * - a cause's threshold is seen up to one scrape interval after the first of its

@@ -32,12 +32,14 @@ export {
   SILENCE_TAG_PREFIX,
   notificationBound,
   PRODUCTION_TIMING,
+  REHEARSAL_LINK_PINGS_PER_S,
   REHEARSAL_TIMING,
   renderAlertmanager,
   renderAlertRules,
   RULE_SERIES,
   type Silence,
   silencesOf,
+  stretchTiming,
   timingProblems,
 } from "./alerting.ts";
 export { githubAnnotation } from "./annotations.ts";

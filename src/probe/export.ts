@@ -8,13 +8,11 @@ import {
   type Finding,
   loadInventory,
   type MonitoringFiles,
-  PRODUCTION_TIMING,
-  REHEARSAL_TIMING,
   renderAlertmanager,
   renderAlertRules,
   renderMonitoring,
 } from "../model/index.ts";
-import { checkinGateways } from "../model/render/index.ts";
+import { alertTimingOf, checkinGateways } from "../model/render/index.ts";
 import { loadCatalog } from "./catalog/load.ts";
 import { openStackSettings, probeSettingsOf } from "./stackconfig.ts";
 import { buildTargets } from "./targets.ts";
@@ -77,7 +75,8 @@ export async function exportPrometheus(options: ExportPrometheusOptions): Promis
   const catalog = loadCatalog(options.checks, { inventory: loaded.inventory });
   if (catalog.catalog === undefined) return { written: false, findings: catalog.findings };
   const { targets } = buildTargets(loaded.inventory, catalog.catalog);
-  const timing = options.timing === "rehearsal" ? REHEARSAL_TIMING : PRODUCTION_TIMING;
+  // The rehearsal's at this inventory's pace, as its monitors run (ADR 0013).
+  const timing = alertTimingOf(loaded.inventory, options.timing === "rehearsal" ? "rehearsal" : "production");
   const monitoring = renderMonitoring(loaded.inventory, catalog.catalog.checks, targets, {
     tls,
     ...(options.stack === undefined ? {} : { stack: options.stack }),

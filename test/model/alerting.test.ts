@@ -20,6 +20,7 @@ import {
   renderAlertmanager,
   renderAlertRules,
   silencesOf,
+  stretchTiming,
   timingProblems,
 } from "../../src/model/alerting.ts";
 import type { Inventory } from "../../src/model/index.ts";
@@ -122,6 +123,22 @@ describe("alert timing", () => {
   it("both profiles keep every cause ahead of its symptoms", () => {
     expect(timingProblems(PRODUCTION_TIMING)).toEqual([]);
     expect(timingProblems(REHEARSAL_TIMING)).toEqual([]);
+  });
+
+  it("a profile stretched by a whole factor is every duration times it, and still keeps every cause ahead", () => {
+    expect(stretchTiming(REHEARSAL_TIMING, 1)).toBe(REHEARSAL_TIMING);
+    for (const factor of [2, 3, 7, 89]) {
+      const t = stretchTiming(REHEARSAL_TIMING, factor);
+      expect(timingProblems(t)).toEqual([]);
+      expect(t.name).toBe("rehearsal");
+      for (const [field, value] of Object.entries(REHEARSAL_TIMING)) {
+        if (typeof value === "number") expect(t[field as keyof AlertTiming], field).toBe(value * factor);
+      }
+      for (const [medium, value] of Object.entries(REHEARSAL_TIMING.linkFor)) expect(t.linkFor[medium as keyof AlertTiming["linkFor"]]).toBe(value * factor);
+    }
+    // A fraction would round each duration apart and could break an inequality that holds with equality (40 = 15 + 15 + 10).
+    expect(() => stretchTiming(REHEARSAL_TIMING, 1.5)).toThrow(RangeError);
+    expect(() => stretchTiming(REHEARSAL_TIMING, 0)).toThrow(RangeError);
   });
 
   it("names each inequality a profile breaks, and the rules refuse such a profile", async () => {

@@ -33,6 +33,7 @@ export {
   centralTargets,
   checkinGateways,
   LINK_CHECK,
+  rehearsalPace,
   linkTargets,
   monitorIds,
   MONITORS_PER_STATION,

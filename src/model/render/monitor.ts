@@ -3,9 +3,11 @@ import {
   type AlertTiming,
   isMonitoredLink,
   PRODUCTION_TIMING,
+  REHEARSAL_LINK_PINGS_PER_S,
   REHEARSAL_TIMING,
   renderAlertmanager,
   renderAlertRules,
+  stretchTiming,
 } from "../alerting.ts";
 import { createHash } from "node:crypto";
 import { type MonitorCheck, type MonitorTarget, renderMonitoring } from "../monitoring.ts";
@@ -214,16 +216,30 @@ export function checkinGateways(inventory: Inventory): { id: string; address: st
   return inventory.servers.filter((s) => s.roles.includes("gateway")).map((s) => ({ id: s.id, address: s.address }));
 }
 
-/** The timing profile a stack's alerts run on: the rehearsal's scaled one, or production's. */
-export function alertTimingOf(target: ServerTarget): AlertTiming {
-  return target.environment === "rehearsal" ? REHEARSAL_TIMING : PRODUCTION_TIMING;
+/**
+ * How many times slower than REHEARSAL_TIMING a rehearsal of this inventory runs its monitors: 1
+ * while its live links, each pinged by MONITORS_PER_STATION monitors (or every monitor, when there
+ * are fewer) once a scrape, make no more than REHEARSAL_LINK_PINGS_PER_S; otherwise the whole factor
+ * that brings them under it (ADR 0013, "The rehearsal's pace"). The sample's is 1.
+ */
+export function rehearsalPace(inventory: Inventory): number {
+  const monitors = inventory.servers.filter((s) => s.roles.includes("monitor")).length;
+  let links = 0;
+  for (const station of inventory.stations) for (const link of station.links) if (isMonitoredLink(link)) links++;
+  const perSecond = (links * Math.min(Math.max(monitors, 1), MONITORS_PER_STATION)) / REHEARSAL_TIMING.scrapeInterval;
+  return Math.max(1, Math.ceil(perSecond / REHEARSAL_LINK_PINGS_PER_S));
+}
+
+/** The timing profile a stack's monitors and alerts run on: production's, or the rehearsal's at this inventory's pace. */
+export function alertTimingOf(inventory: Inventory, environment: ServerTarget["environment"]): AlertTiming {
+  return environment === "rehearsal" ? stretchTiming(REHEARSAL_TIMING, rehearsalPace(inventory)) : PRODUCTION_TIMING;
 }
 
 export function renderMonitor(inventory: Inventory, server: Server, target: ServerTarget): RoleRender {
   const r = (p: string): string => rooted(target, p);
   const blackboxAt = `${target.address}:9115`;
   const alertmanagerAt = `${target.address}:${ALERTMANAGER_PORT}`;
-  const timing = alertTimingOf(target);
+  const timing = alertTimingOf(inventory, target.environment);
   const timeServers = timeServerExporters(inventory, target.address, server.id);
   const rendered = renderMonitoring(
     inventory,

@@ -10,7 +10,7 @@ import {
   REHEARSAL_TIMING,
   silencesOf,
 } from "../../model/index.ts";
-import { REHEARSAL_RECEIVER_PORT } from "../../model/render/index.ts";
+import { REHEARSAL_RECEIVER_PORT, rehearsalPace } from "../../model/render/index.ts";
 import { cmdline, processesMentioning, stopProcesses } from "../processes.ts";
 import { RECEIVER } from "../receiver.ts";
 import { type ResultLine, signalOf } from "./attribution.ts";
@@ -75,6 +75,10 @@ export interface DrillReceiver {
 export function notMeasured(inventory: Inventory, scenario: Scenario): string | undefined {
   if (!inventory.servers.some((s) => s.roles.includes("monitor"))) return "the inventory has no monitor server";
   if (!LINK_SCENARIOS.has(scenario) && SERVER_SCENARIOS[scenario] === undefined) return `the notifications' oracle does not cover ${scenario}`;
+  // The oracle's waits are REHEARSAL_TIMING's; a larger rehearsal's monitors run slower (ADR 0013, "The rehearsal's pace").
+  const pace = rehearsalPace(inventory);
+  if (pace > 1)
+    return `this rehearsal's monitors run ${pace} times slower than the sample's (its links exceed their pace), and the oracle waits as the sample's`;
   return undefined;
 }
 

@@ -3,7 +3,15 @@
 // keep the two equal, so editing the catalog without the role fails here.
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { PRODUCTION_TIMING, REHEARSAL_TIMING, renderAlertmanager, renderAlertRules } from "../../../src/model/alerting.ts";
+import {
+  isMonitoredLink,
+  PRODUCTION_TIMING,
+  REHEARSAL_LINK_PINGS_PER_S,
+  REHEARSAL_TIMING,
+  renderAlertmanager,
+  renderAlertRules,
+  stretchTiming,
+} from "../../../src/model/alerting.ts";
 import { renderMonitoring } from "../../../src/model/monitoring.ts";
 import {
   CENTRAL_CHECKS,
@@ -14,6 +22,7 @@ import {
   monitorIds,
   MONITORS_PER_STATION,
   REHEARSAL_RECEIVER_PORT,
+  rehearsalPace,
   renderServer,
   serverMonitors,
   stationMonitors,
@@ -283,5 +292,38 @@ describe("monitors share the links (ADR 0013)", () => {
     expect(renderedLinkKeys(await sampleInventory(), "mon-teh1-01")).toEqual(all);
     const two = await withMonitors(2);
     for (const monitor of monitorIds(two)) expect(renderedLinkKeys(two, monitor), monitor).toEqual(all);
+  });
+});
+
+describe("the rehearsal's pace (ADR 0013)", () => {
+  const render = (inventory: Inventory, environment: "rehearsal" | "production", path: string) => {
+    const mon = inventory.serversById.get("mon-teh1-01");
+    if (mon === undefined) throw new Error("no monitor in the sample");
+    return (
+      renderServer(inventory, mon.id, { root: "/r", environment, address: mon.address })
+        .flatMap((r) => r.files)
+        .find((f) => f.path === path)?.content ?? ""
+    );
+  };
+
+  it("the sample (one monitor) runs at REHEARSAL_TIMING itself", async () => {
+    const inventory = await sampleInventory();
+    expect(rehearsalPace(inventory)).toBe(1);
+    expect(render(inventory, "rehearsal", MONITOR_FILES.rules)).toBe(renderAlertRules(inventory, REHEARSAL_TIMING));
+  });
+
+  it("links pinged faster than the machine's budget slow every monitor's scrape and alert by the whole factor that fits them; production's never", async () => {
+    const inventory = await withMonitors(6);
+    const links = inventory.stations.flatMap((s) => s.links).filter(isMonitoredLink).length;
+    const pingsPerS = (links * MONITORS_PER_STATION) / REHEARSAL_TIMING.scrapeInterval;
+    expect(pingsPerS).toBeGreaterThan(REHEARSAL_LINK_PINGS_PER_S); // the case under test
+    const pace = rehearsalPace(inventory);
+    expect(pace).toBe(Math.ceil(pingsPerS / REHEARSAL_LINK_PINGS_PER_S));
+    expect(pingsPerS / pace).toBeLessThanOrEqual(REHEARSAL_LINK_PINGS_PER_S);
+    const t = stretchTiming(REHEARSAL_TIMING, pace);
+    expect(render(inventory, "rehearsal", MONITOR_FILES.rules)).toBe(renderAlertRules(inventory, t));
+    expect(render(inventory, "rehearsal", MONITOR_FILES.alertmanager)).toContain(`group_wait: ${t.groupWait}s`);
+    expect(render(inventory, "rehearsal", MONITOR_FILES.prometheus)).toContain(`scrape_interval: ${t.scrapeInterval}s`);
+    expect(render(inventory, "production", MONITOR_FILES.rules)).toBe(renderAlertRules(inventory, PRODUCTION_TIMING));
   });
 });
