@@ -1,5 +1,16 @@
 import { createHash } from "node:crypto";
-import { type Block, cidrContains, exactCover, formatBlock, formatIpv4, type Inventory, type LinkState, parseCidr, parseIpv4 } from "../model/index.ts";
+import {
+  type Block,
+  cidrContains,
+  exactCover,
+  formatBlock,
+  formatIpv4,
+  type Inventory,
+  type Link,
+  type LinkState,
+  parseCidr,
+  parseIpv4,
+} from "../model/index.ts";
 
 /**
  * The rehearsal's own plumbing (veth link addresses) lives in 198.18.0.0/15,
@@ -33,6 +44,12 @@ export const WEAK_DBM = -100;
  */
 export function lossPercent(signalDbm: number): number {
   return Math.min(50, Math.max(10, Math.round(10 + (WEAK_DBM - signalDbm) * 4)));
+}
+
+/** A link the rehearsal answers with loss (lossPercent): an answering mobile link surveyed below WEAK_DBM, not a blind spot. */
+export function isWeakLink(link: Link, blindSpotDbm: number): boolean {
+  const signal = link.medium === "mobile" ? link.survey?.signalDbm : undefined;
+  return signal !== undefined && signal >= blindSpotDbm && signal < WEAK_DBM && ANSWERING_STATES.has(link.lifecycle.state);
 }
 
 /** Link states whose equipment is in place and answers; planned/ordered/retired links do not exist yet (or any more). */
@@ -237,7 +254,7 @@ export function planRehearsal(inventory: Inventory, prefix = DEFAULT_PREFIX): Pl
       if (signal === undefined) continue;
       const quality = { link: link.id, station: station.id, address: link.address, signalDbm: signal };
       if (signal < blindSpotDbm) blind.set(link.operator, [...(blind.get(link.operator) ?? []), { ...quality, loss: 100 }]);
-      else if (signal < WEAK_DBM) weak.set(link.operator, [...(weak.get(link.operator) ?? []), { ...quality, loss: lossPercent(signal) }]);
+      else if (isWeakLink(link, blindSpotDbm)) weak.set(link.operator, [...(weak.get(link.operator) ?? []), { ...quality, loss: lossPercent(signal) }]);
     }
   }
 

@@ -1,10 +1,11 @@
 // Unit: how long a drill holds its fault for the notifications, and waits for their resolution; what the baseline already told.
 import { describe, expect, it } from "vitest";
 import { notificationBound, REHEARSAL_TIMING } from "../../../src/model/index.ts";
-import { baselineCentral, expectation, waits } from "../../../src/rehearsal/drill/monitoring.ts";
+import { baselineCentral, baselineLinks, expectation, waits } from "../../../src/rehearsal/drill/monitoring.ts";
 import { compareNotifications } from "../../../src/rehearsal/drill/notifications.ts";
 import type { Notification } from "../../../src/rehearsal/receiver.ts";
 import type { ResultLine } from "../../../src/rehearsal/drill/attribution.ts";
+import { isWeakLink } from "../../../src/rehearsal/plan.ts";
 import { sampleInventory } from "../../model/render/helpers.ts";
 
 describe("waits", () => {
@@ -59,5 +60,34 @@ describe("the baseline's central checks", () => {
     expect(compareNotifications(e.expected, e.baseline, [notification("auth-teh2-01")], { faultAt }).unexpected).toEqual([]);
     // The same alert for a server whose check passed in the baseline is the fault's, and unexpected here.
     expect(compareNotifications(e.expected, e.baseline, [notification("auth-teh1-01")], { faultAt }).unexpected).toHaveLength(1);
+  });
+});
+
+describe("the baseline's links", () => {
+  it("counts every link the rehearsal makes lossy as noisy, with its station, even when the baseline's pings all came back", async () => {
+    const inventory = await sampleInventory();
+    const blindSpot = inventory.election.policy.blindSpotDbm;
+    const weak = inventory.stations.flatMap((s) => s.links.filter((l) => isWeakLink(l, blindSpot)).map((l) => ({ link: l.id, station: s.id })));
+    expect(weak.length).toBeGreaterThan(0); // the sample has weak mobile links (PKD-0278-M, −101 dBm)
+    // A baseline where every link answered cleanly: what a 14 % link does two times in three.
+    const baseline = new Map<string, ResultLine>(
+      inventory.stations.flatMap((s) =>
+        s.links.map((l): [string, ResultLine] => [
+          `link-icmp/${s.id}/${l.id}`,
+          { key: `link-icmp/${s.id}/${l.id}`, check: "link-icmp", kind: "icmp", status: "up", at: "2026-12-04T10:00:00Z", station: s.id, link: l.id },
+        ]),
+      ),
+    );
+    const { down, noisy } = baselineLinks(inventory, baseline);
+    expect(down.size).toBe(0);
+    for (const w of weak) {
+      expect(noisy.has(w.link), w.link).toBe(true);
+      expect(noisy.has(w.station), w.station).toBe(true);
+    }
+    expect(noisy.has("PKD-0278")).toBe(true);
+    // A strong link stays out: its station's alerts are the drill's to expect.
+    const strong = inventory.stations.find((s) => s.links.every((l) => !isWeakLink(l, blindSpot)));
+    expect(strong).toBeDefined();
+    expect(noisy.has(strong?.id ?? "")).toBe(false);
   });
 });
