@@ -21,6 +21,7 @@ import { icmpProbe } from "../src/probe/probes/icmp.ts";
 import { createProbes } from "../src/probe/probes/index.ts";
 import type { ProbeKind, Target } from "../src/probe/types.ts";
 import { writeNational } from "../src/model/synthetic/national.ts";
+import { Leftovers } from "./bench/children.ts";
 import { median, medianBy } from "./bench/stats.ts";
 
 const HOSTS = { tcp: 10_000, http: 6000, https: 2000, icmp: 10_000 };
@@ -45,29 +46,9 @@ function medianRow(rows: readonly Row[]): Row {
   return row;
 }
 
-const children: ChildProcess[] = [];
 let work = "";
-let nsMade = false;
-
-function cleanup(): void {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
-  if (nsMade) {
-    try {
-      execFileSync("ip", ["netns", "del", NS]);
-    } catch {
-      // already gone
-    }
-    nsMade = false;
-  }
-}
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    cleanup();
-    process.exitCode = 130;
-    process.kill(process.pid, signal);
-  });
-}
-process.once("exit", cleanup);
+const leftovers = new Leftovers();
+const children = leftovers.children;
 
 function addresses(block: number, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `127.${block}.${Math.floor(i / 250)}.${(i % 250) + 1}`);
@@ -314,7 +295,7 @@ async function national(): Promise<{
   );
   // The namespace answers every 10.x address itself; it has no other route, so nothing leaves it.
   execFileSync("ip", ["netns", "add", NS]);
-  nsMade = true;
+  leftovers.madeNetns(NS);
   execFileSync("ip", ["-n", NS, "link", "set", "lo", "up"]);
   execFileSync("ip", ["-n", NS, "route", "add", "local", "10.0.0.0/8", "dev", "lo"]);
   const listener = await start(
@@ -350,8 +331,7 @@ async function national(): Promise<{
   worker.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
   const code = await new Promise((r) => worker.once("exit", r));
   listener.kill("SIGTERM");
-  execFileSync("ip", ["netns", "del", NS]);
-  nsMade = false;
+  leftovers.deleteNetns();
   if (code !== 0) throw new Error(`national worker exited ${String(code)}`);
   return JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as Awaited<ReturnType<typeof national>>;
 }
@@ -546,6 +526,6 @@ try {
   process.stderr.write(`bench:checks failed: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 2;
 } finally {
-  cleanup();
+  leftovers.cleanup();
   if (work !== "") await rm(work, { recursive: true, force: true });
 }

@@ -16,6 +16,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { Leftovers } from "./bench/children.ts";
 
 const { values } = parseArgs({
   options: {
@@ -34,28 +35,8 @@ const NS = `amadegi-b-mon-${process.pid}`;
 const PORTS = { prometheus: 19090, blackbox: 19115, smokeping: 19374 };
 const TICKS_PER_S = 100; // USER_HZ
 
-const children: ChildProcess[] = [];
-let nsMade = false;
-
-function cleanup(): void {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
-  if (nsMade) {
-    try {
-      execFileSync("ip", ["netns", "del", NS]);
-    } catch {
-      // already gone
-    }
-    nsMade = false;
-  }
-}
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    cleanup();
-    process.exitCode = 130;
-    process.kill(process.pid, signal);
-  });
-}
-process.once("exit", cleanup);
+const leftovers = new Leftovers();
+const children = leftovers.children;
 
 const inNs = (argv: string[]): string[] => ["ip", "netns", "exec", NS, ...argv];
 const sleep = (s: number) => new Promise((resolve) => setTimeout(resolve, s * 1000));
@@ -128,7 +109,7 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "amadegi-bench-monitor-"));
   try {
     execFileSync("ip", ["netns", "add", NS]);
-    nsMade = true;
+    leftovers.madeNetns(NS);
     execFileSync("ip", inNs(["ip", "link", "set", "lo", "up"]).slice(1));
     // ICMP datagram sockets for any group, in this namespace only (smokeping_prober unprivileged).
     execFileSync("ip", inNs(["sysctl", "-q", "-w", "net.ipv4.ping_group_range=0 2147483647"]).slice(1));
@@ -230,7 +211,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${out.join("\n")}\n`);
     if (short.length > 0) process.exitCode = 1;
   } finally {
-    cleanup();
+    leftovers.cleanup();
     await rm(work, { recursive: true, force: true });
   }
 }
@@ -240,5 +221,5 @@ try {
 } catch (error) {
   process.stderr.write(`bench:monitor failed: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 2;
-  cleanup();
+  leftovers.cleanup();
 }
