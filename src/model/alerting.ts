@@ -85,7 +85,7 @@ export const REHEARSAL_TIMING: AlertTiming = {
   checkinSilence: 60,
   checkinFor: 30,
   keepFiringFor: 25,
-  groupWait: 20,
+  groupWait: 25,
   groupInterval: 30,
   repeatInterval: 3600,
 };
@@ -141,6 +141,11 @@ export function stretchTiming(t: AlertTiming, factor: number): AlertTiming {
  *   cannot be relied on for this: it holds only a new group, and a district's link group
  *   lives as long as one of its links is down (a blind spot), flushing every `group_interval`;
  * - a new group waits `group_wait`, at least two evaluations;
+ * - causes of one another (an operator's outage and its lost PoPs, a server and its own checks) share
+ *   their `for:`, and one may be seen a scrape and an evaluation after the other (its threshold reached
+ *   later in the interval): the one explained waits `group_wait` in a group of its own (the escalation
+ *   route groups by operator, PoP and server), at least a scrape and an evaluation, so its cause has
+ *   reached Alertmanager and inhibits it at the first flush;
  * - when a cause clears, its last links clear within a scrape and an evaluation:
  *   `keep_firing_for` covers that.
  */
@@ -152,6 +157,9 @@ export function timingProblems(t: AlertTiming): string[] {
   }
   if (t.serverFor > t.centralFor) problems.push(`serverFor ${t.serverFor}s exceeds centralFor ${t.centralFor}s`);
   if (t.groupWait < 2 * t.evaluationInterval) problems.push(`groupWait ${t.groupWait}s is less than two evaluations (${2 * t.evaluationInterval}s)`);
+  if (t.groupWait < t.scrapeInterval + t.evaluationInterval) {
+    problems.push(`groupWait ${t.groupWait}s is less than a scrape and an evaluation (${t.scrapeInterval + t.evaluationInterval}s)`);
+  }
   if (t.keepFiringFor < t.scrapeInterval + t.evaluationInterval) {
     problems.push(`keepFiringFor ${t.keepFiringFor}s is less than a scrape and an evaluation (${t.scrapeInterval + t.evaluationInterval}s)`);
   }
@@ -413,8 +421,9 @@ export function renderAlertmanager(inventory: Inventory, timing: AlertTiming, re
       routes: [
         {
           receiver: ESCALATION_RECEIVER,
-          matchers: [`scope=~"operator|server|central|certificate"`],
-          group_by: ["alertname", "stack", "operator", "server"],
+          matchers: [`scope=~"operator|pop|server|central|certificate"`],
+          // A group per cause: each new one waits group_wait, the time its own cause has to inhibit it (timingProblems).
+          group_by: ["alertname", "stack", "operator", "pop", "server"],
         },
         ...districts.map((d) => ({ receiver: districtReceiver(d.id), matchers: [alertmanagerMatcher("district", d.id)] })),
       ],
@@ -482,9 +491,10 @@ export function expectedLinkAlerts(
   const escalation = (alertname: string, group: Record<string, string>) => ({ receiver: ESCALATION_RECEIVER, group: { alertname, stack, ...group } });
   for (const op of [...outage].sort()) alerts.push({ alertname: "AmadegiOperatorOutage", id: op, ...escalation("AmadegiOperatorOutage", { operator: op }) });
   for (const pop of [...lost].sort()) {
-    // Inhibited by its operator's outage; routed by the default route (no district: one group).
-    if (!outage.has(pop.slice(0, pop.indexOf("/"))))
-      alerts.push({ alertname: "AmadegiPopLost", id: pop, receiver: ESCALATION_RECEIVER, group: { alertname: "AmadegiPopLost", stack } });
+    // Inhibited by its operator's outage; a group of its own at escalation.
+    const operator = pop.slice(0, pop.indexOf("/"));
+    if (!outage.has(operator))
+      alerts.push({ alertname: "AmadegiPopLost", id: pop, ...escalation("AmadegiPopLost", { operator, pop: pop.slice(operator.length + 1) }) });
   }
   for (const station of inventory.stations) {
     const monitored = station.links.filter(counts);

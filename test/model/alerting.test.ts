@@ -144,9 +144,13 @@ describe("alert timing", () => {
   it("names each inequality a profile breaks, and the rules refuse such a profile", async () => {
     const bad: AlertTiming = { ...PRODUCTION_TIMING, causeFor: 90, groupWait: 30, keepFiringFor: 30, serverFor: 90 };
     const problems = timingProblems(bad);
-    expect(problems).toHaveLength(4);
+    expect(problems).toHaveLength(5);
     // 90 s is a scrape less than the fiber's 120 s, and still not enough: an evaluation less too.
     expect(problems.join("\n")).toMatch(/causeFor 90s \+ scrape 30s \+ evaluation 30s exceeds the quickest link's for 120s/);
+    expect(problems.join("\n")).toMatch(/groupWait 30s is less than a scrape and an evaluation \(60s\)/);
+    // The rehearsal's group_wait of 20 s until session 18: an operator's outage, seen 20 s after one of its PoPs was
+    // lost, reached Alertmanager as the PoP's group flushed, and the PoP was told (an operator-outage drill of a CI run).
+    expect(timingProblems({ ...REHEARSAL_TIMING, groupWait: 20 })).toEqual(["groupWait 20s is less than a scrape and an evaluation (25s)"]);
     expect(timingProblems({ ...PRODUCTION_TIMING, causeFor: 60 })).toEqual([]);
     expect(() => renderAlertRules(inventory, bad)).toThrow(/alert timing production: causeFor/);
   });
@@ -521,6 +525,20 @@ describe("alertmanager configuration", () => {
     return r.stdout.trim();
   }
 
+  it("gives each cause a group of its own at escalation, so each new one waits group_wait for the cause that explains it", async () => {
+    const parsed = load(await readFile(config, "utf8")) as { route: { routes: { matchers: string[]; group_by: string[] }[] } };
+    const escalation = parsed.route.routes.find((r) => r.matchers.some((m) => m.startsWith("scope=~")));
+    expect(escalation?.matchers).toEqual(['scope=~"operator|pop|server|central|certificate"']);
+    expect(escalation?.group_by).toEqual(["alertname", "stack", "operator", "pop", "server"]);
+    // The oracle groups a lost PoP as Alertmanager does.
+    const byPop = new Map<string, string[]>();
+    for (const s of inventory.stations)
+      for (const l of s.links.filter(isMonitoredLink)) byPop.set(`${l.operator}/${l.pop}`, [...(byPop.get(`${l.operator}/${l.pop}`) ?? []), l.id]);
+    const [pop, ids] = [...byPop].find(([, l]) => l.length >= 3) ?? ["", []];
+    const [lost] = expectedLinkAlerts(inventory, "s", new Set(ids));
+    expect(lost?.group).toEqual({ alertname: "AmadegiPopLost", stack: "s", operator: pop.split("/")[0], pop: pop.split("/")[1] });
+  });
+
   it("passes amtool check-config", async () => {
     const r = await run("amtool", ["check-config", config]);
     expect(r.stdout).toMatch(/SUCCESS/);
@@ -534,6 +552,7 @@ describe("alertmanager configuration", () => {
       expect(await routeOf({ alertname: "AmadegiStationUnreachable", scope: "station", district: district.id })).toBe(districtReceiver(district.id));
     }
     expect(await routeOf({ alertname: "AmadegiOperatorOutage", scope: "operator", operator: "tci" })).toBe("escalation");
+    expect(await routeOf({ alertname: "AmadegiPopLost", scope: "pop", operator: "tci", pop: "EX-PKD-01" })).toBe("escalation");
     expect(await routeOf({ alertname: "AmadegiCentralCheckFailing", scope: "central", server: "gw-teh1-01" })).toBe("escalation");
     // A link alert whose district no route knows still reaches someone.
     expect(await routeOf({ alertname: "AmadegiLinkDown", scope: "link", district: "nowhere" })).toBe("escalation");
