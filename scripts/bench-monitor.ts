@@ -9,7 +9,8 @@
 // checked (every host answered) before its figures count. smokeping_prober runs unprivileged (ICMP
 // datagram sockets, the namespace's ping_group_range opened); `--privileged` adds its raw-socket
 // mode, which takes far more. smokeping_prober is not part of amadegi's toolchain: without it, its
-// rows say how to install it. Root only. Not a test: it prints figures.
+// rows say how to install it. Each setup's private memory (USS) is read at the window's end: the
+// rehearsal holds every monitor on one machine (ADR 0013). Root only. Not a test: it prints figures.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -74,6 +75,13 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/** A process's private memory (USS: what it alone holds, shared libraries left out), MiB. */
+function privateMiB(pid: number): number {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1] ?? NaN);
+  return (kib("Private_Clean") + kib("Private_Dirty")) / 1024;
+}
+
 /** One number from the namespace's Prometheus (an instant query); NaN when it has none. */
 function query(expr: string): number {
   const out = execFileSync(
@@ -87,7 +95,7 @@ function query(expr: string): number {
 
 interface Row {
   readonly what: string;
-  readonly cores: readonly { readonly name: string; readonly cores: number }[];
+  readonly cores: readonly { readonly name: string; readonly cores: number; readonly mib: number }[];
   readonly answered: number;
 }
 
@@ -97,7 +105,11 @@ async function measure(what: string, processes: { name: string; child: ChildProc
   for (const p of processes) if (p.child.exitCode !== null || p.child.pid === undefined) throw new Error(`${what}: ${p.name} is not running`);
   const before = processes.map((p) => cpuTicks(p.child.pid ?? 0));
   await sleep(WINDOW);
-  const cores = processes.map((p, i) => ({ name: p.name, cores: (cpuTicks(p.child.pid ?? 0) - (before[i] ?? 0)) / TICKS_PER_S / WINDOW }));
+  const cores = processes.map((p, i) => ({
+    name: p.name,
+    cores: (cpuTicks(p.child.pid ?? 0) - (before[i] ?? 0)) / TICKS_PER_S / WINDOW,
+    mib: privateMiB(p.child.pid ?? 0),
+  }));
   const row = { what, cores, answered: answered() };
   for (const p of processes) await stop(p.child);
   return row;
@@ -186,14 +198,15 @@ async function main(): Promise<void> {
 
     const pingsPerS = HOSTS / INTERVAL;
     const total = (r: Row) => r.cores.reduce((sum, c) => sum + c.cores, 0);
+    const memory = (r: Row) => r.cores.reduce((sum, c) => sum + c.mib, 0);
     const base = rows[0] === undefined ? NaN : total(rows[0]);
     const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
     const out = [
       `bench:monitor — ${new Date().toISOString()}: ${HOSTS} hosts, each pinged once every ${INTERVAL} s (${pingsPerS.toFixed(0)} pings/s), ` +
-        `CPU over ${WINDOW} s after ${WARMUP} s, inside namespace amadegi-b-mon-<pid>`,
+        `CPU over ${WINDOW} s after ${WARMUP} s, private memory (USS) at the window's end, inside namespace amadegi-b-mon-<pid>`,
       "",
-      line(["what", "answered", "cores (by process)", "cores", "CPU ms per ping", "× amadegi's way"]),
-      line(["---", "---:", "---", "---:", "---:", "---:"]),
+      line(["what", "answered", "cores (by process)", "cores", "CPU ms per ping", "× amadegi's way", "MiB (by process)", "KiB per host"]),
+      line(["---", "---:", "---", "---:", "---:", "---:", "---", "---:"]),
       ...rows.map((r) =>
         line([
           r.what,
@@ -202,6 +215,8 @@ async function main(): Promise<void> {
           total(r).toFixed(3),
           ((total(r) * 1000) / pingsPerS).toFixed(2),
           (total(r) / base).toFixed(2),
+          r.cores.map((c) => `${c.name} ${c.mib.toFixed(0)}`).join(", "),
+          ((memory(r) * 1024) / HOSTS).toFixed(0),
         ]),
       ),
     ];
