@@ -364,17 +364,17 @@ export function decodeStations(encoded: EncodedStations, files: ReadonlyMap<stri
         siteOwner: str(siteOwner),
         gateways: { primary: str(primary), secondary: str(secondary) },
         device: { serial, fingerprint, spares, ups: ups === 1 },
-        links: links.map(([lid, medium, operator, pop, circuit, address, signal, surveyed, state, committed, owner, lnode]) => ({
-          id: lid,
-          medium: str(medium),
-          operator: str(operator),
-          pop: str(pop),
-          ...(circuit === null ? {} : { circuit }),
-          ...(address === null ? {} : { address }),
-          ...(signal === null ? {} : { survey: surveyed === -1 ? { signalDbm: signal } : { signalDbm: signal, date: str(surveyed) } }),
-          lifecycle: committed === -1 ? { state: str(state), owner: str(owner) } : { state: str(state), committed: str(committed), owner: str(owner) },
-          origin: { file, node: lnode },
-        })),
+        // Properties set in place, in the loader's order: a spread per optional field allocated a
+        // throwaway object for each of a national inventory's 133,000 links (GC was a sixth of the gate).
+        links: links.map(([lid, medium, operator, pop, circuit, address, signal, surveyed, state, committed, owner, lnode]) => {
+          const link: Record<string, unknown> = { id: lid, medium: str(medium), operator: str(operator), pop: str(pop) };
+          if (circuit !== null) link.circuit = circuit;
+          if (address !== null) link.address = address;
+          if (signal !== null) link.survey = surveyed === -1 ? { signalDbm: signal } : { signalDbm: signal, date: str(surveyed) };
+          link.lifecycle = committed === -1 ? { state: str(state), owner: str(owner) } : { state: str(state), committed: str(committed), owner: str(owner) };
+          link.origin = { file, node: lnode };
+          return link;
+        }),
         origin: { file, node },
         district: str(district),
         county: str(county),
