@@ -64,7 +64,7 @@ describe("the baseline's central checks", () => {
 });
 
 describe("the baseline's links", () => {
-  it("counts every link the rehearsal makes lossy as noisy, with its station, even when the baseline's pings all came back", async () => {
+  it("counts every link the rehearsal makes lossy as noisy, with its station, and never down, whatever the baseline's pings met", async () => {
     const inventory = await sampleInventory();
     const blindSpot = inventory.election.policy.blindSpotDbm;
     const weak = inventory.stations.flatMap((s) => s.links.filter((l) => isWeakLink(l, blindSpot)).map((l) => ({ link: l.id, station: s.id })));
@@ -85,6 +85,17 @@ describe("the baseline's links", () => {
       expect(noisy.has(w.station), w.station).toBe(true);
     }
     expect(noisy.has("PKD-0278")).toBe(true);
+    // Nor is a weak link down when the baseline lost every one of its pings (it answers the rest, by design):
+    // PKD-0135's −101 dBm link, which once made the oracle expect its station unreachable during TCI's outage.
+    const lost = new Map(baseline);
+    const k = "link-icmp/PKD-0135/PKD-0135-M";
+    lost.set(k, { ...(baseline.get(k) as ResultLine), status: "down", failure: "timeout", detail: "3 of 3 pings lost" });
+    const again = baselineLinks(inventory, lost);
+    expect(again.down.has("PKD-0135-M")).toBe(false);
+    expect(again.noisy.has("PKD-0135")).toBe(true);
+    const tci = inventory.stations.flatMap((s) => s.links.filter((l) => l.operator === "tci").map((l) => l.id));
+    const e = expectation(inventory, again, tci);
+    expect(e.expected.filter((a) => a.id === "PKD-0135")).toEqual([]);
     // A strong link stays out: its station's alerts are the drill's to expect.
     const strong = inventory.stations.find((s) => s.links.every((l) => !isWeakLink(l, blindSpot)));
     expect(strong).toBeDefined();
