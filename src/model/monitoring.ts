@@ -192,7 +192,7 @@ export function renderMonitoring(
  * What blackbox_exporter's icmp prober says of a target that is an address and tells nothing:
  * no name is looked up, the address and protocol are the target's own, the resolve and setup
  * phases are empty, and the hop limit is the route's, which no one acts on. Dropped at the scrape:
- * a link target keeps 8 series of 16, each carrying the station's labels, in the TSDB, its WAL and
+ * a link target keeps 8 series of 14, each carrying the station's labels, in the TSDB, its WAL and
  * every query. Kept: success, the probe's duration and the round trip (`phase="rtt"`), which say
  * whether and how well a path answers. Prometheus's memory per target is mostly the target's own
  * (its scrape loop's stack and gzip reader), so memory fell 3 % only (2,000 stations; ADR 0013).
