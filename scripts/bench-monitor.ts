@@ -13,10 +13,13 @@
 // rehearsal holds every monitor on one machine (ADR 0013). Root only. Not a test: it prints figures.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { LINK_ROUNDS_PER_SCRAPE } from "../src/model/alerting.ts";
+import { openMetricsLabelValue } from "../src/lib/encode.ts";
+import { LINK_PROBER_ASSET } from "../src/model/render/index.ts";
 import { Leftovers } from "./bench/children.ts";
 
 const { values } = parseArgs({
@@ -33,7 +36,7 @@ const INTERVAL = Number(values.interval);
 const WARMUP = Number(values.warmup);
 const WINDOW = Number(values.window);
 const NS = `amadegi-b-mon-${process.pid}`;
-const PORTS = { prometheus: 19090, blackbox: 19115, smokeping: 19374 };
+const PORTS = { prometheus: 19090, blackbox: 19115, smokeping: 19374, linkExporter: 19119 };
 const TICKS_PER_S = 100; // USER_HZ
 
 const leftovers = new Leftovers();
@@ -52,8 +55,9 @@ function has(binary: string): boolean {
 }
 
 /** Start a program inside the namespace (`ip netns exec` execs it: the child's pid is the program's). */
-function start(argv: string[], log: string): ChildProcess {
-  const child = spawn(inNs(argv)[0] ?? "", inNs(argv).slice(1), { stdio: ["ignore", "ignore", "ignore"] });
+function start(argv: string[], log: string, session = false): ChildProcess {
+  // `session`: a process group of its own (setsid), as the link prober must have: stopped, it ends its group.
+  const child = spawn(inNs(argv)[0] ?? "", inNs(argv).slice(1), { stdio: ["ignore", "ignore", "ignore"], detached: session });
   child.once("exit", (code) => {
     if (code !== null && code !== 0 && code !== 143) process.stderr.write(`${log} exited ${code}\n`);
   });
@@ -69,10 +73,37 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-function cpuTicks(pid: number): number {
+/** utime + stime; with `children`, also what its waited-for children spent (the link prober's fping, awk and cut). */
+function cpuTicks(pid: number, children = false): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
+  return Number(fields[11]) + Number(fields[12]) + (children ? Number(fields[13]) + Number(fields[14]) : 0);
+}
+
+/**
+ * The labels a link carries in the rehearsal (src/model/monitoring.ts's labelsOf): every setup's hosts
+ * carry them, since a series' cost grows with its labels.
+ */
+function linkLabels(i: number): Record<string, string> {
+  const station = `PKD-${String(i).padStart(5, "0")}`;
+  return {
+    check: "link-icmp",
+    kind: "icmp",
+    scope: "link",
+    stack: "rehearsal",
+    station,
+    link: `${station}-${i % 2 === 0 ? "F" : "M"}`,
+    district: "pakdasht",
+    province: "tehran",
+    operator: i % 2 === 0 ? "tci" : "mci",
+    medium: i % 2 === 0 ? "fiber" : "mobile",
+    pop: `EX-PKD-${String(i % 40).padStart(2, "0")}`,
+    owner: "network-team",
+    gateway: "gw-teh1-01",
+    station_kind: "fixed",
+    oncall: "Reza Ahmadi",
+    oncall_phone: "+989121234567",
+  };
 }
 
 /** A process's private memory (USS: what it alone holds, shared libraries left out), MiB. */
@@ -100,14 +131,14 @@ interface Row {
 }
 
 /** Run one setup: warm up, read CPU over the window, then check that every host answered. */
-async function measure(what: string, processes: { name: string; child: ChildProcess }[], answered: () => number): Promise<Row> {
+async function measure(what: string, processes: { name: string; child: ChildProcess; children?: boolean }[], answered: () => number): Promise<Row> {
   await sleep(WARMUP);
   for (const p of processes) if (p.child.exitCode !== null || p.child.pid === undefined) throw new Error(`${what}: ${p.name} is not running`);
-  const before = processes.map((p) => cpuTicks(p.child.pid ?? 0));
+  const before = processes.map((p) => cpuTicks(p.child.pid ?? 0, p.children));
   await sleep(WINDOW);
   const cores = processes.map((p, i) => ({
     name: p.name,
-    cores: (cpuTicks(p.child.pid ?? 0) - (before[i] ?? 0)) / TICKS_PER_S / WINDOW,
+    cores: (cpuTicks(p.child.pid ?? 0, p.children) - (before[i] ?? 0)) / TICKS_PER_S / WINDOW,
     mib: privateMiB(p.child.pid ?? 0),
   }));
   const row = { what, cores, answered: answered() };
@@ -117,7 +148,8 @@ async function measure(what: string, processes: { name: string; child: ChildProc
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("root only (it makes a network namespace)");
-  for (const binary of ["prometheus", "prometheus-blackbox-exporter", "curl"]) if (!has(binary)) throw new Error(`${binary} is not installed (npm run setup)`);
+  for (const binary of ["prometheus", "prometheus-blackbox-exporter", "prometheus-node-exporter", "fping", "curl"])
+    if (!has(binary)) throw new Error(`${binary} is not installed (npm run setup)`);
   const work = await mkdtemp(join(tmpdir(), "amadegi-bench-monitor-"));
   try {
     execFileSync("ip", ["netns", "add", NS]);
@@ -127,7 +159,15 @@ async function main(): Promise<void> {
     execFileSync("ip", inNs(["sysctl", "-q", "-w", "net.ipv4.ping_group_range=0 2147483647"]).slice(1));
     const hosts = Array.from({ length: HOSTS }, (_, i) => `127.60.${Math.floor(i / 250)}.${(i % 250) + 1}`);
     const global = `global: { scrape_interval: ${INTERVAL}s, scrape_timeout: ${Math.min(10, INTERVAL)}s }\n`;
-    await writeFile(join(work, "targets.json"), JSON.stringify([{ targets: hosts, labels: { check: "link-icmp" } }]));
+    await writeFile(join(work, "targets.json"), JSON.stringify(hosts.map((h, i) => ({ targets: [h], labels: linkLabels(i) }))));
+    // The link prober's targets, as src/model/monitoring.ts writes them: address, tab, labels.
+    const proberLine = (h: string, i: number) =>
+      `${h}\t${Object.entries(linkLabels(i))
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([k, v]) => `${k}="${openMetricsLabelValue(v)}"`)
+        .join(",")}\n`;
+    await writeFile(join(work, "links.tsv"), hosts.map(proberLine).join(""));
+    await mkdir(join(work, "textfiles"));
     await writeFile(join(work, "blackbox.yml"), "modules:\n  icmp: { prober: icmp, timeout: 2s, icmp: { preferred_ip_protocol: ip4 } }\n");
     await writeFile(
       join(work, "prometheus-blackbox.yml"),
@@ -141,6 +181,11 @@ async function main(): Promise<void> {
     await writeFile(
       join(work, "prometheus-smokeping.yml"),
       `${global}scrape_configs:\n  - job_name: smokeping\n    static_configs: [ { targets: [127.0.0.1:${PORTS.smokeping}] } ]\n`,
+    );
+    await writeFile(
+      join(work, "prometheus-prober.yml"),
+      `${global}scrape_configs:\n  - job_name: link-icmp\n    honor_labels: true\n` +
+        `    static_configs: [ { targets: [127.0.0.1:${PORTS.linkExporter}] } ]\n`,
     );
     const smokepingConfig = (protocol: "udp" | "icmp") =>
       `targets:\n- hosts:\n${hosts.map((h) => `  - ${h}\n`).join("")}  interval: ${INTERVAL}s\n  network: ip4\n  protocol: ${protocol}\n`;
@@ -160,10 +205,37 @@ async function main(): Promise<void> {
     const pa = prometheus("prometheus-blackbox.yml", "data-blackbox");
     rows.push(
       await measure(
-        "amadegi's monitors: Prometheus + blackbox_exporter icmp",
+        "before: Prometheus + blackbox_exporter icmp, a target per host",
         [
           { name: "blackbox_exporter", child: bb },
           { name: "prometheus", child: pa },
+        ],
+        () => query("sum(probe_success)"),
+      ),
+    );
+
+    // The monitors' way since ADR 0013's "The links' prober": one fping round for every host, LINK_ROUNDS_PER_SCRAPE a scrape.
+    const period = Math.max(1, Math.floor(INTERVAL / LINK_ROUNDS_PER_SCRAPE));
+    const prober = start(["sh", LINK_PROBER_ASSET, join(work, "links.tsv"), join(work, "textfiles"), String(period), "2000", "1"], "link prober", true);
+    const ne = start(
+      [
+        "prometheus-node-exporter",
+        "--collector.disable-defaults",
+        "--collector.textfile",
+        `--collector.textfile.directory=${join(work, "textfiles")}`,
+        "--web.disable-exporter-metrics",
+        `--web.listen-address=127.0.0.1:${PORTS.linkExporter}`,
+      ],
+      "node_exporter",
+    );
+    const pp = prometheus("prometheus-prober.yml", "data-prober");
+    rows.push(
+      await measure(
+        `amadegi's monitors: Prometheus + the link prober (fping, a round every ${period} s) + node_exporter's textfile collector`,
+        [
+          { name: "link prober (fping, awk)", child: prober, children: true },
+          { name: "node_exporter", child: ne },
+          { name: "prometheus", child: pp },
         ],
         () => query("sum(probe_success)"),
       ),
@@ -205,7 +277,7 @@ async function main(): Promise<void> {
       `bench:monitor — ${new Date().toISOString()}: ${HOSTS} hosts, each pinged once every ${INTERVAL} s (${pingsPerS.toFixed(0)} pings/s), ` +
         `CPU over ${WINDOW} s after ${WARMUP} s, private memory (USS) at the window's end, inside namespace amadegi-b-mon-<pid>`,
       "",
-      line(["what", "answered", "cores (by process)", "cores", "CPU ms per ping", "× amadegi's way", "MiB (by process)", "KiB per host"]),
+      line(["what", "answered", "cores (by process)", "cores", "CPU ms per host a scrape", "× blackbox's", "MiB (by process)", "KiB per host"]),
       line(["---", "---:", "---", "---:", "---:", "---:", "---", "---:"]),
       ...rows.map((r) =>
         line([

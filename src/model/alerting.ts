@@ -100,6 +100,25 @@ export const REHEARSAL_TIMING: AlertTiming = {
 export const REHEARSAL_LINK_PINGS_PER_S = 200;
 
 /**
+ * How many rounds a monitor's link prober makes per scrape interval (ADR 0013, "The links' prober"):
+ * Prometheus reads a link's last round, so a failure reaches it up to a round's period and the round's
+ * own time later than a ping at the scrape would (the notification's bound grows by that). Rounds no
+ * longer than a scrape keep two links of one cause seen at most a scrape apart, as a scrape's targets
+ * were: timingProblems' inequalities hold unchanged.
+ */
+export const LINK_ROUNDS_PER_SCRAPE = 3;
+
+/** Seconds from the start of one of the link prober's rounds to the next's. */
+export function linkProbePeriod(t: AlertTiming): number {
+  return Math.max(1, Math.floor(t.scrapeInterval / LINK_ROUNDS_PER_SCRAPE));
+}
+
+/** The link prober's file older than this (three scrapes), or unreadable, is AmadegiLinkProberStale. */
+export function linkProberStaleAfter(t: AlertTiming): number {
+  return 3 * t.scrapeInterval;
+}
+
+/**
  * Every duration of a profile times a whole factor: a profile that holds (timingProblems) still
  * holds, each inequality scaled as a whole. The name stays: it is still that profile, slower.
  */
@@ -184,6 +203,7 @@ const LINK_LABELS = [...STATION_LABELS, "link", "medium", "operator", "pop", "ow
 /** Every series the rules read, as a selector: where the monitor runs, each must exist (a rehearsal test asks Prometheus). */
 export const RULE_SERIES: readonly string[] = [
   'probe_success{scope="link"}',
+  'node_textfile_mtime_seconds{scope="prober"}',
   'probe_success{scope="central"}',
   'probe_success{scope="central", kind="icmp"}',
   'probe_ssl_earliest_cert_expiry{scope="central"}',
@@ -309,6 +329,21 @@ export function renderAlertRules(inventory: Inventory, timing: AlertTiming): str
     },
   ];
   const central: Rule[] = [
+    {
+      // The link prober's last round is all Prometheus has of the links: if it stops writing, nothing of
+      // theirs would change again, and no link alert would ever fire (ADR 0013, "The links' prober").
+      alert: "AmadegiLinkProberStale",
+      expr: `time() - node_textfile_mtime_seconds{scope="prober"} > ${linkProberStaleAfter(timing)} or node_textfile_scrape_error{scope="prober"} == 1`,
+      for: s(timing.centralFor),
+      labels: { severity: "critical", scope: "monitor" },
+      annotations: {
+        summary: `The link prober behind {{ $labels.instance }} has written no readable round for ${linkProberStaleAfter(timing)} s`,
+        summary_fa: `کاوشگر لینک‌ها در {{ $labels.instance }} بیش از ${linkProberStaleAfter(timing)} ثانیه است که دور خوانایی ننوشته است`,
+        description:
+          "This monitor no longer sees its stations' links: none of their alerts can fire. " +
+          "Read the link prober's log on the monitor server and restart it (amadegi up).",
+      },
+    },
     { record: "amadegi:server_up", expr: 'max by (stack, server, role, site) (probe_success{scope="central", kind="icmp"})' },
     {
       alert: "AmadegiServerDown",

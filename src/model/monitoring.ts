@@ -1,6 +1,7 @@
 import { dump } from "js-yaml";
 import type { Inventory, Station, Technician } from "./types.ts";
 import { dataRecord } from "../lib/records.ts";
+import { openMetricsLabelValue } from "../lib/encode.ts";
 
 /**
  * The hand-over to continuous monitoring: the inventory's probe targets as
@@ -69,7 +70,21 @@ export interface MonitoringOptions {
    * per server, at `exporter` host:port): one job, each target labelled as the server's ntp check.
    */
   readonly timeServers?: readonly { readonly id: string; readonly exporter: string }[];
+  /**
+   * The links' ICMP targets through amadegi's link prober instead of blackbox_exporter (ADR 0013,
+   * "The links' prober"): LINK_PROBER_TARGETS lists each link's address and labels, the prober pings
+   * them all each round and writes their probe_success for node_exporter's textfile collector at
+   * `exporter` (host:port), and Prometheus scrapes that once: one scrape for every link, not one per
+   * link. Without it (`amadegi export prometheus`) links go through blackbox_exporter as the rest.
+   */
+  readonly linkProber?: { readonly exporter: string };
 }
+
+/** The link prober's targets, beside prometheus.yml: `<address>\t<labels>` a line (MonitoringOptions.linkProber). */
+export const LINK_PROBER_TARGETS = "links.tsv";
+
+/** The label the prober's exporter's own series carry (their file's age: AmadegiLinkProberStale); the links' keep theirs. */
+export const LINK_PROBER_SCOPE = "prober";
 
 /** The catalog's clock check, as the time servers' job labels its targets (the rules read scope and check). */
 export const TIME_CHECK = { id: "ntp-offset", kind: "ntp", role: "ntp" } as const;
@@ -113,7 +128,15 @@ export function renderMonitoring(
       skipped.push({ check: check.id, kind: check.kind, reason });
       continue;
     }
-    const own = byCheck.get(check.id) ?? [];
+    const all = byCheck.get(check.id) ?? [];
+    const probed = options.linkProber !== undefined && check.kind === "icmp" ? all.filter((t) => t.link !== undefined) : [];
+    if (probed.length > 0 && options.linkProber !== undefined) {
+      if (files.has(LINK_PROBER_TARGETS)) throw new Error(`check ${check.id}: the link prober already pings another check's links`);
+      files.set(LINK_PROBER_TARGETS, proberTargets(probed, inventory, options.stack));
+      jobs.push(proberJob(check, options.linkProber.exporter, options.stack));
+      count += probed.length;
+    }
+    const own = probed.length === 0 ? all : all.filter((t) => t.link === undefined);
     if (own.length === 0) continue;
     const base = `amadegi_${check.id.replace(/[^A-Za-z0-9]/g, "_")}`;
     // A TLS name is per module in blackbox_exporter: one module per distinct name.
@@ -201,6 +224,38 @@ export const ICMP_SILENT_SERIES: readonly Readonly<Record<string, unknown>>[] = 
   { source_labels: ["__name__"], regex: "probe_(dns_lookup_time_seconds|ip_addr_hash|ip_protocol|icmp_reply_hop_limit)", action: "drop" },
   { source_labels: ["__name__", "phase"], regex: "probe_icmp_duration_seconds;(resolve|setup)", action: "drop" },
 ];
+
+/**
+ * The prober's targets: a line per link, its address, a tab and its labels as Prometheus's text
+ * format writes them (`name="value",…`), the same labels a blackbox target of it carries, escaped
+ * (`\\`, `\"`, `\n`). Every line names every label, empty where a link has none (Prometheus
+ * drops an empty label): node_exporter refuses a metric whose samples differ in their label names.
+ * An address is the schema's IPv4 address, so the tab and the line end are the prober's alone.
+ */
+function proberTargets(targets: readonly MonitorTarget[], inventory: Inventory, stack: string | undefined): string {
+  const labelled = targets.map((t) => ({ address: t.address, labels: labelsOf(t, inventory, stack) }));
+  const names = [...new Set(labelled.flatMap((l) => Object.keys(l.labels)))].sort();
+  const lines = labelled.map((l) => {
+    if (/[\t\n\r]/.test(l.address)) throw new Error(`link target ${l.address}: an address has no tab or line end`);
+    return `${l.address}\t${names.map((n) => `${n}="${openMetricsLabelValue(l.labels[n] ?? "")}"`).join(",")}\n`;
+  });
+  return lines.join("");
+}
+
+/**
+ * Prometheus's job for the prober's exporter: its labels are the file's own (honor_labels: the file is
+ * amadegi's, rendered above), so a link's probe_success keeps `scope="link"` and the station's labels as
+ * a blackbox target's has them, and the rules read it the same. Only what the rules read is kept: the links'
+ * success and the file's age, which the job's own `scope` names.
+ */
+function proberJob(check: MonitorCheck, exporter: string, stack: string | undefined): Record<string, unknown> {
+  return {
+    job_name: `amadegi-${check.id}`,
+    honor_labels: true,
+    static_configs: [{ targets: [exporter], labels: { scope: LINK_PROBER_SCOPE, check: check.id, ...(stack === undefined ? {} : { stack }) } }],
+    metric_relabel_configs: [{ source_labels: ["__name__"], regex: "probe_success|node_textfile_mtime_seconds|node_textfile_scrape_error", action: "keep" }],
+  };
+}
 
 function labelsOf(t: MonitorTarget, inventory: Inventory, stack: string | undefined): Record<string, string> {
   // scope: what the alerting rules (alerting.ts) select by, so no selector ever holds a check's id.

@@ -211,9 +211,12 @@ describe.skipIf(skipped !== undefined)(`drills on the Pakdasht rehearsal${skippe
     expect(missing).toEqual([]);
     const monitored = loaded.stations.flatMap((x) => x.links.filter((l) => l.lifecycle.state === "live" && l.address !== undefined)).length;
     expect(Object.values(await count('probe_success{scope="link"}'))[0]).toBe(monitored);
-    // A link's series: what says whether and how well its path answers, nothing its address makes moot (ICMP_SILENT_SERIES).
-    const linkSeries = await count('{scope="link", __name__=~"probe_.*"}', " by (__name__, phase)");
-    expect(Object.keys(linkSeries).sort()).toEqual(["probe_duration_seconds", "probe_icmp_duration_seconds,rtt", "probe_success"]);
+    // A link's series: its probe_success alone, from the link prober's exporter, one target for every link (ADR 0013,
+    // "The links' prober"), not a blackbox_exporter target per link.
+    // (The alerts' own series, ALERTS and ALERTS_FOR_STATE, carry their rule's scope="link" too.)
+    const linkSeries = await count('{scope="link", __name__!~"ALERTS|ALERTS_FOR_STATE"}', " by (__name__, job)");
+    expect(Object.keys(linkSeries)).toEqual(["probe_success,amadegi-link-icmp"]);
+    expect(Object.values(await count('up{job="amadegi-link-icmp"}'))).toEqual([1]);
     // The waivers' silences, made by the stack's up on the monitor's Alertmanager.
     const script =
       `const r = await fetch(${JSON.stringify(`http://${monitor.address}:9093/api/v2/silences`)});` +

@@ -2,6 +2,7 @@ import {
   type AlertReceivers,
   type AlertTiming,
   isMonitoredLink,
+  linkProbePeriod,
   PRODUCTION_TIMING,
   REHEARSAL_LINK_PINGS_PER_S,
   REHEARSAL_TIMING,
@@ -10,17 +11,20 @@ import {
   stretchTiming,
 } from "../alerting.ts";
 import { createHash } from "node:crypto";
-import { type MonitorCheck, type MonitorTarget, renderMonitoring } from "../monitoring.ts";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { LINK_PROBER_TARGETS, type MonitorCheck, type MonitorTarget, renderMonitoring } from "../monitoring.ts";
 import type { Inventory, Role, Server } from "../types.ts";
 import { LOG_DIR, MONITOR_FILES as M, rooted, RUN_DIR, TLS_FILES } from "./paths.ts";
 import { daemon } from "./service.ts";
 import type { RenderedFile, RoleRender, ServerTarget } from "./types.ts";
 
 /**
- * The monitor role: Prometheus scrapes the central servers and the live
- * links' paths of its stations (every station's, up to MONITORS_PER_STATION monitors; ADR 0013)
- * through a blackbox_exporter on the same server, with the modules and targets
- * src/model/monitoring.ts renders (the same renderer as `amadegi export
+ * The monitor role: Prometheus scrapes the central servers through a
+ * blackbox_exporter on the same server, and the live links' paths of its stations (every
+ * station's, up to MONITORS_PER_STATION monitors; ADR 0013) through the link prober's rounds
+ * (one fping for all of them, served by a node_exporter's textfile collector: one scrape, not
+ * one per link), with the modules, targets and jobs src/model/monitoring.ts renders (the same renderer as `amadegi export
  * prometheus`). Provisioning cannot read the check catalog (it lives in
  * probe/, ADR 0001), so the central checks are declared here as plain data;
  * test/model/render/monitor.test.ts keeps them equal to checks/central.yaml.
@@ -176,6 +180,43 @@ export function centralTargets(inventory: Inventory, monitor?: string): MonitorT
   return targets;
 }
 
+/** The link prober as this package ships it (ADR 0013, "The links' prober"). */
+export const LINK_PROBER_ASSET = fileURLToPath(new URL("./assets/link-prober.sh", import.meta.url));
+
+let proberSource: string | undefined;
+
+function proberContent(): string {
+  if (proberSource === undefined) {
+    try {
+      proberSource = readFileSync(LINK_PROBER_ASSET, "utf8");
+    } catch (error) {
+      throw new Error(
+        `${LINK_PROBER_ASSET}: cannot read the link prober the monitor role installs as ${M.linkProber} ` +
+          `(${(error as NodeJS.ErrnoException).code ?? String(error)}); it is src/model/render/assets/link-prober.sh — restore it`,
+        { cause: error },
+      );
+    }
+  }
+  return proberSource;
+}
+
+/** Where the node_exporter that serves the link prober's rounds listens (the textfile collector only), on the monitor's address. */
+export const LINK_EXPORTER_PORT = 9119;
+/** Milliseconds between two of the link prober's pings (fping -i; 1 ms is its floor without root): a round sends its links in as many. */
+export const LINK_PROBER_SEND_MS = 1;
+
+/**
+ * How much later than a ping at the scrape a link's failure can reach a monitor's Prometheus, in
+ * seconds: a round's period (the failure just missed one), then the round's sending (the busiest
+ * monitor's links, LINK_PROBER_SEND_MS each) and its wait for the last replies. A notification's bound
+ * (notificationBound) takes it as the links' probe time.
+ */
+export function linkProbeDelay(inventory: Inventory, timing: AlertTiming): number {
+  const monitors = monitorIds(inventory);
+  const busiest = Math.max(0, ...(monitors.length === 0 ? [linkTargets(inventory).length] : monitors.map((m) => linkTargets(inventory, m).length)));
+  return linkProbePeriod(timing) + Math.ceil((busiest * LINK_PROBER_SEND_MS + LINK_CHECK.timeoutMs) / 1000);
+}
+
 /** Where the monitor's Alertmanager listens (on the server's address). */
 export const ALERTMANAGER_PORT = 9093;
 
@@ -238,6 +279,7 @@ export function alertTimingOf(inventory: Inventory, environment: ServerTarget["e
 export function renderMonitor(inventory: Inventory, server: Server, target: ServerTarget): RoleRender {
   const r = (p: string): string => rooted(target, p);
   const blackboxAt = `${target.address}:9115`;
+  const linkExporterAt = `${target.address}:${LINK_EXPORTER_PORT}`;
   const alertmanagerAt = `${target.address}:${ALERTMANAGER_PORT}`;
   const timing = alertTimingOf(inventory, target.environment);
   const timeServers = timeServerExporters(inventory, target.address, server.id);
@@ -255,6 +297,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
       alertmanagers: [alertmanagerAt],
       checkinGateways: checkinGateways(inventory),
       timeServers,
+      linkProber: { exporter: linkExporterAt },
     },
   );
   // Without the stack's receivers: the rehearsal's own receiver; elsewhere none (Alertmanager keeps the alerts, tells no one: ADR 0009).
@@ -266,6 +309,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([path, content]) => ({ path: `${M.dir}/${path}`, content, mode: 0o644 })),
     { path: M.rules, content: renderAlertRules(inventory, timing), mode: 0o644 },
+    { path: M.linkProber, content: proberContent(), mode: 0o755 },
     { path: M.alertmanager, content: renderAlertmanager(inventory, timing, receivers), mode: 0o644 },
   ];
   const alertmanager = daemon(
@@ -297,7 +341,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
   const prometheus = daemon(
     {
       name: "prometheus",
-      description: "scrapes the central servers and the links through the blackbox exporter",
+      description: "scrapes the central servers through the blackbox exporter and the links through the link prober's exporter",
       dirs: [RUN_DIR, LOG_DIR, M.storage],
       validate: ["promtool", "check", "config", r(M.prometheus)],
       argv: ["prometheus", `--config.file=${r(M.prometheus)}`, `--web.listen-address=${target.address}:9090`, `--storage.tsdb.path=${r(M.storage)}`],
@@ -309,14 +353,18 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
       reload: "hup",
       listens: [{ proto: "tcp", address: target.address, port: 9090 }],
       version: "prometheus --version 2>&1 | head -n 1",
-      unit: { conflicts: ["prometheus.service"], after: ["amadegi-blackbox.service", "amadegi-alertmanager.service"], writes: [M.storage] },
+      unit: {
+        conflicts: ["prometheus.service"],
+        after: ["amadegi-blackbox.service", "amadegi-link-exporter.service", "amadegi-alertmanager.service"],
+        writes: [M.storage],
+      },
     },
     target,
   );
   const blackbox = daemon(
     {
       name: "blackbox",
-      description: "probes the central servers and the links' paths for Prometheus",
+      description: "probes the central servers for Prometheus",
       dirs: [RUN_DIR, LOG_DIR],
       validate: ["prometheus-blackbox-exporter", "--config.check", `--config.file=${r(M.blackbox)}`],
       argv: ["prometheus-blackbox-exporter", `--config.file=${r(M.blackbox)}`, `--web.listen-address=${blackboxAt}`],
@@ -330,6 +378,63 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
       version: "prometheus-blackbox-exporter --version 2>&1 | head -n 1",
       // ICMP probes need a raw socket.
       unit: { conflicts: ["prometheus-blackbox-exporter.service"], capabilities: ["CAP_NET_RAW"] },
+    },
+    target,
+  );
+  // The links: one fping round for all of them, written for a node_exporter's textfile collector (ADR 0013).
+  const linkProber = daemon(
+    {
+      name: "link-prober",
+      description: "pings the links of this monitor's stations each round for Prometheus (fping)",
+      dirs: [RUN_DIR, LOG_DIR, M.linkTextfiles],
+      validate: ["sh", "-n", r(M.linkProber)],
+      argv: [
+        "sh",
+        r(M.linkProber),
+        r(`${M.dir}/${LINK_PROBER_TARGETS}`),
+        r(M.linkTextfiles),
+        String(linkProbePeriod(timing)),
+        String(LINK_CHECK.timeoutMs),
+        String(LINK_PROBER_SEND_MS),
+      ],
+      forks: false,
+      background: true,
+      pidFile: M.linkProberPid,
+      log: M.linkProberLog,
+      mark: r(M.linkProber),
+      // It re-reads its targets every round: only a new command line (another period) restarts it.
+      reload: "restart",
+      watch: [M.linkProber],
+      listens: [],
+      version: "fping -v 2>&1 | head -n 1",
+      // ICMP needs a raw socket.
+      unit: { capabilities: ["CAP_NET_RAW"], writes: [M.linkTextfiles] },
+    },
+    target,
+  );
+  const linkExporter = daemon(
+    {
+      name: "link-exporter",
+      description: "serves the link prober's last round to Prometheus (node_exporter's textfile collector)",
+      dirs: [RUN_DIR, LOG_DIR, M.linkTextfiles],
+      // It reads no file of its own: its flags are all it has, and the version is what can be checked.
+      validate: ["prometheus-node-exporter", "--version"],
+      argv: [
+        "prometheus-node-exporter",
+        "--collector.disable-defaults",
+        "--collector.textfile",
+        `--collector.textfile.directory=${r(M.linkTextfiles)}`,
+        "--web.disable-exporter-metrics",
+        `--web.listen-address=${linkExporterAt}`,
+      ],
+      forks: false,
+      background: true,
+      pidFile: M.linkExporterPid,
+      log: M.linkExporterLog,
+      mark: `--web.listen-address=${linkExporterAt}`,
+      reload: "restart",
+      listens: [{ proto: "tcp", address: target.address, port: LINK_EXPORTER_PORT }],
+      version: "prometheus-node-exporter --version 2>&1 | head -n 1",
     },
     target,
   );
@@ -370,8 +475,16 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
   return {
     server: server.id,
     role: "monitor",
-    files: [...files, ...blackbox.files, ...alertmanager.files, ...clocks.flatMap((c) => c.files), ...prometheus.files],
-    services: [blackbox.service, alertmanager.service, ...clocks.map((c) => c.service), prometheus.service],
+    files: [
+      ...files,
+      ...blackbox.files,
+      ...linkProber.files,
+      ...linkExporter.files,
+      ...alertmanager.files,
+      ...clocks.flatMap((c) => c.files),
+      ...prometheus.files,
+    ],
+    services: [blackbox.service, linkProber.service, linkExporter.service, alertmanager.service, ...clocks.map((c) => c.service), prometheus.service],
     stations: [],
   };
 }

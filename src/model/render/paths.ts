@@ -78,6 +78,13 @@ export const MONITOR_FILES = {
   prometheusLog: `${LOG_DIR}/prometheus.log`,
   blackboxPid: `${RUN_DIR}/blackbox.pid`,
   blackboxLog: `${LOG_DIR}/blackbox.log`,
+  /** The link prober (assets/link-prober.sh; its targets are beside prometheus.yml) and where it writes for its exporter. */
+  linkProber: "/opt/amadegi/link-prober.sh",
+  linkTextfiles: `${LIB_DIR}/link-prober`,
+  linkProberPid: `${RUN_DIR}/link-prober.pid`,
+  linkProberLog: `${LOG_DIR}/link-prober.log`,
+  linkExporterPid: `${RUN_DIR}/link-exporter.pid`,
+  linkExporterLog: `${LOG_DIR}/link-exporter.log`,
   /** The alerting rules (src/model/alerting.ts), named by prometheus.yml beside it. */
   rules: "/etc/amadegi/prometheus/rules.yml",
   alertmanager: "/etc/amadegi/alertmanager/alertmanager.yml",

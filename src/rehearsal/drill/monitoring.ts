@@ -6,11 +6,12 @@ import {
   expectedLinkAlerts,
   expectedServerAlert,
   type Inventory,
+  linkProbePeriod,
   notificationBound,
   REHEARSAL_TIMING,
   silencesOf,
 } from "../../model/index.ts";
-import { REHEARSAL_RECEIVER_PORT, rehearsalPace } from "../../model/render/index.ts";
+import { linkProbeDelay, REHEARSAL_RECEIVER_PORT, rehearsalPace } from "../../model/render/index.ts";
 import { isWeakLink } from "../plan.ts";
 import { cmdline, processesMentioning, stopProcesses } from "../processes.ts";
 import { RECEIVER } from "../receiver.ts";
@@ -40,8 +41,7 @@ const SERVER_SCENARIOS: Readonly<Partial<Record<Scenario, { readonly alertname: 
   "clock-skew": { alertname: "AmadegiClockSkew", check: "ntp-offset", for: REHEARSAL_TIMING.centralFor },
   "cert-expiring": { alertname: "AmadegiCertificateLapsesBeforeElection", check: "gateway-https", for: REHEARSAL_TIMING.certificateFor },
 };
-/** The probe's timeout in the notification bound: the monitor's ping (LINK_CHECK), and the central checks' (at most 3 s). */
-const PROBE_TIMEOUT_S = 2;
+/** The central checks' probe timeout in the notification bound (at most 3 s); the links' is their prober's delay (linkProbeDelay). */
 const CENTRAL_PROBE_TIMEOUT_S = 3;
 const STACK_LABEL = "rehearsal";
 
@@ -204,7 +204,7 @@ export function expectation(
   const before = new Set(baseline.map((a) => `${a.alertname}/${a.id}`));
   const links = expected.filter((a) => !own.includes(a) && !before.has(`${a.alertname}/${a.id}`) && !base.noisy.has(a.id));
   const bound = Math.max(
-    notificationBound(t, Math.max(0, ...links.map(forOf)), PROBE_TIMEOUT_S),
+    notificationBound(t, Math.max(0, ...links.map(forOf)), linkProbeDelay(inventory, t)),
     serverAlert === undefined ? 0 : notificationBound(t, serverAlert.for, CENTRAL_PROBE_TIMEOUT_S),
   );
   return { expected, baseline, noisy: base.noisy, boundMs: bound * 1000 };
@@ -244,7 +244,8 @@ export function waits(e: Expectation): { readonly notifyMs: number; readonly res
   const t = REHEARSAL_TIMING;
   return {
     notifyMs: e.boundMs + t.groupInterval * 1000 + 20_000,
-    resolveMs: (t.keepFiringFor + t.groupInterval + 2 * t.scrapeInterval + 2 * t.evaluationInterval) * 1000 + 20_000,
+    // A link's recovery, like its failure, reaches Prometheus up to a prober's round later (linkProbePeriod).
+    resolveMs: (t.keepFiringFor + t.groupInterval + 2 * t.scrapeInterval + linkProbePeriod(t) + 2 * t.evaluationInterval) * 1000 + 20_000,
   };
 }
 

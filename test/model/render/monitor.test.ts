@@ -12,7 +12,7 @@ import {
   renderAlertRules,
   stretchTiming,
 } from "../../../src/model/alerting.ts";
-import { renderMonitoring } from "../../../src/model/monitoring.ts";
+import { LINK_PROBER_TARGETS, renderMonitoring } from "../../../src/model/monitoring.ts";
 import {
   CENTRAL_CHECKS,
   centralTargets,
@@ -118,6 +118,7 @@ describe("monitor role", () => {
       alertmanagers: ["10.10.0.90:9093"],
       checkinGateways: inventory.servers.filter((x) => x.roles.includes("gateway")).map((x) => ({ id: x.id, address: x.address })),
       timeServers: timeServerExporters(inventory, "10.10.0.90"),
+      linkProber: { exporter: "10.10.0.90:9119" },
     };
     const expected = renderMonitoring(inventory, serverChecks, serverTargets, options);
     const mon = inventory.serversById.get("mon-teh1-01");
@@ -131,8 +132,16 @@ describe("monitor role", () => {
     );
     expect(files).toEqual(expected.files);
     expect(files.get("prometheus.yml")).toContain("replacement: 10.10.0.90:9115");
+    // The links are not blackbox_exporter's: their prober's exporter is one target (ADR 0013, "The links' prober").
+    expect(files.has(`targets/${LINK_CHECK.id}.json`)).toBe(false);
+    expect(files.get("prometheus.yml")).toMatch(
+      /job_name: amadegi-link-icmp\n\s+honor_labels: true\n\s+static_configs:\n\s+- targets:\n\s+- 10\.10\.0\.90:9119\n/,
+    );
     expect(renders[0]?.services.map((s) => [s.name, s.listens])).toEqual([
       ["blackbox", [{ proto: "tcp", address: "10.10.0.90", port: 9115 }]],
+      // The link prober listens nowhere: it writes the file its exporter serves.
+      ["link-prober", []],
+      ["link-exporter", [{ proto: "tcp", address: "10.10.0.90", port: 9119 }]],
       ["alertmanager", [{ proto: "tcp", address: "10.10.0.90", port: 9093 }]],
       // One node_exporter per time server (by id), its ntp collector asking that server.
       ["ntp-exporter-ntp-teh1-01", [{ proto: "tcp", address: "10.10.0.90", port: 9120 }]],
@@ -187,15 +196,27 @@ async function withMonitors(n: number): Promise<Inventory> {
   return { ...inventory, servers, serversById: new Map(servers.map((x) => [x.id, x])) };
 }
 
-/** The link targets a monitor's rendered file_sd file holds, by key. */
+/** The link targets a monitor's rendered prober targets hold, by key. */
 function renderedLinkKeys(inventory: Inventory, monitor: string): string[] {
   const server = inventory.serversById.get(monitor);
   if (server === undefined) throw new Error(`no ${monitor}`);
   const file = renderServer(inventory, monitor, { root: "", environment: "production", address: server.address })
     .flatMap((r) => r.files)
-    .find((f) => f.path === `${MONITOR_FILES.dir}/targets/${LINK_CHECK.id}.json`);
-  const groups = JSON.parse(file?.content ?? "[]") as { labels: { station: string; link: string } }[];
-  return groups.map((g) => `${LINK_CHECK.id}/${g.labels.station}/${g.labels.link}`);
+    .find((f) => f.path === `${MONITOR_FILES.dir}/${LINK_PROBER_TARGETS}`);
+  return (file?.content ?? "")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => {
+      const labels = proberLabels(line);
+      return `${LINK_CHECK.id}/${labels.get("station")}/${labels.get("link")}`;
+    });
+}
+
+/** A prober target line's labels, unescaped (`\\`, `\"`, `\n`). */
+function proberLabels(line: string): Map<string, string> {
+  const text = line.slice(line.indexOf("\t") + 1);
+  const unescape = (v: string) => v.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
+  return new Map([...text.matchAll(/([a-z_]+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1] ?? "", unescape(m[2] ?? "")]));
 }
 
 describe("monitors share the links (ADR 0013)", () => {
