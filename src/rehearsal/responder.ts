@@ -193,7 +193,7 @@ function checkin(
       resolve(outcome);
     };
     // https passes secureContext on to tls.connect (its types do not say so): the device's key,
-    // certificate and trusted CA (Entry.context).
+    // certificate and trusted CA, parsed once per device rather than per check-in.
     const options: RequestOptions & Pick<ConnectionOptions, "secureContext"> = {
       host: gateway.address,
       port: gateway.port,
@@ -229,13 +229,7 @@ interface Entry {
   readonly status: LinkStatus;
   readonly device: ResponderDevice;
   readonly address: string;
-  /**
-   * The device's TLS context, built anew for each check-in from its key and certificate (read once):
-   * a context kept per device was most of a responder's memory, about 45 KiB each, and a national
-   * rehearsal has 58,640 devices (ADR 0013, "The links' prober"). Building one costs about 0.6 ms of
-   * CPU; the check-in's full handshake costs more.
-   */
-  readonly context?: () => SecureContext;
+  readonly context?: SecureContext;
   timer?: NodeJS.Timeout;
 }
 
@@ -252,14 +246,11 @@ export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> }
   }
   const entries: Entry[] = [];
   for (const device of spec.devices) {
-    let context: (() => SecureContext) | undefined;
+    let context: SecureContext | undefined;
     let error = caError;
     if (ca !== undefined) {
       try {
-        const options = { key: readFileSync(device.key), cert: readFileSync(device.cert), ca, minVersion: "TLSv1.2" } as const;
-        // Built once here, so a key that does not fit its certificate is told at start; then dropped.
-        createSecureContext(options);
-        context = () => createSecureContext(options);
+        context = createSecureContext({ key: readFileSync(device.key), cert: readFileSync(device.cert), ca, minVersion: "TLSv1.2" });
       } catch (failure) {
         const reason = failure instanceof Error ? failure.message : String(failure);
         error = `device ${device.serial}: no usable key and certificate (${device.key}, ${device.cert}): ${reason}`;
@@ -331,11 +322,10 @@ export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> }
 
   const wait = (): number => spec.intervalMs * (1 + spec.jitter * (2 * Math.random() - 1));
 
-  const attempt = async (entry: Entry, contextOf: () => SecureContext): Promise<void> => {
+  const attempt = async (entry: Entry, context: SecureContext): Promise<void> => {
     await acquire();
     try {
       if (stopped) return;
-      const context = contextOf();
       const at = new Date();
       const started = performance.now();
       const headers = { "x-amadegi-station": entry.device.station, "x-amadegi-link": entry.status.link };
@@ -410,7 +400,7 @@ export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> }
     }
   };
 
-  const schedule = (entry: Entry, context: () => SecureContext, delay: number): void => {
+  const schedule = (entry: Entry, context: SecureContext, delay: number): void => {
     entry.timer = setTimeout(() => {
       void attempt(entry, context).then(() => {
         if (!stopped) schedule(entry, context, wait());
