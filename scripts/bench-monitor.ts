@@ -1,9 +1,11 @@
 // npm run bench:monitor [-- --hosts 1500 --interval 15 --warmup 40 --window 60 --privileged]
 //
-// What a monitor pays to ping its links, per ping — the cost that grows with the network in the
-// rehearsal (ADR 0013): the way amadegi's monitors do it (Prometheus scraping blackbox_exporter's
-// icmp module, one probe per link per scrape) beside prometheus-smokeping-prober (one process
-// pinging every host, one scrape), each alone, the same hosts at the same rate. Every ping goes to
+// What a monitor pays to ping its links — the cost that grows with the network in the rehearsal
+// (ADR 0013): the way amadegi's monitors do it (the link prober: one fping round for every host,
+// three rounds a scrape, served by node_exporter's textfile collector, one scrape) beside the way
+// they did (Prometheus scraping blackbox_exporter's icmp module, one target per host) and
+// prometheus-smokeping-prober (one process pinging every host, one scrape), each alone, the same
+// hosts with the labels a rehearsal link carries. Every ping goes to
 // the loopback of a network namespace this script makes and always deletes (amadegi-b-mon-<pid>).
 // CPU is read from /proc/<pid>/stat over the window, after a warm-up, and each setup's answers are
 // checked (every host answered) before its figures count. smokeping_prober runs unprivileged (ICMP

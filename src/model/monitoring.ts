@@ -212,7 +212,8 @@ export function renderMonitoring(
 }
 
 /**
- * What blackbox_exporter's icmp prober says of a target that is an address and tells nothing:
+ * What blackbox_exporter's icmp prober says of a target that is an address and tells nothing (a
+ * central server's ping; a link's where links are blackbox targets, as `amadegi export prometheus` writes them):
  * no name is looked up, the address and protocol are the target's own, the resolve and setup
  * phases are empty, and the hop limit is the route's, which no one acts on. Dropped at the scrape:
  * a link target keeps 8 series of 14, each carrying the station's labels, in the TSDB, its WAL and

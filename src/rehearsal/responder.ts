@@ -193,7 +193,7 @@ function checkin(
       resolve(outcome);
     };
     // https passes secureContext on to tls.connect (its types do not say so): the device's key,
-    // certificate and trusted CA, parsed once per device rather than per check-in.
+    // certificate and trusted CA (Entry.context).
     const options: RequestOptions & Pick<ConnectionOptions, "secureContext"> = {
       host: gateway.address,
       port: gateway.port,
@@ -229,8 +229,27 @@ interface Entry {
   readonly status: LinkStatus;
   readonly device: ResponderDevice;
   readonly address: string;
-  readonly context?: SecureContext;
+  /**
+   * The device's TLS context, built anew for each check-in from its key and certificate (read once):
+   * a context kept per device was most of a responder's memory, about 45 KiB each, and a national
+   * rehearsal has 58,640 devices (ADR 0013, "The links' prober"). Building one costs about 0.6 ms of
+   * CPU; the check-in's full handshake costs more.
+   */
+  readonly context?: () => SecureContext;
   timer?: NodeJS.Timeout;
+}
+
+/**
+ * Frees a check-in's TLS context now. Its OpenSSL memory (about 36 KiB) would otherwise wait for V8 to
+ * collect the context's wrapper, which a handshake keeps long enough to reach the old generation:
+ * held at 2,000 stations, responders that dropped their contexts grew 200 MiB in 30 s (ADR 0013).
+ * Node's SecureContext has `close()` for this, not in its documentation: where it is missing, the
+ * context waits for the collector as before. A socket still open keeps its own reference (OpenSSL
+ * counts them), so closing ours never breaks a handshake.
+ */
+function closeContext(context: SecureContext): void {
+  const inner = (context as { context?: { close?: () => void } }).context;
+  if (typeof inner?.close === "function") inner.close();
 }
 
 export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> } {
@@ -246,11 +265,14 @@ export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> }
   }
   const entries: Entry[] = [];
   for (const device of spec.devices) {
-    let context: SecureContext | undefined;
+    let context: (() => SecureContext) | undefined;
     let error = caError;
     if (ca !== undefined) {
       try {
-        context = createSecureContext({ key: readFileSync(device.key), cert: readFileSync(device.cert), ca, minVersion: "TLSv1.2" });
+        const options = { key: readFileSync(device.key), cert: readFileSync(device.cert), ca, minVersion: "TLSv1.2" } as const;
+        // Built once here, so a key that does not fit its certificate is told at start; then dropped.
+        createSecureContext(options);
+        context = () => createSecureContext(options);
       } catch (failure) {
         const reason = failure instanceof Error ? failure.message : String(failure);
         error = `device ${device.serial}: no usable key and certificate (${device.key}, ${device.cert}): ${reason}`;
@@ -322,40 +344,49 @@ export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> }
 
   const wait = (): number => spec.intervalMs * (1 + spec.jitter * (2 * Math.random() - 1));
 
-  const attempt = async (entry: Entry, context: SecureContext): Promise<void> => {
+  const attempt = async (entry: Entry, contextOf: () => SecureContext): Promise<void> => {
     await acquire();
     try {
       if (stopped) return;
-      const at = new Date();
-      const started = performance.now();
-      const headers = { "x-amadegi-station": entry.device.station, "x-amadegi-link": entry.status.link };
-      let result: Attempt | undefined;
-      let primaryFailed: Attempt["primaryFailed"];
-      // Primary first, every time; the secondary only when the primary did not take the check-in.
-      for (const id of entry.device.gateways) {
-        const gateway = gateways.get(id);
-        if (gateway === undefined) continue;
-        const outcome = await checkin(gateway, entry.address, context, headers, spec.timeoutMs, stopController.signal);
-        if (stopped) return;
-        result = {
-          at: at.toISOString(),
-          end: new Date().toISOString(),
-          ok: outcome.ok,
-          gateway: id,
-          ...(outcome.status === undefined ? {} : { status: outcome.status }),
-          ...(outcome.failure === undefined ? {} : { failure: outcome.failure }),
-          ...(outcome.error === undefined ? {} : { error: outcome.error }),
-          ms: Math.round(performance.now() - started),
-          ...(primaryFailed === undefined ? {} : { primaryFailed }),
-        };
-        if (outcome.ok) break;
-        primaryFailed ??= { gateway: id, failure: outcome.failure ?? "internal", error: outcome.error ?? "" };
+      const context = contextOf();
+      try {
+        await checkInOnce(entry, context);
+      } finally {
+        closeContext(context);
       }
-      if (result === undefined) return;
-      record(entry.status, result);
     } finally {
       release();
     }
+  };
+
+  const checkInOnce = async (entry: Entry, context: SecureContext): Promise<void> => {
+    const at = new Date();
+    const started = performance.now();
+    const headers = { "x-amadegi-station": entry.device.station, "x-amadegi-link": entry.status.link };
+    let result: Attempt | undefined;
+    let primaryFailed: Attempt["primaryFailed"];
+    // Primary first, every time; the secondary only when the primary did not take the check-in.
+    for (const id of entry.device.gateways) {
+      const gateway = gateways.get(id);
+      if (gateway === undefined) continue;
+      const outcome = await checkin(gateway, entry.address, context, headers, spec.timeoutMs, stopController.signal);
+      if (stopped) return;
+      result = {
+        at: at.toISOString(),
+        end: new Date().toISOString(),
+        ok: outcome.ok,
+        gateway: id,
+        ...(outcome.status === undefined ? {} : { status: outcome.status }),
+        ...(outcome.failure === undefined ? {} : { failure: outcome.failure }),
+        ...(outcome.error === undefined ? {} : { error: outcome.error }),
+        ms: Math.round(performance.now() - started),
+        ...(primaryFailed === undefined ? {} : { primaryFailed }),
+      };
+      if (outcome.ok) break;
+      primaryFailed ??= { gateway: id, failure: outcome.failure ?? "internal", error: outcome.error ?? "" };
+    }
+    if (result === undefined) return;
+    record(entry.status, result);
   };
 
   const record = (status: LinkStatus, result: Attempt): void => {
@@ -400,7 +431,7 @@ export function runResponder(spec: ResponderSpec): { stop: () => Promise<void> }
     }
   };
 
-  const schedule = (entry: Entry, context: SecureContext, delay: number): void => {
+  const schedule = (entry: Entry, context: () => SecureContext, delay: number): void => {
     entry.timer = setTimeout(() => {
       void attempt(entry, context).then(() => {
         if (!stopped) schedule(entry, context, wait());
