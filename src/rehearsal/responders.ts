@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { InventoryError, ToolError } from "../lib/errors.ts";
 import { digestFiles, writeFileAtomic } from "../lib/fs.ts";
 import { type Inventory, loadInventory } from "../model/index.ts";
-import { REHEARSAL_NICE } from "../model/render/index.ts";
+import { REHEARSAL_NICE, REHEARSAL_NODE_HEAP } from "../model/render/index.ts";
 import { listNetns } from "../toolchain/netns.ts";
 import { type DeviceLayout, deviceLayout, ensureDeviceKeys, type KeysResult, planDevices } from "./devices.ts";
 import { MarkerLog, readMarker, withRehearsalLock } from "./marker.ts";
@@ -283,7 +283,7 @@ async function start(options: DevicesOptions): Promise<StartResult> {
     await markerLog.update({ kind: "process", role, ns: r.ns });
     const out = openSync(files.log, "a", 0o600);
     // Background work, as the monitor's: the prober it shares this machine with must not starve (REHEARSAL_NICE).
-    const argv = ["netns", "exec", r.ns, "nice", "-n", String(REHEARSAL_NICE), process.execPath, RESPONDER, files.spec];
+    const argv = ["netns", "exec", r.ns, "nice", "-n", String(REHEARSAL_NICE), process.execPath, REHEARSAL_NODE_HEAP, RESPONDER, files.spec];
     const child = spawn("ip", argv, { detached: true, stdio: ["ignore", out, out] });
     closeSync(out);
     child.unref();

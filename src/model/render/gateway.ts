@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { type DeviceKeys, deviceFingerprint } from "../devicekeys.ts";
 import type { Inventory, Server } from "../types.ts";
 import { GATEWAY_FILES as G, LIB_DIR, LOG_DIR, rooted, RUN_DIR, socketPath, TLS_FILES } from "./paths.ts";
-import { daemon, sh } from "./service.ts";
+import { daemon, REHEARSAL_NODE_HEAP, sh } from "./service.ts";
 import type { RenderedFile, RoleRender, ServerTarget } from "./types.ts";
 import { dataRecord } from "../../lib/records.ts";
 
@@ -264,6 +264,9 @@ export function renderGateway(inventory: Inventory, server: Server, target: Serv
   );
   const recorderArgs = [
     "node",
+    // The rehearsal runs a recorder per gateway on one machine (264 at national size): V8's default young
+    // generation was most of each one's 21 MiB. A gateway of its own keeps node's default (ADR 0013).
+    ...(target.environment === "rehearsal" ? [REHEARSAL_NODE_HEAP] : []),
     r(G.recorder),
     "--socket",
     socketPath(target, G.socket),

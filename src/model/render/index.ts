@@ -51,7 +51,7 @@ export { linksOf, RECORDER_ASSET, stationsOf, tokenScript } from "./gateway.ts";
 export { LOCAL_STRATUM, REHEARSAL_STRATUM } from "./ntp.ts";
 export { REHEARSAL_PLUMBING, siteRanges, stationRanges } from "./ranges.ts";
 export { contentHash, provisionedRecord } from "./provisioned.ts";
-export { LISTEN_POLLS, REHEARSAL_NICE } from "./service.ts";
+export { LISTEN_POLLS, REHEARSAL_NICE, REHEARSAL_NODE_HEAP } from "./service.ts";
 
 /**
  * What the inventory declares server `serverId` runs: one RoleRender per role,

@@ -135,6 +135,13 @@ function header(spec: DaemonSpec): string[] {
 /** One line of what a command printed, for a failure message. */
 const ONE_LINE = `printf '%s' "$out" | tr '\\n' ' ' | cut -c1-300`;
 
+/**
+ * V8's young generation for the rehearsal's node daemons (the check-in recorders; the devices'
+ * responders too): one semi-space of 1 MiB instead of node's default, which a busy process fills
+ * and keeps. Hundreds of them share the rehearsal's machine (ADR 0013, "The links' prober").
+ */
+export const REHEARSAL_NODE_HEAP = "--max-semi-space-size=1";
+
 /** The niceness of background work in the rehearsal (DaemonSpec.background; the devices' responders too). */
 export const REHEARSAL_NICE = 10;
 

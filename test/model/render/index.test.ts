@@ -153,7 +153,7 @@ describe("gateway", () => {
     const { rehearsal } = await both("gw-teh1-01");
     const recorder = rehearsal[0]?.services.find((s) => s.name === "checkin-recorder");
     expect(recorder?.start).toContain(
-      `setsid -f node ${ROOT}/opt/amadegi/checkin-recorder.js --socket ${ROOT}/run/amadegi/checkin.sock --log ${ROOT}/var/log/amadegi/checkin.jsonl ` +
+      `setsid -f node --max-semi-space-size=1 ${ROOT}/opt/amadegi/checkin-recorder.js --socket ${ROOT}/run/amadegi/checkin.sock --log ${ROOT}/var/log/amadegi/checkin.jsonl ` +
         `--links ${ROOT}/etc/amadegi/gateway/links.json --gateway gw-teh1-01 --pid ${ROOT}/run/amadegi/checkin-recorder.pid ` +
         `--token ${ROOT}/etc/amadegi/gateway/recorder-token.conf --ca ${ROOT}/etc/amadegi/tls/devices-ca.crt --crl ${ROOT}/etc/amadegi/tls/devices.crl ` +
         `--table ${ROOT}/var/lib/amadegi/checkin/checkin-latest.json >>"$log" 2>&1`,
@@ -162,6 +162,11 @@ describe("gateway", () => {
     expect(recorder?.start).toContain(`${ROOT}/var/lib/amadegi/checkin`);
     expect(recorder?.start).toContain(`log=${ROOT}/var/log/amadegi/checkin-recorder.log`);
     expect(rehearsal[0]?.services.map((s) => s.name)).toEqual(["checkin-recorder", "nginx"]);
+    // A gateway of its own keeps node's default heap: only the rehearsal, hundreds of recorders on one machine, shrinks it.
+    const { production } = await both("gw-teh1-01");
+    const unit = production[0]?.files.find((f) => f.path.endsWith("/amadegi-checkin-recorder.service"))?.content ?? "";
+    expect(unit).toMatch(/^ExecStart=.* \/opt\/amadegi\/checkin-recorder\.js /m);
+    expect(unit).not.toContain("--max-semi-space-size");
     expect(rehearsal[0]?.services.find((s) => s.name === "nginx")?.listens).toEqual([{ proto: "tcp", address: "10.10.1.11", port: 443 }]);
   });
 });
