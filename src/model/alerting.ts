@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { dump } from "js-yaml";
 import { alertmanagerMatcher } from "../lib/encode.ts";
 import { addDays, midnightIn } from "./dates.ts";
+import { LINK_PROBER_SCOPE } from "./monitoring.ts";
 import type { Inventory, Link } from "./types.ts";
 
 /**
@@ -203,7 +204,7 @@ const LINK_LABELS = [...STATION_LABELS, "link", "medium", "operator", "pop", "ow
 /** Every series the rules read, as a selector: where the monitor runs, each must exist (a rehearsal test asks Prometheus). */
 export const RULE_SERIES: readonly string[] = [
   'probe_success{scope="link"}',
-  'node_textfile_mtime_seconds{scope="prober"}',
+  `node_textfile_mtime_seconds{scope="${LINK_PROBER_SCOPE}"}`,
   'probe_success{scope="central"}',
   'probe_success{scope="central", kind="icmp"}',
   'probe_ssl_earliest_cert_expiry{scope="central"}',
@@ -333,7 +334,9 @@ export function renderAlertRules(inventory: Inventory, timing: AlertTiming): str
       // The link prober's last round is all Prometheus has of the links: if it stops writing, nothing of
       // theirs would change again, and no link alert would ever fire (ADR 0013, "The links' prober").
       alert: "AmadegiLinkProberStale",
-      expr: `time() - node_textfile_mtime_seconds{scope="prober"} > ${linkProberStaleAfter(timing)} or node_textfile_scrape_error{scope="prober"} == 1`,
+      expr:
+        `time() - node_textfile_mtime_seconds{scope="${LINK_PROBER_SCOPE}"} > ${linkProberStaleAfter(timing)}` +
+        ` or node_textfile_scrape_error{scope="${LINK_PROBER_SCOPE}"} == 1`,
       for: s(timing.centralFor),
       labels: { severity: "critical", scope: "monitor" },
       annotations: {

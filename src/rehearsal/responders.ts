@@ -55,7 +55,15 @@ export const DEFAULT_JITTER = 0.1;
 export const DEFAULT_IN_FLIGHT = 32;
 export const DEFAULT_TIMEOUT_MS = 5_000;
 const STATUS_EVERY_MS = 2_000;
-const START_TIMEOUT_MS = 15_000;
+/**
+ * How long `start` waits for the responders to run: 15 s, and 2 ms more for each of a responder's
+ * devices (the one with most), since each reads its devices' keys and certificates and checks each
+ * pair before its first status. A fixed 15 s failed at national size (58,640 devices): four
+ * responders, still reading, were reported as not started (issue 20, session 19).
+ */
+export function startTimeoutMs(devices: number): number {
+  return 15_000 + 2 * devices;
+}
 
 export interface ResponderFiles {
   readonly spec: string;
@@ -291,7 +299,11 @@ async function start(options: DevicesOptions): Promise<StartResult> {
     await markerLog.update({ kind: "process", role, pid: child.pid, ns: r.ns });
     running.push({ operator: r.operator, ns: r.ns, pid: child.pid, links: linksOf(r.spec) });
   }
-  await waitStarted(running.map((r) => ({ ...r, files: responderFiles(stateDir, r.operator) })));
+  const most = Math.max(0, ...devices.responders.map((r) => r.spec.devices.length));
+  await waitStarted(
+    running.map((r) => ({ ...r, files: responderFiles(stateDir, r.operator) })),
+    startTimeoutMs(most),
+  );
   return {
     changed: true,
     responders: running,
@@ -309,8 +321,8 @@ function linksOf(spec: ResponderSpec): number {
 }
 
 /** Each responder writes its status file once it runs: wait for that (its pid in the header), or report its log. */
-async function waitStarted(running: readonly { operator: string; pid: number; files: ResponderFiles }[]): Promise<void> {
-  const until = Date.now() + START_TIMEOUT_MS;
+async function waitStarted(running: readonly { operator: string; pid: number; files: ResponderFiles }[], timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
   let missing = running;
   while (Date.now() < until) {
     missing = missing.filter((r) => readResponderStatus(r.files.status)?.header.pid !== r.pid);

@@ -25,6 +25,7 @@ import {
 } from "../../src/model/alerting.ts";
 import type { Inventory } from "../../src/model/index.ts";
 import { renderMonitoring } from "../../src/model/monitoring.ts";
+import { LINK_CHECK, linkTargets } from "../../src/model/render/index.ts";
 import { loadCatalog } from "../../src/probe/catalog/load.ts";
 import { buildTargets } from "../../src/probe/targets.ts";
 import { REPO, run, sampleInventory } from "./render/helpers.ts";
@@ -403,6 +404,38 @@ describe("alert rules", () => {
     // The limit is the catalog's: checks/central.yaml's ntp-offset fails at it.
     const catalogLimit = /"\[NTP_OFFSET\] < (\d+)ms/.exec(await readFile(join(REPO, "checks", "central.yaml"), "utf8"))?.[1];
     expect(Number(catalogLimit) / 1000).toBe(CLOCK_OFFSET_LIMIT_SECONDS);
+  });
+
+  it("a monitor's link prober that stops writing is critical at escalation after three scrapes and 1 m; one writing every round is not", async () => {
+    const rendered = renderMonitoring(inventory, [LINK_CHECK], [], { stack: "prod", linkProber: { exporter: "10.10.0.90:9119" } });
+    // No link target: no prober job. The monitor role always has links; give it one to render the job.
+    expect(staticTargets(rendered, "amadegi-link-icmp")).toEqual([]);
+    const link = linkTargets(inventory)[0];
+    if (link === undefined) throw new Error("the sample has no link");
+    const withLink = renderMonitoring(inventory, [LINK_CHECK], [link], { stack: "prod", linkProber: { exporter: "10.10.0.90:9119" } });
+    const [target] = staticTargets(withLink, "amadegi-link-icmp") as [Labels];
+    const fresh = { ...target, instance: "10.10.0.91:9119", file: "/var/lib/amadegi/link-prober/links.prom" };
+    const stale = { ...target, file: "/var/lib/amadegi/link-prober/links.prom" };
+    const r = await promtoolTest(PRODUCTION_TIMING, [
+      {
+        interval: "30s",
+        input_series: [
+          // The file's modification time, as node_exporter serves it: every round's, or stopped at 120 s.
+          { series: selector("node_textfile_mtime_seconds", fresh), values: "0+30x20" },
+          { series: selector("node_textfile_mtime_seconds", stale), values: "0+30x4 120x16" },
+        ],
+        alert_rule_test: [
+          // Older than three scrapes (90 s) from 240 s on, then the rule's 1 m.
+          { eval_time: "4m30s", alertname: "AmadegiLinkProberStale", exp_alerts: [] },
+          {
+            eval_time: "5m",
+            alertname: "AmadegiLinkProberStale",
+            exp_alerts: [exp("AmadegiLinkProberStale", { ...stale, severity: "critical", scope: "monitor" })],
+          },
+        ],
+      },
+    ]);
+    expect(r.ok, r.output).toBe(true);
   });
 
   it("a gateway whose devices' CRL lapses before election day ends is critical at escalation; one valid past it is not", async () => {

@@ -153,7 +153,8 @@ describe("gateway", () => {
     const { rehearsal } = await both("gw-teh1-01");
     const recorder = rehearsal[0]?.services.find((s) => s.name === "checkin-recorder");
     expect(recorder?.start).toContain(
-      `setsid -f node --max-semi-space-size=1 ${ROOT}/opt/amadegi/checkin-recorder.js --socket ${ROOT}/run/amadegi/checkin.sock --log ${ROOT}/var/log/amadegi/checkin.jsonl ` +
+      `setsid -f node --max-semi-space-size=1 ${ROOT}/opt/amadegi/checkin-recorder.js ` +
+        `--socket ${ROOT}/run/amadegi/checkin.sock --log ${ROOT}/var/log/amadegi/checkin.jsonl ` +
         `--links ${ROOT}/etc/amadegi/gateway/links.json --gateway gw-teh1-01 --pid ${ROOT}/run/amadegi/checkin-recorder.pid ` +
         `--token ${ROOT}/etc/amadegi/gateway/recorder-token.conf --ca ${ROOT}/etc/amadegi/tls/devices-ca.crt --crl ${ROOT}/etc/amadegi/tls/devices.crl ` +
         `--table ${ROOT}/var/lib/amadegi/checkin/checkin-latest.json >>"$log" 2>&1`,
