@@ -1,9 +1,7 @@
-import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type DeviceKeys, deviceFingerprint } from "../devicekeys.ts";
 import type { Inventory, Server } from "../types.ts";
-import { GATEWAY_FILES as G, LIB_DIR, LOG_DIR, rooted, RUN_DIR, socketPath, TLS_FILES } from "./paths.ts";
+import { assetPath, assetText, GATEWAY_FILES as G, LIB_DIR, LOG_DIR, rooted, RUN_DIR, socketPath, TLS_FILES } from "./paths.ts";
 import { daemon, REHEARSAL_NODE_HEAP, sh } from "./service.ts";
 import type { RenderedFile, RoleRender, ServerTarget } from "./types.ts";
 import { dataRecord } from "../../lib/records.ts";
@@ -18,26 +16,7 @@ import { dataRecord } from "../../lib/records.ts";
  */
 
 /** The recorder as this package ships it (helper C's asset). */
-export const RECORDER_ASSET = fileURLToPath(new URL("./assets/checkin-recorder.js", import.meta.url));
-
-let recorderSource: string | undefined;
-
-/** Read when a file's content is first asked for, so the rest of a gateway renders before the asset exists. */
-function recorderContent(): string {
-  if (recorderSource === undefined) {
-    try {
-      recorderSource = readFileSync(RECORDER_ASSET, "utf8");
-    } catch (error) {
-      throw new Error(
-        `${RECORDER_ASSET}: cannot read the check-in recorder the gateway role installs as ${G.recorder} ` +
-          `(${(error as NodeJS.ErrnoException).code ?? String(error)}); ` +
-          `it is src/model/render/assets/checkin-recorder.js — restore it`,
-        { cause: error },
-      );
-    }
-  }
-  return recorderSource;
-}
+export const RECORDER_ASSET = assetPath("checkin-recorder.js");
 
 /** Stations whose primary or secondary gateway is `gatewayId`, sorted. */
 export function stationsOf(inventory: Inventory, gatewayId: string): string[] {
@@ -239,7 +218,7 @@ export function renderGateway(inventory: Inventory, server: Server, target: Serv
       path: G.recorder,
       mode: 0o644,
       get content() {
-        return recorderContent();
+        return assetText("checkin-recorder.js", "check-in recorder", G.recorder);
       },
     },
   ];

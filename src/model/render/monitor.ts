@@ -11,11 +11,9 @@ import {
   stretchTiming,
 } from "../alerting.ts";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { LINK_PROBER_TARGETS, type MonitorCheck, type MonitorTarget, renderMonitoring } from "../monitoring.ts";
 import type { Inventory, Role, Server } from "../types.ts";
-import { LOG_DIR, MONITOR_FILES as M, rooted, RUN_DIR, TLS_FILES } from "./paths.ts";
+import { assetPath, assetText, LOG_DIR, MONITOR_FILES as M, rooted, RUN_DIR, TLS_FILES } from "./paths.ts";
 import { daemon } from "./service.ts";
 import type { RenderedFile, RoleRender, ServerTarget } from "./types.ts";
 
@@ -181,24 +179,7 @@ export function centralTargets(inventory: Inventory, monitor?: string): MonitorT
 }
 
 /** The link prober as this package ships it (ADR 0013, "The links' prober"). */
-export const LINK_PROBER_ASSET = fileURLToPath(new URL("./assets/link-prober.sh", import.meta.url));
-
-let proberSource: string | undefined;
-
-function proberContent(): string {
-  if (proberSource === undefined) {
-    try {
-      proberSource = readFileSync(LINK_PROBER_ASSET, "utf8");
-    } catch (error) {
-      throw new Error(
-        `${LINK_PROBER_ASSET}: cannot read the link prober the monitor role installs as ${M.linkProber} ` +
-          `(${(error as NodeJS.ErrnoException).code ?? String(error)}); it is src/model/render/assets/link-prober.sh — restore it`,
-        { cause: error },
-      );
-    }
-  }
-  return proberSource;
-}
+export const LINK_PROBER_ASSET = assetPath("link-prober.sh");
 
 /** Where the node_exporter that serves the link prober's rounds listens (the textfile collector only), on the monitor's address. */
 export const LINK_EXPORTER_PORT = 9119;
@@ -309,7 +290,7 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([path, content]) => ({ path: `${M.dir}/${path}`, content, mode: 0o644 })),
     { path: M.rules, content: renderAlertRules(inventory, timing), mode: 0o644 },
-    { path: M.linkProber, content: proberContent(), mode: 0o755 },
+    { path: M.linkProber, content: assetText("link-prober.sh", "link prober", M.linkProber), mode: 0o755 },
     { path: M.alertmanager, content: renderAlertmanager(inventory, timing, receivers), mode: 0o644 },
   ];
   const alertmanager = daemon(

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { contentHash } from "./provisioned.ts";
 import type { ServerTarget } from "./types.ts";
 
@@ -125,4 +127,33 @@ export function unitPath(service: string): string {
 
 export function unitName(service: string): string {
   return `amadegi-${service}.service`;
+}
+
+/** A file this package ships for a role to install (`src/model/render/assets/<name>`): its path here. */
+export function assetPath(name: string): string {
+  return fileURLToPath(new URL(`./assets/${name}`, import.meta.url));
+}
+
+const assetTexts = new Map<string, string>();
+
+/**
+ * An asset's text, read once, when a role's file first asks for it (so the rest of a role renders
+ * before the asset exists). A missing one names the file to restore and what the role installs it as.
+ */
+export function assetText(name: string, what: string, installedAs: string): string {
+  let text = assetTexts.get(name);
+  if (text === undefined) {
+    const path = assetPath(name);
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (error) {
+      throw new Error(
+        `${path}: cannot read the ${what} the role installs as ${installedAs} ` +
+          `(${(error as NodeJS.ErrnoException).code ?? String(error)}); it is src/model/render/assets/${name} — restore it`,
+        { cause: error },
+      );
+    }
+    assetTexts.set(name, text);
+  }
+  return text;
 }
