@@ -5,7 +5,9 @@ import type { Target } from "./types.ts";
  * targets' `dependsOn`; a target runs only after everything it depends on has
  * a result. Checks are grouped into phases: first the ICMP sweep (ICMP checks
  * that depend on nothing but ICMP), level by level, then the rest, level by
- * level, ICMP first within a level.
+ * level, ICMP first within a level. The phases order each lane and say which
+ * upstreams a target waits for (those of earlier phases); the lanes run side by
+ * side (src/probe/campaign/index.ts).
  */
 export interface Phase {
   readonly icmp: Target[];

@@ -1,15 +1,14 @@
 import { fraction, type Paint, Progress, type ProgressOptions, type ProgressStream, rateAndEta, spokenDuration, type Style } from "../lib/progress.ts";
-import type { Phase } from "./phases.ts";
 import type { Counts } from "./summary.ts";
-import { STATUSES, type Status } from "./types.ts";
+import { STATUSES, type Status, type Target } from "./types.ts";
 
 export type { ProgressStream } from "../lib/progress.ts";
 
 /**
  * A campaign's progress line: counts per status, rate, ETA, the deadline and
- * the phase — redrawn on a terminal, a plain line every 30 s and at each phase
+ * what the lanes last started — redrawn on a terminal, a plain line every 30 s and at each phase
  * elsewhere (src/lib/progress.ts decides which), e.g.
- * `check: 1234/5000 (24%) up 1200 degraded 4 down 30 unreachable 0 unknown 0 | 410/s, ETA 9 s (deadline in 51 s) | phase 2/3: 5000 tcp`.
+ * `check: 1234/5000 (24%) up 1200 degraded 4 down 30 unreachable 0 unknown 0 | 410/s, ETA 9 s (deadline in 51 s) | started 5000 tcp`.
  */
 export interface CampaignState {
   readonly counts: Counts;
@@ -33,12 +32,15 @@ export function campaignLine(s: CampaignState, elapsedMs: number, now: number, p
   return `${fraction(s.done, s.total)} ${counts.join(" ")} | ${rateAndEta(s.done, s.total, elapsedMs)} (deadline in ${left})`;
 }
 
-/** `phase 2/3: 1415 icmp, 40 tcp`: which phase, of how many, and its targets by kind, most first. */
-export function phaseText(index: number, count: number, phase: Phase): string {
+/**
+ * `started 1415 icmp` or `started 1415 tcp, 40 http`: targets a lane starts, by kind, most first. The
+ * lanes run side by side (src/probe/campaign/index.ts); a lane's later targets start as their upstreams settle.
+ */
+export function startedText(targets: readonly Target[]): string {
   const kinds = new Map<string, number>();
-  for (const t of [...phase.icmp, ...phase.other]) kinds.set(t.kind, (kinds.get(t.kind) ?? 0) + 1);
+  for (const t of targets) kinds.set(t.kind, (kinds.get(t.kind) ?? 0) + 1);
   const parts = [...kinds].sort(([ka, a], [kb, b]) => b - a || (ka < kb ? -1 : 1)).map(([kind, n]) => `${n} ${kind}`);
-  return `phase ${index + 1}/${count}: ${parts.join(", ")}`;
+  return `started ${parts.join(", ")}`;
 }
 
 export class CampaignProgress {
@@ -59,9 +61,9 @@ export class CampaignProgress {
     this.progress.start();
   }
 
-  /** The campaign starts phase `index` of `count` (src/probe/phases.ts). */
-  phase(index: number, count: number, phase: Phase): void {
-    this.progress.phase(phaseText(index, count, phase));
+  /** A lane starts these targets. */
+  started(targets: readonly Target[]): void {
+    this.progress.phase(startedText(targets));
   }
 
   stop(): void {

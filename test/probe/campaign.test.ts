@@ -143,6 +143,36 @@ describe("statuses", () => {
     }
   });
 
+  it("SSH probes waiting for their slots do not hold the in-flight limit: TCP probes beside them go on", async () => {
+    const settledAt = new Map<string, number>();
+    const ssh: Probe = {
+      kind: "ssh",
+      async probe() {
+        await new Promise((r) => setTimeout(r, 100));
+        return up;
+      },
+    };
+    const tcp = scripted(() => up);
+    const sshTargets = Array.from({ length: 3 * SSH_AT_ONCE }, (_, i): Target => ({ ...tcpTarget(i), key: `s/${i}`, check: "s", kind: "ssh" }));
+    const tcpTargets = Array.from({ length: 20 }, (_, i) => tcpTarget(100 + i));
+    await run({
+      // The SSH probes first, and an in-flight limit they alone could fill.
+      targets: [...sshTargets, ...tcpTargets],
+      probes: { ssh, tcp },
+      concurrency: 2,
+      checks: new Map([
+        ["s", plan()],
+        ["t", plan()],
+      ]),
+      onResult: (r) => settledAt.set(r.key, performance.now()),
+    });
+    const lastTcp = Math.max(...tcpTargets.map((t) => settledAt.get(t.key) ?? Number.POSITIVE_INFINITY));
+    const firstWaveDone = Math.min(...sshTargets.map((t) => settledAt.get(t.key) ?? Number.POSITIVE_INFINITY));
+    // Three waves of SSH_AT_ONCE take 300 ms; every TCP probe is done before the first wave is.
+    expect(lastTcp).toBeLessThan(firstWaveDone);
+    expect(settledAt.size).toBe(sshTargets.length + tcpTargets.length);
+  });
+
   it("unreachable propagates: behind an unreachable target is unreachable too", async () => {
     const a: Target = { ...tcpTarget(0), key: "a/x", check: "a" };
     const b: Target = { ...tcpTarget(1), key: "b/x", check: "b", dependsOn: ["a/x"] };
@@ -384,29 +414,32 @@ describe("ICMP sweep", () => {
   const lost: Observation = { ok: true, timings: { total: 1 }, values: { LOSS: 100, RTT: 0 } };
   const fine: Observation = { ok: true, timings: { total: 1 }, values: { LOSS: 0, RTT: 1 } };
 
-  it("runs before the other probes, re-sends only the failures, and a pass on the retry is degraded", async () => {
+  it("re-sends only the failures, a pass on the retry is degraded; a probe waits for its own ping, the others do not", async () => {
     const order: string[] = [];
     const probe = batch((t, round) => {
-      order.push("icmp");
+      order.push(`${t.key}@${round}`);
       if (t.key === "p/2") return round === 1 ? lost : fine;
       if (t.key === "p/3") return lost;
       return fine;
     });
-    const tcp = scripted(() => {
-      order.push("tcp");
+    const tcp = scripted((t) => {
+      order.push(t.key);
       return up;
     });
     const checks = new Map([
       ["p", plan(["[LOSS] <= 5%"], { retries: 1 }, "icmp")],
       ["t", plan()],
     ]);
-    const targets = [tcpTarget(9), ...[1, 2, 3].map((n) => icmp(n))];
-    const { byKey } = await run({ targets, probes: { icmp: probe, tcp }, checks, icmpBatch: 100 });
-    expect(order.indexOf("tcp")).toBeGreaterThan(order.lastIndexOf("icmp"));
+    // t/9 depends on p/2, which passes only on the retry round (300 ms later); t/8 depends on nothing.
+    const targets = [tcpTarget(9, { dependsOn: ["p/2"] }), tcpTarget(8), ...[1, 2, 3].map((n) => icmp(n))];
+    const { byKey } = await run({ targets, probes: { icmp: probe, tcp }, checks, icmpBatch: 100, retryBaseMs: 300 });
+    expect(order.indexOf("t/9")).toBeGreaterThan(order.indexOf("p/2@2"));
+    expect(order.indexOf("t/8")).toBeLessThan(order.indexOf("p/2@2"));
     expect(probe.sizes).toEqual([3, 2]);
     expect(byKey.get("p/1")).toMatchObject({ status: "up", attempts: 1 });
     expect(byKey.get("p/2")).toMatchObject({ status: "degraded", attempts: 2 });
     expect(byKey.get("p/3")).toMatchObject({ status: "down", attempts: 2, failure: "assertion" });
+    expect(byKey.get("t/9")).toMatchObject({ status: "up" });
   });
 
   it("a factory gets the count and a send interval derived from the rate ceiling", async () => {

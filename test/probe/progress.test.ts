@@ -1,15 +1,15 @@
 // A campaign's progress (issue 19): a twenty-minute `check` in a CI log says how far it got every
-// 30 s and as each phase starts, in plain lines; on a terminal the line is redrawn as before. The
-// timers and the clock are vitest's fakes, except in the campaign run at the end, whose phases
-// alone are asserted.
-import { mkdtemp, rm } from "node:fs/promises";
+// 30 s and as each lane starts its targets, in plain lines; on a terminal the line is redrawn as
+// before. The timers and the clock are vitest's fakes, except in the campaign run at the end, whose
+// lanes' lines alone are asserted.
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { runCampaign } from "../../src/probe/campaign/index.ts";
-import { campaignLine, CampaignProgress, phaseText, type CampaignState } from "../../src/probe/progress.ts";
+import { campaignLine, CampaignProgress, startedText, type CampaignState } from "../../src/probe/progress.ts";
 import { emptyCounts } from "../../src/probe/summary.ts";
-import type { Observation, Probe, Target } from "../../src/probe/types.ts";
+import type { BatchProbe, Observation, Probe, Target } from "../../src/probe/types.ts";
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -35,37 +35,36 @@ describe("the campaign's line", () => {
     expect(campaignLine(state, 3_000, 9_000)).toBe("1234/5000 (24%) up 1200 degraded 4 down 30 unreachable 0 unknown 0 | 411/s, ETA 9.2 s (deadline in 51 s)");
   });
 
-  it("a phase by its place and its targets' kinds, most first", () => {
-    const phase = { icmp: [target(1, { kind: "icmp" })], other: [target(2), target(3), target(4, { kind: "tls" })] };
-    expect(phaseText(1, 3, phase)).toBe("phase 2/3: 2 tcp, 1 icmp, 1 tls");
+  it("what a lane starts by its targets' kinds, most first", () => {
+    expect(startedText([target(1, { kind: "tls" }), target(2), target(3), target(4, { kind: "http" })])).toBe("started 2 tcp, 1 http, 1 tls");
   });
 });
 
 describe("CampaignProgress", () => {
-  it("off a terminal: a plain line every 30 s of a long campaign with the counts then, and one at each phase", () => {
+  it("off a terminal: a plain line every 30 s of a long campaign with the counts then, and one as each lane starts", () => {
     vi.useFakeTimers();
     const { stream, written } = pipe();
     const counts = emptyCounts();
     const progress = new CampaignProgress(stream, { now: () => Date.now() });
     const deadlineAt = Date.now() + 1_200_000;
     progress.start(() => ({ counts, done: counts.up + counts.down, total: 5000, deadlineAt }));
-    progress.phase(0, 2, { icmp: [], other: [target(1)] });
+    progress.started([target(1)]);
     // Twenty minutes, 200 targets settled a minute.
     for (let half = 0; half < 40; half++) {
       counts.up += 90;
       counts.down += 10;
       vi.advanceTimersByTime(30_000);
     }
-    progress.phase(1, 2, { icmp: [], other: [target(2)] });
+    progress.started([target(2), target(3, { kind: "http" })]);
     progress.stop();
     vi.advanceTimersByTime(300_000);
     expect(written).toHaveLength(42);
-    expect(written[0]).toMatch(/^check: 0\/5000 \(0%\) up 0 .* \| phase 1\/2: 1 tcp\n$/);
+    expect(written[0]).toMatch(/^check: 0\/5000 \(0%\) up 0 .* \| started 1 tcp\n$/);
     expect(written[1]).toMatch(
       /^check: 100\/5000 \(2%\) up 90 degraded 0 down 10 unreachable 0 unknown 0 \| 3\/s, ETA 24 min 30 s \(deadline in 19 min 30 s\)/,
     );
     expect(written[40]).toMatch(/^check: 4000\/5000 \(80%\) up 3600 /);
-    expect(written[41]).toMatch(/\| phase 2\/2: 1 tcp\n$/);
+    expect(written[41]).toMatch(/\| started 1 http, 1 tcp\n$/);
     for (const line of written) expect(line.includes("\r") || line.includes("\x1b"), line).toBe(false);
   });
 
@@ -91,12 +90,13 @@ describe("CampaignProgress", () => {
 });
 
 describe("a campaign off a terminal", () => {
-  it("writes a plain line as each of its phases starts", async () => {
+  it("writes a plain line as each lane starts: the ICMP sweep, and the TCP probes waiting on it", async () => {
     const dir = await mkdtemp(join(tmpdir(), "amadegi-progress-"));
     dirs.push(dir);
     const up: Observation = { ok: true, timings: { total: 1 }, values: {} };
     const probe: Probe = { kind: "tcp", probe: async () => up };
-    const gateway = target(0, { key: "g/gw", check: "g" });
+    const icmp: BatchProbe = { kind: "icmp", probeAll: async (ts) => new Map(ts.map((t) => [t.key, up])) };
+    const gateway = target(0, { key: "g/gw", check: "g", kind: "icmp" });
     const behind = [1, 2, 3].map((n) => target(n, { dependsOn: ["g/gw"] }));
     const plan = { conditions: [], timeoutMs: 500, retries: 0 };
     const { stream, written } = pipe();
@@ -108,7 +108,7 @@ describe("a campaign off a terminal", () => {
         ["t", plan],
         ["g", plan],
       ]),
-      probes: { tcp: probe },
+      probes: { tcp: probe, icmp },
       guard: () => {},
       deadlineMs: 5000,
       maxRate: 100_000,
@@ -117,10 +117,15 @@ describe("a campaign off a terminal", () => {
       out: join(dir, "results.jsonl"),
       progress: stream,
     });
-    const phases = written.filter((l) => l.includes("| phase "));
-    expect(phases).toHaveLength(2);
-    expect(phases[0]).toMatch(/^check: 0\/4 \(0%\) .*\| phase 1\/2: 1 tcp\n$/);
-    expect(phases[1]).toMatch(/^check: 1\/4 \(25%\) up 1 .*\| phase 2\/2: 3 tcp\n$/);
+    const lanes = written.filter((l) => l.includes("| started "));
+    expect(lanes).toHaveLength(2);
+    expect(lanes.map((l) => l.replace(/^.*\| /, "")).sort()).toEqual(["started 1 icmp\n", "started 3 tcp\n"]);
+    for (const line of lanes) expect(line).toMatch(/^check: 0\/4 \(0%\) /);
+    const results = (await readFile(join(dir, "results.jsonl"), "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { key?: string; status?: string });
+    expect(results.filter((r) => r.status === "up").map((r) => r.key)).toEqual(["g/gw", "t/1", "t/2", "t/3"]);
     for (const line of written) expect(line.includes("\r") || line.includes("\x1b"), line).toBe(false);
   });
 });

@@ -74,9 +74,11 @@ export class CampaignContext {
   /** Attempts not judged because the prober stalled during them. */
   starvedAttempts = 0;
   private readonly sshSlots = new Slots(SSH_AT_ONCE);
-  /** Only the statuses something depends on are remembered. */
+  /** Only the statuses something depends on are remembered: the campaign's own targets that others name in dependsOn. */
   private readonly needed = new Set<string>();
   private readonly statuses = new Map<string, Status>();
+  /** Who waits for a needed target to settle (`whenSettled`), by its key. */
+  private readonly waiters = new Map<string, (() => void)[]>();
   // Whatever must stop at the deadline registers here, not on stop.signal: an
   // EventTarget checks every listener when one is added, so a thousand probes in
   // flight each adding their own made every start cost a thousand (issue 12).
@@ -94,6 +96,9 @@ export class CampaignContext {
       () => {
         for (const hook of [...this.stopHooks]) hook();
         this.stopHooks.clear();
+        // Nothing waits past the deadline for a dependency that will now never settle.
+        for (const list of this.waiters.values()) for (const wake of list) wake();
+        this.waiters.clear();
       },
       { once: true },
     );
@@ -118,7 +123,9 @@ export class CampaignContext {
       targets: options.targets.length,
       ...(options.select === undefined ? {} : { select: options.select }),
     });
-    for (const t of options.targets) for (const k of t.dependsOn ?? []) this.needed.add(k);
+    const keys = new Set<string>();
+    for (const t of options.targets) keys.add(t.key);
+    for (const t of options.targets) for (const k of t.dependsOn ?? []) if (keys.has(k)) this.needed.add(k);
   }
 
   /** The deadline has come, or the campaign was interrupted. */
@@ -168,6 +175,26 @@ export class CampaignContext {
     });
   }
 
+  /**
+   * Resolves once every one of `keys` that is a target of this campaign has settled, or the
+   * campaign has stopped; undefined when nothing is left to wait for (the common case, and free).
+   */
+  whenSettled(keys: readonly string[]): Promise<void> | undefined {
+    const open = keys.filter((k) => this.needed.has(k) && !this.settled.has(k));
+    if (open.length === 0 || this.stopped) return undefined;
+    return new Promise((resolve) => {
+      let left = open.length;
+      const one = (): void => {
+        if (--left === 0) resolve();
+      };
+      for (const k of open) {
+        const list = this.waiters.get(k);
+        if (list === undefined) this.waiters.set(k, [one]);
+        else list.push(one);
+      }
+    });
+  }
+
   /** A wait that ends early at the deadline. */
   pause(ms: number): Promise<void> {
     if (ms <= 0 || this.stop.signal.aborted) return Promise.resolve();
@@ -187,7 +214,14 @@ export class CampaignContext {
     if (this.settled.has(t.key)) return;
     this.settled.add(t.key);
     this.inFlight.delete(t.key);
-    if (this.needed.has(t.key)) this.statuses.set(t.key, status);
+    if (this.needed.has(t.key)) {
+      this.statuses.set(t.key, status);
+      const waiting = this.waiters.get(t.key);
+      if (waiting !== undefined) {
+        this.waiters.delete(t.key);
+        for (const wake of waiting) wake();
+      }
+    }
     const failure = extra.failure ?? (status === "down" ? obs?.failure : undefined);
     const detail = extra.detail ?? (status === "down" || status === "degraded" ? obs?.detail : undefined);
     const result: ProbeResult = {

@@ -10,28 +10,72 @@ const ATTEMPT_OVER = Object.assign(new Error("the attempt's time is up"), { name
 
 /**
  * The lane of one probe per target (tcp, tls, http, dns, ntp, ssh): each target started under
- * the governor's in-flight limit, its promise added to `running` (the phase waits for them all).
+ * the governor's in-flight limit, its promise added to `running` (the campaign waits for them all).
+ * A target whose upstreams have not settled yet (`pending`: a link's ping, still in its sweep)
+ * waits aside without holding the lane: the lane starts the others, and each waiting target in
+ * turn as its upstreams settle, so a link's TCP probe follows its ping by one ICMP batch, not by
+ * the whole sweep.
  */
-export async function runSingles(ctx: CampaignContext, targets: readonly Target[], running: Set<Promise<void>>): Promise<void> {
+export async function runSingles(
+  ctx: CampaignContext,
+  targets: readonly Target[],
+  running: Set<Promise<void>>,
+  pending: (t: Target) => Promise<void> | undefined = () => undefined,
+): Promise<void> {
+  /** Targets whose upstreams settled while they waited, in that order; `next` is the first not started. */
+  const ready: Target[] = [];
+  let next = 0;
+  let waiting = 0;
+  let wake: (() => void) | undefined;
   let launched = 0;
-  for (const t of targets) {
+  const start = async (t: Target): Promise<boolean> => {
     // Yield to timers now and then: probes that settle in microtasks must not starve
     // the deadline, the self-watch and the progress line.
     if (++launched % YIELD_EVERY === 0) await yieldToTimers();
-    if (ctx.stopped) break;
-    if (ctx.blocked(t)) continue;
+    if (ctx.stopped) return false;
+    if (ctx.blocked(t)) return true;
     const probe = ctx.options.probes[t.kind as Exclude<ProbeKind, "icmp" | "checkin">];
     if (probe === undefined) {
       ctx.missing(t, `${t.kind} probe`);
-      continue;
+      return true;
     }
-    if ((await ctx.untilStop(ctx.governor.acquire())) === DEADLINE) break;
+    // A kind with slots of its own (ssh: SSH_AT_ONCE) waits for them, not for the governor: three
+    // hundred SSH probes queued for four slots must not hold the in-flight limit the links' TCP
+    // probes need beside them.
+    const governed = ctx.slotsFor(t.kind) === undefined;
+    if (governed && (await ctx.untilStop(ctx.governor.acquire())) === DEADLINE) return false;
     ctx.inFlight.set(t.key, t);
     const p = runOne(ctx, t, probe).finally(() => {
-      ctx.governor.release();
+      if (governed) ctx.governor.release();
       running.delete(p);
     });
     running.add(p);
+    return true;
+  };
+  for (const t of targets) {
+    const upstreams = pending(t);
+    if (upstreams === undefined) {
+      if (!(await start(t))) return;
+      continue;
+    }
+    waiting++;
+    void upstreams.then(() => {
+      ready.push(t);
+      wake?.();
+    });
+  }
+  while (waiting > 0) {
+    if (next === ready.length) {
+      // Compact what was started, then sleep until an upstream settles (or the deadline).
+      ready.length = next = 0;
+      const woken = new Promise<void>((resolve) => (wake = resolve));
+      if ((await ctx.untilStop(woken)) === DEADLINE) return;
+      wake = undefined;
+      continue;
+    }
+    const t = ready[next++] as Target;
+    waiting--;
+    if (!(await start(t))) return;
   }
 }
 
