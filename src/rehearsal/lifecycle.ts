@@ -11,7 +11,7 @@ import { type Marker, MarkerLog, markerPath, readMarker, withRehearsalLock } fro
 import { DEFAULT_PREFIX, namespaceNames, NFT_TABLE, type Plan, planRehearsal } from "./plan.ts";
 import { alive, cmdline, processesMentioning, stopProcesses } from "./processes.ts";
 import { RESPONDER } from "./responders.ts";
-import { ensureKey, hostKeyPath, layout, localUserExists, type Pin, serverDir, SSHD, sshdConfig, type StateLayout, writePins } from "./sshd.ts";
+import { ensureKey, hostKeyPath, layout, localUserExists, type Pin, serverDir, serverHome, SSHD, sshdConfig, type StateLayout, writePins } from "./sshd.ts";
 import { listeningIn, readSupervisorStatus, rehearsalStatus, type RehearsalStatus } from "./status.ts";
 import type { SupervisorSpec } from "./supervise.ts";
 
@@ -168,6 +168,7 @@ async function build(plan: Plan, state: StateLayout, marker: MarkerLog, log: (li
     const hostKey = await ensureKey(hostKeyPath(state, server.id), `amadegi-rehearsal-${server.id}`);
     const dir = serverDir(state, server.id);
     await mkdir(join(dir, "root"), { recursive: true, mode: 0o755 });
+    await mkdir(serverHome(state, server.id), { recursive: true, mode: 0o755 });
     await writeFile(join(dir, "authorized_keys"), `${control}\n`, { mode: 0o600 });
     await writeFileAtomic(join(dir, "sshd_config"), sshdConfig(state, server), 0o600);
     processes.push({ id: server.id, argv: [SSHD, "-D", "-e", "-f", join(dir, "sshd_config")], log: join(dir, "sshd.log") });

@@ -71,6 +71,11 @@ export function localUserExists(user: string): boolean {
   }
 }
 
+/** A rehearsal server's home directory for its sessions (HOME): empty, its own, never the operator's. */
+export function serverHome(state: StateLayout, server: string): string {
+  return join(serverDir(state, server), "home");
+}
+
 /** sshd_config of one rehearsal server: its address and port only, keys only, its own root directory in the session's environment. */
 export function sshdConfig(state: StateLayout, server: ServerPlan): string {
   const dir = serverDir(state, server.id);
@@ -91,7 +96,11 @@ export function sshdConfig(state: StateLayout, server: ServerPlan): string {
     "AllowTcpForwarding no",
     "X11Forwarding no",
     // Provisioning writes the server's files under this directory (the server's root in the rehearsal).
-    `SetEnv AMADEGI_SERVER=${server.id} AMADEGI_ROOT=${join(dir, "root")}`,
+    // HOME is the server's own: a session's shell (bash, run by sshd) sources $HOME/.bashrc, and the
+    // operator's dotfiles are not the server's. On a machine whose root runs `pyenv init` there, that
+    // was ~100 ms of every session (check-in reads, facts, provisioning), and anything it printed
+    // would have been read as the server's answer.
+    `SetEnv AMADEGI_SERVER=${server.id} AMADEGI_ROOT=${join(dir, "root")} HOME=${serverHome(state, server.id)}`,
     "LogLevel INFO",
     "",
   ].join("\n");

@@ -135,7 +135,8 @@ describe.skipIf(!available)("rehearsal on the Pakdasht sample (root, real namesp
     expect(pins()).toContain(`id: "${server?.id}"`);
     const kept = readFileSync(join(layout(state).keys, server?.id ?? "", "ssh_host_ed25519_key.pub"), "utf8");
     expect(kept.startsWith(seen)).toBe(true);
-    // The control key logs in, and the session knows its server's root directory.
+    // The control key logs in, and the session knows its server's root directory and has a home of
+    // its own: the shell sshd runs sources $HOME/.bashrc, and the operator's is not the server's.
     const knownHosts = join(root, "known_hosts");
     await writeFile(knownHosts, `${server?.address} ${seen}\n`);
     const login = await execIn(names.probe, [
@@ -151,9 +152,10 @@ describe.skipIf(!available)("rehearsal on the Pakdasht sample (root, real namesp
       "-o",
       `UserKnownHostsFile=${knownHosts}`,
       `root@${server?.address}`,
-      "echo $AMADEGI_SERVER $AMADEGI_ROOT",
+      "echo $AMADEGI_SERVER $AMADEGI_ROOT $HOME",
     ]);
-    expect(login.stdout.trim()).toBe(`${server?.id} ${join(layout(state).servers, server?.id ?? "", "root")}`);
+    const dir = join(layout(state).servers, server?.id ?? "");
+    expect(login.stdout.trim()).toBe(`${server?.id} ${join(dir, "root")} ${join(dir, "home")}`);
   }, 30_000);
 
   it("up twice is idempotent: nothing is rebuilt", async () => {
