@@ -23,6 +23,13 @@ interface Attempts {
   readonly latest: { readonly time: string; readonly detail: string };
 }
 
+/** The keys of `gatewaysOf(t)`, without building them: most devices share gateways already known. */
+function gatewayKeys(t: Target): string[] {
+  const primary = `${t.check}/${String(t.params.gateway ?? t.address)}`;
+  const { secondary, secondaryAddress } = t.params;
+  return typeof secondary === "string" && typeof secondaryAddress === "string" ? [primary, `${t.check}/${secondary}`] : [primary];
+}
+
 /**
  * The gateways whose records may hold a device's check-ins, as reader targets: its station's
  * primary and secondary (a device that failed over checks in at the secondary; issue 17).
@@ -73,29 +80,27 @@ export function gatewaysOf(t: Target): Target[] {
  */
 export async function runCheckins(ctx: CampaignContext, targets: readonly Target[]): Promise<void> {
   const source = ctx.options.probes.checkin;
-  const readers = new Map<string, { gateway: Target; devices: Target[] }>();
+  const readers = new Map<string, Target>();
   const devices: { target: Target; gateways: string[] }[] = [];
-  for (const t of targets) {
+  for (const [i, t] of targets.entries()) {
+    // 133,000 devices at national size, beside lanes whose probes are timed: a turn for them now and then.
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToTimers();
     if (ctx.blocked(t)) continue;
     if (source === undefined) {
       ctx.missing(t, "check-in reader");
       continue;
     }
-    const gateways = gatewaysOf(t);
-    for (const g of gateways) {
-      let reader = readers.get(g.key);
-      if (reader === undefined) readers.set(g.key, (reader = { gateway: g, devices: [] }));
-      reader.devices.push(t);
-    }
-    devices.push({ target: t, gateways: gateways.map((g) => g.key) });
+    const keys = gatewayKeys(t);
+    if (keys.some((k) => !readers.has(k))) for (const g of gatewaysOf(t)) if (!readers.has(g.key)) readers.set(g.key, g);
+    devices.push({ target: t, gateways: keys });
     ctx.inFlight.set(t.key, t);
   }
   if (source === undefined) return;
   const reads = new Map<string, GatewayRead>();
   await Promise.all(
     // Each read waits for an SSH slot (SSH_AT_ONCE), never for the governor's in-flight limit, which the probes beside it need.
-    [...readers].map(async ([key, reader]) => {
-      const read = await readGateway(ctx, source, reader.gateway);
+    [...readers].map(async ([key, gateway]) => {
+      const read = await readGateway(ctx, source, gateway);
       if (read !== undefined) reads.set(key, read);
     }),
   );
