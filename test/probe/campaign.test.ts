@@ -173,6 +173,28 @@ describe("statuses", () => {
     expect(settledAt.size).toBe(sshTargets.length + tcpTargets.length);
   });
 
+  it("after the sweep, a target waits for its own upstreams only: the others go on beside a slow one", async () => {
+    const order: string[] = [];
+    const probe = scripted(async (t) => {
+      if (t.key === "g/gw") await new Promise((r) => setTimeout(r, 200));
+      order.push(t.key);
+      return up;
+    });
+    const gw: Target = { ...tcpTarget(0), key: "g/gw", check: "g" };
+    const behind = [1, 2].map((n) => tcpTarget(n, { dependsOn: ["g/gw"] }));
+    const free = { ...tcpTarget(3), key: "f/x", check: "f" };
+    await run({
+      targets: [...behind, gw, free],
+      probes: { tcp: probe },
+      checks: new Map([
+        ["t", plan()],
+        ["g", plan()],
+        ["f", plan()],
+      ]),
+    });
+    expect(order).toEqual(["f/x", "g/gw", "t/1", "t/2"]);
+  });
+
   it("unreachable propagates: behind an unreachable target is unreachable too", async () => {
     const a: Target = { ...tcpTarget(0), key: "a/x", check: "a" };
     const b: Target = { ...tcpTarget(1), key: "b/x", check: "b", dependsOn: ["a/x"] };
@@ -414,7 +436,7 @@ describe("ICMP sweep", () => {
   const lost: Observation = { ok: true, timings: { total: 1 }, values: { LOSS: 100, RTT: 0 } };
   const fine: Observation = { ok: true, timings: { total: 1 }, values: { LOSS: 0, RTT: 1 } };
 
-  it("re-sends only the failures, a pass on the retry is degraded; a probe waits for its own ping, the others do not", async () => {
+  it("runs alone before the other probes, re-sends only the failures, and a pass on the retry is degraded", async () => {
     const order: string[] = [];
     const probe = batch((t, round) => {
       order.push(`${t.key}@${round}`);
@@ -430,11 +452,11 @@ describe("ICMP sweep", () => {
       ["p", plan(["[LOSS] <= 5%"], { retries: 1 }, "icmp")],
       ["t", plan()],
     ]);
-    // t/9 depends on p/2, which passes only on the retry round (300 ms later); t/8 depends on nothing.
+    // t/8 depends on nothing, and still waits for the sweep: fping's times are not measured beside other work.
     const targets = [tcpTarget(9, { dependsOn: ["p/2"] }), tcpTarget(8), ...[1, 2, 3].map((n) => icmp(n))];
-    const { byKey } = await run({ targets, probes: { icmp: probe, tcp }, checks, icmpBatch: 100, retryBaseMs: 300 });
-    expect(order.indexOf("t/9")).toBeGreaterThan(order.indexOf("p/2@2"));
-    expect(order.indexOf("t/8")).toBeLessThan(order.indexOf("p/2@2"));
+    const { byKey } = await run({ targets, probes: { icmp: probe, tcp }, checks, icmpBatch: 100 });
+    expect(order.indexOf("t/8")).toBeGreaterThan(order.indexOf("p/3@2"));
+    expect(order.indexOf("t/9")).toBeGreaterThan(order.indexOf("p/3@2"));
     expect(probe.sizes).toEqual([3, 2]);
     expect(byKey.get("p/1")).toMatchObject({ status: "up", attempts: 1 });
     expect(byKey.get("p/2")).toMatchObject({ status: "degraded", attempts: 2 });
