@@ -23,8 +23,8 @@ interface Attempts {
   readonly latest: { readonly time: string; readonly detail: string };
 }
 
-/** The keys of `gatewaysOf(t)`, without building them: most devices share gateways already known. */
-function gatewayKeys(t: Target): string[] {
+/** The keys of `gatewaysOf(t)` (their one home), without building the targets: most devices share gateways already known. */
+function gatewayKeys(t: Target): [string] | [string, string] {
   const primary = `${t.check}/${String(t.params.gateway ?? t.address)}`;
   const { secondary, secondaryAddress } = t.params;
   return typeof secondary === "string" && typeof secondaryAddress === "string" ? [primary, `${t.check}/${secondary}`] : [primary];
@@ -36,8 +36,9 @@ function gatewayKeys(t: Target): string[] {
  */
 export function gatewaysOf(t: Target): Target[] {
   const keep = (params: Target["params"]) => Object.fromEntries(Object.entries(params).filter(([k]) => ["hostKey", "user", "table", "maxBytes"].includes(k)));
+  const [primaryKey, secondaryKey] = gatewayKeys(t);
   const primary: Target = {
-    key: `${t.check}/${String(t.params.gateway ?? t.address)}`,
+    key: primaryKey,
     check: t.check,
     kind: "checkin",
     ...(typeof t.params.gateway === "string" ? { server: t.params.gateway } : {}),
@@ -46,7 +47,7 @@ export function gatewaysOf(t: Target): Target[] {
     params: keep(t.params),
   };
   const { secondary, secondaryAddress, secondaryPort } = t.params;
-  if (typeof secondary !== "string" || typeof secondaryAddress !== "string") return [primary];
+  if (secondaryKey === undefined || typeof secondary !== "string" || typeof secondaryAddress !== "string") return [primary];
   const params: Record<string, string | number> = {};
   for (const [from, to] of [
     ["secondaryHostKey", "hostKey"],
@@ -60,7 +61,7 @@ export function gatewaysOf(t: Target): Target[] {
   return [
     primary,
     {
-      key: `${t.check}/${secondary}`,
+      key: secondaryKey,
       check: t.check,
       kind: "checkin",
       server: secondary,

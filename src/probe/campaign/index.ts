@@ -100,8 +100,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
  *
  * The sweep stays alone because fping reads the replies' times and losses: run beside the other
  * lanes on a busy machine, it was starved of CPU and its socket overflowed. At national size that
- * made 14,397 links down and 46,691 degraded that the sweep alone found up (2,632 down, 2,149
- * degraded): the prober's own load, reported as the network's.
+ * made 14,397 links down and 46,691 degraded where the sweep alone found 2,702 down and 2,040
+ * degraded: the prober's own load, reported as the network's (ADR 0014).
  */
 async function runLanes(ctx: CampaignContext, progress: CampaignProgress): Promise<void> {
   const phases = planPhases(ctx.options.targets);

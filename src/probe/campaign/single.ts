@@ -11,10 +11,9 @@ const ATTEMPT_OVER = Object.assign(new Error("the attempt's time is up"), { name
 /**
  * The lane of one probe per target (tcp, tls, http, dns, ntp, ssh): each target started under
  * the governor's in-flight limit, its promise added to `running` (the campaign waits for them all).
- * A target whose upstreams have not settled yet (`pending`: a link's ping, still in its sweep)
- * waits aside without holding the lane: the lane starts the others, and each waiting target in
- * turn as its upstreams settle, so a link's TCP probe follows its ping by one ICMP batch, not by
- * the whole sweep.
+ * A target whose upstreams in earlier phases have not settled yet (`pending`: a slow one of this
+ * lane, or of another that runs beside it) waits aside without holding the lane: the lane starts
+ * the others, and each waiting target in turn as its upstreams settle (ADR 0014).
  */
 export async function runSingles(
   ctx: CampaignContext,
@@ -27,11 +26,14 @@ export async function runSingles(
   let next = 0;
   let waiting = 0;
   let wake: (() => void) | undefined;
-  let launched = 0;
+  let turns = 0;
+  // Yield to timers now and then, for every target started or set aside: probes that settle in
+  // microtasks, or 133,000 links set aside at once, must not starve the deadline, the self-watch
+  // and the progress line.
+  const turn = async (): Promise<void> => {
+    if (++turns % YIELD_EVERY === 0) await yieldToTimers();
+  };
   const start = async (t: Target): Promise<boolean> => {
-    // Yield to timers now and then: probes that settle in microtasks must not starve
-    // the deadline, the self-watch and the progress line.
-    if (++launched % YIELD_EVERY === 0) await yieldToTimers();
     if (ctx.stopped) return false;
     if (ctx.blocked(t)) return true;
     const probe = ctx.options.probes[t.kind as Exclude<ProbeKind, "icmp" | "checkin">];
@@ -52,9 +54,8 @@ export async function runSingles(
     running.add(p);
     return true;
   };
-  for (const [i, t] of targets.entries()) {
-    // Targets set aside cost a turn too: 133,000 links waiting for their pings held the loop for a second.
-    if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToTimers();
+  for (const t of targets) {
+    await turn();
     const upstreams = pending(t);
     if (upstreams === undefined) {
       if (!(await start(t))) return;
@@ -77,6 +78,7 @@ export async function runSingles(
     }
     const t = ready[next++] as Target;
     waiting--;
+    await turn();
     if (!(await start(t))) return;
   }
 }
