@@ -21,6 +21,8 @@ export interface Sshd {
   readonly clientKeyFile: string;
   /** Another key pair of the same type, never used by the server: a wrong pin. */
   readonly otherHostKey: string;
+  /** What sshd has logged so far (its first 64 KiB; `LogLevel` in extraConfig says how much). */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -29,7 +31,7 @@ export async function keygen(file: string): Promise<string> {
   return (await readFile(`${file}.pub`, "utf8")).trim();
 }
 
-/** `extraConfig`: more sshd_config lines (e.g. `AcceptEnv NAME`). */
+/** `extraConfig`: more sshd_config lines (e.g. `AcceptEnv NAME`), first: sshd keeps a keyword's first value, so they win. */
 export async function startSshd(address: string, extraConfig: readonly string[] = []): Promise<Sshd> {
   // sshd insists on its privilege-separation directory (the Debian package makes it at boot).
   await mkdir("/run/sshd", { recursive: true, mode: 0o755 });
@@ -40,6 +42,7 @@ export async function startSshd(address: string, extraConfig: readonly string[] 
   const clientPub = await keygen(join(dir, "client_ed25519"));
   await writeFile(join(dir, "authorized_keys"), `${clientPub}\n`, { mode: 0o600 });
   const config = [
+    ...extraConfig,
     `Port ${port}`,
     `ListenAddress ${address}`,
     `HostKey ${join(dir, "host_ed25519")}`,
@@ -52,13 +55,12 @@ export async function startSshd(address: string, extraConfig: readonly string[] 
     "UsePAM no",
     "StrictModes no",
     "LogLevel ERROR",
-    ...extraConfig,
   ].join("\n");
   await writeFile(join(dir, "sshd_config"), `${config}\n`);
   const child: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (c: Buffer) => {
-    if (stderr.length < 4096) stderr += c.toString();
+    if (stderr.length < 65_536) stderr += c.toString();
   });
   try {
     await waitForPort(address, port, child, () => stderr);
@@ -74,6 +76,7 @@ export async function startSshd(address: string, extraConfig: readonly string[] 
     hostKey: hostKey.split(/\s+/).slice(0, 2).join(" "),
     otherHostKey: otherHostKey.split(/\s+/).slice(0, 2).join(" "),
     clientKeyFile: join(dir, "client_ed25519"),
+    log: () => stderr,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once("exit", resolve));

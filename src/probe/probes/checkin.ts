@@ -7,6 +7,7 @@ import { attemptFrom, type CheckinRecord, isAttemptLine, jsonObject, parseRecord
 import { attemptSignal, failed, since, type Values } from "./observe.ts";
 import { numberParam, stringParam, type ProbeOptions } from "./options.ts";
 import { classifySshFailure, shellQuote, sshExec } from "./sshexec.ts";
+import { PUBLIC_DATA_KEX } from "../../toolchain/ssh.ts";
 
 /**
  * Reads a gateway's check-ins over SSH (ADR 0004), in one of two ways:
@@ -113,6 +114,8 @@ async function remote(
     timeoutMs: context.timeoutMs,
     signal,
     maxStdout: maxBytes + 256,
+    // The tables' content is written into results and reports in the clear: no post-quantum key exchange for it.
+    kex: PUBLIC_DATA_KEX,
     ...(options.spawner === undefined ? {} : { spawner: options.spawner }),
   });
   const timings = { total: since(start) };

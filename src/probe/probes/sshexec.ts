@@ -38,6 +38,8 @@ export interface SshExecOptions {
   readonly maxStdout: number;
   /** Who starts ssh (a campaign's broker); default: this process. */
   readonly spawner?: Spawner;
+  /** KexAlgorithms (toolchain/ssh.ts PUBLIC_DATA_KEX); default OpenSSH's. */
+  readonly kex?: string;
 }
 
 export { shellQuote };

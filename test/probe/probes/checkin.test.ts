@@ -210,6 +210,36 @@ describe("check-in reader (the table)", () => {
     expect(result.observations.size).toBe(0);
   });
 
+  it("reads over curve25519, not the post-quantum exchange (the table goes into results in the clear); a gateway offering only that is read", async () => {
+    const table = {
+      v: 1,
+      kind: "checkin-table",
+      gateway: "gw-teh-01",
+      written: "2026-11-22T03:00:00.000Z",
+      links: [{ station: "PKD-0031", link: "PKD-0031-F", checkin: fields({ sourceLink: "PKD-0031-F" }) }],
+    };
+    for (const [config, expected] of [
+      [["LogLevel DEBUG1"], "curve25519-sha256"],
+      [["LogLevel DEBUG1", "KexAlgorithms sntrup761x25519-sha512@openssh.com"], "sntrup761x25519-sha512@openssh.com"],
+    ] as const) {
+      const server = await startSshd("127.48.0.3", config);
+      try {
+        const path = join(server.dir, "checkin-latest.json");
+        await writeFile(path, `${JSON.stringify(table)}\n`);
+        const own = createProbes({ allow: parseAllow(["127.48.0.0/16"], "test"), ssh: { identityFile: server.clientKeyFile, user: "root" } });
+        const result = await own.checkin.read(
+          target("checkin", server.address, server.port, { server: "gw-teh-01", params: { hostKey: server.hostKey, table: path } }),
+          context(10_000),
+        );
+        expect(result.observation.ok, result.observation.detail).toBe(true);
+        expect(result.observations.size).toBe(1);
+        expect(/kex: algorithm: (\S+)/.exec(server.log())?.[1]).toBe(expected);
+      } finally {
+        await server.stop();
+      }
+    }
+  });
+
   it("nothing listening on the SSH port: refused", async () => {
     const port = await freePort("127.48.0.2");
     const result = await probes.checkin.read({ ...gateway, address: "127.48.0.2", port }, context(5000));
