@@ -349,10 +349,13 @@ async function runStep(step: string, work: string): Promise<Step> {
     );
     const results = join(dir, "results.jsonl");
     // `check` reads the stack's amadegi:inventory unless told, as drift does: the step's own, named all the same.
+    // An invalid campaign (exit 2, a starved prober) is a figure too ("valid": 0): the stages after it
+    // are still measured on its results. A check that could not run at all prints no campaign, and
+    // the count below fails the step.
     await stage(
       "check",
       [CLI, "check", "--stack", stack, "--inventory", inventory, "--deadline", values.deadline ?? "300s", "--out", results, "--json"],
-      [0, 1],
+      [0, 1, 2],
       (out) => {
         const r = JSON.parse(out) as { targets: number; valid: boolean; attempts?: number };
         return { targets: r.targets, valid: r.valid ? 1 : 0 };

@@ -23,7 +23,7 @@ export interface PinnedHost {
  * and protects only against decrypting a recording of the session later, which has nothing to
  * reveal here. The server still proves its pinned host key, and the login is as before. The
  * post-quantum method stays last, for a server that offers nothing else. Sessions that carry
- * secrets (provisioning) or a server's configuration (drift's facts) keep OpenSSH's default.
+ * secrets (provisioning) or a server's configuration (drift's facts) keep their client's default.
  */
 export const PUBLIC_DATA_KEX = "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,sntrup761x25519-sha512@openssh.com";
 
