@@ -41,19 +41,19 @@ export function knownHostsLine(host: PinnedHost): string {
   return `${pattern} ${keyType} ${keyBody}\n`;
 }
 
+/** How ssh is run for one call, whoever calls it. */
+export interface SshArgvOptions {
+  /** argv prefix for ssh. Default ["ssh"]. */
+  readonly ssh?: readonly string[];
+  readonly identityFile?: string;
+  /** ConnectTimeout (rounded up to whole seconds). */
+  readonly timeoutMs: number;
+  /** KexAlgorithms; default OpenSSH's own list (PUBLIC_DATA_KEX says when to choose another). */
+  readonly kex?: string;
+}
+
 /** ssh's argv for one remote command (the known_hosts file already written). */
-export function pinnedSshArgv(
-  host: PinnedHost,
-  knownHosts: string,
-  remoteCommand: string,
-  options: {
-    readonly ssh?: readonly string[];
-    readonly identityFile?: string;
-    readonly timeoutMs: number;
-    /** KexAlgorithms; default OpenSSH's own list (PUBLIC_DATA_KEX says when to choose another). */
-    readonly kex?: string;
-  },
-): string[] {
+export function pinnedSshArgv(host: PinnedHost, knownHosts: string, remoteCommand: string, options: SshArgvOptions): string[] {
   const [keyType = ""] = host.hostKey.trim().split(/\s+/);
   const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
   return [

@@ -7,7 +7,7 @@ import { type AllowList, assertAllowed } from "../allow.ts";
 import type { FailureClass } from "../types.ts";
 import { runTool, type ToolRun } from "./spawn.ts";
 import type { Spawner } from "../spawner.ts";
-import { knownHostsLine, type PinnedHost as BaseHost, pinnedSshArgv, shellQuote } from "../../toolchain/ssh.ts";
+import { knownHostsLine, type PinnedHost as BaseHost, pinnedSshArgv, shellQuote, type SshArgvOptions } from "../../toolchain/ssh.ts";
 
 /**
  * One command on a server over SSH, trusting only its pinned host key: the
@@ -25,21 +25,15 @@ export interface PinnedHost extends BaseHost {
   readonly key: string;
 }
 
-export interface SshExecOptions {
+/** ssh, identityFile, timeoutMs and kex as toolchain/ssh.ts's SshArgvOptions say. */
+export interface SshExecOptions extends SshArgvOptions {
   readonly allow: AllowList;
-  /** argv prefix for ssh. Default ["ssh"]. */
-  readonly ssh?: readonly string[];
-  readonly identityFile?: string;
-  /** ConnectTimeout (rounded up to whole seconds). */
-  readonly timeoutMs: number;
   /** Kills ssh when it fires. */
   readonly signal: AbortSignal;
   /** Largest stdout kept, in bytes (the rest is dropped). */
   readonly maxStdout: number;
   /** Who starts ssh (a campaign's broker); default: this process. */
   readonly spawner?: Spawner;
-  /** KexAlgorithms (toolchain/ssh.ts PUBLIC_DATA_KEX); default OpenSSH's. */
-  readonly kex?: string;
 }
 
 export { shellQuote };
