@@ -240,7 +240,7 @@ interface Entry {
   /**
    * The status's line in the status file, kept until the status changes: the file is rewritten
    * every statusEveryMs, and serializing all of a national operator's 43,200 links each time was
-   * most of a responder's CPU, in the serializing and in collecting what it left (ADR 0015).
+   * 4.9 % of a busy responder's samples (perf; 0.07 % with the lines kept, ADR 0015).
    */
   line?: string | undefined;
 }
