@@ -62,7 +62,10 @@ export const judgeOptions = {
   },
   history: { type: "string", placeholder: "FILE", description: "the history database (default: <state>/history.sqlite); --no-history records nothing" },
   "no-history": { type: "boolean", description: "record nothing in the history database" },
-  "no-cache": { type: "boolean", description: "validate the inventory afresh instead of using <state>/cache (kept by content hash)" },
+  "no-cache": {
+    type: "boolean",
+    description: "validate the inventory, read the results and measure afresh instead of using <state>/cache (kept by content hash)",
+  },
 } as const;
 
 /** The gate's options from the command line: the same for gate, approve and report (`record`: into the history). */

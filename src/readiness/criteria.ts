@@ -411,6 +411,7 @@ const noUnwaivedDrift: Criterion = {
   },
   needsResults: true,
   waivedBy: [],
+  readsDrift: true,
   measure(ctx) {
     const latest = ctx.drift;
     if (latest === undefined)

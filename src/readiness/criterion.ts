@@ -50,5 +50,7 @@ export interface Criterion {
   readonly waivedBy: readonly RuleId[];
   /** Handled by the gate's sign-off step, not by a measure. */
   readonly signoff?: true;
+  /** Its measure reads the drift report, whose age moves with the clock: the gate's measures cache (measures.ts) never answers for it. */
+  readonly readsDrift?: true;
   measure(ctx: CriterionContext): Measure;
 }

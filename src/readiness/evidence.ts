@@ -36,6 +36,9 @@ export interface Evidence extends Digested {
   readonly rows?: readonly ResultRow[];
 }
 
+/** What is read of a results file beside its observations: its hash, header, footer, damage and counts (the gate's measures cache keeps only this). */
+export type EvidenceHead = Pick<Evidence, "file" | "sha256" | "header" | "footer" | "damaged" | "counts" | "total">;
+
 interface MutableServer {
   worst: Observed;
   byKind: Map<ProbeKind, Observed>;
@@ -58,16 +61,27 @@ interface MutableServer {
  * a line stream: at national size (over 100 MB) that is a third faster, and the
  * gate has a two-second budget. A test keeps the two readers in agreement.
  */
-export async function readEvidence(file: string, options: { keepRows?: boolean; cacheDir?: string } = {}): Promise<Evidence> {
+export async function readEvidence(file: string, options: { keepRows?: boolean; cacheDir?: string; sha256?: string } = {}): Promise<Evidence> {
   const fd = await openResults(file);
   try {
     if (options.cacheDir !== undefined && options.keepRows !== true) {
-      const kept = await loadDigest(options.cacheDir, await hashOpen(fd, file));
+      // A hash the caller took a moment ago (hashResults) stands for the file's; a digest still holds only what those bytes say.
+      const kept = await loadDigest(options.cacheDir, options.sha256 ?? (await hashOpen(fd, file)));
       if (kept !== undefined) return { ...kept, file };
     }
     const ev = await parse(fd, file, options.keepRows ?? false);
     if (options.cacheDir !== undefined) await saveDigest(options.cacheDir, ev);
     return ev;
+  } finally {
+    await fd.close();
+  }
+}
+
+/** The sha256 of a results file's bytes (the key of its digest and of the gate's measures), without parsing it. */
+export async function hashResults(file: string): Promise<string> {
+  const fd = await openResults(file);
+  try {
+    return await hashOpen(fd, file);
   } finally {
     await fd.close();
   }

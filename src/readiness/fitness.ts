@@ -1,5 +1,5 @@
 import type { CampaignFooter } from "../probe/results.ts";
-import type { Evidence } from "./evidence.ts";
+import type { EvidenceHead } from "./evidence.ts";
 
 /**
  * Whether a campaign's results can say anything: the one home of that
@@ -28,7 +28,7 @@ export interface ExpectedStack {
 }
 
 /** Every reason the campaign's results cannot be judged on, in `words`; none: they can. */
-export function whyUnfit(ev: Evidence, words: UnfitWords, stack?: ExpectedStack): string[] {
+export function whyUnfit(ev: EvidenceHead, words: UnfitWords, stack?: ExpectedStack): string[] {
   const reasons: string[] = [];
   if (ev.header === undefined) reasons.push(words.noHeader(ev.file));
   else if (stack !== undefined && ev.header.stack !== stack.name) reasons.push(stack.other(ev.header.stack));

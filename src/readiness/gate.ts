@@ -5,14 +5,16 @@ import { ExitCode } from "../lib/exit.ts";
 import { UsageError } from "../lib/errors.ts";
 import { addDays, type CriterionId, type Inventory, type IsoDate, midnightIn, type Milestone, parseInstant, todayIn } from "../model/index.ts";
 import { CRITERIA_REGISTRY } from "./criteria.ts";
+import type { Measure } from "./criterion.ts";
 import { type LatestDrift, readLatestDrift } from "./drift/index.ts";
-import { campaignOf, type Evidence, readEvidence, readRows } from "./evidence.ts";
+import { campaignOf, type Evidence, type EvidenceHead, hashResults, readEvidence, readRows } from "./evidence.ts";
 import { type UnfitWords, whyUnfit } from "./fitness.ts";
 import { type ExpiredWaiver, judge, type Judged } from "./judge.ts";
 import { type CriterionTrend, History, type VerdictPoint } from "./history.ts";
 import { blobAt, type Committed, committedState, isAncestor, mainBranch } from "./committed.ts";
 import { type Approval, type ApprovalCheck, checkApprovals, quorum } from "./signoff.ts";
-import { type GateInventory, loadForGate } from "./snapshot.ts";
+import { loadMeasures, measuresKept, saveMeasures } from "./measures.ts";
+import { type GateInventory, inventoryKey, type InventoryHead, loadForGate } from "./snapshot.ts";
 
 /**
  * The readiness gate: which milestone is in force, whether the evidence is
@@ -146,30 +148,57 @@ export function criteriaOf(milestones: readonly Milestone[], target: Milestone):
   return { ids, thresholds };
 }
 
+/** The verdict with what it was judged on, for the report (which draws the inventory and the evidence): always measured. */
 export async function gate(options: GateOptions): Promise<GateRun> {
+  const run = await judgeRun(options, true);
+  if (run.inventory === undefined) throw new Error("the gate measured nothing"); // a full run always measures
+  return { ...run, inventory: run.inventory };
+}
+
+/**
+ * The verdict alone (`amadegi gate`, `amadegi approve`): with a cache directory, the criteria's
+ * measures may come from the measures cache (measures.ts, ADR 0016), so a gate judged again on the
+ * same inventory and the same results reads neither the stations nor the results' observations.
+ */
+export async function gateVerdict(options: GateOptions): Promise<GateResult> {
+  return (await judgeRun(options, false)).result;
+}
+
+async function judgeRun(options: GateOptions, full: boolean): Promise<Omit<GateRun, "inventory"> & { inventory?: Inventory }> {
   const now = options.now ?? new Date();
-  // Parse the results (or take their digest) while the inventory loads: at national size each is about a second of CPU.
-  // Their rows only for a campaign the history has not recorded yet (a digest keeps none).
-  const reading =
+  const cacheDir = options.cacheDir;
+  const load = {
+    ...(options.date === undefined ? {} : { today: options.date }),
+    ...(options.committeeFile === undefined ? {} : { committeeFile: options.committeeFile }),
+  };
+  // The pair the measures cache is keyed by: the inventory's snapshot key (a stat per file) and the results' sha256 (a read, no parse).
+  const key = cacheDir === undefined ? undefined : await inventoryKey(options.inventory, load);
+  const hashing = full || cacheDir === undefined || options.results === undefined ? undefined : hashResults(options.results);
+  hashing?.catch(() => {}); // awaited below
+  const keepRows = async () => options.history !== undefined && options.results !== undefined && !(await recorded(options.history, options.results));
+  const startReading = async (sha256?: string) =>
     options.results === undefined
       ? undefined
       : readEvidence(options.results, {
-          keepRows: options.history !== undefined && !(await recorded(options.history, options.results)),
-          ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
+          keepRows: await keepRows(),
+          ...(cacheDir === undefined ? {} : { cacheDir }),
+          ...(sha256 === undefined ? {} : { sha256 }),
         });
-  reading?.catch(() => {}); // awaited below; an inventory that fails first must not leave it unhandled
+  // Parse the results (or take their digest) while the inventory loads: at national size each is about a second of CPU.
+  // Their rows only for a campaign the history has not recorded yet (a digest keeps none). Not when measures of the pair are kept.
+  const reading =
+    hashing === undefined || cacheDir === undefined || key === undefined
+      ? startReading()
+      : hashing.then(async (sha256) => ((await measuresKept(cacheDir, key, sha256)) ? undefined : startReading(sha256)));
+  reading.catch(() => {}); // awaited below; an inventory that fails first must not leave it unhandled
   // What was committed, first: a deciding file that differs from the commit stops the gate (exit 2).
   const git = await committedState({
     inventory: options.inventory,
     ...(options.committeeFile === undefined ? {} : { committeeFile: options.committeeFile }),
     ...(options.commit === undefined ? {} : { commit: options.commit }),
   });
-  const loaded = await loadForGate(options.inventory, {
-    ...(options.date === undefined ? {} : { today: options.date }),
-    ...(options.committeeFile === undefined ? {} : { committeeFile: options.committeeFile }),
-    ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
-  });
-  const inv = loaded.inventory;
+  const loaded = await loadForGate(options.inventory, { ...load, ...(cacheDir === undefined ? {} : { cacheDir }), ...(key === undefined ? {} : { key }) });
+  const inv = loaded.head;
   if (inv === undefined) {
     const first = loaded.errors[0];
     throw new UsageError(
@@ -201,13 +230,26 @@ export async function gate(options: GateOptions): Promise<GateRun> {
     return c;
   });
   const needsResults = criteria.some((c) => c.needsResults);
+  const since = milestone.checkinsSince ?? addDays(milestone.due, -7);
+  const measuredFor = { milestone: milestone.id, date, checkinsSince: new Date(midnightIn(since, inv.election.timeZone)).toISOString() };
+
+  // The measures kept for this inventory, these results' bytes, this milestone and day (never for a criterion that reads the drift report).
+  const sha256 = await hashing;
+  const kept =
+    sha256 === undefined || key === undefined || cacheDir === undefined || options.results === undefined || criteria.some((c) => c.readsDrift === true)
+      ? undefined
+      : await loadMeasures(cacheDir, key, { file: options.results, sha256 }, measuredFor);
 
   let evidence: Evidence | undefined;
+  let head: EvidenceHead | undefined;
   let results: ResultsInfo | undefined;
   if (options.results !== undefined) {
-    evidence = await (reading ?? readEvidence(options.results));
-    results = describeResults(evidence, now);
-    reasons.push(...fitness(evidence, results, milestone));
+    // Kept for another milestone or day only: read them now.
+    if (kept === undefined) evidence = (await reading) ?? (await startReading(sha256));
+    head = kept?.evidence ?? evidence;
+    if (head === undefined) throw new Error("the results were neither read nor kept");
+    results = describeResults(head, now);
+    reasons.push(...fitness(head, results, milestone));
   } else if (needsResults) {
     reasons.push(
       `no results: milestone ${milestone.id} has criteria that need evidence (${criteria
@@ -218,26 +260,30 @@ export async function gate(options: GateOptions): Promise<GateRun> {
   }
 
   // The latest drift report of the stack the results are of (no-unwaived-drift, the report's drift section).
-  const stack = evidence?.header?.stack;
+  const stack = head?.header?.stack;
   const drift = options.driftDir === undefined || stack === undefined ? undefined : await readLatestDrift(options.driftDir, stack, now);
 
-  const since = milestone.checkinsSince ?? addDays(milestone.due, -7);
+  // Measured here unless kept: the whole inventory (from a snapshot, its body) only now.
+  let measured = kept?.measures;
+  const whole = kept === undefined ? await loaded.full() : undefined;
+  if (whole !== undefined) {
+    const taken = new Map<CriterionId, Measure>();
+    for (const c of criteria) {
+      if (c.signoff === true || (c.needsResults && evidence === undefined)) continue;
+      const context = { inventory: whole, date, milestone, checkinsSince: measuredFor.checkinsSince };
+      taken.set(c.id, c.measure({ ...context, ...(evidence === undefined ? {} : { evidence }), ...(drift === undefined ? {} : { drift }) }));
+    }
+    measured = taken;
+    if (cacheDir !== undefined && key !== undefined && evidence !== undefined) {
+      const keep = new Map([...taken].filter(([id]) => CRITERIA_REGISTRY.get(id)?.readsDrift !== true));
+      await saveMeasures(cacheDir, key, evidence, { ...measuredFor, measures: keep });
+    }
+  }
   const judged: Judged[] = [];
   for (const c of criteria) {
     if (c.signoff === true) continue;
-    if (c.needsResults && evidence === undefined) {
-      judged.push(judge(c, { cannotJudge: "no results" }, thresholds.get(c.id) ?? 100, inv.waivers, date));
-      continue;
-    }
-    const measure = c.measure({
-      inventory: inv,
-      ...(evidence === undefined ? {} : { evidence }),
-      ...(drift === undefined ? {} : { drift }),
-      date,
-      milestone,
-      checkinsSince: new Date(midnightIn(since, inv.election.timeZone)).toISOString(),
-    });
-    judged.push(judge(c, measure, thresholds.get(c.id) ?? 100, inv.waivers, date));
+    const measure = measured?.get(c.id);
+    judged.push(judge(c, measure ?? { cannotJudge: "no results" }, thresholds.get(c.id) ?? 100, inv.waivers, date));
   }
   for (const j of judged) if (j.outcome === "cannot-judge" && j.reason !== "no results") reasons.push(`${j.id}: ${j.reason ?? "cannot judge"}`);
 
@@ -252,7 +298,7 @@ export async function gate(options: GateOptions): Promise<GateRun> {
       required,
       git,
       ...(options.main === undefined ? {} : { main: options.main }),
-      evidence,
+      evidence: head,
       verdict: criteriaVerdict,
       approvals: options.approvals,
       now,
@@ -283,9 +329,7 @@ export async function gate(options: GateOptions): Promise<GateRun> {
       ...(git.commit === undefined ? {} : { commit: git.commit }),
       dirty: git.changed.length > 0,
       errors: loaded.errorCount,
-      stations: inv.stations.length,
-      links: inv.linksById.size,
-      servers: inv.servers.length,
+      ...inv.counts,
     },
     ...(results === undefined ? {} : { results }),
     criteria: judged,
@@ -293,11 +337,17 @@ export async function gate(options: GateOptions): Promise<GateRun> {
     ...(signoff === undefined ? {} : { signoff }),
     expiredWaivers,
   };
-  if (options.history !== undefined) result = await record(options.history, result, evidence);
-  return { result, inventory: inv, committed: git, ...(evidence === undefined ? {} : { evidence }), ...(drift === undefined ? {} : { drift }) };
+  if (options.history !== undefined) result = await record(options.history, result, evidence ?? head);
+  return {
+    result,
+    ...(whole === undefined ? {} : { inventory: whole }),
+    committed: git,
+    ...(evidence === undefined ? {} : { evidence }),
+    ...(drift === undefined ? {} : { drift }),
+  };
 }
 
-function pickMilestone(inv: Inventory, loaded: GateInventory, id: string | undefined, date: IsoDate): Milestone {
+function pickMilestone(inv: InventoryHead, loaded: GateInventory, id: string | undefined, date: IsoDate): Milestone {
   const milestones = inv.election.milestones;
   if (milestones.length === 0)
     throw new UsageError("the inventory declares no milestones", { hint: "add milestones to inventory/election.yaml (docs/readiness.md)" });
@@ -315,11 +365,11 @@ function pickMilestone(inv: Inventory, loaded: GateInventory, id: string | undef
 }
 
 /** When the results say they were made: their end, else their start. */
-function datedAt(ev: Evidence): string | undefined {
+function datedAt(ev: EvidenceHead): string | undefined {
   return ev.footer?.finishedAt ?? ev.header?.startedAt;
 }
 
-function describeResults(ev: Evidence, now: Date): ResultsInfo {
+function describeResults(ev: EvidenceHead, now: Date): ResultsInfo {
   const finished = datedAt(ev);
   const at = finished === undefined ? undefined : parseInstant(finished);
   const ageHours = at === undefined ? undefined : Math.round(((now.getTime() - at) / 3_600_000) * 100) / 100;
@@ -343,7 +393,7 @@ const GATE_WORDS: UnfitWords = {
 };
 
 /** Whether a results file is fit to judge a milestone: every reason it is not. */
-function fitness(ev: Evidence, info: ResultsInfo, milestone: Milestone): string[] {
+function fitness(ev: EvidenceHead, info: ResultsInfo, milestone: Milestone): string[] {
   const reasons = whyUnfit(ev, GATE_WORDS);
   // Results whose age cannot be told are as good as stale (fail closed).
   const when = datedAt(ev);
@@ -457,13 +507,13 @@ export async function readApprovals(dir: string): Promise<{ approvals: Approval[
 }
 
 export async function checkSignoff(args: {
-  inv: Inventory;
+  inv: Pick<InventoryHead, "election" | "committee">;
   milestone: Milestone;
   required: number;
   git: Committed;
   /** The branch the approved commit must be on (default origin/main, else main). */
   main?: string;
-  evidence: Evidence | undefined;
+  evidence: Pick<EvidenceHead, "sha256"> | undefined;
   verdict: GateResult["criteriaVerdict"];
   approvals: string | undefined;
   now: Date;
@@ -534,7 +584,7 @@ async function recorded(path: string, results: string): Promise<boolean> {
   }
 }
 
-async function record(path: string, result: GateResult, evidence: Evidence | undefined): Promise<GateResult> {
+async function record(path: string, result: GateResult, evidence: (EvidenceHead & Pick<Evidence, "rows">) | undefined): Promise<GateResult> {
   const history = new History(path);
   try {
     let changes: GateResult["changes"];

@@ -13,14 +13,32 @@ import { type Finding, type Inventory, type IsoDate, loadInventory, type Origin,
  * committee file's, the day judged and amadegi's model code: any change to any
  * of them is a miss and a full validation. A snapshot holds the validated data and the error findings, never
  * anything the files do not (so no secret can enter it that is not in git).
+ *
+ * A snapshot is two files: its head (the election, waivers, committee, counts and errors: a few
+ * kilobytes, all a gate answered from the measures cache reads, ADR 0016) and its body (stations,
+ * operators, points of presence, sites, servers: 25 MB at national size), read only when a
+ * criterion is measured or a report drawn.
  */
 
 /** Bump when the snapshot's layout changes. */
-const SNAPSHOT_VERSION = 2;
+const SNAPSHOT_VERSION = 3;
 const MODEL_DIR = join(import.meta.dirname, "..", "model");
 
+/** What the gate reads of the inventory itself, beside the criteria's measures. */
+export interface InventoryHead {
+  readonly election: Inventory["election"];
+  readonly waivers: Inventory["waivers"];
+  readonly committee: Inventory["committee"];
+  readonly counts: { readonly stations: number; readonly links: number; readonly servers: number };
+}
+
 export interface GateInventory {
-  readonly inventory?: Inventory;
+  /** Absent: the inventory does not load (errors say why). */
+  readonly head?: InventoryHead;
+  /** The whole validated inventory (from a snapshot, its body is read now); throws when it does not load. */
+  full(): Promise<Inventory>;
+  /** The snapshot's key (inventoryKey), when a cache directory was given. */
+  readonly key?: string;
   /** Error findings not accepted by a waiver (all of them when loaded fresh; the first 1,000 from a snapshot). */
   readonly errors: readonly Finding[];
   readonly errorCount: number;
@@ -37,26 +55,32 @@ export interface GateLoadOptions {
   readonly committeeFile?: string;
   /** Where snapshots are kept; absent: always validate afresh. */
   readonly cacheDir?: string;
+  /** The snapshot's key when the caller has computed it already (inventoryKey, same options). */
+  readonly key?: string;
 }
 
-interface Snapshot {
+interface SnapshotHead {
   readonly version: number;
   readonly key: string;
-  readonly inventory: Omit<
-    Inventory,
-    "operatorsById" | "popsById" | "sitesById" | "serversById" | "districtsById" | "stationsById" | "linksById" | "membersById" | "districts"
-  > & {
-    readonly districts: readonly (Omit<Inventory["districts"][number], "counties"> & {
-      readonly counties: readonly Omit<Inventory["districts"][number]["counties"][number], "stations">[];
-    })[];
-  };
-  /** The stations, column-coded (stations.ts of this file): most of the snapshot's bytes. */
-  readonly stations: EncodedStations;
+  readonly head: InventoryHead;
+  readonly today: IsoDate;
   readonly errors: readonly Finding[];
   readonly errorCount: number;
   readonly hardErrors: readonly Finding[];
   readonly hardErrorCount: number;
   readonly locations: Readonly<Record<string, string>>;
+}
+
+interface SnapshotBody {
+  readonly version: number;
+  readonly key: string;
+  readonly inventory: Pick<Inventory, "operators" | "pops" | "sites" | "servers"> & {
+    readonly districts: readonly (Omit<Inventory["districts"][number], "counties"> & {
+      readonly counties: readonly Omit<Inventory["districts"][number]["counties"][number], "stations">[];
+    })[];
+  };
+  /** The stations, column-coded (the end of this file): most of the snapshot's bytes. */
+  readonly stations: EncodedStations;
 }
 
 const KEEP = 1000;
@@ -66,26 +90,41 @@ export async function loadForGate(dir: string, options: GateLoadOptions = {}): P
   const committeeFile = options.committeeFile ?? join(dir, "..", "governance", "committee.yaml");
   const load = { ...(options.today === undefined ? {} : { today: options.today }), committeeFile };
   if (options.cacheDir === undefined) return fresh(await loadInventory(dir, load));
-  const key = await snapshotKey(dir, committeeFile, options.today);
-  const file = join(options.cacheDir, `inventory-${key.slice(0, 32)}.json`);
+  const key = options.key ?? (await inventoryKey(dir, options));
+  const files = snapshotFiles(options.cacheDir, key);
   try {
     // Bytes, then one decode: readFile's "utf8" decodes chunk by chunk, twice as slow on 26 MB of mostly Persian text.
-    const snap = JSON.parse((await readFile(file)).toString("utf8")) as Snapshot;
-    if (snap.version === SNAPSHOT_VERSION && snap.key === key) return fromSnapshot(snap);
+    const snap = JSON.parse((await readFile(files.head)).toString("utf8")) as SnapshotHead;
+    if (snap.version === SNAPSHOT_VERSION && snap.key === key) return fromSnapshot(snap, files.body, () => loadInventory(dir, load));
   } catch {
     // No snapshot, or a damaged one: validate afresh.
   }
   const loaded = await loadInventory(dir, load);
-  const result = fresh(loaded);
-  if (loaded.inventory !== undefined) await save(options.cacheDir, file, key, loaded.inventory, result);
+  const result = fresh(loaded, key);
+  if (loaded.inventory !== undefined) await save(options.cacheDir, files, key, loaded.inventory, result);
   return result;
 }
 
-function fresh(loaded: Awaited<ReturnType<typeof loadInventory>>): GateInventory {
+const snapshotFiles = (cacheDir: string, key: string) => {
+  const stem = join(cacheDir, `inventory-${key.slice(0, 32)}`);
+  return { stem, head: `${stem}.head.json`, body: `${stem}.json` };
+};
+
+const headOf = (inv: Inventory): InventoryHead => ({
+  election: inv.election,
+  waivers: inv.waivers,
+  committee: inv.committee,
+  counts: { stations: inv.stations.length, links: inv.linksById.size, servers: inv.servers.length },
+});
+
+function fresh(loaded: Awaited<ReturnType<typeof loadInventory>>, key?: string): GateInventory {
   const errors = loaded.findings.filter((f) => f.severity === "error" && f.waived === undefined);
   const hard = errors.filter((f) => !RULES[f.rule].waivable);
+  const inv = loaded.inventory;
   return {
-    ...(loaded.inventory === undefined ? {} : { inventory: loaded.inventory }),
+    ...(inv === undefined ? {} : { head: headOf(inv) }),
+    full: () => (inv === undefined ? Promise.reject(new Error("the inventory does not load")) : Promise.resolve(inv)),
+    ...(key === undefined ? {} : { key }),
     errors,
     errorCount: errors.length,
     hardErrors: hard,
@@ -98,38 +137,38 @@ function fresh(loaded: Awaited<ReturnType<typeof loadInventory>>): GateInventory
   };
 }
 
-async function save(cacheDir: string, file: string, key: string, inv: Inventory, result: GateInventory): Promise<void> {
+async function save(cacheDir: string, files: ReturnType<typeof snapshotFiles>, key: string, inv: Inventory, result: GateInventory): Promise<void> {
   const locations: Record<string, string> = { [locationKey(inv.election.origin, [])]: result.locate(inv.election.origin) };
   for (const m of inv.election.milestones) {
     locations[locationKey(m.origin, [])] = result.locate(m.origin);
     locations[locationKey(m.origin, ["criteria"])] = result.locate(m.origin, "criteria");
   }
-  // The lookup maps are rebuilt on reading; counties' stations are the flat list, grouped again.
-  const data: Snapshot["inventory"] = {
-    election: inv.election,
-    operators: inv.operators,
-    pops: inv.pops,
-    sites: inv.sites,
-    servers: inv.servers,
-    districts: inv.districts.map((d) => ({
-      id: d.id,
-      name: d.name,
-      province: d.province,
-      counties: d.counties.map((c) => ({ id: c.id, name: c.name, file: c.file, technicians: c.technicians, declared: c.declared, origin: c.origin })),
-    })),
-    stations: [],
-    waivers: inv.waivers,
-    committee: inv.committee,
-    today: inv.today,
-  };
   const stations = encodeStations(inv.stations);
   // A station with a field the codec does not know (a newer schema): no snapshot rather than a lossy one.
   if (stations === undefined) return;
-  const snapshot: Snapshot = {
+  // The lookup maps are rebuilt on reading; counties' stations are the flat list, grouped again.
+  const body: SnapshotBody = {
     version: SNAPSHOT_VERSION,
     key,
-    inventory: data,
+    inventory: {
+      operators: inv.operators,
+      pops: inv.pops,
+      sites: inv.sites,
+      servers: inv.servers,
+      districts: inv.districts.map((d) => ({
+        id: d.id,
+        name: d.name,
+        province: d.province,
+        counties: d.counties.map((c) => ({ id: c.id, name: c.name, file: c.file, technicians: c.technicians, declared: c.declared, origin: c.origin })),
+      })),
+    },
     stations,
+  };
+  const head: SnapshotHead = {
+    version: SNAPSHOT_VERSION,
+    key,
+    head: headOf(inv),
+    today: inv.today,
     errors: result.errors.slice(0, KEEP),
     errorCount: result.errorCount,
     hardErrors: result.hardErrors.slice(0, KEEP),
@@ -138,43 +177,33 @@ async function save(cacheDir: string, file: string, key: string, inv: Inventory,
   };
   try {
     // Keep one snapshot: the inventory of the last run.
+    const mine = files.stem.slice(cacheDir.length + 1);
     for (const name of await readdir(cacheDir).catch(() => [] as string[])) {
-      if (name.startsWith("inventory-") && name.endsWith(".json") && join(cacheDir, name) !== file) await rm(join(cacheDir, name), { force: true });
+      if (name.startsWith("inventory-") && name.endsWith(".json") && !name.startsWith(`${mine}.`)) await rm(join(cacheDir, name), { force: true });
     }
-    await writeFileAtomic(file, JSON.stringify(snapshot));
+    // The body first: a head is written only beside its body.
+    await writeFileAtomic(files.body, JSON.stringify(body));
+    await writeFileAtomic(files.head, JSON.stringify(head));
   } catch {
     // A cache that cannot be written costs time, never the verdict.
   }
 }
 
-function fromSnapshot(snap: Snapshot): GateInventory {
-  const files = new Map<string, string>();
-  for (const d of snap.inventory.districts) for (const c of d.counties) files.set(`${d.id}\u0000${c.id}`, c.file);
-  const s = { ...snap.inventory, stations: decodeStations(snap.stations, files) };
-  const byCounty = new Map<string, Station[]>();
-  for (const station of s.stations) {
-    const k = `${station.district}\u0000${station.county}`;
-    const list = byCounty.get(k);
-    if (list === undefined) byCounty.set(k, [station]);
-    else list.push(station);
-  }
-  const districts = s.districts.map((d) => ({ ...d, counties: d.counties.map((c) => ({ ...c, stations: byCounty.get(`${d.id}\u0000${c.id}`) ?? [] })) }));
-  const linksById = new Map<string, { link: Station["links"][number]; station: Station }>();
-  for (const station of s.stations) for (const link of station.links) linksById.set(link.id, { link, station });
-  const inventory: Inventory = {
-    ...s,
-    districts,
-    operatorsById: new Map(s.operators.map((o) => [o.id, o])),
-    popsById: new Map(s.pops.map((p) => [p.id, p])),
-    sitesById: new Map(s.sites.map((x) => [x.id, x])),
-    serversById: new Map(s.servers.map((x) => [x.id, x])),
-    districtsById: new Map(districts.map((d) => [d.id, d])),
-    stationsById: new Map(s.stations.map((x) => [x.id, x])),
-    linksById,
-    membersById: new Map(s.committee.map((m) => [m.id, m])),
-  };
+function fromSnapshot(snap: SnapshotHead, bodyFile: string, validate: () => ReturnType<typeof loadInventory>): GateInventory {
+  let full: Promise<Inventory> | undefined;
   return {
-    inventory,
+    head: snap.head,
+    full: () =>
+      (full ??= readBody(snap, bodyFile).then(
+        (inv) =>
+          inv ??
+          // A body gone or damaged since its head was written: validate afresh (the same files, by the key).
+          validate().then((loaded) => {
+            if (loaded.inventory === undefined) throw new Error("the inventory does not load");
+            return loaded.inventory;
+          }),
+      )),
+    key: snap.key,
     errors: snap.errors,
     errorCount: snap.errorCount,
     hardErrors: snap.hardErrors,
@@ -184,7 +213,58 @@ function fromSnapshot(snap: Snapshot): GateInventory {
   };
 }
 
-async function snapshotKey(dir: string, committeeFile: string, today: IsoDate | undefined): Promise<string> {
+async function readBody(head: SnapshotHead, file: string): Promise<Inventory | undefined> {
+  let body: SnapshotBody;
+  try {
+    body = JSON.parse((await readFile(file)).toString("utf8")) as SnapshotBody;
+    if (body.version !== SNAPSHOT_VERSION || body.key !== head.key) return undefined;
+  } catch {
+    return undefined;
+  }
+  const files = new Map<string, string>();
+  for (const d of body.inventory.districts) for (const c of d.counties) files.set(`${d.id}\u0000${c.id}`, c.file);
+  const stations = decodeStations(body.stations, files);
+  const byCounty = new Map<string, Station[]>();
+  for (const station of stations) {
+    const k = `${station.district}\u0000${station.county}`;
+    const list = byCounty.get(k);
+    if (list === undefined) byCounty.set(k, [station]);
+    else list.push(station);
+  }
+  const s = body.inventory;
+  const districts = s.districts.map((d) => ({ ...d, counties: d.counties.map((c) => ({ ...c, stations: byCounty.get(`${d.id}\u0000${c.id}`) ?? [] })) }));
+  const linksById = new Map<string, { link: Station["links"][number]; station: Station }>();
+  for (const station of stations) for (const link of station.links) linksById.set(link.id, { link, station });
+  const { election, waivers, committee } = head.head;
+  return {
+    election,
+    operators: s.operators,
+    pops: s.pops,
+    sites: s.sites,
+    servers: s.servers,
+    districts,
+    stations,
+    waivers,
+    committee,
+    operatorsById: new Map(s.operators.map((o) => [o.id, o])),
+    popsById: new Map(s.pops.map((p) => [p.id, p])),
+    sitesById: new Map(s.sites.map((x) => [x.id, x])),
+    serversById: new Map(s.servers.map((x) => [x.id, x])),
+    districtsById: new Map(districts.map((d) => [d.id, d])),
+    stationsById: new Map(stations.map((x) => [x.id, x])),
+    linksById,
+    membersById: new Map(committee.map((m) => [m.id, m])),
+    today: head.today,
+  };
+}
+
+/**
+ * The snapshot's key: what the validated inventory depends on, by content or by stat. The gate
+ * computes it once and passes it on (GateLoadOptions.key); the measures cache (ADR 0016) is keyed by it too.
+ */
+export async function inventoryKey(dir: string, options: Pick<GateLoadOptions, "today" | "committeeFile"> = {}): Promise<string> {
+  const committeeFile = options.committeeFile ?? join(dir, "..", "governance", "committee.yaml");
+  const today = options.today;
   const hash = createHash("sha256");
   hash.update(`amadegi-inventory-snapshot ${SNAPSHOT_VERSION}\n${dir}\n${committeeFile}\n${today ?? "today"}\n`);
   // Without --date, "today" moves: key on the day itself, computed the way the loader does.

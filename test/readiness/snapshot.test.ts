@@ -45,7 +45,7 @@ describe("inventory snapshot", () => {
     const again = await loadForGate(inventory, { cacheDir, today: "2027-02-17" });
     expect(again).toMatchObject({ fromSnapshot: true, hardErrorCount: 1 });
     expect(again.hardErrors[0]?.message).toMatch(/primary gateway "gw-x" — no such server/);
-    expect(await readdir(cacheDir)).toHaveLength(1);
+    expect(await readdir(cacheDir)).toHaveLength(2); // one snapshot: its head and its body
     expect((await loadForGate(inventory, { cacheDir, today: "2027-02-18" })).fromSnapshot).toBe(false);
     await appendFile(join(root, "governance/committee.yaml"), "# changed\n");
     expect((await loadForGate(inventory, { cacheDir, today: "2027-02-18" })).fromSnapshot).toBe(false);
@@ -76,6 +76,6 @@ describe("inventory snapshot", () => {
     await writeFile(join(cacheDir, name ?? ""), "{ torn");
     const loaded = await loadForGate(inventory, { cacheDir, today: "2027-02-17" });
     expect(loaded.fromSnapshot).toBe(false);
-    expect(loaded.inventory?.stations).toHaveLength(4);
+    expect((await loaded.full()).stations).toHaveLength(4);
   });
 });

@@ -3,7 +3,7 @@ import { UsageError } from "../../lib/errors.ts";
 import { ExitCode } from "../../lib/exit.ts";
 import { writeFileAtomic } from "../../lib/fs.ts";
 import { STATE_HELP, statePaths } from "../../lib/state.ts";
-import { gate } from "../../readiness/gate.ts";
+import { gateVerdict } from "../../readiness/gate.ts";
 import { renderManifest, SIGNOFF_NAMESPACE } from "../../readiness/signoff.ts";
 import { defineCommand } from "../command.ts";
 import { displayPath, gateOptions, judgeOptions } from "../shared.ts";
@@ -30,7 +30,7 @@ export const approve = defineCommand({
     if (args.values.results === undefined)
       throw new UsageError("approve needs --results FILE", { hint: "name the results file you approve (the gate checks its sha256)" });
     const options = await gateOptions(args.values, io, false);
-    const { result } = await gate(options);
+    const result = await gateVerdict(options);
     const { inventory, results } = result;
     if (result.criteriaVerdict === "cannot-judge" || results === undefined) {
       io.err(`approve: milestone ${result.milestone.id} cannot be judged on these results, so there is nothing to approve:`);

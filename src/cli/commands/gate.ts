@@ -2,7 +2,7 @@ import { logText } from "../../lib/encode.ts";
 import type { ExitCode } from "../../lib/exit.ts";
 import { STATE_HELP } from "../../lib/state.ts";
 import { formatBoth } from "../../model/index.ts";
-import { gate, type GateResult } from "../../readiness/gate.ts";
+import { type GateResult, gateVerdict } from "../../readiness/gate.ts";
 import { defineCommand } from "../command.ts";
 import { gateOptions, judgeOptions } from "../shared.ts";
 
@@ -96,7 +96,7 @@ export const gateCommand = defineCommand({
     "a deciding file that differs from the commit judged, or a committee file that differs from main's).",
   ],
   async run(args, io): Promise<ExitCode> {
-    const { result } = await gate(await gateOptions(args.values, io));
+    const result = await gateVerdict(await gateOptions(args.values, io));
     if (args.values.json === true) io.out(JSON.stringify(result, null, 2));
     else for (const line of formatGate(result)) io.out(line);
     return result.exitCode;
