@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 
 /**
@@ -60,4 +60,13 @@ export function digestFiles(dir: string, suffix: string): { digest: string; coun
       .update(readFileSync(join(dir, file)))
       .update("\0");
   return { digest: hash.digest("hex"), count: files.length };
+}
+
+/** Keep the `keep` newest files (by modification time) of `dir` named `<prefix>…<suffix>`, remove the others: a cache's bound. */
+export async function keepNewest(dir: string, prefix: string, suffix: string, keep: number): Promise<void> {
+  const names = (await readdir(dir)).filter((n) => n.startsWith(prefix) && n.endsWith(suffix));
+  if (names.length <= keep) return;
+  const dated = await Promise.all(names.map(async (n) => ({ n, t: (await stat(join(dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
+  dated.sort((a, b) => b.t - a.t);
+  for (const { n } of dated.slice(keep)) await rm(join(dir, n), { force: true });
 }

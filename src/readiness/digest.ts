@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "../lib/fs.ts";
+import { keepNewest, writeFileAtomic } from "../lib/fs.ts";
 import { isRecord } from "../lib/records.ts";
 import { type CampaignFooter, type CampaignHeader } from "../probe/results.ts";
 import { type Counts } from "../probe/summary.ts";
@@ -110,18 +110,10 @@ export async function loadDigest(cacheDir: string, sha256: string): Promise<Dige
 export async function saveDigest(cacheDir: string, d: Digested): Promise<void> {
   try {
     await writeFileAtomic(digestFile(cacheDir, d.sha256), JSON.stringify(encode(d, await codeKey())));
-    await prune(cacheDir);
+    await keepNewest(cacheDir, PREFIX, ".json", KEEP);
   } catch {
     // Not kept: the next run parses the file again.
   }
-}
-
-async function prune(cacheDir: string): Promise<void> {
-  const names = (await readdir(cacheDir)).filter((n) => n.startsWith(PREFIX) && n.endsWith(".json"));
-  if (names.length <= KEEP) return;
-  const dated = await Promise.all(names.map(async (n) => ({ n, t: (await stat(join(cacheDir, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
-  dated.sort((a, b) => b.t - a.t);
-  for (const { n } of dated.slice(KEEP)) await rm(join(cacheDir, n), { force: true });
 }
 
 /** A status in a column is one digit: its place in STATUSES. */

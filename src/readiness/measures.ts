@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "../lib/fs.ts";
+import { keepNewest, writeFileAtomic } from "../lib/fs.ts";
 import { isRecord } from "../lib/records.ts";
 import { type CriterionId, type IsoDate } from "../model/index.ts";
 import { STATUSES } from "../probe/types.ts";
@@ -123,18 +123,10 @@ export async function saveMeasures(
       entries: [entry, ...(before?.entries ?? []).filter((e) => !sameFor(e, entry))].slice(0, ENTRIES),
     };
     await writeFileAtomic(fileOf(cacheDir, key), JSON.stringify(file));
-    await prune(cacheDir);
+    await keepNewest(cacheDir, PREFIX, ".json", KEEP);
   } catch {
     // Not kept: the next gate measures again.
   }
-}
-
-async function prune(cacheDir: string): Promise<void> {
-  const names = (await readdir(cacheDir)).filter((n) => n.startsWith(PREFIX) && n.endsWith(".json"));
-  if (names.length <= KEEP) return;
-  const dated = await Promise.all(names.map(async (n) => ({ n, t: (await stat(join(cacheDir, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
-  dated.sort((a, b) => b.t - a.t);
-  for (const { n } of dated.slice(KEEP)) await rm(join(cacheDir, n), { force: true });
 }
 
 const KINDS: readonly OffenderKind[] = ["station", "link", "device", "server", "role"];

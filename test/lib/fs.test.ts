@@ -1,8 +1,8 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { digestFiles, writeFileAtomicSync } from "../../src/lib/fs.ts";
+import { digestFiles, keepNewest, writeFileAtomicSync } from "../../src/lib/fs.ts";
 
 let dir = "";
 beforeAll(async () => {
@@ -38,5 +38,24 @@ describe("writeFileAtomicSync", () => {
     // A directory where the file should be: the write fails, and nothing is left behind.
     expect(() => writeFileAtomicSync(join(dir, "deep"), "x")).toThrow();
     expect((await readdir(dir)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  });
+});
+
+describe("keepNewest", () => {
+  it("keeps the newest files of the prefix and suffix by modification time, and touches no other file", async () => {
+    const cache = await mkdtemp(join(tmpdir(), "amadegi-t-keep-"));
+    try {
+      for (let i = 0; i < 5; i++) {
+        await writeFile(join(cache, `m-${i}.json`), String(i));
+        await utimes(join(cache, `m-${i}.json`), 1000 + i, 1000 + i);
+      }
+      await writeFile(join(cache, "other-0.json"), "x");
+      await writeFile(join(cache, "m-old.txt"), "x");
+      await utimes(join(cache, "other-0.json"), 1, 1);
+      await keepNewest(cache, "m-", ".json", 2);
+      expect((await readdir(cache)).sort()).toEqual(["m-3.json", "m-4.json", "m-old.txt", "other-0.json"]);
+    } finally {
+      await rm(cache, { recursive: true, force: true });
+    }
   });
 });
