@@ -1,6 +1,6 @@
 import { STALL_MS } from "../selfwatch.ts";
 import type { Observation, Target } from "../types.ts";
-import { type CampaignContext, DEADLINE, MIN_ATTEMPT_MS, YIELD_EVERY, yieldToTimers } from "./context.ts";
+import { type CampaignContext, DEADLINE, MIN_ATTEMPT_MS, turns } from "./context.ts";
 import type { CheckinSource } from "./types.ts";
 
 /** Reads of a gateway's check-ins tried again after a timeout: the read is data, not a verdict. */
@@ -83,9 +83,10 @@ export async function runCheckins(ctx: CampaignContext, targets: readonly Target
   const source = ctx.options.probes.checkin;
   const readers = new Map<string, Target>();
   const devices: { target: Target; gateways: string[] }[] = [];
-  for (const [i, t] of targets.entries()) {
+  let turn = turns();
+  for (const t of targets) {
     // 133,000 devices at national size, beside lanes whose probes are timed: a turn for them now and then.
-    if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToTimers();
+    await turn();
     if (ctx.blocked(t)) continue;
     if (source === undefined) {
       ctx.missing(t, "check-in reader");
@@ -106,8 +107,9 @@ export async function runCheckins(ctx: CampaignContext, targets: readonly Target
     }),
   );
   // One device link judged, written and counted each: 133,000 at national size, with a turn for timers and I/O now and then.
-  for (const [i, { target, gateways }] of devices.entries()) {
-    if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToTimers();
+  turn = turns();
+  for (const { target, gateways } of devices) {
+    await turn();
     settleDevice(
       ctx,
       target,

@@ -1,6 +1,6 @@
 import { forEachLimited } from "../../lib/pool.ts";
 import type { BatchProbe, Observation, Target } from "../types.ts";
-import { type CampaignContext, DEADLINE, MIN_ATTEMPT_MS, YIELD_EVERY, yieldToTimers } from "./context.ts";
+import { type CampaignContext, DEADLINE, MIN_ATTEMPT_MS, turns } from "./context.ts";
 import type { CheckPlan } from "./types.ts";
 
 /** A host that failed a round: tried again next round, or settled down / unknown after the last. */
@@ -51,8 +51,9 @@ export async function runIcmp(ctx: CampaignContext, targets: readonly Target[]):
       const last = round >= plan.retries;
       const backoff = (ctx.options.retryBaseMs ?? 200) * 2 ** round;
       if (last || performance.now() + backoff + plan.timeoutMs > ctx.deadlineAt) {
-        for (const [i, f] of failed.entries()) {
-          if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToTimers();
+        const turn = turns();
+        for (const f of failed) {
+          await turn();
           if (last) ctx.settle(f.t, "down", round + 1, f.obs, { failure: f.obs.ok ? "assertion" : (f.obs.failure ?? "timeout"), detail: f.why });
           else ctx.settle(f.t, "unknown", round + 1, f.obs, { detail: `failed (${f.why}); no time left to confirm` });
         }
@@ -84,8 +85,9 @@ async function icmpBatch(ctx: CampaignContext, probe: BatchProbe, batch: readonl
   }
   if (observations === DEADLINE) return;
   const cut = ctx.stopped;
-  for (const [i, t] of batch.entries()) {
-    if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToTimers();
+  const turn = turns();
+  for (const t of batch) {
+    await turn();
     const obs = observations.get(t.key);
     ctx.attempts++;
     if (obs === undefined) {

@@ -1,7 +1,7 @@
 import { ProbeError } from "../../lib/errors.ts";
 import { STALL_MS } from "../selfwatch.ts";
 import type { Observation, Probe, ProbeKind, Target } from "../types.ts";
-import { type CampaignContext, DEADLINE, MIN_ATTEMPT_MS, YIELD_EVERY, yieldToTimers } from "./context.ts";
+import { type CampaignContext, DEADLINE, MIN_ATTEMPT_MS, turns } from "./context.ts";
 
 /** Attempts tried again because the prober was starved (issue 12): at most this many, then `unknown`. */
 const MAX_STARVED_RETRIES = 2;
@@ -26,13 +26,10 @@ export async function runSingles(
   let next = 0;
   let waiting = 0;
   let wake: (() => void) | undefined;
-  let turns = 0;
-  // Yield to timers now and then, for every target started or set aside: probes that settle in
-  // microtasks, or 133,000 links set aside at once, must not starve the deadline, the self-watch
-  // and the progress line.
-  const turn = async (): Promise<void> => {
-    if (++turns % YIELD_EVERY === 0) await yieldToTimers();
-  };
+  // Yield to timers now and then, for every target started or set aside: probes that start and
+  // settle in microtasks, or 133,000 links set aside at once, must not starve the deadline, the
+  // self-watch, the progress line and the probes in flight (TURN_MS).
+  const turn = turns();
   const start = async (t: Target): Promise<boolean> => {
     if (ctx.stopped) return false;
     if (ctx.blocked(t)) return true;
