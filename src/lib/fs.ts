@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 
 /**
@@ -69,4 +69,11 @@ export async function keepNewest(dir: string, prefix: string, suffix: string, ke
   const dated = await Promise.all(names.map(async (n) => ({ n, t: (await stat(join(dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
   dated.sort((a, b) => b.t - a.t);
   for (const { n } of dated.slice(keep)) await rm(join(dir, n), { force: true });
+}
+
+/** The sha256 (hex) of a tag line and then each file's bytes, in order: a cache's key for the code that wrote it. */
+export async function hashFiles(tag: string, files: readonly string[]): Promise<string> {
+  const hash = createHash("sha256").update(`${tag}\n`);
+  for (const file of files) hash.update(await readFile(file));
+  return hash.digest("hex");
 }

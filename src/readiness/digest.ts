@@ -1,7 +1,6 @@
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { keepNewest, writeFileAtomic } from "../lib/fs.ts";
+import { hashFiles, keepNewest, writeFileAtomic } from "../lib/fs.ts";
 import { isRecord } from "../lib/records.ts";
 import { type CampaignFooter, type CampaignHeader } from "../probe/results.ts";
 import { type Counts } from "../probe/summary.ts";
@@ -81,12 +80,33 @@ let code: Promise<string> | undefined;
 
 /** The reading code by content: a digest made by other rules is a miss. */
 function codeKey(): Promise<string> {
-  code ??= (async () => {
-    const hash = createHash("sha256").update(`amadegi-results-digest ${DIGEST_VERSION}\n`);
-    for (const file of CODE_FILES) hash.update(await readFile(file));
-    return hash.digest("hex");
-  })();
+  code ??= hashFiles(`amadegi-results-digest ${DIGEST_VERSION}`, CODE_FILES);
   return code;
+}
+
+/** What a results file says of itself beside its observations: its hash, header, footer, damage and counts. */
+export type DigestHead = Pick<Digested, "sha256" | "header" | "footer" | "damaged" | "counts" | "total">;
+
+/** The head of a digest (or an Evidence) as it is kept: absent header and footer left out. */
+export function keptHead(d: DigestHead): DigestHead {
+  return {
+    sha256: d.sha256,
+    ...(d.header === undefined ? {} : { header: d.header }),
+    ...(d.footer === undefined ? {} : { footer: d.footer }),
+    damaged: d.damaged,
+    counts: d.counts,
+    total: d.total,
+  };
+}
+
+/** A kept head, checked field by field (the digest's, the measures cache's); throws when any is off. */
+export function checkHead(v: Record<string, unknown>): asserts v is Record<string, unknown> & DigestHead {
+  const f = v as unknown as DigestHead;
+  if (typeof f.sha256 !== "string") throw new Error("sha256");
+  if (!Array.isArray(f.damaged) || !f.damaged.every((n) => Number.isInteger(n))) throw new Error("damaged");
+  if (!Number.isInteger(f.total) || !isRecord(f.counts) || !STATUSES.every((s) => Number.isInteger(f.counts[s]))) throw new Error("counts");
+  if (f.header !== undefined && !isRecord(f.header)) throw new Error("header");
+  if (f.footer !== undefined && !isRecord(f.footer)) throw new Error("footer");
 }
 
 const digestFile = (cacheDir: string, sha256: string) => join(cacheDir, `${PREFIX}${sha256.slice(0, 32)}.json`);
@@ -140,12 +160,7 @@ export function encode(d: Digested, codeHash: string): DigestFile {
   return {
     version: DIGEST_VERSION,
     code: codeHash,
-    sha256: d.sha256,
-    ...(d.header === undefined ? {} : { header: d.header }),
-    ...(d.footer === undefined ? {} : { footer: d.footer }),
-    damaged: d.damaged,
-    counts: d.counts,
-    total: d.total,
+    ...keptHead(d),
     links: column(d.links),
     checkins: { ...column(d.checkins), at, serial },
     servers: [...d.servers].map(([id, s]) => [id, s.worst, [...s.byKind], s.certNotAfter ?? null] as const),
@@ -156,10 +171,7 @@ export function encode(d: Digested, codeHash: string): DigestFile {
 export function decode(v: unknown, sha256: string, codeHash: string): Digested {
   const f = v as DigestFile;
   if (!isRecord(v) || f.version !== DIGEST_VERSION || f.code !== codeHash || f.sha256 !== sha256) throw new Error("not this file's digest");
-  if (!Array.isArray(f.damaged) || !f.damaged.every((n) => Number.isInteger(n))) throw new Error("damaged");
-  if (!Number.isInteger(f.total) || !isRecord(f.counts) || !STATUSES.every((s) => Number.isInteger(f.counts[s]))) throw new Error("counts");
-  if (f.header !== undefined && !isRecord(f.header)) throw new Error("header");
-  if (f.footer !== undefined && !isRecord(f.footer)) throw new Error("footer");
+  checkHead(v);
   const links = new Map<string, Observed>();
   columns(f.links, (id, status, detail) => links.set(id, { status, detail } as Observed));
   const { at, serial } = f.checkins;
@@ -185,12 +197,7 @@ export function decode(v: unknown, sha256: string, codeHash: string): Digested {
     servers.set(row[0], { worst: observed(row[1]), byKind, ...(row[3] === null ? {} : { certNotAfter: row[3] }) });
   }
   return {
-    sha256,
-    ...(f.header === undefined ? {} : { header: f.header }),
-    ...(f.footer === undefined ? {} : { footer: f.footer }),
-    damaged: f.damaged,
-    counts: f.counts,
-    total: f.total,
+    ...keptHead(f),
     links,
     checkins,
     servers,

@@ -3,7 +3,7 @@ import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
 import { ProbeError } from "../lib/errors.ts";
-import { type CheckinEvidence, type Digested, loadDigest, type Observed, saveDigest } from "./digest.ts";
+import { type CheckinEvidence, type Digested, type DigestHead, loadDigest, type Observed, saveDigest } from "./digest.ts";
 import { type CampaignFooter, type CampaignHeader, DAMAGED, MAX_RESULT_LINE, parseLine, placeRecord, recordKind } from "../probe/results.ts";
 import { emptyCounts } from "../probe/summary.ts";
 import { type ProbeKind, type ProbeResult, type Status } from "../probe/types.ts";
@@ -37,7 +37,7 @@ export interface Evidence extends Digested {
 }
 
 /** What is read of a results file beside its observations: its hash, header, footer, damage and counts (the gate's measures cache keeps only this). */
-export type EvidenceHead = Pick<Evidence, "file" | "sha256" | "header" | "footer" | "damaged" | "counts" | "total">;
+export type EvidenceHead = DigestHead & Pick<Evidence, "file">;
 
 interface MutableServer {
   worst: Observed;

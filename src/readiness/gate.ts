@@ -268,11 +268,15 @@ async function judgeRun(options: GateOptions, full: boolean): Promise<Omit<GateR
   const whole = kept === undefined ? await loaded.full() : undefined;
   if (whole !== undefined) {
     const taken = new Map<CriterionId, Measure>();
-    for (const c of criteria) {
-      if (c.signoff === true || (c.needsResults && evidence === undefined)) continue;
-      const context = { inventory: whole, date, milestone, checkinsSince: measuredFor.checkinsSince };
-      taken.set(c.id, c.measure({ ...context, ...(evidence === undefined ? {} : { evidence }), ...(drift === undefined ? {} : { drift }) }));
-    }
+    const context = {
+      inventory: whole,
+      date,
+      milestone,
+      checkinsSince: measuredFor.checkinsSince,
+      ...(evidence === undefined ? {} : { evidence }),
+      ...(drift === undefined ? {} : { drift }),
+    };
+    for (const c of criteria) if (c.signoff !== true && !(c.needsResults && evidence === undefined)) taken.set(c.id, c.measure(context));
     measured = taken;
     if (cacheDir !== undefined && key !== undefined && evidence !== undefined) {
       const keep = new Map([...taken].filter(([id]) => CRITERIA_REGISTRY.get(id)?.readsDrift !== true));

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { keepNewest, writeFileAtomic } from "../lib/fs.ts";
+import { hashFiles, keepNewest, writeFileAtomic } from "../lib/fs.ts";
 import { isRecord } from "../lib/records.ts";
 import { type CriterionId, type IsoDate } from "../model/index.ts";
-import { STATUSES } from "../probe/types.ts";
 import type { Measure, Offender, OffenderKind } from "./criterion.ts";
+import { checkHead, type DigestHead, keptHead } from "./digest.ts";
 import type { EvidenceHead } from "./evidence.ts";
 
 /**
@@ -46,7 +46,7 @@ interface Entry extends MeasuredFor {
 interface MeasuresFile {
   readonly version: number;
   readonly key: string;
-  readonly evidence: Omit<EvidenceHead, "file">;
+  readonly evidence: DigestHead;
   readonly entries: readonly Entry[];
 }
 
@@ -56,15 +56,13 @@ export interface Measured {
   readonly measures: ReadonlyMap<CriterionId, Measure>;
 }
 
-const CODE_FILES = ["criteria.ts", "criterion.ts", "owners.ts", "evidence.ts", "digest.ts", "measures.ts"].map((f) => join(import.meta.dirname, f));
+const CODE_FILES = ["criteria.ts", "criterion.ts", "owners.ts", "evidence.ts", "digest.ts", "measures.ts", "../probe/results.ts"].map((f) =>
+  join(import.meta.dirname, f),
+);
 let code: Promise<string> | undefined;
 
 function fileKey(inventoryKey: string, sha256: string): Promise<string> {
-  code ??= (async () => {
-    const hash = createHash("sha256").update(`amadegi-measures ${VERSION}\n`);
-    for (const file of [...CODE_FILES, join(import.meta.dirname, "..", "probe", "results.ts")]) hash.update(await readFile(file));
-    return hash.digest("hex");
-  })();
+  code ??= hashFiles(`amadegi-measures ${VERSION}`, CODE_FILES);
   return code.then((c) => createHash("sha256").update(`${c}\n${inventoryKey}\n${sha256}\n`).digest("hex"));
 }
 
@@ -112,14 +110,7 @@ export async function saveMeasures(
     const file: MeasuresFile = {
       version: VERSION,
       key,
-      evidence: {
-        sha256: evidence.sha256,
-        ...(evidence.header === undefined ? {} : { header: evidence.header }),
-        ...(evidence.footer === undefined ? {} : { footer: evidence.footer }),
-        damaged: evidence.damaged,
-        counts: evidence.counts,
-        total: evidence.total,
-      },
+      evidence: keptHead(evidence),
       entries: [entry, ...(before?.entries ?? []).filter((e) => !sameFor(e, entry))].slice(0, ENTRIES),
     };
     await writeFileAtomic(fileOf(cacheDir, key), JSON.stringify(file));
@@ -164,10 +155,7 @@ function checkedMeasure(v: unknown): Measure {
 function checked(v: unknown, key: string): MeasuresFile {
   const f = v as MeasuresFile;
   if (!isRecord(v) || f.version !== VERSION || f.key !== key || !isRecord(f.evidence) || !Array.isArray(f.entries)) throw new Error("not this pair's measures");
-  const ev = f.evidence;
-  if (typeof ev.sha256 !== "string" || !Array.isArray(ev.damaged) || !ev.damaged.every((n) => Number.isInteger(n))) throw new Error("evidence");
-  if (!Number.isInteger(ev.total) || !isRecord(ev.counts) || !STATUSES.every((s) => Number.isInteger(ev.counts[s]))) throw new Error("counts");
-  if ((ev.header !== undefined && !isRecord(ev.header)) || (ev.footer !== undefined && !isRecord(ev.footer))) throw new Error("header");
+  checkHead(f.evidence);
   for (const e of f.entries) {
     if (!isRecord(e) || typeof e.milestone !== "string" || typeof e.date !== "string" || typeof e.checkinsSince !== "string" || !Array.isArray(e.measures))
       throw new Error("entry");

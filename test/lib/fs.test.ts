@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { digestFiles, keepNewest, writeFileAtomicSync } from "../../src/lib/fs.ts";
+import { digestFiles, hashFiles, keepNewest, writeFileAtomicSync } from "../../src/lib/fs.ts";
 
 let dir = "";
 beforeAll(async () => {
@@ -57,5 +57,19 @@ describe("keepNewest", () => {
     } finally {
       await rm(cache, { recursive: true, force: true });
     }
+  });
+});
+
+describe("hashFiles", () => {
+  it("changes with the tag and with any file's bytes, not with nothing", async () => {
+    const a = join(dir, "code-a.ts");
+    const b = join(dir, "code-b.ts");
+    await writeFile(a, "export const a = 1;\n");
+    await writeFile(b, "export const b = 2;\n");
+    const first = await hashFiles("amadegi-test 1", [a, b]);
+    expect(await hashFiles("amadegi-test 1", [a, b])).toBe(first);
+    expect(await hashFiles("amadegi-test 2", [a, b])).not.toBe(first);
+    await writeFile(b, "export const b = 3;\n");
+    expect(await hashFiles("amadegi-test 1", [a, b])).not.toBe(first);
   });
 });
