@@ -29,6 +29,12 @@ export interface Finding {
   readonly waived?: string;
 }
 
+/** A sink's findings and its counts per (file, rule), as they cross threads. */
+export interface CollectedFindings {
+  readonly findings: readonly Finding[];
+  readonly counts: readonly (readonly [string, number])[];
+}
+
 /** Per file and rule, findings past this many are counted, not listed. */
 export const MAX_FINDINGS_PER_RULE = 100;
 
@@ -54,6 +60,28 @@ export class FindingSink {
       hint,
       waivable: spec.waivable,
     });
+  }
+
+  /** What this sink holds, to hand to another thread's sink (`absorb`). */
+  collected(): CollectedFindings {
+    return { findings: this.findings, counts: [...this.counts] };
+  }
+
+  /**
+   * Another sink's findings (another thread's, for other files), as if they
+   * had been added here, in their order: the cap counts them together.
+   */
+  absorb(other: CollectedFindings): void {
+    const listed = new Map<string, number>();
+    for (const finding of other.findings) {
+      const key = `${finding.file}\u0000${finding.rule}`;
+      listed.set(key, (listed.get(key) ?? 0) + 1);
+      const count = (this.counts.get(key) ?? 0) + 1;
+      this.counts.set(key, count);
+      if (count <= MAX_FINDINGS_PER_RULE) this.findings.push(finding);
+    }
+    // The other sink's unlisted excess still counts.
+    for (const [key, count] of other.counts) this.counts.set(key, (this.counts.get(key) ?? 0) + count - (listed.get(key) ?? 0));
   }
 
   /** Replace the uncounted excess by one `input.truncated` finding per (file, rule). */

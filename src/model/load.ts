@@ -3,12 +3,13 @@ import { AmadegiError } from "../lib/errors.ts";
 import { assemble, type ParsedFiles } from "./assemble.ts";
 import { type IsoDate, todayIn } from "./dates.ts";
 import { type Finding, FindingSink, sortFindings } from "./finding.ts";
-import { parseSource } from "./parse.ts";
+import { Preparers, threadsFor } from "./parallel.ts";
 import { checkCapacity } from "./policy/capacity.ts";
 import { checkLifecycle } from "./policy/lifecycle.ts";
 import { checkRedundancy } from "./policy/redundancy.ts";
 import { checkSecurity } from "./policy/security.ts";
-import { type FileRole, planFiles, readSource, UNCHECKED_WITHOUT } from "./read.ts";
+import { internalError, prepareFile } from "./prepare.ts";
+import { type FileRole, planFiles } from "./read.ts";
 import { checkReferences } from "./references.ts";
 import { type Reporter, reporter } from "./report.ts";
 import type { RuleId } from "./rules.ts";
@@ -27,7 +28,6 @@ import {
   type WaiversFile,
   waiversFile,
 } from "./schema/files.ts";
-import { scanText, scanValues } from "./scan.ts";
 import { type Origin, type SourceFile, Sources } from "./source.ts";
 import type { Inventory } from "./types.ts";
 import { applyWaivers } from "./waivers.ts";
@@ -37,6 +37,8 @@ export interface LoadOptions {
   readonly today?: IsoDate;
   /** Default: `<dir>/../governance/committee.yaml`. */
   readonly committeeFile?: string;
+  /** Threads that read and parse the district files (`parallel.ts`); 0: all on this thread. Default: by their number. */
+  readonly threads?: number;
 }
 
 export interface LoadResult {
@@ -68,49 +70,58 @@ export async function loadInventory(dir: string, options: LoadOptions = {}): Pro
   let waivers: WaiversFile = { waivers: [] };
   let committee: CommitteeFile | undefined;
   const districts: { file: string; data: DistrictFile }[] = [];
+  /** Stage 3, the file's schema, into the file's part of the inventory. */
+  const read = (role: FileRole, path: string, src: SourceFile): void => {
+    switch (role) {
+      case "election":
+        election = readAs(electionFile, src, sink);
+        break;
+      case "operators":
+        operators = readAs(operatorsFile, src, sink);
+        break;
+      case "servers":
+        servers = readAs(serversFile, src, sink);
+        break;
+      case "waivers":
+        waivers = readAs(waiversFile, src, sink) ?? waivers;
+        break;
+      case "committee":
+        committee = readAs(committeeFile, src, sink);
+        break;
+      case "district": {
+        const data = readAs(districtFile, src, sink);
+        if (data !== undefined) districts.push({ file: path, data });
+        break;
+      }
+    }
+  };
 
-  for (const { role, path } of plan.files) {
-    let source: SourceFile | undefined;
-    try {
-      source = readSource(path, sink, UNCHECKED_WITHOUT[role]);
-      if (source === undefined) {
+  const districtFiles = plan.files.filter((f) => f.role === "district");
+  const threads = options.threads ?? threadsFor(districtFiles.length);
+  const preparers = threads > 0 ? new Preparers(districtFiles, threads) : undefined;
+  let district = 0;
+  try {
+    for (const { role, path } of plan.files) {
+      const prepared = role === "district" && preparers !== undefined ? await preparers.take(district++, sink) : prepareFile(path, role, sink);
+      const source = prepared.source;
+      if (prepared.absent) {
         absent.add(role);
         absentPaths.add(path);
-        continue;
       }
+      if (source === undefined) continue;
       sources.add(source);
-      scanText(source, sink, source.mayHoldBidi);
-      const parsed = parseSource(source, sink);
-      scanValues(source, sink);
-      if (!parsed) continue;
-      const src = source;
-      switch (role) {
-        case "election":
-          election = readAs(electionFile, src, sink);
-          break;
-        case "operators":
-          operators = readAs(operatorsFile, src, sink);
-          break;
-        case "servers":
-          servers = readAs(serversFile, src, sink);
-          break;
-        case "waivers":
-          waivers = readAs(waiversFile, src, sink) ?? waivers;
-          break;
-        case "committee":
-          committee = readAs(committeeFile, src, sink);
-          break;
-        case "district": {
-          const data = readAs(districtFile, src, sink);
-          if (data !== undefined) districts.push({ file: path, data });
-          break;
+      if (prepared.parsed) {
+        try {
+          read(role, path, source);
+        } catch (error) {
+          if (error instanceof AmadegiError) throw error;
+          internalError(sink, path, role, error);
         }
       }
       source.release();
-    } catch (error) {
-      if (error instanceof AmadegiError) throw error;
-      internalError(sink, path, role, error);
     }
+  } finally {
+    preparers?.close();
   }
 
   const early = sink.close();
@@ -185,15 +196,4 @@ function readAs<T>(schema: Schema<T>, source: SourceFile, sink: FindingSink): T 
   reader.i = 1; // event 0 opens the document; the root node follows
   const value = schema.read(reader);
   return value === INVALID ? undefined : value;
-}
-
-function internalError(sink: FindingSink, path: string, role: FileRole, error: unknown): void {
-  const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  sink.add(
-    "internal.error",
-    { file: path, line: 1, col: 1 },
-    "-",
-    `amadegi failed while checking this ${role} file (${what.slice(0, 200)})`,
-    "this is a bug in amadegi: report it with the file; run with AMADEGI_DEBUG=1 for details",
-  );
 }

@@ -1,4 +1,4 @@
-import { EVENT_ID, getScalarValue, SCALAR_STYLE } from "js-yaml";
+import { EVENT_ID, SCALAR_STYLE } from "js-yaml";
 import type { FindingSink, Location } from "./finding.ts";
 import { BIDI_CONTROLS, codePointName } from "./normalize.ts";
 import type { SourceFile } from "./source.ts";
@@ -118,7 +118,7 @@ export function scanValues(file: SourceFile, sink: FindingSink): void {
       if (control !== undefined) refuseControl(sink, file.at(i), control);
       continue;
     }
-    const value = getScalarValue(text, event);
+    const value = file.value(i);
     const raw = text.slice(event.valueStart, event.valueEnd);
     const control = nonPrintable(value);
     if (control !== undefined) refuseControl(sink, file.at(i), control);

@@ -1,4 +1,4 @@
-import { EVENT_ID, type Event, SCALAR_STYLE } from "js-yaml";
+import { EVENT_ID, type Event, getScalarValue, SCALAR_STYLE } from "js-yaml";
 import type { Location } from "./finding.ts";
 
 /**
@@ -12,19 +12,49 @@ export interface Origin {
 }
 
 /**
+ * A parsed file in the form that crosses threads (`model/parallel.ts`): its
+ * text and the typed arrays of its nodes, which are transferred, not copied.
+ * Enough for the schema stage and for every later finding's position.
+ */
+export interface CompactSource {
+  readonly path: string;
+  readonly text: string;
+  readonly kinds: Uint8Array;
+  readonly offsets: Int32Array;
+  readonly starts: Int32Array;
+  readonly ends: Int32Array;
+  readonly styles: Uint8Array;
+  /** The values of the scalars whose value is not their text as written (escapes, folds), by node. */
+  readonly decoded: readonly (readonly [number, string])[];
+}
+
+/** In `styles`: the scalar's value is its text as written (js-yaml's `fast`). */
+const FAST = 0x80;
+
+/**
  * One inventory file after reading: its decoded text and, once parsed, its
- * event stream. The schema stage walks the full events; afterwards they are
- * compacted to two typed arrays (kind, offset) so a national
- * run keeps a few bytes per node, not an object, for the positions later
- * findings may need. Line starts are computed only when a finding needs one.
+ * event stream. The parse and value-scan stages walk the full events; they
+ * are compacted at once into typed arrays (kind, offset; for scalars where
+ * the value starts and ends, and its style), which the schema stage reads,
+ * and which can be handed to another thread without a copy. Afterwards only
+ * kind and offset are kept, so a national run keeps a few bytes per node, not
+ * an object, for the positions later findings may need. Line starts are
+ * computed only when a finding needs one.
  */
 export class SourceFile {
   readonly path: string;
   readonly text: string;
   private full: Event[] = [];
-  private kinds: Uint8Array = new Uint8Array(0);
-  /** Where each node starts (before a quote); for scalars also where its text starts and ends. */
+  /** Each node's event type (EVENT_ID); read-only outside this class. */
+  kinds: Uint8Array = new Uint8Array(0);
+  /** Where each node starts (before a quote). */
   private offsets: Int32Array = new Int32Array(0);
+  /** For scalars, where the value's text starts and ends (-1: no value, as in `key:`); until `release`. */
+  starts: Int32Array = new Int32Array(0);
+  ends: Int32Array = new Int32Array(0);
+  /** For scalars, the style (SCALAR_STYLE), with FAST set when the value is the text as written; until `release`. */
+  styles: Uint8Array = new Uint8Array(0);
+  private decoded = new Map<number, string>();
   private lineStarts: number[] | undefined;
   /** Set by the read stage from the bytes: false means the text scan for bidirectional controls can be skipped. */
   mayHoldBidi = true;
@@ -41,16 +71,40 @@ export class SourceFile {
     this.text = text;
   }
 
-  /** The full events, for the parse and schema stages. */
+  /** A file parsed elsewhere (another thread), ready for the schema stage. */
+  static fromCompact(compact: CompactSource): SourceFile {
+    const file = new SourceFile(compact.path, compact.text);
+    file.kinds = compact.kinds;
+    file.offsets = compact.offsets;
+    file.starts = compact.starts;
+    file.ends = compact.ends;
+    file.styles = compact.styles;
+    file.decoded = new Map(compact.decoded);
+    return file;
+  }
+
+  /** This file for `fromCompact`, and the buffers to transfer rather than copy. */
+  toCompact(): { compact: CompactSource; transfer: ArrayBuffer[] } {
+    const { path, text, kinds, offsets, starts, ends, styles } = this;
+    const compact: CompactSource = { path, text, kinds, offsets, starts, ends, styles, decoded: [...this.decoded] };
+    const transfer = [kinds, offsets, starts, ends, styles].map((a) => a.buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+    return { compact, transfer };
+  }
+
+  /** The full events, for the parse and value-scan stages (empty for a file from `fromCompact`). */
   get events(): Event[] {
     return this.full;
   }
 
   set events(events: Event[]) {
     this.full = events;
-    this.kinds = new Uint8Array(events.length);
-    this.offsets = new Int32Array(events.length);
-    for (let i = 0; i < events.length; i++) {
+    const n = events.length;
+    this.kinds = new Uint8Array(n);
+    this.offsets = new Int32Array(n);
+    this.starts = new Int32Array(n).fill(-1);
+    this.ends = new Int32Array(n).fill(-1);
+    this.styles = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
       const event = events[i];
       if (event === undefined) continue;
       this.kinds[i] = event.type;
@@ -68,16 +122,43 @@ export class SourceFile {
           this.offsets[i] = offsetOf(event);
           if (event.anchorStart >= 0) this.anchors.push(i);
           if (event.tagStart >= 0) this.tags.push(i);
+          if (event.type !== EVENT_ID.SCALAR) break;
+          this.starts[i] = event.valueStart;
+          this.ends[i] = event.valueEnd;
+          this.styles[i] = event.style | (event.fast ? FAST : 0);
+          if (!event.fast && event.valueStart >= 0) this.decoded.set(i, getScalarValue(this.text, event));
           // An empty value (`name:`) has no position of its own: point at its key.
-          if (event.type === EVENT_ID.SCALAR && event.valueStart < 0 && i > 0) this.offsets[i] = this.offsets[i - 1] ?? 0;
-          else if (event.type === EVENT_ID.SCALAR && (!event.fast || event.style !== SCALAR_STYLE.PLAIN)) this.spelt.push(i);
+          if (event.valueStart < 0 && i > 0) this.offsets[i] = this.offsets[i - 1] ?? 0;
+          else if (!event.fast || event.style !== SCALAR_STYLE.PLAIN) this.spelt.push(i);
       }
     }
   }
 
-  /** Drop the full events once the schema stage is done with them. */
+  /** A scalar's value (js-yaml's `getScalarValue`): its text as written, or decoded when escaped or folded. */
+  value(i: number): string {
+    const start = this.starts[i] ?? -1;
+    if (start < 0) return "";
+    if (((this.styles[i] ?? 0) & FAST) !== 0) return this.text.slice(start, this.ends[i]);
+    return this.decoded.get(i) ?? this.text.slice(start, this.ends[i]);
+  }
+
+  /** A scalar's style (SCALAR_STYLE). */
+  style(i: number): number {
+    return (this.styles[i] ?? 0) & ~FAST;
+  }
+
+  /** Whether the scalar at `i` is written plain with its value as written: the text between `starts[i]` and `ends[i]` is the value. */
+  plainAsWritten(i: number): boolean {
+    return this.styles[i] === (SCALAR_STYLE.PLAIN | FAST);
+  }
+
+  /** Drop what only the parse and schema stages need once they are done with it. */
   release(): void {
     this.full = [];
+    this.starts = new Int32Array(0);
+    this.ends = new Int32Array(0);
+    this.styles = new Uint8Array(0);
+    this.decoded = new Map();
   }
 
   /** 1-based line and column of a character offset; CRLF counts as one break. */

@@ -283,23 +283,22 @@ function readSettings(source: SourceFile, sink: FindingSink, options: StackSetti
   const schema = stackSettingsSchema(options.stateDir ?? defaultStateDir());
   const fields = new Map(schema.fields);
   const names = schema.fields.map(([name]) => name);
-  const events = source.events;
-  const found = events[1]?.type === EVENT_ID.MAPPING ? source.find(1, ["config"]) : 1;
+  const kinds = source.kinds;
+  const found = kinds[1] === EVENT_ID.MAPPING ? source.find(1, ["config"]) : 1;
   const config = found === 1 ? undefined : found;
   const out: Record<string, unknown> = {};
   const written = new Map<StackKey, Location>();
   const r = new Reader(source, sink);
-  if (config !== undefined && events[config]?.type === EVENT_ID.MAPPING) {
+  if (config !== undefined && kinds[config] === EVENT_ID.MAPPING) {
     r.i = config + 1;
-    while (r.i < events.length && events[r.i]?.type !== EVENT_ID.POP) {
+    while (r.i < kinds.length && kinds[r.i] !== EVENT_ID.POP) {
       const keyNode = r.i;
-      const keyEvent = events[keyNode];
-      if (keyEvent?.type !== EVENT_ID.SCALAR) {
+      if (kinds[keyNode] !== EVENT_ID.SCALAR) {
         r.report("schema.wrong-type", keyNode, "a key must be plain text", "write `amadegi:name: value`");
         r.i = source.skip(source.skip(keyNode));
         continue;
       }
-      const key = r.text(keyEvent);
+      const key = r.text(keyNode);
       const field = fields.get(key);
       r.i = keyNode + 1;
       if (field === undefined || written.has(key as StackKey)) {
@@ -330,8 +329,7 @@ function readSettings(source: SourceFile, sink: FindingSink, options: StackSetti
 }
 
 function isNothing(r: Reader, node: number): boolean {
-  const event = r.events[node];
-  return event?.type === EVENT_ID.SCALAR && r.text(event).trim() === "";
+  return r.kinds[node] === EVENT_ID.SCALAR && r.text(node).trim() === "";
 }
 
 /** A key a reader needs: the key itself, or (with `field`) a field of its mapping, present and not empty. */

@@ -1,4 +1,4 @@
-import { EVENT_ID, type Event, getScalarValue, SCALAR_STYLE, type ScalarEvent } from "js-yaml";
+import { EVENT_ID, SCALAR_STYLE } from "js-yaml";
 import type { FindingSink } from "../finding.ts";
 import type { RuleId } from "../rules.ts";
 import type { Origin, SourceFile } from "../source.ts";
@@ -20,10 +20,11 @@ export const INVALID: unique symbol = Symbol("invalid");
 let stamps = 0;
 export type Invalid = typeof INVALID;
 
-/** State of one walk over one file's events. */
+/** State of one walk over one file's nodes (the compacted events of `SourceFile`). */
 export class Reader {
   readonly source: SourceFile;
-  readonly events: Event[];
+  /** Each node's event type (EVENT_ID). */
+  readonly kinds: Uint8Array;
   readonly sink: FindingSink;
   i = 0;
   /** The id of the innermost item being read, for findings. */
@@ -31,7 +32,7 @@ export class Reader {
 
   constructor(source: SourceFile, sink: FindingSink) {
     this.source = source;
-    this.events = source.events;
+    this.kinds = source.kinds;
     this.sink = sink;
   }
 
@@ -47,18 +48,19 @@ export class Reader {
     return INVALID;
   }
 
-  text(event: ScalarEvent): string {
-    return getScalarValue(this.source.text, event);
+  /** The value of the scalar at `node`. */
+  text(node: number): string {
+    return this.source.value(node);
   }
 }
 
 function describeNode(r: Reader, node: number): string {
-  const event = r.events[node];
-  if (event?.type === EVENT_ID.MAPPING) return "a mapping";
-  if (event?.type === EVENT_ID.SEQUENCE) return "a list";
-  if (event?.type === EVENT_ID.SCALAR) {
-    const kind = plainKind(r, event);
-    return kind === "text" ? `"${clip(r.text(event))}"` : kind;
+  const kind = r.kinds[node];
+  if (kind === EVENT_ID.MAPPING) return "a mapping";
+  if (kind === EVENT_ID.SEQUENCE) return "a list";
+  if (kind === EVENT_ID.SCALAR) {
+    const what = plainKind(r, node);
+    return what === "text" ? `"${clip(r.text(node))}"` : what;
   }
   return "something else";
 }
@@ -71,8 +73,8 @@ export function clip(text: string, max = 40): string {
 const MAYBE_TYPED = new Set([..."0123456789+-.~nNtTfF"].map((c) => c.charCodeAt(0)));
 
 /** What an unquoted scalar would be in YAML's core schema: null, a boolean, a number, or text. */
-export function plainKind(r: Reader, event: ScalarEvent): ScalarKind {
-  return kindOf(r.text(event), event.style);
+export function plainKind(r: Reader, node: number): ScalarKind {
+  return kindOf(r.text(node), r.source.style(node));
 }
 
 export type ScalarKind = "nothing" | "a boolean" | "a number" | "text";
@@ -101,15 +103,14 @@ export type Infer<S> = S extends Schema<infer T> ? T : never;
  * finding. Empty plain scalars (`key:`) are missing values; booleans are
  * refused where text is expected, since `name: yes` is rarely meant.
  */
-export function scalar<T>(expected: string, convert: (text: string, r: Reader, node: number, event: ScalarEvent) => T | Invalid): Schema<T> {
+export function scalar<T>(expected: string, convert: (text: string, r: Reader, node: number) => T | Invalid): Schema<T> {
   return {
     expected,
     read(r) {
       const node = r.i;
-      const event = r.events[node];
-      if (event?.type !== EVENT_ID.SCALAR) return r.wrongType(expected);
-      const value = r.text(event);
-      const kind = kindOf(value, event.style);
+      if (r.kinds[node] !== EVENT_ID.SCALAR) return r.wrongType(expected);
+      const value = r.text(node);
+      const kind = kindOf(value, r.source.style(node));
       if (kind === "nothing") {
         r.report("schema.missing-field", node, `no value where ${expected} is expected`, `write ${expected}, or remove the field if it is optional`);
         r.i = node + 1;
@@ -121,7 +122,7 @@ export function scalar<T>(expected: string, convert: (text: string, r: Reader, n
         return INVALID;
       }
       r.i = node + 1;
-      return convert(value, r, node, event);
+      return convert(value, r, node);
     },
   };
 }
@@ -142,9 +143,8 @@ export const boolean = (): Schema<boolean> => ({
   expected: "true or false",
   read(r) {
     const node = r.i;
-    const event = r.events[node];
-    if (event?.type !== EVENT_ID.SCALAR || event.style !== SCALAR_STYLE.PLAIN) return r.wrongType("true or false");
-    const value = r.text(event);
+    if (r.kinds[node] !== EVENT_ID.SCALAR || r.source.style(node) !== SCALAR_STYLE.PLAIN) return r.wrongType("true or false");
+    const value = r.text(node);
     if (value === "true" || value === "false") {
       r.i = node + 1;
       return value === "true";
@@ -160,10 +160,9 @@ export const number = (options: { min: number; max: number; integer?: boolean; u
     expected,
     read(r) {
       const node = r.i;
-      const event = r.events[node];
-      if (event?.type !== EVENT_ID.SCALAR) return r.wrongType(expected);
-      const text = r.text(event);
-      if (kindOf(text, event.style) !== "a number") return r.wrongType(expected);
+      if (r.kinds[node] !== EVENT_ID.SCALAR) return r.wrongType(expected);
+      const text = r.text(node);
+      if (kindOf(text, r.source.style(node)) !== "a number") return r.wrongType(expected);
       r.i = node + 1;
       const value = Number(text.includes("_") ? text.replaceAll("_", "") : text);
       if (options.integer === true && !Number.isInteger(value)) {
@@ -190,9 +189,9 @@ export const oneOf = <const V extends string>(values: readonly V[]): Schema<V> =
     read(r) {
       // The common case, a plain word of the set, is matched in place: no
       // substring is made, and the model shares one string per value.
-      const event = r.events[r.i];
-      if (event?.type === EVENT_ID.SCALAR && event.fast && event.style === SCALAR_STYLE.PLAIN) {
-        const value = matchAt(r.source.text, event.valueStart, event.valueEnd, values);
+      const node = r.i;
+      if (r.kinds[node] === EVENT_ID.SCALAR && r.source.plainAsWritten(node)) {
+        const value = matchAt(r.source.text, r.source.starts[node] ?? 0, r.source.ends[node] ?? 0, values);
         if (value !== undefined) {
           r.i++;
           return value;
@@ -225,10 +224,10 @@ export const list = <T>(item: Schema<T>, options: { min?: number } = {}): ListSc
     item,
     read(r) {
       const node = r.i;
-      const event = r.events[node];
-      if (event?.type !== EVENT_ID.SEQUENCE) {
+      const kind = r.kinds[node];
+      if (kind !== EVENT_ID.SEQUENCE) {
         // `key:` with nothing after it is an empty list, which reads naturally in YAML.
-        if (event?.type === EVENT_ID.SCALAR && plainKind(r, event) === "nothing" && (options.min ?? 0) === 0) {
+        if (kind === EVENT_ID.SCALAR && plainKind(r, node) === "nothing" && (options.min ?? 0) === 0) {
           r.i = node + 1;
           return [];
         }
@@ -237,7 +236,7 @@ export const list = <T>(item: Schema<T>, options: { min?: number } = {}): ListSc
       r.i = node + 1;
       const out: T[] = [];
       let ok = true;
-      while (r.i < r.events.length && r.events[r.i]?.type !== EVENT_ID.POP) {
+      while (r.i < r.kinds.length && r.kinds[r.i] !== EVENT_ID.POP) {
         const value = item.read(r);
         if (value === INVALID) ok = false;
         else out.push(value);
@@ -310,8 +309,7 @@ export function object<S extends Shape, const O extends ObjectOptions = Record<n
     fields: Object.entries(shape),
     read(r) {
       const node = r.i;
-      const event = r.events[node];
-      if (event?.type !== EVENT_ID.MAPPING) return r.wrongType(`a mapping with ${names.slice(0, 3).join(", ")}…`);
+      if (r.kinds[node] !== EVENT_ID.MAPPING) return r.wrongType(`a mapping with ${names.slice(0, 3).join(", ")}…`);
       const outerItem = r.item;
       if (idField !== undefined) r.item = peekId(r, node, idField) ?? outerItem;
       const stamp = ++stamps;
@@ -319,10 +317,9 @@ export function object<S extends Shape, const O extends ObjectOptions = Record<n
       let ok = true;
       let next = 0;
       r.i = node + 1;
-      while (r.i < r.events.length && r.events[r.i]?.type !== EVENT_ID.POP) {
+      while (r.i < r.kinds.length && r.kinds[r.i] !== EVENT_ID.POP) {
         const keyNode = r.i;
-        const keyEvent = r.events[keyNode];
-        if (keyEvent?.type !== EVENT_ID.SCALAR) {
+        if (r.kinds[keyNode] !== EVENT_ID.SCALAR) {
           r.report("schema.wrong-type", keyNode, "a key must be plain text", "write `name: value`");
           r.i = r.source.skip(r.source.skip(keyNode));
           ok = false;
@@ -331,10 +328,11 @@ export function object<S extends Shape, const O extends ObjectOptions = Record<n
         r.i = keyNode + 1;
         // Hand-kept files mostly follow the schema's order: try the fields from
         // the last one matched, in place, before making the key a string.
-        let key =
-          keyEvent.fast && keyEvent.style === SCALAR_STYLE.PLAIN ? matchAt(r.source.text, keyEvent.valueStart, keyEvent.valueEnd, names, next) : undefined;
+        let key = r.source.plainAsWritten(keyNode)
+          ? matchAt(r.source.text, r.source.starts[keyNode] ?? 0, r.source.ends[keyNode] ?? 0, names, next)
+          : undefined;
         if (key !== undefined) next = names.indexOf(key) + 1;
-        key ??= r.text(keyEvent);
+        key ??= r.text(keyNode);
         const field = fields.get(key);
         if (field === undefined) {
           if (options?.secretField?.(key) === true) {
@@ -385,12 +383,10 @@ export function object<S extends Shape, const O extends ObjectOptions = Record<n
 /** The item's id, read ahead so findings on earlier fields can name it. */
 function peekId(r: Reader, node: number, idField: string): string | undefined {
   let i = node + 1;
-  while (i < r.events.length && r.events[i]?.type !== EVENT_ID.POP) {
-    const key = r.events[i];
+  while (i < r.kinds.length && r.kinds[i] !== EVENT_ID.POP) {
     const valueAt = r.source.skip(i);
-    if (key?.type === EVENT_ID.SCALAR && r.text(key) === idField) {
-      const value = r.events[valueAt];
-      return value?.type === EVENT_ID.SCALAR ? r.text(value) : undefined;
+    if (r.kinds[i] === EVENT_ID.SCALAR && r.text(i) === idField) {
+      return r.kinds[valueAt] === EVENT_ID.SCALAR ? r.text(valueAt) : undefined;
     }
     i = r.source.skip(valueAt);
   }

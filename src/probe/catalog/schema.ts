@@ -58,35 +58,33 @@ export const paramMap: Schema<Record<string, ParamValue>> = {
   expected: "a mapping of parameters",
   read(r) {
     const node = r.i;
-    const event = r.events[node];
-    if (event?.type === EVENT_ID.SCALAR && plainKind(r, event) === "nothing") {
+    if (r.kinds[node] === EVENT_ID.SCALAR && plainKind(r, node) === "nothing") {
       r.i = node + 1;
       return {};
     }
-    if (event?.type !== EVENT_ID.MAPPING) return r.wrongType("a mapping of parameters");
+    if (r.kinds[node] !== EVENT_ID.MAPPING) return r.wrongType("a mapping of parameters");
     const out = dataRecord<ParamValue>();
     let ok = true;
     r.i = node + 1;
-    while (r.i < r.events.length && r.events[r.i]?.type !== EVENT_ID.POP) {
-      const key = r.events[r.i];
-      if (key?.type !== EVENT_ID.SCALAR) {
+    while (r.i < r.kinds.length && r.kinds[r.i] !== EVENT_ID.POP) {
+      if (r.kinds[r.i] !== EVENT_ID.SCALAR) {
         r.report("schema.wrong-type", r.i, "a key must be plain text", "write `name: value`");
         r.i = r.source.skip(r.source.skip(r.i));
         ok = false;
         continue;
       }
-      const name = r.text(key);
       const keyNode = r.i;
+      const name = r.text(keyNode);
       r.i++;
       if (Object.hasOwn(out, name)) {
         r.report("yaml.duplicate-key", keyNode, `parameter "${name}" appears twice`, "keep one of them");
         ok = false;
       }
-      const value = r.events[r.i];
-      if (value?.type === EVENT_ID.SCALAR) {
-        out[name] = typed(plainKind(r, value), r.text(value));
+      const valueKind = r.kinds[r.i];
+      if (valueKind === EVENT_ID.SCALAR) {
+        out[name] = typed(plainKind(r, r.i), r.text(r.i));
         r.i++;
-      } else if (value?.type === EVENT_ID.SEQUENCE) {
+      } else if (valueKind === EVENT_ID.SEQUENCE) {
         const items = list(text()).read(r);
         if (items === INVALID) ok = false;
         else out[name] = items;
