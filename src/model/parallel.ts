@@ -78,7 +78,13 @@ export class Preparers {
     next[0] = files.length;
     const workerData: PrepareWork = { files, claims: this.claims, next, compileCache: getCompileCacheDir() };
     for (let t = 0; t < threads; t++) {
-      const worker = new Worker(WORKER, { workerData });
+      let worker: Worker;
+      try {
+        worker = new Worker(WORKER, { workerData });
+      } catch {
+        // No thread to be had here (a host that forbids them): the loader's thread prepares every file.
+        break;
+      }
       let done = false;
       worker.on("message", (reply: PrepareReply | "done") => {
         if (reply === "done") {

@@ -9,7 +9,7 @@
 // last time). docs/rehearsal.md "Devices".
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import { request, type RequestOptions } from "node:https";
-import { createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { checkServerIdentity, type ConnectionOptions, createSecureContext, type PeerCertificate, type SecureContext } from "node:tls";
 import { writeFileAtomic } from "../lib/fs.ts";
 
@@ -502,14 +502,20 @@ if (import.meta.filename === process.argv[1] && specFile !== undefined) {
   const responder = runResponder(spec);
   // The stations' routers: their management port (checks/links.yaml link-tcp) answers on every link
   // address this operator's namespace holds (`ip route add local`: a socket on 0.0.0.0 gets them all).
+  const open = new Set<Socket>();
   const routers = createServer((socket) => {
+    open.add(socket);
+    socket.on("close", () => open.delete(socket));
     socket.on("error", () => undefined);
     socket.end("SSH-2.0-amadegi-rehearsal-router\r\n");
   });
   routers.on("error", (error) => process.stderr.write(`${new Date().toISOString()} responder ${spec.operator}: the routers' port 22: ${error.message}\n`));
   routers.listen(22, "0.0.0.0");
   const stop = (): void => {
+    // A peer that keeps its end of a connection open (a probe cut off mid-connection) must not hold the
+    // responder after its status is written, until \`devices stop\` kills it after its grace (issue 20).
     routers.close();
+    for (const socket of open) socket.destroy();
     void responder.stop().then(() => process.stderr.write(`${new Date().toISOString()} responder ${spec.operator}: stopped\n`));
   };
   process.on("SIGTERM", stop);

@@ -291,10 +291,29 @@ describe.skipIf(!available)("device responder (root, namespaces, a real nginx an
     expect(Date.parse(status(FIBER.id)?.gatewaySince ?? "")).toBeGreaterThanOrEqual(Date.parse(after(records(secondary), FIBER.id, mended)[0]?.time ?? ""));
   }, 40_000);
 
-  it("SIGTERM stops it and writes the status a last time", async () => {
-    const exited = new Promise<number | null>((resolve) => responder?.on("exit", (code) => resolve(code)));
-    responder?.kill("SIGTERM");
-    expect(await exited).toBe(0);
-    expect(readResponderStatus(spec.status)?.header.stopped).toBe(true);
+  it("SIGTERM stops it and writes the status a last time, though a peer holds a connection open", async () => {
+    // A client of the routers' port that never closes (as a probe cut off mid-connection would): the
+    // responder must not wait for it, or \`devices stop\` kills it after its grace (issue 20).
+    const holder = spawn(
+      "ip",
+      [
+        "netns",
+        "exec",
+        op.name,
+        process.execPath,
+        "-e",
+        "const s = require('net').connect({ port: 22, host: '127.0.0.1', allowHalfOpen: true }); s.on('data', () => console.log('held')); setInterval(() => {}, 1000)",
+      ],
+      { stdio: ["ignore", "pipe", "ignore"] },
+    );
+    try {
+      await new Promise<void>((resolve) => holder.stdout?.once("data", () => resolve()));
+      const exited = new Promise<number | null>((resolve) => responder?.on("exit", (code) => resolve(code)));
+      responder?.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(readResponderStatus(spec.status)?.header.stopped).toBe(true);
+    } finally {
+      await stopChild(holder);
+    }
   }, 20_000);
 });
