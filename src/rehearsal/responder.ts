@@ -5,8 +5,8 @@
 // over each such link it checks in to the station's gateway as the device
 // would — a fresh mutual-TLS connection from the link's address, `POST
 // /checkin` — on a jittered interval, and writes what happened per link.
-// SIGTERM stops it (in-flight check-ins are abandoned, the status is written a
-// last time). docs/rehearsal.md "Devices".
+// SIGTERM stops it (in-flight check-ins are abandoned, connections held to its
+// routers' port closed, the status is written a last time). docs/rehearsal.md "Devices".
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import { request, type RequestOptions } from "node:https";
 import { createServer, type Socket } from "node:net";
