@@ -302,7 +302,9 @@ describe.skipIf(!available)("device responder (root, namespaces, a real nginx an
         op.name,
         process.execPath,
         "-e",
-        "const s = require('net').connect({ port: 22, host: '127.0.0.1', allowHalfOpen: true }); s.on('data', () => console.log('held')); setInterval(() => {}, 1000)",
+        // allowHalfOpen: the router's end does not close this side.
+        "const s = require('net').connect({ port: 22, host: '127.0.0.1', allowHalfOpen: true });" +
+          "s.on('data', () => console.log('held')); setInterval(() => {}, 1000)",
       ],
       { stdio: ["ignore", "pipe", "ignore"] },
     );
