@@ -12,6 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { type ChildUsage, usageHook } from "./bench/usage.ts";
 import { median } from "./bench/stats.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -50,14 +51,12 @@ async function child(mode: string, dir: string): Promise<void> {
 
 // Parent ----------------------------------------------------------------------
 
-/** Run a child that writes its own process.resourceUsage() at exit. */
+/** Run a child that writes its own CPU time and peak memory at exit (bench/usage.ts). */
 function measure(args: string[]): Promise<Usage> {
   return new Promise((resolve, reject) => {
     const usageFile = join(tmpdir(), `amadegi-bench-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
-    const hook =
-      `import{writeFileSync}from"node:fs";` + `process.on("exit",()=>writeFileSync(${JSON.stringify(usageFile)},JSON.stringify(process.resourceUsage())))`;
     const started = process.hrtime.bigint();
-    const proc = spawn(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(hook)}`, ...args], {
+    const proc = spawn(process.execPath, ["--import", usageHook(usageFile), ...args], {
       cwd: ROOT,
       stdio: ["ignore", "ignore", "inherit"],
     });
@@ -65,8 +64,8 @@ function measure(args: string[]): Promise<Usage> {
     proc.on("exit", (code) => {
       const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
       try {
-        const usage = JSON.parse(readFileSync(usageFile, "utf8")) as { userCPUTime: number; systemCPUTime: number; maxRSS: number };
-        resolve({ wallMs, cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000, rssMiB: usage.maxRSS / 1024, code });
+        const usage = JSON.parse(readFileSync(usageFile, "utf8")) as ChildUsage;
+        resolve({ wallMs, cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000, rssMiB: usage.peakKiB / 1024, code });
       } catch (error) {
         reject(error);
       } finally {

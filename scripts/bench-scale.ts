@@ -27,6 +27,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadInventory } from "../src/model/index.ts";
 import { waitForFirstCheckins } from "../src/rehearsal/responders.ts";
+import { type ChildUsage, usageHook } from "./bench/usage.ts";
 import { writeRehearsalStack } from "../src/rehearsal/stackfile.ts";
 
 const REPO = join(import.meta.dirname, "..");
@@ -96,9 +97,8 @@ const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 /** A child node process that reports its own CPU time and peak RSS at exit; its stdout. */
 function measured(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; cpuMs: number; rssMiB: number; code: number | null; out: string }> {
   const usageFile = join(tmpdir(), `amadegi-scale-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
-  const hook = `import{writeFileSync}from"node:fs";process.on("exit",()=>writeFileSync(${JSON.stringify(usageFile)},JSON.stringify(process.resourceUsage())))`;
   const started = performance.now();
-  const child = spawn(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(hook)}`, ...args], {
+  const child = spawn(process.execPath, ["--import", usageHook(usageFile), ...args], {
     cwd: REPO,
     env,
     stdio: ["ignore", "pipe", "pipe"],
@@ -110,7 +110,7 @@ function measured(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ms
   return new Promise((resolve) => {
     child.on("close", (code) => {
       const ms = performance.now() - started;
-      let usage = { userCPUTime: Number.NaN, systemCPUTime: 0, maxRSS: Number.NaN };
+      let usage: ChildUsage = { userCPUTime: Number.NaN, systemCPUTime: 0, peakKiB: Number.NaN };
       try {
         usage = JSON.parse(readFileSync(usageFile, "utf8")) as typeof usage;
       } catch {
@@ -120,7 +120,7 @@ function measured(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ms
       resolve({
         ms,
         cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
-        rssMiB: usage.maxRSS / 1024,
+        rssMiB: usage.peakKiB / 1024,
         code,
         out: code === 0 || code === 1 ? out : `${err}\n${out.slice(-1000)}`,
       });

@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { check } from "../../src/probe/run.ts";
+import { peakKiB } from "./usage.ts";
 
 const { values } = parseArgs({
   options: { stacks: { type: "string" }, inventory: { type: "string" }, checks: { type: "string" }, out: { type: "string" }, deadline: { type: "string" } },
@@ -39,7 +40,7 @@ if (foreign.length > 0) {
       counts: r.summary.total,
       valid: r.valid,
       invalid: r.invalid,
-      maxRssMb: process.resourceUsage().maxRSS / 1024,
+      maxRssMb: peakKiB() / 1024,
       maxLagMs: r.maxLagMs,
     };
     process.stdout.write(`${JSON.stringify(figures)}\n`);
