@@ -513,7 +513,7 @@ if (import.meta.filename === process.argv[1] && specFile !== undefined) {
   routers.listen(22, "0.0.0.0");
   const stop = (): void => {
     // A peer that keeps its end of a connection open (a probe cut off mid-connection) must not hold the
-    // responder after its status is written, until \`devices stop\` kills it after its grace (issue 20).
+    // responder after its status is written, until `devices stop` kills it after its grace (issue 20).
     routers.close();
     for (const socket of open) socket.destroy();
     void responder.stop().then(() => process.stderr.write(`${new Date().toISOString()} responder ${spec.operator}: stopped\n`));

@@ -293,7 +293,7 @@ describe.skipIf(!available)("device responder (root, namespaces, a real nginx an
 
   it("SIGTERM stops it and writes the status a last time, though a peer holds a connection open", async () => {
     // A client of the routers' port that never closes (as a probe cut off mid-connection would): the
-    // responder must not wait for it, or \`devices stop\` kills it after its grace (issue 20).
+    // responder must not wait for it, or `devices stop` kills it after its grace (issue 20).
     const holder = spawn(
       "ip",
       [
