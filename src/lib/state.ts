@@ -72,6 +72,8 @@ export interface StatePaths {
   readonly drift: string;
   /** The Pulumi file backend. */
   readonly pulumi: string;
+  /** Each stack's `up` or `destroy` while its engine runs, `<stack>.json` (ADR 0019): left behind, with the engine's lock, by an engine that died. */
+  readonly operations: string;
   /** The passphrase that encrypts the backend's secrets. */
   readonly passphrase: string;
   /** The engine's environment for a plain `pulumi` command. */
@@ -93,6 +95,7 @@ export function statePaths(env: NodeJS.ProcessEnv = process.env): StatePaths {
     assets: join(root, "assets"),
     drift: join(root, "drift"),
     pulumi: join(root, "pulumi"),
+    operations: join(root, "operations"),
     passphrase: join(root, "passphrase"),
     envScript: join(root, "env.sh"),
     rehearsal: rehearsalPaths(join(root, "rehearsal")),

@@ -155,6 +155,10 @@ function webhookUrl(): Schema<string> {
   });
 }
 
+/** When the engine writes its state during `up` and `destroy` (`amadegi:engine.checkpoints`, ADR 0019). */
+export const CHECKPOINTS = ["end", "every-step"] as const;
+export type Checkpoints = (typeof CHECKPOINTS)[number];
+
 /** The schema, with state paths resolved against `state` (the state directory, absolute). */
 export function stackSettingsSchema(state: string) {
   const probe = object({
@@ -220,6 +224,17 @@ export function stackSettingsSchema(state: string) {
     "amadegi:ssh": optional(
       object({ identityFile: optional(text({ max: 500 }), "the private key provisioning and drift log in with (a path, never the key)") }),
       "how provisioning and drift log in",
+    ),
+    "amadegi:engine": optional(
+      object({
+        checkpoints: withDefault(
+          oneOf(CHECKPOINTS),
+          "end",
+          "when the Pulumi engine writes the state during up and destroy: at the end (fast; an engine that dies part-way leaves the " +
+            "operation to be run again, ADR 0019) or after every step",
+        ),
+      }),
+      "how the Pulumi engine records an up or a destroy",
     ),
   });
 }

@@ -7,7 +7,7 @@ import { lineSplitter } from "../lib/lines.ts";
 import { engineEnv, ensureBackend, isolateEngineConnections } from "../toolchain/env.ts";
 import { which } from "../toolchain/inspect.ts";
 import { PULUMI_VERSION } from "../toolchain/pins.ts";
-import { PROJECT } from "../model/index.ts";
+import { type Checkpoints, PROJECT } from "../model/index.ts";
 import { repoRoot } from "../toolchain/paths.ts";
 import { program as defaultProgram } from "./program.ts";
 import { withoutSuperseded } from "./migrate.ts";
@@ -17,6 +17,12 @@ export interface StackOptions {
   readonly workDir?: string;
   readonly program?: PulumiFn;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * When the engine writes the state during an up or destroy (`amadegi:engine.checkpoints`, ADR 0019):
+   * `end` sets PULUMI_SKIP_CHECKPOINTS, `every-step` (the default here, Pulumi's own) clears it, so a
+   * variable left in the caller's environment never decides.
+   */
+  readonly checkpoints?: Checkpoints;
 }
 
 /** The pinned Pulumi CLI, as the engine environment finds it. */
@@ -52,7 +58,12 @@ export async function openStack(stackName: string, options: StackOptions = {}): 
   isolateEngineConnections();
   return LocalWorkspace.createOrSelectStack(
     { stackName, projectName: PROJECT, program: options.program ?? defaultProgram },
-    { workDir, envVars: engineEnv(env), pulumiCommand: pulumi, secretsProvider: "passphrase" },
+    {
+      workDir,
+      envVars: { ...engineEnv(env), PULUMI_SKIP_CHECKPOINTS: options.checkpoints === "end" ? "true" : "false" },
+      pulumiCommand: pulumi,
+      secretsProvider: "passphrase",
+    },
   );
 }
 

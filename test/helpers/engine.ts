@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -79,4 +79,35 @@ export async function inlineStack(sandbox: { dir: string; env: NodeJS.ProcessEnv
       secretsProvider: "passphrase",
     },
   );
+}
+
+/**
+ * Kill the Pulumi engine running an `up` or `destroy` of `stack`, and every process under it,
+ * with SIGKILL: a crash, as a machine's power loss or the OOM killer would make one (ADR 0019).
+ * Returns the engine's pid; throws when no engine of that stack runs.
+ */
+export function killEngine(stack: string, operation: "up" | "destroy" = "up"): number {
+  const all = readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .flatMap((name) => {
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        return [{ pid: Number(name), ppid, cmd: readFileSync(`/proc/${name}/cmdline`, "latin1") }];
+      } catch {
+        return [];
+      }
+    });
+  const engine = all.find((p) => new RegExp(`(^|/)pulumi\\0${operation}\\0`).test(p.cmd) && p.cmd.includes(`\0--stack\0${stack}\0`));
+  if (engine === undefined) throw new Error(`no pulumi ${operation} of stack ${stack} runs`);
+  const tree = [engine.pid];
+  for (let i = 0; i < tree.length; i++) for (const p of all) if (p.ppid === tree[i]) tree.push(p.pid);
+  for (const pid of tree) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Ended meanwhile.
+    }
+  }
+  return engine.pid;
 }

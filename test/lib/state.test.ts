@@ -27,6 +27,7 @@ describe("statePaths", () => {
         "drift",
         "envScript",
         "history",
+        "operations",
         "passphrase",
         "pulumi",
         "rehearsal.ca",
@@ -55,6 +56,7 @@ describe("statePaths", () => {
       compileCache: "/srv/state/cache/compile",
       drift: "/srv/state/drift",
       pulumi: "/srv/state/pulumi",
+      operations: "/srv/state/operations",
       passphrase: "/srv/state/passphrase",
       envScript: "/srv/state/env.sh",
       rehearsal: {

@@ -69,8 +69,9 @@ describe("a stack's settings, one schema", () => {
       "amadegi:devices",
       "amadegi:alerting",
       "amadegi:ssh",
+      "amadegi:engine",
     ]);
-    expect([...mappingKeys()].sort()).toEqual(["amadegi:alerting", "amadegi:devices", "amadegi:pki", "amadegi:probe", "amadegi:ssh"]);
+    expect([...mappingKeys()].sort()).toEqual(["amadegi:alerting", "amadegi:devices", "amadegi:engine", "amadegi:pki", "amadegi:probe", "amadegi:ssh"]);
   });
 
   it("the tracked rehearsal stack names exactly the rehearsal's files of the state directory, wherever it is", () => {
@@ -121,6 +122,11 @@ describe("a stack's settings, one schema", () => {
       "a webhook holding credentials (never repeated)",
       "config:\n  amadegi:alerting:\n    webhook: https://u:s3cr3t@sms.example.org/\n",
       /^Pulumi\.t\.yaml:3:14 error schema\.bad-value amadegi:alerting: the URL holds credentials \(remove them; put the token in a file[^\n]*\)$/,
+    ],
+    [
+      "checkpoints that are neither end nor every-step",
+      "config:\n  amadegi:engine:\n    checkpoints: never\n",
+      /^Pulumi\.t\.yaml:3:18 error schema\.bad-value amadegi:engine: "never" is not one of end, every-step \(write one of: end, every-step\)$/,
     ],
     ["config that is not a mapping", "config: [a]\n", /^Pulumi\.t\.yaml:1:9 error schema\.wrong-type -: config: is not a mapping/],
     ["a file that is not YAML", "config: {\n", /^Pulumi\.t\.yaml:\d+:\d+ error yaml\.syntax/],

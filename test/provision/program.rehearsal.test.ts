@@ -8,7 +8,7 @@
 // Every packet stays inside this test's own rehearsal (prefix amadegi-r-p<pid>-,
 // its own state directory and Pulumi backend); the machine's own namespace
 // never sends one to an inventory address.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -24,7 +24,7 @@ import { engineEnv } from "../../src/toolchain/env.ts";
 import { execIn, listNetns } from "../../src/toolchain/netns.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
 import { type CliRun, runCli } from "../helpers/cli.ts";
-import { rehearsalEngineMissing, throwawayEnv } from "../helpers/engine.ts";
+import { killEngine, rehearsalEngineMissing, throwawayEnv } from "../helpers/engine.ts";
 
 const exec = promisify(execFile);
 const skipped = await rehearsalEngineMissing();
@@ -283,6 +283,54 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
       expect(ss).toContain("10.10.0.53:53");
       const still = await plain(true, "preview", "--expect-no-changes");
       expect(still.code, still.stdout + still.stderr).toBe(0);
+    },
+    ENGINE,
+  );
+
+  it(
+    "an up whose engine is killed part-way leaves its lock and nothing in the state; destroy is refused until an up finishes it; " +
+      "that up makes every step again over what is already on the servers, and then nothing is left to change",
+    async () => {
+      const emptied = await amadegi("destroy", "--stack", stack, "--yes", "--json");
+      expect(emptied.code, emptied.stderr).toBe(0);
+      // The CLI as a person runs it; its engine killed (SIGKILL, the whole tree) once a few servers have their files.
+      const child = spawn(process.execPath, [join(repoRoot, "bin/amadegi.js"), "up", "--stack", stack, "--yes"], { cwd: repoRoot, env: sandbox?.env });
+      let created = 0;
+      let killed = false;
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stdout.on("data", (chunk: Buffer) => {
+        created += (chunk.toString().match(/ created \(/g) ?? []).length;
+        if (created >= 8 && !killed) {
+          killed = true;
+          killEngine(stack, "up");
+        }
+      });
+      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      expect(killed, stderr).toBe(true);
+      expect(code).toBe(2);
+      expect(stderr).toContain("its engine ended before writing the state (the state has nothing this up did); its lock is left");
+      // Said plainly: not the engine's whole output again.
+      expect(stderr).not.toContain("CommandError");
+
+      const destroy = await amadegi("destroy", "--stack", stack, "--yes", "--json");
+      expect(destroy.code).toBe(2);
+      expect(destroy.stderr).toContain(`finish it first: amadegi up --stack ${stack}`);
+      const preview = await amadegi("preview", "--stack", stack, "--json");
+      expect(preview.code, preview.stderr).toBe(0);
+      expect(preview.stderr).toContain("the state has nothing it did");
+
+      const up = await amadegi("up", "--stack", stack, "--yes", "--json");
+      expect(up.code, up.stderr).toBe(0);
+      expect(up.stderr).toContain("makes every step of it again");
+      const changes = (JSON.parse(up.stdout) as { changes: Record<string, number> }).changes;
+      expect(Object.keys(changes)).toEqual(["create"]);
+      const ss = await listening();
+      expect(ss).toContain("10.10.1.11:443");
+      expect(ss).toContain("10.10.0.53:53");
+      const same = await amadegi("preview", "--stack", stack, "--expect-no-changes", "--json");
+      expect(same.code, same.stderr).toBe(0);
+      expect(same.stderr).not.toContain("ended before its engine finished");
     },
     ENGINE,
   );

@@ -6,9 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Stack } from "@pulumi/pulumi/automation/index.js";
+import { beforeEngine, engineLocks, holderOf } from "../../src/provision/unfinished.ts";
 import { hasChanges, openStack, runOperation, type Step } from "../../src/provision/workspace.ts";
+import { PROJECT } from "../../src/model/index.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
-import { pulumiHomeWithCommandProvider, throwawayEnv } from "../helpers/engine.ts";
+import { killEngine, pulumiHomeWithCommandProvider, throwawayEnv } from "../helpers/engine.ts";
 
 const ENGINE_TIMEOUT = 180_000;
 
@@ -36,7 +39,8 @@ class FileResource extends pulumi.dynamic.Resource {
 async function throwawayProject(): Promise<{ sandbox: Awaited<ReturnType<typeof throwawayEnv>>; project: string }> {
   const sandbox = await throwawayEnv();
   const project = await mkdtemp(join(tmpdir(), "amadegi-project-"));
-  await writeFile(join(project, "Pulumi.yaml"), "name: amadegi-engine-test\nruntime: nodejs\n");
+  // The project's own name: the file backend keeps its locks and stacks under it (ADR 0019 reads them there).
+  await writeFile(join(project, "Pulumi.yaml"), `name: ${PROJECT}\nruntime: nodejs\n`);
   await symlink(join(repoRoot, "node_modules"), join(project, "node_modules"));
   return { sandbox, project };
 }
@@ -235,6 +239,68 @@ describe("runOperation: what amadegi preview, up and destroy run", () => {
       expect(next.kind === "done" ? next.changes : {}).toEqual({ same: 2, create: 1 });
       await runOperation(stack, "destroy");
       expect(existsSync(target)).toBe(false);
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  /** Run an up of `name` and kill its engine once the slow resource is being created: a crash part-way. */
+  const crashedUp = async (name: string, target: string, checkpoints: "end" | "every-step"): Promise<Stack> => {
+    const stack = await openStack(name, {
+      workDir: project,
+      env: sandbox.env,
+      checkpoints,
+      program: async () => {
+        const a = new FileResource("first", { path: target, text: "one\n" });
+        const b = new SlowFile("second", { path: `${target}.second`, text: "one\n", ms: 30_000 }, { dependsOn: a });
+        return { path: b.id };
+      },
+    });
+    const up = runOperation(stack, "up", {
+      onLine: (line) => {
+        if (/\+ {2}pulumi-nodejs:dynamic:Resource second creating/.test(line)) killEngine(name);
+      },
+    });
+    await expect(up).rejects.toThrow(/SIGKILL/);
+    return stack;
+  };
+
+  const resourceNames = async (stack: Stack): Promise<string[]> =>
+    ((await stack.exportStack()).deployment as { resources?: { urn: string }[] }).resources?.map((r) => r.urn.split("::").at(-1) ?? "") ?? [];
+
+  it(
+    "an engine killed part-way: with checkpoints at the end the state has nothing of the up and its lock is left; the same up, taken over, " +
+      "makes every step again and finishes; with a checkpoint per step the state has what ended",
+    async () => {
+      const target = join(sandbox.dir, "crashed.txt");
+      const stack = await crashedUp("crashed", target, "end");
+      // The first resource was made, but the state has nothing: the engine writes it at the end.
+      expect(await readFile(target, "utf8")).toBe("one\n");
+      expect(await resourceNames(stack)).toEqual([]);
+      const locks = engineLocks("crashed", sandbox.env);
+      expect(locks.map((l) => holderOf(l))).toEqual(["gone"]);
+
+      expect(beforeEngine("crashed", { operation: "up", scope: "all" }, sandbox.env)).toHaveLength(1);
+      expect(engineLocks("crashed", sandbox.env)).toEqual([]);
+      const finished = await openStack("crashed", {
+        workDir: project,
+        env: sandbox.env,
+        checkpoints: "end",
+        program: async () => {
+          const a = new FileResource("first", { path: target, text: "one\n" });
+          const b = new SlowFile("second", { path: `${target}.second`, text: "one\n", ms: 0 }, { dependsOn: a });
+          return { path: b.id };
+        },
+      });
+      const again = await runOperation(finished, "up");
+      expect(again.kind === "done" ? again.changes : {}).toEqual({ create: 3 });
+      expect(await readFile(`${target}.second`, "utf8")).toBe("one\n");
+      const same = await runOperation(finished, "preview", { expectNoChanges: true });
+      expect(same.kind).toBe("done");
+      await runOperation(finished, "destroy");
+
+      // Pulumi's own way: the state was written as each step ended.
+      const perStep = await crashedUp("crashed-per-step", join(sandbox.dir, "per-step.txt"), "every-step");
+      expect(await resourceNames(perStep)).toEqual(["amadegi-crashed-per-step", "default", "first"]);
     },
     ENGINE_TIMEOUT,
   );

@@ -11,7 +11,7 @@ import { stackFileOf } from "../../provision/stackfile.ts";
 import { crlNextUpdate, DRIFT_KINDS, DRIFT_TITLES, type DriftReport, parseProvisioned, runDrift } from "../../readiness/drift/index.ts";
 import { inNetns } from "../../toolchain/netns.ts";
 import { repoRoot } from "../../toolchain/paths.ts";
-import { defineCommand } from "../command.ts";
+import { defineCommand, type Io } from "../command.ts";
 import { argvOf, reexecInNetns } from "../reexec.ts";
 import { displayPath, judgeOptions, STACK_FORMS, stackOption } from "../shared.ts";
 
@@ -40,8 +40,12 @@ async function provisionedFile(file: string, stack: string): Promise<Provisioned
 }
 
 /** The provisioned state from the stack's outputs, through the Pulumi engine (loaded only when needed). */
-async function provisionedOutputs(stack: string): Promise<ProvisionedState | undefined> {
+async function provisionedOutputs(stack: string, io: Io): Promise<ProvisionedState | undefined> {
   const { withStack } = await import("../../provision/workspace.ts");
+  // Outputs an unfinished up or destroy did not write are no record of the servers (ADR 0019): said, and drift goes on.
+  const { unfinishedNote } = await import("../../provision/unfinished.ts");
+  const note = unfinishedNote(stack, io.env);
+  if (note !== undefined) io.err(logText(`drift of stack ${stack}: ${note}`));
   const outputs = await withStack(stack, {}, (s) => s.outputs());
   const servers = outputs.servers?.value;
   if (servers === undefined) return undefined;
@@ -193,7 +197,7 @@ export const drift = defineCommand({
       inventory,
       provisioned: async () =>
         provisioned === undefined
-          ? { state: await provisionedOutputs(stack), from: `stack ${stack}'s outputs` }
+          ? { state: await provisionedOutputs(stack, io), from: `stack ${stack}'s outputs` }
           : { state: await provisionedFile(displayPath(io, provisioned), stack), from: displayPath(io, provisioned) },
       ...(results === undefined ? {} : { results }),
       resultsDir: state.results,

@@ -264,7 +264,12 @@ async function runStack(
   // The Pulumi SDK takes most of a second to load: only the stack commands pay for it.
   const { crlTargets, forgetSuperseded, hasChanges, runOperation, withStack } = await import("../../provision/workspace.ts");
   const { programFor } = await import("../../provision/program.ts");
+  const { afterEngine, beforeEngine, markOperation } = await import("../../provision/unfinished.ts");
   const program = programFor(inventory === undefined ? {} : { inventory });
+  // An earlier up or destroy whose engine died part-way is finished first, by the same operation (ADR 0019).
+  const change = operation === "preview" ? undefined : { operation, scope };
+  const checkpoints = readStackFile(name).settings["amadegi:engine"]?.checkpoints ?? "end";
+  for (const note of beforeEngine(name, change ?? "preview", io.env)) io.err(`${operation} of stack ${name}: ${note}`);
   const interrupt = new AbortController();
   const onSigint = () => {
     if (!interrupt.signal.aborted) io.err(`${operation} of stack ${name}: interrupted; waiting for the engine to stop cleanly`);
@@ -283,7 +288,7 @@ async function runStack(
   };
   process.on("SIGINT", onSigint);
   try {
-    const outcome = await withStack(name, { env: io.env, program }, async (stack): Promise<OperationOutcome | "declined"> => {
+    const outcome = await withStack(name, { env: io.env, program, checkpoints }, async (stack): Promise<OperationOutcome | "declined"> => {
       // A revocation's publication changes the CRL and its installation on the gateways, nothing else.
       const targets = scope === "crl" ? { targets: await crlTargets(stack) } : {};
       // A preview first where someone is asked, and where an up must change nothing (it then changes nothing at all).
@@ -320,7 +325,23 @@ async function runStack(
           );
       }
       progress.phase(operation, expected);
-      return runOperation(stack, operation, { ...engine, ...targets, expectNoChanges: operation !== "destroy" && expectNoChanges });
+      if (change === undefined) return runOperation(stack, operation, { ...engine, ...targets, expectNoChanges });
+      markOperation(name, change, checkpoints, io.env);
+      try {
+        const ran = await runOperation(stack, operation, { ...engine, ...targets, expectNoChanges: operation !== "destroy" && expectNoChanges });
+        afterEngine(name, io.env);
+        return ran;
+      } catch (error) {
+        // An engine that died (killed, crashed) leaves its lock: said plainly, with what finishes its work, instead of its whole output.
+        const left = afterEngine(name, io.env);
+        if (left === undefined) throw error;
+        const lost = checkpoints === "end" ? `the state has nothing this ${operation} did` : "the state holds each step it saved";
+        throw new ProvisionError(`${operation} of stack ${name}: its engine ended before writing the state (${lost}); its lock is left`, {
+          file: left.file,
+          hint: `run the same command again: it takes the lock over and finishes the ${operation} (ADR 0019)`,
+          cause: error,
+        });
+      }
     });
     progress.stop();
     if (outcome === "declined") {

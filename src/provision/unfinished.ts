@@ -1,0 +1,321 @@
+// An `up` or `destroy` whose engine died part-way (a crash, SIGKILL, a reboot): how it is
+// recognised, and what may run next (ADR 0019).
+//
+// The engine writes the state at the end of an operation (`amadegi:engine.checkpoints: end`):
+// one that dies part-way saves nothing of it. It leaves two traces: the Pulumi file backend's
+// lock (taken at the start, removed after the state is written) and amadegi's mark
+// (`<state>/operations/<stack>.json`, written before the engine starts, naming the operation).
+// A lock whose holder is gone is an unfinished operation; the mark says which, and only that
+// operation may run next: it makes its steps again and finishes. Any other change would start
+// from a state that lacks what the dead one did (a destroy after a dead up would leave its
+// servers' new files; an up after a dead destroy would not make again what it removed).
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { ProvisionError } from "../lib/errors.ts";
+import { writeFileAtomicSync } from "../lib/fs.ts";
+import { statePaths } from "../lib/state.ts";
+import { CHECKPOINTS, type Checkpoints, FILE_BACKEND_ORGANIZATION, PROJECT } from "../model/index.ts";
+import { engineEnv } from "../toolchain/env.ts";
+
+/** A change the engine records: what `amadegi up`, `destroy` and `devices publish` (an up of the CRL's resources) run. */
+export interface Change {
+  readonly operation: "up" | "destroy";
+  /** `crl`: only the CRL's resources (`devices publish`); `all`: the whole stack. */
+  readonly scope: "all" | "crl";
+}
+
+/** What amadegi writes before the engine starts a change, and removes once the engine has ended. */
+export interface OperationMark extends Change {
+  readonly version: 1;
+  readonly stack: string;
+  readonly checkpoints: Checkpoints;
+  /** amadegi's process, and when it started the engine. */
+  readonly pid: number;
+  readonly startedAt: string;
+}
+
+/** A lock of the Pulumi file backend: the engine takes it for a change and removes it once the state is written. */
+export interface EngineLock {
+  readonly file: string;
+  /** The engine's process, on `host`; undefined when the file does not say (unreadable, not a lock). */
+  readonly pid?: number;
+  readonly host?: string;
+  readonly at?: string;
+}
+
+/** Whether a lock's holder runs: yes, no, or unknown (another machine, or a lock file that names none). */
+export type Holder = "running" | "gone" | "unknown";
+
+export interface Found {
+  readonly locks: readonly { readonly lock: EngineLock; readonly holder: Holder }[];
+  readonly mark?: OperationMark;
+  /** Why the mark file could not be read, when there is one that is not a mark. */
+  readonly markProblem?: string;
+  readonly markFile: string;
+}
+
+export type Decision =
+  | {
+      readonly kind: "proceed";
+      /** What to tell the person first (stderr), one line each. */
+      readonly notes: readonly string[];
+      /** Locks of gone holders to remove before the engine starts. */
+      readonly takeOver: readonly EngineLock[];
+      /** The mark of an operation that ended (its engine took its lock away): removed. */
+      readonly clearMark: boolean;
+    }
+  | { readonly kind: "refuse"; readonly message: string; readonly hint: string; readonly file: string };
+
+const COMMAND = (stack: string, change: Change): string =>
+  change.operation === "destroy"
+    ? `amadegi destroy --stack ${stack}`
+    : change.scope === "crl"
+      ? `amadegi devices publish --stack ${stack}`
+      : `amadegi up --stack ${stack}`;
+
+const NAMED = (change: Change): string => (change.operation === "destroy" ? "destroy" : change.scope === "crl" ? "devices publish" : "up");
+
+/** Whether `next` finishes `unfinished`: the same operation, over at least as much of the stack. */
+function finishes(next: Change, unfinished: Change): boolean {
+  return next.operation === unfinished.operation && (next.scope === "all" || unfinished.scope === "crl");
+}
+
+function holderText(lock: EngineLock): string {
+  const pid = lock.pid === undefined ? "an engine that the lock does not name" : `the engine pid ${lock.pid}`;
+  return `${pid}${lock.host === undefined ? "" : ` on ${lock.host}`}${lock.at === undefined ? "" : `, since ${lock.at}`}`;
+}
+
+/**
+ * What may run on `stack` next (`preview`, or a change), given its locks and mark. Pure: the
+ * caller reads them (`findUnfinished`) and applies the decision (`beforeEngine`).
+ */
+export function decide(stack: string, next: Change | "preview", found: Found): Decision {
+  const running = found.locks.find((l) => l.holder === "running");
+  if (running !== undefined)
+    return {
+      kind: "refuse",
+      message: `stack ${stack} is being changed now: ${holderText(running.lock)} holds its lock`,
+      hint: "wait for that operation to end, then run this again",
+      file: running.lock.file,
+    };
+  const unknown = found.locks.find((l) => l.holder === "unknown");
+  if (unknown !== undefined)
+    return {
+      kind: "refuse",
+      message: `stack ${stack} is locked by ${holderText(unknown.lock)}, and this machine cannot tell whether it still runs`,
+      hint: `wait for it; once you know it has ended, remove ${unknown.lock.file} and run this again`,
+      file: unknown.lock.file,
+    };
+  const gone = found.locks.map((l) => l.lock);
+  const dead = gone[0];
+  if (dead === undefined) return { kind: "proceed", notes: [], takeOver: [], clearMark: found.mark !== undefined || found.markProblem !== undefined };
+  if (found.markProblem !== undefined)
+    return {
+      kind: "refuse",
+      message: `an operation on stack ${stack} ended before its engine finished (${holderText(dead)}), and its mark ${found.markFile} is not readable: ${found.markProblem}`,
+      hint: `find out what that operation was, finish it (amadegi up or destroy), or remove ${found.markFile} and ${dead.file} once you know the servers and the state agree`,
+      file: found.markFile,
+    };
+  const mark = found.mark;
+  const who = mark === undefined ? "an operation" : `the ${NAMED(mark)} started at ${mark.startedAt}`;
+  const ended = `${who} of stack ${stack} ended before its engine finished (${holderText(dead)})`;
+  if (mark === undefined || mark.checkpoints === "every-step") {
+    // The state holds every step that ended: any operation may follow, as after a plain `pulumi` that died.
+    if (next === "preview") return { kind: "proceed", notes: [`${ended}; the state holds each step it saved`], takeOver: [], clearMark: false };
+    return { kind: "proceed", notes: [`${ended}; the state holds each step it saved, and its lock is taken over`], takeOver: gone, clearMark: false };
+  }
+  if (next === "preview")
+    return {
+      kind: "proceed",
+      notes: [
+        `${ended}: the state has nothing it did (amadegi:engine.checkpoints end), so this preview compares with the state before it; finish it with ${COMMAND(stack, mark)}`,
+      ],
+      takeOver: [],
+      clearMark: false,
+    };
+  if (!finishes(next, mark))
+    return {
+      kind: "refuse",
+      message: `${ended}, and the state has nothing it did (amadegi:engine.checkpoints end): a ${NAMED(next)} now would start from a state the servers no longer match`,
+      hint: `finish it first: ${COMMAND(stack, mark)} (it makes its steps again), then run this`,
+      file: found.markFile,
+    };
+  return {
+    kind: "proceed",
+    notes: [`${ended}; the state has nothing it did, so this ${NAMED(next)} makes every step of it again (each can run twice: ADR 0019)`],
+    takeOver: gone,
+    clearMark: false,
+  };
+}
+
+/** The file backend's directory, when the engine's backend is one (PULUMI_BACKEND_URL file://…). */
+function backendDir(env: NodeJS.ProcessEnv): string | undefined {
+  const url = engineEnv(env).PULUMI_BACKEND_URL ?? "";
+  if (!url.startsWith("file://")) return undefined;
+  return decodeURIComponent(url.slice("file://".length).split("?")[0] ?? "");
+}
+
+/** The stack's locks in the file backend (`.pulumi/locks/organization/amadegi/<stack>/*.json`). */
+export function engineLocks(stack: string, env: NodeJS.ProcessEnv = process.env): EngineLock[] {
+  const dir = backendDir(env);
+  if (dir === undefined) return [];
+  const locks = join(dir, ".pulumi", "locks", FILE_BACKEND_ORGANIZATION, PROJECT, stack);
+  if (!existsSync(locks)) return [];
+  return readdirSync(locks)
+    .filter((name) => name.endsWith(".json"))
+    .map((name) => parseLock(join(locks, name)));
+}
+
+/** A lock file's holder, as data: a field that is not what the engine writes is left out (the holder is then unknown). */
+export function parseLock(file: string): EngineLock {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, "utf8").slice(0, 4096));
+  } catch {
+    return { file };
+  }
+  if (typeof value !== "object" || value === null) return { file };
+  const v = value as Record<string, unknown>;
+  const pid = typeof v.pid === "number" && Number.isInteger(v.pid) && v.pid > 0 ? v.pid : undefined;
+  const host = typeof v.hostname === "string" && /^[\w.-]{1,253}$/.test(v.hostname) ? v.hostname : undefined;
+  const at = typeof v.timestamp === "string" && !Number.isNaN(Date.parse(v.timestamp)) ? new Date(v.timestamp).toISOString() : undefined;
+  return { file, ...(pid === undefined ? {} : { pid }), ...(host === undefined ? {} : { host }), ...(at === undefined ? {} : { at }) };
+}
+
+/** When process `pid` started (ms since the epoch), from /proc; undefined where it cannot be read. */
+function processStart(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[19]);
+    const boot = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
+    // USER_HZ is 100 on every Linux architecture amadegi runs on.
+    return Number.isFinite(ticks) && Number.isFinite(boot) ? boot * 1000 + ticks * 10 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a lock's holder still runs. Only a lock taken on this machine can be judged: its pid
+ * runs a `pulumi` process that started before the lock was taken (a pid the kernel gave to
+ * another process since is not the holder).
+ */
+export function holderOf(lock: EngineLock, host = hostname()): Holder {
+  if (lock.pid === undefined || lock.host === undefined || lock.host !== host) return "unknown";
+  try {
+    process.kill(lock.pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ESRCH") return "gone";
+  }
+  let command: string;
+  try {
+    command = readFileSync(`/proc/${lock.pid}/cmdline`, "latin1");
+  } catch {
+    return "gone";
+  }
+  if (!/(^|\/)pulumi\0/.test(command)) return "gone";
+  const started = processStart(lock.pid);
+  const taken = lock.at === undefined ? undefined : Date.parse(lock.at);
+  // A second of slack: the kernel counts a process's start in ticks, the lock its time in nanoseconds.
+  if (started !== undefined && taken !== undefined && started > taken + 1000) return "gone";
+  return "running";
+}
+
+export function markFile(stack: string, env: NodeJS.ProcessEnv = process.env): string {
+  return join(statePaths(env).operations, `${stack}.json`);
+}
+
+/** The stack's mark, read as data: anything but a mark amadegi wrote is a problem, named. */
+export function readMark(file: string, stack: string): { readonly mark?: OperationMark; readonly problem?: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, "utf8").slice(0, 4096));
+  } catch (error) {
+    return { problem: error instanceof SyntaxError ? "not JSON" : ((error as NodeJS.ErrnoException).code ?? "unreadable") };
+  }
+  if (typeof value !== "object" || value === null) return { problem: "not a mark" };
+  const v = value as Record<string, unknown>;
+  if (v.version !== 1) return { problem: "not a version 1 mark" };
+  if (v.stack !== stack) return { problem: "a mark of another stack" };
+  if (v.operation !== "up" && v.operation !== "destroy") return { problem: "operation is neither up nor destroy" };
+  if (v.scope !== "all" && v.scope !== "crl") return { problem: "scope is neither all nor crl" };
+  if (typeof v.checkpoints !== "string" || !(CHECKPOINTS as readonly string[]).includes(v.checkpoints))
+    return { problem: "checkpoints is not end or every-step" };
+  if (typeof v.pid !== "number" || typeof v.startedAt !== "string" || Number.isNaN(Date.parse(v.startedAt))) return { problem: "no pid or start time" };
+  return {
+    mark: {
+      version: 1,
+      stack,
+      operation: v.operation,
+      scope: v.scope,
+      checkpoints: v.checkpoints as Checkpoints,
+      pid: v.pid,
+      startedAt: new Date(v.startedAt).toISOString(),
+    },
+  };
+}
+
+/** The stack's locks (each holder judged) and mark. */
+export function findUnfinished(stack: string, env: NodeJS.ProcessEnv = process.env): Found {
+  const file = markFile(stack, env);
+  const read = existsSync(file) ? readMark(file, stack) : {};
+  return {
+    locks: engineLocks(stack, env).map((lock) => ({ lock, holder: holderOf(lock) })),
+    ...(read.mark === undefined ? {} : { mark: read.mark }),
+    ...(read.problem === undefined ? {} : { markProblem: read.problem }),
+    markFile: file,
+  };
+}
+
+/**
+ * Before the engine runs on `stack`: refuse (ProvisionError) what must not run now, remove the
+ * locks of gone holders that `next` may take over, and return the notes for the person.
+ */
+export function beforeEngine(stack: string, next: Change | "preview", env: NodeJS.ProcessEnv = process.env): readonly string[] {
+  const found = findUnfinished(stack, env);
+  const decision = decide(stack, next, found);
+  if (decision.kind === "refuse") throw new ProvisionError(decision.message, { hint: decision.hint, file: decision.file });
+  for (const lock of decision.takeOver) {
+    rmSync(lock.file, { force: true });
+    // The file backend keeps each object's attributes beside it.
+    rmSync(`${lock.file}.attrs`, { force: true });
+  }
+  if (decision.clearMark) rmSync(found.markFile, { force: true });
+  return decision.notes;
+}
+
+/** Written just before the engine starts `change` on `stack`. */
+export function markOperation(stack: string, change: Change, checkpoints: Checkpoints, env: NodeJS.ProcessEnv = process.env): void {
+  const file = markFile(stack, env);
+  mkdirSync(statePaths(env).operations, { recursive: true, mode: 0o700 });
+  const mark: OperationMark = {
+    version: 1,
+    stack,
+    operation: change.operation,
+    scope: change.scope,
+    checkpoints,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+  };
+  writeFileAtomicSync(file, `${JSON.stringify(mark)}\n`, 0o600);
+}
+
+/**
+ * After the engine ended, however: the mark is removed unless the engine left its lock behind
+ * (it died before writing the state). Returns that lock, if it did.
+ */
+export function afterEngine(stack: string, env: NodeJS.ProcessEnv = process.env): EngineLock | undefined {
+  const left = engineLocks(stack, env).find((lock) => holderOf(lock) !== "running");
+  if (left === undefined) rmSync(markFile(stack, env), { force: true });
+  return left;
+}
+
+/** What a reader of the stack's outputs (drift) should know of an operation under way or unfinished; undefined when there is none. */
+export function unfinishedNote(stack: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const found = findUnfinished(stack, env);
+  if (found.locks.length === 0) return undefined;
+  const decision = decide(stack, "preview", found);
+  return decision.kind === "refuse" ? `${decision.message}: its outputs may not match its servers` : decision.notes[0];
+}
