@@ -113,8 +113,12 @@ export function decide(stack: string, next: Change | "preview", found: Found): D
   if (found.markProblem !== undefined)
     return {
       kind: "refuse",
-      message: `an operation on stack ${stack} ended before its engine finished (${holderText(dead)}), and its mark ${found.markFile} is not readable: ${found.markProblem}`,
-      hint: `find out what that operation was, finish it (amadegi up or destroy), or remove ${found.markFile} and ${dead.file} once you know the servers and the state agree`,
+      message:
+        `an operation on stack ${stack} ended before its engine finished (${holderText(dead)}), ` +
+        `and its mark ${found.markFile} is not readable: ${found.markProblem}`,
+      hint:
+        `find out what that operation was and finish it (amadegi up or destroy), or remove ${found.markFile} and ${dead.file} ` +
+        "once you know the servers and the state agree",
       file: found.markFile,
     };
   const mark = found.mark;
@@ -129,7 +133,8 @@ export function decide(stack: string, next: Change | "preview", found: Found): D
     return {
       kind: "proceed",
       notes: [
-        `${ended}: the state has nothing it did (amadegi:engine.checkpoints end), so this preview compares with the state before it; finish it with ${COMMAND(stack, mark)}`,
+        `${ended}: the state has nothing it did (amadegi:engine.checkpoints end), so this preview compares with the state before it; ` +
+          `finish it with ${COMMAND(stack, mark)}`,
       ],
       takeOver: [],
       clearMark: false,
@@ -137,7 +142,9 @@ export function decide(stack: string, next: Change | "preview", found: Found): D
   if (!finishes(next, mark))
     return {
       kind: "refuse",
-      message: `${ended}, and the state has nothing it did (amadegi:engine.checkpoints end): a ${NAMED(next)} now would start from a state the servers no longer match`,
+      message:
+        `${ended}, and the state has nothing it did (amadegi:engine.checkpoints end): ` +
+        `a ${NAMED(next)} now would start from a state the servers no longer match`,
       hint: `finish it first: ${COMMAND(stack, mark)} (it makes its steps again), then run this`,
       file: found.markFile,
     };

@@ -98,6 +98,7 @@ export async function runDrift(o: DriftRunOptions): Promise<DriftOutcome> {
     );
   }
   const allow = parseAllow(probe.allow, `${settings.file} amadegi:probe.allow`);
+  const clock = phases();
   const loaded = await loadInventory(o.inventory);
   if (loaded.inventory === undefined || hasErrors(loaded.findings))
     return { ran: false, findings: loaded.findings.filter((f) => f.severity === "error" && f.waived === undefined) };
@@ -130,12 +131,15 @@ export async function runDrift(o: DriftRunOptions): Promise<DriftOutcome> {
     if (keys.keys === undefined) return { ran: false, findings: keys.findings };
     deviceKeys = keys.keys;
   }
+  const inventoryMs = clock();
   const declared = new Map<string, RoleRender[]>();
   for (const s of inv.servers) {
     const target = { root: pins?.get(s.id)?.root ?? "", environment: o.environment, address: s.address, ...(deviceKeys === undefined ? {} : { deviceKeys }) };
     declared.set(s.id, renderServer(inv, s.id, target));
   }
+  const renderMs = clock();
   const provisioned = await o.provisioned();
+  const outputsMs = clock();
   const requests = inv.servers.map((s) => {
     const way = serverReach(s, pins?.get(s.id));
     const server: FactsServer = { id: s.id, address: way.address, port: way.port, user: way.user, hostKey: way.hostKey, root: way.root };
@@ -150,7 +154,9 @@ export async function runDrift(o: DriftRunOptions): Promise<DriftOutcome> {
     ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
     ...(o.ssh === undefined ? {} : { ssh: o.ssh }),
   });
+  const factsMs = clock();
   const { evidence, problem } = await campaignEvidence(o);
+  const evidenceMs = clock();
   const at = now.toISOString();
   let report = computeDrift({
     id: `drift-${o.stack}-${at.replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`,
@@ -166,9 +172,21 @@ export async function runDrift(o: DriftRunOptions): Promise<DriftOutcome> {
     ...(evidence === undefined ? {} : { evidence }),
     ...(problem === undefined ? {} : { evidenceProblem: problem }),
   });
+  report = { ...report, timings: { inventoryMs, renderMs, outputsMs, factsMs, evidenceMs, compareMs: clock() } };
   if (o.history !== undefined) report = { ...report, changes: recordDrift(o.history, report) };
   const file = o.driftDir === undefined ? undefined : await writeLatestDrift(o.driftDir, report);
   return { ran: true, report, ...(file === undefined ? {} : { file }) };
+}
+
+/** A stopwatch: each call returns the ms since the previous one (or since it was made). */
+function phases(): () => number {
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    const ms = Math.round(now - last);
+    last = now;
+    return ms;
+  };
 }
 
 function recordDrift(path: string, report: DriftReport): DriftChanges {

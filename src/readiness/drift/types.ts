@@ -98,6 +98,23 @@ export interface DriftReport {
   readonly facts: readonly FactsSummary[];
   /** What changed since the stack's previous drift report (history); set by the command. */
   readonly changes?: DriftChanges;
+  /** How long each part took (ms): the parts that grow with the stations and those that grow with the servers (issue 20). */
+  readonly timings?: DriftTimings;
+}
+
+export interface DriftTimings {
+  /** The inventory, its pins and device keys read. */
+  readonly inventoryMs: number;
+  /** Every server's files rendered from the inventory (what is declared). */
+  readonly renderMs: number;
+  /** The provisioned state read (the stack's outputs, through the engine). */
+  readonly outputsMs: number;
+  /** The facts of every server, over SSH. */
+  readonly factsMs: number;
+  /** The campaign's results read. */
+  readonly evidenceMs: number;
+  /** Declared, provisioned and observed compared. */
+  readonly compareMs: number;
 }
 
 export interface DriftChanges {

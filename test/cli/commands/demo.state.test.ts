@@ -245,7 +245,9 @@ describe.skipIf(skipped !== undefined)(
         // The state directory holds what the stages kept, and nothing it has no name for.
         const paths = statePaths(env());
         expect((await readdir(state)).filter((n) => !/\.sqlite-(wal|shm|journal)$/.test(n)).sort()).toEqual(
-          [paths.assets, paths.cache, paths.drift, paths.history, paths.passphrase, paths.pulumi, paths.rehearsal.dir].map((p) => basename(p)).sort(),
+          [paths.assets, paths.cache, paths.drift, paths.history, paths.operations, paths.passphrase, paths.pulumi, paths.rehearsal.dir]
+            .map((p) => basename(p))
+            .sort(),
         );
         const rehearsal = paths.rehearsal;
         for (const file of [join(rehearsal.dir, "marker.json"), rehearsal.pins, rehearsal.ca, join(rehearsal.dir, "keys", "control_ed25519")])
