@@ -44,6 +44,12 @@ const { values } = parseArgs({
 const STEPS = (values.steps ?? "").split(",").filter((s) => s !== "");
 const RATE = Number(values.rate);
 
+/** How long the engine said the devices' issuance took (`election-devices created (1m5s)`), in seconds; nothing when it did not run. */
+function deviceIssuance(engineOutput: string): Record<string, number> {
+  const took = /election-devices created \((?:(\d+)m)?(\d+(?:\.\d+)?)s\)/.exec(engineOutput);
+  return took === null ? {} : { devicesS: Number(took[1] ?? 0) * 60 + Number(took[2]) };
+}
+
 /** What drives a stage's cost: the work factor its growth is judged against. */
 type Driver = "stations" | "links" | "server-roles" | "resources";
 const STAGES: readonly { readonly name: string; readonly driver: Driver }[] = [
@@ -95,7 +101,10 @@ interface Step {
 const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 /** A child node process that reports its own CPU time and peak RSS at exit; its stdout. */
-function measured(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; cpuMs: number; rssMiB: number; code: number | null; out: string }> {
+function measured(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ ms: number; cpuMs: number; rssMiB: number; code: number | null; out: string; err: string }> {
   const usageFile = join(tmpdir(), `amadegi-scale-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
   const started = performance.now();
   const child = spawn(process.execPath, ["--import", usageHook(usageFile), ...args], {
@@ -123,6 +132,7 @@ function measured(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ms
         rssMiB: usage.peakKiB / 1024,
         code,
         out: code === 0 || code === 1 ? out : `${err}\n${out.slice(-1000)}`,
+        err,
       });
     });
   });
@@ -257,7 +267,12 @@ async function runStep(step: string, work: string): Promise<Step> {
   };
   console.log(`step ${step}: ${result.stations} stations, ${links} links, ${result.servers} servers (${result.serverRoles} roles)`);
 
-  const stage = async (stageName: string, args: readonly string[], ok: readonly number[], count: (out: string) => Record<string, number> = () => ({})) => {
+  const stage = async (
+    stageName: string,
+    args: readonly string[],
+    ok: readonly number[],
+    count: (out: string, err: string) => Record<string, number> = () => ({}),
+  ) => {
     const f0 = forks();
     const ssh0 = sshSessions(state);
     const cpu0 = machineCpuMs();
@@ -284,7 +299,7 @@ async function runStep(step: string, work: string): Promise<Step> {
       checkpointWrites: writes,
       checkpointKiB: checkpointBytes(backend, stack) / 1024,
       monitorCpuS: monitorCpuMsSince(monitors0) / 1000,
-      ...count(ran.out),
+      ...count(ran.out, ran.err),
     };
     const done: Stage = { name: stageName, ms: ran.ms, cpuMs: ran.cpuMs, machineCpuMs: machineMs, rssMiB: ran.rssMiB, code: ran.code, counts, note: "" };
     result.stages.push(done);
@@ -319,7 +334,8 @@ async function runStep(step: string, work: string): Promise<Step> {
         changed: Object.entries(changes).reduce((n, [op, k]) => (op === "same" ? n : n + k), 0),
       };
     };
-    await stage("stack up", [CLI, "up", "--stack", stack, "--yes", "--json"], [0], resources);
+    // The devices' certificates are signed inside stack up, by one resource whose work grows with the stations (ADR 0019).
+    await stage("stack up", [CLI, "up", "--stack", stack, "--yes", "--json"], [0], (out, err) => ({ ...resources(out), ...deviceIssuance(err) }));
     result.resources = result.stages.at(-1)?.counts.resources ?? 0;
     await stage("up, no change", [CLI, "up", "--stack", stack, "--yes", "--json"], [0], resources);
     await stage("preview", [CLI, "preview", "--stack", stack, "--expect-no-changes", "--json"], [0]);

@@ -495,6 +495,9 @@ export function readResponderStatus(file: string): { header: ResponderHeader; li
   }
 }
 
+/** The routers' port's accept queue (listen(2)'s backlog). */
+export const ROUTERS_BACKLOG = 4096;
+
 const specFile = process.argv[2];
 if (import.meta.filename === process.argv[1] && specFile !== undefined) {
   const spec = JSON.parse(readFileSync(specFile, "utf8")) as ResponderSpec;
@@ -510,7 +513,11 @@ if (import.meta.filename === process.argv[1] && specFile !== undefined) {
     socket.end("SSH-2.0-amadegi-rehearsal-router\r\n");
   });
   routers.on("error", (error) => process.stderr.write(`${new Date().toISOString()} responder ${spec.operator}: the routers' port 22: ${error.message}\n`));
-  routers.listen(22, "0.0.0.0");
+  // A deep accept queue: this process's loop also makes the devices' check-ins, and a national campaign's TCP probes
+  // arrive by the thousand a second. With node's default (511) the kernel dropped their SYNs (TcpExtListenOverflows:
+  // 1,924 in one national check), and each dropped probe waited a second for its retry: the rehearsal's own load,
+  // judged as the links' (issue 20). The namespace's net.core.somaxconn (4096 by default) caps it.
+  routers.listen({ port: 22, host: "0.0.0.0", backlog: ROUTERS_BACKLOG });
   const stop = (): void => {
     // A peer that keeps its end of a connection open (a probe cut off mid-connection) must not hold the
     // responder after its status is written, until `devices stop` kills it after its grace (issue 20).

@@ -13,7 +13,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CheckinRecord, parseRecord } from "../../src/probe/probes/checkin-record.ts";
 import { deviceLayout, ensureDeviceKeys } from "../../src/rehearsal/devices.ts";
-import { type LinkEvent, type LinkStatus, readResponderStatus, type ResponderSpec } from "../../src/rehearsal/responder.ts";
+import { type LinkEvent, type LinkStatus, readResponderStatus, type ResponderSpec, ROUTERS_BACKLOG } from "../../src/rehearsal/responder.ts";
 import { RESPONDER } from "../../src/rehearsal/responders.ts";
 import { stopChild } from "../helpers/children.ts";
 import { type Recorder, startRecorder, waitFor } from "../helpers/checkin-recorder.ts";
@@ -199,6 +199,17 @@ describe.skipIf(!available)("device responder (root, namespaces, a real nginx an
     await op?.remove();
     await core?.remove();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it("its routers' port keeps a deep accept queue: a campaign's SYNs are not dropped while the loop makes check-ins", async () => {
+    // ss shows a listening socket's backlog as its Send-Q; node's default would be 511.
+    let listening = "";
+    for (let i = 0; i < 50 && !listening.includes(":22 "); i++) {
+      listening = (await run("ip", ["netns", "exec", op.name, "ss", "-Hltn", "sport = :22"], { encoding: "utf8" })).stdout;
+      if (!listening.includes(":22 ")) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(listening.trim().split(/\s+/).slice(0, 3)).toEqual(["LISTEN", "0", String(ROUTERS_BACKLOG)]);
+    expect(ROUTERS_BACKLOG).toBeGreaterThan(511);
   });
 
   it("checks in over both links, each from its own address, through nginx's mutual TLS, into the primary's log", async () => {
