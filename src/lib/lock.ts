@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { ToolError } from "./errors.ts";
+import { alive } from "./process.ts";
 
 /**
  * An advisory lock on a directory: one command at a time on what the
@@ -61,23 +62,6 @@ function bootId(): string | undefined {
     return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
   } catch {
     return undefined;
-  }
-}
-
-/** Alive: signal 0 reaches it (EPERM: it exists, another user's), and it is not a zombie waiting for its parent. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.charAt(stat.lastIndexOf(")") + 2);
-    return state !== "Z" && state !== "X";
-  } catch {
-    // No /proc entry to look at: signal 0 said it exists.
-    return true;
   }
 }
 

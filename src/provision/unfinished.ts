@@ -9,13 +9,15 @@
 // operation may run next: it makes its steps again and finishes. Any other change would start
 // from a state that lacks what the dead one did (a destroy after a dead up would leave its
 // servers' new files; an up after a dead destroy would not make again what it removed).
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { hostname } from "node:os";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ProvisionError } from "../lib/errors.ts";
 import { writeFileAtomicSync } from "../lib/fs.ts";
+import { alive, processStart } from "../lib/process.ts";
 import { statePaths } from "../lib/state.ts";
 import { CHECKPOINTS, type Checkpoints, FILE_BACKEND_ORGANIZATION, PROJECT } from "../model/index.ts";
+import { CREDENTIALS_DIR } from "../toolchain/commandprovider/ssh.ts";
 import { engineEnv } from "../toolchain/env.ts";
 
 /** A change the engine records: what `amadegi up`, `destroy` and `devices publish` (an up of the CRL's resources) run. */
@@ -190,20 +192,6 @@ export function parseLock(file: string): EngineLock {
   return { file, ...(pid === undefined ? {} : { pid }), ...(host === undefined ? {} : { host }), ...(at === undefined ? {} : { at }) };
 }
 
-/** When process `pid` started (ms since the epoch), from /proc; undefined where it cannot be read. */
-function processStart(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(fields[19]);
-    const boot = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
-    // USER_HZ is 100 on every Linux architecture amadegi runs on.
-    return Number.isFinite(ticks) && Number.isFinite(boot) ? boot * 1000 + ticks * 10 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Whether a lock's holder still runs. Only a lock taken on this machine can be judged: its pid
  * runs a `pulumi` process that started before the lock was taken (a pid the kernel gave to
@@ -211,11 +199,7 @@ function processStart(pid: number): number | undefined {
  */
 export function holderOf(lock: EngineLock, host = hostname()): Holder {
   if (lock.pid === undefined || lock.host === undefined || lock.host !== host) return "unknown";
-  try {
-    process.kill(lock.pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ESRCH") return "gone";
-  }
+  if (!alive(lock.pid)) return "gone";
   let command: string;
   try {
     command = readFileSync(`/proc/${lock.pid}/cmdline`, "latin1");
@@ -290,7 +274,8 @@ export function beforeEngine(stack: string, next: Change | "preview", env: NodeJ
     rmSync(`${lock.file}.attrs`, { force: true });
   }
   if (decision.clearMark) rmSync(found.markFile, { force: true });
-  return decision.notes;
+  const swept = sweepLeftCredentials();
+  return swept === 0 ? decision.notes : [...decision.notes, `removed the SSH credentials of ${swept} run(s) a killed provider left in ${tmpdir()}`];
 }
 
 /** Written just before the engine starts `change` on `stack`. */
@@ -316,7 +301,46 @@ export function markOperation(stack: string, change: Change, checkpoints: Checkp
 export function afterEngine(stack: string, env: NodeJS.ProcessEnv = process.env): EngineLock | undefined {
   const left = engineLocks(stack, env).find((lock) => holderOf(lock) !== "running");
   if (left === undefined) rmSync(markFile(stack, env), { force: true });
+  else sweepLeftCredentials();
   return left;
+}
+
+/**
+ * Removes the SSH credentials a killed provider left. The stand-in provider writes each run's key
+ * to `<tmp>/amadegi-ssh-<its pid>-XXXXXX` and removes it when the run ends; killed with its engine
+ * (kill -9, the OOM killer, a cancelled CI job), it removes nothing, and each run in flight leaves a
+ * copy of a server's private key (43 were found on a developer's machine, 7 or 8 per kill; ADR
+ * 0019 lets an engine die). A directory of this user's goes when the pid it is named for no longer
+ * runs, or runs a process started after the directory was written (the pid was given again).
+ * Returns how many it removed.
+ */
+export function sweepLeftCredentials(tmp = tmpdir()): number {
+  let names: string[];
+  try {
+    names = readdirSync(tmp);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const pid = Number(CREDENTIALS_DIR.exec(name)?.[1] ?? Number.NaN);
+    if (!Number.isSafeInteger(pid) || pid === process.pid) continue;
+    const path = join(tmp, name);
+    try {
+      const info = lstatSync(path);
+      if (!info.isDirectory() || info.uid !== process.getuid?.()) continue;
+      if (alive(pid)) {
+        // Its owner, unless it started after the directory was written (a second of slack: the kernel counts in ticks).
+        const started = processStart(pid);
+        if (started === undefined || started <= info.mtimeMs + 1000) continue;
+      }
+      rmSync(path, { recursive: true, force: true });
+      removed++;
+    } catch {
+      // Gone meanwhile: nothing to remove.
+    }
+  }
+  return removed;
 }
 
 /** What a reader of the stack's outputs (drift) should know of an operation under way or unfinished; undefined when there is none. */

@@ -342,6 +342,50 @@ describe("a starved prober never blames a target", () => {
     expect(byKey.get("t/1")).toMatchObject({ status: "up", attempts: 2 });
   });
 
+  it("a starved attempt is tried again after a pause, not at once", async () => {
+    let firstEnded = 0;
+    let secondStarted = 0;
+    const probe = scripted((_t, attempt) => {
+      if (attempt === 1) {
+        stallFor(120);
+        firstEnded = performance.now();
+        return timeout;
+      }
+      secondStarted = performance.now();
+      return up;
+    });
+    const { byKey } = await run({ targets: [tcpTarget(1)], probes: { tcp: probe }, checks: new Map([["t", plan([], { retries: 0 })]]) });
+    expect(byKey.get("t/1")).toMatchObject({ status: "up", attempts: 2 });
+    // At least half of the first pause (300 ms): a retry at once would land in the same stall.
+    expect(secondStarted - firstEnded).toBeGreaterThanOrEqual(140);
+  });
+
+  it("a herd starved together is not tried again together: the retries are spread", async () => {
+    // Forty probes in flight when one of them holds the loop: all forty attempts were starved.
+    let release: (() => void) | undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const retries: number[] = [];
+    let first = 0;
+    const probe = scripted(async (_t, attempt) => {
+      if (attempt > 1) {
+        retries.push(performance.now());
+        return up;
+      }
+      if (++first === 40) {
+        stallFor(120);
+        release?.();
+      }
+      await held;
+      return timeout;
+    });
+    const targets = Array.from({ length: 40 }, (_, i) => tcpTarget(i + 1));
+    const { report } = await run({ targets, probes: { tcp: probe }, checks: new Map([["t", plan([], { retries: 0 })]]) });
+    expect(report.summary.total.up).toBe(40);
+    expect(retries).toHaveLength(40);
+    // Drawn between 150 and 450 ms after the stall: forty draws span well over 100 ms.
+    expect(Math.max(...retries) - Math.min(...retries)).toBeGreaterThan(100);
+  });
+
   it("a refusal is a fact even during a stall, and a timeout without a stall is judged: both down", async () => {
     const probe = scripted((t) => {
       if (t.key === "t/1") {

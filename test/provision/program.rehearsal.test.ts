@@ -10,16 +10,18 @@
 // never sends one to an inventory address.
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { alive } from "../../src/lib/process.ts";
 import { loadInventory } from "../../src/model/index.ts";
 import type { ProvisionedServer } from "../../src/model/render/types.ts";
 import { namespaceNames, rehearsalDown, rehearsalUp } from "../../src/rehearsal/index.ts";
 import { writeRehearsalStack } from "../../src/rehearsal/stackfile.ts";
+import { CREDENTIALS_DIR } from "../../src/toolchain/commandprovider/ssh.ts";
 import { engineEnv } from "../../src/toolchain/env.ts";
 import { execIn, listNetns } from "../../src/toolchain/netns.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
@@ -43,6 +45,14 @@ function amadegi(...args: string[]): Promise<CliRun> {
 
 async function listening(): Promise<string> {
   return (await exec("ip", ["netns", "exec", names.core, "ss", "-Hltnu"], { encoding: "utf8" })).stdout;
+}
+
+/** The stand-in provider's credential directories named for a pid that no longer runs. */
+function leftCredentials(): string[] {
+  return readdirSync(tmpdir()).filter((name) => {
+    const pid = CREDENTIALS_DIR.exec(name)?.[1];
+    return pid !== undefined && !alive(Number(pid));
+  });
 }
 
 function sha256(text: string | Buffer): string {
@@ -312,6 +322,8 @@ describe.skipIf(skipped !== undefined)(`the stack provisions the rehearsal's ser
       expect(stderr).toContain("its engine ended before writing the state (the state has nothing this up did); its lock is left");
       // Said plainly: not the engine's whole output again.
       expect(stderr).not.toContain("CommandError");
+      // The provider died with its engine, with SSH runs in flight: none of their keys is left.
+      expect(leftCredentials()).toEqual([]);
 
       const destroy = await amadegi("destroy", "--stack", stack, "--yes", "--json");
       expect(destroy.code).toBe(2);

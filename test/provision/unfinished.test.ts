@@ -1,10 +1,11 @@
 // An up or destroy whose engine died part-way (ADR 0019): what may run next, the file backend's
-// locks and amadegi's marks read as data, and a lock's holder judged from /proc.
-import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// locks and amadegi's marks read as data, a lock's holder judged from /proc, and the SSH credentials
+// a killed provider left.
+import { type ChildProcess, spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ProvisionError } from "../../src/lib/errors.ts";
 import {
   afterEngine,
@@ -19,6 +20,7 @@ import {
   type OperationMark,
   parseLock,
   readMark,
+  sweepLeftCredentials,
   unfinishedNote,
 } from "../../src/provision/unfinished.ts";
 
@@ -182,5 +184,50 @@ describe("before and after the engine, in a state directory", () => {
     expect(existsSync(markFile("s1", env))).toBe(false);
     expect(unfinishedNote("s1", env)).toBeUndefined();
     expect(beforeEngine("s1", DESTROY, env)).toEqual([]);
+  });
+});
+
+describe("the SSH credentials a killed provider left", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "amadegi-sweep-"));
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const c of children) c.kill("SIGKILL");
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  const sleeper = (): number => {
+    const child = spawn("sleep", ["60"], { stdio: "ignore" });
+    children.push(child);
+    return child.pid as number;
+  };
+  const ended = async (): Promise<number> => {
+    const child = spawn("true", { stdio: "ignore" });
+    await new Promise((resolve) => child.on("exit", resolve));
+    return child.pid as number;
+  };
+  /** A run's directory as the stand-in provider writes it, `ageS` seconds old. */
+  const keys = (name: string, ageS = 0): string => {
+    const dir = join(tmp, name);
+    mkdirSync(dir, { mode: 0o700 });
+    writeFileSync(join(dir, "target_key"), "-----BEGIN OPENSSH PRIVATE KEY-----\n", { mode: 0o600 });
+    const at = Date.now() / 1000 - ageS;
+    utimesSync(dir, at, at);
+    return dir;
+  };
+
+  it("removes a dead provider's keys and those of a pid given again; keeps a live provider's and what is not a run's directory", async () => {
+    const dead = keys(`amadegi-ssh-${await ended()}-aB3dE9`);
+    const live = keys(`amadegi-ssh-${sleeper()}-xY7zQ1`);
+    const own = keys(`amadegi-ssh-${process.pid}-Own123`);
+    // Written an hour before the process that now has its pid started.
+    const reused = keys(`amadegi-ssh-${sleeper()}-Reu5ed`, 3600);
+    const unnamed = keys("amadegi-ssh-Ab12Cd");
+    const elsewhere = keys("not-amadegi");
+    symlinkSync(elsewhere, join(tmp, `amadegi-ssh-${await ended()}-Link01`));
+    writeFileSync(join(tmp, `amadegi-ssh-${await ended()}-File01`), "x");
+
+    expect(sweepLeftCredentials(tmp)).toBe(2);
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(reused)).toBe(false);
+    for (const kept of [live, own, unnamed, join(elsewhere, "target_key")]) expect(existsSync(kept)).toBe(true);
   });
 });

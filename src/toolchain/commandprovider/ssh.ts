@@ -177,6 +177,15 @@ export function namespaceRefusal(conn: Connection, env: NodeJS.ProcessEnv = proc
 }
 
 /**
+ * A run's credentials live in `<tmp>/amadegi-ssh-<pid>-XXXXXX`, named for the provider that wrote
+ * them: a provider killed with its engine never runs the `finally` that removes them, and amadegi
+ * removes what a provider that no longer runs left before its next engine starts
+ * (provision/unfinished.ts, sweepLeftCredentials).
+ */
+export const CREDENTIALS_PREFIX = "amadegi-ssh-";
+export const CREDENTIALS_DIR = /^amadegi-ssh-(\d{1,10})-[A-Za-z0-9]{6}$/;
+
+/**
  * Run `remoteCommand` on the connection's server: the credentials written for this run only, the
  * environment sent by name, `stdin` fed and closed. Resolves with what happened, even a failure.
  */
@@ -193,7 +202,7 @@ export async function runSsh(
 ): Promise<SshRun> {
   const refused = namespaceRefusal(conn);
   if (refused !== undefined) throw new ConnectionRefused(refused);
-  const dir = await mkdtemp(join(tmpdir(), "amadegi-ssh-"));
+  const dir = await mkdtemp(join(tmpdir(), `${CREDENTIALS_PREFIX}${process.pid}-`));
   try {
     await chmod(dir, 0o700);
     const secretFile = async (name: string, text: string) => writeFile(join(dir, name), text.endsWith("\n") ? text : `${text}\n`, { mode: 0o600 });
