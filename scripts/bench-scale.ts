@@ -6,7 +6,8 @@
 //   validate (beside a bare js-yaml load of the same files) → rehearsal up → device keys → stack up
 //   → up with no change → preview → devices start and the first check-in over every link (at a
 //   fixed 150 check-ins per second in every step) → check → devices stop → drift → gate and report (beside a cold
-//   stream-parse of the same results file) → destroy → rehearsal down
+//   stream-parse of the same results file) → the devices started again, quiet (a check-in per link a day), and check
+//   → destroy → rehearsal down
 //
 // Counts per stage: SSH sessions the rehearsal's sshd accepted, processes forked on the machine
 // (/proc/stat), the CPU seconds the monitors' Prometheus and exporters spent meanwhile, checkpoint
@@ -42,6 +43,8 @@ const { values } = parseArgs({
   },
 });
 const STEPS = (values.steps ?? "").split(",").filter((s) => s !== "");
+/** Each link's check-in interval while the devices are quiet: once a day. */
+const QUIET_INTERVAL_S = 86_400;
 const RATE = Number(values.rate);
 
 /** How long the engine said the devices' issuance took (`election-devices created (1m5s)`), in seconds; nothing when it did not run. */
@@ -62,6 +65,7 @@ const STAGES: readonly { readonly name: string; readonly driver: Driver }[] = [
   { name: "devices start", driver: "links" },
   { name: "first check-in", driver: "links" },
   { name: "check", driver: "links" },
+  { name: "check, devices quiet", driver: "links" },
   { name: "devices stop", driver: "links" },
   { name: "drift", driver: "server-roles" },
   { name: "gate", driver: "links" },
@@ -304,7 +308,7 @@ async function runStep(step: string, work: string): Promise<Step> {
     const done: Stage = { name: stageName, ms: ran.ms, cpuMs: ran.cpuMs, machineCpuMs: machineMs, rssMiB: ran.rssMiB, code: ran.code, counts, note: "" };
     result.stages.push(done);
     console.log(
-      `  ${stageName.padEnd(15)} ${s(ran.ms).padStart(9)}  cpu ${s(ran.cpuMs).padStart(8)} (machine ${s(machineMs).padStart(8)})  ` +
+      `  ${stageName.padEnd(20)} ${s(ran.ms).padStart(9)}  cpu ${s(ran.cpuMs).padStart(8)} (machine ${s(machineMs).padStart(8)})  ` +
         `peak ${ran.rssMiB.toFixed(0).padStart(5)} MiB  ${JSON.stringify(counts)}`,
     );
     return ran.out;
@@ -360,10 +364,15 @@ async function runStep(step: string, work: string): Promise<Step> {
     });
     result.rehearsalMiB = memoryInUseMiB() - before;
     console.log(
-      `  first check-in  ${s(performance.now() - waited).padStart(9)}  ${ok}/${first.links.length} links ok, every ${interval} s; ` +
+      `  first check-in       ${s(performance.now() - waited).padStart(9)}  ${ok}/${first.links.length} links ok, every ${interval} s; ` +
         `rehearsal ${result.rehearsalMiB.toFixed(0)} MiB`,
     );
     const results = join(dir, "results.jsonl");
+    /** A campaign's counts: its targets, whether it was valid, what it could not judge and the attempts it did not judge (starved). */
+    const campaign = (out: string): Record<string, number> => {
+      const r = JSON.parse(out) as { targets: number; valid: boolean; starvedAttempts?: number; summary?: { total?: { unknown?: number } } };
+      return { targets: r.targets, valid: r.valid ? 1 : 0, unknown: r.summary?.total?.unknown ?? Number.NaN, starvedAttempts: r.starvedAttempts ?? Number.NaN };
+    };
     // `check` reads the stack's amadegi:inventory unless told, as drift does: the step's own, named all the same.
     // An invalid campaign (exit 2, a starved prober) is a figure too ("valid": 0): the stages after it
     // are still measured on its results. A check that could not run at all prints no campaign, and
@@ -372,10 +381,7 @@ async function runStep(step: string, work: string): Promise<Step> {
       "check",
       [CLI, "check", "--stack", stack, "--inventory", inventory, "--deadline", values.deadline ?? "300s", "--out", results, "--json"],
       [0, 1, 2],
-      (out) => {
-        const r = JSON.parse(out) as { targets: number; valid: boolean; attempts?: number };
-        return { targets: r.targets, valid: r.valid ? 1 : 0 };
-      },
+      campaign,
     );
     // The devices stop before the rest is timed: 150 mutual-TLS check-ins a second hold most of a core.
     await stage("devices stop", [CLI, "rehearsal", "devices", "stop", "--state", state], [0]);
@@ -392,6 +398,22 @@ async function runStep(step: string, work: string): Promise<Step> {
     await stage("report", [CLI, "report", ...judged, "--out", join(dir, "report")], [0, 1, 2], () => ({
       htmlKiB: statSync(join(dir, "report", "report.html")).size / 1024,
     }));
+    // The design the national check's goal needs (issue 20): the devices' simulation off the prober's cores, as the
+    // devices are in the field. Its stand-in on one machine: the devices keep answering on every link (ICMP, their
+    // routers' port) and keep the records of their first check-in, but check in once a day per link (1.5 a second
+    // at national size) instead of 150 a second. Measured last, so that it changes nothing measured above.
+    await stage(
+      "devices start, quiet",
+      [CLI, "rehearsal", "devices", "start", "--state", state, "--inventory", inventory, "--interval", String(QUIET_INTERVAL_S)],
+      [0],
+    );
+    await stage(
+      "check, devices quiet",
+      [CLI, "check", "--stack", stack, "--inventory", inventory, "--deadline", values.deadline ?? "300s", "--out", join(dir, "quiet.jsonl"), "--json"],
+      [0, 1, 2],
+      campaign,
+    );
+    await measured([CLI, "rehearsal", "devices", "stop", "--state", state], env);
     await stage("destroy", [CLI, "destroy", "--stack", stack, "--yes"], [0]);
     await stage("rehearsal down", [join(REPO, "scripts", "bench", "rehearsal-stage.ts"), "down", "--state", state, "--prefix", prefix], [0]);
   } finally {
@@ -436,14 +458,14 @@ function tables(steps: readonly Step[]): void {
   for (let i = 1; i < steps.length; i++) {
     const [a, b] = [steps[i - 1] as Step, steps[i] as Step];
     console.log(`\ngrowth ${a.step} → ${b.step} (a stage growing more than 1.25 × its work factor is marked ✗)`);
-    console.log(`  ${"stage".padEnd(15)} ${"time ×".padStart(8)} ${"work ×".padStart(8)}  driver`);
+    console.log(`  ${"stage".padEnd(20)} ${"time ×".padStart(8)} ${"work ×".padStart(8)}  driver`);
     for (const def of STAGES) {
       const [x, y] = [a.stages.find((t) => t.name === def.name), b.stages.find((t) => t.name === def.name)];
       if (x === undefined || y === undefined) continue;
       const time = y.ms / x.ms;
       const work = workOf(b, def.driver) / workOf(a, def.driver);
       const mark = time > 1.25 * work ? "✗" : "✓";
-      console.log(`  ${def.name.padEnd(15)} ${time.toFixed(2).padStart(8)} ${work.toFixed(2).padStart(8)}  ${def.driver} ${mark}`);
+      console.log(`  ${def.name.padEnd(20)} ${time.toFixed(2).padStart(8)} ${work.toFixed(2).padStart(8)}  ${def.driver} ${mark}`);
     }
   }
 }

@@ -3,7 +3,7 @@
 // centres: `3000:2:2`; the whole country's 110 servers take 25 minutes to provision on this
 // machine, too long for every CI run), must complete every stage of
 // both steps (the rehearsal up, the real engine's up, the devices' first check-in over every link,
-// a valid campaign, drift, gate, report, destroy and down), and the counts that drive each
+// a valid campaign, drift, gate, report, the campaign again with the devices quiet, destroy and down), and the counts that drive each
 // stage's cost must grow with its work. Times are printed by the harness and never asserted here:
 // they are the benchmark's subject on a quiet machine, not this test's. In vitest.config.ts's HEAVY
 // list: it loads the machine for about nine minutes. The campaigns' deadline is 600 s (the harness's default is 300 s):
@@ -49,6 +49,8 @@ const STAGES = [
   "drift",
   "gate",
   "report",
+  "devices start, quiet",
+  "check, devices quiet",
   "destroy",
   "rehearsal down",
 ];
@@ -83,6 +85,9 @@ describe.skipIf(skipped !== undefined)(`bench:scale's reduced step${skipped === 
         // Every link the rehearsal answers for (a live link with an address) checked in.
         expect(by("first check-in").counts.links).toBe(by("rehearsal up").counts.answering);
         expect(by("check").counts.valid, `${step.step}: the campaign is valid`).toBe(1);
+        // The same campaign again, the devices quiet (the design the national check needs): every target, valid.
+        expect(by("check, devices quiet").counts.valid, `${step.step}: the quiet campaign is valid`).toBe(1);
+        expect(by("check, devices quiet").counts.targets).toBe(by("check").counts.targets);
         expect(by("up, no change").counts.changed).toBe(0);
         expect(by("up, no change").counts.resources).toBe(step.resources);
         expect(by("stack up").counts.ssh).toBeGreaterThanOrEqual(step.servers);

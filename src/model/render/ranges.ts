@@ -20,8 +20,22 @@ function widen(address: string): Block | undefined {
   return value === undefined ? undefined : { base: (value & mask(WIDEN_BITS)) >>> 0, bits: WIDEN_BITS };
 }
 
-/** Where the stations ask from: their links' /24s and the operators' egress ranges. */
+const stationRangesOf = new WeakMap<Inventory, readonly string[]>();
+
+/**
+ * Where the stations ask from: their links' /24s and the operators' egress ranges. Computed once per
+ * inventory: every DNS and NTP server's render asks for the same ranges.
+ */
 export function stationRanges(inventory: Inventory): string[] {
+  let ranges = stationRangesOf.get(inventory);
+  if (ranges === undefined) {
+    ranges = computeStationRanges(inventory);
+    stationRangesOf.set(inventory, ranges);
+  }
+  return [...ranges];
+}
+
+function computeStationRanges(inventory: Inventory): string[] {
   const blocks: Block[] = [];
   for (const station of inventory.stations) {
     for (const link of station.links) {

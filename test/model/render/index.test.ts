@@ -67,6 +67,11 @@ describe("gateway", () => {
     const inventory = await sampleInventory();
     const { production } = await both("gw-teh1-01");
     const links = JSON.parse(file(production, GATEWAY_FILES.links)) as Record<string, { station: string; link: string; serial: string }>;
+    // One address a line, in the addresses' numeric order (10.0.0.9 before 10.0.0.10), so a diff is stable.
+    const value = (a: string) => a.split(".").reduce((n, octet) => n * 256 + Number(octet), 0);
+    const addresses = Object.keys(links);
+    expect(addresses.length).toBeGreaterThan(10);
+    expect(addresses).toEqual([...addresses].sort((a, b) => value(a) - value(b)));
     const stations = new Set(production[0]?.stations);
     const expected = inventory.stations
       .filter((s) => stations.has(s.id))
