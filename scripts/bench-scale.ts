@@ -20,6 +20,7 @@
 // (stacks/Pulumi.scale-<pid>.yaml, removed after): every packet stays inside them.
 //
 //   npm run bench:scale [-- --steps sample,10000,58640] [--json FILE] [--deadline 300s]
+//   npm run bench:scale -- --tables FILE    (the tables again, from a run's --json)
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     deadline: { type: "string", default: "300s" },
     rate: { type: "string", default: "150" },
     milestone: { type: "string", default: "T-7" },
+    tables: { type: "string" },
   },
 });
 const STEPS = (values.steps ?? "").split(",").filter((s) => s !== "");
@@ -467,10 +469,71 @@ function tables(steps: readonly Step[]): void {
       const mark = time > 1.25 * work ? "✗" : "✓";
       console.log(`  ${def.name.padEnd(20)} ${time.toFixed(2).padStart(8)} ${work.toFixed(2).padStart(8)}  ${def.driver} ${mark}`);
     }
+    byParts(a, b);
+  }
+}
+
+/**
+ * A stage whose measured parts have drivers of their own, judged by them: each part's growth against
+ * its own driver's work factor (what the parts do not cover, against the stage's driver), each within
+ * 1.25 ×. The single-driver row above stays as it is; this says which part breaks the stage's design
+ * where one driver is too coarse (drift renders files that list the stations, and reads the
+ * servers' facts; stack up signs a certificate per station in one resource among its resources).
+ */
+const PARTS: Readonly<Record<string, readonly { readonly part: string; readonly driver: Driver }[]>> = {
+  drift: [
+    { part: "inventoryS", driver: "stations" },
+    { part: "renderS", driver: "stations" },
+    { part: "outputsS", driver: "resources" },
+    { part: "factsS", driver: "server-roles" },
+    { part: "evidenceS", driver: "links" },
+    { part: "compareS", driver: "links" },
+  ],
+  "stack up": [{ part: "devicesS", driver: "stations" }],
+};
+
+const MIN_PART_S = 0.25;
+
+function byParts(a: Step, b: Step): void {
+  for (const [name, parts] of Object.entries(PARTS)) {
+    const [x, y] = [a.stages.find((t) => t.name === name), b.stages.find((t) => t.name === name)];
+    if (x === undefined || y === undefined) continue;
+    const driver = STAGES.find((d) => d.name === name)?.driver ?? "resources";
+    const known = parts.filter((p) => Number.isFinite(x.counts[p.part]) && Number.isFinite(y.counts[p.part]));
+    if (known.length === 0) continue;
+    // What the parts do not cover is judged by the stage's own driver.
+    const rest = { part: "the rest", driver, x: x.ms / 1000 - known.reduce((n, p) => n + (x.counts[p.part] ?? 0), 0) };
+    const rows = [
+      ...known.map((p) => ({ part: p.part, driver: p.driver, x: x.counts[p.part] ?? 0, y: y.counts[p.part] ?? 0 })),
+      { ...rest, y: y.ms / 1000 - known.reduce((n, p) => n + (y.counts[p.part] ?? 0), 0) },
+    ];
+    const judged = rows.map((r) => {
+      const work = workOf(b, r.driver) / workOf(a, r.driver);
+      // A part shorter than MIN_PART_S in the smaller step is shown, not judged: its growth is the clock's noise.
+      return { ...r, work, time: r.y / r.x, over: r.x >= MIN_PART_S && r.y / r.x > 1.25 * work, small: r.x < MIN_PART_S };
+    });
+    const expected = judged.reduce((n, r) => n + r.x * r.work, 0);
+    // Each part within 1.25 × its own driver: a part that grew less than its driver does not excuse one that grew more.
+    const over = judged.filter((r) => r.over);
+    console.log(
+      `  ${`${name}, by its parts`.padEnd(20)} ${over.length === 0 ? "✓" : `✗ (${over.map((r) => r.part).join(", ")})`}; ` +
+        `measured ${(y.ms / 1000).toFixed(2)} s, ${expected.toFixed(2)} s if each part grew as its driver`,
+    );
+    for (const r of judged) {
+      console.log(
+        `    ${r.part.padEnd(18)} ${r.x.toFixed(2).padStart(7)} → ${r.y.toFixed(2).padStart(7)} s  ` +
+          `${r.time.toFixed(2).padStart(6)} / ${r.work.toFixed(2)} ${r.driver} ${r.small ? "(too short to judge)" : r.over ? "✗" : "✓"}`,
+      );
+    }
   }
 }
 
 async function main(): Promise<void> {
+  // Only the tables again, from a run's --json: a table's judgement can be read again without running anything.
+  if (values.tables !== undefined) {
+    tables(JSON.parse(readFileSync(values.tables, "utf8")) as Step[]);
+    return;
+  }
   if (process.getuid?.() !== 0) {
     console.error("bench:scale needs root (network namespaces, nftables, sshd)");
     process.exitCode = 2;
