@@ -23,8 +23,19 @@ export function alive(pid: number): boolean {
   }
 }
 
+/**
+ * Whether the process that has `pid` now could have written something at `at` (ms since the epoch):
+ * it started no later than then, with a second of slack (the kernel counts a start in ticks). False
+ * means the kernel gave the pid to another process since. Where the start or `at` is unknown, it
+ * could have.
+ */
+export function startedBy(pid: number, at: number | undefined): boolean {
+  const started = processStart(pid);
+  return started === undefined || at === undefined || started <= at + 1000;
+}
+
 /** When process `pid` started (ms since the epoch), from /proc; undefined where it cannot be read. */
-export function processStart(pid: number): number | undefined {
+function processStart(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

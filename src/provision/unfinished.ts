@@ -14,7 +14,7 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ProvisionError } from "../lib/errors.ts";
 import { writeFileAtomicSync } from "../lib/fs.ts";
-import { alive, processStart } from "../lib/process.ts";
+import { alive, startedBy } from "../lib/process.ts";
 import { statePaths } from "../lib/state.ts";
 import { CHECKPOINTS, type Checkpoints, FILE_BACKEND_ORGANIZATION, PROJECT } from "../model/index.ts";
 import { CREDENTIALS_DIR } from "../toolchain/commandprovider/ssh.ts";
@@ -207,10 +207,7 @@ export function holderOf(lock: EngineLock, host = hostname()): Holder {
     return "gone";
   }
   if (!/(^|\/)pulumi\0/.test(command)) return "gone";
-  const started = processStart(lock.pid);
-  const taken = lock.at === undefined ? undefined : Date.parse(lock.at);
-  // A second of slack: the kernel counts a process's start in ticks, the lock its time in nanoseconds.
-  if (started !== undefined && taken !== undefined && started > taken + 1000) return "gone";
+  if (!startedBy(lock.pid, lock.at === undefined ? undefined : Date.parse(lock.at))) return "gone";
   return "running";
 }
 
@@ -329,11 +326,8 @@ export function sweepLeftCredentials(tmp = tmpdir()): number {
     try {
       const info = lstatSync(path);
       if (!info.isDirectory() || info.uid !== process.getuid?.()) continue;
-      if (alive(pid)) {
-        // Its owner, unless it started after the directory was written (a second of slack: the kernel counts in ticks).
-        const started = processStart(pid);
-        if (started === undefined || started <= info.mtimeMs + 1000) continue;
-      }
+      // Its owner's, unless that pid now runs a process started after the directory was written.
+      if (alive(pid) && startedBy(pid, info.mtimeMs)) continue;
       rmSync(path, { recursive: true, force: true });
       removed++;
     } catch {
