@@ -6,6 +6,7 @@ import type { AllowList } from "./allow.ts";
 import { classifySshFailure, shellQuote, sshExec } from "./probes/sshexec.ts";
 import { dataRecord } from "../lib/records.ts";
 import { forEachLimited } from "../lib/pool.ts";
+import type { Spawner } from "./spawner.ts";
 
 /**
  * Facts: what a server shows when asked over SSH, for `amadegi drift` (the
@@ -50,6 +51,11 @@ export interface FactsOptions {
   readonly concurrency?: number;
   /** Injected clock (tests). */
   readonly now?: () => Date;
+  /**
+   * Who starts ssh; default: this process. A caller holding a large inventory
+   * passes a broker (spawner.ts): each spawn of its own copies its page tables.
+   */
+  readonly spawner?: Spawner;
 }
 
 const DEFAULT_TIMEOUT_MS = 20_000;
@@ -226,6 +232,7 @@ export async function collectFacts(server: FactsServer, expected: FactsExpectati
         allow: options.allow,
         ...(options.ssh === undefined ? {} : { ssh: options.ssh }),
         ...(options.identityFile === undefined ? {} : { identityFile: options.identityFile }),
+        ...(options.spawner === undefined ? {} : { spawner: options.spawner }),
         timeoutMs,
         signal,
         maxStdout: MAX_ANSWER,

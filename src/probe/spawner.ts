@@ -19,8 +19,9 @@ import { ToolError } from "../lib/errors.ts";
  * So a campaign starts a **broker** first — a small Node process
  * (spawner-child.ts) started before the self-watch begins — and every tool is
  * started there; the prober only exchanges messages with it. The **direct**
- * spawner (the old way) stays for short-lived callers that do not watch their
- * own event loop (drift's facts, tests of a probe alone).
+ * spawner (the old way) stays for callers that hold little and do not watch
+ * their own event loop (tests of a probe alone). Drift starts a broker too, for
+ * its facts: it spawns ssh per server while holding the inventory and its render.
  *
  * Both give the same thing back: a ToolProcess with stdout (unless not asked
  * for), stderr, kill(), and the 'error' and 'close' events of a ChildProcess.

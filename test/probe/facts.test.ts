@@ -5,7 +5,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProbeError } from "../../src/lib/errors.ts";
 import { parseAllow } from "../../src/probe/allow.ts";
+import { startSpawner } from "../../src/probe/spawner.ts";
 import { collectAllFacts, collectFacts, factsScript, type FactsServer, listensOn, parseFacts, parseSsLine } from "../../src/probe/facts.ts";
 import { startAlertmanager } from "../helpers/alertmanager.ts";
 import { freePort } from "../helpers/listeners.ts";
@@ -156,6 +157,34 @@ describe("collectFacts over a real sshd", () => {
       ["s4", true],
       ["s5", true],
     ]);
+  });
+
+  it("with a broker, ssh is started by the broker, not by this process (whose spawns would fork all it holds)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "amadegi-t-facts-ppid-"));
+    const parents = join(dir, "parents");
+    // ssh's parent, written down by a shell that then becomes ssh.
+    const ssh = ["sh", "-c", 'echo "$PPID" >> "$0"; exec ssh "$@"', parents];
+    const broker = await startSpawner();
+    try {
+      const requests = ["s1", "s2", "s3"].map((id) => ({ server: { ...server, id }, expected: { files: ["/etc/app/app.conf"], services: [] } }));
+      const all = await collectAllFacts(requests, { ...options(), ssh, spawner: broker });
+      // (Another test changes app.conf: its hash here is any.)
+      expect(all.map((f) => [f.server, f.reachable, /^[0-9a-f]{64}$/.test(f.files["/etc/app/app.conf"] ?? "")])).toEqual([
+        ["s1", true, true],
+        ["s2", true, true],
+        ["s3", true, true],
+      ]);
+      const pids = (await readFile(parents, "utf8")).trim().split("\n").map(Number);
+      expect(pids).toHaveLength(3);
+      expect(new Set(pids).size).toBe(1);
+      expect(pids[0]).not.toBe(process.pid);
+      // Without one, this process starts it.
+      await collectAllFacts(requests.slice(0, 1), { ...options(), ssh });
+      expect((await readFile(parents, "utf8")).trim().split("\n").map(Number).at(-1)).toBe(process.pid);
+    } finally {
+      await broker.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -7,6 +7,7 @@
 // by hand, another removed, a port closed, a server dropped from the outputs
 // and one added, a link never observed, an sshd stopped: each kind, its exit
 // code, the stored report, history's new/resolved, and a waiver.
+import { execFileSync } from "node:child_process";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { appendFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
@@ -206,6 +207,28 @@ describe("amadegi drift", () => {
     expect(report?.changes).toEqual({ appeared: [], resolved: [] });
     const stored = JSON.parse(await readFile(join(root, ".amadegi", "drift", `${STACK}.json`), "utf8")) as DriftReport;
     expect(stored.id).toBe(report?.id);
+  }, 60_000);
+
+  it("ssh is started by its broker, not by drift's own process, which holds the inventory and its render", async () => {
+    // An ssh first on PATH that writes down its parent, then becomes the real one.
+    const bin = join(root, "ssh-parent");
+    await mkdir(bin, { recursive: true });
+    const parents = join(bin, "parents");
+    const real = execFileSync("sh", ["-c", "command -v ssh"], { encoding: "utf8" }).trim();
+    await writeFile(join(bin, "ssh"), `#!/bin/sh\necho "$PPID" >> '${parents}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path ?? ""}`;
+    try {
+      const { code, report } = await drift();
+      expect(code).toBe(0);
+      expect(report?.facts.every((f) => f.reachable)).toBe(true);
+    } finally {
+      process.env.PATH = path;
+    }
+    const pids = (await readFile(parents, "utf8")).trim().split("\n").map(Number);
+    expect(pids).toHaveLength(SERVERS.length);
+    expect(new Set(pids).size).toBe(1);
+    expect(pids[0]).not.toBe(process.pid);
   }, 60_000);
 
   it("a file changed by hand, a file removed, a port closed: changed on the server, exit 1, what is new since the last report", async () => {
