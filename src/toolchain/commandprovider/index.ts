@@ -28,7 +28,7 @@ import type * as StructPb from "google-protobuf/google/protobuf/struct_pb.js";
 import { check } from "./check.ts";
 import { CommandFailed } from "./local.ts";
 import { create, diff, remove, RESOURCE_TYPES, update } from "./resources.ts";
-import { ConnectionRefused } from "./ssh.ts";
+import { closeSharedConnections, ConnectionRefused } from "./ssh.ts";
 import type { DiffKind, Props } from "./wire.ts";
 
 /** The plugin's name and version, as the SDK asks for them (package.json "pulumi"). */
@@ -196,6 +196,8 @@ export async function serve(sdk: Sdk, engineAddress: string): Promise<{ port: nu
     running.forEach((child) => child.kill("SIGTERM"));
     logClient?.close();
     server.forceShutdown();
+    // The servers' shared SSH connections end with the engine's use of this provider.
+    void closeSharedConnections();
   };
   return { port, stop };
 }

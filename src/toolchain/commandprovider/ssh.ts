@@ -8,7 +8,8 @@
  * `environment` is sent with the session's env requests (SendEnv), as the Go client's Setenv does:
  * the server drops what its AcceptEnv does not list.
  */
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHmac, randomBytes } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -110,13 +111,26 @@ export function knownHostsLine(alias: string, hostKey: string): string {
   return `${alias} ${type} ${key}\n`;
 }
 
-/** ssh's arguments for `remoteCommand` on the connection's server (through its proxy, if any). */
-export function sshArgs(conn: Connection, dir: string, envNames: readonly string[], remoteCommand: string): string[] {
+/** ssh's arguments for `remoteCommand` on the connection's server (through its proxy, if any), sharing `controlPath`'s connection if given. */
+export function sshArgs(conn: Connection, dir: string, envNames: readonly string[], remoteCommand: string, controlPath?: string): string[] {
   // ssh expands %h:%p to the target; every other % in the command is written %%.
   const word = (a: string) => (a === "%h:%p" ? a : shellQuote(a.replaceAll("%", "%%")));
   const through = conn.proxy === undefined ? [] : ["ssh", ...endpointOptions(conn.proxy, dir, "proxy"), "-W", "%h:%p", "--", conn.proxy.host];
   const proxy = through.length === 0 ? [] : ["-o", `ProxyCommand=${through.map(word).join(" ")}`];
-  return [...endpointOptions(conn, dir, "target"), ...proxy, ...envNames.flatMap((n) => ["-o", `SendEnv=${n}`]), "-T", "--", conn.host, remoteCommand];
+  const shared =
+    controlPath === undefined
+      ? []
+      : ["-o", "ControlMaster=auto", "-o", `ControlPath=${optionValue(controlPath)}`, "-o", `ControlPersist=${SHARED_CONNECTION_IDLE_S}`];
+  return [
+    ...endpointOptions(conn, dir, "target"),
+    ...proxy,
+    ...shared,
+    ...envNames.flatMap((n) => ["-o", `SendEnv=${n}`]),
+    "-T",
+    "--",
+    conn.host,
+    remoteCommand,
+  ];
 }
 
 /** What ssh printed and how it ended (255 with ssh's own text: the connection failed). */
@@ -186,8 +200,104 @@ export const CREDENTIALS_PREFIX = "amadegi-ssh-";
 export const CREDENTIALS_DIR = /^amadegi-ssh-(\d{1,10})-[A-Za-z0-9]{6}$/;
 
 /**
+ * Sessions to one server share one SSH connection (ADR 0020): the first session's ssh becomes its
+ * master (OpenSSH's ControlMaster), the next ones open a channel in it instead of a connection of
+ * their own, so the key exchange (post-quantum, ADR 0015) and the login are done once per server
+ * and engine run, not once per resource. A connection is shared only by sessions with the same
+ * host, port, user, pinned host key, private key and agent: its name is their HMAC under a key
+ * this process drew, so nothing about the credentials is in a file name. The sockets live in one
+ * directory of this process's (`amadegi-ssh-<pid>-XXXXXX`, mode 700, swept like a run's when this
+ * process was killed); a master ends when `closeSharedConnections` says so at the engine's end, or
+ * after SHARED_CONNECTION_IDLE_S seconds unused (a killed provider's). A session through a proxy
+ * has a connection of its own, as before.
+ */
+export const SHARED_CONNECTION_IDLE_S = 30;
+/**
+ * Sessions open at once in one shared connection: well under OpenSSH's default MaxSessions (10).
+ * Past a server's MaxSessions a session gets a connection of its own, and ssh says so on stderr.
+ */
+export const SHARED_CONNECTION_SESSIONS = 4;
+
+interface Place {
+  /** Whether a session that would open the connection has ended (until then it runs alone). */
+  opened: boolean;
+  open: number;
+  readonly waiting: (() => void)[];
+}
+
+interface Shared {
+  readonly dir: Promise<string>;
+  readonly key: Buffer;
+  /** Per control path: its sessions open, and who waits for a place. */
+  readonly places: Map<string, Place>;
+}
+let shared: Shared | undefined;
+
+async function privateDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `${CREDENTIALS_PREFIX}${process.pid}-`));
+  await chmod(dir, 0o700);
+  return dir;
+}
+
+/** The control socket of the connection `conn` shares; its directory made at first use. */
+async function controlPathOf(conn: Connection): Promise<{ path: string; place: Place }> {
+  shared ??= { dir: privateDir(), key: randomBytes(32), places: new Map() };
+  const who = (e: Endpoint) => [e.host, e.port, e.user, e.hostKey, e.privateKey ?? null, e.agentSocketPath ?? null];
+  const name = createHmac("sha256", shared.key)
+    .update(JSON.stringify(who(conn)))
+    .digest("hex")
+    .slice(0, 32);
+  let place = shared.places.get(name);
+  if (place === undefined) shared.places.set(name, (place = { opened: false, open: 0, waiting: [] }));
+  return { path: join(await shared.dir, name), place };
+}
+
+/**
+ * Wait for a place among a connection's sessions; the returned function gives it back, saying
+ * whether ssh connected. Until one has, a session runs alone: sessions started beside the one that
+ * opens the connection would each open one too, and all but one would say on stderr that they
+ * could not share it.
+ */
+async function sessionPlace(place: Place): Promise<(connected: boolean) => void> {
+  if (place.open >= (place.opened ? SHARED_CONNECTION_SESSIONS : 1)) await new Promise<void>((resolve) => place.waiting.push(resolve));
+  else place.open++;
+  return (connected) => {
+    if (connected) place.opened = true;
+    place.open--;
+    while (place.open < (place.opened ? SHARED_CONNECTION_SESSIONS : 1)) {
+      const next = place.waiting.shift();
+      if (next === undefined) break;
+      place.open++;
+      next();
+    }
+  };
+}
+
+/** Ends every shared connection this process opened and removes their sockets' directory. */
+export async function closeSharedConnections(): Promise<void> {
+  const s = shared;
+  if (s === undefined) return;
+  shared = undefined;
+  const dir = await s.dir;
+  await Promise.all(
+    [...s.places.keys()].map(
+      (name) =>
+        new Promise<void>((resolve) => {
+          // A master that already ended answers with an error: nothing to do then.
+          const child = spawn("ssh", ["-F", "/dev/null", "-o", `ControlPath=${optionValue(join(dir, name))}`, "-O", "exit", "--", "amadegi-shared"], {
+            stdio: "ignore",
+          });
+          child.on("error", () => resolve()).on("close", () => resolve());
+        }),
+    ),
+  );
+  await rm(dir, { recursive: true, force: true });
+}
+
+/**
  * Run `remoteCommand` on the connection's server: the credentials written for this run only, the
- * environment sent by name, `stdin` fed and closed. Resolves with what happened, even a failure.
+ * environment sent by name, `stdin` fed and closed, in the server's shared connection unless
+ * `share` is false. Resolves with what happened, even a failure.
  */
 export async function runSsh(
   conn: Connection,
@@ -198,13 +308,18 @@ export async function runSsh(
     readonly logging?: string;
     readonly onLine?: (line: string) => void;
     readonly running?: Set<ChildProcess>;
+    readonly share?: boolean;
   } = {},
 ): Promise<SshRun> {
   const refused = namespaceRefusal(conn);
   if (refused !== undefined) throw new ConnectionRefused(refused);
-  const dir = await mkdtemp(join(tmpdir(), `${CREDENTIALS_PREFIX}${process.pid}-`));
+  // Not through a proxy: with ControlPersist, ssh sends the ProxyCommand's stderr to /dev/null,
+  // and the proxy's own refusal (a wrong pin) would no longer be said. amadegi's stacks use none.
+  const sharing = options.share === false || conn.proxy !== undefined ? undefined : await controlPathOf(conn);
+  const release = sharing === undefined ? () => undefined : await sessionPlace(sharing.place);
+  let connected = false;
+  const dir = await privateDir();
   try {
-    await chmod(dir, 0o700);
     const secretFile = async (name: string, text: string) => writeFile(join(dir, name), text.endsWith("\n") ? text : `${text}\n`, { mode: 0o600 });
     await secretFile("target_known_hosts", knownHostsLine("amadegi-pinned-target", conn.hostKey));
     if (conn.privateKey !== undefined) await secretFile("target_key", conn.privateKey);
@@ -213,16 +328,19 @@ export async function runSsh(
       if (conn.proxy.privateKey !== undefined) await secretFile("proxy_key", conn.proxy.privateKey);
     }
     const environment = options.environment ?? {};
-    const args = sshArgs(conn, dir, Object.keys(environment), remoteCommand);
+    const args = sshArgs(conn, dir, Object.keys(environment), remoteCommand, sharing?.path);
     const spawnOptions = { env: { ...process.env, ...environment } };
-    return await capture("ssh", args, spawnOptions, options).catch((error: Error) => ({
+    const run = await capture("ssh", args, spawnOptions, options).catch((error: Error) => ({
       stdout: "",
       stderr: `ssh: ${error.message} (is OpenSSH's ssh installed?)`,
       code: 255,
       signal: null,
       both: "",
     }));
+    connected = connectionFailure(conn, run) === undefined && run.code !== 255;
+    return run;
   } finally {
+    release(connected);
     await rm(dir, { recursive: true, force: true });
   }
 }

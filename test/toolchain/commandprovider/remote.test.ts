@@ -1,5 +1,6 @@
 // remote.Command and remote.CopyToRemote of the unchanged @pulumi/command SDK, through the real
 // engine and amadegi's stand-in provider, over OpenSSH to a throwaway sshd on 127.0.0.1 only.
+import { execFileSync } from "node:child_process";
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -7,10 +8,18 @@ import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyScript } from "../../../src/toolchain/commandprovider/remote.ts";
-import { connectionOf, knownHostsLine, runSsh, sshArgs } from "../../../src/toolchain/commandprovider/ssh.ts";
+import {
+  closeSharedConnections,
+  connectionFailure,
+  connectionOf,
+  CREDENTIALS_DIR,
+  knownHostsLine,
+  runSsh,
+  sshArgs,
+} from "../../../src/toolchain/commandprovider/ssh.ts";
 import { ASSET_SIG, SIG_KEY } from "../../../src/toolchain/commandprovider/wire.ts";
 import { inlineStack, pulumiHomeWithCommandProvider, throwawayEnv } from "../../helpers/engine.ts";
-import { type Sshd, startSshd } from "../../helpers/sshd.ts";
+import { keygen, type Sshd, startSshd } from "../../helpers/sshd.ts";
 
 const ENGINE_TIMEOUT = 180_000;
 const LOOPBACK = "127.0.0.1";
@@ -71,6 +80,8 @@ describe("ssh, alone", () => {
     const conn = connectionOf({ host: LOOPBACK, port: sshd.port, user: "root", privateKey, hostKey: sshd.hostKey });
     const run = await runSsh(conn, "echo $GREETING; cat", { environment: { GREETING: "salam" }, stdin: "in" });
     expect(run).toMatchObject({ code: 0, stdout: "salam\nin" });
+    // The shared connections' directory stays until they are closed (ADR 0020); a run's own is gone at once.
+    await closeSharedConnections();
     expect((await readdir(tmpdir())).filter((f) => f.startsWith("amadegi-ssh-"))).toEqual(before);
   });
 
@@ -79,6 +90,62 @@ describe("ssh, alone", () => {
     expect(script).toContain("dest='/srv/a b/c.txt'");
     expect(script).toContain('mkdir -p -- "$(dirname -- "$dest")"');
     expect(script).toContain(`base64 -d > "$dest" <<'__AMADEGI_EOF__'\naGk=\n__AMADEGI_EOF__`);
+  });
+});
+
+describe("ssh, one connection per server (ADR 0020)", () => {
+  let shared: Sshd;
+  let conn: ReturnType<typeof connectionOf>;
+  const accepted = () => (shared.log().match(/Accepted publickey for root/g) ?? []).length;
+  const ours = async () => (await readdir(tmpdir())).filter((f) => f.startsWith(`amadegi-ssh-${process.pid}-`));
+  beforeAll(async () => {
+    // Logs each login; refuses a seventh session in one connection (OpenSSH's default is 10).
+    shared = await startSshd(LOOPBACK, ["LogLevel INFO", "MaxSessions 6", "AcceptEnv GREETING"]);
+    conn = connectionOf({ host: LOOPBACK, port: shared.port, user: "root", privateKey: await readFile(shared.clientKeyFile, "utf8"), hostKey: shared.hostKey });
+  });
+  afterAll(async () => {
+    await closeSharedConnections();
+    await shared.stop();
+  });
+
+  it("twelve commands at once on one server: one login, each its own exit code, stdin, stdout and stderr, nothing from ssh itself", async () => {
+    const runs = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        runSsh(conn, `read line; echo "$GREETING $line"; echo "err ${i}" >&2; exit ${i % 3}`, { environment: { GREETING: "salam" }, stdin: `in ${i}\n` }),
+      ),
+    );
+    expect(runs.map((r) => [r.code, r.stdout, r.stderr])).toEqual(Array.from({ length: 12 }, (_, i) => [i % 3, `salam in ${i}\n`, `err ${i}\n`]));
+    expect(accepted()).toBe(1);
+    expect(await runSsh(conn, "echo again")).toMatchObject({ code: 0, stdout: "again\n" });
+    expect(accepted()).toBe(1);
+  });
+
+  it("a command with another pin or another key never rides on the connection: refused as it would be alone", async () => {
+    await runSsh(conn, "true");
+    const before = accepted();
+    const marker = join(shared.dir, "should-not-run");
+    const wrongPin = await runSsh({ ...conn, hostKey: shared.otherHostKey }, `touch ${marker}`);
+    expect(connectionFailure(conn, wrongPin)).toMatch(/host key is not the pinned connection\.hostKey/);
+    const stranger = join(shared.dir, "stranger_ed25519");
+    await keygen(stranger);
+    const wrongKey = await runSsh({ ...conn, privateKey: await readFile(stranger, "utf8") }, `touch ${marker}`);
+    expect(connectionFailure(conn, wrongKey)).toMatch(/the server refused the credentials/);
+    expect(await exists(marker)).toBe(false);
+    expect(accepted()).toBe(before);
+  });
+
+  it("closing ends every shared connection and removes their directory", async () => {
+    await runSsh(conn, "true");
+    const [dir] = await ours();
+    expect(dir).toMatch(CREDENTIALS_DIR);
+    const masters = () =>
+      execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })
+        .split("\n")
+        .filter((a) => a.includes(join(tmpdir(), dir ?? "none")));
+    expect(masters().length).toBeGreaterThan(0);
+    await closeSharedConnections();
+    expect(await ours()).toEqual([]);
+    expect(masters()).toEqual([]);
   });
 });
 
