@@ -9,7 +9,7 @@
 //   stream-parse of the same results file) → the devices started again, quiet (a check-in per link a day), and check
 //   → destroy → rehearsal down
 //
-// Counts per stage: SSH sessions the rehearsal's sshd accepted, processes forked on the machine
+// Counts per stage: SSH logins the rehearsal's sshd accepted (connections: a shared one, ADR 0020, carries many sessions), processes forked on the machine
 // (/proc/stat), the CPU seconds the monitors' Prometheus and exporters spent meanwhile, checkpoint
 // writes (each a new temporary file the backend renames into place) and its bytes, the engine's
 // resources, the campaign's targets, the devices' check-ins. Then one table per step and
@@ -149,7 +149,7 @@ function forks(): number {
   return Number(/^processes (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1] ?? Number.NaN);
 }
 
-/** SSH sessions the rehearsal's servers accepted so far (each server's sshd.log). */
+/** SSH logins the rehearsal's servers accepted so far (each server's sshd.log). */
 function sshSessions(state: string): number {
   const servers = join(state, "servers");
   if (!existsSync(servers)) return 0;

@@ -211,7 +211,7 @@ export const CREDENTIALS_DIR = /^amadegi-ssh-(\d{1,10})-[A-Za-z0-9]{6}$/;
  * after SHARED_CONNECTION_IDLE_S seconds unused (a killed provider's). A session through a proxy
  * has a connection of its own, as before.
  */
-export const SHARED_CONNECTION_IDLE_S = 30;
+export const SHARED_CONNECTION_IDLE_S = 120;
 /**
  * Sessions open at once in one shared connection: well under OpenSSH's default MaxSessions (10).
  * Past a server's MaxSessions a session gets a connection of its own, and ssh says so on stderr.
