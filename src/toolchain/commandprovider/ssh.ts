@@ -219,7 +219,7 @@ export const SHARED_CONNECTION_IDLE_S = 120;
 export const SHARED_CONNECTION_SESSIONS = 4;
 
 interface Place {
-  /** Whether a session that would open the connection has ended (until then it runs alone). */
+  /** Whether the last session to end had connected: until one has (again), a session runs alone. */
   opened: boolean;
   open: number;
   readonly waiting: (() => void)[];
@@ -254,15 +254,15 @@ async function controlPathOf(conn: Connection): Promise<{ path: string; place: P
 
 /**
  * Wait for a place among a connection's sessions; the returned function gives it back, saying
- * whether ssh connected. Until one has, a session runs alone: sessions started beside the one that
- * opens the connection would each open one too, and all but one would say on stderr that they
- * could not share it.
+ * whether ssh connected. Until one has, and again after one could not (the connection was lost), a
+ * session runs alone: sessions started beside the one that opens the connection
+ * would each open one too, and all but one would say on stderr that they could not share it.
  */
 async function sessionPlace(place: Place): Promise<(connected: boolean) => void> {
   if (place.open >= (place.opened ? SHARED_CONNECTION_SESSIONS : 1)) await new Promise<void>((resolve) => place.waiting.push(resolve));
   else place.open++;
   return (connected) => {
-    if (connected) place.opened = true;
+    place.opened = connected;
     place.open--;
     while (place.open < (place.opened ? SHARED_CONNECTION_SESSIONS : 1)) {
       const next = place.waiting.shift();
@@ -318,9 +318,11 @@ export async function runSsh(
   const sharing = options.share === false || conn.proxy !== undefined ? undefined : await controlPathOf(conn);
   const release = sharing === undefined ? () => undefined : await sessionPlace(sharing.place);
   let connected = false;
-  const dir = await privateDir();
+  let dir: string | undefined;
   try {
-    const secretFile = async (name: string, text: string) => writeFile(join(dir, name), text.endsWith("\n") ? text : `${text}\n`, { mode: 0o600 });
+    dir = await privateDir();
+    const within = dir;
+    const secretFile = async (name: string, text: string) => writeFile(join(within, name), text.endsWith("\n") ? text : `${text}\n`, { mode: 0o600 });
     await secretFile("target_known_hosts", knownHostsLine("amadegi-pinned-target", conn.hostKey));
     if (conn.privateKey !== undefined) await secretFile("target_key", conn.privateKey);
     if (conn.proxy !== undefined) {
@@ -341,7 +343,7 @@ export async function runSsh(
     return run;
   } finally {
     release(connected);
-    await rm(dir, { recursive: true, force: true });
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   }
 }
 
