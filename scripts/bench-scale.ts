@@ -502,10 +502,10 @@ function byParts(a: Step, b: Step): void {
     const known = parts.filter((p) => Number.isFinite(x.counts[p.part]) && Number.isFinite(y.counts[p.part]));
     if (known.length === 0) continue;
     // What the parts do not cover is judged by the stage's own driver.
-    const rest = { part: "the rest", driver, x: x.ms / 1000 - known.reduce((n, p) => n + (x.counts[p.part] ?? 0), 0) };
+    const rest = (t: Stage) => t.ms / 1000 - known.reduce((n, p) => n + (t.counts[p.part] ?? 0), 0);
     const rows = [
       ...known.map((p) => ({ part: p.part, driver: p.driver, x: x.counts[p.part] ?? 0, y: y.counts[p.part] ?? 0 })),
-      { ...rest, y: y.ms / 1000 - known.reduce((n, p) => n + (y.counts[p.part] ?? 0), 0) },
+      { part: "the rest", driver, x: rest(x), y: rest(y) },
     ];
     const judged = rows.map((r) => {
       const work = workOf(b, r.driver) / workOf(a, r.driver);

@@ -211,12 +211,12 @@ export const CREDENTIALS_DIR = /^amadegi-ssh-(\d{1,10})-[A-Za-z0-9]{6}$/;
  * after SHARED_CONNECTION_IDLE_S seconds unused (a killed provider's). A session through a proxy
  * has a connection of its own, as before.
  */
-export const SHARED_CONNECTION_IDLE_S = 120;
+const SHARED_CONNECTION_IDLE_S = 120;
 /**
  * Sessions open at once in one shared connection: well under OpenSSH's default MaxSessions (10).
  * Past a server's MaxSessions a session gets a connection of its own, and ssh says so on stderr.
  */
-export const SHARED_CONNECTION_SESSIONS = 4;
+const SHARED_CONNECTION_SESSIONS = 4;
 
 interface Place {
   /** Whether the last session to end had connected: until one has (again), a session runs alone. */
@@ -259,12 +259,13 @@ async function controlPathOf(conn: Connection): Promise<{ path: string; place: P
  * would each open one too, and all but one would say on stderr that they could not share it.
  */
 async function sessionPlace(place: Place): Promise<(connected: boolean) => void> {
-  if (place.open >= (place.opened ? SHARED_CONNECTION_SESSIONS : 1)) await new Promise<void>((resolve) => place.waiting.push(resolve));
+  const limit = () => (place.opened ? SHARED_CONNECTION_SESSIONS : 1);
+  if (place.open >= limit()) await new Promise<void>((resolve) => place.waiting.push(resolve));
   else place.open++;
   return (connected) => {
     place.opened = connected;
     place.open--;
-    while (place.open < (place.opened ? SHARED_CONNECTION_SESSIONS : 1)) {
+    while (place.open < limit()) {
       const next = place.waiting.shift();
       if (next === undefined) break;
       place.open++;
@@ -296,8 +297,8 @@ export async function closeSharedConnections(): Promise<void> {
 
 /**
  * Run `remoteCommand` on the connection's server: the credentials written for this run only, the
- * environment sent by name, `stdin` fed and closed, in the server's shared connection unless
- * `share` is false. Resolves with what happened, even a failure.
+ * environment sent by name, `stdin` fed and closed, in the server's shared connection (unless
+ * through a proxy). Resolves with what happened, even a failure.
  */
 export async function runSsh(
   conn: Connection,
@@ -308,14 +309,13 @@ export async function runSsh(
     readonly logging?: string;
     readonly onLine?: (line: string) => void;
     readonly running?: Set<ChildProcess>;
-    readonly share?: boolean;
   } = {},
 ): Promise<SshRun> {
   const refused = namespaceRefusal(conn);
   if (refused !== undefined) throw new ConnectionRefused(refused);
   // Not through a proxy: with ControlPersist, ssh sends the ProxyCommand's stderr to /dev/null,
   // and the proxy's own refusal (a wrong pin) would no longer be said. amadegi's stacks use none.
-  const sharing = options.share === false || conn.proxy !== undefined ? undefined : await controlPathOf(conn);
+  const sharing = conn.proxy === undefined ? await controlPathOf(conn) : undefined;
   const release = sharing === undefined ? () => undefined : await sessionPlace(sharing.place);
   let connected = false;
   let dir: string | undefined;
@@ -339,7 +339,8 @@ export async function runSsh(
       signal: null,
       both: "",
     }));
-    connected = connectionFailure(conn, run) === undefined && run.code !== 255;
+    // 255 is ssh's own failure (connectionFailure says which), or a command that exited 255: either way, not proof of a connection.
+    connected = run.code !== 255;
     return run;
   } finally {
     release(connected);
