@@ -86,7 +86,7 @@ export class Pki extends pulumi.ComponentResource {
   public readonly certificates: ReadonlyMap<string, IssuedPair>;
   /** How many device certificates there are. */
   public readonly devices: pulumi.Output<number>;
-  /** The authority's CRL (PEM), which every gateway loads; made again when a revocation or the issued certificates change. */
+  /** The authority's CRL (PEM), which every gateway loads; made again when a revocation or the authority changes. */
   public readonly crl: pulumi.Output<string>;
   /** The device requests refused (the first 100: serial -> "reason: detail") and how many in all. */
   public readonly refused: pulumi.Output<{ readonly count: number; readonly serials: Readonly<Record<string, string>> }>;
@@ -105,6 +105,49 @@ export class Pki extends pulumi.ComponentResource {
     // Each command that signs names the authority's certificate: a new authority signs everything again.
     const authorityId = this.caCert.apply((pem) => createHash("sha256").update(pem).digest("hex"));
     this.caNotAfter = this.caCert.apply((pem) => new Date(new X509Certificate(pem).validTo).toISOString());
+    // The CRL first: it writes the revoked devices where the signer reads them, and the signer issues none of them a
+    // certificate (ADR 0021). So the CRL needs no issuance of this run, and the gateways, which start with it, need not
+    // wait for the devices' signing.
+    const crl = new command.remote.Command(
+      `${name}-crl`,
+      {
+        connection,
+        create: authorityId.apply((id) => crlScript(place, args.validUntil, id)),
+        stdin: `${REVOKED_MARK}\n${revokedLines(args.revoked ?? [])}`,
+        logging: "stderr",
+      },
+      { parent: this, dependsOn: [authority] },
+    );
+    const requests = args.devices === undefined ? { digest: "", count: 0 } : digestFiles(args.devices.requests, ".csr");
+    if (args.devices !== undefined && requests.count > 0) {
+      const declared = declaredFile(args.devices.issued, args.devices.declared, !pulumi.runtime.isDryRun());
+      const sign = `sh -c ${shellQuote(devicesSignScript(place, args.validUntil, declared.sha256))}`;
+      const devices = new command.local.Command(
+        `${name}-devices`,
+        {
+          create: devicesScript(pinnedSshArgv(host, "known_hosts", sign, { identityFile: "login_key", timeoutMs: CONNECT_TIMEOUT_MS }), knownHostsLine(host)),
+          delete: DEVICES_DELETE_SCRIPT,
+          environment: {
+            AMADEGI_REQUESTS: args.devices.requests,
+            AMADEGI_ISSUED: args.devices.issued,
+            AMADEGI_DECLARED: declared.path,
+            AMADEGI_UNTIL: args.validUntil,
+            AMADEGI_DIGEST: requests.digest,
+            AMADEGI_AUTHORITY: authorityId,
+            AMADEGI_SSH_KEY: args.server.privateKey,
+          },
+          logging: "stderr",
+        },
+        { parent: this, dependsOn: [authority, crl] },
+      );
+      const summary = devices.stdout.apply(parseDevices);
+      this.devices = summary.apply((s) => s.certificates);
+      this.refused = summary.apply((s) => ({ count: s.refusedCount, serials: s.refused }));
+    } else {
+      this.devices = pulumi.output(0);
+      const none: Readonly<Record<string, string>> = {};
+      this.refused = pulumi.output(0).apply((count) => ({ count, serials: none }));
+    }
     this.certificates = new Map(
       args.servers.map((s) => [
         s.id,
@@ -126,51 +169,6 @@ export class Pki extends pulumi.ComponentResource {
         { create: LOCAL_FILE_SCRIPT, delete: LOCAL_FILE_DELETE_SCRIPT, stdin: this.caCert, environment: { AMADEGI_PATH: args.caFile } },
         { parent: this },
       );
-    const requests = args.devices === undefined ? { digest: "", count: 0 } : digestFiles(args.devices.requests, ".csr");
-    let devicesCommand: command.local.Command | undefined;
-    let issuance = requests.digest;
-    if (args.devices !== undefined && requests.count > 0) {
-      const declared = declaredFile(args.devices.issued, args.devices.declared, !pulumi.runtime.isDryRun());
-      issuance = `${requests.digest} ${declared.sha256}`;
-      const sign = `sh -c ${shellQuote(devicesSignScript(place, args.validUntil, declared.sha256))}`;
-      const devices = new command.local.Command(
-        `${name}-devices`,
-        {
-          create: devicesScript(pinnedSshArgv(host, "known_hosts", sign, { identityFile: "login_key", timeoutMs: CONNECT_TIMEOUT_MS }), knownHostsLine(host)),
-          delete: DEVICES_DELETE_SCRIPT,
-          environment: {
-            AMADEGI_REQUESTS: args.devices.requests,
-            AMADEGI_ISSUED: args.devices.issued,
-            AMADEGI_DECLARED: declared.path,
-            AMADEGI_UNTIL: args.validUntil,
-            AMADEGI_DIGEST: requests.digest,
-            AMADEGI_AUTHORITY: authorityId,
-            AMADEGI_SSH_KEY: args.server.privateKey,
-          },
-          logging: "stderr",
-        },
-        { parent: this, dependsOn: [authority] },
-      );
-      const summary = devices.stdout.apply(parseDevices);
-      this.devices = summary.apply((s) => s.certificates);
-      this.refused = summary.apply((s) => ({ count: s.refusedCount, serials: s.refused }));
-      devicesCommand = devices;
-    } else {
-      this.devices = pulumi.output(0);
-      const none: Readonly<Record<string, string>> = {};
-      this.refused = pulumi.output(0).apply((count) => ({ count, serials: none }));
-    }
-    // The CRL: after the devices' certificates (their issuance log names what a revocation covers).
-    const crl = new command.remote.Command(
-      `${name}-crl`,
-      {
-        connection,
-        create: authorityId.apply((id) => crlScript(place, args.validUntil, `${id} ${issuance}`)),
-        stdin: `${REVOKED_MARK}\n${revokedLines(args.revoked ?? [])}`,
-        logging: "stderr",
-      },
-      { parent: this, dependsOn: devicesCommand === undefined ? [authority] : [authority, devicesCommand] },
-    );
     this.crl = crl.stdout.apply((out) => {
       const pem = pemBlock("X509 CRL", out);
       if (pem === undefined) throw new Error(`${name}-crl: openssl printed no CRL`);

@@ -377,12 +377,14 @@ export const LOCAL_FILE_DELETE_SCRIPT = 'rm -f -- "$AMADEGI_PATH"';
  * `$P/devices/<device>.crt`. `openssl ca -gencrl` over an index made here; its number is the time
  * (it only grows); its nextUpdate the day after the certificates' validity ends (`until`), so it
  * never lapses while a certificate it covers is valid (the stack publishes a new one at each
- * change instead). `digest` (of the requests and the signer's summary) makes a new script when the
- * issued certificates change.
+ * change instead). First it leaves the revoked devices, one per line, in `$P/devices/.revoked`,
+ * replaced whole: the device signer issues none of them a certificate again (ADR 0021), so a CRL
+ * made before a signing covers every certificate of a revoked device that signing leaves. The
+ * script names its `authority` (the sha256 of its certificate): a new authority makes it again.
  */
-export function crlScript(place: PkiPlace, until: string, digest: string): string {
+export function crlScript(place: PkiPlace, until: string, authority: string): string {
   return [
-    ...pkiHeader(`the CRL, after issuance ${digest.slice(0, 16)}`, place, { AMADEGI_UNTIL: until }),
+    ...pkiHeader(`the CRL of authority ${authority.slice(0, 16)}`, place, { AMADEGI_UNTIL: until }),
     ...PKI_PRELUDE,
     NEEDS_AUTHORITY,
     'AMADEGI_ISSUED="$P/devices"',
@@ -397,6 +399,9 @@ const CRL_BODY = [
   'grep -qxF -- "$mark" "$d/in" || { echo "the CRL command got no revoked list on stdin" >&2; exit 2; }',
   'sed "/^$mark\\$/,\\$d" "$d/in" > "$d/ca.pem"',
   'sed "1,/^$mark\\$/d" "$d/in" > "$d/revoked"',
+  // Before the CRL: the signer refuses these devices from now on (ADR 0021).
+  'mkdir -p -- "$AMADEGI_ISSUED"',
+  'awk \'$1 != "" { print $1 }\' "$d/revoked" > "$AMADEGI_ISSUED/.revoked.new" && mv -f -- "$AMADEGI_ISSUED/.revoked.new" "$AMADEGI_ISSUED/.revoked"',
   'expiry=$(date -u -d "$AMADEGI_UNTIL 23:59:59" +%y%m%d%H%M%SZ)',
   ': > "$d/index.txt"; n=0',
   "while read -r device reason time; do",

@@ -1,11 +1,15 @@
 // The Pki component's own pieces that run in the program: the declared devices' file the device
-// signer reads (path, content, sha256) and the signer's summary it exposes as outputs.
+// signer reads (path, content, sha256), the signer's summary it exposes as outputs, and the order of
+// its commands under Pulumi's mocks (no engine, nothing sent).
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { promisify } from "node:util";
+import * as pulumi from "@pulumi/pulumi";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { declaredFile, parseDevices } from "../../src/provision/pki.ts";
 
 let dir = "";
@@ -63,5 +67,74 @@ describe("the device signer's summary", () => {
     expect(() => parseDevices("[]")).toThrow(/summary is not/);
     expect(() => parseDevices("signed 2 of 2")).toThrow(/printed no summary/);
     expect(() => parseDevices(JSON.stringify({ certificates: 2, signed: 2, kept: 0, removed: 0, refusedCount: 0 }))).toThrow(/summary is not/);
+  });
+});
+
+describe("the component's order (ADR 0021)", () => {
+  /** Answers the mocks hold back: the devices' signing, until the test lets it end. */
+  let letSign: () => void = () => undefined;
+  const registered: string[] = [];
+  let authority = "";
+
+  beforeAll(async () => {
+    const ca = join(dir, "ca");
+    await mkdir(ca);
+    await promisify(execFile)(
+      "openssl",
+      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "k", "-out", "c", "-subj", "/CN=unit", "-days", "2"],
+      { cwd: ca },
+    );
+    authority = (await readFile(join(ca, "c"), "utf8")) + (await readFile(join(ca, "k"), "utf8"));
+    const signing = new Promise<void>((resolve) => {
+      letSign = resolve;
+    });
+    await pulumi.runtime.setMocks(
+      {
+        newResource: async (args) => {
+          registered.push(args.name);
+          if (args.name === "election-devices") await signing;
+          const stdout =
+            args.name === "election-crl"
+              ? "-----BEGIN X509 CRL-----\nunit\n-----END X509 CRL-----\n"
+              : args.name === "election-devices"
+                ? '{"certificates":1,"signed":1,"kept":0,"removed":0,"refusedCount":0,"refused":{}}\n'
+                : authority;
+          return { id: `${args.name}-id`, state: { ...args.inputs, stdout, stderr: "" } };
+        },
+        call: (args) => args.inputs,
+      },
+      "amadegi",
+      "unit",
+      true,
+    );
+  });
+
+  it("makes the CRL, which the gateways start with, without waiting for the devices' signing; the signing waits for the CRL", async () => {
+    const { Pki } = await import("../../src/provision/pki.ts");
+    const requests = join(dir, "order", "requests");
+    await mkdir(requests, { recursive: true });
+    await writeFile(join(requests, "AD-1.csr"), "a request\n");
+    const pki = new Pki("election", {
+      server: {
+        host: { address: "10.10.0.40", port: 22, user: "amadegi", hostKey: `ssh-ed25519 ${"A".repeat(68)}` },
+        privateKey: pulumi.secret("unit key"),
+        root: "",
+        epoch: "",
+      },
+      commonName: "amadegi unit election CA",
+      validUntil: "2099-01-01",
+      servers: [{ id: "gw-1", address: "10.10.1.11", names: ["gw-1"] }],
+      devices: { requests, issued: join(dir, "order", "issued"), declared: [A] },
+      revoked: [],
+    });
+    const value = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply((v) => resolve(v)));
+    // The signing does not answer until let; the CRL (a gateway's files carry it) is made all the same.
+    const held = new Promise<string>((resolve) => setTimeout(() => resolve("the CRL waited for the devices' signing"), 5000));
+    expect(await Promise.race([value(pki.crl), held])).toContain("BEGIN X509 CRL");
+    // The signing is asked for after the CRL, and ends when let.
+    await vi.waitFor(() => expect(registered).toContain("election-devices"));
+    expect(registered.indexOf("election-crl")).toBeLessThan(registered.indexOf("election-devices"));
+    letSign();
+    expect(await value(pki.devices)).toBe(1);
   });
 });

@@ -684,6 +684,40 @@ describe("the election PKI's scripts (openssl; the CA's on a pki server, here a 
     expect(none.stderr).toContain("the CRL command got no revoked list on stdin");
   });
 
+  it("a CRL made before a signing covers what it leaves: the CRL's command names the revoked devices, which the signer issues nothing again", async () => {
+    const p = await place("crl-first");
+    const d1 = await device(join(dir, "crl-first"), "Q-1");
+    const d2 = await device(join(dir, "crl-first"), "Q-2");
+    await p.declare([d1, d2]);
+    await request(p.requests, d1);
+    expect((await p.sign()).summary.signed).toBe(1);
+    const before = (await p.cert("Q-1")).serialNumber;
+    // Q-1 is revoked: the CRL, made first (as the stack makes it, ADR 0021), leaves the list on the pki server.
+    const revoked = revokedLines([{ device: "Q-1", reason: "keyCompromise", time: "2026-12-02T10:00:00Z" }]);
+    const made = await sh(crlScript(p.pki, until, "d"), { stdin: `${REVOKED_MARK}\n${revoked}` });
+    expect(made.code, made.stderr).toBe(0);
+    expect(await readFile(join(p.kept, ".revoked"), "utf8")).toBe("Q-1\n");
+    // Then Q-1's request changes and Q-2 asks for its first: Q-2 is signed; Q-1 is refused, and its old certificate
+    // leaves the issued directory as any refused request's does (it stays in the log, so on every CRL).
+    await request(p.requests, d1, { subject: "/CN=Q-1/O=again" });
+    await request(p.requests, d2);
+    const signing = await p.sign();
+    expect(signing.summary).toMatchObject({ signed: 1, refusedCount: 1, removed: 1 });
+    expect(signing.summary.refused["Q-1"]).toMatch(/^revoked: .*the committee revoked Q-1/);
+    expect(existsSync(join(p.issued, "Q-1.crt"))).toBe(false);
+    const log = (await readFile(join(p.kept, ".serials"), "utf8")).trim().split("\n");
+    expect(log.filter((l) => l.endsWith(" Q-1"))).toEqual([`${before} Q-1`]);
+    // So every certificate Q-1 was ever issued is on the CRL made before this signing.
+    const listed = [...(await sh("openssl crl -noout -text 2>&1", { stdin: made.stdout })).stdout.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1]);
+    expect(listed).toEqual([before]);
+    const again = await sh(crlScript(p.pki, until, "d"), { stdin: `${REVOKED_MARK}\n${revoked}` });
+    expect(again.stderr).toContain("CRL: 1 certificates of 1 revoked devices");
+    // Revoked no more (a CRL without it): Q-1 is signed again.
+    expect((await sh(crlScript(p.pki, until, "d"), { stdin: `${REVOKED_MARK}\n` })).code).toBe(0);
+    expect(await readFile(join(p.kept, ".revoked"), "utf8")).toBe("");
+    expect((await p.sign()).summary).toMatchObject({ signed: 1, refusedCount: 0 });
+  });
+
   it("installs a CRL on a gateway whole, then has its readers re-read it; anything that is not a CRL is refused, the old one kept", async () => {
     const root = join(dir, "crl-install");
     await mkdir(root, { recursive: true });

@@ -187,15 +187,27 @@ export const LINK_EXPORTER_PORT = 9119;
 export const LINK_PROBER_SEND_MS = 1;
 
 /**
+ * The least time, in ms, a round of the link prober spends sending its pings (link-prober.sh's
+ * SPREAD_MS). Under the rehearsal's profile, the round's period less its wait for the last replies:
+ * its pings are spread over it, so the rehearsal's monitors keep to their pace while a round sends,
+ * not only on average over the period (ADR 0013, amendment of 2026-12-06). Production's monitors are
+ * servers of their own and send as fast as LINK_PROBER_SEND_MS allows (0).
+ */
+export function linkRoundSpread(timing: AlertTiming): number {
+  return timing.name === "rehearsal" ? Math.max(0, linkProbePeriod(timing) * 1000 - LINK_CHECK.timeoutMs) : 0;
+}
+
+/**
  * How much later than a ping at the scrape a link's failure can reach a monitor's Prometheus, in
  * seconds: a round's period (the failure just missed one), then the round's sending (the busiest
- * monitor's links, LINK_PROBER_SEND_MS each) and its wait for the last replies. A notification's bound
- * (notificationBound) takes it as the links' probe time.
+ * monitor's links, LINK_PROBER_SEND_MS each, or the round's spread where that is longer) and its
+ * wait for the last replies. A notification's bound (notificationBound) takes it as the links' probe time.
  */
 export function linkProbeDelay(inventory: Inventory, timing: AlertTiming): number {
   const monitors = monitorIds(inventory);
   const busiest = Math.max(0, ...(monitors.length === 0 ? [linkTargets(inventory).length] : monitors.map((m) => linkTargets(inventory, m).length)));
-  return linkProbePeriod(timing) + Math.ceil((busiest * LINK_PROBER_SEND_MS + LINK_CHECK.timeoutMs) / 1000);
+  const sending = Math.max(busiest * LINK_PROBER_SEND_MS, linkRoundSpread(timing));
+  return linkProbePeriod(timing) + Math.ceil((sending + LINK_CHECK.timeoutMs) / 1000);
 }
 
 /** Where the monitor's Alertmanager listens (on the server's address). */
@@ -377,13 +389,14 @@ export function renderMonitor(inventory: Inventory, server: Server, target: Serv
         String(linkProbePeriod(timing)),
         String(LINK_CHECK.timeoutMs),
         String(LINK_PROBER_SEND_MS),
+        String(linkRoundSpread(timing)),
       ],
       forks: false,
       background: true,
       pidFile: M.linkProberPid,
       log: M.linkProberLog,
       mark: r(M.linkProber),
-      // It re-reads its targets every round: only a new command line (another period) restarts it.
+      // It re-reads (and counts) its targets every round: only a new command line (another period) restarts it.
       reload: "restart",
       watch: [M.linkProber],
       listens: [],

@@ -20,6 +20,10 @@
 // basicConstraints critical CA:FALSE, keyUsage critical digitalSignature, extendedKeyUsage
 // clientAuth, valid from now until AMADEGI_UNTIL 23:59:59 UTC.
 //
+// A device that AMADEGI_ISSUED/.revoked names (one serial a line, written there by the CRL's command before
+// each CRL: crlScript in src/provision/scripts.ts, ADR 0021) is issued no certificate again: a certificate it
+// already has is on the CRL, and a new one would not be.
+//
 // Incremental: AMADEGI_ISSUED/.issued.json holds the authority (sha256 of its certificate), the
 // validity and, per certificate, the sha256 of the request and the fingerprint it was signed for.
 // Only a new or changed request, a changed declared fingerprint, a certificate that is gone, another
@@ -32,7 +36,7 @@
 // A refused request does not fail the run: it is named with its reason on stderr ("refused SERIAL:
 // reason: detail", the first 100) and in AMADEGI_ISSUED/.refused.json (all of them); stdout is one
 // JSON line {"certificates","signed","kept","removed","refusedCount","refused"} (the first 100
-// refusals, serial -> "reason: detail"). Reasons: undeclared, bad-request, bad-signature, other-key.
+// refusals, serial -> "reason: detail"). Reasons: undeclared, revoked, bad-request, bad-signature, other-key.
 // Exit 2 when the inputs themselves are wrong (the authority, the declared list, the date).
 import { Buffer } from "node:buffer";
 import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, verify, X509Certificate } from "node:crypto";
@@ -362,6 +366,16 @@ function requestsOf(path) {
   return out;
 }
 
+/** The revoked devices' serials, one a line; none where the file is absent (no CRL was made here yet). */
+function revokedOf(path) {
+  if (!existsSync(path)) return new Set();
+  return new Set(
+    readFileSync(path, "utf8")
+      .split("\n")
+      .filter((line) => line !== ""),
+  );
+}
+
 export function run(stdin, env = process.env, now = new Date()) {
   const requests = need(env, "AMADEGI_REQUESTS");
   const issued = need(env, "AMADEGI_ISSUED");
@@ -384,6 +398,8 @@ export function run(stdin, env = process.env, now = new Date()) {
   let signed = 0;
   let kept = 0;
 
+  // The devices the last CRL revoked (its command writes them here first: crlScript, ADR 0021): none is signed for.
+  const revoked = revokedOf(join(issued, ".revoked"));
   const contents = requestsOf(requests);
   const files = [...contents.keys()].sort();
   const present = new Set();
@@ -402,6 +418,7 @@ export function run(stdin, env = process.env, now = new Date()) {
     try {
       if (serial === "ca") throw new Refused("bad-request", `${file}: "ca" is the authority's certificate's name in the issued directory, not a device's`);
       if (want === undefined) throw new Refused("undeclared", `${file}: ${serial} is not the serial of a device the inventory declares`);
+      if (revoked.has(serial)) throw new Refused("revoked", `${file}: the committee revoked ${serial}: no certificate is issued to it again`);
       const { spki, fingerprint } = checkRequest(content, file);
       if (fingerprint !== want) throw new Refused("other-key", `${file} carries key ${fingerprint}; the inventory declares ${want} for ${serial}`);
       const number = serialNumber();

@@ -1,7 +1,7 @@
 // The monitor's link prober (src/model/render/assets/link-prober.sh; ADR 0013, "The links' prober"),
 // run for real: fping pings in a namespace this test makes (only its loopback; one address black-holed
 // by nftables), node_exporter's textfile collector serves the round, and what it serves is read back.
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -121,5 +121,34 @@ describe("the link prober", () => {
       left = (await run("ip", ["netns", "pids", ns.name])).stdout.trim();
     }
     expect(left).toBe("");
+  });
+
+  it("spreads a round's pings over SPREAD_MS when that is more than INTERVAL_MS apart: three links over 1.8 s go 600 ms apart", async () => {
+    const inventory = await sampleInventory();
+    const rendered = renderMonitoring(inventory, [LINK_CHECK], LINKS.map(target), { stack: "rehearsal", linkProber: { exporter: EXPORTER } });
+    const spread = join(dir, "spread");
+    await mkdir(join(spread, "textfiles"), { recursive: true });
+    await writeFile(join(spread, "links.tsv"), rendered.files.get(LINK_PROBER_TARGETS) ?? "");
+    const began = performance.now();
+    const started = await ns.exec([
+      "sh",
+      "-c",
+      `setsid -f sh -c 'echo $$ >"$0"; exec "$@"' "$1/prober.pid" sh "$2" "$1/links.tsv" "$1/textfiles" 60 500 1 1800 >"$1/prober.log" 2>&1 </dev/null`,
+      "sh",
+      spread,
+      LINK_PROBER_ASSET,
+    ]);
+    expect(started.code, started.stderr).toBe(0);
+    let round = "";
+    for (let i = 0; i < 200 && round === ""; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      round = await readFile(join(spread, "textfiles", "links.prom"), "utf8").catch(() => "");
+    }
+    const took = performance.now() - began;
+    await ns.exec(["kill", "-TERM", (await readFile(join(spread, "prober.pid"), "utf8")).trim()]);
+    expect(round.split("\n").filter((l) => l.startsWith("probe_success{"))).toHaveLength(LINKS.length);
+    // The third ping leaves 2 × 600 ms after the first, so no round is written sooner (a slower machine only takes longer).
+    // Sent 1 ms apart, the round would end with the black-holed address's 500 ms wait.
+    expect(took, await readFile(join(spread, "prober.log"), "utf8")).toBeGreaterThanOrEqual(1200);
   });
 });

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   isMonitoredLink,
+  linkProbePeriod,
   PRODUCTION_TIMING,
   REHEARSAL_LINK_PINGS_PER_S,
   REHEARSAL_TIMING,
@@ -14,9 +15,13 @@ import {
 } from "../../../src/model/alerting.ts";
 import { LINK_PROBER_TARGETS, renderMonitoring } from "../../../src/model/monitoring.ts";
 import {
+  alertTimingOf,
   CENTRAL_CHECKS,
   centralTargets,
   LINK_CHECK,
+  LINK_PROBER_SEND_MS,
+  linkProbeDelay,
+  linkRoundSpread,
   linkTargets,
   MONITOR_FILES,
   monitorIds,
@@ -346,5 +351,57 @@ describe("the rehearsal's pace (ADR 0013)", () => {
     expect(render(inventory, "rehearsal", MONITOR_FILES.alertmanager)).toContain(`group_wait: ${t.groupWait}s`);
     expect(render(inventory, "rehearsal", MONITOR_FILES.prometheus)).toContain(`scrape_interval: ${t.scrapeInterval}s`);
     expect(render(inventory, "production", MONITOR_FILES.rules)).toBe(renderAlertRules(inventory, PRODUCTION_TIMING));
+  });
+
+  /** A monitor's link prober as rendered: its period (s), reply wait, least gap between pings and spread (ms). */
+  const prober = (inventory: Inventory, monitor: string, environment: "rehearsal" | "production") => {
+    const server = inventory.serversById.get(monitor);
+    if (server === undefined) throw new Error(`no ${monitor}`);
+    const start = renderServer(inventory, monitor, { root: "/r", environment, address: server.address })
+      .flatMap((r) => r.services)
+      .find((x) => x.name === "link-prober")?.start;
+    const args = /link-prober\.sh'? \S+ \S+ (\d+) (\d+) (\d+) (\d+)/.exec(start ?? "");
+    if (args === null) throw new Error(`${monitor}: no link prober's command line in ${String(start)}`);
+    const [period, wait, gap, spread] = args.slice(1).map(Number) as [number, number, number, number];
+    const links = linkTargets(inventory, monitor).length;
+    // How far apart link-prober.sh sends: the least gap, or the spread over its links where that is more.
+    const sendsEvery = Math.max(gap, Math.floor(spread / links));
+    return { period, wait, gap, spread, links, sendsEvery };
+  };
+
+  it("spreads each round of a paced rehearsal's link prober over its period: six monitors send their rounds' rate, not 1,000 pings a second each", async () => {
+    const inventory = await withMonitors(6);
+    expect(rehearsalPace(inventory)).toBeGreaterThan(1); // the case under test
+    const t = alertTimingOf(inventory, "rehearsal");
+    let whileSending = 0;
+    let onAverage = 0;
+    for (const monitor of monitorIds(inventory)) {
+      const p = prober(inventory, monitor, "rehearsal");
+      expect(p.period).toBe(linkProbePeriod(t));
+      expect(p.gap).toBe(LINK_PROBER_SEND_MS);
+      expect(p.spread).toBe(linkRoundSpread(t));
+      // A round sends over most of its period and is done, replies waited for, within it.
+      expect(p.links * p.sendsEvery).toBeGreaterThan(p.period * 1000 * 0.5);
+      expect(p.links * p.sendsEvery + p.wait).toBeLessThanOrEqual(p.period * 1000);
+      whileSending += 1000 / p.sendsEvery;
+      onAverage += p.links / p.period;
+    }
+    expect(whileSending).toBeLessThan(2 * onAverage);
+    // Production's monitors are servers of their own: they send every round as fast as they may.
+    for (const monitor of monitorIds(inventory)) {
+      const p = prober(inventory, monitor, "production");
+      expect([p.spread, p.sendsEvery]).toEqual([0, LINK_PROBER_SEND_MS]);
+    }
+  });
+
+  it("keeps the sample's prober (the drills') sending 1 ms apart, so its notification bound is what it was", async () => {
+    const inventory = await sampleInventory();
+    const [monitor] = monitorIds(inventory);
+    if (monitor === undefined) throw new Error("no monitor in the sample");
+    const p = prober(inventory, monitor, "rehearsal");
+    expect(p.spread).toBeGreaterThan(0);
+    expect(p.sendsEvery).toBe(LINK_PROBER_SEND_MS);
+    const t = alertTimingOf(inventory, "rehearsal");
+    expect(linkProbeDelay(inventory, t)).toBe(linkProbePeriod(t) + Math.ceil((p.links * LINK_PROBER_SEND_MS + LINK_CHECK.timeoutMs) / 1000));
   });
 });

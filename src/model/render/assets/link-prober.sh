@@ -9,19 +9,27 @@
 # whole (written beside it, then renamed), so a scrape never reads half a round. A round that
 # cannot ping keeps the last file; its age is what the rule AmadegiLinkProberStale reads.
 #
-# usage: link-prober.sh TARGETS DIR PERIOD_S TIMEOUT_MS INTERVAL_MS
+# usage: link-prober.sh TARGETS DIR PERIOD_S TIMEOUT_MS INTERVAL_MS [SPREAD_MS]
 #   TARGETS: a line per link: its address, a tab, its labels as Prometheus's text format writes them
 #   (rendered and escaped by amadegi: src/model/monitoring.ts). Re-read every round.
 #   PERIOD_S: a round starts this many seconds after the last one started (at once if it took longer).
-#   TIMEOUT_MS: the wait for a reply; INTERVAL_MS: between two pings (fping -i).
+#   TIMEOUT_MS: the wait for a reply; INTERVAL_MS: the least time between two pings (fping -i).
+#   SPREAD_MS: a round's pings are spread over at least this many ms (the round's links counted each
+#   round): INTERVAL_MS apart, or further where that is more. 0, or absent: INTERVAL_MS apart.
 set -u
-targets=$1 dir=$2 period=$3 timeout=$4 interval=$5
+targets=$1 dir=$2 period=$3 timeout=$4 interval=$5 spread=${6:-0}
 raw="$dir/fping.out" tmp="$dir/links.prom.tmp"
 
 # One round: fping's exit status (0: every host answered; 1: some did not; more: fping's own failure).
 round() {
-  # One echo each, `interval` ms apart, IPv4; ICMP errors are per host on stderr.
-  cut -f1 "$targets" | fping -4 -r 0 -B 1 -i "$interval" -t "$timeout" -f - >"$raw" 2>/dev/null
+  # The pings' spacing: `interval` ms, or the spread over this round's links where that is more.
+  gap=$interval
+  if [ "$spread" -gt 0 ]; then
+    links=$(wc -l <"$targets") || return 2
+    [ "$links" -gt 0 ] && [ $((spread / links)) -gt "$gap" ] && gap=$((spread / links))
+  fi
+  # One echo each, `gap` ms apart, IPv4; ICMP errors are per host on stderr.
+  cut -f1 "$targets" | fping -4 -r 0 -B 1 -i "$gap" -t "$timeout" -f - >"$raw" 2>/dev/null
   rc=$?
   [ "$rc" -le 1 ] || return "$rc"
   {
