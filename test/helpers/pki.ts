@@ -39,6 +39,20 @@ export interface Pki {
 
 const KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
 
+/**
+ * A self-signed certificate (CN=unit, two days) and its key, as one PEM text: what the PKI's
+ * commands print (`splitIssued`), for the program's tests under Pulumi's mocks.
+ */
+export async function certAndKeyPem(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "amadegi-t-ca-"));
+  try {
+    await run("openssl", ["req", "-x509", ...KEY, "-keyout", join(dir, "k"), "-out", join(dir, "c"), "-subj", "/CN=unit", "-days", "2"]);
+    return (await readFile(join(dir, "c"), "utf8")) + (await readFile(join(dir, "k"), "utf8"));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function makeCa(dir: string, name: string, cn: string): Promise<void> {
   await run("openssl", [
     "req",

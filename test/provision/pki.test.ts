@@ -1,16 +1,15 @@
 // The Pki component's own pieces that run in the program: the declared devices' file the device
 // signer reads (path, content, sha256), the signer's summary it exposes as outputs, and the order of
 // its commands under Pulumi's mocks (no engine, nothing sent).
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { declaredFile, parseDevices } from "../../src/provision/pki.ts";
+import { certAndKeyPem } from "../helpers/pki.ts";
 
 let dir = "";
 beforeAll(async () => {
@@ -77,14 +76,7 @@ describe("the component's order (ADR 0021)", () => {
   let authority = "";
 
   beforeAll(async () => {
-    const ca = join(dir, "ca");
-    await mkdir(ca);
-    await promisify(execFile)(
-      "openssl",
-      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "k", "-out", "c", "-subj", "/CN=unit", "-days", "2"],
-      { cwd: ca },
-    );
-    authority = (await readFile(join(ca, "c"), "utf8")) + (await readFile(join(ca, "k"), "utf8"));
+    authority = await certAndKeyPem();
     const signing = new Promise<void>((resolve) => {
       letSign = resolve;
     });
@@ -129,8 +121,12 @@ describe("the component's order (ADR 0021)", () => {
     });
     const value = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply((v) => resolve(v)));
     // The signing does not answer until let; the CRL (a gateway's files carry it) is made all the same.
-    const held = new Promise<string>((resolve) => setTimeout(() => resolve("the CRL waited for the devices' signing"), 5000));
+    let timer: NodeJS.Timeout | undefined;
+    const held = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve("the CRL waited for the devices' signing"), 5000);
+    });
     expect(await Promise.race([value(pki.crl), held])).toContain("BEGIN X509 CRL");
+    clearTimeout(timer);
     // The signing is asked for after the CRL, and ends when let.
     await vi.waitFor(() => expect(registered).toContain("election-devices"));
     expect(registered.indexOf("election-crl")).toBeLessThan(registered.indexOf("election-devices"));

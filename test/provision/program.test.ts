@@ -1,9 +1,7 @@
 // Unit: the program's structure under Pulumi's mocks (no engine, nothing sent).
-import { execFile } from "node:child_process";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { inventorySource, type StackConfig } from "../../src/provision/config.ts";
@@ -11,6 +9,7 @@ import type { ProgramOptions } from "../../src/provision/program.ts";
 import { loadInventory } from "../../src/model/index.ts";
 import { renderServer, TLS_FILES } from "../../src/model/render/index.ts";
 import { repoRoot } from "../../src/toolchain/paths.ts";
+import { certAndKeyPem } from "../helpers/pki.ts";
 import { addPkiServer } from "../readiness/helpers.ts";
 
 const created: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
@@ -36,14 +35,7 @@ let programFor: (options?: ProgramOptions) => () => Promise<Record<string, unkno
 beforeAll(async () => {
   process.env.AMADEGI_STATE_DIR = stateDir;
   await writeFile(keyFile, "-----BEGIN OPENSSH PRIVATE KEY-----\nunit\n-----END OPENSSH PRIVATE KEY-----\n", { mode: 0o600 });
-  const dir = await mkdtemp(join(tmpdir(), "amadegi-t-ca-"));
-  await promisify(execFile)(
-    "openssl",
-    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "k", "-out", "c", "-subj", "/CN=unit", "-days", "2"],
-    { cwd: dir },
-  );
-  issued = (await readFile(join(dir, "c"), "utf8")) + (await readFile(join(dir, "k"), "utf8"));
-  await rm(dir, { recursive: true, force: true });
+  issued = await certAndKeyPem();
   await pulumi.runtime.setMocks(mocks, "amadegi", "unit", true);
   ({ program, programFor } = await import("../../src/provision/program.ts"));
 });
