@@ -15,8 +15,10 @@ export function temporarySibling(path: string): string {
 /**
  * Write a file so that a reader sees either the old content or the new, never
  * half of it: write a sibling temporary file, then rename it over the target.
+ * `data` may come in pieces (an iterable of strings, each written as it is made): a file of
+ * many megabytes is then never one string.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array | Iterable<string>, mode = 0o644): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = temporarySibling(path);
   try {

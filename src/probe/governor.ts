@@ -33,7 +33,15 @@ export class RateBucket {
  */
 const LAG_HIGH_MS = 20;
 const LAG_LOW_MS = 5;
-const MIN_LIMIT = 8;
+/**
+ * The least the limit is cut to. A delay with fewer in flight is not theirs: it is the collector's
+ * (a national campaign holds 500–800 MiB), another lane's, or the CPU given to other processes, and
+ * cutting further only starves the lane. With a floor of 8, national checks at 150 check-ins a
+ * second held their links' TCP probes at 8–50 in flight for most of the lane, about 430 a second
+ * per operator where the catalog allows 1,000–4,000: the lane took 55–75 s. With 128 it took 41–47 s,
+ * valid, with as few links unknown (issue 20, ADR 0014).
+ */
+const MIN_LIMIT = 128;
 const CUT = 0.5;
 /** After a cut, the next one waits this long: the cut needs a moment to show. */
 const CUT_SPACING_MS = 100;

@@ -1,8 +1,9 @@
+import { readFileSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { digestFiles, hashFiles, keepNewest, writeFileAtomicSync } from "../../src/lib/fs.ts";
+import { digestFiles, hashFiles, keepNewest, writeFileAtomic, writeFileAtomicSync } from "../../src/lib/fs.ts";
 
 let dir = "";
 beforeAll(async () => {
@@ -38,6 +39,26 @@ describe("writeFileAtomicSync", () => {
     // A directory where the file should be: the write fails, and nothing is left behind.
     expect(() => writeFileAtomicSync(join(dir, "deep"), "x")).toThrow();
     expect((await readdir(dir)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  });
+});
+
+describe("writeFileAtomic", () => {
+  it("writes a file given in pieces whole, each piece as it is made; a reader sees the old file until the rename", async () => {
+    const path = join(dir, "pieces", "status.jsonl");
+    await writeFileAtomic(path, "old\n");
+    const seen: string[] = [];
+    const pieces = (function* () {
+      for (let i = 0; i < 3; i++) {
+        // While the pieces are written, the file is still the old one.
+        seen.push(readFileSync(path, "utf8"));
+        yield `line ${i}\n`;
+      }
+    })();
+    await writeFileAtomic(path, pieces, 0o640);
+    expect(await readFile(path, "utf8")).toBe("line 0\nline 1\nline 2\n");
+    expect(seen).toEqual(["old\n", "old\n", "old\n"]);
+    expect((await stat(path)).mode & 0o777).toBe(0o640);
+    expect(await readdir(join(dir, "pieces"))).toEqual(["status.jsonl"]);
   });
 });
 

@@ -641,6 +641,43 @@ describe("check-ins", () => {
     expect(byKey.get("c/S3/S3-F")).toMatchObject({ status: "unreachable", failure: "refused" });
   });
 
+  it("judges a gateway's devices once it is read, while another gateway's read is still under way; a station of both waits for both", async () => {
+    let releaseB: () => void = () => undefined;
+    const bDone = new Promise<void>((resolve) => (releaseB = resolve));
+    const settled: string[] = [];
+    const byKey = new Map<string, ProbeResult>();
+    /** What was settled when gw-b's read was let go. */
+    let whileBRead: string[] = [];
+    const checkin = {
+      async read(gateway: Target) {
+        if (gateway.server === "gw-b") {
+          await bDone;
+          whileBRead = [...settled];
+        }
+        const records = new Map<string, Observation>([[`${gateway.server === "gw-b" ? "S3" : "S1"}/L`, { ok: true, timings: { total: 1 }, values: {} }]]);
+        return { observation: { ok: true, timings: { total: 1 }, values: {} }, observations: records };
+      },
+    };
+    const both = { ...device("S3", "L", "gw-a", "127.0.0.1"), params: { gateway: "gw-a", serial: "AHV-S3", secondary: "gw-b", secondaryAddress: "127.0.0.2" } };
+    const targets = [device("S1", "L", "gw-a", "127.0.0.1"), device("S2", "L", "gw-b", "127.0.0.2"), both];
+    const running = run({
+      targets,
+      probes: { checkin },
+      checks: new Map([["c", { conditions: [], timeoutMs: 1000, retries: 0 }]]),
+      onResult: (r) => {
+        settled.push(r.key);
+        byKey.set(r.key, r);
+        // gw-a's device is judged while gw-b's read still waits: then gw-b's read is let go.
+        if (r.key === "c/S1/L") releaseB();
+      },
+    });
+    await running;
+    expect(whileBRead).toEqual(["c/S1/L"]);
+    expect(byKey.get("c/S2/L")).toMatchObject({ status: "down", failure: "assertion" });
+    // S3's check-in is in gw-b's records only: judged after both reads, on the secondary's record.
+    expect(byKey.get("c/S3/L")?.status).toBe("up");
+  });
+
   it("reads at most SSH_AT_ONCE gateways at once (each read is an ssh and an sshd), and the wait for a turn is not part of a read's timeout", async () => {
     let open = 0;
     let most = 0;

@@ -79,18 +79,18 @@ describe("phases", () => {
 });
 
 describe("the in-flight limit follows the prober's own loop", () => {
-  it("a slow loop halves what is in flight (not below 8, at most every 100 ms); a quick one lets it grow back to the stack's concurrency", async () => {
-    const g = new Governor({ maxRate: 100_000, concurrency: 64 });
-    for (let i = 0; i < 64; i++) await g.acquire();
+  it("a slow loop halves what is in flight (not below 128, at most every 100 ms); a quick one lets it grow back to the stack's concurrency", async () => {
+    const g = new Governor({ maxRate: 100_000, concurrency: 1024 });
+    for (let i = 0; i < 1024; i++) await g.acquire();
     g.adapt(40, 1000);
-    expect(g.limit).toBe(32);
+    expect(g.limit).toBe(512);
     g.adapt(40, 1050); // too soon after the last cut: the cut needs a moment to show
-    expect(g.limit).toBe(32);
+    expect(g.limit).toBe(512);
     g.adapt(40, 1200);
-    expect(g.limit).toBe(16);
+    expect(g.limit).toBe(256);
     for (let t = 1300; t < 2000; t += 100) g.adapt(400, t);
-    expect(g.limit).toBe(8);
-    expect(g.lowest).toBe(8);
+    expect(g.limit).toBe(128);
+    expect(g.lowest).toBe(128);
     // Over the limit, a released slot is not handed on: a waiter stays waiting.
     let admitted = false;
     void g.acquire().then(() => (admitted = true));
@@ -98,8 +98,16 @@ describe("the in-flight limit follows the prober's own loop", () => {
     await new Promise((r) => setImmediate(r));
     expect(admitted).toBe(false);
     for (let i = 0; i < 200; i++) g.adapt(1);
-    expect(g.limit).toBe(64);
+    expect(g.limit).toBe(1024);
     await new Promise((r) => setImmediate(r));
     expect(admitted).toBe(true);
+  });
+
+  it("a stack's concurrency under the floor is the floor: never cut", async () => {
+    const g = new Governor({ maxRate: 100_000, concurrency: 64 });
+    for (let i = 0; i < 64; i++) await g.acquire();
+    for (let t = 1000; t < 2000; t += 100) g.adapt(400, t);
+    expect(g.limit).toBe(64);
+    expect(g.lowest).toBe(64);
   });
 });

@@ -549,6 +549,32 @@ describe("the recorder's table, its log's rotation and a flood", () => {
     expect(entry(again, "PKD-0001/PKD-0001-F")?.checkin?.time).toBe(before.links[0]?.checkin?.time);
   });
 
+  it("writes each change of an entry, and a link dropped on SIGHUP leaves the table, though it writes only what changed", async () => {
+    const r = await start(LINKS, "changes");
+    const pem = pki.client.cert.toString("utf8");
+    // A rejected attempt at F's link (another station's claim), written; then a check-in over F: the entry has both.
+    expect((await post(r.socket, as(pem, "10.41.0.3", "PKD-0002", "PKD-0001-F"))).status).toBe(403);
+    await waitFor("the rejected attempt in the table", () => entry(r, "PKD-0001/PKD-0001-F")?.rejected?.count === 1);
+    expect((await post(r.socket, as(pem, "10.41.0.3", "PKD-0001", "PKD-0001-F"))).status).toBe(204);
+    await waitFor("the check-in beside it", () => entry(r, "PKD-0001/PKD-0001-F")?.checkin !== undefined);
+    expect(entry(r, "PKD-0001/PKD-0001-F")?.rejected?.count).toBe(1);
+    // The same entry changed again: its newer check-in, not the one written before.
+    const first = entry(r, "PKD-0001/PKD-0001-F")?.checkin?.time;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await post(r.socket, as(pem, "10.41.0.3", "PKD-0001", "PKD-0001-F"))).status).toBe(204);
+    expect((await post(r.socket, as(pem, "10.141.0.2", "PKD-0001", "PKD-0001-M"))).status).toBe(204);
+    await waitFor(
+      "F's newer check-in and M's",
+      () => entry(r, "PKD-0001/PKD-0001-F")?.checkin?.time !== first && entry(r, "PKD-0001/PKD-0001-M") !== undefined,
+    );
+    expect(tableOf(r).links.map((e) => `${e.station}/${e.link}`)).toEqual(["PKD-0001/PKD-0001-F", "PKD-0001/PKD-0001-M"]);
+    // M's address leaves the links file: M's entry leaves the table with the next write.
+    await writeFile(r.links, JSON.stringify(Object.fromEntries(Object.entries(LINKS).filter(([address]) => address !== "10.141.0.2"))));
+    r.child.kill("SIGHUP");
+    await waitFor("M gone from the table", () => entry(r, "PKD-0001/PKD-0001-M") === undefined);
+    expect(tableOf(r).links.map((e) => `${e.station}/${e.link}`)).toEqual(["PKD-0001/PKD-0001-F"]);
+  });
+
   it("rotates its log at --log-max-bytes between records: the files together hold every request's line", async () => {
     const r = await start(LINKS, "rotate", ["--log-max-bytes", "2048", "--log-keep", "100", "--burst", "1000"]);
     const pem = pki.client.cert.toString("utf8");
