@@ -298,9 +298,19 @@ export function markOperation(stack: string, change: Change, checkpoints: Checkp
 export function afterEngine(stack: string, env: NodeJS.ProcessEnv = process.env): EngineLock | undefined {
   const left = engineLocks(stack, env).find((lock) => holderOf(lock) !== "running");
   if (left === undefined) rmSync(markFile(stack, env), { force: true });
-  else sweepLeftCredentials();
+  // The engine is gone, but its provider, killed with it, may not have exited yet: its keys are
+  // removed once it has (a kept directory's owner is waited for, a few seconds at most).
+  else sweepLeftCredentials(tmpdir(), KILLED_PROVIDER_WAIT_MS);
   return left;
 }
+
+/**
+ * How long, after a killed engine, the sweep waits for a provider that still runs to exit. A
+ * provider killed with its engine was seen running when the sweep came right after the engine
+ * (one fresh-clone test run in six), and its keys stayed until the next engine started.
+ */
+const KILLED_PROVIDER_WAIT_MS = 3000;
+const SWEEP_POLL_MS = 50;
 
 /**
  * Removes the SSH credentials a killed provider left. The stand-in provider writes each run's key
@@ -309,16 +319,31 @@ export function afterEngine(stack: string, env: NodeJS.ProcessEnv = process.env)
  * copy of a server's private key (43 were found on a developer's machine, 7 or 8 per kill; ADR
  * 0019 lets an engine die). A directory of this user's goes when the pid it is named for no longer
  * runs, or runs a process started after the directory was written (the pid was given again).
- * Returns how many it removed.
+ * With `waitMs`, a directory whose owner still runs is looked at again until it has exited or the
+ * time is up. Returns how many it removed.
  */
-export function sweepLeftCredentials(tmp = tmpdir()): number {
+export function sweepLeftCredentials(tmp = tmpdir(), waitMs = 0): number {
+  const until = performance.now() + waitMs;
+  let removed = 0;
+  for (;;) {
+    const pass = sweepOnce(tmp);
+    removed += pass.removed;
+    if (pass.kept === 0 || performance.now() >= until) return removed;
+    // A synchronous pause: the CLI is ending the operation and does nothing else meanwhile.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SWEEP_POLL_MS);
+  }
+}
+
+/** One look at `tmp`: the run directories removed, and those kept because their owner runs. */
+function sweepOnce(tmp: string): { removed: number; kept: number } {
   let names: string[];
   try {
     names = readdirSync(tmp);
   } catch {
-    return 0;
+    return { removed: 0, kept: 0 };
   }
   let removed = 0;
+  let kept = 0;
   for (const name of names) {
     const pid = Number(CREDENTIALS_DIR.exec(name)?.[1] ?? Number.NaN);
     if (!Number.isSafeInteger(pid) || pid === process.pid) continue;
@@ -327,14 +352,17 @@ export function sweepLeftCredentials(tmp = tmpdir()): number {
       const info = lstatSync(path);
       if (!info.isDirectory() || info.uid !== process.getuid?.()) continue;
       // Its owner's, unless that pid now runs a process started after the directory was written.
-      if (alive(pid) && startedBy(pid, info.mtimeMs)) continue;
+      if (alive(pid) && startedBy(pid, info.mtimeMs)) {
+        kept++;
+        continue;
+      }
       rmSync(path, { recursive: true, force: true });
       removed++;
     } catch {
       // Gone meanwhile: nothing to remove.
     }
   }
-  return removed;
+  return { removed, kept };
 }
 
 /** What a reader of the stack's outputs (drift) should know of an operation under way or unfinished; undefined when there is none. */

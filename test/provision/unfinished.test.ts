@@ -2,7 +2,7 @@
 // locks and amadegi's marks read as data, a lock's holder judged from /proc, and the SSH credentials
 // a killed provider left.
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -229,5 +229,22 @@ describe("the SSH credentials a killed provider left", () => {
     expect(existsSync(dead)).toBe(false);
     expect(existsSync(reused)).toBe(false);
     for (const kept of [live, own, unnamed, join(elsewhere, "target_key")]) expect(existsSync(kept)).toBe(true);
+  });
+
+  it("after a killed engine, waits for a provider that still runs: its keys go once it has exited, a live one's stay when the wait is up", () => {
+    const own = mkdtempSync(join(tmpdir(), "amadegi-sweep-wait-"));
+    try {
+      const dying = sleeper();
+      const lives = sleeper();
+      mkdirSync(join(own, `amadegi-ssh-${dying}-Dying1`), { mode: 0o700 });
+      mkdirSync(join(own, `amadegi-ssh-${lives}-Lives1`), { mode: 0o700 });
+      // Killed from outside a moment after the sweep starts (this test's own loop waits with it).
+      spawn("sh", ["-c", `sleep 0.3; kill -9 ${dying}`], { stdio: "ignore" });
+      expect(sweepLeftCredentials(own)).toBe(0);
+      expect(sweepLeftCredentials(own, 5000)).toBe(1);
+      expect(readdirSync(own)).toEqual([`amadegi-ssh-${lives}-Lives1`]);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 });
