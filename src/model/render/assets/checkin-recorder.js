@@ -457,9 +457,9 @@ class Table {
     this.entries = new Map();
     /**
      * Each entry's JSON, kept until the entry changes, and the entries' keys in the file's order, kept
-     * until one comes or goes: the table is written every second while devices check in, and
-     * serializing and sorting a national gateway's whole table each time was most of its recorder's
-     * CPU (issue 20). A second's write is then one join of the lines kept.
+     * until one comes or goes: the table is written every second while devices check in, and a write
+     * is then one join of the lines kept. For a national gateway's 500 links, 0.09–0.11 ms of CPU a
+     * write instead of 0.24–0.37 ms sorting and serializing them all (issue 20, ADR 0013).
      */
     this.lines = new Map();
     this.order = undefined;
