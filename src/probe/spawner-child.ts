@@ -8,9 +8,10 @@
 //
 // Only node: built-ins and erasable TypeScript: it runs as `node spawner-child.ts`.
 // Messages (IPC, advanced serialization, so Buffers pass as bytes):
-//   in:  { op: "spawn", id, file, args, input?, stdout, maxStdout, maxStderr }  { op: "kill", id, signal }
+//   in:  { op: "spawn", id, file, args, input?, stdout, maxStdout, maxStderr, nice? }  { op: "kill", id, signal }
 //   out: { id, ev: "out" | "err", data }  { id, ev: "error", message }  { id, ev: "close", code, signal }
 import { type ChildProcess, spawn } from "node:child_process";
+import { getPriority, setPriority } from "node:os";
 
 interface SpawnMessage {
   readonly op: "spawn";
@@ -22,6 +23,8 @@ interface SpawnMessage {
   readonly maxStdout: number;
   /** The caller's cap on stderr (spawner.ts DEFAULT_MAX_STDERR unless it asked for more). */
   readonly maxStderr: number;
+  /** The tool's niceness (spawner.ts UNTIMED_NICE), set as soon as it is started. */
+  readonly nice?: number;
 }
 interface KillMessage {
   readonly op: "kill";
@@ -44,6 +47,14 @@ function start(m: SpawnMessage): void {
     return;
   }
   children.set(m.id, child);
+  if (m.nice !== undefined && child.pid !== undefined) {
+    try {
+      // Lowered, never raised (spawner.ts renice, which this process does not import).
+      setPriority(child.pid, Math.max(m.nice, getPriority(child.pid)));
+    } catch {
+      // Gone already (its close is reported below); raising a niceness needs no privilege.
+    }
+  }
   let outBytes = 0;
   let errBytes = 0;
   child.stdout?.on("data", (chunk: Buffer) => {

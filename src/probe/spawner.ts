@@ -1,5 +1,6 @@
 import { type ChildProcess, fork, spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
+import { getPriority, setPriority } from "node:os";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { ToolError } from "../lib/errors.ts";
@@ -38,6 +39,27 @@ export interface SpawnRequest {
    * the tool runs. A tool whose report is on stderr (fping -C) asks for room for all of it.
    */
   readonly maxStderr?: number;
+  /** The tool's niceness, set as soon as it is started (UNTIMED_NICE); by default the caller's. */
+  readonly nice?: number;
+}
+
+/**
+ * The niceness of a campaign's tools that time nothing (ssh-keyscan, ssh). fping sends its packets
+ * a fraction of a millisecond apart and times the replies, and the prober times each TCP connect.
+ * An SSH key exchange beside them takes 40–50 ms of CPU at each end: with four of them at once, the
+ * national sweep's fping processes sent late and the sweep took 63 s instead of 40. At nice 10 the
+ * SSH tools take what CPU fping and the prober leave, and the sweep took 48 s (ADR 0022).
+ */
+export const UNTIMED_NICE = 10;
+
+/** Lower a started tool's priority to `nice`, never raise it (a prober already at nice 15 keeps its tools there); a tool already gone is left alone. */
+export function renice(pid: number | undefined, nice: number | undefined): void {
+  if (pid === undefined || nice === undefined) return;
+  try {
+    setPriority(pid, Math.max(nice, getPriority(pid)));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+  }
 }
 
 /** What a tool's stderr may hold unless the caller asks for more: its messages, not a report. */
@@ -68,6 +90,7 @@ export const directSpawner: Spawner = {
     const child: ChildProcess = spawn(file, args, {
       stdio: [request.input === undefined ? "ignore" : "pipe", request.stdout === false ? "ignore" : "pipe", "pipe"],
     });
+    renice(child.pid, request.nice);
     if (child.stdin !== null) {
       child.stdin.on("error", () => undefined);
       child.stdin.end(request.input);
@@ -170,6 +193,7 @@ class Broker implements Spawner {
       stdout: request.stdout !== false,
       maxStdout: request.maxStdout ?? 1 << 30,
       maxStderr: request.maxStderr ?? DEFAULT_MAX_STDERR,
+      ...(request.nice === undefined ? {} : { nice: request.nice }),
     });
     return p;
   }

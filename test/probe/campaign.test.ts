@@ -508,6 +508,67 @@ describe("ICMP sweep", () => {
     expect(byKey.get("t/9")).toMatchObject({ status: "up" });
   });
 
+  it("has the SSH lane beside it: check-in reads and key scans start while it runs, a key scan after its server's ping", async () => {
+    const events: string[] = [];
+    let sshStarted: () => void = () => undefined;
+    const bothStarted = new Promise<void>((resolve) => {
+      let n = 0;
+      sshStarted = () => ++n === 2 && resolve();
+    });
+    const pings: BatchProbe = {
+      kind: "icmp",
+      async probeAll(targets) {
+        const check = targets[0]?.check ?? "";
+        // The links' pings end once both SSH sessions have started (or after 2 s, which fails the test).
+        if (check === "q") await Promise.race([bothStarted, new Promise((r) => setTimeout(r, 2000))]);
+        events.push(`${check} swept`);
+        return new Map(targets.map((t) => [t.key, fine]));
+      },
+    };
+    const ssh: Probe = {
+      kind: "ssh",
+      async probe(t) {
+        events.push(t.key);
+        sshStarted();
+        return up;
+      },
+    };
+    const checkin = {
+      async read(gateway: Target) {
+        events.push(`read ${gateway.key}`);
+        sshStarted();
+        return { observation: up, observations: new Map([["S1/S1-F", { ok: true, timings: { total: 1 }, values: { CHECKIN_AGE: 1 } }]]) };
+      },
+    };
+    const tcp = scripted((t) => {
+      events.push(t.key);
+      return up;
+    });
+    const server = icmp(1);
+    const targets: Target[] = [
+      tcpTarget(8),
+      { ...icmp(2), key: "q/2", check: "q", dependsOn: [server.key] },
+      { ...tcpTarget(3), key: "s/gw", check: "s", kind: "ssh", dependsOn: [server.key] },
+      { ...tcpTarget(4), key: "c/S1/S1-F", check: "c", kind: "checkin", station: "S1", link: "S1-F", params: { gateway: "gw", hostKey: "k" } },
+      server,
+    ];
+    const checks = new Map([
+      ["p", plan([], {}, "icmp")],
+      ["q", plan([], {}, "icmp")],
+      ["s", plan()],
+      ["c", { conditions: [], timeoutMs: 1000, retries: 0 }],
+      ["t", plan()],
+    ]);
+    const { byKey } = await run({ targets, probes: { icmp: pings, ssh, checkin, tcp }, checks });
+    const at = (e: string) => events.indexOf(e);
+    expect(at("s/gw")).toBeGreaterThan(at("p swept"));
+    expect(at("s/gw")).toBeLessThan(at("q swept"));
+    expect(at("read c/gw")).toBeLessThan(at("q swept"));
+    // The governed lanes still wait for the sweep's end.
+    expect(at("t/8")).toBeGreaterThan(at("q swept"));
+    expect([...byKey.values()].map((r) => r.status)).toEqual(["up", "up", "up", "up", "up"]);
+  });
+
   it("a factory gets the count and a send interval derived from the rate ceiling", async () => {
     const tunings: { count: number; intervalMs: number }[] = [];
     const factory = (tuning: { count: number; intervalMs: number }) => {

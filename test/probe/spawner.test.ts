@@ -1,6 +1,7 @@
 // The spawner (src/probe/spawner.ts): the broker process starts the tools a
 // campaign runs and gives back what a ChildProcess would; the direct spawner
 // is the same contract in-process. Real processes (sh, cat, head, sleep).
+import { getPriority } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTool } from "../../src/probe/probes/spawn.ts";
 import { DEFAULT_MAX_STDERR, directSpawner, type Spawner, startSpawner, type ToolProcess } from "../../src/probe/spawner.ts";
@@ -55,6 +56,13 @@ describe.each([
     const p = spawner().spawn(["sleep", "30"]);
     setTimeout(() => p.kill("SIGKILL"), 50);
     expect(await finish(p)).toMatchObject({ code: null, signal: "SIGKILL" });
+  });
+
+  it("starts a tool at the niceness asked for (its children too), never above the caller's; by default at the caller's", async () => {
+    // The tool reads its niceness after a pause: the spawner sets it as soon as the tool has started.
+    const niceness = ["sh", "-c", "sleep 0.3; cut -d' ' -f19 /proc/self/stat"];
+    expect((await finish(spawner().spawn(niceness, { nice: 7 }))).out.trim()).toBe(String(Math.max(7, getPriority())));
+    expect((await finish(spawner().spawn(niceness))).out.trim()).toBe(String(getPriority()));
   });
 
   it("runTool through it caps stdout and kills the tool when the attempt's signal fires", async () => {

@@ -8,6 +8,7 @@ import { attemptSignal, failed, since, type Values } from "./observe.ts";
 import { numberParam, stringParam, type ProbeOptions } from "./options.ts";
 import { classifySshFailure, shellQuote, sshExec } from "./sshexec.ts";
 import { PUBLIC_DATA_KEX } from "../../toolchain/ssh.ts";
+import { UNTIMED_NICE } from "../spawner.ts";
 
 /**
  * Reads a gateway's check-ins over SSH (ADR 0004), in one of two ways:
@@ -116,6 +117,8 @@ async function remote(
     maxStdout: maxBytes + 256,
     // The tables' content is written into results and reports in the clear: no post-quantum key exchange for it.
     kex: PUBLIC_DATA_KEX,
+    // A read times nothing: it yields the CPU to fping and the timed probes beside it.
+    nice: UNTIMED_NICE,
     ...(options.spawner === undefined ? {} : { spawner: options.spawner }),
   });
   const timings = { total: since(start) };

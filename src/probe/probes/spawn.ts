@@ -6,7 +6,8 @@ import { directSpawner, type Spawner } from "../spawner.ts";
  * attempt's signal fires, its output capped (bytes past the cap are dropped,
  * not buffered). A missing tool is a ToolError: it is not a fact about the target.
  * A campaign passes its spawner (the broker, spawner.ts) so that starting the
- * tool never blocks its event loop; alone, the tool is spawned here.
+ * tool never blocks its event loop; alone, the tool is spawned here. `nice`: the tool's niceness
+ * (spawner.ts UNTIMED_NICE for a tool that times nothing).
  */
 export interface ToolRun {
   readonly code: number | null;
@@ -15,10 +16,17 @@ export interface ToolRun {
   readonly killed: boolean;
 }
 
-export function runTool(argv: readonly string[], signal: AbortSignal, maxStdout: number, hint: string, spawner: Spawner = directSpawner): Promise<ToolRun> {
+export function runTool(
+  argv: readonly string[],
+  signal: AbortSignal,
+  maxStdout: number,
+  hint: string,
+  spawner: Spawner = directSpawner,
+  nice?: number,
+): Promise<ToolRun> {
   if (argv[0] === undefined) return Promise.reject(new ToolError("empty command", { hint }));
   return new Promise((resolve, reject) => {
-    const child = spawner.spawn(argv, { maxStdout });
+    const child = spawner.spawn(argv, { maxStdout, ...(nice === undefined ? {} : { nice }) });
     const out: Buffer[] = [];
     let outBytes = 0;
     let stderr = "";

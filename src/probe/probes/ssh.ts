@@ -7,6 +7,7 @@ import { attemptSignal, classify, failed, since } from "./observe.ts";
 import { stringParam, type ProbeOptions } from "./options.ts";
 import { readLine } from "./tcp.ts";
 import { runTool } from "./spawn.ts";
+import { UNTIMED_NICE } from "../spawner.ts";
 
 /**
  * SSH: BANNER and HOST_KEY (SHA256 fingerprint, as `ssh-keygen -lf` prints
@@ -73,6 +74,8 @@ export function sshProbe(options: ProbeOptions): Probe {
         65_536,
         "install openssh-client (ssh-keyscan)",
         options.spawner,
+        // The key exchange times nothing: it yields the CPU to fping and the timed probes beside it.
+        UNTIMED_NICE,
       );
       const line = run.stdout
         .toString("utf8")

@@ -34,6 +34,8 @@ export interface SshExecOptions extends SshArgvOptions {
   readonly maxStdout: number;
   /** Who starts ssh (a campaign's broker); default: this process. */
   readonly spawner?: Spawner;
+  /** ssh's niceness (spawner.ts UNTIMED_NICE beside a campaign's timed probes); default: the caller's. */
+  readonly nice?: number;
 }
 
 export { shellQuote };
@@ -68,6 +70,7 @@ export async function sshExec(host: PinnedHost, remoteCommand: string, options: 
       options.maxStdout,
       "install openssh-client (ssh)",
       options.spawner,
+      options.nice,
     );
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -3,7 +3,7 @@
 // too), and the log a drill reads from a cursor (a partial last line, rotation);
 // a gateway whose host key is not the pin, none listening, none pinned, outside the list.
 import { appendFile, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { getPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProbeError } from "../../../src/lib/errors.ts";
@@ -16,6 +16,8 @@ import { behaviours, freePort, tcpListener } from "../../helpers/listeners.ts";
 import { makePki } from "../../helpers/pki.ts";
 import { context, target } from "../../helpers/probe-target.ts";
 import { startSshd, type Sshd } from "../../helpers/sshd.ts";
+import { notingNiceness } from "../../helpers/spawners.ts";
+import { UNTIMED_NICE } from "../../../src/probe/spawner.ts";
 
 const FP_A = `SHA256:${"A".repeat(43)}`;
 const FP_B = `SHA256:${"B".repeat(43)}`;
@@ -238,6 +240,18 @@ describe("check-in reader (the table)", () => {
         await server.stop();
       }
     }
+  });
+
+  it("runs ssh at UNTIMED_NICE: a read times nothing, and yields the CPU to fping and the timed probes beside it", async () => {
+    await write({ links: [] });
+    const seen = new Map<string, number>();
+    const own = createProbes({
+      allow: parseAllow(["127.48.0.0/16"], "test"),
+      ssh: { identityFile: sshd.clientKeyFile, user: "root" },
+      spawner: notingNiceness(seen),
+    });
+    expect((await own.checkin.read(gateway, context(10_000))).observation.ok).toBe(true);
+    expect(seen.get("ssh")).toBe(Math.max(UNTIMED_NICE, getPriority()));
   });
 
   it("nothing listening on the SSH port: refused", async () => {

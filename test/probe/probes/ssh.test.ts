@@ -1,6 +1,7 @@
 // The ssh probe against a real sshd on 127.47.0.1, and against listeners that
 // are not SSH at all.
 import { execFile } from "node:child_process";
+import { getPriority } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +12,8 @@ import { fingerprintOf } from "../../../src/model/sshkey.ts";
 import { behaviours, freePort, tcpListener, type Listener } from "../../helpers/listeners.ts";
 import { context, target } from "../../helpers/probe-target.ts";
 import { startSshd, type Sshd } from "../../helpers/sshd.ts";
+import { notingNiceness } from "../../helpers/spawners.ts";
+import { UNTIMED_NICE } from "../../../src/probe/spawner.ts";
 
 const run = promisify(execFile);
 const probes = createProbes({ allow: parseAllow(["127.47.0.0/16"], "test") });
@@ -42,6 +45,14 @@ describe("ssh probe", () => {
     expect(o.values.HOST_KEY).toBe(stdout.split(/\s+/)[1]);
     // And it is not the other key: the catalog's comparison with a wrong pin would fail.
     expect(o.values.HOST_KEY).not.toBe(fingerprintOf(Buffer.from(sshd.otherHostKey.split(" ")[1] ?? "", "base64")));
+  });
+
+  it("runs ssh-keyscan at UNTIMED_NICE: the key exchange times nothing, and yields the CPU to fping and the timed probes", async () => {
+    const seen = new Map<string, number>();
+    const own = createProbes({ allow: parseAllow(["127.47.0.0/16"], "test"), spawner: notingNiceness(seen) });
+    const o = await own.ssh.probe(target("ssh", sshd.address, sshd.port), context(5000));
+    expect(o.ok).toBe(true);
+    expect(seen.get("ssh-keyscan")).toBe(Math.max(UNTIMED_NICE, getPriority()));
   });
 
   it("a peer that is not SSH: protocol, with what it said", async () => {
