@@ -46,9 +46,10 @@ export interface SpawnRequest {
 /**
  * The niceness of a campaign's tools that time nothing (ssh-keyscan, ssh). fping sends its packets
  * a fraction of a millisecond apart and times the replies, and the prober times each TCP connect.
- * An SSH key exchange beside them takes 40–50 ms of CPU at each end: with four of them at once, the
- * national sweep's fping processes sent late and the sweep took 63 s instead of 40. At nice 10 the
- * SSH tools take what CPU fping and the prober leave, and the sweep took 48 s (ADR 0022).
+ * A key scan takes 40–50 ms of CPU (its post-quantum key exchange): four at once beside the national
+ * sweep made its fping processes send late, and the sweep took 63 s instead of 40; at nice 10,
+ * 47–51 s. So the scans wait for the sweep, the check-in reads (a classical exchange) run beside it,
+ * and both take only the CPU that fping and the prober leave (ADR 0022).
  */
 export const UNTIMED_NICE = 10;
 

@@ -508,19 +508,16 @@ describe("ICMP sweep", () => {
     expect(byKey.get("t/9")).toMatchObject({ status: "up" });
   });
 
-  it("has the SSH lane beside it: check-in reads and key scans start while it runs, a key scan after its server's ping", async () => {
+  it("has the gateways' check-in reads beside it; the key scans and the other probes wait for its end", async () => {
     const events: string[] = [];
-    let sshStarted: () => void = () => undefined;
-    const bothStarted = new Promise<void>((resolve) => {
-      let n = 0;
-      sshStarted = () => ++n === 2 && resolve();
-    });
+    let readStarted: () => void = () => undefined;
+    const reading = new Promise<void>((resolve) => (readStarted = resolve));
     const pings: BatchProbe = {
       kind: "icmp",
       async probeAll(targets) {
         const check = targets[0]?.check ?? "";
-        // The links' pings end once both SSH sessions have started (or after 2 s, which fails the test).
-        if (check === "q") await Promise.race([bothStarted, new Promise((r) => setTimeout(r, 2000))]);
+        // The links' pings end once a check-in read has started (or after 2 s, which fails the test).
+        if (check === "q") await Promise.race([reading, new Promise((r) => setTimeout(r, 2000))]);
         events.push(`${check} swept`);
         return new Map(targets.map((t) => [t.key, fine]));
       },
@@ -529,14 +526,13 @@ describe("ICMP sweep", () => {
       kind: "ssh",
       async probe(t) {
         events.push(t.key);
-        sshStarted();
         return up;
       },
     };
     const checkin = {
       async read(gateway: Target) {
         events.push(`read ${gateway.key}`);
-        sshStarted();
+        readStarted();
         return { observation: up, observations: new Map([["S1/S1-F", { ok: true, timings: { total: 1 }, values: { CHECKIN_AGE: 1 } }]]) };
       },
     };
@@ -561,10 +557,10 @@ describe("ICMP sweep", () => {
     ]);
     const { byKey } = await run({ targets, probes: { icmp: pings, ssh, checkin, tcp }, checks });
     const at = (e: string) => events.indexOf(e);
-    expect(at("s/gw")).toBeGreaterThan(at("p swept"));
-    expect(at("s/gw")).toBeLessThan(at("q swept"));
+    expect(at("read c/gw")).toBeGreaterThanOrEqual(0);
     expect(at("read c/gw")).toBeLessThan(at("q swept"));
-    // The governed lanes still wait for the sweep's end.
+    // A key scan (a post-quantum key exchange: 40–50 ms of CPU) and the governed lanes wait for the sweep's end.
+    expect(at("s/gw")).toBeGreaterThan(at("q swept"));
     expect(at("t/8")).toBeGreaterThan(at("q swept"));
     expect([...byKey.values()].map((r) => r.status)).toEqual(["up", "up", "up", "up", "up"]);
   });

@@ -70,6 +70,22 @@ describe("targets from the inventory and the repository's catalog", () => {
   });
 });
 
+describe("a catalog whose checks come before the checks they depend on", () => {
+  it("still gets every edge (and no edge to a link an upstream does not select), its targets in the catalog's order", () => {
+    const reversed: Catalog = { ...catalog, checks: [...catalog.checks].reverse() };
+    const forward = buildTargets(inventory, catalog).targets;
+    const { targets } = buildTargets(inventory, reversed);
+    const byKey = new Map(targets.map((t) => [t.key, t]));
+    expect(byKey.get("link-tcp/PKD-0001/PKD-0001-F")?.dependsOn).toEqual(["link-icmp/PKD-0001/PKD-0001-F"]);
+    expect(byKey.get("link-icmp/PKD-0002/PKD-0002-F")?.dependsOn).toEqual(["server-icmp/gw-b"]);
+    expect([...new Set(targets.map((t) => t.check))]).toEqual([...new Set(forward.map((t) => t.check))].reverse());
+    // Every edge names a target that was built.
+    const keys = new Set(targets.map((t) => t.key));
+    expect(targets.flatMap((t) => t.dependsOn ?? []).every((k) => keys.has(k))).toBe(true);
+    expect(targets.map((t) => t.key).sort()).toEqual(forward.map((t) => t.key).sort());
+  });
+});
+
 describe("a pins overlay (amadegi:probe.pins)", () => {
   const overlayKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcX";
   const gatewayKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICcnJycnJycnJycnJycnJycnJycnJycnJycnJycnJycn";

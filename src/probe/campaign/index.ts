@@ -13,7 +13,7 @@ import type { CampaignOptions, CampaignReport } from "./types.ts";
 export type * from "./types.ts";
 
 /**
- * A one-shot campaign to a deadline: the ICMP sweep with the SSH lane beside it, then the other probes side by side, each target after its upstreams;
+ * A one-shot campaign to a deadline: the ICMP sweep with the check-in reads beside it, then the other probes side by side, each target after its upstreams;
  * bounded concurrency under a rate governor; retries only to confirm a
  * failure (a pass on a retry is degraded); `unreachable` behind a down
  * upstream; `unknown` for whatever the deadline left unprobed, never down.
@@ -93,18 +93,18 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
 }
 
 /**
- * The ICMP sweep first, and beside it only the SSH lane; then the rest side by side, each target
- * held back only by its own upstreams: the rest of the ICMP checks and the probes one per target.
- * At national size the phases one after another took the sum of their times (about 300 s); side
- * by side the lanes take about the longest one's (issue 20).
+ * The ICMP sweep first, and beside it only the gateways' check-in reads; then the rest side by
+ * side, each target held back only by its own upstreams: the rest of the ICMP checks and the probes
+ * one per target. At national size the phases one after another took the sum of their times (about
+ * 300 s); side by side the lanes take about the longest one's (issue 20).
  *
- * The sweep does not share the machine with the governed lanes because fping reads the replies'
- * times and losses: run beside them on a busy machine, it was starved of CPU and its socket
- * overflowed. At national size that made 14,397 links down and 46,691 degraded where the sweep
- * alone found 2,702 down and 2,040 degraded: the prober's own load, reported as the network's
- * (ADR 0014). The SSH lane — the gateways' check-in reads and the servers' key scans, SSH_AT_ONCE
- * sessions at a time whatever else runs — is a bounded load: it starts with the sweep, and its
- * sessions no longer hold the end of the campaign after the TCP lane (ADR 0022).
+ * The sweep does not share the machine with the other probes because fping sends its packets a
+ * fraction of a millisecond apart and times the replies: beside the TCP lane on a busy machine it
+ * was starved of CPU and its socket overflowed, and reported 14,397 links down and 46,691 degraded
+ * where the sweep alone found 2,702 down and 2,040 degraded (ADR 0014). Beside the servers' key
+ * scans (each a post-quantum key exchange, 40–50 ms of CPU) it sent late: the national sweep took
+ * 47–51 s instead of 40. The check-in reads, SSH_AT_ONCE sessions at a time over a classical key
+ * exchange (ADR 0015), cost it little, and no longer hold the campaign's end (ADR 0022).
  */
 async function runLanes(ctx: CampaignContext, progress: CampaignProgress): Promise<void> {
   const phases = planPhases(ctx.options.targets);
@@ -131,23 +131,12 @@ async function runLanes(ctx: CampaignContext, progress: CampaignProgress): Promi
       await run(targets);
     }
   };
-  const running = new Set<Promise<void>>();
-  /** One probe per target, each after its upstreams (those in the sweep too: a server's key scan waits for its ping). */
-  const singles = async (targets: Target[]): Promise<void> => {
-    if (targets.length === 0) return;
-    progress.started(targets);
-    await runSingles(ctx, targets, running, (t) => unsettled(phaseOf.get(t.check) ?? 0, t.dependsOn ?? []));
-  };
-  const others = rest.flatMap((p) => p.other.filter((t) => t.kind !== "checkin"));
-  const ssh = Promise.all([
-    together(
-      (phase) => phase.other.filter((t) => t.kind === "checkin"),
-      (targets) => runCheckins(ctx, targets),
-    ),
-    singles(others.filter((t) => ctx.slotsFor(t.kind) !== undefined)),
-  ]);
+  const checkins = together(
+    (phase) => phase.other.filter((t) => t.kind === "checkin"),
+    (targets) => runCheckins(ctx, targets),
+  );
   // Its failure is awaited below; until then it must not count as unhandled.
-  void ssh.catch(() => undefined);
+  void checkins.catch(() => undefined);
   try {
     for (const phase of phases.slice(0, sweep)) {
       if (ctx.stopped) break;
@@ -155,22 +144,26 @@ async function runLanes(ctx: CampaignContext, progress: CampaignProgress): Promi
       await runIcmp(ctx, phase.icmp);
     }
   } catch (error) {
-    // Nothing of the SSH lane goes on behind a sweep that failed.
+    // No check-in read goes on behind a sweep that failed.
     ctx.stop.abort("failed");
-    await Promise.allSettled([ssh]);
+    await Promise.allSettled([checkins]);
     throw error;
   }
+  const singles = rest.flatMap((p) => p.other.filter((t) => t.kind !== "checkin"));
+  const running = new Set<Promise<void>>();
   await Promise.all([
-    ssh,
-    ctx.stopped
-      ? undefined
-      : together(
-          (phase) => phase.icmp,
-          (targets) => runIcmp(ctx, targets),
-        ),
-    ctx.stopped ? undefined : singles(others.filter((t) => ctx.slotsFor(t.kind) === undefined)),
+    checkins,
+    together(
+      (phase) => phase.icmp,
+      (targets) => runIcmp(ctx, targets),
+    ),
+    (async () => {
+      if (ctx.stopped || singles.length === 0) return;
+      progress.started(singles);
+      await runSingles(ctx, singles, running, (t) => unsettled(phaseOf.get(t.check) ?? 0, t.dependsOn ?? []));
+      await ctx.untilStop(Promise.all(running));
+    })(),
   ]);
-  await ctx.untilStop(Promise.all(running));
 }
 
 /** Every target through the network-safety guard before any packet: one refused, and nothing is sent. */
