@@ -6,12 +6,13 @@
 // milliseconds per process. Here it costs a process of a few dozen MiB that
 // does nothing else.
 //
-// Only node: built-ins and erasable TypeScript: it runs as `node spawner-child.ts`.
+// Only node: built-ins, erasable TypeScript and renice.ts (built-ins only): it runs as
+// `node spawner-child.ts`.
 // Messages (IPC, advanced serialization, so Buffers pass as bytes):
 //   in:  { op: "spawn", id, file, args, input?, stdout, maxStdout, maxStderr, nice? }  { op: "kill", id, signal }
 //   out: { id, ev: "out" | "err", data }  { id, ev: "error", message }  { id, ev: "close", code, signal }
 import { type ChildProcess, spawn } from "node:child_process";
-import { getPriority, setPriority } from "node:os";
+import { renice } from "./renice.ts";
 
 interface SpawnMessage {
   readonly op: "spawn";
@@ -47,14 +48,8 @@ function start(m: SpawnMessage): void {
     return;
   }
   children.set(m.id, child);
-  if (m.nice !== undefined && child.pid !== undefined) {
-    try {
-      // Lowered, never raised (spawner.ts renice, which this process does not import).
-      setPriority(child.pid, Math.max(m.nice, getPriority(child.pid)));
-    } catch {
-      // Gone already (its close is reported below); raising a niceness needs no privilege.
-    }
-  }
+  // A tool gone already is reported by its close below.
+  renice(child.pid, m.nice);
   let outBytes = 0;
   let errBytes = 0;
   child.stdout?.on("data", (chunk: Buffer) => {

@@ -1,9 +1,9 @@
 import { type ChildProcess, fork, spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { getPriority, setPriority } from "node:os";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { ToolError } from "../lib/errors.ts";
+import { renice } from "./renice.ts";
 
 /**
  * How the probes start their tools (ssh-keyscan, ssh, fping).
@@ -52,16 +52,6 @@ export interface SpawnRequest {
  * and both take only the CPU that fping and the prober leave (ADR 0022).
  */
 export const UNTIMED_NICE = 10;
-
-/** Lower a started tool's priority to `nice`, never raise it (a prober already at nice 15 keeps its tools there); a tool already gone is left alone. */
-export function renice(pid: number | undefined, nice: number | undefined): void {
-  if (pid === undefined || nice === undefined) return;
-  try {
-    setPriority(pid, Math.max(nice, getPriority(pid)));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
-  }
-}
 
 /** What a tool's stderr may hold unless the caller asks for more: its messages, not a report. */
 export const DEFAULT_MAX_STDERR = 64 * 1024;
