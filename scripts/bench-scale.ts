@@ -12,7 +12,8 @@
 // Counts per stage: SSH logins the rehearsal's sshd accepted (connections: a shared one, ADR 0020, carries many sessions), processes forked on the machine
 // (/proc/stat), the CPU seconds the monitors' Prometheus and exporters spent meanwhile, checkpoint
 // writes (each a new temporary file the backend renames into place) and its bytes, the engine's
-// resources, the campaign's targets, the devices' check-ins. Then one table per step and
+// resources, the campaign's targets, the devices' check-ins, and the machine's busy share while the
+// devices checked in (what the check after it will not get). Then one table per step and
 // the growth table: each stage's time factor between consecutive steps against its work factor
 // (stations, links or servers × roles, as the stage's cost is driven); a stage growing more than
 // 1.25 × its work factor is marked. A measurement, not a test: it asserts only that each stage did
@@ -354,20 +355,26 @@ async function runStep(step: string, work: string): Promise<Step> {
     const monitors0 = monitorTicks();
     const first = await waitForFirstCheckins(state, Math.max(600_000, interval * 3_000));
     const ok = first.links.filter((l) => l.state === "ok").length;
+    const waitedMs = performance.now() - waited;
+    const rehearsalCpuMs = machineCpuMs() - cpu0;
+    // The machine's busy share while nothing but the rehearsal ran: what the check that follows does
+    // not get. At national size on a machine that the simulation alone keeps 79 % busy, the check was
+    // starved and invalid (ADR 0022's last amendment).
+    const busyPct = Math.round((1000 * rehearsalCpuMs) / (waitedMs * availableParallelism())) / 10;
     result.stages.push({
       name: "first check-in",
-      ms: performance.now() - waited,
+      ms: waitedMs,
       cpuMs: Number.NaN,
-      machineCpuMs: machineCpuMs() - cpu0,
+      machineCpuMs: rehearsalCpuMs,
       rssMiB: Number.NaN,
       code: first.complete ? 0 : 1,
-      counts: { forks: forks() - f0, links: first.links.length, ok, interval, monitorCpuS: monitorCpuMsSince(monitors0) / 1000 },
+      counts: { forks: forks() - f0, links: first.links.length, ok, interval, monitorCpuS: monitorCpuMsSince(monitors0) / 1000, busyPct },
       note: first.complete ? "" : "not every link checked in",
     });
     result.rehearsalMiB = memoryInUseMiB() - before;
     console.log(
-      `  first check-in       ${s(performance.now() - waited).padStart(9)}  ${ok}/${first.links.length} links ok, every ${interval} s; ` +
-        `rehearsal ${result.rehearsalMiB.toFixed(0)} MiB`,
+      `  first check-in       ${s(waitedMs).padStart(9)}  ${ok}/${first.links.length} links ok, every ${interval} s; ` +
+        `rehearsal ${result.rehearsalMiB.toFixed(0)} MiB; the machine ${busyPct} % busy (${availableParallelism()} CPUs)`,
     );
     const results = join(dir, "results.jsonl");
     /** A campaign's counts: its targets, whether it was valid, what it could not judge and the attempts it did not judge (starved). */
@@ -439,9 +446,11 @@ function tables(steps: readonly Step[]): void {
     const floor = st.floors["stream-parse of the results"];
     const yaml = st.floors["bare js-yaml load"];
     const by = (name: string) => st.stages.find((x) => x.name === name);
+    const busy = by("first check-in")?.counts.busyPct;
     console.log(
       `\n${st.step}: ${st.stations} stations, ${st.links} links, ${st.servers} servers, ${st.resources} resources; ` +
-        `rehearsal memory ${st.rehearsalMiB.toFixed(0)} MiB`,
+        `rehearsal memory ${st.rehearsalMiB.toFixed(0)} MiB` +
+        (busy === undefined ? "" : `; the machine ${busy} % busy while the devices checked in, before the check`),
     );
     if (yaml !== undefined)
       console.log(

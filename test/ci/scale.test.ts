@@ -104,6 +104,11 @@ describe.skipIf(skipped !== undefined)(`bench:scale's reduced step${skipped === 
       expect(count(b, "gate", "resultsMiB")).toBeGreaterThan(count(a, "gate", "resultsMiB"));
       // The monitors' share is measured: their Prometheus and exporter ran (and spent CPU) while the devices checked in.
       for (const step of [a, b]) expect(count(step, "first check-in", "monitorCpuS"), step.step).toBeGreaterThan(0);
+      // So is the machine's busy share while the devices checked in: a share of every CPU, above 0 with the rehearsal running.
+      for (const step of [a, b]) {
+        expect(count(step, "first check-in", "busyPct"), step.step).toBeGreaterThan(0);
+        expect(count(step, "first check-in", "busyPct"), step.step).toBeLessThanOrEqual(100);
+      }
       if (b.servers > a.servers) {
         expect(b.resources).toBeGreaterThan(a.resources);
         expect(count(b, "stack up", "ssh")).toBeGreaterThan(count(a, "stack up", "ssh"));
