@@ -13,7 +13,7 @@
 // (/proc/stat), the CPU seconds the monitors' Prometheus and exporters spent meanwhile, checkpoint
 // writes (each a new temporary file the backend renames into place) and its bytes, the engine's
 // resources, the campaign's targets, the devices' check-ins, and the machine's busy share while the
-// devices checked in (what the check after it will not get). Then one table per step and
+// devices checked in (what the check after it will not get), and when the checks that held each check's end ended. Then one table per step and
 // the growth table: each stage's time factor between consecutive steps against its work factor
 // (stations, links or servers × roles, as the stage's cost is driven); a stage growing more than
 // 1.25 × its work factor is marked. A measurement, not a test: it asserts only that each stage did
@@ -379,8 +379,22 @@ async function runStep(step: string, work: string): Promise<Step> {
     const results = join(dir, "results.jsonl");
     /** A campaign's counts: its targets, whether it was valid, what it could not judge and the attempts it did not judge (starved). */
     const campaign = (out: string): Record<string, number> => {
-      const r = JSON.parse(out) as { targets: number; valid: boolean; starvedAttempts?: number; summary?: { total?: { unknown?: number } } };
-      return { targets: r.targets, valid: r.valid ? 1 : 0, unknown: r.summary?.total?.unknown ?? Number.NaN, starvedAttempts: r.starvedAttempts ?? Number.NaN };
+      const r = JSON.parse(out) as {
+        targets: number;
+        valid: boolean;
+        starvedAttempts?: number;
+        summary?: { total?: { unknown?: number } };
+        spans?: { check: string; lastS: number }[];
+      };
+      // When the three checks that held the campaign's end ended (s after its start): which lane a slow check waited for.
+      const ends = Object.fromEntries((r.spans ?? []).slice(0, 3).map((span) => [`${span.check}EndS`, span.lastS]));
+      return {
+        targets: r.targets,
+        valid: r.valid ? 1 : 0,
+        unknown: r.summary?.total?.unknown ?? Number.NaN,
+        starvedAttempts: r.starvedAttempts ?? Number.NaN,
+        ...ends,
+      };
     };
     // `check` reads the stack's amadegi:inventory unless told, as drift does: the step's own, named all the same.
     // An invalid campaign (exit 2, a starved prober) is a figure too ("valid": 0): the stages after it

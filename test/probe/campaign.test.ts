@@ -195,6 +195,34 @@ describe("statuses", () => {
     expect(order).toEqual(["f/x", "g/gw", "t/1", "t/2"]);
   });
 
+  it("reports when each check's results came, the check that held the campaign's end first", async () => {
+    const probe = scripted(async (t) => {
+      if (t.check === "slow") await new Promise((r) => setTimeout(r, 300));
+      return up;
+    });
+    const slow = [1, 2].map((n) => ({ ...tcpTarget(n), key: `slow/${n}`, check: "slow" }));
+    const fast = [3, 4, 5].map((n) => tcpTarget(n));
+    const { report } = await run({
+      targets: [...slow, ...fast],
+      probes: { tcp: probe },
+      checks: new Map([
+        ["t", plan()],
+        ["slow", plan()],
+      ]),
+    });
+    expect(report.spans.map((s) => [s.check, s.results])).toEqual([
+      ["slow", 2],
+      ["t", 3],
+    ]);
+    const [held, other] = report.spans;
+    expect(held?.lastS).toBeGreaterThanOrEqual(0.3);
+    expect(other?.lastS).toBeLessThan(held?.lastS ?? 0);
+    for (const s of report.spans) {
+      expect(s.firstS).toBeLessThanOrEqual(s.lastS);
+      expect(s.lastS).toBeLessThanOrEqual(report.elapsedMs / 1000 + 0.05);
+    }
+  });
+
   it("unreachable propagates: behind an unreachable target is unreachable too", async () => {
     const a: Target = { ...tcpTarget(0), key: "a/x", check: "a" };
     const b: Target = { ...tcpTarget(1), key: "b/x", check: "b", dependsOn: ["a/x"] };

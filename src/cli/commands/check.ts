@@ -6,12 +6,15 @@ import { STATE_HELP, statePaths } from "../../lib/state.ts";
 import { formatFinding, stackInventory } from "../../model/index.ts";
 import { check, parseDeadline } from "../../probe/run.ts";
 import { openStackSettings, probeSettingsOf } from "../../probe/stackconfig.ts";
-import { formatCounts, troubled } from "../../probe/summary.ts";
+import { formatCounts, formatSpan, troubled } from "../../probe/summary.ts";
 import { inNetns } from "../../toolchain/netns.ts";
 import { repoRoot } from "../../toolchain/paths.ts";
 import { defineCommand } from "../command.ts";
 import { argvOf, reexecInNetns, startedAt } from "../reexec.ts";
 import { displayPath, STACK_FORMS, stackOption } from "../shared.ts";
+
+/** The checks named on the human summary's "last to end" line. */
+const SPANS_SHOWN = 3;
 
 export const checkCommand = defineCommand({
   name: "check",
@@ -118,6 +121,8 @@ export const checkCommand = defineCommand({
       ] as const) {
         for (const [name, counts] of troubled(groups)) io.out(logText(`  ${title} ${name}: ${formatCounts(counts)}`));
       }
+      // Which checks held the campaign's end: catalog ids (validated), times and counts.
+      if (report.spans.length > 0) io.out(logText(`  last to end: ${report.spans.slice(0, SPANS_SHOWN).map(formatSpan).join(", ")}`));
       io.out(
         `  prober: event loop delay p99 ${report.loopDelay.p99} ms, max ${report.loopDelay.max} ms; ` +
           `${report.starvedAttempts} attempt(s) not judged (the prober stalled)` +

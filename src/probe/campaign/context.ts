@@ -2,7 +2,7 @@ import { evaluate } from "../catalog/evaluate.ts";
 import { Governor, Slots } from "../governor.ts";
 import { ResultsWriter } from "../results.ts";
 import { SelfWatch } from "../selfwatch.ts";
-import { Tally } from "../summary.ts";
+import { Spans, Tally } from "../summary.ts";
 import type { FailureClass, Observation, ProbeKind, ProbeResult, Status, Target } from "../types.ts";
 import type { CampaignOptions, CheckPlan } from "./types.ts";
 
@@ -79,6 +79,7 @@ export class CampaignContext {
   readonly watch: SelfWatch;
   readonly writer: ResultsWriter;
   readonly tally = new Tally();
+  readonly spans = new Spans();
   /** Targets handed to a probe and not settled yet: unknown if the deadline comes first. */
   readonly inFlight = new Map<string, Target>();
   readonly settled = new Set<string>();
@@ -261,6 +262,7 @@ export class CampaignContext {
     };
     this.writer.write(result);
     this.tally.add(result);
+    this.spans.add(t.check, performance.now() - this.started);
     this.options.onResult?.(result);
   }
 

@@ -89,6 +89,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     lowestConcurrency: governor.lowest,
     ...(watch.cpuStalledMs === undefined ? {} : { cpuPressure: Math.round((watch.cpuStalledMs / Math.max(1, performance.now() - started)) * 1000) / 1000 }),
     summary,
+    spans: ctx.spans.list(),
   };
 }
 

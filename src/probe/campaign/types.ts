@@ -2,7 +2,7 @@ import type { Condition } from "../catalog/condition.ts";
 import type { EvalContext } from "../catalog/evaluate.ts";
 import type { LoopDelay } from "../selfwatch.ts";
 import type { ProgressStream } from "../progress.ts";
-import type { Summary } from "../summary.ts";
+import type { CheckSpan, Summary } from "../summary.ts";
 import type { BatchProbe, Observation, Probe, ProbeKind, ProbeResult, Target } from "../types.ts";
 
 // What a campaign is given and what it reports (src/probe/campaign/index.ts runs it).
@@ -94,4 +94,6 @@ export interface CampaignReport {
   /** The machine's CPU pressure during the campaign: share of the time a runnable task waited (/proc/pressure/cpu "some"); absent without PSI. */
   readonly cpuPressure?: number;
   readonly summary: Summary;
+  /** When each check's results came (s after the campaign's start), the last to end first: which check held the campaign's end. */
+  readonly spans: readonly CheckSpan[];
 }

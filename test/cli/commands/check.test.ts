@@ -108,6 +108,8 @@ describe("amadegi check", () => {
     expect(results.get("link-tcp/PKD-0002/PKD-0002-F")).toMatchObject({ status: "unreachable", attempts: 0 });
     expect(results.get("link-tcp/PKD-0002/PKD-0002-F")?.detail).toMatch(/depends on gw-tcp\/gw-b, which is down/);
     expect(out.join("\n")).toMatch(/operator tci: up \d+ · degraded 0 · down \d+ · unreachable 1/);
+    // The checks that held the campaign's end, each with its first and last second and its results.
+    expect(out.join("\n")).toMatch(/^ {2}last to end: [a-z-]+ \d+\.\d–\d+\.\d s \(\d+\)(, [a-z-]+ \d+\.\d–\d+\.\d s \(\d+\)){2}$/m);
     expect(out.at(-1)).toMatch(/^not ready/);
   }, 30_000);
 
@@ -118,9 +120,15 @@ describe("amadegi check", () => {
       io,
     );
     expect(code).toBe(0);
-    const report = JSON.parse(out.join("\n")) as { targets: number; valid: boolean; summary: { total: { up: number } } };
+    const report = JSON.parse(out.join("\n")) as {
+      targets: number;
+      valid: boolean;
+      summary: { total: { up: number } };
+      spans: { check: string; results: number }[];
+    };
     expect(report.targets).toBe(2);
     expect(report.summary.total.up).toBe(2);
+    expect(report.spans.reduce((n, s) => n + s.results, 0)).toBe(2);
   }, 30_000);
 
   it("without --inventory, probes the stack's amadegi:inventory, as drift reads it", async () => {
