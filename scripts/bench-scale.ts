@@ -111,7 +111,7 @@ const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 function measured(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
-): Promise<{ ms: number; cpuMs: number; rssMiB: number; code: number | null; out: string; err: string }> {
+): Promise<{ ms: number; cpuMs: number; rssMiB: number; code: number | null; out: string; err: string; why: string }> {
   const usageFile = join(tmpdir(), `amadegi-scale-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
   const started = performance.now();
   const child = spawn(process.execPath, ["--import", usageHook(usageFile), ...args], {
@@ -138,7 +138,9 @@ function measured(
         cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
         rssMiB: usage.peakKiB / 1024,
         code,
-        out: code === 0 || code === 1 ? out : `${err}\n${out.slice(-1000)}`,
+        // stdout whole whatever the exit: an invalid campaign (exit 2) prints its report there too, and is a figure.
+        out,
+        why: code === 0 || code === 1 ? out : `${err}\n${out.slice(-1000)}`,
         err,
       });
     });
@@ -255,7 +257,7 @@ async function runStep(step: string, work: string): Promise<Step> {
   if (step !== "sample") {
     const shape = [...(provinces === undefined ? [] : ["--provinces", provinces]), ...(sites === undefined ? [] : ["--sites", sites])];
     const made = await measured([CLI, "generate", "--stations", stations ?? step, ...shape, "--out", dir, "--seed", "1"], env);
-    if (made.code !== 0) throw new Error(`generate --stations ${step} failed: ${made.out.slice(-1500)}`);
+    if (made.code !== 0) throw new Error(`generate --stations ${step} failed: ${made.why.slice(-1500)}`);
     inventory = join(dir, "inventory");
   }
   const inv = (await loadInventory(inventory)).inventory;
@@ -291,11 +293,11 @@ async function runStep(step: string, work: string): Promise<Step> {
     if (ran.code === null || !ok.includes(ran.code)) {
       // The whole output is kept where the work directory's removal cannot take it.
       const kept = join(tmpdir(), `amadegi-bench-scale-${process.pid}-${name}-${stageName.replace(/\W+/g, "-")}.log`);
-      writeFileSync(kept, ran.out);
+      writeFileSync(kept, ran.why);
       // So are the step's results files (a campaign that failed says why in them, result by result).
       for (const f of readdirSync(dir)) if (f.endsWith(".jsonl")) copyFileSync(join(dir, f), kept.replace(/\.log$/, `-${f}`));
       throw new Error(
-        `${step}: ${stageName} exited ${ran.code} (its whole output: ${kept}, results beside it): ${ran.out.slice(0, 1500)} … ${ran.out.slice(-800)}`,
+        `${step}: ${stageName} exited ${ran.code} (its whole output: ${kept}, results beside it): ${ran.why.slice(0, 1500)} … ${ran.why.slice(-800)}`,
       );
     }
     const code = ran.code;
