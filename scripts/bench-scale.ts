@@ -12,9 +12,9 @@
 // Counts per stage: SSH logins the rehearsal's sshd accepted (connections: a shared one, ADR 0020, carries many sessions), processes forked on the machine
 // (/proc/stat), the CPU seconds the monitors' Prometheus and exporters spent meanwhile, checkpoint
 // writes (each a new temporary file the backend renames into place) and its bytes, the engine's
-// resources, the campaign's targets, the devices' check-ins, and the machine's busy share while the
-// devices checked in (what the check after it will not get), and when the checks that held each check's end ended. Then one table per step and
-// the growth table: each stage's time factor between consecutive steps against its work factor
+// resources, the campaign's targets, the devices' check-ins, the machine's busy share while the
+// devices checked in (what the check after it will not get), and when the three checks that held each
+// check's end ended (its report's spans). Then one table per step and the growth table: each stage's time factor between consecutive steps against its work factor
 // (stations, links or servers × roles, as the stage's cost is driven); a stage growing more than
 // 1.25 × its work factor is marked. A measurement, not a test: it asserts only that each stage did
 // its job. Root only; its own namespaces (amadegi-r-s<pid>-…), state, Pulumi backend and stack
