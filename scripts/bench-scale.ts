@@ -15,8 +15,9 @@
 // resources, the campaign's targets, the devices' check-ins, the machine's busy share while the
 // devices checked in (what the check after it will not get), and when the three checks that held each
 // check's end ended (its report's spans). Then one table per step and the growth table: each
-// stage's time factor between consecutive steps against its work factor (stations, links or servers × roles, as the stage's cost is driven); a stage growing more than
-// 1.25 × its work factor is marked. A measurement, not a test: it asserts only that each stage did
+// stage's time factor between consecutive steps against its work factor (stations, links or
+// servers × roles, as the stage's cost is driven); a stage growing more than 1.25 × its work factor
+// is marked. A measurement, not a test: it asserts only that each stage did
 // its job. Root only; its own namespaces (amadegi-r-s<pid>-…), state, Pulumi backend and stack
 // (stacks/Pulumi.scale-<pid>.yaml, removed after): every packet stays inside them.
 //
