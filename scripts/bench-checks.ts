@@ -22,6 +22,7 @@ import { createProbes } from "../src/probe/probes/index.ts";
 import type { ProbeKind, Target } from "../src/probe/types.ts";
 import { writeNational } from "../src/model/synthetic/national.ts";
 import { Leftovers } from "./bench/children.ts";
+import { machineLine } from "./bench/machine.ts";
 import { median, medianBy } from "./bench/stats.ts";
 
 const HOSTS = { tcp: 10_000, http: 6000, https: 2000, icmp: 10_000 };
@@ -492,6 +493,7 @@ async function main(): Promise<void> {
     `bench:checks — ${new Date().toISOString()}, node ${process.version}, concurrency ${CONCURRENCY}, ${ROUNDS} rounds (median shown), ` +
       `targets pinned to core 1, prober/driver to core 0, cold`,
   );
+  out.push(`machine: ${machineLine()}`);
   out.push("");
   out.push(line(["what", "targets", "ok", "wall s", "probes/s", "prober CPU ms/probe", "driver CPU ms/probe"]));
   out.push(line(["---", "---:", "---:", "---:", "---:", "---:", "---:"]));

@@ -16,12 +16,13 @@
 import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadInventory } from "../src/model/index.ts";
 import { writeNational } from "../src/model/synthetic/national.ts";
 import { writeSyntheticResults } from "../src/readiness/synthetic.ts";
+import { machineLine } from "./bench/machine.ts";
 import { median } from "./bench/stats.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -119,11 +120,7 @@ try {
   const junit = statSync(join(dir, "report", "junit.xml")).size;
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   console.log(`verdict: ${verdict}`);
-  console.log(
-    `machine: ${availableParallelism()} CPUs, load average ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" ")} (wall times on a busy machine run long; CPU times less so)`,
-  );
+  console.log(`machine: ${machineLine()} (wall times on a busy machine run long; CPU times less so)`);
   const floor = median(floors);
   const ratio = (ms: number, goal: number) => `${(ms / floor).toFixed(2)} × the floor (goal ≤ ${goal}: ${ms / floor <= goal ? "met" : "MISSED"})`;
   console.log(`floor: a cold node process stream-parsing and hashing the results, median of ${rounds}: ${s(floor)}   [${floors.map(s).join(", ")}]`);

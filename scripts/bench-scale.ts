@@ -26,11 +26,12 @@
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadInventory } from "../src/model/index.ts";
 import { waitForFirstCheckins } from "../src/rehearsal/responders.ts";
+import { kernelThreadsCpuMs, machineLine } from "./bench/machine.ts";
 import { type ChildUsage, usageHook } from "./bench/usage.ts";
 import { writeRehearsalStack } from "../src/rehearsal/stackfile.ts";
 
@@ -287,6 +288,7 @@ async function runStep(step: string, work: string): Promise<Step> {
     const ssh0 = sshSessions(state);
     const cpu0 = machineCpuMs();
     const monitors0 = monitorTicks();
+    const kernel0 = kernelThreadsCpuMs();
     const watcher = checkpointWatch(backend, stack);
     const ran = await measured(args, env);
     const writes = watcher.stop();
@@ -309,6 +311,7 @@ async function runStep(step: string, work: string): Promise<Step> {
       checkpointWrites: writes,
       checkpointKiB: checkpointBytes(backend, stack) / 1024,
       monitorCpuS: monitorCpuMsSince(monitors0) / 1000,
+      kernelCpuS: (kernelThreadsCpuMs() - kernel0) / 1000,
       ...count(ran.out, ran.err),
     };
     const done: Stage = { name: stageName, ms: ran.ms, cpuMs: ran.cpuMs, machineCpuMs: machineMs, rssMiB: ran.rssMiB, code: ran.code, counts, note: "" };
@@ -356,6 +359,7 @@ async function runStep(step: string, work: string): Promise<Step> {
     const f0 = forks();
     const cpu0 = machineCpuMs();
     const monitors0 = monitorTicks();
+    const kernel0 = kernelThreadsCpuMs();
     const first = await waitForFirstCheckins(state, Math.max(600_000, interval * 3_000));
     const ok = first.links.filter((l) => l.state === "ok").length;
     const waitedMs = performance.now() - waited;
@@ -371,7 +375,15 @@ async function runStep(step: string, work: string): Promise<Step> {
       machineCpuMs: rehearsalCpuMs,
       rssMiB: Number.NaN,
       code: first.complete ? 0 : 1,
-      counts: { forks: forks() - f0, links: first.links.length, ok, interval, monitorCpuS: monitorCpuMsSince(monitors0) / 1000, busyPct },
+      counts: {
+        forks: forks() - f0,
+        links: first.links.length,
+        ok,
+        interval,
+        monitorCpuS: monitorCpuMsSince(monitors0) / 1000,
+        kernelCpuS: (kernelThreadsCpuMs() - kernel0) / 1000,
+        busyPct,
+      },
       note: first.complete ? "" : "not every link checked in",
     });
     result.rehearsalMiB = memoryInUseMiB() - before;
@@ -454,11 +466,7 @@ function workOf(step: Step, driver: Driver): number {
 }
 
 function tables(steps: readonly Step[]): void {
-  console.log(
-    `\nmachine: ${availableParallelism()} CPUs, load average ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" ")}`,
-  );
+  console.log(`\nmachine: ${machineLine()}`);
   for (const st of steps) {
     const floor = st.floors["stream-parse of the results"];
     const yaml = st.floors["bare js-yaml load"];

@@ -109,6 +109,10 @@ describe.skipIf(skipped !== undefined)(`bench:scale's reduced step${skipped === 
         expect(count(step, "first check-in", "busyPct"), step.step).toBeGreaterThan(0);
         expect(count(step, "first check-in", "busyPct"), step.step).toBeLessThanOrEqual(100);
       }
+      // What the kernel's own threads took meanwhile is counted for every stage the harness runs (ADR 0022: kdamond took a
+      // fifth of a core on one machine), and the machine is named by its CPU model beside the tables.
+      for (const step of [a, b]) for (const st of step.stages) expect(st.counts.kernelCpuS, `${step.step}: ${st.name}`).toBeGreaterThanOrEqual(0);
+      expect(out).toMatch(/^machine: \d+ CPUs \(.+\), load average /m);
       if (b.servers > a.servers) {
         expect(b.resources).toBeGreaterThan(a.resources);
         expect(count(b, "stack up", "ssh")).toBeGreaterThan(count(a, "stack up", "ssh"));
