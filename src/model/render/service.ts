@@ -106,6 +106,11 @@ function listenText(listens: readonly Listen[]): string {
   return listens.map((l) => `${l.proto} ${l.address}:${l.port}`).join(", ");
 }
 
+/** sh that lists the sockets bound where `listens` says, one line each (with their processes when run as root); empty when all are free. */
+function boundSockets(listens: readonly Listen[]): string {
+  return listens.map((l) => `ss -Hl${l.proto === "tcp" ? "t" : "u"}np ${sh(`src ${l.address}:${l.port}`)}`).join("; ");
+}
+
 function listenTest(listens: readonly Listen[], socket: string | undefined): string {
   const tests = listens.map((l) => `ss -Hl${l.proto === "tcp" ? "t" : "u"}n ${sh(`src ${l.address}:${l.port}`)} | grep -q .`);
   if (socket !== undefined) tests.push(`[ -S ${sh(socket)} ]`);
@@ -174,7 +179,8 @@ function directStart(spec: DaemonSpec, target: ServerTarget): string {
 ) || fail "could not prepare its start"`,
         ]),
     `out=$(${argvLine(spec.validate)} 2>&1) || fail "configuration check failed: $(${ONE_LINE})"`,
-    `launch() { rm -f "$pid"${spec.socket === undefined ? "" : ` ${sh(socketPath(target, spec.socket))}`}; ${launch}; }`,
+    ...freeWait(spec),
+    `launch() { ${spec.listens.length === 0 ? "" : "free; "}rm -f "$pid"${spec.socket === undefined ? "" : ` ${sh(socketPath(target, spec.socket))}`}; ${launch}; }`,
   ];
   const reload = `kill -HUP "$p" 2>/dev/null || fail "could not signal pid $p to reload"`;
   lines.push(
@@ -205,6 +211,29 @@ function directStart(spec: DaemonSpec, target: ServerTarget): string {
     "done",
   );
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * `free`: wait until nothing holds the ports it will listen on, else fail naming who does. Its own
+ * earlier process can hold them for an instant after it reads as gone: a multi-threaded daemon's
+ * leader (blackbox_exporter, Prometheus) is a zombie while its other threads still exit and its
+ * sockets stay open, a window a loaded machine widens (a restart under the full suite failed on
+ * "bind: address already in use"). Anything else holding them would make the launch fail the same way,
+ * and worse, the wait for it to listen below would see the holder's socket and report a start whose
+ * daemon had already exited.
+ */
+function freeWait(spec: DaemonSpec): string[] {
+  if (spec.listens.length === 0) return [];
+  const bound = boundSockets(spec.listens);
+  return [
+    "free() {",
+    `  f=0; while [ -n "$(${bound})" ]; do`,
+    `    f=$((f+1)); [ "$f" -lt ${LISTEN_POLLS} ] || fail "cannot start: ${listenText(spec.listens)} held by another process after 5 s ` +
+      `($({ ${bound}; } | tr -s ' \\n' ' ' | cut -c1-300)); stop it, or free the port"`,
+    "    sleep 0.1",
+    "  done",
+    "}",
+  ];
 }
 
 function waitingFor(spec: DaemonSpec, target: ServerTarget): string {

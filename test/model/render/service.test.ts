@@ -5,7 +5,7 @@
 // with the servers' inventory addresses on its `lo` (nothing there can leave
 // the namespace). Their `start` commands run as the stack would run them over
 // SSH (`sh -c`), twice (the second reloads), then `stop`.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -370,6 +370,84 @@ describe("a foreground daemon whose command line changed", () => {
       expect(state(first)).toMatch(/^(gone|Z)$/);
     } finally {
       await new Promise<void>((resolve) => spawn("sh", ["-c", spec("v2").stop], { stdio: "ignore" }).on("exit", () => resolve()));
+      await rm(dirname(root), { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a daemon whose port another process holds", () => {
+  /** A process of no service's listening on a free loopback port; resolves once it listens. */
+  const holder = async (): Promise<{ child: ReturnType<typeof spawn>; port: number }> => {
+    const child = spawn(process.execPath, ["-e", "const s = require('net').createServer().listen(0, '127.0.0.1', () => console.log(s.address().port))"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const port = await new Promise<number>((resolve) => child.stdout?.once("data", (c: Buffer) => resolve(Number(c.toString().trim()))));
+    return { child, port };
+  };
+  const spec = (root: string, port: number) =>
+    daemon(
+      {
+        name: "port-test",
+        description: "a test daemon",
+        dirs: [],
+        validate: ["true"],
+        argv: [process.execPath, "-e", "require('net').createServer().listen(Number(process.argv[1]), '127.0.0.1')", String(port), `${root}/port-test`],
+        forks: false,
+        pidFile: "/run/amadegi/port-test.pid",
+        log: "/var/log/amadegi/port-test.log",
+        mark: `${root}/port-test`,
+        reload: "hup",
+        listens: [{ proto: "tcp", address: "127.0.0.1", port }],
+        version: "true",
+      },
+      { root, environment: "rehearsal", address: "127.0.0.1" },
+    ).service;
+  const runSh = (script: string) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn("sh", ["-c", script], { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      child.on("exit", (code) => resolve({ code, stderr }));
+    });
+
+  it(
+    "start waits while the port is held (its own earlier process can hold it an instant after it reads as gone), then starts",
+    { timeout: 30_000 },
+    async () => {
+      const root = await tempRoot("port-freed");
+      const held = await holder();
+      try {
+        const started = runSh(spec(root, held.port).start);
+        // Freed a little later: a start that did not wait would have launched into a bound port and exited.
+        setTimeout(() => held.child.kill("SIGTERM"), 500);
+        const r = await started;
+        expect(r.code, r.stderr).toBe(0);
+        const pid = Number(readFileSync(rooted({ root, environment: "rehearsal", address: "127.0.0.1" }, "/run/amadegi/port-test.pid"), "utf8").trim());
+        expect(readFileSync(`/proc/${pid}/cmdline`, "utf8")).toContain(`${root}/port-test`);
+        // The port is the daemon's own (a start fooled by the holder's socket would leave a daemon that exited on EADDRINUSE).
+        expect(spawnSync("ss", ["-Hltnp", `src 127.0.0.1:${held.port}`], { encoding: "utf8" }).stdout).toContain(`pid=${pid},`);
+      } finally {
+        held.child.kill("SIGKILL");
+        await runSh(spec(root, held.port).stop);
+        await rm(dirname(root), { recursive: true, force: true });
+      }
+    },
+  );
+
+  it("when the port is never freed, start fails with one line naming the port and who holds it, and starts nothing", { timeout: 30_000 }, async () => {
+    const root = await tempRoot("port-held");
+    const held = await holder();
+    try {
+      const r = await runSh(spec(root, held.port).start);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toMatch(
+        new RegExp(`^port-test: cannot start: tcp 127\\.0\\.0\\.1:${held.port} held by another process after 5 s \\(.*pid=${held.child.pid},`),
+      );
+      expect(r.stderr).toMatch(/; stop it, or free the port\n$/);
+      expect(existsSync(rooted({ root, environment: "rehearsal", address: "127.0.0.1" }, "/run/amadegi/port-test.pid"))).toBe(false);
+    } finally {
+      held.child.kill("SIGKILL");
       await rm(dirname(root), { recursive: true, force: true });
     }
   });
