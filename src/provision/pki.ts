@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { digestFiles, writeFileAtomicSync } from "../lib/fs.ts";
-import { type RevocationManifest, REVOKED_MARK, revokedLines } from "./revocation.ts";
+import { type RevocationManifest, REVOKED_MARK, revokedLines, revokedSerials } from "./revocation.ts";
 import { commandConnection } from "./server.ts";
 import { knownHostsLine, type PinnedHost, pinnedSshArgv, shellQuote } from "../toolchain/ssh.ts";
 import {
@@ -105,8 +105,8 @@ export class Pki extends pulumi.ComponentResource {
     // Each command that signs names the authority's certificate: a new authority signs everything again.
     const authorityId = this.caCert.apply((pem) => createHash("sha256").update(pem).digest("hex"));
     this.caNotAfter = this.caCert.apply((pem) => new Date(new X509Certificate(pem).validTo).toISOString());
-    // The CRL first: it writes the revoked devices where the signer reads them, and the signer issues none of them a
-    // certificate (ADR 0021). So the CRL needs no issuance of this run, and the gateways, which start with it, need not
+    // The CRL first, and the signer, which gets the same revoked devices with the requests, issues none of them a
+    // certificate (ADR 0021): so the CRL needs no issuance of this run, and the gateways, which start with it, need not
     // wait for the devices' signing.
     const crl = new command.remote.Command(
       `${name}-crl`,
@@ -131,6 +131,7 @@ export class Pki extends pulumi.ComponentResource {
             AMADEGI_REQUESTS: args.devices.requests,
             AMADEGI_ISSUED: args.devices.issued,
             AMADEGI_DECLARED: declared.path,
+            AMADEGI_REVOKED: revokedSerials(args.revoked ?? []),
             AMADEGI_UNTIL: args.validUntil,
             AMADEGI_DIGEST: requests.digest,
             AMADEGI_AUTHORITY: authorityId,

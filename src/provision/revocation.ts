@@ -144,5 +144,13 @@ export function revokedLines(revoked: readonly Pick<RevocationManifest, "device"
   return revoked.map((r) => `${r.device} ${r.reason} ${r.time}\n`).join("");
 }
 
+/** The revoked devices' serials for the device signer, one a line, sorted (the same revocations, the same text): "" when none. */
+export function revokedSerials(revoked: readonly Pick<RevocationManifest, "device">[]): string {
+  return [...new Set(revoked.map((r) => r.device))]
+    .sort()
+    .map((device) => `${device}\n`)
+    .join("");
+}
+
 /** What separates the authority's certificate and key from the revoked lines on the CRL command's stdin. */
 export const REVOKED_MARK = "----- AMADEGI REVOKED -----";

@@ -288,12 +288,13 @@ export function devicesSignScript(place: PkiPlace, until: string, declaredSha256
     NEEDS_AUTHORITY,
     'command -v node >/dev/null || { echo "node is not on the pki server\'s PATH: the device signer is a Node program" >&2; exit 2; }',
     // The requests stay in their tar: the signer reads them from it, 58,640 of them without a file each.
-    'mkdir "$d/in" "$d/out" && cat > "$d/requests.tar" && tar -xf "$d/requests.tar" -C "$d/in" sign.mjs declared.json have',
+    'mkdir "$d/in" "$d/out" && cat > "$d/requests.tar" && tar -xf "$d/requests.tar" -C "$d/in" sign.mjs declared.json have revoked',
     "umask 022",
     'mkdir -p -- "$P/devices"',
     'touch "$d/stamp"',
     'cat -- "$P/ca.crt" "$P/ca.key" | AMADEGI_REQUESTS="$d/requests.tar" AMADEGI_ISSUED="$P/devices" AMADEGI_DECLARED="$d/in/declared.json" \\',
-    '  AMADEGI_DECLARED_SHA256="$AMADEGI_DECLARED_SHA256" AMADEGI_UNTIL="$AMADEGI_UNTIL" node "$d/in/sign.mjs" > "$d/out/summary.json"',
+    '  AMADEGI_DECLARED_SHA256="$AMADEGI_DECLARED_SHA256" AMADEGI_REVOKED="$d/in/revoked" AMADEGI_UNTIL="$AMADEGI_UNTIL" \\',
+    '  node "$d/in/sign.mjs" > "$d/out/summary.json"',
     "export LC_ALL=C",
     '(cd "$P/devices" && find . -maxdepth 1 -type f -name "*.crt" -printf "%P\\n" | sort) > "$d/out/names"',
     // What this run wrote, and what this machine lacks (its list, `have`, came with the requests).
@@ -309,7 +310,9 @@ export function devicesSignScript(place: PkiPlace, until: string, declaredSha256
  * `pki` server (ADR 0008): this machine sends the requests $AMADEGI_REQUESTS/<serial>.csr (only
  * those: never a key beside them), the declared devices $AMADEGI_DECLARED (serial -> key
  * fingerprint, a file the Pki component writes; its sha256 in the signing script, so that a change
- * of the declared devices runs this again) and the signer, over one `ssh` to the server
+ * of the declared devices runs this again), the revoked devices $AMADEGI_REVOKED (one serial a line,
+ * required, empty when none: the signer signs none of them, and without the list nothing) and the
+ * signer, over one `ssh` to the server
  * (`remote`: the pinned argv, the signing script its last word; the login key arrives in
  * $AMADEGI_SSH_KEY, a secret, and is written only to this run's private directory). What comes
  * back lands in $AMADEGI_ISSUED: the certificates signed in this run or missing here (each renamed
@@ -333,10 +336,13 @@ export function devicesScript(remote: readonly string[], knownHosts: string): st
     DEVICE_SIGNER.replace(/\n$/, ""),
     "AMADEGI_SIGNER",
     'cp -- "$AMADEGI_DECLARED" "$d/send/declared.json"',
+    // The devices the committee revoked, one serial a line (empty when none): the signer signs for none of them, and without the list for nobody.
+    '[ "${AMADEGI_REVOKED+set}" = set ] || { echo "AMADEGI_REVOKED is not set: no certificate is signed without the revoked devices" >&2; exit 2; }',
+    'printf "%s" "$AMADEGI_REVOKED" > "$d/send/revoked"',
     '(cd "$AMADEGI_REQUESTS" && find . -maxdepth 1 -type f -name "*.csr" -printf "%P\\n") > "$d/requests"',
     ': > "$d/send/have"',
     '[ ! -d "$AMADEGI_ISSUED" ] || (cd "$AMADEGI_ISSUED" && find . -maxdepth 1 -type f -name "*.crt" -printf "%P\\n") > "$d/send/have"',
-    'tar -cf "$d/send.tar" -C "$d/send" sign.mjs declared.json have -C "$(cd "$AMADEGI_REQUESTS" && pwd)" -T "$d/requests"',
+    'tar -cf "$d/send.tar" -C "$d/send" sign.mjs declared.json have revoked -C "$(cd "$AMADEGI_REQUESTS" && pwd)" -T "$d/requests"',
     'printf "%s\\n" "${AMADEGI_SSH_KEY:-}" > "$d/login_key"',
     `printf "%s" ${quote(knownHosts)} > "$d/known_hosts"`,
     "rc=0",
@@ -377,10 +383,11 @@ export const LOCAL_FILE_DELETE_SCRIPT = 'rm -f -- "$AMADEGI_PATH"';
  * `$P/devices/<device>.crt`. `openssl ca -gencrl` over an index made here; its number is the time
  * (it only grows); its nextUpdate the day after the certificates' validity ends (`until`), so it
  * never lapses while a certificate it covers is valid (the stack publishes a new one at each
- * change instead). First it leaves the revoked devices, one per line, in `$P/devices/.revoked`,
- * replaced whole: the device signer issues none of them a certificate again (ADR 0021), so a CRL
- * made before a signing covers every certificate of a revoked device that signing leaves. The
- * script names its `authority` (the sha256 of its certificate): a new authority makes it again.
+ * change instead). The stack makes it before the devices' signing, and the signer issues none of
+ * the revoked devices a certificate again (their list travels with the requests: devicesScript,
+ * ADR 0021), so a CRL made before a signing covers every certificate of a revoked device that
+ * signing leaves. The script names its `authority` (the sha256 of its certificate): a new authority
+ * makes it again.
  */
 export function crlScript(place: PkiPlace, until: string, authority: string): string {
   return [
@@ -399,9 +406,6 @@ const CRL_BODY = [
   'grep -qxF -- "$mark" "$d/in" || { echo "the CRL command got no revoked list on stdin" >&2; exit 2; }',
   'sed "/^$mark\\$/,\\$d" "$d/in" > "$d/ca.pem"',
   'sed "1,/^$mark\\$/d" "$d/in" > "$d/revoked"',
-  // Before the CRL: the signer refuses these devices from now on (ADR 0021).
-  'mkdir -p -- "$AMADEGI_ISSUED"',
-  'awk \'$1 != "" { print $1 }\' "$d/revoked" > "$AMADEGI_ISSUED/.revoked.new" && mv -f -- "$AMADEGI_ISSUED/.revoked.new" "$AMADEGI_ISSUED/.revoked"',
   'expiry=$(date -u -d "$AMADEGI_UNTIL 23:59:59" +%y%m%d%H%M%SZ)',
   ': > "$d/index.txt"; n=0',
   "while read -r device reason time; do",

@@ -13,6 +13,7 @@ import {
   REVOCATION_NAMESPACE,
   type RevocationManifest,
   revokedLines,
+  revokedSerials,
 } from "../../src/provision/revocation.ts";
 import { SIGNOFF_NAMESPACE } from "../../src/readiness/signoff.ts";
 
@@ -71,6 +72,11 @@ describe("a revocation manifest", () => {
     expect(revokedLines([base, { ...base, device: "AHV-0002", reason: "superseded" }])).toBe(
       "AHV-0001 keyCompromise 2026-12-02T10:00:00Z\nAHV-0002 superseded 2026-12-02T10:00:00Z\n",
     );
+  });
+
+  it("the device signer's list: each revoked serial once, sorted, one a line; empty when none", () => {
+    expect(revokedSerials([{ device: "AHV-0002" }, base, base])).toBe("AHV-0001\nAHV-0002\n");
+    expect(revokedSerials([])).toBe("");
   });
 });
 

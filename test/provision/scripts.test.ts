@@ -5,14 +5,15 @@ import { createHash, createPrivateKey, generateKeyPairSync, X509Certificate } fr
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REVOKED_MARK, revokedLines } from "../../src/provision/revocation.ts";
+import { REVOKED_MARK, revokedLines, revokedSerials } from "../../src/provision/revocation.ts";
 import {
   authorityDeleteScript,
   authorityScript,
   crlInstallScript,
   crlScript,
+  DEVICE_SIGNER,
   DEVICES_DELETE_SCRIPT,
   devicesScript,
   devicesSignScript,
@@ -279,12 +280,21 @@ describe("the election PKI's scripts (openssl; the CA's on a pki server, here a 
     const declaredPath = join(dir, name, "declared.json");
     await mkdir(requests, { recursive: true });
     const server = await pkiServer(name);
-    const env = { AMADEGI_REQUESTS: requests, AMADEGI_ISSUED: issued, AMADEGI_UNTIL: until, AMADEGI_DIGEST: "d", AMADEGI_DECLARED: declaredPath };
+    // Nothing revoked unless a test says so (`revoke`), as the stack always sends the list (ADR 0021).
+    const env = {
+      AMADEGI_REQUESTS: requests,
+      AMADEGI_ISSUED: issued,
+      AMADEGI_UNTIL: until,
+      AMADEGI_DIGEST: "d",
+      AMADEGI_DECLARED: declaredPath,
+      AMADEGI_REVOKED: "",
+    };
     const declaredSha256 = async () =>
       createHash("sha256")
         .update(await readFile(declaredPath))
         .digest("hex");
-    const run = async (sha = declaredSha256()) => sh(devicesScript(["sh", "-c", devicesSignScript(server.place, until, await sha)], ""), { env });
+    const run = async (sha = declaredSha256(), runEnv: Record<string, string> = env) =>
+      sh(devicesScript(["sh", "-c", devicesSignScript(server.place, until, await sha)], ""), { env: runEnv });
     return {
       requests,
       issued,
@@ -614,6 +624,7 @@ describe("the election PKI's scripts (openssl; the CA's on a pki server, here a 
         "SSH-2.csr",
         "declared.json",
         "have",
+        "revoked",
         "sign.mjs",
       ]);
       expect((await sh(`grep -rl "PRIVATE KEY" "${p.kept}" "${p.issued}" || true`)).stdout).toBe("");
@@ -693,10 +704,13 @@ describe("the election PKI's scripts (openssl; the CA's on a pki server, here a 
     expect((await p.sign()).summary.signed).toBe(1);
     const before = (await p.cert("Q-1")).serialNumber;
     // Q-1 is revoked: the CRL, made first (as the stack makes it, ADR 0021), leaves the list on the pki server.
-    const revoked = revokedLines([{ device: "Q-1", reason: "keyCompromise", time: "2026-12-02T10:00:00Z" }]);
+    const revocations = [{ device: "Q-1", reason: "keyCompromise" as const, time: "2026-12-02T10:00:00Z" }];
+    const revoked = revokedLines(revocations);
     const made = await sh(crlScript(p.pki, until, "d"), { stdin: `${REVOKED_MARK}\n${revoked}` });
     expect(made.code, made.stderr).toBe(0);
-    expect(await readFile(join(p.kept, ".revoked"), "utf8")).toBe("Q-1\n");
+    // The signing that follows gets the same revocations with the requests (the stack sends them every run).
+    p.env.AMADEGI_REVOKED = revokedSerials(revocations);
+    expect(p.env.AMADEGI_REVOKED).toBe("Q-1\n");
     // Then Q-1's request changes and Q-2 asks for its first: Q-2 is signed; Q-1 is refused, and its old certificate
     // leaves the issued directory as any refused request's does (it stays in the log, so on every CRL).
     await request(p.requests, d1, { subject: "/CN=Q-1/O=again" });
@@ -712,10 +726,48 @@ describe("the election PKI's scripts (openssl; the CA's on a pki server, here a 
     expect(listed).toEqual([before]);
     const again = await sh(crlScript(p.pki, until, "d"), { stdin: `${REVOKED_MARK}\n${revoked}` });
     expect(again.stderr).toContain("CRL: 1 certificates of 1 revoked devices");
-    // Revoked no more (a CRL without it): Q-1 is signed again.
+    // Revoked no more (a CRL without it, and a signing told so): Q-1 is signed again.
     expect((await sh(crlScript(p.pki, until, "d"), { stdin: `${REVOKED_MARK}\n` })).code).toBe(0);
-    expect(await readFile(join(p.kept, ".revoked"), "utf8")).toBe("");
+    p.env.AMADEGI_REVOKED = revokedSerials([]);
     expect((await p.sign()).summary).toMatchObject({ signed: 1, refusedCount: 0 });
+  });
+
+  it("signs for nobody without the revoked devices' list (fail closed), and keeps no list on the pki server for a later run to miss", async () => {
+    const p = await place("no-revoked");
+    const d = await device(p.requests, "N-1");
+    await request(p.requests, d);
+    await p.declare([d]);
+    // A CRL revoking N-1 was made on the pki server; what the signer knows of it comes only with the requests.
+    const made = await sh(crlScript(p.pki, until, "d"), {
+      stdin: `${REVOKED_MARK}\n${revokedLines([{ device: "N-1", reason: "keyCompromise" as const, time: "2026-12-02T10:00:00Z" }])}`,
+    });
+    expect(made.code, made.stderr).toBe(0);
+    expect(existsSync(join(p.kept, ".revoked"))).toBe(false);
+    const withoutList: Record<string, string> = Object.fromEntries(Object.entries(p.env).filter(([name]) => name !== "AMADEGI_REVOKED"));
+    const none = await p.run(undefined, withoutList);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("AMADEGI_REVOKED is not set: no certificate is signed without the revoked devices");
+    expect(existsSync(join(p.issued, "N-1.crt"))).toBe(false);
+    // The signer itself, run without its list (as an older client's tar would leave it), refuses too.
+    const signerFile = join(dir, "no-revoked", "sign.mjs");
+    await writeFile(signerFile, DEVICE_SIGNER);
+    const signer = await sh('cat "$CA_CERT" "$CA_KEY" | node "$SIGNER"', {
+      env: {
+        ...p.env,
+        AMADEGI_REVOKED: "",
+        AMADEGI_ISSUED: join(dir, "no-revoked", "direct"),
+        CA_CERT: caFiles(p.pki).cert,
+        CA_KEY: caFiles(p.pki).key,
+        SIGNER: signerFile,
+        PATH: `${dirname(process.execPath)}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+      },
+    });
+    expect(signer.code).toBe(2);
+    expect(signer.stderr).toContain("AMADEGI_REVOKED is not set");
+    p.env.AMADEGI_REVOKED = "N-1\n";
+    const refused = await p.sign();
+    expect(refused.summary).toMatchObject({ signed: 0, refusedCount: 1 });
+    expect(refused.summary.refused["N-1"]).toMatch(/^revoked: /);
   });
 
   it("installs a CRL on a gateway whole, then has its readers re-read it; anything that is not a CRL is refused, the old one kept", async () => {

@@ -180,7 +180,8 @@ function directStart(spec: DaemonSpec, target: ServerTarget): string {
         ]),
     `out=$(${argvLine(spec.validate)} 2>&1) || fail "configuration check failed: $(${ONE_LINE})"`,
     ...freeWait(spec),
-    `launch() { ${spec.listens.length === 0 ? "" : "free; "}rm -f "$pid"${spec.socket === undefined ? "" : ` ${sh(socketPath(target, spec.socket))}`}; ${launch}; }`,
+    `launch() { ${spec.listens.length === 0 ? "" : "free; "}rm -f "$pid"` +
+      `${spec.socket === undefined ? "" : ` ${sh(socketPath(target, spec.socket))}`}; ${launch}; }`,
   ];
   const reload = `kill -HUP "$p" 2>/dev/null || fail "could not signal pid $p to reload"`;
   lines.push(

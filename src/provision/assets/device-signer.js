@@ -11,7 +11,8 @@
 // AMADEGI_ISSUED (where `<serial>.crt`
 // and the authority's `ca.crt` go), AMADEGI_DECLARED (a JSON object: serial -> the SHA256
 // fingerprint of the device's key, from the inventory's stations[].device), AMADEGI_DECLARED_SHA256
-// (optional: the sha256 that file must have) and AMADEGI_UNTIL (the last day of validity, UTC).
+// (optional: the sha256 that file must have), AMADEGI_REVOKED (a file naming the devices the committee
+// revoked, one serial a line; required, empty when none) and AMADEGI_UNTIL (the last day of validity, UTC).
 //
 // A request is signed only if its file's name is a declared serial, its own signature verifies and
 // the fingerprint of its key (SHA256: + unpadded base64 of SHA-256 over the SubjectPublicKeyInfo
@@ -20,9 +21,11 @@
 // basicConstraints critical CA:FALSE, keyUsage critical digitalSignature, extendedKeyUsage
 // clientAuth, valid from now until AMADEGI_UNTIL 23:59:59 UTC.
 //
-// A device that AMADEGI_ISSUED/.revoked names (one serial a line, written there by the CRL's command before
-// each CRL: crlScript in src/provision/scripts.ts, ADR 0021) is issued no certificate again: a certificate it
-// already has is on the CRL, and a new one would not be.
+// A device AMADEGI_REVOKED names is issued no certificate again: a certificate it already has is on
+// the CRL (made before each signing, ADR 0021), and a new one would not be. The list comes with the
+// requests, from the stack's own revocations, every run: a signer without it refuses to sign at all
+// (before, it read a file the CRL's command left on the pki server, and signed for everyone when that
+// file was gone).
 //
 // Incremental: AMADEGI_ISSUED/.issued.json holds the authority (sha256 of its certificate), the
 // validity and, per certificate, the sha256 of the request and the fingerprint it was signed for.
@@ -366,14 +369,15 @@ function requestsOf(path) {
   return out;
 }
 
-/** The revoked devices' serials, one a line; none where the file is absent (no CRL was made here yet). */
+/** The revoked devices' serials, one a line. Required: without the list no device is signed for (fail closed). */
 function revokedOf(path) {
-  if (!existsSync(path)) return new Set();
-  return new Set(
-    readFileSync(path, "utf8")
-      .split("\n")
-      .filter((line) => line !== ""),
-  );
+  let content;
+  try {
+    content = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new Unusable(`the revoked devices ${path} cannot be read (${error.message}): no certificate is signed without that list`);
+  }
+  return new Set(content.split("\n").filter((line) => line !== ""));
 }
 
 export function run(stdin, env = process.env, now = new Date()) {
@@ -385,6 +389,8 @@ export function run(stdin, env = process.env, now = new Date()) {
   if (notAfter.getTime() <= now.getTime()) throw new Unusable(`validUntil ${until} has passed: no certificate is issued for a past date`);
   const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000);
   const declared = declaredOf(need(env, "AMADEGI_DECLARED"), env.AMADEGI_DECLARED_SHA256);
+  // The devices the committee revoked (the stack's revocations, sent with the requests): none is signed for.
+  const revoked = revokedOf(need(env, "AMADEGI_REVOKED"));
   const authority = authorityOf(stdin);
 
   mkdirSync(issued, { recursive: true });
@@ -398,8 +404,6 @@ export function run(stdin, env = process.env, now = new Date()) {
   let signed = 0;
   let kept = 0;
 
-  // The devices the last CRL revoked (its command writes them here first: crlScript, ADR 0021): none is signed for.
-  const revoked = revokedOf(join(issued, ".revoked"));
   const contents = requestsOf(requests);
   const files = [...contents.keys()].sort();
   const present = new Set();
