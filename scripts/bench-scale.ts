@@ -31,7 +31,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadInventory } from "../src/model/index.ts";
 import { waitForFirstCheckins } from "../src/rehearsal/responders.ts";
-import { kernelThreadsCpuMs, machineLine } from "./bench/machine.ts";
+import { kernelCpuMsSince, kernelThreadTicks, machineLine } from "./bench/machine.ts";
 import { type ChildUsage, usageHook } from "./bench/usage.ts";
 import { writeRehearsalStack } from "../src/rehearsal/stackfile.ts";
 
@@ -288,7 +288,7 @@ async function runStep(step: string, work: string): Promise<Step> {
     const ssh0 = sshSessions(state);
     const cpu0 = machineCpuMs();
     const monitors0 = monitorTicks();
-    const kernel0 = kernelThreadsCpuMs();
+    const kernel0 = kernelThreadTicks();
     const watcher = checkpointWatch(backend, stack);
     const ran = await measured(args, env);
     const writes = watcher.stop();
@@ -311,7 +311,7 @@ async function runStep(step: string, work: string): Promise<Step> {
       checkpointWrites: writes,
       checkpointKiB: checkpointBytes(backend, stack) / 1024,
       monitorCpuS: monitorCpuMsSince(monitors0) / 1000,
-      kernelCpuS: (kernelThreadsCpuMs() - kernel0) / 1000,
+      kernelCpuS: kernelCpuMsSince(kernel0) / 1000,
       ...count(ran.out, ran.err),
     };
     const done: Stage = { name: stageName, ms: ran.ms, cpuMs: ran.cpuMs, machineCpuMs: machineMs, rssMiB: ran.rssMiB, code: ran.code, counts, note: "" };
@@ -359,7 +359,7 @@ async function runStep(step: string, work: string): Promise<Step> {
     const f0 = forks();
     const cpu0 = machineCpuMs();
     const monitors0 = monitorTicks();
-    const kernel0 = kernelThreadsCpuMs();
+    const kernel0 = kernelThreadTicks();
     const first = await waitForFirstCheckins(state, Math.max(600_000, interval * 3_000));
     const ok = first.links.filter((l) => l.state === "ok").length;
     const waitedMs = performance.now() - waited;
@@ -381,7 +381,7 @@ async function runStep(step: string, work: string): Promise<Step> {
         ok,
         interval,
         monitorCpuS: monitorCpuMsSince(monitors0) / 1000,
-        kernelCpuS: (kernelThreadsCpuMs() - kernel0) / 1000,
+        kernelCpuS: kernelCpuMsSince(kernel0) / 1000,
         busyPct,
       },
       note: first.complete ? "" : "not every link checked in",

@@ -12,12 +12,9 @@ export function machineLine(): string {
     .join(" ")}`;
 }
 
-/**
- * CPU time the kernel's own threads have spent since they started, ms: every process whose parent is
- * kthreadd (pid 2). Read before and after a stage, the difference is what the kernel took from it.
- */
-export function kernelThreadsCpuMs(): number {
-  let ticks = 0;
+/** The kernel's own threads (every process whose parent is kthreadd, pid 2): their CPU ticks so far, by pid. */
+export function kernelThreadTicks(): Map<number, number> {
+  const ticks = new Map<number, number>();
   for (const pid of readdirSync("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
     let stat: string;
@@ -28,7 +25,18 @@ export function kernelThreadsCpuMs(): number {
     }
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     if (fields[1] !== "2") continue; // ppid (field 4 of stat)
-    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+    ticks.set(Number(pid), Number(fields[11]) + Number(fields[12])); // utime, stime (fields 14 and 15)
   }
+  return ticks;
+}
+
+/**
+ * What the kernel's threads took since `before` (kernelThreadTicks), ms: each thread's growth, a
+ * thread started meanwhile whole. A thread that exited meanwhile is not counted (a kworker's share
+ * is lost with it): a total of the threads alive at each end would go below 0 when one exits.
+ */
+export function kernelCpuMsSince(before: ReadonlyMap<number, number>): number {
+  let ticks = 0;
+  for (const [pid, now] of kernelThreadTicks()) ticks += Math.max(0, now - (before.get(pid) ?? 0));
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
