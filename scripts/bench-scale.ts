@@ -10,7 +10,8 @@
 //   → destroy → rehearsal down
 //
 // Counts per stage: SSH logins the rehearsal's sshd accepted (connections: a shared one, ADR 0020, carries many sessions), processes forked on the machine
-// (/proc/stat), the CPU seconds the monitors' Prometheus and exporters spent meanwhile, checkpoint
+// (/proc/stat), the CPU seconds the monitors' Prometheus and exporters spent meanwhile, and the kernel's own threads
+// (kdamond, ksoftirqd, kworkers: scripts/bench/machine.ts), checkpoint
 // writes (each a new temporary file the backend renames into place) and its bytes, the engine's
 // resources, the campaign's targets, the devices' check-ins, the machine's busy share while the
 // devices checked in (what the check after it will not get), and when the three checks that held each

@@ -4,10 +4,12 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 
-/** `2 CPUs (AMD EPYC 7B13), load average 0.12 0.40 0.55` */
+/** `2 CPUs (AMD EPYC 7B13), load average 0.12 0.40 0.55`; under taskset, also how many this process may use. */
 export function machineLine(): string {
-  const model = cpus()[0]?.model.trim() ?? "model unknown";
-  return `${availableParallelism()} CPUs (${model}), load average ${loadavg()
+  const all = cpus();
+  const model = all[0]?.model.trim() ?? "model unknown";
+  const mine = availableParallelism();
+  return `${all.length} CPUs (${model}${mine < all.length ? `; this process pinned to ${mine}` : ""}), load average ${loadavg()
     .map((l) => l.toFixed(2))
     .join(" ")}`;
 }
