@@ -32,7 +32,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadInventory } from "../src/model/index.ts";
 import { waitForFirstCheckins } from "../src/rehearsal/responders.ts";
-import { kernelCpuMsSince, kernelThreadTicks, machineLine } from "./bench/machine.ts";
+import { cpuMsSince, kernelThread, machineLine, processTicks } from "./bench/machine.ts";
 import { type ChildUsage, usageHook } from "./bench/usage.ts";
 import { writeRehearsalStack } from "../src/rehearsal/stackfile.ts";
 
@@ -175,33 +175,11 @@ function machineCpuMs(): number {
 }
 
 /**
- * CPU time of the monitors' processes (Prometheus, blackbox_exporter, node_exporter: every command named
- * `prometheus*`), ms, by pid: each monitor probes every link (docs/monitoring.md, "The rehearsal's cost"),
- * so their share of the machine is what the other stages wait on.
+ * The monitors' processes (Prometheus, blackbox_exporter, node_exporter: every command named `prometheus*`):
+ * each monitor probes every link (docs/monitoring.md, "The rehearsal's cost"), so their share of the
+ * machine is what the other stages wait on.
  */
-function monitorTicks(): Map<number, number> {
-  const ticks = new Map<number, number>();
-  for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    } catch {
-      continue; // gone meanwhile
-    }
-    const close = stat.lastIndexOf(")");
-    if (!stat.slice(stat.indexOf("(") + 1, close).startsWith("prometheus")) continue;
-    const fields = stat.slice(close + 2).split(" ");
-    ticks.set(Number(pid), Number(fields[11]) + Number(fields[12])); // utime, stime (fields 14 and 15 of stat)
-  }
-  return ticks;
-}
-
-function monitorCpuMsSince(before: ReadonlyMap<number, number>): number {
-  let ticks = 0;
-  for (const [pid, now] of monitorTicks()) ticks += now - (before.get(pid) ?? 0);
-  return (ticks * 1000) / 100; // USER_HZ
-}
+const monitor = (name: string): boolean => name.startsWith("prometheus");
 
 /** Memory in use on the machine (MemTotal − MemAvailable), MiB. */
 function memoryInUseMiB(): number {
@@ -288,8 +266,8 @@ async function runStep(step: string, work: string): Promise<Step> {
     const f0 = forks();
     const ssh0 = sshSessions(state);
     const cpu0 = machineCpuMs();
-    const monitors0 = monitorTicks();
-    const kernel0 = kernelThreadTicks();
+    const monitors0 = processTicks(monitor);
+    const kernel0 = processTicks(kernelThread);
     const watcher = checkpointWatch(backend, stack);
     const ran = await measured(args, env);
     const writes = watcher.stop();
@@ -311,8 +289,8 @@ async function runStep(step: string, work: string): Promise<Step> {
       ssh: Math.max(0, sshSessions(state) - ssh0),
       checkpointWrites: writes,
       checkpointKiB: checkpointBytes(backend, stack) / 1024,
-      monitorCpuS: monitorCpuMsSince(monitors0) / 1000,
-      kernelCpuS: kernelCpuMsSince(kernel0) / 1000,
+      monitorCpuS: cpuMsSince(monitors0, monitor) / 1000,
+      kernelCpuS: cpuMsSince(kernel0, kernelThread) / 1000,
       ...count(ran.out, ran.err),
     };
     const done: Stage = { name: stageName, ms: ran.ms, cpuMs: ran.cpuMs, machineCpuMs: machineMs, rssMiB: ran.rssMiB, code: ran.code, counts, note: "" };
@@ -359,8 +337,8 @@ async function runStep(step: string, work: string): Promise<Step> {
     const waited = performance.now();
     const f0 = forks();
     const cpu0 = machineCpuMs();
-    const monitors0 = monitorTicks();
-    const kernel0 = kernelThreadTicks();
+    const monitors0 = processTicks(monitor);
+    const kernel0 = processTicks(kernelThread);
     const first = await waitForFirstCheckins(state, Math.max(600_000, interval * 3_000));
     const ok = first.links.filter((l) => l.state === "ok").length;
     const waitedMs = performance.now() - waited;
@@ -381,8 +359,8 @@ async function runStep(step: string, work: string): Promise<Step> {
         links: first.links.length,
         ok,
         interval,
-        monitorCpuS: monitorCpuMsSince(monitors0) / 1000,
-        kernelCpuS: kernelCpuMsSince(kernel0) / 1000,
+        monitorCpuS: cpuMsSince(monitors0, monitor) / 1000,
+        kernelCpuS: cpuMsSince(kernel0, kernelThread) / 1000,
         busyPct,
       },
       note: first.complete ? "" : "not every link checked in",

@@ -14,8 +14,11 @@ export function machineLine(): string {
     .join(" ")}`;
 }
 
-/** The kernel's own threads (every process whose parent is kthreadd, pid 2): their CPU ticks so far, by pid. */
-export function kernelThreadTicks(): Map<number, number> {
+/**
+ * The CPU ticks so far of every process `which` selects (by its command name and parent pid), by
+ * pid, from /proc/<pid>/stat: the monitors' (bench:scale) and the kernel's own threads.
+ */
+export function processTicks(which: (name: string, ppid: number) => boolean): Map<number, number> {
   const ticks = new Map<number, number>();
   for (const pid of readdirSync("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
@@ -25,20 +28,24 @@ export function kernelThreadTicks(): Map<number, number> {
     } catch {
       continue; // gone meanwhile
     }
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[1] !== "2") continue; // ppid (field 4 of stat)
+    const close = stat.lastIndexOf(")");
+    const fields = stat.slice(close + 2).split(" ");
+    if (!which(stat.slice(stat.indexOf("(") + 1, close), Number(fields[1]))) continue; // ppid: field 4 of stat
     ticks.set(Number(pid), Number(fields[11]) + Number(fields[12])); // utime, stime (fields 14 and 15)
   }
   return ticks;
 }
 
 /**
- * What the kernel's threads took since `before` (kernelThreadTicks), ms: each thread's growth, a
- * thread started meanwhile whole. A thread that exited meanwhile is not counted (a kworker's share
- * is lost with it): a total of the threads alive at each end would go below 0 when one exits.
+ * What the processes `which` selects took since `before` (processTicks with the same `which`), ms:
+ * each one's growth, one started meanwhile whole. One that exited meanwhile is not counted (a
+ * kworker's share is lost with it): a total of those alive at each end would go below 0 when one exits.
  */
-export function kernelCpuMsSince(before: ReadonlyMap<number, number>): number {
+export function cpuMsSince(before: ReadonlyMap<number, number>, which: (name: string, ppid: number) => boolean): number {
   let ticks = 0;
-  for (const [pid, now] of kernelThreadTicks()) ticks += Math.max(0, now - (before.get(pid) ?? 0));
+  for (const [pid, now] of processTicks(which)) ticks += Math.max(0, now - (before.get(pid) ?? 0));
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
+
+/** The kernel's own threads: every process whose parent is kthreadd (pid 2). */
+export const kernelThread = (_name: string, ppid: number): boolean => ppid === 2;

@@ -106,13 +106,18 @@ function listenText(listens: readonly Listen[]): string {
   return listens.map((l) => `${l.proto} ${l.address}:${l.port}`).join(", ");
 }
 
-/** sh that lists the sockets bound where `listens` says, one line each (with their processes when run as root); empty when all are free. */
+/** `ss` listing the sockets bound where `l` says, one line each; with `processes`, who holds them (when run as root). */
+function ssBound(l: Listen, processes = false): string {
+  return `ss -Hl${l.proto === "tcp" ? "t" : "u"}n${processes ? "p" : ""} ${sh(`src ${l.address}:${l.port}`)}`;
+}
+
+/** sh that lists the sockets bound where `listens` says, with their processes; empty when all are free. */
 function boundSockets(listens: readonly Listen[]): string {
-  return listens.map((l) => `ss -Hl${l.proto === "tcp" ? "t" : "u"}np ${sh(`src ${l.address}:${l.port}`)}`).join("; ");
+  return listens.map((l) => ssBound(l, true)).join("; ");
 }
 
 function listenTest(listens: readonly Listen[], socket: string | undefined): string {
-  const tests = listens.map((l) => `ss -Hl${l.proto === "tcp" ? "t" : "u"}n ${sh(`src ${l.address}:${l.port}`)} | grep -q .`);
+  const tests = listens.map((l) => `${ssBound(l)} | grep -q .`);
   if (socket !== undefined) tests.push(`[ -S ${sh(socket)} ]`);
   return tests.length === 0 ? "true" : tests.join(" && ");
 }
